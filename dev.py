@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+"""Bootstrap and run sge-recon on a machine that has only Python 3.11+ and pip.
+
+    python3 dev.py demo     # install everything (first run only), then run the demo
+    python3 dev.py test     # install everything, then run the test suite
+    python3 dev.py sync     # install or update the virtualenv only
+    python3 dev.py run ARGS # run `sge-recon ARGS` inside the virtualenv
+
+It creates `.venv` with the standard library's venv, installs the pinned `uv` into it with pip,
+and installs the locked dependencies (`uv.lock`) with `uv sync --frozen`. The test command also
+installs Debian's `chromium` for the browser test when it is missing (needs root or sudo).
+Standard library only: this file runs before anything is installed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / "bin"
+UV_VERSION = "0.13.9"
+CHROMIUM = "/usr/bin/chromium"
+
+
+def say(msg: str) -> None:
+    print(f"[dev] {msg}", file=sys.stderr, flush=True)
+
+
+def run(cmd: list[str], **kw) -> None:
+    result = subprocess.run(cmd, cwd=ROOT, **kw)
+    if result.returncode != 0:
+        say(f"command failed ({result.returncode}): {' '.join(cmd)}")
+        sys.exit(result.returncode)
+
+
+def sync() -> None:
+    if sys.version_info < (3, 11):
+        say(f"Python 3.11 or newer is needed, this is {sys.version.split()[0]}")
+        sys.exit(2)
+    if not (BIN / "python").exists():
+        say("creating .venv")
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    if not (BIN / "uv").exists():
+        say(f"installing uv {UV_VERSION} into .venv")
+        run([str(BIN / "python"), "-m", "pip", "install", "--quiet", f"uv=={UV_VERSION}"])
+    env = {**os.environ, "UV_PROJECT_ENVIRONMENT": str(VENV)}
+    run([str(BIN / "uv"), "sync", "--frozen", "--quiet"], env=env)
+
+
+def ensure_chromium() -> None:
+    if Path(CHROMIUM).exists():
+        return
+    if not shutil.which("apt-get"):
+        say("chromium is missing and apt-get is not available: install Chromium so that "
+            f"{CHROMIUM} exists, then run the tests again")
+        sys.exit(2)
+    prefix = [] if os.geteuid() == 0 else ["sudo", "-n"]
+    say("installing Debian's chromium for the browser test (apt-get)")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    run(prefix + ["apt-get", "update", "-qq"], env=env)
+    run(prefix + ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium"],
+        env=env, stdout=subprocess.DEVNULL)
+
+
+def main(argv: list[str]) -> None:
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(__doc__)
+        return
+    command, rest = argv[0], argv[1:]
+    if command == "sync":
+        sync()
+    elif command == "demo":
+        sync()
+        os.execv(str(BIN / "sge-recon"), [str(BIN / "sge-recon"), "demo", *rest])
+    elif command == "run":
+        sync()
+        os.execv(str(BIN / "sge-recon"), [str(BIN / "sge-recon"), *rest])
+    elif command == "test":
+        sync()
+        ensure_chromium()
+        os.chdir(ROOT)
+        os.execv(str(BIN / "python"), [str(BIN / "python"), "-m", "pytest", *rest])
+    else:
+        say(f"unknown command {command!r}: use demo, test, sync or run")
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

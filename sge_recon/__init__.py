@@ -1,0 +1,1 @@
+"""sge-recon library."""

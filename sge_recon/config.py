@@ -1,0 +1,266 @@
+"""Settings: declared once, typed, each with a default and help text; validated at start.
+
+Sources, later ones winning: the defaults below, an optional TOML file (``sge-recon.toml`` in the
+working directory, or the path in ``SGE_RECON_CONFIG``), then environment variables. A secret may
+also come from a file named by ``<NAME>_FILE`` (Docker/Kubernetes secrets style), so it never has to
+sit in the environment or on a command line.
+
+A bad value raises :class:`~sge_recon.errors.ConfigError` whose message starts with the setting's
+name and says how to fix it.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any, Mapping
+from urllib.parse import urlparse
+
+from .errors import ConfigError
+
+CONFIG_FILE_ENV = "SGE_RECON_CONFIG"
+DEFAULT_CONFIG_FILE = "sge-recon.toml"
+
+
+def _setting(default: Any, help: str, *, secret: bool = False, minimum: float | None = None) -> Any:
+    return field(default=default, metadata={"help": help, "secret": secret, "minimum": minimum})
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Connections
+    DATABASE_URL: str | None = _setting(
+        None, "PostgreSQL URL of the platform database. Unset: a private embedded PostgreSQL "
+        "under SGE_RECON_HOME is started and used.", secret=True)
+    SGE_ADMIN_API_URL: str = _setting(
+        "http://127.0.0.1:8000", "Base URL of the platform's admin HTTP API.")
+    ADMIN_API_KEY: str | None = _setting(
+        None, "Bearer token for admin operations (pause, retry, execute, corrections).", secret=True)
+    PAYOUT_APPROVER_1: str | None = _setting(
+        None, "Bearer token of the first payout approver.", secret=True)
+    PAYOUT_APPROVER_2: str | None = _setting(
+        None, "Bearer token of the second payout approver.", secret=True)
+    SLACK_WEBHOOK_URL: str | None = _setting(
+        None, "Slack incoming-webhook URL for alerts; unset: no Slack alerts.", secret=True)
+    DISCORD_WEBHOOK_URL: str | None = _setting(
+        None, "Discord webhook URL for alerts; unset: no Discord alerts.", secret=True)
+    CONSOLE_URL: str = _setting(
+        "http://127.0.0.1:8501", "Public address of the console, used for links in alerts.")
+    CONSOLE_PASSWORD: str | None = _setting(
+        None, "When set, the console asks for this viewer password before showing anything.",
+        secret=True)
+    SGE_RECON_HOME: str = _setting(
+        ".sge-recon", "Folder for local state: the embedded database, demo logs, locks.")
+
+    # Runbook thresholds
+    INTENT_TIMEOUT_MINUTES: int = _setting(
+        10, "An intent in payment_pending/verifying/processing longer than this is stuck (warn).",
+        minimum=1)
+    INTENT_STUCK_FAIL_MINUTES: int = _setting(
+        15, "A stuck intent older than this fails the check and opens an incident.", minimum=1)
+    PAYOUT_SLA_HOURS: int = _setting(
+        24, "A payout batch pending approval, or approved but not executed, longer than this "
+        "breaches the SLA.", minimum=1)
+    WEBHOOK_RETRY_WARN_COUNT: int = _setting(
+        5, "More deliveries than this in retry_scheduled is a warning.", minimum=0)
+    WEBHOOK_CONSECUTIVE_FAILURES: int = _setting(
+        10, "An enabled endpoint with more consecutive failed attempts than this is failing.",
+        minimum=1)
+    WEBHOOK_DISABLE_HOURS: int = _setting(
+        24, "An endpoint failing for this long should be (and is, by the platform) disabled.",
+        minimum=1)
+    WORKER_DOWN_SECONDS: int = _setting(
+        60, "A worker with no heartbeat for this long is down.", minimum=1)
+    WORKER_DOWN_ALERT_MINUTES: int = _setting(
+        5, "Alert when workers have been down for longer than this.", minimum=0)
+    QUEUE_DEPTH_WARN: int = _setting(
+        100, "Waiting settlement jobs at or above this is a warning.", minimum=0)
+    QUEUE_DEPTH_FAIL: int = _setting(
+        500, "Waiting settlement jobs above this fails the check and opens a P2 incident.",
+        minimum=0)
+    PROCESSING_TIME_WARN_SECONDS: Decimal = _setting(
+        Decimal("5"), "Mean creation-to-completion time of the last 100 intents at or above this "
+        "is a warning.", minimum=0)
+    PROCESSING_TIME_FAIL_SECONDS: Decimal = _setting(
+        Decimal("15"), "Mean processing time above this fails the check.", minimum=0)
+    LEDGER_TOLERANCE: Decimal = _setting(
+        Decimal("0.01"), "A per-program/currency imbalance of at least this much fails "
+        "ledger_balance.", minimum=0)
+
+    # Console, jobs, alerts
+    REFRESH_SECONDS: int = _setting(
+        30, "How often the console's Overview refreshes its live part.", minimum=1)
+    ALERT_REMINDER_HOURS: Decimal = _setting(
+        Decimal("4"), "While an incident stays open, a reminder is posted this often.", minimum=0)
+    SAMPLE_ROWS: int = _setting(
+        100, "How many failing rows a check keeps as its sample (the count is always exact).",
+        minimum=1)
+    CHECKS_DIR: str = _setting(
+        "", "Folder of the check catalogue (checks.yml + .sql files). Empty: the project's checks/.")
+
+    # ----------------------------------------------------------------------------------------
+    @classmethod
+    def describe(cls) -> list[dict[str, Any]]:
+        """Name, type, default and help of every setting (for the README and ``--help``)."""
+        out = []
+        for f in fields(cls):
+            out.append({"name": f.name, "type": _type_name(f.type), "default": f.default,
+                        "help": f.metadata["help"], "secret": f.metadata["secret"]})
+        return out
+
+    @classmethod
+    def load(cls, env: Mapping[str, str] | None = None, config_file: str | Path | None = None,
+             **overrides: Any) -> "Settings":
+        """Build the settings from defaults, the optional TOML file, the environment, overrides."""
+        env = os.environ if env is None else env
+        raw: dict[str, Any] = {}
+        path = config_file or env.get(CONFIG_FILE_ENV)
+        if path or Path(DEFAULT_CONFIG_FILE).is_file():
+            raw.update(_read_toml(Path(path or DEFAULT_CONFIG_FILE)))
+        names = {f.name for f in fields(cls)}
+        for name in names:
+            if env.get(name) not in (None, ""):
+                raw[name] = env[name]
+            elif env.get(f"{name}_FILE"):
+                raw[name] = _read_secret_file(name, env[f"{name}_FILE"])
+        raw.update({k: v for k, v in overrides.items() if v is not None})
+        values = {}
+        for f in fields(cls):
+            if f.name in raw:
+                values[f.name] = _coerce(f, raw[f.name])
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        """Cross-field checks. Each message names the setting and how to fix it."""
+        if self.DATABASE_URL is not None:
+            _check_postgres_url(self.DATABASE_URL)
+        for name in ("SGE_ADMIN_API_URL", "CONSOLE_URL", "SLACK_WEBHOOK_URL", "DISCORD_WEBHOOK_URL"):
+            value = getattr(self, name)
+            if value is not None:
+                _check_http_url(name, value)
+        pairs = [("INTENT_TIMEOUT_MINUTES", "INTENT_STUCK_FAIL_MINUTES"),
+                 ("QUEUE_DEPTH_WARN", "QUEUE_DEPTH_FAIL"),
+                 ("PROCESSING_TIME_WARN_SECONDS", "PROCESSING_TIME_FAIL_SECONDS")]
+        for low, high in pairs:
+            if getattr(self, low) > getattr(self, high):
+                raise ConfigError(high, f"must be at least {low} ({getattr(self, low)}), "
+                                        f"got {getattr(self, high)}; raise {high} or lower {low}")
+        keys = [k for k in ("PAYOUT_APPROVER_1", "PAYOUT_APPROVER_2") if getattr(self, k)]
+        if len(keys) == 2 and self.PAYOUT_APPROVER_1 == self.PAYOUT_APPROVER_2:
+            raise ConfigError("PAYOUT_APPROVER_2", "must differ from PAYOUT_APPROVER_1: two-person "
+                                                   "approval needs two distinct keys")
+
+    @property
+    def home(self) -> Path:
+        return Path(self.SGE_RECON_HOME).resolve()
+
+    @property
+    def checks_dir(self) -> Path:
+        if self.CHECKS_DIR:
+            return Path(self.CHECKS_DIR).resolve()
+        return project_root() / "checks"
+
+    def masked(self) -> dict[str, str]:
+        """Every setting as text, secrets masked: safe to log or show."""
+        out = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            out[f.name] = mask(value) if f.metadata["secret"] and value else str(value)
+        return out
+
+
+def project_root() -> Path:
+    """The folder holding checks/, sql/, app/ (the source checkout, or the installed share)."""
+    return Path(__file__).resolve().parent.parent
+
+
+def mask(value: Any) -> str:
+    """Show that a secret is set without showing it."""
+    text = str(value)
+    if "://" in text:  # a URL: keep scheme and host, hide credentials and path
+        parsed = urlparse(text)
+        host = parsed.hostname or ""
+        return f"{parsed.scheme}://***@{host}/***" if parsed.password or parsed.path else \
+            f"{parsed.scheme}://{host}"
+    return "****" if len(text) < 12 else f"{text[:2]}****{text[-2:]}"
+
+
+def _type_name(tp: Any) -> str:
+    return str(tp).replace("typing.", "").replace("decimal.", "")
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(CONFIG_FILE_ENV, f"config file {path} does not exist; create it or unset "
+                                           f"{CONFIG_FILE_ENV}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(CONFIG_FILE_ENV, f"{path} is not valid TOML ({exc}); fix the file")
+    known = {f.name for f in fields(Settings)}
+    out = {}
+    for key, value in data.items():
+        name = key.upper()
+        if name not in known:
+            raise ConfigError(name, f"unknown setting in {path}; known settings are listed by "
+                                    f"`sge-recon settings`")
+        out[name] = value
+    return out
+
+
+def _read_secret_file(name: str, path: str) -> str:
+    try:
+        return Path(path).read_text().strip()
+    except OSError as exc:
+        raise ConfigError(f"{name}_FILE", f"cannot read secret file {path} ({exc.strerror}); "
+                                          f"point it at a readable file") from None
+
+
+def _coerce(f: Any, value: Any) -> Any:
+    target = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+    name, minimum = f.name, f.metadata["minimum"]
+    text = str(value).strip()
+    if target.startswith("int"):
+        try:
+            result: Any = int(text)
+        except ValueError:
+            raise ConfigError(name, f"must be a whole number, got {text!r}") from None
+    elif target.startswith("Decimal"):
+        try:
+            result = Decimal(text)
+        except InvalidOperation:
+            raise ConfigError(name, f"must be a number, got {text!r}") from None
+        if not result.is_finite():
+            raise ConfigError(name, f"must be a finite number, got {text!r}")
+    else:
+        return text
+    if minimum is not None and result < minimum:
+        raise ConfigError(name, f"must be at least {minimum}, got {text}")
+    return result
+
+
+def _check_postgres_url(url: str) -> None:
+    parsed = urlparse(url)
+    if parsed.scheme not in ("postgresql", "postgres"):
+        raise ConfigError("DATABASE_URL", "must be a PostgreSQL URL such as "
+                                          "postgresql://user:password@host:5432/dbname "
+                                          f"(got a {parsed.scheme or 'scheme-less'} URL)")
+    if not (parsed.path or "").strip("/") and "host=" not in (parsed.query or ""):
+        raise ConfigError("DATABASE_URL", "names no database; add /dbname to the URL")
+    try:
+        parsed.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        raise ConfigError("DATABASE_URL", "has a malformed port; use host:5432") from None
+
+
+def _check_http_url(name: str, url: str) -> None:
+    parsed = urlparse(url)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise ConfigError(name, f"must be an http(s) URL such as http://127.0.0.1:8000, got "
+                                f"{mask(url) if 'WEBHOOK' in name else url!r}")

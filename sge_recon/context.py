@@ -1,0 +1,31 @@
+"""The one library API that the CLI, the console pages and the jobs all call.
+
+``Recon`` holds the settings and the database and hands out the services (checks, exports, ...),
+each built on first use so that a command only pays for what it touches (GX, for example, is
+imported only by the checks service's GX engine).
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from .config import Settings
+from .db import Database, InitReport, init_db
+
+
+class Recon:
+    def __init__(self, settings: Settings | None = None, *, database: Database | None = None,
+                 application_name: str = "sge-recon"):
+        self.settings = settings or Settings.load()
+        self._database = database
+        self._application_name = application_name
+
+    @cached_property
+    def db(self) -> Database:
+        """The platform database (starts the embedded server when DATABASE_URL is unset)."""
+        if self._database is not None:
+            return self._database
+        return Database.from_settings(self.settings, application_name=self._application_name)
+
+    def init_db(self) -> InitReport:
+        return init_db(self.db)

@@ -1,0 +1,7 @@
+"""The data-access layer: the only place that talks to PostgreSQL through a driver."""
+
+from .connection import Database, DriverError, QueryCanceled, describe_url, resolve_url
+from .schema import CONTRACT, InitReport, init_db
+
+__all__ = ["CONTRACT", "Database", "DriverError", "InitReport", "QueryCanceled", "describe_url",
+           "init_db", "resolve_url"]

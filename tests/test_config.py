@@ -1,0 +1,72 @@
+"""Settings: defaults, sources, and errors that name the setting."""
+
+from decimal import Decimal
+
+import pytest
+
+from sge_recon.config import Settings, mask
+from sge_recon.errors import ConfigError
+
+
+def test_defaults_match_the_runbook():
+    s = Settings.load(env={})
+    assert s.DATABASE_URL is None
+    assert s.INTENT_TIMEOUT_MINUTES == 10
+    assert s.INTENT_STUCK_FAIL_MINUTES == 15
+    assert (s.QUEUE_DEPTH_WARN, s.QUEUE_DEPTH_FAIL) == (100, 500)
+    assert s.PROCESSING_TIME_FAIL_SECONDS == Decimal("15")
+    assert s.LEDGER_TOLERANCE == Decimal("0.01")
+    assert s.REFRESH_SECONDS == 30
+    assert s.SGE_ADMIN_API_URL == "http://127.0.0.1:8000"
+
+
+def test_every_setting_has_help_and_a_default_type():
+    for item in Settings.describe():
+        assert item["help"].strip(), item["name"]
+
+
+@pytest.mark.parametrize("env, setting, fragment", [
+    ({"INTENT_TIMEOUT_MINUTES": "ten"}, "INTENT_TIMEOUT_MINUTES", "whole number"),
+    ({"INTENT_TIMEOUT_MINUTES": "0"}, "INTENT_TIMEOUT_MINUTES", "at least 1"),
+    ({"LEDGER_TOLERANCE": "NaN"}, "LEDGER_TOLERANCE", "finite"),
+    ({"LEDGER_TOLERANCE": "1e"}, "LEDGER_TOLERANCE", "number"),
+    ({"DATABASE_URL": "mysql://h/db"}, "DATABASE_URL", "PostgreSQL URL"),
+    ({"DATABASE_URL": "postgresql://h:99999x/db"}, "DATABASE_URL", "port"),
+    ({"SGE_ADMIN_API_URL": "localhost:8000"}, "SGE_ADMIN_API_URL", "http(s) URL"),
+    ({"QUEUE_DEPTH_WARN": "600"}, "QUEUE_DEPTH_FAIL", "at least QUEUE_DEPTH_WARN"),
+    ({"PAYOUT_APPROVER_1": "same", "PAYOUT_APPROVER_2": "same"}, "PAYOUT_APPROVER_2", "differ"),
+    ({"ADMIN_API_KEY_FILE": "/nonexistent/key"}, "ADMIN_API_KEY_FILE", "cannot read"),
+])
+def test_bad_values_name_the_setting(env, setting, fragment):
+    with pytest.raises(ConfigError) as exc:
+        Settings.load(env=env)
+    assert str(exc.value).startswith(f"{setting}: ")
+    assert fragment in str(exc.value)
+
+
+def test_file_then_env_then_secret_file(tmp_path):
+    cfg = tmp_path / "cfg.toml"
+    cfg.write_text('intent_timeout_minutes = 12\nqueue_depth_warn = 150\n')
+    key = tmp_path / "admin.key"
+    key.write_text("s3cret-admin-key\n")
+    s = Settings.load(env={"QUEUE_DEPTH_WARN": "120", "ADMIN_API_KEY_FILE": str(key)},
+                      config_file=cfg)
+    assert s.INTENT_TIMEOUT_MINUTES == 12      # from the file
+    assert s.QUEUE_DEPTH_WARN == 120           # the environment wins over the file
+    assert s.ADMIN_API_KEY == "s3cret-admin-key"
+
+
+def test_unknown_key_in_file_is_rejected(tmp_path):
+    cfg = tmp_path / "cfg.toml"
+    cfg.write_text("intent_timeout = 12\n")
+    with pytest.raises(ConfigError, match="INTENT_TIMEOUT: unknown setting"):
+        Settings.load(env={}, config_file=cfg)
+
+
+def test_secrets_are_masked():
+    s = Settings.load(env={"ADMIN_API_KEY": "super-secret-admin-token",
+                           "DATABASE_URL": "postgresql://app:hunter22@db.example:5432/sge"})
+    shown = s.masked()
+    assert "super-secret-admin-token" not in str(shown)
+    assert "hunter22" not in str(shown)
+    assert mask("postgresql://app:pw@h/db") == "postgresql://***@h/***"
