@@ -19,8 +19,6 @@ from ..errors import ReconError
 COMMANDS: dict[str, str] = {
     "db": "sge_recon.cli.db_cmd:db",
     "settings": "sge_recon.cli.settings_cmd:settings",
-    "simulate": "sge_recon.cli.simulate_cmd:simulate",
-    "demo": "sge_recon.cli.demo_cmd:demo",
 }
 
 
