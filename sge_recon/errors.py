@@ -9,7 +9,11 @@ from __future__ import annotations
 
 
 class ReconError(Exception):
-    """Base class: a problem the user can understand and act on."""
+    """Base class: a problem the user can understand and act on.
+
+    Exit code 3 means "the command could not do its work" (bad input, configuration, database);
+    `sge-recon check` keeps 1 and 2 for "the data has warnings / failures".
+    """
 
     exit_code = 3
 
@@ -31,8 +35,6 @@ class ConfigError(ReconError):
 
 class UsageError(ReconError):
     """A command-line argument or input value is malformed (wrong id, unknown fault, bad period)."""
-
-    exit_code = 2
 
 
 class DatabaseUnavailable(ReconError):

@@ -19,6 +19,7 @@ from ..errors import ReconError
 COMMANDS: dict[str, str] = {
     "db": "sge_recon.cli.db_cmd:db",
     "settings": "sge_recon.cli.settings_cmd:settings",
+    "demo": "sge_recon.cli.demo_cmd:demo",
 }
 
 
@@ -78,6 +79,11 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(130)
+    except click.UsageError as exc:
+        # Same exit code as every other "could not run" error, so that `check`'s 1 and 2 always
+        # mean warnings and failures in the data.
+        exc.show()
+        sys.exit(3)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)

@@ -33,7 +33,10 @@ def describe_url(url: str) -> str:
     parsed = urlparse(url)
     host = parsed.hostname or parse_qs(parsed.query).get("host", ["local socket"])[0]
     port = f":{parsed.port}" if parsed.port else ""
-    return f"{host}{port}/{(parsed.path or '/').lstrip('/') or 'postgres'}"
+    dbname = (parsed.path or "/").lstrip("/") or "postgres"
+    if host.startswith("/"):
+        return f"database {dbname} on the local socket in {host}"
+    return f"{host}{port}/{dbname}"
 
 
 def _redact(text: str) -> str:

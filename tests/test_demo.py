@@ -1,0 +1,70 @@
+"""`sge-recon demo`: starts, refuses a second copy, stops cleanly on Ctrl-C."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def demo_args():
+    return ["--api-port", str(free_port()), "--console-port", str(free_port()),
+            "--metrics-port", str(free_port()), "--intents", "300"]
+
+
+def wait_for(proc, text, timeout=180):
+    deadline = time.monotonic() + timeout
+    seen = []
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            if proc.poll() is not None:
+                break
+            continue
+        seen.append(line)
+        if text in line:
+            return "".join(seen)
+    raise AssertionError(f"{text!r} not seen; output so far:\n{''.join(seen)}")
+
+
+def children_of(pid: int) -> list[int]:
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True)
+    return [int(p) for p in out.stdout.split()]
+
+
+def test_demo_runs_refuses_a_second_and_stops_cleanly(cli_env):
+    first = subprocess.Popen([sys.executable, "-m", "sge_recon", "demo", *demo_args()],
+                             env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             text=True)
+    try:
+        output = wait_for(first, "Press Ctrl-C")
+        assert "sge-recon demo is running" in output
+        children = children_of(first.pid)
+
+        second = subprocess.run([sys.executable, "-m", "sge_recon", "demo", *demo_args()],
+                                env=cli_env, capture_output=True, text=True, timeout=60)
+        assert second.returncode != 0
+        assert "Error: a demo is already running" in second.stderr
+        assert "Traceback" not in second.stderr
+
+        first.send_signal(signal.SIGINT)
+        first.wait(timeout=20)
+        assert first.returncode == 0
+        time.sleep(0.5)
+        for pid in children:
+            assert not os.path.exists(f"/proc/{pid}") or \
+                open(f"/proc/{pid}/stat").read().split()[2] == "Z", f"child {pid} still running"
+    finally:
+        if first.poll() is None:
+            first.kill()
