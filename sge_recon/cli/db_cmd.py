@@ -16,6 +16,8 @@ def init(state) -> None:
     """
     recon = state.recon()
     report = recon.init_db()
+    for note in report.notes:
+        click.echo(f"Note: {note}", err=True)
     where = recon.db.where
     if not report.changed:
         click.echo(f"Database {where} is up to date (recon schema version {report.recon_version}).")

@@ -84,6 +84,7 @@ class InitReport:
     created_tables: list[str] = field(default_factory=list)
     applied_migrations: list[str] = field(default_factory=list)
     recon_version: int = 0
+    notes: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -170,4 +171,17 @@ def init_db(db: Database) -> InitReport:
             report.applied_migrations.append(f"{version:04d}_{name}")
         row = conn.execute("SELECT coalesce(max(version), 0) AS v FROM recon.schema_version")
         report.recon_version = row.fetchone()["v"]
+        _apply_privileges(conn, report)
     return report
+
+
+def _apply_privileges(conn, report: InitReport) -> None:
+    """Create the least-privilege roles and grants; skipped (with a note) without CREATEROLE."""
+    allowed = conn.execute(
+        "SELECT rolsuper OR rolcreaterole AS ok FROM pg_roles WHERE rolname = current_user"
+    ).fetchone()["ok"]
+    if not allowed:
+        report.notes.append("roles sge_recon_readonly / sge_recon_app not managed: the database "
+                            "user lacks CREATEROLE; ask a DBA to run sql/privileges.sql")
+        return
+    conn.execute((sql_dir() / "privileges.sql").read_text(encoding="utf-8"))  # type: ignore[arg-type]

@@ -1,0 +1,24 @@
+-- Least privilege (applied by every `sge-recon db init`, after the schema; idempotent).
+--   sge_recon_readonly  reads the platform and recon schemas: auditors, BI, read-only tooling.
+--   sge_recon_app       sge-recon itself (checks, console, scheduler, exports): reads everything,
+--                       writes ONLY the recon schema. Platform state changes go through the admin
+--                       API, whose own database user is the only writer of platform tables.
+-- Both are NOLOGIN group roles; grant them to login users:
+--   CREATE ROLE recon_console LOGIN PASSWORD '…' IN ROLE sge_recon_app;
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'sge_recon_readonly') THEN
+        CREATE ROLE sge_recon_readonly NOLOGIN;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'sge_recon_app') THEN
+        CREATE ROLE sge_recon_app NOLOGIN;
+    END IF;
+END $$;
+
+GRANT USAGE ON SCHEMA public, recon TO sge_recon_readonly, sge_recon_app;
+GRANT SELECT ON ALL TABLES IN SCHEMA public TO sge_recon_readonly, sge_recon_app;
+GRANT SELECT ON ALL TABLES IN SCHEMA recon TO sge_recon_readonly;
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA recon TO sge_recon_app;
+GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA recon TO sge_recon_app;
+REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON ALL TABLES IN SCHEMA public FROM sge_recon_app, sge_recon_readonly;
+REVOKE CREATE ON SCHEMA public FROM PUBLIC;

@@ -1,0 +1,57 @@
+"""Least privilege: sge-recon's own database user reads the platform and writes only `recon`."""
+
+import uuid
+from urllib.parse import urlparse, urlunparse
+
+import psycopg
+import pytest
+
+
+def login_url(url: str, user: str) -> str:
+    parsed = urlparse(url)
+    host = parsed.hostname or ""
+    return urlunparse(parsed._replace(netloc=f"{user}:pw@{host}" if host else f"{user}:@"))
+
+
+@pytest.fixture
+def app_user(db_url):
+    name = f"recon_console_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {name} LOGIN IN ROLE sge_recon_app")
+    yield login_url(db_url, name)
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute(f"DROP OWNED BY {name}")
+        conn.execute(f"DROP ROLE {name}")
+
+
+def test_app_role_reads_platform_and_writes_recon(app_user, factory):
+    program = factory.program()
+    with psycopg.connect(app_user, autocommit=True) as conn:
+        assert conn.execute("SELECT count(*) FROM public.programs").fetchone()[0] == 1
+        conn.execute("INSERT INTO recon.action_log (operator, action, result) "
+                     "VALUES ('ops', 'test', 'ok')")
+        for statement in [
+            "INSERT INTO public.ledger_entries (program_id, transaction_id, account, type, amount,"
+            " currency) VALUES ('p', 't', 'treasury', 'debit', 1, 'USD')",
+            f"UPDATE public.programs SET name = 'x' WHERE id = '{program['id']}'",
+            "DELETE FROM public.settlement_intents",
+            "TRUNCATE public.jobs",
+            "CREATE TABLE public.sneaky (id int)",
+        ]:
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(statement)
+
+
+def test_readonly_role_writes_nothing(db_url):
+    name = f"auditor_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {name} LOGIN IN ROLE sge_recon_readonly")
+    try:
+        with psycopg.connect(login_url(db_url, name), autocommit=True) as conn:
+            conn.execute("SELECT count(*) FROM recon.check_runs")
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute("INSERT INTO recon.action_log (operator, action, result) "
+                             "VALUES ('ops', 'x', 'ok')")
+    finally:
+        with psycopg.connect(db_url, autocommit=True) as conn:
+            conn.execute(f"DROP ROLE {name}")
