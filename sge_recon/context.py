@@ -29,3 +29,10 @@ class Recon:
 
     def init_db(self) -> InitReport:
         return init_db(self.db)
+
+    @cached_property
+    def checks(self):
+        """The reconciliation checks engine (sge_recon.checks.CheckService)."""
+        from .checks import CheckService
+
+        return CheckService(self.settings, lambda: self.db)

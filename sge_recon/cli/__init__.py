@@ -17,6 +17,7 @@ from ..errors import ReconError
 
 # command name -> "module:attribute" (a click command or group)
 COMMANDS: dict[str, str] = {
+    "check": "sge_recon.cli.check_cmd:check",
     "db": "sge_recon.cli.db_cmd:db",
     "settings": "sge_recon.cli.settings_cmd:settings",
     "demo": "sge_recon.cli.demo_cmd:demo",

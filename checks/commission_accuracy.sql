@@ -1,0 +1,18 @@
+-- A commission's rate must be its program's rate for its level (1 = direct, 2 = parent), and its
+-- amount must be round(base_amount × rate, 2) with the commission's own rate.
+SELECT c.id AS commission_id,
+       'rate' AS problem,
+       CASE c.level WHEN 1 THEN p.direct_commission_rate
+                    WHEN 2 THEN p.parent_commission_rate END AS expected,
+       c.rate AS actual,
+       c.program_id,
+       c.affiliate_id
+FROM public.commissions c
+LEFT JOIN public.programs p ON p.id = c.program_id
+WHERE c.rate IS DISTINCT FROM (CASE c.level WHEN 1 THEN p.direct_commission_rate
+                                            WHEN 2 THEN p.parent_commission_rate END)
+UNION ALL
+SELECT c.id, 'amount', round(c.base_amount * c.rate, 2), c.amount, c.program_id, c.affiliate_id
+FROM public.commissions c
+WHERE c.amount <> round(c.base_amount * c.rate, 2)
+ORDER BY 1, 2

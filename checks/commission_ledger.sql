@@ -1,0 +1,19 @@
+-- Per affiliate, the commissions accrued must equal the ledger's credits to 'affiliate:<id>'
+-- (an affiliate commission debits treasury and credits the affiliate's account).
+WITH commission_totals AS (
+    SELECT affiliate_id, sum(amount) AS total
+    FROM public.commissions
+    GROUP BY affiliate_id
+), ledger_totals AS (
+    SELECT substr(account, length('affiliate:') + 1) AS affiliate_id, sum(amount) AS total
+    FROM public.ledger_entries
+    WHERE type = 'credit' AND account LIKE 'affiliate:%'
+    GROUP BY account
+)
+SELECT coalesce(c.affiliate_id, l.affiliate_id) AS affiliate_id,
+       coalesce(c.total, 0)::numeric(38,6) AS commissions_total,
+       coalesce(l.total, 0)::numeric(38,6) AS ledger_total
+FROM commission_totals c
+FULL JOIN ledger_totals l ON l.affiliate_id = c.affiliate_id
+WHERE coalesce(c.total, 0) <> coalesce(l.total, 0)
+ORDER BY 1

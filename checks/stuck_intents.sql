@@ -1,0 +1,12 @@
+-- Intents sitting in a live state longer than :intent_timeout_minutes. The check's value is the
+-- oldest one's stuck_seconds (the fail threshold compares it with INTENT_STUCK_FAIL_MINUTES).
+SELECT id         AS intent_id,
+       program_id,
+       user_id,
+       amount,
+       status,
+       floor(extract(epoch FROM now() - status_changed_at))::bigint AS stuck_seconds
+FROM public.settlement_intents
+WHERE status IN ('payment_pending', 'verifying', 'processing')
+  AND status_changed_at < now() - interval '1 minute' * :intent_timeout_minutes
+ORDER BY status_changed_at, id

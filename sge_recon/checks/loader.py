@@ -1,0 +1,158 @@
+"""Loads the check catalogue: ``checks.yml`` plus one ``<name>.sql`` per check.
+
+Strict on purpose: an unknown or missing key, a duplicate name, a ``.sql`` file without an entry
+(or the reverse), an unknown parameter or a threshold that can never fire all stop the load with
+a message naming the file, so a typo never silently disables a money check.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from ..errors import CheckDefinitionError
+from . import sqltext
+from .model import CheckDefinition, ValueSpec
+from .thresholds import parse_thresholds
+
+CATALOGUE_FILE = "checks.yml"
+REQUIRED_KEYS = {"description", "priority", "owner", "runbook", "kind", "thresholds"}
+OPTIONAL_KEYS = {"fast", "value", "value_if_empty", "timeout_seconds"}
+PRIORITIES = ("P0", "P1", "P2", "P3")
+KINDS = ("rows", "metric")
+NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A YAML loader that refuses duplicate keys (PyYAML would silently keep the last one)."""
+
+
+def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict:
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node)
+        if key in seen:
+            raise CheckDefinitionError(
+                f"{loader.name}: line {key_node.start_mark.line + 1}: duplicate name {key!r} "
+                f"(first at line {seen[key] + 1}); each check and key appears once")
+        seen[key] = key_node.start_mark.line
+    return loader.construct_mapping(node)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+                                 _construct_mapping)
+
+
+def load_catalogue(directory: Path, params: Mapping[str, Decimal | int]) -> list[CheckDefinition]:
+    """Every check of the catalogue in ``directory``, in checks.yml order."""
+    directory = Path(directory)
+    yml = directory / CATALOGUE_FILE
+    if not yml.is_file():
+        raise CheckDefinitionError(f"{yml}: not found; set CHECKS_DIR to the folder holding "
+                                   f"{CATALOGUE_FILE} and the check .sql files")
+    entries = _read_yaml(yml)
+    sql_files = {p.stem: p for p in sorted(directory.glob("*.sql"))}
+    missing_entries = sorted(set(sql_files) - set(entries))
+    if missing_entries:
+        raise CheckDefinitionError(
+            f"{yml}: no entry for {', '.join(f'{n}.sql' for n in missing_entries)}; add one "
+            "(description, priority, owner, runbook, kind, thresholds) or delete the file")
+    return [_definition(name, entry, yml, sql_files.get(name), params)
+            for name, entry in entries.items()]
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open(encoding="utf-8") as fh:
+            data = yaml.load(fh, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        raise CheckDefinitionError(f"{path}: not valid YAML ({exc})") from None
+    if not isinstance(data, dict) or not data:
+        raise CheckDefinitionError(f"{path}: must map check names to their entries")
+    return data
+
+
+def _definition(name: Any, entry: Any, yml: Path, sql_path: Path | None,
+                params: Mapping[str, Decimal | int]) -> CheckDefinition:
+    where = f"{yml}: {name}"
+    if not isinstance(name, str) or not NAME.match(name):
+        raise CheckDefinitionError(f"{yml}: check name {name!r} must be lower_snake_case")
+    if not isinstance(entry, dict):
+        raise CheckDefinitionError(f"{where}: must be a mapping of keys "
+                                   f"({', '.join(sorted(REQUIRED_KEYS))})")
+    unknown = sorted(set(entry) - REQUIRED_KEYS - OPTIONAL_KEYS)
+    if unknown:
+        raise CheckDefinitionError(
+            f"{where}: unknown key(s) {', '.join(map(str, unknown))}; allowed: "
+            f"{', '.join(sorted(REQUIRED_KEYS | OPTIONAL_KEYS))}")
+    missing = sorted(REQUIRED_KEYS - set(entry))
+    if missing:
+        raise CheckDefinitionError(f"{where}: missing key(s) {', '.join(missing)}")
+    if sql_path is None:
+        raise CheckDefinitionError(f"{where}: no {name}.sql beside {yml.name}; write the SELECT "
+                                   "that returns the failing rows")
+    priority, kind = entry["priority"], entry["kind"]
+    if priority not in PRIORITIES:
+        raise CheckDefinitionError(f"{where}: priority must be one of {', '.join(PRIORITIES)}, "
+                                   f"got {priority!r}")
+    if kind not in KINDS:
+        raise CheckDefinitionError(f"{where}: kind must be rows or metric, got {kind!r}")
+    for key in ("description", "owner", "runbook"):
+        if not isinstance(entry[key], str) or not entry[key].strip():
+            raise CheckDefinitionError(f"{where}: {key} must be non-empty text")
+    value = _value_spec(entry, where)
+    if kind == "metric" and value is None:
+        raise CheckDefinitionError(f"{where}: a metric check needs `value:` (e.g. max(value))")
+    # A bad .sql file breaks only its own check (status error at run time), never the catalogue.
+    sql, problem = _read_sql(sql_path, params)
+    thresholds = parse_thresholds(entry["thresholds"], params, where=where,
+                                  has_value=value is not None, counts_rows=kind == "rows")
+    fast = entry.get("fast", False)
+    timeout = entry.get("timeout_seconds", 300)
+    if not isinstance(fast, bool):
+        raise CheckDefinitionError(f"{where}: fast must be true or false")
+    if isinstance(timeout, bool) or not isinstance(timeout, int) or timeout < 1:
+        raise CheckDefinitionError(f"{where}: timeout_seconds must be a whole number ≥ 1")
+    return CheckDefinition(name=name, description=entry["description"].strip(),
+                           priority=priority, owner=entry["owner"].strip(),
+                           runbook=entry["runbook"].strip(), kind=kind, fast=fast,
+                           thresholds=thresholds, sql=sql, value=value,
+                           timeout_seconds=timeout, path=sql_path, problem=problem)
+
+
+def _read_sql(path: Path, params: Mapping[str, Decimal | int]) -> tuple[str, str | None]:
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return "", f"{path}: cannot be read ({exc})"
+    try:
+        sql = sqltext.clean_select(raw, str(path))
+    except CheckDefinitionError as exc:
+        return raw, exc.message
+    unknown = sorted(sqltext.placeholders(sql) - set(params))
+    if unknown:
+        return sql, (f"{path}: unknown parameter(s) {', '.join(':' + p for p in unknown)}; "
+                     f"known: {', '.join(':' + p for p in sorted(params))}")
+    return sql, None
+
+
+def _value_spec(entry: dict, where: str) -> ValueSpec | None:
+    if "value" not in entry:
+        if "value_if_empty" in entry:
+            raise CheckDefinitionError(f"{where}: value_if_empty needs a `value:`")
+        return None
+    if_empty = None
+    if entry.get("value_if_empty") is not None:
+        try:
+            if_empty = Decimal(str(entry["value_if_empty"]))
+        except InvalidOperation:
+            raise CheckDefinitionError(f"{where}: value_if_empty must be a number") from None
+    spec = ValueSpec.parse(str(entry["value"]), if_empty)
+    if spec is None:
+        raise CheckDefinitionError(f"{where}: value {entry['value']!r} must be an aggregate of "
+                                   "a column of the rows: count|min|max|sum|avg(column)")
+    return spec

@@ -1,0 +1,153 @@
+"""The checks' value objects: definitions from the catalogue, results of a run."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from .thresholds import Thresholds
+
+STATUSES = ("pass", "warn", "fail", "error")
+_SEVERITY = {status: rank for rank, status in enumerate(STATUSES)}
+EXIT_CODES = {"pass": 0, "warn": 1, "fail": 2, "error": 3}
+_VALUE_SPEC = re.compile(r"^\s*(count|min|max|sum|avg)\(\s*([a-z_][a-z0-9_]*|\*)\s*\)\s*$")
+
+
+@dataclass(frozen=True)
+class ValueSpec:
+    """How a check's value is computed from its rows, in the database: ``agg(column)``."""
+
+    aggregate: str
+    column: str
+    if_empty: Decimal | None = None
+
+    @classmethod
+    def parse(cls, text: str, if_empty: Decimal | None = None) -> "ValueSpec | None":
+        match = _VALUE_SPEC.match(text)
+        if not match:
+            return None
+        return cls(match.group(1), match.group(2), if_empty)
+
+    def __str__(self) -> str:
+        return f"{self.aggregate}({self.column})"
+
+
+@dataclass(frozen=True)
+class CheckDefinition:
+    name: str
+    description: str
+    priority: str                 # "P0".."P3"
+    owner: str
+    runbook: str
+    kind: str                     # "rows" | "metric"
+    fast: bool                    # cheap enough for the per-minute run
+    thresholds: Thresholds
+    sql: str                      # the SELECT, cleaned (no trailing ';' or comments)
+    value: ValueSpec | None = None
+    timeout_seconds: int = 300
+    path: Path | None = None
+    problem: str | None = None    # why the .sql cannot run (the check reports error)
+
+    @property
+    def counts_rows(self) -> bool:
+        return self.kind == "rows"
+
+
+@dataclass
+class CheckResult:
+    name: str
+    status: str                   # pass | warn | fail | error
+    priority: str | None
+    failing_rows: int | None
+    value: Decimal | None
+    rows: list[dict] = field(default_factory=list)
+    duration_ms: float = 0.0
+    error: str | None = None
+    engine: str = "sql"
+    details: dict | None = None   # engine-specific (GX validation result), stored beside
+
+    def to_json(self) -> dict:
+        """The DESIGN §5 JSON object of one check (money as decimal strings)."""
+        return {"name": self.name, "status": self.status, "priority": self.priority,
+                "failing_rows": self.failing_rows, "value": json_value(self.value),
+                "rows": [json_row(r) for r in self.rows],
+                "duration_ms": round(self.duration_ms, 3), "error": self.error}
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    started_at: datetime
+    finished_at: datetime
+    status: str
+    engine: str
+    checks: list[CheckResult]
+    trigger: str = "cli"
+
+    def to_json(self) -> dict:
+        """Exactly the DESIGN §5 JSON."""
+        return {"run_id": self.run_id, "started_at": self.started_at.isoformat(),
+                "finished_at": self.finished_at.isoformat(), "status": self.status,
+                "checks": [c.to_json() for c in self.checks]}
+
+    def exit_code(self) -> int:
+        """0 all pass, 1 warnings only, 2 any fail, 3 any check errored."""
+        return EXIT_CODES[self.status]
+
+    def by_name(self) -> dict[str, CheckResult]:
+        return {c.name: c for c in self.checks}
+
+
+def overall_status(statuses: list[str]) -> str:
+    return max(statuses, key=_SEVERITY.__getitem__, default="pass")
+
+
+def json_value(value: Any) -> Any:
+    """A row value as JSON: Decimal as a decimal string, times in ISO 8601."""
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, (list, tuple)):
+        return [json_value(v) for v in value]
+    if isinstance(value, dict):
+        return {k: json_value(v) for k, v in value.items()}
+    if isinstance(value, float):  # never money (money is numeric); e.g. a percentile
+        return value
+    return value
+
+
+def json_row(row: dict) -> dict:
+    return {k: json_value(v) for k, v in row.items()}
+
+
+def column_types(rows: list[dict]) -> dict[str, str]:
+    """Which columns hold decimals or timestamps, so stored JSON rows can be restored exactly."""
+    kinds: dict[str, str] = {}
+    for row in rows:
+        for key, value in row.items():
+            if isinstance(value, Decimal):
+                kinds[key] = "decimal"
+            elif isinstance(value, datetime):
+                kinds[key] = "datetime"
+    return kinds
+
+
+def restore_row(row: dict, kinds: dict[str, str]) -> dict:
+    out = dict(row)
+    for key, kind in kinds.items():
+        value = out.get(key)
+        if value is None:
+            continue
+        if kind == "decimal":
+            out[key] = Decimal(str(value))
+        elif kind == "datetime":
+            out[key] = datetime.fromisoformat(value)
+    return out

@@ -1,0 +1,143 @@
+"""CheckService: the one API the CLI, the console and the jobs use to run and read checks."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Callable
+
+from ..config import Settings
+from ..db import Database
+from ..db import checks as store
+from ..errors import UsageError
+from .loader import load_catalogue
+from .model import (CheckDefinition, CheckResult, RunResult, column_types, json_row,
+                    overall_status, restore_row)
+from .params import check_params
+
+ENGINES = ("sql", "gx")
+
+
+class UnknownCheckRequest(UsageError):
+    """An unknown check name or engine. Exit 3 like every run that could not complete, so that
+    `check`'s 1 and 2 always mean warnings and failures found in the data."""
+
+    exit_code = 3
+
+
+class CheckService:
+    def __init__(self, settings: Settings, db: Database | Callable[[], Database]):
+        """``db`` may be a callable, so that reading the catalogue never starts a database."""
+        self.settings = settings
+        self._db = db
+
+    @property
+    def db(self) -> Database:
+        if callable(self._db) and not isinstance(self._db, Database):
+            self._db = self._db()
+        return self._db  # type: ignore[return-value]
+
+    @property
+    def params(self) -> dict[str, Decimal | int]:
+        return check_params(self.settings)
+
+    def catalogue(self) -> list[CheckDefinition]:
+        """The checks of ``settings.checks_dir``, freshly loaded (the files are the truth)."""
+        return load_catalogue(self.settings.checks_dir, self.params)
+
+    def select(self, only: list[str] | None = None, fast_only: bool = False) -> list[CheckDefinition]:
+        definitions = self.catalogue()
+        if only:
+            known = {d.name for d in definitions}
+            unknown = [n for n in only if n not in known]
+            if unknown:
+                raise UnknownCheckRequest(f"unknown check(s) {', '.join(unknown)}; known checks: "
+                                 f"{', '.join(sorted(known))}")
+            definitions = [d for d in definitions if d.name in set(only)]
+        if fast_only:
+            definitions = [d for d in definitions if d.fast]
+        return definitions
+
+    def run(self, only: list[str] | None = None, engine: str = "sql", trigger: str = "cli",
+            store: bool = True, fast_only: bool = False) -> RunResult:
+        """Run the catalogue (or part of it) and, unless ``store=False``, record it in recon.
+
+        A check that cannot run reports ``error`` and the others still run. Raises
+        DatabaseUnavailable when the database cannot be reached at all (the run cannot complete).
+        """
+        if engine not in ENGINES:
+            raise UnknownCheckRequest(f"unknown engine {engine!r}; use sql or gx")
+        definitions = self.select(only, fast_only)
+        started_at = datetime.now(timezone.utc)
+        self.db.connect().close()  # unreachable database: fail the run now, clearly
+        results = self._engine_run(engine, definitions)
+        finished_at = datetime.now(timezone.utc)
+        run = RunResult(run_id=str(uuid.uuid4()), started_at=started_at,
+                        finished_at=finished_at,
+                        status=overall_status([r.status for r in results]), engine=engine,
+                        checks=results, trigger=trigger)
+        if store:
+            self._store(run, only)
+        return run
+
+    def _engine_run(self, engine: str, definitions: list[CheckDefinition]) -> list[CheckResult]:
+        if engine == "gx":
+            from .gx_engine import run_gx_checks  # GX costs seconds to import: only when asked
+
+            return run_gx_checks(definitions, self.db, self.params, self.settings.SAMPLE_ROWS)
+        from .sql_engine import run_sql_checks
+
+        return run_sql_checks(definitions, self.db, self.params, self.settings.SAMPLE_ROWS)
+
+    def _store(self, run: RunResult, only: list[str] | None) -> None:
+        store.store_run(self.db, {
+            "run_id": run.run_id, "started_at": run.started_at, "finished_at": run.finished_at,
+            "status": run.status, "engine": run.engine, "trigger": run.trigger,
+            "only_checks": list(only) if only else None,
+            "error": next((c.error for c in run.checks if c.error), None)},
+            [{"run_id": run.run_id, "name": c.name, "status": c.status, "priority": c.priority,
+              "failing_rows": c.failing_rows, "value": c.value,
+              "rows": [json_row(r) for r in c.rows], "duration_ms": round(c.duration_ms, 3),
+              "error": c.error, "engine": c.engine,
+              "details": {**(c.details or {}), "column_types": column_types(c.rows)}}
+             for c in run.checks])
+
+    # -- history ----------------------------------------------------------------------------
+    def latest(self) -> RunResult | None:
+        """The last stored run (any engine), with its results."""
+        row = store.latest_run(self.db)
+        if row is None:
+            return None
+        results = [_result(r) for r in store.results_of_run(self.db, row["run_id"])]
+        order = {d.name: i for i, d in enumerate(self._catalogue_or_empty())}
+        results.sort(key=lambda r: (order.get(r.name, len(order)), r.name))
+        return RunResult(run_id=str(row["run_id"]), started_at=row["started_at"],
+                         finished_at=row["finished_at"], status=row["status"],
+                         engine=row["engine"], checks=results, trigger=row["trigger"])
+
+    def latest_results(self) -> dict[str, CheckResult]:
+        """The newest stored result of every check name."""
+        return {r["name"]: _result(r) for r in store.latest_results(self.db)}
+
+    def history(self, name: str, limit: int = 100) -> list[CheckResult]:
+        """Stored results of one check, newest first (for trends and "failing since when")."""
+        return [_result(r) for r in store.result_history(self.db, name, limit)]
+
+    def _catalogue_or_empty(self) -> list[CheckDefinition]:
+        try:
+            return self.catalogue()
+        except Exception:  # noqa: BLE001 - ordering is cosmetic; a broken catalogue shows elsewhere
+            return []
+
+
+def _result(row: dict) -> CheckResult:
+    details = row.get("details") or {}
+    kinds = details.get("column_types", {})
+    value = row["value"]
+    return CheckResult(name=row["name"], status=row["status"], priority=row["priority"],
+                       failing_rows=row["failing_rows"],
+                       value=None if value is None else Decimal(value),
+                       rows=[restore_row(r, kinds) for r in row["rows"] or []],
+                       duration_ms=float(row["duration_ms"] or 0), error=row["error"],
+                       engine=row["engine"], details=details)

@@ -1,0 +1,60 @@
+"""The SQL engine: each check's SELECT wrapped, counted and sampled in PostgreSQL."""
+
+from __future__ import annotations
+
+import time
+from decimal import Decimal
+from typing import Mapping
+
+from ..db import Database
+from ..db.checks import CheckQueryError, measure
+from ..errors import DatabaseUnavailable
+from . import sqltext
+from .model import CheckDefinition, CheckResult
+
+ENGINE = "sql"
+
+
+def run_sql_checks(definitions: list[CheckDefinition], db: Database,
+                   params: Mapping[str, Decimal | int], sample_rows: int) -> list[CheckResult]:
+    return [run_sql_check(d, db, params, sample_rows) for d in definitions]
+
+
+def run_sql_check(definition: CheckDefinition, db: Database,
+                  params: Mapping[str, Decimal | int], sample_rows: int) -> CheckResult:
+    """One check; any failure of the check itself becomes status ``error``, never an exception."""
+    started = time.perf_counter()
+    if definition.problem:
+        return errored(definition, definition.problem, started, ENGINE)
+    spec = definition.value
+    try:
+        m = measure(db, sqltext.for_psycopg(definition.sql), params,
+                    aggregate=spec.aggregate if spec else None,
+                    column=spec.column if spec else None,
+                    sample_limit=sample_rows, timeout_seconds=definition.timeout_seconds)
+    except CheckQueryError as exc:
+        return errored(definition, f"the check's SQL failed: {exc}", started, ENGINE)
+    except DatabaseUnavailable as exc:
+        return errored(definition, exc.message, started, ENGINE)
+    return evaluate(definition, m.failing_rows, m.value, m.rows, started, ENGINE)
+
+
+def evaluate(definition: CheckDefinition, count: int, value: Decimal | None, rows: list[dict],
+             started: float, engine: str, details: dict | None = None) -> CheckResult:
+    """Apply the check's thresholds to what the engine measured."""
+    if value is None and count == 0 and definition.value is not None:
+        value = definition.value.if_empty
+    failing_rows = count if definition.counts_rows else None
+    status = definition.thresholds.status(failing_rows=failing_rows, value=value)
+    return CheckResult(name=definition.name, status=status, priority=definition.priority,
+                       failing_rows=failing_rows, value=value, rows=rows,
+                       duration_ms=(time.perf_counter() - started) * 1000, error=None,
+                       engine=engine, details=details)
+
+
+def errored(definition: CheckDefinition, message: str, started: float, engine: str,
+            details: dict | None = None) -> CheckResult:
+    return CheckResult(name=definition.name, status="error", priority=definition.priority,
+                       failing_rows=None, value=None, rows=[],
+                       duration_ms=(time.perf_counter() - started) * 1000, error=message,
+                       engine=engine, details=details)

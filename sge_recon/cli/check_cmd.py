@@ -1,0 +1,44 @@
+"""``sge-recon check``: run the §5 catalogue, store the run, exit 0/1/2/3."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+
+@click.command("check")
+@click.option("--only", metavar="A,B", help="Run only these checks (comma-separated names).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True, help="table for people, json (DESIGN §5) for programs.")
+@click.option("--engine", type=click.Choice(["sql", "gx"]), default="sql", show_default=True,
+              help="sql: plain PostgreSQL (fast). gx: the same SQL as a Great Expectations "
+                   "suite (slower; imports GX).")
+@click.option("--fast", "fast_only", is_flag=True,
+              help="Only the checks marked fast (the per-minute alerting set).")
+@click.option("--no-store", is_flag=True, help="Do not record the run in the recon schema.")
+@click.option("--list", "list_only", is_flag=True,
+              help="List the catalogue (name, priority, thresholds) and exit.")
+@click.pass_obj
+def check(state, only: str | None, fmt: str, engine: str, fast_only: bool, no_store: bool,
+          list_only: bool) -> None:
+    """Run the reconciliation checks (checks/*.sql + checks/checks.yml) and record the run.
+
+    Exit status: 0 all pass, 1 warnings only, 2 any check failed, 3 any check errored or the
+    run could not complete (e.g. the database is down).
+    """
+    recon = state.recon()
+    if list_only:
+        for d in recon.checks.catalogue():
+            click.echo(f"{d.name:<26} {d.priority}  {d.kind:<6}  {d.thresholds.summary()}")
+        return
+    names = [n.strip() for n in only.split(",") if n.strip()] if only else None
+    run = recon.checks.run(only=names, engine=engine, trigger="cli", store=not no_store,
+                           fast_only=fast_only)
+    from ..checks.render import run_json, run_table
+
+    if fmt == "json":
+        click.echo(run_json(run))
+    else:
+        click.echo(run_table(run, style=click.style))
+    sys.exit(run.exit_code())
