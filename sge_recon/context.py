@@ -36,3 +36,10 @@ class Recon:
         from .checks import CheckService
 
         return CheckService(self.settings, lambda: self.db)
+
+    @cached_property
+    def exports(self):
+        """Monthly audit exports (sge_recon.exports.ExportService)."""
+        from .exports import ExportService
+
+        return ExportService(self)

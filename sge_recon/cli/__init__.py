@@ -19,6 +19,7 @@ from ..errors import ReconError
 COMMANDS: dict[str, str] = {
     "check": "sge_recon.cli.check_cmd:check",
     "db": "sge_recon.cli.db_cmd:db",
+    "export": "sge_recon.cli.export_cmd:export",
     "settings": "sge_recon.cli.settings_cmd:settings",
     "demo": "sge_recon.cli.demo_cmd:demo",
 }

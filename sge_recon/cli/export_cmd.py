@@ -1,0 +1,172 @@
+"""``sge-recon export --period YYYY-MM`` and ``sge-recon export verify DIR`` (DESIGN §8).
+
+``export`` is a group that also runs by itself: with ``--period`` and no subcommand it exports;
+``export verify DIR`` and ``export list`` are its subcommands.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from ..errors import UsageError
+
+
+@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--period", metavar="YYYY-MM", help="The UTC month to export, e.g. 2026-10.")
+@click.option("--out", "out_dir", default="exports", show_default=True,
+              type=click.Path(file_okay=False),
+              help="Folder that receives <period>/ (created if missing).")
+@click.option("--force", is_flag=True,
+              help="Export a period again; the earlier version is kept as "
+                   "<period>.replaced-<time>.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="Output format of the summary.")
+@click.pass_context
+def export(ctx: click.Context, period: str | None, out_dir: str, force: bool, fmt: str) -> None:
+    """Write the audit export of one UTC month into OUT/<period>/.
+
+    One Parquet file per table (money as exact decimals, timestamps in UTC), read in one
+    consistent snapshot; audit.duckdb with views over them (trial_balance, transaction_balance,
+    unbalanced_transactions, account_balances, commissions_by_affiliate); manifest.json with rows,
+    bytes and sha256 of every file and the control totals per program and currency. Atomic: a
+    killed export leaves no half period.
+
+    \b
+    Examples:
+      sge-recon export --period 2026-10
+      sge-recon export --period 2026-10 --out /srv/audit --force
+      sge-recon export verify exports/2026-10
+    """
+    if ctx.invoked_subcommand is not None:
+        if period or force:
+            raise UsageError(f"--period and --force belong to the export itself, not to "
+                             f"`export {ctx.invoked_subcommand}`; run them separately")
+        return
+    if not period:
+        raise UsageError("give the month to export with --period YYYY-MM (e.g. "
+                         "`sge-recon export --period 2026-10`), or verify a folder with "
+                         "`sge-recon export verify DIR`")
+    recon = ctx.obj.recon()
+    with _progress(period) as progress:
+        result = recon.exports.export(period, out_dir=out_dir, force=force, progress=progress)
+    if fmt == "json":
+        click.echo(json.dumps({
+            "period": result.period, "directory": str(result.directory),
+            "seconds": round(result.seconds, 3), "total_rows": result.total_rows,
+            "total_bytes": result.total_bytes, "manifest_sha256": result.manifest_sha256,
+            "replaced": str(result.replaced) if result.replaced else None,
+            "files": [{k: f.get(k) for k in ("name", "rows", "bytes", "sha256")}
+                      for f in result.manifest["files"]],
+            "control_totals": result.manifest["control_totals"],
+            "notes": result.notes}, indent=2))
+        return
+    _print_result(result)
+
+
+@export.command("verify")
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.option("--manifest-sha256", "expect",
+              help="Also require manifest.json to have this sha256 (as recorded at export).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)
+def verify(directory: str, expect: str | None, fmt: str) -> None:
+    """Verify an export folder offline: every sha256, size, row count and control total is
+    recomputed from the files (DuckDB) and every ledger transaction must balance.
+
+    Exits 0 when everything matches, 1 naming every mismatch, 3 when the folder is not an export.
+    No database is needed; the folder may be a copy anywhere.
+    """
+    from ..exports import ExportService
+
+    report = ExportService.verify(directory, expect_manifest_sha256=expect)
+    if fmt == "json":
+        click.echo(json.dumps(report.as_dict(), indent=2))
+    elif report.ok:
+        click.echo(f"OK: {report.folder} (period {report.period}) verified: "
+                   f"{report.files_checked} files, {report.rows_checked:,} rows, every hash, "
+                   "row count and control total matches, every transaction balances.")
+    else:
+        click.echo(f"FAILED: {report.folder} (period {report.period}): "
+                   f"{len(report.mismatches)} mismatch(es):")
+        for mismatch in report.mismatches:
+            click.echo(f"  - {mismatch}")
+    if not report.ok:
+        sys.exit(1)
+
+
+@export.command("list")
+@click.option("--out", "out_dir", default="exports", show_default=True,
+              type=click.Path(file_okay=False), help="Folder holding the exported periods.")
+def list_periods(out_dir: str) -> None:
+    """List exported periods with their manifest summary (no database needed)."""
+    from ..exports import ExportService
+
+    periods = ExportService(out_dir=out_dir).list_periods()
+    if not periods:
+        click.echo(f"No exported periods in {out_dir}.")
+        return
+    for s in periods:
+        if s.problem:
+            click.echo(f"{s.period}  {s.problem}")
+            continue
+        older = f", {len(s.previous_versions)} earlier version(s) kept" if s.previous_versions else ""
+        click.echo(f"{s.period}  generated {s.generated_at}  {s.files} files  {s.total_rows:,} rows  "
+                   f"{_size(s.total_bytes)}  checks: {s.checks_status}{older}")
+
+
+class _progress:
+    """A progress bar on stderr when it is a terminal; silent otherwise (logs, pipes, cron)."""
+
+    def __init__(self, period: str):
+        self.period = period
+        self.bar = None
+
+    def __enter__(self):
+        if not sys.stderr.isatty():
+            return None
+        from ..exports.tables import TABLES
+
+        self.bar = click.progressbar(length=len(TABLES), label=f"Exporting {self.period}",
+                                     file=sys.stderr, item_show_func=lambda item: item)
+        self.bar.__enter__()
+        return self.update
+
+    def update(self, p) -> None:
+        self.bar.update(1 if p.done else 0, current_item=f"{p.table}: {p.rows:,} rows")
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
+
+
+def _print_result(result) -> None:
+    click.echo(f"Exported {result.period} to {result.directory} in {result.seconds:.1f} s: "
+               f"{len(result.manifest['files'])} files, {result.total_rows:,} rows, "
+               f"{_size(result.total_bytes)}.")
+    if result.replaced:
+        click.echo(f"The earlier version was kept as {result.replaced}.")
+    for f in result.manifest["files"]:
+        rows = f"{f['rows']:>12,} rows" if f.get("rows") is not None else " " * 17
+        click.echo(f"  {f['name']:<28}{rows}  {_size(f['bytes']):>10}")
+    totals = result.manifest["control_totals"]
+    if totals:
+        click.echo("Control totals (ledger entries of the month):")
+        for t in totals:
+            click.echo(f"  {t['program_id']} {t['currency']}: debits {t['debits']}, credits "
+                       f"{t['credits']}, {t['entry_count']:,} entries")
+    else:
+        click.echo("No ledger entries in this month.")
+    for note in result.notes:
+        click.echo(f"Note: {note}")
+    click.echo(f"manifest.json sha256: {result.manifest_sha256}")
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n} B"

@@ -1,0 +1,290 @@
+"""Data access for audit exports (DESIGN §8): one consistent snapshot, COPY streams, export runs.
+
+Every read of one export happens inside one ``REPEATABLE READ READ ONLY`` transaction, so all the
+files describe the same instant of the database. The session's time zone is UTC, so timestamps
+leave the server as ``…+00`` and the CSV reader parses them as UTC instants.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import psycopg
+from psycopg import sql
+
+from ..errors import ExportError
+from .connection import Database
+
+if TYPE_CHECKING:  # the specs are plain data owned by the exports service
+    from ..exports.tables import Column, TableSpec
+
+
+class Snapshot:
+    """A read-only, repeatable-read transaction: every query sees the same snapshot."""
+
+    def __init__(self, db: Database):
+        self.db = db
+        self.conn: psycopg.Connection | None = None
+
+    def __enter__(self) -> "Snapshot":
+        self.conn = self.db.connect(autocommit=True)
+        try:
+            self.conn.execute("SET TIME ZONE 'UTC'")
+            self.conn.execute("SET statement_timeout = 0")
+            self.conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        except BaseException:
+            self.conn.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        assert self.conn is not None
+        try:
+            if not self.conn.closed:
+                self.conn.execute("ROLLBACK")  # read only: nothing to keep
+        except psycopg.Error:
+            pass
+        finally:
+            self.conn.close()
+
+    # -- what and where ----------------------------------------------------------------------
+    def identity(self) -> dict[str, Any]:
+        """Database, server version and the snapshot; the first query fixes the snapshot."""
+        row = self.conn.execute(
+            "SELECT current_database() AS database, current_setting('server_version') "
+            "AS server_version, current_setting('server_version_num')::int AS version_num, "
+            "now() AS taken_at, current_user AS db_user").fetchone()
+        function = "pg_current_snapshot" if row["version_num"] >= 130000 else "txid_current_snapshot"
+        snap = self.conn.execute(f"SELECT {function}()::text AS snapshot").fetchone()
+        return {**row, "snapshot": snap["snapshot"], "snapshot_function": f"{function}()"}
+
+    def columns(self, schema: str, table: str) -> list[dict[str, Any]]:
+        """The table's columns in order (name, pg_type, precision, scale); empty when absent."""
+        rows = self.conn.execute(
+            "SELECT column_name, data_type, udt_name, numeric_precision, numeric_scale, "
+            "       character_maximum_length "
+            "FROM information_schema.columns WHERE table_schema = %s AND table_name = %s "
+            "ORDER BY ordinal_position", (schema, table)).fetchall()
+        out = []
+        for r in rows:
+            constrained = r["data_type"] == "numeric" and r["numeric_precision"] is not None
+            out.append({"name": r["column_name"], "pg_type": r["data_type"],
+                        "precision": r["numeric_precision"] if constrained else None,
+                        "scale": r["numeric_scale"] if constrained else None})
+        return out
+
+    # -- the month's rows --------------------------------------------------------------------
+    @contextlib.contextmanager
+    def copy_csv(self, spec: TableSpec, columns: list[Column], start: datetime,
+                 end: datetime) -> Iterator[Iterator[bytes]]:
+        """Stream the month's rows of ``spec`` as CSV (no header): an iterator of byte chunks."""
+        statement = sql.SQL("COPY ({}) TO STDOUT (FORMAT csv)").format(month_select(spec, columns))
+        try:
+            with self.conn.cursor() as cur, cur.copy(statement, {"start": start, "end": end}) as cp:
+                yield iter(cp)
+        except psycopg.Error as exc:
+            raise ExportError(f"reading {spec.qualified} failed: {str(exc).strip()}") from None
+
+    def latest_check_results(self) -> dict[str, Any]:
+        """The newest stored result of every check, and the newest run (as of the snapshot)."""
+        run = self.conn.execute(
+            "SELECT run_id::text AS run_id, started_at, finished_at, status, engine, trigger "
+            "FROM recon.check_runs ORDER BY started_at DESC LIMIT 1").fetchone()
+        results = self.conn.execute(
+            "SELECT DISTINCT ON (name) name, status, priority, failing_rows, value, engine, "
+            "       run_id::text AS run_id, created_at "
+            "FROM recon.check_results ORDER BY name, created_at DESC").fetchall()
+        return {"latest_run": run, "results": results}
+
+
+def month_select(spec: TableSpec, columns: list[Column]) -> sql.Composed:
+    """``SELECT <columns> FROM <table> WHERE <natural timestamp> in [%(start)s, %(end)s)``."""
+    exprs = []
+    for col in columns:
+        ident = sql.Identifier(col.name)
+        if col.name in spec.rounded and col.pg_type == "numeric":
+            exprs.append(sql.SQL("round({}, 6) AS {}").format(ident, ident))
+        else:
+            exprs.append(ident)
+    source = sql.Identifier(spec.schema, spec.table)
+    if spec.via:
+        key, pschema, ptable, pts = spec.via
+        where = sql.SQL("{key} IN (SELECT {key} FROM {parent} WHERE {ts} >= %(start)s "
+                        "AND {ts} < %(end)s)").format(key=sql.Identifier(key),
+                                                       parent=sql.Identifier(pschema, ptable),
+                                                       ts=sql.Identifier(pts))
+    else:
+        ts = sql.Identifier(spec.time_column)
+        where = sql.SQL("{ts} >= %(start)s AND {ts} < %(end)s").format(ts=ts)
+    return sql.SQL("SELECT {cols} FROM {source} WHERE {where}").format(
+        cols=sql.SQL(", ").join(exprs), source=source, where=where)
+
+
+# -- the record of exports -----------------------------------------------------------------------
+def record_export_run(db: Database, run: dict[str, Any]) -> int:
+    cols = ["period", "started_at", "status", "trigger", "directory", "snapshot", "total_rows",
+            "total_bytes", "manifest_sha256", "replaced", "error"]
+    values = [run.get(c) for c in cols]
+    query = sql.SQL("INSERT INTO recon.export_runs ({}) VALUES ({}) RETURNING id").format(
+        sql.SQL(", ").join(map(sql.Identifier, cols)), sql.SQL(", ").join([sql.Placeholder()] * len(cols)))
+    try:
+        with db.transaction() as conn:
+            return conn.execute(query, values).fetchone()["id"]
+    except psycopg.errors.UndefinedTable:
+        raise ExportError("the table recon.export_runs does not exist; run `sge-recon db init` to "
+                          "migrate the recon schema") from None
+
+
+def export_runs(db: Database, period: str | None = None, limit: int = 100) -> list[dict]:
+    return db.fetch_all(
+        "SELECT id, period, started_at, finished_at, status, trigger, directory, snapshot, "
+        "total_rows, total_bytes, manifest_sha256, replaced, error FROM recon.export_runs "
+        "WHERE %(period)s::text IS NULL OR period = %(period)s "
+        "ORDER BY finished_at DESC LIMIT %(limit)s", {"period": period, "limit": limit})
+
+
+def export_runs_ready(db: Database) -> bool:
+    row = db.fetch_one("SELECT to_regclass('recon.export_runs') IS NOT NULL AS ok")
+    return bool(row and row["ok"])
+
+
+# -- the audit database (DuckDB over the exported Parquet files) ---------------------------------
+# Views read the Parquet files by paths relative to the export folder, so the folder works
+# wherever it is unpacked. DuckDB resolves relative paths against the working directory or
+# `file_search_path`, not against the database file: open_audit_db() sets that path; with plain
+# DuckDB, `cd` into the folder (or SET file_search_path) first.
+
+AUDIT_VIEWS = {
+    "trial_balance": """
+        SELECT program_id, currency,
+               coalesce(sum(amount) FILTER (WHERE type = 'debit'), 0)  AS total_debits,
+               coalesce(sum(amount) FILTER (WHERE type = 'credit'), 0) AS total_credits,
+               total_debits - total_credits                             AS difference,
+               count(*)                                                 AS entry_count
+        FROM ledger_entries GROUP BY program_id, currency ORDER BY program_id, currency""",
+    "account_balances": """
+        SELECT program_id, currency, account,
+               coalesce(sum(amount) FILTER (WHERE type = 'debit'), 0)  AS debits,
+               coalesce(sum(amount) FILTER (WHERE type = 'credit'), 0) AS credits,
+               debits - credits                                         AS balance,
+               count(*)                                                 AS entry_count
+        FROM ledger_entries GROUP BY program_id, currency, account
+        ORDER BY program_id, currency, account""",
+    "transaction_balance": """
+        SELECT transaction_id, program_id, currency, min(created_at) AS created_at,
+               coalesce(sum(amount) FILTER (WHERE type = 'debit'), 0)  AS debits,
+               coalesce(sum(amount) FILTER (WHERE type = 'credit'), 0) AS credits,
+               debits - credits                                         AS difference,
+               count(*)                                                 AS entry_count
+        FROM ledger_entries GROUP BY transaction_id, program_id, currency""",
+    "unbalanced_transactions": """
+        SELECT * FROM transaction_balance WHERE difference <> 0
+        ORDER BY transaction_id, currency""",
+    "commissions_by_affiliate": """
+        SELECT program_id, affiliate_id, count(*) AS commission_count,
+               sum(amount)                                       AS total_amount,
+               coalesce(sum(amount) FILTER (WHERE status = 'accrued'), 0) AS accrued_amount,
+               coalesce(sum(amount) FILTER (WHERE status = 'payable'), 0) AS payable_amount,
+               coalesce(sum(amount) FILTER (WHERE status = 'paid'), 0)    AS paid_amount,
+               sum(base_amount)                                  AS base_amount
+        FROM commissions GROUP BY program_id, affiliate_id ORDER BY program_id, affiliate_id""",
+}
+
+
+def open_audit_db(folder, *, database: str = ":memory:", read_only: bool = False):
+    """A DuckDB connection whose relative paths resolve inside the export ``folder``."""
+    import duckdb
+
+    con = duckdb.connect(database, read_only=read_only)
+    con.execute("SET file_search_path = ?", [str(folder)])
+    return con
+
+
+def create_audit_db(folder, tables: dict[str, str]) -> None:
+    """Write ``folder/audit.duckdb``: one view per Parquet file (view name -> file) + ready views."""
+    import duckdb
+
+    con = duckdb.connect(str(folder / "audit.duckdb"))
+    try:
+        con.execute("SET file_search_path = ?", [str(folder)])
+        for view, filename in tables.items():
+            con.execute(f'CREATE VIEW "{_ident(view)}" AS '
+                        f"SELECT * FROM read_parquet('{_literal(filename)}')")
+        for view, body in AUDIT_VIEWS.items():
+            con.execute(f'CREATE VIEW "{view}" AS {body}')
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+
+
+def audit_view_names() -> list[str]:
+    return list(AUDIT_VIEWS)
+
+
+def parquet_row_count(con, filename: str) -> int:
+    return con.execute(f"SELECT count(*) FROM read_parquet('{_literal(filename)}')").fetchone()[0]
+
+
+def rows_outside(con, filename: str, column: str, start, end) -> int:
+    """Rows whose ``column`` lies outside [start, end): an export holds only its month."""
+    return con.execute(
+        f"SELECT count(*) FROM read_parquet('{_literal(filename)}') "
+        f'WHERE "{_ident(column)}" IS NULL OR "{_ident(column)}" < ? OR "{_ident(column)}" >= ?',
+        [start, end]).fetchone()[0]
+
+
+def orphans(con, child: str, parent: str, key: str) -> int:
+    """Rows of ``child`` whose ``key`` is not among ``parent``'s (e.g. results of another month)."""
+    return con.execute(
+        f"SELECT count(*) FROM read_parquet('{_literal(child)}') c WHERE NOT EXISTS "
+        f"(SELECT 1 FROM read_parquet('{_literal(parent)}') p "
+        f'WHERE p."{_ident(key)}" = c."{_ident(key)}")').fetchone()[0]
+
+
+def ledger_totals(con, filename: str) -> list[dict]:
+    """Control totals per program and currency, recomputed from the ledger file."""
+    cur = con.execute(
+        "SELECT program_id, currency,"
+        " coalesce(sum(amount) FILTER (WHERE type = 'debit'), 0)::DECIMAL(38,6) AS debits,"
+        " coalesce(sum(amount) FILTER (WHERE type = 'credit'), 0)::DECIMAL(38,6) AS credits,"
+        " count(*) AS entry_count "
+        f"FROM read_parquet('{_literal(filename)}') GROUP BY ALL ORDER BY ALL")
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, row)) for row in cur.fetchall()]
+
+
+def unbalanced(con, filename: str, limit: int) -> tuple[int, list[dict]]:
+    """Transactions whose debits and credits differ (per currency): the count and a sample."""
+    base = (
+        "SELECT transaction_id, program_id, currency,"
+        " coalesce(sum(amount) FILTER (WHERE type = 'debit'), 0) AS debits,"
+        " coalesce(sum(amount) FILTER (WHERE type = 'credit'), 0) AS credits,"
+        " debits - credits AS difference "
+        f"FROM read_parquet('{_literal(filename)}') GROUP BY ALL HAVING debits <> credits")
+    count = con.execute(f"SELECT count(*) FROM ({base})").fetchone()[0]
+    cur = con.execute(f"{base} ORDER BY transaction_id, currency LIMIT ?", [limit])
+    names = [d[0] for d in cur.description]
+    return count, [dict(zip(names, row)) for row in cur.fetchall()]
+
+
+def bad_ledger_types(con, filename: str) -> int:
+    """Entries that are neither debit nor credit, or not positive: they would skew the totals."""
+    return con.execute(
+        f"SELECT count(*) FROM read_parquet('{_literal(filename)}') "
+        "WHERE type IS NULL OR type NOT IN ('debit', 'credit') OR amount IS NULL OR amount <= 0"
+    ).fetchone()[0]
+
+
+def _ident(name: str) -> str:
+    if '"' in name or "\x00" in name:
+        raise ExportError(f"unsupported name {name!r} in an export")
+    return name
+
+
+def _literal(text: str) -> str:
+    if "'" in text or "\x00" in text:
+        raise ExportError(f"unsupported file name {text!r} in an export")
+    return text

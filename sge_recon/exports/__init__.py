@@ -1,0 +1,188 @@
+"""Monthly audit exports (DESIGN §8): what the CLI, the console page and the scheduler call.
+
+``recon.exports`` is an :class:`ExportService`. Heavy modules (pyarrow, duckdb) are imported only
+inside the functions that need them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ExportError, UsageError
+from .period import Period, parse_period
+
+if TYPE_CHECKING:
+    from ..context import Recon
+    from .exporter import ExportResult, ProgressFn
+    from .verifier import VerifyReport
+
+DEFAULT_DIR = "exports"
+
+
+@dataclass
+class PeriodSummary:
+    """One exported period as the console lists it (from its manifest; no database needed)."""
+
+    period: str
+    directory: Path
+    generated_at: str | None
+    files: int
+    total_rows: int
+    total_bytes: int
+    control_totals: list[dict[str, Any]]
+    checks_status: str | None
+    snapshot: str | None
+    complete_month: bool | None
+    previous_versions: list[Path]
+    problem: str | None = None   # the manifest is unreadable: verify to see why
+
+
+class ExportService:
+    def __init__(self, recon: "Recon | None" = None, *, out_dir: Path | str | None = None):
+        self.recon = recon
+        self.out_dir = Path(out_dir or DEFAULT_DIR)
+
+    # -- writing ---------------------------------------------------------------------------------
+    def export(self, period: str | Period, *, out_dir: Path | str | None = None,
+               force: bool = False, progress: "ProgressFn | None" = None,
+               trigger: str = "cli") -> "ExportResult":
+        """Export one UTC month into ``out_dir/<period>/`` (see :mod:`.exporter`)."""
+        from .exporter import Exporter
+
+        if self.recon is None:
+            raise ExportError("exporting needs a database: build the service from a Recon")
+        period = period if isinstance(period, Period) else parse_period(period)
+        exporter = Exporter(self.recon.db, self._dir(out_dir), trigger=trigger,
+                            generator=f"sge-recon {_version()}")
+        return exporter.run(period, force=force, progress=progress)
+
+    def export_now(self, period: str, *, out_dir: Path | str | None = None, force: bool = False,
+                   operator: str = "console") -> "ExportResult":
+        """The console's "export now": the same export, recorded as triggered by the console."""
+        return self.export(period, out_dir=out_dir, force=force, trigger="console")
+
+    # -- reading ---------------------------------------------------------------------------------
+    @staticmethod
+    def verify(folder: Path | str, *, expect_manifest_sha256: str | None = None) -> "VerifyReport":
+        from .verifier import verify_export
+
+        return verify_export(folder, expect_manifest_sha256=expect_manifest_sha256)
+
+    def list_periods(self, out_dir: Path | str | None = None) -> list[PeriodSummary]:
+        """Exported periods, newest first, each with its manifest summary."""
+        out = self._dir(out_dir).resolve()
+        if not out.is_dir():
+            return []
+        found = []
+        for path in out.iterdir():
+            if path.is_dir() and _is_period_name(path.name):
+                found.append(_summary(path, out))
+        return sorted(found, key=lambda s: s.period, reverse=True)
+
+    def period_dir(self, period: str, out_dir: Path | str | None = None) -> Path:
+        label = parse_period(period).label
+        path = self._dir(out_dir).resolve() / label
+        if not path.is_dir():
+            raise UsageError(f"period {label} has not been exported to {path.parent}; run "
+                             f"`sge-recon export --period {label}` first")
+        return path
+
+    def files(self, period: str, out_dir: Path | str | None = None) -> list[dict[str, Any]]:
+        """The files of an exported period: name, path, bytes, and the manifest's rows/sha256."""
+        folder = self.period_dir(period, out_dir)
+        listed = {}
+        try:
+            listed = {f["name"]: f for f in json.loads((folder / "manifest.json").read_text())["files"]}
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+        out = []
+        for path in sorted(folder.iterdir()):
+            if path.is_file():
+                entry = listed.get(path.name, {})
+                out.append({"name": path.name, "path": path, "bytes": path.stat().st_size,
+                            "rows": entry.get("rows"), "sha256": entry.get("sha256"),
+                            "description": entry.get("description")})
+        return out
+
+    def zip_period(self, period: str, out_dir: Path | str | None = None,
+                   dest: Path | str | None = None) -> Path:
+        """A zip of the whole period folder (entries under ``<period>/``); returns its path.
+
+        Parquet is already compressed, so the entries are stored; the zip is written to a
+        temporary name and renamed, so a reader never sees a half archive.
+        """
+        folder = self.period_dir(period, out_dir)
+        dest = Path(dest) if dest else Path(tempfile.gettempdir()) / f"sge-recon-{folder.name}.zip"
+        partial = dest.with_name(f".{dest.name}.partial-{os.getpid()}")
+        try:
+            with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_STORED,
+                                 allowZip64=True) as archive:
+                for path in sorted(folder.iterdir()):
+                    if path.is_file():
+                        archive.write(path, f"{folder.name}/{path.name}")
+            os.replace(partial, dest)
+        finally:
+            partial.unlink(missing_ok=True)
+        return dest
+
+    def runs(self, period: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """The recorded exports (recon.export_runs), newest first."""
+        from ..db import exports as store
+
+        if self.recon is None:
+            return []
+        return store.export_runs(self.recon.db, period, limit)
+
+    def missing_periods(self, since: str, out_dir: Path | str | None = None) -> list[str]:
+        """Complete months from ``since`` to last month that have no export folder (catch-up)."""
+        have = {s.period for s in self.list_periods(out_dir)}
+        current = Period.of(datetime.now(timezone.utc))
+        month, missing = parse_period(since), []
+        while month.start < current.start:
+            if month.label not in have:
+                missing.append(month.label)
+            month = month.next()
+        return missing
+
+    def _dir(self, out_dir: Path | str | None) -> Path:
+        return Path(out_dir) if out_dir else self.out_dir
+
+
+def _is_period_name(name: str) -> bool:
+    return len(name) == 7 and name[4] == "-" and name[:4].isdigit() and name[5:].isdigit()
+
+
+def _summary(folder: Path, out: Path) -> PeriodSummary:
+    from .exporter import REPLACED
+
+    previous = sorted(out.glob(f"{folder.name}{REPLACED}*"))
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        files = manifest["files"]
+        return PeriodSummary(
+            period=folder.name, directory=folder, generated_at=manifest.get("generated_at"),
+            files=len(files), total_rows=sum(f.get("rows") or 0 for f in files),
+            total_bytes=sum(f.get("bytes") or 0 for f in files),
+            control_totals=manifest.get("control_totals") or [],
+            checks_status=(manifest.get("checks_at_export") or {}).get("status"),
+            snapshot=(manifest.get("source") or {}).get("snapshot"),
+            complete_month=manifest.get("complete_month"), previous_versions=previous)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        return PeriodSummary(folder.name, folder, None, 0, 0, 0, [], None, None, None, previous,
+                             problem=f"manifest unreadable ({type(exc).__name__}); run verify")
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("sge-recon")
+    except Exception:
+        return "unknown"

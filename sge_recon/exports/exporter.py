@@ -1,0 +1,347 @@
+"""Write one month's audit export: Parquet files, ``audit.duckdb``, ``README.txt`` and
+``manifest.json`` in ``DIR/<period>/``.
+
+Atomic: everything is written into a hidden sibling ``DIR/.<period>.partial-<pid>-<token>``,
+fsynced, and renamed into place only when complete, so a killed export never leaves a half period
+(the next export of that month removes the dead one's leftovers). An existing period is kept: it is
+refused, or with ``force`` renamed aside to ``<period>.replaced-<UTC time>``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from ..db import Database
+from ..db import exports as store
+from ..errors import AlreadyRunning, ExportError
+from .manifest import FORMAT, FORMAT_VERSION, MANIFEST, dumps, file_entry, sha256_of
+from .period import Period
+from .tables import LEDGER, TABLES, Column, TableSpec
+
+AUDIT_DB = "audit.duckdb"
+README = "README.txt"
+PARTIAL = ".partial-"
+REPLACED = ".replaced-"
+
+
+class ExportExists(ExportError):
+    """The period was exported before; ``--force`` replaces it (keeping the earlier version)."""
+
+    exit_code = 2
+
+
+@dataclass
+class Progress:
+    """Where an export is: table ``index`` of ``total``, rows of that table streamed so far."""
+
+    table: str
+    index: int
+    total: int
+    rows: int
+    done: bool = False
+
+
+ProgressFn = Callable[[Progress], None]
+
+
+@dataclass
+class ExportResult:
+    period: str
+    directory: Path
+    manifest: dict[str, Any]
+    manifest_sha256: str
+    seconds: float
+    replaced: Path | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def total_rows(self) -> int:
+        return sum(f.get("rows") or 0 for f in self.manifest["files"])
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(f["bytes"] for f in self.manifest["files"])
+
+
+class Exporter:
+    def __init__(self, db: Database, out_dir: Path | str, *, trigger: str = "cli",
+                 generator: str = "sge-recon"):
+        self.db = db
+        self.out_dir = Path(out_dir)
+        self.trigger = trigger
+        self.generator = generator
+
+    def run(self, period: Period, *, force: bool = False,
+            progress: ProgressFn | None = None) -> ExportResult:
+        out = self._prepare_out_dir()
+        target = out / period.label
+        if target.exists() and not force:
+            raise _exists(target)
+        if not store.export_runs_ready(self.db):
+            raise ExportError("the table recon.export_runs does not exist in "
+                              f"{self.db.where}; run `sge-recon db init` to migrate the recon schema")
+        remove_dead_partials(out, period.label)
+        work = out / f".{period.label}{PARTIAL}{os.getpid()}-{secrets.token_hex(4)}"
+        work.mkdir()
+        started, clock = datetime.now(timezone.utc), time.perf_counter()
+        try:
+            manifest = self._write(period, work, progress)
+            fsync_tree(work)
+            replaced = publish(work, target, force=force)
+        except BaseException as exc:
+            shutil.rmtree(work, ignore_errors=True)
+            if isinstance(exc, Exception) and not isinstance(exc, ExportExists):
+                self._record_failure(period, started, exc)
+            raise
+        digest = sha256_of(target / MANIFEST)
+        result = ExportResult(period.label, target, manifest, digest,
+                              time.perf_counter() - clock, replaced, manifest["notes"])
+        store.record_export_run(self.db, {
+            "period": period.label, "started_at": started, "status": "succeeded",
+            "trigger": self.trigger, "directory": str(target),
+            "snapshot": manifest["source"]["snapshot"], "total_rows": result.total_rows,
+            "total_bytes": result.total_bytes, "manifest_sha256": digest,
+            "replaced": str(replaced) if replaced else None})
+        return result
+
+    # -- writing -------------------------------------------------------------------------------
+    def _write(self, period: Period, work: Path, progress: ProgressFn | None) -> dict[str, Any]:
+        from .totals import ControlTotals
+
+        totals, files, notes = ControlTotals(), [], []
+        with store.Snapshot(self.db) as snap:
+            source = snap.identity()
+            for index, spec in enumerate(TABLES):
+                columns = [Column(**c) for c in snap.columns(spec.schema, spec.table)]
+                if not columns and not spec.fallback:
+                    raise ExportError(f"{spec.qualified} does not exist in {self.db.where}; run "
+                                      "`sge-recon db init` or point DATABASE_URL at the platform")
+                if not columns:
+                    notes.append(f"{spec.qualified} does not exist in the source database: "
+                                 f"{spec.filename} is empty, with the reference schema")
+                if spec.name == LEDGER:
+                    _require_ledger_columns(columns)
+                report = _reporter(progress, spec, index)
+                rows = self._write_table(snap, spec, columns, period, work,
+                                         totals if spec.name == LEDGER else None, report)
+                files.append(file_entry(work / spec.filename, table=spec.qualified,
+                                        filtered_on=spec.filtered_on, rows=rows,
+                                        in_source=bool(columns), description=spec.description,
+                                        columns=_describe(columns)))
+                if progress:
+                    progress(Progress(spec.name, index, len(TABLES), rows, done=True))
+            checks = _checks_at_export(snap.latest_check_results())
+        store.create_audit_db(work, {spec.name: spec.filename for spec in TABLES})
+        (work / README).write_text(readme_text(period), encoding="utf-8")
+        files += [file_entry(work / AUDIT_DB, rows=None, description="DuckDB views over the "
+                             "Parquet files (relative paths) and ready views: " +
+                             ", ".join(store.audit_view_names())),
+                  file_entry(work / README, rows=None, description="how to verify offline")]
+        now = datetime.now(timezone.utc)
+        manifest = {
+            "format": FORMAT, "format_version": FORMAT_VERSION,
+            "period": period.label,
+            "range": {"from": period.start.isoformat(), "to": period.end.isoformat(),
+                      "note": "UTC; each table filtered on its filtered_on column in [from, to)"},
+            "complete_month": period.end <= source["taken_at"],
+            "generated_at": now.isoformat(),
+            "generator": self.generator,
+            "source": {"database": self.db.where, "db_user": source["db_user"],
+                       "server_version": source["server_version"],
+                       "snapshot": source["snapshot"],
+                       "snapshot_function": source["snapshot_function"],
+                       "snapshot_taken_at": source["taken_at"].isoformat(),
+                       "isolation": "repeatable read, read only (one transaction for all tables)"},
+            "files": files,
+            "control_totals": totals.as_list(),
+            "checks_at_export": checks,
+            "notes": notes,
+        }
+        (work / MANIFEST).write_text(dumps(manifest), encoding="utf-8")
+        return manifest
+
+    def _write_table(self, snap, spec: TableSpec, columns: list[Column], period: Period,
+                     work: Path, totals, report) -> int:
+        from .stream import ChunkStream, arrow_schema, csv_batches, write_parquet
+
+        present = bool(columns)
+        columns = columns or list(spec.fallback)
+        schema = arrow_schema(columns, metadata={"sge_recon.table": spec.qualified,
+                                                 "sge_recon.period": period.label,
+                                                 "sge_recon.filtered_on": spec.filtered_on})
+        path = work / spec.filename
+        if not present:
+            return write_parquet(iter(()), schema, path)
+        seen = 0
+
+        def on_batch(batch) -> None:
+            nonlocal seen
+            if totals is not None:
+                totals.add_batch(batch)
+            seen += batch.num_rows
+            report(seen)
+
+        with snap.copy_csv(spec, columns, period.start, period.end) as chunks:
+            return write_parquet(csv_batches(ChunkStream(chunks), schema), schema, path, on_batch)
+
+    # -- bookkeeping ---------------------------------------------------------------------------
+    def _prepare_out_dir(self) -> Path:
+        out = self.out_dir.resolve()
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ExportError(f"cannot create the export folder {out} ({exc.strerror}); choose "
+                              "another --out") from None
+        if not os.access(out, os.W_OK):
+            raise ExportError(f"the export folder {out} is not writable; choose another --out")
+        return out
+
+    def _record_failure(self, period: Period, started: datetime, exc: Exception) -> None:
+        try:
+            store.record_export_run(self.db, {"period": period.label, "started_at": started,
+                                              "status": "failed", "trigger": self.trigger,
+                                              "error": str(exc)[:2000]})
+        except Exception:  # recording must not hide the real failure
+            pass
+
+
+def publish(work: Path, target: Path, *, force: bool) -> Path | None:
+    """Rename the finished folder into place; with ``force`` move an existing one aside first."""
+    replaced = None
+    if target.exists():
+        if not force:
+            raise _exists(target)
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+        replaced = target.with_name(f"{target.name}{REPLACED}{stamp}")
+        os.rename(target, replaced)
+    try:
+        os.rename(work, target)
+    except OSError as exc:
+        if replaced is not None and not target.exists():
+            os.rename(replaced, target)
+        if target.exists():
+            raise _exists(target) from None
+        raise ExportError(f"could not move the export into {target} ({exc.strerror})") from None
+    fsync_dir(target.parent)
+    return replaced
+
+
+def remove_dead_partials(out: Path, label: str) -> list[Path]:
+    """Remove what killed exports of ``label`` left behind; refuse if one is still running."""
+    removed = []
+    for path in out.glob(f".{label}{PARTIAL}*"):
+        pid_text = path.name[len(f".{label}{PARTIAL}"):].split("-", 1)[0]
+        pid = int(pid_text) if pid_text.isdigit() else None
+        if pid is not None and pid != os.getpid() and _alive(pid):
+            raise AlreadyRunning(f"another export of {label} is running (process {pid}, writing "
+                                 f"{path}); wait for it to finish")
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path)
+    return removed
+
+
+def fsync_tree(folder: Path) -> None:
+    for path in folder.iterdir():
+        if path.is_file():
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+    fsync_dir(folder)
+
+
+def fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def readme_text(period: Period) -> str:
+    return f"""sge-recon audit export of {period.label} (UTC month {period.start:%Y-%m-%d} to \
+{period.end:%Y-%m-%d}, end exclusive)
+
+Files: one Parquet file per table (money as exact decimals, timestamps in UTC), audit.duckdb (views
+over those files), manifest.json (rows, bytes and sha256 of every file, control totals per program
+and currency, the snapshot it was read from, the check results at export time).
+
+Verify offline (no database needed), from any folder:
+    sge-recon export verify path/to/{period.label}
+
+With plain DuckDB: the views read the Parquet files by relative paths, so run DuckDB inside this
+folder (or SET file_search_path = 'path/to/{period.label}' first):
+    cd path/to/{period.label} && duckdb -readonly audit.duckdb
+    SELECT * FROM trial_balance;            -- per program and currency
+    SELECT * FROM unbalanced_transactions;  -- must be empty
+    SELECT * FROM commissions_by_affiliate;
+Compare every file with manifest.json: sha256sum *.parquet audit.duckdb README.txt
+"""
+
+
+def _reporter(progress: ProgressFn | None, spec: TableSpec, index: int) -> Callable[[int], None]:
+    if progress is None:
+        return lambda rows: None
+    return lambda rows: progress(Progress(spec.name, index, len(TABLES), rows))
+
+
+def _describe(columns: list[Column]) -> list[dict[str, str]]:
+    from .stream import arrow_type
+
+    return [{"name": c.name, "pg_type": c.pg_type, "parquet_type": str(arrow_type(c))}
+            for c in columns]
+
+
+def _require_ledger_columns(columns: list[Column]) -> None:
+    names = {c.name for c in columns}
+    missing = [n for n in ("program_id", "transaction_id", "type", "amount", "currency")
+               if n not in names]
+    if missing:
+        raise ExportError(f"public.ledger_entries lacks {', '.join(missing)} (DESIGN §4); the "
+                          "control totals cannot be computed")
+
+
+def _checks_at_export(found: dict[str, Any]) -> dict[str, Any]:
+    if not found["results"]:
+        return {"status": "none", "note": "no check results were stored at export time",
+                "latest_run": None, "results": []}
+    run = found["latest_run"]
+    return {
+        "status": "stored",
+        "note": "the newest stored result of each check as of the export's snapshot",
+        "latest_run": {k: _plain(v) for k, v in run.items()} if run else None,
+        "results": [{k: _plain(v) for k, v in r.items()} for r in found["results"]],
+    }
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if value is None or isinstance(value, (str, int, bool)):
+        return value
+    return str(value)  # Decimal -> exact string
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _exists(target: Path) -> ExportExists:
+    return ExportExists(f"{target} already exists: period {target.name} was exported before. "
+                        "Pass --force to export it again (the earlier version is kept beside it "
+                        f"as {target.name}{REPLACED}<time>)")

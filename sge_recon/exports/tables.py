@@ -1,0 +1,96 @@
+"""What a monthly audit export contains: one Parquet file per table, each filtered to the month by
+its natural timestamp (the moment the row came into being).
+
+The columns are read from the database at export time, so columns a real platform adds beside the
+contract's travel along. A table the source may lack (the reference platform's admin audit log) is
+exported empty with the schema declared here, and the manifest says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    pg_type: str            # information_schema data_type (or udt name for arrays/user types)
+    precision: int | None = None
+    scale: int | None = None
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str               # file stem and view name in audit.duckdb
+    schema: str
+    table: str
+    time_column: str        # the month filter: time_column in [start, end)
+    description: str
+    # Filter through a parent instead: rows whose key is in the parent's rows of the month.
+    via: tuple[str, str, str, str] | None = None   # (key, parent schema, parent table, parent ts)
+    # May be absent from the source: then exported empty with these columns.
+    fallback: tuple[Column, ...] = ()
+    # Unconstrained numeric columns that are metrics (not money): exported rounded to 6 places.
+    rounded: tuple[str, ...] = field(default=())
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.schema}.{self.table}"
+
+    @property
+    def filename(self) -> str:
+        return f"{self.name}.parquet"
+
+    @property
+    def filtered_on(self) -> str:
+        if self.via:
+            key, pschema, ptable, pts = self.via
+            return f"{key} of {pschema}.{ptable} rows with {pts} in the month"
+        return self.time_column
+
+
+_ADMIN_AUDIT_LOG = (
+    Column("id", "bigint"), Column("at", "timestamp with time zone"), Column("actor", "text"),
+    Column("method", "text"), Column("path", "text"), Column("target", "text"),
+    Column("body", "jsonb"), Column("status_code", "integer"), Column("result", "text"),
+    Column("message", "text"),
+)
+
+TABLES: tuple[TableSpec, ...] = (
+    TableSpec("ledger_entries", "public", "ledger_entries", "created_at",
+              "double-entry ledger: every debit and credit"),
+    TableSpec("settlement_intents", "public", "settlement_intents", "created_at",
+              "settlement intents created in the month"),
+    TableSpec("settlements", "public", "settlements", "confirmed_at",
+              "settlements confirmed in the month"),
+    TableSpec("chain_transactions", "public", "chain_transactions", "observed_at",
+              "on-chain transfers observed in the month"),
+    TableSpec("commissions", "public", "commissions", "created_at",
+              "affiliate commissions accrued in the month"),
+    TableSpec("payout_batches", "public", "payout_batches", "created_at",
+              "payout batches created in the month"),
+    TableSpec("payout_approvals", "public", "payout_approvals", "approved_at",
+              "payout approvals given in the month"),
+    TableSpec("webhook_deliveries", "public", "webhook_deliveries", "created_at",
+              "webhook deliveries created in the month"),
+    TableSpec("admin_audit_log", "public", "admin_audit_log", "at",
+              "state-changing admin API calls", fallback=_ADMIN_AUDIT_LOG),
+    TableSpec("action_log", "recon", "action_log", "at",
+              "console actions: who, when, what, and the API's answer"),
+    TableSpec("check_runs", "recon", "check_runs", "started_at",
+              "reconciliation check runs started in the month"),
+    TableSpec("check_results", "recon", "check_results", "started_at",
+              "results of those check runs",
+              via=("run_id", "recon", "check_runs", "started_at"), rounded=("value",)),
+    TableSpec("incidents", "recon", "incidents", "opened_at",
+              "incidents opened in the month"),
+)
+
+LEDGER = "ledger_entries"
+
+
+def spec(name: str) -> TableSpec:
+    for table in TABLES:
+        if table.name == name:
+            return table
+    raise KeyError(name)

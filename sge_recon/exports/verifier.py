@@ -1,0 +1,227 @@
+"""Offline verification of an export folder: every figure in the manifest is recomputed from the
+files themselves (hashes, sizes, row counts, control totals, period bounds) and every ledger
+transaction must balance. No database is needed; the folder may have been copied anywhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from ..errors import ExportError
+from .manifest import MANIFEST, read_manifest, sha256_of
+from .tables import LEDGER, TABLES
+from .totals import money
+
+SAMPLE = 20  # unbalanced transactions named one by one; the count is always exact
+
+
+@dataclass
+class Mismatch:
+    file: str
+    problem: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.problem}"
+
+
+@dataclass
+class VerifyReport:
+    folder: Path
+    period: str | None
+    mismatches: list[Mismatch] = field(default_factory=list)
+    files_checked: int = 0
+    rows_checked: int = 0
+    transactions_unbalanced: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.mismatches
+
+    def add(self, file: str, problem: str) -> None:
+        self.mismatches.append(Mismatch(file, problem))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"folder": str(self.folder), "period": self.period, "ok": self.ok,
+                "files_checked": self.files_checked, "rows_checked": self.rows_checked,
+                "transactions_unbalanced": self.transactions_unbalanced,
+                "mismatches": [{"file": m.file, "problem": m.problem} for m in self.mismatches]}
+
+
+def verify_export(folder: Path | str, *, expect_manifest_sha256: str | None = None) -> VerifyReport:
+    folder = Path(folder).resolve()
+    manifest = read_manifest(folder)
+    report = VerifyReport(folder, manifest.get("period"))
+    if expect_manifest_sha256:
+        actual = sha256_of(folder / MANIFEST)
+        if actual != expect_manifest_sha256.strip().lower():
+            report.add(MANIFEST, f"sha256 is {actual}, expected {expect_manifest_sha256} (the "
+                                 "manifest differs from the one recorded at export)")
+    files = _listed_files(manifest, report)
+    _check_hashes(folder, files, report)
+    present = {name for name in files if (folder / name).is_file()}
+    _check_contents(folder, manifest, files, present, report)
+    return report
+
+
+def _listed_files(manifest: dict[str, Any], report: VerifyReport) -> dict[str, dict[str, Any]]:
+    files: dict[str, dict[str, Any]] = {}
+    entries = manifest.get("files")
+    if not isinstance(entries, list):
+        report.add(MANIFEST, "files is not a list")
+        return files
+    for entry in entries:
+        name = entry.get("name") if isinstance(entry, dict) else None
+        if not isinstance(name, str) or Path(name).name != name or name in (MANIFEST, "", ".", ".."):
+            report.add(MANIFEST, f"lists an invalid file name {name!r}")
+            continue
+        if name in files:
+            report.add(MANIFEST, f"lists {name} twice")
+        files[name] = entry
+    for spec in TABLES:
+        if spec.filename not in files:
+            report.add(MANIFEST, f"does not list {spec.filename} (table {spec.qualified})")
+    return files
+
+
+def _check_hashes(folder: Path, files: dict[str, dict[str, Any]], report: VerifyReport) -> None:
+    for name, entry in files.items():
+        path = folder / name
+        if not path.is_file():
+            report.add(name, "is missing from the folder")
+            continue
+        report.files_checked += 1
+        size = path.stat().st_size
+        if size != entry.get("bytes"):
+            report.add(name, f"has {size} bytes, the manifest says {entry.get('bytes')}")
+        digest = sha256_of(path)
+        if digest != entry.get("sha256"):
+            report.add(name, f"sha256 is {digest}, the manifest says {entry.get('sha256')} "
+                             "(the file was altered)")
+    for path in sorted(folder.iterdir()):
+        if path.name != MANIFEST and path.name not in files:
+            report.add(path.name, "is in the folder but not in the manifest")
+
+
+def _check_contents(folder: Path, manifest: dict[str, Any], files: dict[str, dict[str, Any]],
+                    present: set[str], report: VerifyReport) -> None:
+    import duckdb
+
+    from ..db import exports as store
+
+    start, end = _range(manifest, report)
+    con = store.open_audit_db(folder)
+    try:
+        for spec in TABLES:
+            name = spec.filename
+            if name not in present or name not in files:
+                continue
+            try:
+                rows = store.parquet_row_count(con, name)
+            except duckdb.Error as exc:
+                report.add(name, f"cannot be read as Parquet ({_first_line(exc)})")
+                continue
+            report.rows_checked += rows
+            if rows != files[name].get("rows"):
+                report.add(name, f"holds {rows} rows, the manifest says {files[name].get('rows')}")
+            if start is None or rows == 0:
+                continue
+            try:
+                if spec.via:
+                    key, _, parent, _ = spec.via
+                    if f"{parent}.parquet" in present:
+                        stray = store.orphans(con, name, f"{parent}.parquet", key)
+                        if stray:
+                            report.add(name, f"{stray} rows belong to no {parent} row of the "
+                                             "period")
+                else:
+                    outside = store.rows_outside(con, name, spec.time_column, start, end)
+                    if outside:
+                        report.add(name, f"{outside} rows have {spec.time_column} outside "
+                                         f"{manifest['period']}")
+            except duckdb.Error as exc:
+                report.add(name, f"cannot be checked ({_first_line(exc)})")
+        if LEDGER + ".parquet" in present:
+            _check_ledger(con, manifest, report)
+    finally:
+        con.close()
+
+
+def _check_ledger(con, manifest: dict[str, Any], report: VerifyReport) -> None:
+    import duckdb
+
+    from ..db import exports as store
+
+    name = LEDGER + ".parquet"
+    try:
+        computed = {(r["program_id"], r["currency"]): r for r in store.ledger_totals(con, name)}
+        count, sample = store.unbalanced(con, name, SAMPLE)
+        odd = store.bad_ledger_types(con, name)
+    except duckdb.Error as exc:
+        report.add(name, f"control totals cannot be computed ({_first_line(exc)})")
+        return
+    if odd:
+        report.add(name, f"{odd} entries are neither a positive debit nor a positive credit")
+    stated = {}
+    for entry in manifest.get("control_totals") or []:
+        try:
+            stated[(entry["program_id"], entry["currency"])] = entry
+        except (TypeError, KeyError):
+            report.add(MANIFEST, f"control_totals holds a malformed entry {entry!r}")
+    for key in sorted(set(computed) | set(stated), key=str):
+        label = f"control totals of program {key[0]} / {key[1]}"
+        if key not in stated:
+            report.add(MANIFEST, f"{label} are missing (the ledger file holds "
+                                 f"{computed[key]['entry_count']} entries for them)")
+            continue
+        if key not in computed:
+            report.add(MANIFEST, f"{label} are stated but the ledger file holds no such entries")
+            continue
+        got, want = computed[key], stated[key]
+        for figure in ("debits", "credits"):
+            if _decimal(want.get(figure)) != got[figure]:
+                report.add(MANIFEST, f"{label}: {figure} stated {want.get(figure)}, the ledger "
+                                     f"file sums to {money(got[figure])}")
+        if want.get("entry_count") != got["entry_count"]:
+            report.add(MANIFEST, f"{label}: entry_count stated {want.get('entry_count')}, the "
+                                 f"ledger file holds {got['entry_count']}")
+    report.transactions_unbalanced = count
+    for row in sample:
+        report.add(name, f"transaction {row['transaction_id']} ({row['program_id']}, "
+                         f"{row['currency']}) does not balance: debits {money(row['debits'])}, "
+                         f"credits {money(row['credits'])}, difference "
+                         f"{money(row['difference'])}")
+    if count > len(sample):
+        report.add(name, f"… and {count - len(sample)} more unbalanced transactions "
+                         "(SELECT * FROM unbalanced_transactions in audit.duckdb lists them all)")
+
+
+def _range(manifest: dict[str, Any], report: VerifyReport) -> tuple[datetime | None, datetime | None]:
+    from .period import Period, parse_period
+
+    try:
+        period: Period = parse_period(str(manifest.get("period")))
+    except ExportError:
+        raise
+    except Exception:
+        report.add(MANIFEST, f"period {manifest.get('period')!r} is not a valid past month")
+        return None, None
+    stated = manifest.get("range") or {}
+    if stated.get("from") != period.start.isoformat() or stated.get("to") != period.end.isoformat():
+        report.add(MANIFEST, f"range {stated.get('from')} – {stated.get('to')} does not match "
+                             f"period {period}")
+    return period.start, period.end
+
+
+def _decimal(text: Any) -> Decimal | None:
+    try:
+        return Decimal(str(text))
+    except (InvalidOperation, ValueError):
+        return None
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
