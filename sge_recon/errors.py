@@ -63,3 +63,11 @@ class AdminApiError(ReconError):
 
 class ExportError(ReconError):
     """An audit export could not be written or failed verification."""
+
+
+class NotFoundError(ReconError):
+    """An id names nothing (an unknown program, intent, batch or delivery)."""
+
+
+class ConflictError(ReconError):
+    """The action does not fit the current state (approve twice, execute an executed batch, ...)."""

@@ -20,8 +20,11 @@ COMMANDS: dict[str, str] = {
     "check": "sge_recon.cli.check_cmd:check",
     "db": "sge_recon.cli.db_cmd:db",
     "export": "sge_recon.cli.export_cmd:export",
+    "scheduler": "sge_recon.cli.scheduler_cmd:scheduler",
     "settings": "sge_recon.cli.settings_cmd:settings",
     "demo": "sge_recon.cli.demo_cmd:demo",
+    "api": "sge_recon.cli.api_cmd:api",
+    "worker": "sge_recon.cli.worker_cmd:worker",
 }
 
 

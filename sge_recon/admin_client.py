@@ -1,0 +1,176 @@
+"""A client for the platform's admin API (DESIGN §6), for the console, the jobs and the CLI.
+
+Every call returns an :class:`AdminResult` — never raises for an HTTP error, a refused action or an
+unreachable API — so a page can show ``result.message`` as it is. Keys are sent as bearer tokens and
+never logged, stored or put in a message.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import httpx
+
+from .config import Settings
+
+KEY_SETTINGS = {"admin": "ADMIN_API_KEY", "approver_1": "PAYOUT_APPROVER_1",
+                "approver_2": "PAYOUT_APPROVER_2"}
+
+
+@dataclass(frozen=True)
+class AdminResult:
+    """The outcome of one admin API call.
+
+    ok: the API did it (2xx). status_code: the HTTP status, None when there was no answer.
+    data: the API's JSON answer. error: the API's `error` sentence, or why there was no answer.
+    """
+
+    action: str
+    ok: bool
+    status_code: int | None
+    data: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+    @property
+    def reachable(self) -> bool:
+        return self.status_code is not None
+
+    @property
+    def message(self) -> str:
+        """One sentence for a person: what happened, and what to do when it did not work."""
+        if self.ok:
+            return str(self.data.get("message") or f"{self.action}: done.")
+        if self.status_code is None:
+            return f"{self.action} failed: {self.error}"
+        return f"{self.action} refused (HTTP {self.status_code}): {self.error}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"action": self.action, "ok": self.ok, "status_code": self.status_code,
+                "data": self.data, "error": self.error, "message": self.message}
+
+
+class AdminClient:
+    def __init__(self, base_url: str, *, admin_key: str | None = None,
+                 approver_keys: dict[int, str | None] | None = None, timeout: float = 30.0,
+                 transport: httpx.BaseTransport | None = None):
+        self.base_url = base_url.rstrip("/")
+        self._keys = {"admin": admin_key}
+        for n, key in (approver_keys or {}).items():
+            self._keys[f"approver_{n}"] = key
+        self._http = httpx.Client(base_url=self.base_url, timeout=timeout, transport=transport)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **kw: Any) -> "AdminClient":
+        return cls(settings.SGE_ADMIN_API_URL, admin_key=settings.ADMIN_API_KEY,
+                   approver_keys={1: settings.PAYOUT_APPROVER_1, 2: settings.PAYOUT_APPROVER_2},
+                   **kw)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> "AdminClient":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # -- the §6 endpoints ---------------------------------------------------------------------
+    def health(self) -> AdminResult:
+        return self._call("Health check", "GET", "/health", key=None)
+
+    def force_reconcile(self, program_id: str) -> AdminResult:
+        return self._call(f"Force reconcile of program {program_id}", "POST",
+                          "/admin/reconciliation/force-reconcile", json={"programId": program_id})
+
+    def retry_intent(self, intent_id: str) -> AdminResult:
+        return self._call(f"Retry of intent {intent_id}", "POST",
+                          "/admin/reconciliation/retry-intent", json={"intentId": intent_id})
+
+    def queue_status(self) -> AdminResult:
+        return self._call("Queue status", "GET", "/admin/queue/status")
+
+    def pause_queue(self) -> AdminResult:
+        return self._call("Pause of the settlement queue", "POST", "/admin/queue/pause")
+
+    def resume_queue(self) -> AdminResult:
+        return self._call("Resume of the settlement queue", "POST", "/admin/queue/resume")
+
+    def approve_batch(self, batch_id: str, approver: int | str = 1, *,
+                      key: str | None = None) -> AdminResult:
+        """Approve as approver 1 or 2 (their configured keys), or with an explicit `key` (e.g. one
+        an approver typed into the console)."""
+        name = approver if isinstance(approver, str) else f"approver_{approver}"
+        return self._call(f"Approval of payout batch {batch_id}", "POST",
+                          f"/admin/payouts/batch/{_segment(batch_id)}/approve", key=name,
+                          explicit_key=key)
+
+    def execute_batch(self, batch_id: str) -> AdminResult:
+        return self._call(f"Execution of payout batch {batch_id}", "POST",
+                          f"/admin/payouts/batch/{_segment(batch_id)}/execute")
+
+    def retry_webhook(self, delivery_id: str) -> AdminResult:
+        return self._call(f"Retry of webhook delivery {delivery_id}", "POST",
+                          f"/admin/webhooks/{_segment(delivery_id)}/retry")
+
+    def ledger_correction(self, program_id: str, reason: str,
+                          entries: list[dict[str, Any]]) -> AdminResult:
+        """entries: {"account", "type", "amount", "currency"}; amounts as Decimal or str."""
+        body = {"programId": program_id, "reason": reason,
+                "entries": [{**e, "amount": _money(e.get("amount"))} for e in entries]}
+        return self._call(f"Ledger correction for program {program_id}", "POST",
+                          "/admin/ledger/corrections", json=body)
+
+    # -- plumbing ------------------------------------------------------------------------------
+    def _call(self, action: str, method: str, path: str, *, json: Any = None,
+              key: str | None = "admin", explicit_key: str | None = None) -> AdminResult:
+        headers = {}
+        if key is not None:
+            token = explicit_key or self._keys.get(key)
+            if not token:
+                setting = KEY_SETTINGS.get(key, key)
+                return AdminResult(action, False, None, {},
+                                   f"no key configured for {key}; set {setting} (the console and "
+                                   "jobs read it from the settings)")
+            headers["Authorization"] = f"Bearer {token}"
+        try:
+            response = self._http.request(method, path, json=json, headers=headers)
+        except httpx.TimeoutException:
+            return AdminResult(action, False, None, {},
+                               f"admin API at {self.base_url} did not answer in time; it may be "
+                               "overloaded — check it and retry (the action may still complete)")
+        except httpx.HTTPError:
+            return AdminResult(action, False, None, {},
+                               f"admin API unreachable at {self.base_url}; start it "
+                               "(`sge-recon api`) or fix SGE_ADMIN_API_URL")
+        data = _json_object(response)
+        ok = 200 <= response.status_code < 300
+        error = None
+        if not ok:
+            error = str(data.get("error") or f"the API answered HTTP {response.status_code} "
+                                               "without an explanation")
+        return AdminResult(action, ok, response.status_code, data, error)
+
+
+def _json_object(response: httpx.Response) -> dict[str, Any]:
+    try:
+        data = response.json()
+    except (ValueError, json.JSONDecodeError):
+        return {"error": f"the API answered HTTP {response.status_code} with a non-JSON body"} \
+            if response.status_code >= 400 else {}
+    return data if isinstance(data, dict) else {"items": data}
+
+
+def _money(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    return value  # strings pass as they are; anything else the API rejects with a clear 422
+
+
+def _segment(value: str) -> str:
+    """An id as one URL path segment (a '/' in an id must not reach another endpoint)."""
+    from urllib.parse import quote
+
+    return quote(str(value), safe="")

@@ -1,0 +1,28 @@
+import click
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535),
+              help="Port to listen on (0: any free port).")
+@click.option("--pool-size", default=10, show_default=True, type=click.IntRange(1, 100),
+              help="Database connections the API may hold.")
+@click.pass_obj
+def api(state, host: str, port: int, pool_size: int) -> None:
+    """Run the reference platform's admin API (DESIGN §6); OpenAPI docs at /docs.
+
+    Needs ADMIN_API_KEY (admin operations); PAYOUT_APPROVER_1 and PAYOUT_APPROVER_2 are the keys
+    that may approve payout batches. Stops cleanly on Ctrl-C or SIGTERM.
+    """
+    from ..platform.auth import KeyRing
+
+    recon = state.recon()
+    KeyRing.from_settings(recon.settings)  # a missing admin key is an Error before anything starts
+    import uvicorn
+
+    from ..platform.api import create_app
+
+    app = create_app(recon.settings, database_url=recon.db.url, pool_size=pool_size)
+    click.echo(f"Admin API on http://{host}:{port} (docs: /docs), database {recon.db.where}.")
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False,
+                timeout_graceful_shutdown=2)
