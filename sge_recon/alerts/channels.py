@@ -1,0 +1,125 @@
+"""Alert channels: Slack and Discord incoming webhooks, each in its own payload format.
+
+A :class:`Message` is channel-neutral; ``slack_payload`` / ``discord_payload`` render it within
+each service's limits (Slack: ``{"text", "blocks"}``; Discord: ``{"content", "embeds"}``).
+``post`` sends one payload and raises :class:`DeliveryFailed` with a message that never contains
+the webhook URL (it is a secret: whoever has it can post to the channel).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from ..config import Settings, mask
+
+PRIORITY_COLOURS = {"P0": 0xD32F2F, "P1": 0xF57C00, "P2": 0xFBC02D, "P3": 0x1976D2}
+RESOLVED_COLOUR = 0x388E3C
+INFO_COLOUR = 0x607D8B
+PRIORITY_EMOJI = {"P0": ":red_circle:", "P1": ":large_orange_circle:",
+                  "P2": ":large_yellow_circle:", "P3": ":large_blue_circle:"}
+
+# channel name -> the setting that holds its webhook URL
+CHANNEL_SETTINGS = {"slack": "SLACK_WEBHOOK_URL", "discord": "DISCORD_WEBHOOK_URL"}
+
+
+@dataclass
+class Message:
+    headline: str                     # one line: what happened
+    fields: list[tuple[str, str]] = field(default_factory=list)
+    steps: list[str] = field(default_factory=list)  # the runbook's first steps
+    link: str | None = None           # console view
+    link_label: str = "Open in the console"
+    priority: str | None = None
+    resolved: bool = False
+    at: datetime | None = None
+
+    @property
+    def colour(self) -> int:
+        if self.resolved:
+            return RESOLVED_COLOUR
+        return PRIORITY_COLOURS.get(self.priority or "", INFO_COLOUR)
+
+
+class DeliveryFailed(Exception):
+    """One attempt failed. ``retry_after`` (seconds) when the service asked us to wait."""
+
+    def __init__(self, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def configured_channels(settings: Settings) -> list[str]:
+    return [name for name, setting in CHANNEL_SETTINGS.items() if getattr(settings, setting)]
+
+
+def render(channel: str, message: Message) -> dict:
+    return {"slack": slack_payload, "discord": discord_payload}[channel](message)
+
+
+def slack_payload(message: Message) -> dict:
+    emoji = ":white_check_mark:" if message.resolved else PRIORITY_EMOJI.get(message.priority
+                                                                             or "", ":bell:")
+    blocks: list[dict] = [{"type": "section",
+                           "text": {"type": "mrkdwn", "text": _cut(f"{emoji} *{message.headline}*",
+                                                                   3000)}}]
+    if message.fields:
+        blocks.append({"type": "section", "fields": [
+            {"type": "mrkdwn", "text": _cut(f"*{name}*\n{value}", 2000)}
+            for name, value in message.fields[:10]]})
+    if message.steps:
+        steps = "\n".join(f"{i}. {step}" for i, step in enumerate(message.steps, 1))
+        blocks.append({"type": "section",
+                       "text": {"type": "mrkdwn", "text": _cut(f"*First steps*\n{steps}", 3000)}})
+    if message.link:
+        blocks.append({"type": "context", "elements": [
+            {"type": "mrkdwn", "text": _cut(f"<{message.link}|{message.link_label}>", 3000)}]})
+    return {"text": _cut(message.headline, 3000), "blocks": blocks}
+
+
+def discord_payload(message: Message) -> dict:
+    embed: dict = {"title": _cut(message.headline, 256), "color": message.colour,
+                   "fields": [{"name": _cut(name, 256), "value": _cut(value or "-", 1024),
+                               "inline": len(value) < 40}
+                              for name, value in message.fields[:24]]}
+    if message.steps:
+        embed["description"] = _cut("**First steps**\n" + "\n".join(
+            f"{i}. {step}" for i, step in enumerate(message.steps, 1)), 4096)
+    if message.link:
+        embed["url"] = message.link
+    if message.at:
+        embed["timestamp"] = message.at.isoformat()
+    embed["footer"] = {"text": "sge-recon"}
+    prefix = "RESOLVED" if message.resolved else (message.priority or "info")
+    return {"content": _cut(f"[{prefix}] {message.headline}", 2000), "embeds": [embed]}
+
+
+def post(url: str, payload: dict, timeout: float = 5.0) -> None:
+    """POST one payload; raise DeliveryFailed (URL-free message) unless the service took it."""
+    import httpx
+
+    try:
+        response = httpx.post(url, json=payload, timeout=timeout)
+    except httpx.HTTPError as exc:
+        raise DeliveryFailed(_scrub(f"{type(exc).__name__}: {exc}", url)) from None
+    if 200 <= response.status_code < 300:
+        return
+    retry_after = None
+    if response.status_code == 429:
+        try:
+            retry_after = float(response.headers.get("retry-after", "")) or None
+        except ValueError:
+            retry_after = None
+    body = _scrub(response.text[:200].strip(), url)
+    # Every failure is retried with back-off (a 404 may be a webhook being re-created); the
+    # delivery gives up only after ALERT_GIVE_UP (see service.py).
+    raise DeliveryFailed(f"HTTP {response.status_code}" + (f": {body}" if body else ""),
+                         retry_after=retry_after)
+
+
+def _scrub(text: str, url: str) -> str:
+    return text.replace(url, mask(url)) if url else text
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,168 @@
+"""The runbook's alert rules: which live facts are an incident, how urgent, and what to do first.
+
+Each rule turns :class:`~sge_recon.metrics.facts.Facts` into zero or more :class:`Finding` s, keyed
+by (kind, key): one open incident per key, so a fault that persists for hours is one incident,
+not one alert per minute.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from ..config import Settings
+from ..metrics.facts import Facts
+
+
+@dataclass(frozen=True)
+class Rule:
+    kind: str
+    priority: str
+    summary: str
+    first_steps: tuple[str, ...]
+    console_page: str  # path under CONSOLE_URL
+
+
+RULES: dict[str, Rule] = {r.kind: r for r in (
+    Rule("ledger_imbalance", "P0", "Ledger imbalance: debits and credits differ",
+         ("Pause the settlement queue (console: Queue & workers → Pause) so no new entries land.",
+          "Open the Ledger page: find the unbalanced transactions (transaction_balance check).",
+          "Post a balancing correction through the admin API only after finance signs off."),
+         "ledger"),
+    Rule("worker_down", "P1", "Settlement workers are down",
+         ("Check the worker processes and their logs; restart them.",
+          "Check database and RPC reachability (the workers need both).",
+          "Once a heartbeat is back, watch the queue drain on the Queue & workers page."),
+         "queue"),
+    Rule("queue_depth", "P2", "Settlement queue is backing up",
+         ("Check that workers are alive and not degraded (Queue & workers page).",
+          "Look for a failing dependency (RPC latency, database) slowing every job.",
+          "Scale workers out; do not purge the queue."),
+         "queue"),
+    Rule("stuck_intents", "P2", "Settlement intents are stuck",
+         ("Open the Intents page, filter stuck intents, read their last_error.",
+          "Retry each stuck intent (console: Retry) once the cause is fixed.",
+          "If many are stuck in the same status, treat it as a worker/RPC incident."),
+         "intents"),
+    Rule("webhook_exhausted", "P3", "Webhook deliveries gave up after 5 attempts",
+         ("Open the Webhooks page: see which endpoints and events failed.",
+          "Contact the program owner if their endpoint is down.",
+          "Retry the deliveries (console: Retry) once the endpoint answers."),
+         "webhooks"),
+    Rule("webhook_endpoint_failing", "P3", "Webhook endpoints keep failing",
+         ("Open the Webhooks page: check the endpoint's last errors.",
+          "Contact the program owner; the platform disables an endpoint failing for 24 h.",),
+         "webhooks"),
+)}
+
+
+@dataclass
+class Finding:
+    kind: str
+    key: str
+    title: str
+    money: dict[str, Decimal] = field(default_factory=dict)  # at stake, per currency
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def rule(self) -> Rule:
+        return RULES[self.kind]
+
+    @property
+    def priority(self) -> str:
+        return self.rule.priority
+
+    @property
+    def money_at_stake(self) -> Decimal | None:
+        return sum(self.money.values(), Decimal(0)) if self.money else None
+
+
+def evaluate_rules(facts: Facts, settings: Settings) -> list[Finding]:
+    """Every incident the facts call for right now, in priority order."""
+    findings = [*_ledger(facts, settings), *_workers(facts, settings), *_queue(facts, settings),
+                *_stuck(facts, settings), *_webhooks(facts, settings)]
+    return sorted(findings, key=lambda f: (f.priority, f.kind, f.key))
+
+
+def _ledger(facts: Facts, settings: Settings) -> list[Finding]:
+    out = []
+    for d in facts.ledger:
+        if abs(d.difference) < settings.LEDGER_TOLERANCE:
+            continue
+        out.append(Finding(
+            "ledger_imbalance", f"{d.program_id}/{d.currency}",
+            f"Ledger of program {d.program_id} ({d.currency}) is off by "
+            f"{money_text(abs(d.difference), d.currency)}",
+            {d.currency: abs(d.difference)},
+            {"program_id": d.program_id, "currency": d.currency,
+             "total_debits": str(d.total_debits), "total_credits": str(d.total_credits),
+             "difference": str(d.difference)}))
+    return out
+
+
+def _workers(facts: Facts, settings: Settings) -> list[Finding]:
+    down = facts.worker_down_seconds
+    if down is None or down <= settings.WORKER_DOWN_ALERT_MINUTES * 60:
+        return []
+    minutes = int(down // 60)
+    return [Finding(
+        "worker_down", "",
+        f"No settlement worker heartbeat for {minutes} min "
+        f"({facts.queue_depth} jobs waiting)",
+        dict(facts.queue_money),
+        {"last_heartbeat_at": facts.last_heartbeat_at.isoformat(),
+         "down_seconds": str(int(down)), "workers_seen_24h": facts.workers_recent,
+         "queue_depth": facts.queue_depth})]
+
+
+def _queue(facts: Facts, settings: Settings) -> list[Finding]:
+    if facts.queue_depth <= settings.QUEUE_DEPTH_FAIL:
+        return []
+    return [Finding(
+        "queue_depth", "settlement",
+        f"{facts.queue_depth} settlement jobs waiting (limit {settings.QUEUE_DEPTH_FAIL})",
+        dict(facts.queue_money),
+        {"queue_depth": facts.queue_depth, "limit": settings.QUEUE_DEPTH_FAIL,
+         "worker_status": facts.worker_status})]
+
+
+def _stuck(facts: Facts, settings: Settings) -> list[Finding]:
+    if not facts.stuck_intents_failing:
+        return []
+    oldest = int((facts.now - facts.oldest_stuck_at).total_seconds() // 60) \
+        if facts.oldest_stuck_at else None
+    return [Finding(
+        "stuck_intents", "",
+        f"{facts.stuck_intents_failing} intents stuck for more than "
+        f"{settings.INTENT_STUCK_FAIL_MINUTES} min (oldest {oldest} min)",
+        dict(facts.stuck_money),
+        {"stuck_over_fail_minutes": facts.stuck_intents_failing,
+         "stuck_over_timeout": facts.stuck_intents, "oldest_minutes": oldest,
+         "fail_minutes": settings.INTENT_STUCK_FAIL_MINUTES})]
+
+
+def _webhooks(facts: Facts, settings: Settings) -> list[Finding]:
+    out = []
+    if facts.webhook_exhausted:
+        out.append(Finding(
+            "webhook_exhausted", "",
+            f"{facts.webhook_exhausted} webhook deliveries exhausted their attempts",
+            {}, {"exhausted": facts.webhook_exhausted}))
+    if facts.failing_endpoints:
+        ids = [r["endpoint_id"] for r in facts.failing_endpoints]
+        out.append(Finding(
+            "webhook_endpoint_failing", "",
+            f"{len(ids)} webhook endpoints with more than "
+            f"{settings.WEBHOOK_CONSECUTIVE_FAILURES} consecutive failures",
+            {}, {"endpoints": [{"endpoint_id": r["endpoint_id"],
+                                "consecutive_failures": int(r["consecutive_failures"]),
+                                "failing_since": r["failing_since"].isoformat()
+                                if r["failing_since"] else None}
+                               for r in facts.failing_endpoints[:20]],
+                 "count": len(ids)}))
+    return out
+
+
+def money_text(amount: Decimal, currency: str) -> str:
+    return f"{amount.quantize(Decimal('0.01')):,} {currency}".strip()

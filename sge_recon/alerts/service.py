@@ -1,0 +1,245 @@
+"""The incident lifecycle and alert delivery: ``Recon.incidents``.
+
+``evaluate(now)`` compares what the rules find with the incidents already open, in one
+transaction under an advisory lock (two schedulers never open the same incident twice):
+
+* a new finding opens an incident and enqueues one *open* message per configured channel;
+* a finding that is still there refreshes the incident, and enqueues a *reminder* only when
+  ALERT_REMINDER_HOURS have passed since the last message (never one per minute; an acknowledged
+  incident gets no reminders: somebody is on it);
+* an incident whose finding is gone is resolved, with one *resolve* message (its duration).
+
+Messages are rows in ``recon.alert_deliveries`` written in the same transaction as the incident
+change; ``deliver_pending(now)`` posts them. A channel that is down (refused, 5xx, 429) gets the
+alert again later with back-off, and never blocks the other channel or the scheduler.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from ..db import ops
+from ..metrics.facts import Facts, gather_facts
+from . import channels as ch
+from .rules import RULES, Finding, evaluate_rules, money_text
+
+if TYPE_CHECKING:
+    from ..context import Recon
+
+log = logging.getLogger(__name__)
+
+FIRST_RETRY_SECONDS = 60
+MAX_RETRY_SECONDS = 3600
+GIVE_UP_AFTER = timedelta(hours=24)  # an alert older than this is not worth sending any more
+POST_TIMEOUT_SECONDS = 5.0
+
+
+@dataclass
+class Evaluation:
+    opened: list[dict] = field(default_factory=list)
+    reminded: list[dict] = field(default_factory=list)
+    resolved: list[dict] = field(default_factory=list)
+    ongoing: list[dict] = field(default_factory=list)
+    facts: Facts | None = None
+
+    def summary(self) -> dict:
+        return {"opened": [i["id"] for i in self.opened],
+                "reminded": [i["id"] for i in self.reminded],
+                "resolved": [i["id"] for i in self.resolved],
+                "open": len(self.opened) + len(self.reminded) + len(self.ongoing)}
+
+
+@dataclass
+class DeliveryReport:
+    sent: int = 0
+    failed: int = 0      # attempts that failed and will be retried
+    given_up: int = 0
+
+    def summary(self) -> dict:
+        return {"sent": self.sent, "failed_attempts": self.failed, "given_up": self.given_up}
+
+
+class AlertService:
+    def __init__(self, recon: "Recon"):
+        self.recon = recon
+
+    @property
+    def settings(self):
+        return self.recon.settings
+
+    # -- incidents ----------------------------------------------------------------------------
+    def evaluate(self, now: datetime, facts: Facts | None = None,
+                 check_run_id: str | None = None) -> Evaluation:
+        db = self.recon.db
+        facts = facts or gather_facts(db, self.settings, now)
+        findings = {(f.kind, f.key): f for f in evaluate_rules(facts, self.settings)}
+        channels = ch.configured_channels(self.settings)
+        result = Evaluation(facts=facts)
+        with db.transaction() as conn:
+            ops.lock_alerts(conn)
+            current = {(i["kind"], i["key"]): i for i in ops.unresolved_incidents(conn)}
+            for key, finding in findings.items():
+                incident = current.get(key)
+                if incident is None:
+                    row = ops.insert_incident(
+                        conn, kind=finding.kind, key=finding.key, priority=finding.priority,
+                        title=finding.title, details=_details(finding),
+                        money_at_stake=finding.money_at_stake, now=now,
+                        check_run_id=check_run_id)
+                    self._enqueue(conn, row, "open", channels, now)
+                    result.opened.append(row)
+                    continue
+                remind = self._reminder_due(incident, now)
+                ops.refresh_incident(conn, incident["id"], title=finding.title,
+                                     details=_details(finding),
+                                     money_at_stake=finding.money_at_stake, now=now,
+                                     notified=remind)
+                incident = {**incident, "title": finding.title, "details": _details(finding),
+                            "money_at_stake": finding.money_at_stake}
+                if remind:
+                    self._enqueue(conn, incident, "reminder", channels, now)
+                    result.reminded.append(incident)
+                else:
+                    result.ongoing.append(incident)
+            for key, incident in current.items():
+                if key in findings or incident["kind"] not in RULES:
+                    continue  # still there, or not ours to resolve (raised by someone else)
+                row = ops.resolve_incident(conn, incident["id"], now)
+                self._enqueue(conn, row, "resolve", channels, now)
+                result.resolved.append(row)
+        return result
+
+    def _reminder_due(self, incident: dict, now: datetime) -> bool:
+        hours = self.settings.ALERT_REMINDER_HOURS
+        if incident["status"] != "open" or hours <= 0:
+            return False
+        last = incident["last_notified_at"] or incident["opened_at"]
+        return now - last >= timedelta(seconds=int(hours * 3600))
+
+    def _enqueue(self, conn, incident: dict, event: str, channels: list[str],
+                 now: datetime) -> None:
+        message = incident_message(incident, event, now, self.settings.CONSOLE_URL)
+        for channel in channels:
+            ops.enqueue_alert(conn, incident_id=incident["id"], channel=channel, event=event,
+                              payload=ch.render(channel, message), now=now)
+
+    def notify(self, event: str, message: ch.Message, now: datetime) -> int:
+        """Enqueue a message that is not about an incident (the weekly payout reminder)."""
+        channels = ch.configured_channels(self.settings)
+        with self.recon.db.transaction() as conn:
+            for channel in channels:
+                ops.enqueue_alert(conn, incident_id=None, channel=channel, event=event,
+                                  payload=ch.render(channel, message), now=now)
+        return len(channels)
+
+    def incidents(self, status: str | None = None, limit: int = 200) -> list[dict]:
+        return ops.incidents(self.recon.db, status, limit)
+
+    def deliveries(self, incident_id: int | None = None) -> list[dict]:
+        return ops.alert_deliveries(self.recon.db, incident_id)
+
+    def acknowledge(self, incident_id: int, who: str, now: datetime) -> dict | None:
+        """Somebody is on it: no more reminders (the resolution is still announced)."""
+        return ops.acknowledge_incident(self.recon.db, incident_id, who, now)
+
+    # -- delivery -----------------------------------------------------------------------------
+    def deliver_pending(self, now: datetime, limit: int = 50) -> DeliveryReport:
+        """Post due alerts, oldest first per channel; a channel that fails is left for later."""
+        report = DeliveryReport()
+        tried: list[int] = []
+        down: list[str] = []
+        while len(tried) < limit:
+            with self.recon.db.transaction() as conn:
+                row = ops.claim_due_alert(conn, now, tried, down)
+                if row is None:
+                    break
+                tried.append(row["id"])
+                setting = ch.CHANNEL_SETTINGS[row["channel"]]
+                url = getattr(self.settings, setting)
+                try:
+                    if not url:
+                        raise ch.DeliveryFailed(f"{setting} is not set any more")
+                    ch.post(url, row["payload"], timeout=POST_TIMEOUT_SECONDS)
+                except ch.DeliveryFailed as exc:
+                    down.append(row["channel"])
+                    retry_at = self._retry_at(row, now, exc.retry_after)
+                    ops.mark_alert_attempt_failed(conn, row["id"], str(exc)[:500], retry_at)
+                    if retry_at is None:
+                        report.given_up += 1
+                    else:
+                        report.failed += 1
+                    log.warning("alert %s to %s failed (attempt %d): %s", row["id"],
+                                row["channel"], row["attempts"] + 1, exc)
+                else:
+                    ops.mark_alert_sent(conn, row["id"], now)
+                    report.sent += 1
+        return report
+
+    @staticmethod
+    def _retry_at(row: dict, now: datetime, retry_after: float | None) -> datetime | None:
+        if now - row["created_at"] >= GIVE_UP_AFTER:
+            return None
+        delay = min(FIRST_RETRY_SECONDS * 2 ** row["attempts"], MAX_RETRY_SECONDS)
+        if retry_after:
+            delay = max(delay, min(retry_after, MAX_RETRY_SECONDS))
+        return now + timedelta(seconds=delay)
+
+
+# -- messages -----------------------------------------------------------------------------------
+def incident_message(incident: dict, event: str, now: datetime, console_url: str) -> ch.Message:
+    rule = RULES.get(incident["kind"])
+    priority = incident["priority"]
+    ident = f"{priority} incident #{incident['id']}"
+    money = _money_field(incident)
+    fields = [("Priority", priority), ("What", rule.summary if rule else incident["kind"])]
+    if money:
+        fields.append(("Money at stake", money))
+    fields.append(("Opened", _stamp(incident["opened_at"])))
+    base = console_url.rstrip("/")
+    if event == "open":
+        return ch.Message(f"{ident}: {incident['title']}", fields,
+                          list(rule.first_steps) if rule else [],
+                          f"{base}/{rule.console_page if rule else 'incidents'}",
+                          priority=priority, at=now)
+    if event == "reminder":
+        open_for = duration_text(now - incident["opened_at"])
+        return ch.Message(f"Reminder: {ident} still open after {open_for}: {incident['title']}",
+                          fields + [("Open for", open_for)],
+                          list(rule.first_steps) if rule else [],
+                          f"{base}/{rule.console_page if rule else 'incidents'}",
+                          priority=priority, at=now)
+    lasted = duration_text((incident["resolved_at"] or now) - incident["opened_at"])
+    return ch.Message(f"Resolved: {ident} after {lasted}: {incident['title']}",
+                      fields + [("Resolved", _stamp(incident["resolved_at"] or now)),
+                                ("Duration", lasted)],
+                      [], f"{base}/incidents", link_label="Incident history",
+                      priority=priority, resolved=True, at=now)
+
+
+def _money_field(incident: dict) -> str | None:
+    per_currency = (incident.get("details") or {}).get("money") or {}
+    if per_currency:
+        return ", ".join(money_text(Decimal(v), c) for c, v in sorted(per_currency.items()))
+    if incident.get("money_at_stake") is not None:
+        return money_text(Decimal(incident["money_at_stake"]), "")
+    return None
+
+
+def _details(finding: Finding) -> dict:
+    return {**finding.details, "money": {c: str(v) for c, v in finding.money.items()}}
+
+
+def _stamp(when: datetime) -> str:
+    return when.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def duration_text(delta: timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    days, rest = divmod(minutes, 1440)
+    hours, mins = divmod(rest, 60)
+    parts = ([f"{days} d"] if days else []) + ([f"{hours} h"] if hours else []) + [f"{mins} min"]
+    return " ".join(parts[:2]) if days else " ".join(parts)

@@ -1,0 +1,348 @@
+"""Data access for operations: scheduled job runs, incidents, alert deliveries, metric samples,
+the scheduler's advisory locks, and the live facts behind alerts and ``/metrics``.
+
+Functions that take ``conn`` run inside the caller's transaction (``with db.transaction() as
+conn``), so that an incident and the alerts it enqueues are written together or not at all.
+Every time-dependent query takes ``now`` as a parameter instead of calling ``now()``: the
+scheduler's clock is injectable and the facts must agree with it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from psycopg.types.json import Jsonb
+
+from .connection import Database
+
+# Advisory-lock namespace (first key of the two-key form); the second key is hashtext(job name).
+JOB_LOCK_NAMESPACE = 0x5C4ED
+ALERTS_LOCK_KEY = 0x5C4EE  # one incident evaluation at a time per database
+
+
+def require_recon_schema(db: Database, minimum: int) -> None:
+    """Stop with advice when the recon schema is missing or older than this code needs."""
+    from ..errors import SchemaMismatch
+
+    row = db.fetch_one("SELECT to_regclass('recon.schema_version') IS NOT NULL AS present")
+    version = 0
+    if row and row["present"]:
+        version = db.fetch_one("SELECT coalesce(max(version), 0) AS v "
+                               "FROM recon.schema_version")["v"]
+    if version < minimum:
+        raise SchemaMismatch(f"the recon schema in {db.where} is at version {version}, the "
+                             f"scheduler needs {minimum}; run `sge-recon db init` first")
+
+
+# -- job runs ------------------------------------------------------------------------------------
+def claim_slot(db: Database, job: str, scheduled_for: datetime, host: str,
+               now: datetime) -> int | None:
+    """Record the start of ``job``'s run for ``scheduled_for``; None if another scheduler has it.
+
+    The UNIQUE (job, scheduled_for) constraint is what makes a slot run once across schedulers.
+    """
+    with db.transaction() as conn:
+        row = conn.execute(
+            "INSERT INTO recon.job_runs (job, scheduled_for, started_at, status, host) "
+            "VALUES (%s, %s, %s, 'running', %s) ON CONFLICT (job, scheduled_for) DO NOTHING "
+            "RETURNING id", (job, scheduled_for, now, host)).fetchone()
+    return row["id"] if row else None
+
+
+def record_skipped(db: Database, job: str, scheduled_for: datetime, host: str, now: datetime,
+                   reason: str) -> None:
+    db.execute(
+        "INSERT INTO recon.job_runs (job, scheduled_for, started_at, finished_at, status, error, "
+        "host) VALUES (%s, %s, %s, %s, 'skipped', %s, %s) "
+        "ON CONFLICT (job, scheduled_for) DO NOTHING",
+        (job, scheduled_for, now, now, reason, host))
+
+
+def finish_run(db: Database, run_id: int, status: str, now: datetime, error: str | None = None,
+               details: dict[str, Any] | None = None) -> None:
+    db.execute(
+        "UPDATE recon.job_runs SET status = %s, finished_at = %s, error = %s, details = %s "
+        "WHERE id = %s", (status, now, error, Jsonb(details) if details is not None else None,
+                          run_id))
+
+
+def fail_orphaned_runs(db: Database, job: str, except_id: int, now: datetime) -> int:
+    """Runs left 'running' by a scheduler that died. Only call while holding the job's lock."""
+    return db.execute(
+        "UPDATE recon.job_runs SET status = 'failed', finished_at = %s, "
+        "error = 'the scheduler stopped during this run' "
+        "WHERE job = %s AND status = 'running' AND id <> %s", (now, job, except_id))
+
+
+def job_runs(db: Database, job: str | None = None, limit: int = 100) -> list[dict]:
+    return db.fetch_all(
+        "SELECT id, job, scheduled_for, started_at, finished_at, status, error, details, host "
+        "FROM recon.job_runs WHERE (%(job)s::text IS NULL OR job = %(job)s) "
+        "ORDER BY scheduled_for DESC, id DESC LIMIT %(limit)s", {"job": job, "limit": limit})
+
+
+def succeeded_details(db: Database, job: str) -> list[dict]:
+    rows = db.fetch_all("SELECT details FROM recon.job_runs WHERE job = %s AND status = 'succeeded'",
+                        (job,))
+    return [r["details"] or {} for r in rows]
+
+
+def last_success_per_job(db: Database) -> list[dict]:
+    return db.fetch_all(
+        "SELECT job, max(finished_at) AS finished_at FROM recon.job_runs "
+        "WHERE status = 'succeeded' GROUP BY job ORDER BY job")
+
+
+@contextlib.contextmanager
+def job_lock(db: Database, job: str) -> Iterator[bool]:
+    """Try to take the session advisory lock of ``job``; yields whether it was taken.
+
+    The lock lives as long as this connection, so a scheduler that dies mid-run releases it.
+    """
+    conn = db.connect(autocommit=True)
+    try:
+        got = conn.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s)) AS got",
+                           (JOB_LOCK_NAMESPACE, job)).fetchone()["got"]
+        yield bool(got)
+    finally:
+        conn.close()
+
+
+# -- incidents -----------------------------------------------------------------------------------
+def lock_alerts(conn) -> None:
+    conn.execute("SELECT pg_advisory_xact_lock(%s)", (ALERTS_LOCK_KEY,))
+
+
+def unresolved_incidents(conn) -> list[dict]:
+    return conn.execute(
+        "SELECT * FROM recon.incidents WHERE status <> 'resolved' ORDER BY opened_at, id"
+    ).fetchall()
+
+
+def insert_incident(conn, *, kind: str, key: str, priority: str, title: str,
+                    details: dict[str, Any], money_at_stake: Decimal | None, now: datetime,
+                    check_run_id: str | None = None) -> dict | None:
+    return conn.execute(
+        "INSERT INTO recon.incidents (kind, key, priority, status, title, details, money_at_stake,"
+        " opened_at, last_seen_at, last_notified_at, check_run_id) "
+        "VALUES (%s, %s, %s, 'open', %s, %s, %s, %s, %s, %s, %s) "
+        "ON CONFLICT (kind, key) WHERE status <> 'resolved' DO NOTHING RETURNING *",
+        (kind, key, priority, title, Jsonb(details), money_at_stake, now, now, now,
+         check_run_id)).fetchone()
+
+
+def refresh_incident(conn, incident_id: int, *, title: str, details: dict[str, Any],
+                     money_at_stake: Decimal | None, now: datetime, notified: bool) -> None:
+    conn.execute(
+        "UPDATE recon.incidents SET title = %s, details = %s, money_at_stake = %s, "
+        "last_seen_at = %s, last_notified_at = CASE WHEN %s THEN %s ELSE last_notified_at END "
+        "WHERE id = %s",
+        (title, Jsonb(details), money_at_stake, now, notified, now, incident_id))
+
+
+def resolve_incident(conn, incident_id: int, now: datetime) -> dict:
+    return conn.execute(
+        "UPDATE recon.incidents SET status = 'resolved', resolved_at = %s, last_notified_at = %s "
+        "WHERE id = %s RETURNING *", (now, now, incident_id)).fetchone()
+
+
+def incidents(db: Database, status: str | None = None, limit: int = 200) -> list[dict]:
+    return db.fetch_all(
+        "SELECT * FROM recon.incidents WHERE (%(status)s::text IS NULL OR status = %(status)s) "
+        "ORDER BY opened_at DESC, id DESC LIMIT %(limit)s", {"status": status, "limit": limit})
+
+
+def acknowledge_incident(db: Database, incident_id: int, who: str, now: datetime) -> dict | None:
+    with db.transaction() as conn:
+        return conn.execute(
+            "UPDATE recon.incidents SET status = 'acknowledged', acknowledged_at = %s, "
+            "acknowledged_by = %s WHERE id = %s AND status = 'open' RETURNING *",
+            (now, who, incident_id)).fetchone()
+
+
+# -- alert deliveries ----------------------------------------------------------------------------
+def enqueue_alert(conn, *, incident_id: int | None, channel: str, event: str,
+                  payload: dict[str, Any], now: datetime) -> int:
+    return conn.execute(
+        "INSERT INTO recon.alert_deliveries (incident_id, channel, event, payload, status, "
+        "created_at, next_attempt_at) VALUES (%s, %s, %s, %s, 'pending', %s, %s) RETURNING id",
+        (incident_id, channel, event, Jsonb(payload), now, now)).fetchone()["id"]
+
+
+def claim_due_alert(conn, now: datetime, exclude_ids: list[int],
+                    exclude_channels: list[str]) -> dict | None:
+    """The oldest pending alert of a channel, if it is due, locked so that a second scheduler
+    skips it. Alerts of one channel go out in order: an incident's resolution never overtakes its
+    opening message that is waiting for a retry."""
+    return conn.execute(
+        "SELECT * FROM recon.alert_deliveries d WHERE status = 'pending' "
+        "AND coalesce(next_attempt_at, created_at) <= %s AND NOT (id = ANY(%s)) "
+        "AND NOT (channel = ANY(%s)) AND NOT EXISTS (SELECT 1 FROM recon.alert_deliveries o "
+        "  WHERE o.status = 'pending' AND o.channel = d.channel "
+        "  AND (o.created_at, o.id) < (d.created_at, d.id)) "
+        "ORDER BY created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED",
+        (now, exclude_ids, exclude_channels)).fetchone()
+
+
+def mark_alert_sent(conn, alert_id: int, now: datetime) -> None:
+    conn.execute("UPDATE recon.alert_deliveries SET status = 'sent', sent_at = %s, "
+                 "attempts = attempts + 1, last_error = NULL WHERE id = %s", (now, alert_id))
+
+
+def mark_alert_attempt_failed(conn, alert_id: int, error: str, next_attempt_at: datetime | None
+                              ) -> None:
+    """A failed attempt: retried at ``next_attempt_at``, or given up (``failed``) when None."""
+    conn.execute(
+        "UPDATE recon.alert_deliveries SET attempts = attempts + 1, last_error = %s, "
+        "next_attempt_at = %s, status = CASE WHEN %s::timestamptz IS NULL THEN 'failed' "
+        "ELSE 'pending' END WHERE id = %s", (error, next_attempt_at, next_attempt_at, alert_id))
+
+
+def alert_deliveries(db: Database, incident_id: int | None = None, limit: int = 200) -> list[dict]:
+    return db.fetch_all(
+        "SELECT * FROM recon.alert_deliveries "
+        "WHERE (%(incident)s::bigint IS NULL OR incident_id = %(incident)s) "
+        "ORDER BY created_at, id LIMIT %(limit)s", {"incident": incident_id, "limit": limit})
+
+
+def alert_delivery_counts(db: Database) -> list[dict]:
+    return db.fetch_all("SELECT channel, status, count(*) AS n FROM recon.alert_deliveries "
+                        "GROUP BY channel, status ORDER BY channel, status")
+
+
+# -- metric samples ------------------------------------------------------------------------------
+def insert_metric_samples(db: Database, now: datetime,
+                          samples: list[tuple[str, dict[str, str], Decimal]]) -> int:
+    if not samples:
+        return 0
+    with db.transaction() as conn:
+        with conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO recon.metric_samples (sampled_at, metric, labels, value) "
+                "VALUES (%s, %s, %s, %s)",
+                [(now, name, Jsonb(labels), value) for name, labels, value in samples])
+    return len(samples)
+
+
+def metric_series(db: Database, metric: str, since: datetime) -> list[dict]:
+    return db.fetch_all(
+        "SELECT sampled_at, labels, value FROM recon.metric_samples "
+        "WHERE metric = %s AND sampled_at >= %s ORDER BY sampled_at", (metric, since))
+
+
+# -- live facts (alerts and /metrics) ------------------------------------------------------------
+def ledger_differences(db: Database) -> list[dict]:
+    """Debits, credits and signed difference per (program, currency) over the whole ledger."""
+    return db.fetch_all(
+        "SELECT program_id, currency, "
+        "coalesce(sum(amount) FILTER (WHERE type = 'debit'), 0) AS total_debits, "
+        "coalesce(sum(amount) FILTER (WHERE type = 'credit'), 0) AS total_credits, "
+        "sum(CASE WHEN type = 'debit' THEN amount ELSE -amount END) AS difference "
+        "FROM public.ledger_entries GROUP BY program_id, currency ORDER BY program_id, currency")
+
+
+def worker_facts(db: Database, now: datetime, down_seconds: int) -> dict:
+    return db.fetch_one(
+        "SELECT count(*) FILTER (WHERE last_seen_at > %(now)s - interval '24 hours') AS recent, "
+        "count(*) FILTER (WHERE last_seen_at >= %(now)s - make_interval(secs => %(down)s)) "
+        "AS live, max(last_seen_at) AS last_heartbeat_at FROM public.worker_heartbeats",
+        {"now": now, "down": down_seconds})
+
+
+def job_duration_p50(db: Database, now: datetime) -> dict:
+    """Median job processing time over the last 15 minutes and over the 7 days before."""
+    return db.fetch_one(
+        "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM finished_at - "
+        "started_at)) FILTER (WHERE finished_at >= %(now)s - interval '15 minutes') AS recent, "
+        "percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM finished_at - started_at))"
+        " FILTER (WHERE finished_at < %(now)s - interval '15 minutes') AS baseline "
+        "FROM public.jobs WHERE status = 'completed' AND started_at IS NOT NULL "
+        "AND finished_at >= %(now)s - interval '7 days' AND finished_at <= %(now)s",
+        {"now": now})
+
+
+def queue_facts(db: Database) -> list[dict]:
+    """Waiting settlement jobs, and the money of their intents, per currency."""
+    return db.fetch_all(
+        "SELECT coalesce(i.currency, '') AS currency, count(*) AS depth, "
+        "coalesce(sum(i.amount), 0) AS amount FROM public.jobs j "
+        "LEFT JOIN public.settlement_intents i ON i.id = j.intent_id "
+        "WHERE j.queue = 'settlement' AND j.status = 'waiting' GROUP BY 1 ORDER BY 1")
+
+
+def stuck_intent_facts(db: Database, now: datetime, timeout_minutes: int,
+                       fail_minutes: int) -> list[dict]:
+    """Per currency: intents stuck past the timeout (warn) and past the fail threshold."""
+    return db.fetch_all(
+        "SELECT currency, count(*) AS stuck, "
+        "count(*) FILTER (WHERE status_changed_at < %(now)s - make_interval(mins => %(fail)s)) "
+        "AS stuck_fail, coalesce(sum(amount) FILTER (WHERE status_changed_at < %(now)s - "
+        "make_interval(mins => %(fail)s)), 0) AS amount_fail, "
+        "min(status_changed_at) AS oldest FROM public.settlement_intents "
+        "WHERE status IN ('payment_pending', 'verifying', 'processing') "
+        "AND status_changed_at < %(now)s - make_interval(mins => %(timeout)s) "
+        "GROUP BY currency ORDER BY currency",
+        {"now": now, "timeout": timeout_minutes, "fail": fail_minutes})
+
+
+def webhook_delivery_facts(db: Database) -> dict:
+    return db.fetch_one(
+        "SELECT count(*) FILTER (WHERE status = 'failed') AS exhausted, "
+        "count(*) FILTER (WHERE status = 'retry_scheduled') AS retrying, "
+        "count(DISTINCT endpoint_id) FILTER (WHERE status = 'failed') AS exhausted_endpoints "
+        "FROM public.webhook_deliveries WHERE status IN ('failed', 'retry_scheduled')")
+
+
+def failing_endpoints(db: Database, more_than: int) -> list[dict]:
+    """Enabled endpoints whose failed attempts since their last success exceed ``more_than``."""
+    return db.fetch_all(
+        "SELECT e.id AS endpoint_id, e.program_id, sum(d.attempt_count) AS consecutive_failures, "
+        "min(d.created_at) AS failing_since FROM public.webhook_endpoints e "
+        "LEFT JOIN LATERAL (SELECT last_attempt_at FROM public.webhook_deliveries ok "
+        "  WHERE ok.endpoint_id = e.id AND ok.status = 'delivered' "
+        "  ORDER BY ok.last_attempt_at DESC NULLS LAST LIMIT 1) last_ok ON true "
+        "JOIN public.webhook_deliveries d ON d.endpoint_id = e.id "
+        " AND d.status IN ('failed', 'retry_scheduled') "
+        " AND (last_ok.last_attempt_at IS NULL OR d.last_attempt_at > last_ok.last_attempt_at) "
+        "WHERE e.enabled GROUP BY e.id, e.program_id "
+        "HAVING sum(d.attempt_count) > %s ORDER BY e.id", (more_than,))
+
+
+def processing_time(db: Database) -> dict:
+    """Mean seconds from creation to completion of the last 100 completed intents."""
+    return db.fetch_one(
+        "SELECT avg(extract(epoch FROM completed_at - created_at)) AS mean_seconds, "
+        "count(*) AS n FROM (SELECT created_at, completed_at FROM public.settlement_intents "
+        "WHERE status = 'completed' AND completed_at IS NOT NULL "
+        "ORDER BY completed_at DESC LIMIT 100) last_completed")
+
+
+def latest_check_statuses(db: Database) -> list[dict]:
+    """The newest stored result of each check (any engine, any trigger)."""
+    return db.fetch_all(
+        "SELECT DISTINCT ON (name) name, status, priority, failing_rows, value, created_at "
+        "FROM recon.check_results ORDER BY name, created_at DESC")
+
+
+def open_incident_counts(db: Database) -> list[dict]:
+    return db.fetch_all(
+        "SELECT priority, kind, count(*) AS n FROM recon.incidents WHERE status <> 'resolved' "
+        "GROUP BY priority, kind ORDER BY priority, kind")
+
+
+def open_payout_batches(db: Database, now: datetime) -> list[dict]:
+    return db.fetch_all(
+        "SELECT b.id AS batch_id, b.program_id, p.currency, b.status, b.affiliate_count, "
+        "b.total_amount, b.created_at, b.approved_at, "
+        "round(extract(epoch FROM %s - b.created_at) / 3600, 1) AS age_hours "
+        "FROM public.payout_batches b LEFT JOIN public.programs p ON p.id = b.program_id "
+        "WHERE b.status IN ('pending_approval', 'approved') ORDER BY b.created_at, b.id", (now,))
+
+
+def first_ledger_entry_at(db: Database) -> datetime | None:
+    row = db.fetch_one("SELECT min(created_at) AS at FROM public.ledger_entries")
+    return row["at"] if row else None

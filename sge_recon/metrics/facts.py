@@ -1,0 +1,110 @@
+"""Live operational facts, read from the database in one pass: the numbers behind both the alert
+rules and ``/metrics``, so that an alert and the metric a dashboard shows never disagree.
+
+Every query is either indexed on a small live subset (waiting jobs, stuck intents, failing
+deliveries) or one aggregate over the ledger, and ``now`` comes from the caller's clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from ..config import Settings
+from ..db import Database, ops
+
+WORKER_STATUSES = ("healthy", "degraded", "down")
+
+
+@dataclass
+class LedgerDifference:
+    program_id: str
+    currency: str
+    total_debits: Decimal
+    total_credits: Decimal
+    difference: Decimal  # debits - credits
+
+
+@dataclass
+class Facts:
+    now: datetime
+    ledger: list[LedgerDifference]
+    workers_recent: int
+    workers_live: int
+    last_heartbeat_at: datetime | None
+    worker_status: str
+    job_p50_recent: Decimal | None
+    job_p50_baseline: Decimal | None
+    queue_depth: int
+    queue_money: dict[str, Decimal]
+    stuck_intents: int            # past INTENT_TIMEOUT_MINUTES
+    stuck_intents_failing: int    # past INTENT_STUCK_FAIL_MINUTES
+    stuck_money: dict[str, Decimal]  # of the failing ones, per currency
+    oldest_stuck_at: datetime | None
+    webhook_exhausted: int
+    webhook_retrying: int
+    failing_endpoints: list[dict] = field(default_factory=list)
+    processing_mean_seconds: Decimal | None = None
+    processing_sample: int = 0
+
+    @property
+    def imbalances(self) -> list[LedgerDifference]:
+        return [d for d in self.ledger if d.difference != 0]
+
+    @property
+    def worker_down_seconds(self) -> Decimal | None:
+        """How long the workers have been down, from the last heartbeat; None when up (or when
+        no worker has ever reported: there is nothing to measure from)."""
+        if self.worker_status != "down" or self.last_heartbeat_at is None:
+            return None
+        return Decimal(str((self.now - self.last_heartbeat_at).total_seconds()))
+
+
+def gather_facts(db: Database, settings: Settings, now: datetime) -> Facts:
+    workers = ops.worker_facts(db, now, settings.WORKER_DOWN_SECONDS)
+    p50 = ops.job_duration_p50(db, now)
+    queue = ops.queue_facts(db)
+    stuck = ops.stuck_intent_facts(db, now, settings.INTENT_TIMEOUT_MINUTES,
+                                   settings.INTENT_STUCK_FAIL_MINUTES)
+    hooks = ops.webhook_delivery_facts(db)
+    processing = ops.processing_time(db)
+    recent_p50 = _dec(p50["recent"])
+    baseline_p50 = _dec(p50["baseline"])
+    return Facts(
+        now=now,
+        ledger=[LedgerDifference(r["program_id"], r["currency"], r["total_debits"],
+                                 r["total_credits"], r["difference"])
+                for r in ops.ledger_differences(db)],
+        workers_recent=workers["recent"], workers_live=workers["live"],
+        last_heartbeat_at=workers["last_heartbeat_at"],
+        worker_status=worker_status(workers["recent"], workers["live"], recent_p50, baseline_p50),
+        job_p50_recent=recent_p50, job_p50_baseline=baseline_p50,
+        queue_depth=sum(r["depth"] for r in queue),
+        queue_money={r["currency"]: r["amount"] for r in queue if r["currency"]},
+        stuck_intents=sum(r["stuck"] for r in stuck),
+        stuck_intents_failing=sum(r["stuck_fail"] for r in stuck),
+        stuck_money={r["currency"]: r["amount_fail"] for r in stuck if r["stuck_fail"]},
+        oldest_stuck_at=min((r["oldest"] for r in stuck), default=None),
+        webhook_exhausted=hooks["exhausted"], webhook_retrying=hooks["retrying"],
+        failing_endpoints=ops.failing_endpoints(db, settings.WEBHOOK_CONSECUTIVE_FAILURES),
+        processing_mean_seconds=_dec(processing["mean_seconds"]),
+        processing_sample=processing["n"],
+    )
+
+
+def worker_status(recent: int, live: int, p50_recent: Decimal | None,
+                  p50_baseline: Decimal | None) -> str:
+    """DESIGN §5: down = no heartbeat within WORKER_DOWN_SECONDS; degraded = some workers down
+    while others live, or recent p50 job time above twice the 7-day baseline."""
+    if live == 0:
+        return "down"
+    if recent > live:
+        return "degraded"
+    if p50_recent is not None and p50_baseline and p50_recent > 2 * p50_baseline:
+        return "degraded"
+    return "healthy"
+
+
+def _dec(value) -> Decimal | None:
+    return None if value is None else Decimal(str(value))

@@ -1,0 +1,203 @@
+"""The four scheduled jobs of DESIGN §7 (what each does; when is in :func:`default_jobs`).
+
+* ``monitor`` — every minute: the fast SQL checks (stored), a metrics sample for the trends, the
+  incident rules, and delivery of pending alerts (retries included).
+* ``daily_reconciliation`` — 02:00 UTC: the full catalogue through Great Expectations, stored,
+  then the incident rules.
+* ``weekly_payout_reminder`` — Monday 09:00 UTC: payout batches waiting for approval or
+  execution, their age and total, posted to the alert channels.
+* ``monthly_audit_export`` — the 1st, 03:00 UTC: the previous month's audit export, and any
+  earlier month that is missing (the scheduler was down on a 1st).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from ..db import ops
+from ..errors import DatabaseUnavailable, ReconError
+from .cadence import Cadence
+from .scheduler import JobContext, JobSpec
+
+log = logging.getLogger(__name__)
+
+CATCHUP_MONTHS = 12  # how far back the monthly export looks for a missing month
+
+
+class JobFailed(ReconError):
+    """A job finished with errors; ``details`` records what it still achieved."""
+
+    def __init__(self, message: str, details: dict[str, Any] | None = None):
+        super().__init__(message)
+        self.details = details
+
+
+# -- every minute ---------------------------------------------------------------------------------
+def monitor(ctx: JobContext) -> dict[str, Any]:
+    """Fast checks, a metrics sample, the incident rules and alert delivery.
+
+    Each step runs even if an earlier one failed (a broken check must not silence the alerts);
+    the run is recorded failed with every error when any step failed.
+    """
+    from ..metrics import gather_facts, trend_samples
+
+    recon, now = ctx.recon, ctx.now
+    details: dict[str, Any] = {}
+    errors: list[str] = []
+    run_id = None
+    try:
+        run = recon.checks.run(fast_only=True, trigger="scheduler")
+        run_id = run.run_id
+        details["checks"] = {"run_id": run.run_id, "status": run.status}
+    except Exception as exc:  # noqa: BLE001 - alerting still runs on the live facts
+        errors.append(f"fast checks: {_text(exc)}")
+    try:
+        facts = gather_facts(recon.db, recon.settings, now)
+        details["samples"] = ops.insert_metric_samples(recon.db, now, trend_samples(facts))
+        evaluation = recon.incidents.evaluate(now, facts, check_run_id=run_id)
+        details["incidents"] = evaluation.summary()
+    except Exception as exc:  # noqa: BLE001
+        errors.append(f"incident rules: {_text(exc)}")
+    try:
+        details["alerts"] = recon.incidents.deliver_pending(now).summary()
+    except Exception as exc:  # noqa: BLE001
+        errors.append(f"alert delivery: {_text(exc)}")
+    if errors:
+        raise JobFailed("; ".join(errors), details)
+    return details
+
+
+# -- daily ----------------------------------------------------------------------------------------
+def daily_reconciliation(ctx: JobContext) -> dict[str, Any]:
+    """The full catalogue through GX. If GX itself cannot run, the same checks run through SQL so
+    the night still has a stored reconciliation, and the job is recorded failed to say so."""
+    recon = ctx.recon
+    gx_error = None
+    try:
+        run = recon.checks.run(engine="gx", trigger="scheduler")
+    except DatabaseUnavailable:
+        raise  # nothing can run: recorded failed, retried at the next slot
+    except (ReconError, ImportError) as exc:
+        gx_error = _text(exc)
+        run = recon.checks.run(engine="sql", trigger="scheduler")
+    details: dict[str, Any] = {
+        "run_id": run.run_id, "engine": run.engine, "status": run.status,
+        "checks": len(run.checks),
+        "not_passing": {c.name: c.status for c in run.checks if c.status != "pass"}}
+    evaluation = recon.incidents.evaluate(ctx.now, check_run_id=run.run_id)
+    details["incidents"] = evaluation.summary()
+    details["alerts"] = recon.incidents.deliver_pending(ctx.now).summary()
+    if gx_error:
+        raise JobFailed(f"the GX engine failed ({gx_error}); the SQL engine ran instead "
+                        f"(run {run.run_id})", details)
+    return details
+
+
+# -- weekly ---------------------------------------------------------------------------------------
+def weekly_payout_reminder(ctx: JobContext) -> dict[str, Any]:
+    from ..alerts.channels import Message
+    from ..alerts.rules import money_text
+
+    recon, now = ctx.recon, ctx.now
+    batches = ops.open_payout_batches(recon.db, now)
+    details: dict[str, Any] = {"batches": len(batches)}
+    if not batches:
+        return details  # nothing waiting: no message (the channels are for things to do)
+    totals: dict[str, Decimal] = {}
+    for b in batches:
+        totals[b["currency"] or ""] = totals.get(b["currency"] or "", Decimal(0)) + b["total_amount"]
+    total_text = ", ".join(money_text(v, c) for c, v in sorted(totals.items()))
+    sla = recon.settings.PAYOUT_SLA_HOURS
+    overdue = [b for b in batches if b["age_hours"] > sla]
+    fields = [("Batches waiting", str(len(batches))), ("Total", total_text),
+              ("Pending approval", str(sum(b["status"] == "pending_approval" for b in batches))),
+              ("Approved, not executed", str(sum(b["status"] == "approved" for b in batches))),
+              (f"Older than {sla} h (SLA)", str(len(overdue)))]
+    for b in batches[:10]:
+        fields.append((f"{b['batch_id']} ({b['program_id']})",
+                       f"{b['status']}, {b['affiliate_count']} affiliates, "
+                       f"{money_text(b['total_amount'], b['currency'] or '')}, "
+                       f"{b['age_hours']} h old"))
+    message = Message(f"Weekly payout reminder: {len(batches)} payout batches waiting "
+                      f"({total_text})", fields,
+                      ["Approvers: review and approve the pending batches (two approvers each).",
+                       "Admins: execute the approved batches."],
+                      f"{recon.settings.CONSOLE_URL.rstrip('/')}/payouts", at=now)
+    details["channels"] = recon.incidents.notify("payout_reminder", message, now)
+    details["total"] = {c: str(v) for c, v in totals.items()}
+    details["alerts"] = recon.incidents.deliver_pending(now).summary()
+    return details
+
+
+# -- monthly --------------------------------------------------------------------------------------
+def monthly_audit_export(ctx: JobContext) -> dict[str, Any]:
+    """Export last month, and catch up every missing month of the last CATCHUP_MONTHS.
+
+    A month is missing when its folder has no manifest under the exports directory and no
+    successful run of this job recorded it; months before the first ledger entry are skipped.
+    """
+    recon = ctx.recon
+    periods = missing_periods(recon, ctx.now)
+    exported, errors = [], []
+    for period in periods:
+        try:
+            recon.exports.export(period, trigger="scheduler")
+            exported.append(period)
+        except ReconError as exc:
+            errors.append(f"{period}: {exc.message}")
+    details = {"exported": exported, "checked_back_to": earliest_period(recon, ctx.now).label}
+    if errors:
+        raise JobFailed("; ".join(errors), details)
+    return details
+
+
+def missing_periods(recon, now) -> list[str]:
+    from ..exports.period import Period
+
+    out_dir = Path(recon.exports.out_dir).resolve()
+    done = {p for d in ops.succeeded_details(recon.db, "monthly_audit_export")
+            for p in d.get("exported", [])}
+    month, last = earliest_period(recon, now), Period.of(now).previous()
+    missing = []
+    while month.start <= last.start:
+        if not (out_dir / month.label / "manifest.json").is_file() and month.label not in done:
+            missing.append(month.label)
+        month = month.next()
+    return missing
+
+
+def earliest_period(recon, now):
+    """The first month the catch-up considers: CATCHUP_MONTHS back, not before the ledger."""
+    from ..exports.period import Period
+
+    last = Period.of(now).previous()
+    earliest = last
+    for _ in range(CATCHUP_MONTHS - 1):
+        earliest = earliest.previous()
+    first_entry = ops.first_ledger_entry_at(recon.db)
+    if first_entry is None:
+        return last  # an empty ledger: just last month
+    return max(earliest, Period.of(first_entry), key=lambda p: p.start)
+
+
+# -- the schedule ---------------------------------------------------------------------------------
+def default_jobs() -> list[JobSpec]:
+    return [
+        JobSpec("monitor", Cadence.every_minute(), monitor, timedelta(seconds=90),
+                "fast checks, metrics sample, incident rules, alert delivery"),
+        JobSpec("daily_reconciliation", Cadence.daily("02:00"), daily_reconciliation,
+                timedelta(hours=20), "full catalogue through Great Expectations, stored"),
+        JobSpec("weekly_payout_reminder", Cadence.weekly("monday", "09:00"),
+                weekly_payout_reminder, timedelta(hours=12),
+                "payout batches waiting, their age and total, to the channels"),
+        JobSpec("monthly_audit_export", Cadence.monthly(1, "03:00"), monthly_audit_export,
+                timedelta(days=27), "last month's audit export, with catch-up"),
+    ]
+
+
+def _text(exc: BaseException) -> str:
+    return exc.message if isinstance(exc, ReconError) else f"{type(exc).__name__}: {exc}"

@@ -1,0 +1,192 @@
+"""The scheduler core: which job slots are due, and running each slot exactly once.
+
+Exactly once across schedulers sharing a database rests on two PostgreSQL mechanisms:
+
+* a session advisory lock per job (``pg_try_advisory_lock``) while it runs, so a job never runs
+  twice at the same time (a slow run makes the next slot of the same job wait, never overlap);
+* the UNIQUE (job, scheduled_for) row in ``recon.job_runs``, claimed with INSERT … ON CONFLICT DO
+  NOTHING, so a slot that one scheduler has run is skipped by every other.
+
+A job that raises is recorded ``failed`` with its error and is simply run again at its next slot.
+A scheduler that dies mid-run leaves a ``running`` row; the next holder of the job's lock marks it
+failed. ``tick(now)`` runs what is due at ``now`` — the whole schedule is testable with a
+:class:`~sge_recon.scheduling.clock.ManualClock`; ``run_forever`` drives ``tick`` from the
+``schedule`` library at the top of every minute.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Callable
+
+from ..db import ops
+from ..errors import ReconError
+from .cadence import Cadence
+from .clock import Clock, SystemClock, as_utc
+
+if TYPE_CHECKING:
+    from ..context import Recon
+
+log = logging.getLogger(__name__)
+
+MAX_ERROR_CHARS = 2000
+
+
+@dataclass
+class JobContext:
+    recon: "Recon"
+    job: str
+    scheduled_for: datetime
+    now: datetime
+    clock: Clock
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """A scheduled job: its name (the key in recon.job_runs), when, and what it does.
+
+    ``grace`` is how late a missed slot may still start (a scheduler that was down at 02:00 and
+    starts at 02:40 still runs the nightly reconciliation; one that starts the next evening does
+    not run yesterday's but waits for tonight's).
+    """
+
+    name: str
+    cadence: Cadence
+    run: Callable[[JobContext], dict[str, Any] | None]
+    grace: timedelta
+    description: str = ""
+
+
+@dataclass
+class JobOutcome:
+    job: str
+    scheduled_for: datetime
+    status: str  # succeeded | failed | skipped (another scheduler ran it) | busy (lock held)
+    run_id: int | None = None
+    error: str | None = None
+    details: dict[str, Any] | None = None
+
+
+@dataclass
+class Scheduler:
+    recon: "Recon"
+    jobs: list[JobSpec]
+    clock: Clock = field(default_factory=SystemClock)
+    host: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+
+    def __post_init__(self) -> None:
+        names = [j.name for j in self.jobs]
+        if len(set(names)) != len(names):
+            raise ReconError(f"two scheduled jobs share a name ({', '.join(names)}); names key "
+                             "recon.job_runs and must be unique")
+        self._running: set[str] = set()
+        self._running_lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+
+    # -- what is due --------------------------------------------------------------------------
+    def due(self, now: datetime | None = None) -> list[tuple[JobSpec, datetime]]:
+        """(job, slot) pairs whose latest slot is within its grace period at ``now``."""
+        now = as_utc(now or self.clock.now())
+        out = []
+        for spec in self.jobs:
+            slot = spec.cadence.latest_slot(now)
+            if now - slot <= spec.grace:
+                out.append((spec, slot))
+        return out
+
+    def tick(self, now: datetime | None = None) -> list[JobOutcome]:
+        """Run, one after the other, every job slot due at ``now`` that nobody has run yet."""
+        now = as_utc(now or self.clock.now())
+        return [self.run_slot(spec, slot, now) for spec, slot in self.due(now)]
+
+    # -- one slot -----------------------------------------------------------------------------
+    def run_slot(self, spec: JobSpec, slot: datetime, now: datetime | None = None) -> JobOutcome:
+        db = self.recon.db
+        with ops.job_lock(db, spec.name) as locked:
+            if not locked:
+                return JobOutcome(spec.name, slot, "busy")
+            started = as_utc(now or self.clock.now())
+            run_id = ops.claim_slot(db, spec.name, slot, self.host, started)
+            if run_id is None:
+                return JobOutcome(spec.name, slot, "skipped")
+            orphans = ops.fail_orphaned_runs(db, spec.name, run_id, started)
+            if orphans:
+                log.warning("job %s: marked %d run(s) left by a stopped scheduler as failed",
+                            spec.name, orphans)
+            ctx = JobContext(self.recon, spec.name, slot, started, self.clock)
+            try:
+                details = spec.run(ctx) or {}
+            except Exception as exc:  # noqa: BLE001 - any crash is recorded, the scheduler lives on
+                error = _describe(exc)
+                log.error("job %s (slot %s) failed: %s", spec.name, slot.isoformat(), error,
+                          exc_info=not isinstance(exc, ReconError))
+                ops.finish_run(db, run_id, "failed", self._finished_at(started), error,
+                               getattr(exc, "details", None))
+                return JobOutcome(spec.name, slot, "failed", run_id, error)
+            ops.finish_run(db, run_id, "succeeded", self._finished_at(started), None, details)
+            return JobOutcome(spec.name, slot, "succeeded", run_id, None, details)
+
+    def _finished_at(self, started: datetime) -> datetime:
+        # A manual clock does not move during a run; never record an end before the start.
+        return max(as_utc(self.clock.now()), started)
+
+    # -- the real-time loop -------------------------------------------------------------------
+    def run_forever(self, stop: threading.Event) -> None:
+        """Tick at start (to catch up what is due) and then at the top of every minute until
+        ``stop`` is set. Each job runs in its own thread, so the long nightly reconciliation
+        never delays the per-minute alerting."""
+        import schedule
+
+        timer = schedule.Scheduler()
+        # Minute boundaries are the same in every time zone: local time is fine for the trigger;
+        # the slots themselves are computed in UTC by Cadence.
+        timer.every().minute.at(":00").do(self.tick_in_background)
+        self.tick_in_background()
+        while not stop.is_set():
+            timer.run_pending()
+            idle = timer.idle_seconds
+            stop.wait(min(1.0, max(0.05, idle if idle is not None else 1.0)))
+        self.join(timeout=30)
+
+    def tick_in_background(self) -> None:
+        try:
+            due = self.due()
+        except Exception as exc:  # noqa: BLE001 - a bad tick must not end the loop
+            log.error("scheduler tick failed: %s", _describe(exc))
+            return
+        for spec, slot in due:
+            with self._running_lock:
+                if spec.name in self._running:
+                    continue  # still running its previous slot in this process
+                self._running.add(spec.name)
+            thread = threading.Thread(target=self._run_guarded, args=(spec, slot),
+                                      name=f"job-{spec.name}", daemon=True)
+            self._threads = [t for t in self._threads if t.is_alive()] + [thread]
+            thread.start()
+
+    def _run_guarded(self, spec: JobSpec, slot: datetime) -> None:
+        try:
+            self.run_slot(spec, slot)
+        except Exception as exc:  # noqa: BLE001 - e.g. the database is down: retry next tick
+            log.error("job %s: could not run slot %s: %s", spec.name, slot.isoformat(),
+                      _describe(exc))
+        finally:
+            with self._running_lock:
+                self._running.discard(spec.name)
+
+    def join(self, timeout: float | None = None) -> None:
+        for thread in list(self._threads):
+            thread.join(timeout)
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, ReconError):
+        text = exc.message
+    else:
+        text = f"{type(exc).__name__}: {exc}"
+    return text[:MAX_ERROR_CHARS]
