@@ -1,0 +1,17 @@
+-- The platform tables that already hold rows (queue_control is seeded by `db init`, so it does
+-- not count).
+SELECT 'programs' AS table_name WHERE EXISTS (SELECT 1 FROM public.programs)
+UNION ALL SELECT 'affiliates' WHERE EXISTS (SELECT 1 FROM public.affiliates)
+UNION ALL SELECT 'users' WHERE EXISTS (SELECT 1 FROM public.users)
+UNION ALL SELECT 'settlement_intents' WHERE EXISTS (SELECT 1 FROM public.settlement_intents)
+UNION ALL SELECT 'settlements' WHERE EXISTS (SELECT 1 FROM public.settlements)
+UNION ALL SELECT 'chain_transactions' WHERE EXISTS (SELECT 1 FROM public.chain_transactions)
+UNION ALL SELECT 'ledger_entries' WHERE EXISTS (SELECT 1 FROM public.ledger_entries)
+UNION ALL SELECT 'commissions' WHERE EXISTS (SELECT 1 FROM public.commissions)
+UNION ALL SELECT 'payout_batches' WHERE EXISTS (SELECT 1 FROM public.payout_batches)
+UNION ALL SELECT 'payout_approvals' WHERE EXISTS (SELECT 1 FROM public.payout_approvals)
+UNION ALL SELECT 'webhook_endpoints' WHERE EXISTS (SELECT 1 FROM public.webhook_endpoints)
+UNION ALL SELECT 'webhook_deliveries' WHERE EXISTS (SELECT 1 FROM public.webhook_deliveries)
+UNION ALL SELECT 'worker_heartbeats' WHERE EXISTS (SELECT 1 FROM public.worker_heartbeats)
+UNION ALL SELECT 'jobs' WHERE EXISTS (SELECT 1 FROM public.jobs)
+UNION ALL SELECT 'rpc_calls' WHERE EXISTS (SELECT 1 FROM public.rpc_calls)
