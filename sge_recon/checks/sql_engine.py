@@ -44,6 +44,7 @@ def evaluate(definition: CheckDefinition, count: int, value: Decimal | None, row
     """Apply the check's thresholds to what the engine measured."""
     if value is None and count == 0 and definition.value is not None:
         value = definition.value.if_empty
+    value = plain_number(value)
     failing_rows = count if definition.counts_rows else None
     status = definition.thresholds.status(failing_rows=failing_rows, value=value)
     return CheckResult(name=definition.name, status=status, priority=definition.priority,
@@ -58,3 +59,13 @@ def errored(definition: CheckDefinition, message: str, started: float, engine: s
                        failing_rows=None, value=None, rows=[],
                        duration_ms=(time.perf_counter() - started) * 1000, error=message,
                        engine=engine, details=details)
+
+
+def plain_number(value: Decimal | None) -> Decimal | None:
+    """A value without representation noise (``5.500000`` → ``5.5``, ``0.0`` → ``0``), so both
+    engines (GX hands values back as floats) report the same text."""
+    if value is None:
+        return None
+    if value == value.to_integral_value():
+        return value.quantize(Decimal(1))
+    return value.normalize()

@@ -148,7 +148,17 @@ def numeric_literal(name: str, value: Decimal | int) -> str:
     return f"({text})" if text.startswith("-") else text
 
 
+def strip_comments(sql: str) -> str:
+    """The SQL without comments: GX re-parses query text, where a comment's ``:word`` breaks."""
+    return "".join(" " if kind == "comment" and text.startswith("/*") else
+                   "\n" if kind == "comment" else text for kind, text in tokens(sql))
+
+
+def escape_binds(sql: str) -> str:
+    """Escape what SQLAlchemy ``text()`` would read as a bind parameter (``:name``)."""
+    return re.sub(r"(?<![:\w\\]):(?=\w)", r"\\:", sql)
+
+
 def escape_for_gx(sql: str) -> str:
-    """Escape text for GX: ``str.format`` braces doubled, SQLAlchemy ``:name`` binds escaped."""
-    text = sql.replace("{", "{{").replace("}", "}}")
-    return re.sub(r"(?<![:\w\\]):(?=\w)", r"\\:", text)
+    """Escape text for a GX query: ``str.format`` braces doubled, ``:name`` binds escaped."""
+    return escape_binds(sql.replace("{", "{{").replace("}", "}}"))

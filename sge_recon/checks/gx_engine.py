@@ -1,0 +1,228 @@
+"""The Great Expectations engine: the same check SQL, run as a GX Core 1.x suite.
+
+Built in code, in an ephemeral context (nothing written to disk): per check, a suite with one
+``UnexpectedRowsExpectation`` over the check's SELECT (GX counts the rows and returns them), and
+for checks with a value an ``ExpectColumnMaxToBeBetween`` on that value, computed by the same
+aggregate query the SQL engine uses. Each check runs through its own Checkpoint so that it gets
+its own duration and a broken check cannot take the others down. Statuses come from the same
+threshold objects as the SQL engine, so both engines agree on the same data.
+
+GX facts this module relies on (GX Core 1.24): importing GX takes seconds, so only this module
+imports it; ``add_postgres`` rejects a host-less URL, so the embedded server's socket-only URL
+gets ``localhost`` as host with ``?host=<dir>`` kept; queries pass through ``str.format`` and
+SQLAlchemy ``text()``, so parameters are rendered as numeric literals and braces and ``:name``
+escaped; a failing query does not raise but shows in the result's ``exception_info``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import time
+import warnings
+from decimal import Decimal
+from typing import Any, Mapping
+from urllib.parse import parse_qsl, quote, urlencode, urlparse, urlunparse
+
+from ..db import Database
+from ..db.checks import count_query
+from . import sqltext
+from .model import CheckDefinition, CheckResult, json_value
+from .sql_engine import errored, evaluate
+
+ENGINE = "gx"
+log = logging.getLogger(__name__)
+
+
+def gx_connection_url(url: str, timeout_seconds: int) -> str:
+    """A SQLAlchemy URL GX accepts: psycopg 3 driver, a host, the checks' statement_timeout."""
+    parsed = urlparse(url)
+    netloc = parsed.netloc
+    if not parsed.hostname:  # socket-only: user:pw@ or empty -> add localhost, keep ?host=
+        netloc = (netloc.rstrip("@") + "@localhost") if "@" in netloc else "localhost"
+    query = [(k, v) for k, v in parse_qsl(parsed.query) if k != "options"]
+    query.append(("options", f"-c statement_timeout={timeout_seconds * 1000}"))
+    return urlunparse(parsed._replace(scheme="postgresql+psycopg", netloc=netloc,
+                                      query=urlencode(query, quote_via=quote)))
+
+
+def run_gx_checks(definitions: list[CheckDefinition], db: Database,
+                  params: Mapping[str, Decimal | int], sample_rows: int) -> list[CheckResult]:
+    if not definitions:
+        return []
+    context = _context()
+    timeout = max(d.timeout_seconds for d in definitions)
+    datasource = context.data_sources.add_postgres(
+        name="platform", connection_string=gx_connection_url(db.url, timeout))
+    one_row = datasource.add_query_asset(name="one_row", query="SELECT 1 AS one")
+    one_row_batch = one_row.add_batch_definition_whole_table("one_row")
+    return [_run_one(context, datasource, one_row_batch, d, params, sample_rows)
+            for d in definitions]
+
+
+def _context():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import great_expectations as gx
+        from great_expectations.data_context.types.base import ProgressBarsConfig
+    for name in ("great_expectations", "great_expectations._docs_decorators"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+    return context
+
+
+def gx_sql(definition: CheckDefinition, params: Mapping[str, Decimal | int]) -> str:
+    """The check's SELECT with literal parameters and without comments (GX has no binding)."""
+    return sqltext.strip_comments(sqltext.render_literals(definition.sql, params)).strip()
+
+
+def rows_query(definition: CheckDefinition, params: Mapping[str, Decimal | int]) -> str:
+    """The check's SELECT for UnexpectedRowsExpectation, ``{batch}`` joined as a no-op.
+
+    GX wants ``{batch}`` in the query; the batch is a one-row query asset, so the cross join
+    keeps the check's rows as they are.
+    """
+    inner = sqltext.escape_for_gx(gx_sql(definition, params))
+    return (f"SELECT check_rows.* FROM (\n{inner}\n) AS check_rows "
+            "CROSS JOIN {batch} AS gx_batch")
+
+
+def value_query(definition: CheckDefinition, params: Mapping[str, Decimal | int]) -> str:
+    """One row, column ``value``: the check's value, as the SQL engine computes it."""
+    spec = definition.value
+    assert spec is not None
+    inner = gx_sql(definition, params)
+    counted = count_query(inner, spec.aggregate, spec.column)
+    if spec.if_empty is not None:
+        empty = sqltext.numeric_literal("value_if_empty", spec.if_empty)
+        return (f"SELECT CASE WHEN failing_rows = 0 THEN coalesce(value, {empty}) ELSE value END"
+                f" AS value FROM ({counted}) AS measured")
+    return f"SELECT value FROM ({counted}) AS measured"
+
+
+def _value_expectation(gx_expectations, definition: CheckDefinition):
+    """ExpectColumnMaxToBeBetween on ``value``, bounded by the first threshold that would fire.
+
+    The status itself comes from the thresholds (so warn and fail stay distinct); GX's own
+    success flag means "no threshold on the value fired".
+    """
+    bounds = [t for level in ("warn", "fail") for t in definition.thresholds.of(level)
+              if t.subject == "value"]
+    kwargs: dict[str, Any] = {"column": "value"}
+    up = [t for t in bounds if t.upward]
+    down = [t for t in bounds if not t.upward]
+    if up:
+        first = min(up, key=lambda t: (t.bound, t.op == ">"))
+        kwargs.update(max_value=float(first.bound), strict_max=first.op == ">=")
+    if down:
+        first = max(down, key=lambda t: (t.bound, t.op == "<"))
+        kwargs.update(min_value=float(first.bound), strict_min=first.op == "<=")
+    if "max_value" not in kwargs and "min_value" not in kwargs:
+        kwargs["max_value"] = None
+        kwargs["min_value"] = None
+    return gx_expectations.ExpectColumnMaxToBeBetween(
+        **kwargs, meta={"check": definition.name, "role": "value"})
+
+
+def _run_one(context, datasource, one_row_batch, definition: CheckDefinition,
+             params: Mapping[str, Decimal | int], sample_rows: int) -> CheckResult:
+    import great_expectations as gx
+
+    started = time.perf_counter()
+    if definition.problem:
+        return errored(definition, definition.problem, started, ENGINE)
+    try:
+        with _quiet():
+            validations = [_validation(
+                context, f"{definition.name}", one_row_batch,
+                [gx.expectations.UnexpectedRowsExpectation(
+                    unexpected_rows_query=rows_query(definition, params),
+                    description=definition.description,
+                    meta={"check": definition.name, "role": "rows"})])]
+            if definition.value is not None:
+                asset = datasource.add_query_asset(
+                    name=f"{definition.name}_value",
+                    query=sqltext.escape_binds(value_query(definition, params)))
+                batch = asset.add_batch_definition_whole_table(f"{definition.name}_value")
+                validations.append(_validation(context, f"{definition.name}_value", batch,
+                                               [_value_expectation(gx.expectations, definition)]))
+            checkpoint = context.checkpoints.add(gx.Checkpoint(
+                name=f"sge_recon_{definition.name}", validation_definitions=validations,
+                result_format={"result_format": "COMPLETE"}))
+            outcome = checkpoint.run()
+    except Exception as exc:  # noqa: BLE001 - GX raises many kinds; the check errors, others run
+        return errored(definition, f"Great Expectations could not run the check: "
+                                   f"{_first_line(exc)}", started, ENGINE)
+    results = [r for run in outcome.run_results.values() for r in run.results]
+    details = {"gx": _jsonable(outcome.describe_dict() if hasattr(outcome, "describe_dict")
+                               else {}), "expectations": [_jsonable(r.to_json_dict())
+                                                          for r in results]}
+    for r in results:
+        info = r.exception_info or {}
+        raised = info.get("raised_exception") if isinstance(info, dict) else None
+        if raised is None and isinstance(info, dict):  # keyed by metric id in some versions
+            raised = next((v.get("raised_exception") for v in info.values()
+                           if isinstance(v, dict) and v.get("raised_exception")), None)
+        if raised:
+            message = _exception_message(info)
+            return errored(definition, f"the check's SQL failed: {message}", started, ENGINE,
+                           details=details)
+    rows_result = next(r for r in results if r.expectation_config.meta.get("role") == "rows")
+    count = int(rows_result.result.get("observed_value"))
+    rows = list(rows_result.result.get("details", {}).get("unexpected_rows", []))[:sample_rows]
+    value = None
+    for r in results:
+        if r.expectation_config.meta.get("role") == "value":
+            observed = r.result.get("observed_value")
+            value = None if observed is None else _decimal(observed)
+    return evaluate(definition, count, value, rows, started, ENGINE, details=details)
+
+
+def _validation(context, name: str, batch_definition, expectations: list):
+    import great_expectations as gx
+
+    suite = context.suites.add(gx.ExpectationSuite(name=f"sge_recon_{name}"))
+    for expectation in expectations:
+        suite.add_expectation(expectation)
+    return context.validation_definitions.add(
+        gx.ValidationDefinition(name=f"sge_recon_{name}", data=batch_definition, suite=suite))
+
+
+@contextlib.contextmanager
+def _quiet():
+    """GX prints notices on stdout; the CLI's stdout belongs to the report (JSON)."""
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+
+
+def _exception_message(info: dict) -> str:
+    for candidate in [info, *[v for v in info.values() if isinstance(v, dict)]]:
+        message = candidate.get("exception_message")
+        if message:
+            text = str(message).strip()
+            for line in text.splitlines():  # SQLAlchemy wraps the driver's message
+                if line.strip() and not line.startswith(("[SQL", "(Background")):
+                    return line.strip()
+    return "unknown error"
+
+
+def _decimal(value: Any) -> Decimal:
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    return Decimal(str(value))
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=lambda v: json_value(v)
+                                 if not isinstance(v, (set, frozenset)) else sorted(v)))
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
