@@ -111,19 +111,19 @@ class PlatformService:
             if status == "completed":
                 raise ConflictError(f"intent {intent_id} is already completed; only stuck or "
                                           "failed intents can be retried")
-            age = now - intent["status_changed_at"]
-            if status != "failed" and age < stuck_after:
-                raise ConflictError(
-                    f"intent {intent_id} is {status} since {int(age.total_seconds())} s, not stuck "
-                    f"yet; it can be retried after {self.settings.INTENT_TIMEOUT_MINUTES} min "
-                    "without progress, or once it failed")
             jobs = store.open_jobs(conn, intent_id)
             live = [j for j in jobs if j["status"] == "active" and j["worker_alive"]]
             if live:
                 raise ConflictError(f"intent {intent_id} is being processed right now by "
-                                          f"worker {live[0]['worker_id']}; wait for it to finish")
-            # Jobs of dead workers and duplicates go; one waiting job remains, due now.
+                                    f"worker {live[0]['worker_id']}; wait for it to finish")
             pending = [j for j in jobs if j["status"] != "active"]
+            age = now - intent["status_changed_at"]
+            if not pending and status != "failed" and age < stuck_after:
+                raise ConflictError(
+                    f"intent {intent_id} is {status} since {int(age.total_seconds())} s, not stuck "
+                    f"yet; it can be retried after {self.settings.INTENT_TIMEOUT_MINUTES} min "
+                    "without progress, or once it failed")
+            # Jobs of dead workers and duplicates go; exactly one waiting job remains, due now.
             for job in [j for j in jobs if j["status"] == "active"] + pending[1:]:
                 store.abandon_job(conn, job["id"], now, "superseded by a manual retry")
             if status == "failed":

@@ -1,0 +1,76 @@
+"""Shared by the reference-platform tests: the admin API on a real ephemeral port, the keys, and
+small builders of platform rows the tests need."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from decimal import Decimal
+
+import uvicorn
+
+from sge_recon.platform.api import create_app
+
+from .conftest import settings_for
+
+ADMIN_KEY = "test-admin-key-0123456789"
+APPROVER_1 = "test-approver-one-0123456789"
+APPROVER_2 = "test-approver-two-0123456789"
+KEYS = {"ADMIN_API_KEY": ADMIN_KEY, "PAYOUT_APPROVER_1": APPROVER_1,
+        "PAYOUT_APPROVER_2": APPROVER_2}
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+ADMIN = bearer(ADMIN_KEY)
+
+
+@contextlib.contextmanager
+def running_api(db_url: str, *, database_url: str | None = None, clock=None, **settings):
+    """uvicorn serving the admin API on 127.0.0.1:<ephemeral>, in a thread; yields the base URL."""
+    cfg = settings_for(db_url, **KEYS, **settings)
+    kwargs = {"clock": clock} if clock else {}
+    app = create_app(cfg, database_url=database_url or db_url, pool_size=8, **kwargs)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="error",
+                                           access_log=False))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the admin API did not start")
+        time.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def payable_batch(factory, *, affiliates: int = 2, per_affiliate: int = 2,
+                  status: str = "pending_approval") -> dict:
+    """A program, affiliates with payable commissions gathered in one batch."""
+    program = factory.program()
+    batch = factory.payout_batch(program["id"], status=status, affiliate_count=affiliates,
+                                 total_amount=Decimal("1.50") * affiliates * per_affiliate)
+    user = factory.user(program["id"])
+    for _ in range(affiliates):
+        aff = factory.affiliate(program["id"])
+        for _ in range(per_affiliate):
+            intent = factory.intent(program["id"], user["id"])
+            factory.commission(program["id"], aff["id"], intent["id"], amount=Decimal("1.50"),
+                               base_amount=Decimal("150.00"), rate=Decimal("0.01"),
+                               status="payable", payout_batch_id=batch["id"])
+    return {"program": program, "batch": batch}
+
+
+def balanced(db, where: str = "TRUE", params=()) -> bool:
+    rows = db.fetch_all(
+        "SELECT transaction_id FROM public.ledger_entries WHERE " + where +
+        " GROUP BY transaction_id HAVING sum(CASE WHEN type = 'debit' THEN amount"
+        " ELSE -amount END) <> 0", params)
+    return not rows
