@@ -95,26 +95,35 @@ def discord_payload(message: Message) -> dict:
 
 
 def post(url: str, payload: dict, timeout: float = 5.0) -> None:
-    """POST one payload; raise DeliveryFailed (URL-free message) unless the service took it."""
-    import httpx
+    """POST one payload; raise DeliveryFailed (URL-free message) unless the service took it.
 
+    Plain urllib on purpose: HTTP client libraries log request URLs (httpx does at INFO), and a
+    webhook URL is a secret that must never reach a log.
+    """
+    import json
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(url, data=json.dumps(payload).encode(), method="POST",
+                                     headers={"Content-Type": "application/json",
+                                              "User-Agent": "sge-recon-alerts"})
     try:
-        response = httpx.post(url, json=payload, timeout=timeout)
-    except httpx.HTTPError as exc:
-        raise DeliveryFailed(_scrub(f"{type(exc).__name__}: {exc}", url)) from None
-    if 200 <= response.status_code < 300:
-        return
-    retry_after = None
-    if response.status_code == 429:
-        try:
-            retry_after = float(response.headers.get("retry-after", "")) or None
-        except ValueError:
-            retry_after = None
-    body = _scrub(response.text[:200].strip(), url)
-    # Every failure is retried with back-off (a 404 may be a webhook being re-created); the
-    # delivery gives up only after ALERT_GIVE_UP (see service.py).
-    raise DeliveryFailed(f"HTTP {response.status_code}" + (f": {body}" if body else ""),
-                         retry_after=retry_after)
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - http(s) only (validated setting)
+            response.read(1024)
+            return
+    except urllib.error.HTTPError as exc:
+        retry_after = None
+        if exc.code == 429:
+            try:
+                retry_after = float(exc.headers.get("Retry-After", "")) or None
+            except ValueError:
+                retry_after = None
+        body = _scrub(exc.read(200).decode("utf-8", "replace").strip(), url)
+        raise DeliveryFailed(f"HTTP {exc.code}" + (f": {body}" if body else ""),
+                             retry_after=retry_after) from None
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise DeliveryFailed(_scrub(f"{type(exc).__name__}: {reason}", url)) from None
 
 
 def _scrub(text: str, url: str) -> str:

@@ -1,0 +1,370 @@
+"""Alerting: every runbook rule against a real local HTTP receiver, through the real scheduler.
+
+Each rule: plant the fault → one message per channel when the incident opens → nothing more while
+it stays open within the reminder interval → one reminder after it → one resolution (with its
+duration) once the fault is fixed. Time moves with a ManualClock; the data, the checks, the
+database and the HTTP deliveries are real.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from sge_recon.context import Recon
+from sge_recon.scheduling import ManualClock, Scheduler, default_jobs
+
+from .conftest import settings_for
+
+
+class Receiver:
+    """A tiny webhook receiver on 127.0.0.1 that records every POST (and can fail on purpose)."""
+
+    def __init__(self):
+        self.posts: list[dict] = []          # every attempt: path, status answered, json body
+        self.fail_next: dict[str, int] = {}  # path -> how many next POSTs answer 500
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - http.server's naming
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with receiver.lock:
+                    failing = receiver.fail_next.get(self.path, 0)
+                    if failing:
+                        receiver.fail_next[self.path] = failing - 1
+                    status = 500 if failing else (204 if self.path.startswith("/discord") else 200)
+                    receiver.posts.append({"path": self.path, "status": status,
+                                           "json": json.loads(body)})
+                self.send_response(status)
+                self.end_headers()
+                if status == 200:
+                    self.wfile.write(b"ok")
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def delivered(self, path: str) -> list[dict]:
+        with self.lock:
+            return [p["json"] for p in self.posts if p["path"] == path and p["status"] < 300]
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver():
+    r = Receiver()
+    yield r
+    r.close()
+
+
+SLACK, DISCORD = "/slack/T000/B000/secret-token", "/discord/api/webhooks/1/secret-token"
+
+
+def alerting_recon(db_url: str, receiver: Receiver, **overrides) -> Recon:
+    return Recon(settings_for(db_url, SLACK_WEBHOOK_URL=receiver.base + SLACK,
+                              DISCORD_WEBHOOK_URL=receiver.base + DISCORD,
+                              CONSOLE_URL="https://console.example.test", **overrides))
+
+
+def monitor_only(recon: Recon, clock: ManualClock) -> Scheduler:
+    return Scheduler(recon, [j for j in default_jobs() if j.name == "monitor"], clock)
+
+
+def start_clock() -> ManualClock:
+    return ManualClock(datetime.now(timezone.utc).replace(second=5, microsecond=0))
+
+
+# -- planted faults: (plant, fix) per rule --------------------------------------------------------
+def plant_ledger_imbalance(factory, db, clock):
+    p = factory.program(id="prog_ledger")
+    factory.journal(p["id"], [("treasury", "debit", "100.00"), ("user:u1", "credit", "99.75")])
+
+    def fix():
+        factory.journal(p["id"], [("user:u1", "credit", "0.25")])  # the correcting entry
+    return fix
+
+
+def plant_worker_down(factory, db, clock):
+    factory.heartbeat("worker-1", last_seen_at=clock.now() - timedelta(minutes=3))
+    factory.job(intent_id=None)
+    clock.advance(minutes=3)  # down for 6 minutes now: past WORKER_DOWN_ALERT_MINUTES (5)
+
+    def fix():
+        db.execute("UPDATE public.worker_heartbeats SET last_seen_at = %s", (clock.now(),))
+    return fix
+
+
+def plant_queue_depth(factory, db, clock):
+    db.execute("INSERT INTO public.jobs (queue, status) "
+               "SELECT 'settlement', 'waiting' FROM generate_series(1, 501)")
+
+    def fix():
+        db.execute("UPDATE public.jobs SET status = 'completed' WHERE id IN "
+                   "(SELECT id FROM public.jobs ORDER BY id LIMIT 100)")
+    return fix
+
+
+def plant_stuck_intent(factory, db, clock):
+    p = factory.program()
+    u = factory.user(p["id"])
+    i = factory.intent(p["id"], u["id"], status="processing", amount=Decimal("250.00"),
+                       status_changed_at=clock.now() - timedelta(minutes=20))
+
+    def fix():
+        db.execute("UPDATE public.settlement_intents SET status = 'completed', completed_at = %s "
+                   "WHERE id = %s", (clock.now(), i["id"]))
+    return fix
+
+
+def plant_webhook_exhausted(factory, db, clock):
+    p = factory.program()
+    e = factory.endpoint(p["id"])
+    d = factory.delivery(e["id"], status="failed", attempt_count=5, last_error="HTTP 503",
+                         last_attempt_at=clock.now() - timedelta(hours=2))
+
+    def fix():  # retried by an operator and delivered
+        db.execute("UPDATE public.webhook_deliveries SET status = 'delivered', "
+                   "attempt_count = 6, last_attempt_at = %s WHERE id = %s", (clock.now(), d["id"]))
+    return fix
+
+
+def plant_endpoint_failing(factory, db, clock):
+    p = factory.program()
+    e = factory.endpoint(p["id"])
+    for n in range(3):  # 3 deliveries x 4 failed attempts = 12 consecutive failures (> 10)
+        factory.delivery(e["id"], status="retry_scheduled", attempt_count=4, last_error="timeout",
+                         last_attempt_at=clock.now() - timedelta(minutes=30 - n))
+
+    def fix():  # the endpoint answers again: a delivery succeeds after the failures
+        factory.delivery(e["id"], status="delivered", attempt_count=1,
+                         last_attempt_at=clock.now())
+    return fix
+
+
+RULES = [
+    ("ledger_imbalance", "P0", plant_ledger_imbalance, "0.25 USD"),
+    ("worker_down", "P1", plant_worker_down, None),
+    ("queue_depth", "P2", plant_queue_depth, None),
+    ("stuck_intents", "P2", plant_stuck_intent, "250.00 USD"),
+    ("webhook_exhausted", "P3", plant_webhook_exhausted, None),
+    ("webhook_endpoint_failing", "P3", plant_endpoint_failing, None),
+]
+
+
+@pytest.mark.parametrize("kind,priority,plant,money", RULES, ids=[r[0] for r in RULES])
+def test_rule_lifecycle_open_remind_resolve(db_url, db, factory, receiver, kind, priority, plant,
+                                            money):
+    recon = alerting_recon(db_url, receiver)
+    clock = start_clock()
+    sched = monitor_only(recon, clock)
+    fix = plant(factory, db, clock)
+
+    # opens: one message per channel
+    assert sched.tick()[0].status == "succeeded"
+    [incident] = recon.incidents.incidents()
+    assert (incident["kind"], incident["priority"], incident["status"]) == (kind, priority, "open")
+    slack, discord = receiver.delivered(SLACK), receiver.delivered(DISCORD)
+    assert len(slack) == len(discord) == 1
+    assert f"{priority} incident #{incident['id']}" in slack[0]["text"]
+    assert discord[0]["content"].startswith(f"[{priority}]")
+    if money:
+        assert money in json.dumps(slack[0]) and money in json.dumps(discord[0])
+
+    # stays open: no repeat every minute, nor within the 4 h interval
+    for minutes in (1, 2, 239):
+        clock.set(_at(incident, minutes))
+        assert sched.tick()[0].status == "succeeded"
+    assert len(receiver.delivered(SLACK)) == len(receiver.delivered(DISCORD)) == 1
+
+    # a reminder once the interval has passed, and only one
+    clock.set(_at(incident, 241))
+    sched.tick()
+    clock.set(_at(incident, 242))
+    sched.tick()
+    slack, discord = receiver.delivered(SLACK), receiver.delivered(DISCORD)
+    assert len(slack) == len(discord) == 2
+    assert slack[1]["text"].startswith(f"Reminder: {priority} incident #{incident['id']}")
+    assert "still open after 4 h" in slack[1]["text"]
+
+    # fixed: resolved once, with its duration; then silence
+    clock.set(_at(incident, 300))
+    fix()
+    sched.tick()
+    clock.set(_at(incident, 301))
+    sched.tick()
+    slack, discord = receiver.delivered(SLACK), receiver.delivered(DISCORD)
+    assert len(slack) == len(discord) == 3
+    assert slack[2]["text"].startswith(f"Resolved: {priority} incident #{incident['id']} after "
+                                       "5 h 0 min")
+    assert discord[2]["embeds"][0]["color"] == 0x388E3C
+    [resolved] = recon.incidents.incidents()
+    assert resolved["status"] == "resolved"
+    assert resolved["resolved_at"] - resolved["opened_at"] == timedelta(minutes=300)
+    runs = recon.db.fetch_all("SELECT status FROM recon.job_runs WHERE job = 'monitor'")
+    assert {r["status"] for r in runs} == {"succeeded"} and len(runs) == 8
+
+
+def _at(incident: dict, minutes: int) -> datetime:
+    return incident["opened_at"] + timedelta(minutes=minutes)
+
+
+def test_slack_and_discord_payload_shapes(db_url, factory, db, receiver):
+    recon = alerting_recon(db_url, receiver)
+    clock = start_clock()
+    plant_ledger_imbalance(factory, db, clock)
+    monitor_only(recon, clock).tick()
+    [slack] = receiver.delivered(SLACK)
+    [discord] = receiver.delivered(DISCORD)
+
+    assert set(slack) == {"text", "blocks"}
+    assert "Ledger of program prog_ledger (USD) is off by 0.25 USD" in slack["text"]
+    types = [b["type"] for b in slack["blocks"]]
+    assert types == ["section", "section", "section", "context"]
+    fields = {f["text"].split("\n")[0]: f["text"].split("\n")[1] for f in slack["blocks"][1]["fields"]}
+    assert fields["*Priority*"] == "P0" and fields["*Money at stake*"] == "0.25 USD"
+    assert "First steps" in slack["blocks"][2]["text"]["text"]
+    assert "Pause the settlement queue" in slack["blocks"][2]["text"]["text"]
+    assert "<https://console.example.test/ledger|" in slack["blocks"][3]["elements"][0]["text"]
+
+    assert set(discord) == {"content", "embeds"}
+    [embed] = discord["embeds"]
+    assert discord["content"].startswith("[P0] ")
+    assert embed["title"].startswith("P0 incident #") and embed["color"] == 0xD32F2F
+    assert embed["url"] == "https://console.example.test/ledger"
+    assert {f["name"]: f["value"] for f in embed["fields"]}["Money at stake"] == "0.25 USD"
+    assert "1. Pause the settlement queue" in embed["description"]
+    assert datetime.fromisoformat(embed["timestamp"]) == clock.now()
+    assert len(discord["content"]) <= 2000 and len(embed["title"]) <= 256
+
+
+def test_channel_returning_500_is_retried_and_delivered_once(db_url, factory, db, receiver,
+                                                             caplog):
+    caplog.set_level(logging.DEBUG)
+    recon = alerting_recon(db_url, receiver)
+    clock = start_clock()
+    sched = monitor_only(recon, clock)
+    plant_ledger_imbalance(factory, db, clock)
+    receiver.fail_next[SLACK] = 2
+
+    assert sched.tick()[0].status == "succeeded"  # a dead channel does not fail the job
+    assert receiver.delivered(SLACK) == [] and len(receiver.delivered(DISCORD)) == 1
+    [pending] = [d for d in recon.incidents.deliveries() if d["channel"] == "slack"]
+    assert (pending["status"], pending["attempts"]) == ("pending", 1)
+    assert pending["last_error"].startswith("HTTP 500")
+
+    clock.advance(minutes=1)
+    sched.tick()                                   # retried after 60 s: 500 again
+    assert receiver.delivered(SLACK) == []
+    clock.advance(minutes=1)
+    sched.tick()                                   # back-off: 120 s since the 2nd attempt
+    assert receiver.delivered(SLACK) == []
+    clock.advance(minutes=1)
+    sched.tick()                                   # the channel is back
+    assert len(receiver.delivered(SLACK)) == 1
+    clock.advance(minutes=5)
+    sched.tick()
+    assert len(receiver.delivered(SLACK)) == 1 and len(receiver.delivered(DISCORD)) == 1
+    [sent] = [d for d in recon.incidents.deliveries() if d["channel"] == "slack"]
+    assert (sent["status"], sent["attempts"]) == ("sent", 3)
+    assert len([p for p in receiver.posts if p["path"] == SLACK]) == 3
+    assert "secret-token" not in caplog.text
+
+
+def test_refused_channel_keeps_alerts_pending_without_leaking_the_url(db_url, factory, db,
+                                                                      receiver, caplog):
+    caplog.set_level(logging.DEBUG)
+    dead = "http://127.0.0.1:9/hooks/secret-token-xyz"  # port 9 (discard): connection refused
+    recon = Recon(settings_for(db_url, SLACK_WEBHOOK_URL=dead,
+                               DISCORD_WEBHOOK_URL=receiver.base + DISCORD))
+    clock = start_clock()
+    sched = monitor_only(recon, clock)
+    plant_stuck_intent(factory, db, clock)
+    assert sched.tick()[0].status == "succeeded"
+    assert len(receiver.delivered(DISCORD)) == 1
+    [slack] = [d for d in recon.incidents.deliveries() if d["channel"] == "slack"]
+    assert slack["status"] == "pending" and slack["last_error"]
+    stored = json.dumps([dict(r) for r in recon.db.fetch_all(
+        "SELECT last_error FROM recon.alert_deliveries UNION ALL "
+        "SELECT coalesce(error, '') FROM recon.job_runs")])
+    assert "secret-token" not in stored and "secret-token" not in caplog.text
+
+
+def test_acknowledged_incident_gets_no_reminder_but_is_resolved(db_url, factory, db, receiver):
+    recon = alerting_recon(db_url, receiver)
+    clock = start_clock()
+    sched = monitor_only(recon, clock)
+    fix = plant_stuck_intent(factory, db, clock)
+    sched.tick()
+    [incident] = recon.incidents.incidents()
+    assert recon.incidents.acknowledge(incident["id"], "alice", clock.now())["status"] == \
+        "acknowledged"
+    clock.set(_at(incident, 5 * 60))
+    sched.tick()
+    assert len(receiver.delivered(SLACK)) == 1
+    fix()
+    clock.advance(minutes=1)
+    sched.tick()
+    slack = receiver.delivered(SLACK)
+    assert len(slack) == 2 and slack[1]["text"].startswith("Resolved:")
+
+
+def test_reminder_interval_is_configurable(db_url, factory, db, receiver):
+    recon = alerting_recon(db_url, receiver, ALERT_REMINDER_HOURS="0.5")
+    clock = start_clock()
+    sched = monitor_only(recon, clock)
+    plant_webhook_exhausted(factory, db, clock)
+    sched.tick()
+    [incident] = recon.incidents.incidents()
+    clock.set(_at(incident, 29))
+    sched.tick()
+    assert len(receiver.delivered(SLACK)) == 1
+    clock.set(_at(incident, 31))
+    sched.tick()
+    assert len(receiver.delivered(SLACK)) == 2
+
+
+def test_worker_down_measured_from_last_heartbeat(db_url, factory, db, receiver):
+    recon = alerting_recon(db_url, receiver)
+    clock = start_clock()
+    sched = monitor_only(recon, clock)
+    factory.heartbeat("w1", last_seen_at=clock.now() - timedelta(seconds=90))
+    sched.tick()                       # down (no heartbeat for 90 s) but not for 5 min yet
+    assert recon.incidents.incidents() == []
+    clock.advance(minutes=3)
+    sched.tick()                       # 4.5 min
+    assert recon.incidents.incidents() == []
+    clock.advance(minutes=1)
+    sched.tick()                       # 5.5 min
+    [incident] = recon.incidents.incidents()
+    assert incident["kind"] == "worker_down" and incident["details"]["down_seconds"] == "330"
+
+
+def test_two_schedulers_open_one_incident_and_send_one_message(db_url, factory, db, receiver):
+    clock = start_clock()
+    a = monitor_only(alerting_recon(db_url, receiver), clock)
+    b = monitor_only(alerting_recon(db_url, receiver), clock)
+    plant_ledger_imbalance(factory, db, clock)
+    for _ in range(3):
+        threads = [threading.Thread(target=s.tick) for s in (a, b)]
+        [t.start() for t in threads]
+        [t.join() for t in threads]
+        clock.advance(minutes=1)
+    assert len(receiver.delivered(SLACK)) == len(receiver.delivered(DISCORD)) == 1
+    assert len(a.recon.incidents.incidents()) == 1
