@@ -134,3 +134,39 @@ class PlatformFactory:
     def rpc_call(self, **kw) -> dict:
         return self.insert("rpc_calls", {"provider": "alchemy", "method": "eth_getTransaction",
                                          "latency_ms": Decimal("120"), "ok": True, **kw})
+
+    # -- rows of other schemas (recon state, the admin audit log) ------------------------------
+    def insert_into(self, schema: str, table: str, row: dict[str, Any]) -> dict[str, Any]:
+        cols = list(row)
+        values = [Jsonb(v) if isinstance(v, (dict, list)) else v for v in row.values()]
+        sql = (f"INSERT INTO {schema}.{table} ({', '.join(cols)}) "
+               f"VALUES ({', '.join(['%s'] * len(cols))}) RETURNING *")
+        with self.db.transaction() as conn:
+            return conn.execute(sql, values).fetchone()
+
+    def admin_audit(self, **kw) -> dict:
+        return self.insert("admin_audit_log", {"actor": "admin:ops", "method": "POST",
+                                               "path": "/admin/queue/pause", "status_code": 200,
+                                               "result": "ok", **kw})
+
+    def action(self, **kw) -> dict:
+        return self.insert_into("recon", "action_log", {"operator": "alice",
+                                                        "action": "queue.pause", "result": "ok",
+                                                        **kw})
+
+    def check_run(self, **kw) -> dict:
+        import uuid
+
+        row = {"run_id": uuid.uuid4(), "started_at": now(), "finished_at": now(),
+               "status": "pass", "engine": "sql", **kw}
+        return self.insert_into("recon", "check_runs", row)
+
+    def check_result(self, run_id, name: str, **kw) -> dict:
+        return self.insert_into("recon", "check_results", {"run_id": run_id, "name": name,
+                                                           "status": "pass", "failing_rows": 0,
+                                                           "engine": "sql", **kw})
+
+    def incident(self, **kw) -> dict:
+        return self.insert_into("recon", "incidents", {"kind": "ledger_imbalance", "key": "",
+                                                       "priority": "P0", "status": "open",
+                                                       "title": "Ledger imbalance", **kw})
