@@ -1,0 +1,155 @@
+"""What every page of the console shares: the cached Recon, guarded data loads with banners,
+the operator's identity, and the confirm-then-act dialog.
+
+The only place (with the pages) that imports streamlit. No SQL and no HTTP here: everything goes
+through ``Recon.console`` (sge_recon/console).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import streamlit as st
+
+from sge_recon.config import Settings
+from sge_recon.context import Recon
+from sge_recon.errors import DatabaseUnavailable, ReconError
+
+RETRY_SECONDS = 5
+
+
+@st.cache_resource(show_spinner=False)
+def get_recon() -> Recon:
+    """One Recon (settings, database handle, services) per console process."""
+    return Recon(Settings.load(), application_name="sge-recon-console")
+
+
+def recon() -> Recon:
+    try:
+        return get_recon()
+    except ReconError as exc:  # bad settings: nothing can work, say what to fix
+        st.error(f"The console cannot start: {exc.message}", icon="🛑")
+        st.stop()
+
+
+def service():
+    return recon().console
+
+
+def settings() -> Settings:
+    return recon().settings
+
+
+def load(fn: Callable[..., Any], *args: Any, what: str = "this page's data") -> Any:
+    """Call a data function; a database that is down gives a banner (not a traceback) and
+    the page retries by itself until it is back."""
+    try:
+        return fn(*args)
+    except DatabaseUnavailable as exc:
+        database_down_banner(exc.message, what)
+    except ReconError as exc:
+        st.error(f"Could not load {what}: {exc.message}", icon="⚠️")
+    return None
+
+
+def database_down_banner(message: str, what: str) -> None:
+    st.error(f"**The database is not reachable**, so {what} cannot be shown. {message}. "
+             f"This page checks again every {RETRY_SECONDS} s and recovers by itself.", icon="🛑")
+    _retry_when_database_returns()
+
+
+@st.fragment(run_every=RETRY_SECONDS)
+def _retry_when_database_returns() -> None:
+    if st.session_state.get("_db_probe_armed") and recon().db.ping():
+        st.session_state["_db_probe_armed"] = False
+        st.cache_data.clear()
+        st.rerun(scope="app")
+    st.session_state["_db_probe_armed"] = True
+
+
+@st.cache_data(ttl=10, show_spinner=False)
+def api_health():
+    return service().api_health()
+
+
+def api_banner() -> None:
+    """On pages with actions: say up front when the admin API cannot take them."""
+    health = api_health()
+    if not health.ok:
+        st.warning(health.message, icon="🔌")
+
+
+def operator() -> str:
+    return (st.session_state.get("operator") or "").strip()
+
+
+def require_operator() -> bool:
+    if operator():
+        return True
+    st.info("Enter your name as **operator** in the sidebar to act: every action is recorded "
+            "with who did it.", icon="👤")
+    return False
+
+
+def money(value: Any) -> str:
+    return "—" if value is None else f"{value:,.2f}"
+
+
+# -- confirm, act, show the answer -----------------------------------------------------------------
+def ask_to_confirm(page: str, title: str, description: str, run: Callable[[], Any]) -> None:
+    """Open the confirmation dialog for an action; ``run`` returns an ActionOutcome."""
+    st.session_state["pending_action"] = {"page": page, "title": title,
+                                          "description": description, "run": run}
+
+
+def _clear_pending() -> None:
+    st.session_state.pop("pending_action", None)
+
+
+def show_pending_dialog() -> None:
+    """Called on every run of every page: while an action waits for confirmation, its dialog
+    stays open (a dismissed dialog cancels the action)."""
+    pending = st.session_state.get("pending_action")
+    if not pending:
+        return
+
+    def body() -> None:
+        st.markdown(pending["description"])
+        st.caption(f"Operator: {operator() or '—'} · recorded in the action log")
+        left, right = st.columns(2)
+        if left.button("Confirm", type="primary", key="confirm_action"):
+            try:
+                outcome = pending["run"]()
+            except ReconError as exc:
+                outcome = exc
+            st.session_state.setdefault("outcomes", {})[pending["page"]] = outcome
+            _clear_pending()
+            st.rerun()
+        if right.button("Cancel", key="cancel_action"):
+            _clear_pending()
+            st.rerun()
+
+    st.dialog(pending["title"], on_dismiss=_clear_pending)(body)()
+
+
+def show_outcome(page: str) -> None:
+    """The answer to the last action on this page, in words: success, or failure and why."""
+    outcome = st.session_state.get("outcomes", {}).get(page)
+    if outcome is None:
+        return
+    if isinstance(outcome, ReconError):
+        st.error(f"Not done: {outcome.message}", icon="⚠️")
+        return
+    label = f"**{outcome.action.replace('_', ' ')}** on `{outcome.target}`"
+    if outcome.ok:
+        st.success(f"{label}: {outcome.message}", icon="✅")
+    else:
+        st.error(f"{label}: {outcome.message}", icon="⛔")
+    if outcome.logged and outcome.log_id:
+        st.caption(f"Recorded as action #{outcome.log_id}.")
+
+
+def page_header(title: str, caption: str | None = None) -> None:
+    st.title(title)
+    if caption:
+        st.caption(caption)

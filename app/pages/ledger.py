@@ -1,0 +1,117 @@
+"""Ledger: balances per program and currency, imbalances down to the offending transactions,
+force-reconcile, and the correcting-entry form."""
+
+import streamlit as st
+
+import console_kit as kit
+
+kit.page_header("Ledger", "Double-entry balances: every program and currency must have debits "
+                          "equal to credits.")
+kit.api_banner()
+kit.show_outcome("ledger")
+
+
+@st.cache_data(ttl=60, show_spinner="Summing the ledger…")
+def balances():
+    return kit.service().ledger_balances()
+
+
+@st.cache_data(ttl=10, show_spinner=False)
+def ledger_checks():
+    return kit.service().ledger_check_results()
+
+
+st.subheader("Balances per program and currency")
+rows = kit.load(balances, what="the ledger balances")
+if rows is not None:
+    if not rows:
+        st.info("The ledger has no entries yet.")
+    else:
+        st.dataframe(rows, hide_index=True, key="balances_table")
+        off = [r for r in rows if r["difference"] != 0]
+        if off:
+            st.error(f"{len(off)} program/currency pair(s) do not balance.", icon="🔴")
+        else:
+            st.success("Every program and currency balances.", icon="🟢")
+
+st.subheader("Imbalances found by the checks")
+checks = kit.load(ledger_checks, what="the stored ledger checks")
+if checks is not None:
+    if not checks:
+        st.info("No stored ledger check yet: run `sge-recon check` or wait for the scheduler.")
+    for name, result in checks.items():
+        symbol = {"pass": "🟢", "warn": "🟠", "fail": "🔴"}.get(result.status, "⚪")
+        st.markdown(f"{symbol} **{name}** — {result.status}, {result.failing_rows or 0} failing "
+                    f"row(s)" + (f" · error: {result.error}" if result.error else ""))
+        if result.rows:
+            st.dataframe(result.rows, hide_index=True, key=f"rows_{name}")
+
+st.subheader("Offending transactions")
+pairs = [(r["program_id"], r["currency"]) for r in rows or [] if r["difference"] != 0]
+if pairs:
+    pair = st.selectbox("Program / currency", pairs, format_func=lambda p: f"{p[0]} · {p[1]}",
+                        key="imbalance_pair")
+    txns = kit.load(kit.service().unbalanced_transactions, *pair, what="the transactions")
+    if txns is not None:
+        st.dataframe(txns, hide_index=True, key="unbalanced_txns")
+else:
+    st.caption("None: no program/currency is out of balance.")
+txn_id = st.text_input("Show the entries of a transaction", key="txn_id",
+                       placeholder="transaction id")
+if txn_id.strip():
+    entries = kit.load(kit.service().transaction_entries, txn_id, what="the entries")
+    if entries is not None:
+        if entries:
+            st.dataframe(entries, hide_index=True, key="txn_entries")
+        else:
+            st.warning(f"No ledger entries with transaction id {txn_id.strip()!r}.")
+
+programs = kit.load(kit.service().programs, what="the programs") or []
+program_ids = [p["id"] for p in programs]
+
+st.subheader("Force reconcile")
+st.caption("Asks the platform to run the ledger checks for one program now (admin API).")
+if program_ids and kit.require_operator():
+    program = st.selectbox("Program", program_ids, key="reconcile_program")
+    if st.button("Force reconcile…", key="force_reconcile"):
+        op = kit.operator()
+        kit.ask_to_confirm("ledger", "Force reconcile",
+                           f"Run the ledger checks for program **{program}** now?",
+                           lambda: kit.service().actions.force_reconcile(op, program))
+
+st.subheader("Correcting entry")
+st.caption("Writes one balanced journal transaction through the admin API; the reason is kept. "
+           "Debits must equal credits per currency.")
+if program_ids and kit.require_operator():
+    with st.form("correction", clear_on_submit=False):
+        program = st.selectbox("Program", program_ids, key="correction_program")
+        reason = st.text_input("Reason", key="correction_reason",
+                               placeholder="what is corrected and why (kept with the entry)")
+        entries = []
+        for i in range(4):
+            a, t, m, c = st.columns([3, 1.3, 1.5, 1])
+            entries.append({
+                "account": a.text_input("Account", key=f"corr_account_{i}",
+                                        placeholder="treasury" if i == 0 else ""),
+                "type": t.selectbox("Type", ["debit", "credit"], index=i % 2,
+                                    key=f"corr_type_{i}"),
+                "amount": m.text_input("Amount", key=f"corr_amount_{i}", placeholder="0.00"),
+                "currency": c.text_input("Currency", key=f"corr_currency_{i}", value="USD"),
+            })
+        submitted = st.form_submit_button("Post correction…")
+    if submitted:
+        from sge_recon.console import parse_correction
+        from sge_recon.errors import ReconError
+
+        try:
+            why, parsed = parse_correction(reason, entries)
+        except ReconError as exc:
+            st.error(f"Not sent: {exc.message}", icon="⚠️")
+        else:
+            op = kit.operator()
+            lines = "\n".join(f"- {e.type} `{e.account}` {e.amount} {e.currency}" for e in parsed)
+            kit.ask_to_confirm("ledger", "Post a correcting entry",
+                               f"Post this correction to **{program}**?\n\n{lines}\n\n"
+                               f"Reason: {why}",
+                               lambda: kit.service().actions.ledger_correction(
+                                   op, program, why, parsed))

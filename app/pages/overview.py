@@ -1,0 +1,66 @@
+"""Overview: is everything green? The live part refreshes itself every REFRESH_SECONDS."""
+
+import streamlit as st
+
+import console_kit as kit
+
+kit.page_header("Overview", "The runbook's health metrics, open alerts and the last "
+                            "reconciliation run.")
+kit.show_outcome("overview")
+
+
+@st.cache_data(ttl=5, show_spinner=False)
+def overview_data():
+    return kit.service().overview()
+
+
+@st.fragment(run_every=kit.settings().REFRESH_SECONDS)
+def live() -> None:
+    data = kit.load(overview_data, what="the overview")
+    if data is None:
+        return
+    if data.all_green:
+        st.success("Everything is green.", icon="✅")
+    cols = st.columns(4)
+    for col, metric in zip(cols, data.metrics):
+        with col.container(border=True):
+            st.metric(f"{metric.light.symbol} {metric.name}", metric.value, help=metric.detail)
+            st.caption(metric.detail)
+    st.subheader("Open alerts")
+    cols = st.columns(4)
+    for col, alert in zip(cols, data.alerts):
+        with col.container(border=True):
+            st.metric(f"{alert.light.symbol} {alert.label}", f"{alert.count:,}")
+            if alert.money_at_stake is not None:
+                st.caption(f"Money at stake: **{kit.money(alert.money_at_stake)}**")
+            st.caption(alert.detail)
+    st.subheader("Last reconciliation run")
+    run = data.last_run
+    if run is None:
+        st.info("No reconciliation run stored yet: run `sge-recon check` or wait for the "
+                "scheduler.", icon="ℹ️")
+    else:
+        counts = ", ".join(f"{n} {s}" for s, n in sorted(run.counts.items()))
+        st.markdown(f"{_status_symbol(run.status)} **{run.status}** · {run.engine} engine · "
+                    f"started {run.started_at:%Y-%m-%d %H:%M:%S} UTC · {counts}")
+    if data.open_incidents:
+        text = ", ".join(f"{n} {p}" for p, n in sorted(data.open_incidents.items()))
+        st.warning(f"Open incidents: {text}. See Incidents.", icon="🚨")
+    st.caption(f"Updated {data.loaded_at:%H:%M:%S} UTC · refreshes every "
+               f"{kit.settings().REFRESH_SECONDS} s")
+
+
+def _status_symbol(status: str) -> str:
+    return {"pass": "🟢", "warn": "🟠", "fail": "🔴"}.get(status, "⚪")
+
+
+live()
+
+with st.expander("Run the fast checks now"):
+    st.caption("Runs the cheap SQL checks (never Great Expectations) and stores the run.")
+    if st.button("Run fast checks", key="run_fast_checks"):
+        result = kit.load(kit.service().run_fast_checks, what="the fast checks")
+        if result is not None:
+            overview_data.clear()
+            st.success(f"Fast checks finished: {result.status} "
+                       f"({len(result.checks)} checks).", icon="✅")

@@ -1,0 +1,34 @@
+"""SLOs: target, current value and error budget left over a chosen window."""
+
+import streamlit as st
+
+import console_kit as kit
+
+kit.page_header("SLOs", "Service-level objectives and their error budgets.")
+days = st.selectbox("Window", [1, 7, 28, 90], index=2, format_func=lambda d: f"last {d} days",
+                    key="slo_days")
+
+
+@st.cache_data(ttl=60, show_spinner="Computing the SLOs…")
+def slos(days):
+    return kit.service().slos(days)
+
+
+def pct(value, places=2):
+    return "—" if value is None else f"{value * 100:.{places}f} %"
+
+
+rows = kit.load(slos, days, what="the SLOs")
+if rows is not None:
+    cols = st.columns(len(rows))
+    for col, slo in zip(cols, rows):
+        symbol = {True: "🟢", False: "🔴", None: "⚪"}[slo.met]
+        with col.container(border=True):
+            st.metric(f"{symbol} {slo.name}", pct(slo.current, 3),
+                      help=f"Target {pct(slo.target, 1)}")
+            st.caption(f"Target **{pct(slo.target, 1)}** · error budget left "
+                       f"**{pct(slo.budget_left, 1)}**")
+            st.caption(f"{slo.good:,} good of {slo.total:,} — {slo.measured_by}.")
+    st.dataframe([{"objective": s.name, "target": pct(s.target, 1), "current": pct(s.current, 3),
+                   "error budget left": pct(s.budget_left, 1), "good": s.good, "total": s.total,
+                   "bad": s.bad} for s in rows], hide_index=True, key="slo_table")

@@ -1,0 +1,248 @@
+"""Console actions: each one calls the admin API (DESIGN §6) and is recorded in recon.action_log.
+
+The outcome says in words what happened — the API's answer on success, its error sentence and
+status code on refusal, or that it could not be reached — and an API that is down or refuses is
+always recorded as ``failed``, never as success. Approver keys pass through to the request and
+are never stored, logged or echoed: the recorded request holds only ids and amounts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any, Callable
+
+from ..db import DriverError
+from ..db import console as q
+from ..errors import DatabaseUnavailable, UsageError
+
+
+@dataclass(frozen=True)
+class ActionOutcome:
+    ok: bool
+    action: str
+    target: str | None
+    status_code: int | None
+    message: str              # the answer in words, shown to the operator
+    data: Any = None          # the API's JSON answer on success
+    logged: bool = True       # False when the action_log row could not be written
+    log_id: int | None = None
+    at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class CorrectionEntry:
+    account: str
+    type: str
+    amount: Decimal
+    currency: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"account": self.account, "type": self.type, "amount": str(self.amount),
+                "currency": self.currency}
+
+
+class ActionService:
+    """Runs one action: the API call, then the action_log row, then the outcome in words."""
+
+    def __init__(self, db, client_factory: Callable[[], Any]):
+        self._db = db
+        self._client_factory = client_factory
+
+    # -- admin API actions ---------------------------------------------------------------------
+    def force_reconcile(self, operator: str, program_id: str) -> ActionOutcome:
+        return self._call(operator, "force_reconcile", program_id, {"programId": program_id},
+                          lambda c: c.force_reconcile(program_id))
+
+    def retry_intent(self, operator: str, intent_id: str) -> ActionOutcome:
+        return self._call(operator, "retry_intent", intent_id, {"intentId": intent_id},
+                          lambda c: c.retry_intent(intent_id))
+
+    def pause_queue(self, operator: str) -> ActionOutcome:
+        return self._call(operator, "pause_queue", "settlement", None, lambda c: c.pause_queue())
+
+    def resume_queue(self, operator: str) -> ActionOutcome:
+        return self._call(operator, "resume_queue", "settlement", None, lambda c: c.resume_queue())
+
+    def approve_batch(self, operator: str, batch_id: str, approver_key: str) -> ActionOutcome:
+        if not (approver_key or "").strip():
+            raise UsageError("type your approver key to approve a payout batch; it is used for "
+                             "this request only and never stored")
+        return self._call(operator, "approve_payout_batch", batch_id, {"batchId": batch_id},
+                          lambda c: c.approve_batch(batch_id, key=approver_key.strip()))
+
+    def execute_batch(self, operator: str, batch_id: str) -> ActionOutcome:
+        return self._call(operator, "execute_payout_batch", batch_id, {"batchId": batch_id},
+                          lambda c: c.execute_batch(batch_id))
+
+    def retry_webhook(self, operator: str, delivery_id: str) -> ActionOutcome:
+        return self._call(operator, "retry_webhook", delivery_id, {"deliveryId": delivery_id},
+                          lambda c: c.retry_webhook(delivery_id))
+
+    def ledger_correction(self, operator: str, program_id: str, reason: str,
+                          entries: list[CorrectionEntry]) -> ActionOutcome:
+        body = {"programId": program_id, "reason": reason,
+                "entries": [e.to_json() for e in entries]}
+        return self._call(operator, "ledger_correction", program_id, body,
+                          lambda c: c.ledger_correction(program_id, reason,
+                                                        [e.to_json() for e in entries]))
+
+    # -- local actions on recon's own incidents -------------------------------------------------
+    def acknowledge_incident(self, operator: str, incident_id: int) -> ActionOutcome:
+        return self._local(operator, "acknowledge_incident", incident_id,
+                           lambda conn: q.acknowledge_incident(conn, incident_id, operator),
+                           "Acknowledged.", "it is not open (already acknowledged or resolved)")
+
+    def resolve_incident(self, operator: str, incident_id: int) -> ActionOutcome:
+        return self._local(operator, "resolve_incident", incident_id,
+                           lambda conn: q.resolve_incident(conn, incident_id),
+                           "Resolved.", "it is already resolved")
+
+    def add_incident_note(self, operator: str, incident_id: int, note: str,
+                          now: datetime) -> ActionOutcome:
+        note = " ".join((note or "").split())
+        if not note:
+            raise UsageError("the note is empty; type what you found or did")
+        line = f"{now:%Y-%m-%d %H:%M} UTC {operator}: {note}"
+        return self._local(operator, "add_incident_note", incident_id,
+                           lambda conn: q.append_incident_note(conn, incident_id, line),
+                           "Note added.", "no such incident")
+
+    # -- other recorded actions (no admin API: recon's own work, e.g. an audit export) ----------
+    def run_recorded(self, operator: str, action: str, target: str | None,
+                     work: Callable[[], str]) -> ActionOutcome:
+        """Run ``work`` (returns a sentence saying what it did) and record it; a ReconError is
+        recorded and shown as failed with its message."""
+        from ..errors import ReconError
+
+        operator = require_operator(operator)
+        try:
+            message, ok, error = work(), True, None
+        except ReconError as exc:
+            message, ok, error = f"Failed: {exc.message}", False, exc.message
+        return self._record(operator, action, target, None, ok, None, None, error, message, None)
+
+    # -- the mechanics ---------------------------------------------------------------------------
+    def _call(self, operator: str, action: str, target: str | None, request: dict | None,
+              send: Callable[[Any], Any]) -> ActionOutcome:
+        operator = require_operator(operator)
+        client = self._client_factory()
+        try:
+            result = send(client)
+        finally:
+            client.close()
+        ok = bool(result.ok)
+        error = None if ok else (result.error or "the admin API gave no reason")
+        return self._record(operator, action, target, request, ok, result.status_code,
+                            result.data or None, error, describe_result(result), result.data)
+
+    def _local(self, operator: str, action: str, incident_id: int, change, done: str,
+               refused: str) -> ActionOutcome:
+        operator = require_operator(operator)
+        target = f"incident:{incident_id}"
+        try:
+            with self._db.transaction() as conn:
+                row = change(conn)
+                if row is not None:
+                    logged = q.record_action(conn, operator=operator, action=action,
+                                             target=target, request=None, result="ok",
+                                             status_code=None, response=None, error=None)
+                    return ActionOutcome(True, action, target, None, done, logged=True,
+                                         log_id=logged["id"], at=logged["at"])
+        except (DatabaseUnavailable, DriverError) as exc:
+            return ActionOutcome(False, action, target, None,
+                                 f"Failed: the database could not be written ({_first_line(exc)}).",
+                                 logged=False)
+        message = f"Failed: incident {incident_id} was not changed because {refused}."
+        return self._record(operator, action, target, None, False, None, None, message, message,
+                            None)
+
+    def _record(self, operator, action, target, request, ok, status, response, error, message,
+                data) -> ActionOutcome:
+        try:
+            with self._db.transaction() as conn:
+                row = q.record_action(conn, operator=operator, action=action, target=target,
+                                      request=request, result="ok" if ok else "failed",
+                                      status_code=status, response=response, error=error)
+        except (DatabaseUnavailable, DriverError) as exc:
+            return ActionOutcome(ok, action, target, status,
+                                 message + f" (Not recorded in the action log: the database is "
+                                           f"unavailable — {_first_line(exc)}.)",
+                                 data=data, logged=False)
+        return ActionOutcome(ok, action, target, status, message, data=data, logged=True,
+                             log_id=row["id"], at=row["at"])
+
+
+def describe_result(result: Any) -> str:
+    """The API's answer in words: what it did, or its error sentence with the status code."""
+    if result.ok:
+        details = "; ".join(f"{k}: {v}" for k, v in (result.data or {}).items()
+                            if k != "message" and isinstance(v, (str, int, float, bool)))
+        text = f"Done (HTTP {result.status_code}). {result.message}"
+        return text + (f" ({details})" if details and len(details) < 300 else "")
+    if result.status_code is None:
+        return f"Failed, the admin API did not answer: {result.error}"
+    return f"Failed (HTTP {result.status_code}): {result.error}"
+
+
+def require_operator(operator: str | None) -> str:
+    name = " ".join((operator or "").split())
+    if not name:
+        raise UsageError("enter your name as operator first: every action is recorded with who "
+                         "did it")
+    return name
+
+
+def parse_correction(reason: str, rows: list[dict[str, Any]]) -> tuple[str, list[CorrectionEntry]]:
+    """The correction form: a reason (kept with the entry) and balanced entries."""
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise UsageError("type the reason for the correction; it is kept with the entry")
+    return reason, parse_correction_entries(rows)
+
+
+def parse_correction_entries(rows: list[dict[str, Any]]) -> list[CorrectionEntry]:
+    """Validate the correction form's rows; each problem names the row and how to fix it."""
+    entries = []
+    for number, row in enumerate(rows, start=1):
+        account = str(row.get("account") or "").strip()
+        kind = str(row.get("type") or "").strip().lower()
+        currency = str(row.get("currency") or "").strip().upper()
+        raw = str(row.get("amount") if row.get("amount") is not None else "").strip()
+        if not account and not raw:
+            continue  # an empty row of the editor
+        if not account:
+            raise UsageError(f"entry {number}: the account is empty; use e.g. treasury or "
+                             "affiliate:<id>")
+        if kind not in ("debit", "credit"):
+            raise UsageError(f"entry {number}: type must be debit or credit, got {kind or 'nothing'}")
+        try:
+            amount = Decimal(raw)
+        except InvalidOperation:
+            raise UsageError(f"entry {number}: amount {raw!r} is not a number; type it like "
+                             "12.50") from None
+        if not amount.is_finite() or amount <= 0:
+            raise UsageError(f"entry {number}: amount must be greater than zero, got {raw}")
+        if amount != amount.quantize(Decimal("0.000001")):
+            raise UsageError(f"entry {number}: amount {raw} has more than 6 decimals")
+        if not currency:
+            raise UsageError(f"entry {number}: the currency is empty; use e.g. USD")
+        entries.append(CorrectionEntry(account, kind, amount, currency))
+    if len(entries) < 2:
+        raise UsageError("a correction needs at least one debit and one credit entry")
+    totals: dict[str, Decimal] = {}
+    for e in entries:
+        totals[e.currency] = totals.get(e.currency, Decimal(0)) + \
+            (e.amount if e.type == "debit" else -e.amount)
+    unbalanced = {c: d for c, d in totals.items() if d != 0}
+    if unbalanced:
+        raise UsageError("the correction does not balance: " + ", ".join(
+            f"{c} debits exceed credits by {d}" if d > 0 else f"{c} credits exceed debits by {-d}"
+            for c, d in sorted(unbalanced.items())) + "; make debits equal credits per currency")
+    return entries
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -1,0 +1,33 @@
+"""Where the console app lives and how Streamlit is configured to run it (no streamlit import)."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from ..config import project_root
+from ..errors import ConfigError
+
+
+def app_path() -> Path:
+    return project_root() / "app" / "main.py"
+
+
+def streamlit_options(port: int) -> dict[str, Any]:
+    """The project's .streamlit/config.toml as Streamlit command-line flag options, with the
+    port given; so the console looks and behaves the same from whatever folder it starts."""
+    path = project_root() / ".streamlit" / "config.toml"
+    options: dict[str, Any] = {}
+    if path.is_file():
+        try:
+            config = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(str(path), f"is not valid TOML ({exc}); fix the file") from None
+        for section, values in config.items():
+            for key, value in values.items():
+                options[f"{section}_{key}"] = value
+    options["server_port"] = port
+    options["server_address"] = "127.0.0.1"
+    options["server_headless"] = True
+    return options

@@ -1,0 +1,211 @@
+"""The Overview: "is everything green?" in one glance.
+
+Four health metrics as traffic lights, the open alert types with counts and money at stake, the
+last reconciliation run and the open incidents. Live values come from cheap queries over rows in
+live states (partial indexes); the ledger's status comes from the latest stored check results —
+the whole-ledger balance is too heavy for a 30-second refresh, the checks engine stores it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any
+
+from ..config import Settings
+from ..db import console as q
+from .health import (WORKER_LIGHTS, HealthMetric, Light, processing_light, queue_light,
+                      worker_state)
+
+
+@dataclass(frozen=True)
+class AlertSummary:
+    kind: str            # stuck_intents | ledger_imbalances | pending_payouts | webhook_failures
+    label: str
+    count: int
+    money_at_stake: Decimal | None
+    detail: str
+    light: Light
+    page: str
+
+
+@dataclass(frozen=True)
+class LastRun:
+    run_id: str
+    started_at: datetime
+    finished_at: datetime | None
+    status: str
+    engine: str
+    counts: dict[str, int]
+
+
+@dataclass
+class Overview:
+    loaded_at: datetime
+    metrics: list[HealthMetric]
+    alerts: list[AlertSummary]
+    last_run: LastRun | None
+    open_incidents: dict[str, int] = field(default_factory=dict)
+    queue_paused: bool = False
+
+    @property
+    def all_green(self) -> bool:
+        return all(m.light is Light.GREEN for m in self.metrics) and \
+            all(a.light is Light.GREEN for a in self.alerts)
+
+
+def build_overview(conn, settings: Settings, check_results: dict[str, Any],
+                   last_run: Any | None) -> Overview:
+    """Everything on the Overview from one read-only connection plus the stored check results."""
+    queue = q.queue_waiting(conn)
+    processing = q.mean_processing_seconds(conn)
+    workers = q.workers(conn, settings.WORKER_DOWN_SECONDS)
+    p50 = q.job_duration_p50(conn) if workers else {}
+    stuck = q.stuck_intent_summary(conn, settings.INTENT_TIMEOUT_MINUTES,
+                                   settings.INTENT_STUCK_FAIL_MINUTES)
+    payouts = q.pending_payout_summary(conn, settings.PAYOUT_SLA_HOURS)
+    webhooks = q.webhook_failure_summary(conn)
+    incidents = {r["priority"]: r["count"] for r in q.open_incident_counts(conn)}
+
+    metrics = [
+        ledger_metric(check_results),
+        worker_metric(workers, p50),
+        queue_metric(int(queue.get("waiting") or 0), bool(queue.get("paused")), settings),
+        processing_metric(processing, settings),
+    ]
+    alerts = [
+        stuck_alert(stuck, settings),
+        imbalance_alert(check_results),
+        payout_alert(payouts, settings),
+        webhook_alert(webhooks, settings),
+    ]
+    return Overview(loaded_at=datetime.now(timezone.utc), metrics=metrics, alerts=alerts,
+                    last_run=summarise_run(last_run), open_incidents=incidents,
+                    queue_paused=bool(queue.get("paused")))
+
+
+# -- the four health metrics ---------------------------------------------------------------------
+def ledger_metric(results: dict[str, Any]) -> HealthMetric:
+    checks = [results[n] for n in ("ledger_balance", "transaction_balance") if n in results]
+    if not checks:
+        return HealthMetric("Ledger status", "Not checked yet", Light.GREY,
+                            "No stored ledger check result: run `sge-recon check` or wait for the "
+                            "scheduler's run.", "ledger")
+    errored = [c.name for c in checks if c.status == "error"]
+    failing = [c for c in checks if c.status == "fail"]
+    if failing:
+        count = sum(int(c.failing_rows or 0) for c in failing)
+        return HealthMetric("Ledger status", f"{count} imbalance{'s' if count != 1 else ''}",
+                            Light.RED, "Debits and credits differ: open Ledger for the offending "
+                            "transactions (P0).", "ledger")
+    if errored:
+        return HealthMetric("Ledger status", "Check errored", Light.GREY,
+                            f"{', '.join(errored)} could not run; see Ledger for the error.",
+                            "ledger")
+    light = Light.from_check_status(max((c.status for c in checks), key=_severity))
+    return HealthMetric("Ledger status", "Balanced" if light is Light.GREEN else "Warning",
+                        light, "Every program and currency balances in the latest stored check.",
+                        "ledger")
+
+
+def worker_metric(workers: list[dict], p50: dict) -> HealthMetric:
+    if not workers:
+        return HealthMetric("Worker status", "down", Light.RED,
+                            "No worker heartbeat in the last 24 h.", "queue")
+    alive = sum(1 for w in workers if w["alive"])
+    recent, baseline = _float(p50.get("recent_p50")), _float(p50.get("baseline_p50"))
+    state = worker_state(alive, len(workers), recent, baseline)
+    detail = f"{alive} of {len(workers)} workers alive"
+    if recent is not None and baseline:
+        detail += f"; job p50 {recent:.2f} s (baseline {baseline:.2f} s)"
+    return HealthMetric("Worker status", state, WORKER_LIGHTS[state], detail + ".", "queue")
+
+
+def queue_metric(waiting: int, paused: bool, settings: Settings) -> HealthMetric:
+    detail = (f"Jobs waiting in the settlement queue (amber from {settings.QUEUE_DEPTH_WARN}, "
+              f"red above {settings.QUEUE_DEPTH_FAIL}).")
+    if paused:
+        detail += " The queue is PAUSED."
+    return HealthMetric("Queue depth", f"{waiting:,}", queue_light(waiting, settings), detail,
+                        "queue")
+
+
+def processing_metric(row: dict, settings: Settings) -> HealthMetric:
+    mean = row.get("mean_seconds")
+    mean = Decimal(mean) if mean is not None else None
+    value = f"{mean:.2f} s" if mean is not None else "no data"
+    return HealthMetric("Average processing time", value, processing_light(mean, settings),
+                        f"Mean creation-to-completion of the last {row.get('sample_size') or 0} "
+                        f"completed intents (amber from {settings.PROCESSING_TIME_WARN_SECONDS} s, "
+                        f"red above {settings.PROCESSING_TIME_FAIL_SECONDS} s).", "trends")
+
+
+# -- the alert types -----------------------------------------------------------------------------
+def stuck_alert(row: dict, settings: Settings) -> AlertSummary:
+    count, over = int(row.get("count") or 0), int(row.get("over_fail") or 0)
+    light = Light.RED if over else Light.AMBER if count else Light.GREEN
+    detail = (f"Oldest stuck for {_duration(row.get('oldest_seconds'))}; {over} past "
+              f"{settings.INTENT_STUCK_FAIL_MINUTES} min." if count else
+              f"No intent stuck longer than {settings.INTENT_TIMEOUT_MINUTES} min.")
+    return AlertSummary("stuck_intents", "Stuck intents", count, Decimal(row.get("money") or 0),
+                        detail, light, "intents")
+
+
+def imbalance_alert(results: dict[str, Any]) -> AlertSummary:
+    result = results.get("ledger_balance")
+    if result is None or result.status == "error":
+        return AlertSummary("ledger_imbalances", "Ledger imbalances", 0, None,
+                            "Unknown: no usable ledger_balance result stored.", Light.GREY, "ledger")
+    count = int(result.failing_rows or 0)
+    money = sum((abs(Decimal(str(r.get("difference") or 0))) for r in result.rows), Decimal(0))
+    return AlertSummary("ledger_imbalances", "Ledger imbalances", count, money,
+                        "Program/currency pairs whose debits and credits differ." if count else
+                        "Every program and currency balances.",
+                        Light.RED if count else Light.GREEN, "ledger")
+
+
+def payout_alert(row: dict, settings: Settings) -> AlertSummary:
+    count, over = int(row.get("count") or 0), int(row.get("over_sla") or 0)
+    detail = (f"{over} past the {settings.PAYOUT_SLA_HOURS} h SLA." if over else
+              "All within the SLA." if count else "No batch waiting.")
+    return AlertSummary("pending_payouts", "Pending payout batches", count,
+                        Decimal(row.get("money") or 0), detail,
+                        Light.AMBER if over else Light.GREEN, "payouts")
+
+
+def webhook_alert(row: dict, settings: Settings) -> AlertSummary:
+    retrying, exhausted = int(row.get("retrying") or 0), int(row.get("exhausted") or 0)
+    light = Light.RED if exhausted else \
+        Light.AMBER if retrying > settings.WEBHOOK_RETRY_WARN_COUNT else Light.GREEN
+    return AlertSummary("webhook_failures", "Webhook failures", retrying + exhausted, None,
+                        f"{retrying} waiting for a retry, {exhausted} gave up after 5 attempts.",
+                        light, "webhooks")
+
+
+def summarise_run(run: Any | None) -> LastRun | None:
+    if run is None:
+        return None
+    counts: dict[str, int] = {}
+    for check in run.checks:
+        counts[check.status] = counts.get(check.status, 0) + 1
+    return LastRun(str(run.run_id), run.started_at, run.finished_at, run.status, run.engine, counts)
+
+
+def _severity(status: str) -> int:
+    return {"pass": 0, "warn": 1, "fail": 2, "error": 3}.get(status, 3)
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)  # durations, not money
+
+
+def _duration(seconds: Any) -> str:
+    if seconds is None:
+        return "—"
+    s = int(seconds)
+    if s < 3600:
+        return f"{s // 60} min"
+    if s < 86400:
+        return f"{s // 3600} h {s % 3600 // 60} min"
+    return f"{s // 86400} d {s % 86400 // 3600} h"

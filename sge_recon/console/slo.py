@@ -1,0 +1,65 @@
+"""Service-level objectives: target, current value and error budget left over a window.
+
+An SLO with a target of 99.9 % allows 0.1 % of events to be bad; the budget left is the share of
+that allowance not yet used. A 100 % target has no allowance: one bad event exhausts it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from ..db import console as q
+
+
+@dataclass(frozen=True)
+class Slo:
+    name: str
+    target: Decimal          # a fraction, e.g. 0.999
+    good: int
+    total: int
+    measured_by: str
+
+    @property
+    def current(self) -> Decimal | None:
+        return None if self.total == 0 else Decimal(self.good) / Decimal(self.total)
+
+    @property
+    def bad(self) -> int:
+        return self.total - self.good
+
+    @property
+    def budget_left(self) -> Decimal | None:
+        """Fraction of the error budget left (may go below 0 when overspent)."""
+        if self.total == 0:
+            return None
+        allowed = (1 - self.target) * self.total
+        if allowed == 0:
+            return Decimal(1) if self.bad == 0 else Decimal(0)
+        return 1 - Decimal(self.bad) / allowed
+
+    @property
+    def met(self) -> bool | None:
+        current = self.current
+        return None if current is None else current >= self.target
+
+
+def compute_slos(conn, days: int, payout_sla_hours: int) -> list[Slo]:
+    availability = q.check_status_counts(conn, "worker_status", days)
+    latency = q.intent_latency_slo(conn, days, 5)
+    balanced = q.check_status_counts(conn, "ledger_balance", days)
+    payouts = q.payout_slo(conn, days, payout_sla_hours)
+    return [
+        Slo("Availability", Decimal("0.999"), int(availability.get("not_failed") or 0),
+            int(availability.get("total") or 0),
+            "share of the stored worker_status checks (every minute) that were not down"),
+        Slo("Intents settled within 5 s", Decimal("0.95"), int(latency.get("good") or 0),
+            int(latency.get("total") or 0),
+            "completed intents whose creation-to-completion took 5 s or less"),
+        Slo("Ledger balanced", Decimal("1"), int(balanced.get("not_failed") or 0),
+            int(balanced.get("total") or 0),
+            "stored ledger_balance checks that found every program and currency balanced"),
+        Slo(f"Payouts executed within {payout_sla_hours} h of approval", Decimal("0.95"),
+            int(payouts.get("good") or 0), int(payouts.get("total") or 0),
+            "batches approved in the window: executed in time (late or still waiting = bad)"),
+    ]

@@ -1,0 +1,465 @@
+"""Data access for the ops console: every query the console's pages need, parameterised.
+
+Each function takes an open connection (``conn``), so that a page's data load runs in one
+read-only transaction on one connection (one consistent picture, one connect). The console's
+library side (``sge_recon.console``) opens the transaction and turns rows into view models.
+
+Hot queries (the Overview's, every refresh) only touch rows in live states, through the partial
+indexes of sql/platform/002_indexes.sql; whole-table aggregates (ledger balances, trends) are
+for the drill-down pages, which cache them.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from psycopg.types.json import Jsonb
+
+LIVE_INTENT_STATUSES = ("payment_pending", "verifying", "processing")
+
+
+def _all(conn, sql: str, params: Any = None) -> list[dict]:
+    return conn.execute(sql, params).fetchall()
+
+
+def _one(conn, sql: str, params: Any = None) -> dict:
+    return conn.execute(sql, params).fetchone() or {}
+
+
+# -- Overview ------------------------------------------------------------------------------------
+def queue_waiting(conn) -> dict:
+    return _one(conn, """
+        SELECT count(*) FILTER (WHERE status = 'waiting') AS waiting,
+               count(*) FILTER (WHERE status = 'delayed') AS delayed,
+               (SELECT paused FROM public.queue_control WHERE queue = 'settlement') AS paused
+        FROM public.jobs WHERE queue = 'settlement' AND status IN ('waiting', 'delayed')""")
+
+
+def mean_processing_seconds(conn, last: int = 100) -> dict:
+    return _one(conn, """
+        SELECT avg(extract(epoch FROM completed_at - created_at))::numeric(20,3) AS mean_seconds,
+               count(*) AS sample_size
+        FROM (SELECT created_at, completed_at FROM public.settlement_intents
+              WHERE status = 'completed' AND completed_at IS NOT NULL
+              ORDER BY completed_at DESC LIMIT %s) recent""", (last,))
+
+
+def workers(conn, down_seconds: int) -> list[dict]:
+    return _all(conn, """
+        SELECT worker_id, started_at, last_seen_at, jobs_completed,
+               extract(epoch FROM now() - last_seen_at)::numeric(20,1) AS silent_seconds,
+               (now() - last_seen_at) <= make_interval(secs => %s) AS alive
+        FROM public.worker_heartbeats
+        WHERE last_seen_at > now() - interval '24 hours'
+        ORDER BY worker_id""", (down_seconds,))
+
+
+def job_duration_p50(conn) -> dict:
+    """Median job processing time: last 15 minutes, and the previous 7 days as the baseline."""
+    return _one(conn, """
+        SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM finished_at - started_at))
+                 FILTER (WHERE finished_at > now() - interval '15 minutes') AS recent_p50,
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM finished_at - started_at))
+                 FILTER (WHERE finished_at <= now() - interval '15 minutes') AS baseline_p50
+        FROM public.jobs
+        WHERE status = 'completed' AND started_at IS NOT NULL
+          AND finished_at > now() - interval '7 days 15 minutes'""")
+
+
+def stuck_intent_summary(conn, timeout_minutes: int, fail_minutes: int) -> dict:
+    return _one(conn, """
+        SELECT count(*) AS count, coalesce(sum(amount), 0) AS money,
+               count(*) FILTER (WHERE status_changed_at < now() - make_interval(mins => %(fail)s))
+                 AS over_fail,
+               extract(epoch FROM now() - min(status_changed_at))::numeric(20,0) AS oldest_seconds
+        FROM public.settlement_intents
+        WHERE status IN ('payment_pending', 'verifying', 'processing')
+          AND status_changed_at < now() - make_interval(mins => %(timeout)s)""",
+                {"timeout": timeout_minutes, "fail": fail_minutes})
+
+
+def pending_payout_summary(conn, sla_hours: int) -> dict:
+    return _one(conn, """
+        SELECT count(*) AS count, coalesce(sum(total_amount), 0) AS money,
+               count(*) FILTER (WHERE coalesce(approved_at, created_at)
+                                      < now() - make_interval(hours => %s)) AS over_sla
+        FROM public.payout_batches WHERE status IN ('pending_approval', 'approved')""",
+                (sla_hours,))
+
+
+def webhook_failure_summary(conn) -> dict:
+    return _one(conn, """
+        SELECT count(*) FILTER (WHERE status = 'retry_scheduled') AS retrying,
+               count(*) FILTER (WHERE status = 'failed') AS exhausted
+        FROM public.webhook_deliveries WHERE status IN ('retry_scheduled', 'failed')""")
+
+
+def open_incident_counts(conn) -> list[dict]:
+    return _all(conn, """
+        SELECT priority, count(*) AS count FROM recon.incidents WHERE status <> 'resolved'
+        GROUP BY priority ORDER BY priority""")
+
+
+# -- Ledger --------------------------------------------------------------------------------------
+def ledger_balances(conn) -> list[dict]:
+    return _all(conn, """
+        SELECT l.program_id, p.name AS program_name, l.currency,
+               sum(l.amount) FILTER (WHERE l.type = 'debit') AS total_debits,
+               sum(l.amount) FILTER (WHERE l.type = 'credit') AS total_credits,
+               sum(CASE WHEN l.type = 'debit' THEN l.amount ELSE -l.amount END) AS difference,
+               count(*) AS entries
+        FROM public.ledger_entries l LEFT JOIN public.programs p ON p.id = l.program_id
+        GROUP BY l.program_id, p.name, l.currency ORDER BY l.program_id, l.currency""")
+
+
+def unbalanced_transactions(conn, program_id: str, currency: str, limit: int) -> list[dict]:
+    """Journal transactions of one program/currency whose entries do not balance."""
+    return _all(conn, """
+        SELECT transaction_id, min(created_at) AS created_at, count(*) AS entries,
+               sum(CASE WHEN type = 'debit' THEN amount ELSE -amount END) AS difference
+        FROM public.ledger_entries WHERE program_id = %s AND currency = %s
+        GROUP BY transaction_id
+        HAVING sum(CASE WHEN type = 'debit' THEN amount ELSE -amount END) <> 0
+        ORDER BY min(created_at) DESC LIMIT %s""", (program_id, currency, limit))
+
+
+def transaction_entries(conn, transaction_id: str) -> list[dict]:
+    return _all(conn, """
+        SELECT id, program_id, transaction_id, intent_id, account, type, amount, currency,
+               created_at
+        FROM public.ledger_entries WHERE transaction_id = %s ORDER BY id""", (transaction_id,))
+
+
+def programs(conn) -> list[dict]:
+    return _all(conn, "SELECT id, name, currency FROM public.programs ORDER BY id")
+
+
+# -- Intents -------------------------------------------------------------------------------------
+def stuck_intents(conn, timeout_minutes: int, limit: int) -> list[dict]:
+    return _all(conn, """
+        SELECT id AS intent_id, program_id, user_id, amount, currency, status, attempts,
+               last_error, status_changed_at,
+               extract(epoch FROM now() - status_changed_at)::numeric(20,0) AS stuck_seconds
+        FROM public.settlement_intents
+        WHERE status IN ('payment_pending', 'verifying', 'processing')
+          AND status_changed_at < now() - make_interval(mins => %s)
+        ORDER BY status_changed_at LIMIT %s""", (timeout_minutes, limit))
+
+
+def intent(conn, intent_id: str) -> dict | None:
+    return conn.execute("""
+        SELECT id AS intent_id, program_id, user_id, amount, currency, status, idempotency_key,
+               attempts, last_error, created_at, status_changed_at, completed_at
+        FROM public.settlement_intents WHERE id = %s""", (intent_id,)).fetchone()
+
+
+def intent_jobs(conn, intent_id: str) -> list[dict]:
+    return _all(conn, """
+        SELECT id, status, attempts, run_at, created_at, started_at, finished_at, last_error
+        FROM public.jobs WHERE intent_id = %s ORDER BY id DESC LIMIT 50""", (intent_id,))
+
+
+def intent_settlement(conn, intent_id: str) -> dict | None:
+    return conn.execute("""
+        SELECT id, tx_hash, block_number, amount, confirmed_at FROM public.settlements
+        WHERE intent_id = %s""", (intent_id,)).fetchone()
+
+
+def intent_entries(conn, intent_id: str) -> list[dict]:
+    return _all(conn, """
+        SELECT transaction_id, account, type, amount, currency, created_at
+        FROM public.ledger_entries WHERE intent_id = %s ORDER BY id LIMIT 100""", (intent_id,))
+
+
+# -- Payouts -------------------------------------------------------------------------------------
+def open_payout_batches(conn) -> list[dict]:
+    return _all(conn, """
+        SELECT b.id AS batch_id, b.program_id, b.status, b.affiliate_count, b.total_amount,
+               b.created_at, b.approved_at,
+               extract(epoch FROM now() - coalesce(b.approved_at, b.created_at))::numeric(20,0)
+                 AS clock_seconds,
+               coalesce(array_agg(a.approver ORDER BY a.approved_at)
+                        FILTER (WHERE a.approver IS NOT NULL), '{}') AS approvers
+        FROM public.payout_batches b
+        LEFT JOIN public.payout_approvals a ON a.batch_id = b.id
+        WHERE b.status IN ('pending_approval', 'approved')
+        GROUP BY b.id ORDER BY b.created_at""")
+
+
+def recent_payout_batches(conn, limit: int) -> list[dict]:
+    return _all(conn, """
+        SELECT id AS batch_id, program_id, status, affiliate_count, total_amount, created_at,
+               approved_at, executed_at
+        FROM public.payout_batches WHERE status NOT IN ('pending_approval', 'approved')
+        ORDER BY coalesce(executed_at, approved_at, created_at) DESC LIMIT %s""", (limit,))
+
+
+def payout_batch(conn, batch_id: str) -> dict | None:
+    return conn.execute("""
+        SELECT id AS batch_id, program_id, status, affiliate_count, total_amount, created_at,
+               approved_at, executed_at FROM public.payout_batches WHERE id = %s""",
+                        (batch_id,)).fetchone()
+
+
+def payout_approvals(conn, batch_id: str) -> list[dict]:
+    return _all(conn, "SELECT approver, approved_at FROM public.payout_approvals "
+                      "WHERE batch_id = %s ORDER BY approved_at", (batch_id,))
+
+
+# -- Webhooks ------------------------------------------------------------------------------------
+def failing_deliveries(conn, limit: int) -> list[dict]:
+    return _all(conn, """
+        SELECT d.id AS delivery_id, d.endpoint_id, e.url, d.event_type, d.status,
+               d.attempt_count, d.last_error, d.last_attempt_at, d.next_retry_at, d.created_at
+        FROM public.webhook_deliveries d LEFT JOIN public.webhook_endpoints e ON e.id = d.endpoint_id
+        WHERE d.status IN ('retry_scheduled', 'failed')
+        ORDER BY (d.status = 'failed') DESC, d.next_retry_at NULLS LAST LIMIT %s""", (limit,))
+
+
+def delivery(conn, delivery_id: str) -> dict | None:
+    return conn.execute("""
+        SELECT id AS delivery_id, endpoint_id, event_type, status, attempt_count, last_error,
+               last_attempt_at, next_retry_at FROM public.webhook_deliveries WHERE id = %s""",
+                        (delivery_id,)).fetchone()
+
+
+def endpoint_health(conn) -> list[dict]:
+    """Per endpoint: open failures since its last successful delivery."""
+    return _all(conn, """
+        WITH last_ok AS (
+            SELECT endpoint_id, max(last_attempt_at) AS at FROM public.webhook_deliveries
+            WHERE status = 'delivered' GROUP BY endpoint_id),
+        failing AS (
+            SELECT d.endpoint_id, sum(d.attempt_count) AS consecutive_failures,
+                   min(coalesce(d.created_at, d.last_attempt_at)) AS failing_since,
+                   count(*) FILTER (WHERE d.status = 'failed') AS exhausted
+            FROM public.webhook_deliveries d LEFT JOIN last_ok o ON o.endpoint_id = d.endpoint_id
+            WHERE d.status IN ('retry_scheduled', 'failed')
+              AND (o.at IS NULL OR d.created_at > o.at)
+            GROUP BY d.endpoint_id)
+        SELECT e.id AS endpoint_id, e.program_id, e.url, e.enabled, e.disabled_at,
+               o.at AS last_success_at, coalesce(f.consecutive_failures, 0) AS consecutive_failures,
+               f.failing_since, coalesce(f.exhausted, 0) AS exhausted
+        FROM public.webhook_endpoints e
+        LEFT JOIN last_ok o ON o.endpoint_id = e.id
+        LEFT JOIN failing f ON f.endpoint_id = e.id
+        ORDER BY coalesce(f.consecutive_failures, 0) DESC, e.id""")
+
+
+# -- Queue & workers -----------------------------------------------------------------------------
+def queue_depth_by_status(conn) -> list[dict]:
+    return _all(conn, """
+        SELECT status, count(*) AS jobs FROM public.jobs WHERE queue = 'settlement'
+        GROUP BY status ORDER BY status""")
+
+
+def queue_control(conn) -> dict:
+    return _one(conn, "SELECT queue, paused, changed_at, changed_by FROM public.queue_control "
+                      "WHERE queue = 'settlement'")
+
+
+# -- Trends --------------------------------------------------------------------------------------
+def processing_time_by_hour(conn, days: int) -> list[dict]:
+    return _all(conn, """
+        SELECT date_trunc('hour', completed_at) AS hour, count(*) AS intents,
+               avg(extract(epoch FROM completed_at - created_at))::numeric(20,3) AS mean_seconds,
+               (percentile_cont(0.95) WITHIN GROUP (
+                   ORDER BY extract(epoch FROM completed_at - created_at)))::numeric(20,3)
+                 AS p95_seconds
+        FROM public.settlement_intents
+        WHERE status = 'completed' AND completed_at > now() - make_interval(days => %s)
+        GROUP BY 1 ORDER BY 1""", (days,))
+
+
+def queue_depth_samples_by_hour(conn, metric: str, days: int) -> list[dict]:
+    """Mean sampled queue depth per (weekday, hour of day), from the scheduler's samples."""
+    return _all(conn, """
+        SELECT extract(isodow FROM sampled_at)::int AS weekday,
+               extract(hour FROM sampled_at)::int AS hour, avg(value)::numeric(20,2) AS depth
+        FROM recon.metric_samples
+        WHERE metric = %s AND sampled_at > now() - make_interval(days => %s)
+        GROUP BY 1, 2 ORDER BY 1, 2""", (metric, days))
+
+
+def queue_depth_reconstructed_by_hour(conn, days: int) -> list[dict]:
+    """Depth at the top of each hour rebuilt from job timestamps (when no samples exist yet).
+
+    A job was waiting from its creation until a worker started it.
+    """
+    return _all(conn, """
+        WITH hours AS (
+            SELECT generate_series(date_trunc('hour', now() - make_interval(days => %(days)s)),
+                                   date_trunc('hour', now()), interval '1 hour') AS at),
+        depth AS (
+            SELECT h.at, (SELECT count(*) FROM public.jobs j
+                          WHERE j.queue = 'settlement' AND j.created_at <= h.at
+                            AND j.created_at > h.at - interval '1 day'
+                            AND (j.started_at IS NULL OR j.started_at > h.at)
+                            AND j.status <> 'delayed') AS depth
+            FROM hours h)
+        SELECT extract(isodow FROM at)::int AS weekday, extract(hour FROM at)::int AS hour,
+               avg(depth)::numeric(20,2) AS depth
+        FROM depth GROUP BY 1, 2 ORDER BY 1, 2""", {"days": days})
+
+
+def payout_execution_times(conn, days: int) -> list[dict]:
+    return _all(conn, """
+        SELECT id AS batch_id, program_id, total_amount, approved_at, executed_at,
+               (extract(epoch FROM executed_at - approved_at) / 3600)::numeric(20,2) AS hours
+        FROM public.payout_batches
+        WHERE approved_at IS NOT NULL AND executed_at IS NOT NULL
+          AND executed_at > now() - make_interval(days => %s)
+        ORDER BY executed_at""", (days,))
+
+
+def rpc_by_hour(conn, days: int) -> list[dict]:
+    return _all(conn, """
+        SELECT provider, date_trunc('hour', called_at) AS hour, count(*) AS calls,
+               avg(latency_ms)::numeric(20,2) AS mean_latency_ms,
+               (percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms))::numeric(20,2)
+                 AS p95_latency_ms,
+               (100.0 * count(*) FILTER (WHERE ok) / count(*))::numeric(7,3) AS uptime_pct
+        FROM public.rpc_calls WHERE called_at > now() - make_interval(days => %s)
+        GROUP BY 1, 2 ORDER BY 1, 2""", (days,))
+
+
+def commission_spot_check(conn, sample: int) -> list[dict]:
+    """Recompute the commissions of ``sample`` random settlements against the contract rates."""
+    return _all(conn, """
+        WITH picked AS (
+            SELECT s.id AS settlement_id, s.intent_id, s.program_id, s.amount
+            FROM public.settlements s ORDER BY random() LIMIT %s)
+        SELECT f.settlement_id, f.intent_id, c.id AS commission_id, c.affiliate_id, c.level,
+               c.base_amount, c.rate AS actual_rate,
+               CASE c.level WHEN 1 THEN p.direct_commission_rate ELSE p.parent_commission_rate END
+                 AS contract_rate,
+               c.amount AS actual_amount,
+               round(c.base_amount * CASE c.level WHEN 1 THEN p.direct_commission_rate
+                                                  ELSE p.parent_commission_rate END, 2)
+                 AS expected_amount
+        FROM picked f
+        JOIN public.programs p ON p.id = f.program_id
+        LEFT JOIN public.commissions c ON c.intent_id = f.intent_id
+        ORDER BY f.settlement_id, c.level""", (sample,))
+
+
+# -- SLOs ----------------------------------------------------------------------------------------
+def intent_latency_slo(conn, days: int, seconds: int) -> dict:
+    return _one(conn, """
+        SELECT count(*) AS total,
+               count(*) FILTER (WHERE completed_at - created_at <= make_interval(secs => %s)) AS good
+        FROM public.settlement_intents
+        WHERE status = 'completed' AND completed_at > now() - make_interval(days => %s)""",
+                (seconds, days))
+
+
+def payout_slo(conn, days: int, hours: int) -> dict:
+    """Batches approved in the window: executed within ``hours``, or still waiting past it."""
+    return _one(conn, """
+        SELECT count(*) FILTER (WHERE executed_at IS NOT NULL
+                                   OR approved_at < now() - make_interval(hours => %(h)s)) AS total,
+               count(*) FILTER (WHERE executed_at IS NOT NULL
+                                  AND executed_at - approved_at <= make_interval(hours => %(h)s))
+                 AS good
+        FROM public.payout_batches
+        WHERE approved_at IS NOT NULL AND approved_at > now() - make_interval(days => %(d)s)""",
+                {"h": hours, "d": days})
+
+
+def check_status_counts(conn, name: str, days: int) -> dict:
+    """How often a stored check passed in the window (every stored run counts once)."""
+    return _one(conn, """
+        SELECT count(*) AS total, count(*) FILTER (WHERE status <> 'fail') AS not_failed,
+               count(*) FILTER (WHERE status = 'pass') AS passed
+        FROM recon.check_results
+        WHERE name = %s AND status <> 'error' AND created_at > now() - make_interval(days => %s)""",
+                (name, days))
+
+
+# -- Runbook ticks -------------------------------------------------------------------------------
+def ticks(conn, days: list[date], operator: str) -> list[dict]:
+    return _all(conn, """
+        SELECT day, operator, item, ticked_at FROM recon.runbook_ticks
+        WHERE day = ANY(%s) AND operator = %s""", (days, operator))
+
+
+def ticks_by_anyone(conn, days: list[date]) -> list[dict]:
+    return _all(conn, """
+        SELECT day, operator, item, ticked_at FROM recon.runbook_ticks WHERE day = ANY(%s)
+        ORDER BY ticked_at""", (days,))
+
+
+def set_tick(conn, day: date, operator: str, item: str, ticked: bool) -> None:
+    if ticked:
+        conn.execute("""
+            INSERT INTO recon.runbook_ticks (day, operator, item) VALUES (%s, %s, %s)
+            ON CONFLICT (day, operator, item) DO NOTHING""", (day, operator, item))
+    else:
+        conn.execute("DELETE FROM recon.runbook_ticks WHERE day = %s AND operator = %s "
+                     "AND item = %s", (day, operator, item))
+
+
+# -- Incidents -----------------------------------------------------------------------------------
+INCIDENT_COLUMNS = """id, kind, key, priority, status, title, details, money_at_stake, opened_at,
+    last_seen_at, acknowledged_at, acknowledged_by, resolved_at, notes, check_run_id"""
+
+
+def incidents(conn, statuses: list[str], limit: int) -> list[dict]:
+    return _all(conn, f"""
+        SELECT {INCIDENT_COLUMNS} FROM recon.incidents WHERE status = ANY(%s)
+        ORDER BY (status = 'resolved'), priority, opened_at DESC LIMIT %s""", (statuses, limit))
+
+
+def incident_by_id(conn, incident_id: int) -> dict | None:
+    return conn.execute(f"SELECT {INCIDENT_COLUMNS} FROM recon.incidents WHERE id = %s",
+                        (incident_id,)).fetchone()
+
+
+def acknowledge_incident(conn, incident_id: int, operator: str) -> dict | None:
+    return conn.execute(f"""
+        UPDATE recon.incidents SET status = 'acknowledged', acknowledged_at = now(),
+               acknowledged_by = %s
+        WHERE id = %s AND status = 'open' RETURNING {INCIDENT_COLUMNS}""",
+                        (operator, incident_id)).fetchone()
+
+
+def resolve_incident(conn, incident_id: int) -> dict | None:
+    return conn.execute(f"""
+        UPDATE recon.incidents SET status = 'resolved', resolved_at = now()
+        WHERE id = %s AND status <> 'resolved' RETURNING {INCIDENT_COLUMNS}""",
+                        (incident_id,)).fetchone()
+
+
+def append_incident_note(conn, incident_id: int, line: str) -> dict | None:
+    return conn.execute(f"""
+        UPDATE recon.incidents
+        SET notes = CASE WHEN coalesce(notes, '') = '' THEN %s ELSE notes || E'\\n' || %s END
+        WHERE id = %s RETURNING {INCIDENT_COLUMNS}""", (line, line, incident_id)).fetchone()
+
+
+def check_results_of_run(conn, run_id: Any) -> list[dict]:
+    return _all(conn, """
+        SELECT name, status, priority, failing_rows, value, error, created_at
+        FROM recon.check_results WHERE run_id = %s ORDER BY name""", (run_id,))
+
+
+# -- Action log ----------------------------------------------------------------------------------
+def record_action(conn, *, operator: str, action: str, target: str | None,
+                  request: dict | None, result: str, status_code: int | None,
+                  response: Any, error: str | None) -> dict:
+    return conn.execute("""
+        INSERT INTO recon.action_log (operator, action, target, request, result, status_code,
+                                      response, error)
+        VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+        RETURNING id, at, operator, action, target, result, status_code, error""",
+                        (operator, action, target, Jsonb(request) if request is not None else None,
+                         result, status_code, Jsonb(response) if response is not None else None,
+                         error)).fetchone()
+
+
+def recent_actions(conn, limit: int, target: str | None = None) -> list[dict]:
+    return _all(conn, """
+        SELECT id, at, operator, action, target, result, status_code, error
+        FROM recon.action_log WHERE %(target)s::text IS NULL OR target = %(target)s
+        ORDER BY at DESC, id DESC LIMIT %(limit)s""", {"target": target, "limit": limit})

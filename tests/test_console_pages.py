@@ -1,0 +1,147 @@
+"""Every console page rendered by AppTest against the real test database and admin API: the main
+elements are there, the troubles of the test platform show, and nothing raises."""
+
+from __future__ import annotations
+
+import pytest
+
+from sge_recon.context import Recon
+
+from .conftest import settings_for
+from .console_support import PAGES, app, console_env, frame, open_page, texts, troubled_platform
+from .factories import PlatformFactory
+from .platform_helpers import running_api
+from sge_recon.db import Database
+
+
+@pytest.fixture(scope="module")
+def platform(module_db_url):
+    facts = troubled_platform(PlatformFactory(Database(module_db_url)))
+    Recon(settings_for(module_db_url)).checks.run(trigger="test")
+    with running_api(module_db_url) as api_url:
+        yield {"db_url": module_db_url, "api_url": api_url, **facts}
+
+
+@pytest.fixture
+def at(platform, monkeypatch, tmp_path):
+    console_env(monkeypatch, platform["db_url"], platform["api_url"], tmp_path)
+    return app()
+
+
+def test_overview_shows_the_four_lights_the_alerts_and_the_last_run(at, platform):
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    labels = [m.label for m in at.metric]
+    for name in ("Ledger status", "Worker status", "Queue depth", "Average processing time",
+                 "Stuck intents", "Ledger imbalances", "Pending payout batches",
+                 "Webhook failures"):
+        assert any(name in label for label in labels), (name, labels)
+    shown = texts(at)
+    assert "🔴 Ledger status" in shown          # the unbalanced transaction
+    assert "🟠 Worker status degraded" in shown  # one worker silent, one alive
+    assert "Money at stake: **250.00**" in shown  # the stuck intent
+    assert "Last reconciliation run" in shown and "fail" in shown
+    assert "Open incidents: 1 P0" in shown
+
+
+def test_ledger_shows_balances_the_imbalance_and_its_transaction(at, platform):
+    open_page(at, "ledger")
+    shown = texts(at)
+    assert "Balances per program and currency" in shown
+    assert "1 program/currency pair(s) do not balance." in shown
+    assert "ledger_balance" in shown and "transaction_balance" in shown
+    txns = frame(at, "transaction_id", "difference")
+    assert list(txns["transaction_id"]) == [platform["bad_txn"]]
+    at.text_input(key="txn_id").input(platform["bad_txn"]).run()
+    entries = frame(at, "account", "type", "amount", "created_at")
+    assert sorted(entries["type"]) == ["credit", "debit"]
+    assert at.button(key="force_reconcile") is not None
+    assert at.text_input(key="correction_reason") is not None
+
+
+def test_intents_lists_the_stuck_one_and_finds_an_intent_by_id(at, platform):
+    open_page(at, "intents")
+    stuck = frame(at, "intent_id", "stuck_minutes")
+    assert list(stuck["intent_id"]) == [platform["stuck"]["id"]]
+    assert stuck["stuck_minutes"].iloc[0] >= 39
+    at.text_input(key="intent_search").input(platform["stuck"]["id"]).run()
+    assert "processing" in texts(at)
+    assert len(frame(at, "run_at", "started_at")) == 3
+    at.text_input(key="intent_search").input("no-such-intent").run()
+    assert "No intent with id 'no-such-intent'." in texts(at)
+
+
+def test_payouts_shows_the_sla_clock_and_approval_state(at, platform):
+    open_page(at, "payouts")
+    batches = frame(at, "batch_id", "approvals")
+    row = batches[batches["batch_id"] == platform["batch"]["id"]].iloc[0]
+    assert row["approvals"] == "0 of 2" and row["sla_left_hours"] < 0
+    assert "past the 24 h SLA" in texts(at)
+    assert at.text_input(key="approver_key").proto.type == 1  # PASSWORD: masked as typed
+
+
+def test_webhooks_shows_the_exhausted_delivery_and_endpoint_health(at, platform):
+    open_page(at, "webhooks")
+    failing = frame(at, "delivery_id", "next_retry_at")
+    assert list(failing["delivery_id"]) == [platform["delivery"]["id"]]
+    assert failing["attempt_count"].iloc[0] == 5
+    assert "HTTP 500 from endpoint" in failing["last_error"].iloc[0]
+    health = frame(at, "endpoint_id", "consecutive_failures")
+    assert health["consecutive_failures"].iloc[0] == 5
+
+
+def test_queue_shows_depth_workers_and_the_pause_button(at, platform):
+    open_page(at, "queue")
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Waiting"] == "3"
+    workers = frame(at, "worker_id", "silent_seconds")
+    assert sorted(workers["worker_id"]) == ["worker-live", "worker-silent"]
+    assert at.button(key="pause_queue") is not None
+
+
+def test_trends_draws_its_charts_and_the_commission_spot_check(at, platform):
+    open_page(at, "trends")
+    shown = texts(at)
+    for title in ("Processing time", "Queue depth by hour and weekday",
+                  "Payout approval → execution", "RPC providers", "Commission spot-check"):
+        assert title in shown
+    assert len(at.get("plotly_chart")) >= 3
+    assert "Every sampled commission matches" in shown or "do not match" in shown
+
+
+def test_slos_show_target_current_and_budget(at, platform):
+    open_page(at, "slos")
+    table = frame(at, "objective", "target")
+    assert list(table["target"]) == ["99.9 %", "95.0 %", "100.0 %", "95.0 %"]
+    balanced = table[table["objective"] == "Ledger balanced"].iloc[0]
+    assert balanced["current"] == "0.000 %" and balanced["error budget left"] == "0.0 %"
+
+
+def test_runbook_lists_the_checklists_links_and_incident_guide(at, platform):
+    open_page(at, "runbook")
+    shown = texts(at)
+    for title in ("Morning checklist", "Weekly deep dive", "Monthly audit", "Incident guide"):
+        assert title in shown
+    assert len(at.checkbox) == 18
+    assert len(at.get("page_link")) == 18
+
+
+def test_incidents_lists_the_open_incident(at, platform):
+    open_page(at, "incidents")
+    table = frame(at, "id", "priority", "title")
+    assert list(table["id"]) == [platform["incident_id"]]
+    assert "Ledger imbalance in prog_console USD" in texts(at)
+    assert at.button(key="ack_incident").disabled is False
+
+
+def test_exports_page_offers_export_now_and_the_action_log(at, platform):
+    open_page(at, "exports")
+    shown = texts(at)
+    assert "No period exported yet" in shown
+    assert at.button(key="export_now") is not None
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_without_an_exception(at, page):
+    open_page(at, page)
+    assert at.title and at.title[0].value
