@@ -43,3 +43,10 @@ class Recon:
         from .exports import ExportService
 
         return ExportService(self)
+
+    @cached_property
+    def console(self):
+        """The ops console's data and actions (sge_recon.console.ConsoleService)."""
+        from .console import ConsoleService
+
+        return ConsoleService(self)
