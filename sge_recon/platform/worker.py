@@ -171,6 +171,7 @@ class Worker:
         """Take and process one due job; returns 1 if there was one, 0 otherwise."""
         conn = self._conn
         with conn.transaction():
+            store.relax_commit(conn)
             job = store.claim_job(conn, self.worker_id, self.clock())
             if job is None:
                 return 0
@@ -205,6 +206,7 @@ class Worker:
                 self._consume_fault(intent["id"])
                 raise TransientError("payment not received yet (bank transfer delayed)")
             with conn.transaction():
+                store.relax_commit(conn)
                 store.set_intent_status(conn, intent["id"], "verifying", self.clock())
             intent["status"] = "verifying"
         if intent["status"] == "verifying":
@@ -215,6 +217,7 @@ class Worker:
                     store.consume_fault(conn, intent["id"])
                 raise TransientError("RPC error: eth_getTransactionReceipt timed out after 5 s")
             with conn.transaction():
+                store.relax_commit(conn)
                 store.set_intent_status(conn, intent["id"], "processing", self.clock())
             intent["status"] = "processing"
 
