@@ -35,8 +35,6 @@ REPLACED = ".replaced-"
 class ExportExists(ExportError):
     """The period was exported before; ``--force`` replaces it (keeping the earlier version)."""
 
-    exit_code = 2
-
 
 @dataclass
 class Progress:
