@@ -31,6 +31,13 @@ class Recon:
         return init_db(self.db)
 
     @cached_property
+    def admin(self):
+        """The platform's admin API client (sge_recon.admin_client.AdminClient)."""
+        from .admin_client import AdminClient
+
+        return AdminClient.from_settings(self.settings)
+
+    @cached_property
     def checks(self):
         """The reconciliation checks engine (sge_recon.checks.CheckService)."""
         from .checks import CheckService

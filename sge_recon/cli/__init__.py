@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "demo": "sge_recon.cli.demo_cmd:demo",
     "api": "sge_recon.cli.api_cmd:api",
     "worker": "sge_recon.cli.worker_cmd:worker",
+    "traffic": "sge_recon.cli.traffic_cmd:traffic",
     "console": "sge_recon.cli.console_cmd:console",
 }
 
