@@ -1,0 +1,144 @@
+"""The admin API client against the real API over HTTP: typed results for every endpoint, refusals
+as results (never exceptions), "API down" as a clear failure, and keys never shown."""
+
+from __future__ import annotations
+
+import socket
+from decimal import Decimal
+
+import pytest
+
+from sge_recon.admin_client import AdminClient, AdminResult
+from sge_recon.context import Recon
+from sge_recon.db import Database
+
+from .conftest import settings_for
+from .factories import PlatformFactory, ago
+from .platform_helpers import ADMIN_KEY, APPROVER_1, APPROVER_2, KEYS, payable_batch, running_api
+
+
+@pytest.fixture(scope="module")
+def make(module_db_url) -> PlatformFactory:
+    return PlatformFactory(Database(module_db_url))
+
+
+@pytest.fixture(scope="module")
+def base_url(module_db_url):
+    with running_api(module_db_url) as url:
+        yield url
+
+
+@pytest.fixture
+def client(base_url):
+    with AdminClient(base_url, admin_key=ADMIN_KEY,
+                     approver_keys={1: APPROVER_1, 2: APPROVER_2}) as c:
+        yield c
+
+
+def no_secrets(result: AdminResult) -> None:
+    text = str(result.to_json()) + result.message + repr(result)
+    for key in (ADMIN_KEY, APPROVER_1, APPROVER_2):
+        assert key not in text
+
+
+def test_health_and_queue(client):
+    health = client.health()
+    assert health.ok and health.status_code == 200 and health.data["db"] == "ok"
+    status = client.queue_status()
+    assert status.ok and "Queue settlement is" in status.message
+    paused = client.pause_queue()
+    assert paused.ok and paused.data["paused"] is True and "paused" in paused.message
+    resumed = client.resume_queue()
+    assert resumed.ok and resumed.data["paused"] is False
+    for r in (health, status, paused, resumed):
+        no_secrets(r)
+
+
+def test_a_refusal_is_a_result_with_the_api_sentence(client):
+    r = client.retry_intent("int_nobody")
+    assert (r.ok, r.status_code, r.reachable) == (False, 404, True)
+    assert "does not exist" in r.error
+    assert r.message.startswith("Retry of intent int_nobody refused (HTTP 404): ")
+    no_secrets(r)
+
+
+def test_the_payout_flow(client, make):
+    setup = payable_batch(make, affiliates=2, per_affiliate=1)
+    batch_id = setup["batch"]["id"]
+    first = client.approve_batch(batch_id, 1)
+    assert first.ok and first.data["status"] == "pending_approval"
+    again = client.approve_batch(batch_id, 1)
+    assert again.status_code == 409 and "already approved" in again.error
+    second = client.approve_batch(batch_id, 2)
+    assert second.ok and second.data["status"] == "approved"
+    done = client.execute_batch(batch_id)
+    assert done.ok and done.data["totalPaid"] == "3.000000"
+    assert "executed" in done.message
+    twice = client.execute_batch(batch_id)
+    assert twice.status_code == 409 and not twice.ok
+
+
+def test_an_explicit_approver_key_typed_in_the_console(base_url, make):
+    batch_id = payable_batch(make)["batch"]["id"]
+    with AdminClient(base_url) as anonymous:
+        r = anonymous.approve_batch(batch_id, key=APPROVER_2)
+    assert r.ok and r.data["approvers"] == ["approver_2"]
+
+
+def test_reconcile_retry_webhook_and_correction(client, make):
+    program = make.program()
+    user = make.user(program["id"])
+    stuck = make.intent(program["id"], user["id"], status="verifying",
+                        status_changed_at=ago(minutes=20))
+    endpoint = make.endpoint(program["id"])
+    delivery = make.delivery(endpoint["id"], status="failed", attempt_count=5)
+    assert client.force_reconcile(program["id"]).data["status"] == "pass"
+    retry = client.retry_intent(stuck["id"])
+    assert retry.ok and retry.data["created"] is True
+    hook = client.retry_webhook(delivery["id"])
+    assert hook.ok and hook.data["status"] == "retry_scheduled"
+    fix = client.ledger_correction(program["id"], "move a cent", [
+        {"account": "treasury", "type": "debit", "amount": Decimal("0.01"), "currency": "USD"},
+        {"account": f"user:{user['id']}", "type": "credit", "amount": "0.01", "currency": "USD"}])
+    assert fix.ok and fix.data["transactionId"].startswith("corr_")
+    bad = client.ledger_correction(program["id"], "off", [
+        {"account": "treasury", "type": "debit", "amount": "1", "currency": "USD"},
+        {"account": "x", "type": "credit", "amount": "2", "currency": "USD"}])
+    assert bad.status_code == 422 and "does not balance" in bad.error
+
+
+def test_ids_cannot_escape_their_path_segment(client):
+    r = client.retry_webhook("../queue/pause")
+    assert r.status_code in (404, 422) and not r.ok
+
+
+def test_a_wrong_key_is_a_401_result(base_url):
+    with AdminClient(base_url, admin_key="wrong-key-123456") as c:
+        r = c.pause_queue()
+    assert (r.ok, r.status_code) == (False, 401) and "not valid" in r.error
+
+
+def test_a_missing_key_is_a_clear_result_without_a_request(base_url):
+    with AdminClient(base_url) as c:
+        r = c.execute_batch("batch_1")
+    assert (r.ok, r.status_code) == (False, None)
+    assert "ADMIN_API_KEY" in r.error
+
+
+def test_api_down_is_a_clear_failure_not_an_exception():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again when the block ends: nothing listens there
+    url = f"http://127.0.0.1:{port}"
+    with AdminClient(url, admin_key=ADMIN_KEY, timeout=5) as c:
+        results = [c.health(), c.queue_status(), c.pause_queue(), c.execute_batch("b")]
+    for r in results:
+        assert (r.ok, r.status_code, r.reachable) == (False, None, False)
+        assert f"admin API unreachable at {url}" in r.message
+        no_secrets(r)
+
+
+def test_recon_hands_out_a_client_from_the_settings(module_db_url, base_url):
+    recon = Recon(settings_for(module_db_url, SGE_ADMIN_API_URL=base_url, **KEYS))
+    assert recon.admin.queue_status().ok
+    assert recon.admin.approve_batch("batch_missing", 2).status_code == 404
