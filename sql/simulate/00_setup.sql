@@ -1,3 +1,7 @@
+-- Before the session touches any temporary table: room for the working sets below
+-- (sim_intents is ~200 MB at a million intents; the default 8 MB would page it through disk).
+SET LOCAL temp_buffers = '256MB';
+
 -- Session helpers of `sge-recon simulate`. Every pseudo-random value is a pure function of
 -- (seed, row number, salt): the same seed and as-of give the same rows whatever plan PostgreSQL
 -- picks, in any order, in parallel or not (no setseed()/random()).

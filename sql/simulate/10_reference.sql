@@ -51,3 +51,5 @@ SELECT pg_temp.sim_endpoint_id(j),
        sp.as_of - interval '100 days' + j * interval '1 hour',
        'whsec_' || md5(sp.seed::text || ':secret:' || j)
 FROM sim_params sp, generate_series(0, sp.n_endpoints - 1) j;
+
+ANALYZE public.programs, public.affiliates, public.users, public.webhook_endpoints;

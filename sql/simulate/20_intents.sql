@@ -61,6 +61,9 @@ SELECT s.n,
             THEN pg_temp.sim_tx_hash(s.seed, s.n::text) END AS tx_hash
 FROM shaped s;
 
+-- Temporary tables get no statistics from autovacuum; the joins below need them.
+ANALYZE sim_intents;
+
 INSERT INTO public.settlement_intents (id, program_id, user_id, amount, currency, status,
                                        idempotency_key, attempts, last_error, created_at,
                                        status_changed_at, completed_at)
@@ -81,7 +84,8 @@ SELECT i.tx_hash, floor(extract(epoch FROM i.completed_at) / 12)::bigint,
        pg_temp.sim_addr(sp.seed, 'wallet:' || i.user_no),
        pg_temp.sim_addr(sp.seed, 'treasury:' || i.program_no),
        i.amount, i.completed_at - interval '400 milliseconds'
-FROM sim_intents i CROSS JOIN sim_params sp WHERE i.status = 'completed';
+FROM sim_intents i CROSS JOIN sim_params sp WHERE i.status = 'completed'
+ORDER BY i.tx_hash;  -- random keys: sorted, the primary key is appended to instead of split
 
 -- ... and unrelated traffic the RPC also sees (to addresses that are no treasury).
 INSERT INTO public.chain_transactions (tx_hash, block_number, from_address, to_address, amount,

@@ -30,7 +30,10 @@ SELECT w.n, w.level, w.program_no, w.program_id, w.intent_id, w.currency, w.affi
        CASE WHEN w.week = 0 THEN 'accrued' WHEN w.week = 1 THEN 'payable' ELSE 'paid' END AS status,
        CASE WHEN w.week >= 1 THEN 'batch_' || w.program_id || '_' || lower(w.currency) || '_w'
                                   || lpad(w.week::text, 2, '0') END AS payout_batch_id
-FROM weekly w;
+FROM weekly w
+ORDER BY w.n, w.level;  -- stored in key order: the inserts below append to their indexes
+
+ANALYZE sim_commissions;
 
 INSERT INTO public.commissions (id, program_id, affiliate_id, intent_id, level, rate, base_amount,
                                 amount, status, payout_batch_id, created_at)

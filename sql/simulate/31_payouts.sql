@@ -30,11 +30,14 @@ SELECT t.id, t.program_id, t.week, t.affiliate_count, t.total_amount, t.created_
        pg_temp.sim_ut(t.seed, t.id, 44) AS u_first_approval
 FROM timed t;
 
+ALTER TABLE sim_batches ADD COLUMN executed_at timestamptz;
+UPDATE sim_batches SET executed_at = approved_at + interval '10 minutes' + u_exec * interval '50 minutes'
+WHERE status = 'executed';
+ANALYZE sim_batches;
+
 INSERT INTO public.payout_batches (id, program_id, status, affiliate_count, total_amount,
                                    created_at, approved_at, executed_at)
-SELECT id, program_id, status, affiliate_count, total_amount, created_at, approved_at,
-       CASE WHEN status = 'executed'
-            THEN approved_at + interval '10 minutes' + u_exec * interval '50 minutes' END
+SELECT id, program_id, status, affiliate_count, total_amount, created_at, approved_at, executed_at
 FROM sim_batches;
 
 -- Two-person approval: the first approver halfway, the second one approving the batch.
@@ -58,13 +61,13 @@ SELECT 10 * (sp.n_intents + 1) + row_number() OVER (ORDER BY x.batch_id, x.k, x.
 FROM (
     SELECT c.payout_batch_id AS batch_id, 1 AS k, 'affiliate:' || c.affiliate_id AS account,
            'debit' AS type, sum(c.amount) AS amount, c.program_id, c.currency, b.executed_at
-    FROM sim_commissions c JOIN public.payout_batches b ON b.id = c.payout_batch_id
+    FROM sim_commissions c JOIN sim_batches b ON b.id = c.payout_batch_id
     WHERE b.status = 'executed'
     GROUP BY c.payout_batch_id, c.affiliate_id, c.program_id, c.currency, b.executed_at
     UNION ALL
     SELECT c.payout_batch_id, 2, 'treasury', 'credit', sum(c.amount), c.program_id, c.currency,
            b.executed_at
-    FROM sim_commissions c JOIN public.payout_batches b ON b.id = c.payout_batch_id
+    FROM sim_commissions c JOIN sim_batches b ON b.id = c.payout_batch_id
     WHERE b.status = 'executed'
     GROUP BY c.payout_batch_id, c.program_id, c.currency, b.executed_at
 ) x CROSS JOIN sim_params sp;
