@@ -200,6 +200,23 @@ def test_run_forever_ticks_in_real_time_and_stops(db_url):
     assert len(probe.calls) == 1  # the start-up tick ran the current minute's slot
 
 
+def test_stopping_never_waits_for_a_long_job_and_records_it_interrupted(db_url):
+    long_job = Recorder(seconds=30)
+    spec = JobSpec("long", Cadence.every_minute(), long_job, timedelta(seconds=90))
+    sched = Scheduler(Recon(settings_for(db_url)), [spec])
+    stop = threading.Event()
+    thread = threading.Thread(target=sched.run_forever, args=(stop,))
+    thread.start()
+    while not long_job.calls:
+        time.sleep(0.05)
+    stop.set()
+    started = time.monotonic()
+    thread.join(timeout=20)
+    assert not thread.is_alive() and time.monotonic() - started < 10
+    [run] = sched.recon.db.fetch_all("SELECT status, error FROM recon.job_runs")
+    assert run["status"] == "failed" and "stopped during this run" in run["error"]
+
+
 # -- the real jobs --------------------------------------------------------------------------------
 def test_monthly_export_catches_up_missing_months(db_url, factory, tmp_path):
     # The exporter refuses months that have not started in real time, so the story is told in

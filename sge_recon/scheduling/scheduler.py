@@ -20,6 +20,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Callable
@@ -87,6 +88,7 @@ class Scheduler:
         self._running: set[str] = set()
         self._running_lock = threading.Lock()
         self._threads: list[threading.Thread] = []
+        self._inflight: dict[int, str] = {}  # run id -> job, while it runs in this process
 
     # -- what is due --------------------------------------------------------------------------
     def due(self, now: datetime | None = None) -> list[tuple[JobSpec, datetime]]:
@@ -119,6 +121,7 @@ class Scheduler:
                 log.warning("job %s: marked %d run(s) left by a stopped scheduler as failed",
                             spec.name, orphans)
             ctx = JobContext(self.recon, spec.name, slot, started, self.clock)
+            self._inflight[run_id] = spec.name
             try:
                 details = spec.run(ctx) or {}
             except Exception as exc:  # noqa: BLE001 - any crash is recorded, the scheduler lives on
@@ -128,6 +131,8 @@ class Scheduler:
                 ops.finish_run(db, run_id, "failed", self._finished_at(started), error,
                                getattr(exc, "details", None))
                 return JobOutcome(spec.name, slot, "failed", run_id, error)
+            finally:
+                self._inflight.pop(run_id, None)
             ops.finish_run(db, run_id, "succeeded", self._finished_at(started), None, details)
             return JobOutcome(spec.name, slot, "succeeded", run_id, None, details)
 
@@ -151,7 +156,7 @@ class Scheduler:
             timer.run_pending()
             idle = timer.idle_seconds
             stop.wait(min(1.0, max(0.05, idle if idle is not None else 1.0)))
-        self.join(timeout=30)
+        self.shutdown(grace_seconds=5)
 
     def tick_in_background(self) -> None:
         try:
@@ -180,8 +185,20 @@ class Scheduler:
                 self._running.discard(spec.name)
 
     def join(self, timeout: float | None = None) -> None:
+        deadline = None if timeout is None else time.monotonic() + timeout
         for thread in list(self._threads):
-            thread.join(timeout)
+            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+
+    def shutdown(self, grace_seconds: float = 5) -> list[str]:
+        """Give running jobs ``grace_seconds`` to finish; record the others as failed (they are
+        run again at their next slot) so that stopping never waits for a long reconciliation."""
+        self.join(grace_seconds)
+        interrupted = []
+        for run_id, job in list(self._inflight.items()):
+            ops.finish_run(self.recon.db, run_id, "failed", as_utc(self.clock.now()),
+                           "the scheduler was stopped during this run")
+            interrupted.append(job)
+        return interrupted
 
 
 def _describe(exc: BaseException) -> str:

@@ -1,0 +1,205 @@
+"""/metrics over real HTTP, parsed with prometheus_client's own parser, on a planted-fault database."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from sge_recon.context import Recon
+from sge_recon.metrics import MetricsServer, ReconCollector
+from sge_recon.scheduling import ManualClock, Scheduler, default_jobs
+
+from .conftest import settings_for, with_dbname
+from .test_alerts import SLACK, receiver  # noqa: F401 - fixture
+
+UTC = timezone.utc
+
+
+def scrape(url: str) -> dict[str, dict[tuple, float]]:
+    """name -> {sorted label items: value}, via prometheus_client's text parser."""
+    text = httpx.get(url, timeout=10).text
+    out: dict[str, dict[tuple, float]] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            out.setdefault(sample.name, {})[tuple(sorted(sample.labels.items()))] = sample.value
+    return out
+
+
+def plant_faults(factory, db, now: datetime) -> None:
+    a = factory.program(id="prog_a", currency="USD")
+    b = factory.program(id="prog_b", currency="EUR")
+    factory.journal(a["id"], [("treasury", "debit", "100.00"), ("user:1", "credit", "99.99")])
+    factory.journal(b["id"], [("treasury", "debit", "5.00"), ("user:2", "credit", "5.00")],
+                    currency="EUR")
+    u = factory.user(a["id"])
+    for n in range(7):
+        factory.job(status="waiting")
+    factory.job(status="completed")
+    factory.heartbeat("w1", last_seen_at=now - timedelta(minutes=10))
+    for minutes, status in ((20, "processing"), (25, "verifying"), (12, "payment_pending")):
+        factory.intent(a["id"], u["id"], status=status,
+                       status_changed_at=now - timedelta(minutes=minutes))
+    for took, ago in ((4, 10), (6, 20)):  # the last two completed: 4 s and 6 s -> mean 5 s
+        factory.intent(a["id"], u["id"], status="completed",
+                       created_at=now - timedelta(seconds=ago),
+                       completed_at=now - timedelta(seconds=ago - took))
+    e = factory.endpoint(a["id"])
+    factory.delivery(e["id"], status="failed", attempt_count=5)
+    factory.delivery(e["id"], status="retry_scheduled", attempt_count=2)
+    factory.delivery(e["id"], status="retry_scheduled", attempt_count=1)
+
+
+@pytest.fixture
+def planted(recon, factory, db):
+    now = datetime.now(UTC).replace(microsecond=0)
+    plant_faults(factory, db, now)
+    monitor = [s for s in default_jobs() if s.name == "monitor"]
+    [outcome] = Scheduler(recon, monitor, ManualClock(now)).tick()
+    assert outcome.status == "succeeded", outcome.error
+    return recon, now
+
+
+@pytest.fixture
+def server(planted):
+    recon, now = planted
+    srv = MetricsServer(ReconCollector(recon, ttl=60, clock=ManualClock(now)), port=0).start()
+    yield srv
+    srv.stop()
+
+
+def test_metrics_of_a_planted_fault_database(server):
+    m = scrape(server.url)
+    assert m["sge_intent_processing_duration_seconds"][()] == 5.0
+    assert m["sge_ledger_balance_difference_cents"] == {
+        (("currency", "USD"), ("program_id", "prog_a")): 1.0,
+        (("currency", "EUR"), ("program_id", "prog_b")): 0.0}
+    assert m["sge_queue_depth_total"][()] == 7.0
+    assert m["sge_worker_status"] == {(("status", "healthy"),): 0.0,
+                                      (("status", "degraded"),): 0.0,
+                                      (("status", "down"),): 1.0}
+    assert m["sge_worker_down_seconds"][()] == 600.0
+    assert m["sge_intents_stuck"] == {(("threshold", "timeout"),): 3.0,
+                                      (("threshold", "fail"),): 2.0}
+    assert m["sge_intents_stuck_oldest_seconds"][()] == 25 * 60.0
+    assert m["sge_webhook_deliveries_exhausted"][()] == 1.0
+    assert m["sge_webhook_deliveries_retry_scheduled"][()] == 2.0
+    assert m["sge_webhook_endpoints_failing"][()] == 0.0
+    assert m["sge_recon_up"][()] == 1.0
+
+
+def test_per_check_status_and_incident_counts(server):
+    m = scrape(server.url)
+    status = m["sge_check_status"]
+    assert status[(("check", "ledger_balance"), ("priority", "P0"), ("status", "fail"))] == 1.0
+    assert status[(("check", "ledger_balance"), ("priority", "P0"), ("status", "pass"))] == 0.0
+    assert status[(("check", "queue_depth"), ("priority", "P2"), ("status", "pass"))] == 1.0
+    assert m["sge_check_failing_rows"][(("check", "ledger_balance"),)] == 1.0
+    incidents = m["sge_incidents_open"]
+    assert incidents[(("kind", "ledger_imbalance"), ("priority", "P0"))] == 1.0
+    assert incidents[(("kind", "worker_down"), ("priority", "P1"))] == 1.0
+    assert incidents[(("kind", "stuck_intents"), ("priority", "P2"))] == 1.0
+    assert incidents[(("kind", "webhook_exhausted"), ("priority", "P3"))] == 1.0
+    assert (("job", "monitor"),) in m["sge_job_last_success_timestamp_seconds"]
+
+
+def test_scrapes_are_served_from_a_short_cache(planted, factory):
+    recon, now = planted
+    cached = ReconCollector(recon, ttl=60, clock=ManualClock(now))
+    live = ReconCollector(recon, ttl=0, clock=ManualClock(now))
+    servers = [MetricsServer(c, port=0).start() for c in (cached, live)]
+    try:
+        assert scrape(servers[0].url)["sge_queue_depth_total"][()] == 7.0
+        factory.job(status="waiting")
+        for _ in range(5):
+            assert scrape(servers[0].url)["sge_queue_depth_total"][()] == 7.0
+        assert cached.refreshes == 1  # six scrapes, one round of queries
+        assert scrape(servers[1].url)["sge_queue_depth_total"][()] == 8.0
+    finally:
+        for s in servers:
+            s.stop()
+
+
+def test_metric_samples_are_stored_every_minute_for_trends(planted):
+    recon, now = planted
+    rows = recon.db.fetch_all("SELECT metric, labels, value FROM recon.metric_samples "
+                              "WHERE sampled_at = %s", (now,))
+    values = {(r["metric"], tuple(sorted(r["labels"].items()))): r["value"] for r in rows}
+    assert values[("sge_queue_depth_total", ())] == 7
+    assert values[("sge_ledger_balance_difference_cents",
+                   (("currency", "USD"), ("program_id", "prog_a")))] == Decimal("1")
+    assert values[("sge_worker_status", (("status", "down"),))] == 1
+    assert values[("sge_intent_processing_duration_seconds", ())] == 5
+
+
+def test_a_scrape_answers_when_the_database_is_down(pg_url):
+    recon = Recon(settings_for(with_dbname(pg_url, "no_such_database")))
+    srv = MetricsServer(ReconCollector(recon, ttl=0), port=0).start()
+    try:
+        m = scrape(srv.url)
+        assert m["sge_recon_up"][()] == 0.0 and "sge_queue_depth_total" not in m
+    finally:
+        srv.stop()
+
+
+def test_metrics_port_in_use_is_a_clear_error(recon):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        from sge_recon.errors import ReconError
+        with pytest.raises(ReconError, match="--metrics-port"):
+            MetricsServer(ReconCollector(recon), port=port).start()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_scheduler_command_serves_metrics_and_alerts_once(cli_env, factory, db, receiver):  # noqa: F811
+    """`sge-recon scheduler`: a planted P0 gives the right metrics at once and exactly one
+    message per channel; Ctrl-C stops it cleanly."""
+    now = datetime.now(UTC)
+    plant_faults(factory, db, now)
+    port = _free_port()
+    env = {**cli_env, "SLACK_WEBHOOK_URL": receiver.base + SLACK}
+    proc = subprocess.Popen([sys.executable, "-m", "sge_recon", "scheduler", "--metrics-port",
+                             str(port), "--cache-seconds", "1"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        url = f"http://127.0.0.1:{port}/metrics"
+        deadline = time.monotonic() + 60
+        metrics = None
+        while time.monotonic() < deadline:
+            try:
+                metrics = scrape(url)
+                if receiver.delivered(SLACK) and "sge_check_status" in metrics:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+        assert metrics is not None, "no /metrics"
+        assert metrics["sge_ledger_balance_difference_cents"][
+            (("currency", "USD"), ("program_id", "prog_a"))] == 1.0
+        assert metrics["sge_queue_depth_total"][()] == 7.0
+        time.sleep(2)
+        slack = receiver.delivered(SLACK)
+        assert len([s for s in slack if "Ledger of program prog_a" in s["text"]]) == 1
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert f"Metrics: http://127.0.0.1:{port}/metrics" in out and "Scheduler stopped." in out
+    assert "secret-token" not in out + err
