@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "api": "sge_recon.cli.api_cmd:api",
     "worker": "sge_recon.cli.worker_cmd:worker",
     "traffic": "sge_recon.cli.traffic_cmd:traffic",
+    "simulate": "sge_recon.cli.simulate_cmd:simulate",
     "console": "sge_recon.cli.console_cmd:console",
 }
 
