@@ -57,3 +57,9 @@ class Recon:
         from .console import ConsoleService
 
         return ConsoleService(self)
+
+    def simulate(self, **options):
+        """Load a simulated platform (sge_recon.simulate.Simulator.run); returns its report."""
+        from .simulate import Simulator
+
+        return Simulator(self).run(**options)
