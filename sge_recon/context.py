@@ -63,3 +63,17 @@ class Recon:
         from .simulate import Simulator
 
         return Simulator(self).run(**options)
+
+    @cached_property
+    def incidents(self):
+        """Incidents and alerting (sge_recon.alerts.AlertService)."""
+        from .alerts import AlertService
+
+        return AlertService(self)
+
+    @cached_property
+    def scheduler(self):
+        """The scheduler with the four jobs of DESIGN §7 (sge_recon.scheduling.Scheduler)."""
+        from .scheduling import Scheduler, default_jobs
+
+        return Scheduler(self, default_jobs())
