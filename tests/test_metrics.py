@@ -168,7 +168,8 @@ def _free_port() -> int:
 
 
 @pytest.mark.slow
-def test_scheduler_command_serves_metrics_and_alerts_once(cli_env, factory, db, receiver):  # noqa: F811
+def test_scheduler_command_serves_metrics_and_alerts_once(cli_env, factory, db, receiver,  # noqa: F811
+                                                          tmp_path):
     """`sge-recon scheduler`: a planted P0 gives the right metrics at once and exactly one
     message per channel; Ctrl-C stops it cleanly."""
     now = datetime.now(UTC)
@@ -177,7 +178,8 @@ def test_scheduler_command_serves_metrics_and_alerts_once(cli_env, factory, db, 
     env = {**cli_env, "SLACK_WEBHOOK_URL": receiver.base + SLACK}
     proc = subprocess.Popen([sys.executable, "-m", "sge_recon", "scheduler", "--metrics-port",
                              str(port), "--cache-seconds", "1"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=tmp_path)  # a due monthly export lands in tmp_path/exports
     try:
         url = f"http://127.0.0.1:{port}/metrics"
         deadline = time.monotonic() + 60

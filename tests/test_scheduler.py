@@ -296,3 +296,31 @@ def test_daily_reconciliation_runs_the_catalogue_through_gx_and_alerts(db_url, f
         len(recon.checks.catalogue())
     assert len(receiver.delivered(SLACK)) == 1
     assert "P0 incident" in receiver.delivered(SLACK)[0]["text"]
+
+
+# -- the command ----------------------------------------------------------------------------------
+@pytest.mark.slow  # whatever is due now runs: between 02:00 and 22:00 UTC the nightly GX run too
+def test_scheduler_once_runs_what_is_due_and_records_it(cli_env, db_url, tmp_path):
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "sge_recon", "scheduler", "--once"],
+                            env=cli_env, capture_output=True, text=True, timeout=300,
+                            cwd=tmp_path)  # the monthly export may be due: keep it out of exports/
+    assert result.returncode == 0, result.stderr
+    assert "monitor " in result.stdout and ": succeeded" in result.stdout
+    rows = Recon(settings_for(db_url)).db.fetch_all(
+        "SELECT job, status FROM recon.job_runs WHERE job = 'monitor'")
+    assert [r["status"] for r in rows] == ["succeeded"]
+
+
+def test_scheduler_on_an_uninitialised_database_says_what_to_do(cli_env, new_database):
+    import subprocess
+    import sys
+
+    env = {**cli_env, "DATABASE_URL": new_database(empty=True)}
+    result = subprocess.run([sys.executable, "-m", "sge_recon", "scheduler", "--no-metrics"],
+                            env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert result.stderr.startswith("Error: ") and "sge-recon db init" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -228,6 +228,10 @@ def insert_metric_samples(db: Database, now: datetime,
     return len(samples)
 
 
+def prune_metric_samples(db: Database, before: datetime) -> int:
+    return db.execute("DELETE FROM recon.metric_samples WHERE sampled_at < %s", (before,))
+
+
 def metric_series(db: Database, metric: str, since: datetime) -> list[dict]:
     return db.fetch_all(
         "SELECT sampled_at, labels, value FROM recon.metric_samples "

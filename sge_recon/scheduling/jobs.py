@@ -26,6 +26,7 @@ from .scheduler import JobContext, JobSpec
 log = logging.getLogger(__name__)
 
 CATCHUP_MONTHS = 12  # how far back the monthly export looks for a missing month
+SAMPLE_RETENTION = timedelta(days=90)  # per-minute trend samples kept this long
 
 
 class JobFailed(ReconError):
@@ -91,6 +92,7 @@ def daily_reconciliation(ctx: JobContext) -> dict[str, Any]:
     evaluation = recon.incidents.evaluate(ctx.now, check_run_id=run.run_id)
     details["incidents"] = evaluation.summary()
     details["alerts"] = recon.incidents.deliver_pending(ctx.now).summary()
+    details["pruned_samples"] = ops.prune_metric_samples(recon.db, ctx.now - SAMPLE_RETENTION)
     if gx_error:
         raise JobFailed(f"the GX engine failed ({gx_error}); the SQL engine ran instead "
                         f"(run {run.run_id})", details)
