@@ -214,3 +214,24 @@ def test_all_tables_are_read_in_one_snapshot(db_url, factory, recon, tmp_path):
     assert files["incidents.parquet"]["rows"] == 0        # read after the commit, yet not seen
     assert files["ledger_entries.parquet"]["rows"] == 4
     assert outcome["result"].manifest["control_totals"][1]["debits"] == str(Decimal("10.250000"))
+
+
+def test_a_second_export_of_the_same_period_waits_its_turn(db_url, factory, recon, tmp_path):
+    """The console may export from several threads: the second is refused, the first unharmed."""
+    from sge_recon.errors import AlreadyRunning
+
+    small_month(factory)
+    lock = _hold_lock(db_url)
+    outcome: dict = {}
+    worker = threading.Thread(
+        target=lambda: outcome.update(result=recon.exports.export(PERIOD, out_dir=tmp_path)))
+    worker.start()
+    try:
+        _wait_until_blocked(db_url)
+        with pytest.raises(AlreadyRunning, match=f"another export of {PERIOD} is running"):
+            recon.exports.export(PERIOD, out_dir=tmp_path, force=True)
+    finally:
+        lock.rollback()
+        lock.close()
+    worker.join(timeout=120)
+    assert ExportService.verify(outcome["result"].directory).ok

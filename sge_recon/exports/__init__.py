@@ -63,9 +63,10 @@ class ExportService:
                             generator=f"sge-recon {_version()}")
         return exporter.run(period, force=force, progress=progress)
 
-    def export_now(self, period: str, *, out_dir: Path | str | None = None, force: bool = False,
-                   operator: str = "console") -> "ExportResult":
-        """The console's "export now": the same export, recorded as triggered by the console."""
+    def export_now(self, period: str, *, out_dir: Path | str | None = None,
+                   force: bool = False) -> "ExportResult":
+        """The console's "export now": the same export, recorded as triggered by the console
+        (the page records who clicked in recon.action_log)."""
         return self.export(period, out_dir=out_dir, force=force, trigger="console")
 
     # -- reading ---------------------------------------------------------------------------------

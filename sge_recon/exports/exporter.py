@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,6 +26,10 @@ from ..errors import AlreadyRunning, ExportError
 from .manifest import FORMAT, FORMAT_VERSION, MANIFEST, dumps, file_entry, sha256_of
 from .period import Period
 from .tables import LEDGER, TABLES, Column, TableSpec
+
+# Partial folders being written by this process (the console may export from several threads).
+_ACTIVE: set[Path] = set()
+_ACTIVE_LOCK = threading.Lock()
 
 AUDIT_DB = "audit.duckdb"
 README = "README.txt"
@@ -86,9 +91,11 @@ class Exporter:
         if not store.export_runs_ready(self.db):
             raise ExportError("the table recon.export_runs does not exist in "
                               f"{self.db.where}; run `sge-recon db init` to migrate the recon schema")
-        remove_dead_partials(out, period.label)
         work = out / f".{period.label}{PARTIAL}{os.getpid()}-{secrets.token_hex(4)}"
-        work.mkdir()
+        with _ACTIVE_LOCK:
+            remove_dead_partials(out, period.label)
+            work.mkdir()
+            _ACTIVE.add(work)
         started, clock = datetime.now(timezone.utc), time.perf_counter()
         try:
             manifest = self._write(period, work, progress)
@@ -99,6 +106,9 @@ class Exporter:
             if isinstance(exc, Exception) and not isinstance(exc, ExportExists):
                 self._record_failure(period, started, exc)
             raise
+        finally:
+            with _ACTIVE_LOCK:
+                _ACTIVE.discard(work)
         digest = sha256_of(target / MANIFEST)
         result = ExportResult(period.label, target, manifest, digest,
                               time.perf_counter() - clock, replaced, manifest["notes"])
@@ -238,9 +248,10 @@ def remove_dead_partials(out: Path, label: str) -> list[Path]:
     for path in out.glob(f".{label}{PARTIAL}*"):
         pid_text = path.name[len(f".{label}{PARTIAL}"):].split("-", 1)[0]
         pid = int(pid_text) if pid_text.isdigit() else None
-        if pid is not None and pid != os.getpid() and _alive(pid):
+        mine = pid == os.getpid()
+        if path in _ACTIVE or (pid is not None and not mine and _alive(pid)):
             raise AlreadyRunning(f"another export of {label} is running (process {pid}, writing "
-                                 f"{path}); wait for it to finish")
+                                 f"{path}); wait for it to finish, then export again")
         shutil.rmtree(path, ignore_errors=True)
         removed.append(path)
     return removed
