@@ -67,8 +67,9 @@ def _context():
         warnings.simplefilter("ignore")
         import great_expectations as gx
         from great_expectations.data_context.types.base import ProgressBarsConfig
-    for name in ("great_expectations", "great_expectations._docs_decorators"):
-        logging.getLogger(name).setLevel(logging.ERROR)
+    # Some GX modules pin their logger at INFO; their notices are not our output.
+    for name in [n for n in logging.root.manager.loggerDict if n.startswith("great_expectations")]:
+        logging.getLogger(name).setLevel(logging.WARNING)
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
     return context

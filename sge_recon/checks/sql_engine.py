@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Mapping
 
 from ..db import Database
-from ..db.checks import CheckQueryError, measure
+from ..db.checks import CheckQueryError, CheckSession
 from ..errors import DatabaseUnavailable
 from . import sqltext
 from .model import CheckDefinition, CheckResult
@@ -17,10 +17,11 @@ ENGINE = "sql"
 
 def run_sql_checks(definitions: list[CheckDefinition], db: Database,
                    params: Mapping[str, Decimal | int], sample_rows: int) -> list[CheckResult]:
-    return [run_sql_check(d, db, params, sample_rows) for d in definitions]
+    with CheckSession(db) as session:
+        return [run_sql_check(d, session, params, sample_rows) for d in definitions]
 
 
-def run_sql_check(definition: CheckDefinition, db: Database,
+def run_sql_check(definition: CheckDefinition, session: CheckSession,
                   params: Mapping[str, Decimal | int], sample_rows: int) -> CheckResult:
     """One check; any failure of the check itself becomes status ``error``, never an exception."""
     started = time.perf_counter()
@@ -28,10 +29,10 @@ def run_sql_check(definition: CheckDefinition, db: Database,
         return errored(definition, definition.problem, started, ENGINE)
     spec = definition.value
     try:
-        m = measure(db, sqltext.for_psycopg(definition.sql), params,
-                    aggregate=spec.aggregate if spec else None,
-                    column=spec.column if spec else None,
-                    sample_limit=sample_rows, timeout_seconds=definition.timeout_seconds)
+        m = session.measure(sqltext.for_psycopg(definition.sql), params,
+                            aggregate=spec.aggregate if spec else None,
+                            column=spec.column if spec else None,
+                            sample_limit=sample_rows, timeout_seconds=definition.timeout_seconds)
     except CheckQueryError as exc:
         return errored(definition, f"the check's SQL failed: {exc}", started, ENGINE)
     except DatabaseUnavailable as exc:

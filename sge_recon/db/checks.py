@@ -1,9 +1,9 @@
 """Data access for the checks engine: running a check's SELECT, and the run history in ``recon``.
 
 A check's SELECT is never executed bare: it is wrapped as a subquery so that the database counts
-its rows (and computes its value) and only a bounded sample travels to Python. Count and sample
-run in one REPEATABLE READ, read-only transaction, so they describe the same snapshot, under the
-check's own ``statement_timeout``.
+its rows (and computes its value) and only a bounded sample travels to Python. Count, value and
+sample come from ONE execution (window aggregates over the wrapped rows), so they describe the
+same snapshot and the check costs one run of its query, under its own ``statement_timeout``.
 """
 
 from __future__ import annotations
@@ -40,52 +40,105 @@ def count_query(inner_sql: str, aggregate: str | None = None, column: str | None
     """
     value = "NULL::numeric"
     if aggregate is not None:
-        if aggregate not in _AGGREGATES or not column or not (
-                column == "*" or column.replace("_", "").isalnum()):
-            raise ValueError(f"bad value aggregate {aggregate}({column})")
+        _check_aggregate(aggregate, column)
         target = "*" if column == "*" else f'check_rows."{column}"'
         value = f"{aggregate}({target})::numeric"
     return (f"SELECT count(*) AS failing_rows, {value} AS value FROM (\n{inner_sql}\n) AS check_rows")
 
 
-def sample_query(inner_sql: str, limit_placeholder: str = "%(sample_limit)s") -> str:
-    """The check's rows, in its own order, at most ``limit`` of them."""
-    return f"SELECT check_rows.* FROM (\n{inner_sql}\n) AS check_rows LIMIT {limit_placeholder}"
+def measured_sample_query(inner_sql: str, aggregate: str | None = None,
+                          column: str | None = None) -> str:
+    """The check's rows (its own order, at most ``%(sample_limit)s``), each carrying the true row
+    count and the value as window aggregates over ALL rows: one execution of the check's query
+    gives the exact count, the value and the bounded sample."""
+    value = "NULL::numeric"
+    if aggregate is not None:
+        _check_aggregate(aggregate, column)
+        target = "*" if column == "*" else f'check_rows."{column}"'
+        value = f"({aggregate}({target}) OVER ())::numeric"
+    return (f"SELECT check_rows.*, count(*) OVER () AS {_COUNT_COLUMN}, {value} AS "
+            f"{_VALUE_COLUMN} FROM (\n{inner_sql}\n) AS check_rows LIMIT %(sample_limit)s")
 
 
-def measure(db: Database, psycopg_sql: str, params: Mapping[str, Any], *,
-            aggregate: str | None, column: str | None, sample_limit: int,
-            timeout_seconds: int) -> Measurement:
-    """Count the check's rows and compute its value in the database; fetch a bounded sample.
+_COUNT_COLUMN, _VALUE_COLUMN = "__sge_failing_rows", "__sge_value"
 
-    ``psycopg_sql`` is the check's SELECT with ``%(name)s`` placeholders. Raises
-    :class:`CheckQueryError` when the database rejects the query.
+
+def _check_aggregate(aggregate: str, column: str | None) -> None:
+    if aggregate not in _AGGREGATES or not column or not (
+            column == "*" or column.replace("_", "").isalnum()):
+        raise ValueError(f"bad value aggregate {aggregate}({column})")
+
+
+class CheckSession:
+    """One connection for a sequence of checks (connecting costs more than a small check).
+
+    Each check runs in its own read-only transaction, so a failing or timed-out check is rolled
+    back and the next one starts clean on the same connection.
     """
-    bound = {**params, "sample_limit": sample_limit}
-    conn = db.connect(read_only=True)
-    try:
-        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
-        with conn.transaction():
-            conn.execute("SELECT set_config('statement_timeout', %s, true)",
-                         (str(timeout_seconds * 1000),))
-            counted = conn.execute(count_query(psycopg_sql, aggregate, column), bound).fetchone()
-            rows = conn.execute(sample_query(psycopg_sql), bound).fetchall()
-    except psycopg.errors.QueryCanceled:
-        raise CheckQueryError(f"timed out after {timeout_seconds} s (statement_timeout); make "
-                              "the query cheaper or raise timeout_seconds in checks.yml") from None
-    except psycopg.Error as exc:
-        raise CheckQueryError(_first_line(exc)) from None
-    finally:
-        conn.close()
-    value = counted["value"]
-    return Measurement(int(counted["failing_rows"]), None if value is None else Decimal(value),
-                       rows)
+
+    def __init__(self, db: Database):
+        self.db = db
+        self._conn: psycopg.Connection | None = None
+
+    def __enter__(self) -> "CheckSession":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._conn is not None:
+            self._conn.close()
+
+    def _connection(self) -> psycopg.Connection:
+        if self._conn is None or self._conn.closed or self._conn.broken:
+            self._conn = self.db.connect(read_only=True)
+        return self._conn
+
+    def raw_row_count(self, psycopg_sql: str, params: Mapping[str, Any]) -> int:
+        """Run the bare SELECT and fetch all its rows (the benchmark's baseline)."""
+        conn = self._connection()
+        try:
+            with conn.transaction():
+                return len(conn.execute(psycopg_sql, dict(params)).fetchall())
+        except psycopg.Error as exc:
+            raise CheckQueryError(_first_line(exc)) from None
+
+    def measure(self, psycopg_sql: str, params: Mapping[str, Any], *, aggregate: str | None,
+                column: str | None, sample_limit: int, timeout_seconds: int) -> Measurement:
+        """Count the check's rows and compute its value in the database; fetch a bounded sample.
+
+        ``psycopg_sql`` is the check's SELECT with ``%(name)s`` placeholders. Raises
+        :class:`CheckQueryError` when the database rejects the query.
+        """
+        bound = {**params, "sample_limit": sample_limit}
+        conn = self._connection()
+        try:
+            with conn.transaction():
+                conn.execute("SELECT set_config('statement_timeout', %s, true)",
+                             (str(timeout_seconds * 1000),))
+                rows = conn.execute(measured_sample_query(psycopg_sql, aggregate, column),
+                                    bound).fetchall()
+        except psycopg.errors.QueryCanceled:
+            raise CheckQueryError(f"timed out after {timeout_seconds} s (statement_timeout); "
+                                  "make the query cheaper or raise timeout_seconds in "
+                                  "checks.yml") from None
+        except psycopg.OperationalError as exc:
+            if conn.broken or conn.closed:
+                raise CheckQueryError(f"lost the database connection: {_first_line(exc)}") \
+                    from None
+            raise CheckQueryError(_first_line(exc)) from None
+        except psycopg.Error as exc:
+            raise CheckQueryError(_first_line(exc)) from None
+        if not rows:
+            return Measurement(0, None, [])
+        count, value = rows[0][_COUNT_COLUMN], rows[0][_VALUE_COLUMN]
+        for row in rows:
+            del row[_COUNT_COLUMN], row[_VALUE_COLUMN]
+        return Measurement(int(count), None if value is None else Decimal(value), rows)
 
 
-def time_raw_query(db: Database, psycopg_sql: str, params: Mapping[str, Any]) -> int:
-    """Run the bare SELECT, fetching everything (the benchmark's baseline); returns the rows."""
-    with db.transaction(read_only=True) as conn:
-        return len(conn.execute(psycopg_sql, dict(params)).fetchall())
+def platform_size(db: Database) -> dict[str, int]:
+    """Row counts that put benchmark figures in context."""
+    return db.fetch_one("SELECT (SELECT count(*) FROM public.settlement_intents) AS intents, "
+                        "(SELECT count(*) FROM public.ledger_entries) AS ledger_entries") or {}
 
 
 def _first_line(exc: Exception) -> str:
