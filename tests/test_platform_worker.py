@@ -199,6 +199,24 @@ def test_the_job_of_a_dead_worker_is_requeued(factory, db, tree, db_url):
     assert row["status"] == "completed"
 
 
+def test_a_restarted_worker_keeps_its_slot_and_takes_back_its_job(factory, db, tree, db_url):
+    factory.heartbeat("worker-1", jobs_completed=41, last_seen_at=ago(minutes=5))
+    intent = factory.intent(tree["program"]["id"], tree["user"]["id"], status="verifying")
+    factory.job(intent_id=intent["id"], status="active", attempts=1, worker_id="worker-1")
+    w = Worker(db_url)  # no id: the first free slot
+    w.start()
+    try:
+        assert w.worker_id == "worker-1"
+        assert drain(w) == 1
+        w.beat()
+    finally:
+        w.close()
+    row = db.fetch_one("SELECT status FROM public.settlement_intents WHERE id = %s", (intent["id"],))
+    assert row["status"] == "completed"
+    hb = db.fetch_one("SELECT jobs_completed FROM public.worker_heartbeats WHERE worker_id = 'worker-1'")
+    assert hb["jobs_completed"] == 42  # cumulative over the slot's processes
+
+
 def test_a_live_workers_job_is_not_taken_from_it(factory, db, tree, db_url):
     intent = factory.intent(tree["program"]["id"], tree["user"]["id"], status="processing")
     one = Worker(db_url, worker_id="w-one")

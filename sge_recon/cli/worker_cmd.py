@@ -39,7 +39,7 @@ def worker(state, worker_id, poll_interval, webhooks, max_jobs) -> None:
     if dispatcher:
         thread = threading.Thread(target=dispatcher.run, name="webhooks", daemon=True)
         thread.start()
-    click.echo(f"Worker {w.worker_id} on {recon.db.where}"
+    click.echo(f"Worker starting on {recon.db.where}"
                + (" with the webhook dispatcher." if dispatcher else "."))
     try:
         stats = w.run(max_jobs=max_jobs)

@@ -342,6 +342,15 @@ def requeue_abandoned_jobs(conn: Conn, now: datetime) -> int:
         {"now": now, "queue": QUEUE, "cls": WORKER_LOCK_CLASS}).rowcount
 
 
+def requeue_jobs_of(conn: Conn, worker_id: str, now: datetime) -> int:
+    """At start-up: active jobs under our own id belong to a dead predecessor of the same id."""
+    return conn.execute(
+        "UPDATE public.jobs SET status = 'waiting', run_at = %s, worker_id = NULL,"
+        " last_error = 'its worker stopped while processing it; requeued'"
+        " WHERE queue = %s AND status = 'active' AND worker_id = %s",
+        (now, QUEUE, worker_id)).rowcount
+
+
 def hold_worker_lock(conn: Conn, worker_id: str) -> bool:
     """Session lock that says "this worker lives" until its connection closes (even on SIGKILL)."""
     row = conn.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s)) AS ok",
@@ -349,12 +358,20 @@ def hold_worker_lock(conn: Conn, worker_id: str) -> bool:
     return bool(row["ok"])
 
 
+def jobs_completed_before(conn: Conn, worker_id: str) -> int:
+    """What an earlier process of the same worker id had completed (the count is cumulative)."""
+    row = conn.execute("SELECT jobs_completed FROM public.worker_heartbeats WHERE worker_id = %s",
+                       (worker_id,)).fetchone()
+    return row["jobs_completed"] if row else 0
+
+
 def heartbeat(conn: Conn, *, worker_id: str, started_at: datetime, jobs_completed: int,
               now: datetime) -> None:
     conn.execute(
         "INSERT INTO public.worker_heartbeats (worker_id, started_at, last_seen_at, jobs_completed)"
         " VALUES (%s, %s, %s, %s) ON CONFLICT (worker_id) DO UPDATE"
-        " SET last_seen_at = excluded.last_seen_at, jobs_completed = excluded.jobs_completed",
+        " SET started_at = excluded.started_at, last_seen_at = excluded.last_seen_at,"
+        " jobs_completed = excluded.jobs_completed",
         (worker_id, started_at, now, jobs_completed))
 
 
@@ -460,7 +477,7 @@ def execute_batch(conn: Conn, batch_id: str, now: datetime) -> dict:
         " FROM public.commissions WHERE payout_batch_id = %s AND status <> 'paid'"
         " GROUP BY affiliate_id HAVING sum(amount) > 0 ORDER BY affiliate_id",
         (batch_id,)).fetchall()
-    transaction_id = f"payout_{batch_id}"
+    transaction_id = f"txn_payout_{batch_id}"
     entries: list[tuple[str, str, Decimal, str]] = []
     for row in per_affiliate:
         entries.append((f"affiliate:{row['affiliate_id']}", "debit", row["amount"], currency))

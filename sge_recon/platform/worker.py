@@ -15,15 +15,14 @@ backoff 1 min, 5 min, 15 min, 1 h; after that the intent fails.
 from __future__ import annotations
 
 import logging
-import os
 import random
-import socket
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 from ..db import platform_store as store
+from ..errors import ReconError
 from .schedules import Clock, intent_retry_delay, utc_now
 
 log = logging.getLogger(__name__)
@@ -31,6 +30,10 @@ log = logging.getLogger(__name__)
 CENT = Decimal("0.01")
 BLOCK_ZERO = datetime(2024, 1, 1).timestamp()
 RPC_PROVIDER = "reference-rpc"
+
+
+class WorkerIdInUse(ReconError):
+    """Another live worker holds this id."""
 
 
 class TransientError(Exception):
@@ -61,7 +64,7 @@ class Worker:
                  poll_interval: float = 0.5, heartbeat_interval: float = 2.0,
                  rng: random.Random | None = None):
         self.database_url = database_url
-        self.worker_id = worker_id or f"worker-{socket.gethostname()}-{os.getpid()}"
+        self.worker_id = worker_id  # None: the first free slot, worker-1, worker-2, ...
         self.clock = clock
         self.poll_interval = poll_interval
         self.heartbeat_interval = heartbeat_interval
@@ -71,17 +74,33 @@ class Worker:
         self.started_at = clock()
         self._conn = None
         self._life_conn = None
+        self._jobs_before = 0
 
     # -- lifecycle ------------------------------------------------------------------------------
     def start(self) -> None:
         """Connect, take the liveness lock, requeue the jobs of dead workers, say hello."""
-        self._life_conn = store.connect(self.database_url, f"sge-worker-life:{self.worker_id}")
+        self._life_conn = store.connect(self.database_url, "sge-worker-life")
         self._life_conn.autocommit = True
-        if not store.hold_worker_lock(self._life_conn, self.worker_id):
-            raise RuntimeError(f"worker id {self.worker_id} is already in use by a live worker")
+        self._take_identity()
         self._conn = store.connect(self.database_url, f"sge-worker:{self.worker_id}")
+        with self._life_conn.transaction():
+            self._jobs_before = store.jobs_completed_before(self._life_conn, self.worker_id)
         self.beat()
+        with self._conn.transaction():
+            self.stats.requeued += store.requeue_jobs_of(self._conn, self.worker_id, self.clock())
         self.requeue_abandoned()
+
+    def _take_identity(self) -> None:
+        """Hold this worker's liveness lock. Without an explicit id, take the first free slot
+        (worker-1, worker-2, ...), so that a restarted worker keeps its name and heartbeat row."""
+        candidates = [self.worker_id] if self.worker_id else [f"worker-{n}" for n in range(1, 257)]
+        for candidate in candidates:
+            if store.hold_worker_lock(self._life_conn, candidate):
+                self.worker_id = candidate
+                return
+        raise WorkerIdInUse(f"worker id {candidates[0]} is already used by a live worker; choose "
+                            "another --worker-id" if self.worker_id else
+                            "256 workers are already running against this database")
 
     def close(self) -> None:
         for conn in (self._conn, self._life_conn):
@@ -139,7 +158,7 @@ class Worker:
                 return
             if attr == "_life_conn":
                 fresh.autocommit = True
-                store.hold_worker_lock(fresh, self.worker_id)
+                store.hold_worker_lock(fresh, self.worker_id)  # ours again: nobody took the slot
             setattr(self, attr, fresh)
 
     def stop(self) -> None:
@@ -149,7 +168,8 @@ class Worker:
     def beat(self) -> None:
         with self._life_conn.transaction():
             store.heartbeat(self._life_conn, worker_id=self.worker_id, started_at=self.started_at,
-                            jobs_completed=self.stats.completed, now=self.clock())
+                            jobs_completed=self._jobs_before + self.stats.completed,
+                            now=self.clock())
 
     def _heartbeat_loop(self) -> None:
         while not self.stop_event.wait(self.heartbeat_interval):
@@ -243,7 +263,7 @@ class Worker:
                                    tx_hash=tx_hash, block_number=block, now=now)
             amount, currency = intent["amount"], intent["currency"]
             store.write_journal(conn, program_id=intent["program_id"],
-                                transaction_id=f"pay_{intent['id']}", intent_id=intent["id"],
+                                transaction_id=f"txn_pay_{intent['id']}", intent_id=intent["id"],
                                 entries=[("treasury", "debit", amount, currency),
                                          (f"user:{intent['user_id']}", "credit", amount, currency)],
                                 now=now)
@@ -275,7 +295,7 @@ class Worker:
                                    intent_id=intent["id"], level=level, rate=rate,
                                    base=intent["amount"], amount=amount, now=now)
             store.write_journal(conn, program_id=intent["program_id"],
-                                transaction_id=commission_id, intent_id=intent["id"],
+                                transaction_id=f"txn_{commission_id}", intent_id=intent["id"],
                                 entries=[("treasury", "debit", amount, intent["currency"]),
                                          (f"affiliate:{affiliate['id']}", "credit", amount,
                                           intent["currency"])], now=now)
