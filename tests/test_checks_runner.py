@@ -231,3 +231,11 @@ def test_cli_database_down_is_error_exit_3(cli_env, tmp_path):
     assert proc.returncode == 3
     assert proc.stderr.startswith("Error: cannot connect to the database")
     assert proc.stdout == "" and "Traceback" not in proc.stderr
+
+
+def test_the_cli_and_the_service_do_not_import_great_expectations():
+    code = ("import sys, sge_recon.cli.check_cmd, sge_recon.checks, sge_recon.checks.render; "
+            "print('great_expectations' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60, cwd=project_root())
+    assert out.stdout.strip() == "False", out.stderr

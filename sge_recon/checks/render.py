@@ -22,10 +22,10 @@ def run_table(run: RunResult, style: Callable[..., str] = lambda text, **kw: tex
     lines = [style(f"Check run {run.run_id} ({run.engine} engine) "
                    f"{run.started_at:%Y-%m-%d %H:%M:%S} UTC", bold=True)]
     width = max((len(c.name) for c in run.checks), default=10)
-    lines.append(f"  {'STATUS':<6}  {'CHECK':<{width}}  PRIO  {'RESULT':<22}  TIME")
+    lines.append(f"  {'STATUS':<6}  {'CHECK':<{width}}  PRIO  {'RESULT':<30}  TIME")
     for c in run.checks:
         lines.append(f"  {_status(c.status, style)}  {c.name:<{width}}  {c.priority or '':<4}  "
-                     f"{_measure(c):<22}  {_duration(c.duration_ms)}")
+                     f"{_measure(c):<30}  {_duration(c.duration_ms)}")
     for c in run.checks:
         if c.status == "pass":
             continue
@@ -41,7 +41,8 @@ def run_table(run: RunResult, style: Callable[..., str] = lambda text, **kw: tex
     counts = {s: sum(1 for c in run.checks if c.status == s) for s in STATUS_COLOURS}
     summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
     lines.append("")
-    lines.append(f"Overall: {_status(run.status, style).strip()} ({summary or 'no checks'}; "
+    overall = style(run.status.upper(), fg=STATUS_COLOURS.get(run.status), bold=True)
+    lines.append(f"Overall: {overall} ({summary or 'no checks'}; "
                  f"{_duration((run.finished_at - run.started_at).total_seconds() * 1000)})")
     return "\n".join(lines)
 
