@@ -1,3 +1,6 @@
+import contextlib
+import signal
+
 import click
 
 
@@ -22,7 +25,21 @@ def api(state, host: str, port: int, pool_size: int) -> None:
 
     from ..platform.api import create_app
 
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self):
+            # A stop signal is a normal end here: shut down gracefully and exit 0 (uvicorn
+            # would re-raise the signal afterwards, which reads as a crash to a supervisor).
+            previous = {sig: signal.signal(sig, self.handle_exit)
+                        for sig in (signal.SIGINT, signal.SIGTERM)}
+            try:
+                yield
+            finally:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
+
     app = create_app(recon.settings, database_url=recon.db.url, pool_size=pool_size)
     click.echo(f"Admin API on http://{host}:{port} (docs: /docs), database {recon.db.where}.")
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False,
-                timeout_graceful_shutdown=2)
+    Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
+                          timeout_graceful_shutdown=2)).run()
+    click.echo("Admin API stopped.")
