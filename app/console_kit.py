@@ -107,8 +107,8 @@ def _clear_pending() -> None:
 
 
 def show_pending_dialog() -> None:
-    """Called on every run of every page: while an action waits for confirmation, its dialog
-    stays open (a dismissed dialog cancels the action)."""
+    """Called at the end of every page with actions: while an action waits for confirmation,
+    its dialog stays open (a dismissed dialog cancels the action)."""
     pending = st.session_state.get("pending_action")
     if not pending:
         return
@@ -124,6 +124,7 @@ def show_pending_dialog() -> None:
                 outcome = exc
             st.session_state.setdefault("outcomes", {})[pending["page"]] = outcome
             _clear_pending()
+            st.cache_data.clear()  # show the effect of the action, not a cached past
             st.rerun()
         if right.button("Cancel", key="cancel_action"):
             _clear_pending()

@@ -69,4 +69,3 @@ navigation = st.navigation([st.Page(path, title=title, icon=icon, url_path=key,
                             for key, (path, title, icon) in PAGES.items()])
 sidebar()
 navigation.run()
-kit.show_pending_dialog()

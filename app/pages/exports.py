@@ -89,3 +89,5 @@ def actions():
 log = kit.load(actions, what="the action log")
 if log is not None:
     st.dataframe(log, hide_index=True, key="action_log")
+
+kit.show_pending_dialog()

@@ -72,3 +72,5 @@ if rows is not None:
                                    f"Add this note to incident **#{iid}**?\n\n> {text}",
                                    lambda: kit.service().actions.add_incident_note(
                                        op, iid, text, kit.service().now()))
+
+kit.show_pending_dialog()

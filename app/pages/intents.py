@@ -71,3 +71,5 @@ if intent_id.strip():
             st.dataframe(detail["actions"], hide_index=True, key="intent_actions")
         if info["status"] != "completed":
             retry_button(info["intent_id"], "retry_searched")
+
+kit.show_pending_dialog()

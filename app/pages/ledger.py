@@ -115,3 +115,5 @@ if program_ids and kit.require_operator():
                                f"Reason: {why}",
                                lambda: kit.service().actions.ledger_correction(
                                    op, program, why, parsed))
+
+kit.show_pending_dialog()

@@ -73,3 +73,5 @@ st.subheader("Recent batches")
 recent = kit.load(recent_batches, what="the recent batches")
 if recent is not None:
     st.dataframe(recent, hide_index=True, key="recent_batches")
+
+kit.show_pending_dialog()

@@ -49,3 +49,5 @@ if state is not None:
         st.dataframe(workers, hide_index=True, key="workers_table",
                      column_order=["worker_id", "state", "silent_seconds", "last_seen_at",
                                    "jobs_completed", "started_at"])
+
+kit.show_pending_dialog()

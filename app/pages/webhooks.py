@@ -55,3 +55,5 @@ if eps is not None:
                      column_order=["endpoint_id", "health", "consecutive_failures",
                                    "failing_since", "last_success_at", "exhausted", "enabled",
                                    "program_id", "url"])
+
+kit.show_pending_dialog()
