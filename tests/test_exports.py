@@ -337,6 +337,7 @@ def test_a_rewritten_ledger_with_fixed_up_hashes_is_caught_by_the_totals(exporte
     (folder / "manifest.json").write_text(json.dumps(m))
     problems = _problems(folder)
     assert "ledger_entries.parquet: transaction" in problems and "does not balance" in problems
+    assert "not recorded at export: the ledger file was altered" in problems
     assert "debits stated" in problems or "credits stated" in problems
 
 
@@ -466,3 +467,18 @@ def test_the_console_functions_list_files_and_zip(shared, tmp_path):
     assert recon.exports.runs(PERIOD)[0]["manifest_sha256"] == exported.manifest_sha256
     assert "2025-02" in recon.exports.missing_periods("2025-01", out)
     assert PERIOD not in recon.exports.missing_periods("2025-01", out)
+
+
+def test_a_source_that_was_already_unbalanced_is_told_apart_from_an_altered_file(
+        recon, factory, tmp_path):
+    p = factory.program()["id"]
+    bad = factory.journal(p, [("treasury", "debit", "10.00"), ("user:a", "credit", "9.99")],
+                          created_at=IN)
+    result = recon.exports.export(PERIOD, out_dir=tmp_path)
+    state = result.manifest["ledger_at_export"]
+    assert state["unbalanced_transactions"] == 1 and state["sample"][0]["transaction_id"] == bad
+    report = ExportService.verify(result.directory)
+    assert not report.ok and report.transactions_unbalanced == 1
+    assert f"transaction {bad} ({p}, USD) does not balance: debits 10.000000, credits 9.990000, " \
+           "difference 0.010000 (already unbalanced in the source database at export" \
+           in str(report.mismatches[0])

@@ -34,6 +34,7 @@ _ACTIVE_LOCK = threading.Lock()
 AUDIT_DB = "audit.duckdb"
 README = "README.txt"
 PARTIAL = ".partial-"
+UNBALANCED_SAMPLE = 100
 REPLACED = ".replaced-"
 
 
@@ -148,6 +149,7 @@ class Exporter:
                     progress(Progress(spec.name, index, len(TABLES), rows, done=True))
             checks = _checks_at_export(snap.latest_check_results())
         store.create_audit_db(work, {spec.name: spec.filename for spec in TABLES})
+        ledger_state = _unbalanced_at_export(work)
         (work / README).write_text(readme_text(period), encoding="utf-8")
         files += [file_entry(work / AUDIT_DB, rows=None, description="DuckDB views over the "
                              "Parquet files (relative paths) and ready views: " +
@@ -170,6 +172,7 @@ class Exporter:
                        "isolation": "repeatable read, read only (one transaction for all tables)"},
             "files": files,
             "control_totals": totals.as_list(),
+            "ledger_at_export": ledger_state,
             "checks_at_export": checks,
             "notes": notes,
         }
@@ -317,6 +320,22 @@ def _require_ledger_columns(columns: list[Column]) -> None:
     if missing:
         raise ExportError(f"public.ledger_entries lacks {', '.join(missing)} (DESIGN §4); the "
                           "control totals cannot be computed")
+
+
+def _unbalanced_at_export(work: Path) -> dict[str, Any]:
+    """Transactions that already did not balance in the source, so that `verify` can tell an
+    unbalanced source from an altered file. Read from the written Parquet, not the database."""
+    from .totals import money
+
+    con = store.open_audit_db(work)
+    try:
+        count, sample = store.unbalanced(con, f"{LEDGER}.parquet", UNBALANCED_SAMPLE)
+    finally:
+        con.close()
+    return {"unbalanced_transactions": count,
+            "sample": [{"transaction_id": r["transaction_id"], "program_id": r["program_id"],
+                        "currency": r["currency"], "difference": money(r["difference"])}
+                       for r in sample]}
 
 
 def _checks_at_export(found: dict[str, Any]) -> dict[str, Any]:

@@ -189,14 +189,27 @@ def _check_ledger(con, manifest: dict[str, Any], report: VerifyReport) -> None:
             report.add(MANIFEST, f"{label}: entry_count stated {want.get('entry_count')}, the "
                                  f"ledger file holds {got['entry_count']}")
     report.transactions_unbalanced = count
+    known = _known_unbalanced(manifest)
     for row in sample:
+        origin = (" (already unbalanced in the source database at export, as the manifest "
+                  "records)" if (row["transaction_id"], row["currency"]) in known else
+                  " (not recorded at export: the ledger file was altered)" if known is not None
+                  else "")
         report.add(name, f"transaction {row['transaction_id']} ({row['program_id']}, "
                          f"{row['currency']}) does not balance: debits {money(row['debits'])}, "
                          f"credits {money(row['credits'])}, difference "
-                         f"{money(row['difference'])}")
+                         f"{money(row['difference'])}{origin}")
     if count > len(sample):
         report.add(name, f"… and {count - len(sample)} more unbalanced transactions "
                          "(SELECT * FROM unbalanced_transactions in audit.duckdb lists them all)")
+
+
+def _known_unbalanced(manifest: dict[str, Any]) -> set[tuple[str, str]] | None:
+    state = manifest.get("ledger_at_export")
+    if not isinstance(state, dict) or not isinstance(state.get("sample"), list):
+        return None
+    return {(r.get("transaction_id"), r.get("currency")) for r in state["sample"]
+            if isinstance(r, dict)}
 
 
 def _range(manifest: dict[str, Any], report: VerifyReport) -> tuple[datetime | None, datetime | None]:
