@@ -130,6 +130,7 @@ def measure(db: Database, url: str, period: Period, work: Path, args) -> dict:
     summary = json.loads(stdout)
     figures = {
         "period": period.label, "measured_at": datetime.now(timezone.utc).isoformat(),
+        "load_average_at_start": os.getloadavg(), "cpus": os.cpu_count(),
         "rows": raw["rows"], "ledger_rows": next(f["rows"] for f in summary["files"]
                                                  if f["name"] == "ledger_entries.parquet"),
         "raw_copy_binary": {"seconds": raw_s, "rows_per_s": raw["rows"] / raw_s,
@@ -208,6 +209,8 @@ def report(f: dict, args) -> None:
               f"peak RSS {naive['peak_rss_mb']:.0f} MB")
         print(f"  export / naive    {speedup:7.1f}x  target >= 3x  {'OK' if speedup >= 3 else 'MISSED'}")
     print(f"  verify            {f['verify']['seconds']:7.2f} s  ok={f['verify']['ok']}")
+    print(f"  machine           {f['cpus']} CPUs, load average at start "
+          f"{', '.join(f'{x:.1f}' for x in f['load_average_at_start'])}")
     results = ROOT / "bench-results"
     results.mkdir(exist_ok=True)
     path = results / f"export-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}.json"
