@@ -48,10 +48,9 @@ def _sql(name: str) -> str:
     return (simulate_dir() / f"{name}.sql").read_text(encoding="utf-8")
 
 
-def tables_with_data(conn_or_db: Any) -> list[str]:
-    if isinstance(conn_or_db, Database):
-        return [r["table_name"] for r in conn_or_db.fetch_all(_sql("data_present"))]
-    return [r["table_name"] for r in conn_or_db.execute(_sql("data_present")).fetchall()]
+def tables_with_data(conn) -> list[str]:
+    """The platform tables that already hold rows (on an open connection)."""
+    return [r["table_name"] for r in conn.execute(_sql("data_present")).fetchall()]
 
 
 def load(db: Database, params: dict[str, Any], faults: Sequence[str], *, reset: bool,

@@ -12,7 +12,7 @@ SELECT pg_temp.sim_program_id(g),
        -- contract rates: 1 % direct / 0.5 % parent, varied slightly per program
        CASE WHEN g = 0 THEN 0.010 ELSE 0.010 + ((g % 3) - 1) * 0.001 END,
        CASE WHEN g = 0 THEN 0.005 ELSE 0.005 + ((g % 3) - 1) * 0.0005 END,
-       sp.as_of - interval '120 days' + g * interval '1 day'
+       sp.as_of - interval '120 days' + g * interval '12 hours'
 FROM sim_params sp, generate_series(0, sp.n_programs - 1) g;
 
 -- Affiliate a belongs to program a % P with ordinal k = a / P inside it. A parent is always an

@@ -16,23 +16,26 @@ WITH grouped AS (
                 ELSE sp.as_of - g.week * interval '7 days' + interval '3 hours'
                      + pg_temp.sim_ut(sp.seed, g.id, 41) * interval '2 hours' END AS created_at
     FROM grouped g CROSS JOIN sim_params sp
+), shaped AS (
+    SELECT t.*,
+           CASE WHEN t.week >= 2 THEN 'executed'
+                WHEN t.program_no = 1 THEN 'approved'
+                ELSE 'pending_approval' END AS status,
+           CASE WHEN t.week >= 2
+                THEN t.created_at + interval '2 hours' + pg_temp.sim_ut(t.seed, t.id, 42) * interval '8 hours'
+                WHEN t.program_no = 1
+                THEN t.created_at + interval '1 hour' + pg_temp.sim_ut(t.seed, t.id, 42) * interval '1 hour'
+           END AS approved_at
+    FROM timed t
 )
-SELECT t.id, t.program_id, t.week, t.affiliate_count, t.total_amount, t.created_at,
-       CASE WHEN t.week >= 2 THEN 'executed'
-            WHEN t.program_no = 1 THEN 'approved'
-            ELSE 'pending_approval' END AS status,
-       CASE WHEN t.week >= 2
-            THEN t.created_at + interval '2 hours' + pg_temp.sim_ut(t.seed, t.id, 42) * interval '8 hours'
-            WHEN t.program_no = 1
-            THEN t.created_at + interval '1 hour' + pg_temp.sim_ut(t.seed, t.id, 42) * interval '1 hour'
-       END AS approved_at,
-       pg_temp.sim_ut(t.seed, t.id, 43) AS u_exec,
-       pg_temp.sim_ut(t.seed, t.id, 44) AS u_first_approval
-FROM timed t;
+SELECT s.id, s.program_id, s.week, s.affiliate_count, s.total_amount, s.created_at, s.status,
+       s.approved_at,
+       CASE WHEN s.status = 'executed'
+            THEN s.approved_at + interval '10 minutes'
+                 + pg_temp.sim_ut(s.seed, s.id, 43) * interval '50 minutes' END AS executed_at,
+       pg_temp.sim_ut(s.seed, s.id, 44) AS u_first_approval
+FROM shaped s;
 
-ALTER TABLE sim_batches ADD COLUMN executed_at timestamptz;
-UPDATE sim_batches SET executed_at = approved_at + interval '10 minutes' + u_exec * interval '50 minutes'
-WHERE status = 'executed';
 ANALYZE sim_batches;
 
 INSERT INTO public.payout_batches (id, program_id, status, affiliate_count, total_amount,
