@@ -1,0 +1,61 @@
+"""The console with its database down (a banner, no traceback, recovery on its own), and the
+optional viewer password."""
+
+from __future__ import annotations
+
+import uuid
+
+import psycopg
+import pytest
+
+from .conftest import TEMPLATE_DB, with_dbname
+from .console_support import app, console_env, open_page, texts
+from .platform_helpers import running_api
+
+
+@pytest.fixture
+def missing_database(pg_url):
+    """A database URL whose database does not exist yet; `create()` brings it up."""
+    name = f"t_down_{uuid.uuid4().hex[:8]}"
+
+    def create() -> None:
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE_DB}")
+
+    yield with_dbname(pg_url, name), create
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.mark.parametrize("page", ["overview", "ledger", "payouts", "runbook"])
+def test_a_database_that_is_down_gives_a_banner_and_the_page_recovers(
+        page, missing_database, monkeypatch, tmp_path, db_url):
+    url, create = missing_database
+    with running_api(db_url) as api:
+        console_env(monkeypatch, url, api, tmp_path)
+        at = app()
+        at.run()
+        if page != "overview":
+            open_page(at, page)
+        assert not at.exception
+        banner = " ".join(e.value for e in at.error)
+        assert "The database is not reachable" in banner and "recovers by itself" in banner
+        assert "Traceback" not in texts(at)
+
+        create()  # the database comes back
+        at.run()
+        assert not at.exception
+        assert "The database is not reachable" not in " ".join(e.value for e in at.error)
+
+
+def test_the_viewer_password_guards_everything(db_url, monkeypatch, tmp_path):
+    with running_api(db_url) as api:
+        console_env(monkeypatch, db_url, api, tmp_path, CONSOLE_PASSWORD="correct horse")
+        at = app()
+        at.run()
+        assert [t.label for t in at.text_input] == ["Console password"]
+        assert not at.metric and not at.sidebar.text_input  # nothing shown before the password
+        at.text_input(key="viewer_password").input("wrong").run()
+        assert "Wrong password" in at.error[0].value and not at.metric
+        at.text_input(key="viewer_password").input("correct horse").run()
+        assert any("Ledger status" in m.label for m in at.metric)
