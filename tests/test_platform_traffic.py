@@ -63,7 +63,7 @@ def test_the_platform_end_to_end_keeps_the_money_checks_clean(db, db_url, recon)
         traffic.close()
     assert count(db, "public.settlement_intents WHERE status = 'completed'") == 60
     assert count(db, "public.webhook_deliveries WHERE status = 'delivered'") >= 60
-    assert received >= 120 and bad == 0  # every delivery signed with its endpoint's secret
+    assert received >= 60 and bad == 0  # every delivery signed with its endpoint's secret
     assert batches == 1
     batch = db.fetch_one("SELECT id FROM public.payout_batches")
     with running_api(db_url) as url, httpx.Client(base_url=url, timeout=30) as api:
@@ -122,3 +122,17 @@ def test_the_api_traffic_and_worker_commands_stop_on_sigterm(cli_env, db):
     assert "Worker worker-1 stopped:" in outputs["worker"][0]
     assert count(db, "public.settlement_intents WHERE status = 'completed'") > 5
     assert balanced(db)
+
+
+def test_traffic_plays_the_customers_endpoints_with_their_secrets(factory, db, db_url):
+    program = factory.program()
+    factory.affiliate(program["id"])
+    outside = factory.endpoint(program["id"], url="https://hooks.example.com/p/1", secret="abc")
+    t = Traffic(db_url, rate=1, fault_rate=0, receiver_port=0, seed=5)
+    t.setup()
+    try:
+        row = db.fetch_one("SELECT url, secret FROM public.webhook_endpoints WHERE id = %s",
+                           (outside["id"],))
+        assert row["url"] == t.receiver.url(f"/adopted/{outside['id']}") and row["secret"] == "abc"
+    finally:
+        t.close()

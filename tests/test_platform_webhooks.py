@@ -192,3 +192,18 @@ def test_a_manual_retry_through_the_api_is_attempted_at_once(factory, db, db_url
     assert dispatcher.run_due() == 1  # no waiting: due now
     row = delivery_row(db, d["id"])
     assert (row["status"], row["attempt_count"]) == ("delivered", 6)
+
+
+def test_many_due_deliveries_are_posted_in_parallel_batches(factory, db, receiver, dispatcher,
+                                                           program):
+    endpoint = factory.endpoint(program["id"], url=f"{receiver.url}/hook", secret="k")
+    ids = [factory.delivery(endpoint["id"], status="pending", attempt_count=0,
+                            payload={"n": n})["id"] for n in range(40)]
+    assert dispatcher.run_due() == 40
+    assert len(receiver.requests) == 40
+    for req in receiver.requests:
+        expected = hmac.new(b"k", req["body"], hashlib.sha256).hexdigest()
+        assert req["headers"]["X-SGE-Signature"] == f"sha256={expected}"
+    statuses = db.fetch_all("SELECT DISTINCT status FROM public.webhook_deliveries"
+                            " WHERE id = ANY(%s)", (ids,))
+    assert statuses == [{"status": "delivered"}]

@@ -16,8 +16,12 @@ import click
 @click.option("--duration", default=None, type=click.FloatRange(min=0),
               help="Stop by itself after this many seconds.")
 @click.option("--seed", default=None, type=int, help="Random seed (default: unpredictable).")
+@click.option("--adopt-endpoints/--no-adopt-endpoints", default=True, show_default=True,
+              help="Point the programs' other webhook endpoints (customers' servers, absent on "
+                   "this machine) at the local receiver, keeping their secrets.")
 @click.pass_obj
-def traffic(state, rate, fault_rate, batch_every, receiver_port, duration, seed) -> None:
+def traffic(state, rate, fault_rate, batch_every, receiver_port, duration, seed,
+            adopt_endpoints) -> None:
     """Generate live platform traffic for the demo: intents with their jobs at --rate per second,
     occasional faults, payout batches, and a local webhook receiver that checks signatures.
 
@@ -28,7 +32,7 @@ def traffic(state, rate, fault_rate, batch_every, receiver_port, duration, seed)
 
     recon = state.recon()
     t = Traffic(recon.db.url, rate=rate, fault_rate=fault_rate, batch_every=batch_every,
-                receiver_port=receiver_port, seed=seed)
+                receiver_port=receiver_port, seed=seed, adopt_endpoints=adopt_endpoints)
     signal.signal(signal.SIGINT, lambda *a: t.stop())
     signal.signal(signal.SIGTERM, lambda *a: t.stop())
     click.echo(f"Traffic: {rate:g} intents/s, fault rate {fault_rate:g}, on {recon.db.where}.")

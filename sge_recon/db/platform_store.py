@@ -546,7 +546,7 @@ def schedule_immediate_attempt(conn: Conn, delivery_id: str, now: datetime) -> d
             "attempt_count": d["attempt_count"], "previous_status": d["status"]}
 
 
-def claim_due_delivery(conn: Conn, now: datetime) -> dict | None:
+def claim_due_deliveries(conn: Conn, now: datetime, limit: int) -> list[dict]:
     return conn.execute(
         "SELECT d.id, d.endpoint_id, d.event_type, d.payload, d.attempt_count, d.created_at,"
         " e.url, e.secret FROM public.webhook_deliveries d"
@@ -554,7 +554,7 @@ def claim_due_delivery(conn: Conn, now: datetime) -> dict | None:
         " WHERE d.status IN ('pending', 'retry_scheduled') AND e.enabled"
         "  AND coalesce(d.next_retry_at, d.created_at) <= %s"
         " ORDER BY coalesce(d.next_retry_at, d.created_at), d.id"
-        " LIMIT 1 FOR UPDATE OF d SKIP LOCKED", (now,)).fetchone()
+        " LIMIT %s FOR UPDATE OF d SKIP LOCKED", (now, limit)).fetchall()
 
 
 def record_attempt(conn: Conn, *, delivery: dict, ok: bool, status_code: int | None,
@@ -667,6 +667,18 @@ def insert_intent_with_job(conn: Conn, *, intent_id: str, program_id: str, user_
         conn.execute("INSERT INTO public.platform_faults (intent_id, kind, remaining, created_at)"
                      " VALUES (%s, %s, %s, %s)", (intent_id, fault, fault_repeats, now))
     return enqueue_job(conn, intent_id, now)
+
+
+def adoptable_endpoints(conn: Conn, program_id: str) -> list[dict]:
+    """Enabled endpoints of a program that point outside this machine (traffic serves them)."""
+    return conn.execute(
+        "SELECT id, secret FROM public.webhook_endpoints WHERE program_id = %s AND enabled"
+        " AND url NOT LIKE 'http://127.0.0.1:%%' ORDER BY id", (program_id,)).fetchall()
+
+
+def point_endpoint(conn: Conn, endpoint_id: str, url: str, secret: str) -> None:
+    conn.execute("UPDATE public.webhook_endpoints SET url = %s, secret = %s WHERE id = %s",
+                 (url, secret, endpoint_id))
 
 
 def upsert_endpoint(conn: Conn, *, endpoint_id: str, program_id: str, url: str, secret: str,

@@ -15,6 +15,7 @@ import hmac
 import json
 import logging
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import httpx
@@ -54,11 +55,14 @@ class DispatchStats:
 
 class WebhookDispatcher:
     def __init__(self, database_url: str, *, clock: Clock = utc_now, timeout: float = 5.0,
-                 poll_interval: float = 1.0):
+                 poll_interval: float = 1.0, batch_size: int = 16):
         self.database_url = database_url
         self.clock = clock
         self.poll_interval = poll_interval
-        self.http = httpx.Client(timeout=timeout, follow_redirects=False)
+        self.batch_size = batch_size
+        self.http = httpx.Client(timeout=timeout, follow_redirects=False,
+                                 limits=httpx.Limits(max_connections=batch_size))
+        self._posters = ThreadPoolExecutor(batch_size, thread_name_prefix="webhook-post")
         self.stats = DispatchStats()
         self.stop_event = threading.Event()
         self._conn = None
@@ -69,6 +73,7 @@ class WebhookDispatcher:
         return self._conn
 
     def close(self) -> None:
+        self._posters.shutdown(wait=True)
         self.http.close()
         if self._conn is not None:
             self._conn.close()
@@ -97,27 +102,40 @@ class WebhookDispatcher:
         """Attempt every delivery due now (up to `limit`); returns how many were attempted."""
         done = 0
         while done < limit and not self.stop_event.is_set():
-            if not self.attempt_next():
+            attempted = self.attempt_batch(min(self.batch_size, limit - done))
+            if not attempted:
                 break
-            done += 1
+            done += attempted
         return done
 
-    def attempt_next(self) -> bool:
+    def attempt_batch(self, size: int) -> int:
+        """Take up to `size` due deliveries (locked), POST them in parallel, record the results
+        in the same transaction. A slow endpoint delays its batch by at most the timeout."""
         conn = self._connection()
         with conn.transaction():
             now = self.clock()
-            delivery = store.claim_due_delivery(conn, now)
-            if delivery is None:
-                return False
-            ok, status_code, error = self._post(delivery)
-            attempts = delivery["attempt_count"] + 1
-            delay = None if ok else webhook_retry_delay(attempts)
-            status = store.record_attempt(conn, delivery=delivery, ok=ok, status_code=status_code,
-                                          error=error, now=now,
-                                          next_retry_at=now + delay if delay else None)
-            disabled = store.update_endpoint_health(conn, endpoint_id=delivery["endpoint_id"],
-                                                    ok=ok, now=now,
-                                                    disable_after=ENDPOINT_DISABLE_AFTER)
+            deliveries = store.claim_due_deliveries(conn, now, size)
+            if not deliveries:
+                return 0
+            if len(deliveries) == 1:
+                outcomes = [self._post(deliveries[0])]
+            else:
+                outcomes = list(self._posters.map(self._post, deliveries))
+            for delivery, (ok, status_code, error) in zip(deliveries, outcomes):
+                self._record(conn, delivery, ok, status_code, error, now)
+        return len(deliveries)
+
+    def attempt_next(self) -> bool:
+        return self.attempt_batch(1) == 1
+
+    def _record(self, conn, delivery: dict, ok: bool, status_code, error, now) -> None:
+        attempts = delivery["attempt_count"] + 1
+        delay = None if ok else webhook_retry_delay(attempts)
+        status = store.record_attempt(conn, delivery=delivery, ok=ok, status_code=status_code,
+                                      error=error, now=now,
+                                      next_retry_at=now + delay if delay else None)
+        disabled = store.update_endpoint_health(conn, endpoint_id=delivery["endpoint_id"], ok=ok,
+                                                now=now, disable_after=ENDPOINT_DISABLE_AFTER)
         if status == "delivered":
             self.stats.delivered += 1
         elif status == "failed":
@@ -127,7 +145,6 @@ class WebhookDispatcher:
         if disabled:
             self.stats.endpoints_disabled += 1
             log.warning("endpoint %s disabled after failing for 24 h", delivery["endpoint_id"])
-        return True
 
     def _post(self, delivery: dict) -> tuple[bool, int | None, str | None]:
         body = body_bytes(delivery["payload"])

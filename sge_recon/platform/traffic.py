@@ -91,7 +91,7 @@ class WebhookReceiver:
 class Traffic:
     def __init__(self, database_url: str, *, rate: float = 2.0, fault_rate: float = 0.05,
                  batch_every: float = 120.0, receiver_port: int = 0, clock: Clock = utc_now,
-                 seed: int | None = None, max_programs: int = 3):
+                 seed: int | None = None, max_programs: int = 3, adopt_endpoints: bool = True):
         self.database_url = database_url
         self.rate = rate
         self.fault_rate = fault_rate
@@ -99,6 +99,7 @@ class Traffic:
         self.clock = clock
         self.rng = random.Random(seed)
         self.max_programs = max_programs
+        self.adopt_endpoints = adopt_endpoints
         self.stats = TrafficStats()
         self.stop_event = threading.Event()
         self.receiver = WebhookReceiver(receiver_port, rng=random.Random(seed)) if receiver_port >= 0 else None
@@ -136,8 +137,9 @@ class Traffic:
             parents.append(aid)
 
     def _register_endpoints(self, program_id: str, now) -> None:
-        paths = {"ok": f"/{program_id}/ok", "flaky": f"/{program_id}/flaky"}
+        paths = {"ok": f"/{program_id}/ok"}
         if self.fault_rate > 0:
+            paths["flaky"] = f"/{program_id}/flaky"
             paths["down"] = f"/{program_id}/fail"
         for name, path in paths.items():
             secret = secrets.token_hex(16)
@@ -145,6 +147,15 @@ class Traffic:
             store.upsert_endpoint(self._conn, endpoint_id=f"ep_live_{name}_{program_id}",
                                   program_id=program_id, url=self.receiver.url(path),
                                   secret=secret, now=now)
+        if self.adopt_endpoints:
+            # The program's other endpoints stand for customers' servers, which do not exist on
+            # this machine: the receiver plays them (with their own secrets), so that deliveries
+            # succeed unless a fault says otherwise.
+            for endpoint in store.adoptable_endpoints(self._conn, program_id):
+                path = f"/adopted/{endpoint['id']}"
+                secret = endpoint["secret"] or secrets.token_hex(16)
+                self.receiver.secrets[path] = secret
+                store.point_endpoint(self._conn, endpoint["id"], self.receiver.url(path), secret)
 
     # -- running --------------------------------------------------------------------------------
     def run(self, duration: float | None = None) -> TrafficStats:
