@@ -162,7 +162,7 @@ RULES = [
     ("ledger_imbalance", "P0", plant_ledger_imbalance, "0.25 USD"),
     ("worker_down", "P1", plant_worker_down, None),
     ("queue_depth", "P2", plant_queue_depth, None),
-    ("stuck_intents", "P2", plant_stuck_intent, "250.00 USD"),
+    ("stuck_intents", "P1", plant_stuck_intent, "250.00 USD"),  # checks.yml: P1
     ("webhook_exhausted", "P3", plant_webhook_exhausted, None),
     ("webhook_endpoint_failing", "P3", plant_endpoint_failing, None),
 ]
@@ -240,7 +240,8 @@ def test_slack_and_discord_payload_shapes(db_url, factory, db, receiver):
     fields = {f["text"].split("\n")[0]: f["text"].split("\n")[1] for f in slack["blocks"][1]["fields"]}
     assert fields["*Priority*"] == "P0" and fields["*Money at stake*"] == "0.25 USD"
     assert "First steps" in slack["blocks"][2]["text"]["text"]
-    assert "Pause the settlement queue" in slack["blocks"][2]["text"]["text"]
+    # the first steps are the runbook's, from the check catalogue (checks/checks.yml)
+    assert "1. Run transaction_balance" in slack["blocks"][2]["text"]["text"]
     assert "<https://console.example.test/ledger|" in slack["blocks"][3]["elements"][0]["text"]
 
     assert set(discord) == {"content", "embeds"}
@@ -249,7 +250,7 @@ def test_slack_and_discord_payload_shapes(db_url, factory, db, receiver):
     assert embed["title"].startswith("P0 incident #") and embed["color"] == 0xD32F2F
     assert embed["url"] == "https://console.example.test/ledger"
     assert {f["name"]: f["value"] for f in embed["fields"]}["Money at stake"] == "0.25 USD"
-    assert "1. Pause the settlement queue" in embed["description"]
+    assert "1. Run transaction_balance" in embed["description"]
     assert datetime.fromisoformat(embed["timestamp"]) == clock.now()
     assert len(discord["content"]) <= 2000 and len(embed["title"]) <= 256
 
@@ -368,3 +369,43 @@ def test_two_schedulers_open_one_incident_and_send_one_message(db_url, factory, 
         clock.advance(minutes=1)
     assert len(receiver.delivered(SLACK)) == len(receiver.delivered(DISCORD)) == 1
     assert len(a.recon.incidents.incidents()) == 1
+
+
+def test_incidents_agree_with_the_real_checks_on_the_same_planted_faults(db_url, factory, db,
+                                                                        receiver):
+    """The rules read live facts; the checks engine reads its own SQL. On the same data they must
+    tell the same story: every failing alert-backing check has its incident, and vice versa."""
+    recon = alerting_recon(db_url, receiver)
+    clock = start_clock()
+    for plant in (plant_ledger_imbalance, plant_stuck_intent, plant_webhook_exhausted,
+                  plant_endpoint_failing, plant_queue_depth):
+        plant(factory, db, clock)
+    monitor_only(recon, clock).tick()
+    results = recon.checks.run(only=["webhook_endpoints_failing"], trigger="cli")
+    latest = {**recon.checks.latest_results(), **{r.name: r for r in results.checks}}
+    kinds = {i["kind"]: i for i in recon.incidents.incidents()}
+    assert set(kinds) == {"ledger_imbalance", "stuck_intents", "webhook_exhausted",
+                          "webhook_endpoint_failing", "queue_depth"}
+    assert latest["ledger_balance"].status == "fail"
+    assert latest["stuck_intents"].status == "fail"
+    assert latest["webhook_exhausted"].status == "fail"
+    assert latest["webhook_endpoints_failing"].status == "warn"
+    assert latest["queue_depth"].status == "fail"
+    assert latest["worker_status"].status == "fail" and "worker_down" not in kinds  # never seen
+    for kind, check in (("ledger_imbalance", "ledger_balance"), ("stuck_intents", "stuck_intents"),
+                        ("queue_depth", "queue_depth")):
+        assert kinds[kind]["priority"] == latest[check].priority
+    assert kinds["ledger_imbalance"]["money_at_stake"] == Decimal("0.25")
+    assert Decimal(latest["ledger_balance"].rows[0]["difference"]).copy_abs() == Decimal("0.25")
+
+
+def test_a_broken_catalogue_never_silences_alerts(db_url, factory, db, receiver, tmp_path):
+    (tmp_path / "checks.yml").write_text("this: [is not a catalogue")
+    recon = alerting_recon(db_url, receiver, CHECKS_DIR=str(tmp_path))
+    clock = start_clock()
+    plant_ledger_imbalance(factory, db, clock)
+    [outcome] = monitor_only(recon, clock).tick()
+    assert outcome.status == "failed" and "fast checks" in outcome.error  # recorded, visible
+    [slack] = receiver.delivered(SLACK)
+    assert slack["text"].startswith("P0 incident #")
+    assert "Pause the settlement queue" in json.dumps(slack)  # built-in first steps

@@ -107,7 +107,7 @@ def test_per_check_status_and_incident_counts(server):
     incidents = m["sge_incidents_open"]
     assert incidents[(("kind", "ledger_imbalance"), ("priority", "P0"))] == 1.0
     assert incidents[(("kind", "worker_down"), ("priority", "P1"))] == 1.0
-    assert incidents[(("kind", "stuck_intents"), ("priority", "P2"))] == 1.0
+    assert incidents[(("kind", "stuck_intents"), ("priority", "P1"))] == 1.0  # checks.yml
     assert incidents[(("kind", "webhook_exhausted"), ("priority", "P3"))] == 1.0
     assert (("job", "monitor"),) in m["sge_job_last_success_timestamp_seconds"]
 

@@ -7,6 +7,7 @@ not one alert per minute.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -17,7 +18,11 @@ from ..metrics.facts import Facts
 
 @dataclass(frozen=True)
 class Rule:
+    """An incident kind. ``check`` names the catalogue entry whose priority and runbook steps
+    win over the defaults here (checks/checks.yml is the runbook's source of truth)."""
+
     kind: str
+    check: str
     priority: str
     summary: str
     first_steps: tuple[str, ...]
@@ -25,32 +30,35 @@ class Rule:
 
 
 RULES: dict[str, Rule] = {r.kind: r for r in (
-    Rule("ledger_imbalance", "P0", "Ledger imbalance: debits and credits differ",
+    Rule("ledger_imbalance", "ledger_balance", "P0",
+         "Ledger imbalance: debits and credits differ",
          ("Pause the settlement queue (console: Queue & workers → Pause) so no new entries land.",
           "Open the Ledger page: find the unbalanced transactions (transaction_balance check).",
           "Post a balancing correction through the admin API only after finance signs off."),
          "ledger"),
-    Rule("worker_down", "P1", "Settlement workers are down",
+    Rule("worker_down", "worker_status", "P1", "Settlement workers are down",
          ("Check the worker processes and their logs; restart them.",
           "Check database and RPC reachability (the workers need both).",
           "Once a heartbeat is back, watch the queue drain on the Queue & workers page."),
          "queue"),
-    Rule("queue_depth", "P2", "Settlement queue is backing up",
+    Rule("queue_depth", "queue_depth", "P2", "Settlement queue is backing up",
          ("Check that workers are alive and not degraded (Queue & workers page).",
           "Look for a failing dependency (RPC latency, database) slowing every job.",
           "Scale workers out; do not purge the queue."),
          "queue"),
-    Rule("stuck_intents", "P2", "Settlement intents are stuck",
+    Rule("stuck_intents", "stuck_intents", "P1", "Settlement intents are stuck",
          ("Open the Intents page, filter stuck intents, read their last_error.",
           "Retry each stuck intent (console: Retry) once the cause is fixed.",
           "If many are stuck in the same status, treat it as a worker/RPC incident."),
          "intents"),
-    Rule("webhook_exhausted", "P3", "Webhook deliveries gave up after 5 attempts",
+    Rule("webhook_exhausted", "webhook_exhausted", "P3",
+         "Webhook deliveries gave up after 5 attempts",
          ("Open the Webhooks page: see which endpoints and events failed.",
           "Contact the program owner if their endpoint is down.",
           "Retry the deliveries (console: Retry) once the endpoint answers."),
          "webhooks"),
-    Rule("webhook_endpoint_failing", "P3", "Webhook endpoints keep failing",
+    Rule("webhook_endpoint_failing", "webhook_endpoints_failing", "P3",
+         "Webhook endpoints keep failing",
          ("Open the Webhooks page: check the endpoint's last errors.",
           "Contact the program owner; the platform disables an endpoint failing for 24 h.",),
          "webhooks"),
@@ -64,14 +72,16 @@ class Finding:
     title: str
     money: dict[str, Decimal] = field(default_factory=dict)  # at stake, per currency
     details: dict[str, Any] = field(default_factory=dict)
+    priority: str = ""
+    first_steps: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.priority = self.priority or self.rule.priority
+        self.first_steps = self.first_steps or list(self.rule.first_steps)
 
     @property
     def rule(self) -> Rule:
         return RULES[self.kind]
-
-    @property
-    def priority(self) -> str:
-        return self.rule.priority
 
     @property
     def money_at_stake(self) -> Decimal | None:
@@ -162,6 +172,32 @@ def _webhooks(facts: Facts, settings: Settings) -> list[Finding]:
                                for r in facts.failing_endpoints[:20]],
                  "count": len(ids)}))
     return out
+
+
+def apply_catalogue(findings: list[Finding], catalogue: dict[str, Any]) -> list[Finding]:
+    """Take each finding's priority and first steps from its check's catalogue entry."""
+    for finding in findings:
+        definition = catalogue.get(finding.rule.check)
+        if definition is None:
+            continue
+        if getattr(definition, "priority", None) in ("P0", "P1", "P2", "P3"):
+            finding.priority = definition.priority
+        steps = runbook_steps(getattr(definition, "runbook", "") or "")
+        if steps:
+            finding.first_steps = steps
+    return sorted(findings, key=lambda f: (f.priority, f.kind, f.key))
+
+
+def runbook_steps(text: str, limit: int = 3) -> list[str]:
+    """The numbered steps of a runbook text ("1. …" lines, continuation lines joined)."""
+    steps: list[str] = []
+    for line in text.splitlines():
+        match = re.match(r"\s*\d+\.\s+(.*)", line)
+        if match:
+            steps.append(match.group(1).strip())
+        elif steps and line.strip():
+            steps[-1] += " " + line.strip()
+    return steps[:limit]
 
 
 def money_text(amount: Decimal, currency: str) -> str:

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 from ..db import ops
 from ..metrics.facts import Facts, gather_facts
 from . import channels as ch
-from .rules import RULES, Finding, evaluate_rules, money_text
+from .rules import RULES, Finding, apply_catalogue, evaluate_rules, money_text
 
 if TYPE_CHECKING:
     from ..context import Recon
@@ -76,7 +76,8 @@ class AlertService:
                  check_run_id: str | None = None) -> Evaluation:
         db = self.recon.db
         facts = facts or gather_facts(db, self.settings, now)
-        findings = {(f.kind, f.key): f for f in evaluate_rules(facts, self.settings)}
+        found = apply_catalogue(evaluate_rules(facts, self.settings), self._catalogue())
+        findings = {(f.kind, f.key): f for f in found}
         channels = ch.configured_channels(self.settings)
         result = Evaluation(facts=facts)
         with db.transaction() as conn:
@@ -112,6 +113,16 @@ class AlertService:
                 self._enqueue(conn, row, "resolve", channels, now)
                 result.resolved.append(row)
         return result
+
+    def _catalogue(self) -> dict:
+        """The check catalogue by name; empty when it cannot be loaded (the rules' own
+        priorities and steps apply, so a broken checks.yml never silences an alert)."""
+        try:
+            return {d.name: d for d in self.recon.checks.catalogue()}
+        except Exception as exc:  # noqa: BLE001
+            log.warning("alerts: check catalogue unavailable, using built-in runbook steps: %s",
+                        exc)
+            return {}
 
     def _reminder_due(self, incident: dict, now: datetime) -> bool:
         hours = self.settings.ALERT_REMINDER_HOURS
@@ -200,16 +211,16 @@ def incident_message(incident: dict, event: str, now: datetime, console_url: str
         fields.append(("Money at stake", money))
     fields.append(("Opened", _stamp(incident["opened_at"])))
     base = console_url.rstrip("/")
+    steps = (incident.get("details") or {}).get("first_steps") or \
+        (list(rule.first_steps) if rule else [])
     if event == "open":
-        return ch.Message(f"{ident}: {incident['title']}", fields,
-                          list(rule.first_steps) if rule else [],
+        return ch.Message(f"{ident}: {incident['title']}", fields, steps,
                           f"{base}/{rule.console_page if rule else 'incidents'}",
                           priority=priority, at=now)
     if event == "reminder":
         open_for = duration_text(now - incident["opened_at"])
         return ch.Message(f"Reminder: {ident} still open after {open_for}: {incident['title']}",
-                          fields + [("Open for", open_for)],
-                          list(rule.first_steps) if rule else [],
+                          fields + [("Open for", open_for)], steps,
                           f"{base}/{rule.console_page if rule else 'incidents'}",
                           priority=priority, at=now)
     lasted = duration_text((incident["resolved_at"] or now) - incident["opened_at"])
@@ -230,7 +241,8 @@ def _money_field(incident: dict) -> str | None:
 
 
 def _details(finding: Finding) -> dict:
-    return {**finding.details, "money": {c: str(v) for c, v in finding.money.items()}}
+    return {**finding.details, "money": {c: str(v) for c, v in finding.money.items()},
+            "first_steps": finding.first_steps}
 
 
 def _stamp(when: datetime) -> str:

@@ -15,6 +15,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from psycopg import IsolationLevel
 from psycopg.types.json import Jsonb
 
 from .connection import Database
@@ -91,7 +92,7 @@ def succeeded_details(db: Database, job: str) -> list[dict]:
     return [r["details"] or {} for r in rows]
 
 
-def last_success_per_job(db: Database) -> list[dict]:
+def last_success_per_job(db: "Reader") -> list[dict]:
     return db.fetch_all(
         "SELECT job, max(finished_at) AS finished_at FROM recon.job_runs "
         "WHERE status = 'succeeded' GROUP BY job ORDER BY job")
@@ -209,7 +210,7 @@ def alert_deliveries(db: Database, incident_id: int | None = None, limit: int = 
         "ORDER BY created_at, id LIMIT %(limit)s", {"incident": incident_id, "limit": limit})
 
 
-def alert_delivery_counts(db: Database) -> list[dict]:
+def alert_delivery_counts(db: "Reader") -> list[dict]:
     return db.fetch_all("SELECT channel, status, count(*) AS n FROM recon.alert_deliveries "
                         "GROUP BY channel, status ORDER BY channel, status")
 
@@ -239,7 +240,36 @@ def metric_series(db: Database, metric: str, since: datetime) -> list[dict]:
 
 
 # -- live facts (alerts and /metrics) ------------------------------------------------------------
-def ledger_differences(db: Database) -> list[dict]:
+class Snapshot:
+    """Reads on one connection in one REPEATABLE READ transaction: every fact of a round comes
+    from the same moment, and a round costs one connection instead of one per query."""
+
+    def __init__(self, conn):
+        self._conn = conn
+
+    def fetch_all(self, sql: str, params: Any = None) -> list[dict]:
+        return self._conn.execute(sql, params).fetchall()
+
+    def fetch_one(self, sql: str, params: Any = None) -> dict | None:
+        return self._conn.execute(sql, params).fetchone()
+
+
+Reader = "Database | Snapshot"  # what the read-only functions below accept
+
+
+@contextlib.contextmanager
+def snapshot(db: Database) -> Iterator[Snapshot]:
+    conn = db.connect()
+    try:
+        conn.isolation_level = IsolationLevel.REPEATABLE_READ
+        conn.read_only = True
+        with conn.transaction():
+            yield Snapshot(conn)
+    finally:
+        conn.close()
+
+
+def ledger_differences(db: Reader) -> list[dict]:
     """Debits, credits and signed difference per (program, currency) over the whole ledger."""
     return db.fetch_all(
         "SELECT program_id, currency, "
@@ -249,7 +279,7 @@ def ledger_differences(db: Database) -> list[dict]:
         "FROM public.ledger_entries GROUP BY program_id, currency ORDER BY program_id, currency")
 
 
-def worker_facts(db: Database, now: datetime, down_seconds: int) -> dict:
+def worker_facts(db: Reader, now: datetime, down_seconds: int) -> dict:
     return db.fetch_one(
         "SELECT count(*) FILTER (WHERE last_seen_at > %(now)s - interval '24 hours') AS recent, "
         "count(*) FILTER (WHERE last_seen_at >= %(now)s - make_interval(secs => %(down)s)) "
@@ -257,7 +287,7 @@ def worker_facts(db: Database, now: datetime, down_seconds: int) -> dict:
         {"now": now, "down": down_seconds})
 
 
-def job_duration_p50(db: Database, now: datetime) -> dict:
+def job_duration_p50(db: Reader, now: datetime) -> dict:
     """Median job processing time over the last 15 minutes and over the 7 days before."""
     return db.fetch_one(
         "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM finished_at - "
@@ -265,11 +295,12 @@ def job_duration_p50(db: Database, now: datetime) -> dict:
         "percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM finished_at - started_at))"
         " FILTER (WHERE finished_at < %(now)s - interval '15 minutes') AS baseline "
         "FROM public.jobs WHERE status = 'completed' AND started_at IS NOT NULL "
-        "AND finished_at >= %(now)s - interval '7 days' AND finished_at <= %(now)s",
+        "AND finished_at >= %(now)s - interval '15 minutes' - interval '7 days' "
+        "AND finished_at <= %(now)s",
         {"now": now})
 
 
-def queue_facts(db: Database) -> list[dict]:
+def queue_facts(db: Reader) -> list[dict]:
     """Waiting settlement jobs, and the money of their intents, per currency."""
     return db.fetch_all(
         "SELECT coalesce(i.currency, '') AS currency, count(*) AS depth, "
@@ -278,7 +309,7 @@ def queue_facts(db: Database) -> list[dict]:
         "WHERE j.queue = 'settlement' AND j.status = 'waiting' GROUP BY 1 ORDER BY 1")
 
 
-def stuck_intent_facts(db: Database, now: datetime, timeout_minutes: int,
+def stuck_intent_facts(db: Reader, now: datetime, timeout_minutes: int,
                        fail_minutes: int) -> list[dict]:
     """Per currency: intents stuck past the timeout (warn) and past the fail threshold."""
     return db.fetch_all(
@@ -293,7 +324,7 @@ def stuck_intent_facts(db: Database, now: datetime, timeout_minutes: int,
         {"now": now, "timeout": timeout_minutes, "fail": fail_minutes})
 
 
-def webhook_delivery_facts(db: Database) -> dict:
+def webhook_delivery_facts(db: Reader) -> dict:
     return db.fetch_one(
         "SELECT count(*) FILTER (WHERE status = 'failed') AS exhausted, "
         "count(*) FILTER (WHERE status = 'retry_scheduled') AS retrying, "
@@ -301,22 +332,29 @@ def webhook_delivery_facts(db: Database) -> dict:
         "FROM public.webhook_deliveries WHERE status IN ('failed', 'retry_scheduled')")
 
 
-def failing_endpoints(db: Database, more_than: int) -> list[dict]:
-    """Enabled endpoints whose failed attempts since their last success exceed ``more_than``."""
+def failing_endpoints(db: Reader, now: datetime, more_than: int,
+                      disable_hours: int) -> list[dict]:
+    """Enabled endpoints whose failed attempts since their last success exceed ``more_than``, or
+    that have been failing for ``disable_hours`` (same definition as the
+    webhook_endpoints_failing check)."""
     return db.fetch_all(
-        "SELECT e.id AS endpoint_id, e.program_id, sum(d.attempt_count) AS consecutive_failures, "
-        "min(d.created_at) AS failing_since FROM public.webhook_endpoints e "
-        "LEFT JOIN LATERAL (SELECT last_attempt_at FROM public.webhook_deliveries ok "
-        "  WHERE ok.endpoint_id = e.id AND ok.status = 'delivered' "
-        "  ORDER BY ok.last_attempt_at DESC NULLS LAST LIMIT 1) last_ok ON true "
+        "SELECT e.id AS endpoint_id, e.program_id, "
+        "sum(d.attempt_count)::bigint AS consecutive_failures, "
+        "greatest(min(d.created_at), max(last_ok.at)) AS failing_since "
+        "FROM public.webhook_endpoints e "
+        "LEFT JOIN LATERAL (SELECT max(coalesce(ok.last_attempt_at, ok.created_at)) AS at "
+        "  FROM public.webhook_deliveries ok "
+        "  WHERE ok.endpoint_id = e.id AND ok.status = 'delivered') last_ok ON true "
         "JOIN public.webhook_deliveries d ON d.endpoint_id = e.id "
-        " AND d.status IN ('failed', 'retry_scheduled') "
-        " AND (last_ok.last_attempt_at IS NULL OR d.last_attempt_at > last_ok.last_attempt_at) "
+        " AND d.status IN ('retry_scheduled', 'failed', 'pending') AND d.attempt_count > 0 "
+        " AND (last_ok.at IS NULL OR coalesce(d.last_attempt_at, d.created_at) > last_ok.at) "
         "WHERE e.enabled GROUP BY e.id, e.program_id "
-        "HAVING sum(d.attempt_count) > %s ORDER BY e.id", (more_than,))
+        "HAVING sum(d.attempt_count) > %(n)s OR greatest(min(d.created_at), max(last_ok.at)) "
+        "<= %(now)s - make_interval(hours => %(hours)s) ORDER BY e.id",
+        {"n": more_than, "now": now, "hours": disable_hours})
 
 
-def processing_time(db: Database) -> dict:
+def processing_time(db: Reader) -> dict:
     """Mean seconds from creation to completion of the last 100 completed intents."""
     return db.fetch_one(
         "SELECT avg(extract(epoch FROM completed_at - created_at)) AS mean_seconds, "
@@ -325,20 +363,20 @@ def processing_time(db: Database) -> dict:
         "ORDER BY completed_at DESC LIMIT 100) last_completed")
 
 
-def latest_check_statuses(db: Database) -> list[dict]:
+def latest_check_statuses(db: Reader) -> list[dict]:
     """The newest stored result of each check (any engine, any trigger)."""
     return db.fetch_all(
         "SELECT DISTINCT ON (name) name, status, priority, failing_rows, value, created_at "
         "FROM recon.check_results ORDER BY name, created_at DESC")
 
 
-def open_incident_counts(db: Database) -> list[dict]:
+def open_incident_counts(db: Reader) -> list[dict]:
     return db.fetch_all(
         "SELECT priority, kind, count(*) AS n FROM recon.incidents WHERE status <> 'resolved' "
         "GROUP BY priority, kind ORDER BY priority, kind")
 
 
-def open_payout_batches(db: Database, now: datetime) -> list[dict]:
+def open_payout_batches(db: Reader, now: datetime) -> list[dict]:
     return db.fetch_all(
         "SELECT b.id AS batch_id, b.program_id, p.currency, b.status, b.affiliate_count, "
         "b.total_amount, b.created_at, b.approved_at, "
@@ -347,6 +385,6 @@ def open_payout_batches(db: Database, now: datetime) -> list[dict]:
         "WHERE b.status IN ('pending_approval', 'approved') ORDER BY b.created_at, b.id", (now,))
 
 
-def first_ledger_entry_at(db: Database) -> datetime | None:
+def first_ledger_entry_at(db: Reader) -> datetime | None:
     row = db.fetch_one("SELECT min(created_at) AS at FROM public.ledger_entries")
     return row["at"] if row else None

@@ -88,7 +88,11 @@ def core_gauges(facts: Facts) -> list[Gauge]:
 
 def state_gauges(recon: "Recon") -> list[Gauge]:
     """Gauges about sge-recon's own state: checks, incidents, alert deliveries, jobs."""
-    db = recon.db
+    with ops.snapshot(recon.db) as snap:
+        return _state_gauges(snap)
+
+
+def _state_gauges(db: "ops.Snapshot") -> list[Gauge]:
     check_status = Gauge("sge_check_status", "Latest stored result of each check: 1 for its "
                          "status, 0 for the others.", ("check", "priority", "status"))
     failing = Gauge("sge_check_failing_rows", "Failing rows of each check's latest result.",

@@ -49,10 +49,6 @@ class Facts:
     processing_sample: int = 0
 
     @property
-    def imbalances(self) -> list[LedgerDifference]:
-        return [d for d in self.ledger if d.difference != 0]
-
-    @property
     def worker_down_seconds(self) -> Decimal | None:
         """How long the workers have been down, from the last heartbeat; None when up (or when
         no worker has ever reported: there is nothing to measure from)."""
@@ -62,6 +58,11 @@ class Facts:
 
 
 def gather_facts(db: Database, settings: Settings, now: datetime) -> Facts:
+    with ops.snapshot(db) as snap:
+        return _facts(snap, settings, now)
+
+
+def _facts(db: "ops.Snapshot", settings: Settings, now: datetime) -> Facts:
     workers = ops.worker_facts(db, now, settings.WORKER_DOWN_SECONDS)
     p50 = ops.job_duration_p50(db, now)
     queue = ops.queue_facts(db)
@@ -87,7 +88,8 @@ def gather_facts(db: Database, settings: Settings, now: datetime) -> Facts:
         stuck_money={r["currency"]: r["amount_fail"] for r in stuck if r["stuck_fail"]},
         oldest_stuck_at=min((r["oldest"] for r in stuck), default=None),
         webhook_exhausted=hooks["exhausted"], webhook_retrying=hooks["retrying"],
-        failing_endpoints=ops.failing_endpoints(db, settings.WEBHOOK_CONSECUTIVE_FAILURES),
+        failing_endpoints=ops.failing_endpoints(db, now, settings.WEBHOOK_CONSECUTIVE_FAILURES,
+                                                settings.WEBHOOK_DISABLE_HOURS),
         processing_mean_seconds=_dec(processing["mean_seconds"]),
         processing_sample=processing["n"],
     )
