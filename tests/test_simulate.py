@@ -15,9 +15,8 @@ import pytest
 
 from sge_recon.context import Recon
 from sge_recon.db import Database
-from sge_recon.db.simulate import PlatformNotEmpty
 from sge_recon.errors import UsageError
-from sge_recon.simulate import FAULT_CHECKS, FAULT_NAMES, parse_faults
+from sge_recon.simulate import FAULT_CHECKS, FAULT_NAMES, PlatformNotEmpty, parse_faults
 
 from .conftest import settings_for
 
@@ -310,9 +309,9 @@ def test_money_is_exact(clean):
 # -- determinism ---------------------------------------------------------------------------------
 def test_same_seed_and_as_of_give_identical_rows(new_database):
     a, b, c = new_database(), new_database(), new_database()
-    load(a, seed=7, as_of=AS_OF, faults="all")
-    load(b, seed=7, as_of=AS_OF, faults="all")
-    load(c, seed=8, as_of=AS_OF, faults="all")
+    load(a, seed=7, as_of=AS_OF, faults="all", intents=1_000)
+    load(b, seed=7, as_of=AS_OF, faults="all", intents=1_000)
+    load(c, seed=8, as_of=AS_OF, faults="all", intents=1_000)
     hashes_a, hashes_b = table_hashes(Database(a)), table_hashes(Database(b))
     assert hashes_a == hashes_b
     hashes_c = table_hashes(Database(c))
