@@ -9,4 +9,5 @@ FROM (SELECT cm.program_id, cm.affiliate_id, i.currency
       FROM public.commissions cm JOIN public.settlement_intents i ON i.id = cm.intent_id
       ORDER BY cm.id LIMIT 1) c
 CROSS JOIN sim_params sp
-CROSS JOIN LATERAL (VALUES ('treasury', 'debit'), ('affiliate:' || c.affiliate_id, 'credit')) e(account, type);
+CROSS JOIN LATERAL (VALUES ('treasury', 'debit'), ('affiliate:' || c.affiliate_id, 'credit')) e(account, type)
+ORDER BY e.type DESC;  -- ids from the sequence: in a fixed order

@@ -10,4 +10,5 @@ CROSS JOIN (VALUES
     ('txn_fault_unbalanced_b', 'treasury', 'debit', 90.00, interval '2 hours'),
     ('txn_fault_unbalanced_b', 'user:' || pg_temp.sim_user_id(1), 'credit', 100.00, interval '2 hours')
 ) e(txn, account, type, amount, age)
-WHERE pr.id = pg_temp.sim_program_id(1);
+WHERE pr.id = pg_temp.sim_program_id(1)
+ORDER BY e.txn, e.type DESC;  -- ids from the sequence: in a fixed order

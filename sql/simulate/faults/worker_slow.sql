@@ -18,4 +18,5 @@ CROSS JOIN LATERAL (
 CROSS JOIN LATERAL generate_series(1, 2 * r.recent::integer + 40) k
 CROSS JOIN LATERAL (
     SELECT sp.live_at - (k * 600.0 / (2 * r.recent + 40)) * interval '1 second' AS fin,
-           (4 * b.p50 + 0.5 * pg_temp.sim_u(sp.seed, k, 81)) * interval '1 second' AS dur) t;
+           (4 * b.p50 + 0.5 * pg_temp.sim_u(sp.seed, k, 81)) * interval '1 second' AS dur) t
+ORDER BY k;  -- ids from the sequence: in a fixed order
