@@ -274,7 +274,8 @@ def test_weekly_payout_reminder_posts_batches_age_and_total(db_url, factory, rec
     assert "batch_a" in text and "batch_b" in text and "batch_done" not in text
     assert "pending_approval, 3 affiliates, 1,200.50 USD, 30.0 h old" in text
     fields = {f["name"]: f["value"] for f in discord["embeds"][0]["fields"]}
-    assert fields["Older than 24 h (SLA)"] == "1"
+    assert fields["Older than 24 h (SLA)"] == "1" and fields["Total"] == "1,300.00 USD"
+    assert "• batch_a (" in discord["embeds"][0]["description"]
     assert recon.incidents.deliveries()[0]["event"] == "payout_reminder"
 
 

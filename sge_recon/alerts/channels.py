@@ -33,6 +33,8 @@ class Message:
     priority: str | None = None
     resolved: bool = False
     at: datetime | None = None
+    lines: list[str] = field(default_factory=list)  # a list body (e.g. one line per batch)
+    lines_title: str = ""
 
     @property
     def colour(self) -> int:
@@ -67,6 +69,10 @@ def slack_payload(message: Message) -> dict:
         blocks.append({"type": "section", "fields": [
             {"type": "mrkdwn", "text": _cut(f"*{name}*\n{value}", 2000)}
             for name, value in message.fields[:10]]})
+    if message.lines:
+        body = "\n".join(f"• {line}" for line in message.lines)
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _cut(
+            f"*{message.lines_title}*\n{body}" if message.lines_title else body, 3000)}})
     if message.steps:
         steps = "\n".join(f"{i}. {step}" for i, step in enumerate(message.steps, 1))
         blocks.append({"type": "section",
@@ -82,9 +88,15 @@ def discord_payload(message: Message) -> dict:
                    "fields": [{"name": _cut(name, 256), "value": _cut(value or "-", 1024),
                                "inline": len(value) < 40}
                               for name, value in message.fields[:24]]}
+    parts = []
+    if message.lines:
+        parts.append((f"**{message.lines_title}**\n" if message.lines_title else "")
+                     + "\n".join(f"• {line}" for line in message.lines))
     if message.steps:
-        embed["description"] = _cut("**First steps**\n" + "\n".join(
-            f"{i}. {step}" for i, step in enumerate(message.steps, 1)), 4096)
+        parts.append("**First steps**\n" + "\n".join(
+            f"{i}. {step}" for i, step in enumerate(message.steps, 1)))
+    if parts:
+        embed["description"] = _cut("\n\n".join(parts), 4096)
     if message.link:
         embed["url"] = message.link
     if message.at:
@@ -108,7 +120,8 @@ def post(url: str, payload: dict, timeout: float = 5.0) -> None:
                                      headers={"Content-Type": "application/json",
                                               "User-Agent": "sge-recon-alerts"})
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - http(s) only (validated setting)
+        # S310: the URL is a validated http(s) setting, never user input from a request
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
             response.read(1024)
             return
     except urllib.error.HTTPError as exc:

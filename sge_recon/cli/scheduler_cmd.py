@@ -48,8 +48,9 @@ def scheduler(state, metrics_port, metrics_host, no_metrics, once, cache_seconds
                 for sig in (signal.SIGINT, signal.SIGTERM)}
     channels = [name for name, value in (("Slack", recon.settings.SLACK_WEBHOOK_URL),
                                          ("Discord", recon.settings.DISCORD_WEBHOOK_URL)) if value]
+    none = "no channel (set SLACK_WEBHOOK_URL / DISCORD_WEBHOOK_URL)"
     click.echo(f"Scheduler running against {recon.db.where}; alerts to "
-               f"{', '.join(channels) or 'no channel (set SLACK_WEBHOOK_URL/DISCORD_WEBHOOK_URL)'}.")
+               f"{', '.join(channels) or none}.")
     for spec in sched.jobs:
         click.echo(f"  {spec.name:<24} {spec.cadence.describe()}")
     if server:

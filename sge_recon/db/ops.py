@@ -87,8 +87,8 @@ def job_runs(db: Database, job: str | None = None, limit: int = 100) -> list[dic
 
 
 def succeeded_details(db: Database, job: str) -> list[dict]:
-    rows = db.fetch_all("SELECT details FROM recon.job_runs WHERE job = %s AND status = 'succeeded'",
-                        (job,))
+    rows = db.fetch_all("SELECT details FROM recon.job_runs "
+                        "WHERE job = %s AND status = 'succeeded'", (job,))
     return [r["details"] or {} for r in rows]
 
 

@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 CATCHUP_MONTHS = 12  # how far back the monthly export looks for a missing month
 SAMPLE_RETENTION = timedelta(days=90)  # per-minute trend samples kept this long
+MAX_LISTED_BATCHES = 25  # the reminder lists the oldest batches; the console has them all
 
 
 class JobFailed(ReconError):
@@ -111,7 +112,8 @@ def weekly_payout_reminder(ctx: JobContext) -> dict[str, Any]:
         return details  # nothing waiting: no message (the channels are for things to do)
     totals: dict[str, Decimal] = {}
     for b in batches:
-        totals[b["currency"] or ""] = totals.get(b["currency"] or "", Decimal(0)) + b["total_amount"]
+        currency = b["currency"] or ""
+        totals[currency] = totals.get(currency, Decimal(0)) + b["total_amount"]
     total_text = ", ".join(money_text(v, c) for c, v in sorted(totals.items()))
     sla = recon.settings.PAYOUT_SLA_HOURS
     overdue = [b for b in batches if b["age_hours"] > sla]
@@ -119,16 +121,17 @@ def weekly_payout_reminder(ctx: JobContext) -> dict[str, Any]:
               ("Pending approval", str(sum(b["status"] == "pending_approval" for b in batches))),
               ("Approved, not executed", str(sum(b["status"] == "approved" for b in batches))),
               (f"Older than {sla} h (SLA)", str(len(overdue)))]
-    for b in batches[:10]:
-        fields.append((f"{b['batch_id']} ({b['program_id']})",
-                       f"{b['status']}, {b['affiliate_count']} affiliates, "
-                       f"{money_text(b['total_amount'], b['currency'] or '')}, "
-                       f"{b['age_hours']} h old"))
+    lines = [f"{b['batch_id']} ({b['program_id']}): {b['status']}, {b['affiliate_count']} "
+             f"affiliates, {money_text(b['total_amount'], b['currency'] or '')}, "
+             f"{b['age_hours']} h old" for b in batches[:MAX_LISTED_BATCHES]]
+    if len(batches) > MAX_LISTED_BATCHES:
+        lines.append(f"… and {len(batches) - MAX_LISTED_BATCHES} more (console: Payouts)")
     message = Message(f"Weekly payout reminder: {len(batches)} payout batches waiting "
                       f"({total_text})", fields,
                       ["Approvers: review and approve the pending batches (two approvers each).",
                        "Admins: execute the approved batches."],
-                      f"{recon.settings.CONSOLE_URL.rstrip('/')}/payouts", at=now)
+                      f"{recon.settings.CONSOLE_URL.rstrip('/')}/payouts", at=now,
+                      lines=lines, lines_title="Oldest first")
     details["channels"] = recon.incidents.notify("payout_reminder", message, now)
     details["total"] = {c: str(v) for c, v in totals.items()}
     details["alerts"] = recon.incidents.deliver_pending(now).summary()
