@@ -6,6 +6,7 @@ tests say what the data is, not what some check thinks of it.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from datetime import datetime, timezone
@@ -401,3 +402,14 @@ def test_cli_loads_and_summarises(cli_env, db):
     assert again.returncode != 0 and "--reset" in again.stderr
     bad = run_cli(["simulate", "--as-of", "yesterday"], cli_env)
     assert bad.returncode != 0 and "Error: --as-of must be an ISO 8601 time" in bad.stderr
+
+
+def test_cli_lists_faults_without_a_database(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SGE_", "DATABASE_URL"))}
+    env["DATABASE_URL"] = "postgresql://nobody@127.0.0.1:1/none"  # never contacted
+    done = run_cli(["simulate", "--list-faults"], env)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert [line.split()[0] for line in lines] == list(FAULT_NAMES)
+    assert any(line.startswith("ledger_imbalance") and "ledger_balance, transaction_balance"
+               in line for line in lines)

@@ -45,8 +45,10 @@ def _size(n: int) -> str:
               help="Empty the platform tables first (DESTRUCTIVE). Without it, a database whose "
                    "platform tables hold data is refused.")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the one-line summary.")
+@click.option("--list-faults", is_flag=True,
+              help="List the faults, the checks each one trips and how; touch nothing.")
 @click.pass_obj
-def simulate(state, intents, seed, as_of, faults, reset, quiet) -> None:
+def simulate(state, intents, seed, as_of, faults, reset, quiet, list_faults) -> None:
     """Load a synthetic SGE platform: programs, affiliate trees, users, 90 days of intents,
     settlements and chain transactions, a balanced ledger, commissions, payouts, webhooks,
     workers, jobs and RPC samples. Set-based SQL, one transaction: all or nothing.
@@ -57,8 +59,14 @@ def simulate(state, intents, seed, as_of, faults, reset, quiet) -> None:
       sge-recon simulate --reset --faults ledger_imbalance,stuck_intents
       sge-recon simulate --intents 1000000 --reset      # prints its load time and size
     """
-    from ..simulate import parse_faults
+    from ..simulate import CATALOGUE, parse_faults
 
+    if list_faults:
+        width = max(len(f.name) for f in CATALOGUE)
+        for fault in CATALOGUE:
+            click.echo(f"{fault.name:<{width}}  {', '.join(fault.checks)} ({fault.status}): "
+                       f"{fault.summary}")
+        return
     fault_names = parse_faults(faults)  # before anything touches the database
     when = _parse_as_of(as_of)
     recon = state.recon()
