@@ -28,7 +28,7 @@ def recon() -> Recon:
     try:
         return get_recon()
     except ReconError as exc:  # bad settings: nothing can work, say what to fix
-        st.error(f"The console cannot start: {exc.message}", icon="🛑")
+        st.error(f"The console cannot start: {exc.message}", icon=":material/dangerous:")
         st.stop()
 
 
@@ -48,13 +48,13 @@ def load(fn: Callable[..., Any], *args: Any, what: str = "this page's data") -> 
     except DatabaseUnavailable as exc:
         database_down_banner(exc.message, what)
     except ReconError as exc:
-        st.error(f"Could not load {what}: {exc.message}", icon="⚠️")
+        st.error(f"Could not load {what}: {exc.message}", icon=":material/warning:")
     return None
 
 
 def database_down_banner(message: str, what: str) -> None:
     st.error(f"**The database is not reachable**, so {what} cannot be shown. {message}. "
-             f"This page checks again every {RETRY_SECONDS} s and recovers by itself.", icon="🛑")
+             f"This page checks again every {RETRY_SECONDS} s and recovers by itself.", icon=":material/dangerous:")
     _retry_when_database_returns()
 
 
@@ -76,7 +76,7 @@ def api_banner() -> None:
     """On pages with actions: say up front when the admin API cannot take them."""
     health = api_health()
     if not health.ok:
-        st.warning(health.message, icon="🔌")
+        st.warning(health.message, icon=":material/power_off:")
 
 
 def operator() -> str:
@@ -87,8 +87,18 @@ def require_operator() -> bool:
     if operator():
         return True
     st.info("Enter your name as **operator** in the sidebar to act: every action is recorded "
-            "with who did it.", icon="👤")
+            "with who did it.", icon=":material/person:")
     return False
+
+
+LIGHT_COLOURS = {"green": "green", "amber": "orange", "red": "red", "grey": "gray"}
+STATUS_LIGHTS = {"pass": "green", "warn": "amber", "fail": "red", True: "green", False: "red"}
+
+
+def mark(light: Any) -> str:
+    """A coloured dot (Markdown) for a light, a check status or a met/unmet flag."""
+    word = getattr(light, "value", None) or STATUS_LIGHTS.get(light, "grey")
+    return f":{LIGHT_COLOURS.get(word, 'gray')}[●]"
 
 
 def money(value: Any) -> str:
@@ -139,13 +149,13 @@ def show_outcome(page: str) -> None:
     if outcome is None:
         return
     if isinstance(outcome, ReconError):
-        st.error(f"Not done: {outcome.message}", icon="⚠️")
+        st.error(f"Not done: {outcome.message}", icon=":material/warning:")
         return
     label = f"**{outcome.action.replace('_', ' ')}** on `{outcome.target}`"
     if outcome.ok:
-        st.success(f"{label}: {outcome.message}", icon="✅")
+        st.success(f"{label}: {outcome.message}", icon=":material/check_circle:")
     else:
-        st.error(f"{label}: {outcome.message}", icon="⛔")
+        st.error(f"{label}: {outcome.message}", icon=":material/block:")
     if outcome.logged and outcome.log_id:
         st.caption(f"Recorded as action #{outcome.log_id}.")
 

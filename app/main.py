@@ -2,7 +2,9 @@
 
 This entrypoint only sets up the frame every page shares — the optional viewer password, the
 operator's name, the status of the database and the admin API — and hands over to the page chosen
-in the navigation. Pages live in app/pages/ and call the library (Recon.console).
+in the navigation. Pages live in app/views/ and call the library (Recon.console). Not in
+app/pages/: Streamlit serves a pages/ folder's files directly by URL, bypassing this entrypoint
+(its password gate and sidebar); st.navigation routes every URL through here.
 """
 
 from __future__ import annotations
@@ -18,17 +20,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # console_kit, when ru
 import console_kit as kit  # noqa: E402
 
 PAGES = {
-    "overview": ("pages/overview.py", "Overview", ":material/dashboard:"),
-    "ledger": ("pages/ledger.py", "Ledger", ":material/account_balance:"),
-    "intents": ("pages/intents.py", "Intents", ":material/receipt_long:"),
-    "payouts": ("pages/payouts.py", "Payouts", ":material/payments:"),
-    "webhooks": ("pages/webhooks.py", "Webhooks", ":material/webhook:"),
-    "queue": ("pages/queue.py", "Queue & workers", ":material/dns:"),
-    "trends": ("pages/trends.py", "Trends", ":material/trending_up:"),
-    "slos": ("pages/slos.py", "SLOs", ":material/speed:"),
-    "runbook": ("pages/runbook.py", "Runbook", ":material/checklist:"),
-    "incidents": ("pages/incidents.py", "Incidents", ":material/emergency:"),
-    "exports": ("pages/exports.py", "Audit exports", ":material/inventory_2:"),
+    "overview": ("views/overview.py", "Overview", ":material/dashboard:"),
+    "ledger": ("views/ledger.py", "Ledger", ":material/account_balance:"),
+    "intents": ("views/intents.py", "Intents", ":material/receipt_long:"),
+    "payouts": ("views/payouts.py", "Payouts", ":material/payments:"),
+    "webhooks": ("views/webhooks.py", "Webhooks", ":material/webhook:"),
+    "queue": ("views/queue.py", "Queue & workers", ":material/dns:"),
+    "trends": ("views/trends.py", "Trends", ":material/trending_up:"),
+    "slos": ("views/slos.py", "SLOs", ":material/speed:"),
+    "runbook": ("views/runbook.py", "Runbook", ":material/checklist:"),
+    "incidents": ("views/incidents.py", "Incidents", ":material/emergency:"),
+    "exports": ("views/exports.py", "Audit exports", ":material/inventory_2:"),
 }
 
 st.set_page_config(page_title="sge-recon console", page_icon=":material/balance:", layout="wide")
@@ -57,9 +59,9 @@ def sidebar() -> None:
                            "with this name.")
         api = kit.api_health()
         if api.ok:
-            st.caption(f"🟢 Admin API up · {kit.settings().SGE_ADMIN_API_URL}")
+            st.caption(f":green[●] Admin API up · {kit.settings().SGE_ADMIN_API_URL}")
         else:
-            st.caption(f"🔴 Admin API down · {kit.settings().SGE_ADMIN_API_URL}")
+            st.caption(f":red[●] Admin API down · {kit.settings().SGE_ADMIN_API_URL}")
         st.caption(f"Database: {kit.recon().db.where}")
 
 

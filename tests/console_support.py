@@ -46,7 +46,7 @@ def open_page(at: AppTest, page: str) -> AppTest:
     if not getattr(at, "_ran_once", False):  # switch_page needs one run first
         at.run()
         at._ran_once = True
-    at.switch_page(f"pages/{page}.py")
+    at.switch_page(f"views/{page}.py")
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at

@@ -37,8 +37,8 @@ def test_overview_shows_the_four_lights_the_alerts_and_the_last_run(at, platform
                  "Webhook failures"):
         assert any(name in label for label in labels), (name, labels)
     shown = texts(at)
-    assert "🔴 Ledger status" in shown          # the unbalanced transaction
-    assert "🟠 Worker status degraded" in shown  # one worker silent, one alive
+    assert ":red[●] Ledger status" in shown          # the unbalanced transaction
+    assert ":orange[●] Worker status degraded" in shown  # one worker silent, one alive
     assert "Money at stake: **250.00**" in shown  # the stuck intent
     assert "Last reconciliation run" in shown and "fail" in shown
     assert "Open incidents: 1 P0" in shown
@@ -145,3 +145,4 @@ def test_exports_page_offers_export_now_and_the_action_log(at, platform):
 def test_every_page_renders_without_an_exception(at, page):
     open_page(at, page)
     assert at.title and at.title[0].value
+    assert at.sidebar.text_input(key="operator").value == "Ada"  # routed through app/main.py

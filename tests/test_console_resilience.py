@@ -55,7 +55,10 @@ def test_the_viewer_password_guards_everything(db_url, monkeypatch, tmp_path):
         at.run()
         assert [t.label for t in at.text_input] == ["Console password"]
         assert not at.metric and not at.sidebar.text_input  # nothing shown before the password
+        at.switch_page("views/ledger.py").run()  # a page's own URL is guarded too
+        assert [t.label for t in at.text_input] == ["Console password"] and not at.dataframe
         at.text_input(key="viewer_password").input("wrong").run()
         assert "Wrong password" in at.error[0].value and not at.metric
         at.text_input(key="viewer_password").input("correct horse").run()
-        assert any("Ledger status" in m.label for m in at.metric)
+        assert "Balances per program and currency" in texts(at)  # the page asked for
+        assert at.sidebar.text_input(key="operator") is not None

@@ -19,10 +19,6 @@ class Light(str, Enum):
     RED = "red"
     GREY = "grey"  # unknown: no data yet, or the check errored; never shown as green
 
-    @property
-    def symbol(self) -> str:
-        return {"green": "🟢", "amber": "🟠", "red": "🔴", "grey": "⚪"}[self.value]
-
     @classmethod
     def from_check_status(cls, status: str | None) -> "Light":
         return {"pass": cls.GREEN, "warn": cls.AMBER, "fail": cls.RED}.get(status or "", cls.GREY)

@@ -7,11 +7,11 @@ from sge_recon.console import CHECKLISTS, INCIDENT_GUIDE
 
 kit.page_header("Runbook", "Morning checklist, weekly deep dive, monthly audit. Each item links "
                            "to the view that answers it; your ticks are saved.")
-PAGE_FILES = {"overview": "pages/overview.py", "ledger": "pages/ledger.py",
-              "intents": "pages/intents.py", "payouts": "pages/payouts.py",
-              "webhooks": "pages/webhooks.py", "queue": "pages/queue.py",
-              "trends": "pages/trends.py", "slos": "pages/slos.py",
-              "incidents": "pages/incidents.py", "exports": "pages/exports.py"}
+PAGE_FILES = {"overview": "views/overview.py", "ledger": "views/ledger.py",
+              "intents": "views/intents.py", "payouts": "views/payouts.py",
+              "webhooks": "views/webhooks.py", "queue": "views/queue.py",
+              "trends": "views/trends.py", "slos": "views/slos.py",
+              "incidents": "views/incidents.py", "exports": "views/exports.py"}
 
 today = kit.service().now().date()
 ticks, others = None, {}
@@ -30,7 +30,7 @@ def save_tick(item_id: str) -> None:
 
 
 if err := st.session_state.pop("tick_error", None):
-    st.error(f"The tick was not saved: {err}", icon="⚠️")
+    st.error(f"The tick was not saved: {err}", icon=":material/warning:")
 
 for checklist in CHECKLISTS:
     start = checklist.period_start(today)
@@ -47,7 +47,7 @@ for checklist in CHECKLISTS:
         left.checkbox(item.text, key=key, disabled=ticks is None, on_change=save_tick,
                       args=(item.id,))
         note = f"also ticked by {', '.join(others[item.id])}" if item.id in others else None
-        right.page_link(PAGE_FILES[item.page], label=f"Open {item.page}", icon="➡️",
+        right.page_link(PAGE_FILES[item.page], label=f"Open {item.page}", icon=":material/arrow_forward:",
                         help=note)
         if note:
             left.caption(note)

@@ -25,9 +25,9 @@ if state is not None:
     if paused:
         st.warning(f"The queue is **paused** (since {control.get('changed_at'):%Y-%m-%d %H:%M} "
                    f"UTC by {control.get('changed_by') or 'unknown'}): workers take no new jobs.",
-                   icon="⏸️")
+                   icon=":material/pause_circle:")
     else:
-        st.success("The queue is running.", icon="▶️")
+        st.success("The queue is running.", icon=":material/play_circle:")
     if kit.require_operator():
         op = kit.operator()
         if paused and st.button("Resume queue…", key="resume_queue", type="primary"):
@@ -42,10 +42,10 @@ if state is not None:
     st.subheader("Workers")
     workers = state["workers"]
     if not workers:
-        st.error("No worker heartbeat in the last 24 h: the workers are down.", icon="🔴")
+        st.error("No worker heartbeat in the last 24 h: the workers are down.", icon=":material/error:")
     else:
         for w in workers:
-            w["state"] = "🟢 alive" if w["alive"] else "🔴 silent"
+            w["state"] = "alive" if w["alive"] else "silent"
         st.dataframe(workers, hide_index=True, key="workers_table",
                      column_order=["worker_id", "state", "silent_seconds", "last_seen_at",
                                    "jobs_completed", "started_at"])

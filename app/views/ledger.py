@@ -30,9 +30,9 @@ if rows is not None:
         st.dataframe(rows, hide_index=True, key="balances_table")
         off = [r for r in rows if r["difference"] != 0]
         if off:
-            st.error(f"{len(off)} program/currency pair(s) do not balance.", icon="🔴")
+            st.error(f"{len(off)} program/currency pair(s) do not balance.", icon=":material/error:")
         else:
-            st.success("Every program and currency balances.", icon="🟢")
+            st.success("Every program and currency balances.", icon=":material/check_circle:")
 
 st.subheader("Imbalances found by the checks")
 checks = kit.load(ledger_checks, what="the stored ledger checks")
@@ -40,8 +40,7 @@ if checks is not None:
     if not checks:
         st.info("No stored ledger check yet: run `sge-recon check` or wait for the scheduler.")
     for name, result in checks.items():
-        symbol = {"pass": "🟢", "warn": "🟠", "fail": "🔴"}.get(result.status, "⚪")
-        st.markdown(f"{symbol} **{name}** — {result.status}, {result.failing_rows or 0} failing "
+        st.markdown(f"{kit.mark(result.status)} **{name}** — {result.status}, {result.failing_rows or 0} failing "
                     f"row(s)" + (f" · error: {result.error}" if result.error else ""))
         if result.rows:
             st.dataframe(result.rows, hide_index=True, key=f"rows_{name}")
@@ -106,7 +105,7 @@ if program_ids and kit.require_operator():
         try:
             why, parsed = parse_correction(reason, entries)
         except ReconError as exc:
-            st.error(f"Not sent: {exc.message}", icon="⚠️")
+            st.error(f"Not sent: {exc.message}", icon=":material/warning:")
         else:
             op = kit.operator()
             lines = "\n".join(f"- {e.type} `{e.account}` {e.amount} {e.currency}" for e in parsed)

@@ -24,7 +24,7 @@ st.subheader("Failing deliveries")
 rows = kit.load(failing, what="the failing deliveries")
 if rows is not None:
     if not rows:
-        st.success("No failing delivery.", icon="🟢")
+        st.success("No failing delivery.", icon=":material/check_circle:")
     else:
         exhausted = sum(1 for r in rows if r["status"] == "failed")
         st.markdown(f"**{len(rows) - exhausted}** waiting for a retry, **{exhausted}** gave up.")
@@ -48,9 +48,6 @@ if eps is not None:
     if not eps:
         st.info("No webhook endpoint is registered.")
     else:
-        symbol = {"healthy": "🟢", "degraded": "🟠", "failing": "🔴", "disabled": "⚫"}
-        for e in eps:
-            e["health"] = f"{symbol[e['health']]} {e['health']}"
         st.dataframe(eps, hide_index=True, key="endpoint_health",
                      column_order=["endpoint_id", "health", "consecutive_failures",
                                    "failing_since", "last_success_at", "exhausted", "enabled",

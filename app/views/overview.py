@@ -20,17 +20,17 @@ def live() -> None:
     if data is None:
         return
     if data.all_green:
-        st.success("Everything is green.", icon="✅")
+        st.success("Everything is green.", icon=":material/check_circle:")
     cols = st.columns(4)
     for col, metric in zip(cols, data.metrics):
         with col.container(border=True):
-            st.metric(f"{metric.light.symbol} {metric.name}", metric.value, help=metric.detail)
+            st.metric(f"{kit.mark(metric.light)} {metric.name}", metric.value, help=metric.detail)
             st.caption(metric.detail)
     st.subheader("Open alerts")
     cols = st.columns(4)
     for col, alert in zip(cols, data.alerts):
         with col.container(border=True):
-            st.metric(f"{alert.light.symbol} {alert.label}", f"{alert.count:,}")
+            st.metric(f"{kit.mark(alert.light)} {alert.label}", f"{alert.count:,}")
             if alert.money_at_stake is not None:
                 st.caption(f"Money at stake: **{kit.money(alert.money_at_stake)}**")
             st.caption(alert.detail)
@@ -38,20 +38,16 @@ def live() -> None:
     run = data.last_run
     if run is None:
         st.info("No reconciliation run stored yet: run `sge-recon check` or wait for the "
-                "scheduler.", icon="ℹ️")
+                "scheduler.", icon=":material/info:")
     else:
         counts = ", ".join(f"{n} {s}" for s, n in sorted(run.counts.items()))
-        st.markdown(f"{_status_symbol(run.status)} **{run.status}** · {run.engine} engine · "
+        st.markdown(f"{kit.mark(run.status)} **{run.status}** · {run.engine} engine · "
                     f"started {run.started_at:%Y-%m-%d %H:%M:%S} UTC · {counts}")
     if data.open_incidents:
         text = ", ".join(f"{n} {p}" for p, n in sorted(data.open_incidents.items()))
-        st.warning(f"Open incidents: {text}. See Incidents.", icon="🚨")
+        st.warning(f"Open incidents: {text}. See Incidents.", icon=":material/emergency:")
     st.caption(f"Updated {data.loaded_at:%H:%M:%S} UTC · refreshes every "
                f"{kit.settings().REFRESH_SECONDS} s")
-
-
-def _status_symbol(status: str) -> str:
-    return {"pass": "🟢", "warn": "🟠", "fail": "🔴"}.get(status, "⚪")
 
 
 live()
@@ -63,4 +59,4 @@ with st.expander("Run the fast checks now"):
         if result is not None:
             overview_data.clear()
             st.success(f"Fast checks finished: {result.status} "
-                       f"({len(result.checks)} checks).", icon="✅")
+                       f"({len(result.checks)} checks).", icon=":material/check_circle:")

@@ -112,7 +112,7 @@ if spot is not None:
     else:
         bad = [r for r in spot if r["matches"] is False]
         if bad:
-            st.error(f"{len(bad)} commission(s) do not match the contract rates.", icon="🔴")
+            st.error(f"{len(bad)} commission(s) do not match the contract rates.", icon=":material/error:")
         else:
-            st.success("Every sampled commission matches the contract rates.", icon="🟢")
+            st.success("Every sampled commission matches the contract rates.", icon=":material/check_circle:")
         st.dataframe(spot, hide_index=True, key="spot_check_table")

@@ -53,10 +53,10 @@ if summaries is not None:
             if report is not None:
                 if report.ok:
                     st.success(f"{period} verifies: {report.files_checked} files, "
-                               f"{report.rows_checked:,} rows checked.", icon="✅")
+                               f"{report.rows_checked:,} rows checked.", icon=":material/check_circle:")
                 else:
                     st.error(f"{period} does NOT verify: " + "; ".join(
-                        str(m) for m in report.mismatches[:10]), icon="⛔")
+                        str(m) for m in report.mismatches[:10]), icon=":material/block:")
 
 st.subheader("Export now")
 now = datetime.now(timezone.utc)

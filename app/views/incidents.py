@@ -22,7 +22,7 @@ rows = kit.load(incidents, tuple(statuses or ["open", "acknowledged", "resolved"
                 what="the incidents")
 if rows is not None:
     if not rows:
-        st.success("No incident with this status.", icon="🟢")
+        st.success("No incident with this status.", icon=":material/check_circle:")
     else:
         st.dataframe(rows, hide_index=True, key="incident_table",
                      column_order=["id", "priority", "status", "title", "money_at_stake",

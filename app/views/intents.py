@@ -28,7 +28,7 @@ st.subheader("Stuck intents")
 rows = kit.load(stuck, what="the stuck intents")
 if rows is not None:
     if not rows:
-        st.success("No stuck intent.", icon="🟢")
+        st.success("No stuck intent.", icon=":material/check_circle:")
     else:
         fail_after = kit.settings().INTENT_STUCK_FAIL_MINUTES * 60
         over = sum(1 for r in rows if r["stuck_seconds"] > fail_after)

@@ -22,9 +22,8 @@ rows = kit.load(slos, days, what="the SLOs")
 if rows is not None:
     cols = st.columns(len(rows))
     for col, slo in zip(cols, rows):
-        symbol = {True: "🟢", False: "🔴", None: "⚪"}[slo.met]
         with col.container(border=True):
-            st.metric(f"{symbol} {slo.name}", pct(slo.current, 3),
+            st.metric(f"{kit.mark(slo.met)} {slo.name}", pct(slo.current, 3),
                       help=f"Target {pct(slo.target, 1)}")
             st.caption(f"Target **{pct(slo.target, 1)}** · error budget left "
                        f"**{pct(slo.budget_left, 1)}**")

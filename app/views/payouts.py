@@ -29,11 +29,11 @@ st.subheader("Pending batches")
 rows = kit.load(open_batches, what="the payout batches")
 if rows is not None:
     if not rows:
-        st.success("No batch waiting for approval or execution.", icon="🟢")
+        st.success("No batch waiting for approval or execution.", icon=":material/check_circle:")
     else:
         breached = [r for r in rows if r["sla_breached"]]
         if breached:
-            st.error(f"{len(breached)} batch(es) past the {sla} h SLA.", icon="⏰")
+            st.error(f"{len(breached)} batch(es) past the {sla} h SLA.", icon=":material/alarm:")
         st.dataframe(rows, hide_index=True, key="open_batches",
                      column_order=["batch_id", "program_id", "status", "approvals", "approvers",
                                    "affiliate_count", "total_amount", "sla_left_hours",
