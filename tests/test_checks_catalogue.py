@@ -100,6 +100,22 @@ def test_offsetting_unbalanced_transactions_are_caught(recon, factory, program):
         (t1, program["id"], Decimal("10.000000")), (t2, program["id"], Decimal("-10.000000"))}
 
 
+def test_a_transaction_must_balance_in_each_currency(recon, factory, program):
+    """USD 100 against EUR 100 sums to zero, yet balances in neither currency."""
+    mixed = factory.uid("txn")
+    factory.journal(program["id"], [("treasury", "debit", "100")], transaction_id=mixed)
+    factory.journal(program["id"], [("user:u1", "credit", "100")], transaction_id=mixed,
+                    currency="EUR")
+    fine = factory.uid("txn")
+    factory.journal(program["id"], [("treasury", "debit", "5"), ("user:u1", "credit", "5")],
+                    transaction_id=fine)
+    factory.journal(program["id"], [("treasury", "debit", "7"), ("user:u1", "credit", "7")],
+                    transaction_id=fine, currency="EUR")
+    result = run_one(recon, "transaction_balance")
+    assert {(r["transaction_id"], r["currency"], r["difference"]) for r in result.rows} == {
+        (mixed, "EUR", Decimal("-100.000000")), (mixed, "USD", Decimal("100.000000"))}
+
+
 # -- stuck_intents -------------------------------------------------------------------------------
 @pytest.mark.parametrize("status, minutes, expected", [
     ("processing", 9, "pass"), ("processing", 11, "warn"), ("verifying", 14, "warn"),
