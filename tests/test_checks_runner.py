@@ -239,3 +239,13 @@ def test_the_cli_and_the_service_do_not_import_great_expectations():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=60, cwd=project_root())
     assert out.stdout.strip() == "False", out.stderr
+
+
+def test_cli_lists_the_catalogue_and_rejects_a_bad_one(cli_env, tmp_path):
+    proc = sge_recon(["check", "--list"], cli_env)
+    assert proc.returncode == 0
+    assert "queue_depth" in proc.stdout and "fail when value > 500 (queue_depth_fail)" in proc.stdout
+    make_catalogue(tmp_path, {"a": "SELECT 1"}, ENTRY.format(name="a") + "  colour: red\n")
+    proc = sge_recon(["check"], {**cli_env, "CHECKS_DIR": str(tmp_path)})
+    assert proc.returncode == 3
+    assert proc.stderr.startswith(f"Error: {tmp_path / 'checks.yml'}: a: unknown key(s) colour")
