@@ -409,3 +409,23 @@ def test_a_broken_catalogue_never_silences_alerts(db_url, factory, db, receiver,
     [slack] = receiver.delivered(SLACK)
     assert slack["text"].startswith("P0 incident #")
     assert "Pause the settlement queue" in json.dumps(slack)  # built-in first steps
+
+
+def test_payloads_stay_within_slack_and_discord_limits():
+    from sge_recon.alerts.channels import Message, discord_payload, slack_payload
+
+    huge = Message("x" * 5000, [(f"field {n}", "v" * 3000) for n in range(30)], ["s" * 5000] * 3,
+                   "https://console.example.test/ledger", priority="P0",
+                   lines=["l" * 200] * 100, lines_title="Batches")
+    slack, discord = slack_payload(huge), discord_payload(huge)
+    assert len(slack["text"]) <= 3000 and len(slack["blocks"]) <= 50
+    for block in slack["blocks"]:
+        assert len(block.get("text", {}).get("text", "")) <= 3000
+        assert len(block.get("fields", [])) <= 10
+        assert all(len(f["text"]) <= 2000 for f in block.get("fields", []))
+    [embed] = discord["embeds"]
+    assert len(discord["content"]) <= 2000 and len(embed["title"]) <= 256
+    assert len(embed["fields"]) <= 25 and all(len(f["value"]) <= 1024 for f in embed["fields"])
+    total = len(embed["title"]) + len(embed.get("description", "")) + sum(
+        len(f["name"]) + len(f["value"]) for f in embed["fields"])
+    assert total <= 6000 and embed["description"].startswith("**Batches**")

@@ -197,7 +197,8 @@ def test_run_forever_ticks_in_real_time_and_stops(db_url):
     stop.set()
     thread.join(timeout=10)
     assert not thread.is_alive()
-    assert len(probe.calls) == 1  # the start-up tick ran the current minute's slot
+    # the start-up tick ran the current minute's slot (and a minute boundary may add the next)
+    assert 1 <= len(probe.calls) <= 2 and len(set(probe.calls)) == len(probe.calls)
 
 
 def test_stopping_never_waits_for_a_long_job_and_records_it_interrupted(db_url):
@@ -207,8 +208,10 @@ def test_stopping_never_waits_for_a_long_job_and_records_it_interrupted(db_url):
     stop = threading.Event()
     thread = threading.Thread(target=sched.run_forever, args=(stop,))
     thread.start()
-    while not long_job.calls:
+    deadline = time.monotonic() + 10
+    while not long_job.calls and time.monotonic() < deadline:
         time.sleep(0.05)
+    assert long_job.calls
     stop.set()
     started = time.monotonic()
     thread.join(timeout=20)

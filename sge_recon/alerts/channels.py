@@ -83,11 +83,21 @@ def slack_payload(message: Message) -> dict:
     return {"text": _cut(message.headline, 3000), "blocks": blocks}
 
 
+DISCORD_EMBED_BUDGET = 5900  # Discord rejects an embed over 6000 characters in all
+
+
 def discord_payload(message: Message) -> dict:
-    embed: dict = {"title": _cut(message.headline, 256), "color": message.colour,
-                   "fields": [{"name": _cut(name, 256), "value": _cut(value or "-", 1024),
-                               "inline": len(value) < 40}
-                              for name, value in message.fields[:24]]}
+    title = _cut(message.headline, 256)
+    used = len(title)
+    fields = []
+    for name, value in message.fields[:25]:
+        field_ = {"name": _cut(name, 256), "value": _cut(value or "-", 1024),
+                  "inline": len(value) < 40}
+        if used + len(field_["name"]) + len(field_["value"]) > DISCORD_EMBED_BUDGET // 2:
+            break  # keep room for the description (the runbook steps matter most)
+        used += len(field_["name"]) + len(field_["value"])
+        fields.append(field_)
+    embed: dict = {"title": title, "color": message.colour, "fields": fields}
     parts = []
     if message.lines:
         parts.append((f"**{message.lines_title}**\n" if message.lines_title else "")
@@ -96,7 +106,7 @@ def discord_payload(message: Message) -> dict:
         parts.append("**First steps**\n" + "\n".join(
             f"{i}. {step}" for i, step in enumerate(message.steps, 1)))
     if parts:
-        embed["description"] = _cut("\n\n".join(parts), 4096)
+        embed["description"] = _cut("\n\n".join(parts), min(4096, DISCORD_EMBED_BUDGET - used))
     if message.link:
         embed["url"] = message.link
     if message.at:
