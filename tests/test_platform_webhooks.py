@@ -20,6 +20,11 @@ from sge_recon.platform.schedules import ManualClock, utc_now
 from .platform_helpers import ADMIN, running_api
 
 
+class _Server(http.server.ThreadingHTTPServer):
+    request_queue_size = 128  # the dispatcher posts a batch at once; 5 (the default) refuses some
+    daemon_threads = True
+
+
 class Receiver:
     """Answers each path with the code set for it (204 by default); keeps every request."""
 
@@ -40,7 +45,7 @@ class Receiver:
             def log_message(self, *args):
                 pass
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = _Server(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 

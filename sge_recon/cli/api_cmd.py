@@ -39,7 +39,7 @@ def api(state, host: str, port: int, pool_size: int) -> None:
                     signal.signal(sig, handler)
 
     app = create_app(recon.settings, database_url=recon.db.url, pool_size=pool_size)
-    click.echo(f"Admin API on http://{host}:{port} (docs: /docs), database {recon.db.where}.")
+    click.echo(f"Admin API on http://{host}:{port} (docs: /docs), on {recon.db.where}.")
     Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
                           timeout_graceful_shutdown=2)).run()
     click.echo("Admin API stopped.")

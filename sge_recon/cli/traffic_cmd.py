@@ -7,8 +7,9 @@ import click
 @click.option("--rate", default=2.0, show_default=True, type=click.FloatRange(min=0.01, max=1000),
               help="New settlement intents per second.")
 @click.option("--fault-rate", default=0.05, show_default=True, type=click.FloatRange(0, 1),
-              help="Share of intents with a fault (late payment, RPC error); above 0 also adds "
-                   "an always-failing webhook endpoint.")
+              help="Share of intents with a fault (late payment, RPC error); above 0 each "
+                   "program also gets a flaky webhook endpoint (fails at twice this rate) and one "
+                   "down 5 minutes in every 30.")
 @click.option("--batch-every", default=120.0, show_default=True, type=click.FloatRange(min=0),
               help="Seconds between payout batches of the accrued commissions (0: never).")
 @click.option("--receiver-port", default=0, show_default=True, type=click.IntRange(-1, 65535),

@@ -669,11 +669,13 @@ def insert_intent_with_job(conn: Conn, *, intent_id: str, program_id: str, user_
     return enqueue_job(conn, intent_id, now)
 
 
-def adoptable_endpoints(conn: Conn, program_id: str) -> list[dict]:
-    """Enabled endpoints of a program that point outside this machine (traffic serves them)."""
+def adoptable_endpoints(conn: Conn, program_id: str, keep_prefix: str) -> list[dict]:
+    """Enabled endpoints of a program, other than traffic's own, that do not point at the
+    current receiver yet (customers' servers, or a receiver of an earlier traffic run)."""
     return conn.execute(
         "SELECT id, secret FROM public.webhook_endpoints WHERE program_id = %s AND enabled"
-        " AND url NOT LIKE 'http://127.0.0.1:%%' ORDER BY id", (program_id,)).fetchall()
+        " AND id NOT LIKE 'ep\\_live\\_%%' AND left(url, length(%s)) <> %s ORDER BY id",
+        (program_id, keep_prefix, keep_prefix)).fetchall()
 
 
 def point_endpoint(conn: Conn, endpoint_id: str, url: str, secret: str) -> None:

@@ -55,7 +55,7 @@ class DispatchStats:
 
 class WebhookDispatcher:
     def __init__(self, database_url: str, *, clock: Clock = utc_now, timeout: float = 5.0,
-                 poll_interval: float = 1.0, batch_size: int = 16):
+                 poll_interval: float = 1.0, batch_size: int = 32):
         self.database_url = database_url
         self.clock = clock
         self.poll_interval = poll_interval

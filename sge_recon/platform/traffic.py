@@ -36,9 +36,22 @@ class TrafficStats:
     bad_signatures: int = 0
 
 
+def in_outage(now: float) -> bool:
+    """The outage endpoint is down 5 minutes in every 30: its deliveries are retried (+1, +5
+    min) and then go through, so the demo shows retries and a failing endpoint, and exhaustion
+    stays rare, as with a real customer's short outage."""
+    return (now // 60) % 30 < 5
+
+
+class _Server(http.server.ThreadingHTTPServer):
+    request_queue_size = 128  # the dispatcher posts a batch at once; 5 (the default) refuses some
+    daemon_threads = True
+
+
 class WebhookReceiver:
-    """A local HTTP endpoint: /ok accepts, /flaky fails one time in three, /fail always fails.
-    Every request's signature is checked against the secret of its path."""
+    """A local HTTP endpoint: paths ending in /ok accept, /flaky fail at `flaky_rate`, /outage
+    fail during its outage windows, /fail always fail. Every request's signature is checked
+    against the secret registered for its path (a bad one gets 401)."""
 
     def __init__(self, port: int = 0, flaky_rate: float = 0.33, rng: random.Random | None = None):
         self.secrets: dict[str, str] = {}
@@ -59,7 +72,9 @@ class WebhookReceiver:
                     receiver.bad_signatures += 0 if good else 1
                 if not good:
                     code = 401
-                elif path.endswith("/fail") or (path.endswith("/flaky") and rng.random() < flaky_rate):
+                elif (path.endswith("/fail")
+                      or (path.endswith("/flaky") and rng.random() < flaky_rate)
+                      or (path.endswith("/outage") and in_outage(time.time()))):
                     code = 500
                 else:
                     code = 204
@@ -70,7 +85,7 @@ class WebhookReceiver:
             def log_message(self, *args):  # quiet: the demo's log is for the platform
                 pass
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.server = _Server(("127.0.0.1", port), Handler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self._thread = threading.Thread(target=self.server.serve_forever, name="receiver",
@@ -102,7 +117,9 @@ class Traffic:
         self.adopt_endpoints = adopt_endpoints
         self.stats = TrafficStats()
         self.stop_event = threading.Event()
-        self.receiver = WebhookReceiver(receiver_port, rng=random.Random(seed)) if receiver_port >= 0 else None
+        self.receiver = (WebhookReceiver(receiver_port, flaky_rate=min(1.0, 2 * fault_rate),
+                                         rng=random.Random(seed))
+                         if receiver_port >= 0 else None)
         self._conn = None
         self._programs: list[dict] = []
         self._users: dict[str, list[str]] = {}
@@ -140,7 +157,7 @@ class Traffic:
         paths = {"ok": f"/{program_id}/ok"}
         if self.fault_rate > 0:
             paths["flaky"] = f"/{program_id}/flaky"
-            paths["down"] = f"/{program_id}/fail"
+            paths["outage"] = f"/{program_id}/outage"
         for name, path in paths.items():
             secret = secrets.token_hex(16)
             self.receiver.secrets[path] = secret
@@ -151,7 +168,8 @@ class Traffic:
             # The program's other endpoints stand for customers' servers, which do not exist on
             # this machine: the receiver plays them (with their own secrets), so that deliveries
             # succeed unless a fault says otherwise.
-            for endpoint in store.adoptable_endpoints(self._conn, program_id):
+            for endpoint in store.adoptable_endpoints(self._conn, program_id,
+                                                      keep_prefix=self.receiver.url("/")):
                 path = f"/adopted/{endpoint['id']}"
                 secret = endpoint["secret"] or secrets.token_hex(16)
                 self.receiver.secrets[path] = secret
