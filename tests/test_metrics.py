@@ -204,4 +204,5 @@ def test_scheduler_command_serves_metrics_and_alerts_once(cli_env, factory, db, 
         out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     assert f"Metrics: http://127.0.0.1:{port}/metrics" in out and "Scheduler stopped." in out
+    assert "UTC monitor: succeeded in " in out and "incidents opened [" in out
     assert "secret-token" not in out + err

@@ -56,6 +56,7 @@ def scheduler(state, metrics_port, metrics_host, no_metrics, once, cache_seconds
     if server:
         click.echo(f"Metrics: {server.url}")
     click.echo("Press Ctrl-C to stop.")
+    sched.on_outcome = _report
     try:
         sched.run_forever(stop)
     finally:
@@ -64,3 +65,22 @@ def scheduler(state, metrics_port, metrics_host, no_metrics, once, cache_seconds
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     click.echo("Scheduler stopped.")
+
+
+def _report(outcome) -> None:
+    """One line per run worth reading: every failure, every run of the daily/weekly/monthly jobs,
+    and the per-minute monitor only when incidents opened, were reminded or resolved."""
+    if outcome.status in ("skipped", "busy"):
+        return
+    incidents = (outcome.details or {}).get("incidents") or {}
+    changed = any(incidents.get(k) for k in ("opened", "reminded", "resolved"))
+    if outcome.job == "monitor" and outcome.status == "succeeded" and not changed:
+        return
+    line = (f"{outcome.scheduled_for:%Y-%m-%d %H:%M} UTC {outcome.job}: {outcome.status}"
+            f" in {outcome.seconds or 0:.1f} s")
+    if changed:
+        line += " · incidents " + ", ".join(f"{k} {incidents[k]}" for k in
+                                            ("opened", "reminded", "resolved") if incidents.get(k))
+    if outcome.error:
+        line += f" · {outcome.error}"
+    click.echo(line, err=outcome.status == "failed")

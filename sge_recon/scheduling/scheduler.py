@@ -71,6 +71,7 @@ class JobOutcome:
     run_id: int | None = None
     error: str | None = None
     details: dict[str, Any] | None = None
+    seconds: float | None = None
 
 
 @dataclass
@@ -79,6 +80,7 @@ class Scheduler:
     jobs: list[JobSpec]
     clock: Clock = field(default_factory=SystemClock)
     host: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+    on_outcome: Callable[[JobOutcome], None] | None = None  # told of each run (run_forever)
 
     def __post_init__(self) -> None:
         names = [j.name for j in self.jobs]
@@ -122,6 +124,7 @@ class Scheduler:
                             spec.name, orphans)
             ctx = JobContext(self.recon, spec.name, slot, started, self.clock)
             self._inflight[run_id] = spec.name
+            timer = time.perf_counter()
             try:
                 details = spec.run(ctx) or {}
             except Exception as exc:  # noqa: BLE001 - any crash is recorded, the scheduler lives on
@@ -130,11 +133,13 @@ class Scheduler:
                           exc_info=not isinstance(exc, ReconError))
                 ops.finish_run(db, run_id, "failed", self._finished_at(started), error,
                                getattr(exc, "details", None))
-                return JobOutcome(spec.name, slot, "failed", run_id, error)
+                return JobOutcome(spec.name, slot, "failed", run_id, error,
+                                  getattr(exc, "details", None), time.perf_counter() - timer)
             finally:
                 self._inflight.pop(run_id, None)
             ops.finish_run(db, run_id, "succeeded", self._finished_at(started), None, details)
-            return JobOutcome(spec.name, slot, "succeeded", run_id, None, details)
+            return JobOutcome(spec.name, slot, "succeeded", run_id, None, details,
+                              time.perf_counter() - timer)
 
     def _finished_at(self, started: datetime) -> datetime:
         # A manual clock does not move during a run; never record an end before the start.
@@ -176,7 +181,9 @@ class Scheduler:
 
     def _run_guarded(self, spec: JobSpec, slot: datetime) -> None:
         try:
-            self.run_slot(spec, slot)
+            outcome = self.run_slot(spec, slot)
+            if self.on_outcome is not None:
+                self.on_outcome(outcome)
         except Exception as exc:  # noqa: BLE001 - e.g. the database is down: retry next tick
             log.error("job %s: could not run slot %s: %s", spec.name, slot.isoformat(),
                       _describe(exc))
