@@ -98,7 +98,7 @@ STATUS_LIGHTS = {"pass": "green", "warn": "amber", "fail": "red", True: "green",
 def mark(light: Any) -> str:
     """A coloured dot (Markdown) for a light, a check status or a met/unmet flag."""
     word = getattr(light, "value", None) or STATUS_LIGHTS.get(light, "grey")
-    return f":{LIGHT_COLOURS.get(word, 'gray')}[●]"
+    return f":{LIGHT_COLOURS.get(word, 'gray')}[:material/circle:]"
 
 
 def money(value: Any) -> str:

@@ -99,7 +99,8 @@ def test_every_page_renders_in_chromium(console_url):
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             for path, expected in PAGES.items():
-                page.goto(f"{console_url}/{path}", wait_until="domcontentloaded")
+                url = f"{console_url}/" + ("" if path == "overview" else path)  # default page: /
+                page.goto(url, wait_until="domcontentloaded")
                 page.wait_for_selector("h1", timeout=60_000)
                 for text in expected:
                     page.get_by_text(text, exact=False).first.wait_for(timeout=60_000)
@@ -108,6 +109,7 @@ def test_every_page_renders_in_chromium(console_url):
                 body = page.inner_text("body")
                 assert page.locator("[data-testid='stException']").count() == 0, path
                 assert "Traceback" not in body, (path, body[:2000])
+                assert "Page not found" not in body, path
                 assert "database is not reachable" not in body, path
         finally:
             browser.close()

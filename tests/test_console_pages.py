@@ -37,8 +37,8 @@ def test_overview_shows_the_four_lights_the_alerts_and_the_last_run(at, platform
                  "Webhook failures"):
         assert any(name in label for label in labels), (name, labels)
     shown = texts(at)
-    assert ":red[●] Ledger status" in shown          # the unbalanced transaction
-    assert ":orange[●] Worker status degraded" in shown  # one worker silent, one alive
+    assert ":red[:material/circle:] Ledger status" in shown          # the unbalanced transaction
+    assert ":orange[:material/circle:] Worker status degraded" in shown  # one worker silent, one alive
     assert "Money at stake: **250.00**" in shown  # the stuck intent
     assert "Last reconciliation run" in shown and "fail" in shown
     assert "Open incidents: 1 P0" in shown

@@ -96,9 +96,9 @@ def ledger_metric(results: dict[str, Any]) -> HealthMetric:
     failing = [c for c in checks if c.status == "fail"]
     if failing:
         count = sum(int(c.failing_rows or 0) for c in failing)
-        return HealthMetric("Ledger status", f"{count} imbalance{'s' if count != 1 else ''}",
-                            Light.RED, "Debits and credits differ: open Ledger for the offending "
-                            "transactions (P0).", "ledger")
+        return HealthMetric("Ledger status", f"{count} issue{'s' if count != 1 else ''}",
+                            Light.RED, f"{count} imbalance(s): debits and credits differ; open "
+                            "Ledger for the offending transactions (P0).", "ledger")
     if errored:
         return HealthMetric("Ledger status", "Check errored", Light.GREY,
                             f"{', '.join(errored)} could not run; see Ledger for the error.",
