@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "traffic": "sge_recon.cli.traffic_cmd:traffic",
     "simulate": "sge_recon.cli.simulate_cmd:simulate",
     "console": "sge_recon.cli.console_cmd:console",
+    "console-bench": "sge_recon.cli.console_bench_cmd:console_bench",
 }
 
 
