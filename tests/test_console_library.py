@@ -1,0 +1,99 @@
+"""The console's library side without Streamlit: traffic-light thresholds, SLO arithmetic, the
+correction form's validation, the runbook periods, and the Overview against real rows."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+
+from sge_recon.config import Settings
+from sge_recon.console import parse_correction
+from sge_recon.console.health import Light, processing_light, queue_light, worker_state
+from sge_recon.console.runbook import CHECKLISTS, item_day
+from sge_recon.console.slo import Slo
+from sge_recon.errors import UsageError
+
+from .factories import ago
+
+SETTINGS = Settings.load(env={})
+
+
+@pytest.mark.parametrize("waiting, light", [(0, Light.GREEN), (99, Light.GREEN),
+                                            (100, Light.AMBER), (500, Light.AMBER),
+                                            (501, Light.RED)])
+def test_queue_depth_lights_follow_the_runbook(waiting, light):
+    assert queue_light(waiting, SETTINGS) is light
+
+
+@pytest.mark.parametrize("seconds, light", [(None, Light.GREY), ("4.99", Light.GREEN),
+                                            ("5", Light.AMBER), ("15", Light.AMBER),
+                                            ("15.01", Light.RED)])
+def test_processing_time_lights_follow_the_runbook(seconds, light):
+    value = None if seconds is None else Decimal(seconds)
+    assert processing_light(value, SETTINGS) is light
+
+
+def test_worker_states():
+    assert worker_state(0, 2, None, None) == "down"
+    assert worker_state(1, 2, 1.0, 1.0) == "degraded"       # some down while others live
+    assert worker_state(2, 2, 3.1, 1.5) == "degraded"       # p50 more than twice the baseline
+    assert worker_state(2, 2, 2.9, 1.5) == "healthy"
+
+
+def test_slo_error_budget():
+    slo = Slo("x", Decimal("0.95"), good=98, total=100, measured_by="")
+    assert slo.current == Decimal("0.98") and slo.met
+    assert slo.budget_left == Decimal("0.6")               # 2 bad of 5 allowed
+    strict = Slo("balanced", Decimal("1"), good=9, total=10, measured_by="")
+    assert strict.budget_left == 0 and strict.met is False
+    assert Slo("none", Decimal("0.999"), 0, 0, "").current is None
+
+
+def test_a_correction_must_balance_per_currency_and_name_its_problem():
+    rows = [{"account": "treasury", "type": "debit", "amount": "10.00", "currency": "usd"},
+            {"account": "affiliate:a", "type": "credit", "amount": "10", "currency": "USD"},
+            {"account": "", "type": "debit", "amount": "", "currency": "USD"}]  # empty row
+    reason, entries = parse_correction("  fix  fee ", rows)
+    assert reason == "fix fee" and [e.amount for e in entries] == [Decimal("10.00"),
+                                                                     Decimal("10")]
+    with pytest.raises(UsageError, match="USD debits exceed credits by 0.01"):
+        parse_correction("r", [rows[0], {**rows[1], "amount": "9.99"}])
+    with pytest.raises(UsageError, match="entry 2: amount 'ten' is not a number"):
+        parse_correction("r", [rows[0], {**rows[1], "amount": "ten"}])
+    with pytest.raises(UsageError, match="more than 6 decimals"):
+        parse_correction("r", [rows[0], {**rows[1], "amount": "10.0000001"}])
+    with pytest.raises(UsageError, match="reason"):
+        parse_correction(" ", rows)
+
+
+def test_runbook_ticks_belong_to_their_period():
+    tuesday = date(2026, 11, 24)
+    assert item_day("daily.ledger", tuesday) == tuesday
+    assert item_day("weekly.rpc", tuesday) == tuesday - timedelta(days=1)
+    assert item_day("monthly.export", tuesday) == date(2026, 11, 1)
+    assert [c.kind for c in CHECKLISTS] == ["daily", "weekly", "monthly"]
+
+
+def test_overview_counts_money_at_stake_from_real_rows(recon, factory):
+    program = factory.program()
+    user = factory.user(program["id"])
+    for minutes, amount in ((12, "10.50"), (20, "100.25")):
+        factory.intent(program["id"], user["id"], status="payment_pending",
+                       amount=Decimal(amount), status_changed_at=ago(minutes=minutes))
+    factory.intent(program["id"], user["id"], status="processing",
+                   status_changed_at=ago(minutes=2))  # not stuck yet
+    factory.payout_batch(program["id"], total_amount=Decimal("7.00"), created_at=ago(hours=25))
+    factory.heartbeat("w1")
+    overview = recon.console.overview()
+    alerts = {a.kind: a for a in overview.alerts}
+    assert alerts["stuck_intents"].count == 2
+    assert alerts["stuck_intents"].money_at_stake == Decimal("110.75")
+    assert alerts["stuck_intents"].light is Light.RED           # one past 15 minutes
+    assert alerts["pending_payouts"].money_at_stake == Decimal("7.00")
+    assert alerts["pending_payouts"].light is Light.AMBER       # past the 24 h SLA
+    metrics = {m.name: m for m in overview.metrics}
+    assert metrics["Ledger status"].light is Light.GREY          # never checked: not green
+    assert metrics["Worker status"].value == "healthy"
+    assert not overview.all_green
