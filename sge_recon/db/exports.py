@@ -356,7 +356,7 @@ def synthetic_ledger(db: Database, rows: int, start: datetime, end: datetime) ->
             "SELECT 'bench_' || (1 + t %% 3), 'btx_' || t, 'bint_' || t, "
             "       CASE side WHEN 0 THEN 'treasury' ELSE 'user:bu_' || (t %% 50000) END, "
             "       CASE side WHEN 0 THEN 'debit' ELSE 'credit' END, "
-            "       ((t * 7919) %% 1000000) / 100.0 + 0.01, 'USD', "
+            "       ((t::bigint * 7919) %% 1000000) / 100.0 + 0.01, 'USD', "
             "       %(start)s::timestamptz + (%(end)s::timestamptz - %(start)s::timestamptz) "
             "         * (t::float8 / %(pairs)s) "
             "FROM generate_series(0, %(pairs)s - 1) t CROSS JOIN generate_series(0, 1) side",

@@ -34,7 +34,6 @@ _ACTIVE_LOCK = threading.Lock()
 AUDIT_DB = "audit.duckdb"
 README = "README.txt"
 PARTIAL = ".partial-"
-UNBALANCED_SAMPLE = 100
 REPLACED = ".replaced-"
 
 
@@ -149,7 +148,6 @@ class Exporter:
                     progress(Progress(spec.name, index, len(TABLES), rows, done=True))
             checks = _checks_at_export(snap.latest_check_results())
         store.create_audit_db(work, {spec.name: spec.filename for spec in TABLES})
-        ledger_state = _unbalanced_at_export(work)
         (work / README).write_text(readme_text(period), encoding="utf-8")
         files += [file_entry(work / AUDIT_DB, rows=None, description="DuckDB views over the "
                              "Parquet files (relative paths) and ready views: " +
@@ -172,7 +170,6 @@ class Exporter:
                        "isolation": "repeatable read, read only (one transaction for all tables)"},
             "files": files,
             "control_totals": totals.as_list(),
-            "ledger_at_export": ledger_state,
             "checks_at_export": checks,
             "notes": notes,
         }
@@ -181,7 +178,7 @@ class Exporter:
 
     def _write_table(self, snap, spec: TableSpec, columns: list[Column], period: Period,
                      work: Path, totals, report) -> int:
-        from .stream import ChunkStream, arrow_schema, csv_batches, write_parquet
+        from .stream import arrow_schema, copy_to_parquet
 
         present = bool(columns)
         columns = columns or list(spec.fallback)
@@ -190,18 +187,10 @@ class Exporter:
                                                  "sge_recon.filtered_on": spec.filtered_on})
         path = work / spec.filename
         if not present:
-            return write_parquet(iter(()), schema, path)
-        seen = 0
-
-        def on_batch(batch) -> None:
-            nonlocal seen
-            if totals is not None:
-                totals.add_batch(batch)
-            seen += batch.num_rows
-            report(seen)
-
-        with snap.copy_csv(spec, columns, period.start, period.end) as chunks:
-            return write_parquet(csv_batches(ChunkStream(chunks), schema), schema, path, on_batch)
+            return copy_to_parquet(iter(()), schema, path)
+        with snap.copy_csv(spec, columns, period.start, period.end) as rows:
+            return copy_to_parquet(rows, schema, path, on_rows=report,
+                                   on_table=totals.add_table if totals is not None else None)
 
     # -- bookkeeping ---------------------------------------------------------------------------
     def _prepare_out_dir(self) -> Path:
@@ -320,22 +309,6 @@ def _require_ledger_columns(columns: list[Column]) -> None:
     if missing:
         raise ExportError(f"public.ledger_entries lacks {', '.join(missing)} (DESIGN §4); the "
                           "control totals cannot be computed")
-
-
-def _unbalanced_at_export(work: Path) -> dict[str, Any]:
-    """Transactions that already did not balance in the source, so that `verify` can tell an
-    unbalanced source from an altered file. Read from the written Parquet, not the database."""
-    from .totals import money
-
-    con = store.open_audit_db(work)
-    try:
-        count, sample = store.unbalanced(con, f"{LEDGER}.parquet", UNBALANCED_SAMPLE)
-    finally:
-        con.close()
-    return {"unbalanced_transactions": count,
-            "sample": [{"transaction_id": r["transaction_id"], "program_id": r["program_id"],
-                        "currency": r["currency"], "difference": money(r["difference"])}
-                       for r in sample]}
 
 
 def _checks_at_export(found: dict[str, Any]) -> dict[str, Any]:

@@ -29,15 +29,13 @@ class ControlTotals:
     def __init__(self) -> None:
         self._by_key: dict[tuple[str, str], Totals] = {}
 
-    def add_batch(self, batch: "pa.RecordBatch") -> None:
-        import pyarrow as pa
-
-        if batch.num_rows == 0:
+    def add_table(self, table: "pa.Table") -> None:
+        """Add one row group of ledger entries (one small group-by per row group)."""
+        if table.num_rows == 0:
             return
-        table = pa.Table.from_batches([batch.select(list(KEY_COLUMNS))])
-        grouped = table.group_by(["program_id", "currency", "type"]).aggregate(
+        grouped = table.select(list(KEY_COLUMNS)).group_by(["program_id", "currency", "type"]).aggregate(
             [("amount", "sum"), ("amount", "count")])
-        for row in grouped.to_pylist():
+        for row in grouped.to_pylist():  # a handful of rows: programs x currencies x 2
             self.add(row["program_id"], row["currency"], row["type"], row["amount_sum"],
                      row["amount_count"])
 

@@ -189,12 +189,12 @@ def _check_ledger(con, manifest: dict[str, Any], report: VerifyReport) -> None:
             report.add(MANIFEST, f"{label}: entry_count stated {want.get('entry_count')}, the "
                                  f"ledger file holds {got['entry_count']}")
     report.transactions_unbalanced = count
-    known = _known_unbalanced(manifest)
+    at_export = _transaction_check_at_export(manifest)
+    origin = {"fail": " (the transaction_balance check was already failing when the export was "
+                      "taken: the source ledger itself is unbalanced)",
+              "pass": " (the transaction_balance check passed when the export was taken: the "
+                      "ledger file may have been altered)"}.get(at_export or "", "")
     for row in sample:
-        origin = (" (already unbalanced in the source database at export, as the manifest "
-                  "records)" if (row["transaction_id"], row["currency"]) in known else
-                  " (not recorded at export: the ledger file was altered)" if known is not None
-                  else "")
         report.add(name, f"transaction {row['transaction_id']} ({row['program_id']}, "
                          f"{row['currency']}) does not balance: debits {money(row['debits'])}, "
                          f"credits {money(row['credits'])}, difference "
@@ -204,12 +204,14 @@ def _check_ledger(con, manifest: dict[str, Any], report: VerifyReport) -> None:
                          "(SELECT * FROM unbalanced_transactions in audit.duckdb lists them all)")
 
 
-def _known_unbalanced(manifest: dict[str, Any]) -> set[tuple[str, str]] | None:
-    state = manifest.get("ledger_at_export")
-    if not isinstance(state, dict) or not isinstance(state.get("sample"), list):
-        return None
-    return {(r.get("transaction_id"), r.get("currency")) for r in state["sample"]
-            if isinstance(r, dict)}
+def _transaction_check_at_export(manifest: dict[str, Any]) -> str | None:
+    """Status of the transaction_balance check stored when the export was taken, if any."""
+    checks = manifest.get("checks_at_export")
+    results = checks.get("results") if isinstance(checks, dict) else None
+    for result in results if isinstance(results, list) else []:
+        if isinstance(result, dict) and result.get("name") == "transaction_balance":
+            return result.get("status")
+    return None
 
 
 def _range(manifest: dict[str, Any], report: VerifyReport) -> tuple[datetime | None, datetime | None]:
