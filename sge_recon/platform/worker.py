@@ -248,7 +248,7 @@ class Worker:
     def _settle(self, job: dict) -> None:
         """Everything that moves money, in one transaction."""
         conn = self._conn
-        with conn.transaction():
+        with store.pipeline(conn), conn.transaction():
             intent = store.intent_for_processing(conn, job["intent_id"], lock=True)
             now = self.clock()
             if intent is None or intent["status"] == "completed":
