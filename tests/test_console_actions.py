@@ -239,3 +239,14 @@ def test_no_action_without_an_operator_name(db_url, api, monkeypatch, tmp_path, 
     at = open_page(app(operator=None), "intents")
     assert "Enter your name as **operator**" in texts(at)
     assert not [b for b in at.button if b.key == "retry_stuck"]
+
+
+def test_run_the_fast_checks_from_the_overview(console, db):
+    at = console
+    at.run()
+    at.button(key="run_fast_checks").click().run()
+    assert not at.exception
+    assert "Fast checks finished" in texts(at)
+    run = db.fetch_one("SELECT trigger, engine FROM recon.check_runs")
+    assert (run["trigger"], run["engine"]) == ("console", "sql")
+    assert [(r["action"], r["result"]) for r in actions(db)] == [("run_fast_checks", "ok")]

@@ -53,10 +53,14 @@ def live() -> None:
 live()
 
 with st.expander("Run the fast checks now"):
-    st.caption("Runs the cheap SQL checks (never Great Expectations) and stores the run.")
-    if st.button("Run fast checks", key="run_fast_checks"):
-        result = kit.load(kit.service().run_fast_checks, what="the fast checks")
-        if result is not None:
-            overview_data.clear()
-            st.success(f"Fast checks finished: {result.status} "
-                       f"({len(result.checks)} checks).", icon=":material/check_circle:")
+    st.caption("Runs the cheap SQL checks (never Great Expectations), stores the run and records "
+               "it in the action log.")
+    if kit.require_operator() and st.button("Run fast checks", key="run_fast_checks"):
+        def work() -> str:
+            result = kit.service().run_fast_checks()
+            return f"Fast checks finished: {result.status} ({len(result.checks)} checks)."
+
+        outcome = kit.service().actions.run_recorded(kit.operator(), "run_fast_checks", None,
+                                                     work)
+        overview_data.clear()
+        (st.success if outcome.ok else st.error)(outcome.message)
