@@ -17,7 +17,8 @@ import pytest
 from sge_recon.context import Recon
 from sge_recon.db import Database
 from sge_recon.errors import UsageError
-from sge_recon.simulate import FAULT_CHECKS, FAULT_NAMES, PlatformNotEmpty, parse_faults
+from sge_recon.simulate import (FAULT_CHECKS, FAULT_NAMES, PlatformNotEmpty, SimulationReport,
+                                parse_faults)
 
 from .conftest import settings_for
 
@@ -220,7 +221,7 @@ def table_hashes(db: Database) -> dict[str, str]:
     return out
 
 
-def load(url: str, **options) -> object:
+def load(url: str, **options) -> SimulationReport:
     return Recon(settings_for(url)).simulate(**{"intents": SIZE, **options})
 
 

@@ -3,12 +3,22 @@
 -- were created a few hours ago: awaiting approval (some with a first approval), or, for program
 -- 1, approved and awaiting execution.
 
+-- What each affiliate is owed per batch: one pass over the commissions, which the batches, their
+-- totals and the payout journal below are all derived from.
+CREATE TEMP TABLE sim_payees ON COMMIT DROP AS
+SELECT c.payout_batch_id AS batch_id, c.program_id, c.program_no, c.week, c.currency,
+       c.affiliate_id, sum(c.amount) AS amount
+FROM sim_commissions c WHERE c.payout_batch_id IS NOT NULL
+GROUP BY c.payout_batch_id, c.program_id, c.program_no, c.week, c.currency, c.affiliate_id;
+
+ANALYZE sim_payees;
+
 CREATE TEMP TABLE sim_batches ON COMMIT DROP AS
 WITH grouped AS (
-    SELECT c.payout_batch_id AS id, c.program_id, c.program_no, c.week,
-           count(DISTINCT c.affiliate_id)::integer AS affiliate_count, sum(c.amount) AS total_amount
-    FROM sim_commissions c WHERE c.payout_batch_id IS NOT NULL
-    GROUP BY c.payout_batch_id, c.program_id, c.program_no, c.week
+    SELECT p.batch_id AS id, p.program_id, p.program_no, p.week, p.currency,
+           count(*)::integer AS affiliate_count, sum(p.amount) AS total_amount
+    FROM sim_payees p
+    GROUP BY p.batch_id, p.program_id, p.program_no, p.week, p.currency
 ), timed AS (
     SELECT g.*, sp.seed,
            CASE WHEN g.week = 1
@@ -62,15 +72,11 @@ SELECT 10 * (sp.n_intents + 1) + row_number() OVER (ORDER BY x.batch_id, x.k, x.
        x.program_id, 'txn_payout_' || x.batch_id, NULL, x.account, x.type, x.amount, x.currency,
        x.executed_at
 FROM (
-    SELECT c.payout_batch_id AS batch_id, 1 AS k, 'affiliate:' || c.affiliate_id AS account,
-           'debit' AS type, sum(c.amount) AS amount, c.program_id, c.currency, b.executed_at
-    FROM sim_commissions c JOIN sim_batches b ON b.id = c.payout_batch_id
+    SELECT p.batch_id, 1 AS k, 'affiliate:' || p.affiliate_id AS account, 'debit' AS type,
+           p.amount, p.program_id, p.currency, b.executed_at
+    FROM sim_payees p JOIN sim_batches b ON b.id = p.batch_id
     WHERE b.status = 'executed'
-    GROUP BY c.payout_batch_id, c.affiliate_id, c.program_id, c.currency, b.executed_at
     UNION ALL
-    SELECT c.payout_batch_id, 2, 'treasury', 'credit', sum(c.amount), c.program_id, c.currency,
-           b.executed_at
-    FROM sim_commissions c JOIN sim_batches b ON b.id = c.payout_batch_id
-    WHERE b.status = 'executed'
-    GROUP BY c.payout_batch_id, c.program_id, c.currency, b.executed_at
+    SELECT b.id, 2, 'treasury', 'credit', b.total_amount, b.program_id, b.currency, b.executed_at
+    FROM sim_batches b WHERE b.status = 'executed'
 ) x CROSS JOIN sim_params sp;
