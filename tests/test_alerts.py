@@ -28,7 +28,9 @@ class Receiver:
 
     def __init__(self):
         self.posts: list[dict] = []          # every attempt: path, status answered, json body
-        self.fail_next: dict[str, int] = {}  # path -> how many next POSTs answer 500
+        self.fail_next: dict[str, int] = {}  # path -> how many next POSTs fail
+        self.fail_status = 500
+        self.fail_headers: dict[str, str] = {}
         self.lock = threading.Lock()
         receiver = self
 
@@ -39,10 +41,13 @@ class Receiver:
                     failing = receiver.fail_next.get(self.path, 0)
                     if failing:
                         receiver.fail_next[self.path] = failing - 1
-                    status = 500 if failing else (204 if self.path.startswith("/discord") else 200)
+                    status = receiver.fail_status if failing else (
+                        204 if self.path.startswith("/discord") else 200)
                     receiver.posts.append({"path": self.path, "status": status,
                                            "json": json.loads(body)})
                 self.send_response(status)
+                for name, value in (receiver.fail_headers.items() if failing else ()):
+                    self.send_header(name, value)
                 self.end_headers()
                 if status == 200:
                     self.wfile.write(b"ok")
@@ -429,3 +434,28 @@ def test_payloads_stay_within_slack_and_discord_limits():
     total = len(embed["title"]) + len(embed.get("description", "")) + sum(
         len(f["name"]) + len(f["value"]) for f in embed["fields"])
     assert total <= 6000 and embed["description"].startswith("**Batches**")
+
+
+def test_rate_limited_channel_waits_as_asked_and_gives_up_after_a_day(db_url, factory, db,
+                                                                     receiver):
+    recon = alerting_recon(db_url, receiver)
+    clock = start_clock()
+    sched = monitor_only(recon, clock)
+    plant_webhook_exhausted(factory, db, clock)
+    receiver.fail_next[SLACK] = 10_000
+    receiver.fail_status, receiver.fail_headers = 429, {"Retry-After": "600"}
+    sched.tick()
+    [slack] = [d for d in recon.incidents.deliveries() if d["channel"] == "slack"]
+    assert slack["last_error"].startswith("HTTP 429")
+    assert slack["next_attempt_at"] - clock.now() == timedelta(seconds=600)  # as Slack asked
+    clock.advance(minutes=9)
+    sched.tick()
+    assert len([p for p in receiver.posts if p["path"] == SLACK]) == 1  # not before it is due
+    clock.advance(hours=25)
+    sched.tick()
+    incident = slack["incident_id"]
+    opening, reminder = [d for d in recon.incidents.deliveries(incident) if d["channel"] == "slack"]
+    assert opening["status"] == "failed" and opening["attempts"] == 2  # too old to send now
+    assert reminder["event"] == "reminder" and reminder["status"] == "pending"  # still wanted
+    discord = [d for d in recon.incidents.deliveries(incident) if d["channel"] == "discord"]
+    assert [(d["event"], d["status"]) for d in discord] == [("open", "sent"), ("reminder", "sent")]
