@@ -133,6 +133,13 @@ def test_the_admin_key_cannot_approve(api, make):
         {"account": "x", "type": "credit", "amount": "1", "currency": "USD"}]},
      'entries[0].type must be "debit" or "credit"'),
     ("/admin/ledger/corrections", {"programId": "p", "reason": "", "entries": []}, "reason"),
+    ("/admin/ledger/corrections", {"programId": "p", "reason": "nul \u0000 byte", "entries": [
+        {"account": "treasury", "type": "debit", "amount": "1", "currency": "USD"},
+        {"account": "x", "type": "credit", "amount": "1", "currency": "USD"}]}, "reason"),
+    ("/admin/ledger/corrections", {"programId": "p", "reason": "r", "entries": [
+        {"account": "treasury", "type": "debit", "amount": "0.000", "currency": "USD"},
+        {"account": "x", "type": "credit", "amount": "0", "currency": "USD"}]},
+     "entries[0].amount must be a positive decimal string"),
     ("/admin/ledger/corrections", {"programId": "p", "reason": "r", "entries": [
         {"account": "treasury", "type": "debit", "amount": "-1", "currency": "USD"},
         {"account": "x", "type": "credit", "amount": "1", "currency": "usd"}]}, "amount"),
@@ -156,6 +163,15 @@ def test_a_malformed_path_id_is_422(api):
     r = api.post("/admin/payouts/batch/bad%20id!/execute", headers=ADMIN)
     assert r.status_code == 422
     assert "batchId must be an id" in error_of(r)
+
+
+def test_a_binary_body_is_422_and_a_wrong_method_405_with_allow(api):
+    r = api.post("/admin/reconciliation/retry-intent", content=b"(\n\x02\xff\xfe\x04",
+                 headers={**ADMIN, "Content-Type": "application/json"})
+    assert r.status_code == 422 and "not valid JSON" in error_of(r)
+    r = api.delete("/admin/queue/pause", headers=ADMIN)
+    assert r.status_code == 405 and r.headers["allow"] == "POST"
+    assert "not allowed" in error_of(r)
 
 
 def test_an_unknown_endpoint_is_404_json(api):

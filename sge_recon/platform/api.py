@@ -48,8 +48,22 @@ FIELD_RULES = {
 }
 
 
+class ErrorBody(BaseModel):
+    error: str = Field(description="What went wrong and what to do about it.")
+
+
+_MEANING = {401: "No bearer key, or not a valid one.", 403: "The key's role may not do this.",
+            404: "The id names nothing.", 409: "The action does not fit the current state.",
+            422: "Malformed input.", 503: "The platform database is unreachable."}
+
+
+def errors(*codes: int) -> dict:
+    """OpenAPI entries for the error answers a route can give (all {"error": "..."})."""
+    return {c: {"model": ErrorBody, "description": _MEANING[c]} for c in (*codes, 503)}
+
+
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", regex_engine="python-re")
 
 
 class ProgramBody(Strict):
@@ -61,15 +75,16 @@ class IntentBody(Strict):
 
 
 class CorrectionEntry(Strict):
-    account: str = Field(min_length=1, max_length=200, pattern=r"^\S+$")
+    account: str = Field(min_length=1, max_length=200, pattern=r"^[^\s\x00]+$")
     type: Literal["debit", "credit"]
-    amount: str = Field(pattern=r"^\d{1,32}(\.\d{1,6})?$", description='e.g. "12.50"')
+    amount: str = Field(pattern=r"^(?!0+(\.0+)?$)\d{1,32}(\.\d{1,6})?$",
+                        description='A positive decimal string, e.g. "12.50"')
     currency: str = Field(pattern=r"^[A-Z][A-Z0-9]{1,11}$")
 
 
 class CorrectionBody(Strict):
     programId: Id
-    reason: str = Field(min_length=1, max_length=2000, pattern=r"\S")
+    reason: str = Field(min_length=1, max_length=2000, pattern=r"^[^\x00]*[^\s\x00][^\x00]*$")
     entries: list[CorrectionEntry] = Field(min_length=2, max_length=1000)
 
 
@@ -128,55 +143,61 @@ def create_app(settings: Settings, *, database_url: str, clock: Clock = utc_now,
     Admin = Annotated[Principal, Depends(admin)]
     AnyKey = Annotated[Principal, Depends(principal)]
 
-    @app.get("/health", tags=["health"])
+    @app.get("/health", tags=["health"], responses=errors())
     def health() -> JSONResponse:
         """Liveness and database reachability: 200 when the DB answers, 503 when it does not."""
         result = service.health()
         return JSONResponse(result, status_code=200 if result["ok"] else 503)
 
-    @app.post("/admin/reconciliation/force-reconcile", tags=["reconciliation"])
+    @app.post("/admin/reconciliation/force-reconcile", tags=["reconciliation"],
+              responses=errors(401, 403, 404, 422))
     def force_reconcile(body: ProgramBody, who: Admin) -> dict:
         """Run the ledger checks (per currency and per transaction) for one program now."""
         return service.force_reconcile(body.programId)
 
-    @app.post("/admin/reconciliation/retry-intent", tags=["reconciliation"])
+    @app.post("/admin/reconciliation/retry-intent", tags=["reconciliation"],
+              responses=errors(401, 403, 404, 409, 422))
     def retry_intent(body: IntentBody, who: Admin) -> dict:
         """Re-enqueue a stuck or failed intent; idempotent (one waiting job at most)."""
         return service.retry_intent(body.intentId)
 
-    @app.get("/admin/queue/status", tags=["queue"])
+    @app.get("/admin/queue/status", tags=["queue"], responses=errors(401))
     def queue_status(who: AnyKey) -> dict:
         """Depth by status, the pause flag and the workers seen in the last 24 h."""
         return service.queue_status()
 
-    @app.post("/admin/queue/pause", tags=["queue"])
+    @app.post("/admin/queue/pause", tags=["queue"], responses=errors(401, 403))
     def pause(who: Admin) -> dict:
         """Workers stop taking new jobs (those in flight finish)."""
         return service.set_paused(True, who.identity)
 
-    @app.post("/admin/queue/resume", tags=["queue"])
+    @app.post("/admin/queue/resume", tags=["queue"], responses=errors(401, 403))
     def resume(who: Admin) -> dict:
         """Workers take jobs again."""
         return service.set_paused(False, who.identity)
 
     BatchId = Annotated[str, Path(pattern=ID_PATTERN)]
 
-    @app.post("/admin/payouts/batch/{batchId}/approve", tags=["payouts"])
+    @app.post("/admin/payouts/batch/{batchId}/approve", tags=["payouts"],
+              responses=errors(401, 403, 404, 409, 422))
     def approve(batchId: BatchId, who: Annotated[Principal, Depends(approver)]) -> dict:
         """One approval; two distinct approvers make the batch approved."""
         return service.approve(batchId, who.identity)
 
-    @app.post("/admin/payouts/batch/{batchId}/execute", tags=["payouts"])
+    @app.post("/admin/payouts/batch/{batchId}/execute", tags=["payouts"],
+              responses=errors(401, 403, 404, 409, 422))
     def execute(batchId: BatchId, who: Admin) -> dict:
         """Pay an approved batch exactly once."""
         return service.execute(batchId)
 
-    @app.post("/admin/webhooks/{deliveryId}/retry", tags=["webhooks"])
+    @app.post("/admin/webhooks/{deliveryId}/retry", tags=["webhooks"],
+              responses=errors(401, 403, 404, 409, 422))
     def retry_webhook(deliveryId: Annotated[str, Path(pattern=ID_PATTERN)], who: Admin) -> dict:
         """Schedule an immediate new attempt of a delivery."""
         return service.retry_webhook(deliveryId)
 
-    @app.post("/admin/ledger/corrections", tags=["ledger"])
+    @app.post("/admin/ledger/corrections", tags=["ledger"],
+              responses=errors(401, 403, 404, 422))
     def correction(body: Annotated[CorrectionBody, Body()], who: Admin) -> dict:
         """One correcting journal transaction; it must balance per currency; the reason is kept."""
         return service.correction(body.programId, body.reason.strip(),
@@ -200,7 +221,11 @@ def _install_error_handlers(app: FastAPI) -> None:
                                "the endpoints are listed at /docs")
         if exc.status_code == 405:
             return _error(405, f"{request.method} is not allowed on {request.url.path}; "
-                               "see /docs for the right method")
+                               "see /docs for the right method", exc.headers)
+        if exc.status_code == 400:  # a body that is not even text
+            return _error(422, "Invalid request: the body is not valid JSON"
+                          + (f". Send a JSON body such as {EXAMPLES[request.url.path]}"
+                             if request.url.path in EXAMPLES else ""))
         headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
         return _error(exc.status_code, str(exc.detail), headers)
 
@@ -333,9 +358,20 @@ def _parse(raw: bytes) -> Any:
     if not raw:
         return None
     try:
-        return json.loads(raw)
+        return _scrub(json.loads(raw))
     except ValueError:
-        return {"unparseable_body": raw[:500].decode("utf-8", "replace")}
+        return {"unparseable_body": _scrub(raw[:500].decode("utf-8", "replace"))}
+
+
+def _scrub(value: Any) -> Any:
+    """PostgreSQL text and jsonb cannot hold NUL characters: show them as U+FFFD instead."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {_scrub(k): _scrub(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrub(v) for v in value]
+    return value
 
 
 def _target(path: str, body: Any) -> str | None:
