@@ -38,8 +38,8 @@ WITH grouped AS (
            END AS approved_at
     FROM timed t
 )
-SELECT s.id, s.program_id, s.week, s.affiliate_count, s.total_amount, s.created_at, s.status,
-       s.approved_at,
+SELECT s.id, s.program_id, s.currency, s.week, s.affiliate_count, s.total_amount, s.created_at,
+       s.status, s.approved_at,
        CASE WHEN s.status = 'executed'
             THEN s.approved_at + interval '10 minutes'
                  + pg_temp.sim_ut(s.seed, s.id, 43) * interval '50 minutes' END AS executed_at,
