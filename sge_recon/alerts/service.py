@@ -84,35 +84,43 @@ class AlertService:
             ops.lock_alerts(conn)
             current = {(i["kind"], i["key"]): i for i in ops.unresolved_incidents(conn)}
             for key, finding in findings.items():
-                incident = current.get(key)
-                if incident is None:
-                    row = ops.insert_incident(
-                        conn, kind=finding.kind, key=finding.key, priority=finding.priority,
-                        title=finding.title, details=_details(finding),
-                        money_at_stake=finding.money_at_stake, now=now,
-                        check_run_id=check_run_id)
-                    self._enqueue(conn, row, "open", channels, now)
-                    result.opened.append(row)
-                    continue
-                remind = self._reminder_due(incident, now)
-                ops.refresh_incident(conn, incident["id"], title=finding.title,
-                                     details=_details(finding),
-                                     money_at_stake=finding.money_at_stake, now=now,
-                                     notified=remind)
-                incident = {**incident, "title": finding.title, "details": _details(finding),
-                            "money_at_stake": finding.money_at_stake}
-                if remind:
-                    self._enqueue(conn, incident, "reminder", channels, now)
-                    result.reminded.append(incident)
+                if key in current:
+                    self._continue(conn, current[key], finding, channels, now, result)
                 else:
-                    result.ongoing.append(incident)
+                    self._open(conn, finding, channels, now, check_run_id, result)
             for key, incident in current.items():
-                if key in findings or incident["kind"] not in RULES:
-                    continue  # still there, or not ours to resolve (raised by someone else)
-                row = ops.resolve_incident(conn, incident["id"], now)
-                self._enqueue(conn, row, "resolve", channels, now)
-                result.resolved.append(row)
+                if key not in findings and incident["kind"] in RULES:  # others' are not ours
+                    self._resolve(conn, incident, channels, now, result)
         return result
+
+    def _open(self, conn, finding: Finding, channels: list[str], now: datetime,
+              check_run_id: str | None, result: Evaluation) -> None:
+        row = ops.insert_incident(
+            conn, kind=finding.kind, key=finding.key, priority=finding.priority,
+            title=finding.title, details=_details(finding), money_at_stake=finding.money_at_stake,
+            now=now, check_run_id=check_run_id)
+        self._enqueue(conn, row, "open", channels, now)
+        result.opened.append(row)
+
+    def _continue(self, conn, incident: dict, finding: Finding, channels: list[str],
+                  now: datetime, result: Evaluation) -> None:
+        """Still there: keep its facts current; a reminder only once the interval has passed."""
+        remind = self._reminder_due(incident, now)
+        ops.refresh_incident(conn, incident["id"], title=finding.title, details=_details(finding),
+                             money_at_stake=finding.money_at_stake, now=now, notified=remind)
+        incident = {**incident, "title": finding.title, "details": _details(finding),
+                    "money_at_stake": finding.money_at_stake}
+        if remind:
+            self._enqueue(conn, incident, "reminder", channels, now)
+            result.reminded.append(incident)
+        else:
+            result.ongoing.append(incident)
+
+    def _resolve(self, conn, incident: dict, channels: list[str], now: datetime,
+                 result: Evaluation) -> None:
+        row = ops.resolve_incident(conn, incident["id"], now)
+        self._enqueue(conn, row, "resolve", channels, now)
+        result.resolved.append(row)
 
     def _catalogue(self) -> dict:
         """The check catalogue by name; empty when it cannot be loaded (the rules' own
