@@ -16,9 +16,20 @@ from sge_recon.checks.loader import load_catalogue
 from sge_recon.checks.params import check_params
 from sge_recon.config import Settings, project_root
 from sge_recon.context import Recon
+from sge_recon.db import CONTRACT, Database
 from sge_recon.errors import CheckDefinitionError
 
 from .conftest import settings_for
+
+_TABLES = ", ".join([f"public.{t}" for t in CONTRACT if t != "queue_control"]
+                    + ["recon.check_runs", "recon.check_results"])
+
+
+@pytest.fixture
+def db_url(module_db_url):
+    """One database for the module, emptied before each test (much cheaper than a new one)."""
+    Database(module_db_url).execute(f"TRUNCATE {_TABLES} RESTART IDENTITY CASCADE")
+    return module_db_url
 
 ENTRY = """\
 {name}:
