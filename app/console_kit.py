@@ -91,14 +91,17 @@ def require_operator() -> bool:
     return False
 
 
-LIGHT_COLOURS = {"green": "green", "amber": "orange", "red": "red", "grey": "gray"}
+LIGHT_BADGES = {"green": ("green", "OK"), "amber": ("orange", "WARN"), "red": ("red", "FAIL"),
+                "grey": ("gray", "UNKNOWN")}
 STATUS_LIGHTS = {"pass": "green", "warn": "amber", "fail": "red", True: "green", False: "red"}
 
 
 def mark(light: Any) -> str:
-    """A coloured dot (Markdown) for a light, a check status or a met/unmet flag."""
+    """A coloured badge with a word (Markdown) for a light, a check status or a met/unmet flag:
+    the word keeps it readable without colour."""
     word = getattr(light, "value", None) or STATUS_LIGHTS.get(light, "grey")
-    return f":{LIGHT_COLOURS.get(word, 'gray')}[:material/circle:]"
+    colour, text = LIGHT_BADGES.get(word, LIGHT_BADGES["grey"])
+    return f":{colour}-badge[{text}]"
 
 
 def money(value: Any) -> str:

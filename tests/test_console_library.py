@@ -97,3 +97,16 @@ def test_overview_counts_money_at_stake_from_real_rows(recon, factory):
     assert metrics["Ledger status"].light is Light.GREY          # never checked: not green
     assert metrics["Worker status"].value == "healthy"
     assert not overview.all_green
+
+
+def test_queue_heatmap_rebuilt_from_job_history_counts_each_hour_a_job_waited(recon, factory):
+    created, started = ago(hours=3, minutes=10), ago(minutes=5)
+    factory.job(created_at=created, started_at=started)                  # waited ~3 h
+    quick = ago().replace(minute=0, second=0, microsecond=0) - timedelta(minutes=30)
+    factory.job(created_at=quick, started_at=quick + timedelta(seconds=10))  # crosses no mark
+    cells, source = recon.console.queue_heatmap()
+    first_mark = created.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    marks = int((started - first_mark).total_seconds() // 3600) + 1       # hour marks waited
+    assert source.startswith("job history")
+    assert len(cells) == 7 * 24
+    assert sum(c["depth"] for c in cells) == marks and max(c["depth"] for c in cells) == 1

@@ -37,8 +37,8 @@ def test_overview_shows_the_four_lights_the_alerts_and_the_last_run(at, platform
                  "Webhook failures"):
         assert any(name in label for label in labels), (name, labels)
     shown = texts(at)
-    assert ":red[:material/circle:] Ledger status" in shown          # the unbalanced transaction
-    assert ":orange[:material/circle:] Worker status degraded" in shown  # one worker silent, one alive
+    assert ":red-badge[FAIL] Ledger status" in shown          # the unbalanced transaction
+    assert ":orange-badge[WARN] Worker status degraded" in shown  # one worker silent, one alive
     assert "Money at stake: **250.00**" in shown  # the stuck intent
     assert "Last reconciliation run" in shown and "fail" in shown
     assert "Open incidents: 1 P0" in shown
@@ -114,7 +114,7 @@ def test_slos_show_target_current_and_budget(at, platform):
     table = frame(at, "objective", "target")
     assert list(table["target"]) == ["99.9 %", "95.0 %", "100.0 %", "95.0 %"]
     balanced = table[table["objective"] == "Ledger balanced"].iloc[0]
-    assert balanced["current"] == "0.000 %" and balanced["error budget left"] == "0.0 %"
+    assert balanced["current"] == "0.000 %" and balanced["error budget left"] == "0 % (exhausted)"
 
 
 def test_runbook_lists_the_checklists_links_and_incident_guide(at, platform):

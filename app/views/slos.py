@@ -18,6 +18,13 @@ def pct(value, places=2):
     return "—" if value is None else f"{value * 100:.{places}f} %"
 
 
+def budget(slo):
+    left = slo.budget_left
+    if left is None:
+        return "—"
+    return "0 % (exhausted)" if left <= 0 else pct(left, 1)
+
+
 rows = kit.load(slos, days, what="the SLOs")
 if rows is not None:
     cols = st.columns(len(rows))
@@ -26,8 +33,8 @@ if rows is not None:
             st.metric(f"{kit.mark(slo.met)} {slo.name}", pct(slo.current, 3),
                       help=f"Target {pct(slo.target, 1)}")
             st.caption(f"Target **{pct(slo.target, 1)}** · error budget left "
-                       f"**{pct(slo.budget_left, 1)}**")
+                       f"**{budget(slo)}**")
             st.caption(f"{slo.good:,} good of {slo.total:,} — {slo.measured_by}.")
     st.dataframe([{"objective": s.name, "target": pct(s.target, 1), "current": pct(s.current, 3),
-                   "error budget left": pct(s.budget_left, 1), "good": s.good, "total": s.total,
+                   "error budget left": budget(s), "good": s.good, "total": s.total,
                    "bad": s.bad} for s in rows], hide_index=True, key="slo_table")

@@ -61,7 +61,8 @@ if found is not None:
     grid = [[None] * 24 for _ in range(7)]
     for c in cells:
         grid[c["weekday"] - 1][c["hour"]] = float(c["depth"])
-    fig = px.imshow(grid, x=list(range(24)), y=WEEKDAYS, aspect="auto",
+    fig = px.imshow(grid, x=list(range(24)), y=WEEKDAYS, aspect="auto", zmin=0,
+                    zmax=max([v for row in grid for v in row if v is not None] + [1]),
                     color_continuous_scale="YlOrRd", labels=dict(x="hour (UTC)", color="depth"))
     fig.update_layout(height=300, margin=dict(t=20, b=20))
     st.plotly_chart(fig, key="queue_heatmap")

@@ -287,20 +287,24 @@ def queue_depth_reconstructed_by_hour(conn, days: int) -> list[dict]:
 
     A job was waiting from its creation until a worker started it.
     """
+    # One pass over the window's jobs: each contributes to the hour marks it waited across.
     return _all(conn, """
         WITH hours AS (
-            SELECT generate_series(date_trunc('hour', now() - make_interval(days => %(days)s)),
+            SELECT generate_series(date_trunc('hour', now() - make_interval(days => %(days)s))
+                                     + interval '1 hour',   -- each weekday x hour exactly once
                                    date_trunc('hour', now()), interval '1 hour') AS at),
-        depth AS (
-            SELECT h.at, (SELECT count(*) FROM public.jobs j
-                          WHERE j.queue = 'settlement' AND j.created_at <= h.at
-                            AND j.created_at > h.at - interval '1 day'
-                            AND (j.started_at IS NULL OR j.started_at > h.at)
-                            AND j.status <> 'delayed') AS depth
-            FROM hours h)
-        SELECT extract(isodow FROM at)::int AS weekday, extract(hour FROM at)::int AS hour,
-               avg(depth)::numeric(20,2) AS depth
-        FROM depth GROUP BY 1, 2 ORDER BY 1, 2""", {"days": days})
+        waiting AS (
+            SELECT mark AS at, count(*) AS depth
+            FROM public.jobs j,
+                 generate_series(date_trunc('hour', j.created_at) + interval '1 hour',
+                                 coalesce(j.started_at, now()), interval '1 hour') AS mark
+            WHERE j.queue = 'settlement' AND j.status <> 'delayed'
+              AND j.created_at > now() - make_interval(days => %(days)s) - interval '1 day'
+            GROUP BY mark)
+        SELECT extract(isodow FROM h.at)::int AS weekday, extract(hour FROM h.at)::int AS hour,
+               avg(coalesce(w.depth, 0))::numeric(20,2) AS depth
+        FROM hours h LEFT JOIN waiting w ON w.at = h.at
+        GROUP BY 1, 2 ORDER BY 1, 2""", {"days": days})
 
 
 def payout_execution_times(conn, days: int) -> list[dict]:
