@@ -27,7 +27,7 @@ def missing_database(pg_url):
         conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
-@pytest.mark.parametrize("page", ["overview", "ledger", "payouts", "runbook"])
+@pytest.mark.parametrize("page", ["overview", "ledger", "runbook"])
 def test_a_database_that_is_down_gives_a_banner_and_the_page_recovers(
         page, missing_database, monkeypatch, tmp_path, db_url):
     url, create = missing_database

@@ -11,9 +11,11 @@ kit.api_banner()
 kit.show_outcome("ledger")
 
 
-@st.cache_data(ttl=60, show_spinner="Summing the ledger…")
+@st.cache_data(ttl=300, show_spinner="Summing the whole ledger…")
 def balances():
-    return kit.service().ledger_balances()
+    # A whole-ledger aggregate (seconds on millions of entries): kept five minutes; the live
+    # verdict comes from the checks below.
+    return kit.service().now(), kit.service().ledger_balances()
 
 
 @st.cache_data(ttl=10, show_spinner=False)
@@ -22,8 +24,14 @@ def ledger_checks():
 
 
 st.subheader("Balances per program and currency")
-rows = kit.load(balances, what="the ledger balances")
+loaded = kit.load(balances, what="the ledger balances")
+rows = loaded[1] if loaded else None
 if rows is not None:
+    left, right = st.columns([4, 1])
+    left.caption(f"Summed at {loaded[0]:%H:%M:%S} UTC (kept for 5 minutes).")
+    if right.button("Sum again", key="resum_ledger"):
+        balances.clear()
+        st.rerun()
     if not rows:
         st.info("The ledger has no entries yet.")
     else:
