@@ -154,6 +154,15 @@ def test_a_late_payment_is_retried_and_then_settles(factory, db, tree, worker):
     assert row == {"status": "completed", "attempts": 2}
 
 
+def test_an_intent_of_a_missing_program_fails_at_once(factory, db, tree, worker):
+    intent = make_intent(factory, {"id": "prog_gone"}, tree["user"])
+    assert drain(worker) == 1
+    row = db.fetch_one("SELECT status, last_error FROM public.settlement_intents WHERE id = %s",
+                       (intent["id"],))
+    assert row["status"] == "failed" and "prog_gone does not exist" in row["last_error"]
+    assert db.fetch_one("SELECT count(*) AS n FROM public.ledger_entries")["n"] == 0
+
+
 def test_the_pause_flag_is_honoured(factory, db, tree, worker):
     make_intent(factory, tree["program"], tree["user"])
     db.execute("UPDATE public.queue_control SET paused = true WHERE queue = 'settlement'")

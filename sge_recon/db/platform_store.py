@@ -222,10 +222,11 @@ def claim_job(conn: Conn, worker_id: str, now: datetime) -> dict | None:
 def intent_for_processing(conn: Conn, intent_id: str, *, lock: bool) -> dict | None:
     return conn.execute(
         "SELECT i.id, i.program_id, i.user_id, i.amount, i.currency, i.status, i.attempts,"
+        " p.id IS NOT NULL AS program_exists,"
         " p.treasury_address, p.direct_commission_rate, p.parent_commission_rate,"
         " u.wallet, u.referred_by, f.kind AS fault, f.remaining AS fault_remaining"
         " FROM public.settlement_intents i"
-        " JOIN public.programs p ON p.id = i.program_id"
+        " LEFT JOIN public.programs p ON p.id = i.program_id"
         " LEFT JOIN public.users u ON u.id = i.user_id"
         " LEFT JOIN public.platform_faults f ON f.intent_id = i.id AND f.remaining > 0"
         " WHERE i.id = %s" + (" FOR UPDATE OF i" if lock else ""), (intent_id,)).fetchone()

@@ -200,6 +200,13 @@ class Worker:
                 # Nothing to do (already settled, or the intent vanished): close the job.
                 store.finish_job(conn, job["id"], self.clock())
                 return 1
+            if not intent["program_exists"]:
+                # Not transient: retrying cannot make the program appear. Fail it visibly.
+                store.fail_job(conn, job_id=job["id"], intent_id=intent["id"], now=self.clock(),
+                               error=f"program {intent['program_id']} does not exist; the intent "
+                                     "cannot be settled")
+                self.stats.failed += 1
+                return 1
             if intent["status"] in ("created", "failed"):
                 store.set_intent_status(conn, intent["id"], "payment_pending", self.clock(),
                                         count_attempt=True)
