@@ -263,7 +263,7 @@ def consistent(db) -> dict:
 
 @pytest.mark.slow
 def test_a_worker_killed_mid_run_leaves_no_half_written_ledger(factory, db, tree, cli_env):
-    intents = 300
+    intents = 400
     with db.transaction() as conn:
         for n in range(intents):
             store.insert_intent_with_job(conn, intent_id=f"int_kill_{n:04d}",
