@@ -7,6 +7,7 @@ through ``Recon.console`` (sge_recon/console).
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Callable
 
 import streamlit as st
@@ -16,6 +17,7 @@ from sge_recon.context import Recon
 from sge_recon.errors import DatabaseUnavailable, ReconError
 
 RETRY_SECONDS = 5
+log = logging.getLogger("sge_recon.console")
 
 
 @st.cache_resource(show_spinner=False)
@@ -135,6 +137,11 @@ def show_pending_dialog() -> None:
                 outcome = pending["run"]()
             except ReconError as exc:
                 outcome = exc
+            except Exception as exc:  # a bug must not reach the operator as a traceback
+                log.exception("console action %s failed unexpectedly", pending["title"])
+                outcome = ReconError(f"the console hit an unexpected error ({type(exc).__name__}: "
+                                     f"{exc}); nothing is known to have changed — check the "
+                                     "console log and the action log")
             st.session_state.setdefault("outcomes", {})[pending["page"]] = outcome
             _clear_pending()
             st.cache_data.clear()  # show the effect of the action, not a cached past

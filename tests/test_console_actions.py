@@ -5,7 +5,7 @@ An API that is down or refuses is shown and recorded as failed."""
 from __future__ import annotations
 
 import socket
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -250,3 +250,29 @@ def test_run_the_fast_checks_from_the_overview(console, db):
     run = db.fetch_one("SELECT trigger, engine FROM recon.check_runs")
     assert (run["trigger"], run["engine"]) == ("console", "sql")
     assert [(r["action"], r["result"]) for r in actions(db)] == [("run_fast_checks", "ok")]
+
+
+def test_export_now_then_download_and_verify(console, db, factory):
+    program = factory.program()
+    last_month = (ago().replace(day=1) - timedelta(days=1)).replace(day=10)
+    factory.journal(program["id"], [("treasury", "debit", "5.00"), ("user:u", "credit", "5.00")],
+                    created_at=last_month)
+    label = f"{last_month:%Y-%m}"
+    at = open_page(console, "exports")
+    assert at.text_input(key="export_now_period").value == label  # last month by default
+    at.button(key="export_now").click().run()
+    confirm(at)
+    assert f"Exported {label}" in texts(at)
+    assert [(r["action"], r["target"], r["result"]) for r in actions(db)] == [
+        ("audit_export", label, "ok")]
+    assert [s.value for s in at.selectbox if s.key == "export_period"] == [label]
+    names = " ".join(m.value for m in at.markdown)
+    assert "manifest.json" in names and "audit.duckdb" in names
+    at.button(key="verify_export").click().run()
+    assert f"{label} verifies" in texts(at)
+
+    # the same month again without "replace": refused, shown and recorded as failed
+    at.button(key="export_now").click().run()
+    confirm(at)
+    assert "Failed:" in texts(at)
+    assert actions(db)[-1]["result"] == "failed"

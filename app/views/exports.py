@@ -67,7 +67,7 @@ if kit.require_operator() and st.button("Export now…", key="export_now"):
     op, label, force = kit.operator(), target.strip(), replace
 
     def work() -> str:
-        result = exports.export_now(label, force=force, operator=op)
+        result = exports.export_now(label, force=force)
         periods.clear()
         return (f"Exported {result.period}: {len(result.manifest['files'])} files, "
                 f"{result.total_rows:,} rows in {result.seconds:.1f} s.")
