@@ -110,3 +110,16 @@ def test_queue_heatmap_rebuilt_from_job_history_counts_each_hour_a_job_waited(re
     assert source.startswith("job history")
     assert len(cells) == 7 * 24
     assert sum(c["depth"] for c in cells) == marks and max(c["depth"] for c in cells) == 1
+
+
+def test_a_stale_balanced_ledger_is_not_shown_green():
+    from types import SimpleNamespace
+
+    from sge_recon.console.overview import ledger_metric
+
+    passed = {"ledger_balance": SimpleNamespace(name="ledger_balance", status="pass",
+                                                failing_rows=0, rows=[], error=None)}
+    fresh = ledger_metric(passed, 120)
+    assert fresh.light is Light.GREEN and "Last checked 2 min ago" in fresh.detail
+    stale = ledger_metric(passed, 26 * 3600)
+    assert (stale.value, stale.light) == ("Stale", Light.GREY)

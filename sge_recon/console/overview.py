@@ -67,9 +67,10 @@ def build_overview(conn, settings: Settings, check_results: dict[str, Any],
     payouts = q.pending_payout_summary(conn, settings.PAYOUT_SLA_HOURS)
     webhooks = q.webhook_failure_summary(conn)
     incidents = {r["priority"]: r["count"] for r in q.open_incident_counts(conn)}
+    ledger_age = q.newest_result_age(conn, list(LEDGER_CHECKS)).get("age_seconds")
 
     metrics = [
-        ledger_metric(check_results),
+        ledger_metric(check_results, ledger_age),
         worker_metric(workers, p50),
         queue_metric(int(queue.get("waiting") or 0), bool(queue.get("paused")), settings),
         processing_metric(processing, settings),
@@ -86,8 +87,23 @@ def build_overview(conn, settings: Settings, check_results: dict[str, Any],
 
 
 # -- the four health metrics ---------------------------------------------------------------------
-def ledger_metric(results: dict[str, Any]) -> HealthMetric:
-    checks = [results[n] for n in ("ledger_balance", "transaction_balance") if n in results]
+LEDGER_CHECKS = ("ledger_balance", "transaction_balance")
+STALE_AFTER_SECONDS = 25 * 3600  # the daily reconciliation, and an hour of slack
+
+
+def ledger_metric(results: dict[str, Any], age_seconds: Any = None) -> HealthMetric:
+    metric = _ledger_metric(results)
+    if age_seconds is None or metric.light is Light.GREY:
+        return metric
+    age = f" Last checked {_duration(age_seconds)} ago."
+    if int(age_seconds) > STALE_AFTER_SECONDS and metric.light is not Light.RED:
+        return HealthMetric(metric.name, "Stale", Light.GREY, "The newest stored ledger check is "
+                            "older than a day: is the scheduler running?" + age, metric.page)
+    return HealthMetric(metric.name, metric.value, metric.light, metric.detail + age, metric.page)
+
+
+def _ledger_metric(results: dict[str, Any]) -> HealthMetric:
+    checks = [results[n] for n in LEDGER_CHECKS if n in results]
     if not checks:
         return HealthMetric("Ledger status", "Not checked yet", Light.GREY,
                             "No stored ledger check result: run `sge-recon check` or wait for the "
@@ -204,6 +220,8 @@ def _duration(seconds: Any) -> str:
     if seconds is None:
         return "—"
     s = int(seconds)
+    if s < 60:
+        return f"{s} s"
     if s < 3600:
         return f"{s // 60} min"
     if s < 86400:

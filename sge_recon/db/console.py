@@ -95,6 +95,13 @@ def webhook_failure_summary(conn) -> dict:
         FROM public.webhook_deliveries WHERE status IN ('retry_scheduled', 'failed')""")
 
 
+def newest_result_age(conn, names: list[str]) -> dict:
+    """Seconds since the newest stored result of these checks (None: never stored)."""
+    return _one(conn, """
+        SELECT extract(epoch FROM now() - max(created_at))::numeric(20,0) AS age_seconds
+        FROM recon.check_results WHERE name = ANY(%s)""", (names,))
+
+
 def open_incident_counts(conn) -> list[dict]:
     return _all(conn, """
         SELECT priority, count(*) AS count FROM recon.incidents WHERE status <> 'resolved'
