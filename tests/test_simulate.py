@@ -374,6 +374,16 @@ def test_refuses_existing_data_without_reset_and_replaces_it_with(new_database):
     assert table_hashes(db) == before  # reset restarts sequences too: same rows as first time
 
 
+def test_reset_never_erases_a_platform_it_did_not_load(db_url, factory):
+    program = factory.program()  # a "real" platform: rows that no simulation loaded
+    db = Database(db_url)
+    before = table_hashes(db)
+    with pytest.raises(PlatformNotEmpty, match="did not load; --reset only replaces simulated"):
+        load(db_url, seed=1, as_of=AS_OF, intents=1_000, reset=True)
+    assert table_hashes(db) == before
+    assert db.fetch_one("SELECT id FROM programs") == {"id": program["id"]}
+
+
 def test_bad_sizes_are_refused(db_url):
     with pytest.raises(UsageError, match="--intents must be between"):
         load(db_url, intents=10)

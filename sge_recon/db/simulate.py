@@ -48,6 +48,11 @@ def _sql(name: str) -> str:
     return (simulate_dir() / f"{name}.sql").read_text(encoding="utf-8")
 
 
+def _was_simulated(conn) -> bool:
+    row = conn.execute("SELECT EXISTS (SELECT 1 FROM recon.simulations) AS simulated").fetchone()
+    return bool(row["simulated"])
+
+
 def tables_with_data(conn) -> list[str]:
     """The platform tables that already hold rows (on an open connection)."""
     return [r["table_name"] for r in conn.execute(_sql("data_present")).fetchall()]
@@ -68,10 +73,16 @@ def load(db: Database, params: dict[str, Any], faults: Sequence[str], *, reset: 
 
     with db.transaction() as conn:
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOAD_LOCK_KEY,))
+        present = tables_with_data(conn)
         if reset:
+            if present and not _was_simulated(conn):
+                raise PlatformNotEmpty(
+                    f"the platform tables in {db.where} hold data ({', '.join(present)}) that "
+                    "`sge-recon simulate` did not load; --reset only replaces simulated data and "
+                    "never erases a real platform. Point DATABASE_URL at a scratch database. "
+                    "Nothing was changed")
             step("reset", lambda: conn.execute(_sql("reset")))
         else:
-            present = tables_with_data(conn)
             if present:
                 raise PlatformNotEmpty(
                     f"the platform tables in {db.where} already hold data ({', '.join(present)}); "
@@ -87,6 +98,9 @@ def load(db: Database, params: dict[str, Any], faults: Sequence[str], *, reset: 
                  lambda fault=fault: conn.execute(fault_file(fault).read_text(encoding="utf-8")))
         step("indexes and statistics", lambda: conn.execute(_sql("90_finish")))
         when = conn.execute("SELECT as_of, live_at FROM sim_params").fetchone()
+        conn.execute("INSERT INTO recon.simulations (seed, intents, faults, as_of) "
+                     "VALUES (%s, %s, %s, %s)",
+                     (params["seed"], params["intents"], list(faults), when["as_of"]))
     result = LoadResult(as_of=when["as_of"], live_at=when["live_at"], step_seconds=timings)
     rows = db.fetch_all(_sql("row_counts"))
     result.row_counts = {r["table_name"]: r["rows"] for r in rows}
