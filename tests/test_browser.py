@@ -113,3 +113,34 @@ def test_every_page_renders_in_chromium(console_url):
                 assert "database is not reachable" not in body, path
         finally:
             browser.close()
+
+
+def test_an_action_confirmed_in_the_browser_dialog_reaches_the_api(console_url, module_db_url):
+    from playwright.sync_api import sync_playwright
+
+    from sge_recon.db import Database
+
+    db = Database(module_db_url)
+    db.execute("UPDATE public.queue_control SET paused = false")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(f"{console_url}/queue", wait_until="domcontentloaded")
+            operator = page.get_by_placeholder("your name")
+            operator.fill("Ada")
+            operator.press("Enter")
+            page.get_by_role("button", name="Pause queue…").click()
+            dialog = page.get_by_role("dialog")
+            dialog.get_by_text("Stop the workers from taking new jobs").wait_for(timeout=30_000)
+            dialog.get_by_role("button", name="Confirm").click()
+            page.get_by_text("workers stop taking new jobs", exact=False).first.wait_for(
+                timeout=30_000)
+            page.screenshot(path=str(SCREENSHOTS / "queue-paused.png"), full_page=True)
+        finally:
+            browser.close()
+    assert db.fetch_one("SELECT paused FROM public.queue_control")["paused"] is True
+    row = db.fetch_one("SELECT operator, action, result, status_code FROM recon.action_log "
+                       "ORDER BY id DESC LIMIT 1")
+    assert (row["operator"], row["action"], row["result"], row["status_code"]) == \
+        ("Ada", "pause_queue", "ok", 200)

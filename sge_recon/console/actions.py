@@ -180,7 +180,9 @@ def describe_result(result: Any) -> str:
         details = "; ".join(f"{k}: {v}" for k, v in (result.data or {}).items()
                             if k != "message" and isinstance(v, (str, int, float, bool)))
         text = f"Done (HTTP {result.status_code}). {result.message}"
-        return text + (f" ({details})" if details and len(details) < 300 else "")
+        if (result.data or {}).get("message") or not details:
+            return text  # the API said it in words; the full answer is in the action log
+        return text + (f" ({details})" if len(details) < 300 else "")
     if result.status_code is None:
         return f"Failed, the admin API did not answer: {result.error}"
     return f"Failed (HTTP {result.status_code}): {result.error}"
