@@ -123,3 +123,18 @@ def test_a_stale_balanced_ledger_is_not_shown_green():
     assert fresh.light is Light.GREEN and "Last checked 2 min ago" in fresh.detail
     stale = ledger_metric(passed, 26 * 3600)
     assert (stale.value, stale.light) == ("Stale", Light.GREY)
+
+
+def test_commission_spot_check_recomputes_against_the_contract_rates(recon, factory):
+    program = factory.program()  # direct 0.01, parent 0.005
+    user = factory.user(program["id"])
+    aff = factory.affiliate(program["id"])
+    intent = factory.intent(program["id"], user["id"])
+    factory.settlement(intent["id"], program["id"])
+    factory.commission(program["id"], aff["id"], intent["id"], id="com_ok")
+    factory.commission(program["id"], aff["id"], intent["id"], id="com_bad", level=2,
+                       rate=Decimal("0.005"), amount=Decimal("0.60"))  # should be 0.50
+    rows = {r["commission_id"]: r for r in recon.console.commission_spot_check()}
+    assert rows["com_ok"]["matches"] is True
+    assert rows["com_bad"]["matches"] is False
+    assert rows["com_bad"]["expected_amount"] == Decimal("0.50")
