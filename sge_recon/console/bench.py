@@ -54,6 +54,8 @@ def bench_overview(recon: "Recon", repeat: int = 5) -> OverviewBench:
         "pending_payout_summary": lambda c: q.pending_payout_summary(c, settings.PAYOUT_SLA_HOURS),
         "webhook_failure_summary": q.webhook_failure_summary,
         "open_incident_counts": q.open_incident_counts,
+        "newest_result_age": lambda c: q.newest_result_age(c, ["ledger_balance",
+                                                               "transaction_balance"]),
     }
     per_query: dict[str, list[float]] = {name: [] for name in queries}
     for _ in range(max(1, repeat)):
