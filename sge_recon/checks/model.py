@@ -52,6 +52,7 @@ class CheckDefinition:
     timeout_seconds: int = 300
     path: Path | None = None
     problem: str | None = None    # why the .sql cannot run (the check reports error)
+    prelude: str | None = None    # one-row SELECT of extra parameters, same snapshot (incremental)
 
     @property
     def counts_rows(self) -> bool:

@@ -63,6 +63,8 @@ class CheckService:
             store: bool = True, fast_only: bool = False) -> RunResult:
         """Run the catalogue (or part of it) and, unless ``store=False``, record it in recon.
 
+        The fast (per-minute) SQL run reads the ledger checks incrementally from the checkpoint
+        (sge_recon/checks/incremental.py); the full run scans the whole ledger.
         A check that cannot run reports ``error`` and the others still run. Raises
         DatabaseUnavailable when the database cannot be reached at all (the run cannot complete).
         """
@@ -71,6 +73,11 @@ class CheckService:
         definitions = self.select(only, fast_only)
         started_at = datetime.now(timezone.utc)
         self.db.connect().close()  # unreachable database: fail the run now, clearly
+        if fast_only and engine == "sql":
+            from . import incremental
+
+            incremental.advance_checkpoint(self.db)
+            definitions = incremental.incremental_definitions(definitions)
         results = self._engine_run(engine, definitions)
         finished_at = datetime.now(timezone.utc)
         run = RunResult(run_id=str(uuid.uuid4()), started_at=started_at,
@@ -102,6 +109,15 @@ class CheckService:
               "error": c.error, "engine": c.engine,
               "details": {**(c.details or {}), "column_types": column_types(c.rows)}}
              for c in run.checks])
+
+    def rebase_checkpoint(self, reason: str):
+        """Rebuild the ledger checkpoint from the rows as they are (after tampering has been
+        investigated); ``ledger_tamper`` passes again from the next full run."""
+        from . import incremental
+
+        if not reason.strip():
+            raise UsageError("a rebase needs a reason (who investigated what); it is recorded")
+        return incremental.rebase(self.db, reason.strip())
 
     # -- history ----------------------------------------------------------------------------
     def latest(self) -> RunResult | None:

@@ -32,7 +32,8 @@ def run_sql_check(definition: CheckDefinition, session: CheckSession,
         m = session.measure(sqltext.for_psycopg(definition.sql), params,
                             aggregate=spec.aggregate if spec else None,
                             column=spec.column if spec else None,
-                            sample_limit=sample_rows, timeout_seconds=definition.timeout_seconds)
+                            sample_limit=sample_rows, timeout_seconds=definition.timeout_seconds,
+                            prelude=definition.prelude)
     except CheckQueryError as exc:
         return errored(definition, f"the check's SQL failed: {exc}", started, ENGINE)
     except DatabaseUnavailable as exc:

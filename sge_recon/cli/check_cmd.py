@@ -19,9 +19,12 @@ import click
 @click.option("--no-store", is_flag=True, help="Do not record the run in the recon schema.")
 @click.option("--list", "list_only", is_flag=True,
               help="List the catalogue (name, priority, thresholds) and exit.")
+@click.option("--rebase-checkpoint", "rebase_reason", metavar="REASON",
+              help="After a ledger_tamper finding has been investigated: rebuild the incremental "
+                   "checkpoint from the rows as they are now, recording REASON, and exit.")
 @click.pass_obj
 def check(state, only: str | None, fmt: str, engine: str, fast_only: bool, no_store: bool,
-          list_only: bool) -> None:
+          list_only: bool, rebase_reason: str | None) -> None:
     """Run the reconciliation checks (checks/*.sql + checks/checks.yml) and record the run.
 
     Exit status: 0 all pass, 1 warnings only, 2 any check failed, 3 any check errored or the
@@ -31,6 +34,11 @@ def check(state, only: str | None, fmt: str, engine: str, fast_only: bool, no_st
     if list_only:
         for d in recon.checks.catalogue():
             click.echo(f"{d.name:<26} {d.priority}  {d.kind:<6}  {d.thresholds.summary()}")
+        return
+    if rebase_reason is not None:
+        report = recon.checks.rebase_checkpoint(rebase_reason)
+        click.echo(f"Ledger checkpoint rebuilt at watermark {report.watermark:,} "
+                   f"({report.entries_added:,} entries); reason recorded.")
         return
     names = [n.strip() for n in only.split(",") if n.strip()] if only else None
     run = recon.checks.run(only=names, engine=engine, trigger="cli", store=not no_store,

@@ -102,18 +102,26 @@ class CheckSession:
             raise CheckQueryError(_first_line(exc)) from None
 
     def measure(self, psycopg_sql: str, params: Mapping[str, Any], *, aggregate: str | None,
-                column: str | None, sample_limit: int, timeout_seconds: int) -> Measurement:
+                column: str | None, sample_limit: int, timeout_seconds: int,
+                prelude: str | None = None) -> Measurement:
         """Count the check's rows and compute its value in the database; fetch a bounded sample.
 
-        ``psycopg_sql`` is the check's SELECT with ``%(name)s`` placeholders. Raises
-        :class:`CheckQueryError` when the database rejects the query.
+        ``psycopg_sql`` is the check's SELECT with ``%(name)s`` placeholders. ``prelude`` is an
+        optional one-row SELECT whose columns become extra parameters, read in the SAME
+        REPEATABLE READ snapshot as the check (the incremental checks read their watermark so:
+        the planner gets the value, and the watermark and the rows it splits always agree).
+        Raises :class:`CheckQueryError` when the database rejects the query.
         """
         bound = {**params, "sample_limit": sample_limit}
         conn = self._connection()
         try:
             with conn.transaction():
+                if prelude is not None:
+                    conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
                 conn.execute("SELECT set_config('statement_timeout', %s, true)",
                              (str(timeout_seconds * 1000),))
+                if prelude is not None:
+                    bound.update(conn.execute(prelude).fetchone() or {})
                 rows = conn.execute(measured_sample_query(psycopg_sql, aggregate, column),
                                     bound).fetchall()
         except psycopg.errors.QueryCanceled:

@@ -1,0 +1,312 @@
+"""Data access for incremental reconciliation: the ledger checkpoint in ``recon`` (migration 0007).
+
+The per-minute ``ledger_balance`` and ``transaction_balance`` read the totals and the unbalanced
+transactions checkpointed at a ledger-id *watermark*, plus the entries added since (an index range
+scan of the primary key), so their cost grows with the new entries, not with the ledger.
+
+Why the watermark is safe. ``bigserial`` ids are handed out before commit, so an entry with a
+smaller id can become visible after a larger one. The watermark therefore never moves to "the
+largest id I can see". It moves in two steps, a minute apart:
+
+1. *candidate*: read the sequence's last value ``L`` (``pg_sequence_last_value``), THEN the
+   virtual transaction ids of every running transaction (``pg_locks``, locktype ``virtualxid``)
+   and the first unassigned xid (``pg_snapshot_xmax``). Every id ``<= L`` was handed out before
+   that read, by a transaction that had ended or was running then (every transaction holds the
+   lock on its own virtual xid from its start to its end, before its first ``nextval``).
+2. *confirm*: once none of those virtual xids is left and every xid below the recorded xmax has
+   finished (``pg_snapshot_xmin`` >= xmax; this covers prepared transactions, which give up their
+   virtual xid), every entry with id ``<= L`` is committed or gone for good. Only then, in a NEW
+   snapshot (taken after the confirmation, so it sees those commits), are the entries in
+   ``(watermark, L]`` added to the totals and the watermark set to ``L``.
+
+Snapshot xmin and the rows' xmin alone are not enough: a transaction gets its xid lazily, at its
+first write, after the INSERT has already drawn its id from the sequence, so a row with a small id
+can be written by an xid that a snapshot taken in between does not know about.
+
+This assumes ids come from the sequence with ``CACHE 1`` (the default; with a per-session cache,
+ids are not handed out in time order): with a larger cache the watermark never moves and the
+incremental checks read the whole ledger (exact, just not faster). A row of the past that changes
+anyway is tampering: :data:`TAMPER_SQL` in the daily run (checks/ledger_tamper.sql) finds it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+import psycopg
+from psycopg import IsolationLevel
+
+from .connection import Database
+
+ADVANCE_LOCK_KEY = 0x5E1ED6  # one advance at a time per database (session-level, try-lock)
+
+WATERMARK_PRELUDE = ("SELECT coalesce((SELECT watermark FROM recon.ledger_checkpoint), 0) "
+                     "AS watermark")
+
+# -- the incremental forms of checks/ledger_balance.sql and checks/transaction_balance.sql ------
+# Same columns, same order, same rounding as the full checks (tests compare them on random data).
+INCREMENTAL_LEDGER_BALANCE = """
+WITH merged AS (
+    SELECT program_id, currency, sum(debits) AS debits, sum(credits) AS credits
+    FROM (
+        SELECT program_id, currency, total_debits AS debits, total_credits AS credits
+        FROM recon.ledger_checkpoint_totals
+        UNION ALL
+        SELECT program_id, currency,
+               coalesce(sum(amount) FILTER (WHERE type = 'debit'), 0),
+               coalesce(sum(amount) FILTER (WHERE type = 'credit'), 0)
+        FROM public.ledger_entries
+        WHERE id > :watermark
+        GROUP BY program_id, currency
+    ) AS parts
+    GROUP BY program_id, currency
+)
+SELECT program_id,
+       currency,
+       debits::numeric(38,6)            AS total_debits,
+       credits::numeric(38,6)           AS total_credits,
+       (debits - credits)::numeric(38,6) AS difference
+FROM merged
+WHERE abs(debits - credits) >= :ledger_tolerance
+ORDER BY abs(debits - credits) DESC, program_id, currency
+"""
+
+
+def _unbalanced_of(entries: str) -> str:
+    """transaction_balance's logic (see checks/transaction_balance.sql) over the entries that the
+    subquery ``entries`` selects (whole transactions)."""
+    return f"""
+per_transaction AS (
+    SELECT transaction_id,
+           min(program_id) AS program_id,
+           min(currency)   AS currency,
+           max(currency)   AS last_currency,
+           sum(CASE WHEN type = 'debit' THEN amount ELSE -amount END) AS difference
+    FROM ({entries}) AS e
+    GROUP BY transaction_id
+    HAVING sum(CASE WHEN type = 'debit' THEN amount ELSE -amount END) <> 0
+        OR min(currency) <> max(currency)
+), unbalanced AS (
+    SELECT transaction_id, program_id, currency, difference::numeric(38,6) AS difference
+    FROM per_transaction
+    WHERE currency = last_currency
+    UNION ALL
+    SELECT e.transaction_id, min(e.program_id), e.currency,
+           sum(CASE WHEN e.type = 'debit' THEN e.amount ELSE -e.amount END)::numeric(38,6)
+    FROM ({entries}) AS e
+    WHERE e.transaction_id IN (SELECT transaction_id FROM per_transaction
+                               WHERE currency <> last_currency)
+    GROUP BY e.transaction_id, e.currency
+    HAVING sum(CASE WHEN e.type = 'debit' THEN e.amount ELSE -e.amount END) <> 0
+)"""
+
+
+INCREMENTAL_TRANSACTION_BALANCE = f"""
+WITH touched AS (
+    SELECT DISTINCT transaction_id FROM public.ledger_entries WHERE id > :watermark
+), {_unbalanced_of(
+    "SELECT * FROM public.ledger_entries WHERE transaction_id IN "
+    "(SELECT transaction_id FROM touched)")}
+SELECT transaction_id, program_id, currency, difference FROM unbalanced
+UNION ALL
+SELECT u.transaction_id, u.program_id, u.currency, u.difference
+FROM recon.ledger_checkpoint_unbalanced u
+WHERE NOT EXISTS (SELECT 1 FROM touched t WHERE t.transaction_id = u.transaction_id)
+ORDER BY transaction_id, currency
+"""
+
+# -- maintaining the checkpoint -----------------------------------------------------------------
+_ADD_TOTALS = """
+INSERT INTO recon.ledger_checkpoint_totals AS t
+    (program_id, currency, total_debits, total_credits, entries, fingerprint)
+SELECT program_id, currency,
+       coalesce(sum(amount) FILTER (WHERE type = 'debit'), 0),
+       coalesce(sum(amount) FILTER (WHERE type = 'credit'), 0),
+       count(*),
+       sum(recon.ledger_row_hash(id, program_id, transaction_id, intent_id, account, type, amount,
+                                 currency, created_at))
+FROM public.ledger_entries
+WHERE id > %(low)s AND id <= %(high)s
+GROUP BY program_id, currency
+ON CONFLICT (program_id, currency) DO UPDATE
+SET total_debits = t.total_debits + excluded.total_debits,
+    total_credits = t.total_credits + excluded.total_credits,
+    entries = t.entries + excluded.entries,
+    fingerprint = t.fingerprint + excluded.fingerprint
+"""
+
+_TOUCHED_BETWEEN = ("SELECT DISTINCT transaction_id FROM public.ledger_entries "
+                    "WHERE id > %(low)s AND id <= %(high)s")
+
+_FORGET_TOUCHED = ("DELETE FROM recon.ledger_checkpoint_unbalanced WHERE transaction_id IN "
+                  f"({_TOUCHED_BETWEEN})")
+
+_REJUDGE_TOUCHED = f"""
+WITH touched AS ({_TOUCHED_BETWEEN}), {_unbalanced_of(
+    "SELECT * FROM public.ledger_entries WHERE id <= %(high)s AND transaction_id IN "
+    "(SELECT transaction_id FROM touched)")}
+INSERT INTO recon.ledger_checkpoint_unbalanced (transaction_id, program_id, currency, difference)
+SELECT transaction_id, program_id, currency, difference FROM unbalanced
+"""
+
+_JUDGE_ALL = f"""
+WITH {_unbalanced_of("SELECT * FROM public.ledger_entries WHERE id <= %(high)s")}
+INSERT INTO recon.ledger_checkpoint_unbalanced (transaction_id, program_id, currency, difference)
+SELECT transaction_id, program_id, currency, difference FROM unbalanced
+"""
+
+@dataclass
+class AdvanceReport:
+    """What one :func:`advance` did (for the run's details and the benchmark)."""
+
+    watermark: int              # after the call
+    advanced_by: int = 0        # ids the watermark moved
+    entries_added: int = 0
+    pending: int | None = None  # the candidate waiting for its transactions to end
+    note: str | None = None     # why it did not move (busy, waiting, unsafe sequence)
+
+
+def sequence_problem(conn: psycopg.Connection) -> str | None:
+    """Why the ledger's ids cannot be trusted to come in time order, or None."""
+    row = conn.execute(
+        "SELECT seqcache FROM pg_catalog.pg_sequence "
+        "WHERE seqrelid = pg_get_serial_sequence('public.ledger_entries', 'id')::regclass"
+    ).fetchone()
+    if row is None:
+        return "public.ledger_entries.id has no owned sequence"
+    if row["seqcache"] != 1:
+        return (f"the ledger id sequence caches {row['seqcache']} values per session, so ids "
+                "are not handed out in time order; ALTER SEQUENCE … CACHE 1 to enable it")
+    return None
+
+
+def read_checkpoint(db: Database) -> dict | None:
+    return db.fetch_one("SELECT * FROM recon.ledger_checkpoint")
+
+
+def advance(db: Database) -> AdvanceReport:
+    """Move the watermark as far as is provably safe and record the next candidate.
+
+    Never blocks: when another process is advancing, or the candidate's transactions are still
+    running, it returns with a note and the watermark where it was.
+    """
+    conn = db.connect(autocommit=True)
+    try:
+        if not conn.execute("SELECT pg_try_advisory_lock(%s) AS ok",
+                            (ADVANCE_LOCK_KEY,)).fetchone()["ok"]:
+            cp = _checkpoint(conn)
+            return AdvanceReport(cp["watermark"], note="another process is advancing")
+        try:
+            return _advance_locked(conn)
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (ADVANCE_LOCK_KEY,))
+    finally:
+        conn.close()
+
+
+def _checkpoint(conn: psycopg.Connection) -> dict:
+    conn.execute("INSERT INTO recon.ledger_checkpoint (singleton) VALUES (true) "
+                 "ON CONFLICT DO NOTHING")
+    return conn.execute("SELECT * FROM recon.ledger_checkpoint").fetchone()
+
+
+def _advance_locked(conn: psycopg.Connection) -> AdvanceReport:
+    problem = sequence_problem(conn)
+    cp = _checkpoint(conn)
+    if problem:
+        return AdvanceReport(cp["watermark"], note=problem)
+    report = AdvanceReport(cp["watermark"])
+    pending = cp["pending_watermark"]
+    if pending is not None:
+        if not _pending_settled(conn, cp):
+            report.pending, report.note = pending, "waiting for transactions older than the candidate"
+            return report
+        report = _move_to(conn, cp["watermark"], pending)
+    _record_candidate(conn, report)
+    return report
+
+
+def _pending_settled(conn: psycopg.Connection, cp: dict) -> bool:
+    """Every transaction running when the candidate was read has ended (run in its own
+    statement, BEFORE the snapshot that reads the entries is taken)."""
+    return conn.execute(
+        "SELECT NOT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'virtualxid' "
+        "                   AND virtualxid = ANY(%(vxids)s)) "
+        "   AND pg_snapshot_xmin(pg_current_snapshot()) >= %(xmax)s AS settled",
+        {"vxids": cp["pending_vxids"] or [], "xmax": cp["pending_xmax"]}).fetchone()["settled"]
+
+
+def _move_to(conn: psycopg.Connection, low: int, high: int) -> AdvanceReport:
+    """Add the entries in (low, high] to the checkpoint, in one REPEATABLE READ transaction."""
+    bounds = {"low": low, "high": high}
+    conn.isolation_level = IsolationLevel.REPEATABLE_READ
+    try:
+        with conn.transaction():
+            current = conn.execute("SELECT watermark FROM recon.ledger_checkpoint "
+                                   "FOR UPDATE").fetchone()["watermark"]
+            if current != low:  # moved by someone else meanwhile (cannot happen under the lock)
+                return AdvanceReport(current, note="the checkpoint moved meanwhile")
+            added = conn.execute(
+                "SELECT count(*) AS n FROM public.ledger_entries "
+                "WHERE id > %(low)s AND id <= %(high)s", bounds).fetchone()["n"]
+            conn.execute(_ADD_TOTALS, bounds)  # type: ignore[arg-type]
+            if low == 0:
+                conn.execute("DELETE FROM recon.ledger_checkpoint_unbalanced")
+                conn.execute(_JUDGE_ALL, bounds)  # type: ignore[arg-type]
+            else:
+                conn.execute(_FORGET_TOUCHED, bounds)  # type: ignore[arg-type]
+                conn.execute(_REJUDGE_TOUCHED, bounds)  # type: ignore[arg-type]
+            conn.execute(
+                "UPDATE recon.ledger_checkpoint SET watermark = %(high)s, "
+                "entries = entries + %(added)s, advanced_at = now(), pending_watermark = NULL, "
+                "pending_vxids = NULL, pending_xmax = NULL, pending_at = NULL",
+                {**bounds, "added": added})
+    finally:
+        conn.isolation_level = None
+    return AdvanceReport(high, advanced_by=high - low, entries_added=added)
+
+
+def _record_candidate(conn: psycopg.Connection, report: AdvanceReport) -> None:
+    # Order matters: the sequence value first, then who is running (see the module docstring).
+    last = conn.execute("SELECT pg_sequence_last_value("
+                        "pg_get_serial_sequence('public.ledger_entries', 'id')::regclass) AS v"
+                        ).fetchone()["v"]
+    if last is None or last <= report.watermark:
+        return
+    running = conn.execute(
+        "SELECT coalesce(array_agg(virtualxid), '{}') AS vxids, "
+        "pg_snapshot_xmax(pg_current_snapshot()) AS xmax FROM pg_locks "
+        "WHERE locktype = 'virtualxid' AND pid IS DISTINCT FROM pg_backend_pid()").fetchone()
+    conn.execute("UPDATE recon.ledger_checkpoint SET pending_watermark = %s, pending_vxids = %s, "
+                 "pending_xmax = %s, pending_at = now()",
+                 (last, running["vxids"], running["xmax"]))
+    report.pending = last
+
+
+def rebase(db: Database, reason: str) -> AdvanceReport:
+    """Rebuild the totals and the unbalanced set from the rows as they are now, up to the current
+    watermark: after tampering has been investigated (the daily ledger_tamper check keeps failing
+    until then). The reason is recorded."""
+    conn = db.connect(autocommit=True)
+    try:
+        conn.execute("SELECT pg_advisory_lock(%s)", (ADVANCE_LOCK_KEY,))
+        try:
+            cp = _checkpoint(conn)
+            high = cp["watermark"]
+            conn.isolation_level = IsolationLevel.REPEATABLE_READ
+            with conn.transaction():
+                conn.execute("SELECT 1 FROM recon.ledger_checkpoint FOR UPDATE")
+                conn.execute("DELETE FROM recon.ledger_checkpoint_totals")
+                conn.execute("DELETE FROM recon.ledger_checkpoint_unbalanced")
+                conn.execute(_ADD_TOTALS, {"low": 0, "high": high})  # type: ignore[arg-type]
+                conn.execute(_JUDGE_ALL, {"high": high})  # type: ignore[arg-type]
+                n = conn.execute("SELECT coalesce(sum(entries), 0) AS n "
+                                 "FROM recon.ledger_checkpoint_totals").fetchone()["n"]
+                conn.execute("UPDATE recon.ledger_checkpoint SET entries = %s, rebased_at = now(),"
+                             " rebase_reason = %s", (n, reason))
+            conn.isolation_level = None
+            return AdvanceReport(high, entries_added=int(n), note="rebased")
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (ADVANCE_LOCK_KEY,))
+    finally:
+        conn.close()
+
