@@ -138,8 +138,10 @@ def copy_to_parquet(rows: Iterator[bytes], schema: "pa.Schema", path: Path, *,
                 written += queued.popleft().result()
             worker.submit(sink.flush).result()
     except pa.ArrowInvalid as exc:
-        raise ExportError(f"{path.stem}: a value does not fit its exact type ({exc}); money "
-                          "must have at most 6 decimal places") from None
+        hint = ("; money must have at most 6 decimal places (numeric(38,6))"
+                if "ecimal" in str(exc) or "Rescal" in str(exc) else "")
+        raise ExportError(f"{path.stem}: a value could not be converted exactly ({exc}){hint}; "
+                          "nothing was written") from None
     if on_rows is not None:
         on_rows(written)
     return written
