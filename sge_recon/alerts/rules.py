@@ -36,6 +36,12 @@ RULES: dict[str, Rule] = {r.kind: r for r in (
           "Open the Ledger page: find the unbalanced transactions (transaction_balance check).",
           "Post a balancing correction through the admin API only after finance signs off."),
          "ledger"),
+    Rule("ledger_tamper", "ledger_tamper", "P0",
+         "Ledger history was modified: reconciled entries changed or deleted",
+         ("Freeze payouts for the program; find who wrote to public.ledger_entries.",
+          "Compare with the last audit export to see the rows as they were.",
+          "Correct, then rebase: sge-recon check --rebase-checkpoint \"reason\"."),
+         "ledger"),
     Rule("worker_down", "worker_status", "P1", "Settlement workers are down",
          ("Check the worker processes and their logs; restart them.",
           "Check database and RPC reachability (the workers need both).",
@@ -90,8 +96,8 @@ class Finding:
 
 def evaluate_rules(facts: Facts, settings: Settings) -> list[Finding]:
     """Every incident the facts call for right now, in priority order."""
-    findings = [*_ledger(facts, settings), *_workers(facts, settings), *_queue(facts, settings),
-                *_stuck(facts, settings), *_webhooks(facts, settings)]
+    findings = [*_ledger(facts, settings), *_tamper(facts), *_workers(facts, settings),
+                *_queue(facts, settings), *_stuck(facts, settings), *_webhooks(facts, settings)]
     return sorted(findings, key=lambda f: (f.priority, f.kind, f.key))
 
 
@@ -108,6 +114,22 @@ def _ledger(facts: Facts, settings: Settings) -> list[Finding]:
             {"program_id": d.program_id, "currency": d.currency,
              "total_debits": str(d.total_debits), "total_credits": str(d.total_credits),
              "difference": str(d.difference)}))
+    return out
+
+
+def _tamper(facts: Facts) -> list[Finding]:
+    """History modified (the daily ledger_tamper check): one P0 incident per program/currency,
+    open until a full run passes again (after the checkpoint is rebased)."""
+    out = []
+    for r in facts.ledger_tamper:
+        amount = Decimal(str(r.get("amount") or 0))
+        currency = r.get("currency") or ""
+        out.append(Finding(
+            "ledger_tamper", f"{r.get('program_id')}/{currency}",
+            f"Ledger history of program {r.get('program_id')} ({currency}) was modified "
+            f"({r.get('problem', 'rows_changed').replace('_', ' ')}): "
+            f"{money_text(amount, currency)} changed",
+            {currency: amount} if amount else {}, dict(r)))
     return out
 
 

@@ -310,3 +310,42 @@ def rebase(db: Database, reason: str) -> AdvanceReport:
     finally:
         conn.close()
 
+
+
+# -- readers for the live facts (alerts, /metrics); ``reader`` is a Database or an ops.Snapshot ---
+_DIFFERENCES = """
+SELECT program_id, currency, sum(debits) AS total_debits, sum(credits) AS total_credits,
+       sum(debits) - sum(credits) AS difference
+FROM (
+    SELECT program_id, currency, total_debits AS debits, total_credits AS credits
+    FROM recon.ledger_checkpoint_totals
+    UNION ALL
+    SELECT program_id, currency,
+           coalesce(sum(amount) FILTER (WHERE type = 'debit'), 0),
+           coalesce(sum(amount) FILTER (WHERE type = 'credit'), 0)
+    FROM public.ledger_entries WHERE id > %(watermark)s GROUP BY program_id, currency
+) AS parts
+GROUP BY program_id, currency ORDER BY program_id, currency
+"""
+
+
+def ledger_differences(reader) -> list[dict]:
+    """Debits, credits and signed difference per (program, currency) over the whole ledger, read
+    as checkpoint + new entries (the same figures as a full scan; cost grows with the new
+    entries only). Call it inside one REPEATABLE READ snapshot (ops.snapshot) so that the
+    watermark and the rows it splits agree."""
+    row = reader.fetch_one("SELECT to_regclass('recon.ledger_checkpoint') IS NOT NULL AS ok")
+    watermark = 0
+    if row and row["ok"]:
+        found = reader.fetch_one("SELECT watermark FROM recon.ledger_checkpoint")
+        watermark = found["watermark"] if found else 0
+    return reader.fetch_all(_DIFFERENCES, {"watermark": watermark})
+
+
+def latest_tamper_findings(reader) -> list[dict]:
+    """The failing rows of the newest ledger_tamper result that ran (pass or fail; an errored run
+    says nothing about history), as stored JSON (money as decimal strings)."""
+    row = reader.fetch_one(
+        "SELECT status, rows FROM recon.check_results WHERE name = 'ledger_tamper' "
+        "AND status IN ('pass', 'warn', 'fail') ORDER BY created_at DESC LIMIT 1")
+    return list(row["rows"] or []) if row and row["status"] == "fail" else []

@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from ..config import Settings
-from ..db import Database, ops
+from ..db import Database, ledger_checkpoint, ops
 
 WORKER_STATUSES = ("healthy", "degraded", "down")
 
@@ -47,6 +47,8 @@ class Facts:
     failing_endpoints: list[dict] = field(default_factory=list)
     processing_mean_seconds: Decimal | None = None
     processing_sample: int = 0
+    # rows of the newest daily ledger_tamper result when it failed (history was modified)
+    ledger_tamper: list[dict] = field(default_factory=list)
 
     @property
     def worker_down_seconds(self) -> Decimal | None:
@@ -76,7 +78,7 @@ def _facts(db: "ops.Snapshot", settings: Settings, now: datetime) -> Facts:
         now=now,
         ledger=[LedgerDifference(r["program_id"], r["currency"], r["total_debits"],
                                  r["total_credits"], r["difference"])
-                for r in ops.ledger_differences(db)],
+                for r in ledger_checkpoint.ledger_differences(db)],  # checkpoint + new rows
         workers_recent=workers["recent"], workers_live=workers["live"],
         last_heartbeat_at=workers["last_heartbeat_at"],
         worker_status=worker_status(workers["recent"], workers["live"], recent_p50, baseline_p50),
@@ -92,6 +94,7 @@ def _facts(db: "ops.Snapshot", settings: Settings, now: datetime) -> Facts:
                                                 settings.WEBHOOK_DISABLE_HOURS),
         processing_mean_seconds=_dec(processing["mean_seconds"]),
         processing_sample=processing["n"],
+        ledger_tamper=ledger_checkpoint.latest_tamper_findings(db),
     )
 
 

@@ -1,0 +1,88 @@
+"""Tamper detection (issue 8): the full run recomputes the totals up to the checkpoint's
+watermark; rows of the past that were updated or deleted are a P0 finding naming the program,
+the currency and the amount, and a P0 incident."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from decimal import Decimal
+
+import pytest
+
+from sge_recon.db import ledger_checkpoint as checkpoint
+from sge_recon.errors import UsageError
+
+
+@pytest.fixture
+def reconciled(recon, factory):
+    """Two programs with balanced journals, all of them below the watermark."""
+    a, b = factory.program(id="prog_a")["id"], factory.program(id="prog_b", currency="EUR")["id"]
+    for n in range(3):
+        factory.journal(a, [("treasury", "debit", "100.00"), ("user:1", "credit", "100.00")])
+        factory.journal(b, [("treasury", "debit", "7.50"), ("user:2", "credit", "7.50")],
+                        currency="EUR")
+    checkpoint.advance(recon.db)
+    assert checkpoint.advance(recon.db).watermark == 12
+    run = recon.checks.run(only=["ledger_tamper"], store=False)
+    assert run.checks[0].status == "pass"
+    return recon
+
+
+def _tamper(recon) -> list[dict]:
+    result = recon.checks.run(store=False).by_name()["ledger_tamper"]
+    assert result.status == "fail" and result.priority == "P0"
+    return result.rows
+
+
+def test_an_update_of_an_old_row_is_caught(reconciled, db):
+    db.execute("UPDATE public.ledger_entries SET amount = 90 WHERE id = 1")
+    [row] = _tamper(reconciled)
+    assert (row["program_id"], row["currency"], row["problem"], row["amount"]) == \
+        ("prog_a", "USD", "rows_changed", Decimal("10.000000"))
+    assert row["checkpoint_debits"] - row["actual_debits"] == Decimal("10")
+    # the per-minute run trusts reconciled history: only the daily full run can see this
+    fast = reconciled.checks.run(fast_only=True, store=False).by_name()
+    assert fast["ledger_balance"].status == "pass"
+
+
+def test_a_delete_of_an_old_row_is_caught(reconciled, db):
+    db.execute("DELETE FROM public.ledger_entries WHERE id = 4")  # prog_b's credit of 7.50
+    [row] = _tamper(reconciled)
+    assert (row["program_id"], row["currency"], row["problem"], row["amount"]) == \
+        ("prog_b", "EUR", "rows_deleted", Decimal("7.500000"))
+    assert (row["checkpoint_entries"], row["actual_entries"]) == (6, 5)
+
+
+def test_a_change_the_totals_cannot_see_is_caught_by_the_fingerprint(reconciled, db):
+    db.execute("UPDATE public.ledger_entries SET account = 'user:thief' WHERE id = 2")
+    [row] = _tamper(reconciled)
+    assert (row["program_id"], row["problem"], row["amount"]) == \
+        ("prog_a", "rows_changed", Decimal("0.000000"))
+
+
+def test_new_entries_above_the_watermark_are_not_tampering(reconciled, factory):
+    factory.journal("prog_a", [("treasury", "debit", "1.00"), ("user:1", "credit", "2.00")])
+    run = reconciled.checks.run(store=False).by_name()
+    assert run["ledger_tamper"].status == "pass"
+    assert run["ledger_balance"].status == "fail"
+
+
+def test_tampering_opens_a_p0_incident_until_the_checkpoint_is_rebased(reconciled, db):
+    db.execute("DELETE FROM public.ledger_entries WHERE id = 1")
+    reconciled.checks.run()  # the daily full run, stored
+    now = datetime.now(timezone.utc)
+    opened = reconciled.incidents.evaluate(now).opened
+    tamper = [i for i in opened if i["kind"] == "ledger_tamper"]
+    assert len(tamper) == 1
+    assert tamper[0]["priority"] == "P0" and tamper[0]["key"] == "prog_a/USD"
+    assert "prog_a" in tamper[0]["title"] and "100.00 USD" in tamper[0]["title"]
+    # still open a minute later (the finding stays until a full run passes)
+    assert not [i for i in reconciled.incidents.evaluate(now).resolved
+                if i["kind"] == "ledger_tamper"]
+    with pytest.raises(UsageError):
+        reconciled.checks.rebase_checkpoint("  ")
+    reconciled.checks.rebase_checkpoint("INC-1: test row deleted on purpose")
+    assert checkpoint.read_checkpoint(reconciled.db)["rebase_reason"].startswith("INC-1")
+    assert reconciled.checks.run().by_name()["ledger_tamper"].status == "pass"
+    resolved = reconciled.incidents.evaluate(now).resolved
+    assert [i["kind"] for i in resolved if i["kind"] == "ledger_tamper"] == ["ledger_tamper"]
