@@ -1,0 +1,203 @@
+"""Property-based tests (Hypothesis) of the checks against a small independent oracle.
+
+Random ledgers, affiliate trees and queues, some with randomly planted faults, go into the real
+database; the real checks (Recon.checks.run, SQL engine) must report exactly what a plain-Python
+oracle written here computes: the same failing rows, the same value and status — and nothing at
+all on clean data. One database per test function; every example starts from TRUNCATE.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from decimal import Decimal
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sge_recon.context import Recon
+
+from .conftest import settings_for
+from .invariants import INVARIANT_FIGURES
+
+EXAMPLES = settings(max_examples=30, deadline=None, derandomize=False,
+                    suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                           HealthCheck.too_slow])
+PROGRAMS = ("prog_a", "prog_b")
+CURRENCIES = ("USD", "EUR")
+CENT = Decimal("0.01")
+
+
+def run(recon: Recon, *names: str) -> dict:
+    result = recon.checks.run(only=list(names), store=False)
+    return {c.name: c for c in result.checks}
+
+
+def reset(db, *tables: str) -> None:
+    db.execute(f"TRUNCATE {', '.join('public.' + t for t in tables)} RESTART IDENTITY CASCADE")
+
+
+# -- ledgers ----------------------------------------------------------------------------------------
+money = st.decimals(min_value=Decimal("2.00"), max_value=Decimal("5000.00"), places=2)
+# planted imbalances: cents, sub-cent noise (below the per-program tolerance but still an
+# unbalanced transaction), a micro-unit, and ordinary amounts, either sign
+deltas = st.sampled_from([Decimal("0.01"), Decimal("-0.01"), Decimal("0.005"), Decimal("-0.004"),
+                          Decimal("0.000001"), Decimal("1.23"), Decimal("-1.99")])
+transaction = st.fixed_dictionaries({
+    "program": st.sampled_from(PROGRAMS),
+    "currency": st.sampled_from(CURRENCIES),
+    "debits": st.lists(money, min_size=1, max_size=3),
+    "credit_legs": st.integers(min_value=1, max_value=2),
+    "delta": st.one_of(st.just(Decimal(0)), st.just(Decimal(0)), deltas),
+})
+
+
+def journal_rows(txns: list[dict]) -> list[tuple]:
+    """(program, transaction_id, account, type, amount, currency) rows; a planted delta is added
+    to the first credit leg, so the transaction is off by exactly that much."""
+    rows = []
+    for n, t in enumerate(txns):
+        tid = f"txn_{n:03d}"
+        for k, amount in enumerate(t["debits"]):
+            rows.append((t["program"], tid, f"user:u{k}", "debit", amount, t["currency"]))
+        total = sum(t["debits"])
+        first = (total / t["credit_legs"]).quantize(CENT)
+        legs = [first] * (t["credit_legs"] - 1) + [total - first * (t["credit_legs"] - 1)]
+        legs[0] -= t["delta"]  # debits - credits = delta
+        for k, amount in enumerate(legs):
+            rows.append((t["program"], tid, "treasury" if k == 0 else "fees", "credit", amount,
+                         t["currency"]))
+    return rows
+
+
+def ledger_oracle(rows: list[tuple], tolerance: Decimal):
+    per_program: dict = defaultdict(lambda: [Decimal(0), Decimal(0)])
+    per_txn: dict = defaultdict(Decimal)
+    for program, tid, _account, kind, amount, currency in rows:
+        per_program[(program, currency)][0 if kind == "debit" else 1] += amount
+        per_txn[(tid, program, currency)] += amount if kind == "debit" else -amount
+    programs = {(p, c, d, cr, d - cr) for (p, c), (d, cr) in per_program.items()
+                if abs(d - cr) >= tolerance}
+    txns = {(t, p, c, diff) for (t, p, c), diff in per_txn.items() if diff != 0}
+    return programs, txns
+
+
+@EXAMPLES
+@given(txns=st.lists(transaction, min_size=0, max_size=25))
+def test_ledger_checks_find_exactly_the_planted_imbalances(db, db_url, txns):
+    recon = Recon(settings_for(db_url))
+    reset(db, "ledger_entries")
+    rows = journal_rows(txns)
+    with db.transaction() as conn:
+        conn.cursor().executemany(
+            "INSERT INTO public.ledger_entries (program_id, transaction_id, account, type, amount,"
+            " currency) VALUES (%s, %s, %s, %s, %s, %s)", rows)
+    programs, txns_off = ledger_oracle(rows, recon.settings.LEDGER_TOLERANCE)
+    planted = {f"txn_{n:03d}" for n, t in enumerate(txns) if t["delta"]}
+    assert {t for t, *_ in txns_off} == planted  # the oracle agrees with what was planted
+
+    found = run(recon, "ledger_balance", "transaction_balance")
+    balance, per_txn = found["ledger_balance"], found["transaction_balance"]
+    assert {(r["program_id"], r["currency"], r["total_debits"], r["total_credits"],
+             r["difference"]) for r in balance.rows} == programs
+    assert {(r["transaction_id"], r["program_id"], r["currency"], r["difference"])
+            for r in per_txn.rows} == txns_off
+    assert per_txn.failing_rows == len(txns_off) and balance.failing_rows == len(programs)
+    assert balance.status == ("fail" if programs else "pass")
+    assert per_txn.status == ("fail" if txns_off else "pass")
+    INVARIANT_FIGURES["property examples"] += 1
+    INVARIANT_FIGURES["planted faults found"] += len(planted)
+
+
+# -- affiliate trees --------------------------------------------------------------------------------
+@st.composite
+def forests(draw):
+    """Affiliates in two programs; each parent is none, another affiliate (maybe of the other
+    program, maybe closing a cycle), or a missing id (an orphan)."""
+    n = draw(st.integers(min_value=0, max_value=14))
+    affiliates = []
+    for i in range(n):
+        kind = draw(st.sampled_from(["root", "root", "parent", "parent", "parent", "ghost"]))
+        if kind == "parent" and n > 1:
+            parent = f"a{draw(st.integers(min_value=0, max_value=n - 1))}"
+        elif kind == "ghost":
+            parent = f"ghost{draw(st.integers(min_value=0, max_value=3))}"
+        else:
+            parent = None
+        affiliates.append({"id": f"a{i}", "program_id": draw(st.sampled_from(PROGRAMS)),
+                           "parent_id": parent})
+    return affiliates
+
+
+def tree_oracle(affiliates: list[dict]) -> set[tuple[str, str]]:
+    by_id = {a["id"]: a for a in affiliates}
+    problems = set()
+    for a in affiliates:
+        parent = a["parent_id"]
+        if parent is None:
+            continue
+        if parent not in by_id:
+            problems.add((a["id"], "orphan"))
+        elif by_id[parent]["program_id"] != a["program_id"]:
+            problems.add((a["id"], "cross_program"))
+        seen, node = set(), parent  # walk up: is a its own ancestor?
+        while node in by_id and node not in seen:
+            if node == a["id"]:
+                problems.add((a["id"], "cycle"))
+                break
+            seen.add(node)
+            node = by_id[node]["parent_id"]
+    return problems
+
+
+@pytest.fixture
+def programs(factory):
+    return [factory.program(id=p) for p in PROGRAMS]
+
+
+@EXAMPLES
+@given(affiliates=forests())
+def test_affiliate_tree_finds_every_cycle_orphan_and_cross_program_link(db, db_url, programs,
+                                                                        affiliates):
+    recon = Recon(settings_for(db_url))
+    reset(db, "affiliates")
+    with db.transaction() as conn:
+        conn.cursor().executemany(
+            "INSERT INTO public.affiliates (id, program_id, code, parent_id)"
+            " VALUES (%(id)s, %(program_id)s, %(id)s, %(parent_id)s)", affiliates)
+    expected = tree_oracle(affiliates)
+    check = run(recon, "affiliate_tree")["affiliate_tree"]
+    assert {(r["affiliate_id"], r["problem"]) for r in check.rows} == expected
+    assert all(r["program_id"] == next(a["program_id"] for a in affiliates
+                                       if a["id"] == r["affiliate_id"]) for r in check.rows)
+    assert check.failing_rows == len(expected)
+    assert check.status == ("fail" if expected else "pass")
+    INVARIANT_FIGURES["property examples"] += 1
+    INVARIANT_FIGURES["planted faults found"] += len(expected)
+
+
+# -- queues -----------------------------------------------------------------------------------------
+job = st.tuples(st.sampled_from(["settlement", "settlement", "payouts"]),
+                st.sampled_from(["waiting", "active", "completed", "failed", "delayed"]))
+
+
+@EXAMPLES
+@given(jobs=st.lists(job, max_size=30),
+       backlog=st.sampled_from([0, 0, 50, 99, 100, 101, 499, 500, 501, 650]))
+def test_queue_depth_counts_waiting_settlement_jobs_and_grades_them(db, db_url, jobs, backlog):
+    recon = Recon(settings_for(db_url))
+    reset(db, "jobs")
+    with db.transaction() as conn:
+        conn.cursor().executemany("INSERT INTO public.jobs (queue, status) VALUES (%s, %s)", jobs)
+        conn.execute("INSERT INTO public.jobs (queue, status) SELECT 'settlement', 'waiting'"
+                     " FROM generate_series(1, %s)", (backlog,))
+    depth = backlog + sum(1 for queue, status in jobs if (queue, status) == ("settlement",
+                                                                             "waiting"))
+    s = recon.settings
+    expected = ("fail" if depth > s.QUEUE_DEPTH_FAIL else
+                "warn" if depth >= s.QUEUE_DEPTH_WARN else "pass")
+    check = run(recon, "queue_depth")["queue_depth"]
+    assert check.value == depth
+    assert check.status == expected
+    INVARIANT_FIGURES["property examples"] += 1
+    INVARIANT_FIGURES["planted faults found"] += expected != "pass"
