@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 import psycopg
-from psycopg import IsolationLevel
+from psycopg import IsolationLevel, sql
 
 from .connection import Database
 
@@ -267,9 +267,7 @@ def _move_to(conn: psycopg.Connection, low: int, high: int) -> AdvanceReport:
 
 def _record_candidate(conn: psycopg.Connection, report: AdvanceReport) -> None:
     # Order matters: the sequence value first, then who is running (see the module docstring).
-    last = conn.execute("SELECT pg_sequence_last_value("
-                        "pg_get_serial_sequence('public.ledger_entries', 'id')::regclass) AS v"
-                        ).fetchone()["v"]
+    last = _last_handed_out(conn)
     if last is None or last <= report.watermark:
         return
     running = conn.execute(
@@ -280,6 +278,20 @@ def _record_candidate(conn: psycopg.Connection, report: AdvanceReport) -> None:
                  "pending_xmax = %s, pending_at = now()",
                  (last, running["vxids"], running["xmax"]))
     report.pending = last
+
+
+def _last_handed_out(conn: psycopg.Connection) -> int | None:
+    """The largest id the sequence has handed out (a ``setval(x, false)`` — as after a bulk load
+    — means x - 1: the next nextval returns x)."""
+    row = conn.execute("SELECT n.nspname AS schema, c.relname AS name FROM pg_class c "
+                       "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = "
+                       "pg_get_serial_sequence('public.ledger_entries', 'id')::regclass"
+                       ).fetchone()
+    if row is None:
+        return None
+    seq = conn.execute(sql.SQL("SELECT last_value, is_called FROM {}").format(
+        sql.Identifier(row["schema"], row["name"]))).fetchone()
+    return seq["last_value"] if seq["is_called"] else seq["last_value"] - 1
 
 
 def rebase(db: Database, reason: str) -> AdvanceReport:
@@ -349,3 +361,12 @@ def latest_tamper_findings(reader) -> list[dict]:
         "SELECT status, rows FROM recon.check_results WHERE name = 'ledger_tamper' "
         "AND status IN ('pass', 'warn', 'fail') ORDER BY created_at DESC LIMIT 1")
     return list(row["rows"] or []) if row and row["status"] == "fail" else []
+
+
+def maintenance_statements(low: int, high: int) -> list[tuple[str, str, dict]]:
+    """The statements an advance runs for (low, high], for the plan guard (tests, benchmark)."""
+    bounds = {"low": low, "high": high}
+    return [("checkpoint: add totals", _ADD_TOTALS, bounds),
+            ("checkpoint: forget touched", _FORGET_TOUCHED, bounds),
+            ("checkpoint: re-judge touched", _REJUDGE_TOUCHED, bounds),
+            ("live facts: ledger differences", _DIFFERENCES, {"watermark": low})]

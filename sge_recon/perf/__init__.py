@@ -1,0 +1,1 @@
+"""Scale and performance (issue 8): the plan guard for hot queries and ``sge-recon bench``."""
