@@ -52,6 +52,12 @@ class Settings:
     CONSOLE_PASSWORD: str | None = _setting(
         None, "When set, the console asks for this viewer password before showing anything.",
         secret=True)
+    EXPORTS_DIR: str = _setting(
+        "exports", "Folder that receives the monthly audit exports (<folder>/<YYYY-MM>/); a "
+        "relative path is relative to the working directory.")
+    EXPORT_SIGNING_KEY: str | None = _setting(
+        None, "Ed25519 private key (PEM) that signs each export's manifest (manifest.sig); "
+        "usually given as EXPORT_SIGNING_KEY_FILE. Unset: exports are not signed.", secret=True)
     SGE_RECON_HOME: str = _setting(
         ".sge-recon", "Folder for local state: the embedded database, demo logs, locks.")
 

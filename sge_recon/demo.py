@@ -143,10 +143,24 @@ class Demo:
         env["CONSOLE_URL"] = f"http://127.0.0.1:{self.options.console_port}"
         env["SGE_RECON_HOME"] = str(self.settings.home)
         env["PYTHONUNBUFFERED"] = "1"
+        env["EXPORTS_DIR"] = str(Path(self.settings.EXPORTS_DIR).resolve())
         keys = self._demo_keys()
         for name in DEMO_KEYS:
             env[name] = getattr(self.settings, name) or keys[name]
+        if not self.settings.EXPORT_SIGNING_KEY:
+            env["EXPORT_SIGNING_KEY_FILE"] = str(self._demo_signing_key())
         return env
+
+    def _demo_signing_key(self) -> Path:
+        """An Ed25519 key that signs the demo's export manifests, made once (0600)."""
+        from .exports.signing import generate_private_key_pem
+
+        path = self.settings.home / "export-signing-key.pem"
+        if not path.exists():
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(generate_private_key_pem())
+        return path
 
     def _demo_keys(self) -> dict[str, str]:
         """Keys for the demo, generated once and kept (0600) under SGE_RECON_HOME."""

@@ -16,9 +16,9 @@ from ..errors import UsageError
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--period", metavar="YYYY-MM", help="The UTC month to export, e.g. 2026-10.")
-@click.option("--out", "out_dir", default="exports", show_default=True,
-              type=click.Path(file_okay=False),
-              help="Folder that receives <period>/ (created if missing).")
+@click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False),
+              help="Folder that receives <period>/ (created if missing). Default: the "
+                   "EXPORTS_DIR setting (exports/).")
 @click.option("--force", is_flag=True,
               help="Export a period again; the earlier version is kept as "
                    "<period>.replaced-<time>.")
@@ -70,9 +70,12 @@ def export(ctx: click.Context, period: str | None, out_dir: str, force: bool, fm
 @click.argument("directory", type=click.Path(file_okay=False))
 @click.option("--manifest-sha256", "expect",
               help="Also require manifest.json to have this sha256 (as recorded at export).")
+@click.option("--public-key", "public_key_file", type=click.Path(dir_okay=False),
+              help="Require manifest.sig to be a valid signature of manifest.json by this "
+                   "Ed25519 public key (PEM; from `sge-recon export public-key`).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True)
-def verify(directory: str, expect: str | None, fmt: str) -> None:
+def verify(directory: str, expect: str | None, public_key_file: str | None, fmt: str) -> None:
     """Verify an export folder offline: every sha256, size, row count and control total is
     recomputed from the files (DuckDB) and every ledger transaction must balance.
 
@@ -81,13 +84,18 @@ def verify(directory: str, expect: str | None, fmt: str) -> None:
     """
     from ..exports import ExportService
 
-    report = ExportService.verify(directory, expect_manifest_sha256=expect)
+    public_key = _read_public_key(public_key_file) if public_key_file else None
+    report = ExportService.verify(directory, expect_manifest_sha256=expect, public_key=public_key)
     if fmt == "json":
         click.echo(json.dumps(report.as_dict(), indent=2))
     elif report.ok:
+        signature = ("the manifest's signature is valid" if report.signature_verified else
+                     "signed, signature not checked (pass --public-key)" if report.signed else
+                     "not signed")
         click.echo(f"OK: {report.folder} (period {report.period}) verified: "
                    f"{report.files_checked} files, {report.rows_checked:,} rows, every hash, "
-                   "row count and control total matches, every transaction balances.")
+                   f"row count and control total matches, every transaction balances; "
+                   f"{signature}.")
     else:
         click.echo(f"FAILED: {report.folder} (period {report.period}): "
                    f"{len(report.mismatches)} mismatch(es):")
@@ -98,12 +106,15 @@ def verify(directory: str, expect: str | None, fmt: str) -> None:
 
 
 @export.command("list")
-@click.option("--out", "out_dir", default="exports", show_default=True,
-              type=click.Path(file_okay=False), help="Folder holding the exported periods.")
-def list_periods(out_dir: str) -> None:
+@click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False),
+              help="Folder holding the exported periods. Default: the EXPORTS_DIR setting.")
+@click.pass_obj
+def list_periods(state, out_dir: str | None) -> None:
     """List exported periods with their manifest summary (no database needed)."""
+    from ..config import Settings
     from ..exports import ExportService
 
+    out_dir = out_dir or Settings.load(config_file=state.config).EXPORTS_DIR
     periods = ExportService(out_dir=out_dir).list_periods()
     if not periods:
         click.echo(f"No exported periods in {out_dir}.")
@@ -115,6 +126,54 @@ def list_periods(out_dir: str) -> None:
         older = f", {len(s.previous_versions)} earlier version(s) kept" if s.previous_versions else ""
         click.echo(f"{s.period}  generated {s.generated_at}  {s.files} files  {s.total_rows:,} rows  "
                    f"{_size(s.total_bytes)}  checks: {s.checks_status}{older}")
+
+
+@export.command("keygen")
+@click.argument("path", type=click.Path(dir_okay=False))
+def keygen(path: str) -> None:
+    """Create an Ed25519 private key for signing manifests (file mode 0600).
+
+    Use it with EXPORT_SIGNING_KEY_FILE=PATH; give auditors `sge-recon export public-key`.
+    """
+    import os
+    from pathlib import Path
+
+    from ..exports.signing import generate_private_key_pem
+
+    target = Path(path)
+    if target.exists():
+        raise UsageError(f"{target} already exists; choose a new path (a signing key is never "
+                         "overwritten)")
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(generate_private_key_pem())
+    click.echo(f"Wrote a new signing key to {target} (mode 0600). Set "
+               f"EXPORT_SIGNING_KEY_FILE={target} and publish `sge-recon export public-key`.")
+
+
+@export.command("public-key")
+@click.pass_obj
+def public_key(state) -> None:
+    """Print the public key of the configured EXPORT_SIGNING_KEY, for auditors."""
+    from ..config import Settings
+    from ..exports.signing import fingerprint, public_key_pem
+
+    settings = Settings.load(config_file=state.config)
+    if not settings.EXPORT_SIGNING_KEY:
+        raise UsageError("no signing key is configured; set EXPORT_SIGNING_KEY_FILE (create a key "
+                         "with `sge-recon export keygen FILE`)")
+    pem = public_key_pem(settings.EXPORT_SIGNING_KEY)
+    click.echo(pem.rstrip())
+    click.echo(f"# fingerprint {fingerprint(pem)}", err=True)
+
+
+def _read_public_key(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.read()
+    except OSError as exc:
+        raise UsageError(f"cannot read the public key {path} ({exc.strerror}); give the PEM file "
+                         "printed by `sge-recon export public-key`") from None
 
 
 class _progress:

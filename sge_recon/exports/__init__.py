@@ -47,7 +47,8 @@ class PeriodSummary:
 class ExportService:
     def __init__(self, recon: "Recon | None" = None, *, out_dir: Path | str | None = None):
         self.recon = recon
-        self.out_dir = Path(out_dir or DEFAULT_DIR)
+        configured = recon.settings.EXPORTS_DIR if recon is not None else None
+        self.out_dir = Path(out_dir or configured or DEFAULT_DIR)
 
     # -- writing ---------------------------------------------------------------------------------
     def export(self, period: str | Period, *, out_dir: Path | str | None = None,
@@ -60,7 +61,8 @@ class ExportService:
             raise ExportError("exporting needs a database: build the service from a Recon")
         period = period if isinstance(period, Period) else parse_period(period)
         exporter = Exporter(self.recon.db, self._dir(out_dir), trigger=trigger,
-                            generator=f"sge-recon {_version()}")
+                            generator=f"sge-recon {_version()}",
+                            signing_key=self.recon.settings.EXPORT_SIGNING_KEY)
         return exporter.run(period, force=force, progress=progress)
 
     def export_now(self, period: str, *, out_dir: Path | str | None = None,
@@ -71,10 +73,12 @@ class ExportService:
 
     # -- reading ---------------------------------------------------------------------------------
     @staticmethod
-    def verify(folder: Path | str, *, expect_manifest_sha256: str | None = None) -> "VerifyReport":
+    def verify(folder: Path | str, *, expect_manifest_sha256: str | None = None,
+               public_key: str | None = None) -> "VerifyReport":
         from .verifier import verify_export
 
-        return verify_export(folder, expect_manifest_sha256=expect_manifest_sha256)
+        return verify_export(folder, expect_manifest_sha256=expect_manifest_sha256,
+                             public_key=public_key)
 
     def list_periods(self, out_dir: Path | str | None = None) -> list[PeriodSummary]:
         """Exported periods, newest first, each with its manifest summary."""

@@ -76,8 +76,9 @@ class ExportResult:
 
 class Exporter:
     def __init__(self, db: Database, out_dir: Path | str, *, trigger: str = "cli",
-                 generator: str = "sge-recon"):
+                 generator: str = "sge-recon", signing_key: str | None = None):
         self.db = db
+        self.signing_key = signing_key
         self.out_dir = Path(out_dir)
         self.trigger = trigger
         self.generator = generator
@@ -99,6 +100,10 @@ class Exporter:
         started, clock = datetime.now(timezone.utc), time.perf_counter()
         try:
             manifest = self._write(period, work, progress)
+            if self.signing_key:
+                from .signing import sign_manifest
+
+                sign_manifest(work, self.signing_key)
             fsync_tree(work)
             replaced = publish(work, target, force=force)
         except BaseException as exc:

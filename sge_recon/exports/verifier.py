@@ -13,6 +13,7 @@ from typing import Any
 
 from ..errors import ExportError
 from .manifest import MANIFEST, read_manifest, sha256_of
+from .signing import SIGNATURE, check_signature
 from .tables import LEDGER, TABLES
 from .totals import money
 
@@ -36,6 +37,8 @@ class VerifyReport:
     files_checked: int = 0
     rows_checked: int = 0
     transactions_unbalanced: int = 0
+    signed: bool = False
+    signature_verified: bool = False
 
     @property
     def ok(self) -> bool:
@@ -48,13 +51,22 @@ class VerifyReport:
         return {"folder": str(self.folder), "period": self.period, "ok": self.ok,
                 "files_checked": self.files_checked, "rows_checked": self.rows_checked,
                 "transactions_unbalanced": self.transactions_unbalanced,
+                "signed": self.signed, "signature_verified": self.signature_verified,
                 "mismatches": [{"file": m.file, "problem": m.problem} for m in self.mismatches]}
 
 
-def verify_export(folder: Path | str, *, expect_manifest_sha256: str | None = None) -> VerifyReport:
+def verify_export(folder: Path | str, *, expect_manifest_sha256: str | None = None,
+                  public_key: str | None = None) -> VerifyReport:
     folder = Path(folder).resolve()
     manifest = read_manifest(folder)
     report = VerifyReport(folder, manifest.get("period"))
+    report.signed = (folder / SIGNATURE).is_file()
+    if public_key is not None:
+        problem = check_signature(folder, public_key)
+        if problem:
+            report.add(SIGNATURE, problem)
+        else:
+            report.signature_verified = True
     if expect_manifest_sha256:
         actual = sha256_of(folder / MANIFEST)
         if actual != expect_manifest_sha256.strip().lower():
@@ -102,7 +114,7 @@ def _check_hashes(folder: Path, files: dict[str, dict[str, Any]], report: Verify
             report.add(name, f"sha256 is {digest}, the manifest says {entry.get('sha256')} "
                              "(the file was altered)")
     for path in sorted(folder.iterdir()):
-        if path.name != MANIFEST and path.name not in files:
+        if path.name not in (MANIFEST, SIGNATURE) and path.name not in files:
             report.add(path.name, "is in the folder but not in the manifest")
 
 

@@ -1,0 +1,96 @@
+"""Ed25519 signatures of ``manifest.json``: proof of origin an auditor can check offline.
+
+The hashes in the manifest prove that the files match the manifest; the signature proves that the
+manifest is the one sge-recon wrote. The private key comes from the ``EXPORT_SIGNING_KEY`` setting
+(normally ``EXPORT_SIGNING_KEY_FILE``); auditors receive the public key out of band
+(``sge-recon export public-key``) and pass it to ``sge-recon export verify --public-key``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from pathlib import Path
+
+from ..errors import ConfigError
+
+SIGNATURE = "manifest.sig"
+ALGORITHM = "ed25519"
+
+
+def generate_private_key_pem() -> str:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    key = Ed25519PrivateKey.generate()
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption()).decode()
+
+
+def _private_key(pem: str):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    try:
+        key = serialization.load_pem_private_key(pem.encode(), password=None)
+    except (ValueError, TypeError):
+        raise ConfigError("EXPORT_SIGNING_KEY", "is not a PEM private key; create one with "
+                                                "`sge-recon export keygen FILE`") from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ConfigError("EXPORT_SIGNING_KEY", "must be an Ed25519 key; create one with "
+                                                "`sge-recon export keygen FILE`")
+    return key
+
+
+def public_key_pem(private_pem: str) -> str:
+    from cryptography.hazmat.primitives import serialization
+
+    public = _private_key(private_pem).public_key()
+    return public.public_bytes(serialization.Encoding.PEM,
+                               serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+
+def fingerprint(public_pem: str) -> str:
+    return "sha256:" + hashlib.sha256(public_pem.strip().encode()).hexdigest()[:32]
+
+
+def sign_manifest(folder: Path, private_pem: str) -> Path:
+    """Write ``manifest.sig`` beside ``manifest.json``."""
+    manifest = (folder / "manifest.json").read_bytes()
+    signature = _private_key(private_pem).sign(manifest)
+    body = {"algorithm": ALGORITHM, "signs": "manifest.json",
+            "public_key_fingerprint": fingerprint(public_key_pem(private_pem)),
+            "signature": base64.b64encode(signature).decode()}
+    path = folder / SIGNATURE
+    path.write_text(json.dumps(body, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def check_signature(folder: Path, public_pem: str) -> str | None:
+    """None when ``manifest.sig`` is a valid signature of ``manifest.json`` by this key;
+    otherwise a sentence saying what is wrong."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    path = folder / SIGNATURE
+    if not path.is_file():
+        return "is missing: the export is not signed (or the signature was removed)"
+    try:
+        body = json.loads(path.read_text(encoding="utf-8"))
+        signature = base64.b64decode(body["signature"], validate=True)
+    except (ValueError, KeyError, TypeError):
+        return "is not a readable signature file"
+    try:
+        public = serialization.load_pem_public_key(public_pem.encode())
+    except ValueError:
+        return "cannot be checked: the given public key is not a PEM public key"
+    if not isinstance(public, Ed25519PublicKey):
+        return "cannot be checked: the given public key is not an Ed25519 key"
+    try:
+        public.verify(signature, (folder / "manifest.json").read_bytes())
+    except InvalidSignature:
+        return ("does not match manifest.json under the given public key (the manifest was "
+                "altered, or it was signed by another key)")
+    return None
