@@ -1,0 +1,40 @@
+"""``sge-recon bench`` end to end at a small size: one run prints the table and writes the JSON
+with the floors, the product figures, their ratios and the targets."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+
+def _bench(env, *args):
+    return subprocess.run([sys.executable, "-m", "sge_recon", "bench", *args], env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.slow
+def test_bench_prints_and_writes_every_figure(cli_env, tmp_path):
+    out = tmp_path / "bench.json"
+    done = _bench(cli_env, "--entries", "20000", "--no-gx", "--json", str(out))
+    assert done.returncode == 0, done.stderr
+    figures = {f["name"]: f for f in json.loads(out.read_text())["figures"]}
+    names = list(figures)
+    assert names[0].startswith("floor: per-program balance")
+    for name in ("full SQL suite", "per-minute fast suite (incremental)",
+                 "console Overview data load"):
+        assert figures[name]["floor"] == "balance" and figures[name]["ratio"] > 0
+        assert figures[name]["ok"] in (True, False) and figures[name]["target"]
+        assert name in done.stdout
+    assert any(n.startswith("floor: raw COPY binary") for n in names)
+    export = next(f for n, f in figures.items() if n.startswith("export of") and "RSS" not in n)
+    assert export["unit"] == "rows/s" and export["floor"] == "COPY" and export["value"] > 0
+    assert "figures written to" in done.stdout
+
+    # a database holding another size is not replaced without --reset
+    again = _bench(cli_env, "--entries", "200000", "--no-gx", "--json", str(out))
+    assert again.returncode == 3
+    assert "Error:" in again.stderr and "--reset" in again.stderr
+    assert "Traceback" not in again.stderr
