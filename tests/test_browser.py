@@ -102,8 +102,10 @@ def test_every_page_renders_in_chromium(console_url):
                 url = f"{console_url}/" + ("" if path == "overview" else path)  # default page: /
                 page.goto(url, wait_until="domcontentloaded")
                 page.wait_for_selector("h1", timeout=60_000)
-                for text in expected:
-                    page.get_by_text(text, exact=False).first.wait_for(timeout=60_000)
+                # every expected text shown (whichever element holds it), and no longer running
+                page.wait_for_function(
+                    "texts => texts.every(t => document.body.innerText.includes(t))",
+                    arg=expected, timeout=90_000)
                 page.wait_for_timeout(1_000)  # let charts and tables finish drawing
                 page.screenshot(path=str(SCREENSHOTS / f"{path}.png"), full_page=True)
                 body = page.inner_text("body")
