@@ -88,6 +88,9 @@ def actions():
 
 log = kit.load(actions, what="the action log")
 if log is not None:
-    st.dataframe(log, hide_index=True, key="action_log")
+    if log:
+        st.dataframe(log, hide_index=True, key="action_log")
+    else:
+        st.caption("No console action recorded yet.")
 
 kit.show_pending_dialog()
