@@ -76,8 +76,8 @@ class CheckService:
         if fast_only and engine == "sql":
             from . import incremental
 
-            incremental.advance_checkpoint(self.db)
-            definitions = incremental.incremental_definitions(definitions)
+            if incremental.advance_checkpoint(self.db) is not None:  # else: full forms
+                definitions = incremental.incremental_definitions(definitions)
         results = self._engine_run(engine, definitions)
         finished_at = datetime.now(timezone.utc)
         run = RunResult(run_id=str(uuid.uuid4()), started_at=started_at,
