@@ -102,7 +102,8 @@ def test_incremental_equals_full_on_random_ledgers(module_db_url, module_recon, 
         for _ in range(3):  # candidate, confirm, compare: the watermark reaches the end
             _compare(module_recon)
         last = checkpoint.read_checkpoint(module_recon.db)
-        top = module_recon.db.fetch_one("SELECT coalesce(max(id), 0) AS m FROM public.ledger_entries")
+        top = module_recon.db.fetch_one("SELECT coalesce(max(id), 0) AS m "
+                                        "FROM public.ledger_entries")
         assert last["watermark"] == top["m"]
     finally:
         for conn in late:
@@ -123,7 +124,7 @@ def test_a_late_commit_below_the_watermark_candidate_holds_it_back(recon, db_url
         assert checkpoint.read_checkpoint(recon.db)["watermark"] == 0
     early.commit()
     early.close()
-    _compare(recon)  # the confirmation is still waiting? no: early ended -> moves to 5
+    _compare(recon)  # its transactions have ended: the candidate (5) becomes the watermark
     _compare(recon)
     assert checkpoint.read_checkpoint(recon.db)["watermark"] == 5
     fast = recon.checks.run(fast_only=True, store=False).by_name()

@@ -41,9 +41,9 @@ def bench(state, entries: int, home: str, reset: bool, seed: int, no_gx: bool,
                        allow_reset=reset or own,
                        progress=lambda text: click.echo(f"  {text}", err=True))
     ctx = result.context
+    load = ", ".join(f"{x:.1f}" for x in ctx["load_average_at_start"])
     click.echo(f"\n{result.entries:,} ledger entries · PostgreSQL {ctx['server_version']} · "
-               f"{ctx['cpus']} CPUs, load {', '.join(f'{x:.1f}' for x in ctx['load_average_at_start'])}"
-               f" · checkpoint {ctx['checkpoint']['seconds']:.1f} s")
+               f"{ctx['cpus']} CPUs, load {load} · checkpoint {ctx['checkpoint']['seconds']:.1f} s")
     click.echo(f"{'figure':<44} {'value':>14} {'vs floor':>9}  {'target':<30} result")
     for f in result.figures:
         value = f"{f.value:,.0f} {f.unit}" if f.unit in ("rows/s", "MB") else f"{f.value:.3f} s"

@@ -218,7 +218,8 @@ def _advance_locked(conn: psycopg.Connection) -> AdvanceReport:
     pending = cp["pending_watermark"]
     if pending is not None:
         if not _pending_settled(conn, cp):
-            report.pending, report.note = pending, "waiting for transactions older than the candidate"
+            report.pending = pending
+            report.note = "waiting for transactions older than the candidate"
             return report
         report = _move_to(conn, cp["watermark"], pending)
     _record_candidate(conn, report)

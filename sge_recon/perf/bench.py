@@ -1,13 +1,14 @@
 """``sge-recon bench``: one run, every figure of issue 8 against its floor.
 
 Floors (PostgreSQL alone, nothing of ours around it):
-  * balance floor — a raw ``SELECT program_id, currency, sum(…) GROUP BY`` over the whole ledger;
-  * COPY floor — a raw ``COPY (…) TO STDOUT (FORMAT binary)`` of one month of every exported table,
-    in one snapshot, bytes discarded (sge_recon.db.exports.raw_copy_binary, as scripts/bench_export).
+  * balance floor: a raw ``SELECT program_id, currency, sum(…) GROUP BY`` over the whole ledger;
+  * COPY floor: a raw ``COPY (…) TO STDOUT (FORMAT binary)`` of one month of every exported
+    table, in one snapshot, bytes discarded (sge_recon.db.exports.raw_copy_binary, as
+    scripts/bench_export.py measures it).
 
 Product figures, each with its ratio to its floor and the issue's target:
-  * full SQL suite (the catalogue; its own target is ≤ 1.3 × the sum of its raw queries, timed in the
-    same run by sge_recon.checks.bench), the GX suite (≤ 2.5 × SQL suite);
+  * full SQL suite (the catalogue; its own target is ≤ 1.3 × the sum of its raw queries, timed
+    in the same run by sge_recon.checks.bench), the GX suite (≤ 2.5 × SQL suite);
   * the per-minute fast suite, incremental, after a minute of new entries (≤ 1 s);
   * the console Overview's data load (sge_recon.console.bench; ≤ 1 s);
   * the export of one month in a child process (≥ 50 % of the COPY floor's rows/s, peak RSS ≤
