@@ -86,3 +86,18 @@ def test_tampering_opens_a_p0_incident_until_the_checkpoint_is_rebased(reconcile
     assert reconciled.checks.run().by_name()["ledger_tamper"].status == "pass"
     resolved = reconciled.incidents.evaluate(now).resolved
     assert [i["kind"] for i in resolved if i["kind"] == "ledger_tamper"] == ["ledger_tamper"]
+
+
+def test_rebase_from_the_command_line(reconciled, cli_env):
+    import subprocess
+    import sys
+
+    def rebase(*args):
+        return subprocess.run([sys.executable, "-m", "sge_recon", "check", *args], env=cli_env,
+                              capture_output=True, text=True, timeout=120)
+
+    empty = rebase("--rebase-checkpoint", " ")
+    assert empty.returncode == 3 and "Error: a rebase needs a reason" in empty.stderr
+    done = rebase("--rebase-checkpoint", "INC-2 reviewed")
+    assert done.returncode == 0, done.stderr
+    assert "watermark 12" in done.stdout
