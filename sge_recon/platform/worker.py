@@ -118,14 +118,24 @@ class Worker:
         beat.start()
         try:
             done = 0
+            lost_job = False
             last_requeue = self.clock()
             while not self.stop_event.is_set():
                 if max_jobs is not None and done >= max_jobs:
                     break
                 try:
                     worked = self.run_one()
+                    if lost_job:
+                        # The job that was in flight when the database went away is still
+                        # 'active' under our own (live) id: nobody else may take it. Jobs run one
+                        # at a time, so between jobs any active job of ours is that one.
+                        with self._conn.transaction():
+                            self.stats.requeued += store.requeue_jobs_of(
+                                self._conn, self.worker_id, self.clock())
+                        lost_job = False
                 except Exception as exc:  # the database went away: wait, reconnect, go on
                     log.warning("worker loop error (%s); retrying in a moment", type(exc).__name__)
+                    lost_job = True
                     self.stop_event.wait(max(self.poll_interval, 1.0))
                     self._reconnect()
                     continue
