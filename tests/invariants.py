@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 from sge_recon.context import Recon
 from sge_recon.db import Database
+from sge_recon.db.platform_store import WORKER_LOCK_CLASS
 
 from .conftest import settings_for
 
@@ -108,11 +109,15 @@ def unrecoverable_intents(db: Database) -> list[dict]:
 
     `failed` is retryable by the admin API (retry-intent); an open intent needs a waiting,
     delayed or active job (an active job of a dead worker is requeued by the next worker)."""
+    # An active job is retryable only if its worker is gone (its liveness lock is free): the job
+    # of a live worker that is not working on it any more would never be picked up again.
     return db.fetch_all(
         "SELECT i.id AS intent_id, i.status FROM public.settlement_intents i"
         " WHERE i.status NOT IN ('completed', 'failed') AND NOT EXISTS ("
         "  SELECT 1 FROM public.jobs j WHERE j.intent_id = i.id"
-        "  AND j.status IN ('waiting', 'delayed', 'active'))")
+        "  AND (j.status IN ('waiting', 'delayed') OR (j.status = 'active' AND"
+        "   (j.worker_id IS NULL OR pg_try_advisory_xact_lock(%s, hashtext(j.worker_id))))))",
+        (WORKER_LOCK_CLASS,))
 
 
 def check_invariants(url: str, *, expected: frozenset[str] | set[str] = frozenset(),

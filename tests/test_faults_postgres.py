@@ -112,6 +112,15 @@ def health(url: str) -> int | None:
         return None
 
 
+def enqueue(db: Database, program: dict, user: dict, numbers) -> None:
+    with db.transaction() as conn:
+        for n in numbers:
+            store.insert_intent_with_job(conn, intent_id=f"int_pg_{n:04d}",
+                                         program_id=program["id"], user_id=user["id"],
+                                         amount=Decimal("10.00"), currency="USD", fault=None,
+                                         fault_repeats=0, now=ago(seconds=1))
+
+
 def completed(db: Database) -> int:
     try:
         return db.fetch_one("SELECT count(*) AS n FROM public.settlement_intents"
@@ -129,13 +138,8 @@ def test_everything_recovers_by_itself_after_postgres_restarts(restartable, rece
     program = factory.program()
     affiliate = factory.affiliate(program["id"])
     user = factory.user(program["id"], referred_by=affiliate["id"])
-    intents = 120
-    with db.transaction() as conn:
-        for n in range(intents):
-            store.insert_intent_with_job(conn, intent_id=f"int_pg_{n:04d}",
-                                         program_id=program["id"], user_id=user["id"],
-                                         amount=Decimal("10.00"), currency="USD", fault=None,
-                                         fault_repeats=0, now=ago(seconds=1))
+    intents, late = 120, 20
+    enqueue(db, program, user, range(intents))
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SGE_", "DATABASE_URL"))}
     # the real scheduler alerts to the same receiver: whichever scheduler opens the incident, one
@@ -168,7 +172,18 @@ def test_everything_recovers_by_itself_after_postgres_restarts(restartable, rece
         factory.delivery(endpoint["id"], status="failed", attempt_count=5, last_error="HTTP 503",
                          last_attempt_at=ago(hours=2))
 
+        # Catch the worker in the middle of a job: hold the settlements table so that its money
+        # transaction waits (its job already claimed and committed 'active'), then pull the plug.
+        blocker = psycopg.connect(url)
+        blocker.execute("LOCK TABLE public.settlements IN ACCESS EXCLUSIVE MODE")
+        enqueue(db, program, user, range(intents, intents + late))  # work for it to be in
+        assert wait_for(lambda: db.fetch_one(
+            "SELECT count(*) AS n FROM pg_stat_activity WHERE application_name LIKE 'sge-worker:%'"
+            " AND wait_event_type = 'Lock'")["n"] == 1, 30), "the worker never blocked mid-job"
+        in_flight = db.fetch_one("SELECT intent_id FROM public.jobs WHERE status = 'active'")
+
         restartable.stop()  # ---------------------------------------------- the outage
+        blocker.close()
         down_since = time.monotonic()
         assert wait_for(lambda: health(api_url) == 503, 15), "the API never said 503"
         body = httpx.get(f"{api_url}/health", timeout=5).json()
@@ -191,8 +206,10 @@ def test_everything_recovers_by_itself_after_postgres_restarts(restartable, rece
 
         restartable.start()  # ---------------------------------------------- back
         assert wait_for(lambda: health(api_url) == 200, 30), "the API did not recover"
-        assert wait_for(lambda: completed(db) == intents, 90), \
-            f"the worker did not resume: {completed(db)}/{intents}"
+        assert wait_for(lambda: completed(db) == intents + late, 90), \
+            f"the worker did not resume: {completed(db)}/{intents + late}"
+        assert db.fetch_one("SELECT status FROM public.settlement_intents WHERE id = %s",
+                            (in_flight["intent_id"],))["status"] == "completed"
         assert console.overview() is not None
         assert console.stuck_intents() == []
 
@@ -204,7 +221,8 @@ def test_everything_recovers_by_itself_after_postgres_restarts(restartable, rece
         assert wait_for(lambda: len(receiver.delivered(SLACK)) == 1
                         and len(receiver.delivered(DISCORD)) == 1, 10)
         clock.advance(minutes=1)
-        sched.tick()  # and no second message for the same incident
+        [again] = sched.tick()  # and no second message for the same incident
+        assert again.status == "succeeded", again
         assert len(receiver.delivered(SLACK)) == len(receiver.delivered(DISCORD)) == 1
         runs = db.fetch_all("SELECT status FROM recon.job_runs WHERE job = 'monitor'"
                             " AND host = %s", (sched.host,))
