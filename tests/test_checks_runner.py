@@ -262,3 +262,31 @@ def test_cli_lists_the_catalogue_and_rejects_a_bad_one(cli_env, tmp_path):
     proc = sge_recon(["check"], {**cli_env, "CHECKS_DIR": str(tmp_path)})
     assert proc.returncode == 3
     assert proc.stderr.startswith(f"Error: {tmp_path / 'checks.yml'}: a: unknown key(s) colour")
+
+
+def test_latest_results_follow_the_runs_start_not_the_storage_order(recon, factory):
+    """A long daily run started at 02:00 and stored at 02:10 is older than a per-minute run
+    started (and stored) at 02:05: the newest result of a check is that of the newest run."""
+    from datetime import timedelta
+
+    from sge_recon.db import checks as store
+    from tests.factories import now
+
+    t = now() - timedelta(hours=3)
+    daily = factory.check_run(started_at=t, finished_at=t + timedelta(minutes=10))
+    minute = factory.check_run(started_at=t + timedelta(minutes=5),
+                               finished_at=t + timedelta(minutes=5, seconds=1))
+    factory.check_result(minute["run_id"], "ledger_balance", status="pass",
+                         created_at=t + timedelta(minutes=5, seconds=1))
+    factory.check_result(daily["run_id"], "ledger_balance", status="fail",
+                         created_at=t + timedelta(minutes=10))
+    factory.check_result(daily["run_id"], "ledger_tamper", status="pass",
+                         created_at=t + timedelta(minutes=10))
+    for minutes in range(1, 30):  # older history of both
+        old = factory.check_run(started_at=t - timedelta(minutes=minutes))
+        factory.check_result(old["run_id"], "ledger_balance", status="warn",
+                             created_at=t - timedelta(minutes=minutes))
+    latest = {r["name"]: r for r in store.latest_results(recon.db)}
+    assert latest["ledger_balance"]["run_id"] == minute["run_id"]
+    assert latest["ledger_tamper"]["run_id"] == daily["run_id"]
+    assert list(latest) == sorted(latest)
