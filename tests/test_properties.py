@@ -201,3 +201,77 @@ def test_queue_depth_counts_waiting_settlement_jobs_and_grades_them(db, db_url, 
     assert check.status == expected
     INVARIANT_FIGURES["property examples"] += 1
     INVARIANT_FIGURES["planted faults found"] += expected != "pass"
+
+
+# -- commissions ------------------------------------------------------------------------------------
+RATES = {"prog_a": (Decimal("0.01"), Decimal("0.005")), "prog_b": (Decimal("0.025"),
+                                                                   Decimal("0.0125"))}
+commission = st.fixed_dictionaries({
+    "program": st.sampled_from(PROGRAMS),
+    "level": st.sampled_from([1, 2]),
+    "base": st.decimals(min_value=Decimal("0.01"), max_value=Decimal("99999.99"), places=2),
+    # planted: the other level's rate, or a typo'd rate; an amount off by a cent, truncated
+    # instead of rounded half-up, or rounded to more places
+    "rate_fault": st.sampled_from([None, None, None, "other_level", "typo"]),
+    "amount_fault": st.sampled_from([None, None, None, "cent", "truncated", "unrounded"]),
+})
+
+
+def half_up(value: Decimal) -> Decimal:
+    return value.quantize(CENT, rounding="ROUND_HALF_UP")
+
+
+def planted_commission(n: int, c: dict) -> tuple[dict, set]:
+    direct, parent = RATES[c["program"]]
+    right = direct if c["level"] == 1 else parent
+    rate = {None: right, "other_level": parent if c["level"] == 1 else direct,
+            "typo": right * 10}[c["rate_fault"]]
+    exact = c["base"] * rate
+    amount = {None: half_up(exact), "cent": half_up(exact) + CENT,
+              "truncated": exact.quantize(CENT, rounding="ROUND_DOWN"),
+              "unrounded": exact.quantize(Decimal("0.000001"), rounding="ROUND_HALF_UP")}[
+        c["amount_fault"]]
+    cid = f"com_{n:03d}"
+    problems = set()
+    if rate != right:
+        problems.add((cid, "rate"))
+    if amount != half_up(exact):  # judged with the commission's own rate (§5)
+        problems.add((cid, "amount"))
+    row = {"id": cid, "program_id": c["program"], "affiliate_id": "aff_x", "intent_id": "int_x",
+           "level": c["level"], "rate": rate, "base_amount": c["base"], "amount": amount}
+    return row, problems
+
+
+@pytest.fixture
+def rated_programs(factory):
+    return [factory.program(id=p, direct_commission_rate=RATES[p][0],
+                            parent_commission_rate=RATES[p][1]) for p in PROGRAMS]
+
+
+@EXAMPLES
+@given(commissions=st.lists(commission, max_size=25))
+def test_commission_accuracy_finds_exactly_the_wrong_rates_and_amounts(db, db_url, rated_programs,
+                                                                       commissions):
+    recon = Recon(settings_for(db_url))
+    reset(db, "commissions")
+    rows, expected = [], set()
+    for n, c in enumerate(commissions):
+        row, problems = planted_commission(n, c)
+        rows.append(row)
+        expected |= problems
+    with db.transaction() as conn:
+        conn.cursor().executemany(
+            "INSERT INTO public.commissions (id, program_id, affiliate_id, intent_id, level, rate,"
+            " base_amount, amount, status) VALUES (%(id)s, %(program_id)s, %(affiliate_id)s,"
+            " %(intent_id)s, %(level)s, %(rate)s, %(base_amount)s, %(amount)s, 'accrued')", rows)
+    check = run(recon, "commission_accuracy")["commission_accuracy"]
+    assert {(r["commission_id"], r["problem"]) for r in check.rows} == expected
+    for r in check.rows:
+        if r["problem"] == "amount":
+            row = next(x for x in rows if x["id"] == r["commission_id"])
+            assert r["expected"] == half_up(row["base_amount"] * row["rate"])
+            assert r["actual"] == row["amount"]
+    assert check.failing_rows == len(expected)
+    assert check.status == ("fail" if expected else "pass")
+    INVARIANT_FIGURES["property examples"] += 1
+    INVARIANT_FIGURES["planted faults found"] += len(expected)
