@@ -8,6 +8,7 @@ through ``Recon.console`` (sge_recon/console).
 from __future__ import annotations
 
 import logging
+from decimal import Decimal, localcontext
 from typing import Any, Callable
 
 import streamlit as st
@@ -17,6 +18,7 @@ from sge_recon.context import Recon
 from sge_recon.errors import DatabaseUnavailable, ReconError
 
 RETRY_SECONDS = 5
+CENT = Decimal("0.01")
 log = logging.getLogger("sge_recon.console")
 
 
@@ -108,6 +110,24 @@ def mark(light: Any) -> str:
 
 def money(value: Any) -> str:
     return "—" if value is None else f"{value:,.2f}"
+
+
+def exact(value: Any) -> Any:
+    """A Decimal as exact text with at least cents (52.20, 0.000001): Streamlit would otherwise
+    show Decimals as floats and drop trailing zeros. Other values pass through."""
+    if not isinstance(value, Decimal):
+        return value
+    with localcontext(prec=80):  # numeric(38,6) has more digits than the default context's 28
+        if value == value.quantize(CENT):
+            return f"{value.quantize(CENT):,}"
+        return f"{value.normalize():,f}"
+
+
+def table(rows: Any, **kwargs: Any) -> None:
+    """st.dataframe for a list of row dicts, with money shown exactly (see :func:`exact`)."""
+    if isinstance(rows, list):
+        rows = [{k: exact(v) for k, v in r.items()} if isinstance(r, dict) else r for r in rows]
+    st.dataframe(rows, **kwargs)
 
 
 # -- confirm, act, show the answer -----------------------------------------------------------------

@@ -24,7 +24,7 @@ if summaries is not None:
         st.info("No period exported yet. Use “Export now” below, or `sge-recon export --period "
                 "YYYY-MM`.")
     else:
-        st.dataframe([{"period": s.period, "generated_at": s.generated_at, "files": s.files,
+        kit.table([{"period": s.period, "generated_at": s.generated_at, "files": s.files,
                        "rows": s.total_rows, "bytes": s.total_bytes,
                        "checks at export": s.checks_status, "complete month": s.complete_month,
                        "problem": s.problem} for s in summaries],
@@ -33,7 +33,7 @@ if summaries is not None:
         summary = next(s for s in summaries if s.period == period)
         if summary.control_totals:
             st.markdown("**Control totals**")
-            st.dataframe(summary.control_totals, hide_index=True, key="control_totals")
+            kit.table(summary.control_totals, hide_index=True, key="control_totals")
         files = kit.load(exports.files, period, what="the files")
         if files:
             st.markdown("**Files**")
@@ -89,7 +89,7 @@ def actions():
 log = kit.load(actions, what="the action log")
 if log is not None:
     if log:
-        st.dataframe(log, hide_index=True, key="action_log")
+        kit.table(log, hide_index=True, key="action_log")
     else:
         st.caption("No console action recorded yet.")
 

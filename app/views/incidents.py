@@ -24,7 +24,7 @@ if rows is not None:
     if not rows:
         st.success("No incident with this status.", icon=":material/check_circle:")
     else:
-        st.dataframe(rows, hide_index=True, key="incident_table",
+        kit.table(rows, hide_index=True, key="incident_table",
                      column_order=["id", "priority", "status", "title", "money_at_stake",
                                    "opened_at", "last_seen_at", "acknowledged_by", "resolved_at",
                                    "kind", "key"])
@@ -50,7 +50,7 @@ if rows is not None:
                               what="the linked check results")
             if linked:
                 st.markdown("**Check results of the run that opened it**")
-                st.dataframe(linked, hide_index=True, key="incident_checks")
+                kit.table(linked, hide_index=True, key="incident_checks")
         if kit.require_operator():
             op, iid = kit.operator(), incident["id"]
             a, b = st.columns(2)

@@ -37,7 +37,7 @@ if rows is not None:
                     f"**{kit.money(sum(r['amount'] for r in rows))}**.")
         for r in rows:
             r["stuck_minutes"] = round(int(r["stuck_seconds"]) / 60, 1)
-        st.dataframe(rows, hide_index=True, key="stuck_table",
+        kit.table(rows, hide_index=True, key="stuck_table",
                      column_order=["intent_id", "program_id", "status", "amount", "currency",
                                    "stuck_minutes", "attempts", "last_error", "user_id"])
         chosen = st.selectbox("Intent to retry", [r["intent_id"] for r in rows],
@@ -59,16 +59,16 @@ if intent_id.strip():
             st.caption(f"Last error: {info['last_error']}")
         st.json({k: str(v) for k, v in info.items()}, expanded=False)
         st.markdown("Jobs")
-        st.dataframe(detail["jobs"], hide_index=True, key="intent_jobs")
+        kit.table(detail["jobs"], hide_index=True, key="intent_jobs")
         if detail["settlement"]:
             st.markdown("Settlement")
-            st.dataframe([detail["settlement"]], hide_index=True, key="intent_settlement")
+            kit.table([detail["settlement"]], hide_index=True, key="intent_settlement")
         if detail["entries"]:
             st.markdown("Ledger entries")
-            st.dataframe(detail["entries"], hide_index=True, key="intent_entries")
+            kit.table(detail["entries"], hide_index=True, key="intent_entries")
         if detail["actions"]:
             st.markdown("Console actions on this intent")
-            st.dataframe(detail["actions"], hide_index=True, key="intent_actions")
+            kit.table(detail["actions"], hide_index=True, key="intent_actions")
         if info["status"] != "completed":
             retry_button(info["intent_id"], "retry_searched")
 

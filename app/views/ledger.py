@@ -35,7 +35,7 @@ if rows is not None:
     if not rows:
         st.info("The ledger has no entries yet.")
     else:
-        st.dataframe(rows, hide_index=True, key="balances_table")
+        kit.table(rows, hide_index=True, key="balances_table")
         off = [r for r in rows if r["difference"] != 0]
         if off:
             st.error(f"{len(off)} program/currency pair(s) do not balance.", icon=":material/error:")
@@ -51,7 +51,7 @@ if checks is not None:
         st.markdown(f"{kit.mark(result.status)} **{name}** — {result.status}, {result.failing_rows or 0} failing "
                     f"row(s)" + (f" · error: {result.error}" if result.error else ""))
         if result.rows:
-            st.dataframe(result.rows, hide_index=True, key=f"rows_{name}")
+            kit.table(result.rows, hide_index=True, key=f"rows_{name}")
 
 st.subheader("Offending transactions")
 pairs = [(r["program_id"], r["currency"]) for r in rows or [] if r["difference"] != 0]
@@ -60,7 +60,7 @@ if pairs:
                         key="imbalance_pair")
     txns = kit.load(kit.service().unbalanced_transactions, *pair, what="the transactions")
     if txns is not None:
-        st.dataframe(txns, hide_index=True, key="unbalanced_txns")
+        kit.table(txns, hide_index=True, key="unbalanced_txns")
 else:
     st.caption("None: no program/currency is out of balance.")
 txn_id = st.text_input("Show the entries of a transaction", key="txn_id",
@@ -69,7 +69,7 @@ if txn_id.strip():
     entries = kit.load(kit.service().transaction_entries, txn_id, what="the entries")
     if entries is not None:
         if entries:
-            st.dataframe(entries, hide_index=True, key="txn_entries")
+            kit.table(entries, hide_index=True, key="txn_entries")
         else:
             st.warning(f"No ledger entries with transaction id {txn_id.strip()!r}.")
 

@@ -34,7 +34,7 @@ if rows is not None:
         breached = [r for r in rows if r["sla_breached"]]
         if breached:
             st.error(f"{len(breached)} batch(es) past the {sla} h SLA.", icon=":material/alarm:")
-        st.dataframe(rows, hide_index=True, key="open_batches",
+        kit.table(rows, hide_index=True, key="open_batches",
                      column_order=["batch_id", "program_id", "status", "approvals", "approvers",
                                    "affiliate_count", "total_amount", "sla_left_hours",
                                    "created_at", "approved_at"])
@@ -72,6 +72,6 @@ if rows is not None:
 st.subheader("Recent batches")
 recent = kit.load(recent_batches, what="the recent batches")
 if recent is not None:
-    st.dataframe(recent, hide_index=True, key="recent_batches")
+    kit.table(recent, hide_index=True, key="recent_batches")
 
 kit.show_pending_dialog()

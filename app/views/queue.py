@@ -46,7 +46,7 @@ if state is not None:
     else:
         for w in workers:
             w["state"] = "alive" if w["alive"] else "silent"
-        st.dataframe(workers, hide_index=True, key="workers_table",
+        kit.table(workers, hide_index=True, key="workers_table",
                      column_order=["worker_id", "state", "silent_seconds", "last_seen_at",
                                    "jobs_completed", "started_at"])
 

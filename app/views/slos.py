@@ -35,6 +35,6 @@ if rows is not None:
             st.caption(f"Target **{pct(slo.target, 1)}** · error budget left "
                        f"**{budget(slo)}**")
             st.caption(f"{slo.good:,} good of {slo.total:,} — {slo.measured_by}.")
-    st.dataframe([{"objective": s.name, "target": pct(s.target, 1), "current": pct(s.current, 3),
+    kit.table([{"objective": s.name, "target": pct(s.target, 1), "current": pct(s.current, 3),
                    "error budget left": budget(s), "good": s.good, "total": s.total,
                    "bad": s.bad} for s in rows], hide_index=True, key="slo_table")

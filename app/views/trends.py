@@ -116,4 +116,4 @@ if spot is not None:
             st.error(f"{len(bad)} commission(s) do not match the contract rates.", icon=":material/error:")
         else:
             st.success("Every sampled commission matches the contract rates.", icon=":material/check_circle:")
-        st.dataframe(spot, hide_index=True, key="spot_check_table")
+        kit.table(spot, hide_index=True, key="spot_check_table")

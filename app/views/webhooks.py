@@ -28,7 +28,7 @@ if rows is not None:
     else:
         exhausted = sum(1 for r in rows if r["status"] == "failed")
         st.markdown(f"**{len(rows) - exhausted}** waiting for a retry, **{exhausted}** gave up.")
-        st.dataframe(rows, hide_index=True, key="failing_deliveries",
+        kit.table(rows, hide_index=True, key="failing_deliveries",
                      column_order=["delivery_id", "status", "attempt_count", "last_error",
                                    "next_retry_at", "endpoint_id", "event_type", "url",
                                    "last_attempt_at"])
@@ -48,7 +48,7 @@ if eps is not None:
     if not eps:
         st.info("No webhook endpoint is registered.")
     else:
-        st.dataframe(eps, hide_index=True, key="endpoint_health",
+        kit.table(eps, hide_index=True, key="endpoint_health",
                      column_order=["endpoint_id", "health", "consecutive_failures",
                                    "failing_since", "last_success_at", "exhausted", "enabled",
                                    "program_id", "url"])
