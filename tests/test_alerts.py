@@ -13,7 +13,6 @@ import logging
 import threading
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -21,60 +20,12 @@ from sge_recon.context import Recon
 from sge_recon.scheduling import ManualClock, Scheduler, default_jobs
 
 from .conftest import settings_for
-
-
-class Receiver:
-    """A tiny webhook receiver on 127.0.0.1 that records every POST (and can fail on purpose)."""
-
-    def __init__(self):
-        self.posts: list[dict] = []          # every attempt: path, status answered, json body
-        self.fail_next: dict[str, int] = {}  # path -> how many next POSTs fail
-        self.fail_status = 500
-        self.fail_headers: dict[str, str] = {}
-        self.lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 - http.server's naming
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                with receiver.lock:
-                    failing = receiver.fail_next.get(self.path, 0)
-                    if failing:
-                        receiver.fail_next[self.path] = failing - 1
-                    status = receiver.fail_status if failing else (
-                        204 if self.path.startswith("/discord") else 200)
-                    receiver.posts.append({"path": self.path, "status": status,
-                                           "json": json.loads(body)})
-                self.send_response(status)
-                for name, value in (receiver.fail_headers.items() if failing else ()):
-                    self.send_header(name, value)
-                self.end_headers()
-                if status == 200:
-                    self.wfile.write(b"ok")
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def delivered(self, path: str) -> list[dict]:
-        with self.lock:
-            return [p["json"] for p in self.posts if p["path"] == path and p["status"] < 300]
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+from .http_receiver import Receiver
 
 
 @pytest.fixture
 def receiver():
-    r = Receiver()
+    r = Receiver(default_status=lambda path: 204 if path.startswith("/discord") else 200)
     yield r
     r.close()
 

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import http.server
 import json
-import threading
 from datetime import timedelta
 
 import httpx
@@ -17,41 +15,8 @@ import pytest
 from sge_recon.platform.dispatcher import WebhookDispatcher
 from sge_recon.platform.schedules import ManualClock, utc_now
 
+from .http_receiver import Receiver
 from .platform_helpers import ADMIN, running_api
-
-
-class _Server(http.server.ThreadingHTTPServer):
-    request_queue_size = 128  # the dispatcher posts a batch at once; 5 (the default) refuses some
-    daemon_threads = True
-
-
-class Receiver:
-    """Answers each path with the code set for it (204 by default); keeps every request."""
-
-    def __init__(self):
-        self.codes: dict[str, int] = {}
-        self.requests: list[dict] = []
-        receiver = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.requests.append({"path": self.path, "body": body,
-                                          "headers": dict(self.headers)})
-                self.send_response(receiver.codes.get(self.path, 204))
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = _Server(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture

@@ -1,0 +1,74 @@
+"""A real HTTP receiver on 127.0.0.1 for webhook and alert tests: records every POST and answers
+with the status the test chooses (fixed per path, or failing the next N posts)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128  # the dispatcher posts a batch at once; 5 (the default) refuses some
+    daemon_threads = True
+
+
+class Receiver:
+    def __init__(self, default_status=lambda path: 204):
+        self.codes: dict[str, int] = {}          # path -> status answered from now on
+        self.fail_next: dict[str, int] = {}      # path -> how many next POSTs fail
+        self.fail_status = 500
+        self.fail_headers: dict[str, str] = {}
+        self.requests: list[dict] = []           # path, status, body, headers, json
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - http.server's naming
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with receiver.lock:
+                    failing = receiver.fail_next.get(self.path, 0)
+                    if failing:
+                        receiver.fail_next[self.path] = failing - 1
+                    status = receiver.fail_status if failing else receiver.codes.get(
+                        self.path, default_status(self.path))
+                    receiver.requests.append({"path": self.path, "status": status, "body": body,
+                                              "headers": dict(self.headers),
+                                              "json": _json_or_none(body)})
+                self.send_response(status)
+                for name, value in (receiver.fail_headers.items() if failing else ()):
+                    self.send_header(name, value)
+                payload = b"ok" if status == 200 else b""
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = _Server(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def base(self) -> str:
+        return self.url
+
+    @property
+    def posts(self) -> list[dict]:
+        return self.requests
+
+    def delivered(self, path: str) -> list[dict]:
+        with self.lock:
+            return [p["json"] for p in self.requests if p["path"] == path and p["status"] < 300]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _json_or_none(body: bytes):
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
