@@ -38,7 +38,8 @@ def reset(db, *tables: str) -> None:
 
 
 # -- ledgers ----------------------------------------------------------------------------------------
-money = st.decimals(min_value=Decimal("2.00"), max_value=Decimal("5000.00"), places=2)
+# at least 5.00, so that a credit leg (>= 2.50 with two legs) stays positive after any planted delta
+money = st.decimals(min_value=Decimal("5.00"), max_value=Decimal("5000.00"), places=2)
 # planted imbalances: cents, sub-cent noise (below the per-program tolerance but still an
 # unbalanced transaction), a micro-unit, and ordinary amounts, either sign
 deltas = st.sampled_from([Decimal("0.01"), Decimal("-0.01"), Decimal("0.005"), Decimal("-0.004"),
@@ -53,8 +54,8 @@ transaction = st.fixed_dictionaries({
 
 
 def journal_rows(txns: list[dict]) -> list[tuple]:
-    """(program, transaction_id, account, type, amount, currency) rows; a planted delta is added
-    to the first credit leg, so the transaction is off by exactly that much."""
+    """(program, transaction_id, account, type, amount, currency) rows; a planted delta is taken
+    off the first credit leg, so the transaction is off by exactly that much."""
     rows = []
     for n, t in enumerate(txns):
         tid = f"txn_{n:03d}"
