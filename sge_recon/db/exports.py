@@ -8,6 +8,7 @@ leave the server as ``…+00`` and the CSV reader parses them as UTC instants.
 from __future__ import annotations
 
 import contextlib
+import select
 from collections.abc import Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -78,13 +79,14 @@ class Snapshot:
 
     # -- the month's rows --------------------------------------------------------------------
     @contextlib.contextmanager
-    def copy_csv(self, spec: TableSpec, columns: list[Column], start: datetime,
-                 end: datetime) -> Iterator[Iterator[bytes]]:
-        """Stream the month's rows of ``spec`` as CSV (no header): an iterator of byte chunks."""
+    def copy_csv(self, spec: TableSpec, columns: list[Column], start: datetime, end: datetime,
+                 rows_per_block: int) -> Iterator[Iterator[bytes]]:
+        """Stream the month's rows of ``spec`` as CSV (no header): an iterator of blocks of
+        ``rows_per_block`` whole rows (the last one shorter)."""
         statement = sql.SQL("COPY ({}) TO STDOUT (FORMAT csv)").format(month_select(spec, columns))
         try:
             with self.conn.cursor() as cur, cur.copy(statement, {"start": start, "end": end}) as cp:
-                yield iter(cp)
+                yield _copy_out_blocks(cp, rows_per_block)
         except psycopg.Error as exc:
             raise ExportError(f"reading {spec.qualified} failed: {str(exc).strip()}") from None
 
@@ -98,6 +100,53 @@ class Snapshot:
             "       run_id::text AS run_id, created_at "
             "FROM recon.check_results ORDER BY name, created_at DESC").fetchall()
         return {"latest_run": run, "results": results}
+
+
+def _copy_out_blocks(cp: psycopg.Copy, rows_per_block: int) -> Iterator[bytes]:
+    """The rows of a started ``COPY … TO STDOUT``, read straight from libpq and joined into blocks.
+
+    Why not ``iter(cp)``: psycopg runs a generator and a wait per row, which cost as much as the
+    whole raw copy; here a row is one C call and one append. libpq is used non-blocking, so the
+    thread sleeps in ``select`` (GIL released) when the socket is dry instead of holding the GIL
+    in a blocking read while the parsing thread waits for it. The copy's end is collected here
+    (the server's final result, or its error); if the consumer stops early, ``cp``'s exit still
+    sees an unfinished copy and cancels it as before.
+    """
+    pgconn = cp.connection.pgconn
+    get_copy_data, consume_input, socket = pgconn.get_copy_data, pgconn.consume_input, pgconn.socket
+    rows: list = []
+    append, count = rows.append, 0
+    while True:
+        nbytes, data = get_copy_data(1)
+        if nbytes > 0:
+            append(data)
+            count += 1
+            if count == rows_per_block:
+                yield b"".join(rows)
+                rows.clear()
+                count = 0
+        elif nbytes == 0:  # nothing buffered: wait for the server
+            select.select([socket], [], [])
+            consume_input()
+        elif nbytes == -1:  # the copy's data is over
+            break
+        else:
+            raise psycopg.OperationalError(pgconn.get_error_message())
+    _finish_copy_out(cp)
+    if rows:
+        yield b"".join(rows)
+
+
+def _finish_copy_out(cp: psycopg.Copy) -> None:
+    """Collect the server's final result of a COPY whose data was read through libpq."""
+    from psycopg.generators import fetch_many
+    from psycopg.pq import ExecStatus
+
+    results = cp.connection.wait(fetch_many(cp.connection.pgconn))
+    if len(results) != 1:
+        raise psycopg.ProgrammingError("the COPY was mixed with other operations")
+    if results[0].status != ExecStatus.COMMAND_OK:
+        raise psycopg.errors.error_from_result(results[0], encoding=cp.connection.info.encoding)
 
 
 def month_select(spec: TableSpec, columns: list[Column]) -> sql.Composed:

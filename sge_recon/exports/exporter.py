@@ -183,7 +183,7 @@ class Exporter:
 
     def _write_table(self, snap, spec: TableSpec, columns: list[Column], period: Period,
                      work: Path, totals, report) -> int:
-        from .stream import arrow_schema, copy_to_parquet
+        from .stream import ROWS_PER_BLOCK, arrow_schema, copy_to_parquet
 
         present = bool(columns)
         columns = columns or list(spec.fallback)
@@ -193,8 +193,8 @@ class Exporter:
         path = work / spec.filename
         if not present:
             return copy_to_parquet(iter(()), schema, path)
-        with snap.copy_csv(spec, columns, period.start, period.end) as rows:
-            return copy_to_parquet(rows, schema, path, on_rows=report,
+        with snap.copy_csv(spec, columns, period.start, period.end, ROWS_PER_BLOCK) as blocks:
+            return copy_to_parquet(blocks, schema, path, on_rows=report,
                                    on_table=totals.add_table if totals is not None else None)
 
     # -- bookkeeping ---------------------------------------------------------------------------

@@ -5,9 +5,10 @@ The CSV reader gets an explicit schema: left to guess, both pyarrow's and DuckDB
 PostgreSQL's CSV writes NULL as an unquoted empty field and the empty string as ``""``; the reader
 options below keep the two apart.
 
-Why two threads and blocks of whole rows: psycopg hands over one row per call, a Python-level loop
-that is the pipeline's bottleneck. The calling thread runs only that loop (joining rows into blocks
-in C); one worker parses each block (pyarrow, GIL released), sums the control totals and writes
+Why two threads and blocks of whole rows: the COPY protocol hands over one row at a time, a
+Python-level loop that is the pipeline's bottleneck (the data-access layer keeps it to one libpq
+call per row and joins the rows into blocks in C). The calling thread runs only that loop; one
+worker parses each block (pyarrow, GIL released), sums the control totals and writes
 row groups. A Python-busy thread beside the reader would make it wait for the GIL at every row
 (the "convoy" that halved throughput when pyarrow pulled from a Python file object). Blocks hold
 whole rows, so a quoted newline never straddles two parses. At most ``MAX_QUEUED`` blocks wait.
@@ -17,7 +18,6 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterator
-from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -107,10 +107,11 @@ class _ParquetSink:
         self.writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
 
 
-def copy_to_parquet(rows: Iterator[bytes], schema: "pa.Schema", path: Path, *,
+def copy_to_parquet(blocks: Iterator[bytes], schema: "pa.Schema", path: Path, *,
                     on_table: Callable[["pa.Table"], None] | None = None,
                     on_rows: Callable[[int], None] | None = None) -> int:
-    """Stream CSV rows (one per item, as psycopg's COPY yields them) into a Parquet file.
+    """Stream blocks of whole CSV rows (``ROWS_PER_BLOCK`` each, as ``Snapshot.copy_csv`` yields
+    them) into a Parquet file.
 
     ``on_table`` sees every row group before it is written (control totals); ``on_rows`` gets the
     running row count. Returns the number of rows written.
@@ -128,7 +129,7 @@ def copy_to_parquet(rows: Iterator[bytes], schema: "pa.Schema", path: Path, *,
                 ThreadPoolExecutor(max_workers=1, thread_name_prefix="sge-export") as worker:
             sink = _ParquetSink(writer, schema, on_table)
             queued: deque = deque()
-            while block := b"".join(islice(rows, ROWS_PER_BLOCK)):
+            for block in blocks:
                 queued.append(worker.submit(sink.add, block))
                 while len(queued) > MAX_QUEUED or (queued and queued[0].done()):
                     written += queued.popleft().result()
