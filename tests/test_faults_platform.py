@@ -11,7 +11,6 @@ these extend them with repeated kills, mixed approve+execute races and the invar
 
 from __future__ import annotations
 
-import os
 import random
 import signal
 import subprocess

@@ -17,7 +17,7 @@ import pytest
 
 from sge_recon.console.runbook import ITEMS
 from sge_recon.context import Recon
-from sge_recon.db import Database, DriverError
+from sge_recon.db import DriverError
 from sge_recon.scheduling import ManualClock, Scheduler, default_jobs
 
 from .conftest import settings_for
