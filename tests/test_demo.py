@@ -18,9 +18,22 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+PORTS = {}
+
+
 def demo_args():
-    return ["--api-port", str(free_port()), "--console-port", str(free_port()),
-            "--metrics-port", str(free_port()), "--intents", "300"]
+    PORTS.update(api=free_port(), console=free_port(), metrics=free_port())
+    return ["--api-port", str(PORTS["api"]), "--console-port", str(PORTS["console"]),
+            "--metrics-port", str(PORTS["metrics"]), "--intents", "1000"]
+
+
+def get(url: str) -> int:
+    import urllib.request
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            return response.status
+    except OSError as exc:
+        return getattr(exc, "code", 0)
 
 
 def wait_for(proc, text, timeout=180):
@@ -48,9 +61,20 @@ def test_demo_runs_refuses_a_second_and_stops_cleanly(cli_env):
                              env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                              text=True)
     try:
+        first_args = dict(PORTS)
         output = wait_for(first, "Press Ctrl-C")
         assert "sge-recon demo is running" in output
+        for service in ("api", "worker", "traffic", "scheduler", "console"):
+            line = next(l for l in output.splitlines() if l.strip().startswith(service + " "))
+            assert "running" in line and "EXITED" not in line, line
+        assert get(f"http://127.0.0.1:{first_args['api']}/health") == 200
+        assert get(f"http://127.0.0.1:{first_args['console']}/") == 200
+        deadline = time.monotonic() + 60
+        while get(f"http://127.0.0.1:{first_args['metrics']}/metrics") != 200:
+            assert time.monotonic() < deadline, "the scheduler never served /metrics"
+            time.sleep(1)
         children = children_of(first.pid)
+        assert len(children) == 5
 
         second = subprocess.run([sys.executable, "-m", "sge_recon", "demo", *demo_args()],
                                 env=cli_env, capture_output=True, text=True, timeout=60)
