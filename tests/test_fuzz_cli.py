@@ -16,6 +16,8 @@ from .invariants import INVARIANT_FIGURES
 
 ARGUMENTS = [
     (["check", "--only", "no_such_check"], "unknown check"),
+    (["check", "--only", ""], "--only names no check"),
+    (["check", "--only", " , "], "--only names no check"),
     (["check", "--engine", "spark"], "Invalid value for '--engine'"),
     (["check", "--format", "xml"], "Invalid value for '--format'"),
     (["check", "--rebase-checkpoint"], "requires an argument"),

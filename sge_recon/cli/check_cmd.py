@@ -6,6 +6,8 @@ import sys
 
 import click
 
+from ..errors import UsageError
+
 
 @click.command("check")
 @click.option("--only", metavar="A,B", help="Run only these checks (comma-separated names).")
@@ -40,7 +42,10 @@ def check(state, only: str | None, fmt: str, engine: str, fast_only: bool, no_st
         click.echo(f"Ledger checkpoint rebuilt at watermark {report.watermark:,} "
                    f"({report.entries_added:,} entries); reason recorded.")
         return
-    names = [n.strip() for n in only.split(",") if n.strip()] if only else None
+    names = [n.strip() for n in only.split(",") if n.strip()] if only is not None else None
+    if names == []:
+        raise UsageError("--only names no check; give names such as --only ledger_balance,"
+                         "stuck_intents (`sge-recon check --list` shows them all)")
     run = recon.checks.run(only=names, engine=engine, trigger="cli", store=not no_store,
                            fast_only=fast_only)
     from ..checks.render import run_json, run_table
