@@ -44,10 +44,10 @@ WATERMARK_PRELUDE = ("SELECT coalesce((SELECT watermark FROM recon.ledger_checkp
 
 # -- the incremental forms of checks/ledger_balance.sql and checks/transaction_balance.sql ------
 # Same columns, same order, same rounding as the full checks (tests compare them on random data).
-INCREMENTAL_LEDGER_BALANCE = """
-WITH merged AS (
-    SELECT program_id, currency, sum(debits) AS debits, sum(credits) AS credits
-    FROM (
+def _checkpoint_plus_new(watermark: str) -> str:
+    """Per (program, currency) debits and credits: the checkpoint's totals plus the entries above
+    the watermark (``watermark`` is the placeholder of the caller's parameter style)."""
+    return f"""(
         SELECT program_id, currency, total_debits AS debits, total_credits AS credits
         FROM recon.ledger_checkpoint_totals
         UNION ALL
@@ -55,9 +55,15 @@ WITH merged AS (
                coalesce(sum(amount) FILTER (WHERE type = 'debit'), 0),
                coalesce(sum(amount) FILTER (WHERE type = 'credit'), 0)
         FROM public.ledger_entries
-        WHERE id > :watermark
+        WHERE id > {watermark}
         GROUP BY program_id, currency
-    ) AS parts
+    ) AS parts"""
+
+
+INCREMENTAL_LEDGER_BALANCE = """
+WITH merged AS (
+    SELECT program_id, currency, sum(debits) AS debits, sum(credits) AS credits
+    FROM """ + _checkpoint_plus_new(":watermark") + """
     GROUP BY program_id, currency
 )
 SELECT program_id,
@@ -329,15 +335,7 @@ def rebase(db: Database, reason: str) -> AdvanceReport:
 _DIFFERENCES = """
 SELECT program_id, currency, sum(debits) AS total_debits, sum(credits) AS total_credits,
        sum(debits) - sum(credits) AS difference
-FROM (
-    SELECT program_id, currency, total_debits AS debits, total_credits AS credits
-    FROM recon.ledger_checkpoint_totals
-    UNION ALL
-    SELECT program_id, currency,
-           coalesce(sum(amount) FILTER (WHERE type = 'debit'), 0),
-           coalesce(sum(amount) FILTER (WHERE type = 'credit'), 0)
-    FROM public.ledger_entries WHERE id > %(watermark)s GROUP BY program_id, currency
-) AS parts
+FROM """ + _checkpoint_plus_new("%(watermark)s") + """
 GROUP BY program_id, currency ORDER BY program_id, currency
 """
 
