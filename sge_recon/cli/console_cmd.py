@@ -12,16 +12,27 @@ def console(state, port: int) -> None:
     to ask viewers for a password. Stops on Ctrl-C or SIGTERM.
     """
     import os
+    import signal
+    import subprocess
+    import sys
 
-    from ..console.launch import app_path, streamlit_options
+    from ..console.launch import streamlit_command
 
     recon = state.recon()
     # Resolve the database once here (an embedded server starts now, not inside a page) and
     # hand it to the app, which loads its settings from the environment.
-    os.environ["DATABASE_URL"] = recon.db.url
+    env = {**os.environ, "DATABASE_URL": recon.db.url}
     click.echo(f"Console on http://127.0.0.1:{port} · database {recon.db.where} · admin API "
                f"{recon.settings.SGE_ADMIN_API_URL}")
-    from streamlit.web import bootstrap
+    # Streamlit runs as a child (`python -m streamlit run app/main.py`), so that `streamlit` is
+    # imported only by the app, and this process stays to release the embedded server on exit.
+    child = subprocess.Popen(streamlit_command(sys.executable, port), env=env)
 
-    bootstrap.load_config_options(streamlit_options(port))
-    bootstrap.run(str(app_path()), False, [], streamlit_options(port))
+    def forward(signum, frame):
+        child.send_signal(signum)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, forward)
+    code = child.wait()
+    if code not in (0, -signal.SIGTERM, -signal.SIGINT):
+        raise click.ClickException(f"the console (Streamlit) exited with code {code}")

@@ -31,3 +31,14 @@ def streamlit_options(port: int) -> dict[str, Any]:
     options["server_address"] = "127.0.0.1"
     options["server_headless"] = True
     return options
+
+
+def streamlit_command(python: str, port: int) -> list[str]:
+    """``python -m streamlit run app/main.py --section.option=value …`` for the console."""
+    flags = []
+    for name, value in streamlit_options(port).items():
+        section, option = name.split("_", 1)
+        text = str(value).lower() if isinstance(value, bool) else str(value)
+        flags.append(f"--{section}.{option}={text}")
+    return [python, "-m", "streamlit", "run", str(app_path()), *flags]
+
