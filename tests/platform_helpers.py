@@ -74,3 +74,18 @@ def balanced(db, where: str = "TRUE", params=()) -> bool:
         " GROUP BY transaction_id HAVING sum(CASE WHEN type = 'debit' THEN amount"
         " ELSE -amount END) <> 0", params)
     return not rows
+
+
+def enqueue_intents(db, program_id: str, user_id: str, intent_ids, amount: Decimal) -> None:
+    """Create intents with their waiting settlement jobs, as the platform does, in one
+    transaction."""
+    from sge_recon.db import platform_store as store
+
+    from .factories import ago
+
+    with db.transaction() as conn:
+        for intent_id in intent_ids:
+            store.insert_intent_with_job(conn, intent_id=intent_id, program_id=program_id,
+                                         user_id=user_id, amount=amount, currency="USD",
+                                         fault=None, fault_repeats=0, now=ago(seconds=1))
+

@@ -23,23 +23,18 @@ import httpx
 import pytest
 
 from sge_recon.context import Recon
-from sge_recon.db import platform_store as store
 
 from .conftest import settings_for
 from .factories import ago
 from .invariants import LIVENESS_CHECKS, INVARIANT_FIGURES, assert_invariants
-from .platform_helpers import ADMIN, ADMIN_KEY, APPROVER_1, APPROVER_2, bearer, running_api
+from .platform_helpers import (ADMIN, ADMIN_KEY, APPROVER_1, APPROVER_2, bearer,
+                               enqueue_intents, running_api)
 from .test_platform_worker import consistent, tree  # noqa: F401 - fixture
 
 
 def enqueue(db, tree, count: int, prefix: str) -> None:
-    with db.transaction() as conn:
-        for n in range(count):
-            store.insert_intent_with_job(conn, intent_id=f"{prefix}_{n:04d}",
-                                         program_id=tree["program"]["id"],
-                                         user_id=tree["user"]["id"], amount=Decimal("42.42"),
-                                         currency="USD", fault=None, fault_repeats=0,
-                                         now=ago(seconds=1))
+    enqueue_intents(db, tree["program"]["id"], tree["user"]["id"],
+                    [f"{prefix}_{n:04d}" for n in range(count)], Decimal("42.42"))
 
 
 def start_worker(env, worker_id: str) -> subprocess.Popen:

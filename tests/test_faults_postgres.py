@@ -28,13 +28,12 @@ import pytest
 
 from sge_recon.context import Recon
 from sge_recon.db import Database, init_db
-from sge_recon.db import platform_store as store
 from sge_recon.errors import DatabaseUnavailable, ReconError
 from sge_recon.scheduling import ManualClock
 
 from .factories import PlatformFactory, ago
 from .invariants import INVARIANT_FIGURES, LIVENESS_CHECKS, assert_invariants
-from .platform_helpers import KEYS
+from .platform_helpers import KEYS, enqueue_intents
 from .test_alerts import DISCORD, SLACK, alerting_recon, monitor_only, receiver, start_clock  # noqa: F401,E501
 
 pytestmark = pytest.mark.slow
@@ -113,12 +112,8 @@ def health(url: str) -> int | None:
 
 
 def enqueue(db: Database, program: dict, user: dict, numbers) -> None:
-    with db.transaction() as conn:
-        for n in numbers:
-            store.insert_intent_with_job(conn, intent_id=f"int_pg_{n:04d}",
-                                         program_id=program["id"], user_id=user["id"],
-                                         amount=Decimal("10.00"), currency="USD", fault=None,
-                                         fault_repeats=0, now=ago(seconds=1))
+    enqueue_intents(db, program["id"], user["id"], [f"int_pg_{n:04d}" for n in numbers],
+                    Decimal("10.00"))
 
 
 def completed(db: Database) -> int:

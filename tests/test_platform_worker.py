@@ -14,12 +14,11 @@ from decimal import Decimal
 
 import pytest
 
-from sge_recon.db import platform_store as store
 from sge_recon.platform.schedules import ManualClock
 from sge_recon.platform.worker import Worker, commission_amount
 
 from .factories import ago
-from .platform_helpers import balanced
+from .platform_helpers import balanced, enqueue_intents
 
 
 def make_intent(factory, program, user, amount="123.45", fault=None, repeats=1, **kw):
@@ -264,13 +263,8 @@ def consistent(db) -> dict:
 @pytest.mark.slow
 def test_a_worker_killed_mid_run_leaves_no_half_written_ledger(factory, db, tree, cli_env):
     intents = 400
-    with db.transaction() as conn:
-        for n in range(intents):
-            store.insert_intent_with_job(conn, intent_id=f"int_kill_{n:04d}",
-                                         program_id=tree["program"]["id"],
-                                         user_id=tree["user"]["id"], amount=Decimal("99.99"),
-                                         currency="USD", fault=None, fault_repeats=0,
-                                         now=ago(seconds=1))
+    enqueue_intents(db, tree["program"]["id"], tree["user"]["id"],
+                    [f"int_kill_{n:04d}" for n in range(intents)], Decimal("99.99"))
     argv = [sys.executable, "-m", "sge_recon", "worker", "--no-webhooks", "--poll-interval", "0.1"]
     first = subprocess.Popen(argv, env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
