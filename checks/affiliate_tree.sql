@@ -4,12 +4,12 @@
 -- the path so that a cycle not through the start affiliate stops the walk instead of looping.
 WITH RECURSIVE walk (start_id, next_id, path) AS (
     SELECT a.id, a.parent_id, ARRAY[a.id]
-    FROM public.affiliates a
+    FROM platform.affiliates a
     WHERE a.parent_id IS NOT NULL
     UNION ALL
     SELECT w.start_id, p.parent_id, w.path || p.id
     FROM walk w
-    JOIN public.affiliates p ON p.id = w.next_id
+    JOIN platform.affiliates p ON p.id = w.next_id
     WHERE w.next_id <> w.start_id
       AND NOT (w.next_id = ANY (w.path))
       AND p.parent_id IS NOT NULL
@@ -19,16 +19,16 @@ WITH RECURSIVE walk (start_id, next_id, path) AS (
     WHERE w.next_id = w.start_id
     UNION ALL
     SELECT a.id, 'orphan'
-    FROM public.affiliates a
+    FROM platform.affiliates a
     WHERE a.parent_id IS NOT NULL
-      AND NOT EXISTS (SELECT 1 FROM public.affiliates p WHERE p.id = a.parent_id)
+      AND NOT EXISTS (SELECT 1 FROM platform.affiliates p WHERE p.id = a.parent_id)
     UNION ALL
     SELECT a.id, 'cross_program'
-    FROM public.affiliates a
-    JOIN public.affiliates p ON p.id = a.parent_id
+    FROM platform.affiliates a
+    JOIN platform.affiliates p ON p.id = a.parent_id
     WHERE p.program_id <> a.program_id
 )
 SELECT pr.affiliate_id, a.program_id, pr.problem, a.parent_id
 FROM problems pr
-JOIN public.affiliates a ON a.id = pr.affiliate_id
+JOIN platform.affiliates a ON a.id = pr.affiliate_id
 ORDER BY pr.problem, a.program_id, pr.affiliate_id

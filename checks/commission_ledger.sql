@@ -2,11 +2,11 @@
 -- (an affiliate commission debits treasury and credits the affiliate's account).
 WITH commission_totals AS (
     SELECT affiliate_id, sum(amount) AS total
-    FROM public.commissions
+    FROM platform.commissions
     GROUP BY affiliate_id
 ), ledger_totals AS (
     SELECT substr(account, length('affiliate:') + 1) AS affiliate_id, sum(amount) AS total
-    FROM public.ledger_entries
+    FROM platform.ledger_entries
     WHERE type = 'credit' AND account LIKE 'affiliate:%'
     GROUP BY account
 )

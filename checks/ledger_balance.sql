@@ -6,7 +6,7 @@ SELECT program_id,
        coalesce(sum(amount) FILTER (WHERE type = 'credit'), 0)::numeric(38,6) AS total_credits,
        (coalesce(sum(amount) FILTER (WHERE type = 'debit'), 0)
         - coalesce(sum(amount) FILTER (WHERE type = 'credit'), 0))::numeric(38,6) AS difference
-FROM public.ledger_entries
+FROM platform.ledger_entries
 GROUP BY program_id, currency
 HAVING abs(coalesce(sum(amount) FILTER (WHERE type = 'debit'), 0)
            - coalesce(sum(amount) FILTER (WHERE type = 'credit'), 0)) >= :ledger_tolerance

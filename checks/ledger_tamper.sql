@@ -13,7 +13,7 @@ WITH checkpoint AS (
            count(*) AS entries,
            sum(recon.ledger_row_hash(id, program_id, transaction_id, intent_id, account, type,
                                      amount, currency, created_at)) AS fingerprint
-    FROM public.ledger_entries
+    FROM platform.ledger_entries
     WHERE id <= (SELECT watermark FROM checkpoint)
     GROUP BY program_id, currency
 ), compared AS (

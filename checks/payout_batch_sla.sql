@@ -10,7 +10,7 @@ FROM (
     SELECT b.*,
            CASE WHEN b.status = 'pending_approval' THEN b.created_at
                 ELSE coalesce(b.approved_at, b.created_at) END AS waiting_since
-    FROM public.payout_batches b
+    FROM platform.payout_batches b
     WHERE b.status IN ('pending_approval', 'approved')
 ) open_batches
 WHERE waiting_since < now() - interval '1 hour' * :payout_sla_hours

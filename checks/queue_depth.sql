@@ -1,4 +1,4 @@
 -- Jobs waiting in the settlement queue.
 SELECT count(*) AS value
-FROM public.jobs
+FROM platform.jobs
 WHERE queue = 'settlement' AND status = 'waiting'

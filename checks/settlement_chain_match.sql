@@ -6,12 +6,12 @@ SELECT s.id AS settlement_id,
        s.program_id,
        s.amount AS settlement_amount,
        t.amount AS chain_amount
-FROM public.settlements s
-LEFT JOIN public.chain_transactions t ON t.tx_hash = s.tx_hash
+FROM platform.settlements s
+LEFT JOIN platform.chain_transactions t ON t.tx_hash = s.tx_hash
 WHERE t.tx_hash IS NULL OR t.amount <> s.amount
 UNION ALL
 SELECT NULL, t.tx_hash, 'unknown_transfer', p.id, NULL, t.amount
-FROM public.chain_transactions t
-JOIN public.programs p ON p.treasury_address = t.to_address
-WHERE NOT EXISTS (SELECT 1 FROM public.settlements s WHERE s.tx_hash = t.tx_hash)
+FROM platform.chain_transactions t
+JOIN platform.programs p ON p.treasury_address = t.to_address
+WHERE NOT EXISTS (SELECT 1 FROM platform.settlements s WHERE s.tx_hash = t.tx_hash)
 ORDER BY 3, 2

@@ -6,7 +6,7 @@ SELECT id         AS intent_id,
        amount,
        status,
        floor(extract(epoch FROM now() - status_changed_at))::bigint AS stuck_seconds
-FROM public.settlement_intents
+FROM platform.settlement_intents
 WHERE status IN ('payment_pending', 'verifying', 'processing')
   AND status_changed_at < now() - interval '1 minute' * :intent_timeout_minutes
 ORDER BY status_changed_at, id

@@ -9,7 +9,7 @@ WITH per_transaction AS (
            min(currency)   AS currency,
            max(currency)   AS last_currency,
            sum(CASE WHEN type = 'debit' THEN amount ELSE -amount END) AS difference
-    FROM public.ledger_entries
+    FROM platform.ledger_entries
     GROUP BY transaction_id
     HAVING sum(CASE WHEN type = 'debit' THEN amount ELSE -amount END) <> 0
         OR min(currency) <> max(currency)
@@ -20,7 +20,7 @@ WHERE currency = last_currency
 UNION ALL
 SELECT e.transaction_id, min(e.program_id), e.currency,
        sum(CASE WHEN e.type = 'debit' THEN e.amount ELSE -e.amount END)::numeric(38,6)
-FROM public.ledger_entries e
+FROM platform.ledger_entries e
 WHERE e.transaction_id IN (SELECT transaction_id FROM per_transaction
                            WHERE currency <> last_currency)
 GROUP BY e.transaction_id, e.currency

@@ -4,7 +4,7 @@
 -- streak began: the first such delivery's creation, but never before the last success.
 WITH last_success AS (
     SELECT endpoint_id, max(coalesce(last_attempt_at, created_at)) AS at
-    FROM public.webhook_deliveries
+    FROM platform.webhook_deliveries
     WHERE status = 'delivered'
     GROUP BY endpoint_id
 ), streak AS (
@@ -12,7 +12,7 @@ WITH last_success AS (
            sum(d.attempt_count)::bigint AS consecutive_failures,
            min(d.created_at)            AS first_failure,
            max(s.at)                    AS last_success_at
-    FROM public.webhook_deliveries d
+    FROM platform.webhook_deliveries d
     LEFT JOIN last_success s ON s.endpoint_id = d.endpoint_id
     WHERE d.status IN ('retry_scheduled', 'failed', 'pending')
       AND d.attempt_count > 0
@@ -22,7 +22,7 @@ WITH last_success AS (
 SELECT e.id AS endpoint_id,
        st.consecutive_failures,
        greatest(st.first_failure, st.last_success_at) AS failing_since
-FROM public.webhook_endpoints e
+FROM platform.webhook_endpoints e
 JOIN streak st ON st.endpoint_id = e.id
 WHERE e.enabled
   AND (st.consecutive_failures > :webhook_consecutive_failures

@@ -3,6 +3,6 @@ SELECT id AS delivery_id,
        endpoint_id,
        event_type,
        last_error
-FROM public.webhook_deliveries
+FROM platform.webhook_deliveries
 WHERE status = 'failed'
 ORDER BY coalesce(last_attempt_at, created_at) DESC, id

@@ -5,6 +5,6 @@ SELECT id AS delivery_id,
        attempt_count,
        last_error,
        next_retry_at
-FROM public.webhook_deliveries
+FROM platform.webhook_deliveries
 WHERE status = 'retry_scheduled'
 ORDER BY next_retry_at NULLS LAST, id

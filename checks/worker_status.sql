@@ -6,16 +6,16 @@ WITH seen AS (
     SELECT worker_id,
            last_seen_at,
            last_seen_at >= now() - interval '1 second' * :worker_down_seconds AS live
-    FROM public.worker_heartbeats
+    FROM platform.worker_heartbeats
     WHERE last_seen_at >= now() - interval '24 hours'
 ), recent AS (
     SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM finished_at - started_at)) AS p50
-    FROM public.jobs
+    FROM platform.jobs
     WHERE status = 'completed' AND started_at IS NOT NULL
       AND finished_at >= now() - interval '15 minutes'
 ), baseline AS (
     SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM finished_at - started_at)) AS p50
-    FROM public.jobs
+    FROM platform.jobs
     WHERE status = 'completed' AND started_at IS NOT NULL
       AND finished_at >= now() - interval '15 minutes' - interval '7 days'
       AND finished_at < now() - interval '15 minutes'

@@ -60,6 +60,10 @@ class Settings:
         "usually given as EXPORT_SIGNING_KEY_FILE. Unset: exports are not signed.", secret=True)
     SGE_RECON_HOME: str = _setting(
         ".sge-recon", "Folder for local state: the embedded database, demo logs, locks.")
+    PLATFORM_PROFILE: str = _setting(
+        "contract", "How the platform's tables map to the contract (DESIGN §11): contract (the "
+        "§4 tables in public), sge (the SGE platform as built), or the path to a profile file "
+        "of your own (docs/profiles.md).")
 
     # Runbook thresholds
     INTENT_TIMEOUT_MINUTES: int = _setting(

@@ -28,7 +28,10 @@ class Recon:
         return Database.from_settings(self.settings, application_name=self._application_name)
 
     def init_db(self) -> InitReport:
-        return init_db(self.db)
+        """Migrate ``recon`` and set up the platform profile (DESIGN §11)."""
+        from .profiles import load_profile
+
+        return init_db(self.db, load_profile(self.settings.PLATFORM_PROFILE))
 
     @cached_property
     def admin(self):

@@ -123,7 +123,7 @@ class Demo:
         self._lock_file = handle
 
     def _first_simulation(self, recon: Recon) -> None:
-        row = recon.db.fetch_one("SELECT EXISTS (SELECT 1 FROM public.programs) AS has_data")
+        row = recon.db.fetch_one("SELECT EXISTS (SELECT 1 FROM platform.programs) AS has_data")
         if row and row["has_data"]:
             self.echo("Platform data present: reusing it.")
             return

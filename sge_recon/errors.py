@@ -71,3 +71,8 @@ class NotFoundError(ReconError):
 
 class ConflictError(ReconError):
     """The action does not fit the current state (approve twice, execute an executed batch, ...)."""
+
+
+class ProfileError(ReconError):
+    """A platform profile (DESIGN §11) is malformed or does not match the live database. The
+    message names the profile file, the entry and what to change."""

@@ -22,3 +22,14 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA recon TO sge_recon_
 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA recon TO sge_recon_app;
 REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON ALL TABLES IN SCHEMA public FROM sge_recon_app, sge_recon_readonly;
 REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+
+-- A platform profile's contract-shaped views (schema recon_platform, when a profile is in use):
+-- read like the platform itself. The views run with their owner's rights on the platform tables,
+-- so a reader needs nothing on those.
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'recon_platform') THEN
+        GRANT USAGE ON SCHEMA recon_platform TO sge_recon_readonly, sge_recon_app;
+        GRANT SELECT ON ALL TABLES IN SCHEMA recon_platform TO sge_recon_readonly, sge_recon_app;
+    END IF;
+END $$;

@@ -7,6 +7,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 import psycopg
+
+from sge_recon.db.relations import CONTRACT_RELATIONS
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -150,6 +152,7 @@ def test_the_fast_run_reads_only_new_entries(recon, db_url):
     with psycopg.connect(db_url, autocommit=True) as conn:
         conn.execute("SET enable_seqscan = off")  # planner choice aside: the watermark is bound
         plan = conn.execute(
-            "EXPLAIN (FORMAT JSON) " + checkpoint.INCREMENTAL_LEDGER_BALANCE.replace(
+            "EXPLAIN (FORMAT JSON) " + CONTRACT_RELATIONS.resolve(
+                checkpoint.INCREMENTAL_LEDGER_BALANCE).replace(
                 ":watermark", "100").replace(":ledger_tolerance", "0.01")).fetchone()[0]
     assert "ledger_entries_pkey" in str(plan)

@@ -13,6 +13,9 @@ from uuid import UUID
 from .thresholds import Thresholds
 
 STATUSES = ("pass", "warn", "fail", "error")
+# DESIGN §5: the connected platform has no data for the check (its profile declares the source
+# absent). Never a pass, and it never moves a run's status or exit code.
+UNAVAILABLE = "unavailable"
 _SEVERITY = {status: rank for rank, status in enumerate(STATUSES)}
 EXIT_CODES = {"pass": 0, "warn": 1, "fail": 2, "error": 3}
 _VALUE_SPEC = re.compile(r"^\s*(count|min|max|sum|avg)\(\s*([a-z_][a-z0-9_]*|\*)\s*\)\s*$")
@@ -62,7 +65,7 @@ class CheckDefinition:
 @dataclass
 class CheckResult:
     name: str
-    status: str                   # pass | warn | fail | error
+    status: str                   # pass | warn | fail | error | unavailable
     priority: str | None
     failing_rows: int | None
     value: Decimal | None
@@ -71,13 +74,18 @@ class CheckResult:
     error: str | None = None
     engine: str = "sql"
     details: dict | None = None   # engine-specific (GX validation result), stored beside
+    reason: str | None = None     # why the check is unavailable on this platform
 
     def to_json(self) -> dict:
-        """The DESIGN §5 JSON object of one check (money as decimal strings)."""
-        return {"name": self.name, "status": self.status, "priority": self.priority,
-                "failing_rows": self.failing_rows, "value": json_value(self.value),
-                "rows": [json_row(r) for r in self.rows],
-                "duration_ms": round(self.duration_ms, 3), "error": self.error}
+        """The DESIGN §5 JSON object of one check (money as decimal strings); an unavailable
+        check also carries its ``reason``."""
+        out = {"name": self.name, "status": self.status, "priority": self.priority,
+               "failing_rows": self.failing_rows, "value": json_value(self.value),
+               "rows": [json_row(r) for r in self.rows],
+               "duration_ms": round(self.duration_ms, 3), "error": self.error}
+        if self.status == UNAVAILABLE:
+            out["reason"] = self.reason
+        return out
 
 
 @dataclass
@@ -105,7 +113,9 @@ class RunResult:
 
 
 def overall_status(statuses: list[str]) -> str:
-    return max(statuses, key=_SEVERITY.__getitem__, default="pass")
+    """The worst evaluated status; ``unavailable`` checks were not evaluated and do not count."""
+    return max((s for s in statuses if s != UNAVAILABLE), key=_SEVERITY.__getitem__,
+               default="pass")
 
 
 def json_value(value: Any) -> Any:

@@ -7,7 +7,8 @@ from typing import Callable
 
 from .model import CheckResult, RunResult, json_value
 
-STATUS_COLOURS = {"pass": "green", "warn": "yellow", "fail": "red", "error": "magenta"}
+STATUS_COLOURS = {"pass": "green", "warn": "yellow", "fail": "red", "error": "magenta",
+                  "unavailable": "bright_black"}
 TOP_ROWS = 3
 _MAX_CELL = 40
 
@@ -22,7 +23,7 @@ def run_table(run: RunResult, style: Callable[..., str] = lambda text, **kw: tex
     lines = [style(f"Check run {run.run_id} ({run.engine} engine) "
                    f"{run.started_at:%Y-%m-%d %H:%M:%S} UTC", bold=True)]
     width = max((len(c.name) for c in run.checks), default=10)
-    lines.append(f"  {'STATUS':<6}  {'CHECK':<{width}}  PRIO  {'RESULT':<30}  TIME")
+    lines.append(f"  {'STATUS':<11}  {'CHECK':<{width}}  PRIO  {'RESULT':<30}  TIME")
     for c in run.checks:
         lines.append(f"  {_status(c.status, style)}  {c.name:<{width}}  {c.priority or '':<4}  "
                      f"{_measure(c):<30}  {_duration(c.duration_ms)}")
@@ -33,6 +34,8 @@ def run_table(run: RunResult, style: Callable[..., str] = lambda text, **kw: tex
         lines.append(style(f"{c.name} — {c.status}", fg=STATUS_COLOURS[c.status], bold=True))
         if c.error:
             lines.append(f"  error: {c.error}")
+        if c.reason:
+            lines.append(f"  not available here: {c.reason}")
         for row in c.rows[:top_rows]:
             lines.append("  " + "  ".join(f"{k}={_cell(v)}" for k, v in row.items()))
         hidden = (c.failing_rows if c.failing_rows is not None else len(c.rows)) - top_rows
@@ -48,12 +51,14 @@ def run_table(run: RunResult, style: Callable[..., str] = lambda text, **kw: tex
 
 
 def _status(status: str, style: Callable[..., str]) -> str:
-    return style(f"{status.upper():<6}", fg=STATUS_COLOURS.get(status), bold=True)
+    return style(f"{status.upper():<11}", fg=STATUS_COLOURS.get(status), bold=True)
 
 
 def _measure(c: CheckResult) -> str:
     if c.status == "error":
         return "could not run"
+    if c.status == "unavailable":
+        return "no data on this platform"
     if c.failing_rows is not None:
         text = f"{c.failing_rows} failing row{'s' if c.failing_rows != 1 else ''}"
         return text + (f", value {json_value(c.value)}" if c.value is not None else "")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Callable
@@ -10,10 +11,11 @@ from typing import Callable
 from ..config import Settings
 from ..db import Database
 from ..db import checks as store
+from ..db.relations import referenced_tables
 from ..errors import UsageError
 from .loader import load_catalogue
-from .model import (CheckDefinition, CheckResult, RunResult, column_types, json_row,
-                    overall_status, restore_row)
+from .model import (UNAVAILABLE, CheckDefinition, CheckResult, RunResult, column_types,
+                    json_row, overall_status, restore_row)
 from .params import check_params
 
 ENGINES = ("sql", "gx")
@@ -78,7 +80,10 @@ class CheckService:
 
             if incremental.advance_checkpoint(self.db) is not None:  # else: full forms
                 definitions = incremental.incremental_definitions(definitions)
-        results = self._engine_run(engine, definitions)
+        runnable, unavailable = self._split_unavailable(definitions)
+        results = self._engine_run(engine, runnable) if runnable else []
+        order = {d.name: i for i, d in enumerate(definitions)}
+        results = sorted(results + unavailable, key=lambda r: order[r.name])
         finished_at = datetime.now(timezone.utc)
         run = RunResult(run_id=str(uuid.uuid4()), started_at=started_at,
                         finished_at=finished_at,
@@ -88,7 +93,29 @@ class CheckService:
             self._store(run, only)
         return run
 
+    def _split_unavailable(self, definitions: list[CheckDefinition]
+                           ) -> tuple[list[CheckDefinition], list[CheckResult]]:
+        """Checks whose data the platform's profile declares absent are ``unavailable`` with the
+        profile's reason; they are not run (their relations are empty by declaration)."""
+        relations = self.db.relations
+        runnable, unavailable = [], []
+        for d in definitions:
+            reason = relations.unavailable_reason(referenced_tables(d.sql))
+            if reason is None:
+                runnable.append(d)
+            else:
+                unavailable.append(CheckResult(
+                    name=d.name, status=UNAVAILABLE, priority=d.priority, failing_rows=None,
+                    value=None, reason=f"{reason} (profile {relations.profile})"))
+        return runnable, unavailable
+
     def _engine_run(self, engine: str, definitions: list[CheckDefinition]) -> list[CheckResult]:
+        # Resolved here for both engines: GX runs the text through its own (SQLAlchemy)
+        # connection, which does not resolve `platform.<table>` like the data layer does.
+        relations = self.db.relations
+        definitions = [replace(d, sql=relations.resolve(d.sql),
+                               prelude=d.prelude and relations.resolve(d.prelude))
+                       for d in definitions]
         if engine == "gx":
             from .gx_engine import run_gx_checks  # GX costs seconds to import: only when asked
 
@@ -101,12 +128,12 @@ class CheckService:
         store.store_run(self.db, {
             "run_id": run.run_id, "started_at": run.started_at, "finished_at": run.finished_at,
             "status": run.status, "engine": run.engine, "trigger": run.trigger,
-            "only_checks": list(only) if only else None,
+            "only_checks": list(only) if only else None, "profile": self.db.relations.profile,
             "error": next((c.error for c in run.checks if c.error), None)},
             [{"run_id": run.run_id, "name": c.name, "status": c.status, "priority": c.priority,
               "failing_rows": c.failing_rows, "value": c.value,
               "rows": [json_row(r) for r in c.rows], "duration_ms": round(c.duration_ms, 3),
-              "error": c.error, "engine": c.engine,
+              "error": c.error, "engine": c.engine, "reason": c.reason,
               "details": {**(c.details or {}), "column_types": column_types(c.rows)}}
              for c in run.checks])
 
@@ -156,4 +183,4 @@ def _result(row: dict) -> CheckResult:
                        value=None if value is None else Decimal(value),
                        rows=[restore_row(r, kinds) for r in row["rows"] or []],
                        duration_ms=float(row["duration_ms"] or 0), error=row["error"],
-                       engine=row["engine"], details=details)
+                       engine=row["engine"], details=details, reason=row.get("reason"))

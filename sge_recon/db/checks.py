@@ -145,8 +145,8 @@ class CheckSession:
 
 def platform_size(db: Database) -> dict[str, int]:
     """Row counts that put benchmark figures in context."""
-    return db.fetch_one("SELECT (SELECT count(*) FROM public.settlement_intents) AS intents, "
-                        "(SELECT count(*) FROM public.ledger_entries) AS ledger_entries") or {}
+    return db.fetch_one("SELECT (SELECT count(*) FROM platform.settlement_intents) AS intents, "
+                        "(SELECT count(*) FROM platform.ledger_entries) AS ledger_entries") or {}
 
 
 def _first_line(exc: Exception) -> str:
@@ -160,21 +160,23 @@ def store_run(db: Database, run: dict[str, Any], results: list[dict[str, Any]]) 
     with db.transaction() as conn:
         conn.execute(
             "INSERT INTO recon.check_runs (run_id, started_at, finished_at, status, engine, "
-            "trigger, only_checks, error) VALUES (%(run_id)s, %(started_at)s, %(finished_at)s, "
-            "%(status)s, %(engine)s, %(trigger)s, %(only_checks)s, %(error)s)", run)
+            "trigger, only_checks, error, profile) VALUES (%(run_id)s, %(started_at)s, "
+            "%(finished_at)s, %(status)s, %(engine)s, %(trigger)s, %(only_checks)s, %(error)s, "
+            "%(profile)s)", {"profile": None, **run})
         with conn.cursor() as cur:
             cur.executemany(
                 "INSERT INTO recon.check_results (run_id, name, status, priority, failing_rows, "
-                "value, rows, duration_ms, error, engine, details) VALUES (%(run_id)s, %(name)s, "
-                "%(status)s, %(priority)s, %(failing_rows)s, %(value)s, %(rows)s::jsonb, "
-                "%(duration_ms)s, %(error)s, %(engine)s, %(details)s::jsonb)",
-                [{**r, "rows": json.dumps(r["rows"]),
+                "value, rows, duration_ms, error, engine, details, reason) VALUES (%(run_id)s, "
+                "%(name)s, %(status)s, %(priority)s, %(failing_rows)s, %(value)s, "
+                "%(rows)s::jsonb, %(duration_ms)s, %(error)s, %(engine)s, %(details)s::jsonb, "
+                "%(reason)s)",
+                [{"reason": None, **r, "rows": json.dumps(r["rows"]),
                   "details": None if r["details"] is None else json.dumps(r["details"])}
                  for r in results])
 
 
 _RESULT_COLUMNS = ("r.run_id, r.name, r.status, r.priority, r.failing_rows, r.value, r.rows, "
-                   "r.duration_ms, r.error, r.engine, r.details, r.created_at")
+                   "r.duration_ms, r.error, r.engine, r.details, r.reason, r.created_at")
 
 
 def latest_run(db: Database) -> dict | None:

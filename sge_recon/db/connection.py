@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -15,6 +16,7 @@ from psycopg.rows import dict_row
 from ..config import Settings
 from ..errors import DatabaseUnavailable
 from .embedded import start_embedded
+from .relations import CONTRACT_RELATIONS, PlatformRelations
 
 # Re-exported so that callers outside db/ can catch driver errors without importing the driver.
 DriverError = psycopg.Error
@@ -44,16 +46,49 @@ def _redact(text: str) -> str:
         "password") else "://***@", text)
 
 
-class Database:
-    """A PostgreSQL database, addressed by URL. Opens short-lived connections on demand."""
+@functools.lru_cache(maxsize=32)
+def _resolving_cursor(relations: PlatformRelations) -> type[psycopg.Cursor]:
+    """A cursor class that resolves ``platform.<table>`` in every statement it runs: the one
+    guarded way product SQL reaches the platform's relations (see relations.py)."""
 
-    def __init__(self, url: str, *, application_name: str = "sge-recon", connect_timeout: int = 5):
+    def resolved(query: Any) -> Any:
+        return relations.resolve(query) if isinstance(query, str) else query
+
+    class ResolvingCursor(psycopg.Cursor):
+        def execute(self, query, params=None, **kw):  # type: ignore[override]
+            return super().execute(resolved(query), params, **kw)
+
+        def executemany(self, query, params_seq, **kw):  # type: ignore[override]
+            return super().executemany(resolved(query), params_seq, **kw)
+
+        def stream(self, query, params=None, **kw):  # type: ignore[override]
+            return super().stream(resolved(query), params, **kw)
+
+        def copy(self, statement, params=None, **kw):  # type: ignore[override]
+            return super().copy(resolved(statement), params, **kw)
+
+    return ResolvingCursor
+
+
+class Database:
+    """A PostgreSQL database, addressed by URL. Opens short-lived connections on demand.
+
+    ``relations`` is the active platform profile's mapping: every statement run on a connection
+    of this database has its ``platform.<table>`` references resolved through it.
+    """
+
+    def __init__(self, url: str, *, application_name: str = "sge-recon", connect_timeout: int = 5,
+                 relations: PlatformRelations = CONTRACT_RELATIONS):
         self.url = url
         self.application_name = application_name
         self.connect_timeout = connect_timeout
+        self.relations = relations
 
     @classmethod
     def from_settings(cls, settings: Settings, **kw: Any) -> "Database":
+        from ..profiles import relations_for
+
+        kw.setdefault("relations", relations_for(settings))
         return cls(resolve_url(settings), **kw)
 
     @property
@@ -63,6 +98,7 @@ class Database:
     def connect(self, *, autocommit: bool = False, read_only: bool = False) -> psycopg.Connection:
         try:
             conn = psycopg.connect(self.url, autocommit=autocommit, row_factory=dict_row,
+                                   cursor_factory=_resolving_cursor(self.relations),
                                    connect_timeout=self.connect_timeout,
                                    application_name=self.application_name)
         except psycopg.OperationalError as exc:

@@ -32,15 +32,15 @@ def queue_waiting(conn) -> dict:
     return _one(conn, """
         SELECT count(*) FILTER (WHERE status = 'waiting') AS waiting,
                count(*) FILTER (WHERE status = 'delayed') AS delayed,
-               (SELECT paused FROM public.queue_control WHERE queue = 'settlement') AS paused
-        FROM public.jobs WHERE queue = 'settlement' AND status IN ('waiting', 'delayed')""")
+               (SELECT paused FROM platform.queue_control WHERE queue = 'settlement') AS paused
+        FROM platform.jobs WHERE queue = 'settlement' AND status IN ('waiting', 'delayed')""")
 
 
 def mean_processing_seconds(conn, last: int = 100) -> dict:
     return _one(conn, """
         SELECT avg(extract(epoch FROM completed_at - created_at))::numeric(20,3) AS mean_seconds,
                count(*) AS sample_size
-        FROM (SELECT created_at, completed_at FROM public.settlement_intents
+        FROM (SELECT created_at, completed_at FROM platform.settlement_intents
               WHERE status = 'completed' AND completed_at IS NOT NULL
               ORDER BY completed_at DESC LIMIT %s) recent""", (last,))
 
@@ -50,7 +50,7 @@ def workers(conn, down_seconds: int) -> list[dict]:
         SELECT worker_id, started_at, last_seen_at, jobs_completed,
                extract(epoch FROM now() - last_seen_at)::numeric(20,1) AS silent_seconds,
                (now() - last_seen_at) <= make_interval(secs => %s) AS alive
-        FROM public.worker_heartbeats
+        FROM platform.worker_heartbeats
         WHERE last_seen_at > now() - interval '24 hours'
         ORDER BY worker_id""", (down_seconds,))
 
@@ -62,7 +62,7 @@ def job_duration_p50(conn) -> dict:
                  FILTER (WHERE finished_at > now() - interval '15 minutes') AS recent_p50,
                percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM finished_at - started_at))
                  FILTER (WHERE finished_at <= now() - interval '15 minutes') AS baseline_p50
-        FROM public.jobs
+        FROM platform.jobs
         WHERE status = 'completed' AND started_at IS NOT NULL
           AND finished_at > now() - interval '7 days 15 minutes'""")
 
@@ -73,7 +73,7 @@ def stuck_intent_summary(conn, timeout_minutes: int, fail_minutes: int) -> dict:
                count(*) FILTER (WHERE status_changed_at < now() - make_interval(mins => %(fail)s))
                  AS over_fail,
                extract(epoch FROM now() - min(status_changed_at))::numeric(20,0) AS oldest_seconds
-        FROM public.settlement_intents
+        FROM platform.settlement_intents
         WHERE status IN ('payment_pending', 'verifying', 'processing')
           AND status_changed_at < now() - make_interval(mins => %(timeout)s)""",
                 {"timeout": timeout_minutes, "fail": fail_minutes})
@@ -84,7 +84,7 @@ def pending_payout_summary(conn, sla_hours: int) -> dict:
         SELECT count(*) AS count, coalesce(sum(total_amount), 0) AS money,
                count(*) FILTER (WHERE coalesce(approved_at, created_at)
                                       < now() - make_interval(hours => %s)) AS over_sla
-        FROM public.payout_batches WHERE status IN ('pending_approval', 'approved')""",
+        FROM platform.payout_batches WHERE status IN ('pending_approval', 'approved')""",
                 (sla_hours,))
 
 
@@ -92,7 +92,7 @@ def webhook_failure_summary(conn) -> dict:
     return _one(conn, """
         SELECT count(*) FILTER (WHERE status = 'retry_scheduled') AS retrying,
                count(*) FILTER (WHERE status = 'failed') AS exhausted
-        FROM public.webhook_deliveries WHERE status IN ('retry_scheduled', 'failed')""")
+        FROM platform.webhook_deliveries WHERE status IN ('retry_scheduled', 'failed')""")
 
 
 def newest_result_age(conn, names: list[str]) -> dict:
@@ -116,7 +116,7 @@ def ledger_balances(conn) -> list[dict]:
                sum(l.amount) FILTER (WHERE l.type = 'credit') AS total_credits,
                sum(CASE WHEN l.type = 'debit' THEN l.amount ELSE -l.amount END) AS difference,
                count(*) AS entries
-        FROM public.ledger_entries l LEFT JOIN public.programs p ON p.id = l.program_id
+        FROM platform.ledger_entries l LEFT JOIN platform.programs p ON p.id = l.program_id
         GROUP BY l.program_id, p.name, l.currency ORDER BY l.program_id, l.currency""")
 
 
@@ -125,7 +125,7 @@ def unbalanced_transactions(conn, program_id: str, currency: str, limit: int) ->
     return _all(conn, """
         SELECT transaction_id, min(created_at) AS created_at, count(*) AS entries,
                sum(CASE WHEN type = 'debit' THEN amount ELSE -amount END) AS difference
-        FROM public.ledger_entries WHERE program_id = %s AND currency = %s
+        FROM platform.ledger_entries WHERE program_id = %s AND currency = %s
         GROUP BY transaction_id
         HAVING sum(CASE WHEN type = 'debit' THEN amount ELSE -amount END) <> 0
         ORDER BY min(created_at) DESC LIMIT %s""", (program_id, currency, limit))
@@ -135,11 +135,11 @@ def transaction_entries(conn, transaction_id: str) -> list[dict]:
     return _all(conn, """
         SELECT id, program_id, transaction_id, intent_id, account, type, amount, currency,
                created_at
-        FROM public.ledger_entries WHERE transaction_id = %s ORDER BY id""", (transaction_id,))
+        FROM platform.ledger_entries WHERE transaction_id = %s ORDER BY id""", (transaction_id,))
 
 
 def programs(conn) -> list[dict]:
-    return _all(conn, "SELECT id, name, currency FROM public.programs ORDER BY id")
+    return _all(conn, "SELECT id, name, currency FROM platform.programs ORDER BY id")
 
 
 # -- Intents -------------------------------------------------------------------------------------
@@ -148,7 +148,7 @@ def stuck_intents(conn, timeout_minutes: int, limit: int) -> list[dict]:
         SELECT id AS intent_id, program_id, user_id, amount, currency, status, attempts,
                last_error, status_changed_at,
                extract(epoch FROM now() - status_changed_at)::numeric(20,0) AS stuck_seconds
-        FROM public.settlement_intents
+        FROM platform.settlement_intents
         WHERE status IN ('payment_pending', 'verifying', 'processing')
           AND status_changed_at < now() - make_interval(mins => %s)
         ORDER BY status_changed_at LIMIT %s""", (timeout_minutes, limit))
@@ -158,25 +158,25 @@ def intent(conn, intent_id: str) -> dict | None:
     return conn.execute("""
         SELECT id AS intent_id, program_id, user_id, amount, currency, status, idempotency_key,
                attempts, last_error, created_at, status_changed_at, completed_at
-        FROM public.settlement_intents WHERE id = %s""", (intent_id,)).fetchone()
+        FROM platform.settlement_intents WHERE id = %s""", (intent_id,)).fetchone()
 
 
 def intent_jobs(conn, intent_id: str) -> list[dict]:
     return _all(conn, """
         SELECT id, status, attempts, run_at, created_at, started_at, finished_at, last_error
-        FROM public.jobs WHERE intent_id = %s ORDER BY id DESC LIMIT 50""", (intent_id,))
+        FROM platform.jobs WHERE intent_id = %s ORDER BY id DESC LIMIT 50""", (intent_id,))
 
 
 def intent_settlement(conn, intent_id: str) -> dict | None:
     return conn.execute("""
-        SELECT id, tx_hash, block_number, amount, confirmed_at FROM public.settlements
+        SELECT id, tx_hash, block_number, amount, confirmed_at FROM platform.settlements
         WHERE intent_id = %s""", (intent_id,)).fetchone()
 
 
 def intent_entries(conn, intent_id: str) -> list[dict]:
     return _all(conn, """
         SELECT transaction_id, account, type, amount, currency, created_at
-        FROM public.ledger_entries WHERE intent_id = %s ORDER BY id LIMIT 100""", (intent_id,))
+        FROM platform.ledger_entries WHERE intent_id = %s ORDER BY id LIMIT 100""", (intent_id,))
 
 
 # -- Payouts -------------------------------------------------------------------------------------
@@ -188,8 +188,8 @@ def open_payout_batches(conn) -> list[dict]:
                  AS clock_seconds,
                coalesce(array_agg(a.approver ORDER BY a.approved_at)
                         FILTER (WHERE a.approver IS NOT NULL), '{}') AS approvers
-        FROM public.payout_batches b
-        LEFT JOIN public.payout_approvals a ON a.batch_id = b.id
+        FROM platform.payout_batches b
+        LEFT JOIN platform.payout_approvals a ON a.batch_id = b.id
         WHERE b.status IN ('pending_approval', 'approved')
         GROUP BY b.id ORDER BY b.created_at""")
 
@@ -198,19 +198,19 @@ def recent_payout_batches(conn, limit: int) -> list[dict]:
     return _all(conn, """
         SELECT id AS batch_id, program_id, status, affiliate_count, total_amount, created_at,
                approved_at, executed_at
-        FROM public.payout_batches WHERE status NOT IN ('pending_approval', 'approved')
+        FROM platform.payout_batches WHERE status NOT IN ('pending_approval', 'approved')
         ORDER BY coalesce(executed_at, approved_at, created_at) DESC LIMIT %s""", (limit,))
 
 
 def payout_batch(conn, batch_id: str) -> dict | None:
     return conn.execute("""
         SELECT id AS batch_id, program_id, status, affiliate_count, total_amount, created_at,
-               approved_at, executed_at FROM public.payout_batches WHERE id = %s""",
+               approved_at, executed_at FROM platform.payout_batches WHERE id = %s""",
                         (batch_id,)).fetchone()
 
 
 def payout_approvals(conn, batch_id: str) -> list[dict]:
-    return _all(conn, "SELECT approver, approved_at FROM public.payout_approvals "
+    return _all(conn, "SELECT approver, approved_at FROM platform.payout_approvals "
                       "WHERE batch_id = %s ORDER BY approved_at", (batch_id,))
 
 
@@ -219,7 +219,7 @@ def failing_deliveries(conn, limit: int) -> list[dict]:
     return _all(conn, """
         SELECT d.id AS delivery_id, d.endpoint_id, e.url, d.event_type, d.status,
                d.attempt_count, d.last_error, d.last_attempt_at, d.next_retry_at, d.created_at
-        FROM public.webhook_deliveries d LEFT JOIN public.webhook_endpoints e ON e.id = d.endpoint_id
+        FROM platform.webhook_deliveries d LEFT JOIN platform.webhook_endpoints e ON e.id = d.endpoint_id
         WHERE d.status IN ('retry_scheduled', 'failed')
         ORDER BY (d.status = 'failed') DESC, d.next_retry_at NULLS LAST LIMIT %s""", (limit,))
 
@@ -227,7 +227,7 @@ def failing_deliveries(conn, limit: int) -> list[dict]:
 def delivery(conn, delivery_id: str) -> dict | None:
     return conn.execute("""
         SELECT id AS delivery_id, endpoint_id, event_type, status, attempt_count, last_error,
-               last_attempt_at, next_retry_at FROM public.webhook_deliveries WHERE id = %s""",
+               last_attempt_at, next_retry_at FROM platform.webhook_deliveries WHERE id = %s""",
                         (delivery_id,)).fetchone()
 
 
@@ -235,20 +235,20 @@ def endpoint_health(conn) -> list[dict]:
     """Per endpoint: open failures since its last successful delivery."""
     return _all(conn, """
         WITH last_ok AS (
-            SELECT endpoint_id, max(last_attempt_at) AS at FROM public.webhook_deliveries
+            SELECT endpoint_id, max(last_attempt_at) AS at FROM platform.webhook_deliveries
             WHERE status = 'delivered' GROUP BY endpoint_id),
         failing AS (
             SELECT d.endpoint_id, sum(d.attempt_count) AS consecutive_failures,
                    min(coalesce(d.created_at, d.last_attempt_at)) AS failing_since,
                    count(*) FILTER (WHERE d.status = 'failed') AS exhausted
-            FROM public.webhook_deliveries d LEFT JOIN last_ok o ON o.endpoint_id = d.endpoint_id
+            FROM platform.webhook_deliveries d LEFT JOIN last_ok o ON o.endpoint_id = d.endpoint_id
             WHERE d.status IN ('retry_scheduled', 'failed')
               AND (o.at IS NULL OR d.created_at > o.at)
             GROUP BY d.endpoint_id)
         SELECT e.id AS endpoint_id, e.program_id, e.url, e.enabled, e.disabled_at,
                o.at AS last_success_at, coalesce(f.consecutive_failures, 0) AS consecutive_failures,
                f.failing_since, coalesce(f.exhausted, 0) AS exhausted
-        FROM public.webhook_endpoints e
+        FROM platform.webhook_endpoints e
         LEFT JOIN last_ok o ON o.endpoint_id = e.id
         LEFT JOIN failing f ON f.endpoint_id = e.id
         ORDER BY coalesce(f.consecutive_failures, 0) DESC, e.id""")
@@ -257,12 +257,12 @@ def endpoint_health(conn) -> list[dict]:
 # -- Queue & workers -----------------------------------------------------------------------------
 def queue_depth_by_status(conn) -> list[dict]:
     return _all(conn, """
-        SELECT status, count(*) AS jobs FROM public.jobs WHERE queue = 'settlement'
+        SELECT status, count(*) AS jobs FROM platform.jobs WHERE queue = 'settlement'
         GROUP BY status ORDER BY status""")
 
 
 def queue_control(conn) -> dict:
-    return _one(conn, "SELECT queue, paused, changed_at, changed_by FROM public.queue_control "
+    return _one(conn, "SELECT queue, paused, changed_at, changed_by FROM platform.queue_control "
                       "WHERE queue = 'settlement'")
 
 
@@ -274,7 +274,7 @@ def processing_time_by_hour(conn, days: int) -> list[dict]:
                (percentile_cont(0.95) WITHIN GROUP (
                    ORDER BY extract(epoch FROM completed_at - created_at)))::numeric(20,3)
                  AS p95_seconds
-        FROM public.settlement_intents
+        FROM platform.settlement_intents
         WHERE status = 'completed' AND completed_at > now() - make_interval(days => %s)
         GROUP BY 1 ORDER BY 1""", (days,))
 
@@ -302,7 +302,7 @@ def queue_depth_reconstructed_by_hour(conn, days: int) -> list[dict]:
                                    date_trunc('hour', now()), interval '1 hour') AS at),
         waiting AS (
             SELECT mark AS at, count(*) AS depth
-            FROM public.jobs j,
+            FROM platform.jobs j,
                  generate_series(date_trunc('hour', j.created_at) + interval '1 hour',
                                  coalesce(j.started_at, now()), interval '1 hour') AS mark
             WHERE j.queue = 'settlement' AND j.status <> 'delayed'
@@ -318,7 +318,7 @@ def payout_execution_times(conn, days: int) -> list[dict]:
     return _all(conn, """
         SELECT id AS batch_id, program_id, total_amount, approved_at, executed_at,
                (extract(epoch FROM executed_at - approved_at) / 3600)::numeric(20,2) AS hours
-        FROM public.payout_batches
+        FROM platform.payout_batches
         WHERE approved_at IS NOT NULL AND executed_at IS NOT NULL
           AND executed_at > now() - make_interval(days => %s)
         ORDER BY executed_at""", (days,))
@@ -331,7 +331,7 @@ def rpc_by_hour(conn, days: int) -> list[dict]:
                (percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms))::numeric(20,2)
                  AS p95_latency_ms,
                (100.0 * count(*) FILTER (WHERE ok) / count(*))::numeric(7,3) AS uptime_pct
-        FROM public.rpc_calls WHERE called_at > now() - make_interval(days => %s)
+        FROM platform.rpc_calls WHERE called_at > now() - make_interval(days => %s)
         GROUP BY 1, 2 ORDER BY 1, 2""", (days,))
 
 
@@ -340,14 +340,14 @@ def random_settlement_ids(conn, sample: int) -> list[str]:
     of sorting the whole table; falls back to the full sort when the sample comes back short
     (small or never-analysed tables)."""
     estimate = _one(conn, "SELECT reltuples FROM pg_class "
-                          "WHERE oid = 'public.settlements'::regclass").get("reltuples") or 0
+                          "WHERE oid = 'platform.settlements'::regclass").get("reltuples") or 0
     if estimate > 20 * sample:
         percent = min(100.0, 100.0 * max(50 * sample, 2000) / float(estimate))
-        rows = _all(conn, "SELECT id FROM public.settlements TABLESAMPLE SYSTEM (%s) "
+        rows = _all(conn, "SELECT id FROM platform.settlements TABLESAMPLE SYSTEM (%s) "
                           "ORDER BY random() LIMIT %s", (percent, sample))
         if len(rows) == sample:
             return [r["id"] for r in rows]
-    return [r["id"] for r in _all(conn, "SELECT id FROM public.settlements ORDER BY random() "
+    return [r["id"] for r in _all(conn, "SELECT id FROM platform.settlements ORDER BY random() "
                                         "LIMIT %s", (sample,))]
 
 
@@ -357,7 +357,7 @@ def commission_spot_check(conn, sample: int) -> list[dict]:
     return _all(conn, """
         WITH picked AS (
             SELECT s.id AS settlement_id, s.intent_id, s.program_id, s.amount
-            FROM public.settlements s WHERE s.id = ANY(%s))
+            FROM platform.settlements s WHERE s.id = ANY(%s))
         SELECT f.settlement_id, f.intent_id, c.id AS commission_id, c.affiliate_id, c.level,
                c.base_amount, c.rate AS actual_rate,
                CASE c.level WHEN 1 THEN p.direct_commission_rate ELSE p.parent_commission_rate END
@@ -367,8 +367,8 @@ def commission_spot_check(conn, sample: int) -> list[dict]:
                                                   ELSE p.parent_commission_rate END, 2)
                  AS expected_amount
         FROM picked f
-        JOIN public.programs p ON p.id = f.program_id
-        LEFT JOIN public.commissions c ON c.intent_id = f.intent_id
+        JOIN platform.programs p ON p.id = f.program_id
+        LEFT JOIN platform.commissions c ON c.intent_id = f.intent_id
         ORDER BY f.settlement_id, c.level""", (ids,))
 
 
@@ -377,7 +377,7 @@ def intent_latency_slo(conn, days: int, seconds: int) -> dict:
     return _one(conn, """
         SELECT count(*) AS total,
                count(*) FILTER (WHERE completed_at - created_at <= make_interval(secs => %s)) AS good
-        FROM public.settlement_intents
+        FROM platform.settlement_intents
         WHERE status = 'completed' AND completed_at > now() - make_interval(days => %s)""",
                 (seconds, days))
 
@@ -390,7 +390,7 @@ def payout_slo(conn, days: int, hours: int) -> dict:
                count(*) FILTER (WHERE executed_at IS NOT NULL
                                   AND executed_at - approved_at <= make_interval(hours => %(h)s))
                  AS good
-        FROM public.payout_batches
+        FROM platform.payout_batches
         WHERE approved_at IS NOT NULL AND approved_at > now() - make_interval(days => %(d)s)""",
                 {"h": hours, "d": days})
 

@@ -8,6 +8,7 @@ leave the server as ``…+00`` and the CSV reader parses them as UTC instants.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import select
 from collections.abc import Iterator
 from datetime import datetime
@@ -61,6 +62,13 @@ class Snapshot:
         function = "pg_current_snapshot" if row["version_num"] >= 130000 else "txid_current_snapshot"
         snap = self.conn.execute(f"SELECT {function}()::text AS snapshot").fetchone()
         return {**row, "snapshot": snap["snapshot"], "snapshot_function": f"{function}()"}
+
+    def resolved(self, spec: TableSpec) -> TableSpec:
+        """``spec`` with the pseudo-schema ``platform`` replaced by where the active profile keeps
+        the contract relations (public, or the profile's views)."""
+        if spec.schema != "platform":
+            return spec
+        return dataclasses.replace(spec, schema=self.db.relations.schema)
 
     def columns(self, schema: str, table: str) -> list[dict[str, Any]]:
         """The table's columns in order (name, pg_type, precision, scale); empty when absent."""
@@ -387,7 +395,7 @@ def naive_pandas_export(db: Database, specs, start: datetime, end: datetime, fol
 def ledger_rows_per_month(db: Database) -> list[dict]:
     return db.fetch_all(
         "SELECT to_char(date_trunc('month', created_at AT TIME ZONE 'UTC'), 'YYYY-MM') AS period, "
-        "count(*) AS rows FROM public.ledger_entries GROUP BY 1 ORDER BY 1")
+        "count(*) AS rows FROM platform.ledger_entries GROUP BY 1 ORDER BY 1")
 
 
 def synthetic_ledger(db: Database, rows: int, start: datetime, end: datetime) -> None:

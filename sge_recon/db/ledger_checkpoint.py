@@ -54,7 +54,7 @@ def _checkpoint_plus_new(watermark: str) -> str:
         SELECT program_id, currency,
                coalesce(sum(amount) FILTER (WHERE type = 'debit'), 0),
                coalesce(sum(amount) FILTER (WHERE type = 'credit'), 0)
-        FROM public.ledger_entries
+        FROM platform.ledger_entries
         WHERE id > {watermark}
         GROUP BY program_id, currency
     ) AS parts"""
@@ -108,9 +108,9 @@ per_transaction AS (
 
 INCREMENTAL_TRANSACTION_BALANCE = f"""
 WITH touched AS (
-    SELECT DISTINCT transaction_id FROM public.ledger_entries WHERE id > :watermark
+    SELECT DISTINCT transaction_id FROM platform.ledger_entries WHERE id > :watermark
 ), {_unbalanced_of(
-    "SELECT * FROM public.ledger_entries WHERE transaction_id IN "
+    "SELECT * FROM platform.ledger_entries WHERE transaction_id IN "
     "(SELECT transaction_id FROM touched)")}
 SELECT transaction_id, program_id, currency, difference FROM unbalanced
 UNION ALL
@@ -130,7 +130,7 @@ SELECT program_id, currency,
        count(*),
        sum(recon.ledger_row_hash(id, program_id, transaction_id, intent_id, account, type, amount,
                                  currency, created_at))
-FROM public.ledger_entries
+FROM platform.ledger_entries
 WHERE id > %(low)s AND id <= %(high)s
 GROUP BY program_id, currency
 ON CONFLICT (program_id, currency) DO UPDATE
@@ -140,7 +140,7 @@ SET total_debits = t.total_debits + excluded.total_debits,
     fingerprint = t.fingerprint + excluded.fingerprint
 """
 
-_TOUCHED_BETWEEN = ("SELECT DISTINCT transaction_id FROM public.ledger_entries "
+_TOUCHED_BETWEEN = ("SELECT DISTINCT transaction_id FROM platform.ledger_entries "
                     "WHERE id > %(low)s AND id <= %(high)s")
 
 _FORGET_TOUCHED = ("DELETE FROM recon.ledger_checkpoint_unbalanced WHERE transaction_id IN "
@@ -148,14 +148,14 @@ _FORGET_TOUCHED = ("DELETE FROM recon.ledger_checkpoint_unbalanced WHERE transac
 
 _REJUDGE_TOUCHED = f"""
 WITH touched AS ({_TOUCHED_BETWEEN}), {_unbalanced_of(
-    "SELECT * FROM public.ledger_entries WHERE id <= %(high)s AND transaction_id IN "
+    "SELECT * FROM platform.ledger_entries WHERE id <= %(high)s AND transaction_id IN "
     "(SELECT transaction_id FROM touched)")}
 INSERT INTO recon.ledger_checkpoint_unbalanced (transaction_id, program_id, currency, difference)
 SELECT transaction_id, program_id, currency, difference FROM unbalanced
 """
 
 _JUDGE_ALL = f"""
-WITH {_unbalanced_of("SELECT * FROM public.ledger_entries WHERE id <= %(high)s")}
+WITH {_unbalanced_of("SELECT * FROM platform.ledger_entries WHERE id <= %(high)s")}
 INSERT INTO recon.ledger_checkpoint_unbalanced (transaction_id, program_id, currency, difference)
 SELECT transaction_id, program_id, currency, difference FROM unbalanced
 """
@@ -175,10 +175,10 @@ def sequence_problem(conn: psycopg.Connection) -> str | None:
     """Why the ledger's ids cannot be trusted to come in time order, or None."""
     row = conn.execute(
         "SELECT seqcache FROM pg_catalog.pg_sequence "
-        "WHERE seqrelid = pg_get_serial_sequence('public.ledger_entries', 'id')::regclass"
+        "WHERE seqrelid = pg_get_serial_sequence('platform.ledger_entries', 'id')::regclass"
     ).fetchone()
     if row is None:
-        return "public.ledger_entries.id has no owned sequence"
+        return "platform.ledger_entries.id has no owned sequence"
     if row["seqcache"] != 1:
         return (f"the ledger id sequence caches {row['seqcache']} values per session, so ids "
                 "are not handed out in time order; ALTER SEQUENCE … CACHE 1 to enable it")
@@ -253,7 +253,7 @@ def _move_to(conn: psycopg.Connection, low: int, high: int) -> AdvanceReport:
             if current != low:  # moved by someone else meanwhile (cannot happen under the lock)
                 return AdvanceReport(current, note="the checkpoint moved meanwhile")
             added = conn.execute(
-                "SELECT count(*) AS n FROM public.ledger_entries "
+                "SELECT count(*) AS n FROM platform.ledger_entries "
                 "WHERE id > %(low)s AND id <= %(high)s", bounds).fetchone()["n"]
             conn.execute(_ADD_TOTALS, bounds)  # type: ignore[arg-type]
             if low == 0:
@@ -292,7 +292,7 @@ def _last_handed_out(conn: psycopg.Connection) -> int | None:
     — means x - 1: the next nextval returns x)."""
     row = conn.execute("SELECT n.nspname AS schema, c.relname AS name FROM pg_class c "
                        "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = "
-                       "pg_get_serial_sequence('public.ledger_entries', 'id')::regclass"
+                       "pg_get_serial_sequence('platform.ledger_entries', 'id')::regclass"
                        ).fetchone()
     if row is None:
         return None

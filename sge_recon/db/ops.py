@@ -276,14 +276,14 @@ def ledger_differences(db: Reader) -> list[dict]:
         "coalesce(sum(amount) FILTER (WHERE type = 'debit'), 0) AS total_debits, "
         "coalesce(sum(amount) FILTER (WHERE type = 'credit'), 0) AS total_credits, "
         "sum(CASE WHEN type = 'debit' THEN amount ELSE -amount END) AS difference "
-        "FROM public.ledger_entries GROUP BY program_id, currency ORDER BY program_id, currency")
+        "FROM platform.ledger_entries GROUP BY program_id, currency ORDER BY program_id, currency")
 
 
 def worker_facts(db: Reader, now: datetime, down_seconds: int) -> dict:
     return db.fetch_one(
         "SELECT count(*) FILTER (WHERE last_seen_at > %(now)s - interval '24 hours') AS recent, "
         "count(*) FILTER (WHERE last_seen_at >= %(now)s - make_interval(secs => %(down)s)) "
-        "AS live, max(last_seen_at) AS last_heartbeat_at FROM public.worker_heartbeats",
+        "AS live, max(last_seen_at) AS last_heartbeat_at FROM platform.worker_heartbeats",
         {"now": now, "down": down_seconds})
 
 
@@ -294,7 +294,7 @@ def job_duration_p50(db: Reader, now: datetime) -> dict:
         "started_at)) FILTER (WHERE finished_at >= %(now)s - interval '15 minutes') AS recent, "
         "percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM finished_at - started_at))"
         " FILTER (WHERE finished_at < %(now)s - interval '15 minutes') AS baseline "
-        "FROM public.jobs WHERE status = 'completed' AND started_at IS NOT NULL "
+        "FROM platform.jobs WHERE status = 'completed' AND started_at IS NOT NULL "
         "AND finished_at >= %(now)s - interval '15 minutes' - interval '7 days' "
         "AND finished_at <= %(now)s",
         {"now": now})
@@ -304,8 +304,8 @@ def queue_facts(db: Reader) -> list[dict]:
     """Waiting settlement jobs, and the money of their intents, per currency."""
     return db.fetch_all(
         "SELECT coalesce(i.currency, '') AS currency, count(*) AS depth, "
-        "coalesce(sum(i.amount), 0) AS amount FROM public.jobs j "
-        "LEFT JOIN public.settlement_intents i ON i.id = j.intent_id "
+        "coalesce(sum(i.amount), 0) AS amount FROM platform.jobs j "
+        "LEFT JOIN platform.settlement_intents i ON i.id = j.intent_id "
         "WHERE j.queue = 'settlement' AND j.status = 'waiting' GROUP BY 1 ORDER BY 1")
 
 
@@ -317,7 +317,7 @@ def stuck_intent_facts(db: Reader, now: datetime, timeout_minutes: int,
         "count(*) FILTER (WHERE status_changed_at < %(now)s - make_interval(mins => %(fail)s)) "
         "AS stuck_fail, coalesce(sum(amount) FILTER (WHERE status_changed_at < %(now)s - "
         "make_interval(mins => %(fail)s)), 0) AS amount_fail, "
-        "min(status_changed_at) AS oldest FROM public.settlement_intents "
+        "min(status_changed_at) AS oldest FROM platform.settlement_intents "
         "WHERE status IN ('payment_pending', 'verifying', 'processing') "
         "AND status_changed_at < %(now)s - make_interval(mins => %(timeout)s) "
         "GROUP BY currency ORDER BY currency",
@@ -329,7 +329,7 @@ def webhook_delivery_facts(db: Reader) -> dict:
         "SELECT count(*) FILTER (WHERE status = 'failed') AS exhausted, "
         "count(*) FILTER (WHERE status = 'retry_scheduled') AS retrying, "
         "count(DISTINCT endpoint_id) FILTER (WHERE status = 'failed') AS exhausted_endpoints "
-        "FROM public.webhook_deliveries WHERE status IN ('failed', 'retry_scheduled')")
+        "FROM platform.webhook_deliveries WHERE status IN ('failed', 'retry_scheduled')")
 
 
 def failing_endpoints(db: Reader, now: datetime, more_than: int,
@@ -341,11 +341,11 @@ def failing_endpoints(db: Reader, now: datetime, more_than: int,
         "SELECT e.id AS endpoint_id, e.program_id, "
         "sum(d.attempt_count)::bigint AS consecutive_failures, "
         "greatest(min(d.created_at), max(last_ok.at)) AS failing_since "
-        "FROM public.webhook_endpoints e "
+        "FROM platform.webhook_endpoints e "
         "LEFT JOIN LATERAL (SELECT max(coalesce(ok.last_attempt_at, ok.created_at)) AS at "
-        "  FROM public.webhook_deliveries ok "
+        "  FROM platform.webhook_deliveries ok "
         "  WHERE ok.endpoint_id = e.id AND ok.status = 'delivered') last_ok ON true "
-        "JOIN public.webhook_deliveries d ON d.endpoint_id = e.id "
+        "JOIN platform.webhook_deliveries d ON d.endpoint_id = e.id "
         " AND d.status IN ('retry_scheduled', 'failed', 'pending') AND d.attempt_count > 0 "
         " AND (last_ok.at IS NULL OR coalesce(d.last_attempt_at, d.created_at) > last_ok.at) "
         "WHERE e.enabled GROUP BY e.id, e.program_id "
@@ -358,7 +358,7 @@ def processing_time(db: Reader) -> dict:
     """Mean seconds from creation to completion of the last 100 completed intents."""
     return db.fetch_one(
         "SELECT avg(extract(epoch FROM completed_at - created_at)) AS mean_seconds, "
-        "count(*) AS n FROM (SELECT created_at, completed_at FROM public.settlement_intents "
+        "count(*) AS n FROM (SELECT created_at, completed_at FROM platform.settlement_intents "
         "WHERE status = 'completed' AND completed_at IS NOT NULL "
         "ORDER BY completed_at DESC LIMIT 100) last_completed")
 
@@ -381,10 +381,10 @@ def open_payout_batches(db: Reader, now: datetime) -> list[dict]:
         "SELECT b.id AS batch_id, b.program_id, p.currency, b.status, b.affiliate_count, "
         "b.total_amount, b.created_at, b.approved_at, "
         "round(extract(epoch FROM %s - b.created_at) / 3600, 1) AS age_hours "
-        "FROM public.payout_batches b LEFT JOIN public.programs p ON p.id = b.program_id "
+        "FROM platform.payout_batches b LEFT JOIN platform.programs p ON p.id = b.program_id "
         "WHERE b.status IN ('pending_approval', 'approved') ORDER BY b.created_at, b.id", (now,))
 
 
 def first_ledger_entry_at(db: Reader) -> datetime | None:
-    row = db.fetch_one("SELECT min(created_at) AS at FROM public.ledger_entries")
+    row = db.fetch_one("SELECT min(created_at) AS at FROM platform.ledger_entries")
     return row["at"] if row else None

@@ -85,6 +85,9 @@ class InitReport:
     applied_migrations: list[str] = field(default_factory=list)
     recon_version: int = 0
     notes: list[str] = field(default_factory=list)
+    profile: str = "contract"
+    profile_views: list[str] = field(default_factory=list)
+    absent: dict[str, str] = field(default_factory=dict)
 
     @property
     def changed(self) -> bool:
@@ -141,38 +144,62 @@ def migrations(directory: Path | None = None) -> list[tuple[int, str, Path]]:
     return found
 
 
-def init_db(db: Database) -> InitReport:
-    """Create the platform schema where absent and apply pending ``recon`` migrations."""
+def init_db(db: Database, profile=None) -> InitReport:
+    """Apply pending ``recon`` migrations and set up the platform profile.
+
+    Under the ``contract`` profile (``profile`` None or contract) the §4 tables are created where
+    absent (the reference platform, the demo and the tests rely on it). Under any other profile
+    the profile is validated against the live catalogue and its contract-shaped views created in
+    sge-recon's own schema: no platform table is ever created or altered.
+    """
     report = InitReport()
     with db.transaction() as conn:
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (INIT_LOCK_KEY,))
-        before = existing_columns(conn)
-        problems = contract_problems(before)
-        if problems:
-            raise SchemaMismatch(
-                f"the platform tables in {db.where} do not match the contract (DESIGN §4): "
-                + "; ".join(problems[:5]) + ("; …" if len(problems) > 5 else "")
-                + ". Nothing was changed. Point DATABASE_URL at the platform's database, or fix "
-                  "those tables")
-        for path in sorted((sql_dir() / "platform").glob("*.sql")):
-            conn.execute(path.read_text(encoding="utf-8"))  # type: ignore[arg-type]
-        report.created_tables = sorted(set(CONTRACT) - set(before))
-        conn.execute("CREATE SCHEMA IF NOT EXISTS recon")
-        conn.execute("CREATE TABLE IF NOT EXISTS recon.schema_version ("
-                     " version integer PRIMARY KEY, name text NOT NULL,"
-                     " applied_at timestamptz NOT NULL DEFAULT now())")
-        applied = {r["version"] for r in conn.execute("SELECT version FROM recon.schema_version")}
-        for version, name, path in migrations():
-            if version in applied:
-                continue
-            conn.execute(path.read_text(encoding="utf-8"))  # type: ignore[arg-type]
-            conn.execute("INSERT INTO recon.schema_version (version, name) VALUES (%s, %s)",
-                         (version, name))
-            report.applied_migrations.append(f"{version:04d}_{name}")
-        row = conn.execute("SELECT coalesce(max(version), 0) AS v FROM recon.schema_version")
-        report.recon_version = row.fetchone()["v"]
+        if profile is not None and not profile.is_contract:
+            from .profile_views import install_profile
+
+            installed = install_profile(conn, profile)
+            report.profile, report.profile_views = installed.profile, installed.views
+            report.absent = installed.absent
+        else:
+            _init_contract_platform(db, conn, report)
+        _migrate_recon(conn, report)
         _apply_privileges(conn, report)
     return report
+
+
+def _init_contract_platform(db: Database, conn, report: InitReport) -> None:
+    from .profile_views import drop_profile_views
+
+    before = existing_columns(conn)
+    problems = contract_problems(before)
+    if problems:
+        raise SchemaMismatch(
+            f"the platform tables in {db.where} do not match the contract (DESIGN §4): "
+            + "; ".join(problems[:5]) + ("; …" if len(problems) > 5 else "")
+            + ". Nothing was changed. Point DATABASE_URL at the platform's database, fix "
+              "those tables, or map them with a platform profile (PLATFORM_PROFILE)")
+    for path in sorted((sql_dir() / "platform").glob("*.sql")):
+        conn.execute(path.read_text(encoding="utf-8"))  # type: ignore[arg-type]
+    report.created_tables = sorted(set(CONTRACT) - set(before))
+    drop_profile_views(conn)
+
+
+def _migrate_recon(conn, report: InitReport) -> None:
+    conn.execute("CREATE SCHEMA IF NOT EXISTS recon")
+    conn.execute("CREATE TABLE IF NOT EXISTS recon.schema_version ("
+                 " version integer PRIMARY KEY, name text NOT NULL,"
+                 " applied_at timestamptz NOT NULL DEFAULT now())")
+    applied = {r["version"] for r in conn.execute("SELECT version FROM recon.schema_version")}
+    for version, name, path in migrations():
+        if version in applied:
+            continue
+        conn.execute(path.read_text(encoding="utf-8"))  # type: ignore[arg-type]
+        conn.execute("INSERT INTO recon.schema_version (version, name) VALUES (%s, %s)",
+                     (version, name))
+        report.applied_migrations.append(f"{version:04d}_{name}")
+    row = conn.execute("SELECT coalesce(max(version), 0) AS v FROM recon.schema_version")
+    report.recon_version = row.fetchone()["v"]
 
 
 def _apply_privileges(conn, report: InitReport) -> None:

@@ -133,6 +133,7 @@ class Exporter:
         with store.Snapshot(self.db) as snap:
             source = snap.identity()
             for index, spec in enumerate(TABLES):
+                spec = snap.resolved(spec)
                 columns = [Column(**c) for c in snap.columns(spec.schema, spec.table)]
                 if not columns and not spec.fallback:
                     raise ExportError(f"{spec.qualified} does not exist in {self.db.where}; run "
@@ -312,7 +313,7 @@ def _require_ledger_columns(columns: list[Column]) -> None:
     missing = [n for n in ("program_id", "transaction_id", "type", "amount", "currency")
                if n not in names]
     if missing:
-        raise ExportError(f"public.ledger_entries lacks {', '.join(missing)} (DESIGN §4); the "
+        raise ExportError(f"the platform's ledger_entries lacks {', '.join(missing)} (DESIGN §4); the "
                           "control totals cannot be computed")
 
 

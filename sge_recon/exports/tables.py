@@ -22,7 +22,7 @@ class Column:
 @dataclass(frozen=True)
 class TableSpec:
     name: str               # file stem and view name in audit.duckdb
-    schema: str
+    schema: str             # "platform": the active profile's relations (db.relations); or recon
     table: str
     time_column: str        # the month filter: time_column in [start, end)
     description: str
@@ -57,23 +57,23 @@ _ADMIN_AUDIT_LOG = (
 )
 
 TABLES: tuple[TableSpec, ...] = (
-    TableSpec("ledger_entries", "public", "ledger_entries", "created_at",
+    TableSpec("ledger_entries", "platform", "ledger_entries", "created_at",
               "double-entry ledger: every debit and credit"),
-    TableSpec("settlement_intents", "public", "settlement_intents", "created_at",
+    TableSpec("settlement_intents", "platform", "settlement_intents", "created_at",
               "settlement intents created in the month"),
-    TableSpec("settlements", "public", "settlements", "confirmed_at",
+    TableSpec("settlements", "platform", "settlements", "confirmed_at",
               "settlements confirmed in the month"),
-    TableSpec("chain_transactions", "public", "chain_transactions", "observed_at",
+    TableSpec("chain_transactions", "platform", "chain_transactions", "observed_at",
               "on-chain transfers observed in the month"),
-    TableSpec("commissions", "public", "commissions", "created_at",
+    TableSpec("commissions", "platform", "commissions", "created_at",
               "affiliate commissions accrued in the month"),
-    TableSpec("payout_batches", "public", "payout_batches", "created_at",
+    TableSpec("payout_batches", "platform", "payout_batches", "created_at",
               "payout batches created in the month"),
-    TableSpec("payout_approvals", "public", "payout_approvals", "approved_at",
+    TableSpec("payout_approvals", "platform", "payout_approvals", "approved_at",
               "payout approvals given in the month"),
-    TableSpec("webhook_deliveries", "public", "webhook_deliveries", "created_at",
+    TableSpec("webhook_deliveries", "platform", "webhook_deliveries", "created_at",
               "webhook deliveries created in the month"),
-    TableSpec("admin_audit_log", "public", "admin_audit_log", "at",
+    TableSpec("admin_audit_log", "platform", "admin_audit_log", "at",
               "state-changing admin API calls", fallback=_ADMIN_AUDIT_LOG),
     TableSpec("action_log", "recon", "action_log", "at",
               "console actions: who, when, what, and the API's answer"),

@@ -1,0 +1,169 @@
+"""``db init`` under a platform profile: validate it against the live catalogue, then create the
+contract-shaped views in sge-recon's own schema (``recon_platform``). Never touches a platform table.
+
+Validation runs every expression of the profile in the database (``LIMIT 0``: nothing is read), so
+a column that does not exist, an expression that does not type-check, or a type of the wrong family
+is reported with the profile line that wrote it. For a status map the source expression's enum
+labels are read from ``pg_enum``: a label the profile does not map, or a mapped label the enum does
+not have, is an error (a new platform status must fail loudly, never become a NULL that hides rows).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import psycopg
+from psycopg import sql
+
+from ..errors import ProfileError
+from .relations import CONTRACT_TABLES, PROFILE_SCHEMA
+from .schema import CONTRACT
+
+if TYPE_CHECKING:
+    from ..profiles.model import Column, Profile, TableMapping
+
+# Contract type family -> the type a view column is cast to, and the type OIDs it accepts.
+_CAST = {"text": "text", "numeric": "numeric", "timestamptz": "timestamptz", "int": "bigint",
+         "bool": "boolean", "jsonb": "jsonb"}
+_OIDS = {"text": {25, 1043, 1042, 19}, "numeric": {1700}, "timestamptz": {1184},
+         "int": {20, 21, 23}, "bool": {16}, "jsonb": {3802}}
+_TIMESTAMP_WITHOUT_TZ = 1114
+_UNKNOWN = 705  # an untyped literal such as NULL or 'USD': accepted, cast to the contract type
+# Ids are text on real platforms (cuids): a profile may give these integer columns as text.
+_TEXT_IDS_ALLOWED = {("ledger_entries", "id"), ("jobs", "id"), ("rpc_calls", "id")}
+
+
+@dataclass
+class ProfileReport:
+    profile: str
+    views: list[str] = field(default_factory=list)
+    absent: dict[str, str] = field(default_factory=dict)
+
+
+def install_profile(conn: psycopg.Connection, profile: "Profile") -> ProfileReport:
+    """Validate ``profile`` and (re)create its views; in the caller's transaction."""
+    conn.execute(f"CREATE SCHEMA IF NOT EXISTS {PROFILE_SCHEMA}")
+    conn.execute(sql.SQL("COMMENT ON SCHEMA {} IS {}").format(
+        sql.Identifier(PROFILE_SCHEMA),
+        sql.Literal(f"sge-recon: contract-shaped views of the platform (profile {profile.name}); "
+                    "recreated by `sge-recon db init`")))
+    report = ProfileReport(profile.name)
+    definitions = {t: _view_sql(conn, profile, profile.tables[t]) for t in CONTRACT_TABLES}
+    for table in reversed(CONTRACT_TABLES):
+        conn.execute(f'DROP VIEW IF EXISTS {PROFILE_SCHEMA}."{table}"')  # type: ignore[arg-type]
+    for table in CONTRACT_TABLES:
+        mapping = profile.tables[table]
+        _raw(conn).execute(f'CREATE VIEW {PROFILE_SCHEMA}."{table}" AS {definitions[table]}')  # type: ignore[arg-type]
+        note = (f"absent on this platform: {mapping.absent}" if mapping.absent else
+                f"contract table {table} over the platform's {mapping.source}")
+        conn.execute(sql.SQL("COMMENT ON VIEW {} IS {}").format(
+            sql.Identifier(PROFILE_SCHEMA, table), sql.Literal(f"profile {profile.name}: {note}")))
+        if mapping.absent:
+            report.absent[table] = mapping.absent
+        else:
+            report.views.append(table)
+    return report
+
+
+def drop_profile_views(conn: psycopg.Connection) -> None:
+    """Back to the contract profile: the views of an earlier profile must not linger."""
+    conn.execute(f"DROP SCHEMA IF EXISTS {PROFILE_SCHEMA} CASCADE")
+
+
+def _view_sql(conn: psycopg.Connection, profile: "Profile", mapping: "TableMapping") -> str:
+    contract = CONTRACT[mapping.table]
+    if mapping.absent:
+        # An empty relation of the contract's shape: queries run, every signal on it is
+        # `unavailable` (the checks engine reads that from the profile, not from the emptiness).
+        cols = ", ".join(f"NULL::{_CAST[f]} AS {c}" for c, f in contract.items())
+        return f"SELECT {cols} WHERE false"
+    _try(conn, f"SELECT 1 FROM {mapping.source} LIMIT 0", profile, mapping.line,
+         f"tables.{mapping.table}.from")
+    where = f" WHERE {mapping.where}" if mapping.where else ""
+    if mapping.where:
+        _try(conn, f"SELECT 1 FROM {mapping.source}{where} LIMIT 0", profile, mapping.line,
+             f"tables.{mapping.table}.where")
+    selected = []
+    for column in mapping.columns:
+        family = contract.get(column.name)
+        _check_column(conn, profile, mapping, column, family)
+        cast = "text" if (mapping.table, column.name) in _TEXT_IDS_ALLOWED and \
+            _type_oid(conn, profile, mapping, column) in _OIDS["text"] else \
+            (_CAST[family] if family else None)
+        selected.append(f"{column.sql()}{'::' + cast if cast else ''} AS {column.name}")
+    return f"SELECT {', '.join(selected)} FROM {mapping.source}{where}"
+
+
+def _check_column(conn: psycopg.Connection, profile: "Profile", mapping: "TableMapping",
+                  column: "Column", family: str | None) -> None:
+    from ..profiles.model import StatusMap
+
+    where = f"tables.{mapping.table}.columns.{column.name}"
+    if isinstance(column.expression, StatusMap):
+        _check_status_map(conn, profile, mapping, column.expression, where)
+    oid = _type_oid(conn, profile, mapping, column)
+    if family is None or oid == _UNKNOWN:
+        return  # a column beside the contract's, or an untyped literal cast to the contract type
+    allowed = _OIDS[family] | (_OIDS["text"] if (mapping.table, column.name) in
+                               _TEXT_IDS_ALLOWED else set())
+    if oid in allowed:
+        return
+    type_name = conn.execute("SELECT format_type(%s, NULL) AS t", (oid,)).fetchone()["t"]
+    hint = ""
+    if family == "timestamptz" and oid == _TIMESTAMP_WITHOUT_TZ:
+        hint = (" A timestamp without time zone is ambiguous: say which zone it holds, e.g. "
+                f"({column.sql()} AT TIME ZONE 'UTC') for UTC")
+    elif family == "numeric" and oid in (700, 701):
+        hint = " Money must be exact: the platform column is float; the contract needs numeric"
+    raise ProfileError(f"{profile.where(column.line)}: {where} is {type_name}, the contract "
+                       f"needs {family}.{hint}")
+
+
+def _type_oid(conn: psycopg.Connection, profile: "Profile", mapping: "TableMapping",
+              column: "Column") -> int:
+    where = f"tables.{mapping.table}.columns.{column.name}"
+    cur = _try(conn, f"SELECT {column.sql()} AS c FROM {mapping.source} LIMIT 0", profile,
+               column.line, where)
+    return cur.description[0].type_code
+
+
+def _check_status_map(conn: psycopg.Connection, profile: "Profile", mapping: "TableMapping",
+                      status: "object", where: str) -> None:
+    cur = _try(conn, f"SELECT ({status.source}) AS c FROM {mapping.source} LIMIT 0",  # type: ignore[attr-defined]
+               profile, status.line, f"{where}.from")  # type: ignore[attr-defined]
+    oid = cur.description[0].type_code
+    labels = [r["enumlabel"] for r in conn.execute(
+        "SELECT enumlabel FROM pg_enum WHERE enumtypid = %s ORDER BY enumsortorder", (oid,))]
+    if not labels:
+        return  # a text status: every value maps or shows as unmapped:<value>, never NULL
+    type_name = conn.execute("SELECT format_type(%s, NULL) AS t", (oid,)).fetchone()["t"]
+    mapped = status.labels  # type: ignore[attr-defined]
+    unmapped = [label for label in labels if label not in mapped]
+    unknown = [label for label in mapped if label not in labels]
+    if unmapped:
+        raise ProfileError(
+            f"{profile.where(status.line)}: {where}: the platform's {type_name} has "  # type: ignore[attr-defined]
+            f"label(s) {', '.join(unmapped)} that the map does not name; map each to a contract "
+            "status (an unmapped status would hide its rows)")
+    if unknown:
+        raise ProfileError(
+            f"{profile.where(status.line)}: {where}: {', '.join(unknown)} is not a label of "  # type: ignore[attr-defined]
+            f"{type_name} (labels: {', '.join(labels)}); fix the spelling or remove it")
+
+
+def _raw(conn: psycopg.Connection) -> psycopg.Cursor:
+    """A cursor that runs the profile's SQL as written: the profile speaks the platform's own
+    names, which are never resolved as ``platform.<contract table>`` references."""
+    return psycopg.Cursor(conn)
+
+
+def _try(conn: psycopg.Connection, sql: str, profile: "Profile", line: int, where: str):
+    try:
+        with conn.transaction():
+            return _raw(conn).execute(sql)  # type: ignore[arg-type]
+    except psycopg.Error as exc:
+        message = (exc.diag.message_primary or str(exc)).strip()
+        raise ProfileError(f"{profile.where(line)}: {where}: the database rejects it: "
+                           f"{message}; fix the expression against the platform's tables") \
+            from None

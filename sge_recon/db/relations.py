@@ -1,0 +1,89 @@
+"""Where the platform's contract-shaped relations are: the seam that platform profiles fill.
+
+Product SQL (checks, console queries, live facts, exports) never names a platform schema. It writes
+``platform.<contract table>`` (DESIGN §4 names), and every statement that goes through
+:class:`~sge_recon.db.connection.Database` is resolved here against the active profile:
+
+* ``contract`` (the default): ``platform.ledger_entries`` → ``"public"."ledger_entries"``, the
+  platform's own tables, no views;
+* any other profile: the contract-shaped views that ``sge-recon db init`` created from the profile
+  in sge-recon's own schema :data:`PROFILE_SCHEMA`.
+
+Only an unquoted ``platform.`` that is not itself part of a longer name (``x.platform.y``,
+``myplatform.y``) is a reference; a resolved statement contains none, so resolving is idempotent.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from ..errors import ProfileError
+
+PROFILE_SCHEMA = "recon_platform"  # sge-recon's own schema for a profile's contract-shaped views
+_REFERENCE = re.compile(r'(?<![\w."$])platform\.([A-Za-z_][A-Za-z0-9_]*)\b')
+
+# DESIGN §4: the contract's relations, in dependency order (a view may join earlier ones).
+CONTRACT_TABLES = (
+    "programs", "affiliates", "users", "settlement_intents", "settlements", "chain_transactions",
+    "ledger_entries", "commissions", "payout_batches", "payout_approvals", "webhook_endpoints",
+    "webhook_deliveries", "worker_heartbeats", "jobs", "queue_control", "rpc_calls",
+)
+
+# Relations beside the contract that the product reads when the platform has them (the reference
+# platform's admin audit log, exported for auditors). A profile may provide them as views too;
+# where it does not, readers treat the relation as missing (the export writes it empty).
+OPTIONAL_RELATIONS = ("admin_audit_log",)
+
+
+def referenced_tables(sql: str) -> list[str]:
+    """The contract tables a statement reads through ``platform.<table>``, in order, once each."""
+    return list(dict.fromkeys(m.group(1) for m in _REFERENCE.finditer(sql)))
+
+
+@dataclass(frozen=True)
+class PlatformRelations:
+    """The active profile's view of the platform: where each contract table is, which are absent.
+
+    ``absent`` maps a contract table to the profile's reason (``"the SGE platform sends no
+    outbound webhooks"``); such a table still resolves (to an empty relation of the contract's
+    shape), so that queries run, but every signal built on it is ``unavailable``.
+    """
+
+    profile: str = "contract"
+    schema: str = "public"
+    absent: dict[str, str] = field(default_factory=dict)
+
+    def __hash__(self) -> int:  # frozen + dict field: hash what identifies the mapping
+        return hash((self.profile, self.schema, tuple(sorted(self.absent.items()))))
+
+    def relation(self, table: str) -> str:
+        """The quoted, schema-qualified relation of one contract table."""
+        if table not in CONTRACT_TABLES and table not in OPTIONAL_RELATIONS:
+            raise ProfileError(
+                f"platform.{table} is not a contract table (DESIGN §4); use one of "
+                f"{', '.join(CONTRACT_TABLES)}")
+        return f'"{self.schema}"."{table}"'
+
+    def resolve(self, sql: str) -> str:
+        """``sql`` with every ``platform.<table>`` replaced by the relation of this profile."""
+        if "platform." not in sql:
+            return sql
+        return _resolve(self, sql)
+
+    def unavailable_reason(self, tables: list[str] | tuple[str, ...]) -> str | None:
+        """Why a signal that reads ``tables`` cannot be had here, or None when it can."""
+        reasons = [self.absent[t] for t in tables if t in self.absent]
+        return "; ".join(dict.fromkeys(reasons)) if reasons else None
+
+    def has(self, table: str) -> bool:
+        return table not in self.absent
+
+
+@lru_cache(maxsize=4096)
+def _resolve(relations: PlatformRelations, sql: str) -> str:
+    return _REFERENCE.sub(lambda m: relations.relation(m.group(1)), sql)
+
+
+CONTRACT_RELATIONS = PlatformRelations()

@@ -1,0 +1,230 @@
+"""Reading a platform profile file (format: docs/profiles.md).
+
+A profile maps each §4 contract table either to the platform's relations::
+
+    tables:
+      ledger_entries:
+        from: '"LedgerEntry" e'                 # a relation with an alias; joins allowed
+        where: e.currency IS NOT NULL           # optional filter
+        columns:
+          id: e.id                              # one SQL expression per contract column
+          type: "CASE WHEN e.amount >= 0 THEN 'debit' ELSE 'credit' END"
+          status:                               # a status map: every label of the source enum
+            from: i.status                      #   must be mapped (checked by `db init`)
+            map: {PENDING: payment_pending, PROCESSING: processing}
+
+or declares it absent, with the reason the console and the checks show::
+
+      webhook_deliveries:
+        absent: the SGE platform sends no outbound webhooks
+
+Every error names the file and line of the entry and says what to change. Aliases and anchors are
+refused (a profile is small; an alias bomb is not), and so are unknown keys.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..config import project_root
+from ..db.relations import CONTRACT_TABLES
+from ..db.schema import CONTRACT
+from ..errors import ProfileError
+
+SHIPPED = ("contract", "sge")
+MAX_PROFILE_BYTES = 1 << 20
+TOP_KEYS = {"profile", "description", "tables"}
+TABLE_KEYS = {"from", "where", "columns", "absent"}
+MAP_KEYS = {"from", "map"}
+
+
+@dataclass(frozen=True)
+class StatusMap:
+    source: str                     # SQL expression of the platform's status (usually an enum)
+    labels: dict[str, str]          # platform label -> contract value
+    line: int
+
+    def sql(self) -> str:
+        """A CASE over the labels. A label added to the platform's enum after `db init` shows as
+        ``unmapped:<LABEL>``, never as NULL (a NULL status would hide the row from every check)."""
+        whens = " ".join(f"WHEN {_literal(k)} THEN {_literal(v)}" for k, v in self.labels.items())
+        return f"(CASE ({self.source})::text {whens} ELSE 'unmapped:' || ({self.source})::text END)"
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    expression: str | StatusMap
+    line: int
+
+    def sql(self) -> str:
+        return self.expression.sql() if isinstance(self.expression, StatusMap) else \
+            f"({self.expression})"
+
+
+@dataclass(frozen=True)
+class TableMapping:
+    table: str
+    line: int
+    source: str | None = None
+    where: str | None = None
+    columns: tuple[Column, ...] = ()
+    absent: str | None = None
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    path: Path | None
+    description: str = ""
+    tables: dict[str, TableMapping] = field(default_factory=dict)
+
+    @property
+    def is_contract(self) -> bool:
+        return self.path is None
+
+    def where(self, line: int) -> str:
+        return f"{self.path}: line {line}"
+
+
+def profile_path(value: str) -> Path | None:
+    """The file of a PLATFORM_PROFILE value (None for the built-in contract profile)."""
+    if value == "contract":
+        return None
+    if value in SHIPPED:
+        return project_root() / "profiles" / f"{value}.yml"
+    return Path(value).expanduser().resolve()
+
+
+def load_profile(value: str) -> Profile:
+    path = profile_path(value)
+    if path is None:
+        return Profile(name="contract", path=None, description="the §4 tables in public")
+    root = _compose(path, value)
+    return _profile(root, path)
+
+
+def _compose(path: Path, value: str) -> yaml.MappingNode:
+    if not path.is_file():
+        raise ProfileError(
+            f"PLATFORM_PROFILE: {value!r} is neither a shipped profile ({', '.join(SHIPPED)}) nor "
+            f"a readable file ({path}); name one of those or the path of your profile file")
+    if path.stat().st_size > MAX_PROFILE_BYTES:
+        raise ProfileError(f"{path}: larger than {MAX_PROFILE_BYTES // 1024} KiB; a profile maps "
+                           "16 tables and is far smaller: is this the right file?")
+    text = path.read_text(encoding="utf-8")
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+                raise ProfileError(f"{path}: line {event.start_mark.line + 1}: anchors and "
+                                   "aliases are not allowed in a profile; write each value out")
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        raise ProfileError(f"{path}: not valid YAML ({_first_line(exc)}); fix the file") from None
+    if not isinstance(root, yaml.MappingNode):
+        raise ProfileError(f"{path}: must be a mapping with keys profile, description, tables")
+    return root
+
+
+def _profile(root: yaml.MappingNode, path: Path) -> Profile:
+    top = _mapping(root, path, "the profile", TOP_KEYS, required={"profile", "tables"})
+    name = _text(top["profile"], path, "profile")
+    tables_node = top["tables"]
+    entries = _mapping(tables_node, path, "tables", set(CONTRACT_TABLES), required=set())
+    missing = [t for t in CONTRACT_TABLES if t not in entries]
+    if missing:
+        raise ProfileError(
+            f"{path}: line {tables_node.start_mark.line + 1}: tables: no entry for "
+            f"{', '.join(missing)}; map each contract table or declare it `absent: <reason>`")
+    tables = {t: _table(t, entries[t], path) for t in CONTRACT_TABLES}
+    description = _text(top["description"], path, "description") if "description" in top else ""
+    return Profile(name=name, path=path, description=description, tables=tables)
+
+
+def _table(table: str, node: yaml.Node, path: Path) -> TableMapping:
+    line = node.start_mark.line + 1
+    keys = _mapping(node, path, f"tables.{table}", TABLE_KEYS, required=set())
+    if "absent" in keys:
+        extra = sorted(set(keys) - {"absent"})
+        if extra:
+            raise ProfileError(f"{path}: line {line}: tables.{table}: `absent` stands alone; "
+                               f"remove {', '.join(extra)} or the `absent` line")
+        return TableMapping(table, line, absent=_text(keys["absent"], path,
+                                                       f"tables.{table}.absent"))
+    for key in ("from", "columns"):
+        if key not in keys:
+            raise ProfileError(f"{path}: line {line}: tables.{table}: missing `{key}`; a mapped "
+                               "table needs `from` (its relations) and `columns`, or write "
+                               "`absent: <reason>`")
+    columns_node = keys["columns"]
+    columns = _mapping(columns_node, path, f"tables.{table}.columns", None, required=set())
+    contract = CONTRACT[table]
+    missing = [c for c in contract if c not in columns]
+    if missing:
+        raise ProfileError(
+            f"{path}: line {columns_node.start_mark.line + 1}: tables.{table}.columns: no "
+            f"expression for {', '.join(missing)}; the contract needs every column (write NULL "
+            "with a cast, e.g. NULL::text, where the platform has nothing)")
+    return TableMapping(
+        table, line, source=_text(keys["from"], path, f"tables.{table}.from"),
+        where=_text(keys["where"], path, f"tables.{table}.where") if "where" in keys else None,
+        columns=tuple(_column(table, c, n, path) for c, n in columns.items()))
+
+
+def _column(table: str, name: str, node: yaml.Node, path: Path) -> Column:
+    where = f"tables.{table}.columns.{name}"
+    line = node.start_mark.line + 1
+    if not name.replace("_", "").isalnum() or not name[:1].isalpha() or name != name.lower():
+        raise ProfileError(f"{path}: line {line}: {where}: a column name is lower_snake_case")
+    if isinstance(node, yaml.MappingNode):
+        keys = _mapping(node, path, where, MAP_KEYS, required=MAP_KEYS)
+        map_node = keys["map"]
+        pairs = _mapping(map_node, path, f"{where}.map", None, required=set())
+        labels = {label: _text(v, path, f"{where}.map.{label}") for label, v in pairs.items()}
+        if not labels:
+            raise ProfileError(f"{path}: line {line}: {where}.map is empty; map every label")
+        return Column(name, StatusMap(_text(keys["from"], path, f"{where}.from"), labels, line),
+                      line)
+    return Column(name, _text(node, path, where), line)
+
+
+def _mapping(node: yaml.Node, path: Path, where: str, allowed: set[str] | None,
+             required: set[str]) -> dict[str, yaml.Node]:
+    line = node.start_mark.line + 1
+    if not isinstance(node, yaml.MappingNode):
+        raise ProfileError(f"{path}: line {line}: {where} must be a mapping")
+    out: dict[str, yaml.Node] = {}
+    for key_node, value_node in node.value:
+        key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+        key_line = key_node.start_mark.line + 1
+        if not isinstance(key, str) or not key:
+            raise ProfileError(f"{path}: line {key_line}: {where}: keys are plain names")
+        if key in out:
+            raise ProfileError(f"{path}: line {key_line}: {where}: {key!r} appears twice")
+        if allowed is not None and key not in allowed:
+            raise ProfileError(f"{path}: line {key_line}: {where}: unknown key {key!r}; allowed: "
+                               f"{', '.join(sorted(allowed))}")
+        out[key] = value_node
+    missing = sorted(required - set(out))
+    if missing:
+        raise ProfileError(f"{path}: line {line}: {where}: missing {', '.join(missing)}")
+    return out
+
+
+def _text(node: yaml.Node, path: Path, where: str) -> str:
+    if not isinstance(node, yaml.ScalarNode) or not str(node.value).strip():
+        raise ProfileError(f"{path}: line {node.start_mark.line + 1}: {where} must be "
+                           "non-empty text")
+    return str(node.value).strip()
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _first_line(exc: Exception) -> str:
+    return " ".join(str(exc).split())
