@@ -31,7 +31,7 @@ ADMIN = bearer(ADMIN_KEY)
 @contextlib.contextmanager
 def running_api(db_url: str, *, database_url: str | None = None, clock=None, **settings):
     """uvicorn serving the admin API on 127.0.0.1:<ephemeral>, in a thread; yields the base URL."""
-    cfg = settings_for(db_url, **KEYS, **settings)
+    cfg = settings_for(db_url, **{**KEYS, **settings})
     kwargs = {"clock": clock} if clock else {}
     app = create_app(cfg, database_url=database_url or db_url, pool_size=8, **kwargs)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="error",

@@ -444,13 +444,20 @@ def approvals(conn: Conn, batch_id: str) -> list[dict]:
                         " WHERE batch_id = %s ORDER BY approved_at, approver", (batch_id,)).fetchall()
 
 
+def approver_key(recorded: str) -> str:
+    """The part of a recorded approver that names the person: the key's fingerprint when there
+    is one (``approver_1@<fp>`` and ``approver_2@<fp>`` are the same key), else the whole text."""
+    return recorded.rpartition("@")[2] if "@" in recorded else recorded
+
+
 def approve_batch(conn: Conn, batch_id: str, approver: str, now: datetime) -> dict:
     """Record one approval; the second distinct approver makes the batch `approved`."""
     batch = lock_batch(conn, batch_id)
     existing = approvals(conn, batch_id)
-    if any(a["approver"] == approver for a in existing):
-        raise ConflictError(f"{approver} has already approved batch {batch_id}; the second "
-                            "approval must come from the other approver")
+    same = [a["approver"] for a in existing if approver_key(a["approver"]) == approver_key(approver)]
+    if same:
+        raise ConflictError(f"this approver key has already approved batch {batch_id} (as "
+                            f"{same[0]}); the second approval must come from a different key")
     if batch["status"] != "pending_approval":
         raise ConflictError(f"batch {batch_id} is {batch['status']}, not pending_approval; only a "
                             "batch pending approval can be approved")
@@ -458,7 +465,7 @@ def approve_batch(conn: Conn, batch_id: str, approver: str, now: datetime) -> di
                  " VALUES (%s, %s, %s)", (batch_id, approver, now))
     approvers = sorted({a["approver"] for a in existing} | {approver})
     status = batch["status"]
-    if len(approvers) >= 2:
+    if len({approver_key(a) for a in approvers}) >= 2:
         status = "approved"
         conn.execute("UPDATE public.payout_batches SET status = 'approved', approved_at = %s"
                      " WHERE id = %s", (now, batch_id))

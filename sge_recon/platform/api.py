@@ -1,11 +1,15 @@
 """The admin HTTP API of the reference platform (DESIGN §6), as a FastAPI app.
 
 Bearer keys with roles (auth.py); every error is ``{"error": "<what to do>"}`` with 401 (no or
-bad key), 403 (wrong role), 404 (unknown id), 409 (wrong state), 422 (malformed input), 503 (the
-database is down). Every POST is written to ``public.admin_audit_log`` with the key's identity,
-the body and the answer. OpenAPI at /docs.
+bad key), 403 (wrong role), 404 (unknown id), 409 (wrong state), 413 (body over MAX_BODY_BYTES),
+422 (malformed input), 503 (the database is down). Request bodies are bounded BEFORE auth and
+before anything is stored. Every POST is written to ``public.admin_audit_log`` with the key's
+identity and the answer; an authenticated call keeps its (bounded) body, a call refused before
+auth (401, 413) keeps only a redacted summary (size, sha256, top-level field names). OpenAPI at
+/docs.
 """
 
+import hashlib
 import json
 import logging
 from contextlib import asynccontextmanager
@@ -27,7 +31,21 @@ from .service import PlatformService
 
 log = logging.getLogger(__name__)
 
-ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}$"
+MAX_BODY_BYTES = 64 * 1024  # the largest correction (1000 entries) fits in ~110 bytes each
+# Full-match patterns: \A...\Z (a `$` would let a trailing newline through) and ASCII classes
+# only ([0-9], never \d, which matches Arabic-Indic and other Unicode digits).
+ID_PATTERN = r"\A[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}\Z"
+# Path parameters are checked by pydantic's Rust regex engine, where `$` is the end of the text.
+PATH_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}$"
+# An amount below 10^15 per entry keeps every sum the checks compute within numeric(38,6) (it
+# would take 10^17 entries to overflow), so no accepted correction can break ledger_balance.
+MAX_AMOUNT_DIGITS = 15
+AMOUNT_PATTERN = (r"\A(?!0+(?:\.0+)?\Z)[0-9]{1,%d}(?:\.[0-9]{1,6})?\Z" % MAX_AMOUNT_DIGITS)
+CURRENCY_PATTERN = r"\A[A-Z][A-Z0-9]{1,11}\Z"
+# The platform's ledger account grammar (DESIGN §4): a lower-case ASCII name (treasury, fees),
+# optionally followed by ':<id>' (user:<id>, affiliate:<id>). No look-alikes, no invisible
+# characters, no whitespace.
+ACCOUNT_PATTERN = r"\A[a-z][a-z0-9_]{0,63}(?::[A-Za-z0-9][A-Za-z0-9_.\-]{0,127})?\Z"
 ID_RULE = "an id of letters, digits, '_', '-', '.' or ':' (at most 128 characters)"
 Id = Annotated[str, Field(pattern=ID_PATTERN, description="A platform id, e.g. prog_000001")]
 
@@ -40,11 +58,13 @@ EXAMPLES = {
                                  '"type": "credit", "amount": "0.01", "currency": "USD"}]}',
 }
 FIELD_RULES = {
-    "amount": 'must be a positive decimal string with at most 6 decimals, such as "12.50"',
-    "currency": "must be a currency code of capital letters and digits, such as USD",
+    "amount": ('must be a positive decimal string of ASCII digits with at most 15 digits before '
+               'the point and 6 after, such as "12.50"'),
+    "currency": "must be a currency code of capital ASCII letters and digits, such as USD",
     "type": 'must be "debit" or "credit"',
     "reason": "must be a non-empty sentence (at most 2000 characters)",
-    "account": "must be a ledger account such as treasury, user:<id> or affiliate:<id>",
+    "account": ("must be a ledger account of the platform's grammar (ASCII): a lower-case name "
+                "such as treasury, optionally ':<id>' as in user:<id> or affiliate:<id>"),
 }
 
 
@@ -54,12 +74,12 @@ class ErrorBody(BaseModel):
 
 _MEANING = {401: "No bearer key, or not a valid one.", 403: "The key's role may not do this.",
             404: "The id names nothing.", 409: "The action does not fit the current state.",
-            422: "Malformed input.", 503: "The platform database is unreachable."}
+            413: f"The body is larger than {MAX_BODY_BYTES} bytes.", 422: "Malformed input.", 503: "The platform database is unreachable."}
 
 
 def errors(*codes: int) -> dict:
     """OpenAPI entries for the error answers a route can give (all {"error": "..."})."""
-    return {c: {"model": ErrorBody, "description": _MEANING[c]} for c in (*codes, 503)}
+    return {c: {"model": ErrorBody, "description": _MEANING[c]} for c in (*codes, 413, 503)}
 
 
 class Strict(BaseModel):
@@ -75,16 +95,18 @@ class IntentBody(Strict):
 
 
 class CorrectionEntry(Strict):
-    account: str = Field(min_length=1, max_length=200, pattern=r"^[^\s\x00]+$")
+    account: str = Field(min_length=1, max_length=200, pattern=ACCOUNT_PATTERN,
+                         description="treasury, user:<id>, affiliate:<id>, ...")
     type: Literal["debit", "credit"]
-    amount: str = Field(pattern=r"^(?!0+(\.0+)?$)\d{1,32}(\.\d{1,6})?$",
-                        description='A positive decimal string, e.g. "12.50"')
-    currency: str = Field(pattern=r"^[A-Z][A-Z0-9]{1,11}$")
+    amount: str = Field(pattern=AMOUNT_PATTERN,
+                        description='A positive decimal string below 10^15, e.g. "12.50"')
+    currency: str = Field(pattern=CURRENCY_PATTERN)
 
 
 class CorrectionBody(Strict):
     programId: Id
-    reason: str = Field(min_length=1, max_length=2000, pattern=r"^[^\x00]*[^\s\x00][^\x00]*$")
+    reason: str = Field(min_length=1, max_length=2000,
+                        pattern=r"\A[^\x00]*[^\s\x00][^\x00]*\Z")
     entries: list[CorrectionEntry] = Field(min_length=2, max_length=1000)
 
 
@@ -176,13 +198,13 @@ def create_app(settings: Settings, *, database_url: str, clock: Clock = utc_now,
         """Workers take jobs again."""
         return service.set_paused(False, who.identity)
 
-    BatchId = Annotated[str, Path(pattern=ID_PATTERN)]
+    BatchId = Annotated[str, Path(pattern=PATH_ID_PATTERN)]
 
     @app.post("/admin/payouts/batch/{batchId}/approve", tags=["payouts"],
               responses=errors(401, 403, 404, 409, 422))
     def approve(batchId: BatchId, who: Annotated[Principal, Depends(approver)]) -> dict:
         """One approval; two distinct approvers make the batch approved."""
-        return service.approve(batchId, who.identity)
+        return service.approve(batchId, who.approver)
 
     @app.post("/admin/payouts/batch/{batchId}/execute", tags=["payouts"],
               responses=errors(401, 403, 404, 409, 422))
@@ -192,7 +214,7 @@ def create_app(settings: Settings, *, database_url: str, clock: Clock = utc_now,
 
     @app.post("/admin/webhooks/{deliveryId}/retry", tags=["webhooks"],
               responses=errors(401, 403, 404, 409, 422))
-    def retry_webhook(deliveryId: Annotated[str, Path(pattern=ID_PATTERN)], who: Admin) -> dict:
+    def retry_webhook(deliveryId: Annotated[str, Path(pattern=PATH_ID_PATTERN)], who: Admin) -> dict:
         """Schedule an immediate new attempt of a delivery."""
         return service.retry_webhook(deliveryId)
 
@@ -292,25 +314,39 @@ def validation_sentence(path: str, errors: list[dict]) -> str:
 # ---------------------------------------------------------------------------------------------
 # audit: every POST, with the key's identity (never the key), body and answer
 # ---------------------------------------------------------------------------------------------
-class AuditMiddleware:
-    """Pure ASGI middleware: buffers the (small JSON) answer, records it, then sends it, so the
-    audit row exists by the time the caller sees the answer."""
+class BodyTooLarge(Exception):
+    pass
 
-    def __init__(self, app, pool: store.PlatformPool):
+
+class AuditMiddleware:
+    """Pure ASGI middleware, outermost: bounds the body, buffers the (small JSON) answer, records
+    it, then sends it, so the audit row exists by the time the caller sees the answer.
+
+    The body is read here, up to MAX_BODY_BYTES, BEFORE the app (and so before auth) sees it: a
+    larger one (declared by Content-Length or streamed) is answered 413 without being stored or
+    parsed; the audit row then holds only its declared and received sizes."""
+
+    def __init__(self, app, pool: store.PlatformPool, max_body: int = MAX_BODY_BYTES):
         self.app = app
         self.pool = pool
+        self.max_body = max_body
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
-        body_chunks: list[bytes] = []
+        try:
+            raw = await self._read_body(scope, receive)
+        except BodyTooLarge as exc:
+            await self._refuse_too_large(scope, send, str(exc))
+            return
+        delivered = {"done": False}
 
-        async def recording_receive():
-            message = await receive()
-            if message["type"] == "http.request":
-                body_chunks.append(message.get("body", b""))
-            return message
+        async def replay():
+            if not delivered["done"]:
+                delivered["done"] = True
+                return {"type": "http.request", "body": raw, "more_body": False}
+            return await receive()  # after the body: wait for the disconnect, as a server does
 
         held: list[dict] = []
         status = {"code": 500}
@@ -320,38 +356,98 @@ class AuditMiddleware:
                 status["code"] = message["status"]
             held.append(message)
             if message["type"] == "http.response.body" and not message.get("more_body"):
-                await anyio.to_thread.run_sync(self._record, scope, b"".join(body_chunks),
-                                               status["code"], held)
+                await anyio.to_thread.run_sync(self._record, scope, raw, status["code"], held)
                 for m in held:
                     await send(m)
                 held.clear()
 
         try:
-            await self.app(scope, recording_receive, holding_send)
+            await self.app(scope, replay, holding_send)
         except Exception:
-            await anyio.to_thread.run_sync(self._record, scope, b"".join(body_chunks), 500, [])
+            await anyio.to_thread.run_sync(self._record, scope, raw, 500, [])
             raise
         for m in held:  # a streamed answer that never finished: pass on what we have
             await send(m)
 
-    def _record(self, scope, raw_body: bytes, status_code: int, held: list[dict]) -> None:
+    async def _read_body(self, scope, receive) -> bytes:
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length")
+        if declared is not None:
+            try:
+                if int(declared) > self.max_body:
+                    raise BodyTooLarge(f"declared {int(declared)} bytes")
+            except ValueError:
+                pass  # a malformed length is the server's business; we still count below
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body:
+                raise BodyTooLarge(f"more than {self.max_body} bytes received")
+            chunks.append(chunk)
+            if not message.get("more_body"):
+                break
+        return b"".join(chunks)
+
+    async def _refuse_too_large(self, scope, send, what: str) -> None:
+        message = (f"the request body is too large ({what}); the admin API accepts at most "
+                   f"{self.max_body} bytes (64 KiB): send fewer correction entries per call")
+        payload = json.dumps({"error": message}).encode()
+        held = [{"type": "http.response.start", "status": 413,
+                 "headers": [(b"content-type", b"application/json"),
+                             (b"content-length", str(len(payload)).encode()),
+                             (b"connection", b"close")]},
+                {"type": "http.response.body", "body": payload}]
+        await anyio.to_thread.run_sync(self._record, scope, None, 413, held, what)
+        for m in held:
+            await send(m)
+
+    def _record(self, scope, raw_body: bytes | None, status_code: int, held: list[dict],
+                too_large: str | None = None) -> None:
         try:
-            body = _parse(raw_body)
             answer = _parse(b"".join(m.get("body", b"") for m in held
                                      if m["type"] == "http.response.body"))
             headers = dict(scope.get("headers") or [])
             actor = (scope.get("state") or {}).get("actor") or (
                 "anonymous" if b"authorization" not in headers else "invalid-key")
+            authenticated = actor not in ("anonymous", "invalid-key")
+            if too_large is not None:
+                body = {"refused": "body too large", "size": too_large[:100]}
+            elif authenticated:
+                body = _parse(raw_body or b"")
+            else:  # refused before auth: a bounded, redacted summary, never the body
+                body = _summary(raw_body or b"")
             result = "ok" if status_code < 400 else ("error" if status_code >= 500 else "refused")
             message = None
             if isinstance(answer, dict):
                 message = answer.get("message") or answer.get("error")
+            target = _target(scope["path"], body if authenticated else None)
             with self.pool.transaction(timeout=5) as conn:
-                store.write_audit(conn, actor=actor, method="POST", path=scope["path"],
-                                  target=_target(scope["path"], body), body=body,
-                                  status_code=status_code, result=result, message=message)
+                store.write_audit(conn, actor=actor, method="POST", path=scope["path"][:300],
+                                  target=target, body=body, status_code=status_code,
+                                  result=result,
+                                  message=message[:1000] if isinstance(message, str) else None)
         except Exception:  # the audit must never turn an answer into a crash; it is logged
-            log.exception("could not write the audit log entry for POST %s", scope.get("path"))
+            log.exception("could not write the audit log entry for POST %s",
+                          str(scope.get("path"))[:300])
+
+
+def _summary(raw: bytes) -> dict | None:
+    """What an unauthenticated call sent, without what it said: size, hash, field names."""
+    if not raw:
+        return None
+    summary: dict[str, Any] = {"redacted": True, "bytes": len(raw),
+                               "sha256": hashlib.sha256(raw).hexdigest()}
+    try:
+        parsed = json.loads(raw)
+    except ValueError:
+        return summary
+    if isinstance(parsed, dict):
+        summary["fields"] = sorted(_scrub(str(k))[:64] for k in parsed)[:20]
+    return summary
 
 
 def _parse(raw: bytes) -> Any:

@@ -2,15 +2,20 @@
 
 The admin key may do every admin operation; the two approver keys may only approve payout
 batches. A key is known by its identity ("admin", "approver_1", "approver_2"), which is what the
-audit log records: the key itself is never stored or shown.
+audit log records: the key itself is never stored or shown. An approval is bound to the KEY, not
+to its config slot: it is recorded as ``<slot>@<fingerprint>`` (the first 16 hex digits of the
+key's SHA-256), so a key moved from slot 1 to slot 2 (e.g. on a second API instance) is still the
+same approver and cannot approve a batch twice.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 from dataclasses import dataclass
 
 from ..config import Settings
+from ..db.platform_store import approver_key  # noqa: F401 - re-exported
 from ..errors import ConfigError
 
 ADMIN = "admin"
@@ -21,11 +26,23 @@ APPROVER = "approver"
 class Principal:
     identity: str  # "admin", "approver_1", "approver_2"
     role: str      # ADMIN or APPROVER
+    fingerprint: str = ""  # first 16 hex digits of sha256(key): the key's identity
+
+    @property
+    def approver(self) -> str:
+        """What an approval records: the slot for people, the fingerprint for the two-person
+        rule (see :func:`approver_key`)."""
+        return f"{self.identity}@{self.fingerprint}"
+
+
+def fingerprint(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
 class KeyRing:
     def __init__(self, keys: dict[str, Principal]):
-        self._keys = [(key.encode(), principal) for key, principal in keys.items() if key]
+        self._keys = [(key.encode(), Principal(p.identity, p.role, fingerprint(key)))
+                      for key, p in keys.items() if key]
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "KeyRing":

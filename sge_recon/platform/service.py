@@ -19,8 +19,12 @@ from .schedules import Clock, utc_now
 
 LEDGER_CHECKS = ("ledger_balance", "transaction_balance")
 SAMPLE_ROWS = 100
-MONEY_TEXT = re.compile(r"^\d{1,32}(\.\d{1,6})?$")
-CURRENCY = re.compile(r"^[A-Z][A-Z0-9]{1,11}$")
+# Full matches of ASCII text (re.fullmatch; never `$`, which accepts a trailing newline, nor \d,
+# which accepts any Unicode digit). The same rules as the API's body models (api.py).
+MONEY_TEXT = re.compile(r"[0-9]{1,15}(?:\.[0-9]{1,6})?")
+CURRENCY = re.compile(r"[A-Z][A-Z0-9]{1,11}")
+ACCOUNT = re.compile(r"[a-z][a-z0-9_]{0,63}(?::[A-Za-z0-9][A-Za-z0-9_.\-]{0,127})?")
+MAX_AMOUNT = Decimal(10) ** 15
 
 
 def jsonable(value: Any) -> Any:
@@ -234,15 +238,24 @@ def parse_correction_entries(entries: list[dict]) -> list[tuple[str, str, Decima
     for n, e in enumerate(entries):
         where = f"entries[{n}]"
         amount_text = e.get("amount")
-        if not isinstance(amount_text, str) or not MONEY_TEXT.match(amount_text.strip()):
-            raise UsageError(f"{where}.amount must be a positive decimal string with at most 6 "
-                             f"decimals, such as \"12.50\" (got {amount_text!r})")
+        if not isinstance(amount_text, str) or not MONEY_TEXT.fullmatch(amount_text):
+            raise UsageError(f"{where}.amount must be a positive decimal string of ASCII digits, "
+                             f"below 10^15 with at most 6 decimals, such as \"12.50\" "
+                             f"(got {amount_text[:40] if isinstance(amount_text, str) else amount_text!r})")
+        account, currency = e.get("account"), e.get("currency")
+        if not isinstance(account, str) or not ACCOUNT.fullmatch(account):
+            raise UsageError(f"{where}.account must be a ledger account of the platform's grammar "
+                             "(ASCII): treasury, user:<id>, affiliate:<id>, ...")
+        if not isinstance(currency, str) or not CURRENCY.fullmatch(currency):
+            raise UsageError(f"{where}.currency must be a currency code of capital ASCII letters "
+                             "and digits, such as USD")
         try:
-            amount = Decimal(amount_text.strip())
+            amount = Decimal(amount_text)
         except InvalidOperation:  # pragma: no cover - the pattern already guarantees a number
             raise UsageError(f"{where}.amount is not a number") from None
-        if amount <= 0:
-            raise UsageError(f"{where}.amount must be greater than zero (got {amount_text!r})")
+        if amount <= 0 or amount >= MAX_AMOUNT:
+            raise UsageError(f"{where}.amount must be greater than zero and below 10^15 "
+                             f"(got {amount_text!r})")
         parsed.append((e["account"], e["type"], amount, e["currency"]))
     return parsed
 

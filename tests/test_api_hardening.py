@@ -1,0 +1,147 @@
+"""The admin API's bounds over real HTTP against the real database: bodies bounded before auth and
+before storage (413, a redacted audit summary), full-match ASCII validation of amounts, currencies
+and accounts, a magnitude bound that keeps the checks' sums within numeric(38,6), and approvals
+bound to the key, not to its config slot."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from sge_recon.context import Recon
+from sge_recon.db import Database
+from sge_recon.platform.api import MAX_BODY_BYTES
+
+from .conftest import settings_for
+from .factories import PlatformFactory
+from .platform_helpers import ADMIN, APPROVER_1, APPROVER_2, bearer, payable_batch, running_api
+
+
+@pytest.fixture(scope="module")
+def mdb(module_db_url) -> Database:
+    return Database(module_db_url)
+
+
+@pytest.fixture(scope="module")
+def make(mdb) -> PlatformFactory:
+    return PlatformFactory(mdb)
+
+
+@pytest.fixture(scope="module")
+def api(module_db_url):
+    with running_api(module_db_url) as url:
+        with httpx.Client(base_url=url, timeout=30) as client:
+            yield client
+
+
+def last_audit(mdb: Database) -> dict:
+    return mdb.fetch_one("SELECT *, octet_length(body::text) AS body_bytes "
+                         "FROM public.admin_audit_log ORDER BY id DESC LIMIT 1")
+
+
+def correction(program_id: str, *entries) -> dict:
+    return {"programId": program_id, "reason": "hardening probe",
+            "entries": [{"account": a, "type": t, "amount": m, "currency": c}
+                        for a, t, m, c in entries]}
+
+
+# -- bodies bounded before auth and before storage ------------------------------------------------
+@pytest.mark.parametrize("headers", [{}, ADMIN], ids=["anonymous", "admin"])
+def test_an_oversized_body_is_413_and_never_stored(api, mdb, headers):
+    body = b'{"programId": "' + b"x" * (2 * 1024 * 1024) + b'"}'
+    r = api.post("/admin/reconciliation/force-reconcile", content=body,
+                 headers={**headers, "Content-Type": "application/json"})
+    assert r.status_code == 413
+    assert set(r.json()) == {"error"} and "64 KiB" in r.json()["error"]
+    row = last_audit(mdb)
+    assert row["status_code"] == 413 and row["result"] == "refused"
+    assert row["body_bytes"] < 200 and "xxxx" not in str(row)
+
+
+def test_a_streamed_body_without_length_is_cut_at_the_bound(api, mdb):
+    def chunks():
+        for _ in range(40):
+            yield b"y" * 4096  # 160 KiB, chunked: no Content-Length to trust
+    r = api.post("/admin/ledger/corrections", content=chunks(),
+                 headers={"Content-Type": "application/json"})
+    assert r.status_code == 413 and "error" in r.json()
+    assert last_audit(mdb)["body_bytes"] < 200
+
+
+def test_a_body_at_the_bound_is_still_read(api):
+    body = b'{"intentId": "' + b"a" * (MAX_BODY_BYTES - 20) + b'"}'
+    assert len(body) <= MAX_BODY_BYTES
+    r = api.post("/admin/reconciliation/retry-intent", content=body,
+                 headers={**ADMIN, "Content-Type": "application/json"})
+    assert r.status_code == 422  # read and validated (the id is too long), not refused for size
+
+
+def test_a_refused_unauthenticated_call_keeps_only_a_redacted_summary(api, mdb):
+    secret = "card 4111111111111111 and some words"
+    r = api.post("/admin/ledger/corrections", json={"programId": "p", "reason": secret},
+                 headers=bearer("not-a-key"))
+    assert r.status_code == 401
+    row = last_audit(mdb)
+    assert row["actor"] == "invalid-key" and row["result"] == "refused"
+    assert row["body"]["redacted"] is True and row["body"]["fields"] == ["programId", "reason"]
+    assert secret not in str(row) and len(row["body"]["sha256"]) == 64
+
+
+# -- amounts, currencies, accounts: full matches of ASCII text ------------------------------------
+@pytest.mark.parametrize("field,value,words", [
+    ("amount", "1\n", "amount"),
+    ("amount", "1.5\n", "amount"),
+    ("amount", "\u0661\u0662", "amount"),                 # Arabic-Indic digits
+    ("amount", "\uff11", "amount"),                       # full-width 1
+    ("amount", "1" + "0" * 15, "amount"),                 # 10^15: over the bound
+    ("amount", "9" * 32, "amount"),                       # the overflow probe of the issue
+    ("amount", " 1", "amount"),
+    ("currency", "USD\n", "currency"),
+    ("account", "treasury\n", "account"),
+    ("account", "tr\u0435asury", "account"),              # Cyrillic e
+    ("account", "treas\u200bury", "account"),             # zero-width space
+    ("account", "user:u1 ", "account"),
+    ("account", "Treasury", "account"),
+])
+def test_hostile_entry_values_are_422(api, make, field, value, words):
+    program = make.program()
+    entry = {"account": "user:u1", "type": "credit", "amount": "1", "currency": "USD"}
+    entry[field] = value
+    body = correction(program["id"], ("treasury", "debit", entry["amount"], entry["currency"]))
+    body["entries"].append(entry)
+    r = api.post("/admin/ledger/corrections", json=body, headers=ADMIN)
+    assert r.status_code == 422, r.text
+    assert words in r.json()["error"]
+
+
+def test_the_largest_amounts_keep_the_ledger_checks_running(api, make, module_db_url):
+    program = make.program()
+    top = "999999999999999.999999"
+    for _ in range(3):
+        r = api.post("/admin/ledger/corrections", headers=ADMIN, json=correction(
+            program["id"], ("treasury", "debit", top, "USD"), ("user:u1", "credit", top, "USD")))
+        assert r.status_code == 200, r.text
+    run = Recon(settings_for(module_db_url)).checks.run(
+        only=["ledger_balance", "transaction_balance"], store=False)
+    assert {c.name: c.status for c in run.checks} == {"ledger_balance": "pass",
+                                                      "transaction_balance": "pass"}
+
+
+# -- approvals are bound to the key ---------------------------------------------------------------
+def test_a_key_moved_to_the_other_slot_cannot_approve_twice(module_db_url, make, mdb):
+    batch_id = payable_batch(make)["batch"]["id"]
+    with running_api(module_db_url) as first, \
+            running_api(module_db_url, PAYOUT_APPROVER_1="another-approver-key-0123456789",
+                        PAYOUT_APPROVER_2=APPROVER_1) as rotated:
+        a = httpx.post(f"{first}/admin/payouts/batch/{batch_id}/approve",
+                       headers=bearer(APPROVER_1), timeout=30)
+        assert a.status_code == 200 and a.json()["status"] == "pending_approval"
+        b = httpx.post(f"{rotated}/admin/payouts/batch/{batch_id}/approve",
+                       headers=bearer(APPROVER_1), timeout=30)  # same key, now "approver_2"
+        assert b.status_code == 409 and "already approved" in b.json()["error"]
+        c = httpx.post(f"{first}/admin/payouts/batch/{batch_id}/approve",
+                       headers=bearer(APPROVER_2), timeout=30)
+        assert c.status_code == 200 and c.json()["status"] == "approved"
+    recorded = [r["approver"] for r in mdb.fetch_all(
+        "SELECT approver FROM public.payout_approvals WHERE batch_id = %s", (batch_id,))]
+    assert len(recorded) == 2 and APPROVER_1 not in str(recorded)
