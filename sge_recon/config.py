@@ -98,7 +98,7 @@ class Settings:
         Decimal("15"), "Mean processing time above this fails the check.", minimum=0)
     LEDGER_TOLERANCE: Decimal = _setting(
         Decimal("0.01"), "A per-program/currency imbalance of at least this much fails "
-        "ledger_balance.", minimum=0)
+        "ledger_balance; must be greater than 0.")
 
     # Console, jobs, alerts
     REFRESH_SECONDS: int = _setting(
@@ -160,6 +160,10 @@ class Settings:
             if getattr(self, low) > getattr(self, high):
                 raise ConfigError(high, f"must be at least {low} ({getattr(self, low)}), "
                                         f"got {getattr(self, high)}; raise {high} or lower {low}")
+        if self.LEDGER_TOLERANCE <= 0:
+            raise ConfigError("LEDGER_TOLERANCE", f"must be greater than 0 (e.g. 0.01), got "
+                                                  f"{self.LEDGER_TOLERANCE}: at 0 every balanced "
+                                                  "program would fail ledger_balance")
         keys = [k for k in ("PAYOUT_APPROVER_1", "PAYOUT_APPROVER_2") if getattr(self, k)]
         if len(keys) == 2 and self.PAYOUT_APPROVER_1 == self.PAYOUT_APPROVER_2:
             raise ConfigError("PAYOUT_APPROVER_2", "must differ from PAYOUT_APPROVER_1: two-person "

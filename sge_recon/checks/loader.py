@@ -20,6 +20,8 @@ from .model import CheckDefinition, ValueSpec
 from .thresholds import parse_thresholds
 
 CATALOGUE_FILE = "checks.yml"
+MAX_CATALOGUE_BYTES = 1024 * 1024  # the catalogue is ~10 KiB; a bound stops a crafted file early
+TIMEOUT_RANGE = (1, 3600)           # timeout_seconds: a check never holds a connection > 1 h
 REQUIRED_KEYS = {"description", "priority", "owner", "runbook", "kind", "thresholds"}
 OPTIONAL_KEYS = {"fast", "value", "value_if_empty", "timeout_seconds"}
 PRIORITIES = ("P0", "P1", "P2", "P3")
@@ -28,13 +30,27 @@ NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
-    """A YAML loader that refuses duplicate keys (PyYAML would silently keep the last one)."""
+    """A safe YAML loader that refuses duplicate keys (PyYAML would silently keep the last one)
+    and anchors/aliases (a 512-byte alias bomb expands to gigabytes; the catalogue needs none)."""
+
+    def compose_node(self, parent, index):  # type: ignore[override]
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            kind = "alias *" if isinstance(event, yaml.AliasEvent) else "anchor &"
+            raise CheckDefinitionError(
+                f"{self.name}: line {event.start_mark.line + 1}: YAML {kind}{event.anchor} is not "
+                "allowed in checks.yml (anchors and aliases are refused); write each value out")
+        return super().compose_node(parent, index)
 
 
 def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict:
     seen: dict[Any, int] = {}
     for key_node, _ in node.value:
         key = loader.construct_object(key_node)
+        if not isinstance(key, (str, int, float, bool)) and key is not None:
+            raise CheckDefinitionError(
+                f"{loader.name}: line {key_node.start_mark.line + 1}: a key must be plain text "
+                f"(a check name or setting), not a {type(key).__name__}")
         if key in seen:
             raise CheckDefinitionError(
                 f"{loader.name}: line {key_node.start_mark.line + 1}: duplicate name {key!r} "
@@ -67,10 +83,25 @@ def load_catalogue(directory: Path, params: Mapping[str, Decimal | int]) -> list
 
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
-        with path.open(encoding="utf-8") as fh:
-            data = yaml.load(fh, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+        size = path.stat().st_size
+        if size > MAX_CATALOGUE_BYTES:
+            raise CheckDefinitionError(f"{path}: {size} bytes, larger than the {MAX_CATALOGUE_BYTES}"
+                                       " bytes a check catalogue may have; is it the right file?")
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CheckDefinitionError(f"{path}: cannot be read ({exc})") from None
+    try:
+        loader = _UniqueKeyLoader(text)  # a SafeLoader subclass
+        loader.name = str(path)  # marks and messages name the file
+        try:
+            data = loader.get_single_data()
+        finally:
+            loader.dispose()
     except yaml.YAMLError as exc:
-        raise CheckDefinitionError(f"{path}: not valid YAML ({exc})") from None
+        raise CheckDefinitionError(f"{path}: not valid YAML ({_one_line(exc)}); fix the file") \
+            from None
+    except RecursionError:
+        raise CheckDefinitionError(f"{path}: nested too deeply to be a check catalogue") from None
     if not isinstance(data, dict) or not data:
         raise CheckDefinitionError(f"{path}: must map check names to their entries")
     return data
@@ -115,8 +146,10 @@ def _definition(name: Any, entry: Any, yml: Path, sql_path: Path | None,
     timeout = entry.get("timeout_seconds", 300)
     if not isinstance(fast, bool):
         raise CheckDefinitionError(f"{where}: fast must be true or false")
-    if isinstance(timeout, bool) or not isinstance(timeout, int) or timeout < 1:
-        raise CheckDefinitionError(f"{where}: timeout_seconds must be a whole number ≥ 1")
+    low, high = TIMEOUT_RANGE
+    if isinstance(timeout, bool) or not isinstance(timeout, int) or not low <= timeout <= high:
+        raise CheckDefinitionError(f"{where}: timeout_seconds must be a whole number from {low} "
+                                   f"to {high}, got {timeout!r}")
     return CheckDefinition(name=name, description=entry["description"].strip(),
                            priority=priority, owner=entry["owner"].strip(),
                            runbook=entry["runbook"].strip(), kind=kind, fast=fast,
@@ -156,3 +189,7 @@ def _value_spec(entry: dict, where: str) -> ValueSpec | None:
         raise CheckDefinitionError(f"{where}: value {entry['value']!r} must be an aggregate of "
                                    "a column of the rows: count|min|max|sum|avg(column)")
     return spec
+
+
+def _one_line(exc: Exception) -> str:
+    return " ".join(str(exc).split())[:300]
