@@ -12,8 +12,8 @@ LEFT JOIN platform.programs p ON p.id = c.program_id
 WHERE c.rate IS DISTINCT FROM (CASE c.level WHEN 1 THEN p.direct_commission_rate
                                             WHEN 2 THEN p.parent_commission_rate END)
 UNION ALL
-SELECT c.id, 'amount', round(c.base_amount * c.rate, 2)::numeric(38,6), c.amount, c.program_id,
+SELECT c.id, 'amount', round(round(c.base_amount * c.rate, 2), 6), c.amount, c.program_id,
        c.affiliate_id
 FROM platform.commissions c
-WHERE c.amount <> round(c.base_amount * c.rate, 2)
+WHERE c.amount IS DISTINCT FROM round(c.base_amount * c.rate, 2)
 ORDER BY 1, 2

@@ -11,8 +11,8 @@ WITH commission_totals AS (
     GROUP BY account
 )
 SELECT coalesce(c.affiliate_id, l.affiliate_id) AS affiliate_id,
-       coalesce(c.total, 0)::numeric(38,6) AS commissions_total,
-       coalesce(l.total, 0)::numeric(38,6) AS ledger_total
+       round(coalesce(c.total, 0), 6) AS commissions_total,
+       round(coalesce(l.total, 0), 6) AS ledger_total
 FROM commission_totals c
 FULL JOIN ledger_totals l ON l.affiliate_id = c.affiliate_id
 WHERE coalesce(c.total, 0) <> coalesce(l.total, 0)

@@ -68,9 +68,9 @@ WITH merged AS (
 )
 SELECT program_id,
        currency,
-       debits::numeric(38,6)            AS total_debits,
-       credits::numeric(38,6)           AS total_credits,
-       (debits - credits)::numeric(38,6) AS difference
+       round(debits, 6)            AS total_debits,
+       round(credits, 6)           AS total_credits,
+       round(debits - credits, 6)  AS difference
 FROM merged
 WHERE abs(debits - credits) >= :ledger_tolerance
 ORDER BY abs(debits - credits) DESC, program_id, currency
@@ -84,20 +84,21 @@ def _unbalanced_of(entries: str) -> str:
 per_transaction AS (
     SELECT transaction_id,
            min(program_id) AS program_id,
-           min(currency)   AS currency,
-           max(currency)   AS last_currency,
+           min(coalesce(currency, '')) AS currency,
+           max(coalesce(currency, '')) AS last_currency,
            sum(CASE WHEN type = 'debit' THEN amount ELSE -amount END) AS difference
     FROM ({entries}) AS e
     GROUP BY transaction_id
     HAVING sum(CASE WHEN type = 'debit' THEN amount ELSE -amount END) <> 0
-        OR min(currency) <> max(currency)
+        OR min(coalesce(currency, '')) <> max(coalesce(currency, ''))
 ), unbalanced AS (
-    SELECT transaction_id, program_id, currency, difference::numeric(38,6) AS difference
+    SELECT transaction_id, program_id, nullif(currency, '') AS currency,
+           round(difference, 6) AS difference
     FROM per_transaction
     WHERE currency = last_currency
     UNION ALL
     SELECT e.transaction_id, min(e.program_id), e.currency,
-           sum(CASE WHEN e.type = 'debit' THEN e.amount ELSE -e.amount END)::numeric(38,6)
+           round(sum(CASE WHEN e.type = 'debit' THEN e.amount ELSE -e.amount END), 6)
     FROM ({entries}) AS e
     WHERE e.transaction_id IN (SELECT transaction_id FROM per_transaction
                                WHERE currency <> last_currency)

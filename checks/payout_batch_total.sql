@@ -1,0 +1,20 @@
+-- A payout batch's total_amount is the sum of the commissions gathered in it (rejected and
+-- failed batches release their commissions and are not compared). A total above the sum pays
+-- money no commission accounts for; below, affiliates are short-paid.
+WITH gathered AS (
+    SELECT payout_batch_id, sum(amount) AS total
+    FROM platform.commissions
+    WHERE payout_batch_id IS NOT NULL
+    GROUP BY payout_batch_id
+)
+SELECT b.id AS batch_id,
+       b.program_id,
+       b.status,
+       b.total_amount,
+       round(coalesce(g.total, 0), 6) AS commissions_total,
+       round(b.total_amount - coalesce(g.total, 0), 6) AS difference
+FROM platform.payout_batches b
+LEFT JOIN gathered g ON g.payout_batch_id = b.id
+WHERE (b.status IS NULL OR b.status NOT IN ('rejected', 'failed'))
+  AND b.total_amount IS DISTINCT FROM coalesce(g.total, 0)
+ORDER BY b.id

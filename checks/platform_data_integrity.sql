@@ -1,0 +1,115 @@
+-- Data the platform could write but the contract (DESIGN §4) rules out is evidence, never
+-- silence: NULLs where a value is required, unknown statuses or entry types, negative or zero
+-- amounts, timestamps in the future (beyond 5 minutes of clock skew) or inverted (completed
+-- before created). Such rows can hide from the other checks (a NULL amount adds nothing to a
+-- sum, a NULL currency forms its own group, an intent "completed in 2099" masks
+-- processing_time), so they fail here, one row per (table, id, problem).
+-- Each table is scanned once; only rows with some problem reach the LATERAL that names them.
+SELECT 'ledger_entries' AS "table", e.id::text AS id, x.problem
+FROM platform.ledger_entries e
+CROSS JOIN LATERAL (VALUES
+    (CASE WHEN e.program_id IS NULL THEN 'null_program' END),
+    (CASE WHEN e.transaction_id IS NULL THEN 'null_transaction' END),
+    (CASE WHEN e.account IS NULL THEN 'null_account' END),
+    (CASE WHEN e.type IS NULL OR e.type NOT IN ('debit', 'credit') THEN 'unknown_type' END),
+    (CASE WHEN e.amount IS NULL THEN 'null_amount' END),
+    (CASE WHEN e.amount <= 0 THEN 'non_positive_amount' END),
+    (CASE WHEN e.currency IS NULL THEN 'null_currency' END),
+    (CASE WHEN e.created_at IS NULL THEN 'null_timestamp' END),
+    (CASE WHEN e.created_at > now() + interval '5 minutes' THEN 'future_timestamp' END)
+) AS x (problem)
+WHERE x.problem IS NOT NULL
+  AND (e.program_id IS NULL OR e.transaction_id IS NULL OR e.account IS NULL OR e.type IS NULL
+       OR e.type NOT IN ('debit', 'credit') OR e.amount IS NULL OR e.amount <= 0
+       OR e.currency IS NULL OR e.created_at IS NULL
+       OR e.created_at > now() + interval '5 minutes')
+UNION ALL
+SELECT 'settlement_intents', i.id, x.problem
+FROM platform.settlement_intents i
+CROSS JOIN LATERAL (VALUES
+    (CASE WHEN i.program_id IS NULL THEN 'null_program' END),
+    (CASE WHEN i.amount IS NULL THEN 'null_amount' END),
+    (CASE WHEN i.amount <= 0 THEN 'non_positive_amount' END),
+    (CASE WHEN i.currency IS NULL THEN 'null_currency' END),
+    (CASE WHEN i.status IS NULL OR i.status NOT IN ('created', 'payment_pending', 'verifying',
+                                                    'processing', 'completed', 'failed')
+          THEN 'unknown_status' END),
+    (CASE WHEN i.created_at IS NULL OR i.status_changed_at IS NULL THEN 'null_timestamp' END),
+    (CASE WHEN i.status = 'completed' AND i.completed_at IS NULL THEN 'completed_without_time'
+          END),
+    (CASE WHEN greatest(i.created_at, i.status_changed_at, i.completed_at)
+               > now() + interval '5 minutes' THEN 'future_timestamp' END),
+    (CASE WHEN i.completed_at < i.created_at THEN 'completed_before_created' END)
+) AS x (problem)
+WHERE x.problem IS NOT NULL
+  AND (i.program_id IS NULL OR i.amount IS NULL OR i.amount <= 0 OR i.currency IS NULL
+       OR i.status IS NULL OR i.status NOT IN ('created', 'payment_pending', 'verifying',
+                                               'processing', 'completed', 'failed')
+       OR i.created_at IS NULL OR i.status_changed_at IS NULL
+       OR (i.status = 'completed' AND i.completed_at IS NULL)
+       OR greatest(i.created_at, i.status_changed_at, i.completed_at)
+          > now() + interval '5 minutes'
+       OR i.completed_at < i.created_at)
+UNION ALL
+SELECT 'settlements', s.id, x.problem
+FROM platform.settlements s
+CROSS JOIN LATERAL (VALUES
+    (CASE WHEN s.program_id IS NULL THEN 'null_program' END),
+    (CASE WHEN s.amount IS NULL THEN 'null_amount' END),
+    (CASE WHEN s.amount <= 0 THEN 'non_positive_amount' END),
+    (CASE WHEN s.confirmed_at > now() + interval '5 minutes' THEN 'future_timestamp' END)
+) AS x (problem)
+WHERE x.problem IS NOT NULL
+  AND (s.program_id IS NULL OR s.amount IS NULL OR s.amount <= 0
+       OR s.confirmed_at > now() + interval '5 minutes')
+UNION ALL
+SELECT 'chain_transactions', t.tx_hash, x.problem
+FROM platform.chain_transactions t
+CROSS JOIN LATERAL (VALUES
+    (CASE WHEN t.amount IS NULL THEN 'null_amount' END),
+    (CASE WHEN t.amount <= 0 THEN 'non_positive_amount' END),
+    (CASE WHEN t.to_address IS NULL THEN 'null_address' END)
+) AS x (problem)
+WHERE x.problem IS NOT NULL
+  AND (t.amount IS NULL OR t.amount <= 0 OR t.to_address IS NULL)
+UNION ALL
+SELECT 'commissions', c.id, x.problem
+FROM platform.commissions c
+CROSS JOIN LATERAL (VALUES
+    (CASE WHEN c.program_id IS NULL THEN 'null_program' END),
+    (CASE WHEN c.amount IS NULL THEN 'null_amount' END),
+    (CASE WHEN c.amount < 0 THEN 'negative_amount' END),
+    (CASE WHEN c.level IS NULL OR c.level NOT IN (1, 2) THEN 'unknown_level' END),
+    (CASE WHEN c.status IS NULL OR c.status NOT IN ('accrued', 'payable', 'paid')
+          THEN 'unknown_status' END)
+) AS x (problem)
+WHERE x.problem IS NOT NULL
+  AND (c.program_id IS NULL OR c.amount IS NULL OR c.amount < 0 OR c.level IS NULL
+       OR c.level NOT IN (1, 2) OR c.status IS NULL
+       OR c.status NOT IN ('accrued', 'payable', 'paid'))
+UNION ALL
+SELECT 'payout_batches', b.id, x.problem
+FROM platform.payout_batches b
+CROSS JOIN LATERAL (VALUES
+    (CASE WHEN b.status IS NULL OR b.status NOT IN ('pending_approval', 'approved', 'executing',
+                                                    'executed', 'failed', 'rejected')
+          THEN 'unknown_status' END),
+    (CASE WHEN b.total_amount IS NULL THEN 'null_amount' END),
+    (CASE WHEN b.total_amount < 0 THEN 'negative_amount' END),
+    (CASE WHEN b.executed_at < b.created_at OR b.approved_at < b.created_at
+          THEN 'inverted_timestamps' END)
+) AS x (problem)
+WHERE x.problem IS NOT NULL
+  AND (b.status IS NULL OR b.status NOT IN ('pending_approval', 'approved', 'executing',
+                                            'executed', 'failed', 'rejected')
+       OR b.total_amount IS NULL OR b.total_amount < 0
+       OR b.executed_at < b.created_at OR b.approved_at < b.created_at)
+UNION ALL
+SELECT 'programs', p.id, x.problem
+FROM platform.programs p
+CROSS JOIN LATERAL (VALUES
+    (CASE WHEN p.currency IS NULL THEN 'null_currency' END),
+    (CASE WHEN p.treasury_address IS NULL THEN 'null_address' END)
+) AS x (problem)
+WHERE x.problem IS NOT NULL AND (p.currency IS NULL OR p.treasury_address IS NULL)
+ORDER BY 1, 3, 2
