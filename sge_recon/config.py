@@ -108,6 +108,12 @@ class Settings:
     SAMPLE_ROWS: int = _setting(
         100, "How many failing rows a check keeps as its sample (the count is always exact).",
         minimum=1)
+    FAST_RUN_BUDGET_SECONDS: int = _setting(
+        40, "Time budget of the per-minute fast checks run: a check that would overrun it is cut "
+        "and reported error, so the alerting job always finishes in its minute.", minimum=1)
+    MONITOR_STATEMENT_TIMEOUT_SECONDS: int = _setting(
+        20, "statement_timeout of the monitor job's other queries (metrics sample, incident "
+        "rules); their lock_timeout is 5 s, so a table lock never hangs the job.", minimum=1)
     CHECKS_DIR: str = _setting(
         "", "Folder of the check catalogue (checks.yml + .sql files). Empty: the project's checks/.")
 

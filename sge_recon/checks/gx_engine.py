@@ -39,13 +39,18 @@ log = logging.getLogger(__name__)
 
 
 def gx_connection_url(url: str, timeout_seconds: int) -> str:
-    """A SQLAlchemy URL GX accepts: psycopg 3 driver, a host, the checks' statement_timeout."""
+    """A SQLAlchemy URL GX accepts: psycopg 3 driver, a host, the checks' statement_timeout and
+    lock_timeout, and ``default_transaction_read_only``: every transaction GX opens is read-only,
+    as the SQL engine's are, so a check can never write (a ``setval`` or an INSERT in a check's
+    SQL fails with "cannot execute ... in a read-only transaction" and reports ``error``)."""
     parsed = urlparse(url)
     netloc = parsed.netloc
     if not parsed.hostname:  # socket-only: user:pw@ or empty -> add localhost, keep ?host=
         netloc = (netloc.rstrip("@") + "@localhost") if "@" in netloc else "localhost"
     query = [(k, v) for k, v in parse_qsl(parsed.query) if k != "options"]
-    query.append(("options", f"-c statement_timeout={timeout_seconds * 1000}"))
+    query.append(("options", f"-c statement_timeout={timeout_seconds * 1000} "
+                             f"-c lock_timeout={min(timeout_seconds, 30) * 1000} "
+                             "-c default_transaction_read_only=on"))
     return urlunparse(parsed._replace(scheme="postgresql+psycopg", netloc=netloc,
                                       query=urlencode(query, quote_via=quote)))
 

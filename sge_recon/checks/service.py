@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import replace
 from datetime import datetime, timezone
@@ -62,11 +63,14 @@ class CheckService:
         return definitions
 
     def run(self, only: list[str] | None = None, engine: str = "sql", trigger: str = "cli",
-            store: bool = True, fast_only: bool = False) -> RunResult:
+            store: bool = True, fast_only: bool = False,
+            budget_seconds: float | None = None) -> RunResult:
         """Run the catalogue (or part of it) and, unless ``store=False``, record it in recon.
 
         The fast (per-minute) SQL run reads the ledger checks incrementally from the checkpoint
         (sge_recon/checks/incremental.py); the full run scans the whole ledger.
+        ``budget_seconds`` bounds the whole run (SQL engine): a check that would overrun it is
+        cut and reported ``error``, and the checks after it are not run (``error`` too).
         A check that cannot run reports ``error`` and the others still run. Raises
         DatabaseUnavailable when the database cannot be reached at all (the run cannot complete).
         """
@@ -74,6 +78,7 @@ class CheckService:
             raise UnknownCheckRequest(f"unknown engine {engine!r}; use sql or gx")
         definitions = self.select(only, fast_only)
         started_at = datetime.now(timezone.utc)
+        deadline = None if budget_seconds is None else time.monotonic() + budget_seconds
         self.db.connect().close()  # unreachable database: fail the run now, clearly
         if fast_only and engine == "sql":
             from . import incremental
@@ -81,7 +86,7 @@ class CheckService:
             if incremental.advance_checkpoint(self.db) is not None:  # else: full forms
                 definitions = incremental.incremental_definitions(definitions)
         runnable, unavailable = self._split_unavailable(definitions)
-        results = self._engine_run(engine, runnable) if runnable else []
+        results = self._engine_run(engine, runnable, deadline) if runnable else []
         order = {d.name: i for i, d in enumerate(definitions)}
         results = sorted(results + unavailable, key=lambda r: order[r.name])
         finished_at = datetime.now(timezone.utc)
@@ -109,7 +114,8 @@ class CheckService:
                     value=None, reason=f"{reason} (profile {relations.profile})"))
         return runnable, unavailable
 
-    def _engine_run(self, engine: str, definitions: list[CheckDefinition]) -> list[CheckResult]:
+    def _engine_run(self, engine: str, definitions: list[CheckDefinition],
+                    deadline: float | None = None) -> list[CheckResult]:
         # Resolved here for both engines: GX runs the text through its own (SQLAlchemy)
         # connection, which does not resolve `platform.<table>` like the data layer does.
         relations = self.db.relations
@@ -122,7 +128,8 @@ class CheckService:
             return run_gx_checks(definitions, self.db, self.params, self.settings.SAMPLE_ROWS)
         from .sql_engine import run_sql_checks
 
-        return run_sql_checks(definitions, self.db, self.params, self.settings.SAMPLE_ROWS)
+        return run_sql_checks(definitions, self.db, self.params, self.settings.SAMPLE_ROWS,
+                              deadline)
 
     def _store(self, run: RunResult, only: list[str] | None) -> None:
         store.store_run(self.db, {

@@ -19,6 +19,7 @@ import psycopg
 from .connection import Database
 
 _AGGREGATES = {"count", "min", "max", "sum", "avg"}
+LOCK_TIMEOUT_MS = 10_000  # a check never queues behind a table lock for longer than this
 
 
 class CheckQueryError(Exception):
@@ -102,7 +103,7 @@ class CheckSession:
             raise CheckQueryError(_first_line(exc)) from None
 
     def measure(self, psycopg_sql: str, params: Mapping[str, Any], *, aggregate: str | None,
-                column: str | None, sample_limit: int, timeout_seconds: int,
+                column: str | None, sample_limit: int, timeout_seconds: float,
                 prelude: str | None = None) -> Measurement:
         """Count the check's rows and compute its value in the database; fetch a bounded sample.
 
@@ -118,16 +119,19 @@ class CheckSession:
             with conn.transaction():
                 if prelude is not None:
                     conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-                conn.execute("SELECT set_config('statement_timeout', %s, true)",
-                             (str(timeout_seconds * 1000),))
+                timeout_ms = str(max(1, int(timeout_seconds * 1000)))
+                conn.execute("SELECT set_config('statement_timeout', %s, true), "
+                             "set_config('lock_timeout', %s, true)",
+                             (timeout_ms, str(min(int(timeout_ms), LOCK_TIMEOUT_MS))))
                 if prelude is not None:
                     bound.update(conn.execute(prelude).fetchone() or {})
                 rows = conn.execute(measured_sample_query(psycopg_sql, aggregate, column),
                                     bound).fetchall()
         except psycopg.errors.QueryCanceled:
-            raise CheckQueryError(f"timed out after {timeout_seconds} s (statement_timeout); "
-                                  "make the query cheaper or raise timeout_seconds in "
-                                  "checks.yml") from None
+            raise CheckQueryError(f"timed out after {timeout_seconds:g} s (statement_timeout) "
+                                  "or waited too long for a lock (lock_timeout); make the "
+                                  "query cheaper or raise timeout_seconds in checks.yml") \
+                from None
         except psycopg.OperationalError as exc:
             if conn.broken or conn.closed:
                 raise CheckQueryError(f"lost the database connection: {_first_line(exc)}") \

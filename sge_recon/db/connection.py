@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 
 from ..config import Settings
@@ -78,11 +79,29 @@ class Database:
     """
 
     def __init__(self, url: str, *, application_name: str = "sge-recon", connect_timeout: int = 5,
-                 relations: PlatformRelations = CONTRACT_RELATIONS):
+                 relations: PlatformRelations = CONTRACT_RELATIONS,
+                 session_settings: dict[str, str] | None = None):
         self.url = url
         self.application_name = application_name
         self.connect_timeout = connect_timeout
         self.relations = relations
+        self.session_settings = dict(session_settings or {})
+
+    def bounded(self, *, statement_timeout_ms: int, lock_timeout_ms: int) -> "Database":
+        """The same database whose every session has these timeouts (server-side GUCs set at
+        connect), for jobs that must never hang on a slow query or a table lock."""
+        settings = {**self.session_settings, "statement_timeout": str(int(statement_timeout_ms)),
+                    "lock_timeout": str(int(lock_timeout_ms))}
+        return Database(self.url, application_name=self.application_name,
+                        connect_timeout=self.connect_timeout, relations=self.relations,
+                        session_settings=settings)
+
+    def _options(self) -> dict[str, str]:
+        if not self.session_settings:
+            return {}
+        given = conninfo_to_dict(self.url).get("options") or ""
+        ours = " ".join(f"-c {k}={v}" for k, v in self.session_settings.items())
+        return {"options": f"{given} {ours}".strip()}
 
     @classmethod
     def from_settings(cls, settings: Settings, **kw: Any) -> "Database":
@@ -100,7 +119,8 @@ class Database:
             conn = psycopg.connect(self.url, autocommit=autocommit, row_factory=dict_row,
                                    cursor_factory=_resolving_cursor(self.relations),
                                    connect_timeout=self.connect_timeout,
-                                   application_name=self.application_name)
+                                   application_name=self.application_name,
+                                   **self._options())
         except psycopg.OperationalError as exc:
             raise DatabaseUnavailable(
                 f"cannot connect to the database at {self.where}: "

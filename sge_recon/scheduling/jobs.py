@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 CATCHUP_MONTHS = 12  # how far back the monthly export looks for a missing month
 SAMPLE_RETENTION = timedelta(days=90)  # per-minute trend samples kept this long
+MONITOR_LOCK_TIMEOUT_MS = 5000
 MAX_LISTED_BATCHES = 25  # the reminder lists the oldest batches; the console has them all
 
 
@@ -45,14 +46,20 @@ def monitor(ctx: JobContext) -> dict[str, Any]:
     Each step runs even if an earlier one failed (a broken check must not silence the alerts);
     the run is recorded failed with every error when any step failed.
     """
+    from ..context import Recon
     from ..metrics import gather_facts, trend_samples
 
-    recon, now = ctx.recon, ctx.now
+    now, settings = ctx.now, ctx.recon.settings
+    # Every query of this job is bounded: a table lock or a slow query never holds the minute.
+    recon = Recon(settings, database=ctx.recon.db.bounded(
+        statement_timeout_ms=settings.MONITOR_STATEMENT_TIMEOUT_SECONDS * 1000,
+        lock_timeout_ms=MONITOR_LOCK_TIMEOUT_MS))
     details: dict[str, Any] = {}
     errors: list[str] = []
     run_id = None
     try:
-        run = recon.checks.run(fast_only=True, trigger="scheduler")
+        run = recon.checks.run(fast_only=True, trigger="scheduler",
+                               budget_seconds=settings.FAST_RUN_BUDGET_SECONDS)
         run_id = run.run_id
         details["checks"] = {"run_id": run.run_id, "status": run.status}
     except Exception as exc:  # noqa: BLE001 - alerting still runs on the live facts
