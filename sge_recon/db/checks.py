@@ -183,10 +183,20 @@ _RESULT_COLUMNS = ("r.run_id, r.name, r.status, r.priority, r.failing_rows, r.va
                    "r.duration_ms, r.error, r.engine, r.details, r.reason, r.created_at")
 
 
+# A result scoped to part of the platform (a force-reconcile of one program stores its results
+# with details.program_id) is evidence for that program only: it is recorded and shown in the
+# history, but it never becomes a check's standing status (DESIGN §5, partial runs). A run with
+# --only evaluated its checks in full: those results stand, the other checks keep theirs.
+def unscoped(alias: str) -> str:
+    return f"NOT (coalesce({alias}.details, '{{}}'::jsonb) ? 'program_id')"
+
+
 def latest_run(db: Database) -> dict | None:
-    return db.fetch_one("SELECT run_id, started_at, finished_at, status, engine, trigger "
-                        "FROM recon.check_runs WHERE finished_at IS NOT NULL "
-                        "ORDER BY started_at DESC LIMIT 1")
+    """The newest finished run that holds at least one result covering the whole platform."""
+    return db.fetch_one("SELECT c.run_id, c.started_at, c.finished_at, c.status, c.engine, "
+                        "c.trigger FROM recon.check_runs c WHERE c.finished_at IS NOT NULL "
+                        "AND EXISTS (SELECT 1 FROM recon.check_results r WHERE r.run_id = c.run_id"
+                        f" AND {unscoped('r')}) ORDER BY c.started_at DESC LIMIT 1")
 
 
 def results_of_run(db: Database, run_id: Any) -> list[dict]:
@@ -194,7 +204,8 @@ def results_of_run(db: Database, run_id: Any) -> list[dict]:
                         "WHERE r.run_id = %s ORDER BY r.created_at, r.name", (run_id,))
 
 
-# The newest result of every check name (by its run's start), without reading the whole history:
+# The standing result of every check name: the newest result (by its run's start) that covers
+# the whole platform (see `unscoped`), without reading the whole history:
 # the per-minute runs add ~13 k results a day, and the Overview asks on every refresh. The names
 # come from a skip scan of check_results_name_idx; per name, the result with the newest created_at
 # gives a lower bound for the newest run's start (a result is stored after its run started), so
@@ -211,10 +222,10 @@ SELECT latest.* FROM names
 CROSS JOIN LATERAL (
     SELECT {_RESULT_COLUMNS}
     FROM recon.check_results r JOIN recon.check_runs c USING (run_id)
-    WHERE r.name = names.name
+    WHERE r.name = names.name AND {unscoped('r')}
       AND r.created_at >= (SELECT c2.started_at
                            FROM recon.check_results r2 JOIN recon.check_runs c2 USING (run_id)
-                           WHERE r2.name = names.name
+                           WHERE r2.name = names.name AND {unscoped('r2')}
                            ORDER BY r2.created_at DESC LIMIT 1) - interval '1 hour'
     ORDER BY c.started_at DESC LIMIT 1
 ) AS latest

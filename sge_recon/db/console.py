@@ -99,7 +99,8 @@ def newest_result_age(conn, names: list[str]) -> dict:
     """Seconds since the newest stored result of these checks (None: never stored)."""
     return _one(conn, """
         SELECT extract(epoch FROM now() - max(created_at))::numeric(20,0) AS age_seconds
-        FROM recon.check_results WHERE name = ANY(%s)""", (names,))
+        FROM recon.check_results WHERE name = ANY(%s)
+          AND NOT (coalesce(details, '{}'::jsonb) ? 'program_id')""", (names,))
 
 
 def open_incident_counts(conn) -> list[dict]:

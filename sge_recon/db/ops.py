@@ -364,10 +364,12 @@ def processing_time(db: Reader) -> dict:
 
 
 def latest_check_statuses(db: Reader) -> list[dict]:
-    """The newest stored result of each check (any engine, any trigger)."""
+    """The standing result of each check (any engine, any trigger): the newest that covers the
+    whole platform; a force-reconcile of one program never replaces it (DESIGN §5)."""
     return db.fetch_all(
         "SELECT DISTINCT ON (name) name, status, priority, failing_rows, value, created_at "
-        "FROM recon.check_results ORDER BY name, created_at DESC")
+        "FROM recon.check_results WHERE NOT (coalesce(details, '{}'::jsonb) ? 'program_id') "
+        "ORDER BY name, created_at DESC")
 
 
 def open_incident_counts(db: Reader) -> list[dict]:
