@@ -399,7 +399,10 @@ def test_a_future_month_is_refused_and_the_current_one_is_marked_incomplete(reco
     with pytest.raises(UsageError, match="is in the future"):
         recon.exports.export(future.label, out_dir=tmp_path)
     assert not (tmp_path / future.label).exists()
-    result = recon.exports.export(Period.of(now).label, out_dir=tmp_path)
+    with pytest.raises(ExportError, match="not over yet.*--force"):
+        recon.exports.export(Period.of(now).label, out_dir=tmp_path)
+    assert not (tmp_path / Period.of(now).label).exists()
+    result = recon.exports.export(Period.of(now).label, out_dir=tmp_path, force=True)
     assert result.manifest["complete_month"] is False
 
 

@@ -98,7 +98,7 @@ def test_the_console_checks_jobs_and_exports_run_as_the_app_role(console_user, p
         [run] = Scheduler(recon, monitor, ManualClock(now())).tick()
         assert run.status == "succeeded", run
         month = now().strftime("%Y-%m")
-        result = recon.exports.export(month, out_dir=tmp_path / "exports")
+        result = recon.exports.export(month, out_dir=tmp_path / "exports", force=True)
         assert (tmp_path / "exports" / month / "manifest.json").exists(), result
 
         # and not one platform write through the same library connection

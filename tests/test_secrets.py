@@ -141,7 +141,8 @@ def test_no_secret_appears_in_any_output_log_table_or_export(db_url, db, factory
     assert out.run("scheduler once", ["scheduler", "--once", "--no-metrics"], env).returncode == 0
     assert receiver.delivered(f"/slack/T000/B000/{SLACK_TOKEN}"), out.texts["scheduler once"]
     month = datetime.now(timezone.utc).strftime("%Y-%m")
-    exported = out.run("export", ["export", "--period", month, "--out", str(tmp_path / "exports")],
+    exported = out.run("export", ["export", "--period", month, "--force", "--out",
+                                    str(tmp_path / "exports")],
                        env)
     assert exported.returncode == 0, exported.stderr
     assert out.run("export verify", ["export", "verify", str(tmp_path / "exports" / month)],

@@ -33,11 +33,13 @@ def traffic(state, rate, fault_rate, batch_every, receiver_port, duration, seed,
 
     recon = state.recon()
     t = Traffic(recon.db.url, rate=rate, fault_rate=fault_rate, batch_every=batch_every,
-                receiver_port=receiver_port, seed=seed, adopt_endpoints=adopt_endpoints)
+                receiver_port=receiver_port, seed=seed, adopt_endpoints=adopt_endpoints,
+                notify=lambda text: click.echo(text, err=True))
     signal.signal(signal.SIGINT, lambda *a: t.stop())
     signal.signal(signal.SIGTERM, lambda *a: t.stop())
     click.echo(f"Traffic: {rate:g} intents/s, fault rate {fault_rate:g}, on {recon.db.where}.")
     s = t.run(duration=duration)
     click.echo(f"Traffic stopped: {s.intents} intents ({s.faults} with faults), {s.users} new "
                f"users, {s.batches} payout batches; webhooks received {s.webhooks_received} "
-               f"({s.bad_signatures} with a bad signature).")
+               f"({s.bad_signatures} with a bad signature)" +
+               (f"; {s.outages} database outage(s) ridden out." if s.outages else "."))

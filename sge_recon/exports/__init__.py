@@ -146,8 +146,9 @@ class ExportService:
         return store.export_runs(self.recon.db, period, limit)
 
     def missing_periods(self, since: str, out_dir: Path | str | None = None) -> list[str]:
-        """Complete months from ``since`` to last month that have no export folder (catch-up)."""
-        have = {s.period for s in self.list_periods(out_dir)}
+        """Complete months from ``since`` to last month that have no export folder, or only a
+        preliminary one taken before the month was over (catch-up)."""
+        have = {s.period for s in self.list_periods(out_dir) if s.complete_month is not False}
         current = Period.of(datetime.now(timezone.utc))
         month, missing = parse_period(since), []
         while month.start < current.start:

@@ -85,6 +85,14 @@ class Exporter:
 
     def run(self, period: Period, *, force: bool = False,
             progress: ProgressFn | None = None) -> ExportResult:
+        unfinished = datetime.now(timezone.utc) < period.end
+        if unfinished and not force:
+            raise ExportError(
+                f"period {period} is not over yet (it ends {period.end:%Y-%m-%d %H:%M} UTC): an "
+                "export now would hold a partial month and is refused. Wait for the month to end "
+                "(the scheduler exports it on the 1st), or pass --force for a preliminary export "
+                "(its manifest says complete_month: false, and the scheduler's catch-up replaces "
+                "it with the whole month once the month is over)")
         out = self._prepare_out_dir()
         target = out / period.label
         if target.exists() and not force:

@@ -17,7 +17,9 @@ import time
 from dataclasses import dataclass
 from decimal import Decimal
 
+from ..db import DriverError
 from ..db import platform_store as store
+from ..errors import DatabaseUnavailable
 from .dispatcher import SIGNATURE_HEADER, verify
 from .schedules import Clock, utc_now
 
@@ -34,6 +36,7 @@ class TrafficStats:
     batches: int = 0
     webhooks_received: int = 0
     bad_signatures: int = 0
+    outages: int = 0
 
 
 def in_outage(now: float) -> bool:
@@ -106,8 +109,10 @@ class WebhookReceiver:
 class Traffic:
     def __init__(self, database_url: str, *, rate: float = 2.0, fault_rate: float = 0.05,
                  batch_every: float = 120.0, receiver_port: int = 0, clock: Clock = utc_now,
-                 seed: int | None = None, max_programs: int = 3, adopt_endpoints: bool = True):
+                 seed: int | None = None, max_programs: int = 3, adopt_endpoints: bool = True,
+                 notify=None):
         self.database_url = database_url
+        self.notify = notify or log.warning  # the CLI passes a printer: outages are said aloud
         self.rate = rate
         self.fault_rate = fault_rate
         self.batch_every = batch_every
@@ -186,17 +191,46 @@ class Traffic:
                 elapsed = time.monotonic() - started
                 if duration is not None and elapsed >= duration:
                     break
-                due = int(elapsed * self.rate) - made
-                if due > 0:
-                    self.create_intents(min(due, 500))
-                    made += min(due, 500)
-                if self.batch_every and time.monotonic() - last_batch >= self.batch_every:
-                    self.create_batches()
-                    last_batch = time.monotonic()
+                try:
+                    due = int(elapsed * self.rate) - made
+                    if due > 0:
+                        self.create_intents(min(due, 500))
+                        made += min(due, 500)
+                    if self.batch_every and time.monotonic() - last_batch >= self.batch_every:
+                        self.create_batches()
+                        last_batch = time.monotonic()
+                except (DriverError, DatabaseUnavailable) as exc:
+                    # PostgreSQL stopped or restarted: say so, wait, reconnect; the intents that
+                    # fell due meanwhile are skipped (a steady rate, not a burst on return).
+                    self._wait_for_database(exc)
+                    made = int((time.monotonic() - started) * self.rate)
+                    continue
                 self.stop_event.wait(0.1)
         finally:
             self.close()
         return self.stats
+
+    def _wait_for_database(self, exc: Exception) -> None:
+        """Report the outage once, then retry the connection with back-off until it is back."""
+        self.stats.outages += 1
+        reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+        self.notify(f"Traffic: the database is unavailable ({reason}); retrying until it is "
+                    "back (Ctrl-C stops).")
+        delay = 1.0
+        while not self.stop_event.is_set():
+            if self._conn is not None:
+                try:
+                    self._conn.close()
+                except Exception:  # noqa: BLE001 - a broken connection may not close cleanly
+                    pass
+                self._conn = None
+            try:
+                self._conn = store.connect(self.database_url, "sge-traffic")
+                self.notify("Traffic: the database is back; continuing.")
+                return
+            except DatabaseUnavailable:
+                self.stop_event.wait(delay)
+                delay = min(delay * 2, 15.0)
 
     def stop(self) -> None:
         self.stop_event.set()

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import timedelta
 from decimal import Decimal
@@ -151,13 +152,18 @@ def monthly_audit_export(ctx: JobContext) -> dict[str, Any]:
 
     A month is missing when its folder has no manifest under the exports directory and no
     successful run of this job recorded it; months before the first ledger entry are skipped.
+    A month exported before it was over (a preliminary ``--force`` export: its manifest says
+    ``complete_month: false``) is missing too: it is exported again in full, and the
+    preliminary version is kept beside it as ``<period>.replaced-<time>``.
     """
     recon = ctx.recon
     periods = missing_periods(recon, ctx.now)
+    out_dir = Path(recon.exports.out_dir).resolve()
     exported, errors = [], []
     for period in periods:
         try:
-            recon.exports.export(period, trigger="scheduler")
+            recon.exports.export(period, trigger="scheduler",
+                                 force=(out_dir / period).exists())
             exported.append(period)
         except ReconError as exc:
             errors.append(f"{period}: {exc.message}")
@@ -176,10 +182,19 @@ def missing_periods(recon, now) -> list[str]:
     month, last = earliest_period(recon, now), Period.of(now).previous()
     missing = []
     while month.start <= last.start:
-        if not (out_dir / month.label / "manifest.json").is_file() and month.label not in done:
+        manifest = out_dir / month.label / "manifest.json"
+        if (not manifest.is_file() and month.label not in done) or _preliminary(manifest):
             missing.append(month.label)
         month = month.next()
     return missing
+
+
+def _preliminary(manifest: Path) -> bool:
+    """True when the export in that folder was taken before its month was over."""
+    try:
+        return json.loads(manifest.read_text(encoding="utf-8")).get("complete_month") is False
+    except (OSError, ValueError, AttributeError):
+        return False  # absent or unreadable: not ours to overwrite (export verify reports it)
 
 
 def earliest_period(recon, now):
