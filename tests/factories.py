@@ -76,6 +76,18 @@ class PlatformFactory:
                "confirmed_at": now(), **kw}
         return self.insert("settlements", row)
 
+    def completed_intent(self, program: dict, user_id: str, amount: Decimal = Decimal("100.00"),
+                         **kw) -> dict:
+        """An intent completed the way the platform completes one: its completion time, the
+        settlement that claims the chain transfer to the program's treasury, and its journal."""
+        intent = self.intent(program["id"], user_id, amount=amount, status="completed",
+                             created_at=now() - timedelta(seconds=2), completed_at=now(), **kw)
+        settlement = self.settlement(intent["id"], program["id"], amount=amount)
+        self.chain_tx(settlement["tx_hash"], program["treasury_address"], amount)
+        self.journal(program["id"], [(f"user:{user_id}", "debit", amount),
+                                     ("treasury", "credit", amount)], intent_id=intent["id"])
+        return intent
+
     def chain_tx(self, tx_hash: str, to_address: str, amount: Decimal, **kw) -> dict:
         row = {"tx_hash": tx_hash, "block_number": 1000, "from_address": "0xpayer",
                "to_address": to_address, "amount": amount, **kw}

@@ -61,7 +61,7 @@ def payable_batch(factory, *, affiliates: int = 2, per_affiliate: int = 2,
     for _ in range(affiliates):
         aff = factory.affiliate(program["id"])
         for _ in range(per_affiliate):
-            intent = factory.intent(program["id"], user["id"])
+            intent = factory.completed_intent(program, user["id"])
             factory.commission(program["id"], aff["id"], intent["id"], amount=Decimal("1.50"),
                                base_amount=Decimal("150.00"), rate=Decimal("0.01"),
                                status="payable", payout_batch_id=batch["id"])

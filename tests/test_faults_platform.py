@@ -98,7 +98,7 @@ def accrued_batch(factory, affiliates: int = 4, per_affiliate: int = 3) -> dict:
     for _ in range(affiliates):
         aff = factory.affiliate(program["id"])
         for _ in range(per_affiliate):
-            intent = factory.intent(program["id"], user["id"], amount=Decimal("150.00"))
+            intent = factory.completed_intent(program, user["id"], amount=Decimal("150.00"))
             factory.commission(program["id"], aff["id"], intent["id"], amount=Decimal("1.50"),
                                base_amount=Decimal("150.00"), rate=Decimal("0.01"),
                                status="payable", payout_batch_id=batch["id"])

@@ -8,16 +8,20 @@ an approver key as the operation wants, plus the same number without a key.
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
+import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from sge_recon.db import Database
+from sge_recon.platform.api import MAX_BODY_BYTES
 
 from .factories import PlatformFactory, ago
 from .invariants import INVARIANT_FIGURES, assert_invariants
@@ -139,3 +143,67 @@ def test_the_platform_is_still_consistent_after_the_fuzzing(fuzz_target):
     assert_invariants(db.url, expected={"worker_status", "queue_depth", "processing_time",
                                         "stuck_intents", "webhook_exhausted", "payout_batch_sla",
                                         "commission_ledger"})
+
+
+# -- hostile bodies: oversized, malformed, deeply nested, look-alike text ---------------------------
+POST_PATHS = ["/admin/ledger/corrections", "/admin/reconciliation/force-reconcile",
+              "/admin/reconciliation/retry-intent", "/admin/queue/pause"]
+hostile_text = st.one_of(
+    st.text(max_size=40),
+    st.sampled_from(["1\n", "\u0661\u0662", "\uff11", "1e3", "NaN", "Infinity", "-0", "0x10",
+                     "1" * 40, "9" * 32 + ".999999", "treasury\u200b", "tr\u0435asury",
+                     "USD\n", "usd", "user:u1\r\n", "\u202etreasury", "", " ", "\x00"]))
+hostile_entry = st.fixed_dictionaries({"account": hostile_text, "type": st.sampled_from(
+    ["debit", "credit", "Debit", "", "debit\n"]), "amount": hostile_text, "currency": hostile_text})
+
+
+@st.composite
+def hostile_bodies(draw) -> bytes:
+    kind = draw(st.sampled_from(["json", "json", "bytes", "nested", "oversized", "edge"]))
+    if kind == "json":
+        body = {"programId": draw(st.sampled_from(["prog_x", "p\n", "\u0440rog"])),
+                "reason": draw(hostile_text),
+                "entries": draw(st.lists(hostile_entry, max_size=4))}
+        return json.dumps(body).encode()
+    if kind == "bytes":
+        return draw(st.binary(max_size=2000))
+    if kind == "nested":
+        depth = draw(st.integers(min_value=100, max_value=30000))
+        return b"[" * depth + b"]" * depth
+    size = MAX_BODY_BYTES + 1 if kind == "edge" else draw(
+        st.integers(min_value=MAX_BODY_BYTES + 1, max_value=4 * 1024 * 1024))
+    return b'{"reason": "' + b"x" * size + b'"}'
+
+
+def test_hostile_bodies_never_5xx_are_bounded_and_change_nothing(fuzz_target):
+    db, url = fuzz_target["db"], fuzz_target["url"]
+    seen: dict[int, int] = {}
+
+    @settings(max_examples=60, deadline=None, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(body=hostile_bodies(), path=st.sampled_from(POST_PATHS),
+           key=st.sampled_from([None, ADMIN_KEY, "wrong-key"]))
+    def fuzz(body, path, key):
+        before = snapshot(db)
+        headers = {"Content-Type": "application/json"}
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+        r = httpx.post(url + path, content=body, headers=headers, timeout=30)
+        seen[r.status_code] = seen.get(r.status_code, 0) + 1
+        INVARIANT_FIGURES["fuzz cases"] += 1
+        INVARIANT_FIGURES["5xx seen"] += r.status_code >= 500
+        assert r.status_code < 500, (path, r.status_code, r.text[:300])
+        assert isinstance(r.json(), dict)
+        if len(body) > MAX_BODY_BYTES:
+            assert r.status_code == 413 and "64 KiB" in r.json()["error"]
+        if r.status_code >= 400:
+            assert snapshot(db) == before, (path, r.status_code)
+            INVARIANT_FIGURES["rejected calls without a state change"] += 1
+        audit = db.fetch_one("SELECT octet_length(coalesce(body::text, '')) AS n "
+                             "FROM public.admin_audit_log ORDER BY id DESC LIMIT 1")
+        assert audit["n"] <= MAX_BODY_BYTES * 2  # bounded (a JSON body may escape to 2x)
+        if key != ADMIN_KEY and path != "/admin/queue/pause":
+            assert audit["n"] < 2000  # refused before auth: a redacted summary only
+
+    fuzz()
+    assert seen.get(413) and (seen.get(422) or seen.get(401)), seen

@@ -21,6 +21,10 @@ def pay(factory, setup, times: int = 1) -> None:
     batch = setup["batch"]
     factory.db.execute("UPDATE public.payout_batches SET status = 'executed' WHERE id = %s",
                        (batch["id"],))
+    if not factory.db.fetch_all("SELECT 1 FROM public.payout_approvals WHERE batch_id = %s",
+                                (batch["id"],)):
+        factory.approval(batch["id"], "approver_1@aaaa")  # the two-person rule, as the API does
+        factory.approval(batch["id"], "approver_2@bbbb")
     factory.db.execute("UPDATE public.commissions SET status = 'paid' WHERE payout_batch_id = %s",
                        (batch["id"],))
     owed = factory.db.fetch_all("SELECT affiliate_id, sum(amount) AS amount FROM public.commissions"

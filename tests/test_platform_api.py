@@ -360,7 +360,8 @@ def test_concurrent_executes_pay_exactly_once(api, make, mdb):
     ok = next(a for a in answers if a.status_code == 200).json()
     assert ok["totalPaid"] == "9.000000" and ok["affiliates"] == 3
     entries = mdb.fetch_all("SELECT account, type, amount FROM public.ledger_entries"
-                            " WHERE program_id = %s", (program_id,))
+                            " WHERE program_id = %s AND transaction_id = %s",
+                            (program_id, f"txn_payout_{batch_id}"))
     assert len(entries) == 6  # one debit affiliate:<id> and one credit treasury per affiliate
     assert sum(e["amount"] for e in entries if e["type"] == "debit") == Decimal("9.00")
     assert {e["account"] for e in entries if e["type"] == "credit"} == {"treasury"}

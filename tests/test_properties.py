@@ -9,7 +9,7 @@ all on clean data. One database per test function; every example starts from TRU
 from __future__ import annotations
 
 from collections import defaultdict
-from decimal import Decimal
+from decimal import Decimal, localcontext
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -276,3 +276,115 @@ def test_commission_accuracy_finds_exactly_the_wrong_rates_and_amounts(db, db_ur
     assert check.status == ("fail" if expected else "pass")
     INVARIANT_FIGURES["property examples"] += 1
     INVARIANT_FIGURES["planted faults found"] += len(expected)
+
+
+# -- hostile ledgers: NULLs, odd values, extreme amounts ----------------------------------------------
+# A real platform's schema may lack the contract's NOT NULL and CHECK constraints: whatever rows it
+# holds, the ledger checks never error (no numeric overflow) and never all pass while something
+# is wrong; platform_data_integrity names exactly the rows the contract rules out.
+HUGE = Decimal("99999999999999999999999999999999.999999")  # the largest numeric(38,6)
+hostile_amount = st.one_of(
+    st.decimals(min_value=Decimal("0.000001"), max_value=HUGE, places=6),
+    st.sampled_from([HUGE, Decimal("0.000001"), Decimal("1E+31")]))
+mutation = st.sampled_from([None, None, None, None, "null_amount", "null_currency",
+                            "non_positive_amount", "zero", "unknown_type", "null_program",
+                            "future"])
+hostile_txn = st.fixed_dictionaries({
+    "program": st.sampled_from(PROGRAMS),
+    "currency": st.sampled_from(CURRENCIES),
+    "amount": hostile_amount,
+    "delta": st.sampled_from([Decimal(0), Decimal(0), Decimal("0.000001"), Decimal("1"), HUGE]),
+    "mutation": mutation,
+})
+
+
+def hostile_rows(txns: list[dict]) -> list[dict]:
+    """Two legs per transaction (debit amount, credit amount - delta), then one leg mutated."""
+    with localcontext() as ctx:
+        ctx.prec = 100  # 38-digit amounts: the default 28 digits would round them
+        return _hostile_rows(txns)
+
+
+def _hostile_rows(txns: list[dict]) -> list[dict]:
+    rows = []
+    for n, t in enumerate(txns):
+        tid = f"txn_{n:03d}"
+        credit = t["amount"] - t["delta"] if t["amount"] > t["delta"] else t["amount"]
+        legs = [{"program_id": t["program"], "transaction_id": tid, "account": "treasury",
+                 "type": "debit", "amount": t["amount"], "currency": t["currency"],
+                 "future": False},
+                {"program_id": t["program"], "transaction_id": tid, "account": "user:u1",
+                 "type": "credit", "amount": credit, "currency": t["currency"], "future": False}]
+        leg, m = legs[1], t["mutation"]
+        if m == "null_amount":
+            leg["amount"] = None
+        elif m == "null_currency":
+            leg["currency"] = None
+        elif m == "non_positive_amount":
+            leg["amount"] = -leg["amount"]
+        elif m == "zero":
+            leg["amount"] = Decimal(0)
+        elif m == "unknown_type":
+            leg["type"] = "refund"
+        elif m == "null_program":
+            leg["program_id"] = None
+        elif m == "future":
+            leg["future"] = True
+        rows += legs
+    return rows
+
+
+def hostile_oracle(rows: list[dict]) -> tuple[set, bool]:
+    """(the integrity problems by row number, whether the books are wrong in any way)."""
+    problems, wrong = set(), False
+    with localcontext() as ctx:
+        ctx.prec = 100
+        per_txn: dict = defaultdict(Decimal)
+        for n, r in enumerate(rows, start=1):
+            if r["amount"] is None:
+                problems.add((n, "null_amount"))
+            elif r["amount"] <= 0:
+                problems.add((n, "non_positive_amount"))
+            if r["currency"] is None:
+                problems.add((n, "null_currency"))
+            if r["type"] not in ("debit", "credit"):
+                problems.add((n, "unknown_type"))
+            if r["program_id"] is None:
+                problems.add((n, "null_program"))
+            if r["future"]:
+                problems.add((n, "future_timestamp"))
+            sign = 1 if r["type"] == "debit" else -1
+            per_txn[(r["transaction_id"], r["currency"])] += sign * (r["amount"] or 0)
+        wrong = bool(problems) or any(v != 0 for v in per_txn.values())
+    return problems, wrong
+
+
+@pytest.fixture
+def loose_db(db):
+    from .test_checks_hardening import LOOSEN
+
+    db.execute(LOOSEN)
+    return db
+
+
+@EXAMPLES
+@given(txns=st.lists(hostile_txn, min_size=0, max_size=12))
+def test_hostile_ledgers_never_pass_and_never_overflow(loose_db, db_url, txns):
+    recon = Recon(settings_for(db_url))
+    reset(loose_db, "ledger_entries")
+    rows = hostile_rows(txns)
+    with loose_db.transaction() as conn:
+        conn.cursor().executemany(
+            "INSERT INTO public.ledger_entries (program_id, transaction_id, account, type, amount,"
+            " currency, created_at) VALUES (%(program_id)s, %(transaction_id)s, %(account)s,"
+            " %(type)s, %(amount)s, %(currency)s, CASE WHEN %(future)s THEN"
+            " timestamptz '2099-01-01' ELSE now() END)", rows)
+    problems, wrong = hostile_oracle(rows)
+    found = run(recon, "ledger_balance", "transaction_balance", "platform_data_integrity")
+    assert all(c.error is None for c in found.values()), {n: c.error for n, c in found.items()}
+    integrity = found["platform_data_integrity"]
+    assert {(int(r["id"]), r["problem"]) for r in integrity.rows} == problems
+    statuses = {c.status for c in found.values()}
+    assert ("fail" in statuses) == wrong, (statuses, rows)
+    INVARIANT_FIGURES["property examples"] += 1
+    INVARIANT_FIGURES["planted faults found"] += len(problems)
