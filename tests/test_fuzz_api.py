@@ -145,7 +145,7 @@ def test_the_platform_is_still_consistent_after_the_fuzzing(fuzz_target):
                                         "commission_ledger"})
 
 
-# -- hostile bodies: oversized, malformed, deeply nested, look-alike text ---------------------------
+# -- hostile bodies: oversized, malformed, deeply nested, look-alike text ----------------------
 POST_PATHS = ["/admin/ledger/corrections", "/admin/reconciliation/force-reconcile",
               "/admin/reconciliation/retry-intent", "/admin/queue/pause"]
 hostile_text = st.one_of(

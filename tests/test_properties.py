@@ -278,7 +278,7 @@ def test_commission_accuracy_finds_exactly_the_wrong_rates_and_amounts(db, db_ur
     INVARIANT_FIGURES["planted faults found"] += len(expected)
 
 
-# -- hostile ledgers: NULLs, odd values, extreme amounts ----------------------------------------------
+# -- hostile ledgers: NULLs, odd values, extreme amounts ------------------------------------------
 # A real platform's schema may lack the contract's NOT NULL and CHECK constraints: whatever rows it
 # holds, the ledger checks never error (no numeric overflow) and never all pass while something
 # is wrong; platform_data_integrity names exactly the rows the contract rules out.

@@ -85,8 +85,9 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     try:
         size = path.stat().st_size
         if size > MAX_CATALOGUE_BYTES:
-            raise CheckDefinitionError(f"{path}: {size} bytes, larger than the {MAX_CATALOGUE_BYTES}"
-                                       " bytes a check catalogue may have; is it the right file?")
+            raise CheckDefinitionError(f"{path}: {size} bytes, larger than the "
+                                       f"{MAX_CATALOGUE_BYTES} bytes a check catalogue may have; "
+                                       "is it the right file?")
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise CheckDefinitionError(f"{path}: cannot be read ({exc})") from None

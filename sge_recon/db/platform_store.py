@@ -454,7 +454,8 @@ def approve_batch(conn: Conn, batch_id: str, approver: str, now: datetime) -> di
     """Record one approval; the second distinct approver makes the batch `approved`."""
     batch = lock_batch(conn, batch_id)
     existing = approvals(conn, batch_id)
-    same = [a["approver"] for a in existing if approver_key(a["approver"]) == approver_key(approver)]
+    same = [a["approver"] for a in existing
+            if approver_key(a["approver"]) == approver_key(approver)]
     if same:
         raise ConflictError(f"this approver key has already approved batch {batch_id} (as "
                             f"{same[0]}); the second approval must come from a different key")

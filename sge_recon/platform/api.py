@@ -74,7 +74,8 @@ class ErrorBody(BaseModel):
 
 _MEANING = {401: "No bearer key, or not a valid one.", 403: "The key's role may not do this.",
             404: "The id names nothing.", 409: "The action does not fit the current state.",
-            413: f"The body is larger than {MAX_BODY_BYTES} bytes.", 422: "Malformed input.", 503: "The platform database is unreachable."}
+            413: f"The body is larger than {MAX_BODY_BYTES} bytes.", 422: "Malformed input.",
+            503: "The platform database is unreachable."}
 
 
 def errors(*codes: int) -> dict:
@@ -214,7 +215,8 @@ def create_app(settings: Settings, *, database_url: str, clock: Clock = utc_now,
 
     @app.post("/admin/webhooks/{deliveryId}/retry", tags=["webhooks"],
               responses=errors(401, 403, 404, 409, 422))
-    def retry_webhook(deliveryId: Annotated[str, Path(pattern=PATH_ID_PATTERN)], who: Admin) -> dict:
+    def retry_webhook(deliveryId: Annotated[str, Path(pattern=PATH_ID_PATTERN)],
+                      who: Admin) -> dict:
         """Schedule an immediate new attempt of a delivery."""
         return service.retry_webhook(deliveryId)
 

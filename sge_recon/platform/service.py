@@ -239,9 +239,10 @@ def parse_correction_entries(entries: list[dict]) -> list[tuple[str, str, Decima
         where = f"entries[{n}]"
         amount_text = e.get("amount")
         if not isinstance(amount_text, str) or not MONEY_TEXT.fullmatch(amount_text):
+            shown = amount_text[:40] if isinstance(amount_text, str) else amount_text
             raise UsageError(f"{where}.amount must be a positive decimal string of ASCII digits, "
                              f"below 10^15 with at most 6 decimals, such as \"12.50\" "
-                             f"(got {amount_text[:40] if isinstance(amount_text, str) else amount_text!r})")
+                             f"(got {shown!r})")
         account, currency = e.get("account"), e.get("currency")
         if not isinstance(account, str) or not ACCOUNT.fullmatch(account):
             raise UsageError(f"{where}.account must be a ledger account of the platform's grammar "
