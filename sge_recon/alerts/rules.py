@@ -38,7 +38,7 @@ RULES: dict[str, Rule] = {r.kind: r for r in (
          "ledger"),
     Rule("ledger_tamper", "ledger_tamper", "P0",
          "Ledger history was modified: reconciled entries changed or deleted",
-         ("Freeze payouts for the program; find who wrote to public.ledger_entries.",
+         ("Freeze payouts for the program; find who wrote to the ledger table.",
           "Compare with the last audit export to see the rows as they were.",
           "Correct, then rebase: sge-recon check --rebase-checkpoint \"reason\"."),
          "ledger"),
@@ -98,6 +98,8 @@ def evaluate_rules(facts: Facts, settings: Settings) -> list[Finding]:
     """Every incident the facts call for right now, in priority order."""
     findings = [*_ledger(facts, settings), *_tamper(facts), *_workers(facts, settings),
                 *_queue(facts, settings), *_stuck(facts, settings), *_webhooks(facts, settings)]
+    # a signal the platform has no data for never alerts (DESIGN §5 `unavailable`)
+    findings = [f for f in findings if facts.has(f.rule.check)]
     return sorted(findings, key=lambda f: (f.priority, f.kind, f.key))
 
 

@@ -355,6 +355,7 @@ def raw_copy_binary(db: Database, specs, start: datetime, end: datetime) -> dict
     with Snapshot(db) as snap:
         snap.identity()
         for spec in specs:
+            spec = snap.resolved(spec)
             columns = _columns_of(snap, spec)
             if not columns:
                 continue
@@ -380,6 +381,7 @@ def naive_pandas_export(db: Database, specs, start: datetime, end: datetime, fol
     with Snapshot(db) as snap:
         snap.identity()
         for spec in specs:
+            spec = snap.resolved(spec)
             columns = _columns_of(snap, spec)
             if not columns:
                 continue

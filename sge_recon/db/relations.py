@@ -54,9 +54,12 @@ class PlatformRelations:
     profile: str = "contract"
     schema: str = "public"
     absent: dict[str, str] = field(default_factory=dict)
+    # check name -> why this platform cannot support it although its tables are mapped
+    limitations: dict[str, str] = field(default_factory=dict)
 
-    def __hash__(self) -> int:  # frozen + dict field: hash what identifies the mapping
-        return hash((self.profile, self.schema, tuple(sorted(self.absent.items()))))
+    def __hash__(self) -> int:  # frozen + dict fields: hash what identifies the mapping
+        return hash((self.profile, self.schema, tuple(sorted(self.absent.items())),
+                     tuple(sorted(self.limitations.items()))))
 
     def relation(self, table: str) -> str:
         """The quoted, schema-qualified relation of one contract table."""

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_TTL_SECONDS = 15.0
-CHECK_STATUSES = ("pass", "warn", "fail", "error")
+CHECK_STATUSES = ("pass", "warn", "fail", "error", "unavailable")
 
 
 @dataclass
@@ -82,8 +82,13 @@ def core_gauges(facts: Facts) -> list[Gauge]:
     endpoints = Gauge("sge_webhook_endpoints_failing", "Enabled webhook endpoints with more than "
                       "WEBHOOK_CONSECUTIVE_FAILURES consecutive failed attempts.")
     endpoints.add(len(facts.failing_endpoints))
-    return [processing, ledger, queue, workers, live, down, stuck, oldest, exhausted, retrying,
-            endpoints]
+    # A signal the platform has no data for exports no series: an absent series is not a zero
+    # (sge_check_status{status="unavailable"} says why it is missing).
+    by_check = {"processing_time": [processing], "ledger_balance": [ledger],
+                "queue_depth": [queue], "worker_status": [workers, live, down],
+                "stuck_intents": [stuck, oldest], "webhook_exhausted": [exhausted],
+                "webhook_retries": [retrying], "webhook_endpoints_failing": [endpoints]}
+    return [g for check, gauges in by_check.items() if facts.has(check) for g in gauges]
 
 
 def state_gauges(recon: "Recon") -> list[Gauge]:

@@ -49,6 +49,12 @@ class Facts:
     processing_sample: int = 0
     # rows of the newest daily ledger_tamper result when it failed (history was modified)
     ledger_tamper: list[dict] = field(default_factory=list)
+    # check name -> reason: signals the connected platform has no data for (its profile says so);
+    # they raise no alert and export no series (an absent series is not a zero)
+    unavailable: dict[str, str] = field(default_factory=dict)
+
+    def has(self, check: str) -> bool:
+        return check not in self.unavailable
 
     @property
     def worker_down_seconds(self) -> Decimal | None:
@@ -60,8 +66,21 @@ class Facts:
 
 
 def gather_facts(db: Database, settings: Settings, now: datetime) -> Facts:
+    unavailable = _unavailable_signals(db, settings)
     with ops.snapshot(db) as snap:
-        return _facts(snap, settings, now)
+        facts = _facts(snap, settings, now)
+    facts.unavailable = unavailable
+    if "worker_status" in unavailable:
+        facts.worker_status = "unavailable"
+    return facts
+
+
+def _unavailable_signals(db: Database, settings: Settings) -> dict[str, str]:
+    if not db.relations.absent and not db.relations.limitations:
+        return {}  # the contract platform has every relation: no catalogue read needed
+    from ..checks import CheckService
+
+    return CheckService(settings, db).unavailable()
 
 
 def _facts(db: "ops.Snapshot", settings: Settings, now: datetime) -> Facts:
