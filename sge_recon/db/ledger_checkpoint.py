@@ -339,6 +339,16 @@ FROM """ + _checkpoint_plus_new("%(watermark)s") + """
 GROUP BY program_id, currency ORDER BY program_id, currency
 """
 
+_FULL_DIFFERENCES = """
+SELECT program_id, currency,
+       coalesce(sum(amount) FILTER (WHERE type = 'debit'), 0) AS total_debits,
+       coalesce(sum(amount) FILTER (WHERE type = 'credit'), 0) AS total_credits,
+       coalesce(sum(amount) FILTER (WHERE type = 'debit'), 0)
+         - coalesce(sum(amount) FILTER (WHERE type = 'credit'), 0) AS difference
+FROM platform.ledger_entries
+GROUP BY program_id, currency ORDER BY program_id, currency
+"""
+
 
 def ledger_differences(reader) -> list[dict]:
     """Debits, credits and signed difference per (program, currency) over the whole ledger, read
@@ -350,6 +360,10 @@ def ledger_differences(reader) -> list[dict]:
     if row and row["ok"]:
         found = reader.fetch_one("SELECT watermark FROM recon.ledger_checkpoint")
         watermark = found["watermark"] if found else 0
+    if not watermark:
+        # Nothing checkpointed (yet, or ever: a profile whose ledger ids are not a sequence, such
+        # as SGE's text cuids): the same figures from a plain scan, which needs no integer id.
+        return reader.fetch_all(_FULL_DIFFERENCES)
     return reader.fetch_all(_DIFFERENCES, {"watermark": watermark})
 
 
