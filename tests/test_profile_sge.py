@@ -280,3 +280,23 @@ def test_export_of_an_sge_month_carries_contract_shaped_tables(clean, tmp_path):
     assert columns[:9] == ["id", "program_id", "transaction_id", "intent_id", "account", "type",
                            "amount", "currency", "created_at"]
     assert "platform_account" in columns
+
+
+@pytest.mark.slow
+def test_every_console_page_renders_on_sge(faulty, monkeypatch, tmp_path):
+    from .console_support import PAGES, app, console_env, open_page
+
+    recon, _, _ = faulty
+    console_env(monkeypatch, recon.db.url, "http://127.0.0.1:9", tmp_path,
+                PLATFORM_PROFILE="sge")
+    at = app()
+    for page in PAGES:
+        open_page(at, page)  # asserts no exception on the page
+    open_page(at, "webhooks")
+    assert "no outbound webhooks" in " ".join(i.value for i in at.info)
+    open_page(at, "queue")
+    assert "BullMQ" in " ".join(i.value for i in at.info)
+    open_page(at, "overview")
+    text = " ".join(str(m.value) for m in at.markdown) + " ".join(
+        str(getattr(m, "value", "")) for m in at.metric)
+    assert "Not available" in text

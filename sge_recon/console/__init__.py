@@ -95,6 +95,15 @@ class ConsoleService:
         overview = self.read(lambda conn: build_overview(conn, self.settings, results, last_run))
         return mark_unavailable(overview, self.unavailable_checks())
 
+    def platform_lacks(self, *tables: str) -> str | None:
+        """Why the connected platform has none of ``tables`` (its profile declares them absent),
+        or None when it has at least one of them."""
+        relations = self.recon.db.relations
+        if any(relations.has(t) for t in tables):
+            return None
+        reason = relations.unavailable_reason(tables)
+        return f"{reason} (profile {relations.profile})"
+
     def unavailable_checks(self) -> dict[str, str]:
         """Check name -> why this platform has no data for it (empty on the contract platform)."""
         relations = self.recon.db.relations

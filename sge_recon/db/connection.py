@@ -152,3 +152,22 @@ class Database:
 
 def read_sql_file(path: Path) -> str:
     return Path(path).read_text(encoding="utf-8")
+
+
+def database_url_named(url: str, dbname: str) -> str:
+    """The URL of another database on the same server (same user, host and options)."""
+    from urllib.parse import urlunparse
+
+    return urlunparse(urlparse(url)._replace(path=f"/{dbname}"))
+
+
+def ensure_database(url: str, dbname: str) -> str:
+    """Create database ``dbname`` on the server of ``url`` unless it exists; return its URL.
+    (The demo keeps each platform shape in a database of its own on one embedded server.)"""
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", dbname):
+        raise ValueError(f"not a plain database name: {dbname!r}")
+    with Database(url).connect(autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)).fetchone() \
+                is None:
+            conn.execute(f"CREATE DATABASE {dbname}")  # type: ignore[arg-type]
+    return database_url_named(url, dbname)

@@ -212,3 +212,11 @@ def describe_report(report: SgeLoadReport) -> str:
     lines += [f"  {t:<12} {n:>10,}" for t, n in report.counts.items()]
     lines += [f"  fault {f}: {json.dumps(v, default=str)}" for f, v in report.faults.items()]
     return "\n".join(lines)
+
+
+def sge_platform_present(db: Database) -> bool:
+    """Whether the database already holds an SGE platform with programs (the demo reuses it)."""
+    row = db.fetch_one("SELECT to_regclass('public.\"Program\"') IS NOT NULL AS present")
+    if not row or not row["present"]:
+        return False
+    return bool(db.fetch_one('SELECT EXISTS (SELECT 1 FROM public."Program") AS any')["any"])
