@@ -240,6 +240,33 @@ def test_ddl_rerun_is_harmless(clean):
     assert clean.fetch_one('SELECT count(*) AS n FROM "LedgerEntry"')["n"] == before
 
 
+def catalogue(db: Database) -> dict[str, set]:
+    """Every index and constraint of the SGE tables, with its definition."""
+    tables = [f'"{t}"' for t in SGE_TABLES]
+    return {
+        "indexes": {(r["indexname"], r["indexdef"]) for r in db.fetch_all(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' "
+            "AND quote_ident(tablename) = ANY(%s)", (tables,))},
+        "constraints": {(r["conname"], r["def"], r["convalidated"]) for r in db.fetch_all(
+            "SELECT conname, pg_get_constraintdef(oid) AS def, convalidated FROM pg_constraint "
+            "WHERE connamespace = 'public'::regnamespace AND conrelid::regclass::text = ANY(%s)",
+            (tables,))},
+    }
+
+
+def test_the_bulk_load_leaves_every_index_and_foreign_key_as_the_ddl_made_them(clean, new_database):
+    bare = Database(new_database())
+    create_sge_schema(bare)
+    want = catalogue(bare)
+    assert len(want["indexes"]) >= 40 and len(want["constraints"]) >= 29
+    assert catalogue(clean) == want
+
+
+def test_a_second_load_is_refused_until_reset(clean):
+    with pytest.raises(ValueError, match="reset_sge_platform"):
+        load_sge_platform(clean, intents=300, seed=7, as_of=AS_OF)
+
+
 def test_beside_the_contract_tables_the_relayer_jobs_is_left_alone(clean):
     # the template database holds the §4 contract tables, whose `jobs` has no `type` column
     cols = {r["column_name"] for r in clean.fetch_all(
