@@ -364,6 +364,40 @@ def test_intents_cover_every_type_and_status_and_live_ones_are_recent(clean):
              AND ("errorMessage" IS NULL OR "completedAt" IS NOT NULL)""")["n"] == 0
 
 
+def test_intents_look_as_intent_service_writes_them(clean):
+    row = clean.fetch_one(
+        """SELECT count(*) FILTER (WHERE "idempotencyKey" NOT LIKE
+                      CASE "type" WHEN 'REGISTER' THEN 'register:' || "programId" || ':' || "wallet"
+                                  WHEN 'CLAIM' THEN 'claim:' || "programId" || ':' || "wallet" || ':%%'
+                                  WHEN 'COMMERCE_PAYMENT' THEN 'commerce:' || "programId" || ':' || "wallet" || ':%%'
+                                  ELSE 'payout:' || "programId" || ':' || ("payload"->>'affiliateId') || ':%%' END)
+                      AS bad_keys,
+                  count(*) FILTER (WHERE "wallet" <> lower("wallet")) AS upper_wallets,
+                  count(*) FILTER (WHERE "status" = 'PENDING' AND "attempts" > 0) AS retries,
+                  count(*) FILTER (WHERE "status" = 'PENDING' AND "attempts" > 0 AND ("errorMessage" IS NULL
+                      OR "nextRetryAt" <> "lastAttemptAt" + power(2, "attempts") * interval '1 second')) AS bad_retries,
+                  count(*) FILTER (WHERE "status" = 'PROCESSING' AND
+                      "lockedUntil" <> "lastAttemptAt" + interval '5 minutes') AS bad_locks,
+                  count(*) FILTER (WHERE "status" = 'CONFIRMED' AND ("lockedBy" IS NOT NULL
+                      OR "resultTxHash" IS NULL)) AS bad_confirmed
+           FROM "Intent" """)
+    assert row["retries"] > 0
+    assert (row["bad_keys"], row["upper_wallets"], row["bad_retries"], row["bad_locks"],
+            row["bad_confirmed"]) == (0, 0, 0, 0, 0)
+    # a PAYOUT intent is an affiliate's: its wallet resolves to no user of the program
+    assert clean.fetch_one(
+        """SELECT count(*) AS n FROM "Intent" i JOIN "Affiliate" a ON a."id" = i."payload"->>'affiliateId'
+           WHERE i."type" = 'PAYOUT' AND a."wallet" = i."wallet" """)["n"] == clean.fetch_one(
+        """SELECT count(*) AS n FROM "Intent" WHERE "type" = 'PAYOUT'""")["n"]
+    users = clean.fetch_one(
+        """SELECT count(*) FILTER (WHERE "hasClaimed") AS claimed,
+                  count(*) FILTER (WHERE "hasClaimed" AND "claimTxHash" NOT IN
+                      (SELECT "txHash" FROM "Settlement" WHERE "type" = 'CLAIM')) AS bad_claims,
+                  count("sgeidTokenId") AS minted
+           FROM "User" """)
+    assert users["claimed"] > 0 and users["minted"] > 0 and users["bad_claims"] == 0
+
+
 def test_commissions_follow_the_referral_tree_and_percent_formula(clean):
     row = clean.fetch_one(
         """SELECT count(*) AS n,
