@@ -176,6 +176,9 @@ def load_sge_platform(db: Database, *, intents: int = 1000, seed: int = 1,
     report = SgeLoadReport(seed=seed, as_of=as_of_utc, intents=intents)
     started = time.perf_counter()
     with db.transaction() as conn:
+        if conn.execute('SELECT 1 FROM public."Program" LIMIT 1').fetchone():
+            raise ValueError("the SGE tables already hold data: reset_sge_platform() first")
+
         def step(label: str, sql: str, params: dict | None = None) -> None:
             t0 = time.perf_counter()
             conn.execute(sql, params)  # type: ignore[arg-type]
@@ -183,8 +186,10 @@ def load_sge_platform(db: Database, *, intents: int = 1000, seed: int = 1,
 
         step("setup", _sql("gen_00_setup"))
         step("params", _sql("gen_01_params"), {"seed": seed, "as_of": as_of_utc, "intents": intents})
+        step("gen_05_bulk_begin", _sql("gen_05_bulk_begin"))
         for name in GENERATOR_STEPS:
             step(name, _sql(name))
+        step("indexes and foreign keys", schema_sql())
         for name in ordered:
             step(f"fault:{name}", fault_file(name).read_text(encoding="utf-8"))
         step("gen_90_finish", _sql("gen_90_finish"))

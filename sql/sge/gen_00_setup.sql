@@ -6,6 +6,7 @@
 -- depends on random()/setseed() state or on insertion order.
 
 SET LOCAL temp_buffers = '256MB';
+SET LOCAL maintenance_work_mem = '256MB';  -- the index rebuild after the bulk load
 
 -- A uniform number in [0, 1) from (seed, n, salt).
 CREATE OR REPLACE FUNCTION pg_temp.sge_u(seed bigint, n bigint, salt integer)
@@ -20,13 +21,16 @@ RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT substr(md5(seed::text || ':' || key) || md5(key || ':' || seed::text), 1, len)
 $$;
 
--- Base-36 digits of a non-negative number, fixed width (unrolled so that it inlines).
+-- Base-36 digits of a non-negative number, fixed width (0-9 then a-z; unrolled so that it inlines).
+CREATE OR REPLACE FUNCTION pg_temp.sge_b36_digit(d bigint)
+RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT chr((48 + d + (d >= 10)::integer * 39)::integer)
+$$;
+
 CREATE OR REPLACE FUNCTION pg_temp.sge_b36_4(v bigint)
 RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT substr('0123456789abcdefghijklmnopqrstuvwxyz', (v / 46656 % 36)::int + 1, 1)
-        || substr('0123456789abcdefghijklmnopqrstuvwxyz', (v / 1296 % 36)::int + 1, 1)
-        || substr('0123456789abcdefghijklmnopqrstuvwxyz', (v / 36 % 36)::int + 1, 1)
-        || substr('0123456789abcdefghijklmnopqrstuvwxyz', (v % 36)::int + 1, 1)
+    SELECT pg_temp.sge_b36_digit(v / 46656 % 36) || pg_temp.sge_b36_digit(v / 1296 % 36)
+        || pg_temp.sge_b36_digit(v / 36 % 36) || pg_temp.sge_b36_digit(v % 36)
 $$;
 
 CREATE OR REPLACE FUNCTION pg_temp.sge_b36_8(v bigint)
@@ -36,14 +40,18 @@ $$;
 
 -- A cuid (v1 layout, as Prisma's @default(cuid()) makes them): 'c' + 8 base-36 digits of the
 -- creation time in ms + 4 of a counter + 4 of a host fingerprint + 8 random; 25 characters.
--- kind separates the id spaces of the tables.
+-- kind separates the id spaces of the tables. PL/pgSQL so that the time and the random number
+-- are computed once (an inlined SQL function would repeat them for every digit).
 CREATE OR REPLACE FUNCTION pg_temp.sge_cuid(ts timestamp, n bigint, kind integer, seed bigint)
-RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT 'c' || pg_temp.sge_b36_8(floor(extract(epoch FROM ts) * 1000)::bigint)
-               || pg_temp.sge_b36_4(n % 1679616)
-               || pg_temp.sge_b36_4((hashint8extended(seed, 77) & 9223372036854775807) % 1679616)
-               || pg_temp.sge_b36_8((hashint8extended(n, seed * 131 + kind) & 9223372036854775807)
-                                    % 2821109907456)
+RETURNS text LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE
+    ms bigint := round(date_part('epoch', ts) * 1000)::bigint;
+    r  bigint := (hashint8extended(n, seed * 131 + kind) & 9223372036854775807) % 2821109907456;
+    fp bigint := (hashint8extended(seed, 77) & 9223372036854775807) % 1679616;
+BEGIN
+    RETURN 'c' || pg_temp.sge_b36_8(ms) || pg_temp.sge_b36_4(n % 1679616) || pg_temp.sge_b36_4(fp)
+               || pg_temp.sge_b36_8(r);
+END
 $$;
 
 -- The knobs of this load (filled by gen_01_params.sql). Times are UTC, naive, like the platform's.

@@ -50,3 +50,20 @@ CROSS JOIN LATERAL (
     WHERE v.type = i.type
 ) l
 WHERE i.status = 'CONFIRMED';
+
+-- What the settlements did to their users: the SGE-ID minted on registration, the first claim.
+UPDATE public."User" u SET
+    "sgeidTokenId" = x.token_id, "sgeidMintedAt" = x.minted_at,
+    "hasClaimed" = x.claimed_at IS NOT NULL, "claimedAt" = x.claimed_at, "claimTxHash" = x.claim_tx,
+    "updatedAt" = greatest(u."createdAt", x.minted_at, x.claimed_at)
+FROM (
+    SELECT i.user_id,
+           min(i.n) FILTER (WHERE i.type = 'REGISTER') AS token_id,
+           min(i.completed_at) FILTER (WHERE i.type = 'REGISTER') AS minted_at,
+           min(i.completed_at) FILTER (WHERE i.type = 'CLAIM') AS claimed_at,
+           (array_agg(i.tx_hash ORDER BY i.completed_at) FILTER (WHERE i.type = 'CLAIM'))[1] AS claim_tx
+    FROM sge_intent i
+    WHERE i.status = 'CONFIRMED' AND i.type IN ('REGISTER', 'CLAIM')
+    GROUP BY i.user_id
+) x
+WHERE u."id" = x.user_id;

@@ -19,13 +19,14 @@ UPDATE sge_f_stuck SET id = pg_temp.sge_cuid(created_at, 1000000000 + k, 52, see
 
 INSERT INTO public."Intent" ("id", "programId", "type", "idempotencyKey", "wallet", "payload",
     "status", "attempts", "lastAttemptAt", "lockedBy", "lockedUntil", "createdAt", "updatedAt")
-SELECT s.id, s.program_id, 'COMMERCE_PAYMENT', 'idem_stuck_' || pg_temp.sge_hex(s.seed, 'stuck:' || s.k, 16),
+SELECT s.id, s.program_id, 'COMMERCE_PAYMENT',
+       'commerce:' || s.program_id || ':' || s.wallet || ':ch_stuck_' || s.k,
        s.wallet, jsonb_build_object('wallet', s.wallet, 'amount', '42.00', 'token', 'USDC',
-                                    'orderId', 'ord_stuck_' || s.k),
+                                    'chargeId', 'ch_stuck_' || s.k),
        s.status, CASE WHEN s.status = 'PROCESSING' THEN 1 ELSE 0 END,
        CASE WHEN s.status = 'PROCESSING' THEN s.updated_at END,
        CASE WHEN s.status = 'PROCESSING' THEN 'intents-worker-3' END,
-       CASE WHEN s.status = 'PROCESSING' THEN (s.updated_at + interval '30 seconds')::timestamp(3) END,
+       CASE WHEN s.status = 'PROCESSING' THEN (s.updated_at + interval '5 minutes')::timestamp(3) END,
        s.created_at, s.updated_at
 FROM sge_f_stuck s;
 
