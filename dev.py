@@ -8,7 +8,8 @@
 
 It creates `.venv` with the standard library's venv, installs the pinned `uv` into it with pip,
 and installs the locked dependencies (`uv.lock`) with `uv sync --frozen`. The test command also
-installs Debian's `chromium` for the browser test when it is missing (needs root or sudo).
+installs Debian's `chromium` for the browser test and Debian's `prometheus` (for `promtool`, which
+checks the alert rules and the /metrics output) when they are missing (needs root or sudo).
 Standard library only: this file runs before anything is installed.
 """
 
@@ -26,6 +27,7 @@ VENV = ROOT / ".venv"
 BIN = VENV / "bin"
 UV_VERSION = "0.13.9"
 CHROMIUM = "/usr/bin/chromium"
+PROMTOOL = "/usr/bin/promtool"
 
 
 def say(msg: str) -> None:
@@ -54,17 +56,26 @@ def sync() -> None:
 
 
 def ensure_chromium() -> None:
-    if Path(CHROMIUM).exists():
+    apt_install("chromium", CHROMIUM, "the browser test")
+
+
+def ensure_promtool() -> None:
+    apt_install("prometheus", PROMTOOL, "the Prometheus rules and /metrics tests")
+
+
+def apt_install(package: str, path: str, needed_for: str) -> None:
+    """Install Debian's ``package`` (which provides ``path``) when ``path`` is missing."""
+    if Path(path).exists():
         return
     if not shutil.which("apt-get"):
-        say("chromium is missing and apt-get is not available: install Chromium so that "
-            f"{CHROMIUM} exists, then run the tests again")
+        say(f"{path} is missing and apt-get is not available: install {package} so that "
+            f"{path} exists, then run the tests again")
         sys.exit(2)
     prefix = [] if os.geteuid() == 0 else ["sudo", "-n"]
-    say("installing Debian's chromium for the browser test (apt-get)")
+    say(f"installing Debian's {package} for {needed_for} (apt-get)")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     run(prefix + ["apt-get", "update", "-qq"], env=env)
-    run(prefix + ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium"],
+    run(prefix + ["apt-get", "install", "-y", "-qq", "--no-install-recommends", package],
         env=env, stdout=subprocess.DEVNULL)
 
 
@@ -84,6 +95,7 @@ def main(argv: list[str]) -> None:
     elif command == "test":
         sync()
         ensure_chromium()
+        ensure_promtool()
         os.chdir(ROOT)
         os.execv(str(BIN / "python"), [str(BIN / "python"), "-m", "pytest", *rest])
     else:
