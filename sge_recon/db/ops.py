@@ -324,6 +324,23 @@ def stuck_intent_facts(db: Reader, now: datetime, timeout_minutes: int,
         {"now": now, "timeout": timeout_minutes, "fail": fail_minutes})
 
 
+def stuck_intent_ids(db: Reader, now: datetime, fail_minutes: int, limit: int = 5) -> list[dict]:
+    """The oldest intents stuck past the fail threshold (for the alert's ids)."""
+    return db.fetch_all(
+        "SELECT id, program_id FROM public.settlement_intents "
+        "WHERE status IN ('payment_pending', 'verifying', 'processing') "
+        "AND status_changed_at < %(now)s - make_interval(mins => %(fail)s) "
+        "ORDER BY status_changed_at, id LIMIT %(limit)s",
+        {"now": now, "fail": fail_minutes, "limit": limit})
+
+
+def exhausted_delivery_ids(db: Reader, limit: int = 5) -> list[dict]:
+    """The newest deliveries that gave up (for the alert's ids)."""
+    return db.fetch_all(
+        "SELECT id, endpoint_id FROM public.webhook_deliveries WHERE status = 'failed' "
+        "ORDER BY created_at DESC, id LIMIT %(limit)s", {"limit": limit})
+
+
 def webhook_delivery_facts(db: Reader) -> dict:
     return db.fetch_one(
         "SELECT count(*) FILTER (WHERE status = 'failed') AS exhausted, "
