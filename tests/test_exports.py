@@ -314,8 +314,8 @@ def test_audit_duckdb_opens_in_duckdb_1_4_lts(exported, duckdb14, tmp_path, shar
 # -- tampering -----------------------------------------------------------------------------------
 def _problems(folder) -> str:
     report = ExportService.verify(folder)
-    assert not report.ok
-    return "\n".join(map(str, report.mismatches))
+    assert not report.intact and report.exit_code == 1  # altered or inconsistent
+    return "\n".join(map(str, report.mismatches + report.findings))
 
 
 def test_a_flipped_byte_in_any_file_is_named(exported):
@@ -520,7 +520,9 @@ def test_a_source_that_was_already_unbalanced_is_told_apart_from_an_altered_file
     factory.check_result(run, "transaction_balance", status="fail", failing_rows=1)
     result = recon.exports.export(PERIOD, out_dir=tmp_path)
     report = ExportService.verify(result.directory)
-    assert not report.ok and report.transactions_unbalanced == 1
+    # exported faithfully: intact, with an accounting finding (exit 2), not an alteration
+    assert report.intact and not report.ok and report.exit_code == 2
+    assert report.transactions_unbalanced == 1 and report.mismatches == []
     assert f"transaction {bad} ({p}, USD) does not balance: debits 10.000000, credits 9.990000, " \
            "difference 0.010000 (the transaction_balance check was already failing" \
-           in str(report.mismatches[0])
+           in str(report.findings[0])
