@@ -182,6 +182,8 @@ class Demo:
         env["CONSOLE_URL"] = f"http://127.0.0.1:{self.options.console_port}"
         env["SGE_RECON_HOME"] = str(self.settings.home)
         env["PYTHONUNBUFFERED"] = "1"
+        if not os.environ.get("SGE_ENVIRONMENT"):
+            env["SGE_ENVIRONMENT"] = "demo"
         env["EXPORTS_DIR"] = str(Path(self.settings.EXPORTS_DIR).resolve())
         keys = self._demo_keys()
         for name in DEMO_KEYS:

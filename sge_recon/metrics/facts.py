@@ -49,6 +49,9 @@ class Facts:
     processing_sample: int = 0
     # rows of the newest daily ledger_tamper result when it failed (history was modified)
     ledger_tamper: list[dict] = field(default_factory=list)
+    # the first few ids behind the alerts: {"id", "program_id"} / {"id", "endpoint_id"}
+    stuck_examples: list[dict] = field(default_factory=list)
+    exhausted_examples: list[dict] = field(default_factory=list)
     # check name -> reason: signals the connected platform has no data for (its profile says so);
     # they raise no alert and export no series (an absent series is not a zero)
     unavailable: dict[str, str] = field(default_factory=dict)
@@ -114,6 +117,9 @@ def _facts(db: "ops.Snapshot", settings: Settings, now: datetime) -> Facts:
         processing_mean_seconds=_dec(processing["mean_seconds"]),
         processing_sample=processing["n"],
         ledger_tamper=ledger_checkpoint.latest_tamper_findings(db),
+        stuck_examples=ops.stuck_intent_ids(db, now, settings.INTENT_STUCK_FAIL_MINUTES)
+        if any(r["stuck_fail"] for r in stuck) else [],
+        exhausted_examples=ops.exhausted_delivery_ids(db) if hooks["exhausted"] else [],
     )
 
 
