@@ -166,6 +166,18 @@ def test_slow_processing_is_measured_from_the_platforms_timestamps(faulty):
     assert abs(result.value - mean) < Decimal("0.01")
 
 
+def test_the_per_minute_run_reads_the_whole_ledger_on_text_ids(faulty):
+    recon, report, _ = faulty
+    run = recon.checks.run(fast_only=True, store=False)
+    results = run.by_name()
+    assert not [c.name for c in run.checks if c.status == "error"], \
+        {c.name: c.error for c in run.checks}
+    [(program, _, difference)] = report.faults["ledger_imbalance"]
+    assert [(r["program_id"], r["difference"]) for r in results["ledger_balance"].rows] == \
+        [(program, difference)]
+    assert results["transaction_balance"].status == "fail"
+
+
 def test_the_run_fails_on_data_and_unavailable_changes_nothing(faulty):
     _, _, run = faulty
     assert run.status == "fail" and run.exit_code() == 2

@@ -75,7 +75,7 @@ class CheckService:
         definitions = self.select(only, fast_only)
         started_at = datetime.now(timezone.utc)
         self.db.connect().close()  # unreachable database: fail the run now, clearly
-        if fast_only and engine == "sql":
+        if fast_only and engine == "sql" and self.db.relations.ledger_checkpoint:
             from . import incremental
 
             if incremental.advance_checkpoint(self.db) is not None:  # else: full forms
@@ -154,6 +154,10 @@ class CheckService:
 
         if not reason.strip():
             raise UsageError("a rebase needs a reason (who investigated what); it is recorded")
+        if not self.db.relations.ledger_checkpoint:
+            raise UsageError(f"profile {self.db.relations.profile} keeps no ledger checkpoint "
+                             "(its ledger ids are not an integer sequence), so there is nothing "
+                             "to rebase; ledger_tamper is unavailable there")
         return incremental.rebase(self.db, reason.strip())
 
     # -- history ----------------------------------------------------------------------------

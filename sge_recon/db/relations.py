@@ -56,10 +56,12 @@ class PlatformRelations:
     absent: dict[str, str] = field(default_factory=dict)
     # check name -> why this platform cannot support it although its tables are mapped
     limitations: dict[str, str] = field(default_factory=dict)
+    # the incremental checkpoint needs the ledger's integer id sequence (contract platform only)
+    ledger_checkpoint: bool = True
 
     def __hash__(self) -> int:  # frozen + dict fields: hash what identifies the mapping
         return hash((self.profile, self.schema, tuple(sorted(self.absent.items())),
-                     tuple(sorted(self.limitations.items()))))
+                     tuple(sorted(self.limitations.items())), self.ledger_checkpoint))
 
     def relation(self, table: str) -> str:
         """The quoted, schema-qualified relation of one contract table."""
