@@ -76,6 +76,11 @@ class Settings:
         "usually given as EXPORT_SIGNING_KEY_FILE. Unset: exports are not signed.", secret=True)
     SGE_RECON_HOME: str = _setting(
         ".sge-recon", "Folder for local state: the embedded database, demo logs, locks.")
+    LEDGER_ORDER_LAG_SECONDS: int = _setting(
+        300, "Under a platform profile the ledger checkpoint orders entries by their time: an "
+        "entry may carry a time at most this much earlier than its transaction's start (client "
+        "clock skew, time taken inside the transaction). Larger is safer, smaller is fresher.",
+        minimum=1)
     PLATFORM_PROFILE: str = _setting(
         "contract", "How the platform's tables map to the contract (DESIGN §11): contract (the "
         "§4 tables in public), sge (the SGE platform as built), or the path to a profile file "

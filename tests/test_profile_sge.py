@@ -30,9 +30,10 @@ from .conftest import settings_for
 
 AS_OF = datetime.now(timezone.utc).replace(microsecond=0)
 UNAVAILABLE = {"webhook_retries", "webhook_exhausted", "webhook_endpoints_failing",
-               "worker_status", "queue_depth", "settlement_chain_match", "ledger_tamper"}
-AVAILABLE = {"ledger_balance", "transaction_balance", "stuck_intents", "payout_batch_sla",
-             "processing_time", "affiliate_tree", "commission_accuracy", "commission_ledger"}
+               "worker_status", "queue_depth", "settlement_chain_match"}
+AVAILABLE = {"ledger_balance", "transaction_balance", "ledger_tamper", "stuck_intents",
+             "payout_batch_sla", "processing_time", "affiliate_tree", "commission_accuracy",
+             "commission_ledger"}
 
 
 def sge_database(new_database, *, faults=(), intents=600, seed=7) -> tuple[str, object]:

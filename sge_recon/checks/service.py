@@ -75,11 +75,12 @@ class CheckService:
         definitions = self.select(only, fast_only)
         started_at = datetime.now(timezone.utc)
         self.db.connect().close()  # unreachable database: fail the run now, clearly
-        if fast_only and engine == "sql" and self.db.relations.ledger_checkpoint:
-            from . import incremental
+        from . import incremental
 
+        if fast_only and engine == "sql":
             if incremental.advance_checkpoint(self.db) is not None:  # else: full forms
                 definitions = incremental.incremental_definitions(definitions)
+        definitions = incremental.keyed(definitions, self.db.relations)
         runnable, unavailable = self._split_unavailable(definitions)
         results = self._engine_run(engine, runnable) if runnable else []
         order = {d.name: i for i, d in enumerate(definitions)}
@@ -154,10 +155,6 @@ class CheckService:
 
         if not reason.strip():
             raise UsageError("a rebase needs a reason (who investigated what); it is recorded")
-        if not self.db.relations.ledger_checkpoint:
-            raise UsageError(f"profile {self.db.relations.profile} keeps no ledger checkpoint "
-                             "(its ledger ids are not an integer sequence), so there is nothing "
-                             "to rebase; ledger_tamper is unavailable there")
         return incremental.rebase(self.db, reason.strip())
 
     # -- history ----------------------------------------------------------------------------

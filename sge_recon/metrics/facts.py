@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from ..config import Settings
 from ..db import Database, ledger_checkpoint, ops
+from ..db.relations import CONTRACT_RELATIONS, PlatformRelations
 
 WORKER_STATUSES = ("healthy", "degraded", "down")
 
@@ -71,7 +72,7 @@ class Facts:
 def gather_facts(db: Database, settings: Settings, now: datetime) -> Facts:
     unavailable = _unavailable_signals(db, settings)
     with ops.snapshot(db) as snap:
-        facts = _facts(snap, settings, now)
+        facts = _facts(snap, settings, now, db.relations)
     facts.unavailable = unavailable
     if "worker_status" in unavailable:
         facts.worker_status = "unavailable"
@@ -86,7 +87,8 @@ def _unavailable_signals(db: Database, settings: Settings) -> dict[str, str]:
     return CheckService(settings, db).unavailable()
 
 
-def _facts(db: "ops.Snapshot", settings: Settings, now: datetime) -> Facts:
+def _facts(db: "ops.Snapshot", settings: Settings, now: datetime,
+           relations: PlatformRelations = CONTRACT_RELATIONS) -> Facts:
     workers = ops.worker_facts(db, now, settings.WORKER_DOWN_SECONDS)
     p50 = ops.job_duration_p50(db, now)
     queue = ops.queue_facts(db)
@@ -100,7 +102,7 @@ def _facts(db: "ops.Snapshot", settings: Settings, now: datetime) -> Facts:
         now=now,
         ledger=[LedgerDifference(r["program_id"], r["currency"], r["total_debits"],
                                  r["total_credits"], r["difference"])
-                for r in ledger_checkpoint.ledger_differences(db)],  # checkpoint + new rows
+                for r in ledger_checkpoint.ledger_differences(db, relations)],  # checkpoint + new rows
         workers_recent=workers["recent"], workers_live=workers["live"],
         last_heartbeat_at=workers["last_heartbeat_at"],
         worker_status=worker_status(workers["recent"], workers["live"], recent_p50, baseline_p50),

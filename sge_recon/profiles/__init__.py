@@ -25,14 +25,5 @@ def relations_for(settings: Settings) -> PlatformRelations:
         return CONTRACT_RELATIONS
     return PlatformRelations(profile=profile.name, schema=PROFILE_SCHEMA,
                              absent={t: m.absent for t, m in profile.tables.items() if m.absent},
-                             limitations=dict(PROFILE_LIMITATIONS), ledger_checkpoint=False)
-
-
-# The incremental checkpoint (and so tamper detection) orders the ledger by its bigint id
-# sequence; a profile's ledger ids are the platform's own (SGE: text cuids, no order). Until a
-# watermark on commit order exists for them, say so instead of comparing against nothing.
-PROFILE_LIMITATIONS = {
-    "ledger_tamper": "tamper detection needs the ledger's integer id sequence (incremental "
-                     "checkpoint); this platform's ledger ids are text, so the per-minute ledger "
-                     "checks read the whole ledger and history is not fingerprinted",
-}
+                             ledger_order="created_at",
+                             ledger_order_lag_seconds=settings.LEDGER_ORDER_LAG_SECONDS)
