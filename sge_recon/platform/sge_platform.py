@@ -62,7 +62,8 @@ SGE_TABLES = ("Program", "Affiliate", "User", "Intent", "Settlement", "LedgerEnt
               "PayoutBatch", "Payout", "AuditLog")
 
 GENERATOR_STEPS = ("gen_10_programs", "gen_20_affiliates", "gen_30_users", "gen_40_intents",
-                   "gen_50_settlements", "gen_60_commissions", "gen_70_payouts", "gen_80_audit",
+                   "gen_50_settlements", "gen_60_commissions", "gen_70_payouts", "gen_75_commission_journals",
+                   "gen_80_audit",
                    "gen_85_relayer_jobs")
 
 MIN_INTENTS = 200
