@@ -116,6 +116,11 @@ def q_mean_processing_seconds(db: Database) -> Decimal:
                  ORDER BY "completedAt" DESC LIMIT 100) x""")["s"]
 
 
+def q_unverified_settlements(db: Database) -> set[str]:
+    return {r["id"] for r in db.fetch_all(
+        """SELECT "id" FROM "Settlement" WHERE "status" = 'CONFIRMED' AND NOT "verified" """)}
+
+
 def findings(db: Database, as_of: datetime) -> dict[str, set]:
     """fault name -> what its independent check finds (the mean is reported only when slow)."""
     mean = q_mean_processing_seconds(db)
@@ -130,6 +135,7 @@ def findings(db: Database, as_of: datetime) -> dict[str, set]:
         "commission_amount": q_commission_amount(db),
         "commission_ledger_drift": q_commission_ledger(db),
         "slow_processing": {mean} if mean > 15 else set(),
+        "settlement_unverified": q_unverified_settlements(db),
     }
 
 
@@ -616,6 +622,7 @@ def _server_cpu_seconds(db: Database) -> float | None:
         return None
 
 
+@pytest.mark.slow
 def test_timing_200k_intents(new_database, capsys):
     db = Database(new_database())
     create_sge_schema(db)

@@ -45,6 +45,8 @@ SGE_FAULTS: dict[str, str] = {
     "unbalanced_transaction": "a COMMISSION journal whose debit leg is 0.10 too high and a "
                               "SETTLEMENT journal of the same program whose credit is 0.10 too "
                               "high: both unbalanced, the program total still zero",
+    "settlement_unverified": "two CONFIRMED settlements whose receipt was never verified "
+                             "(verified false, no verifiedAt)",
     "ledger_imbalance": "a lone one-sided ADJUSTMENT entry (a credit of 25.00 to a program's "
                         "revenue), so that program's ledger is off by -25.000000",
 }
@@ -56,6 +58,7 @@ FAULT_CHECKS: dict[str, str] = {
     "affiliate_cycle": "affiliate_tree", "affiliate_cross_program": "affiliate_tree",
     "commission_rate": "commission_accuracy", "commission_amount": "commission_accuracy",
     "commission_ledger_drift": "commission_ledger", "slow_processing": "processing_time",
+    "settlement_unverified": "settlement_chain_match",
 }
 
 SGE_TABLES = ("Program", "Affiliate", "User", "Intent", "Settlement", "LedgerEntry", "Commission",
@@ -82,7 +85,7 @@ class SgeLoadReport:
       status and age of each are in ``details``);
     * ``payout_sla``: batch ids; ``affiliate_cycle``, ``affiliate_cross_program``,
       ``commission_ledger_drift``: affiliate ids; ``commission_rate``, ``commission_amount``:
-      commission ids;
+      commission ids; ``settlement_unverified``: settlement ids;
     * ``slow_processing``: ``[mean seconds]`` from createdAt to completedAt of the last 100
       CONFIRMED intents (by completedAt), a ``Decimal`` to the millisecond.
 
