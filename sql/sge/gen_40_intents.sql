@@ -1,7 +1,7 @@
 -- Intents over the 60 days before as_of, evenly spread and jittered, the newest the highest n.
 -- Historical ones (created up to as_of - 10 min) are CONFIRMED (97 %), FAILED after five
 -- attempts, or EXPIRED; the last n_live ones, created in the last five minutes, are PENDING or
--- PROCESSING (work in hand, never stuck; a quarter of the PENDING ones wait for a retry after a
+-- PROCESSING (work in hand, never stuck; half of the PENDING ones wait for a retry after a
 -- failed first attempt). Types: a user's first intent is its REGISTER (the idempotency key
 -- register:<programId>:<wallet> allows one), later ones COMMERCE_PAYMENT 65 %, CLAIM 25 %,
 -- PAYOUT 10 % (a PAYOUT intent is an affiliate's: its wallet is the affiliate's, not a user's).
