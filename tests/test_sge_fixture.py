@@ -543,6 +543,20 @@ def test_each_fault_alone_is_found_by_its_check_and_nothing_else(new_database, f
     assert FAULT_CHECKS.get(fault) or fault in SGE_EXTRA_FAULTS
 
 
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_all_faults_at_the_smallest_size_are_planted_and_found(new_database, seed):
+    db = Database(new_database())
+    create_sge_schema(db)
+    report = load_sge_platform(db, intents=200, seed=seed, as_of=AS_OF,
+                               faults=[*SGE_FAULTS, *SGE_EXTRA_FAULTS])
+    found = findings(db, AS_OF)
+    for name, expected in report.faults.items():
+        assert expected, name
+        implied = {x for se in report.side_effects.values() for x in se.get(name, [])}
+        assert found[name] == set(expected) | implied, name
+    assert len(report.faults["commission_amount"]) == 2
+
+
 def test_fault_report_shapes(all_faults):
     db, report = all_faults
     (program_id, currency, diff), = report.faults["ledger_imbalance"]
