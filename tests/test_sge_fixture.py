@@ -611,6 +611,16 @@ def test_same_seed_same_rows_whatever_the_session_time_zone(new_database):
     assert all(fa[t] != fc[t] for t in ("Intent", "LedgerEntry", "Commission"))
 
 
+def test_as_of_defaults_to_now_in_utc(db):
+    create_sge_schema(db)
+    before = datetime.now(timezone.utc).replace(tzinfo=None)
+    report = load_sge_platform(db, intents=200, seed=4)
+    after = datetime.now(timezone.utc).replace(tzinfo=None)
+    assert before - timedelta(seconds=1) <= report.as_of <= after
+    newest = db.fetch_one('SELECT max("createdAt") AS t FROM "Intent"')["t"]
+    assert report.as_of - timedelta(minutes=5) <= newest <= report.as_of
+
+
 def test_reset_empties_the_tables(new_database):
     db = Database(new_database())
     create_sge_schema(db)
