@@ -7,6 +7,7 @@ each planted fault found by an ordinary query exactly at the identities the load
 
 from __future__ import annotations
 
+import os
 import time
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -16,6 +17,7 @@ import pytest
 from sge_recon.db import Database
 from sge_recon.platform.sge_platform import (
     FAULT_CHECKS,
+    SGE_EXTRA_FAULTS,
     SGE_FAULTS,
     SGE_TABLES,
     create_sge_schema,
@@ -115,6 +117,11 @@ def q_mean_processing_seconds(db: Database) -> Decimal:
                  ORDER BY "completedAt" DESC LIMIT 100) x""")["s"]
 
 
+def q_unverified_settlements(db: Database) -> set[str]:
+    return {r["id"] for r in db.fetch_all(
+        """SELECT "id" FROM "Settlement" WHERE "status" = 'CONFIRMED' AND NOT "verified" """)}
+
+
 def findings(db: Database, as_of: datetime) -> dict[str, set]:
     """fault name -> what its independent check finds (the mean is reported only when slow)."""
     mean = q_mean_processing_seconds(db)
@@ -129,6 +136,7 @@ def findings(db: Database, as_of: datetime) -> dict[str, set]:
         "commission_amount": q_commission_amount(db),
         "commission_ledger_drift": q_commission_ledger(db),
         "slow_processing": {mean} if mean > 15 else set(),
+        "settlement_unverified": q_unverified_settlements(db),
     }
 
 
@@ -156,7 +164,8 @@ def clean(module_db_url) -> Database:
 def all_faults(new_database):
     db = Database(new_database())
     create_sge_schema(db)
-    report = load_sge_platform(db, intents=3000, seed=11, as_of=AS_OF, faults=list(SGE_FAULTS))
+    report = load_sge_platform(db, intents=3000, seed=11, as_of=AS_OF,
+                               faults=[*SGE_FAULTS, *SGE_EXTRA_FAULTS])
     return db, report
 
 
@@ -509,10 +518,11 @@ def test_ids_are_cuids_and_times_are_utc_within_the_window(clean):
 def test_every_fault_is_found_exactly_when_combined(all_faults):
     db, report = all_faults
     found = findings(db, report.as_of)
-    assert set(report.faults) == set(SGE_FAULTS)
-    for name in SGE_FAULTS:
+    assert set(report.faults) == set(SGE_FAULTS) | set(SGE_EXTRA_FAULTS)
+    assert set(FAULT_CHECKS) == set(SGE_FAULTS)
+    for name in report.faults:
         expected = set(report.faults[name])
-        for other, extra in report.side_effects.get(name, {}).items():
+        for other in report.side_effects.get(name, {}):
             assert other in SGE_FAULTS
         implied = {x for f, se in report.side_effects.items() for o, xs in se.items() if o == name
                    for x in xs}
@@ -520,7 +530,7 @@ def test_every_fault_is_found_exactly_when_combined(all_faults):
         assert expected, name
 
 
-@pytest.mark.parametrize("fault", list(SGE_FAULTS))
+@pytest.mark.parametrize("fault", [*SGE_FAULTS, *SGE_EXTRA_FAULTS])
 def test_each_fault_alone_is_found_by_its_check_and_nothing_else(new_database, fault):
     db = Database(new_database())
     create_sge_schema(db)
@@ -530,7 +540,21 @@ def test_each_fault_alone_is_found_by_its_check_and_nothing_else(new_database, f
     for name, rows in found.items():
         want = set(report.faults.get(name, [])) | set(report.side_effects.get(fault, {}).get(name, []))
         assert rows == want, (fault, name)
-    assert FAULT_CHECKS[fault]
+    assert FAULT_CHECKS.get(fault) or fault in SGE_EXTRA_FAULTS
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_all_faults_at_the_smallest_size_are_planted_and_found(new_database, seed):
+    db = Database(new_database())
+    create_sge_schema(db)
+    report = load_sge_platform(db, intents=200, seed=seed, as_of=AS_OF,
+                               faults=[*SGE_FAULTS, *SGE_EXTRA_FAULTS])
+    found = findings(db, AS_OF)
+    for name, expected in report.faults.items():
+        assert expected, name
+        implied = {x for se in report.side_effects.values() for x in se.get(name, [])}
+        assert found[name] == set(expected) | implied, name
+    assert len(report.faults["commission_amount"]) == 2
 
 
 def test_fault_report_shapes(all_faults):
@@ -587,6 +611,16 @@ def test_same_seed_same_rows_whatever_the_session_time_zone(new_database):
     assert all(fa[t] != fc[t] for t in ("Intent", "LedgerEntry", "Commission"))
 
 
+def test_as_of_defaults_to_now_in_utc(db):
+    create_sge_schema(db)
+    before = datetime.now(timezone.utc).replace(tzinfo=None)
+    report = load_sge_platform(db, intents=200, seed=4)
+    after = datetime.now(timezone.utc).replace(tzinfo=None)
+    assert before - timedelta(seconds=1) <= report.as_of <= after
+    newest = db.fetch_one('SELECT max("createdAt") AS t FROM "Intent"')["t"]
+    assert report.as_of - timedelta(minutes=5) <= newest <= report.as_of
+
+
 def test_reset_empties_the_tables(new_database):
     db = Database(new_database())
     create_sge_schema(db)
@@ -600,15 +634,35 @@ def test_reset_empties_the_tables(new_database):
 
 # ---------------------------------------------------------------- scale (timing printed, not asserted)
 
+def _server_cpu_seconds(db: Database) -> float | None:
+    """CPU seconds used so far by the embedded server's postmaster and its exited children
+    (backends, parallel workers): a figure that does not depend on how busy the shared cores are."""
+    try:
+        pid = db.fetch_one("SELECT pg_backend_pid() AS p")["p"]
+        with open(f"/proc/{pid}/stat") as f:
+            ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        time.sleep(0.2)  # let the postmaster reap that backend
+        with open(f"/proc/{ppid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+@pytest.mark.slow
 def test_timing_200k_intents(new_database, capsys):
     db = Database(new_database())
     create_sge_schema(db)
+    cpu_before = _server_cpu_seconds(db)
     started = time.perf_counter()
     report = load_sge_platform(db, intents=200_000, seed=1, as_of=AS_OF, faults=list(SGE_FAULTS))
     elapsed = time.perf_counter() - started
+    cpu_after = _server_cpu_seconds(db)
+    cpu = (f"{cpu_after - cpu_before:.1f} s of server CPU"
+           if cpu_before is not None and cpu_after is not None else "server CPU unknown")
     assert report.counts["Intent"] == 200_000 + 4
     with capsys.disabled():
-        print(f"\n[timing] SGE stand-in, 200,000 intents + all faults: {elapsed:.1f} s, "
-              f"{report.ledger_entries:,} ledger entries "
-              f"({report.ledger_entries / elapsed:,.0f} entries/s)\n{describe_report(report)}\n"
+        print(f"\n[timing] SGE stand-in, 200,000 intents + all faults: {elapsed:.1f} s wall, {cpu} "
+              f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores), "
+              f"{report.ledger_entries:,} ledger entries\n{describe_report(report)}\n"
               f"  steps: {report.step_seconds}")

@@ -7,6 +7,7 @@
 
 SET LOCAL temp_buffers = '256MB';
 SET LOCAL maintenance_work_mem = '256MB';  -- the index rebuild after the bulk load
+SET LOCAL work_mem = '64MB';                -- sorts and hashes of the set-based steps in memory
 
 -- A uniform number in [0, 1) from (seed, n, salt).
 CREATE OR REPLACE FUNCTION pg_temp.sge_u(seed bigint, n bigint, salt integer)

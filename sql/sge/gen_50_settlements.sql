@@ -23,33 +23,43 @@ WHERE i.status = 'CONFIRMED';
 
 INSERT INTO public."LedgerEntry" ("id", "programId", "account", "counterparty", "amount",
     "currency", "refType", "refId", "settlementId", "description", "createdAt")
-SELECT pg_temp.sge_cuid(i.completed_at, i.n * 4 + l.leg, 6, sp.seed), i.program_id,
-       l.account, l.counterparty, l.amount, 'USD', 'SETTLEMENT', i.settlement_id, i.settlement_id,
-       l.description, i.completed_at
-FROM sge_intent i
-CROSS JOIN sge_params sp
-CROSS JOIN LATERAL (
-    SELECT 'program:' || i.program_id || ':treasury' AS treasury,
-           'program:' || i.program_id || ':revenue' AS revenue,
-           round(i.amount * 0.02, 2) AS fee
-) a
-CROSS JOIN LATERAL (
-    SELECT * FROM (VALUES
-        (0, 'REGISTER'::"IntentType", a.treasury, a.revenue, i.amount, 'DEBIT: Settlement revenue'),
-        (1, 'REGISTER', a.revenue, a.treasury, -i.amount, 'CREDIT: Settlement revenue'),
-        (0, 'COMMERCE_PAYMENT', a.treasury, a.revenue, i.amount, 'DEBIT: Commerce payment'),
-        (1, 'COMMERCE_PAYMENT', a.revenue, a.treasury, -(i.amount - a.fee), 'CREDIT: Commerce payment'),
-        (2, 'COMMERCE_PAYMENT', 'system:fees', a.treasury, -a.fee, 'CREDIT: Platform fee'),
-        (0, 'CLAIM', 'user:' || i.user_id || ':claims', a.treasury, i.amount, 'DEBIT: Token claim'),
-        (1, 'CLAIM', a.treasury, 'user:' || i.user_id || ':claims', -i.amount, 'CREDIT: Token claim'),
-        (0, 'PAYOUT', 'affiliate:' || i.payout_affiliate_id || ':paid', 'system:suspense', i.amount,
-            'DEBIT: On-chain payout'),
-        (1, 'PAYOUT', 'system:suspense', 'affiliate:' || i.payout_affiliate_id || ':paid', -i.amount,
-            'CREDIT: On-chain payout')
-    ) v(leg, type, account, counterparty, amount, description)
-    WHERE v.type = i.type
-) l
-WHERE i.status = 'CONFIRMED';
+SELECT pg_temp.sge_cuid(j.completed_at, j.n * 4 + j.leg, 6, j.seed), j.program_id,
+       j.accounts[j.leg + 1], CASE WHEN j.leg = 0 THEN j.accounts[2] ELSE j.accounts[1] END,
+       j.amounts[j.leg + 1], 'USD', 'SETTLEMENT', j.settlement_id, j.settlement_id,
+       CASE WHEN j.leg = 0 THEN 'DEBIT: ' ELSE 'CREDIT: ' END || j.descriptions[j.leg + 1],
+       j.completed_at
+FROM (
+    SELECT i.n, i.program_id, i.settlement_id, i.completed_at, sp.seed, l.leg, p.accounts,
+           p.amounts, p.descriptions
+    FROM sge_intent i
+    CROSS JOIN sge_params sp
+    CROSS JOIN LATERAL (
+        SELECT CASE i.type
+                    WHEN 'REGISTER' THEN ARRAY['program:' || i.program_id || ':treasury',
+                                               'program:' || i.program_id || ':revenue']
+                    WHEN 'COMMERCE_PAYMENT' THEN ARRAY['program:' || i.program_id || ':treasury',
+                                                       'program:' || i.program_id || ':revenue',
+                                                       'system:fees']
+                    WHEN 'CLAIM' THEN ARRAY['user:' || i.user_id || ':claims',
+                                            'program:' || i.program_id || ':treasury']
+                    ELSE ARRAY['affiliate:' || i.payout_affiliate_id || ':paid', 'system:suspense']
+               END AS accounts,
+               CASE i.type
+                    WHEN 'COMMERCE_PAYMENT' THEN ARRAY[i.amount, -(i.amount - round(i.amount * 0.02, 2)),
+                                                       -round(i.amount * 0.02, 2)]
+                    ELSE ARRAY[i.amount, -i.amount]
+               END AS amounts,
+               CASE i.type
+                    WHEN 'REGISTER' THEN ARRAY['Settlement revenue', 'Settlement revenue']
+                    WHEN 'COMMERCE_PAYMENT' THEN ARRAY['Commerce payment', 'Commerce payment',
+                                                       'Platform fee']
+                    WHEN 'CLAIM' THEN ARRAY['Token claim', 'Token claim']
+                    ELSE ARRAY['On-chain payout', 'On-chain payout']
+               END AS descriptions
+    ) p
+    CROSS JOIN LATERAL generate_series(0, cardinality(p.accounts) - 1) l(leg)
+    WHERE i.status = 'CONFIRMED'
+) j;
 
 -- What the settlements did to their users: the SGE-ID minted on registration, the first claim.
 UPDATE public."User" u SET

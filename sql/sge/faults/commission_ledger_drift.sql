@@ -1,12 +1,14 @@
--- commission_ledger_drift: the accrual of one ACCRUED DIRECT commission of program 1 posted twice
+-- commission_ledger_drift: the accrual of one DIRECT commission (program 1's first unbatched one,
+-- else another program's, never one another fault changed) posted twice
 -- (a retried job): a second balanced pair under the same (COMMISSION, refId), so the affiliate's
 -- liability credits exceed its commissions by that amount; every journal still balances.
 CREATE TEMP TABLE sge_f_drift ON COMMIT DROP AS
 SELECT c."id", c."affiliateId", c."programId", c."amount", c."commissionType", c."settlementId",
        (c."createdAt" + interval '1 second')::timestamp(3) AS at
-FROM public."Commission" c JOIN sge_prog pr ON pr.id = c."programId" AND pr.program_no = 1
-WHERE c."commissionType" = 'DIRECT' AND c."status" = 'ACCRUED'
-ORDER BY c."id"
+FROM public."Commission" c JOIN sge_prog pr ON pr.id = c."programId"
+WHERE c."commissionType" = 'DIRECT' AND c."rate" = pr.direct_pct
+  AND c."amount" = round(c."baseAmount" * c."rate" / 100, 2)
+ORDER BY pr.program_no = 1 DESC, c."payoutId" IS NULL DESC, c."status" = 'ACCRUED' DESC, c."id"
 LIMIT 1;
 
 INSERT INTO public."LedgerEntry" ("id", "programId", "account", "counterparty", "amount",

@@ -1,12 +1,13 @@
--- commission_rate: one ACCRUED DIRECT commission of program 0 computed at the program's
--- "directCommissionPct" + 2.50 (a stale rate). Its amount and its accrual journal follow that
--- wrong rate, so only the rate is wrong (no amount or ledger finding).
+-- commission_rate: one unbatched DIRECT commission (program 0's first, else another program's)
+-- computed at the program's "directCommissionPct" + 2.50 (a stale rate). Its amount and its
+-- accrual journal follow that wrong rate, so only the rate is wrong (no amount or ledger finding).
 CREATE TEMP TABLE sge_f_rate ON COMMIT DROP AS
 SELECT c."id", c."rate" AS old_rate, (c."rate" + 2.50)::numeric(5,2) AS new_rate,
        round(c."baseAmount" * (c."rate" + 2.50) / 100, 2)::numeric(18,6) AS new_amount
-FROM public."Commission" c JOIN sge_prog pr ON pr.id = c."programId" AND pr.program_no = 0
-WHERE c."commissionType" = 'DIRECT' AND c."status" = 'ACCRUED'
-ORDER BY c."id"
+FROM public."Commission" c JOIN sge_prog pr ON pr.id = c."programId"
+WHERE c."commissionType" = 'DIRECT' AND c."payoutId" IS NULL AND c."status" <> 'PAID'
+  AND c."rate" = pr.direct_pct AND c."amount" = round(c."baseAmount" * c."rate" / 100, 2)
+ORDER BY pr.program_no = 0 DESC, c."status" = 'ACCRUED' DESC, c."id"
 LIMIT 1;
 
 UPDATE public."Commission" c SET "rate" = f.new_rate, "amount" = f.new_amount
