@@ -5,10 +5,14 @@
     python3 dev.py test     # install everything, then run the test suite
     python3 dev.py sync     # install or update the virtualenv only
     python3 dev.py run ARGS # run `sge-recon ARGS` inside the virtualenv
+    python3 dev.py duckdb14 # the DuckDB 1.4 LTS reader (.venv-duckdb14) the export tests use
 
 It creates `.venv` with the standard library's venv, installs the pinned `uv` into it with pip,
 and installs the locked dependencies (`uv.lock`) with `uv sync --frozen`. The test command also
-installs Debian's `chromium` for the browser test when it is missing (needs root or sudo).
+installs Debian's `chromium` for the browser test and Debian's `prometheus` (for `promtool`, which
+checks the alert rules and the /metrics output) when they are missing (needs root or sudo), and
+a separate small virtualenv `.venv-duckdb14` with DuckDB 1.4 LTS, the oldest DuckDB auditors may
+use, which the tests use to open the exported `audit.duckdb`.
 Standard library only: this file runs before anything is installed.
 """
 
@@ -26,6 +30,9 @@ VENV = ROOT / ".venv"
 BIN = VENV / "bin"
 UV_VERSION = "0.13.9"
 CHROMIUM = "/usr/bin/chromium"
+PROMTOOL = "/usr/bin/promtool"
+DUCKDB14_VENV = ROOT / ".venv-duckdb14"
+DUCKDB14 = "duckdb>=1.4,<1.5"  # DuckDB 1.4 LTS: the oldest reader audit.duckdb must open in
 
 
 def say(msg: str) -> None:
@@ -54,17 +61,38 @@ def sync() -> None:
 
 
 def ensure_chromium() -> None:
-    if Path(CHROMIUM).exists():
+    apt_install("chromium", CHROMIUM, "the browser test")
+
+
+def ensure_promtool() -> None:
+    apt_install("prometheus", PROMTOOL, "the Prometheus rules and /metrics tests")
+
+
+def ensure_duckdb14() -> Path:
+    """``.venv-duckdb14/bin/python`` with DuckDB 1.4 LTS (a reader, not a project dependency)."""
+    python = DUCKDB14_VENV / "bin" / "python"
+    check = [str(python), "-c", "import duckdb, sys; sys.exit(duckdb.__version__[:4] != '1.4.')"]
+    if python.exists() and subprocess.run(check, capture_output=True).returncode == 0:
+        return python
+    say(f"creating {DUCKDB14_VENV.name} with {DUCKDB14} (the auditors' oldest DuckDB)")
+    venv.EnvBuilder(with_pip=True, clear=True).create(DUCKDB14_VENV)
+    run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", DUCKDB14])
+    return python
+
+
+def apt_install(package: str, path: str, needed_for: str) -> None:
+    """Install Debian's ``package`` (which provides ``path``) when ``path`` is missing."""
+    if Path(path).exists():
         return
     if not shutil.which("apt-get"):
-        say("chromium is missing and apt-get is not available: install Chromium so that "
-            f"{CHROMIUM} exists, then run the tests again")
+        say(f"{path} is missing and apt-get is not available: install {package} so that "
+            f"{path} exists, then run the tests again")
         sys.exit(2)
     prefix = [] if os.geteuid() == 0 else ["sudo", "-n"]
-    say("installing Debian's chromium for the browser test (apt-get)")
+    say(f"installing Debian's {package} for {needed_for} (apt-get)")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     run(prefix + ["apt-get", "update", "-qq"], env=env)
-    run(prefix + ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium"],
+    run(prefix + ["apt-get", "install", "-y", "-qq", "--no-install-recommends", package],
         env=env, stdout=subprocess.DEVNULL)
 
 
@@ -81,13 +109,17 @@ def main(argv: list[str]) -> None:
     elif command == "run":
         sync()
         os.execv(str(BIN / "sge-recon"), [str(BIN / "sge-recon"), *rest])
+    elif command == "duckdb14":
+        print(ensure_duckdb14())
     elif command == "test":
         sync()
         ensure_chromium()
+        ensure_promtool()
+        ensure_duckdb14()
         os.chdir(ROOT)
         os.execv(str(BIN / "python"), [str(BIN / "python"), "-m", "pytest", *rest])
     else:
-        say(f"unknown command {command!r}: use demo, test, sync or run")
+        say(f"unknown command {command!r}: use demo, test, sync, run or duckdb14")
         sys.exit(2)
 
 

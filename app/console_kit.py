@@ -44,6 +44,15 @@ def settings() -> Settings:
     return recon().settings
 
 
+def stop_if_platform_lacks(*tables: str) -> None:
+    """A page about data the connected platform does not have (its profile declares the tables
+    absent) says so and shows nothing else: an empty list would read as "nothing wrong"."""
+    reasons = service().platform_lacks(*tables)
+    if reasons:
+        st.info(f"Not available on this platform: {reasons}.", icon=":material/block:")
+        st.stop()
+
+
 def load(fn: Callable[..., Any], *args: Any, what: str = "this page's data") -> Any:
     """Call a data function; a database that is down gives a banner (not a traceback) and
     the page retries by itself until it is back."""

@@ -7,7 +7,9 @@ WITH commission_totals AS (
 ), ledger_totals AS (
     SELECT substr(account, length('affiliate:') + 1) AS affiliate_id, sum(amount) AS total
     FROM platform.ledger_entries
-    WHERE type = 'credit' AND account LIKE 'affiliate:%'
+    -- 'affiliate:<id>' exactly: sub-accounts such as 'affiliate:<id>:paid' are not the commission
+    -- account (ids never hold a colon)
+    WHERE type = 'credit' AND account LIKE 'affiliate:%' AND account NOT LIKE 'affiliate:%:%'
     GROUP BY account
 )
 SELECT coalesce(c.affiliate_id, l.affiliate_id) AS affiliate_id,

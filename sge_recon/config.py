@@ -47,6 +47,22 @@ class Settings:
         None, "Slack incoming-webhook URL for alerts; unset: no Slack alerts.", secret=True)
     DISCORD_WEBHOOK_URL: str | None = _setting(
         None, "Discord webhook URL for alerts; unset: no Discord alerts.", secret=True)
+    PAGERDUTY_ROUTING_KEY: str | None = _setting(
+        None, "PagerDuty Events API v2 routing (integration) key: incidents trigger a page when "
+        "they open and resolve it when they resolve; unset: no paging.", secret=True)
+    PAGERDUTY_EVENTS_URL: str = _setting(
+        "https://events.pagerduty.com/v2/enqueue", "PagerDuty Events API v2 endpoint (change "
+        "only for a proxy or a test receiver).")
+    ALERT_WEBHOOK_URL: str | None = _setting(
+        None, "Generic webhook that receives every alert as signed JSON (needs "
+        "ALERT_WEBHOOK_SECRET); unset: none.", secret=True)
+    ALERT_WEBHOOK_SECRET: str | None = _setting(
+        None, "Shared secret of ALERT_WEBHOOK_URL: each message carries X-SGE-Signature: "
+        "sha256=HMAC-SHA256(secret, X-SGE-Timestamp + \".\" + body).", secret=True)
+    SGE_ENVIRONMENT: str = _setting(
+        "unnamed", "Name of this deployment (production, staging, ...), shown first in every "
+        "alert so that nobody mistakes a test system's page for production's; `sge-recon demo` "
+        "uses demo.")
     CONSOLE_URL: str = _setting(
         "http://127.0.0.1:8501", "Public address of the console, used for links in alerts.")
     CONSOLE_PASSWORD: str | None = _setting(
@@ -60,6 +76,11 @@ class Settings:
         "usually given as EXPORT_SIGNING_KEY_FILE. Unset: exports are not signed.", secret=True)
     SGE_RECON_HOME: str = _setting(
         ".sge-recon", "Folder for local state: the embedded database, demo logs, locks.")
+    LEDGER_ORDER_LAG_SECONDS: int = _setting(
+        300, "Under a platform profile the ledger checkpoint orders entries by their time: an "
+        "entry may carry a time at most this much earlier than its transaction's start (client "
+        "clock skew, time taken inside the transaction). Larger is safer, smaller is fresher.",
+        minimum=1)
     PLATFORM_PROFILE: str = _setting(
         "contract", "How the platform's tables map to the contract (DESIGN §11): contract (the "
         "§4 tables in public), sge (the SGE platform as built), or the path to a profile file "
@@ -155,10 +176,17 @@ class Settings:
         """Cross-field checks. Each message names the setting and how to fix it."""
         if self.DATABASE_URL is not None:
             _check_postgres_url(self.DATABASE_URL)
-        for name in ("SGE_ADMIN_API_URL", "CONSOLE_URL", "SLACK_WEBHOOK_URL", "DISCORD_WEBHOOK_URL"):
+        for name in ("SGE_ADMIN_API_URL", "CONSOLE_URL", "SLACK_WEBHOOK_URL", "DISCORD_WEBHOOK_URL",
+                     "PAGERDUTY_EVENTS_URL", "ALERT_WEBHOOK_URL"):
             value = getattr(self, name)
             if value is not None:
                 _check_http_url(name, value)
+        if self.ALERT_WEBHOOK_URL and not self.ALERT_WEBHOOK_SECRET:
+            raise ConfigError("ALERT_WEBHOOK_SECRET", "must be set when ALERT_WEBHOOK_URL is: "
+                                                      "every webhook message is signed with it")
+        if not self.SGE_ENVIRONMENT.strip():
+            raise ConfigError("SGE_ENVIRONMENT", "must not be empty; name this deployment, "
+                                                 "e.g. production")
         pairs = [("INTENT_TIMEOUT_MINUTES", "INTENT_STUCK_FAIL_MINUTES"),
                  ("QUEUE_DEPTH_WARN", "QUEUE_DEPTH_FAIL"),
                  ("PROCESSING_TIME_WARN_SECONDS", "PROCESSING_TIME_FAIL_SECONDS")]

@@ -48,6 +48,13 @@ class DemoOptions:
     traffic_rate: float = 2.0
     duration: float | None = None  # stop by itself after this many seconds (tests, CI)
     extra_services: list[str] = field(default_factory=list)
+    profile: str = "contract"  # contract: the reference platform; sge: an SGE-shaped stand-in
+
+
+# What the SGE-shaped demo plants by default: something to look at on every running check.
+SGE_DEMO_FAULTS = ("ledger_imbalance", "unbalanced_transaction", "stuck_intents", "payout_sla",
+                   "commission_rate", "affiliate_cycle")
+SGE_DEMO_DATABASE = "sge_demo"
 
 
 class Demo:
@@ -66,10 +73,15 @@ class Demo:
         home = self.settings.home
         home.mkdir(parents=True, exist_ok=True)
         self._acquire_lock(home / "demo.lock")
+        if self.options.profile == "sge":
+            self.settings = self._sge_settings()
         recon = Recon(self.settings, application_name="sge-recon-demo")
-        self.echo(f"Database: {recon.db.where}")
+        self.echo(f"Database: {recon.db.where} (platform profile {self.options.profile})")
+        if self.options.profile == "sge":
+            self._sge_platform(recon)
         recon.init_db()
-        self._first_simulation(recon)
+        if self.options.profile != "sge":
+            self._first_simulation(recon)
         env = self._child_env(recon.db.url)
         self._check_ports()
         self.services = self._plan_services()
@@ -136,13 +148,42 @@ class Demo:
         faults = [f for f in (self.options.faults or "").split(",") if f]
         simulate(intents=self.options.intents, seed=self.options.seed, faults=faults)
 
+    def _sge_settings(self) -> Settings:
+        """The SGE-shaped demo reads its own database (``sge_demo`` on the embedded server, or
+        DATABASE_URL) through the ``sge`` profile."""
+        from dataclasses import replace
+
+        from .db.connection import ensure_database, resolve_url
+
+        url = self.settings.DATABASE_URL or ensure_database(resolve_url(self.settings),
+                                                            SGE_DEMO_DATABASE)
+        return replace(self.settings, DATABASE_URL=url, PLATFORM_PROFILE="sge")
+
+    def _sge_platform(self, recon: Recon) -> None:
+        """The SGE stand-in's tables and a simulated SGE platform, when the database has none."""
+        from .platform.sge_platform import (create_sge_schema, load_sge_platform,
+                                            sge_platform_present)
+
+        if sge_platform_present(recon.db):
+            self.echo("SGE platform data present: reusing it.")
+            return
+        faults = [f for f in (self.options.faults or ",".join(SGE_DEMO_FAULTS)).split(",") if f]
+        self.echo(f"Loading a simulated SGE platform ({self.options.intents:,} intents, seed "
+                  f"{self.options.seed}, faults: {', '.join(faults) or 'none'})…")
+        create_sge_schema(recon.db)
+        load_sge_platform(recon.db, intents=max(self.options.intents, 200),
+                          seed=self.options.seed, faults=faults)
+
     def _child_env(self, database_url: str) -> dict[str, str]:
         env = dict(os.environ)
         env["DATABASE_URL"] = database_url
+        env["PLATFORM_PROFILE"] = self.settings.PLATFORM_PROFILE
         env["SGE_ADMIN_API_URL"] = f"http://127.0.0.1:{self.options.api_port}"
         env["CONSOLE_URL"] = f"http://127.0.0.1:{self.options.console_port}"
         env["SGE_RECON_HOME"] = str(self.settings.home)
         env["PYTHONUNBUFFERED"] = "1"
+        if not os.environ.get("SGE_ENVIRONMENT"):
+            env["SGE_ENVIRONMENT"] = "demo"
         env["EXPORTS_DIR"] = str(Path(self.settings.EXPORTS_DIR).resolve())
         keys = self._demo_keys()
         for name in DEMO_KEYS:
@@ -190,6 +231,10 @@ class Demo:
             Service("console", base + ["console", "--port", str(o.console_port)],
                     f"http://127.0.0.1:{o.console_port}", o.console_port),
         ]
+        if o.profile == "sge":
+            # The reference platform's API, worker and traffic speak the contract schema; the SGE
+            # stand-in is a database (its queues and admin API are issue "Queues on Redis").
+            plan = [s for s in plan if s.name in ("scheduler", "console")]
         available = [s for s in plan if s.argv[3] in self.available_commands]
         missing = [s.name for s in plan if s.argv[3] not in self.available_commands]
         if missing:

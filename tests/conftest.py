@@ -66,8 +66,16 @@ def new_database(pg_url):
             conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
+# A developer's own ./sge-recon.toml (or SGE_RECON_CONFIG) must never leak into the tests: every
+# test's settings read this empty file instead, in this process and in the commands it starts.
+_ISOLATED_CONFIG = Path(tempfile.mkdtemp(prefix="sgr-cfg-")) / "empty.toml"
+_ISOLATED_CONFIG.write_text("# tests: no settings from a developer's config file\n")
+os.environ["SGE_RECON_CONFIG"] = str(_ISOLATED_CONFIG)
+
+
 def settings_for(url: str, **overrides) -> Settings:
-    env = {"DATABASE_URL": url, **{k: str(v) for k, v in overrides.items()}}
+    env = {"DATABASE_URL": url, "SGE_RECON_CONFIG": str(_ISOLATED_CONFIG),
+           **{k: str(v) for k, v in overrides.items()}}
     return Settings.load(env=env)
 
 

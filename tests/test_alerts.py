@@ -139,7 +139,8 @@ def test_rule_lifecycle_open_remind_resolve(db_url, db, factory, receiver, kind,
     slack, discord = receiver.delivered(SLACK), receiver.delivered(DISCORD)
     assert len(slack) == len(discord) == 1
     assert f"{priority} incident #{incident['id']}" in slack[0]["text"]
-    assert discord[0]["content"].startswith(f"[{priority}]")
+    assert discord[0]["content"].startswith(f"[unnamed] {priority} incident #")
+    assert discord[0]["content"].count(priority) == 1  # the priority is said once
     if money:
         assert money in json.dumps(slack[0]) and money in json.dumps(discord[0])
 
@@ -156,7 +157,8 @@ def test_rule_lifecycle_open_remind_resolve(db_url, db, factory, receiver, kind,
     sched.tick()
     slack, discord = receiver.delivered(SLACK), receiver.delivered(DISCORD)
     assert len(slack) == len(discord) == 2
-    assert slack[1]["text"].startswith(f"Reminder: {priority} incident #{incident['id']}")
+    assert slack[1]["text"].startswith(f"Reminder: [unnamed] {priority} incident "
+                                       f"#{incident['id']}")
     assert "still open after 4 h" in slack[1]["text"]
 
     # fixed: resolved once, with its duration; then silence
@@ -167,8 +169,8 @@ def test_rule_lifecycle_open_remind_resolve(db_url, db, factory, receiver, kind,
     sched.tick()
     slack, discord = receiver.delivered(SLACK), receiver.delivered(DISCORD)
     assert len(slack) == len(discord) == 3
-    assert slack[2]["text"].startswith(f"Resolved: {priority} incident #{incident['id']} after "
-                                       "5 h 0 min")
+    assert slack[2]["text"].startswith(f"Resolved: [unnamed] {priority} incident "
+                                       f"#{incident['id']} after 5 h 0 min")
     assert discord[2]["embeds"][0]["color"] == 0x388E3C
     [resolved] = recon.incidents.incidents()
     assert resolved["status"] == "resolved"
@@ -194,17 +196,20 @@ def test_slack_and_discord_payload_shapes(db_url, factory, db, receiver):
     types = [b["type"] for b in slack["blocks"]]
     assert types == ["section", "section", "section", "context"]
     fields = {f["text"].split("\n")[0]: f["text"].split("\n")[1] for f in slack["blocks"][1]["fields"]}
-    assert fields["*Priority*"] == "P0" and fields["*Money at stake*"] == "0.25 USD"
+    assert fields["*Environment*"] == "unnamed" and fields["*Money at stake*"] == "0.25 USD"
+    assert fields["*Where*"] == "program prog_ledger, USD ledger"
     assert "First steps" in slack["blocks"][2]["text"]["text"]
     # the first steps are the runbook's, from the check catalogue (checks/checks.yml)
     assert "1. Run transaction_balance" in slack["blocks"][2]["text"]["text"]
-    assert "<https://console.example.test/ledger|" in slack["blocks"][3]["elements"][0]["text"]
+    incident_id = recon.incidents.incidents()[0]["id"]
+    link = f"https://console.example.test/incidents?id={incident_id}"
+    assert f"<{link}|" in slack["blocks"][3]["elements"][0]["text"]
 
     assert set(discord) == {"content", "embeds"}
     [embed] = discord["embeds"]
-    assert discord["content"].startswith("[P0] ")
-    assert embed["title"].startswith("P0 incident #") and embed["color"] == 0xD32F2F
-    assert embed["url"] == "https://console.example.test/ledger"
+    assert discord["content"] == slack["text"]  # no "[P0]" prefix repeating the priority
+    assert embed["title"].startswith("[unnamed] P0 incident #") and embed["color"] == 0xD32F2F
+    assert embed["url"] == link
     assert {f["name"]: f["value"] for f in embed["fields"]}["Money at stake"] == "0.25 USD"
     assert "1. Run transaction_balance" in embed["description"]
     assert datetime.fromisoformat(embed["timestamp"]) == clock.now()
@@ -363,7 +368,7 @@ def test_a_broken_catalogue_never_silences_alerts(db_url, factory, db, receiver,
     [outcome] = monitor_only(recon, clock).tick()
     assert outcome.status == "failed" and "fast checks" in outcome.error  # recorded, visible
     [slack] = receiver.delivered(SLACK)
-    assert slack["text"].startswith("P0 incident #")
+    assert slack["text"].startswith("[unnamed] P0 incident #")
     assert "Pause the settlement queue" in json.dumps(slack)  # built-in first steps
 
 

@@ -134,11 +134,16 @@ def test_stuck_intents_rows_carry_stuck_seconds(recon, factory, program):
     user = factory.user(program["id"])
     intent = factory.intent(program["id"], user["id"], status="processing",
                             status_changed_at=ago(minutes=12), amount=Decimal("42.50"))
-    (row,) = run_one(recon, "stuck_intents").rows
+    result = run_one(recon, "stuck_intents")
+    (row,) = result.rows
     assert {k: row[k] for k in ("intent_id", "program_id", "user_id", "amount", "status")} == {
         "intent_id": intent["id"], "program_id": program["id"], "user_id": user["id"],
         "amount": Decimal("42.500000"), "status": "processing"}
     assert 12 * 60 <= row["stuck_seconds"] < 12 * 60 + 30
+    # JSON: money a decimal string, durations numbers (the value is max(stuck_seconds))
+    (out,) = result.to_json()["rows"]
+    assert out["amount"] == "42.500000" and isinstance(out["stuck_seconds"], (int, float))
+    assert isinstance(result.to_json()["value"], (int, float))
 
 
 def test_stuck_thresholds_follow_settings(db_url, factory, program):
@@ -169,6 +174,9 @@ def test_payout_batch_sla(recon, factory, program, row, expected):
         (r,) = result.rows
         assert (r["batch_id"], r["status"]) == (batch["id"], row["status"])
         assert Decimal("24.9") <= r["age_hours"] <= Decimal("25.1")
+        (out,) = result.to_json()["rows"]  # JSON: a number of hours, like stuck_seconds
+        assert isinstance(out["age_hours"], float) and 24.9 <= out["age_hours"] <= 25.1
+        assert isinstance(out["affiliate_count"], int) and isinstance(out["total_amount"], str)
 
 
 # -- webhooks ------------------------------------------------------------------------------------

@@ -211,8 +211,19 @@ def test_cli_json_is_the_design_contract(cli_env, factory):
                                "total_debits": "100.000000", "total_credits": "99.990000",
                                "difference": "0.010000"}]
     assert isinstance(ledger["duration_ms"], float)
-    queue = next(c for c in out["checks"] if c["name"] == "queue_depth")
-    assert (queue["status"], queue["value"], queue["failing_rows"]) == ("pass", "0", None)
+    checks = {c["name"]: c for c in out["checks"]}
+    # stable types: counts integers (never null for a check that ran), measures numbers,
+    # statuses words
+    assert (checks["queue_depth"]["status"], checks["queue_depth"]["value"],
+            checks["queue_depth"]["failing_rows"]) == ("pass", 0, 0)
+    assert isinstance(checks["processing_time"]["failing_rows"], int)
+    workers = checks["worker_status"]
+    assert workers["value"] == "healthy" and workers["failing_rows"] == 0
+    assert [r["overall"] for r in workers["rows"]] == ["healthy"]
+    assert all("overall_code" not in r for r in workers["rows"])
+    for check in out["checks"]:
+        assert isinstance(check["failing_rows"], int), check["name"]
+        assert check["value"] is None or isinstance(check["value"], (int, float, str))
 
 
 def test_cli_exit_codes_and_table(cli_env, factory):

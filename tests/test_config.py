@@ -70,3 +70,13 @@ def test_secrets_are_masked():
     assert "super-secret-admin-token" not in str(shown)
     assert "hunter22" not in str(shown)
     assert mask("postgresql://app:pw@h/db") == "postgresql://***@h/***"
+
+
+def test_a_developers_config_file_does_not_leak_into_the_tests(tmp_path, monkeypatch):
+    """conftest points SGE_RECON_CONFIG at an empty file: a ./sge-recon.toml is not read."""
+    from tests.conftest import settings_for
+
+    (tmp_path / "sge-recon.toml").write_text("LEDGER_TOLERANCE = '7'\n")
+    monkeypatch.chdir(tmp_path)
+    assert settings_for("postgresql://u@h/db").LEDGER_TOLERANCE == Decimal("0.01")
+    assert Settings.load().LEDGER_TOLERANCE == Decimal("0.01")

@@ -268,11 +268,54 @@ def test_verify_passes_on_a_copy_elsewhere_and_the_views_work_from_another_cwd(
     assert ExportService.verify(copy).ok
 
 
+@pytest.fixture(scope="session")
+def duckdb14() -> Path:
+    """Python with DuckDB 1.4 LTS, the oldest DuckDB auditors may use (`python3 dev.py duckdb14`
+    creates .venv-duckdb14 on first use; `python3 dev.py test` does it up front)."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    result = subprocess.run([sys.executable, str(root / "dev.py"), "duckdb14"],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    return Path(result.stdout.strip().splitlines()[-1])
+
+
+DUCKDB14_READER = """
+import duckdb, json, sys
+con = duckdb.connect("audit.duckdb", read_only=True)
+rows = con.execute("SELECT program_id, currency, total_debits::VARCHAR, typeof(total_debits), "
+                   "entry_count FROM trial_balance ORDER BY 1, 2").fetchall()
+n = con.execute("SELECT count(*) FROM ledger_entries").fetchone()[0]
+print(json.dumps({"version": duckdb.__version__, "trial": rows, "ledger_rows": n}))
+"""
+
+
+def test_audit_duckdb_opens_in_duckdb_1_4_lts(exported, duckdb14, tmp_path, shared_month):
+    """DESIGN §8: the auditors' DuckDB (1.4 LTS and newer) opens audit.duckdb, decimals exact."""
+    import subprocess
+
+    copy = tmp_path / PERIOD
+    shutil.copytree(exported.directory, copy)
+    result = subprocess.run([str(duckdb14), "-c", DUCKDB14_READER], cwd=copy,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["version"].startswith("1.4.") and out["ledger_rows"] == 13
+    trial = {(r[0], r[1]): r for r in out["trial"]}
+    eur = trial[(shared_month["p2"], "EUR")]
+    assert eur[2:] == ["99.990000", "DECIMAL(38,6)", 3]
+    usd = trial[(shared_month["p1"], "USD")]
+    assert Decimal(usd[2]) == decimal.Context(prec=80).add(HUGE, Decimal("15.500001"))
+    assert ExportService.verify(copy).ok  # reading it changed nothing
+
+
 # -- tampering -----------------------------------------------------------------------------------
 def _problems(folder) -> str:
     report = ExportService.verify(folder)
-    assert not report.ok
-    return "\n".join(map(str, report.mismatches))
+    assert not report.intact and report.exit_code == 1  # altered or inconsistent
+    return "\n".join(map(str, report.mismatches + report.findings))
 
 
 def test_a_flipped_byte_in_any_file_is_named(exported):
@@ -480,7 +523,9 @@ def test_a_source_that_was_already_unbalanced_is_told_apart_from_an_altered_file
     factory.check_result(run, "transaction_balance", status="fail", failing_rows=1)
     result = recon.exports.export(PERIOD, out_dir=tmp_path)
     report = ExportService.verify(result.directory)
-    assert not report.ok and report.transactions_unbalanced == 1
+    # exported faithfully: intact, with an accounting finding (exit 2), not an alteration
+    assert report.intact and not report.ok and report.exit_code == 2
+    assert report.transactions_unbalanced == 1 and report.mismatches == []
     assert f"transaction {bad} ({p}, USD) does not balance: debits 10.000000, credits 9.990000, " \
            "difference 0.010000 (the transaction_balance check was already failing" \
-           in str(report.mismatches[0])
+           in str(report.findings[0])

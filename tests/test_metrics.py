@@ -78,11 +78,19 @@ def server(planted):
 
 def test_metrics_of_a_planted_fault_database(server):
     m = scrape(server.url)
-    assert m["sge_intent_processing_duration_seconds"][()] == 5.0
+    # a histogram: the two completions of the last hour, 4 s and 6 s
+    assert m["sge_intent_processing_duration_seconds_count"][()] == 2.0
+    assert m["sge_intent_processing_duration_seconds_sum"][()] == 10.0
+    buckets = m["sge_intent_processing_duration_seconds_bucket"]
+    assert buckets[(("le", "2"),)] == 0.0 and buckets[(("le", "5"),)] == 1.0
+    assert buckets[(("le", "10"),)] == 2.0 and buckets[(("le", "+Inf"),)] == 2.0
     assert m["sge_ledger_balance_difference_cents"] == {
         (("currency", "USD"), ("program_id", "prog_a")): 1.0,
         (("currency", "EUR"), ("program_id", "prog_b")): 0.0}
-    assert m["sge_queue_depth_total"][()] == 7.0
+    assert m["sge_queue_depth_total"][()] == 7.0 and m["sge_queue_depth"][()] == 7.0
+    assert m["sge_ledger_balance_difference"] == {
+        (("currency", "USD"), ("program_id", "prog_a")): 0.01,
+        (("currency", "EUR"), ("program_id", "prog_b")): 0.0}
     assert m["sge_worker_status"] == {(("status", "healthy"),): 0.0,
                                       (("status", "degraded"),): 0.0,
                                       (("status", "down"),): 1.0}
@@ -108,7 +116,7 @@ def test_per_check_status_and_incident_counts(server):
     assert incidents[(("kind", "worker_down"), ("priority", "P1"))] == 1.0
     assert incidents[(("kind", "stuck_intents"), ("priority", "P1"))] == 1.0  # checks.yml
     assert incidents[(("kind", "webhook_exhausted"), ("priority", "P3"))] == 1.0
-    assert (("job", "monitor"),) in m["sge_job_last_success_timestamp_seconds"]
+    assert (("scheduled_job", "monitor"),) in m["sge_job_last_success_timestamp_seconds"]
 
 
 def test_scrapes_are_served_from_a_short_cache(planted, factory):
@@ -205,3 +213,56 @@ def test_scheduler_command_serves_metrics_and_alerts_once(cli_env, factory, db, 
     assert f"Metrics: http://127.0.0.1:{port}/metrics" in out and "Scheduler stopped." in out
     assert "UTC monitor: succeeded in " in out and "incidents opened [" in out
     assert "secret-token" not in out + err
+
+
+@pytest.mark.slow
+def test_a_database_outage_keeps_the_last_values_with_up_0():
+    """PostgreSQL really stopped: /metrics keeps the last values read (the P0 stays visible, so
+    Alertmanager does not "resolve" it), says sge_recon_up 0, and the freshness timestamp stays
+    at the last successful read; once the server is back everything moves again."""
+    from sge_recon.db import Database, init_db
+
+    from .factories import PlatformFactory
+    from .test_faults_postgres import RestartablePostgres, _answers
+
+    pg = RestartablePostgres()
+    srv = None
+    try:
+        url = pg.url
+        db = Database(url)
+        init_db(db)
+        factory = PlatformFactory(db)
+        program = factory.program(id="prog_o", currency="USD")
+        factory.journal(program["id"], [("treasury", "debit", "10.00"), ("user:1", "credit", "9.50")])
+        for _ in range(3):
+            factory.job(status="waiting")
+        clock = ManualClock(datetime.now(UTC).replace(microsecond=0))
+        srv = MetricsServer(ReconCollector(Recon(settings_for(url)), ttl=0, clock=clock),
+                            port=0).start()
+        before = scrape(srv.url)
+        assert before["sge_recon_up"][()] == 1.0
+        read_at = before["sge_recon_last_success_timestamp_seconds"][()]
+        assert read_at == clock.now().timestamp()
+        key = (("currency", "USD"), ("program_id", "prog_o"))
+        assert before["sge_ledger_balance_difference"][key] == 0.5
+
+        pg.stop()
+        assert not _answers(url)
+        clock.advance(minutes=5)
+        during = scrape(srv.url)
+        assert during["sge_recon_up"][()] == 0.0
+        assert during["sge_recon_last_success_timestamp_seconds"][()] == read_at
+        assert during["sge_ledger_balance_difference"][key] == 0.5
+        assert during["sge_ledger_balance_difference_cents"][key] == 50.0
+        assert during["sge_queue_depth_total"][()] == during["sge_queue_depth"][()] == 3.0
+        assert "sge_intent_processing_duration_seconds_count" in during
+
+        pg.start()
+        clock.advance(minutes=1)
+        after = scrape(srv.url)
+        assert after["sge_recon_up"][()] == 1.0
+        assert after["sge_recon_last_success_timestamp_seconds"][()] == read_at + 360
+    finally:
+        if srv:
+            srv.stop()
+        pg.close()

@@ -54,6 +54,10 @@ if summaries is not None:
                 if report.ok:
                     st.success(f"{period} verifies: {report.files_checked} files, "
                                f"{report.rows_checked:,} rows checked.", icon=":material/check_circle:")
+                elif report.intact:
+                    st.warning(f"{period} is intact (exactly as exported), but the books it holds "
+                               "have accounting findings: " + "; ".join(
+                                   str(m) for m in report.findings[:10]), icon=":material/warning:")
                 else:
                     st.error(f"{period} does NOT verify: " + "; ".join(
                         str(m) for m in report.mismatches[:10]), icon=":material/block:")

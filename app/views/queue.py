@@ -5,6 +5,7 @@ import streamlit as st
 import console_kit as kit
 
 kit.page_header("Queue & workers", "The settlement queue and the workers that drain it.")
+kit.stop_if_platform_lacks("jobs", "worker_heartbeats")
 kit.api_banner()
 kit.show_outcome("queue")
 

@@ -1,15 +1,20 @@
-"""Alert channels: Slack and Discord incoming webhooks, each in its own payload format.
+"""Alert channels: a small registry (``CHANNELS``), each channel in its own payload format.
 
-A :class:`Message` is channel-neutral; ``slack_payload`` / ``discord_payload`` render it within
-each service's limits (Slack: ``{"text", "blocks"}``; Discord: ``{"content", "embeds"}``).
-``post`` sends one payload and raises :class:`DeliveryFailed` with a message that never contains
-the webhook URL (it is a secret: whoever has it can post to the channel).
+A :class:`Message` is channel-neutral; each channel's ``render`` turns it into the payload stored
+in ``recon.alert_deliveries`` (Slack: ``{"text", "blocks"}``; Discord: ``{"content", "embeds"}``;
+PagerDuty: an Events API v2 event; the generic webhook: signed JSON — see ``hooks``). A channel
+may skip a message (``render`` returns None: PagerDuty pages incidents only). Secrets are added
+only at send time by ``outgoing`` (the PagerDuty routing key, the webhook signature), so they are
+never stored. ``post`` sends one request and raises :class:`DeliveryFailed` with a message that
+never contains the URL or a secret.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Callable
 
 from ..config import Settings, mask
 
@@ -19,8 +24,6 @@ INFO_COLOUR = 0x607D8B
 PRIORITY_EMOJI = {"P0": ":red_circle:", "P1": ":large_orange_circle:",
                   "P2": ":large_yellow_circle:", "P3": ":large_blue_circle:"}
 
-# channel name -> the setting that holds its webhook URL
-CHANNEL_SETTINGS = {"slack": "SLACK_WEBHOOK_URL", "discord": "DISCORD_WEBHOOK_URL"}
 
 
 @dataclass
@@ -35,6 +38,12 @@ class Message:
     at: datetime | None = None
     lines: list[str] = field(default_factory=list)  # a list body (e.g. one line per batch)
     lines_title: str = ""
+    event: str = "notice"             # open | reminder | resolve | notice (not an incident)
+    incident_id: int | None = None
+    kind: str | None = None           # the incident kind (ledger_imbalance, ...)
+    environment: str = ""             # SGE_ENVIRONMENT
+    component: str = ""               # where: the console area (ledger, queue, intents, ...)
+    details: dict = field(default_factory=dict)  # machine-readable facts (ids, amounts)
 
     @property
     def colour(self) -> int:
@@ -51,12 +60,41 @@ class DeliveryFailed(Exception):
         self.retry_after = retry_after
 
 
+@dataclass(frozen=True)
+class Channel:
+    name: str
+    setting: str                                  # set = the channel is on
+    render: Callable[[Message], dict | None]      # the stored payload; None = not for this one
+    url_setting: str = ""                         # where it posts (default: ``setting``)
+    # (settings, stored payload) -> (body bytes, extra headers), adding secrets at send time
+    seal: Callable[[Settings, dict], tuple[bytes, dict[str, str]]] | None = None
+
+    def url(self, settings: Settings) -> str | None:
+        return getattr(settings, self.url_setting or self.setting)
+
+
 def configured_channels(settings: Settings) -> list[str]:
-    return [name for name, setting in CHANNEL_SETTINGS.items() if getattr(settings, setting)]
+    return [name for name, c in CHANNELS.items() if getattr(settings, c.setting)]
 
 
-def render(channel: str, message: Message) -> dict:
-    return {"slack": slack_payload, "discord": discord_payload}[channel](message)
+def render(channel: str, message: Message) -> dict | None:
+    return CHANNELS[channel].render(message)
+
+
+def outgoing(channel: str, settings: Settings, payload: dict) -> tuple[str, bytes, dict, list]:
+    """(url, body, headers, secrets to scrub from errors) of one delivery, built at send time."""
+    from ..errors import ConfigError
+
+    c = CHANNELS[channel]
+    url = c.url(settings)
+    if not url or not getattr(settings, c.setting):
+        raise DeliveryFailed(f"{c.setting} is not set any more")
+    try:
+        body, headers = c.seal(settings, payload) if c.seal else (json.dumps(payload).encode(), {})
+    except ConfigError as exc:
+        raise DeliveryFailed(str(exc)) from None
+    secrets = [getattr(settings, n) for n in SECRET_SETTINGS.get(channel, ()) if getattr(settings, n)]
+    return url, body, headers, [url, *secrets]
 
 
 def slack_payload(message: Message) -> dict:
@@ -112,23 +150,26 @@ def discord_payload(message: Message) -> dict:
     if message.at:
         embed["timestamp"] = message.at.isoformat()
     embed["footer"] = {"text": "sge-recon"}
-    prefix = "RESOLVED" if message.resolved else (message.priority or "info")
-    return {"content": _cut(f"[{prefix}] {message.headline}", 2000), "embeds": [embed]}
+    # the headline already says the priority (or "Resolved:"): no prefix repeating it
+    return {"content": _cut(message.headline, 2000), "embeds": [embed]}
 
 
-def post(url: str, payload: dict, timeout: float = 5.0) -> None:
+def post(url: str, payload: dict | bytes, timeout: float = 5.0,
+         headers: dict[str, str] | None = None, secrets: list[str] = ()) -> None:
     """POST one payload; raise DeliveryFailed (URL-free message) unless the service took it.
 
     Plain urllib on purpose: HTTP client libraries log request URLs (httpx does at INFO), and a
     webhook URL is a secret that must never reach a log.
     """
-    import json
     import urllib.error
     import urllib.request
 
-    request = urllib.request.Request(url, data=json.dumps(payload).encode(), method="POST",
+    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    request = urllib.request.Request(url, data=body, method="POST",
                                      headers={"Content-Type": "application/json",
-                                              "User-Agent": "sge-recon-alerts"})
+                                              "User-Agent": "sge-recon-alerts",
+                                              **(headers or {})})
+    secrets = [url, *secrets]
     try:
         # S310: the URL is a validated http(s) setting, never user input from a request
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
@@ -141,17 +182,37 @@ def post(url: str, payload: dict, timeout: float = 5.0) -> None:
                 retry_after = float(exc.headers.get("Retry-After", "")) or None
             except ValueError:
                 retry_after = None
-        body = _scrub(exc.read(200).decode("utf-8", "replace").strip(), url)
-        raise DeliveryFailed(f"HTTP {exc.code}" + (f": {body}" if body else ""),
+        answer = _scrub(exc.read(200).decode("utf-8", "replace").strip(), secrets)
+        raise DeliveryFailed(f"HTTP {exc.code}" + (f": {answer}" if answer else ""),
                              retry_after=retry_after) from None
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)
-        raise DeliveryFailed(_scrub(f"{type(exc).__name__}: {reason}", url)) from None
+        raise DeliveryFailed(_scrub(f"{type(exc).__name__}: {reason}", secrets)) from None
 
 
-def _scrub(text: str, url: str) -> str:
-    return text.replace(url, mask(url)) if url else text
+def _scrub(text: str, secrets: list[str]) -> str:
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, mask(secret))
+    return text
 
 
 def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _registry() -> dict[str, Channel]:
+    from . import hooks
+
+    return {c.name: c for c in (
+        Channel("slack", "SLACK_WEBHOOK_URL", slack_payload),
+        Channel("discord", "DISCORD_WEBHOOK_URL", discord_payload),
+        Channel("pagerduty", "PAGERDUTY_ROUTING_KEY", hooks.pagerduty_event,
+                url_setting="PAGERDUTY_EVENTS_URL", seal=hooks.pagerduty_seal),
+        Channel("webhook", "ALERT_WEBHOOK_URL", hooks.webhook_payload, seal=hooks.webhook_seal),
+    )}
+
+
+# settings a delivery error must never show, per channel (besides the URL)
+SECRET_SETTINGS = {"pagerduty": ("PAGERDUTY_ROUTING_KEY",), "webhook": ("ALERT_WEBHOOK_SECRET",)}
+CHANNELS: dict[str, Channel] = _registry()

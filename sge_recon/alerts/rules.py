@@ -38,7 +38,7 @@ RULES: dict[str, Rule] = {r.kind: r for r in (
          "ledger"),
     Rule("ledger_tamper", "ledger_tamper", "P0",
          "Ledger history was modified: reconciled entries changed or deleted",
-         ("Freeze payouts for the program; find who wrote to public.ledger_entries.",
+         ("Freeze payouts for the program; find who wrote to the ledger table.",
           "Compare with the last audit export to see the rows as they were.",
           "Correct, then rebase: sge-recon check --rebase-checkpoint \"reason\"."),
          "ledger"),
@@ -91,13 +91,18 @@ class Finding:
 
     @property
     def money_at_stake(self) -> Decimal | None:
-        return sum(self.money.values(), Decimal(0)) if self.money else None
+        """The amount at stake when it is in one currency; None otherwise (amounts in different
+        currencies do not add up: ``money`` holds them per currency)."""
+        amounts = [v for v in self.money.values() if v]
+        return amounts[0] if len(amounts) == 1 else None
 
 
 def evaluate_rules(facts: Facts, settings: Settings) -> list[Finding]:
     """Every incident the facts call for right now, in priority order."""
     findings = [*_ledger(facts, settings), *_tamper(facts), *_workers(facts, settings),
                 *_queue(facts, settings), *_stuck(facts, settings), *_webhooks(facts, settings)]
+    # a signal the platform has no data for never alerts (DESIGN §5 `unavailable`)
+    findings = [f for f in findings if facts.has(f.rule.check)]
     return sorted(findings, key=lambda f: (f.priority, f.kind, f.key))
 
 
@@ -113,7 +118,8 @@ def _ledger(facts: Facts, settings: Settings) -> list[Finding]:
             {d.currency: abs(d.difference)},
             {"program_id": d.program_id, "currency": d.currency,
              "total_debits": str(d.total_debits), "total_credits": str(d.total_credits),
-             "difference": str(d.difference)}))
+             "difference": str(d.difference),
+             "where": f"program {d.program_id}, {d.currency} ledger"}))
     return out
 
 
@@ -129,7 +135,8 @@ def _tamper(facts: Facts) -> list[Finding]:
             f"Ledger history of program {r.get('program_id')} ({currency}) was modified "
             f"({r.get('problem', 'rows_changed').replace('_', ' ')}): "
             f"{money_text(amount, currency)} changed",
-            {currency: amount} if amount else {}, dict(r)))
+            {currency: amount} if amount else {},
+            {**r, "where": f"program {r.get('program_id')}, {currency} ledger"}))
     return out
 
 
@@ -145,7 +152,7 @@ def _workers(facts: Facts, settings: Settings) -> list[Finding]:
         dict(facts.queue_money),
         {"last_heartbeat_at": facts.last_heartbeat_at.isoformat(),
          "down_seconds": str(int(down)), "workers_seen_24h": facts.workers_recent,
-         "queue_depth": facts.queue_depth})]
+         "queue_depth": facts.queue_depth, "where": "settlement workers"})]
 
 
 def _queue(facts: Facts, settings: Settings) -> list[Finding]:
@@ -156,7 +163,7 @@ def _queue(facts: Facts, settings: Settings) -> list[Finding]:
         f"{facts.queue_depth} settlement jobs waiting (limit {settings.QUEUE_DEPTH_FAIL})",
         dict(facts.queue_money),
         {"queue_depth": facts.queue_depth, "limit": settings.QUEUE_DEPTH_FAIL,
-         "worker_status": facts.worker_status})]
+         "worker_status": facts.worker_status, "where": "settlement queue"})]
 
 
 def _stuck(facts: Facts, settings: Settings) -> list[Finding]:
@@ -171,7 +178,10 @@ def _stuck(facts: Facts, settings: Settings) -> list[Finding]:
         dict(facts.stuck_money),
         {"stuck_over_fail_minutes": facts.stuck_intents_failing,
          "stuck_over_timeout": facts.stuck_intents, "oldest_minutes": oldest,
-         "fail_minutes": settings.INTENT_STUCK_FAIL_MINUTES})]
+         "fail_minutes": settings.INTENT_STUCK_FAIL_MINUTES,
+         "where": _programs(r["program_id"] for r in facts.stuck_examples),
+         "ids": [r["id"] for r in facts.stuck_examples], "ids_total": facts.stuck_intents_failing,
+         "ids_kind": "intents"})]
 
 
 def _webhooks(facts: Facts, settings: Settings) -> list[Finding]:
@@ -180,7 +190,11 @@ def _webhooks(facts: Facts, settings: Settings) -> list[Finding]:
         out.append(Finding(
             "webhook_exhausted", "",
             f"{facts.webhook_exhausted} webhook deliveries exhausted their attempts",
-            {}, {"exhausted": facts.webhook_exhausted}))
+            {}, {"exhausted": facts.webhook_exhausted,
+                 "where": "endpoints " + ", ".join(sorted({str(r["endpoint_id"])
+                                                          for r in facts.exhausted_examples})),
+                 "ids": [r["id"] for r in facts.exhausted_examples],
+                 "ids_total": facts.webhook_exhausted, "ids_kind": "deliveries"}))
     if facts.failing_endpoints:
         ids = [r["endpoint_id"] for r in facts.failing_endpoints]
         out.append(Finding(
@@ -192,8 +206,24 @@ def _webhooks(facts: Facts, settings: Settings) -> list[Finding]:
                                 "failing_since": r["failing_since"].isoformat()
                                 if r["failing_since"] else None}
                                for r in facts.failing_endpoints[:20]],
-                 "count": len(ids)}))
+                 "count": len(ids),
+                 "where": _programs(r["program_id"] for r in facts.failing_endpoints),
+                 "ids": ids[:5], "ids_total": len(ids), "ids_kind": "endpoints"}))
     return out
+
+
+def _programs(ids) -> str:
+    ids = sorted({str(i) for i in ids if i})
+    if not ids:
+        return ""
+    return ("program " if len(ids) == 1 else "programs ") + id_list(ids, len(ids))
+
+
+def id_list(ids: list, total: int, shown: int = 5) -> str:
+    """``a, b, c`` or ``a, b, c, d, e and 7 more``."""
+    head = ", ".join(str(i) for i in ids[:shown])
+    more = total - min(len(ids), shown)
+    return f"{head} and {more} more" if more > 0 else head
 
 
 def apply_catalogue(findings: list[Finding], catalogue: dict[str, Any]) -> list[Finding]:

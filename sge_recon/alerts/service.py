@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 from ..db import ops
 from ..metrics.facts import Facts, gather_facts
 from . import channels as ch
-from .rules import RULES, Finding, apply_catalogue, evaluate_rules, money_text
+from .rules import RULES, Finding, apply_catalogue, evaluate_rules, id_list, money_text
 
 if TYPE_CHECKING:
     from ..context import Recon
@@ -141,19 +141,28 @@ class AlertService:
 
     def _enqueue(self, conn, incident: dict, event: str, channels: list[str],
                  now: datetime) -> None:
-        message = incident_message(incident, event, now, self.settings.CONSOLE_URL)
+        message = incident_message(incident, event, now, self.settings.CONSOLE_URL,
+                                   self.settings.SGE_ENVIRONMENT)
         for channel in channels:
-            ops.enqueue_alert(conn, incident_id=incident["id"], channel=channel, event=event,
-                              payload=ch.render(channel, message), now=now)
+            payload = ch.render(channel, message)
+            if payload is not None:  # PagerDuty pages openings and resolutions only
+                ops.enqueue_alert(conn, incident_id=incident["id"], channel=channel, event=event,
+                                  payload=payload, now=now)
 
     def notify(self, event: str, message: ch.Message, now: datetime) -> int:
         """Enqueue a message that is not about an incident (the weekly payout reminder)."""
-        channels = ch.configured_channels(self.settings)
+        if not message.environment:
+            message.environment = self.settings.SGE_ENVIRONMENT
+            message.headline = f"[{message.environment}] {message.headline}"
+        sent = 0
         with self.recon.db.transaction() as conn:
-            for channel in channels:
-                ops.enqueue_alert(conn, incident_id=None, channel=channel, event=event,
-                                  payload=ch.render(channel, message), now=now)
-        return len(channels)
+            for channel in ch.configured_channels(self.settings):
+                payload = ch.render(channel, message)
+                if payload is not None:
+                    ops.enqueue_alert(conn, incident_id=None, channel=channel, event=event,
+                                      payload=payload, now=now)
+                    sent += 1
+        return sent
 
     def incidents(self, status: str | None = None, limit: int = 200) -> list[dict]:
         return ops.incidents(self.recon.db, status, limit)
@@ -177,12 +186,11 @@ class AlertService:
                 if row is None:
                     break
                 tried.append(row["id"])
-                setting = ch.CHANNEL_SETTINGS[row["channel"]]
-                url = getattr(self.settings, setting)
                 try:
-                    if not url:
-                        raise ch.DeliveryFailed(f"{setting} is not set any more")
-                    ch.post(url, row["payload"], timeout=POST_TIMEOUT_SECONDS)
+                    url, body, headers, secrets = ch.outgoing(row["channel"], self.settings,
+                                                              row["payload"])
+                    ch.post(url, body, timeout=POST_TIMEOUT_SECONDS, headers=headers,
+                            secrets=secrets)
                 except ch.DeliveryFailed as exc:
                     down.append(row["channel"])
                     retry_at = self._retry_at(row, now, exc.retry_after)
@@ -209,34 +217,49 @@ class AlertService:
 
 
 # -- messages -----------------------------------------------------------------------------------
-def incident_message(incident: dict, event: str, now: datetime, console_url: str) -> ch.Message:
+def incident_message(incident: dict, event: str, now: datetime, console_url: str,
+                     environment: str = "unnamed") -> ch.Message:
+    """What a person needs to act: where (environment first, then the place), what, how much
+    per currency, the ids involved (the first few, then "and N more"), the runbook's first steps,
+    and a link straight to the incident in the console (DESIGN §9: /incidents?id=<id>)."""
     rule = RULES.get(incident["kind"])
     priority = incident["priority"]
-    ident = f"{priority} incident #{incident['id']}"
+    details = incident.get("details") or {}
+    ident = f"[{environment}] {priority} incident #{incident['id']}"
+    fields = [("Environment", environment), ("What", rule.summary if rule else incident["kind"])]
+    if details.get("where"):
+        fields.append(("Where", details["where"]))
     money = _money_field(incident)
-    fields = [("Priority", priority), ("What", rule.summary if rule else incident["kind"])]
     if money:
         fields.append(("Money at stake", money))
+    if details.get("ids"):
+        fields.append((f"{str(details.get('ids_kind') or 'ids').capitalize()}",
+                       id_list(details["ids"], int(details.get("ids_total") or 0))))
     fields.append(("Opened", _stamp(incident["opened_at"])))
-    base = console_url.rstrip("/")
-    steps = (incident.get("details") or {}).get("first_steps") or \
-        (list(rule.first_steps) if rule else [])
+    link = f"{console_url.rstrip('/')}/incidents?id={incident['id']}"
+    steps = details.get("first_steps") or (list(rule.first_steps) if rule else [])
+    common = {"priority": priority, "at": now, "event": event, "incident_id": incident["id"],
+              "kind": incident["kind"], "environment": environment,
+              "component": rule.console_page if rule else "incidents",
+              "details": _machine_details(details)}
     if event == "open":
-        return ch.Message(f"{ident}: {incident['title']}", fields, steps,
-                          f"{base}/{rule.console_page if rule else 'incidents'}",
-                          priority=priority, at=now)
+        return ch.Message(f"{ident}: {incident['title']}", fields, steps, link,
+                          link_label="Open the incident", **common)
     if event == "reminder":
         open_for = duration_text(now - incident["opened_at"])
         return ch.Message(f"Reminder: {ident} still open after {open_for}: {incident['title']}",
-                          fields + [("Open for", open_for)], steps,
-                          f"{base}/{rule.console_page if rule else 'incidents'}",
-                          priority=priority, at=now)
+                          fields + [("Open for", open_for)], steps, link,
+                          link_label="Open the incident", **common)
     lasted = duration_text((incident["resolved_at"] or now) - incident["opened_at"])
     return ch.Message(f"Resolved: {ident} after {lasted}: {incident['title']}",
                       fields + [("Resolved", _stamp(incident["resolved_at"] or now)),
                                 ("Duration", lasted)],
-                      [], f"{base}/incidents", link_label="Incident history",
-                      priority=priority, resolved=True, at=now)
+                      [], link, link_label="Incident history", resolved=True, **common)
+
+
+def _machine_details(details: dict) -> dict:
+    """The incident's facts for machine receivers (PagerDuty custom_details, the webhook)."""
+    return {k: v for k, v in details.items() if k not in ("first_steps",)}
 
 
 def _money_field(incident: dict) -> str | None:

@@ -52,5 +52,16 @@ def incremental_definitions(definitions: list[CheckDefinition]) -> list[CheckDef
     return out
 
 
+def keyed(definitions: list[CheckDefinition], relations) -> list[CheckDefinition]:
+    """The checks that compare ledger entries with the checkpoint's watermark (the incremental
+    forms, ledger_tamper) written for the ledger's order key under ``relations``: ``id`` on the
+    contract platform, the entry's time under a profile (sge_recon/db/ledger_checkpoint.py)."""
+    if relations.ledger_order == "id":
+        return definitions
+    return [dataclasses.replace(d, sql=checkpoint.keyed_sql(d.sql, relations))
+            if d.problem is None and (d.name in INCREMENTAL_SQL or d.name == "ledger_tamper")
+            else d for d in definitions]
+
+
 def rebase(db: Database, reason: str) -> checkpoint.AdvanceReport:
     return checkpoint.rebase(db, reason)

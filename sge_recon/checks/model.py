@@ -77,11 +77,20 @@ class CheckResult:
     reason: str | None = None     # why the check is unavailable on this platform
 
     def to_json(self) -> dict:
-        """The DESIGN §5 JSON object of one check (money as decimal strings); an unavailable
-        check also carries its ``reason``."""
+        """The DESIGN §5 JSON object of one check, with stable types (see ``report_value``):
+        money decimal strings, counts integers, measures numbers, statuses words.
+
+        ``failing_rows`` is an integer for every check that ran: for a rows check the true count
+        of failing rows; for a metric check (one measurement) 0 when its value is within the
+        thresholds and 1 when it breaches one (warn or fail). It is null only when the check
+        could not run (status error) or was not run (status unavailable, which also carries its
+        ``reason``)."""
+        failing = self.failing_rows
+        if failing is None and self.status in ("pass", "warn", "fail"):
+            failing = 0 if self.status == "pass" else 1
         out = {"name": self.name, "status": self.status, "priority": self.priority,
-               "failing_rows": self.failing_rows, "value": json_value(self.value),
-               "rows": [json_row(r) for r in self.rows],
+               "failing_rows": failing, "value": report_value(self.name, self.value),
+               "rows": [report_row(self.name, r) for r in self.rows],
                "duration_ms": round(self.duration_ms, 3), "error": self.error}
         if self.status == UNAVAILABLE:
             out["reason"] = self.reason
@@ -137,6 +146,50 @@ def json_value(value: Any) -> Any:
 
 def json_row(row: dict) -> dict:
     return {k: json_value(v) for k, v in row.items()}
+
+
+# -- `check --format json`: stable types ----------------------------------------------------------
+# A check's value is a measure, never money (seconds, jobs, a status): a JSON number, except where
+# it encodes a status, which is reported as its word.
+VALUE_WORDS = {"worker_status": {0: "healthy", 1: "degraded", 2: "down"}}
+# row columns holding a status code: reported under a new name as the word
+ROW_WORDS = {"worker_status": {"overall_code": "overall"}}
+# Decimal row columns that are measures or counts (numbers), not money (decimal strings)
+MEASURE_COLUMNS = frozenset({"value", "intents"})
+MEASURE_SUFFIXES = ("_seconds", "_hours", "_minutes", "_ms", "_count", "_failures")
+
+
+def report_value(check: str, value: Any) -> Any:
+    if value is None:
+        return None
+    words = VALUE_WORDS.get(check)
+    if words is not None:
+        return words.get(int(value), str(value))
+    return _number(value)
+
+
+def report_row(check: str, row: dict) -> dict:
+    out = {}
+    renames = ROW_WORDS.get(check, {})
+    for key, value in row.items():
+        if key in renames and value is not None:
+            out[renames[key]] = VALUE_WORDS[check].get(int(value), str(value))
+        elif isinstance(value, Decimal) and (key in MEASURE_COLUMNS
+                                             or key.endswith(MEASURE_SUFFIXES)):
+            out[key] = _number(value)
+        else:
+            out[key] = json_value(value)
+    return out
+
+
+def _number(value: Any) -> int | float:
+    """A measure as a JSON number (never money): a count (no fractional digits in its type)
+    an integer, a measure with fractional digits a float, even when whole (25.00 hours: 25.0),
+    so one column always has one type."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value
+    d = Decimal(str(value))
+    return float(d) if d.as_tuple().exponent < 0 else int(d)
 
 
 def column_types(rows: list[dict]) -> dict[str, str]:

@@ -80,11 +80,12 @@ class CheckService:
         started_at = datetime.now(timezone.utc)
         deadline = None if budget_seconds is None else time.monotonic() + budget_seconds
         self.db.connect().close()  # unreachable database: fail the run now, clearly
-        if fast_only and engine == "sql":
-            from . import incremental
+        from . import incremental
 
+        if fast_only and engine == "sql":
             if incremental.advance_checkpoint(self.db) is not None:  # else: full forms
                 definitions = incremental.incremental_definitions(definitions)
+        definitions = incremental.keyed(definitions, self.db.relations)
         runnable, unavailable = self._split_unavailable(definitions)
         results = self._engine_run(engine, runnable, deadline) if runnable else []
         order = {d.name: i for i, d in enumerate(definitions)}
@@ -98,21 +99,31 @@ class CheckService:
             self._store(run, only)
         return run
 
+    def unavailable(self) -> dict[str, str]:
+        """Check name -> why the connected platform cannot support it (DESIGN §5
+        ``unavailable``): its profile declares a relation the check reads absent. The catalogue
+        is the one place that says which relations a signal reads; the live facts behind alerts
+        and /metrics skip the same signals."""
+        relations = self.db.relations
+        out = {}
+        for d in self.catalogue():
+            reason = relations.unavailable_reason(referenced_tables(d.sql)) or \
+                relations.limitations.get(d.name)
+            if reason is not None:
+                out[d.name] = f"{reason} (profile {relations.profile})"
+        return out
+
     def _split_unavailable(self, definitions: list[CheckDefinition]
                            ) -> tuple[list[CheckDefinition], list[CheckResult]]:
         """Checks whose data the platform's profile declares absent are ``unavailable`` with the
         profile's reason; they are not run (their relations are empty by declaration)."""
-        relations = self.db.relations
-        runnable, unavailable = [], []
-        for d in definitions:
-            reason = relations.unavailable_reason(referenced_tables(d.sql))
-            if reason is None:
-                runnable.append(d)
-            else:
-                unavailable.append(CheckResult(
-                    name=d.name, status=UNAVAILABLE, priority=d.priority, failing_rows=None,
-                    value=None, reason=f"{reason} (profile {relations.profile})"))
-        return runnable, unavailable
+        if not self.db.relations.absent and not self.db.relations.limitations:
+            return definitions, []
+        reasons = self.unavailable()
+        runnable = [d for d in definitions if d.name not in reasons]
+        return runnable, [CheckResult(name=d.name, status=UNAVAILABLE, priority=d.priority,
+                                      failing_rows=None, value=None, reason=reasons[d.name])
+                          for d in definitions if d.name in reasons]
 
     def _engine_run(self, engine: str, definitions: list[CheckDefinition],
                     deadline: float | None = None) -> list[CheckResult]:

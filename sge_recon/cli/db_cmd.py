@@ -35,3 +35,50 @@ def init(state) -> None:
     for name in report.applied_migrations:
         click.echo(f"Applied recon migration {name}.")
     click.echo(f"recon schema at version {report.recon_version}.")
+
+
+@db.command("url")
+@click.pass_obj
+def url(state) -> None:
+    """Print the connection string of the database sge-recon uses, password masked.
+
+    With DATABASE_URL unset this is the embedded PostgreSQL under SGE_RECON_HOME (started if it
+    is not running). Use it with psql, pg_dump or a BI tool; `sge-recon db psql` opens psql on it
+    directly (with the real password, passed in PGPASSWORD).
+    """
+    from ..db.connection import is_embedded, masked_url
+
+    recon = state.recon()
+    click.echo(masked_url(recon.db.url))
+    if is_embedded(recon.settings):
+        click.echo("Note: this is the embedded server; it runs while an sge-recon process uses "
+                   "it (e.g. `sge-recon demo`). `sge-recon db psql` keeps it running for the "
+                   "session.", err=True)
+
+
+@db.command("psql", context_settings={"ignore_unknown_options": True})
+@click.argument("psql_args", nargs=-1, type=click.UNPROCESSED)
+@click.pass_obj
+def psql(state, psql_args: tuple[str, ...]) -> None:
+    """Open psql on the database sge-recon uses (the embedded one when DATABASE_URL is unset).
+
+    Extra arguments go to psql, e.g. `sge-recon db psql -c "\\d recon.*"`. The password is passed
+    in PGPASSWORD, never on the command line.
+    """
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    from ..db.connection import psql_target
+    from ..errors import UsageError
+
+    exe = shutil.which("psql")
+    if not exe:
+        raise UsageError("psql is not installed; install the PostgreSQL client (Debian: "
+                         "apt-get install postgresql-client), or use `sge-recon db url` with "
+                         "another client")
+    target, extra_env = psql_target(state.recon().db.url)
+    env = {**os.environ, **extra_env}
+    env.pop("DATABASE_URL", None)
+    sys.exit(subprocess.call([exe, target, *psql_args], env=env))

@@ -17,14 +17,19 @@ from . import COMMANDS
               help="Live traffic: new intents per second.")
 @click.option("--duration", default=None, type=click.FloatRange(min=0),
               help="Stop by itself after this many seconds (default: run until Ctrl-C).")
+@click.option("--profile", type=click.Choice(["contract", "sge"]), default="contract",
+              show_default=True,
+              help="Platform shape: contract (the reference platform with API, worker and "
+              "traffic) or sge (an SGE-shaped database, read through the sge profile, in its own "
+              "database sge_demo; faults default to a small realistic set).")
 @click.pass_obj
 def demo(state, intents, seed, faults, api_port, console_port, metrics_port, traffic_rate,
-         duration) -> None:
+         duration, profile) -> None:
     """Run the whole system: database, simulated platform, admin API, worker, traffic,
     scheduler and console. Prints the addresses; Ctrl-C stops everything."""
     from ..demo import Demo, DemoOptions
 
     options = DemoOptions(intents=intents, seed=seed, faults=faults, api_port=api_port,
                           console_port=console_port, metrics_port=metrics_port,
-                          traffic_rate=traffic_rate, duration=duration)
+                          traffic_rate=traffic_rate, duration=duration, profile=profile)
     Demo(state.recon().settings, options, set(COMMANDS), echo=click.echo).run()

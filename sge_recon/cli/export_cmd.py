@@ -79,7 +79,14 @@ def verify(directory: str, expect: str | None, public_key_file: str | None, fmt:
     """Verify an export folder offline: every sha256, size, row count and control total is
     recomputed from the files (DuckDB) and every ledger transaction must balance.
 
-    Exits 0 when everything matches, 1 naming every mismatch, 3 when the folder is not an export.
+    \b
+    Exit codes (DESIGN §8):
+      0  intact: every file, figure and signature matches, every transaction balances
+      1  altered or inconsistent: a hash, size, row count, control total or signature does
+         not match (each mismatch is named)
+      2  intact, but the books it holds have accounting findings (e.g. an unbalanced
+         transaction, exported faithfully)
+      3  could not be verified (missing folder, unreadable or malformed manifest)
     No database is needed; the folder may be a copy anywhere.
     """
     from ..exports import ExportService
@@ -88,6 +95,13 @@ def verify(directory: str, expect: str | None, public_key_file: str | None, fmt:
     report = ExportService.verify(directory, expect_manifest_sha256=expect, public_key=public_key)
     if fmt == "json":
         click.echo(json.dumps(report.as_dict(), indent=2))
+    elif report.intact and report.findings:
+        click.echo(f"INTACT, WITH ACCOUNTING FINDINGS: {report.folder} (period {report.period}): "
+                   f"the files are exactly as exported ({report.files_checked} files, "
+                   f"{report.rows_checked:,} rows), but the books they hold have "
+                   f"{len(report.findings)} finding(s):")
+        for finding in report.findings:
+            click.echo(f"  - {finding}")
     elif report.ok:
         signature = ("the manifest's signature is valid" if report.signature_verified else
                      "signed, signature not checked (pass --public-key)" if report.signed else
@@ -101,8 +115,11 @@ def verify(directory: str, expect: str | None, public_key_file: str | None, fmt:
                    f"{len(report.mismatches)} mismatch(es):")
         for mismatch in report.mismatches:
             click.echo(f"  - {mismatch}")
-    if not report.ok:
-        sys.exit(1)
+        if report.findings:
+            click.echo(f"and {len(report.findings)} accounting finding(s) in the books:")
+            for finding in report.findings:
+                click.echo(f"  - {finding}")
+    sys.exit(report.exit_code)
 
 
 @export.command("list")
@@ -154,16 +171,28 @@ def keygen(path: str) -> None:
 @export.command("public-key")
 @click.pass_obj
 def public_key(state) -> None:
-    """Print the public key of the configured EXPORT_SIGNING_KEY, for auditors."""
+    """Print the public key that verifies this installation's exports, for auditors.
+
+    The key of EXPORT_SIGNING_KEY (or EXPORT_SIGNING_KEY_FILE); when neither is set, the key that
+    `sge-recon demo` signs with (SGE_RECON_HOME/export-signing-key.pem). Its fingerprint (SHA256:
+    + base64 of the SHA-256 of the raw 32-byte key) goes to standard error.
+    """
     from ..config import Settings
-    from ..exports.signing import fingerprint, public_key_pem
+    from ..exports.signing import DEMO_KEY_FILE, fingerprint, public_key_pem
 
     settings = Settings.load(config_file=state.config)
-    if not settings.EXPORT_SIGNING_KEY:
+    private, source = settings.EXPORT_SIGNING_KEY, None
+    demo_key = settings.home / DEMO_KEY_FILE
+    if not private and demo_key.is_file():
+        private, source = demo_key.read_text(), demo_key
+    if not private:
         raise UsageError("no signing key is configured; set EXPORT_SIGNING_KEY_FILE (create a key "
-                         "with `sge-recon export keygen FILE`)")
-    pem = public_key_pem(settings.EXPORT_SIGNING_KEY)
+                         "with `sge-recon export keygen FILE`); the demo's key would be "
+                         f"{demo_key}, which does not exist")
+    pem = public_key_pem(private)
     click.echo(pem.rstrip())
+    if source is not None:
+        click.echo(f"# the demo's signing key ({source})", err=True)
     click.echo(f"# fingerprint {fingerprint(pem)}", err=True)
 
 

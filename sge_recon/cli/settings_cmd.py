@@ -8,10 +8,19 @@ from ..config import Settings
 @click.pass_obj
 def settings(state, show: bool) -> None:
     """List every setting with its default and help; with --show, the values in effect."""
-    current = state.recon().settings.masked() if show else {}
+    settings = state.recon().settings if show else None
+    current = settings.masked() if settings else {}
     for item in Settings.describe():
-        line = f"{item['name']} (default: {item['default']})"
-        if show:
-            line += f" = {current[item['name']]}"
+        line = f"{item['name']} (default: {_text(item['default'])})"
+        if settings is not None:
+            value = getattr(settings, item["name"])
+            line += f" = {current[item['name']] if value is not None else '(unset)'}"
+            if item["name"] == "DATABASE_URL" and value is None:
+                line += (f" → the embedded PostgreSQL in {settings.home / 'pgdata'} "
+                         "(`sge-recon db url` prints its connection string)")
         click.echo(line)
         click.echo(f"    {item['help']}")
+
+
+def _text(value) -> str:
+    return "(unset)" if value is None else str(value)

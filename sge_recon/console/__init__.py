@@ -20,7 +20,7 @@ from ..errors import DatabaseUnavailable, UsageError
 from .actions import (ActionOutcome, ActionService, CorrectionEntry, parse_correction,
                       parse_correction_entries)
 from .health import HealthMetric, Light
-from .overview import AlertSummary, Overview, build_overview
+from .overview import AlertSummary, Overview, build_overview, mark_unavailable
 from .runbook import CHECKLISTS, INCIDENT_GUIDE, ITEMS, item_day, period_days
 from .slo import Slo, compute_slos
 
@@ -92,7 +92,24 @@ class ConsoleService:
         except DriverError as exc:
             raise DatabaseUnavailable(f"cannot read the stored check results "
                                       f"({_first_line(exc)})") from None
-        return self.read(lambda conn: build_overview(conn, self.settings, results, last_run))
+        overview = self.read(lambda conn: build_overview(conn, self.settings, results, last_run))
+        return mark_unavailable(overview, self.unavailable_checks())
+
+    def platform_lacks(self, *tables: str) -> str | None:
+        """Why the connected platform has none of ``tables`` (its profile declares them absent),
+        or None when it has at least one of them."""
+        relations = self.recon.db.relations
+        if any(relations.has(t) for t in tables):
+            return None
+        reason = relations.unavailable_reason(tables)
+        return f"{reason} (profile {relations.profile})"
+
+    def unavailable_checks(self) -> dict[str, str]:
+        """Check name -> why this platform has no data for it (empty on the contract platform)."""
+        relations = self.recon.db.relations
+        if not relations.absent and not relations.limitations:
+            return {}
+        return self.recon.checks.unavailable()
 
     def run_fast_checks(self):
         """The per-minute fast SQL checks, now (never GX: it is too heavy for a button)."""

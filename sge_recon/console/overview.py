@@ -199,6 +199,33 @@ def webhook_alert(row: dict, settings: Settings) -> AlertSummary:
                         light, "webhooks")
 
 
+# Which catalogue check each light stands for: a light whose check the connected platform cannot
+# support (its profile declares the data absent) is grey with the profile's reason, never a
+# zero shown green.
+METRIC_CHECKS = {"Ledger status": "ledger_balance", "Worker status": "worker_status",
+                 "Queue depth": "queue_depth", "Average processing time": "processing_time"}
+ALERT_CHECKS = {"stuck_intents": ("stuck_intents",), "ledger_imbalances": ("ledger_balance",),
+                "pending_payouts": ("payout_batch_sla",),
+                "webhook_failures": ("webhook_exhausted", "webhook_retries")}
+
+
+def mark_unavailable(overview: Overview, unavailable: dict[str, str]) -> Overview:
+    """Grey out the lights and alert types whose data this platform does not have."""
+    if not unavailable:
+        return overview
+    overview.metrics = [
+        HealthMetric(m.name, "Not available", Light.GREY, unavailable[METRIC_CHECKS[m.name]],
+                     m.page) if METRIC_CHECKS.get(m.name) in unavailable else m
+        for m in overview.metrics]
+    alerts = []
+    for a in overview.alerts:
+        reasons = [unavailable[c] for c in ALERT_CHECKS.get(a.kind, ()) if c in unavailable]
+        alerts.append(AlertSummary(a.kind, a.label, 0, None, reasons[0], Light.GREY, a.page)
+                      if reasons and len(reasons) == len(ALERT_CHECKS[a.kind]) else a)
+    overview.alerts = alerts
+    return overview
+
+
 def summarise_run(run: Any | None) -> LastRun | None:
     if run is None:
         return None

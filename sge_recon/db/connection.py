@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, unquote, urlencode, urlparse, urlunparse
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
@@ -40,6 +40,33 @@ def describe_url(url: str) -> str:
     if host.startswith("/"):
         return f"database {dbname} on the local socket in {host}"
     return f"{host}{port}/{dbname}"
+
+
+def masked_url(url: str) -> str:
+    """The URL with its password (in the authority or a ``password=`` option) shown as ***;
+    user, host, port, database and options stay, so it can be read and adapted."""
+    url = re.sub(r"(://[^:@/]*):[^@/]+@", r"\1:***@", url)
+    return re.sub(r"([?&]password=)[^&]*", r"\1***", url)
+
+
+def psql_target(url: str) -> tuple[str, dict[str, str]]:
+    """(URL without its password, extra environment) for running ``psql``: the password goes in
+    PGPASSWORD, never on a command line that ``ps`` shows."""
+    parsed = urlparse(url)
+    env: dict[str, str] = {}
+    netloc = parsed.netloc
+    if parsed.password:
+        env["PGPASSWORD"] = unquote(parsed.password)
+        netloc = re.sub(r"^([^:@]*):[^@]*@", r"\1@", netloc)
+    query = parse_qs(parsed.query, keep_blank_values=True)
+    if "password" in query:
+        env["PGPASSWORD"] = query.pop("password")[0]
+    rebuilt = parsed._replace(netloc=netloc, query=urlencode(query, doseq=True, safe="/"))
+    return urlunparse(rebuilt), env
+
+
+def is_embedded(settings: Settings) -> bool:
+    return not settings.DATABASE_URL
 
 
 def _redact(text: str) -> str:
@@ -172,3 +199,22 @@ class Database:
 
 def read_sql_file(path: Path) -> str:
     return Path(path).read_text(encoding="utf-8")
+
+
+def database_url_named(url: str, dbname: str) -> str:
+    """The URL of another database on the same server (same user, host and options)."""
+    from urllib.parse import urlunparse
+
+    return urlunparse(urlparse(url)._replace(path=f"/{dbname}"))
+
+
+def ensure_database(url: str, dbname: str) -> str:
+    """Create database ``dbname`` on the server of ``url`` unless it exists; return its URL.
+    (The demo keeps each platform shape in a database of its own on one embedded server.)"""
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", dbname):
+        raise ValueError(f"not a plain database name: {dbname!r}")
+    with Database(url).connect(autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)).fetchone() \
+                is None:
+            conn.execute(f"CREATE DATABASE {dbname}")  # type: ignore[arg-type]
+    return database_url_named(url, dbname)

@@ -260,12 +260,23 @@ def open_audit_db(folder, *, database: str = ":memory:", read_only: bool = False
     return con
 
 
+# audit.duckdb must open in the DuckDB that auditors install: 1.4 LTS and newer (DESIGN §8). The
+# default storage of the DuckDB that writes it (2.x) is unreadable by 1.x, so it is written in
+# the 1.4 storage format (readable by every later version).
+AUDIT_DB_STORAGE_VERSION = "v1.4.0"
+
+
 def create_audit_db(folder, tables: dict[str, str]) -> None:
-    """Write ``folder/audit.duckdb``: one view per Parquet file (view name -> file) + ready views."""
+    """Write ``folder/audit.duckdb``: one view per Parquet file (view name -> file) + ready views,
+    in the storage format of DuckDB 1.4 LTS."""
     import duckdb
 
-    con = duckdb.connect(str(folder / "audit.duckdb"))
+    con = duckdb.connect(":memory:")
     try:
+        path = str(folder / "audit.duckdb").replace("'", "''")
+        con.execute(f"ATTACH '{path}' AS audit "
+                    f"(STORAGE_VERSION '{AUDIT_DB_STORAGE_VERSION}')")
+        con.execute("USE audit")
         con.execute("SET file_search_path = ?", [str(folder)])
         for view, filename in tables.items():
             con.execute(f'CREATE VIEW "{_ident(view)}" AS '
@@ -273,6 +284,8 @@ def create_audit_db(folder, tables: dict[str, str]) -> None:
         for view, body in AUDIT_VIEWS.items():
             con.execute(f'CREATE VIEW "{view}" AS {body}')
         con.execute("CHECKPOINT")
+        con.execute("USE memory")
+        con.execute("DETACH audit")
     finally:
         con.close()
 
@@ -355,6 +368,7 @@ def raw_copy_binary(db: Database, specs, start: datetime, end: datetime) -> dict
     with Snapshot(db) as snap:
         snap.identity()
         for spec in specs:
+            spec = snap.resolved(spec)
             columns = _columns_of(snap, spec)
             if not columns:
                 continue
@@ -380,6 +394,7 @@ def naive_pandas_export(db: Database, specs, start: datetime, end: datetime, fol
     with Snapshot(db) as snap:
         snap.identity()
         for spec in specs:
+            spec = snap.resolved(spec)
             columns = _columns_of(snap, spec)
             if not columns:
                 continue

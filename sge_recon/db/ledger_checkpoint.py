@@ -31,16 +31,42 @@ anyway is tampering: :data:`TAMPER_SQL` in the daily run (checks/ledger_tamper.s
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
 import psycopg
 from psycopg import IsolationLevel, sql
 
 from .connection import Database
+from .relations import CONTRACT_RELATIONS, PlatformRelations
 
 ADVANCE_LOCK_KEY = 0x5E1ED6  # one advance at a time per database (session-level, try-lock)
 
 WATERMARK_PRELUDE = ("SELECT coalesce((SELECT watermark FROM recon.ledger_checkpoint), 0) "
                      "AS watermark")
+
+# -- the ledger's order ---------------------------------------------------------------------------
+# On the contract platform the watermark is a ledger id (bigint sequence). Under a platform
+# profile the platform's ids are its own (SGE: text cuids, no order), so entries are ordered by
+# their time, as epoch microseconds (exact for timestamptz). Why that is safe: a candidate is
+# C = T - lag, with T read BEFORE the running transactions are listed; it becomes the watermark
+# only once all of those have ended. A row still to commit then belongs to a transaction that
+# started after T, and carries a time no earlier than its start minus `lag` (the profile's
+# stated bound: LEDGER_ORDER_LAG_SECONDS, for rows stamped by clients), so its time is > C: it
+# is above the watermark, never silently below it. A row that breaks the bound shows up as
+# `rows_inserted_below_watermark` in ledger_tamper.
+ORDER_KEYS = {"id": "id",
+              "created_at": "floor(extract(epoch FROM created_at) * 1000000)::bigint"}
+_KEY_PREDICATE = re.compile(r"(?<=WHERE )id(?= (?:>|<=) )|(?<=AND )id(?= (?:>|<=) )")
+
+
+def keyed_sql(text: str, relations: PlatformRelations = CONTRACT_RELATIONS) -> str:
+    """``text`` with its ledger-id comparisons (``WHERE id > …``, ``AND id <= …``) made on the
+    ledger's order key under ``relations``."""
+    if relations.ledger_order == "id":
+        return text
+    return _KEY_PREDICATE.sub(ORDER_KEYS[relations.ledger_order], text)
+
 
 # -- the incremental forms of checks/ledger_balance.sql and checks/transaction_balance.sql ------
 # Same columns, same order, same rounding as the full checks (tests compare them on random data).
@@ -203,22 +229,46 @@ def advance(db: Database) -> AdvanceReport:
             cp = _checkpoint(conn)
             return AdvanceReport(cp["watermark"], note="another process is advancing")
         try:
-            return _advance_locked(conn)
+            return _advance_locked(conn, db.relations)
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (ADVANCE_LOCK_KEY,))
     finally:
         conn.close()
 
 
-def _checkpoint(conn: psycopg.Connection) -> dict:
-    conn.execute("INSERT INTO recon.ledger_checkpoint (singleton) VALUES (true) "
-                 "ON CONFLICT DO NOTHING")
-    return conn.execute("SELECT * FROM recon.ledger_checkpoint").fetchone()
+def _checkpoint(conn: psycopg.Connection,
+                relations: PlatformRelations = CONTRACT_RELATIONS) -> dict:
+    """The checkpoint row; one built under another ledger order (a profile switched) is reset:
+    its watermark counts in other units and its totals are rebuilt from the start."""
+    conn.execute("INSERT INTO recon.ledger_checkpoint (singleton, ordered_by) VALUES (true, %s) "
+                 "ON CONFLICT DO NOTHING", (relations.ledger_order,))
+    cp = conn.execute("SELECT * FROM recon.ledger_checkpoint").fetchone()
+    if cp["ordered_by"] != relations.ledger_order:
+        with conn.transaction():
+            conn.execute("DELETE FROM recon.ledger_checkpoint_totals")
+            conn.execute("DELETE FROM recon.ledger_checkpoint_unbalanced")
+            conn.execute("UPDATE recon.ledger_checkpoint SET watermark = 0, entries = 0, "
+                         "ordered_by = %s, pending_watermark = NULL, pending_vxids = NULL, "
+                         "pending_xmax = NULL, pending_at = NULL", (relations.ledger_order,))
+        cp = conn.execute("SELECT * FROM recon.ledger_checkpoint").fetchone()
+    return cp
 
 
-def _advance_locked(conn: psycopg.Connection) -> AdvanceReport:
-    problem = sequence_problem(conn)
-    cp = _checkpoint(conn)
+def align_checkpoint_order(conn: psycopg.Connection, order: str) -> None:
+    """At ``db init``: a checkpoint counted in another order (the profile changed) is emptied, so
+    that no reader ever compares a watermark of one unit with keys of the other."""
+    conn.execute("UPDATE recon.ledger_checkpoint SET watermark = 0, entries = 0, ordered_by = %s, "
+                 "pending_watermark = NULL, pending_vxids = NULL, pending_xmax = NULL, "
+                 "pending_at = NULL WHERE ordered_by <> %s", (order, order))
+    if conn.execute("SELECT count(*) AS n FROM recon.ledger_checkpoint WHERE watermark = 0"
+                    ).fetchone()["n"]:
+        conn.execute("DELETE FROM recon.ledger_checkpoint_totals")
+        conn.execute("DELETE FROM recon.ledger_checkpoint_unbalanced")
+
+
+def _advance_locked(conn: psycopg.Connection, relations: PlatformRelations) -> AdvanceReport:
+    problem = sequence_problem(conn) if relations.ledger_order == "id" else None
+    cp = _checkpoint(conn, relations)
     if problem:
         return AdvanceReport(cp["watermark"], note=problem)
     report = AdvanceReport(cp["watermark"])
@@ -228,8 +278,8 @@ def _advance_locked(conn: psycopg.Connection) -> AdvanceReport:
             report.pending = pending
             report.note = "waiting for transactions older than the candidate"
             return report
-        report = _move_to(conn, cp["watermark"], pending)
-    _record_candidate(conn, report)
+        report = _move_to(conn, cp["watermark"], pending, relations)
+    _record_candidate(conn, report, relations)
     return report
 
 
@@ -243,9 +293,11 @@ def _pending_settled(conn: psycopg.Connection, cp: dict) -> bool:
         {"vxids": cp["pending_vxids"] or [], "xmax": cp["pending_xmax"]}).fetchone()["settled"]
 
 
-def _move_to(conn: psycopg.Connection, low: int, high: int) -> AdvanceReport:
+def _move_to(conn: psycopg.Connection, low: int, high: int,
+             relations: PlatformRelations = CONTRACT_RELATIONS) -> AdvanceReport:
     """Add the entries in (low, high] to the checkpoint, in one REPEATABLE READ transaction."""
     bounds = {"low": low, "high": high}
+    k = lambda text: keyed_sql(text, relations)  # noqa: E731 - the order key of every statement
     conn.isolation_level = IsolationLevel.REPEATABLE_READ
     try:
         with conn.transaction():
@@ -253,16 +305,16 @@ def _move_to(conn: psycopg.Connection, low: int, high: int) -> AdvanceReport:
                                    "FOR UPDATE").fetchone()["watermark"]
             if current != low:  # moved by someone else meanwhile (cannot happen under the lock)
                 return AdvanceReport(current, note="the checkpoint moved meanwhile")
-            added = conn.execute(
+            added = conn.execute(k(
                 "SELECT count(*) AS n FROM platform.ledger_entries "
-                "WHERE id > %(low)s AND id <= %(high)s", bounds).fetchone()["n"]
-            conn.execute(_ADD_TOTALS, bounds)  # type: ignore[arg-type]
+                "WHERE id > %(low)s AND id <= %(high)s"), bounds).fetchone()["n"]
+            conn.execute(k(_ADD_TOTALS), bounds)  # type: ignore[arg-type]
             if low == 0:
                 conn.execute("DELETE FROM recon.ledger_checkpoint_unbalanced")
-                conn.execute(_JUDGE_ALL, bounds)  # type: ignore[arg-type]
+                conn.execute(k(_JUDGE_ALL), bounds)  # type: ignore[arg-type]
             else:
-                conn.execute(_FORGET_TOUCHED, bounds)  # type: ignore[arg-type]
-                conn.execute(_REJUDGE_TOUCHED, bounds)  # type: ignore[arg-type]
+                conn.execute(k(_FORGET_TOUCHED), bounds)  # type: ignore[arg-type]
+                conn.execute(k(_REJUDGE_TOUCHED), bounds)  # type: ignore[arg-type]
             conn.execute(
                 "UPDATE recon.ledger_checkpoint SET watermark = %(high)s, "
                 "entries = entries + %(added)s, advanced_at = now(), pending_watermark = NULL, "
@@ -273,9 +325,12 @@ def _move_to(conn: psycopg.Connection, low: int, high: int) -> AdvanceReport:
     return AdvanceReport(high, advanced_by=high - low, entries_added=added)
 
 
-def _record_candidate(conn: psycopg.Connection, report: AdvanceReport) -> None:
-    # Order matters: the sequence value first, then who is running (see the module docstring).
-    last = _last_handed_out(conn)
+def _record_candidate(conn: psycopg.Connection, report: AdvanceReport,
+                      relations: PlatformRelations = CONTRACT_RELATIONS) -> None:
+    # Order matters: the sequence value (or the clock) first, then who is running (see the module
+    # docstring and ORDER_KEYS).
+    last = _last_handed_out(conn) if relations.ledger_order == "id" else \
+        _time_candidate(conn, relations.ledger_order_lag_seconds)
     if last is None or last <= report.watermark:
         return
     running = conn.execute(
@@ -302,6 +357,14 @@ def _last_handed_out(conn: psycopg.Connection) -> int | None:
     return seq["last_value"] if seq["is_called"] else seq["last_value"] - 1
 
 
+def _time_candidate(conn: psycopg.Connection, lag_seconds: int) -> int:
+    """Now (the server's clock, read before the running transactions are listed) less the lag,
+    as epoch microseconds."""
+    return conn.execute(
+        "SELECT floor(extract(epoch FROM clock_timestamp() - make_interval(secs => %s)) "
+        "* 1000000)::bigint AS c", (lag_seconds,)).fetchone()["c"]
+
+
 def rebase(db: Database, reason: str) -> AdvanceReport:
     """Rebuild the totals and the unbalanced set from the rows as they are now, up to the current
     watermark: after tampering has been investigated (the daily ledger_tamper check keeps failing
@@ -310,15 +373,18 @@ def rebase(db: Database, reason: str) -> AdvanceReport:
     try:
         conn.execute("SELECT pg_advisory_lock(%s)", (ADVANCE_LOCK_KEY,))
         try:
-            cp = _checkpoint(conn)
+            relations = db.relations
+            cp = _checkpoint(conn, relations)
             high = cp["watermark"]
             conn.isolation_level = IsolationLevel.REPEATABLE_READ
             with conn.transaction():
                 conn.execute("SELECT 1 FROM recon.ledger_checkpoint FOR UPDATE")
                 conn.execute("DELETE FROM recon.ledger_checkpoint_totals")
                 conn.execute("DELETE FROM recon.ledger_checkpoint_unbalanced")
-                conn.execute(_ADD_TOTALS, {"low": 0, "high": high})  # type: ignore[arg-type]
-                conn.execute(_JUDGE_ALL, {"high": high})  # type: ignore[arg-type]
+                conn.execute(keyed_sql(_ADD_TOTALS, relations),  # type: ignore[arg-type]
+                             {"low": 0, "high": high})
+                conn.execute(keyed_sql(_JUDGE_ALL, relations),  # type: ignore[arg-type]
+                             {"high": high})
                 n = conn.execute("SELECT coalesce(sum(entries), 0) AS n "
                                  "FROM recon.ledger_checkpoint_totals").fetchone()["n"]
                 conn.execute("UPDATE recon.ledger_checkpoint SET entries = %s, rebased_at = now(),"
@@ -340,8 +406,18 @@ FROM """ + _checkpoint_plus_new("%(watermark)s") + """
 GROUP BY program_id, currency ORDER BY program_id, currency
 """
 
+_FULL_DIFFERENCES = """
+SELECT program_id, currency,
+       coalesce(sum(amount) FILTER (WHERE type = 'debit'), 0) AS total_debits,
+       coalesce(sum(amount) FILTER (WHERE type = 'credit'), 0) AS total_credits,
+       coalesce(sum(amount) FILTER (WHERE type = 'debit'), 0)
+         - coalesce(sum(amount) FILTER (WHERE type = 'credit'), 0) AS difference
+FROM platform.ledger_entries
+GROUP BY program_id, currency ORDER BY program_id, currency
+"""
 
-def ledger_differences(reader) -> list[dict]:
+
+def ledger_differences(reader, relations: PlatformRelations = CONTRACT_RELATIONS) -> list[dict]:
     """Debits, credits and signed difference per (program, currency) over the whole ledger, read
     as checkpoint + new entries (the same figures as a full scan; cost grows with the new
     entries only). Call it inside one REPEATABLE READ snapshot (ops.snapshot) so that the
@@ -351,7 +427,9 @@ def ledger_differences(reader) -> list[dict]:
     if row and row["ok"]:
         found = reader.fetch_one("SELECT watermark FROM recon.ledger_checkpoint")
         watermark = found["watermark"] if found else 0
-    return reader.fetch_all(_DIFFERENCES, {"watermark": watermark})
+    if not watermark:  # nothing checkpointed yet: the same figures from a plain scan
+        return reader.fetch_all(_FULL_DIFFERENCES)
+    return reader.fetch_all(keyed_sql(_DIFFERENCES, relations), {"watermark": watermark})
 
 
 def latest_tamper_findings(reader) -> list[dict]:

@@ -324,6 +324,23 @@ def stuck_intent_facts(db: Reader, now: datetime, timeout_minutes: int,
         {"now": now, "timeout": timeout_minutes, "fail": fail_minutes})
 
 
+def stuck_intent_ids(db: Reader, now: datetime, fail_minutes: int, limit: int = 5) -> list[dict]:
+    """The oldest intents stuck past the fail threshold (for the alert's ids)."""
+    return db.fetch_all(
+        "SELECT id, program_id FROM platform.settlement_intents "
+        "WHERE status IN ('payment_pending', 'verifying', 'processing') "
+        "AND status_changed_at < %(now)s - make_interval(mins => %(fail)s) "
+        "ORDER BY status_changed_at, id LIMIT %(limit)s",
+        {"now": now, "fail": fail_minutes, "limit": limit})
+
+
+def exhausted_delivery_ids(db: Reader, limit: int = 5) -> list[dict]:
+    """The newest deliveries that gave up (for the alert's ids)."""
+    return db.fetch_all(
+        "SELECT id, endpoint_id FROM platform.webhook_deliveries WHERE status = 'failed' "
+        "ORDER BY created_at DESC, id LIMIT %(limit)s", {"limit": limit})
+
+
 def webhook_delivery_facts(db: Reader) -> dict:
     return db.fetch_one(
         "SELECT count(*) FILTER (WHERE status = 'failed') AS exhausted, "
@@ -361,6 +378,21 @@ def processing_time(db: Reader) -> dict:
         "count(*) AS n FROM (SELECT created_at, completed_at FROM platform.settlement_intents "
         "WHERE status = 'completed' AND completed_at IS NOT NULL "
         "ORDER BY completed_at DESC LIMIT 100) last_completed")
+
+
+def processing_histogram(db: Reader, since: datetime, until: datetime,
+                         bounds: tuple[float, ...]) -> list[dict]:
+    """Intents completed in (since, until]: per upper bound ``le`` the cumulative count of those
+    that took at most ``le`` seconds from creation to completion, with the overall count ``n`` and
+    sum ``total`` on every row (the ``completed_at`` index bounds the scan)."""
+    return db.fetch_all(
+        "WITH done AS (SELECT extract(epoch FROM completed_at - created_at)::float8 AS d "
+        "FROM platform.settlement_intents WHERE status = 'completed' "
+        "AND completed_at > %(since)s AND completed_at <= %(until)s) "
+        "SELECT b.le, (SELECT count(*) FROM done WHERE d <= b.le) AS le_count, "
+        "(SELECT count(*) FROM done) AS n, (SELECT coalesce(sum(d), 0) FROM done) AS total "
+        "FROM unnest(%(bounds)s::float8[]) AS b(le) ORDER BY b.le",
+        {"since": since, "until": until, "bounds": list(bounds)})
 
 
 def latest_check_statuses(db: Reader) -> list[dict]:

@@ -11,7 +11,7 @@ from .connection import Database
 BALANCE_FLOOR = """
 SELECT program_id, currency,
        sum(CASE WHEN type = 'debit' THEN amount ELSE -amount END) AS difference
-FROM public.ledger_entries GROUP BY program_id, currency
+FROM platform.ledger_entries GROUP BY program_id, currency
 """
 
 
@@ -24,7 +24,7 @@ def time_balance_floor(db: Database) -> tuple[float, int]:
 
 
 def ledger_size(db: Database) -> int:
-    return db.fetch_one("SELECT count(*) AS n FROM public.ledger_entries")["n"]
+    return db.fetch_one("SELECT count(*) AS n FROM platform.ledger_entries")["n"]
 
 
 def add_balanced_entries(db: Database, entries: int, tag: str) -> int:

@@ -54,9 +54,19 @@ class PlatformRelations:
     profile: str = "contract"
     schema: str = "public"
     absent: dict[str, str] = field(default_factory=dict)
+    # check name -> why this platform cannot support it although its tables are mapped
+    limitations: dict[str, str] = field(default_factory=dict)
+    # What orders the ledger for the incremental checkpoint (db/ledger_checkpoint.py): "id" (a
+    # bigint sequence: the contract platform) or "created_at" (a profile's platform, whose ids are
+    # its own, e.g. text cuids), the latter with a lag that bounds how far a row's time may lie
+    # before its transaction's start (client clocks, timestamps taken inside the transaction).
+    ledger_order: str = "id"
+    ledger_order_lag_seconds: int = 300
 
-    def __hash__(self) -> int:  # frozen + dict field: hash what identifies the mapping
-        return hash((self.profile, self.schema, tuple(sorted(self.absent.items()))))
+    def __hash__(self) -> int:  # frozen + dict fields: hash what identifies the mapping
+        return hash((self.profile, self.schema, tuple(sorted(self.absent.items())),
+                     tuple(sorted(self.limitations.items())), self.ledger_order,
+                     self.ledger_order_lag_seconds))
 
     def relation(self, table: str) -> str:
         """The quoted, schema-qualified relation of one contract table."""

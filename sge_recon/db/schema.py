@@ -164,6 +164,10 @@ def init_db(db: Database, profile=None) -> InitReport:
         else:
             _init_contract_platform(db, conn, report)
         _migrate_recon(conn, report)
+        from .ledger_checkpoint import align_checkpoint_order
+
+        align_checkpoint_order(conn, "id" if profile is None or profile.is_contract
+                               else "created_at")
         _apply_privileges(conn, report)
     return report
 

@@ -293,13 +293,18 @@ and currency, the snapshot it was read from, the check results at export time).
 Verify offline (no database needed), from any folder:
     sge-recon export verify path/to/{period.label}
 
-With plain DuckDB: the views read the Parquet files by relative paths, so run DuckDB inside this
-folder (or SET file_search_path = 'path/to/{period.label}' first):
+With plain DuckDB (1.4 LTS or newer: audit.duckdb is written in the 1.4 storage format): the views
+read the Parquet files by relative paths, so run DuckDB inside this folder (or SET
+file_search_path = 'path/to/{period.label}' first):
     cd path/to/{period.label} && duckdb -readonly audit.duckdb
     SELECT * FROM trial_balance;            -- per program and currency
     SELECT * FROM unbalanced_transactions;  -- must be empty
     SELECT * FROM commissions_by_affiliate;
 Compare every file with manifest.json: sha256sum *.parquet audit.duckdb README.txt
+
+Money is decimal(38,6) in Parquet. Readers that keep it exact: DuckDB, pyarrow, polars (Decimal);
+fastparquet (and pandas with engine="fastparquet") reads decimals as floats: do not use it for
+amounts.
 """
 
 

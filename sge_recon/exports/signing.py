@@ -51,8 +51,21 @@ def public_key_pem(private_pem: str) -> str:
                                serialization.PublicFormat.SubjectPublicKeyInfo).decode()
 
 
+# Where `sge-recon demo` keeps the key that signs its exports (under SGE_RECON_HOME).
+DEMO_KEY_FILE = "export-signing-key.pem"
+
+
 def fingerprint(public_pem: str) -> str:
-    return "sha256:" + hashlib.sha256(public_pem.strip().encode()).hexdigest()[:32]
+    """The usual key fingerprint: ``SHA256:`` + base64 (unpadded, as ssh-keygen prints it) of the
+    SHA-256 of the raw 32-byte Ed25519 public key. With openssl:
+    ``openssl pkey -pubin -in key.pub -outform DER | tail -c 32 | openssl dgst -sha256 -binary |
+    base64 | tr -d =``."""
+    from cryptography.hazmat.primitives import serialization
+
+    public = serialization.load_pem_public_key(public_pem.encode())
+    raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    digest = base64.b64encode(hashlib.sha256(raw).digest()).decode().rstrip("=")
+    return f"SHA256:{digest}"
 
 
 def sign_manifest(folder: Path, private_pem: str) -> Path:

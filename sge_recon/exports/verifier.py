@@ -33,7 +33,8 @@ class Mismatch:
 class VerifyReport:
     folder: Path
     period: str | None
-    mismatches: list[Mismatch] = field(default_factory=list)
+    mismatches: list[Mismatch] = field(default_factory=list)  # altered or inconsistent
+    findings: list[Mismatch] = field(default_factory=list)    # in the books, exported faithfully
     files_checked: int = 0
     rows_checked: int = 0
     transactions_unbalanced: int = 0
@@ -41,24 +42,51 @@ class VerifyReport:
     signature_verified: bool = False
 
     @property
-    def ok(self) -> bool:
+    def intact(self) -> bool:
+        """The files are exactly as exported (hashes, sizes, counts, totals, signature)."""
         return not self.mismatches
+
+    @property
+    def ok(self) -> bool:
+        """Intact, and the books it holds have no accounting findings."""
+        return not self.mismatches and not self.findings
+
+    @property
+    def exit_code(self) -> int:
+        """DESIGN §8: 0 intact, 1 altered or inconsistent, 2 intact with accounting findings."""
+        return 1 if self.mismatches else 2 if self.findings else 0
 
     def add(self, file: str, problem: str) -> None:
         self.mismatches.append(Mismatch(file, problem))
 
+    def find(self, file: str, problem: str) -> None:
+        self.findings.append(Mismatch(file, problem))
+
     def as_dict(self) -> dict[str, Any]:
         return {"folder": str(self.folder), "period": self.period, "ok": self.ok,
+                "intact": self.intact, "exit_code": self.exit_code,
                 "files_checked": self.files_checked, "rows_checked": self.rows_checked,
                 "transactions_unbalanced": self.transactions_unbalanced,
                 "signed": self.signed, "signature_verified": self.signature_verified,
-                "mismatches": [{"file": m.file, "problem": m.problem} for m in self.mismatches]}
+                "mismatches": [{"file": m.file, "problem": m.problem} for m in self.mismatches],
+                "findings": [{"file": m.file, "problem": m.problem} for m in self.findings]}
 
 
 def verify_export(folder: Path | str, *, expect_manifest_sha256: str | None = None,
                   public_key: str | None = None) -> VerifyReport:
+    """Every check; an :class:`ExportError` (exit 3) when the folder cannot be verified at all:
+    not a folder, no manifest, or a manifest malformed or crafted beyond reading."""
     folder = Path(folder).resolve()
     manifest = read_manifest(folder)
+    try:
+        return _verify(folder, manifest, expect_manifest_sha256, public_key)
+    except (TypeError, AttributeError, ValueError, KeyError, OverflowError) as exc:
+        raise ExportError(f"{folder / MANIFEST} is malformed ({type(exc).__name__}: "
+                          f"{str(exc)[:200]}): the export could not be verified") from None
+
+
+def _verify(folder: Path, manifest: dict[str, Any], expect_manifest_sha256: str | None,
+            public_key: str | None) -> VerifyReport:
     report = VerifyReport(folder, manifest.get("period"))
     report.signed = (folder / SIGNATURE).is_file()
     if public_key is not None:
@@ -176,7 +204,7 @@ def _check_ledger(con, manifest: dict[str, Any], report: VerifyReport) -> None:
         report.add(name, f"control totals cannot be computed ({_first_line(exc)})")
         return
     if odd:
-        report.add(name, f"{odd} entries are neither a positive debit nor a positive credit")
+        report.find(name, f"{odd} entries are neither a positive debit nor a positive credit")
     stated = {}
     for entry in manifest.get("control_totals") or []:
         try:
@@ -206,13 +234,17 @@ def _check_ledger(con, manifest: dict[str, Any], report: VerifyReport) -> None:
                       "taken: the source ledger itself is unbalanced)",
               "pass": " (the transaction_balance check passed when the export was taken: the "
                       "ledger file may have been altered)"}.get(at_export or "", "")
+    # Unbalanced transactions in files that match their hashes are the books as they were
+    # (an accounting finding, exit 2), unless the export's own transaction_balance check passed:
+    # then the file and the manifest disagree (exit 1).
+    record = report.add if at_export == "pass" else report.find
     for row in sample:
-        report.add(name, f"transaction {row['transaction_id']} ({row['program_id']}, "
+        record(name, f"transaction {row['transaction_id']} ({row['program_id']}, "
                          f"{row['currency']}) does not balance: debits {money(row['debits'])}, "
                          f"credits {money(row['credits'])}, difference "
                          f"{money(row['difference'])}{origin}")
     if count > len(sample):
-        report.add(name, f"… and {count - len(sample)} more unbalanced transactions "
+        record(name, f"… and {count - len(sample)} more unbalanced transactions "
                          "(SELECT * FROM unbalanced_transactions in audit.duckdb lists them all)")
 
 

@@ -27,7 +27,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_TTL_SECONDS = 15.0
-CHECK_STATUSES = ("pass", "warn", "fail", "error")
+CHECK_STATUSES = ("pass", "warn", "fail", "error", "unavailable")
+PROCESSING_METRIC = "sge_intent_processing_duration_seconds"
+# histogram bounds (seconds): the runbook's thresholds are 5 s (warn) and 15 s (fail)
+PROCESSING_BUCKETS = (0.5, 1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 300.0, 900.0)
+HISTOGRAM_SEED_SECONDS = 3600  # the first read counts the intents completed in the last hour
 
 
 @dataclass
@@ -36,6 +40,7 @@ class Gauge:
     help: str
     labels: tuple[str, ...] = ()
     samples: list[tuple[tuple[str, ...], Decimal]] = field(default_factory=list)
+    kind: str = "gauge"  # or "counter" (a count that only grows; exposed as <name>_total)
 
     def add(self, value: Decimal | int | float, *labels: str) -> "Gauge":
         self.samples.append((tuple(labels), Decimal(str(value))))
@@ -44,7 +49,7 @@ class Gauge:
 
 def core_gauges(facts: Facts) -> list[Gauge]:
     """The gauges computed from the live facts (also stored as trend samples)."""
-    processing = Gauge("sge_intent_processing_duration_seconds",
+    processing = Gauge(PROCESSING_METRIC,
                        "Mean seconds from creation to completion of the last 100 completed "
                        "settlement intents (0 when none completed yet).")
     processing.add(facts.processing_mean_seconds or 0)
@@ -82,17 +87,42 @@ def core_gauges(facts: Facts) -> list[Gauge]:
     endpoints = Gauge("sge_webhook_endpoints_failing", "Enabled webhook endpoints with more than "
                       "WEBHOOK_CONSECUTIVE_FAILURES consecutive failed attempts.")
     endpoints.add(len(facts.failing_endpoints))
-    return [processing, ledger, queue, workers, live, down, stuck, oldest, exhausted, retrying,
-            endpoints]
+    # A signal the platform has no data for exports no series: an absent series is not a zero
+    # (sge_check_status{status="unavailable"} says why it is missing).
+    by_check = {"processing_time": [processing], "ledger_balance": [ledger],
+                "queue_depth": [queue], "worker_status": [workers, live, down],
+                "stuck_intents": [stuck, oldest], "webhook_exhausted": [exhausted],
+                "webhook_retries": [retrying], "webhook_endpoints_failing": [endpoints]}
+    return [g for check, gauges in by_check.items() if facts.has(check) for g in gauges]
+
+
+def exported_gauges(facts: Facts) -> list[Gauge]:
+    """What /metrics serves from the live facts: the core gauges without the processing mean
+    (served as the histogram of the same name instead), plus the conventional twins of pinned
+    names: ``sge_queue_depth`` and the ledger difference in currency units."""
+    gauges = [g for g in core_gauges(facts) if g.name != PROCESSING_METRIC]
+    queue = Gauge("sge_queue_depth", "Jobs waiting in the settlement queue (the same value as "
+                  "the pinned sge_queue_depth_total).")
+    queue.add(facts.queue_depth)
+    ledger = Gauge("sge_ledger_balance_difference", "Debits minus credits over the whole ledger "
+                   "per program, in units of its currency (0 = balanced).",
+                   ("program_id", "currency"))
+    for d in facts.ledger:
+        ledger.add(d.difference, d.program_id, d.currency)
+    twins = [g for check, g in (("queue_depth", queue), ("ledger_balance", ledger))
+             if facts.has(check)]
+    return gauges + twins
 
 
 def state_gauges(recon: "Recon") -> list[Gauge]:
     """Gauges about sge-recon's own state: checks, incidents, alert deliveries, jobs."""
+    from ..alerts.channels import configured_channels
+
     with ops.snapshot(recon.db) as snap:
-        return _state_gauges(snap)
+        return _state_gauges(snap, configured_channels(recon.settings))
 
 
-def _state_gauges(db: "ops.Snapshot") -> list[Gauge]:
+def _state_gauges(db: "ops.Snapshot", channels: list[str]) -> list[Gauge]:
     check_status = Gauge("sge_check_status", "Latest stored result of each check: 1 for its "
                          "status, 0 for the others.", ("check", "priority", "status"))
     failing = Gauge("sge_check_failing_rows", "Failing rows of each check's latest result.",
@@ -109,15 +139,23 @@ def _state_gauges(db: "ops.Snapshot") -> list[Gauge]:
                       ("priority", "kind"))
     for r in ops.open_incident_counts(db):
         incidents.add(r["n"], r["priority"], r["kind"])
-    alerts = Gauge("sge_alert_deliveries", "Alert messages by channel and status (pending = "
-                   "waiting to be sent or retried).", ("channel", "status"))
-    for r in ops.alert_delivery_counts(db):
-        alerts.add(r["n"], r["channel"], r["status"])
+    pending = Gauge("sge_alert_deliveries_pending", "Alert messages waiting to be sent or "
+                    "retried, per channel.", ("channel",))
+    done = Gauge("sge_alert_deliveries", "Alert messages sent, or given up after 24 h of "
+                 "retries (failed), per channel.", ("channel", "status"), kind="counter")
+    counts = {(c, s): 0 for c in channels for s in ("pending", "sent", "failed")}
+    counts.update({(r["channel"], r["status"]): r["n"] for r in ops.alert_delivery_counts(db)})
+    for (channel, status), n in sorted(counts.items()):
+        if status == "pending":
+            pending.add(n, channel)
+        else:
+            done.add(n, channel, status)
+    # the label is not `job`: Prometheus would rename it exported_job at scrape
     jobs = Gauge("sge_job_last_success_timestamp_seconds", "When each scheduled job last "
-                 "succeeded.", ("job",))
+                 "succeeded (no series for a job that never did).", ("scheduled_job",))
     for r in ops.last_success_per_job(db):
         jobs.add(r["finished_at"].timestamp(), r["job"])
-    return [check_status, failing, checked_at, incidents, alerts, jobs]
+    return [check_status, failing, checked_at, incidents, pending, done, jobs]
 
 
 def trend_samples(facts: Facts) -> list[tuple[str, dict[str, str], Decimal]]:
@@ -129,8 +167,60 @@ def trend_samples(facts: Facts) -> list[tuple[str, dict[str, str], Decimal]]:
     return out
 
 
+class ProcessingHistogram:
+    """Processing time of completed intents as a Prometheus histogram (cumulative counters).
+
+    Each successful refresh adds the intents completed since the previous one (by
+    ``completed_at``, up to the clock's now); the first counts the last hour. Counters start
+    again from zero when the process restarts, as Prometheus expects of counters."""
+
+    def __init__(self, bounds: tuple[float, ...] = PROCESSING_BUCKETS):
+        self.bounds = bounds
+        self.buckets = [0] * len(bounds)  # cumulative: completions that took <= bound
+        self.count = 0
+        self.sum = 0.0
+        self.watermark: datetime | None = None
+
+    def read(self, recon: "Recon", now: datetime) -> "tuple":
+        """The additions since the watermark (applied by ``apply`` once the refresh succeeded)."""
+        from datetime import timedelta
+
+        since = self.watermark or now - timedelta(seconds=HISTOGRAM_SEED_SECONDS)
+        if now <= since:
+            return now, [0] * len(self.bounds), 0, 0.0
+        rows = ops.processing_histogram(recon.db, since, now, self.bounds)
+        n = rows[0]["n"] if rows else 0
+        total = float(rows[0]["total"]) if rows else 0.0
+        return now, [r["le_count"] for r in rows], n, total
+
+    def apply(self, delta: tuple) -> None:
+        until, les, n, total = delta
+        self.buckets = [a + b for a, b in zip(self.buckets, les)]
+        self.count += n
+        self.sum += total
+        self.watermark = until
+
+    def family(self):
+        from prometheus_client.core import HistogramMetricFamily
+
+        buckets = [(_le(b), float(c)) for b, c in zip(self.bounds, self.buckets)]
+        buckets.append(("+Inf", float(self.count)))
+        return HistogramMetricFamily(
+            PROCESSING_METRIC, "Seconds from creation to completion of settlement intents, "
+            "counted as they complete.", buckets=buckets, sum_value=self.sum)
+
+
+def _le(bound: float) -> str:
+    return str(int(bound)) if bound == int(bound) else str(bound)
+
+
 class ReconCollector:
-    """prometheus_client custom collector over the database, cached for ``ttl`` seconds."""
+    """prometheus_client custom collector over the database, cached for ``ttl`` seconds.
+
+    A refresh that cannot read the database keeps serving the last values read, with
+    ``sge_recon_up 0``; ``sge_recon_last_success_timestamp_seconds`` says how old they are (it
+    moves only on a successful read). Alerts therefore do not "resolve" because the exporter is
+    blind, and the staleness rules in docs/prometheus-alerts.yml page instead."""
 
     def __init__(self, recon: "Recon", ttl: float = DEFAULT_TTL_SECONDS,
                  clock: "Clock | None" = None):
@@ -142,7 +232,11 @@ class ReconCollector:
         self._lock = threading.Lock()
         self._cached: list | None = None
         self._cached_at = 0.0
+        self._last_good: list[Gauge] = []
+        self._last_success: datetime | None = None
+        self.histogram = ProcessingHistogram()
         self.refreshes = 0  # how many times the database was read (for tests and /metrics)
+        self.failed_refreshes = 0
 
     def describe(self) -> list:
         return []  # registering must not touch the database
@@ -156,29 +250,39 @@ class ReconCollector:
         yield from families
 
     def _build(self) -> list:
-        from prometheus_client.core import GaugeMetricFamily
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
         started = time.monotonic()
         now: datetime = self.clock.now()
         try:
-            gauges = core_gauges(gather_facts(self.recon.db, self.recon.settings, now))
+            gauges = exported_gauges(gather_facts(self.recon.db, self.recon.settings, now))
             gauges += state_gauges(self.recon)
-            up = 1
+            delta = self.histogram.read(self.recon, now)
         except Exception as exc:  # noqa: BLE001 - a scrape must answer even when the DB is down
-            log.error("metrics: could not read the database: %s", exc)
-            gauges, up = [], 0
+            log.error("metrics: could not read the database (serving the last values): %s", exc)
+            up = 0
+            self.failed_refreshes += 1
+        else:
+            self.histogram.apply(delta)
+            self._last_good, self._last_success, up = gauges, now, 1
         self.refreshes += 1
         families = []
-        for gauge in gauges:
-            family = GaugeMetricFamily(gauge.name, gauge.help, labels=list(gauge.labels))
+        for gauge in self._last_good:
+            kind = CounterMetricFamily if gauge.kind == "counter" else GaugeMetricFamily
+            family = kind(gauge.name, gauge.help, labels=list(gauge.labels))
             for labels, value in gauge.samples:
                 family.add_metric(list(labels), float(value))
             families.append(family)
-        meta = [("sge_recon_up", "1 when the last refresh could read the database.", up),
-                ("sge_recon_metrics_refresh_seconds", "How long the last refresh took.",
-                 time.monotonic() - started),
-                ("sge_recon_metrics_refreshed_timestamp_seconds", "When the values were read.",
-                 now.timestamp())]
+        if self._last_success is not None:
+            families.append(self.histogram.family())
+        meta = [("sge_recon_up", "1 when the last refresh could read the database, 0 while the "
+                 "values served are the last ones read.", up),
+                ("sge_recon_refresh_duration_seconds", "How long the last refresh took.",
+                 time.monotonic() - started)]
+        if self._last_success is not None:
+            meta.append(("sge_recon_last_success_timestamp_seconds", "When the values served "
+                         "were read (moves only on a successful read).",
+                         self._last_success.timestamp()))
         for name, help_text, value in meta:
             families.append(GaugeMetricFamily(name, help_text, value=float(value)))
         return families
@@ -195,15 +299,22 @@ class MetricsServer:
         self._thread = None
 
     def start(self) -> "MetricsServer":
-        from prometheus_client import CollectorRegistry, start_http_server
+        from wsgiref.simple_server import make_server
+
+        from prometheus_client import CollectorRegistry, make_wsgi_app
+        from prometheus_client.exposition import ThreadingWSGIServer, _SilentHandler
 
         from ..errors import ReconError
 
         registry = CollectorRegistry(auto_describe=False)
         registry.register(self.collector)
+        app = _answer_head(make_wsgi_app(registry))
         try:
-            self._server, self._thread = start_http_server(self.port, addr=self.host,
-                                                           registry=registry)
+            self._server = make_server(self.host, self.port, app, ThreadingWSGIServer,
+                                       handler_class=_SilentHandler)
+            self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
+                                            name="metrics-http")
+            self._thread.start()
         except OSError as exc:
             raise ReconError(f"cannot serve /metrics on {self.host}:{self.port} "
                              f"({exc.strerror}); choose another port with --metrics-port") from None
@@ -219,3 +330,17 @@ class MetricsServer:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+
+
+def _answer_head(app):
+    """HEAD /metrics answers like GET without the body (prometheus_client says 405)."""
+
+    def wrapped(environ, start_response):
+        if environ.get("REQUEST_METHOD") != "HEAD":
+            return app(environ, start_response)
+        body = app({**environ, "REQUEST_METHOD": "GET"}, start_response)
+        for _ in body:
+            pass
+        return [b""]
+
+    return wrapped

@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from ..config import Settings
 from ..db import Database, ledger_checkpoint, ops
+from ..db.relations import CONTRACT_RELATIONS, PlatformRelations
 
 WORKER_STATUSES = ("healthy", "degraded", "down")
 
@@ -49,6 +50,15 @@ class Facts:
     processing_sample: int = 0
     # rows of the newest daily ledger_tamper result when it failed (history was modified)
     ledger_tamper: list[dict] = field(default_factory=list)
+    # the first few ids behind the alerts: {"id", "program_id"} / {"id", "endpoint_id"}
+    stuck_examples: list[dict] = field(default_factory=list)
+    exhausted_examples: list[dict] = field(default_factory=list)
+    # check name -> reason: signals the connected platform has no data for (its profile says so);
+    # they raise no alert and export no series (an absent series is not a zero)
+    unavailable: dict[str, str] = field(default_factory=dict)
+
+    def has(self, check: str) -> bool:
+        return check not in self.unavailable
 
     @property
     def worker_down_seconds(self) -> Decimal | None:
@@ -60,11 +70,25 @@ class Facts:
 
 
 def gather_facts(db: Database, settings: Settings, now: datetime) -> Facts:
+    unavailable = _unavailable_signals(db, settings)
     with ops.snapshot(db) as snap:
-        return _facts(snap, settings, now)
+        facts = _facts(snap, settings, now, db.relations)
+    facts.unavailable = unavailable
+    if "worker_status" in unavailable:
+        facts.worker_status = "unavailable"
+    return facts
 
 
-def _facts(db: "ops.Snapshot", settings: Settings, now: datetime) -> Facts:
+def _unavailable_signals(db: Database, settings: Settings) -> dict[str, str]:
+    if not db.relations.absent and not db.relations.limitations:
+        return {}  # the contract platform has every relation: no catalogue read needed
+    from ..checks import CheckService
+
+    return CheckService(settings, db).unavailable()
+
+
+def _facts(db: "ops.Snapshot", settings: Settings, now: datetime,
+           relations: PlatformRelations = CONTRACT_RELATIONS) -> Facts:
     workers = ops.worker_facts(db, now, settings.WORKER_DOWN_SECONDS)
     p50 = ops.job_duration_p50(db, now)
     queue = ops.queue_facts(db)
@@ -78,7 +102,7 @@ def _facts(db: "ops.Snapshot", settings: Settings, now: datetime) -> Facts:
         now=now,
         ledger=[LedgerDifference(r["program_id"], r["currency"], r["total_debits"],
                                  r["total_credits"], r["difference"])
-                for r in ledger_checkpoint.ledger_differences(db)],  # checkpoint + new rows
+                for r in ledger_checkpoint.ledger_differences(db, relations)],  # checkpoint + new rows
         workers_recent=workers["recent"], workers_live=workers["live"],
         last_heartbeat_at=workers["last_heartbeat_at"],
         worker_status=worker_status(workers["recent"], workers["live"], recent_p50, baseline_p50),
@@ -95,6 +119,9 @@ def _facts(db: "ops.Snapshot", settings: Settings, now: datetime) -> Facts:
         processing_mean_seconds=_dec(processing["mean_seconds"]),
         processing_sample=processing["n"],
         ledger_tamper=ledger_checkpoint.latest_tamper_findings(db),
+        stuck_examples=ops.stuck_intent_ids(db, now, settings.INTENT_STUCK_FAIL_MINUTES)
+        if any(r["stuck_fail"] for r in stuck) else [],
+        exhausted_examples=ops.exhausted_delivery_ids(db) if hooks["exhausted"] else [],
     )
 
 

@@ -24,4 +24,6 @@ def relations_for(settings: Settings) -> PlatformRelations:
     if profile.is_contract:
         return CONTRACT_RELATIONS
     return PlatformRelations(profile=profile.name, schema=PROFILE_SCHEMA,
-                             absent={t: m.absent for t, m in profile.tables.items() if m.absent})
+                             absent={t: m.absent for t, m in profile.tables.items() if m.absent},
+                             ledger_order="created_at",
+                             ledger_order_lag_seconds=settings.LEDGER_ORDER_LAG_SECONDS)

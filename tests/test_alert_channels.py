@@ -1,0 +1,183 @@
+"""PagerDuty Events API v2 and the signed-JSON webhook against a real local HTTP receiver, and
+alert texts a person can act on (environment, where, how much per currency, ids, deep link)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import jsonschema
+import pytest
+
+from sge_recon.config import Settings
+from sge_recon.context import Recon
+from sge_recon.errors import ConfigError
+
+from .conftest import settings_for
+from .http_receiver import Receiver
+from .test_alerts import (SLACK, monitor_only, plant_ledger_imbalance, plant_webhook_exhausted,
+                          start_clock)
+
+PD_PATH, HOOK_PATH = "/v2/enqueue", "/hooks/sge"
+ROUTING_KEY = "R0UT1NGKEYR0UT1NGKEYR0UT1NGKEY32"
+WEBHOOK_SECRET = "whsec-test-secret-0123456789"
+CONSOLE = "https://console.example.test"
+
+# The documented Events API v2 event (developer.pagerduty.com, "Send an Alert Event"):
+# trigger needs payload{summary, source, severity}; resolve needs routing_key, action, dedup_key.
+_PD_COMMON = {"routing_key": {"type": "string", "minLength": 32, "maxLength": 32},
+              "dedup_key": {"type": "string", "minLength": 1, "maxLength": 255}}
+PD_TRIGGER = {
+    "type": "object", "additionalProperties": False,
+    "required": ["routing_key", "event_action", "dedup_key", "payload"],
+    "properties": {
+        **_PD_COMMON, "event_action": {"const": "trigger"},
+        "client": {"type": "string"}, "client_url": {"type": "string"},
+        "links": {"type": "array", "items": {
+            "type": "object", "required": ["href"], "additionalProperties": False,
+            "properties": {"href": {"type": "string"}, "text": {"type": "string"}}}},
+        "images": {"type": "array"},
+        "payload": {
+            "type": "object", "additionalProperties": False,
+            "required": ["summary", "source", "severity"],
+            "properties": {
+                "summary": {"type": "string", "minLength": 1, "maxLength": 1024},
+                "source": {"type": "string", "minLength": 1},
+                "severity": {"enum": ["critical", "error", "warning", "info"]},
+                "timestamp": {"type": "string"}, "component": {"type": "string"},
+                "group": {"type": "string"}, "class": {"type": "string"},
+                "custom_details": {"type": "object"}}}}}
+PD_RESOLVE = {
+    "type": "object", "additionalProperties": False,
+    "required": ["routing_key", "event_action", "dedup_key"],
+    "properties": {**_PD_COMMON, "event_action": {"const": "resolve"}}}
+
+
+@pytest.fixture
+def receiver():
+    r = Receiver(default_status=lambda path: 202 if path == PD_PATH else 200)
+    yield r
+    r.close()
+
+
+def events(receiver: Receiver, path: str) -> list[dict]:
+    return [r for r in receiver.requests if r["path"] == path]
+
+
+def test_pagerduty_triggers_once_and_resolves_with_the_incident_id(db_url, db, factory, receiver):
+    recon = Recon(settings_for(db_url, PAGERDUTY_ROUTING_KEY=ROUTING_KEY,
+                               PAGERDUTY_EVENTS_URL=receiver.base + PD_PATH,
+                               SGE_ENVIRONMENT="production", CONSOLE_URL=CONSOLE))
+    clock = start_clock()
+    sched = monitor_only(recon, clock)
+    fix = plant_ledger_imbalance(factory, db, clock)
+    sched.tick()
+    [incident] = recon.incidents.incidents()
+    [trigger] = [r["json"] for r in events(receiver, PD_PATH)]
+    jsonschema.validate(trigger, PD_TRIGGER)
+    assert trigger["routing_key"] == ROUTING_KEY and trigger["dedup_key"] == str(incident["id"])
+    payload = trigger["payload"]
+    assert payload["severity"] == "critical" and payload["class"] == "ledger_imbalance"
+    assert payload["summary"].startswith(f"[production] P0 incident #{incident['id']}: Ledger")
+    assert payload["source"] == "sge-recon (production)" and payload["group"] == "production"
+    assert datetime.fromisoformat(payload["timestamp"]) == clock.now()
+    assert payload["custom_details"]["Money at stake"] == "0.25 USD"
+    assert payload["custom_details"]["program_id"] == "prog_ledger"
+    assert trigger["links"] == [{"href": f"{CONSOLE}/incidents?id={incident['id']}",
+                                 "text": "Open the incident"}]
+    # the routing key is a secret: added at send time, never stored
+    stored = db.fetch_all("SELECT payload::text AS p FROM recon.alert_deliveries")
+    assert stored and all(ROUTING_KEY not in r["p"] for r in stored)
+
+    clock.advance(hours=5)  # a reminder is due for chat channels; PagerDuty is not re-paged
+    sched.tick()
+    assert len(events(receiver, PD_PATH)) == 1
+
+    fix()
+    clock.advance(minutes=1)
+    sched.tick()
+    [_, resolve] = [r["json"] for r in events(receiver, PD_PATH)]
+    jsonschema.validate(resolve, PD_RESOLVE)
+    assert resolve == {"routing_key": ROUTING_KEY, "event_action": "resolve",
+                       "dedup_key": str(incident["id"])}
+
+
+def test_pagerduty_rejecting_an_event_is_retried_and_never_logs_the_key(db_url, db, factory,
+                                                                        receiver,
+                                                                        caplog):
+    receiver.fail_next[PD_PATH] = 1
+    receiver.fail_status = 400
+    recon = Recon(settings_for(db_url, PAGERDUTY_ROUTING_KEY=ROUTING_KEY,
+                               PAGERDUTY_EVENTS_URL=receiver.base + PD_PATH))
+    clock = start_clock()
+    sched = monitor_only(recon, clock)
+    plant_ledger_imbalance(factory, db, clock)
+    sched.tick()
+    clock.advance(minutes=2)
+    sched.tick()
+    statuses = [r["status"] for r in events(receiver, PD_PATH)]
+    assert statuses == [400, 202]
+    assert ROUTING_KEY not in caplog.text
+    errors = db.fetch_all("SELECT last_error FROM recon.alert_deliveries")
+    assert all(ROUTING_KEY not in (r["last_error"] or "") for r in errors)
+
+
+def test_the_webhook_gets_signed_json_with_the_ids_involved(db_url, db, factory, receiver):
+    recon = Recon(settings_for(db_url, ALERT_WEBHOOK_URL=receiver.base + HOOK_PATH,
+                               ALERT_WEBHOOK_SECRET=WEBHOOK_SECRET, SGE_ENVIRONMENT="staging",
+                               CONSOLE_URL=CONSOLE))
+    clock = start_clock()
+    plant_webhook_exhausted(factory, db, clock)
+    monitor_only(recon, clock).tick()
+    [request] = events(receiver, HOOK_PATH)
+    headers = {k.lower(): v for k, v in request["headers"].items()}
+    stamp = headers["x-sge-timestamp"]
+    expected = hmac.new(WEBHOOK_SECRET.encode(), stamp.encode() + b"." + request["body"],
+                        hashlib.sha256).hexdigest()
+    assert headers["x-sge-signature"] == f"sha256={expected}"
+    message = json.loads(request["body"])
+    [incident] = recon.incidents.incidents()
+    assert message["environment"] == "staging" and message["event"] == "open"
+    assert message["incident"] == {"id": incident["id"], "kind": "webhook_exhausted",
+                                   "priority": "P3"}
+    assert message["link"] == f"{CONSOLE}/incidents?id={incident['id']}"
+    [delivery] = db.fetch_all("SELECT id FROM public.webhook_deliveries")
+    assert message["details"]["ids"] == [delivery["id"]]
+    assert {"name": "Deliveries", "value": str(delivery["id"])} in message["fields"]
+    assert WEBHOOK_SECRET not in request["body"].decode()
+
+
+def test_a_webhook_without_its_secret_is_a_configuration_error():
+    with pytest.raises(ConfigError, match="ALERT_WEBHOOK_SECRET"):
+        Settings.load(env={"ALERT_WEBHOOK_URL": "https://hooks.example.test/x"})
+
+
+def test_stuck_intents_alert_names_environment_ids_and_money_per_currency(db_url, db, factory,
+                                                                          receiver):
+    recon = Recon(settings_for(db_url, SLACK_WEBHOOK_URL=receiver.base + SLACK,
+                               SGE_ENVIRONMENT="production", CONSOLE_URL=CONSOLE))
+    clock = start_clock()
+    usd = factory.program(id="prog_usd", currency="USD")
+    eur = factory.program(id="prog_eur", currency="EUR")
+    ids = []
+    for n, (program, amount) in enumerate([(usd, "10.00")] * 5 + [(eur, "7.50")] * 3):
+        u = factory.user(program["id"])
+        i = factory.intent(program["id"], u["id"], status="processing", amount=Decimal(amount),
+                           currency=program["currency"],
+                           status_changed_at=clock.now() - timedelta(minutes=60 - n))
+        ids.append(i["id"])
+    monitor_only(recon, clock).tick()
+    [slack] = receiver.delivered(SLACK)
+    [incident] = recon.incidents.incidents()
+    assert slack["text"].startswith(f"[production] P1 incident #{incident['id']}: 8 intents")
+    fields = {f["text"].split("\n")[0]: f["text"].split("\n")[1]
+              for f in slack["blocks"][1]["fields"]}
+    assert fields["*Environment*"] == "production"
+    assert fields["*Money at stake*"] == "22.50 EUR, 50.00 USD"  # never added across currencies
+    assert fields["*Intents*"] == ", ".join(ids[:5]) + " and 3 more"  # the oldest first
+    assert fields["*Where*"] == "program prog_usd"
+    assert incident["money_at_stake"] is None  # two currencies: no single figure
+    assert f"<{CONSOLE}/incidents?id={incident['id']}|" in json.dumps(slack)
