@@ -5,6 +5,8 @@
 -- sum, a NULL currency forms its own group, an intent "completed in 2099" masks
 -- processing_time), so they fail here, one row per (table, id, problem).
 -- Each table is scanned once; only rows with some problem reach the LATERAL that names them.
+-- The chain side (a transfer without amount or address) is judged by settlement_chain_match, so
+-- this check stays available on platforms that keep no chain transactions.
 SELECT 'ledger_entries' AS "table", e.id::text AS id, x.problem
 FROM platform.ledger_entries e
 CROSS JOIN LATERAL (VALUES
@@ -62,16 +64,6 @@ CROSS JOIN LATERAL (VALUES
 WHERE x.problem IS NOT NULL
   AND (s.program_id IS NULL OR s.amount IS NULL OR s.amount <= 0
        OR s.confirmed_at > now() + interval '5 minutes')
-UNION ALL
-SELECT 'chain_transactions', t.tx_hash, x.problem
-FROM platform.chain_transactions t
-CROSS JOIN LATERAL (VALUES
-    (CASE WHEN t.amount IS NULL THEN 'null_amount' END),
-    (CASE WHEN t.amount <= 0 THEN 'non_positive_amount' END),
-    (CASE WHEN t.to_address IS NULL THEN 'null_address' END)
-) AS x (problem)
-WHERE x.problem IS NOT NULL
-  AND (t.amount IS NULL OR t.amount <= 0 OR t.to_address IS NULL)
 UNION ALL
 SELECT 'commissions', c.id, x.problem
 FROM platform.commissions c

@@ -117,6 +117,11 @@ class Settings:
         "is a warning.", minimum=0)
     PROCESSING_TIME_FAIL_SECONDS: Decimal = _setting(
         Decimal("15"), "Mean processing time above this fails the check.", minimum=0)
+    PAYOUT_APPROVALS_REQUIRED: int = _setting(
+        2, "Distinct approvers a payout batch needs before it is approved, executing or executed "
+        "(payout_approval_quorum): 2 is the contract's two-person rule; 1 only for a platform "
+        "that records its second person elsewhere (the SGE platform: the batch's creator, who "
+        "may not approve it).", minimum=1)
     LEDGER_TOLERANCE: Decimal = _setting(
         Decimal("0.01"), "A per-program/currency imbalance of at least this much fails "
         "ledger_balance; must be greater than 0.")

@@ -25,6 +25,7 @@ FROM_SETTINGS: dict[str, str] = {
     "processing_time_warn_seconds": "PROCESSING_TIME_WARN_SECONDS",
     "processing_time_fail_seconds": "PROCESSING_TIME_FAIL_SECONDS",
     "ledger_tolerance": "LEDGER_TOLERANCE",
+    "payout_approvals_required": "PAYOUT_APPROVALS_REQUIRED",
 }
 
 
