@@ -145,3 +145,12 @@ def test_a_key_moved_to_the_other_slot_cannot_approve_twice(module_db_url, make,
     recorded = [r["approver"] for r in mdb.fetch_all(
         "SELECT approver FROM public.payout_approvals WHERE batch_id = %s", (batch_id,))]
     assert len(recorded) == 2 and APPROVER_1 not in str(recorded)
+
+
+def test_an_approval_recorded_before_fingerprints_still_counts_for_its_slot(api, make):
+    batch_id = payable_batch(make)["batch"]["id"]
+    make.approval(batch_id, "approver_1")  # as the API recorded it before keys were fingerprinted
+    again = api.post(f"/admin/payouts/batch/{batch_id}/approve", headers=bearer(APPROVER_1))
+    assert again.status_code == 409 and "already approved" in again.json()["error"]
+    other = api.post(f"/admin/payouts/batch/{batch_id}/approve", headers=bearer(APPROVER_2))
+    assert other.status_code == 200 and other.json()["status"] == "approved"

@@ -450,12 +450,19 @@ def approver_key(recorded: str) -> str:
     return recorded.rpartition("@")[2] if "@" in recorded else recorded
 
 
+def same_approver(a: str, b: str) -> bool:
+    """Two recorded approvals by the same person: the same key fingerprint when both carry one;
+    else (an approval recorded before fingerprints) the same config slot."""
+    slot_a, _, fp_a = a.rpartition("@") if "@" in a else (a, "", "")
+    slot_b, _, fp_b = b.rpartition("@") if "@" in b else (b, "", "")
+    return fp_a == fp_b if fp_a and fp_b else slot_a == slot_b
+
+
 def approve_batch(conn: Conn, batch_id: str, approver: str, now: datetime) -> dict:
     """Record one approval; the second distinct approver makes the batch `approved`."""
     batch = lock_batch(conn, batch_id)
     existing = approvals(conn, batch_id)
-    same = [a["approver"] for a in existing
-            if approver_key(a["approver"]) == approver_key(approver)]
+    same = [a["approver"] for a in existing if same_approver(a["approver"], approver)]
     if same:
         raise ConflictError(f"this approver key has already approved batch {batch_id} (as "
                             f"{same[0]}); the second approval must come from a different key")
@@ -466,7 +473,11 @@ def approve_batch(conn: Conn, batch_id: str, approver: str, now: datetime) -> di
                  " VALUES (%s, %s, %s)", (batch_id, approver, now))
     approvers = sorted({a["approver"] for a in existing} | {approver})
     status = batch["status"]
-    if len({approver_key(a) for a in approvers}) >= 2:
+    distinct: list[str] = []
+    for a in approvers:
+        if not any(same_approver(a, d) for d in distinct):
+            distinct.append(a)
+    if len(distinct) >= 2:
         status = "approved"
         conn.execute("UPDATE public.payout_batches SET status = 'approved', approved_at = %s"
                      " WHERE id = %s", (now, batch_id))
