@@ -281,3 +281,14 @@ def test_sql_and_gx_agree_on_every_new_fault(recon, factory, program):
         assert s.name == g.name and comparable(g) == comparable(s), s.name
     assert {c.name for c in sql.checks if c.status == "fail"} == set(names) - {"affiliate_tree"}
     assert len(shared) == 2
+
+
+def test_the_per_minute_run_never_passes_a_null_currency_either(recon, factory, program):
+    factory.journal(program["id"], [("treasury", "debit", "5"), ("user:u1", "credit", "5")])
+    recon.checks.run(fast_only=True, store=False)  # a checkpoint over clean entries
+    entry(factory, program["id"], "txn_nullcur", "treasury", "debit", "10")
+    entry(factory, program["id"], "txn_nullcur", "user:u1", "credit", "10", None)
+    for _ in range(2):  # whether or not the watermark could move over the odd row
+        fast = recon.checks.run(fast_only=True, store=False).by_name()
+        assert fast["transaction_balance"].status == "fail", fast["transaction_balance"].error
+        assert fast["ledger_balance"].status == "fail", fast["ledger_balance"].error
