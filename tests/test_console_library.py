@@ -89,14 +89,30 @@ def test_overview_counts_money_at_stake_from_real_rows(recon, factory):
     overview = recon.console.overview()
     alerts = {a.kind: a for a in overview.alerts}
     assert alerts["stuck_intents"].count == 2
-    assert alerts["stuck_intents"].money_at_stake == Decimal("110.75")
+    assert alerts["stuck_intents"].money_at_stake == {"USD": Decimal("110.75")}
     assert alerts["stuck_intents"].light is Light.RED           # one past 15 minutes
-    assert alerts["pending_payouts"].money_at_stake == Decimal("7.00")
+    assert alerts["pending_payouts"].money_at_stake == {"USD": Decimal("7.00")}
     assert alerts["pending_payouts"].light is Light.AMBER       # past the 24 h SLA
     metrics = {m.name: m for m in overview.metrics}
     assert metrics["Ledger status"].light is Light.GREY          # never checked: not green
     assert metrics["Worker status"].value == "healthy"
     assert not overview.all_green
+
+
+def test_money_at_stake_is_never_added_across_currencies(recon, factory):
+    usd, eur = factory.program(currency="USD"), factory.program(currency="EUR")
+    for program, amount, currency in ((usd, "10.50", "USD"), (usd, "0.000001", "USDC"),
+                                      (eur, "1000.00", "EUR")):
+        user = factory.user(program["id"])
+        factory.intent(program["id"], user["id"], status="payment_pending", currency=currency,
+                       amount=Decimal(amount), status_changed_at=ago(minutes=30))
+    factory.payout_batch(usd["id"], total_amount=Decimal("7.00"))
+    factory.payout_batch(eur["id"], total_amount=Decimal("3.25"))
+    alerts = {a.kind: a for a in recon.console.overview().alerts}
+    assert alerts["stuck_intents"].money_at_stake == {
+        "USD": Decimal("10.50"), "USDC": Decimal("0.000001"), "EUR": Decimal("1000.00")}
+    assert alerts["pending_payouts"].money_at_stake == {"USD": Decimal("7.00"),
+                                                       "EUR": Decimal("3.25")}
 
 
 def test_queue_heatmap_rebuilt_from_job_history_counts_each_hour_a_job_waited(recon, factory):

@@ -29,16 +29,17 @@ if state is not None:
                    icon=":material/pause_circle:")
     else:
         st.success("The queue is running.", icon=":material/play_circle:")
-    if kit.require_operator():
-        op = kit.operator()
-        if paused and st.button("Resume queue…", key="resume_queue", type="primary"):
-            kit.ask_to_confirm("queue", "Resume the settlement queue",
-                               "Let the workers take jobs again?",
-                               lambda: kit.service().actions.resume_queue(op))
-        if not paused and st.button("Pause queue…", key="pause_queue"):
-            kit.ask_to_confirm("queue", "Pause the settlement queue",
-                               "Stop the workers from taking new jobs (jobs in flight finish)?",
-                               lambda: kit.service().actions.pause_queue(op))
+    reason, op = kit.why_not(), kit.operator()
+    if paused and st.button("Resume queue…", key="resume_queue", type="primary",
+                            disabled=bool(reason), help=reason):
+        kit.ask_to_confirm("queue", "Resume the settlement queue",
+                           "Let the workers take jobs again?",
+                           lambda op=op: kit.service().actions.resume_queue(op))
+    if not paused and st.button("Pause queue…", key="pause_queue", disabled=bool(reason),
+                                help=reason):
+        kit.ask_to_confirm("queue", "Pause the settlement queue",
+                           "Stop the workers from taking new jobs (jobs in flight finish)?",
+                           lambda op=op: kit.service().actions.pause_queue(op))
 
     st.subheader("Workers")
     workers = state["workers"]
@@ -48,7 +49,7 @@ if state is not None:
         for w in workers:
             w["state"] = "alive" if w["alive"] else "silent"
         kit.table(workers, hide_index=True, key="workers_table",
-                     column_order=["worker_id", "state", "silent_seconds", "last_seen_at",
+                  column_order=["worker_id", "state", "silent_seconds", "last_seen_at",
                                    "jobs_completed", "started_at"])
 
 kit.show_pending_dialog()

@@ -69,7 +69,7 @@ def job_duration_p50(conn) -> dict:
 
 def stuck_intent_summary(conn, timeout_minutes: int, fail_minutes: int) -> dict:
     return _one(conn, """
-        SELECT count(*) AS count, coalesce(sum(amount), 0) AS money,
+        SELECT count(*) AS count,
                count(*) FILTER (WHERE status_changed_at < now() - make_interval(mins => %(fail)s))
                  AS over_fail,
                extract(epoch FROM now() - min(status_changed_at))::numeric(20,0) AS oldest_seconds
@@ -79,9 +79,31 @@ def stuck_intent_summary(conn, timeout_minutes: int, fail_minutes: int) -> dict:
                 {"timeout": timeout_minutes, "fail": fail_minutes})
 
 
+def money_by_currency(rows: list[dict]) -> dict:
+    """{currency: amount} from rows of (currency, amount); never one sum across currencies."""
+    return {r["currency"]: r["amount"] for r in rows if r["amount"] is not None}
+
+
+def stuck_money_by_currency(conn, timeout_minutes: int) -> dict:
+    return money_by_currency(_all(conn, """
+        SELECT currency, sum(amount) AS amount FROM platform.settlement_intents
+        WHERE status IN ('payment_pending', 'verifying', 'processing')
+          AND status_changed_at < now() - make_interval(mins => %s)
+        GROUP BY currency ORDER BY currency""", (timeout_minutes,)))
+
+
+def pending_payout_money_by_currency(conn) -> dict:
+    """Batches carry no currency of their own: a batch pays in its program's currency."""
+    return money_by_currency(_all(conn, """
+        SELECT p.currency, sum(b.total_amount) AS amount
+        FROM platform.payout_batches b JOIN platform.programs p ON p.id = b.program_id
+        WHERE b.status IN ('pending_approval', 'approved')
+        GROUP BY p.currency ORDER BY p.currency"""))
+
+
 def pending_payout_summary(conn, sla_hours: int) -> dict:
     return _one(conn, """
-        SELECT count(*) AS count, coalesce(sum(total_amount), 0) AS money,
+        SELECT count(*) AS count,
                count(*) FILTER (WHERE coalesce(approved_at, created_at)
                                       < now() - make_interval(hours => %s)) AS over_sla
         FROM platform.payout_batches WHERE status IN ('pending_approval', 'approved')""",
@@ -183,6 +205,7 @@ def intent_entries(conn, intent_id: str) -> list[dict]:
 def open_payout_batches(conn) -> list[dict]:
     return _all(conn, """
         SELECT b.id AS batch_id, b.program_id, b.status, b.affiliate_count, b.total_amount,
+               (SELECT currency FROM platform.programs p WHERE p.id = b.program_id) AS currency,
                b.created_at, b.approved_at,
                extract(epoch FROM now() - coalesce(b.approved_at, b.created_at))::numeric(20,0)
                  AS clock_seconds,
@@ -196,9 +219,10 @@ def open_payout_batches(conn) -> list[dict]:
 
 def recent_payout_batches(conn, limit: int) -> list[dict]:
     return _all(conn, """
-        SELECT id AS batch_id, program_id, status, affiliate_count, total_amount, created_at,
-               approved_at, executed_at
-        FROM platform.payout_batches WHERE status NOT IN ('pending_approval', 'approved')
+        SELECT id AS batch_id, program_id, status, affiliate_count, total_amount,
+               (SELECT currency FROM platform.programs p WHERE p.id = b.program_id) AS currency,
+               created_at, approved_at, executed_at
+        FROM platform.payout_batches b WHERE status NOT IN ('pending_approval', 'approved')
         ORDER BY coalesce(executed_at, approved_at, created_at) DESC LIMIT %s""", (limit,))
 
 
@@ -207,6 +231,36 @@ def payout_batch(conn, batch_id: str) -> dict | None:
         SELECT id AS batch_id, program_id, status, affiliate_count, total_amount, created_at,
                approved_at, executed_at FROM platform.payout_batches WHERE id = %s""",
                         (batch_id,)).fetchone()
+
+
+def payout_batch_detail(conn, batch_id: str) -> dict | None:
+    """One batch with its program's currency and its approvers (any status)."""
+    return conn.execute("""
+        SELECT b.id AS batch_id, b.program_id, p.currency, b.status, b.affiliate_count,
+               b.total_amount, b.created_at, b.approved_at, b.executed_at,
+               coalesce((SELECT array_agg(a.approver ORDER BY a.approved_at)
+                         FROM platform.payout_approvals a WHERE a.batch_id = b.id), '{}')
+                 AS approvers
+        FROM platform.payout_batches b LEFT JOIN platform.programs p ON p.id = b.program_id
+        WHERE b.id = %s""", (batch_id,)).fetchone()
+
+
+def payout_batch_lines(conn, batch_id: str) -> list[dict]:
+    """The batch's line items: per affiliate, the commissions it pays and their sum."""
+    return _all(conn, """
+        SELECT c.affiliate_id, a.code AS affiliate_code, count(*) AS commissions,
+               sum(c.amount) AS amount, array_agg(c.id ORDER BY c.id) AS commission_ids
+        FROM platform.commissions c LEFT JOIN platform.affiliates a ON a.id = c.affiliate_id
+        WHERE c.payout_batch_id = %s
+        GROUP BY c.affiliate_id, a.code ORDER BY c.affiliate_id""", (batch_id,))
+
+
+def payout_batch_commissions(conn, batch_id: str, limit: int = 2000) -> list[dict]:
+    return _all(conn, """
+        SELECT id AS commission_id, affiliate_id, intent_id, level, rate, base_amount, amount,
+               status, created_at
+        FROM platform.commissions WHERE payout_batch_id = %s
+        ORDER BY affiliate_id, id LIMIT %s""", (batch_id, limit))
 
 
 def payout_approvals(conn, batch_id: str) -> list[dict]:
@@ -226,9 +280,12 @@ def failing_deliveries(conn, limit: int) -> list[dict]:
 
 def delivery(conn, delivery_id: str) -> dict | None:
     return conn.execute("""
-        SELECT id AS delivery_id, endpoint_id, event_type, status, attempt_count, last_error,
-               last_attempt_at, next_retry_at FROM platform.webhook_deliveries WHERE id = %s""",
-                        (delivery_id,)).fetchone()
+        SELECT d.id AS delivery_id, d.endpoint_id, e.url, d.event_type, d.status,
+               d.attempt_count, d.last_error, d.last_attempt_at, d.next_retry_at, d.created_at,
+               d.payload
+        FROM platform.webhook_deliveries d
+        LEFT JOIN platform.webhook_endpoints e ON e.id = d.endpoint_id
+        WHERE d.id = %s""", (delivery_id,)).fetchone()
 
 
 def endpoint_health(conn) -> list[dict]:
