@@ -93,3 +93,25 @@ def test_hashes_are_salted_per_user():
     one, two = hash_password("same password"), hash_password("same password")
     assert one != two and verify_password("same password", one)
     assert not verify_password("other", one) and not verify_password("x", "garbage")
+
+
+def test_the_demo_creates_one_account_per_role_with_passwords_in_a_private_file(recon,
+                                                                                tmp_path):
+    import stat
+    from dataclasses import replace
+
+    from sge_recon.demo import Demo, DemoOptions
+
+    settings = replace(recon.settings, SGE_RECON_HOME=str(tmp_path / "home"))
+    settings.home.mkdir(parents=True)
+    demo = Demo(settings, DemoOptions(), set(), echo=lambda _: None)
+    path = demo._demo_accounts(recon)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    rows = [line.split() for line in path.read_text().splitlines() if not line.startswith("#")]
+    assert [(r[0], r[1]) for r in rows] == [("viewer", "viewer"), ("operator", "operator"),
+                                            ("approver1", "approver"), ("approver2", "approver"),
+                                            ("admin", "admin")]
+    for name, _, password, *_ in rows:
+        assert recon.accounts.sign_in(name, password).ok
+    assert [a.approver_slot for a in recon.accounts.list() if a.role == "approver"] == [1, 2]
+    assert demo._demo_accounts(recon).read_text() == path.read_text()  # a rerun keeps them
