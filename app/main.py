@@ -37,25 +37,30 @@ PAGES = {
 st.set_page_config(page_title="sge-recon console", page_icon=":material/balance:", layout="wide")
 
 
-def sign_in_gate() -> None:
-    """DESIGN §9: when accounts exist, nothing is shown before a sign-in (Username, Password,
-    Sign in). Without accounts the console is read-only (every action disabled, saying why),
-    behind CONSOLE_PASSWORD when that is set (the legacy viewer gate)."""
+def gate():
+    """DESIGN §9: what must be shown before any page, or None when the page may run. When
+    accounts exist, nothing is shown before a sign-in (Username, Password, Sign in). Without
+    accounts the console is read-only (every action disabled, saying why), behind
+    CONSOLE_PASSWORD when that is set (the legacy viewer gate)."""
     st.session_state["_why_shown"] = False
     if kit.account() is not None:
-        return
+        return None
     try:
         any_accounts = kit.accounts_exist()
     except DatabaseUnavailable as exc:  # cannot tell who may see what: show nothing until back
-        kit.database_down_banner(exc.message, "the console")
-        st.stop()
+        return lambda message=exc.message: kit.database_down_banner(message, "the console")
     except ReconError as exc:
-        st.error(f"The console cannot check its accounts: {exc.message}",
-                 icon=":material/dangerous:")
-        st.stop()
+        return lambda message=exc.message: st.error(
+            f"The console cannot check its accounts: {message}", icon=":material/dangerous:")
     if not any_accounts:
-        legacy_password_gate()
-        return
+        expected = kit.settings().CONSOLE_PASSWORD
+        if expected and not st.session_state.get("viewer_ok"):
+            return legacy_password_gate
+        return None
+    return sign_in_form
+
+
+def sign_in_form() -> None:
     st.title("sge-recon console")
     st.caption("Sign in with your console account (`sge-recon users add`). Every action is "
                "recorded with your name.")
@@ -69,16 +74,13 @@ def sign_in_gate() -> None:
         if result.ok:
             st.session_state["account"] = result.account.name
             st.session_state.pop("sign_in_password", None)
-            st.rerun()
+            st.rerun()  # the page asked for (its address and ?id=) opens now
         st.error(result.message, icon=":material/lock:")
-    st.stop()
 
 
 def legacy_password_gate() -> None:
     """CONSOLE_PASSWORD (no accounts yet): a shared viewer password; it never grants actions."""
     expected = kit.settings().CONSOLE_PASSWORD
-    if not expected or st.session_state.get("viewer_ok"):
-        return
     st.title("sge-recon console")
     typed = st.text_input("Console password", type="password", key="viewer_password")
     if typed:
@@ -87,7 +89,6 @@ def legacy_password_gate() -> None:
             del st.session_state["viewer_password"]
             st.rerun()
         st.error("Wrong password. Ask the ops lead for the console password.")
-    st.stop()
 
 
 def sign_out() -> None:
@@ -112,9 +113,15 @@ def sidebar() -> None:
         st.caption(f"Database: {kit.recon().db.where}")
 
 
-sign_in_gate()
+# The navigation is set up before the gate (hidden until signed in), so that the page of the
+# address (/payouts?id=…) is the one that opens after signing in.
+blocked = gate()
 navigation = st.navigation([st.Page(path, title=title, icon=icon, url_path=key,
                                     default=(key == "overview"))
-                            for key, (path, title, icon) in PAGES.items()])
+                            for key, (path, title, icon) in PAGES.items()],
+                           position="hidden" if blocked else "sidebar")
+if blocked:
+    blocked()
+    st.stop()
 sidebar()
 navigation.run()

@@ -154,3 +154,23 @@ def test_commission_spot_check_recomputes_against_the_contract_rates(recon, fact
     assert rows["com_ok"]["matches"] is True
     assert rows["com_bad"]["matches"] is False
     assert rows["com_bad"]["expected_amount"] == Decimal("0.50")
+
+
+def test_a_batch_pays_in_the_currency_of_its_commissions(recon, factory):
+    """A program can settle in several currencies; its batches are per currency (the simulator
+    makes an EUR batch in a USD program): the batch's currency is its commissions'."""
+    program = factory.program(currency="USD")
+    user = factory.user(program["id"])
+    affiliate = factory.affiliate(program["id"])
+    batch = factory.payout_batch(program["id"], total_amount=Decimal("3.00"), affiliate_count=1)
+    for _ in range(2):
+        intent = factory.intent(program["id"], user["id"], currency="EUR")
+        factory.commission(program["id"], affiliate["id"], intent["id"], amount=Decimal("1.50"),
+                           status="payable", payout_batch_id=batch["id"])
+    found = recon.console.payout_batch(batch["id"])
+    assert found["batch"]["currency"] == "EUR" and found["consistent"]
+    assert [(line["currency"], line["amount"]) for line in found["lines"]] == \
+        [("EUR", Decimal("3.00"))]
+    alerts = {a.kind: a for a in recon.console.overview().alerts}
+    assert alerts["pending_payouts"].money_at_stake == {"EUR": Decimal("3.00")}
+    assert recon.console.open_payout_batches()[0]["currency"] == "EUR"

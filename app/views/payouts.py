@@ -68,7 +68,7 @@ if batch_id:
                      icon=":material/report:")
         st.markdown("**Line items** (one per affiliate)")
         kit.table([{"affiliate_id": line["affiliate_id"], "code": line["affiliate_code"],
-                    "amount": line["amount"], "currency": currency,
+                    "amount": line["amount"], "currency": line["currency"],
                     "commissions": line["commissions"],
                     "commission ids": line["commission_ids"]} for line in found["lines"]],
                   hide_index=True, key="batch_lines")

@@ -183,18 +183,26 @@ class ConsoleService:
         if found is None:
             return None
         batch, lines = found["batch"], found["lines"]
-        total = sum((line["amount"] for line in lines), Decimal(0))
+        totals: dict[str, Decimal] = {}
+        for line in lines:
+            totals[line["currency"]] = totals.get(line["currency"], Decimal(0)) + line["amount"]
+        total = sum(totals.values(), Decimal(0)) if len(totals) == 1 else None
+        affiliates = len({line["affiliate_id"] for line in lines})
         problems = []
-        if total != batch["total_amount"]:
+        if len(totals) > 1:
+            problems.append("its commissions are in " + ", ".join(sorted(totals)) + ": one "
+                            "batch total cannot pay several currencies")
+        elif lines and total != batch["total_amount"]:
             problems.append(f"the batch total {batch['total_amount']} differs from the sum of its "
                             f"commissions {total} by {batch['total_amount'] - total}")
-        if len(lines) != batch["affiliate_count"]:
+        if affiliates != batch["affiliate_count"]:
             problems.append(f"the batch says {batch['affiliate_count']} affiliates but its "
-                            f"commissions pay {len(lines)}")
+                            f"commissions pay {affiliates}")
         if not lines:
             problems.append("no commission is attached to this batch")
         batch["approvals"] = f"{len(batch['approvers'])} of 2"
-        found.update(lines_total=total, problems=problems, consistent=not problems)
+        found.update(lines_total=total, totals=totals, problems=problems,
+                     consistent=not problems)
         return found
 
     def approve_batch_as(self, account, batch_id: str):

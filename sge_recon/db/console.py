@@ -79,6 +79,13 @@ def stuck_intent_summary(conn, timeout_minutes: int, fail_minutes: int) -> dict:
                 {"timeout": timeout_minutes, "fail": fail_minutes})
 
 
+BATCH_CCY_SQL = """(SELECT CASE WHEN count(DISTINCT i.currency) > 1 THEN 'mixed'
+                             ELSE min(i.currency) END
+                  FROM platform.commissions c
+                  JOIN platform.settlement_intents i ON i.id = c.intent_id
+                  WHERE c.payout_batch_id = b.id)"""
+
+
 def money_by_currency(rows: list[dict]) -> dict:
     """{currency: amount} from rows of (currency, amount); never one sum across currencies."""
     return {r["currency"]: r["amount"] for r in rows if r["amount"] is not None}
@@ -92,13 +99,19 @@ def stuck_money_by_currency(conn, timeout_minutes: int) -> dict:
         GROUP BY currency ORDER BY currency""", (timeout_minutes,)))
 
 
+# A batch carries no currency of its own (DESIGN §4): it pays its commissions, each in the
+# currency of the intent it was earned on (a program can settle in several currencies); a batch
+# without commissions falls back to its program's currency.
+BATCH_CURRENCY = f"""coalesce({BATCH_CCY_SQL}, (SELECT p.currency FROM platform.programs p
+                                               WHERE p.id = b.program_id))"""
+
+
 def pending_payout_money_by_currency(conn) -> dict:
-    """Batches carry no currency of their own: a batch pays in its program's currency."""
-    return money_by_currency(_all(conn, """
-        SELECT p.currency, sum(b.total_amount) AS amount
-        FROM platform.payout_batches b JOIN platform.programs p ON p.id = b.program_id
+    return money_by_currency(_all(conn, f"""
+        SELECT {BATCH_CURRENCY} AS currency, sum(b.total_amount) AS amount
+        FROM platform.payout_batches b
         WHERE b.status IN ('pending_approval', 'approved')
-        GROUP BY p.currency ORDER BY p.currency"""))
+        GROUP BY 1 ORDER BY 1"""))
 
 
 def pending_payout_summary(conn, sla_hours: int) -> dict:
@@ -203,14 +216,14 @@ def intent_entries(conn, intent_id: str) -> list[dict]:
 
 # -- Payouts -------------------------------------------------------------------------------------
 def open_payout_batches(conn) -> list[dict]:
-    return _all(conn, """
+    return _all(conn, f"""
         SELECT b.id AS batch_id, b.program_id, b.status, b.affiliate_count, b.total_amount,
-               (SELECT currency FROM platform.programs p WHERE p.id = b.program_id) AS currency,
+               {BATCH_CURRENCY} AS currency,
                b.created_at, b.approved_at,
                extract(epoch FROM now() - coalesce(b.approved_at, b.created_at))::numeric(20,0)
                  AS clock_seconds,
                coalesce(array_agg(a.approver ORDER BY a.approved_at)
-                        FILTER (WHERE a.approver IS NOT NULL), '{}') AS approvers
+                        FILTER (WHERE a.approver IS NOT NULL), '{{}}') AS approvers
         FROM platform.payout_batches b
         LEFT JOIN platform.payout_approvals a ON a.batch_id = b.id
         WHERE b.status IN ('pending_approval', 'approved')
@@ -218,9 +231,9 @@ def open_payout_batches(conn) -> list[dict]:
 
 
 def recent_payout_batches(conn, limit: int) -> list[dict]:
-    return _all(conn, """
+    return _all(conn, f"""
         SELECT id AS batch_id, program_id, status, affiliate_count, total_amount,
-               (SELECT currency FROM platform.programs p WHERE p.id = b.program_id) AS currency,
+               {BATCH_CURRENCY} AS currency,
                created_at, approved_at, executed_at
         FROM platform.payout_batches b WHERE status NOT IN ('pending_approval', 'approved')
         ORDER BY coalesce(executed_at, approved_at, created_at) DESC LIMIT %s""", (limit,))
@@ -235,32 +248,36 @@ def payout_batch(conn, batch_id: str) -> dict | None:
 
 def payout_batch_detail(conn, batch_id: str) -> dict | None:
     """One batch with its program's currency and its approvers (any status)."""
-    return conn.execute("""
-        SELECT b.id AS batch_id, b.program_id, p.currency, b.status, b.affiliate_count,
+    return conn.execute(f"""
+        SELECT b.id AS batch_id, b.program_id, {BATCH_CURRENCY} AS currency, b.status,
+               b.affiliate_count,
                b.total_amount, b.created_at, b.approved_at, b.executed_at,
                coalesce((SELECT array_agg(a.approver ORDER BY a.approved_at)
-                         FROM platform.payout_approvals a WHERE a.batch_id = b.id), '{}')
+                         FROM platform.payout_approvals a WHERE a.batch_id = b.id), '{{}}')
                  AS approvers
-        FROM platform.payout_batches b LEFT JOIN platform.programs p ON p.id = b.program_id
-        WHERE b.id = %s""", (batch_id,)).fetchone()
+        FROM platform.payout_batches b WHERE b.id = %s""", (batch_id,)).fetchone()
 
 
 def payout_batch_lines(conn, batch_id: str) -> list[dict]:
-    """The batch's line items: per affiliate, the commissions it pays and their sum."""
+    """The batch's line items: per affiliate and currency (of the intents the commissions were
+    earned on), the commissions it pays and their sum."""
     return _all(conn, """
-        SELECT c.affiliate_id, a.code AS affiliate_code, count(*) AS commissions,
+        SELECT c.affiliate_id, a.code AS affiliate_code, i.currency, count(*) AS commissions,
                sum(c.amount) AS amount, array_agg(c.id ORDER BY c.id) AS commission_ids
         FROM platform.commissions c LEFT JOIN platform.affiliates a ON a.id = c.affiliate_id
+        LEFT JOIN platform.settlement_intents i ON i.id = c.intent_id
         WHERE c.payout_batch_id = %s
-        GROUP BY c.affiliate_id, a.code ORDER BY c.affiliate_id""", (batch_id,))
+        GROUP BY c.affiliate_id, a.code, i.currency ORDER BY c.affiliate_id, i.currency""",
+                (batch_id,))
 
 
 def payout_batch_commissions(conn, batch_id: str, limit: int = 2000) -> list[dict]:
     return _all(conn, """
-        SELECT id AS commission_id, affiliate_id, intent_id, level, rate, base_amount, amount,
-               status, created_at
-        FROM platform.commissions WHERE payout_batch_id = %s
-        ORDER BY affiliate_id, id LIMIT %s""", (batch_id, limit))
+        SELECT c.id AS commission_id, c.affiliate_id, c.intent_id, c.level, c.rate,
+               c.base_amount, c.amount, i.currency, c.status, c.created_at
+        FROM platform.commissions c LEFT JOIN platform.settlement_intents i ON i.id = c.intent_id
+        WHERE c.payout_batch_id = %s
+        ORDER BY c.affiliate_id, c.id LIMIT %s""", (batch_id, limit))
 
 
 def payout_approvals(conn, batch_id: str) -> list[dict]:
