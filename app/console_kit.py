@@ -117,6 +117,57 @@ def account():
     return found
 
 
+SESSION_COOKIE = "sge_recon_session"
+
+
+def start_session(name: str) -> None:
+    """After a sign-in: a session token for this browser (written as a cookie on the next run),
+    so that a reload or a link opened in a new tab stays signed in."""
+    try:
+        token = recon().accounts.start_session(name)
+    except ReconError:
+        return  # signed in for this tab only
+    st.session_state["session_token"] = token
+    st.session_state["_cookie"] = token
+
+
+def resume_session() -> bool:
+    """A new tab of a signed-in browser: its cookie names a live session of an enabled account."""
+    token = (st.context.cookies or {}).get(SESSION_COOKIE) if hasattr(st, "context") else None
+    if not token:
+        return False
+    try:
+        found = recon().accounts.resume(token)
+    except ReconError:
+        return False
+    if found is None:
+        return False
+    st.session_state["account"] = found.name
+    st.session_state["session_token"] = token
+    return True
+
+
+def end_session() -> None:
+    token = st.session_state.pop("session_token", None)
+    try:
+        recon().accounts.end_session(token)
+    except ReconError:
+        pass
+    st.session_state["_cookie"] = ""  # cleared in the browser on the next run
+
+
+def write_session_cookie() -> None:
+    """Set (after a sign-in) or clear (after a sign-out) the session cookie in the browser."""
+    token = st.session_state.pop("_cookie", None)
+    if token is None:
+        return
+    age = 12 * 3600 if token else 0
+    st.html("<script>document.cookie = " + json.dumps(
+        f"{SESSION_COOKIE}={token}; path=/; max-age={age}; SameSite=Strict")
+        + " + (location.protocol === 'https:' ? '; Secure' : '');</script>",
+        unsafe_allow_javascript=True)
+
+
 def operator() -> str:
     """The name every action, tick and note is recorded with: the signed-in account's."""
     found = account()

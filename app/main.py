@@ -45,6 +45,8 @@ def gate():
     st.session_state["_why_shown"] = False
     if kit.account() is not None:
         return None
+    if kit.resume_session():  # a reload or a new tab of a signed-in browser
+        return None
     try:
         any_accounts = kit.accounts_exist()
     except DatabaseUnavailable as exc:  # cannot tell who may see what: show nothing until back
@@ -61,6 +63,7 @@ def gate():
 
 
 def sign_in_form() -> None:
+    kit.write_session_cookie()  # after a sign-out: forget the session in this browser
     st.title("sge-recon console")
     st.caption("Sign in with your console account (`sge-recon users add`). Every action is "
                "recorded with your name.")
@@ -74,6 +77,7 @@ def sign_in_form() -> None:
         if result.ok:
             st.session_state["account"] = result.account.name
             st.session_state.pop("sign_in_password", None)
+            kit.start_session(result.account.name)
             st.rerun()  # the page asked for (its address and ?id=) opens now
         st.error(result.message, icon=":material/lock:")
 
@@ -92,6 +96,7 @@ def legacy_password_gate() -> None:
 
 
 def sign_out() -> None:
+    kit.end_session()
     for key in ("account", "pending_action", "outcomes"):
         st.session_state.pop(key, None)
 
@@ -99,6 +104,7 @@ def sign_out() -> None:
 def sidebar() -> None:
     with st.sidebar:
         who = kit.account()
+        kit.write_session_cookie()  # after a sign-in: keep it across reloads and new tabs
         if who is not None:
             st.markdown(f":material/person: **{who.name}** · {who.role}"
                         + (f" (approver key {who.approver_slot})" if who.approver_slot else ""))

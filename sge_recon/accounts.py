@@ -39,6 +39,7 @@ NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._@-]{0,63}$")
 MIN_PASSWORD = 10
 MAX_FAILURES = 5
 WINDOW_SECONDS = 15 * 60
+SESSION_SECONDS = 12 * 3600  # a sign-in lasts a working day (a reload or a new tab keeps it)
 SCRYPT = {"n": 2 ** 14, "r": 8, "p": 1}
 
 # what each role may do (the console asks before showing an action's button enabled)
@@ -110,6 +111,10 @@ class SignIn:
 def _account(row: dict) -> Account:
     return Account(row["name"], row["role"], row["approver_slot"], row["created_at"],
                    row["disabled"])
+
+
+def _sha256(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def check_name(name: str) -> str:
@@ -205,6 +210,24 @@ class AccountService:
 
     def attempts(self, limit: int = 100) -> list[dict]:
         return self._tx(lambda c: q.attempts(c, limit), read_only=True)
+
+    # -- sessions (a reload or a new tab keeps the sign-in) ------------------------------------
+    def start_session(self, name: str) -> str:
+        """A new random session token for a signed-in account; recon keeps only its SHA-256."""
+        token = secrets.token_urlsafe(32)
+        self._tx(lambda c: q.create_session(c, _sha256(token), check_name(name),
+                                            SESSION_SECONDS))
+        return token
+
+    def resume(self, token: str | None) -> Account | None:
+        if not token or len(token) > 200:
+            return None
+        row = self._tx(lambda c: q.session_account(c, _sha256(token)), read_only=True)
+        return _account(row) if row else None
+
+    def end_session(self, token: str | None) -> None:
+        if token:
+            self._tx(lambda c: q.revoke_session(c, _sha256(token)))
 
     # -- sign-in (the console) ----------------------------------------------------------------
     def sign_in(self, username: str, password: str) -> SignIn:

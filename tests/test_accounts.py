@@ -115,3 +115,20 @@ def test_the_demo_creates_one_account_per_role_with_passwords_in_a_private_file(
         assert recon.accounts.sign_in(name, password).ok
     assert [a.approver_slot for a in recon.accounts.list() if a.role == "approver"] == [1, 2]
     assert demo._demo_accounts(recon).read_text() == path.read_text()  # a rerun keeps them
+
+
+def test_sessions_resume_until_signed_out_disabled_or_expired(recon, db):
+    recon.accounts.add("ada", "operator", "the right password")
+    token = recon.accounts.start_session("ada")
+    assert recon.accounts.resume(token).name == "ada"
+    stored = db.fetch_one("SELECT token_sha256 FROM recon.console_sessions")["token_sha256"]
+    assert token not in stored and len(stored) == 64  # only its SHA-256 is kept
+    assert recon.accounts.resume("forged-token") is None and recon.accounts.resume(None) is None
+    recon.accounts.end_session(token)
+    assert recon.accounts.resume(token) is None  # signed out
+    token = recon.accounts.start_session("ada")
+    recon.accounts.set_disabled("ada")
+    assert recon.accounts.resume(token) is None  # disabled: stops at once
+    recon.accounts.set_disabled("ada", False)
+    db.execute("UPDATE recon.console_sessions SET expires_at = now() - interval '1 second'")
+    assert recon.accounts.resume(token) is None  # expired

@@ -49,8 +49,16 @@ def test_wrong_then_right_password_then_sign_out(at, module_db_url):
     assert "ada" in " ".join(m.value for m in at.sidebar.markdown)
     assert any("Ledger status" in m.label for m in at.metric)  # the Overview
     assert "sign_in_password" not in at.session_state  # the typed password is not kept
+    from sge_recon.db import Database
+
+    db = Database(module_db_url)
+    token = at.session_state["session_token"]  # kept in a cookie: a reload stays signed in
+    sessions = "SELECT count(*) AS n FROM recon.console_sessions WHERE name = 'ada' AND " \
+               "revoked_at IS NULL AND expires_at > now()"
+    assert db.fetch_one(sessions)["n"] == 1 and token
     at.sidebar.button(key="sign_out").click().run()
     assert [t.label for t in at.text_input] == ["Username", "Password"]
+    assert db.fetch_one(sessions)["n"] == 0  # signed out: the session is revoked
 
 
 def test_repeated_failures_lock_the_name(at):

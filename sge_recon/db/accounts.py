@@ -78,3 +78,24 @@ def recent_failures(conn, username: str, window_seconds: int) -> dict[str, Any]:
 def attempts(conn, limit: int = 100) -> list[dict]:
     return conn.execute("SELECT id, at, username, ok, reason FROM recon.sign_in_attempts "
                         "ORDER BY id DESC LIMIT %s", (limit,)).fetchall()
+
+
+def create_session(conn, token_sha256: str, name: str, ttl_seconds: int) -> None:
+    conn.execute("DELETE FROM recon.console_sessions WHERE expires_at < now() - interval '1 day'")
+    conn.execute("""
+        INSERT INTO recon.console_sessions (token_sha256, name, expires_at)
+        VALUES (%s, %s, now() + make_interval(secs => %s))""", (token_sha256, name, ttl_seconds))
+
+
+def session_account(conn, token_sha256: str) -> dict | None:
+    """The account of a live session (not revoked, not expired, account not disabled)."""
+    return conn.execute(f"""
+        SELECT {', '.join('u.' + c.strip() for c in USER_COLUMNS.split(','))}
+        FROM recon.console_sessions s JOIN recon.console_users u ON u.name = s.name
+        WHERE s.token_sha256 = %s AND s.revoked_at IS NULL AND s.expires_at > now()
+          AND NOT u.disabled""", (token_sha256,)).fetchone()
+
+
+def revoke_session(conn, token_sha256: str) -> None:
+    conn.execute("UPDATE recon.console_sessions SET revoked_at = now() "
+                 "WHERE token_sha256 = %s AND revoked_at IS NULL", (token_sha256,))

@@ -25,3 +25,15 @@ CREATE TABLE IF NOT EXISTS recon.sign_in_attempts (
     reason    text NULL                    -- why it failed: unknown, wrong_password, disabled, rate_limited
 );
 CREATE INDEX IF NOT EXISTS sign_in_attempts_user_idx ON recon.sign_in_attempts (username, at);
+
+-- Signed-in sessions, so that a reload or a link opened in a new tab keeps the sign-in: the
+-- browser holds a random token (cookie), recon only its SHA-256. Revoked at sign-out; an
+-- account that is disabled stops at once (the lookup joins the account).
+CREATE TABLE IF NOT EXISTS recon.console_sessions (
+    token_sha256  text PRIMARY KEY,
+    name          text NOT NULL REFERENCES recon.console_users(name) ON DELETE CASCADE,
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    expires_at    timestamptz NOT NULL,
+    revoked_at    timestamptz NULL
+);
+CREATE INDEX IF NOT EXISTS console_sessions_expires_idx ON recon.console_sessions (expires_at);
