@@ -148,7 +148,7 @@ def test_pause_and_resume_the_queue(console, db):
     at.button(key="pause_queue").click().run()
     confirm(at)
     assert db.fetch_one("SELECT paused FROM public.queue_control")["paused"] is True
-    assert "paused" in texts(at)
+    assert "paused" in texts(at) and "by ada in the console" in texts(at)  # the person
     at.button(key="resume_queue").click().run()
     confirm(at)
     assert db.fetch_one("SELECT paused FROM public.queue_control")["paused"] is False

@@ -23,10 +23,13 @@ if state is not None:
     cols = st.columns(5)
     for col, status in zip(cols, ("waiting", "active", "delayed", "failed", "completed")):
         col.metric(status.capitalize(), f"{depth.get(status, 0):,}")
+    toggle = state.get("last_toggle")
     if paused:
+        who = control.get("changed_by") or "unknown"
+        if toggle and toggle["action"] == "pause_queue":
+            who = f"{toggle['operator']} in the console (action #{toggle['id']}, {who} key)"
         st.warning(f"The queue is **paused** (since {control.get('changed_at'):%Y-%m-%d %H:%M} "
-                   f"UTC by {control.get('changed_by') or 'unknown'}): workers take no new jobs.",
-                   icon=":material/pause_circle:")
+                   f"UTC by {who}): workers take no new jobs.", icon=":material/pause_circle:")
     else:
         st.success("The queue is running.", icon=":material/play_circle:")
     reason, op = kit.why_not(), kit.operator()

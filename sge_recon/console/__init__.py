@@ -240,7 +240,10 @@ class ConsoleService:
     def queue_state(self) -> dict:
         def load(conn):
             return {"depth": q.queue_depth_by_status(conn), "control": q.queue_control(conn),
-                    "workers": q.workers(conn, self.settings.WORKER_DOWN_SECONDS)}
+                    "workers": q.workers(conn, self.settings.WORKER_DOWN_SECONDS),
+                    # the platform records the key ("admin"); the console knows the person
+                    "last_toggle": q.last_ok_action(conn, ["pause_queue", "resume_queue"],
+                                                    "settlement")}
         return self.read(load)
 
     # -- Trends ----------------------------------------------------------------------------------

@@ -560,6 +560,14 @@ def record_action(conn, *, operator: str, action: str, target: str | None,
                          error)).fetchone()
 
 
+def last_ok_action(conn, actions: list[str], target: str) -> dict | None:
+    """The newest successful console action of these kinds on ``target`` (who did it)."""
+    return conn.execute("""
+        SELECT id, at, operator, action FROM recon.action_log
+        WHERE action = ANY(%s) AND target = %s AND result = 'ok'
+        ORDER BY at DESC, id DESC LIMIT 1""", (actions, target)).fetchone()
+
+
 def recent_actions(conn, limit: int, target: str | None = None) -> list[dict]:
     return _all(conn, """
         SELECT id, at, operator, action, target, result, status_code, error
