@@ -132,3 +132,23 @@ def test_sessions_resume_until_signed_out_disabled_or_expired(recon, db):
     recon.accounts.set_disabled("ada", False)
     db.execute("UPDATE recon.console_sessions SET expires_at = now() - interval '1 second'")
     assert recon.accounts.resume(token) is None  # expired
+
+
+def test_readers_see_accounts_but_no_password_or_session_hash(recon, db):
+    import psycopg
+
+    recon.accounts.add("ada", "operator", "the right password")
+    recon.accounts.start_session("ada")
+    with db.transaction() as conn:
+        conn.execute("SET LOCAL ROLE sge_recon_readonly")
+        assert conn.execute("SELECT name, role FROM recon.console_users").fetchall() == \
+            [{"name": "ada", "role": "operator"}]
+    for sql in ("SELECT password_hash FROM recon.console_users",
+                "SELECT token_sha256 FROM recon.console_sessions"):
+        try:
+            with db.transaction() as conn:
+                conn.execute("SET LOCAL ROLE sge_recon_readonly")
+                conn.execute(sql)
+        except psycopg.errors.InsufficientPrivilege:
+            continue
+        raise AssertionError(f"a reader could run {sql}")
