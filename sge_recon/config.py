@@ -66,7 +66,9 @@ class Settings:
     CONSOLE_URL: str = _setting(
         "http://127.0.0.1:8501", "Public address of the console, used for links in alerts.")
     CONSOLE_PASSWORD: str | None = _setting(
-        None, "When set, the console asks for this viewer password before showing anything.",
+        None, "Legacy viewer gate, used only while no console account exists: the console asks "
+        "for this password before showing anything, and stays read-only. Once `sge-recon users "
+        "add` has created an account, people sign in with their own and this is ignored.",
         secret=True)
     EXPORTS_DIR: str = _setting(
         "exports", "Folder that receives the monthly audit exports (<folder>/<YYYY-MM>/); a "

@@ -55,6 +55,13 @@ class Recon:
         return ExportService(self)
 
     @cached_property
+    def accounts(self):
+        """The console's local accounts and sign-in (sge_recon.accounts.AccountService)."""
+        from .accounts import AccountService
+
+        return AccountService(self.db)
+
+    @cached_property
     def console(self):
         """The ops console's data and actions (sge_recon.console.ConsoleService)."""
         from .console import ConsoleService

@@ -24,6 +24,11 @@ from .context import Recon
 from .errors import AlreadyRunning, ReconError
 
 DEMO_KEYS = ("ADMIN_API_KEY", "PAYOUT_APPROVER_1", "PAYOUT_APPROVER_2")
+# the demo's console accounts: one per role, two approvers (one per approver key)
+DEMO_ACCOUNTS = (("viewer", "viewer", None), ("operator", "operator", None),
+                 ("approver1", "approver", 1), ("approver2", "approver", 2),
+                 ("admin", "admin", None))
+ACCOUNTS_FILE = "demo-accounts.txt"
 
 
 @dataclass
@@ -82,6 +87,7 @@ class Demo:
         recon.init_db()
         if self.options.profile != "sge":
             self._first_simulation(recon)
+        self.accounts_file = self._demo_accounts(recon)
         env = self._child_env(recon.db.url)
         self._check_ports()
         self.services = self._plan_services()
@@ -192,6 +198,30 @@ class Demo:
             env["EXPORT_SIGNING_KEY_FILE"] = str(self._demo_signing_key())
         return env
 
+    def _demo_accounts(self, recon: Recon) -> Path:
+        """The console's demo accounts (one per role, both approvers), with generated passwords
+        kept (0600) in SGE_RECON_HOME/demo-accounts.txt; reused while that file exists."""
+        path = self.settings.home / ACCOUNTS_FILE
+        known: dict[str, str] = {}
+        if path.exists():
+            for line in path.read_text().splitlines():
+                parts = line.split()
+                if len(parts) >= 3 and not line.startswith("#"):
+                    known[parts[0]] = parts[2]
+        lines = ["# sge-recon demo: console accounts (username role password); sign in at the "
+                 "console", "# change one with: sge-recon users set-password NAME"]
+        for name, role, slot in DEMO_ACCOUNTS:
+            password = known.get(name)
+            if password is None or recon.accounts.get(name) is None:
+                password = password or secrets.token_urlsafe(12)
+                recon.accounts.add(name, role, password, approver_slot=slot, replace=True)
+            lines.append(f"{name} {role} {password}" + (f" (approver key {slot})" if slot else ""))
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write("\n".join(lines) + "\n")
+        path.chmod(0o600)
+        return path
+
     def _demo_signing_key(self) -> Path:
         """An Ed25519 key that signs the demo's export manifests, made once (0600)."""
         from .exports.signing import generate_private_key_pem
@@ -282,8 +312,10 @@ class Demo:
             where = service.url or "(background)"
             self.echo(f"  {service.name:<10} {where:<40} {state}  log: {service.log_path}")
         self.echo("")
-        self.echo(f"  approver keys (type them in the console's Payouts page): "
-                  f"see {self.settings.home / 'demo-keys.env'}")
+        self.echo(f"  console accounts (viewer, operator, approver1, approver2, admin) and "
+                  f"their passwords: {self.settings.home / ACCOUNTS_FILE}")
+        self.echo(f"  API keys (held by the console and the API): "
+                  f"{self.settings.home / 'demo-keys.env'}")
         self.echo("Press Ctrl-C to stop everything.")
 
     def _supervise(self) -> None:

@@ -32,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "simulate": "sge_recon.cli.simulate_cmd:simulate",
     "console": "sge_recon.cli.console_cmd:console",
     "console-bench": "sge_recon.cli.console_bench_cmd:console_bench",
+    "users": "sge_recon.cli.users_cmd:users",
 }
 
 

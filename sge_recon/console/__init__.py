@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
+from decimal import Decimal
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
@@ -62,7 +63,7 @@ class ConsoleService:
     def _default_client(self):
         from ..admin_client import AdminClient
 
-        # Approver keys are never taken from the settings here: an approver types theirs.
+        # Approver keys are used only by approve_batch_as, for the signed-in approver's own key.
         return AdminClient(self.settings.SGE_ADMIN_API_URL, admin_key=self.settings.ADMIN_API_KEY,
                            timeout=15.0)
 
@@ -165,9 +166,66 @@ class ConsoleService:
     def recent_payout_batches(self, limit: int = 50) -> list[dict]:
         return self.read(lambda c: q.recent_payout_batches(c, limit))
 
+    def payout_batch(self, batch_id: str) -> dict | None:
+        """One batch (any status) with its line items: per affiliate the commissions it pays,
+        and the batch's total and affiliate count checked against them."""
+        batch_id = (batch_id or "").strip()
+        if not batch_id:
+            return None
+
+        def load(conn):
+            batch = q.payout_batch_detail(conn, batch_id)
+            if batch is None:
+                return None
+            return {"batch": batch, "lines": q.payout_batch_lines(conn, batch_id),
+                    "commissions": q.payout_batch_commissions(conn, batch_id)}
+        found = self.read(load)
+        if found is None:
+            return None
+        batch, lines = found["batch"], found["lines"]
+        totals: dict[str, Decimal] = {}
+        for line in lines:
+            totals[line["currency"]] = totals.get(line["currency"], Decimal(0)) + line["amount"]
+        total = sum(totals.values(), Decimal(0)) if len(totals) == 1 else None
+        affiliates = len({line["affiliate_id"] for line in lines})
+        problems = []
+        if len(totals) > 1:
+            problems.append("its commissions are in " + ", ".join(sorted(totals)) + ": one "
+                            "batch total cannot pay several currencies")
+        elif lines and total != batch["total_amount"]:
+            problems.append(f"the batch total {batch['total_amount']} differs from the sum of its "
+                            f"commissions {total} by {batch['total_amount'] - total}")
+        if affiliates != batch["affiliate_count"]:
+            problems.append(f"the batch says {batch['affiliate_count']} affiliates but its "
+                            f"commissions pay {affiliates}")
+        if not lines:
+            problems.append("no commission is attached to this batch")
+        batch["approvals"] = f"{len(batch['approvers'])} of 2"
+        found.update(lines_total=total, totals=totals, problems=problems,
+                     consistent=not problems)
+        return found
+
+    def approve_batch_as(self, account, batch_id: str):
+        """Approve with the signed-in approver's own key (the one its account is bound to);
+        the console holds the keys, the approver never types or sees one."""
+        why = account.why_not("approve") if account is not None else "sign in to approve"
+        if why:
+            raise UsageError(f"not approved: {why}")
+        slot = account.approver_slot
+        key = getattr(self.settings, f"PAYOUT_APPROVER_{slot}", None)
+        if not key:
+            raise UsageError(f"PAYOUT_APPROVER_{slot} is not set for this console, so approver "
+                             f"key {slot} (bound to {account.name}) cannot be used; set it (or "
+                             f"PAYOUT_APPROVER_{slot}_FILE) and restart the console")
+        return self.actions.approve_batch(account.name, batch_id, key, slot=slot)
+
     # -- Webhooks --------------------------------------------------------------------------------
     def failing_deliveries(self, limit: int = 500) -> list[dict]:
         return self.read(lambda c: q.failing_deliveries(c, limit))
+
+    def delivery(self, delivery_id: str) -> dict | None:
+        delivery_id = (delivery_id or "").strip()
+        return self.read(lambda c: q.delivery(c, delivery_id)) if delivery_id else None
 
     def endpoint_health(self) -> list[dict]:
         threshold = self.settings.WEBHOOK_CONSECUTIVE_FAILURES
@@ -182,7 +240,10 @@ class ConsoleService:
     def queue_state(self) -> dict:
         def load(conn):
             return {"depth": q.queue_depth_by_status(conn), "control": q.queue_control(conn),
-                    "workers": q.workers(conn, self.settings.WORKER_DOWN_SECONDS)}
+                    "workers": q.workers(conn, self.settings.WORKER_DOWN_SECONDS),
+                    # the platform records the key ("admin"); the console knows the person
+                    "last_toggle": q.last_ok_action(conn, ["pause_queue", "resume_queue"],
+                                                    "settlement")}
         return self.read(load)
 
     # -- Trends ----------------------------------------------------------------------------------
@@ -259,6 +320,13 @@ class ConsoleService:
             raise UsageError(f"unknown incident status {', '.join(sorted(unknown))}; use open, "
                              "acknowledged or resolved")
         return self.read(lambda c: q.incidents(c, statuses, limit))
+
+    def incident(self, incident_id: Any) -> dict | None:
+        try:
+            number = int(str(incident_id).strip().lstrip("#"))
+        except ValueError:
+            raise UsageError(f"incident id {incident_id!r} is not a number") from None
+        return self.read(lambda c: q.incident_by_id(c, number))
 
     def incident_check_results(self, incident: dict) -> list[dict]:
         if not incident.get("check_run_id"):

@@ -65,11 +65,15 @@ class ActionService:
     def resume_queue(self, operator: str) -> ActionOutcome:
         return self._call(operator, "resume_queue", "settlement", None, lambda c: c.resume_queue())
 
-    def approve_batch(self, operator: str, batch_id: str, approver_key: str) -> ActionOutcome:
+    def approve_batch(self, operator: str, batch_id: str, approver_key: str,
+                      slot: int | None = None) -> ActionOutcome:
         if not (approver_key or "").strip():
-            raise UsageError("type your approver key to approve a payout batch; it is used for "
-                             "this request only and never stored")
-        return self._call(operator, "approve_payout_batch", batch_id, {"batchId": batch_id},
+            raise UsageError("no approver key for this approval; an approver account uses the "
+                             "key it is bound to (sge-recon users add NAME --role approver "
+                             "--approver-key 1|2)")
+        request = {"batchId": batch_id} if slot is None else {"batchId": batch_id,
+                                                              "approverKey": slot}
+        return self._call(operator, "approve_payout_batch", batch_id, request,
                           lambda c: c.approve_batch(batch_id, key=approver_key.strip()))
 
     def execute_batch(self, operator: str, batch_id: str) -> ActionOutcome:
@@ -191,8 +195,7 @@ def describe_result(result: Any) -> str:
 def require_operator(operator: str | None) -> str:
     name = " ".join((operator or "").split())
     if not name:
-        raise UsageError("enter your name as operator first: every action is recorded with who "
-                         "did it")
+        raise UsageError("sign in first: every action is recorded with the signed-in account")
     return name
 
 

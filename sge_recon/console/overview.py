@@ -24,7 +24,7 @@ class AlertSummary:
     kind: str            # stuck_intents | ledger_imbalances | pending_payouts | webhook_failures
     label: str
     count: int
-    money_at_stake: Decimal | None
+    money_at_stake: dict[str, Decimal] | None   # per currency, never summed across currencies
     detail: str
     light: Light
     page: str
@@ -64,7 +64,11 @@ def build_overview(conn, settings: Settings, check_results: dict[str, Any],
     p50 = q.job_duration_p50(conn) if workers else {}
     stuck = q.stuck_intent_summary(conn, settings.INTENT_TIMEOUT_MINUTES,
                                    settings.INTENT_STUCK_FAIL_MINUTES)
+    stuck["money"] = q.stuck_money_by_currency(conn, settings.INTENT_TIMEOUT_MINUTES) \
+        if int(stuck.get("count") or 0) else {}
     payouts = q.pending_payout_summary(conn, settings.PAYOUT_SLA_HOURS)
+    payouts["money"] = q.pending_payout_money_by_currency(conn) \
+        if int(payouts.get("count") or 0) else {}
     webhooks = q.webhook_failure_summary(conn)
     incidents = {r["priority"]: r["count"] for r in q.open_incident_counts(conn)}
     ledger_age = q.newest_result_age(conn, list(LEDGER_CHECKS)).get("age_seconds")
@@ -164,7 +168,7 @@ def stuck_alert(row: dict, settings: Settings) -> AlertSummary:
     detail = (f"Oldest stuck for {_duration(row.get('oldest_seconds'))}; {over} past "
               f"{settings.INTENT_STUCK_FAIL_MINUTES} min." if count else
               f"No intent stuck longer than {settings.INTENT_TIMEOUT_MINUTES} min.")
-    return AlertSummary("stuck_intents", "Stuck intents", count, Decimal(row.get("money") or 0),
+    return AlertSummary("stuck_intents", "Stuck intents", count, dict(row.get("money") or {}),
                         detail, light, "intents")
 
 
@@ -174,7 +178,11 @@ def imbalance_alert(results: dict[str, Any]) -> AlertSummary:
         return AlertSummary("ledger_imbalances", "Ledger imbalances", 0, None,
                             "Unknown: no usable ledger_balance result stored.", Light.GREY, "ledger")
     count = int(result.failing_rows or 0)
-    money = sum((abs(Decimal(str(r.get("difference") or 0))) for r in result.rows), Decimal(0))
+    money: dict[str, Decimal] = {}
+    for r in result.rows:
+        currency = str(r.get("currency") or "?")
+        money[currency] = money.get(currency, Decimal(0)) + abs(Decimal(str(r.get("difference")
+                                                                            or 0)))
     return AlertSummary("ledger_imbalances", "Ledger imbalances", count, money,
                         "Program/currency pairs whose debits and credits differ." if count else
                         "Every program and currency balances.",
@@ -186,7 +194,7 @@ def payout_alert(row: dict, settings: Settings) -> AlertSummary:
     detail = (f"{over} past the {settings.PAYOUT_SLA_HOURS} h SLA." if over else
               "All within the SLA." if count else "No batch waiting.")
     return AlertSummary("pending_payouts", "Pending payout batches", count,
-                        Decimal(row.get("money") or 0), detail,
+                        dict(row.get("money") or {}), detail,
                         Light.AMBER if over else Light.GREEN, "payouts")
 
 
