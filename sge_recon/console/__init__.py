@@ -20,7 +20,8 @@ from ..errors import DatabaseUnavailable, UsageError
 from .actions import (ActionOutcome, ActionService, CorrectionEntry, parse_correction,
                       parse_correction_entries)
 from .health import HealthMetric, Light
-from .overview import AlertSummary, Overview, build_overview, mark_unavailable
+from .overview import (AlertSummary, Overview, apply_queue_snapshot, build_overview,
+                       mark_unavailable)
 from .runbook import CHECKLISTS, INCIDENT_GUIDE, ITEMS, item_day, period_days
 from .slo import Slo, compute_slos
 
@@ -93,7 +94,20 @@ class ConsoleService:
             raise DatabaseUnavailable(f"cannot read the stored check results "
                                       f"({_first_line(exc)})") from None
         overview = self.read(lambda conn: build_overview(conn, self.settings, results, last_run))
-        return mark_unavailable(overview, self.unavailable_checks())
+        overview = mark_unavailable(overview, self.unavailable_checks())
+        source = self.queue_source()
+        if source is not None:
+            from ..queues import QueueUnavailable
+
+            try:
+                overview = apply_queue_snapshot(overview, source.depth(), None, self.settings)
+            except QueueUnavailable as exc:
+                overview = apply_queue_snapshot(overview, None, exc.message, self.settings)
+        return overview
+
+    def queue_source(self):
+        """The platform's queue source (BullMQ on Redis), or None (sge_recon.queues)."""
+        return self.recon.checks.queue_source()
 
     def platform_lacks(self, *tables: str) -> str | None:
         """Why the connected platform has none of ``tables`` (its profile declares them absent),

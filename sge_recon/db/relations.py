@@ -43,6 +43,23 @@ def referenced_tables(sql: str) -> list[str]:
 
 
 @dataclass(frozen=True)
+class QueueDeclaration:
+    """Where the platform's job queues live when they are not a PostgreSQL table (DESIGN §11):
+    the profile's ``queues:`` entry. ``kind`` is ``bullmq`` (BullMQ on Redis, read through
+    ``REDIS_URL``); ``settlement_queue`` is the queue whose depth is ``queue_depth`` and whose
+    workers are ``worker_status``; ``queues`` are all the queues the console shows."""
+
+    kind: str = "bullmq"
+    settlement_queue: str = "settlement"
+    queues: tuple[str, ...] = ("settlement",)
+    prefix: str = "bull"
+
+
+# The admin API dialects sge-recon speaks (sge_recon/admin/): DESIGN §6, and SGE's /api/v2.
+ADMIN_APIS = ("contract", "sge")
+
+
+@dataclass(frozen=True)
 class PlatformRelations:
     """The active profile's view of the platform: where each contract table is, which are absent.
 
@@ -58,10 +75,15 @@ class PlatformRelations:
     limitations: dict[str, str] = field(default_factory=dict)
     # the incremental checkpoint needs the ledger's integer id sequence (contract platform only)
     ledger_checkpoint: bool = True
+    # the platform's queues outside PostgreSQL (None: the contract's jobs table, if any)
+    queues: QueueDeclaration | None = None
+    # which admin API the platform has (ADMIN_APIS)
+    admin_api: str = "contract"
 
     def __hash__(self) -> int:  # frozen + dict fields: hash what identifies the mapping
         return hash((self.profile, self.schema, tuple(sorted(self.absent.items())),
-                     tuple(sorted(self.limitations.items())), self.ledger_checkpoint))
+                     tuple(sorted(self.limitations.items())), self.ledger_checkpoint,
+                     self.queues, self.admin_api))
 
     def relation(self, table: str) -> str:
         """The quoted, schema-qualified relation of one contract table."""

@@ -25,7 +25,8 @@ def relations_for(settings: Settings) -> PlatformRelations:
         return CONTRACT_RELATIONS
     return PlatformRelations(profile=profile.name, schema=PROFILE_SCHEMA,
                              absent={t: m.absent for t, m in profile.tables.items() if m.absent},
-                             limitations=dict(PROFILE_LIMITATIONS), ledger_checkpoint=False)
+                             limitations=dict(PROFILE_LIMITATIONS), ledger_checkpoint=False,
+                             queues=profile.queues, admin_api=profile.admin_api)
 
 
 # The incremental checkpoint (and so tamper detection) orders the ledger by its bigint id
