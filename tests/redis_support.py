@@ -113,5 +113,14 @@ class BullMQWorld:
                 self.call(q.close(), timeout=10)
             except Exception:  # noqa: BLE001
                 pass
+        async def cancel_rest():
+            rest = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for t in rest:
+                t.cancel()
+            await asyncio.gather(*rest, return_exceptions=True)
+        try:
+            self.call(cancel_rest(), timeout=10)
+        except Exception:  # noqa: BLE001
+            pass
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(timeout=10)

@@ -165,6 +165,64 @@ def test_no_worker_is_down(sge_url, redis_server):
         w.close()
 
 
+def test_queue_page_lists_failed_jobs_and_retries_one_through_bullmq(sge_url, world,
+                                                                     redis_server, monkeypatch,
+                                                                     tmp_path):
+    from .console_support import app, console_env, frame, open_page, texts
+
+    recon_for(sge_url, redis_server.url)  # db init of the sge views
+    console_env(monkeypatch, sge_url, "http://127.0.0.1:9", tmp_path, PLATFORM_PROFILE="sge",
+                REDIS_URL=redis_server.url)
+    at = open_page(app("Ada"), "queue")
+    failed = frame(at, "job_id", "attempts", "error")
+    assert list(failed["job_id"]) == ["job-failed"]
+    assert "RPC timeout" in failed["error"][0] and failed["attempts"][0] == "1 of 1"
+    delayed = frame(at, "job_id", "runs_at")
+    assert list(delayed["job_id"]) == ["job-delayed"]
+    counts = frame(at, "queue", "waiting", "prioritized", "delayed", "active", "failed")
+    assert counts.set_index("queue").loc["intents", "waiting"] == 3
+    words = texts(at)
+    assert "stalled job" in words and "Depth (waiting + prioritized) 4" in words
+    at.button(key="retry_intents").click().run()
+    at.button(key="confirm_action").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "moved from failed back to waiting" in texts(at)
+    # the running worker takes the retried job and fails it again; it was retried for real
+    counts = world.counts(QUEUE)
+    assert counts["failed"] + counts["waiting"] + counts["active"] >= 1
+    log = recon_for(sge_url).console.recent_actions(5)
+    assert (log[0]["action"], log[0]["target"], log[0]["operator"], log[0]["result"]) == \
+        ("retry_job", "bullmq:intents:job-failed", "Ada", "ok")
+
+
+def test_pause_and_resume_a_bullmq_queue_are_recorded(sge_url, world, redis_server):
+    recon = recon_for(sge_url, redis_server.url)
+    actions = recon.console.actions
+    assert actions.pause_bullmq_queue("Ada", "payouts").ok
+    assert world.call(world.queue("payouts").isPaused()) is True
+    again = actions.pause_bullmq_queue("Ada", "payouts")
+    assert again.ok and "already paused" in again.message
+    assert actions.resume_bullmq_queue("Ada", "payouts").ok
+    assert world.call(world.queue("payouts").isPaused()) is False
+    refused = actions.retry_bullmq_job("Ada", "intents", "job-w0")
+    assert not refused.ok and "not failed" in refused.message
+    unknown = actions.pause_bullmq_queue("Ada", "nope")
+    assert not unknown.ok and "not one of the platform's queues" in unknown.message
+
+
+def test_redis_and_bullmq_are_imported_only_by_the_data_access_module():
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    pattern = re.compile(r"^\s*(import|from)\s+(redis|bullmq)\b", re.M)
+    offenders = [p.relative_to(root).as_posix()
+                 for p in [*root.glob("sge_recon/**/*.py"), *root.glob("app/**/*.py"),
+                           *root.glob("jobs/**/*.py")]
+                 if pattern.search(p.read_text(encoding="utf-8"))]
+    assert offenders == ["sge_recon/db/bullmq.py"]
+
+
 def test_redis_down_is_an_error_sentence_and_nothing_else_changes(sge_url, world, redis_server):
     """Last in the module: the private Redis keeps no data across the restart."""
     recon = recon_for(sge_url, redis_server.url)
@@ -186,16 +244,3 @@ def test_redis_down_is_an_error_sentence_and_nothing_else_changes(sge_url, world
     assert not {"sge_queue_depth_total", "sge_worker_status"} & {g.name for g in core_gauges(facts)}
     lights = {m.name: m.light.value for m in overview.metrics}
     assert lights["Queue depth"] == "grey" and lights["Worker status"] == "grey"
-
-
-def test_redis_and_bullmq_are_imported_only_by_the_data_access_module():
-    import re
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parent.parent
-    pattern = re.compile(r"^\s*(import|from)\s+(redis|bullmq)\b", re.M)
-    offenders = [p.relative_to(root).as_posix()
-                 for p in [*root.glob("sge_recon/**/*.py"), *root.glob("app/**/*.py"),
-                           *root.glob("jobs/**/*.py")]
-                 if pattern.search(p.read_text(encoding="utf-8"))]
-    assert offenders == ["sge_recon/db/bullmq.py"]

@@ -69,7 +69,7 @@ class ConsoleService:
 
     @cached_property
     def actions(self) -> ActionService:
-        return ActionService(self.recon.db, self._client_factory)
+        return ActionService(self.recon.db, self._client_factory, self.queue_source)
 
     def api_health(self) -> ApiHealth:
         client = self._client_factory()
@@ -198,6 +198,33 @@ class ConsoleService:
             return {"depth": q.queue_depth_by_status(conn), "control": q.queue_control(conn),
                     "workers": q.workers(conn, self.settings.WORKER_DOWN_SECONDS)}
         return self.read(load)
+
+    def bullmq_queues(self, list_limit: int = 50) -> dict | None:
+        """The Queue page on a platform whose queues are BullMQ on Redis (None elsewhere):
+        counts per queue and state, the settlement queue's oldest waiting job, the workers,
+        and per queue the failed and delayed jobs (with errors and attempts) and the stalled
+        ones. Raises QueueUnavailable (a ReconError) with a sentence when Redis cannot be read."""
+        source = self.queue_source()
+        if source is None:
+            return None
+        snapshot = source.depth()
+        jobs = {}
+        for name, counts in snapshot.counts.items():
+            jobs[name] = {
+                "failed": source.jobs(name, "failed", list_limit) if counts.failed else [],
+                "delayed": source.jobs(name, "delayed", list_limit) if counts.delayed else []}
+        return {"snapshot": snapshot, "jobs": jobs,
+                "oldest_waiting_seconds": snapshot.oldest_waiting_seconds(self.now())}
+
+    def queue_kind(self) -> str | None:
+        """``bullmq`` when the profile declares BullMQ queues, else None (the jobs table)."""
+        decl = self.recon.db.relations.queues
+        return decl.kind if decl is not None else None
+
+    def queue_missing_reason(self) -> str | None:
+        from ..queues import missing_source_reason
+
+        return missing_source_reason(self.settings, self.recon.db.relations)
 
     # -- Trends ----------------------------------------------------------------------------------
     def processing_trend(self, days: int = 7) -> list[dict]:
