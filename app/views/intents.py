@@ -16,7 +16,7 @@ def stuck():
 
 
 def retry_button(intent_id: str, key: str) -> None:
-    if kit.require_operator() and st.button(f"Retry intent {intent_id}…", key=key):
+    if kit.supports("retry_intent") and kit.require_operator() and st.button(f"Retry intent {intent_id}…", key=key):
         op = kit.operator()
         kit.ask_to_confirm("intents", "Retry intent",
                            f"Re-enqueue intent **{intent_id}** for processing? (Idempotent: at "

@@ -6,7 +6,9 @@ import streamlit as st
 import console_kit as kit
 
 sla = kit.settings().PAYOUT_SLA_HOURS
-kit.page_header("Payouts", f"Batches need two approvals and execution within {sla} h "
+approvals = ("one approval by someone other than its creator" if kit.service().admin_api == "sge"
+             else "two approvals")
+kit.page_header("Payouts", f"Batches need {approvals} and execution within {sla} h "
                            "(approval SLA from creation, execution SLA from approval).")
 kit.api_banner()
 kit.show_outcome("payouts")
@@ -42,10 +44,17 @@ if rows is not None:
             batch = st.selectbox("Batch", [r["batch_id"] for r in rows], key="batch_choice")
             chosen = next(r for r in rows if r["batch_id"] == batch)
             left, right = st.columns(2)
+            sge = kit.service().admin_api == "sge"
             with left:
-                st.markdown("**Approve** (approver key)")
-                key = st.text_input("Your approver key", type="password", key="approver_key",
-                                    help="Used for this one request; never stored or logged.")
+                if sge:
+                    st.markdown("**Approve** (as you)")
+                    st.caption(f"The SGE API approves as the operator (X-Admin-Id: "
+                               f"{kit.operator()}), who must not be the batch's creator.")
+                    key = ""
+                else:
+                    st.markdown("**Approve** (approver key)")
+                    key = st.text_input("Your approver key", type="password", key="approver_key",
+                                        help="Used for this one request; never stored or logged.")
                 if st.button("Approve…", key="approve_batch",
                              disabled=chosen["status"] != "pending_approval"):
                     op, typed = kit.operator(), key
@@ -58,7 +67,7 @@ if rows is not None:
                         f"has {chosen['approvals']} approvals.",
                         lambda: kit.service().actions.approve_batch(op, batch, typed))
             with right:
-                st.markdown("**Execute** (admin key)")
+                st.markdown("**Execute** (as you)" if sge else "**Execute** (admin key)")
                 st.caption("Only an approved batch can be executed, exactly once.")
                 if st.button("Execute…", key="execute_batch", type="primary",
                              disabled=chosen["status"] != "approved"):

@@ -33,7 +33,7 @@ if rows is not None:
                      column_order=["delivery_id", "status", "attempt_count", "last_error",
                                    "next_retry_at", "endpoint_id", "event_type", "url",
                                    "last_attempt_at"])
-        if kit.require_operator():
+        if kit.supports("retry_webhook") and kit.require_operator():
             delivery = st.selectbox("Delivery to retry", [r["delivery_id"] for r in rows],
                                     key="delivery_choice")
             if st.button("Retry delivery…", key="retry_webhook"):

@@ -61,15 +61,30 @@ class ConsoleService:
                 from None
 
     def _default_client(self):
-        from ..admin_client import AdminClient
+        from ..sge_admin_client import admin_client_for
 
         # Approver keys are never taken from the settings here: an approver types theirs.
-        return AdminClient(self.settings.SGE_ADMIN_API_URL, admin_key=self.settings.ADMIN_API_KEY,
-                           timeout=15.0)
+        return admin_client_for(self.settings, self.recon.db.relations.admin_api, timeout=15.0)
+
+    @property
+    def admin_api(self) -> str:
+        """The connected platform's admin API dialect: ``contract`` (DESIGN §6) or ``sge``."""
+        return self.recon.db.relations.admin_api
+
+    def action_unsupported(self, action: str) -> str | None:
+        """Why the connected platform cannot do ``action`` (an admin client method name, e.g.
+        ``ledger_correction``), or None when it can. The console shows the reason instead of a
+        button that would fail."""
+        if self.admin_api == "sge":
+            from ..sge_admin_client import UNSUPPORTED
+
+            return UNSUPPORTED.get(action)
+        return None
 
     @cached_property
     def actions(self) -> ActionService:
-        return ActionService(self.recon.db, self._client_factory, self.queue_source)
+        return ActionService(self.recon.db, self._client_factory, self.queue_source,
+                             dialect=self.admin_api)
 
     def api_health(self) -> ApiHealth:
         client = self._client_factory()
@@ -168,9 +183,10 @@ class ConsoleService:
     # -- Payouts ---------------------------------------------------------------------------------
     def open_payout_batches(self) -> list[dict]:
         sla = self.settings.PAYOUT_SLA_HOURS * 3600
+        needed = 1 if self.admin_api == "sge" else 2  # SGE: one approver, not the creator
         rows = self.read(q.open_payout_batches)
         for row in rows:
-            row["approvals"] = f"{len(row['approvers'])} of 2"
+            row["approvals"] = f"{len(row['approvers'])} of {needed}"
             row["sla_left_hours"] = round((sla - int(row["clock_seconds"])) / 3600, 1)
             row["sla_breached"] = int(row["clock_seconds"]) > sla
             row["approvers"] = ", ".join(row["approvers"])

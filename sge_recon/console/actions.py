@@ -47,8 +47,9 @@ class ActionService:
     """Runs one action: the API call, then the action_log row, then the outcome in words."""
 
     def __init__(self, db, client_factory: Callable[[], Any],
-                 queue_source: Callable[[], Any] | None = None):
+                 queue_source: Callable[[], Any] | None = None, dialect: str = "contract"):
         self._db = db
+        self.dialect = dialect  # the admin API's: contract (DESIGN §6) or sge (/api/v2)
         self._client_factory = client_factory
         self._queue_source = queue_source or (lambda: None)
 
@@ -68,6 +69,10 @@ class ActionService:
         return self._call(operator, "resume_queue", "settlement", None, lambda c: c.resume_queue())
 
     def approve_batch(self, operator: str, batch_id: str, approver_key: str) -> ActionOutcome:
+        if self.dialect == "sge":
+            # the SGE API has no approver keys: it approves as the operator (X-Admin-Id)
+            return self._call(operator, "approve_payout_batch", batch_id, {"batchId": batch_id},
+                              lambda c: c.approve_batch(batch_id))
         if not (approver_key or "").strip():
             raise UsageError("type your approver key to approve a payout batch; it is used for "
                              "this request only and never stored")
@@ -162,6 +167,8 @@ class ActionService:
               send: Callable[[Any], Any]) -> ActionOutcome:
         operator = require_operator(operator)
         client = self._client_factory()
+        if hasattr(client, "operator"):  # the SGE API identifies the operator (X-Admin-Id)
+            client.operator = operator
         try:
             result = send(client)
         finally:

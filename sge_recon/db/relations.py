@@ -55,7 +55,8 @@ class QueueDeclaration:
     prefix: str = "bull"
 
 
-# The admin API dialects sge-recon speaks (sge_recon/admin/): DESIGN §6, and SGE's /api/v2.
+# The admin API dialects sge-recon speaks: DESIGN §6 (sge_recon/admin_client.py) and SGE's /api/v2
+# (sge_recon/sge_admin_client.py).
 ADMIN_APIS = ("contract", "sge")
 
 
