@@ -220,7 +220,8 @@ def test_redis_and_bullmq_are_imported_only_by_the_data_access_module():
                  for p in [*root.glob("sge_recon/**/*.py"), *root.glob("app/**/*.py"),
                            *root.glob("jobs/**/*.py")]
                  if pattern.search(p.read_text(encoding="utf-8"))]
-    assert offenders == ["sge_recon/db/bullmq.py"]
+    # the data-access module, and the platform stand-in's demo traffic (the platform's side)
+    assert sorted(offenders) == ["sge_recon/db/bullmq.py", "sge_recon/platform/sge_queues.py"]
 
 
 def test_redis_down_is_an_error_sentence_and_nothing_else_changes(sge_url, world, redis_server):
@@ -244,3 +245,56 @@ def test_redis_down_is_an_error_sentence_and_nothing_else_changes(sge_url, world
     assert not {"sge_queue_depth_total", "sge_worker_status"} & {g.name for g in core_gauges(facts)}
     lights = {m.name: m.light.value for m in overview.metrics}
     assert lights["Queue depth"] == "grey" and lights["Worker status"] == "grey"
+
+
+@pytest.mark.slow
+def test_demo_profile_sge_runs_redis_bullmq_traffic_and_the_sge_api(new_database, tmp_path):
+    """`sge-recon demo --profile sge`: a private redis-server, BullMQ traffic with workers, the
+    SGE /api/v2 stand-in; the queue checks measure the live queues; everything stops."""
+    import os
+    import re
+    import signal
+    import time
+    import urllib.request
+
+    from sge_recon.db.bullmq import BullMQSource
+    from sge_recon.db.relations import QueueDeclaration
+
+    from .test_demo import free_port, wait_for
+
+    ports = [free_port() for _ in range(3)]
+    env = {**os.environ, "DATABASE_URL": new_database(empty=True),
+           "SGE_RECON_HOME": str(tmp_path / "home")}
+    env.pop("REDIS_URL", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sge_recon", "demo", "--profile", "sge", "--intents", "300",
+         "--api-port", str(ports[0]), "--console-port", str(ports[1]),
+         "--metrics-port", str(ports[2]), "--traffic-rate", "5", "--duration", "120"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    try:
+        out = wait_for(proc, "Press Ctrl-C")
+        redis_url = re.search(r"redis-server on (redis://\S+)", out).group(1)
+        with urllib.request.urlopen(f"http://127.0.0.1:{ports[0]}/healthz", timeout=30) as r:
+            assert r.status == 200
+        source = BullMQSource(redis_url, QueueDeclaration(
+            settlement_queue="intents", queues=("intents", "payouts", "reconciler")))
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            snap = source.depth()
+            if snap.settlement.completed >= 5 and snap.settlement_workers:
+                break
+            time.sleep(0.5)
+        assert snap.settlement.completed >= 5 and snap.worker_state in ("healthy", "degraded")
+        check = subprocess.run(
+            [sys.executable, "-m", "sge_recon", "check", "--only", "queue_depth,worker_status",
+             "--format", "json"], capture_output=True, text=True, timeout=120,
+            env={**env, "DATABASE_URL": env["DATABASE_URL"], "PLATFORM_PROFILE": "sge",
+                 "REDIS_URL": redis_url})
+        checks = {c["name"]: c for c in json.loads(check.stdout)["checks"]}
+        assert checks["worker_status"]["status"] in ("pass", "warn"), check.stdout
+        assert checks["queue_depth"]["status"] == "pass"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        rest, _ = proc.communicate(timeout=60)
+    assert "Stopped redis-server." in rest
+    assert proc.returncode == 0
