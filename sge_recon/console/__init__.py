@@ -224,11 +224,7 @@ class ConsoleService:
         if source is None:
             return None
         snapshot = source.depth()
-        jobs = {}
-        for name, counts in snapshot.counts.items():
-            jobs[name] = {
-                "failed": source.jobs(name, "failed", list_limit) if counts.failed else [],
-                "delayed": source.jobs(name, "delayed", list_limit) if counts.delayed else []}
+        jobs = source.job_lists(("failed", "delayed"), list_limit, counts=snapshot.counts)
         return {"snapshot": snapshot, "jobs": jobs,
                 "oldest_waiting_seconds": snapshot.oldest_waiting_seconds(self.now())}
 

@@ -62,6 +62,26 @@ class BullMQSource:
                                    f"{', '.join(JOB_STATES)}")
         return self._run(lambda c: self._jobs(c, queue, state, limit))
 
+    def job_lists(self, states: tuple[str, ...], limit: int = 50,
+                  counts: dict | None = None) -> dict[str, dict[str, list[JobInfo]]]:
+        """Queue -> state -> jobs, for every declared queue, on one connection (the Queue page).
+        With ``counts`` (a snapshot's), empty states are not asked for."""
+        unknown = [s for s in states if s not in JOB_STATES]
+        if unknown:
+            raise QueueUnavailable(f"unknown job state(s) {', '.join(unknown)}")
+
+        async def go(client):
+            out: dict[str, dict[str, list[JobInfo]]] = {}
+            for name in self.declaration.queues:
+                out[name] = {}
+                for state in states:
+                    if counts is not None and not getattr(counts[name], state, 1):
+                        out[name][state] = []
+                        continue
+                    out[name][state] = await self._jobs(client, name, state, limit)
+            return out
+        return self._run(go)
+
     def workers(self) -> list[WorkerInfo]:
         return self._run(self._workers)
 
