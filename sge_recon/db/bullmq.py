@@ -26,7 +26,6 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
-from ..config import mask
 from ..queues import (JOB_STATES, JobInfo, QueueCounts, QueueSnapshot, QueueUnavailable,
                       WorkerInfo)
 from .relations import QueueDeclaration
@@ -43,7 +42,7 @@ class BullMQSource:
         self.url = url
         self.declaration = declaration
         self.timeout = timeout
-        self.where = f"Redis at {mask(url)}"
+        self.where = f"Redis at {_where(url)}"
 
     # -- reads -----------------------------------------------------------------------------------
     def depth(self) -> QueueSnapshot:
@@ -241,6 +240,21 @@ class BullMQSource:
                 stacktrace=trace, stalled_count=int(j.stalledCounter or 0),
                 locked=bool(locks[i]) if locks else None))
         return out
+
+
+def _where(url: str) -> str:
+    """The Redis URL without its credentials (scheme, host, port, database)."""
+    from urllib.parse import urlparse
+
+    p = urlparse(url)
+    if p.scheme == "unix":
+        return f"unix://{p.path}"
+    auth = "***@" if p.password or p.username else ""
+    try:
+        port = p.port or 6379
+    except ValueError:
+        port = "?"
+    return f"{p.scheme}://{auth}{p.hostname}:{port}{p.path or ''}"
 
 
 def _ms(value: Any) -> datetime | None:
