@@ -27,6 +27,7 @@ from .conftest import settings_for
 from .redis_support import BullMQWorld
 
 QUEUE = "intents"
+ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
@@ -163,6 +164,35 @@ def test_no_worker_is_down(sge_url, redis_server):
         assert snap.counts["reconciler"].depth == 0
     finally:
         w.close()
+
+
+def test_workers_down_on_bullmq_alert_after_five_minutes_of_stored_failures(sge_url, world,
+                                                                          redis_server,
+                                                                          tmp_path):
+    """The settlement queue has no worker: worker_status fails; the worker_down incident opens
+    only once the stored failures span WORKER_DOWN_ALERT_MINUTES (BullMQ keeps no heartbeats)."""
+    from datetime import timedelta
+
+    from sge_recon.alerts.rules import evaluate_rules
+
+    profile = tmp_path / "sge-reconciler.yml"
+    profile.write_text((ROOT / "profiles" / "sge.yml").read_text().replace(
+        "settlement_queue: intents", "settlement_queue: reconciler"))
+    url = sge_url
+    recon = recon_for(url, redis_server.url, PLATFORM_PROFILE=str(profile))
+    [result] = recon.checks.run(only=["worker_status"], trigger="test").checks
+    assert result.status == "fail" and result.to_json()["value"] == "down"
+    now = datetime.now(timezone.utc)
+    facts = gather_facts(recon.db, recon.settings, now)
+    assert facts.worker_status == "down"
+    assert not [f for f in evaluate_rules(facts, recon.settings) if f.kind == "worker_down"]
+    with recon.db.transaction() as conn:  # the failures began 6 minutes ago
+        conn.execute("UPDATE recon.check_runs SET started_at = started_at - interval '6 minutes'"
+                     " WHERE run_id IN (SELECT run_id FROM recon.check_results WHERE name = "
+                     "'worker_status' AND status = 'fail')")
+    facts = gather_facts(recon.db, recon.settings, now + timedelta(seconds=1))
+    [finding] = [f for f in evaluate_rules(facts, recon.settings) if f.kind == "worker_down"]
+    assert int(finding.details["down_seconds"]) >= 360
 
 
 def test_queue_page_lists_failed_jobs_and_retries_one_through_bullmq(sge_url, world,
