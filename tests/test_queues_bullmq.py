@@ -196,6 +196,7 @@ def test_workers_down_on_bullmq_alert_after_five_minutes_of_stored_failures(sge_
     facts = gather_facts(recon.db, recon.settings, now + timedelta(seconds=1))
     [finding] = [f for f in evaluate_rules(facts, recon.settings) if f.kind == "worker_down"]
     assert int(finding.details["down_seconds"]) >= 360
+    assert finding.title.startswith("No worker registered on BullMQ queue reconciler on Redis")
 
 
 def test_queue_page_lists_failed_jobs_and_retries_one_through_bullmq(sge_url, world,

@@ -55,6 +55,9 @@ class Facts:
     # check name -> reason: signals the connected platform has no data for (its profile says so);
     # they raise no alert and export no series (an absent series is not a zero)
     unavailable: dict[str, str] = field(default_factory=dict)
+    # where queue depth and workers were measured when not PostgreSQL (e.g. "BullMQ queue intents
+    # on Redis at redis://host:6379/0"); None: the jobs and worker_heartbeats tables
+    queue_source: str | None = None
 
     def has(self, check: str) -> bool:
         return check not in self.unavailable
@@ -101,6 +104,7 @@ def apply_queue_source(facts: Facts, db: Database, settings: Settings) -> None:
     facts.workers_recent = len(workers)
     facts.workers_live = len(workers)
     facts.worker_status = snap.worker_state
+    facts.queue_source = f"BullMQ queue {snap.settlement_queue} on {snap.where}"
     # BullMQ keeps no heartbeat history: "down since" is the start of the unbroken run of
     # stored worker_status failures (the per-minute checks), so the alert waits out
     # WORKER_DOWN_ALERT_MINUTES as it does on heartbeats.
