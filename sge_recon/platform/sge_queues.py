@@ -68,7 +68,9 @@ class SgeQueueTraffic:
                 if duration is not None and time.monotonic() - started >= duration:
                     break
                 n += 1
-                await queues["intents"].add("process-intent", {"intentId": f"demo-{n}"}, {
+                poison = self.random.random() < self.fault_rate / 4  # fails every attempt
+                await queues["intents"].add("process-intent", {"intentId": f"demo-{n}",
+                                                               "poison": poison}, {
                     "attempts": 5, "backoff": {"type": "exponential", "delay": 1000},
                     "removeOnComplete": 1000, "removeOnFail": 5000})
                 self.stats.added += 1
@@ -89,7 +91,8 @@ class SgeQueueTraffic:
 
     async def _process(self, job, token):
         await asyncio.sleep(self.random.uniform(0.05, 0.4))
-        if job.name == "process-intent" and self.random.random() < self.fault_rate:
+        if job.name == "process-intent" and (job.data.get("poison")
+                                             or self.random.random() < self.fault_rate):
             self.stats.failed_attempts += 1
             raise RuntimeError("RPC timeout: the chain node did not answer within 10 s")
         self.stats.processed += 1
