@@ -311,8 +311,9 @@ class Demo:
             self.echo(f"  {service.name:<10} {where:<40} {state}  log: {service.log_path}")
         self.echo("")
         if self.options.profile == "sge":
+            where = self._redis.url if self._redis else self.settings.masked().get("REDIS_URL")
             self.echo("  SGE admin API: approvals go as the operator's name (X-Admin-Id); "
-                      f"queues: BullMQ on {self.settings.masked().get('REDIS_URL')}")
+                      f"queues: BullMQ on {where}")
         else:
             self.echo(f"  approver keys (type them in the console's Payouts page): "
                       f"see {self.settings.home / 'demo-keys.env'}")
