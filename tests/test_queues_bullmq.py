@@ -199,6 +199,31 @@ def test_workers_down_on_bullmq_alert_after_five_minutes_of_stored_failures(sge_
     assert finding.title.startswith("No worker registered on BullMQ queue reconciler on Redis")
 
 
+def test_node_workers_are_recognised_by_bullmqs_node_client_name(sge_url, redis_server):
+    """BullMQ for Node (the SGE workers) names a worker's connection <prefix>:<base64 of the
+    queue name>[:w:<name>] (queue-base.ts clientName); the Python package uses the plain name.
+    Both count as workers of the queue."""
+    import base64
+
+    import redis
+
+    from sge_recon.db.bullmq import BullMQSource
+    from sge_recon.db.relations import QueueDeclaration
+
+    node = redis.Redis.from_url(redis_server.url)
+    name = base64.b64encode(b"reconciler").decode()
+    node.client_setname(f"bull:{name}:w:node-reconciler")
+    try:
+        source = BullMQSource(redis_server.url, QueueDeclaration(
+            settlement_queue="reconciler", queues=("reconciler",)))
+        snap = source.depth()
+        assert [w.name for w in snap.settlement_workers] == [f"bull:{name}:w:node-reconciler"]
+        assert snap.worker_state == "healthy"
+    finally:
+        node.close()
+    assert source.depth().worker_state == "down"
+
+
 def test_queue_page_lists_failed_jobs_and_retries_one_through_bullmq(sge_url, world,
                                                                      redis_server, monkeypatch,
                                                                      tmp_path):
