@@ -56,6 +56,16 @@ def stop_if_platform_lacks(*tables: str) -> None:
         st.stop()
 
 
+def supports(action: str) -> bool:
+    """Whether the connected platform's admin API can do ``action``; when it cannot, say why
+    here instead of offering a button that would fail."""
+    reason = service().action_unsupported(action)
+    if reason:
+        st.caption(f":material/block: Not offered: {reason}.")
+        return False
+    return True
+
+
 def load(fn: Callable[..., Any], *args: Any, what: str = "this page's data") -> Any:
     """Call a data function; a database that is down gives a banner (not a traceback) and
     the page retries by itself until it is back."""

@@ -48,12 +48,14 @@ PERMISSIONS = {
     "approve": {"approver"},
     "execute": {"admin"},
     "correct": {"admin"},
+    "queue": {"admin"},  # pause/resume a BullMQ queue, retry a failed job (issue 17)
 }
 WHY_NOT = {
     "act": "viewers can look but not act; ask an admin for an operator account",
     "approve": "only an approver account (bound to one approver key) approves payout batches",
     "execute": "only an admin account executes payout batches",
     "correct": "only an admin account posts ledger corrections",
+    "queue": "only an admin account pauses, resumes or retries BullMQ queue jobs",
 }
 
 

@@ -72,6 +72,7 @@ class Demo:
         self.services: list[Service] = []
         self._lock_file = None
         self._stopping = False
+        self._redis = None  # the SGE demo's private redis-server (sge_recon.queues.redis_server)
 
     # -- lifecycle ----------------------------------------------------------------------------
     def run(self) -> None:
@@ -80,6 +81,7 @@ class Demo:
         self._acquire_lock(home / "demo.lock")
         if self.options.profile == "sge":
             self.settings = self._sge_settings()
+            self._sge_redis()
         recon = Recon(self.settings, application_name="sge-recon-demo")
         self.echo(f"Database: {recon.db.where} (platform profile {self.options.profile})")
         if self.options.profile == "sge":
@@ -118,6 +120,10 @@ class Demo:
                 service.process.wait()
         if alive:
             self.echo("Stopped " + ", ".join(s.name for s in alive) + ".")
+        if self._redis is not None:
+            self._redis.close()
+            self._redis = None
+            self.echo("Stopped redis-server.")
         if self._lock_file is not None:
             self._lock_file.close()
             self._lock_file = None
@@ -165,6 +171,21 @@ class Demo:
                                                             SGE_DEMO_DATABASE)
         return replace(self.settings, DATABASE_URL=url, PLATFORM_PROFILE="sge")
 
+    def _sge_redis(self) -> None:
+        """The SGE platform's queues are BullMQ on Redis: use REDIS_URL, or start a private
+        redis-server (Debian's; `python3 dev.py demo` installs it) for the demo's lifetime."""
+        from dataclasses import replace
+
+        if self.settings.REDIS_URL:
+            self.echo(f"Redis: {self.settings.masked()['REDIS_URL']} (REDIS_URL)")
+            return
+        from .queues.redis_server import PrivateRedis
+
+        folder = self.settings.home / "redis"
+        self._redis = PrivateRedis.start(folder)
+        self.settings = replace(self.settings, REDIS_URL=self._redis.url)
+        self.echo(f"Redis: private redis-server on {self._redis.url} (data in {folder})")
+
     def _sge_platform(self, recon: Recon) -> None:
         """The SGE stand-in's tables and a simulated SGE platform, when the database has none."""
         from .platform.sge_platform import (create_sge_schema, load_sge_platform,
@@ -184,6 +205,8 @@ class Demo:
         env = dict(os.environ)
         env["DATABASE_URL"] = database_url
         env["PLATFORM_PROFILE"] = self.settings.PLATFORM_PROFILE
+        if self.settings.REDIS_URL:
+            env["REDIS_URL"] = self.settings.REDIS_URL
         env["SGE_ADMIN_API_URL"] = f"http://127.0.0.1:{self.options.api_port}"
         env["CONSOLE_URL"] = f"http://127.0.0.1:{self.options.console_port}"
         env["SGE_RECON_HOME"] = str(self.settings.home)
@@ -263,8 +286,13 @@ class Demo:
         ]
         if o.profile == "sge":
             # The reference platform's API, worker and traffic speak the contract schema; the SGE
-            # stand-in is a database (its queues and admin API are issue "Queues on Redis").
+            # demo runs the SGE /api/v2 stand-in and BullMQ traffic with workers on Redis.
             plan = [s for s in plan if s.name in ("scheduler", "console")]
+            plan[:0] = [
+                Service("api", base + ["api", "--sge", "--port", str(o.api_port)],
+                        f"http://127.0.0.1:{o.api_port}/docs", o.api_port),
+                Service("queues", base + ["sge-queues", "--rate", str(max(o.traffic_rate, 0.01))]),
+            ]
         available = [s for s in plan if s.argv[3] in self.available_commands]
         missing = [s.name for s in plan if s.argv[3] not in self.available_commands]
         if missing:
@@ -314,8 +342,13 @@ class Demo:
         self.echo("")
         self.echo(f"  console accounts (viewer, operator, approver1, approver2, admin) and "
                   f"their passwords: {self.settings.home / ACCOUNTS_FILE}")
-        self.echo(f"  API keys (held by the console and the API): "
-                  f"{self.settings.home / 'demo-keys.env'}")
+        if self.options.profile == "sge":
+            where = self._redis.url if self._redis else self.settings.masked().get("REDIS_URL")
+            self.echo("  SGE admin API: approvals go as the signed-in operator (X-Admin-Id); "
+                      f"queues: BullMQ on {where}")
+        else:
+            self.echo(f"  API keys (held by the console and the API): "
+                      f"{self.settings.home / 'demo-keys.env'}")
         self.echo("Press Ctrl-C to stop everything.")
 
     def _supervise(self) -> None:

@@ -18,7 +18,8 @@ def stuck():
 
 def retry_button(intent_id: str, key: str) -> None:
     reason = kit.why_not()
-    if st.button(f"Retry intent {intent_id}…", key=key, disabled=bool(reason), help=reason):
+    if kit.supports("retry_intent") and st.button(f"Retry intent {intent_id}…", key=key,
+                                                   disabled=bool(reason), help=reason):
         op = kit.operator()
         kit.ask_to_confirm("intents", "Retry intent",
                            f"Re-enqueue intent **{intent_id}** for processing? (Idempotent: at "

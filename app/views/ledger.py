@@ -118,7 +118,7 @@ if program_ids:
 st.subheader("Correcting entry")
 st.caption("Writes one balanced journal transaction through the admin API; the reason is kept. "
            "Debits must equal credits per currency.")
-if program_ids and kit.require_operator("correct"):
+if program_ids and kit.supports("ledger_correction") and kit.require_operator("correct"):
     with st.form("correction", clear_on_submit=False):
         program = st.selectbox("Program", program_ids, key="correction_program")
         reason = st.text_input("Reason", key="correction_reason",

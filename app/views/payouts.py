@@ -8,7 +8,9 @@ import streamlit as st
 import console_kit as kit
 
 sla = kit.settings().PAYOUT_SLA_HOURS
-kit.page_header("Payouts", f"Batches need two approvals and execution within {sla} h "
+approvals = ("one approval by someone other than its creator" if kit.service().admin_api == "sge"
+             else "two approvals")
+kit.page_header("Payouts", f"Batches need {approvals} and execution within {sla} h "
                            "(approval SLA from creation, execution SLA from approval).")
 kit.api_banner()
 kit.show_outcome("payouts")
@@ -85,9 +87,13 @@ if batch_id:
                 reason = f"the batch is {batch['status']}, not pending approval"
             if reason is None and not found["consistent"]:
                 reason = "the batch does not add up (see above)"
-            st.caption(f"As **{who.name}** with approver key {who.approver_slot}: the console "
-                       "uses your key; nobody types one." if who and who.approver_slot else
-                       "Two different approver accounts must approve.")
+            if kit.service().admin_api == "sge":
+                st.caption("The SGE API approves as the signed-in account (X-Admin-Id), which "
+                           "must not be the batch's creator; one approval.")
+            else:
+                st.caption(f"As **{who.name}** with approver key {who.approver_slot}: the "
+                           "console uses your key; nobody types one." if who and
+                           who.approver_slot else "Two different approver accounts must approve.")
             if st.button("Approve…", key="approve_batch", disabled=bool(reason), help=reason):
                 account = who
                 kit.ask_to_confirm(

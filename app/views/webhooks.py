@@ -59,7 +59,8 @@ if delivery_id:
         reason = kit.why_not()
         if reason is None and found["status"] == "delivered":
             reason = "the delivery was delivered"
-        if st.button("Retry delivery…", key="retry_webhook", disabled=bool(reason), help=reason):
+        if kit.supports("retry_webhook") and st.button("Retry delivery…", key="retry_webhook",
+                                                       disabled=bool(reason), help=reason):
             op, target = kit.operator(), found["delivery_id"]
             kit.ask_to_confirm("webhooks", "Retry webhook delivery",
                                f"Schedule an immediate new attempt of delivery **{target}**?",

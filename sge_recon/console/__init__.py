@@ -21,7 +21,8 @@ from ..errors import DatabaseUnavailable, UsageError
 from .actions import (ActionOutcome, ActionService, CorrectionEntry, parse_correction,
                       parse_correction_entries)
 from .health import HealthMetric, Light
-from .overview import AlertSummary, Overview, build_overview, mark_unavailable
+from .overview import (AlertSummary, Overview, apply_queue_snapshot, build_overview,
+                       mark_unavailable)
 from .runbook import CHECKLISTS, INCIDENT_GUIDE, ITEMS, item_day, period_days
 from .slo import Slo, compute_slos
 
@@ -61,15 +62,30 @@ class ConsoleService:
                 from None
 
     def _default_client(self):
-        from ..admin_client import AdminClient
+        from ..sge_admin_client import admin_client_for
 
         # Approver keys are used only by approve_batch_as, for the signed-in approver's own key.
-        return AdminClient(self.settings.SGE_ADMIN_API_URL, admin_key=self.settings.ADMIN_API_KEY,
-                           timeout=15.0)
+        return admin_client_for(self.settings, self.recon.db.relations.admin_api, timeout=15.0)
+
+    @property
+    def admin_api(self) -> str:
+        """The connected platform's admin API dialect: ``contract`` (DESIGN §6) or ``sge``."""
+        return self.recon.db.relations.admin_api
+
+    def action_unsupported(self, action: str) -> str | None:
+        """Why the connected platform cannot do ``action`` (an admin client method name, e.g.
+        ``ledger_correction``), or None when it can. The console shows the reason instead of a
+        button that would fail."""
+        if self.admin_api == "sge":
+            from ..sge_admin_client import UNSUPPORTED
+
+            return UNSUPPORTED.get(action)
+        return None
 
     @cached_property
     def actions(self) -> ActionService:
-        return ActionService(self.recon.db, self._client_factory)
+        return ActionService(self.recon.db, self._client_factory, self.queue_source,
+                             dialect=self.admin_api)
 
     def api_health(self) -> ApiHealth:
         client = self._client_factory()
@@ -94,7 +110,20 @@ class ConsoleService:
             raise DatabaseUnavailable(f"cannot read the stored check results "
                                       f"({_first_line(exc)})") from None
         overview = self.read(lambda conn: build_overview(conn, self.settings, results, last_run))
-        return mark_unavailable(overview, self.unavailable_checks())
+        overview = mark_unavailable(overview, self.unavailable_checks())
+        source = self.queue_source()
+        if source is not None:
+            from ..queues import QueueUnavailable
+
+            try:
+                overview = apply_queue_snapshot(overview, source.depth(), None, self.settings)
+            except QueueUnavailable as exc:
+                overview = apply_queue_snapshot(overview, None, exc.message, self.settings)
+        return overview
+
+    def queue_source(self):
+        """The platform's queue source (BullMQ on Redis), or None (sge_recon.queues)."""
+        return self.recon.checks.queue_source()
 
     def platform_lacks(self, *tables: str) -> str | None:
         """Why the connected platform has none of ``tables`` (its profile declares them absent),
@@ -155,9 +184,10 @@ class ConsoleService:
     # -- Payouts ---------------------------------------------------------------------------------
     def open_payout_batches(self) -> list[dict]:
         sla = self.settings.PAYOUT_SLA_HOURS * 3600
+        needed = 1 if self.admin_api == "sge" else 2  # SGE: one approver, not the creator
         rows = self.read(q.open_payout_batches)
         for row in rows:
-            row["approvals"] = f"{len(row['approvers'])} of 2"
+            row["approvals"] = f"{len(row['approvers'])} of {needed}"
             row["sla_left_hours"] = round((sla - int(row["clock_seconds"])) / 3600, 1)
             row["sla_breached"] = int(row["clock_seconds"]) > sla
             row["approvers"] = ", ".join(row["approvers"])
@@ -211,6 +241,9 @@ class ConsoleService:
         why = account.why_not("approve") if account is not None else "sign in to approve"
         if why:
             raise UsageError(f"not approved: {why}")
+        if self.admin_api == "sge":
+            # the SGE API knows no approver keys: it approves as the signed-in account (X-Admin-Id)
+            return self.actions.approve_batch(account.name, batch_id, "")
         slot = account.approver_slot
         key = getattr(self.settings, f"PAYOUT_APPROVER_{slot}", None)
         if not key:
@@ -245,6 +278,29 @@ class ConsoleService:
                     "last_toggle": q.last_ok_action(conn, ["pause_queue", "resume_queue"],
                                                     "settlement")}
         return self.read(load)
+
+    def bullmq_queues(self, list_limit: int = 50) -> dict | None:
+        """The Queue page on a platform whose queues are BullMQ on Redis (None elsewhere):
+        counts per queue and state, the settlement queue's oldest waiting job, the workers,
+        and per queue the failed and delayed jobs (with errors and attempts) and the stalled
+        ones. Raises QueueUnavailable (a ReconError) with a sentence when Redis cannot be read."""
+        source = self.queue_source()
+        if source is None:
+            return None
+        snapshot = source.depth()
+        jobs = source.job_lists(("failed", "delayed"), list_limit, counts=snapshot.counts)
+        return {"snapshot": snapshot, "jobs": jobs,
+                "oldest_waiting_seconds": snapshot.oldest_waiting_seconds(self.now())}
+
+    def queue_kind(self) -> str | None:
+        """``bullmq`` when the profile declares BullMQ queues, else None (the jobs table)."""
+        decl = self.recon.db.relations.queues
+        return decl.kind if decl is not None else None
+
+    def queue_missing_reason(self) -> str | None:
+        from ..queues import missing_source_reason
+
+        return missing_source_reason(self.settings, self.recon.db.relations)
 
     # -- Trends ----------------------------------------------------------------------------------
     def processing_trend(self, days: int = 7) -> list[dict]:

@@ -234,6 +234,39 @@ def mark_unavailable(overview: Overview, unavailable: dict[str, str]) -> Overvie
     return overview
 
 
+def apply_queue_snapshot(overview: Overview, snapshot: Any, error: str | None,
+                         settings: Settings) -> Overview:
+    """The Worker status and Queue depth lights measured from the platform's queue source
+    (BullMQ on Redis) instead of PostgreSQL; grey with the sentence when it cannot be read."""
+    if error is not None:
+        replaced = {"Worker status": HealthMetric("Worker status", "Unknown", Light.GREY, error,
+                                                  "queue"),
+                    "Queue depth": HealthMetric("Queue depth", "Unknown", Light.GREY, error,
+                                                "queue")}
+    else:
+        s = snapshot.settlement
+        state = snapshot.worker_state
+        workers = snapshot.settlement_workers
+        detail = (f"{len(workers)} worker connection(s) registered on BullMQ queue "
+                  f"{snapshot.settlement_queue}")
+        if snapshot.stalled:
+            detail += f"; {len(snapshot.stalled)} stalled job(s) (lock lost)"
+        metric = queue_metric(s.depth, s.paused, settings)
+        oldest = snapshot.oldest_waiting_seconds(datetime.now(timezone.utc))
+        extra = (f" BullMQ queue {snapshot.settlement_queue}: {s.waiting} waiting + "
+                 f"{s.prioritized} prioritized; {s.delayed} delayed, {s.active} active, "
+                 f"{s.failed} failed apart.")
+        if oldest is not None:
+            extra += f" Oldest waiting for {_duration(oldest)}."
+        replaced = {"Worker status": HealthMetric("Worker status", state, WORKER_LIGHTS[state],
+                                                  detail + ".", "queue"),
+                    "Queue depth": HealthMetric(metric.name, metric.value, metric.light,
+                                                metric.detail + extra, "queue")}
+        overview.queue_paused = s.paused
+    overview.metrics = [replaced.get(m.name, m) for m in overview.metrics]
+    return overview
+
+
 def summarise_run(run: Any | None) -> LastRun | None:
     if run is None:
         return None

@@ -227,7 +227,11 @@ def open_payout_batches(conn) -> list[dict]:
         FROM platform.payout_batches b
         LEFT JOIN platform.payout_approvals a ON a.batch_id = b.id
         WHERE b.status IN ('pending_approval', 'approved')
-        GROUP BY b.id ORDER BY b.created_at""")
+        -- every column named: under a profile payout_batches is a view (no primary key, so
+        -- GROUP BY b.id alone does not make the others functionally dependent)
+        GROUP BY b.id, b.program_id, b.status, b.affiliate_count, b.total_amount, b.created_at,
+                 b.approved_at
+        ORDER BY b.created_at""")
 
 
 def recent_payout_batches(conn, limit: int) -> list[dict]:
