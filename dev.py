@@ -9,8 +9,10 @@
 
 It creates `.venv` with the standard library's venv, installs the pinned `uv` into it with pip,
 and installs the locked dependencies (`uv.lock`) with `uv sync --frozen`. The test command also
-installs Debian's `chromium` for the browser test and Debian's `prometheus` (for `promtool`, which
-checks the alert rules and the /metrics output) when they are missing (needs root or sudo), and
+installs Debian's `chromium` for the browser test, Debian's `prometheus` (for `promtool`, which
+checks the alert rules and the /metrics output) and Debian's `redis-server` (the BullMQ queue
+tests; `demo` installs it too, for `demo --profile sge`) when they are missing (needs root or
+sudo), and
 a separate small virtualenv `.venv-duckdb14` with DuckDB 1.4 LTS, the oldest DuckDB auditors may
 use, which the tests use to open the exported `audit.duckdb`.
 Standard library only: this file runs before anything is installed.
@@ -31,6 +33,7 @@ BIN = VENV / "bin"
 UV_VERSION = "0.13.9"
 CHROMIUM = "/usr/bin/chromium"
 PROMTOOL = "/usr/bin/promtool"
+REDIS_SERVER = "/usr/bin/redis-server"
 DUCKDB14_VENV = ROOT / ".venv-duckdb14"
 DUCKDB14 = "duckdb>=1.4,<1.5"  # DuckDB 1.4 LTS: the oldest reader audit.duckdb must open in
 
@@ -66,6 +69,10 @@ def ensure_chromium() -> None:
 
 def ensure_promtool() -> None:
     apt_install("prometheus", PROMTOOL, "the Prometheus rules and /metrics tests")
+
+
+def ensure_redis() -> None:
+    apt_install("redis-server", REDIS_SERVER, "the BullMQ queue tests and `demo --profile sge`")
 
 
 def ensure_duckdb14() -> Path:
@@ -105,6 +112,7 @@ def main(argv: list[str]) -> None:
         sync()
     elif command == "demo":
         sync()
+        ensure_redis()
         os.execv(str(BIN / "sge-recon"), [str(BIN / "sge-recon"), "demo", *rest])
     elif command == "run":
         sync()
@@ -115,6 +123,7 @@ def main(argv: list[str]) -> None:
         sync()
         ensure_chromium()
         ensure_promtool()
+        ensure_redis()
         ensure_duckdb14()
         os.chdir(ROOT)
         os.execv(str(BIN / "python"), [str(BIN / "python"), "-m", "pytest", *rest])

@@ -17,11 +17,24 @@ from streamlit.testing.v1 import AppTest
 MAIN = Path(__file__).resolve().parent / "main.py"
 
 
+def signed_in_as() -> str | None:
+    """The Overview as people see it: past the sign-in, as any enabled account (read-only
+    render; no action is taken)."""
+    sys.path.insert(0, str(MAIN.parent.parent))
+    from sge_recon.config import Settings
+    from sge_recon.context import Recon
+
+    enabled = [a for a in Recon(Settings.load()).accounts.list() if not a.disabled]
+    return enabled[0].name if enabled else None
+
+
 def main(repeat: int) -> None:
     times, errors = [], []
+    account = signed_in_as()
     for _ in range(repeat):
         at = AppTest.from_file(str(MAIN), default_timeout=120)
-        at.session_state["operator"] = "bench"
+        if account:
+            at.session_state["account"] = account
         t0 = time.perf_counter()
         at.run()
         times.append((time.perf_counter() - t0) * 1000)

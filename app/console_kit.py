@@ -7,9 +7,12 @@ through ``Recon.console`` (sge_recon/console).
 
 from __future__ import annotations
 
+import json
 import logging
+from datetime import datetime, timezone
 from decimal import Decimal, localcontext
 from typing import Any, Callable
+from urllib.parse import urlencode
 
 import streamlit as st
 
@@ -53,6 +56,16 @@ def stop_if_platform_lacks(*tables: str) -> None:
         st.stop()
 
 
+def supports(action: str) -> bool:
+    """Whether the connected platform's admin API can do ``action``; when it cannot, say why
+    here instead of offering a button that would fail."""
+    reason = service().action_unsupported(action)
+    if reason:
+        st.caption(f":material/block: Not offered: {reason}.")
+        return False
+    return True
+
+
 def load(fn: Callable[..., Any], *args: Any, what: str = "this page's data") -> Any:
     """Call a data function; a database that is down gives a banner (not a traceback) and
     the page retries by itself until it is back."""
@@ -92,15 +105,105 @@ def api_banner() -> None:
         st.warning(health.message, icon=":material/power_off:")
 
 
+# -- who is signed in ----------------------------------------------------------------------------
+@st.cache_data(ttl=10, show_spinner=False)
+def accounts_exist() -> bool:
+    return recon().accounts.any()
+
+
+def account():
+    """The signed-in account, read fresh from recon (a disabled account stops acting at once),
+    or None (nobody signed in, or the console runs without accounts)."""
+    name = st.session_state.get("account")
+    if not name:
+        return None
+    try:
+        found = recon().accounts.get(name)
+    except ReconError:
+        return None
+    if found is None or found.disabled:
+        st.session_state.pop("account", None)
+        return None
+    return found
+
+
+SESSION_COOKIE = "sge_recon_session"
+
+
+def start_session(name: str) -> None:
+    """After a sign-in: a session token for this browser (written as a cookie on the next run),
+    so that a reload or a link opened in a new tab stays signed in."""
+    try:
+        token = recon().accounts.start_session(name)
+    except ReconError:
+        return  # signed in for this tab only
+    st.session_state["session_token"] = token
+    st.session_state["_cookie"] = token
+
+
+def resume_session() -> bool:
+    """A new tab of a signed-in browser: its cookie names a live session of an enabled account."""
+    token = (st.context.cookies or {}).get(SESSION_COOKIE) if hasattr(st, "context") else None
+    if not token:
+        return False
+    try:
+        found = recon().accounts.resume(token)
+    except ReconError:
+        return False
+    if found is None:
+        return False
+    st.session_state["account"] = found.name
+    st.session_state["session_token"] = token
+    return True
+
+
+def end_session() -> None:
+    token = st.session_state.pop("session_token", None)
+    try:
+        recon().accounts.end_session(token)
+    except ReconError:
+        pass
+    st.session_state["_cookie"] = ""  # cleared in the browser on the next run
+
+
+def write_session_cookie() -> None:
+    """Set (after a sign-in) or clear (after a sign-out) the session cookie in the browser."""
+    token = st.session_state.pop("_cookie", None)
+    if token is None:
+        return
+    age = 12 * 3600 if token else 0
+    st.html("<script>document.cookie = " + json.dumps(
+        f"{SESSION_COOKIE}={token}; path=/; max-age={age}; SameSite=Strict")
+        + " + (location.protocol === 'https:' ? '; Secure' : '');</script>",
+        unsafe_allow_javascript=True)
+
+
 def operator() -> str:
-    return (st.session_state.get("operator") or "").strip()
+    """The name every action, tick and note is recorded with: the signed-in account's."""
+    found = account()
+    return found.name if found else ""
 
 
-def require_operator() -> bool:
-    if operator():
+def why_not(what: str = "act") -> str | None:
+    """Why the person at the console may not do ``what`` (act, approve, execute, correct), or
+    None when they may. Buttons are shown disabled with this reason as their help."""
+    found = account()
+    if found is None:
+        if not accounts_exist():
+            return ("this console has no accounts yet, so it is read-only: create one with "
+                    "`sge-recon users add NAME --role operator`")
+        return "sign in to act"
+    return found.why_not(what)
+
+
+def require_operator(what: str = "act") -> bool:
+    """True when the signed-in account may ``what``; otherwise says why (once per page)."""
+    reason = why_not(what)
+    if reason is None:
         return True
-    st.info("Enter your name as **operator** in the sidebar to act: every action is recorded "
-            "with who did it.", icon=":material/person:")
+    if not st.session_state.get("_why_shown"):
+        st.session_state["_why_shown"] = True
+        st.info(f"Read-only: {reason}.", icon=":material/lock:")
     return False
 
 
@@ -117,8 +220,29 @@ def mark(light: Any) -> str:
     return f":{colour}-badge[{text}]"
 
 
-def money(value: Any) -> str:
-    return "—" if value is None else f"{value:,.2f}"
+def money(value: Any, currency: str | None = None) -> str:
+    """An amount with its currency: 1,234.50 USD (exact: more decimals only when they exist)."""
+    if value is None:
+        return "—"
+    text = exact(value if isinstance(value, Decimal) else Decimal(str(value)))
+    return f"{text} {currency}" if currency else text
+
+
+def money_by_currency(amounts: dict[str, Any] | None) -> str:
+    """Totals per currency, never one sum across currencies: 10.50 USD · 1,000.00 EUR."""
+    if not amounts:
+        return "—"
+    return " · ".join(money(v, c) for c, v in sorted(amounts.items()))
+
+
+def totals_by_currency(rows: list[dict], amount: str = "amount",
+                       currency: str = "currency") -> dict[str, Decimal]:
+    out: dict[str, Decimal] = {}
+    for r in rows:
+        if r.get(amount) is not None:
+            out[r.get(currency) or "?"] = out.get(r.get(currency) or "?", Decimal(0)) + \
+                Decimal(str(r[amount]))
+    return out
 
 
 def exact(value: Any) -> Any:
@@ -132,18 +256,110 @@ def exact(value: Any) -> Any:
         return f"{value.normalize():,f}"
 
 
-def table(rows: Any, **kwargs: Any) -> None:
-    """st.dataframe for a list of row dicts, with money shown exactly (see :func:`exact`)."""
-    if isinstance(rows, list):
-        rows = [{k: exact(v) for k, v in r.items()} if isinstance(r, dict) else r for r in rows]
-    st.dataframe(rows, **kwargs)
+HEADERS = {"id": "Id", "intent_id": "Intent", "batch_id": "Batch", "delivery_id": "Delivery",
+           "endpoint_id": "Endpoint", "program_id": "Program", "user_id": "User",
+           "affiliate_id": "Affiliate", "transaction_id": "Transaction",
+           "commission_id": "Commission", "settlement_id": "Settlement", "worker_id": "Worker",
+           "attempt_count": "Attempts", "last_error": "Last error", "url": "URL",
+           "sla_left_hours": "SLA left (h)", "stuck_minutes": "Stuck (min)",
+           "silent_seconds": "Silent (s)", "money_at_stake": "Money at stake",
+           "status_code": "HTTP status", "tx_hash": "Tx hash"}
+# id column -> (page, query parameter) of the page that opens that item (DESIGN §9 deep links)
+LINKS = {"intent_id": ("intents", "id"), "batch_id": ("payouts", "id"),
+         "delivery_id": ("webhooks", "id"), "transaction_id": ("ledger", "transaction"),
+         "program_id": ("ledger", "program")}
+
+
+def header(name: str) -> str:
+    if name in HEADERS:
+        return HEADERS[name]
+    text = name.replace("_", " ").capitalize()
+    return text[:-3] + " (UTC)" if name.endswith("_at") else text
+
+
+def cell(value: Any) -> Any:
+    """One table cell as people read it: exact money, UTC times without "+00:00", no None."""
+    if value is None:
+        return ""
+    if isinstance(value, Decimal):
+        return exact(value)
+    if isinstance(value, datetime):
+        return f"{value.astimezone(timezone.utc):%Y-%m-%d %H:%M:%S}"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, dict):
+        return json.dumps(value, default=str)[:500]
+    return value
+
+
+def link(page: str, param: str, value: Any) -> str:
+    return f"/{page}?{urlencode({param: str(value)})}"
+
+
+def table(rows: Any, links: bool | dict[str, tuple[str, str]] = True, **kwargs: Any) -> None:
+    """st.dataframe for row dicts as people read them: human headers, money exact, times in UTC
+    without "+00:00", empty cells instead of None, and every id a link to its page."""
+    if not isinstance(rows, list) or not rows or not isinstance(rows[0], dict):
+        st.dataframe(rows, **kwargs)
+        return
+    targets = (LINKS if links is True else links or {})
+    columns = list(rows[0])
+    linked = {c: targets[c] for c in columns if c in targets}
+    shown = []
+    for r in rows:
+        out = {k: cell(v) for k, v in r.items()}
+        for c, (page, param) in linked.items():
+            if r.get(c) not in (None, ""):
+                out[c] = link(page, param, r[c])
+        shown.append(out)
+    config = {c: header(c) for c in columns}
+    for c, (page, param) in linked.items():
+        config[c] = st.column_config.LinkColumn(
+            header(c), display_text=rf"{param}=(.*)$",
+            help=f"Opens the item on the {page.capitalize()} page")
+    config.update(kwargs.pop("column_config", None) or {})
+    st.dataframe(shown, column_config=config, **kwargs)
 
 
 # -- confirm, act, show the answer -----------------------------------------------------------------
-def ask_to_confirm(page: str, title: str, description: str, run: Callable[[], Any]) -> None:
-    """Open the confirmation dialog for an action; ``run`` returns an ActionOutcome."""
+def pick(label: str, options: list[str], key: str, param: str = "id",
+         format_func: Callable[[Any], str] = str, help: str | None = None) -> str | None:
+    """The item this page is on: the URL's ``?<param>=`` (a deep link, or what was picked
+    here). A list that refreshes underneath never changes it, and after an action it stays on
+    the same item (never the next one in the list); nothing is pre-selected."""
+    current = st.query_params.get(param) or None
+    options = list(options)
+    if current is not None and current not in options:
+        options.insert(0, current)  # e.g. a batch that just left the open list: stay on it
+
+    def changed() -> None:
+        value = st.session_state.get(key)
+        if value is None:
+            st.query_params.pop(param, None)
+        else:
+            st.query_params[param] = value
+
+    st.session_state[key] = current
+    st.selectbox(label, options, key=key, on_change=changed, format_func=format_func,
+                 placeholder="Choose one…", help=help)
+    return current
+
+
+def search_to_param(key: str, param: str) -> None:
+    """on_change of a search box: open the typed id (the URL's ?<param>=), clear the box."""
+    value = (st.session_state.get(key) or "").strip()
+    if value:
+        st.query_params[param] = value
+    st.session_state[key] = ""
+
+
+def ask_to_confirm(page: str, title: str, description: str, run: Callable[[], Any],
+                   need: str = "act", target: str | None = None) -> None:
+    """Open the confirmation dialog for an action; ``run`` returns an ActionOutcome. The target
+    is captured now: nothing that refreshes afterwards can change what Confirm acts on."""
     st.session_state["pending_action"] = {"page": page, "title": title,
-                                          "description": description, "run": run}
+                                          "description": description, "run": run,
+                                          "need": need, "target": target}
 
 
 def _clear_pending() -> None:
@@ -159,10 +375,15 @@ def show_pending_dialog() -> None:
 
     def body() -> None:
         st.markdown(pending["description"])
-        st.caption(f"Operator: {operator() or '—'} · recorded in the action log")
+        if pending.get("target"):
+            st.caption(f"Acts on **{pending['target']}** only (fixed when this dialog opened).")
+        st.caption(f"Signed in as: {operator() or '—'} · recorded in the action log")
         left, right = st.columns(2)
         if left.button("Confirm", type="primary", key="confirm_action"):
+            reason = why_not(pending.get("need", "act"))  # checked again, fresh, at the moment
             try:
+                if reason:
+                    raise ReconError(f"not allowed: {reason}")
                 outcome = pending["run"]()
             except ReconError as exc:
                 outcome = exc

@@ -1,8 +1,8 @@
 """The sge-recon ops console (DESIGN §9): `sge-recon console`, or `streamlit run app/main.py`.
 
-This entrypoint only sets up the frame every page shares — the optional viewer password, the
-operator's name, the status of the database and the admin API — and hands over to the page chosen
-in the navigation. Pages live in app/views/ and call the library (Recon.console). Not in
+This entrypoint only sets up the frame every page shares — the sign-in (local accounts, see
+sge_recon/accounts.py), who is signed in, the status of the database and the admin API — and
+hands over to the page chosen in the navigation. Pages live in app/views/ and call the library (Recon.console). Not in
 app/pages/: Streamlit serves a pages/ folder's files directly by URL, bypassing this entrypoint
 (its password gate and sidebar); st.navigation routes every URL through here.
 """
@@ -18,6 +18,7 @@ import streamlit as st
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # console_kit, when run from elsewhere
 
 import console_kit as kit  # noqa: E402
+from sge_recon.errors import DatabaseUnavailable, ReconError  # noqa: E402
 
 PAGES = {
     "overview": ("views/overview.py", "Overview", ":material/dashboard:"),
@@ -36,11 +37,54 @@ PAGES = {
 st.set_page_config(page_title="sge-recon console", page_icon=":material/balance:", layout="wide")
 
 
-def password_gate() -> None:
-    """When CONSOLE_PASSWORD is set, nothing is shown before the viewer types it."""
+def gate():
+    """DESIGN §9: what must be shown before any page, or None when the page may run. When
+    accounts exist, nothing is shown before a sign-in (Username, Password, Sign in). Without
+    accounts the console is read-only (every action disabled, saying why), behind
+    CONSOLE_PASSWORD when that is set (the legacy viewer gate)."""
+    st.session_state["_why_shown"] = False
+    if kit.account() is not None:
+        return None
+    if kit.resume_session():  # a reload or a new tab of a signed-in browser
+        return None
+    try:
+        any_accounts = kit.accounts_exist()
+    except DatabaseUnavailable as exc:  # cannot tell who may see what: show nothing until back
+        return lambda message=exc.message: kit.database_down_banner(message, "the console")
+    except ReconError as exc:
+        return lambda message=exc.message: st.error(
+            f"The console cannot check its accounts: {message}", icon=":material/dangerous:")
+    if not any_accounts:
+        expected = kit.settings().CONSOLE_PASSWORD
+        if expected and not st.session_state.get("viewer_ok"):
+            return legacy_password_gate
+        return None
+    return sign_in_form
+
+
+def sign_in_form() -> None:
+    kit.write_session_cookie()  # after a sign-out: forget the session in this browser
+    st.title("sge-recon console")
+    st.caption("Sign in with your console account (`sge-recon users add`). Every action is "
+               "recorded with your name.")
+    with st.form("sign_in", clear_on_submit=False, enter_to_submit=True):
+        username = st.text_input("Username", key="sign_in_username", autocomplete="username")
+        password = st.text_input("Password", type="password", key="sign_in_password",
+                                 autocomplete="current-password")
+        submitted = st.form_submit_button("Sign in", type="primary")
+    if submitted:
+        result = kit.recon().accounts.sign_in(username, password)
+        if result.ok:
+            st.session_state["account"] = result.account.name
+            st.session_state.pop("sign_in_password", None)
+            kit.start_session(result.account.name)
+            st.rerun()  # the page asked for (its address and ?id=) opens now
+        st.error(result.message, icon=":material/lock:")
+
+
+def legacy_password_gate() -> None:
+    """CONSOLE_PASSWORD (no accounts yet): a shared viewer password; it never grants actions."""
     expected = kit.settings().CONSOLE_PASSWORD
-    if not expected or st.session_state.get("viewer_ok"):
-        return
     st.title("sge-recon console")
     typed = st.text_input("Console password", type="password", key="viewer_password")
     if typed:
@@ -49,14 +93,24 @@ def password_gate() -> None:
             del st.session_state["viewer_password"]
             st.rerun()
         st.error("Wrong password. Ask the ops lead for the console password.")
-    st.stop()
+
+
+def sign_out() -> None:
+    kit.end_session()
+    for key in ("account", "pending_action", "outcomes"):
+        st.session_state.pop(key, None)
 
 
 def sidebar() -> None:
     with st.sidebar:
-        st.text_input("Operator", key="operator", placeholder="your name",
-                      help="Entered once per session; every action and runbook tick is recorded "
-                           "with this name.")
+        who = kit.account()
+        kit.write_session_cookie()  # after a sign-in: keep it across reloads and new tabs
+        if who is not None:
+            st.markdown(f":material/person: **{who.name}** · {who.role}"
+                        + (f" (approver key {who.approver_slot})" if who.approver_slot else ""))
+            st.button("Sign out", key="sign_out", on_click=sign_out)
+        else:
+            st.caption(":material/lock: Read-only: " + (kit.why_not() or ""))
         api = kit.api_health()
         if api.ok:
             st.caption(f":green[●] Admin API up · {kit.settings().SGE_ADMIN_API_URL}")
@@ -65,9 +119,15 @@ def sidebar() -> None:
         st.caption(f"Database: {kit.recon().db.where}")
 
 
-password_gate()
+# The navigation is set up before the gate (hidden until signed in), so that the page of the
+# address (/payouts?id=…) is the one that opens after signing in.
+blocked = gate()
 navigation = st.navigation([st.Page(path, title=title, icon=icon, url_path=key,
                                     default=(key == "overview"))
-                            for key, (path, title, icon) in PAGES.items()])
+                            for key, (path, title, icon) in PAGES.items()],
+                           position="hidden" if blocked else "sidebar")
+if blocked:
+    blocked()
+    st.stop()
 sidebar()
 navigation.run()

@@ -35,6 +35,14 @@ class Settings:
     DATABASE_URL: str | None = _setting(
         None, "PostgreSQL URL of the platform database. Unset: a private embedded PostgreSQL "
         "under SGE_RECON_HOME is started and used.", secret=True)
+    REDIS_URL: str | None = _setting(
+        None, "Redis URL of the platform's BullMQ queues (redis://[user:password@]host:6379/0, "
+        "rediss:// for TLS, unix:///path/redis.sock). Used when the platform profile declares "
+        "`queues: {kind: bullmq}` (SGE): queue depth, workers and queue actions come from there. "
+        "Unset: those checks are unavailable.", secret=True)
+    REDIS_TIMEOUT_SECONDS: Decimal = _setting(
+        Decimal("3"), "How long one Redis connect or read may take before the queue checks "
+        "report error.", minimum=0.1)
     SGE_ADMIN_API_URL: str = _setting(
         "http://127.0.0.1:8000", "Base URL of the platform's admin HTTP API.")
     ADMIN_API_KEY: str | None = _setting(
@@ -66,7 +74,9 @@ class Settings:
     CONSOLE_URL: str = _setting(
         "http://127.0.0.1:8501", "Public address of the console, used for links in alerts.")
     CONSOLE_PASSWORD: str | None = _setting(
-        None, "When set, the console asks for this viewer password before showing anything.",
+        None, "Legacy viewer gate, used only while no console account exists: the console asks "
+        "for this password before showing anything, and stays read-only. Once `sge-recon users "
+        "add` has created an account, people sign in with their own and this is ignored.",
         secret=True)
     EXPORTS_DIR: str = _setting(
         "exports", "Folder that receives the monthly audit exports (<folder>/<YYYY-MM>/); a "
@@ -181,6 +191,8 @@ class Settings:
         """Cross-field checks. Each message names the setting and how to fix it."""
         if self.DATABASE_URL is not None:
             _check_postgres_url(self.DATABASE_URL)
+        if self.REDIS_URL is not None:
+            _check_redis_url(self.REDIS_URL)
         for name in ("SGE_ADMIN_API_URL", "CONSOLE_URL", "SLACK_WEBHOOK_URL", "DISCORD_WEBHOOK_URL",
                      "PAGERDUTY_EVENTS_URL", "ALERT_WEBHOOK_URL"):
             value = getattr(self, name)
@@ -310,6 +322,29 @@ def _check_postgres_url(url: str) -> None:
         parsed.port  # noqa: B018 - raises on a malformed port
     except ValueError:
         raise ConfigError("DATABASE_URL", "has a malformed port; use host:5432") from None
+
+
+def _check_redis_url(url: str) -> None:
+    parsed = urlparse(url)
+    if parsed.scheme not in ("redis", "rediss", "unix"):
+        raise ConfigError("REDIS_URL", "must be a Redis URL such as redis://127.0.0.1:6379/0, "
+                                       "rediss://user:password@host:6380/0 or "
+                                       f"unix:///run/redis.sock (got {mask(url)!r})")
+    if parsed.scheme == "unix":
+        if not parsed.path:
+            raise ConfigError("REDIS_URL", "a unix:// URL needs the socket's path, e.g. "
+                                           "unix:///run/redis/redis.sock")
+        return
+    if not parsed.hostname:
+        raise ConfigError("REDIS_URL", "names no host; use redis://host:6379/0")
+    try:
+        parsed.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        raise ConfigError("REDIS_URL", "has a malformed port; use host:6379") from None
+    db = (parsed.path or "/").strip("/")
+    if db and not db.isdigit():
+        raise ConfigError("REDIS_URL", f"the path must be a database number such as /0, got "
+                                       f"/{db}")
 
 
 def _check_http_url(name: str, url: str) -> None:

@@ -35,7 +35,14 @@ class Recon:
 
     @cached_property
     def admin(self):
-        """The platform's admin API client (sge_recon.admin_client.AdminClient)."""
+        """The platform's admin API client: sge_recon.admin_client.AdminClient (DESIGN §6), or
+        sge_recon.sge_admin_client.SgeAdminClient when the profile says ``admin_api: sge``."""
+        from .profiles import relations_for
+
+        if relations_for(self.settings).admin_api == "sge":
+            from .sge_admin_client import SgeAdminClient
+
+            return SgeAdminClient.from_settings(self.settings, bearer=self.settings.ADMIN_API_KEY)
         from .admin_client import AdminClient
 
         return AdminClient.from_settings(self.settings)
@@ -53,6 +60,13 @@ class Recon:
         from .exports import ExportService
 
         return ExportService(self)
+
+    @cached_property
+    def accounts(self):
+        """The console's local accounts and sign-in (sge_recon.accounts.AccountService)."""
+        from .accounts import AccountService
+
+        return AccountService(self.db)
 
     @cached_property
     def console(self):

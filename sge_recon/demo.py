@@ -24,6 +24,11 @@ from .context import Recon
 from .errors import AlreadyRunning, ReconError
 
 DEMO_KEYS = ("ADMIN_API_KEY", "PAYOUT_APPROVER_1", "PAYOUT_APPROVER_2")
+# the demo's console accounts: one per role, two approvers (one per approver key)
+DEMO_ACCOUNTS = (("viewer", "viewer", None), ("operator", "operator", None),
+                 ("approver1", "approver", 1), ("approver2", "approver", 2),
+                 ("admin", "admin", None))
+ACCOUNTS_FILE = "demo-accounts.txt"
 
 
 @dataclass
@@ -67,6 +72,7 @@ class Demo:
         self.services: list[Service] = []
         self._lock_file = None
         self._stopping = False
+        self._redis = None  # the SGE demo's private redis-server (sge_recon.queues.redis_server)
 
     # -- lifecycle ----------------------------------------------------------------------------
     def run(self) -> None:
@@ -75,6 +81,7 @@ class Demo:
         self._acquire_lock(home / "demo.lock")
         if self.options.profile == "sge":
             self.settings = self._sge_settings()
+            self._sge_redis()
         recon = Recon(self.settings, application_name="sge-recon-demo")
         self.echo(f"Database: {recon.db.where} (platform profile {self.options.profile})")
         if self.options.profile == "sge":
@@ -82,6 +89,7 @@ class Demo:
         recon.init_db()
         if self.options.profile != "sge":
             self._first_simulation(recon)
+        self.accounts_file = self._demo_accounts(recon)
         env = self._child_env(recon.db.url)
         self._check_ports()
         self.services = self._plan_services()
@@ -112,6 +120,10 @@ class Demo:
                 service.process.wait()
         if alive:
             self.echo("Stopped " + ", ".join(s.name for s in alive) + ".")
+        if self._redis is not None:
+            self._redis.close()
+            self._redis = None
+            self.echo("Stopped redis-server.")
         if self._lock_file is not None:
             self._lock_file.close()
             self._lock_file = None
@@ -159,6 +171,21 @@ class Demo:
                                                             SGE_DEMO_DATABASE)
         return replace(self.settings, DATABASE_URL=url, PLATFORM_PROFILE="sge")
 
+    def _sge_redis(self) -> None:
+        """The SGE platform's queues are BullMQ on Redis: use REDIS_URL, or start a private
+        redis-server (Debian's; `python3 dev.py demo` installs it) for the demo's lifetime."""
+        from dataclasses import replace
+
+        if self.settings.REDIS_URL:
+            self.echo(f"Redis: {self.settings.masked()['REDIS_URL']} (REDIS_URL)")
+            return
+        from .queues.redis_server import PrivateRedis
+
+        folder = self.settings.home / "redis"
+        self._redis = PrivateRedis.start(folder)
+        self.settings = replace(self.settings, REDIS_URL=self._redis.url)
+        self.echo(f"Redis: private redis-server on {self._redis.url} (data in {folder})")
+
     def _sge_platform(self, recon: Recon) -> None:
         """The SGE stand-in's tables and a simulated SGE platform, when the database has none."""
         from .platform.sge_platform import (create_sge_schema, load_sge_platform,
@@ -178,6 +205,8 @@ class Demo:
         env = dict(os.environ)
         env["DATABASE_URL"] = database_url
         env["PLATFORM_PROFILE"] = self.settings.PLATFORM_PROFILE
+        if self.settings.REDIS_URL:
+            env["REDIS_URL"] = self.settings.REDIS_URL
         env["SGE_ADMIN_API_URL"] = f"http://127.0.0.1:{self.options.api_port}"
         env["CONSOLE_URL"] = f"http://127.0.0.1:{self.options.console_port}"
         env["SGE_RECON_HOME"] = str(self.settings.home)
@@ -191,6 +220,30 @@ class Demo:
         if not self.settings.EXPORT_SIGNING_KEY:
             env["EXPORT_SIGNING_KEY_FILE"] = str(self._demo_signing_key())
         return env
+
+    def _demo_accounts(self, recon: Recon) -> Path:
+        """The console's demo accounts (one per role, both approvers), with generated passwords
+        kept (0600) in SGE_RECON_HOME/demo-accounts.txt; reused while that file exists."""
+        path = self.settings.home / ACCOUNTS_FILE
+        known: dict[str, str] = {}
+        if path.exists():
+            for line in path.read_text().splitlines():
+                parts = line.split()
+                if len(parts) >= 3 and not line.startswith("#"):
+                    known[parts[0]] = parts[2]
+        lines = ["# sge-recon demo: console accounts (username role password); sign in at the "
+                 "console", "# change one with: sge-recon users set-password NAME"]
+        for name, role, slot in DEMO_ACCOUNTS:
+            password = known.get(name)
+            if password is None or recon.accounts.get(name) is None:
+                password = password or secrets.token_urlsafe(12)
+                recon.accounts.add(name, role, password, approver_slot=slot, replace=True)
+            lines.append(f"{name} {role} {password}" + (f" (approver key {slot})" if slot else ""))
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write("\n".join(lines) + "\n")
+        path.chmod(0o600)
+        return path
 
     def _demo_signing_key(self) -> Path:
         """An Ed25519 key that signs the demo's export manifests, made once (0600)."""
@@ -233,8 +286,13 @@ class Demo:
         ]
         if o.profile == "sge":
             # The reference platform's API, worker and traffic speak the contract schema; the SGE
-            # stand-in is a database (its queues and admin API are issue "Queues on Redis").
+            # demo runs the SGE /api/v2 stand-in and BullMQ traffic with workers on Redis.
             plan = [s for s in plan if s.name in ("scheduler", "console")]
+            plan[:0] = [
+                Service("api", base + ["api", "--sge", "--port", str(o.api_port)],
+                        f"http://127.0.0.1:{o.api_port}/docs", o.api_port),
+                Service("queues", base + ["sge-queues", "--rate", str(max(o.traffic_rate, 0.01))]),
+            ]
         available = [s for s in plan if s.argv[3] in self.available_commands]
         missing = [s.name for s in plan if s.argv[3] not in self.available_commands]
         if missing:
@@ -282,8 +340,15 @@ class Demo:
             where = service.url or "(background)"
             self.echo(f"  {service.name:<10} {where:<40} {state}  log: {service.log_path}")
         self.echo("")
-        self.echo(f"  approver keys (type them in the console's Payouts page): "
-                  f"see {self.settings.home / 'demo-keys.env'}")
+        self.echo(f"  console accounts (viewer, operator, approver1, approver2, admin) and "
+                  f"their passwords: {self.settings.home / ACCOUNTS_FILE}")
+        if self.options.profile == "sge":
+            where = self._redis.url if self._redis else self.settings.masked().get("REDIS_URL")
+            self.echo("  SGE admin API: approvals go as the signed-in operator (X-Admin-Id); "
+                      f"queues: BullMQ on {where}")
+        else:
+            self.echo(f"  API keys (held by the console and the API): "
+                      f"{self.settings.home / 'demo-keys.env'}")
         self.echo("Press Ctrl-C to stop everything.")
 
     def _supervise(self) -> None:

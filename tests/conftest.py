@@ -112,3 +112,14 @@ def cli_env(db_url, tmp_path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SGE_", "DATABASE_URL"))}
     env.update(DATABASE_URL=db_url, SGE_RECON_HOME=str(tmp_path / "home"))
     return env
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    """A private redis-server for the session (Debian's, installed by `python3 dev.py test`) on a
+    free 127.0.0.1 port in a temp folder; tests that stop it must restart it."""
+    from sge_recon.queues.redis_server import PrivateRedis
+
+    server = PrivateRedis.start()
+    yield server
+    server.close()

@@ -10,35 +10,52 @@ from pathlib import Path
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from sge_recon.accounts import AccountService
+from sge_recon.db import Database
+
 from .factories import ago
 from .platform_helpers import KEYS
 
 APP = Path(__file__).resolve().parent.parent / "app" / "main.py"
+PASSWORD = "test-password-123"
+# the console's test accounts: name -> (role, approver key)
+ACCOUNTS = {"ada": ("operator", None), "vic": ("viewer", None), "alice": ("approver", 1),
+            "bob": ("approver", 2), "root": ("admin", None)}
 PAGES = ["overview", "ledger", "intents", "payouts", "webhooks", "queue", "trends", "slos",
          "runbook", "incidents", "exports"]
 
 
-def console_env(monkeypatch, db_url: str, api_url: str, tmp_path: Path, **extra) -> None:
+def console_env(monkeypatch, db_url: str, api_url: str, tmp_path: Path, accounts: bool = True,
+                **extra) -> None:
     """The environment the console process would have; caches from earlier tests cleared."""
     for name in ("SGE_RECON_CONFIG", "CONSOLE_PASSWORD"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("DATABASE_URL", db_url)
     monkeypatch.setenv("SGE_ADMIN_API_URL", api_url)
     monkeypatch.setenv("SGE_RECON_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("ADMIN_API_KEY", KEYS["ADMIN_API_KEY"])
-    for name in ("PAYOUT_APPROVER_1", "PAYOUT_APPROVER_2"):
-        monkeypatch.delenv(name, raising=False)  # approvers type their keys in the console
+    for name, value in KEYS.items():  # the console holds the keys; accounts are bound to them
+        monkeypatch.setenv(name, value)
     for name, value in extra.items():
         monkeypatch.setenv(name, str(value))
     monkeypatch.chdir(tmp_path)  # audit exports land under tmp_path/exports
     st.cache_resource.clear()
     st.cache_data.clear()
+    if accounts:
+        create_accounts(db_url)
 
 
-def app(operator: str | None = "Ada") -> AppTest:
+def create_accounts(db_url: str) -> None:
+    service = AccountService(Database(db_url))
+    for name, (role, slot) in ACCOUNTS.items():
+        service.add(name, role, PASSWORD, approver_slot=slot, replace=True)
+
+
+def app(operator: str | None = "ada") -> AppTest:
+    """The console, signed in as ``operator`` (one of ACCOUNTS; None: nobody signed in). The
+    sign-in form itself is exercised in test_console_auth.py."""
     at = AppTest.from_file(str(APP), default_timeout=60)
     if operator:
-        at.session_state["operator"] = operator
+        at.session_state["account"] = operator
     return at
 
 

@@ -38,3 +38,23 @@ def test_bench_prints_and_writes_every_figure(cli_env, tmp_path):
     assert again.returncode == 3
     assert "Error:" in again.stderr and "--reset" in again.stderr
     assert "Traceback" not in again.stderr
+
+
+@pytest.mark.slow
+def test_profile_bench_times_each_check_through_the_sge_profile_and_on_contract_tables(
+        new_database, tmp_path):
+    import os
+
+    url = new_database(empty=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SGE_", "DATABASE_URL"))}
+    env.update(DATABASE_URL=url, SGE_RECON_HOME=str(tmp_path / "home"))
+    done = subprocess.run([sys.executable, "-m", "sge_recon", "profile-bench", "--entries",
+                           "10000", "--repeat", "1"], env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr
+    lines = {line.split()[0]: line for line in done.stdout.splitlines() if line.strip()}
+    for check in ("ledger_balance", "transaction_balance", "ledger_tamper", "commission_ledger"):
+        assert check in lines and lines[check].count(" s") == 2 and "x" in lines[check]
+    assert "target ≤ 1.2" in lines["suite"]
+    assert "per-minute run on SGE (incremental" in done.stdout and "ERRORS" not in done.stdout
+    assert "unavailable on SGE: " in done.stdout and "queue_depth" in done.stdout

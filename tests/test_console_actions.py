@@ -35,6 +35,12 @@ def confirm(at):
     return at
 
 
+def choose(at, key: str, value) -> None:
+    """Pick an item (nothing is pre-selected: an action never lands on a default)."""
+    at.selectbox(key=key).select(str(value)).run()
+    assert not at.exception, [e.value for e in at.exception]
+
+
 def actions(db) -> list[dict]:
     return db.fetch_all("SELECT operator, action, target, result, status_code, request, error "
                         "FROM recon.action_log ORDER BY id")
@@ -46,6 +52,7 @@ def test_retry_a_stuck_intent(console, db, factory):
     stuck = factory.intent(program["id"], user["id"], status="verifying",
                            status_changed_at=ago(minutes=25))
     at = open_page(console, "intents")
+    choose(at, "stuck_choice", stuck["id"])
     at.button(key="retry_stuck").click().run()
     assert "Re-enqueue intent" in texts(at)  # the dialog asks first
     assert db.fetch_all("SELECT 1 FROM public.jobs") == []  # nothing happened yet
@@ -55,54 +62,67 @@ def test_retry_a_stuck_intent(console, db, factory):
     assert f"Intent {stuck['id']} re-enqueued" in texts(at)
     [row] = actions(db)
     assert (row["operator"], row["action"], row["target"], row["result"], row["status_code"]) == \
-        ("Ada", "retry_intent", stuck["id"], "ok", 200)
+        ("ada", "retry_intent", stuck["id"], "ok", 200)
 
 
 def test_cancel_does_nothing_and_records_nothing(console, db, factory):
     program = factory.program()
     user = factory.user(program["id"])
-    factory.intent(program["id"], user["id"], status="verifying",
-                   status_changed_at=ago(minutes=25))
+    intent = factory.intent(program["id"], user["id"], status="verifying",
+                            status_changed_at=ago(minutes=25))
     at = open_page(console, "intents")
+    choose(at, "stuck_choice", intent["id"])
     at.button(key="retry_stuck").click().run()
     at.button(key="cancel_action").click().run()
     assert db.fetch_all("SELECT 1 FROM public.jobs") == [] and actions(db) == []
 
 
-def test_two_people_approve_then_the_batch_is_executed_once(console, db, factory):
+def test_two_approver_accounts_approve_then_an_admin_executes_once(console, db, factory):
     batch = payable_batch(factory)["batch"]
-    at = open_page(console, "payouts")
-    at.text_input(key="approver_key").input(APPROVER_1).run()
+    at = open_page(app(operator="alice"), "payouts")  # approver account bound to key 1
+    choose(at, "batch_choice", batch["id"])
+    assert "approver_key" not in [t.key for t in at.text_input]  # nobody types a key
+    assert at.button(key="execute_batch").disabled  # an approver does not execute
     at.button(key="approve_batch").click().run()
+    assert "as **alice** (approver key 1)" in texts(at)
     confirm(at)
     assert "a second, different approver must approve" in texts(at)
-    assert at.text_input(key="approver_key").value == ""  # the key is not kept
 
-    # the same approver again: the API refuses (409), shown and recorded as failed
-    at.text_input(key="approver_key").input(APPROVER_1).run()
+    # the same person again: the API refuses (409): one person can never give both approvals
     at.button(key="approve_batch").click().run()
     confirm(at)
     assert "Failed (HTTP 409)" in texts(at)
 
-    at = open_page(app(operator="Grace"), "payouts")  # the second person, in their own session
-    at.text_input(key="approver_key").input(APPROVER_2).run()
+    at = open_page(app(operator="bob"), "payouts")  # the second approver, own session + key
+    choose(at, "batch_choice", batch["id"])
     at.button(key="approve_batch").click().run()
     confirm(at)
     assert db.fetch_one("SELECT status FROM public.payout_batches WHERE id = %s",
                         (batch["id"],))["status"] == "approved"
+    assert at.button(key="execute_batch").disabled  # still not an admin
 
+    at = open_page(app(operator="root"), "payouts")
+    choose(at, "batch_choice", batch["id"])
+    assert at.button(key="approve_batch").disabled  # an admin does not approve
     at.button(key="execute_batch").click().run()
     confirm(at)
     row = db.fetch_one("SELECT status, executed_at FROM public.payout_batches WHERE id = %s",
                        (batch["id"],))
     assert row["status"] == "executed" and row["executed_at"] is not None
     assert "executed" in texts(at)
+    # the page stays on the executed batch (no jump to another one), with nothing left to do
+    assert at.query_params["id"] in (batch["id"], [batch["id"]])
+    assert at.button(key="execute_batch").disabled and at.button(key="approve_batch").disabled
     log = actions(db)
     assert [(r["operator"], r["action"], r["result"], r["status_code"]) for r in log] == [
-        ("Ada", "approve_payout_batch", "ok", 200),
-        ("Ada", "approve_payout_batch", "failed", 409),
-        ("Grace", "approve_payout_batch", "ok", 200),
-        ("Grace", "execute_payout_batch", "ok", 200)]
+        ("alice", "approve_payout_batch", "ok", 200),
+        ("alice", "approve_payout_batch", "failed", 409),
+        ("bob", "approve_payout_batch", "ok", 200),
+        ("root", "execute_payout_batch", "ok", 200)]
+    assert [r["request"].get("approverKey") for r in log[:3]] == [1, 1, 2]
+    approvers = db.fetch_all("SELECT approver FROM public.payout_approvals WHERE batch_id = %s "
+                             "ORDER BY approver", (batch["id"],))
+    assert [a["approver"] for a in approvers] == ["approver_1", "approver_2"]
     text = str(log)
     assert APPROVER_1 not in text and APPROVER_2 not in text  # keys never recorded
 
@@ -113,6 +133,7 @@ def test_retry_a_failed_webhook(console, db, factory):
     delivery = factory.delivery(endpoint["id"], status="failed", attempt_count=5,
                                 last_error="HTTP 500", last_attempt_at=ago(hours=2))
     at = open_page(console, "webhooks")
+    choose(at, "delivery_choice", delivery["id"])
     at.button(key="retry_webhook").click().run()
     confirm(at)
     row = db.fetch_one("SELECT status, next_retry_at FROM public.webhook_deliveries "
@@ -127,7 +148,7 @@ def test_pause_and_resume_the_queue(console, db):
     at.button(key="pause_queue").click().run()
     confirm(at)
     assert db.fetch_one("SELECT paused FROM public.queue_control")["paused"] is True
-    assert "paused" in texts(at)
+    assert "paused" in texts(at) and "by ada in the console" in texts(at)  # the person
     at.button(key="resume_queue").click().run()
     confirm(at)
     assert db.fetch_one("SELECT paused FROM public.queue_control")["paused"] is False
@@ -148,7 +169,7 @@ def test_ledger_correction_and_force_reconcile(console, db, factory):
     program = factory.program()
     factory.journal(program["id"], [("treasury", "debit", "10.00"),
                                     ("affiliate:a", "credit", "9.99")])
-    at = open_page(console, "ledger")
+    at = open_page(app(operator="root"), "ledger")  # corrections: admin accounts only
     fill_correction(at, [("treasury", "debit", "10.00"), ("affiliate:a", "credit", "9.00")])
     assert "Not sent: the correction does not balance" in texts(at)  # refused before any call
     fill_correction(at, [("affiliate:a", "debit", "0.01"), ("treasury", "credit", "0.01")])
@@ -179,6 +200,7 @@ def test_an_api_that_is_down_is_shown_and_recorded_as_failed(db_url, db, factory
                            status_changed_at=ago(minutes=25))
     at = open_page(app(), "intents")
     assert "The admin API at" in texts(at) and "is not available" in texts(at)
+    choose(at, "stuck_choice", stuck["id"])
     at.button(key="retry_stuck").click().run()
     confirm(at)
     assert "Failed, the admin API did not answer" in texts(at)
@@ -195,6 +217,7 @@ def test_incident_acknowledge_note_and_resolve(console, db):
             "INSERT INTO recon.incidents (kind, key, priority, status, title) VALUES "
             "('worker_down', '', 'P1', 'open', 'Workers down') RETURNING id").fetchone()["id"]
     at = open_page(console, "incidents")
+    choose(at, "incident_choice", iid)
     at.button(key="ack_incident").click().run()
     confirm(at)
     at.text_area(key="incident_note").input("Restarted the worker service").run()
@@ -204,8 +227,8 @@ def test_incident_acknowledge_note_and_resolve(console, db):
     confirm(at)
     row = db.fetch_one("SELECT status, acknowledged_by, notes, resolved_at FROM recon.incidents "
                        "WHERE id = %s", (iid,))
-    assert row["status"] == "resolved" and row["acknowledged_by"] == "Ada"
-    assert row["notes"].endswith("Ada: Restarted the worker service")
+    assert row["status"] == "resolved" and row["acknowledged_by"] == "ada"
+    assert row["notes"].endswith("ada: Restarted the worker service")
     assert [(r["action"], r["target"], r["result"]) for r in actions(db)] == [
         ("acknowledge_incident", f"incident:{iid}", "ok"),
         ("add_incident_note", f"incident:{iid}", "ok"),
@@ -218,27 +241,37 @@ def test_runbook_ticks_are_saved_per_day_and_operator(console, db):
     at.checkbox(key="tick_weekly.rpc").check().run()
     rows = db.fetch_all("SELECT day, operator, item FROM recon.runbook_ticks ORDER BY item")
     today = date.today()
-    assert [(r["operator"], r["item"]) for r in rows] == [("Ada", "daily.ledger"),
-                                                           ("Ada", "weekly.rpc")]
+    assert [(r["operator"], r["item"]) for r in rows] == [("ada", "daily.ledger"),
+                                                           ("ada", "weekly.rpc")]
     assert rows[0]["day"] == today and rows[1]["day"].weekday() == 0
     at.checkbox(key="tick_daily.ledger").uncheck().run()
     assert [r["item"] for r in db.fetch_all("SELECT item FROM recon.runbook_ticks")] == \
         ["weekly.rpc"]
     # another operator sees their own list, and who else ticked
-    at = open_page(app(operator="Grace"), "runbook")
+    at = open_page(app(operator="bob"), "runbook")
     assert at.checkbox(key="tick_weekly.rpc").value is False
-    assert "also ticked by Ada" in texts(at)
+    assert "also ticked by ada" in texts(at)
+    # a viewer sees the ticks but cannot tick
+    at = open_page(app(operator="vic"), "runbook")
+    assert at.checkbox(key="tick_weekly.rpc").disabled and "ticked by ada" in texts(at)
 
 
-def test_no_action_without_an_operator_name(db_url, api, monkeypatch, tmp_path, factory):
+def test_a_viewer_sees_every_action_disabled_with_the_reason(db_url, api, monkeypatch,
+                                                              tmp_path, factory, db):
     console_env(monkeypatch, db_url, api, tmp_path)
     program = factory.program()
     user = factory.user(program["id"])
-    factory.intent(program["id"], user["id"], status="processing",
-                   status_changed_at=ago(minutes=25))
-    at = open_page(app(operator=None), "intents")
-    assert "Enter your name as **operator**" in texts(at)
-    assert not [b for b in at.button if b.key == "retry_stuck"]
+    stuck = factory.intent(program["id"], user["id"], status="processing",
+                           status_changed_at=ago(minutes=25))
+    at = open_page(app(operator="vic"), "intents")
+    choose(at, "stuck_choice", stuck["id"])
+    button = at.button(key="retry_stuck")
+    assert button.disabled and "viewers can look but not act" in button.help
+    at = open_page(app(operator="vic"), "queue")
+    assert at.button(key="pause_queue").disabled
+    at = open_page(app(operator="vic"), "overview")
+    assert at.button(key="run_fast_checks").disabled
+    assert actions(db) == []
 
 
 def test_run_the_fast_checks_from_the_overview(console, db):
@@ -276,3 +309,33 @@ def test_export_now_then_download_and_verify(console, db, factory):
     confirm(at)
     assert "Failed:" in texts(at)
     assert actions(db)[-1]["result"] == "failed"
+
+
+def test_the_confirm_dialog_acts_on_the_item_it_was_opened_for(console, db, factory):
+    """The list refreshes under the picker (a new failing delivery sorts first) and the picker
+    even moves while the dialog is open: Confirm still retries the delivery it was opened for."""
+    program = factory.program()
+    endpoint = factory.endpoint(program["id"])
+    first, second = (factory.delivery(endpoint["id"], status="failed", attempt_count=5,
+                                      last_error="HTTP 500", last_attempt_at=ago(hours=h))
+                     for h in (2, 3))
+    at = open_page(console, "webhooks")
+    choose(at, "delivery_choice", first["id"])
+    at.button(key="retry_webhook").click().run()
+    assert f"Acts on **delivery {first['id']}** only" in texts(at)
+    factory.delivery(endpoint["id"], status="failed", attempt_count=5, last_error="HTTP 502",
+                     last_attempt_at=ago(hours=9))  # the list changes underneath
+    st_cache_clear()
+    choose(at, "delivery_choice", second["id"])  # and the picker moves
+    confirm(at)
+    statuses = {r["id"]: r["status"] for r in db.fetch_all(
+        "SELECT id, status FROM public.webhook_deliveries")}
+    assert statuses[first["id"]] != "failed" and statuses[second["id"]] == "failed"
+    [row] = actions(db)
+    assert (row["action"], row["target"]) == ("retry_webhook", first["id"])
+
+
+def st_cache_clear() -> None:
+    import streamlit as st
+
+    st.cache_data.clear()

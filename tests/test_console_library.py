@@ -89,14 +89,30 @@ def test_overview_counts_money_at_stake_from_real_rows(recon, factory):
     overview = recon.console.overview()
     alerts = {a.kind: a for a in overview.alerts}
     assert alerts["stuck_intents"].count == 2
-    assert alerts["stuck_intents"].money_at_stake == Decimal("110.75")
+    assert alerts["stuck_intents"].money_at_stake == {"USD": Decimal("110.75")}
     assert alerts["stuck_intents"].light is Light.RED           # one past 15 minutes
-    assert alerts["pending_payouts"].money_at_stake == Decimal("7.00")
+    assert alerts["pending_payouts"].money_at_stake == {"USD": Decimal("7.00")}
     assert alerts["pending_payouts"].light is Light.AMBER       # past the 24 h SLA
     metrics = {m.name: m for m in overview.metrics}
     assert metrics["Ledger status"].light is Light.GREY          # never checked: not green
     assert metrics["Worker status"].value == "healthy"
     assert not overview.all_green
+
+
+def test_money_at_stake_is_never_added_across_currencies(recon, factory):
+    usd, eur = factory.program(currency="USD"), factory.program(currency="EUR")
+    for program, amount, currency in ((usd, "10.50", "USD"), (usd, "0.000001", "USDC"),
+                                      (eur, "1000.00", "EUR")):
+        user = factory.user(program["id"])
+        factory.intent(program["id"], user["id"], status="payment_pending", currency=currency,
+                       amount=Decimal(amount), status_changed_at=ago(minutes=30))
+    factory.payout_batch(usd["id"], total_amount=Decimal("7.00"))
+    factory.payout_batch(eur["id"], total_amount=Decimal("3.25"))
+    alerts = {a.kind: a for a in recon.console.overview().alerts}
+    assert alerts["stuck_intents"].money_at_stake == {
+        "USD": Decimal("10.50"), "USDC": Decimal("0.000001"), "EUR": Decimal("1000.00")}
+    assert alerts["pending_payouts"].money_at_stake == {"USD": Decimal("7.00"),
+                                                       "EUR": Decimal("3.25")}
 
 
 def test_queue_heatmap_rebuilt_from_job_history_counts_each_hour_a_job_waited(recon, factory):
@@ -138,3 +154,23 @@ def test_commission_spot_check_recomputes_against_the_contract_rates(recon, fact
     assert rows["com_ok"]["matches"] is True
     assert rows["com_bad"]["matches"] is False
     assert rows["com_bad"]["expected_amount"] == Decimal("0.50")
+
+
+def test_a_batch_pays_in_the_currency_of_its_commissions(recon, factory):
+    """A program can settle in several currencies; its batches are per currency (the simulator
+    makes an EUR batch in a USD program): the batch's currency is its commissions'."""
+    program = factory.program(currency="USD")
+    user = factory.user(program["id"])
+    affiliate = factory.affiliate(program["id"])
+    batch = factory.payout_batch(program["id"], total_amount=Decimal("3.00"), affiliate_count=1)
+    for _ in range(2):
+        intent = factory.intent(program["id"], user["id"], currency="EUR")
+        factory.commission(program["id"], affiliate["id"], intent["id"], amount=Decimal("1.50"),
+                           status="payable", payout_batch_id=batch["id"])
+    found = recon.console.payout_batch(batch["id"])
+    assert found["batch"]["currency"] == "EUR" and found["consistent"]
+    assert [(line["currency"], line["amount"]) for line in found["lines"]] == \
+        [("EUR", Decimal("3.00"))]
+    alerts = {a.kind: a for a in recon.console.overview().alerts}
+    assert alerts["pending_payouts"].money_at_stake == {"EUR": Decimal("3.00")}
+    assert recon.console.open_payout_batches()[0]["currency"] == "EUR"

@@ -32,7 +32,7 @@ def test_a_database_that_is_down_gives_a_banner_and_the_page_recovers(
         page, missing_database, monkeypatch, tmp_path, db_url):
     url, create = missing_database
     with running_api(db_url) as api:
-        console_env(monkeypatch, url, api, tmp_path)
+        console_env(monkeypatch, url, api, tmp_path, accounts=False)
         at = app()
         at.run()
         if page != "overview":
@@ -48,10 +48,11 @@ def test_a_database_that_is_down_gives_a_banner_and_the_page_recovers(
         assert "The database is not reachable" not in " ".join(e.value for e in at.error)
 
 
-def test_the_viewer_password_guards_everything(db_url, monkeypatch, tmp_path):
+def test_without_accounts_the_viewer_password_guards_everything(db_url, monkeypatch, tmp_path):
     with running_api(db_url) as api:
-        console_env(monkeypatch, db_url, api, tmp_path, CONSOLE_PASSWORD="correct horse")
-        at = app()
+        console_env(monkeypatch, db_url, api, tmp_path, accounts=False,
+                    CONSOLE_PASSWORD="correct horse")
+        at = app(operator=None)
         at.run()
         assert [t.label for t in at.text_input] == ["Console password"]
         assert not at.metric and not at.sidebar.text_input  # nothing shown before the password
@@ -61,4 +62,7 @@ def test_the_viewer_password_guards_everything(db_url, monkeypatch, tmp_path):
         assert "Wrong password" in at.error[0].value and not at.metric
         at.text_input(key="viewer_password").input("correct horse").run()
         assert "Balances per program and currency" in texts(at)  # the page asked for
-        assert at.sidebar.text_input(key="operator") is not None
+        # the shared password never grants an action: without accounts the console is read-only
+        assert not [b for b in at.button if not b.disabled and b.key != "sum_again"
+                    and b.key != "resum_ledger"]
+        assert "Read-only" in " ".join(c.value for c in at.sidebar.caption)

@@ -11,6 +11,7 @@ ROOT = Path(__file__).resolve().parent.parent
 ALLOWED = {
     "sge_recon/db/schema.py",          # the contract profile: validates public's §4 tables
     "sge_recon/db/platform_store.py",  # the reference platform's own store
+    "sge_recon/db/sge_store.py",       # the SGE /api/v2 stand-in's own store (platform side)
     "sge_recon/db/perf.py",            # benchmark loader: writes the reference platform
     "sge_recon/db/exports.py",         # benchmark loader: a synthetic reference ledger
 }

@@ -55,11 +55,18 @@ def ledger_rows(run) -> dict[str, list]:
 
 
 def settle(recon: Recon) -> checkpoint.AdvanceReport:
-    """Advance until the watermark stops moving (candidate, then confirmation)."""
+    """Advance until the watermark has moved (a candidate, then its confirmation once the
+    transactions running at the candidate have ended)."""
     report = checkpoint.advance(recon.db)
-    for _ in range(3):
+    for _ in range(50):
         report = checkpoint.advance(recon.db)
-    return report
+        if report.watermark > 0 and report.note is None:
+            return report
+        time.sleep(0.2)
+    others = recon.db.fetch_all(
+        "SELECT datname, state, backend_xid::text, left(query, 60) AS query "
+        "FROM pg_stat_activity WHERE xact_start IS NOT NULL AND pid <> pg_backend_pid()")
+    raise AssertionError(f"the watermark did not move: {report}; open transactions: {others}")
 
 
 def test_the_watermark_moves_by_time_and_the_fast_run_equals_the_full_run(new_database):

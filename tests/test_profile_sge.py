@@ -28,7 +28,6 @@ from sge_recon.platform.sge_platform import (FAULT_CHECKS, SGE_FAULTS, create_sg
 
 from .conftest import settings_for
 
-AS_OF = datetime.now(timezone.utc).replace(microsecond=0)
 UNAVAILABLE = {"webhook_retries", "webhook_exhausted", "webhook_endpoints_failing",
                "worker_status", "queue_depth", "settlement_chain_match"}
 AVAILABLE = {"ledger_balance", "transaction_balance", "ledger_tamper", "stuck_intents",
@@ -42,7 +41,9 @@ def sge_database(new_database, *, faults=(), intents=600, seed=7) -> tuple[str, 
     url = new_database(empty=True)
     db = Database(url)
     create_sge_schema(db)
-    report = load_sge_platform(db, intents=intents, seed=seed, as_of=AS_OF, faults=faults)
+    # as of the moment the data is built (the module may run minutes after it is imported)
+    as_of = datetime.now(timezone.utc).replace(microsecond=0)
+    report = load_sge_platform(db, intents=intents, seed=seed, as_of=as_of, faults=faults)
     return url, report
 
 
@@ -279,7 +280,7 @@ def test_overview_greys_what_the_platform_lacks(faulty):
 
 def test_export_of_an_sge_month_carries_contract_shaped_tables(clean, tmp_path):
     recon, report, _ = clean
-    period = (AS_OF - timedelta(days=20)).strftime("%Y-%m")
+    period = (report.as_of - timedelta(days=20)).strftime("%Y-%m")
     # that month may still be running: a preliminary export (--force) is what this test needs
     result = recon.exports.export(period, out_dir=tmp_path / "exports", force=True)
     verified = recon.exports.verify(result.directory)

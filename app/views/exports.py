@@ -67,7 +67,7 @@ now = datetime.now(timezone.utc)
 last_month = f"{now.year - (now.month == 1)}-{(now.month - 2) % 12 + 1:02d}"
 target = st.text_input("Period (YYYY-MM)", value=last_month, key="export_now_period")
 replace = st.checkbox("Replace an existing export of this period", key="export_replace")
-if kit.require_operator() and st.button("Export now…", key="export_now"):
+if st.button("Export now…", key="export_now", disabled=bool(kit.why_not()), help=kit.why_not()):
     op, label, force = kit.operator(), target.strip(), replace
 
     def work() -> str:
@@ -79,8 +79,8 @@ if kit.require_operator() and st.button("Export now…", key="export_now"):
     kit.ask_to_confirm("exports", "Export an audit period",
                        f"Write the audit export of **{label}**"
                        + (" (replacing the existing one)" if force else "") + "?",
-                       lambda: kit.service().actions.run_recorded(op, "audit_export", label,
-                                                                   work))
+                       lambda op=op, label=label, work=work: kit.service().actions.run_recorded(
+                           op, "audit_export", label, work), target=f"period {label}")
 
 st.subheader("Console action log")
 

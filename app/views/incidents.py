@@ -18,59 +18,83 @@ def incidents(statuses):
     return kit.service().incidents(list(statuses))
 
 
+def at_stake(incident: dict) -> str | None:
+    """Money at stake per currency (the alerting job keeps it in details.money)."""
+    per_currency = (incident.get("details") or {}).get("money") or {}
+    if per_currency:
+        return kit.money_by_currency(per_currency)
+    if incident.get("money_at_stake") is not None:
+        return kit.money(incident["money_at_stake"], "(currency not recorded)")
+    return None
+
+
 rows = kit.load(incidents, tuple(statuses or ["open", "acknowledged", "resolved"]),
                 what="the incidents")
 if rows is not None:
     if not rows:
         st.success("No incident with this status.", icon=":material/check_circle:")
     else:
-        kit.table(rows, hide_index=True, key="incident_table",
-                     column_order=["id", "priority", "status", "title", "money_at_stake",
-                                   "opened_at", "last_seen_at", "acknowledged_by", "resolved_at",
-                                   "kind", "key"])
-        chosen_id = st.selectbox("Incident", [r["id"] for r in rows], key="incident_choice",
-                                 format_func=lambda i: next(
-                                     f"#{r['id']} {r['priority']} {r['status']} — {r['title']}"
-                                     for r in rows if r["id"] == i))
-        incident = next(r for r in rows if r["id"] == chosen_id)
-        with st.container(border=True):
-            st.markdown(f"**#{incident['id']} · {incident['priority']} · {incident['status']}** "
-                        f"— {incident['title']}")
-            st.caption(f"Opened {incident['opened_at']:%Y-%m-%d %H:%M} UTC, last seen "
-                       f"{incident['last_seen_at']:%Y-%m-%d %H:%M} UTC"
-                       + (f" · acknowledged by {incident['acknowledged_by']}"
-                          if incident["acknowledged_by"] else ""))
-            if incident["money_at_stake"] is not None:
-                st.markdown(f"Money at stake: **{kit.money(incident['money_at_stake'])}**")
-            st.markdown("**Notes**")
-            st.text(incident["notes"] or "(none yet)")
-            if incident["details"]:
-                st.json(incident["details"], expanded=False)
-            linked = kit.load(kit.service().incident_check_results, incident,
-                              what="the linked check results")
-            if linked:
-                st.markdown("**Check results of the run that opened it**")
-                kit.table(linked, hide_index=True, key="incident_checks")
-        if kit.require_operator():
-            op, iid = kit.operator(), incident["id"]
-            a, b = st.columns(2)
-            if a.button("Acknowledge…", key="ack_incident", disabled=incident["status"] != "open"):
-                kit.ask_to_confirm("incidents", "Acknowledge incident",
-                                   f"Acknowledge incident **#{iid}** (you are on it: reminders "
-                                   "stop)?",
-                                   lambda: kit.service().actions.acknowledge_incident(op, iid))
-            if b.button("Resolve…", key="resolve_incident",
-                        disabled=incident["status"] == "resolved"):
-                kit.ask_to_confirm("incidents", "Resolve incident",
-                                   f"Mark incident **#{iid}** as resolved?",
-                                   lambda: kit.service().actions.resolve_incident(op, iid))
-            note = st.text_area("Add a note", key="incident_note",
-                                placeholder="what you found or did")
-            if st.button("Add note…", key="add_note"):
-                text = note
-                kit.ask_to_confirm("incidents", "Add a note",
-                                   f"Add this note to incident **#{iid}**?\n\n> {text}",
-                                   lambda: kit.service().actions.add_incident_note(
-                                       op, iid, text, kit.service().now()))
+        kit.table([{**r, "id": kit.link("incidents", "id", r["id"]),
+                    "money_at_stake": at_stake(r) or ""} for r in rows],
+                  hide_index=True, key="incident_table",
+                  column_order=["id", "priority", "status", "title", "money_at_stake",
+                                "opened_at", "last_seen_at", "acknowledged_by", "resolved_at",
+                                "kind", "key"],
+                  column_config={"id": st.column_config.LinkColumn(
+                      "Id", display_text=r"id=(.*)$", help="Opens the incident")})
+
+st.subheader("Incident")
+chosen = kit.pick("Incident", [str(r["id"]) for r in rows or []], key="incident_choice",
+                  format_func=lambda i: next((f"#{r['id']} {r['priority']} {r['status']} — "
+                                              f"{r['title']}" for r in rows or []
+                                              if str(r["id"]) == i), f"#{i}"))
+incident = kit.load(kit.service().incident, chosen, what="the incident") if chosen else None
+if chosen and incident is None:
+    st.warning(f"No incident #{chosen}.")
+if incident:
+    with st.container(border=True):
+        st.markdown(f"**#{incident['id']} · {incident['priority']} · {incident['status']}** "
+                    f"— {incident['title']}")
+        st.caption(f"Opened {incident['opened_at']:%Y-%m-%d %H:%M} UTC, last seen "
+                   f"{incident['last_seen_at']:%Y-%m-%d %H:%M} UTC"
+                   + (f" · acknowledged by {incident['acknowledged_by']}"
+                      if incident["acknowledged_by"] else ""))
+        money = at_stake(incident)
+        if money:
+            st.markdown(f"Money at stake: **{money}**")
+        st.markdown("**Notes**")
+        st.text(incident["notes"] or "(none yet)")
+        if incident["details"]:
+            st.json(incident["details"], expanded=False)
+        linked = kit.load(kit.service().incident_check_results, incident,
+                          what="the linked check results")
+        if linked:
+            st.markdown("**Check results of the run that opened it**")
+            kit.table(linked, hide_index=True, key="incident_checks")
+    op, iid, reason = kit.operator(), incident["id"], kit.why_not()
+    a, b = st.columns(2)
+    ack_reason = reason or (None if incident["status"] == "open" else
+                            f"it is {incident['status']}")
+    if a.button("Acknowledge…", key="ack_incident", disabled=bool(ack_reason), help=ack_reason):
+        kit.ask_to_confirm("incidents", "Acknowledge incident",
+                           f"Acknowledge incident **#{iid}** (you are on it: reminders stop)?",
+                           lambda op=op, iid=iid: kit.service().actions.acknowledge_incident(op, iid),
+                           target=f"incident #{iid}")
+    resolve_reason = reason or ("it is resolved" if incident["status"] == "resolved" else None)
+    if b.button("Resolve…", key="resolve_incident", disabled=bool(resolve_reason),
+                help=resolve_reason):
+        kit.ask_to_confirm("incidents", "Resolve incident",
+                           f"Mark incident **#{iid}** as resolved?",
+                           lambda op=op, iid=iid: kit.service().actions.resolve_incident(op, iid),
+                           target=f"incident #{iid}")
+    note = st.text_area("Add a note", key="incident_note", placeholder="what you found or did",
+                        disabled=bool(reason))
+    if st.button("Add note…", key="add_note", disabled=bool(reason), help=reason):
+        text = note
+        kit.ask_to_confirm("incidents", "Add a note",
+                           f"Add this note to incident **#{iid}**?\n\n> {text}",
+                           lambda op=op, iid=iid, text=text: kit.service().actions.add_incident_note(
+                               op, iid, text, kit.service().now()),
+                           target=f"incident #{iid}")
 
 kit.show_pending_dialog()

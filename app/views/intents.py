@@ -1,4 +1,5 @@
-"""Intents: the stuck list with how long each has been stuck, search by id, retry."""
+"""Intents: the stuck list with how long each has been stuck, one intent by id (`/intents?id=`),
+retry."""
 
 import streamlit as st
 
@@ -16,12 +17,15 @@ def stuck():
 
 
 def retry_button(intent_id: str, key: str) -> None:
-    if kit.require_operator() and st.button(f"Retry intent {intent_id}…", key=key):
+    reason = kit.why_not()
+    if kit.supports("retry_intent") and st.button(f"Retry intent {intent_id}…", key=key,
+                                                   disabled=bool(reason), help=reason):
         op = kit.operator()
         kit.ask_to_confirm("intents", "Retry intent",
                            f"Re-enqueue intent **{intent_id}** for processing? (Idempotent: at "
                            "most one waiting job.)",
-                           lambda: kit.service().actions.retry_intent(op, intent_id))
+                           lambda: kit.service().actions.retry_intent(op, intent_id),
+                           target=f"intent {intent_id}")
 
 
 st.subheader("Stuck intents")
@@ -34,30 +38,38 @@ if rows is not None:
         over = sum(1 for r in rows if r["stuck_seconds"] > fail_after)
         st.markdown(f"**{len(rows)}** stuck, **{over}** past "
                     f"{kit.settings().INTENT_STUCK_FAIL_MINUTES} min, money at stake "
-                    f"**{kit.money(sum(r['amount'] for r in rows))}**.")
+                    f"**{kit.money_by_currency(kit.totals_by_currency(rows))}**.")
         for r in rows:
             r["stuck_minutes"] = round(int(r["stuck_seconds"]) / 60, 1)
         kit.table(rows, hide_index=True, key="stuck_table",
-                     column_order=["intent_id", "program_id", "status", "amount", "currency",
-                                   "stuck_minutes", "attempts", "last_error", "user_id"])
-        chosen = st.selectbox("Intent to retry", [r["intent_id"] for r in rows],
-                              key="stuck_choice")
-        retry_button(chosen, "retry_stuck")
+                  column_order=["intent_id", "program_id", "status", "amount", "currency",
+                                "stuck_minutes", "attempts", "last_error", "user_id"])
 
-st.subheader("Search by id")
-intent_id = st.text_input("Intent id", key="intent_search", placeholder="e.g. int_000123")
-if intent_id.strip():
+st.subheader("Intent")
+intent_id = kit.pick("Intent", [r["intent_id"] for r in rows or []], key="stuck_choice",
+                     help="A stuck intent, or any intent by its id (the page's address "
+                          "/intents?id=… opens it directly).")
+st.text_input("Or search by id", key="intent_search", placeholder="e.g. int_000123",
+              on_change=kit.search_to_param, args=("intent_search", "id"))
+if intent_id:
     detail = kit.load(kit.service().intent_detail, intent_id, what="the intent")
     if detail is None:
-        st.warning(f"No intent with id {intent_id.strip()!r}.")
+        st.warning(f"No intent with id {intent_id!r}.")
     else:
         info = detail["intent"]
-        st.markdown(f"**{info['intent_id']}** · {info['status']} · {kit.money(info['amount'])} "
-                    f"{info['currency']} · program {info['program_id']} · attempts "
-                    f"{info['attempts']}")
+        st.markdown(f"**{info['intent_id']}** · {info['status']} · "
+                    f"{kit.money(info['amount'], info['currency'])} · program "
+                    f"{info['program_id']} · attempts {info['attempts']}")
+        st.page_link("views/ledger.py", label=f"Ledger of program {info['program_id']}",
+                     query_params={"program": info["program_id"]},
+                     icon=":material/account_balance:")
         if info["last_error"]:
             st.caption(f"Last error: {info['last_error']}")
-        st.json({k: str(v) for k, v in info.items()}, expanded=False)
+        waiting = [j for j in detail["jobs"] if j["status"] in ("waiting", "delayed", "active")]
+        if info["status"] != "completed" and waiting:
+            st.info(f"Retry scheduled: a {waiting[0]['status']} job (run at "
+                    f"{kit.cell(waiting[0]['run_at'])} UTC); it is still {info['status']} until "
+                    "it really completes.", icon=":material/schedule:")
         st.markdown("Jobs")
         kit.table(detail["jobs"], hide_index=True, key="intent_jobs")
         if detail["settlement"]:
@@ -70,6 +82,6 @@ if intent_id.strip():
             st.markdown("Console actions on this intent")
             kit.table(detail["actions"], hide_index=True, key="intent_actions")
         if info["status"] != "completed":
-            retry_button(info["intent_id"], "retry_searched")
+            retry_button(info["intent_id"], "retry_stuck")
 
 kit.show_pending_dialog()

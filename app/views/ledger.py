@@ -54,7 +54,16 @@ if checks is not None:
             kit.table(result.rows, hide_index=True, key=f"rows_{name}")
 
 st.subheader("Offending transactions")
-pairs = [(r["program_id"], r["currency"]) for r in rows or [] if r["difference"] != 0]
+program_param = st.query_params.get("program")
+pairs = [(r["program_id"], r["currency"]) for r in rows or [] if r["difference"] != 0
+         and (not program_param or r["program_id"] == program_param)]
+if program_param:
+    st.caption(f"Program **{program_param}** (from the address /ledger?program=…).")
+    mine = [r for r in rows or [] if r["program_id"] == program_param]
+    if mine:
+        kit.table(mine, hide_index=True, key="program_balances")
+    elif rows is not None:
+        st.warning(f"No ledger entries for program {program_param!r}.")
 if pairs:
     pair = st.selectbox("Program / currency", pairs, format_func=lambda p: f"{p[0]} · {p[1]}",
                         key="imbalance_pair")
@@ -63,33 +72,53 @@ if pairs:
         kit.table(txns, hide_index=True, key="unbalanced_txns")
 else:
     st.caption("None: no program/currency is out of balance.")
-txn_id = st.text_input("Show the entries of a transaction", key="txn_id",
-                       placeholder="transaction id")
-if txn_id.strip():
+
+st.subheader("Transaction")
+st.text_input("Show the entries of a transaction", key="txn_id", placeholder="transaction id",
+              on_change=kit.search_to_param, args=("txn_id", "transaction"))
+txn_id = st.query_params.get("transaction")
+if txn_id:
     entries = kit.load(kit.service().transaction_entries, txn_id, what="the entries")
     if entries is not None:
         if entries:
-            kit.table(entries, hide_index=True, key="txn_entries")
+            st.markdown(f"Entries of transaction **{txn_id}**")
+            kit.table(entries, hide_index=True, key="txn_entries",
+                      links={"program_id": ("ledger", "program"),
+                             "intent_id": ("intents", "id")})
+            by_currency = {}
+            for e in entries:
+                sign = 1 if e["type"] == "debit" else -1
+                by_currency[e["currency"]] = by_currency.get(e["currency"], 0) + sign * e["amount"]
+            off = {c: d for c, d in by_currency.items() if d != 0}
+            if off:
+                st.error("Does not balance: debits − credits = "
+                         + kit.money_by_currency(off), icon=":material/error:")
+            else:
+                st.success("Balances in every currency.", icon=":material/check_circle:")
         else:
-            st.warning(f"No ledger entries with transaction id {txn_id.strip()!r}.")
+            st.warning(f"No ledger entries with transaction id {txn_id!r}.")
 
 programs = kit.load(kit.service().programs, what="the programs") or []
 program_ids = [p["id"] for p in programs]
 
 st.subheader("Force reconcile")
 st.caption("Asks the platform to run the ledger checks for one program now (admin API).")
-if program_ids and kit.require_operator():
-    program = st.selectbox("Program", program_ids, key="reconcile_program")
-    if st.button("Force reconcile…", key="force_reconcile"):
+if program_ids:
+    program = st.selectbox("Program", program_ids, key="reconcile_program",
+                           index=program_ids.index(program_param)
+                           if program_param in program_ids else 0)
+    reason = kit.why_not()
+    if st.button("Force reconcile…", key="force_reconcile", disabled=bool(reason), help=reason):
         op = kit.operator()
         kit.ask_to_confirm("ledger", "Force reconcile",
                            f"Run the ledger checks for program **{program}** now?",
-                           lambda: kit.service().actions.force_reconcile(op, program))
+                           lambda op=op, program=program: kit.service().actions.force_reconcile(op, program),
+                           target=f"program {program}")
 
 st.subheader("Correcting entry")
 st.caption("Writes one balanced journal transaction through the admin API; the reason is kept. "
            "Debits must equal credits per currency.")
-if program_ids and kit.require_operator():
+if program_ids and kit.supports("ledger_correction") and kit.require_operator("correct"):
     with st.form("correction", clear_on_submit=False):
         program = st.selectbox("Program", program_ids, key="correction_program")
         reason = st.text_input("Reason", key="correction_reason",
@@ -120,7 +149,8 @@ if program_ids and kit.require_operator():
             kit.ask_to_confirm("ledger", "Post a correcting entry",
                                f"Post this correction to **{program}**?\n\n{lines}\n\n"
                                f"Reason: {why}",
-                               lambda: kit.service().actions.ledger_correction(
-                                   op, program, why, parsed))
+                               lambda op=op, program=program, why=why, parsed=parsed: kit.service().actions.ledger_correction(
+                                   op, program, why, parsed),
+                               need="correct", target=f"program {program}")
 
 kit.show_pending_dialog()

@@ -14,6 +14,17 @@ def overview_data():
     return kit.service().overview()
 
 
+PAGE_TITLES = {"ledger": "Ledger", "intents": "Intents", "payouts": "Payouts",
+               "webhooks": "Webhooks", "queue": "Queue & workers", "trends": "Trends",
+               "incidents": "Incidents"}
+
+
+def tile_link(page: str, key: str) -> None:
+    if page in PAGE_TITLES:
+        st.page_link(f"views/{page}.py", label=f"Open {PAGE_TITLES[page]}",
+                     icon=":material/arrow_forward:")
+
+
 @st.fragment(run_every=kit.settings().REFRESH_SECONDS)
 def live() -> None:
     data = kit.load(overview_data, what="the overview")
@@ -22,18 +33,21 @@ def live() -> None:
     if data.all_green:
         st.success("Everything is green.", icon=":material/check_circle:")
     cols = st.columns(4)
-    for col, metric in zip(cols, data.metrics):
+    for i, (col, metric) in enumerate(zip(cols, data.metrics)):
         with col.container(border=True):
             st.metric(f"{kit.mark(metric.light)} {metric.name}", metric.value, help=metric.detail)
             st.caption(metric.detail)
+            tile_link(metric.page, f"metric_{i}")
     st.subheader("Open alerts")
     cols = st.columns(4)
-    for col, alert in zip(cols, data.alerts):
+    for i, (col, alert) in enumerate(zip(cols, data.alerts)):
         with col.container(border=True):
             st.metric(f"{kit.mark(alert.light)} {alert.label}", f"{alert.count:,}")
-            if alert.money_at_stake is not None:
-                st.caption(f"Money at stake: **{kit.money(alert.money_at_stake)}**")
+            if alert.money_at_stake:
+                # per currency: amounts in different currencies are never added together
+                st.caption(f"Money at stake: **{kit.money_by_currency(alert.money_at_stake)}**")
             st.caption(alert.detail)
+            tile_link(alert.page, f"alert_{i}")
     st.subheader("Last reconciliation run")
     run = data.last_run
     if run is None:
@@ -45,7 +59,8 @@ def live() -> None:
                     f"started {run.started_at:%Y-%m-%d %H:%M:%S} UTC · {counts}")
     if data.open_incidents:
         text = ", ".join(f"{n} {p}" for p, n in sorted(data.open_incidents.items()))
-        st.warning(f"Open incidents: {text}. See Incidents.", icon=":material/emergency:")
+        st.warning(f"Open incidents: {text}.", icon=":material/emergency:")
+        st.page_link("views/incidents.py", label="Open Incidents", icon=":material/emergency:")
     st.caption(f"Updated {data.loaded_at:%H:%M:%S} UTC · refreshes every "
                f"{kit.settings().REFRESH_SECONDS} s")
 
@@ -55,7 +70,8 @@ live()
 with st.expander("Run the fast checks now"):
     st.caption("Runs the cheap SQL checks (never Great Expectations), stores the run and records "
                "it in the action log.")
-    if kit.require_operator() and st.button("Run fast checks", key="run_fast_checks"):
+    if st.button("Run fast checks", key="run_fast_checks", disabled=bool(kit.why_not()),
+                 help=kit.why_not()):
         def work() -> str:
             result = kit.service().run_fast_checks()
             return f"Fast checks finished: {result.status} ({len(result.checks)} checks)."

@@ -1,18 +1,19 @@
-"""Payouts: pending batches with the SLA clock and approval state; approve (two people, each
-with their own key typed here and never stored); execute."""
+"""Payouts: pending batches with the SLA clock and approval state; one batch (`/payouts?id=`) with
+its line items (affiliates, amounts, currency, the commissions behind each line, the total checked
+against them); approve (the signed-in approver, with the key its account is bound to); execute
+(admin)."""
 
 import streamlit as st
 
 import console_kit as kit
 
 sla = kit.settings().PAYOUT_SLA_HOURS
-kit.page_header("Payouts", f"Batches need two approvals and execution within {sla} h "
+approvals = ("one approval by someone other than its creator" if kit.service().admin_api == "sge"
+             else "two approvals")
+kit.page_header("Payouts", f"Batches need {approvals} and execution within {sla} h "
                            "(approval SLA from creation, execution SLA from approval).")
 kit.api_banner()
 kit.show_outcome("payouts")
-
-if st.session_state.pop("clear_approver_key", False):
-    st.session_state["approver_key"] = ""
 
 
 @st.cache_data(ttl=10, show_spinner=False)
@@ -34,40 +35,91 @@ if rows is not None:
         breached = [r for r in rows if r["sla_breached"]]
         if breached:
             st.error(f"{len(breached)} batch(es) past the {sla} h SLA.", icon=":material/alarm:")
+        st.markdown("Waiting to be paid: **"
+                    + kit.money_by_currency(kit.totals_by_currency(rows, "total_amount"))
+                    + "**")
         kit.table(rows, hide_index=True, key="open_batches",
-                     column_order=["batch_id", "program_id", "status", "approvals", "approvers",
-                                   "affiliate_count", "total_amount", "sla_left_hours",
-                                   "created_at", "approved_at"])
-        if kit.require_operator():
-            batch = st.selectbox("Batch", [r["batch_id"] for r in rows], key="batch_choice")
-            chosen = next(r for r in rows if r["batch_id"] == batch)
-            left, right = st.columns(2)
-            with left:
-                st.markdown("**Approve** (approver key)")
-                key = st.text_input("Your approver key", type="password", key="approver_key",
-                                    help="Used for this one request; never stored or logged.")
-                if st.button("Approve…", key="approve_batch",
-                             disabled=chosen["status"] != "pending_approval"):
-                    op, typed = kit.operator(), key
-                    st.session_state["clear_approver_key"] = True
+                  column_order=["batch_id", "program_id", "status", "approvals", "approvers",
+                                "affiliate_count", "total_amount", "currency", "sla_left_hours",
+                                "created_at", "approved_at"])
 
-                    kit.ask_to_confirm(
-                        "payouts", "Approve payout batch",
-                        f"Approve batch **{batch}** ({kit.money(chosen['total_amount'])} to "
-                        f"{chosen['affiliate_count']} affiliates) with your approver key? It "
-                        f"has {chosen['approvals']} approvals.",
-                        lambda: kit.service().actions.approve_batch(op, batch, typed))
-            with right:
-                st.markdown("**Execute** (admin key)")
-                st.caption("Only an approved batch can be executed, exactly once.")
-                if st.button("Execute…", key="execute_batch", type="primary",
-                             disabled=chosen["status"] != "approved"):
-                    op = kit.operator()
-                    kit.ask_to_confirm(
-                        "payouts", "Execute payout batch",
-                        f"Pay batch **{batch}**: {kit.money(chosen['total_amount'])} to "
-                        f"{chosen['affiliate_count']} affiliates? This moves money.",
-                        lambda: kit.service().actions.execute_batch(op, batch))
+st.subheader("Batch")
+batch_id = kit.pick("Batch", [r["batch_id"] for r in rows or []], key="batch_choice",
+                    help="Pick a pending batch, or open any batch by its address "
+                         "/payouts?id=…")
+st.text_input("Or open a batch by id", key="batch_search", on_change=kit.search_to_param,
+              args=("batch_search", "id"))
+if batch_id:
+    found = kit.load(kit.service().payout_batch, batch_id, what="the batch")
+    if found is None:
+        st.warning(f"No payout batch with id {batch_id!r}.")
+    else:
+        batch, currency = found["batch"], found["batch"]["currency"]
+        st.markdown(f"**{batch['batch_id']}** · {batch['status']} · program "
+                    f"{batch['program_id']} · **{kit.money(batch['total_amount'], currency)}** "
+                    f"to {batch['affiliate_count']} affiliates · approvals "
+                    f"{batch['approvals']}"
+                    + (f" ({', '.join(batch['approvers'])})" if batch["approvers"] else ""))
+        if found["consistent"]:
+            st.success(f"Checked: the {len(found['lines'])} lines add up to the batch total "
+                       f"{kit.money(found['lines_total'], currency)} and its affiliate count.",
+                       icon=":material/fact_check:")
+        else:
+            st.error("This batch does not add up: " + "; ".join(found["problems"])
+                     + ". Do not approve or execute it before finding out why.",
+                     icon=":material/report:")
+        st.markdown("**Line items** (one per affiliate)")
+        kit.table([{"affiliate_id": line["affiliate_id"], "code": line["affiliate_code"],
+                    "amount": line["amount"], "currency": line["currency"],
+                    "commissions": line["commissions"],
+                    "commission ids": line["commission_ids"]} for line in found["lines"]],
+                  hide_index=True, key="batch_lines")
+        with st.expander(f"The {len(found['commissions'])} commissions behind the lines"):
+            kit.table(found["commissions"], hide_index=True, key="batch_commissions")
+
+        bid, total = batch["batch_id"], kit.money(batch["total_amount"], currency)
+        who = kit.account()
+        left, right = st.columns(2)
+        with left:
+            st.markdown("**Approve** (approver account)")
+            reason = kit.why_not("approve")
+            if reason is None and batch["status"] != "pending_approval":
+                reason = f"the batch is {batch['status']}, not pending approval"
+            if reason is None and not found["consistent"]:
+                reason = "the batch does not add up (see above)"
+            if kit.service().admin_api == "sge":
+                st.caption("The SGE API approves as the signed-in account (X-Admin-Id), which "
+                           "must not be the batch's creator; one approval.")
+            else:
+                st.caption(f"As **{who.name}** with approver key {who.approver_slot}: the "
+                           "console uses your key; nobody types one." if who and
+                           who.approver_slot else "Two different approver accounts must approve.")
+            if st.button("Approve…", key="approve_batch", disabled=bool(reason), help=reason):
+                account = who
+                kit.ask_to_confirm(
+                    "payouts", "Approve payout batch",
+                    f"Approve batch **{bid}**: {total} to {batch['affiliate_count']} "
+                    f"affiliates, as **{account.name}** (approver key {account.approver_slot})? "
+                    f"It has {batch['approvals']} approvals.",
+                    lambda account=account, bid=bid: kit.service().approve_batch_as(account, bid),
+                    need="approve", target=f"batch {bid}")
+        with right:
+            st.markdown("**Execute** (admin account)")
+            st.caption("Only an approved batch can be executed, exactly once.")
+            reason = kit.why_not("execute")
+            if reason is None and batch["status"] != "approved":
+                reason = f"the batch is {batch['status']}, not approved"
+            if reason is None and not found["consistent"]:
+                reason = "the batch does not add up (see above)"
+            if st.button("Execute…", key="execute_batch", type="primary", disabled=bool(reason),
+                         help=reason):
+                op = kit.operator()
+                kit.ask_to_confirm(
+                    "payouts", "Execute payout batch",
+                    f"Pay batch **{bid}**: {total} to {batch['affiliate_count']} affiliates? "
+                    "This moves money.",
+                    lambda op=op, bid=bid: kit.service().actions.execute_batch(op, bid),
+                    need="execute", target=f"batch {bid}")
 
 st.subheader("Recent batches")
 recent = kit.load(recent_batches, what="the recent batches")

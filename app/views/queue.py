@@ -1,13 +1,12 @@
-"""Queue & workers: depth by status, pause/resume, worker heartbeats."""
+"""Queue & workers: depth by status, pause/resume, workers. On a platform whose queues are BullMQ
+on Redis (SGE), the BullMQ queues: counts per state, failed and delayed jobs, workers, and the
+pause/resume/retry actions through BullMQ."""
 
 import streamlit as st
 
 import console_kit as kit
 
 kit.page_header("Queue & workers", "The settlement queue and the workers that drain it.")
-kit.stop_if_platform_lacks("jobs", "worker_heartbeats")
-kit.api_banner()
-kit.show_outcome("queue")
 
 
 @st.cache_data(ttl=5, show_spinner=False)
@@ -15,30 +14,128 @@ def queue_state():
     return kit.service().queue_state()
 
 
-state = kit.load(queue_state, what="the queue")
-if state is not None:
+@st.cache_data(ttl=5, show_spinner=False)
+def bullmq_queues():
+    return kit.service().bullmq_queues()
+
+
+def bullmq_page() -> None:
+    missing = kit.service().queue_missing_reason()
+    if missing:
+        st.info(f"Not available yet: {missing}.", icon=":material/block:")
+        st.stop()
+    kit.show_outcome("queue")
+    data = kit.load(bullmq_queues, what="the BullMQ queues")
+    if data is None:
+        return
+    snap = data["snapshot"]
+    st.caption(f"BullMQ on {snap.where} · read in {snap.duration_ms:.0f} ms · settlement queue "
+               f"**{snap.settlement_queue}**")
+    counts = [{"queue": c.queue, "waiting": c.waiting, "prioritized": c.prioritized,
+               "delayed": c.delayed, "active": c.active, "failed": c.failed,
+               "completed": c.completed, "paused": c.paused} for c in snap.counts.values()]
+    s = snap.settlement
+    cols = st.columns(5)
+    cols[0].metric("Depth (waiting + prioritized)", f"{s.depth:,}")
+    cols[1].metric("Delayed", f"{s.delayed:,}")
+    cols[2].metric("Active", f"{s.active:,}")
+    cols[3].metric("Failed", f"{s.failed:,}")
+    oldest = data["oldest_waiting_seconds"]
+    cols[4].metric("Oldest waiting", "—" if oldest is None else f"{oldest:,.0f} s")
+    kit.table(counts, hide_index=True, key="bullmq_counts")
+
+    operator_ok = kit.require_operator("queue")  # admin accounts only
+    op = kit.operator()
+    st.subheader("Pause / resume")
+    for c in snap.counts.values():
+        left, right = st.columns([3, 1])
+        left.markdown(f"**{c.queue}**: " + ("paused — workers take no new jobs" if c.paused
+                                           else "running"))
+        if not operator_ok:
+            continue
+        if c.paused and right.button(f"Resume {c.queue}…", key=f"resume_{c.queue}"):
+            kit.ask_to_confirm("queue", f"Resume BullMQ queue {c.queue}",
+                               f"Let the workers take jobs from **{c.queue}** again?",
+                               lambda q=c.queue: kit.service().actions.resume_bullmq_queue(op, q))
+        if not c.paused and right.button(f"Pause {c.queue}…", key=f"pause_{c.queue}"):
+            kit.ask_to_confirm("queue", f"Pause BullMQ queue {c.queue}",
+                               f"Stop the workers from taking new jobs from **{c.queue}** (jobs "
+                               "in flight finish)?",
+                               lambda q=c.queue: kit.service().actions.pause_bullmq_queue(op, q))
+
+    st.subheader("Workers")
+    if not snap.settlement_workers:
+        st.error(f"No BullMQ worker is registered on {snap.settlement_queue}: the workers are "
+                 "down.", icon=":material/error:")
+    kit.table([{"queue": w.queue, "connection": w.name, "address": w.address,
+                "connected_seconds": w.age_seconds, "idle_seconds": w.idle_seconds}
+               for w in snap.workers], hide_index=True, key="bullmq_workers")
+    if snap.stalled:
+        st.warning(f"{len(snap.stalled)} stalled job(s) in {snap.settlement_queue}: active "
+                   "without a worker's lock (the worker died or hangs); BullMQ's stalled-job "
+                   "check moves them back to waiting.", icon=":material/warning:")
+        kit.table([{"job_id": j.id, "name": j.name, "started": j.processed_at,
+                    "stalled_count": j.stalled_count} for j in snap.stalled],
+                  hide_index=True, key="bullmq_stalled")
+
+    for name, lists in data["jobs"].items():
+        if lists["failed"]:
+            st.subheader(f"Failed jobs · {name}")
+            kit.table([{"job_id": j.id, "name": j.name,
+                        "attempts": f"{j.attempts_made} of {j.attempts_allowed}",
+                        "error": j.failed_reason, "failed_at": j.finished_at,
+                        "created_at": j.created_at} for j in lists["failed"]],
+                      hide_index=True, key=f"failed_{name}")
+            if operator_ok:
+                ids = [j.id for j in lists["failed"]]
+                picked = st.selectbox("Failed job to retry", ids, key=f"retry_pick_{name}")
+                if st.button("Retry job…", key=f"retry_{name}"):
+                    kit.ask_to_confirm(
+                        "queue", f"Retry job {picked}",
+                        f"Move failed job **{picked}** of **{name}** back to waiting through "
+                        "BullMQ?",
+                        lambda q=name, j=picked: kit.service().actions.retry_bullmq_job(op, q, j))
+        if lists["delayed"]:
+            st.subheader(f"Delayed jobs · {name}")
+            kit.table([{"job_id": j.id, "name": j.name, "runs_at": j.run_at,
+                        "attempts": f"{j.attempts_made} of {j.attempts_allowed}",
+                        "last_error": j.failed_reason} for j in lists["delayed"]],
+                      hide_index=True, key=f"delayed_{name}")
+
+
+def table_page() -> None:
+    kit.stop_if_platform_lacks("jobs", "worker_heartbeats")
+    kit.api_banner()
+    kit.show_outcome("queue")
+    state = kit.load(queue_state, what="the queue")
+    if state is None:
+        return
     control = state["control"] or {}
     paused = bool(control.get("paused"))
     depth = {r["status"]: r["jobs"] for r in state["depth"]}
     cols = st.columns(5)
     for col, status in zip(cols, ("waiting", "active", "delayed", "failed", "completed")):
         col.metric(status.capitalize(), f"{depth.get(status, 0):,}")
+    toggle = state.get("last_toggle")
     if paused:
+        who = control.get("changed_by") or "unknown"
+        if toggle and toggle["action"] == "pause_queue":
+            who = f"{toggle['operator']} in the console (action #{toggle['id']}, {who} key)"
         st.warning(f"The queue is **paused** (since {control.get('changed_at'):%Y-%m-%d %H:%M} "
-                   f"UTC by {control.get('changed_by') or 'unknown'}): workers take no new jobs.",
-                   icon=":material/pause_circle:")
+                   f"UTC by {who}): workers take no new jobs.", icon=":material/pause_circle:")
     else:
         st.success("The queue is running.", icon=":material/play_circle:")
-    if kit.require_operator():
-        op = kit.operator()
-        if paused and st.button("Resume queue…", key="resume_queue", type="primary"):
-            kit.ask_to_confirm("queue", "Resume the settlement queue",
-                               "Let the workers take jobs again?",
-                               lambda: kit.service().actions.resume_queue(op))
-        if not paused and st.button("Pause queue…", key="pause_queue"):
-            kit.ask_to_confirm("queue", "Pause the settlement queue",
-                               "Stop the workers from taking new jobs (jobs in flight finish)?",
-                               lambda: kit.service().actions.pause_queue(op))
+    reason, op = kit.why_not(), kit.operator()
+    if paused and st.button("Resume queue…", key="resume_queue", type="primary",
+                            disabled=bool(reason), help=reason):
+        kit.ask_to_confirm("queue", "Resume the settlement queue",
+                           "Let the workers take jobs again?",
+                           lambda op=op: kit.service().actions.resume_queue(op))
+    if not paused and st.button("Pause queue…", key="pause_queue", disabled=bool(reason),
+                                help=reason):
+        kit.ask_to_confirm("queue", "Pause the settlement queue",
+                           "Stop the workers from taking new jobs (jobs in flight finish)?",
+                           lambda op=op: kit.service().actions.pause_queue(op))
 
     st.subheader("Workers")
     workers = state["workers"]
@@ -48,7 +145,13 @@ if state is not None:
         for w in workers:
             w["state"] = "alive" if w["alive"] else "silent"
         kit.table(workers, hide_index=True, key="workers_table",
-                     column_order=["worker_id", "state", "silent_seconds", "last_seen_at",
+                  column_order=["worker_id", "state", "silent_seconds", "last_seen_at",
                                    "jobs_completed", "started_at"])
+
+
+if kit.service().queue_kind() == "bullmq":
+    bullmq_page()
+else:
+    table_page()
 
 kit.show_pending_dialog()

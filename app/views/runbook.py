@@ -15,10 +15,10 @@ PAGE_FILES = {"overview": "views/overview.py", "ledger": "views/ledger.py",
 
 today = kit.service().now().date()
 ticks, others = None, {}
+op = kit.operator()
+others = kit.load(kit.service().runbook_ticks_by_others, op, today, what="the ticks") or {}
 if kit.require_operator():
-    op = kit.operator()
     ticks = kit.load(kit.service().runbook_ticks, op, today, what="your ticks")
-    others = kit.load(kit.service().runbook_ticks_by_others, op, today, what="the ticks") or {}
 
 
 def save_tick(item_id: str) -> None:
@@ -46,7 +46,9 @@ for checklist in CHECKLISTS:
             st.session_state[key] = item.id in ticks
         left.checkbox(item.text, key=key, disabled=ticks is None, on_change=save_tick,
                       args=(item.id,))
-        note = f"also ticked by {', '.join(others[item.id])}" if item.id in others else None
+        names = others.get(item.id) or []
+        note = (f"also ticked by {', '.join(names)}" if ticks is not None else
+                f"ticked by {', '.join(names)}") if names else None
         right.page_link(PAGE_FILES[item.page], label=f"Open {item.page}", icon=":material/arrow_forward:",
                         help=note)
         if note:

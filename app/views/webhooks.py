@@ -1,4 +1,5 @@
-"""Webhooks: failing deliveries (attempts, error, next retry), endpoint health, retry."""
+"""Webhooks: failing deliveries (attempts, error, next retry), one delivery (`/webhooks?id=`) with
+its payload, endpoint health, retry."""
 
 import streamlit as st
 
@@ -30,18 +31,41 @@ if rows is not None:
         exhausted = sum(1 for r in rows if r["status"] == "failed")
         st.markdown(f"**{len(rows) - exhausted}** waiting for a retry, **{exhausted}** gave up.")
         kit.table(rows, hide_index=True, key="failing_deliveries",
-                     column_order=["delivery_id", "status", "attempt_count", "last_error",
-                                   "next_retry_at", "endpoint_id", "event_type", "url",
-                                   "last_attempt_at"])
-        if kit.require_operator():
-            delivery = st.selectbox("Delivery to retry", [r["delivery_id"] for r in rows],
-                                    key="delivery_choice")
-            if st.button("Retry delivery…", key="retry_webhook"):
-                op = kit.operator()
-                kit.ask_to_confirm("webhooks", "Retry webhook delivery",
-                                   f"Schedule an immediate new attempt of delivery "
-                                   f"**{delivery}**?",
-                                   lambda: kit.service().actions.retry_webhook(op, delivery))
+                  column_order=["delivery_id", "status", "attempt_count", "last_error",
+                                "next_retry_at", "endpoint_id", "event_type", "url",
+                                "last_attempt_at"])
+
+st.subheader("Delivery")
+delivery_id = kit.pick("Delivery", [r["delivery_id"] for r in rows or []],
+                       key="delivery_choice", help="A failing delivery, or any delivery by its "
+                                                   "address /webhooks?id=…")
+st.text_input("Or open a delivery by id", key="delivery_search", on_change=kit.search_to_param,
+              args=("delivery_search", "id"))
+if delivery_id:
+    found = kit.load(kit.service().delivery, delivery_id, what="the delivery")
+    if found is None:
+        st.warning(f"No webhook delivery with id {delivery_id!r}.")
+    else:
+        st.markdown(f"**{found['delivery_id']}** · {found['status']} · {found['event_type']} · "
+                    f"{found['attempt_count']} attempt(s) · endpoint {found['endpoint_id']} "
+                    f"({found['url'] or 'unknown URL'})")
+        if found["last_error"]:
+            st.caption(f"Last error ({kit.cell(found['last_attempt_at'])} UTC): "
+                       f"{found['last_error']}")
+        if found["next_retry_at"]:
+            st.caption(f"Next attempt at {kit.cell(found['next_retry_at'])} UTC.")
+        with st.expander("Payload"):
+            st.json(found["payload"] or {}, expanded=True)
+        reason = kit.why_not()
+        if reason is None and found["status"] == "delivered":
+            reason = "the delivery was delivered"
+        if kit.supports("retry_webhook") and st.button("Retry delivery…", key="retry_webhook",
+                                                       disabled=bool(reason), help=reason):
+            op, target = kit.operator(), found["delivery_id"]
+            kit.ask_to_confirm("webhooks", "Retry webhook delivery",
+                               f"Schedule an immediate new attempt of delivery **{target}**?",
+                               lambda op=op, target=target: kit.service().actions.retry_webhook(op, target),
+                               target=f"delivery {target}")
 
 st.subheader("Endpoint health")
 eps = kit.load(endpoints, what="the endpoints")
@@ -50,7 +74,7 @@ if eps is not None:
         st.info("No webhook endpoint is registered.")
     else:
         kit.table(eps, hide_index=True, key="endpoint_health",
-                     column_order=["endpoint_id", "health", "consecutive_failures",
+                  column_order=["endpoint_id", "health", "consecutive_failures",
                                    "failing_since", "last_success_at", "exhausted", "enabled",
                                    "program_id", "url"])
 

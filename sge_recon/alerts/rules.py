@@ -145,10 +145,11 @@ def _workers(facts: Facts, settings: Settings) -> list[Finding]:
     if down is None or down <= settings.WORKER_DOWN_ALERT_MINUTES * 60:
         return []
     minutes = int(down // 60)
+    title = (f"No worker registered on {facts.queue_source} for {minutes} min"
+             if facts.queue_source else f"No settlement worker heartbeat for {minutes} min")
     return [Finding(
         "worker_down", "",
-        f"No settlement worker heartbeat for {minutes} min "
-        f"({facts.queue_depth} jobs waiting)",
+        f"{title} ({facts.queue_depth} jobs waiting)",
         dict(facts.queue_money),
         {"last_heartbeat_at": facts.last_heartbeat_at.isoformat(),
          "down_seconds": str(int(down)), "workers_seen_24h": facts.workers_recent,

@@ -14,6 +14,7 @@ from ..db import Database
 from ..db import checks as store
 from ..db.relations import referenced_tables
 from ..errors import UsageError
+from ..queues import QUEUE_CHECKS, missing_source_reason, queue_source
 from .loader import load_catalogue
 from .model import (UNAVAILABLE, CheckDefinition, CheckResult, RunResult, column_types,
                     json_row, overall_status, restore_row)
@@ -87,7 +88,12 @@ class CheckService:
                 definitions = incremental.incremental_definitions(definitions)
         definitions = incremental.keyed(definitions, self.db.relations)
         runnable, unavailable = self._split_unavailable(definitions)
+        runnable, queued = self._split_queue_measured(runnable)
         results = self._engine_run(engine, runnable, deadline) if runnable else []
+        if queued:
+            from .queue_engine import run_queue_checks
+
+            results += run_queue_checks(queued, self.queue_source())
         order = {d.name: i for i, d in enumerate(definitions)}
         results = sorted(results + unavailable, key=lambda r: order[r.name])
         finished_at = datetime.now(timezone.utc)
@@ -105,19 +111,44 @@ class CheckService:
         is the one place that says which relations a signal reads; the live facts behind alerts
         and /metrics skip the same signals."""
         relations = self.db.relations
+        queued = self.queue_measured()
+        missing_source = missing_source_reason(self.settings, relations)
         out = {}
         for d in self.catalogue():
+            if d.name in queued:
+                continue
+            if d.name in QUEUE_CHECKS and missing_source:
+                out[d.name] = f"{missing_source} (profile {relations.profile})"
+                continue
             reason = relations.unavailable_reason(referenced_tables(d.sql)) or \
                 relations.limitations.get(d.name)
             if reason is not None:
                 out[d.name] = f"{reason} (profile {relations.profile})"
         return out
 
+    def queue_source(self):
+        """The platform's queue source (BullMQ on Redis) when its profile declares one and
+        REDIS_URL is set, else None (sge_recon.queues)."""
+        return queue_source(self.settings, self.db.relations)
+
+    def queue_measured(self) -> frozenset[str]:
+        """The checks measured from the queue source instead of SQL (empty without one)."""
+        if self.db.relations.queues is None or not self.settings.REDIS_URL:
+            return frozenset()
+        return frozenset(QUEUE_CHECKS)
+
+    def _split_queue_measured(self, definitions: list[CheckDefinition]
+                              ) -> tuple[list[CheckDefinition], list[CheckDefinition]]:
+        queued = self.queue_measured()
+        return ([d for d in definitions if d.name not in queued],
+                [d for d in definitions if d.name in queued])
+
     def _split_unavailable(self, definitions: list[CheckDefinition]
                            ) -> tuple[list[CheckDefinition], list[CheckResult]]:
         """Checks whose data the platform's profile declares absent are ``unavailable`` with the
         profile's reason; they are not run (their relations are empty by declaration)."""
-        if not self.db.relations.absent and not self.db.relations.limitations:
+        if not self.db.relations.absent and not self.db.relations.limitations \
+                and self.db.relations.queues is None:
             return definitions, []
         reasons = self.unavailable()
         runnable = [d for d in definitions if d.name not in reasons]

@@ -29,9 +29,11 @@ COMMANDS: dict[str, str] = {
     "api": "sge_recon.cli.api_cmd:api",
     "worker": "sge_recon.cli.worker_cmd:worker",
     "traffic": "sge_recon.cli.traffic_cmd:traffic",
+    "sge-queues": "sge_recon.cli.sge_queues_cmd:sge_queues",
     "simulate": "sge_recon.cli.simulate_cmd:simulate",
     "console": "sge_recon.cli.console_cmd:console",
     "console-bench": "sge_recon.cli.console_bench_cmd:console_bench",
+    "users": "sge_recon.cli.users_cmd:users",
 }
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
+from decimal import Decimal
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
@@ -20,7 +21,8 @@ from ..errors import DatabaseUnavailable, UsageError
 from .actions import (ActionOutcome, ActionService, CorrectionEntry, parse_correction,
                       parse_correction_entries)
 from .health import HealthMetric, Light
-from .overview import AlertSummary, Overview, build_overview, mark_unavailable
+from .overview import (AlertSummary, Overview, apply_queue_snapshot, build_overview,
+                       mark_unavailable)
 from .runbook import CHECKLISTS, INCIDENT_GUIDE, ITEMS, item_day, period_days
 from .slo import Slo, compute_slos
 
@@ -60,15 +62,30 @@ class ConsoleService:
                 from None
 
     def _default_client(self):
-        from ..admin_client import AdminClient
+        from ..sge_admin_client import admin_client_for
 
-        # Approver keys are never taken from the settings here: an approver types theirs.
-        return AdminClient(self.settings.SGE_ADMIN_API_URL, admin_key=self.settings.ADMIN_API_KEY,
-                           timeout=15.0)
+        # Approver keys are used only by approve_batch_as, for the signed-in approver's own key.
+        return admin_client_for(self.settings, self.recon.db.relations.admin_api, timeout=15.0)
+
+    @property
+    def admin_api(self) -> str:
+        """The connected platform's admin API dialect: ``contract`` (DESIGN §6) or ``sge``."""
+        return self.recon.db.relations.admin_api
+
+    def action_unsupported(self, action: str) -> str | None:
+        """Why the connected platform cannot do ``action`` (an admin client method name, e.g.
+        ``ledger_correction``), or None when it can. The console shows the reason instead of a
+        button that would fail."""
+        if self.admin_api == "sge":
+            from ..sge_admin_client import UNSUPPORTED
+
+            return UNSUPPORTED.get(action)
+        return None
 
     @cached_property
     def actions(self) -> ActionService:
-        return ActionService(self.recon.db, self._client_factory)
+        return ActionService(self.recon.db, self._client_factory, self.queue_source,
+                             dialect=self.admin_api)
 
     def api_health(self) -> ApiHealth:
         client = self._client_factory()
@@ -93,7 +110,20 @@ class ConsoleService:
             raise DatabaseUnavailable(f"cannot read the stored check results "
                                       f"({_first_line(exc)})") from None
         overview = self.read(lambda conn: build_overview(conn, self.settings, results, last_run))
-        return mark_unavailable(overview, self.unavailable_checks())
+        overview = mark_unavailable(overview, self.unavailable_checks())
+        source = self.queue_source()
+        if source is not None:
+            from ..queues import QueueUnavailable
+
+            try:
+                overview = apply_queue_snapshot(overview, source.depth(), None, self.settings)
+            except QueueUnavailable as exc:
+                overview = apply_queue_snapshot(overview, None, exc.message, self.settings)
+        return overview
+
+    def queue_source(self):
+        """The platform's queue source (BullMQ on Redis), or None (sge_recon.queues)."""
+        return self.recon.checks.queue_source()
 
     def platform_lacks(self, *tables: str) -> str | None:
         """Why the connected platform has none of ``tables`` (its profile declares them absent),
@@ -154,9 +184,10 @@ class ConsoleService:
     # -- Payouts ---------------------------------------------------------------------------------
     def open_payout_batches(self) -> list[dict]:
         sla = self.settings.PAYOUT_SLA_HOURS * 3600
+        needed = 1 if self.admin_api == "sge" else 2  # SGE: one approver, not the creator
         rows = self.read(q.open_payout_batches)
         for row in rows:
-            row["approvals"] = f"{len(row['approvers'])} of 2"
+            row["approvals"] = f"{len(row['approvers'])} of {needed}"
             row["sla_left_hours"] = round((sla - int(row["clock_seconds"])) / 3600, 1)
             row["sla_breached"] = int(row["clock_seconds"]) > sla
             row["approvers"] = ", ".join(row["approvers"])
@@ -165,9 +196,69 @@ class ConsoleService:
     def recent_payout_batches(self, limit: int = 50) -> list[dict]:
         return self.read(lambda c: q.recent_payout_batches(c, limit))
 
+    def payout_batch(self, batch_id: str) -> dict | None:
+        """One batch (any status) with its line items: per affiliate the commissions it pays,
+        and the batch's total and affiliate count checked against them."""
+        batch_id = (batch_id or "").strip()
+        if not batch_id:
+            return None
+
+        def load(conn):
+            batch = q.payout_batch_detail(conn, batch_id)
+            if batch is None:
+                return None
+            return {"batch": batch, "lines": q.payout_batch_lines(conn, batch_id),
+                    "commissions": q.payout_batch_commissions(conn, batch_id)}
+        found = self.read(load)
+        if found is None:
+            return None
+        batch, lines = found["batch"], found["lines"]
+        totals: dict[str, Decimal] = {}
+        for line in lines:
+            totals[line["currency"]] = totals.get(line["currency"], Decimal(0)) + line["amount"]
+        total = sum(totals.values(), Decimal(0)) if len(totals) == 1 else None
+        affiliates = len({line["affiliate_id"] for line in lines})
+        problems = []
+        if len(totals) > 1:
+            problems.append("its commissions are in " + ", ".join(sorted(totals)) + ": one "
+                            "batch total cannot pay several currencies")
+        elif lines and total != batch["total_amount"]:
+            problems.append(f"the batch total {batch['total_amount']} differs from the sum of its "
+                            f"commissions {total} by {batch['total_amount'] - total}")
+        if affiliates != batch["affiliate_count"]:
+            problems.append(f"the batch says {batch['affiliate_count']} affiliates but its "
+                            f"commissions pay {affiliates}")
+        if not lines:
+            problems.append("no commission is attached to this batch")
+        batch["approvals"] = f"{len(batch['approvers'])} of 2"
+        found.update(lines_total=total, totals=totals, problems=problems,
+                     consistent=not problems)
+        return found
+
+    def approve_batch_as(self, account, batch_id: str):
+        """Approve with the signed-in approver's own key (the one its account is bound to);
+        the console holds the keys, the approver never types or sees one."""
+        why = account.why_not("approve") if account is not None else "sign in to approve"
+        if why:
+            raise UsageError(f"not approved: {why}")
+        if self.admin_api == "sge":
+            # the SGE API knows no approver keys: it approves as the signed-in account (X-Admin-Id)
+            return self.actions.approve_batch(account.name, batch_id, "")
+        slot = account.approver_slot
+        key = getattr(self.settings, f"PAYOUT_APPROVER_{slot}", None)
+        if not key:
+            raise UsageError(f"PAYOUT_APPROVER_{slot} is not set for this console, so approver "
+                             f"key {slot} (bound to {account.name}) cannot be used; set it (or "
+                             f"PAYOUT_APPROVER_{slot}_FILE) and restart the console")
+        return self.actions.approve_batch(account.name, batch_id, key, slot=slot)
+
     # -- Webhooks --------------------------------------------------------------------------------
     def failing_deliveries(self, limit: int = 500) -> list[dict]:
         return self.read(lambda c: q.failing_deliveries(c, limit))
+
+    def delivery(self, delivery_id: str) -> dict | None:
+        delivery_id = (delivery_id or "").strip()
+        return self.read(lambda c: q.delivery(c, delivery_id)) if delivery_id else None
 
     def endpoint_health(self) -> list[dict]:
         threshold = self.settings.WEBHOOK_CONSECUTIVE_FAILURES
@@ -182,8 +273,34 @@ class ConsoleService:
     def queue_state(self) -> dict:
         def load(conn):
             return {"depth": q.queue_depth_by_status(conn), "control": q.queue_control(conn),
-                    "workers": q.workers(conn, self.settings.WORKER_DOWN_SECONDS)}
+                    "workers": q.workers(conn, self.settings.WORKER_DOWN_SECONDS),
+                    # the platform records the key ("admin"); the console knows the person
+                    "last_toggle": q.last_ok_action(conn, ["pause_queue", "resume_queue"],
+                                                    "settlement")}
         return self.read(load)
+
+    def bullmq_queues(self, list_limit: int = 50) -> dict | None:
+        """The Queue page on a platform whose queues are BullMQ on Redis (None elsewhere):
+        counts per queue and state, the settlement queue's oldest waiting job, the workers,
+        and per queue the failed and delayed jobs (with errors and attempts) and the stalled
+        ones. Raises QueueUnavailable (a ReconError) with a sentence when Redis cannot be read."""
+        source = self.queue_source()
+        if source is None:
+            return None
+        snapshot = source.depth()
+        jobs = source.job_lists(("failed", "delayed"), list_limit, counts=snapshot.counts)
+        return {"snapshot": snapshot, "jobs": jobs,
+                "oldest_waiting_seconds": snapshot.oldest_waiting_seconds(self.now())}
+
+    def queue_kind(self) -> str | None:
+        """``bullmq`` when the profile declares BullMQ queues, else None (the jobs table)."""
+        decl = self.recon.db.relations.queues
+        return decl.kind if decl is not None else None
+
+    def queue_missing_reason(self) -> str | None:
+        from ..queues import missing_source_reason
+
+        return missing_source_reason(self.settings, self.recon.db.relations)
 
     # -- Trends ----------------------------------------------------------------------------------
     def processing_trend(self, days: int = 7) -> list[dict]:
@@ -259,6 +376,13 @@ class ConsoleService:
             raise UsageError(f"unknown incident status {', '.join(sorted(unknown))}; use open, "
                              "acknowledged or resolved")
         return self.read(lambda c: q.incidents(c, statuses, limit))
+
+    def incident(self, incident_id: Any) -> dict | None:
+        try:
+            number = int(str(incident_id).strip().lstrip("#"))
+        except ValueError:
+            raise UsageError(f"incident id {incident_id!r} is not a number") from None
+        return self.read(lambda c: q.incident_by_id(c, number))
 
     def incident_check_results(self, incident: dict) -> list[dict]:
         if not incident.get("check_run_id"):

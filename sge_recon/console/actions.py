@@ -46,9 +46,12 @@ class CorrectionEntry:
 class ActionService:
     """Runs one action: the API call, then the action_log row, then the outcome in words."""
 
-    def __init__(self, db, client_factory: Callable[[], Any]):
+    def __init__(self, db, client_factory: Callable[[], Any],
+                 queue_source: Callable[[], Any] | None = None, dialect: str = "contract"):
         self._db = db
+        self.dialect = dialect  # the admin API's: contract (DESIGN §6) or sge (/api/v2)
         self._client_factory = client_factory
+        self._queue_source = queue_source or (lambda: None)
 
     # -- admin API actions ---------------------------------------------------------------------
     def force_reconcile(self, operator: str, program_id: str) -> ActionOutcome:
@@ -65,11 +68,19 @@ class ActionService:
     def resume_queue(self, operator: str) -> ActionOutcome:
         return self._call(operator, "resume_queue", "settlement", None, lambda c: c.resume_queue())
 
-    def approve_batch(self, operator: str, batch_id: str, approver_key: str) -> ActionOutcome:
+    def approve_batch(self, operator: str, batch_id: str, approver_key: str,
+                      slot: int | None = None) -> ActionOutcome:
+        if self.dialect == "sge":
+            # the SGE API has no approver keys: it approves as the signed-in operator (X-Admin-Id)
+            return self._call(operator, "approve_payout_batch", batch_id, {"batchId": batch_id},
+                              lambda c: c.approve_batch(batch_id))
         if not (approver_key or "").strip():
-            raise UsageError("type your approver key to approve a payout batch; it is used for "
-                             "this request only and never stored")
-        return self._call(operator, "approve_payout_batch", batch_id, {"batchId": batch_id},
+            raise UsageError("no approver key for this approval; an approver account uses the "
+                             "key it is bound to (sge-recon users add NAME --role approver "
+                             "--approver-key 1|2)")
+        request = {"batchId": batch_id} if slot is None else {"batchId": batch_id,
+                                                              "approverKey": slot}
+        return self._call(operator, "approve_payout_batch", batch_id, request,
                           lambda c: c.approve_batch(batch_id, key=approver_key.strip()))
 
     def execute_batch(self, operator: str, batch_id: str) -> ActionOutcome:
@@ -87,6 +98,38 @@ class ActionService:
         return self._call(operator, "ledger_correction", program_id, body,
                           lambda c: c.ledger_correction(program_id, reason,
                                                         [e.to_json() for e in entries]))
+
+    # -- queue actions through BullMQ (the platform has no API for them, e.g. SGE) --------------
+    def pause_bullmq_queue(self, operator: str, queue: str) -> ActionOutcome:
+        return self._queue_action(operator, "pause_queue", f"bullmq:{queue}", {"queue": queue},
+                                  lambda s: s.pause(queue))
+
+    def resume_bullmq_queue(self, operator: str, queue: str) -> ActionOutcome:
+        return self._queue_action(operator, "resume_queue", f"bullmq:{queue}", {"queue": queue},
+                                  lambda s: s.resume(queue))
+
+    def retry_bullmq_job(self, operator: str, queue: str, job_id: str) -> ActionOutcome:
+        return self._queue_action(operator, "retry_job", f"bullmq:{queue}:{job_id}",
+                                  {"queue": queue, "jobId": job_id},
+                                  lambda s: s.retry(queue, job_id))
+
+    def _queue_action(self, operator: str, action: str, target: str, request: dict,
+                      work: Callable[[Any], str]) -> ActionOutcome:
+        """Run ``work`` on the platform's queue source (BullMQ) and record it like an API call:
+        the sentence BullMQ's answer gives on success, the refusal or outage on failure."""
+        from ..queues import QueueUnavailable
+
+        operator = require_operator(operator)
+        source = self._queue_source()
+        if source is None:
+            raise UsageError("this platform's queues are not on Redis (or REDIS_URL is unset); "
+                             "there is no BullMQ queue to act on")
+        try:
+            message, ok, error = f"Done. {work(source)}", True, None
+        except QueueUnavailable as exc:
+            message, ok, error = f"Failed: {exc.message}", False, exc.message
+        return self._record(operator, action, target, request, ok, None,
+                            {"message": message} if ok else None, error, message, None)
 
     # -- local actions on recon's own incidents -------------------------------------------------
     def acknowledge_incident(self, operator: str, incident_id: int) -> ActionOutcome:
@@ -128,6 +171,8 @@ class ActionService:
               send: Callable[[Any], Any]) -> ActionOutcome:
         operator = require_operator(operator)
         client = self._client_factory()
+        if hasattr(client, "operator"):  # the SGE API identifies the operator (X-Admin-Id)
+            client.operator = operator
         try:
             result = send(client)
         finally:
@@ -191,8 +236,7 @@ def describe_result(result: Any) -> str:
 def require_operator(operator: str | None) -> str:
     name = " ".join((operator or "").split())
     if not name:
-        raise UsageError("enter your name as operator first: every action is recorded with who "
-                         "did it")
+        raise UsageError("sign in first: every action is recorded with the signed-in account")
     return name
 
 

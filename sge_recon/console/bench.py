@@ -52,6 +52,9 @@ def bench_overview(recon: "Recon", repeat: int = 5) -> OverviewBench:
         "stuck_intent_summary": lambda c: q.stuck_intent_summary(
             c, settings.INTENT_TIMEOUT_MINUTES, settings.INTENT_STUCK_FAIL_MINUTES),
         "pending_payout_summary": lambda c: q.pending_payout_summary(c, settings.PAYOUT_SLA_HOURS),
+        "stuck_money_by_currency": lambda c: q.stuck_money_by_currency(
+            c, settings.INTENT_TIMEOUT_MINUTES),
+        "pending_payout_money_by_currency": q.pending_payout_money_by_currency,
         "webhook_failure_summary": q.webhook_failure_summary,
         "open_incident_counts": q.open_incident_counts,
         "newest_result_age": lambda c: q.newest_result_age(c, ["ledger_balance",

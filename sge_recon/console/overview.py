@@ -24,7 +24,7 @@ class AlertSummary:
     kind: str            # stuck_intents | ledger_imbalances | pending_payouts | webhook_failures
     label: str
     count: int
-    money_at_stake: Decimal | None
+    money_at_stake: dict[str, Decimal] | None   # per currency, never summed across currencies
     detail: str
     light: Light
     page: str
@@ -64,7 +64,11 @@ def build_overview(conn, settings: Settings, check_results: dict[str, Any],
     p50 = q.job_duration_p50(conn) if workers else {}
     stuck = q.stuck_intent_summary(conn, settings.INTENT_TIMEOUT_MINUTES,
                                    settings.INTENT_STUCK_FAIL_MINUTES)
+    stuck["money"] = q.stuck_money_by_currency(conn, settings.INTENT_TIMEOUT_MINUTES) \
+        if int(stuck.get("count") or 0) else {}
     payouts = q.pending_payout_summary(conn, settings.PAYOUT_SLA_HOURS)
+    payouts["money"] = q.pending_payout_money_by_currency(conn) \
+        if int(payouts.get("count") or 0) else {}
     webhooks = q.webhook_failure_summary(conn)
     incidents = {r["priority"]: r["count"] for r in q.open_incident_counts(conn)}
     ledger_age = q.newest_result_age(conn, list(LEDGER_CHECKS)).get("age_seconds")
@@ -164,7 +168,7 @@ def stuck_alert(row: dict, settings: Settings) -> AlertSummary:
     detail = (f"Oldest stuck for {_duration(row.get('oldest_seconds'))}; {over} past "
               f"{settings.INTENT_STUCK_FAIL_MINUTES} min." if count else
               f"No intent stuck longer than {settings.INTENT_TIMEOUT_MINUTES} min.")
-    return AlertSummary("stuck_intents", "Stuck intents", count, Decimal(row.get("money") or 0),
+    return AlertSummary("stuck_intents", "Stuck intents", count, dict(row.get("money") or {}),
                         detail, light, "intents")
 
 
@@ -174,7 +178,11 @@ def imbalance_alert(results: dict[str, Any]) -> AlertSummary:
         return AlertSummary("ledger_imbalances", "Ledger imbalances", 0, None,
                             "Unknown: no usable ledger_balance result stored.", Light.GREY, "ledger")
     count = int(result.failing_rows or 0)
-    money = sum((abs(Decimal(str(r.get("difference") or 0))) for r in result.rows), Decimal(0))
+    money: dict[str, Decimal] = {}
+    for r in result.rows:
+        currency = str(r.get("currency") or "?")
+        money[currency] = money.get(currency, Decimal(0)) + abs(Decimal(str(r.get("difference")
+                                                                            or 0)))
     return AlertSummary("ledger_imbalances", "Ledger imbalances", count, money,
                         "Program/currency pairs whose debits and credits differ." if count else
                         "Every program and currency balances.",
@@ -186,7 +194,7 @@ def payout_alert(row: dict, settings: Settings) -> AlertSummary:
     detail = (f"{over} past the {settings.PAYOUT_SLA_HOURS} h SLA." if over else
               "All within the SLA." if count else "No batch waiting.")
     return AlertSummary("pending_payouts", "Pending payout batches", count,
-                        Decimal(row.get("money") or 0), detail,
+                        dict(row.get("money") or {}), detail,
                         Light.AMBER if over else Light.GREEN, "payouts")
 
 
@@ -223,6 +231,39 @@ def mark_unavailable(overview: Overview, unavailable: dict[str, str]) -> Overvie
         alerts.append(AlertSummary(a.kind, a.label, 0, None, reasons[0], Light.GREY, a.page)
                       if reasons and len(reasons) == len(ALERT_CHECKS[a.kind]) else a)
     overview.alerts = alerts
+    return overview
+
+
+def apply_queue_snapshot(overview: Overview, snapshot: Any, error: str | None,
+                         settings: Settings) -> Overview:
+    """The Worker status and Queue depth lights measured from the platform's queue source
+    (BullMQ on Redis) instead of PostgreSQL; grey with the sentence when it cannot be read."""
+    if error is not None:
+        replaced = {"Worker status": HealthMetric("Worker status", "Unknown", Light.GREY, error,
+                                                  "queue"),
+                    "Queue depth": HealthMetric("Queue depth", "Unknown", Light.GREY, error,
+                                                "queue")}
+    else:
+        s = snapshot.settlement
+        state = snapshot.worker_state
+        workers = snapshot.settlement_workers
+        detail = (f"{len(workers)} worker connection(s) registered on BullMQ queue "
+                  f"{snapshot.settlement_queue}")
+        if snapshot.stalled:
+            detail += f"; {len(snapshot.stalled)} stalled job(s) (lock lost)"
+        metric = queue_metric(s.depth, s.paused, settings)
+        oldest = snapshot.oldest_waiting_seconds(datetime.now(timezone.utc))
+        extra = (f" BullMQ queue {snapshot.settlement_queue}: {s.waiting} waiting + "
+                 f"{s.prioritized} prioritized; {s.delayed} delayed, {s.active} active, "
+                 f"{s.failed} failed apart.")
+        if oldest is not None:
+            extra += f" Oldest waiting for {_duration(oldest)}."
+        replaced = {"Worker status": HealthMetric("Worker status", state, WORKER_LIGHTS[state],
+                                                  detail + ".", "queue"),
+                    "Queue depth": HealthMetric(metric.name, metric.value, metric.light,
+                                                metric.detail + extra, "queue")}
+        overview.queue_paused = s.paused
+    overview.metrics = [replaced.get(m.name, m) for m in overview.metrics]
     return overview
 
 

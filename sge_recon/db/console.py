@@ -69,7 +69,7 @@ def job_duration_p50(conn) -> dict:
 
 def stuck_intent_summary(conn, timeout_minutes: int, fail_minutes: int) -> dict:
     return _one(conn, """
-        SELECT count(*) AS count, coalesce(sum(amount), 0) AS money,
+        SELECT count(*) AS count,
                count(*) FILTER (WHERE status_changed_at < now() - make_interval(mins => %(fail)s))
                  AS over_fail,
                extract(epoch FROM now() - min(status_changed_at))::numeric(20,0) AS oldest_seconds
@@ -79,9 +79,44 @@ def stuck_intent_summary(conn, timeout_minutes: int, fail_minutes: int) -> dict:
                 {"timeout": timeout_minutes, "fail": fail_minutes})
 
 
+# One commission's intent (index lookups, never a scan of the intents): the batch detail shows
+# every line's currency and flags a batch that mixes currencies.
+BATCH_CCY_SQL = """(SELECT i.currency FROM platform.settlement_intents i
+                  WHERE i.id = (SELECT min(c.intent_id) FROM platform.commissions c
+                                WHERE c.payout_batch_id = b.id))"""
+
+
+def money_by_currency(rows: list[dict]) -> dict:
+    """{currency: amount} from rows of (currency, amount); never one sum across currencies."""
+    return {r["currency"]: r["amount"] for r in rows if r["amount"] is not None}
+
+
+def stuck_money_by_currency(conn, timeout_minutes: int) -> dict:
+    return money_by_currency(_all(conn, """
+        SELECT currency, sum(amount) AS amount FROM platform.settlement_intents
+        WHERE status IN ('payment_pending', 'verifying', 'processing')
+          AND status_changed_at < now() - make_interval(mins => %s)
+        GROUP BY currency ORDER BY currency""", (timeout_minutes,)))
+
+
+# A batch carries no currency of its own (DESIGN §4): it pays its commissions, each in the
+# currency of the intent it was earned on (a program can settle in several currencies); a batch
+# without commissions falls back to its program's currency.
+BATCH_CURRENCY = f"""coalesce({BATCH_CCY_SQL}, (SELECT p.currency FROM platform.programs p
+                                               WHERE p.id = b.program_id))"""
+
+
+def pending_payout_money_by_currency(conn) -> dict:
+    return money_by_currency(_all(conn, f"""
+        SELECT {BATCH_CURRENCY} AS currency, sum(b.total_amount) AS amount
+        FROM platform.payout_batches b
+        WHERE b.status IN ('pending_approval', 'approved')
+        GROUP BY 1 ORDER BY 1"""))
+
+
 def pending_payout_summary(conn, sla_hours: int) -> dict:
     return _one(conn, """
-        SELECT count(*) AS count, coalesce(sum(total_amount), 0) AS money,
+        SELECT count(*) AS count,
                count(*) FILTER (WHERE coalesce(approved_at, created_at)
                                       < now() - make_interval(hours => %s)) AS over_sla
         FROM platform.payout_batches WHERE status IN ('pending_approval', 'approved')""",
@@ -182,24 +217,30 @@ def intent_entries(conn, intent_id: str) -> list[dict]:
 
 # -- Payouts -------------------------------------------------------------------------------------
 def open_payout_batches(conn) -> list[dict]:
-    return _all(conn, """
+    return _all(conn, f"""
         SELECT b.id AS batch_id, b.program_id, b.status, b.affiliate_count, b.total_amount,
+               {BATCH_CURRENCY} AS currency,
                b.created_at, b.approved_at,
                extract(epoch FROM now() - coalesce(b.approved_at, b.created_at))::numeric(20,0)
                  AS clock_seconds,
                coalesce(array_agg(a.approver ORDER BY a.approved_at)
-                        FILTER (WHERE a.approver IS NOT NULL), '{}') AS approvers
+                        FILTER (WHERE a.approver IS NOT NULL), '{{}}') AS approvers
         FROM platform.payout_batches b
         LEFT JOIN platform.payout_approvals a ON a.batch_id = b.id
         WHERE b.status IN ('pending_approval', 'approved')
-        GROUP BY b.id ORDER BY b.created_at""")
+        -- every column named: under a profile payout_batches is a view (no primary key, so
+        -- GROUP BY b.id alone does not make the others functionally dependent)
+        GROUP BY b.id, b.program_id, b.status, b.affiliate_count, b.total_amount, b.created_at,
+                 b.approved_at
+        ORDER BY b.created_at""")
 
 
 def recent_payout_batches(conn, limit: int) -> list[dict]:
-    return _all(conn, """
-        SELECT id AS batch_id, program_id, status, affiliate_count, total_amount, created_at,
-               approved_at, executed_at
-        FROM platform.payout_batches WHERE status NOT IN ('pending_approval', 'approved')
+    return _all(conn, f"""
+        SELECT id AS batch_id, program_id, status, affiliate_count, total_amount,
+               {BATCH_CURRENCY} AS currency,
+               created_at, approved_at, executed_at
+        FROM platform.payout_batches b WHERE status NOT IN ('pending_approval', 'approved')
         ORDER BY coalesce(executed_at, approved_at, created_at) DESC LIMIT %s""", (limit,))
 
 
@@ -208,6 +249,40 @@ def payout_batch(conn, batch_id: str) -> dict | None:
         SELECT id AS batch_id, program_id, status, affiliate_count, total_amount, created_at,
                approved_at, executed_at FROM platform.payout_batches WHERE id = %s""",
                         (batch_id,)).fetchone()
+
+
+def payout_batch_detail(conn, batch_id: str) -> dict | None:
+    """One batch with its program's currency and its approvers (any status)."""
+    return conn.execute(f"""
+        SELECT b.id AS batch_id, b.program_id, {BATCH_CURRENCY} AS currency, b.status,
+               b.affiliate_count,
+               b.total_amount, b.created_at, b.approved_at, b.executed_at,
+               coalesce((SELECT array_agg(a.approver ORDER BY a.approved_at)
+                         FROM platform.payout_approvals a WHERE a.batch_id = b.id), '{{}}')
+                 AS approvers
+        FROM platform.payout_batches b WHERE b.id = %s""", (batch_id,)).fetchone()
+
+
+def payout_batch_lines(conn, batch_id: str) -> list[dict]:
+    """The batch's line items: per affiliate and currency (of the intents the commissions were
+    earned on), the commissions it pays and their sum."""
+    return _all(conn, """
+        SELECT c.affiliate_id, a.code AS affiliate_code, i.currency, count(*) AS commissions,
+               sum(c.amount) AS amount, array_agg(c.id ORDER BY c.id) AS commission_ids
+        FROM platform.commissions c LEFT JOIN platform.affiliates a ON a.id = c.affiliate_id
+        LEFT JOIN platform.settlement_intents i ON i.id = c.intent_id
+        WHERE c.payout_batch_id = %s
+        GROUP BY c.affiliate_id, a.code, i.currency ORDER BY c.affiliate_id, i.currency""",
+                (batch_id,))
+
+
+def payout_batch_commissions(conn, batch_id: str, limit: int = 2000) -> list[dict]:
+    return _all(conn, """
+        SELECT c.id AS commission_id, c.affiliate_id, c.intent_id, c.level, c.rate,
+               c.base_amount, c.amount, i.currency, c.status, c.created_at
+        FROM platform.commissions c LEFT JOIN platform.settlement_intents i ON i.id = c.intent_id
+        WHERE c.payout_batch_id = %s
+        ORDER BY c.affiliate_id, c.id LIMIT %s""", (batch_id, limit))
 
 
 def payout_approvals(conn, batch_id: str) -> list[dict]:
@@ -227,9 +302,12 @@ def failing_deliveries(conn, limit: int) -> list[dict]:
 
 def delivery(conn, delivery_id: str) -> dict | None:
     return conn.execute("""
-        SELECT id AS delivery_id, endpoint_id, event_type, status, attempt_count, last_error,
-               last_attempt_at, next_retry_at FROM platform.webhook_deliveries WHERE id = %s""",
-                        (delivery_id,)).fetchone()
+        SELECT d.id AS delivery_id, d.endpoint_id, e.url, d.event_type, d.status,
+               d.attempt_count, d.last_error, d.last_attempt_at, d.next_retry_at, d.created_at,
+               d.payload
+        FROM platform.webhook_deliveries d
+        LEFT JOIN platform.webhook_endpoints e ON e.id = d.endpoint_id
+        WHERE d.id = %s""", (delivery_id,)).fetchone()
 
 
 def endpoint_health(conn) -> list[dict]:
@@ -485,6 +563,14 @@ def record_action(conn, *, operator: str, action: str, target: str | None,
                         (operator, action, target, Jsonb(request) if request is not None else None,
                          result, status_code, Jsonb(response) if response is not None else None,
                          error)).fetchone()
+
+
+def last_ok_action(conn, actions: list[str], target: str) -> dict | None:
+    """The newest successful console action of these kinds on ``target`` (who did it)."""
+    return conn.execute("""
+        SELECT id, at, operator, action FROM recon.action_log
+        WHERE action = ANY(%s) AND target = %s AND result = 'ok'
+        ORDER BY at DESC, id DESC LIMIT 1""", (actions, target)).fetchone()
 
 
 def recent_actions(conn, limit: int, target: str | None = None) -> list[dict]:

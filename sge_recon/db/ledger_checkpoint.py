@@ -55,17 +55,21 @@ WATERMARK_PRELUDE = ("SELECT coalesce((SELECT watermark FROM recon.ledger_checkp
 # stated bound: LEDGER_ORDER_LAG_SECONDS, for rows stamped by clients), so its time is > C: it
 # is above the watermark, never silently below it. A row that breaks the bound shows up as
 # `rows_inserted_below_watermark` in ledger_tamper.
-ORDER_KEYS = {"id": "id",
-              "created_at": "floor(extract(epoch FROM created_at) * 1000000)::bigint"}
-_KEY_PREDICATE = re.compile(r"(?<=WHERE )id(?= (?:>|<=) )|(?<=AND )id(?= (?:>|<=) )")
+# The time form compares created_at itself with the watermark turned back into a time (exact:
+# epoch microseconds of today are far below 2^53), so that an index on the view's created_at
+# expression — e.g. CREATE INDEX ON "LedgerEntry" (("createdAt" AT TIME ZONE 'UTC')) on SGE —
+# serves the range scans; without one they are sequential scans (docs/profiles.md).
+_KEY_PREDICATE = re.compile(r"\b(WHERE|AND) id (>|<=) "
+                            r"(%\(\w+\)s|:\w+|\(SELECT watermark FROM checkpoint\))")
+_TIME_PREDICATE = r"\1 created_at \2 ('epoch'::timestamptz + (\3) * interval '1 microsecond')"
 
 
 def keyed_sql(text: str, relations: PlatformRelations = CONTRACT_RELATIONS) -> str:
     """``text`` with its ledger-id comparisons (``WHERE id > …``, ``AND id <= …``) made on the
-    ledger's order key under ``relations``."""
+    ledger's order under ``relations``: unchanged for ids, on created_at for time order."""
     if relations.ledger_order == "id":
         return text
-    return _KEY_PREDICATE.sub(ORDER_KEYS[relations.ledger_order], text)
+    return _KEY_PREDICATE.sub(_TIME_PREDICATE, text)
 
 
 # -- the incremental forms of checks/ledger_balance.sql and checks/transaction_balance.sql ------

@@ -18,7 +18,7 @@ from typing import Any
 from psycopg import IsolationLevel
 from psycopg.types.json import Jsonb
 
-from .connection import Database
+from .connection import DriverError, Database
 
 # Advisory-lock namespace (first key of the two-key form); the second key is hashtext(job name).
 JOB_LOCK_NAMESPACE = 0x5C4ED
@@ -105,11 +105,20 @@ def job_lock(db: Database, job: str) -> Iterator[bool]:
     The lock lives as long as this connection, so a scheduler that dies mid-run releases it.
     """
     conn = db.connect(autocommit=True)
+    got = False
     try:
         got = conn.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s)) AS got",
                            (JOB_LOCK_NAMESPACE, job)).fetchone()["got"]
         yield bool(got)
     finally:
+        # Unlock explicitly: a closed connection's backend may hold the lock a moment longer (it
+        # exits asynchronously), and the next slot would then find the job "busy".
+        if got and not conn.closed and not conn.broken:
+            try:
+                conn.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))",
+                             (JOB_LOCK_NAMESPACE, job))
+            except DriverError:
+                pass  # the connection is gone: so is its lock
         conn.close()
 
 

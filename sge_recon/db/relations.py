@@ -43,6 +43,24 @@ def referenced_tables(sql: str) -> list[str]:
 
 
 @dataclass(frozen=True)
+class QueueDeclaration:
+    """Where the platform's job queues live when they are not a PostgreSQL table (DESIGN §11):
+    the profile's ``queues:`` entry. ``kind`` is ``bullmq`` (BullMQ on Redis, read through
+    ``REDIS_URL``); ``settlement_queue`` is the queue whose depth is ``queue_depth`` and whose
+    workers are ``worker_status``; ``queues`` are all the queues the console shows."""
+
+    kind: str = "bullmq"
+    settlement_queue: str = "settlement"
+    queues: tuple[str, ...] = ("settlement",)
+    prefix: str = "bull"
+
+
+# The admin API dialects sge-recon speaks: DESIGN §6 (sge_recon/admin_client.py) and SGE's /api/v2
+# (sge_recon/sge_admin_client.py).
+ADMIN_APIS = ("contract", "sge")
+
+
+@dataclass(frozen=True)
 class PlatformRelations:
     """The active profile's view of the platform: where each contract table is, which are absent.
 
@@ -62,11 +80,15 @@ class PlatformRelations:
     # before its transaction's start (client clocks, timestamps taken inside the transaction).
     ledger_order: str = "id"
     ledger_order_lag_seconds: int = 300
+    # the platform's queues outside PostgreSQL (None: the contract's jobs table, if any)
+    queues: QueueDeclaration | None = None
+    # which admin API the platform has (ADMIN_APIS)
+    admin_api: str = "contract"
 
     def __hash__(self) -> int:  # frozen + dict fields: hash what identifies the mapping
         return hash((self.profile, self.schema, tuple(sorted(self.absent.items())),
                      tuple(sorted(self.limitations.items())), self.ledger_order,
-                     self.ledger_order_lag_seconds))
+                     self.ledger_order_lag_seconds, self.queues, self.admin_api))
 
     def relation(self, table: str) -> str:
         """The quoted, schema-qualified relation of one contract table."""

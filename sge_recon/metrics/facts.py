@@ -56,6 +56,9 @@ class Facts:
     # check name -> reason: signals the connected platform has no data for (its profile says so);
     # they raise no alert and export no series (an absent series is not a zero)
     unavailable: dict[str, str] = field(default_factory=dict)
+    # where queue depth and workers were measured when not PostgreSQL (e.g. "BullMQ queue intents
+    # on Redis at redis://host:6379/0"); None: the jobs and worker_heartbeats tables
+    queue_source: str | None = None
 
     def has(self, check: str) -> bool:
         return check not in self.unavailable
@@ -74,9 +77,57 @@ def gather_facts(db: Database, settings: Settings, now: datetime) -> Facts:
     with ops.snapshot(db) as snap:
         facts = _facts(snap, settings, now, db.relations)
     facts.unavailable = unavailable
-    if "worker_status" in unavailable:
+    apply_queue_source(facts, db, settings)
+    if "worker_status" in facts.unavailable:
         facts.worker_status = "unavailable"
     return facts
+
+
+def apply_queue_source(facts: Facts, db: Database, settings: Settings) -> None:
+    """Where the profile declares the queues on Redis (BullMQ) and REDIS_URL is set, the queue
+    depth and the workers come from there (the same snapshot the checks read). When Redis cannot
+    be read, both signals are withheld with the sentence (no alert, no series: an unknown is not
+    a zero and not a pass); the check run reports them as ``error``."""
+    from ..queues import QUEUE_CHECKS, QueueUnavailable, queue_source
+
+    source = queue_source(settings, db.relations)
+    if source is None:
+        return
+    try:
+        snap = source.depth()
+    except QueueUnavailable as exc:
+        for name in QUEUE_CHECKS:
+            facts.unavailable[name] = exc.message
+        return
+    workers = snap.settlement_workers
+    facts.queue_depth = snap.depth
+    facts.queue_money = {}
+    facts.workers_recent = len(workers)
+    facts.workers_live = len(workers)
+    facts.worker_status = snap.worker_state
+    facts.queue_source = f"BullMQ queue {snap.settlement_queue} on {snap.where}"
+    # BullMQ keeps no heartbeat history: "down since" is the start of the unbroken run of
+    # stored worker_status failures (the per-minute checks), so the alert waits out
+    # WORKER_DOWN_ALERT_MINUTES as it does on heartbeats.
+    facts.last_heartbeat_at = _down_since(db, facts.now) if snap.worker_state == "down" else None
+    facts.job_p50_recent = facts.job_p50_baseline = None
+    for name in QUEUE_CHECKS:
+        facts.unavailable.pop(name, None)
+
+
+def _down_since(db: Database, now: datetime) -> datetime:
+    from ..db import checks as store
+
+    since = now
+    try:
+        rows = store.result_history(db, "worker_status", 240)
+    except Exception:  # noqa: BLE001 - no history readable: down from now
+        return since
+    for r in rows:  # newest first
+        if r["status"] != "fail" or r["started_at"] is None:
+            break
+        since = min(since, r["started_at"])
+    return since
 
 
 def _unavailable_signals(db: Database, settings: Settings) -> dict[str, str]:

@@ -23,6 +23,7 @@ from ..db.checks import CheckQueryError, CheckSession
 from ..db.relations import PlatformRelations
 
 ENTRIES_PER_SGE_INTENT = 4.6  # what the SGE stand-in writes on average (measured)
+MINUTE_OF_ENTRIES = 1_000     # new entries before the per-minute run, as `sge-recon bench`
 
 
 @dataclass
@@ -62,7 +63,7 @@ class ProfileBench:
 
 
 def run_profile_bench(recon, entries: int, seed: int, repeat: int,
-                      progress: Callable[[str], None]) -> ProfileBench:
+                      progress: Callable[[str], None], time_index: bool = False) -> ProfileBench:
     from ..platform.sge_platform import (create_sge_schema, load_sge_platform,
                                          sge_platform_present)
 
@@ -78,6 +79,7 @@ def run_profile_bench(recon, entries: int, seed: int, repeat: int,
         load_sge_platform(db, intents=intents, seed=seed)
         load_s = time.perf_counter() - started
     recon.init_db()
+    store.set_time_index(db, False)  # the checks are timed on the platform's own indexes
     started = time.perf_counter()
     progress("copying the profile's views into plain contract tables (schema bench_contract) …")
     store.materialise_contract_copy(db)
@@ -87,22 +89,29 @@ def run_profile_bench(recon, entries: int, seed: int, repeat: int,
     result.unavailable = sorted(unavailable)
     definitions = [d for d in load_catalogue(recon.settings.checks_dir, check_params(
         recon.settings)) if d.name not in unavailable and not d.problem]
-    contract = PlatformRelations(profile="bench-contract", schema=store.COPY_SCHEMA)
+    # the same rows, so the same ledger order (their ids are the copied text ids)
+    contract = PlatformRelations(profile="bench-contract", schema=store.COPY_SCHEMA,
+                                 ledger_order=db.relations.ledger_order)
     params = check_params(recon.settings)
     for d in definitions:
         progress(f"timing {d.name} …")
         profile_s, rows = _best(db, db.relations, d, params, repeat)
         contract_s, _ = _best(db, contract, d, params, repeat)
         result.timings.append(CheckTiming(d.name, profile_s, contract_s, rows))
-    progress("settling the time-ordered checkpoint, then timing the per-minute run …")
+    store.set_time_index(db, time_index)
+    progress("settling the time-ordered checkpoint, then timing the per-minute run "
+             f"({'with' if time_index else 'without'} an index on the entries' time) …")
     with_lag = recon.db.relations.ledger_order_lag_seconds
     ledger_checkpoint.advance(recon.db)   # the candidate (now - lag) ...
     ledger_checkpoint.advance(recon.db)   # ... confirmed: history up to it is checkpointed
+    store.add_minute_of_entries(db, MINUTE_OF_ENTRIES, f"m{time.time_ns()}-")
     started = time.perf_counter()
     run = recon.checks.run(fast_only=True, store=False, trigger="bench")
     result.fast_run_seconds = time.perf_counter() - started
     result.fast_errors = [c.name for c in run.checks if c.status == "error"]
-    result.fast_note = f"entries of the last {with_lag} s (the lag) are read as new"
+    result.fast_note = (f"{'with' if time_index else 'no'} index on the entries' time; "
+                        f"{MINUTE_OF_ENTRIES:,} new entries and those of the last {with_lag} s "
+                        "(the lag) read as new")
     return result
 
 
@@ -110,7 +119,8 @@ def _best(db: Database, relations: PlatformRelations, definition, params, repeat
           ) -> tuple[float, int]:
     """Best-of-``repeat`` seconds of one check over ``relations`` (count + sample, as a run)."""
     target = Database(db.url, relations=relations, application_name="sge-recon-bench")
-    sql = sqltext.for_psycopg(relations.resolve(definition.sql))
+    sql = sqltext.for_psycopg(ledger_checkpoint.keyed_sql(relations.resolve(definition.sql),
+                                                          relations))
     best, rows = float("inf"), 0
     with CheckSession(target) as session:
         for _ in range(repeat):

@@ -26,4 +26,5 @@ def relations_for(settings: Settings) -> PlatformRelations:
     return PlatformRelations(profile=profile.name, schema=PROFILE_SCHEMA,
                              absent={t: m.absent for t, m in profile.tables.items() if m.absent},
                              ledger_order="created_at",
-                             ledger_order_lag_seconds=settings.LEDGER_ORDER_LAG_SECONDS)
+                             ledger_order_lag_seconds=settings.LEDGER_ORDER_LAG_SECONDS,
+                             queues=profile.queues, admin_api=profile.admin_api)

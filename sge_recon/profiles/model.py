@@ -31,13 +31,15 @@ from typing import Any
 import yaml
 
 from ..config import project_root
-from ..db.relations import CONTRACT_TABLES
+from ..db.relations import ADMIN_APIS, CONTRACT_TABLES, QueueDeclaration
 from ..db.schema import CONTRACT
 from ..errors import ProfileError
 
 SHIPPED = ("contract", "sge")
 MAX_PROFILE_BYTES = 1 << 20
-TOP_KEYS = {"profile", "description", "tables"}
+TOP_KEYS = {"profile", "description", "tables", "queues", "admin_api"}
+QUEUE_KEYS = {"kind", "settlement_queue", "queues", "prefix"}
+QUEUE_KINDS = ("bullmq",)
 TABLE_KEYS = {"from", "where", "columns", "absent"}
 MAP_KEYS = {"from", "map"}
 
@@ -82,6 +84,8 @@ class Profile:
     path: Path | None
     description: str = ""
     tables: dict[str, TableMapping] = field(default_factory=dict)
+    queues: QueueDeclaration | None = None   # optional `queues:` (BullMQ on Redis)
+    admin_api: str = "contract"              # optional `admin_api:` (contract | sge)
 
     @property
     def is_contract(self) -> bool:
@@ -142,7 +146,47 @@ def _profile(root: yaml.MappingNode, path: Path) -> Profile:
             f"{', '.join(missing)}; map each contract table or declare it `absent: <reason>`")
     tables = {t: _table(t, entries[t], path) for t in CONTRACT_TABLES}
     description = _text(top["description"], path, "description") if "description" in top else ""
-    return Profile(name=name, path=path, description=description, tables=tables)
+    queues = _queues(top["queues"], path) if "queues" in top else None
+    admin_api = "contract"
+    if "admin_api" in top:
+        admin_api = _text(top["admin_api"], path, "admin_api")
+        if admin_api not in ADMIN_APIS:
+            raise ProfileError(f"{path}: line {top['admin_api'].start_mark.line + 1}: admin_api: "
+                               f"unknown admin API {admin_api!r}; use one of "
+                               f"{', '.join(ADMIN_APIS)}")
+    return Profile(name=name, path=path, description=description, tables=tables, queues=queues,
+                   admin_api=admin_api)
+
+
+def _queues(node: yaml.Node, path: Path) -> QueueDeclaration:
+    """``queues: {kind: bullmq, settlement_queue: intents, queues: [...], prefix: bull}``."""
+    line = node.start_mark.line + 1
+    keys = _mapping(node, path, "queues", QUEUE_KEYS, required={"kind", "settlement_queue"})
+    kind = _text(keys["kind"], path, "queues.kind")
+    if kind not in QUEUE_KINDS:
+        raise ProfileError(f"{path}: line {keys['kind'].start_mark.line + 1}: queues.kind: "
+                           f"unknown queue kind {kind!r}; use {', '.join(QUEUE_KINDS)}")
+    settlement = _text(keys["settlement_queue"], path, "queues.settlement_queue")
+    names: list[str] = [settlement]
+    if "queues" in keys:
+        seq = keys["queues"]
+        if not isinstance(seq, yaml.SequenceNode) or not seq.value:
+            raise ProfileError(f"{path}: line {seq.start_mark.line + 1}: queues.queues must be a "
+                               "non-empty list of queue names, e.g. [intents, payouts]")
+        names = [_text(n, path, "queues.queues[]") for n in seq.value]
+        if len(set(names)) != len(names):
+            raise ProfileError(f"{path}: line {seq.start_mark.line + 1}: queues.queues names a "
+                               "queue twice")
+        if settlement not in names:
+            raise ProfileError(f"{path}: line {line}: queues: settlement_queue {settlement!r} "
+                               f"is not in queues ({', '.join(names)}); add it to the list")
+    for n in names:
+        if ":" in n or any(c.isspace() for c in n):
+            raise ProfileError(f"{path}: line {line}: queues: queue name {n!r} may not contain "
+                               "':' or spaces (BullMQ keys are <prefix>:<queue>:...)")
+    prefix = _text(keys["prefix"], path, "queues.prefix") if "prefix" in keys else "bull"
+    return QueueDeclaration(kind=kind, settlement_queue=settlement, queues=tuple(names),
+                            prefix=prefix)
 
 
 def _table(table: str, node: yaml.Node, path: Path) -> TableMapping:

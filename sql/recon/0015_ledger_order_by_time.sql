@@ -15,3 +15,5 @@ $$;
 -- What the watermark counts in: 'id' (the contract's sequence) or 'created_at' (a profile's).
 -- A checkpoint built under one order is rebuilt, never reused, under the other.
 ALTER TABLE recon.ledger_checkpoint ADD COLUMN IF NOT EXISTS ordered_by text NOT NULL DEFAULT 'id';
+COMMENT ON COLUMN recon.ledger_checkpoint.ordered_by IS
+    'What the watermark counts in: id (the contract ledger''s bigint sequence) or created_at (a platform profile''s ledger, epoch microseconds); a change rebuilds the checkpoint';

@@ -1,0 +1,99 @@
+"""``sge-recon users``: the console's local accounts (DESIGN §9).
+
+Passwords are read from standard input (one line; a terminal asks twice without echo), never
+from the command line, so they stay out of shell history and process listings.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from ..accounts import ROLES
+from ..errors import UsageError
+
+
+def read_password() -> str:
+    if sys.stdin.isatty():
+        return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    line = sys.stdin.readline()
+    password = line.rstrip("\r\n")
+    if not password:
+        raise UsageError("no password on standard input; pipe one line, e.g. "
+                         "`printf '%s\\n' \"$PW\" | sge-recon users add NAME --role viewer`")
+    return password
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def users() -> None:
+    """Manage the console's local accounts (sign-in with Username and Password).
+
+    \b
+    Roles: viewer (reads), operator (routine actions), approver (operator + approves payouts
+    with the approver key it is bound to), admin (operator + executes payouts, corrections).
+
+    \b
+    Examples:
+      printf '%s\\n' "$PW" | sge-recon users add ada --role operator
+      printf '%s\\n' "$PW" | sge-recon users add bob --role approver --approver-key 1
+      sge-recon users list
+      sge-recon users disable ada
+    """
+
+
+@users.command("add")
+@click.argument("name")
+@click.option("--role", required=True, type=click.Choice(ROLES),
+              help="What the account may do in the console.")
+@click.option("--approver-key", "slot", type=click.IntRange(1, 2), default=None,
+              help="Approvers only: which payout approver key (PAYOUT_APPROVER_1 or _2) the "
+                   "console uses for this account's approvals; one account per key.")
+@click.pass_obj
+def add(state, name: str, role: str, slot: int | None) -> None:
+    """Create an account; the password (at least 10 characters) is read from standard input."""
+    password = read_password()
+    account = state.recon().accounts.add(name, role, password, approver_slot=slot)
+    click.echo(f"Created {account.label}.")
+
+
+@users.command("list")
+@click.pass_obj
+def list_(state) -> None:
+    """List the accounts: name, role, approver key, created, disabled."""
+    rows = state.recon().accounts.list()
+    if not rows:
+        click.echo("No accounts. Create one with `sge-recon users add NAME --role admin`.")
+        return
+    click.echo(f"{'name':<24} {'role':<9} {'key':<4} {'created (UTC)':<17} state")
+    for a in rows:
+        click.echo(f"{a.name:<24} {a.role:<9} {a.approver_slot or '-'!s:<4} "
+                   f"{a.created_at:%Y-%m-%d %H:%M} {'disabled' if a.disabled else 'active'}")
+
+
+@users.command("disable")
+@click.argument("name")
+@click.pass_obj
+def disable(state, name: str) -> None:
+    """Disable an account: it can no longer sign in, and a signed-in session of it stops acting."""
+    account = state.recon().accounts.set_disabled(name, True)
+    click.echo(f"Disabled {account.name}.")
+
+
+@users.command("enable")
+@click.argument("name")
+@click.pass_obj
+def enable(state, name: str) -> None:
+    """Enable a disabled account again."""
+    account = state.recon().accounts.set_disabled(name, False)
+    click.echo(f"Enabled {account.name}.")
+
+
+@users.command("set-password")
+@click.argument("name")
+@click.pass_obj
+def set_password(state, name: str) -> None:
+    """Set an account's password, read from standard input."""
+    password = read_password()
+    account = state.recon().accounts.set_password(name, password)
+    click.echo(f"Password of {account.name} changed.")

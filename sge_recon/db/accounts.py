@@ -1,0 +1,101 @@
+"""Data access for the console's local accounts and sign-in attempts (recon, migration 0010)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+USER_COLUMNS = "name, role, approver_slot, password_hash, created_at, password_set_at, disabled, " \
+               "disabled_at"
+
+
+def account(conn, name: str) -> dict | None:
+    return conn.execute(f"SELECT {USER_COLUMNS} FROM recon.console_users WHERE name = %s",
+                        (name,)).fetchone()
+
+
+def accounts(conn) -> list[dict]:
+    return conn.execute(f"SELECT {USER_COLUMNS} FROM recon.console_users ORDER BY name").fetchall()
+
+
+def any_account(conn) -> bool:
+    return bool(conn.execute("SELECT EXISTS (SELECT 1 FROM recon.console_users) AS any")
+                .fetchone()["any"])
+
+
+def slot_holder(conn, slot: int) -> dict | None:
+    return conn.execute("SELECT name FROM recon.console_users WHERE approver_slot = %s "
+                        "AND NOT disabled", (slot,)).fetchone()
+
+
+def insert_account(conn, name: str, role: str, slot: int | None, password_hash: str) -> dict:
+    return conn.execute(f"""
+        INSERT INTO recon.console_users (name, role, approver_slot, password_hash)
+        VALUES (%s, %s, %s, %s) RETURNING {USER_COLUMNS}""",
+                        (name, role, slot, password_hash)).fetchone()
+
+
+def upsert_account(conn, name: str, role: str, slot: int | None, password_hash: str) -> dict:
+    return conn.execute(f"""
+        INSERT INTO recon.console_users (name, role, approver_slot, password_hash)
+        VALUES (%s, %s, %s, %s)
+        ON CONFLICT (name) DO UPDATE SET role = excluded.role,
+            approver_slot = excluded.approver_slot, password_hash = excluded.password_hash,
+            password_set_at = now(), disabled = false, disabled_at = NULL
+        RETURNING {USER_COLUMNS}""", (name, role, slot, password_hash)).fetchone()
+
+
+def set_password(conn, name: str, password_hash: str) -> dict | None:
+    return conn.execute(f"""
+        UPDATE recon.console_users SET password_hash = %s, password_set_at = now()
+        WHERE name = %s RETURNING {USER_COLUMNS}""", (password_hash, name)).fetchone()
+
+
+def set_disabled(conn, name: str, disabled: bool) -> dict | None:
+    return conn.execute(f"""
+        UPDATE recon.console_users
+        SET disabled = %s, disabled_at = CASE WHEN %s THEN now() END
+        WHERE name = %s RETURNING {USER_COLUMNS}""", (disabled, disabled, name)).fetchone()
+
+
+def record_attempt(conn, username: str, ok: bool, reason: str | None) -> None:
+    conn.execute("INSERT INTO recon.sign_in_attempts (username, ok, reason) VALUES (%s, %s, %s)",
+                 (username, ok, reason))
+
+
+def recent_failures(conn, username: str, window_seconds: int) -> dict[str, Any]:
+    """Failed attempts for ``username`` since its last success within the window, and when the
+    oldest of them happened (the lock lifts ``window`` after it)."""
+    return conn.execute("""
+        SELECT count(*) AS failures, min(at) AS first_at,
+               extract(epoch FROM now() - min(at))::numeric(20,0) AS age_seconds
+        FROM recon.sign_in_attempts
+        WHERE username = %(u)s AND NOT ok AND at > now() - make_interval(secs => %(w)s)
+          AND at > coalesce((SELECT max(at) FROM recon.sign_in_attempts
+                             WHERE username = %(u)s AND ok), '-infinity')""",
+                        {"u": username, "w": window_seconds}).fetchone()
+
+
+def attempts(conn, limit: int = 100) -> list[dict]:
+    return conn.execute("SELECT id, at, username, ok, reason FROM recon.sign_in_attempts "
+                        "ORDER BY id DESC LIMIT %s", (limit,)).fetchall()
+
+
+def create_session(conn, token_sha256: str, name: str, ttl_seconds: int) -> None:
+    conn.execute("DELETE FROM recon.console_sessions WHERE expires_at < now() - interval '1 day'")
+    conn.execute("""
+        INSERT INTO recon.console_sessions (token_sha256, name, expires_at)
+        VALUES (%s, %s, now() + make_interval(secs => %s))""", (token_sha256, name, ttl_seconds))
+
+
+def session_account(conn, token_sha256: str) -> dict | None:
+    """The account of a live session (not revoked, not expired, account not disabled)."""
+    return conn.execute(f"""
+        SELECT {', '.join('u.' + c.strip() for c in USER_COLUMNS.split(','))}
+        FROM recon.console_sessions s JOIN recon.console_users u ON u.name = s.name
+        WHERE s.token_sha256 = %s AND s.revoked_at IS NULL AND s.expires_at > now()
+          AND NOT u.disabled""", (token_sha256,)).fetchone()
+
+
+def revoke_session(conn, token_sha256: str) -> None:
+    conn.execute("UPDATE recon.console_sessions SET revoked_at = now() "
+                 "WHERE token_sha256 = %s AND revoked_at IS NULL", (token_sha256,))

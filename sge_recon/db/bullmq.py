@@ -1,0 +1,268 @@
+"""BullMQ on Redis: the data-access module for a platform whose queues are BullMQ (SGE).
+
+The only module that imports ``redis`` and ``bullmq``. It reads through BullMQ's own Python
+package (the same keys and Lua scripts the platform's Node workers use), never by parsing Redis
+keys by hand; the one exception is the lock key of an active job (``<prefix>:<queue>:<id>:lock``,
+built with BullMQ's own ``toKey``), which is how a stalled job is told from a running one.
+
+BullMQ's Python API is asyncio; each public method here runs one short event loop (in a helper
+thread when the caller already runs one, e.g. inside Streamlit or FastAPI) on a fresh connection
+with a short timeout and no retries, so a Redis that is down is an error sentence within
+``REDIS_TIMEOUT_SECONDS``, never a hang.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import concurrent.futures
+import time
+from datetime import datetime, timezone
+from typing import Any, Awaitable, Callable, TypeVar
+
+import redis.asyncio as aioredis
+from bullmq import Queue
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+
+from ..queues import (JOB_STATES, JobInfo, QueueCounts, QueueSnapshot, QueueUnavailable,
+                      WorkerInfo)
+from .relations import QueueDeclaration
+
+T = TypeVar("T")
+COUNT_TYPES = ("waiting", "prioritized", "delayed", "active", "failed", "completed", "paused")
+STALLED_SCAN = 200   # active jobs looked at for a lost lock (a settlement queue has few active)
+
+
+class BullMQSource:
+    """:class:`~sge_recon.queues.QueueSource` over BullMQ (``REDIS_URL``)."""
+
+    def __init__(self, url: str, declaration: QueueDeclaration, timeout: float = 3.0):
+        self.url = url
+        self.declaration = declaration
+        self.timeout = timeout
+        self.where = f"Redis at {_where(url)}"
+
+    # -- reads -----------------------------------------------------------------------------------
+    def depth(self) -> QueueSnapshot:
+        """Counts of every declared queue, the workers, the settlement queue's oldest waiting
+        job and its stalled jobs. Round trips: 1 per queue (counts) + 1 per queue (paused flag)
+        + 1 (CLIENT LIST) + 2 (oldest waiting, active jobs) + 1 (their locks)."""
+        started = time.perf_counter()
+        snapshot = self._run(self._depth)
+        snapshot.duration_ms = (time.perf_counter() - started) * 1000
+        return snapshot
+
+    def jobs(self, queue: str, state: str, limit: int = 50) -> list[JobInfo]:
+        self._known(queue)
+        if state not in JOB_STATES:
+            raise QueueUnavailable(f"unknown job state {state!r}; use one of "
+                                   f"{', '.join(JOB_STATES)}")
+        return self._run(lambda c: self._jobs(c, queue, state, limit))
+
+    def job_lists(self, states: tuple[str, ...], limit: int = 50,
+                  counts: dict | None = None) -> dict[str, dict[str, list[JobInfo]]]:
+        """Queue -> state -> jobs, for every declared queue, on one connection (the Queue page).
+        With ``counts`` (a snapshot's), empty states are not asked for."""
+        unknown = [s for s in states if s not in JOB_STATES]
+        if unknown:
+            raise QueueUnavailable(f"unknown job state(s) {', '.join(unknown)}")
+
+        async def go(client):
+            out: dict[str, dict[str, list[JobInfo]]] = {}
+            for name in self.declaration.queues:
+                out[name] = {}
+                for state in states:
+                    if counts is not None and not getattr(counts[name], state, 1):
+                        out[name][state] = []
+                        continue
+                    out[name][state] = await self._jobs(client, name, state, limit)
+            return out
+        return self._run(go)
+
+    def workers(self) -> list[WorkerInfo]:
+        return self._run(self._workers)
+
+    # -- actions ---------------------------------------------------------------------------------
+    def pause(self, queue: str) -> str:
+        self._known(queue)
+
+        async def go(client):
+            q = self._queue(client, queue)
+            if await q.isPaused():
+                return f"Queue {queue} was already paused; nothing changed."
+            await q.pause()
+            return (f"Queue {queue} paused in BullMQ: workers take no new jobs (jobs in flight "
+                    "finish).")
+        return self._run(go)
+
+    def resume(self, queue: str) -> str:
+        self._known(queue)
+
+        async def go(client):
+            q = self._queue(client, queue)
+            if not await q.isPaused():
+                return f"Queue {queue} was not paused; nothing changed."
+            await q.resume()
+            return f"Queue {queue} resumed in BullMQ: workers take jobs again."
+        return self._run(go)
+
+    def retry(self, queue: str, job_id: str) -> str:
+        self._known(queue)
+        job_id = (job_id or "").strip()
+        if not job_id:
+            raise QueueUnavailable("name the failed job to retry (its id)")
+
+        async def go(client):
+            q = self._queue(client, queue)
+            job = await q.getJob(job_id)
+            if job is None:
+                raise QueueUnavailable(f"queue {queue} has no job {job_id!r} (removed, or a "
+                                       "wrong id)")
+            state = await q.getJobState(job_id)
+            if state != "failed":
+                raise QueueUnavailable(f"job {job_id} of queue {queue} is {state}, not failed; "
+                                       "only a failed job can be retried")
+            await job.retry("failed")
+            return (f"Job {job_id} ({job.name}) of queue {queue} moved from failed back to "
+                    f"waiting after {job.attemptsMade} attempt(s); a worker will take it.")
+        return self._run(go)
+
+    # -- the mechanics ---------------------------------------------------------------------------
+    def _known(self, queue: str) -> None:
+        if queue not in self.declaration.queues:
+            raise QueueUnavailable(f"queue {queue!r} is not one of the platform's queues "
+                                   f"({', '.join(self.declaration.queues)})")
+
+    def _client(self) -> aioredis.Redis:
+        return aioredis.Redis.from_url(
+            self.url, decode_responses=True, socket_connect_timeout=self.timeout,
+            socket_timeout=self.timeout, retry=Retry(NoBackoff(), 0),
+            client_name="sge-recon")
+
+    def _queue(self, client: aioredis.Redis, name: str) -> Queue:
+        return Queue(name, {"connection": client, "prefix": self.declaration.prefix})
+
+    def _run(self, work: Callable[[aioredis.Redis], Awaitable[T]]) -> T:
+        async def main() -> T:
+            client = self._client()
+            try:
+                return await asyncio.wait_for(work(client), timeout=self.timeout * 4)
+            finally:
+                try:
+                    await client.aclose()
+                except Exception:  # noqa: BLE001 - closing a broken connection
+                    pass
+        try:
+            try:
+                asyncio.get_running_loop()
+            except RuntimeError:
+                return asyncio.run(main())
+            with concurrent.futures.ThreadPoolExecutor(1) as pool:  # a loop already runs here
+                return pool.submit(asyncio.run, main()).result()
+        except QueueUnavailable:
+            raise
+        except (RedisError, OSError, asyncio.TimeoutError) as exc:
+            raise QueueUnavailable(
+                f"the platform's queues could not be read: {self.where} did not answer "
+                f"({_first_line(exc)}); check that Redis is up and REDIS_URL points at it") \
+                from None
+
+    async def _depth(self, client: aioredis.Redis) -> QueueSnapshot:
+        decl = self.declaration
+        counts = {}
+        for name in decl.queues:
+            q = self._queue(client, name)
+            raw = await q.getJobCounts(*COUNT_TYPES)
+            paused = await q.isPaused()
+            # BullMQ counts a paused queue's waiting jobs under "paused"
+            counts[name] = QueueCounts(
+                queue=name, waiting=int(raw.get("waiting", 0)) + int(raw.get("paused", 0)),
+                prioritized=int(raw.get("prioritized", 0)), delayed=int(raw.get("delayed", 0)),
+                active=int(raw.get("active", 0)), failed=int(raw.get("failed", 0)),
+                completed=int(raw.get("completed", 0)), paused=paused)
+        workers = await self._workers(client)
+        q = self._queue(client, decl.settlement_queue)
+        oldest = None
+        if counts[decl.settlement_queue].depth:
+            first = await q.getJobs(["waiting", "paused"], 0, 0, True)  # asc: oldest first
+            oldest = _ms(first[0].timestamp) if first else None
+        stalled = []
+        if counts[decl.settlement_queue].active:
+            active = await self._jobs(client, decl.settlement_queue, "active", STALLED_SCAN)
+            stalled = [j for j in active if j.locked is False]
+        return QueueSnapshot(where=self.where, settlement_queue=decl.settlement_queue,
+                             counts=counts, workers=workers, oldest_waiting_at=oldest,
+                             stalled=stalled, measured_at=datetime.now(timezone.utc))
+
+    async def _workers(self, client: aioredis.Redis) -> list[WorkerInfo]:
+        """The workers BullMQ registers on each queue: connections whose client name is
+        ``<prefix>:<queue>`` or ``<prefix>:<queue>:w:<name>`` (CLIENT LIST, read once)."""
+        listing = await client.client_list()
+        out = []
+        for name in self.declaration.queues:
+            # BullMQ for Python names a worker's connections <prefix>:<queue>[:w:<name>]; BullMQ
+            # for Node (the SGE workers) <prefix>:<base64 of queue>[:w:<name>]: accept both.
+            bases = {f"{self.declaration.prefix}:{name}",
+                     f"{self.declaration.prefix}:{base64.b64encode(name.encode()).decode()}"}
+            for c in listing:
+                cname = c.get("name") or ""
+                if cname in bases or any(cname.startswith(f"{b}:w:") for b in bases):
+                    out.append(WorkerInfo(queue=name, name=cname, address=c.get("addr", ""),
+                                          age_seconds=int(c.get("age", 0)),
+                                          idle_seconds=int(c.get("idle", 0))))
+        return out
+
+    async def _jobs(self, client: aioredis.Redis, queue: str, state: str,
+                    limit: int) -> list[JobInfo]:
+        q = self._queue(client, queue)
+        types = ["waiting", "paused"] if state == "waiting" else [state]
+        asc = state in ("waiting", "prioritized", "delayed", "active")
+        jobs = await q.getJobs(types, 0, max(0, limit - 1), asc)
+        locks: list[Any] = []
+        if state == "active" and jobs:
+            async with client.pipeline(transaction=False) as pipe:
+                for j in jobs:
+                    pipe.exists(q.toKey(f"{j.id}:lock"))
+                locks = await pipe.execute()
+        out = []
+        for i, j in enumerate(jobs):
+            trace = j.stacktrace[-1] if getattr(j, "stacktrace", None) else None
+            run_at = _ms(j.timestamp + j.delay) if state == "delayed" and j.delay else None
+            out.append(JobInfo(
+                queue=queue, id=str(j.id), name=str(j.name), state=state,
+                attempts_made=int(j.attemptsMade or 0),
+                attempts_allowed=int(j.opts.get("attempts", 1) or 1),
+                created_at=_ms(j.timestamp), processed_at=_ms(j.processedOn),
+                finished_at=_ms(j.finishedOn), run_at=run_at,
+                failed_reason=j.failedReason or None,
+                stacktrace=trace, stalled_count=int(j.stalledCounter or 0),
+                locked=bool(locks[i]) if locks else None))
+        return out
+
+
+def _where(url: str) -> str:
+    """The Redis URL without its credentials (scheme, host, port, database)."""
+    from urllib.parse import urlparse
+
+    p = urlparse(url)
+    if p.scheme == "unix":
+        return f"unix://{p.path}"
+    auth = "***@" if p.password or p.username else ""
+    try:
+        port = p.port or 6379
+    except ValueError:
+        port = "?"
+    return f"{p.scheme}://{auth}{p.hostname}:{port}{p.path or ''}"
+
+
+def _ms(value: Any) -> datetime | None:
+    if not value:
+        return None
+    return datetime.fromtimestamp(int(value) / 1000, tz=timezone.utc)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

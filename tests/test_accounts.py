@@ -1,0 +1,154 @@
+"""Console accounts (DESIGN §9): `sge-recon users …` as a process (password from standard input,
+`Error: …` exit 3), the stored hash, sign-in with its audit trail and the failed-attempt lock."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from sge_recon.accounts import MAX_FAILURES, hash_password, verify_password
+
+
+def users(args, env, stdin: str | None = None):
+    return subprocess.run([sys.executable, "-m", "sge_recon", "users", *args], env=env,
+                          input=stdin, capture_output=True, text=True, timeout=120)
+
+
+def test_users_add_list_disable_set_password(cli_env, db):
+    out = users(["add", "Ada", "--role", "operator"], cli_env, "a long enough secret\n")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "Created ada (operator)."
+    out = users(["add", "bob", "--role", "approver", "--approver-key", "1"], cli_env,
+                "another long secret\n")
+    assert out.returncode == 0, out.stderr
+    row = db.fetch_one("SELECT role, approver_slot, password_hash, disabled "
+                       "FROM recon.console_users WHERE name = 'ada'")
+    assert row["role"] == "operator" and not row["disabled"]
+    assert row["password_hash"].startswith("scrypt$16384$8$1$")
+    assert "a long enough secret" not in row["password_hash"]
+    assert verify_password("a long enough secret", row["password_hash"])
+    listed = users(["list"], cli_env).stdout
+    assert "ada" in listed and "operator" in listed and "bob" in listed and "approver  1" in listed
+    assert users(["set-password", "ada"], cli_env, "a brand new secret\n").returncode == 0
+    assert verify_password("a brand new secret", db.fetch_one(
+        "SELECT password_hash FROM recon.console_users WHERE name = 'ada'")["password_hash"])
+    assert users(["disable", "ada"], cli_env).returncode == 0
+    assert "disabled" in users(["list"], cli_env).stdout
+
+
+def test_users_mistakes_are_error_lines_with_exit_3(cli_env):
+    cases = [
+        (["add", "x", "--role", "viewer"], "short\n", "at least 10 characters"),
+        (["add", "x", "--role", "viewer"], "", "no password on standard input"),
+        (["add", "x", "--role", "approver"], "a long enough secret\n", "--approver-key 1 or 2"),
+        (["add", "x", "--role", "viewer", "--approver-key", "1"], "a long enough secret\n",
+         "only for accounts with --role approver"),
+        (["add", "Not Valid!", "--role", "viewer"], "a long enough secret\n", "is not valid"),
+        (["disable", "nobody"], None, "no account named 'nobody'"),
+        (["set-password", "nobody"], "a long enough secret\n", "no account named 'nobody'"),
+    ]
+    for args, stdin, message in cases:
+        out = users(args, cli_env, stdin)
+        assert out.returncode == 3, (args, out.stderr)
+        assert out.stderr.startswith("Error: ") and message in out.stderr, (args, out.stderr)
+        assert "Traceback" not in out.stderr
+    out = users(["add", "x", "--role", "root"], cli_env, "a long enough secret\n")
+    assert out.returncode != 0 and "Traceback" not in out.stderr
+
+
+def test_one_account_per_approver_key_and_names_are_unique(recon):
+    recon.accounts.add("alice", "approver", "a long enough secret", approver_slot=1)
+    for name, slot, message in (("carol", 1, "approver key 1 is already held by 'alice'"),
+                                ("alice", 2, "already exists")):
+        try:
+            recon.accounts.add(name, "approver", "a long enough secret", approver_slot=slot)
+        except Exception as exc:  # noqa: BLE001
+            assert message in str(exc)
+        else:
+            raise AssertionError("accepted")
+    recon.accounts.set_disabled("alice")
+    recon.accounts.add("carol", "approver", "a long enough secret", approver_slot=1)
+
+
+def test_sign_in_is_audited_and_repeated_failures_lock_the_name(recon, db):
+    recon.accounts.add("ada", "operator", "the right password")
+    assert recon.accounts.sign_in("ADA ", "the right password").ok  # names are case-insensitive
+    assert not recon.accounts.sign_in("nobody", "whatever password").ok
+    assert recon.accounts.sign_in("ada", "wrong").message == "Wrong username or password."
+    for _ in range(MAX_FAILURES - 1):
+        recon.accounts.sign_in("ada", "wrong")
+    locked = recon.accounts.sign_in("ada", "the right password")  # even the right one, now
+    assert not locked.ok and "Too many failed sign-ins" in locked.message
+    reasons = [r["reason"] for r in db.fetch_all(
+        "SELECT reason FROM recon.sign_in_attempts WHERE username = 'ada' ORDER BY id")]
+    assert reasons == [None] + ["wrong_password"] * MAX_FAILURES + ["rate_limited"]
+    assert db.fetch_one("SELECT reason FROM recon.sign_in_attempts WHERE username = 'nobody'") \
+        == {"reason": "unknown"}
+    recon.accounts.add("vic", "viewer", "the right password")
+    recon.accounts.set_disabled("vic")
+    assert "disabled" in recon.accounts.sign_in("vic", "the right password").message
+
+
+def test_hashes_are_salted_per_user():
+    one, two = hash_password("same password"), hash_password("same password")
+    assert one != two and verify_password("same password", one)
+    assert not verify_password("other", one) and not verify_password("x", "garbage")
+
+
+def test_the_demo_creates_one_account_per_role_with_passwords_in_a_private_file(recon,
+                                                                                tmp_path):
+    import stat
+    from dataclasses import replace
+
+    from sge_recon.demo import Demo, DemoOptions
+
+    settings = replace(recon.settings, SGE_RECON_HOME=str(tmp_path / "home"))
+    settings.home.mkdir(parents=True)
+    demo = Demo(settings, DemoOptions(), set(), echo=lambda _: None)
+    path = demo._demo_accounts(recon)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    rows = [line.split() for line in path.read_text().splitlines() if not line.startswith("#")]
+    assert [(r[0], r[1]) for r in rows] == [("viewer", "viewer"), ("operator", "operator"),
+                                            ("approver1", "approver"), ("approver2", "approver"),
+                                            ("admin", "admin")]
+    for name, _, password, *_ in rows:
+        assert recon.accounts.sign_in(name, password).ok
+    assert [a.approver_slot for a in recon.accounts.list() if a.role == "approver"] == [1, 2]
+    assert demo._demo_accounts(recon).read_text() == path.read_text()  # a rerun keeps them
+
+
+def test_sessions_resume_until_signed_out_disabled_or_expired(recon, db):
+    recon.accounts.add("ada", "operator", "the right password")
+    token = recon.accounts.start_session("ada")
+    assert recon.accounts.resume(token).name == "ada"
+    stored = db.fetch_one("SELECT token_sha256 FROM recon.console_sessions")["token_sha256"]
+    assert token not in stored and len(stored) == 64  # only its SHA-256 is kept
+    assert recon.accounts.resume("forged-token") is None and recon.accounts.resume(None) is None
+    recon.accounts.end_session(token)
+    assert recon.accounts.resume(token) is None  # signed out
+    token = recon.accounts.start_session("ada")
+    recon.accounts.set_disabled("ada")
+    assert recon.accounts.resume(token) is None  # disabled: stops at once
+    recon.accounts.set_disabled("ada", False)
+    db.execute("UPDATE recon.console_sessions SET expires_at = now() - interval '1 second'")
+    assert recon.accounts.resume(token) is None  # expired
+
+
+def test_readers_see_accounts_but_no_password_or_session_hash(recon, db):
+    import psycopg
+
+    recon.accounts.add("ada", "operator", "the right password")
+    recon.accounts.start_session("ada")
+    with db.transaction() as conn:
+        conn.execute("SET LOCAL ROLE sge_recon_readonly")
+        assert conn.execute("SELECT name, role FROM recon.console_users").fetchall() == \
+            [{"name": "ada", "role": "operator"}]
+    for sql in ("SELECT password_hash FROM recon.console_users",
+                "SELECT token_sha256 FROM recon.console_sessions"):
+        try:
+            with db.transaction() as conn:
+                conn.execute("SET LOCAL ROLE sge_recon_readonly")
+                conn.execute(sql)
+        except psycopg.errors.InsufficientPrivilege:
+            continue
+        raise AssertionError(f"a reader could run {sql}")
