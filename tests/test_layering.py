@@ -15,8 +15,9 @@ RULES = {
     "streamlit": ("app/",),
     "psycopg": ("sge_recon/db/",),
     "psycopg_pool": ("sge_recon/db/",),
-    "redis": ("sge_recon/db/", "sge_recon/queues/"),
-    "bullmq": ("sge_recon/db/", "sge_recon/queues/"),
+    # the stand-in (sge_recon/platform/) runs the platform's own BullMQ workers
+    "redis": ("sge_recon/db/", "sge_recon/queues/", "sge_recon/platform/"),
+    "bullmq": ("sge_recon/db/", "sge_recon/queues/", "sge_recon/platform/"),
 }
 
 

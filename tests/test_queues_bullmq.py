@@ -232,7 +232,7 @@ def test_queue_page_lists_failed_jobs_and_retries_one_through_bullmq(sge_url, wo
     recon_for(sge_url, redis_server.url)  # db init of the sge views
     console_env(monkeypatch, sge_url, "http://127.0.0.1:9", tmp_path, PLATFORM_PROFILE="sge",
                 REDIS_URL=redis_server.url)
-    at = open_page(app("Ada"), "queue")
+    at = open_page(app("root"), "queue")  # queue actions are for admin accounts
     failed = frame(at, "job_id", "attempts", "error")
     assert list(failed["job_id"]) == ["job-failed"]
     assert "RPC timeout" in failed["error"][0] and failed["attempts"][0] == "1 of 1"
@@ -246,12 +246,15 @@ def test_queue_page_lists_failed_jobs_and_retries_one_through_bullmq(sge_url, wo
     at.button(key="confirm_action").click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert "moved from failed back to waiting" in texts(at)
+    operator = open_page(app("ada"), "queue")  # an operator sees the jobs but cannot act
+    assert not [b for b in operator.button if b.key == "retry_intents"]
+    assert "only an admin account pauses, resumes or retries" in texts(operator)
     # the running worker takes the retried job and fails it again; it was retried for real
     counts = world.counts(QUEUE)
     assert counts["failed"] + counts["waiting"] + counts["active"] >= 1
     log = recon_for(sge_url).console.recent_actions(5)
     assert (log[0]["action"], log[0]["target"], log[0]["operator"], log[0]["result"]) == \
-        ("retry_job", "bullmq:intents:job-failed", "Ada", "ok")
+        ("retry_job", "bullmq:intents:job-failed", "root", "ok")
 
 
 def test_pause_and_resume_a_bullmq_queue_are_recorded(sge_url, world, redis_server):

@@ -178,9 +178,11 @@ def test_the_console_approves_as_the_operator_and_hides_what_sge_lacks(sge, monk
         ("execute_payout_batch", "failed"), ("approve_payout_batch", "ok")]
 
     console_env(monkeypatch, url, api, tmp_path, PLATFORM_PROFILE="sge")
-    at = open_page(app("Ada"), "ledger")
+    at = open_page(app("ada"), "ledger")
     assert "the SGE platform has no ledger-correction endpoint" in texts(at)
     assert not [b for b in at.button if b.key == "force_reconcile"] == []  # reconcile exists
-    at = open_page(at, "payouts")
+    at = open_page(app("alice"), "payouts")  # an approver account
+    at.query_params["id"] = batch["id"]
+    at.run()
     assert "X-Admin-Id" in texts(at), texts(at)
     assert not [t for t in at.text_input if t.key == "approver_key"]
