@@ -160,9 +160,13 @@ def store_run(db: Database, run: dict[str, Any], results: list[dict[str, Any]]) 
     with db.transaction() as conn:
         conn.execute(
             "INSERT INTO recon.check_runs (run_id, started_at, finished_at, status, engine, "
-            "trigger, only_checks, error, profile) VALUES (%(run_id)s, %(started_at)s, "
+            "trigger, only_checks, error, profile, platform_read, replica_lag_seconds, "
+            "replica_paused, replica_behind_bytes) VALUES (%(run_id)s, %(started_at)s, "
             "%(finished_at)s, %(status)s, %(engine)s, %(trigger)s, %(only_checks)s, %(error)s, "
-            "%(profile)s)", {"profile": None, **run})
+            "%(profile)s, %(platform_read)s, %(replica_lag_seconds)s, %(replica_paused)s, "
+            "%(replica_behind_bytes)s)",
+            {"profile": None, "platform_read": None, "replica_lag_seconds": None,
+             "replica_paused": None, "replica_behind_bytes": None, **run})
         with conn.cursor() as cur:
             cur.executemany(
                 "INSERT INTO recon.check_results (run_id, name, status, priority, failing_rows, "
@@ -180,7 +184,8 @@ _RESULT_COLUMNS = ("r.run_id, r.name, r.status, r.priority, r.failing_rows, r.va
 
 
 def latest_run(db: Database) -> dict | None:
-    return db.fetch_one("SELECT run_id, started_at, finished_at, status, engine, trigger "
+    return db.fetch_one("SELECT run_id, started_at, finished_at, status, engine, trigger, "
+                        "platform_read, replica_lag_seconds, replica_paused, replica_behind_bytes "
                         "FROM recon.check_runs WHERE finished_at IS NOT NULL "
                         "ORDER BY started_at DESC LIMIT 1")
 
