@@ -79,8 +79,20 @@ class Server:
         _run("pg_ctl", "-w", "-t", "30", "-D", str(self.data), "-l", str(self.data / "log.txt"),
              "-o", f"-h '' -k {self.socket_dir}", "start")
 
+    def running(self) -> bool:
+        pid_file = self.data / "postmaster.pid"
+        if not pid_file.exists():
+            return False
+        try:
+            os.kill(int(pid_file.read_text().split()[0]), 0)
+        except (ProcessLookupError, ValueError):
+            return False
+        except PermissionError:
+            return True
+        return True
+
     def stop(self) -> None:
-        if (self.data / "postmaster.pid").exists():
+        if self.running():
             try:
                 _run("pg_ctl", "-w", "-t", "30", "-D", str(self.data), "-m", "fast", "stop")
             except RuntimeError:
@@ -122,8 +134,11 @@ class LocalReplicaPair:
         self.primary = Server("primary", self.root / "p", self.root / "ps")
         self.standby = Server("standby", self.root / "s", self.root / "ss")
 
-    def start(self, *, fresh: bool = False) -> "LocalReplicaPair":
-        if len(str(self.standby.data)) > 80:
+    def start(self, *, fresh: bool = False, standby: bool = True) -> "LocalReplicaPair":
+        """Start the primary (``initdb`` on first use) and, unless ``standby=False``, the
+        standby (``pg_basebackup -R`` of the primary on first use). A bulk load is faster on the
+        primary alone, with the standby taken afterwards (``start_standby``)."""
+        if len(str(self.standby.socket_dir)) > 80:
             raise ValueError(f"{self.root} is too long a path for a unix socket; use a short one")
         self.root.mkdir(parents=True, exist_ok=True)
         os.chmod(self.root, 0o755)
@@ -141,15 +156,27 @@ class LocalReplicaPair:
                  "-D", str(self.primary.data))
             with open(self.primary.data / "postgresql.conf", "a") as fh:
                 fh.write(PRIMARY_CONF)
-        self.primary.start()
+        if not self.primary.running():
+            self.primary.start()
+        if standby:
+            self.start_standby()
+        return self
+
+    def start_standby(self) -> None:
         if not (self.standby.data / "PG_VERSION").exists():
             self.standby.data.mkdir(mode=0o700)
             _chown(self.standby.data)
             _run("pg_basebackup", "-h", str(self.primary.socket_dir), "-U", "postgres", "-D",
-                 str(self.standby.data), "-R", "-X", "stream", "-c", "fast", timeout=600)
-        self.standby.start()
-        self.wait_for_replay()
-        return self
+                 str(self.standby.data), "-R", "-X", "stream", "-c", "fast", timeout=1800)
+        if not self.standby.running():
+            self.standby.start()
+        self.wait_for_replay(timeout=600)
+
+    def rebuild_standby(self) -> None:
+        """A new base backup (after a bulk load on the primary alone)."""
+        self.standby.stop()
+        shutil.rmtree(self.standby.data, ignore_errors=True)
+        self.start_standby()
 
     def stop(self) -> None:
         for server in (self.standby, self.primary):

@@ -1,0 +1,156 @@
+"""``sge-recon replica-bench``: the same checks on a hot standby and on its primary, and what the
+primary does while the checks run on the standby.
+
+A primary and a streaming standby run on this machine from the embedded PostgreSQL's binaries
+(:class:`~sge_recon.db.local_pair.LocalReplicaPair`); the simulated platform is loaded on the
+primary alone and the standby taken by ``pg_basebackup`` afterwards (kept under ``--home``, so a
+second run reuses both). Then, alternately, the full SQL catalogue runs with every read on the
+primary (``DATABASE_URL`` only) and with the platform reads on the standby
+(``PLATFORM_READ_URL``), ``repeat`` times each, results not stored. Around every run the primary's
+CPU time (its postmaster, live backends and reaped children, from ``/proc``) and its statistics
+(``pg_stat_database`` rows read, transactions; scans of the platform tables) are sampled.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from ..config import Settings
+from ..db import local_pair, perf
+from ..db.replica_bench import activity
+
+ENTRIES_PER_INTENT = 4.84
+
+
+@dataclass
+class SideFigures:
+    seconds: list[float] = field(default_factory=list)
+    primary_cpu_seconds: list[float] = field(default_factory=list)
+    primary_tuples_read: list[int] = field(default_factory=list)
+    primary_platform_scans: list[int] = field(default_factory=list)
+    primary_transactions: list[int] = field(default_factory=list)
+    standby_cpu_seconds: list[float] = field(default_factory=list)
+    per_check_ms: dict[str, list[float]] = field(default_factory=dict)
+    statuses: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def best(self) -> float:
+        return min(self.seconds)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.seconds)
+
+
+@dataclass
+class ReplicaBench:
+    entries: int
+    load_seconds: float
+    basebackup_seconds: float
+    on_primary: SideFigures
+    on_standby: SideFigures
+    context: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ratio(self) -> float:
+        """Standby suite time / primary suite time (best of each)."""
+        return self.on_standby.best / self.on_primary.best
+
+    def to_json(self) -> dict:
+        return {"entries": self.entries, "load_seconds": self.load_seconds,
+                "basebackup_seconds": self.basebackup_seconds, "ratio": self.ratio,
+                "on_primary": asdict(self.on_primary), "on_standby": asdict(self.on_standby),
+                "context": self.context}
+
+
+def _cpu(server: local_pair.Server) -> float:
+    """CPU seconds of a server: postmaster (with its reaped children) + live children."""
+    tick = os.sysconf("SC_CLK_TCK")
+    pids = server.backend_pids()
+    total = 0
+    for i, pid in enumerate(pids):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])          # utime, stime
+        if i == 0:
+            total += int(fields[13]) + int(fields[14])      # cutime, cstime: exited backends
+    return total / tick
+
+
+def run_replica_bench(home: Path, entries: int, *, repeat: int = 3, seed: int = 42,
+                      progress: Callable[[str], None] = lambda _: None) -> ReplicaBench:
+    from ..context import Recon
+
+    pair = local_pair.LocalReplicaPair(home)
+    pair.start(standby=False)
+    primary_settings = Settings.load(env={"DATABASE_URL": pair.primary.url,
+                                          "SGE_RECON_CONFIG": os.devnull})
+    on_primary = Recon(primary_settings, application_name="replica-bench")
+    on_primary.init_db()
+    current = perf.ledger_size(on_primary.db)
+    load_seconds = basebackup_seconds = 0.0
+    if not current or abs(current - entries) > 0.1 * entries:
+        intents = max(1_000, round(entries / ENTRIES_PER_INTENT))
+        progress(f"loading {intents:,} intents (~{entries:,} entries) on the primary alone …")
+        from ..simulate import Simulator
+
+        pair.standby.stop()
+        t0 = time.perf_counter()
+        Simulator(on_primary).run(intents=intents, seed=seed, reset=True)
+        load_seconds = time.perf_counter() - t0
+        progress("pg_basebackup of the loaded primary → standby …")
+        t0 = time.perf_counter()
+        pair.rebuild_standby()
+        basebackup_seconds = time.perf_counter() - t0
+    else:
+        progress(f"reusing {current:,} entries in {home}")
+        pair.start_standby()
+    pair.wait_for_replay(timeout=600)
+    entries_now = perf.ledger_size(on_primary.db)
+    replica_settings = Settings.load(env={"DATABASE_URL": pair.primary.url,
+                                          "PLATFORM_READ_URL": pair.standby.url,
+                                          "SGE_RECON_CONFIG": os.devnull})
+    on_standby = Recon(replica_settings, application_name="replica-bench")
+
+    progress("warming both servers (one untimed run each) …")
+    on_primary.checks.run(trigger="bench", store=False)
+    on_standby.checks.run(trigger="bench", store=False)
+
+    sides = {"primary": SideFigures(), "standby": SideFigures()}
+    primary_db = pair.primary.database()
+    for i in range(repeat):
+        for name, recon in (("primary", on_primary), ("standby", on_standby)):
+            figures = sides[name]
+            before, cpu_p, cpu_s = activity(primary_db), _cpu(pair.primary), _cpu(pair.standby)
+            t0 = time.perf_counter()
+            run = recon.checks.run(trigger="bench", store=False)
+            seconds = time.perf_counter() - t0
+            cpu_p, cpu_s = _cpu(pair.primary) - cpu_p, _cpu(pair.standby) - cpu_s
+            time.sleep(0.6)  # let the backends' statistics reach the shared counters
+            after = activity(primary_db)
+            figures.seconds.append(seconds)
+            figures.primary_cpu_seconds.append(cpu_p)
+            figures.standby_cpu_seconds.append(cpu_s)
+            figures.primary_tuples_read.append(after["tuples_read"] - before["tuples_read"])
+            figures.primary_platform_scans.append(after["platform_scans"]
+                                                  - before["platform_scans"])
+            figures.primary_transactions.append(after["transactions"] - before["transactions"])
+            for c in run.checks:
+                figures.per_check_ms.setdefault(c.name, []).append(c.duration_ms)
+                figures.statuses[c.name] = c.status
+            progress(f"run {i + 1}/{repeat} on the {name}: {seconds:.2f} s, primary CPU "
+                     f"{cpu_p:.2f} s, standby CPU {cpu_s:.2f} s")
+    return ReplicaBench(entries_now, load_seconds, basebackup_seconds, sides["primary"],
+                        sides["standby"],
+                        context={"repeat": repeat, "home": str(home), "cpus": os.cpu_count(),
+                                 "loadavg": os.getloadavg(),
+                                 "server": on_primary.db.server_version(),
+                                 "run_status_on_standby": sorted(set(
+                                     sides["standby"].statuses.values()))})
