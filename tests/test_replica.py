@@ -7,6 +7,9 @@ found once they replay; a paused standby is never called green.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import tempfile
 import time
 from datetime import datetime, timezone
@@ -107,6 +110,21 @@ def test_checks_console_and_export_read_the_standby_state_stays_on_the_primary(p
         time.sleep(0.2)
     assert _ledger_scans(pair.standby.database()) > standby_scans
     assert _ledger_scans(pair.primary.database()) == primary_scans
+
+
+@pytest.mark.slow
+def test_the_check_command_says_where_it_read(pair, world, tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SGE_", "DATABASE_URL"))}
+    env.update(DATABASE_URL=pair.primary.url, PLATFORM_READ_URL=pair.standby.url,
+               SGE_RECON_HOME=str(tmp_path / "home"))
+    done = subprocess.run([sys.executable, "-m", "sge_recon", "check", "--only", "ledger_balance"],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode in (0, 2), done.stderr
+    assert f"Platform read on the replica {pair.standby.database().where}" in done.stdout
+    bad = subprocess.run([sys.executable, "-m", "sge_recon", "check"], capture_output=True,
+                         text=True, env={**env, "PLATFORM_READ_URL": "mysql://x/y"}, timeout=60)
+    assert bad.returncode != 0 and "PLATFORM_READ_URL" in bad.stderr
+    assert "Traceback" not in bad.stderr
 
 
 @pytest.mark.slow
