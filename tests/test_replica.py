@@ -259,3 +259,32 @@ def test_the_gx_engine_reads_the_standby_too(pair, world):
     run = recon.checks.run(only=["ledger_balance"], engine="gx", trigger="test")
     result = run.by_name()["ledger_balance"]
     assert result.engine == "gx" and result.status == "fail" and result.failing_rows == off
+
+
+@pytest.mark.slow
+def test_a_profile_on_a_replica_db_init_on_the_primary_views_replicate(pair):
+    """DESIGN §3/§11: the sge profile's views are created by `db init` on the primary and reach
+    the standby by replication; the checks then read them there."""
+    from sge_recon.db.connection import database_url_named, ensure_database
+    from sge_recon.platform.sge_platform import create_sge_schema, load_sge_platform
+
+    primary_url = ensure_database(pair.primary.url, "sge")
+    db = Database(primary_url)
+    create_sge_schema(db)
+    load_sge_platform(db, intents=300, seed=3, as_of=datetime.now(timezone.utc),
+                      faults=["ledger_imbalance"])
+    standby_url = database_url_named(pair.standby.url, "sge")
+    recon = Recon(settings_for(primary_url, PLATFORM_PROFILE="sge",
+                               PLATFORM_READ_URL=standby_url))
+    pair.wait_for_replay()
+    assert Database(standby_url).fetch_one(
+        "SELECT to_regclass('recon_platform.ledger_entries') AS v")["v"] is None
+    recon.init_db()  # on the primary: a standby is read-only
+    pair.wait_for_replay()
+    run = recon.checks.run(trigger="test")
+    results = run.by_name()
+    assert run.replica["platform_read"] == Database(standby_url).where
+    assert results["ledger_balance"].status == "fail"
+    assert results["webhook_retries"].status == "unavailable"
+    assert not [n for n, r in results.items() if r.status == "error"], \
+        {n: r.error for n, r in results.items() if r.status == "error"}
