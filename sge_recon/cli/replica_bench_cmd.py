@@ -23,10 +23,14 @@ import click
 @click.option("--seed", default=42, show_default=True, help="Seed of the simulated load.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
               help="Write every figure here (default bench-results/replica-bench-<N>-<time>.json).")
+@click.option("--write-load", "write_batch", type=click.IntRange(0, 1_000_000), default=1000,
+              show_default=True, metavar="N",
+              help="Then run the suite on the standby again while the primary commits N balanced "
+                   "entries per transaction without pause, and sample the lag (0: skip).")
 @click.option("--stop/--keep-running", default=True, show_default=True,
               help="Stop both servers at the end.")
 def replica_bench(entries: int, home: str, repeat: int, seed: int, json_path: str | None,
-                  stop: bool) -> None:
+                  write_batch: int, stop: bool) -> None:
     """Start a primary and a streaming hot standby from the embedded PostgreSQL (pg_basebackup
     -R), load ~N ledger entries on the primary, then time the full SQL check suite with every
     read on the primary and with the platform reads on the standby (PLATFORM_READ_URL); print
@@ -37,7 +41,7 @@ def replica_bench(entries: int, home: str, repeat: int, seed: int, json_path: st
     root = Path(home).resolve()
     try:
         result = run_replica_bench(root, entries, repeat=repeat, seed=seed,
-                                   progress=lambda t: click.echo(f"  {t}", err=True))
+                                   write_batch=write_batch, progress=lambda t: click.echo(f"  {t}", err=True))
     finally:
         if stop:
             LocalReplicaPair(root).stop()
@@ -65,6 +69,16 @@ def replica_bench(entries: int, home: str, repeat: int, seed: int, json_path: st
     for name in p.per_check_ms:
         a, b = min(p.per_check_ms[name]), min(s.per_check_ms.get(name, [0]))
         click.echo(f"{name:<28} {a:>11.0f} {b:>11.0f} {b / a if a else 0:>6.2f}")
+    w = result.write_load
+    if w is not None:
+        click.echo(f"under write load: {w.entries_written:,} entries committed on the primary in "
+                   f"{w.seconds:.1f} s ({w.entries_per_second:,.0f}/s) while the suite ran "
+                   f"{len(w.suite_seconds)}x on the standby (median {_med(w.suite_seconds):.2f} s, "
+                   f"runs {', '.join(w.run_statuses)})")
+        click.echo(f"standby lag over {len(w.lag_samples)} samples: median {w.lag(0.5):.3f} s, "
+                   f"p95 {w.lag(0.95):.3f} s, max {max(w.lag_samples, default=0):.3f} s; "
+                   f"at most {w.behind_bytes_max:,} bytes of WAL not replayed"
+                   + (f"; errors: {'; '.join(w.errors[:3])}" if w.errors else ""))
     out = Path(json_path) if json_path else Path("bench-results") / (
         f"replica-bench-{entries}-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}.json")
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -48,6 +48,27 @@ class SideFigures:
 
 
 @dataclass
+class WriteLoad:
+    """The standby's lag while the primary takes writes and the checks run on the standby."""
+
+    entries_written: int = 0
+    seconds: float = 0.0
+    lag_samples: list[float] = field(default_factory=list)
+    behind_bytes_max: int = 0
+    suite_seconds: list[float] = field(default_factory=list)
+    run_statuses: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def entries_per_second(self) -> float:
+        return self.entries_written / self.seconds if self.seconds else 0.0
+
+    def lag(self, q: float) -> float:
+        values = sorted(self.lag_samples)
+        return values[min(len(values) - 1, int(q * len(values)))] if values else 0.0
+
+
+@dataclass
 class ReplicaBench:
     entries: int
     load_seconds: float
@@ -55,6 +76,7 @@ class ReplicaBench:
     on_primary: SideFigures
     on_standby: SideFigures
     context: dict[str, Any] = field(default_factory=dict)
+    write_load: WriteLoad | None = None
 
     @property
     def ratio(self) -> float:
@@ -65,6 +87,7 @@ class ReplicaBench:
         return {"entries": self.entries, "load_seconds": self.load_seconds,
                 "basebackup_seconds": self.basebackup_seconds, "ratio": self.ratio,
                 "on_primary": asdict(self.on_primary), "on_standby": asdict(self.on_standby),
+                "write_load": asdict(self.write_load) if self.write_load else None,
                 "context": self.context}
 
 
@@ -84,7 +107,59 @@ def _cpu(server: local_pair.Server) -> float:
     return total / tick
 
 
+def write_load_phase(pair: local_pair.LocalReplicaPair, recon, runs: int, batch: int,
+                     progress: Callable[[str], None]) -> WriteLoad:
+    """Run the suite on the standby ``runs`` times while a writer commits ``batch`` balanced
+    entries at a time on the primary, as fast as it can, and a sampler measures the lag every
+    0.25 s (without the settling wait the checks use)."""
+    import threading
+    import uuid
+
+    from ..db.replica import measure
+
+    out, stop = WriteLoad(), threading.Event()
+    primary, standby = pair.primary.database(), pair.standby.database()
+
+    def writer() -> None:
+        tag, i = uuid.uuid4().hex[:8], 0
+        while not stop.is_set():
+            i += 1
+            out.entries_written += perf.add_balanced_entries(primary, batch, f"rb{tag}-{i}-")
+
+    def sampler() -> None:
+        while not stop.is_set():
+            try:
+                r = measure(standby, primary, settle_seconds=0)
+                out.lag_samples.append(float(r.lag_seconds or 0))
+                out.behind_bytes_max = max(out.behind_bytes_max, r.behind_bytes or 0)
+            except Exception as exc:  # noqa: BLE001 - a figure, not a failure
+                out.errors.append(str(exc).splitlines()[0])
+            stop.wait(0.25)
+
+    threads = [threading.Thread(target=writer, daemon=True),
+               threading.Thread(target=sampler, daemon=True)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    try:
+        for i in range(runs):
+            r0 = time.perf_counter()
+            run = recon.checks.run(trigger="bench", store=False)
+            out.suite_seconds.append(time.perf_counter() - r0)
+            out.run_statuses.append(run.status)
+            out.errors += [f"{c.name}: {c.error}" for c in run.checks if c.error]
+            progress(f"under write load, run {i + 1}/{runs} on the standby: "
+                     f"{out.suite_seconds[-1]:.2f} s, {run.status}")
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=60)
+        out.seconds = time.perf_counter() - t0
+    return out
+
+
 def run_replica_bench(home: Path, entries: int, *, repeat: int = 3, seed: int = 42,
+                      write_batch: int = 0,
                       progress: Callable[[str], None] = lambda _: None) -> ReplicaBench:
     from ..context import Recon
 
@@ -147,8 +222,13 @@ def run_replica_bench(home: Path, entries: int, *, repeat: int = 3, seed: int = 
                 figures.statuses[c.name] = c.status
             progress(f"run {i + 1}/{repeat} on the {name}: {seconds:.2f} s, primary CPU "
                      f"{cpu_p:.2f} s, standby CPU {cpu_s:.2f} s")
+    load = None
+    if write_batch:
+        progress(f"the standby under write load ({write_batch:,} entries per transaction on the "
+                 "primary) …")
+        load = write_load_phase(pair, on_standby, repeat, write_batch, progress)
     return ReplicaBench(entries_now, load_seconds, basebackup_seconds, sides["primary"],
-                        sides["standby"],
+                        sides["standby"], write_load=load,
                         context={"repeat": repeat, "home": str(home), "cpus": os.cpu_count(),
                                  "loadavg": os.getloadavg(),
                                  "server": on_primary.db.server_version(),
