@@ -288,3 +288,29 @@ def test_a_profile_on_a_replica_db_init_on_the_primary_views_replicate(pair):
     assert results["webhook_retries"].status == "unavailable"
     assert not [n for n, r in results.items() if r.status == "error"], \
         {n: r.error for n, r in results.items() if r.status == "error"}
+
+
+@pytest.mark.slow
+def test_a_standby_further_behind_than_the_limit_is_an_error_not_a_pass(pair, world):
+    """Not paused, just behind: recovery_min_apply_delay holds every commit back 4 s."""
+    recon = _recon(pair, REPLICA_MAX_LAG_SECONDS=1)
+    standby = pair.standby.database()
+    with standby.connect(autocommit=True) as conn:
+        conn.execute("ALTER SYSTEM SET recovery_min_apply_delay = '4s'")
+        conn.execute("SELECT pg_reload_conf()")
+    try:
+        time.sleep(1.5)  # the last replayed commit is now older than the limit
+        world["factory"].heartbeat()
+        time.sleep(0.2)
+        run = recon.checks.run(only=["ledger_balance", "stuck_intents"], trigger="test")
+        assert run.status == "error"
+        for c in run.checks:
+            assert "behind the primary" in c.error and "more than REPLICA_MAX_LAG_SECONDS (1 s)" \
+                in c.error and STALE in c.error and "paused" not in c.error
+        assert run.replica["replica_lag_seconds"] > 1 and run.replica["replica_paused"] is False
+    finally:
+        with standby.connect(autocommit=True) as conn:
+            conn.execute("ALTER SYSTEM RESET recovery_min_apply_delay")
+            conn.execute("SELECT pg_reload_conf()")
+    pair.wait_for_replay()
+    assert recon.checks.run(only=["stuck_intents"], trigger="test").status == "pass"
