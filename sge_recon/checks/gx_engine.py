@@ -29,6 +29,7 @@ from typing import Any, Mapping
 from urllib.parse import parse_qsl, quote, urlencode, urlparse, urlunparse
 
 from ..db import Database
+from ..errors import DatabaseUnavailable
 from ..db.checks import count_query
 from . import sqltext
 from .model import CheckDefinition, CheckResult, json_value
@@ -66,8 +67,15 @@ def run_gx_checks(definitions: list[CheckDefinition], db: Database,
         return []
     context = _context()
     timeout = max(d.timeout_seconds for d in definitions)
-    datasource = context.data_sources.add_postgres(
-        name="platform", connection_string=gx_connection_url(db.url, timeout))
+    try:  # GX tests the connection here: a server that is down (or went down) is not a GX fault
+        datasource = context.data_sources.add_postgres(
+            name="platform", connection_string=gx_connection_url(db.url, timeout))
+    except Exception as exc:  # noqa: BLE001 - GX wraps the driver's error in its own types
+        if db.ping():
+            raise
+        raise DatabaseUnavailable(f"cannot connect to the database at {db.where} for the GX "
+                                  f"engine ({_first_line(exc)[:200]}); check that PostgreSQL "
+                                  "is running") from None
     one_row = datasource.add_query_asset(name="one_row", query="SELECT 1 AS one")
     one_row_batch = one_row.add_batch_definition_whole_table("one_row")
     return [_run_one(context, datasource, one_row_batch, d, params, sample_rows)
