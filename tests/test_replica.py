@@ -314,3 +314,31 @@ def test_a_standby_further_behind_than_the_limit_is_an_error_not_a_pass(pair, wo
             conn.execute("SELECT pg_reload_conf()")
     pair.wait_for_replay()
     assert recon.checks.run(only=["stuck_intents"], trigger="test").status == "pass"
+
+
+@pytest.mark.slow
+def test_the_overview_page_shows_the_lag_and_a_paused_standby(pair, world, monkeypatch, tmp_path):
+    import streamlit as st
+
+    from .console_support import app, console_env, open_page, texts
+
+    console_env(monkeypatch, pair.primary.url, "http://127.0.0.1:9", tmp_path,
+                PLATFORM_READ_URL=pair.standby.url)
+    pair.wait_for_replay()
+    at = open_page(app(), "overview")
+    shown = texts(at)
+    assert f"Platform data read on the replica {pair.standby.database().where}" in shown
+    assert "behind the primary" in shown and "is paused" not in shown
+    pair.pause_replay()
+    try:
+        world["factory"].heartbeat()
+        time.sleep(0.3)
+        st.cache_data.clear()
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        shown = texts(at)
+        assert "is paused (pg_wal_replay_pause())" in shown and STALE in shown
+        assert "Everything is green" not in shown
+    finally:
+        pair.resume_replay()
+    pair.wait_for_replay()
