@@ -176,6 +176,11 @@ class Settings:
             _check_postgres_url(self.DATABASE_URL)
         if self.PLATFORM_READ_URL is not None:
             _check_postgres_url(self.PLATFORM_READ_URL, "PLATFORM_READ_URL")
+            if self.DATABASE_URL is None:
+                raise ConfigError("PLATFORM_READ_URL", "needs DATABASE_URL: it names a standby "
+                                  "of the primary that DATABASE_URL points at (sge-recon's state "
+                                  "and the checkpoint watermark stay there); set DATABASE_URL to "
+                                  "the primary, or unset PLATFORM_READ_URL")
         for name in ("SGE_ADMIN_API_URL", "CONSOLE_URL", "SLACK_WEBHOOK_URL", "DISCORD_WEBHOOK_URL",
                      "PAGERDUTY_EVENTS_URL", "ALERT_WEBHOOK_URL"):
             value = getattr(self, name)
