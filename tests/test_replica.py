@@ -344,3 +344,23 @@ def test_the_overview_page_shows_the_lag_and_a_paused_standby(pair, world, monke
     finally:
         pair.resume_replay()
     pair.wait_for_replay()
+
+
+@pytest.mark.slow
+def test_lag_without_the_primary_to_compare_and_as_a_role_without_stats_privileges(pair, world):
+    """When the primary cannot be read, 'caught up' is judged on the standby alone (replayed all
+    it received, the WAL receiver streams); a role without pg_read_all_stats sees no receiver
+    status and is not taken for lagging."""
+    from sge_recon.db.replica import measure
+
+    primary = pair.primary.database()
+    primary.execute("DO $$ BEGIN CREATE ROLE recon_ro LOGIN; EXCEPTION WHEN duplicate_object "
+                    "THEN NULL; END $$")
+    pair.wait_for_replay()
+    for user in ("postgres", "recon_ro"):
+        standby = Database(pair.standby.url.replace("postgres:@", f"{user}:@", 1))
+        reading = measure(standby, None)
+        assert reading.standby and not reading.compared_with_primary
+        assert reading.lag_seconds == 0 and not reading.paused, (user, reading)
+        assert measure(standby, Database(pair.primary.url.replace(
+            "postgres:@", f"{user}:@", 1))).lag_seconds == 0

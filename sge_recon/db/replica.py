@@ -33,6 +33,7 @@ SELECT pg_is_in_recovery() AS in_recovery,
        pg_last_xact_replay_timestamp() AS last_replay_at,
        CASE WHEN pg_is_in_recovery() THEN pg_is_wal_replay_paused() ELSE false END AS paused,
        (SELECT status FROM pg_stat_wal_receiver LIMIT 1) AS receiver,
+       EXISTS (SELECT 1 FROM pg_stat_wal_receiver) AS receiver_running,
        CASE WHEN %(target)s::pg_lsn IS NULL OR NOT pg_is_in_recovery() THEN NULL
             ELSE pg_last_wal_replay_lsn() >= %(target)s::pg_lsn END AS caught_up,
        CASE WHEN %(target)s::pg_lsn IS NULL OR NOT pg_is_in_recovery() THEN NULL
@@ -90,8 +91,11 @@ def measure(read_db: Database, primary_db: Database | None, *,
     if not row["in_recovery"]:
         return ReplicaReading(read_db.where, False, Decimal(0), False, None, None, None, same,
                               bool(same))
+    # Without the primary to compare with: caught up when it has replayed all it received and its
+    # WAL receiver runs and streams (the status is NULL for a role without pg_read_all_stats).
     caught_up = row["caught_up"] if same else (
-        row["replayed_received"] and row["receiver"] == "streaming")
+        row["replayed_received"] and row["receiver_running"]
+        and row["receiver"] in ("streaming", None))
     if caught_up:
         lag = Decimal(0)
     elif row["last_replay_at"] is None:
