@@ -69,6 +69,12 @@ def replica_bench(entries: int, home: str, repeat: int, seed: int, json_path: st
     for name in p.per_check_ms:
         a, b = min(p.per_check_ms[name]), min(s.per_check_ms.get(name, [0]))
         click.echo(f"{name:<28} {a:>11.0f} {b:>11.0f} {b / a if a else 0:>6.2f}")
+    for r in result.readers:
+        click.echo(f"{r.name} ({r.note}) " if r.note else f"{r.name}: ", nl=False)
+        click.echo("; ".join(
+            f"platform read on the {side} {r.seconds[side]:.3f} s, primary CPU "
+            f"{r.primary_cpu_seconds[side]:.2f} s, primary platform-table scans "
+            f"{r.primary_platform_scans[side]:,}" for side in r.seconds))
     w = result.write_load
     if w is not None:
         click.echo(f"under write load: {w.entries_written:,} entries committed on the primary in "

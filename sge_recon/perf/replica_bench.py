@@ -69,6 +69,17 @@ class WriteLoad:
 
 
 @dataclass
+class ReaderFigures:
+    """One reader (the Overview's data load, or one month's export) on each server."""
+
+    name: str
+    seconds: dict[str, float] = field(default_factory=dict)            # primary | standby
+    primary_cpu_seconds: dict[str, float] = field(default_factory=dict)
+    primary_platform_scans: dict[str, int] = field(default_factory=dict)
+    note: str = ""
+
+
+@dataclass
 class ReplicaBench:
     entries: int
     load_seconds: float
@@ -77,6 +88,7 @@ class ReplicaBench:
     on_standby: SideFigures
     context: dict[str, Any] = field(default_factory=dict)
     write_load: WriteLoad | None = None
+    readers: list[ReaderFigures] = field(default_factory=list)
 
     @property
     def ratio(self) -> float:
@@ -88,6 +100,7 @@ class ReplicaBench:
                 "basebackup_seconds": self.basebackup_seconds, "ratio": self.ratio,
                 "on_primary": asdict(self.on_primary), "on_standby": asdict(self.on_standby),
                 "write_load": asdict(self.write_load) if self.write_load else None,
+                "readers": [asdict(r) for r in self.readers],
                 "context": self.context}
 
 
@@ -158,6 +171,63 @@ def write_load_phase(pair: local_pair.LocalReplicaPair, recon, runs: int, batch:
     return out
 
 
+def reader_figures(pair: local_pair.LocalReplicaPair, recons: dict, work: Path,
+                   progress: Callable[[str], None]) -> list[ReaderFigures]:
+    """The Overview's data load (median of 5) and the export of the busiest complete month, with
+    the platform read on the primary and on the standby; the primary's CPU and scans meanwhile."""
+    import shutil
+    from datetime import datetime, timezone
+
+    from ..db import exports as export_store
+    from ..exports.period import Period
+
+    import duckdb  # noqa: F401 - the export's imports, paid once before anything is timed
+    import pyarrow.csv  # noqa: F401
+    import pyarrow.parquet  # noqa: F401
+
+    primary_db = pair.primary.database()
+    overview, export = ReaderFigures("console Overview data load (median of 5)"), None
+    current = Period.of(datetime.now(timezone.utc)).label
+    months = [m for m in export_store.ledger_rows_per_month(primary_db) if m["period"] < current]
+    if months:
+        busiest = max(months, key=lambda m: m["rows"])
+        smallest = min(months, key=lambda m: m["rows"])  # warms every import path, untimed
+        recons["primary"].exports.export(smallest["period"], out_dir=work / "export-warm",
+                                         force=True, trigger="bench")
+        shutil.rmtree(work / "export-warm", ignore_errors=True)
+        export = ReaderFigures(f"export of {busiest['period']}", note=f"{busiest['rows']:,} "
+                               "ledger rows")
+    for side, recon in recons.items():
+        recon.console.overview()  # warm
+        before, cpu = activity(primary_db), _cpu(pair.primary)
+        times = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            recon.console.overview()
+            times.append(time.perf_counter() - t0)
+        overview.primary_cpu_seconds[side] = (_cpu(pair.primary) - cpu) / 5
+        time.sleep(0.6)
+        overview.primary_platform_scans[side] = activity(primary_db)["platform_scans"] \
+            - before["platform_scans"]
+        overview.seconds[side] = statistics.median(times)
+        if export is None:
+            continue
+        out = work / f"export-{side}"
+        shutil.rmtree(out, ignore_errors=True)
+        before, cpu = activity(primary_db), _cpu(pair.primary)
+        t0 = time.perf_counter()
+        recon.exports.export(busiest["period"], out_dir=out, force=True, trigger="bench")
+        export.seconds[side] = time.perf_counter() - t0
+        export.primary_cpu_seconds[side] = _cpu(pair.primary) - cpu
+        time.sleep(0.6)
+        export.primary_platform_scans[side] = activity(primary_db)["platform_scans"] \
+            - before["platform_scans"]
+        shutil.rmtree(out, ignore_errors=True)
+        progress(f"Overview {overview.seconds[side] * 1000:.0f} ms, export "
+                 f"{export.seconds[side]:.1f} s with the platform read on the {side}")
+    return [overview] + ([export] if export else [])
+
+
 def run_replica_bench(home: Path, entries: int, *, repeat: int = 3, seed: int = 42,
                       write_batch: int = 0,
                       progress: Callable[[str], None] = lambda _: None) -> ReplicaBench:
@@ -222,13 +292,16 @@ def run_replica_bench(home: Path, entries: int, *, repeat: int = 3, seed: int = 
                 figures.statuses[c.name] = c.status
             progress(f"run {i + 1}/{repeat} on the {name}: {seconds:.2f} s, primary CPU "
                      f"{cpu_p:.2f} s, standby CPU {cpu_s:.2f} s")
+    progress("the console's Overview and one month's export on each server …")
+    readers = reader_figures(pair, {"primary": on_primary, "standby": on_standby}, home,
+                             progress)
     load = None
     if write_batch:
         progress(f"the standby under write load ({write_batch:,} entries per transaction on the "
                  "primary) …")
         load = write_load_phase(pair, on_standby, repeat, write_batch, progress)
     return ReplicaBench(entries_now, load_seconds, basebackup_seconds, sides["primary"],
-                        sides["standby"], write_load=load,
+                        sides["standby"], write_load=load, readers=readers,
                         context={"repeat": repeat, "home": str(home), "cpus": os.cpu_count(),
                                  "loadavg": os.getloadavg(),
                                  "server": on_primary.db.server_version(),
