@@ -23,3 +23,11 @@ def activity(db: Database) -> dict[str, int]:
         conn.execute("SELECT pg_stat_clear_snapshot()")
         row = conn.execute(_ACTIVITY).fetchone()
     return {k: int(v or 0) for k, v in row.items()}
+
+
+def remove_entries_tagged(db: Database, prefix: str) -> int:
+    """Delete the ledger entries a write-load phase added (their transaction ids start with
+    ``prefix``), so that the next run reuses the same ledger. Only for a benchmark's database."""
+    with db.transaction() as conn:
+        return conn.execute("DELETE FROM platform.ledger_entries WHERE transaction_id LIKE %s",
+                            (prefix.replace("%", r"\%").replace("_", r"\_") + "%",)).rowcount

@@ -22,7 +22,7 @@ from typing import Any, Callable
 
 from ..config import Settings
 from ..db import local_pair, perf
-from ..db.replica_bench import activity
+from ..db.replica_bench import activity, remove_entries_tagged
 
 ENTRIES_PER_INTENT = 4.84
 
@@ -133,11 +133,13 @@ def write_load_phase(pair: local_pair.LocalReplicaPair, recon, runs: int, batch:
     out, stop = WriteLoad(), threading.Event()
     primary, standby = pair.primary.database(), pair.standby.database()
 
+    tag = f"rb{uuid.uuid4().hex[:8]}-"
+
     def writer() -> None:
-        tag, i = uuid.uuid4().hex[:8], 0
+        i = 0
         while not stop.is_set():
             i += 1
-            out.entries_written += perf.add_balanced_entries(primary, batch, f"rb{tag}-{i}-")
+            out.entries_written += perf.add_balanced_entries(primary, batch, f"{tag}{i}-")
 
     def sampler() -> None:
         while not stop.is_set():
@@ -168,6 +170,8 @@ def write_load_phase(pair: local_pair.LocalReplicaPair, recon, runs: int, batch:
         for t in threads:
             t.join(timeout=60)
         out.seconds = time.perf_counter() - t0
+    removed = remove_entries_tagged(primary, tag)  # the next run reuses the same ledger
+    progress(f"removed the {removed:,} entries the write load added")
     return out
 
 
