@@ -161,10 +161,12 @@ def write_load_phase(pair: local_pair.LocalReplicaPair, recon, runs: int, batch:
             r0 = time.perf_counter()
             run = recon.checks.run(trigger="bench", store=False)
             out.suite_seconds.append(time.perf_counter() - r0)
-            out.run_statuses.append(run.status)
+            not_passing = [f"{c.name} {c.status}" for c in run.checks if c.status != "pass"]
+            out.run_statuses.append(run.status + (f" ({', '.join(not_passing)})"
+                                                  if not_passing else ""))
             out.errors += [f"{c.name}: {c.error}" for c in run.checks if c.error]
             progress(f"under write load, run {i + 1}/{runs} on the standby: "
-                     f"{out.suite_seconds[-1]:.2f} s, {run.status}")
+                     f"{out.suite_seconds[-1]:.2f} s, {out.run_statuses[-1]}")
     finally:
         stop.set()
         for t in threads:
