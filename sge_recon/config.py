@@ -43,6 +43,15 @@ class Settings:
     REDIS_TIMEOUT_SECONDS: Decimal = _setting(
         Decimal("3"), "How long one Redis connect or read may take before the queue checks "
         "report error.", minimum=0.1)
+    PLATFORM_READ_URL: str | None = _setting(
+        None, "PostgreSQL URL of a streaming standby (hot standby) of DATABASE_URL for the "
+        "platform reads: checks, the console's platform data, the live facts behind alerts and "
+        "/metrics, exports. sge-recon's own state and the ledger checkpoint's watermark stay on "
+        "DATABASE_URL. Unset: everything reads DATABASE_URL.", secret=True)
+    REPLICA_MAX_LAG_SECONDS: int = _setting(
+        60, "A standby (PLATFORM_READ_URL) further behind than this, or whose replay is paused, "
+        "makes every check of a run error instead of reading stale data; the replica_lag alert "
+        "fires.", minimum=1)
     SGE_ADMIN_API_URL: str = _setting(
         "http://127.0.0.1:8000", "Base URL of the platform's admin HTTP API.")
     ADMIN_API_KEY: str | None = _setting(
@@ -193,6 +202,13 @@ class Settings:
             _check_postgres_url(self.DATABASE_URL)
         if self.REDIS_URL is not None:
             _check_redis_url(self.REDIS_URL)
+        if self.PLATFORM_READ_URL is not None:
+            _check_postgres_url(self.PLATFORM_READ_URL, "PLATFORM_READ_URL")
+            if self.DATABASE_URL is None:
+                raise ConfigError("PLATFORM_READ_URL", "needs DATABASE_URL: it names a standby "
+                                  "of the primary that DATABASE_URL points at (sge-recon's state "
+                                  "and the checkpoint watermark stay there); set DATABASE_URL to "
+                                  "the primary, or unset PLATFORM_READ_URL")
         for name in ("SGE_ADMIN_API_URL", "CONSOLE_URL", "SLACK_WEBHOOK_URL", "DISCORD_WEBHOOK_URL",
                      "PAGERDUTY_EVENTS_URL", "ALERT_WEBHOOK_URL"):
             value = getattr(self, name)
@@ -310,18 +326,18 @@ def _coerce(f: Any, value: Any) -> Any:
     return result
 
 
-def _check_postgres_url(url: str) -> None:
+def _check_postgres_url(url: str, name: str = "DATABASE_URL") -> None:
     parsed = urlparse(url)
     if parsed.scheme not in ("postgresql", "postgres"):
-        raise ConfigError("DATABASE_URL", "must be a PostgreSQL URL such as "
+        raise ConfigError(name, "must be a PostgreSQL URL such as "
                                           "postgresql://user:password@host:5432/dbname "
                                           f"(got a {parsed.scheme or 'scheme-less'} URL)")
     if not (parsed.path or "").strip("/") and "host=" not in (parsed.query or ""):
-        raise ConfigError("DATABASE_URL", "names no database; add /dbname to the URL")
+        raise ConfigError(name, "names no database; add /dbname to the URL")
     try:
         parsed.port  # noqa: B018 - raises on a malformed port
     except ValueError:
-        raise ConfigError("DATABASE_URL", "has a malformed port; use host:5432") from None
+        raise ConfigError(name, "has a malformed port; use host:5432") from None
 
 
 def _check_redis_url(url: str) -> None:

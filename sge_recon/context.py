@@ -15,9 +15,11 @@ from .db import Database, InitReport, init_db
 
 class Recon:
     def __init__(self, settings: Settings | None = None, *, database: Database | None = None,
+                 platform_database: Database | None = None,
                  application_name: str = "sge-recon"):
         self.settings = settings or Settings.load()
         self._database = database
+        self._platform_database = platform_database
         self._application_name = application_name
 
     @cached_property
@@ -26,6 +28,24 @@ class Recon:
         if self._database is not None:
             return self._database
         return Database.from_settings(self.settings, application_name=self._application_name)
+
+    @cached_property
+    def platform_db(self) -> Database:
+        """Where the platform is read (checks, console platform data, live facts, exports): the
+        standby of PLATFORM_READ_URL, with the same profile relations, or ``db`` itself.
+        sge-recon's own state and the checkpoint watermark always use ``db`` (the primary)."""
+        if self._platform_database is not None:
+            return self._platform_database
+        if not self.settings.PLATFORM_READ_URL:
+            return self.db
+        return Database(self.settings.PLATFORM_READ_URL, relations=self.db.relations,
+                        application_name=f"{self._application_name} (platform reads)")
+
+    def replica_freshness(self):
+        """How fresh the platform reads are (sge_recon.replica.Freshness)."""
+        from .replica import freshness
+
+        return freshness(self.platform_db, self.db, self.settings)
 
     def init_db(self) -> InitReport:
         """Migrate ``recon`` and set up the platform profile (DESIGN §11)."""
@@ -52,7 +72,7 @@ class Recon:
         """The reconciliation checks engine (sge_recon.checks.CheckService)."""
         from .checks import CheckService
 
-        return CheckService(self.settings, lambda: self.db)
+        return CheckService(self.settings, lambda: self.db, lambda: self.platform_db)
 
     @cached_property
     def exports(self):

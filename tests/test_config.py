@@ -18,6 +18,7 @@ def test_defaults_match_the_runbook():
     assert s.LEDGER_TOLERANCE == Decimal("0.01")
     assert s.REFRESH_SECONDS == 30
     assert s.SGE_ADMIN_API_URL == "http://127.0.0.1:8000"
+    assert s.PLATFORM_READ_URL is None and s.REPLICA_MAX_LAG_SECONDS == 60
 
 
 def test_every_setting_has_help_and_a_default_type():
@@ -36,6 +37,10 @@ def test_every_setting_has_help_and_a_default_type():
     ({"QUEUE_DEPTH_WARN": "600"}, "QUEUE_DEPTH_FAIL", "at least QUEUE_DEPTH_WARN"),
     ({"PAYOUT_APPROVER_1": "same", "PAYOUT_APPROVER_2": "same"}, "PAYOUT_APPROVER_2", "differ"),
     ({"ADMIN_API_KEY_FILE": "/nonexistent/key"}, "ADMIN_API_KEY_FILE", "cannot read"),
+    ({"DATABASE_URL": "postgresql://p/db", "PLATFORM_READ_URL": "mysql://h/db"},
+     "PLATFORM_READ_URL", "PostgreSQL URL"),
+    ({"PLATFORM_READ_URL": "postgresql://standby/db"}, "PLATFORM_READ_URL", "needs DATABASE_URL"),
+    ({"REPLICA_MAX_LAG_SECONDS": "0"}, "REPLICA_MAX_LAG_SECONDS", "at least 1"),
 ])
 def test_bad_values_name_the_setting(env, setting, fragment):
     with pytest.raises(ConfigError) as exc:

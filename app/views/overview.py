@@ -30,6 +30,9 @@ def live() -> None:
     data = kit.load(overview_data, what="the overview")
     if data is None:
         return
+    if data.replica_warning:
+        st.error(data.replica_warning[:1].upper() + data.replica_warning[1:] + ".",
+                 icon=":material/sync_problem:")
     if data.all_green:
         st.success("Everything is green.", icon=":material/check_circle:")
     cols = st.columns(4)
@@ -61,6 +64,8 @@ def live() -> None:
         text = ", ".join(f"{n} {p}" for p, n in sorted(data.open_incidents.items()))
         st.warning(f"Open incidents: {text}.", icon=":material/emergency:")
         st.page_link("views/incidents.py", label="Open Incidents", icon=":material/emergency:")
+    if data.replica_text:
+        st.caption(data.replica_text)
     st.caption(f"Updated {data.loaded_at:%H:%M:%S} UTC · refreshes every "
                f"{kit.settings().REFRESH_SECONDS} s")
 

@@ -63,6 +63,16 @@ RULES: dict[str, Rule] = {r.kind: r for r in (
           "Contact the program owner if their endpoint is down.",
           "Retry the deliveries (console: Retry) once the endpoint answers."),
          "webhooks"),
+    # Not a catalogue check: the standby of PLATFORM_READ_URL is too far behind, paused or down,
+    # so every check errors (reconciliation is blind): P1, like workers down.
+    Rule("replica_lag", "replica_lag", "P1",
+         "The replica the checks read is behind: reconciliation is blind",
+         ("On the standby: SELECT pg_is_wal_replay_paused(), now() - "
+          "pg_last_xact_replay_timestamp(); resume a paused replay with pg_wal_replay_resume().",
+          "Check the standby's log and pg_stat_wal_receiver (is it streaming?), and the "
+          "primary's pg_stat_replication.",
+          "If it cannot catch up soon, unset PLATFORM_READ_URL so the checks read the primary."),
+         "overview"),
     Rule("webhook_endpoint_failing", "webhook_endpoints_failing", "P3",
          "Webhook endpoints keep failing",
          ("Open the Webhooks page: check the endpoint's last errors.",
@@ -100,7 +110,8 @@ class Finding:
 def evaluate_rules(facts: Facts, settings: Settings) -> list[Finding]:
     """Every incident the facts call for right now, in priority order."""
     findings = [*_ledger(facts, settings), *_tamper(facts), *_workers(facts, settings),
-                *_queue(facts, settings), *_stuck(facts, settings), *_webhooks(facts, settings)]
+                *_queue(facts, settings), *_stuck(facts, settings), *_webhooks(facts, settings),
+                *_replica(facts, settings)]
     # a signal the platform has no data for never alerts (DESIGN §5 `unavailable`)
     findings = [f for f in findings if facts.has(f.rule.check)]
     return sorted(findings, key=lambda f: (f.priority, f.kind, f.key))
@@ -211,6 +222,26 @@ def _webhooks(facts: Facts, settings: Settings) -> list[Finding]:
                  "where": _programs(r["program_id"] for r in facts.failing_endpoints),
                  "ids": ids[:5], "ids_total": len(ids), "ids_kind": "endpoints"}))
     return out
+
+
+def _replica(facts: Facts, settings: Settings) -> list[Finding]:
+    """The standby of PLATFORM_READ_URL beyond REPLICA_MAX_LAG_SECONDS, paused or unreachable."""
+    if facts.replica_problem is None:
+        return []
+    from ..replica import lag_text
+
+    state = ("replay paused" if facts.replica_paused else
+             "unreachable or not measurable" if facts.replica_lag_seconds is None else
+             f"{lag_text(facts.replica_lag_seconds)} behind")
+    return [Finding(
+        "replica_lag", "",
+        f"The replica {facts.replica_where} is {state}: checks error instead of reading stale "
+        "data",
+        {}, {"replica": facts.replica_where,
+             "lag_seconds": None if facts.replica_lag_seconds is None
+             else str(facts.replica_lag_seconds),
+             "paused": facts.replica_paused, "limit_seconds": settings.REPLICA_MAX_LAG_SECONDS,
+             "problem": facts.replica_problem, "where": f"replica {facts.replica_where}"})]
 
 
 def _programs(ids) -> str:

@@ -75,7 +75,7 @@ class AlertService:
     def evaluate(self, now: datetime, facts: Facts | None = None,
                  check_run_id: str | None = None) -> Evaluation:
         db = self.recon.db
-        facts = facts or gather_facts(db, self.settings, now)
+        facts = facts or gather_facts(db, self.settings, now, self.recon.platform_db)
         found = apply_catalogue(evaluate_rules(facts, self.settings), self._catalogue())
         findings = {(f.kind, f.key): f for f in found}
         channels = ch.configured_channels(self.settings)

@@ -29,6 +29,7 @@ from typing import Any, Mapping
 from urllib.parse import parse_qsl, quote, urlencode, urlparse, urlunparse
 
 from ..db import Database
+from ..errors import DatabaseUnavailable
 from ..db.checks import count_query
 from ..errors import DatabaseUnavailable
 from . import sqltext
@@ -72,17 +73,15 @@ def run_gx_checks(definitions: list[CheckDefinition], db: Database,
         return []
     context = _context()
     timeout = max(d.timeout_seconds for d in definitions)
-    try:
+    try:  # GX tests the connection here: a server that is down (or went down) is not a GX fault
         datasource = context.data_sources.add_postgres(
             name="platform", connection_string=gx_connection_url(db.url, timeout))
     except Exception as exc:  # noqa: BLE001 - GX wraps the driver's error in its own types
-        if "connect" not in str(exc).lower():
+        if db.ping():
             raise
-        # the database went away between the run's own connection test and GX's: the same
-        # sentence as everywhere else, never GX's traceback
-        raise DatabaseUnavailable(f"cannot connect to the database at {db.where} (GX engine); "
-                                  "check that PostgreSQL is running and DATABASE_URL is "
-                                  "right") from None
+        raise DatabaseUnavailable(f"cannot connect to the database at {db.where} for the GX "
+                                  f"engine ({_first_line(exc)[:200]}); check that PostgreSQL "
+                                  "is running") from None
     one_row = datasource.add_query_asset(name="one_row", query="SELECT 1 AS one")
     one_row_batch = one_row.add_batch_definition_whole_table("one_row")
     return [_run_one(context, datasource, one_row_batch, d, params, sample_rows)

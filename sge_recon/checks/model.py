@@ -106,6 +106,8 @@ class RunResult:
     engine: str
     checks: list[CheckResult]
     trigger: str = "cli"
+    # where the platform was read and how far behind the primary (recon.check_runs, 0012)
+    replica: dict | None = None
 
     def to_json(self) -> dict:
         """Exactly the DESIGN §5 JSON."""

@@ -15,6 +15,7 @@ from ..db import checks as store
 from ..db.relations import referenced_tables
 from ..errors import UsageError
 from ..queues import QUEUE_CHECKS, missing_source_reason, queue_source
+from ..replica import freshness
 from .loader import load_catalogue
 from .model import (UNAVAILABLE, CheckDefinition, CheckResult, RunResult, column_types,
                     json_row, overall_status, restore_row)
@@ -31,16 +32,34 @@ class UnknownCheckRequest(UsageError):
 
 
 class CheckService:
-    def __init__(self, settings: Settings, db: Database | Callable[[], Database]):
-        """``db`` may be a callable, so that reading the catalogue never starts a database."""
+    def __init__(self, settings: Settings, db: Database | Callable[[], Database],
+                 platform_db: Database | Callable[[], Database] | None = None):
+        """``db`` (sge-recon's state, the checkpoint watermark: the primary) and ``platform_db``
+        (where the checks read the platform: a standby of PLATFORM_READ_URL; default ``db``) may
+        be callables, so that reading the catalogue never starts a database.
+
+        On a standby the checks read the platform AND the recon tables they join (the ledger
+        checkpoint, replicated like everything else) there, at the standby's replay point, so
+        they see one consistent moment; the watermark is advanced on the primary, and the
+        standby shows the new checkpoint only together with the entries it covers (the primary
+        commits it after them, the standby replays commits in order)."""
         self.settings = settings
         self._db = db
+        self._platform_db = platform_db
 
     @property
     def db(self) -> Database:
         if callable(self._db) and not isinstance(self._db, Database):
             self._db = self._db()
         return self._db  # type: ignore[return-value]
+
+    @property
+    def platform_db(self) -> Database:
+        if self._platform_db is None:
+            return self.db
+        if callable(self._platform_db) and not isinstance(self._platform_db, Database):
+            self._platform_db = self._platform_db()
+        return self._platform_db  # type: ignore[return-value]
 
     @property
     def params(self) -> dict[str, Decimal | int]:
@@ -89,8 +108,18 @@ class CheckService:
         definitions = incremental.keyed(definitions, self.db.relations)
         runnable, unavailable = self._split_unavailable(definitions)
         runnable, queued = self._split_queue_measured(runnable)
-        results = self._engine_run(engine, runnable, deadline) if runnable else []
-        if queued:
+        fresh = freshness(self.platform_db, self.db, self.settings)
+        if fresh.refusal is not None:
+            results = self._refused(runnable, fresh.refusal, engine)
+        else:
+            results = self._engine_run(engine, runnable, deadline) if runnable else []
+            if fresh.on_standby:  # replay may have stopped while the checks ran: ask again
+                after = freshness(self.platform_db, self.db, self.settings)
+                if after.refusal is not None:
+                    results = self._refused(runnable, after.refusal, engine)
+                if (after.lag_seconds or 0) > (fresh.lag_seconds or 0) or after.refusal:
+                    fresh = after
+        if queued:  # measured on the platform's queues (Redis), not on the standby
             from .queue_engine import run_queue_checks
 
             results += run_queue_checks(queued, self.queue_source())
@@ -100,7 +129,7 @@ class CheckService:
         run = RunResult(run_id=str(uuid.uuid4()), started_at=started_at,
                         finished_at=finished_at,
                         status=overall_status([r.status for r in results]), engine=engine,
-                        checks=results, trigger=trigger)
+                        checks=results, trigger=trigger, replica=fresh.record())
         if store:
             self._store(run, only)
         return run
@@ -156,29 +185,40 @@ class CheckService:
                                       failing_rows=None, value=None, reason=reasons[d.name])
                           for d in definitions if d.name in reasons]
 
+    @staticmethod
+    def _refused(definitions: list[CheckDefinition], sentence: str,
+                 engine: str) -> list[CheckResult]:
+        """Every check ``error`` with the standby's sentence: stale data is never a pass."""
+        from .sql_engine import errored
+
+        started = time.perf_counter()
+        return [errored(d, sentence[:1].upper() + sentence[1:] + ".", started, engine)
+                for d in definitions]
+
     def _engine_run(self, engine: str, definitions: list[CheckDefinition],
                     deadline: float | None = None) -> list[CheckResult]:
         # Resolved here for both engines: GX runs the text through its own (SQLAlchemy)
         # connection, which does not resolve `platform.<table>` like the data layer does.
-        relations = self.db.relations
+        # Both engines read the platform server (a standby of PLATFORM_READ_URL, or DATABASE_URL).
+        db = self.platform_db
+        relations = db.relations
         definitions = [replace(d, sql=relations.resolve(d.sql),
                                prelude=d.prelude and relations.resolve(d.prelude))
                        for d in definitions]
         if engine == "gx":
             from .gx_engine import run_gx_checks  # GX costs seconds to import: only when asked
 
-            return run_gx_checks(definitions, self.db, self.params, self.settings.SAMPLE_ROWS)
+            return run_gx_checks(definitions, db, self.params, self.settings.SAMPLE_ROWS)
         from .sql_engine import run_sql_checks
 
-        return run_sql_checks(definitions, self.db, self.params, self.settings.SAMPLE_ROWS,
-                              deadline)
+        return run_sql_checks(definitions, db, self.params, self.settings.SAMPLE_ROWS, deadline)
 
     def _store(self, run: RunResult, only: list[str] | None) -> None:
         store.store_run(self.db, {
             "run_id": run.run_id, "started_at": run.started_at, "finished_at": run.finished_at,
             "status": run.status, "engine": run.engine, "trigger": run.trigger,
             "only_checks": list(only) if only else None, "profile": self.db.relations.profile,
-            "error": next((c.error for c in run.checks if c.error), None)},
+            "error": next((c.error for c in run.checks if c.error), None), **(run.replica or {})},
             [{"run_id": run.run_id, "name": c.name, "status": c.status, "priority": c.priority,
               "failing_rows": c.failing_rows, "value": c.value,
               "rows": [json_row(r) for r in c.rows], "duration_ms": round(c.duration_ms, 3),
@@ -206,7 +246,10 @@ class CheckService:
         results.sort(key=lambda r: (order.get(r.name, len(order)), r.name))
         return RunResult(run_id=str(row["run_id"]), started_at=row["started_at"],
                          finished_at=row["finished_at"], status=row["status"],
-                         engine=row["engine"], checks=results, trigger=row["trigger"])
+                         engine=row["engine"], checks=results, trigger=row["trigger"],
+                         replica={k: row.get(k) for k in (
+                             "platform_read", "replica_lag_seconds", "replica_paused",
+                             "replica_behind_bytes")})
 
     def latest_results(self) -> dict[str, CheckResult]:
         """The newest stored result of every check name."""

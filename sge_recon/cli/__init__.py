@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "check-bench": "sge_recon.cli.check_bench_cmd:check_bench",
     "bench": "sge_recon.cli.bench_cmd:bench",
     "profile-bench": "sge_recon.cli.profile_bench_cmd:profile_bench",
+    "replica-bench": "sge_recon.cli.replica_bench_cmd:replica_bench",
     "db": "sge_recon.cli.db_cmd:db",
     "export": "sge_recon.cli.export_cmd:export",
     "scheduler": "sge_recon.cli.scheduler_cmd:scheduler",

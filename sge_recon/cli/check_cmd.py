@@ -54,4 +54,12 @@ def check(state, only: str | None, fmt: str, engine: str, fast_only: bool, no_st
         click.echo(run_json(run))
     else:
         click.echo(run_table(run, style=click.style))
+        replica = run.replica or {}
+        if replica.get("platform_read") and replica.get("replica_paused") is not None:
+            from ..replica import lag_text
+
+            lag = replica.get("replica_lag_seconds")
+            click.echo(f"Platform read on the replica {replica['platform_read']} "
+                       f"({lag_text(lag)} behind the primary"
+                       f"{', replay paused' if replica.get('replica_paused') else ''}).")
     sys.exit(run.exit_code())

@@ -52,14 +52,32 @@ class ConsoleService:
 
     # -- plumbing --------------------------------------------------------------------------------
     def read(self, load: Callable[[Any], T]) -> T:
-        """Run ``load(conn)`` in one read-only transaction; driver errors become ReconErrors."""
+        """Run ``load(conn)`` on sge-recon's own state (``recon``: incidents, ticks, the action
+        log, stored results) in one read-only transaction on DATABASE_URL; driver errors become
+        ReconErrors."""
+        return self._read(self.recon.db, load)
+
+    def read_platform(self, load: Callable[[Any], T]) -> T:
+        """Run ``load(conn)`` on the platform's data, on the platform-read server (the standby of
+        PLATFORM_READ_URL, or DATABASE_URL), in one read-only transaction."""
+        return self._read(self.recon.platform_db, load)
+
+    def read_both(self, load: Callable[[Any, Any], T]) -> T:
+        """``load(platform_conn, recon_conn)`` for a page that shows both (one connection when
+        the platform is read on DATABASE_URL)."""
+        if self.recon.platform_db is self.recon.db:
+            return self.read(lambda conn: load(conn, conn))
+        return self.read_platform(lambda pconn: self.read(lambda rconn: load(pconn, rconn)))
+
+    @staticmethod
+    def _read(db, load: Callable[[Any], T]) -> T:
         try:
-            with self.recon.db.transaction(read_only=True) as conn:
+            with db.transaction(read_only=True) as conn:
                 return load(conn)
         except DriverError as exc:
-            raise DatabaseUnavailable(f"the database query failed ({_first_line(exc)}); check "
-                                      "that PostgreSQL is up and `sge-recon db init` has run") \
-                from None
+            raise DatabaseUnavailable(f"the database query failed on {db.where} "
+                                      f"({_first_line(exc)}); check that PostgreSQL is up and "
+                                      "`sge-recon db init` has run") from None
 
     def _default_client(self):
         from ..sge_admin_client import admin_client_for
@@ -109,7 +127,9 @@ class ConsoleService:
         except DriverError as exc:
             raise DatabaseUnavailable(f"cannot read the stored check results "
                                       f"({_first_line(exc)})") from None
-        overview = self.read(lambda conn: build_overview(conn, self.settings, results, last_run))
+        fresh = self.recon.replica_freshness()
+        overview = self.read_both(lambda pconn, rconn: build_overview(
+            pconn, self.settings, results, last_run, state_conn=rconn, replica=fresh))
         overview = mark_unavailable(overview, self.unavailable_checks())
         source = self.queue_source()
         if source is not None:
@@ -147,45 +167,45 @@ class ConsoleService:
 
     # -- Ledger ----------------------------------------------------------------------------------
     def ledger_balances(self) -> list[dict]:
-        return self.read(q.ledger_balances)
+        return self.read_platform(q.ledger_balances)
 
     def ledger_check_results(self) -> dict[str, Any]:
         results = self.recon.checks.latest_results()
         return {n: results[n] for n in ("ledger_balance", "transaction_balance") if n in results}
 
     def unbalanced_transactions(self, program_id: str, currency: str, limit: int = 200):
-        return self.read(lambda c: q.unbalanced_transactions(c, program_id, currency, limit))
+        return self.read_platform(lambda c: q.unbalanced_transactions(c, program_id, currency, limit))
 
     def transaction_entries(self, transaction_id: str) -> list[dict]:
-        return self.read(lambda c: q.transaction_entries(c, transaction_id.strip()))
+        return self.read_platform(lambda c: q.transaction_entries(c, transaction_id.strip()))
 
     def programs(self) -> list[dict]:
-        return self.read(q.programs)
+        return self.read_platform(q.programs)
 
     # -- Intents ---------------------------------------------------------------------------------
     def stuck_intents(self, limit: int = 500) -> list[dict]:
-        return self.read(lambda c: q.stuck_intents(c, self.settings.INTENT_TIMEOUT_MINUTES, limit))
+        return self.read_platform(lambda c: q.stuck_intents(c, self.settings.INTENT_TIMEOUT_MINUTES, limit))
 
     def intent_detail(self, intent_id: str) -> dict | None:
         intent_id = (intent_id or "").strip()
         if not intent_id:
             raise UsageError("type an intent id to search for")
 
-        def load(conn):
+        def load(conn, state):
             intent = q.intent(conn, intent_id)
             if intent is None:
                 return None
             return {"intent": intent, "jobs": q.intent_jobs(conn, intent_id),
                     "settlement": q.intent_settlement(conn, intent_id),
                     "entries": q.intent_entries(conn, intent_id),
-                    "actions": q.recent_actions(conn, 20, intent_id)}
-        return self.read(load)
+                    "actions": q.recent_actions(state, 20, intent_id)}
+        return self.read_both(load)
 
     # -- Payouts ---------------------------------------------------------------------------------
     def open_payout_batches(self) -> list[dict]:
         sla = self.settings.PAYOUT_SLA_HOURS * 3600
         needed = 1 if self.admin_api == "sge" else 2  # SGE: one approver, not the creator
-        rows = self.read(q.open_payout_batches)
+        rows = self.read_platform(q.open_payout_batches)
         for row in rows:
             row["approvals"] = f"{len(row['approvers'])} of {needed}"
             row["sla_left_hours"] = round((sla - int(row["clock_seconds"])) / 3600, 1)
@@ -194,7 +214,7 @@ class ConsoleService:
         return rows
 
     def recent_payout_batches(self, limit: int = 50) -> list[dict]:
-        return self.read(lambda c: q.recent_payout_batches(c, limit))
+        return self.read_platform(lambda c: q.recent_payout_batches(c, limit))
 
     def payout_batch(self, batch_id: str) -> dict | None:
         """One batch (any status) with its line items: per affiliate the commissions it pays,
@@ -254,7 +274,7 @@ class ConsoleService:
 
     # -- Webhooks --------------------------------------------------------------------------------
     def failing_deliveries(self, limit: int = 500) -> list[dict]:
-        return self.read(lambda c: q.failing_deliveries(c, limit))
+        return self.read_platform(lambda c: q.failing_deliveries(c, limit))
 
     def delivery(self, delivery_id: str) -> dict | None:
         delivery_id = (delivery_id or "").strip()
@@ -262,7 +282,7 @@ class ConsoleService:
 
     def endpoint_health(self) -> list[dict]:
         threshold = self.settings.WEBHOOK_CONSECUTIVE_FAILURES
-        rows = self.read(q.endpoint_health)
+        rows = self.read_platform(q.endpoint_health)
         for row in rows:
             row["health"] = ("disabled" if not row["enabled"] else
                              "failing" if row["consecutive_failures"] > threshold else
@@ -273,11 +293,12 @@ class ConsoleService:
     def queue_state(self) -> dict:
         def load(conn):
             return {"depth": q.queue_depth_by_status(conn), "control": q.queue_control(conn),
-                    "workers": q.workers(conn, self.settings.WORKER_DOWN_SECONDS),
-                    # the platform records the key ("admin"); the console knows the person
-                    "last_toggle": q.last_ok_action(conn, ["pause_queue", "resume_queue"],
-                                                    "settlement")}
-        return self.read(load)
+                    "workers": q.workers(conn, self.settings.WORKER_DOWN_SECONDS)}
+        state = self.read_platform(load)
+        # the platform records the key ("admin"); the console's action log knows the person
+        state["last_toggle"] = self.read(lambda conn: q.last_ok_action(
+            conn, ["pause_queue", "resume_queue"], "settlement"))
+        return state
 
     def bullmq_queues(self, list_limit: int = 50) -> dict | None:
         """The Queue page on a platform whose queues are BullMQ on Redis (None elsewhere):
@@ -304,26 +325,24 @@ class ConsoleService:
 
     # -- Trends ----------------------------------------------------------------------------------
     def processing_trend(self, days: int = 7) -> list[dict]:
-        return self.read(lambda c: q.processing_time_by_hour(c, days))
+        return self.read_platform(lambda c: q.processing_time_by_hour(c, days))
 
     def queue_heatmap(self, days: int = 28) -> tuple[list[dict], str]:
         """Mean depth per weekday × hour, and where it came from (samples or job history)."""
-        def load(conn):
-            rows = q.queue_depth_samples_by_hour(conn, QUEUE_DEPTH_METRIC, days)
-            if rows:
-                return rows, "the scheduler's per-minute queue-depth samples"
-            return (q.queue_depth_reconstructed_by_hour(conn, min(days, 7)),
-                    "job history (no queue-depth samples stored yet)")
-        return self.read(load)
+        rows = self.read(lambda c: q.queue_depth_samples_by_hour(c, QUEUE_DEPTH_METRIC, days))
+        if rows:
+            return rows, "the scheduler's per-minute queue-depth samples"
+        return (self.read_platform(lambda c: q.queue_depth_reconstructed_by_hour(c, min(days, 7))),
+                "job history (no queue-depth samples stored yet)")
 
     def payout_execution_times(self, days: int = 30) -> list[dict]:
-        return self.read(lambda c: q.payout_execution_times(c, days))
+        return self.read_platform(lambda c: q.payout_execution_times(c, days))
 
     def rpc_health(self, days: int = 7) -> list[dict]:
-        return self.read(lambda c: q.rpc_by_hour(c, days))
+        return self.read_platform(lambda c: q.rpc_by_hour(c, days))
 
     def commission_spot_check(self, sample: int = 10) -> list[dict]:
-        rows = self.read(lambda c: q.commission_spot_check(c, sample))
+        rows = self.read_platform(lambda c: q.commission_spot_check(c, sample))
         for row in rows:
             if row["commission_id"] is None:
                 row["matches"] = None
@@ -336,7 +355,8 @@ class ConsoleService:
     def slos(self, days: int) -> list[Slo]:
         if days < 1:
             raise UsageError("the SLO window must be at least one day")
-        return self.read(lambda c: compute_slos(c, days, self.settings.PAYOUT_SLA_HOURS))
+        return self.read_both(lambda c, state: compute_slos(c, days, self.settings.PAYOUT_SLA_HOURS,
+                                                            state_conn=state))
 
     # -- Runbook ---------------------------------------------------------------------------------
     def runbook_ticks(self, operator: str, today: date) -> dict[str, datetime]:

@@ -48,16 +48,37 @@ class Overview:
     last_run: LastRun | None
     open_incidents: dict[str, int] = field(default_factory=dict)
     queue_paused: bool = False
+    # platform reads on a standby (PLATFORM_READ_URL): where, how far behind, and the sentence
+    # when it is too far behind or paused (then nothing on the page is green)
+    platform_read: str | None = None
+    replica_lag_seconds: Decimal | None = None
+    replica_warning: str | None = None
 
     @property
     def all_green(self) -> bool:
-        return all(m.light is Light.GREEN for m in self.metrics) and \
+        return self.replica_warning is None and \
+            all(m.light is Light.GREEN for m in self.metrics) and \
             all(a.light is Light.GREEN for a in self.alerts)
+
+    @property
+    def replica_text(self) -> str | None:
+        """One line for the page: "Platform read on … (3.2 s behind the primary)"; None when the
+        platform is read on DATABASE_URL itself."""
+        if self.platform_read is None:
+            return None
+        from ..replica import lag_text
+
+        lag = "lag unknown" if self.replica_lag_seconds is None else \
+            f"{lag_text(self.replica_lag_seconds)} behind the primary"
+        return f"Platform data read on the replica {self.platform_read} ({lag})."
 
 
 def build_overview(conn, settings: Settings, check_results: dict[str, Any],
-                   last_run: Any | None) -> Overview:
-    """Everything on the Overview from one read-only connection plus the stored check results."""
+                   last_run: Any | None, *, state_conn=None, replica: Any = None) -> Overview:
+    """Everything on the Overview: the platform's live values from ``conn`` (the platform-read
+    server), sge-recon's state from ``state_conn`` (default ``conn``), the stored check results,
+    and ``replica`` (sge_recon.replica.Freshness) when the platform is read on a standby."""
+    state = state_conn or conn
     queue = q.queue_waiting(conn)
     processing = q.mean_processing_seconds(conn)
     workers = q.workers(conn, settings.WORKER_DOWN_SECONDS)
@@ -70,8 +91,8 @@ def build_overview(conn, settings: Settings, check_results: dict[str, Any],
     payouts["money"] = q.pending_payout_money_by_currency(conn) \
         if int(payouts.get("count") or 0) else {}
     webhooks = q.webhook_failure_summary(conn)
-    incidents = {r["priority"]: r["count"] for r in q.open_incident_counts(conn)}
-    ledger_age = q.newest_result_age(conn, list(LEDGER_CHECKS)).get("age_seconds")
+    incidents = {r["priority"]: r["count"] for r in q.open_incident_counts(state)}
+    ledger_age = q.newest_result_age(state, list(LEDGER_CHECKS)).get("age_seconds")
 
     metrics = [
         ledger_metric(check_results, ledger_age),
@@ -87,7 +108,16 @@ def build_overview(conn, settings: Settings, check_results: dict[str, Any],
     ]
     return Overview(loaded_at=datetime.now(timezone.utc), metrics=metrics, alerts=alerts,
                     last_run=summarise_run(last_run), open_incidents=incidents,
-                    queue_paused=bool(queue.get("paused")))
+                    queue_paused=bool(queue.get("paused")),
+                    **_replica_fields(replica))
+
+
+def _replica_fields(replica: Any) -> dict[str, Any]:
+    if replica is None or replica.where is None or (replica.reading is None
+                                                    and replica.refusal is None):
+        return {}
+    return {"platform_read": replica.where, "replica_lag_seconds": replica.lag_seconds,
+            "replica_warning": replica.refusal}
 
 
 # -- the four health metrics ---------------------------------------------------------------------

@@ -44,10 +44,12 @@ class Slo:
         return None if current is None else current >= self.target
 
 
-def compute_slos(conn, days: int, payout_sla_hours: int) -> list[Slo]:
-    availability = q.check_status_counts(conn, "worker_status", days)
+def compute_slos(conn, days: int, payout_sla_hours: int, state_conn=None) -> list[Slo]:
+    """``conn`` reads the platform, ``state_conn`` (default ``conn``) the stored results."""
+    state_conn = state_conn or conn
+    availability = q.check_status_counts(state_conn, "worker_status", days)
     latency = q.intent_latency_slo(conn, days, 5)
-    balanced = q.check_status_counts(conn, "ledger_balance", days)
+    balanced = q.check_status_counts(state_conn, "ledger_balance", days)
     payouts = q.payout_slo(conn, days, payout_sla_hours)
     return [
         Slo("Availability", Decimal("0.999"), int(availability.get("not_failed") or 0),

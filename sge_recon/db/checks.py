@@ -164,9 +164,13 @@ def store_run(db: Database, run: dict[str, Any], results: list[dict[str, Any]]) 
     with db.transaction() as conn:
         conn.execute(
             "INSERT INTO recon.check_runs (run_id, started_at, finished_at, status, engine, "
-            "trigger, only_checks, error, profile) VALUES (%(run_id)s, %(started_at)s, "
+            "trigger, only_checks, error, profile, platform_read, replica_lag_seconds, "
+            "replica_paused, replica_behind_bytes) VALUES (%(run_id)s, %(started_at)s, "
             "%(finished_at)s, %(status)s, %(engine)s, %(trigger)s, %(only_checks)s, %(error)s, "
-            "%(profile)s)", {"profile": None, **run})
+            "%(profile)s, %(platform_read)s, %(replica_lag_seconds)s, %(replica_paused)s, "
+            "%(replica_behind_bytes)s)",
+            {"profile": None, "platform_read": None, "replica_lag_seconds": None,
+             "replica_paused": None, "replica_behind_bytes": None, **run})
         with conn.cursor() as cur:
             cur.executemany(
                 "INSERT INTO recon.check_results (run_id, name, status, priority, failing_rows, "
@@ -194,7 +198,9 @@ def unscoped(alias: str) -> str:
 def latest_run(db: Database) -> dict | None:
     """The newest finished run that holds at least one result covering the whole platform."""
     return db.fetch_one("SELECT c.run_id, c.started_at, c.finished_at, c.status, c.engine, "
-                        "c.trigger FROM recon.check_runs c WHERE c.finished_at IS NOT NULL "
+                        "c.trigger, c.platform_read, c.replica_lag_seconds, c.replica_paused, "
+                        "c.replica_behind_bytes FROM recon.check_runs c "
+                        "WHERE c.finished_at IS NOT NULL "
                         "AND EXISTS (SELECT 1 FROM recon.check_results r WHERE r.run_id = c.run_id"
                         f" AND {unscoped('r')}) ORDER BY c.started_at DESC LIMIT 1")
 

@@ -60,9 +60,20 @@ class ExportService:
         if self.recon is None:
             raise ExportError("exporting needs a database: build the service from a Recon")
         period = period if isinstance(period, Period) else parse_period(period)
+        fresh = self.recon.replica_freshness()
+        if fresh.refusal is not None:
+            from ..replica import STALE_SUFFIX
+
+            raise ExportError(fresh.refusal.replace(
+                STALE_SUFFIX, "the export refuses to snapshot stale data"))
+        replica = None
+        if fresh.on_standby:
+            replica = {"read_on": "standby (PLATFORM_READ_URL)", "where": fresh.where,
+                       "lag_seconds": str(fresh.lag_seconds)}
         exporter = Exporter(self.recon.db, self._dir(out_dir), trigger=trigger,
                             generator=f"sge-recon {_version()}",
-                            signing_key=self.recon.settings.EXPORT_SIGNING_KEY)
+                            signing_key=self.recon.settings.EXPORT_SIGNING_KEY,
+                            platform_db=self.recon.platform_db, replica=replica)
         return exporter.run(period, force=force, progress=progress)
 
     def export_now(self, period: str, *, out_dir: Path | str | None = None,

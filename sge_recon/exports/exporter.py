@@ -76,8 +76,14 @@ class ExportResult:
 
 class Exporter:
     def __init__(self, db: Database, out_dir: Path | str, *, trigger: str = "cli",
-                 generator: str = "sge-recon", signing_key: str | None = None):
+                 generator: str = "sge-recon", signing_key: str | None = None,
+                 platform_db: Database | None = None, replica: dict | None = None):
+        """``db`` records the export run (DATABASE_URL); ``platform_db`` is where the one
+        snapshot of the platform (and of the recon tables exported with it) is read: a standby of
+        PLATFORM_READ_URL, default ``db``. ``replica`` (where, lag) goes into the manifest."""
         self.db = db
+        self.platform_db = platform_db or db
+        self.replica = replica
         self.signing_key = signing_key
         self.out_dir = Path(out_dir)
         self.trigger = trigger
@@ -138,13 +144,14 @@ class Exporter:
         from .totals import ControlTotals
 
         totals, files, notes = ControlTotals(), [], []
-        with store.Snapshot(self.db) as snap:
+        with store.Snapshot(self.platform_db) as snap:
             source = snap.identity()
             for index, spec in enumerate(TABLES):
                 spec = snap.resolved(spec)
                 columns = [Column(**c) for c in snap.columns(spec.schema, spec.table)]
                 if not columns and not spec.fallback:
-                    raise ExportError(f"{spec.qualified} does not exist in {self.db.where}; run "
+                    raise ExportError(f"{spec.qualified} does not exist in "
+                                      f"{self.platform_db.where}; run "
                                       "`sge-recon db init` or point DATABASE_URL at the platform")
                 if not columns:
                     notes.append(f"{spec.qualified} does not exist in the source database: "
@@ -176,7 +183,8 @@ class Exporter:
             "complete_month": period.end <= source["taken_at"],
             "generated_at": now.isoformat(),
             "generator": self.generator,
-            "source": {"database": self.db.where, "db_user": source["db_user"],
+            "source": {"database": self.platform_db.where, "db_user": source["db_user"],
+                       **({"replica": self.replica} if self.replica else {}),
                        "server_version": source["server_version"],
                        "snapshot": source["snapshot"],
                        "snapshot_function": source["snapshot_function"],

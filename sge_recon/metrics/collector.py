@@ -111,7 +111,27 @@ def exported_gauges(facts: Facts) -> list[Gauge]:
         ledger.add(d.difference, d.program_id, d.currency)
     twins = [g for check, g in (("queue_depth", queue), ("ledger_balance", ledger))
              if facts.has(check)]
-    return gauges + twins
+    return gauges + twins + replica_gauges(facts)
+
+
+def replica_gauges(facts: Facts) -> list[Gauge]:
+    """The standby's lag, when the platform is read on one (PLATFORM_READ_URL); no series
+    otherwise (there is no replica to measure, which is not a lag of 0)."""
+    if facts.replica_where is None:
+        return []
+    out = []
+    if facts.replica_lag_seconds is not None:
+        out.append(Gauge("sge_recon_replica_lag_seconds", "How far the standby that the platform "
+                         "is read on (PLATFORM_READ_URL) is behind the primary: now() - "
+                         "pg_last_xact_replay_timestamp(), 0 when it has replayed all the "
+                         "primary's WAL.").add(facts.replica_lag_seconds))
+    out.append(Gauge("sge_recon_replica_replay_paused", "1 when WAL replay on the standby of "
+                     "PLATFORM_READ_URL is paused (checks refuse to run there).")
+               .add(1 if facts.replica_paused else 0))
+    out.append(Gauge("sge_recon_replica_stale", "1 when the standby of PLATFORM_READ_URL is "
+                     "beyond REPLICA_MAX_LAG_SECONDS, paused or unreachable (checks error).")
+               .add(1 if facts.replica_problem else 0))
+    return out
 
 
 def state_gauges(recon: "Recon") -> list[Gauge]:
@@ -188,7 +208,7 @@ class ProcessingHistogram:
         since = self.watermark or now - timedelta(seconds=HISTOGRAM_SEED_SECONDS)
         if now <= since:
             return now, [0] * len(self.bounds), 0, 0.0
-        rows = ops.processing_histogram(recon.db, since, now, self.bounds)
+        rows = ops.processing_histogram(recon.platform_db, since, now, self.bounds)
         n = rows[0]["n"] if rows else 0
         total = float(rows[0]["total"]) if rows else 0.0
         return now, [r["le_count"] for r in rows], n, total
@@ -255,7 +275,8 @@ class ReconCollector:
         started = time.monotonic()
         now: datetime = self.clock.now()
         try:
-            gauges = exported_gauges(gather_facts(self.recon.db, self.recon.settings, now))
+            gauges = exported_gauges(gather_facts(self.recon.db, self.recon.settings, now,
+                                                  self.recon.platform_db))
             gauges += state_gauges(self.recon)
             delta = self.histogram.read(self.recon, now)
         except Exception as exc:  # noqa: BLE001 - a scrape must answer even when the DB is down

@@ -59,6 +59,13 @@ class Facts:
     # where queue depth and workers were measured when not PostgreSQL (e.g. "BullMQ queue intents
     # on Redis at redis://host:6379/0"); None: the jobs and worker_heartbeats tables
     queue_source: str | None = None
+    # platform reads on a standby (PLATFORM_READ_URL): where, how far behind the primary, and the
+    # sentence when it is beyond REPLICA_MAX_LAG_SECONDS, paused or unreachable (then these facts
+    # were read on the primary instead: alerting never goes blind or stale with the replica)
+    replica_where: str | None = None
+    replica_lag_seconds: Decimal | None = None
+    replica_paused: bool = False
+    replica_problem: str | None = None
 
     def has(self, check: str) -> bool:
         return check not in self.unavailable
@@ -72,10 +79,31 @@ class Facts:
         return Decimal(str((self.now - self.last_heartbeat_at).total_seconds()))
 
 
-def gather_facts(db: Database, settings: Settings, now: datetime) -> Facts:
+def gather_facts(db: Database, settings: Settings, now: datetime,
+                 platform_db: Database | None = None) -> Facts:
+    """The live facts. ``db`` is DATABASE_URL (sge-recon's state); ``platform_db`` the server
+    the platform is read on (a standby of PLATFORM_READ_URL; default ``db``). The platform part
+    (and the ledger checkpoint it adds to, replicated with it) is read there in one snapshot;
+    the stored tamper findings on ``db``. A standby that is too far behind, paused or down is
+    reported in ``replica_problem`` and the platform part is read on ``db`` for this round."""
+    from ..replica import freshness
+
     unavailable = _unavailable_signals(db, settings)
-    with ops.snapshot(db) as snap:
-        facts = _facts(snap, settings, now, db.relations)
+    read = platform_db or db
+    fresh = freshness(read, db, settings)
+    if fresh.refusal is not None:
+        read = db
+    with ops.snapshot(read) as snap:
+        facts = _facts(snap, settings, now, read.relations)
+        if read is db:
+            facts.ledger_tamper = ledger_checkpoint.latest_tamper_findings(snap)
+    if read is not db:  # the stored findings: sge-recon's state, on DATABASE_URL
+        facts.ledger_tamper = ledger_checkpoint.latest_tamper_findings(db)
+    if fresh.reading is not None or fresh.refusal is not None:
+        facts.replica_where = fresh.where
+        facts.replica_lag_seconds = fresh.lag_seconds
+        facts.replica_paused = bool(fresh.reading and fresh.reading.paused)
+        facts.replica_problem = fresh.refusal
     facts.unavailable = unavailable
     apply_queue_source(facts, db, settings)
     if "worker_status" in facts.unavailable:
@@ -169,7 +197,6 @@ def _facts(db: "ops.Snapshot", settings: Settings, now: datetime,
                                                 settings.WEBHOOK_DISABLE_HOURS),
         processing_mean_seconds=_dec(processing["mean_seconds"]),
         processing_sample=processing["n"],
-        ledger_tamper=ledger_checkpoint.latest_tamper_findings(db),
         stuck_examples=ops.stuck_intent_ids(db, now, settings.INTENT_STUCK_FAIL_MINUTES)
         if any(r["stuck_fail"] for r in stuck) else [],
         exhausted_examples=ops.exhausted_delivery_ids(db) if hooks["exhausted"] else [],

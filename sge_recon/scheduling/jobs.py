@@ -66,7 +66,7 @@ def monitor(ctx: JobContext) -> dict[str, Any]:
     except Exception as exc:  # noqa: BLE001 - alerting still runs on the live facts
         errors.append(f"fast checks: {_text(exc)}")
     try:
-        facts = gather_facts(recon.db, recon.settings, now)
+        facts = gather_facts(recon.db, recon.settings, now, recon.platform_db)
         details["samples"] = ops.insert_metric_samples(recon.db, now, trend_samples(facts))
         evaluation = recon.incidents.evaluate(now, facts, check_run_id=run_id)
         details["incidents"] = evaluation.summary()
