@@ -48,8 +48,8 @@ def sge_database(new_database, *, faults=(), intents=600, seed=7) -> tuple[str, 
 
 
 def sge_recon(url: str, **overrides) -> Recon:
-    # SGE records one approver per batch; its second person is the creator (who may not approve)
-    overrides = {"PAYOUT_APPROVALS_REQUIRED": 1, **overrides}
+    # no PAYOUT_APPROVALS_REQUIRED override: the profile's payout_approvals are SGE's two people
+    # (the creator and the approver), so the contract's quorum of two holds as it is
     recon = Recon(settings_for(url, PLATFORM_PROFILE="sge", **overrides))
     recon.init_db()
     return recon
@@ -319,3 +319,18 @@ def test_every_console_page_renders_on_sge(faulty, monkeypatch, tmp_path):
     text = " ".join(str(m.value) for m in at.markdown) + " ".join(
         str(getattr(m, "value", "")) for m in at.metric)
     assert "Not available" in text
+
+
+def test_sges_two_person_rule_is_the_contracts_quorum(new_database):
+    """On SGE the two people are the batch's creator and its approver: a batch its creator
+    approved has one distinct approver and fails payout_approval_quorum (default quorum 2)."""
+    url, _ = sge_database(new_database)
+    recon = sge_recon(url)
+    assert recon.checks.run(only=["payout_approval_quorum"], store=False).status == "pass"
+    db = Database(url)
+    batch = db.fetch_one('SELECT id FROM "PayoutBatch" WHERE status = \'COMPLETED\' '
+                         'AND "createdById" IS NOT NULL ORDER BY id LIMIT 1')["id"]
+    db.execute('UPDATE "PayoutBatch" SET "approvedById" = "createdById" WHERE id = %s', (batch,))
+    result = recon.checks.run(only=["payout_approval_quorum"], store=False).by_name()[
+        "payout_approval_quorum"]
+    assert result.status == "fail" and [r["batch_id"] for r in result.rows] == [batch]
