@@ -266,3 +266,32 @@ def test_a_database_outage_keeps_the_last_values_with_up_0():
         if srv:
             srv.stop()
         pg.close()
+
+
+def test_a_table_lock_never_hangs_a_scrape(db_url):
+    """A lock on a platform table makes the refresh fail fast (lock_timeout): /metrics serves
+    the last values with sge_recon_up 0 instead of hanging."""
+    import time as _time
+
+    import psycopg
+
+    from sge_recon.context import Recon
+    from sge_recon.metrics.collector import ReconCollector
+
+    from .conftest import settings_for
+
+    collector = ReconCollector(Recon(settings_for(db_url, MONITOR_STATEMENT_TIMEOUT_SECONDS=20)),
+                               ttl=0)
+    list(collector.collect())  # a first good read
+    locker = psycopg.connect(db_url)
+    try:
+        locker.execute("LOCK TABLE public.ledger_entries IN ACCESS EXCLUSIVE MODE")
+        started = _time.monotonic()
+        families = {f.name: f for f in collector.collect()}
+        elapsed = _time.monotonic() - started
+    finally:
+        locker.rollback()
+        locker.close()
+    assert elapsed < 15, elapsed  # the 5 s lock timeout, not the 20 s statement timeout
+    assert families["sge_recon_up"].samples[0].value == 0
+    assert "sge_queue_depth_total" in families  # the last values are still served

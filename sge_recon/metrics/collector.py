@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_TTL_SECONDS = 15.0
+METRICS_LOCK_TIMEOUT_MS = 5000  # a scrape never waits on a table lock longer than this
 CHECK_STATUSES = ("pass", "warn", "fail", "error", "unavailable")
 PROCESSING_METRIC = "sge_intent_processing_duration_seconds"
 # histogram bounds (seconds): the runbook's thresholds are 5 s (warn) and 15 s (fail)
@@ -269,16 +270,29 @@ class ReconCollector:
             families = self._cached
         yield from families
 
+    def _bounded(self) -> "Recon":
+        """The recon whose every query has a statement and a lock timeout: a table lock or a
+        slow query makes a scrape serve the last values (sge_recon_up 0), never hang it."""
+        from ..context import Recon
+
+        settings = self.recon.settings
+        limits = {"statement_timeout_ms": settings.MONITOR_STATEMENT_TIMEOUT_SECONDS * 1000,
+                  "lock_timeout_ms": METRICS_LOCK_TIMEOUT_MS}
+        db, platform_db = self.recon.db, self.recon.platform_db
+        return Recon(settings, database=db.bounded(**limits),
+                     platform_database=None if platform_db is db else platform_db.bounded(**limits))
+
     def _build(self) -> list:
         from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
         started = time.monotonic()
         now: datetime = self.clock.now()
         try:
-            gauges = exported_gauges(gather_facts(self.recon.db, self.recon.settings, now,
-                                                  self.recon.platform_db))
-            gauges += state_gauges(self.recon)
-            delta = self.histogram.read(self.recon, now)
+            recon = self._bounded()
+            gauges = exported_gauges(gather_facts(recon.db, recon.settings, now,
+                                                  recon.platform_db))
+            gauges += state_gauges(recon)
+            delta = self.histogram.read(recon, now)
         except Exception as exc:  # noqa: BLE001 - a scrape must answer even when the DB is down
             log.error("metrics: could not read the database (serving the last values): %s", exc)
             up = 0
