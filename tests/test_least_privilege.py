@@ -114,3 +114,27 @@ def test_the_console_checks_jobs_and_exports_run_as_the_app_role(console_user, p
     assert ("retry_intent", "ok") in [(r["action"], r["result"]) for r in logged]
     # full + fast + the monitor job's fast run, all stored by the app role
     assert db.fetch_one("SELECT count(*) AS n FROM recon.check_runs")["n"] == 3
+
+
+def test_checks_run_as_the_read_only_role_even_for_a_superuser(recon, tmp_path):
+    """In the embedded default the login is the superuser; a check still runs as
+    sge_recon_readonly inside a read-only transaction, so what a superuser alone may do (read a
+    server file, write through a function) fails as the check's `error`, and the run goes on."""
+    import shutil
+
+    from sge_recon.context import Recon
+
+    from .conftest import settings_for
+
+    catalogue = tmp_path / "checks"
+    shutil.copytree(recon.settings.checks_dir, catalogue)
+    (catalogue / "ledger_balance.sql").write_text(
+        "SELECT pg_read_file('/etc/hostname') AS leaked")
+    run = Recon(settings_for(recon.db.url, CHECKS_DIR=str(catalogue))).checks.run(
+        only=["ledger_balance", "transaction_balance"], store=False)
+    results = run.by_name()
+    assert results["ledger_balance"].status == "error"
+    assert "permission denied" in results["ledger_balance"].error
+    assert results["transaction_balance"].status == "pass"
+    assert recon.db.fetch_one("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")[
+        "rolsuper"]  # the login itself is the superuser: the role is what stopped it

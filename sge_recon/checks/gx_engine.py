@@ -30,7 +30,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlparse, urlunparse
 
 from ..db import Database
 from ..errors import DatabaseUnavailable
-from ..db.checks import count_query
+from ..db.checks import count_query, may_read_as_reader_role
 from ..errors import DatabaseUnavailable
 from . import sqltext
 from .model import CheckDefinition, CheckResult, json_value
@@ -40,7 +40,7 @@ ENGINE = "gx"
 log = logging.getLogger(__name__)
 
 
-def gx_connection_url(url: str, timeout_seconds: int) -> str:
+def gx_connection_url(url: str, timeout_seconds: int, reader_role: bool = False) -> str:
     """A SQLAlchemy URL GX accepts: psycopg 3 driver, a host, the checks' statement_timeout and
     lock_timeout, and ``default_transaction_read_only``: every transaction GX opens is read-only,
     as the SQL engine's are, so a check can never write (a ``setval`` or an INSERT in a check's
@@ -52,7 +52,8 @@ def gx_connection_url(url: str, timeout_seconds: int) -> str:
     query = [(k, v) for k, v in parse_qsl(parsed.query) if k != "options"]
     query.append(("options", f"-c statement_timeout={timeout_seconds * 1000} "
                              f"-c lock_timeout={min(timeout_seconds, 30) * 1000} "
-                             "-c default_transaction_read_only=on"))
+                             "-c default_transaction_read_only=on"
+                             + (" -c role=sge_recon_readonly" if reader_role else "")))
     return urlunparse(parsed._replace(scheme="postgresql+psycopg", netloc=netloc,
                                       query=urlencode(query, quote_via=quote)))
 
@@ -75,7 +76,8 @@ def run_gx_checks(definitions: list[CheckDefinition], db: Database,
     timeout = max(d.timeout_seconds for d in definitions)
     try:  # GX tests the connection here: a server that is down (or went down) is not a GX fault
         datasource = context.data_sources.add_postgres(
-            name="platform", connection_string=gx_connection_url(db.url, timeout))
+            name="platform", connection_string=gx_connection_url(
+                db.url, timeout, reader_role=may_read_as_reader_role(db)))
     except Exception as exc:  # noqa: BLE001 - GX wraps the driver's error in its own types
         if db.ping():
             raise

@@ -80,6 +80,7 @@ class CheckSession:
     def __init__(self, db: Database):
         self.db = db
         self._conn: psycopg.Connection | None = None
+        self._reader_role = False
 
     def __enter__(self) -> "CheckSession":
         return self
@@ -91,7 +92,17 @@ class CheckSession:
     def _connection(self) -> psycopg.Connection:
         if self._conn is None or self._conn.closed or self._conn.broken:
             self._conn = self.db.connect(read_only=True)
+            self._reader_role = _reader_role(self._conn)
         return self._conn
+
+    def _begin(self, conn: psycopg.Connection) -> None:
+        """Least privilege inside each check's transaction: besides READ ONLY, the check runs as
+        the group role sge_recon_readonly (SELECT only, `db init` creates it) when the connected
+        user may take it (the embedded default's superuser, a DBA's login in that role): a
+        check's SQL cannot write or call setval on a platform table by mistake. (A login that is
+        itself read-only is the stronger setup for production; see README, least privilege.)"""
+        if self._reader_role:
+            conn.execute("SET LOCAL ROLE sge_recon_readonly")
 
     def raw_row_count(self, psycopg_sql: str, params: Mapping[str, Any]) -> int:
         """Run the bare SELECT and fetch all its rows (the benchmark's baseline)."""
@@ -119,6 +130,7 @@ class CheckSession:
             with conn.transaction():
                 if prelude is not None:
                     conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                self._begin(conn)
                 timeout_ms = str(max(1, int(timeout_seconds * 1000)))
                 conn.execute("SELECT set_config('statement_timeout', %s, true), "
                              "set_config('lock_timeout', %s, true)",
@@ -151,6 +163,23 @@ def platform_size(db: Database) -> dict[str, int]:
     """Row counts that put benchmark figures in context."""
     return db.fetch_one("SELECT (SELECT count(*) FROM platform.settlement_intents) AS intents, "
                         "(SELECT count(*) FROM platform.ledger_entries) AS ledger_entries") or {}
+
+
+def may_read_as_reader_role(db: Database) -> bool:
+    """Whether the checks' login may take the role sge_recon_readonly (the GX engine sets it for
+    its own connections, as CheckSession does per check)."""
+    with db.connect(read_only=True) as conn:
+        return _reader_role(conn)
+
+
+def _reader_role(conn: psycopg.Connection) -> bool:
+    """Whether this login may SET ROLE sge_recon_readonly (superuser or a member)."""
+    row = conn.execute(
+        "SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'sge_recon_readonly') "
+        "THEN pg_has_role(current_user, 'sge_recon_readonly', 'MEMBER') ELSE false END AS ok"
+    ).fetchone()
+    conn.rollback()  # the probe's implicit transaction (the connection is not autocommit)
+    return bool(row and row["ok"])
 
 
 def _first_line(exc: Exception) -> str:
