@@ -41,6 +41,11 @@ def materialise_contract_copy(db: Database) -> None:
             conn.execute(f'CREATE TABLE {COPY_SCHEMA}."{table}" AS '  # type: ignore[arg-type]
                          f'SELECT * FROM {PROFILE_SCHEMA}."{table}"')
         conn.execute(_INDEXES)  # type: ignore[arg-type]
+        # readable like the platform: the checks run as sge_recon_readonly where it exists
+        conn.execute("DO $$ BEGIN IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = "
+                     "'sge_recon_readonly') THEN GRANT USAGE ON SCHEMA bench_contract TO "
+                     "sge_recon_readonly; GRANT SELECT ON ALL TABLES IN SCHEMA bench_contract TO "
+                     "sge_recon_readonly; END IF; END $$")
     with db.connect(autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")
 
