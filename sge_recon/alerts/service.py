@@ -83,9 +83,11 @@ class AlertService:
         with db.transaction() as conn:
             ops.lock_alerts(conn)
             current = {(i["kind"], i["key"]): i for i in ops.unresolved_incidents(conn)}
+            _adopt_ungrouped(current, findings)
             for key, finding in findings.items():
                 if key in current:
-                    self._continue(conn, current[key], finding, channels, now, result)
+                    self._continue(conn, current[key], finding, channels, now, result,
+                                   check_run_id)
                 else:
                     self._open(conn, finding, channels, now, check_run_id, result)
             for key, incident in current.items():
@@ -95,21 +97,29 @@ class AlertService:
 
     def _open(self, conn, finding: Finding, channels: list[str], now: datetime,
               check_run_id: str | None, result: Evaluation) -> None:
+        details = _details(finding)
+        details["evidence_at_open"] = _evidence(details, now, check_run_id)
+        details["run_ids"] = [check_run_id] if check_run_id else []
         row = ops.insert_incident(
             conn, kind=finding.kind, key=finding.key, priority=finding.priority,
-            title=finding.title, details=_details(finding), money_at_stake=finding.money_at_stake,
+            title=finding.title, details=details, money_at_stake=finding.money_at_stake,
             now=now, check_run_id=check_run_id)
         self._enqueue(conn, row, "open", channels, now)
         result.opened.append(row)
 
     def _continue(self, conn, incident: dict, finding: Finding, channels: list[str],
-                  now: datetime, result: Evaluation) -> None:
-        """Still there: keep its facts current; a reminder only once the interval has passed."""
+                  now: datetime, result: Evaluation, check_run_id: str | None = None) -> None:
+        """Still there: keep its facts current (the evidence at open stays frozen; a change of
+        the failing set or the money is recorded, never a new page); a reminder only once the
+        interval has passed."""
         remind = self._reminder_due(incident, now)
-        ops.refresh_incident(conn, incident["id"], title=finding.title, details=_details(finding),
-                             money_at_stake=finding.money_at_stake, now=now, notified=remind)
-        incident = {**incident, "title": finding.title, "details": _details(finding),
-                    "money_at_stake": finding.money_at_stake}
+        details = _carry_evidence(incident.get("details") or {}, _details(finding), now,
+                                  check_run_id)
+        ops.refresh_incident(conn, incident["id"], title=finding.title, details=details,
+                             money_at_stake=finding.money_at_stake, now=now, notified=remind,
+                             key=finding.key if finding.key != incident["key"] else None)
+        incident = {**incident, "title": finding.title, "details": details,
+                    "money_at_stake": finding.money_at_stake, "key": finding.key}
         if remind:
             self._enqueue(conn, incident, "reminder", channels, now)
             result.reminded.append(incident)
@@ -274,6 +284,59 @@ def _money_field(incident: dict) -> str | None:
 def _details(finding: Finding) -> dict:
     return {**finding.details, "money": {c: str(v) for c, v in finding.money.items()},
             "first_steps": finding.first_steps}
+
+
+EVIDENCE_KEYS = ("items", "items_total", "keys", "programs", "money")
+EVIDENCE_CHANGES_LIMIT = 20
+RUN_IDS_LIMIT = 50
+
+
+def _evidence(details: dict, now: datetime, check_run_id: str | None) -> dict:
+    """The failing rows and money per currency as they are now (frozen copies go in details)."""
+    ev = {k: details[k] for k in EVIDENCE_KEYS if k in details}
+    if "items" not in ev:
+        ev["facts"] = {k: v for k, v in details.items()
+                       if k not in ("first_steps", "evidence_at_open", "evidence_latest",
+                                    "evidence_changes", "run_ids")}
+    return {**ev, "at": now.isoformat(), "check_run_id": check_run_id}
+
+
+def _carry_evidence(old: dict, new: dict, now: datetime, check_run_id: str | None) -> dict:
+    """New details that keep the evidence frozen at open, the run ids and the history of changes
+    of the failing set or its money (bounded); the latest evidence replaces the previous one."""
+    out = dict(new)
+    at_open = old.get("evidence_at_open") or _evidence(old, now, None)
+    out["evidence_at_open"] = at_open
+    runs = list(old.get("run_ids") or [])
+    if check_run_id and check_run_id not in runs:
+        runs = (runs + [check_run_id])[-RUN_IDS_LIMIT:]
+    out["run_ids"] = runs
+    changes = list(old.get("evidence_changes") or [])
+    before = old.get("evidence_latest") or at_open
+    latest = _evidence(new, now, check_run_id)
+    if _shape(before) != _shape(latest):
+        changes = (changes + [{"at": now.isoformat(), "keys": new.get("keys"),
+                               "money": new.get("money")}])[-EVIDENCE_CHANGES_LIMIT:]
+        out["evidence_latest"] = latest
+    else:
+        out["evidence_latest"] = old.get("evidence_latest") or latest
+    out["evidence_changes"] = changes
+    return out
+
+
+def _shape(evidence: dict) -> tuple:
+    return (tuple(evidence.get("keys") or ()), tuple(sorted((evidence.get("money") or {}).items())))
+
+
+def _adopt_ungrouped(current: dict, findings: dict) -> None:
+    """An incident opened per program/currency before grouping (kind, "prog/USD") carries on as
+    the grouped one (kind, "") instead of paging again."""
+    for (kind, key), finding in findings.items():
+        if (kind, key) in current:
+            continue
+        legacy = [k for k in current if k[0] == kind and k[1] != key]
+        if legacy:
+            current[(kind, key)] = current.pop(legacy[0])
 
 
 def _stamp(when: datetime) -> str:

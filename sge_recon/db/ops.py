@@ -146,12 +146,13 @@ def insert_incident(conn, *, kind: str, key: str, priority: str, title: str,
 
 
 def refresh_incident(conn, incident_id: int, *, title: str, details: dict[str, Any],
-                     money_at_stake: Decimal | None, now: datetime, notified: bool) -> None:
+                     money_at_stake: Decimal | None, now: datetime, notified: bool,
+                     key: str | None = None) -> None:
     conn.execute(
         "UPDATE recon.incidents SET title = %s, details = %s, money_at_stake = %s, "
-        "last_seen_at = %s, last_notified_at = CASE WHEN %s THEN %s ELSE last_notified_at END "
-        "WHERE id = %s",
-        (title, Jsonb(details), money_at_stake, now, notified, now, incident_id))
+        "last_seen_at = %s, last_notified_at = CASE WHEN %s THEN %s ELSE last_notified_at END, "
+        "key = coalesce(%s, key) WHERE id = %s",
+        (title, Jsonb(details), money_at_stake, now, notified, now, key, incident_id))
 
 
 def resolve_incident(conn, incident_id: int, now: datetime) -> dict:

@@ -1,0 +1,74 @@
+"""Grouping (issue 19): the findings of one check in one run page once, listing every
+program/currency and its money; a set that changes while open updates the evidence, no new page.
+Real local HTTP receiver, real scheduler (monitor job), ManualClock."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+from .test_alerts import (DISCORD, SLACK, alerting_recon, monitor_only, receiver,  # noqa: F401
+                          start_clock)
+
+PLANTED = [("prog_a", "USD", "0.25"), ("prog_a", "EUR", "1.50"), ("prog_b", "USD", "2.00"),
+           ("prog_c", "GBP", "10.000001")]
+
+
+def test_four_imbalances_in_one_run_open_one_incident_and_one_message_per_channel(
+        db_url, db, factory, receiver):  # noqa: F811
+    recon = alerting_recon(db_url, receiver)
+    clock = start_clock()
+    sched = monitor_only(recon, clock)
+    for pid in ("prog_a", "prog_b", "prog_c"):
+        factory.program(id=pid)
+    for pid, currency, gap in PLANTED:
+        factory.journal(pid, [("treasury", "debit", "100.000001"),
+                              ("user:u1", "credit", str(Decimal("100.000001") - Decimal(gap)))],
+                        currency=currency)
+
+    assert sched.tick()[0].status == "succeeded"
+    [incident] = recon.incidents.incidents()
+    assert (incident["kind"], incident["priority"], incident["key"]) == ("ledger_imbalance",
+                                                                         "P0", "")
+    details = incident["details"]
+    assert details["items_total"] == 4
+    assert sorted(i["key"] for i in details["items"]) == sorted(f"{p}/{c}" for p, c, _ in PLANTED)
+    assert details["money"] == {"USD": "2.250000", "EUR": "1.500000", "GBP": "10.000001"}
+    assert details["programs"] == ["prog_a", "prog_b", "prog_c"]
+    assert details["evidence_at_open"]["money"] == details["money"]
+    slack, discord = receiver.delivered(SLACK), receiver.delivered(DISCORD)
+    assert len(slack) == len(discord) == 1
+    text = json.dumps(slack[0])
+    for key in ("prog_a/EUR", "prog_a/USD", "prog_b/USD", "prog_c/GBP"):
+        assert key in text
+    assert "2.25 USD" in text and "1.50 EUR" in text and "10.00 GBP" in text
+
+    # the set changes while open (one more imbalance, then one fixed): evidence updated, no page
+    clock.advance(minutes=1)
+    factory.journal("prog_b", [("treasury", "debit", "5.00"), ("user:u2", "credit", "4.00")],
+                    currency="EUR")
+    sched.tick()
+    clock.advance(minutes=1)
+    factory.journal("prog_c", [("user:u1", "credit", "10.000001")], currency="GBP")
+    sched.tick()
+    [same] = recon.incidents.incidents()
+    assert same["id"] == incident["id"] and same["status"] == "open"
+    d = same["details"]
+    assert sorted(d["keys"]) == ["prog_a/EUR", "prog_a/USD", "prog_b/EUR", "prog_b/USD"]
+    assert d["money"] == {"USD": "2.250000", "EUR": "2.500000"}
+    assert d["evidence_at_open"]["money"]["GBP"] == "10.000001"  # frozen at open
+    assert [c["keys"] for c in d["evidence_changes"]][-1] == sorted(d["keys"])
+    assert len(d["evidence_changes"]) == 2
+    assert len(receiver.delivered(SLACK)) == len(receiver.delivered(DISCORD)) == 1
+
+
+def test_one_imbalance_keeps_its_program_details(db_url, db, factory, receiver):  # noqa: F811
+    recon = alerting_recon(db_url, receiver)
+    clock = start_clock()
+    factory.program(id="prog_one")
+    factory.journal("prog_one", [("treasury", "debit", "100.00"), ("user:u1", "credit", "99.75")])
+    monitor_only(recon, clock).tick()
+    [incident] = recon.incidents.incidents()
+    assert incident["details"]["program_id"] == "prog_one"
+    assert incident["details"]["items_total"] == 1
+    assert "Ledger of program prog_one (USD) is off by 0.25 USD" == incident["title"]
