@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 from ..db import DriverError
 from ..db import console as q
+from . import breaker
 from ..errors import DatabaseUnavailable, UsageError
 
 
@@ -84,8 +85,69 @@ class ActionService:
                           lambda c: c.approve_batch(batch_id, key=approver_key.strip()))
 
     def execute_batch(self, operator: str, batch_id: str) -> ActionOutcome:
-        return self._call(operator, "execute_payout_batch", batch_id, {"batchId": batch_id},
+        """Execute through the admin API — unless the payout circuit breaker holds the batch's
+        program (a P0 ledger incident is open): then refused and recorded, with the reason,
+        unless a two-person override was confirmed (used once)."""
+        operator = require_operator(operator)
+        action, request = "execute_payout_batch", {"batchId": batch_id}
+        try:
+            with self._db.transaction() as conn:
+                gate = breaker.gate_for_execution(conn, batch_id, operator)
+                if not gate.open:
+                    message = f"Refused: {gate.reason}."
+                    row = q.record_action(conn, operator=operator, action=action,
+                                          target=batch_id,
+                                          request={**request, "breaker": gate.request_note()},
+                                          result="failed", status_code=None, response=None,
+                                          error=message)
+                    return ActionOutcome(False, action, batch_id, None, message, logged=True,
+                                         log_id=row["id"], at=row["at"])
+        except (DatabaseUnavailable, DriverError) as exc:
+            message = (f"Refused: the payout circuit breaker could not be checked, so nothing was "
+                       f"executed ({_first_line(exc)}).")
+            return self._record(operator, action, batch_id, request, False, None, None, message,
+                                message, None)
+        if gate.incidents:
+            request = {**request, "breaker": gate.request_note()}
+        return self._call(operator, action, batch_id, request,
                           lambda c: c.execute_batch(batch_id))
+
+    def request_breaker_override(self, operator: str, batch_id: str,
+                                 reason: str) -> ActionOutcome:
+        """One admin asks to let one execution of ``batch_id`` through the breaker."""
+        def work(conn):
+            row = breaker.request_override(conn, operator, batch_id, reason)
+            return row, (f"Override #{row['id']} requested for batch {batch_id}; a different "
+                         "admin must confirm it before the batch can be executed.")
+        return self._breaker_action(operator, "request_breaker_override", batch_id,
+                                    {"batchId": batch_id, "reason": " ".join(reason.split())},
+                                    work)
+
+    def confirm_breaker_override(self, operator: str, override_id: int) -> ActionOutcome:
+        """A second, different admin confirms; the batch may then be executed once."""
+        def work(conn):
+            row = breaker.confirm_override(conn, operator, int(override_id))
+            return row, (f"Override #{row['id']} confirmed: batch {row['batch_id']} may be "
+                         f"executed once (requested by {row['requested_by']}: {row['reason']}).")
+        return self._breaker_action(operator, "confirm_breaker_override",
+                                    f"override:{override_id}", {"overrideId": int(override_id)},
+                                    work)
+
+    def _breaker_action(self, operator: str, action: str, target: str, request: dict,
+                        work) -> ActionOutcome:
+        operator = require_operator(operator)
+        try:
+            with self._db.transaction() as conn:
+                row, message = work(conn)
+                logged = q.record_action(conn, operator=operator, action=action, target=target,
+                                         request=request, result="ok", status_code=None,
+                                         response={"override": int(row["id"])}, error=None)
+            return ActionOutcome(True, action, target, None, message, data=row, logged=True,
+                                 log_id=logged["id"], at=logged["at"])
+        except breaker.BreakerRefused as exc:
+            message = f"Refused: {exc.message}."
+            return self._record(operator, action, target, request, False, None, None, message,
+                                message, None)
 
     def retry_webhook(self, operator: str, delivery_id: str) -> ActionOutcome:
         return self._call(operator, "retry_webhook", delivery_id, {"deliveryId": delivery_id},
