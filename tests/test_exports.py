@@ -164,6 +164,9 @@ def test_round_trip_every_table_equals_the_database_row_by_row(shared_db, export
     for spec in TABLES:
         expected = db_rows(db, spec)
         actual = parquet_rows(exported.directory / spec.filename)
+        if spec.name == "journal":  # stamped when appended (now), so a back-dated month has
+            assert actual == expected == []  # none; tests/test_journal.py exports this month's
+            continue
         assert len(actual) == len(expected) > 0, spec.name
         by_key = {str(key_of(r)): r for r in actual}
         for row in expected:

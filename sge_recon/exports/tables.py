@@ -56,6 +56,12 @@ _ADMIN_AUDIT_LOG = (
     Column("message", "text"),
 )
 
+_JOURNAL = (
+    Column("seq", "bigint"), Column("at", "timestamp with time zone"), Column("source", "text"),
+    Column("op", "text"), Column("ref", "text"), Column("event", "text"),
+    Column("prev_hash", "text"), Column("hash", "text"),
+)
+
 TABLES: tuple[TableSpec, ...] = (
     TableSpec("ledger_entries", "platform", "ledger_entries", "created_at",
               "double-entry ledger: every debit and credit"),
@@ -84,7 +90,13 @@ TABLES: tuple[TableSpec, ...] = (
               via=("run_id", "recon", "check_runs", "started_at"), rounded=("value",)),
     TableSpec("incidents", "recon", "incidents", "opened_at",
               "incidents opened in the month"),
+    TableSpec("journal", "recon", "journal", "at",
+              "tamper-evident journal: hash-chained entries of check runs, incident transitions, "
+              "console actions and breaker overrides (export verify recomputes the chain)",
+              fallback=_JOURNAL),
 )
+
+JOURNAL = "journal"
 
 LEDGER = "ledger_entries"
 
