@@ -72,3 +72,35 @@ def test_one_imbalance_keeps_its_program_details(db_url, db, factory, receiver):
     assert incident["details"]["program_id"] == "prog_one"
     assert incident["details"]["items_total"] == 1
     assert "Ledger of program prog_one (USD) is off by 0.25 USD" == incident["title"]
+
+
+def test_incidents_page_shows_the_evidence_at_open_and_how_it_changed(db_url, db, factory,
+                                                                      receiver, monkeypatch,
+                                                                      tmp_path):  # noqa: F811
+    from .console_support import app, console_env, open_page, texts
+
+    recon = alerting_recon(db_url, receiver)
+    clock = start_clock()
+    sched = monitor_only(recon, clock)
+    factory.program(id="prog_a")
+    for pid, currency, gap in PLANTED[:2]:
+        factory.journal(pid, [("treasury", "debit", "100.00"),
+                              ("user:u1", "credit", str(Decimal("100.00") - Decimal(gap)))],
+                        currency=currency)
+    recon.checks.run(fast_only=True, trigger="test")
+    sched.tick()
+    clock.advance(minutes=1)
+    factory.journal("prog_a", [("user:u1", "credit", "1.50")], currency="EUR")  # EUR corrected
+    sched.tick()
+    [incident] = recon.incidents.incidents()
+
+    console_env(monkeypatch, db_url, "http://127.0.0.1:9", tmp_path)
+    at = open_page(app(operator="ada"), "incidents")
+    at.selectbox(key="incident_choice").select(str(incident["id"])).run()
+    assert not at.exception, [e.value for e in at.exception]
+    shown = texts(at)
+    assert "Evidence when it opened" in shown and "How the evidence changed" in shown
+    then = next(line for line in shown.splitlines() if line.startswith("At stake then:"))
+    now = next(line for line in shown.splitlines() if line.startswith("At stake now:"))
+    assert "EUR" in then and "USD" in then   # frozen at open
+    assert "EUR" not in now and "USD" in now  # the EUR ledger was corrected since

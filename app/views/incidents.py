@@ -64,6 +64,29 @@ if incident:
             st.markdown(f"Money at stake: **{money}**")
         st.markdown("**Notes**")
         st.text(incident["notes"] or "(none yet)")
+        evidence = kit.service().incident_evidence(incident)
+        if not evidence.empty:
+            st.markdown("**Evidence when it opened** (frozen)"
+                        + (f" · {evidence.opened_at[:16].replace('T', ' ')} UTC"
+                           if evidence.opened_at else ""))
+            if evidence.at_open_money:
+                st.markdown(f"At stake then: {kit.money_by_currency(evidence.at_open_money)}")
+            if evidence.at_open:
+                kit.table(evidence.at_open, hide_index=True, key="evidence_at_open")
+            if incident["status"] != "resolved":
+                st.markdown("**Evidence now**"
+                            + (f" (changed {evidence.latest_at[:16].replace('T', ' ')} UTC)"
+                               if evidence.latest_at else ""))
+                if evidence.latest_money:
+                    st.markdown(f"At stake now: {kit.money_by_currency(evidence.latest_money)}")
+                if evidence.latest:
+                    kit.table(evidence.latest, hide_index=True, key="evidence_latest")
+            if evidence.changes:
+                st.markdown("**How the evidence changed**")
+                kit.table([{**c, "money": kit.money_by_currency(c["money"]) or "—"}
+                           for c in evidence.changes], hide_index=True, key="evidence_changes")
+            if evidence.run_ids:
+                st.caption("Check runs: " + ", ".join(evidence.run_ids))
         if incident["details"]:
             st.json(incident["details"], expanded=False)
         linked = kit.load(kit.service().incident_check_results, incident,

@@ -384,6 +384,13 @@ class ConsoleService:
             raise UsageError(f"incident id {incident_id!r} is not a number") from None
         return self.read(lambda c: q.incident_by_id(c, number))
 
+    @staticmethod
+    def incident_evidence(incident: dict):
+        """The incident's evidence: frozen at open, now, its changes, the runs (issue 19)."""
+        from ..alerts.evidence import evidence_view
+
+        return evidence_view(incident)
+
     def incident_check_results(self, incident: dict) -> list[dict]:
         if not incident.get("check_run_id"):
             return []
