@@ -104,3 +104,46 @@ def test_incidents_page_shows_the_evidence_at_open_and_how_it_changed(db_url, db
     now = next(line for line in shown.splitlines() if line.startswith("At stake now:"))
     assert "EUR" in then and "USD" in then   # frozen at open
     assert "EUR" not in now and "USD" in now  # the EUR ledger was corrected since
+
+
+def test_accept_with_a_note_mutes_reminders_but_stays_open_reported_and_resolves(
+        db_url, db, factory, receiver):  # noqa: F811
+    import pytest
+
+    from sge_recon.db import ops
+    from sge_recon.errors import UsageError
+
+    recon = alerting_recon(db_url, receiver)
+    clock = start_clock()
+    sched = monitor_only(recon, clock)
+    factory.program(id="prog_known")
+    factory.journal("prog_known", [("treasury", "debit", "100.00"), ("user:u1", "credit", "99.75")])
+    sched.tick()
+    [incident] = recon.incidents.incidents()
+    actions = recon.console.actions
+    with pytest.raises(UsageError, match="needs a note"):
+        actions.accept_incident("ada", incident["id"], "  ", clock.now())
+    done = actions.accept_incident("ada", incident["id"], "fee booking; correction awaiting "
+                                   "finance sign-off", clock.now())
+    assert done.ok, done.message
+    again = actions.accept_incident("ada", incident["id"], "twice", clock.now())
+    assert not again.ok
+
+    clock.advance(hours=5)  # past the 4 h reminder interval: an accepted incident is not re-paged
+    sched.tick()
+    assert len(receiver.delivered(SLACK)) == len(receiver.delivered(DISCORD)) == 1
+    [row] = recon.incidents.incidents()
+    assert (row["status"], row["accepted_by"]) == ("accepted", "ada")
+    assert row["accept_note"].startswith("fee booking")
+    assert [(r["kind"], r["n"]) for r in ops.open_incident_counts(recon.db)] == \
+        [("ledger_imbalance", 1)]  # still reported
+    assert "incidents" in {r["source"] for r in db.fetch_all(
+        "SELECT source FROM recon.journal WHERE event LIKE '%%accepted%%'")}
+
+    factory.journal("prog_known", [("user:u1", "credit", "0.25")])  # the correction lands
+    clock.advance(minutes=1)
+    sched.tick()
+    [resolved] = recon.incidents.incidents()
+    assert resolved["status"] == "resolved"
+    slack = receiver.delivered(SLACK)
+    assert len(slack) == 2 and slack[1]["text"].startswith("Resolved:")

@@ -9,8 +9,8 @@ kit.page_header("Incidents", "Opened by the alerting job (P0 ledger imbalance, P
                              "P2 queue > 500, P3 webhook failures).")
 kit.show_outcome("incidents")
 
-statuses = st.multiselect("Status", ["open", "acknowledged", "resolved"],
-                          default=["open", "acknowledged"], key="incident_status")
+statuses = st.multiselect("Status", ["open", "acknowledged", "accepted", "resolved"],
+                          default=["open", "acknowledged", "accepted"], key="incident_status")
 
 
 @st.cache_data(ttl=10, show_spinner=False)
@@ -28,7 +28,7 @@ def at_stake(incident: dict) -> str | None:
     return None
 
 
-rows = kit.load(incidents, tuple(statuses or ["open", "acknowledged", "resolved"]),
+rows = kit.load(incidents, tuple(statuses or ["open", "acknowledged", "accepted", "resolved"]),
                 what="the incidents")
 if rows is not None:
     if not rows:
@@ -58,7 +58,10 @@ if incident:
         st.caption(f"Opened {incident['opened_at']:%Y-%m-%d %H:%M} UTC, last seen "
                    f"{incident['last_seen_at']:%Y-%m-%d %H:%M} UTC"
                    + (f" · acknowledged by {incident['acknowledged_by']}"
-                      if incident["acknowledged_by"] else ""))
+                      if incident["acknowledged_by"] else "")
+                   + (f" · accepted by {incident['accepted_by']} (no reminders; open until a "
+                      f"check passes): {incident['accept_note']}"
+                      if incident.get("accepted_by") else ""))
         money = at_stake(incident)
         if money:
             st.markdown(f"Money at stake: **{money}**")
@@ -112,6 +115,18 @@ if incident:
                            target=f"incident #{iid}")
     note = st.text_area("Add a note", key="incident_note", placeholder="what you found or did",
                         disabled=bool(reason))
+    accept_reason = reason or (None if incident["status"] in ("open", "acknowledged") else
+                               f"it is {incident['status']}")
+    if st.button("Accept with this note…", key="accept_incident", disabled=bool(accept_reason),
+                 help=accept_reason or "a known fault: no more reminders; it stays open and "
+                                       "reported until a check passes"):
+        text = note
+        kit.ask_to_confirm("incidents", "Accept incident",
+                           f"Accept incident **#{iid}** with this note (no more reminders; it "
+                           f"stays open and reported)?\n\n> {text}",
+                           lambda op=op, iid=iid, text=text: kit.service().actions.accept_incident(
+                               op, iid, text, kit.service().now()),
+                           target=f"incident #{iid}")
     if st.button("Add note…", key="add_note", disabled=bool(reason), help=reason):
         text = note
         kit.ask_to_confirm("incidents", "Add a note",

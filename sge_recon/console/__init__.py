@@ -35,7 +35,7 @@ __all__ = ["ActionOutcome", "AlertSummary", "CHECKLISTS", "ConsoleService", "Cor
 
 T = TypeVar("T")
 QUEUE_DEPTH_METRIC = "sge_queue_depth_total"
-INCIDENT_STATUSES = ("open", "acknowledged", "resolved")
+INCIDENT_STATUSES = ("open", "acknowledged", "accepted", "resolved")
 
 
 @dataclass(frozen=True)
@@ -374,7 +374,7 @@ class ConsoleService:
         unknown = set(statuses) - set(INCIDENT_STATUSES)
         if unknown:
             raise UsageError(f"unknown incident status {', '.join(sorted(unknown))}; use open, "
-                             "acknowledged or resolved")
+                             "acknowledged, accepted or resolved")
         return self.read(lambda c: q.incidents(c, statuses, limit))
 
     def incident(self, incident_id: Any) -> dict | None:

@@ -204,6 +204,20 @@ class ActionService:
                            lambda conn: q.resolve_incident(conn, incident_id),
                            "Resolved.", "it is already resolved")
 
+    def accept_incident(self, operator: str, incident_id: int, note: str,
+                        now: datetime) -> ActionOutcome:
+        """Accept a known fault with a note: no more reminders; it stays unresolved, counted and
+        reported, and a passing check still resolves it (with a message)."""
+        note = " ".join((note or "").split())
+        if not note:
+            raise UsageError("accepting an incident needs a note: say why it is known and what "
+                             "is awaited (e.g. the correction awaiting finance's sign-off)")
+        line = f"{now:%Y-%m-%d %H:%M} UTC {operator} accepted: {note}"
+        return self._local(operator, "accept_incident", incident_id,
+                           lambda conn: q.accept_incident(conn, incident_id, operator, note, line),
+                           "Accepted: no more reminders; it stays open and reported until a "
+                           "check passes.", "it is not open (already accepted or resolved)")
+
     def add_incident_note(self, operator: str, incident_id: int, note: str,
                           now: datetime) -> ActionOutcome:
         note = " ".join((note or "").split())

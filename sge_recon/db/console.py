@@ -508,7 +508,8 @@ def set_tick(conn, day: date, operator: str, item: str, ticked: bool) -> None:
 
 # -- Incidents -----------------------------------------------------------------------------------
 INCIDENT_COLUMNS = """id, kind, key, priority, status, title, details, money_at_stake, opened_at,
-    last_seen_at, acknowledged_at, acknowledged_by, resolved_at, notes, check_run_id"""
+    last_seen_at, acknowledged_at, acknowledged_by, resolved_at, notes, check_run_id, accepted_at,
+    accepted_by, accept_note"""
 
 
 def incidents(conn, statuses: list[str], limit: int) -> list[dict]:
@@ -528,6 +529,16 @@ def acknowledge_incident(conn, incident_id: int, operator: str) -> dict | None:
                acknowledged_by = %s
         WHERE id = %s AND status = 'open' RETURNING {INCIDENT_COLUMNS}""",
                         (operator, incident_id)).fetchone()
+
+
+def accept_incident(conn, incident_id: int, operator: str, note: str, line: str) -> dict | None:
+    """Accept with a note: no reminders, still unresolved (a passing check resolves it)."""
+    return conn.execute(f"""
+        UPDATE recon.incidents SET status = 'accepted', accepted_at = now(), accepted_by = %s,
+               accept_note = %s,
+               notes = CASE WHEN coalesce(notes, '') = '' THEN %s ELSE notes || E'\\n' || %s END
+        WHERE id = %s AND status IN ('open', 'acknowledged') RETURNING {INCIDENT_COLUMNS}""",
+                        (operator, note, line, line, incident_id)).fetchone()
 
 
 def resolve_incident(conn, incident_id: int) -> dict | None:
