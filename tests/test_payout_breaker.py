@@ -138,3 +138,40 @@ def test_override_needs_a_reason_and_a_second_different_admin_and_works_once(db_
     executed = log(db)[8]
     assert executed["request"]["breaker"]["override"] == override_id
     assert executed["request"]["breaker"]["confirmedBy"] == "root2"
+
+
+def test_payouts_page_shows_the_breaker_and_takes_the_override_from_two_admins(
+        db_url, db, factory, api, monkeypatch, tmp_path):
+    from .console_support import app, console_env, open_page, texts
+    from .test_console_actions import choose, confirm
+
+    console_env(monkeypatch, db_url, api, tmp_path)
+    recon = make_recon(db_url, api)
+    red = payable_batch(factory, status="approved")
+    bid = red["batch"]["id"]
+    incident = open_ledger_incident(recon, factory, red["program"]["id"])
+
+    at = open_page(app(operator="root"), "payouts")
+    choose(at, "batch_choice", bid)
+    assert f"Execution refused: the payout circuit breaker is closed for program " \
+           f"{red['program']['id']}: P0 ledger incident #{incident['id']}" in texts(at)
+    assert at.button(key="execute_batch").disabled
+    at.text_input(key="override_reason").input("supplier contract deadline today").run()
+    at.button(key="request_override").click().run()
+    confirm(at)
+    [override] = db.fetch_all("SELECT * FROM recon.breaker_overrides")
+    assert at.button(key=f"confirm_override_{override['id']}").disabled  # not the requester
+
+    at = open_page(app(operator="root2"), "payouts")
+    choose(at, "batch_choice", bid)
+    at.button(key=f"confirm_override_{override['id']}").click().run()
+    confirm(at)
+    assert "is confirmed: the next execution goes through once" in texts(at)
+    assert not at.button(key="execute_batch").disabled
+    at.button(key="execute_batch").click().run()
+    confirm(at)
+    assert status(db, bid) == "executed"
+    assert [(r["operator"], r["action"], r["result"]) for r in log(db)] == [
+        ("root", "request_breaker_override", "ok"),
+        ("root2", "confirm_breaker_override", "ok"),
+        ("root2", "execute_payout_batch", "ok")]

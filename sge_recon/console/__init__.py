@@ -235,6 +235,12 @@ class ConsoleService:
                      consistent=not problems)
         return found
 
+    def payout_breaker(self, batch_id: str):
+        """The payout circuit breaker for this batch (read-only): held, why, its overrides."""
+        from .breaker import state
+
+        return self.read(lambda c: state(c, batch_id))
+
     def approve_batch_as(self, account, batch_id: str):
         """Approve with the signed-in approver's own key (the one its account is bound to);
         the console holds the keys, the approver never types or sees one."""

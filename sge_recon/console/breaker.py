@@ -60,6 +60,26 @@ def gate_for_execution(conn, batch_id: str, operator: str) -> Gate:
     return Gate(used is not None, program, incidents, used)
 
 
+@dataclass(frozen=True)
+class BreakerState:
+    """What the Payouts page shows: whether the breaker holds the batch, why, its overrides."""
+
+    held: bool
+    reason: str | None
+    overrides: list[dict]
+    ready_override: dict | None   # confirmed, unused: the next execution goes through
+
+
+def state(conn, batch_id: str) -> BreakerState:
+    """Read-only: never uses an override."""
+    batch = q.batch_program(conn, batch_id)
+    incidents = q.blocking_incidents(conn, str(batch["program_id"])) if batch else []
+    rows = q.overrides(conn, batch_id)
+    ready = next((o for o in reversed(rows) if o["confirmed_by"] and not o["used_at"]), None)
+    gate = Gate(not incidents, str(batch["program_id"]) if batch else None, incidents)
+    return BreakerState(bool(incidents), gate.reason if incidents else None, rows, ready)
+
+
 def require_admin(conn, operator: str, doing: str) -> None:
     account = q.account_role(conn, operator)
     if account is None or account["role"] != "admin" or account["disabled"]:
