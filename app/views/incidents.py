@@ -1,6 +1,8 @@
 """Incidents: the incident log — open / acknowledged / resolved, priority, notes, linked check
 results; acknowledge, resolve, add a note."""
 
+from datetime import timedelta
+
 import streamlit as st
 
 import console_kit as kit
@@ -134,5 +136,42 @@ if incident:
                            lambda op=op, iid=iid, text=text: kit.service().actions.add_incident_note(
                                op, iid, text, kit.service().now()),
                            target=f"incident #{iid}")
+
+st.subheader("Silences and maintenance windows")
+st.caption("A silenced incident is still opened, counted and resolved, but not messaged; if it "
+           "is still open when the silence expires, its page goes out then. Reason, owner and "
+           "expiry are mandatory.")
+silences = kit.load(kit.service().silences, what="the silences")
+if silences:
+    kit.table([{"silence": s["id"], "active": "yes" if s["active"] else "no",
+                "kind": s["kind"] or "every kind", "program": s["program_id"] or "any",
+                "reason": s["reason"], "owner": s["owner"], "until": s["ends_at"],
+                "created_by": s["created_by"], "ended_by": s["ended_by"] or ""}
+               for s in silences], hide_index=True, key="silences_table")
+elif silences is not None:
+    st.info("No silence.")
+why = kit.why_not()
+with st.form("silence_form"):
+    kinds = ["every kind", "ledger_imbalance", "ledger_tamper", "worker_down", "queue_depth",
+             "stuck_intents", "webhook_exhausted", "webhook_endpoint_failing"]
+    kind = st.selectbox("Incident kind", kinds, key="silence_kind")
+    program = st.text_input("Program (empty: any)", key="silence_program")
+    s_reason = st.text_input("Reason", key="silence_reason",
+                             placeholder="e.g. the platform's maintenance window")
+    owner = st.text_input("Owner", key="silence_owner", placeholder="who answers for it")
+    hours = st.number_input("Hours until it expires", min_value=0.25, max_value=168.0,
+                            value=1.0, step=0.25, key="silence_hours")
+    if st.form_submit_button("Silence…", disabled=bool(why), help=why):
+        op, start = kit.operator(), kit.service().now()
+        kit.ask_to_confirm(
+            "incidents", "Create a silence",
+            f"Silence **{kind}**{' for program ' + program if program else ''} for {hours} h "
+            f"(owner {owner}): {s_reason}?",
+            lambda op=op, kind=kind, program=program, s_reason=s_reason, owner=owner,
+            start=start, hours=hours: kit.service().actions.add_silence(
+                op, kind=None if kind == "every kind" else kind, program_id=program,
+                reason=s_reason, owner=owner, starts_at=start,
+                ends_at=start + timedelta(hours=hours)),
+            target="silences")
 
 kit.show_pending_dialog()

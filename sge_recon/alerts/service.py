@@ -66,6 +66,7 @@ class DeliveryReport:
 class AlertService:
     def __init__(self, recon: "Recon"):
         self.recon = recon
+        self._silences: list[dict] = []
 
     @property
     def settings(self):
@@ -83,6 +84,7 @@ class AlertService:
         with db.transaction() as conn:
             ops.lock_alerts(conn)
             current = {(i["kind"], i["key"]): i for i in ops.unresolved_incidents(conn)}
+            self._silences = ops.active_silences(conn, now)
             _adopt_ungrouped(current, findings)
             for key, finding in findings.items():
                 if key in current:
@@ -100,11 +102,15 @@ class AlertService:
         details = _details(finding)
         details["evidence_at_open"] = _evidence(details, now, check_run_id)
         details["run_ids"] = [check_run_id] if check_run_id else []
+        silence = _matching_silence(self._silences, finding.kind, details)
+        if silence:  # recorded and counted, but nobody is paged until the silence ends
+            details["silenced"] = _silence_note(silence, paged=False)
         row = ops.insert_incident(
             conn, kind=finding.kind, key=finding.key, priority=finding.priority,
             title=finding.title, details=details, money_at_stake=finding.money_at_stake,
             now=now, check_run_id=check_run_id)
-        self._enqueue(conn, row, "open", channels, now)
+        if row is not None and not silence:
+            self._enqueue(conn, row, "open", channels, now)
         result.opened.append(row)
 
     def _continue(self, conn, incident: dict, finding: Finding, channels: list[str],
@@ -113,15 +119,24 @@ class AlertService:
         the failing set or the money is recorded, never a new page); a reminder only once the
         interval has passed."""
         remind = self._reminder_due(incident, now)
-        details = _carry_evidence(incident.get("details") or {}, _details(finding), now,
-                                  check_run_id)
+        old = incident.get("details") or {}
+        details = _carry_evidence(old, _details(finding), now, check_run_id)
+        silence = _matching_silence(self._silences, finding.kind, details)
+        was = old.get("silenced") or {}
+        event = "reminder"
+        if silence:
+            details["silenced"] = _silence_note(silence, paged=was.get("paged", True)
+                                                if was else True)
+            remind = False
+        elif was and not was.get("paged"):  # the silence ended with the fault still there
+            remind, event = True, "open"
         ops.refresh_incident(conn, incident["id"], title=finding.title, details=details,
                              money_at_stake=finding.money_at_stake, now=now, notified=remind,
                              key=finding.key if finding.key != incident["key"] else None)
         incident = {**incident, "title": finding.title, "details": details,
                     "money_at_stake": finding.money_at_stake, "key": finding.key}
         if remind:
-            self._enqueue(conn, incident, "reminder", channels, now)
+            self._enqueue(conn, incident, event, channels, now)
             result.reminded.append(incident)
         else:
             result.ongoing.append(incident)
@@ -129,7 +144,9 @@ class AlertService:
     def _resolve(self, conn, incident: dict, channels: list[str], now: datetime,
                  result: Evaluation) -> None:
         row = ops.resolve_incident(conn, incident["id"], now)
-        self._enqueue(conn, row, "resolve", channels, now)
+        silenced = (incident.get("details") or {}).get("silenced") or {}
+        if not silenced or silenced.get("paged"):  # never paged: no resolution to announce
+            self._enqueue(conn, row, "resolve", channels, now)
         result.resolved.append(row)
 
     def _catalogue(self) -> dict:
@@ -173,6 +190,10 @@ class AlertService:
                                       payload=payload, now=now)
                     sent += 1
         return sent
+
+    # -- silences ------------------------------------------------------------------------------
+    def silences(self, now: datetime) -> list[dict]:
+        return ops.silences(self.recon.db, now)
 
     def incidents(self, status: str | None = None, limit: int = 200) -> list[dict]:
         return ops.incidents(self.recon.db, status, limit)
@@ -326,6 +347,23 @@ def _carry_evidence(old: dict, new: dict, now: datetime, check_run_id: str | Non
 
 def _shape(evidence: dict) -> tuple:
     return (tuple(evidence.get("keys") or ()), tuple(sorted((evidence.get("money") or {}).items())))
+
+
+def _matching_silence(silences: list[dict], kind: str, details: dict) -> dict | None:
+    programs = set(details.get("programs") or []) | (
+        {str(details["program_id"])} if details.get("program_id") else set())
+    for s in silences:
+        if s["kind"] not in (None, kind):
+            continue
+        if s["program_id"] is not None and s["program_id"] not in programs:
+            continue
+        return s
+    return None
+
+
+def _silence_note(silence: dict, paged: bool) -> dict:
+    return {"id": silence["id"], "reason": silence["reason"], "owner": silence["owner"],
+            "ends_at": silence["ends_at"].isoformat(), "paged": paged}
 
 
 def _adopt_ungrouped(current: dict, findings: dict) -> None:

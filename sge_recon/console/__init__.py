@@ -390,6 +390,10 @@ class ConsoleService:
             raise UsageError(f"incident id {incident_id!r} is not a number") from None
         return self.read(lambda c: q.incident_by_id(c, number))
 
+    def silences(self) -> list[dict]:
+        """Silences: active and upcoming first, then expired ones (who, why, until when)."""
+        return self.recon.incidents.silences(self.now())
+
     @staticmethod
     def incident_evidence(incident: dict):
         """The incident's evidence: frozen at open, now, its changes, the runs (issue 19)."""

@@ -9,7 +9,7 @@ are never stored, logged or echoed: the recorded request holds only ids and amou
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable
 
@@ -17,6 +17,9 @@ from ..db import DriverError
 from ..db import console as q
 from . import breaker
 from ..errors import DatabaseUnavailable, UsageError
+
+
+MAX_SILENCE = timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -227,6 +230,62 @@ class ActionService:
         return self._local(operator, "add_incident_note", incident_id,
                            lambda conn: q.append_incident_note(conn, incident_id, line),
                            "Note added.", "no such incident")
+
+    # -- silences (issue 19) -------------------------------------------------------------------
+    def add_silence(self, operator: str, *, kind: str | None, program_id: str | None,
+                    reason: str, owner: str, starts_at: datetime,
+                    ends_at: datetime) -> ActionOutcome:
+        """Silence matching incidents until ``ends_at``: recorded and counted, not messaged."""
+        from ..alerts.rules import RULES
+        from ..db import ops
+
+        operator = require_operator(operator)
+        reason, owner = " ".join((reason or "").split()), " ".join((owner or "").split())
+        kind = (kind or "").strip() or None
+        program_id = (program_id or "").strip() or None
+        if not reason:
+            raise UsageError("a silence needs a reason (e.g. the platform's maintenance window)")
+        if not owner:
+            raise UsageError("a silence needs an owner: who answers for it")
+        if kind is not None and kind not in RULES:
+            raise UsageError(f"unknown incident kind {kind}; use one of {', '.join(RULES)}")
+        if ends_at is None or ends_at <= starts_at:
+            raise UsageError("a silence needs an expiry after its start")
+        if ends_at - starts_at > MAX_SILENCE:
+            raise UsageError("a silence lasts at most 7 days; create a new one when it expires")
+        target = f"silence:{kind or 'all'}" + (f":{program_id}" if program_id else "")
+        request = {"kind": kind, "programId": program_id, "reason": reason, "owner": owner,
+                   "startsAt": starts_at.isoformat(), "endsAt": ends_at.isoformat()}
+        with self._db.transaction() as conn:
+            row = ops.insert_silence(conn, kind=kind, program_id=program_id, reason=reason,
+                                     owner=owner, created_by=operator, starts_at=starts_at,
+                                     ends_at=ends_at)
+            logged = q.record_action(conn, operator=operator, action="add_silence",
+                                     target=target, request=request, result="ok",
+                                     status_code=None, response={"silence": int(row["id"])},
+                                     error=None)
+        return ActionOutcome(True, "add_silence", target, None,
+                             f"Silence #{row['id']} until {ends_at:%Y-%m-%d %H:%M} UTC: matching "
+                             "incidents are recorded but not messaged.", data=row,
+                             log_id=logged["id"], at=logged["at"])
+
+    def end_silence(self, operator: str, silence_id: int, now: datetime) -> ActionOutcome:
+        from ..db import ops
+
+        operator = require_operator(operator)
+        target = f"silence:{silence_id}"
+        with self._db.transaction() as conn:
+            row = ops.end_silence(conn, int(silence_id), operator, now)
+            if row is not None:
+                logged = q.record_action(conn, operator=operator, action="end_silence",
+                                         target=target, request=None, result="ok",
+                                         status_code=None, response=None, error=None)
+                return ActionOutcome(True, "end_silence", target, None,
+                                     f"Silence #{silence_id} ended: messages resume.",
+                                     log_id=logged["id"], at=logged["at"])
+        message = f"Failed: silence #{silence_id} is not active (unknown, expired or ended)."
+        return self._record(operator, "end_silence", target, None, False, None, None, message,
+                            message, None)
 
     # -- other recorded actions (no admin API: recon's own work, e.g. an audit export) ----------
     def run_recorded(self, operator: str, action: str, target: str | None,

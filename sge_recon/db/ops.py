@@ -430,3 +430,33 @@ def open_payout_batches(db: Reader, now: datetime) -> list[dict]:
 def first_ledger_entry_at(db: Reader) -> datetime | None:
     row = db.fetch_one("SELECT min(created_at) AS at FROM platform.ledger_entries")
     return row["at"] if row else None
+
+
+# -- silences ------------------------------------------------------------------------------------
+def active_silences(conn, now: datetime) -> list[dict]:
+    return conn.execute(
+        "SELECT * FROM recon.silences WHERE starts_at <= %s AND ends_at > %s AND ended_at IS NULL "
+        "ORDER BY id", (now, now)).fetchall()
+
+
+def insert_silence(conn, *, kind: str | None, program_id: str | None, reason: str, owner: str,
+                   created_by: str, starts_at: datetime, ends_at: datetime) -> dict:
+    return conn.execute(
+        "INSERT INTO recon.silences (kind, program_id, reason, owner, created_by, starts_at, "
+        "ends_at) VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING *",
+        (kind, program_id, reason, owner, created_by, starts_at, ends_at)).fetchone()
+
+
+def end_silence(conn, silence_id: int, who: str, now: datetime) -> dict | None:
+    return conn.execute(
+        "UPDATE recon.silences SET ended_at = %s, ended_by = %s "
+        "WHERE id = %s AND ended_at IS NULL AND ends_at > %s RETURNING *",
+        (now, who, silence_id, now)).fetchone()
+
+
+def silences(db: Database, now: datetime, limit: int = 100) -> list[dict]:
+    """Active and upcoming first, then the expired ones (newest first)."""
+    return db.fetch_all(
+        "SELECT *, (ended_at IS NULL AND starts_at <= %(now)s AND ends_at > %(now)s) AS active "
+        "FROM recon.silences ORDER BY (ended_at IS NULL AND ends_at > %(now)s) DESC, ends_at DESC "
+        "LIMIT %(limit)s", {"now": now, "limit": limit})
