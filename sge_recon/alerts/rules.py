@@ -286,6 +286,31 @@ def apply_catalogue(findings: list[Finding], catalogue: dict[str, Any]) -> list[
     return sorted(findings, key=lambda f: (f.priority, f.kind, f.key))
 
 
+def cause_of(findings: list[Finding], catalogue: dict[str, Any]) -> dict[tuple, Finding]:
+    """Each finding that is an effect of another finding present now, mapped to its root cause.
+    The chain is declared in the catalogue (checks.yml ``caused_by``: e.g. queue_depth caused by
+    worker_status; stuck_intents by worker_status or queue_depth), never in code."""
+    by_check = {f.rule.check: f for f in findings}
+
+    def direct(f: Finding) -> Finding | None:
+        declared = getattr(catalogue.get(f.rule.check), "caused_by", ()) or ()
+        return next((by_check[c] for c in declared if c in by_check and by_check[c] is not f),
+                    None)
+
+    out = {}
+    for f in findings:
+        cause, seen = direct(f), {id(f)}
+        while cause is not None and id(cause) not in seen:
+            seen.add(id(cause))
+            upper = direct(cause)
+            if upper is None or id(upper) in seen:
+                break
+            cause = upper
+        if cause is not None:
+            out[(f.kind, f.key)] = cause
+    return out
+
+
 def runbook_steps(text: str, limit: int = 3) -> list[str]:
     """The numbered steps of a runbook text ("1. …" lines, continuation lines joined)."""
     steps: list[str] = []

@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING
 from ..db import ops
 from ..metrics.facts import Facts, gather_facts
 from . import channels as ch
-from .rules import RULES, Finding, apply_catalogue, evaluate_rules, id_list, money_text
+from .rules import (RULES, Finding, apply_catalogue, cause_of, evaluate_rules, id_list,
+                    money_text)
 
 if TYPE_CHECKING:
     from ..context import Recon
@@ -77,7 +78,11 @@ class AlertService:
                  check_run_id: str | None = None) -> Evaluation:
         db = self.recon.db
         facts = facts or gather_facts(db, self.settings, now)
-        found = apply_catalogue(evaluate_rules(facts, self.settings), self._catalogue())
+        catalogue = self._catalogue()
+        found = apply_catalogue(evaluate_rules(facts, self.settings), catalogue)
+        causes = cause_of(found, catalogue)
+        # causes first: an effect is linked to its cause's incident, opened in this same pass
+        found.sort(key=lambda f: (f.kind, f.key) in causes)
         findings = {(f.kind, f.key): f for f in found}
         channels = ch.configured_channels(self.settings)
         result = Evaluation(facts=facts)
@@ -86,49 +91,62 @@ class AlertService:
             current = {(i["kind"], i["key"]): i for i in ops.unresolved_incidents(conn)}
             self._silences = ops.active_silences(conn, now)
             _adopt_ungrouped(current, findings)
+            rows: dict[tuple[str, str], dict] = {}
             for key, finding in findings.items():
+                cause = causes.get(key)
+                parent = rows.get((cause.kind, cause.key)) if cause else None
+                inhibit = ({"kind": cause.kind, "incident_id": parent["id"] if parent else None,
+                            "title": cause.title} if cause else None)
                 if key in current:
-                    self._continue(conn, current[key], finding, channels, now, result,
-                                   check_run_id)
+                    rows[key] = self._continue(conn, current[key], finding, channels, now, result,
+                                               check_run_id, inhibit)
                 else:
-                    self._open(conn, finding, channels, now, check_run_id, result)
+                    rows[key] = self._open(conn, finding, channels, now, check_run_id, result,
+                                           inhibit)
             for key, incident in current.items():
                 if key not in findings and incident["kind"] in RULES:  # others' are not ours
                     self._resolve(conn, incident, channels, now, result)
         return result
 
     def _open(self, conn, finding: Finding, channels: list[str], now: datetime,
-              check_run_id: str | None, result: Evaluation) -> None:
+              check_run_id: str | None, result: Evaluation, inhibit: dict | None = None) -> dict:
         details = _details(finding)
         details["evidence_at_open"] = _evidence(details, now, check_run_id)
         details["run_ids"] = [check_run_id] if check_run_id else []
         silence = _matching_silence(self._silences, finding.kind, details)
         if silence:  # recorded and counted, but nobody is paged until the silence ends
             details["silenced"] = _silence_note(silence, paged=False)
+        if inhibit:  # an effect of an open cause: a child of its incident, not a new page
+            details["inhibited_by"] = {**inhibit, "paged": False}
         row = ops.insert_incident(
             conn, kind=finding.kind, key=finding.key, priority=finding.priority,
             title=finding.title, details=details, money_at_stake=finding.money_at_stake,
             now=now, check_run_id=check_run_id)
-        if row is not None and not silence:
+        if row is not None and not silence and not inhibit:
             self._enqueue(conn, row, "open", channels, now)
         result.opened.append(row)
+        return row
 
     def _continue(self, conn, incident: dict, finding: Finding, channels: list[str],
-                  now: datetime, result: Evaluation, check_run_id: str | None = None) -> None:
+                  now: datetime, result: Evaluation, check_run_id: str | None = None,
+                  inhibit: dict | None = None) -> dict:
         """Still there: keep its facts current (the evidence at open stays frozen; a change of
         the failing set or the money is recorded, never a new page); a reminder only once the
-        interval has passed."""
+        interval has passed. Muted (silenced, or an effect of an open cause) it gets no message;
+        if it was never paged and the mute is over, its opening message goes out now."""
         remind = self._reminder_due(incident, now)
         old = incident.get("details") or {}
         details = _carry_evidence(old, _details(finding), now, check_run_id)
         silence = _matching_silence(self._silences, finding.kind, details)
-        was = old.get("silenced") or {}
-        event = "reminder"
+        was_paged = not _never_paged(old)
         if silence:
-            details["silenced"] = _silence_note(silence, paged=was.get("paged", True)
-                                                if was else True)
+            details["silenced"] = _silence_note(silence, paged=was_paged)
+        if inhibit:
+            details["inhibited_by"] = {**inhibit, "paged": was_paged}
+        event = "reminder"
+        if silence or inhibit:
             remind = False
-        elif was and not was.get("paged"):  # the silence ended with the fault still there
+        elif not was_paged:  # the silence ended / the cause resolved, the fault still there
             remind, event = True, "open"
         ops.refresh_incident(conn, incident["id"], title=finding.title, details=details,
                              money_at_stake=finding.money_at_stake, now=now, notified=remind,
@@ -140,12 +158,12 @@ class AlertService:
             result.reminded.append(incident)
         else:
             result.ongoing.append(incident)
+        return incident
 
     def _resolve(self, conn, incident: dict, channels: list[str], now: datetime,
                  result: Evaluation) -> None:
         row = ops.resolve_incident(conn, incident["id"], now)
-        silenced = (incident.get("details") or {}).get("silenced") or {}
-        if not silenced or silenced.get("paged"):  # never paged: no resolution to announce
+        if not _never_paged(incident.get("details") or {}):  # else nothing to announce
             self._enqueue(conn, row, "resolve", channels, now)
         result.resolved.append(row)
 
@@ -347,6 +365,12 @@ def _carry_evidence(old: dict, new: dict, now: datetime, check_run_id: str | Non
 
 def _shape(evidence: dict) -> tuple:
     return (tuple(evidence.get("keys") or ()), tuple(sorted((evidence.get("money") or {}).items())))
+
+
+def _never_paged(details: dict) -> bool:
+    """Opened while muted (silenced, or as an effect of an open cause) and not paged since."""
+    mutes = [details.get(k) for k in ("silenced", "inhibited_by") if details.get(k)]
+    return bool(mutes) and not any(m.get("paged") for m in mutes)
 
 
 def _matching_silence(silences: list[dict], kind: str, details: dict) -> dict | None:
