@@ -147,3 +147,20 @@ def test_accept_with_a_note_mutes_reminders_but_stays_open_reported_and_resolves
     assert resolved["status"] == "resolved"
     slack = receiver.delivered(SLACK)
     assert len(slack) == 2 and slack[1]["text"].startswith("Resolved:")
+
+
+def test_money_weighted_order_never_adds_currencies():
+    from datetime import datetime, timezone
+
+    from sge_recon.console import ConsoleService
+
+    at = datetime(2026, 11, 1, tzinfo=timezone.utc)
+
+    def inc(i, priority, money, status="open"):
+        return {"id": i, "priority": priority, "status": status, "opened_at": at,
+                "details": {"money": money}, "money_at_stake": None}
+    rows = [inc(1, "P1", {"USD": "5000.00"}), inc(2, "P0", {"USD": "0.25"}),
+            inc(3, "P0", {"EUR": "100.00", "USD": "90.00"}), inc(4, "P0", {"GBP": "99999"},
+                                                               status="resolved"),
+            inc(5, "P0", {"USD": "150.00"})]
+    assert [r["id"] for r in ConsoleService.by_money_at_stake(rows)] == [5, 3, 2, 1, 4]

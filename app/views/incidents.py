@@ -32,6 +32,10 @@ def at_stake(incident: dict) -> str | None:
 
 rows = kit.load(incidents, tuple(statuses or ["open", "acknowledged", "accepted", "resolved"]),
                 what="the incidents")
+order = st.radio("Order", ["money at stake", "newest first"], horizontal=True,
+                 key="incident_order")
+if rows and order == "money at stake":
+    rows = kit.service().by_money_at_stake(rows)
 if rows is not None:
     if not rows:
         st.success("No incident with this status.", icon=":material/check_circle:")

@@ -25,6 +25,26 @@ class EvidenceView:
                     or self.run_ids)
 
 
+def money_order(incidents: list[dict]) -> list[dict]:
+    """Unresolved before resolved, then priority (P0 first), then the largest amount at stake in
+    any one currency (amounts in different currencies are never added up), newest first."""
+    from decimal import Decimal, InvalidOperation
+
+    def largest(incident: dict) -> Decimal:
+        amounts = []
+        for value in ((incident.get("details") or {}).get("money") or {}).values():
+            try:
+                amounts.append(abs(Decimal(str(value))))
+            except InvalidOperation:
+                pass
+        if not amounts and incident.get("money_at_stake") is not None:
+            amounts.append(abs(Decimal(str(incident["money_at_stake"]))))
+        return max(amounts, default=Decimal(0))
+
+    ranked = sorted(incidents, key=lambda i: i["opened_at"], reverse=True)
+    return sorted(ranked, key=lambda i: (i["status"] == "resolved", i["priority"], -largest(i)))
+
+
 def evidence_view(incident: dict) -> EvidenceView:
     details = incident.get("details") or {}
     at_open = details.get("evidence_at_open") or {}

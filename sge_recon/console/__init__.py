@@ -395,6 +395,13 @@ class ConsoleService:
         return self.recon.incidents.silences(self.now())
 
     @staticmethod
+    def by_money_at_stake(incidents: list[dict]) -> list[dict]:
+        """Money-weighted order: unresolved, priority, the largest amount at stake."""
+        from ..alerts.evidence import money_order
+
+        return money_order(incidents)
+
+    @staticmethod
     def incident_evidence(incident: dict):
         """The incident's evidence: frozen at open, now, its changes, the runs (issue 19)."""
         from ..alerts.evidence import evidence_view
