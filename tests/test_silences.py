@@ -125,3 +125,53 @@ def test_incidents_page_lists_and_creates_silences(db_url, db, monkeypatch, tmp_
     assert row == {"kind": "worker_down", "reason": "Sundays 02:00-03:00 platform maintenance",
                    "owner": "platform on-call", "created_by": "ada"}
     assert "Silence #1 until" in texts(at)
+
+    at.checkbox(key="silence_weekly").check()
+    at.text_input(key="silence_reason").input("platform maintenance window")
+    next(b for b in at.button if b.label == "Silence…").click().run()
+    confirm(at)
+    weekly = db.fetch_one("SELECT weekly_day, weekly_start::text AS start, weekly_minutes, "
+                          "ends_at - starts_at AS span FROM recon.silences WHERE id = 2")
+    assert (weekly["weekly_day"], weekly["start"], weekly["weekly_minutes"]) == \
+        (7, "02:00:00", 60)
+    assert weekly["span"] == timedelta(weeks=4)
+
+
+def test_weekly_window_silences_only_inside_it_and_expiry_is_reminded(db_url, db, factory,
+                                                                      receiver):  # noqa: F811
+    from datetime import datetime, time, timezone
+
+    from sge_recon.alerts.silences import in_window
+    from sge_recon.scheduling import ManualClock
+
+    sunday_0230 = datetime(2026, 11, 22, 2, 30, tzinfo=timezone.utc)  # a Sunday
+    window = {"weekly_day": 7, "weekly_start": time(2, 0), "weekly_minutes": 60}
+    assert in_window(window, sunday_0230)
+    assert not in_window(window, sunday_0230.replace(hour=3, minute=0))
+    assert not in_window(window, sunday_0230 + timedelta(days=1))
+    late = {"weekly_day": 7, "weekly_start": time(23, 30), "weekly_minutes": 60}
+    assert in_window(late, sunday_0230.replace(hour=0, minute=15) + timedelta(days=1))  # Mon
+
+    recon = alerting_recon(db_url, receiver)
+    clock = ManualClock(datetime.now(timezone.utc).replace(second=5, microsecond=0))
+    sched = monitor_only(recon, clock)
+    now = clock.now()
+    # a weekly window that is NOT in force now (it opens tomorrow): incidents still page
+    tomorrow = now + timedelta(days=1)
+    done = recon.console.actions.add_silence(
+        "ada", kind=None, program_id=None, reason="platform maintenance", owner="platform",
+        starts_at=now, ends_at=now + timedelta(minutes=50),
+        weekly=(tomorrow.isoweekday(), time(tomorrow.hour, 0), 60))
+    assert done.ok
+    plant(factory, "prog_loud")
+    sched.tick()
+    texts = [m["text"] for m in receiver.delivered(SLACK)]
+    assert len(texts) == 1 and "P0 incident" in texts[0]  # outside its window: it pages
+    clock.advance(minutes=40)  # 10 min left of 50: the last quarter, reminded once
+    sched.tick()
+    texts = [m["text"] for m in receiver.delivered(SLACK)]
+    assert texts[-1].startswith("[unnamed] Silence #1 expires at")
+    assert "platform maintenance" in str(receiver.delivered(SLACK)[-1])
+    clock.advance(minutes=1)
+    sched.tick()
+    assert sum("Silence #1 expires" in m["text"] for m in receiver.delivered(SLACK)) == 1

@@ -1,7 +1,7 @@
 """Incidents: the incident log — open / acknowledged / resolved, priority, notes, linked check
 results; acknowledge, resolve, add a note."""
 
-from datetime import timedelta
+from datetime import time, timedelta
 
 import streamlit as st
 
@@ -148,13 +148,14 @@ st.caption("A silenced incident is still opened, counted and resolved, but not m
 silences = kit.load(kit.service().silences, what="the silences")
 if silences:
     kit.table([{"silence": s["id"], "active": "yes" if s["active"] else "no",
-                "kind": s["kind"] or "every kind", "program": s["program_id"] or "any",
+                "what": kit.service().describe_silence(s),
                 "reason": s["reason"], "owner": s["owner"], "until": s["ends_at"],
                 "created_by": s["created_by"], "ended_by": s["ended_by"] or ""}
                for s in silences], hide_index=True, key="silences_table")
 elif silences is not None:
     st.info("No silence.")
 why = kit.why_not()
+DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 with st.form("silence_form"):
     kinds = ["every kind", "ledger_imbalance", "ledger_tamper", "worker_down", "queue_depth",
              "stuck_intents", "webhook_exhausted", "webhook_endpoint_failing"]
@@ -165,17 +166,28 @@ with st.form("silence_form"):
     owner = st.text_input("Owner", key="silence_owner", placeholder="who answers for it")
     hours = st.number_input("Hours until it expires", min_value=0.25, max_value=168.0,
                             value=1.0, step=0.25, key="silence_hours")
+    weekly = st.checkbox("Repeat weekly (a maintenance window)", key="silence_weekly")
+    w1, w2, w3, w4 = st.columns(4)
+    day = w1.selectbox("Weekday", DAYS, index=6, key="silence_day")
+    start_t = w2.time_input("Starts (UTC)", value=time(2, 0), key="silence_start")
+    minutes = w3.number_input("Minutes", min_value=1, max_value=1440, value=60,
+                              key="silence_minutes")
+    weeks = w4.number_input("For weeks", min_value=1, max_value=52, value=4,
+                            key="silence_weeks")
     if st.form_submit_button("Silence…", disabled=bool(why), help=why):
         op, start = kit.operator(), kit.service().now()
+        window = (DAYS.index(day) + 1, start_t, int(minutes)) if weekly else None
+        if window:
+            hours = float(weeks) * 7 * 24
         kit.ask_to_confirm(
             "incidents", "Create a silence",
             f"Silence **{kind}**{' for program ' + program if program else ''} for {hours} h "
             f"(owner {owner}): {s_reason}?",
             lambda op=op, kind=kind, program=program, s_reason=s_reason, owner=owner,
-            start=start, hours=hours: kit.service().actions.add_silence(
+            start=start, hours=hours, window=window: kit.service().actions.add_silence(
                 op, kind=None if kind == "every kind" else kind, program_id=program,
                 reason=s_reason, owner=owner, starts_at=start,
-                ends_at=start + timedelta(hours=hours)),
+                ends_at=start + timedelta(hours=hours), weekly=window),
             target="silences")
 
 kit.show_pending_dialog()

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 from ..db import ops
 from ..metrics.facts import Facts, gather_facts
 from . import channels as ch
+from . import silences as silencing
 from .rules import (RULES, Finding, apply_catalogue, cause_of, evaluate_rules, id_list,
                     money_text)
 
@@ -90,6 +91,9 @@ class AlertService:
             ops.lock_alerts(conn)
             current = {(i["kind"], i["key"]): i for i in ops.unresolved_incidents(conn)}
             self._silences = ops.active_silences(conn, now)
+            for silence in ops.silences_to_remind(conn, now, now + silencing.EXPIRY_REMINDER):
+                self._announce(conn, silencing.expiry_message(silence, self.settings.CONSOLE_URL),
+                               "silence_expiring", channels, now)
             _adopt_ungrouped(current, findings)
             rows: dict[tuple[str, str], dict] = {}
             for key, finding in findings.items():
@@ -113,7 +117,7 @@ class AlertService:
         details = _details(finding)
         details["evidence_at_open"] = _evidence(details, now, check_run_id)
         details["run_ids"] = [check_run_id] if check_run_id else []
-        silence = _matching_silence(self._silences, finding.kind, details)
+        silence = silencing.matching(self._silences, finding.kind, details, now)
         if silence:  # recorded and counted, but nobody is paged until the silence ends
             details["silenced"] = _silence_note(silence, paged=False)
         if inhibit:  # an effect of an open cause: a child of its incident, not a new page
@@ -137,7 +141,7 @@ class AlertService:
         remind = self._reminder_due(incident, now)
         old = incident.get("details") or {}
         details = _carry_evidence(old, _details(finding), now, check_run_id)
-        silence = _matching_silence(self._silences, finding.kind, details)
+        silence = silencing.matching(self._silences, finding.kind, details, now)
         was_paged = not _never_paged(old)
         if silence:
             details["silenced"] = _silence_note(silence, paged=was_paged)
@@ -192,6 +196,17 @@ class AlertService:
             payload = ch.render(channel, message)
             if payload is not None:  # PagerDuty pages openings and resolutions only
                 ops.enqueue_alert(conn, incident_id=incident["id"], channel=channel, event=event,
+                                  payload=payload, now=now)
+
+    def _announce(self, conn, message: ch.Message, event: str, channels: list[str],
+                  now: datetime) -> None:
+        message.environment = self.settings.SGE_ENVIRONMENT
+        message.headline = f"[{message.environment}] {message.headline}"
+        message.at = now
+        for channel in channels:
+            payload = ch.render(channel, message)
+            if payload is not None:
+                ops.enqueue_alert(conn, incident_id=None, channel=channel, event=event,
                                   payload=payload, now=now)
 
     def notify(self, event: str, message: ch.Message, now: datetime) -> int:
@@ -371,18 +386,6 @@ def _never_paged(details: dict) -> bool:
     """Opened while muted (silenced, or as an effect of an open cause) and not paged since."""
     mutes = [details.get(k) for k in ("silenced", "inhibited_by") if details.get(k)]
     return bool(mutes) and not any(m.get("paged") for m in mutes)
-
-
-def _matching_silence(silences: list[dict], kind: str, details: dict) -> dict | None:
-    programs = set(details.get("programs") or []) | (
-        {str(details["program_id"])} if details.get("program_id") else set())
-    for s in silences:
-        if s["kind"] not in (None, kind):
-            continue
-        if s["program_id"] is not None and s["program_id"] not in programs:
-            continue
-        return s
-    return None
 
 
 def _silence_note(silence: dict, paged: bool) -> dict:

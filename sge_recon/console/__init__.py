@@ -395,6 +395,12 @@ class ConsoleService:
         return self.recon.incidents.silences(self.now())
 
     @staticmethod
+    def describe_silence(silence: dict) -> str:
+        from ..alerts.silences import describe
+
+        return describe(silence)
+
+    @staticmethod
     def by_money_at_stake(incidents: list[dict]) -> list[dict]:
         """Money-weighted order: unresolved, priority, the largest amount at stake."""
         from ..alerts.evidence import money_order

@@ -20,6 +20,7 @@ from ..errors import DatabaseUnavailable, UsageError
 
 
 MAX_SILENCE = timedelta(days=7)
+MAX_WINDOWS = timedelta(days=366)
 
 
 @dataclass(frozen=True)
@@ -234,8 +235,11 @@ class ActionService:
     # -- silences (issue 19) -------------------------------------------------------------------
     def add_silence(self, operator: str, *, kind: str | None, program_id: str | None,
                     reason: str, owner: str, starts_at: datetime,
-                    ends_at: datetime) -> ActionOutcome:
-        """Silence matching incidents until ``ends_at``: recorded and counted, not messaged."""
+                    ends_at: datetime, weekly: tuple[int, Any, int] | None = None
+                    ) -> ActionOutcome:
+        """Silence matching incidents until ``ends_at``: recorded and counted, not messaged.
+        ``weekly`` = (ISO weekday 1..7, start time UTC, minutes): a recurring window, in force
+        only then, every week until ``ends_at``."""
         from ..alerts.rules import RULES
         from ..db import ops
 
@@ -251,15 +255,23 @@ class ActionService:
             raise UsageError(f"unknown incident kind {kind}; use one of {', '.join(RULES)}")
         if ends_at is None or ends_at <= starts_at:
             raise UsageError("a silence needs an expiry after its start")
-        if ends_at - starts_at > MAX_SILENCE:
+        if weekly is None and ends_at - starts_at > MAX_SILENCE:
             raise UsageError("a silence lasts at most 7 days; create a new one when it expires")
+        if weekly is not None:
+            day, _, minutes = weekly
+            if not (1 <= int(day) <= 7 and 1 <= int(minutes) <= 1440):
+                raise UsageError("a weekly window needs a weekday 1 (Monday) to 7 (Sunday) and "
+                                 "1 to 1440 minutes")
+            if ends_at - starts_at > MAX_WINDOWS:
+                raise UsageError("a recurring window expires within 366 days; renew it then")
         target = f"silence:{kind or 'all'}" + (f":{program_id}" if program_id else "")
         request = {"kind": kind, "programId": program_id, "reason": reason, "owner": owner,
-                   "startsAt": starts_at.isoformat(), "endsAt": ends_at.isoformat()}
+                   "startsAt": starts_at.isoformat(), "endsAt": ends_at.isoformat(),
+                   "weekly": [int(weekly[0]), str(weekly[1]), int(weekly[2])] if weekly else None}
         with self._db.transaction() as conn:
             row = ops.insert_silence(conn, kind=kind, program_id=program_id, reason=reason,
                                      owner=owner, created_by=operator, starts_at=starts_at,
-                                     ends_at=ends_at)
+                                     ends_at=ends_at, weekly=weekly)
             logged = q.record_action(conn, operator=operator, action="add_silence",
                                      target=target, request=request, result="ok",
                                      status_code=None, response={"silence": int(row["id"])},

@@ -434,17 +434,33 @@ def first_ledger_entry_at(db: Reader) -> datetime | None:
 
 # -- silences ------------------------------------------------------------------------------------
 def active_silences(conn, now: datetime) -> list[dict]:
+    """Silences started and neither expired nor ended (a weekly one may be outside its window:
+    sge_recon/alerts/silences.py decides)."""
     return conn.execute(
-        "SELECT * FROM recon.silences WHERE starts_at <= %s AND ends_at > %s AND ended_at IS NULL "
-        "ORDER BY id", (now, now)).fetchall()
+        "SELECT * FROM recon.silences WHERE starts_at <= %(now)s AND ends_at > %(now)s "
+        "AND ended_at IS NULL ORDER BY id", {"now": now}).fetchall()
+
+
+def silences_to_remind(conn, now: datetime, before: datetime) -> list[dict]:
+    """Silences about to expire, not reminded yet (marked now): within ``before`` of the expiry,
+    or the last quarter of a shorter silence."""
+    return conn.execute(
+        "UPDATE recon.silences SET expiry_reminded_at = %(now)s WHERE ended_at IS NULL "
+        "AND expiry_reminded_at IS NULL AND ends_at > %(now)s "
+        "AND ends_at - %(now)s <= least(%(before)s::timestamptz - %(now)s, "
+        "(ends_at - starts_at) / 4) RETURNING *", {"now": now, "before": before}).fetchall()
 
 
 def insert_silence(conn, *, kind: str | None, program_id: str | None, reason: str, owner: str,
-                   created_by: str, starts_at: datetime, ends_at: datetime) -> dict:
+                   created_by: str, starts_at: datetime, ends_at: datetime,
+                   weekly: tuple[int, Any, int] | None = None) -> dict:
+    day, start, minutes = weekly or (None, None, None)
     return conn.execute(
         "INSERT INTO recon.silences (kind, program_id, reason, owner, created_by, starts_at, "
-        "ends_at) VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING *",
-        (kind, program_id, reason, owner, created_by, starts_at, ends_at)).fetchone()
+        "ends_at, weekly_day, weekly_start, weekly_minutes) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING *",
+        (kind, program_id, reason, owner, created_by, starts_at, ends_at, day, start,
+         minutes)).fetchone()
 
 
 def end_silence(conn, silence_id: int, who: str, now: datetime) -> dict | None:
