@@ -79,7 +79,8 @@ def test_silence_suppresses_then_expires_and_pages_once(db_url, db, factory,
     actions = db.fetch_all("SELECT operator, action, result FROM recon.action_log")
     assert [(a["operator"], a["action"], a["result"]) for a in actions] == \
         [("ada", "add_silence", "ok")]
-    assert db.fetch_one("SELECT count(*) AS n FROM recon.journal WHERE source = 'silences'")["n"] == 1
+    journaled = db.fetch_one("SELECT count(*) AS n FROM recon.journal WHERE source = 'silences'")
+    assert journaled["n"] == 1
 
 
 def test_a_fault_that_ends_inside_the_silence_never_pages_and_others_still_do(
