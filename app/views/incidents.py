@@ -112,7 +112,8 @@ if incident:
                            f"Acknowledge incident **#{iid}** (you are on it: reminders stop)?",
                            lambda op=op, iid=iid: kit.service().actions.acknowledge_incident(op, iid),
                            target=f"incident #{iid}")
-    resolve_reason = reason or ("it is resolved" if incident["status"] == "resolved" else None)
+    resolve_reason = reason or ("it is resolved" if incident["status"] == "resolved" else None) \
+        or kit.service().resolved_by_evidence(incident)
     if b.button("Resolve…", key="resolve_incident", disabled=bool(resolve_reason),
                 help=resolve_reason):
         kit.ask_to_confirm("incidents", "Resolve incident",

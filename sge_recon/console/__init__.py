@@ -395,6 +395,16 @@ class ConsoleService:
         return self.recon.incidents.silences(self.now())
 
     @staticmethod
+    def resolved_by_evidence(incident: dict) -> str | None:
+        """Why an incident cannot be resolved by hand (its rule resolves it), or None."""
+        from ..alerts.rules import RULES
+
+        if incident["kind"] in RULES:
+            return ("it resolves by evidence: when its check passes (acknowledge it, or accept "
+                    "it with a note)")
+        return None
+
+    @staticmethod
     def describe_silence(silence: dict) -> str:
         from ..alerts.silences import describe
 

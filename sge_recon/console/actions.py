@@ -204,9 +204,15 @@ class ActionService:
                            "Acknowledged.", "it is not open (already acknowledged or resolved)")
 
     def resolve_incident(self, operator: str, incident_id: int) -> ActionOutcome:
+        """Only incidents no rule watches may be resolved by hand: the alerting rules' incidents
+        resolve by evidence (their check passes), with the duration (issue 19)."""
+        from ..alerts.rules import RULES
+
         return self._local(operator, "resolve_incident", incident_id,
-                           lambda conn: q.resolve_incident(conn, incident_id),
-                           "Resolved.", "it is already resolved")
+                           lambda conn: q.resolve_incident(conn, incident_id,
+                                                           except_kinds=list(RULES)),
+                           "Resolved.", "it is already resolved, or it is resolved by its check "
+                           "passing (acknowledge it, or accept it with a note, instead)")
 
     def accept_incident(self, operator: str, incident_id: int, note: str,
                         now: datetime) -> ActionOutcome:

@@ -541,11 +541,12 @@ def accept_incident(conn, incident_id: int, operator: str, note: str, line: str)
                         (operator, note, line, line, incident_id)).fetchone()
 
 
-def resolve_incident(conn, incident_id: int) -> dict | None:
+def resolve_incident(conn, incident_id: int, except_kinds: list[str] | None = None
+                     ) -> dict | None:
     return conn.execute(f"""
         UPDATE recon.incidents SET status = 'resolved', resolved_at = now()
-        WHERE id = %s AND status <> 'resolved' RETURNING {INCIDENT_COLUMNS}""",
-                        (incident_id,)).fetchone()
+        WHERE id = %s AND status <> 'resolved' AND NOT kind = ANY(%s)
+        RETURNING {INCIDENT_COLUMNS}""", (incident_id, except_kinds or [])).fetchone()
 
 
 def append_incident_note(conn, incident_id: int, line: str) -> dict | None:
