@@ -10,6 +10,9 @@ from decimal import Decimal
 
 import pytest
 
+from sge_recon.context import Recon
+
+from .conftest import settings_for
 from .console_support import app, console_env, open_page, texts
 from .factories import ago
 from .platform_helpers import APPROVER_1, APPROVER_2, payable_batch, running_api
@@ -216,7 +219,17 @@ def test_incident_acknowledge_note_and_resolve(console, db):
     with db.transaction() as conn:
         iid = conn.execute(
             "INSERT INTO recon.incidents (kind, key, priority, status, title) VALUES "
+            "('manual_check', '', 'P1', 'open', 'Workers down') RETURNING id").fetchone()["id"]
+        rule = conn.execute(
+            "INSERT INTO recon.incidents (kind, key, priority, status, title) VALUES "
             "('worker_down', '', 'P1', 'open', 'Workers down') RETURNING id").fetchone()["id"]
+    # a rule's incident resolves by evidence (its check passing), never by hand
+    at = open_page(console, "incidents")
+    choose(at, "incident_choice", rule)
+    assert at.button(key="resolve_incident").disabled
+    refused = Recon(settings_for(db.url)).console.actions.resolve_incident("ada", rule)
+    assert not refused.ok and "resolved by its check passing" in refused.message
+    db.execute("DELETE FROM recon.action_log")
     at = open_page(console, "incidents")
     choose(at, "incident_choice", iid)
     at.button(key="ack_incident").click().run()

@@ -89,6 +89,14 @@ def build_month(f) -> dict:
     f.check_result(old, "ledger_balance", created_at=BEFORE)
     f.incident(opened_at=IN, money_at_stake=Decimal("0.01"))
     f.incident(kind="worker_down", opened_at=AFTER, priority="P1")
+    for at in (IN, BEFORE):
+        f.insert_into("recon", "breaker_overrides", {
+            "batch_id": batch, "program_id": p1, "reason": "deadline",
+            "requested_by": "root", "requested_at": at, "confirmed_by": "root2",
+            "confirmed_at": at})
+        f.insert_into("recon", "silences", {
+            "kind": "worker_down", "reason": "maintenance", "owner": "ops", "created_by": "ada",
+            "created_at": at, "starts_at": at, "ends_at": at + timedelta(hours=1)})
     return {"p1": p1, "p2": p2, "affiliate": aff, "batch": batch}
 
 
@@ -107,6 +115,9 @@ def parquet_rows(path: Path) -> list[dict]:
     return con.sql(f"SELECT * FROM read_parquet('{path}')").to_arrow_table().to_pylist()
 
 
+ARRAYS = ("only_checks", "incident_ids")
+
+
 def as_exported(spec, column: str, value):
     """The database value in the form the export promises (json/uuid/arrays as text)."""
     if value is None:
@@ -115,6 +126,8 @@ def as_exported(spec, column: str, value):
         return value.quantize(Decimal("0.000001"))
     if isinstance(value, uuid.UUID):
         return str(value)
+    if column in ARRAYS and isinstance(value, list):  # PostgreSQL's text form of an array
+        return "{" + ",".join(map(str, value)) + "}"
     return value
 
 
@@ -164,6 +177,9 @@ def test_round_trip_every_table_equals_the_database_row_by_row(shared_db, export
     for spec in TABLES:
         expected = db_rows(db, spec)
         actual = parquet_rows(exported.directory / spec.filename)
+        if spec.name == "journal":  # stamped when appended (now), so a back-dated month has
+            assert actual == expected == []  # none; tests/test_journal.py exports this month's
+            continue
         assert len(actual) == len(expected) > 0, spec.name
         by_key = {str(key_of(r)): r for r in actual}
         for row in expected:
@@ -171,7 +187,7 @@ def test_round_trip_every_table_equals_the_database_row_by_row(shared_db, export
             assert list(got) == list(row), spec.name
             for column, value in row.items():
                 exported_value = got[column]
-                if isinstance(value, (dict, list)) and column != "only_checks":
+                if isinstance(value, (dict, list)) and column not in ARRAYS:
                     assert json.loads(exported_value) == value, (spec.name, column)
                     continue
                 assert exported_value == as_exported(spec, column, value), (spec.name, column)

@@ -79,6 +79,47 @@ if batch_id:
 
         bid, total = batch["batch_id"], kit.money(batch["total_amount"], currency)
         who = kit.account()
+        gate = kit.load(kit.service().payout_breaker, bid, what="the payout circuit breaker")
+        if gate is not None and gate.held:
+            st.error(f"Execution refused: {gate.reason}.", icon=":material/block:")
+            if gate.overrides:
+                kit.table([{"override": o["id"], "requested_by": o["requested_by"],
+                            "reason": o["reason"], "requested_at": o["requested_at"],
+                            "confirmed_by": o["confirmed_by"] or "", "used_at": o["used_at"]}
+                           for o in gate.overrides], hide_index=True, key="breaker_overrides")
+            if gate.ready_override:
+                st.warning(f"Override #{gate.ready_override['id']} is confirmed: the next "
+                           "execution goes through once.", icon=":material/key:")
+            admin_reason = kit.why_not("execute")
+            why = st.text_input("Reason for an override", key="override_reason",
+                                disabled=bool(admin_reason),
+                                placeholder="why this batch must be paid despite the ledger")
+            if st.button("Request override…", key="request_override",
+                         disabled=bool(admin_reason), help=admin_reason):
+                op = kit.operator()
+                kit.ask_to_confirm(
+                    "payouts", "Request a breaker override",
+                    f"Request an override for batch **{bid}** (a different admin must confirm "
+                    f"it)?\n\n> {why}",
+                    lambda op=op, bid=bid, why=why:
+                        kit.service().actions.request_breaker_override(op, bid, why),
+                    need="execute", target=f"batch {bid}")
+            me = who.name if who else None
+            for o in gate.overrides:
+                if o["confirmed_by"] or o["used_at"]:
+                    continue
+                no = admin_reason or ("you requested it: a different admin must confirm"
+                                      if o["requested_by"] == me else None)
+                if st.button(f"Confirm override #{o['id']}…", key=f"confirm_override_{o['id']}",
+                             disabled=bool(no), help=no):
+                    op = kit.operator()
+                    kit.ask_to_confirm(
+                        "payouts", "Confirm a breaker override",
+                        f"Confirm override **#{o['id']}** by {o['requested_by']} for batch "
+                        f"**{bid}** ({o['reason']})? The batch may then be executed once.",
+                        lambda op=op, oid=o["id"]:
+                            kit.service().actions.confirm_breaker_override(op, oid),
+                        need="execute", target=f"override #{o['id']}")
         left, right = st.columns(2)
         with left:
             st.markdown("**Approve** (approver account)")
@@ -111,6 +152,8 @@ if batch_id:
                 reason = f"the batch is {batch['status']}, not approved"
             if reason is None and not found["consistent"]:
                 reason = "the batch does not add up (see above)"
+            if reason is None and gate is not None and gate.held and not gate.ready_override:
+                reason = gate.reason
             if st.button("Execute…", key="execute_batch", type="primary", disabled=bool(reason),
                          help=reason):
                 op = kit.operator()

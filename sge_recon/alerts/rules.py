@@ -114,7 +114,52 @@ def evaluate_rules(facts: Facts, settings: Settings) -> list[Finding]:
                 *_replica(facts, settings)]
     # a signal the platform has no data for never alerts (DESIGN §5 `unavailable`)
     findings = [f for f in findings if facts.has(f.rule.check)]
-    return sorted(findings, key=lambda f: (f.priority, f.kind, f.key))
+    return sorted(group_findings(findings), key=lambda f: (f.priority, f.kind, f.key))
+
+
+# Kinds whose findings come one per program/currency: one check in one run pages ONCE, listing
+# every program/currency (issue 19). The grouped incident's key is "" so a set that changes while
+# it is open updates its evidence instead of paging again.
+GROUPED_KINDS = ("ledger_imbalance", "ledger_tamper")
+GROUP_ITEMS_LIMIT = 50  # evidence kept per grouped incident (the count is always exact)
+
+
+def group_findings(findings: list[Finding]) -> list[Finding]:
+    """Merge the per-program/currency findings of each grouped kind into one finding: every
+    item's evidence under ``details["items"]``, the money summed per currency (exact Decimals),
+    the programs listed. One item keeps its own details at the top level as well."""
+    out = [f for f in findings if f.kind not in GROUPED_KINDS]
+    for kind in GROUPED_KINDS:
+        parts = sorted((f for f in findings if f.kind == kind), key=lambda f: f.key)
+        if parts:
+            out.append(_merge(kind, parts))
+    return out
+
+
+def _merge(kind: str, parts: list[Finding]) -> Finding:
+    money: dict[str, Decimal] = {}
+    for f in parts:
+        for currency, amount in f.money.items():
+            money[currency] = money.get(currency, Decimal(0)) + amount
+    items = [{**{k: v for k, v in f.details.items() if k != "where"}, "key": f.key,
+              "money": {c: str(v) for c, v in f.money.items()}} for f in parts]
+    programs = sorted({str(i.get("program_id")) for i in items if i.get("program_id")})
+    base = dict(parts[0].details) if len(parts) == 1 else {}
+    details = {**base, "items": items[:GROUP_ITEMS_LIMIT], "items_total": len(items),
+               "programs": programs, "keys": [f.key for f in parts]}
+    if len(parts) == 1:
+        title = parts[0].title
+    else:
+        details["where"] = (f"{len(parts)} program/currency ledgers: "
+                            + id_list([f.key for f in parts], len(parts)))
+        details.update(ids=[f.key for f in parts][:5], ids_total=len(parts),
+                       ids_kind="program/currency ledgers")
+        what, verb = (("Ledger imbalance", "off") if kind == "ledger_imbalance"
+                      else ("Ledger history modified", "changed"))
+        title = (f"{what} in {len(parts)} program/currency ledgers "
+                 f"({_programs(programs)}): {verb} by "
+                 + ", ".join(money_text(v, c) for c, v in sorted(money.items())))
+    return Finding(kind, "", title, money, details, parts[0].priority, parts[0].first_steps)
 
 
 def _ledger(facts: Facts, settings: Settings) -> list[Finding]:
@@ -270,6 +315,31 @@ def apply_catalogue(findings: list[Finding], catalogue: dict[str, Any]) -> list[
         if steps:
             finding.first_steps = steps
     return sorted(findings, key=lambda f: (f.priority, f.kind, f.key))
+
+
+def cause_of(findings: list[Finding], catalogue: dict[str, Any]) -> dict[tuple, Finding]:
+    """Each finding that is an effect of another finding present now, mapped to its root cause.
+    The chain is declared in the catalogue (checks.yml ``caused_by``: e.g. queue_depth caused by
+    worker_status; stuck_intents by worker_status or queue_depth), never in code."""
+    by_check = {f.rule.check: f for f in findings}
+
+    def direct(f: Finding) -> Finding | None:
+        declared = getattr(catalogue.get(f.rule.check), "caused_by", ()) or ()
+        return next((by_check[c] for c in declared if c in by_check and by_check[c] is not f),
+                    None)
+
+    out = {}
+    for f in findings:
+        cause, seen = direct(f), {id(f)}
+        while cause is not None and id(cause) not in seen:
+            seen.add(id(cause))
+            upper = direct(cause)
+            if upper is None or id(upper) in seen:
+                break
+            cause = upper
+        if cause is not None:
+            out[(f.kind, f.key)] = cause
+    return out
 
 
 def runbook_steps(text: str, limit: int = 3) -> list[str]:

@@ -25,7 +25,9 @@ from typing import TYPE_CHECKING
 from ..db import ops
 from ..metrics.facts import Facts, gather_facts
 from . import channels as ch
-from .rules import RULES, Finding, apply_catalogue, evaluate_rules, id_list, money_text
+from . import silences as silencing
+from .rules import (RULES, Finding, apply_catalogue, cause_of, evaluate_rules, id_list,
+                    money_text)
 
 if TYPE_CHECKING:
     from ..context import Recon
@@ -66,6 +68,7 @@ class DeliveryReport:
 class AlertService:
     def __init__(self, recon: "Recon"):
         self.recon = recon
+        self._silences: list[dict] = []
 
     @property
     def settings(self):
@@ -76,50 +79,96 @@ class AlertService:
                  check_run_id: str | None = None) -> Evaluation:
         db = self.recon.db
         facts = facts or gather_facts(db, self.settings, now, self.recon.platform_db)
-        found = apply_catalogue(evaluate_rules(facts, self.settings), self._catalogue())
+        catalogue = self._catalogue()
+        found = apply_catalogue(evaluate_rules(facts, self.settings), catalogue)
+        causes = cause_of(found, catalogue)
+        # causes first: an effect is linked to its cause's incident, opened in this same pass
+        found.sort(key=lambda f: (f.kind, f.key) in causes)
         findings = {(f.kind, f.key): f for f in found}
         channels = ch.configured_channels(self.settings)
         result = Evaluation(facts=facts)
         with db.transaction() as conn:
             ops.lock_alerts(conn)
             current = {(i["kind"], i["key"]): i for i in ops.unresolved_incidents(conn)}
+            self._silences = ops.active_silences(conn, now)
+            for silence in ops.silences_to_remind(conn, now, now + silencing.EXPIRY_REMINDER):
+                self._announce(conn, silencing.expiry_message(silence, self.settings.CONSOLE_URL),
+                               "silence_expiring", channels, now)
+            _adopt_ungrouped(current, findings)
+            rows: dict[tuple[str, str], dict] = {}
             for key, finding in findings.items():
+                cause = causes.get(key)
+                parent = rows.get((cause.kind, cause.key)) if cause else None
+                inhibit = ({"kind": cause.kind, "incident_id": parent["id"] if parent else None,
+                            "title": cause.title} if cause else None)
                 if key in current:
-                    self._continue(conn, current[key], finding, channels, now, result)
+                    rows[key] = self._continue(conn, current[key], finding, channels, now, result,
+                                               check_run_id, inhibit)
                 else:
-                    self._open(conn, finding, channels, now, check_run_id, result)
+                    rows[key] = self._open(conn, finding, channels, now, check_run_id, result,
+                                           inhibit)
             for key, incident in current.items():
                 if key not in findings and incident["kind"] in RULES:  # others' are not ours
                     self._resolve(conn, incident, channels, now, result)
         return result
 
     def _open(self, conn, finding: Finding, channels: list[str], now: datetime,
-              check_run_id: str | None, result: Evaluation) -> None:
+              check_run_id: str | None, result: Evaluation, inhibit: dict | None = None) -> dict:
+        details = _details(finding)
+        details["evidence_at_open"] = _evidence(details, now, check_run_id)
+        details["run_ids"] = [check_run_id] if check_run_id else []
+        silence = silencing.matching(self._silences, finding.kind, details, now)
+        if silence:  # recorded and counted, but nobody is paged until the silence ends
+            details["silenced"] = _silence_note(silence, paged=False)
+        if inhibit:  # an effect of an open cause: a child of its incident, not a new page
+            details["inhibited_by"] = {**inhibit, "paged": False}
         row = ops.insert_incident(
             conn, kind=finding.kind, key=finding.key, priority=finding.priority,
-            title=finding.title, details=_details(finding), money_at_stake=finding.money_at_stake,
+            title=finding.title, details=details, money_at_stake=finding.money_at_stake,
             now=now, check_run_id=check_run_id)
-        self._enqueue(conn, row, "open", channels, now)
+        if row is not None and not silence and not inhibit:
+            self._enqueue(conn, row, "open", channels, now)
         result.opened.append(row)
+        return row
 
     def _continue(self, conn, incident: dict, finding: Finding, channels: list[str],
-                  now: datetime, result: Evaluation) -> None:
-        """Still there: keep its facts current; a reminder only once the interval has passed."""
+                  now: datetime, result: Evaluation, check_run_id: str | None = None,
+                  inhibit: dict | None = None) -> dict:
+        """Still there: keep its facts current (the evidence at open stays frozen; a change of
+        the failing set or the money is recorded, never a new page); a reminder only once the
+        interval has passed. Muted (silenced, or an effect of an open cause) it gets no message;
+        if it was never paged and the mute is over, its opening message goes out now."""
         remind = self._reminder_due(incident, now)
-        ops.refresh_incident(conn, incident["id"], title=finding.title, details=_details(finding),
-                             money_at_stake=finding.money_at_stake, now=now, notified=remind)
-        incident = {**incident, "title": finding.title, "details": _details(finding),
-                    "money_at_stake": finding.money_at_stake}
+        old = incident.get("details") or {}
+        details = _carry_evidence(old, _details(finding), now, check_run_id)
+        silence = silencing.matching(self._silences, finding.kind, details, now)
+        was_paged = not _never_paged(old)
+        if silence:
+            details["silenced"] = _silence_note(silence, paged=was_paged)
+        if inhibit:
+            details["inhibited_by"] = {**inhibit, "paged": was_paged}
+        event = "reminder"
+        if silence or inhibit:
+            remind = False
+        elif not was_paged:  # the silence ended / the cause resolved, the fault still there
+            remind, event = True, "open"
+        ops.refresh_incident(conn, incident["id"], title=finding.title, details=details,
+                             money_at_stake=finding.money_at_stake, now=now, notified=remind,
+                             key=finding.key if finding.key != incident["key"] else None)
+        incident = {**incident, "title": finding.title, "details": details,
+                    "money_at_stake": finding.money_at_stake, "key": finding.key}
         if remind:
-            self._enqueue(conn, incident, "reminder", channels, now)
+            self._enqueue(conn, incident, event, channels, now)
             result.reminded.append(incident)
         else:
             result.ongoing.append(incident)
+        return incident
 
     def _resolve(self, conn, incident: dict, channels: list[str], now: datetime,
                  result: Evaluation) -> None:
         row = ops.resolve_incident(conn, incident["id"], now)
-        self._enqueue(conn, row, "resolve", channels, now)
+        if not _never_paged(incident.get("details") or {}):  # else nothing to announce
+            self._enqueue(conn, row, "resolve", channels, now)
         result.resolved.append(row)
 
     def _catalogue(self) -> dict:
@@ -149,6 +198,17 @@ class AlertService:
                 ops.enqueue_alert(conn, incident_id=incident["id"], channel=channel, event=event,
                                   payload=payload, now=now)
 
+    def _announce(self, conn, message: ch.Message, event: str, channels: list[str],
+                  now: datetime) -> None:
+        message.environment = self.settings.SGE_ENVIRONMENT
+        message.headline = f"[{message.environment}] {message.headline}"
+        message.at = now
+        for channel in channels:
+            payload = ch.render(channel, message)
+            if payload is not None:
+                ops.enqueue_alert(conn, incident_id=None, channel=channel, event=event,
+                                  payload=payload, now=now)
+
     def notify(self, event: str, message: ch.Message, now: datetime) -> int:
         """Enqueue a message that is not about an incident (the weekly payout reminder)."""
         if not message.environment:
@@ -163,6 +223,10 @@ class AlertService:
                                       payload=payload, now=now)
                     sent += 1
         return sent
+
+    # -- silences ------------------------------------------------------------------------------
+    def silences(self, now: datetime) -> list[dict]:
+        return ops.silences(self.recon.db, now)
 
     def incidents(self, status: str | None = None, limit: int = 200) -> list[dict]:
         return ops.incidents(self.recon.db, status, limit)
@@ -274,6 +338,70 @@ def _money_field(incident: dict) -> str | None:
 def _details(finding: Finding) -> dict:
     return {**finding.details, "money": {c: str(v) for c, v in finding.money.items()},
             "first_steps": finding.first_steps}
+
+
+EVIDENCE_KEYS = ("items", "items_total", "keys", "programs", "money")
+EVIDENCE_CHANGES_LIMIT = 20
+RUN_IDS_LIMIT = 50
+
+
+def _evidence(details: dict, now: datetime, check_run_id: str | None) -> dict:
+    """The failing rows and money per currency as they are now (frozen copies go in details)."""
+    ev = {k: details[k] for k in EVIDENCE_KEYS if k in details}
+    if "items" not in ev:
+        ev["facts"] = {k: v for k, v in details.items()
+                       if k not in ("first_steps", "evidence_at_open", "evidence_latest",
+                                    "evidence_changes", "run_ids")}
+    return {**ev, "at": now.isoformat(), "check_run_id": check_run_id}
+
+
+def _carry_evidence(old: dict, new: dict, now: datetime, check_run_id: str | None) -> dict:
+    """New details that keep the evidence frozen at open, the run ids and the history of changes
+    of the failing set or its money (bounded); the latest evidence replaces the previous one."""
+    out = dict(new)
+    at_open = old.get("evidence_at_open") or _evidence(old, now, None)
+    out["evidence_at_open"] = at_open
+    runs = list(old.get("run_ids") or [])
+    if check_run_id and check_run_id not in runs:
+        runs = (runs + [check_run_id])[-RUN_IDS_LIMIT:]
+    out["run_ids"] = runs
+    changes = list(old.get("evidence_changes") or [])
+    before = old.get("evidence_latest") or at_open
+    latest = _evidence(new, now, check_run_id)
+    if _shape(before) != _shape(latest):
+        changes = (changes + [{"at": now.isoformat(), "keys": new.get("keys"),
+                               "money": new.get("money")}])[-EVIDENCE_CHANGES_LIMIT:]
+        out["evidence_latest"] = latest
+    else:
+        out["evidence_latest"] = old.get("evidence_latest") or latest
+    out["evidence_changes"] = changes
+    return out
+
+
+def _shape(evidence: dict) -> tuple:
+    return (tuple(evidence.get("keys") or ()), tuple(sorted((evidence.get("money") or {}).items())))
+
+
+def _never_paged(details: dict) -> bool:
+    """Opened while muted (silenced, or as an effect of an open cause) and not paged since."""
+    mutes = [details.get(k) for k in ("silenced", "inhibited_by") if details.get(k)]
+    return bool(mutes) and not any(m.get("paged") for m in mutes)
+
+
+def _silence_note(silence: dict, paged: bool) -> dict:
+    return {"id": silence["id"], "reason": silence["reason"], "owner": silence["owner"],
+            "ends_at": silence["ends_at"].isoformat(), "paged": paged}
+
+
+def _adopt_ungrouped(current: dict, findings: dict) -> None:
+    """An incident opened per program/currency before grouping (kind, "prog/USD") carries on as
+    the grouped one (kind, "") instead of paging again."""
+    for (kind, key), finding in findings.items():
+        if (kind, key) in current:
+            continue
+        legacy = [k for k in current if k[0] == kind and k[1] != key]
+        if legacy:
+            current[(kind, key)] = current.pop(legacy[0])
 
 
 def _stamp(when: datetime) -> str:

@@ -23,7 +23,7 @@ CATALOGUE_FILE = "checks.yml"
 MAX_CATALOGUE_BYTES = 1024 * 1024  # the catalogue is ~10 KiB; a bound stops a crafted file early
 TIMEOUT_RANGE = (1, 3600)           # timeout_seconds: a check never holds a connection > 1 h
 REQUIRED_KEYS = {"description", "priority", "owner", "runbook", "kind", "thresholds"}
-OPTIONAL_KEYS = {"fast", "value", "value_if_empty", "timeout_seconds"}
+OPTIONAL_KEYS = {"fast", "value", "value_if_empty", "timeout_seconds", "caused_by"}
 PRIORITIES = ("P0", "P1", "P2", "P3")
 KINDS = ("rows", "metric")
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -77,8 +77,14 @@ def load_catalogue(directory: Path, params: Mapping[str, Decimal | int]) -> list
         raise CheckDefinitionError(
             f"{yml}: no entry for {', '.join(f'{n}.sql' for n in missing_entries)}; add one "
             "(description, priority, owner, runbook, kind, thresholds) or delete the file")
-    return [_definition(name, entry, yml, sql_files.get(name), params)
-            for name, entry in entries.items()]
+    definitions = [_definition(name, entry, yml, sql_files.get(name), params)
+                   for name, entry in entries.items()]
+    for d in definitions:
+        unknown = sorted(set(d.caused_by) - set(entries))
+        if unknown:
+            raise CheckDefinitionError(f"{yml}: {d.name}: caused_by names unknown check(s) "
+                                       f"{', '.join(unknown)}")
+    return definitions
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -151,11 +157,17 @@ def _definition(name: Any, entry: Any, yml: Path, sql_path: Path | None,
     if isinstance(timeout, bool) or not isinstance(timeout, int) or not low <= timeout <= high:
         raise CheckDefinitionError(f"{where}: timeout_seconds must be a whole number from {low} "
                                    f"to {high}, got {timeout!r}")
+    caused_by = entry.get("caused_by", [])
+    if not isinstance(caused_by, list) or not all(
+            isinstance(c, str) and NAME.match(c) and c != name for c in caused_by):
+        raise CheckDefinitionError(f"{where}: caused_by must be a list of other checks' names "
+                                   "(e.g. [worker_status])")
     return CheckDefinition(name=name, description=entry["description"].strip(),
                            priority=priority, owner=entry["owner"].strip(),
                            runbook=entry["runbook"].strip(), kind=kind, fast=fast,
                            thresholds=thresholds, sql=sql, value=value,
-                           timeout_seconds=timeout, path=sql_path, problem=problem)
+                           timeout_seconds=timeout, path=sql_path, problem=problem,
+                           caused_by=tuple(caused_by))
 
 
 def _read_sql(path: Path, params: Mapping[str, Decimal | int]) -> tuple[str, str | None]:

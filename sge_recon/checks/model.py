@@ -56,6 +56,7 @@ class CheckDefinition:
     path: Path | None = None
     problem: str | None = None    # why the .sql cannot run (the check reports error)
     prelude: str | None = None    # one-row SELECT of extra parameters, same snapshot (incremental)
+    caused_by: tuple[str, ...] = ()  # checks whose failure causes this one's (alert inhibition)
 
     @property
     def counts_rows(self) -> bool:

@@ -35,7 +35,7 @@ __all__ = ["ActionOutcome", "AlertSummary", "CHECKLISTS", "ConsoleService", "Cor
 
 T = TypeVar("T")
 QUEUE_DEPTH_METRIC = "sge_queue_depth_total"
-INCIDENT_STATUSES = ("open", "acknowledged", "resolved")
+INCIDENT_STATUSES = ("open", "acknowledged", "accepted", "resolved")
 
 
 @dataclass(frozen=True)
@@ -255,6 +255,12 @@ class ConsoleService:
                      consistent=not problems)
         return found
 
+    def payout_breaker(self, batch_id: str):
+        """The payout circuit breaker for this batch (read-only): held, why, its overrides."""
+        from .breaker import state
+
+        return self.read(lambda c: state(c, batch_id))
+
     def approve_batch_as(self, account, batch_id: str):
         """Approve with the signed-in approver's own key (the one its account is bound to);
         the console holds the keys, the approver never types or sees one."""
@@ -394,7 +400,7 @@ class ConsoleService:
         unknown = set(statuses) - set(INCIDENT_STATUSES)
         if unknown:
             raise UsageError(f"unknown incident status {', '.join(sorted(unknown))}; use open, "
-                             "acknowledged or resolved")
+                             "acknowledged, accepted or resolved")
         return self.read(lambda c: q.incidents(c, statuses, limit))
 
     def incident(self, incident_id: Any) -> dict | None:
@@ -403,6 +409,40 @@ class ConsoleService:
         except ValueError:
             raise UsageError(f"incident id {incident_id!r} is not a number") from None
         return self.read(lambda c: q.incident_by_id(c, number))
+
+    def silences(self) -> list[dict]:
+        """Silences: active and upcoming first, then expired ones (who, why, until when)."""
+        return self.recon.incidents.silences(self.now())
+
+    @staticmethod
+    def resolved_by_evidence(incident: dict) -> str | None:
+        """Why an incident cannot be resolved by hand (its rule resolves it), or None."""
+        from ..alerts.rules import RULES
+
+        if incident["kind"] in RULES:
+            return ("it resolves by evidence: when its check passes (acknowledge it, or accept "
+                    "it with a note)")
+        return None
+
+    @staticmethod
+    def describe_silence(silence: dict) -> str:
+        from ..alerts.silences import describe
+
+        return describe(silence)
+
+    @staticmethod
+    def by_money_at_stake(incidents: list[dict]) -> list[dict]:
+        """Money-weighted order: unresolved, priority, the largest amount at stake."""
+        from ..alerts.evidence import money_order
+
+        return money_order(incidents)
+
+    @staticmethod
+    def incident_evidence(incident: dict):
+        """The incident's evidence: frozen at open, now, its changes, the runs (issue 19)."""
+        from ..alerts.evidence import evidence_view
+
+        return evidence_view(incident)
 
     def incident_check_results(self, incident: dict) -> list[dict]:
         if not incident.get("check_run_id"):

@@ -9,13 +9,18 @@ are never stored, logged or echoed: the recorded request holds only ids and amou
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable
 
 from ..db import DriverError
 from ..db import console as q
+from . import breaker
 from ..errors import DatabaseUnavailable, UsageError
+
+
+MAX_SILENCE = timedelta(days=7)
+MAX_WINDOWS = timedelta(days=366)
 
 
 @dataclass(frozen=True)
@@ -84,8 +89,69 @@ class ActionService:
                           lambda c: c.approve_batch(batch_id, key=approver_key.strip()))
 
     def execute_batch(self, operator: str, batch_id: str) -> ActionOutcome:
-        return self._call(operator, "execute_payout_batch", batch_id, {"batchId": batch_id},
+        """Execute through the admin API — unless the payout circuit breaker holds the batch's
+        program (a P0 ledger incident is open): then refused and recorded, with the reason,
+        unless a two-person override was confirmed (used once)."""
+        operator = require_operator(operator)
+        action, request = "execute_payout_batch", {"batchId": batch_id}
+        try:
+            with self._db.transaction() as conn:
+                gate = breaker.gate_for_execution(conn, batch_id, operator)
+                if not gate.open:
+                    message = f"Refused: {gate.reason}."
+                    row = q.record_action(conn, operator=operator, action=action,
+                                          target=batch_id,
+                                          request={**request, "breaker": gate.request_note()},
+                                          result="failed", status_code=None, response=None,
+                                          error=message)
+                    return ActionOutcome(False, action, batch_id, None, message, logged=True,
+                                         log_id=row["id"], at=row["at"])
+        except (DatabaseUnavailable, DriverError) as exc:
+            message = (f"Refused: the payout circuit breaker could not be checked, so nothing was "
+                       f"executed ({_first_line(exc)}).")
+            return self._record(operator, action, batch_id, request, False, None, None, message,
+                                message, None)
+        if gate.incidents:
+            request = {**request, "breaker": gate.request_note()}
+        return self._call(operator, action, batch_id, request,
                           lambda c: c.execute_batch(batch_id))
+
+    def request_breaker_override(self, operator: str, batch_id: str,
+                                 reason: str) -> ActionOutcome:
+        """One admin asks to let one execution of ``batch_id`` through the breaker."""
+        def work(conn):
+            row = breaker.request_override(conn, operator, batch_id, reason)
+            return row, (f"Override #{row['id']} requested for batch {batch_id}; a different "
+                         "admin must confirm it before the batch can be executed.")
+        return self._breaker_action(operator, "request_breaker_override", batch_id,
+                                    {"batchId": batch_id, "reason": " ".join(reason.split())},
+                                    work)
+
+    def confirm_breaker_override(self, operator: str, override_id: int) -> ActionOutcome:
+        """A second, different admin confirms; the batch may then be executed once."""
+        def work(conn):
+            row = breaker.confirm_override(conn, operator, int(override_id))
+            return row, (f"Override #{row['id']} confirmed: batch {row['batch_id']} may be "
+                         f"executed once (requested by {row['requested_by']}: {row['reason']}).")
+        return self._breaker_action(operator, "confirm_breaker_override",
+                                    f"override:{override_id}", {"overrideId": int(override_id)},
+                                    work)
+
+    def _breaker_action(self, operator: str, action: str, target: str, request: dict,
+                        work) -> ActionOutcome:
+        operator = require_operator(operator)
+        try:
+            with self._db.transaction() as conn:
+                row, message = work(conn)
+                logged = q.record_action(conn, operator=operator, action=action, target=target,
+                                         request=request, result="ok", status_code=None,
+                                         response={"override": int(row["id"])}, error=None)
+            return ActionOutcome(True, action, target, None, message, data=row, logged=True,
+                                 log_id=logged["id"], at=logged["at"])
+        except breaker.BreakerRefused as exc:
+            message = f"Refused: {exc.message}."
+            return self._record(operator, action, target, request, False, None, None, message,
+                                message, None)
 
     def retry_webhook(self, operator: str, delivery_id: str) -> ActionOutcome:
         return self._call(operator, "retry_webhook", delivery_id, {"deliveryId": delivery_id},
@@ -138,9 +204,29 @@ class ActionService:
                            "Acknowledged.", "it is not open (already acknowledged or resolved)")
 
     def resolve_incident(self, operator: str, incident_id: int) -> ActionOutcome:
+        """Only incidents no rule watches may be resolved by hand: the alerting rules' incidents
+        resolve by evidence (their check passes), with the duration (issue 19)."""
+        from ..alerts.rules import RULES
+
         return self._local(operator, "resolve_incident", incident_id,
-                           lambda conn: q.resolve_incident(conn, incident_id),
-                           "Resolved.", "it is already resolved")
+                           lambda conn: q.resolve_incident(conn, incident_id,
+                                                           except_kinds=list(RULES)),
+                           "Resolved.", "it is already resolved, or it is resolved by its check "
+                           "passing (acknowledge it, or accept it with a note, instead)")
+
+    def accept_incident(self, operator: str, incident_id: int, note: str,
+                        now: datetime) -> ActionOutcome:
+        """Accept a known fault with a note: no more reminders; it stays unresolved, counted and
+        reported, and a passing check still resolves it (with a message)."""
+        note = " ".join((note or "").split())
+        if not note:
+            raise UsageError("accepting an incident needs a note: say why it is known and what "
+                             "is awaited (e.g. the correction awaiting finance's sign-off)")
+        line = f"{now:%Y-%m-%d %H:%M} UTC {operator} accepted: {note}"
+        return self._local(operator, "accept_incident", incident_id,
+                           lambda conn: q.accept_incident(conn, incident_id, operator, note, line),
+                           "Accepted: no more reminders; it stays open and reported until a "
+                           "check passes.", "it is not open (already accepted or resolved)")
 
     def add_incident_note(self, operator: str, incident_id: int, note: str,
                           now: datetime) -> ActionOutcome:
@@ -151,6 +237,73 @@ class ActionService:
         return self._local(operator, "add_incident_note", incident_id,
                            lambda conn: q.append_incident_note(conn, incident_id, line),
                            "Note added.", "no such incident")
+
+    # -- silences (issue 19) -------------------------------------------------------------------
+    def add_silence(self, operator: str, *, kind: str | None, program_id: str | None,
+                    reason: str, owner: str, starts_at: datetime,
+                    ends_at: datetime, weekly: tuple[int, Any, int] | None = None
+                    ) -> ActionOutcome:
+        """Silence matching incidents until ``ends_at``: recorded and counted, not messaged.
+        ``weekly`` = (ISO weekday 1..7, start time UTC, minutes): a recurring window, in force
+        only then, every week until ``ends_at``."""
+        from ..alerts.rules import RULES
+        from ..db import ops
+
+        operator = require_operator(operator)
+        reason, owner = " ".join((reason or "").split()), " ".join((owner or "").split())
+        kind = (kind or "").strip() or None
+        program_id = (program_id or "").strip() or None
+        if not reason:
+            raise UsageError("a silence needs a reason (e.g. the platform's maintenance window)")
+        if not owner:
+            raise UsageError("a silence needs an owner: who answers for it")
+        if kind is not None and kind not in RULES:
+            raise UsageError(f"unknown incident kind {kind}; use one of {', '.join(RULES)}")
+        if ends_at is None or ends_at <= starts_at:
+            raise UsageError("a silence needs an expiry after its start")
+        if weekly is None and ends_at - starts_at > MAX_SILENCE:
+            raise UsageError("a silence lasts at most 7 days; create a new one when it expires")
+        if weekly is not None:
+            day, _, minutes = weekly
+            if not (1 <= int(day) <= 7 and 1 <= int(minutes) <= 1440):
+                raise UsageError("a weekly window needs a weekday 1 (Monday) to 7 (Sunday) and "
+                                 "1 to 1440 minutes")
+            if ends_at - starts_at > MAX_WINDOWS:
+                raise UsageError("a recurring window expires within 366 days; renew it then")
+        target = f"silence:{kind or 'all'}" + (f":{program_id}" if program_id else "")
+        request = {"kind": kind, "programId": program_id, "reason": reason, "owner": owner,
+                   "startsAt": starts_at.isoformat(), "endsAt": ends_at.isoformat(),
+                   "weekly": [int(weekly[0]), str(weekly[1]), int(weekly[2])] if weekly else None}
+        with self._db.transaction() as conn:
+            row = ops.insert_silence(conn, kind=kind, program_id=program_id, reason=reason,
+                                     owner=owner, created_by=operator, starts_at=starts_at,
+                                     ends_at=ends_at, weekly=weekly)
+            logged = q.record_action(conn, operator=operator, action="add_silence",
+                                     target=target, request=request, result="ok",
+                                     status_code=None, response={"silence": int(row["id"])},
+                                     error=None)
+        return ActionOutcome(True, "add_silence", target, None,
+                             f"Silence #{row['id']} until {ends_at:%Y-%m-%d %H:%M} UTC: matching "
+                             "incidents are recorded but not messaged.", data=row,
+                             log_id=logged["id"], at=logged["at"])
+
+    def end_silence(self, operator: str, silence_id: int, now: datetime) -> ActionOutcome:
+        from ..db import ops
+
+        operator = require_operator(operator)
+        target = f"silence:{silence_id}"
+        with self._db.transaction() as conn:
+            row = ops.end_silence(conn, int(silence_id), operator, now)
+            if row is not None:
+                logged = q.record_action(conn, operator=operator, action="end_silence",
+                                         target=target, request=None, result="ok",
+                                         status_code=None, response=None, error=None)
+                return ActionOutcome(True, "end_silence", target, None,
+                                     f"Silence #{silence_id} ended: messages resume.",
+                                     log_id=logged["id"], at=logged["at"])
+        message = f"Failed: silence #{silence_id} is not active (unknown, expired or ended)."
+        return self._record(operator, "end_silence", target, None, False, None, None, message,
+                            message, None)
 
     # -- other recorded actions (no admin API: recon's own work, e.g. an audit export) ----------
     def run_recorded(self, operator: str, action: str, target: str | None,

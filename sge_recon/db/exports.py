@@ -440,3 +440,11 @@ def _columns_of(snap: Snapshot, spec) -> list:
     from ..exports.tables import Column
 
     return [Column(**c) for c in snap.columns(spec.schema, spec.table)]
+
+
+def journal_entries(con, filename: str, batch: int = 10_000):
+    """The exported journal's entries (seq, prev_hash, hash, event) in chain order, streamed."""
+    cur = con.execute("SELECT seq, prev_hash, hash, event "
+                      f"FROM read_parquet('{_literal(filename)}') ORDER BY seq")
+    while rows := cur.fetchmany(batch):
+        yield from rows

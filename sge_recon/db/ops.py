@@ -146,12 +146,13 @@ def insert_incident(conn, *, kind: str, key: str, priority: str, title: str,
 
 
 def refresh_incident(conn, incident_id: int, *, title: str, details: dict[str, Any],
-                     money_at_stake: Decimal | None, now: datetime, notified: bool) -> None:
+                     money_at_stake: Decimal | None, now: datetime, notified: bool,
+                     key: str | None = None) -> None:
     conn.execute(
         "UPDATE recon.incidents SET title = %s, details = %s, money_at_stake = %s, "
-        "last_seen_at = %s, last_notified_at = CASE WHEN %s THEN %s ELSE last_notified_at END "
-        "WHERE id = %s",
-        (title, Jsonb(details), money_at_stake, now, notified, now, incident_id))
+        "last_seen_at = %s, last_notified_at = CASE WHEN %s THEN %s ELSE last_notified_at END, "
+        "key = coalesce(%s, key) WHERE id = %s",
+        (title, Jsonb(details), money_at_stake, now, notified, now, key, incident_id))
 
 
 def resolve_incident(conn, incident_id: int, now: datetime) -> dict:
@@ -431,3 +432,49 @@ def open_payout_batches(db: Reader, now: datetime) -> list[dict]:
 def first_ledger_entry_at(db: Reader) -> datetime | None:
     row = db.fetch_one("SELECT min(created_at) AS at FROM platform.ledger_entries")
     return row["at"] if row else None
+
+
+# -- silences ------------------------------------------------------------------------------------
+def active_silences(conn, now: datetime) -> list[dict]:
+    """Silences started and neither expired nor ended (a weekly one may be outside its window:
+    sge_recon/alerts/silences.py decides)."""
+    return conn.execute(
+        "SELECT * FROM recon.silences WHERE starts_at <= %(now)s AND ends_at > %(now)s "
+        "AND ended_at IS NULL ORDER BY id", {"now": now}).fetchall()
+
+
+def silences_to_remind(conn, now: datetime, before: datetime) -> list[dict]:
+    """Silences about to expire, not reminded yet (marked now): within ``before`` of the expiry,
+    or the last quarter of a shorter silence."""
+    return conn.execute(
+        "UPDATE recon.silences SET expiry_reminded_at = %(now)s WHERE ended_at IS NULL "
+        "AND expiry_reminded_at IS NULL AND ends_at > %(now)s "
+        "AND ends_at - %(now)s <= least(%(before)s::timestamptz - %(now)s, "
+        "(ends_at - starts_at) / 4) RETURNING *", {"now": now, "before": before}).fetchall()
+
+
+def insert_silence(conn, *, kind: str | None, program_id: str | None, reason: str, owner: str,
+                   created_by: str, starts_at: datetime, ends_at: datetime,
+                   weekly: tuple[int, Any, int] | None = None) -> dict:
+    day, start, minutes = weekly or (None, None, None)
+    return conn.execute(
+        "INSERT INTO recon.silences (kind, program_id, reason, owner, created_by, starts_at, "
+        "ends_at, weekly_day, weekly_start, weekly_minutes) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING *",
+        (kind, program_id, reason, owner, created_by, starts_at, ends_at, day, start,
+         minutes)).fetchone()
+
+
+def end_silence(conn, silence_id: int, who: str, now: datetime) -> dict | None:
+    return conn.execute(
+        "UPDATE recon.silences SET ended_at = %s, ended_by = %s "
+        "WHERE id = %s AND ended_at IS NULL AND ends_at > %s RETURNING *",
+        (now, who, silence_id, now)).fetchone()
+
+
+def silences(db: Database, now: datetime, limit: int = 100) -> list[dict]:
+    """Active and upcoming first, then the expired ones (newest first)."""
+    return db.fetch_all(
+        "SELECT *, (ended_at IS NULL AND starts_at <= %(now)s AND ends_at > %(now)s) AS active "
+        "FROM recon.silences ORDER BY (ended_at IS NULL AND ends_at > %(now)s) DESC, ends_at DESC "
+        "LIMIT %(limit)s", {"now": now, "limit": limit})

@@ -168,6 +168,7 @@ class Exporter:
                 if progress:
                     progress(Progress(spec.name, index, len(TABLES), rows, done=True))
             checks = _checks_at_export(snap.latest_check_results())
+        chain = _journal_chain(work)
         store.create_audit_db(work, {spec.name: spec.filename for spec in TABLES})
         (work / README).write_text(readme_text(period), encoding="utf-8")
         files += [file_entry(work / AUDIT_DB, rows=None, description="DuckDB views over the "
@@ -193,6 +194,7 @@ class Exporter:
             "files": files,
             "control_totals": totals.as_list(),
             "checks_at_export": checks,
+            "journal": chain.anchors(),
             "notes": notes,
         }
         (work / MANIFEST).write_text(dumps(manifest), encoding="utf-8")
@@ -373,3 +375,15 @@ def _exists(target: Path) -> ExportExists:
     return ExportExists(f"{target} already exists: period {target.name} was exported before. "
                         "Pass --force to export it again (the earlier version is kept beside it "
                         f"as {target.name}{REPLACED}<time>)")
+
+
+def _journal_chain(work: Path):
+    """The month's journal as written, walked once: its anchors go in the manifest, and an
+    export whose journal is already broken in the database says so in its notes."""
+    from .journal import FILE, walk
+
+    con = store.open_audit_db(work)
+    try:
+        return walk(store.journal_entries(con, FILE))
+    finally:
+        con.close()

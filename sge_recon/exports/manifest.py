@@ -15,7 +15,8 @@ from ..errors import ExportError
 
 MANIFEST = "manifest.json"
 FORMAT = "sge-recon-audit-export"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: journal.parquet and the manifest's "journal" anchors (issue 19)
+READABLE_VERSIONS = (1, 2)
 REQUIRED_KEYS = ("format", "format_version", "period", "generated_at", "source", "files",
                  "control_totals", "checks_at_export")
 
@@ -62,7 +63,7 @@ def read_manifest(folder: Path) -> dict[str, Any]:
         raise ExportError(f"{path} lacks {', '.join(missing)}; the manifest was damaged")
     if manifest["format"] != FORMAT:
         raise ExportError(f"{path} is not an sge-recon audit export manifest")
-    if manifest["format_version"] != FORMAT_VERSION:
+    if manifest["format_version"] not in READABLE_VERSIONS:
         raise ExportError(f"{path} has format_version {manifest['format_version']!r}; this "
                           f"sge-recon reads version {FORMAT_VERSION}: upgrade sge-recon")
     return manifest

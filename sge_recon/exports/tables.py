@@ -56,6 +56,28 @@ _ADMIN_AUDIT_LOG = (
     Column("message", "text"),
 )
 
+_JOURNAL = (
+    Column("seq", "bigint"), Column("at", "timestamp with time zone"), Column("source", "text"),
+    Column("op", "text"), Column("ref", "text"), Column("event", "text"),
+    Column("prev_hash", "text"), Column("hash", "text"),
+)
+
+_TS = "timestamp with time zone"
+_OVERRIDES = (
+    Column("id", "bigint"), Column("batch_id", "text"), Column("program_id", "text"),
+    Column("incident_ids", "ARRAY"), Column("reason", "text"), Column("requested_by", "text"),
+    Column("requested_at", _TS), Column("confirmed_by", "text"), Column("confirmed_at", _TS),
+    Column("used_at", _TS), Column("used_by", "text"),
+)
+_SILENCES = (
+    Column("id", "bigint"), Column("kind", "text"), Column("program_id", "text"),
+    Column("reason", "text"), Column("owner", "text"), Column("created_by", "text"),
+    Column("created_at", _TS), Column("starts_at", _TS), Column("ends_at", _TS),
+    Column("ended_at", _TS), Column("ended_by", "text"), Column("weekly_day", "smallint"),
+    Column("weekly_start", "time without time zone"), Column("weekly_minutes", "integer"),
+    Column("expiry_reminded_at", _TS),
+)
+
 TABLES: tuple[TableSpec, ...] = (
     TableSpec("ledger_entries", "platform", "ledger_entries", "created_at",
               "double-entry ledger: every debit and credit"),
@@ -84,7 +106,19 @@ TABLES: tuple[TableSpec, ...] = (
               via=("run_id", "recon", "check_runs", "started_at"), rounded=("value",)),
     TableSpec("incidents", "recon", "incidents", "opened_at",
               "incidents opened in the month"),
+    TableSpec("breaker_overrides", "recon", "breaker_overrides", "requested_at",
+              "payout circuit breaker overrides requested in the month: who asked, why, who "
+              "confirmed, who used it", fallback=_OVERRIDES),
+    TableSpec("silences", "recon", "silences", "created_at",
+              "silences and maintenance windows created in the month: reason, owner, expiry",
+              fallback=_SILENCES),
+    TableSpec("journal", "recon", "journal", "at",
+              "tamper-evident journal: hash-chained entries of check runs, incident transitions, "
+              "console actions and breaker overrides (export verify recomputes the chain)",
+              fallback=_JOURNAL),
 )
+
+JOURNAL = "journal"
 
 LEDGER = "ledger_entries"
 

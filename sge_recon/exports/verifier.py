@@ -14,10 +14,11 @@ from typing import Any
 from ..errors import ExportError
 from .manifest import MANIFEST, read_manifest, sha256_of
 from .signing import SIGNATURE, check_signature
-from .tables import LEDGER, TABLES
+from .tables import JOURNAL, LEDGER, TABLES
 from .totals import money
 
-SAMPLE = 20  # unbalanced transactions named one by one; the count is always exact
+SAMPLE = 20
+FORMAT_2_TABLES = (JOURNAL, "breaker_overrides", "silences")  # unbalanced transactions named one by one; the count is always exact
 
 
 @dataclass
@@ -122,6 +123,8 @@ def _listed_files(manifest: dict[str, Any], report: VerifyReport) -> dict[str, d
             report.add(MANIFEST, f"lists {name} twice")
         files[name] = entry
     for spec in TABLES:
+        if spec.name in FORMAT_2_TABLES and manifest.get("format_version") == 1:
+            continue  # exports before the journal (format 1) have none
         if spec.filename not in files:
             report.add(MANIFEST, f"does not list {spec.filename} (table {spec.qualified})")
     return files
@@ -186,6 +189,8 @@ def _check_contents(folder: Path, manifest: dict[str, Any], files: dict[str, dic
                 report.add(name, f"cannot be checked ({_first_line(exc)})")
         if LEDGER + ".parquet" in present:
             _check_ledger(con, manifest, report)
+        if JOURNAL + ".parquet" in present and manifest.get("format_version") != 1:
+            _check_journal(con, manifest, report)
     finally:
         con.close()
 
@@ -246,6 +251,31 @@ def _check_ledger(con, manifest: dict[str, Any], report: VerifyReport) -> None:
     if count > len(sample):
         record(name, f"… and {count - len(sample)} more unbalanced transactions "
                          "(SELECT * FROM unbalanced_transactions in audit.duckdb lists them all)")
+
+
+def _check_journal(con, manifest: dict[str, Any], report: VerifyReport) -> None:
+    """Recompute the hash chain; a removed, inserted or altered entry is named by its seq."""
+    import duckdb
+
+    from ..db import exports as store
+    from .journal import FILE, compare_anchors, walk
+
+    try:
+        chain = walk(store.journal_entries(con, FILE))
+    except duckdb.Error as exc:
+        report.add(FILE, f"the journal cannot be read ({_first_line(exc)})")
+        return
+    for problem in chain.problems:
+        report.add(FILE, problem)
+    if chain.problem_count > len(chain.problems):
+        report.add(FILE, f"… and {chain.problem_count - len(chain.problems)} more journal "
+                         "problems")
+    stated = manifest.get("journal")
+    if not isinstance(stated, dict):
+        report.add(MANIFEST, "lacks the journal's anchors (first/last seq and hash)")
+        return
+    for problem in compare_anchors(chain, stated):
+        report.add(FILE, problem)
 
 
 def _transaction_check_at_export(manifest: dict[str, Any]) -> str | None:

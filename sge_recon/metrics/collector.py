@@ -156,7 +156,8 @@ def _state_gauges(db: "ops.Snapshot", channels: list[str]) -> list[Gauge]:
                              status)
         failing.add(r["failing_rows"] or 0, r["name"])
         checked_at.add(r["created_at"].timestamp(), r["name"])
-    incidents = Gauge("sge_incidents_open", "Open (or acknowledged) incidents.",
+    incidents = Gauge("sge_incidents_open",
+                      "Unresolved (open, acknowledged or accepted) incidents.",
                       ("priority", "kind"))
     for r in ops.open_incident_counts(db):
         incidents.add(r["n"], r["priority"], r["kind"])

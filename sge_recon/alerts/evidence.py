@@ -1,0 +1,77 @@
+"""An incident's evidence as the console shows it (issue 19): what failed and how much per
+currency when it opened (frozen), what fails now, how the set changed, and the check runs that
+saw it. Pure functions over the incident's ``details`` (written by the alerting service)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class EvidenceView:
+    at_open: list[dict] = field(default_factory=list)      # one row per failing item
+    at_open_money: dict[str, str] = field(default_factory=dict)
+    opened_at: str | None = None
+    latest: list[dict] = field(default_factory=list)
+    latest_money: dict[str, str] = field(default_factory=dict)
+    latest_at: str | None = None
+    changes: list[dict] = field(default_factory=list)      # when, failing items, money
+    run_ids: list[str] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.at_open or self.at_open_money or self.latest or self.changes
+                    or self.run_ids)
+
+
+def money_order(incidents: list[dict]) -> list[dict]:
+    """Unresolved before resolved, then priority (P0 first), then the largest amount at stake in
+    any one currency (amounts in different currencies are never added up), newest first."""
+    from decimal import Decimal, InvalidOperation
+
+    def largest(incident: dict) -> Decimal:
+        amounts = []
+        for value in ((incident.get("details") or {}).get("money") or {}).values():
+            try:
+                amounts.append(abs(Decimal(str(value))))
+            except InvalidOperation:
+                pass
+        if not amounts and incident.get("money_at_stake") is not None:
+            amounts.append(abs(Decimal(str(incident["money_at_stake"]))))
+        return max(amounts, default=Decimal(0))
+
+    ranked = sorted(incidents, key=lambda i: i["opened_at"], reverse=True)
+    return sorted(ranked, key=lambda i: (i["status"] == "resolved", i["priority"], -largest(i)))
+
+
+def evidence_view(incident: dict) -> EvidenceView:
+    details = incident.get("details") or {}
+    at_open = details.get("evidence_at_open") or {}
+    latest = details.get("evidence_latest") or {**details, "at": None}
+    return EvidenceView(
+        at_open=_items(at_open), at_open_money=dict(at_open.get("money") or {}),
+        opened_at=at_open.get("at"),
+        latest=_items(details), latest_money=dict(details.get("money") or {}),
+        latest_at=latest.get("at"),
+        changes=[{"at": c.get("at"), "failing": ", ".join(c.get("keys") or []) or "—",
+                  "money": dict(c.get("money") or {})}
+                 for c in details.get("evidence_changes") or []],
+        run_ids=[str(r) for r in details.get("run_ids") or []])
+
+
+def _items(evidence: dict[str, Any]) -> list[dict]:
+    """The failing rows: program, currency, the figures, the money at stake (decimal strings)."""
+    rows = []
+    for item in evidence.get("items") or []:
+        money = item.get("money") or {}
+        rows.append({"failing": item.get("key") or item.get("program_id") or "",
+                     "program_id": item.get("program_id") or "",
+                     "currency": item.get("currency") or "",
+                     **{k: item[k] for k in ("total_debits", "total_credits", "difference",
+                                             "problem") if item.get(k) is not None},
+                     "at_stake": next(iter(money.values()), "") if len(money) == 1 else ""})
+    if not rows and evidence.get("facts"):
+        rows.append({k: v for k, v in evidence["facts"].items()
+                     if isinstance(v, (str, int)) and k != "where"})
+    return rows

@@ -1,0 +1,85 @@
+"""Inhibition by a declared cause (issue 19; checks.yml caused_by): a worker outage with a queue
+backlog and stuck intents pages ONCE (worker_down); queue_depth and stuck_intents are opened as
+its children (recorded, counted, no message); effects that clear with the cause never page."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+
+from sge_recon.checks.loader import load_catalogue
+from sge_recon.checks.params import check_params
+from sge_recon.config import Settings
+from sge_recon.errors import ReconError
+
+from .test_alerts import (DISCORD, SLACK, alerting_recon, monitor_only, receiver,  # noqa: F401
+                          start_clock)
+
+
+def test_a_worker_outage_pages_once_with_its_effects_as_children(db_url, db, factory,
+                                                                 receiver):  # noqa: F811
+    recon = alerting_recon(db_url, receiver)
+    clock = start_clock()
+    sched = monitor_only(recon, clock)
+    factory.heartbeat("worker-1", last_seen_at=clock.now() - timedelta(minutes=3))
+    p = factory.program()
+    u = factory.user(p["id"])
+    intent = factory.intent(p["id"], u["id"], status="processing", amount=Decimal("250.00"),
+                            status_changed_at=clock.now() - timedelta(minutes=20))
+    db.execute("INSERT INTO public.jobs (queue, status) "
+               "SELECT 'settlement', 'waiting' FROM generate_series(1, 501)")
+    clock.advance(minutes=3)
+
+    sched.tick()
+    incidents = {i["kind"]: i for i in recon.incidents.incidents()}
+    assert set(incidents) == {"worker_down", "queue_depth", "stuck_intents"}
+    parent = incidents["worker_down"]
+    for child in ("queue_depth", "stuck_intents"):
+        inhibited = incidents[child]["details"]["inhibited_by"]
+        assert (inhibited["kind"], inhibited["incident_id"]) == ("worker_down", parent["id"])
+    slack, discord = receiver.delivered(SLACK), receiver.delivered(DISCORD)
+    assert len(slack) == len(discord) == 1
+    assert slack[0]["text"].startswith(f"[unnamed] P1 incident #{parent['id']}")
+
+    # the workers come back and drain everything: one resolution, for the page that was sent
+    clock.advance(minutes=10)
+    db.execute("UPDATE public.worker_heartbeats SET last_seen_at = %s", (clock.now(),))
+    db.execute("UPDATE public.jobs SET status = 'completed'")
+    db.execute("UPDATE public.settlement_intents SET status = 'completed', completed_at = %s "
+               "WHERE id = %s", (clock.now(), intent["id"]))
+    sched.tick()
+    assert {i["status"] for i in recon.incidents.incidents()} == {"resolved"}
+    slack = receiver.delivered(SLACK)
+    assert len(slack) == 2 and slack[1]["text"].startswith("Resolved:")
+
+
+def test_an_effect_that_outlives_its_cause_pages_on_its_own(db_url, db, factory,
+                                                            receiver):  # noqa: F811
+    recon = alerting_recon(db_url, receiver)
+    clock = start_clock()
+    sched = monitor_only(recon, clock)
+    factory.heartbeat("worker-1", last_seen_at=clock.now() - timedelta(minutes=6))
+    db.execute("INSERT INTO public.jobs (queue, status) "
+               "SELECT 'settlement', 'waiting' FROM generate_series(1, 501)")
+    sched.tick()
+    assert len(receiver.delivered(SLACK)) == 1
+    clock.advance(minutes=1)
+    db.execute("UPDATE public.worker_heartbeats SET last_seen_at = %s", (clock.now(),))
+    sched.tick()  # workers back, the backlog still there: now the queue pages
+    texts = [m["text"] for m in receiver.delivered(SLACK)]
+    assert len(texts) == 3  # worker_down opened, worker_down resolved, queue_depth opened
+    assert any(t.startswith("[unnamed] P2 incident") for t in texts)
+
+
+def test_caused_by_must_name_known_checks(tmp_path):
+    from pathlib import Path
+    import shutil
+    src = Path(__file__).resolve().parent.parent / "checks"
+    shutil.copytree(src, tmp_path / "checks")
+    yml = tmp_path / "checks" / "checks.yml"
+    yml.write_text(yml.read_text().replace("caused_by: [worker_status]\n",
+                                           "caused_by: [no_such_check]\n", 1))
+    with pytest.raises(ReconError, match="caused_by names unknown check"):
+        load_catalogue(tmp_path / "checks", check_params(Settings.load(env={})))
