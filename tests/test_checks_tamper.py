@@ -74,7 +74,8 @@ def test_tampering_opens_a_p0_incident_until_the_checkpoint_is_rebased(reconcile
     opened = reconciled.incidents.evaluate(now).opened
     tamper = [i for i in opened if i["kind"] == "ledger_tamper"]
     assert len(tamper) == 1
-    assert tamper[0]["priority"] == "P0" and tamper[0]["key"] == "prog_a/USD"
+    # one page per check and run, listing every program/currency (issue 19's grouping)
+    assert tamper[0]["priority"] == "P0" and tamper[0]["key"] == ""
     assert "prog_a" in tamper[0]["title"] and "100.00 USD" in tamper[0]["title"]
     # still open a minute later (the finding stays until a full run passes)
     assert not [i for i in reconciled.incidents.evaluate(now).resolved
