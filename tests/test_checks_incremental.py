@@ -156,3 +156,24 @@ def test_the_fast_run_reads_only_new_entries(recon, db_url):
                 checkpoint.INCREMENTAL_LEDGER_BALANCE).replace(
                 ":watermark", "100").replace(":ledger_tolerance", "0.01")).fetchone()[0]
     assert "ledger_entries_pkey" in str(plan)
+
+
+def test_a_difference_beyond_numeric_38_6_is_checkpointed_exactly(recon, factory):
+    """Two legs near the ledger column's maximum make a difference of 33 integer digits: the
+    checkpoint stores it exactly and the per-minute run equals the full run."""
+    from sge_recon.db import ledger_checkpoint as checkpoint
+
+    big = Decimal("99999999999999999999999999999999.999999")  # numeric(38,6)'s maximum
+    factory.program(id="prog_big")
+    txn = factory.journal("prog_big", [("treasury", "debit", big), ("treasury", "debit", big)])
+    checkpoint.advance(recon.db)
+    assert checkpoint.advance(recon.db).watermark > 0
+    stored = recon.db.fetch_one("SELECT difference FROM recon.ledger_checkpoint_unbalanced "
+                                "WHERE transaction_id = %s", (txn,))
+    twice = Decimal("199999999999999999999999999999999.999998")  # exact (not 2 * big: Python's
+    assert stored["difference"] == twice                         # context rounds to 28 digits)
+    fast = recon.checks.run(fast_only=True, store=False).by_name()["transaction_balance"]
+    full = recon.checks.run(only=["transaction_balance"], store=False).by_name()[
+        "transaction_balance"]
+    assert fast.status == full.status == "fail" and fast.rows == full.rows
+    assert fast.rows[0]["difference"] == twice
