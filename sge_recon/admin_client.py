@@ -135,23 +135,32 @@ class AdminClient:
                                    f"no key configured for {key}; set {setting} (the console and "
                                    "jobs read it from the settings)")
             headers["Authorization"] = f"Bearer {token}"
-        try:
-            response = self._http.request(method, path, json=json, headers=headers)
-        except httpx.TimeoutException:
-            return AdminResult(action, False, None, {},
-                               f"admin API at {self.base_url} did not answer in time; it may be "
-                               "overloaded — check it and retry (the action may still complete)")
-        except httpx.HTTPError:
-            return AdminResult(action, False, None, {},
-                               f"admin API unreachable at {self.base_url}; start it "
-                               "(`sge-recon api`) or fix SGE_ADMIN_API_URL")
-        data = _json_object(response)
-        ok = 200 <= response.status_code < 300
-        error = None
-        if not ok:
-            error = str(data.get("error") or f"the API answered HTTP {response.status_code} "
-                                               "without an explanation")
-        return AdminResult(action, ok, response.status_code, data, error)
+        return exchange(
+            self._http, action, method, path, json=json, headers=headers,
+            timed_out=f"admin API at {self.base_url} did not answer in time; it may be "
+                      "overloaded — check it and retry (the action may still complete)",
+            unreachable=f"admin API unreachable at {self.base_url}; start it "
+                        "(`sge-recon api`) or fix SGE_ADMIN_API_URL")
+
+
+def exchange(http: httpx.Client, action: str, method: str, path: str, *, json: Any,
+             headers: dict[str, str], timed_out: str, unreachable: str) -> AdminResult:
+    """One request of an admin client (either dialect), never raising: a timeout or an
+    unreachable API is a failed result with the dialect's sentence; an error answer carries the
+    API's own ``error`` text."""
+    try:
+        response = http.request(method, path, json=json, headers=headers)
+    except httpx.TimeoutException:
+        return AdminResult(action, False, None, {}, timed_out)
+    except httpx.HTTPError:
+        return AdminResult(action, False, None, {}, unreachable)
+    data = _json_object(response)
+    ok = 200 <= response.status_code < 300
+    error = None
+    if not ok:
+        error = str(data.get("error") or f"the API answered HTTP {response.status_code} "
+                                           "without an explanation")
+    return AdminResult(action, ok, response.status_code, data, error)
 
 
 def _json_object(response: httpx.Response) -> dict[str, Any]:

@@ -12,11 +12,12 @@ webhook retry, ledger corrections) answers at once, without a request, with the 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import httpx
 
-from .admin_client import AdminResult, _json_object, _segment
+from .admin_client import AdminResult, _segment, exchange
 from .config import Settings
 
 # action (AdminClient method) -> why the SGE platform cannot do it
@@ -116,25 +117,16 @@ class SgeAdminClient:
             headers["X-Admin-Id"] = operator
         if self._bearer:
             headers["Authorization"] = f"Bearer {self._bearer}"
-        try:
-            response = self._http.request(method, path, json=json, headers=headers)
-        except httpx.TimeoutException:
-            return AdminResult(action, False, None, {},
-                               f"the SGE admin API at {self.base_url} did not answer in time; "
-                               "check it and retry (the action may still complete)")
-        except httpx.HTTPError:
-            return AdminResult(action, False, None, {},
-                               f"the SGE admin API is unreachable at {self.base_url}; check "
-                               "SGE_ADMIN_API_URL")
-        data = _json_object(response)
-        ok = 200 <= response.status_code < 300
-        error = None
-        if not ok:
-            error = str(data.get("error") or f"the API answered HTTP {response.status_code} "
-                                               "without an explanation")
-        if ok and "message" not in data:
-            data = {**data, "message": _describe(action, data)}
-        return AdminResult(action, ok, response.status_code, data, error)
+        result = exchange(
+            self._http, action, method, path, json=json, headers=headers,
+            timed_out=f"the SGE admin API at {self.base_url} did not answer in time; check it "
+                      "and retry (the action may still complete)",
+            unreachable=f"the SGE admin API is unreachable at {self.base_url}; check "
+                        "SGE_ADMIN_API_URL")
+        if result.ok and "message" not in result.data:
+            result = replace(result, data={**result.data,
+                                           "message": _describe(action, result.data)})
+        return result
 
 
 def _describe(action: str, data: dict) -> str:
