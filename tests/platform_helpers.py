@@ -8,11 +8,16 @@ import threading
 import time
 from decimal import Decimal
 
+import httpx
+import pytest
 import uvicorn
 
 from sge_recon.platform.api import create_app
 
+from sge_recon.db import Database
+
 from .conftest import settings_for
+from .factories import PlatformFactory
 
 ADMIN_KEY = "test-admin-key-0123456789"
 APPROVER_1 = "test-approver-one-0123456789"
@@ -89,3 +94,21 @@ def enqueue_intents(db, program_id: str, user_id: str, intent_ids, amount: Decim
                                          user_id=user_id, amount=amount, currency="USD",
                                          fault=None, fault_repeats=0, now=ago(seconds=1))
 
+
+
+# Module fixtures shared by the API test modules (import them into the module that uses them).
+@pytest.fixture(scope="module")
+def mdb(module_db_url) -> Database:
+    return Database(module_db_url)
+
+
+@pytest.fixture(scope="module")
+def make(mdb) -> PlatformFactory:
+    return PlatformFactory(mdb)
+
+
+@pytest.fixture(scope="module")
+def api(module_db_url):
+    with running_api(module_db_url) as url:
+        with httpx.Client(base_url=url, timeout=30) as client:
+            yield client

@@ -14,24 +14,11 @@ from sge_recon.platform.api import MAX_BODY_BYTES
 
 from .conftest import settings_for
 from .factories import PlatformFactory
+from .platform_helpers import api, make, mdb  # noqa: F401 - fixtures
 from .platform_helpers import ADMIN, APPROVER_1, APPROVER_2, bearer, payable_batch, running_api
 
 
-@pytest.fixture(scope="module")
-def mdb(module_db_url) -> Database:
-    return Database(module_db_url)
-
-
-@pytest.fixture(scope="module")
-def make(mdb) -> PlatformFactory:
-    return PlatformFactory(mdb)
-
-
-@pytest.fixture(scope="module")
-def api(module_db_url):
-    with running_api(module_db_url) as url:
-        with httpx.Client(base_url=url, timeout=30) as client:
-            yield client
+# one module database, its factory and a real API over HTTP (tests/platform_helpers.py)
 
 
 def last_audit(mdb: Database) -> dict:
