@@ -28,7 +28,7 @@ from .conftest import settings_for
 
 # Checks that measure liveness or time rather than correctness: a scenario that stops workers or
 # leaves a queue behind says so explicitly; these are the usual suspects.
-LIVENESS_CHECKS = frozenset({"worker_status", "queue_depth", "processing_time", "stuck_intents"})
+LIVENESS_CHECKS = frozenset({"worker_status", "queue_paused", "queue_depth", "processing_time", "stuck_intents"})
 
 INVARIANT_FIGURES: Counter = Counter()
 

@@ -484,4 +484,4 @@ def test_clean_platform_passes_everything(recon, factory, program):
     factory.delivery(endpoint["id"], status="delivered", last_attempt_at=now())
     run = recon.checks.run(store=False)
     assert {c.name: c.status for c in run.checks} == {c.name: "pass" for c in run.checks}
-    assert len(run.checks) == 21 and run.exit_code() == 0
+    assert len(run.checks) == 22 and run.exit_code() == 0

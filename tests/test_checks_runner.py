@@ -62,12 +62,12 @@ def sge_recon(args: list[str], env: dict[str, str]) -> subprocess.CompletedProce
 
 
 # -- loader ------------------------------------------------------------------------------------
-def test_the_project_catalogue_loads_all_twenty_one_checks():
+def test_the_project_catalogue_loads_all_twenty_two_checks():
     names = [d.name for d in load(project_root() / "checks")]
     assert names == ["ledger_balance", "transaction_balance", "ledger_tamper", "stuck_intents",
                      "payout_batch_sla", "webhook_retries", "webhook_exhausted",
-                     "webhook_endpoints_failing", "worker_status", "queue_depth",
-                     "processing_time", "affiliate_tree", "commission_accuracy",
+                     "webhook_endpoints_failing", "worker_status", "queue_paused",
+                     "queue_depth", "processing_time", "affiliate_tree", "commission_accuracy",
                      "settlement_chain_match", "commission_ledger", "platform_data_integrity",
                      "journal_single_program", "intent_completion", "commission_duplicates",
                      "payout_batch_total", "payout_approval_quorum"]
@@ -201,7 +201,7 @@ def test_cli_json_is_the_design_contract(cli_env, factory):
     assert proc.returncode == 2, proc.stderr
     out = json.loads(proc.stdout)
     assert list(out) == ["run_id", "started_at", "finished_at", "status", "checks"]
-    assert out["status"] == "fail" and len(out["checks"]) == 21
+    assert out["status"] == "fail" and len(out["checks"]) == 22
     ledger = out["checks"][0]
     assert list(ledger) == ["name", "status", "priority", "failing_rows", "value", "rows",
                             "duration_ms", "error"]

@@ -25,7 +25,7 @@ def load(recon: Recon, faults=None):
 def test_clean_simulation_is_all_pass(sim_recon):
     results = load(sim_recon)
     assert {n: r.status for n, r in results.items()} == {n: "pass" for n in results}
-    assert len(results) == 21
+    assert len(results) == 22
 
 
 def test_all_faults_are_found_with_their_rows(sim_recon):

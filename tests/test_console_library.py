@@ -174,3 +174,32 @@ def test_a_batch_pays_in_the_currency_of_its_commissions(recon, factory):
     alerts = {a.kind: a for a in recon.console.overview().alerts}
     assert alerts["pending_payouts"].money_at_stake == {"EUR": Decimal("3.00")}
     assert recon.console.open_payout_batches()[0]["currency"] == "EUR"
+
+
+def test_overview_ranks_alerts_and_open_incidents_by_money_at_stake(recon, factory, db):
+    """Issue 19: red before amber before green; within a colour and among the open incidents,
+    the largest amount at stake in any one currency first (never summed across currencies)."""
+    from sge_recon.db import ops
+
+    program = factory.program()
+    user = factory.user(program["id"])
+    factory.intent(program["id"], user["id"], status="payment_pending", amount=Decimal("5.00"),
+                   status_changed_at=ago(minutes=30))   # stuck: red, 5 USD
+    factory.payout_batch(program["id"], total_amount=Decimal("9000.00"),
+                         created_at=ago(hours=25))      # past the SLA: amber, 9,000 USD
+    factory.heartbeat("w1")
+    now = ago(seconds=0)
+    with recon.db.transaction() as conn:
+        for kind, priority, money in (("stuck_intents", "P1", {"USD": "10.00"}),
+                                      ("queue_depth", "P2", {"USD": "99999.00"}),
+                                      ("worker_down", "P1", {"EUR": "700.00", "USD": "1.00"}),
+                                      ("webhook_exhausted", "P3", {})):
+            ops.insert_incident(conn, kind=kind, key="", priority=priority, title=kind,
+                                details={"money": money}, money_at_stake=None, now=now,
+                                check_run_id=None)
+    overview = recon.console.overview()
+    assert [a.kind for a in overview.alerts][:2] == ["stuck_intents", "pending_payouts"]
+    assert overview.alerts[0].light is Light.RED and overview.alerts[1].light is Light.AMBER
+    assert [i["kind"] for i in overview.top_incidents] == [
+        "worker_down", "stuck_intents", "queue_depth", "webhook_exhausted"]
+    assert overview.open_incidents == {"P1": 2, "P2": 1, "P3": 1}

@@ -42,6 +42,7 @@ def test_overview_shows_the_four_lights_the_alerts_and_the_last_run(at, platform
     assert "Money at stake: **250.00 USD**" in shown  # the stuck intent, with its currency
     assert "Last reconciliation run" in shown and "fail" in shown
     assert "Open incidents: 1 P0" in shown
+    assert f"- **P0** #{platform['incident_id']} Ledger imbalance in prog_console USD" in shown
 
 
 def test_ledger_shows_balances_the_imbalance_and_its_transaction(at, platform):

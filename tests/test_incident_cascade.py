@@ -73,13 +73,57 @@ def test_an_effect_that_outlives_its_cause_pages_on_its_own(db_url, db, factory,
     assert any(t.startswith("[unnamed] P2 incident") for t in texts)
 
 
+def test_a_paused_queue_pages_once_with_its_backlog_and_stuck_intents_as_children(
+        db_url, db, factory, receiver):  # noqa: F811
+    recon = alerting_recon(db_url, receiver)
+    clock = start_clock()
+    sched = monitor_only(recon, clock)
+    factory.heartbeat("worker-1", last_seen_at=clock.now())  # workers are fine: only paused
+    p = factory.program()
+    u = factory.user(p["id"])
+    intent = factory.intent(p["id"], u["id"], status="processing", amount=Decimal("250.00"),
+                            status_changed_at=clock.now() - timedelta(minutes=20))
+    db.execute("INSERT INTO public.queue_control (queue, paused, changed_at, changed_by) "
+               "VALUES ('settlement', true, %s, 'alice') ON CONFLICT (queue) DO UPDATE SET "
+               "paused = true, changed_at = excluded.changed_at, changed_by = 'alice'",
+               (clock.now() - timedelta(minutes=30),))
+    db.execute("INSERT INTO public.jobs (queue, status) "
+               "SELECT 'settlement', 'waiting' FROM generate_series(1, 501)")
+
+    sched.tick()
+    incidents = {i["kind"]: i for i in recon.incidents.incidents()}
+    assert set(incidents) == {"queue_paused", "queue_depth", "stuck_intents"}
+    parent = incidents["queue_paused"]
+    assert parent["priority"] == "P3" and "paused by alice" in parent["title"]
+    for child in ("queue_depth", "stuck_intents"):
+        inhibited = incidents[child]["details"]["inhibited_by"]
+        assert (inhibited["kind"], inhibited["incident_id"]) == ("queue_paused", parent["id"])
+    slack = receiver.delivered(SLACK)
+    assert len(slack) == 1 and slack[0]["text"].startswith(
+        f"[unnamed] P3 incident #{parent['id']}")
+    assert "Settlement queue paused by alice" in slack[0]["text"]
+
+    # resumed, the workers drain it: the one page resolves, the children close silently
+    clock.advance(minutes=5)
+    db.execute("UPDATE public.queue_control SET paused = false, changed_at = %s, "
+               "changed_by = 'alice' WHERE queue = 'settlement'", (clock.now(),))
+    db.execute("UPDATE public.worker_heartbeats SET last_seen_at = %s", (clock.now(),))
+    db.execute("UPDATE public.jobs SET status = 'completed'")
+    db.execute("UPDATE public.settlement_intents SET status = 'completed', completed_at = %s "
+               "WHERE id = %s", (clock.now(), intent["id"]))
+    sched.tick()
+    assert {i["status"] for i in recon.incidents.incidents()} == {"resolved"}
+    slack = receiver.delivered(SLACK)
+    assert len(slack) == 2 and slack[1]["text"].startswith("Resolved:")
+
+
 def test_caused_by_must_name_known_checks(tmp_path):
     from pathlib import Path
     import shutil
     src = Path(__file__).resolve().parent.parent / "checks"
     shutil.copytree(src, tmp_path / "checks")
     yml = tmp_path / "checks" / "checks.yml"
-    yml.write_text(yml.read_text().replace("caused_by: [worker_status]\n",
+    yml.write_text(yml.read_text().replace("caused_by: [worker_status, queue_paused]\n",
                                            "caused_by: [no_such_check]\n", 1))
     with pytest.raises(ReconError, match="caused_by names unknown check"):
         load_catalogue(tmp_path / "checks", check_params(Settings.load(env={})))

@@ -29,7 +29,7 @@ from sge_recon.platform.sge_platform import (FAULT_CHECKS, SGE_FAULTS, create_sg
 from .conftest import settings_for
 
 UNAVAILABLE = {"webhook_retries", "webhook_exhausted", "webhook_endpoints_failing",
-               "worker_status", "queue_depth", "settlement_chain_match"}
+               "worker_status", "queue_paused", "queue_depth", "settlement_chain_match"}
 AVAILABLE = {"ledger_balance", "transaction_balance", "ledger_tamper", "stuck_intents",
              "payout_batch_sla", "processing_time", "affiliate_tree", "commission_accuracy",
              "commission_ledger", "platform_data_integrity", "journal_single_program",

@@ -272,6 +272,30 @@ def test_pause_and_resume_a_bullmq_queue_are_recorded(sge_url, world, redis_serv
     assert not unknown.ok and "not one of the platform's queues" in unknown.message
 
 
+def test_a_paused_bullmq_settlement_queue_is_the_cause_of_its_backlog(sge_url, world,
+                                                                     redis_server):
+    from sge_recon.alerts.rules import cause_of, evaluate_rules
+
+    recon = recon_for(sge_url, redis_server.url, QUEUE_DEPTH_WARN=2, QUEUE_DEPTH_FAIL=3)
+    assert recon.checks.run(only=["queue_paused"], store=False).checks[0].status == "pass"
+    assert recon.console.actions.pause_bullmq_queue("Ada", QUEUE).ok
+    try:
+        [paused] = recon.checks.run(only=["queue_paused"], store=False).checks
+        assert (paused.status, paused.engine, paused.failing_rows) == ("warn", "bullmq", 1)
+        assert paused.rows[0]["queue"] == QUEUE and paused.rows[0]["waiting"] == 4
+        facts = gather_facts(recon.db, recon.settings, datetime.now(timezone.utc))
+        assert facts.queue_paused and facts.queue_paused_by is None  # BullMQ keeps no author
+        assert {g.name: g.samples for g in core_gauges(facts)}["sge_queue_paused"] == \
+            [((), Decimal(1))]
+        findings = evaluate_rules(facts, recon.settings)
+        causes = cause_of(findings, {d.name: d for d in recon.checks.catalogue()})
+        backlog = next(f for f in findings if f.kind == "queue_depth")
+        assert causes[(backlog.kind, backlog.key)].kind == "queue_paused"
+    finally:
+        assert recon.console.actions.resume_bullmq_queue("Ada", QUEUE).ok
+    assert recon.checks.run(only=["queue_paused"], store=False).checks[0].status == "pass"
+
+
 def test_redis_and_bullmq_are_imported_only_by_the_data_access_module():
     import re
     from pathlib import Path

@@ -63,6 +63,12 @@ def live() -> None:
     if data.open_incidents:
         text = ", ".join(f"{n} {p}" for p, n in sorted(data.open_incidents.items()))
         st.warning(f"Open incidents: {text}.", icon=":material/emergency:")
+        st.caption("By priority, then the largest amount at stake in one currency:")
+        for incident in data.top_incidents:
+            money = kit.money_by_currency((incident.get("details") or {}).get("money"))
+            st.markdown(f"- **{incident['priority']}** #{incident['id']} {incident['title']}"
+                        + (f" · at stake **{money}**" if money else "")
+                        + ("" if incident["status"] == "open" else f" · {incident['status']}"))
         st.page_link("views/incidents.py", label="Open Incidents", icon=":material/emergency:")
     if data.replica_text:
         st.caption(data.replica_text)

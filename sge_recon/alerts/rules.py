@@ -47,6 +47,11 @@ RULES: dict[str, Rule] = {r.kind: r for r in (
           "Check database and RPC reachability (the workers need both).",
           "Once a heartbeat is back, watch the queue drain on the Queue & workers page."),
          "queue"),
+    Rule("queue_paused", "queue_paused", "P3", "Settlement queue is paused",
+         ("Ask who paused it and why; a planned maintenance belongs in a silence.",
+          "Resume it (console: Queue & workers → Resume) once the reason is over.",
+          "If it must stay paused, accept the incident with a note saying until when."),
+         "queue"),
     Rule("queue_depth", "queue_depth", "P2", "Settlement queue is backing up",
          ("Check that workers are alive and not degraded (Queue & workers page).",
           "Look for a failing dependency (RPC latency, database) slowing every job.",
@@ -110,7 +115,7 @@ class Finding:
 def evaluate_rules(facts: Facts, settings: Settings) -> list[Finding]:
     """Every incident the facts call for right now, in priority order."""
     findings = [*_ledger(facts, settings), *_tamper(facts), *_workers(facts, settings),
-                *_queue(facts, settings), *_stuck(facts, settings), *_webhooks(facts, settings),
+                *_paused(facts), *_queue(facts, settings), *_stuck(facts, settings), *_webhooks(facts, settings),
                 *_replica(facts, settings)]
     # a signal the platform has no data for never alerts (DESIGN §5 `unavailable`)
     findings = [f for f in findings if facts.has(f.rule.check)]
@@ -210,6 +215,23 @@ def _workers(facts: Facts, settings: Settings) -> list[Finding]:
         {"last_heartbeat_at": facts.last_heartbeat_at.isoformat(),
          "down_seconds": str(int(down)), "workers_seen_24h": facts.workers_recent,
          "queue_depth": facts.queue_depth, "where": "settlement workers"})]
+
+
+def _paused(facts: Facts) -> list[Finding]:
+    """The settlement queue is paused: the declared cause (checks.yml caused_by) of the backlog
+    and the stuck intents that follow, which become this incident's children."""
+    if not facts.queue_paused:
+        return []
+    since = (f" since {facts.queue_paused_at:%Y-%m-%d %H:%M} UTC"
+             if facts.queue_paused_at else "")
+    by = f" by {facts.queue_paused_by}" if facts.queue_paused_by else ""
+    return [Finding(
+        "queue_paused", "settlement",
+        f"Settlement queue paused{by}{since} ({facts.queue_depth} jobs waiting)",
+        dict(facts.queue_money),
+        {"paused_by": facts.queue_paused_by,
+         "paused_at": facts.queue_paused_at.isoformat() if facts.queue_paused_at else None,
+         "queue_depth": facts.queue_depth, "where": facts.queue_source or "settlement queue"})]
 
 
 def _queue(facts: Facts, settings: Settings) -> list[Finding]:

@@ -1,4 +1,4 @@
-"""``queue_depth`` and ``worker_status`` measured from the platform's queue source (BullMQ on
+"""``queue_paused``, ``queue_depth`` and ``worker_status`` measured from the platform's queue source (BullMQ on
 Redis, DESIGN §11) instead of the contract's ``jobs`` / ``worker_heartbeats`` tables.
 
 The catalogue stays the one place for thresholds: the measured value goes through the same
@@ -48,6 +48,13 @@ def measure(definition: CheckDefinition, snap: QueueSnapshot, started: float) ->
         # the check's value is the settlement queue's depth; the other queues are shown beside it
         rows.sort(key=lambda r: r["queue"] != snap.settlement_queue)
         return evaluate(definition, 1, Decimal(s.depth), rows, started, ENGINE, details)
+    if definition.name == "queue_paused":
+        # BullMQ keeps no record of who paused a queue or when: the row says so
+        s = snap.settlement
+        rows = [{"queue": s.queue, "paused_by": None, "paused_at": None, "paused_seconds": None,
+                 "waiting": s.depth}] if s.paused else []
+        details["paused"] = s.paused
+        return evaluate(definition, len(rows), None, rows, started, ENGINE, details)
     if definition.name == "worker_status":
         state = snap.worker_state
         code = WORKER_CODES[state]

@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 
+from ..alerts.evidence import money_order
 from ..config import Settings
 from ..db import console as q
 from .health import (WORKER_LIGHTS, HealthMetric, Light, processing_light, queue_light,
@@ -47,6 +48,8 @@ class Overview:
     alerts: list[AlertSummary]
     last_run: LastRun | None
     open_incidents: dict[str, int] = field(default_factory=dict)
+    # the open incidents with the most money at stake first (issue 19: money-weighted severity)
+    top_incidents: list[dict] = field(default_factory=list)
     queue_paused: bool = False
     # platform reads on a standby (PLATFORM_READ_URL): where, how far behind, and the sentence
     # when it is too far behind or paused (then nothing on the page is green)
@@ -92,6 +95,7 @@ def build_overview(conn, settings: Settings, check_results: dict[str, Any],
         if int(payouts.get("count") or 0) else {}
     webhooks = q.webhook_failure_summary(conn)
     incidents = {r["priority"]: r["count"] for r in q.open_incident_counts(state)}
+    top = money_order(q.unresolved_incidents(state, INCIDENTS_RANKED))[:INCIDENTS_SHOWN]
     ledger_age = q.newest_result_age(state, list(LEDGER_CHECKS)).get("age_seconds")
 
     metrics = [
@@ -100,16 +104,32 @@ def build_overview(conn, settings: Settings, check_results: dict[str, Any],
         queue_metric(int(queue.get("waiting") or 0), bool(queue.get("paused")), settings),
         processing_metric(processing, settings),
     ]
-    alerts = [
+    alerts = by_money_at_stake([
         stuck_alert(stuck, settings),
         imbalance_alert(check_results),
         payout_alert(payouts, settings),
         webhook_alert(webhooks, settings),
-    ]
+    ])
     return Overview(loaded_at=datetime.now(timezone.utc), metrics=metrics, alerts=alerts,
                     last_run=summarise_run(last_run), open_incidents=incidents,
+                    top_incidents=top,
                     queue_paused=bool(queue.get("paused")),
                     **_replica_fields(replica))
+
+
+INCIDENTS_RANKED = 200  # unresolved incidents read to rank (more are counted, not ranked)
+INCIDENTS_SHOWN = 5
+LIGHT_ORDER = {Light.RED: 0, Light.AMBER: 1, Light.GREY: 2, Light.GREEN: 3}
+
+
+def by_money_at_stake(alerts: list[AlertSummary]) -> list[AlertSummary]:
+    """Red before amber before unknown before green; within a colour, the largest amount at
+    stake in any one currency first (amounts in different currencies are never added up)."""
+    def largest(a: AlertSummary) -> Decimal:
+        return max((abs(Decimal(str(v))) for v in (a.money_at_stake or {}).values()),
+                   default=Decimal(0))
+
+    return sorted(alerts, key=lambda a: (LIGHT_ORDER[a.light], -largest(a)))
 
 
 def _replica_fields(replica: Any) -> dict[str, Any]:
@@ -260,7 +280,7 @@ def mark_unavailable(overview: Overview, unavailable: dict[str, str]) -> Overvie
         reasons = [unavailable[c] for c in ALERT_CHECKS.get(a.kind, ()) if c in unavailable]
         alerts.append(AlertSummary(a.kind, a.label, 0, None, reasons[0], Light.GREY, a.page)
                       if reasons and len(reasons) == len(ALERT_CHECKS[a.kind]) else a)
-    overview.alerts = alerts
+    overview.alerts = by_money_at_stake(alerts)
     return overview
 
 

@@ -138,6 +138,14 @@ def newest_result_age(conn, names: list[str]) -> dict:
           AND NOT (coalesce(details, '{}'::jsonb) ? 'program_id')""", (names,))
 
 
+def unresolved_incidents(conn, limit: int) -> list[dict]:
+    """Open, acknowledged and accepted incidents (the Overview ranks them by money at stake)."""
+    return _all(conn, """
+        SELECT id, kind, key, priority, status, title, details, money_at_stake, opened_at
+        FROM recon.incidents WHERE status <> 'resolved'
+        ORDER BY priority, opened_at DESC LIMIT %s""", (limit,))
+
+
 def open_incident_counts(conn) -> list[dict]:
     return _all(conn, """
         SELECT priority, count(*) AS count FROM recon.incidents WHERE status <> 'resolved'

@@ -319,6 +319,13 @@ def queue_facts(db: Reader) -> list[dict]:
         "WHERE j.queue = 'settlement' AND j.status = 'waiting' GROUP BY 1 ORDER BY 1")
 
 
+def queue_pause(db: Reader) -> dict | None:
+    """The settlement queue's pause (who, since when); None while it runs."""
+    rows = db.fetch_all("SELECT changed_at, changed_by FROM platform.queue_control "
+                        "WHERE queue = 'settlement' AND paused")
+    return rows[0] if rows else None
+
+
 def stuck_intent_facts(db: Reader, now: datetime, timeout_minutes: int,
                        fail_minutes: int) -> list[dict]:
     """Per currency: intents stuck past the timeout (warn) and past the fail threshold."""

@@ -61,6 +61,9 @@ def core_gauges(facts: Facts) -> list[Gauge]:
         ledger.add(d.difference * 100, d.program_id, d.currency)
     queue = Gauge("sge_queue_depth_total", "Jobs waiting in the settlement queue.")
     queue.add(facts.queue_depth)
+    paused = Gauge("sge_queue_paused", "1 while the settlement queue is paused (workers take no "
+                   "new jobs), else 0.")
+    paused.add(1 if facts.queue_paused else 0)
     workers = Gauge("sge_worker_status", "Settlement worker status: 1 for the current status, "
                     "0 for the others.", ("status",))
     for status in WORKER_STATUSES:
@@ -91,7 +94,7 @@ def core_gauges(facts: Facts) -> list[Gauge]:
     # A signal the platform has no data for exports no series: an absent series is not a zero
     # (sge_check_status{status="unavailable"} says why it is missing).
     by_check = {"processing_time": [processing], "ledger_balance": [ledger],
-                "queue_depth": [queue], "worker_status": [workers, live, down],
+                "queue_depth": [queue], "queue_paused": [paused], "worker_status": [workers, live, down],
                 "stuck_intents": [stuck, oldest], "webhook_exhausted": [exhausted],
                 "webhook_retries": [retrying], "webhook_endpoints_failing": [endpoints]}
     return [g for check, gauges in by_check.items() if facts.has(check) for g in gauges]

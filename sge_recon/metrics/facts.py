@@ -66,6 +66,11 @@ class Facts:
     replica_lag_seconds: Decimal | None = None
     replica_paused: bool = False
     replica_problem: str | None = None
+    # the settlement queue is paused (queue_paused): since when and by whom, when the platform
+    # records it (BullMQ keeps neither)
+    queue_paused: bool = False
+    queue_paused_at: datetime | None = None
+    queue_paused_by: str | None = None
 
     def has(self, check: str) -> bool:
         return check not in self.unavailable
@@ -130,6 +135,8 @@ def apply_queue_source(facts: Facts, db: Database, settings: Settings) -> None:
     workers = snap.settlement_workers
     facts.queue_depth = snap.depth
     facts.queue_money = {}
+    facts.queue_paused = snap.settlement.paused
+    facts.queue_paused_at = facts.queue_paused_by = None
     facts.workers_recent = len(workers)
     facts.workers_live = len(workers)
     facts.worker_status = snap.worker_state
@@ -171,6 +178,7 @@ def _facts(db: "ops.Snapshot", settings: Settings, now: datetime,
     workers = ops.worker_facts(db, now, settings.WORKER_DOWN_SECONDS)
     p50 = ops.job_duration_p50(db, now)
     queue = ops.queue_facts(db)
+    paused = ops.queue_pause(db)
     stuck = ops.stuck_intent_facts(db, now, settings.INTENT_TIMEOUT_MINUTES,
                                    settings.INTENT_STUCK_FAIL_MINUTES)
     hooks = ops.webhook_delivery_facts(db)
@@ -188,6 +196,9 @@ def _facts(db: "ops.Snapshot", settings: Settings, now: datetime,
         job_p50_recent=recent_p50, job_p50_baseline=baseline_p50,
         queue_depth=sum(r["depth"] for r in queue),
         queue_money={r["currency"]: r["amount"] for r in queue if r["currency"]},
+        queue_paused=paused is not None,
+        queue_paused_at=paused["changed_at"] if paused else None,
+        queue_paused_by=paused["changed_by"] if paused else None,
         stuck_intents=sum(r["stuck"] for r in stuck),
         stuck_intents_failing=sum(r["stuck_fail"] for r in stuck),
         stuck_money={r["currency"]: r["amount_fail"] for r in stuck if r["stuck_fail"]},

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from ..db.relations import PlatformRelations
 
 # The checks measured from the queue source instead of PostgreSQL when the profile declares one.
-QUEUE_CHECKS = ("queue_depth", "worker_status")
+QUEUE_CHECKS = ("queue_paused", "queue_depth", "worker_status")
 # Job states a user can list (BullMQ's names).
 JOB_STATES = ("waiting", "prioritized", "delayed", "active", "failed", "completed")
 
