@@ -13,7 +13,7 @@ import pytest
 from sge_recon.context import Recon
 
 from .conftest import settings_for
-from .console_support import app, console_env, open_page, texts
+from .console_support import app, console_env, frame, open_page, texts
 from .factories import ago
 from .platform_helpers import APPROVER_1, APPROVER_2, payable_batch, running_api
 
@@ -157,6 +157,54 @@ def test_pause_and_resume_the_queue(console, db):
     confirm(at)
     assert db.fetch_one("SELECT paused FROM public.queue_control")["paused"] is False
     assert [r["action"] for r in actions(db)] == ["pause_queue", "resume_queue"]
+
+
+def test_failed_jobs_are_listed_and_retried_one_or_many(console, db, factory):
+    """Issue 15 (Sidekiq-grade queue page): the failed jobs with their errors and attempts; the
+    ticked ones (or all listed) retried, one admin API call and one action-log row each; a job
+    whose intent has since completed is not offered."""
+    program = factory.program()
+    user = factory.user(program["id"])
+    first, second = (factory.intent(program["id"], user["id"], status="failed",
+                                    last_error="RPC timeout") for _ in range(2))
+    done = factory.intent(program["id"], user["id"], status="completed", completed_at=ago())
+    for intent in (first, second, done):
+        factory.job(intent_id=intent["id"], status="failed", attempts=4,
+                    last_error=f"RPC timeout for {intent['id']}", finished_at=ago(minutes=3))
+    factory.job(intent_id=done["id"], status="delayed", run_at=ago(minutes=-30))
+    at = open_page(console, "queue")
+    failed = frame(at, "job_id", "intent_id", "last_error")
+    assert len(failed) == 3 and set(failed["attempts"]) == {4}
+    assert "Failed (3)" in [t.label for t in at.tabs] and "Delayed (1)" in [t.label for t in at.tabs]
+    offered = at.multiselect(key="retry_choice").options
+    assert len(offered) == 2 and all(f"intent {i['id']} · job" in o
+                                     for i, o in zip((first, second), sorted(offered)))
+    at.multiselect(key="retry_choice").select(second["id"]).run()
+    at.button(key="retry_selected").click().run()
+    assert db.fetch_all("SELECT 1 FROM public.jobs WHERE status = 'waiting'") == []
+    confirm(at)
+    assert "Re-enqueued 1 of 1 intent(s)." in texts(at)
+    waiting = db.fetch_all("SELECT intent_id FROM public.jobs WHERE status = 'waiting'")
+    assert [r["intent_id"] for r in waiting] == [second["id"]]
+    assert [(r["action"], r["target"], r["result"]) for r in actions(db)] == \
+        [("retry_intent", second["id"], "ok")]
+
+    at.button(key="retry_all_failed").click().run()
+    confirm(at)
+    waiting = db.fetch_all("SELECT intent_id FROM public.jobs WHERE status = 'waiting'")
+    assert sorted(r["intent_id"] for r in waiting) == sorted([first["id"], second["id"]])
+    logged = [(r["action"], r["target"]) for r in actions(db)]
+    assert sorted(logged[1:]) == [("retry_intent", i["id"]) for i in (first, second)]  # each
+
+
+def test_bulk_retry_refuses_nothing_chosen_and_too_many(db_url):
+    from sge_recon.errors import UsageError
+
+    recon = Recon(settings_for(db_url))
+    with pytest.raises(UsageError, match="no intent chosen"):
+        recon.console.actions.retry_intents("Ada", [])
+    with pytest.raises(UsageError, match="at most 100"):
+        recon.console.actions.retry_intents("Ada", [f"int_{i}" for i in range(101)])
 
 
 def fill_correction(at, rows, reason="Fix a mis-posted fee"):

@@ -1,6 +1,7 @@
-"""Queue & workers: depth by status, pause/resume, workers. On a platform whose queues are BullMQ
-on Redis (SGE), the BullMQ queues: counts per state, failed and delayed jobs, workers, and the
-pause/resume/retry actions through BullMQ."""
+"""Queue & workers: depth by status, the failed/waiting/delayed/active jobs with their errors and
+attempts, retry one or many, pause/resume, workers (retired ones aged out); refreshes itself. On
+a platform whose queues are BullMQ on Redis (SGE), the BullMQ queues: counts per state, failed
+and delayed jobs, workers, and the pause/resume/retry actions through BullMQ."""
 
 import streamlit as st
 
@@ -103,21 +104,37 @@ def bullmq_page() -> None:
                       hide_index=True, key=f"delayed_{name}")
 
 
-def table_page() -> None:
-    kit.stop_if_platform_lacks("jobs", "worker_heartbeats")
-    kit.api_banner()
-    kit.show_outcome("queue")
+@st.cache_data(ttl=5, show_spinner=False)
+def queue_jobs():
+    return kit.service().queue_jobs()
+
+
+JOB_COLUMNS = {
+    "failed": ["job_id", "intent_id", "intent_status", "program_id", "amount", "currency",
+               "attempts", "last_error", "finished_at"],
+    "waiting": ["job_id", "intent_id", "program_id", "amount", "currency", "attempts",
+                "created_at"],
+    "delayed": ["job_id", "intent_id", "program_id", "amount", "currency", "attempts", "run_at",
+                "last_error"],
+    "active": ["job_id", "intent_id", "program_id", "amount", "currency", "attempts",
+               "started_at", "running_seconds"],
+}
+
+
+@st.fragment(run_every=kit.settings().REFRESH_SECONDS)
+def live_queue() -> None:
+    """Counts, the pause banner, the job lists and the workers: refreshed on their own."""
     state = kit.load(queue_state, what="the queue")
-    if state is None:
+    jobs = kit.load(queue_jobs, what="the queue's jobs")
+    if state is None or jobs is None:
         return
     control = state["control"] or {}
-    paused = bool(control.get("paused"))
     depth = {r["status"]: r["jobs"] for r in state["depth"]}
     cols = st.columns(5)
     for col, status in zip(cols, ("waiting", "active", "delayed", "failed", "completed")):
         col.metric(status.capitalize(), f"{depth.get(status, 0):,}")
     toggle = state.get("last_toggle")
-    if paused:
+    if control.get("paused"):
         who = control.get("changed_by") or "unknown"
         if toggle and toggle["action"] == "pause_queue":
             who = f"{toggle['operator']} in the console (action #{toggle['id']}, {who} key)"
@@ -125,7 +142,50 @@ def table_page() -> None:
                    f"UTC by {who}): workers take no new jobs.", icon=":material/pause_circle:")
     else:
         st.success("The queue is running.", icon=":material/play_circle:")
+
+    st.subheader("Jobs")
+    states = list(JOB_COLUMNS)
+    tabs = st.tabs([f"{s.capitalize()} ({depth.get(s, 0):,})" for s in states])
+    for tab, status in zip(tabs, states):
+        with tab:
+            rows = jobs["lists"][status]
+            if not rows:
+                st.caption(f"No {status} job.")
+                continue
+            if depth.get(status, 0) > len(rows):
+                st.caption(f"The first {len(rows):,} of {depth[status]:,}.")
+            kit.table(rows, hide_index=True, key=f"jobs_{status}",
+                      column_order=JOB_COLUMNS[status])
+
+    st.subheader("Workers")
+    workers = state["workers"]
+    if not workers:
+        st.error("No worker heartbeat in the last 24 h: the workers are down.",
+                 icon=":material/error:")
+    else:
+        for w in workers:
+            w["state"] = "alive" if w["alive"] else "silent"
+        kit.table(workers, hide_index=True, key="workers_table",
+                  column_order=["worker_id", "state", "silent_seconds", "last_seen_at",
+                                "jobs_completed", "started_at"])
+    retired = jobs["retired"] or {}
+    if retired.get("count"):
+        st.caption(f"{retired['count']:,} worker(s) silent for more than 24 h are retired: not "
+                   "listed and not counted as down (the newest was last seen "
+                   f"{kit.cell(retired['newest_last_seen_at'])} UTC).")
+    st.caption(f"Refreshes every {kit.settings().REFRESH_SECONDS} s.")
+
+
+def queue_actions() -> None:
+    """Pause/resume and retrying failed jobs, outside the refreshing part: what is ticked and
+    confirmed never changes under the operator."""
+    state = kit.load(queue_state, what="the queue")
+    jobs = kit.load(queue_jobs, what="the queue's jobs")
+    if state is None or jobs is None:
+        return
+    paused = bool((state["control"] or {}).get("paused"))
     reason, op = kit.why_not(), kit.operator()
+    st.subheader("Actions")
     if paused and st.button("Resume queue…", key="resume_queue", type="primary",
                             disabled=bool(reason), help=reason):
         kit.ask_to_confirm("queue", "Resume the settlement queue",
@@ -136,17 +196,40 @@ def table_page() -> None:
         kit.ask_to_confirm("queue", "Pause the settlement queue",
                            "Stop the workers from taking new jobs (jobs in flight finish)?",
                            lambda op=op: kit.service().actions.pause_queue(op))
+    failed = [j for j in jobs["lists"]["failed"]
+              if j["intent_id"] and j.get("intent_status") != "completed"]
+    if not failed:
+        return
+    labels = {j["intent_id"]: f"intent {j['intent_id']} · job {j['job_id']} · "
+                              f"{(j['last_error'] or 'no error recorded')[:60]}" for j in failed}
+    chosen = st.multiselect("Failed jobs to retry (their intents are re-enqueued)",
+                            list(labels), format_func=labels.get, key="retry_choice",
+                            placeholder="Tick the failed jobs to retry")
+    left, right = st.columns(2)
+    if left.button(f"Retry {len(chosen)} selected…", key="retry_selected",
+                   disabled=bool(reason) or not chosen, help=reason):
+        picked = list(chosen)
+        kit.ask_to_confirm("queue", f"Retry {len(picked)} intent(s)",
+                           "Re-enqueue the intents of the ticked failed jobs: "
+                           + ", ".join(f"**{i}**" for i in picked) + "?",
+                           lambda op=op, ids=picked: kit.service().actions.retry_intents(op, ids),
+                           target=f"{len(picked)} intents")
+    every = list(labels)
+    if right.button(f"Retry all {len(every)} listed…", key="retry_all_failed",
+                    disabled=bool(reason), help=reason):
+        kit.ask_to_confirm("queue", f"Retry {len(every)} intent(s)",
+                           f"Re-enqueue the intents of all **{len(every)}** failed jobs listed "
+                           "(each is its own API call and action-log row)?",
+                           lambda op=op, ids=every: kit.service().actions.retry_intents(op, ids),
+                           target=f"{len(every)} intents")
 
-    st.subheader("Workers")
-    workers = state["workers"]
-    if not workers:
-        st.error("No worker heartbeat in the last 24 h: the workers are down.", icon=":material/error:")
-    else:
-        for w in workers:
-            w["state"] = "alive" if w["alive"] else "silent"
-        kit.table(workers, hide_index=True, key="workers_table",
-                  column_order=["worker_id", "state", "silent_seconds", "last_seen_at",
-                                   "jobs_completed", "started_at"])
+
+def table_page() -> None:
+    kit.stop_if_platform_lacks("jobs", "worker_heartbeats")
+    kit.api_banner()
+    kit.show_outcome("queue")
+    live_queue()
+    queue_actions()
 
 
 if kit.service().queue_kind() == "bullmq":

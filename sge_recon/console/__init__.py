@@ -36,6 +36,7 @@ __all__ = ["ActionOutcome", "AlertSummary", "CHECKLISTS", "ConsoleService", "Cor
 T = TypeVar("T")
 QUEUE_DEPTH_METRIC = "sge_queue_depth_total"
 INCIDENT_STATUSES = ("open", "acknowledged", "accepted", "resolved")
+JOB_LIST_LIMIT = 100  # jobs listed per state on the Queue page (the counts are exact)
 
 
 @dataclass(frozen=True)
@@ -305,6 +306,18 @@ class ConsoleService:
         state["last_toggle"] = self.read(lambda conn: q.last_ok_action(
             conn, ["pause_queue", "resume_queue"], "settlement"))
         return state
+
+    def queue_jobs(self, limit: int = JOB_LIST_LIMIT) -> dict:
+        """The settlement queue's jobs per state (failed, waiting, delayed, active; each list
+        bounded by ``limit``, counts from ``queue_state``) and the retired workers (silent for
+        more than 24 h: aged out of the list, never counted as down)."""
+        from ..db import jobs
+
+        def load(conn):
+            return {"lists": {state: jobs.jobs_in_state(conn, state, limit)
+                              for state in jobs.JOB_LIST_ORDER},
+                    "retired": jobs.retired_workers(conn), "limit": limit}
+        return self.read_platform(load)
 
     def bullmq_queues(self, list_limit: int = 50) -> dict | None:
         """The Queue page on a platform whose queues are BullMQ on Redis (None elsewhere):
