@@ -66,6 +66,10 @@ def test_retry_a_stuck_intent(console, db, factory):
     [row] = actions(db)
     assert (row["operator"], row["action"], row["target"], row["result"], row["status_code"]) == \
         ("ada", "retry_intent", stuck["id"], "ok", 200)
+    # still stuck until it really completes: listed, with the retry shown
+    listed = frame(open_page(at, "intents"), "intent_id", "retry")
+    assert listed["retry"].iloc[0].startswith("scheduled (by ada at ")
+    assert "1 of them retried from the console" in texts(at)
 
 
 def test_cancel_does_nothing_and_records_nothing(console, db, factory):

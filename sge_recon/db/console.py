@@ -593,6 +593,15 @@ def last_ok_action(conn, actions: list[str], target: str) -> dict | None:
         ORDER BY at DESC, id DESC LIMIT 1""", (actions, target)).fetchone()
 
 
+def last_ok_actions_on(conn, action: str, targets: list[str]) -> dict[str, dict]:
+    """Per target: the newest successful console action of this kind (who, when)."""
+    rows = conn.execute("""
+        SELECT DISTINCT ON (target) target, id, at, operator FROM recon.action_log
+        WHERE action = %s AND target = ANY(%s) AND result = 'ok'
+        ORDER BY target, at DESC, id DESC""", (action, targets)).fetchall()
+    return {r["target"]: r for r in rows}
+
+
 def recent_actions(conn, limit: int, target: str | None = None) -> list[dict]:
     return _all(conn, """
         SELECT id, at, operator, action, target, result, status_code, error
