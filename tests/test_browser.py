@@ -26,6 +26,8 @@ CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-q
                  "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
 SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
+# pages whose charts are checked by eye in their screenshot: a viewport tall enough for all of it
+TALL_PAGES = {"trends": 2900, "queue": 1800}
 
 # page url path -> what must be on it
 PAGES = {
@@ -135,8 +137,13 @@ def test_every_page_renders_in_chromium_after_signing_in(console_url):
                 assert sign_in(page, url, "vic") == (n == 0), path
                 page.wait_for_selector("h1", timeout=60_000)
                 wait_for_texts(page, expected)
-                page.wait_for_timeout(1_000)  # let charts and tables finish drawing
+                tall = path in TALL_PAGES  # the page scrolls inside Streamlit: show it whole
+                if tall:
+                    page.set_viewport_size({"width": 1400, "height": TALL_PAGES[path]})
+                page.wait_for_timeout(1_500 if tall else 1_000)  # charts finish drawing
                 page.screenshot(path=str(SCREENSHOTS / f"{path}.png"), full_page=True)
+                if tall:
+                    page.set_viewport_size({"width": 1400, "height": 1000})
                 body = page.inner_text("body")
                 assert page.locator("[data-testid='stException']").count() == 0, path
                 assert "Traceback" not in body, (path, body[:2000])

@@ -1,15 +1,13 @@
 """Trends: the weekly deep dive (Plotly)."""
 
-import plotly.express as px
-import plotly.graph_objects as go
 import streamlit as st
 
+import charts
 import console_kit as kit
 
 kit.page_header("Trends", "The weekly deep dive: processing time, queue depth, payout times, RPC "
                           "providers, and a commission spot-check.")
 days = st.select_slider("Window (days)", options=[1, 7, 14, 30], value=7, key="trend_days")
-WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 
 
 @st.cache_data(ttl=120, show_spinner="Loading the processing-time trend…")
@@ -32,25 +30,13 @@ def rpc(days):
     return kit.service().rpc_health(days)
 
 
-def floats(rows, *names):
-    """Chart coordinates only (never money arithmetic): Plotly wants floats."""
-    return [{**r, **{n: float(r[n]) if r[n] is not None else None for n in names}} for r in rows]
-
-
 st.subheader("Processing time")
 rows = kit.load(processing, days, what="the processing-time trend")
 if rows is not None:
     if rows:
-        fig = go.Figure()
-        data = floats(rows, "mean_seconds", "p95_seconds")
-        fig.add_scatter(x=[r["hour"] for r in data], y=[r["mean_seconds"] for r in data],
-                        name="mean")
-        fig.add_scatter(x=[r["hour"] for r in data], y=[r["p95_seconds"] for r in data],
-                        name="p95")
-        fig.add_hline(y=float(kit.settings().PROCESSING_TIME_WARN_SECONDS), line_dash="dot",
-                      annotation_text="warn")
-        fig.update_layout(yaxis_title="seconds", height=320, margin=dict(t=20, b=20))
-        st.plotly_chart(fig, key="processing_chart")
+        st.plotly_chart(charts.processing_chart(rows, kit.settings().PROCESSING_TIME_WARN_SECONDS),
+                        key="processing_chart")
+        st.caption("Seconds from creation to completion of the intents completed in each hour.")
     else:
         st.info("No intent completed in this window.")
 
@@ -58,29 +44,22 @@ st.subheader("Queue depth by hour and weekday")
 found = kit.load(heatmap, what="the queue-depth heatmap")
 if found is not None:
     cells, source = found
-    grid = [[None] * 24 for _ in range(7)]
-    for c in cells:
-        grid[c["weekday"] - 1][c["hour"]] = float(c["depth"])
-    fig = px.imshow(grid, x=list(range(24)), y=WEEKDAYS, aspect="auto", zmin=0,
-                    zmax=max([v for row in grid for v in row if v is not None] + [1]),
-                    color_continuous_scale="YlOrRd", labels=dict(x="hour (UTC)", color="depth"))
-    fig.update_layout(height=300, margin=dict(t=20, b=20))
-    st.plotly_chart(fig, key="queue_heatmap")
-    st.caption(f"Mean waiting jobs, from {source}.")
+    fig = charts.queue_heatmap(cells)
+    if fig is None:
+        st.info(f"No job waited in any hour of the window (from {source}).",
+                icon=":material/check_circle:")
+    else:
+        st.plotly_chart(fig, key="queue_heatmap")
+        st.caption(f"Mean waiting jobs per weekday and hour, from {source}; blank "
+                   "cells: no sample in that hour.")
 
 st.subheader("Payout approval → execution")
 rows = kit.load(payout_times, days, what="the payout times")
 if rows is not None:
     sla = kit.settings().PAYOUT_SLA_HOURS
     if rows:
-        data = floats(rows, "hours")
-        late = sum(1 for r in data if r["hours"] > sla)
-        fig = px.bar(data, x="batch_id", y="hours", color=[r["hours"] > sla for r in data],
-                     color_discrete_map={False: "#2e7d32", True: "#c62828"},
-                     labels={"color": "past SLA"})
-        fig.add_hline(y=sla, line_dash="dash", annotation_text=f"{sla} h SLA")
-        fig.update_layout(height=300, margin=dict(t=20, b=20))
-        st.plotly_chart(fig, key="payout_chart")
+        late = sum(1 for r in rows if r["hours"] > sla)
+        st.plotly_chart(charts.payout_chart(rows, sla), key="payout_chart")
         st.caption(f"{len(rows)} executed batches, {late} past the {sla} h SLA.")
     else:
         st.info("No batch executed in this window.")
@@ -89,12 +68,10 @@ st.subheader("RPC providers")
 rows = kit.load(rpc, days, what="the RPC calls")
 if rows is not None:
     if rows:
-        data = floats(rows, "mean_latency_ms", "p95_latency_ms", "uptime_pct")
+        latency, uptime = charts.rpc_charts(rows)
         left, right = st.columns(2)
-        left.plotly_chart(px.line(data, x="hour", y="p95_latency_ms", color="provider",
-                                  title="p95 latency (ms)", height=300), key="rpc_latency")
-        right.plotly_chart(px.line(data, x="hour", y="uptime_pct", color="provider",
-                                   title="uptime (%)", height=300), key="rpc_uptime")
+        left.plotly_chart(latency, key="rpc_latency")
+        right.plotly_chart(uptime, key="rpc_uptime")
     else:
         st.info("No RPC call recorded in this window.")
 
