@@ -115,6 +115,16 @@ class AdminClient:
         return self._call(f"Retry of webhook delivery {delivery_id}", "POST",
                           f"/admin/webhooks/{_segment(delivery_id)}/retry")
 
+    def disable_endpoint(self, endpoint_id: str) -> AdminResult:
+        """Beyond DESIGN §6 (the reference platform has it): stop deliveries to an endpoint."""
+        return self._call(f"Disabling of webhook endpoint {endpoint_id}", "POST",
+                          f"/admin/webhooks/endpoints/{_segment(endpoint_id)}/disable")
+
+    def enable_endpoint(self, endpoint_id: str) -> AdminResult:
+        """Beyond DESIGN §6 (the reference platform has it): deliver to an endpoint again."""
+        return self._call(f"Enabling of webhook endpoint {endpoint_id}", "POST",
+                          f"/admin/webhooks/endpoints/{_segment(endpoint_id)}/enable")
+
     def ledger_correction(self, program_id: str, reason: str,
                           entries: list[dict[str, Any]]) -> AdminResult:
         """entries: {"account", "type", "amount", "currency"}; amounts as Decimal or str."""

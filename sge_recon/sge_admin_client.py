@@ -31,6 +31,8 @@ UNSUPPORTED = {
     "resume_queue": "the SGE platform has no queue resume endpoint; resume a BullMQ queue on the "
                     "Queue page (through Redis)",
     "retry_webhook": "the SGE platform sends no outbound webhooks",
+    "disable_endpoint": "the SGE platform sends no outbound webhooks",
+    "enable_endpoint": "the SGE platform sends no outbound webhooks",
     "ledger_correction": "the SGE platform has no ledger-correction endpoint",
 }
 
@@ -96,6 +98,12 @@ class SgeAdminClient:
 
     def retry_webhook(self, delivery_id: str) -> AdminResult:
         return self._unsupported("retry_webhook", f"Retry of webhook delivery {delivery_id}")
+
+    def disable_endpoint(self, endpoint_id: str) -> AdminResult:
+        return self._unsupported("disable_endpoint", f"Disabling of endpoint {endpoint_id}")
+
+    def enable_endpoint(self, endpoint_id: str) -> AdminResult:
+        return self._unsupported("enable_endpoint", f"Enabling of endpoint {endpoint_id}")
 
     def ledger_correction(self, program_id: str, reason: str,
                           entries: list[dict[str, Any]]) -> AdminResult:

@@ -1,5 +1,8 @@
-"""Webhooks: failing deliveries (attempts, error, next retry), one delivery (`/webhooks?id=`) with
-its payload, endpoint health, retry."""
+"""Webhooks: failing deliveries (attempts, error, next retry); every delivery filtered by endpoint,
+status, event type and time; one delivery (`/webhooks?id=`) with its payload and every attempt;
+endpoint health with disable/enable; retry one, or recover a time range."""
+
+from datetime import date, datetime, time, timedelta, timezone
 
 import streamlit as st
 
@@ -35,6 +38,61 @@ if rows is not None:
                                 "next_retry_at", "endpoint_id", "event_type", "url",
                                 "last_attempt_at"])
 
+st.subheader("All deliveries")
+choices = kit.load(kit.service().webhooks.filter_choices, what="the filters") or \
+    {"endpoints": [], "event_types": []}
+ANY = "any"
+f1, f2, f3, f4 = st.columns([2, 2, 2, 3])
+endpoint_filter = f1.selectbox("Endpoint", [ANY] + choices["endpoints"], key="filter_endpoint")
+status_filter = f2.selectbox("Status", [ANY, "failed", "retry_scheduled", "pending", "delivered"],
+                             key="filter_status")
+event_filter = f3.selectbox("Event type", [ANY] + choices["event_types"], key="filter_event")
+today = datetime.now(timezone.utc).date()
+period = f4.date_input("Created (UTC days)", value=(today - timedelta(days=7), today),
+                       max_value=today, key="filter_days")
+
+
+def day_range(value) -> tuple[datetime | None, datetime | None]:
+    """The picked days as [first day 00:00, day after the last 00:00) in UTC."""
+    days = list(value) if isinstance(value, (list, tuple)) else [value]
+    days = [d for d in days if isinstance(d, date)]
+    if not days:
+        return None, None
+    start = datetime.combine(days[0], time(), tzinfo=timezone.utc)
+    end = datetime.combine(days[-1], time(), tzinfo=timezone.utc) + timedelta(days=1)
+    return start, end
+
+
+since, until = day_range(period)
+found_rows = kit.load(lambda: kit.service().webhooks.deliveries(
+    endpoint_id=None if endpoint_filter == ANY else endpoint_filter,
+    status=None if status_filter == ANY else status_filter,
+    event_type=None if event_filter == ANY else event_filter, since=since, until=until),
+    what="the deliveries")
+if found_rows is not None:
+    st.caption(f"{len(found_rows)} deliveries (newest first, at most 200).")
+    kit.table(found_rows, hide_index=True, key="all_deliveries",
+              column_order=["delivery_id", "status", "event_type", "endpoint_id", "program_id",
+                            "attempt_count", "last_error", "created_at", "last_attempt_at",
+                            "next_retry_at"])
+    reason = kit.why_not()
+    if kit.supports("retry_webhook") and st.button(
+            "Recover failed deliveries in this range…", key="recover_deliveries",
+            disabled=bool(reason) or since is None, help=reason or
+            "Re-sends every failed or retry-waiting delivery of the chosen endpoint (or all) "
+            "created in the chosen days; each is its own retry, recorded."):
+        op = kit.operator()
+        endpoint = None if endpoint_filter == ANY else endpoint_filter
+        where = f"endpoint **{endpoint}**" if endpoint else "**every endpoint**"
+        kit.ask_to_confirm(
+            "webhooks", "Recover failed deliveries",
+            f"Re-send the failed and retry-waiting deliveries of {where} created from "
+            f"**{since:%Y-%m-%d}** to **{until - timedelta(days=1):%Y-%m-%d}** (UTC)?",
+            lambda op=op, e=endpoint, a=since, b=until:
+                kit.service().actions.recover_deliveries(op, e, a, b),
+            target=f"{endpoint or 'all endpoints'}, {since:%Y-%m-%d}…"
+                   f"{until - timedelta(days=1):%Y-%m-%d}")
+
 st.subheader("Delivery")
 delivery_id = kit.pick("Delivery", [r["delivery_id"] for r in rows or []],
                        key="delivery_choice", help="A failing delivery, or any delivery by its "
@@ -56,6 +114,14 @@ if delivery_id:
             st.caption(f"Next attempt at {kit.cell(found['next_retry_at'])} UTC.")
         with st.expander("Payload"):
             st.json(found["payload"] or {}, expanded=True)
+        tries = kit.load(kit.service().webhooks.attempts, found["delivery_id"],
+                         what="the attempts")
+        if tries is None:
+            st.caption("The platform keeps no attempt history: the last attempt only (above).")
+        elif tries:
+            st.markdown("Attempts")
+            kit.table(tries, hide_index=True, key="delivery_attempts",
+                      column_order=["attempt", "attempted_at", "ok", "status_code", "error"])
         reason = kit.why_not()
         if reason is None and found["status"] == "delivered":
             reason = "the delivery was delivered"
@@ -77,5 +143,23 @@ if eps is not None:
                   column_order=["endpoint_id", "health", "consecutive_failures",
                                    "failing_since", "last_success_at", "exhausted", "enabled",
                                    "program_id", "url"])
+        by_id = {e["endpoint_id"]: e for e in eps}
+        picked = st.selectbox("Endpoint to disable or enable", list(by_id), index=None,
+                              key="endpoint_choice", placeholder="Choose an endpoint")
+        reason = kit.why_not()
+        if picked and kit.supports("disable_endpoint"):
+            op, enabled = kit.operator(), by_id[picked]["enabled"]
+            verb = "Disable" if enabled else "Enable"
+            if st.button(f"{verb} endpoint {picked}…", key="toggle_endpoint",
+                         disabled=bool(reason), help=reason):
+                run = ((lambda op=op, e=picked: kit.service().actions.disable_endpoint(op, e))
+                       if enabled else
+                       (lambda op=op, e=picked: kit.service().actions.enable_endpoint(op, e)))
+                kit.ask_to_confirm(
+                    "webhooks", f"{verb} webhook endpoint",
+                    (f"Stop delivering to **{picked}** ({by_id[picked]['url']})? Deliveries wait "
+                     "until it is enabled again." if enabled else
+                     f"Deliver to **{picked}** ({by_id[picked]['url']}) again?"),
+                    run, target=f"endpoint {picked}")
 
 kit.show_pending_dialog()

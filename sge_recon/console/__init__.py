@@ -102,6 +102,13 @@ class ConsoleService:
         return None
 
     @cached_property
+    def webhooks(self):
+        """The Webhooks page's explorer (filters, attempt history)."""
+        from .webhooks import WebhookExplorer
+
+        return WebhookExplorer(self.read_platform)
+
+    @cached_property
     def actions(self) -> ActionService:
         return ActionService(self.recon.db, self._client_factory, self.queue_source,
                              dialect=self.admin_api)

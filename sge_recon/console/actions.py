@@ -23,9 +23,6 @@ MAX_SILENCE = timedelta(days=7)
 MAX_WINDOWS = timedelta(days=366)
 
 
-MAX_BULK_RETRY = 100  # intents one "retry selected" may send (each is its own API call)
-
-
 @dataclass(frozen=True)
 class ActionOutcome:
     ok: bool
@@ -71,29 +68,25 @@ class ActionService:
                           lambda c: c.retry_intent(intent_id))
 
     def retry_intents(self, operator: str, intent_ids: list[str]) -> ActionOutcome:
-        """Retry many (the Queue page's failed jobs, Sidekiq's "retry selected"): one admin API
-        call and one action_log row per intent, so each is audited and answered on its own; the
-        outcome says how many were re-enqueued and why the others were not."""
-        ids = list(dict.fromkeys(i for i in intent_ids if i))  # once each, in the order picked
-        if not ids:
-            raise UsageError("no intent chosen to retry; tick the failed jobs to retry first")
-        if len(ids) > MAX_BULK_RETRY:
-            raise UsageError(f"{len(ids)} intents chosen; retry at most {MAX_BULK_RETRY} at a "
-                             "time so that each answer can be read")
-        outcomes = [self.retry_intent(operator, i) for i in ids]
-        failed = [o for o in outcomes if not o.ok]
-        message = f"Re-enqueued {len(ids) - len(failed)} of {len(ids)} intent(s)."
-        if failed:
-            message += " Not retried: " + "; ".join(f"{o.target}: {o.message}"
-                                                    for o in failed[:5])
-            if len(failed) > 5:
-                message += f"; and {len(failed) - 5} more (see the action log)"
-        return ActionOutcome(ok=not failed, action="retry_intents",
-                             target=f"{len(ids)} intents", status_code=None, message=message,
-                             data=[{"intent_id": o.target, "ok": o.ok, "log_id": o.log_id}
-                                   for o in outcomes],
-                             logged=all(o.logged for o in outcomes),
-                             log_id=outcomes[-1].log_id, at=outcomes[-1].at)
+        """Retry many (the Queue page's failed jobs): one API call and action-log row each."""
+        from .bulk import retry_intents
+
+        return retry_intents(self, operator, intent_ids)
+
+    def recover_deliveries(self, operator: str, endpoint_id: str | None, since: datetime,
+                           until: datetime) -> ActionOutcome:
+        """Re-send the failed (and retry-waiting) deliveries created in [since, until)."""
+        from .bulk import recover_deliveries
+
+        return recover_deliveries(self, self._db, operator, endpoint_id, since, until)
+
+    def disable_endpoint(self, operator: str, endpoint_id: str) -> ActionOutcome:
+        return self._call(operator, "disable_endpoint", endpoint_id, {"endpointId": endpoint_id},
+                          lambda c: c.disable_endpoint(endpoint_id))
+
+    def enable_endpoint(self, operator: str, endpoint_id: str) -> ActionOutcome:
+        return self._call(operator, "enable_endpoint", endpoint_id, {"endpointId": endpoint_id},
+                          lambda c: c.enable_endpoint(endpoint_id))
 
     def pause_queue(self, operator: str) -> ActionOutcome:
         return self._call(operator, "pause_queue", "settlement", None, lambda c: c.pause_queue())

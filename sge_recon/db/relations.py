@@ -32,9 +32,10 @@ CONTRACT_TABLES = (
 )
 
 # Relations beside the contract that the product reads when the platform has them (the reference
-# platform's admin audit log, exported for auditors). A profile may provide them as views too;
-# where it does not, readers treat the relation as missing (the export writes it empty).
-OPTIONAL_RELATIONS = ("admin_audit_log",)
+# platform's admin audit log, exported for auditors; its webhook attempt history, shown per
+# delivery). A profile may provide them as views too; where it does not, readers treat the
+# relation as missing (the export writes it empty, the console says the history is not kept).
+OPTIONAL_RELATIONS = ("admin_audit_log", "webhook_attempts")
 
 
 def referenced_tables(sql: str) -> list[str]:

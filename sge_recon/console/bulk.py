@@ -1,0 +1,65 @@
+"""Actions on many items at once (Sidekiq's "retry selected", Svix's "recover"): each item is its
+own admin API call and its own action-log row, so every one is audited and answered; the outcome
+sums them up in words and names the items that were refused, and why."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from ..db import webhooks as hooks
+from ..errors import UsageError
+from .actions import ActionOutcome
+
+if TYPE_CHECKING:
+    from .actions import ActionService
+
+MAX_BULK = 100  # items one bulk action may send (each is its own API call)
+
+
+def retry_intents(actions: "ActionService", operator: str, intent_ids: list[str]) -> ActionOutcome:
+    ids = list(dict.fromkeys(i for i in intent_ids if i))  # once each, in the order picked
+    if not ids:
+        raise UsageError("no intent chosen to retry; tick the failed jobs to retry first")
+    _within_limit(len(ids), "intents chosen")
+    outcomes = [actions.retry_intent(operator, i) for i in ids]
+    return summarise("retry_intents", outcomes, "Re-enqueued", "intent(s)")
+
+
+def recover_deliveries(actions: "ActionService", db, operator: str, endpoint_id: str | None,
+                       since: datetime, until: datetime) -> ActionOutcome:
+    if since >= until:
+        raise UsageError(f"the range is empty: from {since:%Y-%m-%d %H:%M} is not before "
+                         f"{until:%Y-%m-%d %H:%M}; pick an earlier start or a later end")
+    with db.transaction() as conn:
+        found = hooks.recoverable(conn, endpoint_id=endpoint_id or None, since=since,
+                                  until=until, limit=MAX_BULK)
+    where = f"endpoint {endpoint_id}" if endpoint_id else "every endpoint"
+    if not found:
+        raise UsageError(f"no failed or retry-waiting delivery of {where} was created between "
+                         f"{since:%Y-%m-%d %H:%M} and {until:%Y-%m-%d %H:%M} UTC; nothing to "
+                         "recover")
+    _within_limit(len(found), f"deliveries of {where} in that range (or more)")
+    outcomes = [actions.retry_webhook(operator, r["delivery_id"]) for r in found]
+    return summarise("recover_deliveries", outcomes, "Re-sent", "delivery(ies)")
+
+
+def summarise(action: str, outcomes: list[ActionOutcome], done: str, noun: str) -> ActionOutcome:
+    failed = [o for o in outcomes if not o.ok]
+    message = f"{done} {len(outcomes) - len(failed)} of {len(outcomes)} {noun}."
+    if failed:
+        message += " Refused: " + "; ".join(f"{o.target}: {o.message}" for o in failed[:5])
+        if len(failed) > 5:
+            message += f"; and {len(failed) - 5} more (see the action log)"
+    last = outcomes[-1]
+    return ActionOutcome(ok=not failed, action=action, target=f"{len(outcomes)} items",
+                         status_code=None, message=message,
+                         data=[{"target": o.target, "ok": o.ok, "log_id": o.log_id}
+                               for o in outcomes],
+                         logged=all(o.logged for o in outcomes), log_id=last.log_id, at=last.at)
+
+
+def _within_limit(count: int, what: str) -> None:
+    if count > MAX_BULK:
+        raise UsageError(f"{count} {what}; act on at most {MAX_BULK} at a time so that each "
+                         "answer can be read (narrow the range or the selection)")

@@ -1,0 +1,68 @@
+"""Data access for webhook deliveries as the Webhooks page explores them: filtered lists, the
+attempt history of one delivery (where the platform keeps one), and the deliveries a "recover"
+re-sends. Each function takes an open connection (one read-only transaction per page load)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+DELIVERY_STATUSES = ("pending", "delivered", "retry_scheduled", "failed")
+RECOVERABLE = ("failed", "retry_scheduled")
+
+
+def deliveries(conn: Any, *, endpoint_id: str | None = None, status: str | None = None,
+               event_type: str | None = None, since: datetime | None = None,
+               until: datetime | None = None, limit: int = 200) -> list[dict]:
+    """Deliveries matching every filter given (None: any), newest first."""
+    return conn.execute("""
+        SELECT d.id AS delivery_id, d.status, d.event_type, d.endpoint_id, e.program_id,
+               d.attempt_count, d.last_error, d.last_attempt_at, d.next_retry_at, d.created_at
+        FROM platform.webhook_deliveries d
+        LEFT JOIN platform.webhook_endpoints e ON e.id = d.endpoint_id
+        WHERE (%(endpoint)s::text IS NULL OR d.endpoint_id = %(endpoint)s)
+          AND (%(status)s::text IS NULL OR d.status = %(status)s)
+          AND (%(event)s::text IS NULL OR d.event_type = %(event)s)
+          AND (%(since)s::timestamptz IS NULL OR d.created_at >= %(since)s)
+          AND (%(until)s::timestamptz IS NULL OR d.created_at < %(until)s)
+        ORDER BY d.created_at DESC, d.id DESC LIMIT %(limit)s""",
+        {"endpoint": endpoint_id, "status": status, "event": event_type, "since": since,
+         "until": until, "limit": limit}).fetchall()
+
+
+def filter_choices(conn: Any) -> dict[str, list[str]]:
+    """The endpoints and event types there are to filter by."""
+    endpoints = conn.execute("SELECT id FROM platform.webhook_endpoints ORDER BY id LIMIT 500")
+    events = conn.execute("SELECT DISTINCT event_type FROM platform.webhook_deliveries "
+                          "ORDER BY 1 LIMIT 200")
+    return {"endpoints": [r["id"] for r in endpoints.fetchall()],
+            "event_types": [r["event_type"] for r in events.fetchall()]}
+
+
+def attempts(conn: Any, delivery_id: str) -> list[dict] | None:
+    """Every attempt of one delivery, oldest first; None when the platform keeps no attempt
+    history (``webhook_attempts`` is an optional relation: the reference platform has it)."""
+    kept = conn.execute(
+        "SELECT to_regclass('platform.webhook_attempts') IS NOT NULL AS kept").fetchone()
+    if not kept["kept"]:
+        return None
+    return conn.execute("""
+        SELECT attempt, attempted_at, status_code, ok, error
+        FROM platform.webhook_attempts WHERE delivery_id = %s
+        ORDER BY attempt, attempted_at""", (delivery_id,)).fetchall()
+
+
+def recoverable(conn: Any, *, endpoint_id: str | None, since: datetime, until: datetime,
+                limit: int) -> list[dict]:
+    """The deliveries a "recover" re-sends: failed or waiting for a retry, created in
+    [since, until), of one endpoint or all, oldest first (at most ``limit`` + 1, so a caller
+    can tell that there are more)."""
+    return conn.execute("""
+        SELECT d.id AS delivery_id, d.endpoint_id, d.status, d.created_at
+        FROM platform.webhook_deliveries d
+        WHERE d.status = ANY(%(statuses)s)
+          AND (%(endpoint)s::text IS NULL OR d.endpoint_id = %(endpoint)s)
+          AND d.created_at >= %(since)s AND d.created_at < %(until)s
+        ORDER BY d.created_at, d.id LIMIT %(limit)s""",
+        {"statuses": list(RECOVERABLE), "endpoint": endpoint_id, "since": since,
+         "until": until, "limit": limit + 1}).fetchall()
