@@ -125,11 +125,15 @@ class AdminClient:
         return self._call(f"Enabling of webhook endpoint {endpoint_id}", "POST",
                           f"/admin/webhooks/endpoints/{_segment(endpoint_id)}/enable")
 
-    def ledger_correction(self, program_id: str, reason: str,
-                          entries: list[dict[str, Any]]) -> AdminResult:
-        """entries: {"account", "type", "amount", "currency"}; amounts as Decimal or str."""
+    def ledger_correction(self, program_id: str, reason: str, entries: list[dict[str, Any]],
+                          transaction_id: str | None = None) -> AdminResult:
+        """entries: {"account", "type", "amount", "currency"}; amounts as Decimal or str.
+        ``transaction_id`` (beyond DESIGN §6; the reference platform has it): the entries
+        complete that unbalanced transaction instead of forming a new one."""
         body = {"programId": program_id, "reason": reason,
                 "entries": [{**e, "amount": _money(e.get("amount"))} for e in entries]}
+        if transaction_id:
+            body["transactionId"] = transaction_id
         return self._call(f"Ledger correction for program {program_id}", "POST",
                           "/admin/ledger/corrections", json=body)
 

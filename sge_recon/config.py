@@ -144,6 +144,13 @@ class Settings:
     LEDGER_TOLERANCE: Decimal = _setting(
         Decimal("0.01"), "A per-program/currency imbalance of at least this much fails "
         "ledger_balance; must be greater than 0.")
+    SUSPENSE_ACCOUNT: str = _setting(
+        "suspense", "The ledger account a one-sided correction is posted against (the missing leg "
+        "of an unbalanced transaction waits there until finance explains it).")
+    CORRECTION_SECOND_PERSON_OVER: Decimal = _setting(
+        Decimal("1000"), "A ledger correction with an amount over this (in any one currency) is "
+        "only requested by the admin who prepares it; a second admin confirms before it is "
+        "posted.", minimum=0)
 
     # Console, jobs, alerts
     REFRESH_SECONDS: int = _setting(

@@ -105,8 +105,8 @@ class SgeAdminClient:
     def enable_endpoint(self, endpoint_id: str) -> AdminResult:
         return self._unsupported("enable_endpoint", f"Enabling of endpoint {endpoint_id}")
 
-    def ledger_correction(self, program_id: str, reason: str,
-                          entries: list[dict[str, Any]]) -> AdminResult:
+    def ledger_correction(self, program_id: str, reason: str, entries: list[dict[str, Any]],
+                          transaction_id: str | None = None) -> AdminResult:
         return self._unsupported("ledger_correction", f"Ledger correction for {program_id}")
 
     # -- plumbing ------------------------------------------------------------------------------

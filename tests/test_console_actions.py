@@ -214,10 +214,10 @@ def test_bulk_retry_refuses_nothing_chosen_and_too_many(db_url):
 def fill_correction(at, rows, reason="Fix a mis-posted fee"):
     at.text_input(key="correction_reason").input(reason)
     for i, (account, kind, amount) in enumerate(rows):
-        at.text_input(key=f"corr_account_{i}").input(account)
+        at.selectbox(key=f"corr_account_{i}").select(account)  # only accounts that exist
         at.selectbox(key=f"corr_type_{i}").select(kind)
         at.text_input(key=f"corr_amount_{i}").input(amount)
-    at.button(key="FormSubmitter:correction-Post correction…").click().run()
+    at.button(key="FormSubmitter:correction-new-Preview and post…").click().run()
     return at
 
 

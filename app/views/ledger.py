@@ -4,6 +4,7 @@ force-reconcile, and the correcting-entry form."""
 import streamlit as st
 
 import console_kit as kit
+from sge_recon.errors import ReconError, UsageError
 
 kit.page_header("Ledger", "Double-entry balances: every program and currency must have debits "
                           "equal to credits.")
@@ -116,41 +117,104 @@ if program_ids:
                            target=f"program {program}")
 
 st.subheader("Correcting entry")
-st.caption("Writes one balanced journal transaction through the admin API; the reason is kept. "
-           "Debits must equal credits per currency.")
+desk = kit.service().corrections
+proposal = None
+if txn_id and program_ids:
+    try:
+        proposal = desk.propose(txn_id)
+    except ReconError:
+        proposal = None  # balanced or unknown: nothing to complete
+if proposal is not None:
+    st.caption(f"Transaction **{txn_id}** does not balance. Proposed: post its missing leg(s) "
+               f"against **{desk.suspense}**, so the transaction and program "
+               f"**{proposal.program_id}** balance and the amount stays visible until finance "
+               "explains it. Edit before posting if the right account is known.")
+else:
+    st.caption("Writes one balanced journal transaction through the admin API; the reason is "
+               "kept. To fix a one-sided transaction, open it above (its id, or a link from "
+               "the offending transactions): the form then proposes its missing leg.")
 if program_ids and kit.supports("ledger_correction") and kit.require_operator("correct"):
-    with st.form("correction", clear_on_submit=False):
-        program = st.selectbox("Program", program_ids, key="correction_program")
+    completing = proposal.transaction_id if proposal else None
+    program = proposal.program_id if proposal else st.selectbox(
+        "Program", program_ids, key="correction_program")
+    accounts = kit.load(desk.accounts, program, what="the program's accounts") or [desk.suspense]
+    proposed = [e.to_json() for e in proposal.entries] if proposal else []
+    with st.form(f"correction-{completing or 'new'}", clear_on_submit=False):
         reason = st.text_input("Reason", key="correction_reason",
+                               value=proposal.reason if proposal else "",
                                placeholder="what is corrected and why (kept with the entry)")
         entries = []
         for i in range(4):
+            row = proposed[i] if i < len(proposed) else {}
             a, t, m, c = st.columns([3, 1.3, 1.5, 1])
             entries.append({
-                "account": a.text_input("Account", key=f"corr_account_{i}",
-                                        placeholder="treasury" if i == 0 else ""),
-                "type": t.selectbox("Type", ["debit", "credit"], index=i % 2,
-                                    key=f"corr_type_{i}"),
-                "amount": m.text_input("Amount", key=f"corr_amount_{i}", placeholder="0.00"),
-                "currency": c.text_input("Currency", key=f"corr_currency_{i}", value="USD"),
+                "account": a.selectbox("Account", accounts, key=f"corr_account_{i}",
+                                       index=accounts.index(row["account"])
+                                       if row.get("account") in accounts else None,
+                                       placeholder="choose an account"),
+                "type": t.selectbox("Type", ["debit", "credit"], key=f"corr_type_{i}",
+                                    index=["debit", "credit"].index(row["type"]) if row
+                                    else i % 2),
+                "amount": m.text_input("Amount", key=f"corr_amount_{i}",
+                                       value=row.get("amount", ""), placeholder="0.00"),
+                "currency": c.text_input("Currency", key=f"corr_currency_{i}",
+                                         value=row.get("currency", "USD")),
             })
-        submitted = st.form_submit_button("Post correction…")
+        submitted = st.form_submit_button("Preview and post…")
     if submitted:
-        from sge_recon.console import parse_correction
-        from sge_recon.errors import ReconError
-
         try:
-            why, parsed = parse_correction(reason, entries)
+            parsed, lines, second = desk.preview(program, entries, completing)
+            if not " ".join((reason or "").split()):
+                raise UsageError("type the reason for the correction; it is kept with the entry")
         except ReconError as exc:
             st.error(f"Not sent: {exc.message}", icon=":material/warning:")
         else:
             op = kit.operator()
-            lines = "\n".join(f"- {e.type} `{e.account}` {e.amount} {e.currency}" for e in parsed)
-            kit.ask_to_confirm("ledger", "Post a correcting entry",
-                               f"Post this correction to **{program}**?\n\n{lines}\n\n"
-                               f"Reason: {why}",
-                               lambda op=op, program=program, why=why, parsed=parsed: kit.service().actions.ledger_correction(
-                                   op, program, why, parsed),
-                               need="correct", target=f"program {program}")
+            legs = "\n".join(f"- {e.type} `{e.account}` {kit.money(e.amount, e.currency)}"
+                             for e in parsed)
+            effect = "\n".join(
+                f"- {ln.scope} {ln.currency}: debits − credits {kit.money(ln.before, ln.currency)}"
+                f" → **{kit.money(ln.after, ln.currency)}**" for ln in lines)
+            who = (f"\n\nAn amount is over {kit.settings().CORRECTION_SECOND_PERSON_OVER}: this "
+                   "records a **request**; a second admin confirms it before it is posted."
+                   if second else "")
+            kit.ask_to_confirm(
+                "ledger", "Request a correction" if second else "Post a correcting entry",
+                f"{'Complete transaction **' + completing + '**' if completing else 'Post a new correcting transaction'}"
+                f" of program **{program}**:\n\n{legs}\n\nDry run (before → after):\n\n"
+                f"{effect}\n\nReason: {reason}{who}",
+                lambda op=op, p=program, r=reason, rows=entries, t=completing:
+                    desk.submit(op, p, r, rows, t),
+                need="correct", target=f"transaction {completing}" if completing
+                else f"program {program}")
+
+waiting = kit.load(desk.pending, what="the corrections waiting") or []
+if waiting:
+    st.markdown("**Corrections waiting for a second admin**")
+    kit.table([{"request": w["id"], "program_id": w["program_id"],
+                "transaction_id": w["transaction_id"], "requested_by": w["requested_by"],
+                "requested_at": w["requested_at"], "reason": w["reason"],
+                "entries": "; ".join(f"{e['type']} {e['account']} {e['amount']} {e['currency']}"
+                                     for e in w["entries"])} for w in waiting],
+              hide_index=True, key="corrections_waiting")
+    chosen = st.selectbox("Request", [w["id"] for w in waiting], index=None,
+                          key="correction_request", placeholder="choose a request",
+                          format_func=lambda i: f"#{i}")
+    if chosen is not None and kit.require_operator("correct"):
+        op, mine = kit.operator(), next(w for w in waiting if w["id"] == chosen)
+        left, right = st.columns(2)
+        own = mine["requested_by"] == op
+        if left.button(f"Confirm and post #{chosen}…", key="confirm_correction", disabled=own,
+                       help="You requested it: a second admin confirms" if own else None):
+            kit.ask_to_confirm("ledger", f"Confirm correction #{chosen}",
+                               f"Post correction request **#{chosen}** of {mine['requested_by']} "
+                               f"to program **{mine['program_id']}**?",
+                               lambda op=op, i=chosen: desk.confirm(op, i), need="correct",
+                               target=f"correction request #{chosen}")
+        if right.button(f"Withdraw #{chosen}…", key="withdraw_correction"):
+            kit.ask_to_confirm("ledger", f"Withdraw correction #{chosen}",
+                               f"Withdraw request **#{chosen}** (nothing is posted)?",
+                               lambda op=op, i=chosen: desk.withdraw(op, i), need="correct",
+                               target=f"correction request #{chosen}")
 
 kit.show_pending_dialog()

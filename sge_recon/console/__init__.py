@@ -102,6 +102,14 @@ class ConsoleService:
         return None
 
     @cached_property
+    def corrections(self):
+        """The Ledger page's correction desk (proposal, dry run, two-person rule)."""
+        from .corrections import CorrectionDesk
+
+        return CorrectionDesk(self.settings, self.read_platform, self.read, self.actions,
+                              self.recon.db)
+
+    @cached_property
     def webhooks(self):
         """The Webhooks page's explorer (filters, attempt history)."""
         from .webhooks import WebhookExplorer

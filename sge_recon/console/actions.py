@@ -179,12 +179,18 @@ class ActionService:
                           lambda c: c.retry_webhook(delivery_id))
 
     def ledger_correction(self, operator: str, program_id: str, reason: str,
-                          entries: list[CorrectionEntry]) -> ActionOutcome:
+                          entries: list[CorrectionEntry],
+                          transaction_id: str | None = None) -> ActionOutcome:
+        """Post a correction: a new balanced transaction, or (``transaction_id``) the missing
+        legs of an unbalanced one, which then balances."""
         body = {"programId": program_id, "reason": reason,
                 "entries": [e.to_json() for e in entries]}
-        return self._call(operator, "ledger_correction", program_id, body,
+        if transaction_id:
+            body["transactionId"] = transaction_id
+        return self._call(operator, "ledger_correction", transaction_id or program_id, body,
                           lambda c: c.ledger_correction(program_id, reason,
-                                                        [e.to_json() for e in entries]))
+                                                        [e.to_json() for e in entries],
+                                                        transaction_id=transaction_id))
 
     # -- queue actions through BullMQ (the platform has no API for them, e.g. SGE) --------------
     def pause_bullmq_queue(self, operator: str, queue: str) -> ActionOutcome:
@@ -422,8 +428,11 @@ def parse_correction(reason: str, rows: list[dict[str, Any]]) -> tuple[str, list
     return reason, parse_correction_entries(rows)
 
 
-def parse_correction_entries(rows: list[dict[str, Any]]) -> list[CorrectionEntry]:
-    """Validate the correction form's rows; each problem names the row and how to fix it."""
+def parse_correction_entries(rows: list[dict[str, Any]],
+                             completing: dict[str, Decimal] | None = None) -> list[CorrectionEntry]:
+    """Validate the correction form's rows; each problem names the row and how to fix it.
+    ``completing``: the debits − credits per currency of the unbalanced transaction the entries
+    complete (they must balance together with it, and may be one-sided)."""
     entries = []
     for number, row in enumerate(rows, start=1):
         account = str(row.get("account") or "").strip()
@@ -449,9 +458,10 @@ def parse_correction_entries(rows: list[dict[str, Any]]) -> list[CorrectionEntry
         if not currency:
             raise UsageError(f"entry {number}: the currency is empty; use e.g. USD")
         entries.append(CorrectionEntry(account, kind, amount, currency))
-    if len(entries) < 2:
-        raise UsageError("a correction needs at least one debit and one credit entry")
-    totals: dict[str, Decimal] = {}
+    if not entries or (completing is None and len(entries) < 2):
+        raise UsageError("a correction needs at least one debit and one credit entry"
+                         if completing is None else "a correction needs at least one entry")
+    totals: dict[str, Decimal] = dict(completing or {})
     for e in entries:
         totals[e.currency] = totals.get(e.currency, Decimal(0)) + \
             (e.amount if e.type == "debit" else -e.amount)
@@ -459,7 +469,8 @@ def parse_correction_entries(rows: list[dict[str, Any]]) -> list[CorrectionEntry
     if unbalanced:
         raise UsageError("the correction does not balance: " + ", ".join(
             f"{c} debits exceed credits by {d}" if d > 0 else f"{c} credits exceed debits by {-d}"
-            for c, d in sorted(unbalanced.items())) + "; make debits equal credits per currency")
+            for c, d in sorted(unbalanced.items())) + "; make debits equal credits per currency"
+            + (" (together with the transaction it completes)" if completing else ""))
     return entries
 
 

@@ -1,0 +1,223 @@
+"""Corrections an accountant would trust (issue 15): the console proposes the correcting entries
+from the offending transaction, shows what they do to the balances before anything is posted
+(a dry run), picks accounts from those the ledger has (or the suspense account), and a
+correction over CORRECTION_SECOND_PERSON_OVER waits for a second admin.
+
+A one-sided error (a lone debit, a missing credit) is fixed by completing the transaction: its
+missing leg is posted against the suspense account, so the transaction and the program balance
+and the unexplained amount stays visible on one account until finance clears it.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Callable
+
+from ..db import console as q
+from ..db import corrections as store
+from ..errors import UsageError
+from .actions import ActionOutcome, ActionService, CorrectionEntry, parse_correction_entries
+
+
+@dataclass(frozen=True)
+class DryRunLine:
+    scope: str          # "transaction <id>" or "program <id>"
+    currency: str
+    before: Decimal     # debits − credits
+    after: Decimal
+
+    @property
+    def balanced_after(self) -> bool:
+        return self.after == 0
+
+
+@dataclass
+class Proposal:
+    program_id: str
+    transaction_id: str
+    entries: list[CorrectionEntry]
+    off: dict[str, Decimal]                         # the transaction's debits − credits now
+    reason: str = ""
+    accounts: list[str] = field(default_factory=list)
+
+
+def differences(entries: list[dict]) -> dict[str, Decimal]:
+    """Debits − credits per currency of journal entries (currency '' for a missing one)."""
+    out: dict[str, Decimal] = {}
+    for e in entries:
+        signed = e["amount"] if e["type"] == "debit" else -e["amount"]
+        out[e["currency"] or ""] = out.get(e["currency"] or "", Decimal(0)) + signed
+    return out
+
+
+def propose(transaction_id: str, entries: list[dict], suspense: str) -> Proposal:
+    """The missing legs of an unbalanced transaction, against the suspense account."""
+    if not entries:
+        raise UsageError(f"no ledger entries with transaction id {transaction_id!r}; pick an "
+                         "unbalanced transaction from the Ledger page")
+    programs = sorted({e["program_id"] for e in entries})
+    if len(programs) != 1:
+        raise UsageError(f"transaction {transaction_id} spans programs {', '.join(programs)}; "
+                         "correct each program with its own new transaction")
+    off = {c: d for c, d in differences(entries).items() if d != 0}
+    if not off:
+        raise UsageError(f"transaction {transaction_id} balances in every currency; there is "
+                         "nothing to complete")
+    if "" in off:
+        raise UsageError(f"transaction {transaction_id} has entries without a currency; fix "
+                         "those on the platform first")
+    legs = [CorrectionEntry(suspense, "credit" if d > 0 else "debit", abs(d), c)
+            for c, d in sorted(off.items())]
+    reason = (f"Complete unbalanced transaction {transaction_id}: the missing "
+              + " and ".join(f"{leg.type} of {leg.amount} {leg.currency}" for leg in legs)
+              + f" held on {suspense} until explained")
+    return Proposal(programs[0], transaction_id, legs, off, reason)
+
+
+def dry_run(proposal_off: dict[str, Decimal] | None, transaction_id: str | None,
+            program_id: str, program_totals: list[dict],
+            entries: list[CorrectionEntry]) -> list[DryRunLine]:
+    """Debits − credits before and after the entries: of the transaction they complete (if any)
+    and of the program, per currency."""
+    delta: dict[str, Decimal] = {}
+    for e in entries:
+        delta[e.currency] = delta.get(e.currency, Decimal(0)) + \
+            (e.amount if e.type == "debit" else -e.amount)
+    lines = []
+    if transaction_id is not None:
+        before = dict(proposal_off or {})
+        for c in sorted(set(before) | set(delta)):
+            lines.append(DryRunLine(f"transaction {transaction_id}", c,
+                                    before.get(c, Decimal(0)),
+                                    before.get(c, Decimal(0)) + delta.get(c, Decimal(0))))
+    totals = {r["currency"] or "": r["difference"] for r in program_totals}
+    for c in sorted(set(totals) | set(delta)):
+        lines.append(DryRunLine(f"program {program_id}", c, totals.get(c, Decimal(0)),
+                                totals.get(c, Decimal(0)) + delta.get(c, Decimal(0))))
+    return lines
+
+
+def check_accounts(entries: list[CorrectionEntry], known: list[str], suspense: str) -> None:
+    """Every account must be one the program's ledger has, or the suspense account: a
+    misspelled account would otherwise open a new one silently."""
+    allowed = set(known) | {suspense}
+    for n, e in enumerate(entries, start=1):
+        if e.account not in allowed:
+            close = difflib.get_close_matches(e.account, sorted(allowed), n=1)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            raise UsageError(f"entry {n}: account {e.account!r} has no entries in this "
+                             f"program's ledger{hint} (pick one from the list, or "
+                             f"{suspense} for an amount still to be explained)")
+
+
+def needs_second_person(entries: list[CorrectionEntry], threshold: Decimal) -> bool:
+    return any(e.amount > threshold for e in entries)
+
+
+class CorrectionDesk:
+    """What the Ledger page's correction form calls."""
+
+    def __init__(self, settings, read_platform: Callable, read: Callable,
+                 actions: ActionService, db):
+        self.settings, self._read_platform, self._read = settings, read_platform, read
+        self.actions, self._db = actions, db
+
+    @property
+    def suspense(self) -> str:
+        return self.settings.SUSPENSE_ACCOUNT
+
+    def accounts(self, program_id: str) -> list[str]:
+        known = self._read_platform(lambda c: store.known_accounts(c, program_id))
+        return sorted(set(known) | {self.suspense})
+
+    def propose(self, transaction_id: str) -> Proposal:
+        transaction_id = (transaction_id or "").strip()
+        if not transaction_id:
+            raise UsageError("type or pick the unbalanced transaction to complete")
+        entries = self._read_platform(lambda c: q.transaction_entries(c, transaction_id))
+        proposal = propose(transaction_id, entries, self.suspense)
+        proposal.accounts = self.accounts(proposal.program_id)
+        return proposal
+
+    def preview(self, program_id: str, rows: list[dict[str, Any]],
+                transaction_id: str | None = None) -> tuple[list[CorrectionEntry],
+                                                            list[DryRunLine], bool]:
+        """Validate the form (balanced, with the transaction it completes; known accounts) and
+        return the entries, the dry run and whether a second admin must confirm."""
+        off = None
+        if transaction_id:
+            entries = self._read_platform(lambda c: q.transaction_entries(c, transaction_id))
+            if not entries or {e["program_id"] for e in entries} != {program_id}:
+                raise UsageError(f"transaction {transaction_id} is not one of program "
+                                 f"{program_id}'s; pick it again from the Ledger page")
+            off = differences(entries)
+        parsed = parse_correction_entries(rows, completing=off)
+        check_accounts(parsed, self.accounts(program_id), self.suspense)
+        totals = self._read_platform(lambda c: store.program_totals(c, program_id))
+        lines = dry_run(off, transaction_id, program_id, totals, parsed)
+        return parsed, lines, needs_second_person(parsed,
+                                                  self.settings.CORRECTION_SECOND_PERSON_OVER)
+
+    def submit(self, operator: str, program_id: str, reason: str, rows: list[dict[str, Any]],
+               transaction_id: str | None = None) -> ActionOutcome:
+        """Post now, or — over the threshold — record a request a second admin confirms."""
+        reason = " ".join((reason or "").split())
+        if not reason:
+            raise UsageError("type the reason for the correction; it is kept with the entry")
+        parsed, _, second = self.preview(program_id, rows, transaction_id)
+        if not second:
+            return self.actions.ledger_correction(operator, program_id, reason, parsed,
+                                                  transaction_id)
+        return self.actions.run_recorded(operator, "request_correction",
+                                         transaction_id or program_id, lambda: self._request(
+                                             operator, program_id, reason, parsed,
+                                             transaction_id))
+
+    def _request(self, operator, program_id, reason, parsed, transaction_id) -> str:
+        with self._db.transaction() as conn:
+            row = store.insert_request(conn, program_id=program_id, transaction_id=transaction_id,
+                                       reason=reason, entries=[e.to_json() for e in parsed],
+                                       requested_by=operator)
+        over = self.settings.CORRECTION_SECOND_PERSON_OVER
+        return (f"Correction request #{row['id']} recorded: an amount is over {over}, so a "
+                "second admin must confirm it (Ledger page, Corrections waiting) before it is "
+                "posted.")
+
+    def pending(self) -> list[dict]:
+        return self._read(store.pending_requests)
+
+    def confirm(self, operator: str, request_id: int) -> ActionOutcome:
+        """The second admin: posts the request through the admin API (once, even if two
+        admins confirm at the same moment); the requester cannot confirm their own."""
+        from .actions import require_operator
+
+        operator = require_operator(operator)
+        with self._db.transaction() as conn:
+            row = store.lock_pending(conn, request_id)
+            if row is None:
+                raise UsageError(f"correction request #{request_id} is not waiting (already "
+                                 "posted, refused or withdrawn); reload the page")
+            if row["requested_by"] == operator:
+                raise UsageError(f"you requested correction #{request_id}; a second admin must "
+                                 "confirm it (two-person rule)")
+            entries = [CorrectionEntry(e["account"], e["type"], Decimal(e["amount"]),
+                                       e["currency"]) for e in row["entries"]]
+            outcome = self.actions.ledger_correction(
+                operator, row["program_id"], f"{row['reason']} (requested by "
+                f"{row['requested_by']}, confirmed by {operator})", entries,
+                row["transaction_id"])
+            store.decide(conn, request_id, status="posted" if outcome.ok else "failed",
+                         decided_by=operator, result=outcome.message)
+        return outcome
+
+    def withdraw(self, operator: str, request_id: int) -> ActionOutcome:
+        def work() -> str:
+            with self._db.transaction() as conn:
+                if store.lock_pending(conn, request_id) is None:
+                    raise UsageError(f"correction request #{request_id} is not waiting")
+                store.decide(conn, request_id, status="withdrawn", decided_by=operator,
+                             result="withdrawn")
+            return f"Correction request #{request_id} withdrawn; nothing was posted."
+        return self.actions.run_recorded(operator, "withdraw_correction", str(request_id), work)
