@@ -157,6 +157,45 @@ def resume_session() -> bool:
     return True
 
 
+# -- single sign-on (OpenID Connect through st.login; sge_recon/console/sso.py) -------------------
+SSO_PROVIDER = "oidc"
+
+
+def sso_enabled() -> bool:
+    return settings().oidc_enabled
+
+
+def sso_logged_in() -> bool:
+    """Whether the identity provider has signed this browser in (Streamlit's identity cookie)."""
+    if not sso_enabled():
+        return False
+    try:
+        return bool(st.user.is_logged_in)
+    except (AttributeError, KeyError):  # Streamlit has no [auth] secrets (not started by sge-recon)
+        return False
+
+
+def sso_resume() -> bool:
+    """A browser signed in at the identity provider: the account linked to its identity, or a
+    refusal kept for the sign-in page (an unknown, unverified or disabled identity)."""
+    st.session_state.pop("sso_refusal", None)
+    if not sso_logged_in():
+        return False
+    from sge_recon.accounts import identity_from_claims
+
+    identity, problem = identity_from_claims(st.user.to_dict(), settings().OIDC_IDENTITY_CLAIM)
+    if identity is None:
+        st.session_state["sso_refusal"] = f"The console cannot use this sign-in: {problem}."
+        return False
+    result = recon().accounts.sso_sign_in(identity, settings().OIDC_PROVIDER_NAME)
+    if not result.ok:
+        st.session_state["sso_refusal"] = result.message
+        return False
+    st.session_state["account"] = result.account.name
+    st.session_state["signed_in_via"] = "sso"
+    return True
+
+
 def end_session() -> None:
     token = st.session_state.pop("session_token", None)
     try:

@@ -45,6 +45,8 @@ def gate():
     st.session_state["_why_shown"] = False
     if kit.account() is not None:
         return None
+    if kit.sso_resume():  # signed in at the OpenID Connect provider (st.login), linked account
+        return None
     if kit.resume_session():  # a reload or a new tab of a signed-in browser
         return None
     try:
@@ -54,7 +56,7 @@ def gate():
     except ReconError as exc:
         return lambda message=exc.message: st.error(
             f"The console cannot check its accounts: {message}", icon=":material/dangerous:")
-    if not any_accounts:
+    if not any_accounts and not kit.sso_enabled():
         expected = kit.settings().CONSOLE_PASSWORD
         if expected and not st.session_state.get("viewer_ok"):
             return legacy_password_gate
@@ -65,8 +67,14 @@ def gate():
 def sign_in_form() -> None:
     kit.write_session_cookie()  # after a sign-out: forget the session in this browser
     st.title("sge-recon console")
-    st.caption("Sign in with your console account (`sge-recon users add`). Every action is "
-               "recorded with your name.")
+    if kit.sso_enabled():
+        single_sign_on()
+        st.divider()
+        st.caption("Or sign in with a local console account (`sge-recon users add`). Every "
+                   "action is recorded with your account's name.")
+    else:
+        st.caption("Sign in with your console account (`sge-recon users add`). Every action is "
+                   "recorded with your name.")
     with st.form("sign_in", clear_on_submit=False, enter_to_submit=True):
         username = st.text_input("Username", key="sign_in_username", autocomplete="username")
         password = st.text_input("Password", type="password", key="sign_in_password",
@@ -80,6 +88,20 @@ def sign_in_form() -> None:
             kit.start_session(result.account.name)
             st.rerun()  # the page asked for (its address and ?id=) opens now
         st.error(result.message, icon=":material/lock:")
+
+
+def single_sign_on() -> None:
+    """OpenID Connect (st.login): the provider's page signs the person in; the account linked to
+    that identity gives the role. A refused identity is told why and can sign out of it."""
+    provider = kit.settings().OIDC_PROVIDER_NAME
+    refusal = st.session_state.get("sso_refusal")
+    if refusal and kit.sso_logged_in():
+        st.error(refusal, icon=":material/block:")
+        st.button(f"Sign out of {provider}", key="sso_sign_out", on_click=st.logout,
+                  help="Then sign in as someone else, or with a local account")
+        return
+    st.button(f"Sign in with {provider}", key="sso_sign_in", type="primary",
+              on_click=st.login, args=(kit.SSO_PROVIDER,))
 
 
 def legacy_password_gate() -> None:
@@ -97,8 +119,11 @@ def legacy_password_gate() -> None:
 
 def sign_out() -> None:
     kit.end_session()
-    for key in ("account", "pending_action", "outcomes"):
+    via_sso = st.session_state.get("signed_in_via") == "sso"
+    for key in ("account", "pending_action", "outcomes", "signed_in_via"):
         st.session_state.pop(key, None)
+    if via_sso:
+        st.logout()  # forget the identity cookie too, or the next run would sign in again
 
 
 def sidebar() -> None:
@@ -108,6 +133,9 @@ def sidebar() -> None:
         if who is not None:
             st.markdown(f":material/person: **{who.name}** · {who.role}"
                         + (f" (approver key {who.approver_slot})" if who.approver_slot else ""))
+            if st.session_state.get("signed_in_via") == "sso":
+                st.caption(f"Signed in with {kit.settings().OIDC_PROVIDER_NAME} as "
+                           f"{who.sso_identity}")
             st.button("Sign out", key="sign_out", on_click=sign_out)
         else:
             st.caption(":material/lock: Read-only: " + (kit.why_not() or ""))

@@ -33,10 +33,19 @@ def streamlit_options(port: int) -> dict[str, Any]:
     return options
 
 
-def streamlit_command(python: str, port: int) -> list[str]:
-    """``python -m streamlit run app/main.py --section.option=value …`` for the console."""
+def streamlit_command(python: str, port: int, settings: Any = None) -> list[str]:
+    """``python -m streamlit run app/main.py --section.option=value …`` for the console. With
+    ``settings`` whose single sign-on is configured, Streamlit also reads the ``[auth]`` secrets
+    written from them (sge_recon/console/sso.py)."""
+    options = streamlit_options(port)
+    if settings is not None:
+        from .sso import write_auth_secrets
+
+        secrets_file = write_auth_secrets(settings, port)
+        if secrets_file is not None:
+            options["secrets_files"] = str(secrets_file)
     flags = []
-    for name, value in streamlit_options(port).items():
+    for name, value in options.items():
         section, option = name.split("_", 1)
         text = str(value).lower() if isinstance(value, bool) else str(value)
         flags.append(f"--{section}.{option}={text}")
