@@ -120,7 +120,8 @@ def legacy_password_gate() -> None:
 def sign_out() -> None:
     kit.end_session()
     via_sso = st.session_state.get("signed_in_via") == "sso"
-    for key in ("account", "pending_action", "outcomes", "signed_in_via"):
+    for key in ("account", "pending_action", "outcomes", "signed_in_via", kit.TZ_KEY,
+                "tz_select"):
         st.session_state.pop(key, None)
     if via_sso:
         st.logout()  # forget the identity cookie too, or the next run would sign in again
@@ -139,12 +140,36 @@ def sidebar() -> None:
             st.button("Sign out", key="sign_out", on_click=sign_out)
         else:
             st.caption(":material/lock: Read-only: " + (kit.why_not() or ""))
+        timezone_choice(who)
         api = kit.api_health()
         if api.ok:
             st.caption(f":green[●] Admin API up · {kit.settings().SGE_ADMIN_API_URL}")
         else:
             st.caption(f":red[●] Admin API down · {kit.settings().SGE_ADMIN_API_URL}")
         st.caption(f"Database: {kit.recon().db.where}")
+
+
+def timezone_choice(who) -> None:
+    """The viewer's timezone: every time on every page is shown in it, named. Kept on the
+    signed-in account (recon.console_users.timezone); UTC by default."""
+    if kit.TZ_KEY not in st.session_state:
+        st.session_state[kit.TZ_KEY] = (who.timezone if who is not None else None) or "UTC"
+    zones = kit.timezones()
+    if st.session_state.get("tz_select") not in zones:
+        current = st.session_state[kit.TZ_KEY]
+        st.session_state["tz_select"] = current if current in zones else "UTC"
+
+    def chosen() -> None:
+        st.session_state[kit.TZ_KEY] = st.session_state["tz_select"]
+        if who is not None:
+            try:
+                kit.recon().accounts.set_timezone(who.name, st.session_state[kit.TZ_KEY])
+            except ReconError as exc:
+                st.toast(f"Timezone not saved for next time: {exc.message}")
+
+    st.selectbox("Timezone", zones, key="tz_select", on_change=chosen,
+                 help="Times on every page are shown in this timezone"
+                      + (" (kept for your account)" if who is not None else ""))
 
 
 # The navigation is set up before the gate (hidden until signed in), so that the page of the

@@ -97,6 +97,7 @@ class Account:
     created_at: datetime
     disabled: bool
     sso_identity: str | None = None
+    timezone: str | None = None  # the viewer's chosen timezone (IANA name); None: UTC
 
     def may(self, what: str) -> bool:
         return not self.disabled and self.role in PERMISSIONS[what]
@@ -121,7 +122,7 @@ class SignIn:
 
 def _account(row: dict) -> Account:
     return Account(row["name"], row["role"], row["approver_slot"], row["created_at"],
-                   row["disabled"], row.get("sso_identity"))
+                   row["disabled"], row.get("sso_identity"), row.get("timezone"))
 
 
 def _sha256(token: str) -> str:
@@ -156,6 +157,21 @@ def identity_from_claims(claims: dict, claim: str) -> tuple[str | None, str]:
         return None, (f"the identity provider says the email {value} is not verified; verify it "
                       "there first")
     return str(value).strip(), ""
+
+
+def check_timezone(zone: str) -> str:
+    """An IANA timezone name (Europe/Berlin, America/New_York, UTC)."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    zone = (zone or "").strip()
+    try:
+        if not zone or zone.startswith(("/", ".")) or ".." in zone:
+            raise ValueError(zone)
+        ZoneInfo(zone)
+    except (ValueError, ZoneInfoNotFoundError):
+        raise UsageError(f"unknown timezone {zone!r}: use an IANA name such as UTC, "
+                         "Europe/Berlin or America/New_York") from None
+    return zone
 
 
 def check_password(password: str) -> str:
@@ -274,6 +290,14 @@ class AccountService:
                                      f"{holder['name']!r} now; disable that account first")
             return q.set_disabled(conn, name, disabled)
         return _account(self._tx(work))
+
+    def set_timezone(self, name: str, zone: str | None) -> Account:
+        """The timezone the console shows this account's times in (None: UTC)."""
+        zone = check_timezone(zone) if zone else None
+        row = self._tx(lambda c: q.set_timezone(c, check_name(name), zone))
+        if row is None:
+            raise NotFoundError(f"no account named {name!r}; see `sge-recon users list`")
+        return _account(row)
 
     def attempts(self, limit: int = 100) -> list[dict]:
         return self._tx(lambda c: q.attempts(c, limit), read_only=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 USER_COLUMNS = "name, role, approver_slot, password_hash, created_at, password_set_at, disabled, " \
-               "disabled_at, sso_identity"
+               "disabled_at, sso_identity, timezone"
 
 
 def account(conn, name: str) -> dict | None:
@@ -52,6 +52,12 @@ def upsert_account(conn, name: str, role: str, slot: int | None, password_hash: 
             sso_identity = excluded.sso_identity,
             password_set_at = now(), disabled = false, disabled_at = NULL
         RETURNING {USER_COLUMNS}""", (name, role, slot, password_hash, sso_identity)).fetchone()
+
+
+def set_timezone(conn, name: str, zone: str | None) -> dict | None:
+    return conn.execute(f"""
+        UPDATE recon.console_users SET timezone = %s
+        WHERE name = %s RETURNING {USER_COLUMNS}""", (zone, name)).fetchone()
 
 
 def set_sso_identity(conn, name: str, identity: str | None) -> dict | None:
