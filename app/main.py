@@ -127,7 +127,7 @@ def sign_out() -> None:
         st.logout()  # forget the identity cookie too, or the next run would sign in again
 
 
-def sidebar() -> None:
+def sidebar():
     with st.sidebar:
         who = kit.account()
         kit.write_session_cookie()  # after a sign-in: keep it across reloads and new tabs
@@ -141,7 +141,15 @@ def sidebar() -> None:
         else:
             st.caption(":material/lock: Read-only: " + (kit.why_not() or ""))
         timezone_choice(who)
-        api = kit.api_health()
+        return st.empty()  # the connections, filled after the page (see below)
+
+
+def connections(slot) -> None:
+    """The admin API's and the database's status in the sidebar. Asked after the page has been
+    drawn: the API's health is an HTTP call (and its client's first import), which must not hold
+    up the first render of the Overview."""
+    api = kit.api_health()
+    with slot.container():
         if api.ok:
             st.caption(f":green[●] Admin API up · {kit.settings().SGE_ADMIN_API_URL}")
         else:
@@ -182,5 +190,8 @@ navigation = st.navigation([st.Page(path, title=title, icon=icon, url_path=key,
 if blocked:
     blocked()
     st.stop()
-sidebar()
-navigation.run()
+status_slot = sidebar()
+try:
+    navigation.run()
+finally:  # also after a page's st.stop()
+    connections(status_slot)
