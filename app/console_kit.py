@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from datetime import datetime, timezone
-from zoneinfo import ZoneInfo, available_timezones
+from zoneinfo import ZoneInfo
 from decimal import Decimal, localcontext
 from typing import Any, Callable
 from urllib.parse import urlencode
@@ -317,11 +317,11 @@ LINKS = {"intent_id": ("intents", "id"), "batch_id": ("payouts", "id"),
 TZ_KEY = "viewer_tz"
 
 
-@st.cache_resource(show_spinner=False)
 def timezones() -> list[str]:
     """UTC first, then every IANA zone by name."""
-    return ["UTC"] + sorted(z for z in available_timezones()
-                            if z != "UTC" and "/" in z and not z.startswith(("Etc/", "SystemV/")))
+    from sge_recon.accounts import timezone_names
+
+    return list(timezone_names())
 
 
 def zone_name() -> str:

@@ -27,6 +27,7 @@ marks unverified is refused).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import re
@@ -157,6 +158,15 @@ def identity_from_claims(claims: dict, claim: str) -> tuple[str | None, str]:
         return None, (f"the identity provider says the email {value} is not verified; verify it "
                       "there first")
     return str(value).strip(), ""
+
+
+@functools.lru_cache(maxsize=1)
+def timezone_names() -> tuple[str, ...]:
+    """The timezones a viewer may choose: UTC first, then every IANA Area/Location zone."""
+    from zoneinfo import available_timezones
+
+    return ("UTC",) + tuple(sorted(z for z in available_timezones() if z != "UTC" and "/" in z
+                                   and not z.startswith(("Etc/", "SystemV/"))))
 
 
 def check_timezone(zone: str) -> str:

@@ -73,6 +73,9 @@ def warm_up() -> None:
         recon = Recon(Settings.load(), application_name="sge-recon-console")
         recon.accounts.any()
         recon.console.overview()
+        from ..accounts import timezone_names
+
+        timezone_names()
     except Exception:  # noqa: BLE001 - the page reports it with its banner
         return
     _warm = recon
