@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
 from decimal import Decimal, localcontext
 from typing import Any, Callable
 from urllib.parse import urlencode
@@ -27,8 +28,11 @@ log = logging.getLogger("sge_recon.console")
 
 @st.cache_resource(show_spinner=False)
 def get_recon() -> Recon:
-    """One Recon (settings, database handle, services) per console process."""
-    return Recon(Settings.load(), application_name="sge-recon-console")
+    """One Recon (settings, database handle, services) per console process: the one app/serve.py
+    built and warmed before the port opened, or a new one."""
+    from sge_recon.console.launch import take_warm_recon
+
+    return take_warm_recon() or Recon(Settings.load(), application_name="sge-recon-console")
 
 
 def recon() -> Recon:
@@ -157,6 +161,45 @@ def resume_session() -> bool:
     return True
 
 
+# -- single sign-on (OpenID Connect through st.login; sge_recon/console/sso.py) -------------------
+SSO_PROVIDER = "oidc"
+
+
+def sso_enabled() -> bool:
+    return settings().oidc_enabled
+
+
+def sso_logged_in() -> bool:
+    """Whether the identity provider has signed this browser in (Streamlit's identity cookie)."""
+    if not sso_enabled():
+        return False
+    try:
+        return bool(st.user.is_logged_in)
+    except (AttributeError, KeyError):  # Streamlit has no [auth] secrets (not started by sge-recon)
+        return False
+
+
+def sso_resume() -> bool:
+    """A browser signed in at the identity provider: the account linked to its identity, or a
+    refusal kept for the sign-in page (an unknown, unverified or disabled identity)."""
+    st.session_state.pop("sso_refusal", None)
+    if not sso_logged_in():
+        return False
+    from sge_recon.accounts import identity_from_claims
+
+    identity, problem = identity_from_claims(st.user.to_dict(), settings().OIDC_IDENTITY_CLAIM)
+    if identity is None:
+        st.session_state["sso_refusal"] = f"The console cannot use this sign-in: {problem}."
+        return False
+    result = recon().accounts.sso_sign_in(identity, settings().OIDC_PROVIDER_NAME)
+    if not result.ok:
+        st.session_state["sso_refusal"] = result.message
+        return False
+    st.session_state["account"] = result.account.name
+    st.session_state["signed_in_via"] = "sso"
+    return True
+
+
 def end_session() -> None:
     token = st.session_state.pop("session_token", None)
     try:
@@ -270,21 +313,65 @@ LINKS = {"intent_id": ("intents", "id"), "batch_id": ("payouts", "id"),
          "program_id": ("ledger", "program")}
 
 
+# -- the viewer's timezone: every time on every page is shown in it, with its name -----------------
+TZ_KEY = "viewer_tz"
+
+
+def timezones() -> list[str]:
+    """UTC first, then every IANA zone by name."""
+    from sge_recon.accounts import timezone_names
+
+    return list(timezone_names())
+
+
+def zone_name() -> str:
+    """The viewer's chosen timezone (sidebar; kept on the account), UTC by default."""
+    return st.session_state.get(TZ_KEY) or "UTC"
+
+
+def zone() -> ZoneInfo:
+    try:
+        return ZoneInfo(zone_name())
+    except (ValueError, KeyError, OSError):
+        return ZoneInfo("UTC")
+
+
+def local(value: datetime) -> datetime:
+    """A time in the viewer's timezone (a naive time is taken as UTC)."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(zone())
+
+
+def when(value: Any, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
+    """A time as people read it, in the viewer's timezone and named: 2026-11-25 21:10:33
+    Europe/Berlin. Accepts a datetime or an ISO 8601 string; None is an em dash."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    return f"{local(value).strftime(fmt)} {zone_name()}"
+
+
 def header(name: str) -> str:
     if name in HEADERS:
         return HEADERS[name]
     text = name.replace("_", " ").capitalize()
-    return text[:-3] + " (UTC)" if name.endswith("_at") else text
+    return text[:-3] + f" ({zone_name()})" if name.endswith("_at") else text
 
 
 def cell(value: Any) -> Any:
-    """One table cell as people read it: exact money, UTC times without "+00:00", no None."""
+    """One table cell as people read it: exact money, times in the viewer's timezone without an
+    offset (the column header names the zone), no None."""
     if value is None:
         return ""
     if isinstance(value, Decimal):
         return exact(value)
     if isinstance(value, datetime):
-        return f"{value.astimezone(timezone.utc):%Y-%m-%d %H:%M:%S}"
+        return f"{local(value):%Y-%m-%d %H:%M:%S}"
     if isinstance(value, (list, tuple)):
         return ", ".join(str(v) for v in value)
     if isinstance(value, dict):
@@ -297,8 +384,9 @@ def link(page: str, param: str, value: Any) -> str:
 
 
 def table(rows: Any, links: bool | dict[str, tuple[str, str]] = True, **kwargs: Any) -> None:
-    """st.dataframe for row dicts as people read them: human headers, money exact, times in UTC
-    without "+00:00", empty cells instead of None, and every id a link to its page."""
+    """st.dataframe for row dicts as people read them: human headers, money exact, times in the
+    viewer's timezone (named in the header) without an offset, empty cells instead of None, and
+    every id a link to its page."""
     if not isinstance(rows, list) or not rows or not isinstance(rows[0], dict):
         st.dataframe(rows, **kwargs)
         return

@@ -45,6 +45,8 @@ def gate():
     st.session_state["_why_shown"] = False
     if kit.account() is not None:
         return None
+    if kit.sso_resume():  # signed in at the OpenID Connect provider (st.login), linked account
+        return None
     if kit.resume_session():  # a reload or a new tab of a signed-in browser
         return None
     try:
@@ -54,7 +56,7 @@ def gate():
     except ReconError as exc:
         return lambda message=exc.message: st.error(
             f"The console cannot check its accounts: {message}", icon=":material/dangerous:")
-    if not any_accounts:
+    if not any_accounts and not kit.sso_enabled():
         expected = kit.settings().CONSOLE_PASSWORD
         if expected and not st.session_state.get("viewer_ok"):
             return legacy_password_gate
@@ -65,8 +67,14 @@ def gate():
 def sign_in_form() -> None:
     kit.write_session_cookie()  # after a sign-out: forget the session in this browser
     st.title("sge-recon console")
-    st.caption("Sign in with your console account (`sge-recon users add`). Every action is "
-               "recorded with your name.")
+    if kit.sso_enabled():
+        single_sign_on()
+        st.divider()
+        st.caption("Or sign in with a local console account (`sge-recon users add`). Every "
+                   "action is recorded with your account's name.")
+    else:
+        st.caption("Sign in with your console account (`sge-recon users add`). Every action is "
+                   "recorded with your name.")
     with st.form("sign_in", clear_on_submit=False, enter_to_submit=True):
         username = st.text_input("Username", key="sign_in_username", autocomplete="username")
         password = st.text_input("Password", type="password", key="sign_in_password",
@@ -80,6 +88,20 @@ def sign_in_form() -> None:
             kit.start_session(result.account.name)
             st.rerun()  # the page asked for (its address and ?id=) opens now
         st.error(result.message, icon=":material/lock:")
+
+
+def single_sign_on() -> None:
+    """OpenID Connect (st.login): the provider's page signs the person in; the account linked to
+    that identity gives the role. A refused identity is told why and can sign out of it."""
+    provider = kit.settings().OIDC_PROVIDER_NAME
+    refusal = st.session_state.get("sso_refusal")
+    if refusal and kit.sso_logged_in():
+        st.error(refusal, icon=":material/block:")
+        st.button(f"Sign out of {provider}", key="sso_sign_out", on_click=st.logout,
+                  help="Then sign in as someone else, or with a local account")
+        return
+    st.button(f"Sign in with {provider}", key="sso_sign_in", type="primary",
+              on_click=st.login, args=(kit.SSO_PROVIDER,))
 
 
 def legacy_password_gate() -> None:
@@ -97,26 +119,65 @@ def legacy_password_gate() -> None:
 
 def sign_out() -> None:
     kit.end_session()
-    for key in ("account", "pending_action", "outcomes"):
+    via_sso = st.session_state.get("signed_in_via") == "sso"
+    for key in ("account", "pending_action", "outcomes", "signed_in_via", kit.TZ_KEY,
+                "tz_select"):
         st.session_state.pop(key, None)
+    if via_sso:
+        st.logout()  # forget the identity cookie too, or the next run would sign in again
 
 
-def sidebar() -> None:
+def sidebar():
     with st.sidebar:
         who = kit.account()
         kit.write_session_cookie()  # after a sign-in: keep it across reloads and new tabs
         if who is not None:
             st.markdown(f":material/person: **{who.name}** · {who.role}"
                         + (f" (approver key {who.approver_slot})" if who.approver_slot else ""))
+            if st.session_state.get("signed_in_via") == "sso":
+                st.caption(f"Signed in with {kit.settings().OIDC_PROVIDER_NAME} as "
+                           f"{who.sso_identity}")
             st.button("Sign out", key="sign_out", on_click=sign_out)
         else:
             st.caption(":material/lock: Read-only: " + (kit.why_not() or ""))
-        api = kit.api_health()
+        timezone_choice(who)
+        return st.empty()  # the connections, filled after the page (see below)
+
+
+def connections(slot) -> None:
+    """The admin API's and the database's status in the sidebar. Asked after the page has been
+    drawn: the API's health is an HTTP call (and its client's first import), which must not hold
+    up the first render of the Overview."""
+    api = kit.api_health()
+    with slot.container():
         if api.ok:
             st.caption(f":green[●] Admin API up · {kit.settings().SGE_ADMIN_API_URL}")
         else:
             st.caption(f":red[●] Admin API down · {kit.settings().SGE_ADMIN_API_URL}")
         st.caption(f"Database: {kit.recon().db.where}")
+
+
+def timezone_choice(who) -> None:
+    """The viewer's timezone: every time on every page is shown in it, named. Kept on the
+    signed-in account (recon.console_users.timezone); UTC by default."""
+    if kit.TZ_KEY not in st.session_state:
+        st.session_state[kit.TZ_KEY] = (who.timezone if who is not None else None) or "UTC"
+    zones = kit.timezones()
+    if st.session_state.get("tz_select") not in zones:
+        current = st.session_state[kit.TZ_KEY]
+        st.session_state["tz_select"] = current if current in zones else "UTC"
+
+    def chosen() -> None:
+        st.session_state[kit.TZ_KEY] = st.session_state["tz_select"]
+        if who is not None:
+            try:
+                kit.recon().accounts.set_timezone(who.name, st.session_state[kit.TZ_KEY])
+            except ReconError as exc:
+                st.toast(f"Timezone not saved for next time: {exc.message}")
+
+    st.selectbox("Timezone", zones, key="tz_select", on_change=chosen,
+                 help="Times on every page are shown in this timezone"
+                      + (" (kept for your account)" if who is not None else ""))
 
 
 # The navigation is set up before the gate (hidden until signed in), so that the page of the
@@ -129,5 +190,8 @@ navigation = st.navigation([st.Page(path, title=title, icon=icon, url_path=key,
 if blocked:
     blocked()
     st.stop()
-sidebar()
-navigation.run()
+status_slot = sidebar()
+try:
+    navigation.run()
+finally:  # also after a page's st.stop()
+    connections(status_slot)

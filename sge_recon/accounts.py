@@ -15,10 +15,19 @@ Passwords: ``hashlib.scrypt`` (n=2**14, r=8, p=1) with a per-user 16-byte salt, 
 constant time; an unknown name costs the same hash. Failed sign-ins are recorded in
 ``recon.sign_in_attempts``; after ``MAX_FAILURES`` failures within ``WINDOW_SECONDS`` a name is
 locked (even the right password is refused) until the window has passed.
+
+Single sign-on (OpenID Connect, through Streamlit's ``st.login``, when ``OIDC_*`` is configured):
+the provider proves who someone is, and the account linked to that identity
+(``sge-recon users add NAME --role R --sso IDENTITY`` or ``users link-sso NAME IDENTITY``)
+decides what they may do — its role, its approver key, its disabled state — exactly as for a
+local sign-in. An identity linked to no account, or to a disabled one, is refused. The identity is
+one claim of the ID token (``OIDC_IDENTITY_CLAIM``, by default ``email``; an email the provider
+marks unverified is refused).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import re
@@ -88,6 +97,8 @@ class Account:
     approver_slot: int | None
     created_at: datetime
     disabled: bool
+    sso_identity: str | None = None
+    timezone: str | None = None  # the viewer's chosen timezone (IANA name); None: UTC
 
     def may(self, what: str) -> bool:
         return not self.disabled and self.role in PERMISSIONS[what]
@@ -112,7 +123,7 @@ class SignIn:
 
 def _account(row: dict) -> Account:
     return Account(row["name"], row["role"], row["approver_slot"], row["created_at"],
-                   row["disabled"])
+                   row["disabled"], row.get("sso_identity"), row.get("timezone"))
 
 
 def _sha256(token: str) -> str:
@@ -125,6 +136,52 @@ def check_name(name: str) -> str:
         raise UsageError(f"account name {name!r} is not valid: use 1-64 lower-case letters, digits "
                          "and . _ @ - (starting with a letter or digit)")
     return name
+
+
+def check_sso_identity(identity: str) -> str:
+    identity = (identity or "").strip()
+    if not identity or len(identity) > 320 or any(c.isspace() for c in identity):
+        raise UsageError(f"single sign-on identity {identity!r} is not valid: give the value of "
+                         "the provider's identity claim (OIDC_IDENTITY_CLAIM, by default the "
+                         "email), e.g. ada@example.com")
+    return identity
+
+
+def identity_from_claims(claims: dict, claim: str) -> tuple[str | None, str]:
+    """The single sign-on identity in an ID token's claims, or None and why it cannot be used."""
+    value = claims.get(claim)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None, (f"the identity provider did not send the claim {claim!r} "
+                      "(OIDC_IDENTITY_CLAIM); ask its admin to include it, or set "
+                      "OIDC_IDENTITY_CLAIM to a claim it sends (e.g. sub)")
+    if claim == "email" and claims.get("email_verified") is False:
+        return None, (f"the identity provider says the email {value} is not verified; verify it "
+                      "there first")
+    return str(value).strip(), ""
+
+
+@functools.lru_cache(maxsize=1)
+def timezone_names() -> tuple[str, ...]:
+    """The timezones a viewer may choose: UTC first, then every IANA Area/Location zone."""
+    from zoneinfo import available_timezones
+
+    return ("UTC",) + tuple(sorted(z for z in available_timezones() if z != "UTC" and "/" in z
+                                   and not z.startswith(("Etc/", "SystemV/"))))
+
+
+def check_timezone(zone: str) -> str:
+    """An IANA timezone name (Europe/Berlin, America/New_York, UTC)."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    zone = (zone or "").strip()
+    try:
+        if not zone or zone.startswith(("/", ".")) or ".." in zone:
+            raise ValueError(zone)
+        ZoneInfo(zone)
+    except (ValueError, ZoneInfoNotFoundError):
+        raise UsageError(f"unknown timezone {zone!r}: use an IANA name such as UTC, "
+                         "Europe/Berlin or America/New_York") from None
+    return zone
 
 
 def check_password(password: str) -> str:
@@ -148,8 +205,11 @@ class AccountService:
                                       "run") from None
 
     # -- management (the CLI) -----------------------------------------------------------------
-    def add(self, name: str, role: str, password: str, approver_slot: int | None = None,
-            replace: bool = False) -> Account:
+    def add(self, name: str, role: str, password: str | None,
+            approver_slot: int | None = None, replace: bool = False,
+            sso_identity: str | None = None) -> Account:
+        """A new account. ``password`` None: it signs in only through single sign-on, as
+        ``sso_identity`` (one of the two is needed)."""
         name = check_name(name)
         if role not in ROLES:
             raise UsageError(f"unknown role {role!r}; use one of {', '.join(ROLES)}")
@@ -158,10 +218,15 @@ class AccountService:
                              "approver key (PAYOUT_APPROVER_1 or _2) its approvals use")
         if role != "approver" and approver_slot is not None:
             raise UsageError("--approver-key is only for accounts with --role approver")
-        check_password(password)
-        hashed = hash_password(password)
+        if sso_identity is not None:
+            sso_identity = check_sso_identity(sso_identity)
+        if password is None and sso_identity is None:
+            raise UsageError("an account needs a password, or a single sign-on identity (--sso)")
+        hashed = hash_password(check_password(password)) if password is not None else None
 
         def work(conn):
+            if sso_identity:
+                self._check_sso_free(conn, sso_identity, name)
             if approver_slot:
                 holder = q.slot_holder(conn, approver_slot)
                 if holder and holder["name"] != name:
@@ -170,11 +235,37 @@ class AccountService:
                                      "account per key, so one person can never give both "
                                      "approvals)")
             if replace:
-                return q.upsert_account(conn, name, role, approver_slot, hashed)
+                return q.upsert_account(conn, name, role, approver_slot, hashed, sso_identity)
             if q.account(conn, name):
                 raise UsageError(f"an account named {name!r} already exists; use `sge-recon "
                                  f"users set-password {name}` to change its password")
-            return q.insert_account(conn, name, role, approver_slot, hashed)
+            return q.insert_account(conn, name, role, approver_slot, hashed, sso_identity)
+        return _account(self._tx(work))
+
+    @staticmethod
+    def _check_sso_free(conn, identity: str, name: str) -> None:
+        holder = q.sso_holder(conn, identity)
+        if holder and holder["name"] != name:
+            raise UsageError(f"the single sign-on identity {identity!r} is already linked to "
+                             f"{holder['name']!r}; unlink it there first (`sge-recon users "
+                             f"unlink-sso {holder['name']}`)")
+
+    def link_sso(self, name: str, identity: str | None) -> Account:
+        """Link an account to a single sign-on identity (None: unlink)."""
+        name = check_name(name)
+        identity = check_sso_identity(identity) if identity is not None else None
+
+        def work(conn):
+            row = q.account(conn, name)
+            if row is None:
+                raise NotFoundError(f"no account named {name!r}; see `sge-recon users list`")
+            if identity is None and row["password_hash"] is None:
+                raise UsageError(f"{name!r} has no password, so without single sign-on nobody "
+                                 f"could sign in as it; set one first (`sge-recon users "
+                                 f"set-password {name}`) or disable it")
+            if identity:
+                self._check_sso_free(conn, identity, name)
+            return q.set_sso_identity(conn, name, identity)
         return _account(self._tx(work))
 
     def list(self) -> list[Account]:
@@ -209,6 +300,14 @@ class AccountService:
                                      f"{holder['name']!r} now; disable that account first")
             return q.set_disabled(conn, name, disabled)
         return _account(self._tx(work))
+
+    def set_timezone(self, name: str, zone: str | None) -> Account:
+        """The timezone the console shows this account's times in (None: UTC)."""
+        zone = check_timezone(zone) if zone else None
+        row = self._tx(lambda c: q.set_timezone(c, check_name(name), zone))
+        if row is None:
+            raise NotFoundError(f"no account named {name!r}; see `sge-recon users list`")
+        return _account(row)
 
     def attempts(self, limit: int = 100) -> list[dict]:
         return self._tx(lambda c: q.attempts(c, limit), read_only=True)
@@ -247,7 +346,9 @@ class AccountService:
                                            f"{(wait + 59) // 60} min, or ask an admin to reset "
                                            "your password.")
             row = q.account(conn, typed)
-            good = verify_password(password, row["password_hash"] if row else _DUMMY_HASH)
+            # an account without a password (single sign-on only) costs the same hash, and fails
+            good = verify_password(password, (row or {}).get("password_hash") or _DUMMY_HASH) \
+                and bool(row and row["password_hash"])
             if row is None or not good:
                 q.record_attempt(conn, typed, False, "unknown" if row is None else
                                  "wrong_password")
@@ -256,6 +357,31 @@ class AccountService:
                 q.record_attempt(conn, typed, False, "disabled")
                 return SignIn(False, None, "This account is disabled; ask an admin.")
             q.record_attempt(conn, typed, True, None)
+            return SignIn(True, _account(row), f"Signed in as {row['name']}.")
+        try:
+            return self._tx(work)
+        except ReconError as exc:
+            return SignIn(False, None, f"Sign-in is unavailable: {exc.message}")
+
+    def sso_sign_in(self, identity: str, provider: str = "single sign-on") -> SignIn:
+        """A person the identity provider signed in as ``identity``: the account linked to it,
+        or a refusal that says what to do. Every attempt is recorded (username ``sso:<id>``)."""
+        shown = (identity or "").strip()[:200]
+        recorded = ("sso:" + shown)[:64]
+
+        def work(conn):
+            row = q.sso_holder(conn, shown) if shown else None
+            if row is None:
+                q.record_attempt(conn, recorded, False, "sso_unknown")
+                return SignIn(False, None, f"{provider} signed you in as {shown!r}, but no "
+                              "console account is linked to that identity, so the console "
+                              "refuses it. Ask an admin to link one: `sge-recon users link-sso "
+                              f"NAME {shown}` (or `users add NAME --role viewer --sso {shown}`).")
+            if row["disabled"]:
+                q.record_attempt(conn, recorded, False, "disabled")
+                return SignIn(False, None, f"The console account {row['name']!r} linked to "
+                              f"{shown!r} is disabled; ask an admin.")
+            q.record_attempt(conn, recorded, True, None)
             return SignIn(True, _account(row), f"Signed in as {row['name']}.")
         try:
             return self._tx(work)

@@ -87,6 +87,32 @@ class Settings:
         "for this password before showing anything, and stays read-only. Once `sge-recon users "
         "add` has created an account, people sign in with their own and this is ignored.",
         secret=True)
+    OIDC_SERVER_METADATA_URL: str | None = _setting(
+        None, "Single sign-on: the OpenID Connect provider's discovery document "
+        "(https://idp.example.com/.well-known/openid-configuration). With OIDC_CLIENT_ID and "
+        "OIDC_CLIENT_SECRET set too, the console offers sign-in through that provider "
+        "(Streamlit's st.login); the account linked to the identity (`sge-recon users link-sso`) "
+        "gives the role. Unset: local accounts only.")
+    OIDC_CLIENT_ID: str | None = _setting(
+        None, "Single sign-on: the console's client id at the OpenID Connect provider.")
+    OIDC_CLIENT_SECRET: str | None = _setting(
+        None, "Single sign-on: the console's client secret at the OpenID Connect provider.",
+        secret=True)
+    OIDC_REDIRECT_URI: str | None = _setting(
+        None, "Single sign-on: the address the provider sends people back to, registered at "
+        "the provider; it must end with /oauth2callback. Unset: "
+        "http://127.0.0.1:<console port>/oauth2callback.")
+    OIDC_COOKIE_SECRET: str | None = _setting(
+        None, "Single sign-on: the secret that signs the console's identity cookie (at least "
+        "32 characters). Unset: a random one kept in SGE_RECON_HOME/console-cookie-secret.",
+        secret=True)
+    OIDC_IDENTITY_CLAIM: str = _setting(
+        "email", "Single sign-on: the ID token claim that names the person, matched against the "
+        "accounts' linked identities (email: must not be marked unverified; sub: the provider's "
+        "stable subject id).")
+    OIDC_PROVIDER_NAME: str = _setting(
+        "single sign-on", "Single sign-on: the provider's name on the console's sign-in button "
+        "(\"Sign in with …\").")
     EXPORTS_DIR: str = _setting(
         "exports", "Folder that receives the monthly audit exports (<folder>/<YYYY-MM>/); a "
         "relative path is relative to the working directory.")
@@ -238,10 +264,42 @@ class Settings:
             raise ConfigError("LEDGER_TOLERANCE", f"must be greater than 0 (e.g. 0.01), got "
                                                   f"{self.LEDGER_TOLERANCE}: at 0 every balanced "
                                                   "program would fail ledger_balance")
+        self._validate_oidc()
         keys = [k for k in ("PAYOUT_APPROVER_1", "PAYOUT_APPROVER_2") if getattr(self, k)]
         if len(keys) == 2 and self.PAYOUT_APPROVER_1 == self.PAYOUT_APPROVER_2:
             raise ConfigError("PAYOUT_APPROVER_2", "must differ from PAYOUT_APPROVER_1: two-person "
                                                    "approval needs two distinct keys")
+
+    @property
+    def oidc_enabled(self) -> bool:
+        return bool(self.OIDC_SERVER_METADATA_URL)
+
+    def _validate_oidc(self) -> None:
+        needed = ("OIDC_SERVER_METADATA_URL", "OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET")
+        given = [n for n in needed if getattr(self, n)]
+        if given and len(given) < len(needed):
+            missing = [n for n in needed if n not in given]
+            raise ConfigError(missing[0], f"must be set too: single sign-on needs "
+                                          f"{', '.join(needed)} (set {', '.join(given)}); set "
+                                          f"{' and '.join(missing)}, or unset the others for "
+                                          "local accounts only")
+        if not given:
+            return
+        _check_http_url("OIDC_SERVER_METADATA_URL", self.OIDC_SERVER_METADATA_URL)
+        if self.OIDC_REDIRECT_URI is not None:
+            _check_http_url("OIDC_REDIRECT_URI", self.OIDC_REDIRECT_URI)
+            if not urlparse(self.OIDC_REDIRECT_URI).path.endswith("/oauth2callback"):
+                raise ConfigError("OIDC_REDIRECT_URI", "must end with /oauth2callback (the "
+                                  "console's callback path), e.g. "
+                                  "https://console.example.com/oauth2callback; register the same "
+                                  "address at the provider")
+        if self.OIDC_COOKIE_SECRET is not None and len(self.OIDC_COOKIE_SECRET) < 32:
+            raise ConfigError("OIDC_COOKIE_SECRET", "must be at least 32 characters long; "
+                              "generate one with `python3 -c 'import secrets; "
+                              "print(secrets.token_urlsafe(32))'`, or unset it")
+        if not self.OIDC_IDENTITY_CLAIM.strip():
+            raise ConfigError("OIDC_IDENTITY_CLAIM", "must name a claim of the ID token, e.g. "
+                                                     "email or sub")
 
     @property
     def home(self) -> Path:

@@ -46,7 +46,8 @@ class Service:
 class DemoOptions:
     intents: int = 20_000
     seed: int = 42
-    faults: str | None = None
+    faults: str | None = None  # None: the demo's default set (DEMO_FAULTS / SGE_DEMO_FAULTS)
+    clean: bool = False  # plant no faults at all
     api_port: int = 8000
     console_port: int = 8501
     metrics_port: int = 9108
@@ -56,6 +57,11 @@ class DemoOptions:
     profile: str = "contract"  # contract: the reference platform; sge: an SGE-shaped stand-in
 
 
+# What the demo plants by default, so that a new user sees red lights, incidents and something
+# to act on (a P0 imbalance to correct, stuck intents to retry, an overdue payout batch to approve,
+# failed webhook deliveries to retry, a failing endpoint); `--clean` plants none.
+DEMO_FAULTS = ("ledger_imbalance", "stuck_intents", "payout_sla", "webhook_exhausted",
+               "webhook_endpoint_failing")
 # What the SGE-shaped demo plants by default: something to look at on every running check.
 SGE_DEMO_FAULTS = ("ledger_imbalance", "unbalanced_transaction", "stuck_intents", "payout_sla",
                    "commission_rate", "affiliate_cycle")
@@ -149,16 +155,34 @@ class Demo:
     def _first_simulation(self, recon: Recon) -> None:
         row = recon.db.fetch_one("SELECT EXISTS (SELECT 1 FROM platform.programs) AS has_data")
         if row and row["has_data"]:
-            self.echo("Platform data present: reusing it.")
+            self.echo("Platform data present: reusing it, with the faults planted when it was "
+                      "loaded (`sge-recon simulate --reset` replaces it"
+                      + (", e.g. with no faults" if self.options.clean else "") + ").")
             return
         simulate = getattr(recon, "simulate", None)
         if simulate is None:
             self.echo("No simulator installed: starting with an empty platform.")
             return
+        faults = self.faults()
         self.echo(f"Loading a simulated platform ({self.options.intents:,} intents, "
-                  f"seed {self.options.seed})…")
-        faults = [f for f in (self.options.faults or "").split(",") if f]
+                  f"seed {self.options.seed}, faults: {self._faults_text(faults)})…")
         simulate(intents=self.options.intents, seed=self.options.seed, faults=faults)
+
+    def faults(self) -> list[str]:
+        """The faults the first simulation plants: none with --clean, the --faults given, or
+        the demo's default set (something to act on)."""
+        if self.options.clean:
+            return []
+        if self.options.faults is not None:
+            return [f for f in self.options.faults.split(",") if f.strip()]
+        return list(SGE_DEMO_FAULTS if self.options.profile == "sge" else DEMO_FAULTS)
+
+    def _faults_text(self, faults: list[str]) -> str:
+        if not faults:
+            return "none (--clean)" if self.options.clean else "none"
+        if self.options.faults is None:
+            return ", ".join(faults) + " (the demo's default; --clean for none)"
+        return ", ".join(faults)
 
     def _sge_settings(self) -> Settings:
         """The SGE-shaped demo reads its own database (``sge_demo`` on the embedded server, or
@@ -194,9 +218,9 @@ class Demo:
         if sge_platform_present(recon.db):
             self.echo("SGE platform data present: reusing it.")
             return
-        faults = [f for f in (self.options.faults or ",".join(SGE_DEMO_FAULTS)).split(",") if f]
+        faults = self.faults()
         self.echo(f"Loading a simulated SGE platform ({self.options.intents:,} intents, seed "
-                  f"{self.options.seed}, faults: {', '.join(faults) or 'none'})…")
+                  f"{self.options.seed}, faults: {self._faults_text(faults)})…")
         create_sge_schema(recon.db)
         load_sge_platform(recon.db, intents=max(self.options.intents, 200),
                           seed=self.options.seed, faults=faults)

@@ -37,5 +37,6 @@ END $$;
 -- Console accounts (recon 0010): readers see who has which role, never a password hash or a
 -- session token hash.
 REVOKE SELECT ON recon.console_users, recon.console_sessions FROM sge_recon_readonly;
-GRANT SELECT (name, role, approver_slot, created_at, password_set_at, disabled, disabled_at)
+GRANT SELECT (name, role, approver_slot, created_at, password_set_at, disabled, disabled_at,
+               sso_identity)
     ON recon.console_users TO sge_recon_readonly;

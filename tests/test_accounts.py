@@ -152,3 +152,68 @@ def test_readers_see_accounts_but_no_password_or_session_hash(recon, db):
         except psycopg.errors.InsufficientPrivilege:
             continue
         raise AssertionError(f"a reader could run {sql}")
+
+
+def test_single_sign_on_identities_map_to_accounts_and_others_are_refused(recon, db):
+    """OIDC (st.login): the identity provider says who; the linked account says what."""
+    from sge_recon.accounts import identity_from_claims
+
+    recon.accounts.add("eve", "operator", None, sso_identity="Eve@Example.com")
+    recon.accounts.add("ada", "viewer", "a long enough secret")
+    recon.accounts.link_sso("ada", "ada@example.com")
+    ok = recon.accounts.sso_sign_in("eve@example.com", "Example SSO")
+    assert ok.ok and ok.account.name == "eve" and ok.account.role == "operator"
+    assert recon.accounts.sso_sign_in("ada@example.com").account.role == "viewer"
+    unknown = recon.accounts.sso_sign_in("mallory@example.com", "Example SSO")
+    assert not unknown.ok and unknown.account is None
+    assert "no console account is linked to that identity" in unknown.message
+    assert "sge-recon users link-sso NAME mallory@example.com" in unknown.message
+    recon.accounts.set_disabled("eve")
+    refused = recon.accounts.sso_sign_in("eve@example.com")
+    assert not refused.ok and "disabled" in refused.message
+    # an account without a password never signs in with the form
+    recon.accounts.set_disabled("eve", False)
+    assert not recon.accounts.sign_in("eve", "").ok
+    assert recon.accounts.sign_in("eve", "anything at all").message == \
+        "Wrong username or password."
+    rows = db.fetch_all("SELECT username, ok, reason FROM recon.sign_in_attempts "
+                        "WHERE username LIKE 'sso:%%' ORDER BY id")
+    assert [(r["username"], r["ok"], r["reason"]) for r in rows] == [
+        ("sso:eve@example.com", True, None), ("sso:ada@example.com", True, None),
+        ("sso:mallory@example.com", False, "sso_unknown"),
+        ("sso:eve@example.com", False, "disabled")]
+    # one account per identity; unlinking needs a password to remain
+    try:
+        recon.accounts.link_sso("ada", "EVE@example.com")
+        raise AssertionError("one identity was linked to two accounts")
+    except Exception as exc:  # UsageError
+        assert "already linked to 'eve'" in str(exc)
+    try:
+        recon.accounts.link_sso("eve", None)
+        raise AssertionError("an account without password lost its only way in")
+    except Exception as exc:
+        assert "has no password" in str(exc)
+    assert recon.accounts.link_sso("ada", None).sso_identity is None
+    # the claim that names the person
+    assert identity_from_claims({"email": "a@x.io", "sub": "1"}, "email") == ("a@x.io", "")
+    assert identity_from_claims({"email": "a@x.io", "email_verified": False}, "email")[0] is None
+    assert identity_from_claims({"sub": "123"}, "sub") == ("123", "")
+    missing, why = identity_from_claims({"sub": "123"}, "email")
+    assert missing is None and "did not send the claim 'email'" in why
+
+
+def test_users_cli_links_single_sign_on(cli_env, db):
+    out = users(["add", "eve", "--role", "operator", "--sso", "eve@example.com"], cli_env)
+    assert out.returncode == 0, out.stderr
+    assert "single sign-on as eve@example.com" in out.stdout
+    assert db.fetch_one("SELECT password_hash FROM recon.console_users WHERE name = 'eve'")[
+        "password_hash"] is None
+    assert users(["add", "ada", "--role", "viewer"], cli_env, "a long enough secret\n")\
+        .returncode == 0
+    assert users(["link-sso", "ada", "ada@example.com"], cli_env).returncode == 0
+    listed = users(["list"], cli_env).stdout
+    assert "eve@example.com" in listed and "ada@example.com" in listed
+    out = users(["link-sso", "ada", "eve@example.com"], cli_env)
+    assert out.returncode == 3 and out.stderr.startswith("Error: ") and \
+        "already linked to 'eve'" in out.stderr and "Traceback" not in out.stderr
+    assert users(["unlink-sso", "ada"], cli_env).returncode == 0

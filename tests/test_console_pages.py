@@ -154,3 +154,47 @@ def test_every_page_renders_without_an_exception(at, page):
     open_page(at, page)
     assert at.title and at.title[0].value
     assert "ada" in " ".join(m.value for m in at.sidebar.markdown)  # routed through main.py
+
+
+def test_times_are_shown_in_the_viewers_timezone_named_and_kept_for_the_account(at, platform):
+    """The sidebar's Timezone (UTC by default) changes every time shown: tables (the header names
+    the zone) and sentences ("Opened … Asia/Tokyo"); the choice is kept on the account."""
+    from datetime import timezone
+    from zoneinfo import ZoneInfo
+
+    from sge_recon.accounts import AccountService
+
+    db = Database(platform["db_url"])
+    opened = db.fetch_one("SELECT opened_at FROM recon.incidents WHERE id = %s",
+                          (platform["incident_id"],))["opened_at"]
+    try:
+        open_page(at, "incidents")
+        assert at.selectbox(key="tz_select").value == "UTC"
+        assert f"{opened.astimezone(timezone.utc):%Y-%m-%d %H:%M:%S}" in \
+            list(frame(at, "id", "opened_at")["opened_at"])
+        at.selectbox(key="incident_choice").select(str(platform["incident_id"])).run()
+        assert f"Opened {opened.astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC" in texts(at)
+
+        at.selectbox(key="tz_select").select("Asia/Tokyo").run()  # UTC+9, no summer time
+        assert not at.exception
+        tokyo = opened.astimezone(ZoneInfo("Asia/Tokyo"))
+        assert f"{tokyo:%Y-%m-%d %H:%M:%S}" in list(frame(at, "id", "opened_at")["opened_at"])
+        assert f"Opened {tokyo:%Y-%m-%d %H:%M} Asia/Tokyo" in texts(at)
+        import json  # the column headers Streamlit was given (column_config labels)
+
+        labels = [c.get("label") for c in json.loads(at.dataframe[0].proto.columns).values()]
+        assert "Opened (Asia/Tokyo)" in labels and "Last seen (Asia/Tokyo)" in labels, labels
+        assert db.fetch_one("SELECT timezone FROM recon.console_users WHERE name = 'ada'")[
+            "timezone"] == "Asia/Tokyo"
+
+        again = app("ada")  # a new session of the same account starts in its timezone
+        open_page(again, "overview")
+        assert again.selectbox(key="tz_select").value == "Asia/Tokyo"
+        assert "Asia/Tokyo · refreshes every" in texts(again)
+    finally:
+        AccountService(db).set_timezone("ada", None)
+    try:
+        AccountService(db).set_timezone("ada", "Mars/Olympus_Mons")
+        raise AssertionError("an unknown timezone was accepted")
+    except Exception as exc:
+        assert "unknown timezone 'Mars/Olympus_Mons'" in str(exc)

@@ -92,3 +92,45 @@ def test_demo_runs_refuses_a_second_and_stops_cleanly(cli_env):
     finally:
         if first.poll() is None:
             first.kill()
+
+
+def test_the_demo_plants_faults_by_default_and_none_with_clean(new_database, tmp_path):
+    """A new user's demo has red lights and something to act on; --clean is all green."""
+    from sge_recon.demo import DEMO_FAULTS, Demo, DemoOptions
+    from sge_recon.context import Recon
+
+    from .conftest import settings_for
+
+    results = {}
+    for name, options in (("default", DemoOptions(intents=1_000)),
+                          ("clean", DemoOptions(intents=1_000, clean=True))):
+        settings = settings_for(new_database(), SGE_RECON_HOME=str(tmp_path / name))
+        said = []
+        demo = Demo(settings, options, set(), echo=said.append)
+        recon = Recon(settings)
+        demo._first_simulation(recon)
+        run = recon.checks.run(trigger="test")
+        results[name] = ({c.name: c.status for c in run.checks}, " ".join(said))
+    statuses, said = results["default"]
+    assert list(DEMO_FAULTS) == ["ledger_imbalance", "stuck_intents", "payout_sla",
+                                 "webhook_exhausted", "webhook_endpoint_failing"]
+    assert "the demo's default; --clean for none" in said
+    for check in ("ledger_balance", "stuck_intents", "webhook_exhausted"):
+        assert statuses[check] == "fail", (check, statuses)
+    for check in ("payout_batch_sla", "webhook_endpoints_failing"):
+        assert statuses[check] in ("warn", "fail"), (check, statuses)
+    statuses, said = results["clean"]
+    assert "faults: none (--clean)" in said
+    assert not [c for c, s in statuses.items() if s == "fail"], statuses
+
+
+def test_demo_clean_and_faults_together_is_an_error_line(cli_env):
+    for args, message in ((["--clean", "--faults", "stuck_intents"], "give one of them"),
+                          (["--faults", "no_such_fault"], "unknown fault 'no_such_fault'")):
+        out = subprocess.run([sys.executable, "-m", "sge_recon", "demo", *args], env=cli_env,
+                             capture_output=True, text=True, timeout=60)
+        assert out.returncode != 0 and out.stderr.startswith("Error: ") and message in \
+            out.stderr and "Traceback" not in out.stderr, out.stderr
+    help_text = subprocess.run([sys.executable, "-m", "sge_recon", "demo", "--help"],
+                               env=cli_env, capture_output=True, text=True, timeout=60).stdout
+    assert "--clean" in help_text

@@ -61,8 +61,8 @@ if incident:
     with st.container(border=True):
         st.markdown(f"**#{incident['id']} · {incident['priority']} · {incident['status']}** "
                     f"— {incident['title']}")
-        st.caption(f"Opened {incident['opened_at']:%Y-%m-%d %H:%M} UTC, last seen "
-                   f"{incident['last_seen_at']:%Y-%m-%d %H:%M} UTC"
+        st.caption(f"Opened {kit.when(incident['opened_at'], '%Y-%m-%d %H:%M')}, last seen "
+                   f"{kit.when(incident['last_seen_at'], '%Y-%m-%d %H:%M')}"
                    + (f" · acknowledged by {incident['acknowledged_by']}"
                       if incident["acknowledged_by"] else "")
                    + (f" · accepted by {incident['accepted_by']} (no reminders; open until a "
@@ -76,7 +76,7 @@ if incident:
         evidence = kit.service().incident_evidence(incident)
         if not evidence.empty:
             st.markdown("**Evidence when it opened** (frozen)"
-                        + (f" · {evidence.opened_at[:16].replace('T', ' ')} UTC"
+                        + (f" · {kit.when(evidence.opened_at, '%Y-%m-%d %H:%M')}"
                            if evidence.opened_at else ""))
             if evidence.at_open_money:
                 st.markdown(f"At stake then: {kit.money_by_currency(evidence.at_open_money)}")
@@ -84,7 +84,7 @@ if incident:
                 kit.table(evidence.at_open, hide_index=True, key="evidence_at_open")
             if incident["status"] != "resolved":
                 st.markdown("**Evidence now**"
-                            + (f" (changed {evidence.latest_at[:16].replace('T', ' ')} UTC)"
+                            + (f" (changed {kit.when(evidence.latest_at, '%Y-%m-%d %H:%M')})"
                                if evidence.latest_at else ""))
                 if evidence.latest_money:
                     st.markdown(f"At stake now: {kit.money_by_currency(evidence.latest_money)}")

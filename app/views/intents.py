@@ -72,7 +72,7 @@ if intent_id:
         waiting = [j for j in detail["jobs"] if j["status"] in ("waiting", "delayed", "active")]
         if info["status"] != "completed" and waiting:
             st.info(f"Retry scheduled: a {waiting[0]['status']} job (run at "
-                    f"{kit.cell(waiting[0]['run_at'])} UTC); it is still {info['status']} until "
+                    f"{kit.when(waiting[0]['run_at'])}); it is still {info['status']} until "
                     "it really completes.", icon=":material/schedule:")
         st.markdown("Jobs")
         kit.table(detail["jobs"], hide_index=True, key="intent_jobs")

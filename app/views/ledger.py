@@ -29,7 +29,7 @@ loaded = kit.load(balances, what="the ledger balances")
 rows = loaded[1] if loaded else None
 if rows is not None:
     left, right = st.columns([4, 1])
-    left.caption(f"Summed at {loaded[0]:%H:%M:%S} UTC (kept for 5 minutes).")
+    left.caption(f"Summed at {kit.when(loaded[0], '%H:%M:%S')} (kept for 5 minutes).")
     if right.button("Sum again", key="resum_ledger"):
         balances.clear()
         st.rerun()

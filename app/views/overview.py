@@ -59,7 +59,7 @@ def live() -> None:
     else:
         counts = ", ".join(f"{n} {s}" for s, n in sorted(run.counts.items()))
         st.markdown(f"{kit.mark(run.status)} **{run.status}** · {run.engine} engine · "
-                    f"started {run.started_at:%Y-%m-%d %H:%M:%S} UTC · {counts}")
+                    f"started {kit.when(run.started_at)} · {counts}")
     if data.open_incidents:
         text = ", ".join(f"{n} {p}" for p, n in sorted(data.open_incidents.items()))
         st.warning(f"Open incidents: {text}.", icon=":material/emergency:")
@@ -72,7 +72,7 @@ def live() -> None:
         st.page_link("views/incidents.py", label="Open Incidents", icon=":material/emergency:")
     if data.replica_text:
         st.caption(data.replica_text)
-    st.caption(f"Updated {data.loaded_at:%H:%M:%S} UTC · refreshes every "
+    st.caption(f"Updated {kit.when(data.loaded_at, '%H:%M:%S')} · refreshes every "
                f"{kit.settings().REFRESH_SECONDS} s")
 
 

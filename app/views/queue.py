@@ -138,8 +138,8 @@ def live_queue() -> None:
         who = control.get("changed_by") or "unknown"
         if toggle and toggle["action"] == "pause_queue":
             who = f"{toggle['operator']} in the console (action #{toggle['id']}, {who} key)"
-        st.warning(f"The queue is **paused** (since {control.get('changed_at'):%Y-%m-%d %H:%M} "
-                   f"UTC by {who}): workers take no new jobs.", icon=":material/pause_circle:")
+        st.warning(f"The queue is **paused** (since "
+                   f"{kit.when(control.get('changed_at'), '%Y-%m-%d %H:%M')} by {who}): workers take no new jobs.", icon=":material/pause_circle:")
     else:
         st.success("The queue is running.", icon=":material/play_circle:")
 

@@ -108,10 +108,10 @@ if delivery_id:
                     f"{found['attempt_count']} attempt(s) · endpoint {found['endpoint_id']} "
                     f"({found['url'] or 'unknown URL'})")
         if found["last_error"]:
-            st.caption(f"Last error ({kit.cell(found['last_attempt_at'])} UTC): "
+            st.caption(f"Last error ({kit.when(found['last_attempt_at'])}): "
                        f"{found['last_error']}")
         if found["next_retry_at"]:
-            st.caption(f"Next attempt at {kit.cell(found['next_retry_at'])} UTC.")
+            st.caption(f"Next attempt at {kit.when(found['next_retry_at'])}.")
         with st.expander("Payload"):
             st.json(found["payload"] or {}, expanded=True)
         tries = kit.load(kit.service().webhooks.attempts, found["delivery_id"],

@@ -23,10 +23,12 @@ def console(state, port: int) -> None:
     # hand it to the app, which loads its settings from the environment.
     env = {**os.environ, "DATABASE_URL": recon.db.url}
     click.echo(f"Console on http://127.0.0.1:{port} · database {recon.db.where} · admin API "
-               f"{recon.settings.SGE_ADMIN_API_URL}")
+               f"{recon.settings.SGE_ADMIN_API_URL}"
+               + (f" · single sign-on via {recon.settings.OIDC_PROVIDER_NAME}"
+                  if recon.settings.oidc_enabled else ""))
     # Streamlit runs as a child (`python -m streamlit run app/main.py`), so that `streamlit` is
     # imported only by the app, and this process stays to release the embedded server on exit.
-    child = subprocess.Popen(streamlit_command(sys.executable, port), env=env)
+    child = subprocess.Popen(streamlit_command(sys.executable, port, recon.settings), env=env)
 
     def forward(signum, frame):
         child.send_signal(signum)

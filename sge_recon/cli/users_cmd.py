@@ -37,8 +37,15 @@ def users() -> None:
     Examples:
       printf '%s\\n' "$PW" | sge-recon users add ada --role operator
       printf '%s\\n' "$PW" | sge-recon users add bob --role approver --approver-key 1
+      sge-recon users add eve --role operator --sso eve@example.com   (single sign-on only)
+      sge-recon users link-sso ada ada@example.com
       sge-recon users list
       sge-recon users disable ada
+
+    \b
+    Single sign-on (OIDC_* settings): the identity provider says who someone is (the
+    OIDC_IDENTITY_CLAIM of the ID token, by default the verified email); the account linked to
+    that identity gives the role. An identity linked to no account is refused.
     """
 
 
@@ -49,12 +56,20 @@ def users() -> None:
 @click.option("--approver-key", "slot", type=click.IntRange(1, 2), default=None,
               help="Approvers only: which payout approver key (PAYOUT_APPROVER_1 or _2) the "
                    "console uses for this account's approvals; one account per key.")
+@click.option("--sso", "sso_identity", default=None, metavar="IDENTITY",
+              help="Sign in through single sign-on (OpenID Connect) as this identity, e.g. the "
+                   "person's email; no password is read and the account has none (add one "
+                   "later with `users set-password`).")
 @click.pass_obj
-def add(state, name: str, role: str, slot: int | None) -> None:
-    """Create an account; the password (at least 10 characters) is read from standard input."""
-    password = read_password()
-    account = state.recon().accounts.add(name, role, password, approver_slot=slot)
-    click.echo(f"Created {account.label}.")
+def add(state, name: str, role: str, slot: int | None, sso_identity: str | None) -> None:
+    """Create an account; the password (at least 10 characters) is read from standard input,
+    unless --sso links it to a single sign-on identity instead."""
+    password = None if sso_identity is not None else read_password()
+    account = state.recon().accounts.add(name, role, password, approver_slot=slot,
+                                         sso_identity=sso_identity)
+    click.echo(f"Created {account.label}"
+               + (f", signing in through single sign-on as {account.sso_identity}."
+                  if account.sso_identity else "."))
 
 
 @users.command("list")
@@ -65,10 +80,12 @@ def list_(state) -> None:
     if not rows:
         click.echo("No accounts. Create one with `sge-recon users add NAME --role admin`.")
         return
-    click.echo(f"{'name':<24} {'role':<9} {'key':<4} {'created (UTC)':<17} state")
+    click.echo(f"{'name':<24} {'role':<9} {'key':<4} {'created (UTC)':<17} {'state':<9} "
+               "single sign-on")
     for a in rows:
         click.echo(f"{a.name:<24} {a.role:<9} {a.approver_slot or '-'!s:<4} "
-                   f"{a.created_at:%Y-%m-%d %H:%M} {'disabled' if a.disabled else 'active'}")
+                   f"{a.created_at:%Y-%m-%d %H:%M} {'disabled' if a.disabled else 'active':<9} "
+                   f"{a.sso_identity or '-'}")
 
 
 @users.command("disable")
@@ -97,3 +114,22 @@ def set_password(state, name: str) -> None:
     password = read_password()
     account = state.recon().accounts.set_password(name, password)
     click.echo(f"Password of {account.name} changed.")
+
+
+@users.command("link-sso")
+@click.argument("name")
+@click.argument("identity")
+@click.pass_obj
+def link_sso(state, name: str, identity: str) -> None:
+    """Let IDENTITY (the single sign-on identity, e.g. an email) sign in as account NAME."""
+    account = state.recon().accounts.link_sso(name, identity)
+    click.echo(f"{account.label} now signs in through single sign-on as {account.sso_identity}.")
+
+
+@users.command("unlink-sso")
+@click.argument("name")
+@click.pass_obj
+def unlink_sso(state, name: str) -> None:
+    """Stop single sign-on for account NAME (its password, if it has one, still works)."""
+    account = state.recon().accounts.link_sso(name, None)
+    click.echo(f"{account.name} no longer signs in through single sign-on.")

@@ -33,12 +33,56 @@ def streamlit_options(port: int) -> dict[str, Any]:
     return options
 
 
-def streamlit_command(python: str, port: int) -> list[str]:
-    """``python -m streamlit run app/main.py --section.option=value …`` for the console."""
+def streamlit_command(python: str, port: int, settings: Any = None) -> list[str]:
+    """``python app/serve.py run app/main.py --section.option=value …`` for the console (the
+    same command line as ``streamlit run``, see app/serve.py). With
+    ``settings`` whose single sign-on is configured, Streamlit also reads the ``[auth]`` secrets
+    written from them (sge_recon/console/sso.py)."""
+    options = streamlit_options(port)
+    if settings is not None:
+        from .sso import write_auth_secrets
+
+        secrets_file = write_auth_secrets(settings, port)
+        if secrets_file is not None:
+            options["secrets_files"] = str(secrets_file)
     flags = []
-    for name, value in streamlit_options(port).items():
+    for name, value in options.items():
         section, option = name.split("_", 1)
         text = str(value).lower() if isinstance(value, bool) else str(value)
         flags.append(f"--{section}.{option}={text}")
-    return [python, "-m", "streamlit", "run", str(app_path()), *flags]
+    # app/serve.py: `streamlit run` with the library imported before the port opens, so the
+    # first page run does not pay for those imports
+    return [python, str(app_path().parent / "serve.py"), "run", str(app_path()), *flags]
 
+
+
+# -- warm start (app/serve.py): the console process's Recon, built before the port opens ----------
+_warm: Any = None
+
+
+def warm_up() -> None:
+    """Build the console's Recon and run the Overview's data load once, before Streamlit opens its
+    port: the first visitor's first page then finds the connection pool open, the library's
+    lazily imported modules loaded and the database's pages cached. Any failure is left to the
+    page, which says it in words (a database that is down, bad settings)."""
+    global _warm
+    from ..config import Settings
+    from ..context import Recon
+
+    try:
+        recon = Recon(Settings.load(), application_name="sge-recon-console")
+        recon.accounts.any()
+        recon.console.overview()
+        from ..accounts import timezone_names
+
+        timezone_names()
+    except Exception:  # noqa: BLE001 - the page reports it with its banner
+        return
+    _warm = recon
+
+
+def take_warm_recon() -> Any:
+    """The Recon warm_up() built (once), or None."""
+    global _warm
+    recon, _warm = _warm, None
+    return recon

@@ -1,11 +1,12 @@
-"""Data access for the console's local accounts and sign-in attempts (recon, migration 0010)."""
+"""Data access for the console's local accounts and sign-in attempts (recon, migrations 0010 and
+0026: the single sign-on identity linked to an account)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 USER_COLUMNS = "name, role, approver_slot, password_hash, created_at, password_set_at, disabled, " \
-               "disabled_at"
+               "disabled_at, sso_identity, timezone"
 
 
 def account(conn, name: str) -> dict | None:
@@ -27,21 +28,42 @@ def slot_holder(conn, slot: int) -> dict | None:
                         "AND NOT disabled", (slot,)).fetchone()
 
 
-def insert_account(conn, name: str, role: str, slot: int | None, password_hash: str) -> dict:
-    return conn.execute(f"""
-        INSERT INTO recon.console_users (name, role, approver_slot, password_hash)
-        VALUES (%s, %s, %s, %s) RETURNING {USER_COLUMNS}""",
-                        (name, role, slot, password_hash)).fetchone()
+def sso_holder(conn, identity: str) -> dict | None:
+    """The account linked to a single sign-on identity (compared without case)."""
+    return conn.execute(f"SELECT {USER_COLUMNS} FROM recon.console_users "
+                        "WHERE lower(sso_identity) = lower(%s)", (identity,)).fetchone()
 
 
-def upsert_account(conn, name: str, role: str, slot: int | None, password_hash: str) -> dict:
+def insert_account(conn, name: str, role: str, slot: int | None, password_hash: str | None,
+                   sso_identity: str | None = None) -> dict:
     return conn.execute(f"""
-        INSERT INTO recon.console_users (name, role, approver_slot, password_hash)
-        VALUES (%s, %s, %s, %s)
+        INSERT INTO recon.console_users (name, role, approver_slot, password_hash, sso_identity)
+        VALUES (%s, %s, %s, %s, %s) RETURNING {USER_COLUMNS}""",
+                        (name, role, slot, password_hash, sso_identity)).fetchone()
+
+
+def upsert_account(conn, name: str, role: str, slot: int | None, password_hash: str | None,
+                   sso_identity: str | None = None) -> dict:
+    return conn.execute(f"""
+        INSERT INTO recon.console_users (name, role, approver_slot, password_hash, sso_identity)
+        VALUES (%s, %s, %s, %s, %s)
         ON CONFLICT (name) DO UPDATE SET role = excluded.role,
             approver_slot = excluded.approver_slot, password_hash = excluded.password_hash,
+            sso_identity = excluded.sso_identity,
             password_set_at = now(), disabled = false, disabled_at = NULL
-        RETURNING {USER_COLUMNS}""", (name, role, slot, password_hash)).fetchone()
+        RETURNING {USER_COLUMNS}""", (name, role, slot, password_hash, sso_identity)).fetchone()
+
+
+def set_timezone(conn, name: str, zone: str | None) -> dict | None:
+    return conn.execute(f"""
+        UPDATE recon.console_users SET timezone = %s
+        WHERE name = %s RETURNING {USER_COLUMNS}""", (zone, name)).fetchone()
+
+
+def set_sso_identity(conn, name: str, identity: str | None) -> dict | None:
+    return conn.execute(f"""
+        UPDATE recon.console_users SET sso_identity = %s
+        WHERE name = %s RETURNING {USER_COLUMNS}""", (identity, name)).fetchone()
 
 
 def set_password(conn, name: str, password_hash: str) -> dict | None:

@@ -1,0 +1,35 @@
+"""Start the console's Streamlit server with the library already imported.
+
+`sge-recon console` runs ``python app/serve.py run app/main.py --flags…`` instead of
+``python -m streamlit run …``: the same Streamlit command line, but the modules that the first
+page run needs (the database driver, the library's console and checks services, the HTTP client
+of the admin API) are imported here, before the server opens its port, instead of inside the first
+visitor's first page run (they stay in ``sys.modules``; Streamlit runs every page in this same
+process). The console's Recon is built and the Overview's data loaded once here too
+(``sge_recon.console.launch.warm_up``); app/console_kit.py takes that Recon. Only library modules
+are preloaded: app modules are still (re)loaded by Streamlit.
+"""
+
+from __future__ import annotations
+
+import sys
+
+
+def preload() -> None:
+    import httpx  # noqa: F401  the admin API's client (the sidebar's health check)
+
+    import sge_recon.accounts  # noqa: F401
+    import sge_recon.admin_client  # noqa: F401
+    import sge_recon.checks.service  # noqa: F401
+    import sge_recon.console  # noqa: F401
+    import sge_recon.context  # noqa: F401
+    from sge_recon.console.launch import warm_up
+
+    warm_up()  # the console's Recon with its pool open, the Overview's queries run once
+
+
+if __name__ == "__main__":
+    preload()
+    from streamlit.web.cli import main
+
+    sys.exit(main(prog_name="streamlit"))
