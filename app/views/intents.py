@@ -42,8 +42,9 @@ if rows is not None:
         for r in rows:
             r["stuck_minutes"] = round(int(r["stuck_seconds"]) / 60, 1)
         kit.table(rows, hide_index=True, key="stuck_table",
-                  column_order=["intent_id", "program_id", "status", "retry", "amount",
-                                "currency", "stuck_minutes", "attempts", "last_error", "user_id"])
+                  column_order=["intent_id", "program_id", "status", "retry", "retried_by",
+                                "retried_at", "amount", "currency", "stuck_minutes", "attempts",
+                                "last_error", "user_id"])
         scheduled = sum(1 for r in rows if r["retry"])
         if scheduled:
             st.caption(f"{scheduled} of them retried from the console: listed until they really "

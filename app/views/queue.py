@@ -172,7 +172,7 @@ def live_queue() -> None:
     if retired.get("count"):
         st.caption(f"{retired['count']:,} worker(s) silent for more than 24 h are retired: not "
                    "listed and not counted as down (the newest was last seen "
-                   f"{kit.cell(retired['newest_last_seen_at'])} UTC).")
+                   f"{kit.when(retired['newest_last_seen_at'])}).")
     st.caption(f"Refreshes every {kit.settings().REFRESH_SECONDS} s.")
 
 

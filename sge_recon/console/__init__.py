@@ -200,17 +200,20 @@ class ConsoleService:
 
     # -- Intents ---------------------------------------------------------------------------------
     def stuck_intents(self, limit: int = 500) -> list[dict]:
-        """The stuck intents, each with ``retry``: "scheduled (by ada at 10:02)" while a retry
-        from the console waits to be processed (the intent stays stuck, and listed, until it
-        really completes), else empty."""
+        """The stuck intents, each with ``retry`` "scheduled" (and ``retried_by``/``retried_at``)
+        while a retry from the console waits to be processed (the intent stays stuck, and
+        listed, until it really completes), else empty."""
         rows = self.read_platform(
             lambda c: q.stuck_intents(c, self.settings.INTENT_TIMEOUT_MINUTES, limit))
         retried = self.read(lambda c: q.last_ok_actions_on(
             c, "retry_intent", [r["intent_id"] for r in rows])) if rows else {}
         for r in rows:
             action = retried.get(r["intent_id"])
-            r["retry"] = (f"scheduled (by {action['operator']} at {action['at']:%Y-%m-%d %H:%M} "
-                          "UTC)") if action and action["at"] >= r["status_changed_at"] else ""
+            if action and action["at"] < r["status_changed_at"]:
+                action = None  # retried before its latest status change: that retry is over
+            r["retry"] = "scheduled" if action else ""
+            r["retried_by"] = action["operator"] if action else None
+            r["retried_at"] = action["at"] if action else None
         return rows
 
     def intent_detail(self, intent_id: str) -> dict | None:
