@@ -143,7 +143,7 @@ def test_fused_pass_equals_the_separate_checks(loose_url, loose_recon, history, 
         for kind in tampering:
             first = "(SELECT min(id) FROM public.ledger_entries)"
             if kind == "update_amount":
-                conn.execute(f"UPDATE public.ledger_entries SET amount = amount + 1 "
+                conn.execute(f"UPDATE public.ledger_entries SET amount = amount / 2 "
                              f"WHERE id = {first}")
             elif kind == "update_account":
                 conn.execute(f"UPDATE public.ledger_entries SET account = 'user:x' "
@@ -233,3 +233,17 @@ def test_the_catalogue_declares_the_fused_pass():
     fused = load_fused(ROOT / "checks", load_catalogue(ROOT / "checks", params), params)
     assert [(f.name, list(f.members), f.problem) for f in fused] == [
         ("ledger_pass", MEMBERS, None)]
+
+
+def test_a_member_edited_since_makes_the_fused_pass_stand_aside(db_url, tmp_path):
+    """The member's own file decides its result: once it differs from what the fused query
+    mirrors (its sha256 line), the full run runs the members one by one."""
+    checks = _catalogue_copy(tmp_path)
+    sql = checks / "ledger_balance.sql"
+    sql.write_text(sql.read_text().replace(">= :ledger_tolerance", ">= 0"))
+    params = check_params(Settings.load(env={}))
+    (fused,) = load_fused(checks, load_catalogue(checks, params), params)
+    assert "ledger_balance" in (fused.problem or "")
+    recon = Recon(settings_for(db_url, CHECKS_DIR=checks))
+    run = recon.checks.run(only=MEMBERS, store=False)
+    assert not any((c.details or {}).get("fused") for c in run.checks)

@@ -7,6 +7,7 @@ a message naming the file, so a typo never silently disables a money check.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -201,11 +202,39 @@ def load_fused(directory: Path, definitions: list[CheckDefinition],
             f"{folder}: no check names {', '.join(f'{n}.sql' for n in unused)} (`fused: <name>` "
             f"in {CATALOGUE_FILE}); name it from its member checks or delete the file")
     out = []
+    by_name = {d.name: d for d in definitions}
     for name, names in members.items():
         sql, problem = _read_sql(files[name], {**params, **{p: 0 for p in FUSED_PARAMS}})
+        problem = problem or _stale_member(files[name], [by_name[n] for n in names])
         out.append(FusedQuery(name=name, sql=sql, members=tuple(names), path=files[name],
                               problem=problem))
     return out
+
+
+_MIRRORS = re.compile(r"^--\s+([a-z][a-z0-9_]*)\s+sha256:([0-9a-f]{64})\s*$", re.MULTILINE)
+
+
+def _stale_member(path: Path, members: list[CheckDefinition]) -> str | None:
+    """Why the fused query no longer mirrors its members, or None. The file lists each member's
+    .sql as ``--   <name> sha256:<hex>``; a member whose file differs (edited since the fused
+    query was written) makes the fused query stand aside, so that a check's own .sql always
+    decides its result."""
+    try:
+        declared = dict(_MIRRORS.findall(path.read_text(encoding="utf-8")))
+    except (OSError, UnicodeDecodeError) as exc:
+        return f"{path}: cannot be read ({exc})"
+    stale = []
+    for d in members:
+        try:
+            actual = hashlib.sha256(d.path.read_bytes()).hexdigest() if d.path else None
+        except OSError:
+            actual = None
+        if declared.get(d.name) != actual:
+            stale.append(f"{d.name} (now sha256:{actual})")
+    if stale:
+        return (f"{path}: does not mirror the current {', '.join(stale)}; bring it in line with "
+                "those files and update their sha256 lines (until then they run one by one)")
+    return None
 
 
 def _read_sql(path: Path, params: Mapping[str, Decimal | int]) -> tuple[str, str | None]:

@@ -53,7 +53,10 @@ def _fused_plan(definitions: list[CheckDefinition],
     plan = {}
     for query in fused:
         members = [m for m in query.members if m in names]
-        if query.problem is None and len(members) >= 2:
+        if query.problem is not None and len(members) >= 2:
+            log.warning("fused query %s not used, its checks run one by one: %s", query.name,
+                        query.problem)
+        elif len(members) >= 2:
             plan.update({m: query for m in members})
     return plan
 
