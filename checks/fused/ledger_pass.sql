@@ -10,7 +10,8 @@
 -- below the checkpoint's watermark, and the affiliate account it credits. A transaction whose
 -- entries share one program, one currency and at most one credited affiliate account (every
 -- well-formed journal) is "pure": its sums roll up to its (program, currency) and its affiliate
--- as they are. The few that are not (mixed programs or currencies, two affiliates credited) are
+-- as they are. The few that are not (mixed programs or currencies, two affiliates credited,
+-- entries on both sides of the watermark) are
 -- re-read entry by entry through the transaction_id index (fallback_entries), as
 -- transaction_balance already re-reads its mixed-currency transactions.
 --
@@ -34,21 +35,13 @@ WITH checkpoint AS (
            count(program_id)                                  AS program_entries,
            min(program_id)                                    AS program_id,
            max(program_id)                                    AS last_program_id,
-           min(coalesce(program_id, ''))                      AS first_program_key,
-           max(coalesce(program_id, ''))                      AS last_program_key,
            count(currency)                                    AS currency_entries,
            min(currency)                                      AS currency,
            max(currency)                                      AS last_currency,
-           min(coalesce(currency, ''))                        AS first_currency_key,
-           max(coalesce(currency, ''))                        AS last_currency_key,
            sum(amount) FILTER (WHERE type = 'debit')          AS debits,
            sum(amount) FILTER (WHERE type = 'credit')         AS credits,
            sum(CASE WHEN type = 'debit' THEN amount ELSE -amount END) AS difference,
            count(*) FILTER (WHERE id <= (SELECT watermark FROM checkpoint)) AS reconciled_entries,
-           sum(amount) FILTER (WHERE type = 'debit'
-                               AND id <= (SELECT watermark FROM checkpoint)) AS reconciled_debits,
-           sum(amount) FILTER (WHERE type = 'credit'
-                               AND id <= (SELECT watermark FROM checkpoint)) AS reconciled_credits,
            sum(recon.ledger_row_hash(id, program_id, transaction_id, intent_id, account, type,
                                      amount, currency, created_at))
                FILTER (WHERE id <= (SELECT watermark FROM checkpoint)) AS fingerprint,
@@ -64,15 +57,27 @@ WITH checkpoint AS (
 ), focused AS (
     -- Every transaction, judged: pure (see above) and focus, the transactions some member must
     -- see one by one (impure, unbalanced, mixed currencies or programs; always very few).
-    SELECT tx.*, p.pure, f.focus,
+    -- Each transaction once per program and currency, and once more for its affiliate
+    -- account when it credits one (by_affiliate): the summary's two kinds of group.
+    SELECT tx.*, k.*, p.pure, f.focus, s.by_affiliate,
            -- one key column for the summary's GROUP BY: the planner estimates a few hundred
-           -- groups for it and hashes (three columns it would estimate as one per transaction
-           -- and sort them all to disk); json keeps NULL apart from ''
-           json_build_array(program_id, currency,
-                            CASE WHEN p.pure THEN affiliate_account END)::text AS summary_key
+           -- groups for it and hashes (several columns it would estimate as one group per
+           -- transaction, and sort them all to disk); json keeps NULL apart from ''
+           CASE WHEN s.by_affiliate THEN affiliate_account
+                ELSE json_build_array(program_id, currency)::text END AS summary_key
     FROM tx
     CROSS JOIN LATERAL (
-        SELECT (program_entries = 0
+        -- min/max(coalesce(x, '')) without two more aggregates per entry: '' sorts first
+        SELECT CASE WHEN program_entries < entries THEN '' ELSE program_id END
+                   AS first_program_key,
+               coalesce(last_program_id, '')   AS last_program_key,
+               CASE WHEN currency_entries < entries THEN '' ELSE currency END
+                   AS first_currency_key,
+               coalesce(last_currency, '')     AS last_currency_key
+    ) AS k
+    CROSS JOIN LATERAL (
+        SELECT reconciled_entries IN (0, entries)
+               AND (program_entries = 0
                 OR (program_entries = entries AND program_id = last_program_id))
                AND (currency_entries = 0
                     OR (currency_entries = entries AND currency = last_currency))
@@ -81,31 +86,37 @@ WITH checkpoint AS (
     ) AS p
     CROSS JOIN LATERAL (
         SELECT NOT p.pure OR coalesce(difference <> 0, false)
-               OR first_currency_key <> last_currency_key
-               OR first_program_key <> last_program_key AS focus
+               OR k.first_currency_key <> k.last_currency_key
+               OR k.first_program_key <> k.last_program_key AS focus
     ) AS f
+    CROSS JOIN (VALUES (false), (true)) AS s (by_affiliate)
+    WHERE NOT s.by_affiliate OR (p.pure AND affiliate_account IS NOT NULL)
     OFFSET 0  -- a fence: the summary groups by this query's output column, not by its parts
 ), summary AS MATERIALIZED (
     -- One hash aggregate over the per-transaction rows, a few thousand groups: the pure
     -- transactions' sums per (program, currency, affiliate account), and the focus transactions
     -- collected one by one (json keeps numeric text exactly; json_to_recordset reads it back).
-    SELECT (summary_key::json) ->> 0 AS program_id,
-           (summary_key::json) ->> 1 AS currency,
-           (summary_key::json) ->> 2 AS affiliate_key,
-           sum(debits) FILTER (WHERE pure)             AS debits,
-           sum(credits) FILTER (WHERE pure)            AS credits,
-           sum(reconciled_entries) FILTER (WHERE pure) AS reconciled_entries,
-           sum(reconciled_debits) FILTER (WHERE pure)  AS reconciled_debits,
-           sum(reconciled_credits) FILTER (WHERE pure) AS reconciled_credits,
-           sum(fingerprint) FILTER (WHERE pure)        AS fingerprint,
-           sum(affiliate_credits) FILTER (WHERE pure)  AS affiliate_credits,
+    SELECT by_affiliate,
+           CASE WHEN NOT by_affiliate THEN (summary_key::json) ->> 0 END AS program_id,
+           CASE WHEN NOT by_affiliate THEN (summary_key::json) ->> 1 END AS currency,
+           CASE WHEN by_affiliate THEN summary_key END                  AS affiliate_key,
+           sum(debits) FILTER (WHERE pure AND NOT by_affiliate)             AS debits,
+           sum(credits) FILTER (WHERE pure AND NOT by_affiliate)            AS credits,
+           sum(reconciled_entries) FILTER (WHERE pure AND NOT by_affiliate) AS reconciled_entries,
+           -- a pure transaction is reconciled whole or not at all
+           sum(debits) FILTER (WHERE pure AND NOT by_affiliate
+                                          AND reconciled_entries > 0)  AS reconciled_debits,
+           sum(credits) FILTER (WHERE pure AND NOT by_affiliate
+                                          AND reconciled_entries > 0) AS reconciled_credits,
+           sum(fingerprint) FILTER (WHERE pure AND NOT by_affiliate)        AS fingerprint,
+           sum(affiliate_credits) FILTER (WHERE by_affiliate) AS affiliate_credits,
            json_agg(json_build_object(
                'transaction_id', transaction_id, 'program_id', program_id, 'pure', pure,
                'first_program_key', first_program_key, 'last_program_key', last_program_key,
                'first_currency_key', first_currency_key, 'last_currency_key', last_currency_key,
-               'difference', difference)) FILTER (WHERE focus) AS focus
+               'difference', difference)) FILTER (WHERE focus AND NOT by_affiliate) AS focus
     FROM focused
-    GROUP BY summary_key
+    GROUP BY by_affiliate, summary_key
 ), judged AS (
     -- the transactions judged one by one (transaction_id NULL: the entries without one)
     SELECT j.*
@@ -139,7 +150,7 @@ WITH checkpoint AS (
     FROM (
         SELECT program_id, currency, debits, credits, reconciled_entries, reconciled_debits,
                reconciled_credits, fingerprint
-        FROM summary
+        FROM summary WHERE NOT by_affiliate
         UNION ALL
         SELECT program_id, currency,
                sum(amount) FILTER (WHERE type = 'debit'),
@@ -247,7 +258,7 @@ commission_totals AS (
     SELECT substr(account, length('affiliate:') + 1) AS affiliate_id, sum(total) AS total
     FROM (
         SELECT affiliate_key AS account, affiliate_credits AS total
-        FROM summary WHERE affiliate_key IS NOT NULL
+        FROM summary WHERE by_affiliate
         UNION ALL
         SELECT account, amount
         FROM fallback_entries
