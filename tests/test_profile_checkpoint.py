@@ -154,3 +154,31 @@ def test_switching_profiles_rebuilds_the_checkpoint_in_the_new_order(new_databas
     cp = checkpoint.read_checkpoint(recon.db)
     assert (cp["ordered_by"], cp["watermark"]) == ("id", 0)
     assert recon.db.fetch_one("SELECT count(*) AS n FROM recon.ledger_checkpoint_totals")["n"] == 0
+
+
+FUSED = ["ledger_balance", "transaction_balance", "ledger_tamper", "commission_ledger",
+         "journal_single_program"]
+
+
+def test_the_fused_ledger_pass_equals_the_separate_checks_on_sge(new_database):
+    """The full run's one-pass ledger checks (checks/fused/ledger_pass.sql, keyed by time here)
+    give exactly what each check gives alone from its own .sql, on SGE's text ids, signed
+    amounts and (refType, refId) journals, with reconciled history tampered with."""
+    recon = sge(new_database)
+    settle(recon)
+    program = a_program(recon)
+    with psycopg.connect(recon.db.url, autocommit=True) as conn:
+        victim = conn.execute('SELECT id FROM "LedgerEntry" ORDER BY "createdAt" LIMIT 1'
+                              ).fetchone()[0]
+        conn.execute('UPDATE "LedgerEntry" SET amount = amount + 1 WHERE id = %s', (victim,))
+        entry(conn, program, "5.5", ref="unbalanced-1")
+    fused = recon.checks.run(only=FUSED, store=False).by_name()
+    for name in FUSED:
+        alone = recon.checks.run(only=[name], store=False).by_name()[name]
+        f = fused[name]
+        assert (f.details or {}).get("fused") == "ledger_pass", name
+        assert (f.status, f.failing_rows, f.error) == (alone.status, alone.failing_rows,
+                                                       alone.error), name
+        assert [list(r.items()) for r in f.rows] == [list(r.items()) for r in alone.rows], name
+    assert fused["ledger_tamper"].status == "fail"
+    assert fused["transaction_balance"].status == "fail"

@@ -21,7 +21,7 @@ from ..db import Database
 from ..db import ledger_checkpoint as checkpoint
 from ..db.connection import DriverError
 from ..errors import ReconError
-from .model import CheckDefinition
+from .model import CheckDefinition, FusedQuery
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +61,15 @@ def keyed(definitions: list[CheckDefinition], relations) -> list[CheckDefinition
     return [dataclasses.replace(d, sql=checkpoint.keyed_sql(d.sql, relations))
             if d.problem is None and (d.name in INCREMENTAL_SQL or d.name == "ledger_tamper")
             else d for d in definitions]
+
+
+def keyed_fused(queries: list[FusedQuery], relations) -> list[FusedQuery]:
+    """The fused queries (checks/fused/) written for the ledger's order key, as :func:`keyed`
+    does for ledger_tamper (the fused ledger pass compares entries with the watermark too)."""
+    if relations.ledger_order == "id":
+        return queries
+    return [dataclasses.replace(q, sql=checkpoint.keyed_sql(q.sql, relations))
+            if q.problem is None else q for q in queries]
 
 
 def rebase(db: Database, reason: str) -> checkpoint.AdvanceReport:

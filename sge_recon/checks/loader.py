@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import hashlib
 import re
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -18,14 +19,16 @@ import yaml
 
 from ..errors import CheckDefinitionError
 from . import sqltext
-from .model import CheckDefinition, ValueSpec
+from .model import CheckDefinition, FusedQuery, ValueSpec
 from .thresholds import parse_thresholds
 
 CATALOGUE_FILE = "checks.yml"
 MAX_CATALOGUE_BYTES = 1024 * 1024  # the catalogue is ~10 KiB; a bound stops a crafted file early
 TIMEOUT_RANGE = (1, 3600)           # timeout_seconds: a check never holds a connection > 1 h
 REQUIRED_KEYS = {"description", "priority", "owner", "runbook", "kind", "thresholds"}
-OPTIONAL_KEYS = {"fast", "value", "value_if_empty", "timeout_seconds", "caused_by"}
+OPTIONAL_KEYS = {"fast", "value", "value_if_empty", "timeout_seconds", "caused_by", "fused"}
+FUSED_DIR = "fused"                 # checks/fused/<name>.sql: fused queries (see FusedQuery)
+FUSED_PARAMS = frozenset({"sample_limit"})  # bound by the engine for a fused query only
 PRIORITIES = ("P0", "P1", "P2", "P3")
 KINDS = ("rows", "metric")
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -166,6 +169,17 @@ def _definition(name: Any, entry: Any, yml: Path, sql_path: Path | None,
     if isinstance(timeout, bool) or not isinstance(timeout, int) or not low <= timeout <= high:
         raise CheckDefinitionError(f"{where}: timeout_seconds must be a whole number from {low} "
                                    f"to {high}, got {timeout!r}")
+    fused = entry.get("fused")
+    if fused is not None:
+        if not isinstance(fused, str) or not NAME.match(fused):
+            raise CheckDefinitionError(f"{where}: fused must name a fused query (lower_snake_case, "
+                                       f"the file {FUSED_DIR}/<name>.sql beside {yml.name})")
+        if not (yml.parent / FUSED_DIR / f"{fused}.sql").is_file():
+            raise CheckDefinitionError(f"{where}: fused: {fused}: no {FUSED_DIR}/{fused}.sql "
+                                       f"beside {yml.name}; write it or remove the key")
+        if kind != "rows" or value is not None:
+            raise CheckDefinitionError(f"{where}: fused: only a rows check without `value:` can "
+                                       "take its result from a fused query")
     caused_by = entry.get("caused_by", [])
     if not isinstance(caused_by, list) or not all(
             isinstance(c, str) and NAME.match(c) and c != name for c in caused_by):
@@ -176,7 +190,60 @@ def _definition(name: Any, entry: Any, yml: Path, sql_path: Path | None,
                            runbook=entry["runbook"].strip(), kind=kind, fast=fast,
                            thresholds=thresholds, sql=sql, value=value,
                            timeout_seconds=timeout, path=sql_path, problem=problem,
-                           caused_by=tuple(caused_by))
+                           caused_by=tuple(caused_by), fused=fused)
+
+
+def load_fused(directory: Path, definitions: list[CheckDefinition],
+               params: Mapping[str, Decimal | int]) -> list[FusedQuery]:
+    """The fused queries of the catalogue in ``directory`` (``fused/<name>.sql``), each with the
+    checks that name it (``fused: <name>``), in catalogue order. A file no check names stops the
+    load (like a check .sql without an entry); a file that cannot run is kept with its
+    ``problem``: its members then run one by one, from their own files."""
+    folder = Path(directory) / FUSED_DIR
+    files = {p.stem: p for p in sorted(folder.glob("*.sql"))} if folder.is_dir() else {}
+    members: dict[str, list[str]] = {}
+    for d in definitions:
+        if d.fused is not None:
+            members.setdefault(d.fused, []).append(d.name)
+    unused = sorted(set(files) - set(members))
+    if unused:
+        raise CheckDefinitionError(
+            f"{folder}: no check names {', '.join(f'{n}.sql' for n in unused)} (`fused: <name>` "
+            f"in {CATALOGUE_FILE}); name it from its member checks or delete the file")
+    out = []
+    by_name = {d.name: d for d in definitions}
+    for name, names in members.items():
+        sql, problem = _read_sql(files[name], {**params, **{p: 0 for p in FUSED_PARAMS}})
+        problem = problem or _stale_member(files[name], [by_name[n] for n in names])
+        out.append(FusedQuery(name=name, sql=sql, members=tuple(names), path=files[name],
+                              problem=problem))
+    return out
+
+
+_MIRRORS = re.compile(r"^--\s+([a-z][a-z0-9_]*)\s+sha256:([0-9a-f]{64})\s*$", re.MULTILINE)
+
+
+def _stale_member(path: Path, members: list[CheckDefinition]) -> str | None:
+    """Why the fused query no longer mirrors its members, or None. The file lists each member's
+    .sql as ``--   <name> sha256:<hex>``; a member whose file differs (edited since the fused
+    query was written) makes the fused query stand aside, so that a check's own .sql always
+    decides its result."""
+    try:
+        declared = dict(_MIRRORS.findall(path.read_text(encoding="utf-8")))
+    except (OSError, UnicodeDecodeError) as exc:
+        return f"{path}: cannot be read ({exc})"
+    stale = []
+    for d in members:
+        try:
+            actual = hashlib.sha256(d.path.read_bytes()).hexdigest() if d.path else None
+        except OSError:
+            actual = None
+        if declared.get(d.name) != actual:
+            stale.append(f"{d.name} (now sha256:{actual})")
+    if stale:
+        return (f"{path}: does not mirror the current {', '.join(stale)}; bring it in line with "
+                "those files and update their sha256 lines (until then they run one by one)")
+    return None
 
 
 def _read_sql(path: Path, params: Mapping[str, Decimal | int]) -> tuple[str, str | None]:

@@ -57,10 +57,26 @@ class CheckDefinition:
     problem: str | None = None    # why the .sql cannot run (the check reports error)
     prelude: str | None = None    # one-row SELECT of extra parameters, same snapshot (incremental)
     caused_by: tuple[str, ...] = ()  # checks whose failure causes this one's (alert inhibition)
+    fused: str | None = None      # the fused query (checks/fused/<name>.sql) that also yields it
 
     @property
     def counts_rows(self) -> bool:
         return self.kind == "rows"
+
+
+@dataclass(frozen=True)
+class FusedQuery:
+    """One SELECT that yields the results of several rows checks from one pass over their shared
+    table (``checks/fused/<name>.sql``; the members name it with ``fused: <name>``). It returns
+    one row per member: ``check_name``, ``failing_rows`` (the true count) and ``rows`` (json
+    text: the first ``:sample_limit`` failing rows in the member's own order). The full SQL run
+    uses it when two or more members run; each member stays runnable alone from its own file."""
+
+    name: str
+    sql: str                      # cleaned; may use :sample_limit besides the check parameters
+    members: tuple[str, ...]
+    path: Path | None = None
+    problem: str | None = None    # why it cannot run (the members then run one by one)
 
 
 @dataclass

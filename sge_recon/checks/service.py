@@ -16,8 +16,9 @@ from ..db.relations import referenced_tables
 from ..errors import UsageError
 from ..queues import QUEUE_CHECKS, missing_source_reason, queue_source
 from ..replica import freshness
-from .loader import load_catalogue
-from .model import (UNAVAILABLE, CheckDefinition, CheckResult, RunResult, column_types,
+from .loader import load_catalogue, load_fused
+from .model import (UNAVAILABLE, CheckDefinition, CheckResult, FusedQuery, RunResult,
+                    column_types,
                     json_row, overall_status, restore_row)
 from .params import check_params
 
@@ -69,6 +70,12 @@ class CheckService:
         """The checks of ``settings.checks_dir``, freshly loaded (the files are the truth)."""
         return load_catalogue(self.settings.checks_dir, self.params)
 
+    def fused(self, definitions: list[CheckDefinition] | None = None) -> list[FusedQuery]:
+        """The catalogue's fused queries (checks/fused/), with their member checks."""
+        if definitions is None:
+            definitions = self.catalogue()
+        return load_fused(self.settings.checks_dir, definitions, self.params)
+
     def select(self, only: list[str] | None = None, fast_only: bool = False) -> list[CheckDefinition]:
         definitions = self.catalogue()
         if only:
@@ -106,13 +113,17 @@ class CheckService:
             if incremental.advance_checkpoint(self.db) is not None:  # else: full forms
                 definitions = incremental.incremental_definitions(definitions)
         definitions = incremental.keyed(definitions, self.db.relations)
+        # the full SQL run takes the ledger checks from one pass (checks/fused/); the per-minute
+        # run has its incremental forms, GX runs every check's own expectation
+        fused = [] if fast_only or engine != "sql" else \
+            incremental.keyed_fused(self.fused(), self.db.relations)
         runnable, unavailable = self._split_unavailable(definitions)
         runnable, queued = self._split_queue_measured(runnable)
         fresh = freshness(self.platform_db, self.db, self.settings)
         if fresh.refusal is not None:
             results = self._refused(runnable, fresh.refusal, engine)
         else:
-            results = self._engine_run(engine, runnable, deadline) if runnable else []
+            results = self._engine_run(engine, runnable, deadline, fused) if runnable else []
             if fresh.on_standby:  # replay may have stopped while the checks ran: ask again
                 after = freshness(self.platform_db, self.db, self.settings)
                 if after.refusal is not None:
@@ -196,7 +207,8 @@ class CheckService:
                 for d in definitions]
 
     def _engine_run(self, engine: str, definitions: list[CheckDefinition],
-                    deadline: float | None = None) -> list[CheckResult]:
+                    deadline: float | None = None,
+                    fused: list[FusedQuery] | None = None) -> list[CheckResult]:
         # Resolved here for both engines: GX runs the text through its own (SQLAlchemy)
         # connection, which does not resolve `platform.<table>` like the data layer does.
         # Both engines read the platform server (a standby of PLATFORM_READ_URL, or DATABASE_URL).
@@ -211,7 +223,9 @@ class CheckService:
             return run_gx_checks(definitions, db, self.params, self.settings.SAMPLE_ROWS)
         from .sql_engine import run_sql_checks
 
-        return run_sql_checks(definitions, db, self.params, self.settings.SAMPLE_ROWS, deadline)
+        fused = [replace(f, sql=relations.resolve(f.sql)) for f in fused or []]
+        return run_sql_checks(definitions, db, self.params, self.settings.SAMPLE_ROWS, deadline,
+                              fused)
 
     def _store(self, run: RunResult, only: list[str] | None) -> None:
         store.store_run(self.db, {

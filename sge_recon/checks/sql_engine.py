@@ -2,27 +2,90 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from decimal import Decimal
-from typing import Mapping
+from typing import Mapping, Sequence
 
 from ..db import Database
 from ..db.checks import CheckQueryError, CheckSession
 from ..errors import DatabaseUnavailable
 from . import sqltext
-from .model import CheckDefinition, CheckResult
+from .model import CheckDefinition, CheckResult, FusedQuery
 
 ENGINE = "sql"
+log = logging.getLogger(__name__)
 
 
 def run_sql_checks(definitions: list[CheckDefinition], db: Database,
                    params: Mapping[str, Decimal | int], sample_rows: int,
-                   deadline: float | None = None) -> list[CheckResult]:
+                   deadline: float | None = None,
+                   fused: Sequence[FusedQuery] = ()) -> list[CheckResult]:
     """``deadline`` (a ``time.monotonic()`` instant) is the run's time budget: each check's
     statement_timeout is cut to what is left of it, and a check with nothing left is not run;
-    both report ``error`` (never pass), so the per-minute run always ends in its minute."""
+    both report ``error`` (never pass), so the per-minute run always ends in its minute.
+
+    ``fused``: fused queries to use where two or more of their members are among
+    ``definitions`` (the full run); they run at their first member's turn, and a fused query
+    that fails leaves its members to run one by one from their own SQL."""
+    plan = _fused_plan(definitions, fused)
+    done: dict[str, CheckResult] = {}
+    tried: set[str] = set()
+    results = []
     with CheckSession(db) as session:
-        return [run_sql_check(d, session, params, sample_rows, deadline) for d in definitions]
+        for d in definitions:
+            query = plan.get(d.name)
+            if query is not None and query.name not in tried and deadline is None:
+                tried.add(query.name)
+                done.update(run_fused(query, [m for m in definitions if plan.get(m.name) is query],
+                                      session, params, sample_rows))
+            result = done.get(d.name)
+            results.append(result if result is not None
+                           else run_sql_check(d, session, params, sample_rows, deadline))
+    return results
+
+
+def _fused_plan(definitions: list[CheckDefinition],
+                fused: Sequence[FusedQuery]) -> dict[str, FusedQuery]:
+    """Check name -> the fused query that yields it, for fused queries with two or more members
+    in this run (one member alone is cheaper from its own file)."""
+    names = {d.name for d in definitions if d.problem is None}
+    plan = {}
+    for query in fused:
+        members = [m for m in query.members if m in names]
+        if query.problem is not None and len(members) >= 2:
+            log.warning("fused query %s not used, its checks run one by one: %s", query.name,
+                        query.problem)
+        elif len(members) >= 2:
+            plan.update({m: query for m in members})
+    return plan
+
+
+def run_fused(query: FusedQuery, members: list[CheckDefinition], session: CheckSession,
+              params: Mapping[str, Decimal | int], sample_rows: int) -> dict[str, CheckResult]:
+    """The members' results from one run of the fused query; {} when it failed (the members then
+    run one by one: a fused query never turns a check that could run into an error). Its time is
+    shared out evenly among the members, and each result's details name the fused query."""
+    started = time.perf_counter()
+    timeout = min(3600, sum(m.timeout_seconds for m in members))
+    try:
+        measured = session.measure_fused(sqltext.for_psycopg(query.sql), params,
+                                         sample_limit=sample_rows, timeout_seconds=timeout)
+    except (CheckQueryError, DatabaseUnavailable) as exc:
+        log.warning("fused query %s failed, its checks run one by one: %s", query.name,
+                    getattr(exc, "message", None) or exc)
+        return {}
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    got = [m for m in members if m.name in measured]
+    out = {}
+    for m in got:
+        mm = measured[m.name]
+        result = evaluate(m, mm.failing_rows, None, mm.rows, time.perf_counter(), ENGINE,
+                          details={"fused": query.name, "fused_ms": round(elapsed_ms, 3),
+                                   "fused_members": [g.name for g in got]})
+        result.duration_ms = elapsed_ms / len(got)
+        out[m.name] = result
+    return out
 
 
 def run_sql_check(definition: CheckDefinition, session: CheckSession,

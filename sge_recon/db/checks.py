@@ -113,6 +113,37 @@ class CheckSession:
         except psycopg.Error as exc:
             raise CheckQueryError(_first_line(exc)) from None
 
+    def measure_fused(self, psycopg_sql: str, params: Mapping[str, Any], *, sample_limit: int,
+                      timeout_seconds: float) -> dict[str, Measurement]:
+        """Run a fused query (sge_recon.checks.model.FusedQuery): one statement, one snapshot,
+        one row per member check (``check_name``, ``failing_rows``, ``rows`` as json text).
+        The rows come back with numbers as Decimal (integers as int), never float, as the
+        member's own SELECT would give them. Raises :class:`CheckQueryError` like ``measure``."""
+        bound = {**params, "sample_limit": sample_limit}
+        conn = self._connection()
+        try:
+            with conn.transaction():
+                self._begin(conn)
+                timeout_ms = str(max(1, int(timeout_seconds * 1000)))
+                conn.execute("SELECT set_config('statement_timeout', %s, true), "
+                             "set_config('lock_timeout', %s, true)",
+                             (timeout_ms, str(min(int(timeout_ms), LOCK_TIMEOUT_MS))))
+                rows = conn.execute(psycopg_sql, bound).fetchall()
+        except psycopg.errors.QueryCanceled:
+            raise CheckQueryError(f"timed out after {timeout_seconds:g} s (statement_timeout) "
+                                  "or waited too long for a lock (lock_timeout)") from None
+        except psycopg.Error as exc:
+            raise CheckQueryError(_first_line(exc)) from None
+        out: dict[str, Measurement] = {}
+        try:
+            for row in rows:
+                sample = json.loads(row["rows"], parse_float=Decimal) if row["rows"] else []
+                out[str(row["check_name"])] = Measurement(int(row["failing_rows"]), None, sample)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CheckQueryError(f"a fused query must return check_name, failing_rows and rows "
+                                  f"(json text): {exc}") from None
+        return out
+
     def measure(self, psycopg_sql: str, params: Mapping[str, Any], *, aggregate: str | None,
                 column: str | None, sample_limit: int, timeout_seconds: float,
                 prelude: str | None = None) -> Measurement:

@@ -118,6 +118,7 @@ def run_bench(recon: "Recon", *, entries: int, seed: int = 42, gx: bool = True,
         "≤ 1.3 × sum of its raw queries", checks.ratio <= 1.3,
         f"sum of raw queries {checks.raw_sum_ms / 1000:.2f} s, suite/raw {checks.ratio:.2f}"))
     result.context["checks"] = [asdict(t) for t in checks.checks]
+    result.figures.extend(_fused_figures(recon, floor_s, suite_s, result.context))
     if checks.gx_suite_ms is not None:
         gx_s = checks.gx_suite_ms / 1000
         result.figures.append(Figure(
@@ -152,6 +153,25 @@ def run_bench(recon: "Recon", *, entries: int, seed: int = 42, gx: bool = True,
     progress("floor: raw COPY binary of one month; export of the same month …")
     result.figures.extend(_export_figures(recon, work, result.context))
     return result
+
+
+def _fused_figures(recon: "Recon", floor_s: float, suite_s: float,
+                   context: dict) -> list[Figure]:
+    """Issue 18.2: the fused ledger pass (checks/fused/) against its checks one by one, and the
+    suite's ratio to the floor with and without it (target ≤ 7 ×)."""
+    from ..checks.fused_bench import bench_fused
+
+    figures = []
+    for t in bench_fused(recon.checks):
+        context.setdefault("fused", []).append({**asdict(t), "saved_s": t.saved_s})
+        without = (suite_s + t.saved_s) / floor_s
+        figures.append(Figure(
+            f"{t.name}: {len(t.members)} checks in one pass", t.fused_s, "s", "balance",
+            t.fused_s / floor_s, "suite ≤ 7 × floor", suite_s / floor_s <= 7,
+            f"one by one {t.separate_s:.2f} s ({t.separate_s / floor_s:.2f}×); suite "
+            f"{suite_s / floor_s:.1f}× floor, ≈ {without:.1f}× without the pass; used: "
+            f"{'yes' if t.used else 'NO'}, same results: {'yes' if t.same_results else 'NO'}"))
+    return figures
 
 
 def _export_figures(recon: "Recon", work: Path | None, context: dict) -> list[Figure]:
