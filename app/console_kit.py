@@ -22,6 +22,22 @@ from sge_recon.context import Recon
 from sge_recon.errors import DatabaseUnavailable, ReconError
 
 RETRY_SECONDS = 5
+
+# The console's pages: key (the §9 address /<key>, and what the library's links and the runbook
+# name) -> file, title, icon. The one table the navigation, the tiles and the runbook read.
+PAGES = {
+    "overview": ("views/overview.py", "Overview", ":material/dashboard:"),
+    "ledger": ("views/ledger.py", "Ledger", ":material/account_balance:"),
+    "intents": ("views/intents.py", "Intents", ":material/receipt_long:"),
+    "payouts": ("views/payouts.py", "Payouts", ":material/payments:"),
+    "webhooks": ("views/webhooks.py", "Webhooks", ":material/webhook:"),
+    "queue": ("views/queue.py", "Queue & workers", ":material/dns:"),
+    "trends": ("views/trends.py", "Trends", ":material/trending_up:"),
+    "slos": ("views/slos.py", "SLOs", ":material/speed:"),
+    "runbook": ("views/runbook.py", "Runbook", ":material/checklist:"),
+    "incidents": ("views/incidents.py", "Incidents", ":material/emergency:"),
+    "exports": ("views/exports.py", "Audit exports", ":material/inventory_2:"),
+}
 CENT = Decimal("0.01")
 log = logging.getLogger("sge_recon.console")
 

@@ -20,20 +20,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # console_kit, when ru
 import console_kit as kit  # noqa: E402
 from sge_recon.errors import DatabaseUnavailable, ReconError  # noqa: E402
 
-PAGES = {
-    "overview": ("views/overview.py", "Overview", ":material/dashboard:"),
-    "ledger": ("views/ledger.py", "Ledger", ":material/account_balance:"),
-    "intents": ("views/intents.py", "Intents", ":material/receipt_long:"),
-    "payouts": ("views/payouts.py", "Payouts", ":material/payments:"),
-    "webhooks": ("views/webhooks.py", "Webhooks", ":material/webhook:"),
-    "queue": ("views/queue.py", "Queue & workers", ":material/dns:"),
-    "trends": ("views/trends.py", "Trends", ":material/trending_up:"),
-    "slos": ("views/slos.py", "SLOs", ":material/speed:"),
-    "runbook": ("views/runbook.py", "Runbook", ":material/checklist:"),
-    "incidents": ("views/incidents.py", "Incidents", ":material/emergency:"),
-    "exports": ("views/exports.py", "Audit exports", ":material/inventory_2:"),
-}
-
 st.set_page_config(page_title="sge-recon console", page_icon=":material/balance:", layout="wide")
 
 
@@ -185,7 +171,7 @@ def timezone_choice(who) -> None:
 blocked = gate()
 navigation = st.navigation([st.Page(path, title=title, icon=icon, url_path=key,
                                     default=(key == "overview"))
-                            for key, (path, title, icon) in PAGES.items()],
+                            for key, (path, title, icon) in kit.PAGES.items()],
                            position="hidden" if blocked else "sidebar")
 if blocked:
     blocked()

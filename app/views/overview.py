@@ -14,14 +14,12 @@ def overview_data():
     return kit.service().overview()
 
 
-PAGE_TITLES = {"ledger": "Ledger", "intents": "Intents", "payouts": "Payouts",
-               "webhooks": "Webhooks", "queue": "Queue & workers", "trends": "Trends",
-               "incidents": "Incidents"}
 
 
 def tile_link(page: str, key: str) -> None:
-    if page in PAGE_TITLES:
-        st.page_link(f"views/{page}.py", label=f"Open {PAGE_TITLES[page]}",
+    if page in kit.PAGES and page != "overview":
+        path, title, _ = kit.PAGES[page]
+        st.page_link(path, label=f"Open {title}",
                      icon=":material/arrow_forward:")
 
 

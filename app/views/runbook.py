@@ -7,11 +7,6 @@ from sge_recon.console import CHECKLISTS, INCIDENT_GUIDE
 
 kit.page_header("Runbook", "Morning checklist, weekly deep dive, monthly audit. Each item links "
                            "to the view that answers it; your ticks are saved.")
-PAGE_FILES = {"overview": "views/overview.py", "ledger": "views/ledger.py",
-              "intents": "views/intents.py", "payouts": "views/payouts.py",
-              "webhooks": "views/webhooks.py", "queue": "views/queue.py",
-              "trends": "views/trends.py", "slos": "views/slos.py",
-              "incidents": "views/incidents.py", "exports": "views/exports.py"}
 
 today = kit.service().now().date()
 ticks, others = None, {}
@@ -49,7 +44,7 @@ for checklist in CHECKLISTS:
         names = others.get(item.id) or []
         note = (f"also ticked by {', '.join(names)}" if ticks is not None else
                 f"ticked by {', '.join(names)}") if names else None
-        right.page_link(PAGE_FILES[item.page], label=f"Open {item.page}", icon=":material/arrow_forward:",
+        right.page_link(kit.PAGES[item.page][0], label=f"Open {kit.PAGES[item.page][1]}", icon=":material/arrow_forward:",
                         help=note)
         if note:
             left.caption(note)
