@@ -18,6 +18,7 @@ import pytest
 
 from sge_recon.config import Settings
 from sge_recon.context import Recon
+from refplatform.setup import ddl_files
 from sge_recon.db import Database, init_db
 from sge_recon.db.embedded import start_embedded, stop_embedded
 
@@ -41,7 +42,8 @@ def pg_url() -> str:
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {TEMPLATE_DB}")
         conn.execute(f"CREATE DATABASE {TEMPLATE_DB}")
-    init_db(Database(with_dbname(url, TEMPLATE_DB)))
+    # the reference platform's tables (DESIGN §4) + recon: what the demo sets up
+    init_db(Database(with_dbname(url, TEMPLATE_DB)), platform_ddl=ddl_files())
     yield url
     stop_embedded(root / "pg")
     shutil.rmtree(root, ignore_errors=True)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from sge_recon.context import Recon
 from sge_recon.db import Database
-from sge_recon.db.platform_store import WORKER_LOCK_CLASS
+from refplatform.store import WORKER_LOCK_CLASS
 
 from .conftest import settings_for
 

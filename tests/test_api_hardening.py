@@ -10,7 +10,7 @@ import pytest
 
 from sge_recon.context import Recon
 from sge_recon.db import Database
-from sge_recon.platform.api import MAX_BODY_BYTES
+from refplatform.api import MAX_BODY_BYTES
 
 from .conftest import settings_for
 from .factories import PlatformFactory

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sge_recon.context import Recon
-from sge_recon.simulate import CATALOGUE, FAULTS, Simulator
+from refplatform.simulate import CATALOGUE, FAULTS, Simulator
 
 from .conftest import settings_for
 

@@ -15,7 +15,7 @@ import pytest
 from sge_recon.config import Settings
 from sge_recon.db import Database
 from sge_recon.errors import ConfigError
-from sge_recon.platform.api import create_app
+from refplatform.api import create_app
 
 from .factories import PlatformFactory, ago
 from .platform_helpers import (api, make, mdb,  # noqa: F401 - fixtures
@@ -233,10 +233,12 @@ def test_force_reconcile_passes_on_a_balanced_ledger_and_records_the_run(api, ma
     assert body["balances"] == [{"currency": "USD", "totalDebits": "10.000000",
                                  "totalCredits": "10.000000", "difference": "0.000000",
                                  "entries": 2}]
-    run = mdb.fetch_one("SELECT * FROM recon.check_runs WHERE run_id = %s", (body["runId"],))
-    assert run["status"] == "pass" and run["trigger"] == "api"
-    assert mdb.fetch_one("SELECT count(*) AS n FROM recon.check_results WHERE run_id = %s",
-                         (body["runId"],))["n"] == 2
+    # the platform records the run in its own table, and writes nothing in sge-recon's schema
+    run = mdb.fetch_one("SELECT * FROM public.reconcile_runs WHERE run_id = %s", (body["runId"],))
+    assert run["status"] == "pass" and run["program_id"] == program["id"]
+    assert [c["name"] for c in run["checks"]] == ["ledger_balance", "transaction_balance"]
+    assert mdb.fetch_one("SELECT count(*) AS n FROM recon.check_runs WHERE run_id = %s",
+                         (body["runId"],))["n"] == 0
 
 
 def test_force_reconcile_finds_imbalances_of_that_program_only(api, make):

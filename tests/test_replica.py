@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from sge_recon.context import Recon
+from refplatform.setup import ddl_files
 from sge_recon.db import Database, init_db
 from sge_recon.db.local_pair import LocalReplicaPair
 from sge_recon.db.replica import ReplicaReading
@@ -38,7 +39,7 @@ def pair():
     root = Path(tempfile.mkdtemp(prefix="sgr-rp-", dir="/tmp"))
     pair = LocalReplicaPair(root).start(fresh=True)
     try:
-        init_db(pair.primary.database())
+        init_db(pair.primary.database(), platform_ddl=ddl_files())
         pair.wait_for_replay()
         yield pair
     finally:
@@ -268,7 +269,7 @@ def test_a_profile_on_a_replica_db_init_on_the_primary_views_replicate(pair):
     """DESIGN §3/§11: the sge profile's views are created by `db init` on the primary and reach
     the standby by replication; the checks then read them there."""
     from sge_recon.db.connection import database_url_named, ensure_database
-    from sge_recon.platform.sge_platform import create_sge_schema, load_sge_platform
+    from refplatform.sge_platform import create_sge_schema, load_sge_platform
 
     primary_url = ensure_database(pair.primary.url, "sge")
     db = Database(primary_url)

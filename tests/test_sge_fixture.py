@@ -15,16 +15,7 @@ from decimal import Decimal
 import pytest
 
 from sge_recon.db import Database
-from sge_recon.platform.sge_platform import (
-    FAULT_CHECKS,
-    SGE_EXTRA_FAULTS,
-    SGE_FAULTS,
-    SGE_TABLES,
-    create_sge_schema,
-    describe_report,
-    load_sge_platform,
-    reset_sge_platform,
-)
+from refplatform.sge_platform import (FAULT_CHECKS, SGE_EXTRA_FAULTS, SGE_FAULTS, SGE_TABLES, create_sge_schema, describe_report, load_sge_platform, reset_sge_platform)
 
 AS_OF = datetime(2026, 11, 20, 12, 0, 0)
 

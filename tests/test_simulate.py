@@ -17,8 +17,7 @@ import pytest
 from sge_recon.context import Recon
 from sge_recon.db import Database
 from sge_recon.errors import UsageError
-from sge_recon.simulate import (FAULT_CHECKS, FAULT_NAMES, PlatformNotEmpty, SimulationReport,
-                                parse_faults)
+from refplatform.simulate import (FAULT_CHECKS, FAULT_NAMES, PlatformNotEmpty, SimulationReport, parse_faults, Simulator)
 
 from .conftest import settings_for
 
@@ -222,7 +221,7 @@ def table_hashes(db: Database) -> dict[str, str]:
 
 
 def load(url: str, **options) -> SimulationReport:
-    return Recon(settings_for(url)).simulate(**{"intents": SIZE, **options})
+    return Simulator(Recon(settings_for(url))).run(**{"intents": SIZE, **options})
 
 
 # -- clean data ---------------------------------------------------------------------------------
