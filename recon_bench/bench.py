@@ -3,7 +3,7 @@
 Floors (PostgreSQL alone, nothing of ours around it):
   * balance floor: a raw ``SELECT program_id, currency, sum(…) GROUP BY`` over the whole ledger;
   * COPY floor: a raw ``COPY (…) TO STDOUT (FORMAT binary)`` of one month of every exported
-    table, in one snapshot, bytes discarded (sge_recon.db.exports.raw_copy_binary, as
+    table, in one snapshot, bytes discarded (recon_bench.store.exports.raw_copy_binary, as
     scripts/bench_export.py measures it).
 
 Product figures, each with its ratio to its floor and the issue's target:
@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from refplatform.setup import setup_database
 from sge_recon.db import ledger_checkpoint
 from recon_bench.store import perf
-from sge_recon.db import exports as export_store
+from recon_bench.store import exports as export_store
 from sge_recon.errors import UsageError
 
 if TYPE_CHECKING:

@@ -186,7 +186,7 @@ def reader_figures(pair: local_pair.LocalReplicaPair, recons: dict, work: Path,
     import shutil
     from datetime import datetime, timezone
 
-    from sge_recon.db import exports as export_store
+    from recon_bench.store import exports as export_store
     from sge_recon.exports.period import Period
 
     import duckdb  # noqa: F401 - the export's imports, paid once before anything is timed

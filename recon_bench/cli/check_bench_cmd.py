@@ -17,7 +17,7 @@ def check_bench(state, load_intents: int | None, seed: int, no_gx: bool, only: s
     """Time every check (its raw query and inside the suite), the full SQL suite, the GX suite,
     and the ratio of the suite to the sum of its raw queries timed in the same run."""
     from recon_bench.check_bench import run_bench
-    from sge_recon.db.checks import platform_size
+    from recon_bench.store.perf import platform_size
 
     recon = state.recon()
     if load_intents:

@@ -25,7 +25,7 @@ def console_bench(state, load_intents: int | None, seed: int, repeat: int,
 
     from sge_recon.config import project_root
     from recon_bench.console_bench import bench_overview
-    from sge_recon.db.checks import platform_size
+    from recon_bench.store.perf import platform_size
 
     recon = state.recon()
     if load_intents:

@@ -40,3 +40,9 @@ def add_balanced_entries(db: Database, entries: int, tag: str) -> int:
             "JOIN LATERAL (SELECT id, currency FROM public.programs ORDER BY id "
             "              OFFSET g %% (SELECT count(*) FROM public.programs) LIMIT 1) p ON true",
             {"tag": tag, "pairs": max(1, entries // 2)}).rowcount
+
+
+def platform_size(db: Database) -> dict[str, int]:
+    """Row counts that put benchmark figures in context."""
+    return db.fetch_one("SELECT (SELECT count(*) FROM platform.settlement_intents) AS intents, "
+                        "(SELECT count(*) FROM platform.ledger_entries) AS ledger_entries") or {}
