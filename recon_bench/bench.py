@@ -29,10 +29,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
+from recon_bench.store import exports as export_store
+from recon_bench.store import perf
 from refplatform.setup import setup_database
 from sge_recon.db import ledger_checkpoint
-from recon_bench.store import perf
-from recon_bench.store import exports as export_store
 from sge_recon.errors import UsageError
 
 if TYPE_CHECKING:

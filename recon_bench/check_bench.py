@@ -7,9 +7,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from sge_recon.db.checks import CheckQueryError, CheckSession
 from sge_recon.checks import sqltext
 from sge_recon.checks.service import CheckService
+from sge_recon.db.checks import CheckQueryError, CheckSession
 
 
 @dataclass

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from recon_bench.store import plans
 from sge_recon.checks import sqltext
 from sge_recon.checks.incremental import incremental_definitions
 from sge_recon.db import ledger_checkpoint
-from recon_bench.store import plans
 from sge_recon.db.checks import measured_sample_query
 
 if TYPE_CHECKING:

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 import httpx
 
 from refplatform.setup import ddl_files
-from sge_recon.config import Settings
-from sge_recon.db import Database, init_db
 from refplatform.traffic import Traffic
 from refplatform.worker import Worker
+from sge_recon.config import Settings
+from sge_recon.db import Database, init_db
 
 BENCH_KEYS = {"ADMIN_API_KEY": "bench-admin-key-000000", "PAYOUT_APPROVER_1": "bench-approver-1",
               "PAYOUT_APPROVER_2": "bench-approver-2"}

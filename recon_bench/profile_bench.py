@@ -14,11 +14,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
+from recon_bench.store import profile_bench as store
 from sge_recon.checks import sqltext
 from sge_recon.checks.loader import load_catalogue
 from sge_recon.checks.params import check_params
 from sge_recon.db import Database, ledger_checkpoint
-from recon_bench.store import profile_bench as store
 from sge_recon.db.checks import CheckQueryError, CheckSession
 from sge_recon.db.relations import PlatformRelations
 
@@ -129,7 +129,7 @@ def _best(db: Database, relations: PlatformRelations, definition, params, repeat
                                     column=definition.value.column if definition.value else None,
                                     sample_limit=100, timeout_seconds=3600)
             except CheckQueryError as exc:
-                raise RuntimeError(f"{definition.name} failed on {relations.schema}: {exc}")
+                raise RuntimeError(f"{definition.name} failed on {relations.schema}: {exc}") from exc
             best = min(best, time.perf_counter() - started)
             rows = m.failing_rows
     return best, rows

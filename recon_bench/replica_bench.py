@@ -20,11 +20,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from recon_bench.store import perf
+from recon_bench.store.replica_bench import activity, remove_entries_tagged
 from refplatform.setup import setup_database
 from sge_recon.config import Settings
 from sge_recon.db import local_pair
-from recon_bench.store import perf
-from recon_bench.store.replica_bench import activity, remove_entries_tagged
 
 ENTRIES_PER_INTENT = 4.84
 
@@ -186,12 +186,12 @@ def reader_figures(pair: local_pair.LocalReplicaPair, recons: dict, work: Path,
     import shutil
     from datetime import datetime, timezone
 
-    from recon_bench.store import exports as export_store
-    from sge_recon.exports.period import Period
-
     import duckdb  # noqa: F401 - the export's imports, paid once before anything is timed
     import pyarrow.csv  # noqa: F401
     import pyarrow.parquet  # noqa: F401
+
+    from recon_bench.store import exports as export_store
+    from sge_recon.exports.period import Period
 
     primary_db = pair.primary.database()
     overview, export = ReaderFigures("console Overview data load (median of 5)"), None

@@ -22,12 +22,18 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
-from sge_recon.config import Settings
 from refplatform import store
-from sge_recon.errors import (ConflictError, DatabaseUnavailable, NotFoundError, ReconError, UsageError)
 from refplatform.auth import ADMIN, APPROVER, KeyRing, Principal
 from refplatform.schedules import Clock, utc_now
 from refplatform.service import PlatformService
+from sge_recon.config import Settings
+from sge_recon.errors import (
+    ConflictError,
+    DatabaseUnavailable,
+    NotFoundError,
+    ReconError,
+    UsageError,
+)
 
 log = logging.getLogger(__name__)
 

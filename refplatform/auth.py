@@ -14,8 +14,8 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 
-from sge_recon.config import Settings
 from refplatform.store import approver_key  # noqa: F401 - re-exported
+from sge_recon.config import Settings
 from sge_recon.errors import ConfigError
 
 ADMIN = "admin"

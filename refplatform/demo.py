@@ -189,7 +189,11 @@ class Demo:
 
     def _sge_platform(self, recon: Recon) -> None:
         """The SGE stand-in's tables and a simulated SGE platform, when the database has none."""
-        from refplatform.sge_platform import (create_sge_schema, load_sge_platform, sge_platform_present)
+        from refplatform.sge_platform import (
+            create_sge_schema,
+            load_sge_platform,
+            sge_platform_present,
+        )
 
         if sge_platform_present(recon.db):
             self.echo("SGE platform data present: reusing it.")

@@ -12,10 +12,10 @@ from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sge_recon.config import Settings
 from refplatform import store
-from sge_recon.errors import ConflictError, NotFoundError, UsageError
 from refplatform.schedules import Clock, utc_now
+from sge_recon.config import Settings
+from sge_recon.errors import ConflictError, NotFoundError, UsageError
 
 LEDGER_CHECKS = ("ledger_balance", "transaction_balance")
 SAMPLE_ROWS = 100

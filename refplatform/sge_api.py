@@ -29,8 +29,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from sge_recon.config import Settings
 from refplatform import sge_store as store
+from sge_recon.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +107,7 @@ def create_sge_app(settings: Settings, database_url: str) -> FastAPI:
                 raise Refused(f"Batch is {batch['status']}, it must be APPROVED before execution")
             tx_hash = "0x" + secrets.token_hex(32)
             payouts = store.pending_payouts(conn, batch_id)
-            for i, payout in enumerate(payouts):
+            for payout in payouts:
                 store.complete_payout(conn, payout, "0x" + secrets.token_hex(32))
             after = store.complete_batch(conn, batch_id, tx_hash)
             store.write_audit(conn, program_id=batch["programId"],

@@ -6,8 +6,9 @@ The real SGE platform (facts: ``../shared/SGE_PLATFORM.md``) names everything th
 ``timestamp(3) without time zone`` and cuid text ids. This module builds such a database:
 
 * :func:`create_sge_schema` runs ``refplatform/sql/sge/001_schema.sql`` (idempotent);
-* :func:`load_sge_platform` fills it, set-based in SQL (``refplatform/sql/sge/gen_*.sql``), deterministic for a
-  (seed, as_of), and plants named faults (``refplatform/sql/sge/faults/<name>.sql``), returning the exact
+* :func:`load_sge_platform` fills it, set-based in SQL (``refplatform/sql/sge/gen_*.sql``),
+  deterministic for a (seed, as_of), and plants named faults
+  (``refplatform/sql/sge/faults/<name>.sql``), returning the exact
   identities an independent check must report for each;
 * :func:`reset_sge_platform` empties it (tests only).
 
@@ -48,8 +49,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sge_recon.db import Database
 from refplatform.setup import SQL_DIR
+from sge_recon.db import Database
 
 # name -> what it plants. Faults are applied in this order whatever order they are asked in.
 SGE_FAULTS: dict[str, str] = {

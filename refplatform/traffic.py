@@ -17,11 +17,11 @@ import time
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sge_recon.db import DriverError
 from refplatform import store
-from sge_recon.errors import DatabaseUnavailable
 from refplatform.dispatcher import SIGNATURE_HEADER, verify
 from refplatform.schedules import Clock, utc_now
+from sge_recon.db import DriverError
+from sge_recon.errors import DatabaseUnavailable
 
 log = logging.getLogger(__name__)
 

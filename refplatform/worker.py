@@ -22,8 +22,8 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 from refplatform import store
-from sge_recon.errors import ReconError
 from refplatform.schedules import Clock, intent_retry_delay, utc_now
+from sge_recon.errors import ReconError
 
 log = logging.getLogger(__name__)
 

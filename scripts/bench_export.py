@@ -32,12 +32,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sge_recon.config import Settings  # noqa: E402
-from sge_recon.context import Recon  # noqa: E402
+from recon_bench.store import exports as store  # noqa: E402
 from refplatform.setup import ddl_files  # noqa: E402
 from refplatform.simulate import Simulator  # noqa: E402
+from sge_recon.config import Settings  # noqa: E402
+from sge_recon.context import Recon  # noqa: E402
 from sge_recon.db import Database, init_db  # noqa: E402
-from recon_bench.store import exports as store  # noqa: E402
 from sge_recon.exports.period import Period, parse_period  # noqa: E402
 from sge_recon.exports.tables import TABLES  # noqa: E402
 

@@ -16,9 +16,9 @@ from urllib.parse import urlparse, urlunparse
 import psycopg
 import pytest
 
+from refplatform.setup import ddl_files
 from sge_recon.config import Settings
 from sge_recon.context import Recon
-from refplatform.setup import ddl_files
 from sge_recon.db import Database, init_db
 from sge_recon.db.embedded import start_embedded, stop_embedded
 

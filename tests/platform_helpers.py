@@ -13,7 +13,6 @@ import pytest
 import uvicorn
 
 from refplatform.api import create_app
-
 from sge_recon.db import Database
 
 from .conftest import settings_for

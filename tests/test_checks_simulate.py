@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from sge_recon.context import Recon
 from refplatform.simulate import CATALOGUE, FAULTS, Simulator
+from sge_recon.context import Recon
 
 from .conftest import settings_for
 

@@ -14,8 +14,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from sge_recon.context import Recon
 from refplatform.setup import ddl_files
+from sge_recon.context import Recon
 from sge_recon.db import Database, init_db
 from sge_recon.exports.period import Period
 from sge_recon.scheduling import ManualClock, Scheduler, default_jobs

@@ -26,8 +26,8 @@ import httpx
 import psycopg
 import pytest
 
-from sge_recon.context import Recon
 from refplatform.setup import ddl_files
+from sge_recon.context import Recon
 from sge_recon.db import Database, init_db
 from sge_recon.errors import DatabaseUnavailable, ReconError
 from sge_recon.scheduling import ManualClock

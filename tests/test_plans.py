@@ -8,11 +8,11 @@ from __future__ import annotations
 import psycopg
 import pytest
 
+from recon_bench.plans import check_plans, hot_queries
+from recon_bench.store import plans
 from refplatform.simulate import Simulator
 from sge_recon.context import Recon
 from sge_recon.db import ledger_checkpoint
-from recon_bench.store import plans
-from recon_bench.plans import check_plans, hot_queries
 
 from .conftest import settings_for
 

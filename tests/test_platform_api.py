@@ -12,16 +12,24 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from sge_recon.config import Settings
-from sge_recon.db import Database
-from sge_recon.errors import ConfigError
 from refplatform.api import create_app
+from sge_recon.config import Settings
+from sge_recon.errors import ConfigError
 
-from .factories import PlatformFactory, ago
-from .platform_helpers import (api, make, mdb,  # noqa: F401 - fixtures
-                               ADMIN, ADMIN_KEY, APPROVER_1, APPROVER_2, balanced, bearer,
-                               payable_batch, running_api)
-
+from .factories import ago
+from .platform_helpers import (  # noqa: F401 - fixtures
+    ADMIN,
+    ADMIN_KEY,
+    APPROVER_1,
+    APPROVER_2,
+    api,
+    balanced,
+    bearer,
+    make,
+    mdb,
+    payable_batch,
+    running_api,
+)
 
 # one module database, its factory and a real API over HTTP (tests/platform_helpers.py)
 

@@ -19,11 +19,11 @@ from urllib.parse import urlparse
 import psycopg
 import pytest
 
+from refplatform.sge_platform import FAULT_CHECKS, SGE_FAULTS, create_sge_schema, load_sge_platform
 from sge_recon.context import Recon
 from sge_recon.db import Database
 from sge_recon.metrics.collector import core_gauges
 from sge_recon.metrics.facts import gather_facts
-from refplatform.sge_platform import FAULT_CHECKS, SGE_FAULTS, create_sge_schema, load_sge_platform
 
 from .conftest import settings_for
 

@@ -17,11 +17,11 @@ from decimal import Decimal
 
 import pytest
 
+from refplatform.sge_platform import create_sge_schema, load_sge_platform
 from sge_recon.context import Recon
 from sge_recon.db import Database
 from sge_recon.metrics.collector import core_gauges
 from sge_recon.metrics.facts import gather_facts
-from refplatform.sge_platform import create_sge_schema, load_sge_platform
 
 from .conftest import settings_for
 from .redis_support import BullMQWorld

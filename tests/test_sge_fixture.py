@@ -14,8 +14,17 @@ from decimal import Decimal
 
 import pytest
 
+from refplatform.sge_platform import (
+    FAULT_CHECKS,
+    SGE_EXTRA_FAULTS,
+    SGE_FAULTS,
+    SGE_TABLES,
+    create_sge_schema,
+    describe_report,
+    load_sge_platform,
+    reset_sge_platform,
+)
 from sge_recon.db import Database
-from refplatform.sge_platform import (FAULT_CHECKS, SGE_EXTRA_FAULTS, SGE_FAULTS, SGE_TABLES, create_sge_schema, describe_report, load_sge_platform, reset_sge_platform)
 
 AS_OF = datetime(2026, 11, 20, 12, 0, 0)
 

@@ -14,10 +14,17 @@ from decimal import Decimal
 
 import pytest
 
+from refplatform.simulate import (
+    FAULT_CHECKS,
+    FAULT_NAMES,
+    PlatformNotEmpty,
+    SimulationReport,
+    Simulator,
+    parse_faults,
+)
 from sge_recon.context import Recon
 from sge_recon.db import Database
 from sge_recon.errors import UsageError
-from refplatform.simulate import (FAULT_CHECKS, FAULT_NAMES, PlatformNotEmpty, SimulationReport, parse_faults, Simulator)
 
 from .conftest import settings_for
 

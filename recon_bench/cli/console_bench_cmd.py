@@ -23,9 +23,9 @@ def console_bench(state, load_intents: int | None, seed: int, repeat: int,
     import subprocess
     import sys
 
-    from sge_recon.config import project_root
     from recon_bench.console_bench import bench_overview
     from recon_bench.store.perf import platform_size
+    from sge_recon.config import project_root
 
     recon = state.recon()
     if load_intents:

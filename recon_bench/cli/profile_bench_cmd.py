@@ -30,8 +30,8 @@ def profile_bench(state, entries: int, home: str, seed: int, repeat: int,
     """Every check that has data on SGE, timed through the sge profile's views and on the same
     rows copied into plain contract tables; prints each ratio and the suite's (target ≤ 1.2),
     and the per-minute run on SGE."""
-    from sge_recon.db.connection import ensure_database, resolve_url
     from recon_bench.profile_bench import run_profile_bench
+    from sge_recon.db.connection import ensure_database, resolve_url
 
     overrides = {"PLATFORM_PROFILE": "sge"}
     if not os.environ.get("DATABASE_URL"):

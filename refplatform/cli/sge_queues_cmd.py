@@ -15,8 +15,8 @@ def sge_queues(state, rate, fault_rate, duration, seed) -> None:
     """SGE-shaped BullMQ traffic for the demo: jobs on the queues intents, payouts and reconciler
     of REDIS_URL, and BullMQ workers that process them (some attempts fail). Stops cleanly on
     Ctrl-C or SIGTERM."""
-    from sge_recon.errors import UsageError
     from refplatform.sge_queues import SgeQueueTraffic
+    from sge_recon.errors import UsageError
 
     settings = state.recon().settings
     if not settings.REDIS_URL:

@@ -1,4 +1,5 @@
-"""The simulator service: validates the options, sets up the reference platform's tables and ``db init``, loads, reports."""
+"""The simulator service: validates the options, sets up the reference platform's tables and
+``db init``, loads, reports."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Data access of ``sge-recon simulate``: runs the set-based SQL of ``refplatform/sql/simulate/`` in one
-transaction. Every statement is an ``INSERT … SELECT`` over ``generate_series`` (or an update of a
+"""Data access of ``sge-recon simulate``: runs the set-based SQL of ``refplatform/sql/simulate/``
+in one transaction. Every statement is an ``INSERT … SELECT`` over ``generate_series`` (or an update of a
 handful of rows for a fault); nothing is written row by row from Python.
 """
 
@@ -12,9 +12,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sge_recon.errors import UsageError
-from sge_recon.db import Database
 from refplatform.setup import SQL_DIR
+from sge_recon.db import Database
+from sge_recon.errors import UsageError
 
 # The load, in order. 50_live places the live edge after the history; 60_sequences moves the id
 # sequences past the explicit ids before any fault appends rows.

@@ -93,4 +93,20 @@ from .webhooks import (
     update_endpoint_health,
 )
 
-__all__ = ["Conn", "LIVE_STATUSES", "PlatformPool", "QUEUE", "WORKER_LOCK_CLASS", "abandon_job", "adoptable_endpoints", "affiliate_chain", "approvals", "approve_batch", "approver_key", "audit_entries", "claim_due_deliveries", "claim_job", "complete_intent", "connect", "consume_fault", "create_payout_batch", "delay_job", "emit_settlement_webhooks", "enqueue_job", "execute_batch", "fail_job", "finish_job", "get_program", "heartbeat", "hold_worker_lock", "insert_affiliate", "insert_intent_with_job", "insert_program", "insert_user", "intent_for_processing", "jobs_completed_before", "lock_batch", "lock_delivery", "lock_intent", "new_id", "open_jobs", "ping", "pipeline", "point_endpoint", "program_affiliates", "program_balances", "program_unbalanced_transactions", "program_users", "programs", "queue_control", "queue_depth", "record_attempt", "record_reconcile_run", "record_rpc_call", "relax_commit", "reopen_failed_intent", "requeue_abandoned_jobs", "requeue_jobs_of", "run_job_now", "same_approver", "schedule_immediate_attempt", "set_intent_status", "set_paused", "update_endpoint_health", "upsert_endpoint", "workers", "write_audit", "write_commission", "write_correction", "write_journal", "write_settlement"]
+__all__ = [
+    "Conn", "LIVE_STATUSES", "PlatformPool", "QUEUE", "WORKER_LOCK_CLASS", "abandon_job",
+    "adoptable_endpoints", "affiliate_chain", "approvals", "approve_batch", "approver_key",
+    "audit_entries", "claim_due_deliveries", "claim_job", "complete_intent", "connect",
+    "consume_fault", "create_payout_batch", "delay_job", "emit_settlement_webhooks",
+    "enqueue_job", "execute_batch", "fail_job", "finish_job", "get_program", "heartbeat",
+    "hold_worker_lock", "insert_affiliate", "insert_intent_with_job", "insert_program",
+    "insert_user", "intent_for_processing", "jobs_completed_before", "lock_batch",
+    "lock_delivery", "lock_intent", "new_id", "open_jobs", "ping", "pipeline", "point_endpoint",
+    "program_affiliates", "program_balances", "program_unbalanced_transactions",
+    "program_users", "programs", "queue_control", "queue_depth", "record_attempt",
+    "record_reconcile_run", "record_rpc_call", "relax_commit", "reopen_failed_intent",
+    "requeue_abandoned_jobs", "requeue_jobs_of", "run_job_now", "same_approver",
+    "schedule_immediate_attempt", "set_intent_status", "set_paused", "update_endpoint_health",
+    "upsert_endpoint", "workers", "write_audit", "write_commission", "write_correction",
+    "write_journal", "write_settlement",
+]

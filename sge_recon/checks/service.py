@@ -17,8 +17,16 @@ from ..errors import UsageError
 from ..queues import QUEUE_CHECKS, missing_source_reason, queue_source
 from ..replica import freshness
 from .loader import load_catalogue
-from .model import (UNAVAILABLE, CheckDefinition, CheckResult, RunResult, column_types,
-                    json_row, overall_status, restore_row)
+from .model import (
+    UNAVAILABLE,
+    CheckDefinition,
+    CheckResult,
+    RunResult,
+    column_types,
+    json_row,
+    overall_status,
+    restore_row,
+)
 from .params import check_params
 
 ENGINES = ("sql", "gx")

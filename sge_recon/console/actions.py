@@ -15,9 +15,8 @@ from typing import Any, Callable
 
 from ..db import DriverError
 from ..db import console as q
-from . import breaker
 from ..errors import DatabaseUnavailable, UsageError
-
+from . import breaker
 
 MAX_SILENCE = timedelta(days=7)
 MAX_WINDOWS = timedelta(days=366)
