@@ -1,6 +1,6 @@
 """``sge-recon profile-bench``: what reading the SGE platform through its profile costs.
 
-One SGE-shaped database of about N ledger entries (the stand-in, sql/sge/), then the SAME rows
+One SGE-shaped database of about N ledger entries (the stand-in, refplatform/sql/sge/), then the SAME rows
 copied into plain contract-shaped tables (``CREATE TABLE … AS SELECT * FROM`` each view, with the
 contract platform's indexes on the columns the checks use). Every check that has data on SGE runs
 against both relation sets in the same session, best of ``repeat``; the figure is the ratio

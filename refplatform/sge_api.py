@@ -15,7 +15,7 @@ Faithful to the facts of the real platform (../shared/SGE_PLATFORM.md, "Admin AP
 Every refusal is HTTP 400 ``{"error": "..."}`` (no 401/403/404/409/422 as in DESIGN §6), and there
 are no Bearer keys, no retry-intent, queue pause/resume, webhook retry or ledger corrections.
 Each state change writes an ``"AuditLog"`` row as the platform does. The SQL is in
-sge_recon/db/sge_store.py.
+refplatform/sge_store.py.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""SQL of the SGE admin API stand-in (sge_recon/platform/sge_api.py): what SGE's own services
+"""SQL of the SGE admin API stand-in (refplatform/sge_api.py): what SGE's own services
 write when a payout batch is approved or executed, on the SGE-shaped tables (Prisma names,
 ``timestamp(3)`` without time zone holding UTC, signed ledger amounts).
 

@@ -1,4 +1,4 @@
-"""The SGE-shaped stand-in (sql/sge/, sge_recon/platform/sge_platform.py) against real PostgreSQL.
+"""The SGE-shaped stand-in (refplatform/sql/sge/, refplatform/sge_platform.py) against real PostgreSQL.
 
 Every assertion is plain SQL written here, independent of the generator's SQL: the shape of the
 catalogue (Prisma names, enum labels, types, FKs), the ledger conventions of the SGE services, and

@@ -3,7 +3,8 @@
 Each fault plants exactly one kind of failure of the DESIGN §5 check catalogue and, as far as the
 data model allows, nothing else. ``checks`` names the §5 check(s) that must then report it (a
 ledger imbalance is necessarily also an unbalanced transaction); ``status`` is the status those
-checks reach with the default thresholds. The SQL of each fault is ``sql/simulate/faults/<name>.sql``.
+checks reach with the default thresholds. The SQL of each fault is ``refplatform/sql/simulate/
+faults/<name>.sql``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
--- Bookkeeping of the reference platform (sge_recon/platform/): tables beside the contract's, so
+-- Bookkeeping of the reference platform (refplatform/): tables beside the contract's, so
 -- that a real platform database is never altered. Created only where absent.
 
 -- Every manual ledger correction: the reason and who asked, keyed by its journal transaction.

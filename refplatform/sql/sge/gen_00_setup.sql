@@ -1,4 +1,4 @@
--- Session helpers of the SGE stand-in generator (sge_recon/platform/sge_platform.py). Runs first in
+-- Session helpers of the SGE stand-in generator (refplatform/sge_platform.py). Runs first in
 -- the load's one transaction; every temporary object here is dropped at commit.
 --
 -- Determinism: every pseudo-random value is a pure function of (seed, row number, salt), so the
