@@ -152,14 +152,12 @@ class Demo:
         if row and row["has_data"]:
             self.echo("Platform data present: reusing it.")
             return
-        simulate = getattr(recon, "simulate", None)
-        if simulate is None:
-            self.echo("No simulator installed: starting with an empty platform.")
-            return
+        from .simulate import Simulator
+
         self.echo(f"Loading a simulated platform ({self.options.intents:,} intents, "
                   f"seed {self.options.seed})…")
         faults = [f for f in (self.options.faults or "").split(",") if f]
-        simulate(intents=self.options.intents, seed=self.options.seed, faults=faults)
+        Simulator(recon).run(intents=self.options.intents, seed=self.options.seed, faults=faults)
 
     def _sge_settings(self) -> Settings:
         """The SGE-shaped demo reads its own database (``sge_demo`` on the embedded server, or
