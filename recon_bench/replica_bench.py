@@ -2,7 +2,7 @@
 primary does while the checks run on the standby.
 
 A primary and a streaming standby run on this machine from the embedded PostgreSQL's binaries
-(:class:`~sge_recon.db.local_pair.LocalReplicaPair`); the simulated platform is loaded on the
+(:class:`~recon_bench.local_pair.LocalReplicaPair`); the simulated platform is loaded on the
 primary alone and the standby taken by ``pg_basebackup`` afterwards (kept under ``--home``, so a
 second run reuses both). Then, alternately, the full SQL catalogue runs with every read on the
 primary (``DATABASE_URL`` only) and with the platform reads on the standby
@@ -20,11 +20,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from recon_bench import local_pair
 from recon_bench.store import perf
 from recon_bench.store.replica_bench import activity, remove_entries_tagged
 from refplatform.setup import setup_database
 from sge_recon.config import Settings
-from sge_recon.db import local_pair
 
 ENTRIES_PER_INTENT = 4.84
 

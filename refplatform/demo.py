@@ -73,7 +73,7 @@ class Demo:
         self.services: list[Service] = []
         self._lock_file = None
         self._stopping = False
-        self._redis = None  # the SGE demo's private redis-server (sge_recon.queues.redis_server)
+        self._redis = None  # the SGE demo's private redis-server (refplatform.redis_server)
 
     # -- lifecycle ----------------------------------------------------------------------------
     def run(self) -> None:
@@ -178,7 +178,7 @@ class Demo:
         if self.settings.REDIS_URL:
             self.echo(f"Redis: {self.settings.masked()['REDIS_URL']} (REDIS_URL)")
             return
-        from sge_recon.queues.redis_server import PrivateRedis
+        from .redis_server import PrivateRedis
 
         folder = self.settings.home / "redis"
         self._redis = PrivateRedis.start(folder)

@@ -120,7 +120,7 @@ def cli_env(db_url, tmp_path) -> dict[str, str]:
 def redis_server():
     """A private redis-server for the session (Debian's, installed by `python3 dev.py test`) on a
     free 127.0.0.1 port in a temp folder; tests that stop it must restart it."""
-    from sge_recon.queues.redis_server import PrivateRedis
+    from refplatform.redis_server import PrivateRedis
 
     server = PrivateRedis.start()
     yield server

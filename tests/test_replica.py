@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pytest
 
+from recon_bench.local_pair import LocalReplicaPair
 from refplatform.setup import ddl_files
 from sge_recon.alerts.rules import evaluate_rules
 from sge_recon.context import Recon
 from sge_recon.db import Database, init_db
-from sge_recon.db.local_pair import LocalReplicaPair
 from sge_recon.db.replica import ReplicaReading
 from sge_recon.metrics.collector import exported_gauges
 from sge_recon.metrics.facts import gather_facts

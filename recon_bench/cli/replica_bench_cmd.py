@@ -35,8 +35,8 @@ def replica_bench(entries: int, home: str, repeat: int, seed: int, json_path: st
     -R), load ~N ledger entries on the primary, then time the full SQL check suite with every
     read on the primary and with the platform reads on the standby (PLATFORM_READ_URL); print
     the ratio and the primary's CPU time, rows read and platform-table scans during each."""
+    from recon_bench.local_pair import LocalReplicaPair
     from recon_bench.replica_bench import run_replica_bench
-    from sge_recon.db.local_pair import LocalReplicaPair
 
     root = Path(home).resolve()
     try:

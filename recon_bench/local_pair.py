@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .connection import Database
+from sge_recon.db import Database
 
 _SERVER_USER = "pgserver"
 
