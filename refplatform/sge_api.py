@@ -155,16 +155,16 @@ def _reconcile(database_url: str, program_id: str | None) -> dict:
 
 
 def _queue_counts(settings: Settings) -> dict:
-    from sge_recon.db.relations import QueueDeclaration
-    from sge_recon.queues import QueueUnavailable
+    """SGE's BullMQ queues (intents, payouts, reconciler: as profiles/sge.yml declares them), read
+    through the product's public queue reader; {} without REDIS_URL."""
+    from dataclasses import replace
 
-    if not settings.REDIS_URL:
+    from sge_recon.profiles import relations_for
+    from sge_recon.queues import QueueUnavailable, queue_source
+
+    source = queue_source(settings, relations_for(replace(settings, PLATFORM_PROFILE="sge")))
+    if source is None:
         return {}
-    from sge_recon.db.bullmq import BullMQSource
-
-    source = BullMQSource(settings.REDIS_URL, QueueDeclaration(
-        settlement_queue="intents", queues=("intents", "payouts", "reconciler")),
-        float(settings.REDIS_TIMEOUT_SECONDS))
     try:
         snap = source.depth()
     except QueueUnavailable as exc:
