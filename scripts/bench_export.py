@@ -32,10 +32,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from recon_bench.store import exports as store  # noqa: E402
+from refplatform.setup import ddl_files  # noqa: E402
+from refplatform.simulate import Simulator  # noqa: E402
 from sge_recon.config import Settings  # noqa: E402
 from sge_recon.context import Recon  # noqa: E402
 from sge_recon.db import Database, init_db  # noqa: E402
-from sge_recon.db import exports as store  # noqa: E402
 from sge_recon.exports.period import Period, parse_period  # noqa: E402
 from sge_recon.exports.tables import TABLES  # noqa: E402
 
@@ -56,7 +58,7 @@ def main() -> int:
             url = start_embedded(server_dir, cleanup_mode="stop")
             print(f"embedded PostgreSQL in {server_dir}")
         db = Database(url, application_name="sge-recon-bench")
-        init_db(db)
+        init_db(db, platform_ddl=ddl_files())
         if not args.no_load:
             load(db, url, args)
         period = choose_period(db, args.period)
@@ -98,7 +100,7 @@ def load(db: Database, url: str, args) -> None:
               f"{time.perf_counter() - clock:.1f} s")
         return
     recon = Recon(Settings.load(env={"DATABASE_URL": url}))
-    sim = recon.simulate(intents=args.intents, seed=args.seed)
+    sim = Simulator(recon).run(intents=args.intents, seed=args.seed)
     print(f"simulated {args.intents:,} intents in {time.perf_counter() - clock:.1f} s "
           f"({sim.row_counts.get('ledger_entries', '?'):,} ledger entries)")
 

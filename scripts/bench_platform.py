@@ -17,8 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from recon_bench.platform_bench import run_benchmark  # noqa: E402
 from sge_recon.db.embedded import start_embedded, stop_embedded  # noqa: E402
-from sge_recon.platform.bench import run_benchmark  # noqa: E402
 
 
 def main() -> None:

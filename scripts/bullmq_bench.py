@@ -23,7 +23,7 @@ from bullmq import Queue, Worker  # noqa: E402
 
 from sge_recon.db.bullmq import BullMQSource  # noqa: E402
 from sge_recon.db.relations import QueueDeclaration  # noqa: E402
-from sge_recon.queues.redis_server import PrivateRedis  # noqa: E402
+from refplatform.redis_server import PrivateRedis  # noqa: E402
 
 DECL = QueueDeclaration(settlement_queue="intents", queues=("intents", "payouts", "reconciler"))
 

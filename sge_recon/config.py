@@ -348,7 +348,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(CONFIG_FILE_ENV, f"config file {path} does not exist; create it or unset "
                                            f"{CONFIG_FILE_ENV}") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(CONFIG_FILE_ENV, f"{path} is not valid TOML ({exc}); fix the file")
+        raise ConfigError(CONFIG_FILE_ENV, f"{path} is not valid TOML ({exc}); fix the file") from None
     known = {f.name for f in fields(Settings)}
     out = {}
     for key, value in data.items():

@@ -7,7 +7,9 @@ imported only by the checks service's GX engine).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cached_property
+from pathlib import Path
 
 from .config import Settings
 from .db import Database, InitReport, init_db
@@ -47,11 +49,13 @@ class Recon:
 
         return freshness(self.platform_db, self.db, self.settings)
 
-    def init_db(self) -> InitReport:
-        """Migrate ``recon`` and set up the platform profile (DESIGN §11)."""
+    def init_db(self, *, platform_ddl: Sequence[Path] = ()) -> InitReport:
+        """Migrate ``recon`` and set up the platform profile (DESIGN §11). ``platform_ddl``: the
+        DDL files of a platform to create where absent first (the reference platform's)."""
         from .profiles import load_profile
 
-        return init_db(self.db, load_profile(self.settings.PLATFORM_PROFILE))
+        return init_db(self.db, load_profile(self.settings.PLATFORM_PROFILE),
+                       platform_ddl=platform_ddl)
 
     @cached_property
     def admin(self):
@@ -94,12 +98,6 @@ class Recon:
         from .console import ConsoleService
 
         return ConsoleService(self)
-
-    def simulate(self, **options):
-        """Load a simulated platform (sge_recon.simulate.Simulator.run); returns its report."""
-        from .simulate import Simulator
-
-        return Simulator(self).run(**options)
 
     @cached_property
     def incidents(self):

@@ -16,6 +16,7 @@ from urllib.parse import urlparse, urlunparse
 import psycopg
 import pytest
 
+from refplatform.setup import ddl_files
 from sge_recon.config import Settings
 from sge_recon.context import Recon
 from sge_recon.db import Database, init_db
@@ -41,7 +42,8 @@ def pg_url() -> str:
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {TEMPLATE_DB}")
         conn.execute(f"CREATE DATABASE {TEMPLATE_DB}")
-    init_db(Database(with_dbname(url, TEMPLATE_DB)))
+    # the reference platform's tables (DESIGN §4) + recon: what the demo sets up
+    init_db(Database(with_dbname(url, TEMPLATE_DB)), platform_ddl=ddl_files())
     yield url
     stop_embedded(root / "pg")
     shutil.rmtree(root, ignore_errors=True)
@@ -118,7 +120,7 @@ def cli_env(db_url, tmp_path) -> dict[str, str]:
 def redis_server():
     """A private redis-server for the session (Debian's, installed by `python3 dev.py test`) on a
     free 127.0.0.1 port in a temp folder; tests that stop it must restart it."""
-    from sge_recon.queues.redis_server import PrivateRedis
+    from refplatform.redis_server import PrivateRedis
 
     server = PrivateRedis.start()
     yield server

@@ -20,9 +20,9 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+from refplatform.store import WORKER_LOCK_CLASS
 from sge_recon.context import Recon
 from sge_recon.db import Database
-from sge_recon.db.platform_store import WORKER_LOCK_CLASS
 
 from .conftest import settings_for
 

@@ -12,8 +12,7 @@ import httpx
 import pytest
 import uvicorn
 
-from sge_recon.platform.api import create_app
-
+from refplatform.api import create_app
 from sge_recon.db import Database
 
 from .conftest import settings_for
@@ -84,7 +83,7 @@ def balanced(db, where: str = "TRUE", params=()) -> bool:
 def enqueue_intents(db, program_id: str, user_id: str, intent_ids, amount: Decimal) -> None:
     """Create intents with their waiting settlement jobs, as the platform does, in one
     transaction."""
-    from sge_recon.db import platform_store as store
+    from refplatform import store
 
     from .factories import ago
 

@@ -100,7 +100,7 @@ def test_the_demo_creates_one_account_per_role_with_passwords_in_a_private_file(
     import stat
     from dataclasses import replace
 
-    from sge_recon.demo import Demo, DemoOptions
+    from refplatform.demo import Demo, DemoOptions
 
     settings = replace(recon.settings, SGE_RECON_HOME=str(tmp_path / "home"))
     settings.home.mkdir(parents=True)

@@ -8,15 +8,22 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from refplatform.api import MAX_BODY_BYTES
 from sge_recon.context import Recon
 from sge_recon.db import Database
-from sge_recon.platform.api import MAX_BODY_BYTES
 
 from .conftest import settings_for
-from .factories import PlatformFactory
-from .platform_helpers import api, make, mdb  # noqa: F401 - fixtures
-from .platform_helpers import ADMIN, APPROVER_1, APPROVER_2, bearer, payable_batch, running_api
-
+from .platform_helpers import (  # noqa: F401 - fixtures
+    ADMIN,
+    APPROVER_1,
+    APPROVER_2,
+    api,
+    bearer,
+    make,
+    mdb,
+    payable_batch,
+    running_api,
+)
 
 # one module database, its factory and a real API over HTTP (tests/platform_helpers.py)
 

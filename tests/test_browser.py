@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from refplatform.simulate import Simulator
 from sge_recon.context import Recon
 
 from .conftest import settings_for
@@ -69,7 +70,7 @@ def wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 90) -> Non
 @pytest.fixture(scope="module")
 def console_url(module_db_url, tmp_path_factory):
     recon = Recon(settings_for(module_db_url))
-    recon.simulate(intents=2_000, seed=7, faults="all")
+    Simulator(recon).run(intents=2_000, seed=7, faults="all")
     recon.checks.run(trigger="test")
     create_accounts(module_db_url)  # ada operator, vic viewer, alice/bob approvers, root admin
     home = tmp_path_factory.mktemp("console-home")

@@ -6,10 +6,10 @@ import json
 
 import pytest
 
+from refplatform.simulate import Simulator
 from sge_recon.checks.gx_engine import gx_connection_url
 from sge_recon.checks.model import json_row
 from sge_recon.context import Recon
-from sge_recon.simulate import Simulator
 
 from .conftest import settings_for
 from .test_checks_runner import BROKEN, WRAPPING, make_catalogue

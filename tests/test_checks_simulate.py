@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from refplatform.simulate import CATALOGUE, FAULTS, Simulator
 from sge_recon.context import Recon
-from sge_recon.simulate import CATALOGUE, FAULTS, Simulator
 
 from .conftest import settings_for
 

@@ -81,3 +81,19 @@ def test_wrong_shape_via_cli(new_database, tmp_path):
     result = run(["db", "init"], env={"DATABASE_URL": url})
     assert_clean_error(result, "do not match the contract")
     assert "Nothing was changed" in result.stderr
+
+
+def test_db_init_creates_platform_tables_only_when_asked(new_database):
+    """The product's db init never creates platform tables; --reference-platform sets up the
+    stand-in's (what the demo and the tests do)."""
+    url = new_database(empty=True)
+    plain = run(["db", "init"], env={"DATABASE_URL": url})
+    assert plain.returncode == 0, plain.stderr
+    assert "Created" not in plain.stdout and "platform tables" not in plain.stdout
+    assert "16 platform tables are absent" in plain.stderr
+    assert "sge-recon db init --reference-platform" in plain.stderr
+    reference = run(["db", "init", "--reference-platform"], env={"DATABASE_URL": url})
+    assert reference.returncode == 0, reference.stderr
+    assert "Created 16 platform tables" in reference.stdout
+    again = run(["db", "init"], env={"DATABASE_URL": url})
+    assert "up to date" in again.stdout and "absent" not in again.stderr

@@ -241,6 +241,8 @@ def test_ledger_correction_and_force_reconcile(console, db, factory):
     log = actions(db)
     assert [(r["action"], r["result"]) for r in log] == [("ledger_correction", "ok"),
                                                        ("force_reconcile", "ok")]
+    run = db.fetch_one("SELECT trigger, engine FROM recon.check_runs")  # recorded by sge-recon
+    assert (run["trigger"], run["engine"]) == ("api", "sql")
     assert log[0]["request"]["reason"] == "Fix a mis-posted fee"
 
 

@@ -3,6 +3,7 @@
 import psycopg
 import pytest
 
+from refplatform.setup import ddl_files
 from sge_recon.db import Database, init_db
 from sge_recon.errors import SchemaMismatch
 
@@ -107,10 +108,20 @@ def test_init_is_idempotent(db):
 
 def test_init_creates_everything_in_an_empty_database(new_database):
     db = Database(new_database(empty=True))
-    report = init_db(db)
-    assert len(report.created_tables) == 16
+    report = init_db(db, platform_ddl=ddl_files())  # asked to set up the reference platform
+    assert len(report.created_tables) == 16 and not report.missing
     assert report.applied_migrations and report.applied_migrations[0] == "0001_core"
     assert not init_db(db).changed
+
+
+def test_the_product_alone_never_creates_platform_tables(new_database):
+    db = Database(new_database(empty=True))
+    report = init_db(db)
+    assert report.created_tables == [] and len(report.missing) == 16
+    assert report.applied_migrations[0] == "0001_core"
+    tables = db.fetch_all("SELECT table_name FROM information_schema.tables "
+                          "WHERE table_schema = 'public'")
+    assert tables == []
 
 
 def test_wrong_shape_is_refused_and_nothing_changes(new_database):

@@ -64,6 +64,7 @@ def test_demo_runs_refuses_a_second_and_stops_cleanly(cli_env):
         first_args = dict(PORTS)
         output = wait_for(first, "Press Ctrl-C")
         assert "sge-recon demo is running" in output
+        assert "Loading a simulated platform (1,000 intents" in output  # the stand-in's simulator
         for service in ("api", "worker", "traffic", "scheduler", "console"):
             line = next(l for l in output.splitlines() if l.strip().startswith(service + " "))
             assert "running" in line and "EXITED" not in line, line

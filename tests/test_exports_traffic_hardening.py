@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 
 import pytest
 
+from refplatform.setup import ddl_files
 from sge_recon.context import Recon
 from sge_recon.db import Database, init_db
 from sge_recon.exports.period import Period
@@ -68,7 +69,7 @@ def test_a_preliminary_export_does_not_block_the_monthly_export(db_url, factory,
 @pytest.mark.slow
 def test_traffic_rides_out_a_postgres_restart(restartable, tmp_path):  # noqa: F811
     url = restartable.url.replace("/postgres?", "/platform?")
-    init_db(Database(url))
+    init_db(Database(url), platform_ddl=ddl_files())
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SGE_", "DATABASE_URL"))}
     env.update(DATABASE_URL=url, SGE_RECON_HOME=str(tmp_path / "home"))
     log = open(tmp_path / "traffic.log", "w+")

@@ -26,6 +26,7 @@ import httpx
 import psycopg
 import pytest
 
+from refplatform.setup import ddl_files
 from sge_recon.context import Recon
 from sge_recon.db import Database, init_db
 from sge_recon.errors import DatabaseUnavailable, ReconError
@@ -128,7 +129,7 @@ def test_everything_recovers_by_itself_after_postgres_restarts(restartable, rece
                                                                tmp_path):  # noqa: F811
     url = restartable.url.replace("/postgres?", "/platform?")
     db = Database(url)
-    init_db(db)
+    init_db(db, platform_ddl=ddl_files())
     factory = PlatformFactory(db)
     program = factory.program()
     affiliate = factory.affiliate(program["id"])

@@ -20,8 +20,8 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
+from refplatform.api import MAX_BODY_BYTES
 from sge_recon.db import Database
-from sge_recon.platform.api import MAX_BODY_BYTES
 
 from .factories import PlatformFactory, ago
 from .invariants import INVARIANT_FIGURES, assert_invariants

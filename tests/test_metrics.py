@@ -220,6 +220,7 @@ def test_a_database_outage_keeps_the_last_values_with_up_0():
     """PostgreSQL really stopped: /metrics keeps the last values read (the P0 stays visible, so
     Alertmanager does not "resolve" it), says sge_recon_up 0, and the freshness timestamp stays
     at the last successful read; once the server is back everything moves again."""
+    from refplatform.setup import ddl_files
     from sge_recon.db import Database, init_db
 
     from .factories import PlatformFactory
@@ -230,7 +231,7 @@ def test_a_database_outage_keeps_the_last_values_with_up_0():
     try:
         url = pg.url
         db = Database(url)
-        init_db(db)
+        init_db(db, platform_ddl=ddl_files())
         factory = PlatformFactory(db)
         program = factory.program(id="prog_o", currency="USD")
         factory.journal(program["id"], [("treasury", "debit", "10.00"), ("user:1", "credit", "9.50")])

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import httpx
 
+from sge_recon.checks.service import record_platform_run
 from sge_recon.console.overview import ledger_metric
 from sge_recon.db import ops
 
@@ -32,7 +33,8 @@ def test_a_program_b_reconcile_does_not_clear_program_a(recon, factory, db_url):
         r = httpx.post(f"{url}/admin/reconciliation/force-reconcile",
                        json={"programId": b["id"]}, headers=ADMIN, timeout=30)
     assert r.status_code == 200 and r.json()["status"] == "pass"  # B itself is balanced
-    # the B run is recorded ...
+    # the B run is recorded (by sge-recon, from the answer: what the console's action does) ...
+    assert record_platform_run(recon.db, r.json()) == r.json()["runId"]
     assert recon.db.fetch_one("SELECT count(*) AS n FROM recon.check_results WHERE run_id = %s",
                               (r.json()["runId"],))["n"] == 2
     # ... but the standing status still comes from the run that covered A

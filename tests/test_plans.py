@@ -8,9 +8,11 @@ from __future__ import annotations
 import psycopg
 import pytest
 
+from recon_bench.plans import check_plans, hot_queries
+from recon_bench.store import plans
+from refplatform.simulate import Simulator
 from sge_recon.context import Recon
-from sge_recon.db import ledger_checkpoint, plans
-from sge_recon.perf.plans import check_plans, hot_queries
+from sge_recon.db import ledger_checkpoint
 
 from .conftest import settings_for
 
@@ -34,7 +36,7 @@ FROM generate_series(1, 100000) g,
 def test_no_hot_query_reads_a_large_table_in_full(new_database):
     url = new_database()
     recon = Recon(settings_for(url))
-    recon.simulate(intents=50_000, seed=7)  # ~240 k ledger entries, 50 k intents, 65 k commissions
+    Simulator(recon).run(intents=50_000, seed=7)  # ~240 k ledger entries, 50 k intents, 65 k commissions
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(_HISTORY)
     recon.checks.run()  # stored results, as the Overview reads them

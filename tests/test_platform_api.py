@@ -12,16 +12,24 @@ from decimal import Decimal
 import httpx
 import pytest
 
+from refplatform.api import create_app
 from sge_recon.config import Settings
-from sge_recon.db import Database
 from sge_recon.errors import ConfigError
-from sge_recon.platform.api import create_app
 
-from .factories import PlatformFactory, ago
-from .platform_helpers import (api, make, mdb,  # noqa: F401 - fixtures
-                               ADMIN, ADMIN_KEY, APPROVER_1, APPROVER_2, balanced, bearer,
-                               payable_batch, running_api)
-
+from .factories import ago
+from .platform_helpers import (  # noqa: F401 - fixtures
+    ADMIN,
+    ADMIN_KEY,
+    APPROVER_1,
+    APPROVER_2,
+    api,
+    balanced,
+    bearer,
+    make,
+    mdb,
+    payable_batch,
+    running_api,
+)
 
 # one module database, its factory and a real API over HTTP (tests/platform_helpers.py)
 
@@ -233,10 +241,12 @@ def test_force_reconcile_passes_on_a_balanced_ledger_and_records_the_run(api, ma
     assert body["balances"] == [{"currency": "USD", "totalDebits": "10.000000",
                                  "totalCredits": "10.000000", "difference": "0.000000",
                                  "entries": 2}]
-    run = mdb.fetch_one("SELECT * FROM recon.check_runs WHERE run_id = %s", (body["runId"],))
-    assert run["status"] == "pass" and run["trigger"] == "api"
-    assert mdb.fetch_one("SELECT count(*) AS n FROM recon.check_results WHERE run_id = %s",
-                         (body["runId"],))["n"] == 2
+    # the platform records the run in its own table, and writes nothing in sge-recon's schema
+    run = mdb.fetch_one("SELECT * FROM public.reconcile_runs WHERE run_id = %s", (body["runId"],))
+    assert run["status"] == "pass" and run["program_id"] == program["id"]
+    assert [c["name"] for c in run["checks"]] == ["ledger_balance", "transaction_balance"]
+    assert mdb.fetch_one("SELECT count(*) AS n FROM recon.check_runs WHERE run_id = %s",
+                         (body["runId"],))["n"] == 0
 
 
 def test_force_reconcile_finds_imbalances_of_that_program_only(api, make):

@@ -12,9 +12,9 @@ import time
 import httpx
 import pytest
 
-from sge_recon.platform.dispatcher import WebhookDispatcher
-from sge_recon.platform.traffic import Traffic
-from sge_recon.platform.worker import Worker
+from refplatform.dispatcher import WebhookDispatcher
+from refplatform.traffic import Traffic
+from refplatform.worker import Worker
 
 from .platform_helpers import ADMIN, APPROVER_1, APPROVER_2, KEYS, balanced, bearer, running_api
 

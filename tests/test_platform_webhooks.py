@@ -12,8 +12,8 @@ from datetime import timedelta
 import httpx
 import pytest
 
-from sge_recon.platform.dispatcher import WebhookDispatcher
-from sge_recon.platform.schedules import ManualClock, utc_now
+from refplatform.dispatcher import WebhookDispatcher
+from refplatform.schedules import ManualClock, utc_now
 
 from .http_receiver import Receiver
 from .platform_helpers import ADMIN, running_api

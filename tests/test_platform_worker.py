@@ -14,8 +14,8 @@ from decimal import Decimal
 
 import pytest
 
-from sge_recon.platform.schedules import ManualClock
-from sge_recon.platform.worker import Worker, commission_amount
+from refplatform.schedules import ManualClock
+from refplatform.worker import Worker, commission_amount
 
 from .factories import ago
 from .platform_helpers import balanced, enqueue_intents

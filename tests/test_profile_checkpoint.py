@@ -13,10 +13,10 @@ from decimal import Decimal
 import psycopg
 import pytest
 
+from refplatform.sge_platform import create_sge_schema, load_sge_platform
 from sge_recon.context import Recon
 from sge_recon.db import Database
 from sge_recon.db import ledger_checkpoint as checkpoint
-from sge_recon.platform.sge_platform import create_sge_schema, load_sge_platform
 
 from .conftest import settings_for
 

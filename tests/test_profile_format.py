@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from refplatform.sge_platform import create_sge_schema
 from sge_recon.context import Recon
 from sge_recon.db import Database
 from sge_recon.errors import ProfileError
-from sge_recon.platform.sge_platform import create_sge_schema
 from sge_recon.profiles import load_profile
 from sge_recon.profiles.model import profile_path
 

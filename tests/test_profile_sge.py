@@ -1,6 +1,6 @@
 """The `sge` profile (DESIGN §11) on a database shaped like the real SGE platform.
 
-The database is built by the SGE stand-in (sql/sge/, Prisma names, enum types, signed ledger,
+The database is built by the SGE stand-in (refplatform/sql/sge/, Prisma names, enum types, signed ledger,
 timestamp(3) without time zone) in a database created from template0: no contract table exists,
 so every check, page, alert, metric and export must read through the profile. Every fault the
 SGE data can express is planted and must be found with exactly the planted rows; the checks whose
@@ -19,12 +19,11 @@ from urllib.parse import urlparse
 import psycopg
 import pytest
 
+from refplatform.sge_platform import FAULT_CHECKS, SGE_FAULTS, create_sge_schema, load_sge_platform
 from sge_recon.context import Recon
 from sge_recon.db import Database
 from sge_recon.metrics.collector import core_gauges
 from sge_recon.metrics.facts import gather_facts
-from sge_recon.platform.sge_platform import (FAULT_CHECKS, SGE_FAULTS, create_sge_schema,
-                                             load_sge_platform)
 
 from .conftest import settings_for
 

@@ -18,13 +18,14 @@ from pathlib import Path
 
 import pytest
 
+from recon_bench.local_pair import LocalReplicaPair
+from refplatform.setup import ddl_files
+from sge_recon.alerts.rules import evaluate_rules
 from sge_recon.context import Recon
 from sge_recon.db import Database, init_db
-from sge_recon.db.local_pair import LocalReplicaPair
 from sge_recon.db.replica import ReplicaReading
 from sge_recon.metrics.collector import exported_gauges
 from sge_recon.metrics.facts import gather_facts
-from sge_recon.alerts.rules import evaluate_rules
 from sge_recon.replica import STALE_SUFFIX, lag_text, refusal
 
 from .conftest import settings_for
@@ -38,7 +39,7 @@ def pair():
     root = Path(tempfile.mkdtemp(prefix="sgr-rp-", dir="/tmp"))
     pair = LocalReplicaPair(root).start(fresh=True)
     try:
-        init_db(pair.primary.database())
+        init_db(pair.primary.database(), platform_ddl=ddl_files())
         pair.wait_for_replay()
         yield pair
     finally:
@@ -267,8 +268,8 @@ def test_the_gx_engine_reads_the_standby_too(pair, world):
 def test_a_profile_on_a_replica_db_init_on_the_primary_views_replicate(pair):
     """DESIGN §3/§11: the sge profile's views are created by `db init` on the primary and reach
     the standby by replication; the checks then read them there."""
+    from refplatform.sge_platform import create_sge_schema, load_sge_platform
     from sge_recon.db.connection import database_url_named, ensure_database
-    from sge_recon.platform.sge_platform import create_sge_schema, load_sge_platform
 
     primary_url = ensure_database(pair.primary.url, "sge")
     db = Database(primary_url)

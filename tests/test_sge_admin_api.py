@@ -8,16 +8,15 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from decimal import Decimal
 
 import httpx
 import pytest
 import uvicorn
 
+from refplatform.sge_api import create_sge_app
+from refplatform.sge_platform import create_sge_schema, load_sge_platform
 from sge_recon.context import Recon
 from sge_recon.db import Database
-from sge_recon.platform.sge_api import create_sge_app
-from sge_recon.platform.sge_platform import create_sge_schema, load_sge_platform
 from sge_recon.sge_admin_client import SgeAdminClient
 
 from .conftest import settings_for

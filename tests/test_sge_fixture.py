@@ -1,4 +1,4 @@
-"""The SGE-shaped stand-in (sql/sge/, sge_recon/platform/sge_platform.py) against real PostgreSQL.
+"""The SGE-shaped stand-in (refplatform/sql/sge/, refplatform/sge_platform.py) against real PostgreSQL.
 
 Every assertion is plain SQL written here, independent of the generator's SQL: the shape of the
 catalogue (Prisma names, enum labels, types, FKs), the ledger conventions of the SGE services, and
@@ -14,8 +14,7 @@ from decimal import Decimal
 
 import pytest
 
-from sge_recon.db import Database
-from sge_recon.platform.sge_platform import (
+from refplatform.sge_platform import (
     FAULT_CHECKS,
     SGE_EXTRA_FAULTS,
     SGE_FAULTS,
@@ -25,6 +24,7 @@ from sge_recon.platform.sge_platform import (
     load_sge_platform,
     reset_sge_platform,
 )
+from sge_recon.db import Database
 
 AS_OF = datetime(2026, 11, 20, 12, 0, 0)
 

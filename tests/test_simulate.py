@@ -14,11 +14,17 @@ from decimal import Decimal
 
 import pytest
 
+from refplatform.simulate import (
+    FAULT_CHECKS,
+    FAULT_NAMES,
+    PlatformNotEmpty,
+    SimulationReport,
+    Simulator,
+    parse_faults,
+)
 from sge_recon.context import Recon
 from sge_recon.db import Database
 from sge_recon.errors import UsageError
-from sge_recon.simulate import (FAULT_CHECKS, FAULT_NAMES, PlatformNotEmpty, SimulationReport,
-                                parse_faults)
 
 from .conftest import settings_for
 
@@ -222,7 +228,7 @@ def table_hashes(db: Database) -> dict[str, str]:
 
 
 def load(url: str, **options) -> SimulationReport:
-    return Recon(settings_for(url)).simulate(**{"intents": SIZE, **options})
+    return Simulator(Recon(settings_for(url))).run(**{"intents": SIZE, **options})
 
 
 # -- clean data ---------------------------------------------------------------------------------

@@ -26,8 +26,7 @@ from ..db import ops
 from ..metrics.facts import Facts, gather_facts
 from . import channels as ch
 from . import silences as silencing
-from .rules import (RULES, Finding, apply_catalogue, cause_of, evaluate_rules, id_list,
-                    money_text)
+from .rules import RULES, Finding, apply_catalogue, cause_of, evaluate_rules, id_list, money_text
 
 if TYPE_CHECKING:
     from ..context import Recon
@@ -396,7 +395,7 @@ def _silence_note(silence: dict, paged: bool) -> dict:
 def _adopt_ungrouped(current: dict, findings: dict) -> None:
     """An incident opened per program/currency before grouping (kind, "prog/USD") carries on as
     the grouped one (kind, "") instead of paging again."""
-    for (kind, key), finding in findings.items():
+    for kind, key in findings:
         if (kind, key) in current:
             continue
         legacy = [k for k in current if k[0] == kind and k[1] != key]

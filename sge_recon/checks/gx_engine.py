@@ -29,7 +29,6 @@ from typing import Any, Mapping
 from urllib.parse import parse_qsl, quote, urlencode, urlparse, urlunparse
 
 from ..db import Database
-from ..errors import DatabaseUnavailable
 from ..db.checks import count_query, may_read_as_reader_role
 from ..errors import DatabaseUnavailable
 from . import sqltext

@@ -17,9 +17,17 @@ from ..errors import UsageError
 from ..queues import QUEUE_CHECKS, missing_source_reason, queue_source
 from ..replica import freshness
 from .loader import load_catalogue, load_fused
-from .model import (UNAVAILABLE, CheckDefinition, CheckResult, FusedQuery, RunResult,
-                    column_types,
-                    json_row, overall_status, restore_row)
+from .model import (
+    UNAVAILABLE,
+    CheckDefinition,
+    CheckResult,
+    FusedQuery,
+    RunResult,
+    column_types,
+    json_row,
+    overall_status,
+    restore_row,
+)
 from .params import check_params
 
 ENGINES = ("sql", "gx")
@@ -290,3 +298,31 @@ def _result(row: dict) -> CheckResult:
                        rows=[restore_row(r, kinds) for r in row["rows"] or []],
                        duration_ms=float(row["duration_ms"] or 0), error=row["error"],
                        engine=row["engine"], details=details, reason=row.get("reason"))
+
+
+def record_platform_run(db: Database, answer: dict) -> str | None:
+    """Record in recon.check_runs the run a platform's force-reconcile answered with (DESIGN §6:
+    ``runId``, ``programId``, ``startedAt``, ``finishedAt``, ``status``, ``checks``) as a partial
+    run of one program (trigger ``api``): shown in the history, never a standing status (§5).
+    The platform keeps its own record; sge-recon writes its schema itself. Returns the run id, or
+    None when the answer carries no run (another platform's dialect)."""
+    checks, run_id = answer.get("checks"), answer.get("runId")
+    if not run_id or not isinstance(checks, list):
+        return None
+    program_id = answer.get("programId")
+    scope = {"program_id": program_id} if program_id else {}
+
+    def when(value):
+        return datetime.fromisoformat(value) if isinstance(value, str) else value
+
+    store.store_run(db, {
+        "run_id": run_id, "started_at": when(answer.get("startedAt")),
+        "finished_at": when(answer.get("finishedAt")), "status": answer.get("status"),
+        "engine": "sql", "trigger": "api", "only_checks": [c.get("name") for c in checks],
+        "error": None},
+        [{"run_id": run_id, "name": c.get("name"), "status": c.get("status"),
+          "priority": c.get("priority"), "failing_rows": c.get("failing_rows") or 0,
+          "value": c.get("value"), "rows": c.get("rows") or [],
+          "duration_ms": c.get("duration_ms"), "error": c.get("error"), "engine": "sql",
+          "details": scope} for c in checks])
+    return str(run_id)

@@ -13,29 +13,51 @@ import traceback
 
 import click
 
-from ..errors import ReconError
+from ..errors import ReconError, UsageError
 
-# command name -> "module:attribute" (a click command or group)
+# command name -> "module:attribute" (a click command or group). The product's own commands live in
+# sge_recon.cli; the reference platform's (a stand-in for the real SGE service: DESIGN §1, §6, §10)
+# in the separate top-level package `refplatform`, and the benchmark tooling in `recon_bench`. They
+# are named here as strings and imported only when invoked: the product never imports either
+# package (tests/test_import_contracts.py), and a wheel installed without the `platform` dependency
+# group still runs every product command.
 COMMANDS: dict[str, str] = {
     "check": "sge_recon.cli.check_cmd:check",
-    "check-bench": "sge_recon.cli.check_bench_cmd:check_bench",
-    "bench": "sge_recon.cli.bench_cmd:bench",
-    "profile-bench": "sge_recon.cli.profile_bench_cmd:profile_bench",
-    "replica-bench": "sge_recon.cli.replica_bench_cmd:replica_bench",
     "db": "sge_recon.cli.db_cmd:db",
     "export": "sge_recon.cli.export_cmd:export",
     "scheduler": "sge_recon.cli.scheduler_cmd:scheduler",
     "settings": "sge_recon.cli.settings_cmd:settings",
-    "demo": "sge_recon.cli.demo_cmd:demo",
-    "api": "sge_recon.cli.api_cmd:api",
-    "worker": "sge_recon.cli.worker_cmd:worker",
-    "traffic": "sge_recon.cli.traffic_cmd:traffic",
-    "sge-queues": "sge_recon.cli.sge_queues_cmd:sge_queues",
-    "simulate": "sge_recon.cli.simulate_cmd:simulate",
     "console": "sge_recon.cli.console_cmd:console",
-    "console-bench": "sge_recon.cli.console_bench_cmd:console_bench",
     "users": "sge_recon.cli.users_cmd:users",
+    # the reference platform (refplatform/)
+    "demo": "refplatform.cli.demo_cmd:demo",
+    "api": "refplatform.cli.api_cmd:api",
+    "worker": "refplatform.cli.worker_cmd:worker",
+    "traffic": "refplatform.cli.traffic_cmd:traffic",
+    "sge-queues": "refplatform.cli.sge_queues_cmd:sge_queues",
+    "simulate": "refplatform.cli.simulate_cmd:simulate",
+    # benchmarks and the plan guard (recon_bench/)
+    "bench": "recon_bench.cli.bench_cmd:bench",
+    "check-bench": "recon_bench.cli.check_bench_cmd:check_bench",
+    "console-bench": "recon_bench.cli.console_bench_cmd:console_bench",
+    "profile-bench": "recon_bench.cli.profile_bench_cmd:profile_bench",
+    "replica-bench": "recon_bench.cli.replica_bench_cmd:replica_bench",
 }
+# What `db init --reference-platform` runs first: the reference platform's DDL files.
+REFERENCE_PLATFORM_DDL = "refplatform.setup:ddl_files"
+
+
+def load_target(target: str):
+    """The attribute a "module:attribute" string names, imported now. A missing optional part
+    (the reference platform, the bench tooling, or their dependency group) is a UsageError."""
+    module, attr = target.split(":")
+    try:
+        return getattr(importlib.import_module(module), attr)
+    except ModuleNotFoundError as exc:
+        raise UsageError(
+            f"{module.split('.')[0]} is not installed ({exc.name} is missing): this command needs "
+            "the reference platform or the benchmark tooling and its `platform` dependency group; "
+            "run it from a checkout with `python3 dev.py sync`") from exc
 
 
 class LazyGroup(click.Group):
@@ -46,8 +68,7 @@ class LazyGroup(click.Group):
         target = COMMANDS.get(name)
         if target is None:
             return None
-        module, attr = target.split(":")
-        return getattr(importlib.import_module(module), attr)
+        return load_target(target)
 
 
 class AppState:

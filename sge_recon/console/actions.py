@@ -15,9 +15,8 @@ from typing import Any, Callable
 
 from ..db import DriverError
 from ..db import console as q
-from . import breaker
 from ..errors import DatabaseUnavailable, UsageError
-
+from . import breaker
 
 MAX_SILENCE = timedelta(days=7)
 MAX_WINDOWS = timedelta(days=366)
@@ -60,8 +59,18 @@ class ActionService:
 
     # -- admin API actions ---------------------------------------------------------------------
     def force_reconcile(self, operator: str, program_id: str) -> ActionOutcome:
-        return self._call(operator, "force_reconcile", program_id, {"programId": program_id},
-                          lambda c: c.force_reconcile(program_id))
+        """Ask the platform to reconcile one program; the run it answers with is recorded in
+        recon.check_runs here (a partial run: DESIGN §5), never by the platform."""
+        outcome = self._call(operator, "force_reconcile", program_id, {"programId": program_id},
+                             lambda c: c.force_reconcile(program_id))
+        if outcome.ok and isinstance(outcome.data, dict):
+            from ..checks.service import record_platform_run
+
+            try:
+                record_platform_run(self._db, outcome.data)
+            except (DatabaseUnavailable, DriverError):
+                pass  # the action itself succeeded and is logged; the history misses one run
+        return outcome
 
     def retry_intent(self, operator: str, intent_id: str) -> ActionOutcome:
         return self._call(operator, "retry_intent", intent_id, {"intentId": intent_id},

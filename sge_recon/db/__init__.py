@@ -1,7 +1,14 @@
 """The data-access layer: the only place that talks to PostgreSQL through a driver."""
 
-from .connection import Database, DriverError, QueryCanceled, describe_url, resolve_url
+from .connection import (
+                         Database,
+                         DriverError,
+                         QueryCanceled,
+                         describe_url,
+                         ensure_database,
+                         resolve_url,
+)
 from .schema import CONTRACT, InitReport, init_db
 
 __all__ = ["CONTRACT", "Database", "DriverError", "InitReport", "QueryCanceled", "describe_url",
-           "init_db", "resolve_url"]
+           "ensure_database", "init_db", "resolve_url"]

@@ -190,12 +190,6 @@ class CheckSession:
         return Measurement(int(count), None if value is None else Decimal(value), rows)
 
 
-def platform_size(db: Database) -> dict[str, int]:
-    """Row counts that put benchmark figures in context."""
-    return db.fetch_one("SELECT (SELECT count(*) FROM platform.settlement_intents) AS intents, "
-                        "(SELECT count(*) FROM platform.ledger_entries) AS ledger_entries") or {}
-
-
 def may_read_as_reader_role(db: Database) -> bool:
     """Whether the checks' login may take the role sge_recon_readonly (the GX engine sets it for
     its own connections, as CheckSession does per check)."""

@@ -5,7 +5,7 @@ read-only transaction on one connection (one consistent picture, one connect). T
 library side (``sge_recon.console``) opens the transaction and turns rows into view models.
 
 Hot queries (the Overview's, every refresh) only touch rows in live states, through the partial
-indexes of sql/platform/002_indexes.sql; whole-table aggregates (ledger balances, trends) are
+indexes of the platform (the reference platform's refplatform/sql/platform/002_indexes.sql); whole-table aggregates (ledger balances, trends) are
 for the drill-down pages, which cache them.
 """
 
@@ -15,6 +15,20 @@ from datetime import date
 from typing import Any
 
 from psycopg.types.json import Jsonb
+
+# Trends and SLOs live in console_trends.py (module size); the pages keep calling them here.
+from .console_trends import (  # noqa: F401
+    check_status_counts,
+    commission_spot_check,
+    intent_latency_slo,
+    payout_execution_times,
+    payout_slo,
+    processing_time_by_hour,
+    queue_depth_reconstructed_by_hour,
+    queue_depth_samples_by_hour,
+    random_settlement_ids,
+    rpc_by_hour,
+)
 
 LIVE_INTENT_STATUSES = ("payment_pending", "verifying", "processing")
 
@@ -351,145 +365,6 @@ def queue_depth_by_status(conn) -> list[dict]:
 def queue_control(conn) -> dict:
     return _one(conn, "SELECT queue, paused, changed_at, changed_by FROM platform.queue_control "
                       "WHERE queue = 'settlement'")
-
-
-# -- Trends --------------------------------------------------------------------------------------
-def processing_time_by_hour(conn, days: int) -> list[dict]:
-    return _all(conn, """
-        SELECT date_trunc('hour', completed_at) AS hour, count(*) AS intents,
-               avg(extract(epoch FROM completed_at - created_at))::numeric(20,3) AS mean_seconds,
-               (percentile_cont(0.95) WITHIN GROUP (
-                   ORDER BY extract(epoch FROM completed_at - created_at)))::numeric(20,3)
-                 AS p95_seconds
-        FROM platform.settlement_intents
-        WHERE status = 'completed' AND completed_at > now() - make_interval(days => %s)
-        GROUP BY 1 ORDER BY 1""", (days,))
-
-
-def queue_depth_samples_by_hour(conn, metric: str, days: int) -> list[dict]:
-    """Mean sampled queue depth per (weekday, hour of day), from the scheduler's samples."""
-    return _all(conn, """
-        SELECT extract(isodow FROM sampled_at)::int AS weekday,
-               extract(hour FROM sampled_at)::int AS hour, avg(value)::numeric(20,2) AS depth
-        FROM recon.metric_samples
-        WHERE metric = %s AND sampled_at > now() - make_interval(days => %s)
-        GROUP BY 1, 2 ORDER BY 1, 2""", (metric, days))
-
-
-def queue_depth_reconstructed_by_hour(conn, days: int) -> list[dict]:
-    """Depth at the top of each hour rebuilt from job timestamps (when no samples exist yet).
-
-    A job was waiting from its creation until a worker started it.
-    """
-    # One pass over the window's jobs: each contributes to the hour marks it waited across.
-    return _all(conn, """
-        WITH hours AS (
-            SELECT generate_series(date_trunc('hour', now() - make_interval(days => %(days)s))
-                                     + interval '1 hour',   -- each weekday x hour exactly once
-                                   date_trunc('hour', now()), interval '1 hour') AS at),
-        waiting AS (
-            SELECT mark AS at, count(*) AS depth
-            FROM platform.jobs j,
-                 generate_series(date_trunc('hour', j.created_at) + interval '1 hour',
-                                 coalesce(j.started_at, now()), interval '1 hour') AS mark
-            WHERE j.queue = 'settlement' AND j.status <> 'delayed'
-              AND j.created_at > now() - make_interval(days => %(days)s) - interval '1 day'
-            GROUP BY mark)
-        SELECT extract(isodow FROM h.at)::int AS weekday, extract(hour FROM h.at)::int AS hour,
-               avg(coalesce(w.depth, 0))::numeric(20,2) AS depth
-        FROM hours h LEFT JOIN waiting w ON w.at = h.at
-        GROUP BY 1, 2 ORDER BY 1, 2""", {"days": days})
-
-
-def payout_execution_times(conn, days: int) -> list[dict]:
-    return _all(conn, """
-        SELECT id AS batch_id, program_id, total_amount, approved_at, executed_at,
-               (extract(epoch FROM executed_at - approved_at) / 3600)::numeric(20,2) AS hours
-        FROM platform.payout_batches
-        WHERE approved_at IS NOT NULL AND executed_at IS NOT NULL
-          AND executed_at > now() - make_interval(days => %s)
-        ORDER BY executed_at""", (days,))
-
-
-def rpc_by_hour(conn, days: int) -> list[dict]:
-    return _all(conn, """
-        SELECT provider, date_trunc('hour', called_at) AS hour, count(*) AS calls,
-               avg(latency_ms)::numeric(20,2) AS mean_latency_ms,
-               (percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms))::numeric(20,2)
-                 AS p95_latency_ms,
-               (100.0 * count(*) FILTER (WHERE ok) / count(*))::numeric(7,3) AS uptime_pct
-        FROM platform.rpc_calls WHERE called_at > now() - make_interval(days => %s)
-        GROUP BY 1, 2 ORDER BY 1, 2""", (days,))
-
-
-def random_settlement_ids(conn, sample: int) -> list[str]:
-    """``sample`` random settlement ids. Reads a few random pages (TABLESAMPLE SYSTEM) instead
-    of sorting the whole table; falls back to the full sort when the sample comes back short
-    (small or never-analysed tables)."""
-    estimate = _one(conn, "SELECT reltuples FROM pg_class "
-                          "WHERE oid = 'platform.settlements'::regclass").get("reltuples") or 0
-    if estimate > 20 * sample:
-        percent = min(100.0, 100.0 * max(50 * sample, 2000) / float(estimate))
-        rows = _all(conn, "SELECT id FROM platform.settlements TABLESAMPLE SYSTEM (%s) "
-                          "ORDER BY random() LIMIT %s", (percent, sample))
-        if len(rows) == sample:
-            return [r["id"] for r in rows]
-    return [r["id"] for r in _all(conn, "SELECT id FROM platform.settlements ORDER BY random() "
-                                        "LIMIT %s", (sample,))]
-
-
-def commission_spot_check(conn, sample: int) -> list[dict]:
-    """Recompute the commissions of ``sample`` random settlements against the contract rates."""
-    ids = random_settlement_ids(conn, sample)
-    return _all(conn, """
-        WITH picked AS (
-            SELECT s.id AS settlement_id, s.intent_id, s.program_id, s.amount
-            FROM platform.settlements s WHERE s.id = ANY(%s))
-        SELECT f.settlement_id, f.intent_id, c.id AS commission_id, c.affiliate_id, c.level,
-               c.base_amount, c.rate AS actual_rate,
-               CASE c.level WHEN 1 THEN p.direct_commission_rate ELSE p.parent_commission_rate END
-                 AS contract_rate,
-               c.amount AS actual_amount,
-               round(c.base_amount * CASE c.level WHEN 1 THEN p.direct_commission_rate
-                                                  ELSE p.parent_commission_rate END, 2)
-                 AS expected_amount
-        FROM picked f
-        JOIN platform.programs p ON p.id = f.program_id
-        LEFT JOIN platform.commissions c ON c.intent_id = f.intent_id
-        ORDER BY f.settlement_id, c.level""", (ids,))
-
-
-# -- SLOs ----------------------------------------------------------------------------------------
-def intent_latency_slo(conn, days: int, seconds: int) -> dict:
-    return _one(conn, """
-        SELECT count(*) AS total,
-               count(*) FILTER (WHERE completed_at - created_at <= make_interval(secs => %s)) AS good
-        FROM platform.settlement_intents
-        WHERE status = 'completed' AND completed_at > now() - make_interval(days => %s)""",
-                (seconds, days))
-
-
-def payout_slo(conn, days: int, hours: int) -> dict:
-    """Batches approved in the window: executed within ``hours``, or still waiting past it."""
-    return _one(conn, """
-        SELECT count(*) FILTER (WHERE executed_at IS NOT NULL
-                                   OR approved_at < now() - make_interval(hours => %(h)s)) AS total,
-               count(*) FILTER (WHERE executed_at IS NOT NULL
-                                  AND executed_at - approved_at <= make_interval(hours => %(h)s))
-                 AS good
-        FROM platform.payout_batches
-        WHERE approved_at IS NOT NULL AND approved_at > now() - make_interval(days => %(d)s)""",
-                {"h": hours, "d": days})
-
-
-def check_status_counts(conn, name: str, days: int) -> dict:
-    """How often a stored check passed in the window (every stored run counts once)."""
-    return _one(conn, """
-        SELECT count(*) AS total, count(*) FILTER (WHERE status <> 'fail') AS not_failed,
-               count(*) FILTER (WHERE status = 'pass') AS passed
-        FROM recon.check_results
-        WHERE name = %s AND status <> 'error' AND created_at > now() - make_interval(days => %s)""",
-                (name, days))
 
 
 # -- Runbook ticks -------------------------------------------------------------------------------

@@ -1,4 +1,8 @@
-"""``sge-recon db init``: the platform schema where absent, and the ``recon`` migrations.
+"""``sge-recon db init``: the ``recon`` migrations, validated against the platform's tables.
+
+The product never creates platform tables of its own accord: a caller that sets up a platform (the
+reference platform's demo and tests, ``db init --reference-platform``) hands its DDL files in as
+``platform_ddl``.
 
 Everything happens in one transaction under an advisory lock: either the whole schema is in place
 afterwards, or nothing changed. An existing platform table whose shape breaks the contract (a
@@ -8,6 +12,7 @@ missing column, money stored as float, ...) stops the init before any change.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -88,6 +93,7 @@ class InitReport:
     profile: str = "contract"
     profile_views: list[str] = field(default_factory=list)
     absent: dict[str, str] = field(default_factory=dict)
+    missing: list[str] = field(default_factory=list)  # contract tables absent (nothing created)
 
     @property
     def changed(self) -> bool:
@@ -144,11 +150,13 @@ def migrations(directory: Path | None = None) -> list[tuple[int, str, Path]]:
     return found
 
 
-def init_db(db: Database, profile=None) -> InitReport:
+def init_db(db: Database, profile=None, *, platform_ddl: Sequence[Path] = ()) -> InitReport:
     """Apply pending ``recon`` migrations and set up the platform profile.
 
-    Under the ``contract`` profile (``profile`` None or contract) the §4 tables are created where
-    absent (the reference platform, the demo and the tests rely on it). Under any other profile
+    Under the ``contract`` profile (``profile`` None or contract) the existing §4 tables are
+    validated, and ``platform_ddl`` (the files of whoever sets up a platform here: the reference
+    platform for the demo and the tests) is run first, in the same transaction; without it no
+    platform table is created (``report.missing`` lists the absent ones). Under any other profile
     the profile is validated against the live catalogue and its contract-shaped views created in
     sge-recon's own schema: no platform table is ever created or altered.
     """
@@ -162,7 +170,7 @@ def init_db(db: Database, profile=None) -> InitReport:
             report.profile, report.profile_views = installed.profile, installed.views
             report.absent = installed.absent
         else:
-            _init_contract_platform(db, conn, report)
+            _init_contract_platform(db, conn, report, platform_ddl)
         _migrate_recon(conn, report)
         from .ledger_checkpoint import align_checkpoint_order
 
@@ -172,7 +180,8 @@ def init_db(db: Database, profile=None) -> InitReport:
     return report
 
 
-def _init_contract_platform(db: Database, conn, report: InitReport) -> None:
+def _init_contract_platform(db: Database, conn, report: InitReport,
+                            platform_ddl: Sequence[Path]) -> None:
     from .profile_views import drop_profile_views
 
     before = existing_columns(conn)
@@ -183,9 +192,11 @@ def _init_contract_platform(db: Database, conn, report: InitReport) -> None:
             + "; ".join(problems[:5]) + ("; …" if len(problems) > 5 else "")
             + ". Nothing was changed. Point DATABASE_URL at the platform's database, fix "
               "those tables, or map them with a platform profile (PLATFORM_PROFILE)")
-    for path in sorted((sql_dir() / "platform").glob("*.sql")):
+    for path in platform_ddl:
         conn.execute(path.read_text(encoding="utf-8"))  # type: ignore[arg-type]
-    report.created_tables = sorted(set(CONTRACT) - set(before))
+    after = set(existing_columns(conn)) if platform_ddl else set(before)
+    report.created_tables = sorted(after - set(before))
+    report.missing = sorted(set(CONTRACT) - after)
     drop_profile_views(conn)
 
 

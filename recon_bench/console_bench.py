@@ -1,0 +1,72 @@
+"""How long the Overview takes to build its data, server side: the whole load (stored check
+results + the live queries) and each live query on its own, cold and warm."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from sge_recon.db import console as q
+
+if TYPE_CHECKING:
+    from sge_recon.context import Recon
+
+
+@dataclass
+class OverviewBench:
+    runs_ms: list[float]
+    checks_ms: list[float]
+    queries_ms: dict[str, float] = field(default_factory=dict)  # median per live query
+
+    @property
+    def cold_ms(self) -> float:
+        return self.runs_ms[0]
+
+    @property
+    def median_ms(self) -> float:
+        return statistics.median(self.runs_ms[1:] or self.runs_ms)
+
+    @property
+    def max_ms(self) -> float:
+        return max(self.runs_ms)
+
+
+def bench_overview(recon: "Recon", repeat: int = 5) -> OverviewBench:
+    console, settings = recon.console, recon.settings
+    runs, checks = [], []
+    for _ in range(max(1, repeat)):
+        t0 = time.perf_counter()
+        recon.checks.latest_results()
+        recon.checks.latest()
+        checks.append((time.perf_counter() - t0) * 1000)
+        t0 = time.perf_counter()
+        console.overview()
+        runs.append((time.perf_counter() - t0) * 1000)
+    queries = {
+        "queue_waiting": q.queue_waiting,
+        "mean_processing_seconds": q.mean_processing_seconds,
+        "workers": lambda c: q.workers(c, settings.WORKER_DOWN_SECONDS),
+        "job_duration_p50": q.job_duration_p50,
+        "stuck_intent_summary": lambda c: q.stuck_intent_summary(
+            c, settings.INTENT_TIMEOUT_MINUTES, settings.INTENT_STUCK_FAIL_MINUTES),
+        "pending_payout_summary": lambda c: q.pending_payout_summary(c, settings.PAYOUT_SLA_HOURS),
+        "stuck_money_by_currency": lambda c: q.stuck_money_by_currency(
+            c, settings.INTENT_TIMEOUT_MINUTES),
+        "pending_payout_money_by_currency": q.pending_payout_money_by_currency,
+        "webhook_failure_summary": q.webhook_failure_summary,
+        "open_incident_counts": lambda c, state: q.open_incident_counts(state),
+        "newest_result_age": lambda c, state: q.newest_result_age(state, [
+            "ledger_balance", "transaction_balance"]),
+    }
+    both = {"open_incident_counts", "newest_result_age"}
+    per_query: dict[str, list[float]] = {name: [] for name in queries}
+    for _ in range(max(1, repeat)):
+        def timed(conn, state):
+            for name, run in queries.items():
+                t0 = time.perf_counter()
+                run(conn, state) if name in both else run(conn)
+                per_query[name].append((time.perf_counter() - t0) * 1000)
+        console.read_both(timed)
+    return OverviewBench(runs, checks, {n: statistics.median(v) for n, v in per_query.items()})

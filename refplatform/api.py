@@ -1,0 +1,493 @@
+"""The admin HTTP API of the reference platform (DESIGN §6), as a FastAPI app.
+
+Bearer keys with roles (auth.py); every error is ``{"error": "<what to do>"}`` with 401 (no or
+bad key), 403 (wrong role), 404 (unknown id), 409 (wrong state), 413 (body over MAX_BODY_BYTES),
+422 (malformed input), 503 (the database is down). Request bodies are bounded BEFORE auth and
+before anything is stored. Every POST is written to ``public.admin_audit_log`` with the key's
+identity and the answer; an authenticated call keeps its (bounded) body, a call refused before
+auth (401, 413) keeps only a redacted summary (size, sha256, top-level field names). OpenAPI at
+/docs.
+"""
+
+import hashlib
+import json
+import logging
+from contextlib import asynccontextmanager
+from typing import Annotated, Any, Literal
+
+import anyio
+from fastapi import Body, Depends, FastAPI, Path, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException
+
+from refplatform import store
+from refplatform.auth import ADMIN, APPROVER, KeyRing, Principal
+from refplatform.schedules import Clock, utc_now
+from refplatform.service import PlatformService
+from sge_recon.config import Settings
+from sge_recon.errors import (
+    ConflictError,
+    DatabaseUnavailable,
+    NotFoundError,
+    ReconError,
+    UsageError,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 64 * 1024  # the largest correction (1000 entries) fits in ~110 bytes each
+# Full-match patterns: \A...\Z (a `$` would let a trailing newline through) and ASCII classes
+# only ([0-9], never \d, which matches Arabic-Indic and other Unicode digits).
+ID_PATTERN = r"\A[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}\Z"
+# Path parameters are checked by pydantic's Rust regex engine, where `$` is the end of the text.
+PATH_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}$"
+# An amount below 10^15 per entry keeps every sum the checks compute within numeric(38,6) (it
+# would take 10^17 entries to overflow), so no accepted correction can break ledger_balance.
+MAX_AMOUNT_DIGITS = 15
+AMOUNT_PATTERN = (r"\A(?!0+(?:\.0+)?\Z)[0-9]{1,%d}(?:\.[0-9]{1,6})?\Z" % MAX_AMOUNT_DIGITS)
+CURRENCY_PATTERN = r"\A[A-Z][A-Z0-9]{1,11}\Z"
+# The platform's ledger account grammar (DESIGN §4): a lower-case ASCII name (treasury, fees),
+# optionally followed by ':<id>' (user:<id>, affiliate:<id>). No look-alikes, no invisible
+# characters, no whitespace.
+ACCOUNT_PATTERN = r"\A[a-z][a-z0-9_]{0,63}(?::[A-Za-z0-9][A-Za-z0-9_.\-]{0,127})?\Z"
+ID_RULE = "an id of letters, digits, '_', '-', '.' or ':' (at most 128 characters)"
+Id = Annotated[str, Field(pattern=ID_PATTERN, description="A platform id, e.g. prog_000001")]
+
+EXAMPLES = {
+    "/admin/reconciliation/force-reconcile": '{"programId": "prog_000001"}',
+    "/admin/reconciliation/retry-intent": '{"intentId": "int_000001"}',
+    "/admin/ledger/corrections": '{"programId": "prog_000001", "reason": "fix rounding", '
+                                 '"entries": [{"account": "treasury", "type": "debit", '
+                                 '"amount": "0.01", "currency": "USD"}, {"account": "user:u1", '
+                                 '"type": "credit", "amount": "0.01", "currency": "USD"}]}',
+}
+FIELD_RULES = {
+    "amount": ('must be a positive decimal string of ASCII digits with at most 15 digits before '
+               'the point and 6 after, such as "12.50"'),
+    "currency": "must be a currency code of capital ASCII letters and digits, such as USD",
+    "type": 'must be "debit" or "credit"',
+    "reason": "must be a non-empty sentence (at most 2000 characters)",
+    "account": ("must be a ledger account of the platform's grammar (ASCII): a lower-case name "
+                "such as treasury, optionally ':<id>' as in user:<id> or affiliate:<id>"),
+}
+
+
+class ErrorBody(BaseModel):
+    error: str = Field(description="What went wrong and what to do about it.")
+
+
+_MEANING = {401: "No bearer key, or not a valid one.", 403: "The key's role may not do this.",
+            404: "The id names nothing.", 409: "The action does not fit the current state.",
+            413: f"The body is larger than {MAX_BODY_BYTES} bytes.", 422: "Malformed input.",
+            503: "The platform database is unreachable."}
+
+
+def errors(*codes: int) -> dict:
+    """OpenAPI entries for the error answers a route can give (all {"error": "..."})."""
+    return {c: {"model": ErrorBody, "description": _MEANING[c]} for c in (*codes, 413, 503)}
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", regex_engine="python-re")
+
+
+class ProgramBody(Strict):
+    programId: Id
+
+
+class IntentBody(Strict):
+    intentId: Id
+
+
+class CorrectionEntry(Strict):
+    account: str = Field(min_length=1, max_length=200, pattern=ACCOUNT_PATTERN,
+                         description="treasury, user:<id>, affiliate:<id>, ...")
+    type: Literal["debit", "credit"]
+    amount: str = Field(pattern=AMOUNT_PATTERN,
+                        description='A positive decimal string below 10^15, e.g. "12.50"')
+    currency: str = Field(pattern=CURRENCY_PATTERN)
+
+
+class CorrectionBody(Strict):
+    programId: Id
+    reason: str = Field(min_length=1, max_length=2000,
+                        pattern=r"\A[^\x00]*[^\s\x00][^\x00]*\Z")
+    entries: list[CorrectionEntry] = Field(min_length=2, max_length=1000)
+
+
+def create_app(settings: Settings, *, database_url: str, clock: Clock = utc_now,
+               pool_size: int = 10) -> FastAPI:
+    """The app; it opens its connection pool on start-up and closes it on shutdown."""
+    keyring = KeyRing.from_settings(settings)  # refuses to build without ADMIN_API_KEY
+    pool = store.PlatformPool(database_url, max_size=pool_size)
+    service = PlatformService(settings, pool, clock)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        pool.open()
+        try:
+            yield
+        finally:
+            pool.close()
+
+    app = FastAPI(title="SGE admin API (reference platform)", version="1.0",
+                  description="DESIGN §6. Bearer auth: the admin key for admin operations, an "
+                              "approver key for payout approvals.", lifespan=lifespan)
+    app.state.service = service
+    _install_error_handlers(app)
+    app.add_middleware(AuditMiddleware, pool=pool)
+
+    def principal(request: Request) -> Principal:
+        header = request.headers.get("authorization")
+        if not header:
+            raise HTTPException(401, "missing bearer key; send the header "
+                                     "'Authorization: Bearer <key>' with ADMIN_API_KEY (or an "
+                                     "approver key for approvals)")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise HTTPException(401, "malformed Authorization header; use "
+                                     "'Authorization: Bearer <key>'")
+        found = keyring.identify(token.strip())
+        if found is None:
+            request.state.actor = "invalid-key"
+            raise HTTPException(401, "the bearer key is not valid; use ADMIN_API_KEY, or "
+                                     "PAYOUT_APPROVER_1/2 for approvals")
+        request.state.actor = found.identity
+        return found
+
+    def admin(p: Annotated[Principal, Depends(principal)]) -> Principal:
+        if p.role != ADMIN:
+            raise HTTPException(403, f"{p.identity} may only approve payout batches; this "
+                                     "operation needs the admin key (ADMIN_API_KEY)")
+        return p
+
+    def approver(p: Annotated[Principal, Depends(principal)]) -> Principal:
+        if p.role != APPROVER:
+            raise HTTPException(403, "approvals need an approver key (PAYOUT_APPROVER_1 or "
+                                     "PAYOUT_APPROVER_2); the admin key cannot approve")
+        return p
+
+    Admin = Annotated[Principal, Depends(admin)]
+    AnyKey = Annotated[Principal, Depends(principal)]
+
+    @app.get("/health", tags=["health"], responses=errors())
+    def health() -> JSONResponse:
+        """Liveness and database reachability: 200 when the DB answers, 503 when it does not."""
+        result = service.health()
+        return JSONResponse(result, status_code=200 if result["ok"] else 503)
+
+    @app.post("/admin/reconciliation/force-reconcile", tags=["reconciliation"],
+              responses=errors(401, 403, 404, 422))
+    def force_reconcile(body: ProgramBody, who: Admin) -> dict:
+        """Run the ledger checks (per currency and per transaction) for one program now."""
+        return service.force_reconcile(body.programId)
+
+    @app.post("/admin/reconciliation/retry-intent", tags=["reconciliation"],
+              responses=errors(401, 403, 404, 409, 422))
+    def retry_intent(body: IntentBody, who: Admin) -> dict:
+        """Re-enqueue a stuck or failed intent; idempotent (one waiting job at most)."""
+        return service.retry_intent(body.intentId)
+
+    @app.get("/admin/queue/status", tags=["queue"], responses=errors(401))
+    def queue_status(who: AnyKey) -> dict:
+        """Depth by status, the pause flag and the workers seen in the last 24 h."""
+        return service.queue_status()
+
+    @app.post("/admin/queue/pause", tags=["queue"], responses=errors(401, 403))
+    def pause(who: Admin) -> dict:
+        """Workers stop taking new jobs (those in flight finish)."""
+        return service.set_paused(True, who.identity)
+
+    @app.post("/admin/queue/resume", tags=["queue"], responses=errors(401, 403))
+    def resume(who: Admin) -> dict:
+        """Workers take jobs again."""
+        return service.set_paused(False, who.identity)
+
+    BatchId = Annotated[str, Path(pattern=PATH_ID_PATTERN)]
+
+    @app.post("/admin/payouts/batch/{batchId}/approve", tags=["payouts"],
+              responses=errors(401, 403, 404, 409, 422))
+    def approve(batchId: BatchId, who: Annotated[Principal, Depends(approver)]) -> dict:
+        """One approval; two distinct approvers make the batch approved."""
+        return service.approve(batchId, who.approver)
+
+    @app.post("/admin/payouts/batch/{batchId}/execute", tags=["payouts"],
+              responses=errors(401, 403, 404, 409, 422))
+    def execute(batchId: BatchId, who: Admin) -> dict:
+        """Pay an approved batch exactly once."""
+        return service.execute(batchId)
+
+    @app.post("/admin/webhooks/{deliveryId}/retry", tags=["webhooks"],
+              responses=errors(401, 403, 404, 409, 422))
+    def retry_webhook(deliveryId: Annotated[str, Path(pattern=PATH_ID_PATTERN)],
+                      who: Admin) -> dict:
+        """Schedule an immediate new attempt of a delivery."""
+        return service.retry_webhook(deliveryId)
+
+    @app.post("/admin/ledger/corrections", tags=["ledger"],
+              responses=errors(401, 403, 404, 422))
+    def correction(body: Annotated[CorrectionBody, Body()], who: Admin) -> dict:
+        """One correcting journal transaction; it must balance per currency; the reason is kept."""
+        return service.correction(body.programId, body.reason.strip(),
+                                  [e.model_dump() for e in body.entries], who.identity)
+
+    return app
+
+
+# ---------------------------------------------------------------------------------------------
+# errors: always {"error": "<sentence>"}
+# ---------------------------------------------------------------------------------------------
+def _error(status: int, message: str, headers: dict | None = None) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException):
+        if exc.status_code == 404 and exc.detail == "Not Found":
+            return _error(404, f"there is no endpoint {request.method} {request.url.path}; "
+                               "the endpoints are listed at /docs")
+        if exc.status_code == 405:
+            return _error(405, f"{request.method} is not allowed on {request.url.path}; "
+                               "see /docs for the right method", exc.headers)
+        if exc.status_code == 400:  # a body that is not even text
+            return _error(422, "Invalid request: the body is not valid JSON"
+                          + (f". Send a JSON body such as {EXAMPLES[request.url.path]}"
+                             if request.url.path in EXAMPLES else ""))
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+        return _error(exc.status_code, str(exc.detail), headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError):
+        return _error(422, validation_sentence(request.url.path, exc.errors()))
+
+    @app.exception_handler(NotFoundError)
+    async def not_found(request: Request, exc: NotFoundError):
+        return _error(404, exc.message)
+
+    @app.exception_handler(ConflictError)
+    async def conflict(request: Request, exc: ConflictError):
+        return _error(409, exc.message)
+
+    @app.exception_handler(UsageError)
+    async def unusable(request: Request, exc: UsageError):
+        return _error(422, exc.message)
+
+    @app.exception_handler(DatabaseUnavailable)
+    async def db_down(request: Request, exc: DatabaseUnavailable):
+        return _error(503, f"{exc.message}; retry once the database is back")
+
+    @app.exception_handler(ReconError)
+    async def other(request: Request, exc: ReconError):
+        return _error(500, exc.message)
+
+    @app.exception_handler(Exception)
+    async def crash(request: Request, exc: Exception):
+        log.exception("unexpected error in %s %s", request.method, request.url.path)
+        return _error(500, "internal error in the admin API; nothing was changed if the action "
+                           "failed before its commit; see the API log and retry")
+
+
+def validation_sentence(path: str, errors: list[dict]) -> str:
+    """One sentence from pydantic's errors: which field is wrong, how, and an example body."""
+    parts = []
+    for err in errors[:3]:
+        loc = [str(x) for x in err.get("loc", ()) if x not in ("body", "path", "query")]
+        name = "".join(f"[{x}]" if x.isdigit() else f".{x}" for x in loc).lstrip(".") or "body"
+        kind = err.get("type", "")
+        field = loc[-1] if loc else ""
+        if kind == "json_invalid":
+            parts.append("the body is not valid JSON")
+        elif kind == "missing":
+            parts.append(f"{name} is required")
+        elif kind == "extra_forbidden":
+            parts.append(f"{name} is not a known field")
+        elif kind in ("model_attributes_type", "dict_type") and name == "body":
+            parts.append("the body must be a JSON object")
+        elif field in FIELD_RULES:
+            parts.append(f"{name} {FIELD_RULES[field]}")
+        elif field.endswith("Id") or kind == "string_pattern_mismatch":
+            parts.append(f"{name} must be {ID_RULE}")
+        elif field == "entries":
+            parts.append(f"{name} must be a list of at least two entries (a debit and a credit)")
+        else:
+            parts.append(f"{name}: {err.get('msg', 'invalid')}")
+    sentence = "Invalid request: " + "; ".join(parts)
+    example = EXAMPLES.get(path)
+    return sentence + (f". Send a JSON body such as {example}" if example else "")
+
+
+# ---------------------------------------------------------------------------------------------
+# audit: every POST, with the key's identity (never the key), body and answer
+# ---------------------------------------------------------------------------------------------
+class BodyTooLarge(Exception):
+    pass
+
+
+class AuditMiddleware:
+    """Pure ASGI middleware, outermost: bounds the body, buffers the (small JSON) answer, records
+    it, then sends it, so the audit row exists by the time the caller sees the answer.
+
+    The body is read here, up to MAX_BODY_BYTES, BEFORE the app (and so before auth) sees it: a
+    larger one (declared by Content-Length or streamed) is answered 413 without being stored or
+    parsed; the audit row then holds only its declared and received sizes."""
+
+    def __init__(self, app, pool: store.PlatformPool, max_body: int = MAX_BODY_BYTES):
+        self.app = app
+        self.pool = pool
+        self.max_body = max_body
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        try:
+            raw = await self._read_body(scope, receive)
+        except BodyTooLarge as exc:
+            await self._refuse_too_large(scope, send, str(exc))
+            return
+        delivered = {"done": False}
+
+        async def replay():
+            if not delivered["done"]:
+                delivered["done"] = True
+                return {"type": "http.request", "body": raw, "more_body": False}
+            return await receive()  # after the body: wait for the disconnect, as a server does
+
+        held: list[dict] = []
+        status = {"code": 500}
+
+        async def holding_send(message):
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            held.append(message)
+            if message["type"] == "http.response.body" and not message.get("more_body"):
+                await anyio.to_thread.run_sync(self._record, scope, raw, status["code"], held)
+                for m in held:
+                    await send(m)
+                held.clear()
+
+        try:
+            await self.app(scope, replay, holding_send)
+        except Exception:
+            await anyio.to_thread.run_sync(self._record, scope, raw, 500, [])
+            raise
+        for m in held:  # a streamed answer that never finished: pass on what we have
+            await send(m)
+
+    async def _read_body(self, scope, receive) -> bytes:
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length")
+        if declared is not None:
+            try:
+                if int(declared) > self.max_body:
+                    raise BodyTooLarge(f"declared {int(declared)} bytes")
+            except ValueError:
+                pass  # a malformed length is the server's business; we still count below
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body:
+                raise BodyTooLarge(f"more than {self.max_body} bytes received")
+            chunks.append(chunk)
+            if not message.get("more_body"):
+                break
+        return b"".join(chunks)
+
+    async def _refuse_too_large(self, scope, send, what: str) -> None:
+        message = (f"the request body is too large ({what}); the admin API accepts at most "
+                   f"{self.max_body} bytes (64 KiB): send fewer correction entries per call")
+        payload = json.dumps({"error": message}).encode()
+        held = [{"type": "http.response.start", "status": 413,
+                 "headers": [(b"content-type", b"application/json"),
+                             (b"content-length", str(len(payload)).encode()),
+                             (b"connection", b"close")]},
+                {"type": "http.response.body", "body": payload}]
+        await anyio.to_thread.run_sync(self._record, scope, None, 413, held, what)
+        for m in held:
+            await send(m)
+
+    def _record(self, scope, raw_body: bytes | None, status_code: int, held: list[dict],
+                too_large: str | None = None) -> None:
+        try:
+            answer = _parse(b"".join(m.get("body", b"") for m in held
+                                     if m["type"] == "http.response.body"))
+            headers = dict(scope.get("headers") or [])
+            actor = (scope.get("state") or {}).get("actor") or (
+                "anonymous" if b"authorization" not in headers else "invalid-key")
+            authenticated = actor not in ("anonymous", "invalid-key")
+            if too_large is not None:
+                body = {"refused": "body too large", "size": too_large[:100]}
+            elif authenticated:
+                body = _parse(raw_body or b"")
+            else:  # refused before auth: a bounded, redacted summary, never the body
+                body = _summary(raw_body or b"")
+            result = "ok" if status_code < 400 else ("error" if status_code >= 500 else "refused")
+            message = None
+            if isinstance(answer, dict):
+                message = answer.get("message") or answer.get("error")
+            target = _target(scope["path"], body if authenticated else None)
+            with self.pool.transaction(timeout=5) as conn:
+                store.write_audit(conn, actor=actor, method="POST", path=scope["path"][:300],
+                                  target=target, body=body, status_code=status_code,
+                                  result=result,
+                                  message=message[:1000] if isinstance(message, str) else None)
+        except Exception:  # the audit must never turn an answer into a crash; it is logged
+            log.exception("could not write the audit log entry for POST %s",
+                          str(scope.get("path"))[:300])
+
+
+def _summary(raw: bytes) -> dict | None:
+    """What an unauthenticated call sent, without what it said: size, hash, field names."""
+    if not raw:
+        return None
+    summary: dict[str, Any] = {"redacted": True, "bytes": len(raw),
+                               "sha256": hashlib.sha256(raw).hexdigest()}
+    try:
+        parsed = json.loads(raw)
+    except ValueError:
+        return summary
+    if isinstance(parsed, dict):
+        summary["fields"] = sorted(_scrub(str(k))[:64] for k in parsed)[:20]
+    return summary
+
+
+def _parse(raw: bytes) -> Any:
+    if not raw:
+        return None
+    try:
+        return _scrub(json.loads(raw))
+    except ValueError:
+        return {"unparseable_body": _scrub(raw[:500].decode("utf-8", "replace"))}
+
+
+def _scrub(value: Any) -> Any:
+    """PostgreSQL text and jsonb cannot hold NUL characters: show them as U+FFFD instead."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {_scrub(k): _scrub(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrub(v) for v in value]
+    return value
+
+
+def _target(path: str, body: Any) -> str | None:
+    parts = path.strip("/").split("/")
+    if len(parts) >= 4 and parts[1] == "payouts":
+        return parts[3]
+    if len(parts) >= 3 and parts[1] == "webhooks":
+        return parts[2]
+    if isinstance(body, dict):
+        for key in ("intentId", "programId"):
+            if isinstance(body.get(key), str):
+                return body[key][:200]
+    if len(parts) >= 3 and parts[1] == "queue":
+        return "settlement"
+    return None

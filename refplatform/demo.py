@@ -1,0 +1,393 @@
+"""``sge-recon demo``: the whole system on one machine, started and stopped as one.
+
+Embedded PostgreSQL (or ``DATABASE_URL``), ``db init``, a first simulation when the platform is
+empty, then each service as a child process with its own log: the reference admin API, the worker,
+live traffic, the scheduler (with /metrics) and the console. Ctrl-C stops them all within seconds.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from refplatform.setup import setup_database
+from sge_recon.config import Settings
+from sge_recon.context import Recon
+from sge_recon.errors import AlreadyRunning, ReconError
+
+DEMO_KEYS = ("ADMIN_API_KEY", "PAYOUT_APPROVER_1", "PAYOUT_APPROVER_2")
+# the demo's console accounts: one per role, two approvers (one per approver key)
+DEMO_ACCOUNTS = (("viewer", "viewer", None), ("operator", "operator", None),
+                 ("approver1", "approver", 1), ("approver2", "approver", 2),
+                 ("admin", "admin", None))
+ACCOUNTS_FILE = "demo-accounts.txt"
+
+
+@dataclass
+class Service:
+    name: str
+    argv: list[str]
+    url: str | None = None
+    port: int | None = None
+    process: subprocess.Popen | None = None
+    log_path: Path | None = None
+    exit_reported: bool = False
+
+
+@dataclass
+class DemoOptions:
+    intents: int = 20_000
+    seed: int = 42
+    faults: str | None = None  # None: the demo's default set (DEMO_FAULTS / SGE_DEMO_FAULTS)
+    clean: bool = False  # plant no faults at all
+    api_port: int = 8000
+    console_port: int = 8501
+    metrics_port: int = 9108
+    traffic_rate: float = 2.0
+    duration: float | None = None  # stop by itself after this many seconds (tests, CI)
+    extra_services: list[str] = field(default_factory=list)
+    profile: str = "contract"  # contract: the reference platform; sge: an SGE-shaped stand-in
+
+
+# What the demo plants by default, so that a new user sees red lights, incidents and something
+# to act on (a P0 imbalance to correct, stuck intents to retry, an overdue payout batch to approve,
+# failed webhook deliveries to retry, a failing endpoint); `--clean` plants none.
+DEMO_FAULTS = ("ledger_imbalance", "stuck_intents", "payout_sla", "webhook_exhausted",
+               "webhook_endpoint_failing")
+# What the SGE-shaped demo plants by default: something to look at on every running check.
+SGE_DEMO_FAULTS = ("ledger_imbalance", "unbalanced_transaction", "stuck_intents", "payout_sla",
+                   "commission_rate", "affiliate_cycle")
+SGE_DEMO_DATABASE = "sge_demo"
+
+
+class Demo:
+    def __init__(self, settings: Settings, options: DemoOptions, available_commands: set[str],
+                 echo: Callable[[str], None] = print):
+        self.settings = settings
+        self.available_commands = available_commands
+        self.options = options
+        self.echo = echo
+        self.services: list[Service] = []
+        self._lock_file = None
+        self._stopping = False
+        self._redis = None  # the SGE demo's private redis-server (refplatform.redis_server)
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def run(self) -> None:
+        home = self.settings.home
+        home.mkdir(parents=True, exist_ok=True)
+        self._acquire_lock(home / "demo.lock")
+        if self.options.profile == "sge":
+            self.settings = self._sge_settings()
+            self._sge_redis()
+        recon = Recon(self.settings, application_name="sge-recon-demo")
+        self.echo(f"Database: {recon.db.where} (platform profile {self.options.profile})")
+        if self.options.profile == "sge":
+            self._sge_platform(recon)
+        setup_database(recon)  # the reference platform's tables where absent, then db init
+        if self.options.profile != "sge":
+            self._first_simulation(recon)
+        self.accounts_file = self._demo_accounts(recon)
+        env = self._child_env(recon.db.url)
+        self._check_ports()
+        self.services = self._plan_services()
+        previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            for service in self.services:
+                self._start(service, env)
+            self._wait_ready()
+            self._print_addresses(env)
+            self._supervise()
+        finally:
+            self.stop()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def stop(self) -> None:
+        """SIGTERM every child, wait a little, SIGKILL what is left. Safe to call twice."""
+        self._stopping = True
+        alive = [s for s in self.services if s.process and s.process.poll() is None]
+        for service in alive:
+            service.process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 8
+        for service in alive:
+            try:
+                service.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                service.process.kill()
+                service.process.wait()
+        if alive:
+            self.echo("Stopped " + ", ".join(s.name for s in alive) + ".")
+        if self._redis is not None:
+            self._redis.close()
+            self._redis = None
+            self.echo("Stopped redis-server.")
+        if self._lock_file is not None:
+            self._lock_file.close()
+            self._lock_file = None
+
+    # -- steps --------------------------------------------------------------------------------
+    def _acquire_lock(self, path: Path) -> None:
+        handle = path.open("a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            raise AlreadyRunning(
+                f"a demo is already running ({holder}, lock {path}); stop it with Ctrl-C in its "
+                "terminal, or set SGE_RECON_HOME to another folder to run a second one") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}")
+        handle.flush()
+        self._lock_file = handle
+
+    def _first_simulation(self, recon: Recon) -> None:
+        row = recon.db.fetch_one("SELECT EXISTS (SELECT 1 FROM platform.programs) AS has_data")
+        if row and row["has_data"]:
+            self.echo("Platform data present: reusing it, with the faults planted when it was "
+                      "loaded (`sge-recon simulate --reset` replaces it"
+                      + (", e.g. with no faults" if self.options.clean else "") + ").")
+            return
+        from .simulate import Simulator
+
+        faults = self.faults()
+        self.echo(f"Loading a simulated platform ({self.options.intents:,} intents, "
+                  f"seed {self.options.seed}, faults: {self._faults_text(faults)})…")
+        Simulator(recon).run(intents=self.options.intents, seed=self.options.seed, faults=faults)
+
+    def faults(self) -> list[str]:
+        """The faults the first simulation plants: none with --clean, the --faults given, or
+        the demo's default set (something to act on)."""
+        if self.options.clean:
+            return []
+        if self.options.faults is not None:
+            return [f for f in self.options.faults.split(",") if f.strip()]
+        return list(SGE_DEMO_FAULTS if self.options.profile == "sge" else DEMO_FAULTS)
+
+    def _faults_text(self, faults: list[str]) -> str:
+        if not faults:
+            return "none (--clean)" if self.options.clean else "none"
+        if self.options.faults is None:
+            return ", ".join(faults) + " (the demo's default; --clean for none)"
+        return ", ".join(faults)
+
+    def _sge_settings(self) -> Settings:
+        """The SGE-shaped demo reads its own database (``sge_demo`` on the embedded server, or
+        DATABASE_URL) through the ``sge`` profile."""
+        from dataclasses import replace
+
+        from sge_recon.db import ensure_database, resolve_url
+
+        url = self.settings.DATABASE_URL or ensure_database(resolve_url(self.settings),
+                                                            SGE_DEMO_DATABASE)
+        return replace(self.settings, DATABASE_URL=url, PLATFORM_PROFILE="sge")
+
+    def _sge_redis(self) -> None:
+        """The SGE platform's queues are BullMQ on Redis: use REDIS_URL, or start a private
+        redis-server (Debian's; `python3 dev.py demo` installs it) for the demo's lifetime."""
+        from dataclasses import replace
+
+        if self.settings.REDIS_URL:
+            self.echo(f"Redis: {self.settings.masked()['REDIS_URL']} (REDIS_URL)")
+            return
+        from .redis_server import PrivateRedis
+
+        folder = self.settings.home / "redis"
+        self._redis = PrivateRedis.start(folder)
+        self.settings = replace(self.settings, REDIS_URL=self._redis.url)
+        self.echo(f"Redis: private redis-server on {self._redis.url} (data in {folder})")
+
+    def _sge_platform(self, recon: Recon) -> None:
+        """The SGE stand-in's tables and a simulated SGE platform, when the database has none."""
+        from refplatform.sge_platform import (
+            create_sge_schema,
+            load_sge_platform,
+            sge_platform_present,
+        )
+
+        if sge_platform_present(recon.db):
+            self.echo("SGE platform data present: reusing it.")
+            return
+        faults = self.faults()
+        self.echo(f"Loading a simulated SGE platform ({self.options.intents:,} intents, seed "
+                  f"{self.options.seed}, faults: {self._faults_text(faults)})…")
+        create_sge_schema(recon.db)
+        load_sge_platform(recon.db, intents=max(self.options.intents, 200),
+                          seed=self.options.seed, faults=faults)
+
+    def _child_env(self, database_url: str) -> dict[str, str]:
+        env = dict(os.environ)
+        env["DATABASE_URL"] = database_url
+        env["PLATFORM_PROFILE"] = self.settings.PLATFORM_PROFILE
+        if self.settings.REDIS_URL:
+            env["REDIS_URL"] = self.settings.REDIS_URL
+        env["SGE_ADMIN_API_URL"] = f"http://127.0.0.1:{self.options.api_port}"
+        env["CONSOLE_URL"] = f"http://127.0.0.1:{self.options.console_port}"
+        env["SGE_RECON_HOME"] = str(self.settings.home)
+        env["PYTHONUNBUFFERED"] = "1"
+        if not os.environ.get("SGE_ENVIRONMENT"):
+            env["SGE_ENVIRONMENT"] = "demo"
+        env["EXPORTS_DIR"] = str(Path(self.settings.EXPORTS_DIR).resolve())
+        keys = self._demo_keys()
+        for name in DEMO_KEYS:
+            env[name] = getattr(self.settings, name) or keys[name]
+        if not self.settings.EXPORT_SIGNING_KEY:
+            env["EXPORT_SIGNING_KEY_FILE"] = str(self._demo_signing_key())
+        return env
+
+    def _demo_accounts(self, recon: Recon) -> Path:
+        """The console's demo accounts (one per role, both approvers), with generated passwords
+        kept (0600) in SGE_RECON_HOME/demo-accounts.txt; reused while that file exists."""
+        path = self.settings.home / ACCOUNTS_FILE
+        known: dict[str, str] = {}
+        if path.exists():
+            for line in path.read_text().splitlines():
+                parts = line.split()
+                if len(parts) >= 3 and not line.startswith("#"):
+                    known[parts[0]] = parts[2]
+        lines = ["# sge-recon demo: console accounts (username role password); sign in at the "
+                 "console", "# change one with: sge-recon users set-password NAME"]
+        for name, role, slot in DEMO_ACCOUNTS:
+            password = known.get(name)
+            if password is None or recon.accounts.get(name) is None:
+                password = password or secrets.token_urlsafe(12)
+                recon.accounts.add(name, role, password, approver_slot=slot, replace=True)
+            lines.append(f"{name} {role} {password}" + (f" (approver key {slot})" if slot else ""))
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write("\n".join(lines) + "\n")
+        path.chmod(0o600)
+        return path
+
+    def _demo_signing_key(self) -> Path:
+        """An Ed25519 key that signs the demo's export manifests, made once (0600)."""
+        from sge_recon.exports.signing import generate_private_key_pem
+
+        path = self.settings.home / "export-signing-key.pem"
+        if not path.exists():
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(generate_private_key_pem())
+        return path
+
+    def _demo_keys(self) -> dict[str, str]:
+        """Keys for the demo, generated once and kept (0600) under SGE_RECON_HOME."""
+        path = self.settings.home / "demo-keys.env"
+        keys: dict[str, str] = {}
+        if path.exists():
+            for line in path.read_text().splitlines():
+                if "=" in line:
+                    name, value = line.split("=", 1)
+                    keys[name.strip()] = value.strip()
+        if not all(keys.get(k) for k in DEMO_KEYS):
+            keys = {k: f"demo-{k.lower().replace('_', '-')}-{secrets.token_hex(8)}" for k in DEMO_KEYS}
+            path.write_text("".join(f"{k}={v}\n" for k, v in keys.items()))
+            path.chmod(0o600)
+        return keys
+
+    def _plan_services(self) -> list[Service]:
+        o = self.options
+        base = [sys.executable, "-m", "sge_recon"]
+        plan = [
+            Service("api", base + ["api", "--port", str(o.api_port)],
+                    f"http://127.0.0.1:{o.api_port}/docs", o.api_port),
+            Service("worker", base + ["worker"]),
+            Service("traffic", base + ["traffic", "--rate", str(o.traffic_rate)]),
+            Service("scheduler", base + ["scheduler", "--metrics-port", str(o.metrics_port)],
+                    f"http://127.0.0.1:{o.metrics_port}/metrics", o.metrics_port),
+            Service("console", base + ["console", "--port", str(o.console_port)],
+                    f"http://127.0.0.1:{o.console_port}", o.console_port),
+        ]
+        if o.profile == "sge":
+            # The reference platform's API, worker and traffic speak the contract schema; the SGE
+            # demo runs the SGE /api/v2 stand-in and BullMQ traffic with workers on Redis.
+            plan = [s for s in plan if s.name in ("scheduler", "console")]
+            plan[:0] = [
+                Service("api", base + ["api", "--sge", "--port", str(o.api_port)],
+                        f"http://127.0.0.1:{o.api_port}/docs", o.api_port),
+                Service("queues", base + ["sge-queues", "--rate", str(max(o.traffic_rate, 0.01))]),
+            ]
+        available = [s for s in plan if s.argv[3] in self.available_commands]
+        missing = [s.name for s in plan if s.argv[3] not in self.available_commands]
+        if missing:
+            self.echo("Not installed yet, skipped: " + ", ".join(missing) + ".")
+        return available
+
+    def _check_ports(self) -> None:
+        for name, port in (("--api-port", self.options.api_port),
+                           ("--console-port", self.options.console_port),
+                           ("--metrics-port", self.options.metrics_port)):
+            with socket.socket() as sock:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                try:
+                    sock.bind(("127.0.0.1", port))
+                except OSError:
+                    raise ReconError(f"port {port} on 127.0.0.1 is in use; stop what uses it or "
+                                     f"choose another with {name}") from None
+
+    def _start(self, service: Service, env: dict[str, str]) -> None:
+        logs = self.settings.home / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        service.log_path = logs / f"{service.name}.log"
+        log = service.log_path.open("ab")
+        service.process = subprocess.Popen(service.argv, env=env, stdout=log,
+                                           stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                           start_new_session=True)
+        log.close()
+
+    def _wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        for service in [s for s in self.services if s.port]:
+            while time.monotonic() < deadline and not self._stopping:
+                if service.process.poll() is not None:
+                    break
+                with socket.socket() as sock:
+                    if sock.connect_ex(("127.0.0.1", service.port)) == 0:
+                        break
+                time.sleep(0.2)
+
+    def _print_addresses(self, env: dict[str, str]) -> None:
+        self.echo("")
+        self.echo("sge-recon demo is running:")
+        for service in self.services:
+            state = "running" if service.process.poll() is None else "EXITED"
+            where = service.url or "(background)"
+            self.echo(f"  {service.name:<10} {where:<40} {state}  log: {service.log_path}")
+        self.echo("")
+        self.echo(f"  console accounts (viewer, operator, approver1, approver2, admin) and "
+                  f"their passwords: {self.settings.home / ACCOUNTS_FILE}")
+        if self.options.profile == "sge":
+            where = self._redis.url if self._redis else self.settings.masked().get("REDIS_URL")
+            self.echo("  SGE admin API: approvals go as the signed-in operator (X-Admin-Id); "
+                      f"queues: BullMQ on {where}")
+        else:
+            self.echo(f"  API keys (held by the console and the API): "
+                      f"{self.settings.home / 'demo-keys.env'}")
+        self.echo("Press Ctrl-C to stop everything.")
+
+    def _supervise(self) -> None:
+        started = time.monotonic()
+        while not self._stopping:
+            if self.options.duration is not None and time.monotonic() - started >= self.options.duration:
+                break
+            for service in self.services:
+                code = service.process.poll()
+                if code is not None and not service.exit_reported:
+                    service.exit_reported = True
+                    self.echo(f"{service.name} exited with code {code}; see {service.log_path}")
+            time.sleep(0.2)
+
+    def _on_signal(self, signum, frame) -> None:
+        self._stopping = True

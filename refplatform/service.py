@@ -1,0 +1,275 @@
+"""What the admin API's endpoints do, independent of HTTP: each method runs one transaction and
+returns a JSON-ready dict (camelCase keys, money as decimal strings, a `message` sentence), or
+raises NotFoundError (404), ConflictError (409) or UsageError (422).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from refplatform import store
+from refplatform.schedules import Clock, utc_now
+from sge_recon.config import Settings
+from sge_recon.errors import ConflictError, NotFoundError, UsageError
+
+LEDGER_CHECKS = ("ledger_balance", "transaction_balance")
+SAMPLE_ROWS = 100
+# Full matches of ASCII text (re.fullmatch; never `$`, which accepts a trailing newline, nor \d,
+# which accepts any Unicode digit). The same rules as the API's body models (api.py).
+MONEY_TEXT = re.compile(r"[0-9]{1,15}(?:\.[0-9]{1,6})?")
+CURRENCY = re.compile(r"[A-Z][A-Z0-9]{1,11}")
+ACCOUNT = re.compile(r"[a-z][a-z0-9_]{0,63}(?::[A-Za-z0-9][A-Za-z0-9_.\-]{0,127})?")
+MAX_AMOUNT = Decimal(10) ** 15
+
+
+def jsonable(value: Any) -> Any:
+    """Decimals as strings, times as ISO-8601: the API's JSON never carries a float for money."""
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    return value
+
+
+class PlatformService:
+    def __init__(self, settings: Settings, pool: store.PlatformPool, clock: Clock = utc_now):
+        self.settings = settings
+        self.pool = pool
+        self.clock = clock
+
+    # -- health ---------------------------------------------------------------------------------
+    def health(self) -> dict:
+        try:
+            with self.pool.transaction(timeout=3) as conn:
+                store.ping(conn)
+        except Exception as exc:  # any failure to reach the DB is "unhealthy", never a crash
+            return {"status": "unhealthy", "db": "unreachable", "ok": False,
+                    "error": f"the platform database is unreachable ({exc}); check PostgreSQL"}
+        return {"status": "ok", "db": "ok", "ok": True}
+
+    # -- reconciliation ---------------------------------------------------------------------------
+    def force_reconcile(self, program_id: str) -> dict:
+        started = self.clock()
+        run_id = str(uuid.uuid4())
+        with self.pool.transaction() as conn:
+            program = store.get_program(conn, program_id)
+            if program is None:
+                raise NotFoundError(f"program {program_id} does not exist; check the programId")
+            t0 = time.perf_counter()
+            balances = store.program_balances(conn, program_id)
+            tolerance = self.settings.LEDGER_TOLERANCE
+            imbalanced = [
+                {"program_id": program_id, "currency": b["currency"],
+                 "total_debits": b["total_debits"], "total_credits": b["total_credits"],
+                 "difference": abs(b["total_debits"] - b["total_credits"])}
+                for b in balances if abs(b["total_debits"] - b["total_credits"]) >= tolerance]
+            t1 = time.perf_counter()
+            unbalanced_count, unbalanced = store.program_unbalanced_transactions(
+                conn, program_id, SAMPLE_ROWS)
+            t2 = time.perf_counter()
+            results = [
+                {"name": "ledger_balance", "priority": "P0", "failing_rows": len(imbalanced),
+                 "status": "fail" if imbalanced else "pass", "rows": imbalanced,
+                 "duration_ms": round((t1 - t0) * 1000, 3), "details": {"program_id": program_id}},
+                {"name": "transaction_balance", "priority": "P0", "failing_rows": unbalanced_count,
+                 "status": "fail" if unbalanced_count else "pass", "rows": unbalanced,
+                 "duration_ms": round((t2 - t1) * 1000, 3), "details": {"program_id": program_id}},
+            ]
+            status = "fail" if any(r["status"] == "fail" for r in results) else "pass"
+            finished = self.clock()
+            store.record_reconcile_run(conn, run_id=run_id, program_id=program_id,
+                                       started_at=started, finished_at=finished, status=status,
+                                       results=results)
+        message = (f"Program {program_id}: ledger balanced ({len(balances)} currencies, "
+                   "every transaction balances)." if status == "pass" else
+                   f"Program {program_id}: {len(imbalanced)} currency imbalance(s) and "
+                   f"{unbalanced_count} unbalanced transaction(s) found.")
+        return jsonable({
+            "runId": run_id, "programId": program_id, "status": status, "startedAt": started,
+            "finishedAt": finished, "message": message,
+            "balances": [{"currency": b["currency"], "totalDebits": b["total_debits"],
+                          "totalCredits": b["total_credits"],
+                          "difference": b["total_debits"] - b["total_credits"],
+                          "entries": b["entries"]} for b in balances],
+            "checks": [{"name": r["name"], "status": r["status"], "priority": r["priority"],
+                        "failing_rows": r["failing_rows"], "value": None, "rows": r["rows"],
+                        "duration_ms": r["duration_ms"], "error": None} for r in results]})
+
+    # -- intents ----------------------------------------------------------------------------------
+    def retry_intent(self, intent_id: str) -> dict:
+        now = self.clock()
+        stuck_after = timedelta(minutes=self.settings.INTENT_TIMEOUT_MINUTES)
+        with self.pool.transaction() as conn:
+            intent = store.lock_intent(conn, intent_id)  # serialises concurrent retries
+            if intent is None:
+                raise NotFoundError(f"intent {intent_id} does not exist; check the intentId")
+            status = intent["status"]
+            if status == "completed":
+                raise ConflictError(f"intent {intent_id} is already completed; only stuck or "
+                                          "failed intents can be retried")
+            jobs = store.open_jobs(conn, intent_id)
+            live = [j for j in jobs if j["status"] == "active" and j["worker_alive"]]
+            if live:
+                raise ConflictError(f"intent {intent_id} is being processed right now by "
+                                    f"worker {live[0]['worker_id']}; wait for it to finish")
+            pending = [j for j in jobs if j["status"] != "active"]
+            age = now - intent["status_changed_at"]
+            if not pending and status != "failed" and age < stuck_after:
+                raise ConflictError(
+                    f"intent {intent_id} is {status} since {int(age.total_seconds())} s, not stuck "
+                    f"yet; it can be retried after {self.settings.INTENT_TIMEOUT_MINUTES} min "
+                    "without progress, or once it failed")
+            # Jobs of dead workers and duplicates go; exactly one waiting job remains, due now.
+            for job in [j for j in jobs if j["status"] == "active"] + pending[1:]:
+                store.abandon_job(conn, job["id"], now, "superseded by a manual retry")
+            if status == "failed":
+                store.reopen_failed_intent(conn, intent_id, now)
+            if pending:
+                job_id, created = pending[0]["id"], False
+                store.run_job_now(conn, job_id, now)
+            else:
+                job_id, created = store.enqueue_job(conn, intent_id, now), True
+        message = (f"Intent {intent_id} re-enqueued as job {job_id}." if created else
+                   f"Intent {intent_id} already had job {job_id} waiting; it now runs at once.")
+        return jsonable({"intentId": intent_id, "jobId": job_id, "created": created,
+                         "previousStatus": status, "message": message})
+
+    # -- queue ------------------------------------------------------------------------------------
+    def queue_status(self) -> dict:
+        now = self.clock()
+        with self.pool.transaction() as conn:
+            control = store.queue_control(conn)
+            depth = store.queue_depth(conn, now)
+            seen = store.workers(conn, now, self.settings.WORKER_DOWN_SECONDS)
+        live = sum(1 for w in seen if w["status"] == "live")
+        state = "paused" if control["paused"] else "running"
+        return jsonable({
+            "queue": store.QUEUE, "paused": control["paused"], "changedAt": control["changed_at"],
+            "changedBy": control["changed_by"], "depth": depth,
+            "workers": [{"workerId": w["worker_id"], "startedAt": w["started_at"],
+                         "lastSeenAt": w["last_seen_at"], "jobsCompleted": w["jobs_completed"],
+                         "status": w["status"]} for w in seen],
+            "message": f"Queue {store.QUEUE} is {state}: {depth['waiting']} waiting, "
+                       f"{depth['delayed']} delayed, {depth['active']} active; {live} live "
+                       f"worker(s) of {len(seen)} seen in 24 h."})
+
+    def set_paused(self, paused: bool, actor: str) -> dict:
+        now = self.clock()
+        with self.pool.transaction() as conn:
+            changed = store.set_paused(conn, paused=paused, actor=actor, now=now)
+            control = store.queue_control(conn)
+        word = "paused" if paused else "resumed"
+        message = (f"Queue {store.QUEUE} {word}: workers " +
+                   ("stop taking new jobs." if paused else "take jobs again.")
+                   if changed else f"Queue {store.QUEUE} was already {'paused' if paused else 'running'}; "
+                                   "nothing changed.")
+        return jsonable({"queue": store.QUEUE, "paused": control["paused"], "changed": changed,
+                         "changedAt": control["changed_at"], "changedBy": control["changed_by"],
+                         "message": message})
+
+    # -- payouts ----------------------------------------------------------------------------------
+    def approve(self, batch_id: str, approver: str) -> dict:
+        now = self.clock()
+        with self.pool.transaction() as conn:
+            result = store.approve_batch(conn, batch_id, approver, now)
+        if result["status"] == "approved":
+            message = (f"Batch {batch_id} approved by {' and '.join(result['approvers'])}; it can "
+                       "now be executed.")
+        else:
+            message = (f"Approval by {approver} recorded for batch {batch_id}; a second, different "
+                       "approver must approve before it can be executed.")
+        return jsonable({"batchId": batch_id, "status": result["status"],
+                         "approvers": result["approvers"], "approvedAt": result["approved_at"],
+                         "message": message})
+
+    def execute(self, batch_id: str) -> dict:
+        now = self.clock()
+        with self.pool.transaction() as conn:
+            r = store.execute_batch(conn, batch_id, now)
+        return jsonable({
+            "batchId": batch_id, "status": r["status"], "executedAt": r["executed_at"],
+            "transactionId": r["transaction_id"], "affiliates": r["affiliates"],
+            "commissionsPaid": r["commissions_paid"], "totalPaid": r["total_paid"],
+            "currency": r["currency"],
+            "message": f"Batch {batch_id} executed: {r['total_paid']} {r['currency']} paid to "
+                       f"{r['affiliates']} affiliate(s), {r['commissions_paid']} commission(s) "
+                       "marked paid."})
+
+    # -- webhooks ---------------------------------------------------------------------------------
+    def retry_webhook(self, delivery_id: str) -> dict:
+        now = self.clock()
+        with self.pool.transaction() as conn:
+            r = store.schedule_immediate_attempt(conn, delivery_id, now)
+        return jsonable({"deliveryId": delivery_id, "status": r["status"],
+                         "nextRetryAt": r["next_retry_at"], "attemptCount": r["attempt_count"],
+                         "previousStatus": r["previous_status"],
+                         "message": f"Delivery {delivery_id} scheduled for an immediate attempt "
+                                    f"(it was {r['previous_status']}, {r['attempt_count']} "
+                                    "attempt(s) so far)."})
+
+    # -- corrections ------------------------------------------------------------------------------
+    def correction(self, program_id: str, reason: str, entries: list[dict], actor: str) -> dict:
+        parsed = parse_correction_entries(entries)
+        check_balanced(parsed)
+        now = self.clock()
+        with self.pool.transaction() as conn:
+            if store.get_program(conn, program_id) is None:
+                raise NotFoundError(f"program {program_id} does not exist; check the programId")
+            txn = store.write_correction(conn, program_id=program_id, reason=reason, actor=actor,
+                                         entries=parsed, now=now)
+        return jsonable({"transactionId": txn, "programId": program_id, "entries": len(parsed),
+                         "reason": reason, "createdAt": now,
+                         "message": f"Correction {txn} written to program {program_id}: "
+                                    f"{len(parsed)} entries, balanced per currency."})
+
+
+def parse_correction_entries(entries: list[dict]) -> list[tuple[str, str, Decimal, str]]:
+    if not entries:
+        raise UsageError("entries is empty; a correction needs at least one debit and one credit")
+    parsed = []
+    for n, e in enumerate(entries):
+        where = f"entries[{n}]"
+        amount_text = e.get("amount")
+        if not isinstance(amount_text, str) or not MONEY_TEXT.fullmatch(amount_text):
+            shown = amount_text[:40] if isinstance(amount_text, str) else amount_text
+            raise UsageError(f"{where}.amount must be a positive decimal string of ASCII digits, "
+                             f"below 10^15 with at most 6 decimals, such as \"12.50\" "
+                             f"(got {shown!r})")
+        account, currency = e.get("account"), e.get("currency")
+        if not isinstance(account, str) or not ACCOUNT.fullmatch(account):
+            raise UsageError(f"{where}.account must be a ledger account of the platform's grammar "
+                             "(ASCII): treasury, user:<id>, affiliate:<id>, ...")
+        if not isinstance(currency, str) or not CURRENCY.fullmatch(currency):
+            raise UsageError(f"{where}.currency must be a currency code of capital ASCII letters "
+                             "and digits, such as USD")
+        try:
+            amount = Decimal(amount_text)
+        except InvalidOperation:  # pragma: no cover - the pattern already guarantees a number
+            raise UsageError(f"{where}.amount is not a number") from None
+        if amount <= 0 or amount >= MAX_AMOUNT:
+            raise UsageError(f"{where}.amount must be greater than zero and below 10^15 "
+                             f"(got {amount_text!r})")
+        parsed.append((e["account"], e["type"], amount, e["currency"]))
+    return parsed
+
+
+def check_balanced(entries: list[tuple[str, str, Decimal, str]]) -> None:
+    totals: dict[str, Decimal] = {}
+    for _, kind, amount, currency in entries:
+        totals[currency] = totals.get(currency, Decimal("0")) + (amount if kind == "debit" else -amount)
+    off = {c: d for c, d in totals.items() if d != 0}
+    if off:
+        detail = ", ".join(f"{c}: debits exceed credits by {format(d, 'f')}" if d > 0 else
+                           f"{c}: credits exceed debits by {format(-d, 'f')}"
+                           for c, d in sorted(off.items()))
+        raise UsageError(f"the correction does not balance ({detail}); make debits equal credits "
+                         "in each currency")

@@ -1,0 +1,182 @@
+"""Money: force-reconcile (the two ledger checks of DESIGN §5, for one program), payouts and
+ledger corrections."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from decimal import Decimal
+
+from psycopg.types.json import Jsonb
+
+from sge_recon.errors import ConflictError, NotFoundError
+
+from .base import Conn, new_id
+from .jobs import write_journal
+
+
+# ---------------------------------------------------------------------------------------------
+# reconciliation (force-reconcile): the two ledger checks of DESIGN §5, for one program
+# ---------------------------------------------------------------------------------------------
+def get_program(conn: Conn, program_id: str) -> dict | None:
+    return conn.execute("SELECT * FROM public.programs WHERE id = %s", (program_id,)).fetchone()
+
+
+def program_balances(conn: Conn, program_id: str) -> list[dict]:
+    """Debits and credits per currency of one program (all of them, balanced or not)."""
+    return conn.execute(
+        "SELECT currency,"
+        " coalesce(sum(amount) FILTER (WHERE type = 'debit'), 0) AS total_debits,"
+        " coalesce(sum(amount) FILTER (WHERE type = 'credit'), 0) AS total_credits,"
+        " count(*) AS entries"
+        " FROM public.ledger_entries WHERE program_id = %s GROUP BY currency ORDER BY currency",
+        (program_id,)).fetchall()
+
+
+def program_unbalanced_transactions(conn: Conn, program_id: str, limit: int) -> tuple[int, list[dict]]:
+    rows = conn.execute(
+        "SELECT transaction_id, program_id, difference, count(*) OVER () AS total FROM ("
+        " SELECT transaction_id, program_id,"
+        "  sum(CASE WHEN type = 'debit' THEN amount ELSE -amount END) AS difference"
+        " FROM public.ledger_entries WHERE program_id = %s"
+        " GROUP BY transaction_id, program_id) t WHERE difference <> 0"
+        " ORDER BY abs(difference) DESC, transaction_id LIMIT %s", (program_id, limit)).fetchall()
+    total = rows[0]["total"] if rows else 0
+    return total, [{k: v for k, v in r.items() if k != "total"} for r in rows]
+
+
+def record_reconcile_run(conn: Conn, *, run_id: str, program_id: str, started_at: datetime,
+                         finished_at: datetime, status: str, results: list[dict]) -> None:
+    """Keep a force-reconcile run in the platform's own public.reconcile_runs (never in sge-recon's
+    schema: sge-recon records the answer it receives)."""
+    conn.execute(
+        "INSERT INTO public.reconcile_runs (run_id, program_id, started_at, finished_at, status,"
+        " checks) VALUES (%s, %s, %s, %s, %s, %s)",
+        (run_id, program_id, started_at, finished_at, status,
+         Jsonb(json.loads(json.dumps(results, default=str)))))
+
+
+# ---------------------------------------------------------------------------------------------
+# payouts
+# ---------------------------------------------------------------------------------------------
+def lock_batch(conn: Conn, batch_id: str) -> dict:
+    row = conn.execute("SELECT * FROM public.payout_batches WHERE id = %s FOR UPDATE",
+                       (batch_id,)).fetchone()
+    if row is None:
+        raise NotFoundError(f"payout batch {batch_id} does not exist; check the id "
+                            "(the console's Payouts page lists the batches)")
+    return row
+
+
+def approvals(conn: Conn, batch_id: str) -> list[dict]:
+    return conn.execute("SELECT approver, approved_at FROM public.payout_approvals"
+                        " WHERE batch_id = %s ORDER BY approved_at, approver", (batch_id,)).fetchall()
+
+
+def approver_key(recorded: str) -> str:
+    """The part of a recorded approver that names the person: the key's fingerprint when there
+    is one (``approver_1@<fp>`` and ``approver_2@<fp>`` are the same key), else the whole text."""
+    return recorded.rpartition("@")[2] if "@" in recorded else recorded
+
+
+def same_approver(a: str, b: str) -> bool:
+    """Two recorded approvals by the same person: the same key fingerprint when both carry one;
+    else (an approval recorded before fingerprints) the same config slot."""
+    slot_a, _, fp_a = a.rpartition("@") if "@" in a else (a, "", "")
+    slot_b, _, fp_b = b.rpartition("@") if "@" in b else (b, "", "")
+    return fp_a == fp_b if fp_a and fp_b else slot_a == slot_b
+
+
+def approve_batch(conn: Conn, batch_id: str, approver: str, now: datetime) -> dict:
+    """Record one approval; the second distinct approver makes the batch `approved`."""
+    batch = lock_batch(conn, batch_id)
+    existing = approvals(conn, batch_id)
+    same = [a["approver"] for a in existing if same_approver(a["approver"], approver)]
+    if same:
+        raise ConflictError(f"this approver key has already approved batch {batch_id} (as "
+                            f"{same[0]}); the second approval must come from a different key")
+    if batch["status"] != "pending_approval":
+        raise ConflictError(f"batch {batch_id} is {batch['status']}, not pending_approval; only a "
+                            "batch pending approval can be approved")
+    conn.execute("INSERT INTO public.payout_approvals (batch_id, approver, approved_at)"
+                 " VALUES (%s, %s, %s)", (batch_id, approver, now))
+    approvers = sorted({a["approver"] for a in existing} | {approver})
+    status = batch["status"]
+    distinct: list[str] = []
+    for a in approvers:
+        if not any(same_approver(a, d) for d in distinct):
+            distinct.append(a)
+    if len(distinct) >= 2:
+        status = "approved"
+        conn.execute("UPDATE public.payout_batches SET status = 'approved', approved_at = %s"
+                     " WHERE id = %s", (now, batch_id))
+    return {"batch_id": batch_id, "status": status, "approvers": approvers,
+            "approved_at": now if status == "approved" else None}
+
+
+def execute_batch(conn: Conn, batch_id: str, now: datetime) -> dict:
+    """Pay an approved batch once: per affiliate debit affiliate:<id> / credit treasury, in one
+    balanced journal transaction; its commissions become paid; the batch executed."""
+    batch = lock_batch(conn, batch_id)
+    if batch["status"] == "executed":
+        raise ConflictError(f"batch {batch_id} was already executed at {batch['executed_at']}; "
+                            "it is never paid twice")
+    if batch["status"] != "approved":
+        raise ConflictError(f"batch {batch_id} is {batch['status']}; it can be executed only once "
+                            "two distinct approvers have approved it")
+    program = get_program(conn, batch["program_id"])
+    currency = program["currency"] if program else "USD"
+    per_affiliate = conn.execute(
+        "SELECT affiliate_id, sum(amount) AS amount, count(*) AS commissions"
+        " FROM public.commissions WHERE payout_batch_id = %s AND status <> 'paid'"
+        " GROUP BY affiliate_id HAVING sum(amount) > 0 ORDER BY affiliate_id",
+        (batch_id,)).fetchall()
+    transaction_id = f"txn_payout_{batch_id}"
+    entries: list[tuple[str, str, Decimal, str]] = []
+    for row in per_affiliate:
+        entries.append((f"affiliate:{row['affiliate_id']}", "debit", row["amount"], currency))
+        entries.append(("treasury", "credit", row["amount"], currency))
+    if entries:
+        write_journal(conn, program_id=batch["program_id"], transaction_id=transaction_id,
+                      intent_id=None, entries=entries, now=now)
+    paid = conn.execute("UPDATE public.commissions SET status = 'paid' WHERE payout_batch_id = %s"
+                        " AND status <> 'paid'", (batch_id,)).rowcount
+    conn.execute("UPDATE public.payout_batches SET status = 'executed', executed_at = %s"
+                 " WHERE id = %s", (now, batch_id))
+    total = sum((r["amount"] for r in per_affiliate), Decimal("0"))
+    return {"batch_id": batch_id, "status": "executed", "executed_at": now,
+            "transaction_id": transaction_id if entries else None, "affiliates": len(per_affiliate),
+            "commissions_paid": paid, "total_paid": total, "currency": currency,
+            "batch_total_amount": batch["total_amount"]}
+
+
+def create_payout_batch(conn: Conn, program_id: str, now: datetime) -> dict | None:
+    """Gather a program's accrued commissions into a new batch pending approval (traffic)."""
+    batch_id = new_id("batch")
+    rows = conn.execute(
+        "UPDATE public.commissions SET status = 'payable', payout_batch_id = %s"
+        " WHERE id IN (SELECT id FROM public.commissions WHERE program_id = %s"
+        "  AND status = 'accrued' AND payout_batch_id IS NULL FOR UPDATE SKIP LOCKED)"
+        " RETURNING affiliate_id, amount", (batch_id, program_id)).fetchall()
+    if not rows:
+        return None
+    total = sum((r["amount"] for r in rows), Decimal("0"))
+    affiliates = len({r["affiliate_id"] for r in rows})
+    conn.execute("INSERT INTO public.payout_batches (id, program_id, status, affiliate_count,"
+                 " total_amount, created_at) VALUES (%s, %s, 'pending_approval', %s, %s, %s)",
+                 (batch_id, program_id, affiliates, total, now))
+    return {"batch_id": batch_id, "affiliates": affiliates, "total_amount": total}
+
+
+# ---------------------------------------------------------------------------------------------
+# ledger corrections
+# ---------------------------------------------------------------------------------------------
+def write_correction(conn: Conn, *, program_id: str, reason: str, actor: str,
+                     entries: list[tuple[str, str, Decimal, str]], now: datetime) -> str:
+    transaction_id = new_id("corr")
+    write_journal(conn, program_id=program_id, transaction_id=transaction_id, intent_id=None,
+                  entries=entries, now=now)
+    conn.execute("INSERT INTO public.ledger_corrections (transaction_id, program_id, reason, actor,"
+                 " entry_count, created_at) VALUES (%s, %s, %s, %s, %s, %s)",
+                 (transaction_id, program_id, reason, actor, len(entries), now))
+    return transaction_id
