@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime, timezone
-from zoneinfo import ZoneInfo
-from decimal import Decimal, localcontext
+from decimal import Decimal
 from typing import Any, Callable
-from urllib.parse import urlencode
 
 import streamlit as st
 
 from sge_recon.config import Settings
 from sge_recon.context import Recon
 from sge_recon.errors import DatabaseUnavailable, ReconError
+
+from console_format import (  # noqa: E402,F401 - re-exported for the pages
+    LIGHT_BADGES, STATUS_LIGHTS, mark, money, money_by_currency, totals_by_currency, exact, HEADERS, LINKS, TZ_KEY, timezones, zone_name, zone, local, when, header, cell, link,
+)
 
 RETRY_SECONDS = 5
 
@@ -38,7 +39,6 @@ PAGES = {
     "incidents": ("views/incidents.py", "Incidents", ":material/emergency:"),
     "exports": ("views/exports.py", "Audit exports", ":material/inventory_2:"),
 }
-CENT = Decimal("0.01")
 log = logging.getLogger("sge_recon.console")
 
 
@@ -264,139 +264,6 @@ def require_operator(what: str = "act") -> bool:
         st.session_state["_why_shown"] = True
         st.info(f"Read-only: {reason}.", icon=":material/lock:")
     return False
-
-
-LIGHT_BADGES = {"green": ("green", "OK"), "amber": ("orange", "WARN"), "red": ("red", "FAIL"),
-                "grey": ("gray", "UNKNOWN")}
-STATUS_LIGHTS = {"pass": "green", "warn": "amber", "fail": "red", True: "green", False: "red"}
-
-
-def mark(light: Any) -> str:
-    """A coloured badge with a word (Markdown) for a light, a check status or a met/unmet flag:
-    the word keeps it readable without colour."""
-    word = getattr(light, "value", None) or STATUS_LIGHTS.get(light, "grey")
-    colour, text = LIGHT_BADGES.get(word, LIGHT_BADGES["grey"])
-    return f":{colour}-badge[{text}]"
-
-
-def money(value: Any, currency: str | None = None) -> str:
-    """An amount with its currency: 1,234.50 USD (exact: more decimals only when they exist)."""
-    if value is None:
-        return "—"
-    text = exact(value if isinstance(value, Decimal) else Decimal(str(value)))
-    return f"{text} {currency}" if currency else text
-
-
-def money_by_currency(amounts: dict[str, Any] | None) -> str:
-    """Totals per currency, never one sum across currencies: 10.50 USD · 1,000.00 EUR."""
-    if not amounts:
-        return "—"
-    return " · ".join(money(v, c) for c, v in sorted(amounts.items()))
-
-
-def totals_by_currency(rows: list[dict], amount: str = "amount",
-                       currency: str = "currency") -> dict[str, Decimal]:
-    out: dict[str, Decimal] = {}
-    for r in rows:
-        if r.get(amount) is not None:
-            out[r.get(currency) or "?"] = out.get(r.get(currency) or "?", Decimal(0)) + \
-                Decimal(str(r[amount]))
-    return out
-
-
-def exact(value: Any) -> Any:
-    """A Decimal as exact text with at least cents (52.20, 0.000001): Streamlit would otherwise
-    show Decimals as floats and drop trailing zeros. Other values pass through."""
-    if not isinstance(value, Decimal):
-        return value
-    with localcontext(prec=80):  # numeric(38,6) has more digits than the default context's 28
-        if value == value.quantize(CENT):
-            return f"{value.quantize(CENT):,}"
-        return f"{value.normalize():,f}"
-
-
-HEADERS = {"id": "Id", "intent_id": "Intent", "batch_id": "Batch", "delivery_id": "Delivery",
-           "endpoint_id": "Endpoint", "program_id": "Program", "user_id": "User",
-           "affiliate_id": "Affiliate", "transaction_id": "Transaction",
-           "commission_id": "Commission", "settlement_id": "Settlement", "worker_id": "Worker",
-           "attempt_count": "Attempts", "last_error": "Last error", "url": "URL",
-           "sla_left_hours": "SLA left (h)", "stuck_minutes": "Stuck (min)",
-           "silent_seconds": "Silent (s)", "money_at_stake": "Money at stake",
-           "status_code": "HTTP status", "tx_hash": "Tx hash"}
-# id column -> (page, query parameter) of the page that opens that item (DESIGN §9 deep links)
-LINKS = {"intent_id": ("intents", "id"), "batch_id": ("payouts", "id"),
-         "delivery_id": ("webhooks", "id"), "transaction_id": ("ledger", "transaction"),
-         "program_id": ("ledger", "program")}
-
-
-# -- the viewer's timezone: every time on every page is shown in it, with its name -----------------
-TZ_KEY = "viewer_tz"
-
-
-def timezones() -> list[str]:
-    """UTC first, then every IANA zone by name."""
-    from sge_recon.accounts import timezone_names
-
-    return list(timezone_names())
-
-
-def zone_name() -> str:
-    """The viewer's chosen timezone (sidebar; kept on the account), UTC by default."""
-    return st.session_state.get(TZ_KEY) or "UTC"
-
-
-def zone() -> ZoneInfo:
-    try:
-        return ZoneInfo(zone_name())
-    except (ValueError, KeyError, OSError):
-        return ZoneInfo("UTC")
-
-
-def local(value: datetime) -> datetime:
-    """A time in the viewer's timezone (a naive time is taken as UTC)."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(zone())
-
-
-def when(value: Any, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
-    """A time as people read it, in the viewer's timezone and named: 2026-11-25 21:10:33
-    Europe/Berlin. Accepts a datetime or an ISO 8601 string; None is an em dash."""
-    if value is None or value == "":
-        return "—"
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value)
-        except ValueError:
-            return value
-    return f"{local(value).strftime(fmt)} {zone_name()}"
-
-
-def header(name: str) -> str:
-    if name in HEADERS:
-        return HEADERS[name]
-    text = name.replace("_", " ").capitalize()
-    return text[:-3] + f" ({zone_name()})" if name.endswith("_at") else text
-
-
-def cell(value: Any) -> Any:
-    """One table cell as people read it: exact money, times in the viewer's timezone without an
-    offset (the column header names the zone), no None."""
-    if value is None:
-        return ""
-    if isinstance(value, Decimal):
-        return exact(value)
-    if isinstance(value, datetime):
-        return f"{local(value):%Y-%m-%d %H:%M:%S}"
-    if isinstance(value, (list, tuple)):
-        return ", ".join(str(v) for v in value)
-    if isinstance(value, dict):
-        return json.dumps(value, default=str)[:500]
-    return value
-
-
-def link(page: str, param: str, value: Any) -> str:
-    return f"/{page}?{urlencode({param: str(value)})}"
 
 
 def table(rows: Any, links: bool | dict[str, tuple[str, str]] = True, **kwargs: Any) -> None:

@@ -161,7 +161,7 @@ def _fused_figures(recon: "Recon", floor_s: float, suite_s: float,
                    context: dict) -> list[Figure]:
     """Issue 18.2: the fused ledger pass (checks/fused/) against its checks one by one, and the
     suite's ratio to the floor with and without it (target ≤ 7 ×)."""
-    from ..checks.fused_bench import bench_fused
+    from .fused_bench import bench_fused
 
     figures = []
     for t in bench_fused(recon.checks):

@@ -4,8 +4,6 @@ delivery its own retry through the real admin API, each recorded)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 
 from sge_recon.context import Recon

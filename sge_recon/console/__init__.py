@@ -25,6 +25,7 @@ from .overview import (AlertSummary, Overview, apply_queue_snapshot, build_overv
                        mark_unavailable)
 from .runbook import CHECKLISTS, INCIDENT_GUIDE, ITEMS, item_day, period_days
 from .slo import Slo, compute_slos
+from .trends import TrendsReader
 
 if TYPE_CHECKING:
     from ..context import Recon
@@ -34,7 +35,6 @@ __all__ = ["ActionOutcome", "AlertSummary", "CHECKLISTS", "ConsoleService", "Cor
            "parse_correction_entries"]
 
 T = TypeVar("T")
-QUEUE_DEPTH_METRIC = "sge_queue_depth_total"
 INCIDENT_STATUSES = ("open", "acknowledged", "accepted", "resolved")
 JOB_LIST_LIMIT = 100  # jobs listed per state on the Queue page (the counts are exact)
 
@@ -45,7 +45,7 @@ class ApiHealth:
     message: str
 
 
-class ConsoleService:
+class ConsoleService(TrendsReader):
     def __init__(self, recon: "Recon", client_factory: Callable[[], Any] | None = None):
         self.recon = recon
         self.settings = recon.settings
@@ -370,34 +370,6 @@ class ConsoleService:
         from ..queues import missing_source_reason
 
         return missing_source_reason(self.settings, self.recon.db.relations)
-
-    # -- Trends ----------------------------------------------------------------------------------
-    def processing_trend(self, days: int = 7) -> list[dict]:
-        return self.read_platform(lambda c: q.processing_time_by_hour(c, days))
-
-    def queue_heatmap(self, days: int = 28) -> tuple[list[dict], str]:
-        """Mean depth per weekday × hour, and where it came from (samples or job history)."""
-        rows = self.read(lambda c: q.queue_depth_samples_by_hour(c, QUEUE_DEPTH_METRIC, days))
-        if rows:
-            return rows, "the scheduler's per-minute queue-depth samples"
-        return (self.read_platform(lambda c: q.queue_depth_reconstructed_by_hour(c, min(days, 7))),
-                "job history (no queue-depth samples stored yet)")
-
-    def payout_execution_times(self, days: int = 30) -> list[dict]:
-        return self.read_platform(lambda c: q.payout_execution_times(c, days))
-
-    def rpc_health(self, days: int = 7) -> list[dict]:
-        return self.read_platform(lambda c: q.rpc_by_hour(c, days))
-
-    def commission_spot_check(self, sample: int = 10) -> list[dict]:
-        rows = self.read_platform(lambda c: q.commission_spot_check(c, sample))
-        for row in rows:
-            if row["commission_id"] is None:
-                row["matches"] = None
-                continue
-            row["matches"] = (row["actual_rate"] == row["contract_rate"]
-                              and row["actual_amount"] == row["expected_amount"])
-        return rows
 
     # -- SLOs ------------------------------------------------------------------------------------
     def slos(self, days: int) -> list[Slo]:

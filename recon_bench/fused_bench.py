@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from .service import CheckService
+from sge_recon.checks.service import CheckService
 
 
 @dataclass
@@ -33,8 +33,8 @@ def bench_fused(service: CheckService, repeat: int = 1) -> list[FusedTiming]:
     for query in service.fused():
         members = list(query.members)
         service.run(only=members, store=False, trigger="bench")  # warm the pages
-        fused_s, fused_run = _best(lambda: service.run(only=members, store=False,
-                                                       trigger="bench"), repeat)
+        fused_s, fused_run = _best(lambda m=members: service.run(only=m, store=False,
+                                                                 trigger="bench"), repeat)
         by_check, alone = {}, {}
         for name in members:
             by_check[name], run = _best(lambda n=name: service.run(only=[n], store=False,
