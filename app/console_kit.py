@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-from decimal import Decimal
 from typing import Any, Callable
 
 import streamlit as st
