@@ -8,7 +8,7 @@
 --    parent_id. Each affiliate has one parent, so each tree affiliate is reached exactly once,
 --    whatever the depth; an affiliate on a cycle, or hanging below one, is never reached.
 --    The children are looked up per reached affiliate (LATERAL … OFFSET 0 keeps that form) by
---    the index on affiliates(parent_id) (refplatform/sql/platform/002_indexes.sql): a hash join here would
+--    the index on affiliates(parent_id) (sql/contract/002_indexes.sql): a hash join here would
 --    rebuild its hash of all affiliates at every level of the tree and spill gigabytes.
 -- 2. `loose`: the affiliates not reached. Each of them has a parent that is loose too, so
 --    following parents never leaves `loose` and ends going round a cycle.

@@ -114,7 +114,12 @@ class CorrectionBody(Strict):
     programId: Id
     reason: str = Field(min_length=1, max_length=2000,
                         pattern=r"\A[^\x00]*[^\s\x00][^\x00]*\Z")
-    entries: list[CorrectionEntry] = Field(min_length=2, max_length=1000)
+    entries: list[CorrectionEntry] = Field(min_length=1, max_length=1000)
+    transactionId: str | None = Field(
+        default=None, min_length=1, max_length=200, pattern=ID_PATTERN,
+        description="Beyond DESIGN §6: complete this unbalanced transaction with its missing "
+                    "legs (they must balance together with its entries) instead of writing a "
+                    "new one; without it, the entries must balance on their own (at least 2)")
 
 
 def create_app(settings: Settings, *, database_url: str, clock: Clock = utc_now,
@@ -229,9 +234,28 @@ def create_app(settings: Settings, *, database_url: str, clock: Clock = utc_now,
     @app.post("/admin/ledger/corrections", tags=["ledger"],
               responses=errors(401, 403, 404, 422))
     def correction(body: Annotated[CorrectionBody, Body()], who: Admin) -> dict:
-        """One correcting journal transaction; it must balance per currency; the reason is kept."""
+        """One correcting journal transaction; it must balance per currency; the reason is kept.
+        With transactionId: the missing legs of that unbalanced transaction."""
+        if body.transactionId is None and len(body.entries) < 2:
+            raise UsageError("entries: a new correcting transaction needs at least one debit "
+                             "and one credit (or give transactionId to complete one)")
         return service.correction(body.programId, body.reason.strip(),
-                                  [e.model_dump() for e in body.entries], who.identity)
+                                  [e.model_dump() for e in body.entries], who.identity,
+                                  body.transactionId)
+
+    @app.post("/admin/webhooks/endpoints/{endpointId}/disable", tags=["webhooks"],
+              responses=errors(401, 403, 404, 409, 422))
+    def disable_endpoint(endpointId: Annotated[str, Path(pattern=PATH_ID_PATTERN)],
+                         who: Admin) -> dict:
+        """Beyond DESIGN §6: stop delivering to an endpoint (its deliveries wait)."""
+        return service.set_endpoint_enabled(endpointId, False)
+
+    @app.post("/admin/webhooks/endpoints/{endpointId}/enable", tags=["webhooks"],
+              responses=errors(401, 403, 404, 409, 422))
+    def enable_endpoint(endpointId: Annotated[str, Path(pattern=PATH_ID_PATTERN)],
+                        who: Admin) -> dict:
+        """Beyond DESIGN §6: deliver to an endpoint again (its failure count starts afresh)."""
+        return service.set_endpoint_enabled(endpointId, True)
 
     return app
 
@@ -482,10 +506,12 @@ def _target(path: str, body: Any) -> str | None:
     parts = path.strip("/").split("/")
     if len(parts) >= 4 and parts[1] == "payouts":
         return parts[3]
+    if len(parts) >= 4 and parts[1] == "webhooks" and parts[2] == "endpoints":
+        return parts[3]
     if len(parts) >= 3 and parts[1] == "webhooks":
         return parts[2]
     if isinstance(body, dict):
-        for key in ("intentId", "programId"):
+        for key in ("intentId", "transactionId", "programId"):
             if isinstance(body.get(key), str):
                 return body[key][:200]
     if len(parts) >= 3 and parts[1] == "queue":

@@ -217,19 +217,68 @@ class PlatformService:
                                     "attempt(s) so far)."})
 
     # -- corrections ------------------------------------------------------------------------------
-    def correction(self, program_id: str, reason: str, entries: list[dict], actor: str) -> dict:
+    def correction(self, program_id: str, reason: str, entries: list[dict], actor: str,
+                   transaction_id: str | None = None) -> dict:
+        """A new balanced correcting transaction; or, with ``transaction_id``, the missing legs
+        of that unbalanced transaction (they must balance together with its entries)."""
         parsed = parse_correction_entries(entries)
-        check_balanced(parsed)
+        if transaction_id is None:
+            check_balanced(parsed)
         now = self.clock()
         with self.pool.transaction() as conn:
             if store.get_program(conn, program_id) is None:
                 raise NotFoundError(f"program {program_id} does not exist; check the programId")
+            intent_id = None
+            if transaction_id is not None:
+                existing = store.transaction_entries_for_update(conn, transaction_id)
+                intent_id = _completable(transaction_id, program_id, existing, parsed)
             txn = store.write_correction(conn, program_id=program_id, reason=reason, actor=actor,
-                                         entries=parsed, now=now)
+                                         entries=parsed, now=now, completing=transaction_id,
+                                         intent_id=intent_id)
+        what = (f"Transaction {txn} completed" if transaction_id else f"Correction {txn} written")
         return jsonable({"transactionId": txn, "programId": program_id, "entries": len(parsed),
-                         "reason": reason, "createdAt": now,
-                         "message": f"Correction {txn} written to program {program_id}: "
-                                    f"{len(parsed)} entries, balanced per currency."})
+                         "reason": reason, "createdAt": now, "completed": bool(transaction_id),
+                         "message": f"{what} in program {program_id}: {len(parsed)} entries, "
+                                    "balanced per currency."})
+
+    # -- webhook endpoints (beyond DESIGN §6: the console's disable/enable) --------------------
+    def set_endpoint_enabled(self, endpoint_id: str, enabled: bool) -> dict:
+        now = self.clock()
+        with self.pool.transaction() as conn:
+            r = store.set_endpoint_enabled(conn, endpoint_id, enabled, now)
+        state = "enabled: deliveries to it resume" if enabled else \
+            "disabled: its deliveries wait until it is enabled again"
+        return jsonable({"endpointId": endpoint_id, "enabled": enabled, "url": r["url"],
+                         "message": f"Webhook endpoint {endpoint_id} {state}."})
+
+
+def _completable(transaction_id: str, program_id: str, existing: list[dict],
+                 parsed: list[tuple[str, str, Decimal, str]]) -> str | None:
+    """Check that ``parsed`` completes the unbalanced transaction; its intent id."""
+    if not existing:
+        raise NotFoundError(f"transaction {transaction_id} has no ledger entries; check the "
+                            "transactionId")
+    if {e["program_id"] for e in existing} != {program_id}:
+        raise ConflictError(f"transaction {transaction_id} is not (only) program {program_id}'s; "
+                            "correct each program with its own new transaction")
+    totals: dict[str, Decimal] = {}
+    for e in existing:
+        totals[e["currency"]] = totals.get(e["currency"], Decimal(0)) + \
+            (e["amount"] if e["type"] == "debit" else -e["amount"])
+    if all(d == 0 for d in totals.values()):
+        raise ConflictError(f"transaction {transaction_id} already balances; post a new "
+                            "correcting transaction instead (without transactionId)")
+    for _, kind, amount, currency in parsed:
+        totals[currency] = totals.get(currency, Decimal(0)) + (amount if kind == "debit" else -amount)
+    off = {c: d for c, d in totals.items() if d != 0}
+    if off:
+        detail = ", ".join(f"{c}: debits exceed credits by {format(d, 'f')}" if d > 0 else
+                           f"{c}: credits exceed debits by {format(-d, 'f')}"
+                           for c, d in sorted(off.items()))
+        raise UsageError(f"with these entries transaction {transaction_id} still does not balance "
+                         f"({detail}); the entries must make up exactly its difference")
+    intents = {e["intent_id"] for e in existing if e["intent_id"]}
+    return intents.pop() if len(intents) == 1 else None
 
 
 def parse_correction_entries(entries: list[dict]) -> list[tuple[str, str, Decimal, str]]:

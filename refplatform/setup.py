@@ -1,8 +1,8 @@
-"""Setting up the reference platform's database: its DDL (``refplatform/sql/platform/``, DESIGN §4
-plus the stand-in's own tables) created where absent, inside the product's ``db init`` transaction.
-
-The product's ``sge-recon db init`` never creates platform tables; the demo, the tests, ``simulate``
-and ``sge-recon db init --reference-platform`` ask for them through :func:`setup_database`.
+"""Setting up the reference platform's database: the product's ``db init`` creates DESIGN §4's
+tables where absent (``sql/contract/``); the stand-in's own tables beside them (its admin audit log,
+webhook attempts, ledger corrections, reconcile runs: ``refplatform/sql/platform/``) are created in
+the same transaction when asked — by the demo, the tests, ``simulate`` and
+``sge-recon db init --reference-platform`` — through :func:`setup_database`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ SQL_DIR = Path(__file__).resolve().parent / "sql"
 
 
 def ddl_files() -> list[Path]:
-    """The reference platform's DDL files, in order (idempotent: CREATE … IF NOT EXISTS)."""
+    """The reference platform's own DDL files (beyond §4), in order (CREATE … IF NOT EXISTS)."""
     return sorted((SQL_DIR / "platform").glob("*.sql"))
 
 

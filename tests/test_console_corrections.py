@@ -102,3 +102,71 @@ def test_over_the_threshold_one_admin_requests_and_another_posts_once(db_url, db
     assert logged == [("request_correction", "ada", "ok"), ("ledger_correction", "bob", "ok")]
     decided = db.fetch_one("SELECT status, decided_by FROM recon.correction_requests")
     assert (decided["status"], decided["decided_by"]) == ("posted", "bob")
+
+
+def test_a_one_sided_transaction_is_completed_against_suspense_through_the_api(
+        db_url, db, factory, api):  # noqa: F811
+    """The P0 step (issue 15): a lone debit cannot be fixed with a balanced new transaction; the
+    desk proposes its missing credit on the suspense account and the admin API completes it."""
+    program = factory.program()
+    lone = factory.journal(program["id"], [("user:u1", "debit", "100.00")])
+    ok_txn = factory.journal(program["id"], [("treasury", "debit", "5"), ("user:u1", "credit", "5")])
+    recon = Recon(settings_for(db_url, SGE_ADMIN_API_URL=api, **KEYS))
+    desk = recon.console.corrections
+    proposal = desk.propose(lone)
+    rows = [e.to_json() for e in proposal.entries]
+    assert rows == [{"account": "suspense", "type": "credit", "amount": "100.00",
+                     "currency": "USD"}]
+    parsed, lines, second = desk.preview(program["id"], rows, lone)
+    assert not second and [(ln.scope, ln.before, ln.after) for ln in lines] == [
+        (f"transaction {lone}", D("100.00"), D(0)), (f"program {program['id']}", D("100.00"),
+                                                     D(0))]
+    short = [{**rows[0], "amount": "99.00"}]
+    with pytest.raises(UsageError, match="does not balance.*together with the transaction"):
+        desk.preview(program["id"], short, lone)
+    outcome = desk.submit("root", program["id"], proposal.reason, rows, lone)
+    assert outcome.ok, outcome.message
+    assert f"Transaction {lone} completed" in outcome.message
+    entries = db.fetch_all("SELECT account, type, amount FROM public.ledger_entries "
+                           "WHERE transaction_id = %s ORDER BY id", (lone,))
+    assert [(e["account"], e["type"], e["amount"]) for e in entries] == [
+        ("user:u1", "debit", D("100.00")), ("suspense", "credit", D("100.00"))]
+    run = recon.checks.run(only=["transaction_balance", "ledger_balance"], store=False)
+    assert {c.name: c.status for c in run.checks} == {"transaction_balance": "pass",
+                                                      "ledger_balance": "pass"}
+    # the platform refuses what would not be a completion, in words
+    client = recon.console._client_factory()
+    try:
+        again = client.ledger_correction(program["id"], "again", rows, transaction_id=lone)
+        assert again.status_code == 409 and "already balances" in again.error
+        balanced = client.ledger_correction(program["id"], "x", rows, transaction_id=ok_txn)
+        assert balanced.status_code == 409
+        missing = client.ledger_correction(program["id"], "x", rows, transaction_id="txn_none")
+        assert missing.status_code == 404
+        one_leg = client.ledger_correction(program["id"], "x", rows)
+        assert one_leg.status_code == 422 and "at least one debit and one credit" in one_leg.error
+    finally:
+        client.close()
+
+
+def test_the_ledger_page_proposes_and_posts_the_missing_leg(db_url, db, factory, api,  # noqa: F811
+                                                            monkeypatch, tmp_path):
+    from .console_support import app, console_env, open_page, texts
+    from .test_console_actions import confirm
+
+    console_env(monkeypatch, db_url, api, tmp_path)
+    program = factory.program()
+    lone = factory.journal(program["id"], [("treasury", "debit", "10.00"),
+                                           ("affiliate:a", "credit", "9.99")])
+    at = open_page(app(operator="root"), "ledger")
+    at.text_input(key="txn_id").input(lone).run()
+    assert f"Transaction **{lone}** does not balance. Proposed" in texts(at)
+    assert at.selectbox(key=f"corr_account_0_{lone}").value == "suspense"
+    assert at.text_input(key=f"corr_amount_0_{lone}").value == "0.01"
+    at.button(key=f"FormSubmitter:correction-{lone}-Preview and post…").click().run()
+    assert "Dry run (before → after)" in texts(at) or at.button(key="confirm_action")
+    confirm(at)
+    assert f"Transaction {lone} completed" in texts(at)
+    [row] = db.fetch_all("SELECT account, type, amount FROM public.ledger_entries "
+                         "WHERE transaction_id = %s AND account = 'suspense'", (lone,))
+    assert (row["type"], row["amount"]) == ("credit", D("0.01"))

@@ -91,3 +91,29 @@ def test_the_page_shows_the_filtered_list_and_a_deliverys_attempts(console, hook
     tries = frame(at, "attempt", "ok", "status_code", "error")
     assert list(tries["attempt"]) == [1, 2, 3]
     assert "Attempts" in texts(at)
+
+
+def test_an_endpoint_is_disabled_and_enabled_through_the_api_and_recorded(db_url, db, hooks,
+                                                                          api):  # noqa: F811
+    recon = Recon(settings_for(db_url, SGE_ADMIN_API_URL=api, **KEYS))
+    a = hooks["a"]["id"]
+    db.execute("INSERT INTO public.webhook_endpoint_health (endpoint_id, failing_since, "
+               "consecutive_failures) VALUES (%s, now() - interval '30 hours', 40)", (a,))
+    off = recon.console.actions.disable_endpoint("Ada", a)
+    assert off.ok and "disabled" in off.message
+    assert db.fetch_one("SELECT enabled FROM public.webhook_endpoints WHERE id = %s",
+                        (a,))["enabled"] is False
+    refused = recon.console.actions.retry_webhook("Ada", hooks["a_failed"][0]["id"])
+    assert not refused.ok and "disabled" in refused.message  # re-enable first, it says
+    again = recon.console.actions.disable_endpoint("Ada", a)
+    assert not again.ok and again.status_code == 409 and "already disabled" in again.message
+    on = recon.console.actions.enable_endpoint("Ada", a)
+    assert on.ok
+    health = db.fetch_one("SELECT failing_since, consecutive_failures FROM "
+                          "public.webhook_endpoint_health WHERE endpoint_id = %s", (a,))
+    assert (health["failing_since"], health["consecutive_failures"]) == (None, 0)
+    assert [(r["action"], r["target"], r["result"]) for r in actions(db)] == [
+        ("disable_endpoint", a, "ok"), ("retry_webhook", hooks["a_failed"][0]["id"], "failed"),
+        ("disable_endpoint", a, "failed"), ("enable_endpoint", a, "ok")]
+    missing = recon.console.actions.enable_endpoint("Ada", "ep_none")
+    assert missing.status_code == 404

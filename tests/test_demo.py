@@ -97,7 +97,7 @@ def test_demo_runs_refuses_a_second_and_stops_cleanly(cli_env):
 
 def test_the_demo_plants_faults_by_default_and_none_with_clean(new_database, tmp_path):
     """A new user's demo has red lights and something to act on; --clean is all green."""
-    from sge_recon.demo import DEMO_FAULTS, Demo, DemoOptions
+    from refplatform.demo import DEMO_FAULTS, Demo, DemoOptions
     from sge_recon.context import Recon
 
     from .conftest import settings_for

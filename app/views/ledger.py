@@ -139,8 +139,9 @@ if program_ids and kit.supports("ledger_correction") and kit.require_operator("c
         "Program", program_ids, key="correction_program")
     accounts = kit.load(desk.accounts, program, what="the program's accounts") or [desk.suspense]
     proposed = [e.to_json() for e in proposal.entries] if proposal else []
+    suffix = f"_{completing}" if completing else ""  # a proposal's fields start from it afresh
     with st.form(f"correction-{completing or 'new'}", clear_on_submit=False):
-        reason = st.text_input("Reason", key="correction_reason",
+        reason = st.text_input("Reason", key=f"correction_reason{suffix}",
                                value=proposal.reason if proposal else "",
                                placeholder="what is corrected and why (kept with the entry)")
         entries = []
@@ -148,16 +149,16 @@ if program_ids and kit.supports("ledger_correction") and kit.require_operator("c
             row = proposed[i] if i < len(proposed) else {}
             a, t, m, c = st.columns([3, 1.3, 1.5, 1])
             entries.append({
-                "account": a.selectbox("Account", accounts, key=f"corr_account_{i}",
+                "account": a.selectbox("Account", accounts, key=f"corr_account_{i}{suffix}",
                                        index=accounts.index(row["account"])
                                        if row.get("account") in accounts else None,
                                        placeholder="choose an account"),
-                "type": t.selectbox("Type", ["debit", "credit"], key=f"corr_type_{i}",
+                "type": t.selectbox("Type", ["debit", "credit"], key=f"corr_type_{i}{suffix}",
                                     index=["debit", "credit"].index(row["type"]) if row
                                     else i % 2),
-                "amount": m.text_input("Amount", key=f"corr_amount_{i}",
+                "amount": m.text_input("Amount", key=f"corr_amount_{i}{suffix}",
                                        value=row.get("amount", ""), placeholder="0.00"),
-                "currency": c.text_input("Currency", key=f"corr_currency_{i}",
+                "currency": c.text_input("Currency", key=f"corr_currency_{i}{suffix}",
                                          value=row.get("currency", "USD")),
             })
         submitted = st.form_submit_button("Preview and post…")

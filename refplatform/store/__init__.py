@@ -71,6 +71,7 @@ from .money import (
     program_unbalanced_transactions,
     record_reconcile_run,
     same_approver,
+    transaction_entries_for_update,
     write_correction,
 )
 from .traffic import (
@@ -90,6 +91,7 @@ from .webhooks import (
     lock_delivery,
     record_attempt,
     schedule_immediate_attempt,
+    set_endpoint_enabled,
     update_endpoint_health,
 )
 
@@ -106,7 +108,8 @@ __all__ = [
     "program_users", "programs", "queue_control", "queue_depth", "record_attempt",
     "record_reconcile_run", "record_rpc_call", "relax_commit", "reopen_failed_intent",
     "requeue_abandoned_jobs", "requeue_jobs_of", "run_job_now", "same_approver",
-    "schedule_immediate_attempt", "set_intent_status", "set_paused", "update_endpoint_health",
-    "upsert_endpoint", "workers", "write_audit", "write_commission", "write_correction",
+    "schedule_immediate_attempt", "set_endpoint_enabled", "set_intent_status", "set_paused", "update_endpoint_health",
+    "transaction_entries_for_update", "upsert_endpoint", "workers", "write_audit",
+    "write_commission", "write_correction",
     "write_journal", "write_settlement",
 ]

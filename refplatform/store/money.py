@@ -172,11 +172,24 @@ def create_payout_batch(conn: Conn, program_id: str, now: datetime) -> dict | No
 # ledger corrections
 # ---------------------------------------------------------------------------------------------
 def write_correction(conn: Conn, *, program_id: str, reason: str, actor: str,
-                     entries: list[tuple[str, str, Decimal, str]], now: datetime) -> str:
-    transaction_id = new_id("corr")
-    write_journal(conn, program_id=program_id, transaction_id=transaction_id, intent_id=None,
+                     entries: list[tuple[str, str, Decimal, str]], now: datetime,
+                     completing: str | None = None, intent_id: str | None = None) -> str:
+    """A new correcting transaction, or (``completing``) the missing legs of that transaction;
+    the reason is kept in ledger_corrections either way."""
+    transaction_id = completing or new_id("corr")
+    write_journal(conn, program_id=program_id, transaction_id=transaction_id, intent_id=intent_id,
                   entries=entries, now=now)
     conn.execute("INSERT INTO public.ledger_corrections (transaction_id, program_id, reason, actor,"
-                 " entry_count, created_at) VALUES (%s, %s, %s, %s, %s, %s)",
+                 " entry_count, created_at) VALUES (%s, %s, %s, %s, %s, %s)"
+                 " ON CONFLICT (transaction_id) DO UPDATE SET"
+                 " reason = ledger_corrections.reason || ' | ' || excluded.reason,"
+                 " entry_count = ledger_corrections.entry_count + excluded.entry_count",
                  (transaction_id, program_id, reason, actor, len(entries), now))
     return transaction_id
+
+
+def transaction_entries_for_update(conn: Conn, transaction_id: str) -> list[dict]:
+    """A journal transaction's entries, locked (two corrections of it are serialised)."""
+    return conn.execute("SELECT program_id, intent_id, type, amount, currency"
+                        " FROM public.ledger_entries WHERE transaction_id = %s ORDER BY id"
+                        " FOR UPDATE", (transaction_id,)).fetchall()

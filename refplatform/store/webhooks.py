@@ -91,3 +91,23 @@ def update_endpoint_health(conn: Conn, *, endpoint_id: str, ok: bool, now: datet
         return conn.execute("UPDATE public.webhook_endpoints SET enabled = false, disabled_at = %s"
                             " WHERE id = %s AND enabled", (now, endpoint_id)).rowcount > 0
     return False
+
+
+def set_endpoint_enabled(conn: Conn, endpoint_id: str, enabled: bool, now: datetime) -> dict:
+    """Disable or enable an endpoint (an operator's decision). Enabling starts its failure count
+    afresh, so the 24 h rule does not disable it again at its next failure."""
+    row = conn.execute("SELECT id, enabled, disabled_at, url FROM public.webhook_endpoints"
+                       " WHERE id = %s FOR UPDATE", (endpoint_id,)).fetchone()
+    if row is None:
+        raise NotFoundError(f"webhook endpoint {endpoint_id} does not exist; check the id (the "
+                            "console's Webhooks page lists the endpoints)")
+    if row["enabled"] == enabled:
+        state = "enabled" if enabled else f"disabled (since {row['disabled_at']})"
+        raise ConflictError(f"webhook endpoint {endpoint_id} is already {state}; nothing changed")
+    conn.execute("UPDATE public.webhook_endpoints SET enabled = %s, disabled_at = %s"
+                 " WHERE id = %s", (enabled, None if enabled else now, endpoint_id))
+    if enabled:
+        conn.execute("UPDATE public.webhook_endpoint_health SET failing_since = NULL,"
+                     " consecutive_failures = 0, updated_at = %s WHERE endpoint_id = %s",
+                     (now, endpoint_id))
+    return {"endpoint_id": endpoint_id, "enabled": enabled, "url": row["url"]}

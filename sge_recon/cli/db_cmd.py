@@ -8,14 +8,16 @@ def db() -> None:
 
 @db.command("init")
 @click.option("--reference-platform", is_flag=True,
-              help="Also create the reference platform's tables (DESIGN §4, the stand-in the demo "
-                   "and the tests run) where absent. Without it no platform table is created.")
+              help="Also create the reference platform's own tables beside DESIGN §4's (its admin "
+                   "audit log, webhook attempts, ledger corrections: what the demo and the tests "
+                   "run) where absent.")
 @click.pass_obj
 def init(state, reference_platform: bool) -> None:
     """Migrate the recon schema and set up the platform profile (DESIGN §4, §11).
 
-    Under PLATFORM_PROFILE=contract it validates the §4 tables that exist and creates none (with
-    --reference-platform: the reference platform's tables where absent); under any other
+    Under PLATFORM_PROFILE=contract it validates the §4 tables that exist and creates the absent
+    ones (DESIGN §10; with --reference-platform also the reference platform's own tables); under
+    any other
     profile it validates the profile against the live database and (re)creates its
     contract-shaped views in the recon_platform schema, never touching a platform table.
     Idempotent. A platform table of the wrong shape, or a profile entry the database rejects,
@@ -28,12 +30,6 @@ def init(state, reference_platform: bool) -> None:
     report = recon.init_db(platform_ddl=ddl)
     for note in report.notes:
         click.echo(f"Note: {note}", err=True)
-    if report.profile == "contract" and report.missing:
-        click.echo(f"Note: {len(report.missing)} platform tables are absent in {recon.db.where} "
-                   f"({', '.join(report.missing[:3])}{', …' if len(report.missing) > 3 else ''}); "
-                   "sge-recon never creates them: point DATABASE_URL at the platform's database, "
-                   "or run `sge-recon db init --reference-platform` to set up the reference "
-                   "platform (demo, tests).", err=True)
     where = recon.db.where
     if report.profile != "contract":
         click.echo(f"Profile {report.profile}: {len(report.profile_views)} contract tables mapped "

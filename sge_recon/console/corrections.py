@@ -68,12 +68,18 @@ def propose(transaction_id: str, entries: list[dict], suspense: str) -> Proposal
     if "" in off:
         raise UsageError(f"transaction {transaction_id} has entries without a currency; fix "
                          "those on the platform first")
-    legs = [CorrectionEntry(suspense, "credit" if d > 0 else "debit", abs(d), c)
+    legs = [CorrectionEntry(suspense, "credit" if d > 0 else "debit", _readable(abs(d)), c)
             for c, d in sorted(off.items())]
     reason = (f"Complete unbalanced transaction {transaction_id}: the missing "
               + " and ".join(f"{leg.type} of {leg.amount} {leg.currency}" for leg in legs)
               + f" held on {suspense} until explained")
     return Proposal(programs[0], transaction_id, legs, off, reason)
+
+
+def _readable(amount: Decimal) -> Decimal:
+    """The same amount without trailing zeros past the cents (100.000000 -> 100.00)."""
+    cents = amount.quantize(Decimal("0.01"))
+    return cents if cents == amount else Decimal(format(amount.normalize(), "f"))
 
 
 def dry_run(proposal_off: dict[str, Decimal] | None, transaction_id: str | None,

@@ -5,7 +5,7 @@ read-only transaction on one connection (one consistent picture, one connect). T
 library side (``sge_recon.console``) opens the transaction and turns rows into view models.
 
 Hot queries (the Overview's, every refresh) only touch rows in live states, through the partial
-indexes of the platform (the reference platform's refplatform/sql/platform/002_indexes.sql); whole-table aggregates (ledger balances, trends) are
+indexes of the platform (the reference platform's sql/contract/002_indexes.sql); whole-table aggregates (ledger balances, trends) are
 for the drill-down pages, which cache them.
 """
 

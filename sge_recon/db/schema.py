@@ -1,8 +1,9 @@
 """``sge-recon db init``: the ``recon`` migrations, validated against the platform's tables.
 
-The product never creates platform tables of its own accord: a caller that sets up a platform (the
-reference platform's demo and tests, ``db init --reference-platform``) hands its DDL files in as
-``platform_ddl``.
+Under the contract profile the §4 platform schema is created where absent (DESIGN §10,
+``sql/contract/``); a caller that sets up more of a platform (the reference platform's own tables
+for its demo and tests, ``db init --reference-platform``) hands its DDL files in as
+``platform_ddl``. Under any other profile no platform table is created or altered.
 
 Everything happens in one transaction under an advisory lock: either the whole schema is in place
 afterwards, or nothing changed. An existing platform table whose shape breaks the contract (a
@@ -136,6 +137,11 @@ def existing_columns(conn) -> dict[str, dict[str, str]]:
     return out
 
 
+def contract_ddl() -> list[Path]:
+    """DESIGN §4's platform schema, created where absent under the contract profile (§10)."""
+    return sorted((sql_dir() / "contract").glob("*.sql"))
+
+
 def migrations(directory: Path | None = None) -> list[tuple[int, str, Path]]:
     directory = directory or sql_dir() / "recon"
     found = []
@@ -154,9 +160,10 @@ def init_db(db: Database, profile=None, *, platform_ddl: Sequence[Path] = ()) ->
     """Apply pending ``recon`` migrations and set up the platform profile.
 
     Under the ``contract`` profile (``profile`` None or contract) the existing §4 tables are
-    validated, and ``platform_ddl`` (the files of whoever sets up a platform here: the reference
-    platform for the demo and the tests) is run first, in the same transaction; without it no
-    platform table is created (``report.missing`` lists the absent ones). Under any other profile
+    validated and the absent ones created (DESIGN §10: ``sql/contract/``, the contract's schema
+    and the indexes the product's queries rely on); ``platform_ddl`` (the extra tables of whoever
+    sets up a platform here: the reference platform's audit log, attempts, corrections … for the
+    demo and the tests) runs after them, in the same transaction. Under any other profile
     the profile is validated against the live catalogue and its contract-shaped views created in
     sge-recon's own schema: no platform table is ever created or altered.
     """
@@ -192,9 +199,9 @@ def _init_contract_platform(db: Database, conn, report: InitReport,
             + "; ".join(problems[:5]) + ("; …" if len(problems) > 5 else "")
             + ". Nothing was changed. Point DATABASE_URL at the platform's database, fix "
               "those tables, or map them with a platform profile (PLATFORM_PROFILE)")
-    for path in platform_ddl:
+    for path in [*contract_ddl(), *platform_ddl]:
         conn.execute(path.read_text(encoding="utf-8"))  # type: ignore[arg-type]
-    after = set(existing_columns(conn)) if platform_ddl else set(before)
+    after = set(existing_columns(conn))
     report.created_tables = sorted(after - set(before))
     report.missing = sorted(set(CONTRACT) - after)
     drop_profile_views(conn)
