@@ -13,6 +13,7 @@ import sys
 import httpx
 import pytest
 
+from refplatform.simulate import Simulator
 from sge_recon.accounts import AccountService
 from sge_recon.context import Recon
 from sge_recon.db import Database
@@ -40,7 +41,7 @@ def provider():
 @pytest.fixture(scope="module")
 def sso_console(module_db_url, provider, tmp_path_factory):
     recon = Recon(settings_for(module_db_url))
-    recon.simulate(intents=1_000, seed=11)
+    Simulator(recon).run(intents=1_000, seed=11)
     recon.checks.run(trigger="test")
     accounts = AccountService(Database(module_db_url))
     accounts.add("eve", "operator", None, sso_identity="eve@example.com")
