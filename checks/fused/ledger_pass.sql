@@ -30,14 +30,17 @@
 WITH checkpoint AS (
     SELECT watermark FROM recon.ledger_checkpoint
 ), tx AS (
+    -- min/max in byte order ("C"): they only tell whether a transaction's values are all
+    -- equal (the same under any deterministic collation) and are cheaper than the database's
+    -- collation; a value a member shows comes from a one-value transaction or from its entries
     SELECT transaction_id,
            count(*)                                           AS entries,
            count(program_id)                                  AS program_entries,
-           min(program_id)                                    AS program_id,
-           max(program_id)                                    AS last_program_id,
+           min(program_id COLLATE "C")                                    AS program_id,
+           max(program_id COLLATE "C")                                    AS last_program_id,
            count(currency)                                    AS currency_entries,
-           min(currency)                                      AS currency,
-           max(currency)                                      AS last_currency,
+           min(currency COLLATE "C")                                      AS currency,
+           max(currency COLLATE "C")                                      AS last_currency,
            sum(amount) FILTER (WHERE type = 'debit')          AS debits,
            sum(amount) FILTER (WHERE type = 'credit')         AS credits,
            sum(CASE WHEN type = 'debit' THEN amount ELSE -amount END) AS difference,
@@ -46,9 +49,9 @@ WITH checkpoint AS (
                                      amount, currency, created_at))
                FILTER (WHERE id <= (SELECT watermark FROM checkpoint)) AS fingerprint,
            -- 'affiliate:<id>' exactly, as commission_ledger: sub-accounts are not the account
-           min(account) FILTER (WHERE type = 'credit' AND account LIKE 'affiliate:%'
+           min(account COLLATE "C") FILTER (WHERE type = 'credit' AND account LIKE 'affiliate:%'
                                 AND account NOT LIKE 'affiliate:%:%') AS affiliate_account,
-           max(account) FILTER (WHERE type = 'credit' AND account LIKE 'affiliate:%'
+           max(account COLLATE "C") FILTER (WHERE type = 'credit' AND account LIKE 'affiliate:%'
                                 AND account NOT LIKE 'affiliate:%:%') AS last_affiliate_account,
            sum(amount) FILTER (WHERE type = 'credit' AND account LIKE 'affiliate:%'
                                AND account NOT LIKE 'affiliate:%:%') AS affiliate_credits
@@ -185,10 +188,13 @@ ledger_balance AS (
 ),
 -- transaction_balance (checks/transaction_balance.sql)
 per_transaction AS (
-    SELECT transaction_id, program_id, first_currency_key AS currency,
-           last_currency_key AS last_currency, difference
-    FROM judged
-    WHERE difference <> 0 OR first_currency_key <> last_currency_key
+    SELECT j.transaction_id,
+           CASE WHEN j.pure THEN j.program_id ELSE (
+               SELECT min(e.program_id) FROM fallback_entries e
+               WHERE e.transaction_id IS NOT DISTINCT FROM j.transaction_id) END AS program_id,
+           j.first_currency_key AS currency, j.last_currency_key AS last_currency, j.difference
+    FROM judged j
+    WHERE j.difference <> 0 OR j.first_currency_key <> j.last_currency_key
 ), transaction_balance AS (
     SELECT row_number() OVER (ORDER BY u.transaction_id, u.currency) AS n, to_json(u) AS r
     FROM (
