@@ -37,19 +37,27 @@ def floats(rows, *names):
     return [{**r, **{n: float(r[n]) if r[n] is not None else None for n in names}} for r in rows]
 
 
+def wall_clock(rows: list[dict], column: str = "hour") -> list[dict]:
+    """The hours in the viewer's timezone as wall-clock times (the chart draws them as given and
+    its axis names the zone)."""
+    return [{**r, column: kit.local(r[column]).replace(tzinfo=None)}
+            if hasattr(r.get(column), "astimezone") else r for r in rows]
+
+
 st.subheader("Processing time")
 rows = kit.load(processing, days, what="the processing-time trend")
 if rows is not None:
     if rows:
         fig = go.Figure()
-        data = floats(rows, "mean_seconds", "p95_seconds")
+        data = wall_clock(floats(rows, "mean_seconds", "p95_seconds"))
         fig.add_scatter(x=[r["hour"] for r in data], y=[r["mean_seconds"] for r in data],
                         name="mean")
         fig.add_scatter(x=[r["hour"] for r in data], y=[r["p95_seconds"] for r in data],
                         name="p95")
         fig.add_hline(y=float(kit.settings().PROCESSING_TIME_WARN_SECONDS), line_dash="dot",
                       annotation_text="warn")
-        fig.update_layout(yaxis_title="seconds", height=320, margin=dict(t=20, b=20))
+        fig.update_layout(yaxis_title="seconds", xaxis_title=f"hour ({kit.zone_name()})",
+                          height=320, margin=dict(t=20, b=20))
         st.plotly_chart(fig, key="processing_chart")
     else:
         st.info("No intent completed in this window.")
@@ -89,12 +97,14 @@ st.subheader("RPC providers")
 rows = kit.load(rpc, days, what="the RPC calls")
 if rows is not None:
     if rows:
-        data = floats(rows, "mean_latency_ms", "p95_latency_ms", "uptime_pct")
+        data = wall_clock(floats(rows, "mean_latency_ms", "p95_latency_ms", "uptime_pct"))
         left, right = st.columns(2)
+        hour = {"hour": f"hour ({kit.zone_name()})"}
         left.plotly_chart(px.line(data, x="hour", y="p95_latency_ms", color="provider",
-                                  title="p95 latency (ms)", height=300), key="rpc_latency")
+                                  title="p95 latency (ms)", height=300, labels=hour),
+                          key="rpc_latency")
         right.plotly_chart(px.line(data, x="hour", y="uptime_pct", color="provider",
-                                   title="uptime (%)", height=300), key="rpc_uptime")
+                                   title="uptime (%)", height=300, labels=hour), key="rpc_uptime")
     else:
         st.info("No RPC call recorded in this window.")
 
