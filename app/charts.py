@@ -33,7 +33,7 @@ def _padded_range(times: list[datetime], pad: float = 0.03) -> list[datetime]:
     return [start - margin, end + margin]
 
 
-def processing_chart(rows: list[dict], warn_seconds: Any) -> go.Figure:
+def processing_chart(rows: list[dict], warn_seconds: Any, zone: str = "UTC") -> go.Figure:
     hours = [r["hour"] for r in rows]
     fig = go.Figure()
     fig.add_scatter(x=hours, y=[_f(r["mean_seconds"]) for r in rows], name="mean",
@@ -42,7 +42,7 @@ def processing_chart(rows: list[dict], warn_seconds: Any) -> go.Figure:
                     mode="lines", line=dict(color=PALETTE[1], dash="dot"))
     fig.add_hline(y=float(warn_seconds), line_dash="dash", line_color=RED,
                   annotation_text=f"warn {warn_seconds} s", annotation_position="top left")
-    fig.update_layout(yaxis_title="seconds", height=320, **LAYOUT)
+    fig.update_layout(yaxis_title="seconds", xaxis_title=f"hour ({zone})", height=320, **LAYOUT)
     fig.update_xaxes(range=_padded_range(hours))
     fig.update_yaxes(rangemode="tozero")
     return fig
@@ -73,7 +73,7 @@ def queue_heatmap(cells: list[dict]) -> go.Figure | None:
     return fig
 
 
-def payout_chart(rows: list[dict], sla_hours: Any) -> go.Figure:
+def payout_chart(rows: list[dict], sla_hours: Any, zone: str = "UTC") -> go.Figure:
     """Approval → execution per executed batch, in time; past the SLA in red."""
     sla = Decimal(str(sla_hours))
     fig = go.Figure()
@@ -90,14 +90,15 @@ def payout_chart(rows: list[dict], sla_hours: Any) -> go.Figure:
                           "<extra></extra>")
     fig.add_hline(y=float(sla), line_dash="dash", line_color=GREY,
                   annotation_text=f"{sla_hours} h SLA", annotation_position="top left")
-    fig.update_layout(yaxis_title="hours from approval to execution", height=300,
+    fig.update_layout(yaxis_title="hours from approval to execution",
+                      xaxis_title=f"executed ({zone})", height=300,
                       **{**LAYOUT, "hovermode": "closest"})
     fig.update_xaxes(range=_padded_range([r["executed_at"] for r in rows]))
     fig.update_yaxes(rangemode="tozero")
     return fig
 
 
-def rpc_charts(rows: list[dict]) -> tuple[go.Figure, go.Figure]:
+def rpc_charts(rows: list[dict], zone: str = "UTC") -> tuple[go.Figure, go.Figure]:
     """p95 latency and uptime per provider, one colour each, markers on every hour (a provider
     with few calls stays visible), uptime's axis ending just above 100 %."""
     providers = sorted({r["provider"] for r in rows})
@@ -113,8 +114,10 @@ def rpc_charts(rows: list[dict]) -> tuple[go.Figure, go.Figure]:
     hours = [r["hour"] for r in rows]
     lowest = min((_f(r["uptime_pct"]) or 0.0 for r in rows), default=100.0)
     # the axis names the measure (a figure title would sit on the legend)
-    latency.update_layout(yaxis_title="p95 latency (ms)", height=300, **LAYOUT)
-    uptime.update_layout(yaxis_title="uptime (%)", height=300, **LAYOUT)
+    latency.update_layout(yaxis_title="p95 latency (ms)", xaxis_title=f"hour ({zone})",
+                          height=300, **LAYOUT)
+    uptime.update_layout(yaxis_title="uptime (%)", xaxis_title=f"hour ({zone})", height=300,
+                         **LAYOUT)
     for fig in (latency, uptime):
         fig.update_xaxes(range=_padded_range(hours))
     latency.update_yaxes(rangemode="tozero")

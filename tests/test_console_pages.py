@@ -186,6 +186,10 @@ def test_times_are_shown_in_the_viewers_timezone_named_and_kept_for_the_account(
         assert "Opened (Asia/Tokyo)" in labels and "Last seen (Asia/Tokyo)" in labels, labels
         assert db.fetch_one("SELECT timezone FROM recon.console_users WHERE name = 'ada'")[
             "timezone"] == "Asia/Tokyo"
+        open_page(at, "trends")  # the charts' time axes are in the zone too, and say so
+        titles = [json.loads(c.proto.spec)["layout"]["xaxis"]["title"]["text"]
+                  for c in at.get("plotly_chart") if "xaxis" in json.loads(c.proto.spec)["layout"]]
+        assert titles.count("hour (Asia/Tokyo)") == 3, titles  # processing time, the RPC pair
 
         again = app("ada")  # a new session of the same account starts in its timezone
         open_page(again, "overview")

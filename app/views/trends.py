@@ -30,12 +30,20 @@ def rpc(days):
     return kit.service().rpc_health(days)
 
 
+def wall_clock(rows: list[dict], column: str = "hour") -> list[dict]:
+    """The times in the viewer's timezone as wall-clock times (the chart draws them as given and
+    its axis names the zone)."""
+    return [{**r, column: kit.local(r[column]).replace(tzinfo=None)}
+            if hasattr(r.get(column), "astimezone") else r for r in rows]
+
+
 st.subheader("Processing time")
 rows = kit.load(processing, days, what="the processing-time trend")
 if rows is not None:
     if rows:
-        st.plotly_chart(charts.processing_chart(rows, kit.settings().PROCESSING_TIME_WARN_SECONDS),
-                        key="processing_chart")
+        st.plotly_chart(charts.processing_chart(wall_clock(rows),
+                                                kit.settings().PROCESSING_TIME_WARN_SECONDS,
+                                                kit.zone_name()), key="processing_chart")
         st.caption("Seconds from creation to completion of the intents completed in each hour.")
     else:
         st.info("No intent completed in this window.")
@@ -59,7 +67,8 @@ if rows is not None:
     sla = kit.settings().PAYOUT_SLA_HOURS
     if rows:
         late = sum(1 for r in rows if r["hours"] > sla)
-        st.plotly_chart(charts.payout_chart(rows, sla), key="payout_chart")
+        st.plotly_chart(charts.payout_chart(wall_clock(rows, "executed_at"), sla,
+                                            kit.zone_name()), key="payout_chart")
         st.caption(f"{len(rows)} executed batches, {late} past the {sla} h SLA.")
     else:
         st.info("No batch executed in this window.")
@@ -68,7 +77,7 @@ st.subheader("RPC providers")
 rows = kit.load(rpc, days, what="the RPC calls")
 if rows is not None:
     if rows:
-        latency, uptime = charts.rpc_charts(rows)
+        latency, uptime = charts.rpc_charts(wall_clock(rows), kit.zone_name())
         left, right = st.columns(2)
         left.plotly_chart(latency, key="rpc_latency")
         right.plotly_chart(uptime, key="rpc_uptime")
