@@ -1,0 +1,193 @@
+"""The reference admin API's audit: every POST, with the key's identity (never the key), its body
+(scrubbed) and the answer, written to the platform's admin_audit_log; bodies over MAX_BODY_BYTES
+are refused (413) before they are read whole."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from typing import Any
+
+import anyio
+
+from refplatform import store
+
+log = logging.getLogger("refplatform.api")
+MAX_BODY_BYTES = 64 * 1024  # the largest correction (1000 entries) fits in ~110 bytes each
+
+
+# ---------------------------------------------------------------------------------------------
+# audit: every POST, with the key's identity (never the key), body and answer
+# ---------------------------------------------------------------------------------------------
+class BodyTooLarge(Exception):
+    pass
+
+
+class AuditMiddleware:
+    """Pure ASGI middleware, outermost: bounds the body, buffers the (small JSON) answer, records
+    it, then sends it, so the audit row exists by the time the caller sees the answer.
+
+    The body is read here, up to MAX_BODY_BYTES, BEFORE the app (and so before auth) sees it: a
+    larger one (declared by Content-Length or streamed) is answered 413 without being stored or
+    parsed; the audit row then holds only its declared and received sizes."""
+
+    def __init__(self, app, pool: store.PlatformPool, max_body: int = MAX_BODY_BYTES):
+        self.app = app
+        self.pool = pool
+        self.max_body = max_body
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        try:
+            raw = await self._read_body(scope, receive)
+        except BodyTooLarge as exc:
+            await self._refuse_too_large(scope, send, str(exc))
+            return
+        delivered = {"done": False}
+
+        async def replay():
+            if not delivered["done"]:
+                delivered["done"] = True
+                return {"type": "http.request", "body": raw, "more_body": False}
+            return await receive()  # after the body: wait for the disconnect, as a server does
+
+        held: list[dict] = []
+        status = {"code": 500}
+
+        async def holding_send(message):
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            held.append(message)
+            if message["type"] == "http.response.body" and not message.get("more_body"):
+                await anyio.to_thread.run_sync(self._record, scope, raw, status["code"], held)
+                for m in held:
+                    await send(m)
+                held.clear()
+
+        try:
+            await self.app(scope, replay, holding_send)
+        except Exception:
+            await anyio.to_thread.run_sync(self._record, scope, raw, 500, [])
+            raise
+        for m in held:  # a streamed answer that never finished: pass on what we have
+            await send(m)
+
+    async def _read_body(self, scope, receive) -> bytes:
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length")
+        if declared is not None:
+            try:
+                if int(declared) > self.max_body:
+                    raise BodyTooLarge(f"declared {int(declared)} bytes")
+            except ValueError:
+                pass  # a malformed length is the server's business; we still count below
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body:
+                raise BodyTooLarge(f"more than {self.max_body} bytes received")
+            chunks.append(chunk)
+            if not message.get("more_body"):
+                break
+        return b"".join(chunks)
+
+    async def _refuse_too_large(self, scope, send, what: str) -> None:
+        message = (f"the request body is too large ({what}); the admin API accepts at most "
+                   f"{self.max_body} bytes (64 KiB): send fewer correction entries per call")
+        payload = json.dumps({"error": message}).encode()
+        held = [{"type": "http.response.start", "status": 413,
+                 "headers": [(b"content-type", b"application/json"),
+                             (b"content-length", str(len(payload)).encode()),
+                             (b"connection", b"close")]},
+                {"type": "http.response.body", "body": payload}]
+        await anyio.to_thread.run_sync(self._record, scope, None, 413, held, what)
+        for m in held:
+            await send(m)
+
+    def _record(self, scope, raw_body: bytes | None, status_code: int, held: list[dict],
+                too_large: str | None = None) -> None:
+        try:
+            answer = _parse(b"".join(m.get("body", b"") for m in held
+                                     if m["type"] == "http.response.body"))
+            headers = dict(scope.get("headers") or [])
+            actor = (scope.get("state") or {}).get("actor") or (
+                "anonymous" if b"authorization" not in headers else "invalid-key")
+            authenticated = actor not in ("anonymous", "invalid-key")
+            if too_large is not None:
+                body = {"refused": "body too large", "size": too_large[:100]}
+            elif authenticated:
+                body = _parse(raw_body or b"")
+            else:  # refused before auth: a bounded, redacted summary, never the body
+                body = _summary(raw_body or b"")
+            result = "ok" if status_code < 400 else ("error" if status_code >= 500 else "refused")
+            message = None
+            if isinstance(answer, dict):
+                message = answer.get("message") or answer.get("error")
+            target = _target(scope["path"], body if authenticated else None)
+            with self.pool.transaction(timeout=5) as conn:
+                store.write_audit(conn, actor=actor, method="POST", path=scope["path"][:300],
+                                  target=target, body=body, status_code=status_code,
+                                  result=result,
+                                  message=message[:1000] if isinstance(message, str) else None)
+        except Exception:  # the audit must never turn an answer into a crash; it is logged
+            log.exception("could not write the audit log entry for POST %s",
+                          str(scope.get("path"))[:300])
+
+
+def _summary(raw: bytes) -> dict | None:
+    """What an unauthenticated call sent, without what it said: size, hash, field names."""
+    if not raw:
+        return None
+    summary: dict[str, Any] = {"redacted": True, "bytes": len(raw),
+                               "sha256": hashlib.sha256(raw).hexdigest()}
+    try:
+        parsed = json.loads(raw)
+    except ValueError:
+        return summary
+    if isinstance(parsed, dict):
+        summary["fields"] = sorted(_scrub(str(k))[:64] for k in parsed)[:20]
+    return summary
+
+
+def _parse(raw: bytes) -> Any:
+    if not raw:
+        return None
+    try:
+        return _scrub(json.loads(raw))
+    except ValueError:
+        return {"unparseable_body": _scrub(raw[:500].decode("utf-8", "replace"))}
+
+
+def _scrub(value: Any) -> Any:
+    """PostgreSQL text and jsonb cannot hold NUL characters: show them as U+FFFD instead."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {_scrub(k): _scrub(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrub(v) for v in value]
+    return value
+
+
+def _target(path: str, body: Any) -> str | None:
+    parts = path.strip("/").split("/")
+    if len(parts) >= 4 and parts[1] == "payouts":
+        return parts[3]
+    if len(parts) >= 4 and parts[1] == "webhooks" and parts[2] == "endpoints":
+        return parts[3]
+    if len(parts) >= 3 and parts[1] == "webhooks":
+        return parts[2]
+    if isinstance(body, dict):
+        for key in ("intentId", "transactionId", "programId"):
+            if isinstance(body.get(key), str):
+                return body[key][:200]
+    if len(parts) >= 3 and parts[1] == "queue":
+        return "settlement"
+    return None
