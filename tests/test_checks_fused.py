@@ -83,6 +83,12 @@ def _compare(recon: Recon) -> dict:
     return fused
 
 
+@pytest.fixture
+def recon(db_url) -> Recon:
+    """The fused pass is opt-in (FUSED_LEDGER_PASS): these tests turn it on."""
+    return Recon(settings_for(db_url, FUSED_LEDGER_PASS="true"))
+
+
 @pytest.fixture(scope="module")
 def loose_url(module_db_url) -> str:
     _loosen(module_db_url)
@@ -91,7 +97,7 @@ def loose_url(module_db_url) -> str:
 
 @pytest.fixture(scope="module")
 def loose_recon(loose_url) -> Recon:
-    return Recon(settings_for(loose_url, SAMPLE_ROWS=SAMPLE))
+    return Recon(settings_for(loose_url, SAMPLE_ROWS=SAMPLE, FUSED_LEDGER_PASS="true"))
 
 
 entry = st.tuples(st.sampled_from(PROGRAMS), st.sampled_from(ACCOUNTS), st.sampled_from(TYPES),
@@ -206,7 +212,7 @@ def test_a_broken_fused_query_falls_back_to_the_checks_own_files(db_url, tmp_pat
     checks = _catalogue_copy(tmp_path)
     (checks / "fused" / "ledger_pass.sql").write_text(
         "SELECT 'ledger_balance' AS check_name, 1 / 0 AS failing_rows, NULL AS rows")
-    recon = Recon(settings_for(db_url, CHECKS_DIR=checks))
+    recon = Recon(settings_for(db_url, CHECKS_DIR=checks, FUSED_LEDGER_PASS="true"))
     run = recon.checks.run(only=MEMBERS, store=False)
     assert {c.name: c.status for c in run.checks} == dict.fromkeys(MEMBERS, "pass")
     assert not any((c.details or {}).get("fused") for c in run.checks)
@@ -244,6 +250,6 @@ def test_a_member_edited_since_makes_the_fused_pass_stand_aside(db_url, tmp_path
     params = check_params(Settings.load(env={}))
     (fused,) = load_fused(checks, load_catalogue(checks, params), params)
     assert "ledger_balance" in (fused.problem or "")
-    recon = Recon(settings_for(db_url, CHECKS_DIR=checks))
+    recon = Recon(settings_for(db_url, CHECKS_DIR=checks, FUSED_LEDGER_PASS="true"))
     run = recon.checks.run(only=MEMBERS, store=False)
     assert not any((c.details or {}).get("fused") for c in run.checks)

@@ -164,7 +164,7 @@ def test_the_fused_ledger_pass_equals_the_separate_checks_on_sge(new_database):
     """The full run's one-pass ledger checks (checks/fused/ledger_pass.sql, keyed by time here)
     give exactly what each check gives alone from its own .sql, on SGE's text ids, signed
     amounts and (refType, refId) journals, with reconciled history tampered with."""
-    recon = sge(new_database)
+    recon = sge(new_database, FUSED_LEDGER_PASS="true")
     settle(recon)
     program = a_program(recon)
     with psycopg.connect(recon.db.url, autocommit=True) as conn:

@@ -14,6 +14,7 @@ from typing import Any
 
 from ..config import Settings
 from ..metrics.facts import Facts
+from .. import check_names
 
 
 @dataclass(frozen=True)
@@ -30,39 +31,39 @@ class Rule:
 
 
 RULES: dict[str, Rule] = {r.kind: r for r in (
-    Rule("ledger_imbalance", "ledger_balance", "P0",
+    Rule("ledger_imbalance", check_names.LEDGER_BALANCE, "P0",
          "Ledger imbalance: debits and credits differ",
          ("Pause the settlement queue (console: Queue & workers → Pause) so no new entries land.",
           "Open the Ledger page: find the unbalanced transactions (transaction_balance check).",
           "Post a balancing correction through the admin API only after finance signs off."),
          "ledger"),
-    Rule("ledger_tamper", "ledger_tamper", "P0",
+    Rule(check_names.LEDGER_TAMPER, check_names.LEDGER_TAMPER, "P0",
          "Ledger history was modified: reconciled entries changed or deleted",
          ("Freeze payouts for the program; find who wrote to the ledger table.",
           "Compare with the last audit export to see the rows as they were.",
           "Correct, then rebase: sge-recon check --rebase-checkpoint \"reason\"."),
          "ledger"),
-    Rule("worker_down", "worker_status", "P1", "Settlement workers are down",
+    Rule("worker_down", check_names.WORKER_STATUS, "P1", "Settlement workers are down",
          ("Check the worker processes and their logs; restart them.",
           "Check database and RPC reachability (the workers need both).",
           "Once a heartbeat is back, watch the queue drain on the Queue & workers page."),
          "queue"),
-    Rule("queue_paused", "queue_paused", "P3", "Settlement queue is paused",
+    Rule(check_names.QUEUE_PAUSED, check_names.QUEUE_PAUSED, "P3", "Settlement queue is paused",
          ("Ask who paused it and why; a planned maintenance belongs in a silence.",
           "Resume it (console: Queue & workers → Resume) once the reason is over.",
           "If it must stay paused, accept the incident with a note saying until when."),
          "queue"),
-    Rule("queue_depth", "queue_depth", "P2", "Settlement queue is backing up",
+    Rule(check_names.QUEUE_DEPTH, check_names.QUEUE_DEPTH, "P2", "Settlement queue is backing up",
          ("Check that workers are alive and not degraded (Queue & workers page).",
           "Look for a failing dependency (RPC latency, database) slowing every job.",
           "Scale workers out; do not purge the queue."),
          "queue"),
-    Rule("stuck_intents", "stuck_intents", "P1", "Settlement intents are stuck",
+    Rule(check_names.STUCK_INTENTS, check_names.STUCK_INTENTS, "P1", "Settlement intents are stuck",
          ("Open the Intents page, filter stuck intents, read their last_error.",
           "Retry each stuck intent (console: Retry) once the cause is fixed.",
           "If many are stuck in the same status, treat it as a worker/RPC incident."),
          "intents"),
-    Rule("webhook_exhausted", "webhook_exhausted", "P3",
+    Rule(check_names.WEBHOOK_EXHAUSTED, check_names.WEBHOOK_EXHAUSTED, "P3",
          "Webhook deliveries gave up after 5 attempts",
          ("Open the Webhooks page: see which endpoints and events failed.",
           "Contact the program owner if their endpoint is down.",
@@ -78,7 +79,7 @@ RULES: dict[str, Rule] = {r.kind: r for r in (
           "primary's pg_stat_replication.",
           "If it cannot catch up soon, unset PLATFORM_READ_URL so the checks read the primary."),
          "overview"),
-    Rule("webhook_endpoint_failing", "webhook_endpoints_failing", "P3",
+    Rule("webhook_endpoint_failing", check_names.WEBHOOK_ENDPOINTS_FAILING, "P3",
          "Webhook endpoints keep failing",
          ("Open the Webhooks page: check the endpoint's last errors.",
           "Contact the program owner; the platform disables an endpoint failing for 24 h.",),
@@ -125,7 +126,7 @@ def evaluate_rules(facts: Facts, settings: Settings) -> list[Finding]:
 # Kinds whose findings come one per program/currency: one check in one run pages ONCE, listing
 # every program/currency (issue 19). The grouped incident's key is "" so a set that changes while
 # it is open updates its evidence instead of paging again.
-GROUPED_KINDS = ("ledger_imbalance", "ledger_tamper")
+GROUPED_KINDS = ("ledger_imbalance", check_names.LEDGER_TAMPER)
 GROUP_ITEMS_LIMIT = 50  # evidence kept per grouped incident (the count is always exact)
 
 
@@ -192,7 +193,7 @@ def _tamper(facts: Facts) -> list[Finding]:
         amount = Decimal(str(r.get("amount") or 0))
         currency = r.get("currency") or ""
         out.append(Finding(
-            "ledger_tamper", f"{r.get('program_id')}/{currency}",
+            check_names.LEDGER_TAMPER, f"{r.get('program_id')}/{currency}",
             f"Ledger history of program {r.get('program_id')} ({currency}) was modified "
             f"({r.get('problem', 'rows_changed').replace('_', ' ')}): "
             f"{money_text(amount, currency)} changed",
@@ -214,7 +215,7 @@ def _workers(facts: Facts, settings: Settings) -> list[Finding]:
         dict(facts.queue_money),
         {"last_heartbeat_at": facts.last_heartbeat_at.isoformat(),
          "down_seconds": str(int(down)), "workers_seen_24h": facts.workers_recent,
-         "queue_depth": facts.queue_depth, "where": "settlement workers"})]
+         check_names.QUEUE_DEPTH: facts.queue_depth, "where": "settlement workers"})]
 
 
 def _paused(facts: Facts) -> list[Finding]:
@@ -226,23 +227,23 @@ def _paused(facts: Facts) -> list[Finding]:
              if facts.queue_paused_at else "")
     by = f" by {facts.queue_paused_by}" if facts.queue_paused_by else ""
     return [Finding(
-        "queue_paused", "settlement",
+        check_names.QUEUE_PAUSED, "settlement",
         f"Settlement queue paused{by}{since} ({facts.queue_depth} jobs waiting)",
         dict(facts.queue_money),
         {"paused_by": facts.queue_paused_by,
          "paused_at": facts.queue_paused_at.isoformat() if facts.queue_paused_at else None,
-         "queue_depth": facts.queue_depth, "where": facts.queue_source or "settlement queue"})]
+         check_names.QUEUE_DEPTH: facts.queue_depth, "where": facts.queue_source or "settlement queue"})]
 
 
 def _queue(facts: Facts, settings: Settings) -> list[Finding]:
     if facts.queue_depth <= settings.QUEUE_DEPTH_FAIL:
         return []
     return [Finding(
-        "queue_depth", "settlement",
+        check_names.QUEUE_DEPTH, "settlement",
         f"{facts.queue_depth} settlement jobs waiting (limit {settings.QUEUE_DEPTH_FAIL})",
         dict(facts.queue_money),
-        {"queue_depth": facts.queue_depth, "limit": settings.QUEUE_DEPTH_FAIL,
-         "worker_status": facts.worker_status, "where": "settlement queue"})]
+        {check_names.QUEUE_DEPTH: facts.queue_depth, "limit": settings.QUEUE_DEPTH_FAIL,
+         check_names.WORKER_STATUS: facts.worker_status, "where": "settlement queue"})]
 
 
 def _stuck(facts: Facts, settings: Settings) -> list[Finding]:
@@ -251,7 +252,7 @@ def _stuck(facts: Facts, settings: Settings) -> list[Finding]:
     oldest = int((facts.now - facts.oldest_stuck_at).total_seconds() // 60) \
         if facts.oldest_stuck_at else None
     return [Finding(
-        "stuck_intents", "",
+        check_names.STUCK_INTENTS, "",
         f"{facts.stuck_intents_failing} intents stuck for more than "
         f"{settings.INTENT_STUCK_FAIL_MINUTES} min (oldest {oldest} min)",
         dict(facts.stuck_money),
@@ -267,7 +268,7 @@ def _webhooks(facts: Facts, settings: Settings) -> list[Finding]:
     out = []
     if facts.webhook_exhausted:
         out.append(Finding(
-            "webhook_exhausted", "",
+            check_names.WEBHOOK_EXHAUSTED, "",
             f"{facts.webhook_exhausted} webhook deliveries exhausted their attempts",
             {}, {"exhausted": facts.webhook_exhausted,
                  "where": "endpoints " + ", ".join(sorted({str(r["endpoint_id"])

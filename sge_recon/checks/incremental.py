@@ -22,12 +22,13 @@ from ..db import ledger_checkpoint as checkpoint
 from ..db.connection import DriverError
 from ..errors import ReconError
 from .model import CheckDefinition, FusedQuery
+from .. import check_names
 
 log = logging.getLogger(__name__)
 
 INCREMENTAL_SQL = {
-    "ledger_balance": checkpoint.INCREMENTAL_LEDGER_BALANCE,
-    "transaction_balance": checkpoint.INCREMENTAL_TRANSACTION_BALANCE,
+    check_names.LEDGER_BALANCE: checkpoint.INCREMENTAL_LEDGER_BALANCE,
+    check_names.TRANSACTION_BALANCE: checkpoint.INCREMENTAL_TRANSACTION_BALANCE,
 }
 
 
@@ -59,7 +60,7 @@ def keyed(definitions: list[CheckDefinition], relations) -> list[CheckDefinition
     if relations.ledger_order == "id":
         return definitions
     return [dataclasses.replace(d, sql=checkpoint.keyed_sql(d.sql, relations))
-            if d.problem is None and (d.name in INCREMENTAL_SQL or d.name == "ledger_tamper")
+            if d.problem is None and (d.name in INCREMENTAL_SQL or d.name == check_names.LEDGER_TAMPER)
             else d for d in definitions]
 
 

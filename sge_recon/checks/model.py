@@ -11,6 +11,7 @@ from typing import Any
 from uuid import UUID
 
 from .thresholds import Thresholds
+from .. import check_names
 
 STATUSES = ("pass", "warn", "fail", "error")
 # DESIGN §5: the connected platform has no data for the check (its profile declares the source
@@ -170,9 +171,9 @@ def json_row(row: dict) -> dict:
 # -- `check --format json`: stable types ----------------------------------------------------------
 # A check's value is a measure, never money (seconds, jobs, a status): a JSON number, except where
 # it encodes a status, which is reported as its word.
-VALUE_WORDS = {"worker_status": {0: "healthy", 1: "degraded", 2: "down"}}
+VALUE_WORDS = {check_names.WORKER_STATUS: {0: "healthy", 1: "degraded", 2: "down"}}
 # row columns holding a status code: reported under a new name as the word
-ROW_WORDS = {"worker_status": {"overall_code": "overall"}}
+ROW_WORDS = {check_names.WORKER_STATUS: {"overall_code": "overall"}}
 # Decimal row columns that are measures or counts (numbers), not money (decimal strings)
 MEASURE_COLUMNS = frozenset({"value", "intents"})
 MEASURE_SUFFIXES = ("_seconds", "_hours", "_minutes", "_ms", "_count", "_failures")

@@ -16,6 +16,7 @@ from decimal import Decimal
 from ..queues import QueueSnapshot, QueueSource, QueueUnavailable
 from .model import CheckDefinition, CheckResult
 from .sql_engine import errored, evaluate
+from .. import check_names
 
 ENGINE = "bullmq"
 WORKER_CODES = {"healthy": 0, "degraded": 1, "down": 2}
@@ -35,7 +36,7 @@ def measure(definition: CheckDefinition, snap: QueueSnapshot, started: float) ->
     now = snap.measured_at or datetime.now(timezone.utc)
     details = {"source": snap.where, "settlement_queue": snap.settlement_queue,
                "read_ms": round(snap.duration_ms, 3)}
-    if definition.name == "queue_depth":
+    if definition.name == check_names.QUEUE_DEPTH:
         s = snap.settlement
         oldest = snap.oldest_waiting_seconds(now)
         rows = [{"queue": c.queue, "value": Decimal(c.depth), "waiting": c.waiting,
@@ -48,14 +49,14 @@ def measure(definition: CheckDefinition, snap: QueueSnapshot, started: float) ->
         # the check's value is the settlement queue's depth; the other queues are shown beside it
         rows.sort(key=lambda r: r["queue"] != snap.settlement_queue)
         return evaluate(definition, 1, Decimal(s.depth), rows, started, ENGINE, details)
-    if definition.name == "queue_paused":
+    if definition.name == check_names.QUEUE_PAUSED:
         # BullMQ keeps no record of who paused a queue or when: the row says so
         s = snap.settlement
         rows = [{"queue": s.queue, "paused_by": None, "paused_at": None, "paused_seconds": None,
                  "waiting": s.depth}] if s.paused else []
         details["paused"] = s.paused
         return evaluate(definition, len(rows), None, rows, started, ENGINE, details)
-    if definition.name == "worker_status":
+    if definition.name == check_names.WORKER_STATUS:
         state = snap.worker_state
         code = WORKER_CODES[state]
         stalled = {j.id for j in snap.stalled}

@@ -123,7 +123,7 @@ class CheckService:
         definitions = incremental.keyed(definitions, self.db.relations)
         # the full SQL run takes the ledger checks from one pass (checks/fused/); the per-minute
         # run has its incremental forms, GX runs every check's own expectation
-        fused = [] if fast_only or engine != "sql" else \
+        fused = [] if fast_only or engine != "sql" or not self.settings.FUSED_LEDGER_PASS else \
             incremental.keyed_fused(self.fused(), self.db.relations)
         runnable, unavailable = self._split_unavailable(definitions)
         runnable, queued = self._split_queue_measured(runnable)

@@ -18,6 +18,7 @@ from ..config import Settings
 from ..db import console as q
 from .health import (WORKER_LIGHTS, HealthMetric, Light, processing_light, queue_light,
                       worker_state)
+from .. import check_names
 
 
 @dataclass(frozen=True)
@@ -141,7 +142,7 @@ def _replica_fields(replica: Any) -> dict[str, Any]:
 
 
 # -- the four health metrics ---------------------------------------------------------------------
-LEDGER_CHECKS = ("ledger_balance", "transaction_balance")
+LEDGER_CHECKS = (check_names.LEDGER_BALANCE, check_names.TRANSACTION_BALANCE)
 STALE_AFTER_SECONDS = 25 * 3600  # the daily reconciliation, and an hour of slack
 
 
@@ -218,12 +219,12 @@ def stuck_alert(row: dict, settings: Settings) -> AlertSummary:
     detail = (f"Oldest stuck for {_duration(row.get('oldest_seconds'))}; {over} past "
               f"{settings.INTENT_STUCK_FAIL_MINUTES} min." if count else
               f"No intent stuck longer than {settings.INTENT_TIMEOUT_MINUTES} min.")
-    return AlertSummary("stuck_intents", "Stuck intents", count, dict(row.get("money") or {}),
+    return AlertSummary(check_names.STUCK_INTENTS, "Stuck intents", count, dict(row.get("money") or {}),
                         detail, light, "intents")
 
 
 def imbalance_alert(results: dict[str, Any]) -> AlertSummary:
-    result = results.get("ledger_balance")
+    result = results.get(check_names.LEDGER_BALANCE)
     if result is None or result.status == "error":
         return AlertSummary("ledger_imbalances", "Ledger imbalances", 0, None,
                             "Unknown: no usable ledger_balance result stored.", Light.GREY, "ledger")
@@ -260,11 +261,11 @@ def webhook_alert(row: dict, settings: Settings) -> AlertSummary:
 # Which catalogue check each light stands for: a light whose check the connected platform cannot
 # support (its profile declares the data absent) is grey with the profile's reason, never a
 # zero shown green.
-METRIC_CHECKS = {"Ledger status": "ledger_balance", "Worker status": "worker_status",
-                 "Queue depth": "queue_depth", "Average processing time": "processing_time"}
-ALERT_CHECKS = {"stuck_intents": ("stuck_intents",), "ledger_imbalances": ("ledger_balance",),
-                "pending_payouts": ("payout_batch_sla",),
-                "webhook_failures": ("webhook_exhausted", "webhook_retries")}
+METRIC_CHECKS = {"Ledger status": check_names.LEDGER_BALANCE, "Worker status": check_names.WORKER_STATUS,
+                 "Queue depth": check_names.QUEUE_DEPTH, "Average processing time": check_names.PROCESSING_TIME}
+ALERT_CHECKS = {check_names.STUCK_INTENTS: (check_names.STUCK_INTENTS,), "ledger_imbalances": (check_names.LEDGER_BALANCE,),
+                "pending_payouts": (check_names.PAYOUT_BATCH_SLA,),
+                "webhook_failures": (check_names.WEBHOOK_EXHAUSTED, check_names.WEBHOOK_RETRIES)}
 
 
 def mark_unavailable(overview: Overview, unavailable: dict[str, str]) -> Overview:

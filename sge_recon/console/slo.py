@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from ..db import console as q
+from .. import check_names
 
 
 @dataclass(frozen=True)
@@ -47,9 +48,9 @@ class Slo:
 def compute_slos(conn, days: int, payout_sla_hours: int, state_conn=None) -> list[Slo]:
     """``conn`` reads the platform, ``state_conn`` (default ``conn``) the stored results."""
     state_conn = state_conn or conn
-    availability = q.check_status_counts(state_conn, "worker_status", days)
+    availability = q.check_status_counts(state_conn, check_names.WORKER_STATUS, days)
     latency = q.intent_latency_slo(conn, days, 5)
-    balanced = q.check_status_counts(state_conn, "ledger_balance", days)
+    balanced = q.check_status_counts(state_conn, check_names.LEDGER_BALANCE, days)
     payouts = q.payout_slo(conn, days, payout_sla_hours)
     return [
         Slo("Availability", Decimal("0.999"), int(availability.get("not_failed") or 0),

@@ -2,8 +2,9 @@
 hold a program's payouts, and the two-person overrides in recon.breaker_overrides."""
 
 from __future__ import annotations
+from .. import check_names
 
-BREAKER_KINDS = ["ledger_imbalance", "ledger_tamper"]
+BREAKER_KINDS = ["ledger_imbalance", check_names.LEDGER_TAMPER]
 
 
 def batch_program(conn, batch_id: str) -> dict | None:

@@ -19,6 +19,7 @@ from psycopg import sql
 
 from ..errors import ExportError
 from .connection import Database
+from .. import check_names
 
 if TYPE_CHECKING:  # the specs are plain data owned by the exports service
     from ..exports.tables import Column, TableSpec
@@ -230,7 +231,7 @@ AUDIT_VIEWS = {
                count(*)                                                 AS entry_count
         FROM ledger_entries GROUP BY program_id, currency, account
         ORDER BY program_id, currency, account""",
-    "transaction_balance": """
+    check_names.TRANSACTION_BALANCE: """
         SELECT transaction_id, program_id, currency, min(created_at) AS created_at,
                coalesce(sum(amount) FILTER (WHERE type = 'debit'), 0)  AS debits,
                coalesce(sum(amount) FILTER (WHERE type = 'credit'), 0) AS credits,

@@ -16,6 +16,7 @@ from .manifest import MANIFEST, read_manifest, sha256_of
 from .signing import SIGNATURE, check_signature
 from .tables import JOURNAL, LEDGER, TABLES
 from .totals import money
+from .. import check_names
 
 SAMPLE = 20
 FORMAT_2_TABLES = (JOURNAL, "breaker_overrides", "silences")  # unbalanced transactions named one by one; the count is always exact
@@ -283,7 +284,7 @@ def _transaction_check_at_export(manifest: dict[str, Any]) -> str | None:
     checks = manifest.get("checks_at_export")
     results = checks.get("results") if isinstance(checks, dict) else None
     for result in results if isinstance(results, list) else []:
-        if isinstance(result, dict) and result.get("name") == "transaction_balance":
+        if isinstance(result, dict) and result.get("name") == check_names.TRANSACTION_BALANCE:
             return result.get("status")
     return None
 

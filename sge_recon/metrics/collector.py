@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Iterator
 
 from ..db import ops
 from .facts import WORKER_STATUSES, Facts, gather_facts
+from .. import check_names
 
 if TYPE_CHECKING:
     from ..context import Recon
@@ -93,10 +94,10 @@ def core_gauges(facts: Facts) -> list[Gauge]:
     endpoints.add(len(facts.failing_endpoints))
     # A signal the platform has no data for exports no series: an absent series is not a zero
     # (sge_check_status{status="unavailable"} says why it is missing).
-    by_check = {"processing_time": [processing], "ledger_balance": [ledger],
-                "queue_depth": [queue], "queue_paused": [paused], "worker_status": [workers, live, down],
-                "stuck_intents": [stuck, oldest], "webhook_exhausted": [exhausted],
-                "webhook_retries": [retrying], "webhook_endpoints_failing": [endpoints]}
+    by_check = {check_names.PROCESSING_TIME: [processing], check_names.LEDGER_BALANCE: [ledger],
+                check_names.QUEUE_DEPTH: [queue], check_names.QUEUE_PAUSED: [paused], check_names.WORKER_STATUS: [workers, live, down],
+                check_names.STUCK_INTENTS: [stuck, oldest], check_names.WEBHOOK_EXHAUSTED: [exhausted],
+                check_names.WEBHOOK_RETRIES: [retrying], check_names.WEBHOOK_ENDPOINTS_FAILING: [endpoints]}
     return [g for check, gauges in by_check.items() if facts.has(check) for g in gauges]
 
 
@@ -113,7 +114,7 @@ def exported_gauges(facts: Facts) -> list[Gauge]:
                    ("program_id", "currency"))
     for d in facts.ledger:
         ledger.add(d.difference, d.program_id, d.currency)
-    twins = [g for check, g in (("queue_depth", queue), ("ledger_balance", ledger))
+    twins = [g for check, g in ((check_names.QUEUE_DEPTH, queue), (check_names.LEDGER_BALANCE, ledger))
              if facts.has(check)]
     return gauges + twins + replica_gauges(facts)
 

@@ -14,6 +14,7 @@ from decimal import Decimal
 from ..config import Settings
 from ..db import Database, ledger_checkpoint, ops
 from ..db.relations import CONTRACT_RELATIONS, PlatformRelations
+from .. import check_names
 
 WORKER_STATUSES = ("healthy", "degraded", "down")
 
@@ -111,7 +112,7 @@ def gather_facts(db: Database, settings: Settings, now: datetime,
         facts.replica_problem = fresh.refusal
     facts.unavailable = unavailable
     apply_queue_source(facts, db, settings)
-    if "worker_status" in facts.unavailable:
+    if check_names.WORKER_STATUS in facts.unavailable:
         facts.worker_status = "unavailable"
     return facts
 
@@ -155,7 +156,7 @@ def _down_since(db: Database, now: datetime) -> datetime:
 
     since = now
     try:
-        rows = store.result_history(db, "worker_status", 240)
+        rows = store.result_history(db, check_names.WORKER_STATUS, 240)
     except Exception:  # noqa: BLE001 - no history readable: down from now
         return since
     for r in rows:  # newest first

@@ -16,13 +16,14 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 from ..errors import ReconError
+from .. import check_names
 
 if TYPE_CHECKING:
     from ..config import Settings
     from ..db.relations import PlatformRelations
 
 # The checks measured from the queue source instead of PostgreSQL when the profile declares one.
-QUEUE_CHECKS = ("queue_paused", "queue_depth", "worker_status")
+QUEUE_CHECKS = (check_names.QUEUE_PAUSED, check_names.QUEUE_DEPTH, check_names.WORKER_STATUS)
 # Job states a user can list (BullMQ's names).
 JOB_STATES = ("waiting", "prioritized", "delayed", "active", "failed", "completed")
 
