@@ -6,7 +6,7 @@ from datetime import time, timedelta
 import streamlit as st
 
 import console_kit as kit
-from sge_recon import check_names
+from sge_recon.check_names import LEDGER_TAMPER, QUEUE_DEPTH, STUCK_INTENTS, WEBHOOK_EXHAUSTED
 
 kit.page_header("Incidents", "Opened by the alerting job (P0 ledger imbalance, P1 workers down, "
                              "P2 queue > 500, P3 webhook failures).")
@@ -159,8 +159,8 @@ elif silences is not None:
 why = kit.why_not()
 DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 with st.form("silence_form"):
-    kinds = ["every kind", "ledger_imbalance", check_names.LEDGER_TAMPER, "worker_down", check_names.QUEUE_DEPTH,
-             check_names.STUCK_INTENTS, check_names.WEBHOOK_EXHAUSTED, "webhook_endpoint_failing"]
+    kinds = ["every kind", "ledger_imbalance", LEDGER_TAMPER, "worker_down", QUEUE_DEPTH,
+             STUCK_INTENTS, WEBHOOK_EXHAUSTED, "webhook_endpoint_failing"]
     kind = st.selectbox("Incident kind", kinds, key="silence_kind")
     program = st.text_input("Program (empty: any)", key="silence_program")
     s_reason = st.text_input("Reason", key="silence_reason",

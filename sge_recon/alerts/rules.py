@@ -215,7 +215,7 @@ def _workers(facts: Facts, settings: Settings) -> list[Finding]:
         dict(facts.queue_money),
         {"last_heartbeat_at": facts.last_heartbeat_at.isoformat(),
          "down_seconds": str(int(down)), "workers_seen_24h": facts.workers_recent,
-         check_names.QUEUE_DEPTH: facts.queue_depth, "where": "settlement workers"})]
+         "queue_depth": facts.queue_depth, "where": "settlement workers"})]
 
 
 def _paused(facts: Facts) -> list[Finding]:
@@ -232,7 +232,8 @@ def _paused(facts: Facts) -> list[Finding]:
         dict(facts.queue_money),
         {"paused_by": facts.queue_paused_by,
          "paused_at": facts.queue_paused_at.isoformat() if facts.queue_paused_at else None,
-         check_names.QUEUE_DEPTH: facts.queue_depth, "where": facts.queue_source or "settlement queue"})]
+         "queue_depth": facts.queue_depth,
+         "where": facts.queue_source or "settlement queue"})]
 
 
 def _queue(facts: Facts, settings: Settings) -> list[Finding]:
@@ -242,8 +243,8 @@ def _queue(facts: Facts, settings: Settings) -> list[Finding]:
         check_names.QUEUE_DEPTH, "settlement",
         f"{facts.queue_depth} settlement jobs waiting (limit {settings.QUEUE_DEPTH_FAIL})",
         dict(facts.queue_money),
-        {check_names.QUEUE_DEPTH: facts.queue_depth, "limit": settings.QUEUE_DEPTH_FAIL,
-         check_names.WORKER_STATUS: facts.worker_status, "where": "settlement queue"})]
+        {"queue_depth": facts.queue_depth, "limit": settings.QUEUE_DEPTH_FAIL,
+         "worker_status": facts.worker_status, "where": "settlement queue"})]
 
 
 def _stuck(facts: Facts, settings: Settings) -> list[Finding]:

@@ -22,13 +22,13 @@ from ..db import ledger_checkpoint as checkpoint
 from ..db.connection import DriverError
 from ..errors import ReconError
 from .model import CheckDefinition, FusedQuery
-from .. import check_names
+from ..check_names import LEDGER_BALANCE, LEDGER_TAMPER, TRANSACTION_BALANCE
 
 log = logging.getLogger(__name__)
 
 INCREMENTAL_SQL = {
-    check_names.LEDGER_BALANCE: checkpoint.INCREMENTAL_LEDGER_BALANCE,
-    check_names.TRANSACTION_BALANCE: checkpoint.INCREMENTAL_TRANSACTION_BALANCE,
+    LEDGER_BALANCE: checkpoint.INCREMENTAL_LEDGER_BALANCE,
+    TRANSACTION_BALANCE: checkpoint.INCREMENTAL_TRANSACTION_BALANCE,
 }
 
 
@@ -60,7 +60,7 @@ def keyed(definitions: list[CheckDefinition], relations) -> list[CheckDefinition
     if relations.ledger_order == "id":
         return definitions
     return [dataclasses.replace(d, sql=checkpoint.keyed_sql(d.sql, relations))
-            if d.problem is None and (d.name in INCREMENTAL_SQL or d.name == check_names.LEDGER_TAMPER)
+            if d.problem is None and (d.name in INCREMENTAL_SQL or d.name == LEDGER_TAMPER)
             else d for d in definitions]
 
 

@@ -26,7 +26,7 @@ from .overview import (AlertSummary, Overview, apply_queue_snapshot, build_overv
 from .runbook import CHECKLISTS, INCIDENT_GUIDE, ITEMS, item_day, period_days
 from .slo import Slo, compute_slos
 from .trends import TrendsReader
-from .. import check_names
+from ..check_names import LEDGER_BALANCE, TRANSACTION_BALANCE
 
 if TYPE_CHECKING:
     from ..context import Recon
@@ -188,7 +188,7 @@ class ConsoleService(TrendsReader):
 
     def ledger_check_results(self) -> dict[str, Any]:
         results = self.recon.checks.latest_results()
-        return {n: results[n] for n in (check_names.LEDGER_BALANCE, check_names.TRANSACTION_BALANCE) if n in results}
+        return {n: results[n] for n in (LEDGER_BALANCE, TRANSACTION_BALANCE) if n in results}
 
     def unbalanced_transactions(self, program_id: str, currency: str, limit: int = 200):
         return self.read_platform(lambda c: q.unbalanced_transactions(c, program_id, currency, limit))

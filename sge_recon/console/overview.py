@@ -18,7 +18,10 @@ from ..config import Settings
 from ..db import console as q
 from .health import (WORKER_LIGHTS, HealthMetric, Light, processing_light, queue_light,
                       worker_state)
-from .. import check_names
+from ..check_names import (
+    LEDGER_BALANCE, PAYOUT_BATCH_SLA, PROCESSING_TIME, QUEUE_DEPTH, STUCK_INTENTS,
+    TRANSACTION_BALANCE, WEBHOOK_EXHAUSTED, WEBHOOK_RETRIES, WORKER_STATUS,
+)
 
 
 @dataclass(frozen=True)
@@ -142,7 +145,7 @@ def _replica_fields(replica: Any) -> dict[str, Any]:
 
 
 # -- the four health metrics ---------------------------------------------------------------------
-LEDGER_CHECKS = (check_names.LEDGER_BALANCE, check_names.TRANSACTION_BALANCE)
+LEDGER_CHECKS = (LEDGER_BALANCE, TRANSACTION_BALANCE)
 STALE_AFTER_SECONDS = 25 * 3600  # the daily reconciliation, and an hour of slack
 
 
@@ -219,12 +222,12 @@ def stuck_alert(row: dict, settings: Settings) -> AlertSummary:
     detail = (f"Oldest stuck for {_duration(row.get('oldest_seconds'))}; {over} past "
               f"{settings.INTENT_STUCK_FAIL_MINUTES} min." if count else
               f"No intent stuck longer than {settings.INTENT_TIMEOUT_MINUTES} min.")
-    return AlertSummary(check_names.STUCK_INTENTS, "Stuck intents", count, dict(row.get("money") or {}),
+    return AlertSummary(STUCK_INTENTS, "Stuck intents", count, dict(row.get("money") or {}),
                         detail, light, "intents")
 
 
 def imbalance_alert(results: dict[str, Any]) -> AlertSummary:
-    result = results.get(check_names.LEDGER_BALANCE)
+    result = results.get(LEDGER_BALANCE)
     if result is None or result.status == "error":
         return AlertSummary("ledger_imbalances", "Ledger imbalances", 0, None,
                             "Unknown: no usable ledger_balance result stored.", Light.GREY, "ledger")
@@ -261,11 +264,11 @@ def webhook_alert(row: dict, settings: Settings) -> AlertSummary:
 # Which catalogue check each light stands for: a light whose check the connected platform cannot
 # support (its profile declares the data absent) is grey with the profile's reason, never a
 # zero shown green.
-METRIC_CHECKS = {"Ledger status": check_names.LEDGER_BALANCE, "Worker status": check_names.WORKER_STATUS,
-                 "Queue depth": check_names.QUEUE_DEPTH, "Average processing time": check_names.PROCESSING_TIME}
-ALERT_CHECKS = {check_names.STUCK_INTENTS: (check_names.STUCK_INTENTS,), "ledger_imbalances": (check_names.LEDGER_BALANCE,),
-                "pending_payouts": (check_names.PAYOUT_BATCH_SLA,),
-                "webhook_failures": (check_names.WEBHOOK_EXHAUSTED, check_names.WEBHOOK_RETRIES)}
+METRIC_CHECKS = {"Ledger status": LEDGER_BALANCE, "Worker status": WORKER_STATUS,
+                 "Queue depth": QUEUE_DEPTH, "Average processing time": PROCESSING_TIME}
+ALERT_CHECKS = {STUCK_INTENTS: (STUCK_INTENTS,), "ledger_imbalances": (LEDGER_BALANCE,),
+                "pending_payouts": (PAYOUT_BATCH_SLA,),
+                "webhook_failures": (WEBHOOK_EXHAUSTED, WEBHOOK_RETRIES)}
 
 
 def mark_unavailable(overview: Overview, unavailable: dict[str, str]) -> Overview:

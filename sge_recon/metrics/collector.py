@@ -19,7 +19,10 @@ from typing import TYPE_CHECKING, Iterator
 
 from ..db import ops
 from .facts import WORKER_STATUSES, Facts, gather_facts
-from .. import check_names
+from ..check_names import (
+    LEDGER_BALANCE, PROCESSING_TIME, QUEUE_DEPTH, QUEUE_PAUSED, STUCK_INTENTS,
+    WEBHOOK_ENDPOINTS_FAILING, WEBHOOK_EXHAUSTED, WEBHOOK_RETRIES, WORKER_STATUS,
+)
 
 if TYPE_CHECKING:
     from ..context import Recon
@@ -94,10 +97,10 @@ def core_gauges(facts: Facts) -> list[Gauge]:
     endpoints.add(len(facts.failing_endpoints))
     # A signal the platform has no data for exports no series: an absent series is not a zero
     # (sge_check_status{status="unavailable"} says why it is missing).
-    by_check = {check_names.PROCESSING_TIME: [processing], check_names.LEDGER_BALANCE: [ledger],
-                check_names.QUEUE_DEPTH: [queue], check_names.QUEUE_PAUSED: [paused], check_names.WORKER_STATUS: [workers, live, down],
-                check_names.STUCK_INTENTS: [stuck, oldest], check_names.WEBHOOK_EXHAUSTED: [exhausted],
-                check_names.WEBHOOK_RETRIES: [retrying], check_names.WEBHOOK_ENDPOINTS_FAILING: [endpoints]}
+    by_check = {PROCESSING_TIME: [processing], LEDGER_BALANCE: [ledger],
+                QUEUE_DEPTH: [queue], QUEUE_PAUSED: [paused], WORKER_STATUS: [workers, live, down],
+                STUCK_INTENTS: [stuck, oldest], WEBHOOK_EXHAUSTED: [exhausted],
+                WEBHOOK_RETRIES: [retrying], WEBHOOK_ENDPOINTS_FAILING: [endpoints]}
     return [g for check, gauges in by_check.items() if facts.has(check) for g in gauges]
 
 
@@ -114,7 +117,7 @@ def exported_gauges(facts: Facts) -> list[Gauge]:
                    ("program_id", "currency"))
     for d in facts.ledger:
         ledger.add(d.difference, d.program_id, d.currency)
-    twins = [g for check, g in ((check_names.QUEUE_DEPTH, queue), (check_names.LEDGER_BALANCE, ledger))
+    twins = [g for check, g in ((QUEUE_DEPTH, queue), (LEDGER_BALANCE, ledger))
              if facts.has(check)]
     return gauges + twins + replica_gauges(facts)
 
