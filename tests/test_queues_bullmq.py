@@ -242,10 +242,12 @@ def test_queue_page_lists_failed_jobs_and_retries_one_through_bullmq(sge_url, wo
     assert counts.set_index("queue").loc["intents", "waiting"] == 3
     words = texts(at)
     assert "stalled job" in words and "Depth (waiting + prioritized) 4" in words
+    assert at.button(key="retry_intents").disabled  # nothing ticked: nothing to retry
+    at.multiselect(key="retry_pick_intents").select("job-failed").run()
     at.button(key="retry_intents").click().run()
     at.button(key="confirm_action").click().run()
     assert not at.exception, [e.value for e in at.exception]
-    assert "moved from failed back to waiting" in texts(at)
+    assert "Moved back to waiting 1 of 1 job(s)." in texts(at)
     operator = open_page(app("ada"), "queue")  # an operator sees the jobs but cannot act
     assert not [b for b in operator.button if b.key == "retry_intents"]
     assert "only an admin account pauses, resumes or retries" in texts(operator)

@@ -89,13 +89,18 @@ def bullmq_page() -> None:
                       hide_index=True, key=f"failed_{name}")
             if operator_ok:
                 ids = [j.id for j in lists["failed"]]
-                picked = st.selectbox("Failed job to retry", ids, key=f"retry_pick_{name}")
-                if st.button("Retry job…", key=f"retry_{name}"):
+                picked = st.multiselect("Failed jobs to retry", ids, key=f"retry_pick_{name}",
+                                        placeholder="Tick the failed jobs to retry")
+                if st.button(f"Retry {len(picked)} selected…", key=f"retry_{name}",
+                             disabled=not picked):
+                    chosen = list(picked)
                     kit.ask_to_confirm(
-                        "queue", f"Retry job {picked}",
-                        f"Move failed job **{picked}** of **{name}** back to waiting through "
-                        "BullMQ?",
-                        lambda q=name, j=picked: kit.service().actions.retry_bullmq_job(op, q, j))
+                        "queue", f"Retry {len(chosen)} job(s) of {name}",
+                        "Move failed job(s) " + ", ".join(f"**{j}**" for j in chosen)
+                        + f" of **{name}** back to waiting through BullMQ (each recorded)?",
+                        lambda q=name, js=chosen:
+                            kit.service().actions.retry_bullmq_jobs(op, q, js),
+                        target=f"{len(chosen)} job(s) of {name}")
         if lists["delayed"]:
             st.subheader(f"Delayed jobs · {name}")
             kit.table([{"job_id": j.id, "name": j.name, "runs_at": j.run_at,

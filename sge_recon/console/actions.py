@@ -215,6 +215,12 @@ class ActionService:
                                   {"queue": queue, "jobId": job_id},
                                   lambda s: s.retry(queue, job_id))
 
+    def retry_bullmq_jobs(self, operator: str, queue: str, job_ids: list[str]) -> ActionOutcome:
+        """Retry many failed BullMQ jobs: one BullMQ retry and action-log row each."""
+        from .bulk import retry_bullmq_jobs
+
+        return retry_bullmq_jobs(self, operator, queue, job_ids)
+
     def _queue_action(self, operator: str, action: str, target: str, request: dict,
                       work: Callable[[Any], str]) -> ActionOutcome:
         """Run ``work`` on the platform's queue source (BullMQ) and record it like an API call:

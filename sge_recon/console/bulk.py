@@ -26,6 +26,16 @@ def retry_intents(actions: "ActionService", operator: str, intent_ids: list[str]
     return summarise("retry_intents", outcomes, "Re-enqueued", "intent(s)")
 
 
+def retry_bullmq_jobs(actions: "ActionService", operator: str, queue: str,
+                      job_ids: list[str]) -> ActionOutcome:
+    ids = list(dict.fromkeys(i for i in job_ids if i))
+    if not ids:
+        raise UsageError(f"no job of {queue} chosen to retry; tick the failed jobs first")
+    _within_limit(len(ids), f"jobs of {queue} chosen")
+    outcomes = [actions.retry_bullmq_job(operator, queue, i) for i in ids]
+    return summarise("retry_jobs", outcomes, "Moved back to waiting", "job(s)")
+
+
 def recover_deliveries(actions: "ActionService", db, operator: str, endpoint_id: str | None,
                        since: datetime, until: datetime) -> ActionOutcome:
     if since >= until:
