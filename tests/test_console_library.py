@@ -141,6 +141,23 @@ def test_a_stale_balanced_ledger_is_not_shown_green():
     assert (stale.value, stale.light) == ("Stale", Light.GREY)
 
 
+def test_the_ledger_light_counts_each_check_as_its_tile_and_page_do():
+    """Issue 15 (one truth): never "4 issues" beside "1 imbalance"; each check's own count."""
+    from types import SimpleNamespace
+
+    from sge_recon.console.overview import imbalance_alert, ledger_metric
+
+    results = {"ledger_balance": SimpleNamespace(name="ledger_balance", status="fail",
+                                                 failing_rows=1, error=None,
+                                                 rows=[{"currency": "USD", "difference": "0.01"}]),
+               "transaction_balance": SimpleNamespace(name="transaction_balance", status="fail",
+                                                      failing_rows=3, rows=[], error=None)}
+    light = ledger_metric(results)
+    assert light.value == "1 program/currency imbalance" and light.light is Light.RED
+    assert light.detail.startswith("1 program/currency imbalance; 3 unbalanced transactions:")
+    assert imbalance_alert(results).count == 1  # the tile says the same 1
+
+
 def test_commission_spot_check_recomputes_against_the_contract_rates(recon, factory):
     program = factory.program()  # direct 0.01, parent 0.005
     user = factory.user(program["id"])

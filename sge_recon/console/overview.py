@@ -160,6 +160,10 @@ def ledger_metric(results: dict[str, Any], age_seconds: Any = None) -> HealthMet
     return HealthMetric(metric.name, metric.value, metric.light, metric.detail + age, metric.page)
 
 
+def _counted(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
 def _ledger_metric(results: dict[str, Any]) -> HealthMetric:
     checks = [results[n] for n in LEDGER_CHECKS if n in results]
     if not checks:
@@ -169,10 +173,14 @@ def _ledger_metric(results: dict[str, Any]) -> HealthMetric:
     errored = [c.name for c in checks if c.status == "error"]
     failing = [c for c in checks if c.status == "fail"]
     if failing:
-        count = sum(int(c.failing_rows or 0) for c in failing)
-        return HealthMetric("Ledger status", f"{count} issue{'s' if count != 1 else ''}",
-                            Light.RED, f"{count} imbalance(s): debits and credits differ; open "
-                            "Ledger for the offending transactions (P0).", "ledger")
+        # each check's own count, named as the Ledger page and the alert tile name it (a sum of
+        # both would read "4 issues" beside "1 imbalance")
+        what = {LEDGER_BALANCE: "program/currency imbalance", TRANSACTION_BALANCE:
+                "unbalanced transaction"}
+        parts = [_counted(int(c.failing_rows or 0), what.get(c.name, c.name)) for c in failing]
+        return HealthMetric("Ledger status", parts[0], Light.RED,
+                            "; ".join(parts) + ": debits and credits differ; open Ledger for the "
+                            "offending transactions (P0).", "ledger")
     if errored:
         return HealthMetric("Ledger status", "Check errored", Light.GREY,
                             f"{', '.join(errored)} could not run; see Ledger for the error.",
