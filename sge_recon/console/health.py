@@ -53,14 +53,14 @@ def processing_light(mean_seconds: Decimal | None, settings: Settings) -> Light:
 
 def worker_state(alive: int, total: int, recent_p50: float | None,
                  baseline_p50: float | None) -> str:
-    """DESIGN §5: down (no heartbeat within the limit), degraded (slow or partly down), healthy."""
-    if alive == 0:
-        return "down"
-    if alive < total:
-        return "degraded"
-    if recent_p50 is not None and baseline_p50 and recent_p50 > 2 * baseline_p50:
-        return "degraded"
-    return "healthy"
+    """DESIGN §5: down (no heartbeat within the limit), degraded (slow or partly down), healthy.
+    The one definition is the live facts' (alerts and /metrics read it too)."""
+    from ..metrics.facts import worker_status
+
+    def dec(value: float | None) -> Decimal | None:
+        return None if value is None else Decimal(str(value))
+
+    return worker_status(total, alive, dec(recent_p50), dec(baseline_p50))
 
 
 WORKER_LIGHTS = {"healthy": Light.GREEN, "degraded": Light.AMBER, "down": Light.RED}
