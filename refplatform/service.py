@@ -261,20 +261,12 @@ def _completable(transaction_id: str, program_id: str, existing: list[dict],
     if {e["program_id"] for e in existing} != {program_id}:
         raise ConflictError(f"transaction {transaction_id} is not (only) program {program_id}'s; "
                             "correct each program with its own new transaction")
-    totals: dict[str, Decimal] = {}
-    for e in existing:
-        totals[e["currency"]] = totals.get(e["currency"], Decimal(0)) + \
-            (e["amount"] if e["type"] == "debit" else -e["amount"])
-    if all(d == 0 for d in totals.values()):
+    before = _signed_totals((e["type"], e["amount"], e["currency"]) for e in existing)
+    if not _imbalance(before):
         raise ConflictError(f"transaction {transaction_id} already balances; post a new "
                             "correcting transaction instead (without transactionId)")
-    for _, kind, amount, currency in parsed:
-        totals[currency] = totals.get(currency, Decimal(0)) + (amount if kind == "debit" else -amount)
-    off = {c: d for c, d in totals.items() if d != 0}
-    if off:
-        detail = ", ".join(f"{c}: debits exceed credits by {format(d, 'f')}" if d > 0 else
-                           f"{c}: credits exceed debits by {format(-d, 'f')}"
-                           for c, d in sorted(off.items()))
+    detail = _imbalance(_signed_totals(((k, a, c) for _, k, a, c in parsed), before))
+    if detail:
         raise UsageError(f"with these entries transaction {transaction_id} still does not balance "
                          f"({detail}); the entries must make up exactly its difference")
     intents = {e["intent_id"] for e in existing if e["intent_id"]}
@@ -312,13 +304,22 @@ def parse_correction_entries(entries: list[dict]) -> list[tuple[str, str, Decima
 
 
 def check_balanced(entries: list[tuple[str, str, Decimal, str]]) -> None:
-    totals: dict[str, Decimal] = {}
-    for _, kind, amount, currency in entries:
-        totals[currency] = totals.get(currency, Decimal("0")) + (amount if kind == "debit" else -amount)
-    off = {c: d for c, d in totals.items() if d != 0}
-    if off:
-        detail = ", ".join(f"{c}: debits exceed credits by {format(d, 'f')}" if d > 0 else
-                           f"{c}: credits exceed debits by {format(-d, 'f')}"
-                           for c, d in sorted(off.items()))
+    detail = _imbalance(_signed_totals((k, a, c) for _, k, a, c in entries))
+    if detail:
         raise UsageError(f"the correction does not balance ({detail}); make debits equal credits "
                          "in each currency")
+
+
+def _signed_totals(legs, start: dict[str, Decimal] | None = None) -> dict[str, Decimal]:
+    """Debits − credits per currency of (type, amount, currency) legs, added to ``start``."""
+    totals = dict(start or {})
+    for kind, amount, currency in legs:
+        totals[currency] = totals.get(currency, Decimal(0)) + (amount if kind == "debit" else -amount)
+    return totals
+
+
+def _imbalance(totals: dict[str, Decimal]) -> str:
+    """The currencies that do not balance, in words; empty when all do."""
+    return ", ".join(f"{c}: debits exceed credits by {format(d, 'f')}" if d > 0 else
+                     f"{c}: credits exceed debits by {format(-d, 'f')}"
+                     for c, d in sorted(totals.items()) if d != 0)

@@ -18,18 +18,32 @@ from .test_alerts import (DISCORD, SLACK, alerting_recon, monitor_only, receiver
                           start_clock)
 
 
-def test_a_worker_outage_pages_once_with_its_effects_as_children(db_url, db, factory,
-                                                                 receiver):  # noqa: F811
-    recon = alerting_recon(db_url, receiver)
-    clock = start_clock()
-    sched = monitor_only(recon, clock)
-    factory.heartbeat("worker-1", last_seen_at=clock.now() - timedelta(minutes=3))
+def backlog_with_a_stuck_intent(factory, db, clock) -> dict:
+    """501 waiting settlement jobs (over QUEUE_DEPTH_FAIL) and an intent stuck for 20 min."""
     p = factory.program()
     u = factory.user(p["id"])
     intent = factory.intent(p["id"], u["id"], status="processing", amount=Decimal("250.00"),
                             status_changed_at=clock.now() - timedelta(minutes=20))
     db.execute("INSERT INTO public.jobs (queue, status) "
                "SELECT 'settlement', 'waiting' FROM generate_series(1, 501)")
+    return intent
+
+
+def drain(db, clock, intent: dict) -> None:
+    """The workers are back and work everything off: nothing waits, the intent completes."""
+    db.execute("UPDATE public.worker_heartbeats SET last_seen_at = %s", (clock.now(),))
+    db.execute("UPDATE public.jobs SET status = 'completed'")
+    db.execute("UPDATE public.settlement_intents SET status = 'completed', completed_at = %s "
+               "WHERE id = %s", (clock.now(), intent["id"]))
+
+
+def test_a_worker_outage_pages_once_with_its_effects_as_children(db_url, db, factory,
+                                                                 receiver):  # noqa: F811
+    recon = alerting_recon(db_url, receiver)
+    clock = start_clock()
+    sched = monitor_only(recon, clock)
+    factory.heartbeat("worker-1", last_seen_at=clock.now() - timedelta(minutes=3))
+    intent = backlog_with_a_stuck_intent(factory, db, clock)
     clock.advance(minutes=3)
 
     sched.tick()
@@ -45,10 +59,7 @@ def test_a_worker_outage_pages_once_with_its_effects_as_children(db_url, db, fac
 
     # the workers come back and drain everything: one resolution, for the page that was sent
     clock.advance(minutes=10)
-    db.execute("UPDATE public.worker_heartbeats SET last_seen_at = %s", (clock.now(),))
-    db.execute("UPDATE public.jobs SET status = 'completed'")
-    db.execute("UPDATE public.settlement_intents SET status = 'completed', completed_at = %s "
-               "WHERE id = %s", (clock.now(), intent["id"]))
+    drain(db, clock, intent)
     sched.tick()
     assert {i["status"] for i in recon.incidents.incidents()} == {"resolved"}
     slack = receiver.delivered(SLACK)
@@ -79,16 +90,11 @@ def test_a_paused_queue_pages_once_with_its_backlog_and_stuck_intents_as_childre
     clock = start_clock()
     sched = monitor_only(recon, clock)
     factory.heartbeat("worker-1", last_seen_at=clock.now())  # workers are fine: only paused
-    p = factory.program()
-    u = factory.user(p["id"])
-    intent = factory.intent(p["id"], u["id"], status="processing", amount=Decimal("250.00"),
-                            status_changed_at=clock.now() - timedelta(minutes=20))
     db.execute("INSERT INTO public.queue_control (queue, paused, changed_at, changed_by) "
                "VALUES ('settlement', true, %s, 'alice') ON CONFLICT (queue) DO UPDATE SET "
                "paused = true, changed_at = excluded.changed_at, changed_by = 'alice'",
                (clock.now() - timedelta(minutes=30),))
-    db.execute("INSERT INTO public.jobs (queue, status) "
-               "SELECT 'settlement', 'waiting' FROM generate_series(1, 501)")
+    intent = backlog_with_a_stuck_intent(factory, db, clock)
 
     sched.tick()
     incidents = {i["kind"]: i for i in recon.incidents.incidents()}
@@ -107,10 +113,7 @@ def test_a_paused_queue_pages_once_with_its_backlog_and_stuck_intents_as_childre
     clock.advance(minutes=5)
     db.execute("UPDATE public.queue_control SET paused = false, changed_at = %s, "
                "changed_by = 'alice' WHERE queue = 'settlement'", (clock.now(),))
-    db.execute("UPDATE public.worker_heartbeats SET last_seen_at = %s", (clock.now(),))
-    db.execute("UPDATE public.jobs SET status = 'completed'")
-    db.execute("UPDATE public.settlement_intents SET status = 'completed', completed_at = %s "
-               "WHERE id = %s", (clock.now(), intent["id"]))
+    drain(db, clock, intent)
     sched.tick()
     assert {i["status"] for i in recon.incidents.incidents()} == {"resolved"}
     slack = receiver.delivered(SLACK)

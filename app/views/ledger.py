@@ -19,6 +19,12 @@ def balances():
     return kit.service().now(), kit.service().ledger_balances()
 
 
+@st.cache_data(ttl=60, show_spinner=False)
+def program_accounts(program_id: str) -> list[str]:
+    # a DISTINCT over the program's entries: not on every rerun of the form (an action clears it)
+    return kit.service().corrections.accounts(program_id)
+
+
 @st.cache_data(ttl=10, show_spinner=False)
 def ledger_checks():
     return kit.service().ledger_check_results()
@@ -137,7 +143,8 @@ if program_ids and kit.supports("ledger_correction") and kit.require_operator("c
     completing = proposal.transaction_id if proposal else None
     program = proposal.program_id if proposal else st.selectbox(
         "Program", program_ids, key="correction_program")
-    accounts = kit.load(desk.accounts, program, what="the program's accounts") or [desk.suspense]
+    accounts = kit.load(program_accounts, program, what="the program's accounts") or \
+        [desk.suspense]
     proposed = [e.to_json() for e in proposal.entries] if proposal else []
     suffix = f"_{completing}" if completing else ""  # a proposal's fields start from it afresh
     with st.form(f"correction-{completing or 'new'}", clear_on_submit=False):

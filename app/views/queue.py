@@ -201,8 +201,7 @@ def queue_actions() -> None:
         kit.ask_to_confirm("queue", "Pause the settlement queue",
                            "Stop the workers from taking new jobs (jobs in flight finish)?",
                            lambda op=op: kit.service().actions.pause_queue(op))
-    failed = [j for j in jobs["lists"]["failed"]
-              if j["intent_id"] and j.get("intent_status") != "completed"]
+    failed = jobs["retryable"]
     if not failed:
         return
     labels = {j["intent_id"]: f"intent {j['intent_id']} · job {j['job_id']} · "

@@ -5,6 +5,7 @@ saw it. Pure functions over the incident's ``details`` (written by the alerting 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 
@@ -25,21 +26,26 @@ class EvidenceView:
                     or self.run_ids)
 
 
+def largest_amount(amounts: Any) -> Decimal:
+    """The largest amount at stake in any one currency of ``{currency: amount}`` (amounts in
+    different currencies are never added up); 0 for none."""
+    found = []
+    for value in (amounts or {}).values():
+        try:
+            found.append(abs(Decimal(str(value))))
+        except InvalidOperation:
+            pass
+    return max(found, default=Decimal(0))
+
+
 def money_order(incidents: list[dict]) -> list[dict]:
     """Unresolved before resolved, then priority (P0 first), then the largest amount at stake in
     any one currency (amounts in different currencies are never added up), newest first."""
-    from decimal import Decimal, InvalidOperation
-
     def largest(incident: dict) -> Decimal:
-        amounts = []
-        for value in ((incident.get("details") or {}).get("money") or {}).values():
-            try:
-                amounts.append(abs(Decimal(str(value))))
-            except InvalidOperation:
-                pass
-        if not amounts and incident.get("money_at_stake") is not None:
-            amounts.append(abs(Decimal(str(incident["money_at_stake"]))))
-        return max(amounts, default=Decimal(0))
+        money = (incident.get("details") or {}).get("money")
+        if not money and incident.get("money_at_stake") is not None:
+            return abs(Decimal(str(incident["money_at_stake"])))
+        return largest_amount(money)
 
     ranked = sorted(incidents, key=lambda i: i["opened_at"], reverse=True)
     return sorted(ranked, key=lambda i: (i["status"] == "resolved", i["priority"], -largest(i)))

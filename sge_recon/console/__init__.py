@@ -344,8 +344,12 @@ class ConsoleService(TrendsReader):
         from ..db import jobs
 
         def load(conn):
-            return {"lists": {state: jobs.jobs_in_state(conn, state, limit)
-                              for state in jobs.JOB_LIST_ORDER},
+            lists = {state: jobs.jobs_in_state(conn, state, limit)
+                     for state in jobs.JOB_LIST_ORDER}
+            # what a retry can act on: a failed job whose intent has not completed since
+            retryable = [j for j in lists["failed"]
+                         if j["intent_id"] and j["intent_status"] != "completed"]
+            return {"lists": lists, "retryable": retryable,
                     "retired": jobs.retired_workers(conn), "limit": limit}
         return self.read_platform(load)
 

@@ -476,10 +476,7 @@ def parse_correction_entries(rows: list[dict[str, Any]],
     if not entries or (completing is None and len(entries) < 2):
         raise UsageError("a correction needs at least one debit and one credit entry"
                          if completing is None else "a correction needs at least one entry")
-    totals: dict[str, Decimal] = dict(completing or {})
-    for e in entries:
-        totals[e.currency] = totals.get(e.currency, Decimal(0)) + \
-            (e.amount if e.type == "debit" else -e.amount)
+    totals = signed_totals([vars(e) for e in entries], start=completing)
     unbalanced = {c: d for c, d in totals.items() if d != 0}
     if unbalanced:
         raise UsageError("the correction does not balance: " + ", ".join(
@@ -487,6 +484,18 @@ def parse_correction_entries(rows: list[dict[str, Any]],
             for c, d in sorted(unbalanced.items())) + "; make debits equal credits per currency"
             + (" (together with the transaction it completes)" if completing else ""))
     return entries
+
+
+def signed_totals(rows: list[dict[str, Any]],
+                  start: dict[str, Decimal] | None = None) -> dict[str, Decimal]:
+    """Debits − credits per currency of journal entries ({type, amount, currency}; a missing
+    currency counts as ''), added to ``start``."""
+    out = dict(start or {})
+    for e in rows:
+        currency = e["currency"] or ""
+        out[currency] = out.get(currency, Decimal(0)) + \
+            (e["amount"] if e["type"] == "debit" else -e["amount"])
+    return out
 
 
 def _first_line(exc: Exception) -> str:

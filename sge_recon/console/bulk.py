@@ -18,22 +18,27 @@ MAX_BULK = 100  # items one bulk action may send (each is its own API call)
 
 
 def retry_intents(actions: "ActionService", operator: str, intent_ids: list[str]) -> ActionOutcome:
-    ids = list(dict.fromkeys(i for i in intent_ids if i))  # once each, in the order picked
-    if not ids:
-        raise UsageError("no intent chosen to retry; tick the failed jobs to retry first")
-    _within_limit(len(ids), "intents chosen")
-    outcomes = [actions.retry_intent(operator, i) for i in ids]
-    return summarise("retry_intents", outcomes, "Re-enqueued", "intent(s)")
+    ids = _chosen(intent_ids, "no intent chosen to retry; tick the failed jobs to retry first",
+                  "intents chosen")
+    return summarise("retry_intents", [actions.retry_intent(operator, i) for i in ids],
+                     "Re-enqueued", "intent(s)")
 
 
 def retry_bullmq_jobs(actions: "ActionService", operator: str, queue: str,
                       job_ids: list[str]) -> ActionOutcome:
-    ids = list(dict.fromkeys(i for i in job_ids if i))
-    if not ids:
-        raise UsageError(f"no job of {queue} chosen to retry; tick the failed jobs first")
-    _within_limit(len(ids), f"jobs of {queue} chosen")
-    outcomes = [actions.retry_bullmq_job(operator, queue, i) for i in ids]
-    return summarise("retry_jobs", outcomes, "Moved back to waiting", "job(s)")
+    ids = _chosen(job_ids, f"no job of {queue} chosen to retry; tick the failed jobs first",
+                  f"jobs of {queue} chosen")
+    return summarise("retry_jobs", [actions.retry_bullmq_job(operator, queue, i) for i in ids],
+                     "Moved back to waiting", "job(s)")
+
+
+def _chosen(ids: list[str], none: str, what: str) -> list[str]:
+    """The picked ids once each, in the order picked; refused when none or too many."""
+    unique = list(dict.fromkeys(i for i in ids if i))
+    if not unique:
+        raise UsageError(none)
+    _within_limit(len(unique), what)
+    return unique
 
 
 def recover_deliveries(actions: "ActionService", db, operator: str, endpoint_id: str | None,

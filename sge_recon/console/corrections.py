@@ -11,14 +11,15 @@ and the unexplained amount stays visible on one account until finance clears it.
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Callable
 
 from ..db import console as q
 from ..db import corrections as store
 from ..errors import UsageError
-from .actions import ActionOutcome, ActionService, CorrectionEntry, parse_correction_entries
+from .actions import (ActionOutcome, ActionService, CorrectionEntry, parse_correction_entries,
+                      signed_totals)
 
 
 @dataclass(frozen=True)
@@ -40,16 +41,6 @@ class Proposal:
     entries: list[CorrectionEntry]
     off: dict[str, Decimal]                         # the transaction's debits − credits now
     reason: str = ""
-    accounts: list[str] = field(default_factory=list)
-
-
-def differences(entries: list[dict]) -> dict[str, Decimal]:
-    """Debits − credits per currency of journal entries (currency '' for a missing one)."""
-    out: dict[str, Decimal] = {}
-    for e in entries:
-        signed = e["amount"] if e["type"] == "debit" else -e["amount"]
-        out[e["currency"] or ""] = out.get(e["currency"] or "", Decimal(0)) + signed
-    return out
 
 
 def propose(transaction_id: str, entries: list[dict], suspense: str) -> Proposal:
@@ -61,7 +52,7 @@ def propose(transaction_id: str, entries: list[dict], suspense: str) -> Proposal
     if len(programs) != 1:
         raise UsageError(f"transaction {transaction_id} spans programs {', '.join(programs)}; "
                          "correct each program with its own new transaction")
-    off = {c: d for c, d in differences(entries).items() if d != 0}
+    off = {c: d for c, d in signed_totals(entries).items() if d != 0}
     if not off:
         raise UsageError(f"transaction {transaction_id} balances in every currency; there is "
                          "nothing to complete")
@@ -87,10 +78,7 @@ def dry_run(proposal_off: dict[str, Decimal] | None, transaction_id: str | None,
             entries: list[CorrectionEntry]) -> list[DryRunLine]:
     """Debits − credits before and after the entries: of the transaction they complete (if any)
     and of the program, per currency."""
-    delta: dict[str, Decimal] = {}
-    for e in entries:
-        delta[e.currency] = delta.get(e.currency, Decimal(0)) + \
-            (e.amount if e.type == "debit" else -e.amount)
+    delta = signed_totals([vars(e) for e in entries])
     lines = []
     if transaction_id is not None:
         before = dict(proposal_off or {})
@@ -143,28 +131,34 @@ class CorrectionDesk:
         if not transaction_id:
             raise UsageError("type or pick the unbalanced transaction to complete")
         entries = self._read_platform(lambda c: q.transaction_entries(c, transaction_id))
-        proposal = propose(transaction_id, entries, self.suspense)
-        proposal.accounts = self.accounts(proposal.program_id)
-        return proposal
+        return propose(transaction_id, entries, self.suspense)
 
     def preview(self, program_id: str, rows: list[dict[str, Any]],
                 transaction_id: str | None = None) -> tuple[list[CorrectionEntry],
                                                             list[DryRunLine], bool]:
         """Validate the form (balanced, with the transaction it completes; known accounts) and
         return the entries, the dry run and whether a second admin must confirm."""
+        parsed, off = self._validated(program_id, rows, transaction_id)
+        totals = self._read_platform(lambda c: store.program_totals(c, program_id))
+        lines = dry_run(off, transaction_id, program_id, totals, parsed)
+        return parsed, lines, needs_second_person(parsed,
+                                                  self.settings.CORRECTION_SECOND_PERSON_OVER)
+
+    def _validated(self, program_id: str, rows: list[dict[str, Any]],
+                   transaction_id: str | None) -> tuple[list[CorrectionEntry],
+                                                        dict[str, Decimal] | None]:
+        """The form's entries, checked again at the moment of posting (the ledger may have moved
+        since the preview), and the completed transaction's debits − credits."""
         off = None
         if transaction_id:
             entries = self._read_platform(lambda c: q.transaction_entries(c, transaction_id))
             if not entries or {e["program_id"] for e in entries} != {program_id}:
                 raise UsageError(f"transaction {transaction_id} is not one of program "
                                  f"{program_id}'s; pick it again from the Ledger page")
-            off = differences(entries)
+            off = signed_totals(entries)
         parsed = parse_correction_entries(rows, completing=off)
         check_accounts(parsed, self.accounts(program_id), self.suspense)
-        totals = self._read_platform(lambda c: store.program_totals(c, program_id))
-        lines = dry_run(off, transaction_id, program_id, totals, parsed)
-        return parsed, lines, needs_second_person(parsed,
-                                                  self.settings.CORRECTION_SECOND_PERSON_OVER)
+        return parsed, off
 
     def submit(self, operator: str, program_id: str, reason: str, rows: list[dict[str, Any]],
                transaction_id: str | None = None) -> ActionOutcome:
@@ -172,8 +166,8 @@ class CorrectionDesk:
         reason = " ".join((reason or "").split())
         if not reason:
             raise UsageError("type the reason for the correction; it is kept with the entry")
-        parsed, _, second = self.preview(program_id, rows, transaction_id)
-        if not second:
+        parsed, _ = self._validated(program_id, rows, transaction_id)
+        if not needs_second_person(parsed, self.settings.CORRECTION_SECOND_PERSON_OVER):
             return self.actions.ledger_correction(operator, program_id, reason, parsed,
                                                   transaction_id)
         return self.actions.run_recorded(operator, "request_correction",

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 
-from ..alerts.evidence import money_order
+from ..alerts.evidence import largest_amount, money_order
 from ..config import Settings
 from ..db import console as q
 from .health import (WORKER_LIGHTS, HealthMetric, Light, processing_light, queue_light,
@@ -129,11 +129,7 @@ LIGHT_ORDER = {Light.RED: 0, Light.AMBER: 1, Light.GREY: 2, Light.GREEN: 3}
 def by_money_at_stake(alerts: list[AlertSummary]) -> list[AlertSummary]:
     """Red before amber before unknown before green; within a colour, the largest amount at
     stake in any one currency first (amounts in different currencies are never added up)."""
-    def largest(a: AlertSummary) -> Decimal:
-        return max((abs(Decimal(str(v))) for v in (a.money_at_stake or {}).values()),
-                   default=Decimal(0))
-
-    return sorted(alerts, key=lambda a: (LIGHT_ORDER[a.light], -largest(a)))
+    return sorted(alerts, key=lambda a: (LIGHT_ORDER[a.light], -largest_amount(a.money_at_stake)))
 
 
 def _replica_fields(replica: Any) -> dict[str, Any]:

@@ -362,9 +362,12 @@ def queue_depth_by_status(conn) -> list[dict]:
         GROUP BY status ORDER BY status""")
 
 
+QUEUE_CONTROL_SQL = ("SELECT queue, paused, changed_at, changed_by FROM platform.queue_control "
+                     "WHERE queue = 'settlement'")
+
+
 def queue_control(conn) -> dict:
-    return _one(conn, "SELECT queue, paused, changed_at, changed_by FROM platform.queue_control "
-                      "WHERE queue = 'settlement'")
+    return _one(conn, QUEUE_CONTROL_SQL)
 
 
 # -- Runbook ticks -------------------------------------------------------------------------------

@@ -321,9 +321,10 @@ def queue_facts(db: Reader) -> list[dict]:
 
 def queue_pause(db: Reader) -> dict | None:
     """The settlement queue's pause (who, since when); None while it runs."""
-    rows = db.fetch_all("SELECT changed_at, changed_by FROM platform.queue_control "
-                        "WHERE queue = 'settlement' AND paused")
-    return rows[0] if rows else None
+    from .console import QUEUE_CONTROL_SQL  # the Queue page's read of the same row
+
+    row = db.fetch_one(QUEUE_CONTROL_SQL)
+    return row if row and row["paused"] else None
 
 
 def stuck_intent_facts(db: Reader, now: datetime, timeout_minutes: int,
