@@ -17,6 +17,7 @@ from ..db import DriverError
 from ..db import console as q
 from ..errors import DatabaseUnavailable, UsageError
 from . import breaker
+from .journal import signed_totals
 
 MAX_SILENCE = timedelta(days=7)
 MAX_WINDOWS = timedelta(days=366)
@@ -484,18 +485,6 @@ def parse_correction_entries(rows: list[dict[str, Any]],
             for c, d in sorted(unbalanced.items())) + "; make debits equal credits per currency"
             + (" (together with the transaction it completes)" if completing else ""))
     return entries
-
-
-def signed_totals(rows: list[dict[str, Any]],
-                  start: dict[str, Decimal] | None = None) -> dict[str, Decimal]:
-    """Debits − credits per currency of journal entries ({type, amount, currency}; a missing
-    currency counts as ''), added to ``start``."""
-    out = dict(start or {})
-    for e in rows:
-        currency = e["currency"] or ""
-        out[currency] = out.get(currency, Decimal(0)) + \
-            (e["amount"] if e["type"] == "debit" else -e["amount"])
-    return out
 
 
 def _first_line(exc: Exception) -> str:

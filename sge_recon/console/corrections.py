@@ -18,8 +18,8 @@ from typing import Any, Callable
 from ..db import console as q
 from ..db import corrections as store
 from ..errors import UsageError
-from .actions import (ActionOutcome, ActionService, CorrectionEntry, parse_correction_entries,
-                      signed_totals)
+from .actions import ActionOutcome, ActionService, CorrectionEntry, parse_correction_entries
+from .journal import signed_totals
 
 
 @dataclass(frozen=True)
