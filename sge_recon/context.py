@@ -29,7 +29,10 @@ class Recon:
         """The platform database (starts the embedded server when DATABASE_URL is unset)."""
         if self._database is not None:
             return self._database
-        return Database.from_settings(self.settings, application_name=self._application_name)
+        from .profiles import relations_for
+
+        return Database.from_settings(self.settings, relations_for(self.settings),
+                                      application_name=self._application_name)
 
     @cached_property
     def platform_db(self) -> Database:

@@ -26,8 +26,8 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
-from ..queues import (JOB_STATES, JobInfo, QueueCounts, QueueSnapshot, QueueUnavailable,
-                      WorkerInfo)
+from .queue_model import (JOB_STATES, JobInfo, QueueCounts, QueueSnapshot, QueueUnavailable,
+                          WorkerInfo)
 from .relations import QueueDeclaration
 
 T = TypeVar("T")

@@ -131,11 +131,12 @@ class Database:
         return {"options": f"{given} {ours}".strip()}
 
     @classmethod
-    def from_settings(cls, settings: Settings, **kw: Any) -> "Database":
-        from ..profiles import relations_for
-
-        kw.setdefault("relations", relations_for(settings))
-        return cls(resolve_url(settings), **kw)
+    def from_settings(cls, settings: Settings, relations: PlatformRelations,
+                      **kw: Any) -> "Database":
+        """The database of DATABASE_URL (the embedded server when it is unset), reading the
+        platform through ``relations`` (the profile's, which the composition root resolves:
+        sge_recon.profiles.relations_for)."""
+        return cls(resolve_url(settings), relations=relations, **kw)
 
     @property
     def where(self) -> str:

@@ -11,17 +11,14 @@ not have, is an error (a new platform status must fail loudly, never become a NU
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import psycopg
 from psycopg import sql
 
 from ..errors import ProfileError
+from .contract import CONTRACT
+from .profile_mapping import Column, Profile, StatusMap, TableMapping
 from .relations import CONTRACT_TABLES, PROFILE_SCHEMA
-from .schema import CONTRACT
-
-if TYPE_CHECKING:
-    from ..profiles.model import Column, Profile, TableMapping
 
 # Contract type family -> the type a view column is cast to, and the type OIDs it accepts.
 _CAST = {"text": "text", "numeric": "numeric", "timestamptz": "timestamptz", "int": "bigint",
@@ -97,8 +94,6 @@ def _view_sql(conn: psycopg.Connection, profile: "Profile", mapping: "TableMappi
 
 def _check_column(conn: psycopg.Connection, profile: "Profile", mapping: "TableMapping",
                   column: "Column", family: str | None) -> None:
-    from ..profiles.model import StatusMap
-
     where = f"tables.{mapping.table}.columns.{column.name}"
     if isinstance(column.expression, StatusMap):
         _check_status_map(conn, profile, mapping, column.expression, where)

@@ -24,16 +24,20 @@ refused (a profile is small; an alias bomb is not), and so are unknown keys.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from ..config import project_root
+from ..db.contract import CONTRACT
+from ..db.profile_mapping import Column, Profile, StatusMap, TableMapping
 from ..db.relations import ADMIN_APIS, CONTRACT_TABLES, QueueDeclaration
-from ..db.schema import CONTRACT
 from ..errors import ProfileError
+
+# The profile's data classes live in the data layer (they render SQL); re-exported here, where
+# they are read from a file.
+__all__ = ["Column", "Profile", "StatusMap", "TableMapping", "load_profile", "profile_path"]
 
 SHIPPED = ("contract", "sge")
 MAX_PROFILE_BYTES = 1 << 20
@@ -42,57 +46,6 @@ QUEUE_KEYS = {"kind", "settlement_queue", "queues", "prefix"}
 QUEUE_KINDS = ("bullmq",)
 TABLE_KEYS = {"from", "where", "columns", "absent"}
 MAP_KEYS = {"from", "map"}
-
-
-@dataclass(frozen=True)
-class StatusMap:
-    source: str                     # SQL expression of the platform's status (usually an enum)
-    labels: dict[str, str]          # platform label -> contract value
-    line: int
-
-    def sql(self) -> str:
-        """A CASE over the labels. A label added to the platform's enum after `db init` shows as
-        ``unmapped:<LABEL>``, never as NULL (a NULL status would hide the row from every check)."""
-        whens = " ".join(f"WHEN {_literal(k)} THEN {_literal(v)}" for k, v in self.labels.items())
-        return f"(CASE ({self.source})::text {whens} ELSE 'unmapped:' || ({self.source})::text END)"
-
-
-@dataclass(frozen=True)
-class Column:
-    name: str
-    expression: str | StatusMap
-    line: int
-
-    def sql(self) -> str:
-        return self.expression.sql() if isinstance(self.expression, StatusMap) else \
-            f"({self.expression})"
-
-
-@dataclass(frozen=True)
-class TableMapping:
-    table: str
-    line: int
-    source: str | None = None
-    where: str | None = None
-    columns: tuple[Column, ...] = ()
-    absent: str | None = None
-
-
-@dataclass(frozen=True)
-class Profile:
-    name: str
-    path: Path | None
-    description: str = ""
-    tables: dict[str, TableMapping] = field(default_factory=dict)
-    queues: QueueDeclaration | None = None   # optional `queues:` (BullMQ on Redis)
-    admin_api: str = "contract"              # optional `admin_api:` (contract | sge)
-
-    @property
-    def is_contract(self) -> bool:
-        return self.path is None
-
-    def where(self, line: int) -> str:
-        return f"{self.path}: line {line}"
 
 
 def profile_path(value: str) -> Path | None:
@@ -264,10 +217,6 @@ def _text(node: yaml.Node, path: Path, where: str) -> str:
         raise ProfileError(f"{path}: line {node.start_mark.line + 1}: {where} must be "
                            "non-empty text")
     return str(node.value).strip()
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _first_line(exc: Exception) -> str:
