@@ -12,44 +12,16 @@ never contains the URL or a secret.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 from typing import Callable
 
 from ..config import Settings, mask
+# Message is re-exported: callers build ``channels.Message``.
+from .message import Message, cut
 
-PRIORITY_COLOURS = {"P0": 0xD32F2F, "P1": 0xF57C00, "P2": 0xFBC02D, "P3": 0x1976D2}
-RESOLVED_COLOUR = 0x388E3C
-INFO_COLOUR = 0x607D8B
 PRIORITY_EMOJI = {"P0": ":red_circle:", "P1": ":large_orange_circle:",
                   "P2": ":large_yellow_circle:", "P3": ":large_blue_circle:"}
 
-
-
-@dataclass
-class Message:
-    headline: str                     # one line: what happened
-    fields: list[tuple[str, str]] = field(default_factory=list)
-    steps: list[str] = field(default_factory=list)  # the runbook's first steps
-    link: str | None = None           # console view
-    link_label: str = "Open in the console"
-    priority: str | None = None
-    resolved: bool = False
-    at: datetime | None = None
-    lines: list[str] = field(default_factory=list)  # a list body (e.g. one line per batch)
-    lines_title: str = ""
-    event: str = "notice"             # open | reminder | resolve | notice (not an incident)
-    incident_id: int | None = None
-    kind: str | None = None           # the incident kind (ledger_imbalance, ...)
-    environment: str = ""             # SGE_ENVIRONMENT
-    component: str = ""               # where: the console area (ledger, queue, intents, ...)
-    details: dict = field(default_factory=dict)  # machine-readable facts (ids, amounts)
-
-    @property
-    def colour(self) -> int:
-        if self.resolved:
-            return RESOLVED_COLOUR
-        return PRIORITY_COLOURS.get(self.priority or "", INFO_COLOUR)
 
 
 class DeliveryFailed(Exception):
@@ -101,35 +73,35 @@ def slack_payload(message: Message) -> dict:
     emoji = ":white_check_mark:" if message.resolved else PRIORITY_EMOJI.get(message.priority
                                                                              or "", ":bell:")
     blocks: list[dict] = [{"type": "section",
-                           "text": {"type": "mrkdwn", "text": _cut(f"{emoji} *{message.headline}*",
+                           "text": {"type": "mrkdwn", "text": cut(f"{emoji} *{message.headline}*",
                                                                    3000)}}]
     if message.fields:
         blocks.append({"type": "section", "fields": [
-            {"type": "mrkdwn", "text": _cut(f"*{name}*\n{value}", 2000)}
+            {"type": "mrkdwn", "text": cut(f"*{name}*\n{value}", 2000)}
             for name, value in message.fields[:10]]})
     if message.lines:
         body = "\n".join(f"• {line}" for line in message.lines)
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _cut(
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": cut(
             f"*{message.lines_title}*\n{body}" if message.lines_title else body, 3000)}})
     if message.steps:
         steps = "\n".join(f"{i}. {step}" for i, step in enumerate(message.steps, 1))
         blocks.append({"type": "section",
-                       "text": {"type": "mrkdwn", "text": _cut(f"*First steps*\n{steps}", 3000)}})
+                       "text": {"type": "mrkdwn", "text": cut(f"*First steps*\n{steps}", 3000)}})
     if message.link:
         blocks.append({"type": "context", "elements": [
-            {"type": "mrkdwn", "text": _cut(f"<{message.link}|{message.link_label}>", 3000)}]})
-    return {"text": _cut(message.headline, 3000), "blocks": blocks}
+            {"type": "mrkdwn", "text": cut(f"<{message.link}|{message.link_label}>", 3000)}]})
+    return {"text": cut(message.headline, 3000), "blocks": blocks}
 
 
 DISCORD_EMBED_BUDGET = 5900  # Discord rejects an embed over 6000 characters in all
 
 
 def discord_payload(message: Message) -> dict:
-    title = _cut(message.headline, 256)
+    title = cut(message.headline, 256)
     used = len(title)
     fields = []
     for name, value in message.fields[:25]:
-        field_ = {"name": _cut(name, 256), "value": _cut(value or "-", 1024),
+        field_ = {"name": cut(name, 256), "value": cut(value or "-", 1024),
                   "inline": len(value) < 40}
         if used + len(field_["name"]) + len(field_["value"]) > DISCORD_EMBED_BUDGET // 2:
             break  # keep room for the description (the runbook steps matter most)
@@ -144,14 +116,14 @@ def discord_payload(message: Message) -> dict:
         parts.append("**First steps**\n" + "\n".join(
             f"{i}. {step}" for i, step in enumerate(message.steps, 1)))
     if parts:
-        embed["description"] = _cut("\n\n".join(parts), min(4096, DISCORD_EMBED_BUDGET - used))
+        embed["description"] = cut("\n\n".join(parts), min(4096, DISCORD_EMBED_BUDGET - used))
     if message.link:
         embed["url"] = message.link
     if message.at:
         embed["timestamp"] = message.at.isoformat()
     embed["footer"] = {"text": "sge-recon"}
     # the headline already says the priority (or "Resolved:"): no prefix repeating it
-    return {"content": _cut(message.headline, 2000), "embeds": [embed]}
+    return {"content": cut(message.headline, 2000), "embeds": [embed]}
 
 
 def post(url: str, payload: dict | bytes, timeout: float = 5.0,
@@ -195,10 +167,6 @@ def _scrub(text: str, secrets: list[str]) -> str:
         if secret:
             text = text.replace(secret, mask(secret))
     return text
-
-
-def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _registry() -> dict[str, Channel]:

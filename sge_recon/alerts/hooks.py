@@ -20,7 +20,7 @@ import time
 
 from ..config import Settings
 from ..errors import ConfigError
-from .channels import Message, _cut
+from .message import Message, cut
 
 # Events v2 severities: critical, error, warning, info
 PAGERDUTY_SEVERITY = {"P0": "critical", "P1": "error", "P2": "warning", "P3": "info"}
@@ -40,7 +40,7 @@ def pagerduty_event(message: Message) -> dict | None:
     if message.steps:
         details["first_steps"] = list(message.steps)
     payload = {
-        "summary": _cut(message.headline, 1024),
+        "summary": cut(message.headline, 1024),
         "source": f"sge-recon ({message.environment})" if message.environment else "sge-recon",
         "severity": PAGERDUTY_SEVERITY.get(message.priority or "", "warning"),
         "component": message.component or "sge-recon",

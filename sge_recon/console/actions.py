@@ -18,22 +18,10 @@ from ..db import console as q
 from ..errors import DatabaseUnavailable, UsageError
 from . import breaker
 from .journal import signed_totals
+from .outcome import ActionOutcome
 
 MAX_SILENCE = timedelta(days=7)
 MAX_WINDOWS = timedelta(days=366)
-
-
-@dataclass(frozen=True)
-class ActionOutcome:
-    ok: bool
-    action: str
-    target: str | None
-    status_code: int | None
-    message: str              # the answer in words, shown to the operator
-    data: Any = None          # the API's JSON answer on success
-    logged: bool = True       # False when the action_log row could not be written
-    log_id: int | None = None
-    at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -81,14 +69,15 @@ class ActionService:
         """Retry many (the Queue page's failed jobs): one API call and action-log row each."""
         from .bulk import retry_intents
 
-        return retry_intents(self, operator, intent_ids)
+        return retry_intents(lambda intent_id: self.retry_intent(operator, intent_id), intent_ids)
 
     def recover_deliveries(self, operator: str, endpoint_id: str | None, since: datetime,
                            until: datetime) -> ActionOutcome:
         """Re-send the failed (and retry-waiting) deliveries created in [since, until)."""
         from .bulk import recover_deliveries
 
-        return recover_deliveries(self, self._db, operator, endpoint_id, since, until)
+        return recover_deliveries(lambda delivery_id: self.retry_webhook(operator, delivery_id),
+                                  self._db, endpoint_id, since, until)
 
     def disable_endpoint(self, operator: str, endpoint_id: str) -> ActionOutcome:
         return self._call(operator, "disable_endpoint", endpoint_id, {"endpointId": endpoint_id},
@@ -220,7 +209,8 @@ class ActionService:
         """Retry many failed BullMQ jobs: one BullMQ retry and action-log row each."""
         from .bulk import retry_bullmq_jobs
 
-        return retry_bullmq_jobs(self, operator, queue, job_ids)
+        return retry_bullmq_jobs(lambda job_id: self.retry_bullmq_job(operator, queue, job_id),
+                                 queue, job_ids)
 
     def _queue_action(self, operator: str, action: str, target: str, request: dict,
                       work: Callable[[Any], str]) -> ActionOutcome:

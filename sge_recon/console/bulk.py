@@ -5,30 +5,30 @@ sums them up in words and names the items that were refused, and why."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import Callable
 
+from ..db import Database
 from ..db import webhooks as hooks
 from ..errors import UsageError
-from .actions import ActionOutcome
+from .outcome import ActionOutcome
 
-if TYPE_CHECKING:
-    from .actions import ActionService
+# One item's action (ActionService.retry_intent … with the operator bound): the id -> its outcome.
+ActOnOne = Callable[[str], ActionOutcome]
 
 MAX_BULK = 100  # items one bulk action may send (each is its own API call)
 
 
-def retry_intents(actions: "ActionService", operator: str, intent_ids: list[str]) -> ActionOutcome:
+def retry_intents(retry_one: ActOnOne, intent_ids: list[str]) -> ActionOutcome:
     ids = _chosen(intent_ids, "no intent chosen to retry; tick the failed jobs to retry first",
                   "intents chosen")
-    return summarise("retry_intents", [actions.retry_intent(operator, i) for i in ids],
+    return summarise("retry_intents", [retry_one(i) for i in ids],
                      "Re-enqueued", "intent(s)")
 
 
-def retry_bullmq_jobs(actions: "ActionService", operator: str, queue: str,
-                      job_ids: list[str]) -> ActionOutcome:
+def retry_bullmq_jobs(retry_one: ActOnOne, queue: str, job_ids: list[str]) -> ActionOutcome:
     ids = _chosen(job_ids, f"no job of {queue} chosen to retry; tick the failed jobs first",
                   f"jobs of {queue} chosen")
-    return summarise("retry_jobs", [actions.retry_bullmq_job(operator, queue, i) for i in ids],
+    return summarise("retry_jobs", [retry_one(i) for i in ids],
                      "Moved back to waiting", "job(s)")
 
 
@@ -41,7 +41,7 @@ def _chosen(ids: list[str], none: str, what: str) -> list[str]:
     return unique
 
 
-def recover_deliveries(actions: "ActionService", db, operator: str, endpoint_id: str | None,
+def recover_deliveries(retry_one: ActOnOne, db: Database, endpoint_id: str | None,
                        since: datetime, until: datetime) -> ActionOutcome:
     if since >= until:
         raise UsageError(f"the range is empty: from {since:%Y-%m-%d %H:%M} is not before "
@@ -55,7 +55,7 @@ def recover_deliveries(actions: "ActionService", db, operator: str, endpoint_id:
                          f"{since:%Y-%m-%d %H:%M} and {until:%Y-%m-%d %H:%M} UTC; nothing to "
                          "recover")
     _within_limit(len(found), f"deliveries of {where} in that range (or more)")
-    outcomes = [actions.retry_webhook(operator, r["delivery_id"]) for r in found]
+    outcomes = [retry_one(r["delivery_id"]) for r in found]
     return summarise("recover_deliveries", outcomes, "Re-sent", "delivery(ies)")
 
 

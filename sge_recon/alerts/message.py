@@ -1,0 +1,41 @@
+"""The channel-neutral alert message (what happened, the fields, the first runbook steps) that
+every channel renders in its own format (sge_recon/alerts/channels.py, hooks.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+PRIORITY_COLOURS = {"P0": 0xD32F2F, "P1": 0xF57C00, "P2": 0xFBC02D, "P3": 0x1976D2}
+RESOLVED_COLOUR = 0x388E3C
+INFO_COLOUR = 0x607D8B
+
+
+@dataclass
+class Message:
+    headline: str                     # one line: what happened
+    fields: list[tuple[str, str]] = field(default_factory=list)
+    steps: list[str] = field(default_factory=list)  # the runbook's first steps
+    link: str | None = None           # console view
+    link_label: str = "Open in the console"
+    priority: str | None = None
+    resolved: bool = False
+    at: datetime | None = None
+    lines: list[str] = field(default_factory=list)  # a list body (e.g. one line per batch)
+    lines_title: str = ""
+    event: str = "notice"             # open | reminder | resolve | notice (not an incident)
+    incident_id: int | None = None
+    kind: str | None = None           # the incident kind (ledger_imbalance, ...)
+    environment: str = ""             # SGE_ENVIRONMENT
+    component: str = ""               # where: the console area (ledger, queue, intents, ...)
+    details: dict = field(default_factory=dict)  # machine-readable facts (ids, amounts)
+
+    @property
+    def colour(self) -> int:
+        if self.resolved:
+            return RESOLVED_COLOUR
+        return PRIORITY_COLOURS.get(self.priority or "", INFO_COLOUR)
+
+
+def cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
