@@ -45,7 +45,7 @@ log = logging.getLogger("sge_recon.console")
 def get_recon() -> Recon:
     """One Recon (settings, database handle, services) per console process: the one app/serve.py
     built and warmed before the port opened, or a new one."""
-    from sge_recon.console.launch import take_warm_recon
+    from sge_recon.context import take_warm_recon
 
     return take_warm_recon() or Recon(Settings.load(), application_name="sge-recon-console")
 

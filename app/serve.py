@@ -6,8 +6,8 @@ page run needs (the database driver, the library's console and checks services, 
 of the admin API) are imported here, before the server opens its port, instead of inside the first
 visitor's first page run (they stay in ``sys.modules``; Streamlit runs every page in this same
 process). The console's Recon is built and the Overview's data loaded once here too
-(``sge_recon.console.launch.warm_up``); app/console_kit.py takes that Recon. Only library modules
-are preloaded: app modules are still (re)loaded by Streamlit.
+(``sge_recon.context.warm_up``); app/console_kit.py takes that Recon. Only library modules are
+preloaded: app modules are still (re)loaded by Streamlit.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ def preload() -> None:
     import sge_recon.checks.service  # noqa: F401
     import sge_recon.console  # noqa: F401
     import sge_recon.context  # noqa: F401
-    from sge_recon.console.launch import warm_up
+    from sge_recon.context import warm_up
 
     warm_up()  # the console's Recon with its pool open, the Overview's queries run once
 

@@ -1,8 +1,13 @@
-"""The one library API that the CLI, the console pages and the jobs all call.
+"""The composition root: the one place that builds the services and hands each what it uses.
 
-``Recon`` holds the settings and the database and hands out the services (checks, exports, ...),
-each built on first use so that a command only pays for what it touches (GX, for example, is
-imported only by the checks service's GX engine).
+``Recon`` reads the settings, opens the databases on first use (DATABASE_URL, and the standby of
+PLATFORM_READ_URL with the profile's relations) and builds each service from exactly the
+collaborators it needs: ``CheckService(settings, databases)``, ``AlertService(settings,
+databases, catalogue)``, ``ConsoleService(settings, databases, checks, alerts, freshness)`` …
+No service imports this module or receives a ``Recon``; the CLI, the console pages, the jobs'
+entrypoint, the reference platform and the benches call it. Each service is built on first use,
+so that a command only pays for what it touches (GX, for example, is imported only by the checks
+service's GX engine).
 """
 
 from __future__ import annotations
@@ -10,9 +15,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from .config import Settings
-from .db import Database, InitReport, init_db
+from .db import Database, Databases, InitReport, init_db
+
+if TYPE_CHECKING:
+    from .accounts import AccountService
+    from .alerts import AlertService
+    from .checks import CheckService
+    from .console import ConsoleService
+    from .exports import ExportService
+    from .metrics.collector import ReconCollector
+    from .replica import Freshness
+    from .scheduling import Clock, JobServices, Scheduler
 
 
 class Recon:
@@ -20,37 +36,46 @@ class Recon:
                  platform_database: Database | None = None,
                  application_name: str = "sge-recon"):
         self.settings = settings or Settings.load()
-        self._database = database
-        self._platform_database = platform_database
         self._application_name = application_name
+        self.databases = Databases(database or self._open_database,
+                                   platform_database or self._open_platform_database)
 
-    @cached_property
-    def db(self) -> Database:
-        """The platform database (starts the embedded server when DATABASE_URL is unset)."""
-        if self._database is not None:
-            return self._database
+    # -- the databases ----------------------------------------------------------------------------
+    def _open_database(self) -> Database:
         from .profiles import relations_for
 
         return Database.from_settings(self.settings, relations_for(self.settings),
                                       application_name=self._application_name)
 
-    @cached_property
+    def _open_platform_database(self, db: Database) -> Database:
+        if not self.settings.PLATFORM_READ_URL:
+            return db
+        return Database(self.settings.PLATFORM_READ_URL, relations=db.relations,
+                        application_name=f"{self._application_name} (platform reads)")
+
+    @property
+    def db(self) -> Database:
+        """The platform database (starts the embedded server when DATABASE_URL is unset)."""
+        return self.databases.db
+
+    @property
     def platform_db(self) -> Database:
         """Where the platform is read (checks, console platform data, live facts, exports): the
         standby of PLATFORM_READ_URL, with the same profile relations, or ``db`` itself.
         sge-recon's own state and the checkpoint watermark always use ``db`` (the primary)."""
-        if self._platform_database is not None:
-            return self._platform_database
-        if not self.settings.PLATFORM_READ_URL:
-            return self.db
-        return Database(self.settings.PLATFORM_READ_URL, relations=self.db.relations,
-                        application_name=f"{self._application_name} (platform reads)")
+        return self.databases.platform_db
 
-    def replica_freshness(self):
+    def replica_freshness(self) -> Freshness:
         """How fresh the platform reads are (sge_recon.replica.Freshness)."""
         from .replica import freshness
 
         return freshness(self.platform_db, self.db, self.settings)
+
+    def bounded(self, statement_timeout_ms: int, lock_timeout_ms: int) -> Recon:
+        """The same root on databases whose every query has these timeouts."""
+        bounded = self.databases.bounded(statement_timeout_ms, lock_timeout_ms)
+        return Recon(self.settings, database=bounded.db, platform_database=bounded.platform_db,
+                     application_name=self._application_name)
 
     def init_db(self, *, platform_ddl: Sequence[Path] = ()) -> InitReport:
         """Migrate ``recon`` and set up the platform profile (DESIGN §11). ``platform_ddl``: the
@@ -60,8 +85,9 @@ class Recon:
         return init_db(self.db, load_profile(self.settings.PLATFORM_PROFILE),
                        platform_ddl=platform_ddl)
 
+    # -- the services -----------------------------------------------------------------------------
     @cached_property
-    def admin(self):
+    def admin(self) -> Any:
         """The platform's admin API client: sge_recon.admin_client.AdminClient (DESIGN §6), or
         sge_recon.sge_admin_client.SgeAdminClient when the profile says ``admin_api: sge``."""
         from .profiles import relations_for
@@ -75,43 +101,94 @@ class Recon:
         return AdminClient.from_settings(self.settings)
 
     @cached_property
-    def checks(self):
+    def checks(self) -> CheckService:
         """The reconciliation checks engine (sge_recon.checks.CheckService)."""
         from .checks import CheckService
 
-        return CheckService(self.settings, lambda: self.db, lambda: self.platform_db)
+        databases = self.databases
+        return CheckService(self.settings, lambda: databases.db, lambda: databases.platform_db)
 
     @cached_property
-    def exports(self):
+    def exports(self) -> ExportService:
         """Monthly audit exports (sge_recon.exports.ExportService)."""
         from .exports import ExportService
 
-        return ExportService(self)
+        return ExportService(self.databases, out_dir=self.settings.EXPORTS_DIR,
+                             signing_key=self.settings.EXPORT_SIGNING_KEY,
+                             freshness=self.replica_freshness)
 
     @cached_property
-    def accounts(self):
+    def accounts(self) -> AccountService:
         """The console's local accounts and sign-in (sge_recon.accounts.AccountService)."""
         from .accounts import AccountService
 
         return AccountService(self.db)
 
     @cached_property
-    def console(self):
-        """The ops console's data and actions (sge_recon.console.ConsoleService)."""
-        from .console import ConsoleService
-
-        return ConsoleService(self)
-
-    @cached_property
-    def incidents(self):
+    def incidents(self) -> AlertService:
         """Incidents and alerting (sge_recon.alerts.AlertService)."""
         from .alerts import AlertService
 
-        return AlertService(self)
+        return AlertService(self.settings, self.databases, catalogue=self.checks.catalogue)
 
     @cached_property
-    def scheduler(self):
+    def console(self) -> ConsoleService:
+        """The ops console's data and actions (sge_recon.console.ConsoleService)."""
+        from .console import ConsoleService
+
+        return ConsoleService(self.settings, self.databases, self.checks, self.incidents,
+                              freshness=self.replica_freshness)
+
+    @cached_property
+    def job_services(self) -> JobServices:
+        """What the scheduled jobs use (sge_recon.scheduling.JobServices)."""
+        from .scheduling import JobServices
+
+        return JobServices(settings=self.settings, databases=self.databases, checks=self.checks,
+                           incidents=self.incidents, exports=self.exports,
+                           bounded=lambda statement_ms, lock_ms:
+                           self.bounded(statement_ms, lock_ms).job_services)
+
+    @cached_property
+    def scheduler(self) -> Scheduler:
         """The scheduler with the four jobs of DESIGN §7 (sge_recon.scheduling.Scheduler)."""
         from .scheduling import Scheduler, default_jobs
 
-        return Scheduler(self, default_jobs())
+        return Scheduler(self.job_services, default_jobs())
+
+    def metrics_collector(self, ttl: float | None = None,
+                          clock: Clock | None = None) -> ReconCollector:
+        """The /metrics collector on this root's databases (sge_recon.metrics.collector)."""
+        from .metrics.collector import DEFAULT_TTL_SECONDS, ReconCollector
+
+        return ReconCollector(self.settings, self.databases,
+                              ttl=DEFAULT_TTL_SECONDS if ttl is None else ttl, clock=clock)
+
+
+# -- warm start (app/serve.py): the console process's Recon, built before the port opens ----------
+_warm: Recon | None = None
+
+
+def warm_up() -> None:
+    """Build the console's Recon and run the Overview's data load once, before Streamlit opens its
+    port: the first visitor's first page then finds the connection pool open, the library's
+    lazily imported modules loaded and the database's pages cached. Any failure is left to the
+    page, which says it in words (a database that is down, bad settings)."""
+    global _warm
+    try:
+        recon = Recon(Settings.load(), application_name="sge-recon-console")
+        recon.accounts.any()
+        recon.console.overview()
+        from .accounts import timezone_names
+
+        timezone_names()
+    except Exception:  # noqa: BLE001 - the page reports it with its banner
+        return
+    _warm = recon
+
+
+def take_warm_recon() -> Recon | None:
+    """The Recon warm_up() built (once), or None."""
+    global _warm
+    recon, _warm = _warm, None
+    return recon

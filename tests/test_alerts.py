@@ -40,7 +40,7 @@ def alerting_recon(db_url: str, receiver: Receiver, **overrides) -> Recon:
 
 
 def monitor_only(recon: Recon, clock: ManualClock) -> Scheduler:
-    return Scheduler(recon, [j for j in default_jobs() if j.name == "monitor"], clock)
+    return Scheduler(recon.job_services, [j for j in default_jobs() if j.name == "monitor"], clock)
 
 
 def start_clock() -> ManualClock:
@@ -329,7 +329,7 @@ def test_two_schedulers_open_one_incident_and_send_one_message(db_url, factory, 
         [t.join() for t in threads]
         clock.advance(minutes=1)
     assert len(receiver.delivered(SLACK)) == len(receiver.delivered(DISCORD)) == 1
-    assert len(a.recon.incidents.incidents()) == 1
+    assert len(a.services.incidents.incidents()) == 1
 
 
 def test_incidents_agree_with_the_real_checks_on_the_same_planted_faults(db_url, factory, db,

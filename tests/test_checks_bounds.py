@@ -87,7 +87,7 @@ def test_the_monitor_job_finishes_in_its_minute_under_a_table_lock(db_url):
     started = time.monotonic()
     try:
         with pytest.raises(JobFailed) as failed:
-            monitor(JobContext(recon, "monitor", now, now, ManualClock(now)))
+            monitor(JobContext(recon.job_services, "monitor", now, now, ManualClock(now)))
     finally:
         release.set()
         holder.join(30)

@@ -58,7 +58,7 @@ def test_a_preliminary_export_does_not_block_the_monthly_export(db_url, factory,
     assert "2026-09" in recon.exports.missing_periods("2026-09", tmp_path / "exports")
 
     monthly = [s for s in default_jobs() if s.name == "monthly_audit_export"]
-    [outcome] = Scheduler(recon, monthly, ManualClock(utc(2026, 10, 1, 3, 5))).tick()
+    [outcome] = Scheduler(recon.job_services, monthly, ManualClock(utc(2026, 10, 1, 3, 5))).tick()
     assert outcome.status == "succeeded", outcome.error
     assert outcome.details["exported"] == ["2026-09"]
     assert json.loads((folder / "manifest.json").read_text())["complete_month"] is True

@@ -95,7 +95,7 @@ def test_the_console_checks_jobs_and_exports_run_as_the_app_role(console_user, p
 
         # the monitor job (incidents, alert queue) and an audit export
         monitor = [j for j in default_jobs() if j.name == "monitor"]
-        [run] = Scheduler(recon, monitor, ManualClock(now())).tick()
+        [run] = Scheduler(recon.job_services, monitor, ManualClock(now())).tick()
         assert run.status == "succeeded", run
         month = now().strftime("%Y-%m")
         result = recon.exports.export(month, out_dir=tmp_path / "exports", force=True)

@@ -63,7 +63,7 @@ def planted(recon, factory, db):
     now = datetime.now(UTC).replace(microsecond=0)
     plant_faults(factory, db, now)
     monitor = [s for s in default_jobs() if s.name == "monitor"]
-    [outcome] = Scheduler(recon, monitor, ManualClock(now)).tick()
+    [outcome] = Scheduler(recon.job_services, monitor, ManualClock(now)).tick()
     assert outcome.status == "succeeded", outcome.error
     return recon, now
 
@@ -71,7 +71,8 @@ def planted(recon, factory, db):
 @pytest.fixture
 def server(planted):
     recon, now = planted
-    srv = MetricsServer(ReconCollector(recon, ttl=60, clock=ManualClock(now)), port=0).start()
+    collector = ReconCollector(recon.settings, recon.databases, ttl=60, clock=ManualClock(now))
+    srv = MetricsServer(collector, port=0).start()
     yield srv
     srv.stop()
 
@@ -121,8 +122,8 @@ def test_per_check_status_and_incident_counts(server):
 
 def test_scrapes_are_served_from_a_short_cache(planted, factory):
     recon, now = planted
-    cached = ReconCollector(recon, ttl=60, clock=ManualClock(now))
-    live = ReconCollector(recon, ttl=0, clock=ManualClock(now))
+    cached = ReconCollector(recon.settings, recon.databases, ttl=60, clock=ManualClock(now))
+    live = ReconCollector(recon.settings, recon.databases, ttl=0, clock=ManualClock(now))
     servers = [MetricsServer(c, port=0).start() for c in (cached, live)]
     try:
         assert scrape(servers[0].url)["sge_queue_depth_total"][()] == 7.0
@@ -150,7 +151,7 @@ def test_metric_samples_are_stored_every_minute_for_trends(planted):
 
 def test_a_scrape_answers_when_the_database_is_down(pg_url):
     recon = Recon(settings_for(with_dbname(pg_url, "no_such_database")))
-    srv = MetricsServer(ReconCollector(recon, ttl=0), port=0).start()
+    srv = MetricsServer(ReconCollector(recon.settings, recon.databases, ttl=0), port=0).start()
     try:
         m = scrape(srv.url)
         assert m["sge_recon_up"][()] == 0.0 and "sge_queue_depth_total" not in m
@@ -165,7 +166,7 @@ def test_metrics_port_in_use_is_a_clear_error(recon):
         port = busy.getsockname()[1]
         from sge_recon.errors import ReconError
         with pytest.raises(ReconError, match="--metrics-port"):
-            MetricsServer(ReconCollector(recon), port=port).start()
+            MetricsServer(ReconCollector(recon.settings, recon.databases), port=port).start()
 
 
 def _free_port() -> int:
@@ -238,7 +239,8 @@ def test_a_database_outage_keeps_the_last_values_with_up_0():
         for _ in range(3):
             factory.job(status="waiting")
         clock = ManualClock(datetime.now(UTC).replace(microsecond=0))
-        srv = MetricsServer(ReconCollector(Recon(settings_for(url)), ttl=0, clock=clock),
+        recon = Recon(settings_for(url))
+        srv = MetricsServer(ReconCollector(recon.settings, recon.databases, ttl=0, clock=clock),
                             port=0).start()
         before = scrape(srv.url)
         assert before["sge_recon_up"][()] == 1.0
@@ -281,8 +283,8 @@ def test_a_table_lock_never_hangs_a_scrape(db_url):
 
     from .conftest import settings_for
 
-    collector = ReconCollector(Recon(settings_for(db_url, MONITOR_STATEMENT_TIMEOUT_SECONDS=20)),
-                               ttl=0)
+    recon = Recon(settings_for(db_url, MONITOR_STATEMENT_TIMEOUT_SECONDS=20))
+    collector = ReconCollector(recon.settings, recon.databases, ttl=0)
     list(collector.collect())  # a first good read
     locker = psycopg.connect(db_url)
     try:

@@ -36,7 +36,7 @@ def make_recon(db_url, api):
 def open_ledger_incident(recon, factory, program_id):
     factory.journal(program_id, [("treasury", "debit", "100.00"), ("user:u1", "credit", "99.00")])
     clock = ManualClock(datetime.now(timezone.utc).replace(second=5, microsecond=0))
-    sched = Scheduler(recon, [j for j in default_jobs() if j.name == "monitor"], clock)
+    sched = Scheduler(recon.job_services, [j for j in default_jobs() if j.name == "monitor"], clock)
     assert sched.tick()[0].status == "succeeded"
     [incident] = recon.incidents.incidents()
     assert (incident["kind"], incident["priority"]) == ("ledger_imbalance", "P0")

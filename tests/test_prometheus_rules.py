@@ -72,7 +72,8 @@ def test_a_real_scrape_passes_promtool_check_metrics(promtool, planted):  # noqa
     recon, now = planted
     recon = Recon(settings_for(recon.settings.DATABASE_URL,
                                SLACK_WEBHOOK_URL="http://127.0.0.1:9/hook"))
-    srv = MetricsServer(ReconCollector(recon, ttl=60, clock=ManualClock(now)), port=0).start()
+    collector = ReconCollector(recon.settings, recon.databases, ttl=60, clock=ManualClock(now))
+    srv = MetricsServer(collector, port=0).start()
     try:
         response = httpx.get(srv.url, timeout=10)
         head = httpx.head(srv.url, timeout=10)

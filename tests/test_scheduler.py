@@ -27,7 +27,7 @@ def utc(*args) -> datetime:
 def test_default_schedule_slots_over_a_week_and_a_month_boundary(recon):
     """Walk minute by minute from Sun 2026-11-29 00:00 to Tue 2026-12-01 12:00 UTC and record
     the first minute each (job, slot) becomes due: that is when a running scheduler starts it."""
-    sched = Scheduler(recon, default_jobs(), ManualClock(utc(2026, 11, 29)))
+    sched = Scheduler(recon.job_services, default_jobs(), ManualClock(utc(2026, 11, 29)))
     first_due: dict[tuple[str, datetime], datetime] = {}
     now = utc(2026, 11, 29)
     while now <= utc(2026, 12, 1, 12):
@@ -84,7 +84,7 @@ def test_bad_cadences_are_clear_errors(make):
 
 
 def test_a_missed_slot_runs_late_within_its_grace_only(recon):
-    sched = Scheduler(recon, default_jobs(), ManualClock(utc(2026, 11, 24)))
+    sched = Scheduler(recon.job_services, default_jobs(), ManualClock(utc(2026, 11, 24)))
     due = {s.name for s, _ in sched.due(utc(2026, 11, 24, 2, 40))}
     assert "daily_reconciliation" in due  # started 40 min late: tonight's run still happens
     assert "daily_reconciliation" not in {s.name for s, _ in sched.due(utc(2026, 11, 24, 23))}
@@ -119,8 +119,8 @@ def recorded_jobs(recorders: dict[str, Recorder]) -> list[JobSpec]:
 def test_two_schedulers_run_each_job_slot_once(db_url):
     recorders = {s.name: Recorder() for s in default_jobs()}
     clock = ManualClock(utc(2026, 12, 7, 9, 0, 10))  # a Monday 09:00: every job is due
-    schedulers = [Scheduler(Recon(settings_for(db_url)), recorded_jobs(recorders), clock,
-                            host=f"scheduler-{n}") for n in (1, 2)]
+    schedulers = [Scheduler(Recon(settings_for(db_url)).job_services, recorded_jobs(recorders),
+                            clock, host=f"scheduler-{n}") for n in (1, 2)]
     for _ in range(2):  # both tick concurrently, twice, at the same instant
         outcomes: list = []
         threads = [threading.Thread(target=lambda s=s: outcomes.extend(s.tick()))
@@ -129,7 +129,7 @@ def test_two_schedulers_run_each_job_slot_once(db_url):
         [t.join() for t in threads]
     for name, recorder in recorders.items():
         assert len(recorder.calls) == 1, f"{name} ran {len(recorder.calls)} times"
-    rows = schedulers[0].recon.db.fetch_all(
+    rows = schedulers[0].services.db.fetch_all(
         "SELECT job, scheduled_for, status, host FROM recon.job_runs ORDER BY job")
     assert [(r["job"], r["status"]) for r in rows] == [
         ("daily_reconciliation", "succeeded"), ("monitor", "succeeded"),
@@ -143,7 +143,7 @@ def test_a_crashing_job_is_recorded_failed_and_retried_at_its_next_slot(db_url):
     spec = JobSpec("hourly_probe", Cadence.every_minute(), recorder, timedelta(seconds=90))
     clock = ManualClock(utc(2026, 5, 1, 10, 0, 5))
     recon = Recon(settings_for(db_url))
-    sched = Scheduler(recon, [spec], clock)
+    sched = Scheduler(recon.job_services, [spec], clock)
     [first] = sched.tick()
     assert first.status == "failed" and "RuntimeError: boom" in first.error
     assert sched.tick()[0].status == "skipped"  # the failed slot is not re-run in a loop
@@ -162,7 +162,7 @@ def test_a_run_left_by_a_dead_scheduler_is_marked_failed(db_url):
     recon.db.execute("INSERT INTO recon.job_runs (job, scheduled_for, status, host) "
                      "VALUES ('probe', %s, 'running', 'dead-host:1')", (utc(2026, 5, 1, 9, 59),))
     spec = JobSpec("probe", Cadence.every_minute(), Recorder(0), timedelta(seconds=90))
-    Scheduler(recon, [spec], ManualClock(utc(2026, 5, 1, 10, 0, 1))).tick()
+    Scheduler(recon.job_services, [spec], ManualClock(utc(2026, 5, 1, 10, 0, 1))).tick()
     rows = recon.db.fetch_all("SELECT host, status, error FROM recon.job_runs ORDER BY id")
     assert rows[0]["status"] == "failed" and "stopped" in rows[0]["error"]
     assert rows[1]["status"] == "succeeded"
@@ -172,8 +172,8 @@ def test_a_job_still_running_makes_its_next_slot_wait_not_overlap(db_url):
     slow = Recorder(seconds=1.5)
     spec = JobSpec("slow", Cadence.every_minute(), slow, timedelta(seconds=90))
     clock = ManualClock(utc(2026, 5, 1, 10, 0, 59))
-    a = Scheduler(Recon(settings_for(db_url)), [spec], clock)
-    b = Scheduler(Recon(settings_for(db_url)), [spec], clock)
+    a = Scheduler(Recon(settings_for(db_url)).job_services, [spec], clock)
+    b = Scheduler(Recon(settings_for(db_url)).job_services, [spec], clock)
     thread = threading.Thread(target=a.tick)
     thread.start()
     time.sleep(0.5)
@@ -187,7 +187,7 @@ def test_a_job_still_running_makes_its_next_slot_wait_not_overlap(db_url):
 def test_run_forever_ticks_in_real_time_and_stops(db_url):
     probe = Recorder(seconds=0)
     spec = JobSpec("probe", Cadence.every_minute(), probe, timedelta(seconds=90))
-    sched = Scheduler(Recon(settings_for(db_url)), [spec])
+    sched = Scheduler(Recon(settings_for(db_url)).job_services, [spec])
     stop = threading.Event()
     thread = threading.Thread(target=sched.run_forever, args=(stop,))
     thread.start()
@@ -204,7 +204,7 @@ def test_run_forever_ticks_in_real_time_and_stops(db_url):
 def test_stopping_never_waits_for_a_long_job_and_records_it_interrupted(db_url):
     long_job = Recorder(seconds=30)
     spec = JobSpec("long", Cadence.every_minute(), long_job, timedelta(seconds=90))
-    sched = Scheduler(Recon(settings_for(db_url)), [spec])
+    sched = Scheduler(Recon(settings_for(db_url)).job_services, [spec])
     stop = threading.Event()
     thread = threading.Thread(target=sched.run_forever, args=(stop,))
     thread.start()
@@ -216,7 +216,7 @@ def test_stopping_never_waits_for_a_long_job_and_records_it_interrupted(db_url):
     started = time.monotonic()
     thread.join(timeout=20)
     assert not thread.is_alive() and time.monotonic() - started < 10
-    [run] = sched.recon.db.fetch_all("SELECT status, error FROM recon.job_runs")
+    [run] = sched.services.db.fetch_all("SELECT status, error FROM recon.job_runs")
     assert run["status"] == "failed" and "stopped during this run" in run["error"]
 
 
@@ -235,7 +235,7 @@ def test_monthly_export_catches_up_missing_months(db_url, factory, tmp_path):
     recon.exports.export("2026-06", trigger="cli")
     monthly = [s for s in default_jobs() if s.name == "monthly_audit_export"]
     clock = ManualClock(utc(2026, 10, 1, 3, 5))
-    sched = Scheduler(recon, monthly, clock)
+    sched = Scheduler(recon.job_services, monthly, clock)
 
     [outcome] = sched.tick()
     assert outcome.status == "succeeded", outcome.error
@@ -268,7 +268,7 @@ def test_weekly_payout_reminder_posts_batches_age_and_total(db_url, factory, rec
                          total_amount=Decimal("5000"))
     weekly = [s for s in default_jobs() if s.name == "weekly_payout_reminder"]
     clock = ManualClock(now)
-    [outcome] = Scheduler(recon, weekly, clock).tick()
+    [outcome] = Scheduler(recon.job_services, weekly, clock).tick()
     assert outcome.status == "succeeded", outcome.error
     [slack] = receiver.delivered(SLACK)
     [discord] = receiver.delivered(DISCORD)
@@ -292,7 +292,7 @@ def test_daily_reconciliation_runs_the_catalogue_through_gx_and_alerts(db_url, f
     # an hour after today's 02:00 run was due (datetime.now() failed after 22:00 UTC, when the
     # 02:00 run is beyond its 20 h catch-up window)
     now = datetime.now(UTC).replace(hour=3, minute=0, second=0, microsecond=0)
-    [outcome] = Scheduler(recon, daily, ManualClock(now)).tick()
+    [outcome] = Scheduler(recon.job_services, daily, ManualClock(now)).tick()
     assert outcome.status == "succeeded", outcome.error
     assert outcome.details["engine"] == "gx"
     assert outcome.details["not_passing"]["ledger_balance"] == "fail"

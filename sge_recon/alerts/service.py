@@ -20,7 +20,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from ..db import ops
 from ..metrics.facts import Facts, gather_facts
@@ -29,7 +29,10 @@ from . import silences as silencing
 from .rules import RULES, Finding, apply_catalogue, cause_of, evaluate_rules, id_list, money_text
 
 if TYPE_CHECKING:
-    from ..context import Recon
+    from ..checks.model import CheckDefinition
+    from ..config import Settings
+    from ..db import Database
+    from ..db.databases import Databases
 
 log = logging.getLogger(__name__)
 
@@ -65,19 +68,25 @@ class DeliveryReport:
 
 
 class AlertService:
-    def __init__(self, recon: "Recon"):
-        self.recon = recon
+    def __init__(self, settings: "Settings", databases: "Databases",
+                 catalogue: Callable[[], list["CheckDefinition"]]):
+        """``databases``: incidents and deliveries are sge-recon's state (``db``); the live facts
+        read the platform (``platform_db``). ``catalogue``: the check catalogue (CheckService's),
+        whose priorities, runbook steps and causes the incidents take."""
+        self.settings = settings
+        self._databases = databases
+        self._load_catalogue = catalogue
         self._silences: list[dict] = []
 
     @property
-    def settings(self):
-        return self.recon.settings
+    def db(self) -> "Database":
+        return self._databases.db
 
     # -- incidents ----------------------------------------------------------------------------
     def evaluate(self, now: datetime, facts: Facts | None = None,
                  check_run_id: str | None = None) -> Evaluation:
-        db = self.recon.db
-        facts = facts or gather_facts(db, self.settings, now, self.recon.platform_db)
+        db = self.db
+        facts = facts or gather_facts(db, self.settings, now, self._databases.platform_db)
         catalogue = self._catalogue()
         found = apply_catalogue(evaluate_rules(facts, self.settings), catalogue)
         causes = cause_of(found, catalogue)
@@ -174,7 +183,7 @@ class AlertService:
         """The check catalogue by name; empty when it cannot be loaded (the rules' own
         priorities and steps apply, so a broken checks.yml never silences an alert)."""
         try:
-            return {d.name: d for d in self.recon.checks.catalogue()}
+            return {d.name: d for d in self._load_catalogue()}
         except Exception as exc:  # noqa: BLE001
             log.warning("alerts: check catalogue unavailable, using built-in runbook steps: %s",
                         exc)
@@ -214,7 +223,7 @@ class AlertService:
             message.environment = self.settings.SGE_ENVIRONMENT
             message.headline = f"[{message.environment}] {message.headline}"
         sent = 0
-        with self.recon.db.transaction() as conn:
+        with self.db.transaction() as conn:
             for channel in ch.configured_channels(self.settings):
                 payload = ch.render(channel, message)
                 if payload is not None:
@@ -225,17 +234,17 @@ class AlertService:
 
     # -- silences ------------------------------------------------------------------------------
     def silences(self, now: datetime) -> list[dict]:
-        return ops.silences(self.recon.db, now)
+        return ops.silences(self.db, now)
 
     def incidents(self, status: str | None = None, limit: int = 200) -> list[dict]:
-        return ops.incidents(self.recon.db, status, limit)
+        return ops.incidents(self.db, status, limit)
 
     def deliveries(self, incident_id: int | None = None) -> list[dict]:
-        return ops.alert_deliveries(self.recon.db, incident_id)
+        return ops.alert_deliveries(self.db, incident_id)
 
     def acknowledge(self, incident_id: int, who: str, now: datetime) -> dict | None:
         """Somebody is on it: no more reminders (the resolution is still announced)."""
-        return ops.acknowledge_incident(self.recon.db, incident_id, who, now)
+        return ops.acknowledge_incident(self.db, incident_id, who, now)
 
     # -- delivery -----------------------------------------------------------------------------
     def deliver_pending(self, now: datetime, limit: int = 50) -> DeliveryReport:
@@ -244,7 +253,7 @@ class AlertService:
         tried: list[int] = []
         down: list[str] = []
         while len(tried) < limit:
-            with self.recon.db.transaction() as conn:
+            with self.db.transaction() as conn:
                 row = ops.claim_due_alert(conn, now, tried, down)
                 if row is None:
                     break

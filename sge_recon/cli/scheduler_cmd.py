@@ -27,7 +27,7 @@ def scheduler(state, metrics_port, metrics_host, no_metrics, once, cache_seconds
     Each job slot runs once even with several schedulers on one database; every run is recorded
     in recon.job_runs. Alerts go to SLACK_WEBHOOK_URL / DISCORD_WEBHOOK_URL when set.
     """
-    from ..metrics import MetricsServer, ReconCollector
+    from ..metrics import MetricsServer
 
     from ..db import ops
 
@@ -41,7 +41,7 @@ def scheduler(state, metrics_port, metrics_host, no_metrics, once, cache_seconds
         return
     server = None
     if not no_metrics:
-        server = MetricsServer(ReconCollector(recon, ttl=cache_seconds), metrics_port,
+        server = MetricsServer(recon.metrics_collector(ttl=cache_seconds), metrics_port,
                                metrics_host).start()
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set())

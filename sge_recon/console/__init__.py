@@ -1,7 +1,8 @@
 """The ops console's library side: the data behind every page, and the actions.
 
-``Recon.console`` is a :class:`ConsoleService`. The Streamlit pages under ``app/`` call it and
-only render what it returns; no SQL and no HTTP happens in page code. Each data call runs in one
+``Recon.console`` (built by the composition root, sge_recon.context) is a
+:class:`ConsoleService`. The Streamlit pages under ``app/`` call it and only render what it
+returns; no SQL and no HTTP happens in page code. Each data call runs in one
 read-only transaction, so a page shows one consistent picture, and raises
 :class:`~sge_recon.errors.DatabaseUnavailable` when the database is down (the page shows a
 banner and recovers on its own at the next refresh).
@@ -29,7 +30,12 @@ from .trends import TrendsReader
 from ..check_names import LEDGER_BALANCE, TRANSACTION_BALANCE
 
 if TYPE_CHECKING:
-    from ..context import Recon
+    from ..alerts.service import AlertService
+    from ..checks.service import CheckService
+    from ..config import Settings
+    from ..db import Database
+    from ..db.databases import Databases
+    from ..replica import Freshness
 
 __all__ = ["ActionOutcome", "AlertSummary", "CHECKLISTS", "ConsoleService", "CorrectionEntry",
            "HealthMetric", "INCIDENT_GUIDE", "Light", "Overview", "Slo", "parse_correction",
@@ -47,27 +53,38 @@ class ApiHealth:
 
 
 class ConsoleService(TrendsReader):
-    def __init__(self, recon: "Recon", client_factory: Callable[[], Any] | None = None):
-        self.recon = recon
-        self.settings = recon.settings
+    def __init__(self, settings: "Settings", databases: "Databases", checks: "CheckService",
+                 alerts: "AlertService", freshness: "Callable[[], Freshness]",
+                 client_factory: Callable[[], Any] | None = None):
+        """``checks``: stored results, the fast run; ``alerts``: the silences; ``freshness``:
+        sge_recon.replica's, of the platform reads; ``client_factory``: the admin API client."""
+        self.settings = settings
+        self._databases = databases
+        self.checks = checks
+        self._alerts = alerts
+        self._freshness = freshness
         self._client_factory = client_factory or self._default_client
+
+    @property
+    def db(self) -> "Database":  # DATABASE_URL: sge-recon's state
+        return self._databases.db
 
     # -- plumbing --------------------------------------------------------------------------------
     def read(self, load: Callable[[Any], T]) -> T:
         """Run ``load(conn)`` on sge-recon's own state (``recon``: incidents, ticks, the action
         log, stored results) in one read-only transaction on DATABASE_URL; driver errors become
         ReconErrors."""
-        return self._read(self.recon.db, load)
+        return self._read(self.db, load)
 
     def read_platform(self, load: Callable[[Any], T]) -> T:
         """Run ``load(conn)`` on the platform's data, on the platform-read server (the standby of
         PLATFORM_READ_URL, or DATABASE_URL), in one read-only transaction."""
-        return self._read(self.recon.platform_db, load)
+        return self._read(self._databases.platform_db, load)
 
     def read_both(self, load: Callable[[Any, Any], T]) -> T:
         """``load(platform_conn, recon_conn)`` for a page that shows both (one connection when
         the platform is read on DATABASE_URL)."""
-        if self.recon.platform_db is self.recon.db:
+        if self._databases.platform_db is self.db:
             return self.read(lambda conn: load(conn, conn))
         return self.read_platform(lambda pconn: self.read(lambda rconn: load(pconn, rconn)))
 
@@ -85,12 +102,12 @@ class ConsoleService(TrendsReader):
         from ..sge_admin_client import admin_client_for
 
         # Approver keys are used only by approve_batch_as, for the signed-in approver's own key.
-        return admin_client_for(self.settings, self.recon.db.relations.admin_api, timeout=15.0)
+        return admin_client_for(self.settings, self.db.relations.admin_api, timeout=15.0)
 
     @property
     def admin_api(self) -> str:
         """The connected platform's admin API dialect: ``contract`` (DESIGN §6) or ``sge``."""
-        return self.recon.db.relations.admin_api
+        return self.db.relations.admin_api
 
     def action_unsupported(self, action: str) -> str | None:
         """Why the connected platform cannot do ``action`` (an admin client method name, e.g.
@@ -108,7 +125,7 @@ class ConsoleService(TrendsReader):
         from .corrections import CorrectionDesk
 
         return CorrectionDesk(self.settings, self.read_platform, self.read, self.actions,
-                              self.recon.db)
+                              self.db)
 
     @cached_property
     def webhooks(self):
@@ -119,7 +136,7 @@ class ConsoleService(TrendsReader):
 
     @cached_property
     def actions(self) -> ActionService:
-        return ActionService(self.recon.db, self._client_factory, self.queue_source,
+        return ActionService(self.db, self._client_factory, self.queue_source,
                              dialect=self.admin_api)
 
     def api_health(self) -> ApiHealth:
@@ -137,14 +154,14 @@ class ConsoleService(TrendsReader):
 
     # -- Overview --------------------------------------------------------------------------------
     def overview(self) -> Overview:
-        checks = self.recon.checks
+        checks = self.checks
         try:
             results = checks.latest_results()
             last_run = checks.latest()
         except DriverError as exc:
             raise DatabaseUnavailable(f"cannot read the stored check results "
                                       f"({_first_line(exc)})") from None
-        fresh = self.recon.replica_freshness()
+        fresh = self._freshness()
         overview = self.read_both(lambda pconn, rconn: build_overview(
             pconn, self.settings, results, last_run, state_conn=rconn, replica=fresh))
         overview = mark_unavailable(overview, self.unavailable_checks())
@@ -160,12 +177,12 @@ class ConsoleService(TrendsReader):
 
     def queue_source(self):
         """The platform's queue source (BullMQ on Redis), or None (sge_recon.queues)."""
-        return self.recon.checks.queue_source()
+        return self.checks.queue_source()
 
     def platform_lacks(self, *tables: str) -> str | None:
         """Why the connected platform has none of ``tables`` (its profile declares them absent),
         or None when it has at least one of them."""
-        relations = self.recon.db.relations
+        relations = self.db.relations
         if any(relations.has(t) for t in tables):
             return None
         reason = relations.unavailable_reason(tables)
@@ -173,21 +190,21 @@ class ConsoleService(TrendsReader):
 
     def unavailable_checks(self) -> dict[str, str]:
         """Check name -> why this platform has no data for it (empty on the contract platform)."""
-        relations = self.recon.db.relations
+        relations = self.db.relations
         if not relations.absent and not relations.limitations:
             return {}
-        return self.recon.checks.unavailable()
+        return self.checks.unavailable()
 
     def run_fast_checks(self):
         """The per-minute fast SQL checks, now (never GX: it is too heavy for a button)."""
-        return self.recon.checks.run(engine="sql", trigger="console", fast_only=True)
+        return self.checks.run(engine="sql", trigger="console", fast_only=True)
 
     # -- Ledger ----------------------------------------------------------------------------------
     def ledger_balances(self) -> list[dict]:
         return self.read_platform(q.ledger_balances)
 
     def ledger_check_results(self) -> dict[str, Any]:
-        results = self.recon.checks.latest_results()
+        results = self.checks.latest_results()
         return {n: results[n] for n in (LEDGER_BALANCE, TRANSACTION_BALANCE) if n in results}
 
     def unbalanced_transactions(self, program_id: str, currency: str, limit: int = 200):
@@ -368,13 +385,13 @@ class ConsoleService(TrendsReader):
 
     def queue_kind(self) -> str | None:
         """``bullmq`` when the profile declares BullMQ queues, else None (the jobs table)."""
-        decl = self.recon.db.relations.queues
+        decl = self.db.relations.queues
         return decl.kind if decl is not None else None
 
     def queue_missing_reason(self) -> str | None:
         from ..queues import missing_source_reason
 
-        return missing_source_reason(self.settings, self.recon.db.relations)
+        return missing_source_reason(self.settings, self.db.relations)
 
     # -- SLOs ------------------------------------------------------------------------------------
     def slos(self, days: int) -> list[Slo]:
@@ -408,7 +425,7 @@ class ConsoleService(TrendsReader):
         if item_id not in ITEMS:
             raise UsageError(f"unknown runbook item {item_id!r}")
         try:
-            with self.recon.db.transaction() as conn:
+            with self.db.transaction() as conn:
                 q.set_tick(conn, item_day(item_id, today), operator, item_id, ticked)
         except DriverError as exc:
             raise DatabaseUnavailable(f"the tick could not be saved ({_first_line(exc)})") from None
@@ -431,7 +448,7 @@ class ConsoleService(TrendsReader):
 
     def silences(self) -> list[dict]:
         """Silences: active and upcoming first, then expired ones (who, why, until when)."""
-        return self.recon.incidents.silences(self.now())
+        return self._alerts.silences(self.now())
 
     @staticmethod
     def resolved_by_evidence(incident: dict) -> str | None:

@@ -53,36 +53,3 @@ def streamlit_command(python: str, port: int, settings: Any = None) -> list[str]
     # app/serve.py: `streamlit run` with the library imported before the port opens, so the
     # first page run does not pay for those imports
     return [python, str(app_path().parent / "serve.py"), "run", str(app_path()), *flags]
-
-
-
-# -- warm start (app/serve.py): the console process's Recon, built before the port opens ----------
-_warm: Any = None
-
-
-def warm_up() -> None:
-    """Build the console's Recon and run the Overview's data load once, before Streamlit opens its
-    port: the first visitor's first page then finds the connection pool open, the library's
-    lazily imported modules loaded and the database's pages cached. Any failure is left to the
-    page, which says it in words (a database that is down, bad settings)."""
-    global _warm
-    from ..config import Settings
-    from ..context import Recon
-
-    try:
-        recon = Recon(Settings.load(), application_name="sge-recon-console")
-        recon.accounts.any()
-        recon.console.overview()
-        from ..accounts import timezone_names
-
-        timezone_names()
-    except Exception:  # noqa: BLE001 - the page reports it with its banner
-        return
-    _warm = recon
-
-
-def take_warm_recon() -> Any:
-    """The Recon warm_up() built (once), or None."""
-    global _warm
-    recon, _warm = _warm, None
-    return recon

@@ -8,7 +8,8 @@ from .connection import (
                          ensure_database,
                          resolve_url,
 )
+from .databases import Databases
 from .schema import CONTRACT, InitReport, init_db
 
-__all__ = ["CONTRACT", "Database", "DriverError", "InitReport", "QueryCanceled", "describe_url",
+__all__ = ["CONTRACT", "Database", "Databases", "DriverError", "InitReport", "QueryCanceled", "describe_url",
            "ensure_database", "init_db", "resolve_url"]

@@ -1,7 +1,7 @@
 """Monthly audit exports (DESIGN §8): what the CLI, the console page and the scheduler call.
 
-``recon.exports`` is an :class:`ExportService`. Heavy modules (pyarrow, duckdb) are imported only
-inside the functions that need them.
+``Recon.exports`` (the composition root, sge_recon.context) is an :class:`ExportService`. Heavy
+modules (pyarrow, duckdb) are imported only inside the functions that need them.
 """
 
 from __future__ import annotations
@@ -13,13 +13,14 @@ import zipfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import ExportError, UsageError
 from .period import Period, parse_period
 
 if TYPE_CHECKING:
-    from ..context import Recon
+    from ..db.databases import Databases
+    from ..replica import Freshness
     from .exporter import ExportResult, ProgressFn
     from .verifier import VerifyReport
 
@@ -45,10 +46,17 @@ class PeriodSummary:
 
 
 class ExportService:
-    def __init__(self, recon: "Recon | None" = None, *, out_dir: Path | str | None = None):
-        self.recon = recon
-        configured = recon.settings.EXPORTS_DIR if recon is not None else None
-        self.out_dir = Path(out_dir or configured or DEFAULT_DIR)
+    def __init__(self, databases: "Databases | None" = None, *, out_dir: Path | str | None = None,
+                 signing_key: str | None = None,
+                 freshness: "Callable[[], Freshness] | None" = None):
+        """``databases`` (sge-recon's state and the platform reads) and ``freshness`` (how fresh
+        the platform reads are: sge_recon.replica) are needed to export and to list the recorded
+        runs; reading, listing and verifying export folders needs neither. ``out_dir``: the
+        EXPORTS_DIR setting; ``signing_key``: EXPORT_SIGNING_KEY (PEM), None to sign nothing."""
+        self._databases = databases
+        self._freshness = freshness
+        self.signing_key = signing_key
+        self.out_dir = Path(out_dir or DEFAULT_DIR)
 
     # -- writing ---------------------------------------------------------------------------------
     def export(self, period: str | Period, *, out_dir: Path | str | None = None,
@@ -57,10 +65,11 @@ class ExportService:
         """Export one UTC month into ``out_dir/<period>/`` (see :mod:`.exporter`)."""
         from .exporter import Exporter
 
-        if self.recon is None:
-            raise ExportError("exporting needs a database: build the service from a Recon")
+        if self._databases is None or self._freshness is None:
+            raise ExportError("exporting needs a database: build the service with its databases "
+                              "(sge_recon.context.Recon.exports)")
         period = period if isinstance(period, Period) else parse_period(period)
-        fresh = self.recon.replica_freshness()
+        fresh = self._freshness()
         if fresh.refusal is not None:
             from ..replica import STALE_SUFFIX
 
@@ -70,10 +79,9 @@ class ExportService:
         if fresh.on_standby:
             replica = {"read_on": "standby (PLATFORM_READ_URL)", "where": fresh.where,
                        "lag_seconds": str(fresh.lag_seconds)}
-        exporter = Exporter(self.recon.db, self._dir(out_dir), trigger=trigger,
-                            generator=f"sge-recon {_version()}",
-                            signing_key=self.recon.settings.EXPORT_SIGNING_KEY,
-                            platform_db=self.recon.platform_db, replica=replica)
+        exporter = Exporter(self._databases.db, self._dir(out_dir), trigger=trigger,
+                            generator=f"sge-recon {_version()}", signing_key=self.signing_key,
+                            platform_db=self._databases.platform_db, replica=replica)
         return exporter.run(period, force=force, progress=progress)
 
     def export_now(self, period: str, *, out_dir: Path | str | None = None,
@@ -152,9 +160,9 @@ class ExportService:
         """The recorded exports (recon.export_runs), newest first."""
         from ..db import exports as store
 
-        if self.recon is None:
+        if self._databases is None:
             return []
-        return store.export_runs(self.recon.db, period, limit)
+        return store.export_runs(self._databases.db, period, limit)
 
     def missing_periods(self, since: str, out_dir: Path | str | None = None) -> list[str]:
         """Complete months from ``since`` to last month that have no export folder, or only a

@@ -25,7 +25,9 @@ from ..check_names import (
 )
 
 if TYPE_CHECKING:
-    from ..context import Recon
+    from ..config import Settings
+    from ..db import Database
+    from ..db.databases import Databases
     from ..scheduling.clock import Clock
 
 log = logging.getLogger(__name__)
@@ -142,12 +144,12 @@ def replica_gauges(facts: Facts) -> list[Gauge]:
     return out
 
 
-def state_gauges(recon: "Recon") -> list[Gauge]:
-    """Gauges about sge-recon's own state: checks, incidents, alert deliveries, jobs."""
+def state_gauges(db: "Database", settings: "Settings") -> list[Gauge]:
+    """Gauges about sge-recon's own state (``db``): checks, incidents, alert deliveries, jobs."""
     from ..alerts.channels import configured_channels
 
-    with ops.snapshot(recon.db) as snap:
-        return _state_gauges(snap, configured_channels(recon.settings))
+    with ops.snapshot(db) as snap:
+        return _state_gauges(snap, configured_channels(settings))
 
 
 def _state_gauges(db: "ops.Snapshot", channels: list[str]) -> list[Gauge]:
@@ -210,14 +212,14 @@ class ProcessingHistogram:
         self.sum = 0.0
         self.watermark: datetime | None = None
 
-    def read(self, recon: "Recon", now: datetime) -> "tuple":
+    def read(self, platform_db: "Database", now: datetime) -> "tuple":
         """The additions since the watermark (applied by ``apply`` once the refresh succeeded)."""
         from datetime import timedelta
 
         since = self.watermark or now - timedelta(seconds=HISTOGRAM_SEED_SECONDS)
         if now <= since:
             return now, [0] * len(self.bounds), 0, 0.0
-        rows = ops.processing_histogram(recon.platform_db, since, now, self.bounds)
+        rows = ops.processing_histogram(platform_db, since, now, self.bounds)
         n = rows[0]["n"] if rows else 0
         total = float(rows[0]["total"]) if rows else 0.0
         return now, [r["le_count"] for r in rows], n, total
@@ -251,11 +253,12 @@ class ReconCollector:
     moves only on a successful read). Alerts therefore do not "resolve" because the exporter is
     blind, and the staleness rules in docs/prometheus-alerts.yml page instead."""
 
-    def __init__(self, recon: "Recon", ttl: float = DEFAULT_TTL_SECONDS,
-                 clock: "Clock | None" = None):
+    def __init__(self, settings: "Settings", databases: "Databases",
+                 ttl: float = DEFAULT_TTL_SECONDS, clock: "Clock | None" = None):
         from ..scheduling.clock import SystemClock
 
-        self.recon = recon
+        self.settings = settings
+        self.databases = databases
         self.ttl = ttl
         self.clock = clock or SystemClock()
         self._lock = threading.Lock()
@@ -278,17 +281,12 @@ class ReconCollector:
             families = self._cached
         yield from families
 
-    def _bounded(self) -> "Recon":
-        """The recon whose every query has a statement and a lock timeout: a table lock or a
-        slow query makes a scrape serve the last values (sge_recon_up 0), never hang it."""
-        from ..context import Recon
-
-        settings = self.recon.settings
-        limits = {"statement_timeout_ms": settings.MONITOR_STATEMENT_TIMEOUT_SECONDS * 1000,
-                  "lock_timeout_ms": METRICS_LOCK_TIMEOUT_MS}
-        db, platform_db = self.recon.db, self.recon.platform_db
-        return Recon(settings, database=db.bounded(**limits),
-                     platform_database=None if platform_db is db else platform_db.bounded(**limits))
+    def _bounded(self) -> "Databases":
+        """The databases whose every query has a statement and a lock timeout: a table lock or
+        a slow query makes a scrape serve the last values (sge_recon_up 0), never hang it."""
+        return self.databases.bounded(
+            statement_timeout_ms=self.settings.MONITOR_STATEMENT_TIMEOUT_SECONDS * 1000,
+            lock_timeout_ms=METRICS_LOCK_TIMEOUT_MS)
 
     def _build(self) -> list:
         from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -296,11 +294,10 @@ class ReconCollector:
         started = time.monotonic()
         now: datetime = self.clock.now()
         try:
-            recon = self._bounded()
-            gauges = exported_gauges(gather_facts(recon.db, recon.settings, now,
-                                                  recon.platform_db))
-            gauges += state_gauges(recon)
-            delta = self.histogram.read(recon, now)
+            dbs = self._bounded()
+            gauges = exported_gauges(gather_facts(dbs.db, self.settings, now, dbs.platform_db))
+            gauges += state_gauges(dbs.db, self.settings)
+            delta = self.histogram.read(dbs.platform_db, now)
         except Exception as exc:  # noqa: BLE001 - a scrape must answer even when the DB is down
             log.error("metrics: could not read the database (serving the last values): %s", exc)
             up = 0

@@ -5,7 +5,7 @@ monthly audit export)."""
 from .cadence import Cadence
 from .clock import Clock, ManualClock, SystemClock
 from .jobs import JobFailed, default_jobs
-from .scheduler import JobContext, JobOutcome, JobSpec, Scheduler
+from .scheduler import JobContext, JobOutcome, JobServices, JobSpec, Scheduler
 
-__all__ = ["Cadence", "Clock", "JobContext", "JobFailed", "JobOutcome", "JobSpec", "ManualClock",
-           "Scheduler", "SystemClock", "default_jobs"]
+__all__ = ["Cadence", "Clock", "JobContext", "JobFailed", "JobOutcome", "JobServices", "JobSpec",
+           "ManualClock", "Scheduler", "SystemClock", "default_jobs"]

@@ -14,15 +14,18 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..db import ops
 from ..errors import DatabaseUnavailable, ReconError
 from .cadence import Cadence
-from .scheduler import JobContext, JobSpec
+from .scheduler import JobContext, JobServices, JobSpec
+
+if TYPE_CHECKING:
+    from ..exports.period import Period
 
 log = logging.getLogger(__name__)
 
@@ -47,33 +50,31 @@ def monitor(ctx: JobContext) -> dict[str, Any]:
     Each step runs even if an earlier one failed (a broken check must not silence the alerts);
     the run is recorded failed with every error when any step failed.
     """
-    from ..context import Recon
     from ..metrics import gather_facts, trend_samples
 
-    now, settings = ctx.now, ctx.recon.settings
+    now, settings = ctx.now, ctx.services.settings
     # Every query of this job is bounded: a table lock or a slow query never holds the minute.
-    recon = Recon(settings, database=ctx.recon.db.bounded(
-        statement_timeout_ms=settings.MONITOR_STATEMENT_TIMEOUT_SECONDS * 1000,
-        lock_timeout_ms=MONITOR_LOCK_TIMEOUT_MS))
+    services = ctx.services.bounded(settings.MONITOR_STATEMENT_TIMEOUT_SECONDS * 1000,
+                                    MONITOR_LOCK_TIMEOUT_MS)
     details: dict[str, Any] = {}
     errors: list[str] = []
     run_id = None
     try:
-        run = recon.checks.run(fast_only=True, trigger="scheduler",
-                               budget_seconds=settings.FAST_RUN_BUDGET_SECONDS)
+        run = services.checks.run(fast_only=True, trigger="scheduler",
+                                  budget_seconds=settings.FAST_RUN_BUDGET_SECONDS)
         run_id = run.run_id
         details["checks"] = {"run_id": run.run_id, "status": run.status}
     except Exception as exc:  # noqa: BLE001 - alerting still runs on the live facts
         errors.append(f"fast checks: {_text(exc)}")
     try:
-        facts = gather_facts(recon.db, recon.settings, now, recon.platform_db)
-        details["samples"] = ops.insert_metric_samples(recon.db, now, trend_samples(facts))
-        evaluation = recon.incidents.evaluate(now, facts, check_run_id=run_id)
+        facts = gather_facts(services.db, settings, now, services.platform_db)
+        details["samples"] = ops.insert_metric_samples(services.db, now, trend_samples(facts))
+        evaluation = services.incidents.evaluate(now, facts, check_run_id=run_id)
         details["incidents"] = evaluation.summary()
     except Exception as exc:  # noqa: BLE001
         errors.append(f"incident rules: {_text(exc)}")
     try:
-        details["alerts"] = recon.incidents.deliver_pending(now).summary()
+        details["alerts"] = services.incidents.deliver_pending(now).summary()
     except Exception as exc:  # noqa: BLE001
         errors.append(f"alert delivery: {_text(exc)}")
     if errors:
@@ -85,23 +86,23 @@ def monitor(ctx: JobContext) -> dict[str, Any]:
 def daily_reconciliation(ctx: JobContext) -> dict[str, Any]:
     """The full catalogue through GX. If GX itself cannot run, the same checks run through SQL so
     the night still has a stored reconciliation, and the job is recorded failed to say so."""
-    recon = ctx.recon
+    services = ctx.services
     gx_error = None
     try:
-        run = recon.checks.run(engine="gx", trigger="scheduler")
+        run = services.checks.run(engine="gx", trigger="scheduler")
     except DatabaseUnavailable:
         raise  # nothing can run: recorded failed, retried at the next slot
     except (ReconError, ImportError) as exc:
         gx_error = _text(exc)
-        run = recon.checks.run(engine="sql", trigger="scheduler")
+        run = services.checks.run(engine="sql", trigger="scheduler")
     details: dict[str, Any] = {
         "run_id": run.run_id, "engine": run.engine, "status": run.status,
         "checks": len(run.checks),
         "not_passing": {c.name: c.status for c in run.checks if c.status != "pass"}}
-    evaluation = recon.incidents.evaluate(ctx.now, check_run_id=run.run_id)
+    evaluation = services.incidents.evaluate(ctx.now, check_run_id=run.run_id)
     details["incidents"] = evaluation.summary()
-    details["alerts"] = recon.incidents.deliver_pending(ctx.now).summary()
-    details["pruned_samples"] = ops.prune_metric_samples(recon.db, ctx.now - SAMPLE_RETENTION)
+    details["alerts"] = services.incidents.deliver_pending(ctx.now).summary()
+    details["pruned_samples"] = ops.prune_metric_samples(services.db, ctx.now - SAMPLE_RETENTION)
     if gx_error:
         raise JobFailed(f"the GX engine failed ({gx_error}); the SQL engine ran instead "
                         f"(run {run.run_id})", details)
@@ -113,8 +114,8 @@ def weekly_payout_reminder(ctx: JobContext) -> dict[str, Any]:
     from ..alerts.channels import Message
     from ..alerts.rules import money_text
 
-    recon, now = ctx.recon, ctx.now
-    batches = ops.open_payout_batches(recon.db, now)
+    services, now = ctx.services, ctx.now
+    batches = ops.open_payout_batches(services.db, now)
     details: dict[str, Any] = {"batches": len(batches)}
     if not batches:
         return details  # nothing waiting: no message (the channels are for things to do)
@@ -123,7 +124,7 @@ def weekly_payout_reminder(ctx: JobContext) -> dict[str, Any]:
         currency = b["currency"] or ""
         totals[currency] = totals.get(currency, Decimal(0)) + b["total_amount"]
     total_text = ", ".join(money_text(v, c) for c, v in sorted(totals.items()))
-    sla = recon.settings.PAYOUT_SLA_HOURS
+    sla = services.settings.PAYOUT_SLA_HOURS
     overdue = [b for b in batches if b["age_hours"] > sla]
     fields = [("Batches waiting", str(len(batches))), ("Total", total_text),
               ("Pending approval", str(sum(b["status"] == "pending_approval" for b in batches))),
@@ -138,11 +139,11 @@ def weekly_payout_reminder(ctx: JobContext) -> dict[str, Any]:
                       f"({total_text})", fields,
                       ["Approvers: review and approve the pending batches (two approvers each).",
                        "Admins: execute the approved batches."],
-                      f"{recon.settings.CONSOLE_URL.rstrip('/')}/payouts", at=now,
+                      f"{services.settings.CONSOLE_URL.rstrip('/')}/payouts", at=now,
                       lines=lines, lines_title="Oldest first")
-    details["channels"] = recon.incidents.notify("payout_reminder", message, now)
+    details["channels"] = services.incidents.notify("payout_reminder", message, now)
     details["total"] = {c: str(v) for c, v in totals.items()}
-    details["alerts"] = recon.incidents.deliver_pending(now).summary()
+    details["alerts"] = services.incidents.deliver_pending(now).summary()
     return details
 
 
@@ -156,30 +157,30 @@ def monthly_audit_export(ctx: JobContext) -> dict[str, Any]:
     ``complete_month: false``) is missing too: it is exported again in full, and the
     preliminary version is kept beside it as ``<period>.replaced-<time>``.
     """
-    recon = ctx.recon
-    periods = missing_periods(recon, ctx.now)
-    out_dir = Path(recon.exports.out_dir).resolve()
+    services = ctx.services
+    periods = missing_periods(services, ctx.now)
+    out_dir = Path(services.exports.out_dir).resolve()
     exported, errors = [], []
     for period in periods:
         try:
-            recon.exports.export(period, trigger="scheduler",
+            services.exports.export(period, trigger="scheduler",
                                  force=(out_dir / period).exists())
             exported.append(period)
         except ReconError as exc:
             errors.append(f"{period}: {exc.message}")
-    details = {"exported": exported, "checked_back_to": earliest_period(recon, ctx.now).label}
+    details = {"exported": exported, "checked_back_to": earliest_period(services, ctx.now).label}
     if errors:
         raise JobFailed("; ".join(errors), details)
     return details
 
 
-def missing_periods(recon, now) -> list[str]:
+def missing_periods(services: JobServices, now: datetime) -> list[str]:
     from ..exports.period import Period
 
-    out_dir = Path(recon.exports.out_dir).resolve()
-    done = {p for d in ops.succeeded_details(recon.db, "monthly_audit_export")
+    out_dir = Path(services.exports.out_dir).resolve()
+    done = {p for d in ops.succeeded_details(services.db, "monthly_audit_export")
             for p in d.get("exported", [])}
-    month, last = earliest_period(recon, now), Period.of(now).previous()
+    month, last = earliest_period(services, now), Period.of(now).previous()
     missing = []
     while month.start <= last.start:
         manifest = out_dir / month.label / "manifest.json"
@@ -197,7 +198,7 @@ def _preliminary(manifest: Path) -> bool:
         return False  # absent or unreadable: not ours to overwrite (export verify reports it)
 
 
-def earliest_period(recon, now):
+def earliest_period(services: JobServices, now: datetime) -> Period:
     """The first month the catch-up considers: CATCHUP_MONTHS back, not before the ledger."""
     from ..exports.period import Period
 
@@ -205,7 +206,7 @@ def earliest_period(recon, now):
     earliest = last
     for _ in range(CATCHUP_MONTHS - 1):
         earliest = earliest.previous()
-    first_entry = ops.first_ledger_entry_at(recon.db)
+    first_entry = ops.first_ledger_entry_at(services.db)
     if first_entry is None:
         return last  # an empty ledger: just last month
     return max(earliest, Period.of(first_entry), key=lambda p: p.start)

@@ -31,16 +31,45 @@ from .cadence import Cadence
 from .clock import Clock, SystemClock, as_utc
 
 if TYPE_CHECKING:
-    from ..context import Recon
+    from ..alerts.service import AlertService
+    from ..checks.service import CheckService
+    from ..config import Settings
+    from ..db import Database
+    from ..db.databases import Databases
+    from ..exports import ExportService
 
 log = logging.getLogger(__name__)
 
 MAX_ERROR_CHARS = 2000
 
 
+@dataclass(frozen=True)
+class JobServices:
+    """What the scheduled jobs use, built by the composition root (sge_recon.context).
+
+    ``bounded(statement_timeout_ms, lock_timeout_ms)`` gives the same services on databases whose
+    every query has those timeouts (the per-minute job must never hang on a lock)."""
+
+    settings: "Settings"
+    databases: "Databases"
+    checks: "CheckService"
+    incidents: "AlertService"
+    exports: "ExportService"
+    bounded: "Callable[[int, int], JobServices]"
+
+    @property
+    def db(self) -> "Database":
+        """DATABASE_URL: sge-recon's state (the job runs, incidents, samples)."""
+        return self.databases.db
+
+    @property
+    def platform_db(self) -> "Database":
+        return self.databases.platform_db
+
+
 @dataclass
 class JobContext:
-    recon: "Recon"
+    services: JobServices
     job: str
     scheduled_for: datetime
     now: datetime
@@ -76,7 +105,7 @@ class JobOutcome:
 
 @dataclass
 class Scheduler:
-    recon: "Recon"
+    services: JobServices
     jobs: list[JobSpec]
     clock: Clock = field(default_factory=SystemClock)
     host: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
@@ -110,7 +139,7 @@ class Scheduler:
 
     # -- one slot -----------------------------------------------------------------------------
     def run_slot(self, spec: JobSpec, slot: datetime, now: datetime | None = None) -> JobOutcome:
-        db = self.recon.db
+        db = self.services.db
         with ops.job_lock(db, spec.name) as locked:
             if not locked:
                 return JobOutcome(spec.name, slot, "busy")
@@ -122,7 +151,7 @@ class Scheduler:
             if orphans:
                 log.warning("job %s: marked %d run(s) left by a stopped scheduler as failed",
                             spec.name, orphans)
-            ctx = JobContext(self.recon, spec.name, slot, started, self.clock)
+            ctx = JobContext(self.services, spec.name, slot, started, self.clock)
             self._inflight[run_id] = spec.name
             timer = time.perf_counter()
             try:
@@ -202,7 +231,7 @@ class Scheduler:
         self.join(grace_seconds)
         interrupted = []
         for run_id, job in list(self._inflight.items()):
-            ops.finish_run(self.recon.db, run_id, "failed", as_utc(self.clock.now()),
+            ops.finish_run(self.services.db, run_id, "failed", as_utc(self.clock.now()),
                            "the scheduler was stopped during this run")
             interrupted.append(job)
         return interrupted
