@@ -12,17 +12,15 @@ import dataclasses
 import select
 from collections.abc import Iterator
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import psycopg
 from psycopg import sql
 
 from ..errors import ExportError
 from .connection import Database
+from .export_specs import Column, TableSpec
 from .. import check_names
-
-if TYPE_CHECKING:  # the specs are plain data owned by the exports service
-    from ..exports.tables import Column, TableSpec
 
 
 class Snapshot:
