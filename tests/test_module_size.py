@@ -1,5 +1,5 @@
 """No module over ~500 lines (issue 12): a module that grows past it is split by what it does
-(as refplatform.store and sge_recon.db.console_trends were). Covers the product (sge_recon/, app/,
+(as refplatform.store and sge_recon.db.console were). Covers the product (sge_recon/, app/,
 jobs/), the reference platform and the bench tooling; tests are not covered."""
 
 from __future__ import annotations

@@ -16,8 +16,9 @@ from decimal import Decimal
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
-from ..db import DriverError
-from ..db import console as q
+from ..db import DriverError, action_log, intents, ledger, payouts
+from ..db import checks as check_store, console as q, incidents as incident_rows
+from ..db import jobs as queue_jobs, runbook as runbook_ticks, webhooks as webhook_rows
 from ..errors import DatabaseUnavailable, UsageError
 from .actions import (ActionOutcome, ActionService, CorrectionEntry, parse_correction,
                       parse_correction_entries)
@@ -201,20 +202,20 @@ class ConsoleService(TrendsReader):
 
     # -- Ledger ----------------------------------------------------------------------------------
     def ledger_balances(self) -> list[dict]:
-        return self.read_platform(q.ledger_balances)
+        return self.read_platform(ledger.ledger_balances)
 
     def ledger_check_results(self) -> dict[str, Any]:
         results = self.checks.latest_results()
         return {n: results[n] for n in (LEDGER_BALANCE, TRANSACTION_BALANCE) if n in results}
 
     def unbalanced_transactions(self, program_id: str, currency: str, limit: int = 200):
-        return self.read_platform(lambda c: q.unbalanced_transactions(c, program_id, currency, limit))
+        return self.read_platform(lambda c: ledger.unbalanced_transactions(c, program_id, currency, limit))
 
     def transaction_entries(self, transaction_id: str) -> list[dict]:
-        return self.read_platform(lambda c: q.transaction_entries(c, transaction_id.strip()))
+        return self.read_platform(lambda c: ledger.transaction_entries(c, transaction_id.strip()))
 
     def programs(self) -> list[dict]:
-        return self.read_platform(q.programs)
+        return self.read_platform(ledger.programs)
 
     # -- Intents ---------------------------------------------------------------------------------
     def stuck_intents(self, limit: int = 500) -> list[dict]:
@@ -222,8 +223,8 @@ class ConsoleService(TrendsReader):
         while a retry from the console waits to be processed (the intent stays stuck, and
         listed, until it really completes), else empty."""
         rows = self.read_platform(
-            lambda c: q.stuck_intents(c, self.settings.INTENT_TIMEOUT_MINUTES, limit))
-        retried = self.read(lambda c: q.last_ok_actions_on(
+            lambda c: intents.stuck_intents(c, self.settings.INTENT_TIMEOUT_MINUTES, limit))
+        retried = self.read(lambda c: action_log.last_ok_actions_on(
             c, "retry_intent", [r["intent_id"] for r in rows])) if rows else {}
         for r in rows:
             action = retried.get(r["intent_id"])
@@ -240,20 +241,20 @@ class ConsoleService(TrendsReader):
             raise UsageError("type an intent id to search for")
 
         def load(conn, state):
-            intent = q.intent(conn, intent_id)
+            intent = intents.intent(conn, intent_id)
             if intent is None:
                 return None
-            return {"intent": intent, "jobs": q.intent_jobs(conn, intent_id),
-                    "settlement": q.intent_settlement(conn, intent_id),
-                    "entries": q.intent_entries(conn, intent_id),
-                    "actions": q.recent_actions(state, 20, intent_id)}
+            return {"intent": intent, "jobs": intents.intent_jobs(conn, intent_id),
+                    "settlement": intents.intent_settlement(conn, intent_id),
+                    "entries": intents.intent_entries(conn, intent_id),
+                    "actions": action_log.recent_actions(state, 20, intent_id)}
         return self.read_both(load)
 
     # -- Payouts ---------------------------------------------------------------------------------
     def open_payout_batches(self) -> list[dict]:
         sla = self.settings.PAYOUT_SLA_HOURS * 3600
         needed = 1 if self.admin_api == "sge" else 2  # SGE: one approver, not the creator
-        rows = self.read_platform(q.open_payout_batches)
+        rows = self.read_platform(payouts.open_payout_batches)
         for row in rows:
             row["approvals"] = f"{len(row['approvers'])} of {needed}"
             row["sla_left_hours"] = round((sla - int(row["clock_seconds"])) / 3600, 1)
@@ -262,7 +263,7 @@ class ConsoleService(TrendsReader):
         return rows
 
     def recent_payout_batches(self, limit: int = 50) -> list[dict]:
-        return self.read_platform(lambda c: q.recent_payout_batches(c, limit))
+        return self.read_platform(lambda c: payouts.recent_payout_batches(c, limit))
 
     def payout_batch(self, batch_id: str) -> dict | None:
         """One batch (any status) with its line items: per affiliate the commissions it pays,
@@ -272,11 +273,11 @@ class ConsoleService(TrendsReader):
             return None
 
         def load(conn):
-            batch = q.payout_batch_detail(conn, batch_id)
+            batch = payouts.payout_batch_detail(conn, batch_id)
             if batch is None:
                 return None
-            return {"batch": batch, "lines": q.payout_batch_lines(conn, batch_id),
-                    "commissions": q.payout_batch_commissions(conn, batch_id)}
+            return {"batch": batch, "lines": payouts.payout_batch_lines(conn, batch_id),
+                    "commissions": payouts.payout_batch_commissions(conn, batch_id)}
         found = self.read(load)
         if found is None:
             return None
@@ -328,15 +329,15 @@ class ConsoleService(TrendsReader):
 
     # -- Webhooks --------------------------------------------------------------------------------
     def failing_deliveries(self, limit: int = 500) -> list[dict]:
-        return self.read_platform(lambda c: q.failing_deliveries(c, limit))
+        return self.read_platform(lambda c: webhook_rows.failing_deliveries(c, limit))
 
     def delivery(self, delivery_id: str) -> dict | None:
         delivery_id = (delivery_id or "").strip()
-        return self.read(lambda c: q.delivery(c, delivery_id)) if delivery_id else None
+        return self.read(lambda c: webhook_rows.delivery(c, delivery_id)) if delivery_id else None
 
     def endpoint_health(self) -> list[dict]:
         threshold = self.settings.WEBHOOK_CONSECUTIVE_FAILURES
-        rows = self.read_platform(q.endpoint_health)
+        rows = self.read_platform(webhook_rows.endpoint_health)
         for row in rows:
             row["health"] = ("disabled" if not row["enabled"] else
                              "failing" if row["consecutive_failures"] > threshold else
@@ -346,11 +347,11 @@ class ConsoleService(TrendsReader):
     # -- Queue & workers -------------------------------------------------------------------------
     def queue_state(self) -> dict:
         def load(conn):
-            return {"depth": q.queue_depth_by_status(conn), "control": q.queue_control(conn),
+            return {"depth": queue_jobs.queue_depth_by_status(conn), "control": queue_jobs.queue_control(conn),
                     "workers": q.workers(conn, self.settings.WORKER_DOWN_SECONDS)}
         state = self.read_platform(load)
         # the platform records the key ("admin"); the console's action log knows the person
-        state["last_toggle"] = self.read(lambda conn: q.last_ok_action(
+        state["last_toggle"] = self.read(lambda conn: action_log.last_ok_action(
             conn, ["pause_queue", "resume_queue"], "settlement"))
         return state
 
@@ -404,13 +405,13 @@ class ConsoleService(TrendsReader):
     def runbook_ticks(self, operator: str, today: date) -> dict[str, datetime]:
         """Item id -> when this operator ticked it, for the periods that contain ``today``."""
         days = period_days(today)
-        rows = self.read(lambda c: q.ticks(c, sorted(set(days.values())), operator))
+        rows = self.read(lambda c: runbook_ticks.ticks(c, sorted(set(days.values())), operator))
         return {r["item"]: r["ticked_at"] for r in rows
                 if r["item"] in ITEMS and r["day"] == item_day(r["item"], today)}
 
     def runbook_ticks_by_others(self, operator: str, today: date) -> dict[str, list[str]]:
         days = period_days(today)
-        rows = self.read(lambda c: q.ticks_by_anyone(c, sorted(set(days.values()))))
+        rows = self.read(lambda c: runbook_ticks.ticks_by_anyone(c, sorted(set(days.values()))))
         out: dict[str, list[str]] = {}
         for r in rows:
             if r["item"] in ITEMS and r["day"] == item_day(r["item"], today) \
@@ -426,7 +427,7 @@ class ConsoleService(TrendsReader):
             raise UsageError(f"unknown runbook item {item_id!r}")
         try:
             with self.db.transaction() as conn:
-                q.set_tick(conn, item_day(item_id, today), operator, item_id, ticked)
+                runbook_ticks.set_tick(conn, item_day(item_id, today), operator, item_id, ticked)
         except DriverError as exc:
             raise DatabaseUnavailable(f"the tick could not be saved ({_first_line(exc)})") from None
 
@@ -437,14 +438,14 @@ class ConsoleService(TrendsReader):
         if unknown:
             raise UsageError(f"unknown incident status {', '.join(sorted(unknown))}; use open, "
                              "acknowledged, accepted or resolved")
-        return self.read(lambda c: q.incidents(c, statuses, limit))
+        return self.read(lambda c: incident_rows.incidents(c, statuses, limit))
 
     def incident(self, incident_id: Any) -> dict | None:
         try:
             number = int(str(incident_id).strip().lstrip("#"))
         except ValueError:
             raise UsageError(f"incident id {incident_id!r} is not a number") from None
-        return self.read(lambda c: q.incident_by_id(c, number))
+        return self.read(lambda c: incident_rows.incident_by_id(c, number))
 
     def silences(self) -> list[dict]:
         """Silences: active and upcoming first, then expired ones (who, why, until when)."""
@@ -483,11 +484,11 @@ class ConsoleService(TrendsReader):
     def incident_check_results(self, incident: dict) -> list[dict]:
         if not incident.get("check_run_id"):
             return []
-        return self.read(lambda c: q.check_results_of_run(c, incident["check_run_id"]))
+        return self.read(lambda c: check_store.check_results_of_run(c, incident["check_run_id"]))
 
     # -- Action log ------------------------------------------------------------------------------
     def recent_actions(self, limit: int = 100) -> list[dict]:
-        return self.read(lambda c: q.recent_actions(c, limit))
+        return self.read(lambda c: action_log.recent_actions(c, limit))
 
     @staticmethod
     def now() -> datetime:

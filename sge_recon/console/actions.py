@@ -14,7 +14,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Callable
 
 from ..db import DriverError
-from ..db import console as q
+from ..db import action_log
+from ..db import incidents as incident_rows
 from ..errors import DatabaseUnavailable, UsageError
 from . import breaker
 from .journal import signed_totals
@@ -119,7 +120,7 @@ class ActionService:
                 gate = breaker.gate_for_execution(conn, batch_id, operator)
                 if not gate.open:
                     message = f"Refused: {gate.reason}."
-                    row = q.record_action(conn, operator=operator, action=action,
+                    row = action_log.record_action(conn, operator=operator, action=action,
                                           target=batch_id,
                                           request={**request, "breaker": gate.request_note()},
                                           result="failed", status_code=None, response=None,
@@ -163,7 +164,7 @@ class ActionService:
         try:
             with self._db.transaction() as conn:
                 row, message = work(conn)
-                logged = q.record_action(conn, operator=operator, action=action, target=target,
+                logged = action_log.record_action(conn, operator=operator, action=action, target=target,
                                          request=request, result="ok", status_code=None,
                                          response={"override": int(row["id"])}, error=None)
             return ActionOutcome(True, action, target, None, message, data=row, logged=True,
@@ -233,7 +234,7 @@ class ActionService:
     # -- local actions on recon's own incidents -------------------------------------------------
     def acknowledge_incident(self, operator: str, incident_id: int) -> ActionOutcome:
         return self._local(operator, "acknowledge_incident", incident_id,
-                           lambda conn: q.acknowledge_incident(conn, incident_id, operator),
+                           lambda conn: incident_rows.acknowledge_incident(conn, incident_id, operator),
                            "Acknowledged.", "it is not open (already acknowledged or resolved)")
 
     def resolve_incident(self, operator: str, incident_id: int) -> ActionOutcome:
@@ -242,7 +243,7 @@ class ActionService:
         from ..alerts.rules import RULES
 
         return self._local(operator, "resolve_incident", incident_id,
-                           lambda conn: q.resolve_incident(conn, incident_id,
+                           lambda conn: incident_rows.resolve_incident(conn, incident_id,
                                                            except_kinds=list(RULES)),
                            "Resolved.", "it is already resolved, or it is resolved by its check "
                            "passing (acknowledge it, or accept it with a note, instead)")
@@ -257,7 +258,7 @@ class ActionService:
                              "is awaited (e.g. the correction awaiting finance's sign-off)")
         line = f"{now:%Y-%m-%d %H:%M} UTC {operator} accepted: {note}"
         return self._local(operator, "accept_incident", incident_id,
-                           lambda conn: q.accept_incident(conn, incident_id, operator, note, line),
+                           lambda conn: incident_rows.accept_incident(conn, incident_id, operator, note, line),
                            "Accepted: no more reminders; it stays open and reported until a "
                            "check passes.", "it is not open (already accepted or resolved)")
 
@@ -268,7 +269,7 @@ class ActionService:
             raise UsageError("the note is empty; type what you found or did")
         line = f"{now:%Y-%m-%d %H:%M} UTC {operator}: {note}"
         return self._local(operator, "add_incident_note", incident_id,
-                           lambda conn: q.append_incident_note(conn, incident_id, line),
+                           lambda conn: incident_rows.append_incident_note(conn, incident_id, line),
                            "Note added.", "no such incident")
 
     # -- silences (issue 19) -------------------------------------------------------------------
@@ -311,7 +312,7 @@ class ActionService:
             row = ops.insert_silence(conn, kind=kind, program_id=program_id, reason=reason,
                                      owner=owner, created_by=operator, starts_at=starts_at,
                                      ends_at=ends_at, weekly=weekly)
-            logged = q.record_action(conn, operator=operator, action="add_silence",
+            logged = action_log.record_action(conn, operator=operator, action="add_silence",
                                      target=target, request=request, result="ok",
                                      status_code=None, response={"silence": int(row["id"])},
                                      error=None)
@@ -328,7 +329,7 @@ class ActionService:
         with self._db.transaction() as conn:
             row = ops.end_silence(conn, int(silence_id), operator, now)
             if row is not None:
-                logged = q.record_action(conn, operator=operator, action="end_silence",
+                logged = action_log.record_action(conn, operator=operator, action="end_silence",
                                          target=target, request=None, result="ok",
                                          status_code=None, response=None, error=None)
                 return ActionOutcome(True, "end_silence", target, None,
@@ -376,7 +377,7 @@ class ActionService:
             with self._db.transaction() as conn:
                 row = change(conn)
                 if row is not None:
-                    logged = q.record_action(conn, operator=operator, action=action,
+                    logged = action_log.record_action(conn, operator=operator, action=action,
                                              target=target, request=None, result="ok",
                                              status_code=None, response=None, error=None)
                     return ActionOutcome(True, action, target, None, done, logged=True,
@@ -393,7 +394,7 @@ class ActionService:
                 data) -> ActionOutcome:
         try:
             with self._db.transaction() as conn:
-                row = q.record_action(conn, operator=operator, action=action, target=target,
+                row = action_log.record_action(conn, operator=operator, action=action, target=target,
                                       request=request, result="ok" if ok else "failed",
                                       status_code=status, response=response, error=error)
         except (DatabaseUnavailable, DriverError) as exc:

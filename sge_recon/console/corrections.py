@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Callable
 
-from ..db import console as q
+from ..db import ledger
 from ..db import corrections as store
 from ..errors import UsageError
 from .actions import ActionOutcome, ActionService, CorrectionEntry, parse_correction_entries
@@ -130,7 +130,7 @@ class CorrectionDesk:
         transaction_id = (transaction_id or "").strip()
         if not transaction_id:
             raise UsageError("type or pick the unbalanced transaction to complete")
-        entries = self._read_platform(lambda c: q.transaction_entries(c, transaction_id))
+        entries = self._read_platform(lambda c: ledger.transaction_entries(c, transaction_id))
         return propose(transaction_id, entries, self.suspense)
 
     def preview(self, program_id: str, rows: list[dict[str, Any]],
@@ -151,7 +151,7 @@ class CorrectionDesk:
         since the preview), and the completed transaction's debits − credits."""
         off = None
         if transaction_id:
-            entries = self._read_platform(lambda c: q.transaction_entries(c, transaction_id))
+            entries = self._read_platform(lambda c: ledger.transaction_entries(c, transaction_id))
             if not entries or {e["program_id"] for e in entries} != {program_id}:
                 raise UsageError(f"transaction {transaction_id} is not one of program "
                                  f"{program_id}'s; pick it again from the Ledger page")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from ..db import console as q
+from ..db import trends
 from .. import check_names
 
 
@@ -48,10 +48,10 @@ class Slo:
 def compute_slos(conn, days: int, payout_sla_hours: int, state_conn=None) -> list[Slo]:
     """``conn`` reads the platform, ``state_conn`` (default ``conn``) the stored results."""
     state_conn = state_conn or conn
-    availability = q.check_status_counts(state_conn, check_names.WORKER_STATUS, days)
-    latency = q.intent_latency_slo(conn, days, 5)
-    balanced = q.check_status_counts(state_conn, check_names.LEDGER_BALANCE, days)
-    payouts = q.payout_slo(conn, days, payout_sla_hours)
+    availability = trends.check_status_counts(state_conn, check_names.WORKER_STATUS, days)
+    latency = trends.intent_latency_slo(conn, days, 5)
+    balanced = trends.check_status_counts(state_conn, check_names.LEDGER_BALANCE, days)
+    payouts = trends.payout_slo(conn, days, payout_sla_hours)
     return [
         Slo("Availability", Decimal("0.999"), int(availability.get("not_failed") or 0),
             int(availability.get("total") or 0),

@@ -17,6 +17,7 @@ from typing import Any
 import psycopg
 
 from .connection import Database
+from .rows import all_rows
 
 _AGGREGATES = {"count", "min", "max", "sum", "avg"}
 LOCK_TIMEOUT_MS = 10_000  # a check never queues behind a table lock for longer than this
@@ -301,3 +302,10 @@ def result_history(db: Database, name: str, limit: int) -> list[dict]:
     return db.fetch_all(f"SELECT {_RESULT_COLUMNS}, c.started_at FROM recon.check_results r "
                         "JOIN recon.check_runs c USING (run_id) WHERE r.name = %s "
                         "ORDER BY c.started_at DESC LIMIT %s", (name, limit))
+
+
+# -- one stored run's results (an incident's evidence) ---------------------------------------------
+def check_results_of_run(conn, run_id: Any) -> list[dict]:
+    return all_rows(conn, """
+        SELECT name, status, priority, failing_rows, value, error, created_at
+        FROM recon.check_results WHERE run_id = %s ORDER BY name""", (run_id,))

@@ -1,14 +1,16 @@
 """Data access for the settlement queue's jobs (the contract's ``jobs`` table): the lists the
-Queue & workers page shows per state, and the workers that have aged out.
+Queue & workers page shows per state, the workers that have aged out, the depth per status and
+the queue's pause flag.
 
-Each function takes an open connection, like sge_recon.db.console, so a page's load is one
-read-only transaction. The lists are bounded (``limit``); their counts come from
-``console.queue_depth_by_status``.
+Each function takes an open connection, so a page's load is one read-only transaction. The lists
+are bounded (``limit``); their counts come from :func:`queue_depth_by_status`.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from .rows import all_rows, one_row
 
 # The states a job list is shown for, and the order that makes each list useful: the oldest
 # waiting first (what the workers take next), the soonest due delayed, the longest running
@@ -42,3 +44,18 @@ def retired_workers(conn: Any) -> dict:
         SELECT count(*) AS count, max(last_seen_at) AS newest_last_seen_at
         FROM platform.worker_heartbeats
         WHERE last_seen_at <= now() - interval '{RETIRED_AFTER}'""").fetchone() or {}  # type: ignore[arg-type]
+
+
+# -- the contract queue's depth per status and its pause flag --------------------------------------
+def queue_depth_by_status(conn) -> list[dict]:
+    return all_rows(conn, """
+        SELECT status, count(*) AS jobs FROM platform.jobs WHERE queue = 'settlement'
+        GROUP BY status ORDER BY status""")
+
+
+QUEUE_CONTROL_SQL = ("SELECT queue, paused, changed_at, changed_by FROM platform.queue_control "
+                     "WHERE queue = 'settlement'")
+
+
+def queue_control(conn) -> dict:
+    return one_row(conn, QUEUE_CONTROL_SQL)

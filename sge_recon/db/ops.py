@@ -321,7 +321,7 @@ def queue_facts(db: Reader) -> list[dict]:
 
 def queue_pause(db: Reader) -> dict | None:
     """The settlement queue's pause (who, since when); None while it runs."""
-    from .console import QUEUE_CONTROL_SQL  # the Queue page's read of the same row
+    from .jobs import QUEUE_CONTROL_SQL  # the Queue page's read of the same row
 
     row = db.fetch_one(QUEUE_CONTROL_SQL)
     return row if row and row["paused"] else None

@@ -7,6 +7,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from .rows import all_rows
+
 DELIVERY_STATUSES = ("pending", "delivered", "retry_scheduled", "failed")
 RECOVERABLE = ("failed", "retry_scheduled")
 
@@ -66,3 +68,46 @@ def recoverable(conn: Any, *, endpoint_id: str | None, since: datetime, until: d
         ORDER BY d.created_at, d.id LIMIT %(limit)s""",
         {"statuses": list(RECOVERABLE), "endpoint": endpoint_id, "since": since,
          "until": until, "limit": limit + 1}).fetchall()
+
+
+# -- the Webhooks page's failing deliveries and endpoint health ------------------------------------
+def failing_deliveries(conn, limit: int) -> list[dict]:
+    return all_rows(conn, """
+        SELECT d.id AS delivery_id, d.endpoint_id, e.url, d.event_type, d.status,
+               d.attempt_count, d.last_error, d.last_attempt_at, d.next_retry_at, d.created_at
+        FROM platform.webhook_deliveries d LEFT JOIN platform.webhook_endpoints e ON e.id = d.endpoint_id
+        WHERE d.status IN ('retry_scheduled', 'failed')
+        ORDER BY (d.status = 'failed') DESC, d.next_retry_at NULLS LAST LIMIT %s""", (limit,))
+
+
+def delivery(conn, delivery_id: str) -> dict | None:
+    return conn.execute("""
+        SELECT d.id AS delivery_id, d.endpoint_id, e.url, d.event_type, d.status,
+               d.attempt_count, d.last_error, d.last_attempt_at, d.next_retry_at, d.created_at,
+               d.payload
+        FROM platform.webhook_deliveries d
+        LEFT JOIN platform.webhook_endpoints e ON e.id = d.endpoint_id
+        WHERE d.id = %s""", (delivery_id,)).fetchone()
+
+
+def endpoint_health(conn) -> list[dict]:
+    """Per endpoint: open failures since its last successful delivery."""
+    return all_rows(conn, """
+        WITH last_ok AS (
+            SELECT endpoint_id, max(last_attempt_at) AS at FROM platform.webhook_deliveries
+            WHERE status = 'delivered' GROUP BY endpoint_id),
+        failing AS (
+            SELECT d.endpoint_id, sum(d.attempt_count) AS consecutive_failures,
+                   min(coalesce(d.created_at, d.last_attempt_at)) AS failing_since,
+                   count(*) FILTER (WHERE d.status = 'failed') AS exhausted
+            FROM platform.webhook_deliveries d LEFT JOIN last_ok o ON o.endpoint_id = d.endpoint_id
+            WHERE d.status IN ('retry_scheduled', 'failed')
+              AND (o.at IS NULL OR d.created_at > o.at)
+            GROUP BY d.endpoint_id)
+        SELECT e.id AS endpoint_id, e.program_id, e.url, e.enabled, e.disabled_at,
+               o.at AS last_success_at, coalesce(f.consecutive_failures, 0) AS consecutive_failures,
+               f.failing_since, coalesce(f.exhausted, 0) AS exhausted
+        FROM platform.webhook_endpoints e
+        LEFT JOIN last_ok o ON o.endpoint_id = e.id
+        LEFT JOIN failing f ON f.endpoint_id = e.id
+        ORDER BY coalesce(f.consecutive_failures, 0) DESC, e.id""")

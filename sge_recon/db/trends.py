@@ -1,23 +1,14 @@
 """Data access for the console's Trends and SLOs pages (the weekly deep dive): whole-table
-aggregates by hour and the service-level figures, each taking an open connection like
-:mod:`sge_recon.db.console` (which re-exports them)."""
+aggregates by hour and the service-level figures, each taking an open connection."""
 
 from __future__ import annotations
 
-from typing import Any
-
-
-def _all(conn, sql: str, params: Any = None) -> list[dict]:
-    return conn.execute(sql, params).fetchall()
-
-
-def _one(conn, sql: str, params: Any = None) -> dict:
-    return conn.execute(sql, params).fetchone() or {}
+from .rows import all_rows, one_row
 
 
 # -- Trends --------------------------------------------------------------------------------------
 def processing_time_by_hour(conn, days: int) -> list[dict]:
-    return _all(conn, """
+    return all_rows(conn, """
         SELECT date_trunc('hour', completed_at) AS hour, count(*) AS intents,
                avg(extract(epoch FROM completed_at - created_at))::numeric(20,3) AS mean_seconds,
                (percentile_cont(0.95) WITHIN GROUP (
@@ -30,7 +21,7 @@ def processing_time_by_hour(conn, days: int) -> list[dict]:
 
 def queue_depth_samples_by_hour(conn, metric: str, days: int) -> list[dict]:
     """Mean sampled queue depth per (weekday, hour of day), from the scheduler's samples."""
-    return _all(conn, """
+    return all_rows(conn, """
         SELECT extract(isodow FROM sampled_at)::int AS weekday,
                extract(hour FROM sampled_at)::int AS hour, avg(value)::numeric(20,2) AS depth
         FROM recon.metric_samples
@@ -44,7 +35,7 @@ def queue_depth_reconstructed_by_hour(conn, days: int) -> list[dict]:
     A job was waiting from its creation until a worker started it.
     """
     # One pass over the window's jobs: each contributes to the hour marks it waited across.
-    return _all(conn, """
+    return all_rows(conn, """
         WITH hours AS (
             SELECT generate_series(date_trunc('hour', now() - make_interval(days => %(days)s))
                                      + interval '1 hour',   -- each weekday x hour exactly once
@@ -64,7 +55,7 @@ def queue_depth_reconstructed_by_hour(conn, days: int) -> list[dict]:
 
 
 def payout_execution_times(conn, days: int) -> list[dict]:
-    return _all(conn, """
+    return all_rows(conn, """
         SELECT id AS batch_id, program_id, total_amount, approved_at, executed_at,
                (extract(epoch FROM executed_at - approved_at) / 3600)::numeric(20,2) AS hours
         FROM platform.payout_batches
@@ -74,7 +65,7 @@ def payout_execution_times(conn, days: int) -> list[dict]:
 
 
 def rpc_by_hour(conn, days: int) -> list[dict]:
-    return _all(conn, """
+    return all_rows(conn, """
         SELECT provider, date_trunc('hour', called_at) AS hour, count(*) AS calls,
                avg(latency_ms)::numeric(20,2) AS mean_latency_ms,
                (percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms))::numeric(20,2)
@@ -88,22 +79,22 @@ def random_settlement_ids(conn, sample: int) -> list[str]:
     """``sample`` random settlement ids. Reads a few random pages (TABLESAMPLE SYSTEM) instead
     of sorting the whole table; falls back to the full sort when the sample comes back short
     (small or never-analysed tables)."""
-    estimate = _one(conn, "SELECT reltuples FROM pg_class "
+    estimate = one_row(conn, "SELECT reltuples FROM pg_class "
                           "WHERE oid = 'platform.settlements'::regclass").get("reltuples") or 0
     if estimate > 20 * sample:
         percent = min(100.0, 100.0 * max(50 * sample, 2000) / float(estimate))
-        rows = _all(conn, "SELECT id FROM platform.settlements TABLESAMPLE SYSTEM (%s) "
+        rows = all_rows(conn, "SELECT id FROM platform.settlements TABLESAMPLE SYSTEM (%s) "
                           "ORDER BY random() LIMIT %s", (percent, sample))
         if len(rows) == sample:
             return [r["id"] for r in rows]
-    return [r["id"] for r in _all(conn, "SELECT id FROM platform.settlements ORDER BY random() "
+    return [r["id"] for r in all_rows(conn, "SELECT id FROM platform.settlements ORDER BY random() "
                                         "LIMIT %s", (sample,))]
 
 
 def commission_spot_check(conn, sample: int) -> list[dict]:
     """Recompute the commissions of ``sample`` random settlements against the contract rates."""
     ids = random_settlement_ids(conn, sample)
-    return _all(conn, """
+    return all_rows(conn, """
         WITH picked AS (
             SELECT s.id AS settlement_id, s.intent_id, s.program_id, s.amount
             FROM platform.settlements s WHERE s.id = ANY(%s))
@@ -123,7 +114,7 @@ def commission_spot_check(conn, sample: int) -> list[dict]:
 
 # -- SLOs ----------------------------------------------------------------------------------------
 def intent_latency_slo(conn, days: int, seconds: int) -> dict:
-    return _one(conn, """
+    return one_row(conn, """
         SELECT count(*) AS total,
                count(*) FILTER (WHERE completed_at - created_at <= make_interval(secs => %s)) AS good
         FROM platform.settlement_intents
@@ -133,7 +124,7 @@ def intent_latency_slo(conn, days: int, seconds: int) -> dict:
 
 def payout_slo(conn, days: int, hours: int) -> dict:
     """Batches approved in the window: executed within ``hours``, or still waiting past it."""
-    return _one(conn, """
+    return one_row(conn, """
         SELECT count(*) FILTER (WHERE executed_at IS NOT NULL
                                    OR approved_at < now() - make_interval(hours => %(h)s)) AS total,
                count(*) FILTER (WHERE executed_at IS NOT NULL
@@ -146,7 +137,7 @@ def payout_slo(conn, days: int, hours: int) -> dict:
 
 def check_status_counts(conn, name: str, days: int) -> dict:
     """How often a stored check passed in the window (every stored run counts once)."""
-    return _one(conn, """
+    return one_row(conn, """
         SELECT count(*) AS total, count(*) FILTER (WHERE status <> 'fail') AS not_failed,
                count(*) FILTER (WHERE status = 'pass') AS passed
         FROM recon.check_results

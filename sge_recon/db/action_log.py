@@ -1,0 +1,49 @@
+"""The console's action log (recon.action_log): every state-changing action, who did it and
+what the platform answered.
+
+Each function takes an open connection (one transaction per page load or action)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from psycopg.types.json import Jsonb
+
+from .rows import all_rows
+
+
+def record_action(conn, *, operator: str, action: str, target: str | None,
+                  request: dict | None, result: str, status_code: int | None,
+                  response: Any, error: str | None) -> dict:
+    return conn.execute("""
+        INSERT INTO recon.action_log (operator, action, target, request, result, status_code,
+                                      response, error)
+        VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+        RETURNING id, at, operator, action, target, result, status_code, error""",
+                        (operator, action, target, Jsonb(request) if request is not None else None,
+                         result, status_code, Jsonb(response) if response is not None else None,
+                         error)).fetchone()
+
+
+def last_ok_action(conn, actions: list[str], target: str) -> dict | None:
+    """The newest successful console action of these kinds on ``target`` (who did it)."""
+    return conn.execute("""
+        SELECT id, at, operator, action FROM recon.action_log
+        WHERE action = ANY(%s) AND target = %s AND result = 'ok'
+        ORDER BY at DESC, id DESC LIMIT 1""", (actions, target)).fetchone()
+
+
+def last_ok_actions_on(conn, action: str, targets: list[str]) -> dict[str, dict]:
+    """Per target: the newest successful console action of this kind (who, when)."""
+    rows = conn.execute("""
+        SELECT DISTINCT ON (target) target, id, at, operator FROM recon.action_log
+        WHERE action = %s AND target = ANY(%s) AND result = 'ok'
+        ORDER BY target, at DESC, id DESC""", (action, targets)).fetchall()
+    return {r["target"]: r for r in rows}
+
+
+def recent_actions(conn, limit: int, target: str | None = None) -> list[dict]:
+    return all_rows(conn, """
+        SELECT id, at, operator, action, target, result, status_code, error
+        FROM recon.action_log WHERE %(target)s::text IS NULL OR target = %(target)s
+        ORDER BY at DESC, id DESC LIMIT %(limit)s""", {"target": target, "limit": limit})

@@ -1,0 +1,97 @@
+"""Payout batches as the console reads them: the open ones with their approvers, the recent ones,
+and one batch with its lines, commissions and approvals. A batch's currency is its
+commissions' (BATCH_CURRENCY).
+
+Each function takes an open connection (one transaction per page load or action)."""
+
+from __future__ import annotations
+
+from .rows import all_rows
+
+
+# One commission's intent (index lookups, never a scan of the intents): the batch detail shows
+# every line's currency and flags a batch that mixes currencies.
+BATCH_CCY_SQL = """(SELECT i.currency FROM platform.settlement_intents i
+                  WHERE i.id = (SELECT min(c.intent_id) FROM platform.commissions c
+                                WHERE c.payout_batch_id = b.id))"""
+
+
+# A batch carries no currency of its own (DESIGN §4): it pays its commissions, each in the
+# currency of the intent it was earned on (a program can settle in several currencies); a batch
+# without commissions falls back to its program's currency.
+BATCH_CURRENCY = f"""coalesce({BATCH_CCY_SQL}, (SELECT p.currency FROM platform.programs p
+                                               WHERE p.id = b.program_id))"""
+
+
+def open_payout_batches(conn) -> list[dict]:
+    return all_rows(conn, f"""
+        SELECT b.id AS batch_id, b.program_id, b.status, b.affiliate_count, b.total_amount,
+               {BATCH_CURRENCY} AS currency,
+               b.created_at, b.approved_at,
+               extract(epoch FROM now() - coalesce(b.approved_at, b.created_at))::numeric(20,0)
+                 AS clock_seconds,
+               coalesce(array_agg(a.approver ORDER BY a.approved_at)
+                        FILTER (WHERE a.approver IS NOT NULL), '{{}}') AS approvers
+        FROM platform.payout_batches b
+        LEFT JOIN platform.payout_approvals a ON a.batch_id = b.id
+        WHERE b.status IN ('pending_approval', 'approved')
+        -- every column named: under a profile payout_batches is a view (no primary key, so
+        -- GROUP BY b.id alone does not make the others functionally dependent)
+        GROUP BY b.id, b.program_id, b.status, b.affiliate_count, b.total_amount, b.created_at,
+                 b.approved_at
+        ORDER BY b.created_at""")
+
+
+def recent_payout_batches(conn, limit: int) -> list[dict]:
+    return all_rows(conn, f"""
+        SELECT id AS batch_id, program_id, status, affiliate_count, total_amount,
+               {BATCH_CURRENCY} AS currency,
+               created_at, approved_at, executed_at
+        FROM platform.payout_batches b WHERE status NOT IN ('pending_approval', 'approved')
+        ORDER BY coalesce(executed_at, approved_at, created_at) DESC LIMIT %s""", (limit,))
+
+
+def payout_batch(conn, batch_id: str) -> dict | None:
+    return conn.execute("""
+        SELECT id AS batch_id, program_id, status, affiliate_count, total_amount, created_at,
+               approved_at, executed_at FROM platform.payout_batches WHERE id = %s""",
+                        (batch_id,)).fetchone()
+
+
+def payout_batch_detail(conn, batch_id: str) -> dict | None:
+    """One batch with its program's currency and its approvers (any status)."""
+    return conn.execute(f"""
+        SELECT b.id AS batch_id, b.program_id, {BATCH_CURRENCY} AS currency, b.status,
+               b.affiliate_count,
+               b.total_amount, b.created_at, b.approved_at, b.executed_at,
+               coalesce((SELECT array_agg(a.approver ORDER BY a.approved_at)
+                         FROM platform.payout_approvals a WHERE a.batch_id = b.id), '{{}}')
+                 AS approvers
+        FROM platform.payout_batches b WHERE b.id = %s""", (batch_id,)).fetchone()
+
+
+def payout_batch_lines(conn, batch_id: str) -> list[dict]:
+    """The batch's line items: per affiliate and currency (of the intents the commissions were
+    earned on), the commissions it pays and their sum."""
+    return all_rows(conn, """
+        SELECT c.affiliate_id, a.code AS affiliate_code, i.currency, count(*) AS commissions,
+               sum(c.amount) AS amount, array_agg(c.id ORDER BY c.id) AS commission_ids
+        FROM platform.commissions c LEFT JOIN platform.affiliates a ON a.id = c.affiliate_id
+        LEFT JOIN platform.settlement_intents i ON i.id = c.intent_id
+        WHERE c.payout_batch_id = %s
+        GROUP BY c.affiliate_id, a.code, i.currency ORDER BY c.affiliate_id, i.currency""",
+                (batch_id,))
+
+
+def payout_batch_commissions(conn, batch_id: str, limit: int = 2000) -> list[dict]:
+    return all_rows(conn, """
+        SELECT c.id AS commission_id, c.affiliate_id, c.intent_id, c.level, c.rate,
+               c.base_amount, c.amount, i.currency, c.status, c.created_at
+        FROM platform.commissions c LEFT JOIN platform.settlement_intents i ON i.id = c.intent_id
+        WHERE c.payout_batch_id = %s
+        ORDER BY c.affiliate_id, c.id LIMIT %s""", (batch_id, limit))
+
+
+def payout_approvals(conn, batch_id: str) -> list[dict]:
+    return all_rows(conn, "SELECT approver, approved_at FROM platform.payout_approvals "
+                      "WHERE batch_id = %s ORDER BY approved_at", (batch_id,))
