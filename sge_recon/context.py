@@ -37,8 +37,9 @@ class Recon:
                  application_name: str = "sge-recon"):
         self.settings = settings or Settings.load()
         self._application_name = application_name
-        self.databases = Databases(database or self._open_database,
-                                   platform_database or self._open_platform_database)
+        self.databases = Databases(
+            database if database is not None else self._open_database,
+            platform_database if platform_database is not None else self._open_platform_database)
 
     # -- the databases ----------------------------------------------------------------------------
     def _open_database(self) -> Database:
