@@ -53,7 +53,7 @@ def test_the_root_builds_every_service_without_opening_a_database(monkeypatch, t
     assert recon.exports.list_periods() == []
     assert recon.metrics_collector(ttl=0).describe() == []
     with pytest.raises(AssertionError, match="opened the database"):
-        recon.db
+        recon.db.ping()  # only now is the database asked for
 
 
 def test_the_root_reads_the_platform_on_the_standby_with_the_primarys_relations():
