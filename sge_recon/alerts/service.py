@@ -125,7 +125,8 @@ class AlertService:
             conn, kind=finding.kind, key=finding.key, priority=finding.priority,
             title=finding.title, details=details, money_at_stake=finding.money_at_stake,
             now=now, check_run_id=check_run_id)
-        if row is not None and not silence and not inhibit:
+        assert row is not None  # no conflict: under the alerts lock `current` has every open one
+        if not silence and not inhibit:
             self._enqueue(conn, row, "open", channels, now)
         result.opened.append(row)
         return row
@@ -383,7 +384,7 @@ def _shape(evidence: dict) -> tuple:
 
 def _never_paged(details: dict) -> bool:
     """Opened while muted (silenced, or as an effect of an open cause) and not paged since."""
-    mutes = [details.get(k) for k in ("silenced", "inhibited_by") if details.get(k)]
+    mutes = [details[k] for k in ("silenced", "inhibited_by") if details.get(k)]
     return bool(mutes) and not any(m.get("paged") for m in mutes)
 
 

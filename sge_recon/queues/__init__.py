@@ -20,7 +20,7 @@ from .. import check_names
 
 if TYPE_CHECKING:
     from ..config import Settings
-    from ..db.relations import PlatformRelations
+    from ..db.relations import PlatformRelations, QueueDeclaration
 
 # The checks measured from the queue source instead of PostgreSQL when the profile declares one.
 QUEUE_CHECKS = (check_names.QUEUE_PAUSED, check_names.QUEUE_DEPTH, check_names.WORKER_STATUS)
@@ -125,7 +125,7 @@ class QueueSource(Protocol):
     sentence when the store cannot be reached."""
 
     where: str
-    declaration: "object"
+    declaration: "QueueDeclaration"
 
     def depth(self) -> QueueSnapshot: ...
     def jobs(self, queue: str, state: str, limit: int = 50) -> list[JobInfo]: ...
