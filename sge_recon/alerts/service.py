@@ -94,7 +94,7 @@ class AlertService:
                 self._announce(conn, silencing.expiry_message(silence, self.settings.CONSOLE_URL),
                                "silence_expiring", channels, now)
             _adopt_ungrouped(current, findings)
-            rows: dict[tuple[str, str], dict] = {}
+            rows: dict[tuple[str, str], dict | None] = {}
             for key, finding in findings.items():
                 cause = causes.get(key)
                 parent = rows.get((cause.kind, cause.key)) if cause else None
@@ -112,7 +112,8 @@ class AlertService:
         return result
 
     def _open(self, conn, finding: Finding, channels: list[str], now: datetime,
-              check_run_id: str | None, result: Evaluation, inhibit: dict | None = None) -> dict:
+              check_run_id: str | None, result: Evaluation,
+              inhibit: dict | None = None) -> dict | None:
         details = _details(finding)
         details["evidence_at_open"] = _evidence(details, now, check_run_id)
         details["run_ids"] = [check_run_id] if check_run_id else []
@@ -125,10 +126,10 @@ class AlertService:
             conn, kind=finding.kind, key=finding.key, priority=finding.priority,
             title=finding.title, details=details, money_at_stake=finding.money_at_stake,
             now=now, check_run_id=check_run_id)
-        assert row is not None  # no conflict: under the alerts lock `current` has every open one
-        if not silence and not inhibit:
+        if row is not None and not silence and not inhibit:
             self._enqueue(conn, row, "open", channels, now)
-        result.opened.append(row)
+        if row is not None:  # None: an open incident already holds this key; nothing was opened
+            result.opened.append(row)
         return row
 
     def _continue(self, conn, incident: dict, finding: Finding, channels: list[str],

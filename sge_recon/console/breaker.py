@@ -119,7 +119,7 @@ def confirm_override(conn, operator: str, override_id: int) -> dict:
         raise BreakerRefused(f"override #{override_id} is already confirmed"
                              + (" and used" if row["used_at"] else ""))
     confirmed = q.confirm_override(conn, override_id, operator)
-    if confirmed is None:  # not under the row lock taken above; said plainly should it happen
+    if confirmed is None:  # cannot happen under the row lock taken above; refused if ever
         raise BreakerRefused(f"override #{override_id} could not be confirmed; reload and retry")
     return confirmed
 
