@@ -27,6 +27,7 @@ marks unverified is refused).
 
 from __future__ import annotations
 
+import builtins
 import functools
 import hashlib
 import hmac
@@ -309,7 +310,7 @@ class AccountService:
             raise NotFoundError(f"no account named {name!r}; see `sge-recon users list`")
         return _account(row)
 
-    def attempts(self, limit: int = 100) -> list[dict]:
+    def attempts(self, limit: int = 100) -> builtins.list[dict]:  # `list` is a method here
         return self._tx(lambda c: q.attempts(c, limit), read_only=True)
 
     # -- sessions (a reload or a new tab keeps the sign-in) ------------------------------------

@@ -290,6 +290,7 @@ class Settings:
                                           "local accounts only")
         if not given:
             return
+        assert self.OIDC_SERVER_METADATA_URL is not None  # in `given`: all three are set here
         _check_http_url("OIDC_SERVER_METADATA_URL", self.OIDC_SERVER_METADATA_URL)
         if self.OIDC_REDIRECT_URI is not None:
             _check_http_url("OIDC_REDIRECT_URI", self.OIDC_REDIRECT_URI)

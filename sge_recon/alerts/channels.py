@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Sequence
 
 from ..config import Settings, mask
 # Message is re-exported: callers build ``channels.Message``.
@@ -101,8 +101,8 @@ def discord_payload(message: Message) -> dict:
     used = len(title)
     fields = []
     for name, value in message.fields[:25]:
-        field_ = {"name": cut(name, 256), "value": cut(value or "-", 1024),
-                  "inline": len(value) < 40}
+        field_: dict = {"name": cut(name, 256), "value": cut(value or "-", 1024),
+                        "inline": len(value) < 40}
         if used + len(field_["name"]) + len(field_["value"]) > DISCORD_EMBED_BUDGET // 2:
             break  # keep room for the description (the runbook steps matter most)
         used += len(field_["name"]) + len(field_["value"])
@@ -127,7 +127,7 @@ def discord_payload(message: Message) -> dict:
 
 
 def post(url: str, payload: dict | bytes, timeout: float = 5.0,
-         headers: dict[str, str] | None = None, secrets: list[str] = ()) -> None:
+         headers: dict[str, str] | None = None, secrets: Sequence[str] = ()) -> None:
     """POST one payload; raise DeliveryFailed (URL-free message) unless the service took it.
 
     Plain urllib on purpose: HTTP client libraries log request URLs (httpx does at INFO), and a

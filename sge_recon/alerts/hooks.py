@@ -50,8 +50,8 @@ def pagerduty_event(message: Message) -> dict | None:
     }
     if message.at:
         payload["timestamp"] = message.at.isoformat()
-    event = {"event_action": "trigger", "dedup_key": dedup_key, "payload": payload,
-             "client": "sge-recon"}
+    event: dict = {"event_action": "trigger", "dedup_key": dedup_key, "payload": payload,
+                   "client": "sge-recon"}
     if message.link:
         event["links"] = [{"href": message.link, "text": message.link_label}]
         event["client_url"] = message.link

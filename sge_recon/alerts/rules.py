@@ -206,6 +206,7 @@ def _workers(facts: Facts, settings: Settings) -> list[Finding]:
     down = facts.worker_down_seconds
     if down is None or down <= settings.WORKER_DOWN_ALERT_MINUTES * 60:
         return []
+    assert facts.last_heartbeat_at is not None  # worker_down_seconds is None without it
     minutes = int(down // 60)
     title = (f"No worker registered on {facts.queue_source} for {minutes} min"
              if facts.queue_source else f"No settlement worker heartbeat for {minutes} min")

@@ -103,7 +103,7 @@ class AlertService:
                 self._announce(conn, silencing.expiry_message(silence, self.settings.CONSOLE_URL),
                                "silence_expiring", channels, now)
             _adopt_ungrouped(current, findings)
-            rows: dict[tuple[str, str], dict] = {}
+            rows: dict[tuple[str, str], dict | None] = {}
             for key, finding in findings.items():
                 cause = causes.get(key)
                 parent = rows.get((cause.kind, cause.key)) if cause else None
@@ -121,7 +121,8 @@ class AlertService:
         return result
 
     def _open(self, conn, finding: Finding, channels: list[str], now: datetime,
-              check_run_id: str | None, result: Evaluation, inhibit: dict | None = None) -> dict:
+              check_run_id: str | None, result: Evaluation,
+              inhibit: dict | None = None) -> dict | None:
         details = _details(finding)
         details["evidence_at_open"] = _evidence(details, now, check_run_id)
         details["run_ids"] = [check_run_id] if check_run_id else []
@@ -136,7 +137,8 @@ class AlertService:
             now=now, check_run_id=check_run_id)
         if row is not None and not silence and not inhibit:
             self._enqueue(conn, row, "open", channels, now)
-        result.opened.append(row)
+        if row is not None:  # None: an open incident already holds this key; nothing was opened
+            result.opened.append(row)
         return row
 
     def _continue(self, conn, incident: dict, finding: Finding, channels: list[str],
@@ -392,7 +394,7 @@ def _shape(evidence: dict) -> tuple:
 
 def _never_paged(details: dict) -> bool:
     """Opened while muted (silenced, or as an effect of an open cause) and not paged since."""
-    mutes = [details.get(k) for k in ("silenced", "inhibited_by") if details.get(k)]
+    mutes = [details[k] for k in ("silenced", "inhibited_by") if details.get(k)]
     return bool(mutes) and not any(m.get("paged") for m in mutes)
 
 

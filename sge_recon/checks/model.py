@@ -189,7 +189,7 @@ def report_value(check: str, value: Any) -> Any:
 
 
 def report_row(check: str, row: dict) -> dict:
-    out = {}
+    out: dict[str, Any] = {}
     renames = ROW_WORDS.get(check, {})
     for key, value in row.items():
         if key in renames and value is not None:
@@ -209,7 +209,8 @@ def _number(value: Any) -> int | float:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return value
     d = Decimal(str(value))
-    return float(d) if d.as_tuple().exponent < 0 else int(d)
+    exponent = d.as_tuple().exponent  # 'n', 'N' or 'F' for NaN and infinity: those stay floats
+    return float(d) if isinstance(exponent, str) or exponent < 0 else int(d)
 
 
 def column_types(rows: list[dict]) -> dict[str, str]:

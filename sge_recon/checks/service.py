@@ -60,7 +60,7 @@ class CheckService:
     def db(self) -> Database:
         if callable(self._db) and not isinstance(self._db, Database):
             self._db = self._db()
-        return self._db  # type: ignore[return-value]
+        return self._db
 
     @property
     def platform_db(self) -> Database:
@@ -68,7 +68,7 @@ class CheckService:
             return self.db
         if callable(self._platform_db) and not isinstance(self._platform_db, Database):
             self._platform_db = self._platform_db()
-        return self._platform_db  # type: ignore[return-value]
+        return self._platform_db
 
     @property
     def params(self) -> dict[str, Decimal | int]:

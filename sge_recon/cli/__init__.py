@@ -10,10 +10,14 @@ import importlib
 import logging
 import sys
 import traceback
+from typing import TYPE_CHECKING
 
 import click
 
 from ..errors import ReconError, UsageError
+
+if TYPE_CHECKING:
+    from ..context import Recon
 
 # command name -> "module:attribute" (a click command or group). The product's own commands live in
 # sge_recon.cli; the reference platform's (a stand-in for the real SGE service: DESIGN §1, §6, §10)
@@ -77,7 +81,7 @@ class AppState:
     def __init__(self, debug: bool, config: str | None):
         self.debug = debug
         self.config = config
-        self._recon = None
+        self._recon: Recon | None = None
 
     def recon(self, **overrides):
         from ..config import Settings

@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from ..errors import UsageError
+
+if TYPE_CHECKING:
+    from click._termui_impl import ProgressBar  # what click.progressbar returns
 
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
@@ -210,7 +214,7 @@ class _progress:
 
     def __init__(self, period: str):
         self.period = period
-        self.bar = None
+        self.bar: ProgressBar[str | None] | None = None
 
     def __enter__(self):
         if not sys.stderr.isatty():
@@ -223,6 +227,7 @@ class _progress:
         return self.update
 
     def update(self, p) -> None:
+        assert self.bar is not None  # handed out by __enter__ once the bar is shown
         self.bar.update(1 if p.done else 0, current_item=f"{p.table}: {p.rows:,} rows")
 
     def __exit__(self, *exc) -> None:
@@ -252,7 +257,7 @@ def _print_result(result) -> None:
     click.echo(f"manifest.json sha256: {result.manifest_sha256}")
 
 
-def _size(n: int) -> str:
+def _size(n: float) -> str:
     for unit in ("B", "KB", "MB", "GB"):
         if n < 1024 or unit == "GB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"

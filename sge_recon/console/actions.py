@@ -114,7 +114,8 @@ class ActionService:
         program (a P0 ledger incident is open): then refused and recorded, with the reason,
         unless a two-person override was confirmed (used once)."""
         operator = require_operator(operator)
-        action, request = "execute_payout_batch", {"batchId": batch_id}
+        action = "execute_payout_batch"
+        request: dict = {"batchId": batch_id}
         try:
             with self._db.transaction() as conn:
                 gate = breaker.gate_for_execution(conn, batch_id, operator)

@@ -36,8 +36,8 @@ class Gate:
                 f"override with a reason and a different admin confirm it")
 
     def request_note(self) -> dict:
-        note = {"programId": self.program_id,
-                "incidents": [int(i["id"]) for i in self.incidents]}
+        note: dict = {"programId": self.program_id,
+                      "incidents": [int(i["id"]) for i in self.incidents]}
         if self.override:
             note.update(override=int(self.override["id"]),
                         requestedBy=self.override["requested_by"],
@@ -118,7 +118,10 @@ def confirm_override(conn, operator: str, override_id: int) -> dict:
     if row["used_at"] is not None or row["confirmed_by"] is not None:
         raise BreakerRefused(f"override #{override_id} is already confirmed"
                              + (" and used" if row["used_at"] else ""))
-    return q.confirm_override(conn, override_id, operator)
+    confirmed = q.confirm_override(conn, override_id, operator)
+    if confirmed is None:  # cannot happen under the row lock taken above; refused if ever
+        raise BreakerRefused(f"override #{override_id} could not be confirmed; reload and retry")
+    return confirmed
 
 
 def overrides(conn, batch_id: str | None = None) -> list[dict]:

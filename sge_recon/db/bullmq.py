@@ -251,7 +251,7 @@ def _where(url: str) -> str:
         return f"unix://{p.path}"
     auth = "***@" if p.password or p.username else ""
     try:
-        port = p.port or 6379
+        port: int | str = p.port or 6379
     except ValueError:
         port = "?"
     return f"{p.scheme}://{auth}{p.hostname}:{port}{p.path or ''}"

@@ -16,7 +16,7 @@ from typing import Any
 
 import psycopg
 
-from .connection import Database
+from .connection import Database, DictConnection
 from .rows import all_rows
 
 _AGGREGATES = {"count", "min", "max", "sum", "avg"}
@@ -80,7 +80,7 @@ class CheckSession:
 
     def __init__(self, db: Database):
         self.db = db
-        self._conn: psycopg.Connection | None = None
+        self._conn: DictConnection | None = None
         self._reader_role = False
 
     def __enter__(self) -> "CheckSession":
@@ -90,13 +90,13 @@ class CheckSession:
         if self._conn is not None:
             self._conn.close()
 
-    def _connection(self) -> psycopg.Connection:
+    def _connection(self) -> DictConnection:
         if self._conn is None or self._conn.closed or self._conn.broken:
             self._conn = self.db.connect(read_only=True)
             self._reader_role = _reader_role(self._conn)
         return self._conn
 
-    def _begin(self, conn: psycopg.Connection) -> None:
+    def _begin(self, conn: DictConnection) -> None:
         """Least privilege inside each check's transaction: besides READ ONLY, the check runs as
         the group role sge_recon_readonly (SELECT only, `db init` creates it) when the connected
         user may take it (the embedded default's superuser, a DBA's login in that role): a
@@ -198,7 +198,7 @@ def may_read_as_reader_role(db: Database) -> bool:
         return _reader_role(conn)
 
 
-def _reader_role(conn: psycopg.Connection) -> bool:
+def _reader_role(conn: DictConnection) -> bool:
     """Whether this login may SET ROLE sge_recon_readonly (superuser or a member)."""
     row = conn.execute(
         "SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'sge_recon_readonly') "

@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, unquote, urlencode, urlparse, urlunparse
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
-from psycopg.rows import dict_row
+from psycopg.rows import DictRow, dict_row
 
 from ..config import Settings
 from ..errors import DatabaseUnavailable
@@ -22,6 +22,16 @@ from .relations import CONTRACT_RELATIONS, PlatformRelations
 # Re-exported so that callers outside db/ can catch driver errors without importing the driver.
 DriverError = psycopg.Error
 QueryCanceled = psycopg.errors.QueryCanceled
+# What Database.connect opens (row_factory=dict_row): its rows are dicts keyed by column name.
+DictConnection = psycopg.Connection[DictRow]
+
+
+def expect_row(row: DictRow | None) -> DictRow:
+    """The row of a statement that always returns one (an aggregate, a function call, the
+    singleton checkpoint row): typed as present, and a clear error should it ever be missing."""
+    if row is None:
+        raise LookupError("a statement that always returns one row returned none")
+    return row
 
 
 def resolve_url(settings: Settings) -> str:
@@ -75,24 +85,24 @@ def _redact(text: str) -> str:
 
 
 @functools.lru_cache(maxsize=32)
-def _resolving_cursor(relations: PlatformRelations) -> type[psycopg.Cursor]:
+def _resolving_cursor(relations: PlatformRelations) -> type[psycopg.Cursor[DictRow]]:
     """A cursor class that resolves ``platform.<table>`` in every statement it runs: the one
     guarded way product SQL reaches the platform's relations (see relations.py)."""
 
     def resolved(query: Any) -> Any:
         return relations.resolve(query) if isinstance(query, str) else query
 
-    class ResolvingCursor(psycopg.Cursor):
-        def execute(self, query, params=None, **kw):  # type: ignore[override]
+    class ResolvingCursor(psycopg.Cursor[DictRow]):
+        def execute(self, query, params=None, **kw):
             return super().execute(resolved(query), params, **kw)
 
-        def executemany(self, query, params_seq, **kw):  # type: ignore[override]
+        def executemany(self, query, params_seq, **kw):
             return super().executemany(resolved(query), params_seq, **kw)
 
-        def stream(self, query, params=None, **kw):  # type: ignore[override]
+        def stream(self, query, params=None, **kw):
             return super().stream(resolved(query), params, **kw)
 
-        def copy(self, statement, params=None, **kw):  # type: ignore[override]
+        def copy(self, statement, params=None, **kw):
             return super().copy(resolved(statement), params, **kw)
 
     return ResolvingCursor
@@ -123,7 +133,7 @@ class Database:
                         connect_timeout=self.connect_timeout, relations=self.relations,
                         session_settings=settings)
 
-    def _options(self) -> dict[str, str]:
+    def _options(self) -> dict[str, Any]:
         if not self.session_settings:
             return {}
         given = conninfo_to_dict(self.url).get("options") or ""
@@ -142,7 +152,7 @@ class Database:
     def where(self) -> str:
         return describe_url(self.url)
 
-    def connect(self, *, autocommit: bool = False, read_only: bool = False) -> psycopg.Connection:
+    def connect(self, *, autocommit: bool = False, read_only: bool = False) -> DictConnection:
         try:
             conn = psycopg.connect(self.url, autocommit=autocommit, row_factory=dict_row,
                                    cursor_factory=_resolving_cursor(self.relations),
@@ -159,7 +169,7 @@ class Database:
         return conn
 
     @contextlib.contextmanager
-    def transaction(self, *, read_only: bool = False) -> Iterator[psycopg.Connection]:
+    def transaction(self, *, read_only: bool = False) -> Iterator[DictConnection]:
         """One transaction: committed when the block ends, rolled back on any error."""
         conn = self.connect(read_only=read_only)
         try:
@@ -183,7 +193,7 @@ class Database:
     def execute_script(self, sql: str) -> None:
         """Run a multi-statement SQL script (no parameters) in one transaction."""
         with self.transaction() as conn:
-            conn.execute(sql)  # type: ignore[arg-type]
+            conn.execute(sql)
 
     def ping(self) -> bool:
         try:
@@ -217,5 +227,5 @@ def ensure_database(url: str, dbname: str) -> str:
     with Database(url).connect(autocommit=True) as conn:
         if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)).fetchone() \
                 is None:
-            conn.execute(f"CREATE DATABASE {dbname}")  # type: ignore[arg-type]
+            conn.execute(f"CREATE DATABASE {dbname}")
     return database_url_named(url, dbname)

@@ -18,7 +18,7 @@ import psycopg
 from psycopg import sql
 
 from ..errors import ExportError
-from .connection import Database
+from .connection import Database, DictConnection, expect_row
 from .export_specs import Column, TableSpec
 from .. import check_names
 
@@ -28,7 +28,7 @@ class Snapshot:
 
     def __init__(self, db: Database):
         self.db = db
-        self.conn: psycopg.Connection | None = None
+        self.conn: DictConnection  # opened by __enter__
 
     def __enter__(self) -> "Snapshot":
         self.conn = self.db.connect(autocommit=True)
@@ -54,12 +54,12 @@ class Snapshot:
     # -- what and where ----------------------------------------------------------------------
     def identity(self) -> dict[str, Any]:
         """Database, server version and the snapshot; the first query fixes the snapshot."""
-        row = self.conn.execute(
+        row = expect_row(self.conn.execute(
             "SELECT current_database() AS database, current_setting('server_version') "
             "AS server_version, current_setting('server_version_num')::int AS version_num, "
-            "now() AS taken_at, current_user AS db_user").fetchone()
+            "now() AS taken_at, current_user AS db_user").fetchone())
         function = "pg_current_snapshot" if row["version_num"] >= 130000 else "txid_current_snapshot"
-        snap = self.conn.execute(f"SELECT {function}()::text AS snapshot").fetchone()
+        snap = expect_row(self.conn.execute(f"SELECT {function}()::text AS snapshot").fetchone())
         return {**row, "snapshot": snap["snapshot"], "snapshot_function": f"{function}()"}
 
     def resolved(self, spec: TableSpec) -> TableSpec:
@@ -158,7 +158,7 @@ def _finish_copy_out(cp: psycopg.Copy) -> None:
 
 def month_select(spec: TableSpec, columns: list[Column]) -> sql.Composed:
     """``SELECT <columns> FROM <table> WHERE <natural timestamp> in [%(start)s, %(end)s)``."""
-    exprs = []
+    exprs: list[sql.Composable] = []
     for col in columns:
         ident = sql.Identifier(col.name)
         if col.name in spec.rounded and col.pg_type == "numeric":
@@ -188,7 +188,7 @@ def record_export_run(db: Database, run: dict[str, Any]) -> int:
         sql.SQL(", ").join(map(sql.Identifier, cols)), sql.SQL(", ").join([sql.Placeholder()] * len(cols)))
     try:
         with db.transaction() as conn:
-            return conn.execute(query, values).fetchone()["id"]
+            return expect_row(conn.execute(query, values).fetchone())["id"]
     except psycopg.errors.UndefinedTable:
         raise ExportError("the table recon.export_runs does not exist; run `sge-recon db init` to "
                           "migrate the recon schema") from None

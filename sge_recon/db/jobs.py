@@ -35,7 +35,7 @@ def jobs_in_state(conn: Any, state: str, limit: int) -> list[dict]:
         FROM platform.jobs j
         LEFT JOIN platform.settlement_intents i ON i.id = j.intent_id
         WHERE j.queue = 'settlement' AND j.status = %s
-        ORDER BY {order} LIMIT %s""", (state, limit)).fetchall()  # type: ignore[arg-type]
+        ORDER BY {order} LIMIT %s""", (state, limit)).fetchall()
 
 
 def retired_workers(conn: Any) -> dict:
@@ -43,7 +43,7 @@ def retired_workers(conn: Any) -> dict:
     return conn.execute(f"""
         SELECT count(*) AS count, max(last_seen_at) AS newest_last_seen_at
         FROM platform.worker_heartbeats
-        WHERE last_seen_at <= now() - interval '{RETIRED_AFTER}'""").fetchone() or {}  # type: ignore[arg-type]
+        WHERE last_seen_at <= now() - interval '{RETIRED_AFTER}'""").fetchone() or {}
 
 
 # -- the contract queue's depth per status and its pause flag --------------------------------------

@@ -34,10 +34,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-import psycopg
 from psycopg import IsolationLevel, sql
 
-from .connection import Database
+from .connection import Database, DictConnection, expect_row
 from .relations import CONTRACT_RELATIONS, PlatformRelations
 
 ADVANCE_LOCK_KEY = 0x5E1ED6  # one advance at a time per database (session-level, try-lock)
@@ -202,7 +201,7 @@ class AdvanceReport:
     note: str | None = None     # why it did not move (busy, waiting, unsafe sequence)
 
 
-def sequence_problem(conn: psycopg.Connection) -> str | None:
+def sequence_problem(conn: DictConnection) -> str | None:
     """Why the ledger's ids cannot be trusted to come in time order, or None."""
     row = conn.execute(
         "SELECT seqcache FROM pg_catalog.pg_sequence "
@@ -228,8 +227,8 @@ def advance(db: Database) -> AdvanceReport:
     """
     conn = db.connect(autocommit=True)
     try:
-        if not conn.execute("SELECT pg_try_advisory_lock(%s) AS ok",
-                            (ADVANCE_LOCK_KEY,)).fetchone()["ok"]:
+        if not expect_row(conn.execute("SELECT pg_try_advisory_lock(%s) AS ok",
+                                       (ADVANCE_LOCK_KEY,)).fetchone())["ok"]:
             cp = _checkpoint(conn)
             return AdvanceReport(cp["watermark"], note="another process is advancing")
         try:
@@ -240,13 +239,13 @@ def advance(db: Database) -> AdvanceReport:
         conn.close()
 
 
-def _checkpoint(conn: psycopg.Connection,
+def _checkpoint(conn: DictConnection,
                 relations: PlatformRelations = CONTRACT_RELATIONS) -> dict:
     """The checkpoint row; one built under another ledger order (a profile switched) is reset:
     its watermark counts in other units and its totals are rebuilt from the start."""
     conn.execute("INSERT INTO recon.ledger_checkpoint (singleton, ordered_by) VALUES (true, %s) "
                  "ON CONFLICT DO NOTHING", (relations.ledger_order,))
-    cp = conn.execute("SELECT * FROM recon.ledger_checkpoint").fetchone()
+    cp = expect_row(conn.execute("SELECT * FROM recon.ledger_checkpoint").fetchone())
     if cp["ordered_by"] != relations.ledger_order:
         with conn.transaction():
             conn.execute("DELETE FROM recon.ledger_checkpoint_totals")
@@ -254,23 +253,23 @@ def _checkpoint(conn: psycopg.Connection,
             conn.execute("UPDATE recon.ledger_checkpoint SET watermark = 0, entries = 0, "
                          "ordered_by = %s, pending_watermark = NULL, pending_vxids = NULL, "
                          "pending_xmax = NULL, pending_at = NULL", (relations.ledger_order,))
-        cp = conn.execute("SELECT * FROM recon.ledger_checkpoint").fetchone()
+        cp = expect_row(conn.execute("SELECT * FROM recon.ledger_checkpoint").fetchone())
     return cp
 
 
-def align_checkpoint_order(conn: psycopg.Connection, order: str) -> None:
+def align_checkpoint_order(conn: DictConnection, order: str) -> None:
     """At ``db init``: a checkpoint counted in another order (the profile changed) is emptied, so
     that no reader ever compares a watermark of one unit with keys of the other."""
     conn.execute("UPDATE recon.ledger_checkpoint SET watermark = 0, entries = 0, ordered_by = %s, "
                  "pending_watermark = NULL, pending_vxids = NULL, pending_xmax = NULL, "
                  "pending_at = NULL WHERE ordered_by <> %s", (order, order))
-    if conn.execute("SELECT count(*) AS n FROM recon.ledger_checkpoint WHERE watermark = 0"
-                    ).fetchone()["n"]:
+    if expect_row(conn.execute("SELECT count(*) AS n FROM recon.ledger_checkpoint "
+                               "WHERE watermark = 0").fetchone())["n"]:
         conn.execute("DELETE FROM recon.ledger_checkpoint_totals")
         conn.execute("DELETE FROM recon.ledger_checkpoint_unbalanced")
 
 
-def _advance_locked(conn: psycopg.Connection, relations: PlatformRelations) -> AdvanceReport:
+def _advance_locked(conn: DictConnection, relations: PlatformRelations) -> AdvanceReport:
     problem = sequence_problem(conn) if relations.ledger_order == "id" else None
     cp = _checkpoint(conn, relations)
     if problem:
@@ -287,17 +286,17 @@ def _advance_locked(conn: psycopg.Connection, relations: PlatformRelations) -> A
     return report
 
 
-def _pending_settled(conn: psycopg.Connection, cp: dict) -> bool:
+def _pending_settled(conn: DictConnection, cp: dict) -> bool:
     """Every transaction running when the candidate was read has ended (run in its own
     statement, BEFORE the snapshot that reads the entries is taken)."""
-    return conn.execute(
+    return expect_row(conn.execute(
         "SELECT NOT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'virtualxid' "
         "                   AND virtualxid = ANY(%(vxids)s)) "
         "   AND pg_snapshot_xmin(pg_current_snapshot()) >= %(xmax)s AS settled",
-        {"vxids": cp["pending_vxids"] or [], "xmax": cp["pending_xmax"]}).fetchone()["settled"]
+        {"vxids": cp["pending_vxids"] or [], "xmax": cp["pending_xmax"]}).fetchone())["settled"]
 
 
-def _move_to(conn: psycopg.Connection, low: int, high: int,
+def _move_to(conn: DictConnection, low: int, high: int,
              relations: PlatformRelations = CONTRACT_RELATIONS) -> AdvanceReport:
     """Add the entries in (low, high] to the checkpoint, in one REPEATABLE READ transaction."""
     bounds = {"low": low, "high": high}
@@ -305,20 +304,20 @@ def _move_to(conn: psycopg.Connection, low: int, high: int,
     conn.isolation_level = IsolationLevel.REPEATABLE_READ
     try:
         with conn.transaction():
-            current = conn.execute("SELECT watermark FROM recon.ledger_checkpoint "
-                                   "FOR UPDATE").fetchone()["watermark"]
+            current = expect_row(conn.execute("SELECT watermark FROM recon.ledger_checkpoint "
+                                              "FOR UPDATE").fetchone())["watermark"]
             if current != low:  # moved by someone else meanwhile (cannot happen under the lock)
                 return AdvanceReport(current, note="the checkpoint moved meanwhile")
-            added = conn.execute(k(
+            added = expect_row(conn.execute(k(
                 "SELECT count(*) AS n FROM platform.ledger_entries "
-                "WHERE id > %(low)s AND id <= %(high)s"), bounds).fetchone()["n"]
-            conn.execute(k(_ADD_TOTALS), bounds)  # type: ignore[arg-type]
+                "WHERE id > %(low)s AND id <= %(high)s"), bounds).fetchone())["n"]
+            conn.execute(k(_ADD_TOTALS), bounds)
             if low == 0:
                 conn.execute("DELETE FROM recon.ledger_checkpoint_unbalanced")
-                conn.execute(k(_JUDGE_ALL), bounds)  # type: ignore[arg-type]
+                conn.execute(k(_JUDGE_ALL), bounds)
             else:
-                conn.execute(k(_FORGET_TOUCHED), bounds)  # type: ignore[arg-type]
-                conn.execute(k(_REJUDGE_TOUCHED), bounds)  # type: ignore[arg-type]
+                conn.execute(k(_FORGET_TOUCHED), bounds)
+                conn.execute(k(_REJUDGE_TOUCHED), bounds)
             conn.execute(
                 "UPDATE recon.ledger_checkpoint SET watermark = %(high)s, "
                 "entries = entries + %(added)s, advanced_at = now(), pending_watermark = NULL, "
@@ -329,7 +328,7 @@ def _move_to(conn: psycopg.Connection, low: int, high: int,
     return AdvanceReport(high, advanced_by=high - low, entries_added=added)
 
 
-def _record_candidate(conn: psycopg.Connection, report: AdvanceReport,
+def _record_candidate(conn: DictConnection, report: AdvanceReport,
                       relations: PlatformRelations = CONTRACT_RELATIONS) -> None:
     # Order matters: the sequence value (or the clock) first, then who is running (see the module
     # docstring and ORDER_KEYS).
@@ -337,17 +336,17 @@ def _record_candidate(conn: psycopg.Connection, report: AdvanceReport,
         _time_candidate(conn, relations.ledger_order_lag_seconds)
     if last is None or last <= report.watermark:
         return
-    running = conn.execute(
+    running = expect_row(conn.execute(
         "SELECT coalesce(array_agg(virtualxid), '{}') AS vxids, "
         "pg_snapshot_xmax(pg_current_snapshot()) AS xmax FROM pg_locks "
-        "WHERE locktype = 'virtualxid' AND pid IS DISTINCT FROM pg_backend_pid()").fetchone()
+        "WHERE locktype = 'virtualxid' AND pid IS DISTINCT FROM pg_backend_pid()").fetchone())
     conn.execute("UPDATE recon.ledger_checkpoint SET pending_watermark = %s, pending_vxids = %s, "
                  "pending_xmax = %s, pending_at = now()",
                  (last, running["vxids"], running["xmax"]))
     report.pending = last
 
 
-def _last_handed_out(conn: psycopg.Connection) -> int | None:
+def _last_handed_out(conn: DictConnection) -> int | None:
     """The largest id the sequence has handed out (a ``setval(x, false)`` — as after a bulk load
     — means x - 1: the next nextval returns x)."""
     row = conn.execute("SELECT n.nspname AS schema, c.relname AS name FROM pg_class c "
@@ -356,17 +355,17 @@ def _last_handed_out(conn: psycopg.Connection) -> int | None:
                        ).fetchone()
     if row is None:
         return None
-    seq = conn.execute(sql.SQL("SELECT last_value, is_called FROM {}").format(
-        sql.Identifier(row["schema"], row["name"]))).fetchone()
+    seq = expect_row(conn.execute(sql.SQL("SELECT last_value, is_called FROM {}").format(
+        sql.Identifier(row["schema"], row["name"]))).fetchone())
     return seq["last_value"] if seq["is_called"] else seq["last_value"] - 1
 
 
-def _time_candidate(conn: psycopg.Connection, lag_seconds: int) -> int:
+def _time_candidate(conn: DictConnection, lag_seconds: int) -> int:
     """Now (the server's clock, read before the running transactions are listed) less the lag,
     as epoch microseconds."""
-    return conn.execute(
+    return expect_row(conn.execute(
         "SELECT floor(extract(epoch FROM clock_timestamp() - make_interval(secs => %s)) "
-        "* 1000000)::bigint AS c", (lag_seconds,)).fetchone()["c"]
+        "* 1000000)::bigint AS c", (lag_seconds,)).fetchone())["c"]
 
 
 def rebase(db: Database, reason: str) -> AdvanceReport:
@@ -385,12 +384,12 @@ def rebase(db: Database, reason: str) -> AdvanceReport:
                 conn.execute("SELECT 1 FROM recon.ledger_checkpoint FOR UPDATE")
                 conn.execute("DELETE FROM recon.ledger_checkpoint_totals")
                 conn.execute("DELETE FROM recon.ledger_checkpoint_unbalanced")
-                conn.execute(keyed_sql(_ADD_TOTALS, relations),  # type: ignore[arg-type]
+                conn.execute(keyed_sql(_ADD_TOTALS, relations),
                              {"low": 0, "high": high})
-                conn.execute(keyed_sql(_JUDGE_ALL, relations),  # type: ignore[arg-type]
+                conn.execute(keyed_sql(_JUDGE_ALL, relations),
                              {"high": high})
-                n = conn.execute("SELECT coalesce(sum(entries), 0) AS n "
-                                 "FROM recon.ledger_checkpoint_totals").fetchone()["n"]
+                n = expect_row(conn.execute("SELECT coalesce(sum(entries), 0) AS n "
+                                            "FROM recon.ledger_checkpoint_totals").fetchone())["n"]
                 conn.execute("UPDATE recon.ledger_checkpoint SET entries = %s, rebased_at = now(),"
                              " rebase_reason = %s", (n, reason))
             conn.isolation_level = None

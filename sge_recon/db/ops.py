@@ -13,12 +13,12 @@ import contextlib
 from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeAlias
 
 from psycopg import IsolationLevel
 from psycopg.types.json import Jsonb
 
-from .connection import DriverError, Database
+from .connection import DriverError, Database, expect_row
 
 # Advisory-lock namespace (first key of the two-key form); the second key is hashtext(job name).
 JOB_LOCK_NAMESPACE = 0x5C4ED
@@ -32,8 +32,8 @@ def require_recon_schema(db: Database, minimum: int) -> None:
     row = db.fetch_one("SELECT to_regclass('recon.schema_version') IS NOT NULL AS present")
     version = 0
     if row and row["present"]:
-        version = db.fetch_one("SELECT coalesce(max(version), 0) AS v "
-                               "FROM recon.schema_version")["v"]
+        version = expect_row(db.fetch_one("SELECT coalesce(max(version), 0) AS v "
+                                          "FROM recon.schema_version"))["v"]
     if version < minimum:
         raise SchemaMismatch(f"the recon schema in {db.where} is at version {version}, the "
                              f"scheduler needs {minimum}; run `sge-recon db init` first")
@@ -107,8 +107,8 @@ def job_lock(db: Database, job: str) -> Iterator[bool]:
     conn = db.connect(autocommit=True)
     got = False
     try:
-        got = conn.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s)) AS got",
-                           (JOB_LOCK_NAMESPACE, job)).fetchone()["got"]
+        got = expect_row(conn.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s)) AS got",
+                                      (JOB_LOCK_NAMESPACE, job)).fetchone())["got"]
         yield bool(got)
     finally:
         # Unlock explicitly: a closed connection's backend may hold the lock a moment longer (it
@@ -264,7 +264,7 @@ class Snapshot:
         return self._conn.execute(sql, params).fetchone()
 
 
-Reader = "Database | Snapshot"  # what the read-only functions below accept
+Reader: TypeAlias = "Database | Snapshot"  # what the read-only functions below accept
 
 
 @contextlib.contextmanager
@@ -290,16 +290,16 @@ def ledger_differences(db: Reader) -> list[dict]:
 
 
 def worker_facts(db: Reader, now: datetime, down_seconds: int) -> dict:
-    return db.fetch_one(
+    return expect_row(db.fetch_one(
         "SELECT count(*) FILTER (WHERE last_seen_at > %(now)s - interval '24 hours') AS recent, "
         "count(*) FILTER (WHERE last_seen_at >= %(now)s - make_interval(secs => %(down)s)) "
         "AS live, max(last_seen_at) AS last_heartbeat_at FROM platform.worker_heartbeats",
-        {"now": now, "down": down_seconds})
+        {"now": now, "down": down_seconds}))
 
 
 def job_duration_p50(db: Reader, now: datetime) -> dict:
     """Median job processing time over the last 15 minutes and over the 7 days before."""
-    return db.fetch_one(
+    return expect_row(db.fetch_one(
         "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM finished_at - "
         "started_at)) FILTER (WHERE finished_at >= %(now)s - interval '15 minutes') AS recent, "
         "percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM finished_at - started_at))"
@@ -307,7 +307,7 @@ def job_duration_p50(db: Reader, now: datetime) -> dict:
         "FROM platform.jobs WHERE status = 'completed' AND started_at IS NOT NULL "
         "AND finished_at >= %(now)s - interval '15 minutes' - interval '7 days' "
         "AND finished_at <= %(now)s",
-        {"now": now})
+        {"now": now}))
 
 
 def queue_facts(db: Reader) -> list[dict]:
@@ -360,11 +360,11 @@ def exhausted_delivery_ids(db: Reader, limit: int = 5) -> list[dict]:
 
 
 def webhook_delivery_facts(db: Reader) -> dict:
-    return db.fetch_one(
+    return expect_row(db.fetch_one(
         "SELECT count(*) FILTER (WHERE status = 'failed') AS exhausted, "
         "count(*) FILTER (WHERE status = 'retry_scheduled') AS retrying, "
         "count(DISTINCT endpoint_id) FILTER (WHERE status = 'failed') AS exhausted_endpoints "
-        "FROM platform.webhook_deliveries WHERE status IN ('failed', 'retry_scheduled')")
+        "FROM platform.webhook_deliveries WHERE status IN ('failed', 'retry_scheduled')"))
 
 
 def failing_endpoints(db: Reader, now: datetime, more_than: int,
@@ -391,11 +391,11 @@ def failing_endpoints(db: Reader, now: datetime, more_than: int,
 
 def processing_time(db: Reader) -> dict:
     """Mean seconds from creation to completion of the last 100 completed intents."""
-    return db.fetch_one(
+    return expect_row(db.fetch_one(
         "SELECT avg(extract(epoch FROM completed_at - created_at)) AS mean_seconds, "
         "count(*) AS n FROM (SELECT created_at, completed_at FROM platform.settlement_intents "
         "WHERE status = 'completed' AND completed_at IS NOT NULL "
-        "ORDER BY completed_at DESC LIMIT 100) last_completed")
+        "ORDER BY completed_at DESC LIMIT 100) last_completed"))
 
 
 def processing_histogram(db: Reader, since: datetime, until: datetime,

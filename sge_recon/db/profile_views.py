@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 
 import psycopg
 from psycopg import sql
+from psycopg.rows import DictRow, dict_row
 
 from ..errors import ProfileError
+from .connection import DictConnection, expect_row
 from .contract import CONTRACT
 from .profile_mapping import Column, Profile, StatusMap, TableMapping
 from .relations import CONTRACT_TABLES, PROFILE_SCHEMA
@@ -38,7 +40,7 @@ class ProfileReport:
     absent: dict[str, str] = field(default_factory=dict)
 
 
-def install_profile(conn: psycopg.Connection, profile: "Profile") -> ProfileReport:
+def install_profile(conn: DictConnection, profile: "Profile") -> ProfileReport:
     """Validate ``profile`` and (re)create its views; in the caller's transaction."""
     conn.execute(f"CREATE SCHEMA IF NOT EXISTS {PROFILE_SCHEMA}")
     conn.execute(sql.SQL("COMMENT ON SCHEMA {} IS {}").format(
@@ -48,10 +50,10 @@ def install_profile(conn: psycopg.Connection, profile: "Profile") -> ProfileRepo
     report = ProfileReport(profile.name)
     definitions = {t: _view_sql(conn, profile, profile.tables[t]) for t in CONTRACT_TABLES}
     for table in reversed(CONTRACT_TABLES):
-        conn.execute(f'DROP VIEW IF EXISTS {PROFILE_SCHEMA}."{table}"')  # type: ignore[arg-type]
+        conn.execute(f'DROP VIEW IF EXISTS {PROFILE_SCHEMA}."{table}"')
     for table in CONTRACT_TABLES:
         mapping = profile.tables[table]
-        _raw(conn).execute(f'CREATE VIEW {PROFILE_SCHEMA}."{table}" AS {definitions[table]}')  # type: ignore[arg-type]
+        _raw(conn).execute(f'CREATE VIEW {PROFILE_SCHEMA}."{table}" AS {definitions[table]}')
         note = (f"absent on this platform: {mapping.absent}" if mapping.absent else
                 f"contract table {table} over the platform's {mapping.source}")
         conn.execute(sql.SQL("COMMENT ON VIEW {} IS {}").format(
@@ -63,12 +65,12 @@ def install_profile(conn: psycopg.Connection, profile: "Profile") -> ProfileRepo
     return report
 
 
-def drop_profile_views(conn: psycopg.Connection) -> None:
+def drop_profile_views(conn: DictConnection) -> None:
     """Back to the contract profile: the views of an earlier profile must not linger."""
     conn.execute(f"DROP SCHEMA IF EXISTS {PROFILE_SCHEMA} CASCADE")
 
 
-def _view_sql(conn: psycopg.Connection, profile: "Profile", mapping: "TableMapping") -> str:
+def _view_sql(conn: DictConnection, profile: "Profile", mapping: "TableMapping") -> str:
     contract = CONTRACT[mapping.table]
     if mapping.absent:
         # An empty relation of the contract's shape: queries run, every signal on it is
@@ -92,7 +94,7 @@ def _view_sql(conn: psycopg.Connection, profile: "Profile", mapping: "TableMappi
     return f"SELECT {', '.join(selected)} FROM {mapping.source}{where}"
 
 
-def _check_column(conn: psycopg.Connection, profile: "Profile", mapping: "TableMapping",
+def _check_column(conn: DictConnection, profile: "Profile", mapping: "TableMapping",
                   column: "Column", family: str | None) -> None:
     where = f"tables.{mapping.table}.columns.{column.name}"
     if isinstance(column.expression, StatusMap):
@@ -104,7 +106,8 @@ def _check_column(conn: psycopg.Connection, profile: "Profile", mapping: "TableM
                                _TEXT_IDS_ALLOWED else set())
     if oid in allowed:
         return
-    type_name = conn.execute("SELECT format_type(%s, NULL) AS t", (oid,)).fetchone()["t"]
+    type_name = expect_row(conn.execute("SELECT format_type(%s, NULL) AS t",
+                                        (oid,)).fetchone())["t"]
     hint = ""
     if family == "timestamptz" and oid == _TIMESTAMP_WITHOUT_TZ:
         hint = (" A timestamp without time zone is ambiguous: say which zone it holds, e.g. "
@@ -115,7 +118,7 @@ def _check_column(conn: psycopg.Connection, profile: "Profile", mapping: "TableM
                        f"needs {family}.{hint}")
 
 
-def _type_oid(conn: psycopg.Connection, profile: "Profile", mapping: "TableMapping",
+def _type_oid(conn: DictConnection, profile: "Profile", mapping: "TableMapping",
               column: "Column") -> int:
     where = f"tables.{mapping.table}.columns.{column.name}"
     cur = _try(conn, f"SELECT {column.sql()} AS c FROM {mapping.source} LIMIT 0", profile,
@@ -123,40 +126,41 @@ def _type_oid(conn: psycopg.Connection, profile: "Profile", mapping: "TableMappi
     return cur.description[0].type_code
 
 
-def _check_status_map(conn: psycopg.Connection, profile: "Profile", mapping: "TableMapping",
-                      status: "object", where: str) -> None:
-    cur = _try(conn, f"SELECT ({status.source}) AS c FROM {mapping.source} LIMIT 0",  # type: ignore[attr-defined]
-               profile, status.line, f"{where}.from")  # type: ignore[attr-defined]
+def _check_status_map(conn: DictConnection, profile: "Profile", mapping: "TableMapping",
+                      status: "StatusMap", where: str) -> None:
+    cur = _try(conn, f"SELECT ({status.source}) AS c FROM {mapping.source} LIMIT 0",
+               profile, status.line, f"{where}.from")
     oid = cur.description[0].type_code
     labels = [r["enumlabel"] for r in conn.execute(
         "SELECT enumlabel FROM pg_enum WHERE enumtypid = %s ORDER BY enumsortorder", (oid,))]
     if not labels:
         return  # a text status: every value maps or shows as unmapped:<value>, never NULL
-    type_name = conn.execute("SELECT format_type(%s, NULL) AS t", (oid,)).fetchone()["t"]
-    mapped = status.labels  # type: ignore[attr-defined]
+    type_name = expect_row(conn.execute("SELECT format_type(%s, NULL) AS t",
+                                        (oid,)).fetchone())["t"]
+    mapped = status.labels
     unmapped = [label for label in labels if label not in mapped]
     unknown = [label for label in mapped if label not in labels]
     if unmapped:
         raise ProfileError(
-            f"{profile.where(status.line)}: {where}: the platform's {type_name} has "  # type: ignore[attr-defined]
+            f"{profile.where(status.line)}: {where}: the platform's {type_name} has "
             f"label(s) {', '.join(unmapped)} that the map does not name; map each to a contract "
             "status (an unmapped status would hide its rows)")
     if unknown:
         raise ProfileError(
-            f"{profile.where(status.line)}: {where}: {', '.join(unknown)} is not a label of "  # type: ignore[attr-defined]
+            f"{profile.where(status.line)}: {where}: {', '.join(unknown)} is not a label of "
             f"{type_name} (labels: {', '.join(labels)}); fix the spelling or remove it")
 
 
-def _raw(conn: psycopg.Connection) -> psycopg.Cursor:
+def _raw(conn: DictConnection) -> psycopg.Cursor[DictRow]:
     """A cursor that runs the profile's SQL as written: the profile speaks the platform's own
     names, which are never resolved as ``platform.<contract table>`` references."""
-    return psycopg.Cursor(conn)
+    return psycopg.Cursor(conn, row_factory=dict_row)
 
 
-def _try(conn: psycopg.Connection, sql: str, profile: "Profile", line: int, where: str):
+def _try(conn: DictConnection, sql: str, profile: "Profile", line: int, where: str):
     try:
         with conn.transaction():
-            return _raw(conn).execute(sql)  # type: ignore[arg-type]
+            return _raw(conn).execute(sql)
     except psycopg.Error as exc:
         message = (exc.diag.message_primary or str(exc)).strip()
         raise ProfileError(f"{profile.where(line)}: {where}: the database rejects it: "

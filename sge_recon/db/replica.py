@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from .connection import Database, DriverError
+from .connection import Database, DriverError, expect_row
 
 _PRIMARY = ("SELECT pg_is_in_recovery() AS in_recovery, "
             "(SELECT system_identifier FROM pg_control_system())::text AS system_id, "
@@ -79,7 +79,7 @@ def measure(read_db: Database, primary_db: Database | None, *,
     deadline = time.monotonic() + settle_seconds
     with read_db.connect(autocommit=True) as conn:
         while True:
-            row = conn.execute(_STANDBY, {"target": target}).fetchone()
+            row = expect_row(conn.execute(_STANDBY, {"target": target}).fetchone())
             same = None if primary is None else primary["system_id"] == row["system_id"]
             if not same:
                 row["caught_up"], row["behind_bytes"] = None, None

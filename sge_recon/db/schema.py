@@ -153,7 +153,7 @@ def _init_contract_platform(db: Database, conn, report: InitReport,
             + ". Nothing was changed. Point DATABASE_URL at the platform's database, fix "
               "those tables, or map them with a platform profile (PLATFORM_PROFILE)")
     for path in [*contract_ddl(), *platform_ddl]:
-        conn.execute(path.read_text(encoding="utf-8"))  # type: ignore[arg-type]
+        conn.execute(path.read_text(encoding="utf-8"))
     after = set(existing_columns(conn))
     report.created_tables = sorted(after - set(before))
     report.missing = sorted(set(CONTRACT) - after)
@@ -169,7 +169,7 @@ def _migrate_recon(conn, report: InitReport) -> None:
     for version, name, path in migrations():
         if version in applied:
             continue
-        conn.execute(path.read_text(encoding="utf-8"))  # type: ignore[arg-type]
+        conn.execute(path.read_text(encoding="utf-8"))
         conn.execute("INSERT INTO recon.schema_version (version, name) VALUES (%s, %s)",
                      (version, name))
         report.applied_migrations.append(f"{version:04d}_{name}")
@@ -186,4 +186,4 @@ def _apply_privileges(conn, report: InitReport) -> None:
         report.notes.append("roles sge_recon_readonly / sge_recon_app not managed: the database "
                             "user lacks CREATEROLE; ask a DBA to run sql/privileges.sql")
         return
-    conn.execute((sql_dir() / "privileges.sql").read_text(encoding="utf-8"))  # type: ignore[arg-type]
+    conn.execute((sql_dir() / "privileges.sql").read_text(encoding="utf-8"))

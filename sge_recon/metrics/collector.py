@@ -25,6 +25,8 @@ from ..check_names import (
 )
 
 if TYPE_CHECKING:
+    from wsgiref.simple_server import WSGIServer
+
     from ..config import Settings
     from ..db import Database
     from ..db.databases import Databases
@@ -323,8 +325,8 @@ class ReconCollector:
             meta.append(("sge_recon_last_success_timestamp_seconds", "When the values served "
                          "were read (moves only on a successful read).",
                          self._last_success.timestamp()))
-        for name, help_text, value in meta:
-            families.append(GaugeMetricFamily(name, help_text, value=float(value)))
+        for name, help_text, number in meta:
+            families.append(GaugeMetricFamily(name, help_text, value=float(number)))
         return families
 
 
@@ -335,8 +337,8 @@ class MetricsServer:
         self.collector = collector
         self.port = port
         self.host = host
-        self._server = None
-        self._thread = None
+        self._server: WSGIServer | None = None
+        self._thread: threading.Thread | None = None
 
     def start(self) -> "MetricsServer":
         from wsgiref.simple_server import make_server

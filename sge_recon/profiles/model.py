@@ -77,6 +77,7 @@ def _compose(path: Path, value: str) -> yaml.MappingNode:
     try:
         for event in yaml.parse(text, Loader=yaml.SafeLoader):
             if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+                assert event.start_mark is not None  # the parser marks every event it yields
                 raise ProfileError(f"{path}: line {event.start_mark.line + 1}: anchors and "
                                    "aliases are not allowed in a profile; write each value out")
         root = yaml.compose(text, Loader=yaml.SafeLoader)

@@ -20,7 +20,7 @@ from ..errors import ReconError
 
 if TYPE_CHECKING:
     from ..config import Settings
-    from ..db.relations import PlatformRelations
+    from ..db.relations import PlatformRelations, QueueDeclaration
 
 __all__ = ["JOB_STATES", "QUEUE_CHECKS", "JobInfo", "QueueCounts", "QueueSnapshot", "QueueSource",
            "QueueUnavailable", "WorkerInfo", "missing_source_reason", "queue_source"]
@@ -34,7 +34,7 @@ class QueueSource(Protocol):
     sentence when the store cannot be reached."""
 
     where: str
-    declaration: "object"
+    declaration: "QueueDeclaration"
 
     def depth(self) -> QueueSnapshot: ...
     def jobs(self, queue: str, state: str, limit: int = 50) -> list[JobInfo]: ...
