@@ -20,6 +20,7 @@ WITH last_success AS (
     GROUP BY d.endpoint_id
 )
 SELECT e.id AS endpoint_id,
+       e.program_id,
        st.consecutive_failures,
        greatest(st.first_failure, st.last_success_at) AS failing_since
 FROM platform.webhook_endpoints e

@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from ..db import DriverError
 from ..db import console as q
-from ..errors import DatabaseUnavailable, UsageError
+from ..errors import CheckDefinitionError, DatabaseUnavailable, UsageError
 from .actions import (ActionOutcome, ActionService, CorrectionEntry, parse_correction,
                       parse_correction_entries)
 from .health import HealthMetric, Light
-from .overview import (AlertSummary, Overview, apply_queue_snapshot, build_overview,
+from .overview import (AlertSummary, Overview, build_overview,
                        mark_unavailable)
 from .runbook import CHECKLISTS, INCIDENT_GUIDE, ITEMS, item_day, period_days
 from .slo import Slo, compute_slos
@@ -145,18 +145,25 @@ class ConsoleService(TrendsReader):
             raise DatabaseUnavailable(f"cannot read the stored check results "
                                       f"({_first_line(exc)})") from None
         fresh = self.recon.replica_freshness()
+        live = self.live_results()
         overview = self.read_both(lambda pconn, rconn: build_overview(
-            pconn, self.settings, results, last_run, state_conn=rconn, replica=fresh))
-        overview = mark_unavailable(overview, self.unavailable_checks())
-        source = self.queue_source()
-        if source is not None:
-            from ..queues import QueueUnavailable
+            pconn, self.settings, results, last_run, state_conn=rconn, replica=fresh,
+            live=live))
+        return mark_unavailable(overview, self.unavailable_checks())
 
-            try:
-                overview = apply_queue_snapshot(overview, source.depth(), None, self.settings)
-            except QueueUnavailable as exc:
-                overview = apply_queue_snapshot(overview, None, exc.message, self.settings)
-        return overview
+    def live_results(self) -> dict:
+        """The live lights' checks (overview.LIVE_CHECKS) computed now by the check code, not
+        stored: on the platform-read server (a stale standby makes them error: grey, never a
+        stale green), the queue ones on the platform's queue source (BullMQ on Redis)."""
+        from .overview import LIVE_CHECKS
+
+        try:
+            return self.recon.checks.live(LIVE_CHECKS).by_name()
+        except CheckDefinitionError:  # a broken catalogue: the stored results, shown as such
+            return {}
+        except DriverError as exc:
+            raise DatabaseUnavailable(f"cannot compute the live checks "
+                                      f"({_first_line(exc)})") from None
 
     def queue_source(self):
         """The platform's queue source (BullMQ on Redis), or None (sge_recon.queues)."""
