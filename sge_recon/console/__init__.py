@@ -21,6 +21,7 @@ from ..errors import CheckDefinitionError, DatabaseUnavailable, UsageError
 from .actions import (ActionOutcome, ActionService, CorrectionEntry, parse_correction,
                       parse_correction_entries)
 from .health import HealthMetric, Light
+from .ledger import LedgerFlags, ledger_flags, mark_balances, transaction_offsets
 from .overview import (AlertSummary, Overview, build_overview,
                        mark_unavailable)
 from .runbook import CHECKLISTS, INCIDENT_GUIDE, ITEMS, item_day, period_days
@@ -32,8 +33,8 @@ if TYPE_CHECKING:
     from ..context import Recon
 
 __all__ = ["ActionOutcome", "AlertSummary", "CHECKLISTS", "ConsoleService", "CorrectionEntry",
-           "HealthMetric", "INCIDENT_GUIDE", "Light", "Overview", "Slo", "parse_correction",
-           "parse_correction_entries"]
+           "HealthMetric", "INCIDENT_GUIDE", "LedgerFlags", "Light", "Overview", "Slo",
+           "mark_balances", "parse_correction", "parse_correction_entries", "transaction_offsets"]
 
 T = TypeVar("T")
 INCIDENT_STATUSES = ("open", "acknowledged", "accepted", "resolved")
@@ -152,9 +153,8 @@ class ConsoleService(TrendsReader):
         return mark_unavailable(overview, self.unavailable_checks())
 
     def live_results(self) -> dict:
-        """The live lights' checks (overview.LIVE_CHECKS) computed now by the check code, not
-        stored: on the platform-read server (a stale standby makes them error: grey, never a
-        stale green), the queue ones on the platform's queue source (BullMQ on Redis)."""
+        """overview.LIVE_CHECKS computed now by the check code, not stored (a stale standby
+        makes them error: grey, never a stale green; queue checks on BullMQ when declared)."""
         from .overview import LIVE_CHECKS
 
         try:
@@ -190,8 +190,17 @@ class ConsoleService(TrendsReader):
         return self.recon.checks.run(engine="sql", trigger="console", fast_only=True)
 
     # -- Ledger ----------------------------------------------------------------------------------
-    def ledger_balances(self) -> list[dict]:
+    def ledger_balances(self) -> list[dict]:  # sums to show; the verdict is ledger_flags'
         return self.read_platform(q.ledger_balances)
+
+    def ledger_flags(self) -> LedgerFlags:
+        """ledger_balance computed now (per-minute form, not stored): its failing rows."""
+        try:
+            result = self.recon.checks.live([LEDGER_BALANCE]).by_name().get(LEDGER_BALANCE)
+        except DriverError as exc:
+            raise DatabaseUnavailable(f"cannot run {LEDGER_BALANCE} ({_first_line(exc)})") \
+                from None
+        return ledger_flags(result)
 
     def ledger_check_results(self) -> dict[str, Any]:
         results = self.recon.checks.latest_results()
