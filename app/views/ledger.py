@@ -55,8 +55,8 @@ if rows is not None:
             st.warning("No verdict: ledger_balance could not run"
                        + (f" ({flags.problem})." if flags else "."), icon=":material/help:")
         elif flags.count:
-            st.error(f"{flags.count} program/currency pair(s) do not balance (ledger_balance, "
-                     "now).", icon=":material/error:")
+            st.error(f"{flags.count} program/currency pair(s) do not balance.",
+                     icon=":material/error:")
         else:
             st.success("Every program and currency balances.", icon=":material/check_circle:")
 

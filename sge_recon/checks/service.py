@@ -159,13 +159,15 @@ class CheckService:
             self._store(run, only)
         return run
 
-    def live(self, names: list[str] | tuple[str, ...]) -> RunResult:
+    def live(self, names: list[str] | tuple[str, ...],
+             budget_seconds: float | None = None) -> RunResult:
         """The named checks computed now by the same code, not stored: the live view behind the
         alert rules and /metrics when no fresh stored result is at hand. The ledger checks read
-        their per-minute forms (checkpoint + new entries) and write nothing."""
+        their per-minute forms (checkpoint + new entries) and write nothing. ``budget_seconds``
+        bounds them all (a table lock makes a check ``error``, never a hang)."""
         known = {d.name for d in self.catalogue()}
         return self.run(only=[n for n in names if n in known], trigger="live", store=False,
-                        incremental_forms=True)
+                        incremental_forms=True, budget_seconds=budget_seconds)
 
     def unavailable(self) -> dict[str, str]:
         """Check name -> why the connected platform cannot support it (DESIGN §5

@@ -117,8 +117,9 @@ def run_sql_check(definition: CheckDefinition, session: CheckSession,
     except CheckQueryError as exc:
         if cut and "timed out" in str(exc):
             return errored(definition, f"cut after {timeout:.1f} s at the end of the run's time "
-                           "budget (FAST_RUN_BUDGET_SECONDS): the check did not finish, its "
-                           "result is unknown", started, ENGINE)
+                           "budget (FAST_RUN_BUDGET_SECONDS): the check did not finish (a "
+                           "statement timeout: a slow query or a table lock), its result is "
+                           "unknown", started, ENGINE)
         return errored(definition, f"the check's SQL failed: {exc}", started, ENGINE)
     except DatabaseUnavailable as exc:
         return errored(definition, exc.message, started, ENGINE)

@@ -158,7 +158,8 @@ class ConsoleService(TrendsReader):
         from .overview import LIVE_CHECKS
 
         try:
-            return self.recon.checks.live(LIVE_CHECKS).by_name()
+            return self.recon.checks.live(
+                LIVE_CHECKS, self.settings.FAST_RUN_BUDGET_SECONDS).by_name()
         except CheckDefinitionError:  # a broken catalogue: the stored results, shown as such
             return {}
         except DriverError as exc:
@@ -196,7 +197,8 @@ class ConsoleService(TrendsReader):
     def ledger_flags(self) -> LedgerFlags:
         """ledger_balance computed now (per-minute form, not stored): its failing rows."""
         try:
-            result = self.recon.checks.live([LEDGER_BALANCE]).by_name().get(LEDGER_BALANCE)
+            result = self.recon.checks.live([LEDGER_BALANCE], self.settings.FAST_RUN_BUDGET_SECONDS
+                                            ).by_name().get(LEDGER_BALANCE)
         except DriverError as exc:
             raise DatabaseUnavailable(f"cannot run {LEDGER_BALANCE} ({_first_line(exc)})") \
                 from None

@@ -129,7 +129,8 @@ class Facts:
 
 def gather_facts(db: Database, settings: Settings, now: datetime,
                  platform_db: Database | None = None,
-                 results: Mapping[str, "CheckResult"] | None = None) -> Facts:
+                 results: Mapping[str, "CheckResult"] | None = None,
+                 budget_seconds: float | None = None) -> Facts:
     """The facts from check results: ``results`` (e.g. the per-minute run's, just computed), and
     the signal checks it lacks computed now, not stored. ``db`` is DATABASE_URL (sge-recon's
     state); ``platform_db`` the server the platform is read on (a standby of PLATFORM_READ_URL;
@@ -147,7 +148,8 @@ def gather_facts(db: Database, settings: Settings, now: datetime,
         have = {n: r for n, r in results.items() if n in SIGNAL_CHECKS}
     missing = [n for n in SIGNAL_CHECKS if n not in have]
     if missing:
-        have.update(live_results(db, read, settings, missing))
+        budget = settings.FAST_RUN_BUDGET_SECONDS if budget_seconds is None else budget_seconds
+        have.update(live_results(db, read, settings, missing, budget))
     facts = facts_from_results(have, now)
     facts.ledger_tamper = ledger_checkpoint.latest_tamper_findings(db)
     if fresh.reading is not None or fresh.refusal is not None:
@@ -164,21 +166,21 @@ def gather_facts(db: Database, settings: Settings, now: datetime,
     return facts
 
 
-def live_results(db: Database, read: Database, settings: Settings,
-                 names: list[str]) -> dict[str, "CheckResult"]:
+def live_results(db: Database, read: Database, settings: Settings, names: list[str],
+                 budget_seconds: float | None = None) -> dict[str, "CheckResult"]:
     """``names`` computed now by the check code (not stored). A catalogue that cannot load (a
     broken edit of checks.yml) never silences the alerts: the shipped catalogue is used."""
     from ..checks import CheckService
 
     try:
-        return CheckService(settings, db, read).live(names).by_name()
+        return CheckService(settings, db, read).live(names, budget_seconds).by_name()
     except ReconError as exc:
         shipped = dataclasses.replace(settings, CHECKS_DIR="")
         if not settings.CHECKS_DIR or shipped.checks_dir == settings.checks_dir:
             raise
         log.warning("signals: the catalogue in %s cannot be used (%s); using the shipped one",
                     settings.checks_dir, exc.message)
-        return CheckService(shipped, db, read).live(names).by_name()
+        return CheckService(shipped, db, read).live(names, budget_seconds).by_name()
 
 
 def facts_from_results(results: Mapping[str, "CheckResult"], now: datetime) -> Facts:

@@ -69,6 +69,8 @@ def monitor(ctx: JobContext) -> dict[str, Any]:
         # the rules and the trend samples read the results just computed (one definition per
         # signal); the signal checks the fast run lacks are computed now, not stored
         facts = gather_facts(recon.db, recon.settings, now, recon.platform_db, results)
+        for name in sorted(facts.errored):  # recorded: the rules could not judge this signal
+            errors.append(f"{name}: {facts.unavailable[name]}")
         details["samples"] = ops.insert_metric_samples(recon.db, now, trend_samples(facts))
         evaluation = recon.incidents.evaluate(now, facts, check_run_id=run_id)
         details["incidents"] = evaluation.summary()
