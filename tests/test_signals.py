@@ -156,3 +156,10 @@ def test_a_bad_totals_key_is_refused_when_the_catalogue_loads(tmp_path, totals, 
                                                    encoding="utf-8")
     with pytest.raises(CheckDefinitionError, match=re.escape(message)):
         load_catalogue(tmp_path, check_params(settings))
+
+
+def test_live_runs_only_the_named_checks_of_the_catalogue(recon):
+    """A name the catalogue lacks is skipped; none known runs nothing (never "all")."""
+    assert recon.checks.live(["not_a_check"]).checks == []
+    assert [c.name for c in recon.checks.live(["queue_depth", "not_a_check"]).checks] == [
+        "queue_depth"]

@@ -166,8 +166,12 @@ class CheckService:
         their per-minute forms (checkpoint + new entries) and write nothing. ``budget_seconds``
         bounds them all (a table lock makes a check ``error``, never a hang)."""
         known = {d.name for d in self.catalogue()}
-        return self.run(only=[n for n in names if n in known], trigger="live", store=False,
-                        incremental_forms=True, budget_seconds=budget_seconds)
+        only = [n for n in names if n in known]
+        if not only:  # none in this catalogue (an empty --only would mean "all")
+            now = datetime.now(timezone.utc)
+            return RunResult(str(uuid.uuid4()), now, now, "pass", "sql", [], trigger="live")
+        return self.run(only=only, trigger="live", store=False, incremental_forms=True,
+                        budget_seconds=budget_seconds)
 
     def unavailable(self) -> dict[str, str]:
         """Check name -> why the connected platform cannot support it (DESIGN §5
