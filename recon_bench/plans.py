@@ -11,7 +11,8 @@ from recon_bench.store import plans
 from sge_recon.checks import sqltext
 from sge_recon.checks.incremental import incremental_definitions
 from sge_recon.db import ledger_checkpoint
-from sge_recon.db.checks import measured_sample_query
+from sge_recon.checks.sql_engine import totals_bounds, totals_queries
+from sge_recon.db.checks import measured_sample_query, totals_sample_query
 
 if TYPE_CHECKING:
     from sge_recon.context import Recon
@@ -26,13 +27,16 @@ def hot_queries(recon: "Recon") -> list[tuple[str, str, Any]]:
     out = []
     params = {**recon.checks.params, "sample_limit": recon.settings.SAMPLE_ROWS,
               "watermark": watermark}
-    for d in incremental_definitions(recon.checks.select(fast_only=True)):
-        spec = d.value
-        sql = measured_sample_query(sqltext.for_psycopg(d.sql), spec.aggregate if spec else None,
-                                    spec.column if spec else None)
-        out.append((f"fast check: {d.name}", sql, params))
+    fast = incremental_definitions(recon.checks.select(fast_only=True))
+    for d in fast:
+        out.append((f"fast check: {d.name}", *_measured(d, params)))
     out.extend(_overview_statements(recon))
-    out.extend(_live_fact_statements(recon))
+    # the signal checks the fast run lacks: computed live every minute for the alert rules
+    from sge_recon.metrics.facts import SIGNAL_CHECKS
+
+    fast_names = {d.name for d in fast}
+    for d in recon.checks.select([n for n in SIGNAL_CHECKS if n not in fast_names]):
+        out.append((f"live facts: {d.name}", *_measured(d, params)))
     out.extend(ledger_checkpoint.maintenance_statements(watermark, watermark + NEW_ENTRIES))
     return out
 
@@ -48,18 +52,14 @@ def _overview_statements(recon: "Recon") -> list[tuple[str, str, Any]]:
             for i, (sql, params) in enumerate(recorder.statements)]
 
 
-def _live_fact_statements(recon: "Recon") -> list[tuple[str, str, Any]]:
-    """What the per-minute monitor reads for the alert rules and /metrics."""
-    from datetime import datetime, timezone
-
-    from sge_recon.db import ops
-    from sge_recon.metrics import facts
-
-    with recon.db.transaction(read_only=True) as conn:
-        recorder = plans.RecordingConnection(conn)
-        facts._facts(ops.Snapshot(recorder), recon.settings, datetime.now(timezone.utc))
-    return [(f"live facts #{i + 1}: {_first_words(str(sql))}", str(sql), params)
-            for i, (sql, params) in enumerate(recorder.statements)]
+def _measured(d, params: dict) -> tuple[str, dict]:
+    """The statement the SQL engine runs for ``d`` (count, value, sample and totals)."""
+    spec, inner = d.value, sqltext.for_psycopg(d.sql)
+    args = (spec.aggregate if spec else None, spec.column if spec else None)
+    totals = totals_queries(d)
+    if not totals:
+        return measured_sample_query(inner, *args), params
+    return totals_sample_query(inner, totals, *args), {**params, **totals_bounds(d, params)}
 
 
 def check_plans(recon: "Recon") -> list[dict]:

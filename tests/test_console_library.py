@@ -10,7 +10,7 @@ import pytest
 
 from sge_recon.config import Settings
 from sge_recon.console import parse_correction
-from sge_recon.console.health import Light, processing_light, queue_light, worker_state
+from sge_recon.console.health import Light
 from sge_recon.console.runbook import CHECKLISTS, item_day
 from sge_recon.console.slo import Slo
 from sge_recon.errors import UsageError
@@ -20,26 +20,55 @@ from .factories import ago
 SETTINGS = Settings.load(env={})
 
 
+def _light(check: str, value) -> Light:
+    """The light of a check's value: its status under the CATALOGUE's thresholds (the console
+    applies none of its own)."""
+    from sge_recon.checks.loader import load_catalogue
+    from sge_recon.checks.params import check_params
+
+    [definition] = [d for d in load_catalogue(SETTINGS.checks_dir, check_params(SETTINGS))
+                    if d.name == check]
+    return Light.from_check_status(definition.thresholds.status(failing_rows=None, value=value))
+
+
 @pytest.mark.parametrize("waiting, light", [(0, Light.GREEN), (99, Light.GREEN),
                                             (100, Light.AMBER), (500, Light.AMBER),
                                             (501, Light.RED)])
 def test_queue_depth_lights_follow_the_runbook(waiting, light):
-    assert queue_light(waiting, SETTINGS) is light
+    assert _light("queue_depth", Decimal(waiting)) is light
 
 
-@pytest.mark.parametrize("seconds, light", [(None, Light.GREY), ("4.99", Light.GREEN),
+@pytest.mark.parametrize("seconds, light", [("4.99", Light.GREEN),
                                             ("5", Light.AMBER), ("15", Light.AMBER),
                                             ("15.01", Light.RED)])
 def test_processing_time_lights_follow_the_runbook(seconds, light):
-    value = None if seconds is None else Decimal(seconds)
-    assert processing_light(value, SETTINGS) is light
+    assert _light("processing_time", Decimal(seconds)) is light
+
+
+def test_no_processing_data_is_grey_not_green():
+    from types import SimpleNamespace
+
+    from sge_recon.console.overview import processing_metric
+
+    nothing = SimpleNamespace(status="pass", value=None, rows=[], error=None, reason=None)
+    assert processing_metric(nothing, SETTINGS).light is Light.GREY
 
 
 def test_worker_states():
-    assert worker_state(0, 2, None, None) == "down"
-    assert worker_state(1, 2, 1.0, 1.0) == "degraded"       # some down while others live
-    assert worker_state(2, 2, 3.1, 1.5) == "degraded"       # p50 more than twice the baseline
-    assert worker_state(2, 2, 2.9, 1.5) == "healthy"
+    """worker_status's value (0 healthy, 1 degraded, 2 down: checks/worker_status.sql, whose
+    rules tests/test_checks_catalogue.py drives on real heartbeats and jobs) is the light."""
+    from types import SimpleNamespace
+
+    from sge_recon.console.overview import worker_metric
+
+    for code, word, light in ((2, "down", Light.RED), (1, "degraded", Light.AMBER),
+                              (0, "healthy", Light.GREEN)):
+        assert _light("worker_status", Decimal(code)) is light
+        status = {Light.RED: "fail", Light.AMBER: "warn", Light.GREEN: "pass"}[light]
+        result = SimpleNamespace(status=status, value=Decimal(code), engine="sql", details={},
+                                 rows=[{"worker_id": "w1", "status": word}], error=None)
+        metric = worker_metric(result)
+        assert (metric.value, metric.light) == (word, light)
 
 
 def test_slo_error_budget():
@@ -143,15 +172,14 @@ def test_a_stale_balanced_ledger_is_not_shown_green():
 
 def test_the_ledger_light_counts_each_check_as_its_tile_and_page_do():
     """Issue 15 (one truth): never "4 issues" beside "1 imbalance"; each check's own count."""
-    from types import SimpleNamespace
-
+    from sge_recon.checks.model import CheckResult
     from sge_recon.console.overview import imbalance_alert, ledger_metric
 
-    results = {"ledger_balance": SimpleNamespace(name="ledger_balance", status="fail",
-                                                 failing_rows=1, error=None,
-                                                 rows=[{"currency": "USD", "difference": "0.01"}]),
-               "transaction_balance": SimpleNamespace(name="transaction_balance", status="fail",
-                                                      failing_rows=3, rows=[], error=None)}
+    results = {"ledger_balance": CheckResult("ledger_balance", "fail", "P0", failing_rows=1,
+                                             value=None,
+                                             rows=[{"currency": "USD", "difference": "0.01"}]),
+               "transaction_balance": CheckResult("transaction_balance", "fail", "P0",
+                                                  failing_rows=3, value=None, rows=[])}
     light = ledger_metric(results)
     assert light.value == "1 program/currency imbalance" and light.light is Light.RED
     assert light.detail.startswith("1 program/currency imbalance; 3 unbalanced transactions:")

@@ -4,6 +4,7 @@ force-reconcile, and the correcting-entry form."""
 import streamlit as st
 
 import console_kit as kit
+from sge_recon.console import mark_balances, transaction_offsets
 from sge_recon.errors import ReconError, UsageError
 
 kit.page_header("Ledger", "Double-entry balances: every program and currency must have debits "
@@ -30,9 +31,16 @@ def ledger_checks():
     return kit.service().ledger_check_results()
 
 
+@st.cache_data(ttl=10, show_spinner=False)
+def ledger_flags():
+    # ledger_balance's verdict, computed now by the check (cheap: checkpoint + new entries)
+    return kit.service().ledger_flags()
+
+
 st.subheader("Balances per program and currency")
 loaded = kit.load(balances, what="the ledger balances")
-rows = loaded[1] if loaded else None
+flags = kit.load(ledger_flags, what="the ledger_balance check")
+rows = mark_balances(loaded[1], flags) if loaded and flags else loaded[1] if loaded else None
 if rows is not None:
     left, right = st.columns([4, 1])
     left.caption(f"Summed at {kit.when(loaded[0], '%H:%M:%S')} (kept for 5 minutes).")
@@ -43,9 +51,12 @@ if rows is not None:
         st.info("The ledger has no entries yet.")
     else:
         kit.table(rows, hide_index=True, key="balances_table")
-        off = [r for r in rows if r["difference"] != 0]
-        if off:
-            st.error(f"{len(off)} program/currency pair(s) do not balance.", icon=":material/error:")
+        if flags is None or not flags.known:
+            st.warning("No verdict: ledger_balance could not run"
+                       + (f" ({flags.problem})." if flags else "."), icon=":material/help:")
+        elif flags.count:
+            st.error(f"{flags.count} program/currency pair(s) do not balance.",
+                     icon=":material/error:")
         else:
             st.success("Every program and currency balances.", icon=":material/check_circle:")
 
@@ -62,8 +73,8 @@ if checks is not None:
 
 st.subheader("Offending transactions")
 program_param = st.query_params.get("program")
-pairs = [(r["program_id"], r["currency"]) for r in rows or [] if r["difference"] != 0
-         and (not program_param or r["program_id"] == program_param)]
+pairs = [p for p in (flags.pairs if flags else [])
+         if not program_param or p[0] == program_param]
 if program_param:
     st.caption(f"Program **{program_param}** (from the address /ledger?program=…).")
     mine = [r for r in rows or [] if r["program_id"] == program_param]
@@ -92,11 +103,7 @@ if txn_id:
             kit.table(entries, hide_index=True, key="txn_entries",
                       links={"program_id": ("ledger", "program"),
                              "intent_id": ("intents", "id")})
-            by_currency = {}
-            for e in entries:
-                sign = 1 if e["type"] == "debit" else -1
-                by_currency[e["currency"]] = by_currency.get(e["currency"], 0) + sign * e["amount"]
-            off = {c: d for c, d in by_currency.items() if d != 0}
+            off = transaction_offsets(entries)
             if off:
                 st.error("Does not balance: debits − credits = "
                          + kit.money_by_currency(off), icon=":material/error:")

@@ -1,8 +1,9 @@
-"""The runbook's alert rules: which live facts are an incident, how urgent, and what to do first.
+"""The runbook's alert rules: which check results are an incident, how urgent, what to do first.
 
-Each rule turns :class:`~sge_recon.metrics.facts.Facts` into zero or more :class:`Finding` s, keyed
-by (kind, key): one open incident per key, so a fault that persists for hours is one incident,
-not one alert per minute.
+Each rule turns :class:`~sge_recon.metrics.facts.Facts` (read from the check results) into zero or
+more :class:`Finding` s, keyed by (kind, key): one open incident per key, so a fault that persists
+for hours is one incident, not one alert per minute. Whether a signal is a fault is its check's
+status (the catalogue's thresholds); a rule only words it, never applies a threshold of its own.
 """
 
 from __future__ import annotations
@@ -120,7 +121,12 @@ def evaluate_rules(facts: Facts, settings: Settings) -> list[Finding]:
                 *_replica(facts, settings)]
     # a signal the platform has no data for never alerts (DESIGN §5 `unavailable`)
     findings = [f for f in findings if facts.has(f.rule.check)]
-    return sorted(group_findings(findings), key=lambda f: (f.priority, f.kind, f.key))
+    grouped = group_findings(findings)
+    for f in grouped:  # more imbalanced ledgers than the check's sample: its exact totals
+        if f.kind == "ledger_imbalance" and facts.ledger_imbalances > f.details["items_total"]:
+            f.details["items_total"] = facts.ledger_imbalances
+            f.money = dict(facts.ledger_money)
+    return sorted(grouped, key=lambda f: (f.priority, f.kind, f.key))
 
 
 # Kinds whose findings come one per program/currency: one check in one run pages ONCE, listing
@@ -169,10 +175,10 @@ def _merge(kind: str, parts: list[Finding]) -> Finding:
 
 
 def _ledger(facts: Facts, settings: Settings) -> list[Finding]:
+    if not facts.failing(check_names.LEDGER_BALANCE):
+        return []
     out = []
-    for d in facts.ledger:
-        if abs(d.difference) < settings.LEDGER_TOLERANCE:
-            continue
+    for d in facts.ledger:  # the check's failing rows: every one is off by the tolerance or more
         out.append(Finding(
             "ledger_imbalance", f"{d.program_id}/{d.currency}",
             f"Ledger of program {d.program_id} ({d.currency}) is off by "
@@ -222,7 +228,7 @@ def _workers(facts: Facts, settings: Settings) -> list[Finding]:
 def _paused(facts: Facts) -> list[Finding]:
     """The settlement queue is paused: the declared cause (checks.yml caused_by) of the backlog
     and the stuck intents that follow, which become this incident's children."""
-    if not facts.queue_paused:
+    if facts.status(check_names.QUEUE_PAUSED) not in ("warn", "fail"):
         return []
     since = (f" since {facts.queue_paused_at:%Y-%m-%d %H:%M} UTC"
              if facts.queue_paused_at else "")
@@ -238,7 +244,7 @@ def _paused(facts: Facts) -> list[Finding]:
 
 
 def _queue(facts: Facts, settings: Settings) -> list[Finding]:
-    if facts.queue_depth <= settings.QUEUE_DEPTH_FAIL:
+    if not facts.failing(check_names.QUEUE_DEPTH):
         return []
     return [Finding(
         check_names.QUEUE_DEPTH, "settlement",
@@ -249,7 +255,7 @@ def _queue(facts: Facts, settings: Settings) -> list[Finding]:
 
 
 def _stuck(facts: Facts, settings: Settings) -> list[Finding]:
-    if not facts.stuck_intents_failing:
+    if not facts.failing(check_names.STUCK_INTENTS):
         return []
     oldest = int((facts.now - facts.oldest_stuck_at).total_seconds() // 60) \
         if facts.oldest_stuck_at else None
@@ -268,7 +274,7 @@ def _stuck(facts: Facts, settings: Settings) -> list[Finding]:
 
 def _webhooks(facts: Facts, settings: Settings) -> list[Finding]:
     out = []
-    if facts.webhook_exhausted:
+    if facts.failing(check_names.WEBHOOK_EXHAUSTED):
         out.append(Finding(
             check_names.WEBHOOK_EXHAUSTED, "",
             f"{facts.webhook_exhausted} webhook deliveries exhausted their attempts",
@@ -277,20 +283,21 @@ def _webhooks(facts: Facts, settings: Settings) -> list[Finding]:
                                                           for r in facts.exhausted_examples})),
                  "ids": [r["id"] for r in facts.exhausted_examples],
                  "ids_total": facts.webhook_exhausted, "ids_kind": "deliveries"}))
-    if facts.failing_endpoints:
+    if facts.status(check_names.WEBHOOK_ENDPOINTS_FAILING) in ("warn", "fail"):
         ids = [r["endpoint_id"] for r in facts.failing_endpoints]
+        total = int(facts.results[check_names.WEBHOOK_ENDPOINTS_FAILING].failing_rows or len(ids))
         out.append(Finding(
             "webhook_endpoint_failing", "",
-            f"{len(ids)} webhook endpoints with more than "
+            f"{total} webhook endpoints with more than "
             f"{settings.WEBHOOK_CONSECUTIVE_FAILURES} consecutive failures",
             {}, {"endpoints": [{"endpoint_id": r["endpoint_id"],
                                 "consecutive_failures": int(r["consecutive_failures"]),
                                 "failing_since": r["failing_since"].isoformat()
-                                if r["failing_since"] else None}
+                                if r.get("failing_since") else None}
                                for r in facts.failing_endpoints[:20]],
-                 "count": len(ids),
-                 "where": _programs(r["program_id"] for r in facts.failing_endpoints),
-                 "ids": ids[:5], "ids_total": len(ids), "ids_kind": "endpoints"}))
+                 "count": total,
+                 "where": _programs(r.get("program_id") for r in facts.failing_endpoints),
+                 "ids": ids[:5], "ids_total": total, "ids_kind": "endpoints"}))
     return out
 
 

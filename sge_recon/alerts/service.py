@@ -116,7 +116,9 @@ class AlertService:
                     rows[key] = self._open(conn, finding, channels, now, check_run_id, result,
                                            inhibit)
             for key, incident in current.items():
-                if key not in findings and incident["kind"] in RULES:  # others' are not ours
+                if key not in findings and incident["kind"] in RULES \
+                        and RULES[incident["kind"]].check not in facts.errored:
+                    # others' are not ours; a check that errored this round proves nothing
                     self._resolve(conn, incident, channels, now, result)
         return result
 

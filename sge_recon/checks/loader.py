@@ -19,14 +19,15 @@ import yaml
 
 from ..errors import CheckDefinitionError
 from . import sqltext
-from .model import CheckDefinition, FusedQuery, ValueSpec
+from .model import CheckDefinition, FusedQuery, TotalsSpec, ValueSpec
 from .thresholds import parse_thresholds
 
 CATALOGUE_FILE = "checks.yml"
 MAX_CATALOGUE_BYTES = 1024 * 1024  # the catalogue is ~10 KiB; a bound stops a crafted file early
 TIMEOUT_RANGE = (1, 3600)           # timeout_seconds: a check never holds a connection > 1 h
 REQUIRED_KEYS = {"description", "priority", "owner", "runbook", "kind", "thresholds"}
-OPTIONAL_KEYS = {"fast", "value", "value_if_empty", "timeout_seconds", "caused_by", "fused"}
+OPTIONAL_KEYS = {"fast", "value", "value_if_empty", "timeout_seconds", "caused_by", "fused",
+                 "totals"}
 FUSED_DIR = "fused"                 # checks/fused/<name>.sql: fused queries (see FusedQuery)
 FUSED_PARAMS = frozenset({"sample_limit"})  # bound by the engine for a fused query only
 PRIORITIES = ("P0", "P1", "P2", "P3")
@@ -180,6 +181,7 @@ def _definition(name: Any, entry: Any, yml: Path, sql_path: Path | None,
         if kind != "rows" or value is not None:
             raise CheckDefinitionError(f"{where}: fused: only a rows check without `value:` can "
                                        "take its result from a fused query")
+    totals = _totals_spec(entry, where, params, kind)
     caused_by = entry.get("caused_by", [])
     if not isinstance(caused_by, list) or not all(
             isinstance(c, str) and NAME.match(c) and c != name for c in caused_by):
@@ -190,7 +192,7 @@ def _definition(name: Any, entry: Any, yml: Path, sql_path: Path | None,
                            runbook=entry["runbook"].strip(), kind=kind, fast=fast,
                            thresholds=thresholds, sql=sql, value=value,
                            timeout_seconds=timeout, path=sql_path, problem=problem,
-                           caused_by=tuple(caused_by), fused=fused)
+                           caused_by=tuple(caused_by), fused=fused, totals=totals)
 
 
 def load_fused(directory: Path, definitions: list[CheckDefinition],
@@ -278,6 +280,33 @@ def _value_spec(entry: dict, where: str) -> ValueSpec | None:
         raise CheckDefinitionError(f"{where}: value {entry['value']!r} must be an aggregate of "
                                    "a column of the rows: count|min|max|sum|avg(column)")
     return spec
+
+
+def _totals_spec(entry: dict, where: str, params: Mapping[str, Decimal | int],
+                 kind: str) -> tuple[TotalsSpec, ...]:
+    if "totals" not in entry:
+        return ()
+    given = entry["totals"]
+    if not isinstance(given, dict) or not given:
+        raise CheckDefinitionError(f"{where}: totals must map names to totals, e.g. "
+                                   "{money: sum(amount) by currency}")
+    if kind != "rows":
+        raise CheckDefinitionError(f"{where}: totals: only a rows check has failing rows to total")
+    out = []
+    for name, text in given.items():
+        if not isinstance(name, str) or not NAME.match(name):
+            raise CheckDefinitionError(f"{where}: totals: name {name!r} must be lower_snake_case")
+        spec = TotalsSpec.parse(name, str(text))
+        if spec is None:
+            raise CheckDefinitionError(
+                f"{where}: totals: {name}: {text!r} must read `sum(<column>) by <column>` (the "
+                "summed column may be abs(<column>)), optionally followed by `where <column> "
+                "<op> <number or parameter>`, op one of > >= < <=")
+        if spec.bound_is_parameter and spec.where_bound not in params:
+            raise CheckDefinitionError(f"{where}: totals: {name}: unknown parameter "
+                                       f"{spec.where_bound}; known: {', '.join(sorted(params))}")
+        out.append(spec)
+    return tuple(out)
 
 
 def _one_line(exc: Exception) -> str:

@@ -41,6 +41,46 @@ class ValueSpec:
         return f"{self.aggregate}({self.column})"
 
 
+_TOTALS_SPEC = re.compile(
+    r"^\s*sum\(\s*(?:(abs)\(\s*([a-z_][a-z0-9_]*)\s*\)|([a-z_][a-z0-9_]*))\s*\)"
+    r"\s+by\s+([a-z_][a-z0-9_]*)"
+    r"(?:\s+where\s+([a-z_][a-z0-9_]*)\s*(>=|<=|>|<)\s*([a-z_][a-z0-9_]*|-?\d+(?:\.\d+)?))?\s*$")
+
+
+@dataclass(frozen=True)
+class TotalsSpec:
+    """One named per-group total over ALL the check's failing rows, computed in the database with
+    the count and the sample (checks.yml ``totals: {<name>: <spec>}``): ``sum(<col>) by <col>``,
+    the column may be ``abs(<col>)``, optionally ``where <col> <op> <number or parameter>``. Each
+    group yields its row count and its exact sum (e.g. money at stake per currency)."""
+
+    name: str
+    column: str
+    by: str
+    absolute: bool = False
+    where_column: str | None = None
+    where_op: str | None = None
+    where_bound: str | None = None   # a parameter name or a number (text)
+
+    @classmethod
+    def parse(cls, name: str, text: str) -> "TotalsSpec | None":
+        match = _TOTALS_SPEC.match(text)
+        if not match:
+            return None
+        absolute, abs_col, col, by, w_col, w_op, w_bound = match.groups()
+        return cls(name, abs_col or col, by, bool(absolute), w_col, w_op, w_bound)
+
+    @property
+    def bound_is_parameter(self) -> bool:
+        return self.where_bound is not None and not re.match(r"^-?\d", self.where_bound)
+
+    def __str__(self) -> str:
+        target = f"abs({self.column})" if self.absolute else self.column
+        where = (f" where {self.where_column} {self.where_op} {self.where_bound}"
+                 if self.where_column else "")
+        return f"sum({target}) by {self.by}{where}"
+
+
 @dataclass(frozen=True)
 class CheckDefinition:
     name: str
@@ -59,6 +99,7 @@ class CheckDefinition:
     prelude: str | None = None    # one-row SELECT of extra parameters, same snapshot (incremental)
     caused_by: tuple[str, ...] = ()  # checks whose failure causes this one's (alert inhibition)
     fused: str | None = None      # the fused query (checks/fused/<name>.sql) that also yields it
+    totals: tuple[TotalsSpec, ...] = ()  # named per-group count and sum over all failing rows
 
     @property
     def counts_rows(self) -> bool:
@@ -94,6 +135,15 @@ class CheckResult:
     details: dict | None = None   # engine-specific (GX validation result), stored beside
     reason: str | None = None     # why the check is unavailable on this platform
 
+    def totals(self, name: str) -> "dict[str, Total] | None":
+        """The catalogue's total ``name`` (``totals:``) of this result, per group, over ALL
+        failing rows; None when the engine did not compute it (GX, a fused query)."""
+        stored = ((self.details or {}).get("totals") or {}).get(name)
+        if stored is None:
+            return None
+        return {k: Total(int(v[0]), Decimal(str(v[1] if v[1] is not None else 0)))
+                for k, v in stored.items()}
+
     def to_json(self) -> dict:
         """The DESIGN §5 JSON object of one check, with stable types (see ``report_value``):
         money decimal strings, counts integers, measures numbers, statuses words.
@@ -113,6 +163,12 @@ class CheckResult:
         if self.status == UNAVAILABLE:
             out["reason"] = self.reason
         return out
+
+
+@dataclass(frozen=True)
+class Total:
+    count: int
+    sum: Decimal
 
 
 @dataclass

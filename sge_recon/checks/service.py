@@ -99,13 +99,16 @@ class CheckService:
 
     def run(self, only: list[str] | None = None, engine: str = "sql", trigger: str = "cli",
             store: bool = True, fast_only: bool = False,
-            budget_seconds: float | None = None) -> RunResult:
+            budget_seconds: float | None = None,
+            incremental_forms: bool = False) -> RunResult:
         """Run the catalogue (or part of it) and, unless ``store=False``, record it in recon.
 
         The fast (per-minute) SQL run reads the ledger checks incrementally from the checkpoint
         (sge_recon/checks/incremental.py); the full run scans the whole ledger.
         ``budget_seconds`` bounds the whole run (SQL engine): a check that would overrun it is
         cut and reported ``error``, and the checks after it are not run (``error`` too).
+        ``incremental_forms`` reads the ledger checks in their per-minute forms without moving
+        the watermark (see :meth:`live`).
         A check that cannot run reports ``error`` and the others still run. Raises
         DatabaseUnavailable when the database cannot be reached at all (the run cannot complete).
         """
@@ -117,13 +120,16 @@ class CheckService:
         self.db.connect().close()  # unreachable database: fail the run now, clearly
         from . import incremental
 
-        if fast_only and engine == "sql":
-            if incremental.advance_checkpoint(self.db) is not None:  # else: full forms
+        per_minute = (fast_only or incremental_forms) and engine == "sql"
+        if per_minute:
+            # the per-minute run moves the watermark first; a live read (incremental_forms)
+            # writes nothing: the incremental forms are exact at any watermark
+            if not fast_only or incremental.advance_checkpoint(self.db) is not None:
                 definitions = incremental.incremental_definitions(definitions)
         definitions = incremental.keyed(definitions, self.db.relations)
         # the full SQL run takes the ledger checks from one pass (checks/fused/); the per-minute
         # run has its incremental forms, GX runs every check's own expectation
-        fused = [] if fast_only or engine != "sql" or not self.settings.FUSED_LEDGER_PASS else \
+        fused = [] if per_minute or engine != "sql" or not self.settings.FUSED_LEDGER_PASS else \
             incremental.keyed_fused(self.fused(), self.db.relations)
         runnable, unavailable = self._split_unavailable(definitions)
         runnable, queued = self._split_queue_measured(runnable)
@@ -152,6 +158,20 @@ class CheckService:
         if store:
             self._store(run, only)
         return run
+
+    def live(self, names: list[str] | tuple[str, ...],
+             budget_seconds: float | None = None) -> RunResult:
+        """The named checks computed now by the same code, not stored: the live view behind the
+        alert rules and /metrics when no fresh stored result is at hand. The ledger checks read
+        their per-minute forms (checkpoint + new entries) and write nothing. ``budget_seconds``
+        bounds them all (a table lock makes a check ``error``, never a hang)."""
+        known = {d.name for d in self.catalogue()}
+        only = [n for n in names if n in known]
+        if not only:  # none in this catalogue (an empty --only would mean "all")
+            now = datetime.now(timezone.utc)
+            return RunResult(str(uuid.uuid4()), now, now, "pass", "sql", [], trigger="live")
+        return self.run(only=only, trigger="live", store=False, incremental_forms=True,
+                        budget_seconds=budget_seconds)
 
     def unavailable(self) -> dict[str, str]:
         """Check name -> why the connected platform cannot support it (DESIGN §5

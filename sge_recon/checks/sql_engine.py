@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Mapping, Sequence
 
 from ..db import Database
-from ..db.checks import CheckQueryError, CheckSession
+from ..db.checks import CheckQueryError, CheckSession, TotalsQuery
 from ..errors import DatabaseUnavailable
 from . import sqltext
 from .model import CheckDefinition, CheckResult, FusedQuery
@@ -111,16 +111,37 @@ def run_sql_check(definition: CheckDefinition, session: CheckSession,
                             aggregate=spec.aggregate if spec else None,
                             column=spec.column if spec else None,
                             sample_limit=sample_rows, timeout_seconds=timeout,
-                            prelude=definition.prelude)
+                            prelude=definition.prelude,
+                            totals=totals_queries(definition),
+                            totals_bounds=totals_bounds(definition, params))
     except CheckQueryError as exc:
         if cut and "timed out" in str(exc):
             return errored(definition, f"cut after {timeout:.1f} s at the end of the run's time "
-                           "budget (FAST_RUN_BUDGET_SECONDS): the check did not finish, its "
-                           "result is unknown", started, ENGINE)
+                           "budget (FAST_RUN_BUDGET_SECONDS): the check did not finish (a "
+                           "statement timeout: a slow query or a table lock), its result is "
+                           "unknown", started, ENGINE)
         return errored(definition, f"the check's SQL failed: {exc}", started, ENGINE)
     except DatabaseUnavailable as exc:
         return errored(definition, exc.message, started, ENGINE)
-    return evaluate(definition, m.failing_rows, m.value, m.rows, started, ENGINE)
+    return evaluate(definition, m.failing_rows, m.value, m.rows, started, ENGINE,
+                    details=None if m.totals is None else {"totals": m.totals})
+
+
+def totals_queries(definition: CheckDefinition) -> list[TotalsQuery]:
+    """The data layer's form of the check's ``totals:``."""
+    return [TotalsQuery(t.name, t.column, t.by, t.absolute, t.where_column, t.where_op)
+            for t in definition.totals]
+
+
+def totals_bounds(definition: CheckDefinition,
+                  params: Mapping[str, Decimal | int]) -> dict[str, Decimal | int]:
+    """The values of the ``where … <bound>`` of each total: a parameter or a number."""
+    out: dict[str, Decimal | int] = {}
+    for t, q in zip(definition.totals, totals_queries(definition)):
+        if t.where_bound is not None:
+            out[q.bound_param] = (params[t.where_bound] if t.bound_is_parameter
+                                  else Decimal(t.where_bound))
+    return out
 
 
 def evaluate(definition: CheckDefinition, count: int, value: Decimal | None, rows: list[dict],

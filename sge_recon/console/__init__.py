@@ -19,11 +19,12 @@ from typing import TYPE_CHECKING, Any, Callable, TypeVar
 from ..db import DriverError, action_log, intents, ledger, payouts
 from ..db import checks as check_store, console as q, incidents as incident_rows
 from ..db import jobs as queue_jobs, runbook as runbook_ticks, webhooks as webhook_rows
-from ..errors import DatabaseUnavailable, UsageError
+from ..errors import CheckDefinitionError, DatabaseUnavailable, UsageError
 from .actions import (ActionOutcome, ActionService, CorrectionEntry, parse_correction,
                       parse_correction_entries)
 from .health import HealthMetric, Light
-from .overview import (AlertSummary, Overview, apply_queue_snapshot, build_overview,
+from .ledger import LedgerFlags, ledger_flags, mark_balances, transaction_offsets
+from .overview import (AlertSummary, Overview, build_overview,
                        mark_unavailable)
 from .runbook import CHECKLISTS, INCIDENT_GUIDE, ITEMS, item_day, period_days
 from .slo import Slo, compute_slos
@@ -39,8 +40,8 @@ if TYPE_CHECKING:
     from ..replica import Freshness
 
 __all__ = ["ActionOutcome", "AlertSummary", "CHECKLISTS", "ConsoleService", "CorrectionEntry",
-           "HealthMetric", "INCIDENT_GUIDE", "Light", "Overview", "Slo", "parse_correction",
-           "parse_correction_entries"]
+           "HealthMetric", "INCIDENT_GUIDE", "LedgerFlags", "Light", "Overview", "Slo",
+           "mark_balances", "parse_correction", "parse_correction_entries", "transaction_offsets"]
 
 T = TypeVar("T")
 INCIDENT_STATUSES = ("open", "acknowledged", "accepted", "resolved")
@@ -163,18 +164,25 @@ class ConsoleService(TrendsReader):
             raise DatabaseUnavailable(f"cannot read the stored check results "
                                       f"({_first_line(exc)})") from None
         fresh = self._freshness()
+        live = self.live_results()
         overview = self.read_both(lambda pconn, rconn: build_overview(
-            pconn, self.settings, results, last_run, state_conn=rconn, replica=fresh))
-        overview = mark_unavailable(overview, self.unavailable_checks())
-        source = self.queue_source()
-        if source is not None:
-            from ..queues import QueueUnavailable
+            pconn, self.settings, results, last_run, state_conn=rconn, replica=fresh,
+            live=live))
+        return mark_unavailable(overview, self.unavailable_checks())
 
-            try:
-                overview = apply_queue_snapshot(overview, source.depth(), None, self.settings)
-            except QueueUnavailable as exc:
-                overview = apply_queue_snapshot(overview, None, exc.message, self.settings)
-        return overview
+    def live_results(self) -> dict:
+        """overview.LIVE_CHECKS computed now by the check code, not stored (a stale standby
+        makes them error: grey, never a stale green; queue checks on BullMQ when declared)."""
+        from .overview import LIVE_CHECKS
+
+        try:
+            return self.checks.live(
+                LIVE_CHECKS, self.settings.FAST_RUN_BUDGET_SECONDS).by_name()
+        except CheckDefinitionError:  # a broken catalogue: the stored results, shown as such
+            return {}
+        except DriverError as exc:
+            raise DatabaseUnavailable(f"cannot compute the live checks "
+                                      f"({_first_line(exc)})") from None
 
     def queue_source(self):
         """The platform's queue source (BullMQ on Redis), or None (sge_recon.queues)."""
@@ -201,8 +209,18 @@ class ConsoleService(TrendsReader):
         return self.checks.run(engine="sql", trigger="console", fast_only=True)
 
     # -- Ledger ----------------------------------------------------------------------------------
-    def ledger_balances(self) -> list[dict]:
+    def ledger_balances(self) -> list[dict]:  # sums to show; the verdict is ledger_flags'
         return self.read_platform(ledger.ledger_balances)
+
+    def ledger_flags(self) -> LedgerFlags:
+        """ledger_balance computed now (per-minute form, not stored): its failing rows."""
+        try:
+            result = self.checks.live([LEDGER_BALANCE], self.settings.FAST_RUN_BUDGET_SECONDS
+                                            ).by_name().get(LEDGER_BALANCE)
+        except DriverError as exc:
+            raise DatabaseUnavailable(f"cannot run {LEDGER_BALANCE} ({_first_line(exc)})") \
+                from None
+        return ledger_flags(result)
 
     def ledger_check_results(self) -> dict[str, Any]:
         results = self.checks.latest_results()

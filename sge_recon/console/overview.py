@@ -1,9 +1,11 @@
 """The Overview: "is everything green?" in one glance.
 
 Four health metrics as traffic lights, the open alert types with counts and money at stake, the
-last reconciliation run and the open incidents. Live values come from cheap queries over rows in
-live states (partial indexes); the ledger's status comes from the latest stored check results —
-the whole-ledger balance is too heavy for a 30-second refresh, the checks engine stores it.
+last reconciliation run and the open incidents. Every light is a CHECK RESULT's status (the
+catalogue's SQL and thresholds, checks/checks.yml): the ledger's from the latest stored results
+(the per-minute and daily runs store them), the live signals (workers, queue, processing time,
+stuck intents, webhooks) from the same checks computed now by the check code (not stored), so
+the Overview, the alerts and /metrics never disagree. Nothing here applies a threshold.
 """
 
 from __future__ import annotations
@@ -16,12 +18,16 @@ from typing import Any
 from ..alerts.evidence import largest_amount, money_order
 from ..config import Settings
 from ..db import console as q
-from .health import (WORKER_LIGHTS, HealthMetric, Light, processing_light, queue_light,
-                      worker_state)
+from .health import HealthMetric, Light
 from ..check_names import (
-    LEDGER_BALANCE, PAYOUT_BATCH_SLA, PROCESSING_TIME, QUEUE_DEPTH, STUCK_INTENTS,
+    LEDGER_BALANCE, PAYOUT_BATCH_SLA, PROCESSING_TIME, QUEUE_DEPTH, QUEUE_PAUSED, STUCK_INTENTS,
     TRANSACTION_BALANCE, WEBHOOK_EXHAUSTED, WEBHOOK_RETRIES, WORKER_STATUS,
 )
+
+# the checks behind the live lights and tiles, computed on each refresh (cheap: fast checks)
+LIVE_CHECKS = (WORKER_STATUS, QUEUE_DEPTH, QUEUE_PAUSED, PROCESSING_TIME, STUCK_INTENTS,
+               WEBHOOK_RETRIES, WEBHOOK_EXHAUSTED)
+WORKER_WORDS = {0: "healthy", 1: "degraded", 2: "down"}  # worker_status's value
 
 
 @dataclass(frozen=True)
@@ -81,44 +87,39 @@ class Overview:
 
 
 def build_overview(conn, settings: Settings, check_results: dict[str, Any],
-                   last_run: Any | None, *, state_conn=None, replica: Any = None) -> Overview:
-    """Everything on the Overview: the platform's live values from ``conn`` (the platform-read
-    server), sge-recon's state from ``state_conn`` (default ``conn``), the stored check results,
-    and ``replica`` (sge_recon.replica.Freshness) when the platform is read on a standby."""
+                   last_run: Any | None, *, state_conn=None, replica: Any = None,
+                   live: dict[str, Any] | None = None) -> Overview:
+    """Everything on the Overview: ``live`` (check name -> result computed now, for
+    :data:`LIVE_CHECKS`; default the stored ``check_results``), the stored check results, the
+    pending payouts from ``conn`` (the platform-read server), sge-recon's state from
+    ``state_conn`` (default ``conn``), and ``replica`` (sge_recon.replica.Freshness) when the
+    platform is read on a standby."""
     state = state_conn or conn
-    queue = q.queue_waiting(conn)
-    processing = q.mean_processing_seconds(conn)
-    workers = q.workers(conn, settings.WORKER_DOWN_SECONDS)
-    p50 = q.job_duration_p50(conn) if workers else {}
-    stuck = q.stuck_intent_summary(conn, settings.INTENT_TIMEOUT_MINUTES,
-                                   settings.INTENT_STUCK_FAIL_MINUTES)
-    stuck["money"] = q.stuck_money_by_currency(conn, settings.INTENT_TIMEOUT_MINUTES) \
-        if int(stuck.get("count") or 0) else {}
+    now = {**check_results, **(live or {})}
     payouts = q.pending_payout_summary(conn, settings.PAYOUT_SLA_HOURS)
     payouts["money"] = q.pending_payout_money_by_currency(conn) \
         if int(payouts.get("count") or 0) else {}
-    webhooks = q.webhook_failure_summary(conn)
     incidents = {r["priority"]: r["count"] for r in q.open_incident_counts(state)}
     top = money_order(q.unresolved_incidents(state, INCIDENTS_RANKED))[:INCIDENTS_SHOWN]
     ledger_age = q.newest_result_age(state, list(LEDGER_CHECKS)).get("age_seconds")
+    paused = now.get(QUEUE_PAUSED)
+    is_paused = bool(paused is not None and paused.status in ("warn", "fail"))
 
     metrics = [
         ledger_metric(check_results, ledger_age),
-        worker_metric(workers, p50),
-        queue_metric(int(queue.get("waiting") or 0), bool(queue.get("paused")), settings),
-        processing_metric(processing, settings),
+        worker_metric(now.get(WORKER_STATUS)),
+        queue_metric(now.get(QUEUE_DEPTH), is_paused, settings),
+        processing_metric(now.get(PROCESSING_TIME), settings),
     ]
     alerts = by_money_at_stake([
-        stuck_alert(stuck, settings),
+        stuck_alert(now.get(STUCK_INTENTS), settings),
         imbalance_alert(check_results),
         payout_alert(payouts, settings),
-        webhook_alert(webhooks, settings),
+        webhook_alert(now.get(WEBHOOK_RETRIES), now.get(WEBHOOK_EXHAUSTED)),
     ])
     return Overview(loaded_at=datetime.now(timezone.utc), metrics=metrics, alerts=alerts,
                     last_run=summarise_run(last_run), open_incidents=incidents,
-                    top_incidents=top,
-                    queue_paused=bool(queue.get("paused")),
-                    **_replica_fields(replica))
+                    top_incidents=top, queue_paused=is_paused, **_replica_fields(replica))
 
 
 INCIDENTS_RANKED = 200  # unresolved incidents read to rank (more are counted, not ranked)
@@ -187,47 +188,110 @@ def _ledger_metric(results: dict[str, Any]) -> HealthMetric:
                         "ledger")
 
 
-def worker_metric(workers: list[dict], p50: dict) -> HealthMetric:
-    if not workers:
-        return HealthMetric("Worker status", "down", Light.RED,
-                            "No worker heartbeat in the last 24 h.", "queue")
-    alive = sum(1 for w in workers if w["alive"])
-    recent, baseline = _float(p50.get("recent_p50")), _float(p50.get("baseline_p50"))
-    state = worker_state(alive, len(workers), recent, baseline)
-    detail = f"{alive} of {len(workers)} workers alive"
-    if recent is not None and baseline:
-        detail += f"; job p50 {recent:.2f} s (baseline {baseline:.2f} s)"
-    return HealthMetric("Worker status", state, WORKER_LIGHTS[state], detail + ".", "queue")
+def _unknown(name: str, result: Any, page: str) -> HealthMetric | None:
+    """Grey with the reason when the check has no usable result (never a guess shown green)."""
+    if result is None:
+        return HealthMetric(name, "Unknown", Light.GREY, "No result of its check yet.", page)
+    if result.status == "error":
+        return HealthMetric(name, "Unknown", Light.GREY, result.error or "Its check errored.",
+                            page)
+    if result.status == "unavailable":
+        return HealthMetric(name, "Not available", Light.GREY, result.reason or "", page)
+    return None
 
 
-def queue_metric(waiting: int, paused: bool, settings: Settings) -> HealthMetric:
+def worker_metric(result: Any) -> HealthMetric:
+    """worker_status: its value is the state (0 healthy, 1 degraded, 2 down), its status the
+    light; the rows are the workers seen in the last 24 h."""
+    unknown = _unknown("Worker status", result, "queue")
+    if unknown is not None:
+        return unknown
+    state = WORKER_WORDS.get(int(result.value if result.value is not None else 2), "down")
+    light = Light.from_check_status(result.status)
+    details = result.details or {}
+    if result.engine == "bullmq":
+        detail = (f"{details.get('workers', len(result.rows))} worker connection(s) registered "
+                  f"on BullMQ queue {details.get('settlement_queue')}")
+        if details.get("stalled_jobs"):
+            detail += f"; {len(details['stalled_jobs'])} stalled job(s) (lock lost)"
+    elif not result.rows:
+        detail = "No worker heartbeat in the last 24 h"
+    else:
+        alive = sum(1 for r in result.rows if r.get("status") != "down")
+        detail = f"{alive} of {len(result.rows)} workers alive"
+        if state == "degraded" and alive == len(result.rows):
+            detail += "; jobs slower than twice their 7-day median"
+    return HealthMetric("Worker status", state, light, detail + ".", "queue")
+
+
+def queue_metric(result: Any, paused: bool, settings: Settings) -> HealthMetric:
+    unknown = _unknown("Queue depth", result, "queue")
+    if unknown is not None:
+        return unknown
+    waiting = int(result.value or 0)
     detail = (f"Jobs waiting in the settlement queue (amber from {settings.QUEUE_DEPTH_WARN}, "
               f"red above {settings.QUEUE_DEPTH_FAIL}).")
     if paused:
         detail += " The queue is PAUSED."
-    return HealthMetric("Queue depth", f"{waiting:,}", queue_light(waiting, settings), detail,
-                        "queue")
+    d = result.details or {}
+    if result.engine == "bullmq":
+        detail += (f" BullMQ queue {d.get('settlement_queue')}: {d.get('waiting')} waiting + "
+                   f"{d.get('prioritized')} prioritized; {d.get('delayed')} delayed, "
+                   f"{d.get('active')} active, {d.get('failed')} failed apart.")
+        if d.get("oldest_waiting_seconds") is not None:
+            detail += f" Oldest waiting for {_duration(d['oldest_waiting_seconds'])}."
+    return HealthMetric("Queue depth", f"{waiting:,}", Light.from_check_status(result.status),
+                        detail, "queue")
 
 
-def processing_metric(row: dict, settings: Settings) -> HealthMetric:
-    mean = row.get("mean_seconds")
-    mean = Decimal(mean) if mean is not None else None
+def processing_metric(result: Any, settings: Settings) -> HealthMetric:
+    unknown = _unknown("Average processing time", result, "trends")
+    if unknown is not None:
+        return unknown
+    mean = result.value
+    sample = int(result.rows[0].get("intents") or 0) if result.rows else 0
     value = f"{mean:.2f} s" if mean is not None else "no data"
-    return HealthMetric("Average processing time", value, processing_light(mean, settings),
-                        f"Mean creation-to-completion of the last {row.get('sample_size') or 0} "
+    light = Light.from_check_status(result.status) if mean is not None else Light.GREY
+    return HealthMetric("Average processing time", value, light,
+                        f"Mean creation-to-completion of the last {sample} "
                         f"completed intents (amber from {settings.PROCESSING_TIME_WARN_SECONDS} s, "
                         f"red above {settings.PROCESSING_TIME_FAIL_SECONDS} s).", "trends")
 
 
 # -- the alert types -----------------------------------------------------------------------------
-def stuck_alert(row: dict, settings: Settings) -> AlertSummary:
-    count, over = int(row.get("count") or 0), int(row.get("over_fail") or 0)
-    light = Light.RED if over else Light.AMBER if count else Light.GREEN
-    detail = (f"Oldest stuck for {_duration(row.get('oldest_seconds'))}; {over} past "
-              f"{settings.INTENT_STUCK_FAIL_MINUTES} min." if count else
+def per_currency(result: Any, total: str, amount: str, currency: str = "currency"
+                 ) -> dict[str, Decimal]:
+    """The check's named total per currency (over all its failing rows); without it (GX, a fused
+    query) the sum over its sample rows."""
+    totals = result.totals(total)
+    if totals is not None:
+        return {c: t.sum for c, t in totals.items() if t.count}
+    money: dict[str, Decimal] = {}
+    for r in result.rows:
+        key = str(r.get(currency) or "?")
+        value = Decimal(str(r.get(amount) or 0))
+        money[key] = money.get(key, Decimal(0)) + (abs(value) if total == "off_by" else value)
+    return money
+
+
+def stuck_alert(result: Any, settings: Settings) -> AlertSummary:
+    """stuck_intents: its failing rows (past INTENT_TIMEOUT_MINUTES) and their money per
+    currency; red when the check fails (one past INTENT_STUCK_FAIL_MINUTES), amber on warn."""
+    if result is None or result.status in ("error", "unavailable"):
+        reason = "Unknown: no usable stuck_intents result." if result is None else \
+            (result.error or result.reason or "")
+        return AlertSummary(STUCK_INTENTS, "Stuck intents", 0, None, reason, Light.GREY,
+                            "intents")
+    count = int(result.failing_rows or 0)
+    past = result.totals("past_fail")
+    over = sum(t.count for t in past.values()) if past is not None else None
+    detail = (f"Oldest stuck for {_duration(result.value)}"
+              + (f"; {over} past {settings.INTENT_STUCK_FAIL_MINUTES} min." if over is not None
+                 else ".") if count else
               f"No intent stuck longer than {settings.INTENT_TIMEOUT_MINUTES} min.")
-    return AlertSummary(STUCK_INTENTS, "Stuck intents", count, dict(row.get("money") or {}),
-                        detail, light, "intents")
+    return AlertSummary(STUCK_INTENTS, "Stuck intents", count,
+                        per_currency(result, "stuck", "amount") if count else {}, detail,
+                        Light.from_check_status(result.status), "intents")
 
 
 def imbalance_alert(results: dict[str, Any]) -> AlertSummary:
@@ -236,15 +300,11 @@ def imbalance_alert(results: dict[str, Any]) -> AlertSummary:
         return AlertSummary("ledger_imbalances", "Ledger imbalances", 0, None,
                             "Unknown: no usable ledger_balance result stored.", Light.GREY, "ledger")
     count = int(result.failing_rows or 0)
-    money: dict[str, Decimal] = {}
-    for r in result.rows:
-        currency = str(r.get("currency") or "?")
-        money[currency] = money.get(currency, Decimal(0)) + abs(Decimal(str(r.get("difference")
-                                                                            or 0)))
+    money = per_currency(result, "off_by", "difference") if count else {}
     return AlertSummary("ledger_imbalances", "Ledger imbalances", count, money,
                         "Program/currency pairs whose debits and credits differ." if count else
                         "Every program and currency balances.",
-                        Light.RED if count else Light.GREEN, "ledger")
+                        Light.from_check_status(result.status), "ledger")
 
 
 def payout_alert(row: dict, settings: Settings) -> AlertSummary:
@@ -256,13 +316,19 @@ def payout_alert(row: dict, settings: Settings) -> AlertSummary:
                         Light.AMBER if over else Light.GREEN, "payouts")
 
 
-def webhook_alert(row: dict, settings: Settings) -> AlertSummary:
-    retrying, exhausted = int(row.get("retrying") or 0), int(row.get("exhausted") or 0)
-    light = Light.RED if exhausted else \
-        Light.AMBER if retrying > settings.WEBHOOK_RETRY_WARN_COUNT else Light.GREEN
-    return AlertSummary("webhook_failures", "Webhook failures", retrying + exhausted, None,
-                        f"{retrying} waiting for a retry, {exhausted} gave up after 5 attempts.",
-                        light, "webhooks")
+def webhook_alert(retries: Any, exhausted: Any) -> AlertSummary:
+    """webhook_retries and webhook_exhausted: red when exhausted fails, amber when retries warn."""
+    usable = [r for r in (retries, exhausted) if r is not None
+              and r.status not in ("error", "unavailable")]
+    if not usable:
+        return AlertSummary("webhook_failures", "Webhook failures", 0, None,
+                            "Unknown: no usable webhook check result.", Light.GREY, "webhooks")
+    n_retry = int(retries.failing_rows or 0) if retries in usable else 0
+    n_gone = int(exhausted.failing_rows or 0) if exhausted in usable else 0
+    worst = max((r.status for r in usable), key=_severity)
+    return AlertSummary("webhook_failures", "Webhook failures", n_retry + n_gone, None,
+                        f"{n_retry} waiting for a retry, {n_gone} gave up after 5 attempts.",
+                        Light.from_check_status(worst), "webhooks")
 
 
 # Which catalogue check each light stands for: a light whose check the connected platform cannot
@@ -292,39 +358,6 @@ def mark_unavailable(overview: Overview, unavailable: dict[str, str]) -> Overvie
     return overview
 
 
-def apply_queue_snapshot(overview: Overview, snapshot: Any, error: str | None,
-                         settings: Settings) -> Overview:
-    """The Worker status and Queue depth lights measured from the platform's queue source
-    (BullMQ on Redis) instead of PostgreSQL; grey with the sentence when it cannot be read."""
-    if error is not None:
-        replaced = {"Worker status": HealthMetric("Worker status", "Unknown", Light.GREY, error,
-                                                  "queue"),
-                    "Queue depth": HealthMetric("Queue depth", "Unknown", Light.GREY, error,
-                                                "queue")}
-    else:
-        s = snapshot.settlement
-        state = snapshot.worker_state
-        workers = snapshot.settlement_workers
-        detail = (f"{len(workers)} worker connection(s) registered on BullMQ queue "
-                  f"{snapshot.settlement_queue}")
-        if snapshot.stalled:
-            detail += f"; {len(snapshot.stalled)} stalled job(s) (lock lost)"
-        metric = queue_metric(s.depth, s.paused, settings)
-        oldest = snapshot.oldest_waiting_seconds(datetime.now(timezone.utc))
-        extra = (f" BullMQ queue {snapshot.settlement_queue}: {s.waiting} waiting + "
-                 f"{s.prioritized} prioritized; {s.delayed} delayed, {s.active} active, "
-                 f"{s.failed} failed apart.")
-        if oldest is not None:
-            extra += f" Oldest waiting for {_duration(oldest)}."
-        replaced = {"Worker status": HealthMetric("Worker status", state, WORKER_LIGHTS[state],
-                                                  detail + ".", "queue"),
-                    "Queue depth": HealthMetric(metric.name, metric.value, metric.light,
-                                                metric.detail + extra, "queue")}
-        overview.queue_paused = s.paused
-    overview.metrics = [replaced.get(m.name, m) for m in overview.metrics]
-    return overview
-
-
 def summarise_run(run: Any | None) -> LastRun | None:
     if run is None:
         return None
@@ -336,10 +369,6 @@ def summarise_run(run: Any | None) -> LastRun | None:
 
 def _severity(status: str) -> int:
     return {"pass": 0, "warn": 1, "fail": 2, "error": 3}.get(status, 3)
-
-
-def _float(value: Any) -> float | None:
-    return None if value is None else float(value)  # durations, not money
 
 
 def _duration(seconds: Any) -> str:

@@ -9,7 +9,7 @@ same snapshot and the check costs one run of its query, under its own ``statemen
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -32,6 +32,26 @@ class Measurement:
     failing_rows: int
     value: Decimal | None
     rows: list[dict]
+    # total name -> group -> [count, sum as text] over all failing rows (checks.yml ``totals:``);
+    # None when the check has none
+    totals: dict[str, dict[str, list]] | None = None
+
+
+@dataclass(frozen=True)
+class TotalsQuery:
+    """``sum([abs](column)) by group [where where_column op <bound>]`` over the check's rows, under
+    ``name`` (the engine validated the names; the bound is bound as ``bound_param``)."""
+
+    name: str
+    column: str
+    by: str
+    absolute: bool = False
+    where_column: str | None = None
+    where_op: str | None = None
+
+    @property
+    def bound_param(self) -> str:
+        return f"__sge_bound_{self.name}"
 
 
 def count_query(inner_sql: str, aggregate: str | None = None, column: str | None = None) -> str:
@@ -63,12 +83,46 @@ def measured_sample_query(inner_sql: str, aggregate: str | None = None,
 
 
 _COUNT_COLUMN, _VALUE_COLUMN = "__sge_failing_rows", "__sge_value"
+_TOTALS_COLUMN = "__sge_totals"
+_OPS = {">", ">=", "<", "<="}
 
 
 def _check_aggregate(aggregate: str, column: str | None) -> None:
     if aggregate not in _AGGREGATES or not column or not (
             column == "*" or column.replace("_", "").isalnum()):
         raise ValueError(f"bad value aggregate {aggregate}({column})")
+
+
+def totals_sample_query(inner_sql: str, totals: Sequence[TotalsQuery],
+                        aggregate: str | None = None, column: str | None = None) -> str:
+    """As :func:`measured_sample_query`, plus each named total: per group, the count and the
+    exact sum (as text: money stays exact) over ALL the check's rows. The rows are materialised
+    once and read again per total, so the check's query still runs once."""
+    value = "NULL::numeric"
+    if aggregate is not None:
+        _check_aggregate(aggregate, column)
+        target = "*" if column == "*" else f'check_rows."{column}"'
+        value = f"({aggregate}({target}) OVER ())::numeric"
+    parts = []
+    for t in totals:
+        for name in (t.name, t.column, t.by, t.where_column):
+            if name is not None and not name.replace("_", "").isalnum():
+                raise ValueError(f"bad totals name {name!r}")
+        if t.where_op is not None and t.where_op not in _OPS:
+            raise ValueError(f"bad totals operator {t.where_op!r}")
+        summed = f'check_rows."{t.column}"'
+        summed = f"abs({summed})" if t.absolute else summed
+        where = (f'WHERE check_rows."{t.where_column}" {t.where_op} %({t.bound_param})s'
+                 if t.where_column else "")
+        groups = (f"(SELECT coalesce(json_object_agg(coalesce(g.k::text, ''), "
+                  f"json_build_array(g.n, g.t::text)), '{{}}'::json) "
+                  f'FROM (SELECT check_rows."{t.by}" AS k, count(*) AS n, sum({summed}) AS t '
+                  f"FROM check_rows {where} GROUP BY 1) AS g)")
+        parts.append(f"'{t.name}', {groups}")
+    return (f"WITH check_rows AS MATERIALIZED (\n{inner_sql}\n) "
+            f"SELECT check_rows.*, count(*) OVER () AS {_COUNT_COLUMN}, {value} AS "
+            f"{_VALUE_COLUMN}, json_build_object({', '.join(parts)}) AS {_TOTALS_COLUMN} "
+            f"FROM check_rows LIMIT %(sample_limit)s")
 
 
 class CheckSession:
@@ -147,16 +201,21 @@ class CheckSession:
 
     def measure(self, psycopg_sql: str, params: Mapping[str, Any], *, aggregate: str | None,
                 column: str | None, sample_limit: int, timeout_seconds: float,
-                prelude: str | None = None) -> Measurement:
+                prelude: str | None = None, totals: Sequence[TotalsQuery] = (),
+                totals_bounds: Mapping[str, Any] | None = None) -> Measurement:
         """Count the check's rows and compute its value in the database; fetch a bounded sample.
 
         ``psycopg_sql`` is the check's SELECT with ``%(name)s`` placeholders. ``prelude`` is an
         optional one-row SELECT whose columns become extra parameters, read in the SAME
         REPEATABLE READ snapshot as the check (the incremental checks read their watermark so:
         the planner gets the value, and the watermark and the rows it splits always agree).
-        Raises :class:`CheckQueryError` when the database rejects the query.
+        ``totals`` adds named per-group counts and sums over all rows (``totals_bounds``: their
+        ``where`` bounds by parameter name). Raises :class:`CheckQueryError` when the database
+        rejects the query.
         """
-        bound = {**params, "sample_limit": sample_limit}
+        bound = {**params, "sample_limit": sample_limit, **(totals_bounds or {})}
+        query = (totals_sample_query(psycopg_sql, totals, aggregate, column) if totals else
+                 measured_sample_query(psycopg_sql, aggregate, column))
         conn = self._connection()
         try:
             with conn.transaction():
@@ -169,8 +228,7 @@ class CheckSession:
                              (timeout_ms, str(min(int(timeout_ms), LOCK_TIMEOUT_MS))))
                 if prelude is not None:
                     bound.update(conn.execute(prelude).fetchone() or {})
-                rows = conn.execute(measured_sample_query(psycopg_sql, aggregate, column),
-                                    bound).fetchall()
+                rows = conn.execute(query, bound).fetchall()
         except psycopg.errors.QueryCanceled:
             raise CheckQueryError(f"timed out after {timeout_seconds:g} s (statement_timeout) "
                                   "or waited too long for a lock (lock_timeout); make the "
@@ -184,11 +242,14 @@ class CheckSession:
         except psycopg.Error as exc:
             raise CheckQueryError(_first_line(exc)) from None
         if not rows:
-            return Measurement(0, None, [])
+            return Measurement(0, None, [], {t.name: {} for t in totals} if totals else None)
         count, value = rows[0][_COUNT_COLUMN], rows[0][_VALUE_COLUMN]
+        groups = rows[0].get(_TOTALS_COLUMN) if totals else None
         for row in rows:
             del row[_COUNT_COLUMN], row[_VALUE_COLUMN]
-        return Measurement(int(count), None if value is None else Decimal(value), rows)
+            row.pop(_TOTALS_COLUMN, None)
+        return Measurement(int(count), None if value is None else Decimal(value), rows,
+                           dict(groups or {}) if totals else None)
 
 
 def may_read_as_reader_role(db: Database) -> bool:

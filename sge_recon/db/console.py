@@ -16,24 +16,7 @@ from .rows import all_rows as _all
 from .rows import one_row as _one
 
 
-# -- Overview ------------------------------------------------------------------------------------
-def queue_waiting(conn) -> dict:
-    return _one(conn, """
-        SELECT count(*) FILTER (WHERE status = 'waiting') AS waiting,
-               count(*) FILTER (WHERE status = 'delayed') AS delayed,
-               (SELECT paused FROM platform.queue_control WHERE queue = 'settlement') AS paused
-        FROM platform.jobs WHERE queue = 'settlement' AND status IN ('waiting', 'delayed')""")
-
-
-def mean_processing_seconds(conn, last: int = 100) -> dict:
-    return _one(conn, """
-        SELECT avg(extract(epoch FROM completed_at - created_at))::numeric(20,3) AS mean_seconds,
-               count(*) AS sample_size
-        FROM (SELECT created_at, completed_at FROM platform.settlement_intents
-              WHERE status = 'completed' AND completed_at IS NOT NULL
-              ORDER BY completed_at DESC LIMIT %s) recent""", (last,))
-
-
+# -- Overview (its health lights are check results: sge_recon/console/overview.py) ----------------
 def workers(conn, down_seconds: int) -> list[dict]:
     return _all(conn, """
         SELECT worker_id, started_at, last_seen_at, jobs_completed,
@@ -44,28 +27,6 @@ def workers(conn, down_seconds: int) -> list[dict]:
         ORDER BY worker_id""", (down_seconds,))
 
 
-def job_duration_p50(conn) -> dict:
-    """Median job processing time: last 15 minutes, and the previous 7 days as the baseline."""
-    return _one(conn, """
-        SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM finished_at - started_at))
-                 FILTER (WHERE finished_at > now() - interval '15 minutes') AS recent_p50,
-               percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM finished_at - started_at))
-                 FILTER (WHERE finished_at <= now() - interval '15 minutes') AS baseline_p50
-        FROM platform.jobs
-        WHERE status = 'completed' AND started_at IS NOT NULL
-          AND finished_at > now() - interval '7 days 15 minutes'""")
-
-
-def stuck_intent_summary(conn, timeout_minutes: int, fail_minutes: int) -> dict:
-    return _one(conn, """
-        SELECT count(*) AS count,
-               count(*) FILTER (WHERE status_changed_at < now() - make_interval(mins => %(fail)s))
-                 AS over_fail,
-               extract(epoch FROM now() - min(status_changed_at))::numeric(20,0) AS oldest_seconds
-        FROM platform.settlement_intents
-        WHERE status IN ('payment_pending', 'verifying', 'processing')
-          AND status_changed_at < now() - make_interval(mins => %(timeout)s)""",
-                {"timeout": timeout_minutes, "fail": fail_minutes})
 
 
 def money_by_currency(rows: list[dict]) -> dict:
@@ -73,12 +34,6 @@ def money_by_currency(rows: list[dict]) -> dict:
     return {r["currency"]: r["amount"] for r in rows if r["amount"] is not None}
 
 
-def stuck_money_by_currency(conn, timeout_minutes: int) -> dict:
-    return money_by_currency(_all(conn, """
-        SELECT currency, sum(amount) AS amount FROM platform.settlement_intents
-        WHERE status IN ('payment_pending', 'verifying', 'processing')
-          AND status_changed_at < now() - make_interval(mins => %s)
-        GROUP BY currency ORDER BY currency""", (timeout_minutes,)))
 
 
 def pending_payout_money_by_currency(conn) -> dict:
@@ -96,13 +51,6 @@ def pending_payout_summary(conn, sla_hours: int) -> dict:
                                       < now() - make_interval(hours => %s)) AS over_sla
         FROM platform.payout_batches WHERE status IN ('pending_approval', 'approved')""",
                 (sla_hours,))
-
-
-def webhook_failure_summary(conn) -> dict:
-    return _one(conn, """
-        SELECT count(*) FILTER (WHERE status = 'retry_scheduled') AS retrying,
-               count(*) FILTER (WHERE status = 'failed') AS exhausted
-        FROM platform.webhook_deliveries WHERE status IN ('retry_scheduled', 'failed')""")
 
 
 def newest_result_age(conn, names: list[str]) -> dict:

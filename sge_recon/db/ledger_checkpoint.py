@@ -401,40 +401,7 @@ def rebase(db: Database, reason: str) -> AdvanceReport:
 
 
 
-# -- readers for the live facts (alerts, /metrics); ``reader`` is a Database or an ops.Snapshot ---
-_DIFFERENCES = """
-SELECT program_id, currency, sum(debits) AS total_debits, sum(credits) AS total_credits,
-       sum(debits) - sum(credits) AS difference
-FROM """ + _checkpoint_plus_new("%(watermark)s") + """
-GROUP BY program_id, currency ORDER BY program_id, currency
-"""
-
-_FULL_DIFFERENCES = """
-SELECT program_id, currency,
-       coalesce(sum(amount) FILTER (WHERE type = 'debit'), 0) AS total_debits,
-       coalesce(sum(amount) FILTER (WHERE type = 'credit'), 0) AS total_credits,
-       coalesce(sum(amount) FILTER (WHERE type = 'debit'), 0)
-         - coalesce(sum(amount) FILTER (WHERE type = 'credit'), 0) AS difference
-FROM platform.ledger_entries
-GROUP BY program_id, currency ORDER BY program_id, currency
-"""
-
-
-def ledger_differences(reader, relations: PlatformRelations = CONTRACT_RELATIONS) -> list[dict]:
-    """Debits, credits and signed difference per (program, currency) over the whole ledger, read
-    as checkpoint + new entries (the same figures as a full scan; cost grows with the new
-    entries only). Call it inside one REPEATABLE READ snapshot (ops.snapshot) so that the
-    watermark and the rows it splits agree."""
-    row = reader.fetch_one("SELECT to_regclass('recon.ledger_checkpoint') IS NOT NULL AS ok")
-    watermark = 0
-    if row and row["ok"]:
-        found = reader.fetch_one("SELECT watermark FROM recon.ledger_checkpoint")
-        watermark = found["watermark"] if found else 0
-    if not watermark:  # nothing checkpointed yet: the same figures from a plain scan
-        return reader.fetch_all(_FULL_DIFFERENCES)
-    return reader.fetch_all(keyed_sql(_DIFFERENCES, relations), {"watermark": watermark})
-
-
+# -- the stored tamper findings (alerts read the check result) -----------------------------------
 def latest_tamper_findings(reader) -> list[dict]:
     """The failing rows of the newest ledger_tamper result that ran (pass or fail; an errored run
     says nothing about history), as stored JSON (money as decimal strings)."""
@@ -449,5 +416,4 @@ def maintenance_statements(low: int, high: int) -> list[tuple[str, str, dict]]:
     bounds = {"low": low, "high": high}
     return [("checkpoint: add totals", _ADD_TOTALS, bounds),
             ("checkpoint: forget touched", _FORGET_TOUCHED, bounds),
-            ("checkpoint: re-judge touched", _REJUDGE_TOUCHED, bounds),
-            ("live facts: ledger differences", _DIFFERENCES, {"watermark": low})]
+            ("checkpoint: re-judge touched", _REJUDGE_TOUCHED, bounds)]

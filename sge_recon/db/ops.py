@@ -1,5 +1,7 @@
 """Data access for operations: scheduled job runs, incidents, alert deliveries, metric samples,
-the scheduler's advisory locks, and the live facts behind alerts and ``/metrics``.
+the scheduler's advisory locks, and sge-recon's own state behind ``/metrics``. The health signals
+themselves (ledger, workers, queue, intents, webhooks) are the checks' (checks/*.sql): no second
+SQL for them here (tests/test_signals.py).
 
 Functions that take ``conn`` run inside the caller's transaction (``with db.transaction() as
 conn``), so that an incident and the alerts it enqueues are written together or not at all.
@@ -249,7 +251,7 @@ def metric_series(db: Database, metric: str, since: datetime) -> list[dict]:
         "WHERE metric = %s AND sampled_at >= %s ORDER BY sampled_at", (metric, since))
 
 
-# -- live facts (alerts and /metrics) ------------------------------------------------------------
+# -- one-snapshot reads (/metrics) ---------------------------------------------------------------
 class Snapshot:
     """Reads on one connection in one REPEATABLE READ transaction: every fact of a round comes
     from the same moment, and a round costs one connection instead of one per query."""
@@ -277,125 +279,6 @@ def snapshot(db: Database) -> Iterator[Snapshot]:
             yield Snapshot(conn)
     finally:
         conn.close()
-
-
-def ledger_differences(db: Reader) -> list[dict]:
-    """Debits, credits and signed difference per (program, currency) over the whole ledger."""
-    return db.fetch_all(
-        "SELECT program_id, currency, "
-        "coalesce(sum(amount) FILTER (WHERE type = 'debit'), 0) AS total_debits, "
-        "coalesce(sum(amount) FILTER (WHERE type = 'credit'), 0) AS total_credits, "
-        "sum(CASE WHEN type = 'debit' THEN amount ELSE -amount END) AS difference "
-        "FROM platform.ledger_entries GROUP BY program_id, currency ORDER BY program_id, currency")
-
-
-def worker_facts(db: Reader, now: datetime, down_seconds: int) -> dict:
-    return expect_row(db.fetch_one(
-        "SELECT count(*) FILTER (WHERE last_seen_at > %(now)s - interval '24 hours') AS recent, "
-        "count(*) FILTER (WHERE last_seen_at >= %(now)s - make_interval(secs => %(down)s)) "
-        "AS live, max(last_seen_at) AS last_heartbeat_at FROM platform.worker_heartbeats",
-        {"now": now, "down": down_seconds}))
-
-
-def job_duration_p50(db: Reader, now: datetime) -> dict:
-    """Median job processing time over the last 15 minutes and over the 7 days before."""
-    return expect_row(db.fetch_one(
-        "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM finished_at - "
-        "started_at)) FILTER (WHERE finished_at >= %(now)s - interval '15 minutes') AS recent, "
-        "percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM finished_at - started_at))"
-        " FILTER (WHERE finished_at < %(now)s - interval '15 minutes') AS baseline "
-        "FROM platform.jobs WHERE status = 'completed' AND started_at IS NOT NULL "
-        "AND finished_at >= %(now)s - interval '15 minutes' - interval '7 days' "
-        "AND finished_at <= %(now)s",
-        {"now": now}))
-
-
-def queue_facts(db: Reader) -> list[dict]:
-    """Waiting settlement jobs, and the money of their intents, per currency."""
-    return db.fetch_all(
-        "SELECT coalesce(i.currency, '') AS currency, count(*) AS depth, "
-        "coalesce(sum(i.amount), 0) AS amount FROM platform.jobs j "
-        "LEFT JOIN platform.settlement_intents i ON i.id = j.intent_id "
-        "WHERE j.queue = 'settlement' AND j.status = 'waiting' GROUP BY 1 ORDER BY 1")
-
-
-def queue_pause(db: Reader) -> dict | None:
-    """The settlement queue's pause (who, since when); None while it runs."""
-    from .jobs import QUEUE_CONTROL_SQL  # the Queue page's read of the same row
-
-    row = db.fetch_one(QUEUE_CONTROL_SQL)
-    return row if row and row["paused"] else None
-
-
-def stuck_intent_facts(db: Reader, now: datetime, timeout_minutes: int,
-                       fail_minutes: int) -> list[dict]:
-    """Per currency: intents stuck past the timeout (warn) and past the fail threshold."""
-    return db.fetch_all(
-        "SELECT currency, count(*) AS stuck, "
-        "count(*) FILTER (WHERE status_changed_at < %(now)s - make_interval(mins => %(fail)s)) "
-        "AS stuck_fail, coalesce(sum(amount) FILTER (WHERE status_changed_at < %(now)s - "
-        "make_interval(mins => %(fail)s)), 0) AS amount_fail, "
-        "min(status_changed_at) AS oldest FROM platform.settlement_intents "
-        "WHERE status IN ('payment_pending', 'verifying', 'processing') "
-        "AND status_changed_at < %(now)s - make_interval(mins => %(timeout)s) "
-        "GROUP BY currency ORDER BY currency",
-        {"now": now, "timeout": timeout_minutes, "fail": fail_minutes})
-
-
-def stuck_intent_ids(db: Reader, now: datetime, fail_minutes: int, limit: int = 5) -> list[dict]:
-    """The oldest intents stuck past the fail threshold (for the alert's ids)."""
-    return db.fetch_all(
-        "SELECT id, program_id FROM platform.settlement_intents "
-        "WHERE status IN ('payment_pending', 'verifying', 'processing') "
-        "AND status_changed_at < %(now)s - make_interval(mins => %(fail)s) "
-        "ORDER BY status_changed_at, id LIMIT %(limit)s",
-        {"now": now, "fail": fail_minutes, "limit": limit})
-
-
-def exhausted_delivery_ids(db: Reader, limit: int = 5) -> list[dict]:
-    """The newest deliveries that gave up (for the alert's ids)."""
-    return db.fetch_all(
-        "SELECT id, endpoint_id FROM platform.webhook_deliveries WHERE status = 'failed' "
-        "ORDER BY created_at DESC, id LIMIT %(limit)s", {"limit": limit})
-
-
-def webhook_delivery_facts(db: Reader) -> dict:
-    return expect_row(db.fetch_one(
-        "SELECT count(*) FILTER (WHERE status = 'failed') AS exhausted, "
-        "count(*) FILTER (WHERE status = 'retry_scheduled') AS retrying, "
-        "count(DISTINCT endpoint_id) FILTER (WHERE status = 'failed') AS exhausted_endpoints "
-        "FROM platform.webhook_deliveries WHERE status IN ('failed', 'retry_scheduled')"))
-
-
-def failing_endpoints(db: Reader, now: datetime, more_than: int,
-                      disable_hours: int) -> list[dict]:
-    """Enabled endpoints whose failed attempts since their last success exceed ``more_than``, or
-    that have been failing for ``disable_hours`` (same definition as the
-    webhook_endpoints_failing check)."""
-    return db.fetch_all(
-        "SELECT e.id AS endpoint_id, e.program_id, "
-        "sum(d.attempt_count)::bigint AS consecutive_failures, "
-        "greatest(min(d.created_at), max(last_ok.at)) AS failing_since "
-        "FROM platform.webhook_endpoints e "
-        "LEFT JOIN LATERAL (SELECT max(coalesce(ok.last_attempt_at, ok.created_at)) AS at "
-        "  FROM platform.webhook_deliveries ok "
-        "  WHERE ok.endpoint_id = e.id AND ok.status = 'delivered') last_ok ON true "
-        "JOIN platform.webhook_deliveries d ON d.endpoint_id = e.id "
-        " AND d.status IN ('retry_scheduled', 'failed', 'pending') AND d.attempt_count > 0 "
-        " AND (last_ok.at IS NULL OR coalesce(d.last_attempt_at, d.created_at) > last_ok.at) "
-        "WHERE e.enabled GROUP BY e.id, e.program_id "
-        "HAVING sum(d.attempt_count) > %(n)s OR greatest(min(d.created_at), max(last_ok.at)) "
-        "<= %(now)s - make_interval(hours => %(hours)s) ORDER BY e.id",
-        {"n": more_than, "now": now, "hours": disable_hours})
-
-
-def processing_time(db: Reader) -> dict:
-    """Mean seconds from creation to completion of the last 100 completed intents."""
-    return expect_row(db.fetch_one(
-        "SELECT avg(extract(epoch FROM completed_at - created_at)) AS mean_seconds, "
-        "count(*) AS n FROM (SELECT created_at, completed_at FROM platform.settlement_intents "
-        "WHERE status = 'completed' AND completed_at IS NOT NULL "
-        "ORDER BY completed_at DESC LIMIT 100) last_completed"))
 
 
 def processing_histogram(db: Reader, since: datetime, until: datetime,

@@ -1,9 +1,10 @@
-"""The Prometheus exporter: a custom collector that reads the database, with a short cache.
+"""The Prometheus exporter: a custom collector over the check results, with a short cache.
 
 A scrape never scans the database by itself: the gauges are computed at most once per
 ``ttl`` seconds (by whichever scrape comes first) and served from memory in between, so ten
-Prometheus replicas scraping every 5 s cost one round of queries per ``ttl``. The same
-:class:`~sge_recon.metrics.facts.Facts` feed the alert rules, and ``trend_samples`` stores them in
+Prometheus replicas scraping every 5 s cost one round of queries per ``ttl``. The gauges come
+from :class:`~sge_recon.metrics.facts.Facts`, read from the signal checks' results computed by
+the check code (the catalogue's SQL and thresholds); the same facts feed the alert rules, and ``trend_samples`` stores them in
 ``recon.metric_samples`` every minute for the console's trends. Names: docs/metrics.md.
 """
 
@@ -64,7 +65,8 @@ def core_gauges(facts: Facts) -> list[Gauge]:
     processing.add(facts.processing_mean_seconds or 0)
     ledger = Gauge("sge_ledger_balance_difference_cents",
                    "Debits minus credits over the whole ledger, in cents, per program and "
-                   "currency (0 = balanced).", ("program_id", "currency"))
+                   "currency that ledger_balance flags (off by LEDGER_TOLERANCE or more; no "
+                   "series = balanced).", ("program_id", "currency"))
     for d in facts.ledger:
         ledger.add(d.difference * 100, d.program_id, d.currency)
     queue = Gauge("sge_queue_depth_total", "Jobs waiting in the settlement queue.")
@@ -98,7 +100,7 @@ def core_gauges(facts: Facts) -> list[Gauge]:
     retrying.add(facts.webhook_retrying)
     endpoints = Gauge("sge_webhook_endpoints_failing", "Enabled webhook endpoints with more than "
                       "WEBHOOK_CONSECUTIVE_FAILURES consecutive failed attempts.")
-    endpoints.add(len(facts.failing_endpoints))
+    endpoints.add(facts.endpoints_failing)
     # A signal the platform has no data for exports no series: an absent series is not a zero
     # (sge_check_status{status="unavailable"} says why it is missing).
     by_check = {PROCESSING_TIME: [processing], LEDGER_BALANCE: [ledger],
@@ -117,7 +119,8 @@ def exported_gauges(facts: Facts) -> list[Gauge]:
                   "the pinned sge_queue_depth_total).")
     queue.add(facts.queue_depth)
     ledger = Gauge("sge_ledger_balance_difference", "Debits minus credits over the whole ledger "
-                   "per program, in units of its currency (0 = balanced).",
+                   "per program, in units of its currency, for the ledgers ledger_balance flags "
+                   "(no series = balanced).",
                    ("program_id", "currency"))
     for d in facts.ledger:
         ledger.add(d.difference, d.program_id, d.currency)
@@ -297,7 +300,12 @@ class ReconCollector:
         now: datetime = self.clock.now()
         try:
             dbs = self._bounded()
-            gauges = exported_gauges(gather_facts(dbs.db, self.settings, now, dbs.platform_db))
+            facts = gather_facts(dbs.db, self.settings, now, dbs.platform_db)
+            blind = sorted(n for n in facts.errored if facts.results[n].engine == "sql")
+            if blind:  # a check that could not read the database: serve the last values
+                raise RuntimeError(f"checks errored: {', '.join(blind)}: "
+                                   f"{facts.unavailable[blind[0]]}")
+            gauges = exported_gauges(facts)
             gauges += state_gauges(dbs.db, self.settings)
             delta = self.histogram.read(dbs.platform_db, now)
         except Exception as exc:  # noqa: BLE001 - a scrape must answer even when the DB is down

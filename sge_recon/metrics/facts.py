@@ -1,22 +1,47 @@
-"""Live operational facts, read from the database in one pass: the numbers behind both the alert
-rules and ``/metrics``, so that an alert and the metric a dashboard shows never disagree.
+"""The operational facts behind both the alert rules and ``/metrics``, read from CHECK RESULTS.
 
-Every query is either indexed on a small live subset (waiting jobs, stuck intents, failing
-deliveries) or one aggregate over the ledger, and ``now`` comes from the caller's clock.
+The catalogue (checks/*.sql + thresholds in checks/checks.yml) is the one definition of every
+health signal: a fact here is a check's status, count, value, the per-currency ``totals`` it
+computed over all its failing rows, or a field of its bounded sample rows, never SQL of its own
+and never a threshold of its own. The results are those the caller has just computed (the
+per-minute job passes its fast run), and the checks it lacks are computed now by the same check
+code (:meth:`~sge_recon.checks.CheckService.live`, not stored), so an alert, the metric a
+dashboard shows and the check's stored status never disagree.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Mapping
 
 from ..config import Settings
-from ..db import Database, ledger_checkpoint, ops
-from ..db.relations import CONTRACT_RELATIONS, PlatformRelations
-from .. import check_names
+from ..db import Database, ledger_checkpoint
+from ..errors import ReconError
+from ..check_names import (
+    LEDGER_BALANCE, PROCESSING_TIME, QUEUE_DEPTH, QUEUE_PAUSED, STUCK_INTENTS,
+    WEBHOOK_ENDPOINTS_FAILING, WEBHOOK_EXHAUSTED, WEBHOOK_RETRIES, WORKER_STATUS,
+)
+
+if TYPE_CHECKING:
+    from ..checks.model import CheckResult
+
+log = logging.getLogger(__name__)
 
 WORKER_STATUSES = ("healthy", "degraded", "down")
+# worker_status's value (checks/worker_status.sql overall_code) as the status word
+WORKER_CODES = {0: "healthy", 1: "degraded", 2: "down"}
+# the checks whose results the alert rules and /metrics read
+SIGNAL_CHECKS = (LEDGER_BALANCE, WORKER_STATUS, QUEUE_PAUSED, QUEUE_DEPTH, STUCK_INTENTS,
+                 WEBHOOK_EXHAUSTED, WEBHOOK_RETRIES, WEBHOOK_ENDPOINTS_FAILING, PROCESSING_TIME)
+EXAMPLES = 5  # ids named in an alert
+# the catalogue's named totals (checks.yml `totals:`) the facts read
+LEDGER_OFF_BY = "off_by"        # ledger_balance: |difference| per currency
+STUCK_PAST_FAIL = "past_fail"   # stuck_intents: past INTENT_STUCK_FAIL_MINUTES, per currency
+STUCK_ALL = "stuck"             # stuck_intents: every stuck intent, per currency
 
 
 @dataclass
@@ -31,22 +56,23 @@ class LedgerDifference:
 @dataclass
 class Facts:
     now: datetime
+    # ledger_balance's failing rows (the program/currency ledgers off by LEDGER_TOLERANCE or
+    # more; its bounded sample, largest first), their true count and money per currency
     ledger: list[LedgerDifference]
     workers_recent: int
     workers_live: int
     last_heartbeat_at: datetime | None
     worker_status: str
-    job_p50_recent: Decimal | None
-    job_p50_baseline: Decimal | None
     queue_depth: int
     queue_money: dict[str, Decimal]
-    stuck_intents: int            # past INTENT_TIMEOUT_MINUTES
-    stuck_intents_failing: int    # past INTENT_STUCK_FAIL_MINUTES
-    stuck_money: dict[str, Decimal]  # of the failing ones, per currency
+    stuck_intents: int            # past INTENT_TIMEOUT_MINUTES (stuck_intents' failing rows)
+    stuck_intents_failing: int    # past INTENT_STUCK_FAIL_MINUTES (its totals)
+    stuck_money: dict[str, Decimal]  # of the failing ones, per currency (its totals)
     oldest_stuck_at: datetime | None
     webhook_exhausted: int
     webhook_retrying: int
-    failing_endpoints: list[dict] = field(default_factory=list)
+    failing_endpoints: list[dict] = field(default_factory=list)  # the check's sample rows
+    endpoints_failing: int = 0    # webhook_endpoints_failing's failing rows (true count)
     processing_mean_seconds: Decimal | None = None
     processing_sample: int = 0
     # rows of the newest daily ledger_tamper result when it failed (history was modified)
@@ -54,15 +80,19 @@ class Facts:
     # the first few ids behind the alerts: {"id", "program_id"} / {"id", "endpoint_id"}
     stuck_examples: list[dict] = field(default_factory=list)
     exhausted_examples: list[dict] = field(default_factory=list)
-    # check name -> reason: signals the connected platform has no data for (its profile says so);
-    # they raise no alert and export no series (an absent series is not a zero)
+    # check name -> reason: signals without data this round: the connected platform has none
+    # (its profile says so) or the check errored (e.g. Redis unreadable). They raise no alert
+    # and export no series (an absent series is not a zero).
     unavailable: dict[str, str] = field(default_factory=dict)
+    # the checks among those that errored: their open incidents stay as they are (an unknown
+    # is not a recovery)
+    errored: set[str] = field(default_factory=set)
     # where queue depth and workers were measured when not PostgreSQL (e.g. "BullMQ queue intents
     # on Redis at redis://host:6379/0"); None: the jobs and worker_heartbeats tables
     queue_source: str | None = None
     # platform reads on a standby (PLATFORM_READ_URL): where, how far behind the primary, and the
     # sentence when it is beyond REPLICA_MAX_LAG_SECONDS, paused or unreachable (then these facts
-    # were read on the primary instead: alerting never goes blind or stale with the replica)
+    # were computed on the primary instead: alerting never goes blind or stale with the replica)
     replica_where: str | None = None
     replica_lag_seconds: Decimal | None = None
     replica_paused: bool = False
@@ -72,9 +102,21 @@ class Facts:
     queue_paused: bool = False
     queue_paused_at: datetime | None = None
     queue_paused_by: str | None = None
+    # the results the facts were read from (check name -> CheckResult): statuses for the rules
+    results: dict[str, Any] = field(default_factory=dict)
+    ledger_imbalances: int = 0
+    ledger_money: dict[str, Decimal] = field(default_factory=dict)
 
     def has(self, check: str) -> bool:
         return check not in self.unavailable
+
+    def status(self, check: str) -> str | None:
+        """The catalogue's verdict on ``check`` this round (pass/warn/fail/error/unavailable)."""
+        result = self.results.get(check)
+        return None if result is None else result.status
+
+    def failing(self, check: str) -> bool:
+        return self.status(check) == "fail"
 
     @property
     def worker_down_seconds(self) -> Decimal | None:
@@ -86,69 +128,150 @@ class Facts:
 
 
 def gather_facts(db: Database, settings: Settings, now: datetime,
-                 platform_db: Database | None = None) -> Facts:
-    """The live facts. ``db`` is DATABASE_URL (sge-recon's state); ``platform_db`` the server
-    the platform is read on (a standby of PLATFORM_READ_URL; default ``db``). The platform part
-    (and the ledger checkpoint it adds to, replicated with it) is read there in one snapshot;
-    the stored tamper findings on ``db``. A standby that is too far behind, paused or down is
-    reported in ``replica_problem`` and the platform part is read on ``db`` for this round."""
+                 platform_db: Database | None = None,
+                 results: Mapping[str, "CheckResult"] | None = None,
+                 budget_seconds: float | None = None) -> Facts:
+    """The facts from check results: ``results`` (e.g. the per-minute run's, just computed), and
+    the signal checks it lacks computed now, not stored. ``db`` is DATABASE_URL (sge-recon's
+    state); ``platform_db`` the server the platform is read on (a standby of PLATFORM_READ_URL;
+    default ``db``). A standby that is too far behind, paused or down is reported in
+    ``replica_problem``, and every signal is computed on ``db`` for this round instead (the
+    results of a run refused there are not used)."""
     from ..replica import freshness
 
-    unavailable = _unavailable_signals(db, settings)
     read = platform_db or db
     fresh = freshness(read, db, settings)
+    have: dict[str, CheckResult] = {}
     if fresh.refusal is not None:
         read = db
-    with ops.snapshot(read) as snap:
-        facts = _facts(snap, settings, now, read.relations)
-        if read is db:
-            facts.ledger_tamper = ledger_checkpoint.latest_tamper_findings(snap)
-    if read is not db:  # the stored findings: sge-recon's state, on DATABASE_URL
-        facts.ledger_tamper = ledger_checkpoint.latest_tamper_findings(db)
+    elif results:
+        have = {n: r for n, r in results.items() if n in SIGNAL_CHECKS}
+    missing = [n for n in SIGNAL_CHECKS if n not in have]
+    if missing:
+        budget = settings.FAST_RUN_BUDGET_SECONDS if budget_seconds is None else budget_seconds
+        have.update(live_results(db, read, settings, missing, budget))
+    facts = facts_from_results(have, now)
+    facts.ledger_tamper = ledger_checkpoint.latest_tamper_findings(db)
     if fresh.reading is not None or fresh.refusal is not None:
         facts.replica_where = fresh.where
         facts.replica_lag_seconds = fresh.lag_seconds
         facts.replica_paused = bool(fresh.reading and fresh.reading.paused)
         facts.replica_problem = fresh.refusal
-    facts.unavailable = unavailable
-    apply_queue_source(facts, db, settings)
-    if check_names.WORKER_STATUS in facts.unavailable:
-        facts.worker_status = "unavailable"
+    worker = have.get(WORKER_STATUS)
+    if worker is not None and worker.engine == "bullmq" and facts.worker_status == "down":
+        # BullMQ keeps no heartbeat history: "down since" is the start of the unbroken run of
+        # stored worker_status failures (the per-minute checks), so the alert waits out
+        # WORKER_DOWN_ALERT_MINUTES as it does on heartbeats.
+        facts.last_heartbeat_at = _down_since(db, now)
     return facts
 
 
-def apply_queue_source(facts: Facts, db: Database, settings: Settings) -> None:
-    """Where the profile declares the queues on Redis (BullMQ) and REDIS_URL is set, the queue
-    depth and the workers come from there (the same snapshot the checks read). When Redis cannot
-    be read, both signals are withheld with the sentence (no alert, no series: an unknown is not
-    a zero and not a pass); the check run reports them as ``error``."""
-    from ..queues import QUEUE_CHECKS, QueueUnavailable, queue_source
+def live_results(db: Database, read: Database, settings: Settings, names: list[str],
+                 budget_seconds: float | None = None) -> dict[str, "CheckResult"]:
+    """``names`` computed now by the check code (not stored). A catalogue that cannot load (a
+    broken edit of checks.yml) never silences the alerts: the shipped catalogue is used."""
+    from ..checks import CheckService
 
-    source = queue_source(settings, db.relations)
-    if source is None:
-        return
     try:
-        snap = source.depth()
-    except QueueUnavailable as exc:
-        for name in QUEUE_CHECKS:
-            facts.unavailable[name] = exc.message
-        return
-    workers = snap.settlement_workers
-    facts.queue_depth = snap.depth
-    facts.queue_money = {}
-    facts.queue_paused = snap.settlement.paused
-    facts.queue_paused_at = facts.queue_paused_by = None
-    facts.workers_recent = len(workers)
-    facts.workers_live = len(workers)
-    facts.worker_status = snap.worker_state
-    facts.queue_source = f"BullMQ queue {snap.settlement_queue} on {snap.where}"
-    # BullMQ keeps no heartbeat history: "down since" is the start of the unbroken run of
-    # stored worker_status failures (the per-minute checks), so the alert waits out
-    # WORKER_DOWN_ALERT_MINUTES as it does on heartbeats.
-    facts.last_heartbeat_at = _down_since(db, facts.now) if snap.worker_state == "down" else None
-    facts.job_p50_recent = facts.job_p50_baseline = None
-    for name in QUEUE_CHECKS:
-        facts.unavailable.pop(name, None)
+        return CheckService(settings, db, read).live(names, budget_seconds).by_name()
+    except ReconError as exc:
+        shipped = dataclasses.replace(settings, CHECKS_DIR="")
+        if not settings.CHECKS_DIR or shipped.checks_dir == settings.checks_dir:
+            raise
+        log.warning("signals: the catalogue in %s cannot be used (%s); using the shipped one",
+                    settings.checks_dir, exc.message)
+        return CheckService(shipped, db, read).live(names, budget_seconds).by_name()
+
+
+def facts_from_results(results: Mapping[str, "CheckResult"], now: datetime) -> Facts:
+    """Every fact from the check results (pure: no database)."""
+    facts = Facts(now=now, ledger=[], workers_recent=0, workers_live=0, last_heartbeat_at=None,
+                  worker_status="unavailable", queue_depth=0, queue_money={}, stuck_intents=0,
+                  stuck_intents_failing=0, stuck_money={}, oldest_stuck_at=None,
+                  webhook_exhausted=0, webhook_retrying=0, results=dict(results))
+    for name in SIGNAL_CHECKS:
+        r = results.get(name)
+        if r is None:
+            facts.unavailable[name] = f"{name} is not in the catalogue"
+        elif r.status == "unavailable":
+            facts.unavailable[name] = r.reason or "no data on this platform"
+        elif r.status == "error":
+            facts.unavailable[name] = r.error or f"{name} errored"
+            facts.errored.add(name)
+    if facts.has(LEDGER_BALANCE):
+        _ledger(facts, results[LEDGER_BALANCE])
+    if facts.has(WORKER_STATUS):
+        _workers(facts, results[WORKER_STATUS])
+    if facts.has(QUEUE_DEPTH):
+        facts.queue_depth = int(results[QUEUE_DEPTH].value or 0)
+    if facts.has(QUEUE_PAUSED):
+        _paused(facts, results[QUEUE_PAUSED])
+    if facts.has(STUCK_INTENTS):
+        _stuck(facts, results[STUCK_INTENTS])
+    if facts.has(WEBHOOK_EXHAUSTED):
+        r = results[WEBHOOK_EXHAUSTED]
+        facts.webhook_exhausted = int(r.failing_rows or 0)
+        facts.exhausted_examples = [{"id": row["delivery_id"], "endpoint_id": row["endpoint_id"]}
+                                    for row in r.rows[:EXAMPLES]]
+    if facts.has(WEBHOOK_RETRIES):
+        facts.webhook_retrying = int(results[WEBHOOK_RETRIES].failing_rows or 0)
+    if facts.has(WEBHOOK_ENDPOINTS_FAILING):
+        r = results[WEBHOOK_ENDPOINTS_FAILING]
+        facts.failing_endpoints = list(r.rows)
+        facts.endpoints_failing = int(r.failing_rows or 0)
+    if facts.has(PROCESSING_TIME):
+        r = results[PROCESSING_TIME]
+        facts.processing_mean_seconds = r.value
+        facts.processing_sample = int(r.rows[0].get("intents") or 0) if r.rows else 0
+    return facts
+
+
+def _ledger(facts: Facts, r: "CheckResult") -> None:
+    facts.ledger = [LedgerDifference(row["program_id"], row["currency"], row["total_debits"],
+                                     row["total_credits"], row["difference"]) for row in r.rows]
+    facts.ledger_imbalances = int(r.failing_rows or 0)
+    totals = r.totals(LEDGER_OFF_BY)
+    if totals is not None:
+        facts.ledger_money = {c: t.sum for c, t in totals.items()}
+    else:  # a result without totals (GX, fused): the sample's money
+        for d in facts.ledger:
+            facts.ledger_money[d.currency] = (facts.ledger_money.get(d.currency, Decimal(0))
+                                              + abs(d.difference))
+
+
+def _workers(facts: Facts, r: "CheckResult") -> None:
+    facts.worker_status = WORKER_CODES.get(int(r.value if r.value is not None else 2), "down")
+    facts.workers_recent = len(r.rows)
+    facts.workers_live = sum(1 for row in r.rows if row.get("status") != "down")
+    seen = [row["last_seen_at"] for row in r.rows if row.get("last_seen_at") is not None]
+    facts.last_heartbeat_at = max(seen) if seen else None
+    if r.engine == "bullmq":
+        details = r.details or {}
+        facts.queue_source = (f"BullMQ queue {details.get('settlement_queue')} on "
+                              f"{details.get('source')}")
+
+
+def _paused(facts: Facts, r: "CheckResult") -> None:
+    facts.queue_paused = bool(r.failing_rows)
+    if r.rows:
+        facts.queue_paused_at = r.rows[0].get("paused_at")
+        facts.queue_paused_by = r.rows[0].get("paused_by")
+
+
+def _stuck(facts: Facts, r: "CheckResult") -> None:
+    facts.stuck_intents = int(r.failing_rows or 0)
+    totals = r.totals(STUCK_PAST_FAIL)
+    if totals is None:  # no totals (GX): the check failed, so at least one is past the limit
+        totals = {}
+        facts.stuck_intents_failing = 1 if r.status == "fail" else 0
+    else:
+        facts.stuck_intents_failing = sum(t.count for t in totals.values())
+    facts.stuck_money = {c: t.sum for c, t in totals.items() if t.count}
+    # the rows come oldest first (checks/stuck_intents.sql)
+    facts.oldest_stuck_at = r.rows[0].get("status_changed_at") if r.rows else None
+    # oldest first: the first stuck_intents_failing rows are those past the fail threshold
+    facts.stuck_examples = [{"id": row["intent_id"], "program_id": row["program_id"]}
+                            for row in r.rows[:min(EXAMPLES, facts.stuck_intents_failing)]]
 
 
 def _down_since(db: Database, now: datetime) -> datetime:
@@ -156,7 +279,7 @@ def _down_since(db: Database, now: datetime) -> datetime:
 
     since = now
     try:
-        rows = store.result_history(db, check_names.WORKER_STATUS, 240)
+        rows = store.result_history(db, WORKER_STATUS, 240)
     except Exception:  # noqa: BLE001 - no history readable: down from now
         return since
     for r in rows:  # newest first
@@ -164,69 +287,3 @@ def _down_since(db: Database, now: datetime) -> datetime:
             break
         since = min(since, r["started_at"])
     return since
-
-
-def _unavailable_signals(db: Database, settings: Settings) -> dict[str, str]:
-    if not db.relations.absent and not db.relations.limitations:
-        return {}  # the contract platform has every relation: no catalogue read needed
-    from ..checks import CheckService
-
-    return CheckService(settings, db).unavailable()
-
-
-def _facts(db: "ops.Snapshot", settings: Settings, now: datetime,
-           relations: PlatformRelations = CONTRACT_RELATIONS) -> Facts:
-    workers = ops.worker_facts(db, now, settings.WORKER_DOWN_SECONDS)
-    p50 = ops.job_duration_p50(db, now)
-    queue = ops.queue_facts(db)
-    paused = ops.queue_pause(db)
-    stuck = ops.stuck_intent_facts(db, now, settings.INTENT_TIMEOUT_MINUTES,
-                                   settings.INTENT_STUCK_FAIL_MINUTES)
-    hooks = ops.webhook_delivery_facts(db)
-    processing = ops.processing_time(db)
-    recent_p50 = _dec(p50["recent"])
-    baseline_p50 = _dec(p50["baseline"])
-    return Facts(
-        now=now,
-        ledger=[LedgerDifference(r["program_id"], r["currency"], r["total_debits"],
-                                 r["total_credits"], r["difference"])
-                for r in ledger_checkpoint.ledger_differences(db, relations)],  # checkpoint + new rows
-        workers_recent=workers["recent"], workers_live=workers["live"],
-        last_heartbeat_at=workers["last_heartbeat_at"],
-        worker_status=worker_status(workers["recent"], workers["live"], recent_p50, baseline_p50),
-        job_p50_recent=recent_p50, job_p50_baseline=baseline_p50,
-        queue_depth=sum(r["depth"] for r in queue),
-        queue_money={r["currency"]: r["amount"] for r in queue if r["currency"]},
-        queue_paused=paused is not None,
-        queue_paused_at=paused["changed_at"] if paused else None,
-        queue_paused_by=paused["changed_by"] if paused else None,
-        stuck_intents=sum(r["stuck"] for r in stuck),
-        stuck_intents_failing=sum(r["stuck_fail"] for r in stuck),
-        stuck_money={r["currency"]: r["amount_fail"] for r in stuck if r["stuck_fail"]},
-        oldest_stuck_at=min((r["oldest"] for r in stuck), default=None),
-        webhook_exhausted=hooks["exhausted"], webhook_retrying=hooks["retrying"],
-        failing_endpoints=ops.failing_endpoints(db, now, settings.WEBHOOK_CONSECUTIVE_FAILURES,
-                                                settings.WEBHOOK_DISABLE_HOURS),
-        processing_mean_seconds=_dec(processing["mean_seconds"]),
-        processing_sample=processing["n"],
-        stuck_examples=ops.stuck_intent_ids(db, now, settings.INTENT_STUCK_FAIL_MINUTES)
-        if any(r["stuck_fail"] for r in stuck) else [],
-        exhausted_examples=ops.exhausted_delivery_ids(db) if hooks["exhausted"] else [],
-    )
-
-
-def worker_status(recent: int, live: int, p50_recent: Decimal | None,
-                  p50_baseline: Decimal | None) -> str:
-    """DESIGN §5: down = no heartbeat within WORKER_DOWN_SECONDS; degraded = some workers down
-    while others live, or recent p50 job time above twice the 7-day baseline."""
-    if live == 0:
-        return "down"
-    if recent > live:
-        return "degraded"
-    if p50_recent is not None and p50_baseline and p50_recent > 2 * p50_baseline:
-        return "degraded"
-    return "healthy"
-
-
-def _dec(value) -> Decimal | None:
-    return None if value is None else Decimal(str(value))

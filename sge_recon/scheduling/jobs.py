@@ -58,16 +58,20 @@ def monitor(ctx: JobContext) -> dict[str, Any]:
                                     MONITOR_LOCK_TIMEOUT_MS)
     details: dict[str, Any] = {}
     errors: list[str] = []
-    run_id = None
+    run_id, results = None, None
     try:
         run = services.checks.run(fast_only=True, trigger="scheduler",
                                   budget_seconds=settings.FAST_RUN_BUDGET_SECONDS)
-        run_id = run.run_id
+        run_id, results = run.run_id, run.by_name()
         details["checks"] = {"run_id": run.run_id, "status": run.status}
     except Exception as exc:  # noqa: BLE001 - alerting still runs on the live facts
         errors.append(f"fast checks: {_text(exc)}")
     try:
-        facts = gather_facts(services.db, settings, now, services.platform_db)
+        # the rules and the trend samples read the results just computed (one definition per
+        # signal); the signal checks the fast run lacks are computed now, not stored
+        facts = gather_facts(services.db, settings, now, services.platform_db, results)
+        for name in sorted(facts.errored):  # recorded: the rules could not judge this signal
+            errors.append(f"{name}: {facts.unavailable[name]}")
         details["samples"] = ops.insert_metric_samples(services.db, now, trend_samples(facts))
         evaluation = services.incidents.evaluate(now, facts, check_run_id=run_id)
         details["incidents"] = evaluation.summary()
