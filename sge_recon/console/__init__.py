@@ -16,7 +16,8 @@ from decimal import Decimal
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
-from ..db import DriverError, action_log, intents, ledger, payouts
+from ..db import DriverError, action_log, intents, payouts
+from ..db import ledger as ledger_rows  # not `ledger`: the submodule console.ledger takes that name
 from ..db import checks as check_store, console as q, incidents as incident_rows
 from ..db import jobs as queue_jobs, runbook as runbook_ticks, webhooks as webhook_rows
 from ..errors import CheckDefinitionError, DatabaseUnavailable, UsageError
@@ -210,7 +211,7 @@ class ConsoleService(TrendsReader):
 
     # -- Ledger ----------------------------------------------------------------------------------
     def ledger_balances(self) -> list[dict]:  # sums to show; the verdict is ledger_flags'
-        return self.read_platform(ledger.ledger_balances)
+        return self.read_platform(ledger_rows.ledger_balances)
 
     def ledger_flags(self) -> LedgerFlags:
         """ledger_balance computed now (per-minute form, not stored): its failing rows."""
@@ -227,13 +228,13 @@ class ConsoleService(TrendsReader):
         return {n: results[n] for n in (LEDGER_BALANCE, TRANSACTION_BALANCE) if n in results}
 
     def unbalanced_transactions(self, program_id: str, currency: str, limit: int = 200):
-        return self.read_platform(lambda c: ledger.unbalanced_transactions(c, program_id, currency, limit))
+        return self.read_platform(lambda c: ledger_rows.unbalanced_transactions(c, program_id, currency, limit))
 
     def transaction_entries(self, transaction_id: str) -> list[dict]:
-        return self.read_platform(lambda c: ledger.transaction_entries(c, transaction_id.strip()))
+        return self.read_platform(lambda c: ledger_rows.transaction_entries(c, transaction_id.strip()))
 
     def programs(self) -> list[dict]:
-        return self.read_platform(ledger.programs)
+        return self.read_platform(ledger_rows.programs)
 
     # -- Intents ---------------------------------------------------------------------------------
     def stuck_intents(self, limit: int = 500) -> list[dict]:
