@@ -23,8 +23,9 @@ def relations_for(settings: Settings) -> PlatformRelations:
     profile = load_profile(settings.PLATFORM_PROFILE)
     if profile.is_contract:
         return CONTRACT_RELATIONS
+    ledger = profile.tables["ledger_entries"]
     return PlatformRelations(profile=profile.name, schema=PROFILE_SCHEMA,
                              absent={t: m.absent for t, m in profile.tables.items() if m.absent},
-                             ledger_order="created_at",
+                             ledger_order=ledger.order, journal_key=ledger.journal_key,
                              ledger_order_lag_seconds=settings.LEDGER_ORDER_LAG_SECONDS,
                              queues=profile.queues, admin_api=profile.admin_api)
