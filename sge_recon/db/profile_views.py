@@ -73,6 +73,8 @@ def drop_profile_views(conn: psycopg.Connection) -> None:
 
 
 def _view_sql(conn: psycopg.Connection, profile: "Profile", mapping: "TableMapping") -> str:
+    from ..profiles.model import StatusMap
+
     contract = CONTRACT[mapping.table]
     if mapping.absent:
         # An empty relation of the contract's shape: queries run, every signal on it is
@@ -94,6 +96,15 @@ def _view_sql(conn: psycopg.Connection, profile: "Profile", mapping: "TableMappi
             (_CAST[family] if family else None)
         expression = column.expression.sql(enum=True) if enum else column.sql()  # type: ignore[union-attr]
         selected.append(f"{expression}{'::' + cast if cast else ''} AS {column.name}")
+        if isinstance(column.expression, StatusMap):
+            # the platform's own label beside the mapped status: status predicates are rewritten
+            # onto it (db/status_predicates.py); an enum stays an enum (its index and statistics)
+            label = f"{column.name}__label"
+            if label in {c.name for c in mapping.columns}:
+                raise ProfileError(f"{profile.where(column.line)}: tables.{mapping.table}.columns."
+                                   f"{label}: the name is taken by the status map of "
+                                   f"{column.name} (its platform label); rename that column")
+            selected.append(f"({column.expression.source}){'' if enum else '::text'} AS {label}")
     return f"SELECT {', '.join(selected)} FROM {mapping.source}{where}"
 
 

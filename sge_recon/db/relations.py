@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from ..errors import ProfileError
+from .status_predicates import StatusLabels
+from .status_predicates import rewrite as rewrite_status_predicates
 
 PROFILE_SCHEMA = "recon_platform"  # sge-recon's own schema for a profile's contract-shaped views
 _REFERENCE = re.compile(r'(?<![\w."$])platform\.([A-Za-z_][A-Za-z0-9_]*)\b')
@@ -87,6 +89,10 @@ class PlatformRelations:
     # journal_key, e.g. ref_type, ref_id on SGE): the incremental checks look journals up by them,
     # which the platform indexes, instead of by the computed transaction_id, which it cannot.
     journal_key: tuple[str, ...] = ()
+    # The profile's status maps, (table, column, ((contract value, platform labels), …)): status
+    # predicates are rewritten onto the labels, which the platform has statistics and indexes
+    # for (db/status_predicates.py)
+    status_labels: StatusLabels = ()
     # the platform's queues outside PostgreSQL (None: the contract's jobs table, if any)
     queues: QueueDeclaration | None = None
     # which admin API the platform has (ADMIN_APIS)
@@ -95,8 +101,8 @@ class PlatformRelations:
     def __hash__(self) -> int:  # frozen + dict fields: hash what identifies the mapping
         return hash((self.profile, self.schema, tuple(sorted(self.absent.items())),
                      tuple(sorted(self.limitations.items())), self.ledger_order,
-                     self.ledger_order_lag_seconds, self.journal_key, self.queues,
-                     self.admin_api))
+                     self.ledger_order_lag_seconds, self.journal_key, self.status_labels,
+                     self.queues, self.admin_api))
 
     def relation(self, table: str) -> str:
         """The quoted, schema-qualified relation of one contract table."""
@@ -123,6 +129,8 @@ class PlatformRelations:
 
 @lru_cache(maxsize=4096)
 def _resolve(relations: PlatformRelations, sql: str) -> str:
+    if relations.status_labels:
+        sql = rewrite_status_predicates(sql, relations.status_labels)
     return _REFERENCE.sub(lambda m: relations.relation(m.group(1)), sql)
 
 
