@@ -41,6 +41,7 @@ _CUID_PREDICATE = {">": r"\1 id >= recon.ledger_cuid_floor(\3)",
 # The two journal phrases of the checkpoint's SQL, rewritten under a profile's journal_key.
 TOUCHED_JOURNALS = "SELECT DISTINCT transaction_id FROM platform.ledger_entries"
 OF_TOUCHED = "transaction_id IN (SELECT transaction_id FROM touched)"
+_TOUCHED = re.compile(r"SELECT DISTINCT transaction_id FROM (\S+) WHERE")
 
 
 def needs_keying(relations: PlatformRelations) -> bool:
@@ -55,9 +56,14 @@ def keyed_sql(text: str, relations: PlatformRelations) -> str:
         text = _KEY_PREDICATE.sub(_TIME_PREDICATE, text)
     elif relations.ledger_order == "cuid":
         text = _KEY_PREDICATE.sub(lambda m: m.expand(_CUID_PREDICATE[m.group(2)]), text)
-    if relations.journal_key:
+    if relations.journal_key and OF_TOUCHED in text:
         key = ", ".join(relations.journal_key)
-        text = text.replace(TOUCHED_JOURNALS,
-                            f"SELECT DISTINCT transaction_id, {key} FROM platform.ledger_entries")
+        # before or after platform.<table> is resolved: either way, the key columns must come
+        # from `touched` itself (were they missing there, the names would silently refer to the
+        # outer row: every entry would match)
+        text, found = _TOUCHED.subn(rf"SELECT DISTINCT transaction_id, {key} FROM \1 WHERE", text)
+        if not found:
+            raise ValueError("a journal lookup without its `touched` set: keep TOUCHED_JOURNALS "
+                             "and OF_TOUCHED together in the checkpoint's SQL")
         text = text.replace(OF_TOUCHED, f"({key}) IN (SELECT {key} FROM touched)")
     return text
