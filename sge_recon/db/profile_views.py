@@ -10,6 +10,7 @@ not have, is an error (a new platform status must fail loudly, never become a NU
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -95,6 +96,7 @@ def _view_sql(conn: psycopg.Connection, profile: "Profile", mapping: "TableMappi
             _type_oid(conn, profile, mapping, column) in _OIDS["text"] else \
             (_CAST[family] if family else None)
         expression = column.expression.sql(enum=True) if enum else column.sql()  # type: ignore[union-attr]
+        expression = _UTC_BY_NAME.sub("AT TIME ZONE INTERVAL '00:00'", expression)
         selected.append(f"{expression}{'::' + cast if cast else ''} AS {column.name}")
         if isinstance(column.expression, StatusMap):
             # the platform's own label beside the mapped status: status predicates are rewritten
@@ -169,6 +171,10 @@ def _check_status_map(conn: psycopg.Connection, profile: "Profile", mapping: "Ta
     return True
 
 
+# `x AT TIME ZONE 'UTC'` (how a profile reads a naive UTC column) looks the zone up by name for
+# every row; the zero offset is the same instant whatever the session's TimeZone (UTC has no
+# daylight saving) and costs half as much: 0.6 s -> 0.3 s for three conversions of 420 000 rows.
+_UTC_BY_NAME = re.compile(r"\bAT\s+TIME\s+ZONE\s+'UTC'", re.IGNORECASE)
 _CUID = "^c[0-9a-z]{24}$"  # cuid v1: 'c', 8 base-36 digits of the time in ms, 16 more
 
 
