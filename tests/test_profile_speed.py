@@ -193,3 +193,18 @@ def test_rewritten_predicates_give_the_rows_of_the_case_even_for_a_label_added_l
         assert sge.db.fetch_one(query)["n"] == expected, predicate
     assert sge.db.fetch_one("SELECT count(*) AS n FROM platform.settlement_intents "
                             "WHERE status = 'unmapped:ON_HOLD'")["n"] == 1
+
+
+def test_the_new_entries_bound_is_an_index_range_and_the_history_bound_is_computed_once():
+    """Above the watermark: the cuid prefix of a query parameter, folded at planning (the primary
+    key's range). At or below (reconciled history, nearly the whole ledger): kept off the index
+    and computed once per statement, not once per row."""
+    from sge_recon.db.ledger_order import keyed_sql
+    from sge_recon.db.relations import PlatformRelations
+
+    cuid = PlatformRelations(profile="x", schema="recon_platform", ledger_order="cuid")
+    assert keyed_sql("SELECT 1 FROM t WHERE id > %(low)s AND id <= %(high)s", cuid) == (
+        "SELECT 1 FROM t WHERE id >= recon.ledger_cuid_floor(%(low)s) "
+        "AND (id || '') < (SELECT recon.ledger_cuid_floor(%(high)s))")
+    assert "(id || '') < (SELECT recon.ledger_cuid_floor((SELECT watermark FROM checkpoint)))" \
+        in keyed_sql("count(*) FILTER (WHERE id <= (SELECT watermark FROM checkpoint))", cuid)

@@ -2,15 +2,20 @@
 -- cuid (v1) is 'c' + 8 base-36 digits of its creation time in milliseconds + 16 characters, so
 -- the entries above a watermark W (epoch microseconds) are the ids at or above the prefix of the
 -- millisecond W div 1000 + 1: a range of the platform's primary key (sge_recon/db/ledger_order.py).
--- W <= 0 (nothing checkpointed) is '', below every id. IMMUTABLE: the planner folds it into the
--- index condition.
+-- W <= 0 (nothing checkpointed) is '', below every id. One expression (eight base-36 digits,
+-- unrolled): callers evaluate it once per statement, as an uncorrelated subquery.
 CREATE OR REPLACE FUNCTION recon.ledger_cuid_floor(watermark bigint)
 RETURNS text LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
-    SELECT CASE WHEN watermark <= 0 THEN '' ELSE 'c' || (
-        SELECT string_agg(substr('0123456789abcdefghijklmnopqrstuvwxyz',
-                                 ((watermark / 1000 + 1) / (36::bigint ^ k)::bigint % 36)::integer + 1,
-                                 1), '' ORDER BY k DESC)
-        FROM generate_series(0, 7) AS k) END
+    SELECT CASE WHEN watermark <= 0 THEN '' ELSE 'c'
+        || substr('0123456789abcdefghijklmnopqrstuvwxyz', ((watermark / 1000 + 1) / 78364164096 % 36)::integer + 1, 1)
+        || substr('0123456789abcdefghijklmnopqrstuvwxyz', ((watermark / 1000 + 1) / 2176782336 % 36)::integer + 1, 1)
+        || substr('0123456789abcdefghijklmnopqrstuvwxyz', ((watermark / 1000 + 1) / 60466176 % 36)::integer + 1, 1)
+        || substr('0123456789abcdefghijklmnopqrstuvwxyz', ((watermark / 1000 + 1) / 1679616 % 36)::integer + 1, 1)
+        || substr('0123456789abcdefghijklmnopqrstuvwxyz', ((watermark / 1000 + 1) / 46656 % 36)::integer + 1, 1)
+        || substr('0123456789abcdefghijklmnopqrstuvwxyz', ((watermark / 1000 + 1) / 1296 % 36)::integer + 1, 1)
+        || substr('0123456789abcdefghijklmnopqrstuvwxyz', ((watermark / 1000 + 1) / 36 % 36)::integer + 1, 1)
+        || substr('0123456789abcdefghijklmnopqrstuvwxyz', ((watermark / 1000 + 1) / 1 % 36)::integer + 1, 1)
+    END
 $$;
 COMMENT ON FUNCTION recon.ledger_cuid_floor(bigint) IS
     'The smallest cuid id whose time lies above the watermark (epoch microseconds): the checkpoint''s range bound on a ledger ordered by cuid ids';
