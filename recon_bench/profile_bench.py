@@ -107,7 +107,8 @@ def run_profile_bench(recon, entries: int, seed: int, repeat: int,
     run = recon.checks.run(fast_only=True, store=False, trigger="bench")
     result.fast_run_seconds = time.perf_counter() - started
     result.fast_errors = [c.name for c in run.checks if c.status == "error"]
-    result.fast_note = (f"{'with the recommended' if indexes else 'no extra'} indexes; "
+    result.fast_note = (f"checkpoint ordered by {recon.db.relations.ledger_order}; "
+                        f"{'with the recommended' if indexes else 'no extra'} indexes; "
                         f"{MINUTE_OF_ENTRIES:,} new entries and those of the last {with_lag} s "
                         "(the lag) read as new")
     return result

@@ -23,9 +23,10 @@ _B36 = string.digits + string.ascii_lowercase
 NOW = "(now() AT TIME ZONE 'UTC')::timestamp(3)"
 
 
-def cuid() -> str:
-    """A cuid-shaped id (Prisma's @default(cuid())): 'c' + time + counter + random, base 36."""
-    ms = int(time.time() * 1000)
+def cuid(at: float | None = None) -> str:
+    """A cuid-shaped id (Prisma's @default(cuid())): 'c' + time + counter + random, base 36;
+    the time is now, or ``at`` (epoch seconds) for a row stamped as of then."""
+    ms = int((time.time() if at is None else at) * 1000)
     stamp = ""
     while ms:
         ms, r = divmod(ms, 36)

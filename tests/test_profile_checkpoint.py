@@ -14,6 +14,7 @@ import psycopg
 import pytest
 
 from refplatform.sge_platform import create_sge_schema, load_sge_platform
+from refplatform.sge_store import cuid
 from sge_recon.context import Recon
 from sge_recon.db import Database
 from sge_recon.db import ledger_checkpoint as checkpoint
@@ -44,8 +45,12 @@ def a_program(recon: Recon) -> str:
 
 
 def entry(conn, program: str, amount: str, *, ref: str | None = None, at=None) -> None:
-    conn.execute(INSERT_ENTRY, {"id": "c" + uuid.uuid4().hex[:24], "program": program,
-                                "account": f"program:{program}:revenue",
+    """One entry as Prisma writes it: createdAt and the cuid id's time both the client's clock
+    (here the transaction's start, or ``at``: naive UTC)."""
+    if at is None:
+        at = conn.execute("SELECT (now() AT TIME ZONE 'UTC')::timestamp(3)").fetchone()[0]
+    conn.execute(INSERT_ENTRY, {"id": cuid(at.replace(tzinfo=timezone.utc).timestamp()),
+                                "program": program, "account": f"program:{program}:revenue",
                                 "amount": Decimal(amount), "ref": ref or uuid.uuid4().hex,
                                 "at": at})
 
@@ -73,7 +78,7 @@ def test_the_watermark_moves_by_time_and_the_fast_run_equals_the_full_run(new_da
     recon = sge(new_database)
     report = settle(recon)
     cp = checkpoint.read_checkpoint(recon.db)
-    assert cp["ordered_by"] == "created_at" and cp["watermark"] > 0
+    assert cp["ordered_by"] == "cuid" and cp["watermark"] > 0  # profiles/sge.yml: order: cuid
     now_us = int(datetime.now(timezone.utc).timestamp() * 1_000_000)
     assert now_us - 300 * 1_000_000 - 60_000_000 < report.watermark <= now_us - 300 * 1_000_000
     assert cp["entries"] > 1000  # the history is checkpointed

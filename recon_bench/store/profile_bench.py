@@ -59,7 +59,7 @@ def ledger_rows(db: Database) -> int:
 # ranges over. The benchmark times everything without them and, with --recommended-indexes, with.
 _RECOMMENDED_INDEXES = {
     "sge_recon_bench_journal_key": """("refType" || ':' || "refId")""",
-    "sge_recon_bench_created_utc": """("createdAt" AT TIME ZONE 'UTC')""",
+    "sge_recon_bench_created_utc": """("createdAt" AT TIME ZONE INTERVAL '00:00')""",
 }
 
 
@@ -77,7 +77,7 @@ def set_recommended_indexes(db: Database, present: bool) -> None:
 _MINUTE_OF_ENTRIES = """
 INSERT INTO "LedgerEntry" (id, "programId", account, counterparty, amount, currency, "refType",
                            "refId", "createdAt")
-SELECT 'bench' || md5(%(tag)s || g || leg), p.id,
+SELECT (%(ids)s::text[])[(g - 1) * 2 + leg], p.id,
        CASE leg WHEN 1 THEN 'program:' || p.id || ':treasury' ELSE 'program:' || p.id || ':revenue' END,
        'system:bench', CASE leg WHEN 1 THEN 1 ELSE -1 END * (1 + g %% 97), 'USD', 'ADJUSTMENT',
        %(tag)s || g, (now() AT TIME ZONE 'UTC')::timestamp(3)
@@ -88,8 +88,12 @@ JOIN LATERAL (SELECT id FROM "Program" ORDER BY id
 
 
 def add_minute_of_entries(db: Database, entries: int, tag: str) -> int:
-    """A minute of new SGE ledger entries (balanced ADJUSTMENT pairs, stamped now), as the
-    platform's services would write them. Only for the benchmark's own database."""
+    """A minute of new SGE ledger entries (balanced ADJUSTMENT pairs, stamped now, cuid ids), as
+    the platform's services would write them. Only for the benchmark's own database."""
+    from refplatform.sge_store import cuid
+
+    pairs = max(1, entries // 2)
     with db.transaction() as conn:
-        return conn.execute(_MINUTE_OF_ENTRIES, {"tag": tag, "pairs": max(1, entries // 2)}
+        return conn.execute(_MINUTE_OF_ENTRIES, {"tag": tag, "pairs": pairs,
+                                                 "ids": [cuid() for _ in range(pairs * 2)]}
                             ).rowcount

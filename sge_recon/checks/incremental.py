@@ -56,8 +56,8 @@ def incremental_definitions(definitions: list[CheckDefinition]) -> list[CheckDef
 def keyed(definitions: list[CheckDefinition], relations) -> list[CheckDefinition]:
     """The checks that compare ledger entries with the checkpoint's watermark (the incremental
     forms, ledger_tamper) written for the ledger's order key under ``relations``: ``id`` on the
-    contract platform, the entry's time under a profile (sge_recon/db/ledger_checkpoint.py)."""
-    if relations.ledger_order == "id":
+    contract platform, the entry's time under a profile (sge_recon/db/ledger_order.py)."""
+    if not checkpoint.needs_keying(relations):
         return definitions
     return [dataclasses.replace(d, sql=checkpoint.keyed_sql(d.sql, relations))
             if d.problem is None and (d.name in INCREMENTAL_SQL or d.name == LEDGER_TAMPER)
@@ -67,7 +67,7 @@ def keyed(definitions: list[CheckDefinition], relations) -> list[CheckDefinition
 def keyed_fused(queries: list[FusedQuery], relations) -> list[FusedQuery]:
     """The fused queries (checks/fused/) written for the ledger's order key, as :func:`keyed`
     does for ledger_tamper (the fused ledger pass compares entries with the watermark too)."""
-    if relations.ledger_order == "id":
+    if not checkpoint.needs_keying(relations):
         return queries
     return [dataclasses.replace(q, sql=checkpoint.keyed_sql(q.sql, relations))
             if q.problem is None else q for q in queries]

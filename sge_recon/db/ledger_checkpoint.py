@@ -31,12 +31,13 @@ anyway is tampering: :data:`TAMPER_SQL` in the daily run (checks/ledger_tamper.s
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from psycopg import IsolationLevel, sql
 
+from . import ledger_order
 from .connection import Database, DictConnection, expect_row
+from .ledger_order import OF_TOUCHED, TOUCHED_JOURNALS, needs_keying  # noqa: F401 - re-exported
 from .relations import CONTRACT_RELATIONS, PlatformRelations
 
 ADVANCE_LOCK_KEY = 0x5E1ED6  # one advance at a time per database (session-level, try-lock)
@@ -46,29 +47,21 @@ WATERMARK_PRELUDE = ("SELECT coalesce((SELECT watermark FROM recon.ledger_checkp
 
 # -- the ledger's order ---------------------------------------------------------------------------
 # On the contract platform the watermark is a ledger id (bigint sequence). Under a platform
-# profile the platform's ids are its own (SGE: text cuids, no order), so entries are ordered by
-# their time, as epoch microseconds (exact for timestamptz). Why that is safe: a candidate is
-# C = T - lag, with T read BEFORE the running transactions are listed; it becomes the watermark
-# only once all of those have ended. A row still to commit then belongs to a transaction that
-# started after T, and carries a time no earlier than its start minus `lag` (the profile's
-# stated bound: LEDGER_ORDER_LAG_SECONDS, for rows stamped by clients), so its time is > C: it
-# is above the watermark, never silently below it. A row that breaks the bound shows up as
+# profile the platform's ids are its own (SGE: text cuids), so entries are ordered by their time,
+# as epoch microseconds (exact for timestamptz): the entry's created_at, or the time prefix of its
+# cuid id (db/ledger_order.py). Why that is safe: a candidate is C = T - lag, with T read BEFORE
+# the running transactions are listed; it becomes the watermark only once all of those have
+# ended. A row still to commit then belongs to a transaction that started after T, and carries a
+# time no earlier than its start minus `lag` (the profile's stated bound:
+# LEDGER_ORDER_LAG_SECONDS, for rows stamped by clients), so its time is > C: it is above the
+# watermark, never silently below it. A row that breaks the bound shows up as
 # `rows_inserted_below_watermark` in ledger_tamper.
-# The time form compares created_at itself with the watermark turned back into a time (exact:
-# epoch microseconds of today are far below 2^53), so that an index on the view's created_at
-# expression — e.g. CREATE INDEX ON "LedgerEntry" (("createdAt" AT TIME ZONE 'UTC')) on SGE —
-# serves the range scans; without one they are sequential scans (docs/profiles.md).
-_KEY_PREDICATE = re.compile(r"\b(WHERE|AND) id (>|<=) "
-                            r"(%\(\w+\)s|:\w+|\(SELECT watermark FROM checkpoint\))")
-_TIME_PREDICATE = r"\1 created_at \2 ('epoch'::timestamptz + (\3) * interval '1 microsecond')"
 
 
 def keyed_sql(text: str, relations: PlatformRelations = CONTRACT_RELATIONS) -> str:
-    """``text`` with its ledger-id comparisons (``WHERE id > …``, ``AND id <= …``) made on the
-    ledger's order under ``relations``: unchanged for ids, on created_at for time order."""
-    if relations.ledger_order == "id":
-        return text
-    return _KEY_PREDICATE.sub(_TIME_PREDICATE, text)
+    """``text`` with its ledger-id comparisons and journal lookups made on the ledger's order key
+    and journal key under ``relations`` (db/ledger_order.py); unchanged on the contract."""
+    return ledger_order.keyed_sql(text, relations)
 
 
 # -- the incremental forms of checks/ledger_balance.sql and checks/transaction_balance.sql ------
@@ -138,10 +131,8 @@ per_transaction AS (
 
 INCREMENTAL_TRANSACTION_BALANCE = f"""
 WITH touched AS (
-    SELECT DISTINCT transaction_id FROM platform.ledger_entries WHERE id > :watermark
-), {_unbalanced_of(
-    "SELECT * FROM platform.ledger_entries WHERE transaction_id IN "
-    "(SELECT transaction_id FROM touched)")}
+    {TOUCHED_JOURNALS} WHERE id > :watermark
+), {_unbalanced_of(f"SELECT * FROM platform.ledger_entries WHERE {OF_TOUCHED}")}
 SELECT transaction_id, program_id, currency, difference FROM unbalanced
 UNION ALL
 SELECT u.transaction_id, u.program_id, u.currency, u.difference
@@ -170,16 +161,14 @@ SET total_debits = t.total_debits + excluded.total_debits,
     fingerprint = t.fingerprint + excluded.fingerprint
 """
 
-_TOUCHED_BETWEEN = ("SELECT DISTINCT transaction_id FROM platform.ledger_entries "
-                    "WHERE id > %(low)s AND id <= %(high)s")
+_TOUCHED_BETWEEN = f"{TOUCHED_JOURNALS} WHERE id > %(low)s AND id <= %(high)s"
 
 _FORGET_TOUCHED = ("DELETE FROM recon.ledger_checkpoint_unbalanced WHERE transaction_id IN "
-                  f"({_TOUCHED_BETWEEN})")
+                   f"(SELECT transaction_id FROM ({_TOUCHED_BETWEEN}) AS touched)")
 
 _REJUDGE_TOUCHED = f"""
 WITH touched AS ({_TOUCHED_BETWEEN}), {_unbalanced_of(
-    "SELECT * FROM platform.ledger_entries WHERE id <= %(high)s AND transaction_id IN "
-    "(SELECT transaction_id FROM touched)")}
+    f"SELECT * FROM platform.ledger_entries WHERE id <= %(high)s AND {OF_TOUCHED}")}
 INSERT INTO recon.ledger_checkpoint_unbalanced (transaction_id, program_id, currency, difference)
 SELECT transaction_id, program_id, currency, difference FROM unbalanced
 """

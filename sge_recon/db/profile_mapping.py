@@ -18,11 +18,15 @@ class StatusMap:
     labels: dict[str, str]          # platform label -> contract value
     line: int
 
-    def sql(self) -> str:
+    def sql(self, enum: bool = False) -> str:
         """A CASE over the labels. A label added to the platform's enum after `db init` shows as
-        ``unmapped:<LABEL>``, never as NULL (a NULL status would hide the row from every check)."""
+        ``unmapped:<LABEL>``, never as NULL (a NULL status would hide the row from every check).
+        Over an enum (``enum``, known once db init has read the catalogue) the labels are compared
+        as the enum's own values (an OID comparison, its labels validated first), not as text:
+        a cast to text per row costs three times as much at 400 000 intents."""
+        source = f"({self.source})" if enum else f"({self.source})::text"
         whens = " ".join(f"WHEN {_literal(k)} THEN {_literal(v)}" for k, v in self.labels.items())
-        return f"(CASE ({self.source})::text {whens} ELSE 'unmapped:' || ({self.source})::text END)"
+        return f"(CASE {source} {whens} ELSE 'unmapped:' || ({self.source})::text END)"
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,14 @@ class TableMapping:
     where: str | None = None
     columns: tuple[Column, ...] = ()
     absent: str | None = None
+    # ledger_entries only: what orders the entries for the checkpoint ("created_at": their time;
+    # "cuid": the id, a cuid whose first 9 characters are its creation time, so that the
+    # platform's primary key serves the range scans), and the extra columns that identify a
+    # journal transaction one-to-one (so that the platform's own index on them serves lookups)
+    order: str = "created_at"
+    order_line: int = 0
+    journal_key: tuple[str, ...] = ()
+    journal_key_line: int = 0
 
 
 @dataclass(frozen=True)

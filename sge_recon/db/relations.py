@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from ..errors import ProfileError
+from .status_predicates import StatusLabels
+from .status_predicates import rewrite as rewrite_status_predicates
 
 PROFILE_SCHEMA = "recon_platform"  # sge-recon's own schema for a profile's contract-shaped views
 _REFERENCE = re.compile(r'(?<![\w."$])platform\.([A-Za-z_][A-Za-z0-9_]*)\b')
@@ -76,11 +78,21 @@ class PlatformRelations:
     # check name -> why this platform cannot support it although its tables are mapped
     limitations: dict[str, str] = field(default_factory=dict)
     # What orders the ledger for the incremental checkpoint (db/ledger_checkpoint.py): "id" (a
-    # bigint sequence: the contract platform) or "created_at" (a profile's platform, whose ids are
-    # its own, e.g. text cuids), the latter with a lag that bounds how far a row's time may lie
-    # before its transaction's start (client clocks, timestamps taken inside the transaction).
+    # bigint sequence: the contract platform), "created_at" (a profile's platform, whose ids are
+    # its own, e.g. text cuids) or "cuid" (the same time, read from the cuid id's time prefix, so
+    # that the platform's primary key serves the range scans); the latter two with a lag that
+    # bounds how far a row's time may lie before its transaction's start (client clocks,
+    # timestamps taken inside the transaction).
     ledger_order: str = "id"
     ledger_order_lag_seconds: int = 300
+    # Columns of ledger_entries that identify a journal transaction one-to-one (the profile's
+    # journal_key, e.g. ref_type, ref_id on SGE): the incremental checks look journals up by them,
+    # which the platform indexes, instead of by the computed transaction_id, which it cannot.
+    journal_key: tuple[str, ...] = ()
+    # The profile's status maps, (table, column, ((contract value, platform labels), …)): status
+    # predicates are rewritten onto the labels, which the platform has statistics and indexes
+    # for (db/status_predicates.py)
+    status_labels: StatusLabels = ()
     # the platform's queues outside PostgreSQL (None: the contract's jobs table, if any)
     queues: QueueDeclaration | None = None
     # which admin API the platform has (ADMIN_APIS)
@@ -89,7 +101,8 @@ class PlatformRelations:
     def __hash__(self) -> int:  # frozen + dict fields: hash what identifies the mapping
         return hash((self.profile, self.schema, tuple(sorted(self.absent.items())),
                      tuple(sorted(self.limitations.items())), self.ledger_order,
-                     self.ledger_order_lag_seconds, self.queues, self.admin_api))
+                     self.ledger_order_lag_seconds, self.journal_key, self.status_labels,
+                     self.queues, self.admin_api))
 
     def relation(self, table: str) -> str:
         """The quoted, schema-qualified relation of one contract table."""
@@ -116,6 +129,8 @@ class PlatformRelations:
 
 @lru_cache(maxsize=4096)
 def _resolve(relations: PlatformRelations, sql: str) -> str:
+    if relations.status_labels:
+        sql = rewrite_status_predicates(sql, relations.status_labels)
     return _REFERENCE.sub(lambda m: relations.relation(m.group(1)), sql)
 
 

@@ -135,7 +135,7 @@ def init_db(db: Database, profile=None, *, platform_ddl: Sequence[Path] = ()) ->
         from .ledger_checkpoint import align_checkpoint_order
 
         align_checkpoint_order(conn, "id" if profile is None or profile.is_contract
-                               else "created_at")
+                               else profile.tables["ledger_entries"].order)
         _apply_privileges(conn, report)
     return report
 

@@ -45,6 +45,9 @@ TOP_KEYS = {"profile", "description", "tables", "queues", "admin_api"}
 QUEUE_KEYS = {"kind", "settlement_queue", "queues", "prefix"}
 QUEUE_KINDS = ("bullmq",)
 TABLE_KEYS = {"from", "where", "columns", "absent"}
+# ledger_entries alone may say how its rows are ordered and found (docs/profiles.md, "Speed"):
+LEDGER_KEYS = {"order", "journal_key"}
+LEDGER_ORDERS = ("created_at", "cuid")
 MAP_KEYS = {"from", "map"}
 
 
@@ -145,7 +148,8 @@ def _queues(node: yaml.Node, path: Path) -> QueueDeclaration:
 
 def _table(table: str, node: yaml.Node, path: Path) -> TableMapping:
     line = node.start_mark.line + 1
-    keys = _mapping(node, path, f"tables.{table}", TABLE_KEYS, required=set())
+    allowed = TABLE_KEYS | (LEDGER_KEYS if table == "ledger_entries" else set())
+    keys = _mapping(node, path, f"tables.{table}", allowed, required=set())
     if "absent" in keys:
         extra = sorted(set(keys) - {"absent"})
         if extra:
@@ -167,10 +171,42 @@ def _table(table: str, node: yaml.Node, path: Path) -> TableMapping:
             f"{path}: line {columns_node.start_mark.line + 1}: tables.{table}.columns: no "
             f"expression for {', '.join(missing)}; the contract needs every column (write NULL "
             "with a cast, e.g. NULL::text, where the platform has nothing)")
+    mapped = tuple(_column(table, c, n, path) for c, n in columns.items())
     return TableMapping(
         table, line, source=_text(keys["from"], path, f"tables.{table}.from"),
         where=_text(keys["where"], path, f"tables.{table}.where") if "where" in keys else None,
-        columns=tuple(_column(table, c, n, path) for c, n in columns.items()))
+        columns=mapped, **_ledger_keys(keys, mapped, path))
+
+
+def _ledger_keys(keys: dict[str, yaml.Node], columns: tuple[Column, ...], path: Path) -> dict:
+    """``order`` and ``journal_key`` of tables.ledger_entries (shape only; db init checks them
+    against the rows)."""
+    out: dict[str, Any] = {}
+    if "order" in keys:
+        node = keys["order"]
+        order = _text(node, path, "tables.ledger_entries.order")
+        if order not in LEDGER_ORDERS:
+            raise ProfileError(f"{path}: line {node.start_mark.line + 1}: tables.ledger_entries."
+                               f"order: unknown order {order!r}; use {' or '.join(LEDGER_ORDERS)}")
+        out.update(order=order, order_line=node.start_mark.line + 1)
+    if "journal_key" in keys:
+        node = keys["journal_key"]
+        line = node.start_mark.line + 1
+        if not isinstance(node, yaml.SequenceNode) or not node.value:
+            raise ProfileError(f"{path}: line {line}: tables.ledger_entries.journal_key must be a "
+                               "non-empty list of the table's column names, e.g. [ref_type, ref_id]")
+        names = tuple(_text(n, path, "tables.ledger_entries.journal_key[]") for n in node.value)
+        known = {c.name for c in columns}
+        unknown = [n for n in names if n not in known]
+        if unknown or len(set(names)) != len(names):
+            raise ProfileError(f"{path}: line {line}: tables.ledger_entries.journal_key: "
+                               f"{', '.join(unknown) or 'a column named twice'} is not one of its "
+                               "columns; name columns of tables.ledger_entries.columns, once each")
+        if "transaction_id" in names:
+            raise ProfileError(f"{path}: line {line}: tables.ledger_entries.journal_key names "
+                               "the columns that transaction_id is made of, not transaction_id")
+        out.update(journal_key=names, journal_key_line=line)
+    return out
 
 
 def _column(table: str, name: str, node: yaml.Node, path: Path) -> Column:

@@ -1,0 +1,87 @@
+"""Status predicates on a profile's mapped statuses, rewritten to the platform's own labels.
+
+A profile maps a platform status (SGE: the enum ``"IntentStatus"``) to the contract's values with
+a CASE (profiles/model.py, ``StatusMap``). A predicate on the CASE — ``i.status = 'completed'`` —
+is opaque to PostgreSQL: it has no statistics for it (it guesses 0.5 % of the rows, and plans
+nested loops for the 97 % that match) and no index can serve it. The view therefore also carries
+the source itself, as ``<column>__label`` (profile_views.py), and :func:`rewrite` turns a predicate
+on the contract value into the same predicate on the labels that map to it::
+
+    i.status = 'completed'                    ->  i.status__label IN ('CONFIRMED')
+    status IN ('payment_pending', 'verifying') ->  status__label IN ('PENDING')
+    b.status NOT IN ('executed', 'rejected')  ->  b.status__label NOT IN ('COMPLETED', 'CANCELLED')
+
+Exact, NULLs included: the CASE gives a contract value only for its labels, ``unmapped:<label>``
+(equal to no contract value) for any other label and NULL for a NULL source, so "status is one of
+these values" is "the label is one of theirs" on every row. Values that no label maps to match no
+row and are dropped; a predicate left with none is not rewritten (the CASE still answers it).
+
+Only the simplest forms are rewritten: ``[<alias>.]<column> = | <> | != | IN | NOT IN`` plain
+string literals, where ``<alias>`` is the alias (or name) of a ``platform.<table>`` that maps that
+column, and a bare ``<column>`` only in a statement that reads one relation and nothing else. A
+rewrite can never silently change a result: ``<column>__label`` exists only on the profile's views,
+so a predicate taken for another relation's would fail loudly (column does not exist).
+"""
+
+from __future__ import annotations
+
+import re
+
+_KEYWORDS = {"where", "join", "left", "right", "inner", "full", "cross", "on", "group", "order",
+             "limit", "union", "window", "having", "using", "natural", "except", "intersect",
+             "offset", "fetch", "for", "returning", "set", "and", "or", "with", "select", "from",
+             "lateral", "tablesample", "as"}
+_REFERENCE = re.compile(r'(?<![\w."$])platform\.([A-Za-z_]\w*)\b(?:\s+(?:AS\s+)?([A-Za-z_]\w*))?',
+                        re.IGNORECASE)
+_RELATIONS = re.compile(r"\b(?:FROM|JOIN)\b", re.IGNORECASE)
+_NOT_A_RELATION = re.compile(r"\bextract\s*\(\s*\w+\s+FROM\b|\bDISTINCT\s+FROM\b", re.IGNORECASE)
+_ALONE = re.compile(r'(?<![\w."$])platform\.[A-Za-z_]\w*(?:\s+(?:AS\s+)?(?!(?:WHERE|GROUP|ORDER|'
+                    r'LIMIT)\b)[A-Za-z_]\w*)?\s*(?:\bWHERE\b|\bGROUP\b|\bORDER\b|\bLIMIT\b|\)|$)',
+                    re.IGNORECASE)
+_LITERALS = r"(\(\s*'[^']*'(?:\s*,\s*'[^']*')*\s*\)|'[^']*')"
+_OPERATOR = r"\s*(=|<>|!=|\bNOT\s+IN\b|\bIN\b)\s*"
+
+StatusLabels = tuple[tuple[str, str, tuple[tuple[str, tuple[str, ...]], ...]], ...]
+
+
+def rewrite(sql: str, status_labels: StatusLabels) -> str:
+    """``sql`` with its status predicates on ``platform.<table>`` relations made on the labels
+    (``status_labels``: (table, column, ((contract value, labels), …)) per status map)."""
+    references = [(m.group(1), m.group(2)) for m in _REFERENCE.finditer(sql)]
+    if not references:
+        return sql
+    maps = {(t, c): dict(values) for t, c, values in status_labels}
+    qualifiers: dict[str, str | None] = {}
+    for table, alias in references:
+        name = alias if alias and alias.lower() not in _KEYWORDS else table
+        qualifiers[name] = table if qualifiers.get(name, table) == table else None  # ambiguous
+    single = len(references) == 1 and _reads_one_relation(sql)
+    for column in sorted({c for _, c, _ in status_labels}):
+        pattern = re.compile(rf'(?<![\w."$])(?:([A-Za-z_]\w*)\.)?{re.escape(column)}\b'
+                             rf"{_OPERATOR}{_LITERALS}", re.IGNORECASE)
+
+        def on_labels(m: re.Match, column: str = column) -> str:
+            qualifier = m.group(1)
+            table = qualifiers.get(qualifier) if qualifier else \
+                (references[0][0] if single else None)
+            values = maps.get((table, column)) if table else None
+            if values is None:
+                return m.group(0)
+            literals = re.findall(r"'([^']*)'", m.group(3))
+            labels = [label for v in literals for label in values.get(v, ())]
+            if not labels:
+                return m.group(0)
+            negated = m.group(2).upper().startswith("NOT") or m.group(2) in ("<>", "!=")
+            target = f"{qualifier}.{column}__label" if qualifier else f"{column}__label"
+            quoted = ", ".join("'" + label.replace("'", "''") + "'"
+                               for label in dict.fromkeys(labels))
+            return f"{target} {'NOT IN' if negated else 'IN'} ({quoted})"
+
+        sql = pattern.sub(on_labels, sql)
+    return sql
+
+
+def _reads_one_relation(sql: str) -> bool:
+    """One FROM, no JOIN, and its one item the platform relation (no comma, no subquery)."""
+    relations = _RELATIONS.findall(_NOT_A_RELATION.sub("", sql))
+    return len(relations) == 1 and relations[0].upper() == "FROM" and bool(_ALONE.search(sql))
