@@ -69,7 +69,8 @@ def loose(module_db_url, exports_dir) -> tuple[str, Recon]:
     with psycopg.connect(module_db_url, autocommit=True) as conn:  # rows without a time too
         conn.execute("ALTER TABLE public.ledger_entries ALTER COLUMN created_at DROP NOT NULL")
     return module_db_url, Recon(settings_for(module_db_url, SAMPLE_ROWS=SAMPLE,
-                                             EXPORTS_DIR=exports_dir))
+                                             EXPORTS_DIR=exports_dir,
+                                             SGE_RECON_HOME=exports_dir.parent / "home"))
 
 
 def _fresh(url: str, exports_dir: Path) -> None:
@@ -234,7 +235,8 @@ def test_an_edited_check_makes_its_duckdb_form_stand_aside(db_url, tmp_path):
     shutil.copytree(ROOT / "checks", checks)
     sql = checks / "ledger_balance.sql"
     sql.write_text(sql.read_text().replace(">= :ledger_tolerance", ">= 0"))
-    recon = Recon(settings_for(db_url, CHECKS_DIR=checks, EXPORTS_DIR=tmp_path / "none"))
+    recon = Recon(settings_for(db_url, CHECKS_DIR=checks, EXPORTS_DIR=tmp_path / "none",
+                               SGE_RECON_HOME=tmp_path / "home"))
     run = recon.checks.run(only=list(SERVED), engine="duckdb", store=False).by_name()
     assert run["ledger_balance"].engine == "sql"
     assert "does not mirror" in run["ledger_balance"].details["columnar_fallback"]

@@ -249,7 +249,7 @@ class CheckService:
         def find():
             from ..exports.sweep import usable_months
 
-            return usable_months(self.settings.EXPORTS_DIR)
+            return usable_months(self.settings.EXPORTS_DIR, self.settings.SGE_RECON_HOME)
         return find
 
     def _store(self, run: RunResult, only: list[str] | None) -> None:

@@ -8,8 +8,11 @@ DuckDB engine sees exactly the rows the PostgreSQL engine would see. A month who
 since its export (an update, a delete, a late insert) is read live instead.
 
 The fingerprint is computed the same way on both sides: md5 of a canonical text of each row (the
-contract's nine columns, a unit separator between them, NULL as a record separator that plain
-values do not hold), summed as two 60-bit slices per month (order-independent, exact integers).
+six columns the ledger checks read, a unit separator between them, NULL as a record separator
+that plain values do not hold), its first 64 bits as a signed integer summed per month
+(order-independent, exact; PostgreSQL's numeric sum, DuckDB's HUGEINT): equal counts and fingerprints mean the same multiset of the rows as the checks see
+them. (Columns no served check reads — id, intent_id, created_at within the month — may differ
+without changing a result; ledger_tamper, which reads them, runs on PostgreSQL.)
 """
 
 from __future__ import annotations
@@ -28,34 +31,32 @@ from .connection import Database
 SWEEP_COLUMNS = ("program_id", "transaction_id", "account", "type", "amount", "currency")
 MONEY_TYPE = "decimal128(38, 6)"   # the contract's numeric(38,6), as the exporter writes it
 COPY_BLOCK = 1 << 20
+FINGERPRINT = 2   # the fingerprint's definition below; a change invalidates cached ones
 
 # PostgreSQL side: per UTC month of created_at within [lo, hi), the count and the fingerprint.
-_PG_ROW_TEXT = """concat_ws(chr(31), id::text, coalesce(program_id, chr(30)),
-        coalesce(transaction_id, chr(30)), coalesce(intent_id, chr(30)),
-        coalesce(account, chr(30)), coalesce(type, chr(30)), coalesce(amount::text, chr(30)),
-        coalesce(currency, chr(30)),
-        coalesce(((extract(epoch FROM created_at) * 1000000)::bigint)::text, chr(30)))"""
+_PG_ROW_TEXT = """concat_ws(chr(31), coalesce(program_id, chr(30)),
+        coalesce(transaction_id, chr(30)), coalesce(account, chr(30)), coalesce(type, chr(30)),
+        coalesce(amount::text, chr(30)), coalesce(currency, chr(30)))"""
 _PG_MONTHS = f"""
 SELECT to_char(date_trunc('month', created_at AT TIME ZONE 'UTC'), 'YYYY-MM') AS period,
        count(*) AS entries,
-       sum(('x' || substr(h, 1, 15))::bit(60)::bigint) AS h1,
-       sum(('x' || substr(h, 16, 15))::bit(60)::bigint) AS h2
-FROM (SELECT created_at, md5({_PG_ROW_TEXT}) AS h
+       -- the text-to-bit cast costs more than md5: one cast of the first 64 bits, not two slices
+       sum(('x' || md5({_PG_ROW_TEXT}))::bit(64)::bigint) AS h
+FROM (SELECT created_at, program_id, transaction_id, account, type, amount, currency
       FROM platform.ledger_entries
       WHERE created_at >= %(lo)s AND created_at < %(hi)s) AS hashed
 GROUP BY 1"""
 
 # DuckDB side: the same text, the same slices, over one Parquet file.
-_DUCK_ROW_TEXT = """concat_ws(chr(31), id::VARCHAR, coalesce(program_id, chr(30)),
-        coalesce(transaction_id, chr(30)), coalesce(intent_id, chr(30)),
-        coalesce(account, chr(30)), coalesce("type", chr(30)),
-        coalesce(amount::VARCHAR, chr(30)), coalesce(currency, chr(30)),
-        coalesce(epoch_us(created_at)::VARCHAR, chr(30)))"""
+_DUCK_ROW_TEXT = """concat_ws(chr(31), coalesce(program_id, chr(30)),
+        coalesce(transaction_id, chr(30)), coalesce(account, chr(30)), coalesce("type", chr(30)),
+        coalesce(amount::VARCHAR, chr(30)), coalesce(currency, chr(30)))"""
 _DUCK_FILE = f"""
 SELECT count(*) AS entries,
-       coalesce(sum(('0x' || substr(h, 1, 15))::BIGINT::HUGEINT), 0) AS h1,
-       coalesce(sum(('0x' || substr(h, 16, 15))::BIGINT::HUGEINT), 0) AS h2
-FROM (SELECT md5({_DUCK_ROW_TEXT}) AS h FROM read_parquet(?))"""
+       coalesce(sum(CASE WHEN u >= 9223372036854775808 THEN u::HUGEINT - 18446744073709551616
+                         ELSE u::HUGEINT END), 0) AS h
+FROM (SELECT ('0x' || substr(md5({_DUCK_ROW_TEXT}), 1, 16))::UBIGINT AS u
+      FROM read_parquet(?))"""
 
 _COLLATION = """
 SELECT coalesce(c.collname, d.datcollate) AS collation, d.datcollate, d.datlocprovider
@@ -94,7 +95,7 @@ class MonthFile:
     start: datetime
     end: datetime
     path: Path
-    fingerprint: tuple[int, int, int]      # entries, h1, h2
+    fingerprint: tuple[int, int]           # entries, sum of the rows' 64-bit hashes
 
 
 @dataclass
@@ -111,13 +112,13 @@ class LiveLedger:
     fetch_seconds: dict[str, float] = field(default_factory=dict)
 
 
-def file_fingerprint(path: Path) -> tuple[int, int, int]:
+def file_fingerprint(path: Path) -> tuple[int, int]:
     import duckdb
 
     con = duckdb.connect(":memory:")
     try:
-        entries, h1, h2 = con.execute(_DUCK_FILE, [str(path)]).fetchone()
-        return int(entries), int(h1), int(h2)
+        entries, h = con.execute(_DUCK_FILE, [str(path)]).fetchone()
+        return int(entries), int(h)
     finally:
         con.close()
 
@@ -128,6 +129,12 @@ def parquet_money_type(path: Path) -> str | None:
 
     schema = pq.read_schema(path)
     return str(schema.field("amount").type) if "amount" in schema.names else None
+
+
+def parquet_rows(path: Path) -> int:
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(path).metadata.num_rows
 
 
 def read_live(db: Database, months: list[MonthFile]) -> LiveLedger:
@@ -171,9 +178,9 @@ def _prove(conn, months: list[MonthFile]) -> tuple[list[MonthFile], list[str]]:
     if not months:
         return [], []
     lo, hi = min(m.start for m in months), max(m.end for m in months)
-    live = {r["period"]: (int(r["entries"]), int(r["h1"]), int(r["h2"]))
+    live = {r["period"]: (int(r["entries"]), int(r["h"]))
             for r in conn.execute(_PG_MONTHS, {"lo": lo, "hi": hi})}
-    proven = [m for m in months if live.get(m.period, (0, 0, 0)) == m.fingerprint]
+    proven = [m for m in months if live.get(m.period, (0, 0)) == m.fingerprint]
     return proven, [m.period for m in months if m not in proven]
 
 
@@ -190,7 +197,7 @@ def _tail(conn, covered: list[tuple[datetime, datetime]]):
     cur = conn.cursor()
     with cur.copy(f"COPY (SELECT {names} FROM platform.ledger_entries WHERE {where}) "
                   "TO STDOUT (FORMAT csv)", params) as copy:
-        stream = _CopyStream(copy)
+        stream = _CopyStream(_copy_blocks(copy))
         if stream.empty():
             return schema.empty_table()
         reader = pcsv.open_csv(
@@ -221,12 +228,49 @@ def _outside(covered: list[tuple[datetime, datetime]]) -> tuple[str, list[Any]]:
     return "(" + " OR ".join(parts) + ")", params
 
 
-class _CopyStream(io.RawIOBase):
-    """A file-like view of a COPY's output for the pyarrow CSV reader."""
+def _copy_blocks(copy, block_bytes: int = COPY_BLOCK) -> Iterator[bytes]:
+    """A started ``COPY … TO STDOUT``'s rows joined into blocks of about ``block_bytes``, read
+    straight from libpq (psycopg's iteration runs a generator per row, as costly as the copy
+    itself); the socket is waited on with ``select`` (GIL released) when dry."""
+    import select
 
-    def __init__(self, copy):
-        self._blocks: Iterator[bytes] = (bytes(b) for b in copy)
-        self._pending = b""
+    import psycopg
+    from psycopg.generators import fetch_many
+    from psycopg.pq import ExecStatus
+
+    pgconn = copy.connection.pgconn
+    get_copy_data, consume_input = pgconn.get_copy_data, pgconn.consume_input
+    rows: list[bytes] = []
+    size = 0
+    while True:
+        nbytes, data = get_copy_data(1)
+        if nbytes > 0:
+            rows.append(data)
+            size += nbytes
+            if size >= block_bytes:
+                yield b"".join(rows)
+                rows.clear()
+                size = 0
+        elif nbytes == 0:
+            select.select([pgconn.socket], [], [])
+            consume_input()
+        elif nbytes == -1:
+            break
+        else:
+            raise psycopg.OperationalError(pgconn.get_error_message())
+    results = copy.connection.wait(fetch_many(pgconn))
+    if len(results) != 1 or results[0].status != ExecStatus.COMMAND_OK:
+        raise psycopg.OperationalError("the COPY of the live ledger did not complete")
+    if rows:
+        yield b"".join(rows)
+
+
+class _CopyStream(io.RawIOBase):
+    """A file-like view of COPY blocks for the pyarrow CSV reader."""
+
+    def __init__(self, blocks: Iterator[bytes]):
+        self._blocks = blocks
+        self._pending = memoryview(b"")
 
     def readable(self) -> bool:
         return True
@@ -237,7 +281,7 @@ class _CopyStream(io.RawIOBase):
             block = next(self._blocks, None)
             if block is None:
                 return True
-            self._pending = block
+            self._pending = memoryview(block)
         return False
 
     def readinto(self, buffer) -> int:
@@ -245,10 +289,10 @@ class _CopyStream(io.RawIOBase):
             block = next(self._blocks, None)
             if block is None:
                 return 0
-            self._pending = block
+            self._pending = memoryview(block)
         n = min(len(buffer), len(self._pending))
         buffer[:n] = self._pending[:n]
-        self._pending = self._pending[n:]
+        self._pending = self._pending[n:]  # a view: no copy of the rest
         return n
 
 
@@ -272,15 +316,9 @@ class ColumnarSweep:
             files = ", ".join("'" + str(m.path).replace("'", "''") + "'" for m in live.proven)
             parts.insert(0, f"SELECT {names} FROM read_parquet([{files}])")
         self.con.execute("CREATE VIEW ledger_entries AS " + " UNION ALL ".join(parts))
-        self.con.execute("CREATE TABLE commission_totals (affiliate_id VARCHAR, "
-                         "total DECIMAL(38, 6))")
         self._commissions_fit = all(_fits(total) for _, total in live.commission_totals)
-        try:
-            if live.commission_totals:
-                self.con.executemany("INSERT INTO commission_totals VALUES (?, ?::DECIMAL(38, 6))",
-                                     [list(r) for r in live.commission_totals])
-        except duckdb.Error:
-            self._commissions_fit = False  # a total beyond 38 digits: commission_ledger can't
+        totals = _commission_table(live.commission_totals if self._commissions_fit else [])
+        self.con.register("commission_totals", totals)
 
     def close(self) -> None:
         self.con.close()
@@ -313,6 +351,14 @@ class ColumnarSweep:
         except duckdb.Error as exc:
             raise SweepQueryError(_first_line(exc)) from None
         return int(count), rows
+
+
+def _commission_table(totals: list[tuple[str | None, str | None]]):
+    import pyarrow as pa
+
+    return pa.table({"affiliate_id": pa.array([a for a, _ in totals], pa.string()),
+                     "total": pa.array([None if t is None else Decimal(t) for _, t in totals],
+                                       pa.decimal128(38, 6))})
 
 
 def _fits(total: str | None) -> bool:
