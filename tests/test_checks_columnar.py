@@ -245,3 +245,28 @@ def test_an_edited_check_makes_its_duckdb_form_stand_aside(db_url, tmp_path):
 
 def test_amounts_list_is_shared_with_the_fused_tests():
     assert HUGE in AMOUNTS
+
+
+def test_failing_rows_in_a_non_byte_order_collation_are_sorted_by_postgresql(loose, exports_dir):
+    """DuckDB sorts text by bytes: where a ledger column sorts by another collation, a check with
+    failing rows takes them (and their order) from PostgreSQL; a passing check stays in DuckDB."""
+    url, recon = loose
+    _fresh(url, exports_dir)
+    with psycopg.connect(url, autocommit=True) as conn:
+        found = conn.execute("SELECT collname FROM pg_collation WHERE collprovider = 'i' "
+                             "AND collname IN ('und-x-icu', 'en-x-icu') LIMIT 1").fetchone()
+        if found is None:
+            pytest.skip("this PostgreSQL has no ICU collation")
+        conn.execute(f'ALTER TABLE public.ledger_entries ALTER COLUMN transaction_id TYPE text '
+                     f'COLLATE "{found[0]}"')
+        try:
+            _write(conn, [("B1", "p1", "USD", "treasury", Decimal("5"), False, []),
+                          ("a1", "p1", "USD", "treasury", Decimal("5"), False, [])])
+            duck = _compare(recon)
+        finally:
+            conn.execute('ALTER TABLE public.ledger_entries ALTER COLUMN transaction_id TYPE text '
+                         'COLLATE "default"')
+    assert duck["transaction_balance"].engine == "sql"
+    assert "collation" in duck["transaction_balance"].details["columnar_fallback"]
+    assert [r["transaction_id"] for r in duck["transaction_balance"].rows] == ["a1", "B1"]
+    assert duck["journal_single_program"].engine == "duckdb"  # nothing to order: no rows

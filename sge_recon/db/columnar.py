@@ -59,11 +59,14 @@ FROM (SELECT ('0x' || substr(md5({_DUCK_ROW_TEXT}), 1, 16))::UBIGINT AS u
       FROM read_parquet(?))"""
 
 _COLLATION = """
-SELECT coalesce(c.collname, d.datcollate) AS collation, d.datcollate, d.datlocprovider
+SELECT d.datcollate, d.datlocprovider,
+       array(SELECT DISTINCT c.collname::text
+             FROM pg_attribute a JOIN pg_collation c ON c.oid = a.attcollation
+             WHERE a.attrelid IN (to_regclass('platform.ledger_entries'),
+                                  to_regclass('platform.commissions'))
+               AND a.attnum > 0 AND NOT a.attisdropped AND c.collname <> 'default'
+            ) AS column_collations
 FROM pg_database d
-LEFT JOIN pg_attribute a ON a.attrelid = to_regclass('platform.ledger_entries')
-     AND a.attname = 'transaction_id'
-LEFT JOIN pg_collation c ON c.oid = a.attcollation AND c.collname <> 'default'
 WHERE d.datname = current_database()"""
 # collations whose text order is the byte order of UTF-8 (what DuckDB sorts by)
 BYTEWISE = frozenset({"C", "POSIX", "C.UTF-8", "C.utf8", "ucs_basic", "pg_c_utf8"})
@@ -149,7 +152,7 @@ def read_live(db: Database, months: list[MonthFile]) -> LiveLedger:
     timings: dict[str, float] = {}
     conn = db.connect(read_only=True)
     try:
-        conn.isolation_level = 3  # psycopg IsolationLevel.REPEATABLE_READ (one snapshot)
+        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ  # one snapshot
         with conn.transaction():
             conn.execute("SET LOCAL TimeZone = 'UTC'")
             clock = time.perf_counter()
@@ -168,9 +171,12 @@ def read_live(db: Database, months: list[MonthFile]) -> LiveLedger:
                                f"(amount decimal(38,6)): {_first_line(exc)}") from None
     finally:
         conn.close()
-    collation = (row or {}).get("collation") or "unknown"
-    bytewise = collation in BYTEWISE or ((row or {}).get("datlocprovider") == "b"
-                                         and (row or {}).get("datcollate") in BYTEWISE)
+    row = row or {}
+    # the text order of the database (libc or builtin provider; ICU never sorts by bytes) and
+    # of any column that names its own collation
+    collations = [row.get("datcollate") or "unknown", *(row.get("column_collations") or [])]
+    bytewise = row.get("datlocprovider") in ("c", "b") and all(c in BYTEWISE for c in collations)
+    collation = ", ".join(c for c in collations if c not in BYTEWISE) or collations[0]
     return LiveLedger(proven, changed, tail, totals, bytewise, collation, timings)
 
 
