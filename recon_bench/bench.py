@@ -193,7 +193,7 @@ def _columnar_figure(recon: "Recon", floor_s: float, context: dict) -> Figure:
     fallen = sorted(n for n, e in t.engines.items() if e != "duckdb")
     return Figure(
         f"columnar sweep: {len(t.checks)} ledger checks, --engine duckdb", t.duckdb_s, "s",
-        "balance", t.duckdb_s / floor_s, "faster than PostgreSQL", t.duckdb_s < t.postgres_s,
+        "balance", t.duckdb_s / floor_s, "faster than the SQL engine", t.duckdb_s < t.postgres_s,
         f"PostgreSQL (SQL engine) {t.postgres_s:.2f} s, duckdb/PostgreSQL "
         f"{t.duckdb_s / t.postgres_s:.2f}; {len(sweep.get('exports') or [])} months from "
         f"Parquet, {sweep.get('live_rows', 0):,} live rows; {prep}; on PostgreSQL: "
