@@ -270,3 +270,42 @@ def test_failing_rows_in_a_non_byte_order_collation_are_sorted_by_postgresql(loo
     assert "collation" in duck["transaction_balance"].details["columnar_fallback"]
     assert [r["transaction_id"] for r in duck["transaction_balance"].rows] == ["a1", "B1"]
     assert duck["journal_single_program"].engine == "duckdb"  # nothing to order: no rows
+
+
+def test_the_cli_runs_the_duckdb_engine(cli_env, tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    env = {**cli_env, "EXPORTS_DIR": str(tmp_path / "exports")}
+    done = subprocess.run([sys.executable, "-m", "sge_recon", "check", "--engine", "duckdb",
+                           "--only", "ledger_balance,ledger_tamper", "--format", "json"],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert [c["status"] for c in out["checks"]] == ["pass", "pass"]
+    wrong = subprocess.run([sys.executable, "-m", "sge_recon", "check", "--engine", "duck"],
+                           capture_output=True, text=True, env=env, timeout=120)
+    assert wrong.returncode != 0 and "duckdb" in wrong.stderr
+
+
+def test_the_nightly_run_can_use_the_duckdb_engine(db_url, tmp_path):
+    from sge_recon.scheduling import ManualClock, Scheduler, default_jobs
+
+    recon = Recon(settings_for(db_url, DAILY_CHECK_ENGINE="duckdb",
+                               EXPORTS_DIR=tmp_path / "exports", SGE_RECON_HOME=tmp_path / "h"))
+    daily = [s for s in default_jobs() if s.name == "daily_reconciliation"]
+    now = datetime.now(timezone.utc).replace(hour=3, minute=0, second=0, microsecond=0)
+    [outcome] = Scheduler(recon, daily, ManualClock(now)).tick()
+    assert outcome.status == "succeeded", outcome.error
+    assert outcome.details["engine"] == "duckdb"
+    engines = {c.name: c.engine for c in recon.checks.latest().checks}
+    assert engines["transaction_balance"] == "duckdb" and engines["stuck_intents"] == "sql"
+
+
+def test_an_unknown_daily_engine_is_refused_at_start():
+    from sge_recon.config import Settings
+    from sge_recon.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="DAILY_CHECK_ENGINE"):
+        Settings.load(env={"DAILY_CHECK_ENGINE": "duck"})
