@@ -121,6 +121,8 @@ def run_bench(recon: "Recon", *, entries: int, seed: int = 42, gx: bool = True,
         f"sum of raw queries {checks.raw_sum_ms / 1000:.2f} s, suite/raw {checks.ratio:.2f}"))
     result.context["checks"] = [asdict(t) for t in checks.checks]
     result.figures.extend(_fused_figures(recon, floor_s, suite_s, result.context))
+    progress("columnar engine: the ledger checks in DuckDB over the exports vs PostgreSQL …")
+    result.figures.append(_columnar_figure(recon, floor_s, result.context))
     if checks.gx_suite_ms is not None:
         gx_s = checks.gx_suite_ms / 1000
         result.figures.append(Figure(
@@ -177,6 +179,26 @@ def _fused_figures(recon: "Recon", floor_s: float, suite_s: float,
             f"the pass ran: {'yes' if t.used else 'NO'}, same results: "
             f"{'yes' if t.same_results else 'NO'}"))
     return figures
+
+
+def _columnar_figure(recon: "Recon", floor_s: float, context: dict) -> Figure:
+    """Issue 18.3: `check --engine duckdb` against the SQL engine on the same ledger checks."""
+    from .columnar_bench import bench_columnar
+
+    t = bench_columnar(recon, Path(recon.settings.SGE_RECON_HOME) / "bench-exports")
+    context["columnar"] = asdict(t)
+    sweep = t.sweep
+    prep = ", ".join(f"{k.removesuffix('_s')} {v:.2f} s"
+                     for k, v in (sweep.get("seconds") or {}).items())
+    fallen = sorted(n for n, e in t.engines.items() if e != "duckdb")
+    return Figure(
+        f"columnar sweep: {len(t.checks)} ledger checks, --engine duckdb", t.duckdb_s, "s",
+        "balance", t.duckdb_s / floor_s, "faster than the SQL engine", t.duckdb_s < t.postgres_s,
+        f"PostgreSQL (SQL engine) {t.postgres_s:.2f} s, duckdb/PostgreSQL "
+        f"{t.duckdb_s / t.postgres_s:.2f}; {len(sweep.get('exports') or [])} months from "
+        f"Parquet, {sweep.get('live_rows', 0):,} live rows; {prep}; on PostgreSQL: "
+        f"{', '.join(fallen) or 'none'}; same results: {'yes' if t.same_results else 'NO'}; "
+        f"exports written {t.export_s:.1f} s (not timed)")
 
 
 def _export_figures(recon: "Recon", work: Path | None, context: dict) -> list[Figure]:

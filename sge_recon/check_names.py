@@ -24,5 +24,6 @@ AFFILIATE_TREE = "affiliate_tree"
 COMMISSION_ACCURACY = "commission_accuracy"
 SETTLEMENT_CHAIN_MATCH = "settlement_chain_match"
 COMMISSION_LEDGER = "commission_ledger"
+JOURNAL_SINGLE_PROGRAM = "journal_single_program"
 
 REFERENCED = frozenset(v for k, v in dict(globals()).items() if k.isupper() and isinstance(v, str))

@@ -25,6 +25,9 @@ CONFIG_FILE_ENV = "SGE_RECON_CONFIG"
 DEFAULT_CONFIG_FILE = "sge-recon.toml"
 
 
+CHECK_ENGINES = ("sql", "gx", "duckdb")  # sge-recon check --engine; DAILY_CHECK_ENGINE
+
+
 def _setting(default: Any, help: str, *, secret: bool = False, minimum: float | None = None) -> Any:
     return field(default=default, metadata={"help": help, "secret": secret, "minimum": minimum})
 
@@ -175,6 +178,12 @@ class Settings:
         "ledger_tamper, commission_ledger, journal_single_program) as one pass over the ledger "
         "(checks/fused/ledger_pass.sql; same results). Off by default: measured slower at 2 M "
         "entries and only slightly faster at 10 M on 2 cores (`sge-recon bench` prints both).")
+    DAILY_CHECK_ENGINE: str = _setting(
+        "gx", "Engine of the scheduler's daily full reconciliation: gx (the catalogue as a Great "
+        "Expectations suite), sql (plain PostgreSQL) or duckdb (the full-history ledger checks "
+        "in DuckDB over the verified audit exports in EXPORTS_DIR plus the live entries no "
+        "export covers; same results, for ledgers where the daily run gets long; the other "
+        "checks on PostgreSQL). Any engine that cannot run falls back to sql for that night.")
     SUSPENSE_ACCOUNT: str = _setting(
         "suspense", "The ledger account a one-sided correction is posted against (the missing leg "
         "of an unbalanced transaction waits there until finance explains it).")
@@ -269,6 +278,9 @@ class Settings:
             raise ConfigError("LEDGER_TOLERANCE", f"must be greater than 0 (e.g. 0.01), got "
                                                   f"{self.LEDGER_TOLERANCE}: at 0 every balanced "
                                                   "program would fail ledger_balance")
+        if self.DAILY_CHECK_ENGINE not in CHECK_ENGINES:
+            raise ConfigError("DAILY_CHECK_ENGINE", f"must be one of {', '.join(CHECK_ENGINES)}, "
+                                                    f"got {self.DAILY_CHECK_ENGINE!r}")
         self._validate_oidc()
         keys = [k for k in ("PAYOUT_APPROVER_1", "PAYOUT_APPROVER_2") if getattr(self, k)]
         if len(keys) == 2 and self.PAYOUT_APPROVER_1 == self.PAYOUT_APPROVER_2:

@@ -216,7 +216,7 @@ def load_fused(directory: Path, definitions: list[CheckDefinition],
     by_name = {d.name: d for d in definitions}
     for name, names in members.items():
         sql, problem = _read_sql(files[name], {**params, **{p: 0 for p in FUSED_PARAMS}})
-        problem = problem or _stale_member(files[name], [by_name[n] for n in names])
+        problem = problem or stale_mirror(files[name], [by_name[n] for n in names])
         out.append(FusedQuery(name=name, sql=sql, members=tuple(names), path=files[name],
                               problem=problem))
     return out
@@ -225,11 +225,12 @@ def load_fused(directory: Path, definitions: list[CheckDefinition],
 _MIRRORS = re.compile(r"^--\s+([a-z][a-z0-9_]*)\s+sha256:([0-9a-f]{64})\s*$", re.MULTILINE)
 
 
-def _stale_member(path: Path, members: list[CheckDefinition]) -> str | None:
-    """Why the fused query no longer mirrors its members, or None. The file lists each member's
-    .sql as ``--   <name> sha256:<hex>``; a member whose file differs (edited since the fused
-    query was written) makes the fused query stand aside, so that a check's own .sql always
-    decides its result."""
+def stale_mirror(path: Path, members: list[CheckDefinition]) -> str | None:
+    """Why the file at ``path`` (a fused query, or a check's DuckDB form under checks/duckdb/) no
+    longer mirrors its members, or None. The file lists each member's .sql as
+    ``--   <name> sha256:<hex>``; a member whose file differs (edited since the mirror was
+    written) makes the mirror stand aside, so that a check's own .sql always decides its
+    result."""
     try:
         declared = dict(_MIRRORS.findall(path.read_text(encoding="utf-8")))
     except (OSError, UnicodeDecodeError) as exc:

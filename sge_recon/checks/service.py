@@ -30,7 +30,7 @@ from .model import (
 )
 from .params import check_params
 
-ENGINES = ("sql", "gx")
+ENGINES = ("sql", "gx", "duckdb")
 
 
 class UnknownCheckRequest(UsageError):
@@ -113,13 +113,16 @@ class CheckService:
         DatabaseUnavailable when the database cannot be reached at all (the run cannot complete).
         """
         if engine not in ENGINES:
-            raise UnknownCheckRequest(f"unknown engine {engine!r}; use sql or gx")
+            raise UnknownCheckRequest(f"unknown engine {engine!r}; use sql, gx or duckdb")
         definitions = self.select(only, fast_only)
         started_at = datetime.now(timezone.utc)
         deadline = None if budget_seconds is None else time.monotonic() + budget_seconds
         self.db.connect().close()  # unreachable database: fail the run now, clearly
         from . import incremental
 
+        # DuckDB serves the full sweep only; the per-minute run is the incremental SQL run
+        if (fast_only or incremental_forms) and engine == "duckdb":
+            engine = "sql"
         per_minute = (fast_only or incremental_forms) and engine == "sql"
         if per_minute:
             # the per-minute run moves the watermark first; a live read (incremental_forms)
@@ -129,7 +132,8 @@ class CheckService:
         definitions = incremental.keyed(definitions, self.db.relations)
         # the full SQL run takes the ledger checks from one pass (checks/fused/); the per-minute
         # run has its incremental forms, GX runs every check's own expectation
-        fused = [] if per_minute or engine != "sql" or not self.settings.FUSED_LEDGER_PASS else \
+        fused = [] if per_minute or engine not in ("sql", "duckdb") or \
+            not self.settings.FUSED_LEDGER_PASS else \
             incremental.keyed_fused(self.fused(), self.db.relations)
         runnable, unavailable = self._split_unavailable(definitions)
         runnable, queued = self._split_queue_measured(runnable)
@@ -252,8 +256,21 @@ class CheckService:
         from .sql_engine import run_sql_checks
 
         fused = [replace(f, sql=relations.resolve(f.sql)) for f in fused or []]
+        if engine == "duckdb":
+            from .columnar_engine import run_columnar_checks
+
+            return run_columnar_checks(definitions, db, self.params, self.settings.SAMPLE_ROWS,
+                                       self.settings.checks_dir, self._exports_finder(), fused)
         return run_sql_checks(definitions, db, self.params, self.settings.SAMPLE_ROWS, deadline,
                               fused)
+
+    def _exports_finder(self):
+        """The verified audit exports under EXPORTS_DIR, for the columnar engine."""
+        def find():
+            from ..exports.sweep import usable_months
+
+            return usable_months(self.settings.EXPORTS_DIR, self.settings.SGE_RECON_HOME)
+        return find
 
     def _store(self, run: RunResult, only: list[str] | None) -> None:
         store.store_run(self.db, {

@@ -13,9 +13,13 @@ from ..errors import UsageError
 @click.option("--only", metavar="A,B", help="Run only these checks (comma-separated names).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               show_default=True, help="table for people, json (DESIGN §5) for programs.")
-@click.option("--engine", type=click.Choice(["sql", "gx"]), default="sql", show_default=True,
+@click.option("--engine", type=click.Choice(["sql", "gx", "duckdb"]), default="sql",
+              show_default=True,
               help="sql: plain PostgreSQL (fast). gx: the same SQL as a Great Expectations "
-                   "suite (slower; imports GX).")
+                   "suite (slower; imports GX). duckdb: the full-history ledger checks in DuckDB "
+                   "over the verified audit exports' Parquet (EXPORTS_DIR) plus the entries no "
+                   "export covers, read live from PostgreSQL; same results, each check says "
+                   "which engine produced it; the other checks run on PostgreSQL.")
 @click.option("--fast", "fast_only", is_flag=True,
               help="Only the checks marked fast (the per-minute alerting set).")
 @click.option("--no-store", is_flag=True, help="Do not record the run in the recon schema.")

@@ -88,16 +88,20 @@ def monitor(ctx: JobContext) -> dict[str, Any]:
 
 # -- daily ----------------------------------------------------------------------------------------
 def daily_reconciliation(ctx: JobContext) -> dict[str, Any]:
-    """The full catalogue through GX. If GX itself cannot run, the same checks run through SQL so
-    the night still has a stored reconciliation, and the job is recorded failed to say so."""
+    """The full catalogue through DAILY_CHECK_ENGINE (GX by default; duckdb for a long ledger).
+    If that engine itself cannot run, the same checks run through SQL so the night still has a
+    stored reconciliation, and the job is recorded failed to say so."""
     services = ctx.services
-    gx_error = None
+    engine = services.settings.DAILY_CHECK_ENGINE
+    engine_error = None
     try:
-        run = services.checks.run(engine="gx", trigger="scheduler")
+        run = services.checks.run(engine=engine, trigger="scheduler")
     except DatabaseUnavailable:
         raise  # nothing can run: recorded failed, retried at the next slot
     except (ReconError, ImportError) as exc:
-        gx_error = _text(exc)
+        if engine == "sql":
+            raise
+        engine_error = _text(exc)
         run = services.checks.run(engine="sql", trigger="scheduler")
     details: dict[str, Any] = {
         "run_id": run.run_id, "engine": run.engine, "status": run.status,
@@ -107,8 +111,8 @@ def daily_reconciliation(ctx: JobContext) -> dict[str, Any]:
     details["incidents"] = evaluation.summary()
     details["alerts"] = services.incidents.deliver_pending(ctx.now).summary()
     details["pruned_samples"] = ops.prune_metric_samples(services.db, ctx.now - SAMPLE_RETENTION)
-    if gx_error:
-        raise JobFailed(f"the GX engine failed ({gx_error}); the SQL engine ran instead "
+    if engine_error:
+        raise JobFailed(f"the {engine} engine failed ({engine_error}); the SQL engine ran instead "
                         f"(run {run.run_id})", details)
     return details
 

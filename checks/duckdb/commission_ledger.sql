@@ -1,0 +1,18 @@
+-- DuckDB form of checks/commission_ledger.sql for the columnar engine (see ledger_balance.sql
+-- beside it): the commission totals per affiliate come from PostgreSQL (commission_totals, the
+-- same snapshot as the live tail), the ledger's credits to 'affiliate:<id>' from ledger_entries.
+-- It mirrors:
+--   commission_ledger sha256:6855f6f47a17d834e4f164b5d27d9f2e446eeb403161c7725706d85677cc480d
+WITH ledger_totals AS (
+    SELECT substr(account, length('affiliate:') + 1) AS affiliate_id, sum(amount) AS total
+    FROM ledger_entries
+    WHERE "type" = 'credit' AND account LIKE 'affiliate:%' AND account NOT LIKE 'affiliate:%:%'
+    GROUP BY account
+)
+SELECT coalesce(c.affiliate_id, l.affiliate_id) AS affiliate_id,
+       round(coalesce(c.total, 0), 6) AS commissions_total,
+       round(coalesce(l.total, 0), 6) AS ledger_total
+FROM commission_totals c
+FULL JOIN ledger_totals l ON l.affiliate_id = c.affiliate_id
+WHERE coalesce(c.total, 0) <> coalesce(l.total, 0)
+ORDER BY 1

@@ -1,0 +1,17 @@
+-- DuckDB form of checks/ledger_balance.sql for the columnar engine (`check --engine duckdb`),
+-- over the view ledger_entries (proven exported months + the live tail). Same columns, order,
+-- rounding and NULL handling; a sum beyond DECIMAL(38) raises and the check runs on PostgreSQL.
+-- It mirrors (when the PostgreSQL file changes, this one stands aside until brought in line):
+--   ledger_balance sha256:36641be980d9903f78787dd23c4b8e3d35a058f1ad9b7626fb829a179e5b16ed
+SELECT program_id,
+       currency,
+       round(coalesce(sum(amount) FILTER (WHERE "type" = 'debit'), 0), 6)  AS total_debits,
+       round(coalesce(sum(amount) FILTER (WHERE "type" = 'credit'), 0), 6) AS total_credits,
+       round(coalesce(sum(amount) FILTER (WHERE "type" = 'debit'), 0)
+             - coalesce(sum(amount) FILTER (WHERE "type" = 'credit'), 0), 6) AS difference
+FROM ledger_entries
+GROUP BY program_id, currency
+HAVING abs(coalesce(sum(amount) FILTER (WHERE "type" = 'debit'), 0)
+           - coalesce(sum(amount) FILTER (WHERE "type" = 'credit'), 0)) >= $ledger_tolerance
+ORDER BY abs(coalesce(sum(amount) FILTER (WHERE "type" = 'debit'), 0)
+             - coalesce(sum(amount) FILTER (WHERE "type" = 'credit'), 0)) DESC, program_id, currency
