@@ -29,6 +29,10 @@ class ControlTotals:
     def __init__(self) -> None:
         self._by_key: dict[tuple[str, str], Totals] = {}
 
+    def clear(self) -> None:
+        """Forget what was added (a table that is read again from its start)."""
+        self._by_key.clear()
+
     def add_table(self, table: "pa.Table") -> None:
         """Add one row group of ledger entries (one small group-by per row group)."""
         if table.num_rows == 0:
