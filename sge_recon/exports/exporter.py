@@ -9,6 +9,7 @@ refused, or with ``force`` renamed aside to ``<period>.replaced-<UTC time>``.
 
 from __future__ import annotations
 
+import importlib
 import os
 import secrets
 import shutil
@@ -148,6 +149,10 @@ class Exporter:
     def _write(self, period: Period, work: Path, progress: ProgressFn | None) -> dict[str, Any]:
         from .totals import ControlTotals
 
+        # audit.duckdb is written at the end: import DuckDB meanwhile (the tables stream in C++
+        # with the GIL released), so its import is not paid after the last table.
+        threading.Thread(target=importlib.import_module, args=("duckdb",), daemon=True,
+                         name="sge-export-import").start()
         totals, files, notes = ControlTotals(), [], []
         with store.Snapshot(self.platform_db, piped=self.piped) as snap:
             source = snap.identity()
