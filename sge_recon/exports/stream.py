@@ -5,13 +5,19 @@ The CSV reader gets an explicit schema: left to guess, both pyarrow's and DuckDB
 PostgreSQL's CSV writes NULL as an unquoted empty field and the empty string as ``""``; the reader
 options below keep the two apart.
 
-Why two threads and blocks of whole rows: the COPY protocol hands over one row at a time, a
-Python-level loop that is the pipeline's bottleneck (the data-access layer keeps it to one libpq
-call per row and joins the rows into blocks in C). The calling thread runs only that loop; one
-worker parses each block (pyarrow, GIL released), sums the control totals and writes
-row groups. A Python-busy thread beside the reader would make it wait for the GIL at every row
-(the "convoy" that halved throughput when pyarrow pulled from a Python file object). Blocks hold
-whole rows, so a quoted newline never straddles two parses. At most ``MAX_QUEUED`` blocks wait.
+Two readers, the same files (same options, row groups of ``ROW_GROUP_ROWS``, control totals):
+
+* ``csv_file_to_parquet`` (the fast path): a ``psql`` child in the export's snapshot writes the
+  COPY into a pipe (db/psql_copy.py); pyarrow's streaming reader pulls ``STREAM_BLOCK_BYTES`` at a
+  time and parses in C++ with the GIL released: no Python call per row anywhere.
+* ``copy_to_parquet`` (the fallback: no psql, no snapshot export, a row longer than a block): the
+  COPY protocol hands over one row at a time, a Python-level loop (the data-access layer keeps it
+  to one libpq call per row and joins the rows into blocks in C). The calling thread runs only
+  that loop; one worker parses each block (pyarrow, GIL released), sums the control totals and
+  writes row groups. A Python-busy thread beside the reader would make it wait for the GIL at
+  every row (the "convoy" that halved throughput when pyarrow pulled from a Python file object
+  fed row by row). Blocks hold whole rows, so a quoted newline never straddles two parses. At
+  most ``MAX_QUEUED`` blocks wait.
 """
 
 from __future__ import annotations
