@@ -105,6 +105,10 @@ class Exporter:
                 "(the scheduler exports it on the 1st), or pass --force for a preliminary export "
                 "(its manifest says complete_month: false, and the scheduler's catch-up replaces "
                 "it with the whole month once the month is over)")
+        # Import pyarrow while the snapshot and the psql child start, and DuckDB (needed for
+        # audit.duckdb at the end) while the tables stream in C++ with the GIL released.
+        threading.Thread(target=_import_all, args=(_HEAVY_MODULES,), daemon=True,
+                         name="sge-export-import").start()
         out = self._prepare_out_dir()
         target = out / period.label
         if target.exists() and not force:
@@ -149,10 +153,6 @@ class Exporter:
     def _write(self, period: Period, work: Path, progress: ProgressFn | None) -> dict[str, Any]:
         from .totals import ControlTotals
 
-        # audit.duckdb is written at the end: import DuckDB meanwhile (the tables stream in C++
-        # with the GIL released), so its import is not paid after the last table.
-        threading.Thread(target=importlib.import_module, args=("duckdb",), daemon=True,
-                         name="sge-export-import").start()
         totals, files, notes = ControlTotals(), [], []
         with store.Snapshot(self.platform_db, piped=self.piped) as snap:
             source = snap.identity()
@@ -337,6 +337,17 @@ Money is decimal(38,6) in Parquet. Readers that keep it exact: DuckDB, pyarrow, 
 fastparquet (and pandas with engine="fastparquet") reads decimals as floats: do not use it for
 amounts.
 """
+
+
+_HEAVY_MODULES = ("pyarrow", "pyarrow.csv", "pyarrow.parquet", "pyarrow.compute", "duckdb")
+
+
+def _import_all(names: tuple[str, ...]) -> None:
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except Exception:  # the main thread's own import will raise it where it matters
+            return
 
 
 def _reporter(progress: ProgressFn | None, spec: TableSpec, index: int) -> Callable[[int], None]:
