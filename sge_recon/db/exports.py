@@ -12,7 +12,7 @@ import dataclasses
 import select
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
+from typing import IO, Any
 
 import psycopg
 from psycopg import sql
@@ -20,15 +20,24 @@ from psycopg import sql
 from ..errors import ExportError
 from .connection import Database, DictConnection, expect_row
 from .export_specs import Column, TableSpec
+from .profile_views import LABEL_SUFFIX
+from .psql_copy import PsqlCopySession, PsqlStopped, PsqlUnavailable
+from .relations import PROFILE_SCHEMA
 from .. import check_names
 
 
 class Snapshot:
-    """A read-only, repeatable-read transaction: every query sees the same snapshot."""
+    """A read-only, repeatable-read transaction: every query sees the same snapshot.
 
-    def __init__(self, db: Database):
+    ``piped``: read the COPYs through a ``psql`` child in the same snapshot (``copy_csv_piped``;
+    see psql_copy.py) when one can be started, else (or with ``piped=False``) in process.
+    """
+
+    def __init__(self, db: Database, *, piped: bool = True):
         self.db = db
         self.conn: DictConnection  # opened by __enter__
+        self.piped = piped
+        self._psql: PsqlCopySession | None = None
 
     def __enter__(self) -> "Snapshot":
         self.conn = self.db.connect(autocommit=True)
@@ -43,6 +52,8 @@ class Snapshot:
 
     def __exit__(self, *exc: Any) -> None:
         assert self.conn is not None
+        if self._psql is not None:
+            self._psql.close()
         try:
             if not self.conn.closed:
                 self.conn.execute("ROLLBACK")  # read only: nothing to keep
@@ -78,6 +89,8 @@ class Snapshot:
             "ORDER BY ordinal_position", (schema, table)).fetchall()
         out = []
         for r in rows:
+            if schema == PROFILE_SCHEMA and r["column_name"].endswith(LABEL_SUFFIX):
+                continue  # a profile view's rewriting aid, not a contract column
             constrained = r["data_type"] == "numeric" and r["numeric_precision"] is not None
             out.append({"name": r["column_name"], "pg_type": r["data_type"],
                         "precision": r["numeric_precision"] if constrained else None,
@@ -96,6 +109,35 @@ class Snapshot:
                 yield _copy_out_blocks(cp, rows_per_block)
         except psycopg.Error as exc:
             raise ExportError(f"reading {spec.qualified} failed: {str(exc).strip()}") from None
+
+    @contextlib.contextmanager
+    def copy_csv_piped(self, spec: TableSpec, columns: list[Column], start: datetime,
+                       end: datetime) -> Iterator[IO[bytes] | None]:
+        """The month's rows of ``spec`` as a CSV file (no header) that a ``psql`` child in this
+        snapshot fills; read it to its end. Yields None when no such child can run here (no
+        psql, no snapshot export): the caller then uses ``copy_csv``."""
+        session = self._psql_session()
+        if session is None:
+            yield None
+            return
+        statement = sql.SQL("COPY ({}) TO STDOUT (FORMAT csv)").format(month_select(spec, columns))
+        text = psycopg.ClientCursor(self.conn).mogrify(statement, {"start": start, "end": end})
+        try:
+            with session.copy_out(text) as source:
+                yield source
+        except BaseException as exc:
+            self._psql = None  # copy_out stopped the child: a later table starts another one
+            if isinstance(exc, PsqlStopped):
+                raise ExportError(f"reading {spec.qualified} failed: {exc}") from None
+            raise
+
+    def _psql_session(self) -> PsqlCopySession | None:
+        if self._psql is None and self.piped:
+            try:
+                self._psql = PsqlCopySession(self.conn, self.db.url, self.db.application_name)
+            except PsqlUnavailable:
+                self.piped = False
+        return self._psql
 
     def latest_check_results(self) -> dict[str, Any]:
         """The newest stored result of every check, and the newest run (as of the snapshot)."""

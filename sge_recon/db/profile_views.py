@@ -41,6 +41,10 @@ class ProfileReport:
     absent: dict[str, str] = field(default_factory=dict)
 
 
+# The suffix of the platform-label column beside each mapped status of a view (rewriting only;
+# not a contract column: exports leave it out, so auditors see the contract's columns)
+LABEL_SUFFIX = "__label"
+
 def install_profile(conn: DictConnection, profile: "Profile") -> ProfileReport:
     """Validate ``profile`` and (re)create its views; in the caller's transaction."""
     conn.execute(f"CREATE SCHEMA IF NOT EXISTS {PROFILE_SCHEMA}")
@@ -98,7 +102,7 @@ def _view_sql(conn: DictConnection, profile: "Profile", mapping: "TableMapping")
         if isinstance(column.expression, StatusMap):
             # the platform's own label beside the mapped status: status predicates are rewritten
             # onto it (db/status_predicates.py); an enum stays an enum (its index and statistics)
-            label = f"{column.name}__label"
+            label = f"{column.name}{LABEL_SUFFIX}"
             if label in {c.name for c in mapping.columns}:
                 raise ProfileError(f"{profile.where(column.line)}: tables.{mapping.table}.columns."
                                    f"{label}: the name is taken by the status map of "

@@ -9,6 +9,7 @@ refused, or with ``force`` renamed aside to ``<period>.replaced-<UTC time>``.
 
 from __future__ import annotations
 
+import importlib
 import os
 import secrets
 import shutil
@@ -77,10 +78,13 @@ class ExportResult:
 class Exporter:
     def __init__(self, db: Database, out_dir: Path | str, *, trigger: str = "cli",
                  generator: str = "sge-recon", signing_key: str | None = None,
-                 platform_db: Database | None = None, replica: dict | None = None):
+                 platform_db: Database | None = None, replica: dict | None = None,
+                 piped: bool = True):
         """``db`` records the export run (DATABASE_URL); ``platform_db`` is where the one
         snapshot of the platform (and of the recon tables exported with it) is read: a standby of
-        PLATFORM_READ_URL, default ``db``. ``replica`` (where, lag) goes into the manifest."""
+        PLATFORM_READ_URL, default ``db``. ``replica`` (where, lag) goes into the manifest.
+        ``piped``: read the rows through a ``psql`` child in the snapshot when one can run
+        (the fast path), else in process; the files are the same either way."""
         self.db = db
         self.platform_db = platform_db or db
         self.replica = replica
@@ -88,6 +92,8 @@ class Exporter:
         self.out_dir = Path(out_dir)
         self.trigger = trigger
         self.generator = generator
+        self.piped = piped
+        self.readers: dict[str, str] = {}  # table -> "psql" or "in process": how it was read
 
     def run(self, period: Period, *, force: bool = False,
             progress: ProgressFn | None = None) -> ExportResult:
@@ -99,6 +105,10 @@ class Exporter:
                 "(the scheduler exports it on the 1st), or pass --force for a preliminary export "
                 "(its manifest says complete_month: false, and the scheduler's catch-up replaces "
                 "it with the whole month once the month is over)")
+        # Import pyarrow while the snapshot and the psql child start, and DuckDB (needed for
+        # audit.duckdb at the end) while the tables stream in C++ with the GIL released.
+        threading.Thread(target=_import_all, args=(_HEAVY_MODULES,), daemon=True,
+                         name="sge-export-import").start()
         out = self._prepare_out_dir()
         target = out / period.label
         if target.exists() and not force:
@@ -144,7 +154,7 @@ class Exporter:
         from .totals import ControlTotals
 
         totals, files, notes = ControlTotals(), [], []
-        with store.Snapshot(self.platform_db) as snap:
+        with store.Snapshot(self.platform_db, piped=self.piped) as snap:
             source = snap.identity()
             for index, spec in enumerate(TABLES):
                 spec = snap.resolved(spec)
@@ -202,7 +212,8 @@ class Exporter:
 
     def _write_table(self, snap, spec: TableSpec, columns: list[Column], period: Period,
                      work: Path, totals, report) -> int:
-        from .stream import ROWS_PER_BLOCK, arrow_schema, copy_to_parquet
+        from .stream import (ROWS_PER_BLOCK, RowTooLarge, arrow_schema, copy_to_parquet,
+                             csv_file_to_parquet)
 
         present = bool(columns)
         columns = columns or list(spec.fallback)
@@ -212,9 +223,19 @@ class Exporter:
         path = work / spec.filename
         if not present:
             return copy_to_parquet(iter(()), schema, path)
+        on_table = totals.add_table if totals is not None else None
+        try:
+            with snap.copy_csv_piped(spec, columns, period.start, period.end) as source:
+                if source is not None:
+                    self.readers[spec.name] = "psql"
+                    return csv_file_to_parquet(source, schema, path, on_rows=report,
+                                               on_table=on_table)
+        except RowTooLarge:  # a row over a streaming block: this table again, in process
+            if totals is not None:
+                totals.clear()
+        self.readers[spec.name] = "in process"
         with snap.copy_csv(spec, columns, period.start, period.end, ROWS_PER_BLOCK) as blocks:
-            return copy_to_parquet(blocks, schema, path, on_rows=report,
-                                   on_table=totals.add_table if totals is not None else None)
+            return copy_to_parquet(blocks, schema, path, on_rows=report, on_table=on_table)
 
     # -- bookkeeping ---------------------------------------------------------------------------
     def _prepare_out_dir(self) -> Path:
@@ -316,6 +337,17 @@ Money is decimal(38,6) in Parquet. Readers that keep it exact: DuckDB, pyarrow, 
 fastparquet (and pandas with engine="fastparquet") reads decimals as floats: do not use it for
 amounts.
 """
+
+
+_HEAVY_MODULES = ("pyarrow", "pyarrow.csv", "pyarrow.parquet", "pyarrow.compute", "duckdb")
+
+
+def _import_all(names: tuple[str, ...]) -> None:
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except Exception:  # the main thread's own import will raise it where it matters
+            return
 
 
 def _reporter(progress: ProgressFn | None, spec: TableSpec, index: int) -> Callable[[int], None]:

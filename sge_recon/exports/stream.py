@@ -5,21 +5,29 @@ The CSV reader gets an explicit schema: left to guess, both pyarrow's and DuckDB
 PostgreSQL's CSV writes NULL as an unquoted empty field and the empty string as ``""``; the reader
 options below keep the two apart.
 
-Why two threads and blocks of whole rows: the COPY protocol hands over one row at a time, a
-Python-level loop that is the pipeline's bottleneck (the data-access layer keeps it to one libpq
-call per row and joins the rows into blocks in C). The calling thread runs only that loop; one
-worker parses each block (pyarrow, GIL released), sums the control totals and writes
-row groups. A Python-busy thread beside the reader would make it wait for the GIL at every row
-(the "convoy" that halved throughput when pyarrow pulled from a Python file object). Blocks hold
-whole rows, so a quoted newline never straddles two parses. At most ``MAX_QUEUED`` blocks wait.
+Two readers, the same files (same options, row groups of ``ROW_GROUP_ROWS``, control totals):
+
+* ``csv_file_to_parquet`` (the fast path): a ``psql`` child in the export's snapshot writes the
+  COPY into a pipe (db/psql_copy.py); pyarrow's streaming reader pulls ``STREAM_BLOCK_BYTES`` at a
+  time and parses in C++ with the GIL released: no Python call per row anywhere.
+* ``copy_to_parquet`` (the fallback: no psql, no snapshot export, a row longer than a block): the
+  COPY protocol hands over one row at a time, a Python-level loop (the data-access layer keeps it
+  to one libpq call per row and joins the rows into blocks in C). The calling thread runs only
+  that loop; one worker parses each block (pyarrow, GIL released), sums the control totals and
+  writes row groups. A Python-busy thread beside the reader would make it wait for the GIL at
+  every row (the "convoy" that halved throughput when pyarrow pulled from a Python file object
+  fed row by row). Blocks hold whole rows, so a quoted newline never straddles two parses. At
+  most ``MAX_QUEUED`` blocks wait.
 """
 
 from __future__ import annotations
 
+import contextlib
+import re
 from collections import deque
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 from ..errors import ExportError
 from .tables import Column
@@ -28,7 +36,8 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 ROW_GROUP_ROWS = 128 * 1024     # rows per Parquet row group: big enough for scans, small in memory
-ROWS_PER_BLOCK = 16 * 1024      # rows parsed at a time
+ROWS_PER_BLOCK = 16 * 1024      # rows parsed at a time (in-process reader)
+STREAM_BLOCK_BYTES = 1 << 20    # bytes parsed at a time (psql reader)
 MAX_QUEUED = 2                  # blocks waiting for the worker: bounds memory
 COMPRESSION = "zstd"
 # Dictionary encoding pays off for repetitive columns and costs 3-4x the write time on unique ones
@@ -65,46 +74,101 @@ def arrow_schema(columns: list[Column], metadata: dict[str, str] | None = None) 
     return pa.schema(fields, metadata=metadata)
 
 
-class _ParquetSink:
-    """Parses blocks of CSV rows and writes row groups; used by one worker thread only."""
+class RowTooLarge(Exception):
+    """A row longer than ``STREAM_BLOCK_BYTES`` (pyarrow's streaming reader cannot parse it):
+    the caller exports that table again through ``copy_to_parquet``, which has no such limit."""
+
+
+class _RowGroups:
+    """Collects parsed rows and writes them as row groups of exactly ``ROW_GROUP_ROWS`` rows (the
+    last one shorter), whatever the size of the pieces that arrive."""
 
     def __init__(self, writer, schema: "pa.Schema",
                  on_table: Callable[["pa.Table"], None] | None):
-        import pyarrow.csv as pcsv
-
         self.writer, self.schema, self.on_table = writer, schema, on_table
         self.pending: list = []
         self.pending_rows = 0
-        self.read_options = pcsv.ReadOptions(column_names=schema.names, block_size=1 << 30,
-                                             use_threads=False)
-        self.parse_options = pcsv.ParseOptions(newlines_in_values=True)
-        self.convert_options = pcsv.ConvertOptions(
+
+    def add(self, piece) -> int:
+        """Add a ``pa.Table`` or ``pa.RecordBatch``; returns its row count."""
+        self.pending.append(piece)
+        self.pending_rows += piece.num_rows
+        if self.pending_rows >= ROW_GROUP_ROWS:
+            self.flush(whole_groups_only=True)
+        return piece.num_rows
+
+    def flush(self, whole_groups_only: bool = False) -> None:
+        import pyarrow as pa
+
+        if not self.pending:
+            return
+        pieces = [p if isinstance(p, pa.Table) else pa.Table.from_batches([p])
+                  for p in self.pending]
+        table = pa.concat_tables(pieces).cast(self.schema)  # adds the field metadata
+        self.pending, self.pending_rows = [], 0
+        offset = 0
+        while table.num_rows - offset >= ROW_GROUP_ROWS or (
+                not whole_groups_only and offset < table.num_rows):
+            group = table.slice(offset, ROW_GROUP_ROWS)
+            offset += group.num_rows
+            if self.on_table is not None:
+                self.on_table(group)
+            self.writer.write_table(group, row_group_size=ROW_GROUP_ROWS)
+        if offset < table.num_rows:
+            rest = table.slice(offset)
+            self.pending, self.pending_rows = [rest], rest.num_rows
+
+
+def _csv_options(schema: "pa.Schema", block_size: int, use_threads: bool):
+    """Reader options that keep PostgreSQL's CSV exact: explicit types (money as decimal), NULL
+    (unquoted empty) apart from the empty string (``""``), ``t``/``f`` booleans, quoted newlines."""
+    import pyarrow.csv as pcsv
+
+    return dict(
+        read_options=pcsv.ReadOptions(column_names=schema.names, block_size=block_size,
+                                      use_threads=use_threads),
+        parse_options=pcsv.ParseOptions(newlines_in_values=True),
+        convert_options=pcsv.ConvertOptions(
             column_types=schema, true_values=["t"], false_values=["f"], null_values=[""],
-            strings_can_be_null=True, quoted_strings_can_be_null=False)
+            strings_can_be_null=True, quoted_strings_can_be_null=False))
+
+
+class _ParquetSink:
+    """Parses blocks of whole CSV rows and writes row groups; used by one worker thread only."""
+
+    def __init__(self, writer, schema: "pa.Schema",
+                 on_table: Callable[["pa.Table"], None] | None):
+        self.groups = _RowGroups(writer, schema, on_table)
+        self.options = _csv_options(schema, block_size=1 << 30, use_threads=False)
 
     def add(self, block: bytes) -> int:
         import pyarrow as pa
         import pyarrow.csv as pcsv
 
-        table = pcsv.read_csv(pa.py_buffer(block), read_options=self.read_options,
-                              parse_options=self.parse_options,
-                              convert_options=self.convert_options)
-        self.pending.append(table)
-        self.pending_rows += table.num_rows
-        if self.pending_rows >= ROW_GROUP_ROWS:
-            self.flush()
-        return table.num_rows
+        return self.groups.add(pcsv.read_csv(pa.py_buffer(block), **self.options))
 
     def flush(self) -> None:
-        import pyarrow as pa
+        self.groups.flush()
 
-        if not self.pending:
-            return
-        table = pa.concat_tables(self.pending).cast(self.schema)  # adds the field metadata
-        self.pending, self.pending_rows = [], 0
-        if self.on_table is not None:
-            self.on_table(table)
-        self.writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
+
+@contextlib.contextmanager
+def _parquet_writer(schema: "pa.Schema", path: Path) -> Iterator:
+    """The table's Parquet writer; a value that cannot be converted exactly fails the export."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    dictionary = [n for n in schema.names if n in DICTIONARY_COLUMNS]
+    try:
+        with pq.ParquetWriter(path, schema, compression=COMPRESSION,
+                              use_dictionary=dictionary or False) as writer:
+            yield writer
+    except pa.ArrowInvalid as exc:
+        # the streaming reader adds "Row #n: ", counted within its block: no use to anyone
+        reason = re.sub(r"Row #\d+: ", "", str(exc))
+        hint = ("; money must have at most 6 decimal places (numeric(38,6))"
+                if "ecimal" in reason or "Rescal" in reason else "")
+        raise ExportError(f"{path.stem}: a value could not be converted exactly ({reason}){hint}; "
+                          "nothing was written") from None
 
 
 def copy_to_parquet(blocks: Iterator[bytes], schema: "pa.Schema", path: Path, *,
@@ -118,31 +182,56 @@ def copy_to_parquet(blocks: Iterator[bytes], schema: "pa.Schema", path: Path, *,
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    dictionary = [n for n in schema.names if n in DICTIONARY_COLUMNS]
     written = 0
-    try:
-        with pq.ParquetWriter(path, schema, compression=COMPRESSION,
-                              use_dictionary=dictionary or False) as writer, \
-                ThreadPoolExecutor(max_workers=1, thread_name_prefix="sge-export") as worker:
-            sink = _ParquetSink(writer, schema, on_table)
-            queued: deque = deque()
-            for block in blocks:
-                queued.append(worker.submit(sink.add, block))
-                while len(queued) > MAX_QUEUED or (queued and queued[0].done()):
-                    written += queued.popleft().result()
-                    if on_rows is not None:
-                        on_rows(written)
-            while queued:
+    with _parquet_writer(schema, path) as writer, \
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="sge-export") as worker:
+        sink = _ParquetSink(writer, schema, on_table)
+        queued: deque = deque()
+        for block in blocks:
+            queued.append(worker.submit(sink.add, block))
+            while len(queued) > MAX_QUEUED or (queued and queued[0].done()):
                 written += queued.popleft().result()
-            worker.submit(sink.flush).result()
-    except pa.ArrowInvalid as exc:
-        hint = ("; money must have at most 6 decimal places (numeric(38,6))"
-                if "ecimal" in str(exc) or "Rescal" in str(exc) else "")
-        raise ExportError(f"{path.stem}: a value could not be converted exactly ({exc}){hint}; "
-                          "nothing was written") from None
+                if on_rows is not None:
+                    on_rows(written)
+        while queued:
+            written += queued.popleft().result()
+        worker.submit(sink.flush).result()
     if on_rows is not None:
         on_rows(written)
+    return written
+
+
+def csv_file_to_parquet(source: IO[bytes], schema: "pa.Schema", path: Path, *,
+                        on_table: Callable[["pa.Table"], None] | None = None,
+                        on_rows: Callable[[int], None] | None = None) -> int:
+    """Stream a CSV file (a pipe that ``psql`` fills, as ``Snapshot.copy_csv_piped`` opens it),
+    read to its end, into a Parquet file: pyarrow's streaming reader pulls ``STREAM_BLOCK_BYTES``
+    at a time (one Python call per block, not per row) and parses them in C++ with the GIL
+    released. Same options, row groups, ``on_table``/``on_rows`` and result as
+    ``copy_to_parquet``. Raises ``RowTooLarge`` (after ``on_table`` may have seen some row
+    groups) when one row exceeds a block.
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    written = 0
+    with _parquet_writer(schema, path) as writer:
+        groups = _RowGroups(writer, schema, on_table)
+        try:
+            reader = pcsv.open_csv(pa.PythonFile(source, mode="r"),
+                                   **_csv_options(schema, STREAM_BLOCK_BYTES, use_threads=True))
+        except pa.ArrowInvalid as exc:
+            if "Empty CSV file" not in str(exc):
+                raise
+            reader = ()  # no rows: a file with the schema and no row group, as copy_to_parquet
+        try:
+            for batch in reader:
+                written += groups.add(batch)
+                if on_rows is not None:
+                    on_rows(written)
+        except pa.ArrowInvalid as exc:
+            if "straddl" in str(exc):
+                raise RowTooLarge(str(exc)) from None
+            raise
+        groups.flush()
     return written
