@@ -71,3 +71,20 @@ def test_sums_past_38_digits_are_exact():
     totals = ControlTotals()
     totals.add_table(as_table(rows, chunks=2))
     assert totals.as_list()[0]["debits"] == "299999999999999999999999999999999.999997"
+
+
+def test_null_keys_and_all_null_debits_are_listed_not_a_crash():
+    """A platform row without program, currency or amount (real data has them) is counted in its
+    own group and listed after the named ones; a group whose amounts are all NULL sums to 0."""
+    rows = [{"program_id": "p1", "currency": "USD", "type": "debit", "amount": Decimal("1.5")},
+            {"program_id": None, "currency": "USD", "type": "debit", "amount": None},
+            {"program_id": "p1", "currency": None, "type": "credit", "amount": Decimal("2")},
+            {"program_id": None, "currency": None, "type": "debit", "amount": Decimal("3")}]
+    totals = ControlTotals()
+    totals.add_table(as_table(rows, chunks=2))
+    listed = totals.as_list()
+    assert [(r["program_id"], r["currency"]) for r in listed] == [
+        ("p1", "USD"), ("p1", None), (None, "USD"), (None, None)]
+    assert listed[2] == {"program_id": None, "currency": "USD", "debits": "0.000000",
+                         "credits": "0.000000", "difference": "0.000000", "entry_count": 0}
+    assert listed[1]["credits"] == "2.000000" and listed[3]["debits"] == "3.000000"

@@ -33,7 +33,7 @@ class Totals:
 
 class ControlTotals:
     def __init__(self) -> None:
-        self._by_key: dict[tuple[str, str], Totals] = {}
+        self._by_key: dict[tuple[str | None, str | None], Totals] = {}
 
     def clear(self) -> None:
         """Forget what was added (a table that is read again from its start)."""
@@ -70,9 +70,12 @@ class ControlTotals:
             kind, currency, program = key
             part = amounts.slice(start, size)
             start += size
-            self.add(program, currency, kind, pc.sum(part).as_py(), pc.count(part).as_py())
+            total = pc.sum(part).as_py()  # None when every amount of the group is NULL
+            self.add(program, currency, kind, Decimal(0) if total is None else total,
+                     pc.count(part).as_py())
 
-    def add(self, program_id: str, currency: str, kind: str, amount: Decimal, count: int) -> None:
+    def add(self, program_id: str | None, currency: str | None, kind: str | None, amount: Decimal,
+            count: int) -> None:
         totals = self._by_key.setdefault((program_id, currency), Totals())
         if kind == "debit":
             totals.debits = WIDE.add(totals.debits, amount)
@@ -86,7 +89,13 @@ class ControlTotals:
                  "debits": money(t.debits), "credits": money(t.credits),
                  "difference": money(WIDE.subtract(t.debits, t.credits)),
                  "entry_count": t.entry_count}
-                for (program, currency), t in sorted(self._by_key.items())]
+                for (program, currency), t in sorted(self._by_key.items(), key=_nulls_last)]
+
+
+def _nulls_last(item: tuple[tuple[str | None, str | None], Totals]) -> tuple:
+    """Sort key: program, then currency, a NULL one (a platform row without it) after the rest."""
+    (program, currency), _ = item
+    return (program is None, program or "", currency is None, currency or "")
 
 
 def money(value: Decimal) -> str:
