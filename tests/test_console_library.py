@@ -224,7 +224,7 @@ def test_a_batch_pays_in_the_currency_of_its_commissions(recon, factory):
 def test_overview_ranks_alerts_and_open_incidents_by_money_at_stake(recon, factory, db):
     """Issue 19: red before amber before green; within a colour and among the open incidents,
     the largest amount at stake in any one currency first (never summed across currencies)."""
-    from sge_recon.db import ops
+    from sge_recon.db import incidents as incident_rows
 
     program = factory.program()
     user = factory.user(program["id"])
@@ -239,7 +239,7 @@ def test_overview_ranks_alerts_and_open_incidents_by_money_at_stake(recon, facto
                                       ("queue_depth", "P2", {"USD": "99999.00"}),
                                       ("worker_down", "P1", {"EUR": "700.00", "USD": "1.00"}),
                                       ("webhook_exhausted", "P3", {})):
-            ops.insert_incident(conn, kind=kind, key="", priority=priority, title=kind,
+            incident_rows.insert_incident(conn, kind=kind, key="", priority=priority, title=kind,
                                 details={"money": money}, money_at_stake=None, now=now,
                                 check_run_id=None)
     overview = recon.console.overview()

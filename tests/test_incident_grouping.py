@@ -110,7 +110,7 @@ def test_accept_with_a_note_mutes_reminders_but_stays_open_reported_and_resolves
         db_url, db, factory, receiver):  # noqa: F811
     import pytest
 
-    from sge_recon.db import ops
+    from sge_recon.db import incidents as incident_rows
     from sge_recon.errors import UsageError
 
     recon = alerting_recon(db_url, receiver)
@@ -135,7 +135,7 @@ def test_accept_with_a_note_mutes_reminders_but_stays_open_reported_and_resolves
     [row] = recon.incidents.incidents()
     assert (row["status"], row["accepted_by"]) == ("accepted", "ada")
     assert row["accept_note"].startswith("fee booking")
-    assert [(r["kind"], r["n"]) for r in ops.open_incident_counts(recon.db)] == \
+    assert [(r["kind"], r["n"]) for r in incident_rows.open_incident_counts(recon.db)] == \
         [("ledger_imbalance", 1)]  # still reported
     assert "incidents" in {r["source"] for r in db.fetch_all(
         "SELECT source FROM recon.journal WHERE event LIKE '%%accepted%%'")}

@@ -9,7 +9,7 @@ import httpx
 
 from sge_recon.checks.service import record_platform_run
 from sge_recon.console.overview import ledger_metric
-from sge_recon.db import ops
+from sge_recon.db import checks as check_rows
 
 from .platform_helpers import ADMIN, running_api
 
@@ -43,7 +43,7 @@ def test_a_program_b_reconcile_does_not_clear_program_a(recon, factory, db_url):
     assert recon.checks.latest().run_id == full.run_id
     metric = ledger_metric(recon.checks.latest_results())
     assert metric.value != "Balanced" and metric.light.name == "RED"
-    metrics_view = {r["name"]: r["status"] for r in ops.latest_check_statuses(recon.db)}
+    metrics_view = {r["name"]: r["status"] for r in check_rows.latest_check_statuses(recon.db)}
     assert metrics_view["ledger_balance"] == "fail"
 
 

@@ -22,7 +22,9 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import TYPE_CHECKING, Callable
 
-from ..db import ops
+from ..db import alert_outbox
+from ..db import incidents as incident_rows
+from ..db import silences as silence_rows
 from ..metrics.facts import Facts, gather_facts
 from . import channels as ch
 from . import silences as silencing
@@ -96,10 +98,10 @@ class AlertService:
         channels = ch.configured_channels(self.settings)
         result = Evaluation(facts=facts)
         with db.transaction() as conn:
-            ops.lock_alerts(conn)
-            current = {(i["kind"], i["key"]): i for i in ops.unresolved_incidents(conn)}
-            self._silences = ops.active_silences(conn, now)
-            for silence in ops.silences_to_remind(conn, now, now + silencing.EXPIRY_REMINDER):
+            incident_rows.lock_alerts(conn)
+            current = {(i["kind"], i["key"]): i for i in incident_rows.unresolved_incidents(conn)}
+            self._silences = silence_rows.active_silences(conn, now)
+            for silence in silence_rows.silences_to_remind(conn, now, now + silencing.EXPIRY_REMINDER):
                 self._announce(conn, silencing.expiry_message(silence, self.settings.CONSOLE_URL),
                                "silence_expiring", channels, now)
             _adopt_ungrouped(current, findings)
@@ -133,7 +135,7 @@ class AlertService:
             details["silenced"] = _silence_note(silence, paged=False)
         if inhibit:  # an effect of an open cause: a child of its incident, not a new page
             details["inhibited_by"] = {**inhibit, "paged": False}
-        row = ops.insert_incident(
+        row = incident_rows.insert_incident(
             conn, kind=finding.kind, key=finding.key, priority=finding.priority,
             title=finding.title, details=details, money_at_stake=finding.money_at_stake,
             now=now, check_run_id=check_run_id)
@@ -164,7 +166,7 @@ class AlertService:
             remind = False
         elif not was_paged:  # the silence ended / the cause resolved, the fault still there
             remind, event = True, "open"
-        ops.refresh_incident(conn, incident["id"], title=finding.title, details=details,
+        incident_rows.refresh_incident(conn, incident["id"], title=finding.title, details=details,
                              money_at_stake=finding.money_at_stake, now=now, notified=remind,
                              key=finding.key if finding.key != incident["key"] else None)
         incident = {**incident, "title": finding.title, "details": details,
@@ -178,7 +180,7 @@ class AlertService:
 
     def _resolve(self, conn, incident: dict, channels: list[str], now: datetime,
                  result: Evaluation) -> None:
-        row = ops.resolve_incident(conn, incident["id"], now)
+        row = incident_rows.resolve_passed_incident(conn, incident["id"], now)
         if not _never_paged(incident.get("details") or {}):  # else nothing to announce
             self._enqueue(conn, row, "resolve", channels, now)
         result.resolved.append(row)
@@ -207,7 +209,7 @@ class AlertService:
         for channel in channels:
             payload = ch.render(channel, message)
             if payload is not None:  # PagerDuty pages openings and resolutions only
-                ops.enqueue_alert(conn, incident_id=incident["id"], channel=channel, event=event,
+                alert_outbox.enqueue_alert(conn, incident_id=incident["id"], channel=channel, event=event,
                                   payload=payload, now=now)
 
     def _announce(self, conn, message: ch.Message, event: str, channels: list[str],
@@ -218,7 +220,7 @@ class AlertService:
         for channel in channels:
             payload = ch.render(channel, message)
             if payload is not None:
-                ops.enqueue_alert(conn, incident_id=None, channel=channel, event=event,
+                alert_outbox.enqueue_alert(conn, incident_id=None, channel=channel, event=event,
                                   payload=payload, now=now)
 
     def notify(self, event: str, message: ch.Message, now: datetime) -> int:
@@ -231,24 +233,25 @@ class AlertService:
             for channel in ch.configured_channels(self.settings):
                 payload = ch.render(channel, message)
                 if payload is not None:
-                    ops.enqueue_alert(conn, incident_id=None, channel=channel, event=event,
+                    alert_outbox.enqueue_alert(conn, incident_id=None, channel=channel, event=event,
                                       payload=payload, now=now)
                     sent += 1
         return sent
 
     # -- silences ------------------------------------------------------------------------------
     def silences(self, now: datetime) -> list[dict]:
-        return ops.silences(self.db, now)
+        return silence_rows.silences(self.db, now)
 
     def incidents(self, status: str | None = None, limit: int = 200) -> list[dict]:
-        return ops.incidents(self.db, status, limit)
+        return incident_rows.incidents_by_status(self.db, status, limit)
 
     def deliveries(self, incident_id: int | None = None) -> list[dict]:
-        return ops.alert_deliveries(self.db, incident_id)
+        return alert_outbox.alert_deliveries(self.db, incident_id)
 
     def acknowledge(self, incident_id: int, who: str, now: datetime) -> dict | None:
         """Somebody is on it: no more reminders (the resolution is still announced)."""
-        return ops.acknowledge_incident(self.db, incident_id, who, now)
+        with self.db.transaction() as conn:
+            return incident_rows.acknowledge_incident(conn, incident_id, who, now)
 
     # -- delivery -----------------------------------------------------------------------------
     def deliver_pending(self, now: datetime, limit: int = 50) -> DeliveryReport:
@@ -258,7 +261,7 @@ class AlertService:
         down: list[str] = []
         while len(tried) < limit:
             with self.db.transaction() as conn:
-                row = ops.claim_due_alert(conn, now, tried, down)
+                row = alert_outbox.claim_due_alert(conn, now, tried, down)
                 if row is None:
                     break
                 tried.append(row["id"])
@@ -270,7 +273,7 @@ class AlertService:
                 except ch.DeliveryFailed as exc:
                     down.append(row["channel"])
                     retry_at = self._retry_at(row, now, exc.retry_after)
-                    ops.mark_alert_attempt_failed(conn, row["id"], str(exc)[:500], retry_at)
+                    alert_outbox.mark_alert_attempt_failed(conn, row["id"], str(exc)[:500], retry_at)
                     if retry_at is None:
                         report.given_up += 1
                     else:
@@ -278,7 +281,7 @@ class AlertService:
                     log.warning("alert %s to %s failed (attempt %d): %s", row["id"],
                                 row["channel"], row["attempts"] + 1, exc)
                 else:
-                    ops.mark_alert_sent(conn, row["id"], now)
+                    alert_outbox.mark_alert_sent(conn, row["id"], now)
                     report.sent += 1
         return report
 

@@ -29,10 +29,10 @@ def scheduler(state, metrics_port, metrics_host, no_metrics, once, cache_seconds
     """
     from ..metrics import MetricsServer
 
-    from ..db import ops
+    from ..db.schema import require_recon_schema
 
     recon = state.recon()
-    ops.require_recon_schema(recon.db, minimum=4)
+    require_recon_schema(recon.db, minimum=4)
     sched = recon.scheduler
     if once:
         for outcome in sched.tick():

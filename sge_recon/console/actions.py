@@ -16,6 +16,7 @@ from typing import Any, Callable
 from ..db import DriverError
 from ..db import action_log
 from ..db import incidents as incident_rows
+from ..db import silences as silence_rows
 from ..errors import DatabaseUnavailable, UsageError
 from . import breaker
 from .journal import signed_totals
@@ -282,7 +283,6 @@ class ActionService:
         ``weekly`` = (ISO weekday 1..7, start time UTC, minutes): a recurring window, in force
         only then, every week until ``ends_at``."""
         from ..alerts.rules import RULES
-        from ..db import ops
 
         operator = require_operator(operator)
         reason, owner = " ".join((reason or "").split()), " ".join((owner or "").split())
@@ -310,9 +310,9 @@ class ActionService:
                    "startsAt": starts_at.isoformat(), "endsAt": ends_at.isoformat(),
                    "weekly": [int(weekly[0]), str(weekly[1]), int(weekly[2])] if weekly else None}
         with self._db.transaction() as conn:
-            row = ops.insert_silence(conn, kind=kind, program_id=program_id, reason=reason,
-                                     owner=owner, created_by=operator, starts_at=starts_at,
-                                     ends_at=ends_at, weekly=weekly)
+            row = silence_rows.insert_silence(conn, kind=kind, program_id=program_id,
+                                              reason=reason, owner=owner, created_by=operator,
+                                              starts_at=starts_at, ends_at=ends_at, weekly=weekly)
             logged = action_log.record_action(conn, operator=operator, action="add_silence",
                                      target=target, request=request, result="ok",
                                      status_code=None, response={"silence": int(row["id"])},
@@ -323,12 +323,10 @@ class ActionService:
                              log_id=logged["id"], at=logged["at"])
 
     def end_silence(self, operator: str, silence_id: int, now: datetime) -> ActionOutcome:
-        from ..db import ops
-
         operator = require_operator(operator)
         target = f"silence:{silence_id}"
         with self._db.transaction() as conn:
-            row = ops.end_silence(conn, int(silence_id), operator, now)
+            row = silence_rows.end_silence(conn, int(silence_id), operator, now)
             if row is not None:
                 logged = action_log.record_action(conn, operator=operator, action="end_silence",
                                          target=target, request=None, result="ok",

@@ -12,12 +12,15 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 
 from .connection import Database, DictConnection
 from .rows import all_rows
+
+if TYPE_CHECKING:
+    from .snapshot import Reader
 
 _AGGREGATES = {"count", "min", "max", "sum", "avg"}
 LOCK_TIMEOUT_MS = 10_000  # a check never queues behind a table lock for longer than this
@@ -370,3 +373,13 @@ def check_results_of_run(conn, run_id: Any) -> list[dict]:
     return all_rows(conn, """
         SELECT name, status, priority, failing_rows, value, error, created_at
         FROM recon.check_results WHERE run_id = %s ORDER BY name""", (run_id,))
+
+
+# -- the standing status per check, as /metrics reads it (in its snapshot) ----------------------
+def latest_check_statuses(db: Reader) -> list[dict]:
+    """The standing result of each check (any engine, any trigger): the newest that covers the
+    whole platform; a force-reconcile of one program never replaces it (DESIGN §5)."""
+    return db.fetch_all(
+        "SELECT DISTINCT ON (name) name, status, priority, failing_rows, value, created_at "
+        "FROM recon.check_results WHERE NOT (coalesce(details, '{}'::jsonb) ? 'program_id') "
+        "ORDER BY name, created_at DESC")

@@ -6,7 +6,6 @@ import contextlib
 import functools
 import re
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlencode, urlparse, urlunparse
 
@@ -206,10 +205,6 @@ class Database:
     def server_version(self) -> str:
         row = self.fetch_one("SHOW server_version")
         return row["server_version"] if row else "unknown"
-
-
-def read_sql_file(path: Path) -> str:
-    return Path(path).read_text(encoding="utf-8")
 
 
 def database_url_named(url: str, dbname: str) -> str:

@@ -1,11 +1,27 @@
-"""Incidents as the console reads and changes them (recon.incidents): lists, one incident, and
-the operator's acknowledge, accept, resolve and notes.
+"""Incidents (recon.incidents): as the alert evaluation opens, refreshes and resolves them, and
+as the console reads and changes them (lists, one incident, the operator's acknowledge, accept,
+resolve and notes).
 
-Each function takes an open connection (one transaction per page load or action)."""
+Functions that take ``conn`` run inside the caller's transaction (one per page load or action;
+one per evaluation, so that an incident and the alerts it enqueues are written together or not
+at all). The evaluation's queries take ``now``: the scheduler's clock is injectable.
+"""
 
 from __future__ import annotations
 
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from psycopg.types.json import Jsonb
+
+from .connection import Database
 from .rows import all_rows
+
+if TYPE_CHECKING:
+    from .snapshot import Reader
+
+ALERTS_LOCK_KEY = 0x5C4EE  # one incident evaluation at a time per database
 
 
 INCIDENT_COLUMNS = """id, kind, key, priority, status, title, details, money_at_stake, opened_at,
@@ -24,12 +40,15 @@ def incident_by_id(conn, incident_id: int) -> dict | None:
                         (incident_id,)).fetchone()
 
 
-def acknowledge_incident(conn, incident_id: int, operator: str) -> dict | None:
+def acknowledge_incident(conn, incident_id: int, operator: str,
+                         at: datetime | None = None) -> dict | None:
+    """Somebody is on it: no more reminders. ``at`` is the scheduler's clock (the database's
+    ``now()`` when None, as for an operator in the console)."""
     return conn.execute(f"""
-        UPDATE recon.incidents SET status = 'acknowledged', acknowledged_at = now(),
-               acknowledged_by = %s
+        UPDATE recon.incidents SET status = 'acknowledged',
+               acknowledged_at = coalesce(%s::timestamptz, now()), acknowledged_by = %s
         WHERE id = %s AND status = 'open' RETURNING {INCIDENT_COLUMNS}""",
-                        (operator, incident_id)).fetchone()
+                        (at, operator, incident_id)).fetchone()
 
 
 def accept_incident(conn, incident_id: int, operator: str, note: str, line: str) -> dict | None:
@@ -55,3 +74,55 @@ def append_incident_note(conn, incident_id: int, line: str) -> dict | None:
         UPDATE recon.incidents
         SET notes = CASE WHEN coalesce(notes, '') = '' THEN %s ELSE notes || E'\\n' || %s END
         WHERE id = %s RETURNING {INCIDENT_COLUMNS}""", (line, line, incident_id)).fetchone()
+
+
+# -- the alert evaluation -----------------------------------------------------------------------
+def lock_alerts(conn) -> None:
+    conn.execute("SELECT pg_advisory_xact_lock(%s)", (ALERTS_LOCK_KEY,))
+
+
+def unresolved_incidents(conn) -> list[dict]:
+    return conn.execute(
+        "SELECT * FROM recon.incidents WHERE status <> 'resolved' ORDER BY opened_at, id"
+    ).fetchall()
+
+
+def insert_incident(conn, *, kind: str, key: str, priority: str, title: str,
+                    details: dict[str, Any], money_at_stake: Decimal | None, now: datetime,
+                    check_run_id: str | None = None) -> dict | None:
+    return conn.execute(
+        "INSERT INTO recon.incidents (kind, key, priority, status, title, details, money_at_stake,"
+        " opened_at, last_seen_at, last_notified_at, check_run_id) "
+        "VALUES (%s, %s, %s, 'open', %s, %s, %s, %s, %s, %s, %s) "
+        "ON CONFLICT (kind, key) WHERE status <> 'resolved' DO NOTHING RETURNING *",
+        (kind, key, priority, title, Jsonb(details), money_at_stake, now, now, now,
+         check_run_id)).fetchone()
+
+
+def refresh_incident(conn, incident_id: int, *, title: str, details: dict[str, Any],
+                     money_at_stake: Decimal | None, now: datetime, notified: bool,
+                     key: str | None = None) -> None:
+    conn.execute(
+        "UPDATE recon.incidents SET title = %s, details = %s, money_at_stake = %s, "
+        "last_seen_at = %s, last_notified_at = CASE WHEN %s THEN %s ELSE last_notified_at END, "
+        "key = coalesce(%s, key) WHERE id = %s",
+        (title, Jsonb(details), money_at_stake, now, notified, now, key, incident_id))
+
+
+def resolve_passed_incident(conn, incident_id: int, now: datetime) -> dict:
+    """The finding is gone: resolved at ``now``, and the resolution announced (notified now)."""
+    return conn.execute(
+        "UPDATE recon.incidents SET status = 'resolved', resolved_at = %s, last_notified_at = %s "
+        "WHERE id = %s RETURNING *", (now, now, incident_id)).fetchone()
+
+
+def incidents_by_status(db: Database, status: str | None = None, limit: int = 200) -> list[dict]:
+    return db.fetch_all(
+        "SELECT * FROM recon.incidents WHERE (%(status)s::text IS NULL OR status = %(status)s) "
+        "ORDER BY opened_at DESC, id DESC LIMIT %(limit)s", {"status": status, "limit": limit})
+
+
+def open_incident_counts(db: Reader) -> list[dict]:
+    return db.fetch_all(
+        "SELECT priority, kind, count(*) AS n FROM recon.incidents WHERE status <> 'resolved' "
+        "GROUP BY priority, kind ORDER BY priority, kind")

@@ -1,11 +1,18 @@
 """The ledger as the console's Ledger page reads it: balances per program and currency, the
-transactions that do not balance, one transaction's entries, and the programs.
+transactions that do not balance, one transaction's entries, and the programs; and when the
+ledger starts (the monthly export's first month).
 
-Each function takes an open connection (one transaction per page load or action)."""
+The page's functions take an open connection (one transaction per page load or action)."""
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import TYPE_CHECKING
+
 from .rows import all_rows
+
+if TYPE_CHECKING:
+    from .snapshot import Reader
 
 
 def ledger_balances(conn) -> list[dict]:
@@ -39,3 +46,8 @@ def transaction_entries(conn, transaction_id: str) -> list[dict]:
 
 def programs(conn) -> list[dict]:
     return all_rows(conn, "SELECT id, name, currency FROM platform.programs ORDER BY id")
+
+
+def first_ledger_entry_at(db: Reader) -> datetime | None:
+    row = db.fetch_one("SELECT min(created_at) AS at FROM platform.ledger_entries")
+    return row["at"] if row else None

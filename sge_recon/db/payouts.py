@@ -1,12 +1,18 @@
 """Payout batches as the console reads them: the open ones with their approvers, the recent ones,
 and one batch with its lines, commissions and approvals. A batch's currency is its
-commissions' (BATCH_CURRENCY).
+commissions' (BATCH_CURRENCY). Also the batches the weekly payout reminder lists.
 
-Each function takes an open connection (one transaction per page load or action)."""
+The console's functions take an open connection (one transaction per page load or action)."""
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import TYPE_CHECKING
+
 from .rows import all_rows
+
+if TYPE_CHECKING:
+    from .snapshot import Reader
 
 
 # One commission's intent (index lookups, never a scan of the intents): the batch detail shows
@@ -95,3 +101,14 @@ def payout_batch_commissions(conn, batch_id: str, limit: int = 2000) -> list[dic
 def payout_approvals(conn, batch_id: str) -> list[dict]:
     return all_rows(conn, "SELECT approver, approved_at FROM platform.payout_approvals "
                       "WHERE batch_id = %s ORDER BY approved_at", (batch_id,))
+
+
+def reminder_payout_batches(db: Reader, now: datetime) -> list[dict]:
+    """The batches the weekly payout reminder lists: waiting for approval or execution, with
+    their program's currency and their age at ``now`` (the scheduler's clock)."""
+    return db.fetch_all(
+        "SELECT b.id AS batch_id, b.program_id, p.currency, b.status, b.affiliate_count, "
+        "b.total_amount, b.created_at, b.approved_at, "
+        "round(extract(epoch FROM %s - b.created_at) / 3600, 1) AS age_hours "
+        "FROM platform.payout_batches b LEFT JOIN platform.programs p ON p.id = b.program_id "
+        "WHERE b.status IN ('pending_approval', 'approved') ORDER BY b.created_at, b.id", (now,))

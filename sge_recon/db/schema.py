@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ..config import project_root
 from ..errors import SchemaMismatch
-from .connection import Database
+from .connection import Database, expect_row
 from .contract import CONTRACT
 
 _FAMILIES = {
@@ -187,3 +187,15 @@ def _apply_privileges(conn, report: InitReport) -> None:
                             "user lacks CREATEROLE; ask a DBA to run sql/privileges.sql")
         return
     conn.execute((sql_dir() / "privileges.sql").read_text(encoding="utf-8"))
+
+
+def require_recon_schema(db: Database, minimum: int) -> None:
+    """Stop with advice when the recon schema is missing or older than this code needs."""
+    row = db.fetch_one("SELECT to_regclass('recon.schema_version') IS NOT NULL AS present")
+    version = 0
+    if row and row["present"]:
+        version = expect_row(db.fetch_one("SELECT coalesce(max(version), 0) AS v "
+                                          "FROM recon.schema_version"))["v"]
+    if version < minimum:
+        raise SchemaMismatch(f"the recon schema in {db.where} is at version {version}, the "
+                             f"scheduler needs {minimum}; run `sge-recon db init` first")

@@ -18,7 +18,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Iterator
 
-from ..db import ops
+from ..db import alert_outbox, job_runs, processing_times
+from ..db import checks as check_rows
+from ..db import incidents as incident_rows
+from ..db.snapshot import Snapshot, snapshot
 from .facts import WORKER_STATUSES, Facts, gather_facts
 from ..check_names import (
     LEDGER_BALANCE, PROCESSING_TIME, QUEUE_DEPTH, QUEUE_PAUSED, STUCK_INTENTS,
@@ -153,18 +156,18 @@ def state_gauges(db: "Database", settings: "Settings") -> list[Gauge]:
     """Gauges about sge-recon's own state (``db``): checks, incidents, alert deliveries, jobs."""
     from ..alerts.channels import configured_channels
 
-    with ops.snapshot(db) as snap:
+    with snapshot(db) as snap:
         return _state_gauges(snap, configured_channels(settings))
 
 
-def _state_gauges(db: "ops.Snapshot", channels: list[str]) -> list[Gauge]:
+def _state_gauges(db: Snapshot, channels: list[str]) -> list[Gauge]:
     check_status = Gauge("sge_check_status", "Latest stored result of each check: 1 for its "
                          "status, 0 for the others.", ("check", "priority", "status"))
     failing = Gauge("sge_check_failing_rows", "Failing rows of each check's latest result.",
                     ("check",))
     checked_at = Gauge("sge_check_last_run_timestamp_seconds", "When each check last ran.",
                        ("check",))
-    for r in ops.latest_check_statuses(db):
+    for r in check_rows.latest_check_statuses(db):
         for status in CHECK_STATUSES:
             check_status.add(1 if r["status"] == status else 0, r["name"], r["priority"] or "",
                              status)
@@ -173,14 +176,14 @@ def _state_gauges(db: "ops.Snapshot", channels: list[str]) -> list[Gauge]:
     incidents = Gauge("sge_incidents_open",
                       "Unresolved (open, acknowledged or accepted) incidents.",
                       ("priority", "kind"))
-    for r in ops.open_incident_counts(db):
+    for r in incident_rows.open_incident_counts(db):
         incidents.add(r["n"], r["priority"], r["kind"])
     pending = Gauge("sge_alert_deliveries_pending", "Alert messages waiting to be sent or "
                     "retried, per channel.", ("channel",))
     done = Gauge("sge_alert_deliveries", "Alert messages sent, or given up after 24 h of "
                  "retries (failed), per channel.", ("channel", "status"), kind="counter")
     counts = {(c, s): 0 for c in channels for s in ("pending", "sent", "failed")}
-    counts.update({(r["channel"], r["status"]): r["n"] for r in ops.alert_delivery_counts(db)})
+    counts.update({(r["channel"], r["status"]): r["n"] for r in alert_outbox.alert_delivery_counts(db)})
     for (channel, status), n in sorted(counts.items()):
         if status == "pending":
             pending.add(n, channel)
@@ -189,7 +192,7 @@ def _state_gauges(db: "ops.Snapshot", channels: list[str]) -> list[Gauge]:
     # the label is not `job`: Prometheus would rename it exported_job at scrape
     jobs = Gauge("sge_job_last_success_timestamp_seconds", "When each scheduled job last "
                  "succeeded (no series for a job that never did).", ("scheduled_job",))
-    for r in ops.last_success_per_job(db):
+    for r in job_runs.last_success_per_job(db):
         jobs.add(r["finished_at"].timestamp(), r["job"])
     return [check_status, failing, checked_at, incidents, pending, done, jobs]
 
@@ -224,7 +227,7 @@ class ProcessingHistogram:
         since = self.watermark or now - timedelta(seconds=HISTOGRAM_SEED_SECONDS)
         if now <= since:
             return now, [0] * len(self.bounds), 0, 0.0
-        rows = ops.processing_histogram(platform_db, since, now, self.bounds)
+        rows = processing_times.processing_histogram(platform_db, since, now, self.bounds)
         n = rows[0]["n"] if rows else 0
         total = float(rows[0]["total"]) if rows else 0.0
         return now, [r["le_count"] for r in rows], n, total

@@ -19,7 +19,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..db import ops
+from ..db import job_runs, metric_samples
+from ..db import ledger as ledger_rows
+from ..db import payouts as payout_rows
 from ..errors import DatabaseUnavailable, ReconError
 from .cadence import Cadence
 from .scheduler import JobContext, JobServices, JobSpec
@@ -72,7 +74,7 @@ def monitor(ctx: JobContext) -> dict[str, Any]:
         facts = gather_facts(services.db, settings, now, services.platform_db, results)
         for name in sorted(facts.errored):  # recorded: the rules could not judge this signal
             errors.append(f"{name}: {facts.unavailable[name]}")
-        details["samples"] = ops.insert_metric_samples(services.db, now, trend_samples(facts))
+        details["samples"] = metric_samples.insert_metric_samples(services.db, now, trend_samples(facts))
         evaluation = services.incidents.evaluate(now, facts, check_run_id=run_id)
         details["incidents"] = evaluation.summary()
     except Exception as exc:  # noqa: BLE001
@@ -110,7 +112,7 @@ def daily_reconciliation(ctx: JobContext) -> dict[str, Any]:
     evaluation = services.incidents.evaluate(ctx.now, check_run_id=run.run_id)
     details["incidents"] = evaluation.summary()
     details["alerts"] = services.incidents.deliver_pending(ctx.now).summary()
-    details["pruned_samples"] = ops.prune_metric_samples(services.db, ctx.now - SAMPLE_RETENTION)
+    details["pruned_samples"] = metric_samples.prune_metric_samples(services.db, ctx.now - SAMPLE_RETENTION)
     if engine_error:
         raise JobFailed(f"the {engine} engine failed ({engine_error}); the SQL engine ran instead "
                         f"(run {run.run_id})", details)
@@ -123,7 +125,7 @@ def weekly_payout_reminder(ctx: JobContext) -> dict[str, Any]:
     from ..alerts.rules import money_text
 
     services, now = ctx.services, ctx.now
-    batches = ops.open_payout_batches(services.db, now)
+    batches = payout_rows.reminder_payout_batches(services.db, now)
     details: dict[str, Any] = {"batches": len(batches)}
     if not batches:
         return details  # nothing waiting: no message (the channels are for things to do)
@@ -186,7 +188,7 @@ def missing_periods(services: JobServices, now: datetime) -> list[str]:
     from ..exports.period import Period
 
     out_dir = Path(services.exports.out_dir).resolve()
-    done = {p for d in ops.succeeded_details(services.db, "monthly_audit_export")
+    done = {p for d in job_runs.succeeded_details(services.db, "monthly_audit_export")
             for p in d.get("exported", [])}
     month, last = earliest_period(services, now), Period.of(now).previous()
     missing = []
@@ -214,7 +216,7 @@ def earliest_period(services: JobServices, now: datetime) -> Period:
     earliest = last
     for _ in range(CATCHUP_MONTHS - 1):
         earliest = earliest.previous()
-    first_entry = ops.first_ledger_entry_at(services.db)
+    first_entry = ledger_rows.first_ledger_entry_at(services.db)
     if first_entry is None:
         return last  # an empty ledger: just last month
     return max(earliest, Period.of(first_entry), key=lambda p: p.start)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Callable
 
-from ..db import ops
+from ..db import job_runs
 from ..errors import ReconError
 from .cadence import Cadence
 from .clock import Clock, SystemClock, as_utc
@@ -140,14 +140,14 @@ class Scheduler:
     # -- one slot -----------------------------------------------------------------------------
     def run_slot(self, spec: JobSpec, slot: datetime, now: datetime | None = None) -> JobOutcome:
         db = self.services.db
-        with ops.job_lock(db, spec.name) as locked:
+        with job_runs.job_lock(db, spec.name) as locked:
             if not locked:
                 return JobOutcome(spec.name, slot, "busy")
             started = as_utc(now or self.clock.now())
-            run_id = ops.claim_slot(db, spec.name, slot, self.host, started)
+            run_id = job_runs.claim_slot(db, spec.name, slot, self.host, started)
             if run_id is None:
                 return JobOutcome(spec.name, slot, "skipped")
-            orphans = ops.fail_orphaned_runs(db, spec.name, run_id, started)
+            orphans = job_runs.fail_orphaned_runs(db, spec.name, run_id, started)
             if orphans:
                 log.warning("job %s: marked %d run(s) left by a stopped scheduler as failed",
                             spec.name, orphans)
@@ -160,13 +160,13 @@ class Scheduler:
                 error = _describe(exc)
                 log.error("job %s (slot %s) failed: %s", spec.name, slot.isoformat(), error,
                           exc_info=not isinstance(exc, ReconError))
-                ops.finish_run(db, run_id, "failed", self._finished_at(started), error,
+                job_runs.finish_run(db, run_id, "failed", self._finished_at(started), error,
                                getattr(exc, "details", None))
                 return JobOutcome(spec.name, slot, "failed", run_id, error,
                                   getattr(exc, "details", None), time.perf_counter() - timer)
             finally:
                 self._inflight.pop(run_id, None)
-            ops.finish_run(db, run_id, "succeeded", self._finished_at(started), None, details)
+            job_runs.finish_run(db, run_id, "succeeded", self._finished_at(started), None, details)
             return JobOutcome(spec.name, slot, "succeeded", run_id, None, details,
                               time.perf_counter() - timer)
 
@@ -231,7 +231,7 @@ class Scheduler:
         self.join(grace_seconds)
         interrupted = []
         for run_id, job in list(self._inflight.items()):
-            ops.finish_run(self.services.db, run_id, "failed", as_utc(self.clock.now()),
+            job_runs.finish_run(self.services.db, run_id, "failed", as_utc(self.clock.now()),
                            "the scheduler was stopped during this run")
             interrupted.append(job)
         return interrupted

@@ -1,0 +1,67 @@
+"""The alert outbox (recon.alert_deliveries): messages queued per channel in the transaction that
+opens, reminds or resolves an incident, then claimed and sent with retries and back-off.
+
+Functions that take ``conn`` run inside the caller's transaction, so that an incident and the
+alerts it enqueues are written together or not at all.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from psycopg.types.json import Jsonb
+
+from .connection import Database
+
+if TYPE_CHECKING:
+    from .snapshot import Reader
+
+
+def enqueue_alert(conn, *, incident_id: int | None, channel: str, event: str,
+                  payload: dict[str, Any], now: datetime) -> int:
+    return conn.execute(
+        "INSERT INTO recon.alert_deliveries (incident_id, channel, event, payload, status, "
+        "created_at, next_attempt_at) VALUES (%s, %s, %s, %s, 'pending', %s, %s) RETURNING id",
+        (incident_id, channel, event, Jsonb(payload), now, now)).fetchone()["id"]
+
+
+def claim_due_alert(conn, now: datetime, exclude_ids: list[int],
+                    exclude_channels: list[str]) -> dict | None:
+    """The oldest pending alert of a channel, if it is due, locked so that a second scheduler
+    skips it. Alerts of one channel go out in order: an incident's resolution never overtakes its
+    opening message that is waiting for a retry."""
+    return conn.execute(
+        "SELECT * FROM recon.alert_deliveries d WHERE status = 'pending' "
+        "AND coalesce(next_attempt_at, created_at) <= %s AND NOT (id = ANY(%s)) "
+        "AND NOT (channel = ANY(%s)) AND NOT EXISTS (SELECT 1 FROM recon.alert_deliveries o "
+        "  WHERE o.status = 'pending' AND o.channel = d.channel "
+        "  AND (o.created_at, o.id) < (d.created_at, d.id)) "
+        "ORDER BY created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED",
+        (now, exclude_ids, exclude_channels)).fetchone()
+
+
+def mark_alert_sent(conn, alert_id: int, now: datetime) -> None:
+    conn.execute("UPDATE recon.alert_deliveries SET status = 'sent', sent_at = %s, "
+                 "attempts = attempts + 1, last_error = NULL WHERE id = %s", (now, alert_id))
+
+
+def mark_alert_attempt_failed(conn, alert_id: int, error: str, next_attempt_at: datetime | None
+                              ) -> None:
+    """A failed attempt: retried at ``next_attempt_at``, or given up (``failed``) when None."""
+    conn.execute(
+        "UPDATE recon.alert_deliveries SET attempts = attempts + 1, last_error = %s, "
+        "next_attempt_at = %s, status = CASE WHEN %s::timestamptz IS NULL THEN 'failed' "
+        "ELSE 'pending' END WHERE id = %s", (error, next_attempt_at, next_attempt_at, alert_id))
+
+
+def alert_deliveries(db: Database, incident_id: int | None = None, limit: int = 200) -> list[dict]:
+    return db.fetch_all(
+        "SELECT * FROM recon.alert_deliveries "
+        "WHERE (%(incident)s::bigint IS NULL OR incident_id = %(incident)s) "
+        "ORDER BY created_at, id LIMIT %(limit)s", {"incident": incident_id, "limit": limit})
+
+
+def alert_delivery_counts(db: "Reader") -> list[dict]:
+    return db.fetch_all("SELECT channel, status, count(*) AS n FROM recon.alert_deliveries "
+                        "GROUP BY channel, status ORDER BY channel, status")
