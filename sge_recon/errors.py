@@ -8,6 +8,13 @@ wrong, where, and how to fix it; the CLI prints it as ``Error: <message>`` and e
 from __future__ import annotations
 
 
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (its type's name when it has none): what an error
+    message quotes of a driver's or a library's multi-line error."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 class ReconError(Exception):
     """Base class: a problem the user can understand and act on.
 
@@ -51,14 +58,6 @@ class AlreadyRunning(ReconError):
 
 class CheckDefinitionError(ReconError):
     """The check catalogue (checks.yml or a .sql file) is invalid."""
-
-
-class AdminApiError(ReconError):
-    """The admin API refused an action or could not be reached."""
-
-    def __init__(self, message: str, status_code: int | None = None):
-        super().__init__(message)
-        self.status_code = status_code
 
 
 class ExportError(ReconError):

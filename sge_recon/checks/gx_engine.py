@@ -30,7 +30,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlparse, urlunparse
 
 from ..db import Database
 from ..db.checks import count_query, may_read_as_reader_role
-from ..errors import DatabaseUnavailable
+from ..errors import DatabaseUnavailable, first_line
 from . import sqltext
 from .model import CheckDefinition, CheckResult, json_value
 from .sql_engine import errored, evaluate
@@ -81,7 +81,7 @@ def run_gx_checks(definitions: list[CheckDefinition], db: Database,
         if db.ping():
             raise
         raise DatabaseUnavailable(f"cannot connect to the database at {db.where} for the GX "
-                                  f"engine ({_first_line(exc)[:200]}); check that PostgreSQL "
+                                  f"engine ({first_line(exc)[:200]}); check that PostgreSQL "
                                   "is running") from None
     one_row = datasource.add_query_asset(name="one_row", query="SELECT 1 AS one")
     one_row_batch = one_row.add_batch_definition_whole_table("one_row")
@@ -183,7 +183,7 @@ def _run_one(context, datasource, one_row_batch, definition: CheckDefinition,
             outcome = checkpoint.run()
     except Exception as exc:  # noqa: BLE001 - GX raises many kinds; the check errors, others run
         return errored(definition, f"Great Expectations could not run the check: "
-                                   f"{_first_line(exc)}", started, ENGINE)
+                                   f"{first_line(exc)}", started, ENGINE)
     results = [r for run in outcome.run_results.values() for r in run.results]
     details = {"gx": _jsonable(outcome.describe_dict() if hasattr(outcome, "describe_dict")
                                else {}), "expectations": [_jsonable(r.to_json_dict())
@@ -249,8 +249,3 @@ def _decimal(value: Any) -> Decimal:
 def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=lambda v: json_value(v)
                                  if not isinstance(v, (set, frozenset)) else sorted(v)))
-
-
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

@@ -17,7 +17,7 @@ from ..db import DriverError
 from ..db import action_log
 from ..db import incidents as incident_rows
 from ..db import silences as silence_rows
-from ..errors import DatabaseUnavailable, UsageError
+from ..errors import DatabaseUnavailable, UsageError, first_line
 from . import breaker
 from .journal import signed_totals
 from .outcome import ActionOutcome
@@ -131,7 +131,7 @@ class ActionService:
                                          log_id=row["id"], at=row["at"])
         except (DatabaseUnavailable, DriverError) as exc:
             message = (f"Refused: the payout circuit breaker could not be checked, so nothing was "
-                       f"executed ({_first_line(exc)}).")
+                       f"executed ({first_line(exc)}).")
             return self._record(operator, action, batch_id, request, False, None, None, message,
                                 message, None)
         if gate.incidents:
@@ -383,7 +383,7 @@ class ActionService:
                                          log_id=logged["id"], at=logged["at"])
         except (DatabaseUnavailable, DriverError) as exc:
             return ActionOutcome(False, action, target, None,
-                                 f"Failed: the database could not be written ({_first_line(exc)}).",
+                                 f"Failed: the database could not be written ({first_line(exc)}).",
                                  logged=False)
         message = f"Failed: incident {incident_id} was not changed because {refused}."
         return self._record(operator, action, target, None, False, None, None, message, message,
@@ -399,7 +399,7 @@ class ActionService:
         except (DatabaseUnavailable, DriverError) as exc:
             return ActionOutcome(ok, action, target, status,
                                  message + f" (Not recorded in the action log: the database is "
-                                           f"unavailable — {_first_line(exc)}.)",
+                                           f"unavailable — {first_line(exc)}.)",
                                  data=data, logged=False)
         return ActionOutcome(ok, action, target, status, message, data=data, logged=True,
                              log_id=row["id"], at=row["at"])
@@ -475,8 +475,3 @@ def parse_correction_entries(rows: list[dict[str, Any]],
             for c, d in sorted(unbalanced.items())) + "; make debits equal credits per currency"
             + (" (together with the transaction it completes)" if completing else ""))
     return entries
-
-
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

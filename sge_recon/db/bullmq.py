@@ -26,6 +26,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
+from ..errors import first_line
 from .queue_model import (JOB_STATES, JobInfo, QueueCounts, QueueSnapshot, QueueUnavailable,
                           WorkerInfo)
 from .relations import QueueDeclaration
@@ -166,7 +167,7 @@ class BullMQSource:
         except (RedisError, OSError, asyncio.TimeoutError) as exc:
             raise QueueUnavailable(
                 f"the platform's queues could not be read: {self.where} did not answer "
-                f"({_first_line(exc)}); check that Redis is up and REDIS_URL points at it") \
+                f"({first_line(exc)}); check that Redis is up and REDIS_URL points at it") \
                 from None
 
     async def _depth(self, client: aioredis.Redis) -> QueueSnapshot:
@@ -261,8 +262,3 @@ def _ms(value: Any) -> datetime | None:
     if not value:
         return None
     return datetime.fromtimestamp(int(value) / 1000, tz=timezone.utc)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 
+from ..errors import first_line
 from .connection import Database, DictConnection
 from .rows import all_rows
 
@@ -169,7 +170,7 @@ class CheckSession:
             with conn.transaction():
                 return len(conn.execute(psycopg_sql, dict(params)).fetchall())
         except psycopg.Error as exc:
-            raise CheckQueryError(_first_line(exc)) from None
+            raise CheckQueryError(first_line(exc)) from None
 
     def measure_fused(self, psycopg_sql: str, params: Mapping[str, Any], *, sample_limit: int,
                       timeout_seconds: float) -> dict[str, Measurement]:
@@ -191,7 +192,7 @@ class CheckSession:
             raise CheckQueryError(f"timed out after {timeout_seconds:g} s (statement_timeout) "
                                   "or waited too long for a lock (lock_timeout)") from None
         except psycopg.Error as exc:
-            raise CheckQueryError(_first_line(exc)) from None
+            raise CheckQueryError(first_line(exc)) from None
         out: dict[str, Measurement] = {}
         try:
             for row in rows:
@@ -239,11 +240,11 @@ class CheckSession:
                 from None
         except psycopg.OperationalError as exc:
             if conn.broken or conn.closed:
-                raise CheckQueryError(f"lost the database connection: {_first_line(exc)}") \
+                raise CheckQueryError(f"lost the database connection: {first_line(exc)}") \
                     from None
-            raise CheckQueryError(_first_line(exc)) from None
+            raise CheckQueryError(first_line(exc)) from None
         except psycopg.Error as exc:
-            raise CheckQueryError(_first_line(exc)) from None
+            raise CheckQueryError(first_line(exc)) from None
         if not rows:
             return Measurement(0, None, [], {t.name: {} for t in totals} if totals else None)
         count, value = rows[0][_COUNT_COLUMN], rows[0][_VALUE_COLUMN]
@@ -270,11 +271,6 @@ def _reader_role(conn: DictConnection) -> bool:
     ).fetchone()
     conn.rollback()  # the probe's implicit transaction (the connection is not autocommit)
     return bool(row and row["ok"])
-
-
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 # -- history ---------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
-from ..errors import ReconError
+from ..errors import ReconError, first_line
 from .connection import Database
 
 # the columns the ledger checks read, in the order of the DuckDB view (amount is money)
@@ -167,10 +167,10 @@ def read_live(db: Database, months: list[MonthFile]) -> LiveLedger:
             row = conn.execute(_COLLATION).fetchone()
     except psycopg.Error as exc:
         raise SweepUnavailable(f"reading the live ledger from {db.where} failed: "
-                               f"{_first_line(exc)}") from None
+                               f"{first_line(exc)}") from None
     except pa.ArrowInvalid as exc:  # e.g. an amount with more than 6 decimals
         raise SweepUnavailable(f"the live ledger does not fit the sweep's schema "
-                               f"(amount decimal(38,6)): {_first_line(exc)}") from None
+                               f"(amount decimal(38,6)): {first_line(exc)}") from None
     finally:
         conn.close()
     row = row or {}
@@ -357,9 +357,9 @@ class ColumnarSweep:
             columns = [d[0] for d in cur.description]
             rows = [dict(zip(columns, r)) for r in cur.fetchall()]
         except duckdb.OutOfRangeException as exc:
-            raise SweepOverflow(_first_line(exc)) from None
+            raise SweepOverflow(first_line(exc)) from None
         except duckdb.Error as exc:
-            raise SweepQueryError(_first_line(exc)) from None
+            raise SweepQueryError(first_line(exc)) from None
         return int(count), rows
 
 
@@ -378,8 +378,3 @@ def _fits(total: str | None) -> bool:
         return True
     sign, digits, exponent = Decimal(total).as_tuple()
     return isinstance(exponent, int) and exponent >= -6 and len(digits) + exponent <= 32
-
-
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

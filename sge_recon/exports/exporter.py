@@ -24,7 +24,7 @@ from typing import Any
 from ..db import Database
 from ..db import exports as store
 from ..errors import AlreadyRunning, ExportError
-from .manifest import FORMAT, FORMAT_VERSION, MANIFEST, dumps, file_entry, sha256_of
+from .manifest import FORMAT, FORMAT_VERSION, MANIFEST, file_entry, sha256_of, write_manifest
 from .period import Period
 from .tables import LEDGER, TABLES, Column, TableSpec
 
@@ -207,7 +207,7 @@ class Exporter:
             "journal": chain.anchors(),
             "notes": notes,
         }
-        (work / MANIFEST).write_text(dumps(manifest), encoding="utf-8")
+        write_manifest(work, manifest)
         return manifest
 
     def _write_table(self, snap, spec: TableSpec, columns: list[Column], period: Period,

@@ -11,7 +11,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from ..errors import ExportError
+from ..errors import ExportError, first_line
 from .manifest import MANIFEST, read_manifest, sha256_of
 from .signing import SIGNATURE, check_signature
 from .tables import JOURNAL, LEDGER, TABLES
@@ -166,7 +166,7 @@ def _check_contents(folder: Path, manifest: dict[str, Any], files: dict[str, dic
             try:
                 rows = store.parquet_row_count(con, name)
             except duckdb.Error as exc:
-                report.add(name, f"cannot be read as Parquet ({_first_line(exc)})")
+                report.add(name, f"cannot be read as Parquet ({first_line(exc)})")
                 continue
             report.rows_checked += rows
             if rows != files[name].get("rows"):
@@ -187,7 +187,7 @@ def _check_contents(folder: Path, manifest: dict[str, Any], files: dict[str, dic
                         report.add(name, f"{outside} rows have {spec.time_column} outside "
                                          f"{manifest['period']}")
             except duckdb.Error as exc:
-                report.add(name, f"cannot be checked ({_first_line(exc)})")
+                report.add(name, f"cannot be checked ({first_line(exc)})")
         if LEDGER + ".parquet" in present:
             _check_ledger(con, manifest, report)
         if JOURNAL + ".parquet" in present and manifest.get("format_version") != 1:
@@ -207,7 +207,7 @@ def _check_ledger(con, manifest: dict[str, Any], report: VerifyReport) -> None:
         count, sample = store.unbalanced(con, name, SAMPLE)
         odd = store.bad_ledger_types(con, name)
     except duckdb.Error as exc:
-        report.add(name, f"control totals cannot be computed ({_first_line(exc)})")
+        report.add(name, f"control totals cannot be computed ({first_line(exc)})")
         return
     if odd:
         report.find(name, f"{odd} entries are neither a positive debit nor a positive credit")
@@ -264,7 +264,7 @@ def _check_journal(con, manifest: dict[str, Any], report: VerifyReport) -> None:
     try:
         chain = walk(store.journal_entries(con, FILE))
     except duckdb.Error as exc:
-        report.add(FILE, f"the journal cannot be read ({_first_line(exc)})")
+        report.add(FILE, f"the journal cannot be read ({first_line(exc)})")
         return
     for problem in chain.problems:
         report.add(FILE, problem)
@@ -311,7 +311,3 @@ def _decimal(text: Any) -> Decimal | None:
         return Decimal(str(text))
     except (InvalidOperation, ValueError):
         return None
-
-
-def _first_line(exc: Exception) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
