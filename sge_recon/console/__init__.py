@@ -27,7 +27,7 @@ from .ledger import LedgerFlags, ledger_flags, mark_balances, transaction_offset
 from .overview import (AlertSummary, Overview, build_overview,
                        mark_unavailable)
 from .runbook import CHECKLISTS, INCIDENT_GUIDE, ITEMS, item_day, period_days
-from .slo import Slo, compute_slos
+from .slo import AVAILABILITY, Slo, compute_slos
 from .trends import TrendsReader
 from .payout_pages import PayoutPages
 from ..check_names import (LEDGER_BALANCE, STUCK_INTENTS, TRANSACTION_BALANCE,
@@ -363,8 +363,15 @@ class ConsoleService(TrendsReader, PayoutPages):
     def slos(self, days: int) -> list[Slo]:
         if days < 1:
             raise UsageError("the SLO window must be at least one day")
-        return self.read_both(lambda c, state: compute_slos(c, days, self.settings.PAYOUT_SLA_HOURS,
-                                                            state_conn=state))
+        from dataclasses import replace
+
+        from .overview import worker_metric
+
+        slos = self.read_both(lambda c, state: compute_slos(
+            c, days, self.settings.PAYOUT_SLA_HOURS, state_conn=state))
+        # Availability's state now: the Overview's Worker status light (worker_status now)
+        now = worker_metric(self._live([WORKER_STATUS]).get(WORKER_STATUS))
+        return [replace(s, now=now) if s.name == AVAILABILITY else s for s in slos]
 
     # -- Runbook ---------------------------------------------------------------------------------
     def runbook_ticks(self, operator: str, today: date) -> dict[str, datetime]:
