@@ -1,13 +1,16 @@
 -- Intents sitting in a live state longer than :intent_timeout_minutes. The check's value is the
 -- oldest one's stuck_seconds (the fail threshold compares it with INTENT_STUCK_FAIL_MINUTES).
 -- currency and status_changed_at let the alert and /metrics read the money at stake per
--- currency (checks.yml totals) and the oldest one's age from these rows, not from their own SQL.
+-- currency (checks.yml totals) and the oldest one's age from these rows, not from their own SQL;
+-- attempts and last_error are what the Intents page lists beside them (its list is these rows).
 SELECT id         AS intent_id,
        program_id,
        user_id,
        amount,
        currency,
        status,
+       attempts,
+       last_error,
        status_changed_at,
        floor(extract(epoch FROM now() - status_changed_at))::bigint AS stuck_seconds
 FROM platform.settlement_intents

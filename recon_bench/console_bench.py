@@ -34,7 +34,7 @@ class OverviewBench:
 
 
 def bench_overview(recon: "Recon", repeat: int = 5) -> OverviewBench:
-    console, settings = recon.console, recon.settings
+    console = recon.console
     runs, checks = [], []
     for _ in range(max(1, repeat)):
         t0 = time.perf_counter()
@@ -46,7 +46,7 @@ def bench_overview(recon: "Recon", repeat: int = 5) -> OverviewBench:
         runs.append((time.perf_counter() - t0) * 1000)
     queries = {
         "live checks (lights)": lambda c: console.live_results(),
-        "pending_payout_summary": lambda c: q.pending_payout_summary(c, settings.PAYOUT_SLA_HOURS),
+        "pending_payout_summary": q.pending_payout_summary,
         "pending_payout_money_by_currency": q.pending_payout_money_by_currency,
         "open_incident_counts": lambda c, state: q.open_incident_counts(state),
         "newest_result_age": lambda c, state: q.newest_result_age(state, [

@@ -25,13 +25,17 @@ READERS = ["sge_recon/metrics/facts.py", "sge_recon/metrics/collector.py",
            "sge_recon/alerts/rules.py", "sge_recon/alerts/service.py",
            "sge_recon/console/overview.py", "sge_recon/console/health.py",
            "sge_recon/console/ledger.py", "sge_recon/scheduling/jobs.py", "app/views/ledger.py",
-           "app/views/overview.py"]
+           "app/views/overview.py", "sge_recon/console/verdicts.py",
+           "sge_recon/console/payout_pages.py", "sge_recon/console/__init__.py",
+           "sge_recon/console/slo.py", "app/views/intents.py", "app/views/webhooks.py",
+           "app/views/queue.py", "app/views/payouts.py", "app/views/slos.py"]
 # the runbook settings that are check thresholds (checks.yml parameters): only the catalogue
 # compares a measurement with them
 THRESHOLDS = ("LEDGER_TOLERANCE", "QUEUE_DEPTH_WARN", "QUEUE_DEPTH_FAIL", "INTENT_TIMEOUT_MINUTES",
               "INTENT_STUCK_FAIL_MINUTES", "PROCESSING_TIME_WARN_SECONDS",
               "PROCESSING_TIME_FAIL_SECONDS", "WEBHOOK_RETRY_WARN_COUNT",
-              "WEBHOOK_CONSECUTIVE_FAILURES", "WORKER_DOWN_SECONDS", "WEBHOOK_DISABLE_HOURS")
+              "WEBHOOK_CONSECUTIVE_FAILURES", "WORKER_DOWN_SECONDS", "WEBHOOK_DISABLE_HOURS",
+              "PAYOUT_SLA_HOURS")
 # the second definitions this issue deleted: they must not come back
 GONE_FROM_DATA_LAYER = ("ledger_differences", "worker_facts", "job_duration_p50", "queue_facts",
                         "queue_pause", "stuck_intent_facts", "stuck_intent_ids",
@@ -40,7 +44,10 @@ GONE_FROM_DATA_LAYER = ("ledger_differences", "worker_facts", "job_duration_p50"
 GONE = {"sge_recon/db/ledger_checkpoint.py": ("ledger_differences",),
         "sge_recon/db/console.py": ("queue_waiting", "mean_processing_seconds",
                                     "job_duration_p50", "stuck_intent_summary",
-                                    "stuck_money_by_currency", "webhook_failure_summary")}
+                                    "stuck_money_by_currency", "webhook_failure_summary",
+                                    "workers"),
+        "sge_recon/db/webhooks.py": ("endpoint_health",),
+        "sge_recon/db/intents.py": ("stuck_intents",)}
 
 
 def _code(path: str) -> str:
@@ -69,6 +76,14 @@ def test_signal_readers_run_no_sql_of_their_own():
         defined = set(re.findall(r"^def (\w+)\(", path.read_text(encoding="utf-8"), re.M))
         assert not defined & set(GONE_FROM_DATA_LAYER), \
             f"{path.name}: a second definition of a checked signal"
+    # the pages' display readers take no threshold: the verdict is the check's
+    import inspect
+
+    from sge_recon.db import console as q
+
+    for reader in (q.pending_payout_summary, q.worker_heartbeats):
+        assert list(inspect.signature(reader).parameters) == ["conn"]
+    assert "over_sla" not in _code("sge_recon/db/console.py")
 
 
 def test_every_signal_is_a_catalogue_check(recon):
@@ -167,3 +182,66 @@ def test_live_runs_only_the_named_checks_of_the_catalogue(recon):
     assert recon.checks.live(["not_a_check"]).checks == []
     assert [c.name for c in recon.checks.live(["queue_depth", "not_a_check"]).checks] == [
         "queue_depth"]
+
+
+def test_the_pages_flag_exactly_the_checks_failing_rows(db_url, factory):
+    """At non-default thresholds, the Webhooks, Intents, Queue and Payouts pages and the Overview's
+    payout tile flag exactly the rows their checks list as failing, and the SLO page's state now
+    is the Overview's worker light."""
+    recon = Recon(settings_for(db_url, WEBHOOK_CONSECUTIVE_FAILURES=3, INTENT_TIMEOUT_MINUTES=5,
+                               INTENT_STUCK_FAIL_MINUTES=20, WORKER_DOWN_SECONDS=120,
+                               PAYOUT_SLA_HOURS=2, SAMPLE_ROWS=1))
+    console = recon.console
+    program = factory.program()
+    user = factory.user(program["id"])
+    # webhooks: e_fail has 4 failed attempts (> 3), e_slow 2 (a streak below it), e_ok none
+    e_fail, e_slow, e_ok = (factory.endpoint(program["id"]) for _ in range(3))
+    factory.delivery(e_fail["id"], status="failed", attempt_count=4, last_attempt_at=ago(minutes=5),
+                     created_at=ago(minutes=30))
+    factory.delivery(e_slow["id"], status="retry_scheduled", attempt_count=2,
+                     last_attempt_at=ago(minutes=5), next_retry_at=ago(minutes=-5),
+                     created_at=ago(minutes=30))
+    factory.delivery(e_ok["id"])
+    # intents: stuck 30, 10 min (past 5), not 2 min
+    stuck = [factory.intent(program["id"], user["id"], status="processing",
+                            status_changed_at=ago(minutes=m)) for m in (30, 10, 2)]
+    # workers: one live, one silent for 10 min (> 120 s)
+    factory.heartbeat("w_live", last_seen_at=ago(seconds=5))
+    factory.heartbeat("w_silent", last_seen_at=ago(minutes=10))
+    # payouts: pending for 3 h (late at 2 h), pending for 1 h, approved 3 h ago (late)
+    late = factory.payout_batch(program["id"], status="pending_approval", created_at=ago(hours=3))
+    factory.payout_batch(program["id"], status="pending_approval", created_at=ago(hours=1))
+    approved = factory.payout_batch(program["id"], status="approved", created_at=ago(hours=5),
+                                    approved_at=ago(hours=3))
+
+    checks = recon.checks.run(only=["webhook_endpoints_failing", "stuck_intents",
+                                    "worker_status", "payout_batch_sla"], store=False,
+                             sample_rows=50).by_name()
+
+    health = {e["endpoint_id"]: e for e in console.endpoint_health()}
+    flagged = {i for i, e in health.items() if e["health"] == "failing"}
+    assert flagged == {r["endpoint_id"] for r in checks["webhook_endpoints_failing"].rows} \
+        == {e_fail["id"]}
+    assert (health[e_slow["id"]]["health"], health[e_slow["id"]]["consecutive_failures"]) == \
+        ("degraded", 2)  # the check's own measure, below its threshold
+    assert health[e_ok["id"]]["health"] == "healthy"
+
+    found = console.stuck_list()  # more than the sample (SAMPLE_ROWS=1): the page asks for more
+    assert [r["intent_id"] for r in found.rows] == [i["id"] for i in stuck[:2]]
+    assert found.count == checks["stuck_intents"].failing_rows == 2 and found.past_fail == 1
+
+    workers = {w["worker_id"]: w["state"] for w in console.queue_state()["workers"]}
+    assert workers == {"w_live": "alive", "w_silent": "silent"}
+    assert {r["worker_id"] for r in checks["worker_status"].rows if r["status"] == "down"} == \
+        {"w_silent"}
+
+    late_ids = {r["batch_id"] for r in checks["payout_batch_sla"].rows}
+    assert late_ids == {late["id"], approved["id"]}
+    assert {b["batch_id"] for b in console.open_payout_batches() if b["sla_breached"]} == late_ids
+    tile = {a.kind: a for a in console.overview().alerts}["pending_payouts"]
+    assert tile.count == 3 and tile.detail.startswith("2 past the 2 h SLA")
+
+    [availability] = [s for s in console.slos(1) if s.name == "Availability"]
+    worker_light = {m.name: m for m in console.overview().metrics}["Worker status"]
+    assert (availability.now.value, availability.now.light) == \
+        (worker_light.value, worker_light.light) == ("degraded", worker_light.light)

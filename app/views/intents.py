@@ -13,7 +13,7 @@ kit.show_outcome("intents")
 
 @st.cache_data(ttl=10, show_spinner=False)
 def stuck():
-    return kit.service().stuck_intents()
+    return kit.service().stuck_list()
 
 
 def retry_button(intent_id: str, key: str) -> None:
@@ -29,16 +29,20 @@ def retry_button(intent_id: str, key: str) -> None:
 
 
 st.subheader("Stuck intents")
-rows = kit.load(stuck, what="the stuck intents")
-if rows is not None:
-    if not rows:
+found = kit.load(stuck, what="the stuck intents")
+rows = found.rows if found is not None else None
+if found is not None:
+    # the check stuck_intents' verdict: its failing rows, exact count, fail count and money
+    if found.unknown:
+        st.warning(f"Unknown: {found.unknown}.", icon=":material/help:")
+    elif not rows:
         st.success("No stuck intent.", icon=":material/check_circle:")
     else:
-        fail_after = kit.settings().INTENT_STUCK_FAIL_MINUTES * 60
-        over = sum(1 for r in rows if r["stuck_seconds"] > fail_after)
-        st.markdown(f"**{len(rows)}** stuck, **{over}** past "
+        st.markdown(f"**{found.count}** stuck, **{found.past_fail}** past "
                     f"{kit.settings().INTENT_STUCK_FAIL_MINUTES} min, money at stake "
-                    f"**{kit.money_by_currency(kit.totals_by_currency(rows))}**.")
+                    f"**{kit.money_by_currency(found.money)}**.")
+        if found.count > len(rows):
+            st.caption(f"The oldest {len(rows):,} of {found.count:,}.")
         for r in rows:
             r["stuck_minutes"] = round(int(r["stuck_seconds"]) / 60, 1)
         kit.table(rows, hide_index=True, key="stuck_table",

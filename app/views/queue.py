@@ -168,8 +168,7 @@ def live_queue() -> None:
         st.error("No worker heartbeat in the last 24 h: the workers are down.",
                  icon=":material/error:")
     else:
-        for w in workers:
-            w["state"] = "alive" if w["alive"] else "silent"
+        # state: the check worker_status's row for each worker (alive, silent, unknown)
         kit.table(workers, hide_index=True, key="workers_table",
                   column_order=["worker_id", "state", "silent_seconds", "last_seen_at",
                                 "jobs_completed", "started_at"])

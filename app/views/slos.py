@@ -35,6 +35,8 @@ if rows is not None:
             st.caption(f"Target **{pct(slo.target, 1)}** · error budget left "
                        f"**{budget(slo)}**")
             st.caption(f"{slo.good:,} good of {slo.total:,} — {slo.measured_by}.")
+            if slo.now is not None:  # the Overview's light for the same check, computed now
+                st.caption(f"Now: **{slo.now.value}** — {slo.now.detail}")
     kit.table([{"objective": s.name, "target": pct(s.target, 1), "current": pct(s.current, 3),
                    "error budget left": budget(s), "good": s.good, "total": s.total,
                    "bad": s.bad} for s in rows], hide_index=True, key="slo_table")

@@ -141,7 +141,8 @@ if eps is not None:
     else:
         kit.table(eps, hide_index=True, key="endpoint_health",
                   column_order=["endpoint_id", "health", "consecutive_failures",
-                                   "failing_since", "last_success_at", "exhausted", "enabled",
+                                   "failing_since", "last_success_at", "exhausted", "retrying",
+                                   "enabled",
                                    "program_id", "url"])
         by_id = {e["endpoint_id"]: e for e in eps}
         picked = st.selectbox("Endpoint to disable or enable", list(by_id), index=None,

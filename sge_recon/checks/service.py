@@ -100,7 +100,8 @@ class CheckService:
     def run(self, only: list[str] | None = None, engine: str = "sql", trigger: str = "cli",
             store: bool = True, fast_only: bool = False,
             budget_seconds: float | None = None,
-            incremental_forms: bool = False) -> RunResult:
+            incremental_forms: bool = False, sample_rows: int | None = None,
+            params: dict[str, Decimal | int] | None = None) -> RunResult:
         """Run the catalogue (or part of it) and, unless ``store=False``, record it in recon.
 
         The fast (per-minute) SQL run reads the ledger checks incrementally from the checkpoint
@@ -108,7 +109,9 @@ class CheckService:
         ``budget_seconds`` bounds the whole run (SQL engine): a check that would overrun it is
         cut and reported ``error``, and the checks after it are not run (``error`` too).
         ``incremental_forms`` reads the ledger checks in their per-minute forms without moving
-        the watermark (see :meth:`live`).
+        the watermark (see :meth:`live`). ``sample_rows`` (default SAMPLE_ROWS) bounds each
+        check's sample of failing rows (a page listing them asks for more; the count is exact);
+        ``params`` replaces some check parameters for this run only (see :meth:`live`).
         A check that cannot run reports ``error`` and the others still run. Raises
         DatabaseUnavailable when the database cannot be reached at all (the run cannot complete).
         """
@@ -141,7 +144,8 @@ class CheckService:
         if fresh.refusal is not None:
             results = self._refused(runnable, fresh.refusal, engine)
         else:
-            results = self._engine_run(engine, runnable, deadline, fused) if runnable else []
+            results = self._engine_run(engine, runnable, deadline, fused, sample_rows, params) \
+                if runnable else []
             if fresh.on_standby:  # replay may have stopped while the checks ran: ask again
                 after = freshness(self.platform_db, self.db, self.settings)
                 if after.refusal is not None:
@@ -164,18 +168,22 @@ class CheckService:
         return run
 
     def live(self, names: list[str] | tuple[str, ...],
-             budget_seconds: float | None = None) -> RunResult:
+             budget_seconds: float | None = None, sample_rows: int | None = None,
+             params: dict[str, Decimal | int] | None = None) -> RunResult:
         """The named checks computed now by the same code, not stored: the live view behind the
         alert rules and /metrics when no fresh stored result is at hand. The ledger checks read
         their per-minute forms (checkpoint + new entries) and write nothing. ``budget_seconds``
-        bounds them all (a table lock makes a check ``error``, never a hang)."""
+        bounds them all (a table lock makes a check ``error``, never a hang); ``sample_rows``
+        how many failing rows each result carries (a page's list; default SAMPLE_ROWS);
+        ``params`` replaces check parameters for this read (a page's display of a measure at a
+        zero threshold: the same SQL text; its status is then no verdict)."""
         known = {d.name for d in self.catalogue()}
         only = [n for n in names if n in known]
         if not only:  # none in this catalogue (an empty --only would mean "all")
             now = datetime.now(timezone.utc)
             return RunResult(str(uuid.uuid4()), now, now, "pass", "sql", [], trigger="live")
         return self.run(only=only, trigger="live", store=False, incremental_forms=True,
-                        budget_seconds=budget_seconds)
+                        budget_seconds=budget_seconds, sample_rows=sample_rows, params=params)
 
     def unavailable(self) -> dict[str, str]:
         """Check name -> why the connected platform cannot support it (DESIGN §5
@@ -240,28 +248,32 @@ class CheckService:
 
     def _engine_run(self, engine: str, definitions: list[CheckDefinition],
                     deadline: float | None = None,
-                    fused: list[FusedQuery] | None = None) -> list[CheckResult]:
+                    fused: list[FusedQuery] | None = None,
+                    sample_rows: int | None = None,
+                    params: dict[str, Decimal | int] | None = None) -> list[CheckResult]:
         # Resolved here for both engines: GX runs the text through its own (SQLAlchemy)
         # connection, which does not resolve `platform.<table>` like the data layer does.
         # Both engines read the platform server (a standby of PLATFORM_READ_URL, or DATABASE_URL).
         db = self.platform_db
         relations = db.relations
+        sample = self.settings.SAMPLE_ROWS if sample_rows is None else sample_rows
+        bound = {**self.params, **(params or {})}
         definitions = [replace(d, sql=relations.resolve(d.sql),
                                prelude=d.prelude and relations.resolve(d.prelude))
                        for d in definitions]
         if engine == "gx":
             from .gx_engine import run_gx_checks  # GX costs seconds to import: only when asked
 
-            return run_gx_checks(definitions, db, self.params, self.settings.SAMPLE_ROWS)
+            return run_gx_checks(definitions, db, bound, sample)
         from .sql_engine import run_sql_checks
 
         fused = [replace(f, sql=relations.resolve(f.sql)) for f in fused or []]
         if engine == "duckdb":
             from .columnar_engine import run_columnar_checks
 
-            return run_columnar_checks(definitions, db, self.params, self.settings.SAMPLE_ROWS,
+            return run_columnar_checks(definitions, db, bound, sample,
                                        self.settings.checks_dir, self._exports_finder(), fused)
-        return run_sql_checks(definitions, db, self.params, self.settings.SAMPLE_ROWS, deadline,
+        return run_sql_checks(definitions, db, bound, sample, deadline,
                               fused)
 
     def _exports_finder(self):

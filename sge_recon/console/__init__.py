@@ -12,11 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
-from decimal import Decimal
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
-from ..db import DriverError, action_log, intents, payouts
+from ..db import DriverError, action_log, intents
 from ..db import ledger as ledger_rows  # not `ledger`: the submodule console.ledger takes that name
 from ..db import checks as check_store, console as q, incidents as incident_rows
 from ..db import jobs as queue_jobs, runbook as runbook_ticks, webhooks as webhook_rows
@@ -28,9 +27,14 @@ from .ledger import LedgerFlags, ledger_flags, mark_balances, transaction_offset
 from .overview import (AlertSummary, Overview, build_overview,
                        mark_unavailable)
 from .runbook import CHECKLISTS, INCIDENT_GUIDE, ITEMS, item_day, period_days
-from .slo import Slo, compute_slos
+from .slo import AVAILABILITY, Slo, compute_slos
 from .trends import TrendsReader
-from ..check_names import LEDGER_BALANCE, TRANSACTION_BALANCE
+from .payout_pages import PayoutPages
+from ..check_names import (LEDGER_BALANCE, STUCK_INTENTS, TRANSACTION_BALANCE,
+                           WEBHOOK_ENDPOINTS_FAILING, WEBHOOK_EXHAUSTED,
+                           WEBHOOK_RETRIES, WORKER_STATUS)
+from . import verdicts
+from .verdicts import SIGNAL_LIST_LIMIT
 
 if TYPE_CHECKING:
     from ..alerts.service import AlertService
@@ -45,6 +49,10 @@ __all__ = ["ActionOutcome", "AlertSummary", "CHECKLISTS", "ConsoleService", "Cor
            "mark_balances", "parse_correction", "parse_correction_entries", "transaction_offsets"]
 
 T = TypeVar("T")
+ENDPOINT_CHECKS = (WEBHOOK_ENDPOINTS_FAILING, WEBHOOK_EXHAUSTED, WEBHOOK_RETRIES)
+# webhook_endpoints_failing read at a zero threshold: every enabled endpoint with a streak of
+# failed attempts, measured by the check's own SQL (shown; the verdict is the real run's)
+ANY_STREAK = {"webhook_consecutive_failures": 0, "webhook_disable_hours": 0}
 INCIDENT_STATUSES = ("open", "acknowledged", "accepted", "resolved")
 JOB_LIST_LIMIT = 100  # jobs listed per state on the Queue page (the counts are exact)
 
@@ -55,7 +63,7 @@ class ApiHealth:
     message: str
 
 
-class ConsoleService(TrendsReader):
+class ConsoleService(TrendsReader, PayoutPages):
     def __init__(self, settings: "Settings", databases: "Databases", checks: "CheckService",
                  alerts: "AlertService", freshness: "Callable[[], Freshness]",
                  client_factory: Callable[[], Any] | None = None):
@@ -176,10 +184,14 @@ class ConsoleService(TrendsReader):
         makes them error: grey, never a stale green; queue checks on BullMQ when declared)."""
         from .overview import LIVE_CHECKS
 
+        return self._live(LIVE_CHECKS)
+
+    def _live(self, names, sample_rows: int | None = None, params: dict | None = None) -> dict:
+        """Check name -> result of ``names`` computed now by the check code (not stored)."""
         try:
-            return self.checks.live(
-                LIVE_CHECKS, self.settings.FAST_RUN_BUDGET_SECONDS).by_name()
-        except CheckDefinitionError:  # a broken catalogue: the stored results, shown as such
+            return self.checks.live(list(names), self.settings.FAST_RUN_BUDGET_SECONDS,
+                                    sample_rows=sample_rows, params=params).by_name()
+        except CheckDefinitionError:  # a broken catalogue: no verdict (grey / unknown)
             return {}
         except DriverError as exc:
             raise DatabaseUnavailable(f"cannot compute the live checks "
@@ -237,12 +249,19 @@ class ConsoleService(TrendsReader):
         return self.read_platform(ledger_rows.programs)
 
     # -- Intents ---------------------------------------------------------------------------------
-    def stuck_intents(self, limit: int = 500) -> list[dict]:
-        """The stuck intents, each with ``retry`` "scheduled" (and ``retried_by``/``retried_at``)
-        while a retry from the console waits to be processed (the intent stays stuck, and
-        listed, until it really completes), else empty."""
-        rows = self.read_platform(
-            lambda c: intents.stuck_intents(c, self.settings.INTENT_TIMEOUT_MINUTES, limit))
+    def stuck_intents(self, limit: int = SIGNAL_LIST_LIMIT) -> list[dict]:
+        """The rows of :meth:`stuck_list` (the oldest ``limit`` stuck intents)."""
+        return self.stuck_list(limit).rows
+
+    def stuck_list(self, limit: int = SIGNAL_LIST_LIMIT) -> "verdicts.StuckList":
+        """The stuck intents: the check stuck_intents' failing rows computed now (its exact
+        count, how many are past its fail threshold, the money per currency), each row with
+        ``retry`` "scheduled" (and ``retried_by``/``retried_at``) while a retry from the console
+        waits to be processed (the intent stays stuck, and listed, until it really completes),
+        else empty."""
+        found = verdicts.stuck_list(self._live([STUCK_INTENTS], sample_rows=limit)
+                                    .get(STUCK_INTENTS))
+        rows = found.rows
         retried = self.read(lambda c: action_log.last_ok_actions_on(
             c, "retry_intent", [r["intent_id"] for r in rows])) if rows else {}
         for r in rows:
@@ -252,7 +271,7 @@ class ConsoleService(TrendsReader):
             r["retry"] = "scheduled" if action else ""
             r["retried_by"] = action["operator"] if action else None
             r["retried_at"] = action["at"] if action else None
-        return rows
+        return found
 
     def intent_detail(self, intent_id: str) -> dict | None:
         intent_id = (intent_id or "").strip()
@@ -269,83 +288,6 @@ class ConsoleService(TrendsReader):
                     "actions": action_log.recent_actions(state, 20, intent_id)}
         return self.read_both(load)
 
-    # -- Payouts ---------------------------------------------------------------------------------
-    def open_payout_batches(self) -> list[dict]:
-        sla = self.settings.PAYOUT_SLA_HOURS * 3600
-        needed = 1 if self.admin_api == "sge" else 2  # SGE: one approver, not the creator
-        rows = self.read_platform(payouts.open_payout_batches)
-        for row in rows:
-            row["approvals"] = f"{len(row['approvers'])} of {needed}"
-            row["sla_left_hours"] = round((sla - int(row["clock_seconds"])) / 3600, 1)
-            row["sla_breached"] = int(row["clock_seconds"]) > sla
-            row["approvers"] = ", ".join(row["approvers"])
-        return rows
-
-    def recent_payout_batches(self, limit: int = 50) -> list[dict]:
-        return self.read_platform(lambda c: payouts.recent_payout_batches(c, limit))
-
-    def payout_batch(self, batch_id: str) -> dict | None:
-        """One batch (any status) with its line items: per affiliate the commissions it pays,
-        and the batch's total and affiliate count checked against them."""
-        batch_id = (batch_id or "").strip()
-        if not batch_id:
-            return None
-
-        def load(conn):
-            batch = payouts.payout_batch_detail(conn, batch_id)
-            if batch is None:
-                return None
-            return {"batch": batch, "lines": payouts.payout_batch_lines(conn, batch_id),
-                    "commissions": payouts.payout_batch_commissions(conn, batch_id)}
-        found = self.read(load)
-        if found is None:
-            return None
-        batch, lines = found["batch"], found["lines"]
-        totals: dict[str, Decimal] = {}
-        for line in lines:
-            totals[line["currency"]] = totals.get(line["currency"], Decimal(0)) + line["amount"]
-        total = sum(totals.values(), Decimal(0)) if len(totals) == 1 else None
-        affiliates = len({line["affiliate_id"] for line in lines})
-        problems = []
-        if len(totals) > 1:
-            problems.append("its commissions are in " + ", ".join(sorted(totals)) + ": one "
-                            "batch total cannot pay several currencies")
-        elif lines and total != batch["total_amount"]:
-            problems.append(f"the batch total {batch['total_amount']} differs from the sum of its "
-                            f"commissions {total} by {batch['total_amount'] - total}")
-        if affiliates != batch["affiliate_count"]:
-            problems.append(f"the batch says {batch['affiliate_count']} affiliates but its "
-                            f"commissions pay {affiliates}")
-        if not lines:
-            problems.append("no commission is attached to this batch")
-        batch["approvals"] = f"{len(batch['approvers'])} of 2"
-        found.update(lines_total=total, totals=totals, problems=problems,
-                     consistent=not problems)
-        return found
-
-    def payout_breaker(self, batch_id: str):
-        """The payout circuit breaker for this batch (read-only): held, why, its overrides."""
-        from .breaker import state
-
-        return self.read(lambda c: state(c, batch_id))
-
-    def approve_batch_as(self, account, batch_id: str):
-        """Approve with the signed-in approver's own key (the one its account is bound to);
-        the console holds the keys, the approver never types or sees one."""
-        why = account.why_not("approve") if account is not None else "sign in to approve"
-        if why:
-            raise UsageError(f"not approved: {why}")
-        if self.admin_api == "sge":
-            # the SGE API knows no approver keys: it approves as the signed-in account (X-Admin-Id)
-            return self.actions.approve_batch(account.name, batch_id, "")
-        slot = account.approver_slot
-        key = getattr(self.settings, f"PAYOUT_APPROVER_{slot}", None)
-        if not key:
-            raise UsageError(f"PAYOUT_APPROVER_{slot} is not set for this console, so approver "
-                             f"key {slot} (bound to {account.name}) cannot be used; set it (or "
-                             f"PAYOUT_APPROVER_{slot}_FILE) and restart the console")
-        return self.actions.approve_batch(account.name, batch_id, key, slot=slot)
-
     # -- Webhooks --------------------------------------------------------------------------------
     def failing_deliveries(self, limit: int = 500) -> list[dict]:
         return self.read_platform(lambda c: webhook_rows.failing_deliveries(c, limit))
@@ -355,20 +297,24 @@ class ConsoleService(TrendsReader):
         return self.read(lambda c: webhook_rows.delivery(c, delivery_id)) if delivery_id else None
 
     def endpoint_health(self) -> list[dict]:
-        threshold = self.settings.WEBHOOK_CONSECUTIVE_FAILURES
-        rows = self.read_platform(webhook_rows.endpoint_health)
-        for row in rows:
-            row["health"] = ("disabled" if not row["enabled"] else
-                             "failing" if row["consecutive_failures"] > threshold else
-                             "degraded" if row["consecutive_failures"] else "healthy")
-        return rows
+        """Every endpoint with its health: the checks' verdict (console.verdicts)."""
+        results = self._live(ENDPOINT_CHECKS, sample_rows=SIGNAL_LIST_LIMIT)
+        streaks = self._live([WEBHOOK_ENDPOINTS_FAILING], sample_rows=SIGNAL_LIST_LIMIT,
+                             params=ANY_STREAK).get(WEBHOOK_ENDPOINTS_FAILING)
+        return verdicts.endpoint_health(
+            self.read_platform(webhook_rows.endpoints), results.get(WEBHOOK_ENDPOINTS_FAILING),
+            streaks, results.get(WEBHOOK_EXHAUSTED), results.get(WEBHOOK_RETRIES))
 
     # -- Queue & workers -------------------------------------------------------------------------
     def queue_state(self) -> dict:
         def load(conn):
             return {"depth": queue_jobs.queue_depth_by_status(conn), "control": queue_jobs.queue_control(conn),
-                    "workers": q.workers(conn, self.settings.WORKER_DOWN_SECONDS)}
+                    "workers": q.worker_heartbeats(conn)}
         state = self.read_platform(load)
+        # alive or silent: worker_status's row for each worker (the Overview's light's rows)
+        state["workers"] = verdicts.worker_states(
+            state["workers"], self._live([WORKER_STATUS], sample_rows=SIGNAL_LIST_LIMIT)
+            .get(WORKER_STATUS))
         # the platform records the key ("admin"); the console's action log knows the person
         state["last_toggle"] = self.read(lambda conn: action_log.last_ok_action(
             conn, ["pause_queue", "resume_queue"], "settlement"))
@@ -417,8 +363,15 @@ class ConsoleService(TrendsReader):
     def slos(self, days: int) -> list[Slo]:
         if days < 1:
             raise UsageError("the SLO window must be at least one day")
-        return self.read_both(lambda c, state: compute_slos(c, days, self.settings.PAYOUT_SLA_HOURS,
-                                                            state_conn=state))
+        from dataclasses import replace
+
+        from .overview import worker_metric
+
+        slos = self.read_both(lambda c, state: compute_slos(
+            c, days, self.settings.PAYOUT_SLA_HOURS, state_conn=state))
+        # Availability's state now: the Overview's Worker status light (worker_status now)
+        now = worker_metric(self._live([WORKER_STATUS]).get(WORKER_STATUS))
+        return [replace(s, now=now) if s.name == AVAILABILITY else s for s in slos]
 
     # -- Runbook ---------------------------------------------------------------------------------
     def runbook_ticks(self, operator: str, today: date) -> dict[str, datetime]:

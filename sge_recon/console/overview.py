@@ -24,9 +24,10 @@ from ..check_names import (
     TRANSACTION_BALANCE, WEBHOOK_EXHAUSTED, WEBHOOK_RETRIES, WORKER_STATUS,
 )
 
-# the checks behind the live lights and tiles, computed on each refresh (cheap: fast checks)
+# the checks behind the live lights and tiles, computed on each refresh (cheap: the fast checks,
+# and payout_batch_sla, which reads the open batches only)
 LIVE_CHECKS = (WORKER_STATUS, QUEUE_DEPTH, QUEUE_PAUSED, PROCESSING_TIME, STUCK_INTENTS,
-               WEBHOOK_RETRIES, WEBHOOK_EXHAUSTED)
+               WEBHOOK_RETRIES, WEBHOOK_EXHAUSTED, PAYOUT_BATCH_SLA)
 WORKER_WORDS = {0: "healthy", 1: "degraded", 2: "down"}  # worker_status's value
 
 
@@ -96,7 +97,7 @@ def build_overview(conn, settings: Settings, check_results: dict[str, Any],
     platform is read on a standby."""
     state = state_conn or conn
     now = {**check_results, **(live or {})}
-    payouts = q.pending_payout_summary(conn, settings.PAYOUT_SLA_HOURS)
+    payouts = q.pending_payout_summary(conn)
     payouts["money"] = q.pending_payout_money_by_currency(conn) \
         if int(payouts.get("count") or 0) else {}
     incidents = {r["priority"]: r["count"] for r in q.open_incident_counts(state)}
@@ -114,7 +115,7 @@ def build_overview(conn, settings: Settings, check_results: dict[str, Any],
     alerts = by_money_at_stake([
         stuck_alert(now.get(STUCK_INTENTS), settings),
         imbalance_alert(check_results),
-        payout_alert(payouts, settings),
+        payout_alert(payouts, now.get(PAYOUT_BATCH_SLA), settings),
         webhook_alert(now.get(WEBHOOK_RETRIES), now.get(WEBHOOK_EXHAUSTED)),
     ])
     return Overview(loaded_at=datetime.now(timezone.utc), metrics=metrics, alerts=alerts,
@@ -307,13 +308,21 @@ def imbalance_alert(results: dict[str, Any]) -> AlertSummary:
                         Light.from_check_status(result.status), "ledger")
 
 
-def payout_alert(row: dict, settings: Settings) -> AlertSummary:
-    count, over = int(row.get("count") or 0), int(row.get("over_sla") or 0)
+def payout_alert(row: dict, sla: Any, settings: Settings) -> AlertSummary:
+    """The waiting batches (count and money, for display); the light and the number past the
+    SLA are the check payout_batch_sla's status and failing rows (grey when it cannot run)."""
+    count = int(row.get("count") or 0)
+    money = dict(row.get("money") or {})
+    if sla is None or sla.status in ("error", "unavailable"):
+        why = "no result of payout_batch_sla" if sla is None else \
+            (sla.error or sla.reason or "payout_batch_sla could not run")
+        return AlertSummary("pending_payouts", "Pending payout batches", count, money,
+                            f"SLA unknown: {why}.", Light.GREY, "payouts")
+    over = int(sla.failing_rows or 0)
     detail = (f"{over} past the {settings.PAYOUT_SLA_HOURS} h SLA." if over else
               "All within the SLA." if count else "No batch waiting.")
-    return AlertSummary("pending_payouts", "Pending payout batches", count,
-                        dict(row.get("money") or {}), detail,
-                        Light.AMBER if over else Light.GREEN, "payouts")
+    return AlertSummary("pending_payouts", "Pending payout batches", count, money, detail,
+                        Light.from_check_status(sla.status), "payouts")
 
 
 def webhook_alert(retries: Any, exhausted: Any) -> AlertSummary:

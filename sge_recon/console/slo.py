@@ -8,9 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from ..db import trends
 from .. import check_names
+
+
+AVAILABILITY = "Availability"
 
 
 @dataclass(frozen=True)
@@ -20,6 +24,9 @@ class Slo:
     good: int
     total: int
     measured_by: str
+    # the state now, where the objective has one: for Availability, the Overview's "Worker
+    # status" light itself (worker_status computed now), shown beside the window's share
+    now: Any = None
 
     @property
     def current(self) -> Decimal | None:
@@ -46,14 +53,22 @@ class Slo:
 
 
 def compute_slos(conn, days: int, payout_sla_hours: int, state_conn=None) -> list[Slo]:
-    """``conn`` reads the platform, ``state_conn`` (default ``conn``) the stored results."""
+    """``conn`` reads the platform, ``state_conn`` (default ``conn``) the stored results.
+
+    These are historical measures over a window, so they stay here rather than in the catalogue:
+    Availability and Ledger balanced count the STORED results of the checks worker_status and
+    ledger_balance (a minute counts as down exactly when worker_status said ``fail``, the
+    verdict the Overview, the alerts and the Incidents use; no second rule for "down"). The
+    current state is never recomputed here: ConsoleService.slos attaches the live worker_status
+    light (``Slo.now``). The latency and payout objectives measure completed work (intents
+    settled, batches executed) in the window, facts no check defines."""
     state_conn = state_conn or conn
     availability = trends.check_status_counts(state_conn, check_names.WORKER_STATUS, days)
     latency = trends.intent_latency_slo(conn, days, 5)
     balanced = trends.check_status_counts(state_conn, check_names.LEDGER_BALANCE, days)
     payouts = trends.payout_slo(conn, days, payout_sla_hours)
     return [
-        Slo("Availability", Decimal("0.999"), int(availability.get("not_failed") or 0),
+        Slo(AVAILABILITY, Decimal("0.999"), int(availability.get("not_failed") or 0),
             int(availability.get("total") or 0),
             "share of the stored worker_status checks (every minute) that were not down"),
         Slo("Intents settled within 5 s", Decimal("0.95"), int(latency.get("good") or 0),

@@ -17,14 +17,15 @@ from .rows import one_row as _one
 
 
 # -- Overview (its health lights are check results: sge_recon/console/overview.py) ----------------
-def workers(conn, down_seconds: int) -> list[dict]:
+def worker_heartbeats(conn) -> list[dict]:
+    """The workers seen in the last 24 h, for display. Whether one is alive or down is the check
+    worker_status's row for it (sge_recon.console.verdicts), never decided here."""
     return _all(conn, """
         SELECT worker_id, started_at, last_seen_at, jobs_completed,
-               extract(epoch FROM now() - last_seen_at)::numeric(20,1) AS silent_seconds,
-               (now() - last_seen_at) <= make_interval(secs => %s) AS alive
+               extract(epoch FROM now() - last_seen_at)::numeric(20,1) AS silent_seconds
         FROM platform.worker_heartbeats
         WHERE last_seen_at > now() - interval '24 hours'
-        ORDER BY worker_id""", (down_seconds,))
+        ORDER BY worker_id""")
 
 
 
@@ -44,13 +45,12 @@ def pending_payout_money_by_currency(conn) -> dict:
         GROUP BY 1 ORDER BY 1"""))
 
 
-def pending_payout_summary(conn, sla_hours: int) -> dict:
+def pending_payout_summary(conn) -> dict:
+    """How many batches wait (for approval or execution). Which are past the SLA is the check
+    payout_batch_sla's answer (sge_recon.console.overview), never counted here."""
     return _one(conn, """
-        SELECT count(*) AS count,
-               count(*) FILTER (WHERE coalesce(approved_at, created_at)
-                                      < now() - make_interval(hours => %s)) AS over_sla
-        FROM platform.payout_batches WHERE status IN ('pending_approval', 'approved')""",
-                (sla_hours,))
+        SELECT count(*) AS count
+        FROM platform.payout_batches WHERE status IN ('pending_approval', 'approved')""")
 
 
 def newest_result_age(conn, names: list[str]) -> dict:

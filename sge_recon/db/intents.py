@@ -1,22 +1,11 @@
-"""Settlement intents as the console reads them: the stuck ones, and one intent with its jobs,
-settlement and ledger entries.
+"""Settlement intents as the console reads them: one intent with its jobs, settlement and ledger
+entries (the stuck ones are the check stuck_intents' failing rows: sge_recon.console.verdicts).
 
 Each function takes an open connection (one transaction per page load or action)."""
 
 from __future__ import annotations
 
 from .rows import all_rows
-
-
-def stuck_intents(conn, timeout_minutes: int, limit: int) -> list[dict]:
-    return all_rows(conn, """
-        SELECT id AS intent_id, program_id, user_id, amount, currency, status, attempts,
-               last_error, status_changed_at,
-               extract(epoch FROM now() - status_changed_at)::numeric(20,0) AS stuck_seconds
-        FROM platform.settlement_intents
-        WHERE status IN ('payment_pending', 'verifying', 'processing')
-          AND status_changed_at < now() - make_interval(mins => %s)
-        ORDER BY status_changed_at LIMIT %s""", (timeout_minutes, limit))
 
 
 def intent(conn, intent_id: str) -> dict | None:

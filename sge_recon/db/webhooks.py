@@ -90,24 +90,14 @@ def delivery(conn, delivery_id: str) -> dict | None:
         WHERE d.id = %s""", (delivery_id,)).fetchone()
 
 
-def endpoint_health(conn) -> list[dict]:
-    """Per endpoint: open failures since its last successful delivery."""
+def endpoints(conn) -> list[dict]:
+    """Every endpoint with its last successful delivery, for display. Whether one is failing
+    (and its streak of failed attempts) is the check webhook_endpoints_failing's answer
+    (sge_recon.console.verdicts), never computed here."""
     return all_rows(conn, """
-        WITH last_ok AS (
-            SELECT endpoint_id, max(last_attempt_at) AS at FROM platform.webhook_deliveries
-            WHERE status = 'delivered' GROUP BY endpoint_id),
-        failing AS (
-            SELECT d.endpoint_id, sum(d.attempt_count) AS consecutive_failures,
-                   min(coalesce(d.created_at, d.last_attempt_at)) AS failing_since,
-                   count(*) FILTER (WHERE d.status = 'failed') AS exhausted
-            FROM platform.webhook_deliveries d LEFT JOIN last_ok o ON o.endpoint_id = d.endpoint_id
-            WHERE d.status IN ('retry_scheduled', 'failed')
-              AND (o.at IS NULL OR d.created_at > o.at)
-            GROUP BY d.endpoint_id)
         SELECT e.id AS endpoint_id, e.program_id, e.url, e.enabled, e.disabled_at,
-               o.at AS last_success_at, coalesce(f.consecutive_failures, 0) AS consecutive_failures,
-               f.failing_since, coalesce(f.exhausted, 0) AS exhausted
+               (SELECT max(coalesce(ok.last_attempt_at, ok.created_at))
+                FROM platform.webhook_deliveries ok
+                WHERE ok.endpoint_id = e.id AND ok.status = 'delivered') AS last_success_at
         FROM platform.webhook_endpoints e
-        LEFT JOIN last_ok o ON o.endpoint_id = e.id
-        LEFT JOIN failing f ON f.endpoint_id = e.id
-        ORDER BY coalesce(f.consecutive_failures, 0) DESC, e.id""")
+        ORDER BY e.id""")

@@ -1,0 +1,104 @@
+"""The Payouts page's data: the open batches with their SLA verdict (the check
+payout_batch_sla's), one batch with its line items, the circuit breaker and approval. Part of
+:class:`~sge_recon.console.ConsoleService`, kept apart to keep each module small."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, Callable
+
+from ..check_names import PAYOUT_BATCH_SLA
+from ..db import payouts
+from ..errors import UsageError
+from . import verdicts
+from .verdicts import SIGNAL_LIST_LIMIT
+
+
+class PayoutPages:
+    read: Callable[[Callable[[Any], Any]], Any]
+    read_platform: Callable[[Callable[[Any], Any]], Any]
+    _live: Callable[..., dict]
+    settings: Any
+    admin_api: Any
+    actions: Any
+
+    # -- Payouts ---------------------------------------------------------------------------------
+    def open_payout_batches(self) -> list[dict]:
+        """The open batches; ``sla_breached`` exactly when the check payout_batch_sla lists the
+        batch (None when it cannot run), ``sla_left_hours`` the clock shown beside it."""
+        sla = self.settings.PAYOUT_SLA_HOURS * 3600
+        needed = 1 if self.admin_api == "sge" else 2  # SGE: one approver, not the creator
+        rows = self.read_platform(payouts.open_payout_batches)
+        check = self._live([PAYOUT_BATCH_SLA], sample_rows=SIGNAL_LIST_LIMIT).get(PAYOUT_BATCH_SLA)
+        late = verdicts.failing_keys(check, "batch_id")
+        for row in rows:
+            row["approvals"] = f"{len(row['approvers'])} of {needed}"
+            row["sla_left_hours"] = round((sla - int(row["clock_seconds"])) / 3600, 1)
+            row["sla_breached"] = row["batch_id"] in late if verdicts.usable(check) else None
+            row["approvers"] = ", ".join(row["approvers"])
+        return rows
+
+    def recent_payout_batches(self, limit: int = 50) -> list[dict]:
+        return self.read_platform(lambda c: payouts.recent_payout_batches(c, limit))
+
+    def payout_batch(self, batch_id: str) -> dict | None:
+        """One batch (any status) with its line items: per affiliate the commissions it pays,
+        and the batch's total and affiliate count checked against them."""
+        batch_id = (batch_id or "").strip()
+        if not batch_id:
+            return None
+
+        def load(conn):
+            batch = payouts.payout_batch_detail(conn, batch_id)
+            if batch is None:
+                return None
+            return {"batch": batch, "lines": payouts.payout_batch_lines(conn, batch_id),
+                    "commissions": payouts.payout_batch_commissions(conn, batch_id)}
+        found = self.read(load)
+        if found is None:
+            return None
+        batch, lines = found["batch"], found["lines"]
+        totals: dict[str, Decimal] = {}
+        for line in lines:
+            totals[line["currency"]] = totals.get(line["currency"], Decimal(0)) + line["amount"]
+        total = sum(totals.values(), Decimal(0)) if len(totals) == 1 else None
+        affiliates = len({line["affiliate_id"] for line in lines})
+        problems = []
+        if len(totals) > 1:
+            problems.append("its commissions are in " + ", ".join(sorted(totals)) + ": one "
+                            "batch total cannot pay several currencies")
+        elif lines and total != batch["total_amount"]:
+            problems.append(f"the batch total {batch['total_amount']} differs from the sum of its "
+                            f"commissions {total} by {batch['total_amount'] - total}")
+        if affiliates != batch["affiliate_count"]:
+            problems.append(f"the batch says {batch['affiliate_count']} affiliates but its "
+                            f"commissions pay {affiliates}")
+        if not lines:
+            problems.append("no commission is attached to this batch")
+        batch["approvals"] = f"{len(batch['approvers'])} of 2"
+        found.update(lines_total=total, totals=totals, problems=problems,
+                     consistent=not problems)
+        return found
+
+    def payout_breaker(self, batch_id: str):
+        """The payout circuit breaker for this batch (read-only): held, why, its overrides."""
+        from .breaker import state
+
+        return self.read(lambda c: state(c, batch_id))
+
+    def approve_batch_as(self, account, batch_id: str):
+        """Approve with the signed-in approver's own key (the one its account is bound to);
+        the console holds the keys, the approver never types or sees one."""
+        why = account.why_not("approve") if account is not None else "sign in to approve"
+        if why:
+            raise UsageError(f"not approved: {why}")
+        if self.admin_api == "sge":
+            # the SGE API knows no approver keys: it approves as the signed-in account (X-Admin-Id)
+            return self.actions.approve_batch(account.name, batch_id, "")
+        slot = account.approver_slot
+        key = getattr(self.settings, f"PAYOUT_APPROVER_{slot}", None)
+        if not key:
+            raise UsageError(f"PAYOUT_APPROVER_{slot} is not set for this console, so approver "
+                             f"key {slot} (bound to {account.name}) cannot be used; set it (or "
+                             f"PAYOUT_APPROVER_{slot}_FILE) and restart the console")
+        return self.actions.approve_batch(account.name, batch_id, key, slot=slot)
