@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+from ..db.checks import TotalsQuery
 from .thresholds import Thresholds
 from .. import check_names
 
@@ -48,18 +49,14 @@ _TOTALS_SPEC = re.compile(
 
 
 @dataclass(frozen=True)
-class TotalsSpec:
+class TotalsSpec(TotalsQuery):
     """One named per-group total over ALL the check's failing rows, computed in the database with
     the count and the sample (checks.yml ``totals: {<name>: <spec>}``): ``sum(<col>) by <col>``,
     the column may be ``abs(<col>)``, optionally ``where <col> <op> <number or parameter>``. Each
-    group yields its row count and its exact sum (e.g. money at stake per currency)."""
+    group yields its row count and its exact sum (e.g. money at stake per currency). It is the
+    data layer's query (name, column, by, absolute, where) plus the bound as the catalogue wrote
+    it, which the engine binds."""
 
-    name: str
-    column: str
-    by: str
-    absolute: bool = False
-    where_column: str | None = None
-    where_op: str | None = None
     where_bound: str | None = None   # a parameter name or a number (text)
 
     @classmethod

@@ -128,9 +128,8 @@ def run_sql_check(definition: CheckDefinition, session: CheckSession,
 
 
 def totals_queries(definition: CheckDefinition) -> list[TotalsQuery]:
-    """The data layer's form of the check's ``totals:``."""
-    return [TotalsQuery(t.name, t.column, t.by, t.absolute, t.where_column, t.where_op)
-            for t in definition.totals]
+    """The data layer's form of the check's ``totals:`` (each spec is one)."""
+    return list(definition.totals)
 
 
 def totals_bounds(definition: CheckDefinition,
