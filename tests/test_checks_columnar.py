@@ -303,7 +303,7 @@ def test_the_nightly_run_can_use_the_duckdb_engine(db_url, tmp_path):
                                EXPORTS_DIR=tmp_path / "exports", SGE_RECON_HOME=tmp_path / "h"))
     daily = [s for s in default_jobs() if s.name == "daily_reconciliation"]
     now = datetime.now(timezone.utc).replace(hour=3, minute=0, second=0, microsecond=0)
-    [outcome] = Scheduler(recon, daily, ManualClock(now)).tick()
+    [outcome] = Scheduler(recon.job_services, daily, ManualClock(now)).tick()
     assert outcome.status == "succeeded", outcome.error
     assert outcome.details["engine"] == "duckdb"
     engines = {c.name: c.engine for c in recon.checks.latest().checks}
