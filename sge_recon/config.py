@@ -12,6 +12,7 @@ name and says how to fix it.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field, fields
 from decimal import Decimal, InvalidOperation
@@ -25,6 +26,7 @@ CONFIG_FILE_ENV = "SGE_RECON_CONFIG"
 DEFAULT_CONFIG_FILE = "sge-recon.toml"
 
 
+_PG_MEMORY = re.compile(r"[1-9][0-9]{0,9}(kB|MB|GB|TB)?")  # what `SET work_mem` takes, no spaces
 CHECK_ENGINES = ("sql", "gx", "duckdb")  # sge-recon check --engine; DAILY_CHECK_ENGINE
 
 
@@ -173,6 +175,11 @@ class Settings:
     LEDGER_TOLERANCE: Decimal = _setting(
         Decimal("0.01"), "A per-program/currency imbalance of at least this much fails "
         "ledger_balance; must be greater than 0.")
+    CHECK_WORK_MEM: str = _setting(
+        "64MB", "PostgreSQL work_mem of the check runs' sessions (a size such as 64MB; `server`: "
+        "the server's own, 4MB unless its DBA changed it). The full run's joins and per-transaction GROUP BYs "
+        "spill to disk when it is too small; a run is one session at a time, and each sort or "
+        "hash in a query may use up to this much (hash tables hash_mem_multiplier times it).")
     FUSED_LEDGER_PASS: bool = _setting(
         False, "Run the full SQL run's ledger checks (ledger_balance, transaction_balance, "
         "ledger_tamper, commission_ledger, journal_single_program) as one pass over the ledger "
@@ -281,6 +288,11 @@ class Settings:
         if self.DAILY_CHECK_ENGINE not in CHECK_ENGINES:
             raise ConfigError("DAILY_CHECK_ENGINE", f"must be one of {', '.join(CHECK_ENGINES)}, "
                                                     f"got {self.DAILY_CHECK_ENGINE!r}")
+        if self.CHECK_WORK_MEM != "server" and not _PG_MEMORY.fullmatch(self.CHECK_WORK_MEM):
+            raise ConfigError("CHECK_WORK_MEM", f"must be a PostgreSQL memory size such as 64MB, "
+                                                f"512kB or 1GB (units are case-sensitive), or "
+                                                f"server for the server's own; got "
+                                                f"{self.CHECK_WORK_MEM!r}")
         self._validate_oidc()
         keys = [k for k in ("PAYOUT_APPROVER_1", "PAYOUT_APPROVER_2") if getattr(self, k)]
         if len(keys) == 2 and self.PAYOUT_APPROVER_1 == self.PAYOUT_APPROVER_2:

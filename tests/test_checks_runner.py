@@ -17,7 +17,7 @@ from sge_recon.checks.params import check_params
 from sge_recon.config import Settings, project_root
 from sge_recon.context import Recon
 from sge_recon.db import CONTRACT, Database
-from sge_recon.errors import CheckDefinitionError
+from sge_recon.errors import CheckDefinitionError, ConfigError
 
 from .conftest import settings_for
 
@@ -303,3 +303,24 @@ def test_latest_results_follow_the_runs_start_not_the_storage_order(recon, facto
     assert latest["ledger_balance"]["run_id"] == minute["run_id"]
     assert latest["ledger_tamper"]["run_id"] == daily["run_id"]
     assert list(latest) == sorted(latest)
+
+
+WORK_MEM = {"work_mem_seen": "SELECT current_setting('work_mem') AS work_mem"}
+
+
+@pytest.mark.parametrize("engine, setting, seen", [
+    ("sql", "96MB", "96MB"), ("sql", "2048kB", "2MB"), ("sql", "server", "4MB"),
+    ("gx", "96MB", "96MB")])
+def test_check_sessions_run_with_check_work_mem(tmp_path, db_url, engine, setting, seen):
+    """CHECK_WORK_MEM reaches every check's session, whichever engine runs it (the full run's
+    joins and GROUP BYs spill at the server's 4MB); `server` leaves the server's own."""
+    make_catalogue(tmp_path, WORK_MEM)
+    recon = Recon(settings_for(db_url, CHECKS_DIR=tmp_path, CHECK_WORK_MEM=setting))
+    result = recon.checks.run(engine=engine, store=False).checks[0]
+    assert result.rows == [{"work_mem": seen}]
+
+
+@pytest.mark.parametrize("bad", ["64 MB", "64mb", "lots", "64MB; DROP", "0", " "])
+def test_check_work_mem_is_validated_naming_the_setting(bad):
+    with pytest.raises(ConfigError, match="CHECK_WORK_MEM.*PostgreSQL memory size"):
+        Settings.load(env={"CHECK_WORK_MEM": bad})

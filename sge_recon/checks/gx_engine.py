@@ -36,10 +36,12 @@ from .model import CheckDefinition, CheckResult, json_value
 from .sql_engine import errored, evaluate
 
 ENGINE = "gx"
+_TIMEOUTS = ("statement_timeout", "lock_timeout")  # GX's own, from the checks' timeout_seconds
 log = logging.getLogger(__name__)
 
 
-def gx_connection_url(url: str, timeout_seconds: int, reader_role: bool = False) -> str:
+def gx_connection_url(url: str, timeout_seconds: int, reader_role: bool = False,
+                      session_settings: Mapping[str, str] | None = None) -> str:
     """A SQLAlchemy URL GX accepts: psycopg 3 driver, a host, the checks' statement_timeout and
     lock_timeout, and ``default_transaction_read_only``: every transaction GX opens is read-only,
     as the SQL engine's are, so a check can never write (a ``setval`` or an INSERT in a check's
@@ -52,7 +54,10 @@ def gx_connection_url(url: str, timeout_seconds: int, reader_role: bool = False)
     query.append(("options", f"-c statement_timeout={timeout_seconds * 1000} "
                              f"-c lock_timeout={min(timeout_seconds, 30) * 1000} "
                              "-c default_transaction_read_only=on"
-                             + (" -c role=sge_recon_readonly" if reader_role else "")))
+                             + (" -c role=sge_recon_readonly" if reader_role else "")
+                             + "".join(f" -c {k}={v}" for k, v in
+                                       sorted((session_settings or {}).items())
+                                       if k not in _TIMEOUTS)))
     return urlunparse(parsed._replace(scheme="postgresql+psycopg", netloc=netloc,
                                       query=urlencode(query, quote_via=quote)))
 
@@ -76,7 +81,8 @@ def run_gx_checks(definitions: list[CheckDefinition], db: Database,
     try:  # GX tests the connection here: a server that is down (or went down) is not a GX fault
         datasource = context.data_sources.add_postgres(
             name="platform", connection_string=gx_connection_url(
-                db.url, timeout, reader_role=may_read_as_reader_role(db)))
+                db.url, timeout, reader_role=may_read_as_reader_role(db),
+                session_settings=db.session_settings))
     except Exception as exc:  # noqa: BLE001 - GX wraps the driver's error in its own types
         if db.ping():
             raise

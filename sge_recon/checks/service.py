@@ -254,7 +254,8 @@ class CheckService:
         # Resolved here for both engines: GX runs the text through its own (SQLAlchemy)
         # connection, which does not resolve `platform.<table>` like the data layer does.
         # Both engines read the platform server (a standby of PLATFORM_READ_URL, or DATABASE_URL).
-        db = self.platform_db
+        work_mem = self.settings.CHECK_WORK_MEM
+        db = self.platform_db.with_session_settings(work_mem="" if work_mem == "server" else work_mem)
         relations = db.relations
         sample = self.settings.SAMPLE_ROWS if sample_rows is None else sample_rows
         bound = {**self.params, **(params or {})}

@@ -126,11 +126,16 @@ class Database:
     def bounded(self, *, statement_timeout_ms: int, lock_timeout_ms: int) -> "Database":
         """The same database whose every session has these timeouts (server-side GUCs set at
         connect), for jobs that must never hang on a slow query or a table lock."""
-        settings = {**self.session_settings, "statement_timeout": str(int(statement_timeout_ms)),
-                    "lock_timeout": str(int(lock_timeout_ms))}
+        return self.with_session_settings(statement_timeout=str(int(statement_timeout_ms)),
+                                          lock_timeout=str(int(lock_timeout_ms)))
+
+    def with_session_settings(self, **settings: str) -> "Database":
+        """The same database whose every session sets these server GUCs at connect (an empty
+        value leaves the server's own)."""
+        merged = {**self.session_settings, **{k: v for k, v in settings.items() if v}}
         return Database(self.url, application_name=self.application_name,
                         connect_timeout=self.connect_timeout, relations=self.relations,
-                        session_settings=settings)
+                        session_settings=merged)
 
     def _options(self) -> dict[str, Any]:
         if not self.session_settings:
