@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,6 +28,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
+from recon_bench.measured_child import run_child
 from recon_bench.store import exports as export_store
 from recon_bench.store import perf
 from refplatform.setup import setup_database
@@ -234,21 +234,4 @@ def _export_figures(recon: "Recon", work: Path | None, context: dict) -> list[Fi
                    "≥ 50 % of COPY rows/s", rate >= 0.5 * raw_rate,
                    f"{summary['seconds']:.2f} s"),
             Figure(f"export of {period.label}: peak RSS", rss_mb, "MB", target="≤ 400 MB",
-                   ok=rss_mb <= 400, note="child process, wait4 ru_maxrss")]
-
-
-def run_child(cmd: list[str], env: dict) -> tuple[float, float, str]:
-    """Run ``cmd``; its wall seconds, peak RSS in MB (wait4's ru_maxrss) and stdout."""
-    clock = time.perf_counter()
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=err)
-        _, status, usage = os.wait4(proc.pid, 0)
-        code = os.waitstatus_to_exitcode(status)
-        wall = time.perf_counter() - clock
-        out.seek(0)
-        err.seek(0)
-        stdout, stderr = out.read().decode(), err.read().decode()
-    if code != 0:
-        raise UsageError(f"{' '.join(cmd[2:5])} failed with exit code {code}: "
-                         f"{stderr.strip().splitlines()[-1] if stderr.strip() else 'no output'}")
-    return wall, usage.ru_maxrss / 1024, stdout
+                   ok=rss_mb <= 400, note="child process, wait4 ru_maxrss (via a small launcher)")]

@@ -22,7 +22,6 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,6 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from recon_bench.measured_child import run_child  # noqa: E402
 from recon_bench.store import exports as store  # noqa: E402
 from refplatform.setup import ddl_files  # noqa: E402
 from refplatform.simulate import Simulator  # noqa: E402
@@ -166,22 +166,6 @@ def child_env(url: str, work: Path) -> dict:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env.update(DATABASE_URL=url, PYTHONPYCACHEPREFIX=str(work / "pycache"))
     return env
-
-
-def run_child(cmd: list[str], env: dict) -> tuple[float, float, str]:
-    """Run ``cmd``; return its wall seconds, peak RSS in MB (wait4's ru_maxrss) and stdout."""
-    clock = time.perf_counter()
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=err)
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        wall = time.perf_counter() - clock
-        out.seek(0)
-        err.seek(0)
-        stdout, stderr = out.read().decode(), err.read().decode()
-    if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd[:4])} … failed ({proc.returncode}):\n{stderr}")
-    return wall, usage.ru_maxrss / 1024, stdout
 
 
 def naive_child(url: str, period: str, folder: str) -> int:
