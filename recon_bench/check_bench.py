@@ -44,7 +44,9 @@ def run_bench(service: CheckService, *, gx: bool = True, only: list[str] | None 
         service.run(only=only, store=False)
     report = BenchReport()
     raw: dict[str, tuple[float | None, int | None]] = {}
-    with CheckSession(service.db) as session:  # one connection, like the suite
+    # one connection, like the suite, with its session settings (CHECK_WORK_MEM): a raw query
+    # at the server's own work_mem would spill where the suite does not, or the reverse
+    with CheckSession(service.check_db) as session:
         session.raw_row_count("SELECT 1", {})
         for d in definitions:
             started = time.perf_counter()

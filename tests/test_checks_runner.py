@@ -324,3 +324,18 @@ def test_check_sessions_run_with_check_work_mem(tmp_path, db_url, engine, settin
 def test_check_work_mem_is_validated_naming_the_setting(bad):
     with pytest.raises(ConfigError, match="CHECK_WORK_MEM.*PostgreSQL memory size"):
         Settings.load(env={"CHECK_WORK_MEM": bad})
+
+
+def test_benchmark_raw_queries_run_with_check_work_mem(tmp_path, db_url):
+    """`check-bench` times each check's raw query as the suite's baseline: it must run with the
+    suite's work_mem, or suite / raw compares a spilling plan with one that fits."""
+    from recon_bench.check_bench import run_bench
+
+    make_catalogue(tmp_path, {"work_mem_seen": "SELECT 1 AS one "
+                                               "WHERE current_setting('work_mem') = '96MB'"})
+    recon = Recon(settings_for(db_url, CHECKS_DIR=tmp_path, CHECK_WORK_MEM="96MB"))
+    assert recon.checks.check_db.session_settings["work_mem"] == "96MB"
+    report = run_bench(recon.checks, gx=False, warmup=False)
+    assert report.checks[0].raw_rows == 1  # the raw query saw 96MB
+    server = Recon(settings_for(db_url, CHECKS_DIR=tmp_path, CHECK_WORK_MEM="server"))
+    assert "work_mem" not in server.checks.check_db.session_settings

@@ -1,7 +1,7 @@
 -- DuckDB form of checks/journal_single_program.sql for the columnar engine (see
 -- ledger_balance.sql beside it); string_agg names its ORDER BY (PostgreSQL's DISTINCT sorts).
 -- It mirrors:
---   journal_single_program sha256:a344cc8548e8eedecca41ff2272433d2b8b2b0c8b315ae6fc17d8ee16fe899db
+--   journal_single_program sha256:6170269efe2099c61267dc363cdbc0859c48a4b789efca41a782c081468b378b
 WITH mixed AS (
     SELECT transaction_id
     FROM ledger_entries

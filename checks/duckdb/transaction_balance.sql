@@ -2,7 +2,7 @@
 -- beside it): one signed sum per transaction_id, mixed-currency transactions re-checked per
 -- currency, a NULL currency a currency of its own.
 -- It mirrors:
---   transaction_balance sha256:91306e45f31c9907c3fd9f32c57ebd20b6250ff74447d84820c0d1047ae99400
+--   transaction_balance sha256:03857f69985483400fdfd6d236f668e7c69024cfe3c9dd3e9a89b3f3016ea1e7
 WITH per_transaction AS (
     SELECT transaction_id,
            min(program_id) AS program_id,

@@ -19,10 +19,10 @@
 -- loader leaves this query aside (the members run one by one from their own files, with a
 -- warning) until it is brought in line again and its digest updated here.
 --   ledger_balance           sha256:36641be980d9903f78787dd23c4b8e3d35a058f1ad9b7626fb829a179e5b16ed
---   transaction_balance      sha256:91306e45f31c9907c3fd9f32c57ebd20b6250ff74447d84820c0d1047ae99400
+--   transaction_balance      sha256:03857f69985483400fdfd6d236f668e7c69024cfe3c9dd3e9a89b3f3016ea1e7
 --   ledger_tamper            sha256:3f2219696997e775d6d1a0d7774e57654b7eee9909454212e302789ac74c8f64
 --   commission_ledger        sha256:6855f6f47a17d834e4f164b5d27d9f2e446eeb403161c7725706d85677cc480d
---   journal_single_program   sha256:a344cc8548e8eedecca41ff2272433d2b8b2b0c8b315ae6fc17d8ee16fe899db
+--   journal_single_program   sha256:6170269efe2099c61267dc363cdbc0859c48a4b789efca41a782c081468b378b
 --
 -- Result: one row per member: check_name, failing_rows (the true count) and rows (json, the first
 -- :sample_limit failing rows in the member's own ORDER BY). Money stays numeric inside the json
