@@ -223,7 +223,10 @@ class ConsoleService(TrendsReader, PayoutPages):
 
     # -- Ledger ----------------------------------------------------------------------------------
     def ledger_balances(self) -> list[dict]:  # sums to show; the verdict is ledger_flags'
-        return self.read_platform(ledger_rows.ledger_balances)
+        """Per program and currency: the checkpoint's totals plus the entries since (the sums
+        the per-minute ledger_balance judges; milliseconds instead of a scan of the ledger)."""
+        relations = self._databases.platform_db.relations
+        return self.read_platform(lambda c: ledger_rows.ledger_balances(c, relations))
 
     def ledger_flags(self) -> LedgerFlags:
         """ledger_balance computed now (per-minute form, not stored): its failing rows."""
