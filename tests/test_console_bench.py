@@ -129,3 +129,47 @@ def test_a_batch_is_shown_in_its_commissions_currency(recon, factory):
               for r in recon.console.read_platform(lambda c: payouts.recent_payout_batches(c, 50))}
     assert recent == {paid["id"]: "EUR", empty["id"]: "USD"}  # no commission: the program's
     assert [r["currency"] for r in recon.console.open_payout_batches()] == ["EUR"]
+
+
+def _scanned_unbalanced(recon, program: str, currency: str) -> list[dict]:
+    """What the Ledger page listed before: a scan of the pair's entries."""
+    return recon.console.read_platform(lambda c: all_rows(c, """
+        SELECT transaction_id, min(created_at) AS created_at, count(*) AS entries,
+               sum(CASE WHEN type = 'debit' THEN amount ELSE -amount END) AS difference
+        FROM platform.ledger_entries WHERE program_id = %s AND currency = %s
+        GROUP BY transaction_id
+        HAVING sum(CASE WHEN type = 'debit' THEN amount ELSE -amount END) <> 0
+        ORDER BY min(created_at) DESC""", (program, currency)))
+
+
+def _same_offenders(recon, pairs) -> None:
+    for program, currency in pairs:
+        shown = recon.console.unbalanced_transactions(program, currency)
+        assert sorted(shown, key=lambda r: r["transaction_id"]) == sorted(
+            _scanned_unbalanced(recon, program, currency), key=lambda r: r["transaction_id"]), \
+            (program, currency)
+
+
+def test_offending_transactions_come_from_the_checkpoint_and_the_new_entries(recon, factory):
+    p, q = factory.program()["id"], factory.program()["id"]
+    pairs = [(p, "USD"), (p, "EUR"), (q, "USD"), (q, "EUR")]
+    factory.journal(p, [("treasury", "debit", "10.00"), ("user:a", "credit", "10.00")])
+    short = factory.journal(p, [("treasury", "debit", "10.00"), ("user:a", "credit", "9.99")])
+    factory.journal(q, [("treasury", "debit", "5.00")], currency="EUR")
+    mixed = factory.journal(p, [("treasury", "debit", "1.00")], currency="USD")
+    factory.journal(p, [("user:b", "credit", "1.00")], currency="EUR", transaction_id=mixed)
+    late = factory.journal(q, [("treasury", "debit", "2.00"), ("user:c", "credit", "2.00")])
+    _same_offenders(recon, pairs)  # no checkpoint yet: every entry of the pair is a candidate
+    assert settled(recon.db).watermark > 0
+    _same_offenders(recon, pairs)
+    assert {r["transaction_id"] for r in recon.console.unbalanced_transactions(p, "USD")} == \
+        {short, mixed}
+    # above the watermark: a late leg unbalances a checkpointed transaction, another fixes one
+    factory.journal(q, [("user:c", "credit", "0.50")], transaction_id=late)
+    factory.journal(p, [("user:a", "credit", "0.01")], transaction_id=short)
+    factory.journal(q, [("treasury", "debit", "3.00")], currency="EUR")
+    _same_offenders(recon, pairs)
+    assert [r["transaction_id"] for r in recon.console.unbalanced_transactions(q, "USD")] == \
+        [late]
+    assert settled(recon.db).watermark > 0
+    _same_offenders(recon, pairs)

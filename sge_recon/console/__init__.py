@@ -243,7 +243,9 @@ class ConsoleService(TrendsReader, PayoutPages):
         return {n: results[n] for n in (LEDGER_BALANCE, TRANSACTION_BALANCE) if n in results}
 
     def unbalanced_transactions(self, program_id: str, currency: str, limit: int = 200):
-        return self.read_platform(lambda c: ledger_rows.unbalanced_transactions(c, program_id, currency, limit))
+        relations = self._databases.platform_db.relations
+        return self.read_platform(lambda c: ledger_rows.unbalanced_transactions(
+            c, program_id, currency, limit, relations))
 
     def transaction_entries(self, transaction_id: str) -> list[dict]:
         return self.read_platform(lambda c: ledger_rows.transaction_entries(c, transaction_id.strip()))
