@@ -27,8 +27,9 @@ if TYPE_CHECKING:
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run"]
-DRAWN = ("() => ['Ledger status', 'Last reconciliation run', 'refreshes every']"
-         ".every(t => document.body.innerText.includes(t))")
+# (document.body is null for a moment after the navigation commits)
+DRAWN = ("() => document.body !== null && ['Ledger status', 'Last reconciliation run', "
+         "'refreshes every'].every(t => document.body.innerText.includes(t))")
 
 
 @dataclass
@@ -104,7 +105,12 @@ def first_render(recon: "Recon", runs: int = 3,
     try:
         with sync_playwright() as pw:
             for n in range(runs):
-                up, after = _one_run(pw, env, token)
+                try:
+                    up, after = _one_run(pw, env, token)
+                except Exception as exc:  # noqa: BLE001 - a browser or console failure, said
+                    out.skipped = f"run {n + 1} failed: {str(exc).strip().splitlines()[0]}"
+                    out.drawn_s, out.answered_s = [], []
+                    break
                 out.answered_s.append(up)
                 out.drawn_s.append(after)
                 progress(f"run {n + 1}: port answered after {up:.2f} s; Overview drawn "
