@@ -3,11 +3,12 @@
 `sge-recon console` runs ``python app/serve.py run app/main.py --flags…`` instead of
 ``python -m streamlit run …``: the same Streamlit command line, but the modules that the first
 page run needs (the database driver, the library's console and checks services, the HTTP client
-of the admin API) are imported here, before the server opens its port, instead of inside the first
-visitor's first page run (they stay in ``sys.modules``; Streamlit runs every page in this same
-process). The console's Recon is built and the Overview's data loaded once here too
-(``sge_recon.context.warm_up``); app/console_kit.py takes that Recon. Only library modules are
-preloaded: app modules are still (re)loaded by Streamlit.
+of the admin API, pandas for Streamlit's tables) are imported here, before the server opens its
+port, instead of inside the first visitor's first page run (they stay in ``sys.modules``;
+Streamlit runs every page in this same process). The console's Recon is built and the
+Overview's data loaded once here too (``sge_recon.context.warm_up``); app/console_kit.py takes
+that Recon. Only library modules (and
+pandas) are preloaded: app modules are still (re)loaded by Streamlit.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import sys
 
 def preload() -> None:
     import httpx  # noqa: F401  the admin API's client (the sidebar's health check)
+    import pandas  # noqa: F401  Streamlit's tables: the first page with one imported it (1-3 s)
 
     import sge_recon.accounts  # noqa: F401
     import sge_recon.admin_client  # noqa: F401

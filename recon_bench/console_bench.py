@@ -62,3 +62,38 @@ def bench_overview(recon: "Recon", repeat: int = 5) -> OverviewBench:
                 per_query[name].append((time.perf_counter() - t0) * 1000)
         console.read_both(timed)
     return OverviewBench(runs, checks, {n: statistics.median(v) for n, v in per_query.items()})
+
+
+# -- every page (issue 18.4) ------------------------------------------------------------------------
+@dataclass
+class PageRender:
+    page: str
+    cold_ms: float
+    warm_ms: float
+    cached_ms: float
+    runs_ms: list[float]
+    errors: list[str]
+
+
+def render_pages(recon: "Recon", repeat: int = 5,
+                 pages: list[str] | None = None) -> list[PageRender]:
+    """Each page's server-side render through Streamlit's AppTest, in a fresh child process
+    (app/bench_render.py: the first run of a console process, then every page cold and warm)."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from sge_recon.config import project_root
+    from sge_recon.errors import UsageError
+
+    env = dict(os.environ, DATABASE_URL=recon.db.url)
+    out = subprocess.run([sys.executable, str(project_root() / "app" / "bench_render.py"),
+                          str(repeat), *(pages or [])], env=env, capture_output=True, text=True)
+    lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
+    if out.returncode != 0 or not lines:
+        last = (out.stderr.strip().splitlines() or ["no output"])[-1]
+        raise UsageError(f"the AppTest render of the console failed (app/bench_render.py): {last}")
+    found = json.loads(lines[-1])["pages"]
+    return [PageRender(page, r["cold_ms"], r["warm_ms"], r["cached_ms"], r["runs_ms"],
+                       r["errors"]) for page, r in found.items()]

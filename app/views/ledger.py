@@ -13,10 +13,10 @@ kit.api_banner()
 kit.show_outcome("ledger")
 
 
-@st.cache_data(ttl=300, show_spinner="Summing the whole ledger…")
+@st.cache_data(ttl=10, show_spinner="Summing the ledger…")
 def balances():
-    # A whole-ledger aggregate (seconds on millions of entries): kept five minutes; the live
-    # verdict comes from the checks below.
+    # The checkpoint's totals plus the entries since (milliseconds at any size): kept as long as
+    # the live verdict below (ledger_flags), so the sums and the verdict are of the same moment.
     return kit.service().now(), kit.service().ledger_balances()
 
 
@@ -43,7 +43,7 @@ flags = kit.load(ledger_flags, what="the ledger_balance check")
 rows = mark_balances(loaded[1], flags) if loaded and flags else loaded[1] if loaded else None
 if rows is not None:
     left, right = st.columns([4, 1])
-    left.caption(f"Summed at {kit.when(loaded[0], '%H:%M:%S')} (kept for 5 minutes).")
+    left.caption(f"Summed at {kit.when(loaded[0], '%H:%M:%S')} (kept for 10 s).")
     if right.button("Sum again", key="resum_ledger"):
         balances.clear()
         st.rerun()

@@ -223,7 +223,10 @@ class ConsoleService(TrendsReader, PayoutPages):
 
     # -- Ledger ----------------------------------------------------------------------------------
     def ledger_balances(self) -> list[dict]:  # sums to show; the verdict is ledger_flags'
-        return self.read_platform(ledger_rows.ledger_balances)
+        """Per program and currency: the checkpoint's totals plus the entries since (the sums
+        the per-minute ledger_balance judges; milliseconds instead of a scan of the ledger)."""
+        relations = self._databases.platform_db.relations
+        return self.read_platform(lambda c: ledger_rows.ledger_balances(c, relations))
 
     def ledger_flags(self) -> LedgerFlags:
         """ledger_balance computed now (per-minute form, not stored): its failing rows."""
@@ -240,7 +243,9 @@ class ConsoleService(TrendsReader, PayoutPages):
         return {n: results[n] for n in (LEDGER_BALANCE, TRANSACTION_BALANCE) if n in results}
 
     def unbalanced_transactions(self, program_id: str, currency: str, limit: int = 200):
-        return self.read_platform(lambda c: ledger_rows.unbalanced_transactions(c, program_id, currency, limit))
+        relations = self._databases.platform_db.relations
+        return self.read_platform(lambda c: ledger_rows.unbalanced_transactions(
+            c, program_id, currency, limit, relations))
 
     def transaction_entries(self, transaction_id: str) -> list[dict]:
         return self.read_platform(lambda c: ledger_rows.transaction_entries(c, transaction_id.strip()))
@@ -298,12 +303,19 @@ class ConsoleService(TrendsReader, PayoutPages):
 
     def endpoint_health(self) -> list[dict]:
         """Every endpoint with its health: the checks' verdict (console.verdicts)."""
-        results = self._live(ENDPOINT_CHECKS, sample_rows=SIGNAL_LIST_LIMIT)
-        streaks = self._live([WEBHOOK_ENDPOINTS_FAILING], sample_rows=SIGNAL_LIST_LIMIT,
-                             params=ANY_STREAK).get(WEBHOOK_ENDPOINTS_FAILING)
-        return verdicts.endpoint_health(
-            self.read_platform(webhook_rows.endpoints), results.get(WEBHOOK_ENDPOINTS_FAILING),
-            streaks, results.get(WEBHOOK_EXHAUSTED), results.get(WEBHOOK_RETRIES))
+        from concurrent.futures import ThreadPoolExecutor
+
+        # three independent reads, each on its own connection: side by side, the page waits for
+        # the slowest (webhook_endpoints_failing, run at two thresholds) instead of their sum
+        with ThreadPoolExecutor(max_workers=3, thread_name_prefix="endpoint-health") as pool:
+            checks = pool.submit(self._live, ENDPOINT_CHECKS, sample_rows=SIGNAL_LIST_LIMIT)
+            any_streak = pool.submit(self._live, [WEBHOOK_ENDPOINTS_FAILING],
+                                     sample_rows=SIGNAL_LIST_LIMIT, params=ANY_STREAK)
+            endpoints = pool.submit(self.read_platform, webhook_rows.endpoints)
+            results, streaks = checks.result(), any_streak.result().get(WEBHOOK_ENDPOINTS_FAILING)
+            return verdicts.endpoint_health(
+                endpoints.result(), results.get(WEBHOOK_ENDPOINTS_FAILING), streaks,
+                results.get(WEBHOOK_EXHAUSTED), results.get(WEBHOOK_RETRIES))
 
     # -- Queue & workers -------------------------------------------------------------------------
     def queue_state(self) -> dict:

@@ -94,10 +94,20 @@ def endpoints(conn) -> list[dict]:
     """Every endpoint with its last successful delivery, for display. Whether one is failing
     (and its streak of failed attempts) is the check webhook_endpoints_failing's answer
     (sge_recon.console.verdicts), never computed here."""
+    # last_success_at is max(coalesce(last_attempt_at, created_at)) of the endpoint's delivered
+    # deliveries, written as two walks of the platform's (endpoint_id, last_attempt_at) index:
+    # the newest attempted one (read backwards from the end, past any failing streak) and the
+    # newest never attempted (last_attempt_at IS NULL: created_at). As one max() it read every
+    # delivered delivery of every endpoint (0.8 s at 320,000 deliveries).
     return all_rows(conn, """
         SELECT e.id AS endpoint_id, e.program_id, e.url, e.enabled, e.disabled_at,
-               (SELECT max(coalesce(ok.last_attempt_at, ok.created_at))
-                FROM platform.webhook_deliveries ok
-                WHERE ok.endpoint_id = e.id AND ok.status = 'delivered') AS last_success_at
+               greatest(
+                 (SELECT ok.last_attempt_at FROM platform.webhook_deliveries ok
+                  WHERE ok.endpoint_id = e.id AND ok.status = 'delivered'
+                    AND ok.last_attempt_at IS NOT NULL
+                  ORDER BY ok.endpoint_id DESC, ok.last_attempt_at DESC LIMIT 1),
+                 (SELECT max(ok.created_at) FROM platform.webhook_deliveries ok
+                  WHERE ok.endpoint_id = e.id AND ok.status = 'delivered'
+                    AND ok.last_attempt_at IS NULL)) AS last_success_at
         FROM platform.webhook_endpoints e
         ORDER BY e.id""")
