@@ -246,6 +246,13 @@ class CheckService:
         return [errored(d, sentence[:1].upper() + sentence[1:] + ".", started, engine)
                 for d in definitions]
 
+    def check_db(self) -> Database:
+        """The platform database as the check runs' sessions see it (CHECK_WORK_MEM set): the
+        one path every engine, and ``sge-recon profile-bench``, reads the checks through."""
+        work_mem = self.settings.CHECK_WORK_MEM
+        return self.platform_db.with_session_settings(
+            work_mem="" if work_mem == "server" else work_mem)
+
     def _engine_run(self, engine: str, definitions: list[CheckDefinition],
                     deadline: float | None = None,
                     fused: list[FusedQuery] | None = None,
@@ -254,8 +261,7 @@ class CheckService:
         # Resolved here for both engines: GX runs the text through its own (SQLAlchemy)
         # connection, which does not resolve `platform.<table>` like the data layer does.
         # Both engines read the platform server (a standby of PLATFORM_READ_URL, or DATABASE_URL).
-        work_mem = self.settings.CHECK_WORK_MEM
-        db = self.platform_db.with_session_settings(work_mem="" if work_mem == "server" else work_mem)
+        db = self.check_db()
         relations = db.relations
         sample = self.settings.SAMPLE_ROWS if sample_rows is None else sample_rows
         bound = {**self.params, **(params or {})}
