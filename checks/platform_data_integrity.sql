@@ -5,6 +5,8 @@
 -- sum, a NULL currency forms its own group, an intent "completed in 2099" masks
 -- processing_time), so they fail here, one row per (table, id, problem).
 -- Each table is scanned once; only rows with some problem reach the LATERAL that names them.
+-- The filters test each column once ("x IS NULL OR x <= 0" is "(x > 0) IS NOT TRUE"): on a
+-- platform profile a column may be an expression, evaluated at every mention.
 -- The chain side (a transfer without amount or address) is judged by settlement_chain_match, so
 -- this check stays available on platforms that keep no chain transactions.
 SELECT 'ledger_entries' AS "table", e.id::text AS id, x.problem
@@ -21,10 +23,9 @@ CROSS JOIN LATERAL (VALUES
     (CASE WHEN e.created_at > now() + interval '5 minutes' THEN 'future_timestamp' END)
 ) AS x (problem)
 WHERE x.problem IS NOT NULL
-  AND (e.program_id IS NULL OR e.transaction_id IS NULL OR e.account IS NULL OR e.type IS NULL
-       OR e.type NOT IN ('debit', 'credit') OR e.amount IS NULL OR e.amount <= 0
-       OR e.currency IS NULL OR e.created_at IS NULL
-       OR e.created_at > now() + interval '5 minutes')
+  AND (e.program_id IS NULL OR e.transaction_id IS NULL OR e.account IS NULL
+       OR (e.type IN ('debit', 'credit')) IS NOT TRUE OR (e.amount > 0) IS NOT TRUE
+       OR e.currency IS NULL OR (e.created_at <= now() + interval '5 minutes') IS NOT TRUE)
 UNION ALL
 SELECT 'settlement_intents', i.id, x.problem
 FROM platform.settlement_intents i
@@ -44,9 +45,9 @@ CROSS JOIN LATERAL (VALUES
     (CASE WHEN i.completed_at < i.created_at THEN 'completed_before_created' END)
 ) AS x (problem)
 WHERE x.problem IS NOT NULL
-  AND (i.program_id IS NULL OR i.amount IS NULL OR i.amount <= 0 OR i.currency IS NULL
-       OR i.status IS NULL OR i.status NOT IN ('created', 'payment_pending', 'verifying',
-                                               'processing', 'completed', 'failed')
+  AND (i.program_id IS NULL OR (i.amount > 0) IS NOT TRUE OR i.currency IS NULL
+       OR (i.status IN ('created', 'payment_pending', 'verifying', 'processing', 'completed',
+                        'failed')) IS NOT TRUE
        OR i.created_at IS NULL OR i.status_changed_at IS NULL
        OR (i.status = 'completed' AND i.completed_at IS NULL)
        OR greatest(i.created_at, i.status_changed_at, i.completed_at)
@@ -76,9 +77,8 @@ CROSS JOIN LATERAL (VALUES
           THEN 'unknown_status' END)
 ) AS x (problem)
 WHERE x.problem IS NOT NULL
-  AND (c.program_id IS NULL OR c.amount IS NULL OR c.amount < 0 OR c.level IS NULL
-       OR c.level NOT IN (1, 2) OR c.status IS NULL
-       OR c.status NOT IN ('accrued', 'payable', 'paid'))
+  AND (c.program_id IS NULL OR (c.amount >= 0) IS NOT TRUE OR (c.level IN (1, 2)) IS NOT TRUE
+       OR (c.status IN ('accrued', 'payable', 'paid')) IS NOT TRUE)
 UNION ALL
 SELECT 'payout_batches', b.id, x.problem
 FROM platform.payout_batches b

@@ -48,6 +48,7 @@ class ProfileBench:
     fast_errors: list[str] = field(default_factory=list)
     fast_note: str = ""
     unavailable: list[str] = field(default_factory=list)
+    session_settings: dict[str, str] = field(default_factory=dict)
 
     @property
     def suite_profile_s(self) -> float:
@@ -93,10 +94,13 @@ def run_profile_bench(recon, entries: int, seed: int, repeat: int,
     contract = PlatformRelations(profile="bench-contract", schema=store.COPY_SCHEMA,
                                  ledger_order=db.relations.ledger_order)
     params = check_params(recon.settings)
+    # both sides through the sessions the product's check runs open (CHECK_WORK_MEM included)
+    sessions = recon.checks.check_db
+    result.session_settings = dict(sessions.session_settings)
     for d in definitions:
         progress(f"timing {d.name} …")
-        profile_s, rows = _best(db, db.relations, d, params, repeat)
-        contract_s, _ = _best(db, contract, d, params, repeat)
+        profile_s, rows = _best(sessions, db.relations, d, params, repeat)
+        contract_s, _ = _best(sessions, contract, d, params, repeat)
         result.timings.append(CheckTiming(d.name, profile_s, contract_s, rows))
     progress("settling the time-ordered checkpoint, then timing the per-minute run …")
     with_lag = recon.db.relations.ledger_order_lag_seconds
@@ -114,10 +118,12 @@ def run_profile_bench(recon, entries: int, seed: int, repeat: int,
     return result
 
 
-def _best(db: Database, relations: PlatformRelations, definition, params, repeat: int
+def _best(sessions: Database, relations: PlatformRelations, definition, params, repeat: int
           ) -> tuple[float, int]:
-    """Best-of-``repeat`` seconds of one check over ``relations`` (count + sample, as a run)."""
-    target = Database(db.url, relations=relations, application_name="sge-recon-bench")
+    """Best-of-``repeat`` seconds of one check over ``relations`` (count + sample, as a run), in a
+    session set up as the check runs' (``sessions``: CheckService.check_db)."""
+    target = Database(sessions.url, relations=relations, application_name="sge-recon-bench",
+                      session_settings=sessions.session_settings)
     sql = sqltext.for_psycopg(ledger_checkpoint.keyed_sql(relations.resolve(definition.sql),
                                                           relations))
     best, rows = float("inf"), 0

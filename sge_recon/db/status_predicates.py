@@ -38,6 +38,9 @@ _NOT_A_RELATION = re.compile(r"\bextract\s*\(\s*\w+\s+FROM\b|\bDISTINCT\s+FROM\b
 _ALONE = re.compile(r'(?<![\w."$])platform\.[A-Za-z_]\w*(?:\s+(?:AS\s+)?(?!(?:WHERE|GROUP|ORDER|'
                     r'LIMIT)\b)[A-Za-z_]\w*)?\s*(?:\bWHERE\b|\bGROUP\b|\bORDER\b|\bLIMIT\b|\)|$)',
                     re.IGNORECASE)
+# what is not code for the decisions below: a comment ("… read from these rows …" is no FROM) or a
+# string literal (its text is no relation)
+_NOT_CODE = re.compile(r"'(?:[^']|'')*'|--[^\n]*|/\*.*?\*/", re.DOTALL)
 _LITERALS = r"(\(\s*'[^']*'(?:\s*,\s*'[^']*')*\s*\)|'[^']*')"
 _OPERATOR = r"\s*(=|<>|!=|\bNOT\s+IN\b|\bIN\b)\s*"
 
@@ -47,7 +50,8 @@ StatusLabels = tuple[tuple[str, str, tuple[tuple[str, tuple[str, ...]], ...]], .
 def rewrite(sql: str, status_labels: StatusLabels) -> str:
     """``sql`` with its status predicates on ``platform.<table>`` relations made on the labels
     (``status_labels``: (table, column, ((contract value, labels), …)) per status map)."""
-    references = [(m.group(1), m.group(2)) for m in _REFERENCE.finditer(sql)]
+    code = _NOT_CODE.sub(lambda m: "''" if m.group(0).startswith("'") else " ", sql)
+    references = [(m.group(1), m.group(2)) for m in _REFERENCE.finditer(code)]
     if not references:
         return sql
     maps = {(t, c): dict(values) for t, c, values in status_labels}
@@ -55,7 +59,7 @@ def rewrite(sql: str, status_labels: StatusLabels) -> str:
     for table, alias in references:
         name = alias if alias and alias.lower() not in _KEYWORDS else table
         qualifiers[name] = table if qualifiers.get(name, table) == table else None  # ambiguous
-    single = len(references) == 1 and _reads_one_relation(sql)
+    single = len(references) == 1 and _reads_one_relation(code)
     for column in sorted({c for _, c, _ in status_labels}):
         pattern = re.compile(rf'(?<![\w."$])(?:([A-Za-z_]\w*)\.)?{re.escape(column)}\b'
                              rf"{_OPERATOR}{_LITERALS}", re.IGNORECASE)
@@ -82,6 +86,7 @@ def rewrite(sql: str, status_labels: StatusLabels) -> str:
 
 
 def _reads_one_relation(sql: str) -> bool:
-    """One FROM, no JOIN, and its one item the platform relation (no comma, no subquery)."""
+    """One FROM, no JOIN, and its one item the platform relation (no comma, no subquery);
+    ``sql`` without its comments and literals."""
     relations = _RELATIONS.findall(_NOT_A_RELATION.sub("", sql))
     return len(relations) == 1 and relations[0].upper() == "FROM" and bool(_ALONE.search(sql))
