@@ -14,19 +14,25 @@ if TYPE_CHECKING:
     from sge_recon.context import Recon
 
 
-@dataclass
-class OverviewBench:
+class ColdWarm:
+    """Timings whose first run is the cold one (``runs_ms``); warm is the median of the rest."""
+
     runs_ms: list[float]
-    checks_ms: list[float]
-    queries_ms: dict[str, float] = field(default_factory=dict)  # median per live query
 
     @property
     def cold_ms(self) -> float:
         return self.runs_ms[0]
 
     @property
-    def median_ms(self) -> float:
+    def warm_ms(self) -> float:
         return statistics.median(self.runs_ms[1:] or self.runs_ms)
+
+
+@dataclass
+class OverviewBench(ColdWarm):
+    runs_ms: list[float]
+    checks_ms: list[float]
+    queries_ms: dict[str, float] = field(default_factory=dict)  # median per live query
 
     @property
     def max_ms(self) -> float:

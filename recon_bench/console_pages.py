@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable
 
+from recon_bench.console_bench import ColdWarm
+
 if TYPE_CHECKING:
     from sge_recon.context import Recon
 
@@ -101,19 +103,11 @@ def _midnight(days: int) -> datetime:
 
 
 @dataclass
-class PageData:
+class PageData(ColdWarm):
     page: str
     runs_ms: list[float]
     loads_ms: dict[str, float] = field(default_factory=dict)  # median per load
     errors: list[str] = field(default_factory=list)
-
-    @property
-    def cold_ms(self) -> float:
-        return self.runs_ms[0]
-
-    @property
-    def warm_ms(self) -> float:
-        return statistics.median(self.runs_ms[1:] or self.runs_ms)
 
 
 def bench_page_data(recon: "Recon", repeat: int = 5,

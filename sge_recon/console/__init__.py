@@ -10,6 +10,7 @@ banner and recovers on its own at the next refresh).
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from functools import cached_property
@@ -303,8 +304,6 @@ class ConsoleService(TrendsReader, PayoutPages):
 
     def endpoint_health(self) -> list[dict]:
         """Every endpoint with its health: the checks' verdict (console.verdicts)."""
-        from concurrent.futures import ThreadPoolExecutor
-
         # three independent reads, each on its own connection: side by side, the page waits for
         # the slowest (webhook_endpoints_failing, run at two thresholds) instead of their sum
         with ThreadPoolExecutor(max_workers=3, thread_name_prefix="endpoint-health") as pool:

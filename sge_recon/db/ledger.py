@@ -10,6 +10,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from .ledger_order import keyed_sql
 from .relations import CONTRACT_RELATIONS, PlatformRelations
 from .rows import all_rows
 
@@ -46,12 +47,9 @@ def ledger_balances(conn, relations: PlatformRelations = CONTRACT_RELATIONS) -> 
     statement as the watermark) or above it. A past row changed after it was checkpointed is
     tampering, which ``ledger_tamper`` (the daily run) reports; summing the whole ledger on every
     page load took 3–5 s at 10 M entries, this takes milliseconds."""
-    from .ledger_checkpoint import keyed_sql
-
     totals = all_rows(conn, _CHECKPOINT_TOTALS, {"order": relations.ledger_order})
     watermark = totals[0]["watermark"] if totals else 0
-    parts = [r for r in totals if r["program_id"] is not None or r["currency"] is not None
-             or r["entries"] is not None]
+    parts = [r for r in totals if r["entries"] is not None]  # not the LEFT JOIN's empty row
     parts += all_rows(conn, keyed_sql(_ENTRIES_ABOVE, relations), {"watermark": watermark})
     names = {p["id"]: p["name"] for p in all_rows(conn, "SELECT id, name FROM platform.programs")}
     merged: dict[tuple, dict] = {}
@@ -60,15 +58,13 @@ def ledger_balances(conn, relations: PlatformRelations = CONTRACT_RELATIONS) -> 
         m = merged.setdefault(key, {"program_id": r["program_id"],
                                     "program_name": names.get(r["program_id"]),
                                     "currency": r["currency"], "total_debits": Decimal(0),
-                                    "total_credits": Decimal(0), "entries": 0})
+                                    "total_credits": Decimal(0), "difference": Decimal(0),
+                                    "entries": 0})
         m["total_debits"] += r["total_debits"]
         m["total_credits"] += r["total_credits"]
+        m["difference"] = m["total_debits"] - m["total_credits"]
         m["entries"] += r["entries"]
-    rows = [{**m, "difference": m["total_debits"] - m["total_credits"]}
-            for m in merged.values() if m["entries"]]
-    rows = [{k: r[k] for k in ("program_id", "program_name", "currency", "total_debits",
-                               "total_credits", "difference", "entries")} for r in rows]
-    return sorted(rows, key=lambda r: (r["program_id"] is None, r["program_id"] or "",
+    return sorted((m for m in merged.values() if m["entries"]), key=lambda r: (r["program_id"] is None, r["program_id"] or "",
                                        r["currency"] is None, r["currency"] or ""))
 
 
@@ -104,8 +100,6 @@ def unbalanced_transactions(conn, program_id: str, currency: str, limit: int,
     pair is a candidate (the scan, as before). Not listed: a transaction that balances as a
     whole but whose legs are filed under different programs (transaction_balance does not flag
     it either); the pair's sums above still count it."""
-    from .ledger_checkpoint import keyed_sql
-
     # The watermark first: should it move before the candidates are read, the unbalanced set is
     # of the newer watermark and the entries above the older one are a superset: none is missed.
     found = all_rows(conn, "SELECT watermark FROM recon.ledger_checkpoint WHERE ordered_by = %s",
