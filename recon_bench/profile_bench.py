@@ -49,6 +49,7 @@ class ProfileBench:
     fast_note: str = ""
     unavailable: list[str] = field(default_factory=list)
     session_settings: dict[str, str] = field(default_factory=dict)
+    checkpointed_entries: int = 0  # below the watermark when the checks were timed
 
     @property
     def suite_profile_s(self) -> float:
@@ -94,6 +95,10 @@ def run_profile_bench(recon, entries: int, seed: int, repeat: int,
     contract = PlatformRelations(profile="bench-contract", schema=store.COPY_SCHEMA,
                                  ledger_order=db.relations.ledger_order)
     params = check_params(recon.settings)
+    # ledger_tamper reads the history below the watermark: settled first, or (after a db init
+    # that rebuilt the checkpoint) it would compare nothing and time nothing
+    progress("settling the time-ordered checkpoint …")
+    result.checkpointed_entries = _settled(recon.db)
     # both sides through the sessions the product's check runs open (CHECK_WORK_MEM included)
     sessions = recon.checks.check_db
     result.session_settings = dict(sessions.session_settings)
@@ -102,10 +107,9 @@ def run_profile_bench(recon, entries: int, seed: int, repeat: int,
         profile_s, rows = _best(sessions, db.relations, d, params, repeat)
         contract_s, _ = _best(sessions, contract, d, params, repeat)
         result.timings.append(CheckTiming(d.name, profile_s, contract_s, rows))
-    progress("settling the time-ordered checkpoint, then timing the per-minute run …")
+    progress("settling the checkpoint again, then timing the per-minute run …")
     with_lag = recon.db.relations.ledger_order_lag_seconds
-    ledger_checkpoint.advance(recon.db)   # the candidate (now - lag) ...
-    ledger_checkpoint.advance(recon.db)   # ... confirmed: history up to it is checkpointed
+    _settled(recon.db)
     store.add_minute_of_entries(db, MINUTE_OF_ENTRIES, f"m{time.time_ns()}-")
     started = time.perf_counter()
     run = recon.checks.run(fast_only=True, store=False, trigger="bench")
@@ -116,6 +120,17 @@ def run_profile_bench(recon, entries: int, seed: int, repeat: int,
                         f"{MINUTE_OF_ENTRIES:,} new entries and those of the last {with_lag} s "
                         "(the lag) read as new")
     return result
+
+
+def _settled(db: Database) -> int:
+    """Advance the checkpoint to a confirmed candidate (now - lag): the entries below it."""
+    ledger_checkpoint.advance(db)   # the candidate ...
+    for _ in range(50):             # ... confirmed once the transactions running then have ended
+        if ledger_checkpoint.advance(db).note is None:
+            break
+        time.sleep(0.2)
+    checkpoint = ledger_checkpoint.read_checkpoint(db)
+    return int(checkpoint["entries"]) if checkpoint else 0
 
 
 def _best(sessions: Database, relations: PlatformRelations, definition, params, repeat: int

@@ -219,7 +219,53 @@ def test_money_as_float_is_refused(sge_url, tmp_path):
     assert "exact" in message
 
 
+def with_fingerprint(text: str, value: str) -> str:
+    """The SGE profile with its (two-line) ledger fingerprint replaced by ``value``."""
+    start = text.index("    fingerprint: [")
+    end = text.index("]", start) + 1
+    return text[:start] + f"    fingerprint: {value}" + text[end:]
+
+
+def test_a_view_of_someone_elses_on_the_profile_views_stops_db_init_with_a_sentence(
+        new_database):
+    url = new_database(empty=True)
+    create_sge_schema(Database(url))
+    Recon(settings_for(url, PLATFORM_PROFILE="sge")).init_db()
+    Database(url).execute("CREATE VIEW public.my_ledger AS SELECT id, amount "
+                          "FROM recon_platform.ledger_entries")
+    with pytest.raises(ProfileError) as caught:
+        Recon(settings_for(url, PLATFORM_PROFILE="sge")).init_db()
+    assert caught.value.message == (
+        "db init recreates the view recon_platform.ledger_entries, but my_ledger depends on it; "
+        "drop or move that object (sge-recon owns the recon_platform schema) and run db init "
+        "again")
+    assert Database(url).fetch_one("SELECT count(*) AS n FROM public.my_ledger")["n"] == 0
+
+
+def test_a_fingerprint_column_that_does_not_exist_is_named_with_its_line(sge_url, tmp_path):
+    text = SGE_YML.replace('e."settlementId", e.account,\n', 'e."settlmentId", e.account,\n', 1)
+    assert text != SGE_YML
+    message = init_error(sge_url, write(tmp_path, text))
+    assert f"line {line_of(text, 'fingerprint: [')}: tables.ledger_entries.fingerprint: " \
+        'e."settlmentId"' in message
+    assert "does not exist" in message
+
+
+def test_a_fingerprint_of_a_type_without_a_hash_is_refused_with_its_line(sge_url, tmp_path):
+    text = SGE_YML.replace("fingerprint: [e.id,", "fingerprint: [\"'(1,2)'::point\", e.id,")
+    message = init_error(sge_url, write(tmp_path, text))
+    assert f"line {line_of(text, 'fingerprint: [')}: tables.ledger_entries.fingerprint (point, " \
+        in message
+    assert "could not identify an extended hash function for type point" in message
+
+
 @pytest.mark.parametrize("edit, expected", [
+    (lambda t: t.replace("fingerprint: [e.id,", "fingerprint: [e.id, e.id,"),
+     "tables.ledger_entries.fingerprint names an expression twice"),
+    (lambda t: with_fingerprint(t, "e.id"),
+     "tables.ledger_entries.fingerprint must be a non-empty list of SQL expressions"),
+    (lambda t: with_fingerprint(t, "[]"),
+     "tables.ledger_entries.fingerprint must be a non-empty list of SQL expressions"),
     (lambda t: t.replace("  rpc_calls:\n    absent: the SGE platform does not record its RPC "
                          "calls\n", ""), "tables: no entry for rpc_calls"),
     (lambda t: t.replace("      name: p.name\n", ""), "no expression for name"),

@@ -132,13 +132,12 @@ WITH checkpoint AS (
 ), impure AS MATERIALIZED (
     SELECT transaction_id FROM judged WHERE NOT pure
 ), fallback_entries AS MATERIALIZED (
-    SELECT e.id, e.program_id, e.transaction_id, e.intent_id, e.account, e.type, e.amount,
-           e.currency, e.created_at
+    -- every column: under a profile's fingerprint the row hash is a column of the view
+    SELECT e.*
     FROM platform.ledger_entries e
     WHERE e.transaction_id IN (SELECT transaction_id FROM impure)
     UNION ALL
-    SELECT e.id, e.program_id, e.transaction_id, e.intent_id, e.account, e.type, e.amount,
-           e.currency, e.created_at
+    SELECT e.*
     FROM platform.ledger_entries e
     WHERE e.transaction_id IS NULL
       AND EXISTS (SELECT 1 FROM impure WHERE transaction_id IS NULL)

@@ -45,7 +45,8 @@ def profile_bench(state, entries: int, home: str, seed: int, repeat: int,
                                indexes=indexes)
     click.echo(f"\n{result.entries:,} SGE ledger entries (load {result.load_seconds:.1f} s, "
                f"contract copy {result.copy_seconds:.1f} s); best of {repeat}; check sessions: "
-               f"{', '.join(f'{k}={v}' for k, v in result.session_settings.items()) or 'server defaults'}")
+               f"{', '.join(f'{k}={v}' for k, v in result.session_settings.items()) or 'server defaults'}"
+               f"; {result.checkpointed_entries:,} entries below the checkpoint's watermark")
     click.echo(f"{'check':<24} {'sge profile':>12} {'contract':>10} {'ratio':>7} {'rows':>7}")
     for t in result.timings:
         click.echo(f"{t.name:<24} {t.profile_s:>10.3f} s {t.contract_s:>8.3f} s "

@@ -22,7 +22,7 @@ from .connection import Database, DictConnection, expect_row
 from .export_specs import Column, TableSpec
 from .profile_views import LABEL_SUFFIX
 from .psql_copy import PsqlCopySession, PsqlStopped, PsqlUnavailable
-from .relations import PROFILE_SCHEMA
+from .relations import PROFILE_SCHEMA, ROW_HASH_COLUMN
 from .. import check_names
 
 
@@ -89,7 +89,8 @@ class Snapshot:
             "ORDER BY ordinal_position", (schema, table)).fetchall()
         out = []
         for r in rows:
-            if schema == PROFILE_SCHEMA and r["column_name"].endswith(LABEL_SUFFIX):
+            if schema == PROFILE_SCHEMA and (r["column_name"].endswith(LABEL_SUFFIX)
+                                             or r["column_name"] == ROW_HASH_COLUMN):
                 continue  # a profile view's rewriting aid, not a contract column
             constrained = r["data_type"] == "numeric" and r["numeric_precision"] is not None
             out.append({"name": r["column_name"], "pg_type": r["data_type"],

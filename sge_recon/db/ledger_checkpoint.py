@@ -38,7 +38,7 @@ from psycopg import IsolationLevel, sql
 from . import ledger_order
 from .connection import Database, DictConnection, expect_row
 from .ledger_order import OF_TOUCHED, TOUCHED_JOURNALS, needs_keying  # noqa: F401 - re-exported
-from .relations import CONTRACT_RELATIONS, PlatformRelations
+from .relations import CONTRACT_FINGERPRINT, CONTRACT_RELATIONS, PlatformRelations
 
 ADVANCE_LOCK_KEY = 0x5E1ED6  # one advance at a time per database (session-level, try-lock)
 
@@ -228,30 +228,38 @@ def advance(db: Database) -> AdvanceReport:
         conn.close()
 
 
+# A checkpoint built under another ledger order or fingerprint (the profile changed) starts again:
+# its watermark counts in other units, or its fingerprints sum other hashes (ledger_tamper would
+# report every program as changed).
+_RESET_UNLESS_BUILT_SO = """
+UPDATE recon.ledger_checkpoint SET watermark = 0, entries = 0, ordered_by = %(order)s,
+       fingerprinted_by = %(fingerprint)s, pending_watermark = NULL, pending_vxids = NULL,
+       pending_xmax = NULL, pending_at = NULL
+WHERE ordered_by <> %(order)s OR fingerprinted_by <> %(fingerprint)s
+"""
+
+
 def _checkpoint(conn: DictConnection,
                 relations: PlatformRelations = CONTRACT_RELATIONS) -> dict:
-    """The checkpoint row; one built under another ledger order (a profile switched) is reset:
-    its watermark counts in other units and its totals are rebuilt from the start."""
-    conn.execute("INSERT INTO recon.ledger_checkpoint (singleton, ordered_by) VALUES (true, %s) "
-                 "ON CONFLICT DO NOTHING", (relations.ledger_order,))
+    """The checkpoint row; one built under another ledger order or fingerprint is reset."""
+    conn.execute("INSERT INTO recon.ledger_checkpoint (singleton, ordered_by, fingerprinted_by) "
+                 "VALUES (true, %s, %s) ON CONFLICT DO NOTHING",
+                 (relations.ledger_order, relations.row_fingerprint))
     cp = expect_row(conn.execute("SELECT * FROM recon.ledger_checkpoint").fetchone())
-    if cp["ordered_by"] != relations.ledger_order:
+    if (cp["ordered_by"], cp["fingerprinted_by"]) != (relations.ledger_order,
+                                                      relations.row_fingerprint):
         with conn.transaction():
-            conn.execute("DELETE FROM recon.ledger_checkpoint_totals")
-            conn.execute("DELETE FROM recon.ledger_checkpoint_unbalanced")
-            conn.execute("UPDATE recon.ledger_checkpoint SET watermark = 0, entries = 0, "
-                         "ordered_by = %s, pending_watermark = NULL, pending_vxids = NULL, "
-                         "pending_xmax = NULL, pending_at = NULL", (relations.ledger_order,))
+            align_checkpoint_order(conn, relations.ledger_order, relations.row_fingerprint)
         cp = expect_row(conn.execute("SELECT * FROM recon.ledger_checkpoint").fetchone())
     return cp
 
 
-def align_checkpoint_order(conn: DictConnection, order: str) -> None:
-    """At ``db init``: a checkpoint counted in another order (the profile changed) is emptied, so
-    that no reader ever compares a watermark of one unit with keys of the other."""
-    conn.execute("UPDATE recon.ledger_checkpoint SET watermark = 0, entries = 0, ordered_by = %s, "
-                 "pending_watermark = NULL, pending_vxids = NULL, pending_xmax = NULL, "
-                 "pending_at = NULL WHERE ordered_by <> %s", (order, order))
+def align_checkpoint_order(conn: DictConnection, order: str,
+                           fingerprint: str = CONTRACT_FINGERPRINT) -> None:
+    """At ``db init`` (and on reading a checkpoint): one counted in another order or summed over
+    another fingerprint (the profile changed) is emptied, so that no reader ever compares a
+    watermark of one unit with keys of the other, nor fingerprints of two definitions."""
+    conn.execute(_RESET_UNLESS_BUILT_SO, {"order": order, "fingerprint": fingerprint})
     if expect_row(conn.execute("SELECT count(*) AS n FROM recon.ledger_checkpoint "
                                "WHERE watermark = 0").fetchone())["n"]:
         conn.execute("DELETE FROM recon.ledger_checkpoint_totals")

@@ -15,6 +15,10 @@ serve (a profile never creates an index on a platform table):
   watermark (ledger_checkpoint.py) holds unchanged: it needs only an order key that is at least
   the row's transaction's start minus the lag, and a cuid's time is stamped by the writing
   client, as a client-stamped created_at is;
+* ``fingerprint`` — the platform's own columns that ledger_tamper hashes per row, instead of the
+  contract columns: the view's ``row_hash__source`` replaces the ``recon.ledger_row_hash(…)`` of
+  the contract columns, so that a column the view derives through a join (SGE: intent_id, from
+  the entry's settlement) or a CASE (type, account) is neither joined nor computed to be hashed;
 * ``journal_key`` — the view's columns that identify a journal transaction one-to-one (SGE:
   ``ref_type, ref_id``, whose concatenation is transaction_id): the journals the new entries touch
   are looked up by them (the platform's ``("refType", "refId")`` index) instead of by the
@@ -25,7 +29,7 @@ from __future__ import annotations
 
 import re
 
-from .relations import PlatformRelations
+from .relations import CONTRACT_FINGERPRINT, ROW_HASH_COLUMN, PlatformRelations
 
 _KEY_PREDICATE = re.compile(r"\b(WHERE|AND) id (>|<=) "
                             r"(%\(\w+\)s|:\w+|\(SELECT watermark FROM checkpoint\))")
@@ -52,18 +56,28 @@ OF_TOUCHED = "transaction_id IN (SELECT transaction_id FROM touched)"
 _TOUCHED = re.compile(r"SELECT DISTINCT transaction_id FROM (\S+) WHERE")
 
 
+# The checkpoint's per-row hash of the contract columns (checks/ledger_tamper.sql, checks/fused/,
+# ledger_checkpoint.py), however its arguments are laid out.
+_CONTRACT_ROW_HASH = re.compile(
+    r"recon\.ledger_row_hash\(\s*id,\s*program_id,\s*transaction_id,\s*intent_id,\s*account,"
+    r"\s*type,\s*amount,\s*currency,\s*created_at\s*\)")
+
+
 def needs_keying(relations: PlatformRelations) -> bool:
-    return relations.ledger_order != "id" or bool(relations.journal_key)
+    return relations.ledger_order != "id" or bool(relations.journal_key) or \
+        relations.row_fingerprint != CONTRACT_FINGERPRINT
 
 
 def keyed_sql(text: str, relations: PlatformRelations) -> str:
     """``text`` with its ledger-id comparisons (``WHERE id > …``, ``AND id <= …``) made on the
-    ledger's order under ``relations``, and its journal lookups made on the profile's
-    journal_key; unchanged on the contract platform."""
+    ledger's order under ``relations``, its journal lookups made on the profile's journal_key,
+    and its row hashes on the profile's fingerprint; unchanged on the contract platform."""
     if relations.ledger_order == "created_at":
         text = _KEY_PREDICATE.sub(_TIME_PREDICATE, text)
     elif relations.ledger_order == "cuid":
         text = _KEY_PREDICATE.sub(lambda m: m.expand(_CUID_PREDICATE[m.group(2)]), text)
+    if relations.row_fingerprint != CONTRACT_FINGERPRINT:
+        text = _CONTRACT_ROW_HASH.sub(ROW_HASH_COLUMN, text)
     if relations.journal_key and OF_TOUCHED in text:
         key = ", ".join(relations.journal_key)
         # before or after platform.<table> is resolved: either way, the key columns must come

@@ -6,10 +6,11 @@ into views. They live here, in the data layer, because they render SQL.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .relations import QueueDeclaration
+from .relations import CONTRACT_FINGERPRINT, QueueDeclaration
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,17 @@ class TableMapping:
     order_line: int = 0
     journal_key: tuple[str, ...] = ()
     journal_key_line: int = 0
+    # What a change of an entry is, for ledger_tamper: the platform's own columns (expressions
+    # over `from`) hashed per row. Empty: the contract columns, as on the contract platform.
+    fingerprint: tuple[str, ...] = ()
+    fingerprint_line: int = 0
+
+    @property
+    def fingerprint_identity(self) -> str:
+        """What the checkpoint's fingerprints were summed over (recon.ledger_checkpoint.
+        fingerprinted_by): a checkpoint built under another definition is rebuilt, or every
+        program would read as tampered."""
+        return fingerprint_identity(self.fingerprint)
 
 
 @dataclass(frozen=True)
@@ -73,6 +85,13 @@ class Profile:
 
     def where(self, line: int) -> str:
         return f"{self.path}: line {line}"
+
+
+def fingerprint_identity(expressions: tuple[str, ...]) -> str:
+    if not expressions:
+        return CONTRACT_FINGERPRINT
+    digest = hashlib.sha256("\x1f".join(expressions).encode()).hexdigest()[:16]
+    return f"source:{digest}"
 
 
 def _literal(text: str) -> str:

@@ -21,7 +21,7 @@ from ..errors import ProfileError
 from .connection import DictConnection, expect_row
 from .contract import CONTRACT
 from .profile_mapping import Column, Profile, StatusMap, TableMapping
-from .relations import CONTRACT_TABLES, PROFILE_SCHEMA
+from .relations import CONTRACT_TABLES, PROFILE_SCHEMA, ROW_HASH_COLUMN
 
 # Contract type family -> the type a view column is cast to, and the type OIDs it accepts.
 _CAST = {"text": "text", "numeric": "numeric", "timestamptz": "timestamptz", "int": "bigint",
@@ -55,7 +55,7 @@ def install_profile(conn: DictConnection, profile: "Profile") -> ProfileReport:
     report = ProfileReport(profile.name)
     definitions = {t: _view_sql(conn, profile, profile.tables[t]) for t in CONTRACT_TABLES}
     for table in reversed(CONTRACT_TABLES):
-        conn.execute(f'DROP VIEW IF EXISTS {PROFILE_SCHEMA}."{table}"')
+        _drop_view(conn, table)
     for table in CONTRACT_TABLES:
         mapping = profile.tables[table]
         _raw(conn).execute(f'CREATE VIEW {PROFILE_SCHEMA}."{table}" AS {definitions[table]}')
@@ -69,6 +69,25 @@ def install_profile(conn: DictConnection, profile: "Profile") -> ProfileReport:
             report.views.append(table)
     _check_ledger_keys(conn, profile, profile.tables["ledger_entries"])
     return report
+
+
+def _drop_view(conn: DictConnection, table: str) -> None:
+    """Drop one of the profile's views to recreate it; one that a view of someone else's reads
+    is not dropped from under it (no CASCADE): db init stops and names the dependents."""
+    try:
+        with conn.transaction():
+            conn.execute(f'DROP VIEW IF EXISTS {PROFILE_SCHEMA}."{table}"')
+    except psycopg.errors.DependentObjectsStillExist:
+        dependents = [r["name"] for r in conn.execute(
+            "SELECT DISTINCT v.oid::regclass::text AS name FROM pg_depend d "
+            "JOIN pg_rewrite w ON w.oid = d.objid JOIN pg_class v ON v.oid = w.ev_class "
+            "WHERE d.refobjid = %s::regclass AND v.oid <> d.refobjid ORDER BY 1",
+            (f'{PROFILE_SCHEMA}."{table}"',))]
+        raise ProfileError(
+            f"db init recreates the view {PROFILE_SCHEMA}.{table}, but "
+            f"{', '.join(dependents) or 'another object'} depends on it; drop or move "
+            f"{'that object' if len(dependents) < 2 else 'those objects'} (sge-recon owns the "
+            f"{PROFILE_SCHEMA} schema) and run db init again") from None
 
 
 def drop_profile_views(conn: DictConnection) -> None:
@@ -108,7 +127,29 @@ def _view_sql(conn: DictConnection, profile: "Profile", mapping: "TableMapping")
                                    f"{label}: the name is taken by the status map of "
                                    f"{column.name} (its platform label); rename that column")
             selected.append(f"({column.expression.source}){'' if enum else '::text'} AS {label}")
+    if mapping.fingerprint:
+        selected.append(f"{_fingerprint(conn, profile, mapping)} AS {ROW_HASH_COLUMN}")
     return f"SELECT {', '.join(selected)} FROM {mapping.source}{where}"
+
+
+def _fingerprint(conn: DictConnection, profile: "Profile", mapping: "TableMapping") -> str:
+    """The per-row hash of the profile's ``fingerprint:`` (ledger_tamper compares its sums with
+    the checkpoint's). A record hash: NULLs and column boundaries are part of it, and each
+    column is hashed by its type's own hash function (which must exist: checked here)."""
+    where = "tables.ledger_entries.fingerprint"
+    if ROW_HASH_COLUMN in {c.name for c in mapping.columns}:
+        raise ProfileError(f"{profile.where(mapping.fingerprint_line)}: {where}: the column name "
+                           f"{ROW_HASH_COLUMN} is taken by the fingerprint; rename that column")
+    types = []
+    for expression in mapping.fingerprint:
+        cur = _try(conn, f"SELECT ({expression}) AS c FROM {mapping.source} LIMIT 0", profile,
+                   mapping.fingerprint_line, f"{where}: {expression}")
+        types.append(expect_row(conn.execute("SELECT format_type(%s, NULL) AS t",
+                                             (cur.description[0].type_code,)).fetchone())["t"])
+    nulls = ", ".join(f"NULL::{t}" for t in types)
+    _try(conn, f"SELECT hash_record_extended(ROW({nulls}), 0)", profile,
+         mapping.fingerprint_line, f"{where} ({', '.join(types)})")
+    return f"hash_record_extended(ROW({', '.join(f'({e})' for e in mapping.fingerprint)}), 0)"
 
 
 def _check_column(conn: DictConnection, profile: "Profile", mapping: "TableMapping",

@@ -26,6 +26,12 @@ from .status_predicates import rewrite as rewrite_status_predicates
 PROFILE_SCHEMA = "recon_platform"  # sge-recon's own schema for a profile's contract-shaped views
 _REFERENCE = re.compile(r'(?<![\w."$])platform\.([A-Za-z_][A-Za-z0-9_]*)\b')
 
+# What ledger_tamper's per-row fingerprint hashes: the contract columns (recon.ledger_row_hash), or
+# under a profile's `fingerprint:` the platform's own columns, hashed in the view's ROW_HASH_COLUMN
+# (db/profile_views.py; the checkpoint's SQL is rewritten onto it by db/ledger_order.py).
+CONTRACT_FINGERPRINT = "contract"
+ROW_HASH_COLUMN = "row_hash__source"
+
 # DESIGN §4: the contract's relations, in dependency order (a view may join earlier ones).
 CONTRACT_TABLES = (
     "programs", "affiliates", "users", "settlement_intents", "settlements", "chain_transactions",
@@ -97,12 +103,15 @@ class PlatformRelations:
     queues: QueueDeclaration | None = None
     # which admin API the platform has (ADMIN_APIS)
     admin_api: str = "contract"
+    # what ledger_tamper's fingerprints hash: CONTRACT_FINGERPRINT, or the identity of the
+    # profile's `fingerprint:` (its ledger view then has ROW_HASH_COLUMN)
+    row_fingerprint: str = CONTRACT_FINGERPRINT
 
     def __hash__(self) -> int:  # frozen + dict fields: hash what identifies the mapping
         return hash((self.profile, self.schema, tuple(sorted(self.absent.items())),
                      tuple(sorted(self.limitations.items())), self.ledger_order,
                      self.ledger_order_lag_seconds, self.journal_key, self.status_labels,
-                     self.queues, self.admin_api))
+                     self.queues, self.admin_api, self.row_fingerprint))
 
     def relation(self, table: str) -> str:
         """The quoted, schema-qualified relation of one contract table."""

@@ -21,6 +21,7 @@ from ..config import project_root
 from ..errors import SchemaMismatch
 from .connection import Database, expect_row
 from .contract import CONTRACT
+from .relations import CONTRACT_FINGERPRINT
 
 _FAMILIES = {
     "text": {"text", "character varying", "character"},
@@ -134,8 +135,11 @@ def init_db(db: Database, profile=None, *, platform_ddl: Sequence[Path] = ()) ->
         _migrate_recon(conn, report)
         from .ledger_checkpoint import align_checkpoint_order
 
-        align_checkpoint_order(conn, "id" if profile is None or profile.is_contract
-                               else profile.tables["ledger_entries"].order)
+        contract = profile is None or profile.is_contract
+        ledger = None if contract else profile.tables["ledger_entries"]
+        align_checkpoint_order(conn, "id" if ledger is None else ledger.order,
+                               CONTRACT_FINGERPRINT if ledger is None
+                               else ledger.fingerprint_identity)
         _apply_privileges(conn, report)
     return report
 

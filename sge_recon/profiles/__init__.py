@@ -29,7 +29,8 @@ def relations_for(settings: Settings) -> PlatformRelations:
                              ledger_order=ledger.order, journal_key=ledger.journal_key,
                              status_labels=status_labels(profile),
                              ledger_order_lag_seconds=settings.LEDGER_ORDER_LAG_SECONDS,
-                             queues=profile.queues, admin_api=profile.admin_api)
+                             queues=profile.queues, admin_api=profile.admin_api,
+                             row_fingerprint=ledger.fingerprint_identity)
 
 
 def status_labels(profile: Profile) -> tuple:

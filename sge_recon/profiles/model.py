@@ -46,7 +46,7 @@ QUEUE_KEYS = {"kind", "settlement_queue", "queues", "prefix"}
 QUEUE_KINDS = ("bullmq",)
 TABLE_KEYS = {"from", "where", "columns", "absent"}
 # ledger_entries alone may say how its rows are ordered and found (docs/profiles.md, "Speed"):
-LEDGER_KEYS = {"order", "journal_key"}
+LEDGER_KEYS = {"order", "journal_key", "fingerprint"}
 LEDGER_ORDERS = ("created_at", "cuid")
 MAP_KEYS = {"from", "map"}
 
@@ -179,9 +179,21 @@ def _table(table: str, node: yaml.Node, path: Path) -> TableMapping:
 
 
 def _ledger_keys(keys: dict[str, yaml.Node], columns: tuple[Column, ...], path: Path) -> dict:
-    """``order`` and ``journal_key`` of tables.ledger_entries (shape only; db init checks them
-    against the rows)."""
+    """``order``, ``journal_key`` and ``fingerprint`` of tables.ledger_entries (shape only; db
+    init checks them against the rows and the catalogue)."""
     out: dict[str, Any] = {}
+    if "fingerprint" in keys:
+        node = keys["fingerprint"]
+        line = node.start_mark.line + 1
+        if not isinstance(node, yaml.SequenceNode) or not node.value:
+            raise ProfileError(f"{path}: line {line}: tables.ledger_entries.fingerprint must be "
+                               "a non-empty list of SQL expressions over `from`, e.g. "
+                               "[e.id, e.amount, e.account]")
+        exprs = tuple(_text(n, path, "tables.ledger_entries.fingerprint[]") for n in node.value)
+        if len(set(exprs)) != len(exprs):
+            raise ProfileError(f"{path}: line {line}: tables.ledger_entries.fingerprint names an "
+                               "expression twice")
+        out.update(fingerprint=exprs, fingerprint_line=line)
     if "order" in keys:
         node = keys["order"]
         order = _text(node, path, "tables.ledger_entries.order")
