@@ -4,6 +4,7 @@ contract's shape (same rows), indexed like the contract platform, to time the sa
 from __future__ import annotations
 
 from sge_recon.db.connection import Database
+from sge_recon.db.profile_views import is_helper_column
 from sge_recon.db.relations import CONTRACT_TABLES, PROFILE_SCHEMA
 
 COPY_SCHEMA = "bench_contract"
@@ -38,8 +39,14 @@ def materialise_contract_copy(db: Database) -> None:
         conn.execute(f"DROP SCHEMA IF EXISTS {COPY_SCHEMA} CASCADE")
         conn.execute(f"CREATE SCHEMA {COPY_SCHEMA}")
         for table in CONTRACT_TABLES:
+            # the contract's columns (and the profile's extra ones), not the views' helper
+            # columns: a contract table would not carry them, and they widen every row
+            columns = ", ".join(f'"{r["column_name"]}"' for r in conn.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = %s "
+                "AND table_name = %s ORDER BY ordinal_position", (PROFILE_SCHEMA, table))
+                if not is_helper_column(r["column_name"]))
             conn.execute(f'CREATE TABLE {COPY_SCHEMA}."{table}" AS '  # type: ignore[arg-type]
-                         f'SELECT * FROM {PROFILE_SCHEMA}."{table}"')
+                         f'SELECT {columns} FROM {PROFILE_SCHEMA}."{table}"')
         conn.execute(_INDEXES)  # type: ignore[arg-type]
         # readable like the platform: the checks run as sge_recon_readonly where it exists
         conn.execute("DO $$ BEGIN IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = "

@@ -20,9 +20,9 @@ from psycopg import sql
 from ..errors import ExportError
 from .connection import Database, DictConnection, expect_row
 from .export_specs import Column, TableSpec
-from .profile_views import LABEL_SUFFIX
+from .profile_views import is_helper_column
 from .psql_copy import PsqlCopySession, PsqlStopped, PsqlUnavailable
-from .relations import PROFILE_SCHEMA, ROW_HASH_COLUMN
+from .relations import PROFILE_SCHEMA
 from .. import check_names
 
 
@@ -89,8 +89,7 @@ class Snapshot:
             "ORDER BY ordinal_position", (schema, table)).fetchall()
         out = []
         for r in rows:
-            if schema == PROFILE_SCHEMA and (r["column_name"].endswith(LABEL_SUFFIX)
-                                             or r["column_name"] == ROW_HASH_COLUMN):
+            if schema == PROFILE_SCHEMA and is_helper_column(r["column_name"]):
                 continue  # a profile view's rewriting aid, not a contract column
             constrained = r["data_type"] == "numeric" and r["numeric_precision"] is not None
             out.append({"name": r["column_name"], "pg_type": r["data_type"],

@@ -45,6 +45,12 @@ class ProfileReport:
 # not a contract column: exports leave it out, so auditors see the contract's columns)
 LABEL_SUFFIX = "__label"
 
+
+def is_helper_column(name: str) -> bool:
+    """A profile view's rewriting aid (a status's platform label, the ledger's row hash), not a
+    contract column: exports and copies of the views leave it out."""
+    return name.endswith(LABEL_SUFFIX) or name == ROW_HASH_COLUMN
+
 def install_profile(conn: DictConnection, profile: "Profile") -> ProfileReport:
     """Validate ``profile`` and (re)create its views; in the caller's transaction."""
     conn.execute(f"CREATE SCHEMA IF NOT EXISTS {PROFILE_SCHEMA}")
