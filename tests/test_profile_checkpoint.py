@@ -182,6 +182,20 @@ def test_the_sge_fingerprint_hashes_the_platform_row_not_the_view(new_database):
     assert '"Settlement"' not in plan  # (exports leave the column out: test_profile_sge.py)
 
 
+@pytest.mark.slow
+def test_every_engine_finds_the_same_tampering_through_the_sge_fingerprint(new_database):
+    recon = sge(new_database)
+    settle(recon)
+    recon.db.execute('UPDATE "LedgerEntry" SET counterparty = \'system:fees\' WHERE id = '
+                     '(SELECT min(id) FROM "LedgerEntry")')
+    found = {engine: recon.checks.run(only=["ledger_tamper"], engine=engine, store=False)
+             .by_name()["ledger_tamper"] for engine in ("sql", "gx", "duckdb")}
+    assert found["sql"].status == "fail" and found["sql"].rows[0]["problem"] == "rows_changed"
+    for engine in ("gx", "duckdb"):
+        assert (found[engine].status, found[engine].rows) == \
+            (found["sql"].status, found["sql"].rows), engine
+
+
 def test_a_checkpoint_summed_over_another_fingerprint_is_rebuilt_not_compared(new_database):
     """A checkpoint whose fingerprints hash other columns (an older profile, or sge-recon before
     the profile's fingerprint) would make every program read as tampered: db init, and any
