@@ -13,7 +13,8 @@ from ..config import Settings
 from ..db import Database
 from ..db import checks as store
 from ..db.relations import referenced_tables
-from ..errors import UsageError
+from ..db.schema import schema_behind
+from ..errors import SchemaMismatch, UsageError
 from ..queues import QUEUE_CHECKS, missing_source_reason, queue_source
 from ..replica import freshness
 from .loader import load_catalogue, load_fused
@@ -121,6 +122,10 @@ class CheckService:
         started_at = datetime.now(timezone.utc)
         deadline = None if budget_seconds is None else time.monotonic() + budget_seconds
         self.db.connect().close()  # unreachable database: fail the run now, clearly
+        behind = schema_behind(self.db)
+        if behind:  # its checks would read columns and views db init has not made yet
+            raise SchemaMismatch(f"{behind}; run `sge-recon db init` (it applies the "
+                                 "migrations and recreates the profile's views), then check again")
         from . import incremental
 
         # DuckDB serves the full sweep only; the per-minute run is the incremental SQL run

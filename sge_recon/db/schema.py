@@ -110,6 +110,24 @@ def migrations(directory: Path | None = None) -> list[tuple[int, str, Path]]:
     return found
 
 
+def schema_behind(db: Database) -> str | None:
+    """Why ``recon`` is older than this sge-recon (never set up, or a migration not applied:
+    sge-recon was upgraded and ``db init`` not run since), or None. A check run refuses to start
+    on it: its SQL would read columns and views that ``db init`` has not made yet."""
+    wanted = [(v, name) for v, name, _ in migrations()]
+    row = expect_row(db.fetch_one(
+        "SELECT to_regclass('recon.schema_version') IS NOT NULL AS present"))
+    if not row["present"]:
+        return f"sge-recon's own schema (recon) is not set up in {db.where}"
+    applied = {r["version"] for r in db.fetch_all("SELECT version FROM recon.schema_version")}
+    missing = [f"{v:04d}_{name}" for v, name in wanted if v not in applied]
+    if not missing:
+        return None
+    return (f"the recon schema in {db.where} lacks migration {missing[0]}"
+            + (f" and {len(missing) - 1} more" if len(missing) > 1 else "")
+            + " (sge-recon was upgraded since the last `db init`)")
+
+
 def init_db(db: Database, profile=None, *, platform_ddl: Sequence[Path] = ()) -> InitReport:
     """Apply pending ``recon`` migrations and set up the platform profile.
 
