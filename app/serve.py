@@ -18,6 +18,8 @@ import sys
 
 def preload() -> None:
     import httpx  # noqa: F401  the admin API's client (the sidebar's health check)
+    import httpcore  # noqa: F401  ... and its transport, imported at its first request (60 ms)
+    import streamlit.material_icon_names  # noqa: F401  the first page's icons (10 ms)
     import pandas  # noqa: F401  Streamlit's tables: the first page with one imported it (1-3 s)
 
     import sge_recon.accounts  # noqa: F401
