@@ -51,6 +51,7 @@ def is_helper_column(name: str) -> bool:
     contract column: exports and copies of the views leave it out."""
     return name.endswith(LABEL_SUFFIX) or name == ROW_HASH_COLUMN
 
+
 def install_profile(conn: DictConnection, profile: "Profile") -> ProfileReport:
     """Validate ``profile`` and (re)create its views; in the caller's transaction."""
     conn.execute(f"CREATE SCHEMA IF NOT EXISTS {PROFILE_SCHEMA}")
