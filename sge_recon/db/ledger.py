@@ -64,8 +64,9 @@ def ledger_balances(conn, relations: PlatformRelations = CONTRACT_RELATIONS) -> 
         m["total_credits"] += r["total_credits"]
         m["difference"] = m["total_debits"] - m["total_credits"]
         m["entries"] += r["entries"]
-    return sorted((m for m in merged.values() if m["entries"]), key=lambda r: (r["program_id"] is None, r["program_id"] or "",
-                                       r["currency"] is None, r["currency"] or ""))
+    return sorted((m for m in merged.values() if m["entries"]),
+                  key=lambda r: (r["program_id"] is None, r["program_id"] or "",
+                                 r["currency"] is None, r["currency"] or ""))
 
 
 # The transactions that can be out of balance in one currency: those the checkpoint holds as

@@ -67,7 +67,10 @@ class TableMapping:
         """What the checkpoint's fingerprints were summed over (recon.ledger_checkpoint.
         fingerprinted_by): a checkpoint built under another definition is rebuilt, or every
         program would read as tampered."""
-        return fingerprint_identity(self.fingerprint)
+        if not self.fingerprint:
+            return CONTRACT_FINGERPRINT
+        digest = hashlib.sha256("\x1f".join(self.fingerprint).encode()).hexdigest()[:16]
+        return f"source:{digest}"
 
 
 @dataclass(frozen=True)
@@ -85,13 +88,6 @@ class Profile:
 
     def where(self, line: int) -> str:
         return f"{self.path}: line {line}"
-
-
-def fingerprint_identity(expressions: tuple[str, ...]) -> str:
-    if not expressions:
-        return CONTRACT_FINGERPRINT
-    digest = hashlib.sha256("\x1f".join(expressions).encode()).hexdigest()[:16]
-    return f"source:{digest}"
 
 
 def _literal(text: str) -> str:

@@ -110,10 +110,17 @@ def migrations(directory: Path | None = None) -> list[tuple[int, str, Path]]:
     return found
 
 
+# Databases this process has seen with every migration applied: the code cannot move ahead of
+# them while it runs, so the per-minute run asks once per process, not every minute.
+_SEEN_CURRENT: set[str] = set()
+
+
 def schema_behind(db: Database) -> str | None:
     """Why ``recon`` is older than this sge-recon (never set up, or a migration not applied:
     sge-recon was upgraded and ``db init`` not run since), or None. A check run refuses to start
     on it: its SQL would read columns and views that ``db init`` has not made yet."""
+    if db.url in _SEEN_CURRENT:
+        return None
     wanted = [(v, name) for v, name, _ in migrations()]
     row = expect_row(db.fetch_one(
         "SELECT to_regclass('recon.schema_version') IS NOT NULL AS present"))
@@ -122,6 +129,7 @@ def schema_behind(db: Database) -> str | None:
     applied = {r["version"] for r in db.fetch_all("SELECT version FROM recon.schema_version")}
     missing = [f"{v:04d}_{name}" for v, name in wanted if v not in applied]
     if not missing:
+        _SEEN_CURRENT.add(db.url)
         return None
     return (f"the recon schema in {db.where} lacks migration {missing[0]}"
             + (f" and {len(missing) - 1} more" if len(missing) > 1 else "")
