@@ -10,6 +10,10 @@
 -- markers tell a side that is absent from one whose columns are NULL. Measured at 10 M entries
 -- (2 M settlements): 2-3x faster than a window count over the tx_hash index (random heap reads
 -- of every settlement) plus a second scan of the transfers probing that index 2 M times.
+-- Two things keep the per-row work to the rows that need it (6.3 s -> 3.5 s at 10 M): the
+-- treasury's lower() is computed only for the unclaimed transfers (its hash key is NULL, and
+-- matches nothing, on every settled row), and a row reaches the LATERAL that names its problems
+-- only when it has one (the WHERE repeats the problems' tests, each column tested once).
 WITH claimed_twice AS (
     -- tx_hashes that two or more settlements claim (an index-only scan of the tx_hash index);
     -- a NULL tx_hash joins nothing here, so it counts as one claim
@@ -32,7 +36,7 @@ LEFT JOIN claimed_twice d ON d.tx_hash = s.tx_hash
 LEFT JOIN platform.programs p ON p.id = s.program_id
 -- an unclaimed transfer, once per program whose treasury it reached (in any letter case)
 LEFT JOIN (SELECT id, treasury_address, true AS treasury FROM platform.programs) AS tp
-       ON s.settled IS NULL AND lower(tp.treasury_address) = lower(t.to_address)
+       ON lower(tp.treasury_address) = CASE WHEN s.settled IS NULL THEN lower(t.to_address) END
 CROSS JOIN LATERAL (VALUES
     (CASE WHEN s.settled AND t.on_chain IS NULL THEN 'missing_on_chain' END),
     (CASE WHEN s.settled AND t.on_chain AND t.amount IS DISTINCT FROM s.amount
@@ -43,4 +47,8 @@ CROSS JOIN LATERAL (VALUES
     (CASE WHEN s.settled IS NULL AND tp.treasury THEN 'unknown_transfer' END)
 ) AS x (problem)
 WHERE x.problem IS NOT NULL
+  AND (CASE WHEN s.settled THEN t.on_chain IS NULL OR t.amount IS DISTINCT FROM s.amount
+                                OR t.to_address IS DISTINCT FROM p.treasury_address
+                                OR d.claims IS NOT NULL
+            ELSE tp.treasury IS NOT NULL END)
 ORDER BY 3, 2, 1

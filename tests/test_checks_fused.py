@@ -1,9 +1,9 @@
-"""The fused ledger pass (issue 18, item 2): the full SQL run takes ledger_balance,
-transaction_balance, ledger_tamper, commission_ledger and journal_single_program from ONE scan of
-the ledger (checks/fused/ledger_pass.sql). Its results must be exactly the separate checks' (each
-run alone from its own .sql): status, true count, the bounded sample row by row (values and their
-Python types), on random ledgers with imbalances, unbalanced and mixed transactions, tampered
-history, commission drift, NULLs where the contract forbids them and sums beyond 38 digits."""
+"""The fused journal pass (issue 18, item 2): the full SQL run takes transaction_balance and
+journal_single_program from ONE sort of the ledger by transaction (checks/fused/journal_pass.sql).
+Its results must be exactly the separate checks' (each run alone from its own .sql): status, true
+count, the bounded sample row by row (values and their Python types), on random ledgers with
+imbalances, unbalanced and mixed transactions, entries without a transaction, tampered history,
+NULLs where the contract forbids them and sums beyond 38 digits."""
 
 from __future__ import annotations
 
@@ -25,8 +25,7 @@ from sge_recon.errors import CheckDefinitionError
 
 from .conftest import settings_for
 
-MEMBERS = ["ledger_balance", "transaction_balance", "ledger_tamper", "commission_ledger",
-           "journal_single_program"]
+MEMBERS = ["transaction_balance", "journal_single_program"]
 SAMPLE = 3  # small, so that long failing lists exercise the bounded sample
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -73,7 +72,7 @@ def _compare(recon: Recon) -> dict:
     for name in MEMBERS:
         alone = recon.checks.run(only=[name], store=False).by_name()[name]
         f = fused[name]
-        assert (f.details or {}).get("fused") == "ledger_pass", f"{name}: fused pass not used"
+        assert (f.details or {}).get("fused") == "journal_pass", f"{name}: fused pass not used"
         assert alone.details is None or "fused" not in alone.details
         assert alone.error is None and f.error is None, (alone.error, f.error)
         assert (f.status, f.failing_rows, f.value) == (alone.status, alone.failing_rows,
@@ -85,7 +84,7 @@ def _compare(recon: Recon) -> dict:
 
 @pytest.fixture
 def recon(db_url) -> Recon:
-    """The fused pass is opt-in (FUSED_LEDGER_PASS): these tests turn it on."""
+    """The fused pass is on by default (FUSED_LEDGER_PASS); these tests say so explicitly."""
     return Recon(settings_for(db_url, FUSED_LEDGER_PASS="true"))
 
 
@@ -185,16 +184,23 @@ def test_fused_pass_finds_each_kind_of_fault(loose_url, loose_recon):
         conn.execute("UPDATE public.ledger_entries SET amount = 7 WHERE id = 1")  # tampered
     fused = _compare(loose_recon)
     assert {n: fused[n].status for n in MEMBERS} == dict.fromkeys(MEMBERS, "fail")
-    assert fused["transaction_balance"].failing_rows == 7
+    assert fused["transaction_balance"].failing_rows == 7  # t1, t2 (its EUR leg), u0-u4
     assert len(fused["transaction_balance"].rows) == SAMPLE
-    assert fused["commission_ledger"].rows == [
-        {"affiliate_id": "a1", "commissions_total": Decimal("0.000000"),
-         "ledger_total": Decimal("2.000000")}]
+    assert fused["journal_single_program"].rows == [
+        {"transaction_id": "t2", "programs": 2, "program_ids": "p1, p2", "entries": 3}]
 
 
 def test_one_member_alone_runs_from_its_own_file(recon):
-    result = recon.checks.run(only=["ledger_balance"], store=False).by_name()["ledger_balance"]
+    result = recon.checks.run(only=["transaction_balance"], store=False).by_name()[
+        "transaction_balance"]
     assert result.status == "pass" and not (result.details or {}).get("fused")
+
+
+def test_the_full_run_takes_the_pass_by_default(db_url):
+    run = Recon(settings_for(db_url)).checks.run(store=False).by_name()
+    assert {n: (run[n].details or {}).get("fused") for n in MEMBERS} == dict.fromkeys(
+        MEMBERS, "journal_pass")
+    assert not (run["ledger_balance"].details or {}).get("fused")
 
 
 def test_gx_and_the_per_minute_run_do_not_use_the_fused_pass(recon):
@@ -210,8 +216,8 @@ def _catalogue_copy(tmp_path: Path) -> Path:
 
 def test_a_broken_fused_query_falls_back_to_the_checks_own_files(db_url, tmp_path):
     checks = _catalogue_copy(tmp_path)
-    (checks / "fused" / "ledger_pass.sql").write_text(
-        "SELECT 'ledger_balance' AS check_name, 1 / 0 AS failing_rows, NULL AS rows")
+    (checks / "fused" / "journal_pass.sql").write_text(
+        "SELECT 'transaction_balance' AS check_name, 1 / 0 AS failing_rows, NULL AS rows")
     recon = Recon(settings_for(db_url, CHECKS_DIR=checks, FUSED_LEDGER_PASS="true"))
     run = recon.checks.run(only=MEMBERS, store=False)
     assert {c.name: c.status for c in run.checks} == dict.fromkeys(MEMBERS, "pass")
@@ -229,8 +235,8 @@ def test_the_loader_refuses_a_fused_file_no_check_names(tmp_path):
 def test_the_loader_refuses_a_fused_name_without_its_file(tmp_path):
     checks = _catalogue_copy(tmp_path)
     yml = checks / "checks.yml"
-    yml.write_text(yml.read_text().replace("fused: ledger_pass", "fused: ledger_pas", 1))
-    with pytest.raises(CheckDefinitionError, match="ledger_pas"):
+    yml.write_text(yml.read_text().replace("fused: journal_pass", "fused: journal_pas", 1))
+    with pytest.raises(CheckDefinitionError, match="journal_pas"):
         load_catalogue(checks, check_params(Settings.load(env={})))
 
 
@@ -238,18 +244,18 @@ def test_the_catalogue_declares_the_fused_pass():
     params = check_params(Settings.load(env={}))
     fused = load_fused(ROOT / "checks", load_catalogue(ROOT / "checks", params), params)
     assert [(f.name, list(f.members), f.problem) for f in fused] == [
-        ("ledger_pass", MEMBERS, None)]
+        ("journal_pass", MEMBERS, None)]
 
 
 def test_a_member_edited_since_makes_the_fused_pass_stand_aside(db_url, tmp_path):
     """The member's own file decides its result: once it differs from what the fused query
     mirrors (its sha256 line), the full run runs the members one by one."""
     checks = _catalogue_copy(tmp_path)
-    sql = checks / "ledger_balance.sql"
-    sql.write_text(sql.read_text().replace(">= :ledger_tolerance", ">= 0"))
+    sql = checks / "transaction_balance.sql"
+    sql.write_text(sql.read_text().replace("round(difference, 6)", "round(difference, 4)"))
     params = check_params(Settings.load(env={}))
     (fused,) = load_fused(checks, load_catalogue(checks, params), params)
-    assert "ledger_balance" in (fused.problem or "")
+    assert "transaction_balance" in (fused.problem or "")
     recon = Recon(settings_for(db_url, CHECKS_DIR=checks, FUSED_LEDGER_PASS="true"))
     run = recon.checks.run(only=MEMBERS, store=False)
     assert not any((c.details or {}).get("fused") for c in run.checks)

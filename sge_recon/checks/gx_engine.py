@@ -24,6 +24,10 @@ import json
 import logging
 import time
 import warnings
+import itertools
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Mapping
 from urllib.parse import parse_qsl, quote, urlencode, urlparse, urlunparse
@@ -73,16 +77,51 @@ def import_gx() -> float:
 
 
 def run_gx_checks(definitions: list[CheckDefinition], db: Database,
-                  params: Mapping[str, Decimal | int], sample_rows: int) -> list[CheckResult]:
+                  params: Mapping[str, Decimal | int], sample_rows: int,
+                  sessions: int = 1) -> list[CheckResult]:
+    """Each check through its own GX checkpoint, ``sessions`` at a time (CHECK_SESSIONS), the
+    results in ``definitions``' order.
+
+    Side by side, the checks share one context (GX keeps the active project in a module
+    global: a second context would not be the one its checkpoints look up), but each worker
+    thread has its own data source, so its own SQLAlchemy engine and batch state. What the
+    checks add to the context (suites, validations, checkpoints, value assets; in memory) is
+    added under a lock; only the checkpoints' runs, the queries, overlap."""
     if not definitions:
         return []
     context = _context()
-    timeout = max(d.timeout_seconds for d in definitions)
+    url = gx_connection_url(db.url, max(d.timeout_seconds for d in definitions),
+                            reader_role=may_read_as_reader_role(db),
+                            session_settings=db.session_settings)
+    building = threading.Lock()
+    local = threading.local()
+    lanes = itertools.count()
+
+    def run_one(definition: CheckDefinition) -> CheckResult:
+        if not hasattr(local, "source"):
+            with building:
+                local.source = _data_source(context, f"platform_{next(lanes)}", url, db)
+        return _run_one(context, local.source, building, definition, params, sample_rows)
+
+    # GX prints notices on stdout and warns: silenced once around the run, since swapping
+    # sys.stdout and the warning filters is process-wide, not per thread
+    with _quiet():
+        if sessions <= 1 or len(definitions) <= 1:
+            return [run_one(d) for d in definitions]
+        with ThreadPoolExecutor(max_workers=min(sessions, len(definitions)),
+                                thread_name_prefix="sge-recon-gx") as pool:
+            return list(pool.map(run_one, definitions))
+
+
+@dataclass(frozen=True)
+class _Source:
+    datasource: Any       # a GX PostgresDatasource
+    one_row_batch: Any    # its one-row batch: the no-op {batch} of the rows queries
+
+
+def _data_source(context, name: str, url: str, db: Database) -> _Source:
     try:  # GX tests the connection here: a server that is down (or went down) is not a GX fault
-        datasource = context.data_sources.add_postgres(
-            name="platform", connection_string=gx_connection_url(
-                db.url, timeout, reader_role=may_read_as_reader_role(db),
-                session_settings=db.session_settings))
+        datasource = context.data_sources.add_postgres(name=name, connection_string=url)
     except Exception as exc:  # noqa: BLE001 - GX wraps the driver's error in its own types
         if db.ping():
             raise
@@ -90,9 +129,7 @@ def run_gx_checks(definitions: list[CheckDefinition], db: Database,
                                   f"engine ({first_line(exc)[:200]}); check that PostgreSQL "
                                   "is running") from None
     one_row = datasource.add_query_asset(name="one_row", query="SELECT 1 AS one")
-    one_row_batch = one_row.add_batch_definition_whole_table("one_row")
-    return [_run_one(context, datasource, one_row_batch, d, params, sample_rows)
-            for d in definitions]
+    return _Source(datasource, one_row.add_batch_definition_whole_table("one_row"))
 
 
 def _context():
@@ -161,32 +198,15 @@ def _value_expectation(gx_expectations, definition: CheckDefinition):
         **kwargs, meta={"check": definition.name, "role": "value"})
 
 
-def _run_one(context, datasource, one_row_batch, definition: CheckDefinition,
+def _run_one(context, source: _Source, building: threading.Lock, definition: CheckDefinition,
              params: Mapping[str, Decimal | int], sample_rows: int) -> CheckResult:
-    import great_expectations as gx
-
     started = time.perf_counter()
     if definition.problem:
         return errored(definition, definition.problem, started, ENGINE)
     try:
-        with _quiet():
-            validations = [_validation(
-                context, f"{definition.name}", one_row_batch,
-                [gx.expectations.UnexpectedRowsExpectation(
-                    unexpected_rows_query=rows_query(definition, params),
-                    description=definition.description,
-                    meta={"check": definition.name, "role": "rows"})])]
-            if definition.value is not None:
-                asset = datasource.add_query_asset(
-                    name=f"{definition.name}_value",
-                    query=sqltext.escape_binds(value_query(definition, params)))
-                batch = asset.add_batch_definition_whole_table(f"{definition.name}_value")
-                validations.append(_validation(context, f"{definition.name}_value", batch,
-                                               [_value_expectation(gx.expectations, definition)]))
-            checkpoint = context.checkpoints.add(gx.Checkpoint(
-                name=f"sge_recon_{definition.name}", validation_definitions=validations,
-                result_format={"result_format": "COMPLETE"}))
-            outcome = checkpoint.run()
+        with building:
+            checkpoint = _checkpoint(context, source, definition, params)
+        outcome = checkpoint.run()
     except Exception as exc:  # noqa: BLE001 - GX raises many kinds; the check errors, others run
         return errored(definition, f"Great Expectations could not run the check: "
                                    f"{first_line(exc)}", started, ENGINE)
@@ -213,6 +233,29 @@ def _run_one(context, datasource, one_row_batch, definition: CheckDefinition,
             observed = r.result.get("observed_value")
             value = None if observed is None else _decimal(observed)
     return evaluate(definition, count, value, rows, started, ENGINE, details=details)
+
+
+def _checkpoint(context, source: _Source, definition: CheckDefinition,
+                params: Mapping[str, Decimal | int]):
+    """The check's GX checkpoint: its rows expectation, and its value's when it has one."""
+    import great_expectations as gx
+
+    validations = [_validation(
+        context, f"{definition.name}", source.one_row_batch,
+        [gx.expectations.UnexpectedRowsExpectation(
+            unexpected_rows_query=rows_query(definition, params),
+            description=definition.description,
+            meta={"check": definition.name, "role": "rows"})])]
+    if definition.value is not None:
+        asset = source.datasource.add_query_asset(
+            name=f"{definition.name}_value",
+            query=sqltext.escape_binds(value_query(definition, params)))
+        batch = asset.add_batch_definition_whole_table(f"{definition.name}_value")
+        validations.append(_validation(context, f"{definition.name}_value", batch,
+                                       [_value_expectation(gx.expectations, definition)]))
+    return context.checkpoints.add(gx.Checkpoint(
+        name=f"sge_recon_{definition.name}", validation_definitions=validations,
+        result_format={"result_format": "COMPLETE"}))
 
 
 def _validation(context, name: str, batch_definition, expectations: list):

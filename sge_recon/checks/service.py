@@ -149,8 +149,10 @@ class CheckService:
         if fresh.refusal is not None:
             results = self._refused(runnable, fresh.refusal, engine)
         else:
-            results = self._engine_run(engine, runnable, deadline, fused, sample_rows, params) \
-                if runnable else []
+            # side by side only in the full run: the per-minute checks are cheap, in order
+            sessions = 1 if per_minute else self.settings.CHECK_SESSIONS
+            results = self._engine_run(engine, runnable, deadline, fused, sample_rows, params,
+                                       sessions) if runnable else []
             if fresh.on_standby:  # replay may have stopped while the checks ran: ask again
                 after = freshness(self.platform_db, self.db, self.settings)
                 if after.refusal is not None:
@@ -263,7 +265,8 @@ class CheckService:
                     deadline: float | None = None,
                     fused: list[FusedQuery] | None = None,
                     sample_rows: int | None = None,
-                    params: dict[str, Decimal | int] | None = None) -> list[CheckResult]:
+                    params: dict[str, Decimal | int] | None = None,
+                    sessions: int = 1) -> list[CheckResult]:
         # Resolved here for both engines: GX runs the text through its own (SQLAlchemy)
         # connection, which does not resolve `platform.<table>` like the data layer does.
         # Both engines read the platform server (a standby of PLATFORM_READ_URL, or DATABASE_URL).
@@ -277,7 +280,7 @@ class CheckService:
         if engine == "gx":
             from .gx_engine import run_gx_checks  # GX costs seconds to import: only when asked
 
-            return run_gx_checks(definitions, db, bound, sample)
+            return run_gx_checks(definitions, db, bound, sample, sessions)
         from .sql_engine import run_sql_checks
 
         fused = [replace(f, sql=relations.resolve(f.sql)) for f in fused or []]
@@ -287,7 +290,7 @@ class CheckService:
             return run_columnar_checks(definitions, db, bound, sample,
                                        self.settings.checks_dir, self._exports_finder(), fused)
         return run_sql_checks(definitions, db, bound, sample, deadline,
-                              fused)
+                              fused, sessions)
 
     def _exports_finder(self):
         """The verified audit exports under EXPORTS_DIR, for the columnar engine."""

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 from ..db import Database
 from ..db.checks import CheckQueryError, CheckSession, TotalsQuery
@@ -15,33 +17,85 @@ from .model import CheckDefinition, CheckResult, FusedQuery
 
 ENGINE = "sql"
 log = logging.getLogger(__name__)
+# one step of a run: a fused query and its member checks, or (None, [a check])
+Unit = tuple[FusedQuery | None, list[CheckDefinition]]
 
 
 def run_sql_checks(definitions: list[CheckDefinition], db: Database,
                    params: Mapping[str, Decimal | int], sample_rows: int,
                    deadline: float | None = None,
-                   fused: Sequence[FusedQuery] = ()) -> list[CheckResult]:
+                   fused: Sequence[FusedQuery] = (), sessions: int = 1) -> list[CheckResult]:
     """``deadline`` (a ``time.monotonic()`` instant) is the run's time budget: each check's
     statement_timeout is cut to what is left of it, and a check with nothing left is not run;
     both report ``error`` (never pass), so the per-minute run always ends in its minute.
 
     ``fused``: fused queries to use where two or more of their members are among
     ``definitions`` (the full run); they run at their first member's turn, and a fused query
-    that fails leaves its members to run one by one from their own SQL."""
-    plan = _fused_plan(definitions, fused)
-    done: dict[str, CheckResult] = {}
-    tried: set[str] = set()
-    results = []
-    with CheckSession(db) as session:
-        for d in definitions:
-            query = plan.get(d.name)
-            if query is not None and query.name not in tried and deadline is None:
-                tried.add(query.name)
-                done.update(run_fused(query, [m for m in definitions if plan.get(m.name) is query],
-                                      session, params, sample_rows))
-            result = done.get(d.name)
-            results.append(result if result is not None
-                           else run_sql_check(d, session, params, sample_rows, deadline))
+    that fails leaves its members to run one by one from their own SQL.
+
+    ``sessions``: how many connections run checks at once (CHECK_SESSIONS); each takes the next
+    check (or fused query) in catalogue order when it is free. A run with a deadline runs one at
+    a time: its budget is spent in order. The results come back in ``definitions``' order."""
+    plan = {} if deadline is not None else _fused_plan(definitions, fused)
+    units = _units(definitions, plan)
+
+    def run_unit(unit: Unit, session: CheckSession) -> dict[str, CheckResult]:
+        query, members = unit
+        done = run_fused(query, members, session, params, sample_rows) if query else {}
+        return {m.name: done.get(m.name) or run_sql_check(m, session, params, sample_rows,
+                                                          deadline)
+                for m in members}
+
+    results: dict[str, CheckResult] = {}
+    if sessions <= 1 or deadline is not None or len(units) <= 1:
+        with CheckSession(db) as session:
+            for unit in units:
+                results.update(run_unit(unit, session))
+    else:
+        results = _side_by_side(units, db, run_unit, min(sessions, len(units)))
+    return [results[d.name] for d in definitions]
+
+
+def _units(definitions: list[CheckDefinition], plan: dict[str, FusedQuery]) -> list[Unit]:
+    """The run's steps in catalogue order: a fused query with its members at its first member's
+    turn, every other check alone."""
+    units: list[Unit] = []
+    taken: set[str] = set()
+    for d in definitions:
+        query = plan.get(d.name)
+        if query is None:
+            units.append((None, [d]))
+        elif query.name not in taken:
+            taken.add(query.name)
+            units.append((query, [m for m in definitions if plan.get(m.name) is query]))
+    return units
+
+
+def _side_by_side(units: list[Unit], db: Database,
+                  run_unit: Callable[[Unit, CheckSession], dict[str, CheckResult]],
+                  sessions: int) -> dict[str, CheckResult]:
+    """The units on ``sessions`` connections at once, one CheckSession per worker thread (a
+    connection is never shared between threads); every session is closed at the end."""
+    local = threading.local()
+    opened: list[CheckSession] = []
+    lock = threading.Lock()
+
+    def work(unit: Unit) -> dict[str, CheckResult]:
+        session = getattr(local, "session", None)
+        if session is None:
+            session = local.session = CheckSession(db)
+            with lock:
+                opened.append(session)
+        return run_unit(unit, session)
+
+    results: dict[str, CheckResult] = {}
+    try:
+        with ThreadPoolExecutor(max_workers=sessions, thread_name_prefix="sge-recon-check") as pool:
+            for done in pool.map(work, units):
+                results.update(done)
+    finally:
+        for session in opened:
+            session.__exit__(None, None, None)
     return results
 
 
