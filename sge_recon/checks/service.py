@@ -138,8 +138,8 @@ class CheckService:
             if not fast_only or incremental.advance_checkpoint(self.db) is not None:
                 definitions = incremental.incremental_definitions(definitions)
         definitions = incremental.keyed(definitions, self.db.relations)
-        # the full SQL run takes the ledger checks from one pass (checks/fused/); the per-minute
-        # run has its incremental forms, GX runs every check's own expectation
+        # the full SQL run takes the per-transaction ledger checks from one sort (checks/fused/);
+        # the per-minute run has its incremental forms, GX runs every check's own expectation
         fused = [] if per_minute or engine not in ("sql", "duckdb") or \
             not self.settings.FUSED_LEDGER_PASS else \
             incremental.keyed_fused(self.fused(), self.db.relations)
