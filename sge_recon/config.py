@@ -186,8 +186,8 @@ class Settings:
     FUSED_LEDGER_PASS: bool = _setting(
         True, "Run the full SQL run's per-transaction ledger checks (transaction_balance, "
         "journal_single_program) from one sort of the ledger by transaction "
-        "(checks/fused/journal_pass.sql; same results): at 10 M entries on 2 cores 5.9 s "
-        "instead of 9.2 s one by one (`sge-recon bench` prints both). Off: each check runs "
+        "(checks/fused/journal_pass.sql; same results): at 10 M entries on 2 cores 6.0 s "
+        "instead of 9.8 s one by one (`sge-recon bench` prints both). Off: each check runs "
         "from its own file.")
     CHECK_SESSIONS: int = _setting(
         2, "How many database sessions a full run uses at once (1 to 8), in the sql and gx "
