@@ -25,7 +25,7 @@ import statistics
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -122,6 +122,7 @@ def run_bench(recon: "Recon", *, entries: int, seed: int = 42, gx: bool = True,
         "≤ 1.3 × sum of its raw queries", checks.ratio <= 1.3,
         f"sum of raw queries {checks.raw_sum_ms / 1000:.2f} s, suite/raw {checks.ratio:.2f}"))
     result.context["checks"] = [asdict(t) for t in checks.checks]
+    result.figures.extend(_one_session_figure(recon, floor_s, suite_s, result.context))
     result.figures.extend(_fused_figures(recon, floor_s, suite_s, result.context))
     progress("columnar engine: the ledger checks in DuckDB over the exports vs PostgreSQL …")
     result.figures.append(_columnar_figure(recon, floor_s, result.context))
@@ -196,6 +197,28 @@ def _console_figures(recon: "Recon", floor_s: float, context: dict) -> list[Figu
             note=f"median of {len(first.drawn_s)} fresh console processes in Chromium, best "
                  f"{min(first.drawn_s):.2f} s, worst {max(first.drawn_s):.2f} s"))
     return figures
+
+
+def _one_session_figure(recon: "Recon", floor_s: float, suite_s: float,
+                        context: dict) -> list[Figure]:
+    """The suite above again with CHECK_SESSIONS=1 (one check after another), so that what the
+    sessions side by side save is printed, not assumed; nothing when it ran on one already."""
+    sessions = recon.settings.CHECK_SESSIONS
+    if sessions <= 1:
+        return []
+    from sge_recon.checks.service import CheckService
+
+    one = CheckService(replace(recon.settings, CHECK_SESSIONS=1), recon.db,
+                       recon.checks.platform_db)
+    started = time.perf_counter()
+    one.run(store=False, trigger="bench")
+    one_s = time.perf_counter() - started
+    context["one_session_suite_s"] = one_s
+    return [Figure(
+        "full SQL suite on one session", one_s, "s", "balance", one_s / floor_s,
+        "(CHECK_SESSIONS=1)", None,
+        f"the suite above ran on {sessions} sessions: {suite_s:.2f} s, "
+        f"{one_s / suite_s:.2f}× faster than one after another")]
 
 
 def _fused_figures(recon: "Recon", floor_s: float, suite_s: float,

@@ -29,6 +29,8 @@ def test_bench_prints_and_writes_every_figure(cli_env, tmp_path):
         assert figures[name]["floor"] == "balance" and figures[name]["ratio"] > 0
         assert figures[name]["ok"] in (True, False) and figures[name]["target"]
         assert name in done.stdout
+    one = figures["full SQL suite on one session"]  # what CHECK_SESSIONS=2 saves, measured
+    assert one["value"] > 0 and "ran on 2 sessions" in one["note"]
     assert any(n.startswith("floor: raw COPY binary") for n in names)
     export = next(f for n, f in figures.items() if n.startswith("export of") and "RSS" not in n)
     assert export["unit"] == "rows/s" and export["floor"] == "COPY" and export["value"] > 0
