@@ -25,7 +25,7 @@ import statistics
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -206,10 +206,7 @@ def _one_session_figure(recon: "Recon", floor_s: float, suite_s: float,
     sessions = recon.settings.CHECK_SESSIONS
     if sessions <= 1:
         return []
-    from sge_recon.checks.service import CheckService
-
-    one = CheckService(replace(recon.settings, CHECK_SESSIONS=1), recon.db,
-                       recon.checks.platform_db)
+    one = recon.checks.with_settings(CHECK_SESSIONS=1)
     started = time.perf_counter()
     one.run(store=False, trigger="bench")
     one_s = time.perf_counter() - started

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import statistics
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 from recon_bench.store import exports as export_store
 from sge_recon.checks.columnar_engine import SERVED
-from sge_recon.checks.service import CheckService
 from sge_recon.exports.exporter import ExportExists
 from sge_recon.exports.period import Period
 
@@ -54,8 +53,7 @@ def exports_for(recon, folder: Path) -> tuple[list[str], float]:
 
 def bench_columnar(recon, folder: Path, repeat: int = 3) -> ColumnarTiming:
     months, export_s = exports_for(recon, folder)
-    service = CheckService(replace(recon.settings, EXPORTS_DIR=str(folder)),
-                           recon.checks._db, recon.checks._platform_db)
+    service = recon.checks.with_settings(EXPORTS_DIR=str(folder))
 
     def run(engine: str):
         return service.run(only=CHECKS, engine=engine, store=False, trigger="bench")

@@ -1,7 +1,7 @@
 """What the fused journal pass saves (issue 18, item 2): the checks of each fused query
 (checks/fused/) timed together, as the full run takes them (one pass), and one by one, as they
-run with FUSED_LEDGER_PASS off (each from its own .sql: one sort of the ledger each). Plain figures; the benchmark
-(``sge-recon bench``) reports them against its per-program floor."""
+run with FUSED_LEDGER_PASS off (each from its own .sql: one sort of the ledger each). Plain
+figures; the benchmark (``sge-recon bench``) reports them against its per-program floor."""
 
 from __future__ import annotations
 
@@ -30,10 +30,7 @@ def bench_fused(service: CheckService, repeat: int = 1) -> list[FusedTiming]:
     """Each fused query of the catalogue: its members' run time fused and separately, warm (the
     best of ``repeat`` after a first touch), with whether both give the same results."""
     if not service.settings.FUSED_LEDGER_PASS:  # turned off here: time it as it would run
-        from dataclasses import replace
-
-        service = CheckService(replace(service.settings, FUSED_LEDGER_PASS=True),
-                               service._db, service._platform_db)
+        service = service.with_settings(FUSED_LEDGER_PASS=True)
     out = []
     for query in service.fused():
         members = list(query.members)

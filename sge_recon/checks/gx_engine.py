@@ -20,13 +20,12 @@ from __future__ import annotations
 
 import contextlib
 import io
+import itertools
 import json
 import logging
+import threading
 import time
 import warnings
-import itertools
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Mapping
@@ -36,6 +35,7 @@ from ..db import Database
 from ..db.checks import count_query, may_read_as_reader_role
 from ..errors import DatabaseUnavailable, first_line
 from . import sqltext
+from .lanes import map_on_lanes
 from .model import CheckDefinition, CheckResult, json_value
 from .sql_engine import errored, evaluate
 
@@ -94,23 +94,19 @@ def run_gx_checks(definitions: list[CheckDefinition], db: Database,
                             reader_role=may_read_as_reader_role(db),
                             session_settings=db.session_settings)
     building = threading.Lock()
-    local = threading.local()
     lanes = itertools.count()
 
-    def run_one(definition: CheckDefinition) -> CheckResult:
-        if not hasattr(local, "source"):
-            with building:
-                local.source = _data_source(context, f"platform_{next(lanes)}", url, db)
-        return _run_one(context, local.source, building, definition, params, sample_rows)
+    def open_source() -> _Source:
+        with building:
+            return _data_source(context, f"platform_{next(lanes)}", url, db)
+
+    def run_one(source: _Source, definition: CheckDefinition) -> CheckResult:
+        return _run_one(context, source, building, definition, params, sample_rows)
 
     # GX prints notices on stdout and warns: silenced once around the run, since swapping
     # sys.stdout and the warning filters is process-wide, not per thread
     with _quiet():
-        if sessions <= 1 or len(definitions) <= 1:
-            return [run_one(d) for d in definitions]
-        with ThreadPoolExecutor(max_workers=min(sessions, len(definitions)),
-                                thread_name_prefix="sge-recon-gx") as pool:
-            return list(pool.map(run_one, definitions))
+        return map_on_lanes(definitions, sessions, open_source, run_one)
 
 
 @dataclass(frozen=True)

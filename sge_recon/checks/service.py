@@ -7,7 +7,7 @@ import uuid
 from dataclasses import replace
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Callable
+from typing import Any, Callable
 
 from ..config import Settings
 from ..db import Database
@@ -56,6 +56,11 @@ class CheckService:
         self.settings = settings
         self._db = db
         self._platform_db = platform_db
+
+    def with_settings(self, **changes: Any) -> "CheckService":
+        """This service on the same databases with some settings changed (a benchmark timing a
+        run as another configuration would make it)."""
+        return CheckService(replace(self.settings, **changes), self._db, self._platform_db)
 
     @property
     def db(self) -> Database:

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
-from typing import Callable, Mapping, Sequence
+from typing import Mapping, Sequence
 
 from ..db import Database
 from ..db.checks import CheckQueryError, CheckSession, TotalsQuery
 from ..errors import DatabaseUnavailable
 from . import sqltext
+from .lanes import map_on_lanes
 from .model import CheckDefinition, CheckResult, FusedQuery
 
 ENGINE = "sql"
@@ -39,20 +38,17 @@ def run_sql_checks(definitions: list[CheckDefinition], db: Database,
     plan = {} if deadline is not None else _fused_plan(definitions, fused)
     units = _units(definitions, plan)
 
-    def run_unit(unit: Unit, session: CheckSession) -> dict[str, CheckResult]:
+    def run_unit(session: CheckSession, unit: Unit) -> dict[str, CheckResult]:
         query, members = unit
         done = run_fused(query, members, session, params, sample_rows) if query else {}
         return {m.name: done.get(m.name) or run_sql_check(m, session, params, sample_rows,
                                                           deadline)
                 for m in members}
 
-    results: dict[str, CheckResult] = {}
-    if sessions <= 1 or deadline is not None or len(units) <= 1:
-        with CheckSession(db) as session:
-            for unit in units:
-                results.update(run_unit(unit, session))
-    else:
-        results = _side_by_side(units, db, run_unit, min(sessions, len(units)))
+    # a run with a deadline spends its budget in order, on one session
+    done = map_on_lanes(units, 1 if deadline is not None else sessions,
+                        lambda: CheckSession(db), run_unit, CheckSession.close)
+    results = {name: result for unit in done for name, result in unit.items()}
     return [results[d.name] for d in definitions]
 
 
@@ -69,34 +65,6 @@ def _units(definitions: list[CheckDefinition], plan: dict[str, FusedQuery]) -> l
             taken.add(query.name)
             units.append((query, [m for m in definitions if plan.get(m.name) is query]))
     return units
-
-
-def _side_by_side(units: list[Unit], db: Database,
-                  run_unit: Callable[[Unit, CheckSession], dict[str, CheckResult]],
-                  sessions: int) -> dict[str, CheckResult]:
-    """The units on ``sessions`` connections at once, one CheckSession per worker thread (a
-    connection is never shared between threads); every session is closed at the end."""
-    local = threading.local()
-    opened: list[CheckSession] = []
-    lock = threading.Lock()
-
-    def work(unit: Unit) -> dict[str, CheckResult]:
-        session = getattr(local, "session", None)
-        if session is None:
-            session = local.session = CheckSession(db)
-            with lock:
-                opened.append(session)
-        return run_unit(unit, session)
-
-    results: dict[str, CheckResult] = {}
-    try:
-        with ThreadPoolExecutor(max_workers=sessions, thread_name_prefix="sge-recon-check") as pool:
-            for done in pool.map(work, units):
-                results.update(done)
-    finally:
-        for session in opened:
-            session.__exit__(None, None, None)
-    return results
 
 
 def _fused_plan(definitions: list[CheckDefinition],

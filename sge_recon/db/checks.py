@@ -145,6 +145,9 @@ class CheckSession:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
         if self._conn is not None:
             self._conn.close()
 
