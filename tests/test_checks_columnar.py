@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 
 from sge_recon.checks.columnar_engine import SERVED
 from sge_recon.context import Recon
-from sge_recon.db import ledger_checkpoint as checkpoint
 
+from .checkpoint_support import settle_checkpoint
 from .conftest import settings_for
 from .test_checks_fused import (AMOUNTS, HUGE, SAMPLE, _loosen, _reset, _typed, commission,
                                 journal)
@@ -117,8 +117,7 @@ def test_duckdb_engine_equals_postgresql(loose, exports_dir, history, checkpoint
                          (f"c{n}", affiliate, amount))
     if checkpointed:
         try:
-            checkpoint.advance(recon.db)
-            checkpoint.advance(recon.db)
+            settle_checkpoint(recon.db)
         except psycopg.errors.NotNullViolation:
             pass
     _export(recon, *MONTHS)

@@ -20,9 +20,9 @@ from sge_recon.checks.loader import load_catalogue, load_fused
 from sge_recon.checks.params import check_params
 from sge_recon.config import Settings
 from sge_recon.context import Recon
-from sge_recon.db import ledger_checkpoint as checkpoint
 from sge_recon.errors import CheckDefinitionError
 
+from .checkpoint_support import settle_checkpoint
 from .conftest import settings_for
 
 MEMBERS = ["transaction_balance", "journal_single_program"]
@@ -140,8 +140,7 @@ def test_fused_pass_equals_the_separate_checks(loose_url, loose_recon, history, 
                          (f"c{n}", affiliate, amount))
     if checkpointed:
         try:
-            checkpoint.advance(loose_recon.db)  # candidate
-            checkpoint.advance(loose_recon.db)  # confirmed: the history is reconciled
+            settle_checkpoint(loose_recon.db)  # the history is reconciled
         except psycopg.errors.NotNullViolation:
             pass  # the checkpoint keeps no NULL keys: such history stays unreconciled
     with psycopg.connect(loose_url) as conn:
@@ -178,8 +177,7 @@ def test_fused_pass_finds_each_kind_of_fault(loose_url, loose_recon):
                       ("t3", "p2", "EUR", "user:u1", HUGE, True, [])])
         for n in range(5):  # more failing transactions than the sample holds
             _write(conn, [(f"u{n}", "p2", "EUR", "treasury", Decimal("1"), False, [])])
-    checkpoint.advance(loose_recon.db)
-    checkpoint.advance(loose_recon.db)
+    settle_checkpoint(loose_recon.db)
     with psycopg.connect(loose_url) as conn:
         conn.execute("UPDATE public.ledger_entries SET amount = 7 WHERE id = 1")  # tampered
     fused = _compare(loose_recon)

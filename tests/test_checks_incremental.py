@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from sge_recon.context import Recon
 from sge_recon.db import ledger_checkpoint as checkpoint
 
+from .checkpoint_support import settle_checkpoint
 from .conftest import settings_for
 
 LEDGER_CHECKS = ["ledger_balance", "transaction_balance"]
@@ -146,8 +147,7 @@ def test_a_larger_sequence_cache_keeps_the_watermark_still(recon, db_url):
 def test_the_fast_run_reads_only_new_entries(recon, db_url):
     with psycopg.connect(db_url) as conn:
         _write(conn, [("p1", n, [("debit", Decimal("3"), "USD")], True) for n in range(50)])
-    checkpoint.advance(recon.db)
-    checkpoint.advance(recon.db)
+    settle_checkpoint(recon.db)
     assert checkpoint.read_checkpoint(recon.db)["watermark"] == 100
     with psycopg.connect(db_url, autocommit=True) as conn:
         conn.execute("SET enable_seqscan = off")  # planner choice aside: the watermark is bound
@@ -158,23 +158,6 @@ def test_the_fast_run_reads_only_new_entries(recon, db_url):
     assert "ledger_entries_pkey" in str(plan)
 
 
-def settled(db, seconds: float = 15.0):
-    """Advance until the watermark has moved: the first call records a candidate, a later one
-    moves over it once every transaction older than it has ended. Transaction ids are
-    cluster-wide, so another test's open transaction on the shared server can hold it a moment
-    (seen once in a full run: "waiting for transactions older than the candidate")."""
-    import time
-
-    from sge_recon.db import ledger_checkpoint as checkpoint
-
-    deadline = time.monotonic() + seconds
-    report = checkpoint.advance(db)
-    while report.watermark == 0 and time.monotonic() < deadline:
-        time.sleep(0.2)
-        report = checkpoint.advance(db)
-    return report
-
-
 def test_a_difference_beyond_numeric_38_6_is_checkpointed_exactly(recon, factory):
     """Two legs near the ledger column's maximum make a difference of 33 integer digits: the
     checkpoint stores it exactly and the per-minute run equals the full run."""
@@ -182,7 +165,7 @@ def test_a_difference_beyond_numeric_38_6_is_checkpointed_exactly(recon, factory
     big = Decimal("99999999999999999999999999999999.999999")  # numeric(38,6)'s maximum
     factory.program(id="prog_big")
     txn = factory.journal("prog_big", [("treasury", "debit", big), ("treasury", "debit", big)])
-    assert settled(recon.db).watermark > 0
+    assert settle_checkpoint(recon.db).watermark > 0
     stored = recon.db.fetch_one("SELECT difference FROM recon.ledger_checkpoint_unbalanced "
                                 "WHERE transaction_id = %s", (txn,))
     twice = Decimal("199999999999999999999999999999999.999998")  # exact (not 2 * big: Python's

@@ -12,6 +12,8 @@ import pytest
 from sge_recon.db import ledger_checkpoint as checkpoint
 from sge_recon.errors import UsageError
 
+from .checkpoint_support import settle_checkpoint
+
 
 @pytest.fixture
 def reconciled(recon, factory):
@@ -21,8 +23,7 @@ def reconciled(recon, factory):
         factory.journal(a, [("treasury", "debit", "100.00"), ("user:1", "credit", "100.00")])
         factory.journal(b, [("treasury", "debit", "7.50"), ("user:2", "credit", "7.50")],
                         currency="EUR")
-    checkpoint.advance(recon.db)
-    assert checkpoint.advance(recon.db).watermark == 12
+    assert settle_checkpoint(recon.db).watermark == 12
     run = recon.checks.run(only=["ledger_tamper"], store=False)
     assert run.checks[0].status == "pass"
     return recon

@@ -14,7 +14,7 @@ from sge_recon.db import webhooks as webhook_rows
 from sge_recon.db.rows import all_rows
 
 from .factories import ago
-from .test_checks_incremental import settled
+from .checkpoint_support import settle_checkpoint
 
 APP = Path(__file__).resolve().parent.parent / "app"
 sys.path.insert(0, str(APP))
@@ -69,7 +69,7 @@ def test_ledger_balances_are_the_checkpoint_plus_the_new_entries(recon, factory)
                     currency="EUR")
     factory.journal(p2["id"], [("treasury", "debit", "0.000001")])  # a debit only
     assert _shown(recon) == _scanned_balances(recon)  # no checkpoint yet: every entry read
-    assert settled(recon.db).watermark > 0
+    assert settle_checkpoint(recon.db).watermark > 0
     assert _shown(recon) == _scanned_balances(recon)  # all from the checkpoint's totals
     factory.journal(p2["id"], [("user:c", "credit", "7.50")], currency="EUR")  # above it
     factory.journal(p1["id"], [("treasury", "debit", "1.00")])
@@ -84,7 +84,7 @@ def test_ledger_balances_are_the_checkpoint_plus_the_new_entries(recon, factory)
 def test_ledger_balances_ignore_a_checkpoint_counted_in_another_order(recon, factory, db):
     program = factory.program()
     factory.journal(program["id"], [("treasury", "debit", "3.00"), ("user:a", "credit", "3.00")])
-    assert settled(recon.db).watermark > 0
+    assert settle_checkpoint(recon.db).watermark > 0
     db.execute("UPDATE recon.ledger_checkpoint SET ordered_by = 'created_at'")
     db.execute("UPDATE recon.ledger_checkpoint_totals SET total_debits = 999")  # not used
     assert _shown(recon) == _scanned_balances(recon)
@@ -160,7 +160,7 @@ def test_offending_transactions_come_from_the_checkpoint_and_the_new_entries(rec
     factory.journal(p, [("user:b", "credit", "1.00")], currency="EUR", transaction_id=mixed)
     late = factory.journal(q, [("treasury", "debit", "2.00"), ("user:c", "credit", "2.00")])
     _same_offenders(recon, pairs)  # no checkpoint yet: every entry of the pair is a candidate
-    assert settled(recon.db).watermark > 0
+    assert settle_checkpoint(recon.db).watermark > 0
     _same_offenders(recon, pairs)
     assert {r["transaction_id"] for r in recon.console.unbalanced_transactions(p, "USD")} == \
         {short, mixed}
@@ -171,5 +171,5 @@ def test_offending_transactions_come_from_the_checkpoint_and_the_new_entries(rec
     _same_offenders(recon, pairs)
     assert [r["transaction_id"] for r in recon.console.unbalanced_transactions(q, "USD")] == \
         [late]
-    assert settled(recon.db).watermark > 0
+    assert settle_checkpoint(recon.db).watermark > 0
     _same_offenders(recon, pairs)

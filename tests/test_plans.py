@@ -12,8 +12,8 @@ from recon_bench.plans import check_plans, hot_queries
 from recon_bench.store import plans
 from refplatform.simulate import Simulator
 from sge_recon.context import Recon
-from sge_recon.db import ledger_checkpoint
 
+from .checkpoint_support import settle_checkpoint
 from .conftest import settings_for
 
 # History the simulator does not keep: finished jobs and delivered webhooks older than a week
@@ -40,8 +40,7 @@ def test_no_hot_query_reads_a_large_table_in_full(new_database):
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(_HISTORY)
     recon.checks.run()  # stored results, as the Overview reads them
-    ledger_checkpoint.advance(recon.db)
-    assert ledger_checkpoint.advance(recon.db).watermark > 0
+    assert settle_checkpoint(recon.db).watermark > 0
     plans.analyze(recon.db)
     sizes = recon.db.fetch_all("SELECT relname, reltuples FROM pg_class WHERE relname = ANY(%s)",
                                (list(plans.LARGE_TABLES),))

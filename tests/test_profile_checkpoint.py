@@ -19,6 +19,7 @@ from sge_recon.context import Recon
 from sge_recon.db import Database
 from sge_recon.db import ledger_checkpoint as checkpoint
 
+from .checkpoint_support import settle_checkpoint
 from .conftest import settings_for
 
 INSERT_ENTRY = """
@@ -59,24 +60,9 @@ def ledger_rows(run) -> dict[str, list]:
     return {n: [tuple(sorted(r.items())) for r in run.by_name()[n].rows] for n in LEDGER_CHECKS}
 
 
-def settle(recon: Recon) -> checkpoint.AdvanceReport:
-    """Advance until the watermark has moved (a candidate, then its confirmation once the
-    transactions running at the candidate have ended)."""
-    report = checkpoint.advance(recon.db)
-    for _ in range(50):
-        report = checkpoint.advance(recon.db)
-        if report.watermark > 0 and report.note is None:
-            return report
-        time.sleep(0.2)
-    others = recon.db.fetch_all(
-        "SELECT datname, state, backend_xid::text, left(query, 60) AS query "
-        "FROM pg_stat_activity WHERE xact_start IS NOT NULL AND pid <> pg_backend_pid()")
-    raise AssertionError(f"the watermark did not move: {report}; open transactions: {others}")
-
-
 def test_the_watermark_moves_by_time_and_the_fast_run_equals_the_full_run(new_database):
     recon = sge(new_database)
-    report = settle(recon)
+    report = settle_checkpoint(recon.db)
     cp = checkpoint.read_checkpoint(recon.db)
     assert cp["ordered_by"] == "cuid" and cp["watermark"] > 0  # profiles/sge.yml: order: cuid
     now_us = int(datetime.now(timezone.utc).timestamp() * 1_000_000)
@@ -94,7 +80,7 @@ def test_the_watermark_moves_by_time_and_the_fast_run_equals_the_full_run(new_da
 
 def test_a_late_commit_below_the_candidate_is_waited_for_and_counted(new_database):
     recon = sge(new_database, LEDGER_ORDER_LAG_SECONDS=1)
-    settle(recon)
+    settle_checkpoint(recon.db)
     program = a_program(recon)
     late = psycopg.connect(recon.db.url)
     try:
@@ -133,7 +119,7 @@ def test_a_late_commit_below_the_candidate_is_waited_for_and_counted(new_databas
 ])
 def test_tampering_with_reconciled_history_is_found_on_text_ids(new_database, change, problem):
     recon = sge(new_database)
-    settle(recon)
+    settle_checkpoint(recon.db)
     assert recon.checks.run(only=["ledger_tamper"], store=False).status == "pass"
     victim = recon.db.fetch_one('SELECT id, "programId" AS program FROM "LedgerEntry" '
                                 'WHERE "settlementId" IS NOT NULL ORDER BY "createdAt" LIMIT 1')
@@ -147,7 +133,7 @@ def test_tampering_with_reconciled_history_is_found_on_text_ids(new_database, ch
 
 def test_an_entry_backdated_beyond_the_lag_is_reported_not_lost(new_database):
     recon = sge(new_database)
-    settle(recon)
+    settle_checkpoint(recon.db)
     with psycopg.connect(recon.db.url) as conn:  # breaks the stated bound: 1 h in the past
         entry(conn, a_program(recon), "5.00", ref="backdated",
               at=datetime.now(timezone.utc).replace(tzinfo=None).replace(microsecond=0)
@@ -160,7 +146,7 @@ def test_an_entry_backdated_beyond_the_lag_is_reported_not_lost(new_database):
 
 def test_switching_profiles_rebuilds_the_checkpoint_in_the_new_order(new_database):
     recon = sge(new_database, beside_contract=True)  # both shapes in one database
-    settle(recon)
+    settle_checkpoint(recon.db)
     assert checkpoint.read_checkpoint(recon.db)["watermark"] > 0
     Recon(settings_for(recon.db.url)).init_db()  # back to the contract profile
     cp = checkpoint.read_checkpoint(recon.db)
@@ -185,7 +171,7 @@ def test_the_sge_fingerprint_hashes_the_platform_row_not_the_view(new_database):
 @pytest.mark.slow
 def test_every_engine_finds_the_same_tampering_through_the_sge_fingerprint(new_database):
     recon = sge(new_database)
-    settle(recon)
+    settle_checkpoint(recon.db)
     recon.db.execute('UPDATE "LedgerEntry" SET counterparty = \'system:fees\' WHERE id = '
                      '(SELECT min(id) FROM "LedgerEntry")')
     found = {engine: recon.checks.run(only=["ledger_tamper"], engine=engine, store=False)
@@ -201,18 +187,18 @@ def test_a_checkpoint_summed_over_another_fingerprint_is_rebuilt_not_compared(ne
     the profile's fingerprint) would make every program read as tampered: db init, and any
     advance, start it again instead."""
     recon = sge(new_database)
-    settle(recon)
+    settle_checkpoint(recon.db)
     recon.db.execute("UPDATE recon.ledger_checkpoint SET fingerprinted_by = 'contract'")
     recon.init_db()
     cp = checkpoint.read_checkpoint(recon.db)
     assert (cp["watermark"], cp["fingerprinted_by"]) == (0, recon.db.relations.row_fingerprint)
     assert cp["fingerprinted_by"].startswith("source:")
-    settle(recon)
+    settle_checkpoint(recon.db)
     recon.db.execute("UPDATE recon.ledger_checkpoint SET fingerprinted_by = 'source:older'")
     checkpoint.advance(recon.db)
     assert checkpoint.read_checkpoint(recon.db)["fingerprinted_by"] == \
         recon.db.relations.row_fingerprint
-    settle(recon)
+    settle_checkpoint(recon.db)
     assert recon.checks.run(only=["ledger_tamper"], store=False).status == "pass"
 
 
@@ -224,7 +210,7 @@ def test_the_fused_journal_pass_equals_the_separate_checks_on_sge(new_database):
     give exactly what each check gives alone from its own .sql, on SGE's text ids, signed
     amounts and (refType, refId) journals, with an entry of reconciled history changed."""
     recon = sge(new_database, FUSED_LEDGER_PASS="true")
-    settle(recon)
+    settle_checkpoint(recon.db)
     program = a_program(recon)
     with psycopg.connect(recon.db.url, autocommit=True) as conn:
         victim = conn.execute('SELECT id FROM "LedgerEntry" ORDER BY "createdAt" LIMIT 1'

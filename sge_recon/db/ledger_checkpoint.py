@@ -179,6 +179,11 @@ INSERT INTO recon.ledger_checkpoint_unbalanced (transaction_id, program_id, curr
 SELECT transaction_id, program_id, currency, difference FROM unbalanced
 """
 
+# The note of a call that found the candidate's transactions still running: the next call
+# (the scheduler's next minute) moves the watermark once they have ended.
+WAITING_NOTE = "waiting for transactions older than the candidate"
+
+
 @dataclass
 class AdvanceReport:
     """What one :func:`advance` did (for the run's details and the benchmark)."""
@@ -276,7 +281,7 @@ def _advance_locked(conn: DictConnection, relations: PlatformRelations) -> Advan
     if pending is not None:
         if not _pending_settled(conn, cp):
             report.pending = pending
-            report.note = "waiting for transactions older than the candidate"
+            report.note = WAITING_NOTE
             return report
         report = _move_to(conn, cp["watermark"], pending, relations)
     _record_candidate(conn, report, relations)
