@@ -31,3 +31,22 @@ def settle_checkpoint(db: Database, seconds: float = 20.0) -> checkpoint.Advance
         raise AssertionError(f"the watermark did not move in {seconds:.0f} s: {report}; "
                              f"open transactions: {others}")
     return report
+
+
+def repeat_until_watermark(step, db: Database, reached, seconds: float = 20.0) -> int:
+    """Call ``step`` (a run that advances the checkpoint, e.g. the per-minute run) until
+    ``reached(watermark)`` holds, as the scheduler's minutes would; fail with the last watermark
+    and the open transactions when ``seconds`` have passed."""
+    deadline = time.monotonic() + seconds
+    while True:
+        step()
+        watermark = checkpoint.read_checkpoint(db)["watermark"]
+        if reached(watermark):
+            return watermark
+        if time.monotonic() >= deadline:
+            others = db.fetch_all(
+                "SELECT datname, state, left(query, 60) AS query FROM pg_stat_activity "
+                "WHERE xact_start IS NOT NULL AND pid <> pg_backend_pid()")
+            raise AssertionError(f"the watermark stayed at {watermark} for {seconds:.0f} s; "
+                                 f"open transactions: {others}")
+        time.sleep(0.2)

@@ -28,6 +28,7 @@ from sge_recon.metrics.collector import exported_gauges
 from sge_recon.metrics.facts import gather_facts
 from sge_recon.replica import STALE_SUFFIX, lag_text, refusal
 
+from .checkpoint_support import repeat_until_watermark
 from .conftest import settings_for
 from .factories import PlatformFactory
 
@@ -204,10 +205,9 @@ def test_the_fast_run_advances_the_watermark_on_the_primary_and_reads_the_standb
     """The per-minute run: the checkpoint watermark moves on the primary (pg_locks there), the
     incremental checks read the checkpoint and the new entries on the standby."""
     recon = _recon(pair)
-    recon.checks.run(fast_only=True, trigger="test")  # first: builds the checkpoint
-    recon.checks.run(fast_only=True, trigger="test")  # second: confirms the candidate
-    watermark = recon.db.fetch_one("SELECT watermark FROM recon.ledger_checkpoint")["watermark"]
-    assert watermark and watermark > 0
+    # the first builds the checkpoint, a later one confirms the candidate
+    watermark = repeat_until_watermark(lambda: recon.checks.run(fast_only=True, trigger="test"),
+                                       recon.db, lambda w: w > 0)
     pair.wait_for_replay()
     assert pair.standby.database().fetch_one(
         "SELECT watermark FROM recon.ledger_checkpoint")["watermark"] == watermark
