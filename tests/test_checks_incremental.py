@@ -114,6 +114,21 @@ def test_incremental_equals_full_on_random_ledgers(module_db_url, module_recon, 
             conn.close()
 
 
+def test_an_open_transaction_of_another_database_does_not_hold_the_watermark(recon, db_url,
+                                                                            new_database):
+    """Only a session of this database can still write its ledger: one idle in a transaction
+    in another database of the cluster (a shared server) is not waited for, while one here is
+    (the test below)."""
+    with psycopg.connect(db_url) as conn:
+        _write(conn, [("p1", 1, [("debit", Decimal("5"), "USD")], True)])  # ids 1, 2
+    elsewhere = psycopg.connect(new_database(empty=True))
+    try:
+        elsewhere.execute("SELECT 1")  # its transaction stays open for the whole test
+        assert settle_checkpoint(recon.db).watermark == 2
+    finally:
+        elsewhere.close()
+
+
 def test_a_late_commit_below_the_watermark_candidate_holds_it_back(recon, db_url):
     """Entries 1-2 drawn by an open transaction, 3-4 committed: the watermark must not pass 0
     until the first transaction ends, and its entries count once it commits."""

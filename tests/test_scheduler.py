@@ -176,7 +176,9 @@ def test_a_job_still_running_makes_its_next_slot_wait_not_overlap(db_url):
     b = Scheduler(Recon(settings_for(db_url)).job_services, [spec], clock)
     thread = threading.Thread(target=a.tick)
     thread.start()
-    time.sleep(0.5)
+    deadline = time.monotonic() + 10  # until the first run is inside the job (a busy CI is slow)
+    while not slow.calls and time.monotonic() < deadline:
+        time.sleep(0.05)
     clock.advance(seconds=2)  # the next minute's slot, while the first run is still going
     assert b.tick()[0].status == "busy"
     thread.join()

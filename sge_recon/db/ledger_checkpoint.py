@@ -9,7 +9,9 @@ smaller id can become visible after a larger one. The watermark therefore never 
 largest id I can see". It moves in two steps, a minute apart:
 
 1. *candidate*: read the sequence's last value ``L`` (``pg_sequence_last_value``), THEN the
-   virtual transaction ids of every running transaction (``pg_locks``, locktype ``virtualxid``)
+   virtual transaction ids of every running transaction that could write this database
+   (``pg_locks``, locktype ``virtualxid``; sessions of other databases and autovacuum workers
+   cannot)
    and the first unassigned xid (``pg_snapshot_xmax``). Every id ``<= L`` was handed out before
    that read, by a transaction that had ended or was running then (every transaction holds the
    lock on its own virtual xid from its start to its end, before its first ``nextval``).
@@ -330,6 +332,25 @@ def _move_to(conn: DictConnection, low: int, high: int,
     return AdvanceReport(high, advanced_by=high - low, entries_added=added)
 
 
+# The transactions a candidate waits for: every running one that could still write this
+# database's ledger. Sessions of other databases (a shared cluster, the tests' many databases)
+# cannot, nor can an autovacuum worker; waiting for them only held the watermark back (an
+# autovacuum of a large table runs for minutes). What pg_stat_activity hides from an unprivileged
+# role (another role's backend_type) reads as NULL and is waited for, as is a lock whose backend
+# has no row (yet): the filter only ever drops what it knows cannot write here. datid is shown
+# to every role. The xmax stays cluster-wide: xids are.
+_RUNNING_WRITERS = """
+SELECT coalesce(array_agg(l.virtualxid), '{}') AS vxids,
+       pg_snapshot_xmax(pg_current_snapshot()) AS xmax
+FROM pg_locks l
+LEFT JOIN pg_stat_activity a ON a.pid = l.pid
+WHERE l.locktype = 'virtualxid' AND l.pid IS DISTINCT FROM pg_backend_pid()
+  AND (a.datid IS NULL
+       OR a.datid = (SELECT oid FROM pg_database WHERE datname = current_database()))
+  AND a.backend_type IS DISTINCT FROM 'autovacuum worker'
+"""
+
+
 def _record_candidate(conn: DictConnection, report: AdvanceReport,
                       relations: PlatformRelations = CONTRACT_RELATIONS) -> None:
     # Order matters: the sequence value (or the clock) first, then who is running (see the module
@@ -338,10 +359,7 @@ def _record_candidate(conn: DictConnection, report: AdvanceReport,
         _time_candidate(conn, relations.ledger_order_lag_seconds)
     if last is None or last <= report.watermark:
         return
-    running = expect_row(conn.execute(
-        "SELECT coalesce(array_agg(virtualxid), '{}') AS vxids, "
-        "pg_snapshot_xmax(pg_current_snapshot()) AS xmax FROM pg_locks "
-        "WHERE locktype = 'virtualxid' AND pid IS DISTINCT FROM pg_backend_pid()").fetchone())
+    running = expect_row(conn.execute(_RUNNING_WRITERS).fetchone())
     conn.execute("UPDATE recon.ledger_checkpoint SET pending_watermark = %s, pending_vxids = %s, "
                  "pending_xmax = %s, pending_at = now()",
                  (last, running["vxids"], running["xmax"]))
