@@ -23,6 +23,21 @@ GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA recon TO sge_recon_app;
 REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON ALL TABLES IN SCHEMA public FROM sge_recon_app, sge_recon_readonly;
 REVOKE CREATE ON SCHEMA public FROM PUBLIC;
 
+-- The per-minute run moves the ledger checkpoint's watermark to the last id the ledger's sequence
+-- handed out (sge_recon/db/ledger_checkpoint.py), so sge_recon_app reads that sequence: SELECT
+-- only (its last_value), never USAGE or UPDATE (nextval, setval). Without it the watermark never
+-- moved for the app role: the per-minute run read the whole ledger and ledger_tamper had no
+-- reconciled history to compare.
+DO $$
+DECLARE
+    ledger_ids text := CASE WHEN to_regclass('public.ledger_entries') IS NOT NULL
+                            THEN pg_get_serial_sequence('public.ledger_entries', 'id') END;
+BEGIN
+    IF ledger_ids IS NOT NULL THEN
+        EXECUTE format('GRANT SELECT ON SEQUENCE %s TO sge_recon_app', ledger_ids);
+    END IF;
+END $$;
+
 -- A platform profile's contract-shaped views (schema recon_platform, when a profile is in use):
 -- read like the platform itself. The views run with their owner's rights on the platform tables,
 -- so a reader needs nothing on those.

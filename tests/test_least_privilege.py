@@ -140,3 +140,55 @@ def test_checks_run_as_the_read_only_role_even_for_a_superuser(recon, tmp_path):
     assert results["transaction_balance"].status == "pass"
     assert recon.db.fetch_one("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")[
         "rolsuper"]  # the login itself is the superuser: the role is what stopped it
+
+
+def test_the_app_role_still_waits_for_a_session_it_may_not_inspect(console_user, factory, db_url):
+    """The per-minute run advances the checkpoint as the app role, which pg_stat_activity shows
+    only the database of another role's session, not its kind: such a session of this database,
+    open while a candidate is recorded, must still hold the watermark (the filter of what
+    cannot write here drops only what it knows)."""
+    from sge_recon.db import Database
+    from sge_recon.db import ledger_checkpoint as checkpoint
+
+    from .checkpoint_support import settle_checkpoint
+
+    _, app_url = console_user
+    app_db = Database(app_url)
+    program = factory.program(id="prog_lp")["id"]
+    factory.journal(program, [("treasury", "debit", "5.00"), ("user:1", "credit", "5.00")])
+    settle_checkpoint(app_db)
+    factory.journal(program, [("treasury", "debit", "7.00"), ("user:1", "credit", "7.00")])
+    other_role = psycopg.connect(db_url)  # the superuser: the app role may not see its details
+    try:
+        other_role.execute("SELECT 1")  # its transaction stays open
+        seen = Database(app_url).fetch_one(
+            "SELECT datname, backend_type FROM pg_stat_activity WHERE pid = %s",
+            (other_role.info.backend_pid,))
+        assert seen["datname"] and seen["backend_type"] is None  # what the filter works with
+        recorded = checkpoint.advance(app_db)  # a candidate, recorded while it runs
+        assert recorded.pending is not None
+        held = checkpoint.advance(app_db)
+        assert held.note == checkpoint.WAITING_NOTE and held.watermark == recorded.watermark
+    finally:
+        other_role.close()
+    assert settle_checkpoint(app_db).watermark == recorded.pending
+
+
+def test_without_the_sequence_grant_the_per_minute_run_says_why_and_stays_exact(
+        console_user, factory, db, caplog):
+    """A database whose grants predate the ledger sequence's (db init not re-run as the owner):
+    the watermark cannot move, the per-minute run reads the whole ledger (still exact) and the
+    log says what is wrong and what to run."""
+    import logging
+
+    db.execute("REVOKE SELECT ON SEQUENCE public.ledger_entries_id_seq FROM sge_recon_app")
+    _, app_url = console_user
+    program = factory.program(id="prog_nogrant")["id"]
+    factory.journal(program, [("treasury", "debit", "5.00")])  # unbalanced
+    recon = Recon(settings_for(app_url))
+    with caplog.at_level(logging.WARNING, logger="sge_recon.checks.incremental"):
+        fast = recon.checks.run(fast_only=True, store=False).by_name()
+    assert fast["transaction_balance"].status == "fail"
+    assert fast["ledger_balance"].rows[0]["difference"] == Decimal("5.000000")
+    [warning] = [r.getMessage() for r in caplog.records if "not advanced" in r.getMessage()]
+    assert "permission denied for sequence" in warning and "sge-recon db init" in warning

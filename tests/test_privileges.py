@@ -30,6 +30,7 @@ def test_app_role_reads_platform_and_writes_recon(app_user, factory):
         assert conn.execute("SELECT count(*) FROM public.programs").fetchone()[0] == 1
         conn.execute("INSERT INTO recon.action_log (operator, action, result) "
                      "VALUES ('ops', 'test', 'ok')")
+        conn.execute("SELECT last_value FROM public.ledger_entries_id_seq")
         for statement in [
             "INSERT INTO public.ledger_entries (program_id, transaction_id, account, type, amount,"
             " currency) VALUES ('p', 't', 'treasury', 'debit', 1, 'USD')",
@@ -37,6 +38,9 @@ def test_app_role_reads_platform_and_writes_recon(app_user, factory):
             "DELETE FROM public.settlement_intents",
             "TRUNCATE public.jobs",
             "CREATE TABLE public.sneaky (id int)",
+            # the ledger's id sequence is read (the checkpoint's watermark), never drawn from
+            "SELECT nextval('public.ledger_entries_id_seq')",
+            "SELECT setval('public.ledger_entries_id_seq', 1)",
         ]:
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 conn.execute(statement)

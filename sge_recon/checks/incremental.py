@@ -38,7 +38,11 @@ def advance_checkpoint(db: Database) -> checkpoint.AdvanceReport | None:
     try:
         return checkpoint.advance(db)
     except (DriverError, ReconError) as exc:
-        log.warning("ledger checkpoint not advanced: %s", str(exc).splitlines()[0])
+        reason = str(exc).splitlines()[0]
+        advice = " (the least-privilege grants: run `sge-recon db init` as the schema owner)" \
+            if "permission denied" in reason else ""
+        log.warning("ledger checkpoint not advanced: %s%s; this run reads the whole ledger, and "
+                    "ledger_tamper compares only reconciled history", reason, advice)
         return None
 
 
