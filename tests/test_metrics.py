@@ -137,6 +137,36 @@ def test_scrapes_are_served_from_a_short_cache(planted, factory):
             s.stop()
 
 
+def test_the_ledger_checkpoints_candidate_and_last_move_are_served(planted):
+    """The monitor job's per-minute run recorded a watermark candidate (it waits a minute for the
+    transactions running then); once it moves, its time is served and no candidate waits."""
+    from .checkpoint_support import settle_checkpoint
+
+    recon, now = planted
+
+    def fresh_scrape() -> dict:
+        collector = ReconCollector(recon.settings, recon.databases, ttl=0, clock=ManualClock(now))
+        srv = MetricsServer(collector, port=0).start()
+        try:
+            return scrape(srv.url)
+        finally:
+            srv.stop()
+
+    cp = recon.db.fetch_one("SELECT pending_at, advanced_at FROM recon.ledger_checkpoint")
+    m = fresh_scrape()
+    assert m["sge_recon_ledger_checkpoint_candidate_timestamp_seconds"][()] == \
+        cp["pending_at"].timestamp()
+    assert cp["advanced_at"] is None
+    assert "sge_recon_ledger_checkpoint_advanced_timestamp_seconds" not in m
+    settle_checkpoint(recon.db)  # no new entries: the watermark moves, no new candidate
+    cp = recon.db.fetch_one("SELECT pending_at, advanced_at FROM recon.ledger_checkpoint")
+    m = fresh_scrape()
+    assert m["sge_recon_ledger_checkpoint_advanced_timestamp_seconds"][()] == \
+        cp["advanced_at"].timestamp()
+    assert cp["pending_at"] is None
+    assert "sge_recon_ledger_checkpoint_candidate_timestamp_seconds" not in m
+
+
 def test_metric_samples_are_stored_every_minute_for_trends(planted):
     recon, now = planted
     rows = recon.db.fetch_all("SELECT metric, labels, value FROM recon.metric_samples "

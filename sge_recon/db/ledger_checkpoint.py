@@ -34,6 +34,7 @@ anyway is tampering: :data:`TAMPER_SQL` in the daily run (checks/ledger_tamper.s
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from psycopg import IsolationLevel, sql
 
@@ -41,6 +42,9 @@ from . import ledger_order
 from .connection import Database, DictConnection, expect_row
 from .ledger_order import OF_TOUCHED, TOUCHED_JOURNALS, needs_keying  # noqa: F401 - re-exported
 from .relations import CONTRACT_FINGERPRINT, CONTRACT_RELATIONS, PlatformRelations
+
+if TYPE_CHECKING:
+    from .snapshot import Reader
 
 ADVANCE_LOCK_KEY = 0x5E1ED6  # one advance at a time per database (session-level, try-lock)
 
@@ -213,6 +217,12 @@ def sequence_problem(conn: DictConnection) -> str | None:
 
 def read_checkpoint(db: Database) -> dict | None:
     return db.fetch_one("SELECT * FROM recon.ledger_checkpoint")
+
+
+def checkpoint_times(reader: "Reader") -> dict | None:
+    """When the watermark last moved and when the candidate still waiting was recorded (None
+    while none waits), for the metrics; None before the first per-minute run."""
+    return reader.fetch_one("SELECT advanced_at, pending_at FROM recon.ledger_checkpoint")
 
 
 def advance(db: Database) -> AdvanceReport:

@@ -18,7 +18,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Iterator
 
-from ..db import alert_outbox, job_runs, processing_times
+from ..db import alert_outbox, job_runs, ledger_checkpoint, processing_times
 from ..db import checks as check_rows
 from ..db import incidents as incident_rows
 from ..db.snapshot import Snapshot, snapshot
@@ -194,7 +194,25 @@ def _state_gauges(db: Snapshot, channels: list[str]) -> list[Gauge]:
                  "succeeded (no series for a job that never did).", ("scheduled_job",))
     for r in job_runs.last_success_per_job(db):
         jobs.add(r["finished_at"].timestamp(), r["job"])
-    return [check_status, failing, checked_at, incidents, pending, done, jobs]
+    return [check_status, failing, checked_at, incidents, pending, done, jobs,
+            *_checkpoint_gauges(db)]
+
+
+def _checkpoint_gauges(db: Snapshot) -> list[Gauge]:
+    """The per-minute run's ledger checkpoint: a candidate that waits long means a transaction
+    open since then holds the watermark, so the per-minute run reads ever more entries and
+    ledger_tamper cannot yet vouch for that history (LedgerCheckpointStalled)."""
+    times = ledger_checkpoint.checkpoint_times(db)
+    advanced = Gauge("sge_recon_ledger_checkpoint_advanced_timestamp_seconds", "When the ledger "
+                     "checkpoint's watermark last moved (no series before it first did).")
+    waiting = Gauge("sge_recon_ledger_checkpoint_candidate_timestamp_seconds", "When the "
+                    "watermark candidate still waiting for older transactions was recorded "
+                    "(no series while none waits).")
+    if times and times["advanced_at"] is not None:
+        advanced.add(times["advanced_at"].timestamp())
+    if times and times["pending_at"] is not None:
+        waiting.add(times["pending_at"].timestamp())
+    return [advanced, waiting]
 
 
 def trend_samples(facts: Facts) -> list[tuple[str, dict[str, str], Decimal]]:
