@@ -129,6 +129,33 @@ def test_an_open_transaction_of_another_database_does_not_hold_the_watermark(rec
         elsewhere.close()
 
 
+def test_the_documented_query_names_the_session_that_holds_the_watermark(recon, db_url):
+    """docs/metrics.md, under LedgerCheckpointStalled: its query lists the session whose open
+    transaction holds the candidate, and only such sessions."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "metrics.md").read_text()
+    [query] = re.findall(r"When `LedgerCheckpointStalled` fires.*?```sql\n(.*?)```", text, re.S)
+    with psycopg.connect(db_url) as conn:
+        _write(conn, [("p1", 1, [("debit", Decimal("5"), "USD")], True)])
+    holder = psycopg.connect(db_url)
+    try:
+        holder.execute("SELECT 1")  # open before the candidate
+        checkpoint.advance(recon.db)  # records the candidate
+        assert checkpoint.advance(recon.db).note == checkpoint.WAITING_NOTE
+        later = psycopg.connect(db_url)
+        later.execute("SELECT 1")  # open after it: not a holder
+        try:
+            named = [r["pid"] for r in recon.db.fetch_all(query.strip().rstrip(";"))]
+            assert named == [holder.info.backend_pid]
+        finally:
+            later.close()
+    finally:
+        holder.close()
+    assert settle_checkpoint(recon.db).watermark == 2
+
+
 def test_a_late_commit_below_the_watermark_candidate_holds_it_back(recon, db_url):
     """Entries 1-2 drawn by an open transaction, 3-4 committed: the watermark must not pass 0
     until the first transaction ends, and its entries count once it commits."""
