@@ -2,10 +2,10 @@
 watermark has moved over its candidate.
 
 The first call records a candidate; a later one moves over it once every transaction that was
-running at the candidate has ended. Transaction ids and snapshots are cluster-wide, so another
-test's open transaction on the shared server (an API, a worker, autovacuum) can hold the
-watermark for a moment: two calls in a row are not enough, and asserting that they are made a
-CI run fail once ("waiting for transactions older than the candidate")."""
+running at the candidate (and could write this database) has ended. Another test's transaction
+can still hold it for a moment, since the xids it must see settled are cluster-wide: two calls in
+a row are not enough, and asserting that they are made a CI run fail once ("waiting for
+transactions older than the candidate")."""
 
 from __future__ import annotations
 
@@ -14,26 +14,30 @@ import time
 from sge_recon.db import Database
 from sge_recon.db import ledger_checkpoint as checkpoint
 
+WAIT_SECONDS = 20.0
 
-def settle_checkpoint(db: Database, seconds: float = 20.0) -> checkpoint.AdvanceReport:
-    """Advance until the call no longer waits for older transactions; fail naming the
+
+def advance_while_waiting(db: Database, seconds: float = WAIT_SECONDS) -> checkpoint.AdvanceReport:
+    """Advance until a call no longer waits for older transactions; fail naming the
     transactions that are still open when ``seconds`` have passed."""
-    checkpoint.advance(db)  # records a candidate (or moves over an earlier one)
     deadline = time.monotonic() + seconds
     report = checkpoint.advance(db)
     while report.note == checkpoint.WAITING_NOTE and time.monotonic() < deadline:
         time.sleep(0.2)
         report = checkpoint.advance(db)
     if report.note == checkpoint.WAITING_NOTE:
-        others = db.fetch_all(
-            "SELECT datname, state, backend_xid::text, left(query, 60) AS query "
-            "FROM pg_stat_activity WHERE xact_start IS NOT NULL AND pid <> pg_backend_pid()")
         raise AssertionError(f"the watermark did not move in {seconds:.0f} s: {report}; "
-                             f"open transactions: {others}")
+                             f"open transactions: {_open_transactions(db)}")
     return report
 
 
-def repeat_until_watermark(step, db: Database, reached, seconds: float = 20.0) -> int:
+def settle_checkpoint(db: Database, seconds: float = WAIT_SECONDS) -> checkpoint.AdvanceReport:
+    """A candidate, then the call that moves over it (see :func:`advance_while_waiting`)."""
+    checkpoint.advance(db)  # records a candidate (or moves over an earlier one)
+    return advance_while_waiting(db, seconds)
+
+
+def repeat_until_watermark(step, db: Database, reached, seconds: float = WAIT_SECONDS) -> int:
     """Call ``step`` (a run that advances the checkpoint, e.g. the per-minute run) until
     ``reached(watermark)`` holds, as the scheduler's minutes would; fail with the last watermark
     and the open transactions when ``seconds`` have passed."""
@@ -44,9 +48,13 @@ def repeat_until_watermark(step, db: Database, reached, seconds: float = 20.0) -
         if reached(watermark):
             return watermark
         if time.monotonic() >= deadline:
-            others = db.fetch_all(
-                "SELECT datname, state, left(query, 60) AS query FROM pg_stat_activity "
-                "WHERE xact_start IS NOT NULL AND pid <> pg_backend_pid()")
             raise AssertionError(f"the watermark stayed at {watermark} for {seconds:.0f} s; "
-                                 f"open transactions: {others}")
+                                 f"open transactions: {_open_transactions(db)}")
         time.sleep(0.2)
+
+
+def _open_transactions(db: Database) -> list[dict]:
+    """Who could be holding the watermark, for a failure's message."""
+    return db.fetch_all(
+        "SELECT datname, backend_type, state, backend_xid::text, left(query, 60) AS query "
+        "FROM pg_stat_activity WHERE xact_start IS NOT NULL AND pid <> pg_backend_pid()")

@@ -161,7 +161,7 @@ def test_the_app_role_still_waits_for_a_session_it_may_not_inspect(console_user,
     other_role = psycopg.connect(db_url)  # the superuser: the app role may not see its details
     try:
         other_role.execute("SELECT 1")  # its transaction stays open
-        seen = Database(app_url).fetch_one(
+        seen = app_db.fetch_one(
             "SELECT datname, backend_type FROM pg_stat_activity WHERE pid = %s",
             (other_role.info.backend_pid,))
         assert seen["datname"] and seen["backend_type"] is None  # what the filter works with

@@ -19,7 +19,7 @@ from sge_recon.context import Recon
 from sge_recon.db import Database
 from sge_recon.db import ledger_checkpoint as checkpoint
 
-from .checkpoint_support import settle_checkpoint
+from .checkpoint_support import advance_while_waiting, settle_checkpoint
 from .conftest import settings_for
 
 INSERT_ENTRY = """
@@ -86,11 +86,9 @@ def test_a_late_commit_below_the_candidate_is_waited_for_and_counted(new_databas
     try:
         late.execute("SELECT 1")  # its transaction starts now: now() is its entries' time
         time.sleep(2.5)
-        first = checkpoint.advance(recon.db)  # moves to an older candidate, records a new one
-        deadline = time.monotonic() + 20  # (once another test's transactions have ended)
-        while first.note == checkpoint.WAITING_NOTE and time.monotonic() < deadline:
-            time.sleep(0.2)
-            first = checkpoint.advance(recon.db)
+        # moves to an older candidate (once another test's transactions have ended), records
+        # a new one
+        first = advance_while_waiting(recon.db)
         assert first.pending is not None     # ... newer than the late transaction's start
         entry(late, program, "7.00", ref="late-commit")  # stamped with its start: < candidate
         waiting = checkpoint.advance(recon.db)

@@ -25,6 +25,7 @@ from .model import CheckDefinition, FusedQuery
 from ..check_names import LEDGER_BALANCE, LEDGER_TAMPER, TRANSACTION_BALANCE
 
 log = logging.getLogger(__name__)
+INSUFFICIENT_PRIVILEGE = "42501"  # SQLSTATE of "permission denied for …"
 
 INCREMENTAL_SQL = {
     LEDGER_BALANCE: checkpoint.INCREMENTAL_LEDGER_BALANCE,
@@ -40,7 +41,7 @@ def advance_checkpoint(db: Database) -> checkpoint.AdvanceReport | None:
     except (DriverError, ReconError) as exc:
         reason = str(exc).splitlines()[0]
         advice = " (the least-privilege grants: run `sge-recon db init` as the schema owner)" \
-            if "permission denied" in reason else ""
+            if getattr(exc, "sqlstate", None) == INSUFFICIENT_PRIVILEGE else ""
         log.warning("ledger checkpoint not advanced: %s%s; this run reads the whole ledger, and "
                     "ledger_tamper compares only reconciled history", reason, advice)
         return None
