@@ -5,7 +5,8 @@ batches. A key is known by its identity ("admin", "approver_1", "approver_2"), w
 audit log records: the key itself is never stored or shown. An approval is bound to the KEY, not
 to its config slot: it is recorded as ``<slot>@<fingerprint>`` (the first 16 hex digits of the
 key's SHA-256), so a key moved from slot 1 to slot 2 (e.g. on a second API instance) is still the
-same approver and cannot approve a batch twice.
+same approver and cannot approve a batch twice. A slot is bound too: after its key is rotated, the
+slot's new key is still the person who approved with the old one (``same_approver``).
 """
 
 from __future__ import annotations

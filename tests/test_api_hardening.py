@@ -141,6 +141,32 @@ def test_a_key_moved_to_the_other_slot_cannot_approve_twice(module_db_url, make,
     assert len(recorded) == 2 and APPROVER_1 not in str(recorded)
 
 
+def test_a_rotated_key_is_still_its_slots_approver_and_cannot_approve_twice(module_db_url, make,
+                                                                             mdb):
+    """Slot 1 approves, its key is rotated, and the new slot-1 key approves again: still one
+    person, so the batch stays pending and cannot be executed on one approver's word."""
+    batch_id = payable_batch(make)["batch"]["id"]
+    rotated_key = "rotated-approver-one-key-0123456789"
+    with running_api(module_db_url) as before:
+        a = httpx.post(f"{before}/admin/payouts/batch/{batch_id}/approve",
+                       headers=bearer(APPROVER_1), timeout=30)
+        assert a.status_code == 200 and a.json()["status"] == "pending_approval"
+    with running_api(module_db_url, PAYOUT_APPROVER_1=rotated_key) as after:
+        b = httpx.post(f"{after}/admin/payouts/batch/{batch_id}/approve",
+                       headers=bearer(rotated_key), timeout=30)
+        assert b.status_code == 409 and "already approved" in b.json()["error"]
+        paid = httpx.post(f"{after}/admin/payouts/batch/{batch_id}/execute",
+                          headers=ADMIN, timeout=30)
+        assert paid.status_code == 409
+        c = httpx.post(f"{after}/admin/payouts/batch/{batch_id}/approve",
+                       headers=bearer(APPROVER_2), timeout=30)
+        assert c.status_code == 200 and c.json()["status"] == "approved"
+    recorded = mdb.fetch_all("SELECT approver FROM public.payout_approvals WHERE batch_id = %s",
+                             (batch_id,))
+    assert sorted(r["approver"].partition("@")[0] for r in recorded) == ["approver_1",
+                                                                         "approver_2"]
+
+
 def test_an_approval_recorded_before_fingerprints_still_counts_for_its_slot(api, make):
     batch_id = payable_batch(make)["batch"]["id"]
     make.approval(batch_id, "approver_1")  # as the API recorded it before keys were fingerprinted

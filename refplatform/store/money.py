@@ -80,11 +80,16 @@ def approver_key(recorded: str) -> str:
 
 
 def same_approver(a: str, b: str) -> bool:
-    """Two recorded approvals by the same person: the same key fingerprint when both carry one;
-    else (an approval recorded before fingerprints) the same config slot."""
+    """Two recorded approvals by the same person: the same config slot, or the same key.
+
+    A slot is a person: its key may be rotated between the two approvals (``approver_1@<old>``
+    and ``approver_1@<new>`` are one person, else rotating a key would let one approver give
+    both approvals). A key is a person too: moved to the other slot (e.g. on a second API
+    instance), ``approver_1@<fp>`` and ``approver_2@<fp>`` are still one. An approval recorded
+    before fingerprints (a bare slot) matches its slot."""
     slot_a, _, fp_a = a.rpartition("@") if "@" in a else (a, "", "")
     slot_b, _, fp_b = b.rpartition("@") if "@" in b else (b, "", "")
-    return fp_a == fp_b if fp_a and fp_b else slot_a == slot_b
+    return slot_a == slot_b or bool(fp_a and fp_a == fp_b)
 
 
 def approve_batch(conn: Conn, batch_id: str, approver: str, now: datetime) -> dict:
