@@ -13,7 +13,7 @@ import logging
 from contextlib import asynccontextmanager
 from typing import Annotated, Literal
 
-from fastapi import Body, Depends, FastAPI, Path, Request
+from fastapi import Body, Depends, FastAPI, Header, Path, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -229,8 +229,15 @@ def create_app(settings: Settings, *, database_url: str, clock: Clock = utc_now,
         return service.retry_webhook(deliveryId)
 
     @app.post("/admin/ledger/corrections", tags=["ledger"],
-              responses=errors(401, 403, 404, 422))
-    def correction(body: Annotated[CorrectionBody, Body()], who: Admin) -> dict:
+              responses=errors(401, 403, 404, 409, 422))
+    def correction(body: Annotated[CorrectionBody, Body()], who: Admin,
+                   idempotency_key: Annotated[str | None, Header(
+                       alias="Idempotency-Key", min_length=1, max_length=128,
+                       pattern=PATH_ID_PATTERN,
+                       description="Beyond DESIGN §6: the same key sent again (a retry after a "
+                                   "timeout) gets the first answer back, marked replayed, and "
+                                   "posts nothing; a key used for other money is refused (409)"
+                   )] = None) -> dict:
         """One correcting journal transaction; it must balance per currency; the reason is kept.
         With transactionId: the missing legs of that unbalanced transaction."""
         if body.transactionId is None and len(body.entries) < 2:
@@ -238,7 +245,7 @@ def create_app(settings: Settings, *, database_url: str, clock: Clock = utc_now,
                              "and one credit (or give transactionId to complete one)")
         return service.correction(body.programId, body.reason.strip(),
                                   [e.model_dump() for e in body.entries], who.identity,
-                                  body.transactionId)
+                                  body.transactionId, idempotency_key)
 
     @app.post("/admin/webhooks/endpoints/{endpointId}/disable", tags=["webhooks"],
               responses=errors(401, 403, 404, 409, 422))

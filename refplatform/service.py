@@ -5,6 +5,8 @@ raises NotFoundError (404), ConflictError (409) or UsageError (422).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import time
 import uuid
@@ -25,6 +27,27 @@ MONEY_TEXT = re.compile(r"[0-9]{1,15}(?:\.[0-9]{1,6})?")
 CURRENCY = re.compile(r"[A-Z][A-Z0-9]{1,11}")
 ACCOUNT = re.compile(r"[a-z][a-z0-9_]{0,63}(?::[A-Za-z0-9][A-Za-z0-9_.\-]{0,127})?")
 MAX_AMOUNT = Decimal(10) ** 15
+
+
+def correction_digest(program_id: str, transaction_id: str | None,
+                      parsed: list[tuple[str, str, Decimal, str]]) -> str:
+    """What an Idempotency-Key stands for: the money of a correction (program, completed
+    transaction, entries; amounts compared as numbers, so 5 and 5.00 are the same)."""
+    money = [[account, kind, format(amount.normalize(), "f"), currency]
+             for account, kind, amount, currency in parsed]
+    text = json.dumps([program_id, transaction_id, money], separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def replayed_correction(request_key: str, prior: dict, digest: str) -> dict:
+    if prior["operation"] != "correction" or prior["request_digest"] != digest:
+        raise ConflictError(f"Idempotency-Key {request_key!r} was already used for another "
+                            f"request (correction {prior['transaction_id']}); send a new key "
+                            "for a new correction")
+    first = dict(prior["answer"])
+    return {**first, "replayed": True,
+            "message": f"Already done for this request (Idempotency-Key): {first['message']} "
+                       "Nothing was posted again."}
 
 
 def jsonable(value: Any) -> Any:
@@ -218,14 +241,24 @@ class PlatformService:
 
     # -- corrections ------------------------------------------------------------------------------
     def correction(self, program_id: str, reason: str, entries: list[dict], actor: str,
-                   transaction_id: str | None = None) -> dict:
+                   transaction_id: str | None = None, request_key: str | None = None) -> dict:
         """A new balanced correcting transaction; or, with ``transaction_id``, the missing legs
-        of that unbalanced transaction (they must balance together with its entries)."""
+        of that unbalanced transaction (they must balance together with its entries).
+
+        ``request_key`` (the Idempotency-Key header): the same key again answers with the first
+        answer, marked ``replayed``, and posts nothing; a key once used for other money (another
+        program, transaction or entries) is refused (409). The reason is not compared: a second
+        admin confirming a request writes another sentence for the same correction."""
         parsed = parse_correction_entries(entries)
         if transaction_id is None:
             check_balanced(parsed)
+        digest = correction_digest(program_id, transaction_id, parsed)
         now = self.clock()
         with self.pool.transaction() as conn:
+            if request_key is not None:
+                prior = store.lock_request_key(conn, request_key)
+                if prior is not None:
+                    return replayed_correction(request_key, prior, digest)
             if store.get_program(conn, program_id) is None:
                 raise NotFoundError(f"program {program_id} does not exist; check the programId")
             intent_id = None
@@ -235,11 +268,18 @@ class PlatformService:
             txn = store.write_correction(conn, program_id=program_id, reason=reason, actor=actor,
                                          entries=parsed, now=now, completing=transaction_id,
                                          intent_id=intent_id)
-        what = (f"Transaction {txn} completed" if transaction_id else f"Correction {txn} written")
-        return jsonable({"transactionId": txn, "programId": program_id, "entries": len(parsed),
-                         "reason": reason, "createdAt": now, "completed": bool(transaction_id),
-                         "message": f"{what} in program {program_id}: {len(parsed)} entries, "
-                                    "balanced per currency."})
+            what = (f"Transaction {txn} completed" if transaction_id
+                    else f"Correction {txn} written")
+            answer = jsonable({"transactionId": txn, "programId": program_id,
+                               "entries": len(parsed), "reason": reason, "createdAt": now,
+                               "completed": bool(transaction_id),
+                               "message": f"{what} in program {program_id}: {len(parsed)} "
+                                          "entries, balanced per currency."})
+            if request_key is not None:
+                store.remember_request_key(conn, request_key=request_key, operation="correction",
+                                           digest=digest, transaction_id=txn, answer=answer,
+                                           now=now)
+        return answer
 
     # -- webhook endpoints (beyond DESIGN §6: the console's disable/enable) --------------------
     def set_endpoint_enabled(self, endpoint_id: str, enabled: bool) -> dict:

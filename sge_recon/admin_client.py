@@ -33,6 +33,9 @@ class AdminResult:
     status_code: int | None
     data: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+    # no answer, but the request may have reached the API (a read timeout, a dropped
+    # connection): the action may have been done, so it must not be recorded as refused
+    maybe_done: bool = False
 
     @property
     def reachable(self) -> bool:
@@ -126,21 +129,26 @@ class AdminClient:
                           f"/admin/webhooks/endpoints/{_segment(endpoint_id)}/enable")
 
     def ledger_correction(self, program_id: str, reason: str, entries: list[dict[str, Any]],
-                          transaction_id: str | None = None) -> AdminResult:
+                          transaction_id: str | None = None, *,
+                          request_key: str | None = None) -> AdminResult:
         """entries: {"account", "type", "amount", "currency"}; amounts as Decimal or str.
         ``transaction_id`` (beyond DESIGN §6; the reference platform has it): the entries
-        complete that unbalanced transaction instead of forming a new one."""
+        complete that unbalanced transaction instead of forming a new one. ``request_key``
+        (the Idempotency-Key header, beyond DESIGN §6): sending the same correction again with
+        the same key, after a timeout, posts it at most once."""
         body = {"programId": program_id, "reason": reason,
                 "entries": [{**e, "amount": _money(e.get("amount"))} for e in entries]}
         if transaction_id:
             body["transactionId"] = transaction_id
         return self._call(f"Ledger correction for program {program_id}", "POST",
-                          "/admin/ledger/corrections", json=body)
+                          "/admin/ledger/corrections", json=body,
+                          headers={"Idempotency-Key": request_key} if request_key else None)
 
     # -- plumbing ------------------------------------------------------------------------------
     def _call(self, action: str, method: str, path: str, *, json: Any = None,
-              key: str | None = "admin", explicit_key: str | None = None) -> AdminResult:
-        headers = {}
+              key: str | None = "admin", explicit_key: str | None = None,
+              headers: dict[str, str] | None = None) -> AdminResult:
+        headers = dict(headers or {})
         if key is not None:
             token = explicit_key or self._keys.get(key)
             if not token:
@@ -164,10 +172,15 @@ def exchange(http: httpx.Client, action: str, method: str, path: str, *, json: A
     API's own ``error`` text."""
     try:
         response = http.request(method, path, json=json, headers=headers)
+    except (httpx.ConnectTimeout, httpx.PoolTimeout):
+        return AdminResult(action, False, None, {}, timed_out)  # never sent
     except httpx.TimeoutException:
-        return AdminResult(action, False, None, {}, timed_out)
+        return AdminResult(action, False, None, {}, timed_out, maybe_done=True)
+    except httpx.ConnectError:
+        return AdminResult(action, False, None, {}, unreachable)  # never sent
     except httpx.HTTPError:
-        return AdminResult(action, False, None, {}, unreachable)
+        # sent, but the connection broke before a whole answer: it may have been done
+        return AdminResult(action, False, None, {}, unreachable, maybe_done=True)
     data = _json_object(response)
     ok = 200 <= response.status_code < 300
     error = None

@@ -73,6 +73,8 @@ from .money import (
     same_approver,
     transaction_entries_for_update,
     write_correction,
+    lock_request_key,
+    remember_request_key,
 )
 from .traffic import (
     adoptable_endpoints,
@@ -110,6 +112,6 @@ __all__ = [
     "requeue_abandoned_jobs", "requeue_jobs_of", "run_job_now", "same_approver",
     "schedule_immediate_attempt", "set_endpoint_enabled", "set_intent_status", "set_paused", "update_endpoint_health",
     "transaction_entries_for_update", "upsert_endpoint", "workers", "write_audit",
-    "write_commission", "write_correction",
+    "write_commission", "write_correction", "lock_request_key", "remember_request_key",
     "write_journal", "write_settlement",
 ]

@@ -193,6 +193,24 @@ def write_correction(conn: Conn, *, program_id: str, reason: str, actor: str,
     return transaction_id
 
 
+def lock_request_key(conn: Conn, request_key: str) -> dict | None:
+    """The answer already given to this Idempotency-Key, after waiting for any request that is
+    writing it now (a transaction-scoped lock on the key: two requests with one key are served
+    one after the other, so the second sees the first's row)."""
+    conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                 (f"admin_request_keys:{request_key}",))
+    return conn.execute("SELECT operation, request_digest, transaction_id, answer"
+                        " FROM public.admin_request_keys WHERE request_key = %s",
+                        (request_key,)).fetchone()
+
+
+def remember_request_key(conn: Conn, *, request_key: str, operation: str, digest: str,
+                         transaction_id: str, answer: dict, now: datetime) -> None:
+    conn.execute("INSERT INTO public.admin_request_keys (request_key, operation, request_digest,"
+                 " transaction_id, answer, created_at) VALUES (%s, %s, %s, %s, %s, %s)",
+                 (request_key, operation, digest, transaction_id, Jsonb(answer), now))
+
+
 def transaction_entries_for_update(conn: Conn, transaction_id: str) -> list[dict]:
     """A journal transaction's entries, locked (two corrections of it are serialised)."""
     return conn.execute("SELECT program_id, intent_id, type, amount, currency"

@@ -8,7 +8,7 @@ are never stored, logged or echoed: the recorded request holds only ids and amou
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable
@@ -181,18 +181,21 @@ class ActionService:
                           lambda c: c.retry_webhook(delivery_id))
 
     def ledger_correction(self, operator: str, program_id: str, reason: str,
-                          entries: list[CorrectionEntry],
-                          transaction_id: str | None = None) -> ActionOutcome:
+                          entries: list[CorrectionEntry], transaction_id: str | None = None,
+                          request_key: str | None = None) -> ActionOutcome:
         """Post a correction: a new balanced transaction, or (``transaction_id``) the missing
-        legs of an unbalanced one, which then balances."""
+        legs of an unbalanced one, which then balances. ``request_key``: the same key again
+        (a retry after a timeout) posts it at most once."""
         body = {"programId": program_id, "reason": reason,
                 "entries": [e.to_json() for e in entries]}
         if transaction_id:
             body["transactionId"] = transaction_id
-        return self._call(operator, "ledger_correction", transaction_id or program_id, body,
+        return self._call(operator, "ledger_correction", transaction_id or program_id,
+                          {**body, "idempotencyKey": request_key} if request_key else body,
                           lambda c: c.ledger_correction(program_id, reason,
                                                         [e.to_json() for e in entries],
-                                                        transaction_id=transaction_id))
+                                                        transaction_id=transaction_id,
+                                                        request_key=request_key))
 
     # -- queue actions through BullMQ (the platform has no API for them, e.g. SGE) --------------
     def pause_bullmq_queue(self, operator: str, queue: str) -> ActionOutcome:
@@ -365,8 +368,10 @@ class ActionService:
             client.close()
         ok = bool(result.ok)
         error = None if ok else (result.error or "the admin API gave no reason")
-        return self._record(operator, action, target, request, ok, result.status_code,
-                            result.data or None, error, describe_result(result), result.data)
+        outcome = self._record(operator, action, target, request, ok, result.status_code,
+                               result.data or None, error, describe_result(result), result.data)
+        return replace(outcome, maybe_done=True) if getattr(result, "maybe_done", False) \
+            else outcome
 
     def _local(self, operator: str, action: str, incident_id: int, change, done: str,
                refused: str) -> ActionOutcome:

@@ -11,7 +11,10 @@ and the unexplained amount stays visible on one account until finance clears it.
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any, Callable
 
@@ -20,6 +23,20 @@ from ..db import corrections as store
 from ..errors import UsageError
 from .actions import ActionOutcome, ActionService, CorrectionEntry, parse_correction_entries
 from .journal import signed_totals
+
+
+def form_request_key(attempt: str, operator: str, program_id: str, reason: str,
+                     entries: list[CorrectionEntry], transaction_id: str | None) -> str:
+    """The Idempotency-Key of a direct correction: the form's token and what it posts (the
+    same form sent twice is one correction; a changed amount or reason is a new one)."""
+    what = json.dumps([operator, program_id, transaction_id, reason,
+                       [e.to_json() for e in entries]], default=str, separators=(",", ":"))
+    return f"recon-correction-{hashlib.sha256(f'{attempt}|{what}'.encode()).hexdigest()[:40]}"
+
+
+def request_row_key(row: dict) -> str:
+    """The Idempotency-Key of a waiting request: its id and the moment it was recorded."""
+    return f"recon-correction-request-{row['id']}-{row['requested_at'].timestamp():.6f}"
 
 
 @dataclass(frozen=True)
@@ -161,15 +178,21 @@ class CorrectionDesk:
         return parsed, off
 
     def submit(self, operator: str, program_id: str, reason: str, rows: list[dict[str, Any]],
-               transaction_id: str | None = None) -> ActionOutcome:
-        """Post now, or — over the threshold — record a request a second admin confirms."""
+               transaction_id: str | None = None, attempt: str | None = None) -> ActionOutcome:
+        """Post now, or — over the threshold — record a request a second admin confirms.
+
+        ``attempt``: the form's own token (the page keeps one per session). The same form sent
+        again with the same token (a second click, a retry after a timeout) carries the same
+        Idempotency-Key, so the platform posts it once; without a token every call is new."""
         reason = " ".join((reason or "").split())
         if not reason:
             raise UsageError("type the reason for the correction; it is kept with the entry")
         parsed, _ = self._validated(program_id, rows, transaction_id)
         if not needs_second_person(parsed, self.settings.CORRECTION_SECOND_PERSON_OVER):
+            key = form_request_key(attempt or uuid.uuid4().hex, operator, program_id, reason,
+                                   parsed, transaction_id)
             return self.actions.ledger_correction(operator, program_id, reason, parsed,
-                                                  transaction_id)
+                                                  transaction_id, request_key=key)
         return self.actions.run_recorded(operator, "request_correction",
                                          transaction_id or program_id, lambda: self._request(
                                              operator, program_id, reason, parsed,
@@ -204,10 +227,17 @@ class CorrectionDesk:
                                  "confirm it (two-person rule)")
             entries = [CorrectionEntry(e["account"], e["type"], Decimal(e["amount"]),
                                        e["currency"]) for e in row["entries"]]
+            # one key per request: whoever confirms it, however often (a lost answer, a
+            # dropped database connection before the decision was written), posts it once
             outcome = self.actions.ledger_correction(
                 operator, row["program_id"], f"{row['reason']} (requested by "
                 f"{row['requested_by']}, confirmed by {operator})", entries,
-                row["transaction_id"])
+                row["transaction_id"], request_key=request_row_key(row))
+            if outcome.maybe_done:
+                # no answer: it may be posted. Leave it waiting; confirming again is safe.
+                return replace(outcome, message=outcome.message + " The request stays "
+                               "waiting: confirm it again to learn whether it was posted (it "
+                               "is posted once at most).")
             store.decide(conn, request_id, status="posted" if outcome.ok else "failed",
                          decided_by=operator, result=outcome.message)
         return outcome

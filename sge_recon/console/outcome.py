@@ -18,3 +18,4 @@ class ActionOutcome:
     logged: bool = True       # False when the action_log row could not be written
     log_id: int | None = None
     at: datetime | None = None
+    maybe_done: bool = False  # no answer, but the API may have done it (e.g. a read timeout)

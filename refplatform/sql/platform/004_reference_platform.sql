@@ -11,6 +11,19 @@ CREATE TABLE IF NOT EXISTS public.ledger_corrections (
     created_at      timestamptz NOT NULL DEFAULT now()
 );
 
+-- The Idempotency-Key of each correction request that carried one: the same key sent again (a
+-- retry after a timeout, a second admin confirming a request whose first answer was lost) gets
+-- the first answer back instead of a second posting. request_digest (sha256 of the program, the
+-- completed transaction and the entries) refuses a key reused for other money.
+CREATE TABLE IF NOT EXISTS public.admin_request_keys (
+    request_key     text PRIMARY KEY,
+    operation       text NOT NULL,
+    request_digest  text NOT NULL,
+    transaction_id  text NOT NULL,
+    answer          jsonb NOT NULL,
+    created_at      timestamptz NOT NULL DEFAULT now()
+);
+
 -- One row per endpoint that has failed since its last success: drives the 24 h disable rule.
 CREATE TABLE IF NOT EXISTS public.webhook_endpoint_health (
     endpoint_id           text PRIMARY KEY,

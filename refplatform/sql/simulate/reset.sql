@@ -9,7 +9,7 @@ BEGIN
                       'chain_transactions', 'ledger_entries', 'commissions', 'payout_batches',
                       'payout_approvals', 'webhook_endpoints', 'webhook_deliveries',
                       'worker_heartbeats', 'jobs', 'rpc_calls', 'admin_audit_log',
-                      'ledger_corrections', 'webhook_endpoint_health', 'webhook_attempts',
+                      'ledger_corrections', 'admin_request_keys', 'webhook_endpoint_health', 'webhook_attempts',
                       'platform_faults', 'reconcile_runs']) AS name
     WHERE to_regclass(format('public.%I', name)) IS NOT NULL;
     EXECUTE 'TRUNCATE ' || tables || ' RESTART IDENTITY';
