@@ -171,6 +171,18 @@ def create_app(settings: Settings, *, database_url: str, clock: Clock = utc_now,
                                      "PAYOUT_APPROVER_2); the admin key cannot approve")
         return p
 
+    def refuse_unauthorised(request: Request) -> JSONResponse | None:
+        """The key is checked before the body: FastAPI parses the body before it runs the
+        dependencies, so a malformed body must not be answered (422, with an example body)
+        to a caller without a key that may make this call (401/403), nor audited as one."""
+        try:
+            (approver if request.url.path.endswith("/approve") else admin)(principal(request))
+        except HTTPException as exc:
+            return _error(exc.status_code, str(exc.detail),
+                          {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None)
+        return None
+
+    app.state.refuse_unauthorised = refuse_unauthorised
     Admin = Annotated[Principal, Depends(admin)]
     AnyKey = Annotated[Principal, Depends(principal)]
 
@@ -271,6 +283,13 @@ def _error(status: int, message: str, headers: dict | None = None) -> JSONRespon
     return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
+def _unauthorised(request: Request) -> JSONResponse | None:
+    """401/403 for a call whose key may not make it (create_app's refuse_unauthorised)."""
+    if request.method != "POST":
+        return None
+    return request.app.state.refuse_unauthorised(request)
+
+
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException):
@@ -281,6 +300,8 @@ def _install_error_handlers(app: FastAPI) -> None:
             return _error(405, f"{request.method} is not allowed on {request.url.path}; "
                                "see /docs for the right method", exc.headers)
         if exc.status_code == 400:  # a body that is not even text
+            if (refused := _unauthorised(request)) is not None:
+                return refused
             return _error(422, "Invalid request: the body is not valid JSON"
                           + (f". Send a JSON body such as {EXAMPLES[request.url.path]}"
                              if request.url.path in EXAMPLES else ""))
@@ -289,6 +310,8 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError):
+        if (refused := _unauthorised(request)) is not None:
+            return refused
         return _error(422, validation_sentence(request.url.path, exc.errors()))
 
     @app.exception_handler(NotFoundError)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from typing import Any
 
 import anyio
@@ -130,15 +131,34 @@ class AuditMiddleware:
             message = None
             if isinstance(answer, dict):
                 message = answer.get("message") or answer.get("error")
-            target = _target(scope["path"], body if authenticated else None)
-            with self.pool.transaction(timeout=5) as conn:
-                store.write_audit(conn, actor=actor, method="POST", path=scope["path"][:300],
-                                  target=target, body=body, status_code=status_code,
-                                  result=result,
-                                  message=message[:1000] if isinstance(message, str) else None)
-        except Exception:  # the audit must never turn an answer into a crash; it is logged
+            path = _scrub(str(scope["path"]))[:300]
+            target = _target(path, body if authenticated else None)
+            self._write(actor=actor, path=path, target=target, body=body,
+                        status_code=status_code, result=result,
+                        message=_scrub(message)[:1000] if isinstance(message, str) else None)
+        except Exception:  # noqa: BLE001 - the audit must never turn an answer into a crash
             log.exception("could not write the audit log entry for POST %s",
-                          str(scope.get("path"))[:300])
+                          ascii(str(scope.get("path"))[:300]))
+            self._write_bare(scope, raw_body, status_code)
+
+    def _write(self, **row: Any) -> None:
+        with self.pool.transaction(timeout=5) as conn:
+            store.write_audit(conn, method="POST", **row)
+
+    def _write_bare(self, scope, raw_body: bytes | None, status_code: int) -> None:
+        """The call's row when its full row could not be written (a body or path PostgreSQL
+        cannot hold): who, where, the answer, and the body's size and hash — never no row."""
+        try:
+            actor = (scope.get("state") or {}).get("actor") or "unidentified"
+            self._write(actor=actor, path=ascii(str(scope["path"]))[:300], target=None,
+                        body={"unrecordable_body": True, "bytes": len(raw_body or b""),
+                              "sha256": hashlib.sha256(raw_body or b"").hexdigest()},
+                        status_code=status_code,
+                        result="ok" if status_code < 400 else (
+                            "error" if status_code >= 500 else "refused"),
+                        message="the full audit row could not be written; see the API's log")
+        except Exception:  # noqa: BLE001 - the database itself is gone: the log has it
+            log.exception("could not write even the bare audit log entry")
 
 
 def _summary(raw: bytes) -> dict | None:
@@ -161,14 +181,18 @@ def _parse(raw: bytes) -> Any:
         return None
     try:
         return _scrub(json.loads(raw))
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested too deep to walk
         return {"unparseable_body": _scrub(raw[:500].decode("utf-8", "replace"))}
 
 
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
 def _scrub(value: Any) -> Any:
-    """PostgreSQL text and jsonb cannot hold NUL characters: show them as U+FFFD instead."""
+    """PostgreSQL text and jsonb hold neither NUL characters nor lone UTF-16 surrogates (JSON's
+    "\\ud800" decodes to one; UTF-8 cannot encode it): show them as U+FFFD instead."""
     if isinstance(value, str):
-        return value.replace("\x00", "\ufffd")
+        return _UNSTORABLE.sub("\ufffd", value)
     if isinstance(value, dict):
         return {_scrub(k): _scrub(v) for k, v in value.items()}
     if isinstance(value, list):

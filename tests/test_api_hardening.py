@@ -81,6 +81,44 @@ def test_a_refused_unauthenticated_call_keeps_only_a_redacted_summary(api, mdb):
     assert secret not in str(row) and len(row["body"]["sha256"]) == 64
 
 
+# -- every call is audited, whatever it sends -------------------------------------------------------
+@pytest.mark.parametrize("body", [b'{"note": "\\ud800"}', b"[" * 5000 + b"]" * 5000,
+                                  b'{"note": "nul \\u0000 inside"}'],
+                         ids=["lone-surrogate", "nested-5000", "nul"])
+def test_a_body_postgresql_cannot_hold_still_leaves_the_executions_audit_row(api, make, mdb,
+                                                                             body):
+    batch_id = payable_batch(make, status="approved")["batch"]["id"]
+    before = mdb.fetch_one("SELECT max(id) AS id FROM public.admin_audit_log")["id"] or 0
+    r = api.post(f"/admin/payouts/batch/{batch_id}/execute", content=body,
+                 headers={**ADMIN, "Content-Type": "application/json"})
+    assert r.status_code == 200 and r.json()["status"] == "executed", r.text
+    [row] = mdb.fetch_all("SELECT * FROM public.admin_audit_log WHERE id > %s", (before,))
+    assert (row["actor"], row["status_code"], row["result"]) == ("admin", 200, "ok")
+    assert batch_id in row["path"]
+
+
+def test_a_path_with_a_nul_is_refused_and_audited(api, mdb):
+    before = mdb.fetch_one("SELECT max(id) AS id FROM public.admin_audit_log")["id"] or 0
+    r = api.post("/admin/payouts/batch/b%00x/execute", headers=ADMIN)
+    assert r.status_code in (404, 422)
+    [row] = mdb.fetch_all("SELECT * FROM public.admin_audit_log WHERE id > %s", (before,))
+    assert row["status_code"] == r.status_code and row["result"] == "refused"
+
+
+@pytest.mark.parametrize("headers, status, actor", [
+    ({}, 401, "anonymous"), (bearer("not-a-key"), 401, "invalid-key"),
+    (bearer(APPROVER_1), 403, "approver_1"), (ADMIN, 422, "admin")])
+def test_the_key_is_checked_before_a_malformed_body(api, mdb, headers, status, actor):
+    """FastAPI parses the body before the key: a caller without the right key must not learn
+    the body's shape (422 with an example), and the audit must name who called."""
+    r = api.post("/admin/ledger/corrections", content=b"{not json",
+                 headers={**headers, "Content-Type": "application/json"})
+    assert r.status_code == status, r.text
+    assert ("example" in r.text or "such as" in r.text) is (status == 422)
+    row = last_audit(mdb)
+    assert (row["status_code"], row["actor"]) == (status, actor)
+
+
 # -- amounts, currencies, accounts: full matches of ASCII text ------------------------------------
 @pytest.mark.parametrize("field,value,words", [
     ("amount", "1\n", "amount"),
