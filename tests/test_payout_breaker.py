@@ -175,3 +175,31 @@ def test_payouts_page_shows_the_breaker_and_takes_the_override_from_two_admins(
         ("root", "request_breaker_override", "ok"),
         ("root2", "confirm_breaker_override", "ok"),
         ("root2", "execute_payout_batch", "ok")]
+
+
+def test_an_override_is_not_used_up_by_an_execution_that_was_not_done(db_url, db, factory, api):
+    """The API unreachable (the call never left) or refusing: the confirmed override stays
+    ready, so the retry does not need two admins again in the middle of an incident."""
+    recon = make_recon(db_url, api)
+    red = payable_batch(factory, status="approved")
+    bid = red["batch"]["id"]
+    open_ledger_incident(recon, factory, red["program"]["id"])
+    asked = recon.console.actions.request_breaker_override("root", bid, "supplier deadline")
+    assert recon.console.actions.confirm_breaker_override("root2", asked.data["id"]).ok
+
+    down = Recon(settings_for(db_url, SGE_ADMIN_API_URL="http://127.0.0.1:9", **KEYS))
+    unreachable = down.console.actions.execute_batch("root", bid)
+    assert not unreachable.ok and "was not used up" in unreachable.message, unreachable.message
+    db.execute("UPDATE public.payout_batches SET status = 'pending_approval' WHERE id = %s",
+               (bid,))
+    refused = recon.console.actions.execute_batch("root", bid)
+    assert refused.status_code == 409 and "was not used up" in refused.message
+    row = db.fetch_one("SELECT used_at, used_by FROM recon.breaker_overrides")
+    assert (row["used_at"], row["used_by"]) == (None, None)
+
+    db.execute("UPDATE public.payout_batches SET status = 'approved' WHERE id = %s", (bid,))
+    done = recon.console.actions.execute_batch("root", bid)
+    assert done.ok, done.message
+    assert status(db, bid) == "executed"
+    assert db.fetch_one("SELECT used_by FROM recon.breaker_overrides")["used_by"] == "root"
+    assert not recon.console.actions.execute_batch("root", bid).ok  # used once, now for real

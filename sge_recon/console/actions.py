@@ -136,8 +136,11 @@ class ActionService:
                                 message, None)
         if gate.incidents:
             request = {**request, "breaker": gate.request_note()}
-        return self._call(operator, action, batch_id, request,
-                          lambda c: c.execute_batch(batch_id))
+        outcome = self._call(operator, action, batch_id, request,
+                             lambda c: c.execute_batch(batch_id))
+        if gate.override and not outcome.ok and not outcome.maybe_done:
+            return breaker.give_back_override(self._db, gate.override, operator, outcome)
+        return outcome
 
     def request_breaker_override(self, operator: str, batch_id: str,
                                  reason: str) -> ActionOutcome:

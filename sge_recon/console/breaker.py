@@ -13,10 +13,11 @@ batch through. Requests, confirmations, refusals and the execution are all recor
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from ..db import DriverError
 from ..db import breaker as q
-from ..errors import UsageError
+from ..errors import DatabaseUnavailable, UsageError
 
 
 @dataclass(frozen=True)
@@ -126,3 +127,16 @@ def confirm_override(conn, operator: str, override_id: int) -> dict:
 
 def overrides(conn, batch_id: str | None = None) -> list[dict]:
     return q.overrides(conn, batch_id)
+
+
+def give_back_override(db, override: dict, operator: str, outcome):
+    """An execution that used an override but was not done (the API refused, or the call never
+    left): the override is unused again, so the retry does not need two admins again. An
+    execution that may have been done (no answer) keeps it used."""
+    try:
+        with db.transaction() as conn:
+            q.release_override(conn, int(override["id"]), operator)
+    except (DatabaseUnavailable, DriverError):
+        return outcome  # still used: a new override is the safe way when we cannot tell
+    return replace(outcome, message=f"{outcome.message} Override #{override['id']} was not used "
+                                    "up: it lets the next execution through.")

@@ -55,6 +55,14 @@ def use_confirmed_override(conn, batch_id: str, used_by: str) -> dict | None:
         RETURNING *""", (used_by, batch_id)).fetchone()
 
 
+def release_override(conn, override_id: int, used_by: str) -> dict | None:
+    """Give back an override whose execution was not done (refused, or never sent): it stays
+    ready for the next attempt instead of needing two admins again."""
+    return conn.execute("""
+        UPDATE recon.breaker_overrides SET used_at = NULL, used_by = NULL
+        WHERE id = %s AND used_by = %s RETURNING *""", (override_id, used_by)).fetchone()
+
+
 def overrides(conn, batch_id: str | None = None, limit: int = 100) -> list[dict]:
     return conn.execute("""
         SELECT * FROM recon.breaker_overrides
