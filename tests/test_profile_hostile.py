@@ -1,0 +1,124 @@
+"""The SGE profile's ledger checks under hostile data (audit of the checks, findings 1–3): every
+engine must see two journals that differ only in where a ':' sits as two journals, and the
+per-minute run must never forget a checkpointed unbalanced journal."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+import psycopg
+
+from sge_recon.context import Recon
+from sge_recon.db import ledger_checkpoint as checkpoint
+
+from .checkpoint_support import settle_checkpoint
+from .test_profile_checkpoint import a_program, sge
+
+LEDGER = ["ledger_balance", "transaction_balance", "journal_single_program"]
+INSERT = """
+INSERT INTO "LedgerEntry" (id, "programId", account, counterparty, amount, currency, "refType",
+                           "refId", "createdAt")
+VALUES (%s, %s, %s, 'x', %s, 'USD', %s, %s, %s)
+"""
+
+
+def now_utc() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+
+
+def add(recon: Recon, entries: list[tuple], at: datetime | None = None) -> None:
+    """(id or None for a cuid stamped ``at``, account, amount, refType, refId), one transaction."""
+    from refplatform.sge_store import cuid
+    at = at or now_utc()
+    program = a_program(recon)
+    with psycopg.connect(recon.db.url) as conn:
+        for key, account, amount, ref_type, ref_id in entries:
+            key = key or cuid(at.replace(tzinfo=timezone.utc).timestamp())
+            conn.execute(INSERT, (key, program, account, Decimal(amount), ref_type, ref_id, at))
+
+
+def failing(run, name: str) -> list[tuple]:
+    result = run.by_name()[name]
+    keys = [k for k in ("transaction_id", "program_id", "currency", "difference", "programs")
+            if result.rows and k in result.rows[0]]
+    return sorted(tuple(str(r[k]) for k in keys) for r in result.rows)
+
+
+def every_engine(recon: Recon, names: list[str]) -> dict[str, dict[str, list]]:
+    """Each check's failing rows on: the full SQL run (fused journal pass), each check alone,
+    DuckDB, Great Expectations and the per-minute incremental run."""
+    runs = {"sql": recon.checks.run(only=names, store=False),
+            "duckdb": recon.checks.run(only=names, engine="duckdb", store=False),
+            "gx": recon.checks.run(only=names, engine="gx", store=False)}
+    fast = recon.checks.run(fast_only=True, store=False)
+    out = {engine: {n: failing(run, n) for n in names} for engine, run in runs.items()}
+    out["alone"] = {n: failing(recon.checks.run(only=[n], store=False), n) for n in names}
+    out["fast"] = {n: failing(fast, n) for n in names if n in fast.by_name()}
+    assert runs["sql"].by_name()["transaction_balance"].details.get("fused") == "journal_pass"
+    return out
+
+
+def agree(found: dict[str, dict[str, list]]) -> dict[str, list]:
+    full = found["sql"]
+    for engine, checks in found.items():
+        for name, rows in checks.items():
+            assert rows == full[name], (engine, name)
+    return full
+
+
+def test_a_colon_moved_between_reftype_and_refid_is_another_journal_on_every_engine(new_database):
+    """Finding 1: ('ADJUSTMENT', 'x:1') and ('ADJUSTMENT:x', '1') were both ADJUSTMENT:x:1, so an
+    imbalance of +100 in one and -100 in the other summed to a balanced transaction."""
+    recon = sge(new_database)
+    history = now_utc() - timedelta(hours=1)  # below the watermark once settled
+    add(recon, [(None, "system:suspense", "100", "ADJUSTMENT", "h:1"),
+                (None, "system:fees", "-100", "ADJUSTMENT:h", "1")], at=history)
+    add(recon, [(None, "system:suspense", "7", "PAYOUT\\", "2"),     # '\' escaped too
+                (None, "system:fees", "-7", "PAYOUT", "\\:2")], at=history)
+    settle_checkpoint(recon.db)
+    add(recon, [(None, "system:suspense", "100", "ADJUSTMENT", "x:1"),
+                (None, "system:fees", "-100", "ADJUSTMENT:x", "1")])
+    full = agree(every_engine(recon, LEDGER))
+    assert full["transaction_balance"] == [
+        ("ADJUSTMENT:h:1", a_program(recon), "USD", "100.000000"),
+        ("ADJUSTMENT:x:1", a_program(recon), "USD", "100.000000"),
+        ("ADJUSTMENT\\:h:1", a_program(recon), "USD", "-100.000000"),
+        ("ADJUSTMENT\\:x:1", a_program(recon), "USD", "-100.000000"),
+        ("PAYOUT:\\:2", a_program(recon), "USD", "-7.000000"),
+        ("PAYOUT\\\\:2", a_program(recon), "USD", "7.000000")]
+    # an ordinary journal's id reads as before
+    assert recon.db.fetch_one("SELECT count(*) AS n FROM platform.ledger_entries WHERE "
+                              "transaction_id = ref_type || ':' || ref_id")["n"] > 1000
+
+
+def test_the_per_minute_run_never_forgets_a_checkpointed_unbalanced_journal(new_database):
+    """Finding 2: a new balanced journal ('ADJUSTMENT:x', '1') looked like the checkpointed
+    unbalanced ('ADJUSTMENT', 'x:1'): the per-minute run cleared it and, once the new journal
+    was below the watermark, the checkpoint forgot it for good."""
+    recon = sge(new_database, LEDGER_ORDER_LAG_SECONDS=1)
+    add(recon, [(None, "system:suspense", "100", "ADJUSTMENT", "x:1"),
+                (None, "system:fees", "-100", "ADJUSTMENT", "y:1")],
+        at=now_utc() - timedelta(hours=1))
+    settle_checkpoint(recon.db)
+    unbalanced = "SELECT transaction_id FROM recon.ledger_checkpoint_unbalanced ORDER BY 1"
+    assert [r["transaction_id"] for r in recon.db.fetch_all(unbalanced)] == \
+        ["ADJUSTMENT:x:1", "ADJUSTMENT:y:1"]
+    add(recon, [(None, "system:suspense", "5", "ADJUSTMENT:x", "1"),
+                (None, "system:fees", "-5", "ADJUSTMENT:x", "1"),
+                (None, "system:suspense", "5", "ADJUSTMENT:y", "1"),
+                (None, "system:fees", "-5", "ADJUSTMENT:y", "1")])
+    expected = [("ADJUSTMENT:x:1", a_program(recon), "USD", "100.000000"),
+                ("ADJUSTMENT:y:1", a_program(recon), "USD", "-100.000000")]
+    fast = recon.checks.run(fast_only=True, store=False)
+    assert failing(fast, "transaction_balance") == expected       # new journals above it
+    time.sleep(1.5)                                                # ... then below it
+    before = checkpoint.read_checkpoint(recon.db)["watermark"]
+    assert settle_checkpoint(recon.db).watermark > before
+    assert [r["transaction_id"] for r in recon.db.fetch_all(unbalanced)] == \
+        ["ADJUSTMENT:x:1", "ADJUSTMENT:y:1"]
+    fast = recon.checks.run(fast_only=True, store=False)
+    full = recon.checks.run(only=["transaction_balance"], store=False)
+    assert failing(fast, "transaction_balance") == failing(full, "transaction_balance") == expected
+
