@@ -1,6 +1,7 @@
 """The SGE profile's ledger checks under hostile data (audit of the checks, findings 1–3): every
-engine must see two journals that differ only in where a ':' sits as two journals, and the
-per-minute run must never forget a checkpointed unbalanced journal."""
+engine must see two journals that differ only in where a ':' sits as two journals, the
+per-minute run must never forget a checkpointed unbalanced journal, and an entry whose id is not
+a cuid must be new to the per-minute run, not hidden below the watermark."""
 
 from __future__ import annotations
 
@@ -122,3 +123,29 @@ def test_the_per_minute_run_never_forgets_a_checkpointed_unbalanced_journal(new_
     full = recon.checks.run(only=["transaction_balance"], store=False)
     assert failing(fast, "transaction_balance") == failing(full, "transaction_balance") == expected
 
+
+def test_an_entry_whose_id_is_not_a_cuid_is_new_to_the_per_minute_run(new_database):
+    """Finding 3: under `order: cuid` an id below the cuid range (a UUID, an upper-case id) sorted
+    below the watermark: the per-minute checks passed and only the daily ledger_tamper saw it,
+    as "inserted below the watermark". Such ids are now new in every run, never history."""
+    recon = sge(new_database, LEDGER_ORDER_LAG_SECONDS=1)
+    settle_checkpoint(recon.db)
+    ids = ["0b9c6f0e-6a55-4c1e-9d7e-2f1f6f1c9a01",   # a UUID below 'c'
+           "c0b9c6f0-6a55-4c1e-9d7e-2f1f6f1c9a02",   # a UUID that starts with 'c'
+           "CMAAAAAAA0000000000000003",              # an upper-case id
+           "adj-4"]
+    for n, key in enumerate(ids, 1):
+        add(recon, [(key, "system:suspense", str(n * 100), "ADJUSTMENT", f"manual-{n}")])
+    expected_tx = [(f"ADJUSTMENT:manual-{n}", a_program(recon), "USD", f"{n * 100}.000000")
+                   for n in range(1, 5)]
+    for _ in range(2):  # above the watermark, and after the watermark moved past their time
+        time.sleep(1.5)
+        settle_checkpoint(recon.db)
+        fast = recon.checks.run(fast_only=True, store=False)
+        full = recon.checks.run(only=["ledger_balance", "transaction_balance"], store=False)
+        for name in ("ledger_balance", "transaction_balance"):
+            assert failing(fast, name) == failing(full, name), name
+        assert failing(fast, "transaction_balance") == expected_tx
+        assert fast.by_name()["ledger_balance"].rows[0]["difference"] == Decimal("1000.000000")
+        # never history: not checkpointed, so no tamper finding either
+        assert recon.checks.run(only=["ledger_tamper"], store=False).status == "pass"

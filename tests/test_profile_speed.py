@@ -134,6 +134,9 @@ def test_the_cuid_floor_splits_ids_exactly_at_the_watermarks_millisecond(sge):
         "recon.ledger_cuid_floor(1999) AS still_one, recon.ledger_cuid_floor(2000) AS two_ms")
     assert rows == [{"zero": "", "one_ms": "c00000002", "still_one": "c00000002",
                      "two_ms": "c00000003"}]
+    # 2010-01-01: every id that starts 'c' + a hex digit (a UUID) or an upper-case letter is below
+    assert sge.db.fetch_one("SELECT recon.ledger_cuid_floor(1262304000000000) AS f")["f"] == \
+        "cg3w77k01"
     # an id stamped in ms 1 is at or below a watermark of 1000 us (ms 1) and above 999
     assert sge.db.fetch_one("SELECT 'c00000001aaaabbbbccccdddd' < recon.ledger_cuid_floor(1000) "
                             "AND 'c00000001aaaabbbbccccdddd' >= recon.ledger_cuid_floor(999) "
@@ -214,8 +217,12 @@ def test_the_new_entries_bound_is_an_index_range_and_the_history_bound_is_comput
     from sge_recon.db.relations import PlatformRelations
 
     cuid = PlatformRelations(profile="x", schema="recon_platform", ledger_order="cuid")
+    # ids below the cuid prefix of 2010 ('cg…': UUIDs, upper-case ids) are no cuids: new in
+    # every run (a second range of the primary key), never history
     assert keyed_sql("SELECT 1 FROM t WHERE id > %(low)s AND id <= %(high)s", cuid) == (
-        "SELECT 1 FROM t WHERE id >= recon.ledger_cuid_floor(%(low)s) "
-        "AND (id || '') < (SELECT recon.ledger_cuid_floor(%(high)s))")
+        "SELECT 1 FROM t WHERE (id >= recon.ledger_cuid_floor(%(low)s) "
+        "OR id < recon.ledger_cuid_floor(1262304000000000)) "
+        "AND ((id || '') >= recon.ledger_cuid_floor(1262304000000000) "
+        "AND (id || '') < (SELECT recon.ledger_cuid_floor(%(high)s)))")
     assert "(id || '') < (SELECT recon.ledger_cuid_floor((SELECT watermark FROM checkpoint)))" \
         in keyed_sql("count(*) FILTER (WHERE id <= (SELECT watermark FROM checkpoint))", cuid)

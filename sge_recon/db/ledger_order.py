@@ -11,7 +11,9 @@ serve (a profile never creates an index on a platform table):
 * order ``cuid`` — the same time, read from the id: a cuid (v1, Prisma's ``@default(cuid())``) is
   ``c`` + 8 base-36 digits of its creation time in milliseconds + 16 more characters, so "time
   above the watermark" is "id at or above the cuid prefix of the next millisecond", a range of
-  the platform's primary key (``recon.ledger_cuid_floor``, migration 0028). The proof of the
+  the platform's primary key (``recon.ledger_cuid_floor``, migration 0028). An id below the
+  cuid prefix of 2010 (:data:`NO_CUID_BELOW`: a UUID, an upper-case id) is no cuid: it counts as
+  new in every run (a second range of the key) and never as history. The proof of the
   watermark (ledger_checkpoint.py) holds unchanged: it needs only an order key that is at least
   the row's transaction's start minus the lag, and a cuid's time is stamped by the writing
   client, as a client-stamped created_at is;
@@ -47,8 +49,17 @@ _TIME_PREDICATE = r"\1 created_at \2 ('epoch'::timestamptz + (\3) * interval '1 
 # sees the range (a minute of entries) and takes the primary key. At or below: the bound is an
 # uncorrelated subquery, computed once (a function of a value read from a table is not folded
 # and would otherwise run for every row of the scan).
-_CUID_PREDICATE = {">": r"\1 id >= recon.ledger_cuid_floor(\3)",
-                   "<=": r"\1 (id || '') < (SELECT recon.ledger_cuid_floor(\3))"}
+#
+# An id below the cuid prefix of 2010-01-01 (NO_CUID_BELOW: cuids were first published in 2012)
+# is no cuid the platform wrote: a UUID ('0b9c…', 'c0b9…'), an upper-case or hand-made id
+# ('ADJ-1', 'adj-1'). Its "time" says nothing, so it is never reconciled history: it counts as
+# new in every run (a second range of the primary key, usually empty) and is never checkpointed;
+# otherwise it would sort below the watermark and only the daily ledger_tamper would see it. Ids
+# above every cuid ('d…', a UUID 'e…') are above any watermark and new already.
+NO_CUID_BELOW = "recon.ledger_cuid_floor(1262304000000000)"  # 2010-01-01T00:00:00Z, 'cg…'
+_CUID_PREDICATE = {">": rf"\1 (id >= recon.ledger_cuid_floor(\3) OR id < {NO_CUID_BELOW})",
+                   "<=": rf"\1 ((id || '') >= {NO_CUID_BELOW} "
+                         r"AND (id || '') < (SELECT recon.ledger_cuid_floor(\3)))"}
 
 # The two journal phrases of the checkpoint's SQL, rewritten under a profile's journal_key.
 TOUCHED_JOURNALS = "SELECT DISTINCT transaction_id FROM platform.ledger_entries"
