@@ -103,3 +103,61 @@ def test_rebase_from_the_command_line(reconciled, cli_env):
     done = rebase("--rebase-checkpoint", "INC-2 reviewed")
     assert done.returncode == 0, done.stderr
     assert "watermark 12" in done.stdout
+
+
+# -- the row hash is one to one with the row (audit finding 4) ---------------------------------
+def _only_tamper(recon) -> list[tuple]:
+    result = recon.checks.run(only=["ledger_tamper"], store=False).by_name()["ledger_tamper"]
+    return [(r["program_id"], r["problem"]) for r in result.rows]
+
+
+@pytest.mark.parametrize("change", [
+    # text moved across a column boundary: concat_ws('|', …) read both rows as one text
+    "UPDATE public.ledger_entries SET intent_id = 'int_1|affiliate:alice', account = 'bonus' "
+    "WHERE account = 'affiliate:alice|bonus'",
+    # a NULL intent_id written as '-' (coalesce(intent_id, '-') read them alike)
+    "UPDATE public.ledger_entries SET intent_id = '-' WHERE intent_id IS NULL",
+    # two entries swap their accounts: a sum of record hashes depends on each column's values,
+    # not on which row holds them, unless each row's hash is mixed
+    "UPDATE public.ledger_entries SET account = CASE account WHEN 'treasury' THEN "
+    "'affiliate:alice|bonus' ELSE 'treasury' END WHERE program_id = 'prog_c'",
+])
+def test_a_change_that_keeps_the_rows_text_is_still_caught(recon, factory, db, change):
+    c = factory.program(id="prog_c")["id"]
+    factory.journal(c, [("affiliate:alice|bonus", "credit", "100"), ("treasury", "debit", "100")],
+                    intent_id="int_1")
+    factory.journal(c, [("user:1", "debit", "5"), ("user:2", "credit", "5")])  # no intent
+    settle_checkpoint(recon.db)
+    assert _only_tamper(recon) == []
+    db.execute(change)
+    assert _only_tamper(recon) == [("prog_c", "rows_changed")]
+
+
+def test_upgrading_from_the_old_row_hash_rebuilds_the_checkpoint_without_an_alarm(reconciled, db):
+    """A checkpoint summed by the release before migration 0031 (concat_ws, recorded as
+    'contract') would differ from every program's rows under the new hash: db init, which applies
+    the migration, rebuilds it instead, and the next full run passes."""
+    old_body = """RETURNS bigint LANGUAGE sql STABLE PARALLEL SAFE AS $$
+        SELECT hashtextextended(concat_ws('|', id, program_id, transaction_id,
+            coalesce(intent_id, '-'), account, type, amount, currency,
+            extract(epoch FROM created_at)), 0) $$"""
+    for id_type in ("bigint", "text"):  # the release before: its function, its checkpoint
+        db.execute(f"CREATE OR REPLACE FUNCTION recon.ledger_row_hash(id {id_type}, "
+                   "program_id text, transaction_id text, intent_id text, account text, "
+                   f"type text, amount numeric, currency text, created_at timestamptz) {old_body}")
+    db.execute("DELETE FROM recon.schema_version WHERE version >= 31")
+    db.execute("""UPDATE recon.ledger_checkpoint_totals t SET fingerprint = s.f
+        FROM (SELECT program_id, currency, sum(recon.ledger_row_hash(id, program_id,
+                     transaction_id, intent_id, account, type, amount, currency, created_at)) f
+              FROM public.ledger_entries WHERE id <= 12 GROUP BY 1, 2) s
+        WHERE s.program_id = t.program_id AND s.currency = t.currency""")
+    db.execute("UPDATE recon.ledger_checkpoint SET fingerprinted_by = 'contract'")
+    assert _only_tamper(reconciled) == []   # consistent under the old release
+    reconciled.init_db()                      # the upgrade
+    cp = checkpoint.read_checkpoint(reconciled.db)
+    assert (cp["watermark"], cp["fingerprinted_by"]) == (0, "contract:record")
+    assert _only_tamper(reconciled) == []
+    settle_checkpoint(reconciled.db)
+    assert _only_tamper(reconciled) == []
+    db.execute("UPDATE public.ledger_entries SET account = 'user:1|x' WHERE id = 2")
+    assert _only_tamper(reconciled) == [("prog_a", "rows_changed")]

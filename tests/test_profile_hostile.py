@@ -149,3 +149,32 @@ def test_an_entry_whose_id_is_not_a_cuid_is_new_to_the_per_minute_run(new_databa
         assert fast.by_name()["ledger_balance"].rows[0]["difference"] == Decimal("1000.000000")
         # never history: not checkpointed, so no tamper finding either
         assert recon.checks.run(only=["ledger_tamper"], store=False).status == "pass"
+
+
+def test_two_entries_swapping_an_account_is_tampering_on_sge(new_database):
+    """The fingerprint sums one hash per row. A plain record hash is linear in its columns'
+    hashes, so the sum saw only which values a column holds, not which entry holds them: two
+    reconciled entries that swap accounts (money moved between accounts) passed ledger_tamper.
+    The profile's fingerprint is now mixed per row, under a new identity (so that a checkpoint
+    summed by the older definition is rebuilt, not compared)."""
+    import hashlib
+
+    from sge_recon.profiles import load_profile
+
+    recon = sge(new_database)
+    columns = load_profile("sge").tables["ledger_entries"].fingerprint
+    old = "source:" + hashlib.sha256("\x1f".join(columns).encode()).hexdigest()[:16]
+    assert recon.db.relations.row_fingerprint.startswith("source:")
+    assert recon.db.relations.row_fingerprint != old
+    settle_checkpoint(recon.db)
+    assert recon.checks.run(only=["ledger_tamper"], store=False).status == "pass"
+    a, b = recon.db.fetch_all(
+        """SELECT id, account FROM "LedgerEntry" WHERE "programId" = %s AND amount > 0
+           AND account LIKE 'affiliate:%%' ORDER BY id LIMIT 2""", (a_program(recon),))
+    assert a["account"] != b["account"]
+    with psycopg.connect(recon.db.url, autocommit=True) as conn:
+        conn.execute('UPDATE "LedgerEntry" SET account = %s WHERE id = %s', (b["account"], a["id"]))
+        conn.execute('UPDATE "LedgerEntry" SET account = %s WHERE id = %s', (a["account"], b["id"]))
+    result = recon.checks.run(only=["ledger_tamper"], store=False).by_name()["ledger_tamper"]
+    assert [(r["program_id"], r["problem"]) for r in result.rows] == \
+        [(a_program(recon), "rows_changed")]

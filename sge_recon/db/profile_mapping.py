@@ -69,7 +69,9 @@ class TableMapping:
         program would read as tampered."""
         if not self.fingerprint:
             return CONTRACT_FINGERPRINT
-        digest = hashlib.sha256("\x1f".join(self.fingerprint).encode()).hexdigest()[:16]
+        # the hash's definition (db/profile_views.py: the mixed record hash) and the columns
+        definition = ("record-mixed",) + self.fingerprint
+        digest = hashlib.sha256("\x1f".join(definition).encode()).hexdigest()[:16]
         return f"source:{digest}"
 
 

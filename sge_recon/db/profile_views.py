@@ -142,7 +142,10 @@ def _view_sql(conn: DictConnection, profile: "Profile", mapping: "TableMapping")
 def _fingerprint(conn: DictConnection, profile: "Profile", mapping: "TableMapping") -> str:
     """The per-row hash of the profile's ``fingerprint:`` (ledger_tamper compares its sums with
     the checkpoint's). A record hash: NULLs and column boundaries are part of it, and each
-    column is hashed by its type's own hash function (which must exist: checked here)."""
+    column is hashed by its type's own hash function (which must exist: checked here). Mixed
+    once more (hashint8extended): a record hash is linear in its columns' hashes, so its SUM
+    over rows would not see two entries swap a column's values (migration 0031; the identity,
+    TableMapping.fingerprint_identity, names this definition)."""
     where = "tables.ledger_entries.fingerprint"
     if ROW_HASH_COLUMN in {c.name for c in mapping.columns}:
         raise ProfileError(f"{profile.where(mapping.fingerprint_line)}: {where}: the column name "
@@ -156,7 +159,8 @@ def _fingerprint(conn: DictConnection, profile: "Profile", mapping: "TableMappin
     nulls = ", ".join(f"NULL::{t}" for t in types)
     _try(conn, f"SELECT hash_record_extended(ROW({nulls}), 0)", profile,
          mapping.fingerprint_line, f"{where} ({', '.join(types)})")
-    return f"hash_record_extended(ROW({', '.join(f'({e})' for e in mapping.fingerprint)}), 0)"
+    return (f"hashint8extended(hash_record_extended(ROW("
+            f"{', '.join(f'({e})' for e in mapping.fingerprint)}), 0), 0)")
 
 
 def _check_column(conn: DictConnection, profile: "Profile", mapping: "TableMapping",

@@ -29,7 +29,10 @@ _REFERENCE = re.compile(r'(?<![\w."$])platform\.([A-Za-z_][A-Za-z0-9_]*)\b')
 # What ledger_tamper's per-row fingerprint hashes: the contract columns (recon.ledger_row_hash), or
 # under a profile's `fingerprint:` the platform's own columns, hashed in the view's ROW_HASH_COLUMN
 # (db/profile_views.py; the checkpoint's SQL is rewritten onto it by db/ledger_order.py).
-CONTRACT_FINGERPRINT = "contract"
+# The contract definition's identity, recorded with the checkpoint (fingerprinted_by): it names
+# the body of recon.ledger_row_hash ("contract" before migration 0031's record hash), so that a
+# checkpoint summed under an older body is rebuilt, not compared.
+CONTRACT_FINGERPRINT = "contract:record"
 ROW_HASH_COLUMN = "row_hash__source"
 
 # DESIGN §4: the contract's relations, in dependency order (a view may join earlier ones).
