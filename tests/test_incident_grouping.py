@@ -164,3 +164,80 @@ def test_money_weighted_order_never_adds_currencies():
                                                                status="resolved"),
             inc(5, "P0", {"USD": "150.00"})]
     assert [r["id"] for r in ConsoleService.by_money_at_stake(rows)] == [5, 3, 2, 1, 4]
+
+
+def _silence_quiet(recon, clock, hours=24):
+    from datetime import timedelta
+
+    done = recon.console.actions.add_silence(
+        "ada", kind="ledger_imbalance", program_id="prog_quiet", reason="maintenance of prog_quiet",
+        owner="ops", starts_at=clock.now(), ends_at=clock.now() + timedelta(hours=hours))
+    assert done.ok, done.message
+
+
+def _imbalance(factory, pid, gap):
+    factory.program(id=pid)
+    factory.journal(pid, [("treasury", "debit", "10000.00"),
+                          ("user:u1", "credit", str(Decimal("10000.00") - Decimal(gap)))])
+
+
+def test_a_program_silence_never_mutes_a_grouped_incident_of_other_programs(
+        db_url, db, factory, receiver):  # noqa: F811
+    recon = alerting_recon(db_url, receiver)
+    clock = start_clock()
+    _silence_quiet(recon, clock)
+    _imbalance(factory, "prog_quiet", "0.25")
+    _imbalance(factory, "prog_loud", "5000.00")  # same minute: one grouped P0 incident
+
+    monitor_only(recon, clock).tick()
+    [incident] = recon.incidents.incidents()
+    assert incident["details"]["programs"] == ["prog_loud", "prog_quiet"]
+    assert "silenced" not in incident["details"]
+    slack, discord = receiver.delivered(SLACK), receiver.delivered(DISCORD)
+    assert len(slack) == len(discord) == 1 and "prog_loud" in json.dumps(slack[0])
+
+
+def test_an_unsilenced_program_joining_a_silenced_incident_pages_at_once(
+        db_url, db, factory, receiver):  # noqa: F811
+    recon = alerting_recon(db_url, receiver)
+    clock = start_clock()
+    sched = monitor_only(recon, clock)
+    _silence_quiet(recon, clock)
+    _imbalance(factory, "prog_quiet", "0.25")
+    sched.tick()
+    [incident] = recon.incidents.incidents()
+    assert incident["details"]["silenced"]["paged"] is False
+    assert receiver.delivered(SLACK) == []  # only the silenced program: muted
+
+    clock.advance(minutes=60)
+    _imbalance(factory, "prog_loud", "5000.00")
+    sched.tick()
+    [same] = recon.incidents.incidents()
+    assert same["id"] == incident["id"] and "silenced" not in same["details"]
+    [slack] = receiver.delivered(SLACK)
+    assert slack["text"].startswith(f"[unnamed] P0 incident #{incident['id']}")
+    assert "prog_loud" in json.dumps(slack) and len(receiver.delivered(DISCORD)) == 1
+
+    clock.advance(minutes=1)  # paged once; no message per minute after it
+    sched.tick()
+    assert len(receiver.delivered(SLACK)) == 1
+
+
+def test_silences_that_cover_every_program_of_the_incident_mute_it():
+    from datetime import datetime, timedelta, timezone
+
+    from sge_recon.alerts.silences import matching
+
+    now = datetime(2026, 3, 2, 12, tzinfo=timezone.utc)
+
+    def s(i, program, kind="ledger_imbalance"):
+        return {"id": i, "kind": kind, "program_id": program, "weekly_day": None,
+                "ends_at": now + timedelta(hours=i)}
+    grouped = {"programs": ["a", "b"]}
+    assert matching([s(1, "a")], "ledger_imbalance", grouped, now) is None
+    assert matching([s(2, "a"), s(1, "b")], "ledger_imbalance", grouped, now)["id"] == 1
+    assert matching([s(1, None)], "ledger_imbalance", grouped, now)["id"] == 1
+    assert matching([s(1, "a", kind="queue_depth")], "ledger_imbalance",
+                    {"programs": ["a"]}, now) is None
+    assert matching([s(1, "a")], "ledger_imbalance", {"program_id": "a"}, now)["id"] == 1
+    assert matching([s(1, "a")], "worker_down", {}, now) is None  # no program: not this one

@@ -31,16 +31,27 @@ def in_window(silence: dict, now: datetime) -> bool:
 
 
 def matching(silences: list[dict], kind: str, details: dict, now: datetime) -> dict | None:
+    """The silence that mutes an incident now, or None. A silence covers only what it names: one
+    for a program mutes an incident only when EVERY program in it is silenced (a grouped
+    incident lists all its programs), so a program that is not silenced always pages, even
+    when it joins an incident that was opened muted. An incident without programs is muted
+    only by a silence for every program. When several silences together cover the programs,
+    the one that ends first is returned (the mute ends with it)."""
     programs = set(details.get("programs") or []) | (
         {str(details["program_id"])} if details.get("program_id") else set())
-    for s in silences:
-        if s["kind"] not in (None, kind):
-            continue
-        if s["program_id"] is not None and s["program_id"] not in programs:
-            continue
-        if in_window(s, now):
+    live = [s for s in silences if s["kind"] in (None, kind) and in_window(s, now)]
+    for s in live:
+        if s["program_id"] is None:
             return s
-    return None
+    if not programs:
+        return None
+    covering: dict[str, dict] = {}
+    for s in live:
+        if s["program_id"] in programs:
+            covering.setdefault(s["program_id"], s)
+    if set(covering) != programs:
+        return None
+    return min(covering.values(), key=lambda s: (s["ends_at"], s["id"]))
 
 
 def describe(silence: dict) -> str:
