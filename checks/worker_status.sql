@@ -1,13 +1,20 @@
--- One row per worker seen in the last 24 h (older ones are retired, not down).
+-- One row per worker seen in the last 24 h (older ones are retired, not down). When no worker
+-- was seen in the last 24 h, the most recently seen one is still returned (retired = true), so
+-- a platform whose workers all died more than a day ago stays down, measured from its last
+-- heartbeat, instead of looking like a platform without workers (the outage must not "resolve"
+-- after 24 h). No heartbeat at all: no rows (value_if_empty: down).
 -- A worker is down without a heartbeat for :worker_down_seconds. Overall (overall_code, the
 -- check's value): 2 down = no worker live; 1 degraded = some workers down while others live, or
 -- the p50 job time of the last 15 min is above twice the p50 of the 7 days before; 0 healthy.
-WITH seen AS (
+WITH latest AS (
+    SELECT max(last_seen_at) AS at FROM platform.worker_heartbeats
+), seen AS (
     SELECT worker_id,
            last_seen_at,
-           last_seen_at >= now() - interval '1 second' * :worker_down_seconds AS live
-    FROM platform.worker_heartbeats
-    WHERE last_seen_at >= now() - interval '24 hours'
+           last_seen_at >= now() - interval '1 second' * :worker_down_seconds AS live,
+           last_seen_at < now() - interval '24 hours' AS retired
+    FROM platform.worker_heartbeats, latest
+    WHERE last_seen_at >= least(now() - interval '24 hours', latest.at)
 ), recent AS (
     SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM finished_at - started_at)) AS p50
     FROM platform.jobs
@@ -34,6 +41,7 @@ SELECT seen.worker_id,
        CASE WHEN NOT seen.live THEN 'down'
             WHEN overall.slow THEN 'degraded'
             ELSE 'healthy' END AS status,
-       overall.code AS overall_code
+       overall.code AS overall_code,
+       seen.retired
 FROM seen, overall
 ORDER BY seen.live, seen.worker_id

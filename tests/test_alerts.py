@@ -415,3 +415,43 @@ def test_rate_limited_channel_waits_as_asked_and_gives_up_after_a_day(db_url, fa
     assert reminder["event"] == "reminder" and reminder["status"] == "pending"  # still wanted
     discord = [d for d in recon.incidents.deliveries(incident) if d["channel"] == "discord"]
     assert [(d["event"], d["status"]) for d in discord] == [("open", "sent"), ("reminder", "sent")]
+
+
+def test_worker_down_stays_open_after_the_last_heartbeat_is_a_day_old(db_url, factory, db,
+                                                                      receiver):
+    """The outage lasts until a worker is live: a heartbeat older than 24 h (the retirement
+    window) still dates it; it never "resolves" while every worker is dead."""
+    recon = alerting_recon(db_url, receiver)
+    clock = start_clock()
+    sched = monitor_only(recon, clock)
+    factory.heartbeat("w1", last_seen_at=clock.now() - timedelta(minutes=10))
+    sched.tick()
+    [incident] = recon.incidents.incidents()
+    assert incident["kind"] == "worker_down" and len(receiver.delivered(SLACK)) == 1
+
+    db.execute("UPDATE public.worker_heartbeats SET last_seen_at = now() - interval '24 h 5 min'")
+    clock.advance(hours=23, minutes=55)
+    sched.tick()
+    [still] = recon.incidents.incidents()
+    assert still["status"] == "open" and int(still["details"]["down_seconds"]) > 24 * 3600
+    assert not any(p["text"].startswith("Resolved:") for p in receiver.delivered(SLACK))
+
+    db.execute("UPDATE public.worker_heartbeats SET last_seen_at = now()")  # a worker is back
+    clock.advance(minutes=1)
+    sched.tick()
+    assert recon.incidents.incidents()[0]["status"] == "resolved"
+
+
+@pytest.mark.parametrize("workers", [["w1"], ["w1", "w2"]])
+def test_workers_whose_last_heartbeat_is_very_old_open_the_incident(db_url, factory, db,
+                                                                    receiver, workers):
+    recon = alerting_recon(db_url, receiver)
+    clock = start_clock()
+    for n, worker in enumerate(workers):
+        factory.heartbeat(worker, last_seen_at=clock.now() - timedelta(hours=30 + n))
+    monitor_only(recon, clock).tick()
+    [incident] = recon.incidents.incidents()
+    assert (incident["kind"], incident["priority"]) == ("worker_down", "P1")
+    assert int(incident["details"]["down_seconds"]) >= 30 * 3600
+    assert incident["details"]["workers_seen_24h"] == 0
+    assert len(receiver.delivered(SLACK)) == 1

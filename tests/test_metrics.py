@@ -328,3 +328,19 @@ def test_a_table_lock_never_hangs_a_scrape(db_url):
     assert elapsed < 15, elapsed  # the 5 s lock timeout, not the 20 s statement timeout
     assert families["sge_recon_up"].samples[0].value == 0
     assert "sge_queue_depth_total" in families  # the last values are still served
+
+
+def test_worker_down_seconds_keeps_counting_past_a_day(recon, factory):
+    """WorkersDown (sge_worker_down_seconds > 300) keeps firing while the last heartbeat is
+    older than the 24 h retirement window: the workers are still down."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    factory.heartbeat("w1", last_seen_at=now - timedelta(hours=30))
+    collector = ReconCollector(recon.settings, recon.databases, ttl=60, clock=ManualClock(now))
+    srv = MetricsServer(collector, port=0).start()
+    try:
+        m = scrape(srv.url)
+    finally:
+        srv.stop()
+    assert m["sge_worker_status"][(("status", "down"),)] == 1.0
+    assert m["sge_worker_down_seconds"][()] >= 30 * 3600
+    assert m["sge_workers"] == {(("state", "live"),): 0.0, (("state", "seen_24h"),): 0.0}

@@ -120,8 +120,9 @@ class Facts:
 
     @property
     def worker_down_seconds(self) -> Decimal | None:
-        """How long the workers have been down, from the last heartbeat; None when up (or when
-        no worker has ever reported: there is nothing to measure from)."""
+        """How long the workers have been down, from the last heartbeat (also one older than
+        24 h: checks/worker_status.sql still returns the last worker seen); None when up, or
+        when no worker has ever reported (there is nothing to measure from)."""
         if self.worker_status != "down" or self.last_heartbeat_at is None:
             return None
         return Decimal(str((self.now - self.last_heartbeat_at).total_seconds()))
@@ -241,7 +242,9 @@ def _ledger(facts: Facts, r: "CheckResult") -> None:
 
 def _workers(facts: Facts, r: "CheckResult") -> None:
     facts.worker_status = WORKER_CODES.get(int(r.value if r.value is not None else 2), "down")
-    facts.workers_recent = len(r.rows)
+    # a retired row is the last worker ever seen, returned only when none was seen in 24 h
+    # (checks/worker_status.sql): it dates the outage but is not a recent worker
+    facts.workers_recent = sum(1 for row in r.rows if not row.get("retired"))
     facts.workers_live = sum(1 for row in r.rows if row.get("status") != "down")
     seen = [row["last_seen_at"] for row in r.rows if row.get("last_seen_at") is not None]
     facts.last_heartbeat_at = max(seen) if seen else None
