@@ -483,6 +483,11 @@ def _check_redis_url(url: str) -> None:
 
 
 def _check_http_url(name: str, url: str) -> None:
+    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
+        # never echoed: a webhook URL's path is its secret (and http.client would refuse it
+        # at send time with an error that quotes the path)
+        raise ConfigError(name, "must not contain spaces, tabs, line breaks or other control "
+                                "characters (a stray one from copying it?); paste the URL again")
     parsed = urlparse(url)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
         raise ConfigError(name, f"must be an http(s) URL such as http://127.0.0.1:8000, got "

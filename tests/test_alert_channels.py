@@ -105,11 +105,11 @@ def test_pagerduty_triggers_once_and_resolves_with_the_incident_id(db_url, db, f
                        "dedup_key": str(incident["id"])}
 
 
-def test_pagerduty_rejecting_an_event_is_retried_and_never_logs_the_key(db_url, db, factory,
-                                                                        receiver,
-                                                                        caplog):
+def test_pagerduty_failing_an_event_is_retried_and_never_logs_the_key(db_url, db, factory,
+                                                                       receiver, caplog):
+    # a 5xx is retried; a 400 (an invalid event) is permanent: test_alert_delivery.py
     receiver.fail_next[PD_PATH] = 1
-    receiver.fail_status = 400
+    receiver.fail_status = 503
     recon = Recon(settings_for(db_url, PAGERDUTY_ROUTING_KEY=ROUTING_KEY,
                                PAGERDUTY_EVENTS_URL=receiver.base + PD_PATH))
     clock = start_clock()
@@ -119,7 +119,7 @@ def test_pagerduty_rejecting_an_event_is_retried_and_never_logs_the_key(db_url, 
     clock.advance(minutes=2)
     sched.tick()
     statuses = [r["status"] for r in events(receiver, PD_PATH)]
-    assert statuses == [400, 202]
+    assert statuses == [503, 202]
     assert ROUTING_KEY not in caplog.text
     errors = db.fetch_all("SELECT last_error FROM recon.alert_deliveries")
     assert all(ROUTING_KEY not in (r["last_error"] or "") for r in errors)

@@ -5,31 +5,28 @@ in ``recon.alert_deliveries`` (Slack: ``{"text", "blocks"}``; Discord: ``{"conte
 PagerDuty: an Events API v2 event; the generic webhook: signed JSON — see ``hooks``). A channel
 may skip a message (``render`` returns None: PagerDuty pages incidents only). Secrets are added
 only at send time by ``outgoing`` (the PagerDuty routing key, the webhook signature), so they are
-never stored. ``post`` sends one request and raises :class:`DeliveryFailed` with a message that
-never contains the URL or a secret.
+never stored. ``post`` (sge_recon/alerts/transport.py) sends one request within an overall
+deadline and raises :class:`DeliveryFailed` with a message that never contains the URL or a
+secret.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable
 
-from ..config import Settings, mask
-# Message is re-exported: callers build ``channels.Message``.
+from ..config import Settings
+# Message, DeliveryFailed and post are re-exported: callers use ``channels.<name>``.
 from .message import Message, cut
+from .transport import DeliveryFailed, post
+
+__all__ = ["CHANNELS", "Channel", "DeliveryFailed", "Message", "configured_channels",
+           "discord_payload", "outgoing", "post", "render", "slack_payload"]
 
 PRIORITY_EMOJI = {"P0": ":red_circle:", "P1": ":large_orange_circle:",
                   "P2": ":large_yellow_circle:", "P3": ":large_blue_circle:"}
 
-
-
-class DeliveryFailed(Exception):
-    """One attempt failed. ``retry_after`` (seconds) when the service asked us to wait."""
-
-    def __init__(self, message: str, retry_after: float | None = None):
-        super().__init__(message)
-        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -53,18 +50,29 @@ def render(channel: str, message: Message) -> dict | None:
     return CHANNELS[channel].render(message)
 
 
-def outgoing(channel: str, settings: Settings, payload: dict) -> tuple[str, bytes, dict, list]:
-    """(url, body, headers, secrets to scrub from errors) of one delivery, built at send time."""
+def outgoing(channel: str, settings: Settings, payload: dict,
+             delivery_id: int | None = None) -> tuple[str, bytes, dict, list]:
+    """(url, body, headers, secrets to scrub from errors) of one delivery, built at send time.
+
+    ``delivery_id`` (recon.alert_deliveries.id) is the same on every attempt of one message:
+    it travels as the ``X-SGE-Delivery`` header on every channel and, for the signed webhook,
+    as ``delivery_id`` in the (signed) body, so a receiver can drop a repeat (delivery is
+    at-least-once: an answer lost to a timeout or a crash means the message is sent again)."""
     from ..errors import ConfigError
+    from .hooks import DELIVERY_HEADER
 
     c = CHANNELS[channel]
     url = c.url(settings)
     if not url or not getattr(settings, c.setting):
         raise DeliveryFailed(f"{c.setting} is not set any more")
+    if delivery_id is not None and channel == "webhook":
+        payload = {**payload, "delivery_id": delivery_id}
     try:
         body, headers = c.seal(settings, payload) if c.seal else (json.dumps(payload).encode(), {})
     except ConfigError as exc:
         raise DeliveryFailed(str(exc)) from None
+    if delivery_id is not None:
+        headers = {**headers, DELIVERY_HEADER: str(delivery_id)}
     secrets = [getattr(settings, n) for n in SECRET_SETTINGS.get(channel, ()) if getattr(settings, n)]
     return url, body, headers, [url, *secrets]
 
@@ -124,49 +132,6 @@ def discord_payload(message: Message) -> dict:
     embed["footer"] = {"text": "sge-recon"}
     # the headline already says the priority (or "Resolved:"): no prefix repeating it
     return {"content": cut(message.headline, 2000), "embeds": [embed]}
-
-
-def post(url: str, payload: dict | bytes, timeout: float = 5.0,
-         headers: dict[str, str] | None = None, secrets: Sequence[str] = ()) -> None:
-    """POST one payload; raise DeliveryFailed (URL-free message) unless the service took it.
-
-    Plain urllib on purpose: HTTP client libraries log request URLs (httpx does at INFO), and a
-    webhook URL is a secret that must never reach a log.
-    """
-    import urllib.error
-    import urllib.request
-
-    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-    request = urllib.request.Request(url, data=body, method="POST",
-                                     headers={"Content-Type": "application/json",
-                                              "User-Agent": "sge-recon-alerts",
-                                              **(headers or {})})
-    secrets = [url, *secrets]
-    try:
-        # S310: the URL is a validated http(s) setting, never user input from a request
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
-            response.read(1024)
-            return
-    except urllib.error.HTTPError as exc:
-        retry_after = None
-        if exc.code == 429:
-            try:
-                retry_after = float(exc.headers.get("Retry-After", "")) or None
-            except ValueError:
-                retry_after = None
-        answer = _scrub(exc.read(200).decode("utf-8", "replace").strip(), secrets)
-        raise DeliveryFailed(f"HTTP {exc.code}" + (f": {answer}" if answer else ""),
-                             retry_after=retry_after) from None
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise DeliveryFailed(_scrub(f"{type(exc).__name__}: {reason}", secrets)) from None
-
-
-def _scrub(text: str, secrets: list[str]) -> str:
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, mask(secret))
-    return text
 
 
 def _registry() -> dict[str, Channel]:

@@ -8,7 +8,9 @@ The routing key is added at send time (``pagerduty_seal``), so it is never store
 Webhook: every message as one JSON object, signed with HMAC-SHA256 over
 ``<X-SGE-Timestamp>.<body>`` using ``ALERT_WEBHOOK_SECRET``; the signature travels as
 ``X-SGE-Signature: sha256=<hex>``. A receiver recomputes it over the raw body and rejects old
-timestamps (replays).
+timestamps (replays). Delivery is at-least-once: a message whose answer was lost (a timeout, a
+crash before it was marked sent) is sent again, with the same ``delivery_id`` in the body and
+``X-SGE-Delivery`` header; a receiver drops one it has already seen.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from .message import Message, cut
 PAGERDUTY_SEVERITY = {"P0": "critical", "P1": "error", "P2": "warning", "P3": "info"}
 SIGNATURE_HEADER = "X-SGE-Signature"
 TIMESTAMP_HEADER = "X-SGE-Timestamp"
+# recon.alert_deliveries.id: the same on every attempt of one message (receivers deduplicate on it)
+DELIVERY_HEADER = "X-SGE-Delivery"
 
 
 def pagerduty_event(message: Message) -> dict | None:

@@ -10,8 +10,10 @@ transaction under an advisory lock (two schedulers never open the same incident 
 * an incident whose finding is gone is resolved, with one *resolve* message (its duration).
 
 Messages are rows in ``recon.alert_deliveries`` written in the same transaction as the incident
-change; ``deliver_pending(now)`` posts them. A channel that is down (refused, 5xx, 429) gets the
-alert again later with back-off, and never blocks the other channel or the scheduler.
+change; ``deliver_pending(now)`` posts them (sge_recon/alerts/delivery.py). A channel that is
+down (refused, 5xx, 429, a bad answer, past the deadline) gets the alert again later with
+back-off, and never blocks the other channels or the scheduler; a permanent 4xx gives that
+message up at once.
 """
 
 from __future__ import annotations
@@ -27,7 +29,9 @@ from ..db import incidents as incident_rows
 from ..db import silences as silence_rows
 from ..metrics.facts import Facts, gather_facts
 from . import channels as ch
+from . import delivery
 from . import silences as silencing
+from .delivery import DeliveryReport
 from .rules import RULES, Finding, apply_catalogue, cause_of, evaluate_rules, id_list, money_text
 
 if TYPE_CHECKING:
@@ -37,11 +41,6 @@ if TYPE_CHECKING:
     from ..db.databases import Databases
 
 log = logging.getLogger(__name__)
-
-FIRST_RETRY_SECONDS = 60
-MAX_RETRY_SECONDS = 3600
-GIVE_UP_AFTER = timedelta(hours=24)  # an alert older than this is not worth sending any more
-POST_TIMEOUT_SECONDS = 5.0
 
 
 @dataclass
@@ -57,16 +56,6 @@ class Evaluation:
                 "reminded": [i["id"] for i in self.reminded],
                 "resolved": [i["id"] for i in self.resolved],
                 "open": len(self.opened) + len(self.reminded) + len(self.ongoing)}
-
-
-@dataclass
-class DeliveryReport:
-    sent: int = 0
-    failed: int = 0      # attempts that failed and will be retried
-    given_up: int = 0
-
-    def summary(self) -> dict:
-        return {"sent": self.sent, "failed_attempts": self.failed, "given_up": self.given_up}
 
 
 class AlertService:
@@ -255,44 +244,9 @@ class AlertService:
 
     # -- delivery -----------------------------------------------------------------------------
     def deliver_pending(self, now: datetime, limit: int = 50) -> DeliveryReport:
-        """Post due alerts, oldest first per channel; a channel that fails is left for later."""
-        report = DeliveryReport()
-        tried: list[int] = []
-        down: list[str] = []
-        while len(tried) < limit:
-            with self.db.transaction() as conn:
-                row = alert_outbox.claim_due_alert(conn, now, tried, down)
-                if row is None:
-                    break
-                tried.append(row["id"])
-                try:
-                    url, body, headers, secrets = ch.outgoing(row["channel"], self.settings,
-                                                              row["payload"])
-                    ch.post(url, body, timeout=POST_TIMEOUT_SECONDS, headers=headers,
-                            secrets=secrets)
-                except ch.DeliveryFailed as exc:
-                    down.append(row["channel"])
-                    retry_at = self._retry_at(row, now, exc.retry_after)
-                    alert_outbox.mark_alert_attempt_failed(conn, row["id"], str(exc)[:500], retry_at)
-                    if retry_at is None:
-                        report.given_up += 1
-                    else:
-                        report.failed += 1
-                    log.warning("alert %s to %s failed (attempt %d): %s", row["id"],
-                                row["channel"], row["attempts"] + 1, exc)
-                else:
-                    alert_outbox.mark_alert_sent(conn, row["id"], now)
-                    report.sent += 1
-        return report
-
-    @staticmethod
-    def _retry_at(row: dict, now: datetime, retry_after: float | None) -> datetime | None:
-        if now - row["created_at"] >= GIVE_UP_AFTER:
-            return None
-        delay = min(FIRST_RETRY_SECONDS * 2 ** row["attempts"], MAX_RETRY_SECONDS)
-        if retry_after:
-            delay = max(delay, min(retry_after, MAX_RETRY_SECONDS))
-        return now + timedelta(seconds=delay)
+        """Post due alerts (sge_recon/alerts/delivery.py): a channel that fails is left for
+        later and never stops the others."""
+        return delivery.deliver_pending(self.db, self.settings, now, limit)
 
 
 # -- messages -----------------------------------------------------------------------------------

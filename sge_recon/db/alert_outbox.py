@@ -28,31 +28,42 @@ def enqueue_alert(conn, *, incident_id: int | None, channel: str, event: str,
 
 def claim_due_alert(conn, now: datetime, exclude_ids: list[int],
                     exclude_channels: list[str]) -> dict | None:
-    """The oldest pending alert of a channel, if it is due, locked so that a second scheduler
-    skips it. Alerts of one channel go out in order: an incident's resolution never overtakes its
-    opening message that is waiting for a retry."""
+    """The oldest due pending alert, locked so that a second scheduler skips it.
+
+    Order: an incident's messages of one channel go out in order (its resolution never overtakes
+    its opening message that is waiting for a retry), but a message waiting out a back-off never
+    holds back other incidents' messages or notices: one poisoned message cannot block a channel.
+    Only a channel that asked us to wait (429 Retry-After: ``holds_channel``) holds all of its
+    messages, until then."""
     return conn.execute(
         "SELECT * FROM recon.alert_deliveries d WHERE status = 'pending' "
-        "AND coalesce(next_attempt_at, created_at) <= %s AND NOT (id = ANY(%s)) "
-        "AND NOT (channel = ANY(%s)) AND NOT EXISTS (SELECT 1 FROM recon.alert_deliveries o "
-        "  WHERE o.status = 'pending' AND o.channel = d.channel "
+        "AND coalesce(next_attempt_at, created_at) <= %(now)s AND NOT (id = ANY(%(ids)s)) "
+        "AND NOT (channel = ANY(%(channels)s)) AND NOT EXISTS ("
+        "  SELECT 1 FROM recon.alert_deliveries o WHERE o.status = 'pending' "
+        "  AND o.channel = d.channel AND o.incident_id = d.incident_id "
         "  AND (o.created_at, o.id) < (d.created_at, d.id)) "
+        "AND NOT EXISTS (SELECT 1 FROM recon.alert_deliveries h WHERE h.status = 'pending' "
+        "  AND h.channel = d.channel AND h.holds_channel AND h.next_attempt_at > %(now)s) "
         "ORDER BY created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED",
-        (now, exclude_ids, exclude_channels)).fetchone()
+        {"now": now, "ids": exclude_ids, "channels": exclude_channels}).fetchone()
 
 
 def mark_alert_sent(conn, alert_id: int, now: datetime) -> None:
     conn.execute("UPDATE recon.alert_deliveries SET status = 'sent', sent_at = %s, "
-                 "attempts = attempts + 1, last_error = NULL WHERE id = %s", (now, alert_id))
+                 "attempts = attempts + 1, last_error = NULL, holds_channel = false "
+                 "WHERE id = %s", (now, alert_id))
 
 
-def mark_alert_attempt_failed(conn, alert_id: int, error: str, next_attempt_at: datetime | None
-                              ) -> None:
-    """A failed attempt: retried at ``next_attempt_at``, or given up (``failed``) when None."""
+def mark_alert_attempt_failed(conn, alert_id: int, error: str, next_attempt_at: datetime | None,
+                              holds_channel: bool = False) -> None:
+    """A failed attempt: retried at ``next_attempt_at``, or given up (``failed``) when None.
+    ``holds_channel``: the channel asked to wait (429): its other messages wait as well."""
     conn.execute(
         "UPDATE recon.alert_deliveries SET attempts = attempts + 1, last_error = %s, "
-        "next_attempt_at = %s, status = CASE WHEN %s::timestamptz IS NULL THEN 'failed' "
-        "ELSE 'pending' END WHERE id = %s", (error, next_attempt_at, next_attempt_at, alert_id))
+        "next_attempt_at = %s, holds_channel = %s AND %s::timestamptz IS NOT NULL, "
+        "status = CASE WHEN %s::timestamptz IS NULL THEN 'failed' ELSE 'pending' END "
+        "WHERE id = %s",
+        (error, next_attempt_at, holds_channel, next_attempt_at, next_attempt_at, alert_id))
 
 
 def alert_deliveries(db: Database, incident_id: int | None = None, limit: int = 200) -> list[dict]:

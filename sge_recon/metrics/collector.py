@@ -180,8 +180,9 @@ def _state_gauges(db: Snapshot, channels: list[str]) -> list[Gauge]:
         incidents.add(r["n"], r["priority"], r["kind"])
     pending = Gauge("sge_alert_deliveries_pending", "Alert messages waiting to be sent or "
                     "retried, per channel.", ("channel",))
-    done = Gauge("sge_alert_deliveries", "Alert messages sent, or given up after 24 h of "
-                 "retries (failed), per channel.", ("channel", "status"), kind="counter")
+    done = Gauge("sge_alert_deliveries", "Alert messages sent, or given up (failed: after 24 h "
+                 "of retries, or at once on a permanent 4xx answer), per channel.",
+                 ("channel", "status"), kind="counter")
     counts = {(c, s): 0 for c in channels for s in ("pending", "sent", "failed")}
     counts.update({(r["channel"], r["status"]): r["n"] for r in alert_outbox.alert_delivery_counts(db)})
     for (channel, status), n in sorted(counts.items()):

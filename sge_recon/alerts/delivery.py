@@ -1,0 +1,97 @@
+"""Posting the alert outbox (recon.alert_deliveries): ``Recon.incidents.deliver_pending``.
+
+Each message is one POST with an overall deadline (sge_recon/alerts/transport.py). Whatever goes
+wrong with one POST is a failed attempt of that message and channel only: it is recorded, the
+channel is left alone for the rest of this pass, and the other channels are still tried.
+
+* a transient failure (refused, timeout, 5xx, 408, 429, a malformed answer) is retried with
+  back-off (1, 2, 4 … 60 min; a 429's Retry-After is honoured for the whole channel), and
+  given up after ``GIVE_UP_AFTER``;
+* a permanent 4xx (``transport.PERMANENT_STATUSES``: the message is refused, or the webhook is
+  wrong or gone) gives that message up at once (``failed``, with the answer in last_error,
+  counted in sge_alert_deliveries_total{status="failed"}), and later messages flow;
+* a message waiting out a back-off holds back only the later messages of its own incident
+  (sge_recon/db/alert_outbox.py ``claim_due_alert``).
+
+Delivery is at-least-once: every attempt carries the row id (``X-SGE-Delivery``; the webhook's
+``delivery_id``), so receivers can drop a repeat after a lost answer.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from ..db import alert_outbox
+from . import channels as ch
+
+if TYPE_CHECKING:
+    from ..config import Settings
+    from ..db import Database
+
+log = logging.getLogger(__name__)
+
+FIRST_RETRY_SECONDS = 60
+MAX_RETRY_SECONDS = 3600
+GIVE_UP_AFTER = timedelta(hours=24)  # an alert older than this is not worth sending any more
+POST_TIMEOUT_SECONDS = 5.0           # the whole of one POST (connect, send, answer)
+
+
+@dataclass
+class DeliveryReport:
+    sent: int = 0
+    failed: int = 0      # attempts that failed and will be retried
+    given_up: int = 0
+
+    def summary(self) -> dict:
+        return {"sent": self.sent, "failed_attempts": self.failed, "given_up": self.given_up}
+
+
+def deliver_pending(db: "Database", settings: "Settings", now: datetime,
+                    limit: int = 50) -> DeliveryReport:
+    """Post due alerts, oldest first; a channel that fails is left for later in this pass."""
+    report = DeliveryReport()
+    tried: list[int] = []
+    down: list[str] = []
+    while len(tried) < limit:
+        with db.transaction() as conn:
+            row = alert_outbox.claim_due_alert(conn, now, tried, down)
+            if row is None:
+                break
+            tried.append(row["id"])
+            try:
+                url, body, headers, secrets = ch.outgoing(row["channel"], settings,
+                                                          row["payload"], row["id"])
+                ch.post(url, body, timeout=POST_TIMEOUT_SECONDS, headers=headers,
+                        secrets=secrets)
+            except Exception as exc:  # noqa: BLE001 - one failed attempt of this channel only
+                failure = exc if isinstance(exc, ch.DeliveryFailed) else ch.DeliveryFailed(
+                    type(exc).__name__)  # never the text: it may quote the URL
+                down.append(row["channel"])
+                retry_at = None if failure.permanent else retry_time(row, now,
+                                                                     failure.retry_after)
+                alert_outbox.mark_alert_attempt_failed(
+                    conn, row["id"], str(failure)[:500], retry_at,
+                    holds_channel=failure.retry_after is not None)
+                if retry_at is None:
+                    report.given_up += 1
+                else:
+                    report.failed += 1
+                log.warning("alert %s to %s failed (attempt %d%s): %s", row["id"],
+                            row["channel"], row["attempts"] + 1,
+                            ", given up" if retry_at is None else "", failure)
+            else:
+                alert_outbox.mark_alert_sent(conn, row["id"], now)
+                report.sent += 1
+    return report
+
+
+def retry_time(row: dict, now: datetime, retry_after: float | None) -> datetime | None:
+    if now - row["created_at"] >= GIVE_UP_AFTER:
+        return None
+    delay = min(FIRST_RETRY_SECONDS * 2 ** row["attempts"], MAX_RETRY_SECONDS)
+    if retry_after:
+        delay = max(delay, min(retry_after, MAX_RETRY_SECONDS))
+    return now + timedelta(seconds=delay)
