@@ -19,7 +19,6 @@ from sge_recon.context import Recon
 from sge_recon.errors import ConfigError
 
 from .conftest import settings_for
-from .http_receiver import Receiver
 from .test_alerts import (DISCORD, SLACK, alerting_recon, monitor_only, plant_ledger_imbalance,
                           plant_queue_depth, receiver, start_clock)  # noqa: F401
 
