@@ -181,3 +181,31 @@ def test_stuck_intents_alert_names_environment_ids_and_money_per_currency(db_url
     assert fields["*Where*"] == "program prog_usd"
     assert incident["money_at_stake"] is None  # two currencies: no single figure
     assert f"<{CONSOLE}/incidents?id={incident['id']}|" in json.dumps(slack)
+
+
+EVIL = "acme <!channel> @everyone @here <@123> & <https://evil.example/login|Open the incident>"
+
+
+def test_platform_text_cannot_ping_or_plant_links_in_slack_or_discord(db_url, db, factory,
+                                                                       receiver):
+    recon = Recon(settings_for(db_url, SLACK_WEBHOOK_URL=receiver.base + SLACK,
+                               DISCORD_WEBHOOK_URL=receiver.base + "/discord/1/tok"))
+    clock = start_clock()
+    factory.program(id=EVIL)
+    factory.journal(EVIL, [("treasury", "debit", "100.00"), ("user:u1", "credit", "99.75")])
+    monitor_only(recon, clock).tick()
+    [slack] = receiver.delivered(SLACK)
+    [discord] = receiver.delivered("/discord/1/tok")
+
+    texts = [slack["text"]] + [json.dumps(b) for b in slack["blocks"][:-1]]
+    assert all("<!channel>" not in t and "<https://evil" not in t and "<@123>" not in t
+               for t in texts)
+    assert "&lt;!channel&gt;" in slack["text"] and "&amp;" in slack["text"]
+    link = slack["blocks"][-1]["elements"][0]["text"]  # our own console link, left a link
+    assert link.startswith("<http://") and link.endswith("|Open the incident>")
+    assert "evil" not in link
+
+    assert discord["allowed_mentions"] == {"parse": []}
+    shown = json.dumps(discord, ensure_ascii=False)
+    assert "@everyone" not in shown and "@here" not in shown
+    assert "@\u200beveryone" in discord["content"]

@@ -205,7 +205,8 @@ def test_slack_and_discord_payload_shapes(db_url, factory, db, receiver):
     link = f"https://console.example.test/incidents?id={incident_id}"
     assert f"<{link}|" in slack["blocks"][3]["elements"][0]["text"]
 
-    assert set(discord) == {"content", "embeds"}
+    assert set(discord) == {"content", "embeds", "allowed_mentions"}
+    assert discord["allowed_mentions"] == {"parse": []}  # platform text never pings
     [embed] = discord["embeds"]
     assert discord["content"] == slack["text"]  # no "[P0]" prefix repeating the priority
     assert embed["title"].startswith("[unnamed] P0 incident #") and embed["color"] == 0xD32F2F

@@ -77,39 +77,55 @@ def outgoing(channel: str, settings: Settings, payload: dict,
     return url, body, headers, [url, *secrets]
 
 
+def slack_text(text: str) -> str:
+    """Platform text made inert for Slack: ``&``, ``<``, ``>`` escaped (Slack's own rule), so a
+    program id cannot ping (``<!channel>``) or plant a link (``<https://…|text>``)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def discord_text(text: str) -> str:
+    """Platform text for Discord: @everyone/@here broken by a zero-width space (the payload's
+    ``allowed_mentions`` also parses no mentions at all)."""
+    return text.replace("@everyone", "@\u200beveryone").replace("@here", "@\u200bhere")
+
+
 def slack_payload(message: Message) -> dict:
+    esc = slack_text
     emoji = ":white_check_mark:" if message.resolved else PRIORITY_EMOJI.get(message.priority
                                                                              or "", ":bell:")
     blocks: list[dict] = [{"type": "section",
-                           "text": {"type": "mrkdwn", "text": cut(f"{emoji} *{message.headline}*",
-                                                                   3000)}}]
+                           "text": {"type": "mrkdwn",
+                                    "text": cut(f"{emoji} *{esc(message.headline)}*", 3000)}}]
     if message.fields:
         blocks.append({"type": "section", "fields": [
-            {"type": "mrkdwn", "text": cut(f"*{name}*\n{value}", 2000)}
+            {"type": "mrkdwn", "text": cut(f"*{esc(name)}*\n{esc(value)}", 2000)}
             for name, value in message.fields[:10]]})
     if message.lines:
-        body = "\n".join(f"• {line}" for line in message.lines)
+        body = "\n".join(f"• {esc(line)}" for line in message.lines)
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": cut(
-            f"*{message.lines_title}*\n{body}" if message.lines_title else body, 3000)}})
+            f"*{esc(message.lines_title)}*\n{body}" if message.lines_title else body, 3000)}})
     if message.steps:
-        steps = "\n".join(f"{i}. {step}" for i, step in enumerate(message.steps, 1))
+        steps = "\n".join(f"{i}. {esc(step)}" for i, step in enumerate(message.steps, 1))
         blocks.append({"type": "section",
                        "text": {"type": "mrkdwn", "text": cut(f"*First steps*\n{steps}", 3000)}})
     if message.link:
+        link = message.link.replace("&", "&amp;").replace("<", "%3C").replace(">", "%3E") \
+            .replace("|", "%7C")
         blocks.append({"type": "context", "elements": [
-            {"type": "mrkdwn", "text": cut(f"<{message.link}|{message.link_label}>", 3000)}]})
-    return {"text": cut(message.headline, 3000), "blocks": blocks}
+            {"type": "mrkdwn", "text": cut(f"<{link}|{esc(message.link_label)}>", 3000)}]})
+    return {"text": cut(esc(message.headline), 3000), "blocks": blocks}
 
 
 DISCORD_EMBED_BUDGET = 5900  # Discord rejects an embed over 6000 characters in all
 
 
 def discord_payload(message: Message) -> dict:
-    title = cut(message.headline, 256)
+    esc = discord_text
+    title = cut(esc(message.headline), 256)
     used = len(title)
     fields = []
     for name, value in message.fields[:25]:
-        field_: dict = {"name": cut(name, 256), "value": cut(value or "-", 1024),
+        field_: dict = {"name": cut(esc(name), 256), "value": cut(esc(value) or "-", 1024),
                         "inline": len(value) < 40}
         if used + len(field_["name"]) + len(field_["value"]) > DISCORD_EMBED_BUDGET // 2:
             break  # keep room for the description (the runbook steps matter most)
@@ -118,11 +134,11 @@ def discord_payload(message: Message) -> dict:
     embed: dict = {"title": title, "color": message.colour, "fields": fields}
     parts = []
     if message.lines:
-        parts.append((f"**{message.lines_title}**\n" if message.lines_title else "")
-                     + "\n".join(f"• {line}" for line in message.lines))
+        parts.append((f"**{esc(message.lines_title)}**\n" if message.lines_title else "")
+                     + "\n".join(f"• {esc(line)}" for line in message.lines))
     if message.steps:
         parts.append("**First steps**\n" + "\n".join(
-            f"{i}. {step}" for i, step in enumerate(message.steps, 1)))
+            f"{i}. {esc(step)}" for i, step in enumerate(message.steps, 1)))
     if parts:
         embed["description"] = cut("\n\n".join(parts), min(4096, DISCORD_EMBED_BUDGET - used))
     if message.link:
@@ -130,8 +146,10 @@ def discord_payload(message: Message) -> dict:
     if message.at:
         embed["timestamp"] = message.at.isoformat()
     embed["footer"] = {"text": "sge-recon"}
-    # the headline already says the priority (or "Resolved:"): no prefix repeating it
-    return {"content": cut(message.headline, 2000), "embeds": [embed]}
+    # the headline already says the priority (or "Resolved:"): no prefix repeating it;
+    # allowed_mentions: platform text never pings anyone (users, roles, @everyone/@here)
+    return {"content": cut(esc(message.headline), 2000), "embeds": [embed],
+            "allowed_mentions": {"parse": []}}
 
 
 def _registry() -> dict[str, Channel]:
