@@ -20,9 +20,9 @@ def reference(rows: list[dict]) -> dict:
     out: dict = {}
     for r in rows:
         t = out.setdefault((r["program_id"], r["currency"]), Totals())
+        t.entry_count += 1  # every row, a NULL amount too (as the verifier's count(*))
         if r["amount"] is None:
             continue
-        t.entry_count += 1
         if r["type"] == "debit":
             t.debits += r["amount"]
         elif r["type"] == "credit":
@@ -75,7 +75,8 @@ def test_sums_past_38_digits_are_exact():
 
 def test_null_keys_and_all_null_debits_are_listed_not_a_crash():
     """A platform row without program, currency or amount (real data has them) is counted in its
-    own group and listed after the named ones; a group whose amounts are all NULL sums to 0."""
+    own group and listed after the named ones; a group whose amounts are all NULL sums to 0 and
+    still counts its rows."""
     rows = [{"program_id": "p1", "currency": "USD", "type": "debit", "amount": Decimal("1.5")},
             {"program_id": None, "currency": "USD", "type": "debit", "amount": None},
             {"program_id": "p1", "currency": None, "type": "credit", "amount": Decimal("2")},
@@ -86,5 +87,20 @@ def test_null_keys_and_all_null_debits_are_listed_not_a_crash():
     assert [(r["program_id"], r["currency"]) for r in listed] == [
         ("p1", "USD"), ("p1", None), (None, "USD"), (None, None)]
     assert listed[2] == {"program_id": None, "currency": "USD", "debits": "0.000000",
-                         "credits": "0.000000", "difference": "0.000000", "entry_count": 0}
+                         "credits": "0.000000", "difference": "0.000000", "entry_count": 1}
     assert listed[1]["credits"] == "2.000000" and listed[3]["debits"] == "3.000000"
+
+
+def test_totals_are_exact_at_the_amount_columns_own_scale():
+    """numeric(38,8) is exported as decimal128(38,8): its totals keep all 8 places (never
+    rounded to 6, never written as 1E-8)."""
+    schema = pa.schema([("program_id", pa.string()), ("currency", pa.string()),
+                        ("type", pa.string()), ("amount", pa.decimal128(38, 8))])
+    rows = [{"program_id": "p", "currency": "USD", "type": t, "amount": Decimal(a)}
+            for t, a in (("debit", "1.00000001"), ("credit", "1.00000001"),
+                         ("debit", "0.00000049"), ("credit", "0.00000001"))]
+    totals = ControlTotals()
+    totals.add_table(pa.Table.from_pylist(rows, schema=schema))
+    assert totals.as_list() == [{"program_id": "p", "currency": "USD", "debits": "1.00000050",
+                                 "credits": "1.00000002", "difference": "0.00000048",
+                                 "entry_count": 4}]

@@ -32,8 +32,11 @@ class Totals:
 
 
 class ControlTotals:
-    def __init__(self) -> None:
+    def __init__(self, scale: int = 6) -> None:
+        """``scale``: the decimal places of the ledger's amount column as exported (its own
+        numeric(p,s), 6 by the contract); the totals are stated exactly at that scale."""
         self._by_key: dict[tuple[str | None, str | None], Totals] = {}
+        self.scale = scale
 
     def clear(self) -> None:
         """Forget what was added (a table that is read again from its start)."""
@@ -41,7 +44,8 @@ class ControlTotals:
 
     def add_table(self, table: "pa.Table") -> None:
         """Add one row group of ledger entries: per (program, currency, type) present, the sum
-        and count of its non-null amounts (NULL keys form their own group)."""
+        of its non-null amounts and the count of its rows, NULL amounts included (as the
+        verifier's count(*) and trial_balance's entry_count; NULL keys form their own group)."""
         import numpy as np
         import pyarrow as pa
         import pyarrow.compute as pc
@@ -57,6 +61,8 @@ class ControlTotals:
         groups, group_of_row = np.unique(codes, return_inverse=True)
         order = np.argsort(group_of_row, kind="stable").astype(np.int64, copy=False)
         amounts = table.column("amount").combine_chunks()
+        if pa.types.is_decimal(amounts.type):
+            self.scale = amounts.type.scale
         if pa.types.is_decimal128(amounts.type):
             amounts = amounts.cast(pa.decimal256(76, amounts.type.scale))
         amounts = amounts.take(pa.Array.from_buffers(pa.int64(), len(order),  # not pa.array():
@@ -72,7 +78,7 @@ class ControlTotals:
             start += size
             total = pc.sum(part).as_py()  # None when every amount of the group is NULL
             self.add(program, currency, kind, Decimal(0) if total is None else total,
-                     pc.count(part).as_py())
+                     size)
 
     def add(self, program_id: str | None, currency: str | None, kind: str | None, amount: Decimal,
             count: int) -> None:
@@ -84,10 +90,12 @@ class ControlTotals:
         totals.entry_count += count
 
     def as_list(self) -> list[dict[str, Any]]:
-        """Sorted by program and currency; money as decimal strings with 6 places."""
+        """Sorted by program and currency; money as exact decimal strings at the amount
+        column's own scale (never rounded)."""
+        scale = self.scale
         return [{"program_id": program, "currency": currency,
-                 "debits": money(t.debits), "credits": money(t.credits),
-                 "difference": money(WIDE.subtract(t.debits, t.credits)),
+                 "debits": money(t.debits, scale), "credits": money(t.credits, scale),
+                 "difference": money(WIDE.subtract(t.debits, t.credits), scale),
                  "entry_count": t.entry_count}
                 for (program, currency), t in sorted(self._by_key.items(), key=_nulls_last)]
 
@@ -98,8 +106,17 @@ def _nulls_last(item: tuple[tuple[str | None, str | None], Totals]) -> tuple:
     return (program is None, program or "", currency is None, currency or "")
 
 
-def money(value: Decimal) -> str:
-    return str(value.quantize(Decimal("0.000001"), context=WIDE))
+def money(value: Decimal, scale: int | None = 6) -> str:
+    """``value`` as a plain decimal string with ``scale`` places (None: its own places).
+
+    Exact, never rounded: a value with more places than ``scale`` keeps all of them (a sum of
+    amounts of the column's scale never has more), and no exponent form (``1E-8``) is written.
+    """
+    if scale is not None:
+        padded = value.quantize(Decimal(1).scaleb(-scale), context=WIDE)
+        if padded == value:
+            value = padded
+    return format(value, "f")
 
 
 def _as_numpy(indices: "pa.Array"):
