@@ -416,6 +416,6 @@ def _journal_chain(work: Path):
 
     con = store.open_audit_db(work)
     try:
-        return walk(store.journal_entries(con, FILE))
+        return walk(store.journal_entries(con, store.in_folder(work, FILE)))
     finally:
         con.close()

@@ -164,7 +164,7 @@ def _check_contents(folder: Path, manifest: dict[str, Any], files: dict[str, dic
             if name not in present or name not in files:
                 continue
             try:
-                rows = store.parquet_row_count(con, name)
+                rows = store.parquet_row_count(con, store.in_folder(folder, name))
             except duckdb.Error as exc:
                 report.add(name, f"cannot be read as Parquet ({first_line(exc)})")
                 continue
@@ -177,35 +177,41 @@ def _check_contents(folder: Path, manifest: dict[str, Any], files: dict[str, dic
                 if spec.via:
                     key, _, parent, _ = spec.via
                     if f"{parent}.parquet" in present:
-                        stray = store.orphans(con, name, f"{parent}.parquet", key)
+                        stray = store.orphans(con, store.in_folder(folder, name),
+                                              store.in_folder(folder, f"{parent}.parquet"), key)
                         if stray:
                             report.add(name, f"{stray} rows belong to no {parent} row of the "
                                              "period")
                 else:
-                    outside = store.rows_outside(con, name, spec.time_column, start, end)
+                    outside = store.rows_outside(con, store.in_folder(folder, name),
+                                                 spec.time_column, start, end)
                     if outside:
                         report.add(name, f"{outside} rows have {spec.time_column} outside "
                                          f"{manifest['period']}")
             except duckdb.Error as exc:
                 report.add(name, f"cannot be checked ({first_line(exc)})")
         if LEDGER + ".parquet" in present:
-            _check_ledger(con, manifest, report)
+            _check_ledger(con, folder, manifest, report)
         if JOURNAL + ".parquet" in present and manifest.get("format_version") != 1:
-            _check_journal(con, manifest, report)
+            _check_journal(con, folder, manifest, report)
     finally:
         con.close()
 
 
-def _check_ledger(con, manifest: dict[str, Any], report: VerifyReport) -> None:
+def _check_ledger(con, folder: Path, manifest: dict[str, Any], report: VerifyReport) -> None:
     import duckdb
 
     from ..db import exports as store
 
     name = LEDGER + ".parquet"
+    path = store.in_folder(folder, name)
     try:
-        computed = {(r["program_id"], r["currency"]): r for r in store.ledger_totals(con, name)}
-        count, sample = store.unbalanced(con, name, SAMPLE)
-        odd = store.bad_ledger_types(con, name)
+        computed = {(r["program_id"], r["currency"]): r for r in store.ledger_totals(con, path)}
+        count, sample = store.unbalanced(con, path, SAMPLE)
+        odd = store.bad_ledger_types(con, path)
+    except duckdb.OutOfRangeException as exc:  # an arithmetic limit, not an altered file
+        raise ExportError(f"{folder / name}: the control totals exceed what DuckDB can add "
+                          f"({first_line(exc)}); the export could not be verified") from None
     except duckdb.Error as exc:
         report.add(name, f"control totals cannot be computed ({first_line(exc)})")
         return
@@ -230,7 +236,7 @@ def _check_ledger(con, manifest: dict[str, Any], report: VerifyReport) -> None:
         for figure in ("debits", "credits"):
             if _decimal(want.get(figure)) != got[figure]:
                 report.add(MANIFEST, f"{label}: {figure} stated {want.get(figure)}, the ledger "
-                                     f"file sums to {money(got[figure])}")
+                                     f"file sums to {money(got[figure], None)}")
         if want.get("entry_count") != got["entry_count"]:
             report.add(MANIFEST, f"{label}: entry_count stated {want.get('entry_count')}, the "
                                  f"ledger file holds {got['entry_count']}")
@@ -246,15 +252,15 @@ def _check_ledger(con, manifest: dict[str, Any], report: VerifyReport) -> None:
     record = report.add if at_export == "pass" else report.find
     for row in sample:
         record(name, f"transaction {row['transaction_id']} ({row['program_id']}, "
-                         f"{row['currency']}) does not balance: debits {money(row['debits'])}, "
-                         f"credits {money(row['credits'])}, difference "
-                         f"{money(row['difference'])}{origin}")
+                         f"{row['currency']}) does not balance: debits {money(row['debits'], None)}, "
+                         f"credits {money(row['credits'], None)}, difference "
+                         f"{money(row['difference'], None)}{origin}")
     if count > len(sample):
         record(name, f"… and {count - len(sample)} more unbalanced transactions "
                          "(SELECT * FROM unbalanced_transactions in audit.duckdb lists them all)")
 
 
-def _check_journal(con, manifest: dict[str, Any], report: VerifyReport) -> None:
+def _check_journal(con, folder: Path, manifest: dict[str, Any], report: VerifyReport) -> None:
     """Recompute the hash chain; a removed, inserted or altered entry is named by its seq."""
     import duckdb
 
@@ -262,7 +268,7 @@ def _check_journal(con, manifest: dict[str, Any], report: VerifyReport) -> None:
     from .journal import FILE, compare_anchors, walk
 
     try:
-        chain = walk(store.journal_entries(con, FILE))
+        chain = walk(store.journal_entries(con, store.in_folder(folder, FILE)))
     except duckdb.Error as exc:
         report.add(FILE, f"the journal cannot be read ({first_line(exc)})")
         return

@@ -1,0 +1,338 @@
+"""The audit database of an export (DESIGN §8): DuckDB over the exported Parquet files.
+
+``audit.duckdb``'s views and the queries of ``export verify`` and of the export's journal anchors.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, localcontext
+from pathlib import Path
+
+from ..errors import ExportError
+from .. import check_names
+
+# Views read the Parquet files by paths relative to the export folder, so the folder works
+# wherever it is unpacked. DuckDB resolves a relative path against the working directory FIRST,
+# then `file_search_path`: the views are meant to be read inside the folder (`cd` into it).
+# sge-recon's own queries (verify, the journal's anchors) therefore use absolute paths, and
+# audit.duckdb is built where no other export's file can shadow its own (build_audit_db).
+#
+# Sums stay exact past DuckDB's 38 digits of accumulation: each amount of DECIMAL(38,s) is split
+# into hi = trunc(amount / 10^K) and lo = amount - hi * 10^K (only amounts >= 10^K are split:
+# CASE evaluates the split for those rows only), summed apart (neither sum can overflow) and
+# combined. A view shows DECIMAL(38,s); a sum that needs more digits than that cannot be shown
+# in it, and the view then fails with a message that says so (rather than wrapping or rounding).
+
+_PART = "__sge_{}_{}"  # hidden per-row parts of a money column: __sge_hi_amount, __sge_lo_amount
+
+
+def _split_digits(scale: int | None) -> int:
+    """K for a DECIMAL(38, scale) column, 0 when the column is not split (not a decimal)."""
+    return 0 if scale is None else (38 - scale) // 2
+
+
+def _parts(column: str, scale: int | None) -> str:
+    """The select-list items that add the hi/lo parts of ``column``."""
+    hi, lo, col = _PART.format("hi", column), _PART.format("lo", column), f'"{_ident(column)}"'
+    k = _split_digits(scale)
+    if not k:
+        return f'0::DECIMAL(38,0) AS "{hi}", {col} AS "{lo}"'
+    trunc = f"trunc({col} * '1e-{k}'::DECIMAL(38,{k}))"
+    big = f"abs({col}) >= '1e{k}'::DECIMAL(38,0)"
+    return (f'CASE WHEN {big} THEN {trunc} ELSE 0 END AS "{hi}", '
+            f"CASE WHEN {big} THEN {col} - {trunc} * '1e{k}'::DECIMAL(38,0) ELSE {col} END "
+            f'AS "{lo}"')
+
+
+def _exact_sum(column: str, scale: int | None, where: str | None, view: str) -> str:
+    """Aggregate: the exact sum of ``column`` (0 when no row), from its parts."""
+    k = _split_digits(scale)
+    hi, lo = _PART.format("hi", column), _PART.format("lo", column)
+    flt = f" FILTER (WHERE {where})" if where else ""
+    if not k or scale is None:
+        return f'coalesce(sum("{_ident(column)}"){flt}, 0)'
+    limit = f"{0.999 * 10 ** (38 - scale):.6e}"
+    message = (f"{view}: a sum of {column} needs more than the 38 digits of DECIMAL(38,{scale}) "
+               "and cannot be shown in this view; manifest.json states the control "
+               "totals of the ledger exactly and `sge-recon export verify` checks them")
+    return (f'CASE WHEN abs(sum("{_ident(column)}"::DOUBLE){flt}) >= {limit} '
+            f"THEN error('{message}') "
+            f'ELSE coalesce(sum("{hi}"){flt} * \'1e{k}\'::DECIMAL(38,0) + sum("{lo}"){flt}, 0) END')
+
+
+def audit_views(scales: dict[str, int | None]) -> dict[str, str]:
+    """The ready views; ``scales``: the decimal scale of ledger_entries.amount ("ledger") and of
+    commissions.amount / .base_amount ("commissions", "commissions_base"), None if not decimal."""
+    led, com, base = scales.get("ledger"), scales.get("commissions"), scales.get("commissions_base")
+
+    def ledger_sums(view: str) -> str:
+        debit, credit = "type = 'debit'", "type = 'credit'"
+        return (f"{_exact_sum('amount', led, debit, view)} AS debits, "
+                f"{_exact_sum('amount', led, credit, view)} AS credits")
+
+    ledger = f"(SELECT *, {_parts('amount', led)} FROM ledger_entries)"
+    return {
+        "trial_balance": f"""
+        SELECT program_id, currency, debits AS total_debits, credits AS total_credits,
+               debits - credits AS difference, entry_count
+        FROM (SELECT program_id, currency, {ledger_sums('trial_balance')}, count(*) AS entry_count
+              FROM {ledger} GROUP BY program_id, currency)
+        ORDER BY program_id, currency""",
+        "account_balances": f"""
+        SELECT program_id, currency, account, debits, credits, debits - credits AS balance,
+               entry_count
+        FROM (SELECT program_id, currency, account, {ledger_sums('account_balances')},
+                     count(*) AS entry_count
+              FROM {ledger} GROUP BY program_id, currency, account)
+        ORDER BY program_id, currency, account""",
+        check_names.TRANSACTION_BALANCE: f"""
+        SELECT transaction_id, program_id, currency, created_at, debits, credits,
+               debits - credits AS difference, entry_count
+        FROM (SELECT transaction_id, program_id, currency, min(created_at) AS created_at,
+                     {ledger_sums(check_names.TRANSACTION_BALANCE)}, count(*) AS entry_count
+              FROM {ledger} GROUP BY transaction_id, program_id, currency)""",
+        "unbalanced_transactions": """
+        SELECT * FROM transaction_balance WHERE difference <> 0
+        ORDER BY transaction_id, currency""",
+        "commissions_by_affiliate": f"""
+        SELECT program_id, affiliate_id, count(*) AS commission_count,
+               {_exact_sum('amount', com, None, 'commissions_by_affiliate')} AS total_amount,
+               {_exact_sum('amount', com, "status = 'accrued'", 'commissions_by_affiliate')}
+                   AS accrued_amount,
+               {_exact_sum('amount', com, "status = 'payable'", 'commissions_by_affiliate')}
+                   AS payable_amount,
+               {_exact_sum('amount', com, "status = 'paid'", 'commissions_by_affiliate')}
+                   AS paid_amount,
+               {_exact_sum('base_amount', base, None, 'commissions_by_affiliate')} AS base_amount
+        FROM (SELECT *, {_parts('amount', com)}, {_parts('base_amount', base)} FROM commissions)
+        GROUP BY program_id, affiliate_id ORDER BY program_id, affiliate_id""",
+    }
+
+
+AUDIT_VIEW_NAMES = ("trial_balance", "account_balances", check_names.TRANSACTION_BALANCE,
+                    "unbalanced_transactions", "commissions_by_affiliate")
+
+
+def open_audit_db(folder, *, database: str = ":memory:", read_only: bool = False):
+    """A DuckDB connection whose relative paths resolve inside the export ``folder`` (unless
+    the working directory holds a file of that name: sge-recon's own queries use absolute
+    paths, see ``in_folder``)."""
+    import duckdb
+
+    con = duckdb.connect(database, read_only=read_only)
+    con.execute("SET file_search_path = ?", [str(folder)])
+    return con
+
+
+def in_folder(folder, filename: str) -> str:
+    """The file of an export as sge-recon's own queries name it: its absolute path, because
+    DuckDB looks for a relative name in the working directory first (another export's folder,
+    say) and only then in ``file_search_path``. A folder whose path holds a glob character
+    (DuckDB would expand it) keeps the relative name, which is safe unless the working directory
+    holds a file of that name: that is refused rather than read."""
+    folder = Path(folder).resolve()
+    path = folder / filename
+    if not any(c in str(path) for c in "*?[{"):
+        return str(path)
+    if Path.cwd().resolve() != folder and Path(filename).exists():
+        raise ExportError(f"{folder}'s path holds a glob character and the working directory "
+                          f"holds another {filename}: DuckDB would read that one; run from "
+                          "another folder")
+    return filename
+
+
+# audit.duckdb must open in the DuckDB that auditors install: 1.4 LTS and newer (DESIGN §8). The
+# default storage of the DuckDB that writes it (2.x) is unreadable by 1.x, so it is written in
+# the 1.4 storage format (readable by every later version).
+AUDIT_DB_STORAGE_VERSION = "v1.4.0"
+
+
+def decimal_scale(con, path: str, column: str) -> int | None:
+    """The scale of ``column`` in a Parquet file when it is a DECIMAL, else None."""
+    import re
+
+    row = con.execute(f'DESCRIBE SELECT "{_ident(column)}" FROM read_parquet(\'{_literal(path)}\')'
+                      ).fetchone()
+    found = re.fullmatch(r"DECIMAL\((\d+),\s*(\d+)\)", str(row[1])) if row else None
+    return int(found.group(2)) if found else None
+
+
+def create_audit_db(folder, tables: dict[str, str]) -> None:
+    """Write ``folder/audit.duckdb``: one view per Parquet file (view name -> file) + ready views,
+    in the storage format of DuckDB 1.4 LTS.
+
+    The views name their files relatively (the folder is relocatable) and DuckDB binds them when
+    they are created, resolving those names in the working directory first: when it holds a file
+    of one of those names (another export's folder), the views are built by a child process
+    whose working directory is the export folder, so that they bind to this export's files."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    folder = Path(folder).resolve()
+    if Path.cwd().resolve() != folder and any(Path(f).exists() for f in tables.values()):
+        code = ("import json, sys; from sge_recon.db.audit_db import create_audit_db; "
+                "create_audit_db(sys.argv[1], json.loads(sys.argv[2]))")
+        done = subprocess.run([sys.executable, "-c", code, str(folder), json.dumps(tables)],
+                              cwd=folder, capture_output=True, text=True,
+                              env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+        if done.returncode != 0:
+            raise ExportError(f"writing {folder / 'audit.duckdb'} failed: "
+                              f"{(done.stderr.strip().splitlines() or ['?'])[-1]}")
+        return
+    _create_audit_db(folder, tables)
+
+
+def _create_audit_db(folder, tables: dict[str, str]) -> None:
+    import duckdb
+
+    con = duckdb.connect(":memory:")
+    try:
+        scales = {
+            "ledger": _scale_of(con, folder, tables, "ledger_entries", "amount"),
+            "commissions": _scale_of(con, folder, tables, "commissions", "amount"),
+            "commissions_base": _scale_of(con, folder, tables, "commissions", "base_amount")}
+        path = str(folder / "audit.duckdb").replace("'", "''")
+        con.execute(f"ATTACH '{path}' AS audit "
+                    f"(STORAGE_VERSION '{AUDIT_DB_STORAGE_VERSION}')")
+        con.execute("USE audit")
+        con.execute("SET file_search_path = ?", [str(folder)])
+        for view, filename in tables.items():
+            con.execute(f'CREATE VIEW "{_ident(view)}" AS '
+                        f"SELECT * FROM read_parquet('{_literal(filename)}')")
+        for view, body in audit_views(scales).items():
+            con.execute(f'CREATE VIEW "{view}" AS {body}')
+        con.execute("CHECKPOINT")
+        con.execute("USE memory")
+        con.execute("DETACH audit")
+    finally:
+        con.close()
+
+
+def _scale_of(con, folder, tables: dict[str, str], view: str, column: str) -> int | None:
+    if view not in tables:
+        return None
+    try:
+        return decimal_scale(con, in_folder(folder, tables[view]), column)
+    except Exception:  # no such column: that view's plain sum will say so when it is read
+        return None
+
+
+def audit_view_names() -> list[str]:
+    return list(AUDIT_VIEW_NAMES)
+
+
+def parquet_row_count(con, filename: str) -> int:
+    return con.execute(f"SELECT count(*) FROM read_parquet('{_literal(filename)}')").fetchone()[0]
+
+
+def rows_outside(con, filename: str, column: str, start, end) -> int:
+    """Rows whose ``column`` lies outside [start, end): an export holds only its month."""
+    return con.execute(
+        f"SELECT count(*) FROM read_parquet('{_literal(filename)}') "
+        f'WHERE "{_ident(column)}" IS NULL OR "{_ident(column)}" < ? OR "{_ident(column)}" >= ?',
+        [start, end]).fetchone()[0]
+
+
+def orphans(con, child: str, parent: str, key: str) -> int:
+    """Rows of ``child`` whose ``key`` is not among ``parent``'s (e.g. results of another month)."""
+    return con.execute(
+        f"SELECT count(*) FROM read_parquet('{_literal(child)}') c WHERE NOT EXISTS "
+        f"(SELECT 1 FROM read_parquet('{_literal(parent)}') p "
+        f'WHERE p."{_ident(key)}" = c."{_ident(key)}")').fetchone()[0]
+
+
+def _combine(hi, lo, digits: int) -> Decimal:
+    """hi * 10^digits + lo, exactly (NULL parts count as 0)."""
+    with localcontext() as ctx:
+        ctx.prec = 100
+        return Decimal(hi or 0).scaleb(digits) + Decimal(lo or 0)
+
+
+def _ledger_parts(filename: str, scale: int | None) -> str:
+    return f"(SELECT *, {_parts('amount', scale)} FROM read_parquet('{_literal(filename)}'))"
+
+
+def ledger_totals(con, filename: str) -> list[dict]:
+    """Control totals per program and currency, recomputed from the ledger file: exact at the
+    amount column's own scale, past the 38 digits DuckDB can add (the parts, combined here);
+    ``entry_count`` counts rows (a NULL amount too)."""
+    scale = decimal_scale(con, filename, "amount")
+    hi, lo = f'"{_PART.format("hi", "amount")}"', f'"{_PART.format("lo", "amount")}"'
+    cur = con.execute(
+        "SELECT program_id, currency,"
+        f" sum({hi}) FILTER (WHERE type = 'debit'), sum({lo}) FILTER (WHERE type = 'debit'),"
+        f" sum({hi}) FILTER (WHERE type = 'credit'), sum({lo}) FILTER (WHERE type = 'credit'),"
+        f" count(*) FROM {_ledger_parts(filename, scale)} GROUP BY ALL ORDER BY ALL")
+    k = _split_digits(scale)
+    return [{"program_id": program, "currency": currency, "debits": _combine(dh, dl, k),
+             "credits": _combine(ch, cl, k), "entry_count": n}
+            for program, currency, dh, dl, ch, cl, n in cur.fetchall()]
+
+
+def unbalanced(con, filename: str, limit: int) -> tuple[int, list[dict]]:
+    """Transactions whose debits and credits differ (per currency): the count and a sample.
+    Exact past 38 digits: the signed parts are compared, never a sum that could overflow."""
+    scale = decimal_scale(con, filename, "amount")
+    k = _split_digits(scale)
+    hi, lo = f'"{_PART.format("hi", "amount")}"', f'"{_PART.format("lo", "amount")}"'
+
+    def signed(part: str) -> str:
+        return (f"coalesce(sum(CASE type WHEN 'debit' THEN {part} "
+                f"WHEN 'credit' THEN -{part} END), 0)")
+
+    if k:  # zero iff sl + sh * 10^k = 0, which can only hold when sh * 10^k fits the scale
+        balanced = (f"CASE WHEN abs(sh) < '1e{38 - (scale or 0) - k}'::DECIMAL(38,0) "
+                    f"THEN sl + sh * '1e{k}'::DECIMAL(38,0) = 0 ELSE false END")
+    else:
+        balanced = "sl = 0"
+    base = (
+        "SELECT transaction_id, program_id, currency,"
+        f" sum({hi}) FILTER (WHERE type = 'debit') AS dh,"
+        f" sum({lo}) FILTER (WHERE type = 'debit') AS dl,"
+        f" sum({hi}) FILTER (WHERE type = 'credit') AS ch,"
+        f" sum({lo}) FILTER (WHERE type = 'credit') AS cl,"
+        f" {signed(hi)} AS sh, {signed(lo)} AS sl "
+        f"FROM {_ledger_parts(filename, scale)} GROUP BY transaction_id, program_id, currency")
+    where = f"SELECT * FROM ({base}) WHERE NOT ({balanced})"
+    count = con.execute(f"SELECT count(*) FROM ({where})").fetchone()[0]
+    cur = con.execute(f"{where} ORDER BY transaction_id, currency LIMIT ?", [limit])
+    sample = []
+    for txn, program, currency, dh, dl, ch, cl, _, _ in cur.fetchall():
+        debits, credits = _combine(dh, dl, k), _combine(ch, cl, k)
+        with localcontext() as ctx:
+            ctx.prec = 100
+            difference = debits - credits
+        sample.append({"transaction_id": txn, "program_id": program, "currency": currency,
+                       "debits": debits, "credits": credits, "difference": difference})
+    return count, sample
+
+
+def bad_ledger_types(con, filename: str) -> int:
+    """Entries that are neither debit nor credit, or not positive: they would skew the totals."""
+    return con.execute(
+        f"SELECT count(*) FROM read_parquet('{_literal(filename)}') "
+        "WHERE type IS NULL OR type NOT IN ('debit', 'credit') OR amount IS NULL OR amount <= 0"
+    ).fetchone()[0]
+
+
+def _ident(name: str) -> str:
+    if '"' in name or "\x00" in name:
+        raise ExportError(f"unsupported name {name!r} in an export")
+    return name
+
+
+def _literal(text: str) -> str:
+    """``text`` inside a SQL string literal (a file name or an absolute path)."""
+    if "\x00" in text:
+        raise ExportError(f"unsupported file name {text!r} in an export")
+    return text.replace("'", "''")
+
+
+def journal_entries(con, filename: str, batch: int = 10_000):
+    """The exported journal's entries (seq, prev_hash, hash, event) in chain order, streamed."""
+    cur = con.execute("SELECT seq, prev_hash, hash, event "
+                      f"FROM read_parquet('{_literal(filename)}') ORDER BY seq")
+    while rows := cur.fetchmany(batch):
+        yield from rows
