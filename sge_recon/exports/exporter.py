@@ -3,7 +3,8 @@
 
 Atomic: everything is written into a hidden sibling ``DIR/.<period>.partial-<pid>-<token>``,
 fsynced, and renamed into place only when complete, so a killed export never leaves a half period
-(the next export of that month removes the dead one's leftovers). An existing period is kept: it is
+(the next export of that month removes the dead one's leftovers). ``DIR/.<period>.lock`` is
+flock-ed while an export of that period runs: the kernel drops it with the process. An existing period is kept: it is
 refused, or with ``force`` renamed aside to ``<period>.replaced-<UTC time>``.
 """
 
@@ -116,28 +117,35 @@ class Exporter:
         if not store.export_runs_ready(self.db):
             raise ExportError("the table recon.export_runs does not exist in "
                               f"{self.db.where}; run `sge-recon db init` to migrate the recon schema")
-        work = out / f".{period.label}{PARTIAL}{os.getpid()}-{secrets.token_hex(4)}"
-        with _ACTIVE_LOCK:
-            remove_dead_partials(out, period.label)
-            work.mkdir()
-            _ACTIVE.add(work)
-        started, clock = datetime.now(timezone.utc), time.perf_counter()
+        lock = _PeriodLock(out, period.label)  # held until the export is published or gone
         try:
-            manifest = self._write(period, work, progress)
-            if self.signing_key:
-                from .signing import sign_manifest
-
-                sign_manifest(work, self.signing_key)
-            fsync_tree(work)
-            replaced = publish(work, target, force=force)
-        except BaseException as exc:
-            shutil.rmtree(work, ignore_errors=True)
-            if isinstance(exc, Exception) and not isinstance(exc, ExportExists):
-                self._record_failure(period, started, exc)
-            raise
-        finally:
+            work = out / f".{period.label}{PARTIAL}{os.getpid()}-{secrets.token_hex(4)}"
             with _ACTIVE_LOCK:
-                _ACTIVE.discard(work)
+                remove_dead_partials(out, period.label)
+                _make_dir(work, out, period.label)
+                _ACTIVE.add(work)
+            started, clock = datetime.now(timezone.utc), time.perf_counter()
+            try:
+                manifest = self._write(period, work, progress)
+                if self.signing_key:
+                    from .signing import sign_manifest
+
+                    sign_manifest(work, self.signing_key)
+                fsync_tree(work)
+                replaced = publish(work, target, force=force)
+            except BaseException as exc:
+                shutil.rmtree(work, ignore_errors=True)
+                failure = _write_failure(exc, out, period.label)
+                if isinstance(exc, Exception) and not isinstance(exc, ExportExists):
+                    self._record_failure(period, started, failure or exc)
+                if failure is not None:
+                    raise failure from None
+                raise
+            finally:
+                with _ACTIVE_LOCK:
+                    _ACTIVE.discard(work)
+        finally:
+            lock.release()
         digest = sha256_of(target / MANIFEST)
         result = ExportResult(period.label, target, manifest, digest,
                               time.perf_counter() - clock, replaced, manifest["notes"])
@@ -280,18 +288,83 @@ def publish(work: Path, target: Path, *, force: bool) -> Path | None:
 
 
 def remove_dead_partials(out: Path, label: str) -> list[Path]:
-    """Remove what killed exports of ``label`` left behind; refuse if one is still running."""
+    """Remove what killed exports of ``label`` left behind. Called while holding the period's
+    lock (``_PeriodLock``): a partial folder of another process is then a dead one's, whatever
+    its process id now names (a PID is reused, and is 1 in every container)."""
     removed = []
     for path in out.glob(f".{label}{PARTIAL}*"):
-        pid_text = path.name[len(f".{label}{PARTIAL}"):].split("-", 1)[0]
-        pid = int(pid_text) if pid_text.isdigit() else None
-        mine = pid == os.getpid()
-        if path in _ACTIVE or (pid is not None and not mine and _alive(pid)):
-            raise AlreadyRunning(f"another export of {label} is running (process {pid}, writing "
-                                 f"{path}); wait for it to finish, then export again")
+        if path in _ACTIVE:  # cannot happen while the lock is held; never remove a live one
+            raise AlreadyRunning(f"another export of {label} is running (writing {path}); wait "
+                                 "for it to finish, then export again")
         shutil.rmtree(path, ignore_errors=True)
         removed.append(path)
     return removed
+
+
+class _PeriodLock:
+    """``DIR/.<period>.lock``, locked (flock, exclusive) for the export's lifetime. The kernel
+    releases it when the process dies, however it dies, so a killed export never blocks the next
+    one; a live one (another process, or another thread here) is told apart without PIDs."""
+
+    def __init__(self, out: Path, label: str):
+        import fcntl
+
+        self.path = out / f".{label}.lock"
+        try:
+            self.fd: int | None = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise ExportError(f"cannot create the lock file {self.path} ({exc.strerror}); "
+                              "choose another --out") from None
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self.fd)
+            self.fd = None
+            raise AlreadyRunning(f"another export of {label} is running (it holds {self.path}); "
+                                 "wait for it to finish, then export again") from None
+        try:
+            same = os.stat(self.path).st_ino == os.fstat(self.fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if not same:  # its holder finished and removed it between our open and our flock
+            self.release(unlink=False)
+            raise AlreadyRunning(f"another export of {label} has just run or is starting; "
+                                 "export again")
+
+    def release(self, unlink: bool = True) -> None:
+        """Remove the lock file, then close it (which releases the flock): one that a killed
+        export leaves behind is simply locked again by the next one."""
+        if self.fd is not None:
+            if unlink:
+                self.path.unlink(missing_ok=True)
+            os.close(self.fd)
+            self.fd = None
+
+
+def _make_dir(work: Path, out: Path, label: str) -> None:
+    try:
+        work.mkdir()
+    except OSError as exc:
+        raise _write_failure(exc, out, label) or exc from None
+
+
+def _write_failure(exc: BaseException, out: Path, label: str) -> ExportError | None:
+    """A failure of the destination (disk full, quota, I/O error) as a clear ExportError."""
+    import errno
+
+    if isinstance(exc, OSError) and not isinstance(exc, ExportError):
+        reason = exc.strerror or str(exc)
+        full = exc.errno in (errno.ENOSPC, errno.EDQUOT) or "No space left" in str(exc)
+    elif type(exc).__name__ == "IOException" and type(exc).__module__.startswith(("duckdb",
+                                                                                   "_duckdb")):
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        full = "No space left" in str(exc) or "Disk quota" in str(exc)
+    else:
+        return None
+    advice = ("free space there (or pass --out DIR on a disk with room) and export again"
+              if full else "check the destination (disk, permissions) or pass another --out")
+    return ExportError(f"writing the export of {label} into {out} failed: {reason}; {advice}. "
+                       "Nothing was published (the unfinished folder was removed)")
 
 
 def fsync_tree(folder: Path) -> None:
@@ -391,16 +464,6 @@ def _plain(value: Any) -> Any:
     if value is None or isinstance(value, (str, int, bool)):
         return value
     return str(value)  # Decimal -> exact string
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _exists(target: Path) -> ExportExists:
