@@ -14,6 +14,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from sge_recon.errors import ExportError
 from sge_recon.exports import ExportService
 
 from .test_exports import duckdb14  # noqa: F401 - fixture
@@ -154,3 +155,48 @@ def test_verify_of_a_folder_with_glob_characters_reads_its_files(recon, factory,
     factory.journal(p, [("a", "debit", "2"), ("b", "credit", "2")], created_at=IN)
     result = recon.exports.export(PERIOD, out_dir=tmp_path / "odd [1] *")
     assert ExportService.verify(result.directory).ok
+
+
+@pytest.mark.parametrize("pg_type, value, parquet_type, exported", [
+    ("numeric(50,10)", "1234567890123456789012345678901234567890.1234567890", "string",
+     "1234567890123456789012345678901234567890.1234567890"),
+    ("numeric(10,-2)", "123400", "decimal128(12, 0)", Decimal("123400")),
+    ("numeric(3,5)", "0.00123", "decimal128(5, 5)", Decimal("0.00123")),
+])
+def test_numeric_types_without_a_plain_decimal128_are_exported_exactly(
+        recon, db, factory, tmp_path, pg_type, value, parquet_type, exported):
+    """Wider than 38 digits: the exact decimal text; a negative scale or one over the
+    precision: the decimal128 that holds every value. Never a crash, never rounded."""
+    if pg_type != "numeric(50,10)" and db.fetch_one("SHOW server_version_num")[
+            "server_version_num"] < "150000":
+        pytest.skip("numeric with a negative scale or one over the precision needs PG 15")
+    db.execute(f"ALTER TABLE public.ledger_entries ADD COLUMN extra {pg_type}")
+    p = factory.program()["id"]
+    factory.journal(p, [("a", "debit", "1"), ("b", "credit", "1")], created_at=IN)
+    db.execute(f"UPDATE public.ledger_entries SET extra = %s::{pg_type}", (value,))
+    result = recon.exports.export(PERIOD, out_dir=tmp_path)
+    ledger = next(f for f in result.manifest["files"] if f["name"] == "ledger_entries.parquet")
+    assert {c["name"]: c["parquet_type"] for c in ledger["columns"]}["extra"] == parquet_type
+    got = duckdb.connect().execute("SELECT DISTINCT extra FROM read_parquet(?)",
+                                   [str(result.directory / "ledger_entries.parquet")]).fetchall()
+    assert got == [(exported,)]
+    assert ExportService.verify(result.directory).ok
+
+
+def test_values_and_types_that_cannot_be_exact_name_the_table_column_and_reason(
+        recon, db, factory, tmp_path):
+    p = factory.program()["id"]
+    factory.journal(p, [("a", "debit", "1"), ("b", "credit", "1")], created_at=IN)
+    db.execute("ALTER TABLE public.ledger_entries ADD COLUMN extra numeric")
+    db.execute("UPDATE public.ledger_entries SET extra = 1e40")
+    with pytest.raises(ExportError, match=r"ledger_entries\.extra: .*41 digits before the "
+                                          r"decimal point, more than the 32"):
+        recon.exports.export(PERIOD, out_dir=tmp_path)
+    db.execute("UPDATE public.ledger_entries SET extra = 1.1234567")
+    with pytest.raises(ExportError, match=r"ledger_entries\.extra: .*more than 6 decimal places"):
+        recon.exports.export(PERIOD, out_dir=tmp_path)
+    db.execute("ALTER TABLE public.ledger_entries DROP COLUMN extra")
+    db.execute("ALTER TABLE public.ledger_entries ALTER COLUMN amount TYPE numeric(50,10)")
+    with pytest.raises(ExportError, match=r"ledger_entries\.amount is numeric\(50,10\)"):
+        recon.exports.export(PERIOD, out_dir=tmp_path)
+    assert list(tmp_path.iterdir()) == []  # nothing half-written

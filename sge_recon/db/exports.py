@@ -91,9 +91,13 @@ class Snapshot:
             if schema == PROFILE_SCHEMA and is_helper_column(r["column_name"]):
                 continue  # a profile view's rewriting aid, not a contract column
             constrained = r["data_type"] == "numeric" and r["numeric_precision"] is not None
+            scale = r["numeric_scale"]
+            if constrained and scale is not None and scale >= 1024:
+                scale -= 2048  # a negative scale (PG 15+), which information_schema shows as
+                #                its 11-bit two's complement: numeric(10,-2) says scale 2046
             out.append({"name": r["column_name"], "pg_type": r["data_type"],
                         "precision": r["numeric_precision"] if constrained else None,
-                        "scale": r["numeric_scale"] if constrained else None})
+                        "scale": scale if constrained else None})
         return out
 
     # -- the month's rows --------------------------------------------------------------------

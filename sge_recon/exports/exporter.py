@@ -352,7 +352,8 @@ def _write_failure(exc: BaseException, out: Path, label: str) -> ExportError | N
     """A failure of the destination (disk full, quota, I/O error) as a clear ExportError."""
     import errno
 
-    if isinstance(exc, OSError) and not isinstance(exc, ExportError):
+    if isinstance(exc, OSError) and (exc.errno is not None or "[errno " in str(exc).lower()):
+        # an OS error (pyarrow's carry the errno in their text; its other OSErrors are not I/O)
         reason = exc.strerror or str(exc)
         full = exc.errno in (errno.ENOSPC, errno.EDQUOT) or "No space left" in str(exc)
     elif type(exc).__name__ == "IOException" and type(exc).__module__.startswith(("duckdb",
@@ -443,6 +444,17 @@ def _require_ledger_columns(columns: list[Column]) -> None:
     if missing:
         raise ExportError(f"the platform's ledger_entries lacks {', '.join(missing)} (DESIGN §4); the "
                           "control totals cannot be computed")
+    import pyarrow as pa
+
+    from .stream import arrow_type
+
+    amount = next(c for c in columns if c.name == "amount")
+    if amount.pg_type == "numeric" and not pa.types.is_decimal(arrow_type(amount)):
+        kind = f"numeric({amount.precision},{amount.scale})"
+        raise ExportError(f"the platform's ledger_entries.amount is {kind}, which has no exact "
+                          "Parquet decimal (at most 38 digits): the control totals cannot be "
+                          "computed exactly. Money is numeric(38,6) by the contract (DESIGN §4); "
+                          "alter the column to a numeric(p,s) with p <= 38")
 
 
 def _checks_at_export(found: dict[str, Any]) -> dict[str, Any]:

@@ -53,11 +53,7 @@ def arrow_type(column: Column) -> "pa.DataType":
 
     t = column.pg_type
     if t == "numeric":
-        if column.precision is None:  # unconstrained: exact at 6 places, or the export fails
-            return pa.decimal128(38, 6)
-        if column.precision > 38:
-            return pa.decimal256(column.precision, column.scale or 0)
-        return pa.decimal128(column.precision, column.scale or 0)
+        return _decimal_type(column.precision, column.scale)
     simple = {
         "smallint": pa.int16(), "integer": pa.int32(), "bigint": pa.int64(),
         "boolean": pa.bool_(), "real": pa.float32(), "double precision": pa.float64(),
@@ -65,6 +61,27 @@ def arrow_type(column: Column) -> "pa.DataType":
         "timestamp without time zone": pa.timestamp("us"), "date": pa.date32(),
     }
     return simple.get(t, pa.string())  # text, json(b), uuid, arrays, …: their text form
+
+
+def _decimal_type(precision: int | None, scale: int | None) -> "pa.DataType":
+    """numeric(p,s) as the decimal128 that holds every value of it exactly.
+
+    Unconstrained numeric: decimal128(38,6), exact or the export fails. A negative scale
+    (numeric(10,-2): whole numbers of p - s digits) and a scale over the precision (numeric(3,5):
+    fractions below 10^(p-s)) map to the decimal128 that holds them. A type wider than 38 digits
+    (numeric(50,10)) has no decimal128: it is exported as its exact decimal text (a Parquet
+    string; the manifest lists each column's pg_type and parquet_type), never rounded, never a
+    float. DuckDB would read a wider Parquet decimal as a DOUBLE, and pyarrow's CSV reader cannot
+    write decimal256 at all."""
+    import pyarrow as pa
+
+    if precision is None:
+        return pa.decimal128(38, 6)
+    scale = scale or 0
+    digits, places = max(precision, scale) - min(scale, 0), max(scale, 0)
+    if digits > 38:
+        return pa.string()
+    return pa.decimal128(digits, places)
 
 
 def arrow_schema(columns: list[Column], metadata: dict[str, str] | None = None) -> "pa.Schema":
@@ -165,10 +182,36 @@ def _parquet_writer(schema: "pa.Schema", path: Path) -> Iterator:
     except pa.ArrowInvalid as exc:
         # the streaming reader adds "Row #n: ", counted within its block: no use to anyone
         reason = re.sub(r"Row #\d+: ", "", str(exc))
-        hint = ("; money must have at most 6 decimal places (numeric(38,6))"
-                if "ecimal" in reason or "Rescal" in reason else "")
-        raise ExportError(f"{path.stem}: a value could not be converted exactly ({reason}){hint}; "
-                          "nothing was written") from None
+        where, hint = _conversion_hint(reason, schema)
+        raise ExportError(f"{path.stem}{where}: a value could not be converted exactly "
+                          f"({reason}){hint}; nothing was written") from None
+
+
+def _conversion_hint(reason: str, schema: "pa.Schema") -> tuple[str, str]:
+    """(".column", "; why and what to do") for a CSV conversion error, as far as it tells."""
+    import pyarrow as pa
+
+    found = re.search(r"CSV column #(\d+)", reason)
+    if not found or int(found.group(1)) >= len(schema):
+        return "", ""
+    field = schema.field(int(found.group(1)))
+    where = f".{field.name}"
+    if not pa.types.is_decimal(field.type):
+        return where, ""
+    p, s = field.type.precision, field.type.scale
+    declared = (field.metadata or {}).get(b"pg_type", b"numeric").decode()
+    value = re.search(r"Error converting '([^']*)'", reason)
+    whole = value.group(1).lstrip("+-").split(".")[0].lstrip("0") if value else ""
+    if len(whole) > p - s:
+        return where, (f"; {field.name} ({declared}, exported as decimal({p},{s})) holds a value "
+                       f"with {len(whole)} digits before the decimal point, more than the "
+                       f"{p - s} it can hold exactly: money must fit numeric(38,6); give the "
+                       "column a type that holds its values (numeric(p,s), p <= 38) or correct "
+                       "the value")
+    return where, (f"; {field.name} ({declared}, exported as decimal({p},{s})) holds a value "
+                   f"with more than {s} decimal places: money must have at most {s} decimal "
+                   "places (numeric(38,6)); give the column a type that states its scale "
+                   "(numeric(p,s), p <= 38) or correct the value")
 
 
 def copy_to_parquet(blocks: Iterator[bytes], schema: "pa.Schema", path: Path, *,
