@@ -400,14 +400,18 @@ Verify offline (no database needed), from any folder:
 
 With plain DuckDB (1.4 LTS or newer: audit.duckdb is written in the 1.4 storage format): the views
 read the Parquet files by relative paths, so run DuckDB inside this folder (or SET
-file_search_path = 'path/to/{period.label}' first):
+file_search_path = 'path/to/{period.label}' first, from a folder that is not another export:
+DuckDB looks in the working directory before the search path):
     cd path/to/{period.label} && duckdb -readonly audit.duckdb
     SELECT * FROM trial_balance;            -- per program and currency
     SELECT * FROM unbalanced_transactions;  -- must be empty
     SELECT * FROM commissions_by_affiliate;
 Compare every file with manifest.json: sha256sum *.parquet audit.duckdb README.txt
 
-Money is decimal(38,6) in Parquet. Readers that keep it exact: DuckDB, pyarrow, polars (Decimal);
+Money is decimal(38,6) in Parquet (a numeric(p,s) column keeps its own scale; manifest.json lists
+each column's type); the control totals are exact at that scale. A view whose sum would need more
+than 38 digits says so instead of showing it; manifest.json states it and verify checks it.
+Readers that keep decimals exact: DuckDB, pyarrow, polars (Decimal);
 fastparquet (and pandas with engine="fastparquet") reads decimals as floats: do not use it for
 amounts.
 """
