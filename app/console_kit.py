@@ -132,17 +132,21 @@ def accounts_exist() -> bool:
 
 def account():
     """The signed-in account, read fresh from recon (a disabled account stops acting at once),
-    or None (nobody signed in, or the console runs without accounts)."""
+    or None (nobody signed in, or the console runs without accounts). A confirm dialog opened by
+    another account (or by one that is gone now) is dropped: it never runs for someone else."""
     name = st.session_state.get("account")
-    if not name:
-        return None
-    try:
-        found = recon().accounts.get(name)
-    except ReconError:
-        return None
-    if found is None or found.disabled:
-        st.session_state.pop("account", None)
-        return None
+    found = None
+    if name:
+        try:
+            found = recon().accounts.get(name)
+            if found is None or found.disabled:
+                st.session_state.pop("account", None)
+                found = None
+        except ReconError:
+            found = None
+    pending = st.session_state.get("pending_action")
+    if pending and (found is None or pending.get("account") != found.name):
+        st.session_state.pop("pending_action", None)
     return found
 
 
@@ -323,13 +327,17 @@ def search_to_param(key: str, param: str) -> None:
     st.session_state[key] = ""
 
 
-def ask_to_confirm(page: str, title: str, description: str, run: Callable[[], Any],
+def ask_to_confirm(page: str, title: str, description: str, run: Callable[[str], Any],
                    need: str = "act", target: str | None = None) -> None:
-    """Open the confirmation dialog for an action; ``run`` returns an ActionOutcome. The target
-    is captured now: nothing that refreshes afterwards can change what Confirm acts on."""
+    """Open the confirmation dialog for an action; ``run(operator)`` returns an ActionOutcome
+    and is called with the confirming account's name. The target is captured now: nothing that
+    refreshes afterwards can change what Confirm acts on. The dialog belongs to the account that
+    opened it: Confirm runs only while that account is still signed in and still may ``need``
+    (the library checks it again when the action runs)."""
     st.session_state["pending_action"] = {"page": page, "title": title,
                                           "description": description, "run": run,
-                                          "need": need, "target": target}
+                                          "need": need, "target": target,
+                                          "account": operator() or None}
 
 
 def _clear_pending() -> None:
@@ -350,11 +358,15 @@ def show_pending_dialog() -> None:
         st.caption(f"Signed in as: {operator() or '—'} · recorded in the action log")
         left, right = st.columns(2)
         if left.button("Confirm", type="primary", key="confirm_action"):
-            reason = why_not(pending.get("need", "act"))  # checked again, fresh, at the moment
+            who = account()  # read fresh, at the moment
+            reason = why_not(pending.get("need", "act"))
             try:
+                if who is None or who.name != pending.get("account"):
+                    raise ReconError("this confirmation was opened by another sign-in; open "
+                                     "the action again")
                 if reason:
                     raise ReconError(f"not allowed: {reason}")
-                outcome = pending["run"]()
+                outcome = pending["run"](who.name)
             except ReconError as exc:
                 outcome = exc
             except Exception as exc:  # a bug must not reach the operator as a traceback

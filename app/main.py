@@ -70,6 +70,7 @@ def sign_in_form() -> None:
         result = kit.recon().accounts.sign_in(username, password)
         if result.ok:
             st.session_state["account"] = result.account.name
+            st.session_state.pop("pending_action", None)  # never carried over to a new sign-in
             st.session_state.pop("sign_in_password", None)
             kit.start_session(result.account.name)
             st.rerun()  # the page asked for (its address and ?id=) opens now

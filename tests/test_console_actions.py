@@ -44,6 +44,19 @@ def choose(at, key: str, value) -> None:
     assert not at.exception, [e.value for e in at.exception]
 
 
+def acting_as(db_url: str, **roles: str) -> None:
+    """Console accounts for tests that call the library's actions directly: it checks, at
+    action time, that the operator is an enabled account with the role the action needs."""
+    from sge_recon.accounts import AccountService
+    from sge_recon.db import Database
+
+    service = AccountService(Database(db_url))
+    for name, role in roles.items():
+        slot = int(role[-1]) if role.startswith("approver") else None
+        service.add(name, role.rstrip("12"), "a long test password", approver_slot=slot,
+                    replace=True)
+
+
 def actions(db) -> list[dict]:
     return db.fetch_all("SELECT operator, action, target, result, status_code, request, error "
                         "FROM recon.action_log ORDER BY id")

@@ -17,7 +17,7 @@ from sge_recon.errors import UsageError
 
 from .conftest import settings_for
 from .platform_helpers import KEYS
-from .test_console_actions import actions, api  # noqa: F401
+from .test_console_actions import acting_as, actions, api  # noqa: F401
 
 D = Decimal
 
@@ -80,6 +80,7 @@ def test_over_the_threshold_one_admin_requests_and_another_posts_once(db_url, db
     program = factory.program()
     factory.journal(program["id"], [("treasury", "debit", "5000"), ("user:u1", "credit", "5000")])
     recon = Recon(settings_for(db_url, SGE_ADMIN_API_URL=api, **KEYS))
+    acting_as(db_url, ada="admin", bob="admin", carol="admin", root="admin")
     desk = recon.console.corrections
     rows = [{"account": "user:u1", "type": "debit", "amount": "2500", "currency": "USD"},
             {"account": "treasury", "type": "credit", "amount": "2500", "currency": "USD"}]
@@ -112,6 +113,7 @@ def test_a_one_sided_transaction_is_completed_against_suspense_through_the_api(
     lone = factory.journal(program["id"], [("user:u1", "debit", "100.00")])
     ok_txn = factory.journal(program["id"], [("treasury", "debit", "5"), ("user:u1", "credit", "5")])
     recon = Recon(settings_for(db_url, SGE_ADMIN_API_URL=api, **KEYS))
+    acting_as(db_url, ada="admin", bob="admin", carol="admin", root="admin")
     desk = recon.console.corrections
     proposal = desk.propose(lone)
     rows = [e.to_json() for e in proposal.entries]

@@ -13,7 +13,7 @@ from .conftest import settings_for
 from .console_support import frame, open_page, texts
 from .factories import ago
 from .platform_helpers import KEYS
-from .test_console_actions import actions, api, choose, confirm, console  # noqa: F401
+from .test_console_actions import acting_as, actions, api, choose, confirm, console  # noqa: F401
 
 
 @pytest.fixture
@@ -66,7 +66,8 @@ def test_deliveries_filter_by_endpoint_status_event_and_time(db_url, hooks):
 def test_recover_resends_each_failed_delivery_of_the_range_through_the_api(db_url, db, hooks,
                                                                            api):  # noqa: F811
     recon = Recon(settings_for(db_url, SGE_ADMIN_API_URL=api, **KEYS))
-    outcome = recon.console.actions.recover_deliveries("Ada", hooks["a"]["id"], ago(days=2),
+    acting_as(db_url, ada="operator")
+    outcome = recon.console.actions.recover_deliveries("ada", hooks["a"]["id"], ago(days=2),
                                                        ago())
     wanted = {d["id"] for d in hooks["a_failed"]} | {hooks["a_retrying"]["id"]}
     assert outcome.ok and outcome.message == "Re-sent 3 of 3 delivery(ies)."
@@ -78,7 +79,7 @@ def test_recover_resends_each_failed_delivery_of_the_range_through_the_api(db_ur
     assert statuses[hooks["a_old"]["id"]] == "failed"      # outside the range
     assert statuses[hooks["b_failed"]["id"]] == "failed"   # another endpoint
     with pytest.raises(UsageError, match="nothing to recover"):
-        recon.console.actions.recover_deliveries("Ada", hooks["b"]["id"], ago(hours=1), ago())
+        recon.console.actions.recover_deliveries("ada", hooks["b"]["id"], ago(hours=1), ago())
 
 
 def test_the_page_shows_the_filtered_list_and_a_deliverys_attempts(console, hooks):  # noqa: F811
@@ -96,18 +97,19 @@ def test_the_page_shows_the_filtered_list_and_a_deliverys_attempts(console, hook
 def test_an_endpoint_is_disabled_and_enabled_through_the_api_and_recorded(db_url, db, hooks,
                                                                           api):  # noqa: F811
     recon = Recon(settings_for(db_url, SGE_ADMIN_API_URL=api, **KEYS))
+    acting_as(db_url, ada="operator")
     a = hooks["a"]["id"]
     db.execute("INSERT INTO public.webhook_endpoint_health (endpoint_id, failing_since, "
                "consecutive_failures) VALUES (%s, now() - interval '30 hours', 40)", (a,))
-    off = recon.console.actions.disable_endpoint("Ada", a)
+    off = recon.console.actions.disable_endpoint("ada", a)
     assert off.ok and "disabled" in off.message
     assert db.fetch_one("SELECT enabled FROM public.webhook_endpoints WHERE id = %s",
                         (a,))["enabled"] is False
-    refused = recon.console.actions.retry_webhook("Ada", hooks["a_failed"][0]["id"])
+    refused = recon.console.actions.retry_webhook("ada", hooks["a_failed"][0]["id"])
     assert not refused.ok and "disabled" in refused.message  # re-enable first, it says
-    again = recon.console.actions.disable_endpoint("Ada", a)
+    again = recon.console.actions.disable_endpoint("ada", a)
     assert not again.ok and again.status_code == 409 and "already disabled" in again.message
-    on = recon.console.actions.enable_endpoint("Ada", a)
+    on = recon.console.actions.enable_endpoint("ada", a)
     assert on.ok
     health = db.fetch_one("SELECT failing_since, consecutive_failures FROM "
                           "public.webhook_endpoint_health WHERE endpoint_id = %s", (a,))
@@ -115,5 +117,5 @@ def test_an_endpoint_is_disabled_and_enabled_through_the_api_and_recorded(db_url
     assert [(r["action"], r["target"], r["result"]) for r in actions(db)] == [
         ("disable_endpoint", a, "ok"), ("retry_webhook", hooks["a_failed"][0]["id"], "failed"),
         ("disable_endpoint", a, "failed"), ("enable_endpoint", a, "ok")]
-    missing = recon.console.actions.enable_endpoint("Ada", "ep_none")
+    missing = recon.console.actions.enable_endpoint("ada", "ep_none")
     assert missing.status_code == 404

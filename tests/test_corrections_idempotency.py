@@ -21,7 +21,7 @@ from sge_recon.context import Recon
 
 from .conftest import settings_for
 from .platform_helpers import ADMIN, KEYS
-from .test_console_actions import actions, api  # noqa: F401 - fixture
+from .test_console_actions import acting_as, actions, api  # noqa: F401 - fixture
 
 ROWS = [{"account": "user:u1", "type": "debit", "amount": "2500", "currency": "USD"},
         {"account": "treasury", "type": "credit", "amount": "2500", "currency": "USD"}]
@@ -103,6 +103,7 @@ def test_a_confirmation_whose_answer_is_lost_stays_waiting_and_posts_once(
     program = factory.program()["id"]
     factory.journal(program, [("treasury", "debit", "5000"), ("user:u1", "credit", "5000")])
     recon = Recon(settings_for(db_url, SGE_ADMIN_API_URL=api, **KEYS))
+    acting_as(db_url, ada="admin", bob="admin", carol="admin", root="admin")
     console = ConsoleService(recon.settings, recon.databases, recon.checks, recon.incidents,
                              freshness=recon.replica_freshness,
                              client_factory=lambda: AdminClient.from_settings(recon.settings,
@@ -136,6 +137,7 @@ def test_the_same_form_sent_twice_is_one_correction_and_a_changed_one_is_new(
     program = factory.program()["id"]
     factory.journal(program, [("treasury", "debit", "50"), ("user:u1", "credit", "50")])
     recon = Recon(settings_for(db_url, SGE_ADMIN_API_URL=api, **KEYS))
+    acting_as(db_url, ada="admin", bob="admin", carol="admin", root="admin")
     desk = recon.console.corrections
     small = [{**r, "amount": "20"} for r in ROWS]
     first = desk.submit("ada", program, "Refund", small, attempt="form-token-1")

@@ -29,6 +29,7 @@ from .factories import ago
 from .invariants import LIVENESS_CHECKS, INVARIANT_FIGURES, assert_invariants
 from .platform_helpers import (ADMIN, ADMIN_KEY, APPROVER_1, APPROVER_2, bearer,
                                enqueue_intents, running_api)
+from .test_console_actions import acting_as
 from .test_platform_worker import consistent, tree  # noqa: F401 - fixture
 
 
@@ -154,13 +155,14 @@ def test_the_admin_api_dying_mid_session_shows_and_logs_the_action_as_failed(fac
     with running_api(db_url) as url:
         recon = Recon(settings_for(db_url, SGE_ADMIN_API_URL=url, ADMIN_API_KEY=ADMIN_KEY))
         console = recon.console
+        acting_as(db_url, ada="operator")
         assert console.api_health().ok
-        before = console.actions.pause_queue("Ada")
+        before = console.actions.pause_queue("ada")
         assert before.ok and before.logged
     # the API is gone now; the same console keeps going
     health = console.api_health()
     assert not health.ok and "is not available" in health.message
-    outcome = console.actions.retry_intent("Ada", stuck["id"])
+    outcome = console.actions.retry_intent("ada", stuck["id"])
     assert not outcome.ok and outcome.logged and outcome.status_code is None
     assert "did not answer" in outcome.message or "unreachable" in outcome.message.lower()
     assert ADMIN_KEY not in outcome.message
@@ -168,7 +170,7 @@ def test_the_admin_api_dying_mid_session_shows_and_logs_the_action_as_failed(fac
                         " FROM recon.action_log ORDER BY id")
     assert [(r["action"], r["result"]) for r in rows] == [("pause_queue", "ok"),
                                                          ("retry_intent", "failed")]
-    assert rows[1]["target"] == stuck["id"] and rows[1]["operator"] == "Ada"
+    assert rows[1]["target"] == stuck["id"] and rows[1]["operator"] == "ada"
     assert rows[1]["error"] and ADMIN_KEY not in rows[1]["error"]
     # nothing happened on the platform side: the intent still has no job
     assert db.fetch_one("SELECT count(*) AS n FROM public.jobs WHERE intent_id = %s",

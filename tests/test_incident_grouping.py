@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
+from .test_console_actions import acting_as
 from .test_alerts import (DISCORD, SLACK, alerting_recon, monitor_only, receiver,  # noqa: F401
                           start_clock)
 
@@ -17,6 +18,7 @@ PLANTED = [("prog_a", "USD", "0.25"), ("prog_a", "EUR", "1.50"), ("prog_b", "USD
 def test_four_imbalances_in_one_run_open_one_incident_and_one_message_per_channel(
         db_url, db, factory, receiver):  # noqa: F811
     recon = alerting_recon(db_url, receiver)
+    acting_as(db_url, ada="operator")
     clock = start_clock()
     sched = monitor_only(recon, clock)
     for pid in ("prog_a", "prog_b", "prog_c"):
@@ -64,6 +66,7 @@ def test_four_imbalances_in_one_run_open_one_incident_and_one_message_per_channe
 
 def test_one_imbalance_keeps_its_program_details(db_url, db, factory, receiver):  # noqa: F811
     recon = alerting_recon(db_url, receiver)
+    acting_as(db_url, ada="operator")
     clock = start_clock()
     factory.program(id="prog_one")
     factory.journal("prog_one", [("treasury", "debit", "100.00"), ("user:u1", "credit", "99.75")])
@@ -80,6 +83,8 @@ def test_incidents_page_shows_the_evidence_at_open_and_how_it_changed(db_url, db
     from .console_support import app, console_env, open_page, texts
 
     recon = alerting_recon(db_url, receiver)
+
+    acting_as(db_url, ada="operator")
     clock = start_clock()
     sched = monitor_only(recon, clock)
     factory.program(id="prog_a")
@@ -114,6 +119,8 @@ def test_accept_with_a_note_mutes_reminders_but_stays_open_reported_and_resolves
     from sge_recon.errors import UsageError
 
     recon = alerting_recon(db_url, receiver)
+
+    acting_as(db_url, ada="operator")
     clock = start_clock()
     sched = monitor_only(recon, clock)
     factory.program(id="prog_known")

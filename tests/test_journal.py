@@ -16,6 +16,7 @@ from sge_recon.exports import ExportService
 from sge_recon.exports.journal import GENESIS, entry_hash
 from sge_recon.exports.manifest import sha256_of
 
+from .test_console_actions import acting_as
 from .test_alerts import alerting_recon, monitor_only, plant_webhook_exhausted, receiver  # noqa
 from .test_alerts import start_clock
 
@@ -23,6 +24,7 @@ from .test_alerts import start_clock
 @pytest.fixture
 def journaled(db_url, db, factory, receiver, tmp_path):  # noqa: F811
     recon = alerting_recon(db_url, receiver)
+    acting_as(db_url, ada="operator")
     clock = start_clock()
     plant_webhook_exhausted(factory, db, clock)
     recon.checks.run(fast_only=True, trigger="test")

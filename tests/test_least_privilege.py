@@ -23,6 +23,7 @@ from sge_recon.scheduling import ManualClock, Scheduler, default_jobs
 from .conftest import settings_for
 from .factories import ago, now
 from .platform_helpers import ADMIN_KEY, payable_batch, running_api
+from .test_console_actions import acting_as
 from .test_privileges import login_url
 
 PLATFORM_WRITES = [
@@ -88,7 +89,8 @@ def test_the_console_checks_jobs_and_exports_run_as_the_app_role(console_user, p
         console.slos(7)
         # the console's own writes (recon only) and an action through the admin API
         console.set_runbook_tick("Ada", next(iter(ITEMS)), True, date.today())
-        outcome = console.actions.retry_intent("Ada", "int_lp_stuck")
+        acting_as(db_url, ada="operator")
+        outcome = console.actions.retry_intent("ada", "int_lp_stuck")
         assert outcome.ok and outcome.logged, outcome
         assert db.fetch_one("SELECT count(*) AS n FROM public.jobs WHERE intent_id = "
                             "'int_lp_stuck'")["n"] == 1  # written by the API, not by the console

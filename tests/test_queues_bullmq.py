@@ -25,6 +25,7 @@ from sge_recon.metrics.facts import gather_facts
 
 from .conftest import settings_for
 from .redis_support import BullMQWorld
+from .test_console_actions import acting_as
 
 QUEUE = "intents"
 ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
@@ -259,18 +260,48 @@ def test_queue_page_lists_failed_jobs_and_retries_one_through_bullmq(sge_url, wo
         ("retry_job", "bullmq:intents:job-failed", "root", "ok")
 
 
+def test_a_queue_dialog_of_an_admin_demoted_meanwhile_is_refused(sge_url, world, redis_server,
+                                                                  monkeypatch, tmp_path):
+    """Audit f #1b: the BullMQ actions need an admin at Confirm too (the page and the library),
+    not merely an operator; a made-up or viewer name is refused by the library and recorded."""
+    from sge_recon.accounts import AccountService
+
+    from .console_support import PASSWORD, app, console_env, open_page, texts
+
+    recon = recon_for(sge_url, redis_server.url)
+    console_env(monkeypatch, sge_url, "http://127.0.0.1:9", tmp_path, PLATFORM_PROFILE="sge",
+                REDIS_URL=redis_server.url)
+    at = open_page(app("root"), "queue")
+    at.button(key="pause_payouts").click().run()
+    AccountService(Database(sge_url)).add("root", "operator", PASSWORD, replace=True)
+    at.button(key="confirm_action").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "Not done: not allowed: only an admin account pauses" in texts(at)
+    assert world.call(world.queue("payouts").isPaused()) is False
+    actions = recon.console.actions
+    for name in ("root", "vic", "vic-viewer-nonexistent"):  # operator, viewer, nobody
+        refused = actions.pause_bullmq_queue(name, "payouts")
+        assert not refused.ok and refused.logged and refused.message.startswith("Refused: ")
+    assert world.call(world.queue("payouts").isPaused()) is False
+    log = recon.console.recent_actions(3)
+    assert [(r["operator"], r["result"]) for r in log] == [
+        ("vic-viewer-nonexistent", "failed"), ("vic", "failed"), ("root", "failed")]
+    acting_as(sge_url, root="admin")
+
+
 def test_pause_and_resume_a_bullmq_queue_are_recorded(sge_url, world, redis_server):
     recon = recon_for(sge_url, redis_server.url)
+    acting_as(sge_url, root="admin")
     actions = recon.console.actions
-    assert actions.pause_bullmq_queue("Ada", "payouts").ok
+    assert actions.pause_bullmq_queue("root", "payouts").ok
     assert world.call(world.queue("payouts").isPaused()) is True
-    again = actions.pause_bullmq_queue("Ada", "payouts")
+    again = actions.pause_bullmq_queue("root", "payouts")
     assert again.ok and "already paused" in again.message
-    assert actions.resume_bullmq_queue("Ada", "payouts").ok
+    assert actions.resume_bullmq_queue("root", "payouts").ok
     assert world.call(world.queue("payouts").isPaused()) is False
-    refused = actions.retry_bullmq_job("Ada", "intents", "job-w0")
+    refused = actions.retry_bullmq_job("root", "intents", "job-w0")
     assert not refused.ok and "not failed" in refused.message
-    unknown = actions.pause_bullmq_queue("Ada", "nope")
+    unknown = actions.pause_bullmq_queue("root", "nope")
     assert not unknown.ok and "not one of the platform's queues" in unknown.message
 
 
@@ -279,8 +310,9 @@ def test_a_paused_bullmq_settlement_queue_is_the_cause_of_its_backlog(sge_url, w
     from sge_recon.alerts.rules import cause_of, evaluate_rules
 
     recon = recon_for(sge_url, redis_server.url, QUEUE_DEPTH_WARN=2, QUEUE_DEPTH_FAIL=3)
+    acting_as(sge_url, root="admin")
     assert recon.checks.run(only=["queue_paused"], store=False).checks[0].status == "pass"
-    assert recon.console.actions.pause_bullmq_queue("Ada", QUEUE).ok
+    assert recon.console.actions.pause_bullmq_queue("root", QUEUE).ok
     try:
         [paused] = recon.checks.run(only=["queue_paused"], store=False).checks
         assert (paused.status, paused.engine, paused.failing_rows) == ("warn", "bullmq", 1)
@@ -295,7 +327,7 @@ def test_a_paused_bullmq_settlement_queue_is_the_cause_of_its_backlog(sge_url, w
         backlog = next(f for f in findings if f.kind == "queue_depth")
         assert causes[(backlog.kind, backlog.key)].kind == "queue_paused"
     finally:
-        assert recon.console.actions.resume_bullmq_queue("Ada", QUEUE).ok
+        assert recon.console.actions.resume_bullmq_queue("root", QUEUE).ok
     assert recon.checks.run(only=["queue_paused"], store=False).checks[0].status == "pass"
 
 

@@ -25,6 +25,7 @@ from .factories import ago
 from .invariants import INVARIANT_FIGURES
 from .platform_helpers import payable_batch
 from .test_alerts import receiver  # noqa: F401 - fixture
+from .test_console_actions import acting_as
 
 SECRETS = {
     "ADMIN_API_KEY": "adm-SECRET-5b8e1f0c2d",
@@ -125,11 +126,12 @@ def test_no_secret_appears_in_any_output_log_table_or_export(db_url, db, factory
 
         # a console action with an approver key typed in, against the same API
         recon = Recon(settings_for(url, SGE_ADMIN_API_URL=base, **SECRETS))
-        outcome = recon.console.actions.approve_batch("Ada", batch, SECRETS["PAYOUT_APPROVER_2"])
+        acting_as(url, bob="approver2", root="admin")
+        outcome = recon.console.actions.approve_batch("bob", batch, SECRETS["PAYOUT_APPROVER_2"])
         assert outcome.ok, outcome
-        executed = recon.console.actions.execute_batch("Ada", batch)
+        executed = recon.console.actions.execute_batch("root", batch)
         assert executed.ok, executed
-        refused = recon.console.actions.approve_batch("Ada", batch, WRONG_KEY)
+        refused = recon.console.actions.approve_batch("bob", batch, WRONG_KEY)
         assert not refused.ok
         out.texts["console outcomes"] = repr([outcome, executed, refused])
     finally:

@@ -157,20 +157,22 @@ def test_reconcile_stats_health_and_what_sge_lacks(sge, redis_server):
 def test_the_console_approves_as_the_operator_and_hides_what_sge_lacks(sge, monkeypatch,
                                                                        tmp_path):
     from .console_support import app, console_env, open_page, texts
+    from .test_console_actions import acting_as
 
     url, db, api = sge
     batch = pending_batch(db)
     recon = Recon(settings_for(url, PLATFORM_PROFILE="sge", SGE_ADMIN_API_URL=api))
     recon.init_db()
+    acting_as(url, alice="approver1", root="admin")  # the accounts the library acts as
     console = recon.console
     assert console.action_unsupported("ledger_correction") == \
         "the SGE platform has no ledger-correction endpoint"
-    outcome = console.actions.approve_batch("Grace Hopper", batch["id"], "")
+    outcome = console.actions.approve_batch("alice", batch["id"], "")
     assert outcome.ok, outcome.message
     actor = db.fetch_one('SELECT "approvedById" AS by FROM public."PayoutBatch" WHERE id = %s',
                          (batch["id"],))["by"]
-    assert actor == "Grace Hopper"
-    refused = console.actions.execute_batch("Grace Hopper", "nope")
+    assert actor == "alice"
+    refused = console.actions.execute_batch("root", "nope")
     assert not refused.ok and "HTTP 400" in refused.message
     log = console.recent_actions(2)
     assert [(r["action"], r["result"]) for r in log] == [

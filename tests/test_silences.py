@@ -11,6 +11,7 @@ import pytest
 
 from sge_recon.errors import UsageError
 
+from .test_console_actions import acting_as
 from .test_alerts import (DISCORD, SLACK, alerting_recon, monitor_only, receiver,  # noqa: F401
                           start_clock)
 
@@ -26,6 +27,7 @@ def plant(factory, pid):
 
 def test_a_silence_needs_reason_owner_and_expiry(db_url, receiver):  # noqa: F811
     recon = alerting_recon(db_url, receiver)
+    acting_as(db_url, ada="operator")
     now = start_clock().now()
     actions = recon.console.actions
     base = {"kind": "ledger_imbalance", "program_id": None, "starts_at": now,
@@ -44,6 +46,7 @@ def test_a_silence_needs_reason_owner_and_expiry(db_url, receiver):  # noqa: F81
 def test_silence_suppresses_then_expires_and_pages_once(db_url, db, factory,
                                                          receiver):  # noqa: F811
     recon = alerting_recon(db_url, receiver)
+    acting_as(db_url, ada="operator")
     clock = start_clock()
     sched = monitor_only(recon, clock)
     done = recon.console.actions.add_silence(
@@ -86,6 +89,7 @@ def test_silence_suppresses_then_expires_and_pages_once(db_url, db, factory,
 def test_a_fault_that_ends_inside_the_silence_never_pages_and_others_still_do(
         db_url, db, factory, receiver):  # noqa: F811
     recon = alerting_recon(db_url, receiver)
+    acting_as(db_url, ada="operator")
     clock = start_clock()
     sched = monitor_only(recon, clock)
     recon.console.actions.add_silence(
@@ -154,6 +158,8 @@ def test_weekly_window_silences_only_inside_it_and_expiry_is_reminded(db_url, db
     assert in_window(late, sunday_0230.replace(hour=0, minute=15) + timedelta(days=1))  # Mon
 
     recon = alerting_recon(db_url, receiver)
+
+    acting_as(db_url, ada="operator")
     clock = ManualClock(datetime.now(timezone.utc).replace(second=5, microsecond=0))
     sched = monitor_only(recon, clock)
     now = clock.now()

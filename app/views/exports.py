@@ -79,7 +79,7 @@ if st.button("Export now…", key="export_now", disabled=bool(kit.why_not()), he
     kit.ask_to_confirm("exports", "Export an audit period",
                        f"Write the audit export of **{label}**"
                        + (" (replacing the existing one)" if force else "") + "?",
-                       lambda op=op, label=label, work=work: kit.service().actions.run_recorded(
+                       lambda op, label=label, work=work: kit.service().actions.run_recorded(
                            op, "audit_export", label, work), target=f"period {label}")
 
 st.subheader("Console action log")

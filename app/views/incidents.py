@@ -111,7 +111,7 @@ if incident:
     if a.button("Acknowledge…", key="ack_incident", disabled=bool(ack_reason), help=ack_reason):
         kit.ask_to_confirm("incidents", "Acknowledge incident",
                            f"Acknowledge incident **#{iid}** (you are on it: reminders stop)?",
-                           lambda op=op, iid=iid: kit.service().actions.acknowledge_incident(op, iid),
+                           lambda op, iid=iid: kit.service().actions.acknowledge_incident(op, iid),
                            target=f"incident #{iid}")
     resolve_reason = reason or ("it is resolved" if incident["status"] == "resolved" else None) \
         or kit.service().resolved_by_evidence(incident)
@@ -119,7 +119,7 @@ if incident:
                 help=resolve_reason):
         kit.ask_to_confirm("incidents", "Resolve incident",
                            f"Mark incident **#{iid}** as resolved?",
-                           lambda op=op, iid=iid: kit.service().actions.resolve_incident(op, iid),
+                           lambda op, iid=iid: kit.service().actions.resolve_incident(op, iid),
                            target=f"incident #{iid}")
     note = st.text_area("Add a note", key="incident_note", placeholder="what you found or did",
                         disabled=bool(reason))
@@ -132,14 +132,14 @@ if incident:
         kit.ask_to_confirm("incidents", "Accept incident",
                            f"Accept incident **#{iid}** with this note (no more reminders; it "
                            f"stays open and reported)?\n\n> {text}",
-                           lambda op=op, iid=iid, text=text: kit.service().actions.accept_incident(
+                           lambda op, iid=iid, text=text: kit.service().actions.accept_incident(
                                op, iid, text, kit.service().now()),
                            target=f"incident #{iid}")
     if st.button("Add note…", key="add_note", disabled=bool(reason), help=reason):
         text = note
         kit.ask_to_confirm("incidents", "Add a note",
                            f"Add this note to incident **#{iid}**?\n\n> {text}",
-                           lambda op=op, iid=iid, text=text: kit.service().actions.add_incident_note(
+                           lambda op, iid=iid, text=text: kit.service().actions.add_incident_note(
                                op, iid, text, kit.service().now()),
                            target=f"incident #{iid}")
 
@@ -185,7 +185,7 @@ with st.form("silence_form"):
             "incidents", "Create a silence",
             f"Silence **{kind}**{' for program ' + program if program else ''} for {hours} h "
             f"(owner {owner}): {s_reason}?",
-            lambda op=op, kind=kind, program=program, s_reason=s_reason, owner=owner,
+            lambda op, kind=kind, program=program, s_reason=s_reason, owner=owner,
             start=start, hours=hours, window=window: kit.service().actions.add_silence(
                 op, kind=None if kind == "every kind" else kind, program_id=program,
                 reason=s_reason, owner=owner, starts_at=start,

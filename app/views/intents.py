@@ -20,11 +20,10 @@ def retry_button(intent_id: str, key: str) -> None:
     reason = kit.why_not()
     if kit.supports("retry_intent") and st.button(f"Retry intent {intent_id}…", key=key,
                                                    disabled=bool(reason), help=reason):
-        op = kit.operator()
         kit.ask_to_confirm("intents", "Retry intent",
                            f"Re-enqueue intent **{intent_id}** for processing? (Idempotent: at "
                            "most one waiting job.)",
-                           lambda: kit.service().actions.retry_intent(op, intent_id),
+                           lambda op: kit.service().actions.retry_intent(op, intent_id),
                            target=f"intent {intent_id}")
 
 

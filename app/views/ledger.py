@@ -128,7 +128,7 @@ if program_ids:
         op = kit.operator()
         kit.ask_to_confirm("ledger", "Force reconcile",
                            f"Run the ledger checks for program **{program}** now?",
-                           lambda op=op, program=program: kit.service().actions.force_reconcile(op, program),
+                           lambda op, program=program: kit.service().actions.force_reconcile(op, program),
                            target=f"program {program}")
 
 st.subheader("Correcting entry")
@@ -203,7 +203,7 @@ if program_ids and kit.supports("ledger_correction") and kit.require_operator("c
                 f"{'Complete transaction **' + completing + '**' if completing else 'Post a new correcting transaction'}"
                 f" of program **{program}**:\n\n{legs}\n\nDry run (before → after):\n\n"
                 f"{effect}\n\nReason: {reason}{who}",
-                lambda op=op, p=program, r=reason, rows=entries, t=completing, a=attempt:
+                lambda op, p=program, r=reason, rows=entries, t=completing, a=attempt:
                     desk.submit(op, p, r, rows, t, attempt=a),
                 need="correct", target=f"transaction {completing}" if completing
                 else f"program {program}")
@@ -229,12 +229,12 @@ if waiting:
             kit.ask_to_confirm("ledger", f"Confirm correction #{chosen}",
                                f"Post correction request **#{chosen}** of {mine['requested_by']} "
                                f"to program **{mine['program_id']}**?",
-                               lambda op=op, i=chosen: desk.confirm(op, i), need="correct",
+                               lambda op, i=chosen: desk.confirm(op, i), need="correct",
                                target=f"correction request #{chosen}")
         if right.button(f"Withdraw #{chosen}…", key="withdraw_correction"):
             kit.ask_to_confirm("ledger", f"Withdraw correction #{chosen}",
                                f"Withdraw request **#{chosen}** (nothing is posted)?",
-                               lambda op=op, i=chosen: desk.withdraw(op, i), need="correct",
+                               lambda op, i=chosen: desk.withdraw(op, i), need="correct",
                                target=f"correction request #{chosen}")
 
 kit.show_pending_dialog()

@@ -101,7 +101,7 @@ if batch_id:
                     "payouts", "Request a breaker override",
                     f"Request an override for batch **{bid}** (a different admin must confirm "
                     f"it)?\n\n> {why}",
-                    lambda op=op, bid=bid, why=why:
+                    lambda op, bid=bid, why=why:
                         kit.service().actions.request_breaker_override(op, bid, why),
                     need="execute", target=f"batch {bid}")
             me = who.name if who else None
@@ -117,7 +117,7 @@ if batch_id:
                         "payouts", "Confirm a breaker override",
                         f"Confirm override **#{o['id']}** by {o['requested_by']} for batch "
                         f"**{bid}** ({o['reason']})? The batch may then be executed once.",
-                        lambda op=op, oid=o["id"]:
+                        lambda op, oid=o["id"]:
                             kit.service().actions.confirm_breaker_override(op, oid),
                         need="execute", target=f"override #{o['id']}")
         left, right = st.columns(2)
@@ -142,7 +142,7 @@ if batch_id:
                     f"Approve batch **{bid}**: {total} to {batch['affiliate_count']} "
                     f"affiliates, as **{account.name}** (approver key {account.approver_slot})? "
                     f"It has {batch['approvals']} approvals.",
-                    lambda account=account, bid=bid: kit.service().approve_batch_as(account, bid),
+                    lambda op, bid=bid: kit.service().approve_batch_as(kit.account(), bid),
                     need="approve", target=f"batch {bid}")
         with right:
             st.markdown("**Execute** (admin account)")
@@ -161,7 +161,7 @@ if batch_id:
                     "payouts", "Execute payout batch",
                     f"Pay batch **{bid}**: {total} to {batch['affiliate_count']} affiliates? "
                     "This moves money.",
-                    lambda op=op, bid=bid: kit.service().actions.execute_batch(op, bid),
+                    lambda op, bid=bid: kit.service().actions.execute_batch(op, bid),
                     need="execute", target=f"batch {bid}")
 
 st.subheader("Recent batches")

@@ -46,7 +46,6 @@ def bullmq_page() -> None:
     kit.table(counts, hide_index=True, key="bullmq_counts")
 
     operator_ok = kit.require_operator("queue")  # admin accounts only
-    op = kit.operator()
     st.subheader("Pause / resume")
     for c in snap.counts.values():
         left, right = st.columns([3, 1])
@@ -57,12 +56,14 @@ def bullmq_page() -> None:
         if c.paused and right.button(f"Resume {c.queue}…", key=f"resume_{c.queue}"):
             kit.ask_to_confirm("queue", f"Resume BullMQ queue {c.queue}",
                                f"Let the workers take jobs from **{c.queue}** again?",
-                               lambda q=c.queue: kit.service().actions.resume_bullmq_queue(op, q))
+                               lambda op, q=c.queue: kit.service().actions.resume_bullmq_queue(op, q),
+                               need="queue")
         if not c.paused and right.button(f"Pause {c.queue}…", key=f"pause_{c.queue}"):
             kit.ask_to_confirm("queue", f"Pause BullMQ queue {c.queue}",
                                f"Stop the workers from taking new jobs from **{c.queue}** (jobs "
                                "in flight finish)?",
-                               lambda q=c.queue: kit.service().actions.pause_bullmq_queue(op, q))
+                               lambda op, q=c.queue: kit.service().actions.pause_bullmq_queue(op, q),
+                               need="queue")
 
     st.subheader("Workers")
     if not snap.settlement_workers:
@@ -98,9 +99,9 @@ def bullmq_page() -> None:
                         "queue", f"Retry {len(chosen)} job(s) of {name}",
                         "Move failed job(s) " + ", ".join(f"**{j}**" for j in chosen)
                         + f" of **{name}** back to waiting through BullMQ (each recorded)?",
-                        lambda q=name, js=chosen:
+                        lambda op, q=name, js=chosen:
                             kit.service().actions.retry_bullmq_jobs(op, q, js),
-                        target=f"{len(chosen)} job(s) of {name}")
+                        need="queue", target=f"{len(chosen)} job(s) of {name}")
         if lists["delayed"]:
             st.subheader(f"Delayed jobs · {name}")
             kit.table([{"job_id": j.id, "name": j.name, "runs_at": j.run_at,
@@ -188,18 +189,18 @@ def queue_actions() -> None:
     if state is None or jobs is None:
         return
     paused = bool((state["control"] or {}).get("paused"))
-    reason, op = kit.why_not(), kit.operator()
+    reason = kit.why_not()
     st.subheader("Actions")
     if paused and st.button("Resume queue…", key="resume_queue", type="primary",
                             disabled=bool(reason), help=reason):
         kit.ask_to_confirm("queue", "Resume the settlement queue",
                            "Let the workers take jobs again?",
-                           lambda op=op: kit.service().actions.resume_queue(op))
+                           lambda op: kit.service().actions.resume_queue(op))
     if not paused and st.button("Pause queue…", key="pause_queue", disabled=bool(reason),
                                 help=reason):
         kit.ask_to_confirm("queue", "Pause the settlement queue",
                            "Stop the workers from taking new jobs (jobs in flight finish)?",
-                           lambda op=op: kit.service().actions.pause_queue(op))
+                           lambda op: kit.service().actions.pause_queue(op))
     failed = jobs["retryable"]
     if not failed:
         return
@@ -215,7 +216,7 @@ def queue_actions() -> None:
         kit.ask_to_confirm("queue", f"Retry {len(picked)} intent(s)",
                            "Re-enqueue the intents of the ticked failed jobs: "
                            + ", ".join(f"**{i}**" for i in picked) + "?",
-                           lambda op=op, ids=picked: kit.service().actions.retry_intents(op, ids),
+                           lambda op, ids=picked: kit.service().actions.retry_intents(op, ids),
                            target=f"{len(picked)} intents")
     every = list(labels)
     if right.button(f"Retry all {len(every)} listed…", key="retry_all_failed",
@@ -223,7 +224,7 @@ def queue_actions() -> None:
         kit.ask_to_confirm("queue", f"Retry {len(every)} intent(s)",
                            f"Re-enqueue the intents of all **{len(every)}** failed jobs listed "
                            "(each is its own API call and action-log row)?",
-                           lambda op=op, ids=every: kit.service().actions.retry_intents(op, ids),
+                           lambda op, ids=every: kit.service().actions.retry_intents(op, ids),
                            target=f"{len(every)} intents")
 
 

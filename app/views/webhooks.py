@@ -88,7 +88,7 @@ if found_rows is not None:
             "webhooks", "Recover failed deliveries",
             f"Re-send the failed and retry-waiting deliveries of {where} created from "
             f"**{since:%Y-%m-%d}** to **{until - timedelta(days=1):%Y-%m-%d}** (UTC)?",
-            lambda op=op, e=endpoint, a=since, b=until:
+            lambda op, e=endpoint, a=since, b=until:
                 kit.service().actions.recover_deliveries(op, e, a, b),
             target=f"{endpoint or 'all endpoints'}, {since:%Y-%m-%d}…"
                    f"{until - timedelta(days=1):%Y-%m-%d}")
@@ -130,7 +130,7 @@ if delivery_id:
             op, target = kit.operator(), found["delivery_id"]
             kit.ask_to_confirm("webhooks", "Retry webhook delivery",
                                f"Schedule an immediate new attempt of delivery **{target}**?",
-                               lambda op=op, target=target: kit.service().actions.retry_webhook(op, target),
+                               lambda op, target=target: kit.service().actions.retry_webhook(op, target),
                                target=f"delivery {target}")
 
 st.subheader("Endpoint health")
@@ -153,9 +153,9 @@ if eps is not None:
             verb = "Disable" if enabled else "Enable"
             if st.button(f"{verb} endpoint {picked}…", key="toggle_endpoint",
                          disabled=bool(reason), help=reason):
-                run = ((lambda op=op, e=picked: kit.service().actions.disable_endpoint(op, e))
+                run = ((lambda op, e=picked: kit.service().actions.disable_endpoint(op, e))
                        if enabled else
-                       (lambda op=op, e=picked: kit.service().actions.enable_endpoint(op, e)))
+                       (lambda op, e=picked: kit.service().actions.enable_endpoint(op, e)))
                 kit.ask_to_confirm(
                     "webhooks", f"{verb} webhook endpoint",
                     (f"Stop delivering to **{picked}** ({by_id[picked]['url']})? Deliveries wait "

@@ -8,9 +8,9 @@ are never stored, logged or echoed: the recorded request holds only ids and amou
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import re
+from dataclasses import replace
 from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
 from typing import Any, Callable
 
 from ..db import DriverError
@@ -19,23 +19,13 @@ from ..db import incidents as incident_rows
 from ..db import silences as silence_rows
 from ..errors import DatabaseUnavailable, UsageError, first_line
 from . import breaker
-from .journal import signed_totals
+from .authority import API_NEEDS, why_refused
+from .correction_form import (CorrectionEntry, parse_correction,  # noqa: F401 (re-exported)
+                              parse_correction_entries)
 from .outcome import ActionOutcome
 
 MAX_SILENCE = timedelta(days=7)
 MAX_WINDOWS = timedelta(days=366)
-
-
-@dataclass(frozen=True)
-class CorrectionEntry:
-    account: str
-    type: str
-    amount: Decimal
-    currency: str
-
-    def to_json(self) -> dict[str, str]:
-        return {"account": self.account, "type": self.type, "amount": str(self.amount),
-                "currency": self.currency}
 
 
 class ActionService:
@@ -108,7 +98,7 @@ class ActionService:
         request = {"batchId": batch_id} if slot is None else {"batchId": batch_id,
                                                               "approverKey": slot}
         return self._call(operator, "approve_payout_batch", batch_id, request,
-                          lambda c: c.approve_batch(batch_id, key=approver_key.strip()))
+                          lambda c: c.approve_batch(batch_id, key=approver_key.strip()), slot=slot)
 
     def execute_batch(self, operator: str, batch_id: str) -> ActionOutcome:
         """Execute through the admin API — unless the payout circuit breaker holds the batch's
@@ -117,6 +107,9 @@ class ActionService:
         operator = require_operator(operator)
         action = "execute_payout_batch"
         request: dict = {"batchId": batch_id}
+        refused = self.refused(operator, "execute", action, batch_id, request)
+        if refused:
+            return refused
         try:
             with self._db.transaction() as conn:
                 gate = breaker.gate_for_execution(conn, batch_id, operator)
@@ -166,6 +159,9 @@ class ActionService:
     def _breaker_action(self, operator: str, action: str, target: str, request: dict,
                         work) -> ActionOutcome:
         operator = require_operator(operator)
+        refused = self.refused(operator, "execute", action, target, request)
+        if refused:
+            return refused
         try:
             with self._db.transaction() as conn:
                 row, message = work(conn)
@@ -228,6 +224,9 @@ class ActionService:
         from ..queues import QueueUnavailable
 
         operator = require_operator(operator)
+        refused = self.refused(operator, "queue", action, target, request)
+        if refused:
+            return refused
         source = self._queue_source()
         if source is None:
             raise UsageError("this platform's queues are not on Redis (or REDIS_URL is unset); "
@@ -315,6 +314,9 @@ class ActionService:
         request = {"kind": kind, "programId": program_id, "reason": reason, "owner": owner,
                    "startsAt": starts_at.isoformat(), "endsAt": ends_at.isoformat(),
                    "weekly": [int(weekly[0]), str(weekly[1]), int(weekly[2])] if weekly else None}
+        denied = self.refused(operator, "act", "add_silence", target, request)
+        if denied:
+            return denied
         with self._db.transaction() as conn:
             row = silence_rows.insert_silence(conn, kind=kind, program_id=program_id,
                                               reason=reason, owner=owner, created_by=operator,
@@ -331,6 +333,9 @@ class ActionService:
     def end_silence(self, operator: str, silence_id: int, now: datetime) -> ActionOutcome:
         operator = require_operator(operator)
         target = f"silence:{silence_id}"
+        denied = self.refused(operator, "act", "end_silence", target, None)
+        if denied:
+            return denied
         with self._db.transaction() as conn:
             row = silence_rows.end_silence(conn, int(silence_id), operator, now)
             if row is not None:
@@ -346,12 +351,15 @@ class ActionService:
 
     # -- other recorded actions (no admin API: recon's own work, e.g. an audit export) ----------
     def run_recorded(self, operator: str, action: str, target: str | None,
-                     work: Callable[[], str]) -> ActionOutcome:
+                     work: Callable[[], str], need: str = "act") -> ActionOutcome:
         """Run ``work`` (returns a sentence saying what it did) and record it; a ReconError is
-        recorded and shown as failed with its message."""
+        recorded and shown as failed with its message. ``need``: the permission it needs."""
         from ..errors import ReconError
 
         operator = require_operator(operator)
+        denied = self.refused(operator, need, action, target, None)
+        if denied:
+            return denied
         try:
             message, ok, error = work(), True, None
         except ReconError as exc:
@@ -359,9 +367,24 @@ class ActionService:
         return self._record(operator, action, target, None, ok, None, None, error, message, None)
 
     # -- the mechanics ---------------------------------------------------------------------------
+    def refused(self, operator: str, need: str, action: str, target: str | None,
+                request: dict | None, slot: int | None = None) -> ActionOutcome | None:
+        """None when ``operator`` is an enabled account allowed ``need`` (read now, in the
+        database: authority.py); otherwise the refusal, recorded in the action log."""
+        why = why_refused(self._db, operator, need, slot)
+        if why is None:
+            return None
+        message = f"Refused: {why}; nothing was done."
+        return self._record(operator, action, target, request, False, None, None, message,
+                            message, None)
+
     def _call(self, operator: str, action: str, target: str | None, request: dict | None,
-              send: Callable[[Any], Any]) -> ActionOutcome:
+              send: Callable[[Any], Any], slot: int | None = None) -> ActionOutcome:
         operator = require_operator(operator)
+        denied = self.refused(operator, API_NEEDS.get(action, "act"), action, target, request,
+                              slot)
+        if denied:
+            return denied
         client = self._client_factory()
         if hasattr(client, "operator"):  # the SGE API identifies the operator (X-Admin-Id)
             client.operator = operator
@@ -380,6 +403,9 @@ class ActionService:
                refused: str) -> ActionOutcome:
         operator = require_operator(operator)
         target = f"incident:{incident_id}"
+        denied = self.refused(operator, "act", action, target, None)
+        if denied:
+            return denied
         try:
             with self._db.transaction() as conn:
                 row = change(conn)
@@ -401,9 +427,10 @@ class ActionService:
                 data) -> ActionOutcome:
         try:
             with self._db.transaction() as conn:
-                row = action_log.record_action(conn, operator=operator, action=action, target=target,
-                                      request=request, result="ok" if ok else "failed",
-                                      status_code=status, response=response, error=error)
+                row = action_log.record_action(
+                    conn, operator=storable(operator), action=action, target=storable(target),
+                    request=storable(request), result="ok" if ok else "failed",
+                    status_code=status, response=storable(response), error=storable(error))
         except (DatabaseUnavailable, DriverError) as exc:
             return ActionOutcome(ok, action, target, status,
                                  message + f" (Not recorded in the action log: the database is "
@@ -411,6 +438,21 @@ class ActionService:
                                  data=data, logged=False)
         return ActionOutcome(ok, action, target, status, message, data=data, logged=True,
                              log_id=row["id"], at=row["at"])
+
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable(value: Any) -> Any:
+    """PostgreSQL text and jsonb hold neither NUL nor lone UTF-16 surrogates (an id typed or
+    read from Redis may have them): shown as U+FFFD in the action log instead of losing the row."""
+    if isinstance(value, str):
+        return _UNSTORABLE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {storable(k): storable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [storable(v) for v in value]
+    return value
 
 
 def describe_result(result: Any) -> str:
@@ -432,54 +474,3 @@ def require_operator(operator: str | None) -> str:
     if not name:
         raise UsageError("sign in first: every action is recorded with the signed-in account")
     return name
-
-
-def parse_correction(reason: str, rows: list[dict[str, Any]]) -> tuple[str, list[CorrectionEntry]]:
-    """The correction form: a reason (kept with the entry) and balanced entries."""
-    reason = " ".join((reason or "").split())
-    if not reason:
-        raise UsageError("type the reason for the correction; it is kept with the entry")
-    return reason, parse_correction_entries(rows)
-
-
-def parse_correction_entries(rows: list[dict[str, Any]],
-                             completing: dict[str, Decimal] | None = None) -> list[CorrectionEntry]:
-    """Validate the correction form's rows; each problem names the row and how to fix it.
-    ``completing``: the debits − credits per currency of the unbalanced transaction the entries
-    complete (they must balance together with it, and may be one-sided)."""
-    entries = []
-    for number, row in enumerate(rows, start=1):
-        account = str(row.get("account") or "").strip()
-        kind = str(row.get("type") or "").strip().lower()
-        currency = str(row.get("currency") or "").strip().upper()
-        raw = str(row.get("amount") if row.get("amount") is not None else "").strip()
-        if not account and not raw:
-            continue  # an empty row of the editor
-        if not account:
-            raise UsageError(f"entry {number}: the account is empty; use e.g. treasury or "
-                             "affiliate:<id>")
-        if kind not in ("debit", "credit"):
-            raise UsageError(f"entry {number}: type must be debit or credit, got {kind or 'nothing'}")
-        try:
-            amount = Decimal(raw)
-        except InvalidOperation:
-            raise UsageError(f"entry {number}: amount {raw!r} is not a number; type it like "
-                             "12.50") from None
-        if not amount.is_finite() or amount <= 0:
-            raise UsageError(f"entry {number}: amount must be greater than zero, got {raw}")
-        if amount != amount.quantize(Decimal("0.000001")):
-            raise UsageError(f"entry {number}: amount {raw} has more than 6 decimals")
-        if not currency:
-            raise UsageError(f"entry {number}: the currency is empty; use e.g. USD")
-        entries.append(CorrectionEntry(account, kind, amount, currency))
-    if not entries or (completing is None and len(entries) < 2):
-        raise UsageError("a correction needs at least one debit and one credit entry"
-                         if completing is None else "a correction needs at least one entry")
-    totals = signed_totals([vars(e) for e in entries], start=completing)
-    unbalanced = {c: d for c, d in totals.items() if d != 0}
-    if unbalanced:
-        raise UsageError("the correction does not balance: " + ", ".join(
-            f"{c} debits exceed credits by {d}" if d > 0 else f"{c} credits exceed debits by {-d}"
-            for c, d in sorted(unbalanced.items())) + "; make debits equal credits per currency"
-            + (" (together with the transaction it completes)" if completing else ""))
-    return entries

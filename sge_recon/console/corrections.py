@@ -196,7 +196,7 @@ class CorrectionDesk:
         return self.actions.run_recorded(operator, "request_correction",
                                          transaction_id or program_id, lambda: self._request(
                                              operator, program_id, reason, parsed,
-                                             transaction_id))
+                                             transaction_id), need="correct")
 
     def _request(self, operator, program_id, reason, parsed, transaction_id) -> str:
         with self._db.transaction() as conn:
@@ -217,6 +217,10 @@ class CorrectionDesk:
         from .actions import require_operator
 
         operator = require_operator(operator)
+        denied = self.actions.refused(operator, "correct", "ledger_correction",
+                                      f"correction:{request_id}", {"requestId": request_id})
+        if denied:  # checked before the request is touched: a refusal never marks it failed
+            return denied
         with self._db.transaction() as conn:
             row = store.lock_pending(conn, request_id)
             if row is None:
@@ -250,4 +254,5 @@ class CorrectionDesk:
                 store.decide(conn, request_id, status="withdrawn", decided_by=operator,
                              result="withdrawn")
             return f"Correction request #{request_id} withdrawn; nothing was posted."
-        return self.actions.run_recorded(operator, "withdraw_correction", str(request_id), work)
+        return self.actions.run_recorded(operator, "withdraw_correction", str(request_id), work,
+                                         need="correct")
