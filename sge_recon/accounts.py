@@ -33,6 +33,7 @@ import hashlib
 import hmac
 import re
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -69,14 +70,30 @@ WHY_NOT = {
 }
 
 
+def normal_password(password: str) -> str:
+    """The form a password is hashed and checked in: Unicode NFKC (NIST SP 800-63B), so the
+    same visible password typed on another keyboard or system (e.g. decomposed accents on macOS)
+    is the same password."""
+    return unicodedata.normalize("NFKC", password)
+
+
 def hash_password(password: str, salt: bytes | None = None) -> str:
     salt = salt or secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, maxmem=64 * 1024 * 1024, dklen=32,
+    digest = hashlib.scrypt(normal_password(password).encode(), salt=salt, maxmem=64 * 1024 * 1024, dklen=32,
                             **SCRYPT)
     return f"scrypt${SCRYPT['n']}${SCRYPT['r']}${SCRYPT['p']}${salt.hex()}${digest.hex()}"
 
 
 def verify_password(password: str, stored: str) -> bool:
+    """The password (normalised) matches the stored hash; a hash set before passwords were
+    normalised was made from the raw form, so that is tried too when the two differ."""
+    normal = normal_password(password)
+    if _verify(normal, stored):
+        return True
+    return normal != password and _verify(password, stored)
+
+
+def _verify(password: str, stored: str) -> bool:
     try:
         kind, n, r, p, salt, digest = stored.split("$")
         if kind != "scrypt":
@@ -186,7 +203,10 @@ def check_timezone(zone: str) -> str:
 
 
 def check_password(password: str) -> str:
-    if len(password or "") < MIN_PASSWORD:
+    if not (password or "").strip():
+        raise UsageError("the password is empty or only spaces; type a real password (at least "
+                         f"{MIN_PASSWORD} characters)")
+    if len(normal_password(password)) < MIN_PASSWORD:
         raise UsageError(f"the password must be at least {MIN_PASSWORD} characters long")
     return password
 
@@ -235,7 +255,8 @@ class AccountService:
                                      f"{holder['name']!r}; disable that account first (one "
                                      "account per key, so one person can never give both "
                                      "approvals)")
-            if replace:
+            if replace:  # a new password and role: sessions of the old ones end
+                q.revoke_sessions_of(conn, name)
                 return q.upsert_account(conn, name, role, approver_slot, hashed, sso_identity)
             if q.account(conn, name):
                 raise UsageError(f"an account named {name!r} already exists; use `sge-recon "
@@ -280,9 +301,17 @@ class AccountService:
         return self._tx(q.any_account, read_only=True)
 
     def set_password(self, name: str, password: str) -> Account:
+        """A new password; every session signed in with the old one ends (a reset is what
+        someone does when a password or a session may be known to someone else)."""
         name = check_name(name)
-        check_password(password)
-        row = self._tx(lambda c: q.set_password(c, name, hash_password(password)))
+        hashed = hash_password(check_password(password))
+
+        def work(conn):
+            row = q.set_password(conn, name, hashed)
+            if row is not None:
+                q.revoke_sessions_of(conn, name)
+            return row
+        row = self._tx(work)
         if row is None:
             raise NotFoundError(f"no account named {name!r}; see `sge-recon users list`")
         return _account(row)
@@ -335,10 +364,11 @@ class AccountService:
     def sign_in(self, username: str, password: str) -> SignIn:
         """Check a name and password; every attempt is recorded; repeated failures lock."""
         typed = " ".join((username or "").split()).lower()[:64]
-        if not typed or not password:
+        if not typed:
             return SignIn(False, None, "Type your username and password.")
 
         def work(conn):
+            q.lock_name(conn, typed)  # one attempt per name at a time: the count below is exact
             failures = q.recent_failures(conn, typed, WINDOW_SECONDS)
             if int(failures["failures"] or 0) >= MAX_FAILURES:
                 wait = max(60, WINDOW_SECONDS - int(failures["age_seconds"] or 0))
@@ -346,6 +376,9 @@ class AccountService:
                 return SignIn(False, None, f"Too many failed sign-ins for {typed!r}: try again in "
                                            f"{(wait + 59) // 60} min, or ask an admin to reset "
                                            "your password.")
+            if not password:  # recorded, and counts towards the lock like any wrong password
+                q.record_attempt(conn, typed, False, "empty_password")
+                return SignIn(False, None, "Type your username and password.")
             row = q.account(conn, typed)
             # an account without a password (single sign-on only) costs the same hash, and fails
             good = verify_password(password, (row or {}).get("password_hash") or _DUMMY_HASH) \

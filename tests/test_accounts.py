@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import sys
 
@@ -217,3 +218,82 @@ def test_users_cli_links_single_sign_on(cli_env, db):
     assert out.returncode == 3 and out.stderr.startswith("Error: ") and \
         "already linked to 'eve'" in out.stderr and "Traceback" not in out.stderr
     assert users(["unlink-sso", "ada"], cli_env).returncode == 0
+
+
+def test_parallel_guesses_cannot_pass_the_lock(recon, db):
+    """Audit f #2: 40 wrong passwords at the same moment (one browser tab each): attempts for a
+    name are serialised, so at most MAX_FAILURES passwords are checked; the rest are locked."""
+    import threading
+
+    recon.accounts.add("ada", "operator", "the right password")
+    barrier = threading.Barrier(40)
+
+    def guess(i: int) -> None:
+        barrier.wait()
+        recon.accounts.sign_in("ada", f"guess number {i:04d}")
+    threads = [threading.Thread(target=guess, args=(i,)) for i in range(40)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    reasons = [r["reason"] for r in db.fetch_all(
+        "SELECT reason FROM recon.sign_in_attempts WHERE username = 'ada'")]
+    assert len(reasons) == 40
+    assert reasons.count("wrong_password") == MAX_FAILURES
+    assert reasons.count("rate_limited") == 40 - MAX_FAILURES
+    assert not recon.accounts.sign_in("ada", "the right password").ok  # locked
+
+
+def test_a_new_password_ends_the_sessions_of_the_old_one(recon, db):
+    """Audit f #3: a reset is how a leaked password or session is cut off."""
+    recon.accounts.add("ada", "operator", "the right password")
+    token, other = recon.accounts.start_session("ada"), recon.accounts.start_session("ada")
+    recon.accounts.add("bob", "operator", "bobs own password")
+    bobs = recon.accounts.start_session("bob")
+    recon.accounts.set_password("ada", "a brand new password")
+    assert recon.accounts.resume(token) is None and recon.accounts.resume(other) is None
+    assert recon.accounts.resume(bobs).name == "bob"  # only that account's sessions
+    assert not recon.accounts.sign_in("ada", "the right password").ok
+    assert recon.accounts.sign_in("ada", "a brand new password").ok
+    fresh = recon.accounts.start_session("ada")
+    assert recon.accounts.resume(fresh).name == "ada"
+
+
+def test_the_same_password_in_another_unicode_form_signs_in(recon, db):
+    """Audit f #7: NFKC on set and on check; a hash made before (from the raw form) still works."""
+    import unicodedata
+
+    nfc = unicodedata.normalize("NFC", "café-crème-2024")
+    nfd = unicodedata.normalize("NFD", nfc)
+    assert nfc != nfd
+    recon.accounts.add("zoe", "operator", nfd)  # typed on a Mac
+    assert recon.accounts.sign_in("zoe", nfc).ok and recon.accounts.sign_in("zoe", nfd).ok
+    # an account whose password was hashed raw (before normalising): both forms still sign in
+    salt = b"\1" * 16
+    legacy = hashlib.scrypt(nfd.encode(), salt=salt, n=2 ** 14, r=8, p=1,
+                            maxmem=64 * 1024 * 1024, dklen=32)
+    db.execute("UPDATE recon.console_users SET password_hash = %s WHERE name = 'zoe'",
+               (f"scrypt$16384$8$1${salt.hex()}${legacy.hex()}",))
+    assert recon.accounts.sign_in("zoe", nfd).ok
+    assert not recon.accounts.sign_in("zoe", "café-crème-2025").ok
+
+
+def test_empty_passwords_are_recorded_and_count_and_blank_ones_are_refused(recon, db):
+    """Audit f #8: every attempt is recorded, an empty password too, and it counts towards the
+    lock; a password of only spaces is not accepted when an account is created or reset."""
+    import pytest
+
+    from sge_recon.errors import UsageError
+
+    recon.accounts.add("ada", "operator", "the right password")
+    for _ in range(MAX_FAILURES):
+        assert recon.accounts.sign_in("ada", "").message == "Type your username and password."
+    reasons = [r["reason"] for r in db.fetch_all(
+        "SELECT reason FROM recon.sign_in_attempts WHERE username = 'ada' ORDER BY id")]
+    assert reasons == ["empty_password"] * MAX_FAILURES
+    assert "Too many failed sign-ins" in recon.accounts.sign_in("ada", "the right password").message
+    for blank in (" " * 12, "\t" * 10 + "\n"):
+        with pytest.raises(UsageError, match="empty or only spaces"):
+            recon.accounts.add("bob", "operator", blank)
+        with pytest.raises(UsageError, match="empty or only spaces"):
+            recon.accounts.set_password("ada", blank)

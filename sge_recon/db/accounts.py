@@ -79,6 +79,14 @@ def set_disabled(conn, name: str, disabled: bool) -> dict | None:
         WHERE name = %s RETURNING {USER_COLUMNS}""", (disabled, disabled, name)).fetchone()
 
 
+def lock_name(conn, username: str) -> None:
+    """Serialise sign-in attempts for one name until the transaction ends: the failure count
+    each attempt reads includes every attempt before it (parallel guesses cannot all read
+    "fewer than the limit")."""
+    conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('recon.sign_in:' || %s, 0))",
+                 (username,))
+
+
 def record_attempt(conn, username: str, ok: bool, reason: str | None) -> None:
     conn.execute("INSERT INTO recon.sign_in_attempts (username, ok, reason) VALUES (%s, %s, %s)",
                  (username, ok, reason))
@@ -116,6 +124,12 @@ def session_account(conn, token_sha256: str) -> dict | None:
         FROM recon.console_sessions s JOIN recon.console_users u ON u.name = s.name
         WHERE s.token_sha256 = %s AND s.revoked_at IS NULL AND s.expires_at > now()
           AND NOT u.disabled""", (token_sha256,)).fetchone()
+
+
+def revoke_sessions_of(conn, name: str) -> int:
+    """End every live session of an account (its password changed): how many."""
+    return conn.execute("UPDATE recon.console_sessions SET revoked_at = now() "
+                        "WHERE name = %s AND revoked_at IS NULL", (name,)).rowcount
 
 
 def revoke_session(conn, token_sha256: str) -> None:
