@@ -21,6 +21,22 @@ LIGHT_BADGES = {"green": ("green", "OK"), "amber": ("orange", "WARN"), "red": ("
 STATUS_LIGHTS = {"pass": "green", "warn": "amber", "fail": "red", True: "green", False: "red"}
 
 
+# Without [ ] < > ` * $ ~ { } \ no link, image, HTML, code, emphasis, LaTeX or coloured text can
+# be formed; with the line breaks gone and a leading # escaped, no heading, list or table either.
+# ( ) : _ - . ! # | stay as typed: ids and "HTTP 500: …" read unchanged.
+_MARKDOWN_SPECIAL = set("\\`*{}[]<>$~")
+
+
+def md(value: Any) -> str:
+    """Untrusted text (an id from the address, a platform's error, URL or name) made inert for
+    st.markdown and the alert boxes: the characters that build links, images, HTML, LaTeX and
+    Streamlit's coloured text are escaped, and line breaks become spaces. It reads as the same
+    text."""
+    text = " ".join(str(value).split()) if value is not None else ""
+    text = "".join("\\" + c if c in _MARKDOWN_SPECIAL else c for c in text)
+    return "\\" + text if text[:1] in ("#", "-", "+", "|", ">") else text
+
+
 def mark(light: Any) -> str:
     """A coloured badge with a word (Markdown) for a light, a check status or a met/unmet flag:
     the word keeps it readable without colour."""

@@ -18,7 +18,7 @@ from sge_recon.context import Recon
 from sge_recon.errors import DatabaseUnavailable, ReconError
 
 from console_format import (  # noqa: E402,F401 - re-exported for the pages
-    LIGHT_BADGES, STATUS_LIGHTS, mark, money, money_by_currency, totals_by_currency, exact, HEADERS, LINKS, TZ_KEY, timezones, zone_name, zone, local, when, header, cell, link,
+    LIGHT_BADGES, STATUS_LIGHTS, md, mark, money, money_by_currency, totals_by_currency, exact, HEADERS, LINKS, TZ_KEY, timezones, zone_name, zone, local, when, header, cell, link,
 )
 
 RETRY_SECONDS = 5
@@ -354,7 +354,8 @@ def show_pending_dialog() -> None:
     def body() -> None:
         st.markdown(pending["description"])
         if pending.get("target"):
-            st.caption(f"Acts on **{pending['target']}** only (fixed when this dialog opened).")
+            st.caption(f"Acts on **{md(pending['target'])}** only (fixed when this dialog "
+                       "opened).")
         st.caption(f"Signed in as: {operator() or '—'} · recorded in the action log")
         left, right = st.columns(2)
         if left.button("Confirm", type="primary", key="confirm_action"):
@@ -391,13 +392,13 @@ def show_outcome(page: str) -> None:
     if outcome is None:
         return
     if isinstance(outcome, ReconError):
-        st.error(f"Not done: {outcome.message}", icon=":material/warning:")
+        st.error(f"Not done: {md(outcome.message)}", icon=":material/warning:")
         return
-    label = f"**{outcome.action.replace('_', ' ')}** on `{outcome.target}`"
+    label = f"**{outcome.action.replace('_', ' ')}** on {md(outcome.target)}"
     if outcome.ok:
-        st.success(f"{label}: {outcome.message}", icon=":material/check_circle:")
+        st.success(f"{label}: {md(outcome.message)}", icon=":material/check_circle:")
     else:
-        st.error(f"{label}: {outcome.message}", icon=":material/block:")
+        st.error(f"{label}: {md(outcome.message)}", icon=":material/block:")
     if outcome.logged and outcome.log_id:
         st.caption(f"Recorded as action #{outcome.log_id}.")
 

@@ -57,11 +57,11 @@ chosen = kit.pick("Incident", [str(r["id"]) for r in rows or []], key="incident_
                                               if str(r["id"]) == i), f"#{i}"))
 incident = kit.load(kit.service().incident, chosen, what="the incident") if chosen else None
 if chosen and incident is None:
-    st.warning(f"No incident #{chosen}.")
+    st.warning(f"No incident #{kit.md(chosen)}.")
 if incident:
     with st.container(border=True):
         st.markdown(f"**#{incident['id']} · {incident['priority']} · {incident['status']}** "
-                    f"— {incident['title']}")
+                    f"— {kit.md(incident['title'])}")
         st.caption(f"Opened {kit.when(incident['opened_at'], '%Y-%m-%d %H:%M')}, last seen "
                    f"{kit.when(incident['last_seen_at'], '%Y-%m-%d %H:%M')}"
                    + (f" · acknowledged by {incident['acknowledged_by']}"

@@ -21,7 +21,7 @@ def retry_button(intent_id: str, key: str) -> None:
     if kit.supports("retry_intent") and st.button(f"Retry intent {intent_id}…", key=key,
                                                    disabled=bool(reason), help=reason):
         kit.ask_to_confirm("intents", "Retry intent",
-                           f"Re-enqueue intent **{intent_id}** for processing? (Idempotent: at "
+                           f"Re-enqueue intent **{kit.md(intent_id)}** for processing? (Idempotent: at "
                            "most one waiting job.)",
                            lambda op: kit.service().actions.retry_intent(op, intent_id),
                            target=f"intent {intent_id}")
@@ -62,17 +62,17 @@ st.text_input("Or search by id", key="intent_search", placeholder="e.g. int_0001
 if intent_id:
     detail = kit.load(kit.service().intent_detail, intent_id, what="the intent")
     if detail is None:
-        st.warning(f"No intent with id {intent_id!r}.")
+        st.warning(f"No intent with id {kit.md(repr(intent_id))}.")
     else:
         info = detail["intent"]
-        st.markdown(f"**{info['intent_id']}** · {info['status']} · "
-                    f"{kit.money(info['amount'], info['currency'])} · program "
-                    f"{info['program_id']} · attempts {info['attempts']}")
+        st.markdown(f"**{kit.md(info['intent_id'])}** · {kit.md(info['status'])} · "
+                    f"{kit.md(kit.money(info['amount'], info['currency']))} · program "
+                    f"{kit.md(info['program_id'])} · attempts {info['attempts']}")
         st.page_link("views/ledger.py", label=f"Ledger of program {info['program_id']}",
                      query_params={"program": info["program_id"]},
                      icon=":material/account_balance:")
         if info["last_error"]:
-            st.caption(f"Last error: {info['last_error']}")
+            st.caption(f"Last error: {kit.md(info['last_error'])}")
         waiting = [j for j in detail["jobs"] if j["status"] in ("waiting", "delayed", "active")]
         if info["status"] != "completed" and waiting:
             st.info(f"Retry scheduled: a {waiting[0]['status']} job (run at "

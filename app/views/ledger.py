@@ -78,12 +78,12 @@ program_param = st.query_params.get("program")
 pairs = [p for p in (flags.pairs if flags else [])
          if not program_param or p[0] == program_param]
 if program_param:
-    st.caption(f"Program **{program_param}** (from the address /ledger?program=…).")
+    st.caption(f"Program **{kit.md(program_param)}** (from the address /ledger?program=…).")
     mine = [r for r in rows or [] if r["program_id"] == program_param]
     if mine:
         kit.table(mine, hide_index=True, key="program_balances")
     elif rows is not None:
-        st.warning(f"No ledger entries for program {program_param!r}.")
+        st.warning(f"No ledger entries for program {kit.md(repr(program_param))}.")
 if pairs:
     pair = st.selectbox("Program / currency", pairs, format_func=lambda p: f"{p[0]} · {p[1]}",
                         key="imbalance_pair")
@@ -101,7 +101,7 @@ if txn_id:
     entries = kit.load(kit.service().transaction_entries, txn_id, what="the entries")
     if entries is not None:
         if entries:
-            st.markdown(f"Entries of transaction **{txn_id}**")
+            st.markdown(f"Entries of transaction **{kit.md(txn_id)}**")
             kit.table(entries, hide_index=True, key="txn_entries",
                       links={"program_id": ("ledger", "program"),
                              "intent_id": ("intents", "id")})
@@ -112,7 +112,7 @@ if txn_id:
             else:
                 st.success("Balances in every currency.", icon=":material/check_circle:")
         else:
-            st.warning(f"No ledger entries with transaction id {txn_id!r}.")
+            st.warning(f"No ledger entries with transaction id {kit.md(repr(txn_id))}.")
 
 programs = kit.load(kit.service().programs, what="the programs") or []
 program_ids = [p["id"] for p in programs]
@@ -140,7 +140,7 @@ if txn_id and program_ids:
     except ReconError:
         proposal = None  # balanced or unknown: nothing to complete
 if proposal is not None:
-    st.caption(f"Transaction **{txn_id}** does not balance. Proposed: post its missing leg(s) "
+    st.caption(f"Transaction **{kit.md(txn_id)}** does not balance. Proposed: post its missing leg(s) "
                f"against **{desk.suspense}**, so the transaction and program "
                f"**{proposal.program_id}** balance and the amount stays visible until finance "
                "explains it. Edit before posting if the right account is known.")

@@ -64,7 +64,7 @@ def live() -> None:
         st.caption("By priority, then the largest amount at stake in one currency:")
         for incident in data.top_incidents:
             money = kit.money_by_currency((incident.get("details") or {}).get("money"))
-            st.markdown(f"- **{incident['priority']}** #{incident['id']} {incident['title']}"
+            st.markdown(f"- **{incident['priority']}** #{incident['id']} {kit.md(incident['title'])}"
                         + (f" · at stake **{money}**" if money else "")
                         + ("" if incident["status"] == "open" else f" · {incident['status']}"))
         st.page_link("views/incidents.py", label="Open Incidents", icon=":material/emergency:")

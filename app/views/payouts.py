@@ -52,14 +52,14 @@ st.text_input("Or open a batch by id", key="batch_search", on_change=kit.search_
 if batch_id:
     found = kit.load(kit.service().payout_batch, batch_id, what="the batch")
     if found is None:
-        st.warning(f"No payout batch with id {batch_id!r}.")
+        st.warning(f"No payout batch with id {kit.md(repr(batch_id))}.")
     else:
         batch, currency = found["batch"], found["batch"]["currency"]
-        st.markdown(f"**{batch['batch_id']}** · {batch['status']} · program "
-                    f"{batch['program_id']} · **{kit.money(batch['total_amount'], currency)}** "
+        st.markdown(f"**{kit.md(batch['batch_id'])}** · {kit.md(batch['status'])} · program "
+                    f"{kit.md(batch['program_id'])} · **{kit.money(batch['total_amount'], currency)}** "
                     f"to {batch['affiliate_count']} affiliates · approvals "
                     f"{batch['approvals']}"
-                    + (f" ({', '.join(batch['approvers'])})" if batch["approvers"] else ""))
+                    + (f" ({kit.md(', '.join(batch['approvers']))})" if batch["approvers"] else ""))
         if found["consistent"]:
             st.success(f"Checked: the {len(found['lines'])} lines add up to the batch total "
                        f"{kit.money(found['lines_total'], currency)} and its affiliate count.",

@@ -97,8 +97,8 @@ def bullmq_page() -> None:
                     chosen = list(picked)
                     kit.ask_to_confirm(
                         "queue", f"Retry {len(chosen)} job(s) of {name}",
-                        "Move failed job(s) " + ", ".join(f"**{j}**" for j in chosen)
-                        + f" of **{name}** back to waiting through BullMQ (each recorded)?",
+                        "Move failed job(s) " + ", ".join(f"**{kit.md(j)}**" for j in chosen)
+                        + f" of **{kit.md(name)}** back to waiting through BullMQ (each recorded)?",
                         lambda op, q=name, js=chosen:
                             kit.service().actions.retry_bullmq_jobs(op, q, js),
                         need="queue", target=f"{len(chosen)} job(s) of {name}")

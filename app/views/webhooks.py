@@ -102,14 +102,15 @@ st.text_input("Or open a delivery by id", key="delivery_search", on_change=kit.s
 if delivery_id:
     found = kit.load(kit.service().delivery, delivery_id, what="the delivery")
     if found is None:
-        st.warning(f"No webhook delivery with id {delivery_id!r}.")
+        st.warning(f"No webhook delivery with id {kit.md(repr(delivery_id))}.")
     else:
-        st.markdown(f"**{found['delivery_id']}** · {found['status']} · {found['event_type']} · "
-                    f"{found['attempt_count']} attempt(s) · endpoint {found['endpoint_id']} "
-                    f"({found['url'] or 'unknown URL'})")
+        st.markdown(f"**{kit.md(found['delivery_id'])}** · {kit.md(found['status'])} · "
+                    f"{kit.md(found['event_type'])} · {found['attempt_count']} attempt(s) · "
+                    f"endpoint {kit.md(found['endpoint_id'])} "
+                    f"({kit.md(found['url'] or 'unknown URL')})")
         if found["last_error"]:
             st.caption(f"Last error ({kit.when(found['last_attempt_at'])}): "
-                       f"{found['last_error']}")
+                       f"{kit.md(found['last_error'])}")
         if found["next_retry_at"]:
             st.caption(f"Next attempt at {kit.when(found['next_retry_at'])}.")
         with st.expander("Payload"):
@@ -129,7 +130,7 @@ if delivery_id:
                                                        disabled=bool(reason), help=reason):
             op, target = kit.operator(), found["delivery_id"]
             kit.ask_to_confirm("webhooks", "Retry webhook delivery",
-                               f"Schedule an immediate new attempt of delivery **{target}**?",
+                               f"Schedule an immediate new attempt of delivery **{kit.md(target)}**?",
                                lambda op, target=target: kit.service().actions.retry_webhook(op, target),
                                target=f"delivery {target}")
 
@@ -158,9 +159,9 @@ if eps is not None:
                        (lambda op, e=picked: kit.service().actions.enable_endpoint(op, e)))
                 kit.ask_to_confirm(
                     "webhooks", f"{verb} webhook endpoint",
-                    (f"Stop delivering to **{picked}** ({by_id[picked]['url']})? Deliveries wait "
-                     "until it is enabled again." if enabled else
-                     f"Deliver to **{picked}** ({by_id[picked]['url']}) again?"),
+                    (f"Stop delivering to **{kit.md(picked)}** ({kit.md(by_id[picked]['url'])})? "
+                     "Deliveries wait until it is enabled again." if enabled else
+                     f"Deliver to **{kit.md(picked)}** ({kit.md(by_id[picked]['url'])}) again?"),
                     run, target=f"endpoint {picked}")
 
 kit.show_pending_dialog()
