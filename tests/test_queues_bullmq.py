@@ -289,6 +289,53 @@ def test_a_queue_dialog_of_an_admin_demoted_meanwhile_is_refused(sge_url, world,
     acting_as(sge_url, root="admin")
 
 
+def test_retries_racing_for_one_job_move_it_once_and_are_all_recorded(sge_url, redis_server):
+    """Audit f #5: 8 retries of one failed job at once. BullMQ moves it once; the others lose
+    the race inside BullMQ (a TypeError from job.retry), which is now the same refusal as any
+    "not failed" job, recorded, not an error that escapes unlogged. An id with NUL is recorded
+    too (scrubbed)."""
+    import threading
+
+    race = BullMQWorld(redis_server.url)
+    try:
+        race.obliterate("reconciler")
+        race.add("reconciler", "fail", {"intentId": "int_race"}, jobId="job-race", attempts=1)
+        race.start_worker("reconciler", name="racer")
+        race.wait_for("reconciler", failed=1)
+        race.close_workers()  # nobody takes it again: one retry must be the only change
+        recon = recon_for(sge_url, redis_server.url)
+        acting_as(sge_url, root="admin")
+        actions = recon.console.actions
+        before = len(recon.console.recent_actions(1000))
+        barrier, results = threading.Barrier(8), []
+
+        def retry() -> None:
+            barrier.wait()
+            try:
+                results.append(actions.retry_bullmq_job("root", "reconciler", "job-race"))
+            except Exception as exc:  # noqa: BLE001 - what the test is about
+                results.append(exc)
+        threads = [threading.Thread(target=retry) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert all(not isinstance(r, Exception) for r in results), results
+        assert sum(r.ok for r in results) == 1, [r.message for r in results]
+        for refused in (r for r in results if not r.ok):
+            assert refused.logged and "not failed" in refused.message, refused.message
+        counts = race.counts("reconciler")
+        assert (counts["failed"], counts["waiting"]) == (0, 1)
+        nul = actions.retry_bullmq_job("root", "reconciler", "job\x00race")
+        assert not nul.ok and nul.logged, nul.message
+        log = recon.console.recent_actions(1000)
+        assert len(log) - before == 9
+        assert log[0]["target"] == "bullmq:reconciler:job\ufffdrace"
+    finally:
+        race.obliterate("reconciler")
+        race.close()
+
+
 def test_pause_and_resume_a_bullmq_queue_are_recorded(sge_url, world, redis_server):
     recon = recon_for(sge_url, redis_server.url)
     acting_as(sge_url, root="admin")

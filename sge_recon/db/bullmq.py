@@ -125,7 +125,16 @@ class BullMQSource:
             if state != "failed":
                 raise QueueUnavailable(f"job {job_id} of queue {queue} is {state}, not failed; "
                                        "only a failed job can be retried")
-            await job.retry("failed")
+            try:
+                await job.retry("failed")
+            except Exception as exc:  # noqa: BLE001 - BullMQ raises TypeError when it lost a race
+                now = await q.getJobState(job_id)
+                if now != "failed":
+                    raise QueueUnavailable(
+                        f"job {job_id} of queue {queue} is not failed any more (someone retried "
+                        f"it at the same moment; it is {now}); nothing changed") from None
+                raise QueueUnavailable(f"BullMQ could not retry job {job_id} of queue {queue} "
+                                       f"({first_line(exc)})") from None
             return (f"Job {job_id} ({job.name}) of queue {queue} moved from failed back to "
                     f"waiting after {job.attemptsMade} attempt(s); a worker will take it.")
         return self._run(go)
