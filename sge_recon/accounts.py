@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING
 
 from .db import DriverError
 from .db import accounts as q
+from .db import action_log
 from .errors import DatabaseUnavailable, NotFoundError, ReconError, UsageError
 
 if TYPE_CHECKING:
@@ -226,9 +227,19 @@ class AccountService:
                                       "run") from None
 
     # -- management (the CLI) -----------------------------------------------------------------
+    # ``by``: who makes the change (the CLI: ``cli:<OS user>``); it is then recorded in
+    # recon.action_log in the same transaction (action, ``account:<name>``, what changed, never
+    # a password or its hash).
+    @staticmethod
+    def _audit(conn, by: str | None, action: str, name: str, request: dict | None) -> None:
+        if by:
+            action_log.record_action(conn, operator=by, action=action, target=f"account:{name}",
+                                     request=request, result="ok", status_code=None,
+                                     response=None, error=None)
+
     def add(self, name: str, role: str, password: str | None,
             approver_slot: int | None = None, replace: bool = False,
-            sso_identity: str | None = None) -> Account:
+            sso_identity: str | None = None, by: str | None = None) -> Account:
         """A new account. ``password`` None: it signs in only through single sign-on, as
         ``sso_identity`` (one of the two is needed)."""
         name = check_name(name)
@@ -255,6 +266,9 @@ class AccountService:
                                      f"{holder['name']!r}; disable that account first (one "
                                      "account per key, so one person can never give both "
                                      "approvals)")
+            self._audit(conn, by, "add_account", name, {
+                "role": role, "approverKey": approver_slot, "sso": sso_identity,
+                "password": password is not None, "replace": replace})
             if replace:  # a new password and role: sessions of the old ones end
                 q.revoke_sessions_of(conn, name)
                 return q.upsert_account(conn, name, role, approver_slot, hashed, sso_identity)
@@ -272,7 +286,7 @@ class AccountService:
                              f"{holder['name']!r}; unlink it there first (`sge-recon users "
                              f"unlink-sso {holder['name']}`)")
 
-    def link_sso(self, name: str, identity: str | None) -> Account:
+    def link_sso(self, name: str, identity: str | None, by: str | None = None) -> Account:
         """Link an account to a single sign-on identity (None: unlink)."""
         name = check_name(name)
         identity = check_sso_identity(identity) if identity is not None else None
@@ -287,6 +301,8 @@ class AccountService:
                                  f"set-password {name}`) or disable it")
             if identity:
                 self._check_sso_free(conn, identity, name)
+            self._audit(conn, by, "link_sso" if identity else "unlink_sso", name,
+                        {"sso": identity, "before": row["sso_identity"]})
             return q.set_sso_identity(conn, name, identity)
         return _account(self._tx(work))
 
@@ -300,7 +316,7 @@ class AccountService:
     def any(self) -> bool:
         return self._tx(q.any_account, read_only=True)
 
-    def set_password(self, name: str, password: str) -> Account:
+    def set_password(self, name: str, password: str, by: str | None = None) -> Account:
         """A new password; every session signed in with the old one ends (a reset is what
         someone does when a password or a session may be known to someone else)."""
         name = check_name(name)
@@ -309,14 +325,15 @@ class AccountService:
         def work(conn):
             row = q.set_password(conn, name, hashed)
             if row is not None:
-                q.revoke_sessions_of(conn, name)
+                ended = q.revoke_sessions_of(conn, name)
+                self._audit(conn, by, "set_password", name, {"sessionsEnded": ended})
             return row
         row = self._tx(work)
         if row is None:
             raise NotFoundError(f"no account named {name!r}; see `sge-recon users list`")
         return _account(row)
 
-    def set_disabled(self, name: str, disabled: bool = True) -> Account:
+    def set_disabled(self, name: str, disabled: bool = True, by: str | None = None) -> Account:
         name = check_name(name)
 
         def work(conn):
@@ -328,6 +345,8 @@ class AccountService:
                 if holder and holder["name"] != name:
                     raise UsageError(f"approver key {row['approver_slot']} is held by "
                                      f"{holder['name']!r} now; disable that account first")
+            self._audit(conn, by, "disable_account" if disabled else "enable_account", name,
+                        {"wasDisabled": row["disabled"]})
             return q.set_disabled(conn, name, disabled)
         return _account(self._tx(work))
 

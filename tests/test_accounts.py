@@ -297,3 +297,30 @@ def test_empty_passwords_are_recorded_and_count_and_blank_ones_are_refused(recon
             recon.accounts.add("bob", "operator", blank)
         with pytest.raises(UsageError, match="empty or only spaces"):
             recon.accounts.set_password("ada", blank)
+
+
+def test_every_account_change_by_the_cli_is_in_the_action_log(cli_env, db):
+    """Audit f #6: who created an admin, reset a password or linked an identity, and when: each
+    `sge-recon users` change is a recon.action_log row under the OS user (cli:<user>), in the
+    same transaction as the change, never with the password."""
+    env = {**cli_env, "LOGNAME": "opsperson", "USER": "opsperson"}
+    env.pop("SUDO_USER", None)
+    steps = [(["add", "eve", "--role", "admin"], "the first secret pw\n"),
+             (["set-password", "eve"], "the second secret pw\n"),
+             (["disable", "eve"], None), (["enable", "eve"], None),
+             (["link-sso", "eve", "eve@example.com"], None), (["unlink-sso", "eve"], None)]
+    for args, stdin in steps:
+        out = users(args, env, stdin)
+        assert out.returncode == 0, out.stderr
+    assert users(["disable", "nobody"], env).returncode == 3  # a refusal changes nothing
+    rows = db.fetch_all("SELECT operator, action, target, result, request::text AS request "
+                        "FROM recon.action_log ORDER BY id")
+    assert [(r["operator"], r["action"], r["target"], r["result"]) for r in rows] == [
+        ("cli:opsperson", action, "account:eve", "ok") for action in (
+            "add_account", "set_password", "disable_account", "enable_account", "link_sso",
+            "unlink_sso")]
+    assert '"role": "admin"' in rows[0]["request"]
+    assert '"sso": "eve@example.com"' in rows[4]["request"]
+    hashed = db.fetch_one("SELECT password_hash FROM recon.console_users")["password_hash"]
+    for r in rows:
+        assert "secret pw" not in r["request"] and hashed not in r["request"]

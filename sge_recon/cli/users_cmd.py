@@ -6,12 +6,24 @@ from the command line, so they stay out of shell history and process listings.
 
 from __future__ import annotations
 
+import getpass
+import os
 import sys
 
 import click
 
 from ..accounts import ROLES
 from ..errors import UsageError
+
+
+def cli_operator() -> str:
+    """Who the account changes of this command are recorded under in recon.action_log: the OS
+    user running it (the one sudo was run by, when run through sudo), as ``cli:<user>``."""
+    try:
+        user = os.environ.get("SUDO_USER") or getpass.getuser()
+    except (OSError, KeyError):  # no login name and no passwd entry (a bare container)
+        user = f"uid-{os.getuid()}" if hasattr(os, "getuid") else "unknown"
+    return "cli:" + ("".join(c for c in user if c.isprintable())[:48] or "unknown")
 
 
 def read_password() -> str:
@@ -66,7 +78,7 @@ def add(state, name: str, role: str, slot: int | None, sso_identity: str | None)
     unless --sso links it to a single sign-on identity instead."""
     password = None if sso_identity is not None else read_password()
     account = state.recon().accounts.add(name, role, password, approver_slot=slot,
-                                         sso_identity=sso_identity)
+                                         sso_identity=sso_identity, by=cli_operator())
     click.echo(f"Created {account.label}"
                + (f", signing in through single sign-on as {account.sso_identity}."
                   if account.sso_identity else "."))
@@ -93,7 +105,7 @@ def list_(state) -> None:
 @click.pass_obj
 def disable(state, name: str) -> None:
     """Disable an account: it can no longer sign in, and a signed-in session of it stops acting."""
-    account = state.recon().accounts.set_disabled(name, True)
+    account = state.recon().accounts.set_disabled(name, True, by=cli_operator())
     click.echo(f"Disabled {account.name}.")
 
 
@@ -102,7 +114,7 @@ def disable(state, name: str) -> None:
 @click.pass_obj
 def enable(state, name: str) -> None:
     """Enable a disabled account again."""
-    account = state.recon().accounts.set_disabled(name, False)
+    account = state.recon().accounts.set_disabled(name, False, by=cli_operator())
     click.echo(f"Enabled {account.name}.")
 
 
@@ -112,7 +124,7 @@ def enable(state, name: str) -> None:
 def set_password(state, name: str) -> None:
     """Set an account's password, read from standard input."""
     password = read_password()
-    account = state.recon().accounts.set_password(name, password)
+    account = state.recon().accounts.set_password(name, password, by=cli_operator())
     click.echo(f"Password of {account.name} changed.")
 
 
@@ -122,7 +134,7 @@ def set_password(state, name: str) -> None:
 @click.pass_obj
 def link_sso(state, name: str, identity: str) -> None:
     """Let IDENTITY (the single sign-on identity, e.g. an email) sign in as account NAME."""
-    account = state.recon().accounts.link_sso(name, identity)
+    account = state.recon().accounts.link_sso(name, identity, by=cli_operator())
     click.echo(f"{account.label} now signs in through single sign-on as {account.sso_identity}.")
 
 
@@ -131,5 +143,5 @@ def link_sso(state, name: str, identity: str) -> None:
 @click.pass_obj
 def unlink_sso(state, name: str) -> None:
     """Stop single sign-on for account NAME (its password, if it has one, still works)."""
-    account = state.recon().accounts.link_sso(name, None)
+    account = state.recon().accounts.link_sso(name, None, by=cli_operator())
     click.echo(f"{account.name} no longer signs in through single sign-on.")
