@@ -68,9 +68,14 @@ def freshness(read_db: Database, primary_db: Database, settings: Settings) -> Fr
 def refusal(reading: ReplicaReading, max_lag_seconds: int | Decimal) -> str | None:
     """The sentence that replaces every result read from this standby, or None when it is fresh
     enough."""
-    if not reading.standby:
-        return None
     where = f"the replica {reading.where}"
+    if not reading.standby:
+        if reading.same_server:
+            return None  # DATABASE_URL's own server under another URL
+        return (f"{where} (PLATFORM_READ_URL) is not a standby of the DATABASE_URL server: it is "
+                "not in recovery (a promoted standby, or another primary), so it no longer "
+                f"follows the platform's writes; {STALE_SUFFIX} — point PLATFORM_READ_URL at a "
+                "streaming standby of DATABASE_URL, or unset it")
     if reading.same_cluster is False:
         return (f"{where} (PLATFORM_READ_URL) is not a standby of the DATABASE_URL server (another "
                 f"cluster: different system identifier); {STALE_SUFFIX} — point PLATFORM_READ_URL "

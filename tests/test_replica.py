@@ -234,7 +234,10 @@ def test_the_refusal_sentences():
     assert "paused" in refusal(reading(paused=True), 60)  # paused: refused even when level
     assert "another cluster" in refusal(reading(same_cluster=False), 60)
     assert "unknown time" in refusal(reading(lag_seconds=None), 60)
-    assert refusal(reading(standby=False), 60) is None
+    assert refusal(reading(standby=False, same_server=True), 60) is None  # the primary itself
+    for other in (False, None):  # promoted, another primary, or the primary could not be read
+        assert "not in recovery (a promoted standby" in refusal(
+            reading(standby=False, same_server=other), 60)
     assert [lag_text(s) for s in (3.25, 42, 840, 7500, None)] == [
         "3.2 s", "42 s", "14 min", "2 h 5 min", "an unknown time"]
 
@@ -365,3 +368,20 @@ def test_lag_without_the_primary_to_compare_and_as_a_role_without_stats_privileg
         assert reading.lag_seconds == 0 and not reading.paused, (user, reading)
         assert measure(standby, Database(pair.primary.url.replace(
             "postgres:@", f"{user}:@", 1))).lag_seconds == 0
+
+
+@pytest.mark.slow
+def test_a_server_that_is_not_a_standby_is_never_read_as_fresh(pair, world, db_url):
+    """PLATFORM_READ_URL on another primary (here the test session's own server; a promoted
+    standby is the same case: not in recovery, and it keeps the cluster's identifier) refuses
+    every check; the primary itself under another URL is read as level."""
+    other = Recon(settings_for(pair.primary.url, PLATFORM_READ_URL=db_url))
+    run = other.checks.run(only=["ledger_balance"], trigger="test")
+    assert run.status == "error" and "not in recovery" in run.checks[0].error, run.checks[0]
+    primary = pair.primary.database()
+    itself = Database(pair.primary.url.replace("postgres:@", "postgres@", 1))  # another URL
+    assert itself.url != primary.url
+    from sge_recon.db.replica import measure
+
+    reading = measure(itself, primary)
+    assert not reading.standby and reading.same_server and refusal(reading, 60) is None

@@ -21,12 +21,14 @@ from .connection import Database, DriverError, expect_row
 
 _PRIMARY = ("SELECT pg_is_in_recovery() AS in_recovery, "
             "(SELECT system_identifier FROM pg_control_system())::text AS system_id, "
+            "pg_postmaster_start_time() AS started_at, "
             "CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_flush_lsn()::text END "
             "AS flush_lsn")
 
 _STANDBY = """
 SELECT pg_is_in_recovery() AS in_recovery,
        (SELECT system_identifier FROM pg_control_system())::text AS system_id,
+       pg_postmaster_start_time() AS started_at,
        now() AS now,
        pg_last_wal_receive_lsn()::text AS receive_lsn,
        pg_last_wal_replay_lsn()::text AS replay_lsn,
@@ -57,6 +59,10 @@ class ReplicaReading:
     receiver: str | None            # pg_stat_wal_receiver.status (streaming, ...) or None
     same_cluster: bool | None       # same system_identifier as DATABASE_URL's server
     compared_with_primary: bool
+    # not a standby, but DATABASE_URL's own server under another URL (same cluster, same
+    # postmaster start): level by definition. A promoted standby keeps the cluster's system
+    # identifier, so the identifier alone would take it for the primary.
+    same_server: bool | None = None
 
 
 def measure(read_db: Database, primary_db: Database | None, *,
@@ -89,8 +95,10 @@ def measure(read_db: Database, primary_db: Database | None, *,
                 continue
             break
     if not row["in_recovery"]:
+        itself = bool(same and primary and not primary["in_recovery"]
+                      and primary["started_at"] == row["started_at"])
         return ReplicaReading(read_db.where, False, Decimal(0), False, None, None, None, same,
-                              bool(same))
+                              bool(same), same_server=itself)
     # Without the primary to compare with: caught up when it has replayed all it received and its
     # WAL receiver runs and streams (the status is NULL for a role without pg_read_all_stats).
     caught_up = row["caught_up"] if same else (
