@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 import threading
 import time
 from datetime import datetime, timedelta, timezone
@@ -166,6 +169,69 @@ def test_a_run_left_by_a_dead_scheduler_is_marked_failed(db_url):
     rows = recon.db.fetch_all("SELECT host, status, error FROM recon.job_runs ORDER BY id")
     assert rows[0]["status"] == "failed" and "stopped" in rows[0]["error"]
     assert rows[1]["status"] == "succeeded"
+
+
+def test_a_slot_whose_scheduler_was_killed_is_run_again_within_its_grace(db_url):
+    """A scheduler killed (SIGKILL) inside the nightly run leaves the slot 'running' and its
+    lock released; the next scheduler runs that night's slot instead of skipping it."""
+    recon = Recon(settings_for(db_url))
+    nightly = utc(2026, 5, 1, 2, 0)
+    recon.db.execute("INSERT INTO recon.job_runs (job, scheduled_for, started_at, status, host) "
+                     "VALUES ('nightly', %s, %s, 'running', 'dead-host:1')",
+                     (nightly, nightly + timedelta(seconds=3)))
+    probe = Recorder(0)
+    spec = JobSpec("nightly", Cadence.daily("02:00"), probe, timedelta(hours=20))
+    sched = Scheduler(recon.job_services, [spec], ManualClock(utc(2026, 5, 1, 2, 10)))
+    [outcome] = sched.tick()
+    assert outcome.status == "succeeded" and probe.calls == [nightly]
+    [row] = recon.db.fetch_all("SELECT status, host, details FROM recon.job_runs")
+    assert row["status"] == "succeeded" and row["host"] != "dead-host:1"
+    assert sched.tick()[0].status == "skipped"  # and now it has run: once
+
+
+STOPPED_MID_RUN = """
+import signal, sys, threading, time
+from datetime import datetime, timedelta, timezone
+from sge_recon.config import Settings
+from sge_recon.context import Recon
+from sge_recon.scheduling import Cadence, JobSpec, ManualClock, Scheduler
+
+def nightly(ctx):
+    print("started", flush=True)
+    time.sleep(120)  # still running when the scheduler is told to stop
+    return {}
+
+spec = JobSpec("nightly", Cadence.daily("02:00"), nightly, timedelta(hours=20))
+clock = ManualClock(datetime(2026, 5, 1, 2, 1, tzinfo=timezone.utc))
+sched = Scheduler(Recon(Settings.load()).job_services, [spec], clock, host="a")
+stop = threading.Event()
+signal.signal(signal.SIGTERM, lambda *_: stop.set())
+sched.run_forever(stop)
+"""
+
+
+def test_a_slot_interrupted_by_a_stop_is_run_again_by_the_next_scheduler(db_url, cli_env):
+    """A deploy at 02:01 stops the scheduler (SIGTERM, as `sge-recon scheduler` handles it) in
+    the nightly run: recorded interrupted; the restarted one runs that night's slot again,
+    within its grace."""
+    child = subprocess.Popen([sys.executable, "-c", STOPPED_MID_RUN], env=cli_env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "started", child.stderr.read()
+        child.send_signal(signal.SIGTERM)
+        child.wait(30)
+    finally:
+        child.kill()
+    recon = Recon(settings_for(db_url))
+    [left] = recon.db.fetch_all("SELECT status, error FROM recon.job_runs")
+    assert left["status"] == "failed" and "stopped during this run" in left["error"]
+    probe = Recorder(0)
+    spec = JobSpec("nightly", Cadence.daily("02:00"), probe, timedelta(hours=20))
+    second = Scheduler(recon.job_services, [spec], ManualClock(utc(2026, 5, 1, 2, 3)), host="b")
+    [outcome] = second.tick()
+    assert outcome.status == "succeeded" and probe.calls == [utc(2026, 5, 1, 2)]
+    [row] = recon.db.fetch_all("SELECT status, host, details FROM recon.job_runs")
+    assert (row["status"], row["host"]) == ("succeeded", "b")
 
 
 def test_a_job_still_running_makes_its_next_slot_wait_not_overlap(db_url):

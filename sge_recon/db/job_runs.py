@@ -22,17 +22,34 @@ if TYPE_CHECKING:
 JOB_LOCK_NAMESPACE = 0x5C4ED
 
 
+# What a run that did not finish because its scheduler stopped (gracefully or killed) records:
+# such a slot is taken up again by the next scheduler within the slot's grace.
+INTERRUPTED = "the scheduler stopped during this run"
+
+
 def claim_slot(db: Database, job: str, scheduled_for: datetime, host: str,
                now: datetime) -> int | None:
-    """Record the start of ``job``'s run for ``scheduled_for``; None if another scheduler has it.
+    """Record the start of ``job``'s run for ``scheduled_for``; None if the slot is taken.
 
     The UNIQUE (job, scheduled_for) constraint is what makes a slot run once across schedulers.
+    A slot whose run was interrupted is taken again: left 'running' (its scheduler was killed;
+    the caller holds the job's lock, so nobody runs it now) or recorded as INTERRUPTED (stopped
+    mid-run). A slot that ran and failed is not retried before its next slot. Only call while
+    holding the job's lock.
     """
     with db.transaction() as conn:
         row = conn.execute(
-            "INSERT INTO recon.job_runs (job, scheduled_for, started_at, status, host) "
-            "VALUES (%s, %s, %s, 'running', %s) ON CONFLICT (job, scheduled_for) DO NOTHING "
-            "RETURNING id", (job, scheduled_for, now, host)).fetchone()
+            "INSERT INTO recon.job_runs AS r (job, scheduled_for, started_at, status, host) "
+            "VALUES (%(job)s, %(slot)s, %(now)s, 'running', %(host)s) "
+            "ON CONFLICT (job, scheduled_for) DO UPDATE SET status = 'running', "
+            "  started_at = excluded.started_at, host = excluded.host, finished_at = NULL, "
+            "  error = NULL, details = jsonb_build_object("
+            "    'resumed', jsonb_build_object('host', r.host, 'started_at', r.started_at, "
+            "                                  'left_as', coalesce(r.error, r.status))) "
+            "WHERE r.status = 'running' OR (r.status = 'failed' AND r.error = %(interrupted)s) "
+            "RETURNING id",
+            {"job": job, "slot": scheduled_for, "now": now, "host": host,
+             "interrupted": INTERRUPTED}).fetchone()
     return row["id"] if row else None
 
 
@@ -47,9 +64,8 @@ def finish_run(db: Database, run_id: int, status: str, now: datetime, error: str
 def fail_orphaned_runs(db: Database, job: str, except_id: int, now: datetime) -> int:
     """Runs left 'running' by a scheduler that died. Only call while holding the job's lock."""
     return db.execute(
-        "UPDATE recon.job_runs SET status = 'failed', finished_at = %s, "
-        "error = 'the scheduler stopped during this run' "
-        "WHERE job = %s AND status = 'running' AND id <> %s", (now, job, except_id))
+        "UPDATE recon.job_runs SET status = 'failed', finished_at = %s, error = %s "
+        "WHERE job = %s AND status = 'running' AND id <> %s", (now, INTERRUPTED, job, except_id))
 
 
 def succeeded_details(db: Database, job: str) -> list[dict]:

@@ -226,13 +226,15 @@ class Scheduler:
             thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
 
     def shutdown(self, grace_seconds: float = 5) -> list[str]:
-        """Give running jobs ``grace_seconds`` to finish; record the others as failed (they are
-        run again at their next slot) so that stopping never waits for a long reconciliation."""
+        """Give running jobs ``grace_seconds`` to finish; record the others as interrupted (the
+        next scheduler runs their slot again while it is within its grace) so that stopping never
+        waits for a long reconciliation."""
         self.join(grace_seconds)
         interrupted = []
         for run_id, job in list(self._inflight.items()):
+            # INTERRUPTED: the next scheduler takes this slot up again within its grace
             job_runs.finish_run(self.services.db, run_id, "failed", as_utc(self.clock.now()),
-                           "the scheduler was stopped during this run")
+                                job_runs.INTERRUPTED)
             interrupted.append(job)
         return interrupted
 
