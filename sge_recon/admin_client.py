@@ -169,7 +169,9 @@ def exchange(http: httpx.Client, action: str, method: str, path: str, *, json: A
              headers: dict[str, str], timed_out: str, unreachable: str) -> AdminResult:
     """One request of an admin client (either dialect), never raising: a timeout or an
     unreachable API is a failed result with the dialect's sentence; an error answer carries the
-    API's own ``error`` text."""
+    API's own ``error`` text. A 2xx counts as done only when it is a JSON answer that says no
+    error: a 200 carrying ``error`` or ``success: false``, or a page that is not JSON (a sign-in
+    proxy), is not known to be done (``maybe_done``)."""
     try:
         response = http.request(method, path, json=json, headers=headers)
     except (httpx.ConnectTimeout, httpx.PoolTimeout):
@@ -181,22 +183,50 @@ def exchange(http: httpx.Client, action: str, method: str, path: str, *, json: A
     except httpx.HTTPError:
         # sent, but the connection broke before a whole answer: it may have been done
         return AdminResult(action, False, None, {}, unreachable, maybe_done=True)
-    data = _json_object(response)
-    ok = 200 <= response.status_code < 300
-    error = None
-    if not ok:
-        error = str(data.get("error") or f"the API answered HTTP {response.status_code} "
-                                           "without an explanation")
-    return AdminResult(action, ok, response.status_code, data, error)
+    except (UnicodeError, ValueError) as exc:  # a header or body that HTTP cannot carry
+        return AdminResult(action, False, None, {}, f"the request could not be sent: {exc}")
+    status = response.status_code
+    parsed = _json_body(response)
+    if 200 <= status < 300:
+        unclear = _unclear_success(status, parsed)
+        if unclear is not None:
+            return AdminResult(action, False, status, parsed if isinstance(parsed, dict) else {},
+                               unclear, maybe_done=True)
+        return AdminResult(action, True, status, _as_object(parsed), None)
+    data = _as_object(parsed) if parsed is not _NOT_JSON else {
+        "error": f"the API answered HTTP {status} with a non-JSON body"}
+    error = str(data.get("error") or f"the API answered HTTP {status} without an explanation")
+    return AdminResult(action, False, status, data, error)
 
 
-def _json_object(response: httpx.Response) -> dict[str, Any]:
+_NOT_JSON = object()
+
+
+def _json_body(response: httpx.Response) -> Any:
     try:
-        data = response.json()
+        return response.json()
     except (ValueError, json.JSONDecodeError):
-        return {"error": f"the API answered HTTP {response.status_code} with a non-JSON body"} \
-            if response.status_code >= 400 else {}
-    return data if isinstance(data, dict) else {"items": data}
+        return _NOT_JSON
+
+
+def _as_object(parsed: Any) -> dict[str, Any]:
+    if parsed is _NOT_JSON or parsed is None:
+        return {}
+    return parsed if isinstance(parsed, dict) else {"items": parsed}
+
+
+def _unclear_success(status: int, parsed: Any) -> str | None:
+    """Why a 2xx answer does not say the action was done, or None when it does."""
+    check = "; check the platform before repeating the action"
+    if parsed is _NOT_JSON:
+        return (f"the API answered HTTP {status} but not with JSON (a sign-in page or a proxy "
+                f"in between?), so it is not known whether it was done{check}")
+    if isinstance(parsed, dict):
+        if parsed.get("error"):
+            return f"the API answered HTTP {status} with an error: {parsed['error']}{check}"
+        if parsed.get("success") is False:
+            return f"the API answered HTTP {status} with success: false{check}"
+    return None
 
 
 def _money(value: Any) -> Any:

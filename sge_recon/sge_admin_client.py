@@ -122,6 +122,11 @@ class SgeAdminClient:
                 return AdminResult(action, False, None, {},
                                    "the SGE API identifies the operator by X-Admin-Id: enter "
                                    "your name as operator first")
+            if not (operator.isascii() and operator.isprintable()):
+                return AdminResult(action, False, None, {},
+                                   f"the operator name {operator!r} cannot be sent as the SGE "
+                                   "API's X-Admin-Id header (printable ASCII only); act as an "
+                                   "account whose name is plain ASCII")
             headers["X-Admin-Id"] = operator
         if self._bearer:
             headers["Authorization"] = f"Bearer {self._bearer}"

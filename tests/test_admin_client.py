@@ -142,3 +142,73 @@ def test_recon_hands_out_a_client_from_the_settings(module_db_url, base_url):
     recon = Recon(settings_for(module_db_url, SGE_ADMIN_API_URL=base_url, **KEYS))
     assert recon.admin.queue_status().ok
     assert recon.admin.approve_batch("batch_missing", 2).status_code == 404
+
+
+class OddAnswers:
+    """A real HTTP server on 127.0.0.1 that answers every request with one chosen (status,
+    content type, body): what a confused API or a sign-in proxy in front of it sends."""
+
+    def __init__(self):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.answer = (200, "application/json", b"{}")
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _reply(self):
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                status, kind, body = server.answer
+                self.send_response(status)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_POST = do_GET = _reply  # noqa: N815 - http.server's naming
+
+            def log_message(self, *args):
+                pass
+
+        self.http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.http.server_address[1]}"
+        threading.Thread(target=self.http.serve_forever, daemon=True).start()
+
+
+@pytest.mark.parametrize("answer, words", [
+    ((200, "application/json", b'{"error": "Approver must be different"}'),
+     "with an error: Approver must be different"),
+    ((200, "application/json", b'{"success": false, "error": ""}'), "success: false"),
+    ((200, "text/html", b"<html>Session expired, sign in</html>"), "not with JSON"),
+    ((200, "application/json", b""), "not with JSON"),
+    ((202, "text/plain", b"accepted"), "not with JSON"),
+], ids=["error-body", "success-false", "html", "empty", "202-text"])
+def test_a_2xx_that_does_not_say_done_is_not_done_in_either_dialect(answer, words):
+    from sge_recon.sge_admin_client import SgeAdminClient
+
+    odd = OddAnswers()
+    odd.answer = answer
+    try:
+        with AdminClient(odd.url, admin_key=ADMIN_KEY) as ours, \
+                SgeAdminClient(odd.url, operator="alice") as sge:
+            for result in (ours.execute_batch("batch_1"), sge.approve_batch("batch_1"),
+                           sge.execute_batch("batch_1")):
+                assert not result.ok and result.maybe_done, result
+                assert words in result.error and "check the platform" in result.error
+                assert "done." not in result.message
+    finally:
+        odd.http.shutdown()
+
+
+def test_an_operator_name_http_cannot_carry_is_refused_in_words():
+    from sge_recon.sge_admin_client import SgeAdminClient
+
+    odd = OddAnswers()
+    try:
+        for name in ("José Núñez", "李雷", "bob\x00"):
+            with SgeAdminClient(odd.url, operator=name) as sge:
+                result = sge.approve_batch("batch_1")
+            assert not result.ok and result.status_code is None
+            assert "X-Admin-Id" in result.error and "printable ASCII" in result.error
+    finally:
+        odd.http.shutdown()
