@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 
 from .config import Settings
+from .config_checks import hide_password
 
 KEY_SETTINGS = {"admin": "ADMIN_API_KEY", "approver_1": "PAYOUT_APPROVER_1",
                 "approver_2": "PAYOUT_APPROVER_2"}
@@ -159,9 +160,9 @@ class AdminClient:
             headers["Authorization"] = f"Bearer {token}"
         return exchange(
             self._http, action, method, path, json=json, headers=headers,
-            timed_out=f"admin API at {self.base_url} did not answer in time; it may be "
+            timed_out=f"admin API at {hide_password(self.base_url)} did not answer in time; it may be "
                       "overloaded — check it and retry (the action may still complete)",
-            unreachable=f"admin API unreachable at {self.base_url}; start it "
+            unreachable=f"admin API unreachable at {hide_password(self.base_url)}; start it "
                         "(`sge-recon api`) or fix SGE_ADMIN_API_URL")
 
 

@@ -12,7 +12,6 @@ name and says how to fix it.
 from __future__ import annotations
 
 import os
-import re
 import tomllib
 from dataclasses import dataclass, field, fields
 from decimal import Decimal, InvalidOperation
@@ -20,6 +19,8 @@ from pathlib import Path
 from typing import Any, Mapping
 from urllib.parse import urlparse
 
+from .config_checks import (check_http_url, check_postgres_url, check_redis_url, check_work_mem,
+                            hide_password, mask)
 from .errors import ConfigError
 
 CONFIG_FILE_ENV = "SGE_RECON_CONFIG"
@@ -27,12 +28,19 @@ DEFAULT_CONFIG_FILE = "sge-recon.toml"
 
 
 MAX_CHECK_SESSIONS = 8
-_PG_MEMORY = re.compile(r"[1-9][0-9]{0,9}(kB|MB|GB|TB)?")  # what `SET work_mem` takes, no spaces
 CHECK_ENGINES = ("sql", "gx", "duckdb")  # sge-recon check --engine; DAILY_CHECK_ENGINE
 
 
-def _setting(default: Any, help: str, *, secret: bool = False, minimum: float | None = None) -> Any:
-    return field(default=default, metadata={"help": help, "secret": secret, "minimum": minimum})
+# Upper bounds: a duration past them is a typo, and past PostgreSQL's interval range or int4 it
+# would break the checks' SQL with an error that names no setting.
+YEAR_S, YEAR_MIN, YEAR_H = 365 * 86400, 365 * 1440, 365 * 24
+HOUR_S, DAY_S, MAX_COUNT = 3600, 86400, 2**31 - 1
+
+
+def _setting(default: Any, help: str, *, secret: bool = False, minimum: float | None = None,
+             maximum: float | None = None) -> Any:
+    return field(default=default, metadata={"help": help, "secret": secret, "minimum": minimum,
+                                            "maximum": maximum})
 
 
 @dataclass(frozen=True)
@@ -48,7 +56,7 @@ class Settings:
         "Unset: those checks are unavailable.", secret=True)
     REDIS_TIMEOUT_SECONDS: Decimal = _setting(
         Decimal("3"), "How long one Redis connect or read may take before the queue checks "
-        "report error.", minimum=0.1)
+        "report error.", minimum=0.1, maximum=HOUR_S)
     PLATFORM_READ_URL: str | None = _setting(
         None, "PostgreSQL URL of a streaming standby (hot standby) of DATABASE_URL for the "
         "platform reads: checks, the console's platform data, the live facts behind alerts and "
@@ -57,7 +65,7 @@ class Settings:
     REPLICA_MAX_LAG_SECONDS: int = _setting(
         60, "A standby (PLATFORM_READ_URL) further behind than this, or whose replay is paused, "
         "makes every check of a run error instead of reading stale data; the replica_lag alert "
-        "fires.", minimum=1)
+        "fires.", minimum=1, maximum=YEAR_S)
     SGE_ADMIN_API_URL: str = _setting(
         "http://127.0.0.1:8000", "Base URL of the platform's admin HTTP API.")
     ADMIN_API_KEY: str | None = _setting(
@@ -131,7 +139,7 @@ class Settings:
         300, "Under a platform profile the ledger checkpoint orders entries by their time: an "
         "entry may carry a time at most this much earlier than its transaction's start (client "
         "clock skew, time taken inside the transaction). Larger is safer, smaller is fresher.",
-        minimum=1)
+        minimum=1, maximum=YEAR_S)
     PLATFORM_PROFILE: str = _setting(
         "contract", "How the platform's tables map to the contract (DESIGN §11): contract (the "
         "§4 tables in public), sge (the SGE platform as built), or the path to a profile file "
@@ -140,39 +148,42 @@ class Settings:
     # Runbook thresholds
     INTENT_TIMEOUT_MINUTES: int = _setting(
         10, "An intent in payment_pending/verifying/processing longer than this is stuck (warn).",
-        minimum=1)
+        minimum=1, maximum=YEAR_MIN)
     INTENT_STUCK_FAIL_MINUTES: int = _setting(
-        15, "A stuck intent older than this fails the check and opens an incident.", minimum=1)
+        15, "A stuck intent older than this fails the check and opens an incident.",
+        minimum=1, maximum=YEAR_MIN)
     PAYOUT_SLA_HOURS: int = _setting(
         24, "A payout batch pending approval, or approved but not executed, longer than this "
-        "breaches the SLA.", minimum=1)
+        "breaches the SLA.", minimum=1, maximum=YEAR_H)
     WEBHOOK_RETRY_WARN_COUNT: int = _setting(
-        5, "More deliveries than this in retry_scheduled is a warning.", minimum=0)
+        5, "More deliveries than this in retry_scheduled is a warning.",
+        minimum=0, maximum=MAX_COUNT)
     WEBHOOK_CONSECUTIVE_FAILURES: int = _setting(
         10, "An enabled endpoint with more consecutive failed attempts than this is failing.",
-        minimum=1)
+        minimum=1, maximum=MAX_COUNT)
     WEBHOOK_DISABLE_HOURS: int = _setting(
         24, "An endpoint failing for this long should be (and is, by the platform) disabled.",
-        minimum=1)
+        minimum=1, maximum=YEAR_H)
     WORKER_DOWN_SECONDS: int = _setting(
-        60, "A worker with no heartbeat for this long is down.", minimum=1)
+        60, "A worker with no heartbeat for this long is down.", minimum=1, maximum=YEAR_S)
     WORKER_DOWN_ALERT_MINUTES: int = _setting(
-        5, "Alert when workers have been down for longer than this.", minimum=0)
+        5, "Alert when workers have been down for longer than this.", minimum=0, maximum=YEAR_MIN)
     QUEUE_DEPTH_WARN: int = _setting(
-        100, "Waiting settlement jobs at or above this is a warning.", minimum=0)
+        100, "Waiting settlement jobs at or above this is a warning.", minimum=0, maximum=MAX_COUNT)
     QUEUE_DEPTH_FAIL: int = _setting(
         500, "Waiting settlement jobs above this fails the check and opens a P2 incident.",
-        minimum=0)
+        minimum=0, maximum=MAX_COUNT)
     PROCESSING_TIME_WARN_SECONDS: Decimal = _setting(
         Decimal("5"), "Mean creation-to-completion time of the last 100 intents at or above this "
-        "is a warning.", minimum=0)
+        "is a warning.", minimum=0, maximum=YEAR_S)
     PROCESSING_TIME_FAIL_SECONDS: Decimal = _setting(
-        Decimal("15"), "Mean processing time above this fails the check.", minimum=0)
+        Decimal("15"), "Mean processing time above this fails the check.",
+        minimum=0, maximum=YEAR_S)
     PAYOUT_APPROVALS_REQUIRED: int = _setting(
         2, "Distinct approvers a payout batch needs before it is approved, executing or executed "
         "(payout_approval_quorum): 2 is the contract's two-person rule; 1 only for a platform "
         "that records its second person elsewhere (the SGE platform: the batch's creator, who "
-        "may not approve it).", minimum=1)
+        "may not approve it).", minimum=1, maximum=MAX_COUNT)
     LEDGER_TOLERANCE: Decimal = _setting(
         Decimal("0.01"), "A per-program/currency imbalance of at least this much fails "
         "ledger_balance; must be greater than 0.")
@@ -214,18 +225,21 @@ class Settings:
 
     # Console, jobs, alerts
     REFRESH_SECONDS: int = _setting(
-        30, "How often the console's Overview refreshes its live part.", minimum=1)
+        30, "How often the console's Overview refreshes its live part.", minimum=1, maximum=DAY_S)
     ALERT_REMINDER_HOURS: Decimal = _setting(
-        Decimal("4"), "While an incident stays open, a reminder is posted this often.", minimum=0)
+        Decimal("4"), "While an incident stays open, a reminder is posted this often.",
+        minimum=0, maximum=YEAR_H)
     SAMPLE_ROWS: int = _setting(
         100, "How many failing rows a check keeps as its sample (the count is always exact).",
-        minimum=1)
+        minimum=1, maximum=MAX_COUNT)
     FAST_RUN_BUDGET_SECONDS: int = _setting(
         40, "Time budget of the per-minute fast checks run: a check that would overrun it is cut "
-        "and reported error, so the alerting job always finishes in its minute.", minimum=1)
+        "and reported error, so the alerting job always finishes in its minute.",
+        minimum=1, maximum=HOUR_S)
     MONITOR_STATEMENT_TIMEOUT_SECONDS: int = _setting(
         20, "statement_timeout of the monitor job's other queries (metrics sample, incident "
-        "rules); their lock_timeout is 5 s, so a table lock never hangs the job.", minimum=1)
+        "rules); their lock_timeout is 5 s, so a table lock never hangs the job.",
+        minimum=1, maximum=HOUR_S)
     CHECKS_DIR: str = _setting(
         "", "Folder of the check catalogue (checks.yml + .sql files). Empty: the project's checks/.")
 
@@ -247,7 +261,8 @@ class Settings:
         raw: dict[str, Any] = {}
         path = config_file or env.get(CONFIG_FILE_ENV)
         if path or Path(DEFAULT_CONFIG_FILE).is_file():
-            raw.update(_read_toml(Path(path or DEFAULT_CONFIG_FILE)))
+            source = "--config" if config_file else CONFIG_FILE_ENV if path else DEFAULT_CONFIG_FILE
+            raw.update(_read_toml(Path(path or DEFAULT_CONFIG_FILE), source))
         names = {f.name for f in fields(cls)}
         for name in names:
             if env.get(name) not in (None, ""):
@@ -266,11 +281,11 @@ class Settings:
     def validate(self) -> None:
         """Cross-field checks. Each message names the setting and how to fix it."""
         if self.DATABASE_URL is not None:
-            _check_postgres_url(self.DATABASE_URL)
+            check_postgres_url(self.DATABASE_URL)
         if self.REDIS_URL is not None:
-            _check_redis_url(self.REDIS_URL)
+            check_redis_url(self.REDIS_URL)
         if self.PLATFORM_READ_URL is not None:
-            _check_postgres_url(self.PLATFORM_READ_URL, "PLATFORM_READ_URL")
+            check_postgres_url(self.PLATFORM_READ_URL, "PLATFORM_READ_URL")
             if self.DATABASE_URL is None:
                 raise ConfigError("PLATFORM_READ_URL", "needs DATABASE_URL: it names a standby "
                                   "of the primary that DATABASE_URL points at (sge-recon's state "
@@ -280,7 +295,7 @@ class Settings:
                      "PAGERDUTY_EVENTS_URL", "ALERT_WEBHOOK_URL"):
             value = getattr(self, name)
             if value is not None:
-                _check_http_url(name, value)
+                check_http_url(name, value)
         if self.ALERT_WEBHOOK_URL and not self.ALERT_WEBHOOK_SECRET:
             raise ConfigError("ALERT_WEBHOOK_SECRET", "must be set when ALERT_WEBHOOK_URL is: "
                                                       "every webhook message is signed with it")
@@ -301,11 +316,7 @@ class Settings:
         if self.DAILY_CHECK_ENGINE not in CHECK_ENGINES:
             raise ConfigError("DAILY_CHECK_ENGINE", f"must be one of {', '.join(CHECK_ENGINES)}, "
                                                     f"got {self.DAILY_CHECK_ENGINE!r}")
-        if self.CHECK_WORK_MEM != "server" and not _PG_MEMORY.fullmatch(self.CHECK_WORK_MEM):
-            raise ConfigError("CHECK_WORK_MEM", f"must be a PostgreSQL memory size such as 64MB, "
-                                                f"512kB or 1GB (units are case-sensitive), or "
-                                                f"server for the server's own; got "
-                                                f"{self.CHECK_WORK_MEM!r}")
+        check_work_mem(self.CHECK_WORK_MEM)
         if self.CHECK_SESSIONS > MAX_CHECK_SESSIONS:
             raise ConfigError("CHECK_SESSIONS", f"must be at most {MAX_CHECK_SESSIONS}, got "
                                                 f"{self.CHECK_SESSIONS}: each session may take a "
@@ -333,9 +344,9 @@ class Settings:
         if not given:
             return
         assert self.OIDC_SERVER_METADATA_URL is not None  # in `given`: all three are set here
-        _check_http_url("OIDC_SERVER_METADATA_URL", self.OIDC_SERVER_METADATA_URL)
+        check_http_url("OIDC_SERVER_METADATA_URL", self.OIDC_SERVER_METADATA_URL)
         if self.OIDC_REDIRECT_URI is not None:
-            _check_http_url("OIDC_REDIRECT_URI", self.OIDC_REDIRECT_URI)
+            check_http_url("OIDC_REDIRECT_URI", self.OIDC_REDIRECT_URI)
             if not urlparse(self.OIDC_REDIRECT_URI).path.endswith("/oauth2callback"):
                 raise ConfigError("OIDC_REDIRECT_URI", "must end with /oauth2callback (the "
                                   "console's callback path), e.g. "
@@ -364,7 +375,8 @@ class Settings:
         out = {}
         for f in fields(self):
             value = getattr(self, f.name)
-            out[f.name] = mask(value) if f.metadata["secret"] and value else str(value)
+            out[f.name] = mask(value) if f.metadata["secret"] and value else \
+                hide_password(str(value))  # a URL setting may carry user:password@
         return out
 
 
@@ -373,30 +385,30 @@ def project_root() -> Path:
     return Path(__file__).resolve().parent.parent
 
 
-def mask(value: Any) -> str:
-    """Show that a secret is set without showing it."""
-    text = str(value)
-    if "://" in text:  # a URL: keep scheme and host, hide credentials and path
-        parsed = urlparse(text)
-        host = parsed.hostname or ""
-        return f"{parsed.scheme}://***@{host}/***" if parsed.password or parsed.path else \
-            f"{parsed.scheme}://{host}"
-    return "****" if len(text) < 12 else f"{text[:2]}****{text[-2:]}"
-
-
 def _type_name(tp: Any) -> str:
     return str(tp).replace("typing.", "").replace("decimal.", "")
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def _read_toml(path: Path, source: str) -> dict[str, Any]:
+    """The settings of TOML file ``path``; ``source`` says where its name came from (--config,
+    SGE_RECON_CONFIG or the working directory's sge-recon.toml), for the messages."""
+    fix = {"--config": "give --config a readable TOML file",
+           CONFIG_FILE_ENV: f"point {CONFIG_FILE_ENV} at a readable TOML file or unset it"
+           }.get(source, f"fix or remove {path}")
     try:
         with path.open("rb") as fh:
             data = tomllib.load(fh)
     except FileNotFoundError:
-        raise ConfigError(CONFIG_FILE_ENV, f"config file {path} does not exist; create it or unset "
-                                           f"{CONFIG_FILE_ENV}") from None
+        raise ConfigError(source, f"config file {path} does not exist; {fix}") from None
+    except IsADirectoryError:
+        raise ConfigError(source, f"{path} is a folder, not a config file; {fix}") from None
+    except OSError as exc:
+        raise ConfigError(source, f"cannot read config file {path} ({exc.strerror}); "
+                                  f"{fix}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(source, f"{path} is not UTF-8 text, so not TOML; {fix}") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(CONFIG_FILE_ENV, f"{path} is not valid TOML ({exc}); fix the file") from None
+        raise ConfigError(source, f"{path} is not valid TOML ({exc}); fix the file") from None
     known = {f.name for f in fields(Settings)}
     out = {}
     for key, value in data.items():
@@ -404,16 +416,28 @@ def _read_toml(path: Path) -> dict[str, Any]:
         if name not in known:
             raise ConfigError(name, f"unknown setting in {path}; known settings are listed by "
                                     f"`sge-recon settings`")
+        if isinstance(value, (dict, list)):
+            raise ConfigError(name, f"in {path} must be a single value, not a TOML "
+                                    f"{'table' if isinstance(value, dict) else 'list'}; write "
+                                    f'e.g. {key} = "value"')
         out[name] = value
     return out
 
 
 def _read_secret_file(name: str, path: str) -> str:
+    setting = f"{name}_FILE"
     try:
-        return Path(path).read_text().strip()
+        text = Path(path).read_text(encoding="utf-8").strip()
     except OSError as exc:
-        raise ConfigError(f"{name}_FILE", f"cannot read secret file {path} ({exc.strerror}); "
-                                          f"point it at a readable file") from None
+        raise ConfigError(setting, f"cannot read secret file {path} ({exc.strerror}); "
+                                   f"point it at a readable file") from None
+    except UnicodeDecodeError:
+        raise ConfigError(setting, f"secret file {path} is not UTF-8 text; point it at the "
+                                   f"file that holds {name}") from None
+    if not text:
+        raise ConfigError(setting, f"secret file {path} is empty; put {name} in it, or unset "
+                                   f"{setting}")
+    return text
 
 
 def _coerce(f: Any, value: Any) -> Any:
@@ -442,53 +466,12 @@ def _coerce(f: Any, value: Any) -> Any:
         return text
     if minimum is not None and result < minimum:
         raise ConfigError(name, f"must be at least {minimum}, got {text}")
+    maximum = f.metadata["maximum"]
+    if maximum is not None and result > maximum:
+        raise ConfigError(name, f"must be at most {maximum}{_MAXIMA.get(maximum, '')}, got "
+                                f"{text[:40]}{'…' if len(text) > 40 else ''}; set a smaller value")
     return result
 
 
-def _check_postgres_url(url: str, name: str = "DATABASE_URL") -> None:
-    parsed = urlparse(url)
-    if parsed.scheme not in ("postgresql", "postgres"):
-        raise ConfigError(name, "must be a PostgreSQL URL such as "
-                                          "postgresql://user:password@host:5432/dbname "
-                                          f"(got a {parsed.scheme or 'scheme-less'} URL)")
-    if not (parsed.path or "").strip("/") and "host=" not in (parsed.query or ""):
-        raise ConfigError(name, "names no database; add /dbname to the URL")
-    try:
-        parsed.port  # noqa: B018 - raises on a malformed port
-    except ValueError:
-        raise ConfigError(name, "has a malformed port; use host:5432") from None
-
-
-def _check_redis_url(url: str) -> None:
-    parsed = urlparse(url)
-    if parsed.scheme not in ("redis", "rediss", "unix"):
-        raise ConfigError("REDIS_URL", "must be a Redis URL such as redis://127.0.0.1:6379/0, "
-                                       "rediss://user:password@host:6380/0 or "
-                                       f"unix:///run/redis.sock (got {mask(url)!r})")
-    if parsed.scheme == "unix":
-        if not parsed.path:
-            raise ConfigError("REDIS_URL", "a unix:// URL needs the socket's path, e.g. "
-                                           "unix:///run/redis/redis.sock")
-        return
-    if not parsed.hostname:
-        raise ConfigError("REDIS_URL", "names no host; use redis://host:6379/0")
-    try:
-        parsed.port  # noqa: B018 - raises on a malformed port
-    except ValueError:
-        raise ConfigError("REDIS_URL", "has a malformed port; use host:6379") from None
-    db = (parsed.path or "/").strip("/")
-    if db and not db.isdigit():
-        raise ConfigError("REDIS_URL", f"the path must be a database number such as /0, got "
-                                       f"/{db}")
-
-
-def _check_http_url(name: str, url: str) -> None:
-    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
-        # never echoed: a webhook URL's path is its secret (and http.client would refuse it
-        # at send time with an error that quotes the path)
-        raise ConfigError(name, "must not contain spaces, tabs, line breaks or other control "
-                                "characters (a stray one from copying it?); paste the URL again")
-    parsed = urlparse(url)
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise ConfigError(name, f"must be an http(s) URL such as http://127.0.0.1:8000, got "
-                                f"{mask(url) if 'WEBHOOK' in name else url!r}")
+_MAXIMA = {YEAR_S: " (one year)", YEAR_MIN: " (one year)", YEAR_H: " (one year)",
+           HOUR_S: " (one hour)", DAY_S: " (one day)"}

@@ -52,7 +52,8 @@ class Recon:
         if not self.settings.PLATFORM_READ_URL:
             return db
         return Database(self.settings.PLATFORM_READ_URL, relations=db.relations,
-                        application_name=f"{self._application_name} (platform reads)")
+                        application_name=f"{self._application_name} (platform reads)",
+                        setting="PLATFORM_READ_URL")
 
     @property
     def db(self) -> Database:

@@ -19,6 +19,7 @@ import httpx
 
 from .admin_client import AdminResult, _segment, exchange
 from .config import Settings
+from .config_checks import hide_password
 
 # action (AdminClient method) -> why the SGE platform cannot do it
 UNSUPPORTED = {
@@ -132,9 +133,9 @@ class SgeAdminClient:
             headers["Authorization"] = f"Bearer {self._bearer}"
         result = exchange(
             self._http, action, method, path, json=json, headers=headers,
-            timed_out=f"the SGE admin API at {self.base_url} did not answer in time; check it "
+            timed_out=f"the SGE admin API at {hide_password(self.base_url)} did not answer in time; check it "
                       "and retry (the action may still complete)",
-            unreachable=f"the SGE admin API is unreachable at {self.base_url}; check "
+            unreachable=f"the SGE admin API is unreachable at {hide_password(self.base_url)}; check "
                         "SGE_ADMIN_API_URL")
         if result.ok and "message" not in result.data:
             result = replace(result, data={**result.data,

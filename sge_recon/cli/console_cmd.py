@@ -1,5 +1,7 @@
 import click
 
+from ..errors import ReconError
+
 
 @click.command()
 @click.option("--port", default=8501, show_default=True, type=click.IntRange(1, 65535),
@@ -13,17 +15,26 @@ def console(state, port: int) -> None:
     """
     import os
     import signal
+    import socket
     import subprocess
     import sys
 
+    from ..config_checks import hide_password
     from ..console.launch import streamlit_command
 
+    with socket.socket() as sock:  # taken: say so before starting anything (exit 3)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            raise ReconError(f"port {port} on 127.0.0.1 is in use; stop what uses it or choose "
+                             "another with --port") from None
     recon = state.recon()
     # Resolve the database once here (an embedded server starts now, not inside a page) and
     # hand it to the app, which loads its settings from the environment.
     env = {**os.environ, "DATABASE_URL": recon.db.url}
     click.echo(f"Console on http://127.0.0.1:{port} · database {recon.db.where} · admin API "
-               f"{recon.settings.SGE_ADMIN_API_URL}"
+               f"{hide_password(recon.settings.SGE_ADMIN_API_URL)}"
                + (f" · single sign-on via {recon.settings.OIDC_PROVIDER_NAME}"
                   if recon.settings.oidc_enabled else ""))
     # Streamlit runs as a child (`python -m streamlit run app/main.py`), so that `streamlit` is
@@ -37,4 +48,6 @@ def console(state, port: int) -> None:
         signal.signal(sig, forward)
     code = child.wait()
     if code not in (0, -signal.SIGTERM, -signal.SIGINT):
-        raise click.ClickException(f"the console (Streamlit) exited with code {code}")
+        # exit 3 like every "could not do its work", not click's 1
+        raise ReconError(f"the console (Streamlit) exited with code {code}; its reason is in "
+                         "the lines above")

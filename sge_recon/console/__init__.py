@@ -20,6 +20,7 @@ from ..db import DriverError, action_log, intents
 from ..db import ledger as ledger_rows  # not `ledger`: the submodule console.ledger takes that name
 from ..db import checks as check_store, console as q, incidents as incident_rows
 from ..db import jobs as queue_jobs, runbook as runbook_ticks, webhooks as webhook_rows
+from ..config_checks import hide_password
 from ..errors import CheckDefinitionError, DatabaseUnavailable, UsageError
 from .actions import (ActionOutcome, ActionService, CorrectionEntry, parse_correction,
                       parse_correction_entries)
@@ -158,9 +159,9 @@ class ConsoleService(TrendsReader, PayoutPages):
         finally:
             client.close()
         if result.ok:
-            return ApiHealth(True, f"The admin API at {self.settings.SGE_ADMIN_API_URL} is up.")
+            return ApiHealth(True, f"The admin API at {hide_password(self.settings.SGE_ADMIN_API_URL)} is up.")
         reason = result.error or f"HTTP {result.status_code}"
-        return ApiHealth(False, f"The admin API at {self.settings.SGE_ADMIN_API_URL} is not "
+        return ApiHealth(False, f"The admin API at {hide_password(self.settings.SGE_ADMIN_API_URL)} is not "
                                 f"available ({reason}). Actions will fail until it is back; "
                                 "start it with `sge-recon api` or check SGE_ADMIN_API_URL.")
 

@@ -14,7 +14,7 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import DictRow, dict_row
 
 from ..config import Settings
-from ..errors import DatabaseUnavailable
+from ..errors import DatabaseUnavailable, first_line
 from .embedded import start_embedded
 from .relations import CONTRACT_RELATIONS, PlatformRelations
 
@@ -78,7 +78,14 @@ def is_embedded(settings: Settings) -> bool:
     return not settings.DATABASE_URL
 
 
-def _redact(text: str) -> str:
+def _redact(text: str, url: str = "") -> str:
+    """A driver's message without credentials: URL userinfo, ``password=`` and, anywhere in it
+    (a quoted bad token, say), the password of ``url`` as written or decoded."""
+    found = re.match(r"[^:/?#]+://[^:/?#@]*:([^/?#]*)@", url)
+    if found and found.group(1):
+        for secret in sorted({found.group(1), unquote(found.group(1))}, key=len, reverse=True):
+            if secret:
+                text = text.replace(secret, "***")
     return re.sub(r"password=\S+|://[^@/\s]*@", lambda m: "password=***" if m.group(0).startswith(
         "password") else "://***@", text)
 
@@ -116,8 +123,9 @@ class Database:
 
     def __init__(self, url: str, *, application_name: str = "sge-recon", connect_timeout: int = 5,
                  relations: PlatformRelations = CONTRACT_RELATIONS,
-                 session_settings: dict[str, str] | None = None):
+                 session_settings: dict[str, str] | None = None, setting: str = "DATABASE_URL"):
         self.url = url
+        self.setting = setting  # the setting that gave the URL, named in connection errors
         self.application_name = application_name
         self.connect_timeout = connect_timeout
         self.relations = relations
@@ -135,7 +143,7 @@ class Database:
         merged = {**self.session_settings, **{k: v for k, v in settings.items() if v}}
         return Database(self.url, application_name=self.application_name,
                         connect_timeout=self.connect_timeout, relations=self.relations,
-                        session_settings=merged)
+                        session_settings=merged, setting=self.setting)
 
     def _options(self) -> dict[str, Any]:
         if not self.session_settings:
@@ -154,7 +162,10 @@ class Database:
 
     @property
     def where(self) -> str:
-        return describe_url(self.url)
+        try:
+            return describe_url(self.url)
+        except ValueError:  # malformed (an unclosed IPv6 bracket, a bad port)
+            return "a malformed URL"
 
     def connect(self, *, autocommit: bool = False, read_only: bool = False) -> DictConnection:
         try:
@@ -164,10 +175,16 @@ class Database:
                                    application_name=self.application_name,
                                    **self._options())
         except psycopg.OperationalError as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "no answer"
             raise DatabaseUnavailable(
                 f"cannot connect to the database at {self.where}: "
-                f"{_redact(str(exc).strip().splitlines()[0] if str(exc).strip() else 'no answer')}; "
-                "check that PostgreSQL is running and DATABASE_URL is right") from None
+                f"{_redact(reason, self.url)}; "
+                f"check that PostgreSQL is running and {self.setting} is right") from None
+        except psycopg.ProgrammingError as exc:  # the URL itself: an unknown ?option, a bad %XX
+            raise DatabaseUnavailable(
+                f"{self.setting}: not a usable PostgreSQL URL ({_redact(first_line(exc), self.url)}"
+                "); fix the URL: its ?options must be libpq connection parameters (sslmode, "
+                "connect_timeout, ...) and a literal % is written %25") from None
         if read_only:
             conn.read_only = True
         return conn

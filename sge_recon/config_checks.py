@@ -1,0 +1,115 @@
+"""Value checks of the settings (sge_recon.config) that need more than a type: URLs and memory
+sizes. Each refusal is a :class:`~sge_recon.errors.ConfigError` naming the setting, and no message
+shows a password: URLs are quoted through :func:`hide_password` or :func:`mask`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import ParseResult, urlparse
+
+from .errors import ConfigError
+
+_PG_MEMORY = re.compile(r"([1-9][0-9]{0,12})(kB|MB|GB|TB)?")  # what `SET work_mem` takes, no spaces
+_PG_MEMORY_KB = {"kB": 1, "MB": 1024, "GB": 1024 ** 2, "TB": 1024 ** 3}
+WORK_MEM_MIN_KB, WORK_MEM_MAX_KB = 64, 2147483647  # PostgreSQL's own bounds of work_mem
+# scheme://user:PASSWORD@host: the password runs to the authority's last "@"
+_USERINFO_PASSWORD = re.compile(r"(://[^:/?#@\s]*):[^/?#\s]*@")
+_QUERY_PASSWORD = re.compile(r"([?&]password=)[^&#\s]*")
+
+
+def hide_password(text: str) -> str:
+    """``text`` with the password of every URL in it (``user:PASSWORD@`` and ``password=``)
+    shown as ``***``; user, host, path and options stay readable. Safe for any text."""
+    return _QUERY_PASSWORD.sub(r"\1***", _USERINFO_PASSWORD.sub(r"\1:***@", text))
+
+
+def mask(value: Any) -> str:
+    """Show that a secret is set without showing it."""
+    text = str(value)
+    if "://" in text:  # a URL: keep scheme and host, hide credentials and path
+        try:
+            parsed = urlparse(text)
+            host = parsed.hostname or ""
+        except ValueError:  # malformed (e.g. an unclosed IPv6 bracket): show nothing of it
+            return f"{text.split('://', 1)[0]}://***"
+        return f"{parsed.scheme}://***@{host}/***" if parsed.password or parsed.path else \
+            f"{parsed.scheme}://{host}"
+    return "****" if len(text) < 12 else f"{text[:2]}****{text[-2:]}"
+
+
+def parse_url(name: str, url: str, shown: str | None = None) -> ParseResult:
+    """``urlparse(url)``, its port checked; a malformed URL is a ConfigError naming ``name``
+    that quotes ``shown`` (the URL with its password hidden, by default)."""
+    shown = hide_password(url) if shown is None else shown
+    try:
+        parsed = urlparse(url)
+        parsed.port  # noqa: B018 - raises on a malformed port
+    except ValueError as exc:
+        problem = "has a malformed port" if "port" in str(exc).lower() else f"is malformed ({exc})"
+        raise ConfigError(name, f"{problem}: got {shown!r}; write it as scheme://host:port/..., "
+                                "an IPv6 host in brackets ([::1]:5432)") from None
+    return parsed
+
+
+def check_postgres_url(url: str, name: str = "DATABASE_URL") -> None:
+    parsed = parse_url(name, url, mask(url))
+    if parsed.scheme not in ("postgresql", "postgres"):
+        raise ConfigError(name, "must be a PostgreSQL URL such as "
+                                "postgresql://user:password@host:5432/dbname "
+                                f"(got a {parsed.scheme or 'scheme-less'} URL)")
+    if not (parsed.path or "").strip("/") and "host=" not in (parsed.query or ""):
+        raise ConfigError(name, "names no database; add /dbname to the URL")
+    if re.search(r"%(?![0-9A-Fa-f]{2})", url):
+        # never echoed: the bad token is usually in the password
+        raise ConfigError(name, "has a % that does not start a percent-encoded byte (%XX); "
+                                "write a literal % (in the password, say) as %25")
+
+
+def check_redis_url(url: str) -> None:
+    parsed = parse_url("REDIS_URL", url, mask(url))
+    if parsed.scheme not in ("redis", "rediss", "unix"):
+        raise ConfigError("REDIS_URL", "must be a Redis URL such as redis://127.0.0.1:6379/0, "
+                                       "rediss://user:password@host:6380/0 or "
+                                       f"unix:///run/redis.sock (got {mask(url)!r})")
+    if parsed.scheme == "unix":
+        if not parsed.path:
+            raise ConfigError("REDIS_URL", "a unix:// URL needs the socket's path, e.g. "
+                                           "unix:///run/redis/redis.sock")
+        return
+    if not parsed.hostname:
+        raise ConfigError("REDIS_URL", "names no host; use redis://host:6379/0")
+    db = (parsed.path or "/").strip("/")
+    if db and not db.isdigit():
+        raise ConfigError("REDIS_URL", f"the path must be a database number such as /0, got "
+                                       f"/{db}")
+
+
+def check_http_url(name: str, url: str) -> None:
+    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
+        # never echoed: a webhook URL's path is its secret (and http.client would refuse it
+        # at send time with an error that quotes the path)
+        raise ConfigError(name, "must not contain spaces, tabs, line breaks or other control "
+                                "characters (a stray one from copying it?); paste the URL again")
+    shown = mask(url) if "WEBHOOK" in name else hide_password(url)
+    parsed = parse_url(name, url, shown)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise ConfigError(name, f"must be an http(s) URL such as http://127.0.0.1:8000, got "
+                                f"{shown!r}")
+
+
+def check_work_mem(value: str, name: str = "CHECK_WORK_MEM") -> None:
+    """A size PostgreSQL's ``SET work_mem`` takes (64kB to 2147483647kB; no unit: kB), or
+    ``server``: refused here, naming the setting, rather than as a failed connection later."""
+    if value == "server":
+        return
+    match = _PG_MEMORY.fullmatch(value)
+    if not match:
+        raise ConfigError(name, f"must be a PostgreSQL memory size such as 64MB, 512kB or 1GB "
+                                f"(units kB, MB, GB, TB, case-sensitive), or server for the "
+                                f"server's own; got {value!r}")
+    kb = int(match.group(1)) * _PG_MEMORY_KB[match.group(2) or "kB"]
+    if not WORK_MEM_MIN_KB <= kb <= WORK_MEM_MAX_KB:
+        raise ConfigError(name, f"must be from 64kB to 2147483647kB (just under 2TB), "
+                                f"PostgreSQL's limits for work_mem; got {value!r}")
