@@ -325,6 +325,10 @@ class CheckService:
 
         if not reason.strip():
             raise UsageError("a rebase needs a reason (who investigated what); it is recorded")
+        behind = schema_behind(self.db)
+        if behind:  # no checkpoint table to rebuild yet (db init has not run, or is behind)
+            raise SchemaMismatch(f"{behind}; run `sge-recon db init` (it applies the "
+                                 "migrations), then rebase again")
         return incremental.rebase(self.db, reason.strip())
 
     # -- history ----------------------------------------------------------------------------

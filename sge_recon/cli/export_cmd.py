@@ -165,7 +165,11 @@ def keygen(path: str) -> None:
     if target.exists():
         raise UsageError(f"{target} already exists; choose a new path (a signing key is never "
                          "overwritten)")
-    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as exc:  # no such folder, not writable, ...
+        raise UsageError(f"cannot create {target} ({exc.strerror}); choose a path in an existing "
+                         "folder you can write") from None
     with os.fdopen(fd, "w") as fh:
         fh.write(generate_private_key_pem())
     click.echo(f"Wrote a new signing key to {target} (mode 0600). Set "
@@ -201,12 +205,18 @@ def public_key(state) -> None:
 
 
 def _read_public_key(path: str) -> str:
+    from ..exports.signing import load_public_key
+
     try:
         with open(path, encoding="utf-8") as fh:
-            return fh.read()
+            pem = fh.read()
     except OSError as exc:
         raise UsageError(f"cannot read the public key {path} ({exc.strerror}); give the PEM file "
                          "printed by `sge-recon export public-key`") from None
+    except UnicodeDecodeError:
+        pem = "(not text)"  # refused just below, as any other file that is not a public key
+    load_public_key(pem)  # not a public key: exit 3 (could not be verified) before any work
+    return pem
 
 
 class _progress:

@@ -12,7 +12,7 @@ import os
 import warnings
 from pathlib import Path
 
-from ..errors import DatabaseUnavailable
+from ..errors import ConfigError, DatabaseUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,12 @@ def start_embedded(data_dir: Path, *, cleanup_mode: str | None = "stop") -> str:
         raise DatabaseUnavailable(
             f"embedded PostgreSQL data directory path is too long for a unix socket ({data_dir}); "
             "set SGE_RECON_HOME to a shorter path or set DATABASE_URL")
-    data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # SGE_RECON_HOME in /proc, under a file, read-only, ...
+        raise ConfigError("SGE_RECON_HOME", f"cannot create the embedded PostgreSQL's folder "
+                                            f"{data_dir} ({exc.strerror}); set SGE_RECON_HOME to "
+                                            "a folder you can write, or set DATABASE_URL") from None
     _make_traversable(data_dir)
     os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
     with warnings.catch_warnings():

@@ -13,7 +13,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from ..errors import ConfigError
+from ..errors import ConfigError, ExportError
 
 SIGNATURE = "manifest.sig"
 ALGORITHM = "ed25519"
@@ -80,13 +80,34 @@ def sign_manifest(folder: Path, private_pem: str) -> Path:
     return path
 
 
-def check_signature(folder: Path, public_pem: str) -> str | None:
-    """None when ``manifest.sig`` is a valid signature of ``manifest.json`` by this key;
-    otherwise a sentence saying what is wrong."""
-    from cryptography.exceptions import InvalidSignature
+def load_public_key(public_pem: str):
+    """The Ed25519 public key of a PEM text. Anything else (a private key, an RSA key, not a key
+    at all) is an ExportError, exit 3: the export could not be verified (it is not "altered")."""
+    from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+    fix = ("give --public-key the PEM file that `sge-recon export public-key` prints; the "
+           "export could not be verified")
+    if "PRIVATE KEY-----" in public_pem:
+        raise ExportError(f"--public-key: the file holds a private key, not a public key; {fix}")
+    try:
+        public = serialization.load_pem_public_key(public_pem.encode())
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        raise ExportError(f"--public-key: the file is not a PEM public key; {fix}") from None
+    if not isinstance(public, Ed25519PublicKey):
+        raise ExportError(f"--public-key: the file is not an Ed25519 key (sge-recon signs with "
+                          f"Ed25519); {fix}")
+    return public
+
+
+def check_signature(folder: Path, public_pem: str) -> str | None:
+    """None when ``manifest.sig`` is a valid signature of ``manifest.json`` by this key;
+    otherwise a sentence saying what is wrong. A key that is not an Ed25519 public key raises
+    (see :func:`load_public_key`)."""
+    from cryptography.exceptions import InvalidSignature
+
+    public = load_public_key(public_pem)
     path = folder / SIGNATURE
     if not path.is_file():
         return "is missing: the export is not signed (or the signature was removed)"
@@ -95,12 +116,6 @@ def check_signature(folder: Path, public_pem: str) -> str | None:
         signature = base64.b64decode(body["signature"], validate=True)
     except (ValueError, KeyError, TypeError):
         return "is not a readable signature file"
-    try:
-        public = serialization.load_pem_public_key(public_pem.encode())
-    except ValueError:
-        return "cannot be checked: the given public key is not a PEM public key"
-    if not isinstance(public, Ed25519PublicKey):
-        return "cannot be checked: the given public key is not an Ed25519 key"
     try:
         public.verify(signature, (folder / "manifest.json").read_bytes())
     except InvalidSignature:

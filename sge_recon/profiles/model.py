@@ -76,7 +76,15 @@ def _compose(path: Path, value: str) -> yaml.MappingNode:
     if path.stat().st_size > MAX_PROFILE_BYTES:
         raise ProfileError(f"{path}: larger than {MAX_PROFILE_BYTES // 1024} KiB; a profile maps "
                            "16 tables and is far smaller: is this the right file?")
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ProfileError(f"PLATFORM_PROFILE: cannot read the profile file {path} "
+                           f"({exc.strerror}); make it readable by this user, or name a shipped "
+                           f"profile ({', '.join(SHIPPED)})") from None
+    except UnicodeDecodeError:
+        raise ProfileError(f"PLATFORM_PROFILE: the profile file {path} is not UTF-8 text, so not "
+                           "a YAML profile; is this the right file?") from None
     try:
         for event in yaml.parse(text, Loader=yaml.SafeLoader):
             if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):

@@ -1,0 +1,108 @@
+"""User mistakes at the commands (audit E): a bad SGE_RECON_HOME, profile file, key path or
+port is `Error: …` with exit 3 ("could not do its work"), never a traceback; the message names
+what to change."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from .test_config_mistakes import assert_error_line, run
+
+
+def test_an_unusable_sge_recon_home_is_named(tmp_path):
+    afile = tmp_path / "afile"
+    afile.write_text("not a folder\n")
+    assert_error_line(run(["db", "url"], {"SGE_RECON_HOME": str(afile)}),
+                      f"Error: SGE_RECON_HOME: cannot create the embedded PostgreSQL's folder "
+                      f"{afile}/pgdata (Not a directory)")
+    assert_error_line(run(["check"], {"SGE_RECON_HOME": "/proc/nope"}),
+                      "Error: SGE_RECON_HOME: ")
+
+
+def test_the_demo_names_an_unusable_sge_recon_home(cli_env, tmp_path):
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    result = run(["demo", "--duration", "1", "--api-port", "1", "--console-port", "2",
+                  "--metrics-port", "3"],
+                 {"SGE_RECON_HOME": str(afile / "home"), "DATABASE_URL": cli_env["DATABASE_URL"]})
+    assert_error_line(result, "Error: SGE_RECON_HOME: cannot create the folder")
+
+
+def test_keygen_into_a_missing_folder_is_an_error_line(tmp_path):
+    target = tmp_path / "nonexistent" / "key.pem"
+    assert_error_line(run(["export", "keygen", str(target)]),
+                      f"Error: cannot create {target} (No such file or directory)")
+
+
+def test_rebase_before_db_init_says_run_db_init(new_database, tmp_path):
+    result = run(["check", "--rebase-checkpoint", "investigated"],
+                 {"DATABASE_URL": new_database(empty=True), "SGE_RECON_HOME": str(tmp_path)})
+    assert_error_line(result, "run `sge-recon db init`")
+
+
+def test_a_profile_file_that_is_not_text_is_named(cli_env, tmp_path):
+    profile = tmp_path / "binprof.yml"
+    profile.write_bytes(b"\xff\xfe: 1\n")
+    result = run(["check"], {**cli_env, "PLATFORM_PROFILE": str(profile)})
+    assert_error_line(result, f"Error: PLATFORM_PROFILE: the profile file {profile} is not "
+                              "UTF-8 text")
+
+
+def _taken_port():
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(1)
+    return sock, sock.getsockname()[1]
+
+
+def test_the_console_on_a_taken_port_exits_3(tmp_path):
+    sock, port = _taken_port()
+    with sock:
+        result = run(["console", "--port", str(port)], {"SGE_RECON_HOME": str(tmp_path)})
+    assert_error_line(result, f"Error: port {port} on 127.0.0.1 is in use; stop what uses it or "
+                              "choose another with --port")
+
+
+# -- export verify --public-key: a file that is not the public key cannot verify (3), it does not
+#    prove the export altered (1)
+def _keys(tmp_path):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from sge_recon.exports.signing import generate_private_key_pem
+
+    rsa_pub = rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key()
+    files = {
+        "private": generate_private_key_pem(),
+        "garbage": "hello\n",
+        "rsa": rsa_pub.public_bytes(serialization.Encoding.PEM,
+                                    serialization.PublicFormat.SubjectPublicKeyInfo).decode(),
+    }
+    for name, text in files.items():
+        (tmp_path / f"{name}.pem").write_text(text)
+    (tmp_path / "binary.pem").write_bytes(b"\xff\xfe\x00")
+    return files
+
+
+@pytest.mark.parametrize("name, fragment", [
+    ("private", "holds a private key, not a public key"), ("garbage", "is not a PEM public key"),
+    ("rsa", "is not an Ed25519 key"), ("binary", "is not a PEM public key")])
+def test_verify_with_a_file_that_is_not_the_public_key_exits_3(tmp_path, name, fragment):
+    _keys(tmp_path)
+    folder = tmp_path / "exp" / "2026-09"
+    folder.mkdir(parents=True)
+    result = run(["export", "verify", str(folder), "--public-key", str(tmp_path / f"{name}.pem")])
+    assert_error_line(result, f"Error: --public-key: the file {fragment}")
+    assert "could not be verified" in result.stderr and "FAILED" not in result.stdout
+
+
+def test_check_signature_raises_for_a_key_that_is_not_a_public_key(tmp_path):
+    from sge_recon.errors import ExportError
+    from sge_recon.exports.signing import check_signature
+
+    keys = _keys(tmp_path)
+    with pytest.raises(ExportError) as caught:
+        check_signature(tmp_path, keys["private"])
+    assert caught.value.exit_code == 3
