@@ -4,7 +4,10 @@ what to change."""
 
 from __future__ import annotations
 
+import signal
 import socket
+import subprocess
+import sys
 
 import pytest
 
@@ -106,3 +109,47 @@ def test_check_signature_raises_for_a_key_that_is_not_a_public_key(tmp_path):
     with pytest.raises(ExportError) as caught:
         check_signature(tmp_path, keys["private"])
     assert caught.value.exit_code == 3
+
+
+# -- the scheduler and the exports ----------------------------------------------------------------
+def test_the_scheduler_banner_names_every_configured_channel(cli_env):
+    env = {**cli_env, "PAGERDUTY_ROUTING_KEY": "R0uting-key-0123456789",
+           "ALERT_WEBHOOK_URL": "http://127.0.0.1:9/hook", "ALERT_WEBHOOK_SECRET": "s3cret-hook",
+           "SLACK_WEBHOOK_URL": "http://127.0.0.1:9/slack"}
+    proc = subprocess.Popen([sys.executable, "-m", "sge_recon", "scheduler", "--no-metrics"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        banner = proc.stdout.readline()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=60)
+    assert "alerts to Slack, PagerDuty, the webhook (ALERT_WEBHOOK_URL)." in banner, banner
+
+
+def test_the_scheduler_banner_lists_every_channel_setting_when_none_is_set():
+    from sge_recon.cli.scheduler_cmd import _channels_text
+    from sge_recon.config import Settings
+
+    assert _channels_text(Settings.load(env={})) == (
+        "no channel (set SLACK_WEBHOOK_URL, DISCORD_WEBHOOK_URL, PAGERDUTY_ROUTING_KEY, "
+        "ALERT_WEBHOOK_URL)")
+    pager = Settings.load(env={"PAGERDUTY_ROUTING_KEY": "R0uting-key-0123456789"})
+    assert _channels_text(pager) == "PagerDuty"
+
+
+def test_a_bad_metrics_host_gets_host_advice(cli_env):
+    result = run(["scheduler", "--metrics-port", "0", "--metrics-host", "999.1.1.1"], cli_env)
+    assert_error_line(result, "--metrics-host must be an address of this machine")
+    assert "--metrics-port" not in result.stderr
+    sock, port = _taken_port()
+    with sock:
+        result = run(["scheduler", "--metrics-port", str(port)], cli_env)
+    assert_error_line(result, "choose another port with --metrics-port")
+
+
+def test_exports_dir_pointing_at_a_file_names_exports_dir(cli_env, tmp_path):
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    result = run(["export", "--period", "2026-08"], {**cli_env, "EXPORTS_DIR": str(afile)})
+    assert_error_line(result, f"Error: EXPORTS_DIR: {afile} is a file, not a folder; point "
+                              "EXPORTS_DIR at a folder")

@@ -25,7 +25,8 @@ def scheduler(state, metrics_port, metrics_host, no_metrics, once, cache_seconds
     1st, 03:00        last month's audit export, catching up any missing month
 
     Each job slot runs once even with several schedulers on one database; every run is recorded
-    in recon.job_runs. Alerts go to SLACK_WEBHOOK_URL / DISCORD_WEBHOOK_URL when set.
+    in recon.job_runs. Alerts go to each channel that is set: SLACK_WEBHOOK_URL,
+    DISCORD_WEBHOOK_URL, PAGERDUTY_ROUTING_KEY, ALERT_WEBHOOK_URL.
     """
     from ..metrics import MetricsServer
 
@@ -46,11 +47,8 @@ def scheduler(state, metrics_port, metrics_host, no_metrics, once, cache_seconds
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set())
                 for sig in (signal.SIGINT, signal.SIGTERM)}
-    channels = [name for name, value in (("Slack", recon.settings.SLACK_WEBHOOK_URL),
-                                         ("Discord", recon.settings.DISCORD_WEBHOOK_URL)) if value]
-    none = "no channel (set SLACK_WEBHOOK_URL / DISCORD_WEBHOOK_URL)"
     click.echo(f"Scheduler running against {recon.db.where}; alerts to "
-               f"{', '.join(channels) or none}.")
+               f"{_channels_text(recon.settings)}.")
     for spec in sched.jobs:
         click.echo(f"  {spec.name:<24} {spec.cadence.describe()}")
     if server:
@@ -65,6 +63,20 @@ def scheduler(state, metrics_port, metrics_host, no_metrics, once, cache_seconds
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     click.echo("Scheduler stopped.")
+
+
+CHANNEL_LABELS = {"slack": "Slack", "discord": "Discord", "pagerduty": "PagerDuty",
+                  "webhook": "the webhook (ALERT_WEBHOOK_URL)"}
+
+
+def _channels_text(settings) -> str:
+    """Every alert channel that is set up, or which settings would set one up."""
+    from ..alerts.channels import CHANNELS, configured_channels
+
+    on = [CHANNEL_LABELS.get(name, name) for name in configured_channels(settings)]
+    if on:
+        return ", ".join(on)
+    return f"no channel (set {', '.join(c.setting for c in CHANNELS.values())})"
 
 
 def _report(outcome) -> None:

@@ -79,6 +79,10 @@ class ExportService:
         if fresh.on_standby:
             replica = {"read_on": "standby (PLATFORM_READ_URL)", "where": fresh.where,
                        "lag_seconds": str(fresh.lag_seconds)}
+        from .folder import prepare_out_dir
+
+        # refused here, naming what chose the folder: --out (out_dir) or the EXPORTS_DIR setting
+        prepare_out_dir(self._dir(out_dir), "--out" if out_dir else "EXPORTS_DIR")
         exporter = Exporter(self._databases.db, self._dir(out_dir), trigger=trigger,
                             generator=f"sge-recon {_version()}", signing_key=self.signing_key,
                             platform_db=self._databases.platform_db, replica=replica)

@@ -247,15 +247,9 @@ class Exporter:
 
     # -- bookkeeping ---------------------------------------------------------------------------
     def _prepare_out_dir(self) -> Path:
-        out = self.out_dir.resolve()
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ExportError(f"cannot create the export folder {out} ({exc.strerror}); choose "
-                              "another --out") from None
-        if not os.access(out, os.W_OK):
-            raise ExportError(f"the export folder {out} is not writable; choose another --out")
-        return out
+        from .folder import prepare_out_dir
+
+        return prepare_out_dir(self.out_dir)
 
     def _record_failure(self, period: Period, started: datetime, exc: Exception) -> None:
         try:

@@ -387,9 +387,8 @@ class MetricsServer:
             self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
                                             name="metrics-http")
             self._thread.start()
-        except OSError as exc:
-            raise ReconError(f"cannot serve /metrics on {self.host}:{self.port} "
-                             f"({exc.strerror}); choose another port with --metrics-port") from None
+        except (OSError, UnicodeError, ValueError) as exc:
+            raise ReconError(_serve_problem(self.host, self.port, exc)) from None
         self.port = self._server.server_address[1]
         return self
 
@@ -402,6 +401,21 @@ class MetricsServer:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+
+
+def _serve_problem(host: str, port: int, exc: Exception) -> str:
+    """Why /metrics cannot listen, with the option to change: the address (not one of this
+    machine's, or no such name) or the port (taken, or privileged)."""
+    import errno
+    import socket
+
+    reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    where = f"cannot serve /metrics on {host}:{port} ({reason})"
+    if isinstance(exc, (socket.gaierror, UnicodeError, ValueError)) or \
+            getattr(exc, "errno", None) == errno.EADDRNOTAVAIL:
+        return (f"{where}; --metrics-host must be an address of this machine (127.0.0.1, or "
+                "0.0.0.0 for every interface) or a name that resolves to one")
+    return f"{where}; choose another port with --metrics-port"
 
 
 def _answer_head(app):
