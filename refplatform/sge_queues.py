@@ -16,8 +16,14 @@ import time
 from dataclasses import dataclass
 
 from bullmq import Queue, Worker
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from sge_recon.config_checks import mask
+from sge_recon.errors import ReconError
 
 QUEUES = ("intents", "payouts", "reconciler")
+ADD_TIMEOUT = 5.0  # seconds one job's add may take: longer, and Redis counts as lost
 
 
 @dataclass
@@ -39,6 +45,7 @@ class SgeQueueTraffic:
         self.stats = QueueTrafficStats()
         self._stop: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._lost: BaseException | None = None  # why Redis was lost during the run
 
     def run(self, duration: float | None = None) -> QueueTrafficStats:
         asyncio.run(self._main(duration))
@@ -56,38 +63,92 @@ class SgeQueueTraffic:
                 self._loop.add_signal_handler(sig, self._stop.set)
             except (NotImplementedError, RuntimeError):  # not the main thread (tests)
                 pass
+        await self._check_redis()
+        # a worker's task that loses Redis: stop the run and say so, instead of asyncio
+        # printing "Task exception was never retrieved" tracebacks while traffic carries on
+        self._loop.set_exception_handler(self._on_task_error)
         opts = {"connection": self.url, "prefix": self.prefix}
         queues = {name: Queue(name, opts) for name in QUEUES}
         workers = [Worker(name, self._process, {**opts, "name": f"sge-{name}-worker",
                                                 "concurrency": self.concurrency})
                    for name in QUEUES]
         started = time.monotonic()
-        n = 0
         try:
-            while not self._stop.is_set():
-                if duration is not None and time.monotonic() - started >= duration:
-                    break
-                n += 1
-                poison = self.random.random() < self.fault_rate / 4  # fails every attempt
-                await queues["intents"].add("process-intent", {"intentId": f"demo-{n}",
-                                                               "poison": poison}, {
-                    "attempts": 5, "backoff": {"type": "exponential", "delay": 1000},
-                    "removeOnComplete": 1000, "removeOnFail": 5000})
-                self.stats.added += 1
-                if n % 20 == 0:
-                    await queues["payouts"].add("execute-batch", {"batch": n}, {
-                        "delay": 60_000, "attempts": 3, "removeOnComplete": 100})
-                if n % max(1, int(60 * self.rate)) == 0:
-                    await queues["reconciler"].add("reconcile", {}, {"removeOnComplete": 100})
-                try:
-                    await asyncio.wait_for(self._stop.wait(), timeout=1 / self.rate)
-                except asyncio.TimeoutError:
-                    pass
+            await self._traffic(queues, duration, started)
+        except (RedisError, OSError, asyncio.TimeoutError) as exc:
+            self._lost = self._lost or exc
         finally:
-            for w in workers:
-                await w.close()
-            for q in queues.values():
-                await q.close()
+            await self._close(workers, list(queues.values()))
+        if self._lost is not None:
+            raise self._redis_error(self._lost, "lost the connection to")
+
+    async def _close(self, workers: list[Worker], queues: list[Queue]) -> None:
+        """Close everything, all at once and bounded: a worker's close waits for its jobs, which
+        without Redis never finish, so those are then force-closed (their jobs cancelled)."""
+        closing = [asyncio.ensure_future(w.close(force=self._lost is not None)) for w in workers]
+        closing += [asyncio.ensure_future(q.close()) for q in queues]
+        done, pending = await asyncio.wait(closing, timeout=10 if self._lost is None else 2)
+        if pending:
+            forced = [asyncio.ensure_future(w.close(force=True)) for w in workers]
+            done2, pending = await asyncio.wait([*pending, *forced], timeout=3)
+            done |= done2
+        for task in done:
+            task.exception()  # retrieved: a close that failed on a lost Redis says nothing more
+        for task in pending:
+            task.cancel()
+
+    async def _check_redis(self) -> None:
+        client = Redis.from_url(self.url, socket_connect_timeout=5, socket_timeout=5)
+        try:
+            await client.ping()
+        except (RedisError, OSError) as exc:
+            raise self._redis_error(exc, "cannot connect to") from None
+        finally:
+            await client.aclose()
+
+    def _redis_error(self, exc: BaseException, what: str) -> ReconError:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else \
+            f"no answer within {ADD_TIMEOUT:g} s" if isinstance(exc, asyncio.TimeoutError) else \
+            type(exc).__name__
+        return ReconError(f"REDIS_URL: {what} Redis at {mask(self.url)} ({reason[:200]}); start "
+                          "Redis or point REDIS_URL at it")
+
+    def _on_task_error(self, loop: asyncio.AbstractEventLoop, context: dict) -> None:
+        exc = context.get("exception")
+        if isinstance(exc, (RedisError, OSError)):
+            self._lost = self._lost or exc
+            if self._stop is not None:
+                self._stop.set()
+        else:
+            loop.default_exception_handler(context)
+
+    async def _traffic(self, queues: dict[str, Queue], duration: float | None,
+                       started: float) -> None:
+        assert self._stop is not None
+        n = 0
+        while not self._stop.is_set():
+            if duration is not None and time.monotonic() - started >= duration:
+                break
+            n += 1
+            poison = self.random.random() < self.fault_rate / 4  # fails every attempt
+            await self._add(queues["intents"], "process-intent",
+                            {"intentId": f"demo-{n}", "poison": poison}, {
+                "attempts": 5, "backoff": {"type": "exponential", "delay": 1000},
+                "removeOnComplete": 1000, "removeOnFail": 5000})
+            self.stats.added += 1
+            if n % 20 == 0:
+                await self._add(queues["payouts"], "execute-batch", {"batch": n}, {
+                    "delay": 60_000, "attempts": 3, "removeOnComplete": 100})
+            if n % max(1, int(60 * self.rate)) == 0:
+                await self._add(queues["reconciler"], "reconcile", {}, {"removeOnComplete": 100})
+            try:
+                await asyncio.wait_for(self._stop.wait(), timeout=1 / self.rate)
+            except asyncio.TimeoutError:
+                pass
+
+    @staticmethod
+    async def _add(queue: Queue, *args) -> None:
+        await asyncio.wait_for(queue.add(*args), timeout=ADD_TIMEOUT)  # Redis gone: no hang
 
     async def _process(self, job, token):
         await asyncio.sleep(self.random.uniform(0.05, 0.4))

@@ -4,10 +4,12 @@ what to change."""
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -153,3 +155,40 @@ def test_exports_dir_pointing_at_a_file_names_exports_dir(cli_env, tmp_path):
     result = run(["export", "--period", "2026-08"], {**cli_env, "EXPORTS_DIR": str(afile)})
     assert_error_line(result, f"Error: EXPORTS_DIR: {afile} is a file, not a folder; point "
                               "EXPORTS_DIR at a folder")
+
+
+# -- sge-queues with Redis down, or lost -----------------------------------------------------------
+def test_sge_queues_with_redis_down_is_one_error_line(tmp_path):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed once the block ends: nothing listens there
+    started = time.monotonic()
+    result = run(["sge-queues", "--duration", "2"],
+                 {"REDIS_URL": f"redis://:Pw0rdS3cret@127.0.0.1:{port}/0",
+                  "SGE_RECON_HOME": str(tmp_path)}, timeout=30)
+    assert_error_line(result, "Error: REDIS_URL: cannot connect to Redis at")
+    assert len(result.stderr.strip().splitlines()) == 1 and time.monotonic() - started < 20
+
+
+def test_sge_queues_stops_with_an_error_when_redis_goes_away(tmp_path):
+    from refplatform.redis_server import PrivateRedis
+
+    redis = PrivateRedis.start(tmp_path / "redis")
+    proc = subprocess.Popen([sys.executable, "-m", "sge_recon", "sge-queues", "--rate", "5"],
+                            env={**{k: v for k, v in os.environ.items()
+                                    if not k.startswith(("SGE_", "DATABASE_URL"))},
+                                 "REDIS_URL": redis.url, "SGE_RECON_HOME": str(tmp_path)},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().startswith("SGE queue traffic:")
+        time.sleep(2)
+        redis.close()
+        lost = time.monotonic()
+        _, stderr = proc.communicate(timeout=40)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        redis.close()
+    assert proc.returncode == 3 and time.monotonic() - lost < 30
+    assert stderr.startswith("Error: REDIS_URL: lost the connection to Redis"), stderr
+    assert "Traceback" not in stderr
