@@ -21,8 +21,9 @@ from typing import Callable
 
 from refplatform.setup import setup_database
 from sge_recon.config import Settings
+from sge_recon.config_checks import hide_password
 from sge_recon.context import Recon
-from sge_recon.errors import AlreadyRunning, ReconError
+from sge_recon.errors import AlreadyRunning, ConfigError, ReconError, UsageError
 
 DEMO_KEYS = ("ADMIN_API_KEY", "PAYOUT_APPROVER_1", "PAYOUT_APPROVER_2")
 # the demo's console accounts: one per role, two approvers (one per approver key)
@@ -40,7 +41,6 @@ class Service:
     port: int | None = None
     process: subprocess.Popen | None = None
     log_path: Path | None = None
-    exit_reported: bool = False
 
 
 @dataclass
@@ -83,9 +83,16 @@ class Demo:
 
     # -- lifecycle ----------------------------------------------------------------------------
     def run(self) -> None:
+        self._check_distinct_ports()  # before anything starts
         home = self.settings.home
-        home.mkdir(parents=True, exist_ok=True)
+        try:
+            home.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError("SGE_RECON_HOME", f"cannot create the folder {home} "
+                                                f"({exc.strerror}); set SGE_RECON_HOME to a "
+                                                "folder you can write") from None
         self._acquire_lock(home / "demo.lock")
+        self._check_ports()  # before the database and the first simulation
         if self.options.profile == "sge":
             self.settings = self._sge_settings()
             self._sge_redis()
@@ -98,7 +105,6 @@ class Demo:
             self._first_simulation(recon)
         self.accounts_file = self._demo_accounts(recon)
         env = self._child_env(recon.db.url)
-        self._check_ports()
         self.services = self._plan_services()
         previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
@@ -325,10 +331,21 @@ class Demo:
             self.echo("Not installed yet, skipped: " + ", ".join(missing) + ".")
         return available
 
+    def _ports(self) -> tuple[tuple[str, int], ...]:
+        return (("--api-port", self.options.api_port),
+                ("--console-port", self.options.console_port),
+                ("--metrics-port", self.options.metrics_port))
+
+    def _check_distinct_ports(self) -> None:
+        seen: dict[int, str] = {}
+        for name, port in self._ports():
+            if port in seen:
+                raise UsageError(f"{seen[port]} and {name} are both {port}: each service needs "
+                                 f"a port of its own; give {name} another port")
+            seen[port] = name
+
     def _check_ports(self) -> None:
-        for name, port in (("--api-port", self.options.api_port),
-                           ("--console-port", self.options.console_port),
-                           ("--metrics-port", self.options.metrics_port)):
+        for name, port in self._ports():
             with socket.socket() as sock:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 try:
@@ -384,10 +401,25 @@ class Demo:
                 break
             for service in self.services:
                 code = service.process.poll()
-                if code is not None and not service.exit_reported:
-                    service.exit_reported = True
-                    self.echo(f"{service.name} exited with code {code}; see {service.log_path}")
+                if code is not None and not self._stopping:
+                    # the demo is the whole system: without one of its services it is not
+                    # running, so it stops rather than carry on reporting "running"
+                    raise ReconError(f"the demo's {service.name} exited with code {code}"
+                                     f"{_last_line(service.log_path)}; the demo stopped. See "
+                                     f"{service.log_path}")
             time.sleep(0.2)
 
     def _on_signal(self, signum, frame) -> None:
         self._stopping = True
+
+
+def _last_line(log: Path | None) -> str:
+    """``: <the last line of the log>`` (what a service said as it died), or nothing."""
+    try:
+        with open(log, "rb") as fh:  # type: ignore[arg-type]
+            fh.seek(0, os.SEEK_END)
+            fh.seek(max(0, fh.tell() - 4096))
+            lines = fh.read().decode("utf-8", "replace").strip().splitlines()
+    except (OSError, TypeError):
+        return ""
+    return f" ({hide_password(lines[-1].strip()[:200])})" if lines else ""

@@ -135,3 +135,46 @@ def test_demo_clean_and_faults_together_is_an_error_line(cli_env):
     help_text = subprocess.run([sys.executable, "-m", "sge_recon", "demo", "--help"],
                                env=cli_env, capture_output=True, text=True, timeout=60).stdout
     assert "--clean" in help_text
+
+
+def test_the_same_port_twice_and_a_bad_intents_are_refused_before_anything_starts(cli_env):
+    port = str(free_port())
+    for args, message in (
+            (["--api-port", port, "--console-port", port, "--metrics-port", str(free_port())],
+             f"Error: --api-port and --console-port are both {port}: each service needs a port "
+             "of its own"),
+            (["--intents", "0"], "'--intents': 0 is not in the range 1000<=x<=100000000")):
+        out = subprocess.run([sys.executable, "-m", "sge_recon", "demo", *args], env=cli_env,
+                             capture_output=True, text=True, timeout=60)
+        assert out.returncode == 3 and message in out.stderr, out.stderr
+        assert "Traceback" not in out.stderr and "Database:" not in out.stdout  # nothing started
+    help_text = subprocess.run([sys.executable, "-m", "sge_recon", "demo", "--help"],
+                               env=cli_env, capture_output=True, text=True, timeout=60).stdout
+    assert "1000<=x<=100000000" in help_text
+
+
+def test_the_intents_range_is_the_simulators():
+    from refplatform.simulate.service import MAX_INTENTS, MIN_INTENTS
+    from sge_recon.cli import load_target
+
+    demo = load_target("refplatform.cli.demo_cmd:demo")
+    intents = next(p for p in demo.params if p.name == "intents")
+    assert (intents.type.min, intents.type.max) == (MIN_INTENTS, MAX_INTENTS)
+
+
+def test_a_service_that_dies_ends_the_demo_with_an_error(cli_env):
+    demo = subprocess.Popen([sys.executable, "-m", "sge_recon", "demo", *demo_args()],
+                            env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    try:
+        wait_for(demo, "Press Ctrl-C")
+        worker = next(pid for pid in children_of(demo.pid)
+                      if b"worker" in open(f"/proc/{pid}/cmdline", "rb").read())
+        os.kill(worker, signal.SIGKILL)
+        rest, _ = demo.communicate(timeout=30)
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+    assert demo.returncode == 3, rest
+    assert f"Error: the demo's worker exited with code -{int(signal.SIGKILL)}" in rest, rest
+    assert "the demo stopped" in rest and "Stopped api" in rest and "Traceback" not in rest

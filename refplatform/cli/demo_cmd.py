@@ -4,7 +4,9 @@ from sge_recon.cli import COMMANDS
 
 
 @click.command()
-@click.option("--intents", default=20_000, show_default=True, type=click.IntRange(min=0),
+# = refplatform.simulate.service.MIN_INTENTS/MAX_INTENTS (not imported: --help stays light)
+@click.option("--intents", default=20_000, show_default=True,
+              type=click.IntRange(1_000, 100_000_000),
               help="Size of the first simulation (only when the platform is empty).")
 @click.option("--seed", default=42, show_default=True, type=int, help="Simulation seed.")
 @click.option("--faults", default=None, help="Faults to plant in the first simulation "
