@@ -158,11 +158,12 @@ class AdminClient:
                                    f"no key configured for {key}; set {setting} (the console and "
                                    "jobs read it from the settings)")
             headers["Authorization"] = f"Bearer {token}"
+        where = hide_password(self.base_url)
         return exchange(
             self._http, action, method, path, json=json, headers=headers,
-            timed_out=f"admin API at {hide_password(self.base_url)} did not answer in time; it may be "
+            timed_out=f"admin API at {where} did not answer in time; it may be "
                       "overloaded — check it and retry (the action may still complete)",
-            unreachable=f"admin API unreachable at {hide_password(self.base_url)}; start it "
+            unreachable=f"admin API unreachable at {where}; start it "
                         "(`sge-recon api`) or fix SGE_ADMIN_API_URL")
 
 

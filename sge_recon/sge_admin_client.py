@@ -131,11 +131,12 @@ class SgeAdminClient:
             headers["X-Admin-Id"] = operator
         if self._bearer:
             headers["Authorization"] = f"Bearer {self._bearer}"
+        where = hide_password(self.base_url)
         result = exchange(
             self._http, action, method, path, json=json, headers=headers,
-            timed_out=f"the SGE admin API at {hide_password(self.base_url)} did not answer in time; check it "
+            timed_out=f"the SGE admin API at {where} did not answer in time; check it "
                       "and retry (the action may still complete)",
-            unreachable=f"the SGE admin API is unreachable at {hide_password(self.base_url)}; check "
+            unreachable=f"the SGE admin API is unreachable at {where}; check "
                         "SGE_ADMIN_API_URL")
         if result.ok and "message" not in result.data:
             result = replace(result, data={**result.data,

@@ -158,10 +158,11 @@ class ConsoleService(TrendsReader, PayoutPages):
             result = client.health()
         finally:
             client.close()
+        where = hide_password(self.settings.SGE_ADMIN_API_URL)
         if result.ok:
-            return ApiHealth(True, f"The admin API at {hide_password(self.settings.SGE_ADMIN_API_URL)} is up.")
+            return ApiHealth(True, f"The admin API at {where} is up.")
         reason = result.error or f"HTTP {result.status_code}"
-        return ApiHealth(False, f"The admin API at {hide_password(self.settings.SGE_ADMIN_API_URL)} is not "
+        return ApiHealth(False, f"The admin API at {where} is not "
                                 f"available ({reason}). Actions will fail until it is back; "
                                 "start it with `sge-recon api` or check SGE_ADMIN_API_URL.")
 
