@@ -18,6 +18,7 @@ import streamlit as st
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # console_kit, when run from elsewhere
 
 import console_kit as kit  # noqa: E402
+from sge_recon.config_checks import hide_password  # noqa: E402
 from sge_recon.errors import DatabaseUnavailable, ReconError  # noqa: E402
 
 st.set_page_config(page_title="sge-recon console", page_icon=":material/balance:", layout="wide")
@@ -136,11 +137,12 @@ def connections(slot) -> None:
     drawn: the API's health is an HTTP call (and its client's first import), which must not hold
     up the first render of the Overview."""
     api = kit.api_health()
+    where = kit.md(hide_password(kit.settings().SGE_ADMIN_API_URL))  # never a gateway password
     with slot.container():
         if api.ok:
-            st.caption(f":green[●] Admin API up · {kit.settings().SGE_ADMIN_API_URL}")
+            st.caption(f":green[●] Admin API up · {where}")
         else:
-            st.caption(f":red[●] Admin API down · {kit.settings().SGE_ADMIN_API_URL}")
+            st.caption(f":red[●] Admin API down · {where}")
         st.caption(f"Database: {kit.recon().db.where}")
 
 

@@ -66,3 +66,14 @@ def test_without_accounts_the_viewer_password_guards_everything(db_url, monkeypa
         assert not [b for b in at.button if not b.disabled and b.key != "sum_again"
                     and b.key != "resum_ledger"]
         assert "Read-only" in " ".join(c.value for c in at.sidebar.caption)
+
+
+def test_the_sidebar_never_shows_a_password_in_the_admin_api_url(db_url, monkeypatch, tmp_path):
+    """A gateway password in SGE_ADMIN_API_URL (user:password@host) is masked in the sidebar's
+    API status line, as everywhere else it is printed."""
+    console_env(monkeypatch, db_url, "http://gw:Gw-S3cret-Pass@127.0.0.1:9", tmp_path)
+    at = open_page(app(), "overview")
+    shown = texts(at) + "\n".join(str(e.value) for e in at.sidebar.caption)
+    # shown as text: the mask's stars escaped, so Markdown renders "gw:***@"
+    assert "Admin API down" in shown and "gw:\\*\\*\\*@127.0.0.1:9" in shown
+    assert "Gw-S3cret-Pass" not in shown
