@@ -143,23 +143,25 @@ def test_the_same_port_twice_and_a_bad_intents_are_refused_before_anything_start
             (["--api-port", port, "--console-port", port, "--metrics-port", str(free_port())],
              f"Error: --api-port and --console-port are both {port}: each service needs a port "
              "of its own"),
-            (["--intents", "0"], "'--intents': 0 is not in the range 1000<=x<=100000000")):
+            (["--intents", "0"], "'--intents': 0 is not in the range 1<=x<=100000000"),
+            (["--intents", "999"], "--intents 999: the contract platform's simulation takes "
+                                   "1,000 to 100,000,000 intents")):
         out = subprocess.run([sys.executable, "-m", "sge_recon", "demo", *args], env=cli_env,
                              capture_output=True, text=True, timeout=60)
         assert out.returncode == 3 and message in out.stderr, out.stderr
         assert "Traceback" not in out.stderr and "Database:" not in out.stdout  # nothing started
     help_text = subprocess.run([sys.executable, "-m", "sge_recon", "demo", "--help"],
                                env=cli_env, capture_output=True, text=True, timeout=60).stdout
-    assert "1000<=x<=100000000" in help_text
+    assert "1,000 to 100,000,000 for the contract platform" in " ".join(help_text.split())
 
 
 def test_the_intents_range_is_the_simulators():
+    from refplatform.cli import demo_cmd
     from refplatform.simulate.service import MAX_INTENTS, MIN_INTENTS
-    from sge_recon.cli import load_target
 
-    demo = load_target("refplatform.cli.demo_cmd:demo")
-    intents = next(p for p in demo.params if p.name == "intents")
-    assert (intents.type.min, intents.type.max) == (MIN_INTENTS, MAX_INTENTS)
+    assert (demo_cmd.CONTRACT_MIN_INTENTS, demo_cmd.MAX_INTENTS) == (MIN_INTENTS, MAX_INTENTS)
+    intents = next(p for p in demo_cmd.demo.params if p.name == "intents")
+    assert intents.type.max == MAX_INTENTS  # the SGE fixture takes fewer (at least 200 loaded)
 
 
 def test_a_service_that_dies_ends_the_demo_with_an_error(cli_env):

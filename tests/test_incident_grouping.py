@@ -176,6 +176,7 @@ def test_money_weighted_order_never_adds_currencies():
 def _silence_quiet(recon, clock, hours=24):
     from datetime import timedelta
 
+    acting_as(recon.settings.DATABASE_URL, ada="operator")
     done = recon.console.actions.add_silence(
         "ada", kind="ledger_imbalance", program_id="prog_quiet", reason="maintenance of prog_quiet",
         owner="ops", starts_at=clock.now(), ends_at=clock.now() + timedelta(hours=hours))

@@ -2,12 +2,16 @@ import click
 
 from sge_recon.cli import COMMANDS
 
+# = refplatform.simulate.service.MIN_INTENTS/MAX_INTENTS (not imported: --help stays light);
+# the SGE fixture takes any size (it loads at least 200)
+CONTRACT_MIN_INTENTS, MAX_INTENTS = 1_000, 100_000_000
+
 
 @click.command()
-# = refplatform.simulate.service.MIN_INTENTS/MAX_INTENTS (not imported: --help stays light)
 @click.option("--intents", default=20_000, show_default=True,
-              type=click.IntRange(1_000, 100_000_000),
-              help="Size of the first simulation (only when the platform is empty).")
+              type=click.IntRange(1, MAX_INTENTS),
+              help="Size of the first simulation (only when the platform is empty): 1,000 to "
+                   "100,000,000 for the contract platform; --profile sge loads at least 200.")
 @click.option("--seed", default=42, show_default=True, type=int, help="Simulation seed.")
 @click.option("--faults", default=None, help="Faults to plant in the first simulation "
               "(comma-separated, or 'all'; see `sge-recon simulate --list-faults`). Default: a "
@@ -40,6 +44,9 @@ def demo(state, intents, seed, faults, clean, api_port, console_port, metrics_po
     from refplatform.demo import Demo, DemoOptions
     from sge_recon.errors import UsageError
 
+    if profile == "contract" and intents < CONTRACT_MIN_INTENTS:
+        raise UsageError(f"--intents {intents}: the contract platform's simulation takes 1,000 "
+                         "to 100,000,000 intents")
     if clean and faults is not None:
         raise UsageError("--clean plants no faults and --faults chooses some: give one of them")
     if faults is not None and profile == "contract":
