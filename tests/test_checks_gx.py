@@ -69,3 +69,35 @@ def test_gx_handles_odd_sql_and_isolates_broken_checks(tmp_path, db_url):
         {n: (r.status, r.failing_rows) for n, r in sql.items()}
     assert gx["with_cte_order_semicolon"].rows == sql["with_cte_order_semicolon"].rows
     assert "no_such_table" in gx["missing_table"].error
+
+
+def test_muting_gx_in_one_thread_never_swallows_another_threads_output(capsys):
+    """The nightly GX run mutes its notices in a scheduler thread; `sge-recon scheduler`'s own
+    lines, printed meanwhile by the main thread ("Scheduler stopped."), must still appear
+    (contextlib.redirect_stdout swapped stdout for the whole process and lost them)."""
+    import sys
+    import threading
+
+    from sge_recon.checks.mute import stdout_muted
+
+    before = sys.stdout
+    inside, release = threading.Event(), threading.Event()
+
+    def gx_like():
+        with stdout_muted():
+            print("a GX notice")
+            inside.set()
+            release.wait(5)
+            with stdout_muted():  # nested, as a lane inside the run
+                print("another GX notice")
+
+    thread = threading.Thread(target=gx_like)
+    thread.start()
+    assert inside.wait(5)
+    print("Scheduler stopped.")
+    release.set()
+    thread.join(5)
+    print("after")
+    out = capsys.readouterr().out
+    assert out == "Scheduler stopped.\nafter\n"
+    assert sys.stdout is before  # restored once nobody is muted

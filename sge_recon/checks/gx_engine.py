@@ -19,7 +19,6 @@ always exact).
 from __future__ import annotations
 
 import contextlib
-import io
 import itertools
 import json
 import logging
@@ -37,6 +36,7 @@ from ..errors import DatabaseUnavailable, first_line
 from . import sqltext
 from .lanes import map_on_lanes
 from .model import CheckDefinition, CheckResult, json_value
+from .mute import stdout_muted
 from .sql_engine import errored, evaluate
 
 ENGINE = "gx"
@@ -97,14 +97,16 @@ def run_gx_checks(definitions: list[CheckDefinition], db: Database,
     lanes = itertools.count()
 
     def open_source() -> _Source:
-        with building:
+        with building, stdout_muted():  # in a lane's thread: muted there too
             return _data_source(context, f"platform_{next(lanes)}", url, db)
 
     def run_one(source: _Source, definition: CheckDefinition) -> CheckResult:
-        return _run_one(context, source, building, definition, params, sample_rows)
+        with stdout_muted():
+            return _run_one(context, source, building, definition, params, sample_rows)
 
-    # GX prints notices on stdout and warns: silenced once around the run, since swapping
-    # sys.stdout and the warning filters is process-wide, not per thread
+    # GX prints notices on stdout and warns: its own threads' prints are muted (per thread: other
+    # threads, e.g. the scheduler's, keep printing); the warning filters, process-wide, are set
+    # once around the run
     with _quiet():
         return map_on_lanes(definitions, sessions, open_source, run_one)
 
@@ -266,8 +268,9 @@ def _validation(context, name: str, batch_definition, expectations: list):
 
 @contextlib.contextmanager
 def _quiet():
-    """GX prints notices on stdout; the CLI's stdout belongs to the report (JSON)."""
-    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+    """GX prints notices on stdout; the CLI's stdout belongs to the report (JSON). Muted for
+    this thread only: the scheduler runs GX beside other jobs and its own output."""
+    with stdout_muted(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         yield
 
