@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 CENT = Decimal("0.01")
 BLOCK_ZERO = datetime(2024, 1, 1).timestamp()
 RPC_PROVIDER = "reference-rpc"
+IDENTITY_WAIT_SECONDS = 5.0  # how long a restarted worker waits for its id's lock
 
 
 class WorkerIdInUse(ReconError):
@@ -98,6 +100,15 @@ class Worker:
             if store.hold_worker_lock(self._life_conn, candidate):
                 self.worker_id = candidate
                 return
+        if self.worker_id:
+            # A worker restarted at once after a crash: the dead one's backend lets go of the
+            # lock only when it notices the closed socket, a moment later. Wait that moment
+            # before calling the id taken.
+            deadline = time.monotonic() + IDENTITY_WAIT_SECONDS
+            while time.monotonic() < deadline:
+                time.sleep(0.1)
+                if store.hold_worker_lock(self._life_conn, self.worker_id):
+                    return
         raise WorkerIdInUse(f"worker id {candidates[0]} is already used by a live worker; choose "
                             "another --worker-id" if self.worker_id else
                             "256 workers are already running against this database")

@@ -243,6 +243,37 @@ def test_a_live_workers_job_is_not_taken_from_it(factory, db, tree, db_url):
         one.close()
 
 
+def test_a_restarted_worker_waits_a_moment_for_its_id_and_a_live_one_keeps_it(db_url,
+                                                                               monkeypatch):
+    """Restarted at once after a crash, a worker finds its id's lock still held by the dead
+    one's backend for a moment: it waits for it instead of refusing; an id a live worker holds
+    is still refused, in words, after the wait."""
+    import threading
+
+    from refplatform import worker as worker_module
+    from refplatform.worker import WorkerIdInUse
+
+    monkeypatch.setattr(worker_module, "IDENTITY_WAIT_SECONDS", 2.0)
+    dying = Worker(db_url, worker_id="w-restart")
+    dying.start()
+    threading.Timer(0.5, dying.close).start()  # its backend lets go a moment after the restart
+    restarted = Worker(db_url, worker_id="w-restart")
+    restarted.start()
+    restarted.close()
+
+    live = Worker(db_url, worker_id="w-live")
+    live.start()
+    try:
+        second = Worker(db_url, worker_id="w-live")
+        started = time.monotonic()
+        with pytest.raises(WorkerIdInUse, match="w-live is already used by a live worker"):
+            second.start()
+        assert time.monotonic() - started >= 2.0
+        second.close()
+    finally:
+        live.close()
+
+
 def consistent(db) -> dict:
     """Every intent is either fully settled or has written nothing; returns counts."""
     rows = db.fetch_all(
