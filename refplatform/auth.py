@@ -15,7 +15,6 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 
-from refplatform.store import approver_key  # noqa: F401 - re-exported
 from sge_recon.config import Settings
 from sge_recon.errors import ConfigError
 
@@ -32,7 +31,7 @@ class Principal:
     @property
     def approver(self) -> str:
         """What an approval records: the slot for people, the fingerprint for the two-person
-        rule (see :func:`approver_key`)."""
+        rule (see ``refplatform.store.same_approver``)."""
         return f"{self.identity}@{self.fingerprint}"
 
 

@@ -62,7 +62,6 @@ from .jobs import (
 from .money import (
     approvals,
     approve_batch,
-    approver_key,
     create_payout_batch,
     execute_batch,
     get_program,
@@ -99,7 +98,7 @@ from .webhooks import (
 
 __all__ = [
     "Conn", "LIVE_STATUSES", "PlatformPool", "QUEUE", "WORKER_LOCK_CLASS", "abandon_job",
-    "adoptable_endpoints", "affiliate_chain", "approvals", "approve_batch", "approver_key",
+    "adoptable_endpoints", "affiliate_chain", "approvals", "approve_batch",
     "audit_entries", "claim_due_deliveries", "claim_job", "complete_intent", "connect",
     "consume_fault", "create_payout_batch", "delay_job", "emit_settlement_webhooks",
     "enqueue_job", "execute_batch", "fail_job", "finish_job", "get_program", "heartbeat",

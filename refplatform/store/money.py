@@ -73,12 +73,6 @@ def approvals(conn: Conn, batch_id: str) -> list[dict]:
                         " WHERE batch_id = %s ORDER BY approved_at, approver", (batch_id,)).fetchall()
 
 
-def approver_key(recorded: str) -> str:
-    """The part of a recorded approver that names the person: the key's fingerprint when there
-    is one (``approver_1@<fp>`` and ``approver_2@<fp>`` are the same key), else the whole text."""
-    return recorded.rpartition("@")[2] if "@" in recorded else recorded
-
-
 def same_approver(a: str, b: str) -> bool:
     """Two recorded approvals by the same person: the same config slot, or the same key.
 

@@ -396,8 +396,7 @@ class ActionService:
         error = None if ok else (result.error or "the admin API gave no reason")
         outcome = self._record(operator, action, target, request, ok, result.status_code,
                                result.data or None, error, describe_result(result), result.data)
-        return replace(outcome, maybe_done=True) if getattr(result, "maybe_done", False) \
-            else outcome
+        return replace(outcome, maybe_done=True) if result.maybe_done else outcome
 
     def _local(self, operator: str, action: str, incident_id: int, change, done: str,
                refused: str) -> ActionOutcome:
