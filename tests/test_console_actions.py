@@ -337,6 +337,29 @@ def test_runbook_ticks_are_saved_per_day_and_operator(console, db):
     assert at.checkbox(key="tick_weekly.rpc").disabled and "ticked by ada" in texts(at)
 
 
+def test_the_library_refuses_a_runbook_tick_from_a_viewer_a_disabled_or_unknown_account(
+        db_url, db, monkeypatch, tmp_path):
+    """The page disables the checkboxes for a viewer, but the write is checked again where it
+    happens: a page left open across a demotion or a sign-out must not tick for anybody."""
+    from sge_recon.accounts import AccountService
+    from sge_recon.db import Database
+    from sge_recon.errors import UsageError
+
+    console_env(monkeypatch, db_url, "http://127.0.0.1:9", tmp_path)
+    console = Recon(settings_for(db_url)).console
+    today = date.today()
+    for who, why in [("vic", "viewer role"), ("nobody", "is not a console account")]:
+        with pytest.raises(UsageError, match=f"Refused: .*{why}.*the tick was not saved"):
+            console.set_runbook_tick(who, "daily.ledger", True, today)
+    AccountService(Database(db_url)).set_disabled("ada")
+    with pytest.raises(UsageError, match="Refused: the account 'ada' is disabled"):
+        console.set_runbook_tick("ada", "daily.ledger", True, today)
+    assert db.fetch_all("SELECT * FROM recon.runbook_ticks") == []
+    console.set_runbook_tick("root", "daily.ledger", True, today)  # an allowed account still can
+    assert [r["operator"] for r in db.fetch_all("SELECT operator FROM recon.runbook_ticks")] == \
+        ["root"]
+
+
 def test_a_viewer_sees_every_action_disabled_with_the_reason(db_url, api, monkeypatch,
                                                               tmp_path, factory, db):
     console_env(monkeypatch, db_url, api, tmp_path)

@@ -88,8 +88,8 @@ def test_the_console_checks_jobs_and_exports_run_as_the_app_role(console_user, p
             read()
         console.slos(7)
         # the console's own writes (recon only) and an action through the admin API
-        console.set_runbook_tick("Ada", next(iter(ITEMS)), True, date.today())
-        acting_as(db_url, ada="operator")
+        acting_as(db_url, ada="operator")  # the library checks the account at write time
+        console.set_runbook_tick("ada", next(iter(ITEMS)), True, date.today())
         outcome = console.actions.retry_intent("ada", "int_lp_stuck")
         assert outcome.ok and outcome.logged, outcome
         assert db.fetch_one("SELECT count(*) AS n FROM public.jobs WHERE intent_id = "

@@ -406,10 +406,16 @@ class ConsoleService(TrendsReader, PayoutPages):
 
     def set_runbook_tick(self, operator: str, item_id: str, ticked: bool, today: date) -> None:
         from .actions import require_operator
+        from .authority import why_refused
 
         operator = require_operator(operator)
         if item_id not in ITEMS:
             raise UsageError(f"unknown runbook item {item_id!r}")
+        # checked here, at the moment of the write, not only by the page that drew the checkbox:
+        # a page left open across a sign-out, a demotion to viewer or a disabled account
+        why = why_refused(self.db, operator, "act")
+        if why is not None:
+            raise UsageError(f"Refused: {why}; the tick was not saved.")
         try:
             with self.db.transaction() as conn:
                 runbook_ticks.set_tick(conn, item_day(item_id, today), operator, item_id, ticked)
