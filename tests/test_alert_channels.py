@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import jsonschema
@@ -70,7 +70,9 @@ def events(receiver: Receiver, path: str) -> list[dict]:
 def test_pagerduty_triggers_once_and_resolves_with_the_incident_id(db_url, db, factory, receiver):
     recon = Recon(settings_for(db_url, PAGERDUTY_ROUTING_KEY=ROUTING_KEY,
                                PAGERDUTY_EVENTS_URL=receiver.base + PD_PATH,
-                               SGE_ENVIRONMENT="production", CONSOLE_URL=CONSOLE))
+                               SGE_ENVIRONMENT="production", CONSOLE_URL=CONSOLE,
+                               WORKER_DOWN_SECONDS=86400))
+    factory.heartbeat("worker-1", last_seen_at=datetime.now(timezone.utc))  # workers are fine
     clock = start_clock()
     sched = monitor_only(recon, clock)
     fix = plant_ledger_imbalance(factory, db, clock)

@@ -33,7 +33,20 @@ def receiver():
 SLACK, DISCORD = "/slack/T000/B000/secret-token", "/discord/api/webhooks/1/secret-token"
 
 
-def alerting_recon(db_url: str, receiver: Receiver, **overrides) -> Recon:
+def alerting_recon(db_url: str, receiver: Receiver, live_worker: bool = True,
+                   **overrides) -> Recon:
+    """sge-recon alerting to the receiver. ``live_worker``: a settlement worker reports a
+    heartbeat (live for the whole test), so the rule under test is the only outage; without any
+    heartbeat the workers count as down since the first failed worker_status check, and
+    worker_down pages after WORKER_DOWN_ALERT_MINUTES
+    (test_workers_that_never_sent_a_heartbeat_page_after_the_alert_delay)."""
+    if live_worker:
+        from sge_recon.db import Database
+
+        Database(db_url).execute("INSERT INTO public.worker_heartbeats (worker_id, last_seen_at) "
+                                 "VALUES ('test-live-worker', now()) "
+                                 "ON CONFLICT DO NOTHING")
+        overrides.setdefault("WORKER_DOWN_SECONDS", 86400)
     return Recon(settings_for(db_url, SLACK_WEBHOOK_URL=receiver.base + SLACK,
                               DISCORD_WEBHOOK_URL=receiver.base + DISCORD,
                               CONSOLE_URL="https://console.example.test", **overrides))
@@ -127,7 +140,7 @@ RULES = [
 @pytest.mark.parametrize("kind,priority,plant,money", RULES, ids=[r[0] for r in RULES])
 def test_rule_lifecycle_open_remind_resolve(db_url, db, factory, receiver, kind, priority, plant,
                                             money):
-    recon = alerting_recon(db_url, receiver)
+    recon = alerting_recon(db_url, receiver, live_worker=kind != "worker_down")
     clock = start_clock()
     sched = monitor_only(recon, clock)
     fix = plant(factory, db, clock)
@@ -304,7 +317,7 @@ def test_reminder_interval_is_configurable(db_url, factory, db, receiver):
 
 
 def test_worker_down_measured_from_last_heartbeat(db_url, factory, db, receiver):
-    recon = alerting_recon(db_url, receiver)
+    recon = alerting_recon(db_url, receiver, live_worker=False)
     clock = start_clock()
     sched = monitor_only(recon, clock)
     factory.heartbeat("w1", last_seen_at=clock.now() - timedelta(seconds=90))
@@ -337,7 +350,7 @@ def test_incidents_agree_with_the_real_checks_on_the_same_planted_faults(db_url,
                                                                         receiver):
     """The rules read live facts; the checks engine reads its own SQL. On the same data they must
     tell the same story: every failing alert-backing check has its incident, and vice versa."""
-    recon = alerting_recon(db_url, receiver)
+    recon = alerting_recon(db_url, receiver, live_worker=False)
     clock = start_clock()
     for plant in (plant_ledger_imbalance, plant_stuck_intent, plant_webhook_exhausted,
                   plant_endpoint_failing, plant_queue_depth):
@@ -418,11 +431,40 @@ def test_rate_limited_channel_waits_as_asked_and_gives_up_after_a_day(db_url, fa
     assert [(d["event"], d["status"]) for d in discord] == [("open", "sent"), ("reminder", "sent")]
 
 
+def test_workers_that_never_sent_a_heartbeat_page_after_the_alert_delay(db_url, factory, db,
+                                                                       receiver):
+    """A platform with no heartbeat row at all (workers never started, a truncated table): the
+    outage is dated from the first stored worker_status failure, and pages once it has lasted
+    WORKER_DOWN_ALERT_MINUTES, like one measured from a last heartbeat."""
+    recon = alerting_recon(db_url, receiver, live_worker=False)
+    clock = start_clock()
+    sched = monitor_only(recon, clock)
+    sched.tick()
+    assert recon.incidents.incidents() == []  # found just now: not yet 5 minutes
+    clock.advance(minutes=3)
+    sched.tick()
+    assert recon.incidents.incidents() == []
+    clock.advance(minutes=3)
+    sched.tick()
+    [incident] = recon.incidents.incidents()
+    assert (incident["kind"], incident["priority"]) == ("worker_down", "P1")
+    details = incident["details"]
+    assert details["last_heartbeat_at"] is None and details["down_since"]
+    assert 5 * 60 < int(details["down_seconds"]) <= 7 * 60
+    [slack] = receiver.delivered(SLACK)
+    assert "No settlement worker has ever sent a heartbeat" in json.dumps(slack)
+
+    factory.heartbeat("w1", last_seen_at=datetime.now(timezone.utc))  # a worker starts
+    clock.advance(minutes=1)
+    sched.tick()
+    assert recon.incidents.incidents()[0]["status"] == "resolved"
+
+
 def test_worker_down_stays_open_after_the_last_heartbeat_is_a_day_old(db_url, factory, db,
                                                                       receiver):
     """The outage lasts until a worker is live: a heartbeat older than 24 h (the retirement
     window) still dates it; it never "resolves" while every worker is dead."""
-    recon = alerting_recon(db_url, receiver)
+    recon = alerting_recon(db_url, receiver, live_worker=False)
     clock = start_clock()
     sched = monitor_only(recon, clock)
     factory.heartbeat("w1", last_seen_at=clock.now() - timedelta(minutes=10))
@@ -446,7 +488,7 @@ def test_worker_down_stays_open_after_the_last_heartbeat_is_a_day_old(db_url, fa
 @pytest.mark.parametrize("workers", [["w1"], ["w1", "w2"]])
 def test_workers_whose_last_heartbeat_is_very_old_open_the_incident(db_url, factory, db,
                                                                     receiver, workers):
-    recon = alerting_recon(db_url, receiver)
+    recon = alerting_recon(db_url, receiver, live_worker=False)
     clock = start_clock()
     for n, worker in enumerate(workers):
         factory.heartbeat(worker, last_seen_at=clock.now() - timedelta(hours=30 + n))

@@ -39,7 +39,7 @@ def drain(db, clock, intent: dict) -> None:
 
 def test_a_worker_outage_pages_once_with_its_effects_as_children(db_url, db, factory,
                                                                  receiver):  # noqa: F811
-    recon = alerting_recon(db_url, receiver)
+    recon = alerting_recon(db_url, receiver, live_worker=False)
     clock = start_clock()
     sched = monitor_only(recon, clock)
     factory.heartbeat("worker-1", last_seen_at=clock.now() - timedelta(minutes=3))
@@ -68,7 +68,7 @@ def test_a_worker_outage_pages_once_with_its_effects_as_children(db_url, db, fac
 
 def test_an_effect_that_outlives_its_cause_pages_on_its_own(db_url, db, factory,
                                                             receiver):  # noqa: F811
-    recon = alerting_recon(db_url, receiver)
+    recon = alerting_recon(db_url, receiver, live_worker=False)
     clock = start_clock()
     sched = monitor_only(recon, clock)
     factory.heartbeat("worker-1", last_seen_at=clock.now() - timedelta(minutes=6))

@@ -214,13 +214,19 @@ def _workers(facts: Facts, settings: Settings) -> list[Finding]:
         return []
     assert facts.last_heartbeat_at is not None  # worker_down_seconds is None without it
     minutes = int(down // 60)
-    title = (f"No worker registered on {facts.queue_source} for {minutes} min"
-             if facts.queue_source else f"No settlement worker heartbeat for {minutes} min")
+    if facts.queue_source:
+        title = f"No worker registered on {facts.queue_source} for {minutes} min"
+    elif facts.heartbeat_never_seen:
+        title = f"No settlement worker has ever sent a heartbeat (checked for {minutes} min)"
+    else:
+        title = f"No settlement worker heartbeat for {minutes} min"
     return [Finding(
         "worker_down", "",
         f"{title} ({facts.queue_depth} jobs waiting)",
         dict(facts.queue_money),
-        {"last_heartbeat_at": facts.last_heartbeat_at.isoformat(),
+        {"last_heartbeat_at": None if facts.heartbeat_never_seen
+         else facts.last_heartbeat_at.isoformat(),
+         "down_since": facts.last_heartbeat_at.isoformat(),
          "down_seconds": str(int(down)), "workers_seen_24h": facts.workers_recent,
          "queue_depth": facts.queue_depth, "where": "settlement workers"})]
 

@@ -71,6 +71,9 @@ class Facts:
     oldest_stuck_at: datetime | None
     webhook_exhausted: int
     webhook_retrying: int
+    # no worker heartbeat row at all: last_heartbeat_at then holds when the checks first found
+    # none (the start of worker_status's unbroken run of failures), not a heartbeat
+    heartbeat_never_seen: bool = False
     failing_endpoints: list[dict] = field(default_factory=list)  # the check's sample rows
     endpoints_failing: int = 0    # webhook_endpoints_failing's failing rows (true count)
     processing_mean_seconds: Decimal | None = None
@@ -121,8 +124,9 @@ class Facts:
     @property
     def worker_down_seconds(self) -> Decimal | None:
         """How long the workers have been down, from the last heartbeat (also one older than
-        24 h: checks/worker_status.sql still returns the last worker seen); None when up, or
-        when no worker has ever reported (there is nothing to measure from)."""
+        24 h: checks/worker_status.sql still returns the last worker seen); when no worker has
+        ever reported, from the first stored worker_status failure of the current run of them;
+        None when up."""
         if self.worker_status != "down" or self.last_heartbeat_at is None:
             return None
         return Decimal(str((self.now - self.last_heartbeat_at).total_seconds()))
@@ -159,10 +163,14 @@ def gather_facts(db: Database, settings: Settings, now: datetime,
         facts.replica_paused = bool(fresh.reading and fresh.reading.paused)
         facts.replica_problem = fresh.refusal
     worker = have.get(WORKER_STATUS)
-    if worker is not None and worker.engine == "bullmq" and facts.worker_status == "down":
-        # BullMQ keeps no heartbeat history: "down since" is the start of the unbroken run of
-        # stored worker_status failures (the per-minute checks), so the alert waits out
-        # WORKER_DOWN_ALERT_MINUTES as it does on heartbeats.
+    if worker is not None and facts.worker_status == "down" and \
+            (worker.engine == "bullmq" or facts.last_heartbeat_at is None):
+        # BullMQ keeps no heartbeat history, and a platform whose workers never sent a heartbeat
+        # (a fresh deployment that never started them, a truncated table) has none to date the
+        # outage from: "down since" is then the start of the unbroken run of stored
+        # worker_status failures (the per-minute checks), so the alert waits out
+        # WORKER_DOWN_ALERT_MINUTES as it does on heartbeats, and then pages.
+        facts.heartbeat_never_seen = worker.engine != "bullmq"
         facts.last_heartbeat_at = _down_since(db, now)
     return facts
 
