@@ -2,13 +2,15 @@
 
 The outcome says in words what happened — the API's answer on success, its error sentence and
 status code on refusal, or that it could not be reached — and an API that is down or refuses is
-always recorded as ``failed``, never as success. Approver keys pass through to the request and
-are never stored, logged or echoed: the recorded request holds only ids and amounts.
+always recorded as ``failed``, never as success. A request to the admin API (or BullMQ) is
+recorded as ``pending`` before it is sent and that row completed with the answer
+(action_record.py): a console that dies in between leaves "sent, outcome unknown". Approver
+keys pass through to the request and are never stored, logged or echoed: the recorded request
+holds only ids and amounts.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, Callable
@@ -19,6 +21,7 @@ from ..db import incidents as incident_rows
 from ..db import silences as silence_rows
 from ..errors import DatabaseUnavailable, UsageError, first_line
 from . import breaker
+from .action_record import Attempt, record
 from .authority import API_NEEDS, why_refused
 from .correction_form import (CorrectionEntry, parse_correction,  # noqa: F401 (re-exported)
                               parse_correction_entries)
@@ -29,7 +32,8 @@ MAX_WINDOWS = timedelta(days=366)
 
 
 class ActionService:
-    """Runs one action: the API call, then the action_log row, then the outcome in words."""
+    """Runs one action: its action_log row (for a request sent to the admin API or BullMQ:
+    written as pending before it is sent, completed with the answer), the outcome in words."""
 
     def __init__(self, db, client_factory: Callable[[], Any],
                  queue_source: Callable[[], Any] | None = None, dialect: str = "contract"):
@@ -231,12 +235,16 @@ class ActionService:
         if source is None:
             raise UsageError("this platform's queues are not on Redis (or REDIS_URL is unset); "
                              "there is no BullMQ queue to act on")
+        attempt = Attempt(self._db, operator, action, target)
+        unrecorded = attempt.begin(request)  # recorded as sent before it is sent
+        if unrecorded:
+            return unrecorded  # or not sent at all
         try:
             message, ok, error = f"Done. {work(source)}", True, None
         except QueueUnavailable as exc:
             message, ok, error = f"Failed: {exc.message}", False, exc.message
-        return self._record(operator, action, target, request, ok, None,
-                            {"message": message} if ok else None, error, message, None)
+        return attempt.complete(ok, None, {"message": message} if ok else None, error, message,
+                                None)
 
     # -- local actions on recon's own incidents -------------------------------------------------
     def acknowledge_incident(self, operator: str, incident_id: int) -> ActionOutcome:
@@ -386,16 +394,20 @@ class ActionService:
         if denied:
             return denied
         client = self._client_factory()
-        if hasattr(client, "operator"):  # the SGE API identifies the operator (X-Admin-Id)
-            client.operator = operator
+        attempt = Attempt(self._db, operator, action, target)
         try:
+            unrecorded = attempt.begin(request)  # recorded as sent before it is sent
+            if unrecorded:
+                return unrecorded  # or not sent at all
+            if hasattr(client, "operator"):  # the SGE API identifies the operator (X-Admin-Id)
+                client.operator = operator
             result = send(client)
         finally:
             client.close()
         ok = bool(result.ok)
         error = None if ok else (result.error or "the admin API gave no reason")
-        outcome = self._record(operator, action, target, request, ok, result.status_code,
-                               result.data or None, error, describe_result(result), result.data)
+        outcome = attempt.complete(ok, result.status_code, result.data or None, error,
+                                   describe_result(result), result.data)
         return replace(outcome, maybe_done=True) if result.maybe_done else outcome
 
     def _local(self, operator: str, action: str, incident_id: int, change, done: str,
@@ -424,34 +436,8 @@ class ActionService:
 
     def _record(self, operator, action, target, request, ok, status, response, error, message,
                 data) -> ActionOutcome:
-        try:
-            with self._db.transaction() as conn:
-                row = action_log.record_action(
-                    conn, operator=storable(operator), action=action, target=storable(target),
-                    request=storable(request), result="ok" if ok else "failed",
-                    status_code=status, response=storable(response), error=storable(error))
-        except (DatabaseUnavailable, DriverError) as exc:
-            return ActionOutcome(ok, action, target, status,
-                                 message + f" (Not recorded in the action log: the database is "
-                                           f"unavailable — {first_line(exc)}.)",
-                                 data=data, logged=False)
-        return ActionOutcome(ok, action, target, status, message, data=data, logged=True,
-                             log_id=row["id"], at=row["at"])
-
-
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-
-
-def storable(value: Any) -> Any:
-    """PostgreSQL text and jsonb hold neither NUL nor lone UTF-16 surrogates (an id typed or
-    read from Redis may have them): shown as U+FFFD in the action log instead of losing the row."""
-    if isinstance(value, str):
-        return _UNSTORABLE.sub("\ufffd", value)
-    if isinstance(value, dict):
-        return {storable(k): storable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [storable(v) for v in value]
-    return value
+        return record(self._db, operator, action, target, request, ok, status, response, error,
+                      message, data)
 
 
 def describe_result(result: Any) -> str:

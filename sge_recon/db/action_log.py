@@ -25,6 +25,30 @@ def record_action(conn, *, operator: str, action: str, target: str | None,
                          error)).fetchone()
 
 
+def begin_attempt(conn, *, operator: str, action: str, target: str | None,
+                  request: dict | None) -> dict:
+    """The row of a request about to be sent (result 'pending'), written and committed BEFORE
+    it is sent: a console that dies before recording the answer still leaves it."""
+    return record_action(conn, operator=operator, action=action, target=target, request=request,
+                         result="pending", status_code=None, response=None, error=None)
+
+
+def complete_attempt(conn, row_id: int, *, result: str, status_code: int | None, response: Any,
+                     error: str | None) -> dict | None:
+    """Record the answer on the pending row ``row_id`` (once: a completed row is not changed)."""
+    return conn.execute("""
+        UPDATE recon.action_log SET result = %s, status_code = %s, response = %s, error = %s,
+                                    completed_at = clock_timestamp()
+        WHERE id = %s AND result = 'pending'
+        RETURNING id, at, operator, action, target, result, status_code, error""",
+                        (result, status_code, Jsonb(response) if response is not None else None,
+                         error, row_id)).fetchone()
+
+
+# How a pending row reads wherever the action log is shown (console, recent actions).
+PENDING_SHOWN = "sent, outcome unknown — check the platform"
+
+
 def last_ok_action(conn, actions: list[str], target: str) -> dict | None:
     """The newest successful console action of these kinds on ``target`` (who did it)."""
     return conn.execute("""
@@ -43,7 +67,12 @@ def last_ok_actions_on(conn, action: str, targets: list[str]) -> dict[str, dict]
 
 
 def recent_actions(conn, limit: int, target: str | None = None) -> list[dict]:
+    """The newest actions; a 'pending' one (sent, its answer never recorded) reads as
+    PENDING_SHOWN in ``result``."""
     return all_rows(conn, """
-        SELECT id, at, operator, action, target, result, status_code, error
+        SELECT id, at, operator, action, target,
+               CASE WHEN result = 'pending' THEN %(pending)s ELSE result END AS result,
+               status_code, error
         FROM recon.action_log WHERE %(target)s::text IS NULL OR target = %(target)s
-        ORDER BY at DESC, id DESC LIMIT %(limit)s""", {"target": target, "limit": limit})
+        ORDER BY at DESC, id DESC LIMIT %(limit)s""", {"target": target, "limit": limit,
+                                             "pending": PENDING_SHOWN})
