@@ -4,7 +4,8 @@ Bearer keys with roles (auth.py); every error is ``{"error": "<what to do>"}`` w
 bad key), 403 (wrong role), 404 (unknown id), 409 (wrong state), 413 (body over MAX_BODY_BYTES),
 422 (malformed input), 503 (the database is down). Request bodies are bounded BEFORE auth and
 before anything is stored. Every POST is written to ``public.admin_audit_log`` with the key's
-identity and the answer; an authenticated call keeps its (bounded) body, a call refused before
+identity and the answer — a call that changes state in the same transaction as its effect (the
+service writes it before its commit: api_audit.CallAudit); an authenticated call keeps its (bounded) body, a call refused before
 auth (401, 413) keeps only a redacted summary (size, sha256, top-level field names). OpenAPI at
 /docs.
 """
@@ -23,7 +24,7 @@ from refplatform import store
 from refplatform.api_audit import MAX_BODY_BYTES, AuditMiddleware
 from refplatform.auth import ADMIN, APPROVER, KeyRing, Principal
 from refplatform.schedules import Clock, utc_now
-from refplatform.service import PlatformService
+from refplatform.service import AuditHook, PlatformService
 from sge_recon.config import Settings
 from sge_recon.errors import (
     ConflictError,
@@ -182,7 +183,13 @@ def create_app(settings: Settings, *, database_url: str, clock: Clock = utc_now,
                           {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None)
         return None
 
+    def call_audit(request: Request) -> AuditHook | None:
+        """Writes this call's audit row in the action's own transaction (AuditMiddleware)."""
+        audit = getattr(request.state, "audit", None)
+        return audit.write_in if audit is not None else None
+
     app.state.refuse_unauthorised = refuse_unauthorised
+    Audit = Annotated[AuditHook | None, Depends(call_audit)]
     Admin = Annotated[Principal, Depends(admin)]
     AnyKey = Annotated[Principal, Depends(principal)]
 
@@ -194,15 +201,15 @@ def create_app(settings: Settings, *, database_url: str, clock: Clock = utc_now,
 
     @app.post("/admin/reconciliation/force-reconcile", tags=["reconciliation"],
               responses=errors(401, 403, 404, 422))
-    def force_reconcile(body: ProgramBody, who: Admin) -> dict:
+    def force_reconcile(body: ProgramBody, who: Admin, audit: Audit) -> dict:
         """Run the ledger checks (per currency and per transaction) for one program now."""
-        return service.force_reconcile(body.programId)
+        return service.force_reconcile(body.programId, audit)
 
     @app.post("/admin/reconciliation/retry-intent", tags=["reconciliation"],
               responses=errors(401, 403, 404, 409, 422))
-    def retry_intent(body: IntentBody, who: Admin) -> dict:
+    def retry_intent(body: IntentBody, who: Admin, audit: Audit) -> dict:
         """Re-enqueue a stuck or failed intent; idempotent (one waiting job at most)."""
-        return service.retry_intent(body.intentId)
+        return service.retry_intent(body.intentId, audit)
 
     @app.get("/admin/queue/status", tags=["queue"], responses=errors(401))
     def queue_status(who: AnyKey) -> dict:
@@ -210,39 +217,40 @@ def create_app(settings: Settings, *, database_url: str, clock: Clock = utc_now,
         return service.queue_status()
 
     @app.post("/admin/queue/pause", tags=["queue"], responses=errors(401, 403))
-    def pause(who: Admin) -> dict:
+    def pause(who: Admin, audit: Audit) -> dict:
         """Workers stop taking new jobs (those in flight finish)."""
-        return service.set_paused(True, who.identity)
+        return service.set_paused(True, who.identity, audit)
 
     @app.post("/admin/queue/resume", tags=["queue"], responses=errors(401, 403))
-    def resume(who: Admin) -> dict:
+    def resume(who: Admin, audit: Audit) -> dict:
         """Workers take jobs again."""
-        return service.set_paused(False, who.identity)
+        return service.set_paused(False, who.identity, audit)
 
     BatchId = Annotated[str, Path(pattern=PATH_ID_PATTERN)]
 
     @app.post("/admin/payouts/batch/{batchId}/approve", tags=["payouts"],
               responses=errors(401, 403, 404, 409, 422))
-    def approve(batchId: BatchId, who: Annotated[Principal, Depends(approver)]) -> dict:
+    def approve(batchId: BatchId, who: Annotated[Principal, Depends(approver)],
+                audit: Audit) -> dict:
         """One approval; two distinct approvers make the batch approved."""
-        return service.approve(batchId, who.approver)
+        return service.approve(batchId, who.approver, audit)
 
     @app.post("/admin/payouts/batch/{batchId}/execute", tags=["payouts"],
               responses=errors(401, 403, 404, 409, 422))
-    def execute(batchId: BatchId, who: Admin) -> dict:
+    def execute(batchId: BatchId, who: Admin, audit: Audit) -> dict:
         """Pay an approved batch exactly once."""
-        return service.execute(batchId)
+        return service.execute(batchId, audit)
 
     @app.post("/admin/webhooks/{deliveryId}/retry", tags=["webhooks"],
               responses=errors(401, 403, 404, 409, 422))
     def retry_webhook(deliveryId: Annotated[str, Path(pattern=PATH_ID_PATTERN)],
-                      who: Admin) -> dict:
+                      who: Admin, audit: Audit) -> dict:
         """Schedule an immediate new attempt of a delivery."""
-        return service.retry_webhook(deliveryId)
+        return service.retry_webhook(deliveryId, audit)
 
     @app.post("/admin/ledger/corrections", tags=["ledger"],
               responses=errors(401, 403, 404, 409, 422))
-    def correction(body: Annotated[CorrectionBody, Body()], who: Admin,
+    def correction(body: Annotated[CorrectionBody, Body()], who: Admin, audit: Audit,
                    idempotency_key: Annotated[str | None, Header(
                        alias="Idempotency-Key", min_length=1, max_length=128,
                        pattern=PATH_ID_PATTERN,
@@ -257,21 +265,21 @@ def create_app(settings: Settings, *, database_url: str, clock: Clock = utc_now,
                              "and one credit (or give transactionId to complete one)")
         return service.correction(body.programId, body.reason.strip(),
                                   [e.model_dump() for e in body.entries], who.identity,
-                                  body.transactionId, idempotency_key)
+                                  body.transactionId, idempotency_key, audit)
 
     @app.post("/admin/webhooks/endpoints/{endpointId}/disable", tags=["webhooks"],
               responses=errors(401, 403, 404, 409, 422))
     def disable_endpoint(endpointId: Annotated[str, Path(pattern=PATH_ID_PATTERN)],
-                         who: Admin) -> dict:
+                         who: Admin, audit: Audit) -> dict:
         """Beyond DESIGN §6: stop delivering to an endpoint (its deliveries wait)."""
-        return service.set_endpoint_enabled(endpointId, False)
+        return service.set_endpoint_enabled(endpointId, False, audit)
 
     @app.post("/admin/webhooks/endpoints/{endpointId}/enable", tags=["webhooks"],
               responses=errors(401, 403, 404, 409, 422))
     def enable_endpoint(endpointId: Annotated[str, Path(pattern=PATH_ID_PATTERN)],
-                        who: Admin) -> dict:
+                        who: Admin, audit: Audit) -> dict:
         """Beyond DESIGN §6: deliver to an endpoint again (its failure count starts afresh)."""
-        return service.set_endpoint_enabled(endpointId, True)
+        return service.set_endpoint_enabled(endpointId, True, audit)
 
     return app
 

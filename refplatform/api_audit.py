@@ -1,6 +1,12 @@
 """The reference admin API's audit: every POST, with the key's identity (never the key), its body
 (scrubbed) and the answer, written to the platform's admin_audit_log; bodies over MAX_BODY_BYTES
-are refused (413) before they are read whole."""
+are refused (413) before they are read whole.
+
+A call that changes state writes its row in the action's own transaction, just before the commit
+(``CallAudit.write_in``, called by the service): the effect and its audit row commit together or
+not at all, so a crash between them can leave neither but never an unaudited effect. Every
+other call (refused, failed, or one that changed nothing) is written after the answer, in its own
+transaction, before the answer is sent."""
 
 from __future__ import annotations
 
@@ -23,6 +29,30 @@ MAX_BODY_BYTES = 64 * 1024  # the largest correction (1000 entries) fits in ~110
 # ---------------------------------------------------------------------------------------------
 class BodyTooLarge(Exception):
     pass
+
+
+class CallAudit:
+    """One POST's audit row, to be written by the endpoint inside its action's transaction."""
+
+    def __init__(self, scope, raw_body: bytes | None):
+        self.scope, self.raw_body = scope, raw_body
+        self.written = False  # the row is in the action's transaction (its commit decides)
+
+    def write_in(self, conn, answer: dict, status_code: int = 200) -> None:
+        """Write this call's row, answered ``answer``, on the action's connection ``conn``
+        before it commits. A row PostgreSQL cannot hold falls back to the bare row (each in a
+        savepoint); if even that fails, the error rolls the action back with it."""
+        try:
+            with conn.transaction():
+                store.write_audit(conn, method="POST", **audit_row(
+                    self.scope, self.raw_body, status_code, _scrub(answer)))
+        except Exception:  # noqa: BLE001 - the bare row below, or the action is undone
+            log.exception("could not write the audit log entry for POST %s",
+                          ascii(str(self.scope.get("path"))[:300]))
+            with conn.transaction():
+                store.write_audit(conn, method="POST",
+                                  **bare_row(self.scope, self.raw_body, status_code))
+        self.written = True
 
 
 class AuditMiddleware:
@@ -48,6 +78,9 @@ class AuditMiddleware:
             await self._refuse_too_large(scope, send, str(exc))
             return
         delivered = {"done": False}
+        # the endpoint writes the row in its own transaction (request.state.audit), or we do
+        audit = CallAudit(scope, raw)
+        scope.setdefault("state", {})["audit"] = audit
 
         async def replay():
             if not delivered["done"]:
@@ -63,7 +96,9 @@ class AuditMiddleware:
                 status["code"] = message["status"]
             held.append(message)
             if message["type"] == "http.response.body" and not message.get("more_body"):
-                await anyio.to_thread.run_sync(self._record, scope, raw, status["code"], held)
+                if not (audit.written and status["code"] < 400):  # else committed with it
+                    await anyio.to_thread.run_sync(self._record, scope, raw, status["code"],
+                                                   held)
                 for m in held:
                     await send(m)
                 held.clear()
@@ -117,25 +152,7 @@ class AuditMiddleware:
         try:
             answer = _parse(b"".join(m.get("body", b"") for m in held
                                      if m["type"] == "http.response.body"))
-            headers = dict(scope.get("headers") or [])
-            actor = (scope.get("state") or {}).get("actor") or (
-                "anonymous" if b"authorization" not in headers else "invalid-key")
-            authenticated = actor not in ("anonymous", "invalid-key")
-            if too_large is not None:
-                body = {"refused": "body too large", "size": too_large[:100]}
-            elif authenticated:
-                body = _parse(raw_body or b"")
-            else:  # refused before auth: a bounded, redacted summary, never the body
-                body = _summary(raw_body or b"")
-            result = "ok" if status_code < 400 else ("error" if status_code >= 500 else "refused")
-            message = None
-            if isinstance(answer, dict):
-                message = answer.get("message") or answer.get("error")
-            path = _scrub(str(scope["path"]))[:300]
-            target = _target(path, body if authenticated else None)
-            self._write(actor=actor, path=path, target=target, body=body,
-                        status_code=status_code, result=result,
-                        message=_scrub(message)[:1000] if isinstance(message, str) else None)
+            self._write(**audit_row(scope, raw_body, status_code, answer, too_large))
         except Exception:  # noqa: BLE001 - the audit must never turn an answer into a crash
             log.exception("could not write the audit log entry for POST %s",
                           ascii(str(scope.get("path"))[:300]))
@@ -146,19 +163,47 @@ class AuditMiddleware:
             store.write_audit(conn, method="POST", **row)
 
     def _write_bare(self, scope, raw_body: bytes | None, status_code: int) -> None:
-        """The call's row when its full row could not be written (a body or path PostgreSQL
-        cannot hold): who, where, the answer, and the body's size and hash — never no row."""
         try:
-            actor = (scope.get("state") or {}).get("actor") or "unidentified"
-            self._write(actor=actor, path=ascii(str(scope["path"]))[:300], target=None,
-                        body={"unrecordable_body": True, "bytes": len(raw_body or b""),
-                              "sha256": hashlib.sha256(raw_body or b"").hexdigest()},
-                        status_code=status_code,
-                        result="ok" if status_code < 400 else (
-                            "error" if status_code >= 500 else "refused"),
-                        message="the full audit row could not be written; see the API's log")
+            self._write(**bare_row(scope, raw_body, status_code))
         except Exception:  # noqa: BLE001 - the database itself is gone: the log has it
             log.exception("could not write even the bare audit log entry")
+
+
+def _result(status_code: int) -> str:
+    return "ok" if status_code < 400 else ("error" if status_code >= 500 else "refused")
+
+
+def audit_row(scope, raw_body: bytes | None, status_code: int, answer: Any,
+              too_large: str | None = None) -> dict[str, Any]:
+    """The full row of one POST (``answer``: its parsed, scrubbed answer)."""
+    headers = dict(scope.get("headers") or [])
+    actor = (scope.get("state") or {}).get("actor") or (
+        "anonymous" if b"authorization" not in headers else "invalid-key")
+    authenticated = actor not in ("anonymous", "invalid-key")
+    if too_large is not None:
+        body = {"refused": "body too large", "size": too_large[:100]}
+    elif authenticated:
+        body = _parse(raw_body or b"")
+    else:  # refused before auth: a bounded, redacted summary, never the body
+        body = _summary(raw_body or b"")
+    message = None
+    if isinstance(answer, dict):
+        message = answer.get("message") or answer.get("error")
+    path = _scrub(str(scope["path"]))[:300]
+    return {"actor": actor, "path": path, "target": _target(path, body if authenticated else None),
+            "body": body, "status_code": status_code, "result": _result(status_code),
+            "message": _scrub(message)[:1000] if isinstance(message, str) else None}
+
+
+def bare_row(scope, raw_body: bytes | None, status_code: int) -> dict[str, Any]:
+    """The call's row when its full row could not be written (a body or path PostgreSQL
+    cannot hold): who, where, the answer, and the body's size and hash — never no row."""
+    return {"actor": (scope.get("state") or {}).get("actor") or "unidentified",
+            "path": ascii(str(scope["path"]))[:300], "target": None,
+            "body": {"unrecordable_body": True, "bytes": len(raw_body or b""),
+                     "sha256": hashlib.sha256(raw_body or b"").hexdigest()},
+            "status_code": status_code, "result": _result(status_code),
+            "message": "the full audit row could not be written; see the API's log"}
 
 
 def _summary(raw: bytes) -> dict | None:

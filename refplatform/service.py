@@ -5,6 +5,7 @@ raises NotFoundError (404), ConflictError (409) or UsageError (422).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
@@ -12,7 +13,7 @@ import time
 import uuid
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Callable, Iterator
 
 from refplatform import store
 from refplatform.schedules import Clock, utc_now
@@ -63,11 +64,42 @@ def jsonable(value: Any) -> Any:
     return value
 
 
+# Writes the audit row of the call being answered with ``answer`` on the action's connection,
+# before its commit (api_audit.CallAudit.write_in): the effect and its audit row commit together.
+AuditHook = Callable[[Any, dict], None]
+
+
+class Action:
+    """One state-changing call's transaction: ``conn``, and ``answer`` once it is known."""
+
+    def __init__(self, conn):
+        self.conn = conn
+        self.answer: dict | None = None
+
+    @property
+    def result(self) -> dict:
+        assert self.answer is not None, "the block sets answer"
+        return self.answer
+
+
 class PlatformService:
+    """Each state-changing method takes ``audit``: given, the call's audit row is written in the
+    method's own transaction, just before it commits (never an effect without its row)."""
+
     def __init__(self, settings: Settings, pool: store.PlatformPool, clock: Clock = utc_now):
         self.settings = settings
         self.pool = pool
         self.clock = clock
+
+    @contextlib.contextmanager
+    def _action(self, audit: AuditHook | None) -> Iterator[Action]:
+        """The action's transaction; at its end, once the block set ``answer``, the audit row is
+        written on the same connection, so a crash before the commit loses both, never one."""
+        with self.pool.transaction() as conn:
+            act = Action(conn)
+            yield act
+            if audit is not None and act.answer is not None:
+                audit(conn, act.answer)
 
     # -- health ---------------------------------------------------------------------------------
     def health(self) -> dict:
@@ -80,10 +112,11 @@ class PlatformService:
         return {"status": "ok", "db": "ok", "ok": True}
 
     # -- reconciliation ---------------------------------------------------------------------------
-    def force_reconcile(self, program_id: str) -> dict:
+    def force_reconcile(self, program_id: str, audit: AuditHook | None = None) -> dict:
         started = self.clock()
         run_id = str(uuid.uuid4())
-        with self.pool.transaction() as conn:
+        with self._action(audit) as act:
+            conn = act.conn
             program = store.get_program(conn, program_id)
             if program is None:
                 raise NotFoundError(f"program {program_id} does not exist; check the programId")
@@ -112,6 +145,13 @@ class PlatformService:
             store.record_reconcile_run(conn, run_id=run_id, program_id=program_id,
                                        started_at=started, finished_at=finished, status=status,
                                        results=results)
+            act.answer = self._reconcile_answer(program_id, run_id, status, started, finished,
+                                                balances, imbalanced, unbalanced_count, results)
+        return act.result
+
+    @staticmethod
+    def _reconcile_answer(program_id, run_id, status, started, finished, balances, imbalanced,
+                          unbalanced_count, results) -> dict:
         message = (f"Program {program_id}: ledger balanced ({len(balances)} currencies, "
                    "every transaction balances)." if status == "pass" else
                    f"Program {program_id}: {len(imbalanced)} currency imbalance(s) and "
@@ -128,10 +168,11 @@ class PlatformService:
                         "duration_ms": r["duration_ms"], "error": None} for r in results]})
 
     # -- intents ----------------------------------------------------------------------------------
-    def retry_intent(self, intent_id: str) -> dict:
+    def retry_intent(self, intent_id: str, audit: AuditHook | None = None) -> dict:
         now = self.clock()
         stuck_after = timedelta(minutes=self.settings.INTENT_TIMEOUT_MINUTES)
-        with self.pool.transaction() as conn:
+        with self._action(audit) as act:
+            conn = act.conn
             intent = store.lock_intent(conn, intent_id)  # serialises concurrent retries
             if intent is None:
                 raise NotFoundError(f"intent {intent_id} does not exist; check the intentId")
@@ -161,10 +202,12 @@ class PlatformService:
                 store.run_job_now(conn, job_id, now)
             else:
                 job_id, created = store.enqueue_job(conn, intent_id, now), True
-        message = (f"Intent {intent_id} re-enqueued as job {job_id}." if created else
-                   f"Intent {intent_id} already had job {job_id} waiting; it now runs at once.")
-        return jsonable({"intentId": intent_id, "jobId": job_id, "created": created,
-                         "previousStatus": status, "message": message})
+            message = (f"Intent {intent_id} re-enqueued as job {job_id}." if created else
+                       f"Intent {intent_id} already had job {job_id} waiting; it now runs at "
+                       "once.")
+            act.answer = jsonable({"intentId": intent_id, "jobId": job_id, "created": created,
+                                   "previousStatus": status, "message": message})
+        return act.result
 
     # -- queue ------------------------------------------------------------------------------------
     def queue_status(self) -> dict:
@@ -185,63 +228,68 @@ class PlatformService:
                        f"{depth['delayed']} delayed, {depth['active']} active; {live} live "
                        f"worker(s) of {len(seen)} seen in 24 h."})
 
-    def set_paused(self, paused: bool, actor: str) -> dict:
+    def set_paused(self, paused: bool, actor: str, audit: AuditHook | None = None) -> dict:
         now = self.clock()
-        with self.pool.transaction() as conn:
-            changed = store.set_paused(conn, paused=paused, actor=actor, now=now)
-            control = store.queue_control(conn)
-        word = "paused" if paused else "resumed"
-        message = (f"Queue {store.QUEUE} {word}: workers " +
-                   ("stop taking new jobs." if paused else "take jobs again.")
-                   if changed else f"Queue {store.QUEUE} was already {'paused' if paused else 'running'}; "
-                                   "nothing changed.")
-        return jsonable({"queue": store.QUEUE, "paused": control["paused"], "changed": changed,
-                         "changedAt": control["changed_at"], "changedBy": control["changed_by"],
-                         "message": message})
+        with self._action(audit) as act:
+            changed = store.set_paused(act.conn, paused=paused, actor=actor, now=now)
+            control = store.queue_control(act.conn)
+            word = "paused" if paused else "resumed"
+            message = (f"Queue {store.QUEUE} {word}: workers " +
+                       ("stop taking new jobs." if paused else "take jobs again.")
+                       if changed else f"Queue {store.QUEUE} was already "
+                                       f"{'paused' if paused else 'running'}; nothing changed.")
+            act.answer = jsonable({"queue": store.QUEUE, "paused": control["paused"],
+                                   "changed": changed, "changedAt": control["changed_at"],
+                                   "changedBy": control["changed_by"], "message": message})
+        return act.result
 
     # -- payouts ----------------------------------------------------------------------------------
-    def approve(self, batch_id: str, approver: str) -> dict:
+    def approve(self, batch_id: str, approver: str, audit: AuditHook | None = None) -> dict:
         now = self.clock()
-        with self.pool.transaction() as conn:
-            result = store.approve_batch(conn, batch_id, approver, now)
-        if result["status"] == "approved":
-            message = (f"Batch {batch_id} approved by {' and '.join(result['approvers'])}; it can "
-                       "now be executed.")
-        else:
-            message = (f"Approval by {approver} recorded for batch {batch_id}; a second, different "
-                       "approver must approve before it can be executed.")
-        return jsonable({"batchId": batch_id, "status": result["status"],
-                         "approvers": result["approvers"], "approvedAt": result["approved_at"],
-                         "message": message})
+        with self._action(audit) as act:
+            result = store.approve_batch(act.conn, batch_id, approver, now)
+            if result["status"] == "approved":
+                message = (f"Batch {batch_id} approved by {' and '.join(result['approvers'])}; "
+                           "it can now be executed.")
+            else:
+                message = (f"Approval by {approver} recorded for batch {batch_id}; a second, "
+                           "different approver must approve before it can be executed.")
+            act.answer = jsonable({"batchId": batch_id, "status": result["status"],
+                                   "approvers": result["approvers"],
+                                   "approvedAt": result["approved_at"], "message": message})
+        return act.result
 
-    def execute(self, batch_id: str) -> dict:
+    def execute(self, batch_id: str, audit: AuditHook | None = None) -> dict:
         now = self.clock()
-        with self.pool.transaction() as conn:
-            r = store.execute_batch(conn, batch_id, now)
-        return jsonable({
-            "batchId": batch_id, "status": r["status"], "executedAt": r["executed_at"],
-            "transactionId": r["transaction_id"], "affiliates": r["affiliates"],
-            "commissionsPaid": r["commissions_paid"], "totalPaid": r["total_paid"],
-            "currency": r["currency"],
-            "message": f"Batch {batch_id} executed: {r['total_paid']} {r['currency']} paid to "
-                       f"{r['affiliates']} affiliate(s), {r['commissions_paid']} commission(s) "
-                       "marked paid."})
+        with self._action(audit) as act:
+            r = store.execute_batch(act.conn, batch_id, now)
+            act.answer = jsonable({
+                "batchId": batch_id, "status": r["status"], "executedAt": r["executed_at"],
+                "transactionId": r["transaction_id"], "affiliates": r["affiliates"],
+                "commissionsPaid": r["commissions_paid"], "totalPaid": r["total_paid"],
+                "currency": r["currency"],
+                "message": f"Batch {batch_id} executed: {r['total_paid']} {r['currency']} paid "
+                           f"to {r['affiliates']} affiliate(s), {r['commissions_paid']} "
+                           "commission(s) marked paid."})
+        return act.result
 
     # -- webhooks ---------------------------------------------------------------------------------
-    def retry_webhook(self, delivery_id: str) -> dict:
+    def retry_webhook(self, delivery_id: str, audit: AuditHook | None = None) -> dict:
         now = self.clock()
-        with self.pool.transaction() as conn:
-            r = store.schedule_immediate_attempt(conn, delivery_id, now)
-        return jsonable({"deliveryId": delivery_id, "status": r["status"],
-                         "nextRetryAt": r["next_retry_at"], "attemptCount": r["attempt_count"],
-                         "previousStatus": r["previous_status"],
-                         "message": f"Delivery {delivery_id} scheduled for an immediate attempt "
-                                    f"(it was {r['previous_status']}, {r['attempt_count']} "
-                                    "attempt(s) so far)."})
+        with self._action(audit) as act:
+            r = store.schedule_immediate_attempt(act.conn, delivery_id, now)
+            act.answer = jsonable({
+                "deliveryId": delivery_id, "status": r["status"],
+                "nextRetryAt": r["next_retry_at"], "attemptCount": r["attempt_count"],
+                "previousStatus": r["previous_status"],
+                "message": f"Delivery {delivery_id} scheduled for an immediate attempt (it was "
+                           f"{r['previous_status']}, {r['attempt_count']} attempt(s) so far)."})
+        return act.result
 
     # -- corrections ------------------------------------------------------------------------------
     def correction(self, program_id: str, reason: str, entries: list[dict], actor: str,
-                   transaction_id: str | None = None, request_key: str | None = None) -> dict:
+                   transaction_id: str | None = None, request_key: str | None = None,
+                   audit: AuditHook | None = None) -> dict:
         """A new balanced correcting transaction; or, with ``transaction_id``, the missing legs
         of that unbalanced transaction (they must balance together with its entries).
 
@@ -254,11 +302,13 @@ class PlatformService:
             check_balanced(parsed)
         digest = correction_digest(program_id, transaction_id, parsed)
         now = self.clock()
-        with self.pool.transaction() as conn:
+        with self._action(audit) as act:
+            conn = act.conn
             if request_key is not None:
                 prior = store.lock_request_key(conn, request_key)
                 if prior is not None:
-                    return replayed_correction(request_key, prior, digest)
+                    act.answer = replayed_correction(request_key, prior, digest)
+                    return act.result
             if store.get_program(conn, program_id) is None:
                 raise NotFoundError(f"program {program_id} does not exist; check the programId")
             intent_id = None
@@ -279,17 +329,21 @@ class PlatformService:
                 store.remember_request_key(conn, request_key=request_key, operation="correction",
                                            digest=digest, transaction_id=txn, answer=answer,
                                            now=now)
+            act.answer = answer
         return answer
 
     # -- webhook endpoints (beyond DESIGN §6: the console's disable/enable) --------------------
-    def set_endpoint_enabled(self, endpoint_id: str, enabled: bool) -> dict:
+    def set_endpoint_enabled(self, endpoint_id: str, enabled: bool,
+                             audit: AuditHook | None = None) -> dict:
         now = self.clock()
-        with self.pool.transaction() as conn:
-            r = store.set_endpoint_enabled(conn, endpoint_id, enabled, now)
-        state = "enabled: deliveries to it resume" if enabled else \
-            "disabled: its deliveries wait until it is enabled again"
-        return jsonable({"endpointId": endpoint_id, "enabled": enabled, "url": r["url"],
-                         "message": f"Webhook endpoint {endpoint_id} {state}."})
+        with self._action(audit) as act:
+            r = store.set_endpoint_enabled(act.conn, endpoint_id, enabled, now)
+            state = "enabled: deliveries to it resume" if enabled else \
+                "disabled: its deliveries wait until it is enabled again"
+            act.answer = jsonable({"endpointId": endpoint_id, "enabled": enabled,
+                                   "url": r["url"],
+                                   "message": f"Webhook endpoint {endpoint_id} {state}."})
+        return act.result
 
 
 def _completable(transaction_id: str, program_id: str, existing: list[dict],
