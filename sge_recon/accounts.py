@@ -40,8 +40,8 @@ from typing import TYPE_CHECKING
 
 from .db import DriverError
 from .db import accounts as q
-from .db import action_log
-from .errors import DatabaseUnavailable, NotFoundError, ReconError, UsageError
+from .db import action_log, payouts
+from .errors import DatabaseUnavailable, NotFoundError, ReconError, UsageError, first_line
 
 if TYPE_CHECKING:
     from .db import Database
@@ -266,6 +266,7 @@ class AccountService:
                                      f"{holder['name']!r}; disable that account first (one "
                                      "account per key, so one person can never give both "
                                      "approvals)")
+                self._check_no_open_approvals(conn, name, approver_slot)
             self._audit(conn, by, "add_account", name, {
                 "role": role, "approverKey": approver_slot, "sso": sso_identity,
                 "password": password is not None, "replace": replace})
@@ -277,6 +278,34 @@ class AccountService:
                                  f"users set-password {name}` to change its password")
             return q.insert_account(conn, name, role, approver_slot, hashed, sso_identity)
         return _account(self._tx(work))
+
+    @staticmethod
+    def _check_no_open_approvals(conn, name: str, slot: int) -> None:
+        """Refuse binding ``name`` to approver key ``slot`` while it has approved (or may have:
+        the answer was lost) with the other key a batch that is not executed or rejected yet:
+        with both keys one person could give both approvals of that batch. Waits for an approval
+        of the account still in flight (its approver lock), so none is missed."""
+        q.lock_approver(conn, name)
+        other = sorted({a["batch_id"] for a in action_log.approval_attempts(conn, name)
+                        if a["approver_key"] is not None and a["approver_key"] != str(slot)})
+        if not other:
+            return
+        try:
+            with conn.transaction():  # a savepoint: the platform may not be readable here
+                statuses = payouts.batch_statuses(conn, other)
+        except DriverError as exc:
+            raise UsageError(f"{name!r} has approved payout batches with another approver key "
+                             f"({', '.join(other[:10])}) and their status could not be read "
+                             f"({first_line(exc)}), so it was not bound to approver key {slot}; "
+                             "try again when the platform's tables can be read") from None
+        still = [b for b in other if statuses.get(b, "executed") not in ("executed", "rejected")]
+        if still:
+            raise UsageError(f"{name!r} has approved payout batch(es) {', '.join(still)} with "
+                             "another approver key (or may have: an answer was lost), and they "
+                             "are not executed or rejected yet; bound to approver key "
+                             f"{slot} it could give their second approval too (one person, both "
+                             "approvals). Nothing was changed: bind it once those batches are "
+                             "executed or rejected")
 
     @staticmethod
     def _check_sso_free(conn, identity: str, name: str) -> None:

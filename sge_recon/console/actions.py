@@ -17,6 +17,7 @@ from typing import Any, Callable
 
 from ..db import DriverError
 from ..db import action_log
+from ..db.accounts import approving
 from ..db import incidents as incident_rows
 from ..db import silences as silence_rows
 from ..errors import DatabaseUnavailable, UsageError, first_line
@@ -91,18 +92,23 @@ class ActionService:
 
     def approve_batch(self, operator: str, batch_id: str, approver_key: str,
                       slot: int | None = None) -> ActionOutcome:
+        """Refused (authority.py) when the account already approved the batch; one approval of
+        an account at a time, under its approver lock until the answer is recorded."""
         if self.dialect == "sge":
             # the SGE API has no approver keys: it approves as the signed-in operator (X-Admin-Id)
-            return self._call(operator, "approve_payout_batch", batch_id, {"batchId": batch_id},
-                              lambda c: c.approve_batch(batch_id))
+            with approving(self._db, require_operator(operator)):
+                return self._call(operator, "approve_payout_batch", batch_id,
+                                  {"batchId": batch_id}, lambda c: c.approve_batch(batch_id))
         if not (approver_key or "").strip():
             raise UsageError("no approver key for this approval; an approver account uses the "
                              "key it is bound to (sge-recon users add NAME --role approver "
                              "--approver-key 1|2)")
         request = {"batchId": batch_id} if slot is None else {"batchId": batch_id,
                                                               "approverKey": slot}
-        return self._call(operator, "approve_payout_batch", batch_id, request,
-                          lambda c: c.approve_batch(batch_id, key=approver_key.strip()), slot=slot)
+        with approving(self._db, require_operator(operator)):
+            return self._call(operator, "approve_payout_batch", batch_id, request,
+                              lambda c: c.approve_batch(batch_id, key=approver_key.strip()),
+                              slot=slot)
 
     def execute_batch(self, operator: str, batch_id: str) -> ActionOutcome:
         """Execute through the admin API — unless the payout circuit breaker holds the batch's
@@ -379,7 +385,7 @@ class ActionService:
                 request: dict | None, slot: int | None = None) -> ActionOutcome | None:
         """None when ``operator`` is an enabled account allowed ``need`` (read now, in the
         database: authority.py); otherwise the refusal, recorded in the action log."""
-        why = why_refused(self._db, operator, need, slot)
+        why = why_refused(self._db, operator, need, slot, target)
         if why is None:
             return None
         message = f"Refused: {why}; nothing was done."

@@ -3,7 +3,12 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
+
+from ..errors import DatabaseUnavailable, UsageError
+from .connection import DriverError
 
 USER_COLUMNS = "name, role, approver_slot, password_hash, created_at, password_set_at, disabled, " \
                "disabled_at, sso_identity, timezone"
@@ -135,3 +140,43 @@ def revoke_sessions_of(conn, name: str) -> int:
 def revoke_session(conn, token_sha256: str) -> None:
     conn.execute("UPDATE recon.console_sessions SET revoked_at = now() "
                  "WHERE token_sha256 = %s AND revoked_at IS NULL", (token_sha256,))
+
+
+# One lock per console account for its payout approvals: held by an approval from the moment its
+# account is checked until its answer is recorded (approving), and by a change of the account's
+# approver key while it looks for that account's approvals (lock_approver). So a re-binding never
+# misses an approval still waiting for the admin API's answer, and two approvals by one account
+# are checked one after the other (the second sees the first's record).
+_APPROVER_LOCK = "SELECT pg_advisory{kind}_lock(hashtextextended('recon.approver:' || %s, 0))"
+APPROVER_LOCK_WAIT = "60s"  # longer than any admin API call of the console
+
+
+def lock_approver(conn, name: str) -> None:
+    """Take the account's approver lock until the transaction ends."""
+    conn.execute(_APPROVER_LOCK.format(kind="_xact"), (name,))
+
+
+@contextlib.contextmanager
+def approving(db, name: str) -> Iterator[None]:
+    """Hold the account's approver lock while one approval is checked, sent and recorded (on a
+    connection of its own: the approval's own transactions come and go meanwhile). When the
+    database cannot be reached no lock is taken: the approval's account check then refuses it."""
+    try:
+        conn = db.connect(autocommit=True)
+    except (DatabaseUnavailable, DriverError):
+        yield
+        return
+    try:
+        try:
+            conn.execute(f"SET lock_timeout = '{APPROVER_LOCK_WAIT}'")
+            conn.execute(_APPROVER_LOCK.format(kind=""), (name,))
+        except DriverError:
+            raise UsageError(f"another payout approval or approver-key change of {name!r} has "
+                             "not finished; try again in a minute (nothing was sent)") from None
+        yield
+    finally:
+        # unlocked explicitly: a closed connection's backend may hold it a moment longer
+        with contextlib.suppress(DriverError):
+            if not conn.closed and not conn.broken:
+                conn.execute("SELECT pg_advisory_unlock_all()")
+        conn.close()

@@ -76,3 +76,22 @@ def recent_actions(conn, limit: int, target: str | None = None) -> list[dict]:
         FROM recon.action_log WHERE %(target)s::text IS NULL OR target = %(target)s
         ORDER BY at DESC, id DESC LIMIT %(limit)s""", {"target": target, "limit": limit,
                                              "pending": PENDING_SHOWN})
+
+
+def approval_attempts(conn, operator: str, batch_id: str | None = None) -> list[dict]:
+    """The console account's payout approvals (of one batch, or of every batch), oldest first:
+    ``done`` when the API answered that it approved, else the outcome is unknown (no answer, a
+    dropped connection, an unclear 2xx, a 5xx, or an attempt not yet answered) — it may have
+    approved. A definite no is left out: the API's refusal (HTTP 3xx/4xx) or the console's own
+    (``Refused: …``, never sent). ``approver_key``: the key slot it used (text; NULL on the SGE
+    dialect, which approves as the account itself)."""
+    return conn.execute("""
+        SELECT id, at, target AS batch_id, request->>'approverKey' AS approver_key,
+               result = 'ok' AS done
+        FROM recon.action_log
+        WHERE operator = %(operator)s AND action = 'approve_payout_batch'
+          AND (%(batch)s::text IS NULL OR target = %(batch)s)
+          AND NOT (result <> 'ok'
+                   AND (coalesce(status_code BETWEEN 300 AND 499, false)
+                        OR (status_code IS NULL AND coalesce(error, '') LIKE 'Refused:%%')))
+        ORDER BY id""", {"operator": operator, "batch": batch_id}).fetchall()

@@ -120,3 +120,10 @@ def reminder_payout_batches(db: Reader, now: datetime) -> list[dict]:
         "round(extract(epoch FROM %s - b.created_at) / 3600, 1) AS age_hours "
         "FROM platform.payout_batches b LEFT JOIN platform.programs p ON p.id = b.program_id "
         "WHERE b.status IN ('pending_approval', 'approved') ORDER BY b.created_at, b.id", (now,))
+
+
+def batch_statuses(conn, batch_ids: list[str]) -> dict[str, str]:
+    """The status of each of these batches the platform has (an unknown id is left out)."""
+    rows = conn.execute("SELECT id, status FROM platform.payout_batches WHERE id = ANY(%s)",
+                        (list(batch_ids),)).fetchall()
+    return {r["id"]: r["status"] for r in rows}
