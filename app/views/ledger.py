@@ -1,8 +1,6 @@
 """Ledger: balances per program and currency, imbalances down to the offending transactions,
 force-reconcile, and the correcting-entry form."""
 
-import uuid
-
 import streamlit as st
 
 import console_kit as kit
@@ -187,9 +185,9 @@ if program_ids and kit.supports("ledger_correction") and kit.require_operator("c
             st.error(f"Not sent: {exc.message}", icon=":material/warning:")
         else:
             op = kit.operator()
-            # this session's form token: the same form sent again (a second click, a retry
-            # after a timeout) is one correction on the platform (Idempotency-Key)
-            attempt = st.session_state.setdefault("correction_attempt", uuid.uuid4().hex)
+            # the Idempotency-Key belongs to the intended correction, kept by the library
+            # (recon.correction_attempts): the same correction sent again while its outcome is
+            # unknown — a second click, a retry after a timeout, a reloaded page — posts once
             legs = "\n".join(f"- {e.type} `{e.account}` {kit.money(e.amount, e.currency)}"
                              for e in parsed)
             effect = "\n".join(
@@ -203,8 +201,8 @@ if program_ids and kit.supports("ledger_correction") and kit.require_operator("c
                 f"{'Complete transaction **' + completing + '**' if completing else 'Post a new correcting transaction'}"
                 f" of program **{program}**:\n\n{legs}\n\nDry run (before → after):\n\n"
                 f"{effect}\n\nReason: {reason}{who}",
-                lambda op, p=program, r=reason, rows=entries, t=completing, a=attempt:
-                    desk.submit(op, p, r, rows, t, attempt=a),
+                lambda op, p=program, r=reason, rows=entries, t=completing:
+                    desk.submit(op, p, r, rows, t),
                 need="correct", target=f"transaction {completing}" if completing
                 else f"program {program}")
 

@@ -15,23 +15,26 @@ import hashlib
 import json
 import uuid
 from dataclasses import dataclass, replace
+from datetime import timezone
 from decimal import Decimal
 from typing import Any, Callable
 
-from ..db import ledger
+from ..db import DriverError, ledger
 from ..db import corrections as store
-from ..errors import UsageError
-from .actions import ActionOutcome, ActionService, CorrectionEntry, parse_correction_entries
+from ..errors import DatabaseUnavailable, UsageError, first_line
+from .actions import (ActionOutcome, ActionService, CorrectionEntry, parse_correction_entries,
+                      require_operator)
 from .journal import signed_totals
 
 
-def form_request_key(attempt: str, operator: str, program_id: str, reason: str,
-                     entries: list[CorrectionEntry], transaction_id: str | None) -> str:
-    """The Idempotency-Key of a direct correction: the form's token and what it posts (the
-    same form sent twice is one correction; a changed amount or reason is a new one)."""
-    what = json.dumps([operator, program_id, transaction_id, reason,
-                       [e.to_json() for e in entries]], default=str, separators=(",", ":"))
-    return f"recon-correction-{hashlib.sha256(f'{attempt}|{what}'.encode()).hexdigest()[:40]}"
+def correction_content(program_id: str, reason: str, entries: list[CorrectionEntry],
+                       transaction_id: str | None) -> str:
+    """SHA-256 (hex) of what a direct correction posts: the same program, transaction, reason
+    and entries in the same order (5 and 5.00 are the same amount, as for the platform's
+    Idempotency-Key) are the same correction; a changed amount or reason is another."""
+    legs = [[e.account, e.type, format(e.amount.normalize(), "f"), e.currency] for e in entries]
+    what = json.dumps([program_id, transaction_id, reason, legs], separators=(",", ":"))
+    return hashlib.sha256(what.encode()).hexdigest()
 
 
 def request_row_key(row: dict) -> str:
@@ -181,22 +184,57 @@ class CorrectionDesk:
                transaction_id: str | None = None, attempt: str | None = None) -> ActionOutcome:
         """Post now, or — over the threshold — record a request a second admin confirms.
 
-        ``attempt``: the form's own token (the page keeps one per session). The same form sent
-        again with the same token (a second click, a retry after a timeout) carries the same
-        Idempotency-Key, so the platform posts it once; without a token every call is new."""
+        One Idempotency-Key per intended correction (_post): the same correction sent again by
+        the same operator while the first one's outcome is unknown (a lost answer, a second click,
+        a page reload or another tab) carries the same key, so the platform posts it once; once
+        an answer says what happened, the next identical correction is a new one. ``attempt``:
+        no longer used (it was the page's per-session token, which outlived its correction)."""
+        operator = require_operator(operator)
         reason = " ".join((reason or "").split())
         if not reason:
             raise UsageError("type the reason for the correction; it is kept with the entry")
         parsed, _ = self._validated(program_id, rows, transaction_id)
         if not needs_second_person(parsed, self.settings.CORRECTION_SECOND_PERSON_OVER):
-            key = form_request_key(attempt or uuid.uuid4().hex, operator, program_id, reason,
-                                   parsed, transaction_id)
-            return self.actions.ledger_correction(operator, program_id, reason, parsed,
-                                                  transaction_id, request_key=key)
+            return self._post(operator, program_id, reason, parsed, transaction_id)
         return self.actions.run_recorded(operator, "request_correction",
                                          transaction_id or program_id, lambda: self._request(
                                              operator, program_id, reason, parsed,
                                              transaction_id), need="correct")
+
+    def _post(self, operator: str, program_id: str, reason: str, parsed: list[CorrectionEntry],
+              transaction_id: str | None) -> ActionOutcome:
+        """Send a direct correction with the key of its pending attempt (recon.correction_attempts:
+        recorded before sending, kept while the outcome is unknown, cleared by an answer)."""
+        content = correction_content(program_id, reason, parsed, transaction_id)
+        mine = {"operator": operator, "content_sha256": content}
+        try:
+            with self._db.transaction() as conn:
+                pending = store.claim_attempt(conn, **mine,
+                                              fresh_key=f"recon-correction-{uuid.uuid4().hex}",
+                                              program_id=program_id,
+                                              transaction_id=transaction_id)
+        except DriverError as exc:
+            raise DatabaseUnavailable(f"the correction could not be recorded before sending, so "
+                                      f"nothing was sent ({first_line(exc)})") from None
+        key = pending["request_key"]
+        outcome = self.actions.ledger_correction(operator, program_id, reason, parsed,
+                                                 transaction_id, request_key=key)
+        note = ""
+        if pending["reused"]:
+            note = (f" Sent with the Idempotency-Key of your unanswered attempt of "
+                    f"{pending['started_at'].astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC of this "
+                    "same correction, so it is posted at most once.")
+        if outcome.maybe_done:
+            note += (" Sending this same correction again (even from a reloaded page) reuses "
+                     "its Idempotency-Key: it is posted at most once.")
+        else:
+            try:
+                with self._db.transaction() as conn:
+                    store.clear_attempt(conn, **mine, request_key=key)
+            except (DatabaseUnavailable, DriverError) as exc:
+                note += (f" (The attempt could not be cleared: {first_line(exc)}; an identical "
+                         "correction sent next is taken for this one.)")
+        return replace(outcome, message=outcome.message + note) if note else outcome
 
     def _request(self, operator, program_id, reason, parsed, transaction_id) -> str:
         with self._db.transaction() as conn:
@@ -214,8 +252,6 @@ class CorrectionDesk:
     def confirm(self, operator: str, request_id: int) -> ActionOutcome:
         """The second admin: posts the request through the admin API (once, even if two
         admins confirm at the same moment); the requester cannot confirm their own."""
-        from .actions import require_operator
-
         operator = require_operator(operator)
         denied = self.actions.refused(operator, "correct", "ledger_correction",
                                       f"correction:{request_id}", {"requestId": request_id})

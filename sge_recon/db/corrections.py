@@ -1,5 +1,6 @@
 """Data access for ledger corrections as the console prepares them: the accounts a program's
-ledger already has, and the requests that wait for a second admin (recon.correction_requests)."""
+ledger already has, the requests that wait for a second admin (recon.correction_requests), and
+the direct corrections whose outcome is not known yet (recon.correction_attempts, 0035)."""
 
 from __future__ import annotations
 
@@ -53,3 +54,28 @@ def decide(conn: Any, request_id: int, *, status: str, decided_by: str, result: 
         UPDATE recon.correction_requests
         SET status = %s, decided_by = %s, decided_at = now(), result = %s
         WHERE id = %s""", (status, decided_by, result, request_id))
+
+
+def claim_attempt(conn: Any, *, operator: str, content_sha256: str, fresh_key: str,
+                  program_id: str, transaction_id: str | None) -> dict:
+    """The Idempotency-Key of this operator's correction of this content: the one of an attempt
+    whose outcome is still unknown (``reused``), else ``fresh_key``, recorded before it is sent.
+    Two submissions at once get the same key (the second waits for the first's insert)."""
+    conn.execute("""
+        INSERT INTO recon.correction_attempts
+            (operator, content_sha256, request_key, program_id, transaction_id)
+        VALUES (%s, %s, %s, %s, %s) ON CONFLICT (operator, content_sha256) DO NOTHING""",
+                 (operator, content_sha256, fresh_key, program_id, transaction_id))
+    return conn.execute("""
+        SELECT request_key, started_at, request_key <> %s AS reused
+        FROM recon.correction_attempts WHERE operator = %s AND content_sha256 = %s""",
+                        (fresh_key, operator, content_sha256)).fetchone()
+
+
+def clear_attempt(conn: Any, *, operator: str, content_sha256: str, request_key: str) -> None:
+    """An answer said what happened to the attempt sent with ``request_key``: forget it (the
+    next identical correction is a new one)."""
+    conn.execute("""
+        DELETE FROM recon.correction_attempts
+        WHERE operator = %s AND content_sha256 = %s AND request_key = %s""",
+                 (operator, content_sha256, request_key))
