@@ -180,7 +180,8 @@ def test_an_approval_whose_answer_was_lost_counts_for_the_other_key_only(
 def test_a_re_binding_waits_for_an_approval_still_in_flight(db_url, db, factory,
                                                             api):  # noqa: F811
     """The approval holds its account's approver lock until its answer is recorded, so a
-    re-binding made meanwhile sees it (without the lock it would find no approval yet)."""
+    re-binding made meanwhile waits for it and then sees it (its pending attempt row, written
+    before the request was sent, would refuse the re-binding even without the lock)."""
     acting_as(db_url, ann="approver1", bob="approver2")
     accounts = AccountService(Database(db_url))
     console = console_for(db_url, api, timeout=30)
@@ -192,7 +193,8 @@ def test_a_re_binding_waits_for_an_approval_still_in_flight(db_url, db, factory,
         target=lambda: answers.append(console.approve_batch_as(accounts.get("ann"), batch_id)))
     approving.start()
     time.sleep(1)  # the approval is waiting for the API, which waits for the table lock
-    assert actions(db) == []  # not recorded yet
+    # written as a pending attempt before it was sent (action_record.py); no answer yet
+    assert [a["result"] for a in actions(db)] == ["pending"]
     with pytest.raises(UsageError, match=batch_id):
         accounts.add("ann", "approver", PASSWORD, approver_slot=2, replace=True)
     approving.join(30)
