@@ -107,7 +107,10 @@ class SgeAdminClient:
         return self._unsupported("enable_endpoint", f"Enabling of endpoint {endpoint_id}")
 
     def ledger_correction(self, program_id: str, reason: str, entries: list[dict[str, Any]],
-                          transaction_id: str | None = None) -> AdminResult:
+                          transaction_id: str | None = None,
+                          request_key: str | None = None) -> AdminResult:
+        # the same signature as the contract client's (AdminClient.ledger_correction): the
+        # console passes its Idempotency-Key to whichever dialect is configured
         return self._unsupported("ledger_correction", f"Ledger correction for {program_id}")
 
     # -- plumbing ------------------------------------------------------------------------------

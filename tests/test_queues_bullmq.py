@@ -466,3 +466,64 @@ def test_demo_profile_sge_runs_redis_bullmq_traffic_and_the_sge_api(new_database
         rest, _ = proc.communicate(timeout=60)
     assert "Stopped redis-server." in rest
     assert proc.returncode == 0
+
+
+def test_a_retry_acts_on_the_job_exactly_as_listed_and_a_refusing_redis_is_no_outage(
+        sge_url, redis_server):
+    """Audit j #3/#4: BullMQ accepts custom ids with spaces, so 'job-y ' and 'job-y' are two
+    jobs: the retry moves the one named (it stripped the id and moved the other, while the log
+    named the first). A job id that names one of BullMQ's own keys ('id', 'events') makes Redis
+    answer WRONGTYPE: a refusal of that id, not "Redis did not answer"."""
+    w = BullMQWorld(redis_server.url)
+    try:
+        w.obliterate("reconciler")
+        for job_id in ("job-y", "job-y "):
+            w.add("reconciler", "fail", {"intentId": "int_y"}, jobId=job_id, attempts=1)
+        w.start_worker("reconciler", name="failer")
+        w.wait_for("reconciler", failed=2)
+        w.close_workers()
+        recon = recon_for(sge_url, redis_server.url)
+        acting_as(sge_url, root="admin")
+        actions = recon.console.actions
+        done = actions.retry_bullmq_job("root", "reconciler", "job-y ")
+        assert done.ok and done.logged, done.message
+        states = w.call(w.queue("reconciler").getJobState("job-y")), \
+            w.call(w.queue("reconciler").getJobState("job-y "))
+        assert states == ("failed", "waiting")  # the named one moved, not its look-alike
+        assert recon.console.recent_actions(1)[0]["target"] == "bullmq:reconciler:job-y "
+
+        for key_name in ("id", "events"):
+            refused = actions.retry_bullmq_job("root", "reconciler", key_name)
+            assert not refused.ok and refused.logged, refused.message
+            assert "did not answer" not in refused.message and "refused" in refused.message, \
+                refused.message
+    finally:
+        w.obliterate("reconciler")
+        w.close()
+
+
+def test_confirming_a_waiting_correction_on_sge_is_a_recorded_not_possible(sge_url,
+                                                                           redis_server):
+    """Audit j #2: a correction request left waiting (e.g. made before the profile was switched
+    to SGE, whose API has no correction endpoint) crashed on confirm with a TypeError (the SGE
+    client lacked the Idempotency-Key parameter) and left no action_log row. It is now the
+    recorded "not possible" every unsupported action gives, and the request is closed as failed
+    (a definite answer: nothing was posted)."""
+    from sge_recon.db import corrections as store
+
+    recon = recon_for(sge_url, redis_server.url, SGE_ADMIN_API_URL="http://127.0.0.1:9")
+    acting_as(sge_url, root="admin", corr="admin")
+    db = Database(sge_url)
+    program = db.fetch_one('SELECT id FROM public."Program" ORDER BY id LIMIT 1')["id"]
+    with db.transaction() as conn:
+        row = store.insert_request(conn, program_id=program, transaction_id=None, reason="r",
+                                   entries=[{"account": "system:suspense", "type": "debit",
+                                             "amount": "5.00", "currency": "USD"},
+                                            {"account": "system:fees", "type": "credit",
+                                             "amount": "5.00", "currency": "USD"}],
+                                   requested_by="root")
+    outcome = recon.console.corrections.confirm("corr", row["id"])
+    assert not outcome.ok and outcome.logged and "not possible" in outcome.message, outcome
+    assert recon.console.recent_actions(1)[0]["action"] == "ledger_correction"
+    assert db.fetch_one("SELECT status FROM recon.correction_requests WHERE id = %s",
+                        (row["id"],))["status"] == "failed"

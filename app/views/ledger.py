@@ -222,8 +222,13 @@ if waiting:
         op, mine = kit.operator(), next(w for w in waiting if w["id"] == chosen)
         left, right = st.columns(2)
         own = mine["requested_by"] == op
-        if left.button(f"Confirm and post #{chosen}…", key="confirm_correction", disabled=own,
-                       help="You requested it: a second admin confirms" if own else None):
+        # a request made before the profile was switched may wait on a platform that has no
+        # correction endpoint (SGE): it can only be withdrawn there
+        unsupported = kit.service().action_unsupported("ledger_correction")
+        if left.button(f"Confirm and post #{chosen}…", key="confirm_correction",
+                       disabled=own or bool(unsupported),
+                       help="You requested it: a second admin confirms" if own else
+                       f"Not possible: {unsupported}" if unsupported else None):
             kit.ask_to_confirm("ledger", f"Confirm correction #{chosen}",
                                f"Post correction request **#{chosen}** of {mine['requested_by']} "
                                f"to program **{mine['program_id']}**?",

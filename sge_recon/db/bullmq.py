@@ -24,7 +24,7 @@ import redis.asyncio as aioredis
 from bullmq import Queue
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
 from ..errors import first_line
 from .queue_model import (JOB_STATES, JobInfo, QueueCounts, QueueSnapshot, QueueUnavailable,
@@ -111,8 +111,10 @@ class BullMQSource:
 
     def retry(self, queue: str, job_id: str) -> str:
         self._known(queue)
-        job_id = (job_id or "").strip()
-        if not job_id:
+        # the id exactly as listed: BullMQ accepts custom ids with spaces, and 'job-y ' and
+        # 'job-y' are two jobs (stripping it retried the other one, and the log named the first)
+        job_id = job_id or ""
+        if not job_id.strip():
             raise QueueUnavailable("name the failed job to retry (its id)")
 
         async def go(client):
@@ -173,6 +175,11 @@ class BullMQSource:
                 return pool.submit(asyncio.run, main()).result()
         except QueueUnavailable:
             raise
+        except ResponseError as exc:  # Redis is up and answered: not an outage
+            raise QueueUnavailable(
+                f"{self.where} refused the request ({first_line(exc)}): the queue's "
+                "keys are not what BullMQ expects here (e.g. a job id that names one of "
+                "BullMQ's own keys); nothing changed") from None
         except (RedisError, OSError, asyncio.TimeoutError) as exc:
             raise QueueUnavailable(
                 f"the platform's queues could not be read: {self.where} did not answer "
