@@ -89,31 +89,52 @@ def discord_text(text: str) -> str:
     return text.replace("@everyone", "@\u200beveryone").replace("@here", "@\u200bhere")
 
 
+def slack_cut(text: str, limit: int) -> str:
+    """``text`` escaped for Slack (``slack_text``) in at most ``limit`` characters. The raw text is
+    cut, then escaped, so a cut never splits an entity (``&amp;`` into ``&am…``); when escaping
+    makes it longer, less of the raw text is kept (whole characters, each escaped whole)."""
+    escaped = slack_text(text)
+    if len(escaped) <= limit:
+        return escaped
+    kept: list[str] = []
+    room = limit - 1  # for the "…"
+    for char in text:
+        piece = slack_text(char)
+        if len(piece) > room:
+            break
+        kept.append(piece)
+        room -= len(piece)
+    return "".join(kept) + "…"
+
+
 def slack_payload(message: Message) -> dict:
+    # Slack's markup (*, •, the emoji codes) has no &, < or >: escaping a whole block equals
+    # escaping its platform text, so each block is built raw and cut by ``slack_cut``.
     esc = slack_text
     emoji = ":white_check_mark:" if message.resolved else PRIORITY_EMOJI.get(message.priority
                                                                              or "", ":bell:")
     blocks: list[dict] = [{"type": "section",
                            "text": {"type": "mrkdwn",
-                                    "text": cut(f"{emoji} *{esc(message.headline)}*", 3000)}}]
+                                    "text": slack_cut(f"{emoji} *{message.headline}*", 3000)}}]
     if message.fields:
         blocks.append({"type": "section", "fields": [
-            {"type": "mrkdwn", "text": cut(f"*{esc(name)}*\n{esc(value)}", 2000)}
+            {"type": "mrkdwn", "text": slack_cut(f"*{name}*\n{value}", 2000)}
             for name, value in message.fields[:10]]})
     if message.lines:
-        body = "\n".join(f"• {esc(line)}" for line in message.lines)
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": cut(
-            f"*{esc(message.lines_title)}*\n{body}" if message.lines_title else body, 3000)}})
+        body = "\n".join(f"• {line}" for line in message.lines)
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": slack_cut(
+            f"*{message.lines_title}*\n{body}" if message.lines_title else body, 3000)}})
     if message.steps:
-        steps = "\n".join(f"{i}. {esc(step)}" for i, step in enumerate(message.steps, 1))
+        steps = "\n".join(f"{i}. {step}" for i, step in enumerate(message.steps, 1))
         blocks.append({"type": "section",
-                       "text": {"type": "mrkdwn", "text": cut(f"*First steps*\n{steps}", 3000)}})
+                       "text": {"type": "mrkdwn", "text": slack_cut(f"*First steps*\n{steps}",
+                                                                    3000)}})
     if message.link:
         link = message.link.replace("&", "&amp;").replace("<", "%3C").replace(">", "%3E") \
             .replace("|", "%7C")
         blocks.append({"type": "context", "elements": [
             {"type": "mrkdwn", "text": cut(f"<{link}|{esc(message.link_label)}>", 3000)}]})
-    return {"text": cut(esc(message.headline), 3000), "blocks": blocks}
+    return {"text": slack_cut(message.headline, 3000), "blocks": blocks}
 
 
 DISCORD_EMBED_BUDGET = 5900  # Discord rejects an embed over 6000 characters in all

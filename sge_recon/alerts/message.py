@@ -38,4 +38,6 @@ class Message:
 
 
 def cut(text: str, limit: int) -> str:
+    """At most ``limit`` characters, ending in "…" when cut. Cut raw text, never escaped text
+    (a cut could split an entity: Slack's is ``channels.slack_cut``)."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
