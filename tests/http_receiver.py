@@ -19,6 +19,9 @@ class Receiver:
         self.fail_next: dict[str, int] = {}      # path -> how many next POSTs fail
         self.fail_status = 500
         self.fail_headers: dict[str, str] = {}
+        # path -> (most body bytes taken, status answered to a larger body), as real services
+        # do (PagerDuty: 400 over 512,000 bytes; a web server's body limit: 413)
+        self.body_limits: dict[str, tuple[int, int]] = {}
         self.requests: list[dict] = []           # path, status, body, headers, json
         self.lock = threading.Lock()
         receiver = self
@@ -32,6 +35,9 @@ class Receiver:
                         receiver.fail_next[self.path] = failing - 1
                     status = receiver.fail_status if failing else receiver.codes.get(
                         self.path, default_status(self.path))
+                    most, refused = receiver.body_limits.get(self.path, (len(body), status))
+                    if len(body) > most:
+                        status = refused
                     receiver.requests.append({"path": self.path, "status": status, "body": body,
                                               "headers": dict(self.headers),
                                               "json": _json_or_none(body)})
