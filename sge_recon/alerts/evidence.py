@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from ..money import MONEY, money_abs
+
 
 @dataclass
 class EvidenceView:
@@ -32,7 +34,7 @@ def largest_amount(amounts: Any) -> Decimal:
     found = []
     for value in (amounts or {}).values():
         try:
-            found.append(abs(Decimal(str(value))))
+            found.append(money_abs(Decimal(str(value))))
         except InvalidOperation:
             pass
     return max(found, default=Decimal(0))
@@ -44,11 +46,12 @@ def money_order(incidents: list[dict]) -> list[dict]:
     def largest(incident: dict) -> Decimal:
         money = (incident.get("details") or {}).get("money")
         if not money and incident.get("money_at_stake") is not None:
-            return abs(Decimal(str(incident["money_at_stake"])))
+            return money_abs(Decimal(str(incident["money_at_stake"])))
         return largest_amount(money)
 
     ranked = sorted(incidents, key=lambda i: i["opened_at"], reverse=True)
-    return sorted(ranked, key=lambda i: (i["status"] == "resolved", i["priority"], -largest(i)))
+    return sorted(ranked, key=lambda i: (i["status"] == "resolved", i["priority"],
+                                               MONEY.minus(largest(i))))
 
 
 def evidence_view(incident: dict) -> EvidenceView:

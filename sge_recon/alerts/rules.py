@@ -8,14 +8,18 @@ status (the catalogue's thresholds); a rule only words it, never applies a thres
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, Callable
 
+from .. import check_names
 from ..config import Settings
 from ..metrics.facts import Facts
-from .. import check_names
+from ..money import fits_numeric_38_6, money_abs, money_add, money_text
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -111,17 +115,29 @@ class Finding:
         """The amount at stake when it is in one currency; None otherwise (amounts in different
         currencies do not add up: ``money`` holds them per currency)."""
         amounts = [v for v in self.money.values() if v]
-        return amounts[0] if len(amounts) == 1 else None
+        if len(amounts) != 1 or not fits_numeric_38_6(amounts[0]):
+            return None  # a sum past numeric(38,6) (recon.incidents) stays in details.money
+        return amounts[0]
 
 
-def evaluate_rules(facts: Facts, settings: Settings) -> list[Finding]:
-    """Every incident the facts call for right now, in priority order."""
-    findings = [*_ledger(facts, settings), *_tamper(facts), *_workers(facts, settings),
-                *_paused(facts), *_queue(facts, settings), *_stuck(facts, settings), *_webhooks(facts, settings),
-                *_replica(facts, settings)]
+def evaluate_rules(facts: Facts, settings: Settings,
+                   failed: set[str] | None = None) -> list[Finding]:
+    """Every incident the facts call for right now, in priority order.
+
+    One rule that raises never suppresses the others: it is logged with its name, and the
+    incident kinds it words are added to ``failed`` (the caller then leaves their open incidents
+    as they are: a rule that could not run proves nothing)."""
+    failed = set() if failed is None else failed
+    findings: list[Finding] = []
+    for kinds, rule in _RULE_FUNCTIONS:
+        try:
+            findings.extend(rule(facts, settings))
+        except Exception:  # noqa: BLE001 - one broken rule must not blind every other alert
+            log.exception("alerts: rule %s failed; the other rules still ran", "/".join(kinds))
+            failed.update(kinds)
     # a signal the platform has no data for never alerts (DESIGN §5 `unavailable`)
     findings = [f for f in findings if facts.has(f.rule.check)]
-    grouped = group_findings(findings)
+    grouped = group_findings(findings, failed)
     for f in grouped:  # more imbalanced ledgers than the check's sample: its exact totals
         if f.kind == "ledger_imbalance" and facts.ledger_imbalances > f.details["items_total"]:
             f.details["items_total"] = facts.ledger_imbalances
@@ -136,7 +152,7 @@ GROUPED_KINDS = ("ledger_imbalance", check_names.LEDGER_TAMPER)
 GROUP_ITEMS_LIMIT = 50  # evidence kept per grouped incident (the count is always exact)
 
 
-def group_findings(findings: list[Finding]) -> list[Finding]:
+def group_findings(findings: list[Finding], failed: set[str] | None = None) -> list[Finding]:
     """Merge the per-program/currency findings of each grouped kind into one finding: every
     item's evidence under ``details["items"]``, the money summed per currency (exact Decimals),
     the programs listed. One item keeps its own details at the top level as well."""
@@ -144,7 +160,12 @@ def group_findings(findings: list[Finding]) -> list[Finding]:
     for kind in GROUPED_KINDS:
         parts = sorted((f for f in findings if f.kind == kind), key=lambda f: f.key)
         if parts:
-            out.append(_merge(kind, parts))
+            try:
+                out.append(_merge(kind, parts))
+            except Exception:  # noqa: BLE001 - the other kinds still alert
+                log.exception("alerts: grouping the %s findings failed", kind)
+                if failed is not None:
+                    failed.add(kind)
     return out
 
 
@@ -152,7 +173,7 @@ def _merge(kind: str, parts: list[Finding]) -> Finding:
     money: dict[str, Decimal] = {}
     for f in parts:
         for currency, amount in f.money.items():
-            money[currency] = money.get(currency, Decimal(0)) + amount
+            money[currency] = money_add(money.get(currency, Decimal(0)), amount)
     items = [{**{k: v for k, v in f.details.items() if k != "where"}, "key": f.key,
               "money": {c: str(v) for c, v in f.money.items()}} for f in parts]
     programs = sorted({str(i.get("program_id")) for i in items if i.get("program_id")})
@@ -182,8 +203,8 @@ def _ledger(facts: Facts, settings: Settings) -> list[Finding]:
         out.append(Finding(
             "ledger_imbalance", f"{d.program_id}/{d.currency}",
             f"Ledger of program {d.program_id} ({d.currency}) is off by "
-            f"{money_text(abs(d.difference), d.currency)}",
-            {d.currency: abs(d.difference)},
+            f"{money_text(money_abs(d.difference), d.currency)}",
+            {d.currency: money_abs(d.difference)},
             {"program_id": d.program_id, "currency": d.currency,
              "total_debits": str(d.total_debits), "total_credits": str(d.total_credits),
              "difference": str(d.difference),
@@ -392,5 +413,14 @@ def runbook_steps(text: str, limit: int = 3) -> list[str]:
     return steps[:limit]
 
 
-def money_text(amount: Decimal, currency: str) -> str:
-    return f"{amount.quantize(Decimal('0.01')):,} {currency}".strip()
+# (the incident kinds a rule words, the rule): evaluate_rules runs each on its own
+_RULE_FUNCTIONS: tuple[tuple[tuple[str, ...], Callable[[Facts, Settings], list[Finding]]], ...] = (
+    (("ledger_imbalance",), _ledger),
+    ((check_names.LEDGER_TAMPER,), lambda facts, _settings: _tamper(facts)),
+    (("worker_down",), _workers),
+    ((check_names.QUEUE_PAUSED,), lambda facts, _settings: _paused(facts)),
+    ((check_names.QUEUE_DEPTH,), _queue),
+    ((check_names.STUCK_INTENTS,), _stuck),
+    ((check_names.WEBHOOK_EXHAUSTED, "webhook_endpoint_failing"), _webhooks),
+    (("replica_lag",), _replica),
+)

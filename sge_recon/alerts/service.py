@@ -32,7 +32,8 @@ from . import channels as ch
 from . import delivery
 from . import silences as silencing
 from .delivery import DeliveryReport
-from .rules import RULES, Finding, apply_catalogue, cause_of, evaluate_rules, id_list, money_text
+from ..money import money_text
+from .rules import RULES, Finding, apply_catalogue, cause_of, evaluate_rules, id_list
 
 if TYPE_CHECKING:
     from ..checks.model import CheckDefinition
@@ -79,7 +80,8 @@ class AlertService:
         db = self.db
         facts = facts or gather_facts(db, self.settings, now, self._databases.platform_db)
         catalogue = self._catalogue()
-        found = apply_catalogue(evaluate_rules(facts, self.settings), catalogue)
+        unevaluated: set[str] = set()  # kinds whose rule raised: their incidents stay as they are
+        found = apply_catalogue(evaluate_rules(facts, self.settings, unevaluated), catalogue)
         causes = cause_of(found, catalogue)
         # causes first: an effect is linked to its cause's incident, opened in this same pass
         found.sort(key=lambda f: (f.kind, f.key) in causes)
@@ -108,6 +110,7 @@ class AlertService:
                                            inhibit)
             for key, incident in current.items():
                 if key not in findings and incident["kind"] in RULES \
+                        and incident["kind"] not in unevaluated \
                         and RULES[incident["kind"]].check not in facts.errored:
                     # others' are not ours; a check that errored this round proves nothing
                     self._resolve(conn, incident, channels, now, result)

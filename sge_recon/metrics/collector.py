@@ -22,6 +22,7 @@ from ..db import alert_outbox, job_runs, ledger_checkpoint, processing_times
 from ..db import checks as check_rows
 from ..db import incidents as incident_rows
 from ..db.snapshot import Snapshot, snapshot
+from ..money import MONEY
 from .facts import WORKER_STATUSES, Facts, gather_facts
 from ..check_names import (
     LEDGER_BALANCE, PROCESSING_TIME, QUEUE_DEPTH, QUEUE_PAUSED, STUCK_INTENTS,
@@ -71,7 +72,7 @@ def core_gauges(facts: Facts) -> list[Gauge]:
                    "currency that ledger_balance flags (off by LEDGER_TOLERANCE or more; no "
                    "series = balanced).", ("program_id", "currency"))
     for d in facts.ledger:
-        ledger.add(d.difference * 100, d.program_id, d.currency)
+        ledger.add(MONEY.multiply(d.difference, 100), d.program_id, d.currency)
     queue = Gauge("sge_queue_depth_total", "Jobs waiting in the settlement queue.")
     queue.add(facts.queue_depth)
     paused = Gauge("sge_queue_paused", "1 while the settlement queue is paused (workers take no "

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 from ..config import Settings
 from ..db import Database, ledger_checkpoint
 from ..errors import ReconError
+from ..money import money_abs, money_add
 from ..check_names import (
     LEDGER_BALANCE, PROCESSING_TIME, QUEUE_DEPTH, QUEUE_PAUSED, STUCK_INTENTS,
     WEBHOOK_ENDPOINTS_FAILING, WEBHOOK_EXHAUSTED, WEBHOOK_RETRIES, WORKER_STATUS,
@@ -244,8 +245,9 @@ def _ledger(facts: Facts, r: "CheckResult") -> None:
         facts.ledger_money = {c: t.sum for c, t in totals.items()}
     else:  # a result without totals (GX, fused): the sample's money
         for d in facts.ledger:
-            facts.ledger_money[d.currency] = (facts.ledger_money.get(d.currency, Decimal(0))
-                                              + abs(d.difference))
+            facts.ledger_money[d.currency] = money_add(facts.ledger_money.get(d.currency,
+                                                                          Decimal(0)),
+                                                      money_abs(d.difference))
 
 
 def _workers(facts: Facts, r: "CheckResult") -> None:
