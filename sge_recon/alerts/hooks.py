@@ -3,7 +3,8 @@
 
 PagerDuty (DESIGN §7): ``trigger`` when an incident opens, ``resolve`` when it resolves,
 ``dedup_key`` = the incident's id; reminders and notices (the weekly payout reminder) do not page.
-The routing key is added at send time (``pagerduty_seal``), so it is never stored.
+The routing key is added at send time (``pagerduty_seal``), so it is never stored. Incident ids
+restart at 1 in every deployment: each environment needs its own integration (routing key).
 
 Webhook: every message as one JSON object, signed with HMAC-SHA256 over
 ``<X-SGE-Timestamp>.<body>`` using ``ALERT_WEBHOOK_SECRET``; the signature travels as
