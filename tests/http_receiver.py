@@ -23,6 +23,9 @@ class Receiver:
         # do (PagerDuty: 400 over 512,000 bytes; a web server's body limit: 413)
         self.body_limits: dict[str, tuple[int, int]] = {}
         self.requests: list[dict] = []           # path, status, body, headers, json
+        # path -> an event: the next POST to it is recorded, then answered only once it is set
+        # (a receiver that hangs, deterministically; the test sets it to let the answer go)
+        self.hold: dict[str, threading.Event] = {}
         self.lock = threading.Lock()
         receiver = self
 
@@ -41,13 +44,19 @@ class Receiver:
                     receiver.requests.append({"path": self.path, "status": status, "body": body,
                                               "headers": dict(self.headers),
                                               "json": _json_or_none(body)})
-                self.send_response(status)
-                for name, value in (receiver.fail_headers.items() if failing else ()):
-                    self.send_header(name, value)
-                payload = b"ok" if status == 200 else b""
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                    gate = receiver.hold.pop(self.path, None)
+                if gate is not None:
+                    gate.wait(60)
+                try:
+                    self.send_response(status)
+                    for name, value in (receiver.fail_headers.items() if failing else ()):
+                        self.send_header(name, value)
+                    payload = b"ok" if status == 200 else b""
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                except OSError:
+                    pass  # the sender is gone (gave up, or was killed while it was held)
 
             def log_message(self, *args):
                 pass
@@ -67,6 +76,11 @@ class Receiver:
     def delivered(self, path: str) -> list[dict]:
         with self.lock:
             return [p["json"] for p in self.requests if p["path"] == path and p["status"] < 300]
+
+    def count(self, path: str) -> int:
+        """POSTs to ``path`` so far, answered or not (a held one counts once it has arrived)."""
+        with self.lock:
+            return sum(1 for p in self.requests if p["path"] == path)
 
     def close(self) -> None:
         self.server.shutdown()

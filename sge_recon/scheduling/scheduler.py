@@ -8,8 +8,17 @@ Exactly once across schedulers sharing a database rests on two PostgreSQL mechan
   NOTHING, so a slot that one scheduler has run is skipped by every other.
 
 A job that raises is recorded ``failed`` with its error and is simply run again at its next slot.
-A scheduler that dies mid-run leaves a ``running`` row; the next holder of the job's lock marks it
-failed. ``tick(now)`` runs what is due at ``now`` — the whole schedule is testable with a
+
+A run proves its runner alive with a heartbeat (sge_recon/scheduling/heartbeat.py) that also keeps
+the lock's session busy and takes the lock again if that session was ended under it (an
+idle_session_timeout, a pooler restart). A scheduler that dies mid-run leaves a ``running`` row and
+releases the lock; once that row's heartbeat is stale (``stale_after``, 30 s) the next holder of the
+job's lock runs the slot again (within its grace) and marks older slots left so failed. A row that
+is still beating keeps the job busy even while its lock is free: a slot runs once while its first
+runner lives. Recording a run's end is fenced by its owner token, so a runner whose slot was taken
+over (cut off from the database past ``stale_after``) records nothing: outcome ``lost``.
+
+``tick(now)`` runs what is due at ``now`` — the whole schedule is testable with a
 :class:`~sge_recon.scheduling.clock.ManualClock`; ``run_forever`` drives ``tick`` from the
 ``schedule`` library at the top of every minute.
 """
@@ -21,6 +30,7 @@ import os
 import socket
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Callable
@@ -29,6 +39,7 @@ from ..db import job_runs
 from ..errors import ReconError
 from .cadence import Cadence
 from .clock import Clock, SystemClock, as_utc
+from .heartbeat import RunHeartbeat
 
 if TYPE_CHECKING:
     from ..alerts.service import AlertService
@@ -96,7 +107,9 @@ class JobSpec:
 class JobOutcome:
     job: str
     scheduled_for: datetime
-    status: str  # succeeded | failed | skipped (another scheduler ran it) | busy (lock held)
+    # succeeded | failed | skipped (another scheduler ran it) | busy (lock held, or a live run of
+    # the job elsewhere) | lost (its slot was taken over while it ran: its end not recorded)
+    status: str
     run_id: int | None = None
     error: str | None = None
     details: dict[str, Any] | None = None
@@ -110,16 +123,21 @@ class Scheduler:
     clock: Clock = field(default_factory=SystemClock)
     host: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
     on_outcome: Callable[[JobOutcome], None] | None = None  # told of each run (run_forever)
+    heartbeat_seconds: float = job_runs.HEARTBEAT_SECONDS  # how often a running job beats
+    stale_after: timedelta = job_runs.STALE_AFTER  # a run silent this long is deemed gone
 
     def __post_init__(self) -> None:
         names = [j.name for j in self.jobs]
         if len(set(names)) != len(names):
             raise ReconError(f"two scheduled jobs share a name ({', '.join(names)}); names key "
                              "recon.job_runs and must be unique")
+        if not 0 < self.heartbeat_seconds * 3 <= self.stale_after.total_seconds():
+            raise ReconError("the scheduler's stale_after must cover at least three heartbeats")
         self._running: set[str] = set()
         self._running_lock = threading.Lock()
         self._threads: list[threading.Thread] = []
-        self._inflight: dict[int, str] = {}  # run id -> job, while it runs in this process
+        # run id -> (job, runner token), while it runs in this process
+        self._inflight: dict[int, tuple[str, str]] = {}
 
     # -- what is due --------------------------------------------------------------------------
     def due(self, now: datetime | None = None) -> list[tuple[JobSpec, datetime]]:
@@ -140,35 +158,57 @@ class Scheduler:
     # -- one slot -----------------------------------------------------------------------------
     def run_slot(self, spec: JobSpec, slot: datetime, now: datetime | None = None) -> JobOutcome:
         db = self.services.db
-        with job_runs.job_lock(db, spec.name) as locked:
-            if not locked:
+        with job_runs.job_lock(db, spec.name) as lock:
+            if lock is None:
+                return JobOutcome(spec.name, slot, "busy")
+            live = job_runs.live_run(db, spec.name, self.stale_after)
+            if live is not None:  # its runner lost its lock's session but is alive: not ours
+                log.warning("job %s: run %s (slot %s, %s) is still beating without its lock; "
+                            "not running beside it", spec.name, live["id"],
+                            live["scheduled_for"].isoformat(), live["host"])
                 return JobOutcome(spec.name, slot, "busy")
             started = as_utc(now or self.clock.now())
-            run_id = job_runs.claim_slot(db, spec.name, slot, self.host, started)
+            runner = uuid.uuid4().hex
+            run_id = job_runs.claim_slot(db, spec.name, slot, self.host, started, runner,
+                                         self.stale_after)
             if run_id is None:
                 return JobOutcome(spec.name, slot, "skipped")
-            orphans = job_runs.fail_orphaned_runs(db, spec.name, run_id, started)
+            orphans = job_runs.fail_orphaned_runs(db, spec.name, run_id, started,
+                                                  self.stale_after)
             if orphans:
                 log.warning("job %s: marked %d run(s) left by a stopped scheduler as failed",
                             spec.name, orphans)
             ctx = JobContext(self.services, spec.name, slot, started, self.clock)
-            self._inflight[run_id] = spec.name
+            self._inflight[run_id] = (spec.name, runner)
             timer = time.perf_counter()
             try:
-                details = spec.run(ctx) or {}
+                with RunHeartbeat(lock, run_id, runner, self.heartbeat_seconds):
+                    details = spec.run(ctx) or {}
             except Exception as exc:  # noqa: BLE001 - any crash is recorded, the scheduler lives on
                 error = _describe(exc)
                 log.error("job %s (slot %s) failed: %s", spec.name, slot.isoformat(), error,
                           exc_info=not isinstance(exc, ReconError))
-                job_runs.finish_run(db, run_id, "failed", self._finished_at(started), error,
-                               getattr(exc, "details", None))
+                if not job_runs.finish_run(db, run_id, "failed", self._finished_at(started),
+                                           error, getattr(exc, "details", None), runner):
+                    return self._lost(spec, slot, run_id, timer)
                 return JobOutcome(spec.name, slot, "failed", run_id, error,
                                   getattr(exc, "details", None), time.perf_counter() - timer)
             finally:
                 self._inflight.pop(run_id, None)
-            job_runs.finish_run(db, run_id, "succeeded", self._finished_at(started), None, details)
+            if lock.lost:
+                details = {**details, "lock_sessions_lost": lock.lost}
+            if not job_runs.finish_run(db, run_id, "succeeded", self._finished_at(started), None,
+                                       details, runner):
+                return self._lost(spec, slot, run_id, timer)
             return JobOutcome(spec.name, slot, "succeeded", run_id, None, details,
                               time.perf_counter() - timer)
+
+    def _lost(self, spec: JobSpec, slot: datetime, run_id: int, timer: float) -> JobOutcome:
+        error = ("its slot was taken over by another scheduler while it ran (its heartbeat "
+                 "went stale); this run's end was not recorded")
+        log.error("job %s (slot %s), run %s: %s", spec.name, slot.isoformat(), run_id, error)
+        return JobOutcome(spec.name, slot, "lost", run_id, error, None,
+                          time.perf_counter() - timer)
 
     def _finished_at(self, started: datetime) -> datetime:
         # A manual clock does not move during a run; never record an end before the start.
@@ -231,10 +271,10 @@ class Scheduler:
         waits for a long reconciliation."""
         self.join(grace_seconds)
         interrupted = []
-        for run_id, job in list(self._inflight.items()):
+        for run_id, (job, runner) in list(self._inflight.items()):
             # INTERRUPTED: the next scheduler takes this slot up again within its grace
             job_runs.finish_run(self.services.db, run_id, "failed", as_utc(self.clock.now()),
-                                job_runs.INTERRUPTED)
+                                job_runs.INTERRUPTED, runner=runner)
             interrupted.append(job)
         return interrupted
 
