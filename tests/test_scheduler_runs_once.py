@@ -1,16 +1,22 @@
-"""A slot runs once while its first runner lives.
+"""A slot runs once while its first runner lives, and its notice goes out once per (job, slot).
 
 * D1: the session holding a job's advisory lock can end under a live runner
   (idle_session_timeout, a pooler restart): a second scheduler must not take the slot over while
   the runner still beats; the runner takes its lock again; a runner whose slot was taken over
   (its heartbeat stale) records nothing.
+* D2: re-running an interrupted weekly reminder slot queues nothing a channel already has; a
+  message still pending is delivered by the normal outbox delivery, with its delivery id.
 
 The lock's session is ended with pg_terminate_backend (what idle_session_timeout or a pooler
-restart does to it).
+restart does to it), and a killed runner is a 'running' row whose heartbeat is old.
 """
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from datetime import datetime, timedelta, timezone
@@ -179,3 +185,78 @@ def test_a_runner_whose_slot_was_taken_over_records_nothing(db_url):
     assert a_outcome.status == "lost" and "taken over" in a_outcome.error
     [row] = recon.db.fetch_all("SELECT status, host, details FROM recon.job_runs")
     assert (row["status"], row["host"], row["details"]["b"]) == ("succeeded", "B", 1)
+
+
+# -- D2 -------------------------------------------------------------------------------------------
+def test_re_running_an_interrupted_reminder_slot_sends_nothing_twice(db_url, factory,
+                                                                     receiver):  # noqa: F811
+    """The reminder reached Slack; Discord failed once and waits for its retry; then the runner
+    died before recording the run (its row left 'running', its heartbeat an hour old). The
+    next scheduler re-runs the slot: no new message; Discord gets the one it was owed, with the
+    same delivery id."""
+    recon = alerting_recon(db_url, receiver)
+    waiting_batch(factory)
+    receiver.fail_next[DISCORD] = 1
+    [first] = Scheduler(recon.job_services, weekly(), ManualClock(MONDAY_0901), host="A").tick()
+    assert first.status == "succeeded", first.error
+    assert (receiver.count(SLACK), receiver.count(DISCORD)) == (1, 1)
+    recon.db.execute("UPDATE recon.job_runs SET status = 'running', finished_at = NULL, "
+                     "details = NULL, heartbeat_at = now() - interval '1 hour'")
+    again = Scheduler(recon.job_services, weekly(),
+                      ManualClock(MONDAY_0901 + timedelta(minutes=4)), host="B")
+    [second] = again.tick()
+    assert second.status == "succeeded", second.error
+    assert receiver.count(SLACK) == 1, "the same week's reminder reached Slack twice"
+    assert second.details["already_queued"] == ["slack", "discord"]
+    assert second.details["channels"] == 2 and second.details["alerts"]["sent"] == 1
+    ids = [p["headers"]["X-SGE-Delivery"] for p in receiver.posts if p["path"] == DISCORD]
+    assert len(ids) == 2 and len(set(ids)) == 1  # the retry of the one Discord message
+    rows = recon.incidents.deliveries()
+    assert [(r["channel"], r["status"], r["dedup_key"]) for r in rows] == [
+        (c, "sent", "weekly_payout_reminder:2026-11-30T09:00:00+00:00")
+        for c in ("slack", "discord")]
+    [run] = recon.db.fetch_all("SELECT status, host FROM recon.job_runs")
+    assert (run["status"], run["host"]) == ("succeeded", "B")
+
+
+KILLED_IN_THE_REMINDER = """
+from datetime import datetime, timezone
+from sge_recon.config import Settings
+from sge_recon.context import Recon
+from sge_recon.scheduling import ManualClock, Scheduler, default_jobs
+weekly = [s for s in default_jobs() if s.name == "weekly_payout_reminder"]
+clock = ManualClock(datetime(2026, 11, 30, 9, 1, tzinfo=timezone.utc))
+Scheduler(Recon(Settings.load()).job_services, weekly, clock, host="A").tick()
+"""
+
+
+def test_a_reminder_killed_mid_delivery_is_taken_over_once_its_runner_is_gone(
+        db_url, factory, receiver, cli_env):  # noqa: F811
+    """The auditor's kill: a scheduler process is SIGKILLed while Discord holds the reminder's
+    POST (Slack has it). Right after, its slot is still busy (its heartbeat is fresh: the runner
+    is not yet provably gone); once the heartbeat is stale the next scheduler runs the slot
+    again, sends no second reminder, and delivers the in-flight Discord message once more."""
+    recon = alerting_recon(db_url, receiver)
+    waiting_batch(factory)
+    receiver.hold[DISCORD] = discord_answers = threading.Event()
+    env = {**cli_env, "SLACK_WEBHOOK_URL": receiver.base + SLACK,
+           "DISCORD_WEBHOOK_URL": receiver.base + DISCORD}
+    child = subprocess.Popen([sys.executable, "-c", KILLED_IN_THE_REMINDER], env=env)
+    try:
+        wait_for(lambda: receiver.count(DISCORD) == 1, 60)
+        assert receiver.count(SLACK) == 1
+    finally:
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(30)
+        discord_answers.set()
+    b = Scheduler(recon.job_services, weekly(), ManualClock(MONDAY_0901 + timedelta(minutes=4)),
+                  host="B", heartbeat_seconds=0.5, stale_after=timedelta(seconds=2))
+    outcomes = b.tick()
+    assert [o.status for o in outcomes] == ["busy"]  # killed a moment ago: not yet stale
+    wait_for(lambda: (outcomes.extend(b.tick()) or outcomes[-1].status) != "busy", 30)
+    assert outcomes[-1].status == "succeeded", outcomes[-1].error
+    assert receiver.count(SLACK) == 1, "the same week's reminder reached Slack twice"
+    assert outcomes[-1].details["already_queued"] == ["slack", "discord"]
+    ids = [p["headers"]["X-SGE-Delivery"] for p in receiver.posts if p["path"] == DISCORD]
+    assert len(ids) == 2 and len(set(ids)) == 1  # at-least-once for the in-flight POST
+    assert [r["status"] for r in recon.incidents.deliveries()] == ["sent", "sent"]

@@ -59,6 +59,18 @@ class Evaluation:
                 "open": len(self.opened) + len(self.reminded) + len(self.ongoing)}
 
 
+@dataclass
+class Notified:
+    """What :meth:`AlertService.notify` did, per channel."""
+    queued: list[str] = field(default_factory=list)
+    already_queued: list[str] = field(default_factory=list)  # this dedup_key was there already
+
+    @property
+    def channels(self) -> int:
+        """Channels that have the message (queued now or before)."""
+        return len(self.queued) + len(self.already_queued)
+
+
 class AlertService:
     def __init__(self, settings: "Settings", databases: "Databases",
                  catalogue: Callable[[], list["CheckDefinition"]]):
@@ -215,20 +227,30 @@ class AlertService:
                 alert_outbox.enqueue_alert(conn, incident_id=None, channel=channel, event=event,
                                   payload=payload, now=now)
 
-    def notify(self, event: str, message: ch.Message, now: datetime) -> int:
-        """Enqueue a message that is not about an incident (the weekly payout reminder)."""
+    def notify(self, event: str, message: ch.Message, now: datetime,
+               dedup_key: str | None = None) -> Notified:
+        """Enqueue a message that is not about an incident (the weekly payout reminder).
+
+        ``dedup_key`` ('<job>:<slot>' for a job's notice) makes it once per channel: a re-run of
+        an interrupted slot queues nothing for a channel that already has the slot's message
+        (one still pending is delivered by the normal outbox delivery, with its own id)."""
         if not message.environment:
             message.environment = self.settings.SGE_ENVIRONMENT
             message.headline = f"[{message.environment}] {message.headline}"
-        sent = 0
+        result = Notified()
         with self.db.transaction() as conn:
             for channel in ch.configured_channels(self.settings):
                 payload = ch.render(channel, message)
-                if payload is not None:
-                    alert_outbox.enqueue_alert(conn, incident_id=None, channel=channel, event=event,
-                                      payload=payload, now=now)
-                    sent += 1
-        return sent
+                if payload is None:
+                    continue
+                queued = alert_outbox.enqueue_alert(conn, incident_id=None, channel=channel,
+                                                    event=event, payload=payload, now=now,
+                                                    dedup_key=dedup_key)
+                (result.queued if queued is not None else result.already_queued).append(channel)
+        if result.already_queued:
+            log.info("notice %s (%s): already queued for %s, not queued again", event, dedup_key,
+                     ", ".join(result.already_queued))
+        return result
 
     # -- silences ------------------------------------------------------------------------------
     def silences(self, now: datetime) -> list[dict]:

@@ -19,11 +19,17 @@ if TYPE_CHECKING:
 
 
 def enqueue_alert(conn, *, incident_id: int | None, channel: str, event: str,
-                  payload: dict[str, Any], now: datetime) -> int:
-    return conn.execute(
+                  payload: dict[str, Any], now: datetime,
+                  dedup_key: str | None = None) -> int | None:
+    """Queue one message; its id. With ``dedup_key`` (a job slot's notice: '<job>:<slot>') the
+    message is queued once per channel: None when that channel already has it (pending, sent or
+    given up), and nothing is queued again."""
+    row = conn.execute(
         "INSERT INTO recon.alert_deliveries (incident_id, channel, event, payload, status, "
-        "created_at, next_attempt_at) VALUES (%s, %s, %s, %s, 'pending', %s, %s) RETURNING id",
-        (incident_id, channel, event, Jsonb(payload), now, now)).fetchone()["id"]
+        "created_at, next_attempt_at, dedup_key) VALUES (%s, %s, %s, %s, 'pending', %s, %s, %s) "
+        "ON CONFLICT (channel, dedup_key) DO NOTHING RETURNING id",
+        (incident_id, channel, event, Jsonb(payload), now, now, dedup_key)).fetchone()
+    return row["id"] if row else None
 
 
 def claim_due_alert(conn, now: datetime, exclude_ids: list[int],

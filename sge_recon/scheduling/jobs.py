@@ -151,7 +151,12 @@ def weekly_payout_reminder(ctx: JobContext) -> dict[str, Any]:
                        "Admins: execute the approved batches."],
                       f"{services.settings.CONSOLE_URL.rstrip('/')}/payouts", at=now,
                       lines=lines, lines_title="Oldest first")
-    details["channels"] = services.incidents.notify("payout_reminder", message, now)
+    # once per (job, slot): a re-run of an interrupted slot queues nothing a channel already has
+    notified = services.incidents.notify("payout_reminder", message, now,
+                                         dedup_key=f"{ctx.job}:{ctx.scheduled_for.isoformat()}")
+    details["channels"] = notified.channels
+    if notified.already_queued:
+        details["already_queued"] = notified.already_queued
     details["total"] = {c: str(v) for c, v in totals.items()}
     details["alerts"] = services.incidents.deliver_pending(now).summary()
     return details
