@@ -95,4 +95,4 @@ def _report(outcome) -> None:
                                             ("opened", "reminded", "resolved") if incidents.get(k))
     if outcome.error:
         line += f" · {outcome.error}"
-    click.echo(line, err=outcome.status == "failed")
+    click.echo(line, err=outcome.status in ("failed", "lost"))
