@@ -31,6 +31,9 @@ DEMO_ACCOUNTS = (("viewer", "viewer", None), ("operator", "operator", None),
                  ("approver1", "approver", 1), ("approver2", "approver", 2),
                  ("admin", "admin", None))
 ACCOUNTS_FILE = "demo-accounts.txt"
+# --profile sge: the SGE admin ids (X-Admin-Id) the demo accounts act as; the stand-in's batches
+# are created by ops:alice, ops:carlos and ops:dana, so these approvers are never the creator
+DEMO_SGE_IDS = {"approver1": "finance:bob", "approver2": "finance:erin", "admin": "finance:zoe"}
 
 
 @dataclass
@@ -270,7 +273,12 @@ class Demo:
             if password is None or recon.accounts.get(name) is None:
                 password = password or secrets.token_urlsafe(12)
                 recon.accounts.add(name, role, password, approver_slot=slot, replace=True)
-            lines.append(f"{name} {role} {password}" + (f" (approver key {slot})" if slot else ""))
+            platform_id = DEMO_SGE_IDS.get(name) if self.options.profile == "sge" else None
+            current = recon.accounts.get(name)
+            if current is not None and current.platform_id != platform_id:
+                recon.accounts.set_platform_id(name, platform_id)
+            lines.append(f"{name} {role} {password}" + (f" (approver key {slot})" if slot else "")
+                         + (f" (SGE admin id {platform_id})" if platform_id else ""))
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:
             fh.write("\n".join(lines) + "\n")
@@ -387,7 +395,7 @@ class Demo:
                   f"their passwords: {self.settings.home / ACCOUNTS_FILE}")
         if self.options.profile == "sge":
             where = self._redis.url if self._redis else self.settings.masked().get("REDIS_URL")
-            self.echo("  SGE admin API: approvals go as the signed-in operator (X-Admin-Id); "
+            self.echo("  SGE admin API: approvals go as the account's SGE admin id (X-Admin-Id); "
                       f"queues: BullMQ on {where}")
         else:
             self.echo(f"  API keys (held by the console and the API): "

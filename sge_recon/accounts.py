@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING
 from .db import DriverError
 from .db import accounts as q
 from .db import action_log, payouts
+from .db.accounts import check_platform_id
 from .errors import DatabaseUnavailable, NotFoundError, ReconError, UsageError, first_line
 
 if TYPE_CHECKING:
@@ -118,6 +119,7 @@ class Account:
     disabled: bool
     sso_identity: str | None = None
     timezone: str | None = None  # the viewer's chosen timezone (IANA name); None: UTC
+    platform_id: str | None = None  # the person's admin id on the platform (SGE's X-Admin-Id)
 
     def may(self, what: str) -> bool:
         return not self.disabled and self.role in PERMISSIONS[what]
@@ -142,7 +144,8 @@ class SignIn:
 
 def _account(row: dict) -> Account:
     return Account(row["name"], row["role"], row["approver_slot"], row["created_at"],
-                   row["disabled"], row.get("sso_identity"), row.get("timezone"))
+                   row["disabled"], row.get("sso_identity"), row.get("timezone"),
+                   row.get("platform_id"))
 
 
 def _sha256(token: str) -> str:
@@ -239,9 +242,11 @@ class AccountService:
 
     def add(self, name: str, role: str, password: str | None,
             approver_slot: int | None = None, replace: bool = False,
-            sso_identity: str | None = None, by: str | None = None) -> Account:
+            sso_identity: str | None = None, by: str | None = None,
+            platform_id: str | None = None) -> Account:
         """A new account. ``password`` None: it signs in only through single sign-on, as
-        ``sso_identity`` (one of the two is needed)."""
+        ``sso_identity`` (one of the two is needed). ``platform_id``: the person's admin id on
+        the platform (SGE's X-Admin-Id)."""
         name = check_name(name)
         if role not in ROLES:
             raise UsageError(f"unknown role {role!r}; use one of {', '.join(ROLES)}")
@@ -255,10 +260,15 @@ class AccountService:
         if password is None and sso_identity is None:
             raise UsageError("an account needs a password, or a single sign-on identity (--sso)")
         hashed = hash_password(check_password(password)) if password is not None else None
+        platform_id = check_platform_id(platform_id) if platform_id is not None else None
+
+        values = (name, role, approver_slot, hashed, sso_identity, platform_id)
 
         def work(conn):
             if sso_identity:
                 self._check_sso_free(conn, sso_identity, name)
+            if platform_id:
+                q.check_platform_id_free(conn, platform_id, name)
             if approver_slot:
                 holder = q.slot_holder(conn, approver_slot)
                 if holder and holder["name"] != name:
@@ -269,14 +279,14 @@ class AccountService:
                 self._check_no_open_approvals(conn, name, approver_slot)
             self._audit(conn, by, "add_account", name, {
                 "role": role, "approverKey": approver_slot, "sso": sso_identity,
-                "password": password is not None, "replace": replace})
+                "password": password is not None, "replace": replace, "platformId": platform_id})
             if replace:  # a new password and role: sessions of the old ones end
                 q.revoke_sessions_of(conn, name)
-                return q.upsert_account(conn, name, role, approver_slot, hashed, sso_identity)
+                return q.upsert_account(conn, *values)
             if q.account(conn, name):
                 raise UsageError(f"an account named {name!r} already exists; use `sge-recon "
                                  f"users set-password {name}` to change its password")
-            return q.insert_account(conn, name, role, approver_slot, hashed, sso_identity)
+            return q.insert_account(conn, *values)
         return _account(self._tx(work))
 
     @staticmethod
@@ -333,6 +343,22 @@ class AccountService:
             self._audit(conn, by, "link_sso" if identity else "unlink_sso", name,
                         {"sso": identity, "before": row["sso_identity"]})
             return q.set_sso_identity(conn, name, identity)
+        return _account(self._tx(work))
+
+    def set_platform_id(self, name: str, platform_id: str | None,
+                        by: str | None = None) -> Account:
+        """The person's admin id on the platform (None: clear it), recorded like other changes."""
+        name = check_name(name)
+        platform_id = check_platform_id(platform_id) if platform_id is not None else None
+
+        def work(conn):
+            if (row := q.account(conn, name)) is None:
+                raise NotFoundError(f"no account named {name!r}; see `sge-recon users list`")
+            if platform_id:
+                q.check_platform_id_free(conn, platform_id, name)
+            self._audit(conn, by, "set_platform_id", name,
+                        {"platformId": platform_id, "before": row["platform_id"]})
+            return q.set_platform_id(conn, name, platform_id)
         return _account(self._tx(work))
 
     def list(self) -> list[Account]:

@@ -4,7 +4,8 @@ on either platform through one interface (the profile's ``admin_api:`` chooses; 
 :func:`admin_client_for`).
 
 SGE's API identifies the operator by the free-text header ``X-Admin-Id`` (set :attr:`operator`
-before an action: the console passes the signed-in operator), has no Bearer keys, and answers HTTP
+before an action: the console passes the signed-in account's SGE admin id, its ``platform_id``,
+e.g. ``ops:alice``; console/sge_identity.py), has no Bearer keys, and answers HTTP
 400 ``{"error"}`` for every refusal. What it does not have (retry-intent, queue pause/resume,
 webhook retry, ledger corrections) answers at once, without a request, with the reason in
 :data:`UNSUPPORTED`.
@@ -121,16 +122,16 @@ class SgeAdminClient:
               identify: bool = True) -> AdminResult:
         headers = {}
         if identify:
-            operator = " ".join((self.operator or "").split())
+            operator = (self.operator or "").strip()  # an SGE id as it is: SGE compares exactly
             if not operator:
                 return AdminResult(action, False, None, {},
-                                   "the SGE API identifies the operator by X-Admin-Id: enter "
-                                   "your name as operator first")
+                                   "the SGE API identifies the operator by X-Admin-Id: give "
+                                   "your SGE admin id as operator first")
             if not (operator.isascii() and operator.isprintable()):
                 return AdminResult(action, False, None, {},
-                                   f"the operator name {operator!r} cannot be sent as the SGE "
-                                   "API's X-Admin-Id header (printable ASCII only); act as an "
-                                   "account whose name is plain ASCII")
+                                   f"the operator id {operator!r} cannot be sent as the SGE "
+                                   "API's X-Admin-Id header (printable ASCII only); set the "
+                                   "account's SGE admin id (`sge-recon users set-platform-id`)")
             headers["X-Admin-Id"] = operator
         if self._bearer:
             headers["Authorization"] = f"Bearer {self._bearer}"

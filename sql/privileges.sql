@@ -50,8 +50,9 @@ BEGIN
 END $$;
 
 -- Console accounts (recon 0010): readers see who has which role, never a password hash or a
--- session token hash.
+-- session token hash. The platform id (0038) too: payout_approval_quorum maps an approval
+-- recorded under an account name to the account's platform id.
 REVOKE SELECT ON recon.console_users, recon.console_sessions FROM sge_recon_readonly;
 GRANT SELECT (name, role, approver_slot, created_at, password_set_at, disabled, disabled_at,
-               sso_identity)
+               sso_identity, platform_id)
     ON recon.console_users TO sge_recon_readonly;

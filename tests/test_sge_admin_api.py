@@ -154,7 +154,7 @@ def test_reconcile_stats_health_and_what_sge_lacks(sge, redis_server):
         assert "no retry-intent endpoint" in client.retry_intent("i").error
 
 
-def test_the_console_approves_as_the_operator_and_hides_what_sge_lacks(sge, monkeypatch,
+def test_the_console_approves_as_the_accounts_sge_id_and_hides_what_sge_lacks(sge, monkeypatch,
                                                                        tmp_path):
     from .console_support import app, console_env, open_page, texts
     from .test_console_actions import acting_as
@@ -164,6 +164,10 @@ def test_the_console_approves_as_the_operator_and_hides_what_sge_lacks(sge, monk
     recon = Recon(settings_for(url, PLATFORM_PROFILE="sge", SGE_ADMIN_API_URL=api))
     recon.init_db()
     acting_as(url, alice="approver1", root="admin")  # the accounts the library acts as
+    from sge_recon.accounts import AccountService
+
+    for name, platform_id in (("alice", "finance:alice"), ("root", "ops:root")):
+        AccountService(db).set_platform_id(name, platform_id)  # their SGE admin ids
     console = recon.console
     assert console.action_unsupported("ledger_correction") == \
         "the SGE platform has no ledger-correction endpoint"
@@ -171,7 +175,7 @@ def test_the_console_approves_as_the_operator_and_hides_what_sge_lacks(sge, monk
     assert outcome.ok, outcome.message
     actor = db.fetch_one('SELECT "approvedById" AS by FROM public."PayoutBatch" WHERE id = %s',
                          (batch["id"],))["by"]
-    assert actor == "alice"
+    assert actor == "finance:alice"  # the account's SGE admin id (X-Admin-Id), not its name
     refused = console.actions.execute_batch("root", "nope")
     assert not refused.ok and "HTTP 400" in refused.message
     log = console.recent_actions(2)

@@ -129,8 +129,12 @@ if batch_id:
             if reason is None and not found["consistent"]:
                 reason = "the batch does not add up (see above)"
             if kit.service().admin_api == "sge":
-                st.caption("The SGE API approves as the signed-in account (X-Admin-Id), which "
-                           "must not be the batch's creator; one approval.")
+                st.caption(f"The SGE API approves as your SGE admin id **{who.platform_id}** "
+                           "(X-Admin-Id), which must not be the batch's creator; one approval."
+                           if who and who.platform_id else
+                           "The SGE API approves as the account's SGE admin id (X-Admin-Id), "
+                           "which this account does not have: an admin sets it with `sge-recon "
+                           "users set-platform-id NAME ID`.")
             else:
                 st.caption(f"As **{who.name}** with approver key {who.approver_slot}: the "
                            "console uses your key; nobody types one." if who and
@@ -140,7 +144,10 @@ if batch_id:
                 kit.ask_to_confirm(
                     "payouts", "Approve payout batch",
                     f"Approve batch **{bid}**: {total} to {batch['affiliate_count']} "
-                    f"affiliates, as **{account.name}** (approver key {account.approver_slot})? "
+                    f"affiliates, as **{account.name}** "
+                    + (f"(SGE admin id {account.platform_id})? "
+                       if kit.service().admin_api == "sge" else
+                       f"(approver key {account.approver_slot})? ") +
                     f"It has {batch['approvals']} approvals.",
                     lambda op, bid=bid: kit.service().approve_batch_as(kit.account(), bid),
                     need="approve", target=f"batch {bid}")

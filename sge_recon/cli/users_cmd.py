@@ -51,6 +51,7 @@ def users() -> None:
       printf '%s\\n' "$PW" | sge-recon users add bob --role approver --approver-key 1
       sge-recon users add eve --role operator --sso eve@example.com   (single sign-on only)
       sge-recon users link-sso ada ada@example.com
+      sge-recon users set-platform-id bob finance:bob   (SGE: bob's X-Admin-Id)
       sge-recon users list
       sge-recon users disable ada
 
@@ -58,6 +59,11 @@ def users() -> None:
     Single sign-on (OIDC_* settings): the identity provider says who someone is (the
     OIDC_IDENTITY_CLAIM of the ID token, by default the verified email); the account linked to
     that identity gives the role. An identity linked to no account is refused.
+
+    \b
+    SGE platform (admin_api: sge): an account that approves or executes payout batches carries
+    the person's SGE admin id (--platform-id, or `users set-platform-id`), which the console
+    sends as X-Admin-Id; without one those actions are refused.
     """
 
 
@@ -72,32 +78,39 @@ def users() -> None:
               help="Sign in through single sign-on (OpenID Connect) as this identity, e.g. the "
                    "person's email; no password is read and the account has none (add one "
                    "later with `users set-password`).")
+@click.option("--platform-id", "platform_id", default=None, metavar="ID",
+              help="The person's admin id on the platform (SGE: the X-Admin-Id it records as "
+                   "createdById/approvedById, e.g. ops:alice); needed to approve or execute "
+                   "payout batches on SGE. One account per id.")
 @click.pass_obj
-def add(state, name: str, role: str, slot: int | None, sso_identity: str | None) -> None:
+def add(state, name: str, role: str, slot: int | None, sso_identity: str | None,
+        platform_id: str | None) -> None:
     """Create an account; the password (at least 10 characters) is read from standard input,
     unless --sso links it to a single sign-on identity instead."""
     password = None if sso_identity is not None else read_password()
     account = state.recon().accounts.add(name, role, password, approver_slot=slot,
-                                         sso_identity=sso_identity, by=cli_operator())
+                                         sso_identity=sso_identity, by=cli_operator(),
+                                         platform_id=platform_id)
     click.echo(f"Created {account.label}"
-               + (f", signing in through single sign-on as {account.sso_identity}."
-                  if account.sso_identity else "."))
+               + (f", signing in through single sign-on as {account.sso_identity}"
+                  if account.sso_identity else "")
+               + (f", platform id {account.platform_id}" if account.platform_id else "") + ".")
 
 
 @users.command("list")
 @click.pass_obj
 def list_(state) -> None:
-    """List the accounts: name, role, approver key, created, disabled."""
+    """List the accounts: name, role, approver key, created, disabled, platform id, SSO."""
     rows = state.recon().accounts.list()
     if not rows:
         click.echo("No accounts. Create one with `sge-recon users add NAME --role admin`.")
         return
     click.echo(f"{'name':<24} {'role':<9} {'key':<4} {'created (UTC)':<17} {'state':<9} "
-               "single sign-on")
+               f"{'platform id':<20} single sign-on")
     for a in rows:
         click.echo(f"{a.name:<24} {a.role:<9} {a.approver_slot or '-'!s:<4} "
                    f"{a.created_at:%Y-%m-%d %H:%M} {'disabled' if a.disabled else 'active':<9} "
-                   f"{a.sso_identity or '-'}")
+                   f"{a.platform_id or '-':<20} {a.sso_identity or '-'}")
 
 
 @users.command("disable")
@@ -145,3 +158,19 @@ def unlink_sso(state, name: str) -> None:
     """Stop single sign-on for account NAME (its password, if it has one, still works)."""
     account = state.recon().accounts.link_sso(name, None, by=cli_operator())
     click.echo(f"{account.name} no longer signs in through single sign-on.")
+
+
+@users.command("set-platform-id")
+@click.argument("name")
+@click.argument("platform_id", required=False, metavar="[ID]")
+@click.option("--clear", is_flag=True, help="Remove the account's platform id.")
+@click.pass_obj
+def set_platform_id(state, name: str, platform_id: str | None, clear: bool) -> None:
+    """Set the person's admin id on the platform for account NAME (SGE: the X-Admin-Id the
+    console sends for their approvals and executions, e.g. ops:alice), or --clear it."""
+    if clear == (platform_id is not None):
+        raise UsageError("give the platform id (e.g. `sge-recon users set-platform-id alice "
+                         "ops:alice`) or --clear, not both or neither")
+    account = state.recon().accounts.set_platform_id(name, platform_id, by=cli_operator())
+    click.echo(f"{account.name} now acts on the platform as {account.platform_id}."
+               if account.platform_id else f"{account.name} has no platform id now.")

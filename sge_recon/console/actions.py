@@ -27,6 +27,7 @@ from .authority import API_NEEDS, why_refused
 from .correction_form import (CorrectionEntry, parse_correction,  # noqa: F401 (re-exported)
                               parse_correction_entries)
 from .outcome import ActionOutcome
+from .sge_identity import IDENTIFIED, sge_actor
 
 MAX_SILENCE = timedelta(days=7)
 MAX_WINDOWS = timedelta(days=366)
@@ -95,7 +96,8 @@ class ActionService:
         """Refused (authority.py) when the account already approved the batch; one approval of
         an account at a time, under its approver lock until the answer is recorded."""
         if self.dialect == "sge":
-            # the SGE API has no approver keys: it approves as the signed-in operator (X-Admin-Id)
+            # the SGE API has no approver keys: it approves as the account's SGE admin id
+            # (X-Admin-Id; refused without one, or when that id created the batch: _call)
             with approving(self._db, require_operator(operator)):
                 return self._call(operator, "approve_payout_batch", batch_id,
                                   {"batchId": batch_id}, lambda c: c.approve_batch(batch_id))
@@ -399,6 +401,15 @@ class ActionService:
                               slot)
         if denied:
             return denied
+        # on SGE, the person's SGE admin id is sent as X-Admin-Id (sge_identity.py), or nothing
+        actor = sge_actor(self._db, operator, action, target) \
+            if self.dialect == "sge" and action in IDENTIFIED else None
+        if actor and actor.refusal:
+            message = f"Refused: {actor.refusal}; nothing was done."
+            return self._record(operator, action, target, request, False, None, None, message,
+                                message, None)
+        if actor:
+            request = {**(request or {}), "adminId": actor.platform_id}
         client = self._client_factory()
         attempt = Attempt(self._db, operator, action, target)
         try:
@@ -406,7 +417,7 @@ class ActionService:
             if unrecorded:
                 return unrecorded  # or not sent at all
             if hasattr(client, "operator"):  # the SGE API identifies the operator (X-Admin-Id)
-                client.operator = operator
+                client.operator = actor.platform_id if actor else operator
             result = send(client)
         finally:
             client.close()

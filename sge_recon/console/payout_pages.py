@@ -93,7 +93,8 @@ class PayoutPages:
         if why:
             raise UsageError(f"not approved: {why}")
         if self.admin_api == "sge":
-            # the SGE API knows no approver keys: it approves as the signed-in account (X-Admin-Id)
+            # the SGE API knows no approver keys: it approves as the account's SGE admin id
+            # (X-Admin-Id: its platform_id; refused without one, or as the creator)
             return self.actions.approve_batch(account.name, batch_id, "")
         slot = account.approver_slot
         key = getattr(self.settings, f"PAYOUT_APPROVER_{slot}", None)

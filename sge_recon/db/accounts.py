@@ -1,5 +1,5 @@
 """Data access for the console's local accounts and sign-in attempts (recon, migrations 0010 and
-0026: the single sign-on identity linked to an account)."""
+0026: the single sign-on identity linked to an account; 0038: the person's platform admin id)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from ..errors import DatabaseUnavailable, UsageError
 from .connection import DriverError
 
 USER_COLUMNS = "name, role, approver_slot, password_hash, created_at, password_set_at, disabled, " \
-               "disabled_at, sso_identity, timezone"
+               "disabled_at, sso_identity, timezone, platform_id"
 
 
 def account(conn, name: str) -> dict | None:
@@ -40,23 +40,57 @@ def sso_holder(conn, identity: str) -> dict | None:
 
 
 def insert_account(conn, name: str, role: str, slot: int | None, password_hash: str | None,
-                   sso_identity: str | None = None) -> dict:
+                   sso_identity: str | None = None, platform_id: str | None = None) -> dict:
     return conn.execute(f"""
-        INSERT INTO recon.console_users (name, role, approver_slot, password_hash, sso_identity)
-        VALUES (%s, %s, %s, %s, %s) RETURNING {USER_COLUMNS}""",
-                        (name, role, slot, password_hash, sso_identity)).fetchone()
+        INSERT INTO recon.console_users (name, role, approver_slot, password_hash, sso_identity,
+                                         platform_id)
+        VALUES (%s, %s, %s, %s, %s, %s) RETURNING {USER_COLUMNS}""",
+                        (name, role, slot, password_hash, sso_identity, platform_id)).fetchone()
 
 
 def upsert_account(conn, name: str, role: str, slot: int | None, password_hash: str | None,
-                   sso_identity: str | None = None) -> dict:
+                   sso_identity: str | None = None, platform_id: str | None = None) -> dict:
     return conn.execute(f"""
-        INSERT INTO recon.console_users (name, role, approver_slot, password_hash, sso_identity)
-        VALUES (%s, %s, %s, %s, %s)
+        INSERT INTO recon.console_users (name, role, approver_slot, password_hash, sso_identity,
+                                         platform_id)
+        VALUES (%s, %s, %s, %s, %s, %s)
         ON CONFLICT (name) DO UPDATE SET role = excluded.role,
             approver_slot = excluded.approver_slot, password_hash = excluded.password_hash,
-            sso_identity = excluded.sso_identity,
+            sso_identity = excluded.sso_identity, platform_id = excluded.platform_id,
             password_set_at = now(), disabled = false, disabled_at = NULL
-        RETURNING {USER_COLUMNS}""", (name, role, slot, password_hash, sso_identity)).fetchone()
+        RETURNING {USER_COLUMNS}""", (name, role, slot, password_hash, sso_identity,
+                                      platform_id)).fetchone()
+
+
+def platform_id_holder(conn, platform_id: str) -> dict | None:
+    """The account that carries a platform admin id (compared exactly: SGE compares exactly)."""
+    return conn.execute(f"SELECT {USER_COLUMNS} FROM recon.console_users "
+                        "WHERE platform_id = %s", (platform_id,)).fetchone()
+
+
+def check_platform_id(platform_id: str) -> str:
+    """The person's admin id on the platform as SGE takes it in X-Admin-Id: printable ASCII."""
+    value = (platform_id or "").strip()  # spaces inside are kept: SGE compares ids exactly
+    if not value or len(value) > 200 or not (value.isascii() and value.isprintable()):
+        raise UsageError(f"platform id {platform_id!r} is not valid: give the person's admin id "
+                         "on the platform (SGE: the X-Admin-Id it records as createdById/"
+                         "approvedById, e.g. ops:alice), printable ASCII, at most 200 characters")
+    return value
+
+
+def check_platform_id_free(conn, platform_id: str, name: str) -> None:
+    """Refuse a platform id that another account carries: one person, one account."""
+    holder = platform_id_holder(conn, platform_id)
+    if holder and holder["name"] != name:
+        raise UsageError(f"the platform id {platform_id!r} is already carried by "
+                         f"{holder['name']!r}: one person, one account (`sge-recon users "
+                         f"set-platform-id {holder['name']} --clear` first)")
+
+
+def set_platform_id(conn, name: str, platform_id: str | None) -> dict | None:
+    return conn.execute(f"""
+        UPDATE recon.console_users SET platform_id = %s
+        WHERE name = %s RETURNING {USER_COLUMNS}""", (platform_id, name)).fetchone()
 
 
 def set_timezone(conn, name: str, zone: str | None) -> dict | None:

@@ -127,3 +127,11 @@ def batch_statuses(conn, batch_ids: list[str]) -> dict[str, str]:
     rows = conn.execute("SELECT id, status FROM platform.payout_batches WHERE id = ANY(%s)",
                         (list(batch_ids),)).fetchall()
     return {r["id"]: r["status"] for r in rows}
+
+
+def batch_creator(conn, batch_id: str) -> dict | None:
+    """Who created a payout batch, as the profile maps it (``created_by``, an extra column of
+    payout_batches: the SGE profile maps ``"createdById"``; the contract has no creator). None:
+    no such batch. Raises the driver's error when the profile maps no ``created_by``."""
+    return conn.execute("SELECT id, created_by FROM platform.payout_batches WHERE id = %s",
+                        (batch_id,)).fetchone()
