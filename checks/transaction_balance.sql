@@ -3,9 +3,15 @@
 -- One signed sum per transaction_id is the fastest form (DESIGN §5; grouping by
 -- (transaction_id, currency) measured ~6x slower at 4.8 M entries). Transactions that mix
 -- currencies are rare: they are flagged by min/max(currency) and re-checked per currency.
--- A NULL currency counts as a currency of its own ('' in the min/max), so a debit in USD and a
--- credit without currency are never taken for a balanced pair. round(…, 6), never a cast to
--- numeric(38,6): a sum can exceed 38 digits and the check must not overflow.
+-- A NULL currency is a currency of its own, distinct from '' and from every other value (as
+-- GROUP BY takes it): min/max ignore NULLs, so a transaction also mixes currencies when some of
+-- its entries have a currency and others none (bool_or(currency IS NULL), max not NULL). A
+-- debit in USD and a credit without currency, or a debit in '' and a credit in NULL, are never
+-- taken for a balanced pair. The entries without a transaction_id are one transaction (GROUP BY
+-- groups them) and are re-checked per currency like any other: `IN` never matches a NULL, so
+-- their re-read is a branch of its own, run only when that group mixes currencies.
+-- round(…, 6), never a cast to numeric(38,6): a sum can exceed 38 digits and the check must not
+-- overflow.
 --
 -- The entries are grouped from a sorted input (sorted_entries) in byte order (COLLATE "C": the
 -- same groups as the column's collation, which is deterministic, and a far cheaper sort): the
@@ -17,27 +23,36 @@
 WITH per_transaction AS (
     SELECT transaction_key,
            min(program_id) AS program_id,
-           min(coalesce(currency, '')) AS currency,
-           max(coalesce(currency, '')) AS last_currency,
-           sum(CASE WHEN type = 'debit' THEN amount ELSE -amount END) AS difference
+           min(currency) AS currency,
+           sum(CASE WHEN type = 'debit' THEN amount ELSE -amount END) AS difference,
+           coalesce(min(currency) <> max(currency), false)
+               OR (bool_or(currency IS NULL) AND max(currency) IS NOT NULL) AS mixed_currencies
     FROM (SELECT transaction_id COLLATE "C" AS transaction_key, program_id, currency, type,
                  amount
           FROM platform.ledger_entries
           ORDER BY 1) AS sorted_entries
     GROUP BY transaction_key
     HAVING sum(CASE WHEN type = 'debit' THEN amount ELSE -amount END) <> 0
-        OR min(coalesce(currency, '')) <> max(coalesce(currency, ''))
+        OR min(currency) <> max(currency)
+        OR (bool_or(currency IS NULL) AND max(currency) IS NOT NULL)
 )
-SELECT transaction_key COLLATE "default" AS transaction_id, program_id,
-       nullif(currency, '') AS currency, round(difference, 6) AS difference
+SELECT transaction_key COLLATE "default" AS transaction_id, program_id, currency,
+       round(difference, 6) AS difference
 FROM per_transaction
-WHERE currency = last_currency
+WHERE NOT mixed_currencies
 UNION ALL
 SELECT e.transaction_id, min(e.program_id), e.currency,
        round(sum(CASE WHEN e.type = 'debit' THEN e.amount ELSE -e.amount END), 6)
-FROM platform.ledger_entries e
-WHERE e.transaction_id IN (SELECT transaction_key COLLATE "default" FROM per_transaction
-                           WHERE currency <> last_currency)
+FROM (SELECT transaction_id, program_id, currency, type, amount
+      FROM platform.ledger_entries
+      WHERE transaction_id IN (SELECT transaction_key COLLATE "default" FROM per_transaction
+                               WHERE mixed_currencies)
+      UNION ALL
+      SELECT transaction_id, program_id, currency, type, amount
+      FROM platform.ledger_entries
+      WHERE transaction_id IS NULL
+        AND EXISTS (SELECT 1 FROM per_transaction
+                    WHERE transaction_key IS NULL AND mixed_currencies)) AS e
 GROUP BY e.transaction_id, e.currency
 HAVING sum(CASE WHEN e.type = 'debit' THEN e.amount ELSE -e.amount END) <> 0
 ORDER BY transaction_id, currency

@@ -1,19 +1,30 @@
 -- DuckDB form of checks/journal_single_program.sql for the columnar engine (see
--- ledger_balance.sql beside it); string_agg names its ORDER BY (PostgreSQL's DISTINCT sorts).
+-- ledger_balance.sql beside it): a NULL program is one of its own, distinct from '' ('(null)'
+-- and '(empty)' in the list), the entries without a transaction_id one transaction; string_agg
+-- names its ORDER BY (PostgreSQL's DISTINCT sorts).
 -- It mirrors:
---   journal_single_program sha256:6170269efe2099c61267dc363cdbc0859c48a4b789efca41a782c081468b378b
+--   journal_single_program sha256:b5c8e78e795cd8040a3ed0373e536d0708a0887f7f2d467ffc225bf4266c9467
 WITH mixed AS (
     SELECT transaction_id
     FROM ledger_entries
     GROUP BY transaction_id
-    HAVING min(coalesce(program_id, '')) <> max(coalesce(program_id, ''))
+    HAVING min(program_id) <> max(program_id)
+        OR (bool_or(program_id IS NULL) AND max(program_id) IS NOT NULL)
 )
-SELECT m.transaction_id,
-       count(DISTINCT coalesce(e.program_id, '')) AS programs,
-       string_agg(DISTINCT coalesce(e.program_id, '(null)'), ', '
-                  ORDER BY coalesce(e.program_id, '(null)')) AS program_ids,
+SELECT e.transaction_id,
+       count(DISTINCT e.program_id) + CAST(count(*) > count(e.program_id) AS INTEGER) AS programs,
+       string_agg(DISTINCT CASE e.program_id WHEN '' THEN '(empty)'
+                                ELSE coalesce(e.program_id, '(null)') END, ', '
+                  ORDER BY CASE e.program_id WHEN '' THEN '(empty)'
+                                ELSE coalesce(e.program_id, '(null)') END) AS program_ids,
        count(*) AS entries
-FROM mixed m
-JOIN ledger_entries e ON e.transaction_id = m.transaction_id
-GROUP BY m.transaction_id
-ORDER BY m.transaction_id
+FROM (SELECT e.transaction_id, e.program_id
+      FROM mixed m
+      JOIN ledger_entries e ON e.transaction_id = m.transaction_id
+      UNION ALL
+      SELECT transaction_id, program_id
+      FROM ledger_entries
+      WHERE transaction_id IS NULL
+        AND EXISTS (SELECT 1 FROM mixed WHERE transaction_id IS NULL)) AS e
+GROUP BY e.transaction_id
+ORDER BY e.transaction_id

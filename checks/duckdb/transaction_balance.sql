@@ -1,29 +1,38 @@
 -- DuckDB form of checks/transaction_balance.sql for the columnar engine (see ledger_balance.sql
 -- beside it): one signed sum per transaction_id, mixed-currency transactions re-checked per
--- currency, a NULL currency a currency of its own.
+-- currency, a NULL currency a currency of its own (distinct from ''), the entries without a
+-- transaction_id one transaction, re-checked per currency too.
 -- It mirrors:
---   transaction_balance sha256:03857f69985483400fdfd6d236f668e7c69024cfe3c9dd3e9a89b3f3016ea1e7
+--   transaction_balance sha256:a881bbb16b8a7f368cd80ad0ff2be29c783000d97429b561dfe3baf2b1b885a4
 WITH per_transaction AS (
     SELECT transaction_id,
            min(program_id) AS program_id,
-           min(coalesce(currency, '')) AS currency,
-           max(coalesce(currency, '')) AS last_currency,
-           sum(CASE WHEN "type" = 'debit' THEN amount ELSE -amount END) AS difference
+           min(currency) AS currency,
+           sum(CASE WHEN "type" = 'debit' THEN amount ELSE -amount END) AS difference,
+           coalesce(min(currency) <> max(currency), false)
+               OR (bool_or(currency IS NULL) AND max(currency) IS NOT NULL) AS mixed_currencies
     FROM ledger_entries
     GROUP BY transaction_id
     HAVING sum(CASE WHEN "type" = 'debit' THEN amount ELSE -amount END) <> 0
-        OR min(coalesce(currency, '')) <> max(coalesce(currency, ''))
+        OR min(currency) <> max(currency)
+        OR (bool_or(currency IS NULL) AND max(currency) IS NOT NULL)
 )
-SELECT transaction_id, program_id, nullif(currency, '') AS currency,
-       round(difference, 6) AS difference
+SELECT transaction_id, program_id, currency, round(difference, 6) AS difference
 FROM per_transaction
-WHERE currency = last_currency
+WHERE NOT mixed_currencies
 UNION ALL
 SELECT e.transaction_id, min(e.program_id), e.currency,
        round(sum(CASE WHEN e."type" = 'debit' THEN e.amount ELSE -e.amount END), 6)
-FROM ledger_entries e
-WHERE e.transaction_id IN (SELECT transaction_id FROM per_transaction
-                           WHERE currency <> last_currency)
+FROM (SELECT transaction_id, program_id, currency, "type", amount
+      FROM ledger_entries
+      WHERE transaction_id IN (SELECT transaction_id FROM per_transaction
+                               WHERE mixed_currencies)
+      UNION ALL
+      SELECT transaction_id, program_id, currency, "type", amount
+      FROM ledger_entries
+      WHERE transaction_id IS NULL
+        AND EXISTS (SELECT 1 FROM per_transaction
+                    WHERE transaction_id IS NULL AND mixed_currencies)) AS e
 GROUP BY e.transaction_id, e.currency
 HAVING sum(CASE WHEN e."type" = 'debit' THEN e.amount ELSE -e.amount END) <> 0
 ORDER BY transaction_id, currency

@@ -16,8 +16,8 @@
 -- The member files this query mirrors, as sha256 of each .sql: when one of them changes, the
 -- loader leaves this query aside (the members run one by one from their own files, with a
 -- warning) until it is brought in line again and its digest updated here.
---   transaction_balance      sha256:03857f69985483400fdfd6d236f668e7c69024cfe3c9dd3e9a89b3f3016ea1e7
---   journal_single_program   sha256:6170269efe2099c61267dc363cdbc0859c48a4b789efca41a782c081468b378b
+--   transaction_balance      sha256:a881bbb16b8a7f368cd80ad0ff2be29c783000d97429b561dfe3baf2b1b885a4
+--   journal_single_program   sha256:b5c8e78e795cd8040a3ed0373e536d0708a0887f7f2d467ffc225bf4266c9467
 --
 -- Result: one row per member: check_name, failing_rows (the true count) and rows (json, the first
 -- :sample_limit failing rows in the member's own ORDER BY). Money stays numeric inside the json
@@ -25,42 +25,57 @@
 WITH per_transaction AS MATERIALIZED (
     -- transaction_balance's grouping, plus the program bounds of journal_single_program: the
     -- transactions either member flags (always very few), with which member flags them. The
-    -- flags are HAVING's own tests, so a NULL sum flags nothing, as there.
+    -- flags are HAVING's own tests, so a NULL sum flags nothing, as there. A NULL currency
+    -- (program) is one of its own, distinct from '': min/max skip NULLs, so "a NULL beside a
+    -- value" is bool_or(column IS NULL) with a max that is not NULL (one aggregate more per
+    -- column, no sort, no DISTINCT: counts, or a coalesce in min/max, cost more per entry).
     SELECT transaction_key,
            min(program_id) AS program_id,
-           min(coalesce(currency, '')) AS currency,
-           max(coalesce(currency, '')) AS last_currency,
+           min(currency) AS currency,
            sum(CASE WHEN type = 'debit' THEN amount ELSE -amount END) AS difference,
-           coalesce(sum(CASE WHEN type = 'debit' THEN amount ELSE -amount END) <> 0
-                    OR min(coalesce(currency, '')) <> max(coalesce(currency, '')), false)
-               AS unbalanced,
+           coalesce(min(currency) <> max(currency), false)
+               OR (bool_or(currency IS NULL) AND max(currency) IS NOT NULL) AS mixed_currencies,
+           coalesce(sum(CASE WHEN type = 'debit' THEN amount ELSE -amount END) <> 0, false)
+               OR coalesce(min(currency) <> max(currency), false)
+               OR (bool_or(currency IS NULL) AND max(currency) IS NOT NULL) AS unbalanced,
            -- byte order: only "are they all equal?" is asked, the same under any deterministic
            -- collation, and cheaper than the database's
-           min(coalesce(program_id, '') COLLATE "C") <> max(coalesce(program_id, '') COLLATE "C")
-               AS mixed_programs
+           coalesce(min(program_id COLLATE "C") <> max(program_id COLLATE "C"), false)
+               OR (bool_or(program_id IS NULL) AND max(program_id COLLATE "C") IS NOT NULL)
+                   AS mixed_programs
     FROM (SELECT transaction_id COLLATE "C" AS transaction_key, program_id, currency, type,
                  amount
           FROM platform.ledger_entries
           ORDER BY 1) AS sorted_entries
     GROUP BY transaction_key
     HAVING sum(CASE WHEN type = 'debit' THEN amount ELSE -amount END) <> 0
-        OR min(coalesce(currency, '')) <> max(coalesce(currency, ''))
-        OR min(coalesce(program_id, '') COLLATE "C") <> max(coalesce(program_id, '') COLLATE "C")
+        OR min(currency) <> max(currency)
+        OR (bool_or(currency IS NULL) AND max(currency) IS NOT NULL)
+        OR min(program_id COLLATE "C") <> max(program_id COLLATE "C")
+        OR (bool_or(program_id IS NULL) AND max(program_id COLLATE "C") IS NOT NULL)
 ),
 -- transaction_balance (checks/transaction_balance.sql)
 transaction_balance AS (
     SELECT row_number() OVER (ORDER BY u.transaction_id, u.currency) AS n, to_json(u) AS r
     FROM (
-        SELECT transaction_key COLLATE "default" AS transaction_id, program_id,
-               nullif(currency, '') AS currency, round(difference, 6) AS difference
+        SELECT transaction_key COLLATE "default" AS transaction_id, program_id, currency,
+               round(difference, 6) AS difference
         FROM per_transaction
-        WHERE unbalanced AND currency = last_currency
+        WHERE unbalanced AND NOT mixed_currencies
         UNION ALL
         SELECT e.transaction_id, min(e.program_id), e.currency,
                round(sum(CASE WHEN e.type = 'debit' THEN e.amount ELSE -e.amount END), 6)
-        FROM platform.ledger_entries e
-        WHERE e.transaction_id IN (SELECT transaction_key COLLATE "default" FROM per_transaction
-                                   WHERE unbalanced AND currency <> last_currency)
+        FROM (SELECT transaction_id, program_id, currency, type, amount
+              FROM platform.ledger_entries
+              WHERE transaction_id IN (SELECT transaction_key COLLATE "default"
+                                       FROM per_transaction WHERE mixed_currencies)
+              UNION ALL
+              -- the entries without a transaction_id: one transaction, which `IN` never matches
+              SELECT transaction_id, program_id, currency, type, amount
+              FROM platform.ledger_entries
+              WHERE transaction_id IS NULL
+                AND EXISTS (SELECT 1 FROM per_transaction
+                            WHERE transaction_key IS NULL AND mixed_currencies)) AS e
         GROUP BY e.transaction_id, e.currency
         HAVING sum(CASE WHEN e.type = 'debit' THEN e.amount ELSE -e.amount END) <> 0
     ) AS u
@@ -69,14 +84,23 @@ transaction_balance AS (
 journal_single_program AS (
     SELECT row_number() OVER (ORDER BY j.transaction_id) AS n, to_json(j) AS r
     FROM (
-        SELECT m.transaction_id,
-               count(DISTINCT coalesce(e.program_id, '')) AS programs,
-               string_agg(DISTINCT coalesce(e.program_id, '(null)'), ', ') AS program_ids,
+        SELECT e.transaction_id,
+               count(DISTINCT e.program_id) + (count(*) > count(e.program_id))::int AS programs,
+               string_agg(DISTINCT CASE e.program_id WHEN '' THEN '(empty)'
+                                        ELSE coalesce(e.program_id, '(null)') END, ', ')
+                   AS program_ids,
                count(*) AS entries
-        FROM (SELECT transaction_key COLLATE "default" AS transaction_id
-              FROM per_transaction WHERE mixed_programs) AS m
-        JOIN platform.ledger_entries e ON e.transaction_id = m.transaction_id
-        GROUP BY m.transaction_id
+        FROM (SELECT e.transaction_id, e.program_id
+              FROM (SELECT transaction_key COLLATE "default" AS transaction_id
+                    FROM per_transaction WHERE mixed_programs) AS m
+              JOIN platform.ledger_entries e ON e.transaction_id = m.transaction_id
+              UNION ALL
+              SELECT transaction_id, program_id
+              FROM platform.ledger_entries
+              WHERE transaction_id IS NULL
+                AND EXISTS (SELECT 1 FROM per_transaction
+                            WHERE transaction_key IS NULL AND mixed_programs)) AS e
+        GROUP BY e.transaction_id
     ) AS j
 )
 SELECT 'transaction_balance' AS check_name, count(*) AS failing_rows,

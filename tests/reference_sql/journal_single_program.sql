@@ -1,18 +1,14 @@
--- A journal transaction belongs to one program: entries of two programs under one
--- transaction_id balance each other across programs and hide an imbalance in both (a NULL
--- program counts as a program of its own). The grouping keeps only min/max per transaction; the
--- program list is built for the failing transactions alone.
-WITH mixed AS (
-    SELECT transaction_id
-    FROM platform.ledger_entries
-    GROUP BY transaction_id
-    HAVING min(coalesce(program_id, '')) <> max(coalesce(program_id, ''))
-)
-SELECT m.transaction_id,
-       count(DISTINCT coalesce(e.program_id, '')) AS programs,
-       string_agg(DISTINCT coalesce(e.program_id, '(null)'), ', ') AS program_ids,
+-- Reference (tests/test_checks_rewrites.py): journal_single_program stated plainly, counting the
+-- distinct programs of each transaction (the NULL program one of its own, distinct from '';
+-- the entries without a transaction_id one transaction, as GROUP BY groups them). The check's
+-- earlier text, kept here before, took NULL and '' as one program and never listed the NULL
+-- transaction: it no longer defines the rows.
+SELECT transaction_id,
+       count(DISTINCT program_id) + (count(*) > count(program_id))::int AS programs,
+       string_agg(DISTINCT CASE program_id WHEN '' THEN '(empty)'
+                                ELSE coalesce(program_id, '(null)') END, ', ') AS program_ids,
        count(*) AS entries
-FROM mixed m
-JOIN platform.ledger_entries e ON e.transaction_id = m.transaction_id
-GROUP BY m.transaction_id
-ORDER BY m.transaction_id
+FROM platform.ledger_entries
+GROUP BY transaction_id
+HAVING count(DISTINCT program_id) + (count(*) > count(program_id))::int > 1
+ORDER BY transaction_id
