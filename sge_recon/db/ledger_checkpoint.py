@@ -40,7 +40,8 @@ from psycopg import IsolationLevel, sql
 
 from . import ledger_order
 from .connection import Database, DictConnection, expect_row
-from .ledger_order import OF_TOUCHED, TOUCHED_JOURNALS, needs_keying  # noqa: F401 - re-exported
+from .ledger_order import (NULL_TOUCHED, OF_TOUCHED, TOUCHED_JOURNALS,  # noqa: F401 - re-exported
+                           needs_keying)
 from .relations import CONTRACT_FINGERPRINT, CONTRACT_RELATIONS, PlatformRelations
 
 if TYPE_CHECKING:
@@ -107,43 +108,69 @@ ORDER BY abs(debits - credits) DESC, program_id, currency
 
 def _unbalanced_of(entries: str) -> str:
     """transaction_balance's logic (see checks/transaction_balance.sql) over the entries that the
-    subquery ``entries`` selects (whole transactions)."""
+    subquery ``entries`` selects (whole transactions, the one without a transaction_id included
+    when it is touched): a NULL currency is one of its own, distinct from '', and the entries
+    without a transaction_id are one transaction, re-checked per currency by a branch of its own
+    (``IN`` never matches a NULL)."""
     return f"""
 per_transaction AS (
     SELECT transaction_id,
            min(program_id) AS program_id,
-           min(coalesce(currency, '')) AS currency,
-           max(coalesce(currency, '')) AS last_currency,
-           sum(CASE WHEN type = 'debit' THEN amount ELSE -amount END) AS difference
+           min(currency) AS currency,
+           sum(CASE WHEN type = 'debit' THEN amount ELSE -amount END) AS difference,
+           coalesce(min(currency) <> max(currency), false)
+               OR (bool_or(currency IS NULL) AND max(currency) IS NOT NULL) AS mixed_currencies
     FROM ({entries}) AS e
     GROUP BY transaction_id
     HAVING sum(CASE WHEN type = 'debit' THEN amount ELSE -amount END) <> 0
-        OR min(coalesce(currency, '')) <> max(coalesce(currency, ''))
+        OR min(currency) <> max(currency)
+        OR (bool_or(currency IS NULL) AND max(currency) IS NOT NULL)
 ), unbalanced AS (
-    SELECT transaction_id, program_id, nullif(currency, '') AS currency,
-           round(difference, 6) AS difference
+    SELECT transaction_id, program_id, currency, round(difference, 6) AS difference
     FROM per_transaction
-    WHERE currency = last_currency
+    WHERE NOT mixed_currencies
     UNION ALL
     SELECT e.transaction_id, min(e.program_id), e.currency,
            round(sum(CASE WHEN e.type = 'debit' THEN e.amount ELSE -e.amount END), 6)
-    FROM ({entries}) AS e
-    WHERE e.transaction_id IN (SELECT transaction_id FROM per_transaction
-                               WHERE currency <> last_currency)
+    FROM (SELECT * FROM ({entries}) AS e
+          WHERE transaction_id IN (SELECT transaction_id FROM per_transaction
+                                   WHERE mixed_currencies)
+          UNION ALL
+          SELECT * FROM ({entries}) AS e
+          WHERE transaction_id IS NULL
+            AND EXISTS (SELECT 1 FROM per_transaction
+                        WHERE transaction_id IS NULL AND mixed_currencies)) AS e
     GROUP BY e.transaction_id, e.currency
     HAVING sum(CASE WHEN e.type = 'debit' THEN e.amount ELSE -e.amount END) <> 0
 )"""
 
 
+def _touched_entries(bound: str = "") -> str:
+    """The entries of the touched transactions (``touched``: TOUCHED_JOURNALS), ``bound`` (e.g.
+    ``id <= %(high)s AND``) ahead of each lookup: by transaction (or the profile's journal key),
+    plus, when a touched entry has no transaction_id, every entry without one (one transaction,
+    which ``IN`` never matches; a branch of its own, read only then)."""
+    return (f"SELECT * FROM platform.ledger_entries WHERE {bound}{OF_TOUCHED}\n"
+            f"    UNION ALL\n"
+            f"    SELECT * FROM platform.ledger_entries WHERE {bound}{NULL_TOUCHED}")
+
+
+# The unbalanced rows the checkpoint holds for a transaction that is not touched; the one without
+# a transaction_id is touched when a touched entry has none (`=` never matches a NULL).
+_NOT_TOUCHED = """NOT EXISTS (SELECT 1 FROM touched t WHERE t.transaction_id = u.transaction_id)
+  AND (u.transaction_id IS NOT NULL
+       OR NOT EXISTS (SELECT 1 FROM touched t WHERE t.transaction_id IS NULL))"""
+
+
 INCREMENTAL_TRANSACTION_BALANCE = f"""
 WITH touched AS (
     {TOUCHED_JOURNALS} WHERE id > :watermark
-), {_unbalanced_of(f"SELECT * FROM platform.ledger_entries WHERE {OF_TOUCHED}")}
+), {_unbalanced_of(_touched_entries())}
 SELECT transaction_id, program_id, currency, difference FROM unbalanced
 UNION ALL
 SELECT u.transaction_id, u.program_id, u.currency, u.difference
 FROM recon.ledger_checkpoint_unbalanced u
-WHERE NOT EXISTS (SELECT 1 FROM touched t WHERE t.transaction_id = u.transaction_id)
+WHERE {_NOT_TOUCHED}
 ORDER BY transaction_id, currency
 """
 
@@ -169,12 +196,15 @@ SET total_debits = t.total_debits + excluded.total_debits,
 
 _TOUCHED_BETWEEN = f"{TOUCHED_JOURNALS} WHERE id > %(low)s AND id <= %(high)s"
 
-_FORGET_TOUCHED = ("DELETE FROM recon.ledger_checkpoint_unbalanced WHERE transaction_id IN "
-                   f"(SELECT transaction_id FROM ({_TOUCHED_BETWEEN}) AS touched)")
+_FORGET_TOUCHED = f"""
+WITH touched AS ({_TOUCHED_BETWEEN})
+DELETE FROM recon.ledger_checkpoint_unbalanced u
+WHERE u.transaction_id IN (SELECT t.transaction_id FROM touched t)  -- the checkpoint's own column
+   OR (u.transaction_id IS NULL AND EXISTS (SELECT 1 FROM touched t WHERE t.transaction_id IS NULL))
+"""
 
 _REJUDGE_TOUCHED = f"""
-WITH touched AS ({_TOUCHED_BETWEEN}), {_unbalanced_of(
-    f"SELECT * FROM platform.ledger_entries WHERE id <= %(high)s AND {OF_TOUCHED}")}
+WITH touched AS ({_TOUCHED_BETWEEN}), {_unbalanced_of(_touched_entries("id <= %(high)s AND "))}
 INSERT INTO recon.ledger_checkpoint_unbalanced (transaction_id, program_id, currency, difference)
 SELECT transaction_id, program_id, currency, difference FROM unbalanced
 """

@@ -64,6 +64,12 @@ _CUID_PREDICATE = {">": rf"\1 (id >= recon.ledger_cuid_floor(\3) OR id < {NO_CUI
 # The two journal phrases of the checkpoint's SQL, rewritten under a profile's journal_key.
 TOUCHED_JOURNALS = "SELECT DISTINCT transaction_id FROM platform.ledger_entries"
 OF_TOUCHED = "transaction_id IN (SELECT transaction_id FROM touched)"
+# The entries without a transaction_id are one transaction (as GROUP BY groups them), which neither
+# `IN` nor a journal key ever matches: read, by a branch of its own, only when one is touched
+# (under a profile, `transaction_id IS NULL` is computed per row of the view: no index serves it,
+# but the uncorrelated EXISTS skips the scan unless such an entry is new).
+NULL_TOUCHED = ("transaction_id IS NULL "
+                "AND EXISTS (SELECT 1 FROM touched WHERE transaction_id IS NULL)")
 _TOUCHED = re.compile(r"SELECT DISTINCT transaction_id FROM (\S+) WHERE")
 
 
