@@ -2,8 +2,9 @@
 journal_single_program from ONE sort of the ledger by transaction (checks/fused/journal_pass.sql).
 Its results must be exactly the separate checks' (each run alone from its own .sql): status, true
 count, the bounded sample row by row (values and their Python types), on random ledgers with
-imbalances, unbalanced and mixed transactions, entries without a transaction, tampered history,
-NULLs where the contract forbids them and sums beyond 38 digits."""
+imbalances, unbalanced and mixed transactions, entries without a transaction (one transaction,
+mixing currencies and programs), tampered history, NULLs where the contract forbids them beside
+'' (another currency or program) and sums beyond 38 digits."""
 
 from __future__ import annotations
 
@@ -29,8 +30,8 @@ MEMBERS = ["transaction_balance", "journal_single_program"]
 SAMPLE = 3  # small, so that long failing lists exercise the bounded sample
 ROOT = Path(__file__).resolve().parents[1]
 
-PROGRAMS = ["p1", "p2", None]
-CURRENCIES = ["USD", "EUR", None]
+PROGRAMS = ["p1", "p2", "", None]  # NULL and '' are two programs (currencies)
+CURRENCIES = ["USD", "EUR", "", None]
 ACCOUNTS = ["treasury", "user:u1", "affiliate:a1", "affiliate:a2", "affiliate:a1:paid", None]
 TYPES = ["debit", "credit", "debit", "credit", "refund", None]
 HUGE = Decimal("99999999999999999999999999999999.999999")  # numeric(38,6) at its widest
@@ -103,7 +104,7 @@ entry = st.tuples(st.sampled_from(PROGRAMS), st.sampled_from(ACCOUNTS), st.sampl
                   st.sampled_from(AMOUNTS), st.sampled_from(CURRENCIES))
 journal = st.tuples(
     st.one_of(st.integers(0, 12).map(lambda n: f"t{n}"), st.just(None)),  # transaction id
-    st.sampled_from(["p1", "p2"]), st.sampled_from(["USD", "EUR"]),
+    st.sampled_from(["p1", "p2", ""]), st.sampled_from(["USD", "EUR", ""]),
     st.sampled_from(["treasury", "affiliate:a1", "affiliate:a2", "affiliate:a3:paid"]),
     st.sampled_from(AMOUNTS[:-1]),
     st.booleans(),                                   # balanced (most journals are)

@@ -178,3 +178,42 @@ def test_two_entries_swapping_an_account_is_tampering_on_sge(new_database):
     result = recon.checks.run(only=["ledger_tamper"], store=False).by_name()["ledger_tamper"]
     assert [(r["program_id"], r["problem"]) for r in result.rows] == \
         [(a_program(recon), "rows_changed")]
+
+
+def test_a_journal_without_a_ref_is_one_transaction_checked_per_currency_on_sge(new_database):
+    """The entries whose journal is NULL (a "refId" NULL: the view's transaction_id is NULL) are
+    one transaction, re-checked per currency like any other on every engine, also once
+    checkpointed (the per-minute run looks journals up by ("refType", "refId"), which never
+    matches a NULL); '' is a currency of its own, distinct from every other."""
+    recon = sge(new_database, LEDGER_ORDER_LAG_SECONDS=1)
+    with psycopg.connect(recon.db.url, autocommit=True) as conn:  # a platform without it
+        conn.execute('ALTER TABLE "LedgerEntry" ALTER COLUMN "refId" DROP NOT NULL')
+    program = a_program(recon)
+
+    def add_in(entries: list[tuple], at: datetime | None = None) -> None:
+        from refplatform.sge_store import cuid
+        at = at or now_utc()
+        with psycopg.connect(recon.db.url) as conn:
+            for amount, currency, ref_id in entries:
+                conn.execute(INSERT.replace("'USD'", "%s"), (
+                    cuid(at.replace(tzinfo=timezone.utc).timestamp()), program, "system:suspense",
+                    Decimal(amount), currency, "ADJUSTMENT", ref_id, at))
+
+    add_in([("5", "USD", None), ("-5", "EUR", None)], at=now_utc() - timedelta(hours=1))
+    settle_checkpoint(recon.db)
+    assert [tuple(r.values()) for r in recon.db.fetch_all(
+        "SELECT transaction_id, currency, difference FROM recon.ledger_checkpoint_unbalanced "
+        "ORDER BY transaction_id, currency")] == [(None, "EUR", Decimal("-5")),
+                                                  (None, "USD", Decimal("5"))]
+    assert agree(every_engine(recon, LEDGER))["transaction_balance"] == [
+        ("None", program, "EUR", "-5.000000"), ("None", program, "USD", "5.000000")]
+    add_in([("5", "EUR", None), ("3", "", "e:1"), ("-3", "USD", "e:1")])
+    expected = [("ADJUSTMENT:e:1", program, "", "3.000000"),
+                ("ADJUSTMENT:e:1", program, "USD", "-3.000000"),
+                ("None", program, "USD", "5.000000")]
+    for _ in range(2):  # above the watermark, then below it
+        full = agree(every_engine(recon, LEDGER))
+        assert full["transaction_balance"] == expected
+        assert full["journal_single_program"] == []
+        time.sleep(1.5)
+        settle_checkpoint(recon.db)
