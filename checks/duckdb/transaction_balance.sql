@@ -1,7 +1,9 @@
 -- DuckDB form of checks/transaction_balance.sql for the columnar engine (see ledger_balance.sql
 -- beside it): one signed sum per transaction_id, mixed-currency transactions re-checked per
 -- currency, a NULL currency a currency of its own (distinct from ''), the entries without a
--- transaction_id one transaction, re-checked per currency too.
+-- transaction_id one transaction, re-checked per currency too (joined by IS NOT DISTINCT FROM,
+-- which DuckDB hashes: no index to keep, and no `transaction_id IS NULL` filter, which DuckDB
+-- 2.0's Parquet reader got wrong on an export — rows of another transaction read as NULL).
 -- It mirrors:
 --   transaction_balance sha256:a881bbb16b8a7f368cd80ad0ff2be29c783000d97429b561dfe3baf2b1b885a4
 WITH per_transaction AS (
@@ -23,16 +25,9 @@ WHERE NOT mixed_currencies
 UNION ALL
 SELECT e.transaction_id, min(e.program_id), e.currency,
        round(sum(CASE WHEN e."type" = 'debit' THEN e.amount ELSE -e.amount END), 6)
-FROM (SELECT transaction_id, program_id, currency, "type", amount
-      FROM ledger_entries
-      WHERE transaction_id IN (SELECT transaction_id FROM per_transaction
-                               WHERE mixed_currencies)
-      UNION ALL
-      SELECT transaction_id, program_id, currency, "type", amount
-      FROM ledger_entries
-      WHERE transaction_id IS NULL
-        AND EXISTS (SELECT 1 FROM per_transaction
-                    WHERE transaction_id IS NULL AND mixed_currencies)) AS e
+FROM ledger_entries e
+JOIN (SELECT transaction_id FROM per_transaction WHERE mixed_currencies) AS m
+    ON e.transaction_id IS NOT DISTINCT FROM m.transaction_id
 GROUP BY e.transaction_id, e.currency
 HAVING sum(CASE WHEN e."type" = 'debit' THEN e.amount ELSE -e.amount END) <> 0
 ORDER BY transaction_id, currency
