@@ -111,3 +111,22 @@ def api(module_db_url):
     with running_api(module_db_url) as url:
         with httpx.Client(base_url=url, timeout=30) as client:
             yield client
+
+
+def hold_table_lock(db_url: str, table: str, seconds: float) -> threading.Thread:
+    """A session that holds ``table`` IN SHARE MODE for ``seconds``: every write to it waits
+    (the API's write waits behind it, so a short client timeout loses the answer of an action
+    that is then made)."""
+    import psycopg
+
+    locked = threading.Event()
+
+    def hold() -> None:
+        with psycopg.connect(db_url) as conn:
+            conn.execute(f"LOCK TABLE {table} IN SHARE MODE")
+            locked.set()
+            time.sleep(seconds)
+    thread = threading.Thread(target=hold, daemon=True)
+    thread.start()
+    assert locked.wait(10)
+    return thread

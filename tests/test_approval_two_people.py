@@ -9,7 +9,6 @@ from __future__ import annotations
 import threading
 import time
 
-import psycopg
 import pytest
 
 from sge_recon.accounts import AccountService
@@ -20,7 +19,7 @@ from sge_recon.db import Database
 from sge_recon.errors import UsageError
 
 from .conftest import settings_for
-from .platform_helpers import KEYS, payable_batch
+from .platform_helpers import KEYS, hold_table_lock, payable_batch
 from .test_console_actions import acting_as, actions, api  # noqa: F401 - fixture
 
 PASSWORD = "a long test password"
@@ -53,17 +52,7 @@ def platform_approvers(db, batch_id: str) -> list[str]:
 
 def hold_approvals_lock(db_url: str, seconds: float) -> threading.Thread:
     """A session that blocks every new approval on the platform for ``seconds``."""
-    locked = threading.Event()
-
-    def hold() -> None:
-        with psycopg.connect(db_url) as conn:
-            conn.execute("LOCK TABLE public.payout_approvals IN SHARE MODE")
-            locked.set()
-            time.sleep(seconds)
-    thread = threading.Thread(target=hold, daemon=True)
-    thread.start()
-    assert locked.wait(10)
-    return thread
+    return hold_table_lock(db_url, "public.payout_approvals", seconds)
 
 
 def test_an_account_re_bound_to_the_other_key_cannot_approve_the_batch_again(

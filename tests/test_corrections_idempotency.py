@@ -12,7 +12,6 @@ from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import httpx
-import psycopg
 import pytest
 
 from sge_recon.admin_client import AdminClient
@@ -20,7 +19,7 @@ from sge_recon.console import ConsoleService
 from sge_recon.context import Recon
 
 from .conftest import settings_for
-from .platform_helpers import ADMIN, KEYS
+from .platform_helpers import ADMIN, KEYS, hold_table_lock
 from .test_console_actions import acting_as, actions, api  # noqa: F401 - fixture
 
 ROWS = [{"account": "user:u1", "type": "debit", "amount": "2500", "currency": "USD"},
@@ -85,17 +84,7 @@ def test_a_malformed_key_is_refused_before_anything_is_posted(db, factory, api, 
 def hold_ledger_lock(db_url: str, seconds: float) -> threading.Thread:
     """A session that blocks every insert into the ledger for ``seconds`` (the API's write waits
     behind it, so a short client timeout loses the answer of a correction that is then made)."""
-    locked = threading.Event()
-
-    def hold() -> None:
-        with psycopg.connect(db_url) as conn:
-            conn.execute("LOCK TABLE public.ledger_entries IN SHARE MODE")
-            locked.set()
-            time.sleep(seconds)
-    thread = threading.Thread(target=hold, daemon=True)
-    thread.start()
-    assert locked.wait(10)
-    return thread
+    return hold_table_lock(db_url, "public.ledger_entries", seconds)
 
 
 def test_a_confirmation_whose_answer_is_lost_stays_waiting_and_posts_once(
