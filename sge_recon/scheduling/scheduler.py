@@ -19,8 +19,8 @@ runner lives. Recording a run's end is fenced by its owner token, so a runner wh
 over (cut off from the database past ``stale_after``) records nothing: outcome ``lost``.
 
 ``tick(now)`` runs what is due at ``now`` — the whole schedule is testable with a
-:class:`~sge_recon.scheduling.clock.ManualClock`; ``run_forever`` drives ``tick`` from the
-``schedule`` library at the top of every minute.
+:class:`~sge_recon.scheduling.clock.ManualClock`; ``run_forever`` drives ``tick`` at the top of
+every minute of that same (UTC) clock, never of the host's local time.
 """
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_ERROR_CHARS = 2000
+TICK_POLL_SECONDS = 1.0  # run_forever reads its clock at least this often
 
 
 @dataclass(frozen=True)
@@ -216,20 +217,26 @@ class Scheduler:
 
     # -- the real-time loop -------------------------------------------------------------------
     def run_forever(self, stop: threading.Event) -> None:
-        """Tick at start (to catch up what is due) and then at the top of every minute until
-        ``stop`` is set. Each job runs in its own thread, so the long nightly reconciliation
-        never delays the per-minute alerting."""
-        import schedule
+        """Tick at start (to catch up what is due) and then whenever the scheduler's clock enters
+        a new UTC minute, until ``stop`` is set. Each job runs in its own thread, so the long
+        nightly reconciliation never delays the per-minute alerting.
 
-        timer = schedule.Scheduler()
-        # Minute boundaries are the same in every time zone: local time is fine for the trigger;
-        # the slots themselves are computed in UTC by Cadence.
-        timer.every().minute.at(":00").do(self.tick_in_background)
-        self.tick_in_background()
+        The trigger reads the same clock as the slots (UTC), never the host's local wall time: a
+        trigger on local time (the ``schedule`` library's) stops for an hour when a host in a
+        DST time zone turns its clocks back, and for as long as any step back of the wall clock
+        lasts; a new UTC minute, in either direction, is a tick (the slots it finds already run
+        are skipped)."""
+        last_minute = None
         while not stop.is_set():
-            timer.run_pending()
-            idle = timer.idle_seconds
-            stop.wait(min(1.0, max(0.05, idle if idle is not None else 1.0)))
+            now = as_utc(self.clock.now())
+            minute = now.replace(second=0, microsecond=0)
+            if minute != last_minute:
+                last_minute = minute
+                self.tick_in_background()
+            # wake up at the next minute boundary, and at least every TICK_POLL_SECONDS (a clock
+            # that jumps is noticed within that)
+            to_next_minute = 60 - (now - minute).total_seconds()
+            stop.wait(min(TICK_POLL_SECONDS, max(0.05, to_next_minute)))
         self.shutdown(grace_seconds=5)
 
     def tick_in_background(self) -> None:
