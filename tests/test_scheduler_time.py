@@ -5,11 +5,13 @@ from __future__ import annotations
 import threading
 import time
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 
 from sge_recon.context import Recon
-from sge_recon.scheduling import Cadence, JobSpec, ManualClock, Scheduler
+from sge_recon.scheduling import Cadence, JobSpec, ManualClock, Scheduler, default_jobs
 
 from .conftest import settings_for
+from .test_alerts import SLACK, alerting_recon, receiver  # noqa: F401 - fixture
 from .test_scheduler import Recorder
 
 UTC = timezone.utc
@@ -60,3 +62,57 @@ def test_run_forever_ticks_on_its_clock_through_a_dst_change_and_a_step_back(db_
         "SELECT scheduled_for, status FROM recon.job_runs ORDER BY scheduled_for")
     assert [(r["scheduled_for"], r["status"]) for r in rows] == sorted(
         (s, "succeeded") for s in expected)
+
+
+# -- a failed slot is tried again within its grace ------------------------------------------------
+def test_a_weekly_reminder_that_failed_at_nine_is_retried_not_lost_for_a_week(
+        db_url, factory, receiver):  # noqa: F811
+    """A platform migration rebuilds payout_batches at Monday 09:00: the reminder fails (a real
+    PostgreSQL error). Before, the slot was not run again before the next Monday: the week's
+    reminder was lost. Now it is tried again 15 min later (within its 12 h grace), at most 3
+    runs in all, and the previous attempt's error stays in the row."""
+    recon = alerting_recon(db_url, receiver)
+    p = factory.program(currency="USD")
+    monday = utc(2026, 11, 30, 9, 0)
+    factory.payout_batch(p["id"], id="batch_a", total_amount=Decimal("10.00"),
+                         created_at=monday - timedelta(hours=30))
+    weekly = [s for s in default_jobs() if s.name == "weekly_payout_reminder"]
+    clock = ManualClock(monday + timedelta(seconds=20))
+    sched = Scheduler(recon.job_services, weekly, clock)
+    recon.db.execute("ALTER TABLE public.payout_batches RENAME TO payout_batches_rebuilt")
+    try:
+        [first] = sched.tick()
+    finally:
+        recon.db.execute("ALTER TABLE public.payout_batches_rebuilt RENAME TO payout_batches")
+    assert first.status == "failed" and "payout_batches" in first.error
+    clock.advance(minutes=5)
+    assert sched.tick()[0].status == "skipped"  # not in a loop: RETRY_AFTER first
+    clock.advance(minutes=11)
+    [retried] = sched.tick()
+    assert retried.status == "succeeded", retried.error
+    assert len(receiver.delivered(SLACK)) == 1 and "batch_a" in str(receiver.delivered(SLACK))
+    [row] = recon.db.fetch_all("SELECT scheduled_for, status, attempts, details "
+                               "FROM recon.job_runs")
+    assert (row["scheduled_for"], row["status"], row["attempts"]) == (monday, "succeeded", 2)
+    assert "payout_batches" in row["details"]["resumed"]["left_as"]
+    clock.advance(hours=1)
+    assert sched.tick()[0].status == "skipped"  # it succeeded: once
+
+
+def test_a_failing_slot_is_tried_max_attempts_times_within_its_grace_only(db_url):
+    recorder = Recorder(seconds=0, fail_times=10)
+    spec = JobSpec("nightly", Cadence.daily("02:00"), recorder, timedelta(hours=1),
+                   retry_after=timedelta(minutes=15), max_attempts=3)
+    clock = ManualClock(utc(2026, 5, 1, 2, 0))
+    sched = Scheduler(Recon(settings_for(db_url)).job_services, [spec], clock)
+    statuses = []
+    while clock.now() <= utc(2026, 5, 1, 4, 0):
+        statuses += [o.status for o in sched.tick()]
+        clock.advance(minutes=1)
+    assert statuses.count("failed") == 3 and len(recorder.calls) == 3
+    assert "succeeded" not in statuses
+    [row] = sched.services.db.fetch_all("SELECT status, attempts, error FROM recon.job_runs")
+    assert (row["status"], row["attempts"]) == ("failed", 3) and "boom" in row["error"]
+    # the next day, past the slot's grace: nothing runs it again
+    late = Scheduler(sched.services, [spec], ManualClock(utc(2026, 5, 2, 3, 30)))
+    assert late.tick() == []

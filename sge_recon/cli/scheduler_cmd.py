@@ -33,7 +33,7 @@ def scheduler(state, metrics_port, metrics_host, no_metrics, once, cache_seconds
     from ..db.schema import require_recon_schema
 
     recon = state.recon()
-    require_recon_schema(recon.db, minimum=4)
+    require_recon_schema(recon.db, minimum=39)  # job_runs.attempts
     sched = recon.scheduler
     if once:
         for outcome in sched.tick():

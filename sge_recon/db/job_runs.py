@@ -62,7 +62,8 @@ def live_run(db: Database, job: str, stale_after: timedelta = STALE_AFTER) -> di
 
 def claim_slot(db: Database, job: str, scheduled_for: datetime, host: str,
                now: datetime, runner: str | None = None,
-               stale_after: timedelta = STALE_AFTER) -> int | None:
+               stale_after: timedelta = STALE_AFTER, retry_after: timedelta | None = None,
+               max_attempts: int = 1) -> int | None:
     """Record the start of ``job``'s run for ``scheduled_for``, owned by ``runner`` (a token);
     None if the slot is taken.
 
@@ -70,8 +71,10 @@ def claim_slot(db: Database, job: str, scheduled_for: datetime, host: str,
     A slot whose run was interrupted is taken again: left 'running' by a runner that is gone
     (killed: its heartbeat is stale, and the caller holds the job's lock) or recorded as
     INTERRUPTED (stopped mid-run). A slot still 'running' with a fresh heartbeat is not taken:
-    its runner is alive even if its lock session was lost. A slot that ran and failed is not
-    retried before its next slot. Only call while holding the job's lock.
+    its runner is alive even if its lock session was lost. A slot that ran and failed is taken
+    again (a new attempt) once that attempt ended ``retry_after`` before ``now``, while fewer
+    than ``max_attempts`` were made (``retry_after`` None: never). The previous attempt's end
+    stays in ``details.resumed``. Only call while holding the job's lock.
     """
     with db.transaction() as conn:
         row = conn.execute(
@@ -82,14 +85,21 @@ def claim_slot(db: Database, job: str, scheduled_for: datetime, host: str,
             "ON CONFLICT (job, scheduled_for) DO UPDATE SET status = 'running', "
             "  started_at = excluded.started_at, host = excluded.host, finished_at = NULL, "
             "  runner = excluded.runner, heartbeat_at = excluded.heartbeat_at, "
+            "  attempts = r.attempts + CASE WHEN r.status = 'failed' "
+            "    AND r.error IS DISTINCT FROM %(interrupted)s THEN 1 ELSE 0 END, "
             "  error = NULL, details = jsonb_build_object("
             "    'resumed', jsonb_build_object('host', r.host, 'started_at', r.started_at, "
-            "                                  'left_as', coalesce(r.error, r.status))) "
+            "      'finished_at', r.finished_at, 'attempt', r.attempts, "
+            "      'left_as', coalesce(r.error, r.status))) "
             f"WHERE (r.status = 'running' AND {_RUNNER_GONE}) "
             "   OR (r.status = 'failed' AND r.error = %(interrupted)s) "
+            "   OR (r.status = 'failed' AND %(retry_after)s::interval IS NOT NULL "
+            "       AND r.attempts < %(max_attempts)s "
+            "       AND r.finished_at <= %(now)s - %(retry_after)s::interval) "
             "RETURNING id",
             {"job": job, "slot": scheduled_for, "now": now, "host": host, "runner": runner,
-             "stale": stale_after, "interrupted": INTERRUPTED}).fetchone()
+             "stale": stale_after, "interrupted": INTERRUPTED, "retry_after": retry_after,
+             "max_attempts": max_attempts}).fetchone()
     return row["id"] if row else None
 
 
@@ -100,7 +110,9 @@ def finish_run(db: Database, run_id: int, status: str, now: datetime, error: str
     (the fence: ``runner`` must still own the row, and the row must still be 'running')."""
     return db.execute(
         "UPDATE recon.job_runs SET status = %(status)s, finished_at = %(now)s, error = %(error)s, "
-        "  details = %(details)s "
+        # a resumed or retried slot keeps what its previous attempt left (details.resumed)
+        "  details = CASE WHEN details ? 'resumed' THEN coalesce(%(details)s, '{}'::jsonb) "
+        "    || jsonb_build_object('resumed', details -> 'resumed') ELSE %(details)s END "
         "WHERE id = %(id)s AND status = 'running' "
         "  AND (%(runner)s::text IS NULL OR runner = %(runner)s)",
         {"status": status, "now": now, "error": error, "id": run_id, "runner": runner,

@@ -35,6 +35,8 @@ CATCHUP_MONTHS = 12  # how far back the monthly export looks for a missing month
 SAMPLE_RETENTION = timedelta(days=90)  # per-minute trend samples kept this long
 MONITOR_LOCK_TIMEOUT_MS = 5000
 MAX_LISTED_BATCHES = 25  # the reminder lists the oldest batches; the console has them all
+RETRY_AFTER = timedelta(minutes=15)  # a failed daily/weekly/monthly slot is tried again this late
+MAX_ATTEMPTS = 3  # ... up to this many runs of the slot in all (within its grace)
 
 
 class JobFailed(ReconError):
@@ -99,7 +101,7 @@ def daily_reconciliation(ctx: JobContext) -> dict[str, Any]:
     try:
         run = services.checks.run(engine=engine, trigger="scheduler")
     except DatabaseUnavailable:
-        raise  # nothing can run: recorded failed, retried at the next slot
+        raise  # nothing can run: recorded failed, retried within the grace (RETRY_AFTER)
     except (ReconError, ImportError) as exc:
         if engine == "sql":
             raise
@@ -229,16 +231,21 @@ def earliest_period(services: JobServices, now: datetime) -> Period:
 
 # -- the schedule ---------------------------------------------------------------------------------
 def default_jobs() -> list[JobSpec]:
+    # a failed daily/weekly/monthly slot is tried again RETRY_AFTER later, within its grace, up to
+    # MAX_ATTEMPTS runs; the monitor's next try is the next minute
     return [
         JobSpec("monitor", Cadence.every_minute(), monitor, timedelta(seconds=90),
                 "fast checks, metrics sample, incident rules, alert delivery"),
         JobSpec("daily_reconciliation", Cadence.daily("02:00"), daily_reconciliation,
-                timedelta(hours=20), "full catalogue through Great Expectations, stored"),
+                timedelta(hours=20), "full catalogue through Great Expectations, stored",
+                RETRY_AFTER, MAX_ATTEMPTS),
         JobSpec("weekly_payout_reminder", Cadence.weekly("monday", "09:00"),
                 weekly_payout_reminder, timedelta(hours=12),
-                "payout batches waiting, their age and total, to the channels"),
+                "payout batches waiting, their age and total, to the channels",
+                RETRY_AFTER, MAX_ATTEMPTS),
         JobSpec("monthly_audit_export", Cadence.monthly(1, "03:00"), monthly_audit_export,
-                timedelta(days=27), "last month's audit export, with catch-up"),
+                timedelta(days=27), "last month's audit export, with catch-up",
+                RETRY_AFTER, MAX_ATTEMPTS),
     ]
 
 

@@ -7,7 +7,10 @@ Exactly once across schedulers sharing a database rests on two PostgreSQL mechan
 * the UNIQUE (job, scheduled_for) row in ``recon.job_runs``, claimed with INSERT … ON CONFLICT DO
   NOTHING, so a slot that one scheduler has run is skipped by every other.
 
-A job that raises is recorded ``failed`` with its error and is simply run again at its next slot.
+A job that raises is recorded ``failed`` with its error. A job with ``retry_after`` (the daily,
+weekly and monthly ones) runs that slot again once ``retry_after`` has passed, while the slot is
+within its grace, up to ``max_attempts`` runs (a transient failure at 09:00 on a Monday does not
+cost the week's reminder); the others run again at their next slot.
 
 A run proves its runner alive with a heartbeat (sge_recon/scheduling/heartbeat.py) that also keeps
 the lock's session busy and takes the lock again if that session was ended under it (an
@@ -95,6 +98,10 @@ class JobSpec:
     ``grace`` is how late a missed slot may still start (a scheduler that was down at 02:00 and
     starts at 02:40 still runs the nightly reconciliation; one that starts the next evening does
     not run yesterday's but waits for tonight's).
+
+    ``retry_after`` / ``max_attempts``: a slot whose run failed is started again once the failed
+    attempt ended ``retry_after`` ago, while the slot is within its grace, up to ``max_attempts``
+    runs in all (None: a failed slot waits for the next one, e.g. the per-minute monitor).
     """
 
     name: str
@@ -102,6 +109,8 @@ class JobSpec:
     run: Callable[[JobContext], dict[str, Any] | None]
     grace: timedelta
     description: str = ""
+    retry_after: timedelta | None = None
+    max_attempts: int = 1
 
 
 @dataclass
@@ -171,7 +180,7 @@ class Scheduler:
             started = as_utc(now or self.clock.now())
             runner = uuid.uuid4().hex
             run_id = job_runs.claim_slot(db, spec.name, slot, self.host, started, runner,
-                                         self.stale_after)
+                                         self.stale_after, spec.retry_after, spec.max_attempts)
             if run_id is None:
                 return JobOutcome(spec.name, slot, "skipped")
             orphans = job_runs.fail_orphaned_runs(db, spec.name, run_id, started,
