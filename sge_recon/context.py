@@ -153,10 +153,11 @@ class Recon:
 
     @cached_property
     def scheduler(self) -> Scheduler:
-        """The scheduler with the four jobs of DESIGN §7 (sge_recon.scheduling.Scheduler)."""
-        from .scheduling import Scheduler, default_jobs
+        """The scheduler with the four jobs of DESIGN §7 (sge_recon.scheduling.Scheduler), on
+        the database's clock (a host clock that is wrong does not move the slots)."""
+        from .scheduling import DatabaseClock, Scheduler, default_jobs
 
-        return Scheduler(self.job_services, default_jobs())
+        return Scheduler(self.job_services, default_jobs(), DatabaseClock(self.db))
 
     def metrics_collector(self, ttl: float | None = None,
                           clock: Clock | None = None) -> ReconCollector:

@@ -116,3 +116,37 @@ def test_a_failing_slot_is_tried_max_attempts_times_within_its_grace_only(db_url
     # the next day, past the slot's grace: nothing runs it again
     late = Scheduler(sched.services, [spec], ManualClock(utc(2026, 5, 2, 3, 30)))
     assert late.tick() == []
+
+
+# -- whose clock ----------------------------------------------------------------------------------
+def test_a_host_clock_a_day_ahead_or_stepped_back_does_not_move_the_slots(db_url):
+    """`sge-recon scheduler` keeps the database's time. Before, it read the host's clock: a host
+    a day ahead (NTP broken, a VM resumed) ran tomorrow's nightly reconciliation today and
+    stamped its success in the future; tomorrow the real 02:00 slot was 'skipped' (already run)
+    and sge_job_last_success_timestamp_seconds, a day ahead, kept NightlyReconciliationMissing
+    quiet."""
+    from sge_recon.db import Database
+    from sge_recon.db.job_runs import database_now
+    from sge_recon.scheduling import DatabaseClock
+
+    recon = Recon(settings_for(db_url))
+    assert isinstance(recon.scheduler.clock, DatabaseClock)  # what the command runs
+    real = database_now(recon.db)
+    host = ManualClock(real + timedelta(days=1, hours=1))  # the host's wrong clock
+    clock = DatabaseClock(recon.db, source=host, refresh_seconds=0)
+    assert abs(clock.now() - database_now(recon.db)) < timedelta(seconds=5)
+    nightly = Recorder(seconds=0)
+    spec = JobSpec("nightly", Cadence.daily("02:00"), nightly, timedelta(hours=23, minutes=59))
+    sched = Scheduler(recon.job_services, [spec], clock)
+    [outcome] = sched.tick()
+    assert outcome.scheduled_for == Cadence.daily("02:00").latest_slot(real)  # today's, per the DB
+    [row] = recon.db.fetch_all("SELECT finished_at FROM recon.job_runs")
+    assert row["finished_at"] <= database_now(recon.db)  # no success stamped in the future
+    # the host's clock is stepped back two days: the scheduler's time does not move
+    host.set(real - timedelta(days=1))
+    assert abs(clock.now() - database_now(recon.db)) < timedelta(seconds=5)
+    # the database cannot be read: the last offset is kept
+    offline = DatabaseClock(Database("postgresql://nobody@127.0.0.1:18119/none"),
+                            source=host, refresh_seconds=0)
+    offline.offset = clock.offset
+    assert abs(offline.now() - database_now(recon.db)) < timedelta(seconds=5)

@@ -131,6 +131,11 @@ def fail_orphaned_runs(db: Database, job: str, except_id: int, now: datetime,
          "stale": stale_after})
 
 
+def database_now(db: Database) -> datetime:
+    """The database server's clock (the scheduler's time: scheduling.clock.DatabaseClock)."""
+    return expect_row(db.fetch_one("SELECT clock_timestamp() AS now"))["now"]
+
+
 def succeeded_details(db: Database, job: str) -> list[dict]:
     rows = db.fetch_all("SELECT details FROM recon.job_runs "
                         "WHERE job = %s AND status = 'succeeded'", (job,))

@@ -3,9 +3,9 @@ recon.job_runs, and the four jobs (monitor, daily reconciliation, weekly payout 
 monthly audit export)."""
 
 from .cadence import Cadence
-from .clock import Clock, ManualClock, SystemClock
+from .clock import Clock, DatabaseClock, ManualClock, SystemClock
 from .jobs import JobFailed, default_jobs
 from .scheduler import JobContext, JobOutcome, JobServices, JobSpec, Scheduler
 
-__all__ = ["Cadence", "Clock", "JobContext", "JobFailed", "JobOutcome", "JobServices", "JobSpec",
+__all__ = ["Cadence", "Clock", "DatabaseClock", "JobContext", "JobFailed", "JobOutcome", "JobServices", "JobSpec",
            "ManualClock", "Scheduler", "SystemClock", "default_jobs"]
