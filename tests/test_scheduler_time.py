@@ -150,3 +150,38 @@ def test_a_host_clock_a_day_ahead_or_stepped_back_does_not_move_the_slots(db_url
                             source=host, refresh_seconds=0)
     offline.offset = clock.offset
     assert abs(offline.now() - database_now(recon.db)) < timedelta(seconds=5)
+
+
+# -- a job that would hang ------------------------------------------------------------------------
+def test_a_lock_on_payout_batches_fails_the_reminder_with_its_reason_not_hangs_it(
+        db_url, factory, receiver):  # noqa: F811
+    """A session holds payout_batches (ACCESS EXCLUSIVE: a platform migration, a stuck
+    transaction) at Monday 09:00. Before, the reminder waited on it without end: its row stayed
+    'running' (beating), and every later Monday was 'busy' as long as the lock lasted. Now its
+    reads are bounded like the monitor's: recorded failed with the reason, tried again later."""
+    import psycopg
+
+    recon = alerting_recon(db_url, receiver)
+    p = factory.program(currency="USD")
+    factory.payout_batch(p["id"], id="batch_a", total_amount=Decimal("10.00"))
+    weekly = [s for s in default_jobs() if s.name == "weekly_payout_reminder"]
+    clock = ManualClock(utc(2026, 11, 30, 9, 0, 20))
+    sched = Scheduler(recon.job_services, weekly, clock)
+    outcomes: list = []
+    with psycopg.connect(db_url) as holder:
+        holder.execute("LOCK TABLE public.payout_batches IN ACCESS EXCLUSIVE MODE")
+        thread = threading.Thread(target=lambda: outcomes.extend(sched.tick()), daemon=True)
+        thread.start()
+        thread.join(30)
+        hung = thread.is_alive()
+        holder.rollback()
+    thread.join(30)
+    assert not hung, "the weekly reminder waited on the lock for 30 s and more"
+    [outcome] = outcomes
+    assert outcome.status == "failed" and "lock timeout" in outcome.error
+    [row] = recon.db.fetch_all("SELECT status, error FROM recon.job_runs")
+    assert row["status"] == "failed" and "lock timeout" in row["error"]
+    assert receiver.delivered(SLACK) == []
+    clock.advance(minutes=15)  # the lock is gone: the retry posts the week's reminder
+    assert sched.tick()[0].status == "succeeded"
+    assert "batch_a" in str(receiver.delivered(SLACK))

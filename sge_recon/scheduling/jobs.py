@@ -126,7 +126,12 @@ def weekly_payout_reminder(ctx: JobContext) -> dict[str, Any]:
     from ..alerts.channels import Message
     from ..alerts.rules import money_text
 
-    services, now = ctx.services, ctx.now
+    now, settings = ctx.now, ctx.services.settings
+    # bounded like the monitor: a lock on payout_batches (a platform migration, a stuck session)
+    # fails this run with its reason (tried again RETRY_AFTER later) instead of holding it, and
+    # every later Monday's, 'busy' for as long as the lock lasts
+    services = ctx.services.bounded(settings.MONITOR_STATEMENT_TIMEOUT_SECONDS * 1000,
+                                    MONITOR_LOCK_TIMEOUT_MS)
     batches = payout_rows.reminder_payout_batches(services.db, now)
     details: dict[str, Any] = {"batches": len(batches)}
     if not batches:
