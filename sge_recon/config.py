@@ -238,7 +238,8 @@ class Settings:
         minimum=1, maximum=HOUR_S)
     MONITOR_STATEMENT_TIMEOUT_SECONDS: int = _setting(
         20, "statement_timeout of the monitor job's other queries (metrics sample, incident "
-        "rules); their lock_timeout is 5 s, so a table lock never hangs the job.",
+        "rules) and of the weekly payout reminder's; their lock_timeout is 5 s, so a table "
+        "lock never hangs those jobs.",
         minimum=1, maximum=HOUR_S)
     CHECKS_DIR: str = _setting(
         "", "Folder of the check catalogue (checks.yml + .sql files). Empty: the project's checks/.")
