@@ -185,3 +185,29 @@ def test_a_lock_on_payout_batches_fails_the_reminder_with_its_reason_not_hangs_i
     clock.advance(minutes=15)  # the lock is gone: the retry posts the week's reminder
     assert sched.tick()[0].status == "succeeded"
     assert "batch_a" in str(receiver.delivered(SLACK))
+
+
+# -- the monitor's steps --------------------------------------------------------------------------
+def test_a_locked_trend_table_does_not_silence_the_incident_rules(db_url, factory, receiver):  # noqa: F811
+    """REINDEX/VACUUM FULL of recon.metric_samples (a 90-day per-minute table) holds a lock that
+    blocks its inserts. The trend sample and the incident rules shared one step: the sample's
+    lock timeout skipped the rules, so a ledger imbalance opened no P0 and paged nobody for as
+    long as the maintenance lasted. Now the sample is a step of its own."""
+    import psycopg
+
+    from .test_alerts import monitor_only, plant_ledger_imbalance, start_clock
+
+    recon = alerting_recon(db_url, receiver)
+    clock = start_clock()
+    plant_ledger_imbalance(factory, recon.db, clock)
+    with psycopg.connect(db_url) as holder:
+        holder.execute("LOCK TABLE recon.metric_samples IN SHARE MODE")  # as REINDEX TABLE does
+        [outcome] = monitor_only(recon, clock).tick()
+        holder.rollback()
+    assert outcome.status == "failed" and "metric samples" in outcome.error
+    assert "lock timeout" in outcome.error
+    assert len(outcome.details["incidents"]["opened"]) == 1
+    [slack] = receiver.delivered(SLACK)
+    assert "P0 incident" in slack["text"]
+    assert recon.db.fetch_one("SELECT count(*) AS n FROM recon.incidents "
+                              "WHERE status = 'open'")["n"] == 1

@@ -76,11 +76,20 @@ def monitor(ctx: JobContext) -> dict[str, Any]:
         facts = gather_facts(services.db, settings, now, services.platform_db, results)
         for name in sorted(facts.errored):  # recorded: the rules could not judge this signal
             errors.append(f"{name}: {facts.unavailable[name]}")
-        details["samples"] = metric_samples.insert_metric_samples(services.db, now, trend_samples(facts))
-        evaluation = services.incidents.evaluate(now, facts, check_run_id=run_id)
-        details["incidents"] = evaluation.summary()
     except Exception as exc:  # noqa: BLE001
         errors.append(f"incident rules: {_text(exc)}")
+        facts = None
+    if facts is not None:
+        try:  # a step of its own: trends that cannot be written never hold the alerts back
+            details["samples"] = metric_samples.insert_metric_samples(services.db, now,
+                                                                      trend_samples(facts))
+        except Exception as exc:  # noqa: BLE001 - e.g. the table locked by a REINDEX
+            errors.append(f"metric samples: {_text(exc)}")
+        try:
+            evaluation = services.incidents.evaluate(now, facts, check_run_id=run_id)
+            details["incidents"] = evaluation.summary()
+        except Exception as exc:  # noqa: BLE001
+            errors.append(f"incident rules: {_text(exc)}")
     try:
         details["alerts"] = services.incidents.deliver_pending(now).summary()
     except Exception as exc:  # noqa: BLE001
