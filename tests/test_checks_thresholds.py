@@ -78,6 +78,9 @@ def test_thresholds_that_can_never_fire_are_rejected(spec, kwargs, message):
     ({"fail": "value > nope"}, "unknown parameter 'nope'"),
     ({"fail": "value ~ 1"}, "is not '<subject> <op> <bound>'"),
     ({}, "must map fail/warn"),
+    # an empty list leaves a check that can never fail: a P0 check with `fail: []` passed
+    ({"fail": []}, "names no threshold"),
+    ({"fail": "value > 5", "warn": []}, "names no threshold"),
 ])
 def test_bad_threshold_syntax(spec, message):
     with pytest.raises(CheckDefinitionError, match=message):

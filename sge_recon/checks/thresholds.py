@@ -93,6 +93,12 @@ def parse_thresholds(spec: object, params: Mapping[str, Decimal | int], *, where
         if level not in LEVELS:
             raise CheckDefinitionError(f"{where}: unknown threshold level {level!r}; use fail "
                                        "or warn")
+        if isinstance(exprs, list) and not exprs:
+            # an empty list would leave the level without a threshold: the check could never
+            # warn or fail, silently (a typo must never disable a money check)
+            raise CheckDefinitionError(f"{where}: threshold {level}: [] names no threshold; "
+                                       "write one such as 'failing_rows > 0' or remove the "
+                                       f"{level} key")
         for expr in exprs if isinstance(exprs, list) else [exprs]:
             items.append(_parse_one(level, expr, params, where))
     for t in items:
