@@ -284,6 +284,9 @@ def _value_spec(entry: dict, where: str) -> ValueSpec | None:
             if_empty = Decimal(str(entry["value_if_empty"]))
         except InvalidOperation:
             raise CheckDefinitionError(f"{where}: value_if_empty must be a number") from None
+        if not if_empty.is_finite():  # .nan / .inf: no threshold can judge it
+            raise CheckDefinitionError(f"{where}: value_if_empty must be a finite number, got "
+                                       f"{entry['value_if_empty']!r}")
     spec = ValueSpec.parse(str(entry["value"]), if_empty)
     if spec is None:
         raise CheckDefinitionError(f"{where}: value {entry['value']!r} must be an aggregate of "

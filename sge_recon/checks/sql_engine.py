@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from decimal import Decimal
+from decimal import Context, Decimal, localcontext
 from typing import Mapping, Sequence
 
 from ..db import Database
@@ -170,6 +170,11 @@ def evaluate(definition: CheckDefinition, count: int, value: Decimal | None, row
     """Apply the check's thresholds to what the engine measured."""
     if value is None and count == 0 and definition.value is not None:
         value = definition.value.if_empty
+    if value is not None and not value.is_finite():
+        # NaN compares with nothing and neither prints as a JSON number: no verdict, never pass
+        return errored(definition, f"the check's value {definition.value} is {value}, not a "
+                       "finite measurement; make the SELECT return numbers (e.g. filter out "
+                       "'NaN'::numeric or infinite values)", started, engine)
     value = plain_number(value)
     failing_rows = count if definition.counts_rows else None
     status = definition.thresholds.status(failing_rows=failing_rows, value=value)
@@ -192,6 +197,11 @@ def plain_number(value: Decimal | None) -> Decimal | None:
     engines (GX hands values back as floats) report the same text."""
     if value is None:
         return None
-    if value == value.to_integral_value():
-        return value.quantize(Decimal(1))
-    return value.normalize()
+    # exact at any size: the default context (28 digits) would round a wide value in normalize
+    # and refuse to quantize a whole number of more than 28 digits
+    sign_digits_exponent = value.as_tuple()
+    digits = len(sign_digits_exponent.digits) + abs(int(sign_digits_exponent.exponent))
+    with localcontext(Context(prec=max(28, digits + 2))):
+        if value == value.to_integral_value():
+            return value.quantize(Decimal(1))
+        return value.normalize()
