@@ -4,6 +4,8 @@ and storable results, and never crash the run (which lost every other check's re
 
 from __future__ import annotations
 
+import json
+import re
 from decimal import Decimal
 
 import pytest
@@ -15,7 +17,7 @@ from sge_recon.context import Recon
 from sge_recon.errors import CheckDefinitionError
 
 from .conftest import settings_for
-from .test_checks_runner import make_catalogue
+from .test_checks_runner import make_catalogue, sge_recon
 
 METRIC = """\
 {name}:
@@ -71,3 +73,61 @@ def test_a_non_finite_value_if_empty_is_refused_at_load(tmp_path, if_empty):
     make_catalogue(tmp_path, {"m": "SELECT 1 AS v WHERE false"}, yml)
     with pytest.raises(CheckDefinitionError, match="value_if_empty must be a finite number"):
         load_catalogue(tmp_path, check_params(Settings.load(env={})))
+
+
+# -- row values ------------------------------------------------------------------------------------
+HOSTILE = {
+    "bytea_col": r"SELECT '\xdeadbeef'::bytea AS b",
+    "interval_time_col": "SELECT interval '1 day 2 hours' AS i, '10:00'::time AS t",
+    "inet_range_col": "SELECT '10.0.0.1'::inet AS ip, numrange(1.5, 2.5) AS r",
+    "json_money": """SELECT '{"amount": 12345678901234567890.123456789012, "e": 1e400}'::json AS j,
+                     '{"amount": 0.1}'::jsonb AS jb, '{"a": "x\\u0000y"}'::json AS nul""",
+    "not_numbers": "SELECT 'NaN'::numeric AS n, 'NaN'::float8 AS f, "
+                   "'-Infinity'::float8 AS finf, 'NaN'::numeric AS wait_seconds",
+    "infinite_times": "SELECT 'infinity'::timestamptz AS t, '-infinity'::date AS d, "
+                      "'4713-01-01 BC'::date AS bc",
+    "money_fails": "SELECT 'EUR' AS currency, 0.01::numeric(38,6) AS difference",
+}
+
+
+def strict_json(text: str):
+    def refuse(word):
+        raise ValueError(f"not JSON: {word}")
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_hostile_column_types_print_valid_exact_json_and_are_stored(tmp_path, cli_env):
+    make_catalogue(tmp_path, HOSTILE)
+    done = sge_recon(["check", "--format", "json"], {**cli_env, "CHECKS_DIR": str(tmp_path)})
+    # every check ran and failed (data bad: exit 2); before, the run crashed with a traceback,
+    # exit 1 ("warnings only") and nothing stored, the money check's fail with it
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    checks = {c["name"]: c for c in strict_json(done.stdout)["checks"]}
+    assert {c["status"] for c in checks.values()} == {"fail"}
+    rows = {name: c["rows"][0] for name, c in checks.items()}
+    assert rows["bytea_col"] == {"b": r"\xdeadbeef"}
+    assert rows["interval_time_col"]["t"] == "10:00:00" and rows["interval_time_col"]["i"]
+    assert rows["inet_range_col"] == {"ip": "10.0.0.1", "r": "[1.5, 2.5)"}
+    # money nested in json stays exact (it was a float: 1.2345678901234567e+19)
+    assert rows["json_money"]["j"]["amount"] == "12345678901234567890.123456789012"
+    assert rows["json_money"]["jb"] == {"amount": "0.1"}
+    assert rows["json_money"]["nul"] == {"a": "x\ufffdy"}
+    assert rows["not_numbers"] == {"n": "NaN", "f": "NaN", "finf": "-Infinity",
+                                   "wait_seconds": "NaN"}
+    assert rows["infinite_times"] == {"t": "infinity", "d": "-infinity", "bc": "4713-01-01 BC"}
+    assert rows["money_fails"] == {"currency": "EUR", "difference": "0.010000"}
+
+    recon = Recon(settings_for(cli_env["DATABASE_URL"], CHECKS_DIR=tmp_path))
+    stored = recon.checks.latest().by_name()
+    assert set(stored) == set(HOSTILE)
+    assert stored["money_fails"].rows == [{"currency": "EUR", "difference": Decimal("0.010000")}]
+    assert stored["json_money"].rows[0]["j"]["amount"] == "12345678901234567890.123456789012"
+
+
+def test_the_table_shows_hostile_values_as_text(tmp_path, cli_env):
+    make_catalogue(tmp_path, HOSTILE)
+    done = sge_recon(["check", "--no-store"], {**cli_env, "CHECKS_DIR": str(tmp_path)})
+    assert done.returncode == 2, done.stderr
+    assert r"b=\xdeadbeef" in done.stdout and "t=infinity" in done.stdout
+    assert re.search(r"Overall: FAIL \(7 fail", done.stdout)

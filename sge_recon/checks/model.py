@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from uuid import UUID
 
 from ..db.checks import TotalsQuery
 from .thresholds import Thresholds
@@ -201,20 +201,37 @@ def overall_status(statuses: list[str]) -> str:
 
 
 def json_value(value: Any) -> Any:
-    """A row value as JSON: Decimal as a decimal string, times in ISO 8601."""
+    """A row value as JSON: Decimal as a decimal string, times in ISO 8601, bytes (bytea) as
+    PostgreSQL's hex text, a non-finite float as its word (JSON has no NaN), and any other type a
+    check's SELECT may return (interval, time, inet, ranges, ...) as its text: whatever the check
+    returns, the printed and stored result is valid JSON."""
+    if isinstance(value, str):
+        # a json column's text may hold \u0000, which PostgreSQL's jsonb (the stored results)
+        # refuses: it would fail the storing of the whole run
+        return value.replace("\x00", "\ufffd") if "\x00" in value else value
+    if value is None or isinstance(value, (bool, int)):
+        return value
     if isinstance(value, Decimal):
-        return format(value, "f")
-    if isinstance(value, (datetime, date)):
+        # positional like PostgreSQL prints numeric; a json number's exponent is unbounded
+        # (1e999999999 would print a billion digits): beyond numeric's range, scientific
+        exponent = value.as_tuple().exponent
+        return format(value, "f") if isinstance(exponent, str) or \
+            abs(exponent) <= _NUMERIC_DIGITS else str(value)
+    if isinstance(value, float):  # never money (money is numeric); e.g. a percentile
+        return value if math.isfinite(value) else _NON_FINITE[str(value)]
+    if isinstance(value, (datetime, date, time)):
         return value.isoformat()
-    if isinstance(value, UUID):
-        return str(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return "\\x" + bytes(value).hex()
     if isinstance(value, (list, tuple)):
         return [json_value(v) for v in value]
     if isinstance(value, dict):
-        return {k: json_value(v) for k, v in value.items()}
-    if isinstance(value, float):  # never money (money is numeric); e.g. a percentile
-        return value
-    return value
+        return {json_value(str(k)): json_value(v) for k, v in value.items()}
+    return str(value)  # UUID, timedelta, IP addresses, ranges, ...
+
+
+_NUMERIC_DIGITS = 131072 + 16383  # PostgreSQL numeric: digits before + after the point
+_NON_FINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
 
 
 def json_row(row: dict) -> dict:
@@ -255,14 +272,18 @@ def report_row(check: str, row: dict) -> dict:
     return out
 
 
-def _number(value: Any) -> int | float:
+def _number(value: Any) -> int | float | str:
     """A measure as a JSON number (never money): a count (no fractional digits in its type)
     an integer, a measure with fractional digits a float, even when whole (25.00 hours: 25.0),
     so one column always has one type."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return _NON_FINITE[str(value)]
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return value
     d = Decimal(str(value))
-    exponent = d.as_tuple().exponent  # 'n', 'N' or 'F' for NaN and infinity: those stay floats
+    if not d.is_finite():  # JSON has no NaN or infinity: the word, as a Decimal prints it
+        return format(d, "f")
+    exponent = d.as_tuple().exponent
     return float(d) if isinstance(exponent, str) or exponent < 0 else int(d)
 
 
@@ -284,8 +305,11 @@ def restore_row(row: dict, kinds: dict[str, str]) -> dict:
         value = out.get(key)
         if value is None:
             continue
-        if kind == "decimal":
-            out[key] = Decimal(str(value))
-        elif kind == "datetime":
-            out[key] = datetime.fromisoformat(value)
+        try:
+            if kind == "decimal":
+                out[key] = Decimal(str(value))
+            elif kind == "datetime":
+                out[key] = datetime.fromisoformat(value)
+        except (ValueError, TypeError, ArithmeticError):
+            pass  # not every row of the column held one ('infinity', a string): keep its text
     return out

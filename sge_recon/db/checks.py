@@ -8,6 +8,7 @@ same snapshot and the check costs one run of its query, under its own ``statemen
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -15,6 +16,9 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import psycopg
+from psycopg.adapt import Loader
+from psycopg.types.datetime import DateLoader, TimestampLoader, TimestamptzLoader
+from psycopg.types.json import set_json_loads
 
 from ..errors import first_line
 from .connection import Database, DictConnection
@@ -154,6 +158,7 @@ class CheckSession:
     def _connection(self) -> DictConnection:
         if self._conn is None or self._conn.closed or self._conn.broken:
             self._conn = self.db.connect(read_only=True)
+            exact_loaders(self._conn)
             self._reader_role = _reader_role(self._conn)
         return self._conn
 
@@ -257,6 +262,30 @@ class CheckSession:
             row.pop(_TOTALS_COLUMN, None)
         return Measurement(int(count), None if value is None else Decimal(value), rows,
                            dict(groups or {}) if totals else None)
+
+
+def _text_when_out_of_range(base: type[Loader]) -> type[Loader]:
+    """``base``'s loader, except that a value Python cannot hold ('infinity', a date before year 1
+    or after 9999) loads as PostgreSQL's text instead of failing the whole check."""
+
+    class OrText(base):  # type: ignore[valid-type, misc]
+        def load(self, data: Any) -> Any:
+            try:
+                return super().load(data)
+            except psycopg.DataError:
+                return bytes(data).decode()
+
+    return OrText
+
+
+def exact_loaders(conn: DictConnection) -> None:
+    """How a check's rows load on ``conn``: json/jsonb numbers as Decimal (money nested in a json
+    column stays exact; the default makes it a float), and the dates and timestamps Python cannot
+    represent as their text (a check may return a row whose timestamp is 'infinity')."""
+    set_json_loads(functools.partial(json.loads, parse_float=Decimal), conn)
+    for name, loader in (("date", DateLoader), ("timestamp", TimestampLoader),
+                         ("timestamptz", TimestamptzLoader)):
+        conn.adapters.register_loader(name, _text_when_out_of_range(loader))
 
 
 def may_read_as_reader_role(db: Database) -> bool:
