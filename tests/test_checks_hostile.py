@@ -131,3 +131,21 @@ def test_the_table_shows_hostile_values_as_text(tmp_path, cli_env):
     assert done.returncode == 2, done.stderr
     assert r"b=\xdeadbeef" in done.stdout and "t=infinity" in done.stdout
     assert re.search(r"Overall: FAIL \(7 fail", done.stdout)
+
+
+# -- check files -----------------------------------------------------------------------------------
+def test_a_bom_and_escape_strings_are_read_as_postgresql_reads_them(tmp_path, module_db_url):
+    checks = {
+        # E'…' with \' inside: the ';' and ':name' are in the string, the placeholder outside
+        "escape_string": r"SELECT E'it\'s; :queue_depth_warn \\' AS t, :queue_depth_warn AS n",
+        "bom": "SELECT 'EUR' AS currency",
+        "not_an_escape": "SELECT 'x' AS type, 'it''s' AS e",  # a word ending in e before '
+    }
+    make_catalogue(tmp_path, checks)
+    (tmp_path / "bom.sql").write_bytes(b"\xef\xbb\xbf" + (tmp_path / "bom.sql").read_bytes())
+    recon = Recon(settings_for(module_db_url, CHECKS_DIR=tmp_path, QUEUE_DEPTH_WARN=7))
+    got = recon.checks.run(store=False).by_name()
+    assert {n: (c.status, c.error) for n, c in got.items()} == {
+        "escape_string": ("fail", None), "bom": ("fail", None), "not_an_escape": ("fail", None)}
+    assert got["escape_string"].rows == [{"t": "it's; :queue_depth_warn \\", "n": 7}]
+    assert got["bom"].rows == [{"currency": "EUR"}]

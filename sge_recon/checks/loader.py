@@ -251,7 +251,8 @@ def stale_mirror(path: Path, members: list[CheckDefinition]) -> str | None:
 
 def _read_sql(path: Path, params: Mapping[str, Decimal | int]) -> tuple[str, str | None]:
     try:
-        raw = path.read_text(encoding="utf-8")
+        # utf-8-sig: an editor's byte order mark is not SQL (it made the check "not a SELECT")
+        raw = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         return "", f"{path}: cannot be read ({exc})"
     return _checked_sql(raw, str(path), frozenset(params))

@@ -33,6 +33,8 @@ def tokens(sql: str) -> Iterator[tuple[str, str]]:
             kind, end = "comment", _find(sql, "\n", i + 2)
         elif ch == "/" and nxt == "*":
             kind, end = "comment", _block_comment_end(sql, i)
+        elif ch == "'" and _escape_string_prefix(sql, i):
+            kind, end = "string", _escaped_end(sql, i)
         elif ch == "'":
             kind, end = "string", _quoted_end(sql, i, "'")
         elif ch == '"':
@@ -66,6 +68,28 @@ def _quoted_end(sql: str, i: int, quote: str) -> int:
             j += 2
             continue
         return j + 1
+
+
+def _escape_string_prefix(sql: str, i: int) -> bool:
+    """Whether the quote at ``i`` opens an escape string, E'…' (where \\' does not end it): the
+    E stands alone, not as the end of a word (``some'`` is not)."""
+    return i >= 1 and sql[i - 1] in "eE" and not (i >= 2 and (sql[i - 2].isalnum()
+                                                            or sql[i - 2] in "_$"))
+
+
+def _escaped_end(sql: str, i: int) -> int:
+    j = i + 1
+    while j < len(sql):
+        if sql[j] == "\\":
+            j += 2
+        elif sql[j] == "'":
+            if j + 1 < len(sql) and sql[j + 1] == "'":
+                j += 2
+                continue
+            return j + 1
+        else:
+            j += 1
+    return len(sql)
 
 
 def _block_comment_end(sql: str, i: int) -> int:
