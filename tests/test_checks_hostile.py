@@ -149,3 +149,29 @@ def test_a_bom_and_escape_strings_are_read_as_postgresql_reads_them(tmp_path, mo
         "escape_string": ("fail", None), "bom": ("fail", None), "not_an_escape": ("fail", None)}
     assert got["escape_string"].rows == [{"t": "it's; :queue_depth_warn \\", "n": 7}]
     assert got["bom"].rows == [{"currency": "EUR"}]
+
+
+def test_repeated_column_names_keep_every_value(tmp_path, module_db_url):
+    checks = {
+        # a join's two ids: the sample showed one `id` only, the other silently dropped
+        "joined": "SELECT e.id, c.id, c.amount FROM (SELECT 7 AS id) e, "
+                  "(SELECT 9 AS id, 1.50::numeric AS amount) c",
+        "reserved": "SELECT 5 AS __sge_failing_rows, 'x' AS __sge_value",
+        "totalled": "SELECT 'EUR' AS currency, 2.5 AS amount, 1 AS x, 2 AS x, "
+                    "'t' AS __sge_totals",
+    }
+    yml = "".join(f"{n}:\n  description: t\n  priority: P2\n  owner: t\n  runbook: r\n"
+                  "  kind: rows\n  totals:\n    money: sum(amount) by currency\n  thresholds:\n"
+                  "    fail: failing_rows > 0\n" if n == "totalled" else
+                  f"{n}:\n  description: t\n  priority: P2\n  owner: t\n  runbook: r\n"
+                  "  kind: rows\n  thresholds:\n    fail: failing_rows > 0\n" for n in checks)
+    recon, run = run_catalogue(tmp_path, module_db_url, checks, yml)
+    got = run.by_name()
+    assert got["reserved"].failing_rows == 1
+    assert got["reserved"].rows == [{"__sge_failing_rows_2": 5, "__sge_value_2": "x"}]
+    assert got["joined"].rows == [{"id": 7, "id_2": 9, "amount": Decimal("1.50")}]
+    assert got["totalled"].rows == [{"currency": "EUR", "amount": Decimal("2.5"), "x": 1,
+                                     "x_2": 2, "__sge_totals_2": "t"}]
+    assert got["totalled"].totals("money")["EUR"].sum == Decimal("2.5")
+    stored = recon.checks.latest().by_name()
+    assert stored["joined"].rows == [{"id": 7, "id_2": 9, "amount": Decimal("1.50")}]

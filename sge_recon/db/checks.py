@@ -240,7 +240,9 @@ class CheckSession:
                              (timeout_ms, str(min(int(timeout_ms), LOCK_TIMEOUT_MS))))
                 if prelude is not None:
                     bound.update(conn.execute(prelude).fetchone() or {})
-                rows = conn.execute(query, bound).fetchall()
+                own = 3 if totals else 2  # the measurement's columns, after the check's
+                with conn.cursor(row_factory=_unique_names(own)) as cur:
+                    rows = cur.execute(query, bound).fetchall()
         except psycopg.errors.QueryCanceled:
             raise CheckQueryError(f"timed out after {timeout_seconds:g} s (statement_timeout) "
                                   "or waited too long for a lock (lock_timeout); make the "
@@ -262,6 +264,27 @@ class CheckSession:
             row.pop(_TOTALS_COLUMN, None)
         return Measurement(int(count), None if value is None else Decimal(value), rows,
                            dict(groups or {}) if totals else None)
+
+
+def _unique_names(reserved: int):
+    """Rows as dicts in which every column of the check keeps its value: a name the SELECT
+    repeats (``SELECT e.id, c.id``) or that is one of the last ``reserved`` columns' (the
+    measurement's) gets a suffix (``id_2``); a plain dict row would keep only the last."""
+
+    def factory(cursor: Any):
+        names = [c.name for c in cursor.description or []]
+        cut = len(names) - reserved
+        taken = set(names[cut:])
+        for i, name in enumerate(names[:cut]):
+            unique, n = name, 1
+            while unique in taken:
+                n += 1
+                unique = f"{name}_{n}"
+            taken.add(unique)
+            names[i] = unique
+        return lambda values: dict(zip(names, values))
+
+    return factory
 
 
 def _text_when_out_of_range(base: type[Loader]) -> type[Loader]:
