@@ -14,6 +14,7 @@ from sge_recon.checks.loader import load_catalogue
 from sge_recon.checks.params import check_params
 from sge_recon.config import Settings
 from sge_recon.context import Recon
+from sge_recon.db import Database
 from sge_recon.errors import CheckDefinitionError
 
 from .conftest import settings_for
@@ -175,3 +176,27 @@ def test_repeated_column_names_keep_every_value(tmp_path, module_db_url):
     assert got["totalled"].totals("money")["EUR"].sum == Decimal("2.5")
     stored = recon.checks.latest().by_name()
     assert stored["joined"].rows == [{"id": 7, "id_2": 9, "amount": Decimal("1.50")}]
+
+
+def test_wide_cells_are_cut_so_a_run_stays_bounded(tmp_path, cli_env):
+    checks = {
+        # a platform that stored a receiver's 5 MB error page as last_error
+        "wide": "SELECT i AS id, repeat('x', 5000000) AS last_error, "
+                "decode(repeat('ab', 300000), 'hex') AS b, "
+                "(SELECT jsonb_agg(g) FROM generate_series(1, 100000) g) AS j, "
+                "'short' AS note FROM generate_series(1, 5) i",
+    }
+    make_catalogue(tmp_path, checks)
+    done = sge_recon(["check", "--format", "json"], {**cli_env, "CHECKS_DIR": str(tmp_path)})
+    assert done.returncode == 2, done.stderr
+    assert len(done.stdout) < 200_000  # was 25 MB: 5 rows of a 5 MB text
+    (check,) = strict_json(done.stdout)["checks"]
+    assert check["failing_rows"] == 5 and len(check["rows"]) == 5
+    row = check["rows"][0]
+    assert row["note"] == "short" and row["id"] == 1
+    assert row["last_error"] == "x" * 10_000 + "… [4990000 more characters not kept]"
+    assert row["b"].startswith(r"\xabab") and row["b"].endswith("[590002 more characters not kept]")
+    assert row["j"].startswith("[1, 2, 3") and row["j"].endswith("more characters not kept]")
+    stored = Database(cli_env["DATABASE_URL"]).fetch_one(
+        "SELECT pg_column_size(rows) AS size FROM recon.check_results WHERE name = 'wide'")
+    assert stored["size"] < 200_000

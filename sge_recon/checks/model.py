@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from dataclasses import dataclass, field
@@ -208,7 +209,7 @@ def json_value(value: Any) -> Any:
     if isinstance(value, str):
         # a json column's text may hold \u0000, which PostgreSQL's jsonb (the stored results)
         # refuses: it would fail the storing of the whole run
-        return value.replace("\x00", "\ufffd") if "\x00" in value else value
+        return _bounded(value.replace("\x00", "\ufffd") if "\x00" in value else value)
     if value is None or isinstance(value, (bool, int)):
         return value
     if isinstance(value, Decimal):
@@ -222,7 +223,7 @@ def json_value(value: Any) -> Any:
     if isinstance(value, (datetime, date, time)):
         return value.isoformat()
     if isinstance(value, (bytes, bytearray, memoryview)):
-        return "\\x" + bytes(value).hex()
+        return _bounded("\\x" + bytes(value[:MAX_TEXT_CHARS]).hex(), len(value) * 2 + 2)
     if isinstance(value, (list, tuple)):
         return [json_value(v) for v in value]
     if isinstance(value, dict):
@@ -230,12 +231,36 @@ def json_value(value: Any) -> Any:
     return str(value)  # UUID, timedelta, IP addresses, ranges, ...
 
 
+# A sample row is evidence for a person, not a copy of the data: a longer text cell (an HTTP error
+# page a platform stored as last_error, a payload) is cut, saying how much, so that a run's printed
+# JSON and stored results stay bounded (SAMPLE_ROWS rows of at most this per cell).
+MAX_TEXT_CHARS = 10_000
+
+
+def _bounded(text: str, length: int | None = None) -> str:
+    length = len(text) if length is None else length
+    if length <= MAX_TEXT_CHARS:
+        return text
+    return f"{text[:MAX_TEXT_CHARS]}… [{length - MAX_TEXT_CHARS} more characters not kept]"
+
+
 _NUMERIC_DIGITS = 131072 + 16383  # PostgreSQL numeric: digits before + after the point
 _NON_FINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
 
 
 def json_row(row: dict) -> dict:
-    return {k: json_value(v) for k, v in row.items()}
+    return {k: json_cell(v) for k, v in row.items()}
+
+
+def json_cell(value: Any) -> Any:
+    """One cell of a sample row as JSON (:func:`json_value`), bounded as a whole: a json or array
+    cell longer than MAX_TEXT_CHARS once printed is kept as its cut text."""
+    out = json_value(value)
+    if isinstance(out, (dict, list)):
+        text = json.dumps(out, ensure_ascii=False)
+        if len(text) > MAX_TEXT_CHARS:
+            return _bounded(text)
+    return out
 
 
 # -- `check --format json`: stable types ----------------------------------------------------------
@@ -268,7 +293,7 @@ def report_row(check: str, row: dict) -> dict:
                                              or key.endswith(MEASURE_SUFFIXES)):
             out[key] = _number(value)
         else:
-            out[key] = json_value(value)
+            out[key] = json_cell(value)
     return out
 
 
