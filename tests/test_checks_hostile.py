@@ -200,3 +200,20 @@ def test_wide_cells_are_cut_so_a_run_stays_bounded(tmp_path, cli_env):
     stored = Database(cli_env["DATABASE_URL"]).fetch_one(
         "SELECT pg_column_size(rows) AS size FROM recon.check_results WHERE name = 'wide'")
     assert stored["size"] < 200_000
+
+
+def test_a_check_cannot_change_the_session_of_the_checks_after_it(tmp_path, module_db_url):
+    checks = {
+        "a_sets": "SELECT set_config('TimeZone', 'Pacific/Kiritimati', false) AS tz, "
+                  "set_config('search_path', 'pg_catalog', false) AS path",
+        "b_reads": "SELECT current_setting('TimeZone') AS tz, "
+                   "current_setting('search_path') AS path",
+    }
+    make_catalogue(tmp_path, checks)
+    recon = Recon(settings_for(module_db_url, CHECKS_DIR=tmp_path, CHECK_SESSIONS=1))
+    fresh = Database(module_db_url).fetch_one(
+        "SELECT current_setting('TimeZone') AS tz, current_setting('search_path') AS path")
+    got = recon.checks.run(store=False).by_name()
+    assert got["a_sets"].rows == [{"tz": "Pacific/Kiritimati", "path": "pg_catalog"}]
+    # the same session, as a new one: a's session-wide set_config was rolled back with it
+    assert got["b_reads"].rows == [fresh]

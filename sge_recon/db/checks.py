@@ -136,8 +136,10 @@ def totals_sample_query(inner_sql: str, totals: Sequence[TotalsQuery],
 class CheckSession:
     """One connection for a sequence of checks (connecting costs more than a small check).
 
-    Each check runs in its own read-only transaction, so a failing or timed-out check is rolled
-    back and the next one starts clean on the same connection.
+    Each check runs in its own read-only transaction, always rolled back: a failing or timed-out
+    check and a passing one alike leave the connection clean for the next, including what a
+    check's SQL set for the session (``set_config('TimeZone', …, false)`` would otherwise change
+    every later check's dates on this connection).
     """
 
     def __init__(self, db: Database):
@@ -175,7 +177,7 @@ class CheckSession:
         """Run the bare SELECT and fetch all its rows (the benchmark's baseline)."""
         conn = self._connection()
         try:
-            with conn.transaction():
+            with conn.transaction(force_rollback=True):
                 return len(conn.execute(psycopg_sql, dict(params)).fetchall())
         except psycopg.Error as exc:
             raise CheckQueryError(first_line(exc)) from None
@@ -189,7 +191,7 @@ class CheckSession:
         bound = {**params, "sample_limit": sample_limit}
         conn = self._connection()
         try:
-            with conn.transaction():
+            with conn.transaction(force_rollback=True):
                 self._begin(conn)
                 timeout_ms = str(max(1, int(timeout_seconds * 1000)))
                 conn.execute("SELECT set_config('statement_timeout', %s, true), "
@@ -230,7 +232,7 @@ class CheckSession:
                  measured_sample_query(psycopg_sql, aggregate, column))
         conn = self._connection()
         try:
-            with conn.transaction():
+            with conn.transaction(force_rollback=True):
                 if prelude is not None:
                     conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
                 self._begin(conn)
