@@ -217,3 +217,19 @@ def test_a_check_cannot_change_the_session_of_the_checks_after_it(tmp_path, modu
     assert got["a_sets"].rows == [{"tz": "Pacific/Kiritimati", "path": "pg_catalog"}]
     # the same session, as a new one: a's session-wide set_config was rolled back with it
     assert got["b_reads"].rows == [fresh]
+
+
+@pytest.mark.slow  # imports Great Expectations (~5 s)
+def test_the_gx_engine_stores_non_finite_floats_too(tmp_path, cli_env):
+    checks = {"floats": """SELECT '{"e": 1e400}'::json AS j, 'NaN'::float8 AS f""",
+              "money_fails": HOSTILE["money_fails"]}
+    make_catalogue(tmp_path, checks)
+    done = sge_recon(["check", "--engine", "gx", "--format", "json"],
+                     {**cli_env, "CHECKS_DIR": str(tmp_path)})
+    # GX's result (stored as the details) held Infinity: storing the run crashed, exit 1
+    assert done.returncode == 2, done.stderr
+    checks_out = {c["name"]: c for c in strict_json(done.stdout)["checks"]}
+    assert checks_out["floats"]["rows"] == [{"j": {"e": "Infinity"}, "f": "NaN"}]
+    recon = Recon(settings_for(cli_env["DATABASE_URL"], CHECKS_DIR=tmp_path))
+    assert {c.name: c.status for c in recon.checks.latest().checks} == {
+        "floats": "fail", "money_fails": "fail"}

@@ -295,5 +295,8 @@ def _decimal(value: Any) -> Decimal:
 
 
 def _jsonable(value: Any) -> Any:
+    """GX's result as plain JSON; a NaN or infinite float (a json column's 1e400 as GX reads it)
+    becomes its word, as in the rows: PostgreSQL's jsonb (the stored details) refuses them."""
     return json.loads(json.dumps(value, default=lambda v: json_value(v)
-                                 if not isinstance(v, (set, frozenset)) else sorted(v)))
+                                 if not isinstance(v, (set, frozenset)) else sorted(v)),
+                      parse_constant=str)
