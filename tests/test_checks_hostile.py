@@ -233,3 +233,21 @@ def test_the_gx_engine_stores_non_finite_floats_too(tmp_path, cli_env):
     recon = Recon(settings_for(cli_env["DATABASE_URL"], CHECKS_DIR=tmp_path))
     assert {c.name: c.status for c in recon.checks.latest().checks} == {
         "floats": "fail", "money_fails": "fail"}
+
+
+def test_totals_keep_every_group_null_and_empty_apart(tmp_path, module_db_url):
+    checks = {"ledger_off": "SELECT * FROM (VALUES (NULL::text, -5.00::numeric), ('', 7.00), "
+                     "('EUR', 1.00), ('EUR', -2.00)) v(currency, difference)"}
+    yml = ("ledger_off:\n  description: t\n  priority: P0\n  owner: t\n  runbook: r\n  kind: rows\n"
+           "  totals:\n    off_by: sum(abs(difference)) by currency\n"
+           "  thresholds:\n    fail: failing_rows > 0\n")
+    recon, run = run_catalogue(tmp_path, module_db_url, checks, yml)
+    (result,) = run.checks
+    totals = {k: (t.count, t.sum) for k, t in result.totals("off_by").items()}
+    # the NULL and '' groups were both keyed '': one of them (7.00 here) was silently dropped,
+    # understating the money at stake the alerts and /metrics read
+    assert totals == {"(null)": (1, Decimal("5.00")), "": (1, Decimal("7.00")),
+                      "EUR": (2, Decimal("3.00"))}
+    assert sum(c for c, _ in totals.values()) == result.failing_rows == 4
+    stored = recon.checks.latest().checks[0].totals("off_by")
+    assert {k: t.sum for k, t in stored.items()} == {k: s for k, (_, s) in totals.items()}

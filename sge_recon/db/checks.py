@@ -92,6 +92,7 @@ def measured_sample_query(inner_sql: str, aggregate: str | None = None,
 
 _COUNT_COLUMN, _VALUE_COLUMN = "__sge_failing_rows", "__sge_value"
 _TOTALS_COLUMN = "__sge_totals"
+NULL_GROUP = "(null)"  # the key of a total's NULL group (as journal_single_program lists NULL)
 _OPS = {">", ">=", "<", "<="}
 
 
@@ -122,10 +123,12 @@ def totals_sample_query(inner_sql: str, totals: Sequence[TotalsQuery],
         summed = f"abs({summed})" if t.absolute else summed
         where = (f'WHERE check_rows."{t.where_column}" {t.where_op} %({t.bound_param})s'
                  if t.where_column else "")
-        groups = (f"(SELECT coalesce(json_object_agg(coalesce(g.k::text, ''), "
-                  f"json_build_array(g.n, g.t::text)), '{{}}'::json) "
-                  f'FROM (SELECT check_rows."{t.by}" AS k, count(*) AS n, sum({summed}) AS t '
-                  f"FROM check_rows {where} GROUP BY 1) AS g)")
+        # one group per key text, NULL as (null): grouped by the value, NULL and '' both keyed
+        # '' made two members of one json object, and reading it kept only the last
+        groups = (f"(SELECT coalesce(json_object_agg(g.k, json_build_array(g.n, g.t::text)), "
+                  f"'{{}}'::json) "
+                  f"FROM (SELECT coalesce(check_rows.\"{t.by}\"::text, '{NULL_GROUP}') AS k, "
+                  f"count(*) AS n, sum({summed}) AS t FROM check_rows {where} GROUP BY 1) AS g)")
         parts.append(f"'{t.name}', {groups}")
     return (f"WITH check_rows AS MATERIALIZED (\n{inner_sql}\n) "
             f"SELECT check_rows.*, count(*) OVER () AS {_COUNT_COLUMN}, {value} AS "
