@@ -251,3 +251,11 @@ def test_totals_keep_every_group_null_and_empty_apart(tmp_path, module_db_url):
     assert sum(c for c, _ in totals.values()) == result.failing_rows == 4
     stored = recon.checks.latest().checks[0].totals("off_by")
     assert {k: t.sum for k, t in stored.items()} == {k: s for k, (_, s) in totals.items()}
+
+
+@pytest.mark.parametrize("name", ["off", "yes", "null"])
+def test_a_check_name_yaml_reads_as_a_boolean_says_so(tmp_path, name):
+    make_catalogue(tmp_path, {name: "SELECT 1 WHERE false"})
+    # it said "no entry for off.sql" beside an entry named off
+    with pytest.raises(CheckDefinitionError, match="quote the name"):
+        load_catalogue(tmp_path, check_params(Settings.load(env={})))

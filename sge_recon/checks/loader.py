@@ -77,6 +77,12 @@ def load_catalogue(directory: Path, params: Mapping[str, Decimal | int]) -> list
         raise CheckDefinitionError(f"{yml}: not found; set CHECKS_DIR to the folder holding "
                                    f"{CATALOGUE_FILE} and the check .sql files")
     entries = _read_yaml(yml)
+    for name in entries:
+        if not isinstance(name, str):  # YAML 1.1 reads off:, on:, yes:, no:, null: as such
+            raise CheckDefinitionError(
+                f"{yml}: check name {name!r} is not text: YAML reads an unquoted on, off, yes, "
+                "no, true, false or null as a boolean or null, and a number as a number; quote "
+                "the name (e.g. 'off':) or choose another")
     sql_files = {p.stem: p for p in sorted(directory.glob("*.sql"))}
     missing_entries = sorted(set(sql_files) - set(entries))
     if missing_entries:
