@@ -259,3 +259,17 @@ def test_a_check_name_yaml_reads_as_a_boolean_says_so(tmp_path, name):
     # it said "no entry for off.sql" beside an entry named off
     with pytest.raises(CheckDefinitionError, match="quote the name"):
         load_catalogue(tmp_path, check_params(Settings.load(env={})))
+
+
+def test_an_error_quoting_a_huge_value_stays_bounded(tmp_path, cli_env):
+    make_catalogue(tmp_path, {"bad_cast": "SELECT repeat('x', 3000000)::int AS v"})
+    done = sge_recon(["check", "--format", "json"], {**cli_env, "CHECKS_DIR": str(tmp_path)})
+    assert done.returncode == 3, done.stderr
+    (check,) = strict_json(done.stdout)["checks"]
+    # PostgreSQL's message quotes the 3 MB value: it was printed, and stored twice
+    assert check["error"].startswith("the check's SQL failed: invalid input syntax")
+    assert check["error"].endswith("more characters not kept]") and len(check["error"]) < 2100
+    stored = Database(cli_env["DATABASE_URL"]).fetch_one(
+        "SELECT length(r.error) AS result, length(c.error) AS run FROM recon.check_results r "
+        "JOIN recon.check_runs c USING (run_id) WHERE r.name = 'bad_cast'")
+    assert stored["result"] < 2100 and stored["run"] < 2100

@@ -184,8 +184,14 @@ def evaluate(definition: CheckDefinition, count: int, value: Decimal | None, row
                        engine=engine, details=details)
 
 
+MAX_ERROR_CHARS = 2_000  # PostgreSQL quotes the offending value: a 3 MB text in a cast error
+
+
 def errored(definition: CheckDefinition, message: str, started: float, engine: str,
             details: dict | None = None) -> CheckResult:
+    if len(message) > MAX_ERROR_CHARS:
+        message = (f"{message[:MAX_ERROR_CHARS]}… [{len(message) - MAX_ERROR_CHARS} more "
+                   "characters not kept]")
     return CheckResult(name=definition.name, status="error", priority=definition.priority,
                        failing_rows=None, value=None, rows=[],
                        duration_ms=(time.perf_counter() - started) * 1000, error=message,
