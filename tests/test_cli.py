@@ -105,3 +105,30 @@ def test_db_init_creates_the_contract_tables_and_the_reference_platforms_when_as
     assert stand_in_tables()
     again = run(["db", "init"], env={"DATABASE_URL": url})
     assert "up to date" in again.stdout
+
+
+CRASHING_COMMAND = """
+import sys
+import click
+from sge_recon import cli as entry
+
+@click.command("crash-for-test")
+def crash_for_test():
+    raise RuntimeError("boom\\n  at   the end")
+
+entry.COMMANDS["crash-for-test"] = "__main__:crash_for_test"
+
+entry.main(sys.argv[1:])
+"""
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_an_unexpected_exception_exits_3_not_checks_warning_code_1(debug):
+    """A bug of ours (an exception that is no ReconError) must never exit 1, which `check` uses
+    for "warnings only": it is one `Error:` line and exit 3, the traceback only with --debug."""
+    args = (["--debug"] if debug else []) + ["crash-for-test"]
+    result = subprocess.run([sys.executable, "-c", CRASHING_COMMAND, *args],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 3, result.stderr
+    assert "Error: unexpected RuntimeError: boom at the end (a bug in sge-recon" in result.stderr
+    assert ("Traceback" in result.stderr) is debug

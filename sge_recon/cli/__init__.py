@@ -135,5 +135,22 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         sys.exit(130)
+    except Exception as exc:  # the last resort: see unexpected_error_line
+        if debug:
+            traceback.print_exc()
+        click.echo(unexpected_error_line(exc), err=True)
+        sys.exit(3)
     else:
         sys.exit(0)
+
+
+def unexpected_error_line(exc: BaseException) -> str:
+    """The one line for an exception no library code turned into a ReconError: a bug of ours.
+
+    It exits 3 ("could not do its work"), never Python's 1, which `sge-recon check` uses for
+    "warnings only": a crash must never read as a run whose worst finding was a warning."""
+    detail = " ".join(str(exc).split())[:500]
+    return (f"Error: unexpected {type(exc).__name__}{': ' + detail if detail else ''} (a bug in "
+            "sge-recon: nothing was concluded from this run; run it again with --debug for the "
+            "traceback and report it)")
+
