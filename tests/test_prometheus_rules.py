@@ -148,3 +148,47 @@ def test_a_ledger_whose_difference_is_not_a_number_pages(promtool, recon, factor
                                         "currency": "USD"},
                          "exp_annotations": {"summary": "Ledger of prog_nan (USD) off by NaN USD"}}]}])
     assert problems == ""
+
+
+def test_a_completion_dated_before_its_creation_never_pages_processing_slow(promtool, recon,
+                                                                            factory, tmp_path):
+    """Clock skew between the writer of created_at and that of completed_at gives a duration
+    below zero. Counted, it makes the histogram's _sum go down, which rate() reads as a counter
+    reset (it adds back the whole sum): ProcessingSlow paged for intents that took 2 s. Such a
+    completion is not counted (processing_time excludes it the same way)."""
+    from datetime import datetime, timedelta, timezone
+
+    now = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=30)
+    program = factory.program(id="prog_p", currency="USD")
+    user = factory.user(program["id"])
+    for n in range(300):  # the first scrape counts the last hour: 300 intents of 2 s each
+        factory.intent(program["id"], user["id"], status="completed",
+                       created_at=now - timedelta(seconds=10 * n + 12),
+                       completed_at=now - timedelta(seconds=10 * n + 10))
+    clock = ManualClock(now)
+    collector = ReconCollector(recon.settings, recon.databases, ttl=0, clock=clock)
+    srv = MetricsServer(collector, port=0).start()
+    scrapes = []
+    try:
+        for minute in range(25):
+            if minute:
+                clock.advance(minutes=1)
+            if minute > 1:
+                done = clock.now() - timedelta(seconds=10)
+                factory.intent(program["id"], user["id"], status="completed",
+                               created_at=done - timedelta(seconds=2), completed_at=done)
+            if minute == 1:  # the only completion of that minute, its completed_at written by a
+                # host whose clock is 1 s behind
+                factory.intent(program["id"], user["id"], status="completed",
+                               created_at=clock.now() - timedelta(seconds=5),
+                               completed_at=clock.now() - timedelta(seconds=6))
+            scrapes.append(httpx.get(srv.url, timeout=30).text)
+    finally:
+        srv.stop()
+    sums = [float(line.split()[-1]) for text in scrapes for line in text.splitlines()
+            if line.startswith("sge_intent_processing_duration_seconds_sum")]
+    assert len(sums) == 25 and sums == sorted(sums), sums  # a counter never goes down
+    problems = rule_test(promtool, tmp_path, scrapes, [
+        {"eval_time": f"{m}m", "alertname": "ProcessingSlow", "exp_alerts": []}
+        for m in (5, 12, 16, 20, 24)])
+    assert problems == ""
