@@ -344,3 +344,53 @@ def test_worker_down_seconds_keeps_counting_past_a_day(recon, factory):
     assert m["sge_worker_status"][(("status", "down"),)] == 1.0
     assert m["sge_worker_down_seconds"][()] >= 30 * 3600
     assert m["sge_workers"] == {(("state", "live"),): 0.0, (("state", "seen_24h"),): 0.0}
+
+
+def test_a_slow_refresh_never_holds_scrapes_past_prometheus_scrape_timeout(planted, db_url):
+    """A lock on webhook_deliveries makes a refresh take 30 s (three checks each wait out the 5 s
+    lock timeout, twice), and concurrent scrapes queued behind it for 30, 60, 90 s: Prometheus
+    (scrape_timeout 10 s by default) then got nothing, marked every series stale and RESOLVED
+    LedgerImbalance and the others. A scrape answers within ANSWER_WITHIN_SECONDS (5 s) with the
+    last values and sge_recon_up 0, while the refresh goes on in the background."""
+    import threading
+
+    import psycopg
+
+    recon, now = planted
+    collector = ReconCollector(recon.settings, recon.databases, ttl=0, clock=ManualClock(now))
+    srv = MetricsServer(collector, port=0).start()
+    key = (("currency", "USD"), ("program_id", "prog_a"))
+    answers: list = []
+
+    def timed_scrape() -> None:
+        started = time.monotonic()
+        try:
+            answers.append((time.monotonic() - started, scrape(srv.url)))
+        except httpx.HTTPError as exc:
+            answers.append((time.monotonic() - started, exc))
+
+    try:
+        assert scrape(srv.url)["sge_recon_up"][()] == 1.0  # a first good read
+        locker = psycopg.connect(db_url)
+        try:
+            locker.execute("LOCK TABLE public.webhook_deliveries IN ACCESS EXCLUSIVE MODE")
+            scrapers = [threading.Thread(target=timed_scrape) for _ in range(3)]
+            for t in scrapers:
+                t.start()
+            for t in scrapers:
+                t.join(timeout=60)
+        finally:
+            locker.rollback()
+            locker.close()
+        assert len(answers) == 3
+        for elapsed, m in answers:
+            assert not isinstance(m, Exception), m
+            assert elapsed < 9, elapsed  # within Prometheus's default scrape_timeout
+            assert m["sge_recon_up"][()] == 0.0
+            assert m["sge_ledger_balance_difference"][key] == 0.01  # the last values
+        deadline = time.monotonic() + 30  # once the lock is gone the next refresh reads again
+        while scrape(srv.url)["sge_recon_up"][()] != 1.0:
+            assert time.monotonic() < deadline
+            time.sleep(0.5)
+    finally:
+        srv.stop()

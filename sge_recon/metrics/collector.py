@@ -1,8 +1,9 @@
 """The Prometheus exporter: a custom collector over the check results, with a short cache.
 
 A scrape never scans the database by itself: the gauges are computed at most once per
-``ttl`` seconds (by whichever scrape comes first) and served from memory in between, so ten
-Prometheus replicas scraping every 5 s cost one round of queries per ``ttl``. The gauges come
+``ttl`` seconds (a refresh started by whichever scrape comes first, in a thread of its own) and
+served from memory in between, so ten Prometheus replicas scraping every 5 s cost one round of
+queries per ``ttl``. No scrape waits for a refresh longer than ``answer_within`` seconds. The gauges come
 from :class:`~sge_recon.metrics.facts.Facts`, read from the signal checks' results computed by
 the check code (the catalogue's SQL and thresholds); the same facts feed the alert rules, and ``trend_samples`` stores them in
 ``recon.metric_samples`` every minute for the console's trends. Names: docs/metrics.md.
@@ -40,7 +41,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_TTL_SECONDS = 15.0
-METRICS_LOCK_TIMEOUT_MS = 5000  # a scrape never waits on a table lock longer than this
+METRICS_LOCK_TIMEOUT_MS = 5000  # a refresh never waits on a table lock longer than this
+# A scrape waits this long for a refresh, then answers with the last values read (sge_recon_up 0)
+# while the refresh goes on: within Prometheus's default scrape_timeout (10 s), so a slow or
+# locked database never makes the series go stale (and the alerts on them "resolve").
+ANSWER_WITHIN_SECONDS = 5.0
 CHECK_STATUSES = ("pass", "warn", "fail", "error", "unavailable")
 PROCESSING_METRIC = "sge_intent_processing_duration_seconds"
 # histogram bounds (seconds): the runbook's thresholds are 5 s (warn) and 15 s (fail)
@@ -279,19 +284,26 @@ class ReconCollector:
     A refresh that cannot read the database keeps serving the last values read, with
     ``sge_recon_up 0``; ``sge_recon_last_success_timestamp_seconds`` says how old they are (it
     moves only on a successful read). Alerts therefore do not "resolve" because the exporter is
-    blind, and the staleness rules in docs/prometheus-alerts.yml page instead."""
+    blind, and the staleness rules in docs/prometheus-alerts.yml page instead. A refresh runs in
+    a thread of its own, one at a time: a scrape waits for it at most ``answer_within`` seconds,
+    then answers with the last values read and ``sge_recon_up 0`` (the same as a failed read)."""
 
     def __init__(self, settings: "Settings", databases: "Databases",
-                 ttl: float = DEFAULT_TTL_SECONDS, clock: "Clock | None" = None):
+                 ttl: float = DEFAULT_TTL_SECONDS, clock: "Clock | None" = None,
+                 answer_within: float = ANSWER_WITHIN_SECONDS):
         from ..scheduling.clock import SystemClock
 
         self.settings = settings
         self.databases = databases
         self.ttl = ttl
+        self.answer_within = answer_within
         self.clock = clock or SystemClock()
         self._lock = threading.Lock()
-        self._cached: list | None = None
-        self._cached_at = 0.0
+        self._refreshed_at: float | None = None  # monotonic end of the last refresh
+        self._running: threading.Thread | None = None
+        self._running_since = 0.0
+        self._up = 0
+        self._duration = 0.0
         self._last_good: list[Gauge] = []
         self._last_success: datetime | None = None
         self.histogram = ProcessingHistogram()
@@ -303,24 +315,33 @@ class ReconCollector:
 
     def collect(self) -> Iterator:
         with self._lock:
-            if self._cached is None or time.monotonic() - self._cached_at >= self.ttl:
-                self._cached = self._build()
-                self._cached_at = time.monotonic()
-            families = self._cached
+            due = self._refreshed_at is None or \
+                time.monotonic() - self._refreshed_at >= self.ttl
+            if due and self._running is None:
+                self._running_since = time.monotonic()
+                self._running = threading.Thread(target=self._refresh, daemon=True,
+                                                 name="metrics-refresh")
+                self._running.start()
+            running = self._running
+        if running is not None:
+            running.join(self.answer_within)
+        with self._lock:
+            families = self._families(overrun=self._running is not None)
         yield from families
 
     def _bounded(self) -> "Databases":
         """The databases whose every query has a statement and a lock timeout: a table lock or
-        a slow query makes a scrape serve the last values (sge_recon_up 0), never hang it."""
+        a slow query makes a refresh fail (sge_recon_up 0, the last values served), and it never
+        runs for ever in the background."""
         return self.databases.bounded(
             statement_timeout_ms=self.settings.MONITOR_STATEMENT_TIMEOUT_SECONDS * 1000,
             lock_timeout_ms=METRICS_LOCK_TIMEOUT_MS)
 
-    def _build(self) -> list:
-        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
-
+    def _refresh(self) -> None:
+        """One read of the database (in its own thread); its outcome replaces the state served."""
         started = time.monotonic()
         now: datetime = self.clock.now()
+        up, gauges, delta = 0, None, None
         try:
             dbs = self._bounded()
             facts = gather_facts(dbs.db, self.settings, now, dbs.platform_db)
@@ -331,14 +352,25 @@ class ReconCollector:
             gauges = exported_gauges(facts)
             gauges += state_gauges(dbs.db, self.settings)
             delta = self.histogram.read(dbs.platform_db, now)
+            up = 1
         except Exception as exc:  # noqa: BLE001 - a scrape must answer even when the DB is down
             log.error("metrics: could not read the database (serving the last values): %s", exc)
-            up = 0
-            self.failed_refreshes += 1
-        else:
-            self.histogram.apply(delta)
-            self._last_good, self._last_success, up = gauges, now, 1
-        self.refreshes += 1
+        finally:
+            with self._lock:
+                if up and delta is not None:
+                    self.histogram.apply(delta)
+                    self._last_good, self._last_success = gauges or [], now
+                else:
+                    self.failed_refreshes += 1
+                self.refreshes += 1
+                self._up, self._duration = up, time.monotonic() - started
+                self._refreshed_at, self._running = time.monotonic(), None
+
+    def _families(self, overrun: bool) -> list:
+        """What a scrape serves: the last values read, and the exporter's own health (``overrun``:
+        a refresh is still running past ``answer_within``, so these values are the last ones)."""
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
         families = []
         for gauge in self._last_good:
             kind = CounterMetricFamily if gauge.kind == "counter" else GaugeMetricFamily
@@ -348,10 +380,12 @@ class ReconCollector:
             families.append(family)
         if self._last_success is not None:
             families.append(self.histogram.family())
+        duration = time.monotonic() - self._running_since if overrun else self._duration
         meta = [("sge_recon_up", "1 when the last refresh could read the database, 0 while the "
-                 "values served are the last ones read.", up),
-                ("sge_recon_refresh_duration_seconds", "How long the last refresh took.",
-                 time.monotonic() - started)]
+                 "values served are the last ones read (a refresh failed, or is still running "
+                 "after ANSWER_WITHIN_SECONDS).", 0 if overrun else self._up),
+                ("sge_recon_refresh_duration_seconds", "How long the last refresh took (or the "
+                 "one still running has taken so far).", duration)]
         if self._last_success is not None:
             meta.append(("sge_recon_last_success_timestamp_seconds", "When the values served "
                          "were read (moves only on a successful read).",
