@@ -95,9 +95,11 @@ def scrape_text(recon, now) -> str:
     collector = ReconCollector(recon.settings, recon.databases, ttl=0, clock=ManualClock(now))
     srv = MetricsServer(collector, port=0).start()
     try:
-        return httpx.get(srv.url, timeout=30).text
+        response = httpx.get(srv.url, timeout=30)
     finally:
         srv.stop()
+    assert response.status_code == 200, response.text
+    return response.text
 
 
 def input_series(scrapes: list[str]) -> list[dict]:
@@ -191,4 +193,26 @@ def test_a_completion_dated_before_its_creation_never_pages_processing_slow(prom
     problems = rule_test(promtool, tmp_path, scrapes, [
         {"eval_time": f"{m}m", "alertname": "ProcessingSlow", "exp_alerts": []}
         for m in (5, 12, 16, 20, 24)])
+    assert problems == ""
+
+
+def test_a_ledger_with_a_null_currency_is_served_and_pages(promtool, recon, factory, db,
+                                                           tmp_path):
+    """A platform whose ledger allows a NULL currency or program (ledger_balance groups such rows
+    on their own, platform_data_integrity flags them): a label value of None made /metrics
+    answer 500 to every scrape, so Prometheus saw nothing at all and every alert resolved. The
+    missing value is an empty label (Prometheus's "not set") and LedgerImbalance pages."""
+    from datetime import datetime, timezone
+
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    program = factory.program(id="prog_null", currency="USD")
+    db.execute("ALTER TABLE public.ledger_entries ALTER COLUMN currency DROP NOT NULL")
+    factory.journal(program["id"], [("treasury", "debit", "10.00"), ("user:1", "credit", "9.00")],
+                    currency=None)
+    text = scrape_text(recon, now)
+    assert 'sge_ledger_balance_difference{currency="",program_id="prog_null"} 1.0' in text
+    problems = rule_test(promtool, tmp_path, [text] * 5, [
+        {"eval_time": "2m", "alertname": "LedgerImbalance",
+         "exp_alerts": [{"exp_labels": {"severity": "P0", "program_id": "prog_null"},
+                         "exp_annotations": {"summary": "Ledger of prog_null () off by 1 "}}]}])
     assert problems == ""

@@ -61,8 +61,11 @@ class Gauge:
     samples: list[tuple[tuple[str, ...], Decimal]] = field(default_factory=list)
     kind: str = "gauge"  # or "counter" (a count that only grows; exposed as <name>_total)
 
-    def add(self, value: Decimal | int | float, *labels: str) -> "Gauge":
-        self.samples.append((tuple(labels), Decimal(str(value))))
+    def add(self, value: Decimal | int | float, *labels: str | None) -> "Gauge":
+        # platform data may hold a NULL (a ledger row without currency): the empty label value,
+        # Prometheus's "not set"; None would make every scrape fail (500), and all alerts resolve
+        self.samples.append((tuple("" if v is None else str(v) for v in labels),
+                             Decimal(str(value))))
         return self
 
 
