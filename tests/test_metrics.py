@@ -394,3 +394,24 @@ def test_a_slow_refresh_never_holds_scrapes_past_prometheus_scrape_timeout(plant
             time.sleep(0.5)
     finally:
         srv.stop()
+
+
+def test_a_check_no_longer_in_the_catalogue_is_not_served(recon, factory):
+    """A check removed from the catalogue (a CHECKS_DIR edit, a rename on upgrade) keeps its
+    last stored result for ever: served, its `fail` made CheckFailing page for ever, with no way
+    to clear it. Only the catalogue's checks are served."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    run = factory.check_run(status="fail")
+    factory.check_result(run["run_id"], "retired_check", status="fail", priority="P2",
+                         failing_rows=3, created_at=now)
+    factory.check_result(run["run_id"], "ledger_balance", status="pass", priority="P0",
+                         created_at=now)
+    collector = ReconCollector(recon.settings, recon.databases, ttl=0, clock=ManualClock(now))
+    srv = MetricsServer(collector, port=0).start()
+    try:
+        m = scrape(srv.url)
+    finally:
+        srv.stop()
+    checks = {dict(k)["check"] for k in m["sge_check_status"]}
+    assert "ledger_balance" in checks and "retired_check" not in checks
+    assert (("check", "retired_check"),) not in m["sge_check_failing_rows"]

@@ -166,10 +166,25 @@ def state_gauges(db: "Database", settings: "Settings") -> list[Gauge]:
     from ..alerts.channels import configured_channels
 
     with snapshot(db) as snap:
-        return _state_gauges(snap, configured_channels(settings))
+        return _state_gauges(snap, configured_channels(settings), _catalogue_names(settings, db))
 
 
-def _state_gauges(db: Snapshot, channels: list[str]) -> list[Gauge]:
+def _catalogue_names(settings: "Settings", db: "Database") -> frozenset[str] | None:
+    """The checks of the catalogue in use: the stored result of one removed from it (a CHECKS_DIR
+    edit, a rename) is not served, or its last `fail` would page (CheckFailing) for ever. None
+    when the catalogue cannot be read (a broken edit): then every stored result is served."""
+    from ..checks import CheckService
+
+    try:
+        return frozenset(d.name for d in CheckService(settings, db).catalogue())
+    except Exception as exc:  # noqa: BLE001 - a broken catalogue never hides a failing check
+        log.warning("metrics: the check catalogue cannot be read (%s): every stored check result "
+                    "is served", exc)
+        return None
+
+
+def _state_gauges(db: Snapshot, channels: list[str],
+                  catalogue: frozenset[str] | None = None) -> list[Gauge]:
     check_status = Gauge("sge_check_status", "Latest stored result of each check: 1 for its "
                          "status, 0 for the others.", ("check", "priority", "status"))
     failing = Gauge("sge_check_failing_rows", "Failing rows of each check's latest result.",
@@ -177,6 +192,8 @@ def _state_gauges(db: Snapshot, channels: list[str]) -> list[Gauge]:
     checked_at = Gauge("sge_check_last_run_timestamp_seconds", "When each check last ran.",
                        ("check",))
     for r in check_rows.latest_check_statuses(db):
+        if catalogue is not None and r["name"] not in catalogue:
+            continue
         for status in CHECK_STATUSES:
             check_status.add(1 if r["status"] == status else 0, r["name"], r["priority"] or "",
                              status)
