@@ -19,12 +19,13 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Iterator
 
-from ..db import alert_outbox, job_runs, ledger_checkpoint, processing_times
+from ..db import alert_outbox, job_runs, ledger_checkpoint
 from ..db import checks as check_rows
 from ..db import incidents as incident_rows
 from ..db.snapshot import Snapshot, snapshot
 from ..money import MONEY
 from .facts import WORKER_STATUSES, Facts, gather_facts
+from .histogram import PROCESSING_METRIC, ProcessingHistogram
 from ..check_names import (
     LEDGER_BALANCE, PROCESSING_TIME, QUEUE_DEPTH, QUEUE_PAUSED, STUCK_INTENTS,
     WEBHOOK_ENDPOINTS_FAILING, WEBHOOK_EXHAUSTED, WEBHOOK_RETRIES, WORKER_STATUS,
@@ -47,10 +48,6 @@ METRICS_LOCK_TIMEOUT_MS = 5000  # a refresh never waits on a table lock longer t
 # locked database never makes the series go stale (and the alerts on them "resolve").
 ANSWER_WITHIN_SECONDS = 5.0
 CHECK_STATUSES = ("pass", "warn", "fail", "error", "unavailable")
-PROCESSING_METRIC = "sge_intent_processing_duration_seconds"
-# histogram bounds (seconds): the runbook's thresholds are 5 s (warn) and 15 s (fail)
-PROCESSING_BUCKETS = (0.5, 1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 300.0, 900.0)
-HISTOGRAM_SEED_SECONDS = 3600  # the first read counts the intents completed in the last hour
 
 
 @dataclass
@@ -249,53 +246,6 @@ def trend_samples(facts: Facts) -> list[tuple[str, dict[str, str], Decimal]]:
         for labels, value in gauge.samples:
             out.append((gauge.name, dict(zip(gauge.labels, labels)), value))
     return out
-
-
-class ProcessingHistogram:
-    """Processing time of completed intents as a Prometheus histogram (cumulative counters).
-
-    Each successful refresh adds the intents completed since the previous one (by
-    ``completed_at``, up to the clock's now); the first counts the last hour. Counters start
-    again from zero when the process restarts, as Prometheus expects of counters."""
-
-    def __init__(self, bounds: tuple[float, ...] = PROCESSING_BUCKETS):
-        self.bounds = bounds
-        self.buckets = [0] * len(bounds)  # cumulative: completions that took <= bound
-        self.count = 0
-        self.sum = 0.0
-        self.watermark: datetime | None = None
-
-    def read(self, platform_db: "Database", now: datetime) -> "tuple":
-        """The additions since the watermark (applied by ``apply`` once the refresh succeeded)."""
-        from datetime import timedelta
-
-        since = self.watermark or now - timedelta(seconds=HISTOGRAM_SEED_SECONDS)
-        if now <= since:
-            return now, [0] * len(self.bounds), 0, 0.0
-        rows = processing_times.processing_histogram(platform_db, since, now, self.bounds)
-        n = rows[0]["n"] if rows else 0
-        total = float(rows[0]["total"]) if rows else 0.0
-        return now, [r["le_count"] for r in rows], n, total
-
-    def apply(self, delta: tuple) -> None:
-        until, les, n, total = delta
-        self.buckets = [a + b for a, b in zip(self.buckets, les)]
-        self.count += n
-        self.sum += total
-        self.watermark = until
-
-    def family(self):
-        from prometheus_client.core import HistogramMetricFamily
-
-        buckets = [(_le(b), float(c)) for b, c in zip(self.bounds, self.buckets)]
-        buckets.append(("+Inf", float(self.count)))
-        return HistogramMetricFamily(
-            PROCESSING_METRIC, "Seconds from creation to completion of settlement intents, "
-            "counted as they complete.", buckets=buckets, sum_value=self.sum)
-
-
-def _le(bound: float) -> str:
-    return str(int(bound)) if bound == int(bound) else str(bound)
 
 
 class ReconCollector:
