@@ -48,7 +48,9 @@ def plant_faults(factory, db, now: datetime) -> None:
     for minutes, status in ((20, "processing"), (25, "verifying"), (12, "payment_pending")):
         factory.intent(a["id"], u["id"], status=status,
                        status_changed_at=now - timedelta(minutes=minutes))
-    for took, ago in ((4, 10), (6, 20)):  # the last two completed: 4 s and 6 s -> mean 5 s
+    # the last two completed: 4 s and 6 s -> mean 5 s (over a minute ago: the histogram counts a
+    # completion once it is HISTOGRAM_LAG_SECONDS old)
+    for took, ago in ((4, 70), (6, 80)):
         factory.intent(a["id"], u["id"], status="completed",
                        created_at=now - timedelta(seconds=ago),
                        completed_at=now - timedelta(seconds=ago - took))
@@ -415,3 +417,27 @@ def test_a_check_no_longer_in_the_catalogue_is_not_served(recon, factory):
     checks = {dict(k)["check"] for k in m["sge_check_status"]}
     assert "ledger_balance" in checks and "retired_check" not in checks
     assert (("check", "retired_check"),) not in m["sge_check_failing_rows"]
+
+
+def test_a_completion_committed_after_a_scrape_is_still_counted(recon, factory):
+    """completed_at is written before the row commits, and by the platform's clock: a completion
+    dated just before a refresh but visible only after it (a commit a moment later, a platform
+    clock a second behind) fell below the histogram's watermark and was never counted."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    program = factory.program(id="prog_h", currency="USD")
+    user = factory.user(program["id"])
+    clock = ManualClock(now)
+    collector = ReconCollector(recon.settings, recon.databases, ttl=0, clock=clock)
+    srv = MetricsServer(collector, port=0).start()
+    try:
+        first = scrape(srv.url)["sge_intent_processing_duration_seconds_count"][()]
+        # committed now, dated a second before that scrape read
+        factory.intent(program["id"], user["id"], status="completed",
+                       created_at=now - timedelta(seconds=4), completed_at=now - timedelta(seconds=1))
+        counts = []
+        for _ in range(3):
+            clock.advance(minutes=1)
+            counts.append(scrape(srv.url)["sge_intent_processing_duration_seconds_count"][()])
+    finally:
+        srv.stop()
+    assert counts[-1] == first + 1, (first, counts)
