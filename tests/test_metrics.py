@@ -441,3 +441,28 @@ def test_a_completion_committed_after_a_scrape_is_still_counted(recon, factory):
     finally:
         srv.stop()
     assert counts[-1] == first + 1, (first, counts)
+
+
+def test_concurrent_scrapes_of_a_healthy_database_all_say_up(planted):
+    """Thirty scrapes at once with --cache-seconds 0: each is answered with values read, never
+    with sge_recon_up 0 because another scrape started a newer refresh meanwhile."""
+    import threading
+
+    recon, now = planted
+    collector = ReconCollector(recon.settings, recon.databases, ttl=0, clock=ManualClock(now))
+    srv = MetricsServer(collector, port=0).start()
+    ups: list = []
+
+    def one() -> None:
+        m = scrape(srv.url)
+        ups.append((m["sge_recon_up"][()], m["sge_queue_depth_total"][()]))
+
+    try:
+        scrapers = [threading.Thread(target=one) for _ in range(30)]
+        for t in scrapers:
+            t.start()
+        for t in scrapers:
+            t.join(timeout=60)
+    finally:
+        srv.stop()
+    assert ups == [(1.0, 7.0)] * 30

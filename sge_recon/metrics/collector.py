@@ -296,7 +296,9 @@ class ReconCollector:
         if running is not None:
             running.join(self.answer_within)
         with self._lock:
-            families = self._families(overrun=self._running is not None)
+            # overrun: the refresh waited for is still running (not a newer one started since by
+            # another scrape: this one's outcome is served then)
+            families = self._families(overrun=running is not None and running.is_alive())
         yield from families
 
     def _bounded(self) -> "Databases":
