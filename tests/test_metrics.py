@@ -9,6 +9,7 @@ import sys
 import time
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
+from pathlib import Path
 
 import httpx
 import pytest
@@ -466,3 +467,39 @@ def test_concurrent_scrapes_of_a_healthy_database_all_say_up(planted):
     finally:
         srv.stop()
     assert ups == [(1.0, 7.0)] * 30
+
+
+def test_one_errored_signal_check_never_blinds_the_others(db_url, factory, tmp_path):
+    """A signal check that errors on its own (here webhook_retries reads a column the platform
+    renamed; a budget cut does the same) made the whole refresh fail: /metrics froze at the last
+    values, or served only `sge_recon_up 0` when it had none, so a new ledger imbalance never
+    reached LedgerImbalance. The other checks' values are fresh; the errored one keeps its last
+    values; sge_recon_up 0 and the freshness timestamp, which stays, say that some are old."""
+    import shutil
+
+    catalogue = tmp_path / "checks"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "checks", catalogue)
+    now = datetime.now(UTC).replace(microsecond=0)
+    a = factory.program(id="prog_a", currency="USD")
+    endpoint = factory.endpoint(a["id"])
+    factory.delivery(endpoint["id"], status="retry_scheduled", attempt_count=2)
+    recon = Recon(settings_for(db_url, CHECKS_DIR=str(catalogue)))
+    clock = ManualClock(now)
+    collector = ReconCollector(recon.settings, recon.databases, ttl=0, clock=clock)
+    srv = MetricsServer(collector, port=0).start()
+    try:
+        before = scrape(srv.url)
+        assert before["sge_recon_up"][()] == 1.0
+        assert before["sge_webhook_deliveries_retry_scheduled"][()] == 1.0
+        sql = catalogue / "webhook_retries.sql"
+        sql.write_text(sql.read_text().replace("last_error,", "last_error_renamed,"))
+        factory.journal(a["id"], [("treasury", "debit", "100.00"), ("user:1", "credit", "99.00")])
+        clock.advance(minutes=1)
+        after = scrape(srv.url)
+    finally:
+        srv.stop()
+    assert after["sge_ledger_balance_difference"] == {
+        (("currency", "USD"), ("program_id", "prog_a")): 1.0}
+    assert after["sge_webhook_deliveries_retry_scheduled"][()] == 1.0  # its last value
+    assert after["sge_recon_up"][()] == 0.0
+    assert after["sge_recon_last_success_timestamp_seconds"][()] == now.timestamp()

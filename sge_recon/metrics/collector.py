@@ -119,6 +119,20 @@ def core_gauges(facts: Facts) -> list[Gauge]:
     return [g for check, gauges in by_check.items() if facts.has(check) for g in gauges]
 
 
+# the signal check each served business gauge comes from (an errored check keeps its last values)
+GAUGE_CHECKS = {
+    "sge_ledger_balance_difference": LEDGER_BALANCE,
+    "sge_ledger_balance_difference_cents": LEDGER_BALANCE,
+    "sge_queue_depth": QUEUE_DEPTH, "sge_queue_depth_total": QUEUE_DEPTH,
+    "sge_queue_paused": QUEUE_PAUSED, "sge_worker_status": WORKER_STATUS,
+    "sge_workers": WORKER_STATUS, "sge_worker_down_seconds": WORKER_STATUS,
+    "sge_intents_stuck": STUCK_INTENTS, "sge_intents_stuck_oldest_seconds": STUCK_INTENTS,
+    "sge_webhook_deliveries_exhausted": WEBHOOK_EXHAUSTED,
+    "sge_webhook_deliveries_retry_scheduled": WEBHOOK_RETRIES,
+    "sge_webhook_endpoints_failing": WEBHOOK_ENDPOINTS_FAILING,
+}
+
+
 def exported_gauges(facts: Facts) -> list[Gauge]:
     """What /metrics serves from the live facts: the core gauges without the processing mean
     (served as the histogram of the same name instead), plus the conventional twins of pinned
@@ -310,28 +324,37 @@ class ReconCollector:
             lock_timeout_ms=METRICS_LOCK_TIMEOUT_MS)
 
     def _refresh(self) -> None:
-        """One read of the database (in its own thread); its outcome replaces the state served."""
+        """One read of the database (in its own thread); its outcome replaces the state served.
+
+        A signal check that errors (its query failed, timed out or was cut by the budget) keeps
+        the gauges it had at the last read, and the read counts as incomplete (sge_recon_up 0,
+        the freshness timestamp stays); the other checks' gauges are fresh. Only a read that
+        fails as a whole (the database is down) serves every last value."""
         started = time.monotonic()
         now: datetime = self.clock.now()
-        up, gauges, delta = 0, None, None
+        read, up, gauges, delta = False, 0, None, None
         try:
             dbs = self._bounded()
             facts = gather_facts(dbs.db, self.settings, now, dbs.platform_db)
-            blind = sorted(n for n in facts.errored if facts.results[n].engine == "sql")
-            if blind:  # a check that could not read the database: serve the last values
-                raise RuntimeError(f"checks errored: {', '.join(blind)}: "
-                                   f"{facts.unavailable[blind[0]]}")
+            blind = {n for n in facts.errored if facts.results[n].engine == "sql"}
             gauges = exported_gauges(facts)
+            if blind:
+                log.error("metrics: checks errored (serving their last values): %s: %s",
+                          ", ".join(sorted(blind)), facts.unavailable[min(blind)])
+                with self._lock:
+                    gauges += [g for g in self._last_good if GAUGE_CHECKS.get(g.name) in blind]
             gauges += state_gauges(dbs.db, self.settings)
             delta = self.histogram.read(dbs.platform_db, now)
-            up = 1
+            read, up = True, 0 if blind else 1
         except Exception as exc:  # noqa: BLE001 - a scrape must answer even when the DB is down
             log.error("metrics: could not read the database (serving the last values): %s", exc)
         finally:
             with self._lock:
-                if up and delta is not None:
+                if read and delta is not None:
                     self.histogram.apply(delta)
-                    self._last_good, self._last_success = gauges or [], now
+                    self._last_good = gauges or []
+                if up:
+                    self._last_success = now
                 else:
                     self.failed_refreshes += 1
                 self.refreshes += 1
