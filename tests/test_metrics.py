@@ -503,3 +503,30 @@ def test_one_errored_signal_check_never_blinds_the_others(db_url, factory, tmp_p
     assert after["sge_webhook_deliveries_retry_scheduled"][()] == 1.0  # its last value
     assert after["sge_recon_up"][()] == 0.0
     assert after["sge_recon_last_success_timestamp_seconds"][()] == now.timestamp()
+
+
+def test_check_status_is_the_newest_runs_result_as_on_the_overview(recon, factory):
+    """sge_check_status took the newest result by storage time over the whole history (a full
+    sort of ~13 k rows a day: 1.1 s a refresh at 12 weeks, growing for ever) and so disagreed
+    with the Overview and the alert rules, which take the newest run's: a daily run started at
+    02:00 and stored at 02:10 is older than a per-minute run of 02:05."""
+    daily_start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=3)
+    daily = factory.check_run(started_at=daily_start,
+                              finished_at=daily_start + timedelta(minutes=10))
+    minute = factory.check_run(started_at=daily_start + timedelta(minutes=5),
+                               finished_at=daily_start + timedelta(minutes=5, seconds=1))
+    factory.check_result(minute["run_id"], "ledger_balance", status="pass", priority="P0",
+                         created_at=daily_start + timedelta(minutes=5, seconds=1))
+    factory.check_result(daily["run_id"], "ledger_balance", status="fail", priority="P0",
+                         failing_rows=2, created_at=daily_start + timedelta(minutes=10))
+    collector = ReconCollector(recon.settings, recon.databases, ttl=0)
+    srv = MetricsServer(collector, port=0).start()
+    try:
+        m = scrape(srv.url)
+    finally:
+        srv.stop()
+    assert recon.checks.latest_results()["ledger_balance"].status == "pass"  # the Overview's
+    status = m["sge_check_status"]
+    assert status[(("check", "ledger_balance"), ("priority", "P0"), ("status", "pass"))] == 1.0
+    assert status[(("check", "ledger_balance"), ("priority", "P0"), ("status", "fail"))] == 0.0
+    assert m["sge_check_failing_rows"][(("check", "ledger_balance"),)] == 0.0
