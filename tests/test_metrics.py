@@ -496,8 +496,11 @@ def test_one_errored_signal_check_never_blinds_the_others(db_url, factory, tmp_p
         factory.journal(a["id"], [("treasury", "debit", "100.00"), ("user:1", "credit", "99.00")])
         clock.advance(minutes=1)
         after = scrape(srv.url)
+        types = [line for line in httpx.get(srv.url, timeout=10).text.splitlines()
+                 if line.startswith("# TYPE ")]
     finally:
         srv.stop()
+    assert len(types) == len(set(types))  # one family each: kept values never doubled
     assert after["sge_ledger_balance_difference"] == {
         (("currency", "USD"), ("program_id", "prog_a")): 1.0}
     assert after["sge_webhook_deliveries_retry_scheduled"][()] == 1.0  # its last value
