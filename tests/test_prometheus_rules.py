@@ -216,3 +216,33 @@ def test_a_ledger_with_a_null_currency_is_served_and_pages(promtool, recon, fact
          "exp_alerts": [{"exp_labels": {"severity": "P0", "program_id": "prog_null"},
                          "exp_annotations": {"summary": "Ledger of prog_null () off by 1 "}}]}])
     assert problems == ""
+
+
+def test_every_metric_and_label_a_rule_reads_is_served(planted):  # noqa: F811
+    """Each rule's metric names and label matchers exist in a real scrape (the replica gauges,
+    served only with PLATFORM_READ_URL, from the replica facts): a renamed metric or label would
+    make its rule silently never fire."""
+    import re
+    from decimal import Decimal
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from sge_recon.metrics.collector import replica_gauges
+    from sge_recon.metrics.facts import facts_from_results
+
+    recon, now = planted
+    recon = Recon(settings_for(recon.settings.DATABASE_URL,
+                               SLACK_WEBHOOK_URL="http://127.0.0.1:9/hook"))
+    served: dict[str, set[str]] = {}
+    for family in text_string_to_metric_families(scrape_text(recon, now)):
+        for sample in family.samples:
+            served.setdefault(sample.name, set()).update(sample.labels)
+    facts = facts_from_results({}, now)
+    facts.replica_where, facts.replica_lag_seconds = "standby", Decimal(3)
+    for gauge in replica_gauges(facts):
+        served.setdefault(gauge.name, set()).update(gauge.labels)
+    for rule in rules():
+        for m in re.finditer(r"\b(sge_\w+)(?:\{([^}]*)\})?", rule["expr"]):
+            assert m.group(1) in served, (rule["alert"], m.group(1))
+            wanted = set(re.findall(r"(\w+)\s*(?:=|!=|=~|!~)", m.group(2) or ""))
+            assert wanted <= served[m.group(1)], (rule["alert"], m.group(1), wanted)
