@@ -246,3 +246,25 @@ def test_every_metric_and_label_a_rule_reads_is_served(planted):  # noqa: F811
             assert m.group(1) in served, (rule["alert"], m.group(1))
             wanted = set(re.findall(r"(\w+)\s*(?:=|!=|=~|!~)", m.group(2) or ""))
             assert wanted <= served[m.group(1)], (rule["alert"], m.group(1), wanted)
+
+
+def test_ledger_imbalance_follows_the_configured_tolerance(promtool, db_url, factory, tmp_path):
+    """LEDGER_TOLERANCE 0.001 (a USDC ledger with six decimals): ledger_balance fails, the
+    product opens its P0 and /metrics serves the ledger off by 0.005, but the rule's own
+    `>= 0.01` kept LedgerImbalance quiet. Every served series is a ledger the check flags."""
+    from datetime import datetime, timezone
+
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    program = factory.program(id="prog_usdc", currency="USDC")
+    factory.journal(program["id"], [("treasury", "debit", "10.005"), ("user:1", "credit", "10")],
+                    currency="USDC")
+    recon = Recon(settings_for(db_url, LEDGER_TOLERANCE="0.001"))
+    text = scrape_text(recon, now)
+    assert 'sge_ledger_balance_difference{currency="USDC",program_id="prog_usdc"} 0.005' in text
+    problems = rule_test(promtool, tmp_path, [text] * 5, [
+        {"eval_time": "2m", "alertname": "LedgerImbalance",
+         "exp_alerts": [{"exp_labels": {"severity": "P0", "program_id": "prog_usdc",
+                                        "currency": "USDC"},
+                         "exp_annotations": {
+                             "summary": "Ledger of prog_usdc (USDC) off by 0.005 USDC"}}]}])
+    assert problems == ""
