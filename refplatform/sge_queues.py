@@ -10,6 +10,7 @@ reconciler runs every minute. Only the demo runs it (``sge-recon sge-queues``).
 from __future__ import annotations
 
 import asyncio
+import base64
 import random
 import signal
 import time
@@ -98,13 +99,56 @@ class SgeQueueTraffic:
             task.cancel()
 
     async def _check_redis(self) -> None:
-        client = Redis.from_url(self.url, socket_connect_timeout=5, socket_timeout=5)
+        """Redis answers, and its queues are the demo's: a Redis whose intents/payouts/
+        reconciler already hold jobs, or are served by workers, that this traffic did not make
+        is a real platform's, and the demo's workers would take its jobs and complete them
+        without doing them (a settlement or payout marked done, never made). Refused."""
+        client = Redis.from_url(self.url, socket_connect_timeout=5, socket_timeout=5,
+                                decode_responses=True)
         try:
             await client.ping()
+            foreign = await self._foreign_use(client)
+            if foreign:
+                raise ReconError(
+                    f"REDIS_URL: Redis at {mask(self.url)} already holds a platform's BullMQ "
+                    f"queues ({'; '.join(foreign)}) that sge-recon's demo traffic did not make; "
+                    "its workers would take those jobs and complete them without doing them. "
+                    "Point REDIS_URL at a Redis of its own for the demo (or unset it: "
+                    "`sge-recon demo --profile sge` starts a private one)")
+            await client.set(self._mark_key, "sge-recon demo traffic (sge-recon sge-queues)")
         except (RedisError, OSError) as exc:
             raise self._redis_error(exc, "cannot connect to") from None
         finally:
             await client.aclose()
+
+    @property
+    def _mark_key(self) -> str:
+        return f"{self.prefix}:sge-recon-demo-traffic"
+
+    async def _foreign_use(self, client: Redis) -> list[str]:
+        """What on this Redis is not the demo's: jobs in its queues (when it carries no mark
+        of an earlier demo run) and workers of those queues not named as the demo names
+        them. Empty: the Redis is the demo's to use."""
+        found = []
+        if not await client.exists(self._mark_key):
+            for name in QUEUES:
+                queue = Queue(name, {"connection": client, "prefix": self.prefix})
+                counts = await queue.getJobCounts()
+                jobs = sum(int(v or 0) for v in counts.values())
+                if jobs:
+                    found.append(f"{name}: {jobs} job(s)")
+        ours = {f"{self.prefix}:{name}:w:sge-{name}-worker" for name in QUEUES}
+        workers = [c.get("name") or "" for c in await client.client_list()]
+        for name in QUEUES:
+            # BullMQ for Python names a worker's connection <prefix>:<queue>[:w:<name>], for
+            # Node (the SGE workers) <prefix>:<base64 of the queue>[:w:<name>]
+            bases = {f"{self.prefix}:{name}",
+                     f"{self.prefix}:{base64.b64encode(name.encode()).decode()}"}
+            theirs = [w for w in workers if w not in ours
+                      and (w in bases or any(w.startswith(f"{b}:w:") for b in bases))]
+            if theirs:
+                found.append(f"{name}: {len(theirs)} worker(s) not the demo's")
+        return found
 
     def _redis_error(self, exc: BaseException, what: str) -> ReconError:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else \

@@ -192,3 +192,49 @@ def test_sge_queues_stops_with_an_error_when_redis_goes_away(tmp_path):
     assert proc.returncode == 3 and time.monotonic() - lost < 30
     assert stderr.startswith("Error: REDIS_URL: lost the connection to Redis"), stderr
     assert "Traceback" not in stderr
+
+
+def test_sge_queues_refuses_a_redis_holding_a_real_platforms_queues(tmp_path):
+    """Audit queues #1: `sge-queues` (and `demo --profile sge` with REDIS_URL set) ran its demo
+    workers on whatever Redis REDIS_URL names: on the platform's own Redis they took the real
+    intents/payouts jobs and completed them without doing them. A Redis whose queues hold jobs
+    the demo did not make, or that a platform worker serves, is now refused and left untouched;
+    the demo's own Redis (empty, or marked by an earlier demo run) is still used."""
+    import base64
+
+    import redis as redis_py
+
+    from refplatform.redis_server import PrivateRedis
+
+    from .redis_support import BullMQWorld
+
+    server = PrivateRedis.start(tmp_path / "redis")
+    world = BullMQWorld(server.url)
+    try:
+        home = {"SGE_RECON_HOME": str(tmp_path / "home")}
+        # the demo's own Redis: used, and used again by a second run (its mark)
+        for _ in range(2):
+            ok = run(["sge-queues", "--duration", "1.5", "--rate", "5"],
+                     {"REDIS_URL": server.url, **home}, timeout=60)
+            assert ok.returncode == 0, ok.stderr
+        world.call(world.queue("intents").obliterate(force=True))
+        world.call(world.queue("payouts").obliterate(force=True))
+        world.call(world.queue("reconciler").obliterate(force=True))
+        redis_py.Redis.from_url(server.url).delete("bull:sge-recon-demo-traffic")
+        # a platform's Redis: a payout job waiting for the platform's worker
+        world.add("payouts", "execute-payout", {"payoutId": "po_real"}, jobId="po_real")
+        refused = run(["sge-queues", "--duration", "1.5"], {"REDIS_URL": server.url, **home})
+        assert_error_line(refused, "already holds a platform's BullMQ queues (payouts: 1 job(s))")
+        assert world.call(world.queue("payouts").getJobState("po_real")) == "waiting"
+        # no job yet, but the platform's (Node) worker serves the intents queue
+        world.obliterate("payouts")
+        node = redis_py.Redis.from_url(server.url)
+        node.client_setname(f"bull:{base64.b64encode(b'intents').decode()}")
+        try:
+            refused = run(["sge-queues", "--duration", "1.5"], {"REDIS_URL": server.url, **home})
+        finally:
+            node.close()
+        assert_error_line(refused, "(intents: 1 worker(s) not the demo's)")
+    finally:
+        world.close()
+        server.close()
