@@ -158,7 +158,10 @@ class BullMQSource:
 
     def _run(self, work: Callable[[aioredis.Redis], Awaitable[T]]) -> T:
         async def main() -> T:
-            client = self._client()
+            try:
+                client = self._client()
+            except (ValueError, TypeError) as exc:  # redis-py's reading of the URL's options
+                raise self._bad_option(exc) from None
             try:
                 return await asyncio.wait_for(work(client), timeout=self.timeout * 4)
             finally:
@@ -185,6 +188,26 @@ class BullMQSource:
                 f"the platform's queues could not be read: {self.where} did not answer "
                 f"({first_line(exc)}); check that Redis is up and REDIS_URL points at it") \
                 from None
+        except TypeError as exc:
+            if "keyword argument" in str(exc):  # an option the connection does not take
+                raise self._bad_option(exc) from None
+            raise self._unreadable(exc) from None
+        except (ValueError, KeyError, AttributeError) as exc:
+            raise self._unreadable(exc) from None
+
+    def _bad_option(self, exc: Exception) -> QueueUnavailable:
+        return QueueUnavailable(
+            f"REDIS_URL ({self.where}) has an option the Redis client cannot use "
+            f"({first_line(exc)}); fix or remove it (the options are redis-py's URL "
+            "parameters, e.g. ?ssl_ca_certs=/path/ca.pem with rediss://)")
+
+    def _unreadable(self, exc: Exception) -> QueueUnavailable:
+        # BullMQ reading a job hash it did not write (a field that is not JSON or not a
+        # number): that read fails, never the whole check run around it
+        return QueueUnavailable(
+            f"BullMQ could not read a job on {self.where} ({type(exc).__name__}: "
+            f"{first_line(exc)}): a job's hash is not what BullMQ writes (made or changed by "
+            "another tool?); nothing changed")
 
     async def _depth(self, client: aioredis.Redis) -> QueueSnapshot:
         decl = self.declaration

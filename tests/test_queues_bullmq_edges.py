@@ -1,0 +1,86 @@
+"""BullMQ on Redis (the SGE profile's queues) at its edges, found by the queues audit: what
+REDIS_URL and the Redis behind it may hold that the happy path never meets. Real redis-server
+(conftest ``redis_server``), jobs made by BullMQ's own package (tests/redis_support.py)."""
+
+from __future__ import annotations
+
+import pytest
+import redis
+
+from refplatform.sge_platform import create_sge_schema, load_sge_platform
+from sge_recon.context import Recon
+from sge_recon.db import Database
+
+from .conftest import settings_for
+from .redis_support import BullMQWorld
+
+
+@pytest.fixture(scope="module")
+def sge_url(new_database):
+    url = new_database(empty=True)
+    db = Database(url)
+    create_sge_schema(db)
+    load_sge_platform(db, intents=200, seed=5)
+    return url
+
+
+def recon_for(url, redis_url=None, **overrides) -> Recon:
+    env = {"PLATFORM_PROFILE": "sge", **overrides}
+    if redis_url:
+        env["REDIS_URL"] = redis_url
+    recon = Recon(settings_for(url, **env))
+    recon.init_db()
+    return recon
+
+
+@pytest.mark.parametrize("option, named", [("socket_timeout=abc", "'socket_timeout'"),
+                                           ("db=x", "'db'"),
+                                           ("ssl_cert_reqs=none", "'ssl_cert_reqs'")])
+def test_a_redis_url_option_redis_cannot_use_errors_the_queue_checks_only(
+        sge_url, redis_server, option, named):
+    """Audit queues #2: REDIS_URL passes the settings' checks with any query option, and one
+    redis-py cannot use (a typo'd value, an ssl_ option on redis://) raised ValueError/TypeError
+    out of the queue source: the whole check run died with a traceback, the ledger checks and
+    their alerts with it. Now the three queue checks are `error` with a sentence naming the
+    option, and every other check runs."""
+    url = redis_server.url.replace("redis://", "redis://:S3cretPw@") + "?" + option
+    run = recon_for(sge_url, url).checks.run(trigger="test", store=False)
+    results = run.by_name()
+    for name in ("queue_depth", "queue_paused", "worker_status"):
+        assert results[name].status == "error", results[name]
+        assert "REDIS_URL" in results[name].error and named in results[name].error
+        assert "S3cretPw" not in results[name].error
+    assert results["ledger_balance"].status == "pass"
+    assert run.exit_code() == 3
+
+
+def test_a_job_hash_bullmq_did_not_write_errors_the_queue_checks_only(sge_url, redis_server):
+    """Audit queues #2b: a job whose hash holds a field BullMQ cannot parse (data that is not
+    JSON, a timestamp that is not a number: a job made or edited by another tool) raised
+    JSONDecodeError/ValueError out of BullMQ and killed the whole check run. Now the queue
+    checks say why, the rest runs, and the Queue page's retry refuses it in words."""
+    world = BullMQWorld(redis_server.url)
+    raw = redis.Redis.from_url(redis_server.url)
+    try:
+        world.obliterate("intents")
+        world.add("intents", "settle", {"intentId": "int_bad"}, jobId="job-bad")
+        raw.hset("bull:intents:job-bad", "data", "{not json")
+        recon = recon_for(sge_url, redis_server.url)
+        run = recon.checks.run(trigger="test", store=False)
+        results = run.by_name()
+        for name in ("queue_depth", "worker_status"):
+            assert results[name].status == "error"
+            assert "BullMQ could not read a job" in results[name].error
+        assert results["ledger_balance"].status == "pass"
+        raw.hset("bull:intents:job-bad", "data", "{}")
+        raw.hset("bull:intents:job-bad", "timestamp", "yesterday")
+        run = recon.checks.run(only=["queue_depth"], store=False)
+        assert run.checks[0].status == "error" and "yesterday" in run.checks[0].error
+        source = recon.checks.queue_source()
+        with pytest.raises(Exception) as caught:
+            source.retry("intents", "job-bad")
+        assert type(caught.value).__name__ == "QueueUnavailable"
+    finally:
+        world.obliterate("intents")
+        raw.close()
+        world.close()
