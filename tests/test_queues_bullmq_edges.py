@@ -84,3 +84,44 @@ def test_a_job_hash_bullmq_did_not_write_errors_the_queue_checks_only(sge_url, r
         world.obliterate("intents")
         raw.close()
         world.close()
+
+
+def test_a_busy_healthy_queue_has_no_stalled_job_and_a_dead_workers_job_is_one(redis_server):
+    """Audit queues #3: the stalled-job test read the active list, then the jobs' locks in a
+    second round trip; a job that finished in between (lock and active entry removed together
+    by BullMQ) counted as stalled, so a busy, healthy settlement queue read as `degraded` in
+    about 4 reads out of 10. Lock and active-list membership are now read in one MULTI."""
+    import time
+
+    from sge_recon.db.bullmq import BullMQSource
+    from sge_recon.db.relations import QueueDeclaration
+
+    world = BullMQWorld(redis_server.url)
+    try:
+        world.obliterate("reconciler")
+
+        async def add_many():
+            await world.queue("reconciler").addBulk(
+                [{"name": "quick", "data": {"i": i}, "opts": {"removeOnComplete": True}}
+                 for i in range(6000)])
+        world.call(add_many(), timeout=120)
+        world.start_worker("reconciler", name="fast", concurrency=20)
+        source = BullMQSource(redis_server.url, QueueDeclaration(
+            settlement_queue="reconciler", queues=("reconciler",)))
+        reads, stalled, deadline = 0, [], time.monotonic() + 20
+        while reads < 150 and time.monotonic() < deadline:
+            snap = source.depth()
+            if snap.settlement.active:
+                reads += 1
+                stalled += [j.id for j in snap.stalled]
+        assert reads >= 30, "the worker drained the queue before it could be read busy"
+        assert stalled == [], f"{len(stalled)} finished job(s) reported stalled in {reads} reads"
+        world.close_workers()
+        world.obliterate("reconciler")
+        world.add("reconciler", "settle", {"intentId": "int_dead"}, jobId="job-dead")
+        dead = world.stall_one("reconciler")
+        snap = source.depth()
+        assert [j.id for j in snap.stalled] == [dead] == ["job-dead"]
+    finally:
+        world.obliterate("reconciler")
+        world.close()

@@ -262,10 +262,17 @@ class BullMQSource:
         jobs = await q.getJobs(types, 0, max(0, limit - 1), asc)
         locks: list[Any] = []
         if state == "active" and jobs:
-            async with client.pipeline(transaction=False) as pipe:
+            # a job's lock and its place in the active list, read at one instant (MULTI): a
+            # job that finished after the list was read has lost its lock because it left
+            # the active list, not because its worker died (BullMQ removes both in one step)
+            async with client.pipeline(transaction=True) as pipe:
                 for j in jobs:
                     pipe.exists(q.toKey(f"{j.id}:lock"))
-                locks = await pipe.execute()
+                    pipe.lpos(q.toKey("active"), str(j.id))
+                answers = await pipe.execute()
+            still = [answers[2 * i + 1] is not None for i in range(len(jobs))]
+            locks = [answers[2 * i] for i in range(len(jobs)) if still[i]]
+            jobs = [j for i, j in enumerate(jobs) if still[i]]
         out = []
         for i, j in enumerate(jobs):
             trace = j.stacktrace[-1] if getattr(j, "stacktrace", None) else None
