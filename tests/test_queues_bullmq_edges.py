@@ -125,3 +125,65 @@ def test_a_busy_healthy_queue_has_no_stalled_job_and_a_dead_workers_job_is_one(r
     finally:
         world.obliterate("reconciler")
         world.close()
+
+
+def test_the_documented_redis_acl_reads_and_acts_and_a_missing_permission_is_named(
+        redis_server):
+    """Audit queues #4: the ACL docs/profiles.md gave (`+@read +@write +evalsha +client|list
+    ~bull:*`) refused everything: the connection's CLIENT SETNAME, SCRIPT LOAD of BullMQ's
+    scripts, INFO before a retry; and the refusal read "a job id that names one of BullMQ's own
+    keys". The documented ACL now works (applied here to a real Redis), read-only reads, and a
+    missing permission names the ACL to give."""
+    import re
+    from pathlib import Path
+
+    from sge_recon.db.bullmq import ACL_ACTIONS, ACL_READ, BullMQSource
+    from sge_recon.db.queue_model import QueueUnavailable
+    from sge_recon.db.relations import QueueDeclaration
+
+    docs = " ".join((Path(__file__).resolve().parent.parent / "docs" / "profiles.md")
+                    .read_text().split())
+    documented = re.search(r"For example `ACL SETUSER recon on >… (~bull:\*[^`]*)`", docs)
+    assert documented, "docs/profiles.md gives no example ACL"
+    rules = documented.group(1).split()
+    assert rules == ["~bull:*", *ACL_READ.split(), *ACL_ACTIONS.split()]
+    admin = redis.Redis.from_url(redis_server.url)
+    world = BullMQWorld(redis_server.url)
+    try:
+        admin.execute_command("ACL", "SETUSER", "recon-docs", "reset", "on", ">pw-docs", *rules)
+        admin.execute_command("ACL", "SETUSER", "recon-read", "reset", "on", ">pw-read",
+                              "~bull:*", *ACL_READ.split())
+        world.obliterate("reconciler")
+        world.add("reconciler", "fail", {"intentId": "int_acl"}, jobId="job-acl", attempts=1)
+        world.start_worker("reconciler", name="acl")
+        world.wait_for("reconciler", failed=1)
+        world.add("reconciler", "slow", {"intentId": "int_slow"}, jobId="job-acl-slow")
+        world.wait_for("reconciler", active=1)
+        decl = QueueDeclaration(settlement_queue="reconciler", queues=("reconciler",))
+        host = redis_server.url.split("://", 1)[1]
+        admin.script_flush()  # Redis holds none of BullMQ's scripts yet: they are loaded
+        reader = BullMQSource(f"redis://recon-read:pw-read@{host}", decl)
+        snap = reader.depth()
+        assert snap.settlement.failed == 1 and snap.settlement_workers and not snap.stalled
+        assert [j.id for j in reader.jobs("reconciler", "failed")] == ["job-acl"]
+        with pytest.raises(QueueUnavailable) as refused:
+            reader.pause("reconciler")
+        assert "REDIS_URL's user may not do it" in refused.value.message
+        assert f"`{ACL_ACTIONS}` to pause" in refused.value.message
+        assert "job id" not in refused.value.message
+        admin.script_flush()
+        actor = BullMQSource(f"redis://recon-docs:pw-docs@{host}", decl)
+        assert "paused" in actor.pause("reconciler")
+        assert "resumed" in actor.resume("reconciler")
+        world.close_workers()
+        assert "moved from failed back to waiting" in actor.retry("reconciler", "job-acl")
+        wrong = BullMQSource(f"redis://recon-docs:not-it@{host}", decl)
+        with pytest.raises(QueueUnavailable) as denied:
+            wrong.depth()
+        assert "refused the user or password in REDIS_URL" in denied.value.message
+        assert "not-it" not in denied.value.message
+    finally:
+        admin.execute_command("ACL", "DELUSER", "recon-docs", "recon-read")
+        admin.close()
+        world.obliterate("reconciler")
+        world.close()

@@ -24,7 +24,8 @@ import redis.asyncio as aioredis
 from bullmq import Queue
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import (AuthenticationError, NoPermissionError, RedisError,
+                              ResponseError)
 
 from ..errors import first_line
 from .queue_model import (JOB_STATES, JobInfo, QueueCounts, QueueSnapshot, QueueUnavailable,
@@ -32,6 +33,12 @@ from .queue_model import (JOB_STATES, JobInfo, QueueCounts, QueueSnapshot, Queue
 from .relations import QueueDeclaration
 
 T = TypeVar("T")
+# The Redis ACL a REDIS_URL user needs (docs/profiles.md quotes these; tests apply them to a
+# real Redis): the reads run BullMQ's Lua scripts (EVALSHA, SCRIPT LOAD when Redis does not hold
+# them yet), one MULTI, CLIENT LIST (workers) and name the connection; pause, resume and retry
+# write the queue's keys, and BullMQ asks INFO for the server's version before a retry.
+ACL_READ = "+@read +evalsha +script|load +multi +exec +client|list +client|setname"
+ACL_ACTIONS = "+@write +info"
 COUNT_TYPES = ("waiting", "prioritized", "delayed", "active", "failed", "completed", "paused")
 STALLED_SCAN = 200   # active jobs looked at for a lost lock (a settlement queue has few active)
 
@@ -179,10 +186,11 @@ class BullMQSource:
         except QueueUnavailable:
             raise
         except ResponseError as exc:  # Redis is up and answered: not an outage
+            raise self._refused(exc) from None
+        except AuthenticationError as exc:  # up, and refuses REDIS_URL's user or password
             raise QueueUnavailable(
-                f"{self.where} refused the request ({first_line(exc)}): the queue's "
-                "keys are not what BullMQ expects here (e.g. a job id that names one of "
-                "BullMQ's own keys); nothing changed") from None
+                f"the platform's queues could not be read: {self.where} refused the user or "
+                f"password in REDIS_URL ({first_line(exc)}); check them") from None
         except (RedisError, OSError, asyncio.TimeoutError) as exc:
             raise QueueUnavailable(
                 f"the platform's queues could not be read: {self.where} did not answer "
@@ -194,6 +202,21 @@ class BullMQSource:
             raise self._unreadable(exc) from None
         except (ValueError, KeyError, AttributeError) as exc:
             raise self._unreadable(exc) from None
+
+    def _refused(self, exc: ResponseError) -> QueueUnavailable:
+        text = str(exc)
+        # the ACL of REDIS_URL's user: a command it may not send, or one a script may not run
+        if isinstance(exc, NoPermissionError) or "can't run this command" in text:
+            prefix = self.declaration.prefix
+            return QueueUnavailable(
+                f"{self.where} refused the request: REDIS_URL's user may not do it "
+                f"({first_line(exc)}); give that user the ACL `~{prefix}:* {ACL_READ}` to "
+                f"read the queues, plus `{ACL_ACTIONS}` to pause, resume and retry "
+                "(docs/profiles.md); nothing changed")
+        hint = (": the queue's keys are not what BullMQ expects here (e.g. a job id that "
+                "names one of BullMQ's own keys)") if "WRONGTYPE" in text else ""
+        return QueueUnavailable(f"{self.where} refused the request ({first_line(exc)}){hint}; "
+                                "nothing changed")
 
     def _bad_option(self, exc: Exception) -> QueueUnavailable:
         return QueueUnavailable(
