@@ -82,8 +82,10 @@ def check_redis_url(url: str) -> None:
         raise ConfigError("REDIS_URL", "names no host; use redis://host:6379/0")
     db = (parsed.path or "/").strip("/")
     if db and not db.isdigit():
-        raise ConfigError("REDIS_URL", f"the path must be a database number such as /0, got "
-                                       f"/{db}")
+        # never echoed: a password with an unencoded "/" ends up here (user:12/secret@host)
+        raise ConfigError("REDIS_URL", "the path after host:port must be a database number "
+                                       "such as /0; a / ? # or @ in the user or password must "
+                                       "be percent-encoded (%2F %3F %23 %40)")
 
 
 def check_http_url(name: str, url: str) -> None:

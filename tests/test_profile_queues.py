@@ -85,3 +85,17 @@ def test_redis_url_is_a_secret():
     s = Settings.load(env={"REDIS_URL": "rediss://recon:s3cret@redis.sge:6380/0"})
     assert "s3cret" not in s.masked()["REDIS_URL"]
     assert Settings.load(env={"REDIS_URL": "unix:///run/redis.sock"}).REDIS_URL
+
+
+@pytest.mark.parametrize("url, secret", [
+    ("redis://default:1234/Zq9secret@redis.sge:6379/0", "Zq9secret"),
+    ("rediss://recon:9/xY7pw?z@redis.sge:6380/0", "xY7pw"),
+])
+def test_a_redis_url_whose_password_has_a_slash_is_refused_without_showing_it(url, secret):
+    """Audit queues #5: a password with an unencoded '/' (base64 passwords have them) after a
+    run of digits parses as host:port plus a path, and the refusal quoted that path: the rest
+    of the password, on stderr and in logs. It now says to percent-encode, quoting nothing."""
+    with pytest.raises(ConfigError) as caught:
+        Settings.load(env={"REDIS_URL": url})
+    assert secret not in str(caught.value)
+    assert "database number" in str(caught.value) and "%2F" in str(caught.value)
