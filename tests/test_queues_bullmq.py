@@ -242,7 +242,7 @@ def test_queue_page_lists_failed_jobs_and_retries_one_through_bullmq(sge_url, wo
     counts = frame(at, "queue", "waiting", "prioritized", "delayed", "active", "failed")
     assert counts.set_index("queue").loc["intents", "waiting"] == 3
     words = texts(at)
-    assert "stalled job" in words and "Depth (waiting + prioritized) 4" in words
+    assert "stalled job" in words and "Depth (waiting + prioritized + due) 4" in words
     assert at.button(key="retry_intents").disabled  # nothing ticked: nothing to retry
     at.multiselect(key="retry_pick_intents").select("job-failed").run()
     at.button(key="retry_intents").click().run()

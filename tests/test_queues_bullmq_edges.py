@@ -187,3 +187,37 @@ def test_the_documented_redis_acl_reads_and_acts_and_a_missing_permission_is_nam
         admin.close()
         world.obliterate("reconciler")
         world.close()
+
+
+def test_retries_whose_backoff_is_over_count_in_the_depth_while_the_workers_are_down(
+        sge_url, redis_server):
+    """Audit queues #6: SGE's jobs retry with backoff (attempts 8, exponential), i.e. through
+    BullMQ's delayed set, and BullMQ moves a due delayed job to waiting only when a worker
+    fetches. With the workers dead, 60 intents whose backoff was over sat in `delayed` and
+    queue_depth read 0 (no backlog alert, sge_queue_depth_total 0). Due delayed jobs now count
+    in the depth; one not yet due does not."""
+    import time
+    from datetime import datetime, timezone
+
+    world = BullMQWorld(redis_server.url)
+    try:
+        world.obliterate("intents")
+        for i in range(60):
+            world.add("intents", "fail", {"intentId": f"int_b{i}"}, jobId=f"job-b{i}",
+                      attempts=8, backoff={"type": "exponential", "delay": 300})
+        world.start_worker("intents", name="dies", concurrency=20)
+        world.wait_for("intents", timeout=30, delayed=60)  # each failed once: backing off
+        world.close_workers()  # the workers die
+        world.add("intents", "settle", {"intentId": "int_later"}, jobId="job-later",
+                  delay=3_600_000)
+        time.sleep(1.5)  # every backoff is over
+        recon = recon_for(sge_url, redis_server.url, QUEUE_DEPTH_WARN=30, QUEUE_DEPTH_FAIL=50)
+        [depth] = recon.checks.run(only=["queue_depth"], store=False).checks
+        assert (depth.status, depth.value) == ("fail", 60), (depth.status, depth.value)
+        assert depth.details["delayed"] == 61 and depth.details["delayed_due"] == 60
+        snap = recon.checks.queue_source().depth()
+        waited = snap.oldest_waiting_seconds(datetime.now(timezone.utc))
+        assert waited is not None and 0.5 < waited < 30
+    finally:
+        world.obliterate("intents")
+        world.close()

@@ -33,11 +33,14 @@ def bullmq_page() -> None:
     st.caption(f"BullMQ on {snap.where} · read in {snap.duration_ms:.0f} ms · settlement queue "
                f"**{snap.settlement_queue}**")
     counts = [{"queue": c.queue, "waiting": c.waiting, "prioritized": c.prioritized,
-               "delayed": c.delayed, "active": c.active, "failed": c.failed,
+               "delayed": c.delayed, "due": c.due, "active": c.active, "failed": c.failed,
                "completed": c.completed, "paused": c.paused} for c in snap.counts.values()]
     s = snap.settlement
     cols = st.columns(5)
-    cols[0].metric("Depth (waiting + prioritized)", f"{s.depth:,}")
+    cols[0].metric("Depth (waiting + prioritized + due)", f"{s.depth:,}",
+                   help="Due: delayed jobs whose time has come. BullMQ moves them to waiting "
+                        "only when a worker fetches, so with the workers down or the queue "
+                        "paused they wait in delayed.")
     cols[1].metric("Delayed", f"{s.delayed:,}")
     cols[2].metric("Active", f"{s.active:,}")
     cols[3].metric("Failed", f"{s.failed:,}")

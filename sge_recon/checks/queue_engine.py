@@ -40,10 +40,12 @@ def measure(definition: CheckDefinition, snap: QueueSnapshot, started: float) ->
         s = snap.settlement
         oldest = snap.oldest_waiting_seconds(now)
         rows = [{"queue": c.queue, "value": Decimal(c.depth), "waiting": c.waiting,
-                 "prioritized": c.prioritized, "delayed": c.delayed, "active": c.active,
+                 "prioritized": c.prioritized, "due": c.due, "delayed": c.delayed,
+                 "active": c.active,
                  "failed": c.failed, "paused": c.paused} for c in snap.counts.values()]
         details.update({"waiting": s.waiting, "prioritized": s.prioritized,
-                        "delayed": s.delayed, "active": s.active, "failed": s.failed,
+                        "delayed": s.delayed, "delayed_due": s.due, "active": s.active,
+                        "failed": s.failed,
                         "paused": s.paused,
                         "oldest_waiting_seconds": None if oldest is None else round(oldest, 3)})
         # the check's value is the settlement queue's depth; the other queues are shown beside it

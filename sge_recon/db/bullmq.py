@@ -2,8 +2,11 @@
 
 The only module that imports ``redis`` and ``bullmq``. It reads through BullMQ's own Python
 package (the same keys and Lua scripts the platform's Node workers use), never by parsing Redis
-keys by hand; the one exception is the lock key of an active job (``<prefix>:<queue>:<id>:lock``,
-built with BullMQ's own ``toKey``), which is how a stalled job is told from a running one.
+keys by hand; the exceptions, with keys built by BullMQ's own ``toKey``: the lock key of an active
+job (``<prefix>:<queue>:<id>:lock``), which is how a stalled job is told from a running one, and
+the delayed set's scores (BullMQ's ``due time in ms * 0x1000 + counter``), which say which delayed
+jobs are already due: BullMQ moves those to waiting only when a worker fetches, so with the
+workers down or the queue paused they wait in ``delayed``.
 
 BullMQ's Python API is asyncio; each public method here runs one short event loop (in a helper
 thread when the caller already runs one, e.g. inside Streamlit or FastAPI) on a fresh connection
@@ -235,22 +238,37 @@ class BullMQSource:
     async def _depth(self, client: aioredis.Redis) -> QueueSnapshot:
         decl = self.declaration
         counts = {}
+        now_ms = int(time.time() * 1000)
+        first_due: datetime | None = None
         for name in decl.queues:
             q = self._queue(client, name)
             raw = await q.getJobCounts(*COUNT_TYPES)
             paused = await q.isPaused()
+            due = 0
+            if int(raw.get("delayed", 0)):
+                # delayed jobs whose time has come (BullMQ's own bound when it promotes them)
+                async with client.pipeline(transaction=False) as pipe:
+                    pipe.zcount(q.toKey("delayed"), 0, (now_ms + 1) * 0x1000 - 1)
+                    pipe.zrange(q.toKey("delayed"), 0, 0, withscores=True)
+                    due, earliest = await pipe.execute()
+                if due and name == decl.settlement_queue and earliest:
+                    first_due = _ms(int(earliest[0][1]) // 0x1000)
             # BullMQ counts a paused queue's waiting jobs under "paused"
             counts[name] = QueueCounts(
                 queue=name, waiting=int(raw.get("waiting", 0)) + int(raw.get("paused", 0)),
                 prioritized=int(raw.get("prioritized", 0)), delayed=int(raw.get("delayed", 0)),
-                active=int(raw.get("active", 0)), failed=int(raw.get("failed", 0)),
-                completed=int(raw.get("completed", 0)), paused=paused)
+                due=int(due), active=int(raw.get("active", 0)),
+                failed=int(raw.get("failed", 0)), completed=int(raw.get("completed", 0)),
+                paused=paused)
         workers = await self._workers(client)
         q = self._queue(client, decl.settlement_queue)
-        oldest = None
-        if counts[decl.settlement_queue].depth:
+        oldest = first_due  # a due delayed job has waited since it became due
+        s = counts[decl.settlement_queue]
+        if s.waiting or s.prioritized:
             first = await q.getJobs(["waiting", "paused"], 0, 0, True)  # asc: oldest first
-            oldest = _ms(first[0].timestamp) if first else None
+            waiting_since = _ms(first[0].timestamp) if first else None
+            if waiting_since is not None and (oldest is None or waiting_since < oldest):
+                oldest = waiting_since
         stalled = []
         if counts[decl.settlement_queue].active:
             active = await self._jobs(client, decl.settlement_queue, "active", STALLED_SCAN)

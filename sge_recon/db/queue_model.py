@@ -30,11 +30,14 @@ class QueueCounts:
     failed: int = 0
     completed: int = 0
     paused: bool = False
+    due: int = 0           # of the delayed jobs, those whose time has come (a retry's backoff over)
 
     @property
     def depth(self) -> int:
-        """Jobs waiting to be taken: ``waiting`` + ``prioritized`` (delayed ones are not due)."""
-        return self.waiting + self.prioritized
+        """Jobs waiting to be taken: ``waiting`` + ``prioritized`` + the delayed jobs already
+        ``due`` (BullMQ moves a due job to waiting only when a worker fetches one: with the
+        workers down or the queue paused, a backlog of retries stays in ``delayed``)."""
+        return self.waiting + self.prioritized + self.due
 
 
 @dataclass(frozen=True)
