@@ -221,3 +221,121 @@ def test_retries_whose_backoff_is_over_count_in_the_depth_while_the_workers_are_
     finally:
         world.obliterate("intents")
         world.close()
+
+
+class ReplyEater:
+    """A TCP proxy in front of a real Redis that forwards every request, and stops forwarding
+    Redis's replies once a request carrying ``marker`` went through: Redis runs it, its answer
+    is lost (a slow or broken network). ``everywhere``: the replies of every later connection
+    are lost too (Redis gone quiet), else only those of the connection that sent it."""
+
+    def __init__(self, redis_port: int, marker: bytes, everywhere: bool = False):
+        import socket
+        import threading
+
+        self.redis_port, self.marker, self.everywhere = redis_port, marker, everywhere
+        self.quiet = False
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.sockets: list = [self.server]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import socket
+        import threading
+
+        while True:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.redis_port))
+            self.sockets += [client, upstream]
+            state = {"quiet": False}
+            threading.Thread(target=self._up, args=(client, upstream, state), daemon=True).start()
+            threading.Thread(target=self._down, args=(upstream, client, state),
+                             daemon=True).start()
+
+    def _up(self, client, upstream, state) -> None:
+        try:
+            while data := client.recv(65536):
+                upstream.sendall(data)
+                if self.marker in data:
+                    state["quiet"] = True
+                    self.quiet = self.quiet or self.everywhere
+        except OSError:
+            pass
+
+    def _down(self, upstream, client, state) -> None:
+        try:
+            while data := upstream.recv(65536):
+                if not (state["quiet"] or self.quiet):
+                    client.sendall(data)
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        for s in self.sockets:
+            try:
+                s.close()
+            except OSError:
+                pass
+
+
+def test_an_action_whose_answer_is_lost_is_recorded_as_what_redis_holds(sge_url, redis_server):
+    """Audit queues #7: a pause (or retry) that reached Redis but whose answer was lost (a slow
+    network, REDIS_TIMEOUT_SECONDS) was recorded as failed, "the queues could not be read", while
+    the queue was paused (the job moved); and a retry's lost answer read as "someone retried it
+    at the same moment; nothing changed". The state is now read again: done when it says so;
+    when Redis stays silent, the action-log row stays "sent, outcome unknown"."""
+    from .test_console_actions import acting_as
+
+    world = BullMQWorld(redis_server.url)
+    port = int(redis_server.url.rsplit(":", 1)[1].split("/")[0])
+    proxies: list[ReplyEater] = []
+    try:
+        world.obliterate("reconciler")
+        world.add("reconciler", "fail", {"intentId": "int_late"}, jobId="job-late", attempts=1)
+        world.start_worker("reconciler", name="late")
+        world.wait_for("reconciler", failed=1)
+        world.close_workers()
+        scripts = world.queue("reconciler").backend.scripts.commands
+        loader = redis.Redis.from_url(redis_server.url)
+        for name in ("pause", "reprocessJob"):  # Redis holds them: EVALSHA runs at once
+            assert loader.script_load(scripts[name].script) == scripts[name].sha
+        loader.close()
+        recon_for(sge_url)  # the recon schema
+        acting_as(sge_url, root="admin")
+
+        def actions_through(marker: bytes, everywhere: bool = False):
+            proxy = ReplyEater(port, marker, everywhere)
+            proxies.append(proxy)
+            recon = recon_for(sge_url, f"redis://127.0.0.1:{proxy.port}/0",
+                              REDIS_TIMEOUT_SECONDS="1")
+            return recon, recon.console.actions
+
+        recon, actions = actions_through(scripts["pause"].sha.encode())
+        paused = actions.pause_bullmq_queue("root", "reconciler")
+        assert world.call(world.queue("reconciler").isPaused()) is True
+        assert paused.ok and "paused in BullMQ now" in paused.message, paused.message
+        assert recon.console.recent_actions(1)[0]["result"] == "ok"
+
+        recon, actions = actions_through(scripts["reprocessJob"].sha.encode())
+        retried = actions.retry_bullmq_job("root", "reconciler", "job-late")
+        assert world.call(world.queue("reconciler").getJobState("job-late")) == "waiting"
+        assert retried.ok and "is waiting now, no longer failed" in retried.message, \
+            retried.message
+
+        recon, actions = actions_through(scripts["pause"].sha.encode(), everywhere=True)
+        resumed = actions.resume_bullmq_queue("root", "reconciler")
+        assert world.call(world.queue("reconciler").isPaused()) is False
+        assert not resumed.ok and resumed.maybe_done and resumed.logged, resumed
+        assert "it may have been done" in resumed.message
+        row = recon.console.recent_actions(1)[0]
+        assert (row["action"], row["result"]) == ("resume_queue",
+                                                  "sent, outcome unknown — check the platform")
+    finally:
+        for proxy in proxies:
+            proxy.close()
+        world.obliterate("reconciler")
+        world.close()

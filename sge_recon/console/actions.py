@@ -250,6 +250,11 @@ class ActionService:
         try:
             message, ok, error = f"Done. {work(source)}", True, None
         except QueueUnavailable as exc:
+            if exc.maybe_done:  # sent, no answer: the row stays "sent, outcome unknown"
+                row = attempt.row or {}
+                return ActionOutcome(False, action, target, None,
+                                     f"Outcome unknown: {exc.message}", logged=True,
+                                     log_id=row.get("id"), at=row.get("at"), maybe_done=True)
             message, ok, error = f"Failed: {exc.message}", False, exc.message
         return attempt.complete(ok, None, {"message": message} if ok else None, error, message,
                                 None)

@@ -42,6 +42,8 @@ T = TypeVar("T")
 # write the queue's keys, and BullMQ asks INFO for the server's version before a retry.
 ACL_READ = "+@read +evalsha +script|load +multi +exec +client|list +client|setname"
 ACL_ACTIONS = "+@write +info"
+LATE = (" (Redis answered too late to say whether this request did it, so the state was read "
+        "again afterwards).")
 COUNT_TYPES = ("waiting", "prioritized", "delayed", "active", "failed", "completed", "paused")
 STALLED_SCAN = 200   # active jobs looked at for a lost lock (a settlement queue has few active)
 
@@ -106,7 +108,12 @@ class BullMQSource:
             await q.pause()
             return (f"Queue {queue} paused in BullMQ: workers take no new jobs (jobs in flight "
                     "finish).")
-        return self._run(go)
+
+        async def check(client):
+            if await self._queue(client, queue).isPaused():
+                return f"Queue {queue} is paused in BullMQ now{LATE}"
+            return None
+        return self._act(go, check)
 
     def resume(self, queue: str) -> str:
         self._known(queue)
@@ -117,7 +124,12 @@ class BullMQSource:
                 return f"Queue {queue} was not paused; nothing changed."
             await q.resume()
             return f"Queue {queue} resumed in BullMQ: workers take jobs again."
-        return self._run(go)
+
+        async def check(client):
+            if not await self._queue(client, queue).isPaused():
+                return f"Queue {queue} is running in BullMQ now{LATE}"
+            return None
+        return self._act(go, check)
 
     def retry(self, queue: str, job_id: str) -> str:
         self._known(queue)
@@ -139,6 +151,8 @@ class BullMQSource:
                                        "only a failed job can be retried")
             try:
                 await job.retry("failed")
+            except (RedisError, OSError, asyncio.TimeoutError):
+                raise  # no answer: the retry may have been done (_act reads the state again)
             except Exception as exc:  # noqa: BLE001 - BullMQ raises TypeError when it lost a race
                 now = await q.getJobState(job_id)
                 if now != "failed":
@@ -149,9 +163,39 @@ class BullMQSource:
                                        f"({first_line(exc)})") from None
             return (f"Job {job_id} ({job.name}) of queue {queue} moved from failed back to "
                     f"waiting after {job.attemptsMade} attempt(s); a worker will take it.")
-        return self._run(go)
+
+        async def check(client):
+            now = await self._queue(client, queue).getJobState(job_id)
+            if now in ("waiting", "prioritized", "delayed", "active", "completed"):
+                return f"Job {job_id} of queue {queue} is {now} now, no longer failed{LATE}"
+            return None
+        return self._act(go, check)
 
     # -- the mechanics ---------------------------------------------------------------------------
+    def _act(self, work: Callable[[aioredis.Redis], Awaitable[str]],
+             check: Callable[[aioredis.Redis], Awaitable[str | None]]) -> str:
+        """Run an action. When Redis stops answering midway, the request may have reached it
+        (a script that ran, its answer lost): the state is read again on a new connection, and
+        the action is done when the state says so, failed when it says not; when that read
+        fails too, the outcome is unknown (``maybe_done``), never "nothing changed"."""
+        try:
+            return self._run(work)
+        except QueueUnavailable as exc:
+            if not exc.no_answer:
+                raise
+            failure = exc
+        try:
+            done = self._run(check)
+        except QueueUnavailable as again:
+            raise QueueUnavailable(
+                f"{self.where} took the request but gave no answer ({failure.message}), and "
+                f"the state could not be read again ({again.message}): it may have been done; "
+                "the Queue page shows the queue's state once Redis answers — look before "
+                "trying again", maybe_done=True) from None
+        if done is None:
+            raise failure
+        return done
+
     def _known(self, queue: str) -> None:
         if queue not in self.declaration.queues:
             raise QueueUnavailable(f"queue {queue!r} is not one of the platform's queues "
@@ -197,8 +241,8 @@ class BullMQSource:
         except (RedisError, OSError, asyncio.TimeoutError) as exc:
             raise QueueUnavailable(
                 f"the platform's queues could not be read: {self.where} did not answer "
-                f"({first_line(exc)}); check that Redis is up and REDIS_URL points at it") \
-                from None
+                f"({first_line(exc)}); check that Redis is up and REDIS_URL points at it",
+                no_answer=True) from None
         except TypeError as exc:
             if "keyword argument" in str(exc):  # an option the connection does not take
                 raise self._bad_option(exc) from None

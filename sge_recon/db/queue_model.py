@@ -15,9 +15,16 @@ JOB_STATES = ("waiting", "prioritized", "delayed", "active", "failed", "complete
 
 
 class QueueUnavailable(ReconError):
-    """The queue store cannot be reached or refused the request; the message is a sentence."""
+    """The queue store cannot be reached or refused the request; the message is a sentence.
+    ``no_answer``: the store stopped answering (not a refusal); ``maybe_done``: an action was
+    sent and its outcome is unknown."""
 
     exit_code = 3
+
+    def __init__(self, message: str, *, no_answer: bool = False, maybe_done: bool = False):
+        super().__init__(message)
+        self.no_answer = no_answer
+        self.maybe_done = maybe_done
 
 
 @dataclass(frozen=True)
