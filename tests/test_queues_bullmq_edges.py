@@ -339,3 +339,28 @@ def test_an_action_whose_answer_is_lost_is_recorded_as_what_redis_holds(sge_url,
             proxy.close()
         world.obliterate("reconciler")
         world.close()
+
+
+def test_a_worker_in_another_database_of_the_same_redis_is_not_this_platforms(redis_server):
+    """Audit queues #8: workers were found by CLIENT LIST, which lists the whole server's
+    connections: a staging worker on /3 of the same Redis made production's settlement queue
+    on /2 read `healthy` with no worker of its own (worker_down never fires). Only connections
+    to REDIS_URL's database count now."""
+    from sge_recon.db.bullmq import BullMQSource
+    from sge_recon.db.relations import QueueDeclaration
+
+    base = redis_server.url.rsplit("/", 1)[0]
+    staging = BullMQWorld(f"{base}/3")
+    try:
+        staging.obliterate("reconciler")
+        staging.start_worker("reconciler", name="staging-settler")
+        decl = QueueDeclaration(settlement_queue="reconciler", queues=("reconciler",))
+        production = BullMQSource(f"{base}/2", decl).depth()
+        assert (production.worker_state, production.workers) == ("down", [])
+        at_staging = BullMQSource(f"{base}/3", decl).depth()
+        assert at_staging.worker_state == "healthy"
+        assert {w.name for w in at_staging.settlement_workers} == \
+            {"bull:reconciler:w:staging-settler"}
+    finally:
+        staging.obliterate("reconciler")
+        staging.close()

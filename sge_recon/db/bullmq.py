@@ -322,9 +322,14 @@ class BullMQSource:
                              stalled=stalled, measured_at=datetime.now(timezone.utc))
 
     async def _workers(self, client: aioredis.Redis) -> list[WorkerInfo]:
-        """The workers BullMQ registers on each queue: connections whose client name is
-        ``<prefix>:<queue>`` or ``<prefix>:<queue>:w:<name>`` (CLIENT LIST, read once)."""
+        """The workers BullMQ registers on each queue: connections to REDIS_URL's database
+        whose client name is ``<prefix>:<queue>`` or ``<prefix>:<queue>:w:<name>`` (CLIENT
+        LIST, read once)."""
         listing = await client.client_list()
+        # CLIENT LIST is the whole server's: a worker of the same queue name in another
+        # database (staging on /1 beside production on /0) serves another platform
+        database = int(client.connection_pool.connection_kwargs.get("db") or 0)
+        listing = [c for c in listing if int(c.get("db") or 0) == database]
         out = []
         for name in self.declaration.queues:
             # BullMQ for Python names a worker's connections <prefix>:<queue>[:w:<name>]; BullMQ
