@@ -364,3 +364,29 @@ def test_a_worker_in_another_database_of_the_same_redis_is_not_this_platforms(re
     finally:
         staging.obliterate("reconciler")
         staging.close()
+
+
+def test_a_job_retried_on_a_paused_queue_says_no_worker_takes_it_yet(sge_url, redis_server):
+    """Audit queues #9: retrying a failed job of a paused queue answered "a worker will take
+    it", recorded as such; no worker takes anything from a paused queue until it is resumed."""
+    from .test_console_actions import acting_as
+
+    world = BullMQWorld(redis_server.url)
+    try:
+        world.obliterate("reconciler")
+        world.add("reconciler", "fail", {"intentId": "int_p"}, jobId="job-paused", attempts=1)
+        world.start_worker("reconciler", name="pauser")
+        world.wait_for("reconciler", failed=1)
+        world.close_workers()
+        recon = recon_for(sge_url, redis_server.url)
+        acting_as(sge_url, root="admin")
+        actions = recon.console.actions
+        assert actions.pause_bullmq_queue("root", "reconciler").ok
+        retried = actions.retry_bullmq_job("root", "reconciler", "job-paused")
+        assert retried.ok and "a worker will take it" not in retried.message
+        assert "the queue is paused, so no worker takes it until the queue is resumed" in \
+            retried.message
+        assert actions.resume_bullmq_queue("root", "reconciler").ok
+    finally:
+        world.obliterate("reconciler")
+        world.close()

@@ -161,8 +161,10 @@ class BullMQSource:
                         f"it at the same moment; it is {now}); nothing changed") from None
                 raise QueueUnavailable(f"BullMQ could not retry job {job_id} of queue {queue} "
                                        f"({first_line(exc)})") from None
+            taken = ("the queue is paused, so no worker takes it until the queue is resumed"
+                     if await q.isPaused() else "a worker will take it")
             return (f"Job {job_id} ({job.name}) of queue {queue} moved from failed back to "
-                    f"waiting after {job.attemptsMade} attempt(s); a worker will take it.")
+                    f"waiting after {job.attemptsMade} attempt(s); {taken}.")
 
         async def check(client):
             now = await self._queue(client, queue).getJobState(job_id)
