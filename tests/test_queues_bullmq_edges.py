@@ -390,3 +390,36 @@ def test_a_job_retried_on_a_paused_queue_says_no_worker_takes_it_yet(sge_url, re
     finally:
         world.obliterate("reconciler")
         world.close()
+
+
+def test_a_retry_backing_off_runs_when_bullmq_will_run_it_not_at_creation_plus_delay(
+        redis_server):
+    """Audit queues #10: the Queue page's delayed jobs showed "runs at" as the job's creation
+    time + its delay, which for a retry backing off (SGE's delayed jobs: attempts 8, backoff) is
+    creation + the last backoff: a time before the attempt that failed, so every retry looked
+    overdue. It is now the job's due time in BullMQ's delayed set."""
+    import time
+    from datetime import timedelta
+
+    from sge_recon.db.bullmq import BullMQSource
+    from sge_recon.db.relations import QueueDeclaration
+
+    world = BullMQWorld(redis_server.url)
+    try:
+        world.obliterate("reconciler")
+        world.add("reconciler", "fail", {"intentId": "int_bo"}, jobId="job-backoff",
+                  attempts=3, backoff={"type": "fixed", "delay": 60_000})
+        time.sleep(1.5)  # the attempt starts well after the job was made
+        world.start_worker("reconciler", name="backoff")
+        world.wait_for("reconciler", delayed=1)
+        world.close_workers()
+        source = BullMQSource(redis_server.url, QueueDeclaration(
+            settlement_queue="reconciler", queues=("reconciler",)))
+        [job] = source.jobs("reconciler", "delayed")
+        assert job.attempts_made == 1 and job.processed_at is not None
+        assert job.run_at >= job.processed_at + timedelta(seconds=60), (job.run_at,
+                                                                         job.processed_at)
+        assert job.run_at < job.processed_at + timedelta(seconds=65)
+    finally:
+        world.obliterate("reconciler")
+        world.close()

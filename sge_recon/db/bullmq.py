@@ -365,10 +365,22 @@ class BullMQSource:
             still = [answers[2 * i + 1] is not None for i in range(len(jobs))]
             locks = [answers[2 * i] for i in range(len(jobs)) if still[i]]
             jobs = [j for i, j in enumerate(jobs) if still[i]]
+        due_at: list[Any] = []
+        if state == "delayed" and jobs:
+            # when each runs: its score in the delayed set (ms * 0x1000 + counter); the job's
+            # timestamp + delay is its creation + the last delay, wrong for a retry backing off
+            async with client.pipeline(transaction=False) as pipe:
+                for j in jobs:
+                    pipe.zscore(q.toKey("delayed"), str(j.id))
+                due_at = await pipe.execute()
         out = []
         for i, j in enumerate(jobs):
             trace = j.stacktrace[-1] if getattr(j, "stacktrace", None) else None
-            run_at = _ms(j.timestamp + j.delay) if state == "delayed" and j.delay else None
+            run_at = None
+            if state == "delayed":
+                score = due_at[i] if due_at else None
+                run_at = _ms(int(score) // 0x1000) if score is not None else \
+                    _ms(j.timestamp + j.delay) if j.delay else None
             out.append(JobInfo(
                 queue=queue, id=str(j.id), name=str(j.name), state=state,
                 attempts_made=int(j.attemptsMade or 0),
