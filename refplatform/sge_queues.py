@@ -116,6 +116,8 @@ class SgeQueueTraffic:
                     "Point REDIS_URL at a Redis of its own for the demo (or unset it: "
                     "`sge-recon demo --profile sge` starts a private one)")
             await client.set(self._mark_key, "sge-recon demo traffic (sge-recon sge-queues)")
+            for name in QUEUES:  # as the platform's Node Queue objects do when they are made
+                await client.hsetnx(f"{self.prefix}:{name}:meta", "opts.maxLenEvents", 10000)
         except (RedisError, OSError) as exc:
             raise self._redis_error(exc, "cannot connect to") from None
         finally:

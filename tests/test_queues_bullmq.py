@@ -151,6 +151,7 @@ def test_no_worker_is_down(sge_url, redis_server):
     w = BullMQWorld(redis_server.url)
     try:
         w.obliterate("reconciler")
+        w.add("reconciler", "reconcile", {}, jobId="job-lonely", delay=3_600_000)
         recon = recon_for(sge_url, redis_server.url)
         source = recon.checks.queue_source()
         w.close_workers()
@@ -426,6 +427,7 @@ def test_demo_profile_sge_runs_redis_bullmq_traffic_and_the_sge_api(new_database
     import urllib.request
 
     from sge_recon.db.bullmq import BullMQSource
+    from sge_recon.db.queue_model import QueueUnavailable
     from sge_recon.db.relations import QueueDeclaration
 
     from .test_demo import free_port, wait_for
@@ -448,7 +450,11 @@ def test_demo_profile_sge_runs_redis_bullmq_traffic_and_the_sge_api(new_database
             settlement_queue="intents", queues=("intents", "payouts", "reconciler")))
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            snap = source.depth()
+            try:
+                snap = source.depth()
+            except QueueUnavailable:  # the traffic has not made its queues yet
+                time.sleep(0.5)
+                continue
             if snap.settlement.completed >= 5 and snap.settlement_workers:
                 break
             time.sleep(0.5)

@@ -259,10 +259,10 @@ class ReplyEater:
     def _up(self, client, upstream, state) -> None:
         try:
             while data := client.recv(65536):
-                upstream.sendall(data)
-                if self.marker in data:
+                if self.marker in data:  # quiet before Redis can answer it
                     state["quiet"] = True
                     self.quiet = self.quiet or self.everywhere
+                upstream.sendall(data)
         except OSError:
             pass
 
@@ -351,8 +351,12 @@ def test_a_worker_in_another_database_of_the_same_redis_is_not_this_platforms(re
 
     base = redis_server.url.rsplit("/", 1)[0]
     staging = BullMQWorld(f"{base}/3")
+    production_queue = BullMQWorld(f"{base}/2")
     try:
+        production_queue.obliterate("reconciler")
+        production_queue.add("reconciler", "reconcile", {}, jobId="job-prod", delay=3_600_000)
         staging.obliterate("reconciler")
+        staging.add("reconciler", "reconcile", {}, jobId="job-staging", delay=3_600_000)
         staging.start_worker("reconciler", name="staging-settler")
         decl = QueueDeclaration(settlement_queue="reconciler", queues=("reconciler",))
         production = BullMQSource(f"{base}/2", decl).depth()
@@ -364,6 +368,8 @@ def test_a_worker_in_another_database_of_the_same_redis_is_not_this_platforms(re
     finally:
         staging.obliterate("reconciler")
         staging.close()
+        production_queue.obliterate("reconciler")
+        production_queue.close()
 
 
 def test_a_job_retried_on_a_paused_queue_says_no_worker_takes_it_yet(sge_url, redis_server):
@@ -423,3 +429,43 @@ def test_a_retry_backing_off_runs_when_bullmq_will_run_it_not_at_creation_plus_d
     finally:
         world.obliterate("reconciler")
         world.close()
+
+
+def test_a_redis_database_without_the_platforms_queues_is_an_error_not_an_empty_queue(
+        sge_url, redis_server):
+    """Audit queues #11: REDIS_URL naming another database than the platform's (/5 for /4),
+    or a profile prefix that is not the platform's, read as an empty, unpaused queue: 700
+    waiting jobs of a paused queue showed as depth 0 and queue_paused passed. When none of
+    the declared queues exists there (BullMQ writes <prefix>:<queue>:meta when a queue is made
+    or gets a job), the queue checks are `error` and say what to check."""
+    base = redis_server.url.rsplit("/", 1)[0]
+    platform = BullMQWorld(f"{base}/4")
+    try:
+        platform.obliterate("intents")
+
+        async def backlog():
+            await platform.queue("intents").addBulk(
+                [{"name": "settle", "data": {"i": i}} for i in range(700)])
+        platform.call(backlog())
+        platform.call(platform.queue("intents").pause())
+        right = recon_for(sge_url, f"{base}/4").checks.run(
+            only=["queue_depth", "queue_paused"], store=False).by_name()
+        assert right["queue_depth"].value == 700 and right["queue_paused"].status == "warn"
+        for url, profile in ((f"{base}/5", "sge"), (f"{base}/4", None)):
+            overrides = {}
+            if profile is None:  # the right database, a prefix that is not the platform's
+                from pathlib import Path
+
+                path = Path(redis_server.directory) / "other-prefix.yml"
+                path.write_text((Path(__file__).resolve().parent.parent / "profiles" / "sge.yml")
+                                .read_text().replace("prefix: bull", "prefix: sge"))
+                overrides["PLATFORM_PROFILE"] = str(path)
+            results = recon_for(sge_url, url, **overrides).checks.run(
+                only=["queue_depth", "queue_paused"], store=False).by_name()
+            for name in ("queue_depth", "queue_paused"):
+                assert results[name].status == "error", (url, results[name])
+                assert "none of the platform's BullMQ queues" in results[name].error
+    finally:
+        platform.call(platform.queue("intents").resume())
+        platform.obliterate("intents")
+        platform.close()

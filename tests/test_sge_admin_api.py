@@ -141,7 +141,13 @@ def test_every_refusal_is_400_with_an_error_and_no_identity_no_action(sge):
 
 
 def test_reconcile_stats_health_and_what_sge_lacks(sge, redis_server):
+    import redis
+
     _, db, api = sge
+    platform = redis.Redis.from_url(redis_server.url)
+    for name in ("intents", "payouts", "reconciler"):  # as the platform's Node Queue objects
+        platform.hsetnx(f"bull:{name}:meta", "opts.maxLenEvents", 10000)  # do when made
+    platform.close()
     with SgeAdminClient(api) as client:
         assert client.health().ok
         rec = client.force_reconcile(None)

@@ -283,6 +283,7 @@ class BullMQSource:
 
     async def _depth(self, client: aioredis.Redis) -> QueueSnapshot:
         decl = self.declaration
+        await self._some_queue_exists(client)
         counts = {}
         now_ms = int(time.time() * 1000)
         first_due: datetime | None = None
@@ -322,6 +323,25 @@ class BullMQSource:
         return QueueSnapshot(where=self.where, settlement_queue=decl.settlement_queue,
                              counts=counts, workers=workers, oldest_waiting_at=oldest,
                              stalled=stalled, measured_at=datetime.now(timezone.utc))
+
+    async def _some_queue_exists(self, client: aioredis.Redis) -> None:
+        """Refuse to measure a database where none of the declared queues exists (BullMQ
+        writes ``<prefix>:<queue>:meta`` when a queue is made or gets a job): REDIS_URL on
+        another database, or a prefix or queue names not the platform's, read as an empty,
+        unpaused queue (depth 0: no backlog alert, however long the real one)."""
+        decl = self.declaration
+        async with client.pipeline(transaction=False) as pipe:
+            for name in decl.queues:
+                pipe.exists(self._queue(client, name).toKey("meta"))
+            found = await pipe.execute()
+        if not any(found):
+            database = int(client.connection_pool.connection_kwargs.get("db") or 0)
+            raise QueueUnavailable(
+                f"none of the platform's BullMQ queues ({', '.join(decl.queues)}) exists in "
+                f"database {database} of {self.where} under the prefix {decl.prefix!r} (no "
+                f"{decl.prefix}:<queue>:meta key): REDIS_URL names another database than the "
+                "platform's workers use, or the profile's queues.prefix or queue names are not "
+                "the platform's; an empty queue would read as depth 0")
 
     async def _workers(self, client: aioredis.Redis) -> list[WorkerInfo]:
         """The workers BullMQ registers on each queue: connections to REDIS_URL's database
