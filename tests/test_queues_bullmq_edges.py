@@ -7,30 +7,8 @@ from __future__ import annotations
 import pytest
 import redis
 
-from refplatform.sge_platform import create_sge_schema, load_sge_platform
-from sge_recon.context import Recon
-from sge_recon.db import Database
-
-from .conftest import settings_for
 from .redis_support import BullMQWorld
-
-
-@pytest.fixture(scope="module")
-def sge_url(new_database):
-    url = new_database(empty=True)
-    db = Database(url)
-    create_sge_schema(db)
-    load_sge_platform(db, intents=200, seed=5)
-    return url
-
-
-def recon_for(url, redis_url=None, **overrides) -> Recon:
-    env = {"PLATFORM_PROFILE": "sge", **overrides}
-    if redis_url:
-        env["REDIS_URL"] = redis_url
-    recon = Recon(settings_for(url, **env))
-    recon.init_db()
-    return recon
+from .test_queues_bullmq import recon_for, sge_url  # noqa: F401 - sge_url is a fixture
 
 
 @pytest.mark.parametrize("option, named", [("socket_timeout=abc", "'socket_timeout'"),
