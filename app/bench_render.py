@@ -30,14 +30,25 @@ MAIN = Path(__file__).resolve().parent / "main.py"
 LOAD_FAILED = ("Could not load", "**The database is not reachable**")
 
 
-def signed_in_as() -> str | None:
-    """The console as people see it: past the sign-in, as any enabled account."""
+def signed_in_as() -> tuple[str | None, str | None]:
+    """The console as people see it: past the sign-in, as any enabled account (its name and a
+    session of its own, which the console checks at every run; ended by the caller)."""
     sys.path.insert(0, str(MAIN.parent.parent))
     from sge_recon.config import Settings
     from sge_recon.context import Recon
 
-    enabled = [a for a in Recon(Settings.load()).accounts.list() if not a.disabled]
-    return enabled[0].name if enabled else None
+    accounts = Recon(Settings.load()).accounts
+    enabled = [a for a in accounts.list() if not a.disabled]
+    if not enabled:
+        return None, None
+    return enabled[0].name, accounts.start_session(enabled[0].name)
+
+
+def end_session(token: str | None) -> None:
+    from sge_recon.config import Settings
+    from sge_recon.context import Recon
+
+    Recon(Settings.load()).accounts.end_session(token)
 
 
 def timed_run(at: AppTest) -> tuple[float, list[str]]:
@@ -70,23 +81,27 @@ def main(repeat: int, pages: list[str]) -> None:
     sys.path.insert(0, str(MAIN.parent))
     import console_kit as kit
 
-    account = signed_in_as()
-    at = AppTest.from_file(str(MAIN), default_timeout=300)
-    if account:
-        at.session_state["account"] = account
     chosen = pages or list(kit.PAGES)
     unknown = [p for p in chosen if p not in kit.PAGES]
     if unknown:
         raise SystemExit(f"unknown page(s) {unknown}; the console's pages: {list(kit.PAGES)}")
-    # the Overview first (the default page: the first run of the process), then the others
-    results = {}
-    if "overview" in chosen:
-        results["overview"] = bench_page(at, None, repeat)
-    else:
-        timed_run(at)  # the first run lands on the Overview: switch_page needs one run first
-    for page in chosen:
-        if page != "overview":
-            results[page] = bench_page(at, kit.PAGES[page][0], repeat)
+    account, token = signed_in_as()
+    at = AppTest.from_file(str(MAIN), default_timeout=300)
+    if account:
+        at.session_state["account"] = account
+        at.session_state["session_token"] = token
+    try:
+        # the Overview first (the default page: the first run of the process), then the others
+        results = {}
+        if "overview" in chosen:
+            results["overview"] = bench_page(at, None, repeat)
+        else:
+            timed_run(at)  # the first run lands on the Overview: switch_page needs one run first
+        for page in chosen:
+            if page != "overview":
+                results[page] = bench_page(at, kit.PAGES[page][0], repeat)
+    finally:
+        end_session(token)
     print(json.dumps({"account": account, "pages": results}))
 
 

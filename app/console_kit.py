@@ -131,19 +131,24 @@ def accounts_exist() -> bool:
 
 
 def account():
-    """The signed-in account, read fresh from recon (a disabled account stops acting at once),
-    or None (nobody signed in, or the console runs without accounts). A confirm dialog opened by
-    another account (or by one that is gone now) is dropped: it never runs for someone else."""
+    """The signed-in account, read fresh from recon at every run through this tab's session
+    (recon.console_sessions), or None (nobody signed in, or the console runs without accounts).
+    A session that was revoked — a sign-out in another tab, a new password, `users add
+    --replace`, a changed single sign-on link — or whose account is disabled ends the sign-in at
+    once, and a sign-in without a session is none. A confirm dialog opened by another account
+    (or by one that is gone now) is dropped: it never runs for someone else."""
     name = st.session_state.get("account")
     found = None
     if name:
         try:
-            found = recon().accounts.get(name)
-            if found is None or found.disabled:
-                st.session_state.pop("account", None)
-                found = None
+            found = recon().accounts.resume(st.session_state.get("session_token"))
         except ReconError:
-            found = None
+            found = None  # cannot tell who this is now: nobody, for this run
+        else:
+            if found is None or found.name != str(name).strip().lower():
+                for key in ("account", "session_token", "signed_in_via"):
+                    st.session_state.pop(key, None)
+                found = None
     pending = st.session_state.get("pending_action")
     if pending and (found is None or pending.get("account") != found.name):
         st.session_state.pop("pending_action", None)
@@ -153,15 +158,17 @@ def account():
 SESSION_COOKIE = "sge_recon_session"
 
 
-def start_session(name: str) -> None:
+def start_session(name: str) -> str | None:
     """After a sign-in: a session token for this browser (written as a cookie on the next run),
-    so that a reload or a link opened in a new tab stays signed in."""
+    so that a reload or a link opened in a new tab stays signed in; every run checks it is still
+    live (see account()). None when it could not be started: then nobody is signed in, and why."""
     try:
         token = recon().accounts.start_session(name)
-    except ReconError:
-        return  # signed in for this tab only
+    except ReconError as exc:
+        return f"Sign-in is unavailable: {exc.message}"
     st.session_state["session_token"] = token
     st.session_state["_cookie"] = token
+    return None
 
 
 def resume_session() -> bool:
@@ -213,6 +220,10 @@ def sso_resume() -> bool:
     result = recon().accounts.sso_sign_in(identity, settings().OIDC_PROVIDER_NAME)
     if not result.ok:
         st.session_state["sso_refusal"] = result.message
+        return False
+    problem = start_session(result.account.name)  # revoked like a local one (see account())
+    if problem:
+        st.session_state["sso_refusal"] = problem
         return False
     st.session_state["account"] = result.account.name
     st.session_state["signed_in_via"] = "sso"

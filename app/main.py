@@ -69,13 +69,13 @@ def sign_in_form() -> None:
         submitted = st.form_submit_button("Sign in", type="primary")
     if submitted:
         result = kit.recon().accounts.sign_in(username, password)
-        if result.ok:
+        problem = kit.start_session(result.account.name) if result.ok else result.message
+        if not problem:
             st.session_state["account"] = result.account.name
             st.session_state.pop("pending_action", None)  # never carried over to a new sign-in
             st.session_state.pop("sign_in_password", None)
-            kit.start_session(result.account.name)
             st.rerun()  # the page asked for (its address and ?id=) opens now
-        st.error(result.message, icon=":material/lock:")
+        st.error(problem, icon=":material/lock:")
 
 
 def single_sign_on() -> None:

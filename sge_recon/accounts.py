@@ -340,8 +340,11 @@ class AccountService:
                                  f"set-password {name}`) or disable it")
             if identity:
                 self._check_sso_free(conn, identity, name)
+            # another identity (or none): the sign-ins made through the old link end
+            changed = (identity or "").lower() != (row["sso_identity"] or "").lower()
+            ended = q.revoke_sessions_of(conn, name) if changed else 0
             self._audit(conn, by, "link_sso" if identity else "unlink_sso", name,
-                        {"sso": identity, "before": row["sso_identity"]})
+                        {"sso": identity, "before": row["sso_identity"], "sessionsEnded": ended})
             return q.set_sso_identity(conn, name, identity)
         return _account(self._tx(work))
 
@@ -400,8 +403,10 @@ class AccountService:
                 if holder and holder["name"] != name:
                     raise UsageError(f"approver key {row['approver_slot']} is held by "
                                      f"{holder['name']!r} now; disable that account first")
+            # disabled: its sign-ins end for good (enabling it again does not bring them back)
+            ended = q.revoke_sessions_of(conn, name) if disabled else 0
             self._audit(conn, by, "disable_account" if disabled else "enable_account", name,
-                        {"wasDisabled": row["disabled"]})
+                        {"wasDisabled": row["disabled"], "sessionsEnded": ended})
             return q.set_disabled(conn, name, disabled)
         return _account(self._tx(work))
 

@@ -3,6 +3,7 @@ small platform with something wrong in every area the console shows."""
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -12,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from sge_recon.accounts import AccountService
 from sge_recon.db import Database
+from sge_recon.errors import ReconError
 
 from .factories import ago
 from .platform_helpers import KEYS
@@ -54,8 +56,13 @@ def app(operator: str | None = "ada") -> AppTest:
     """The console, signed in as ``operator`` (one of ACCOUNTS; None: nobody signed in). The
     sign-in form itself is exercised in test_console_auth.py."""
     at = AppTest.from_file(str(APP), default_timeout=60)
-    if operator:
+    if operator:  # what a sign-in leaves: the account and its live session (recon.console_sessions)
         at.session_state["account"] = operator
+        try:
+            at.session_state["session_token"] = AccountService(
+                Database(os.environ["DATABASE_URL"])).start_session(operator)
+        except ReconError:  # the database is down: no session, so nobody is signed in
+            pass
     return at
 
 

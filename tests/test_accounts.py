@@ -131,6 +131,8 @@ def test_sessions_resume_until_signed_out_disabled_or_expired(recon, db):
     recon.accounts.set_disabled("ada")
     assert recon.accounts.resume(token) is None  # disabled: stops at once
     recon.accounts.set_disabled("ada", False)
+    assert recon.accounts.resume(token) is None  # ... for good: enabling it signs nobody in
+    token = recon.accounts.start_session("ada")
     db.execute("UPDATE recon.console_sessions SET expires_at = now() - interval '1 second'")
     assert recon.accounts.resume(token) is None  # expired
 
@@ -324,3 +326,17 @@ def test_every_account_change_by_the_cli_is_in_the_action_log(cli_env, db):
     hashed = db.fetch_one("SELECT password_hash FROM recon.console_users")["password_hash"]
     for r in rows:
         assert "secret pw" not in r["request"] and hashed not in r["request"]
+
+
+def test_changing_the_single_sign_on_link_ends_the_sessions_of_the_account(recon):
+    """A sign-in made through the old link must not outlive it (an identity relinked to another
+    person, or unlinked because it left the company); the same link again changes nothing."""
+    recon.accounts.add("eve", "operator", "eves own password", sso_identity="eve@example.com")
+    token = recon.accounts.start_session("eve")
+    recon.accounts.link_sso("eve", "EVE@example.com")  # the same identity: nothing ends
+    assert recon.accounts.resume(token).name == "eve"
+    recon.accounts.link_sso("eve", "eve.smith@example.com")
+    assert recon.accounts.resume(token) is None
+    token = recon.accounts.start_session("eve")
+    recon.accounts.link_sso("eve", None)
+    assert recon.accounts.resume(token) is None

@@ -98,3 +98,50 @@ def test_without_accounts_the_console_is_read_only(db_url, monkeypatch, tmp_path
         button = at.button(key="retry_stuck")
         assert button.disabled and "sge-recon users add" in button.help
         assert "Read-only" in " ".join(c.value for c in at.sidebar.caption)
+
+
+def signed_in_as(at) -> str | None:
+    """Who the sidebar says is signed in (None: the sign-in form is shown)."""
+    if [t.label for t in at.text_input] == ["Username", "Password"]:
+        return None
+    shown = " ".join(m.value for m in at.sidebar.markdown)
+    return shown
+
+
+def test_a_new_password_ends_a_tab_already_signed_in(at, module_db_url):
+    from sge_recon.accounts import AccountService
+    from sge_recon.db import Database
+
+    at.run()
+    sign_in(at, "ada", PASSWORD)
+    assert "ada" in signed_in_as(at)
+    AccountService(Database(module_db_url)).set_password("ada", "a-new-password-456")
+    at.run()  # the open tab (someone who knew the old password) is signed out at once
+    assert signed_in_as(at) is None and not at.metric
+    assert "account" not in at.session_state
+
+
+def test_a_replaced_account_does_not_hand_its_new_role_to_the_old_sign_in(at, module_db_url):
+    from sge_recon.accounts import AccountService
+    from sge_recon.db import Database
+
+    at.run()
+    sign_in(at, "vic", PASSWORD)
+    assert "vic** · viewer" in signed_in_as(at)
+    # the name is given to someone else, as an admin: vic's open tab must not become an admin
+    AccountService(Database(module_db_url)).add("vic", "admin", "the-new-admin-pw", replace=True)
+    at.run()
+    assert signed_in_as(at) is None and not at.metric
+
+
+def test_signing_out_ends_the_other_tabs_of_that_sign_in(at, module_db_url):
+    at.run()
+    sign_in(at, "ada", PASSWORD)
+    other = app(operator=None)  # a link opened in a new tab: it resumed the same session
+    other.session_state["account"] = "ada"
+    other.session_state["session_token"] = at.session_state["session_token"]
+    other.run()
+    assert "ada" in signed_in_as(other)
+    at.sidebar.button(key="sign_out").click().run()
+    other.run()
+    assert signed_in_as(other) is None and not other.metric
