@@ -21,8 +21,8 @@ the provider proves who someone is, and the account linked to that identity
 (``sge-recon users add NAME --role R --sso IDENTITY`` or ``users link-sso NAME IDENTITY``)
 decides what they may do — its role, its approver key, its disabled state — exactly as for a
 local sign-in. An identity linked to no account, or to a disabled one, is refused. The identity is
-one claim of the ID token (``OIDC_IDENTITY_CLAIM``, by default ``email``; an email the provider
-marks unverified is refused).
+one claim of the ID token (``OIDC_IDENTITY_CLAIM``, by default ``email``; an email is used only
+when the provider marks it verified: ``email_verified`` true or "true").
 """
 
 from __future__ import annotations
@@ -172,14 +172,26 @@ def check_sso_identity(identity: str) -> str:
 def identity_from_claims(claims: dict, claim: str) -> tuple[str | None, str]:
     """The single sign-on identity in an ID token's claims, or None and why it cannot be used."""
     value = claims.get(claim)
-    if value is None or (isinstance(value, str) and not value.strip()):
+    if isinstance(value, bool) or not isinstance(value, (str, int)) \
+            or (isinstance(value, str) and not value.strip()):
         return None, (f"the identity provider did not send the claim {claim!r} "
-                      "(OIDC_IDENTITY_CLAIM); ask its admin to include it, or set "
+                      "(OIDC_IDENTITY_CLAIM) as one value; ask its admin to include it, or set "
                       "OIDC_IDENTITY_CLAIM to a claim it sends (e.g. sub)")
-    if claim == "email" and claims.get("email_verified") is False:
+    if claim == "email" and not email_verified(claims.get("email_verified")):
+        if "email_verified" not in claims:
+            return None, (f"the identity provider does not say that the email {value} is "
+                          "verified (its ID token has no email_verified claim), so anyone "
+                          "could have typed it there; ask its admin to send email_verified, or "
+                          "set OIDC_IDENTITY_CLAIM=sub and link the provider's subject ids")
         return None, (f"the identity provider says the email {value} is not verified; verify it "
                       "there first")
     return str(value).strip(), ""
+
+
+def email_verified(flag: object) -> bool:
+    """OIDC's email_verified as providers send it: JSON true, or (Apple, some others) the
+    string "true". Anything else — false, "false", missing — is not verified."""
+    return flag is True or (isinstance(flag, str) and flag.strip().lower() == "true")
 
 
 @functools.lru_cache(maxsize=1)

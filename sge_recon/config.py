@@ -122,8 +122,8 @@ class Settings:
         secret=True)
     OIDC_IDENTITY_CLAIM: str = _setting(
         "email", "Single sign-on: the ID token claim that names the person, matched against the "
-        "accounts' linked identities (email: must not be marked unverified; sub: the provider's "
-        "stable subject id).")
+        "accounts' linked identities (email: used only when the provider marks it verified, "
+        "email_verified true or \"true\"; sub: the provider's stable subject id).")
     OIDC_PROVIDER_NAME: str = _setting(
         "single sign-on", "Single sign-on: the provider's name on the console's sign-in button "
         "(\"Sign in with …\").")

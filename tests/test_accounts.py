@@ -7,6 +7,8 @@ import hashlib
 import subprocess
 import sys
 
+import pytest
+
 from sge_recon.accounts import MAX_FAILURES, hash_password, verify_password
 
 
@@ -198,7 +200,8 @@ def test_single_sign_on_identities_map_to_accounts_and_others_are_refused(recon,
         assert "has no password" in str(exc)
     assert recon.accounts.link_sso("ada", None).sso_identity is None
     # the claim that names the person
-    assert identity_from_claims({"email": "a@x.io", "sub": "1"}, "email") == ("a@x.io", "")
+    assert identity_from_claims({"email": "a@x.io", "email_verified": True, "sub": "1"},
+                                "email") == ("a@x.io", "")
     assert identity_from_claims({"email": "a@x.io", "email_verified": False}, "email")[0] is None
     assert identity_from_claims({"sub": "123"}, "sub") == ("123", "")
     missing, why = identity_from_claims({"sub": "123"}, "email")
@@ -340,3 +343,29 @@ def test_changing_the_single_sign_on_link_ends_the_sessions_of_the_account(recon
     token = recon.accounts.start_session("eve")
     recon.accounts.link_sso("eve", None)
     assert recon.accounts.resume(token) is None
+
+
+@pytest.mark.parametrize("verified, used", [
+    (True, True), ("true", True), ("TRUE", True),  # Apple sends the string "true"
+    (False, False), ("false", False), ("False", False), ("no", False), (0, False),
+    (None, False), ("", False)])
+def test_an_email_is_an_identity_only_when_the_provider_says_it_is_verified(verified, used):
+    """A string "false" is not verified (it is truthy, and it is not False): someone who typed
+    another person's email at the provider without proving it must not sign in as them."""
+    from sge_recon.accounts import identity_from_claims
+
+    identity, why = identity_from_claims({"email": "eve@example.com", "sub": "u-9",
+                                          "email_verified": verified}, "email")
+    assert (identity == "eve@example.com") is used
+    assert used or "not verified" in why
+
+
+def test_an_email_the_provider_does_not_vouch_for_is_refused_in_words():
+    from sge_recon.accounts import identity_from_claims
+
+    identity, why = identity_from_claims({"email": "eve@example.com", "sub": "u-9"}, "email")
+    assert identity is None
+    assert "no email_verified claim" in why and "OIDC_IDENTITY_CLAIM=sub" in why
+    # the subject needs no such flag, and a claim that is a list is no identity
+    assert identity_from_claims({"sub": "u-9"}, "sub") == ("u-9", "")
+    assert identity_from_claims({"groups": ["a", "b"]}, "groups")[0] is None
