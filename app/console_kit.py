@@ -217,7 +217,8 @@ def sso_resume() -> bool:
     if identity is None:
         st.session_state["sso_refusal"] = f"The console cannot use this sign-in: {problem}."
         return False
-    result = recon().accounts.sso_sign_in(identity, settings().OIDC_PROVIDER_NAME)
+    result = recon().accounts.sso_sign_in(identity, settings().OIDC_PROVIDER_NAME,
+                                          settings().OIDC_IDENTITY_CLAIM)
     if not result.ok:
         st.session_state["sso_refusal"] = result.message
         return False

@@ -488,14 +488,18 @@ class AccountService:
         except ReconError as exc:
             return SignIn(False, None, f"Sign-in is unavailable: {exc.message}")
 
-    def sso_sign_in(self, identity: str, provider: str = "single sign-on") -> SignIn:
-        """A person the identity provider signed in as ``identity``: the account linked to it,
-        or a refusal that says what to do. Every attempt is recorded (username ``sso:<id>``)."""
+    def sso_sign_in(self, identity: str, provider: str = "single sign-on",
+                    claim: str = "email") -> SignIn:
+        """A person the identity provider signed in as ``identity`` (the value of the ID
+        token's ``claim``): the account linked to it, or a refusal that says what to do. An
+        email matches its link in any case of its ASCII letters; any other claim (sub: the
+        provider's subject id, case-sensitive) only exactly. Every attempt is recorded (username
+        ``sso:<id>``)."""
         shown = (identity or "").strip()[:200]
         recorded = ("sso:" + shown)[:64]
 
         def work(conn):
-            row = q.sso_holder(conn, shown) if shown else None
+            row = q.sso_account(conn, shown, claim == "email") if shown else None
             if row is None:
                 q.record_attempt(conn, recorded, False, "sso_unknown")
                 return SignIn(False, None, f"{provider} signed you in as {shown!r}, but no "

@@ -369,3 +369,22 @@ def test_an_email_the_provider_does_not_vouch_for_is_refused_in_words():
     # the subject needs no such flag, and a claim that is a list is no identity
     assert identity_from_claims({"sub": "u-9"}, "sub") == ("u-9", "")
     assert identity_from_claims({"groups": ["a", "b"]}, "groups")[0] is None
+
+
+def test_an_identity_maps_only_to_its_own_link_never_through_case_folding(recon, db):
+    """The Kelvin sign (U+212A) lower-cases to k and the dotted İ to i in PostgreSQL: a person
+    whose provider email is "\u212aevin@example.com" is not kevin. A subject id is compared
+    exactly: "00uAbC" and "00uabc" are two people at the provider."""
+    recon.accounts.add("kevin", "admin", None, sso_identity="kevin@example.com")
+    recon.accounts.add("inga", "operator", None, sso_identity="inga@example.com")
+    recon.accounts.add("okta", "viewer", None, sso_identity="00uAbC")
+    assert recon.accounts.sso_sign_in("KEVIN@Example.COM").account.name == "kevin"
+    for lookalike in ("\u212aevin@example.com", "\u0130nga@example.com"):
+        refused = recon.accounts.sso_sign_in(lookalike)
+        assert not refused.ok and "no console account is linked" in refused.message
+    assert recon.accounts.sso_sign_in("00uAbC", claim="sub").account.name == "okta"
+    for other in ("00uabc", "00UABC"):
+        assert not recon.accounts.sso_sign_in(other, claim="sub").ok
+    reasons = [r["reason"] for r in db.fetch_all(
+        "SELECT reason FROM recon.sign_in_attempts WHERE NOT ok ORDER BY id")]
+    assert reasons == ["sso_unknown"] * 4

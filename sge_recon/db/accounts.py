@@ -34,9 +34,23 @@ def slot_holder(conn, slot: int) -> dict | None:
 
 
 def sso_holder(conn, identity: str) -> dict | None:
-    """The account linked to a single sign-on identity (compared without case)."""
+    """The account whose linked identity is ``identity`` in any case, Unicode case folding
+    included (the unique index's comparison): who blocks linking it to another account."""
     return conn.execute(f"SELECT {USER_COLUMNS} FROM recon.console_users "
                         "WHERE lower(sso_identity) = lower(%s)", (identity,)).fetchone()
+
+
+def sso_account(conn, identity: str, ignore_ascii_case: bool) -> dict | None:
+    """The account a sign-in as ``identity`` is: its linked identity exactly, or (an email)
+    differing only in the case of ASCII letters. Never through Unicode case folding (the Kelvin
+    sign K is not K) and, for a subject id, never in another case: another person's."""
+    return conn.execute(f"""
+        SELECT {USER_COLUMNS} FROM recon.console_users
+        WHERE lower(sso_identity) = lower(%(i)s)
+          AND CASE WHEN %(fold)s
+                   THEN lower(sso_identity COLLATE "C") = lower(%(i)s COLLATE "C")
+                   ELSE sso_identity = %(i)s END""",
+                        {"i": identity, "fold": ignore_ascii_case}).fetchone()
 
 
 def insert_account(conn, name: str, role: str, slot: int | None, password_hash: str | None,
