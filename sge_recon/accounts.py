@@ -43,6 +43,8 @@ from .db import accounts as q
 from .db import action_log, payouts
 from .db.accounts import check_platform_id
 from .errors import DatabaseUnavailable, NotFoundError, ReconError, UsageError, first_line
+from .sso_claims import (  # noqa: F401 - re-exported: the console and tests import them here
+    check_sso_identity, email_verified, identity_from_claims)
 
 if TYPE_CHECKING:
     from .db import Database
@@ -158,40 +160,6 @@ def check_name(name: str) -> str:
         raise UsageError(f"account name {name!r} is not valid: use 1-64 lower-case letters, digits "
                          "and . _ @ - (starting with a letter or digit)")
     return name
-
-
-def check_sso_identity(identity: str) -> str:
-    identity = (identity or "").strip()
-    if not identity or len(identity) > 320 or any(c.isspace() for c in identity):
-        raise UsageError(f"single sign-on identity {identity!r} is not valid: give the value of "
-                         "the provider's identity claim (OIDC_IDENTITY_CLAIM, by default the "
-                         "email), e.g. ada@example.com")
-    return identity
-
-
-def identity_from_claims(claims: dict, claim: str) -> tuple[str | None, str]:
-    """The single sign-on identity in an ID token's claims, or None and why it cannot be used."""
-    value = claims.get(claim)
-    if isinstance(value, bool) or not isinstance(value, (str, int)) \
-            or (isinstance(value, str) and not value.strip()):
-        return None, (f"the identity provider did not send the claim {claim!r} "
-                      "(OIDC_IDENTITY_CLAIM) as one value; ask its admin to include it, or set "
-                      "OIDC_IDENTITY_CLAIM to a claim it sends (e.g. sub)")
-    if claim == "email" and not email_verified(claims.get("email_verified")):
-        if "email_verified" not in claims:
-            return None, (f"the identity provider does not say that the email {value} is "
-                          "verified (its ID token has no email_verified claim), so anyone "
-                          "could have typed it there; ask its admin to send email_verified, or "
-                          "set OIDC_IDENTITY_CLAIM=sub and link the provider's subject ids")
-        return None, (f"the identity provider says the email {value} is not verified; verify it "
-                      "there first")
-    return str(value).strip(), ""
-
-
-def email_verified(flag: object) -> bool:
-    """OIDC's email_verified as providers send it: JSON true, or (Apple, some others) the
-    string "true". Anything else — false, "false", missing — is not verified."""
-    return flag is True or (isinstance(flag, str) and flag.strip().lower() == "true")
 
 
 @functools.lru_cache(maxsize=1)

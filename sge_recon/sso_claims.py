@@ -1,0 +1,41 @@
+"""Single sign-on identities (DESIGN §9): the value of the ID token's identity claim that
+names a person, and the form an admin links to an account (``users link-sso``). Re-exported by
+sge_recon.accounts, which maps an identity to its account."""
+
+from __future__ import annotations
+
+from .errors import UsageError
+
+
+def check_sso_identity(identity: str) -> str:
+    identity = (identity or "").strip()
+    if not identity or len(identity) > 320 or any(c.isspace() for c in identity):
+        raise UsageError(f"single sign-on identity {identity!r} is not valid: give the value of "
+                         "the provider's identity claim (OIDC_IDENTITY_CLAIM, by default the "
+                         "email), e.g. ada@example.com")
+    return identity
+
+
+def identity_from_claims(claims: dict, claim: str) -> tuple[str | None, str]:
+    """The single sign-on identity in an ID token's claims, or None and why it cannot be used."""
+    value = claims.get(claim)
+    if isinstance(value, bool) or not isinstance(value, (str, int)) \
+            or (isinstance(value, str) and not value.strip()):
+        return None, (f"the identity provider did not send the claim {claim!r} "
+                      "(OIDC_IDENTITY_CLAIM) as one value; ask its admin to include it, or set "
+                      "OIDC_IDENTITY_CLAIM to a claim it sends (e.g. sub)")
+    if claim == "email" and not email_verified(claims.get("email_verified")):
+        if "email_verified" not in claims:
+            return None, (f"the identity provider does not say that the email {value} is "
+                          "verified (its ID token has no email_verified claim), so anyone "
+                          "could have typed it there; ask its admin to send email_verified, or "
+                          "set OIDC_IDENTITY_CLAIM=sub and link the provider's subject ids")
+        return None, (f"the identity provider says the email {value} is not verified; verify it "
+                      "there first")
+    return str(value).strip(), ""
+
+
+def email_verified(flag: object) -> bool:
+    """OIDC's email_verified as providers send it: JSON true, or (Apple, some others) the
+    string "true". Anything else — false, "false", missing — is not verified."""
+    return flag is True or (isinstance(flag, str) and flag.strip().lower() == "true")
