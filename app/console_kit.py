@@ -195,6 +195,16 @@ def sso_enabled() -> bool:
     return settings().oidc_enabled
 
 
+@st.cache_data(ttl=120, show_spinner=False)
+def sso_problem() -> str | None:
+    """Why sign-in through the provider cannot work now (it cannot be reached, its discovery
+    document is not one, or it refuses the console's client credentials), or None; asked of the
+    provider at most every 2 minutes (sge_recon/console/sso_check.py)."""
+    from sge_recon.console.sso_check import provider_problem
+
+    return provider_problem(settings(), int(st.get_option("server.port") or 8501))
+
+
 def sso_logged_in() -> bool:
     """Whether the identity provider has signed this browser in (Streamlit's identity cookie)."""
     if not sso_enabled():

@@ -88,8 +88,11 @@ def single_sign_on() -> None:
         st.button(f"Sign out of {provider}", key="sso_sign_out", on_click=st.logout,
                   help="Then sign in as someone else, or with a local account")
         return
+    problem = kit.sso_problem()  # the provider's own page would only say "Authentication error"
+    if problem:
+        st.error(f"{problem[:1].upper()}{problem[1:]}.", icon=":material/cloud_off:")
     st.button(f"Sign in with {provider}", key="sso_sign_in", type="primary",
-              on_click=st.login, args=(kit.SSO_PROVIDER,))
+              on_click=st.login, args=(kit.SSO_PROVIDER,), disabled=bool(problem))
 
 
 def legacy_password_gate() -> None:
