@@ -71,3 +71,24 @@ def test_single_sign_on_settings_become_streamlit_auth_secrets(tmp_path):
         except ConfigError as exc:
             assert str(exc).startswith(name), exc
             assert "s3cr" not in str(exc)
+
+
+def test_any_secret_a_setting_can_hold_is_written_as_valid_toml(tmp_path):
+    """JSON's \\ud83d\\ude00 (an emoji as a surrogate pair) and a raw DEL are not valid in a TOML
+    string: the secrets file Streamlit reads would not parse and single sign-on would break."""
+    import tomllib
+
+    from sge_recon.config import Settings
+    from sge_recon.console.sso import write_auth_secrets
+
+    (tmp_path / "none.toml").write_text("")
+    secret = "sécret 🔑 with \"quotes\", \\ back\tslash\x7f and \x01 controls"
+    cookie = "cookie-secret-🍪-" + "x" * 32 + "\x7f"
+    path = write_auth_secrets(Settings.load(env={
+        "SGE_RECON_HOME": str(tmp_path), "SGE_RECON_CONFIG": str(tmp_path / "none.toml"),
+        "OIDC_SERVER_METADATA_URL": "https://idp.example.com/.well-known/openid-configuration",
+        "OIDC_CLIENT_ID": "console-ü", "OIDC_CLIENT_SECRET": secret,
+        "OIDC_COOKIE_SECRET": cookie}), 8600)
+    auth = tomllib.loads(path.read_text(encoding="utf-8"))["auth"]
+    assert auth["oidc"]["client_secret"] == secret and auth["cookie_secret"] == cookie
+    assert auth["oidc"]["client_id"] == "console-ü"

@@ -9,7 +9,6 @@ settings (environment, ``OIDC_CLIENT_SECRET_FILE``, or ``sge-recon.toml``) and i
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 from pathlib import Path
@@ -53,9 +52,24 @@ def cookie_secret(settings: Settings) -> str:
                                                 "SGE_RECON_HOME writable") from None
 
 
+def toml_string(value: str | None) -> str:
+    """A TOML basic string holding exactly ``value``: quote, backslash and the control
+    characters TOML forbids raw (U+0000-U+001F but tab, U+007F) escaped as \\uXXXX; everything
+    else written as it is (JSON's surrogate-pair escapes of an emoji are not valid TOML)."""
+    out = []
+    for ch in value or "":
+        if ch in '"\\':
+            out.append("\\" + ch)
+        elif (ord(ch) < 0x20 and ch != "\t") or ord(ch) == 0x7F:
+            out.append(f"\\u{ord(ch):04X}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+
+
 def auth_secrets_toml(settings: Settings, port: int) -> str:
-    """The ``[auth]`` section Streamlit's st.login reads (TOML; strings JSON-quoted)."""
-    q = json.dumps
+    """The ``[auth]`` section Streamlit's st.login reads (TOML, UTF-8)."""
+    q = toml_string
     return "\n".join([
         "# Written by sge-recon from its OIDC_* settings at every console start: do not edit.",
         "[auth]",
