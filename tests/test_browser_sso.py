@@ -166,3 +166,42 @@ def test_an_identity_without_an_account_is_refused_in_words(sso_console, module_
         and rows[-1]["reason"] == "sso_unknown"
     secrets_file = sso_console["home"] / "console-auth-secrets.toml"
     assert oct(secrets_file.stat().st_mode & 0o777) == "0o600"
+
+
+def test_an_unverified_email_and_a_changed_link_are_refused_in_a_real_browser(sso_console,
+                                                                               module_db_url,
+                                                                               provider):
+    """The provider's own ID token, through Streamlit's st.user: an email_verified sent as the
+    string "false" (truthy, and not False) does not sign in as the account linked to that
+    email; and an SSO sign-in ends at the next click once its account's link changes."""
+    from playwright.sync_api import sync_playwright
+
+    url = sso_console["url"]
+    with httpx.Client(base_url=provider, timeout=10) as idp:
+        idp.put("/users/u-liar", json={"email": "eve@example.com", "email_verified": "false",
+                                       "name": "liar"}).raise_for_status()
+    accounts = AccountService(Database(module_db_url))
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            sign_in_at_provider(page, url, "u-liar")
+            wait_for_texts(page, ["the email eve@example.com is not verified"])
+            body = page.inner_text("body")
+            assert "eve · operator" not in body and "Ledger status" not in body
+
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})  # a fresh browser
+            sign_in_at_provider(page, url, "u-eve")
+            wait_for_texts(page, ["Ledger status", "eve · operator"])
+            accounts.link_sso("eve", "eve.new@example.com")  # eve@example.com is no longer eve
+            try:
+                page.get_by_role("link", name="Incidents").first.click()  # the next click
+                wait_for_texts(page, ["no console account is linked to that identity"])
+                # the run ends, the previous run's sidebar goes: nobody is signed in
+                page.wait_for_function("() => !document.body.innerText.includes("
+                                       "'eve · operator')", timeout=90_000)
+                assert "Ledger status" not in page.inner_text("body")
+            finally:
+                accounts.link_sso("eve", "eve@example.com")
+        finally:
+            browser.close()
