@@ -221,9 +221,16 @@ def sso_resume() -> bool:
     st.session_state.pop("sso_refusal", None)
     if not sso_logged_in():
         return False
-    from sge_recon.accounts import identity_from_claims
+    import time
 
-    identity, problem = identity_from_claims(st.user.to_dict(), settings().OIDC_IDENTITY_CLAIM)
+    from sge_recon.accounts import SESSION_SECONDS, identity_from_claims
+    from sge_recon.sso_claims import sign_in_too_old
+
+    claims = st.user.to_dict()
+    identity, problem = identity_from_claims(claims, settings().OIDC_IDENTITY_CLAIM)
+    if identity is not None:  # the identity cookie lasts 30 days: the sign-in itself 12 hours
+        problem = sign_in_too_old(claims, time.time(), SESSION_SECONDS) or ""
+        identity = None if problem else identity
     if identity is None:
         st.session_state["sso_refusal"] = f"The console cannot use this sign-in: {problem}."
         return False

@@ -39,3 +39,19 @@ def email_verified(flag: object) -> bool:
     """OIDC's email_verified as providers send it: JSON true, or (Apple, some others) the
     string "true". Anything else — false, "false", missing — is not verified."""
     return flag is True or (isinstance(flag, str) and flag.strip().lower() == "true")
+
+
+def sign_in_too_old(claims: dict, now: float, max_seconds: int) -> str | None:
+    """Why an identity provider's sign-in is too old to use, or None. Streamlit keeps the ID
+    token's claims in its identity cookie for 30 days and never asks the provider again, so a
+    person removed there would stay signed in here that long: a sign-in is used for
+    ``max_seconds`` after the provider issued it (``iat``, required by OpenID Connect), like a
+    local one, and then the person signs in at the provider again."""
+    issued = claims.get("iat")
+    if isinstance(issued, bool) or not isinstance(issued, (int, float)):
+        return ("the identity provider's sign-in has no issue time (iat), so its age cannot be "
+                "checked; sign out of it and sign in again")
+    if now - issued > max_seconds:
+        return (f"this sign-in at the identity provider is more than {max_seconds // 3600} "
+                "hours old; sign out of it and sign in again")
+    return None

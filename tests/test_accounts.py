@@ -388,3 +388,18 @@ def test_an_identity_maps_only_to_its_own_link_never_through_case_folding(recon,
     reasons = [r["reason"] for r in db.fetch_all(
         "SELECT reason FROM recon.sign_in_attempts WHERE NOT ok ORDER BY id")]
     assert reasons == ["sso_unknown"] * 4
+
+
+def test_a_single_sign_on_sign_in_lasts_as_long_as_a_local_one():
+    """Streamlit keeps the provider's claims in a 30-day cookie and never asks it again: without
+    a limit, someone removed at the provider would stay signed in to the console for 30 days."""
+    from sge_recon.accounts import SESSION_SECONDS
+    from sge_recon.sso_claims import sign_in_too_old
+
+    now = 1_800_000_000
+    assert sign_in_too_old({"iat": now - 60}, now, SESSION_SECONDS) is None
+    assert sign_in_too_old({"iat": now - SESSION_SECONDS + 1}, now, SESSION_SECONDS) is None
+    old = sign_in_too_old({"iat": now - SESSION_SECONDS - 1}, now, SESSION_SECONDS)
+    assert old and "more than 12 hours old" in old and "sign in again" in old
+    for missing in ({}, {"iat": "yesterday"}, {"iat": True}):
+        assert "no issue time (iat)" in sign_in_too_old(missing, now, SESSION_SECONDS)
