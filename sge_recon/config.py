@@ -229,6 +229,10 @@ class Settings:
     ALERT_REMINDER_HOURS: Decimal = _setting(
         Decimal("4"), "While an incident stays open, a reminder is posted this often.",
         minimum=0, maximum=YEAR_H)
+    ALERT_RESOLVE_AFTER_MINUTES: int = _setting(
+        5, "An incident resolves only once its fault has stayed away this long (a flapping "
+        "check stays one open incident, not a page per flap; 0 = resolve at once).",
+        minimum=0, maximum=DAY_S // 60)
     SAMPLE_ROWS: int = _setting(
         100, "How many failing rows a check keeps as its sample (the count is always exact).",
         minimum=1, maximum=MAX_COUNT)

@@ -76,7 +76,11 @@ os.environ["SGE_RECON_CONFIG"] = str(_ISOLATED_CONFIG)
 
 
 def settings_for(url: str, **overrides) -> Settings:
+    # ALERT_RESOLVE_AFTER_MINUTES=0: an incident resolves on the first passing evaluation, so a
+    # test of something else needs no extra ticks; tests/test_incident_flapping.py sets the
+    # hysteresis itself (the shipped default, 5 min).
     env = {"DATABASE_URL": url, "SGE_RECON_CONFIG": str(_ISOLATED_CONFIG),
+           "ALERT_RESOLVE_AFTER_MINUTES": "0",
            **{k: str(v) for k, v in overrides.items()}}
     return Settings.load(env=env)
 

@@ -125,7 +125,7 @@ class AlertService:
                         and incident["kind"] not in unevaluated \
                         and RULES[incident["kind"]].check not in facts.errored:
                     # others' are not ours; a check that errored this round proves nothing
-                    self._resolve(conn, incident, channels, now, result)
+                    self._clearing(conn, incident, channels, now, result)
         return result
 
     def _open(self, conn, finding: Finding, channels: list[str], now: datetime,
@@ -182,9 +182,28 @@ class AlertService:
             result.ongoing.append(incident)
         return incident
 
+    def _clearing(self, conn, incident: dict, channels: list[str], now: datetime,
+                  result: Evaluation) -> None:
+        """The finding is gone: resolved once it has stayed away ALERT_RESOLVE_AFTER_MINUTES
+        (hysteresis: a check that flaps fail/pass stays one open incident and pages once, not
+        a resolution and a new page per flap). Meanwhile ``details.clear_since`` says since when
+        it has been clear; the finding coming back removes it (``_continue`` rebuilds the
+        details), and the resolution is dated from it."""
+        hold = timedelta(minutes=self.settings.ALERT_RESOLVE_AFTER_MINUTES)
+        details = incident.get("details") or {}
+        since = _clear_since(details)
+        if hold and since is None:
+            incident_rows.mark_incident_clear_since(conn, incident["id"], now)
+            result.ongoing.append(incident)
+        elif hold and now - since < hold:  # type: ignore[operator]
+            result.ongoing.append(incident)
+        else:
+            self._resolve(conn, incident, channels, now, result, since or now)
+
     def _resolve(self, conn, incident: dict, channels: list[str], now: datetime,
-                 result: Evaluation) -> None:
-        row = incident_rows.resolve_passed_incident(conn, incident["id"], now)
+                 result: Evaluation, cleared_at: datetime | None = None) -> None:
+        row = incident_rows.resolve_passed_incident(conn, incident["id"], now,
+                                                    cleared_at or now)
         if not _never_paged(incident.get("details") or {}):  # else nothing to announce
             self._enqueue(conn, row, "resolve", channels, now)
         result.resolved.append(row)
@@ -345,7 +364,7 @@ def _evidence(details: dict, now: datetime, check_run_id: str | None) -> dict:
     if "items" not in ev:
         ev["facts"] = {k: v for k, v in details.items()
                        if k not in ("first_steps", "evidence_at_open", "evidence_latest",
-                                    "evidence_changes", "run_ids")}
+                                    "evidence_changes", "run_ids", "clear_since")}
     return {**ev, "at": now.isoformat(), "check_run_id": check_run_id}
 
 
@@ -374,6 +393,11 @@ def _carry_evidence(old: dict, new: dict, now: datetime, check_run_id: str | Non
 
 def _shape(evidence: dict) -> tuple:
     return (tuple(evidence.get("keys") or ()), tuple(sorted((evidence.get("money") or {}).items())))
+
+
+def _clear_since(details: dict) -> datetime | None:
+    text = details.get("clear_since")
+    return datetime.fromisoformat(text) if isinstance(text, str) else None
 
 
 def _never_paged(details: dict) -> bool:

@@ -109,11 +109,21 @@ def refresh_incident(conn, incident_id: int, *, title: str, details: dict[str, A
         (title, Jsonb(details), money_at_stake, now, notified, now, key, incident_id))
 
 
-def resolve_passed_incident(conn, incident_id: int, now: datetime) -> dict:
-    """The finding is gone: resolved at ``now``, and the resolution announced (notified now)."""
+def resolve_passed_incident(conn, incident_id: int, now: datetime,
+                            cleared_at: datetime | None = None) -> dict:
+    """The finding is gone: resolved as of ``cleared_at`` (when it was first seen clear;
+    ``now`` by default), and the resolution announced (notified now)."""
     return conn.execute(
         "UPDATE recon.incidents SET status = 'resolved', resolved_at = %s, last_notified_at = %s "
-        "WHERE id = %s RETURNING *", (now, now, incident_id)).fetchone()
+        "WHERE id = %s RETURNING *", (cleared_at or now, now, incident_id)).fetchone()
+
+
+def mark_incident_clear_since(conn, incident_id: int, now: datetime) -> None:
+    """The finding was not there at ``now``: the incident resolves if it stays away
+    (``details.clear_since``; the finding coming back rewrites the details without it)."""
+    conn.execute("UPDATE recon.incidents SET details = coalesce(details, '{}'::jsonb) || "
+                 "jsonb_build_object('clear_since', %s::text) WHERE id = %s",
+                 (now.isoformat(), incident_id))
 
 
 def incidents_by_status(db: Database, status: str | None = None, limit: int = 200) -> list[dict]:
