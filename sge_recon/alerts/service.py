@@ -121,10 +121,14 @@ class AlertService:
                     rows[key] = self._open(conn, finding, channels, now, check_run_id, result,
                                            inhibit)
             for key, incident in current.items():
-                if key not in findings and incident["kind"] in RULES \
-                        and incident["kind"] not in unevaluated \
-                        and RULES[incident["kind"]].check not in facts.errored:
-                    # others' are not ours; a check that errored this round proves nothing
+                if key in findings or incident["kind"] not in RULES:
+                    continue  # others' are not ours
+                check = RULES[incident["kind"]].check
+                if incident["kind"] in unevaluated or check in facts.errored:
+                    # a check that errored this round proves nothing: still open, still reminded
+                    self._unknown(conn, incident, channels, now, result,
+                                  facts.unavailable.get(check) or "its rule failed")
+                else:
                     self._clearing(conn, incident, channels, now, result)
         return result
 
@@ -181,6 +185,22 @@ class AlertService:
         else:
             result.ongoing.append(incident)
         return incident
+
+    def _unknown(self, conn, incident: dict, channels: list[str], now: datetime,
+                 result: Evaluation, why: str) -> None:
+        """Its check errored (broken SQL, a timeout): not a pass, so the incident stays open and
+        its reminders keep their cadence, saying that its state is unknown right now."""
+        details = incident.get("details") or {}
+        if not self._reminder_due(incident, now) or _never_paged(details) \
+                or details.get("inhibited_by") \
+                or silencing.matching(self._silences, incident["kind"], details, now):
+            result.ongoing.append(incident)
+            return
+        incident_rows.touch_incident_notified(conn, incident["id"], now)
+        unknown = {**incident, "title": f"{incident['title']} (state unknown now: its check "
+                                        f"errored: {why})"[:1000]}
+        self._enqueue(conn, unknown, "reminder", channels, now)
+        result.reminded.append(incident)
 
     def _clearing(self, conn, incident: dict, channels: list[str], now: datetime,
                   result: Evaluation) -> None:

@@ -118,6 +118,12 @@ def resolve_passed_incident(conn, incident_id: int, now: datetime,
         "WHERE id = %s RETURNING *", (cleared_at or now, now, incident_id)).fetchone()
 
 
+def touch_incident_notified(conn, incident_id: int, now: datetime) -> None:
+    """A reminder went out at ``now`` (its facts unchanged: its check could not run)."""
+    conn.execute("UPDATE recon.incidents SET last_notified_at = %s WHERE id = %s",
+                 (now, incident_id))
+
+
 def mark_incident_clear_since(conn, incident_id: int, now: datetime) -> None:
     """The finding was not there at ``now``: the incident resolves if it stays away
     (``details.clear_since``; the finding coming back rewrites the details without it)."""
