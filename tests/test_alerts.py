@@ -367,9 +367,13 @@ def test_incidents_agree_with_the_real_checks_on_the_same_planted_faults(db_url,
     assert latest["webhook_endpoints_failing"].status == "warn"
     assert latest["queue_depth"].status == "fail"
     assert latest["worker_status"].status == "fail" and "worker_down" not in kinds  # never seen
-    for kind, check in (("ledger_imbalance", "ledger_balance"), ("stuck_intents", "stuck_intents"),
-                        ("queue_depth", "queue_depth")):
+    for kind, check in (("ledger_imbalance", "ledger_balance"), ("stuck_intents", "stuck_intents")):
         assert kinds[kind]["priority"] == latest[check].priority
+    # the backlog (P2) is the cause of the stuck intents (P1, its muted child): it pages for them,
+    # at their priority
+    assert latest["queue_depth"].priority == "P2" and kinds["queue_depth"]["priority"] == "P1"
+    assert kinds["queue_depth"]["details"]["escalated_by"] == {"kind": "stuck_intents",
+                                                               "priority": "P1"}
     assert kinds["ledger_imbalance"]["money_at_stake"] == Decimal("0.25")
     assert Decimal(latest["ledger_balance"].rows[0]["difference"]).copy_abs() == Decimal("0.25")
 

@@ -100,13 +100,15 @@ def test_a_paused_queue_pages_once_with_its_backlog_and_stuck_intents_as_childre
     incidents = {i["kind"]: i for i in recon.incidents.incidents()}
     assert set(incidents) == {"queue_paused", "queue_depth", "stuck_intents"}
     parent = incidents["queue_paused"]
-    assert parent["priority"] == "P3" and "paused by alice" in parent["title"]
+    # the pause pages for its children: at the most urgent priority among them (stuck: P1)
+    assert parent["priority"] == "P1" and "paused by alice" in parent["title"]
+    assert parent["details"]["escalated_by"] == {"kind": "stuck_intents", "priority": "P1"}
     for child in ("queue_depth", "stuck_intents"):
         inhibited = incidents[child]["details"]["inhibited_by"]
         assert (inhibited["kind"], inhibited["incident_id"]) == ("queue_paused", parent["id"])
     slack = receiver.delivered(SLACK)
     assert len(slack) == 1 and slack[0]["text"].startswith(
-        f"[unnamed] P3 incident #{parent['id']}")
+        f"[unnamed] P1 incident #{parent['id']}")
     assert "Settlement queue paused by alice" in slack[0]["text"]
 
     # resumed, the workers drain it: the one page resolves, the children close silently
@@ -130,3 +132,44 @@ def test_caused_by_must_name_known_checks(tmp_path):
                                            "caused_by: [no_such_check]\n", 1))
     with pytest.raises(ReconError, match="caused_by names unknown check"):
         load_catalogue(tmp_path / "checks", check_params(Settings.load(env={})))
+
+
+def test_a_paused_queue_whose_intents_get_stuck_escalates_its_page(db_url, db, factory,
+                                                                   receiver):  # noqa: F811
+    """Paused (P3, PagerDuty 'info'): then intents get stuck behind it (P1, muted as its
+    children): the one incident is escalated to P1 and announced once; PagerDuty gets a trigger
+    with the same dedup_key and severity 'error'."""
+    pd = "/v2/enqueue"
+    recon = alerting_recon(db_url, receiver, PAGERDUTY_ROUTING_KEY="R0uting-key-0123456789",
+                           PAGERDUTY_EVENTS_URL=receiver.base + pd)
+    clock = start_clock()
+    sched = monitor_only(recon, clock)
+    factory.heartbeat("worker-1", last_seen_at=clock.now())
+    db.execute("INSERT INTO public.queue_control (queue, paused, changed_at, changed_by) "
+               "VALUES ('settlement', true, %s, 'alice') ON CONFLICT (queue) DO UPDATE SET "
+               "paused = true, changed_at = excluded.changed_at, changed_by = 'alice'",
+               (clock.now(),))
+    sched.tick()
+    [parent] = recon.incidents.incidents()
+    assert (parent["kind"], parent["priority"]) == ("queue_paused", "P3")
+    [page] = receiver.delivered(pd)
+    assert page["payload"]["severity"] == "info"
+
+    clock.advance(minutes=1)
+    db.execute("UPDATE public.worker_heartbeats SET last_seen_at = %s", (clock.now(),))
+    backlog_with_a_stuck_intent(factory, db, clock)
+    sched.tick()
+    incidents = {i["kind"]: i for i in recon.incidents.incidents()}
+    assert incidents["queue_paused"]["id"] == parent["id"]
+    assert incidents["queue_paused"]["priority"] == "P1"
+    slack = receiver.delivered(SLACK)
+    assert len(slack) == 2 and slack[1]["text"].startswith(
+        f"Escalated to P1: [unnamed] P1 incident #{parent['id']}")
+    pages = receiver.delivered(pd)
+    assert [(p["event_action"], p["dedup_key"], p["payload"]["severity"]) for p in pages] == [
+        ("trigger", str(parent["id"]), "info"), ("trigger", str(parent["id"]), "error")]
+
+    clock.advance(minutes=1)  # still escalated: nothing more
+    db.execute("UPDATE public.worker_heartbeats SET last_seen_at = %s", (clock.now(),))
+    sched.tick()
+    assert len(receiver.delivered(SLACK)) == 2 and len(receiver.delivered(pd)) == 2

@@ -2,7 +2,8 @@
 ``channels.CHANNELS``).
 
 PagerDuty (DESIGN §7): ``trigger`` when an incident opens, ``resolve`` when it resolves,
-``dedup_key`` = the incident's id; reminders and notices (the weekly payout reminder) do not page.
+``dedup_key`` = the incident's id (an escalation re-triggers it with the higher severity);
+reminders and notices (the weekly payout reminder) do not page.
 The routing key is added at send time (``pagerduty_seal``), so it is never stored. Incident ids
 restart at 1 in every deployment: each environment needs its own integration (routing key).
 
@@ -53,8 +54,9 @@ DELIVERY_HEADER = "X-SGE-Delivery"
 
 
 def pagerduty_event(message: Message) -> dict | None:
-    """The Events v2 event for an incident's opening or resolution; None for anything else."""
-    if message.incident_id is None or message.event not in ("open", "resolve"):
+    """The Events v2 event for an incident's opening, escalation (a trigger with the same
+    dedup_key and the new severity) or resolution; None for anything else."""
+    if message.incident_id is None or message.event not in ("open", "escalate", "resolve"):
         return None
     dedup_key = str(message.incident_id)
     if message.event == "resolve":

@@ -23,7 +23,7 @@ class Message:
     at: datetime | None = None
     lines: list[str] = field(default_factory=list)  # a list body (e.g. one line per batch)
     lines_title: str = ""
-    event: str = "notice"             # open | reminder | resolve | notice (not an incident)
+    event: str = "notice"             # open | escalate | reminder | resolve | notice
     incident_id: int | None = None
     kind: str | None = None           # the incident kind (ledger_imbalance, ...)
     environment: str = ""             # SGE_ENVIRONMENT

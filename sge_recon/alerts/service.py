@@ -95,6 +95,7 @@ class AlertService:
         unevaluated: set[str] = set()  # kinds whose rule raised: their incidents stay as they are
         found = apply_catalogue(evaluate_rules(facts, self.settings, unevaluated), catalogue)
         causes = cause_of(found, catalogue)
+        _escalate_causes(found, causes)
         # causes first: an effect is linked to its cause's incident, opened in this same pass
         found.sort(key=lambda f: (f.kind, f.key) in causes)
         findings = {(f.kind, f.key): f for f in found}
@@ -170,14 +171,21 @@ class AlertService:
         if inhibit:
             details["inhibited_by"] = {**inhibit, "paged": was_paged}
         event = "reminder"
+        # more urgent now (e.g. a paused queue whose stuck intents are P1): the incident takes the
+        # higher priority, announced (PagerDuty: the same dedup_key, the new severity); never
+        # lowered while it is open
+        priority = min(incident["priority"], finding.priority)
+        if priority != incident["priority"]:
+            remind, event = True, "escalate"
         if silence or inhibit:
             remind = False
         elif not was_paged:  # the silence ended / the cause resolved, the fault still there
             remind, event = True, "open"
         incident_rows.refresh_incident(conn, incident["id"], title=finding.title, details=details,
                              money_at_stake=finding.money_at_stake, now=now, notified=remind,
-                             key=finding.key if finding.key != incident["key"] else None)
-        incident = {**incident, "title": finding.title, "details": details,
+                             key=finding.key if finding.key != incident["key"] else None,
+                             priority=priority)
+        incident = {**incident, "title": finding.title, "details": details, "priority": priority,
                     "money_at_stake": finding.money_at_stake, "key": finding.key}
         if remind:
             self._enqueue(conn, incident, event, channels, now)
@@ -342,6 +350,10 @@ def incident_message(incident: dict, event: str, now: datetime, console_url: str
     if event == "open":
         return ch.Message(f"{ident}: {incident['title']}", fields, steps, link,
                           link_label="Open the incident", **common)
+    if event == "escalate":
+        return ch.Message(f"Escalated to {priority}: {ident}: {incident['title']}",
+                          fields + [("Escalated by", _escalated_by(details))], steps, link,
+                          link_label="Open the incident", **common)
     if event == "reminder":
         open_for = duration_text(now - incident["opened_at"])
         return ch.Message(f"Reminder: {ident} still open after {open_for}: {incident['title']}",
@@ -352,6 +364,21 @@ def incident_message(incident: dict, event: str, now: datetime, console_url: str
                       fields + [("Resolved", _stamp(incident["resolved_at"] or now)),
                                 ("Duration", lasted)],
                       [], link, link_label="Incident history", resolved=True, **common)
+
+
+def _escalate_causes(found: list[Finding], causes: dict) -> None:
+    """A cause pages for its effects (they are its children, not paged themselves): it takes
+    the most urgent priority among them (a P3 paused queue with P1 stuck intents pages P1)."""
+    for effect in found:
+        cause = causes.get((effect.kind, effect.key))
+        if cause is not None and effect.priority < cause.priority:
+            cause.priority = effect.priority
+            cause.details["escalated_by"] = {"kind": effect.kind, "priority": effect.priority}
+
+
+def _escalated_by(details: dict) -> str:
+    by = details.get("escalated_by") or {}
+    return f"{by.get('kind', 'its effects')} ({by.get('priority', '?')})"
 
 
 def _machine_details(details: dict) -> dict:

@@ -101,12 +101,12 @@ def insert_incident(conn, *, kind: str, key: str, priority: str, title: str,
 
 def refresh_incident(conn, incident_id: int, *, title: str, details: dict[str, Any],
                      money_at_stake: Decimal | None, now: datetime, notified: bool,
-                     key: str | None = None) -> None:
+                     key: str | None = None, priority: str | None = None) -> None:
     conn.execute(
         "UPDATE recon.incidents SET title = %s, details = %s, money_at_stake = %s, "
         "last_seen_at = %s, last_notified_at = CASE WHEN %s THEN %s ELSE last_notified_at END, "
-        "key = coalesce(%s, key) WHERE id = %s",
-        (title, Jsonb(details), money_at_stake, now, notified, now, key, incident_id))
+        "key = coalesce(%s, key), priority = coalesce(%s, priority) WHERE id = %s",
+        (title, Jsonb(details), money_at_stake, now, notified, now, key, priority, incident_id))
 
 
 def resolve_passed_incident(conn, incident_id: int, now: datetime,
