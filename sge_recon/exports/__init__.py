@@ -185,7 +185,9 @@ class ExportService:
 
 
 def _is_period_name(name: str) -> bool:
-    return len(name) == 7 and name[4] == "-" and name[:4].isdigit() and name[5:].isdigit()
+    from .period import is_period_label
+
+    return is_period_label(name)
 
 
 def _summary(folder: Path, out: Path) -> PeriodSummary:
@@ -195,6 +197,11 @@ def _summary(folder: Path, out: Path) -> PeriodSummary:
     try:
         manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
         files = manifest["files"]
+        if manifest.get("period") != folder.name:
+            return PeriodSummary(folder.name, folder, None, 0, 0, 0, [], None, None, None,
+                                 previous, problem=f"holds the export of period "
+                                 f"{manifest.get('period')}, not {folder.name} (the folder was "
+                                 "renamed or moved); run verify")
         return PeriodSummary(
             period=folder.name, directory=folder, generated_at=manifest.get("generated_at"),
             files=len(files), total_rows=sum(f.get("rows") or 0 for f in files),

@@ -48,6 +48,12 @@ class Period:
         return cls(moment.year, moment.month)
 
 
+def is_period_label(name: str) -> bool:
+    """A name shaped like a period folder (``YYYY-MM``): what `export list`, the catch-up and the
+    columnar engine take a folder's period from."""
+    return len(name) == 7 and name[4] == "-" and name[:4].isdigit() and name[5:].isdigit()
+
+
 def parse_period(text: str, *, now: datetime | None = None) -> Period:
     """``YYYY-MM`` -> Period; a malformed, impossible or future month is a :class:`UsageError`."""
     match = _PERIOD.match((text or "").strip())

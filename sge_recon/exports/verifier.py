@@ -90,6 +90,7 @@ def verify_export(folder: Path | str, *, expect_manifest_sha256: str | None = No
 def _verify(folder: Path, manifest: dict[str, Any], expect_manifest_sha256: str | None,
             public_key: str | None) -> VerifyReport:
     report = VerifyReport(folder, manifest.get("period"))
+    _check_folder_name(folder, manifest, report)
     report.signed = (folder / SIGNATURE).is_file()
     if public_key is not None:
         problem = check_signature(folder, public_key)
@@ -107,6 +108,17 @@ def _verify(folder: Path, manifest: dict[str, Any], expect_manifest_sha256: str 
     present = {name for name in files if (folder / name).is_file()}
     _check_contents(folder, manifest, files, present, report)
     return report
+
+
+def _check_folder_name(folder: Path, manifest: dict[str, Any], report: VerifyReport) -> None:
+    """A folder named like a month is taken for that month (`export list`, the catch-up, the
+    columnar engine): it must hold that month's export. Other names (an auditor's copy) are free."""
+    from .period import is_period_label
+
+    if is_period_label(folder.name) and folder.name != manifest.get("period"):
+        report.add(folder.name, f"the folder is named {folder.name} but its manifest is the "
+                                f"export of period {manifest.get('period')}: it was renamed or "
+                                "moved; name it after its period")
 
 
 def _listed_files(manifest: dict[str, Any], report: VerifyReport) -> dict[str, dict[str, Any]]:
