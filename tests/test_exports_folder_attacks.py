@@ -53,3 +53,18 @@ def test_a_folder_renamed_to_another_month_is_named_and_not_listed_as_that_month
     # a copy under a name that is not a month (auditors rename copies) still verifies
     renamed = copy_of(signed, tmp_path / "audit-copy-of-march")
     assert ExportService.verify(renamed, public_key=signed[1]).exit_code == 0
+
+
+def test_a_listed_file_or_the_manifest_as_a_symlink_out_of_the_folder_is_named(signed, tmp_path):
+    folder = copy_of(signed, tmp_path / PERIOD)
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    for name in ("ledger_entries.parquet", "manifest.json"):
+        shutil.move(folder / name, outside / name)
+        os.symlink(outside / name, folder / name)  # same bytes today, whatever they are tomorrow
+    report = ExportService.verify(folder, public_key=signed[1])
+    assert report.exit_code == 1
+    text = problems(report)
+    assert f"ledger_entries.parquet: is a symbolic link to {outside / 'ledger_entries.parquet'}" \
+        in text
+    assert f"manifest.json: is a symbolic link to {outside / 'manifest.json'}" in text

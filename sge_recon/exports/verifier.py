@@ -5,6 +5,7 @@ transaction must balance. No database is needed; the folder may have been copied
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -104,8 +105,10 @@ def _verify(folder: Path, manifest: dict[str, Any], expect_manifest_sha256: str 
             report.add(MANIFEST, f"sha256 is {actual}, expected {expect_manifest_sha256} (the "
                                  "manifest differs from the one recorded at export)")
     files = _listed_files(manifest, report)
+    _check_links(folder, [MANIFEST, SIGNATURE, *files], report)
     _check_hashes(folder, files, report)
-    present = {name for name in files if (folder / name).is_file()}
+    present = {name for name in files
+               if (folder / name).is_file() and not (folder / name).is_symlink()}
     _check_contents(folder, manifest, files, present, report)
     return report
 
@@ -141,6 +144,16 @@ def _listed_files(manifest: dict[str, Any], report: VerifyReport) -> dict[str, d
         if spec.filename not in files:
             report.add(MANIFEST, f"does not list {spec.filename} (table {spec.qualified})")
     return files
+
+
+def _check_links(folder: Path, names: list[str], report: VerifyReport) -> None:
+    """An export holds its own files: a symbolic link would make the verified bytes those of a
+    file outside the folder (changed at will there, or missing from a copy)."""
+    for name in names:
+        path = folder / name
+        if path.is_symlink():
+            report.add(name, f"is a symbolic link to {os.readlink(path)}, not a file of the "
+                             "export folder; put the exported file itself in its place")
 
 
 def _check_hashes(folder: Path, files: dict[str, dict[str, Any]], report: VerifyReport) -> None:
