@@ -68,3 +68,63 @@ def test_a_listed_file_or_the_manifest_as_a_symlink_out_of_the_folder_is_named(s
     assert f"ledger_entries.parquet: is a symbolic link to {outside / 'ledger_entries.parquet'}" \
         in text
     assert f"manifest.json: is a symbolic link to {outside / 'manifest.json'}" in text
+
+
+def _rewrite(folder: Path, name: str, change) -> None:
+    """Rewrite a Parquet file and fix up its rows, bytes and sha256 in the (unsigned) manifest."""
+    import pyarrow.parquet as pq
+
+    table = change(pq.read_table(folder / name))
+    pq.write_table(table, folder / name)
+    _fix_up(folder, name, rows=table.num_rows)
+
+
+def _fix_up(folder: Path, name: str, **extra) -> None:
+    import hashlib
+
+    manifest = json.loads((folder / "manifest.json").read_text())
+    for entry in manifest["files"]:
+        if entry["name"] == name:
+            entry.update(bytes=(folder / name).stat().st_size,
+                         sha256=hashlib.sha256((folder / name).read_bytes()).hexdigest(), **extra)
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    (folder / "manifest.sig").unlink(missing_ok=True)
+
+
+def test_a_parquet_schema_that_is_not_the_manifests_is_named_even_with_fixed_up_hashes(signed,
+                                                                                       tmp_path):
+    import pyarrow as pa
+
+    def rescale(table):  # same amounts, scale 2 instead of 6: totals and counts still match
+        i = table.schema.get_field_index("amount")
+        return table.set_column(i, pa.field("amount", pa.decimal128(38, 2)),
+                                table.column(i).cast(pa.decimal128(38, 2)))
+
+    cases = {
+        "scale": (rescale, "column amount is decimal128(38, 2), the manifest says "
+                           "decimal128(38, 6)"),
+        "extra": (lambda t: t.append_column("note", pa.array(["x"] * t.num_rows)),
+                  "has a column note that the manifest does not list"),
+        "renamed": (lambda t: t.rename_columns(["acct" if c == "account" else c
+                                                for c in t.column_names]),
+                    "lacks the column account that the manifest lists"),
+    }
+    for label, (change, expected) in cases.items():
+        folder = copy_of(signed, tmp_path / label / PERIOD)
+        _rewrite(folder, "ledger_entries.parquet", change)
+        report = ExportService.verify(folder)
+        assert report.exit_code == 1, (label, problems(report))
+        assert f"ledger_entries.parquet: {expected}" in problems(report), label
+
+    # two files swapped, with their hashes, sizes and row counts swapped in the manifest
+    folder = copy_of(signed, tmp_path / "swapped" / PERIOD)
+    a, b = "commissions.parquet", "silences.parquet"
+    os.rename(folder / a, folder / "x")
+    os.rename(folder / b, folder / a)
+    os.rename(folder / "x", folder / b)
+    _fix_up(folder, a)
+    _fix_up(folder, b)
+    report = ExportService.verify(folder)
+    assert report.exit_code == 1, problems(report)
+    assert "commissions.parquet: holds the table recon.silences, the manifest says " \
+           "public.commissions" in problems(report)

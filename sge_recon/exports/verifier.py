@@ -109,6 +109,7 @@ def _verify(folder: Path, manifest: dict[str, Any], expect_manifest_sha256: str 
     _check_hashes(folder, files, report)
     present = {name for name in files
                if (folder / name).is_file() and not (folder / name).is_symlink()}
+    _check_schemas(folder, manifest, files, present, report)
     _check_contents(folder, manifest, files, present, report)
     return report
 
@@ -173,6 +174,48 @@ def _check_hashes(folder: Path, files: dict[str, dict[str, Any]], report: Verify
     for path in sorted(folder.iterdir()):
         if path.name not in (MANIFEST, SIGNATURE) and path.name not in files:
             report.add(path.name, "is in the folder but not in the manifest")
+
+
+def _check_schemas(folder: Path, manifest: dict[str, Any], files: dict[str, dict[str, Any]],
+                   present: set[str], report: VerifyReport) -> None:
+    """Each table file holds the table, the columns and the types its manifest entry states (a
+    changed decimal scale, a renamed or extra column, two files swapped with their hashes)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    for spec in TABLES:
+        name = spec.filename
+        entry = files.get(name)
+        if name not in present or entry is None:
+            continue
+        try:
+            schema = pq.read_schema(folder / name)
+        except (pa.ArrowException, OSError):
+            continue  # named by the row count ("cannot be read as Parquet")
+        meta = {k.decode(errors="replace"): v.decode(errors="replace")
+                for k, v in (schema.metadata or {}).items()}
+        table = meta.get("sge_recon.table")
+        if table is not None and "table" in entry and table != entry["table"]:
+            report.add(name, f"holds the table {table}, the manifest says {entry['table']}")
+        period = meta.get("sge_recon.period")
+        if period is not None and period != manifest.get("period"):
+            report.add(name, f"holds rows exported for period {period}, the manifest is of "
+                             f"{manifest.get('period')}")
+        stated = entry.get("columns")
+        if not stated:  # a table absent from the source: its reference schema is not listed
+            continue
+        want = {c["name"]: c["parquet_type"] for c in stated}
+        have = {f.name: str(f.type) for f in schema}
+        for column, kind in want.items():
+            if column not in have:
+                report.add(name, f"lacks the column {column} that the manifest lists")
+            elif have[column] != kind:
+                report.add(name, f"column {column} is {have[column]}, the manifest says {kind}")
+        for column in have:
+            if column not in want:
+                report.add(name, f"has a column {column} that the manifest does not list")
+        if set(have) == set(want) and list(have) != list(want):
+            report.add(name, "holds the manifest's columns in another order")
 
 
 def _check_contents(folder: Path, manifest: dict[str, Any], files: dict[str, dict[str, Any]],
