@@ -128,3 +128,33 @@ def test_a_parquet_schema_that_is_not_the_manifests_is_named_even_with_fixed_up_
     assert report.exit_code == 1, problems(report)
     assert "commissions.parquet: holds the table recon.silences, the manifest says " \
            "public.commissions" in problems(report)
+
+
+def test_an_audit_duckdb_whose_views_read_other_files_is_named(signed, tmp_path):
+    import duckdb
+
+    folder = copy_of(signed, tmp_path / PERIOD)
+    elsewhere = tmp_path / "made-up.parquet"
+    shutil.copy(folder / "ledger_entries.parquet", elsewhere)
+    con = duckdb.connect(str(folder / "audit.duckdb"))
+    con.execute("DROP VIEW ledger_entries")
+    con.execute(f"CREATE VIEW ledger_entries AS SELECT * FROM read_parquet('{elsewhere}')")
+    con.execute("DROP VIEW trial_balance")
+    con.execute("CREATE TABLE trial_balance AS SELECT 'p' AS program_id, 0 AS difference")
+    con.close()
+    _fix_up(folder, "audit.duckdb")
+    report = ExportService.verify(folder)
+    assert report.exit_code == 1, problems(report)
+    text = problems(report)
+    assert "audit.duckdb: its view main.ledger_entries is not the one sge-recon writes: it is " \
+           f"\"CREATE VIEW ledger_entries AS SELECT * FROM read_parquet('{elsewhere}');\"" in text
+    assert "audit.duckdb: holds a table main.trial_balance that sge-recon does not write" in text
+    assert "audit.duckdb: lacks the view main.trial_balance" in text
+    # the export as written passes this check, also verified from inside another export's folder
+    intact = copy_of(signed, tmp_path / "intact" / PERIOD)
+    cwd = os.getcwd()
+    os.chdir(folder)
+    try:
+        assert ExportService.verify(intact, public_key=signed[1]).exit_code == 0
+    finally:
+        os.chdir(cwd)

@@ -189,25 +189,96 @@ def _create_audit_db(folder, tables: dict[str, str]) -> None:
 
     con = duckdb.connect(":memory:")
     try:
-        scales = {
-            "ledger": _scale_of(con, folder, tables, "ledger_entries", "amount"),
-            "commissions": _scale_of(con, folder, tables, "commissions", "amount"),
-            "commissions_base": _scale_of(con, folder, tables, "commissions", "base_amount")}
         path = str(folder / "audit.duckdb").replace("'", "''")
         con.execute(f"ATTACH '{path}' AS audit "
                     f"(STORAGE_VERSION '{AUDIT_DB_STORAGE_VERSION}')")
         con.execute("USE audit")
-        con.execute("SET file_search_path = ?", [str(folder)])
-        for view, filename in tables.items():
-            con.execute(f'CREATE VIEW "{_ident(view)}" AS '
-                        f"SELECT * FROM read_parquet('{_literal(filename)}')")
-        for view, body in audit_views(scales).items():
-            con.execute(f'CREATE VIEW "{view}" AS {body}')
+        _define_views(con, folder, tables)
         con.execute("CHECKPOINT")
         con.execute("USE memory")
         con.execute("DETACH audit")
     finally:
         con.close()
+
+
+def _define_views(con, folder: Path, tables: dict[str, str]) -> None:
+    """audit.duckdb's views, created in ``con``'s current database."""
+    scales = {
+        "ledger": _scale_of(con, folder, tables, "ledger_entries", "amount"),
+        "commissions": _scale_of(con, folder, tables, "commissions", "amount"),
+        "commissions_base": _scale_of(con, folder, tables, "commissions", "base_amount")}
+    con.execute("SET file_search_path = ?", [str(folder)])
+    for view, filename in tables.items():
+        con.execute(f'CREATE VIEW "{_ident(view)}" AS '
+                    f"SELECT * FROM read_parquet('{_literal(filename)}')")
+    for view, body in audit_views(scales).items():
+        con.execute(f'CREATE VIEW "{view}" AS {body}')
+
+
+_CATALOG = ("SELECT 'view' AS kind, schema_name || '.' || view_name AS name, sql "
+            "FROM duckdb_views() WHERE database_name = ? AND NOT internal "
+            "UNION ALL SELECT 'table', schema_name || '.' || table_name, sql "
+            "FROM duckdb_tables() WHERE database_name = ? "
+            "UNION ALL SELECT 'macro', schema_name || '.' || function_name, NULL "
+            "FROM duckdb_functions() WHERE database_name = ? AND NOT internal "
+            "UNION ALL SELECT 'sequence', schema_name || '.' || sequence_name, NULL "
+            "FROM duckdb_sequences() WHERE database_name = ?")
+
+
+def audit_db_problems(folder, tables: dict[str, str]) -> list[str]:
+    """How ``folder/audit.duckdb`` differs from the one sge-recon writes for these files (a view
+    reading another file, a view or table added, a view changed), each as a sentence; empty
+    when it holds exactly the expected views. Every file of ``tables`` must exist."""
+    import tempfile
+
+    import duckdb
+
+    folder = Path(folder).resolve()
+    con = duckdb.connect(":memory:")
+    try:
+        try:
+            con.execute(f"ATTACH '{_literal(str(folder / 'audit.duckdb'))}' AS audit (READ_ONLY)")
+        except duckdb.Error as exc:
+            return [f"cannot be opened as a DuckDB database ({str(exc).splitlines()[0]})"]
+        found = _catalog(con, "audit")
+        with tempfile.TemporaryDirectory(prefix="sge-recon-verify-") as scratch:
+            # written and read back as audit.duckdb is: the stored text is DuckDB's own rendering
+            path = _literal(str(Path(scratch) / "expected.duckdb"))
+            con.execute(f"ATTACH '{path}' AS expected "
+                        f"(STORAGE_VERSION '{AUDIT_DB_STORAGE_VERSION}')")
+            con.execute("USE expected")
+            try:
+                _define_views(con, folder, tables)
+            except duckdb.Error as exc:
+                return [f"cannot be checked: its views cannot be rebuilt over these files "
+                        f"({str(exc).splitlines()[0]})"]
+            con.execute("CHECKPOINT")
+            con.execute("USE memory")
+            con.execute("DETACH expected")
+            con.execute(f"ATTACH '{path}' AS expected (READ_ONLY)")
+            wanted = _catalog(con, "expected")
+            con.execute("DETACH expected")
+    finally:
+        con.close()
+    problems = []
+    for (kind, name), text in sorted(found.items()):
+        if (kind, name) not in wanted:
+            problems.append(f"holds a {kind} {name} that sge-recon does not write")
+        elif _squeeze(text) != _squeeze(wanted[(kind, name)]):
+            problems.append(f"its {kind} {name} is not the one sge-recon writes: it is "
+                            f"{_squeeze(text)[:300]!r}")
+    for kind, name in sorted(set(wanted) - set(found)):
+        problems.append(f"lacks the {kind} {name}")
+    return problems
+
+
+def _catalog(con, database: str) -> dict[tuple[str, str], str | None]:
+    rows = con.execute(_CATALOG, [database] * 4).fetchall()
+    return {(kind, name): text for kind, name, text in rows}
+
+
+def _squeeze(text: str | None) -> str:
+    return " ".join((text or "").split())
 
 
 def _scale_of(con, folder, tables: dict[str, str], view: str, column: str) -> int | None:

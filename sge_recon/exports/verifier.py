@@ -111,7 +111,23 @@ def _verify(folder: Path, manifest: dict[str, Any], expect_manifest_sha256: str 
                if (folder / name).is_file() and not (folder / name).is_symlink()}
     _check_schemas(folder, manifest, files, present, report)
     _check_contents(folder, manifest, files, present, report)
+    _check_audit_db(folder, manifest, present, report)
     return report
+
+
+def _check_audit_db(folder: Path, manifest: dict[str, Any], present: set[str],
+                    report: VerifyReport) -> None:
+    """audit.duckdb (what auditors query) holds exactly the views sge-recon writes over this
+    folder's own files: not a view reading another file, nor a table of made-up figures."""
+    from ..db import exports as store
+    from .exporter import AUDIT_DB
+
+    tables = {spec.name: spec.filename for spec in TABLES
+              if not (spec.name in FORMAT_2_TABLES and manifest.get("format_version") == 1)}
+    if AUDIT_DB not in present or not set(tables.values()) <= present:
+        return  # a missing file is named already; the views cannot be rebuilt without it
+    for problem in store.audit_db_problems(folder, tables):
+        report.add(AUDIT_DB, problem)
 
 
 def _check_folder_name(folder: Path, manifest: dict[str, Any], report: VerifyReport) -> None:
