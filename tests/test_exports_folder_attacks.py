@@ -158,3 +158,20 @@ def test_an_audit_duckdb_whose_views_read_other_files_is_named(signed, tmp_path)
         assert ExportService.verify(intact, public_key=signed[1]).exit_code == 0
     finally:
         os.chdir(cwd)
+
+
+def test_a_manifest_with_a_key_twice_cannot_be_verified(signed, tmp_path, cli_env):
+    """JSON readers disagree on a key given twice (first or last wins): such a manifest says two
+    things, so it is refused (exit 3), never read one way by verify and another by the auditor."""
+    import subprocess
+    import sys
+
+    folder = copy_of(signed, tmp_path / PERIOD)
+    text = (folder / "manifest.json").read_text()
+    (folder / "manifest.json").write_text(
+        text.replace('"period": "2025-03",', '"period": "2025-04", "period": "2025-03",', 1))
+    done = subprocess.run([sys.executable, "-m", "sge_recon", "export", "verify", str(folder)],
+                          env=cli_env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert done.stderr.startswith("Error: ") and "Traceback" not in done.stderr
+    assert "gives the key 'period' twice" in done.stderr

@@ -53,9 +53,13 @@ def read_manifest(folder: Path) -> dict[str, Any]:
         raise ExportError(f"{path} does not exist: {folder} is not an export period folder (or its "
                           "manifest was deleted)")
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
+        manifest = json.loads(path.read_text(encoding="utf-8"), object_pairs_hook=_unique_keys)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ExportError(f"{path} is not valid JSON ({exc}); the manifest was damaged") from None
+    except _DuplicateKey as exc:
+        raise ExportError(f"{path} gives the key {exc.args[0]!r} twice in one object (JSON "
+                          "readers disagree on which one counts); the manifest was damaged "
+                          "or crafted") from None
     if not isinstance(manifest, dict):
         raise ExportError(f"{path} is not a JSON object; the manifest was damaged")
     missing = [k for k in REQUIRED_KEYS if k not in manifest]
@@ -67,6 +71,19 @@ def read_manifest(folder: Path) -> dict[str, Any]:
         raise ExportError(f"{path} has format_version {manifest['format_version']!r}; this "
                           f"sge-recon reads version {FORMAT_VERSION}: upgrade sge-recon")
     return manifest
+
+
+class _DuplicateKey(Exception):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise _DuplicateKey(key)
+        seen[key] = value
+    return seen
 
 
 def _json_default(value: Any) -> Any:
