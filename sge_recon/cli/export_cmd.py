@@ -86,11 +86,13 @@ def verify(directory: str, expect: str | None, public_key_file: str | None, fmt:
     \b
     Exit codes (DESIGN §8):
       0  intact: every file, figure and signature matches, every transaction balances
-      1  altered or inconsistent: a hash, size, row count, control total or signature does
-         not match (each mismatch is named)
+      1  altered or inconsistent: a hash, size, row count, control total, column type,
+         audit.duckdb view or signature does not match, a file is unlisted or a symlink, the
+         folder is named after another month (each mismatch is named)
       2  intact, but the books it holds have accounting findings (e.g. an unbalanced
          transaction, exported faithfully)
-      3  could not be verified (missing folder, unreadable or malformed manifest)
+      3  could not be verified (missing folder, unreadable or malformed manifest, one
+         giving a key twice)
     No database is needed; the folder may be a copy anywhere.
     """
     from ..exports import ExportService
