@@ -198,3 +198,20 @@ def test_a_ready_view_as_an_earlier_version_wrote_it_still_verifies(signed, tmp_
     monkeypatch.chdir(tmp_path)
     report = ExportService.verify(folder)
     assert report.exit_code == 0, problems(report)
+
+
+def test_a_table_absent_from_the_source_is_checked_against_its_reference_schema(db_url, factory,
+                                                                                db, tmp_path):
+    import pyarrow as pa
+
+    small_month(factory)
+    db.execute("DROP TABLE public.admin_audit_log")
+    recon = Recon(settings_for(db_url))
+    folder = recon.exports.export(PERIOD, out_dir=tmp_path / "exports").directory
+    assert ExportService.verify(folder).exit_code == 0
+    _rewrite(folder, "admin_audit_log.parquet",
+             lambda t: t.append_column("note", pa.array([], type=pa.string())))
+    report = ExportService.verify(folder)
+    assert report.exit_code == 1
+    assert "admin_audit_log.parquet: has a column note that the manifest does not list" \
+        in problems(report)

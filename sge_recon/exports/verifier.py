@@ -218,7 +218,11 @@ def _check_schemas(folder: Path, manifest: dict[str, Any], files: dict[str, dict
             report.add(name, f"holds rows exported for period {period}, the manifest is of "
                              f"{manifest.get('period')}")
         stated = entry.get("columns")
-        if not stated:  # a table absent from the source: its reference schema is not listed
+        if not stated and entry.get("in_source") is False and spec.fallback:
+            from .stream import arrow_type  # absent from the source: the reference schema
+
+            stated = [{"name": c.name, "parquet_type": str(arrow_type(c))} for c in spec.fallback]
+        if not stated:
             continue
         want = {c["name"]: c["parquet_type"] for c in stated}
         have = {f.name: str(f.type) for f in schema}
