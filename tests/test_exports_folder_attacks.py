@@ -215,3 +215,22 @@ def test_a_table_absent_from_the_source_is_checked_against_its_reference_schema(
     assert report.exit_code == 1
     assert "admin_audit_log.parquet: has a column note that the manifest does not list" \
         in problems(report)
+
+
+def test_a_manifest_nested_beyond_reading_is_refused_with_a_sentence(cli_env, tmp_path):
+    folder = tmp_path / "exports" / PERIOD
+    folder.mkdir(parents=True)
+    (folder / "manifest.json").write_text("[" * 200_000 + "]" * 200_000)
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "sge_recon", "export", "verify", str(folder)],
+                          env=cli_env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 3
+    assert done.stderr.startswith(f"Error: {folder / 'manifest.json'} is nested too deeply")
+    assert "a bug in sge-recon" not in done.stderr
+    listed = subprocess.run([sys.executable, "-m", "sge_recon", "export", "list", "--out",
+                             str(tmp_path / "exports")], env=cli_env, capture_output=True,
+                            text=True, timeout=120)
+    assert listed.returncode == 0, listed.stderr
+    assert f"{PERIOD}  manifest unreadable (RecursionError); run verify" in listed.stdout

@@ -210,7 +210,7 @@ def _summary(folder: Path, out: Path) -> PeriodSummary:
             checks_status=(manifest.get("checks_at_export") or {}).get("status"),
             snapshot=(manifest.get("source") or {}).get("snapshot"),
             complete_month=manifest.get("complete_month"), previous_versions=previous)
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
         return PeriodSummary(folder.name, folder, None, 0, 0, 0, [], None, None, None, previous,
                              problem=f"manifest unreadable ({type(exc).__name__}); run verify")
 

@@ -56,6 +56,9 @@ def read_manifest(folder: Path) -> dict[str, Any]:
         manifest = json.loads(path.read_text(encoding="utf-8"), object_pairs_hook=_unique_keys)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ExportError(f"{path} is not valid JSON ({exc}); the manifest was damaged") from None
+    except RecursionError:
+        raise ExportError(f"{path} is nested too deeply to be a manifest; the manifest was "
+                          "damaged or crafted") from None
     except _DuplicateKey as exc:
         raise ExportError(f"{path} gives the key {exc.args[0]!r} twice in one object (JSON "
                           "readers disagree on which one counts); the manifest was damaged "
