@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -80,8 +83,6 @@ def _rewrite(folder: Path, name: str, change) -> None:
 
 
 def _fix_up(folder: Path, name: str, **extra) -> None:
-    import hashlib
-
     manifest = json.loads((folder / "manifest.json").read_text())
     for entry in manifest["files"]:
         if entry["name"] == name:
@@ -167,9 +168,6 @@ def test_an_audit_duckdb_whose_views_read_other_files_is_named(signed, tmp_path)
 def test_a_manifest_with_a_key_twice_cannot_be_verified(signed, tmp_path, cli_env):
     """JSON readers disagree on a key given twice (first or last wins): such a manifest says two
     things, so it is refused (exit 3), never read one way by verify and another by the auditor."""
-    import subprocess
-    import sys
-
     folder = copy_of(signed, tmp_path / PERIOD)
     text = (folder / "manifest.json").read_text()
     (folder / "manifest.json").write_text(
@@ -221,9 +219,6 @@ def test_a_manifest_nested_beyond_reading_is_refused_with_a_sentence(cli_env, tm
     folder = tmp_path / "exports" / PERIOD
     folder.mkdir(parents=True)
     (folder / "manifest.json").write_text("[" * 200_000 + "]" * 200_000)
-    import subprocess
-    import sys
-
     done = subprocess.run([sys.executable, "-m", "sge_recon", "export", "verify", str(folder)],
                           env=cli_env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 3
