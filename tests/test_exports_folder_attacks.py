@@ -229,3 +229,18 @@ def test_a_manifest_nested_beyond_reading_is_refused_with_a_sentence(cli_env, tm
                             text=True, timeout=120)
     assert listed.returncode == 0, listed.stderr
     assert f"{PERIOD}  manifest unreadable (RecursionError); run verify" in listed.stdout
+
+
+def test_an_export_without_its_audit_duckdb_is_named(signed, tmp_path):
+    """audit.duckdb is part of every export (DESIGN §8): removed with its manifest entry, the
+    folder is not the export that was written."""
+    folder = copy_of(signed, tmp_path / PERIOD)
+    (folder / "audit.duckdb").unlink()
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["files"] = [f for f in manifest["files"] if f["name"] != "audit.duckdb"]
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    (folder / "manifest.sig").unlink()
+    report = ExportService.verify(folder)
+    assert report.exit_code == 1
+    assert "manifest.json: does not list audit.duckdb (the DuckDB views auditors query)" \
+        in problems(report)

@@ -155,6 +155,10 @@ def _listed_files(manifest: dict[str, Any], report: VerifyReport) -> dict[str, d
         if name in files:
             report.add(MANIFEST, f"lists {name} twice")
         files[name] = entry
+    from .exporter import AUDIT_DB
+
+    if AUDIT_DB not in files:
+        report.add(MANIFEST, f"does not list {AUDIT_DB} (the DuckDB views auditors query)")
     for spec in TABLES:
         if spec.name in FORMAT_2_TABLES and manifest.get("format_version") == 1:
             continue  # exports before the journal (format 1) have none
