@@ -263,8 +263,10 @@ def test_queue_page_lists_failed_jobs_and_retries_one_through_bullmq(sge_url, wo
 
 def test_a_queue_dialog_of_an_admin_demoted_meanwhile_is_refused(sge_url, world, redis_server,
                                                                   monkeypatch, tmp_path):
-    """Audit f #1b: the BullMQ actions need an admin at Confirm too (the page and the library),
-    not merely an operator; a made-up or viewer name is refused by the library and recorded."""
+    """Audit f #1b: the BullMQ actions need an admin at Confirm too, not merely an operator. An
+    admin demoted by `users add --replace` is signed out at the next click (session 10's sign-in
+    audit), so the dialog never confirms; the library refuses and records an operator, a viewer
+    and a made-up name."""
     from sge_recon.accounts import AccountService
 
     from .console_support import PASSWORD, app, console_env, open_page, texts
@@ -277,7 +279,11 @@ def test_a_queue_dialog_of_an_admin_demoted_meanwhile_is_refused(sge_url, world,
     AccountService(Database(sge_url)).add("root", "operator", PASSWORD, replace=True)
     at.button(key="confirm_action").click().run()
     assert not at.exception, [e.value for e in at.exception]
-    assert "Not done: not allowed: only an admin account pauses" in texts(at)
+    # `users add --replace` ended root's sign-in (its open tab too): the sign-in form, the dialog
+    # gone, nothing sent to Redis
+    assert [t.label for t in at.text_input] == ["Username", "Password"]
+    assert "pending_action" not in at.session_state
+    assert "Sign in with your console account" in texts(at)
     assert world.call(world.queue("payouts").isPaused()) is False
     actions = recon.console.actions
     for name in ("root", "vic", "vic-viewer-nonexistent"):  # operator, viewer, nobody
