@@ -91,7 +91,7 @@ class CheckService:
         return load_fused(self.settings.checks_dir, definitions, self.params)
 
     def select(self, only: list[str] | None = None, fast_only: bool = False) -> list[CheckDefinition]:
-        definitions = self.catalogue()
+        definitions = catalogue = self.catalogue()
         if only:
             known = {d.name for d in definitions}
             unknown = [n for n in only if n not in known]
@@ -99,6 +99,13 @@ class CheckService:
                 raise UnknownCheckRequest(f"unknown check(s) {', '.join(unknown)}; known checks: "
                                  f"{', '.join(sorted(known))}")
             definitions = [d for d in definitions if d.name in set(only)]
+            slow = [d.name for d in definitions if fast_only and not d.fast]
+            if slow:  # never a silent "PASS" for a check that was named and not run
+                fast = ", ".join(d.name for d in catalogue if d.fast)
+                raise UnknownCheckRequest(
+                    f"--fast runs only the per-minute checks, and {', '.join(slow)} "
+                    f"{'is' if len(slow) == 1 else 'are'} not one of them ({fast}); drop "
+                    "--fast to run the named checks, or name only per-minute ones")
         if fast_only:
             definitions = [d for d in definitions if d.fast]
         return definitions
