@@ -265,7 +265,8 @@ class AccountService:
                 return q.upsert_account(conn, *values)
             if q.account(conn, name):
                 raise UsageError(f"an account named {name!r} already exists; use `sge-recon "
-                                 f"users set-password {name}` to change its password")
+                                 f"users set-password {name}` to change its password, or add "
+                                 "--replace to give it this role (its sessions end)")
             return q.insert_account(conn, *values)
         return _account(self._tx(work))
 

@@ -22,3 +22,34 @@ def test_fast_with_a_check_outside_the_per_minute_set_is_refused_not_a_pass(cli_
     fine = run(["check", "--fast", "--only", "ledger_balance", "--format", "json"], cli_env)
     assert fine.returncode == 0, fine.stderr
     assert '"name": "ledger_balance"' in fine.stdout
+
+
+def test_users_add_replace_changes_a_role_as_the_readme_says(cli_env, db_url):
+    """README: "a new password (`users set-password`, or `users add --replace`) … end every
+    session of that account … nobody gets the new role of a replaced account through a page left
+    open". `--replace` did not exist ("No such option"), so no command could change a role."""
+    from sge_recon.accounts import AccountService
+
+    def add(*args):
+        import subprocess
+        import sys
+        return subprocess.run([sys.executable, "-m", "sge_recon", "users", "add", *args],
+                              input="Pw0rdS3cret-new\n", capture_output=True, text=True,
+                              env=cli_env, timeout=60)
+
+    created = add("ada", "--role", "operator")
+    assert created.returncode == 0, created.stderr
+    accounts = AccountService(Database(db_url))
+    token = accounts.start_session("ada")
+    assert accounts.resume(token) is not None
+    again = add("ada", "--role", "admin")
+    assert_error_line(again, "add --replace to give it this role")
+    replaced = add("ada", "--role", "admin", "--replace")
+    assert replaced.returncode == 0, replaced.stderr
+    assert replaced.stdout.startswith("Replaced ada (admin)"), replaced.stdout
+    assert accounts.get("ada").role == "admin"
+    assert accounts.resume(token) is None  # the operator's open session ended
+    logged = Database(db_url).fetch_one(
+        "SELECT count(*) AS n FROM recon.action_log WHERE action = 'add_account' "
+        "AND target = 'account:ada' AND request->>'replace' = 'true'")
+    assert logged["n"] == 1

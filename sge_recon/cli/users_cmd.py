@@ -82,16 +82,21 @@ def users() -> None:
               help="The person's admin id on the platform (SGE: the X-Admin-Id it records as "
                    "createdById/approvedById, e.g. ops:alice); needed to approve or execute "
                    "payout batches on SGE. One account per id.")
+@click.option("--replace", is_flag=True,
+              help="An account of that name may exist: replace its role, approver key, "
+                   "password, single sign-on link and platform id with these (enabled again); "
+                   "every session of it ends, open tabs included.")
 @click.pass_obj
 def add(state, name: str, role: str, slot: int | None, sso_identity: str | None,
-        platform_id: str | None) -> None:
+        platform_id: str | None, replace: bool) -> None:
     """Create an account; the password (at least 10 characters) is read from standard input,
-    unless --sso links it to a single sign-on identity instead."""
+    unless --sso links it to a single sign-on identity instead. --replace changes an existing
+    account's role (the only way to change one)."""
     password = None if sso_identity is not None else read_password()
     account = state.recon().accounts.add(name, role, password, approver_slot=slot,
                                          sso_identity=sso_identity, by=cli_operator(),
-                                         platform_id=platform_id)
-    click.echo(f"Created {account.label}"
+                                         platform_id=platform_id, replace=replace)
+    click.echo(f"{'Replaced' if replace else 'Created'} {account.label}"
                + (f", signing in through single sign-on as {account.sso_identity}"
                   if account.sso_identity else "")
                + (f", platform id {account.platform_id}" if account.platform_id else "") + ".")
