@@ -53,3 +53,33 @@ def test_users_add_replace_changes_a_role_as_the_readme_says(cli_env, db_url):
         "SELECT count(*) AS n FROM recon.action_log WHERE action = 'add_account' "
         "AND target = 'account:ada' AND request->>'replace' = 'true'")
     assert logged["n"] == 1
+
+
+def test_a_malformed_manifest_sha256_is_a_user_mistake_not_a_pass_or_tampering(
+        cli_env, factory, tmp_path):
+    """`export verify DIR --manifest-sha256 ""` (an unset shell variable) verified without the
+    pin and exited 0; a typo ('zz', a truncated copy) exited 1 "the manifest differs from the one
+    recorded at export", i.e. tampering. Both are a user mistake: exit 3."""
+    import json
+    from datetime import datetime, timezone
+
+    p = factory.program()["id"]
+    factory.journal(p, [("treasury", "debit", "10.25"), ("user:a", "credit", "10.25")],
+                    created_at=datetime(2025, 3, 10, 12, tzinfo=timezone.utc))
+    out = tmp_path / "exports"
+    exported = run(["export", "--period", "2025-03", "--out", str(out), "--format", "json"],
+                   cli_env)
+    assert exported.returncode == 0, exported.stderr
+    digest = json.loads(exported.stdout)["manifest_sha256"]
+    folder = str(out / "2025-03")
+    for bad in ("", "zz", digest[:63], digest + "0", "sha256:" + digest):
+        result = run(["export", "verify", folder, "--manifest-sha256", bad], cli_env)
+        assert_error_line(result, "--manifest-sha256: ")
+        assert "is not a sha256 (64 hexadecimal digits" in result.stderr
+        assert result.stdout == ""
+    for good in (digest, digest.upper(), f" {digest}\n"):
+        ok = run(["export", "verify", folder, "--manifest-sha256", good], cli_env)
+        assert ok.returncode == 0 and ok.stdout.startswith("OK: "), ok.stdout + ok.stderr
+    other = "0" * 64
+    altered = run(["export", "verify", folder, "--manifest-sha256", other], cli_env)
+    assert altered.returncode == 1 and f"expected {other}" in altered.stdout

@@ -73,7 +73,8 @@ def export(ctx: click.Context, period: str | None, out_dir: str, force: bool, fm
 @export.command("verify")
 @click.argument("directory", type=click.Path(file_okay=False))
 @click.option("--manifest-sha256", "expect",
-              help="Also require manifest.json to have this sha256 (as recorded at export).")
+              help="Also require manifest.json to have this sha256 (64 hex digits, as "
+                   "printed at export); a malformed value is refused (exit 3).")
 @click.option("--public-key", "public_key_file", type=click.Path(dir_okay=False),
               help="Require manifest.sig to be a valid signature of manifest.json by this "
                    "Ed25519 public key (PEM; from `sge-recon export public-key`).")
@@ -97,6 +98,8 @@ def verify(directory: str, expect: str | None, public_key_file: str | None, fmt:
     """
     from ..exports import ExportService
 
+    if expect is not None:
+        expect = _expected_sha256(expect)
     public_key = _read_public_key(public_key_file) if public_key_file else None
     report = ExportService.verify(directory, expect_manifest_sha256=expect, public_key=public_key)
     if fmt == "json":
@@ -204,6 +207,20 @@ def public_key(state) -> None:
     if source is not None:
         click.echo(f"# the demo's signing key ({source})", err=True)
     click.echo(f"# fingerprint {fingerprint(pem)}", err=True)
+
+
+def _expected_sha256(value: str) -> str:
+    """--manifest-sha256 as given: 64 hexadecimal digits (any case, spaces around ignored). An
+    empty value (an unset shell variable) or a typo is the user's mistake, exit 3: never a check
+    silently skipped (exit 0), never "the manifest differs" (exit 1, read as tampering)."""
+    digest = value.strip().lower()
+    if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        shown = repr(value) if len(value) <= 80 else repr(value[:80]) + "…"
+        raise UsageError(f"--manifest-sha256: {shown} is not a sha256 (64 hexadecimal digits, "
+                         "as the export printed it after \"manifest.json sha256:\" and "
+                         "`sha256sum manifest.json` prints it); give the value recorded at "
+                         "export; the export was not verified")
+    return digest
 
 
 def _read_public_key(path: str) -> str:
