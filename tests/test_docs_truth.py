@@ -83,3 +83,25 @@ def test_a_malformed_manifest_sha256_is_a_user_mistake_not_a_pass_or_tampering(
     other = "0" * 64
     altered = run(["export", "verify", folder, "--manifest-sha256", other], cli_env)
     assert altered.returncode == 1 and f"expected {other}" in altered.stdout
+
+
+def test_an_empty_public_key_option_is_refused_not_a_verify_without_signature(
+        cli_env, factory, tmp_path):
+    """`export verify DIR --public-key "$AUDITOR_KEY"` with the variable unset verified the
+    folder WITHOUT the signature and exited 0: an auditor who asked for the origin proof got
+    "OK". It is a user mistake: exit 3, nothing verified."""
+    from datetime import datetime, timezone
+
+    from sge_recon.exports import ExportService
+
+    p = factory.program()["id"]
+    factory.journal(p, [("treasury", "debit", "1.00"), ("user:a", "credit", "1.00")],
+                    created_at=datetime(2025, 3, 10, 12, tzinfo=timezone.utc))
+    out = tmp_path / "exports"
+    assert run(["export", "--period", "2025-03", "--out", str(out)], cli_env).returncode == 0
+    folder = out / "2025-03"
+    assert ExportService.verify(folder).exit_code == 0  # an intact, unsigned folder
+    for empty in ("", "  "):
+        result = run(["export", "verify", str(folder), "--public-key", empty], cli_env)
+        assert_error_line(result, "--public-key is empty")
+        assert result.stdout == ""

@@ -100,7 +100,7 @@ def verify(directory: str, expect: str | None, public_key_file: str | None, fmt:
 
     if expect is not None:
         expect = _expected_sha256(expect)
-    public_key = _read_public_key(public_key_file) if public_key_file else None
+    public_key = _read_public_key(public_key_file) if public_key_file is not None else None
     report = ExportService.verify(directory, expect_manifest_sha256=expect, public_key=public_key)
     if fmt == "json":
         click.echo(json.dumps(report.as_dict(), indent=2))
@@ -226,6 +226,10 @@ def _expected_sha256(value: str) -> str:
 def _read_public_key(path: str) -> str:
     from ..exports.signing import load_public_key
 
+    if not path.strip():  # an unset shell variable: never verify without the signature asked for
+        raise UsageError("--public-key is empty; give the PEM file printed by `sge-recon export "
+                         "public-key` (or leave the option out to verify without the signature); "
+                         "the export was not verified")
     try:
         with open(path, encoding="utf-8") as fh:
             pem = fh.read()
