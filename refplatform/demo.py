@@ -104,6 +104,7 @@ class Demo:
         if self.options.profile == "sge":
             self._sge_platform(recon)
         setup_database(recon)  # the reference platform's tables where absent, then db init
+        self._check_approver_keys_free(recon)  # before the simulation and any demo account
         if self.options.profile != "sge":
             self._first_simulation(recon)
         self.accounts_file = self._demo_accounts(recon)
@@ -255,6 +256,22 @@ class Demo:
         if not self.settings.EXPORT_SIGNING_KEY:
             env["EXPORT_SIGNING_KEY_FILE"] = str(self._demo_signing_key())
         return env
+
+    @staticmethod
+    def _check_approver_keys_free(recon: Recon) -> None:
+        """The demo binds approver1/approver2 to the two approver keys (one active account per
+        key): an account of the installation holding one stops the demo here, naming it, before
+        anything is loaded or created (not after the first demo accounts, whose passwords would
+        be lost with demo-accounts.txt unwritten)."""
+        demo_names = {name: slot for name, _role, slot in DEMO_ACCOUNTS if slot}
+        for account in recon.accounts.list():
+            slot = account.approver_slot
+            if slot and not account.disabled and demo_names.get(account.name) != slot:
+                raise UsageError(
+                    f"approver key {slot} is held by the account {account.name!r}, and the demo "
+                    f"binds its own approver{slot} to it (one account per key); disable it "
+                    f"(`sge-recon users disable {account.name}`) or run the demo on another "
+                    "database (DATABASE_URL, or another SGE_RECON_HOME)")
 
     def _demo_accounts(self, recon: Recon) -> Path:
         """The console's demo accounts (one per role, both approvers), with generated passwords

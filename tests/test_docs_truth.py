@@ -105,3 +105,28 @@ def test_an_empty_public_key_option_is_refused_not_a_verify_without_signature(
         result = run(["export", "verify", str(folder), "--public-key", empty], cli_env)
         assert_error_line(result, "--public-key is empty")
         assert result.stdout == ""
+
+
+def test_the_demo_names_an_account_holding_an_approver_key_before_changing_anything(
+        cli_env, db_url, tmp_path):
+    """Following the README (`users add bob --role approver --approver-key 1`, then `sge-recon
+    demo`), the demo loaded its simulation, created `viewer` and `operator` with passwords it
+    never wrote down (demo-accounts.txt unwritten), then stopped on approver1. Now it stops
+    first, naming bob and the fix, with nothing loaded or created."""
+    import subprocess
+    import sys
+
+    added = subprocess.run([sys.executable, "-m", "sge_recon", "users", "add", "bob", "--role",
+                            "approver", "--approver-key", "1"], input="Pw0rdS3cret-bob\n",
+                           capture_output=True, text=True, env=cli_env, timeout=60)
+    assert added.returncode == 0, added.stderr
+    result = run(["demo", "--intents", "1000", "--duration", "1", "--api-port", "8746",
+                  "--console-port", "8747", "--metrics-port", "8748"], cli_env, timeout=120)
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    assert "Error: approver key 1 is held by the account 'bob'" in result.stderr
+    assert "sge-recon users disable bob" in result.stderr
+    db = Database(db_url)
+    names = [r["name"] for r in db.fetch_all("SELECT name FROM recon.console_users")]
+    assert names == ["bob"]
+    assert db.fetch_one("SELECT count(*) AS n FROM settlement_intents")["n"] == 0
