@@ -130,3 +130,18 @@ def test_the_demo_names_an_account_holding_an_approver_key_before_changing_anyth
     names = [r["name"] for r in db.fetch_all("SELECT name FROM recon.console_users")]
     assert names == ["bob"]
     assert db.fetch_one("SELECT count(*) AS n FROM settlement_intents")["n"] == 0
+
+
+def test_export_list_of_a_folder_that_does_not_exist_is_an_error(cli_env, tmp_path):
+    """`export list --out /srv/audti` (a typo) said "No exported periods in /srv/audti." and
+    exited 0: an auditor reads "nothing was exported". A given --out that is not a folder is
+    an Error: line; the default folder, not created yet, says so."""
+    missing = tmp_path / "audti"
+    assert_error_line(run(["export", "list", "--out", str(missing)], cli_env),
+                      f"--out: {missing} is not a folder")
+    fresh = run(["export", "list"], {**cli_env, "EXPORTS_DIR": str(missing)})
+    assert fresh.returncode == 0, fresh.stderr
+    assert fresh.stdout == f"No exported periods in {missing} (the folder does not exist yet).\n"
+    missing.mkdir()
+    empty = run(["export", "list", "--out", str(missing)], cli_env)
+    assert empty.returncode == 0 and empty.stdout == f"No exported periods in {missing}.\n"

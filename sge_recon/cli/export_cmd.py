@@ -140,10 +140,17 @@ def list_periods(state, out_dir: str | None) -> None:
     from ..config import Settings
     from ..exports import ExportService
 
+    from pathlib import Path
+
+    given = out_dir
     out_dir = out_dir or Settings.load(config_file=state.config).EXPORTS_DIR
+    if given and not Path(given).is_dir():  # a typo must not read as "nothing was exported"
+        raise UsageError(f"--out: {given} is not a folder; give the folder that holds the "
+                         "exported periods (the export's --out, or EXPORTS_DIR)")
     periods = ExportService(out_dir=out_dir).list_periods()
     if not periods:
-        click.echo(f"No exported periods in {out_dir}.")
+        click.echo(f"No exported periods in {out_dir}"
+                   + ("" if Path(out_dir).is_dir() else " (the folder does not exist yet)") + ".")
         return
     for s in periods:
         if s.problem:
