@@ -145,3 +145,29 @@ def test_export_list_of_a_folder_that_does_not_exist_is_an_error(cli_env, tmp_pa
     missing.mkdir()
     empty = run(["export", "list", "--out", str(missing)], cli_env)
     assert empty.returncode == 0 and empty.stdout == f"No exported periods in {missing}.\n"
+
+
+def test_export_list_says_what_the_checks_said_at_export(cli_env, factory, recon, tmp_path):
+    """`export list` (and the console's Exports table) showed "checks: stored" for every export,
+    hiding that ledger_balance was failing when it was taken, and never said an export was
+    preliminary (a month not over, --force)."""
+    from datetime import datetime, timezone
+
+    p = factory.program()["id"]
+    factory.journal(p, [("treasury", "debit", "10.00"), ("user:a", "credit", "9.00")],
+                    created_at=datetime(2025, 3, 10, 12, tzinfo=timezone.utc))
+    out = tmp_path / "exports"
+    assert run(["export", "--period", "2025-03", "--out", str(out)], cli_env).returncode == 0
+    recon.checks.run(only=["ledger_balance", "transaction_balance", "ledger_tamper"])
+    now = datetime.now(timezone.utc).strftime("%Y-%m")
+    for args in (["--period", "2025-04"], ["--period", now, "--force"]):
+        exported = run(["export", *args, "--out", str(out)], cli_env)
+        assert exported.returncode == 0, exported.stderr
+    listed = run(["export", "list", "--out", str(out)], cli_env)
+    assert listed.returncode == 0, listed.stderr
+    lines = {line.split()[0]: line for line in listed.stdout.splitlines()}
+    assert "checks at export: none stored" in lines["2025-03"]
+    assert lines["2025-04"].endswith(
+        "checks at export: fail: ledger_balance, transaction_balance"), lines["2025-04"]
+    assert lines[now].endswith("PRELIMINARY (month not over when exported)"), lines[now]
+    assert "stored" not in lines["2025-04"]

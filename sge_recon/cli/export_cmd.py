@@ -158,7 +158,9 @@ def list_periods(state, out_dir: str | None) -> None:
             continue
         older = f", {len(s.previous_versions)} earlier version(s) kept" if s.previous_versions else ""
         click.echo(f"{s.period}  generated {s.generated_at}  {s.files} files  {s.total_rows:,} rows  "
-                   f"{_size(s.total_bytes)}  checks: {s.checks_status}{older}")
+                   f"{_size(s.total_bytes)}  checks at export: {s.checks_status}{older}"
+                   + ("  PRELIMINARY (month not over when exported)"
+                      if s.complete_month is False else ""))
 
 
 @export.command("keygen")

@@ -45,6 +45,23 @@ class PeriodSummary:
     problem: str | None = None   # the manifest is unreadable: verify to see why
 
 
+def checks_at_export_summary(checks: Any) -> str | None:
+    """What the catalogue said when the export was taken, from the manifest's
+    ``checks_at_export``: the worst status of its stored results and the checks at that status
+    ("fail: ledger_balance, transaction_balance"), "pass", or "none stored". (Its own
+    ``status`` field only says whether results were stored at all.)"""
+    if not isinstance(checks, dict):
+        return None
+    results = [r for r in checks.get("results") or [] if isinstance(r, dict)]
+    if not results:
+        return "none stored"
+    for worst in ("error", "fail", "warn"):
+        names = sorted(str(r.get("name")) for r in results if r.get("status") == worst)
+        if names:
+            return f"{worst}: {', '.join(names)}"
+    return "pass"
+
+
 class ExportService:
     def __init__(self, databases: "Databases | None" = None, *, out_dir: Path | str | None = None,
                  signing_key: str | None = None,
@@ -207,7 +224,7 @@ def _summary(folder: Path, out: Path) -> PeriodSummary:
             files=len(files), total_rows=sum(f.get("rows") or 0 for f in files),
             total_bytes=sum(f.get("bytes") or 0 for f in files),
             control_totals=manifest.get("control_totals") or [],
-            checks_status=(manifest.get("checks_at_export") or {}).get("status"),
+            checks_status=checks_at_export_summary(manifest.get("checks_at_export")),
             snapshot=(manifest.get("source") or {}).get("snapshot"),
             complete_month=manifest.get("complete_month"), previous_versions=previous)
     except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
