@@ -24,8 +24,9 @@ if TYPE_CHECKING:
               help="Folder that receives <period>/ (created if missing). Default: the "
                    "EXPORTS_DIR setting (exports/).")
 @click.option("--force", is_flag=True,
-              help="Export a period again; the earlier version is kept as "
-                   "<period>.replaced-<time>.")
+              help="Export a period again (the earlier version is kept as "
+                   "<period>.replaced-<time>), or the current month before it is over (a "
+                   "preliminary export, complete_month: false).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="Output format of the summary.")
 @click.pass_context
@@ -93,7 +94,8 @@ def verify(directory: str, expect: str | None, public_key_file: str | None, fmt:
       2  intact, but the books it holds have accounting findings (e.g. an unbalanced
          transaction, exported faithfully)
       3  could not be verified (missing folder, unreadable or malformed manifest, one
-         giving a key twice)
+         giving a key twice, a --public-key that is not an Ed25519 public key, a
+         --manifest-sha256 that is not 64 hex digits)
     No database is needed; the folder may be a copy anywhere.
     """
     from ..exports import ExportService

@@ -20,7 +20,7 @@ def scheduler(state, metrics_port, metrics_host, no_metrics, once, cache_seconds
 
     \b
     every minute      fast checks, a metrics sample, incident rules, alert delivery
-    daily 02:00       full reconciliation through Great Expectations, stored, alerts
+    daily 02:00       full reconciliation (DAILY_CHECK_ENGINE, gx by default), stored, alerts
     Monday 09:00      payout reminder to Slack/Discord
     1st, 03:00        last month's audit export, catching up any missing month
 
