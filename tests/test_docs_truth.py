@@ -171,3 +171,18 @@ def test_export_list_says_what_the_checks_said_at_export(cli_env, factory, recon
         "checks at export: fail: ledger_balance, transaction_balance"), lines["2025-04"]
     assert lines[now].endswith("PRELIMINARY (month not over when exported)"), lines[now]
     assert "stored" not in lines["2025-04"]
+
+
+def test_a_profile_whose_views_were_never_made_says_run_db_init(cli_env, db_url):
+    """README: run `db init` again "after … editing the profile: a check run … refuses to start
+    and says so (exit 3)". Switching PLATFORM_PROFILE without `db init` made every check `error`
+    on 'relation "recon_platform.ledger_entries" does not exist' (and stored that run), with no
+    word of db init. Now the run refuses to start, naming the profile and the command."""
+    result = run(["check"], {**cli_env, "PLATFORM_PROFILE": "sge"})
+    assert_error_line(result, "PLATFORM_PROFILE is sge, but ")
+    assert "no views for it in recon_platform" in result.stderr
+    assert "run `sge-recon db init`" in result.stderr
+    assert result.stdout == ""
+    assert Database(db_url).fetch_one("SELECT count(*) AS n FROM recon.check_runs")["n"] == 0
+    contract = run(["check", "--only", "ledger_balance"], cli_env)
+    assert contract.returncode == 0, contract.stdout + contract.stderr

@@ -112,14 +112,15 @@ def migrations(directory: Path | None = None) -> list[tuple[int, str, Path]]:
 
 # Databases this process has seen with every migration applied: the code cannot move ahead of
 # them while it runs, so the per-minute run asks once per process, not every minute.
-_SEEN_CURRENT: set[str] = set()
+_SEEN_CURRENT: set[tuple[str, str]] = set()
 
 
 def schema_behind(db: Database) -> str | None:
     """Why ``recon`` is older than this sge-recon (never set up, or a migration not applied:
     sge-recon was upgraded and ``db init`` not run since), or None. A check run refuses to start
     on it: its SQL would read columns and views that ``db init`` has not made yet."""
-    if db.url in _SEEN_CURRENT:
+    seen = (db.url, db.relations.profile)
+    if seen in _SEEN_CURRENT:
         return None
     wanted = [(v, name) for v, name, _ in migrations()]
     row = expect_row(db.fetch_one(
@@ -129,11 +130,33 @@ def schema_behind(db: Database) -> str | None:
     applied = {r["version"] for r in db.fetch_all("SELECT version FROM recon.schema_version")}
     missing = [f"{v:04d}_{name}" for v, name in wanted if v not in applied]
     if not missing:
-        _SEEN_CURRENT.add(db.url)
-        return None
+        views = _profile_views_missing(db)
+        if views is None:
+            _SEEN_CURRENT.add(seen)
+        return views
     return (f"the recon schema in {db.where} lacks migration {missing[0]}"
             + (f" and {len(missing) - 1} more" if len(missing) > 1 else "")
             + " (sge-recon was upgraded since the last `db init`)")
+
+
+def _profile_views_missing(db: Database) -> str | None:
+    """Under a platform profile, why its contract-shaped views are not there to read (db init
+    never ran under it, or last ran under another profile), or None. Without this every check of
+    the run errors on 'relation recon_platform.… does not exist', saying nothing of db init."""
+    relations = db.relations
+    if relations.schema == "public":
+        return None
+    row = expect_row(db.fetch_one(
+        "SELECT to_regclass(%s) IS NOT NULL AS present, "
+        "obj_description(to_regnamespace(%s), 'pg_namespace') AS note",
+        (f'"{relations.schema}"."ledger_entries"', relations.schema)))
+    made_for = re.search(r"\(profile (.+?)\);", row["note"] or "")
+    if row["present"] and made_for and made_for.group(1) == relations.profile:
+        return None
+    return (f"PLATFORM_PROFILE is {relations.profile}, but {db.where} has "
+            + (f"the views of profile {made_for.group(1)}" if row["present"] and made_for else
+               "no views for it")
+            + f" in {relations.schema} (`db init` has not run under this profile)")
 
 
 def init_db(db: Database, profile=None, *, platform_ddl: Sequence[Path] = ()) -> InitReport:
