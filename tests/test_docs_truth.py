@@ -186,3 +186,19 @@ def test_a_profile_whose_views_were_never_made_says_run_db_init(cli_env, db_url)
     assert Database(db_url).fetch_one("SELECT count(*) AS n FROM recon.check_runs")["n"] == 0
     contract = run(["check", "--only", "ledger_balance"], cli_env)
     assert contract.returncode == 0, contract.stdout + contract.stderr
+
+
+def test_scheduler_once_exits_3_when_a_job_failed(cli_env, tmp_path):
+    """`scheduler --once` ("run what is due now … and exit", for cron) exited 0 although the
+    monthly export it ran had failed: the supervisor never saw it. Now the failed line goes to
+    standard error and the command exits 3."""
+    result = run(["scheduler", "--once", "--no-metrics"],
+                 {**cli_env, "EXPORTS_DIR": "/proc/sge-recon-nope", "DAILY_CHECK_ENGINE": "sql"},
+                 timeout=300)
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    assert "monitor " in result.stdout and ": succeeded" in result.stdout
+    assert "monthly_audit_export " in result.stderr and ": failed (" in result.stderr
+    assert "EXPORTS_DIR: cannot create the export folder /proc/sge-recon-nope" in result.stderr
+    assert result.stderr.rstrip().splitlines()[-1].startswith(
+        "Error: 1 scheduled job(s) did not succeed (monthly_audit_export)")

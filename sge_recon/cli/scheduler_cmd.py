@@ -3,6 +3,12 @@ import threading
 
 import click
 
+from ..errors import ReconError
+
+
+class JobsFailed(ReconError):
+    """`scheduler --once` ran a job that failed: exit 3, never 0."""
+
 
 @click.command()
 @click.option("--metrics-port", default=9108, show_default=True, type=click.IntRange(0, 65535),
@@ -11,7 +17,8 @@ import click
               help="Address /metrics listens on (0.0.0.0 to let a remote Prometheus scrape).")
 @click.option("--no-metrics", is_flag=True, help="Do not serve /metrics.")
 @click.option("--once", is_flag=True,
-              help="Run what is due now (catch-up included), print the outcomes and exit.")
+              help="Run what is due now (catch-up included), print the outcomes and exit: 0 "
+                   "when every job succeeded (or was not due), 3 when one failed.")
 @click.option("--cache-seconds", default=15.0, show_default=True, type=click.FloatRange(min=0),
               help="How long /metrics serves the same values before reading the database again.")
 @click.pass_obj
@@ -36,9 +43,17 @@ def scheduler(state, metrics_port, metrics_host, no_metrics, once, cache_seconds
     require_recon_schema(recon.db, minimum=39)  # job_runs.attempts
     sched = recon.scheduler
     if once:
+        failed = []
         for outcome in sched.tick():
             line = f"{outcome.job} {outcome.scheduled_for:%Y-%m-%d %H:%M} UTC: {outcome.status}"
-            click.echo(line + (f" ({outcome.error})" if outcome.error else ""))
+            bad = outcome.status in ("failed", "lost")
+            click.echo(line + (f" ({outcome.error})" if outcome.error else ""), err=bad)
+            if bad:
+                failed.append(outcome.job)
+        if failed:  # cron/systemd running --once must see it: exit 3, "could not do its work"
+            raise JobsFailed(f"{len(failed)} scheduled job(s) did not succeed "
+                             f"({', '.join(failed)}): the error is on the line above and in "
+                             "recon.job_runs; fix it and run `sge-recon scheduler --once` again")
         return
     server = None
     if not no_metrics:
