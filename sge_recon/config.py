@@ -134,7 +134,9 @@ class Settings:
         None, "Ed25519 private key (PEM) that signs each export's manifest (manifest.sig); "
         "usually given as EXPORT_SIGNING_KEY_FILE. Unset: exports are not signed.", secret=True)
     SGE_RECON_HOME: str = _setting(
-        ".sge-recon", "Folder for local state: the embedded database, demo logs, locks.")
+        ".sge-recon", "Folder for local state: the embedded database, demo logs, locks; a "
+        "relative path is relative to the working directory (run from another folder without "
+        "DATABASE_URL, a command uses another embedded database).")
     LEDGER_ORDER_LAG_SECONDS: int = _setting(
         300, "Under a platform profile the ledger checkpoint orders entries by their time: an "
         "entry may carry a time at most this much earlier than its transaction's start (client "

@@ -202,3 +202,31 @@ def test_scheduler_once_exits_3_when_a_job_failed(cli_env, tmp_path):
     assert "EXPORTS_DIR: cannot create the export folder /proc/sge-recon-nope" in result.stderr
     assert result.stderr.rstrip().splitlines()[-1].startswith(
         "Error: 1 scheduled job(s) did not succeed (monthly_audit_export)")
+
+
+def test_check_from_another_folder_says_which_embedded_database_it_opened():
+    """Without DATABASE_URL, SGE_RECON_HOME (`.sge-recon`) is relative to the working directory:
+    `sge-recon check` run from another folder (cron's $HOME) opens a new, empty embedded
+    database there and said only "recon is not set up … run db init" — which would initialise
+    that empty one. The error now says which SGE_RECON_HOME it is and how to point at the real
+    one."""
+    import os
+    import subprocess
+    import sys
+
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SGE_", "DATABASE_URL"))}
+    elsewhere = Path(tempfile.mkdtemp(prefix="sgr-", dir="/tmp"))  # a unix socket path is short
+    try:
+        result = subprocess.run([sys.executable, "-m", "sge_recon", "check", "--no-store"],
+                                capture_output=True, text=True, env=env, cwd=elsewhere,
+                                timeout=120)
+    finally:
+        shutil.rmtree(elsewhere, ignore_errors=True)
+    assert_error_line(result, "sge-recon's own schema (recon) is not set up in ")
+    assert (f"this is the embedded PostgreSQL of SGE_RECON_HOME {elsewhere / '.sge-recon'}, "
+            "which is relative to the working directory") in result.stderr
+    assert "set SGE_RECON_HOME or DATABASE_URL" in result.stderr

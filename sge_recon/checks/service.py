@@ -136,8 +136,9 @@ class CheckService:
         self.db.connect().close()  # unreachable database: fail the run now, clearly
         behind = schema_behind(self.db)
         if behind:  # its checks would read columns and views db init has not made yet
-            raise SchemaMismatch(f"{behind}; run `sge-recon db init` (it applies the "
-                                 "migrations and recreates the profile's views), then check again")
+            raise SchemaMismatch(f"{behind}{self._embedded_hint(behind)}; run `sge-recon db "
+                                 "init` (it applies the migrations and recreates the profile's "
+                                 "views), then check again")
         from . import incremental
 
         # DuckDB serves the full sweep only; the per-minute run is the incremental SQL run
@@ -324,6 +325,17 @@ class CheckService:
               "error": c.error, "engine": c.engine, "reason": c.reason,
               "details": {**(c.details or {}), "column_types": column_types(c.rows)}}
              for c in run.checks])
+
+    def _embedded_hint(self, behind: str) -> str:
+        """When recon is not set up at all in the embedded database: where that database is,
+        and that SGE_RECON_HOME is relative to the working directory (run from another folder,
+        a command starts a new, empty one there)."""
+        if self.settings.DATABASE_URL or "is not set up" not in behind:
+            return ""
+        return (f" (DATABASE_URL is unset, so this is the embedded PostgreSQL of SGE_RECON_HOME "
+                f"{self.settings.home}, which is relative to the working directory: if "
+                "sge-recon's database is elsewhere, run from the folder that holds its "
+                ".sge-recon/ or set SGE_RECON_HOME or DATABASE_URL instead)")
 
     def rebase_checkpoint(self, reason: str):
         """Rebuild the ledger checkpoint from the rows as they are (after tampering has been
