@@ -230,3 +230,32 @@ def test_check_from_another_folder_says_which_embedded_database_it_opened():
     assert (f"this is the embedded PostgreSQL of SGE_RECON_HOME {elsewhere / '.sge-recon'}, "
             "which is relative to the working directory") in result.stderr
     assert "set SGE_RECON_HOME or DATABASE_URL" in result.stderr
+
+
+def test_the_scheduler_refuses_a_signing_key_it_cannot_sign_with_at_start(cli_env, tmp_path):
+    """README: "Values are validated at start". The scheduler started with an EXPORT_SIGNING_KEY
+    that is not an Ed25519 private key and would only fail at 03:00 on the 1st, leaving the
+    month unexported. It now stops at start with the setting's Error: line."""
+    import subprocess
+    import sys
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = tmp_path / "wrong-kind.pem"
+    key.write_bytes(ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()))
+    proc = subprocess.Popen([sys.executable, "-m", "sge_recon", "scheduler", "--no-metrics"],
+                            env={**cli_env, "EXPORT_SIGNING_KEY_FILE": str(key)},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        out, err = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        raise AssertionError(f"the scheduler started with an unusable signing key: {out}{err}")
+    assert proc.returncode == 3, out + err
+    assert err == ("Error: EXPORT_SIGNING_KEY: must be an Ed25519 key; create one with "
+                   "`sge-recon export keygen FILE`\n"), err
+    assert "Scheduler running" not in out

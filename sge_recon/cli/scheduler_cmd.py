@@ -41,6 +41,10 @@ def scheduler(state, metrics_port, metrics_host, no_metrics, once, cache_seconds
 
     recon = state.recon()
     require_recon_schema(recon.db, minimum=39)  # job_runs.attempts
+    if recon.settings.EXPORT_SIGNING_KEY:  # the monthly export signs with it: refuse now, not
+        from ..exports.signing import public_key_pem  # at 03:00 on the 1st, a month later
+
+        public_key_pem(recon.settings.EXPORT_SIGNING_KEY)
     sched = recon.scheduler
     if once:
         failed = []
