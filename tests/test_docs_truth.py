@@ -259,3 +259,14 @@ def test_the_scheduler_refuses_a_signing_key_it_cannot_sign_with_at_start(cli_en
     assert err == ("Error: EXPORT_SIGNING_KEY: must be an Ed25519 key; create one with "
                    "`sge-recon export keygen FILE`\n"), err
     assert "Scheduler running" not in out
+
+
+def test_debug_after_the_command_shows_the_traceback_as_the_error_line_invites(cli_env):
+    """An unexpected error says "run it again with --debug"; appending it (`sge-recon check …
+    --debug`) gave "No such option '--debug'" instead of the traceback. --debug is taken
+    anywhere on the line (before a `--`)."""
+    result = run(["check", "--only", "no_such_check", "--debug"], cli_env)
+    assert result.returncode == 3, result.stderr
+    assert "No such option" not in result.stderr
+    assert "Traceback (most recent call last)" in result.stderr
+    assert result.stderr.rstrip().splitlines()[-1].startswith("Error: unknown check(s) no_such_")

@@ -112,8 +112,13 @@ def cli(ctx: click.Context, debug: bool, config: str | None) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: maps library errors to `Error: …` and an exit code (traceback with --debug)."""
-    args = sys.argv[1:] if argv is None else argv
-    debug = "--debug" in args
+    args = list(sys.argv[1:] if argv is None else argv)
+    # "--debug" anywhere before a "--" (as the unexpected-error line invites: "run it again with
+    # --debug") is the group's option: `sge-recon check --debug` works like `sge-recon --debug check`
+    end = args.index("--") if "--" in args else len(args)
+    debug = "--debug" in args[:end]
+    if debug:
+        args = ["--debug"] + [a for a in args[:end] if a != "--debug"] + args[end:]
     try:
         cli.main(args=args, prog_name="sge-recon", standalone_mode=False)
     except click.exceptions.Abort:
