@@ -270,3 +270,17 @@ def test_debug_after_the_command_shows_the_traceback_as_the_error_line_invites(c
     assert "No such option" not in result.stderr
     assert "Traceback (most recent call last)" in result.stderr
     assert result.stderr.rstrip().splitlines()[-1].startswith("Error: unknown check(s) no_such_")
+
+
+def test_the_table_shows_worker_status_as_a_word_like_the_json(recon, factory):
+    """`sge-recon check` printed "FAIL worker_status … value 2" (a status code nobody can read)
+    where `--format json` says "down", as the README documents."""
+    from datetime import datetime, timedelta, timezone
+
+    from sge_recon.checks.render import run_json, run_table
+
+    factory.heartbeat("worker-1", last_seen_at=datetime.now(timezone.utc) - timedelta(hours=1))
+    run = recon.checks.run(only=["worker_status"], store=False)
+    line = next(x for x in run_table(run).splitlines() if "worker_status" in x)
+    assert "value down" in line and "value 2" not in line, line
+    assert '"value": "down"' in run_json(run)

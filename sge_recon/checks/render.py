@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Callable
 
-from .model import CheckResult, RunResult, json_value
+from .model import CheckResult, RunResult, json_value, report_value
 
 STATUS_COLOURS = {"pass": "green", "warn": "yellow", "fail": "red", "error": "magenta",
                   "unavailable": "bright_black"}
@@ -59,10 +59,11 @@ def _measure(c: CheckResult) -> str:
         return "could not run"
     if c.status == "unavailable":
         return "no data on this platform"
+    value = report_value(c.name, c.value)  # a status code as its word, as in --format json
     if c.failing_rows is not None:
         text = f"{c.failing_rows} failing row{'s' if c.failing_rows != 1 else ''}"
-        return text + (f", value {json_value(c.value)}" if c.value is not None else "")
-    return f"value {json_value(c.value)}" if c.value is not None else "no value"
+        return text + (f", value {value}" if c.value is not None else "")
+    return f"value {value}" if c.value is not None else "no value"
 
 
 def _duration(ms: float) -> str:
