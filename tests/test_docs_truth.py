@@ -254,7 +254,7 @@ def test_the_scheduler_refuses_a_signing_key_it_cannot_sign_with_at_start(cli_en
     except subprocess.TimeoutExpired:
         proc.kill()
         out, err = proc.communicate()
-        raise AssertionError(f"the scheduler started with an unusable signing key: {out}{err}")
+        raise AssertionError(f"the scheduler started with an unusable signing key: {out}{err}") from None
     assert proc.returncode == 3, out + err
     assert err == ("Error: EXPORT_SIGNING_KEY: must be an Ed25519 key; create one with "
                    "`sge-recon export keygen FILE`\n"), err
