@@ -28,16 +28,25 @@ class EvidenceView:
                     or self.run_ids)
 
 
+# An amount the platform stores as numeric 'NaN' is money at stake nobody can state: it ranks
+# above every stated amount (and Decimal('NaN') cannot be compared: sorting by it raises).
+UNSTATED = Decimal("Infinity")
+
+
+def rank_amount(value: Any) -> Decimal:
+    """The absolute size of one amount for ranking: NaN (unstated) ranks largest; text that is no
+    number at all ranks as 0."""
+    try:
+        amount = money_abs(Decimal(str(value)))
+    except InvalidOperation:
+        return Decimal(0)
+    return UNSTATED if amount.is_nan() else amount
+
+
 def largest_amount(amounts: Any) -> Decimal:
     """The largest amount at stake in any one currency of ``{currency: amount}`` (amounts in
-    different currencies are never added up); 0 for none."""
-    found = []
-    for value in (amounts or {}).values():
-        try:
-            found.append(money_abs(Decimal(str(value))))
-        except InvalidOperation:
-            pass
-    return max(found, default=Decimal(0))
+    different currencies are never added up); 0 for none, infinite when one is NaN."""
+    return max((rank_amount(v) for v in (amounts or {}).values()), default=Decimal(0))
 
 
 def money_order(incidents: list[dict]) -> list[dict]:
@@ -46,7 +55,7 @@ def money_order(incidents: list[dict]) -> list[dict]:
     def largest(incident: dict) -> Decimal:
         money = (incident.get("details") or {}).get("money")
         if not money and incident.get("money_at_stake") is not None:
-            return money_abs(Decimal(str(incident["money_at_stake"])))
+            return rank_amount(incident["money_at_stake"])
         return largest_amount(money)
 
     ranked = sorted(incidents, key=lambda i: i["opened_at"], reverse=True)

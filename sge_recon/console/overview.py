@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from ..alerts.evidence import largest_amount, money_order
+from ..money import MONEY
 from ..config import Settings
 from ..db import console as q
 from .health import HealthMetric, Light
@@ -131,7 +132,8 @@ LIGHT_ORDER = {Light.RED: 0, Light.AMBER: 1, Light.GREY: 2, Light.GREEN: 3}
 def by_money_at_stake(alerts: list[AlertSummary]) -> list[AlertSummary]:
     """Red before amber before unknown before green; within a colour, the largest amount at
     stake in any one currency first (amounts in different currencies are never added up)."""
-    return sorted(alerts, key=lambda a: (LIGHT_ORDER[a.light], -largest_amount(a.money_at_stake)))
+    return sorted(alerts, key=lambda a: (LIGHT_ORDER[a.light],
+                                          MONEY.minus(largest_amount(a.money_at_stake))))
 
 
 def _replica_fields(replica: Any) -> dict[str, Any]:
