@@ -44,3 +44,31 @@ def test_a_nan_amount_at_stake_does_not_take_the_overview_and_incidents_down(con
     # the unstated amount ranks first: nobody can say it is small
     assert shown.index("Unstated") < shown.index("Stated")
     open_page(at, "incidents")
+
+
+def open_transaction(at, txn: str):
+    at.run()
+    at.query_params["transaction"] = txn
+    at.switch_page("views/ledger.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_a_32_digit_one_sided_transaction_is_shown_and_completed_exactly(console, factory):
+    program = factory.program()
+    txn = factory.journal(program["id"], [("treasury", "debit", "10000000000000000000000000000000"),
+                                          ("fees", "credit", "0.000001")])
+    at = open_transaction(app("root"), txn)
+    off = "9,999,999,999,999,999,999,999,999,999,999.999999 USD"
+    assert f"Does not balance: debits − credits = {off}" in texts(at)
+    # the proposed missing leg is exactly the difference (10^31 would leave 0.000001 unbalanced)
+    amounts = [t.value for t in at.text_input if t.key and t.key.startswith("corr_amount_")]
+    assert "9999999999999999999999999999999.999999" in amounts, amounts
+
+
+def test_a_transaction_with_a_nan_amount_is_shown_not_a_traceback(console, factory):
+    program = factory.program()
+    txn = factory.journal(program["id"], [("treasury", "debit", "NaN"),
+                                          ("fees", "credit", "1.00")])
+    at = open_transaction(app("root"), txn)
+    assert "Does not balance: debits − credits = NaN USD" in texts(at)

@@ -8,6 +8,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ..errors import UsageError
+from ..money import MONEY
 from .journal import signed_totals
 
 
@@ -56,7 +57,7 @@ def parse_correction_entries(rows: list[dict[str, Any]],
                              "12.50") from None
         if not amount.is_finite() or amount <= 0:
             raise UsageError(f"entry {number}: amount must be greater than zero, got {raw}")
-        if amount != amount.quantize(Decimal("0.000001")):
+        if amount != MONEY.quantize(amount, Decimal("0.000001")):
             raise UsageError(f"entry {number}: amount {raw} has more than 6 decimals")
         if not currency:
             raise UsageError(f"entry {number}: the currency is empty; use e.g. USD")

@@ -24,6 +24,7 @@ from ..db import corrections as store
 from ..errors import DatabaseUnavailable, UsageError, first_line
 from .actions import (ActionOutcome, ActionService, CorrectionEntry, parse_correction_entries,
                       require_operator)
+from ..money import MONEY
 from .journal import signed_totals
 
 
@@ -73,13 +74,18 @@ def propose(transaction_id: str, entries: list[dict], suspense: str) -> Proposal
         raise UsageError(f"transaction {transaction_id} spans programs {', '.join(programs)}; "
                          "correct each program with its own new transaction")
     off = {c: d for c, d in signed_totals(entries).items() if d != 0}
+    unstated = sorted(c for c, d in off.items() if d.is_nan())
+    if unstated:
+        raise UsageError(f"transaction {transaction_id} has an amount that is not a number "
+                         f"(NaN) in {', '.join(unstated)}; its missing leg cannot be computed: "
+                         "fix that entry on the platform first")
     if not off:
         raise UsageError(f"transaction {transaction_id} balances in every currency; there is "
                          "nothing to complete")
     if "" in off:
         raise UsageError(f"transaction {transaction_id} has entries without a currency; fix "
                          "those on the platform first")
-    legs = [CorrectionEntry(suspense, "credit" if d > 0 else "debit", _readable(abs(d)), c)
+    legs = [CorrectionEntry(suspense, "credit" if d > 0 else "debit", _readable(MONEY.abs(d)), c)
             for c, d in sorted(off.items())]
     reason = (f"Complete unbalanced transaction {transaction_id}: the missing "
               + " and ".join(f"{leg.type} of {leg.amount} {leg.currency}" for leg in legs)
@@ -89,8 +95,8 @@ def propose(transaction_id: str, entries: list[dict], suspense: str) -> Proposal
 
 def _readable(amount: Decimal) -> Decimal:
     """The same amount without trailing zeros past the cents (100.000000 -> 100.00)."""
-    cents = amount.quantize(Decimal("0.01"))
-    return cents if cents == amount else Decimal(format(amount.normalize(), "f"))
+    cents = MONEY.quantize(amount, Decimal("0.01"))  # 32 integer digits: past 28, exact
+    return cents if cents == amount else Decimal(format(MONEY.normalize(amount), "f"))
 
 
 def dry_run(proposal_off: dict[str, Decimal] | None, transaction_id: str | None,
@@ -105,11 +111,12 @@ def dry_run(proposal_off: dict[str, Decimal] | None, transaction_id: str | None,
         for c in sorted(set(before) | set(delta)):
             lines.append(DryRunLine(f"transaction {transaction_id}", c,
                                     before.get(c, Decimal(0)),
-                                    before.get(c, Decimal(0)) + delta.get(c, Decimal(0))))
+                                    MONEY.add(before.get(c, Decimal(0)),
+                                              delta.get(c, Decimal(0)))))
     totals = {r["currency"] or "": r["difference"] for r in program_totals}
     for c in sorted(set(totals) | set(delta)):
         lines.append(DryRunLine(f"program {program_id}", c, totals.get(c, Decimal(0)),
-                                totals.get(c, Decimal(0)) + delta.get(c, Decimal(0))))
+                                MONEY.add(totals.get(c, Decimal(0)), delta.get(c, Decimal(0)))))
     return lines
 
 

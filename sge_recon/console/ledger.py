@@ -52,10 +52,8 @@ def mark_balances(rows: list[dict], flags: LedgerFlags) -> list[dict]:
 
 def transaction_offsets(entries: list[dict]) -> dict[str, Decimal]:
     """Per currency, debits − credits of one transaction's entries, where not zero (the rule of
-    checks/transaction_balance.sql: a transaction balances exactly, in every currency)."""
-    by_currency: dict[str, Decimal] = {}
-    for e in entries:
-        sign = 1 if e["type"] == "debit" else -1
-        by_currency[e["currency"]] = by_currency.get(e["currency"], Decimal(0)) + \
-            sign * Decimal(str(e["amount"]))
-    return {c: d for c, d in by_currency.items() if d != 0}
+    checks/transaction_balance.sql: a transaction balances exactly, in every currency); exact
+    at any size, NaN kept (it is not zero)."""
+    from .journal import signed_totals
+
+    return {c: d for c, d in signed_totals(entries).items() if d != 0}
