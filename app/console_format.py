@@ -13,6 +13,8 @@ from zoneinfo import ZoneInfo
 
 import streamlit as st
 
+from sge_recon.money import MONEY
+
 CENT = Decimal("0.01")
 
 
@@ -27,14 +29,30 @@ STATUS_LIGHTS = {"pass": "green", "warn": "amber", "fail": "red", True: "green",
 _MARKDOWN_SPECIAL = set("\\`*{}[]<>$~")
 
 
+class Markdown(str):
+    """Text that is already Markdown-safe (built by md() or money()): md() leaves it as it is,
+    so it is never escaped twice."""
+
+
 def md(value: Any) -> str:
     """Untrusted text (an id from the address, a platform's error, URL or name) made inert for
     st.markdown and the alert boxes: the characters that build links, images, HTML, LaTeX and
     Streamlit's coloured text are escaped, and line breaks become spaces. It reads as the same
     text."""
+    if isinstance(value, Markdown):
+        return value
     text = " ".join(str(value).split()) if value is not None else ""
     text = "".join("\\" + c if c in _MARKDOWN_SPECIAL else c for c in text)
-    return "\\" + text if text[:1] in ("#", "-", "+", "|", ">") else text
+    return Markdown("\\" + text if text[:1] in ("#", "-", "+", "|", ">") else text)
+
+
+def md_line(template: str, *values: Any) -> str:
+    """Markdown from the console's own ``template`` (its **bold**, its line breaks) with every
+    ``{}`` filled by md() of a value: ids, amounts with their currency, names, reasons and
+    errors read as stored in a caption, an alert, a confirm dialog and a button or link label
+    (Streamlit renders Markdown and LaTeX in labels too):
+    ``md_line("Pay batch **{}**: {}?", batch_id, money(total, currency))``."""
+    return template.format(*(md(v) for v in values))
 
 
 def mark(light: Any) -> str:
@@ -45,19 +63,23 @@ def mark(light: Any) -> str:
     return f":{colour}-badge[{text}]"
 
 
-def money(value: Any, currency: str | None = None) -> str:
-    """An amount with its currency: 1,234.50 USD (exact: more decimals only when they exist)."""
+def money(value: Any, currency: str | None = None, markdown: bool = True) -> str:
+    """An amount with its currency: 1,234.50 USD (exact: more decimals only when they exist).
+    Markdown-safe by default (the platform's currency code made inert: two codes with a $ would
+    otherwise turn the amounts between them into LaTeX); ``markdown=False`` for a table cell."""
     if value is None:
         return "—"
     text = exact(value if isinstance(value, Decimal) else Decimal(str(value)))
-    return f"{text} {currency}" if currency else text
+    shown = f"{text} {currency}" if currency else text
+    return md(shown) if markdown else shown
 
 
-def money_by_currency(amounts: dict[str, Any] | None) -> str:
+def money_by_currency(amounts: dict[str, Any] | None, markdown: bool = True) -> str:
     """Totals per currency, never one sum across currencies: 10.50 USD · 1,000.00 EUR."""
     if not amounts:
         return "—"
-    return " · ".join(money(v, c) for c, v in sorted(amounts.items()))
+    text = " · ".join(money(v, c, markdown) for c, v in sorted(amounts.items()))
+    return Markdown(text) if markdown else text
 
 
 def totals_by_currency(rows: list[dict], amount: str = "amount",
@@ -65,8 +87,8 @@ def totals_by_currency(rows: list[dict], amount: str = "amount",
     out: dict[str, Decimal] = {}
     for r in rows:
         if r.get(amount) is not None:
-            out[r.get(currency) or "?"] = out.get(r.get(currency) or "?", Decimal(0)) + \
-                Decimal(str(r[amount]))
+            key = r.get(currency) or "?"  # exact at any numeric(38,6) size (MONEY)
+            out[key] = MONEY.add(out.get(key, Decimal(0)), Decimal(str(r[amount])))
     return out
 
 

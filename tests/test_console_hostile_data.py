@@ -72,3 +72,62 @@ def test_a_transaction_with_a_nan_amount_is_shown_not_a_traceback(console, facto
                                           ("fees", "credit", "1.00")])
     at = open_transaction(app("root"), txn)
     assert "Does not balance: debits − credits = NaN USD" in texts(at)
+
+
+# An id and a currency code as a platform may hold them: between two unescaped $ Markdown sets
+# LaTeX (the amount between them turns into italic maths), ** sets bold, […](…) a link.
+BATCH_ID = "pay$1 **B** [x](http://evil.example)"
+CURRENCY = "U$D"
+
+
+def shown_markdown(at) -> list[str]:
+    out = [str(e.value) for kind in ("markdown", "caption", "warning", "error", "success", "info")
+           for e in getattr(at, kind)]
+    return out + [str(b.label) for b in at.button]
+
+
+def test_the_pay_dialog_names_the_batch_and_amount_as_stored(console, factory):
+    program = factory.program(currency=CURRENCY)
+    batch = factory.payout_batch(program["id"], id=BATCH_ID, status="approved",
+                                 affiliate_count=1, total_amount=Decimal("1.50"))
+    affiliate, user = factory.affiliate(program["id"]), factory.user(program["id"])
+    intent = factory.intent(program["id"], user["id"], currency=CURRENCY)
+    factory.commission(program["id"], affiliate["id"], intent["id"], amount=Decimal("1.50"),
+                       status="payable", payout_batch_id=batch["id"])
+    at = app("root")
+    at.run()
+    at.query_params["id"] = BATCH_ID
+    at.switch_page("views/payouts.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    at.button(key="execute_batch").click().run()
+    dialog = [m for m in shown_markdown(at) if m.startswith("Pay batch")]
+    assert dialog == [r"Pay batch **pay\$1 \*\*B\*\* \[x\](http://evil.example)**: 1.50 U\$D "
+                      "to 1 affiliates? This moves money."], dialog
+
+
+def test_an_intent_id_reads_as_stored_on_its_retry_button_and_dialog(console, factory):
+    program = factory.program()
+    intent = stuck(factory, program, Decimal("10.00"), id="int $1 and $2 **x**")
+    at = app("ada")
+    at.run()
+    at.query_params["id"] = intent["id"]
+    at.switch_page("views/intents.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    escaped = r"int \$1 and \$2 \*\*x\*\*"  # a button label renders Markdown and LaTeX too
+    assert at.button(key="retry_stuck").label == f"Retry intent {escaped}…"
+    at.button(key="retry_stuck").click().run()
+    assert f"Re-enqueue intent **{escaped}** for processing?" in " ".join(shown_markdown(at))
+
+
+def test_who_paused_the_queue_and_who_acknowledged_an_incident_read_as_stored(console, factory):
+    name = "ops [sign in](http://evil.example) $1 and $2"
+    escaped = r"ops \[sign in\](http://evil.example) \$1 and \$2"
+    with factory.db.transaction() as conn:
+        conn.execute("UPDATE public.queue_control SET paused = true, changed_by = %s", (name,))
+    incident = factory.incident(acknowledged_by=name, status="acknowledged")
+    at = open_page(app("root"), "queue")
+    paused = [w.value for w in at.warning if "paused" in w.value]
+    assert paused and f"by {escaped})" in paused[0], paused
+    at.query_params["id"] = str(incident["id"])
+    at.switch_page("views/incidents.py").run()
+    assert f"acknowledged by {escaped}" in texts(at)

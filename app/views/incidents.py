@@ -21,13 +21,13 @@ def incidents(statuses):
     return kit.service().incidents(list(statuses))
 
 
-def at_stake(incident: dict) -> str | None:
+def at_stake(incident: dict, markdown: bool = True) -> str | None:
     """Money at stake per currency (the alerting job keeps it in details.money)."""
     per_currency = (incident.get("details") or {}).get("money") or {}
     if per_currency:
-        return kit.money_by_currency(per_currency)
+        return kit.money_by_currency(per_currency, markdown)
     if incident.get("money_at_stake") is not None:
-        return kit.money(incident["money_at_stake"], "(currency not recorded)")
+        return kit.money(incident["money_at_stake"], "(currency not recorded)", markdown)
     return None
 
 
@@ -42,7 +42,7 @@ if rows is not None:
         st.success("No incident with this status.", icon=":material/check_circle:")
     else:
         kit.table([{**r, "id": kit.link("incidents", "id", r["id"]),
-                    "money_at_stake": at_stake(r) or ""} for r in rows],
+                    "money_at_stake": at_stake(r, markdown=False) or ""} for r in rows],
                   hide_index=True, key="incident_table",
                   column_order=["id", "priority", "status", "title", "money_at_stake",
                                 "opened_at", "last_seen_at", "acknowledged_by", "resolved_at",
@@ -64,10 +64,10 @@ if incident:
                     f"— {kit.md(incident['title'])}")
         st.caption(f"Opened {kit.when(incident['opened_at'], '%Y-%m-%d %H:%M')}, last seen "
                    f"{kit.when(incident['last_seen_at'], '%Y-%m-%d %H:%M')}"
-                   + (f" · acknowledged by {incident['acknowledged_by']}"
+                   + (kit.md_line(" · acknowledged by {}", incident["acknowledged_by"])
                       if incident["acknowledged_by"] else "")
-                   + (f" · accepted by {incident['accepted_by']} (no reminders; open until a "
-                      f"check passes): {incident['accept_note']}"
+                   + (kit.md_line(" · accepted by {} (no reminders; open until a check "
+                                  "passes): {}", incident["accepted_by"], incident["accept_note"])
                       if incident.get("accepted_by") else ""))
         money = at_stake(incident)
         if money:
@@ -93,7 +93,7 @@ if incident:
                     kit.table(evidence.latest, hide_index=True, key="evidence_latest")
             if evidence.changes:
                 st.markdown("**How the evidence changed**")
-                kit.table([{**c, "money": kit.money_by_currency(c["money"]) or "—"}
+                kit.table([{**c, "money": kit.money_by_currency(c["money"], markdown=False) or "—"}
                            for c in evidence.changes], hide_index=True, key="evidence_changes")
             if evidence.run_ids:
                 st.caption("Check runs: " + ", ".join(evidence.run_ids))
@@ -130,15 +130,15 @@ if incident:
                                        "reported until a check passes"):
         text = note
         kit.ask_to_confirm("incidents", "Accept incident",
-                           f"Accept incident **#{iid}** with this note (no more reminders; it "
-                           f"stays open and reported)?\n\n> {text}",
+                           kit.md_line(f"Accept incident **#{iid}** with this note (no more "
+                                       "reminders; it stays open and reported)?\n\n> {}", text),
                            lambda op, iid=iid, text=text: kit.service().actions.accept_incident(
                                op, iid, text, kit.service().now()),
                            target=f"incident #{iid}")
     if st.button("Add note…", key="add_note", disabled=bool(reason), help=reason):
         text = note
         kit.ask_to_confirm("incidents", "Add a note",
-                           f"Add this note to incident **#{iid}**?\n\n> {text}",
+                           kit.md_line(f"Add this note to incident **#{iid}**?\n\n> {{}}", text),
                            lambda op, iid=iid, text=text: kit.service().actions.add_incident_note(
                                op, iid, text, kit.service().now()),
                            target=f"incident #{iid}")
@@ -183,8 +183,9 @@ with st.form("silence_form"):
             hours = float(weeks) * 7 * 24
         kit.ask_to_confirm(
             "incidents", "Create a silence",
-            f"Silence **{kind}**{' for program ' + program if program else ''} for {hours} h "
-            f"(owner {owner}): {s_reason}?",
+            kit.md_line("Silence **{}**" + (" for program {}" if program else "{}")
+                        + f" for {hours} h (owner {{}}): {{}}?", kind, program or "", owner,
+                        s_reason),
             lambda op, kind=kind, program=program, s_reason=s_reason, owner=owner,
             start=start, hours=hours, window=window: kit.service().actions.add_silence(
                 op, kind=None if kind == "every kind" else kind, program_id=program,

@@ -18,11 +18,11 @@ def stuck():
 
 def retry_button(intent_id: str, key: str) -> None:
     reason = kit.why_not()
-    if kit.supports("retry_intent") and st.button(f"Retry intent {intent_id}…", key=key,
+    if kit.supports("retry_intent") and st.button(kit.md_line("Retry intent {}…", intent_id), key=key,
                                                    disabled=bool(reason), help=reason):
         kit.ask_to_confirm("intents", "Retry intent",
-                           f"Re-enqueue intent **{kit.md(intent_id)}** for processing? (Idempotent: at "
-                           "most one waiting job.)",
+                           kit.md_line("Re-enqueue intent **{}** for processing? (Idempotent: "
+                                       "at most one waiting job.)", intent_id),
                            lambda op: kit.service().actions.retry_intent(op, intent_id),
                            target=f"intent {intent_id}")
 
@@ -66,9 +66,9 @@ if intent_id:
     else:
         info = detail["intent"]
         st.markdown(f"**{kit.md(info['intent_id'])}** · {kit.md(info['status'])} · "
-                    f"{kit.md(kit.money(info['amount'], info['currency']))} · program "
+                    f"{kit.money(info['amount'], info['currency'])} · program "
                     f"{kit.md(info['program_id'])} · attempts {info['attempts']}")
-        st.page_link("views/ledger.py", label=f"Ledger of program {info['program_id']}",
+        st.page_link("views/ledger.py", label=kit.md_line("Ledger of program {}", info["program_id"]),
                      query_params={"program": info["program_id"]},
                      icon=":material/account_balance:")
         if info["last_error"]:

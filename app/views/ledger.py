@@ -67,7 +67,7 @@ if checks is not None:
         st.info("No stored ledger check yet: run `sge-recon check` or wait for the scheduler.")
     for name, result in checks.items():
         st.markdown(f"{kit.mark(result.status)} **{name}** — {result.status}, {result.failing_rows or 0} failing "
-                    f"row(s)" + (f" · error: {result.error}" if result.error else ""))
+                    f"row(s)" + (kit.md_line(" · error: {}", result.error) if result.error else ""))
         if result.rows:
             kit.table(result.rows, hide_index=True, key=f"rows_{name}")
 
@@ -125,7 +125,7 @@ if program_ids:
     if st.button("Force reconcile…", key="force_reconcile", disabled=bool(reason), help=reason):
         op = kit.operator()
         kit.ask_to_confirm("ledger", "Force reconcile",
-                           f"Run the ledger checks for program **{program}** now?",
+                           kit.md_line("Run the ledger checks for program **{}** now?", program),
                            lambda op, program=program: kit.service().actions.force_reconcile(op, program),
                            target=f"program {program}")
 
@@ -138,10 +138,11 @@ if txn_id and program_ids:
     except ReconError:
         proposal = None  # balanced or unknown: nothing to complete
 if proposal is not None:
-    st.caption(f"Transaction **{kit.md(txn_id)}** does not balance. Proposed: post its missing leg(s) "
-               f"against **{desk.suspense}**, so the transaction and program "
-               f"**{proposal.program_id}** balance and the amount stays visible until finance "
-               "explains it. Edit before posting if the right account is known.")
+    st.caption(kit.md_line("Transaction **{}** does not balance. Proposed: post its missing "
+                           "leg(s) against **{}**, so the transaction and program **{}** balance "
+                           "and the amount stays visible until finance explains it. Edit before "
+                           "posting if the right account is known.", txn_id, desk.suspense,
+                           proposal.program_id))
 else:
     st.caption("Writes one balanced journal transaction through the admin API; the reason is "
                "kept. To fix a one-sided transaction, open it above (its id, or a link from "
@@ -188,19 +189,22 @@ if program_ids and kit.supports("ledger_correction") and kit.require_operator("c
             # the Idempotency-Key belongs to the intended correction, kept by the library
             # (recon.correction_attempts): the same correction sent again while its outcome is
             # unknown — a second click, a retry after a timeout, a reloaded page — posts once
-            legs = "\n".join(f"- {e.type} `{e.account}` {kit.money(e.amount, e.currency)}"
-                             for e in parsed)
-            effect = "\n".join(
-                f"- {ln.scope} {ln.currency}: debits − credits {kit.money(ln.before, ln.currency)}"
-                f" → **{kit.money(ln.after, ln.currency)}**" for ln in lines)
+            legs = "\n".join(kit.md_line(f"- {e.type} account **{{}}** {{}}", e.account,
+                                          kit.money(e.amount, e.currency)) for e in parsed)
+            effect = "\n".join(kit.md_line(
+                "- {} {}: debits − credits {} → **{}**", ln.scope, ln.currency,
+                kit.money(ln.before, ln.currency), kit.money(ln.after, ln.currency))
+                for ln in lines)
             who = (f"\n\nAn amount is over {kit.settings().CORRECTION_SECOND_PERSON_OVER}: this "
                    "records a **request**; a second admin confirms it before it is posted."
                    if second else "")
             kit.ask_to_confirm(
                 "ledger", "Request a correction" if second else "Post a correcting entry",
-                f"{'Complete transaction **' + completing + '**' if completing else 'Post a new correcting transaction'}"
-                f" of program **{program}**:\n\n{legs}\n\nDry run (before → after):\n\n"
-                f"{effect}\n\nReason: {reason}{who}",
+                (kit.md_line("Complete transaction **{}**", completing) if completing
+                 else "Post a new correcting transaction")
+                + kit.md_line(" of program **{}**:\n\n", program)
+                + f"{legs}\n\nDry run (before → after):\n\n{effect}\n\n"
+                + kit.md_line("Reason: {}", reason) + who,
                 lambda op, p=program, r=reason, rows=entries, t=completing:
                     desk.submit(op, p, r, rows, t),
                 need="correct", target=f"transaction {completing}" if completing
@@ -230,8 +234,9 @@ if waiting:
                        help="You requested it: a second admin confirms" if own else
                        f"Not possible: {unsupported}" if unsupported else None):
             kit.ask_to_confirm("ledger", f"Confirm correction #{chosen}",
-                               f"Post correction request **#{chosen}** of {mine['requested_by']} "
-                               f"to program **{mine['program_id']}**?",
+                               kit.md_line(f"Post correction request **#{chosen}** of {{}} to "
+                                           "program **{}**?", mine["requested_by"],
+                                           mine["program_id"]),
                                lambda op, i=chosen: desk.confirm(op, i), need="correct",
                                target=f"correction request #{chosen}")
         if right.button(f"Withdraw #{chosen}…", key="withdraw_correction"):

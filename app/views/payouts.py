@@ -65,7 +65,7 @@ if batch_id:
                        f"{kit.money(found['lines_total'], currency)} and its affiliate count.",
                        icon=":material/fact_check:")
         else:
-            st.error("This batch does not add up: " + "; ".join(found["problems"])
+            st.error("This batch does not add up: " + kit.md("; ".join(found["problems"]))
                      + ". Do not approve or execute it before finding out why.",
                      icon=":material/report:")
         st.markdown("**Line items** (one per affiliate)")
@@ -81,7 +81,7 @@ if batch_id:
         who = kit.account()
         gate = kit.load(kit.service().payout_breaker, bid, what="the payout circuit breaker")
         if gate is not None and gate.held:
-            st.error(f"Execution refused: {gate.reason}.", icon=":material/block:")
+            st.error(kit.md_line("Execution refused: {}.", gate.reason), icon=":material/block:")
             if gate.overrides:
                 kit.table([{"override": o["id"], "requested_by": o["requested_by"],
                             "reason": o["reason"], "requested_at": o["requested_at"],
@@ -99,8 +99,8 @@ if batch_id:
                 op = kit.operator()
                 kit.ask_to_confirm(
                     "payouts", "Request a breaker override",
-                    f"Request an override for batch **{bid}** (a different admin must confirm "
-                    f"it)?\n\n> {why}",
+                    kit.md_line("Request an override for batch **{}** (a different admin must "
+                                "confirm it)?\n\n> {}", bid, why),
                     lambda op, bid=bid, why=why:
                         kit.service().actions.request_breaker_override(op, bid, why),
                     need="execute", target=f"batch {bid}")
@@ -115,8 +115,9 @@ if batch_id:
                     op = kit.operator()
                     kit.ask_to_confirm(
                         "payouts", "Confirm a breaker override",
-                        f"Confirm override **#{o['id']}** by {o['requested_by']} for batch "
-                        f"**{bid}** ({o['reason']})? The batch may then be executed once.",
+                        kit.md_line(f"Confirm override **#{o['id']}** by {{}} for batch **{{}}** "
+                                    "({}): the batch may then be executed once?",
+                                    o["requested_by"], bid, o["reason"]),
                         lambda op, oid=o["id"]:
                             kit.service().actions.confirm_breaker_override(op, oid),
                         need="execute", target=f"override #{o['id']}")
@@ -129,7 +130,8 @@ if batch_id:
             if reason is None and not found["consistent"]:
                 reason = "the batch does not add up (see above)"
             if kit.service().admin_api == "sge":
-                st.caption(f"The SGE API approves as your SGE admin id **{who.platform_id}** "
+                st.caption(kit.md_line("The SGE API approves as your SGE admin id **{}** ",
+                                       who.platform_id) +
                            "(X-Admin-Id), which must not be the batch's creator; one approval."
                            if who and who.platform_id else
                            "The SGE API approves as the account's SGE admin id (X-Admin-Id), "
@@ -143,12 +145,12 @@ if batch_id:
                 account = who
                 kit.ask_to_confirm(
                     "payouts", "Approve payout batch",
-                    f"Approve batch **{bid}**: {total} to {batch['affiliate_count']} "
-                    f"affiliates, as **{account.name}** "
-                    + (f"(SGE admin id {account.platform_id})? "
+                    kit.md_line(f"Approve batch **{{}}**: {{}} to {batch['affiliate_count']} "
+                                "affiliates, as **{}** ", bid, total, account.name)
+                    + (kit.md_line("(SGE admin id {})? ", account.platform_id)
                        if kit.service().admin_api == "sge" else
                        f"(approver key {account.approver_slot})? ") +
-                    f"It has {batch['approvals']} approvals.",
+                    kit.md_line("It has {} approvals.", batch["approvals"]),
                     lambda op, bid=bid: kit.service().approve_batch_as(kit.account(), bid),
                     need="approve", target=f"batch {bid}")
         with right:
@@ -166,8 +168,8 @@ if batch_id:
                 op = kit.operator()
                 kit.ask_to_confirm(
                     "payouts", "Execute payout batch",
-                    f"Pay batch **{bid}**: {total} to {batch['affiliate_count']} affiliates? "
-                    "This moves money.",
+                    kit.md_line(f"Pay batch **{{}}**: {{}} to {batch['affiliate_count']} "
+                                "affiliates? This moves money.", bid, total),
                     lambda op, bid=bid: kit.service().actions.execute_batch(op, bid),
                     need="execute", target=f"batch {bid}")
 

@@ -52,19 +52,19 @@ def bullmq_page() -> None:
     st.subheader("Pause / resume")
     for c in snap.counts.values():
         left, right = st.columns([3, 1])
-        left.markdown(f"**{c.queue}**: " + ("paused — workers take no new jobs" if c.paused
+        left.markdown(kit.md_line("**{}**: ", c.queue) + ("paused — workers take no new jobs" if c.paused
                                            else "running"))
         if not operator_ok:
             continue
-        if c.paused and right.button(f"Resume {c.queue}…", key=f"resume_{c.queue}"):
+        if c.paused and right.button(kit.md_line("Resume {}…", c.queue), key=f"resume_{c.queue}"):
             kit.ask_to_confirm("queue", f"Resume BullMQ queue {c.queue}",
-                               f"Let the workers take jobs from **{c.queue}** again?",
+                               kit.md_line("Let the workers take jobs from **{}** again?", c.queue),
                                lambda op, q=c.queue: kit.service().actions.resume_bullmq_queue(op, q),
                                need="queue")
-        if not c.paused and right.button(f"Pause {c.queue}…", key=f"pause_{c.queue}"):
+        if not c.paused and right.button(kit.md_line("Pause {}…", c.queue), key=f"pause_{c.queue}"):
             kit.ask_to_confirm("queue", f"Pause BullMQ queue {c.queue}",
-                               f"Stop the workers from taking new jobs from **{c.queue}** (jobs "
-                               "in flight finish)?",
+                               kit.md_line("Stop the workers from taking new jobs from **{}** "
+                                           "(jobs in flight finish)?", c.queue),
                                lambda op, q=c.queue: kit.service().actions.pause_bullmq_queue(op, q),
                                need="queue")
 
@@ -144,9 +144,10 @@ def live_queue() -> None:
         col.metric(status.capitalize(), f"{depth.get(status, 0):,}")
     toggle = state.get("last_toggle")
     if control.get("paused"):
-        who = control.get("changed_by") or "unknown"
+        who = kit.md(control.get("changed_by") or "unknown")
         if toggle and toggle["action"] == "pause_queue":
-            who = f"{toggle['operator']} in the console (action #{toggle['id']}, {who} key)"
+            who = kit.md_line(f"{{}} in the console (action #{toggle['id']}, {{}} key)",
+                              toggle["operator"], who)
         st.warning(f"The queue is **paused** (since "
                    f"{kit.when(control.get('changed_at'), '%Y-%m-%d %H:%M')} by {who}): workers take no new jobs.", icon=":material/pause_circle:")
     else:
@@ -218,7 +219,7 @@ def queue_actions() -> None:
         picked = list(chosen)
         kit.ask_to_confirm("queue", f"Retry {len(picked)} intent(s)",
                            "Re-enqueue the intents of the ticked failed jobs: "
-                           + ", ".join(f"**{i}**" for i in picked) + "?",
+                           + ", ".join(kit.md_line("**{}**", i) for i in picked) + "?",
                            lambda op, ids=picked: kit.service().actions.retry_intents(op, ids),
                            target=f"{len(picked)} intents")
     every = list(labels)

@@ -83,7 +83,7 @@ if found_rows is not None:
             "created in the chosen days; each is its own retry, recorded."):
         op = kit.operator()
         endpoint = None if endpoint_filter == ANY else endpoint_filter
-        where = f"endpoint **{endpoint}**" if endpoint else "**every endpoint**"
+        where = kit.md_line("endpoint **{}**", endpoint) if endpoint else "**every endpoint**"
         kit.ask_to_confirm(
             "webhooks", "Recover failed deliveries",
             f"Re-send the failed and retry-waiting deliveries of {where} created from "
@@ -152,7 +152,7 @@ if eps is not None:
         if picked and kit.supports("disable_endpoint"):
             op, enabled = kit.operator(), by_id[picked]["enabled"]
             verb = "Disable" if enabled else "Enable"
-            if st.button(f"{verb} endpoint {picked}…", key="toggle_endpoint",
+            if st.button(kit.md_line(f"{verb} endpoint {{}}…", picked), key="toggle_endpoint",
                          disabled=bool(reason), help=reason):
                 run = ((lambda op, e=picked: kit.service().actions.disable_endpoint(op, e))
                        if enabled else
