@@ -5,6 +5,7 @@ Re-exported by console_kit, which the pages import."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timezone
 from decimal import Decimal, localcontext
 from typing import Any
@@ -27,6 +28,19 @@ STATUS_LIGHTS = {"pass": "green", "warn": "amber", "fail": "red", True: "green",
 # be formed; with the line breaks gone and a leading # escaped, no heading, list or table either.
 # ( ) : _ - . ! # | stay as typed: ids and "HTTP 500: …" read unchanged.
 _MARKDOWN_SPECIAL = set("\\`*{}[]<>$~")
+_JOINER = "\u2060"  # WORD JOINER: invisible, breaks what a backslash cannot
+_NOT_ESCAPABLE = re.compile(r"(?<=:)(?=[\w+\-/]+:)|(?<=http)(?=s?://)|(?<=www)(?=\.)|(?=@)",
+                            re.IGNORECASE)
+
+
+def _context_special(text: str, i: int) -> bool:
+    """An underscore that could open or close _emphasis_ (not one inside a word: prog_1), and a
+    colon before a letter (Streamlit's :red / :blue-badge directives swallow the word even
+    without brackets). ``HTTP 500: boom`` and ``12:30`` stay as typed."""
+    before, after = text[i - 1:i], text[i + 1:i + 2]
+    if text[i] == "_":
+        return not (before.isalnum() and after.isalnum())
+    return text[i] == ":" and after.isalpha()
 
 
 class Markdown(str):
@@ -42,7 +56,12 @@ def md(value: Any) -> str:
     if isinstance(value, Markdown):
         return value
     text = " ".join(str(value).split()) if value is not None else ""
-    text = "".join("\\" + c if c in _MARKDOWN_SPECIAL else c for c in text)
+    # What escaping cannot stop (checked in Chromium): Streamlit's :material/…: icons and
+    # :emoji: shortcodes, and the autolinks of http://, www. and e-mail addresses. An invisible
+    # word joiner breaks each.
+    text = _NOT_ESCAPABLE.sub(_JOINER, text)
+    text = "".join("\\" + c if c in _MARKDOWN_SPECIAL or _context_special(text, i) else c
+                   for i, c in enumerate(text))
     return Markdown("\\" + text if text[:1] in ("#", "-", "+", "|", ">") else text)
 
 

@@ -77,6 +77,7 @@ def test_a_transaction_with_a_nan_amount_is_shown_not_a_traceback(console, facto
 # An id and a currency code as a platform may hold them: between two unescaped $ Markdown sets
 # LaTeX (the amount between them turns into italic maths), ** sets bold, […](…) a link.
 BATCH_ID = "pay$1 **B** [x](http://evil.example)"
+JOINER = "\u2060"  # an invisible word joiner: no autolink of http:// (see console_format.md)
 CURRENCY = "U$D"
 
 
@@ -101,8 +102,8 @@ def test_the_pay_dialog_names_the_batch_and_amount_as_stored(console, factory):
     assert not at.exception, [e.value for e in at.exception]
     at.button(key="execute_batch").click().run()
     dialog = [m for m in shown_markdown(at) if m.startswith("Pay batch")]
-    assert dialog == [r"Pay batch **pay\$1 \*\*B\*\* \[x\](http://evil.example)**: 1.50 U\$D "
-                      "to 1 affiliates? This moves money."], dialog
+    assert dialog == [r"Pay batch **pay\$1 \*\*B\*\* \[x\](http" + JOINER + r"://evil.example)**: "
+                      r"1.50 U\$D to 1 affiliates? This moves money."], dialog
 
 
 def test_an_intent_id_reads_as_stored_on_its_retry_button_and_dialog(console, factory):
@@ -121,7 +122,7 @@ def test_an_intent_id_reads_as_stored_on_its_retry_button_and_dialog(console, fa
 
 def test_who_paused_the_queue_and_who_acknowledged_an_incident_read_as_stored(console, factory):
     name = "ops [sign in](http://evil.example) $1 and $2"
-    escaped = r"ops \[sign in\](http://evil.example) \$1 and \$2"
+    escaped = r"ops \[sign in\](http" + JOINER + r"://evil.example) \$1 and \$2"
     with factory.db.transaction() as conn:
         conn.execute("UPDATE public.queue_control SET paused = true, changed_by = %s", (name,))
     incident = factory.incident(acknowledged_by=name, status="acknowledged")
@@ -131,3 +132,27 @@ def test_who_paused_the_queue_and_who_acknowledged_an_incident_read_as_stored(co
     at.query_params["id"] = str(incident["id"])
     at.switch_page("views/incidents.py").run()
     assert f"acknowledged by {escaped}" in texts(at)
+
+
+def test_what_a_backslash_cannot_escape_is_broken_invisibly(console, factory):
+    """Streamlit turns :material/…: and :emoji: into icons, :red into a colour directive that
+    swallows the word, http://, www. and e-mail addresses into links, and _x_ into italics,
+    backslash or not (checked in Chromium): none of them may come out of a platform's error."""
+    program = factory.program()
+    endpoint = factory.endpoint(program["id"])
+    error = ("HTTP 500: :material/home: :smile: :red alarm see http://evil.example/p "
+             "www.evil.example ops@evil.example _now_ 12:30 prog_1")
+    delivery = factory.delivery(endpoint["id"], status="failed", attempt_count=5,
+                                last_error=error, last_attempt_at=ago(minutes=1))
+    at = app("ada")
+    at.run()
+    at.query_params["id"] = delivery["id"]
+    at.switch_page("views/webhooks.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    shown = [c.value for c in at.caption if c.value.startswith("Last error")]
+    assert len(shown) == 1
+    assert shown[0].endswith(
+        f"HTTP 500: :{JOINER}material/home: :{JOINER}smile: \\:red alarm see http{JOINER}://"
+        f"evil.example/p www{JOINER}.evil.example ops{JOINER}@evil.example \\_now\\_ 12:30 "
+        "prog_1"), shown
+    assert shown[0].replace(JOINER, "").replace("\\", "").endswith(error)  # reads the same
