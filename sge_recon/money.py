@@ -48,3 +48,15 @@ def money_text(amount: Decimal, currency: str) -> str:
     except (ArithmeticError, TypeError, ValueError):
         value = str(amount)
     return f"{value} {currency}".strip()
+
+
+def money_exact(amount: Decimal) -> str:
+    """``1,234.50`` or ``0.000001``: grouped, at least cents, every stored decimal kept (never
+    scientific notation, never rounded); a NaN is shown as ``NaN``."""
+    amount = Decimal(amount)
+    if not amount.is_finite():
+        return str(amount)
+    cents = MONEY.quantize(amount, CENT)
+    if cents == amount:
+        return f"{cents:,}"
+    return f"{MONEY.normalize(amount):,f}"

@@ -156,3 +156,28 @@ def test_what_a_backslash_cannot_escape_is_broken_invisibly(console, factory):
         f"evil.example/p www{JOINER}.evil.example ops{JOINER}@evil.example \\_now\\_ 12:30 "
         "prog_1"), shown
     assert shown[0].replace(JOINER, "").replace("\\", "").endswith(error)  # reads the same
+
+
+def test_a_batch_short_by_a_millionth_of_a_32_digit_total_does_not_add_up(console, factory):
+    """28 significant digits (Python's default) would round the sum of the lines to the batch
+    total: the batch would read as consistent and could be approved and executed."""
+    program = factory.program()
+    batch = factory.payout_batch(program["id"], affiliate_count=2,
+                                 total_amount=Decimal("10000000000000000000000000000000"))
+    user = factory.user(program["id"])
+    for amount in ("5000000000000000000000000000000", "4999999999999999999999999999999.999999"):
+        affiliate = factory.affiliate(program["id"])
+        intent = factory.intent(program["id"], user["id"])
+        factory.commission(program["id"], affiliate["id"], intent["id"], amount=Decimal(amount),
+                           status="payable", payout_batch_id=batch["id"])
+    at = app("alice")  # an approver
+    at.run()
+    at.query_params["id"] = batch["id"]
+    at.switch_page("views/payouts.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    errors = [e.value for e in at.error if "does not add up" in e.value]
+    assert errors and ("the batch total 10,000,000,000,000,000,000,000,000,000,000.00 differs "
+                       "from the sum of its commissions "
+                       "9,999,999,999,999,999,999,999,999,999,999.999999 by 0.000001"
+                       in errors[0]), errors
+    assert at.button(key="approve_batch").disabled

@@ -10,6 +10,7 @@ from typing import Any, Callable
 from ..check_names import PAYOUT_BATCH_SLA
 from ..db import payouts
 from ..errors import UsageError
+from ..money import MONEY, money_exact, money_sum
 from . import verdicts
 from .verdicts import SIGNAL_LIST_LIMIT
 
@@ -59,17 +60,19 @@ class PayoutPages:
             return None
         batch, lines = found["batch"], found["lines"]
         totals: dict[str, Decimal] = {}
-        for line in lines:
-            totals[line["currency"]] = totals.get(line["currency"], Decimal(0)) + line["amount"]
-        total = sum(totals.values(), Decimal(0)) if len(totals) == 1 else None
+        for line in lines:  # exact at any numeric(38,6) size: 28 digits would hide a difference
+            totals[line["currency"]] = MONEY.add(totals.get(line["currency"], Decimal(0)),
+                                                 line["amount"])
+        total = money_sum(totals.values()) if len(totals) == 1 else None
         affiliates = len({line["affiliate_id"] for line in lines})
         problems = []
         if len(totals) > 1:
             problems.append("its commissions are in " + ", ".join(sorted(totals)) + ": one "
                             "batch total cannot pay several currencies")
         elif lines and total != batch["total_amount"]:
-            problems.append(f"the batch total {batch['total_amount']} differs from the sum of its "
-                            f"commissions {total} by {batch['total_amount'] - total}")
+            problems.append(f"the batch total {money_exact(batch['total_amount'])} differs from "
+                            f"the sum of its commissions {money_exact(total)} by "
+                            f"{money_exact(MONEY.subtract(batch['total_amount'], total))}")
         if affiliates != batch["affiliate_count"]:
             problems.append(f"the batch says {batch['affiliate_count']} affiliates but its "
                             f"commissions pay {affiliates}")
