@@ -181,3 +181,21 @@ def test_a_batch_short_by_a_millionth_of_a_32_digit_total_does_not_add_up(consol
                        "9,999,999,999,999,999,999,999,999,999,999.999999 by 0.000001"
                        in errors[0]), errors
     assert at.button(key="approve_batch").disabled
+
+
+def test_money_at_stake_from_sample_rows_is_summed_exactly():
+    """A result without stored totals (Great Expectations, a fused query): the Overview sums its
+    rows; 10^31 + 0.000001 must not round to 10^31."""
+    from sge_recon.checks.model import CheckResult
+    from sge_recon.console.overview import per_currency
+
+    result = CheckResult("stuck_intents", "fail", "P1", 2, None, engine="gx", rows=[
+        {"amount": Decimal("10000000000000000000000000000000"), "currency": "USD"},
+        {"amount": Decimal("0.000001"), "currency": "USD"}])
+    assert per_currency(result, "stuck", "amount") == {
+        "USD": Decimal("10000000000000000000000000000000.000001")}
+    off = CheckResult("ledger_balance", "fail", "P0", 2, None, engine="gx", rows=[
+        {"difference": Decimal("-10000000000000000000000000000000"), "currency": "USD"},
+        {"difference": Decimal("0.000001"), "currency": "USD"}])
+    assert per_currency(off, "off_by", "difference") == {
+        "USD": Decimal("10000000000000000000000000000000.000001")}

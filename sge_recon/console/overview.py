@@ -273,7 +273,8 @@ def per_currency(result: Any, total: str, amount: str, currency: str = "currency
     for r in result.rows:
         key = str(r.get(currency) or "?")
         value = Decimal(str(r.get(amount) or 0))
-        money[key] = money.get(key, Decimal(0)) + (abs(value) if total == "off_by" else value)
+        money[key] = MONEY.add(money.get(key, Decimal(0)),  # exact at numeric(38,6) size
+                               MONEY.abs(value) if total == "off_by" else value)
     return money
 
 
