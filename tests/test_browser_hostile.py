@@ -1,0 +1,95 @@
+"""The worst of what a platform may hold, in a real browser: a batch id and a currency code
+that Markdown would turn into LaTeX, bold and a link, shown by `sge-recon console` in headless
+Chromium exactly as stored — in the page, on the action button and in the Pay dialog."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from decimal import Decimal
+from urllib.parse import quote
+
+import pytest
+
+from sge_recon.db import Database
+
+from .console_support import create_accounts
+from .factories import PlatformFactory, ago
+from .platform_helpers import KEYS, running_api
+from .test_browser import CHROMIUM, CHROMIUM_ARGS, free_port, sign_in, wait_for_port
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+BATCH_ID = "pay$1 **B** [x](http://evil.example)"
+CURRENCY = "U$D"
+INTENT_ID = "int $1 and $2 :material/home: _now_"
+JOINER = "\u2060"
+
+
+@pytest.fixture(scope="module")
+def console_url(module_db_url, tmp_path_factory):
+    factory = PlatformFactory(Database(module_db_url))
+    program = factory.program(currency=CURRENCY)
+    batch = factory.payout_batch(program["id"], id=BATCH_ID, status="approved",
+                                 affiliate_count=1, total_amount=Decimal("1.50"))
+    affiliate, user = factory.affiliate(program["id"]), factory.user(program["id"])
+    intent = factory.intent(program["id"], user["id"], currency=CURRENCY)
+    factory.commission(program["id"], affiliate["id"], intent["id"], amount=Decimal("1.50"),
+                       status="payable", payout_batch_id=batch["id"])
+    factory.intent(program["id"], user["id"], id=INTENT_ID, status="processing",
+                   status_changed_at=ago(minutes=90))
+    create_accounts(module_db_url)
+    home = tmp_path_factory.mktemp("console-home")
+    with running_api(module_db_url) as api:
+        port = free_port()
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("SGE_", "DATABASE_URL", "CONSOLE_", "PAYOUT_"))}
+        env.update(DATABASE_URL=module_db_url, SGE_ADMIN_API_URL=api, SGE_RECON_HOME=str(home),
+                   **KEYS)
+        proc = subprocess.Popen([sys.executable, "-m", "sge_recon", "console", "--port",
+                                 str(port)], env=env, cwd=home, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+        try:
+            wait_for_port(port, proc)
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def visible(text: str) -> str:
+    return text.replace(JOINER, "")
+
+
+def test_the_pay_dialog_and_a_retry_button_read_as_stored_in_chromium(console_url):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1100})
+            sign_in(page, f"{console_url}/payouts?id={quote(BATCH_ID)}", "root")
+            page.get_by_text("Line items").first.wait_for(timeout=60_000)
+            page.get_by_role("button", name="Execute…").click()
+            dialog = page.get_by_role("dialog")
+            dialog.get_by_role("button", name="Confirm").wait_for(timeout=30_000)
+            said = visible(dialog.inner_text())
+            assert (f"Pay batch {BATCH_ID}: 1.50 {CURRENCY} to 1 affiliates? This moves money."
+                    in said), said
+            # no maths, no link, no image made of the id or the currency
+            assert dialog.locator(".katex, a, img").count() == 0
+            dialog.get_by_role("button", name="Cancel").click()
+
+            page.goto(f"{console_url}/intents?id={quote(INTENT_ID)}",
+                      wait_until="domcontentloaded")
+            button = page.get_by_role("button", name="Retry intent")
+            button.wait_for(timeout=60_000)
+            assert visible(button.inner_text()) == f"Retry intent {INTENT_ID}…"
+            assert button.locator(".katex, em, [data-testid=stIconMaterial]").count() == 0
+        finally:
+            browser.close()
