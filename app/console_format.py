@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from datetime import datetime, timezone
 from decimal import Decimal, localcontext
 from typing import Any
@@ -33,6 +34,25 @@ _NOT_ESCAPABLE = re.compile(r"(?<=:)(?=[\w+\-/]+:)|(?<=http)(?=s?://)|(?<=www)(?
                             re.IGNORECASE)
 
 
+def shown_controls(text: str) -> str:
+    """Invisible format characters made visible as ⟨U+202E⟩: a right-to-left override would
+    reverse what follows it on the screen (batch_⟨RLO⟩99_tnuocca reads "batch_account_99"), and a
+    zero-width space makes two different ids look the same. A zero-width joiner inside an emoji
+    sequence (👩‍💻) stays."""
+    out = []
+    for i, c in enumerate(text):
+        if unicodedata.category(c) != "Cf" or (c == "\u200d" and _emoji(text[i - 1:i])
+                                                and _emoji(text[i + 1:i + 2])):
+            out.append(c)
+        else:
+            out.append(f"⟨U+{ord(c):04X}⟩")
+    return "".join(out)
+
+
+def _emoji(c: str) -> bool:
+    return bool(c) and unicodedata.category(c) in ("So", "Sk")
+
+
 def _context_special(text: str, i: int) -> bool:
     """An underscore that could open or close _emphasis_ (not one inside a word: prog_1), and a
     colon before a letter (Streamlit's :red / :blue-badge directives swallow the word even
@@ -55,7 +75,7 @@ def md(value: Any) -> str:
     text."""
     if isinstance(value, Markdown):
         return value
-    text = " ".join(str(value).split()) if value is not None else ""
+    text = shown_controls(" ".join(str(value).split()) if value is not None else "")
     # What escaping cannot stop (checked in Chromium): Streamlit's :material/…: icons and
     # :emoji: shortcodes, and the autolinks of http://, www. and e-mail addresses. An invisible
     # word joiner breaks each.
@@ -196,9 +216,11 @@ def cell(value: Any) -> Any:
     if isinstance(value, datetime):
         return f"{local(value):%Y-%m-%d %H:%M:%S}"
     if isinstance(value, (list, tuple)):
-        return ", ".join(str(v) for v in value)
+        return shown_controls(", ".join(str(v) for v in value))
     if isinstance(value, dict):
-        return json.dumps(value, default=str)[:500]
+        return shown_controls(json.dumps(value, default=str)[:500])
+    if isinstance(value, str):
+        return shown_controls(value)
     return value
 
 

@@ -199,3 +199,21 @@ def test_money_at_stake_from_sample_rows_is_summed_exactly():
         {"difference": Decimal("0.000001"), "currency": "USD"}])
     assert per_currency(off, "off_by", "difference") == {
         "USD": Decimal("10000000000000000000000000000000.000001")}
+
+
+def test_invisible_controls_in_an_id_or_error_are_shown_not_obeyed(console, factory):
+    """A right-to-left override reverses what follows it on screen (Chromium shows
+    "batch_\\u202e99_tnuocca" as "batch_account_99"); a zero-width space makes two ids look the
+    same. Both are shown as ⟨U+…⟩, in sentences and in table cells."""
+    program = factory.program()
+    batch = factory.payout_batch(program["id"], id="batch_\u202e99_tnuocca")
+    stuck(factory, program, Decimal("1.00"), id="int_7\u200b", last_error="boom\u202eyllaer")
+    at = app("root")
+    at.run()
+    at.query_params["id"] = batch["id"]
+    at.switch_page("views/payouts.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(m.startswith(r"**batch\_⟨U+202E⟩99_tnuocca**") for m in shown_markdown(at))
+    at = open_page(app("root"), "intents")
+    table = [d.value for d in at.dataframe if "last_error" in d.value.columns][0]
+    assert list(table["last_error"]) == ["boom⟨U+202E⟩yllaer"]
