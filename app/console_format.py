@@ -121,6 +121,17 @@ def money_by_currency(amounts: dict[str, Any] | None, markdown: bool = True) -> 
     return Markdown(text) if markdown else text
 
 
+def incident_money(incident: dict, markdown: bool = True) -> str | None:
+    """An incident's money at stake per currency (the alerting job keeps it in details.money;
+    an older incident only in money_at_stake, its currency not recorded), None when none."""
+    per_currency = (incident.get("details") or {}).get("money") or {}
+    if per_currency:
+        return money_by_currency(per_currency, markdown)
+    if incident.get("money_at_stake") is not None:
+        return money(incident["money_at_stake"], "(currency not recorded)", markdown)
+    return None
+
+
 def totals_by_currency(rows: list[dict], amount: str = "amount",
                        currency: str = "currency") -> dict[str, Decimal]:
     out: dict[str, Decimal] = {}

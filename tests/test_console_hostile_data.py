@@ -217,3 +217,18 @@ def test_invisible_controls_in_an_id_or_error_are_shown_not_obeyed(console, fact
     at = open_page(app("root"), "intents")
     table = [d.value for d in at.dataframe if "last_error" in d.value.columns][0]
     assert list(table["last_error"]) == ["boom⟨U+202E⟩yllaer"]
+
+
+def test_the_overview_names_an_incidents_money_as_the_incidents_page_does(console, factory):
+    """Ranked by the largest amount at stake — so the amount it was ranked by is shown, also for
+    an incident that keeps it only in money_at_stake; none is said for one without money."""
+    factory.incident(title="Old imbalance", money_at_stake=Decimal("10000000000000000000000000000000"))
+    factory.incident(kind="worker_down", priority="P1", title="Workers down")
+    at = app("root")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    lines = [m.value for m in at.markdown if m.value.startswith("- **P")]
+    assert lines[0].endswith("Old imbalance · at stake "
+                             "**10,000,000,000,000,000,000,000,000,000,000.00 (currency not "
+                             "recorded)**"), lines
+    assert lines[1].endswith("Workers down"), lines  # no "at stake —"

@@ -21,14 +21,7 @@ def incidents(statuses):
     return kit.service().incidents(list(statuses))
 
 
-def at_stake(incident: dict, markdown: bool = True) -> str | None:
-    """Money at stake per currency (the alerting job keeps it in details.money)."""
-    per_currency = (incident.get("details") or {}).get("money") or {}
-    if per_currency:
-        return kit.money_by_currency(per_currency, markdown)
-    if incident.get("money_at_stake") is not None:
-        return kit.money(incident["money_at_stake"], "(currency not recorded)", markdown)
-    return None
+at_stake = kit.incident_money
 
 
 rows = kit.load(incidents, tuple(statuses or ["open", "acknowledged", "accepted", "resolved"]),

@@ -63,7 +63,7 @@ def live() -> None:
         st.warning(f"Open incidents: {text}.", icon=":material/emergency:")
         st.caption("By priority, then the largest amount at stake in one currency:")
         for incident in data.top_incidents:
-            money = kit.money_by_currency((incident.get("details") or {}).get("money"))
+            money = kit.incident_money(incident)
             st.markdown(f"- **{incident['priority']}** #{incident['id']} {kit.md(incident['title'])}"
                         + (f" · at stake **{money}**" if money else "")
                         + ("" if incident["status"] == "open" else f" · {incident['status']}"))
