@@ -18,7 +18,7 @@ from sge_recon.context import Recon
 from sge_recon.errors import DatabaseUnavailable, ReconError
 
 from console_format import (  # noqa: E402,F401 - re-exported for the pages
-    LIGHT_BADGES, STATUS_LIGHTS, md, md_line, mark, money, money_by_currency, incident_money, totals_by_currency, exact, HEADERS, LINKS, TZ_KEY, timezones, zone_name, zone, local, when, header, cell, link,
+    LIGHT_BADGES, STATUS_LIGHTS, md, md_line, shown_controls, mark, money, money_by_currency, incident_money, totals_by_currency, exact, HEADERS, LINKS, TZ_KEY, timezones, zone_name, zone, local, when, header, cell, link,
 )
 
 RETRY_SECONDS = 5
@@ -343,7 +343,8 @@ def pick(label: str, options: list[str], key: str, param: str = "id",
             st.query_params[param] = value
 
     st.session_state[key] = current
-    st.selectbox(label, options, key=key, on_change=changed, format_func=format_func,
+    st.selectbox(label, options, key=key, on_change=changed,
+                 format_func=lambda o: shown_controls(format_func(o)),  # no hidden RLO in a list
                  placeholder="Choose one…", help=help)
     return current
 

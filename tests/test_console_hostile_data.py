@@ -232,3 +232,13 @@ def test_the_overview_names_an_incidents_money_as_the_incidents_page_does(consol
                              "**10,000,000,000,000,000,000,000,000,000,000.00 (currency not "
                              "recorded)**"), lines
     assert lines[1].endswith("Workers down"), lines  # no "at stake —"
+
+
+def test_a_picker_shows_an_ids_hidden_controls_and_opens_the_stored_id(console, factory):
+    program = factory.program()
+    intent = stuck(factory, program, Decimal("1.00"), id="int_\u202e99_x")
+    at = open_page(app("ada"), "intents")
+    picker = at.selectbox(key="stuck_choice")
+    assert picker.options == ["int_⟨U+202E⟩99_x"]
+    picker.select_index(0).run()
+    assert at.query_params["id"] in (intent["id"], [intent["id"]])  # the stored id, not the shown

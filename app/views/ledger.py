@@ -83,7 +83,7 @@ if program_param:
     elif rows is not None:
         st.warning(f"No ledger entries for program {kit.md(repr(program_param))}.")
 if pairs:
-    pair = st.selectbox("Program / currency", pairs, format_func=lambda p: f"{p[0]} · {p[1]}",
+    pair = st.selectbox("Program / currency", pairs, format_func=lambda p: kit.shown_controls(f"{p[0]} · {p[1]}"),
                         key="imbalance_pair")
     txns = kit.load(kit.service().unbalanced_transactions, *pair, what="the transactions")
     if txns is not None:

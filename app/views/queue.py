@@ -208,8 +208,9 @@ def queue_actions() -> None:
     failed = jobs["retryable"]
     if not failed:
         return
-    labels = {j["intent_id"]: f"intent {j['intent_id']} · job {j['job_id']} · "
-                              f"{(j['last_error'] or 'no error recorded')[:60]}" for j in failed}
+    labels = {j["intent_id"]: kit.shown_controls(
+        f"intent {j['intent_id']} · job {j['job_id']} · "
+        f"{(j['last_error'] or 'no error recorded')[:60]}") for j in failed}
     chosen = st.multiselect("Failed jobs to retry (their intents are re-enqueued)",
                             list(labels), format_func=labels.get, key="retry_choice",
                             placeholder="Tick the failed jobs to retry")
