@@ -69,7 +69,7 @@ class PayoutPages:
         if len(totals) > 1:
             problems.append("its commissions are in " + ", ".join(sorted(totals)) + ": one "
                             "batch total cannot pay several currencies")
-        elif lines and total != batch["total_amount"]:
+        elif lines and total is not None and total != batch["total_amount"]:
             problems.append(f"the batch total {money_exact(batch['total_amount'])} differs from "
                             f"the sum of its commissions {money_exact(total)} by "
                             f"{money_exact(MONEY.subtract(batch['total_amount'], total))}")
