@@ -8,17 +8,26 @@ texts as the exact strings the library gives.
 
 from __future__ import annotations
 
+import html
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import plotly.graph_objects as go
 
+from sge_recon.money import money_exact
+
 WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 GREEN, RED, GREY = "#2e7d32", "#c62828", "#607d8b"
 PALETTE = ["#1565c0", "#ef6c00", "#6a1b9a", "#00838f", "#ad1457", "#558b2f"]
 LAYOUT = dict(margin=dict(t=30, b=40, l=60, r=20), hovermode="x unified",
               legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0))
+
+
+def _text(value: Any) -> str:
+    """A platform string for a legend or hover text: Plotly renders its pseudo-HTML there (<a
+    href> becomes a link, <b> bold), so <, > and & are written as entities; it shows as stored."""
+    return html.escape(str(value), quote=False)
 
 
 def _f(value: Any) -> float | None:
@@ -84,7 +93,8 @@ def payout_chart(rows: list[dict], sla_hours: Any, zone: str = "UTC") -> go.Figu
         fig.add_scatter(
             x=[r["executed_at"] for r in part], y=[_f(r["hours"]) for r in part], name=label,
             mode="markers", marker=dict(size=10, color=colour, line=dict(width=1, color="white")),
-            customdata=[[r["batch_id"], r["program_id"], str(r["total_amount"])] for r in part],
+            customdata=[[_text(r["batch_id"]), _text(r["program_id"]),
+                         money_exact(r["total_amount"])] for r in part],
             hovertemplate="batch %{customdata[0]} (program %{customdata[1]})<br>"
                           "%{y:.1f} h from approval to execution<br>total %{customdata[2]}"
                           "<extra></extra>")
@@ -108,9 +118,10 @@ def rpc_charts(rows: list[dict], zone: str = "UTC") -> tuple[go.Figure, go.Figur
         colour = PALETTE[i % len(PALETTE)]
         style = dict(mode="lines+markers", marker=dict(size=4), line=dict(color=colour, width=2))
         latency.add_scatter(x=[r["hour"] for r in part],
-                            y=[_f(r["p95_latency_ms"]) for r in part], name=provider, **style)
+                            y=[_f(r["p95_latency_ms"]) for r in part], name=_text(provider),
+                            **style)
         uptime.add_scatter(x=[r["hour"] for r in part], y=[_f(r["uptime_pct"]) for r in part],
-                           name=provider, **style)
+                           name=_text(provider), **style)
     hours = [r["hour"] for r in rows]
     lowest = min((_f(r["uptime_pct"]) or 0.0 for r in rows), default=100.0)
     # the axis names the measure (a figure title would sit on the legend)

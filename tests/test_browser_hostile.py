@@ -25,6 +25,7 @@ BATCH_ID = "pay$1 **B** [x](http://evil.example)"
 CURRENCY = "U$D"
 INTENT_ID = "int $1 and $2 :material/home: _now_"
 JOINER = "\u2060"
+PROVIDER = "<a href='http://evil.example/x'>alchemy</a> <b>bold</b>"
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +40,8 @@ def console_url(module_db_url, tmp_path_factory):
                        status="payable", payout_batch_id=batch["id"])
     factory.intent(program["id"], user["id"], id=INTENT_ID, status="processing",
                    status_changed_at=ago(minutes=90))
+    factory.rpc_call(provider=PROVIDER)
+    factory.rpc_call(provider="infura")  # two providers: Plotly shows a legend
     create_accounts(module_db_url)
     home = tmp_path_factory.mktemp("console-home")
     with running_api(module_db_url) as api:
@@ -91,5 +94,21 @@ def test_the_pay_dialog_and_a_retry_button_read_as_stored_in_chromium(console_ur
             button.wait_for(timeout=60_000)
             assert visible(button.inner_text()) == f"Retry intent {INTENT_ID}…"
             assert button.locator(".katex, em, [data-testid=stIconMaterial]").count() == 0
+        finally:
+            browser.close()
+
+
+def test_a_providers_markup_is_text_in_the_trends_legend_in_chromium(console_url):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 2900})
+            sign_in(page, f"{console_url}/trends", "root")
+            legend = page.locator(".js-plotly-plot .legend text.legendtext")
+            legend.first.wait_for(timeout=60_000)
+            assert PROVIDER in [t.text_content() for t in legend.all()]
+            assert page.locator(".js-plotly-plot .legend a").count() == 0  # no link made
         finally:
             browser.close()

@@ -62,3 +62,18 @@ def test_processing_shows_the_last_hour_whole_and_the_warn_line():
     assert fig.layout.xaxis.range[1] > rows[-1]["hour"]
     assert [t.name for t in fig.data] == ["mean", "p95"]
     assert any("warn 5 s" in (a.text or "") for a in fig.layout.annotations)
+
+
+def test_a_providers_or_batchs_markup_is_shown_as_text_in_the_charts():
+    """Plotly renders pseudo-HTML in legends and hover texts (an <a href> in a provider's name
+    became a link in the legend, in Chromium): platform strings go in as entities."""
+    evil = "<a href='http://evil.example'>alchemy</a> & <b>co</b>"
+    shown = "&lt;a href='http://evil.example'&gt;alchemy&lt;/a&gt; &amp; &lt;b&gt;co&lt;/b&gt;"
+    latency, uptime = charts.rpc_charts([{"provider": evil, "hour": T0, "p95_latency_ms": 1,
+                                          "uptime_pct": 100}])
+    assert [t.name for t in latency.data] == [shown] == [t.name for t in uptime.data]
+    fig = charts.payout_chart([{"batch_id": evil, "program_id": "<i>p</i>",
+                                "total_amount": Decimal("10000000000000000000000000000000"),
+                                "executed_at": T0, "hours": Decimal("1")}], 24)
+    assert list(fig.data[0].customdata[0]) == [
+        shown, "&lt;i&gt;p&lt;/i&gt;", "10,000,000,000,000,000,000,000,000,000,000.00"]
