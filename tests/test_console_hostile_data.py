@@ -242,3 +242,21 @@ def test_a_picker_shows_an_ids_hidden_controls_and_opens_the_stored_id(console, 
     assert picker.options == ["int_⟨U+202E⟩99_x"]
     picker.select_index(0).run()
     assert at.query_params["id"] in (intent["id"], [intent["id"]])  # the stored id, not the shown
+
+
+def test_every_list_of_platform_ids_shows_hidden_controls(console, factory):
+    """Filters and pickers of endpoints, event types, programs and accounts: an id with a
+    right-to-left override or a zero-width space is shown with it (⟨U+…⟩), the stored id chosen."""
+    program = factory.program(id="prog_\u202e1")
+    endpoint = factory.endpoint(program["id"], id="ep_\u200b1")
+    factory.delivery(endpoint["id"], status="failed", event_type="settle\u202e.x")
+    factory.journal(program["id"], [("fees\u200b", "debit", "1"), ("treasury", "credit", "1")])
+    at = open_page(app("root"), "webhooks")
+    assert at.selectbox(key="filter_endpoint").options == ["any", "ep_⟨U+200B⟩1"]
+    assert at.selectbox(key="filter_event").options == ["any", "settle⟨U+202E⟩.x"]
+    at.selectbox(key="endpoint_choice").select_index(0).run()
+    assert at.button(key="toggle_endpoint").label == "Disable endpoint ep\\_⟨U+200B⟩1…"
+    at = open_page(app("root"), "ledger")
+    assert at.selectbox(key="reconcile_program").options == ["prog_⟨U+202E⟩1"]
+    accounts = at.selectbox(key="corr_account_0").options
+    assert "fees⟨U+200B⟩" in accounts, accounts

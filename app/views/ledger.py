@@ -119,6 +119,7 @@ st.subheader("Force reconcile")
 st.caption("Asks the platform to run the ledger checks for one program now (admin API).")
 if program_ids:
     program = st.selectbox("Program", program_ids, key="reconcile_program",
+                           format_func=kit.shown_controls,
                            index=program_ids.index(program_param)
                            if program_param in program_ids else 0)
     reason = kit.why_not()
@@ -150,7 +151,7 @@ else:
 if program_ids and kit.supports("ledger_correction") and kit.require_operator("correct"):
     completing = proposal.transaction_id if proposal else None
     program = proposal.program_id if proposal else st.selectbox(
-        "Program", program_ids, key="correction_program")
+        "Program", program_ids, key="correction_program", format_func=kit.shown_controls)
     accounts = kit.load(program_accounts, program, what="the program's accounts") or \
         [desk.suspense]
     proposed = [e.to_json() for e in proposal.entries] if proposal else []
@@ -165,6 +166,7 @@ if program_ids and kit.supports("ledger_correction") and kit.require_operator("c
             a, t, m, c = st.columns([3, 1.3, 1.5, 1])
             entries.append({
                 "account": a.selectbox("Account", accounts, key=f"corr_account_{i}{suffix}",
+                                       format_func=kit.shown_controls,
                                        index=accounts.index(row["account"])
                                        if row.get("account") in accounts else None,
                                        placeholder="choose an account"),

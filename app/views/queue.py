@@ -94,7 +94,7 @@ def bullmq_page() -> None:
             if operator_ok:
                 ids = [j.id for j in lists["failed"]]
                 picked = st.multiselect("Failed jobs to retry", ids, key=f"retry_pick_{name}",
-                                        placeholder="Tick the failed jobs to retry")
+                                        format_func=kit.shown_controls, placeholder="Tick the failed jobs to retry")
                 if st.button(f"Retry {len(picked)} selected…", key=f"retry_{name}",
                              disabled=not picked):
                     chosen = list(picked)

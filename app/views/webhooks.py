@@ -43,10 +43,12 @@ choices = kit.load(kit.service().webhooks.filter_choices, what="the filters") or
     {"endpoints": [], "event_types": []}
 ANY = "any"
 f1, f2, f3, f4 = st.columns([2, 2, 2, 3])
-endpoint_filter = f1.selectbox("Endpoint", [ANY] + choices["endpoints"], key="filter_endpoint")
+endpoint_filter = f1.selectbox("Endpoint", [ANY] + choices["endpoints"], key="filter_endpoint",
+                               format_func=kit.shown_controls)
 status_filter = f2.selectbox("Status", [ANY, "failed", "retry_scheduled", "pending", "delivered"],
                              key="filter_status")
-event_filter = f3.selectbox("Event type", [ANY] + choices["event_types"], key="filter_event")
+event_filter = f3.selectbox("Event type", [ANY] + choices["event_types"], key="filter_event",
+                            format_func=kit.shown_controls)
 today = datetime.now(timezone.utc).date()
 period = f4.date_input("Created (UTC days)", value=(today - timedelta(days=7), today),
                        max_value=today, key="filter_days")
@@ -147,6 +149,7 @@ if eps is not None:
                                    "program_id", "url"])
         by_id = {e["endpoint_id"]: e for e in eps}
         picked = st.selectbox("Endpoint to disable or enable", list(by_id), index=None,
+                              format_func=kit.shown_controls,
                               key="endpoint_choice", placeholder="Choose an endpoint")
         reason = kit.why_not()
         if picked and kit.supports("disable_endpoint"):
