@@ -260,3 +260,13 @@ def test_every_list_of_platform_ids_shows_hidden_controls(console, factory):
     assert at.selectbox(key="reconcile_program").options == ["prog_⟨U+202E⟩1"]
     accounts = at.selectbox(key="corr_account_0").options
     assert "fees⟨U+200B⟩" in accounts, accounts
+
+
+def test_a_nan_batch_total_does_not_hide_what_the_other_batches_wait_to_be_paid(console, factory):
+    program = factory.program()
+    for total in ("10000000000000000000000000000000", "NaN", "0.000001"):
+        factory.payout_batch(program["id"], total_amount=Decimal(total))
+    at = open_page(app("root"), "payouts")
+    waiting = [m.value for m in at.markdown if m.value.startswith("Waiting to be paid")]
+    assert waiting == ["Waiting to be paid: **10,000,000,000,000,000,000,000,000,000,000.000001 "
+                       "USD** and **1** batch(es) whose total is not a number (NaN)"], waiting
