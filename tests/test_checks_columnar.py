@@ -202,6 +202,58 @@ def test_an_altered_export_is_not_used(loose, exports_dir):
     assert details["live_rows"] == 2
 
 
+@pytest.mark.parametrize("exported, changed", [
+    # the credit leg's account moves a unit separator into its transaction id: 't1' and
+    # 't1<US>x' each unbalanced, the rows' text as before ("t1" US "x" US "treasury")
+    ({"account": "x\x1ftreasury"}, {"transaction_id": "t1\x1fx", "account": "treasury"}),
+    # a NULL currency becomes chr(30), the mark the row text used for NULL
+    ({"currency": None}, {"currency": "\x1e"}),
+])
+def test_a_month_changed_into_rows_of_the_same_text_is_read_live(loose, exports_dir, exported,
+                                                                 changed):
+    """A balanced export, then its credit leg rewritten so that the row's old canonical text
+    (values joined by chr(31), NULL as chr(30)) is unchanged: PostgreSQL fails it, and the
+    DuckDB engine must not prove the month by its export and pass."""
+    url, recon = loose
+    _fresh(url, exports_dir)
+    debit = {"program_id": "p1", "transaction_id": "t1", "account": "treasury", "type": "debit",
+             "amount": Decimal("5"), "currency": exported.get("currency", "USD")}
+    credit = {**debit, "type": "credit", "account": "user:u1", **exported}
+    with psycopg.connect(url) as conn:
+        for row in (debit, credit):
+            conn.execute(_INSERT, (row["program_id"], row["transaction_id"], row["account"],
+                                   row["type"], row["amount"], row["currency"],
+                                   MONTHS["2026-01"]))
+    _export(recon, "2026-01")
+    assert _compare(recon)["transaction_balance"].status == "pass"
+    with psycopg.connect(url) as conn:
+        sets = ", ".join(f"{column} = %s" for column in changed)
+        conn.execute(f"UPDATE public.ledger_entries SET {sets} WHERE type = 'credit'",
+                     list(changed.values()))
+    duck = _compare(recon)
+    assert duck["transaction_balance"].status == "fail"
+    assert duck["transaction_balance"].failing_rows == 2
+    details = duck["transaction_balance"].details["columnar"]
+    assert details["changed_since_export"] == ["2026-01"] and details["exports"] == []
+
+
+def test_an_unchanged_month_of_unicode_ids_is_read_from_its_export(loose, exports_dir):
+    """The row text counts each value's bytes on both sides (PostgreSQL's octet_length, DuckDB's
+    strlen): ids with accents, a zero-width space or a separator still prove their export."""
+    url, recon = loose
+    _fresh(url, exports_dir)
+    with psycopg.connect(url) as conn:
+        _write(conn, [("t\u00e9", "p\u00e9", "\u20ac", "user:\u00fc", Decimal("5"), True, []),
+                      ("t\u200b1", "p1", "USD", "x\x1fy", Decimal("0.000001"), False, []),
+                      ("T\u00c9", "p1", "\x1e", "treasury", Decimal("1"), True, [])],
+               MONTHS["2026-01"])
+    _export(recon, "2026-01")
+    duck = _compare(recon)
+    details = duck["transaction_balance"].details["columnar"]
+    assert details["exports"] == ["2026-01"] and details["changed_since_export"] == []
+    assert duck["transaction_balance"].failing_rows == 1
+
+
 def test_a_sum_beyond_38_digits_runs_on_postgresql(loose, exports_dir):
     url, recon = loose
     _fresh(url, exports_dir)

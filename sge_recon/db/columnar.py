@@ -8,8 +8,10 @@ DuckDB engine sees exactly the rows the PostgreSQL engine would see. A month who
 since its export (an update, a delete, a late insert) is read live instead.
 
 The fingerprint is computed the same way on both sides: md5 of a canonical text of each row (the
-six columns the ledger checks read, a unit separator between them, NULL as a record separator
-that plain values do not hold), its first 64 bits as a signed integer summed per month
+six columns the ledger checks read, a unit separator between them, each text value prefixed by
+its length in bytes and NULL as a record separator, so that the text decodes to one row only: a
+value holding the separator or the NULL mark — 't1' + chr(31) + 'x', chr(30) — cannot make two
+different rows read alike and a changed month pass as its export), its first 64 bits as a signed integer summed per month
 (order-independent, exact; PostgreSQL's numeric sum, DuckDB's HUGEINT): equal counts and fingerprints mean the same multiset of the rows as the checks see
 them. (Columns no served check reads — id, intent_id, created_at within the month — may differ
 without changing a result; ledger_tamper, which reads them, runs on PostgreSQL.)
@@ -31,12 +33,16 @@ from .connection import Database
 SWEEP_COLUMNS = ("program_id", "transaction_id", "account", "type", "amount", "currency")
 MONEY_TYPE = "decimal128(38, 6)"   # the contract's numeric(38,6), as the exporter writes it
 COPY_BLOCK = 1 << 20
-FINGERPRINT = 2   # the fingerprint's definition below; a change invalidates cached ones
+FINGERPRINT = 3   # the fingerprint's definition below; a change invalidates cached ones
 
 # PostgreSQL side: per UTC month of created_at within [lo, hi), the count and the fingerprint.
-_PG_ROW_TEXT = """concat_ws(chr(31), coalesce(program_id, chr(30)),
-        coalesce(transaction_id, chr(30)), coalesce(account, chr(30)), coalesce(type, chr(30)),
-        coalesce(amount::text, chr(30)), coalesce(currency, chr(30)))"""
+def _pg_field(column: str) -> str:
+    return f"coalesce(octet_length({column})::text || ':' || {column}, chr(30))"
+
+
+_PG_ROW_TEXT = ("concat_ws(chr(31), " + ", ".join(
+    "coalesce(amount::text, chr(30))" if c == "amount" else _pg_field(c)
+    for c in ("program_id", "transaction_id", "account", "type", "amount", "currency")) + ")")
 _PG_MONTHS = f"""
 SELECT to_char(date_trunc('month', created_at AT TIME ZONE 'UTC'), 'YYYY-MM') AS period,
        count(*) AS entries,
@@ -48,9 +54,13 @@ FROM (SELECT created_at, program_id, transaction_id, account, type, amount, curr
 GROUP BY 1"""
 
 # DuckDB side: the same text, the same slices, over one Parquet file.
-_DUCK_ROW_TEXT = """concat_ws(chr(31), coalesce(program_id, chr(30)),
-        coalesce(transaction_id, chr(30)), coalesce(account, chr(30)), coalesce("type", chr(30)),
-        coalesce(amount::VARCHAR, chr(30)), coalesce(currency, chr(30)))"""
+def _duck_field(column: str) -> str:
+    return f"coalesce(strlen({column})::VARCHAR || ':' || {column}, chr(30))"
+
+
+_DUCK_ROW_TEXT = ("concat_ws(chr(31), " + ", ".join(
+    "coalesce(amount::VARCHAR, chr(30))" if c == "amount" else _duck_field(f'"{c}"')
+    for c in ("program_id", "transaction_id", "account", "type", "amount", "currency")) + ")")
 _DUCK_FILE = f"""
 SELECT count(*) AS entries,
        coalesce(sum(CASE WHEN u >= 9223372036854775808 THEN u::HUGEINT - 18446744073709551616
