@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal, localcontext
 from pathlib import Path
+from typing import Sequence
 
 from ..errors import ExportError
 from .. import check_names
@@ -358,9 +359,14 @@ def ledger_totals(con, filename: str) -> list[dict]:
             for program, currency, dh, dl, ch, cl, n in cur.fetchall()]
 
 
-def unbalanced(con, filename: str, limit: int) -> tuple[int, list[dict]]:
+def unbalanced(con, filename: str, limit: int,
+               accepted: Sequence[dict] = ()) -> tuple[int, list[dict]]:
     """Transactions whose debits and credits differ (per currency): the count and a sample.
-    Exact past 38 digits: the signed parts are compared, never a sum that could overflow."""
+    Exact past 38 digits: the signed parts are compared, never a sum that could overflow.
+
+    ``accepted``: transactions known to continue in other months (the manifest's
+    spanning_transactions: transaction_id, program_id, currency, debits, credits as Decimal);
+    one whose figures in the file are exactly those is left out, any other still counts."""
     scale = decimal_scale(con, filename, "amount")
     k = _split_digits(scale)
     hi, lo = f'"{_PART.format("hi", "amount")}"', f'"{_PART.format("lo", "amount")}"'
@@ -383,17 +389,49 @@ def unbalanced(con, filename: str, limit: int) -> tuple[int, list[dict]]:
         f" {signed(hi)} AS sh, {signed(lo)} AS sl "
         f"FROM {_ledger_parts(filename, scale)} GROUP BY transaction_id, program_id, currency")
     where = f"SELECT * FROM ({base}) WHERE NOT ({balanced})"
+    if accepted:
+        where = _leave_out(con, where, k, accepted)
     count = con.execute(f"SELECT count(*) FROM ({where})").fetchone()[0]
     cur = con.execute(f"{where} ORDER BY transaction_id, currency LIMIT ?", [limit])
-    sample = []
-    for txn, program, currency, dh, dl, ch, cl, _, _ in cur.fetchall():
-        debits, credits = _combine(dh, dl, k), _combine(ch, cl, k)
-        with localcontext() as ctx:
-            ctx.prec = 100
-            difference = debits - credits
-        sample.append({"transaction_id": txn, "program_id": program, "currency": currency,
-                       "debits": debits, "credits": credits, "difference": difference})
-    return count, sample
+    return count, [_figures(row, k) for row in cur.fetchall()]
+
+
+def _figures(row: tuple, k: int) -> dict:
+    txn, program, currency, dh, dl, ch, cl, _, _ = row
+    debits, credits = _combine(dh, dl, k), _combine(ch, cl, k)
+    with localcontext() as ctx:
+        ctx.prec = 100
+        difference = debits - credits
+    return {"transaction_id": txn, "program_id": program, "currency": currency,
+            "debits": debits, "credits": credits, "difference": difference}
+
+
+_SAME_KEY = ("s.transaction_id IS NOT DISTINCT FROM u.transaction_id AND "
+             "s.program_id IS NOT DISTINCT FROM u.program_id AND "
+             "s.currency IS NOT DISTINCT FROM u.currency")
+
+
+def _leave_out(con, where: str, k: int, accepted: Sequence[dict]) -> str:
+    """``where`` without the unbalanced transactions whose key and figures are ``accepted``."""
+    def keys(name: str, rows: Sequence[dict]) -> None:  # temp tables: no Python objects
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} (transaction_id VARCHAR, "
+                    "program_id VARCHAR, currency VARCHAR)")
+        if rows:
+            con.executemany(f"INSERT INTO {name} VALUES (?, ?, ?)",
+                            [[r["transaction_id"], r["program_id"], r["currency"]]
+                             for r in rows])
+
+    keys("sge_spanning_stated", accepted)
+    stated = {(r["transaction_id"], r["program_id"], r["currency"]): (r["debits"], r["credits"])
+              for r in accepted}
+    found = [_figures(row, k) for row in con.execute(
+        f"SELECT u.* FROM ({where}) AS u WHERE EXISTS (SELECT 1 FROM sge_spanning_stated s "
+        f"WHERE {_SAME_KEY})").fetchall()]
+    same = [f for f in found if stated.get((f["transaction_id"], f["program_id"],
+                                            f["currency"])) == (f["debits"], f["credits"])]
+    keys("sge_spanning_same", same)
+    return (f"SELECT * FROM ({where}) AS u WHERE NOT EXISTS (SELECT 1 FROM sge_spanning_same s "
+            f"WHERE {_SAME_KEY})")
 
 
 def bad_ledger_types(con, filename: str) -> int:

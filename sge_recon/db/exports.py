@@ -142,6 +142,28 @@ class Snapshot:
                 self.piped = False
         return self._psql
 
+    def spanning_balanced(self, transaction_ids: list[str | None], start: datetime,
+                          end: datetime) -> set[str | None]:
+        """Which of ``transaction_ids`` (None: the entries without one) have ledger entries
+        outside [start, end) (or without a time) and balance over the whole ledger, per program
+        and currency (debits equal credits, every entry a debit or a credit with an amount): the
+        balanced transactions whose entries span months."""
+        rows = self.conn.execute(
+            "SELECT transaction_id FROM ("
+            " SELECT transaction_id,"
+            "  bool_or(created_at IS NULL OR created_at < %(start)s OR created_at >= %(end)s)"
+            "   AS outside,"
+            "  coalesce(sum(CASE type WHEN 'debit' THEN amount WHEN 'credit' THEN -amount END),"
+            "   0) = 0 AND bool_and(type IN ('debit', 'credit') AND amount IS NOT NULL)"
+            "   AS balanced"
+            " FROM platform.ledger_entries"
+            " WHERE transaction_id = ANY(%(ids)s) OR (%(null)s AND transaction_id IS NULL)"
+            " GROUP BY transaction_id, program_id, currency) AS per_group "
+            "GROUP BY transaction_id HAVING bool_or(outside) AND bool_and(balanced)",
+            {"ids": [t for t in transaction_ids if t is not None],
+             "null": None in transaction_ids, "start": start, "end": end}).fetchall()
+        return {r["transaction_id"] for r in rows}
+
     def latest_check_results(self) -> dict[str, Any]:
         """The newest stored result of every check, and the newest run (as of the snapshot)."""
         run = self.conn.execute(

@@ -27,6 +27,8 @@ from ..db import exports as store
 from ..errors import AlreadyRunning, ExportError
 from .manifest import FORMAT, FORMAT_VERSION, MANIFEST, file_entry, sha256_of, write_manifest
 from .period import Period
+from .readme import readme_text
+from .spanning import spanning_transactions
 from .tables import LEDGER, TABLES, Column, TableSpec
 
 # Partial folders being written by this process (the console may export from several threads).
@@ -186,6 +188,7 @@ class Exporter:
                 if progress:
                     progress(Progress(spec.name, index, len(TABLES), rows, done=True))
             checks = _checks_at_export(snap.latest_check_results())
+            spanning = spanning_transactions(snap, work / f"{LEDGER}.parquet", period)
         chain = _journal_chain(work)
         store.create_audit_db(work, {spec.name: spec.filename for spec in TABLES})
         (work / README).write_text(readme_text(period), encoding="utf-8")
@@ -211,6 +214,7 @@ class Exporter:
                        "isolation": "repeatable read, read only (one transaction for all tables)"},
             "files": files,
             "control_totals": totals.as_list(),
+            "spanning_transactions": spanning,
             "checks_at_export": checks,
             "journal": chain.anchors(),
             "notes": notes,
@@ -379,36 +383,6 @@ def fsync_dir(folder: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def readme_text(period: Period) -> str:
-    return f"""sge-recon audit export of {period.label} (UTC month {period.start:%Y-%m-%d} to \
-{period.end:%Y-%m-%d}, end exclusive)
-
-Files: one Parquet file per table (money as exact decimals, timestamps in UTC), audit.duckdb (views
-over those files), manifest.json (rows, bytes and sha256 of every file, control totals per program
-and currency, the snapshot it was read from, the check results at export time).
-
-Verify offline (no database needed), from any folder:
-    sge-recon export verify path/to/{period.label}
-
-With plain DuckDB (1.4 LTS or newer: audit.duckdb is written in the 1.4 storage format): the views
-read the Parquet files by relative paths, so run DuckDB inside this folder (or SET
-file_search_path = 'path/to/{period.label}' first, from a folder that is not another export:
-DuckDB looks in the working directory before the search path):
-    cd path/to/{period.label} && duckdb -readonly audit.duckdb
-    SELECT * FROM trial_balance;            -- per program and currency
-    SELECT * FROM unbalanced_transactions;  -- must be empty
-    SELECT * FROM commissions_by_affiliate;
-Compare every file with manifest.json: sha256sum *.parquet audit.duckdb README.txt
-
-Money is decimal(38,6) in Parquet (a numeric(p,s) column keeps its own scale; manifest.json lists
-each column's type); the control totals are exact at that scale. A view whose sum would need more
-than 38 digits says so instead of showing it; manifest.json states it and verify checks it.
-Readers that keep decimals exact: DuckDB, pyarrow, polars (Decimal);
-fastparquet (and pandas with engine="fastparquet") reads decimals as floats: do not use it for
-amounts.
-"""
 
 
 _HEAVY_MODULES = ("pyarrow", "pyarrow.csv", "pyarrow.parquet", "pyarrow.compute", "duckdb")

@@ -299,7 +299,7 @@ def _check_ledger(con, folder: Path, manifest: dict[str, Any], report: VerifyRep
     path = store.in_folder(folder, name)
     try:
         computed = {(r["program_id"], r["currency"]): r for r in store.ledger_totals(con, path)}
-        count, sample = store.unbalanced(con, path, SAMPLE)
+        count, sample = store.unbalanced(con, path, SAMPLE, _spanning(manifest, report))
         odd = store.bad_ledger_types(con, path)
     except duckdb.OutOfRangeException as exc:  # an arithmetic limit, not an altered file
         raise ExportError(f"{folder / name}: the control totals exceed what DuckDB can add "
@@ -375,6 +375,30 @@ def _check_journal(con, folder: Path, manifest: dict[str, Any], report: VerifyRe
         return
     for problem in compare_anchors(chain, stated):
         report.add(FILE, problem)
+
+
+def _spanning(manifest: dict[str, Any], report: VerifyReport) -> list[dict[str, Any]]:
+    """The manifest's spanning_transactions (transactions with entries in other months too,
+    unbalanced within this file by nature), checked for shape; absent before they existed."""
+    stated = manifest.get("spanning_transactions")
+    if stated is None:
+        return []
+    entries = stated.get("entries") if isinstance(stated, dict) else None
+    if not isinstance(entries, list):
+        report.add(MANIFEST, "spanning_transactions is not an object with a list of entries")
+        return []
+    out = []
+    for entry in entries:
+        keys_ok = isinstance(entry, dict) and all(
+            isinstance(entry.get(k), (str, type(None)))
+            for k in ("transaction_id", "program_id", "currency"))
+        figures = [_decimal(entry.get(k)) if keys_ok else None for k in ("debits", "credits")]
+        if not keys_ok or None in figures:
+            report.add(MANIFEST, f"spanning_transactions holds a malformed entry {entry!r}")
+            continue
+        out.append({**{k: entry[k] for k in ("transaction_id", "program_id", "currency")},
+                    "debits": figures[0], "credits": figures[1]})
+    return out
 
 
 def _transaction_check_at_export(manifest: dict[str, Any]) -> str | None:

@@ -1,0 +1,80 @@
+"""A transaction whose entries fall in two months (a debit at 23:59:59 UTC, its credit at
+00:00:01) balances in the ledger but in neither month's file: each export states it in
+manifest.json's spanning_transactions with the month's figures, and `export verify` accepts it
+there (exit 0, not "the ledger file may have been altered", exit 1), while any other figure for
+it, and a spanning transaction that does not balance over both months, are still named."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import datetime, timezone
+
+import pytest
+
+from sge_recon.context import Recon
+
+from .conftest import settings_for
+
+LAST = datetime(2025, 3, 31, 23, 59, 59, tzinfo=timezone.utc)
+FIRST = datetime(2025, 4, 1, 0, 0, 1, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def exported(db_url, factory, tmp_path):
+    """March and April exported, with the transaction_balance check passing at export."""
+    def export(credit: str) -> tuple[Recon, dict]:
+        p = factory.program()["id"]
+        factory.journal(p, [("treasury", "debit", "5.00")], transaction_id="span",
+                        created_at=LAST)
+        factory.journal(p, [("user:u1", "credit", credit)], transaction_id="span",
+                        created_at=FIRST)
+        factory.journal(p, [("treasury", "debit", "1"), ("user:u1", "credit", "1")],
+                        transaction_id="inside", created_at=LAST)
+        run = factory.check_run(started_at=FIRST, status="pass")["run_id"]
+        factory.check_result(run, "transaction_balance", status="pass", failing_rows=0)
+        recon = Recon(settings_for(db_url))
+        return recon, {m: recon.exports.export(m, out_dir=tmp_path / "exports").directory
+                       for m in ("2025-03", "2025-04")}
+    return export
+
+
+def test_a_balanced_transaction_across_two_months_verifies(exported):
+    recon, folders = exported("5.00")
+    for month, (debits, credits) in {"2025-03": ("5.000000", "0"),
+                                     "2025-04": ("0", "5.000000")}.items():
+        manifest = json.loads((folders[month] / "manifest.json").read_text())
+        [entry] = manifest["spanning_transactions"]["entries"]
+        assert (entry["transaction_id"], entry["currency"]) == ("span", "USD")
+        assert (entry["debits"], entry["credits"]) == (debits, credits)
+        report = recon.exports.verify(folders[month])
+        assert (report.exit_code, report.mismatches, report.findings) == (0, [], []), month
+
+
+def test_other_figures_for_a_spanning_transaction_are_still_named(exported, tmp_path):
+    recon, folders = exported("5.00")
+    altered = tmp_path / "altered"
+    shutil.copytree(folders["2025-03"], altered)
+    manifest = json.loads((altered / "manifest.json").read_text())
+    manifest["spanning_transactions"]["entries"][0]["debits"] = "4.000000"
+    (altered / "manifest.json").write_text(json.dumps(manifest))
+    report = recon.exports.verify(altered)
+    assert report.exit_code == 1
+    assert any("transaction span " in m.problem and "may have been altered" in m.problem
+               for m in report.mismatches), report.mismatches
+    manifest["spanning_transactions"]["entries"] = [{"transaction_id": 5}, "x"]
+    (altered / "manifest.json").write_text(json.dumps(manifest))
+    report = recon.exports.verify(altered)
+    assert report.exit_code == 1
+    assert sum("spanning_transactions holds a malformed entry" in m.problem
+               for m in report.mismatches) == 2
+
+
+def test_a_transaction_unbalanced_over_both_months_is_not_listed(exported):
+    recon, folders = exported("4.00")
+    for month in ("2025-03", "2025-04"):
+        manifest = json.loads((folders[month] / "manifest.json").read_text())
+        assert manifest["spanning_transactions"]["entries"] == []
+        report = recon.exports.verify(folders[month])
+        assert report.exit_code == 1  # the check passed at export: named as before
+        assert any("transaction span " in m.problem for m in report.mismatches)
