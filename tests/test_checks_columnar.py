@@ -254,6 +254,24 @@ def test_an_unchanged_month_of_unicode_ids_is_read_from_its_export(loose, export
     assert duck["transaction_balance"].failing_rows == 1
 
 
+def test_ids_with_line_breaks_in_a_live_tail_of_many_blocks_stay_in_duckdb(loose, exports_dir):
+    """The live tail comes from PostgreSQL's COPY as CSV in blocks of COPY_BLOCK bytes: ids that
+    hold a line break (quoted in the CSV) must not stop the reader where a block ends inside one
+    (the whole sweep then ran on PostgreSQL, as if the amounts did not fit)."""
+    url, recon = loose
+    _fresh(url, exports_dir)
+    with psycopg.connect(url) as conn:
+        conn.execute("INSERT INTO public.ledger_entries (program_id, transaction_id, account, "
+                     "type, amount, currency) SELECT 'p1', 'line' || chr(10) || (g / 2) || "
+                     "chr(13) || chr(10) || repeat('y', 40), 'user:u1', CASE WHEN g % 2 = 0 "
+                     "THEN 'debit' ELSE 'credit' END, CASE WHEN g = 7777 THEN 6 ELSE 5 END, "
+                     "'USD' FROM generate_series(0, 59999) AS g")
+    duck = _compare(recon)
+    assert {n: duck[n].engine for n in SERVED} == dict.fromkeys(SERVED, "duckdb")
+    assert duck["transaction_balance"].failing_rows == 1
+    assert duck["ledger_balance"].details["columnar"]["live_rows"] == 60000
+
+
 def test_a_sum_beyond_38_digits_runs_on_postgresql(loose, exports_dir):
     url, recon = loose
     _fresh(url, exports_dir)

@@ -221,6 +221,9 @@ def _tail(conn, covered: list[tuple[datetime, datetime]]):
         reader = pcsv.open_csv(
             stream, read_options=pcsv.ReadOptions(column_names=list(SWEEP_COLUMNS),
                                                              block_size=COPY_BLOCK),
+            # a quoted id may hold a line break: without this a block cut inside it stops the
+            # reader ("CSV parser got out of sync with chunker") and the sweep falls back
+            parse_options=pcsv.ParseOptions(newlines_in_values=True),
             convert_options=pcsv.ConvertOptions(column_types=schema, strings_can_be_null=True,
                                                 quoted_strings_can_be_null=False,
                                                 null_values=[""]))
