@@ -96,6 +96,28 @@ def test_null_zero_and_negative_amounts_and_unknown_types_are_flagged(recon, fac
     assert run.status == "fail" and run.exit_code() == 2
 
 
+def test_nan_amounts_are_flagged_in_every_money_table(recon, factory, program):
+    """numeric 'NaN' passes `amount > 0` (and the contract's CHECK) in PostgreSQL and turns every
+    sum it joins into NaN: it is corrupt money, named per table, never a silent pass."""
+    nan = Decimal("NaN")
+    fine = entry(factory, program["id"], "txn_nan", "treasury", "debit", "10")
+    bad = entry(factory, program["id"], "txn_nan", "user:u1", "credit", nan)
+    user = factory.user(program["id"])
+    intent = factory.intent(program["id"], user["id"], amount=nan, status="processing")
+    settlement = factory.settlement(intent["id"], program["id"], amount=nan)
+    commission = factory.commission(program["id"], "aff_nan", intent["id"], amount=nan)
+    batch = factory.payout_batch(program["id"], total_amount=nan)
+    integrity = run_one(recon, "platform_data_integrity")
+    assert integrity.status == "fail"
+    assert problems(integrity) == {
+        ("ledger_entries", str(bad["id"]), "nan_amount"),
+        ("settlement_intents", intent["id"], "nan_amount"),
+        ("settlements", settlement["id"], "nan_amount"),
+        ("commissions", commission["id"], "nan_amount"),
+        ("payout_batches", batch["id"], "nan_amount")}
+    assert fine["id"] != bad["id"]
+
+
 def test_impossible_completions_never_mask_processing_time(recon, factory, program):
     user = factory.user(program["id"])
     done = ago(seconds=20)
