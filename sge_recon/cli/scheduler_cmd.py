@@ -37,10 +37,10 @@ def scheduler(state, metrics_port, metrics_host, no_metrics, once, cache_seconds
     """
     from ..metrics import MetricsServer
 
-    from ..db.schema import require_recon_schema
+    from ..db.schema import require_current_schema
 
     recon = state.recon()
-    require_recon_schema(recon.db, minimum=39)  # job_runs.attempts
+    require_current_schema(recon.db, then="start the scheduler again")
     if recon.settings.EXPORT_SIGNING_KEY:  # the monthly export signs with it: refuse now, not
         from ..exports.signing import public_key_pem  # at 03:00 on the 1st, a month later
 

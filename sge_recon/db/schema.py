@@ -118,7 +118,11 @@ _SEEN_CURRENT: set[tuple[str, str]] = set()
 def schema_behind(db: Database) -> str | None:
     """Why ``recon`` is older than this sge-recon (never set up, or a migration not applied:
     sge-recon was upgraded and ``db init`` not run since), or None. A check run refuses to start
-    on it: its SQL would read columns and views that ``db init`` has not made yet."""
+    on it: its SQL would read columns and views that ``db init`` has not made yet.
+
+    A schema NEWER than this code (a migration this sge-recon does not know: a newer sge-recon
+    ran ``db init`` on it) raises SchemaMismatch: running against an unknown schema is refused,
+    and ``db init`` would not help."""
     seen = (db.url, db.relations.profile)
     if seen in _SEEN_CURRENT:
         return None
@@ -127,7 +131,9 @@ def schema_behind(db: Database) -> str | None:
         "SELECT to_regclass('recon.schema_version') IS NOT NULL AS present"))
     if not row["present"]:
         return f"sge-recon's own schema (recon) is not set up in {db.where}"
-    applied = {r["version"] for r in db.fetch_all("SELECT version FROM recon.schema_version")}
+    applied = {r["version"]: r["name"]
+               for r in db.fetch_all("SELECT version, name FROM recon.schema_version")}
+    refuse_newer_schema(db.where, applied)
     missing = [f"{v:04d}_{name}" for v, name in wanted if v not in applied]
     if not missing:
         views = _profile_views_missing(db)
@@ -159,6 +165,30 @@ def _profile_views_missing(db: Database) -> str | None:
             + f" in {relations.schema} (`db init` has not run under this profile)")
 
 
+def refuse_newer_schema(where: str, applied: dict[int, str]) -> None:
+    """Stop when ``recon.schema_version`` lists a migration this code does not have."""
+    known = {v for v, _, _ in migrations()}
+    unknown = sorted(v for v in applied if v not in known)
+    if not unknown:
+        return
+    first = f"{unknown[0]:04d}_{applied[unknown[0]]}"
+    raise SchemaMismatch(
+        f"the recon schema in {where} has migration {first}"
+        + (f" and {len(unknown) - 1} more" if len(unknown) > 1 else "")
+        + f" that this sge-recon does not know (its newest is {max(known, default=0):04d}): a "
+          "newer sge-recon set this database up. Nothing was run or changed. Run the sge-recon "
+          "release that applied it (or a later one), or point DATABASE_URL at the right database")
+
+
+def require_current_schema(db: Database, then: str) -> None:
+    """Stop with advice unless ``recon`` has exactly this code's migrations (not set up, behind
+    — a gap included — or newer than the code)."""
+    behind = schema_behind(db)
+    if behind:
+        raise SchemaMismatch(f"{behind}; run `sge-recon db init` (it applies the migrations), "
+                             f"then {then}")
+
+
 def init_db(db: Database, profile=None, *, platform_ddl: Sequence[Path] = ()) -> InitReport:
     """Apply pending ``recon`` migrations and set up the platform profile.
 
@@ -173,6 +203,10 @@ def init_db(db: Database, profile=None, *, platform_ddl: Sequence[Path] = ()) ->
     report = InitReport()
     with db.transaction() as conn:
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (INIT_LOCK_KEY,))
+        if expect_row(conn.execute("SELECT to_regclass('recon.schema_version') IS NOT NULL "
+                                   "AS present").fetchone())["present"]:
+            refuse_newer_schema(db.where, {r["version"]: r["name"] for r in conn.execute(
+                "SELECT version, name FROM recon.schema_version")})
         if profile is not None and not profile.is_contract:
             from .profile_views import install_profile
 
@@ -240,15 +274,3 @@ def _apply_privileges(conn, report: InitReport) -> None:
                             "user lacks CREATEROLE; ask a DBA to run sql/privileges.sql")
         return
     conn.execute((sql_dir() / "privileges.sql").read_text(encoding="utf-8"))
-
-
-def require_recon_schema(db: Database, minimum: int) -> None:
-    """Stop with advice when the recon schema is missing or older than this code needs."""
-    row = db.fetch_one("SELECT to_regclass('recon.schema_version') IS NOT NULL AS present")
-    version = 0
-    if row and row["present"]:
-        version = expect_row(db.fetch_one("SELECT coalesce(max(version), 0) AS v "
-                                          "FROM recon.schema_version"))["v"]
-    if version < minimum:
-        raise SchemaMismatch(f"the recon schema in {db.where} is at version {version}, the "
-                             f"scheduler needs {minimum}; run `sge-recon db init` first")
