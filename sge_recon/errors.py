@@ -52,6 +52,11 @@ class SchemaMismatch(ReconError):
     """An existing table does not have the shape of the contract; nothing was changed."""
 
 
+class InsufficientRights(ReconError):
+    """The database user lacks a privilege the command needs (e.g. ``db init`` as the app's
+    least-privilege login); nothing was changed. The message names the privilege and who has it."""
+
+
 class AlreadyRunning(ReconError):
     """Another instance holds a lock this command needs (e.g. a second ``demo``)."""
 

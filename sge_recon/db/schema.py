@@ -18,7 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..config import project_root
-from ..errors import SchemaMismatch
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+
+from ..errors import InsufficientRights, SchemaMismatch, first_line
 from .connection import Database, expect_row
 from .contract import CONTRACT
 from .relations import CONTRACT_FINGERPRINT
@@ -190,6 +193,22 @@ def require_current_schema(db: Database, then: str) -> None:
 
 
 def init_db(db: Database, profile=None, *, platform_ddl: Sequence[Path] = ()) -> InitReport:
+    """Apply pending ``recon`` migrations and set up the platform profile (see _init_db); a
+    database user without the rights it needs gets an error naming the missing one."""
+    try:
+        return _init_db(db, profile, platform_ddl=platform_ddl)
+    except psycopg.errors.InsufficientPrivilege as exc:
+        user = conninfo_to_dict(db.url).get("user")
+        who = f"the database user {user}" if user else "this database user"
+        raise InsufficientRights(
+            f"`db init` cannot set up the schema in {db.where} as {who}: {first_line(exc)}. "
+            "Nothing was changed. Run `sge-recon db init` with a login that owns the database "
+            "(or has CREATE on it and on schema public, and owns the recon schema; CREATEROLE "
+            "to manage the sge_recon_* roles), e.g. the migration/DBA login; the app's own "
+            "login (a member of sge_recon_app) is not meant to run it") from None
+
+
+def _init_db(db: Database, profile=None, *, platform_ddl: Sequence[Path] = ()) -> InitReport:
     """Apply pending ``recon`` migrations and set up the platform profile.
 
     Under the ``contract`` profile (``profile`` None or contract) the existing §4 tables are
