@@ -1,0 +1,52 @@
+"""Migrations edited after they were applied: a database that applied an earlier text of 0010 or
+0036 (both were extended later) gets what was added once `db init` has run (migration 0040)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sge_recon.db import init_db
+from sge_recon.db.accounts import create_session, session_account
+from sge_recon.db.alert_outbox import enqueue_alert
+
+
+def as_first_applied(db) -> None:
+    """The recon schema of a database that applied 0010 and 0036 as they were first written."""
+    db.execute("DROP TABLE recon.console_sessions")  # added to 0010 later
+    db.execute("ALTER TABLE recon.alert_deliveries DROP COLUMN dedup_key")  # added to 0036 later
+    db.execute("DELETE FROM recon.schema_version WHERE version >= 40")
+
+
+def test_db_init_brings_back_what_was_added_to_an_applied_migration(db):
+    as_first_applied(db)
+    init_db(db)
+    now = datetime.now(timezone.utc)
+    slot = "weekly_payout_reminder:2026-11-30T09:00:00+00:00"
+    with db.transaction() as conn:  # the weekly reminder, queued once per channel and slot
+        first = enqueue_alert(conn, incident_id=None, channel="slack", event="payout_reminder",
+                              payload={"text": "3 batches await approval"}, now=now,
+                              dedup_key=slot)
+        again = enqueue_alert(conn, incident_id=None, channel="slack", event="payout_reminder",
+                              payload={"text": "3 batches await approval"}, now=now,
+                              dedup_key=slot)
+    assert first is not None and again is None
+    db.execute("INSERT INTO recon.console_users (name, role) VALUES ('ops', 'operator')")
+    with db.transaction() as conn:  # a console sign-in is kept
+        create_session(conn, "a" * 64, "ops", 3600)
+        assert session_account(conn, "a" * 64)["name"] == "ops"
+    missing = db.fetch_all(
+        "SELECT c.relname, a.attname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+        "WHERE c.relnamespace = 'recon'::regnamespace AND a.attnum > 0 AND NOT a.attisdropped "
+        "AND c.relname IN ('console_sessions', 'alert_deliveries') "
+        "AND col_description(c.oid, a.attnum) IS NULL")
+    assert missing == []
+
+
+def test_the_repair_keeps_comments_later_migrations_wrote(db):
+    """0033 rewrote sign_in_attempts.reason's comment; 0040 never puts 0010's text back."""
+    as_first_applied(db)
+    init_db(db)
+    comment = db.fetch_one("SELECT col_description('recon.sign_in_attempts'::regclass, "
+                           "(SELECT attnum FROM pg_attribute WHERE attrelid = "
+                           "'recon.sign_in_attempts'::regclass AND attname = 'reason')) AS c")["c"]
+    assert "empty_password" in comment
