@@ -12,6 +12,7 @@ missing column, money stored as float, ...) stops the init before any change.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -234,7 +235,7 @@ def _init_db(db: Database, profile=None, *, platform_ddl: Sequence[Path] = ()) -
             report.absent = installed.absent
         else:
             _init_contract_platform(db, conn, report, platform_ddl)
-        _migrate_recon(conn, report)
+        _migrate_recon(conn, report, db.where)
         from .ledger_checkpoint import align_checkpoint_order
 
         contract = profile is None or profile.is_contract
@@ -266,21 +267,58 @@ def _init_contract_platform(db: Database, conn, report: InitReport,
     drop_profile_views(conn)
 
 
-def _migrate_recon(conn, report: InitReport) -> None:
+def migration_sha256(path: Path) -> str:
+    """The checksum recorded for an applied migration (line endings normalised, so a checkout
+    with CRLF line endings is the same file)."""
+    text = path.read_text(encoding="utf-8").replace("\r\n", "\n")
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _migrate_recon(conn, report: InitReport, where: str) -> None:
     conn.execute("CREATE SCHEMA IF NOT EXISTS recon")
     conn.execute("CREATE TABLE IF NOT EXISTS recon.schema_version ("
                  " version integer PRIMARY KEY, name text NOT NULL,"
                  " applied_at timestamptz NOT NULL DEFAULT now())")
-    applied = {r["version"] for r in conn.execute("SELECT version FROM recon.schema_version")}
-    for version, name, path in migrations():
+    conn.execute("ALTER TABLE recon.schema_version ADD COLUMN IF NOT EXISTS sha256 text NULL")
+    conn.execute("COMMENT ON COLUMN recon.schema_version.sha256 IS 'SHA-256 of the migration "
+                 "file as applied (NULL only until the first db init that records checksums); "
+                 "db init refuses a file changed since'")
+    applied = {r["version"]: r["sha256"]
+               for r in conn.execute("SELECT version, sha256 FROM recon.schema_version")}
+    found = migrations()
+    _refuse_edited(where, found, applied)
+    for version, name, path in found:
         if version in applied:
+            if applied[version] is None:  # applied before checksums were recorded
+                conn.execute("UPDATE recon.schema_version SET sha256 = %s WHERE version = %s",
+                             (migration_sha256(path), version))
             continue
         conn.execute(path.read_text(encoding="utf-8"))
-        conn.execute("INSERT INTO recon.schema_version (version, name) VALUES (%s, %s)",
-                     (version, name))
+        conn.execute("INSERT INTO recon.schema_version (version, name, sha256) "
+                     "VALUES (%s, %s, %s)", (version, name, migration_sha256(path)))
         report.applied_migrations.append(f"{version:04d}_{name}")
     row = conn.execute("SELECT coalesce(max(version), 0) AS v FROM recon.schema_version")
     report.recon_version = row.fetchone()["v"]
+
+
+def _refuse_edited(where: str, found: list[tuple[int, str, Path]],
+                   applied: dict[int, str | None]) -> None:
+    """Stop when an applied migration's file no longer is what was applied: db init never runs
+    it again, so the change would silently never reach this database."""
+    edited = [(path, applied[v]) for v, _, path in found
+              if applied.get(v) is not None and applied[v] != migration_sha256(path)]
+    if not edited:
+        return
+    path, recorded = edited[0]
+    names = ", ".join(p.name for p, _ in edited)
+    raise SchemaMismatch(
+        f"migration {names} changed after it was applied to {where} (sha256 then "
+        f"{str(recorded)[:12]}…, the file now {migration_sha256(path)[:12]}…): `db init` never "
+        "runs an applied migration again, so the change would not reach this database. Nothing "
+        f"was changed. Restore {path} and put the change in a new migration (the next "
+        "NNNN_name.sql); if the edit needs no database change (a comment in the file), accept "
+        "the file as it is with UPDATE recon.schema_version SET sha256 = NULL WHERE version = "
+        "<its number>, then run `sge-recon db init` again")
 
 
 def _apply_privileges(conn, report: InitReport) -> None:
