@@ -5,14 +5,23 @@
 --                       API, whose own database user is the only writer of platform tables.
 -- Both are NOLOGIN group roles; grant them to login users:
 --   CREATE ROLE recon_console LOGIN PASSWORD '…' IN ROLE sge_recon_app;
+-- Roles belong to the whole server, while `db init`'s lock is per database: a `db init` on
+-- another database of the same server may create them at the same moment. The one that loses
+-- finds the role made by the other (duplicate_object, or unique_violation when it waited on the
+-- other's uncommitted row) and goes on.
 DO $$
+DECLARE
+    wanted text;
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'sge_recon_readonly') THEN
-        CREATE ROLE sge_recon_readonly NOLOGIN;
-    END IF;
-    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'sge_recon_app') THEN
-        CREATE ROLE sge_recon_app NOLOGIN;
-    END IF;
+    FOREACH wanted IN ARRAY ARRAY['sge_recon_readonly', 'sge_recon_app'] LOOP
+        IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = wanted) THEN
+            BEGIN
+                EXECUTE format('CREATE ROLE %I NOLOGIN', wanted);
+            EXCEPTION WHEN duplicate_object OR unique_violation THEN
+                NULL;  -- created by a concurrent db init on another database of this server
+            END;
+        END IF;
+    END LOOP;
 END $$;
 
 GRANT USAGE ON SCHEMA public, recon TO sge_recon_readonly, sge_recon_app;
