@@ -61,3 +61,29 @@ def test_the_scheduler_refuses_a_schema_with_a_missing_migration_below_the_newes
     assert "lacks migration 0021_journal" in proc.stderr
     assert "sge-recon db init" in proc.stderr
     assert db.fetch_one("SELECT count(*) AS n FROM recon.job_runs")["n"] == 0
+
+
+def test_db_init_refuses_a_migration_number_applied_under_another_name(db):
+    """Another branch's 0040 applied here: same number, another migration."""
+    db.execute("UPDATE recon.schema_version SET name = 'other_branch_thing', sha256 = NULL "
+               "WHERE version = %s", (NEWEST,))
+    with pytest.raises(SchemaMismatch) as caught:
+        init_db(db)
+    assert f"{NEWEST:04d}_other_branch_thing" in str(caught.value)
+    assert "does not know" in str(caught.value)
+
+
+def test_the_console_refuses_to_start_on_a_schema_newer_than_the_code(db, cli_env):
+    future(db)
+    proc = subprocess.Popen([sys.executable, "-m", "sge_recon", "console", "--port", "8711"],
+                            env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        out, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:  # it started serving: stop it (SIGTERM reaches Streamlit)
+        proc.terminate()
+        out, err = proc.communicate(timeout=60)
+        pytest.fail(f"the console started on an unknown schema: {out}")
+    assert proc.returncode == 3, (out, err)
+    assert err.startswith("Error: ") and f"{NEWEST + 1:04d}_from_the_future" in err
+    assert "Console on" not in out

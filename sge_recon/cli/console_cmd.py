@@ -30,6 +30,9 @@ def console(state, port: int) -> None:
             raise ReconError(f"port {port} on 127.0.0.1 is in use; stop what uses it or choose "
                              "another with --port") from None
     recon = state.recon()
+    from ..db.schema import require_current_schema
+
+    require_current_schema(recon.db, then="start the console again")
     # Resolve the database once here (an embedded server starts now, not inside a page) and
     # hand it to the app, which loads its settings from the environment.
     env = {**os.environ, "DATABASE_URL": recon.db.url}

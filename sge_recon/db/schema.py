@@ -171,8 +171,9 @@ def _profile_views_missing(db: Database) -> str | None:
 
 def refuse_newer_schema(where: str, applied: dict[int, str]) -> None:
     """Stop when ``recon.schema_version`` lists a migration this code does not have."""
-    known = {v for v, _, _ in migrations()}
-    unknown = sorted(v for v in applied if v not in known)
+    known = {v: name for v, name, _ in migrations()}
+    # a version this code lacks, or one it has under another name (another branch's migration)
+    unknown = sorted(v for v in applied if known.get(v) != applied[v])
     if not unknown:
         return
     first = f"{unknown[0]:04d}_{applied[unknown[0]]}"
