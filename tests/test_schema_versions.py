@@ -42,16 +42,18 @@ def test_db_init_refuses_a_schema_newer_than_the_code_and_changes_nothing(db):
     assert versions(db) == before
 
 
-@pytest.mark.parametrize("command", [("db", "init"), ("check",), ("scheduler", "--once")])
-def test_every_command_refuses_a_schema_newer_than_the_code(db, cli_env, command):
+@pytest.mark.parametrize("command", [("db", "init"), ("check",), ("scheduler", "--once"),
+                                     ("users", "list"), ("export", "--period", "2026-10")])
+def test_every_command_refuses_a_schema_newer_than_the_code(db, cli_env, command, tmp_path):
     future(db)
-    proc = cli(cli_env, *command)
+    proc = cli({**cli_env, "EXPORTS_DIR": str(tmp_path / "exports")}, *command)
     assert proc.returncode == 3, (proc.stdout, proc.stderr)
     assert proc.stderr.startswith("Error: "), proc.stderr
     assert f"{NEWEST + 1:04d}_from_the_future" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert db.fetch_one("SELECT count(*) AS n FROM recon.job_runs")["n"] == 0
     assert db.fetch_one("SELECT count(*) AS n FROM recon.check_runs")["n"] == 0
+    assert not (tmp_path / "exports").exists()  # no export written from an unknown schema
 
 
 def test_the_scheduler_refuses_a_schema_with_a_missing_migration_below_the_newest(db, cli_env):

@@ -92,6 +92,15 @@ class AppState:
             self._recon = Recon(settings, application_name="sge-recon-cli")
         return self._recon
 
+    def recon_on_known_schema(self):
+        """``recon()`` for a command that reads or writes recon tables: refused (exit 3) when the
+        recon schema has a migration this sge-recon does not know (set up by a newer release)."""
+        from ..db.schema import refuse_unknown_schema
+
+        recon = self.recon()
+        refuse_unknown_schema(recon.db)
+        return recon
+
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--debug", is_flag=True, help="Show a traceback on errors.")

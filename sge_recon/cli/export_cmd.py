@@ -54,7 +54,7 @@ def export(ctx: click.Context, period: str | None, out_dir: str, force: bool, fm
         raise UsageError("give the month to export with --period YYYY-MM (e.g. "
                          "`sge-recon export --period 2026-10`), or verify a folder with "
                          "`sge-recon export verify DIR`")
-    recon = ctx.obj.recon()
+    recon = ctx.obj.recon_on_known_schema()
     with _progress(period) as progress:
         result = recon.exports.export(period, out_dir=out_dir, force=force, progress=progress)
     if fmt == "json":

@@ -93,7 +93,7 @@ def add(state, name: str, role: str, slot: int | None, sso_identity: str | None,
     unless --sso links it to a single sign-on identity instead. --replace changes an existing
     account's role (the only way to change one)."""
     password = None if sso_identity is not None else read_password()
-    account = state.recon().accounts.add(name, role, password, approver_slot=slot,
+    account = state.recon_on_known_schema().accounts.add(name, role, password, approver_slot=slot,
                                          sso_identity=sso_identity, by=cli_operator(),
                                          platform_id=platform_id, replace=replace)
     click.echo(f"{'Replaced' if replace else 'Created'} {account.label}"
@@ -106,7 +106,7 @@ def add(state, name: str, role: str, slot: int | None, sso_identity: str | None,
 @click.pass_obj
 def list_(state) -> None:
     """List the accounts: name, role, approver key, created, disabled, platform id, SSO."""
-    rows = state.recon().accounts.list()
+    rows = state.recon_on_known_schema().accounts.list()
     if not rows:
         click.echo("No accounts. Create one with `sge-recon users add NAME --role admin`.")
         return
@@ -123,7 +123,7 @@ def list_(state) -> None:
 @click.pass_obj
 def disable(state, name: str) -> None:
     """Disable an account: it can no longer sign in, and a signed-in session of it stops acting."""
-    account = state.recon().accounts.set_disabled(name, True, by=cli_operator())
+    account = state.recon_on_known_schema().accounts.set_disabled(name, True, by=cli_operator())
     click.echo(f"Disabled {account.name}.")
 
 
@@ -132,7 +132,7 @@ def disable(state, name: str) -> None:
 @click.pass_obj
 def enable(state, name: str) -> None:
     """Enable a disabled account again."""
-    account = state.recon().accounts.set_disabled(name, False, by=cli_operator())
+    account = state.recon_on_known_schema().accounts.set_disabled(name, False, by=cli_operator())
     click.echo(f"Enabled {account.name}.")
 
 
@@ -142,7 +142,7 @@ def enable(state, name: str) -> None:
 def set_password(state, name: str) -> None:
     """Set an account's password, read from standard input."""
     password = read_password()
-    account = state.recon().accounts.set_password(name, password, by=cli_operator())
+    account = state.recon_on_known_schema().accounts.set_password(name, password, by=cli_operator())
     click.echo(f"Password of {account.name} changed.")
 
 
@@ -152,7 +152,7 @@ def set_password(state, name: str) -> None:
 @click.pass_obj
 def link_sso(state, name: str, identity: str) -> None:
     """Let IDENTITY (the single sign-on identity, e.g. an email) sign in as account NAME."""
-    account = state.recon().accounts.link_sso(name, identity, by=cli_operator())
+    account = state.recon_on_known_schema().accounts.link_sso(name, identity, by=cli_operator())
     click.echo(f"{account.label} now signs in through single sign-on as {account.sso_identity}.")
 
 
@@ -161,7 +161,7 @@ def link_sso(state, name: str, identity: str) -> None:
 @click.pass_obj
 def unlink_sso(state, name: str) -> None:
     """Stop single sign-on for account NAME (its password, if it has one, still works)."""
-    account = state.recon().accounts.link_sso(name, None, by=cli_operator())
+    account = state.recon_on_known_schema().accounts.link_sso(name, None, by=cli_operator())
     click.echo(f"{account.name} no longer signs in through single sign-on.")
 
 
@@ -176,6 +176,6 @@ def set_platform_id(state, name: str, platform_id: str | None, clear: bool) -> N
     if clear == (platform_id is not None):
         raise UsageError("give the platform id (e.g. `sge-recon users set-platform-id alice "
                          "ops:alice`) or --clear, not both or neither")
-    account = state.recon().accounts.set_platform_id(name, platform_id, by=cli_operator())
+    account = state.recon_on_known_schema().accounts.set_platform_id(name, platform_id, by=cli_operator())
     click.echo(f"{account.name} now acts on the platform as {account.platform_id}."
                if account.platform_id else f"{account.name} has no platform id now.")

@@ -185,6 +185,16 @@ def refuse_newer_schema(where: str, applied: dict[int, str]) -> None:
           "release that applied it (or a later one), or point DATABASE_URL at the right database")
 
 
+def refuse_unknown_schema(db: Database) -> None:
+    """Stop when ``recon`` has a migration this code does not know (see refuse_newer_schema);
+    an absent or older schema is left to the command (it says to run ``db init``)."""
+    row = expect_row(db.fetch_one(
+        "SELECT to_regclass('recon.schema_version') IS NOT NULL AS present"))
+    if row["present"]:
+        refuse_newer_schema(db.where, {r["version"]: r["name"] for r in db.fetch_all(
+            "SELECT version, name FROM recon.schema_version")})
+
+
 def require_current_schema(db: Database, then: str) -> None:
     """Stop with advice unless ``recon`` has exactly this code's migrations (not set up, behind
     — a gap included — or newer than the code)."""
