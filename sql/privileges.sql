@@ -31,6 +31,10 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA recon TO sge_recon_
 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA recon TO sge_recon_app;
 REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON ALL TABLES IN SCHEMA public FROM sge_recon_app, sge_recon_readonly;
 REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+-- The migration record is db init's alone (the schema owner): the app reads it (is the schema
+-- current?), never edits it: a row deleted, renamed or its sha256 cleared would make db init run
+-- a migration again or accept an edited one.
+REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON recon.schema_version FROM sge_recon_app;
 
 -- The per-minute run moves the ledger checkpoint's watermark to the last id the ledger's sequence
 -- handed out (sge_recon/db/ledger_checkpoint.py), so sge_recon_app reads that sequence: SELECT

@@ -59,3 +59,16 @@ def test_readonly_role_writes_nothing(db_url):
     finally:
         with psycopg.connect(db_url, autocommit=True) as conn:
             conn.execute(f"DROP ROLE {name}")
+
+
+def test_app_role_reads_the_migration_record_and_never_edits_it(app_user):
+    with psycopg.connect(app_user, autocommit=True) as conn:
+        assert conn.execute("SELECT count(*) FROM recon.schema_version").fetchone()[0] > 0
+        for statement in [
+            "UPDATE recon.schema_version SET sha256 = NULL",
+            "DELETE FROM recon.schema_version WHERE version = 36",
+            "INSERT INTO recon.schema_version (version, name) VALUES (9999, 'x')",
+            "TRUNCATE recon.schema_version",
+        ]:
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(statement)
