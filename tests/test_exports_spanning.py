@@ -78,3 +78,22 @@ def test_a_transaction_unbalanced_over_both_months_is_not_listed(exported):
         report = recon.exports.verify(folders[month])
         assert report.exit_code == 1  # the check passed at export: named as before
         assert any("transaction span " in m.problem for m in report.mismatches)
+
+
+def test_an_unbalanced_transaction_at_the_columns_width_is_named_not_an_overflow(
+        db_url, factory, tmp_path):
+    """A debit of 10^32 - 0.000001 beside a debit of 1 (both valid numeric(38,6)) is unbalanced
+    by 10^32 + …, past DECIMAL(38,6): the export's spanning list and verify compare the parts
+    without adding them, so the month exports and verify names the transaction (it used to
+    stop the export with DuckDB's 'Overflow in addition of DECIMAL(38)')."""
+    p = factory.program()["id"]
+    factory.journal(p, [("treasury", "debit", "99999999999999999999999999999999.999999"),
+                        ("user:u1", "debit", "1")], transaction_id="wide", created_at=LAST)
+    recon = Recon(settings_for(db_url))
+    folder = recon.exports.export("2025-03", out_dir=tmp_path / "exports").directory
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["spanning_transactions"]["entries"] == []  # all in March: not spanning
+    report = recon.exports.verify(folder)
+    assert report.exit_code in (1, 2), (report.exit_code, report.mismatches, report.findings)
+    named = [str(m) for m in [*report.mismatches, *report.findings]]
+    assert any("wide" in text for text in named), named

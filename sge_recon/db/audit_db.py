@@ -375,9 +375,11 @@ def unbalanced(con, filename: str, limit: int,
         return (f"coalesce(sum(CASE type WHEN 'debit' THEN {part} "
                 f"WHEN 'credit' THEN -{part} END), 0)")
 
-    if k:  # zero iff sl + sh * 10^k = 0, which can only hold when sh * 10^k fits the scale
+    if k:  # zero iff sl + sh * 10^k = 0, which can only hold when sh * 10^k fits the scale;
+        # compared as sl = -(sh * 10^k), never added: the sum of two values that fit may not
+        # (a debit of 10^32 - 0.000001 beside a debit of 1 is 10^32, past DECIMAL(38,6))
         balanced = (f"CASE WHEN abs(sh) < '1e{38 - (scale or 0) - k}'::DECIMAL(38,0) "
-                    f"THEN sl + sh * '1e{k}'::DECIMAL(38,0) = 0 ELSE false END")
+                    f"THEN sl = -(sh * '1e{k}'::DECIMAL(38,0)) ELSE false END")
     else:
         balanced = "sl = 0"
     base = (
