@@ -4,6 +4,7 @@ exception. Screenshots land in tests/screenshots/ (git-ignored)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -73,13 +74,19 @@ def console_url(module_db_url, tmp_path_factory):
     Simulator(recon).run(intents=2_000, seed=7, faults="all")
     recon.checks.run(trigger="test")
     create_accounts(module_db_url)  # ada operator, vic viewer, alice/bob approvers, root admin
-    home = tmp_path_factory.mktemp("console-home")
-    with running_api(module_db_url) as api:
+    with console_process(module_db_url, tmp_path_factory.mktemp("console-home")) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def console_process(db_url: str, home):
+    """A real `sge-recon console` process on a free port, beside the reference admin API, with
+    the approver keys and nothing of the caller's SGE_/CONSOLE_/PAYOUT_ settings; its URL."""
+    with running_api(db_url) as api:
         port = free_port()
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(("SGE_", "DATABASE_URL", "CONSOLE_", "PAYOUT_"))}
-        env.update(DATABASE_URL=module_db_url, SGE_ADMIN_API_URL=api, SGE_RECON_HOME=str(home),
-                   **KEYS)
+        env.update(DATABASE_URL=db_url, SGE_ADMIN_API_URL=api, SGE_RECON_HOME=str(home), **KEYS)
         proc = subprocess.Popen([sys.executable, "-m", "sge_recon", "console", "--port",
                                  str(port)], env=env, cwd=home, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True)

@@ -4,9 +4,6 @@ Chromium exactly as stored — in the page, on the action button and in the Pay 
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from decimal import Decimal
 from urllib.parse import quote
 
@@ -16,8 +13,7 @@ from sge_recon.db import Database
 
 from .console_support import create_accounts
 from .factories import PlatformFactory, ago
-from .platform_helpers import KEYS, running_api
-from .test_browser import CHROMIUM, CHROMIUM_ARGS, free_port, sign_in, wait_for_port
+from .test_browser import CHROMIUM, CHROMIUM_ARGS, console_process, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -43,26 +39,8 @@ def console_url(module_db_url, tmp_path_factory):
     factory.rpc_call(provider=PROVIDER)
     factory.rpc_call(provider="infura")  # two providers: Plotly shows a legend
     create_accounts(module_db_url)
-    home = tmp_path_factory.mktemp("console-home")
-    with running_api(module_db_url) as api:
-        port = free_port()
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("SGE_", "DATABASE_URL", "CONSOLE_", "PAYOUT_"))}
-        env.update(DATABASE_URL=module_db_url, SGE_ADMIN_API_URL=api, SGE_RECON_HOME=str(home),
-                   **KEYS)
-        proc = subprocess.Popen([sys.executable, "-m", "sge_recon", "console", "--port",
-                                 str(port)], env=env, cwd=home, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True)
-        try:
-            wait_for_port(port, proc)
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+    with console_process(module_db_url, tmp_path_factory.mktemp("console-home")) as url:
+        yield url
 
 
 def visible(text: str) -> str:
