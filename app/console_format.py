@@ -8,16 +8,14 @@ import json
 import re
 import unicodedata
 from datetime import datetime, timezone
-from decimal import Decimal, localcontext
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import streamlit as st
 
-from sge_recon.money import MONEY
-
-CENT = Decimal("0.01")
+from sge_recon.money import money_add, money_exact
 
 
 LIGHT_BADGES = {"green": ("green", "OK"), "amber": ("orange", "WARN"), "red": ("red", "FAIL"),
@@ -134,13 +132,13 @@ def incident_money(incident: dict, markdown: bool = True) -> str | None:
 
 def totals_by_currency(rows: list[dict], amount: str = "amount",
                        currency: str = "currency") -> dict[str, Decimal]:
-    """The stated amounts per currency, exact at any numeric(38,6) size (MONEY). A NaN amount
+    """The stated amounts per currency, exact at any numeric(38,6) size (money_add). A NaN amount
     is left out (it would make the whole total NaN and hide the rest): see unstated()."""
     out: dict[str, Decimal] = {}
     for r in rows:
         if r.get(amount) is not None and not Decimal(str(r[amount])).is_nan():
             key = r.get(currency) or "?"
-            out[key] = MONEY.add(out.get(key, Decimal(0)), Decimal(str(r[amount])))
+            out[key] = money_add(out.get(key, Decimal(0)), Decimal(str(r[amount])))
     return out
 
 
@@ -152,12 +150,7 @@ def unstated(rows: list[dict], amount: str = "amount") -> int:
 def exact(value: Any) -> Any:
     """A Decimal as exact text with at least cents (52.20, 0.000001): Streamlit would otherwise
     show Decimals as floats and drop trailing zeros. Other values pass through."""
-    if not isinstance(value, Decimal):
-        return value
-    with localcontext(prec=80):  # numeric(38,6) has more digits than the default context's 28
-        if value == value.quantize(CENT):
-            return f"{value.quantize(CENT):,}"
-        return f"{value.normalize():,f}"
+    return money_exact(value) if isinstance(value, Decimal) else value
 
 
 HEADERS = {"id": "Id", "intent_id": "Intent", "batch_id": "Batch", "delivery_id": "Delivery",

@@ -4,7 +4,6 @@ Chromium exactly as stored — in the page, on the action button and in the Pay 
 
 from __future__ import annotations
 
-from decimal import Decimal
 from urllib.parse import quote
 
 import pytest
@@ -13,27 +12,19 @@ from sge_recon.db import Database
 
 from .console_support import create_accounts
 from .factories import PlatformFactory, ago
+from .test_console_hostile_data import BATCH_ID, CURRENCY, JOINER, hostile_batch
 from .test_browser import CHROMIUM, CHROMIUM_ARGS, console_process, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-BATCH_ID = "pay$1 **B** [x](http://evil.example)"
-CURRENCY = "U$D"
 INTENT_ID = "int $1 and $2 :material/home: _now_"
-JOINER = "\u2060"
 PROVIDER = "<a href='http://evil.example/x'>alchemy</a> <b>bold</b>"
 
 
 @pytest.fixture(scope="module")
 def console_url(module_db_url, tmp_path_factory):
     factory = PlatformFactory(Database(module_db_url))
-    program = factory.program(currency=CURRENCY)
-    batch = factory.payout_batch(program["id"], id=BATCH_ID, status="approved",
-                                 affiliate_count=1, total_amount=Decimal("1.50"))
-    affiliate, user = factory.affiliate(program["id"]), factory.user(program["id"])
-    intent = factory.intent(program["id"], user["id"], currency=CURRENCY)
-    factory.commission(program["id"], affiliate["id"], intent["id"], amount=Decimal("1.50"),
-                       status="payable", payout_batch_id=batch["id"])
+    program, user = hostile_batch(factory)
     factory.intent(program["id"], user["id"], id=INTENT_ID, status="processing",
                    status_changed_at=ago(minutes=90))
     factory.rpc_call(provider=PROVIDER)

@@ -81,13 +81,8 @@ JOINER = "\u2060"  # an invisible word joiner: no autolink of http:// (see conso
 CURRENCY = "U$D"
 
 
-def shown_markdown(at) -> list[str]:
-    out = [str(e.value) for kind in ("markdown", "caption", "warning", "error", "success", "info")
-           for e in getattr(at, kind)]
-    return out + [str(b.label) for b in at.button]
-
-
-def test_the_pay_dialog_names_the_batch_and_amount_as_stored(console, factory):
+def hostile_batch(factory) -> tuple[dict, dict]:
+    """An approved batch BATCH_ID of 1.50 CURRENCY for one payable commission; (program, user)."""
     program = factory.program(currency=CURRENCY)
     batch = factory.payout_batch(program["id"], id=BATCH_ID, status="approved",
                                  affiliate_count=1, total_amount=Decimal("1.50"))
@@ -95,6 +90,17 @@ def test_the_pay_dialog_names_the_batch_and_amount_as_stored(console, factory):
     intent = factory.intent(program["id"], user["id"], currency=CURRENCY)
     factory.commission(program["id"], affiliate["id"], intent["id"], amount=Decimal("1.50"),
                        status="payable", payout_batch_id=batch["id"])
+    return program, user
+
+
+def shown_markdown(at) -> list[str]:
+    out = [str(e.value) for kind in ("markdown", "caption", "warning", "error", "success", "info")
+           for e in getattr(at, kind)]
+    return out + [str(b.label) for b in at.button]
+
+
+def test_the_pay_dialog_names_the_batch_and_amount_as_stored(console, factory):
+    hostile_batch(factory)
     at = app("root")
     at.run()
     at.query_params["id"] = BATCH_ID
