@@ -276,6 +276,13 @@ class Settings:
                 raw[name] = env[name]
             elif env.get(f"{name}_FILE"):
                 raw[name] = _read_secret_file(name, env[f"{name}_FILE"])
+            elif f"{name}_FILE" in env:
+                # An empty *_FILE names no file. Reading it as "unset" silently meant, e.g.,
+                # unsigned exports or the embedded database when a deployment template's
+                # variable was blank.
+                raise ConfigError(f"{name}_FILE", f"is set but empty, so it names no file; "
+                                                  f"point it at the file that holds {name}, or "
+                                                  f"unset {name}_FILE")
         raw.update({k: v for k, v in overrides.items() if v is not None})
         values = {}
         for f in fields(cls):
@@ -420,6 +427,9 @@ def _read_toml(path: Path, source: str) -> dict[str, Any]:
     out = {}
     for key, value in data.items():
         name = key.upper()
+        if name in out:
+            raise ConfigError(name, f"is given twice in {path} (as keys differing only in case); "
+                                    f"keep one of them")
         if name not in known:
             raise ConfigError(name, f"unknown setting in {path}; known settings are listed by "
                                     f"`sge-recon settings`")

@@ -65,7 +65,40 @@ def test_a_toml_table_or_list_for_a_setting_is_refused(tmp_path, line, kind):
         Settings.load(env={}, config_file=config)
 
 
+def test_a_setting_given_twice_in_one_toml_file_in_two_cases_is_refused(tmp_path):
+    """TOML keys are case-sensitive, the settings are not: the file's two values must not be
+    settled silently by which one the parser happened to put last."""
+    config = tmp_path / "c.toml"
+    config.write_text("queue_depth_warn = 10\nQUEUE_DEPTH_WARN = 999\n")
+    with pytest.raises(ConfigError, match=r"^QUEUE_DEPTH_WARN: is given twice in .*c\.toml .*"
+                                          r"keep one of them"):
+        Settings.load(env={}, config_file=config)
+
+
+def test_settings_show_names_an_empty_default_and_the_checks_folder_in_effect(tmp_path):
+    result = run(["settings", "--show"], {"SGE_RECON_HOME": str(tmp_path / "home")})
+    assert result.returncode == 0, result.stderr
+    line = next(x for x in result.stdout.splitlines() if x.startswith("CHECKS_DIR "))
+    assert line.startswith("CHECKS_DIR (default: (empty)) = (empty) → "), line
+    assert line.endswith("/checks") and os.path.isfile(line.split(" → ")[1] + "/checks.yml"), line
+
+
 # -- secret files (<NAME>_FILE) -------------------------------------------------------------------
+def test_an_empty_secret_file_variable_is_refused_not_read_as_unset(tmp_path):
+    """`EXPORT_SIGNING_KEY_FILE=` (a template's blank variable) used to mean "unset": exports went
+    out unsigned, and an empty DATABASE_URL_FILE silently meant the embedded database."""
+    for name in ("EXPORT_SIGNING_KEY", "DATABASE_URL"):
+        with pytest.raises(ConfigError, match=rf"^{name}_FILE: is set but empty, so it names no "
+                                              rf"file; point it at the file that holds {name}"):
+            Settings.load(env={f"{name}_FILE": ""})
+    result = run(["export", "public-key"], {"EXPORT_SIGNING_KEY_FILE": "",
+                                            "SGE_RECON_HOME": str(tmp_path / "home")})
+    assert_error_line(result, "Error: EXPORT_SIGNING_KEY_FILE: is set but empty")
+    # the value itself, when given, still wins over an empty *_FILE
+    assert Settings.load(env={"ADMIN_API_KEY": "k" * 32, "ADMIN_API_KEY_FILE": ""}
+                         ).ADMIN_API_KEY == "k" * 32
+
+
 def test_a_secret_file_that_is_not_text_or_is_empty_is_named(tmp_path):
     binary, empty = tmp_path / "bin.txt", tmp_path / "empty.pem"
     binary.write_bytes(b"\xff\xfe")

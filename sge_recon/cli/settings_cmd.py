@@ -14,13 +14,16 @@ def settings(state, show: bool) -> None:
         line = f"{item['name']} (default: {_text(item['default'])})"
         if settings is not None:
             value = getattr(settings, item["name"])
-            line += f" = {current[item['name']] if value is not None else '(unset)'}"
+            line += f" = {_text(current[item['name']]) if value is not None else '(unset)'}"
             if item["name"] == "DATABASE_URL" and value is None:
                 line += (f" → the embedded PostgreSQL in {settings.home / 'pgdata'} "
                          "(`sge-recon db url` prints its connection string)")
+            if item["name"] == "CHECKS_DIR" and not value:
+                line += f" → {settings.checks_dir}"
         click.echo(line)
         click.echo(f"    {item['help']}")
 
 
 def _text(value) -> str:
-    return "(unset)" if value is None else str(value)
+    # an empty default printed bare read as a missing value ("default: )")
+    return "(unset)" if value is None else "(empty)" if value == "" else str(value)
