@@ -315,6 +315,8 @@ class AccountService:
             row = q.account(conn, name)
             if row is None:
                 raise NotFoundError(f"no account named {name!r}; see `sge-recon users list`")
+            if identity is None and row["sso_identity"] is None:
+                return row  # nothing to unlink: nothing changes, so nothing is audited
             if identity is None and row["password_hash"] is None:
                 raise UsageError(f"{name!r} has no password, so without single sign-on nobody "
                                  f"could sign in as it; set one first (`sge-recon users "

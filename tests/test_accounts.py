@@ -222,7 +222,14 @@ def test_users_cli_links_single_sign_on(cli_env, db):
     out = users(["link-sso", "ada", "eve@example.com"], cli_env)
     assert out.returncode == 3 and out.stderr.startswith("Error: ") and \
         "already linked to 'eve'" in out.stderr and "Traceback" not in out.stderr
-    assert users(["unlink-sso", "ada"], cli_env).returncode == 0
+    out = users(["unlink-sso", "ada"], cli_env)
+    assert out.returncode == 0 and "ada no longer signs in through single sign-on" in out.stdout
+    # unlinking again changes nothing, says so, and records no change that did not happen
+    before = db.fetch_one("SELECT count(*) AS n FROM recon.action_log")["n"]
+    out = users(["unlink-sso", "ada"], cli_env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ada had no single sign-on link; nothing changed."
+    assert db.fetch_one("SELECT count(*) AS n FROM recon.action_log")["n"] == before
 
 
 def test_parallel_guesses_cannot_pass_the_lock(recon, db):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from sge_recon.db.connection import masked_url, psql_target
+from sge_recon.db.connection import describe_url, masked_url, psql_target
 
 
 def cli(env: dict, *args: str) -> subprocess.CompletedProcess:
@@ -64,3 +64,11 @@ def test_settings_show_names_the_embedded_database_instead_of_none(cli_env, tmp_
     [line] = [ln for ln in proc.stdout.splitlines() if ln.startswith("DATABASE_URL")]
     assert "= (unset) → the embedded PostgreSQL in" in line and "sge-recon db url" in line
     assert "= None" not in proc.stdout
+
+
+def test_where_a_url_points_reads_once_in_the_start_lines():
+    """`Console on … · database database postgres on the local socket …`: describe_url said
+    "database" itself for a socket but not for a host, and the start lines said it again."""
+    assert describe_url("postgresql://u:pw@/recon?host=/tmp/s") == \
+        "recon on the local socket in /tmp/s"
+    assert describe_url("postgresql://u:pw@db.internal:5433/recon") == "db.internal:5433/recon"

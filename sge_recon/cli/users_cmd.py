@@ -161,8 +161,13 @@ def link_sso(state, name: str, identity: str) -> None:
 @click.pass_obj
 def unlink_sso(state, name: str) -> None:
     """Stop single sign-on for account NAME (its password, if it has one, still works)."""
-    account = state.recon_on_known_schema().accounts.link_sso(name, None, by=cli_operator())
-    click.echo(f"{account.name} no longer signs in through single sign-on.")
+    accounts = state.recon_on_known_schema().accounts
+    before = accounts.get(name)
+    account = accounts.link_sso(name, None, by=cli_operator())
+    if before is not None and before.sso_identity is None:
+        click.echo(f"{account.name} had no single sign-on link; nothing changed.")
+    else:
+        click.echo(f"{account.name} no longer signs in through single sign-on.")
 
 
 @users.command("set-platform-id")

@@ -51,7 +51,7 @@ def describe_url(url: str) -> str:
     port = f":{parsed.port}" if parsed.port else ""
     dbname = (parsed.path or "/").lstrip("/") or "postgres"
     if host.startswith("/"):
-        return f"database {dbname} on the local socket in {host}"
+        return f"{dbname} on the local socket in {host}"
     return f"{host}{port}/{dbname}"
 
 
