@@ -385,3 +385,17 @@ def test_an_unknown_daily_engine_is_refused_at_start():
 
     with pytest.raises(ConfigError, match="DAILY_CHECK_ENGINE"):
         Settings.load(env={"DAILY_CHECK_ENGINE": "duck"})
+
+
+def test_a_nan_amount_falls_back_to_postgresql_and_says_why(loose, exports_dir):
+    """A numeric 'NaN' passes the contract's CHECK (amount > 0); Arrow's decimal cannot hold it.
+    The sweep runs on PostgreSQL, and the reason names the kind of value, not only the schema."""
+    url, recon = loose
+    _fresh(url, exports_dir)
+    with psycopg.connect(url) as conn:
+        _write(conn, [("t1", "p1", "USD", "treasury", Decimal("5"), True, []),
+                      ("t2", "p1", "USD", "treasury", Decimal("NaN"), True, [])])
+    duck = recon.checks.run(only=LEDGER_CHECKS, engine="duckdb", store=False).by_name()
+    reason = duck["ledger_balance"].details["columnar_fallback"]
+    assert duck["ledger_balance"].engine == "sql" and duck["ledger_balance"].error is None
+    assert "a finite number, at most 6 decimals" in reason and "NaN" in reason, reason

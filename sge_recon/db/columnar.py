@@ -178,9 +178,11 @@ def read_live(db: Database, months: list[MonthFile]) -> LiveLedger:
     except psycopg.Error as exc:
         raise SweepUnavailable(f"reading the live ledger from {db.where} failed: "
                                f"{first_line(exc)}") from None
-    except pa.ArrowInvalid as exc:  # e.g. an amount with more than 6 decimals
-        raise SweepUnavailable(f"the live ledger does not fit the sweep's schema "
-                               f"(amount decimal(38,6)): {first_line(exc)}") from None
+    except pa.ArrowInvalid as exc:  # e.g. a NaN amount, or one with more than 6 decimals
+        raise SweepUnavailable(f"the live ledger does not fit the sweep's schema (amount "
+                               f"decimal(38,6): a finite number, at most 6 decimals; "
+                               f"platform_data_integrity names NaN amounts): "
+                               f"{first_line(exc)}") from None
     finally:
         conn.close()
     row = row or {}
