@@ -276,3 +276,15 @@ def test_a_nan_batch_total_does_not_hide_what_the_other_batches_wait_to_be_paid(
     waiting = [m.value for m in at.markdown if m.value.startswith("Waiting to be paid")]
     assert waiting == ["Waiting to be paid: **10,000,000,000,000,000,000,000,000,000,000.000001 "
                        "USD** and **1** batch(es) whose total is not a number (NaN)"], waiting
+
+
+def test_an_incident_note_with_a_right_to_left_override_is_shown_not_obeyed(console, factory):
+    """Notes are plain text (no Markdown), but an override inside one still reversed what
+    followed it: "paid ‮LLA_DENRUTER" read as "paid RETURNED_ALL"."""
+    incident = factory.incident(notes="paid \u202eLLA_DENRUTER")
+    at = app("root")
+    at.run()
+    at.query_params["id"] = str(incident["id"])
+    at.switch_page("views/incidents.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert [t.value for t in at.text] == ["paid ⟨U+202E⟩LLA_DENRUTER"]

@@ -66,7 +66,8 @@ if incident:
         if money:
             st.markdown(f"Money at stake: **{money}**")
         st.markdown("**Notes**")
-        st.text(incident["notes"] or "(none yet)")
+        # plain text keeps Markdown inert; a right-to-left override would still reorder it
+        st.text(kit.shown_controls(incident["notes"]) if incident["notes"] else "(none yet)")
         evidence = kit.service().incident_evidence(incident)
         if not evidence.empty:
             st.markdown("**Evidence when it opened** (frozen)"

@@ -128,7 +128,7 @@ if batch_id:
             st.markdown("**Approve** (approver account)")
             reason = kit.why_not("approve")
             if reason is None and batch["status"] != "pending_approval":
-                reason = f"the batch is {batch['status']}, not pending approval"
+                reason = kit.md_line("the batch is {}, not pending approval", batch["status"])
             if reason is None and not found["consistent"]:
                 reason = "the batch does not add up (see above)"
             if kit.service().admin_api == "sge":
@@ -160,7 +160,7 @@ if batch_id:
             st.caption("Only an approved batch can be executed, exactly once.")
             reason = kit.why_not("execute")
             if reason is None and batch["status"] != "approved":
-                reason = f"the batch is {batch['status']}, not approved"
+                reason = kit.md_line("the batch is {}, not approved", batch["status"])
             if reason is None and not found["consistent"]:
                 reason = "the batch does not add up (see above)"
             if reason is None and gate is not None and gate.held and not gate.ready_override:
