@@ -188,7 +188,7 @@ class Settings:
         "may not approve it).", minimum=1, maximum=MAX_COUNT)
     LEDGER_TOLERANCE: Decimal = _setting(
         Decimal("0.01"), "A per-program/currency imbalance of at least this much fails "
-        "ledger_balance; must be greater than 0.")
+        "ledger_balance; greater than 0 and at most 1.")
     CHECK_WORK_MEM: str = _setting(
         "64MB", "PostgreSQL work_mem of the check runs' sessions (a size such as 64MB; `server`: "
         "the server's own, 4MB unless its DBA changed it). The full run's joins and "
@@ -327,6 +327,13 @@ class Settings:
             raise ConfigError("LEDGER_TOLERANCE", f"must be greater than 0 (e.g. 0.01), got "
                                                   f"{self.LEDGER_TOLERANCE}: at 0 every balanced "
                                                   "program would fail ledger_balance")
+        if self.LEDGER_TOLERANCE > 1:
+            # A tolerance absorbs rounding dust. One whole unit is already the smallest coin
+            # of a currency without minor units (JPY); more would pass real imbalances.
+            raise ConfigError("LEDGER_TOLERANCE", f"must be at most 1 (one whole currency unit), "
+                                                  f"got {self.LEDGER_TOLERANCE}: it absorbs "
+                                                  "rounding dust, and a larger one would let "
+                                                  "ledger_balance pass real imbalances")
         if self.DAILY_CHECK_ENGINE not in CHECK_ENGINES:
             raise ConfigError("DAILY_CHECK_ENGINE", f"must be one of {', '.join(CHECK_ENGINES)}, "
                                                     f"got {self.DAILY_CHECK_ENGINE!r}")

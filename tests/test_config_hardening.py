@@ -68,6 +68,15 @@ def test_ledger_tolerance_must_be_positive(value):
         Settings.load(env={"LEDGER_TOLERANCE": value})
 
 
+@pytest.mark.parametrize("value", ["1.000001", "2", "1e400"])
+def test_ledger_tolerance_above_one_unit_is_refused(value):
+    """1e400 passed every imbalance a ledger can hold: a tolerance is for rounding dust."""
+    with pytest.raises(ConfigError, match=r"^LEDGER_TOLERANCE: must be at most 1 \(one whole "
+                                          r"currency unit\)"):
+        Settings.load(env={"LEDGER_TOLERANCE": value})
+    assert Settings.load(env={"LEDGER_TOLERANCE": "1"}).LEDGER_TOLERANCE == 1
+
+
 @pytest.mark.parametrize("yml", [ALIAS_BOMB, ": bad: [\n", "? [a]\n: x\n"])
 def test_the_cli_says_error_and_exits_3_on_a_bad_catalogue(cli_env, tmp_path, yml):
     folder = tmp_path / "checks"
