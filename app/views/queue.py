@@ -57,12 +57,12 @@ def bullmq_page() -> None:
         if not operator_ok:
             continue
         if c.paused and right.button(kit.md_line("Resume {}…", c.queue), key=f"resume_{c.queue}"):
-            kit.ask_to_confirm("queue", f"Resume BullMQ queue {c.queue}",
+            kit.ask_to_confirm("queue", kit.md_line("Resume BullMQ queue {}", c.queue),
                                kit.md_line("Let the workers take jobs from **{}** again?", c.queue),
                                lambda op, q=c.queue: kit.service().actions.resume_bullmq_queue(op, q),
                                need="queue")
         if not c.paused and right.button(kit.md_line("Pause {}…", c.queue), key=f"pause_{c.queue}"):
-            kit.ask_to_confirm("queue", f"Pause BullMQ queue {c.queue}",
+            kit.ask_to_confirm("queue", kit.md_line("Pause BullMQ queue {}", c.queue),
                                kit.md_line("Stop the workers from taking new jobs from **{}** "
                                            "(jobs in flight finish)?", c.queue),
                                lambda op, q=c.queue: kit.service().actions.pause_bullmq_queue(op, q),
@@ -99,7 +99,7 @@ def bullmq_page() -> None:
                              disabled=not picked):
                     chosen = list(picked)
                     kit.ask_to_confirm(
-                        "queue", f"Retry {len(chosen)} job(s) of {name}",
+                        "queue", kit.md_line(f"Retry {len(chosen)} job(s) of {{}}", name),
                         "Move failed job(s) " + ", ".join(f"**{kit.md(j)}**" for j in chosen)
                         + f" of **{kit.md(name)}** back to waiting through BullMQ (each recorded)?",
                         lambda op, q=name, js=chosen:
