@@ -344,7 +344,11 @@ class ReconCollector:
                 with self._lock:
                     gauges += [g for g in self._last_good if GAUGE_CHECKS.get(g.name) in blind]
             gauges += state_gauges(dbs.db, self.settings)
-            delta = self.histogram.read(dbs.platform_db, now)
+            # where the facts were read: a standby that is down, paused or too far behind is
+            # reported stale and the primary read instead (reading it here failed every refresh
+            # while it was down, and counted a paused one's old completions for good)
+            delta = self.histogram.read(dbs.db if facts.replica_problem else dbs.platform_db,
+                                        now)
             read, up = True, 0 if blind else 1
         except Exception as exc:  # noqa: BLE001 - a scrape must answer even when the DB is down
             log.error("metrics: could not read the database (serving the last values): %s", exc)
