@@ -4,14 +4,21 @@ the CLI and the scheduler meet them: each says what went wrong, and alerting nev
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 import tempfile
+import time
 from datetime import datetime, timezone
+
+import psycopg
+from psycopg import sql as pgsql
 
 from sge_recon.context import Recon
 from sge_recon.metrics import MetricsServer, ReconCollector
 from sge_recon.scheduling import ManualClock
 
 from .conftest import settings_for
+from .test_config_mistakes import assert_error_line
 from .test_metrics import plant_faults, scrape
 
 UTC = timezone.utc
@@ -48,3 +55,54 @@ def test_a_standby_that_is_down_is_reported_stale_and_metrics_read_the_primary(d
     assert m["sge_ledger_balance_difference_cents"] == {
         (("currency", "USD"), ("program_id", "prog_a")): 1.0}
     assert m["sge_intent_processing_duration_seconds_count"][()] == 2.0
+
+
+# -- the CLI: the database's state is said as such, never "a bug in sge-recon" --------------------
+def _cli(args: list[str], env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "sge_recon", *args], env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def test_a_database_url_on_a_read_only_server_is_named(cli_env, db_url):
+    """DATABASE_URL and PLATFORM_READ_URL swapped (DATABASE_URL on the hot standby), or a server
+    in default_transaction_read_only: the check ran, then storing it failed with "unexpected
+    ReadOnlySqlTransaction … (a bug in sge-recon …)" and no word of what to change."""
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        name = conn.execute("SELECT current_database()").fetchone()[0]
+        conn.execute(pgsql.SQL("ALTER DATABASE {} SET default_transaction_read_only = on")
+                     .format(pgsql.Identifier(name)))
+    proc = _cli(["check"], cli_env)
+    out, err = proc.communicate(timeout=120)
+    result = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+    assert_error_line(result, "Error: the database refused a write (cannot execute INSERT in a "
+                      "read-only transaction): DATABASE_URL points at a read-only server")
+    assert "PLATFORM_READ_URL" in err and "a bug in sge-recon" not in err
+
+
+def test_a_session_ended_mid_command_is_said_to_be_the_database(cli_env, db_url):
+    """pg_terminate_backend (or PostgreSQL stopped) while a command reads: "unexpected
+    AdminShutdown … (a bug in sge-recon …)"; now the lost connection is named as such."""
+    locker = psycopg.connect(db_url)
+    try:
+        locker.execute("LOCK TABLE recon.schema_version IN ACCESS EXCLUSIVE MODE")
+        proc = _cli(["check", "--no-store"], cli_env)
+        deadline = time.monotonic() + 60
+        with psycopg.connect(db_url, autocommit=True) as watcher:
+            while True:
+                waiting = watcher.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                    "AND application_name LIKE 'sge-recon%%' AND pid <> pg_backend_pid()"
+                ).fetchall()
+                if waiting or proc.poll() is not None or time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
+            assert waiting, proc.communicate()
+            watcher.execute("SELECT pg_terminate_backend(%s)", (waiting[0][0],))
+    finally:
+        locker.rollback()
+        locker.close()
+    out, err = proc.communicate(timeout=60)
+    result = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+    assert_error_line(result, "Error: the connection to PostgreSQL was lost mid-command "
+                      "(terminating connection due to administrator command)")
+    assert "a bug in sge-recon" not in err

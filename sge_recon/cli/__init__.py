@@ -159,10 +159,18 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def unexpected_error_line(exc: BaseException) -> str:
-    """The one line for an exception no library code turned into a ReconError: a bug of ours.
+    """The one line for an exception no library code turned into a ReconError: a bug of ours,
+    unless it is a driver error that says the database's state (a lost session, a read-only
+    server: sge_recon.db.connection.driver_failure).
 
     It exits 3 ("could not do its work"), never Python's 1, which `sge-recon check` uses for
     "warnings only": a crash must never read as a run whose worst finding was a warning."""
+    if type(exc).__module__.startswith("psycopg"):  # the driver is loaded already: no import cost
+        from ..db.connection import driver_failure
+
+        sentence = driver_failure(exc)
+        if sentence is not None:  # the database's state, not a bug of ours
+            return f"Error: {sentence}"
     detail = " ".join(str(exc).split())[:500]
     return (f"Error: unexpected {type(exc).__name__}{': ' + detail if detail else ''} (a bug in "
             "sge-recon: nothing was concluded from this run; run it again with --debug for the "

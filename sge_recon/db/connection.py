@@ -37,6 +37,36 @@ def expect_row(row: DictRow | None) -> DictRow:
     return row
 
 
+def driver_failure(exc: BaseException) -> str | None:
+    """What a driver error that no library code turned into a ReconError means for the person
+    who ran the command (the CLI's last resort), or None for one that is a bug of ours.
+
+    A write refused by a read-only server (DATABASE_URL on a hot standby: the two URLs swapped)
+    and a session lost mid-command (PostgreSQL stopped or restarted, pg_terminate_backend, a
+    pooler) are the database's state, not a bug; a statement cancelled on the server (its
+    timeout, pg_cancel_backend) likewise."""
+    if not isinstance(exc, psycopg.Error):
+        return None
+    said = _redact(first_line(exc))
+    state = exc.sqlstate or ""
+    if isinstance(exc, psycopg.errors.ReadOnlySqlTransaction):
+        return (f"the database refused a write ({said}): DATABASE_URL points at a read-only "
+                "server (a hot standby in recovery, or default_transaction_read_only on); "
+                "sge-recon keeps its state on DATABASE_URL, so point it at the primary (a "
+                "streaming standby belongs in PLATFORM_READ_URL: are the two swapped?); nothing "
+                "was concluded from this run")
+    if isinstance(exc, psycopg.errors.QueryCanceled):
+        return (f"the database cancelled a statement ({said}): a statement_timeout, a "
+                "lock_timeout or pg_cancel_backend; nothing was concluded from this run; run it "
+                "again (a lock held by another session: see pg_stat_activity)")
+    if isinstance(exc, psycopg.OperationalError) and (not state or state.startswith(("08", "57P"))):
+        return (f"the connection to PostgreSQL was lost mid-command ({said}): the server was "
+                "stopped or restarted, or the session was ended (pg_terminate_backend, "
+                "idle_session_timeout, a pooler); nothing was concluded from this run; run it "
+                "again once the database answers")
+    return None
+
+
 def resolve_url(settings: Settings) -> str:
     """``DATABASE_URL`` when set; otherwise start (or attach to) the embedded server."""
     if settings.DATABASE_URL:
