@@ -11,6 +11,7 @@ import time
 from datetime import datetime, timezone
 
 import psycopg
+import pytest
 from psycopg import sql as pgsql
 
 from sge_recon.context import Recon
@@ -106,3 +107,43 @@ def test_a_session_ended_mid_command_is_said_to_be_the_database(cli_env, db_url)
     assert_error_line(result, "Error: the connection to PostgreSQL was lost mid-command "
                       "(terminating connection due to administrator command)")
     assert "a bug in sge-recon" not in err
+
+
+# -- the export folder turned read-only mid-export --------------------------------------------------
+def test_an_export_folder_made_read_only_mid_export_says_why_and_a_rerun_verifies(recon, factory,
+                                                                                 tmp_path):
+    """The destination made read-only (chattr +i: a remount read-only, an immutable folder) while
+    the export writes: the export could not move its result into place and said so, but the
+    period lock's removal then failed in a `finally` and replaced that with "unexpected
+    PermissionError … (a bug in sge-recon …)". Now the move's error is the one raised (and
+    recorded); once the folder is writable again the next export verifies."""
+    from sge_recon.errors import ExportError
+    from sge_recon.exports import ExportService
+
+    from .test_exports_lock_disk import PERIOD, _month
+
+    _month(factory)
+    out = tmp_path / "exports"
+    out.mkdir()
+    frozen = []
+
+    def freeze_the_folder(step) -> None:
+        if step.done and not frozen:  # the first table written: freeze the destination
+            subprocess.run(["chattr", "+i", str(out)], check=True)
+            frozen.append(step.table)
+
+    try:
+        with pytest.raises(ExportError) as raised:
+            recon.exports.export(PERIOD, out_dir=out, progress=freeze_the_folder)
+    finally:
+        subprocess.run(["chattr", "-i", str(out)], check=True)
+    assert frozen
+    assert raised.value.message == (f"could not move the export into {out / PERIOD} "
+                                    "(Operation not permitted)")
+    assert not (out / PERIOD).exists()  # nothing published
+    failed = recon.db.fetch_one("SELECT status, error FROM recon.export_runs "
+                                "WHERE period = %s ORDER BY started_at DESC LIMIT 1", (PERIOD,))
+    assert failed["status"] == "failed" and "could not move the export" in failed["error"]
+    result = recon.exports.export(PERIOD, out_dir=out)  # writable again: leftovers removed
+    assert ExportService.verify(result.directory).ok
+    assert sorted(p.name for p in out.iterdir()) == [PERIOD]

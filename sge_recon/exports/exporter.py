@@ -334,7 +334,11 @@ class _PeriodLock:
         export leaves behind is simply locked again by the next one."""
         if self.fd is not None:
             if unlink:
-                self.path.unlink(missing_ok=True)
+                try:
+                    self.path.unlink(missing_ok=True)
+                except OSError:  # the folder turned read-only under the export: the file stays,
+                    pass         # harmless (the next export locks it again); the export's own
+                                 # error, if any, is the one to report
             os.close(self.fd)
             self.fd = None
 
