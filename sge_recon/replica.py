@@ -19,6 +19,9 @@ from .db.replica import ReplicaReading, measure
 from .errors import DatabaseUnavailable
 
 STALE_SUFFIX = "checks refuse to call stale data green"
+# in a refused result's details: the check was not run (the standby was stale), so a reader that
+# finds the standby fresh again reads it anew instead of taking the refusal as its verdict
+REFUSED_STALE = "refused_stale_replica"
 
 
 @dataclass(frozen=True)

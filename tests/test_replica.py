@@ -385,3 +385,31 @@ def test_a_server_that_is_not_a_standby_is_never_read_as_fresh(pair, world, db_u
 
     reading = measure(itself, primary)
     assert not reading.standby and reading.same_server and refusal(reading, 60) is None
+
+
+@pytest.mark.slow
+def test_signals_of_a_run_refused_on_a_standby_that_caught_up_since_are_read_again(pair, world):
+    """The per-minute run was refused (replay paused; or the standby behind for the seconds its
+    WAL receiver takes to reconnect after a primary restart), and when the live facts measured
+    the standby it had caught up: the facts took the run's refused results as this round's
+    verdicts, so every signal "errored" (the monitor recorded failed, no rule judged anything,
+    a new imbalance not alerted that minute). Now a refused result is read again."""
+    recon = _recon(pair)
+    f = world["factory"]
+    program = f.program()["id"]
+    pair.pause_replay()
+    try:
+        f.journal(program, [("treasury", "debit", "3.00"), (f"user:{program}", "credit", "2.00")])
+        time.sleep(0.3)
+        run = recon.checks.run(fast_only=True, trigger="test", store=False)
+        assert run.by_name()["ledger_balance"].status == "error"
+        assert "paused" in run.by_name()["ledger_balance"].error
+    finally:
+        pair.resume_replay()
+    pair.wait_for_replay()
+    facts = gather_facts(recon.db, recon.settings, datetime.now(timezone.utc), recon.platform_db,
+                         run.by_name())
+    assert facts.replica_problem is None  # caught up by now
+    assert not facts.errored, {n: facts.unavailable[n] for n in facts.errored}
+    assert program in {d.program_id for d in facts.ledger if d.difference}
+    assert facts.results["ledger_balance"].status == "fail"

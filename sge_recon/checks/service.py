@@ -16,7 +16,7 @@ from ..db.relations import referenced_tables
 from ..db.schema import schema_behind
 from ..errors import SchemaMismatch, UsageError
 from ..queues import QUEUE_CHECKS, missing_source_reason, queue_source
-from ..replica import freshness
+from ..replica import REFUSED_STALE, freshness
 from .loader import load_catalogue, load_fused
 from .model import (
     UNAVAILABLE,
@@ -263,8 +263,8 @@ class CheckService:
         from .sql_engine import errored
 
         started = time.perf_counter()
-        return [errored(d, sentence[:1].upper() + sentence[1:] + ".", started, engine)
-                for d in definitions]
+        return [errored(d, sentence[:1].upper() + sentence[1:] + ".", started, engine,
+                        {REFUSED_STALE: True}) for d in definitions]
 
     @property
     def check_db(self) -> Database:

@@ -143,7 +143,7 @@ def gather_facts(db: Database, settings: Settings, now: datetime,
     default ``db``). A standby that is too far behind, paused or down is reported in
     ``replica_problem``, and every signal is computed on ``db`` for this round instead (the
     results of a run refused there are not used)."""
-    from ..replica import freshness
+    from ..replica import REFUSED_STALE, freshness
 
     read = platform_db or db
     fresh = freshness(read, db, settings)
@@ -151,7 +151,10 @@ def gather_facts(db: Database, settings: Settings, now: datetime,
     if fresh.refusal is not None:
         read = db
     elif results:
-        have = {n: r for n, r in results.items() if n in SIGNAL_CHECKS}
+        # a result the run refused (its standby was stale then, fresh now: replay resumed, the
+        # WAL receiver reconnected after a primary restart) is no verdict: computed now instead
+        have = {n: r for n, r in results.items()
+                if n in SIGNAL_CHECKS and not (r.details or {}).get(REFUSED_STALE)}
     missing = [n for n in SIGNAL_CHECKS if n not in have]
     if missing:
         budget = settings.FAST_RUN_BUDGET_SECONDS if budget_seconds is None else budget_seconds
