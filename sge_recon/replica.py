@@ -72,6 +72,12 @@ def refusal(reading: ReplicaReading, max_lag_seconds: int | Decimal) -> str | No
     """The sentence that replaces every result read from this standby, or None when it is fresh
     enough."""
     where = f"the replica {reading.where}"
+    if reading.other_database is not None and reading.same_cluster:
+        theirs, ours = reading.other_database
+        return (f"{where} (PLATFORM_READ_URL) names database {theirs}, not DATABASE_URL's "
+                f"{ours}: the platform reads would read other data; {STALE_SUFFIX} — point "
+                f"PLATFORM_READ_URL at database {ours} on a streaming standby of DATABASE_URL, or "
+                "unset it")
     if not reading.standby:
         if reading.same_server:
             return None  # DATABASE_URL's own server under another URL

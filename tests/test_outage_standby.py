@@ -9,6 +9,7 @@ import sys
 import tempfile
 import time
 from datetime import datetime, timezone
+from urllib.parse import urlparse
 
 import psycopg
 import pytest
@@ -147,3 +148,24 @@ def test_an_export_folder_made_read_only_mid_export_says_why_and_a_rerun_verifie
     result = recon.exports.export(PERIOD, out_dir=out)  # writable again: leftovers removed
     assert ExportService.verify(result.directory).ok
     assert sorted(p.name for p in out.iterdir()) == [PERIOD]
+
+
+# -- PLATFORM_READ_URL naming another database ------------------------------------------------------
+def test_platform_reads_in_another_database_of_the_same_server_are_refused(db_url, factory,
+                                                                           new_database):
+    """PLATFORM_READ_URL on DATABASE_URL's own server but another database (a typo, a staging copy
+    beside production): the replica guard took it for "DATABASE_URL's own server under another
+    URL, level by definition", so the checks read the other database and a ledger imbalance on
+    the platform's was reported PASS. Now every check errors and says which databases differ."""
+    program = factory.program()["id"]
+    factory.journal(program, [("treasury", "debit", "10.00"), ("user:1", "credit", "9.00")])
+    elsewhere = new_database()  # initialised, a balanced (empty) ledger
+    primary = Recon(settings_for(db_url))
+    assert primary.checks.run(only=["ledger_balance"], store=False).status == "fail"
+    recon = Recon(settings_for(db_url, PLATFORM_READ_URL=elsewhere))
+    run = recon.checks.run(only=["ledger_balance"], store=False)
+    [result] = run.checks
+    assert result.status == "error", result
+    other, ours = (urlparse(u).path.lstrip("/") for u in (elsewhere, db_url))
+    assert f"database {other}" in result.error and f"DATABASE_URL's {ours}" in result.error
+    assert "checks refuse to call stale data green" in result.error

@@ -413,3 +413,20 @@ def test_signals_of_a_run_refused_on_a_standby_that_caught_up_since_are_read_aga
     assert not facts.errored, {n: facts.unavailable[n] for n in facts.errored}
     assert program in {d.program_id for d in facts.ledger if d.difference}
     assert facts.results["ledger_balance"].status == "fail"
+
+
+@pytest.mark.slow
+def test_another_database_on_the_standby_is_never_read_as_the_platform(pair, world):
+    """PLATFORM_READ_URL on the right standby but another database of it (every database of the
+    cluster replicates: a staging copy, a typo): level and streaming, it was read as the
+    platform's. Now every check errors naming both databases."""
+    with pair.primary.database().connect(autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = 'elsewhere'").fetchone() is None:
+            conn.execute("CREATE DATABASE elsewhere")
+    pair.wait_for_replay()
+    standby_elsewhere = pair.standby.url.replace("/postgres?", "/elsewhere?", 1)
+    recon = Recon(settings_for(pair.primary.url, PLATFORM_READ_URL=standby_elsewhere))
+    run = recon.checks.run(only=["ledger_balance"], trigger="test", store=False)
+    assert run.status == "error", run.checks
+    assert "names database elsewhere, not DATABASE_URL's postgres" in run.checks[0].error
+    assert recon.replica_freshness().refusal is not None

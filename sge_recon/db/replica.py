@@ -19,14 +19,14 @@ from decimal import Decimal
 
 from .connection import Database, DriverError, expect_row
 
-_PRIMARY = ("SELECT pg_is_in_recovery() AS in_recovery, "
+_PRIMARY = ("SELECT pg_is_in_recovery() AS in_recovery, current_database() AS dbname, "
             "(SELECT system_identifier FROM pg_control_system())::text AS system_id, "
             "pg_postmaster_start_time() AS started_at, "
             "CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_flush_lsn()::text END "
             "AS flush_lsn")
 
 _STANDBY = """
-SELECT pg_is_in_recovery() AS in_recovery,
+SELECT pg_is_in_recovery() AS in_recovery, current_database() AS dbname,
        (SELECT system_identifier FROM pg_control_system())::text AS system_id,
        pg_postmaster_start_time() AS started_at,
        now() AS now,
@@ -63,6 +63,9 @@ class ReplicaReading:
     # postmaster start): level by definition. A promoted standby keeps the cluster's system
     # identifier, so the identifier alone would take it for the primary.
     same_server: bool | None = None
+    # (the standby's database, DATABASE_URL's) when they differ: another database of the cluster
+    # is other data, never the platform's, however level it is
+    other_database: tuple[str, str] | None = None
 
 
 def measure(read_db: Database, primary_db: Database | None, *,
@@ -94,11 +97,13 @@ def measure(read_db: Database, primary_db: Database | None, *,
                 time.sleep(0.05)
                 continue
             break
+    other = None if primary is None or primary["dbname"] == row["dbname"] else \
+        (row["dbname"], primary["dbname"])
     if not row["in_recovery"]:
         itself = bool(same and primary and not primary["in_recovery"]
                       and primary["started_at"] == row["started_at"])
         return ReplicaReading(read_db.where, False, Decimal(0), False, None, None, None, same,
-                              bool(same), same_server=itself)
+                              bool(same), same_server=itself, other_database=other)
     # Without the primary to compare with: caught up when it has replayed all it received and its
     # WAL receiver runs and streams (the status is NULL for a role without pg_read_all_stats).
     caught_up = row["caught_up"] if same else (
@@ -112,4 +117,5 @@ def measure(read_db: Database, primary_db: Database | None, *,
         lag = Decimal(str(round(max((row["now"] - row["last_replay_at"]).total_seconds(), 0),
                                 3)))
     return ReplicaReading(read_db.where, True, lag, bool(row["paused"]), row["behind_bytes"],
-                          row["last_replay_at"], row["receiver"], same, bool(same))
+                          row["last_replay_at"], row["receiver"], same, bool(same),
+                          other_database=other)
