@@ -430,3 +430,37 @@ def test_another_database_on_the_standby_is_never_read_as_the_platform(pair, wor
     assert run.status == "error", run.checks
     assert "names database elsewhere, not DATABASE_URL's postgres" in run.checks[0].error
     assert recon.replica_freshness().refusal is not None
+
+
+@pytest.mark.slow
+def test_an_export_cut_by_a_recovery_conflict_says_so(pair, world, tmp_path):
+    """A lock taken on the primary (a migration, a VACUUM truncation) replays on the standby while
+    the export's snapshot holds a table there: past max_standby_streaming_delay the standby ends
+    the export's session. The export said only psql's last line, "DETAIL: User was holding a
+    relation lock for too long." Now it gives the server's error with that detail."""
+    with pair.standby.database().connect(autocommit=True) as conn:
+        conn.execute("ALTER SYSTEM SET max_standby_streaming_delay = 20")
+        conn.execute("SELECT pg_reload_conf()")
+    recon = _recon(pair)
+    month = datetime.now(timezone.utc).strftime("%Y-%m")
+    locked = []
+
+    def lock_on_the_primary(step) -> None:
+        if step.done and step.table == "ledger_entries" and not locked:
+            with pair.primary.database().connect() as conn:
+                conn.execute("LOCK TABLE public.ledger_entries IN ACCESS EXCLUSIVE MODE")
+                time.sleep(1)  # replayed on the standby; held past the 20 ms it may wait
+            locked.append(True)
+
+    try:
+        with pytest.raises(Exception) as raised:
+            recon.exports.export(month, out_dir=tmp_path, force=True,
+                                 progress=lock_on_the_primary)
+    finally:
+        with pair.standby.database().connect(autocommit=True) as conn:
+            conn.execute("ALTER SYSTEM RESET max_standby_streaming_delay")
+            conn.execute("SELECT pg_reload_conf()")
+    message = str(raised.value)
+    assert locked and "conflict with recovery" in message, message
+    assert "User was holding a relation lock for too long" in message
+    assert not (tmp_path / month).exists()

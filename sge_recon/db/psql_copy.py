@@ -20,6 +20,7 @@ import contextlib
 import fcntl
 import importlib.util
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -38,6 +39,19 @@ PIPE_BYTES = 1 << 20         # the FIFO's buffer: lets psql run ahead of the par
 _SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 _READY, _OPENED, _DONE = "sge-recon:ready", "sge-recon:opened", "sge-recon:done"
 
+
+def server_error(stderr: str) -> str:
+    """What psql's stderr says went wrong: the server's last ERROR/FATAL with its DETAIL (a
+    recovery conflict's "terminating connection due to conflict with recovery (User was holding
+    a relation lock for too long.)"), not psql's last line ("connection to server was lost")."""
+    lines = stderr.splitlines()
+    for at in range(len(lines) - 1, -1, -1):
+        found = re.search(r"\b(?:ERROR|FATAL|PANIC):\s+(.*)", lines[at])
+        if found:
+            detail = next((line.split(":", 1)[1].strip() for line in lines[at + 1:at + 3]
+                           if line.startswith("DETAIL:")), None)
+            return f"{found.group(1).strip()} ({detail})" if detail else found.group(1).strip()
+    return lines[-1]
 
 class PsqlStopped(ExportError):
     """The child ended without confirming its command (a COPY failed, the server went away);
@@ -140,7 +154,7 @@ class PsqlCopySession:
             self.proc.wait()
         self._stderr.seek(0)
         text = self._stderr.read().decode("utf-8", "replace").strip()
-        return text.splitlines()[-1] if text else f"exit code {self.proc.returncode}"
+        return server_error(text) if text else f"exit code {self.proc.returncode}"
 
     @contextlib.contextmanager
     def copy_out(self, statement: str) -> Iterator[IO[bytes]]:
