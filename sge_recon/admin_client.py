@@ -173,7 +173,8 @@ def exchange(http: httpx.Client, action: str, method: str, path: str, *, json: A
     unreachable API is a failed result with the dialect's sentence; an error answer carries the
     API's own ``error`` text. A 2xx counts as done only when it is a JSON answer that says no
     error: a 200 carrying ``error`` or ``success: false``, or a page that is not JSON (a sign-in
-    proxy), is not known to be done (``maybe_done``)."""
+    proxy), is not known to be done (``maybe_done``); nor is a 5xx answer to a POST (a server
+    error after the commit, a gateway's 502/504 while the API still works on it)."""
     try:
         response = http.request(method, path, json=json, headers=headers)
     except (httpx.ConnectTimeout, httpx.PoolTimeout):
@@ -198,6 +199,13 @@ def exchange(http: httpx.Client, action: str, method: str, path: str, *, json: A
     data = _as_object(parsed) if parsed is not _NOT_JSON else {
         "error": f"the API answered HTTP {status} with a non-JSON body"}
     error = str(data.get("error") or f"the API answered HTTP {status} without an explanation")
+    if status >= 500 and method != "GET":
+        # a server error (or a gateway's 502/504 while the API goes on working) is no refusal:
+        # the action may have been done, so it must not be taken for "not done" (a retry of a
+        # correction would then get a new Idempotency-Key and post it twice)
+        return AdminResult(action, False, status, data,
+                           f"{error} (HTTP {status} is no refusal: the action may have been "
+                           "done; check the platform before repeating it)", maybe_done=True)
     return AdminResult(action, False, status, data, error)
 
 
