@@ -206,7 +206,16 @@ def remember_request_key(conn: Conn, *, request_key: str, operation: str, digest
 
 
 def transaction_entries_for_update(conn: Conn, transaction_id: str) -> list[dict]:
-    """A journal transaction's entries, locked (two corrections of it are serialised)."""
+    """A journal transaction's entries, locked (two corrections of it are serialised).
+
+    A transaction-scoped advisory lock on the transaction id is taken FIRST, in its own
+    statement: a second completion waits there, and its SELECT then runs with a snapshot taken
+    after the first one committed, so it sees the legs the first one added (and is refused:
+    the transaction balances). Row locks alone are not enough: under READ COMMITTED a SELECT
+    ... FOR UPDATE that waited for them still reads its older snapshot, which lacks the new
+    legs, and both completions were posted."""
+    conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                 (f"ledger_transaction:{transaction_id}",))
     return conn.execute("SELECT program_id, intent_id, type, amount, currency"
                         " FROM public.ledger_entries WHERE transaction_id = %s ORDER BY id"
                         " FOR UPDATE", (transaction_id,)).fetchall()
