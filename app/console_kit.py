@@ -427,6 +427,8 @@ def show_outcome(page: str) -> None:
     label = f"**{outcome.action.replace('_', ' ')}** on {md(outcome.target)}"
     if outcome.ok:
         st.success(f"{label}: {md(outcome.message)}", icon=":material/check_circle:")
+    elif outcome.maybe_done:  # sent, no answer: it may have been done — not a refusal
+        st.warning(f"{label}: {md(outcome.message)}", icon=":material/help:")
     else:
         st.error(f"{label}: {md(outcome.message)}", icon=":material/block:")
     if outcome.logged and outcome.log_id:

@@ -70,3 +70,47 @@ def wait_status(db, batch_id: str, wanted: str) -> bool:
             return True
         time.sleep(0.1)
     return False
+
+
+def test_an_execution_whose_answer_is_lost_is_shown_as_unknown_not_failed(
+        db_url, db, factory, api, monkeypatch, tmp_path):  # noqa: F811
+    """The Payouts page after Execute answered by a 504: the batch was paid, so the page must
+    not say "Failed" (in red, as a refusal) but that the outcome is unknown."""
+    from .console_support import app, console_env, open_page, texts
+    from .test_console_actions import choose, confirm
+
+    batch = payable_batch(factory, status="approved")["batch"]
+    with gateway(api, upstream_timeout=1.0) as proxy:
+        console_env(monkeypatch, db_url, proxy, tmp_path)
+        at = open_page(app(operator="root"), "payouts")
+        choose(at, "batch_choice", batch["id"])
+        at.button(key="execute_batch").click().run()
+        lock = hold_table_lock(db_url, "public.ledger_entries", 3)
+        confirm(at)
+        lock.join()
+    assert wait_status(db, batch["id"], "executed")  # it was paid
+    shown = " ".join(str(w.value) for w in at.warning)
+    assert "Outcome unknown (HTTP 504)" in shown and "may have been done" in shown, texts(at)
+    assert not any("execute payout batch" in str(e.value) for e in at.error), texts(at)
+    assert "Failed" not in shown
+
+
+def test_a_bulk_retry_tells_lost_answers_apart_from_refusals(db_url, db, factory, api):  # noqa: F811,E501
+    from .factories import ago
+
+    acting_as(db_url, ada="admin")
+    program = factory.program()
+    user = factory.user(program["id"])
+    lost, refused = (factory.intent(program["id"], user["id"], status=s, last_error="RPC timeout")
+                     for s in ("failed", "completed"))
+    factory.job(intent_id=lost["id"], status="failed", attempts=4, finished_at=ago(minutes=3))
+    with gateway(api, upstream_timeout=1.0) as proxy:
+        behind = Recon(settings_for(db_url, SGE_ADMIN_API_URL=proxy, **KEYS))
+        lock = hold_table_lock(db_url, "public.jobs", 3)  # the retry waits to write its job
+        outcome = behind.console.actions.retry_intents("ada", [lost["id"], refused["id"]])
+        lock.join()
+    assert not outcome.ok and outcome.maybe_done
+    assert outcome.message.startswith("Re-enqueued 0 of 2 intent(s)."), outcome.message
+    unknown, _, rest = outcome.message.partition("Not done:")
+    assert "Outcome unknown" in unknown and lost["id"] in unknown and refused["id"] not in unknown
+    assert refused["id"] in rest and "already completed" in rest

@@ -463,7 +463,9 @@ class ActionService:
 
 
 def describe_result(result: Any) -> str:
-    """The API's answer in words: what it did, or its error sentence with the status code."""
+    """The API's answer in words: what it did, or its error sentence with the status code; an
+    answer that does not say whether it was done (a timeout, a dropped connection, a 5xx) is
+    "Outcome unknown", never "Failed" (the action may have been done)."""
     if result.ok:
         details = "; ".join(f"{k}: {v}" for k, v in (result.data or {}).items()
                             if k != "message" and isinstance(v, (str, int, float, bool)))
@@ -471,6 +473,10 @@ def describe_result(result: Any) -> str:
         if (result.data or {}).get("message") or not details:
             return text  # the API said it in words; the full answer is in the action log
         return text + (f" ({details})" if len(details) < 300 else "")
+    if result.maybe_done:  # sent, and no answer says it was not done: never "Failed"
+        if result.status_code is None:
+            return f"Outcome unknown, the admin API did not answer: {result.error}"
+        return f"Outcome unknown (HTTP {result.status_code}): {result.error}"
     if result.status_code is None:
         return f"Failed, the admin API did not answer: {result.error}"
     return f"Failed (HTTP {result.status_code}): {result.error}"

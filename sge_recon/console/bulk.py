@@ -60,15 +60,21 @@ def recover_deliveries(retry_one: ActOnOne, db: Database, endpoint_id: str | Non
 
 
 def summarise(action: str, outcomes: list[ActionOutcome], done: str, noun: str) -> ActionOutcome:
+    """The outcomes in words: how many were done; those whose answer was lost (they may have
+    been done: check them before acting again) apart from those refused or never sent."""
     failed = [o for o in outcomes if not o.ok]
+    unknown = [o for o in failed if o.maybe_done]
+    refused = [o for o in failed if not o.maybe_done]
     message = f"{done} {len(outcomes) - len(failed)} of {len(outcomes)} {noun}."
-    if failed:
-        message += " Refused: " + "; ".join(f"{o.target}: {o.message}" for o in failed[:5])
-        if len(failed) > 5:
-            message += f"; and {len(failed) - 5} more (see the action log)"
+    for title, some in (("Outcome unknown (may have been done; check the platform before "
+                         "acting on them again)", unknown), ("Not done", refused)):
+        if some:
+            message += f" {title}: " + "; ".join(f"{o.target}: {o.message}" for o in some[:5])
+            message += (f"; and {len(some) - 5} more (see the action log)." if len(some) > 5
+                        else ".")
     last = outcomes[-1]
     return ActionOutcome(ok=not failed, action=action, target=f"{len(outcomes)} items",
-                         status_code=None, message=message,
+                         status_code=None, message=message, maybe_done=bool(unknown),
                          data=[{"target": o.target, "ok": o.ok, "log_id": o.log_id}
                                for o in outcomes],
                          logged=all(o.logged for o in outcomes), log_id=last.log_id, at=last.at)
