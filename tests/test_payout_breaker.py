@@ -5,11 +5,12 @@ through. Real admin API (uvicorn on 127.0.0.1), real accounts, incidents opened 
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from sge_recon.accounts import AccountService
+from sge_recon.console.breaker import state as breaker_state
 from sge_recon.context import Recon
 from sge_recon.db import Database
 from sge_recon.scheduling import ManualClock, Scheduler, default_jobs
@@ -203,3 +204,48 @@ def test_an_override_is_not_used_up_by_an_execution_that_was_not_done(db_url, db
     assert status(db, bid) == "executed"
     assert db.fetch_one("SELECT used_by FROM recon.breaker_overrides")["used_by"] == "root"
     assert not recon.console.actions.execute_batch("root", bid).ok  # used once, now for real
+
+
+def monitor_tick(recon, at: datetime) -> None:
+    clock = ManualClock(at)
+    sched = Scheduler(recon.job_services, [j for j in default_jobs() if j.name == "monitor"], clock)
+    assert sched.tick()[0].status == "succeeded"
+
+
+def test_an_override_does_not_outlive_the_evidence_it_was_given_for(db_url, db, factory, api):
+    """Audit (money under time): an override confirmed for "off by 1.00 USD" must not pay the
+    batch once the program's ledger is off by millions more (the grouped incident keeps its id,
+    its evidence changes), nor confirm it; two admins must decide again on what holds now."""
+    recon = make_recon(db_url, api)
+    red = payable_batch(factory, status="approved")
+    bid, program = red["batch"]["id"], red["program"]["id"]
+    factory.journal(program, [("treasury", "debit", "100.00"), ("user:u1", "credit", "99.00")])
+    monitor_tick(recon, datetime.now(timezone.utc) - timedelta(minutes=2))  # opens the incident
+    actions = recon.console.actions
+    first = actions.request_breaker_override("root", bid, "known 1.00 USD fee booking")
+    assert actions.confirm_breaker_override("root2", first.data["id"]).ok
+    second = actions.request_breaker_override("root", bid, "known 1.00 USD fee booking")
+
+    factory.journal(program, [("treasury", "debit", "5000000.00"), ("user:u9", "credit", "1.00")],
+                    currency="EUR")
+    monitor_tick(recon, datetime.now(timezone.utc))  # sees the change, after the requests
+    [incident] = recon.incidents.incidents()  # the same incident, now off by 4,999,999 EUR too
+    assert "EUR" in incident["title"]
+    with db.transaction() as conn:
+        assert breaker_state(conn, bid).ready_override is None  # the page offers no execution
+
+    stale = actions.confirm_breaker_override("root2", second.data["id"])
+    assert not stale.ok and "other evidence" in stale.message, stale.message
+    refused = actions.execute_batch("root", bid)
+    assert not refused.ok and refused.message.startswith("Refused: the payout circuit breaker")
+    assert status(db, bid) == "approved"  # nothing was paid
+    assert db.fetch_one("SELECT used_at FROM recon.breaker_overrides WHERE id = %s",
+                        (first.data["id"],))["used_at"] is None
+
+    # two admins decide on what holds now: a new override goes through, once
+    fresh = actions.request_breaker_override("root", bid, "EUR booking explained by finance")
+    assert actions.confirm_breaker_override("root2", fresh.data["id"]).ok
+    done = actions.execute_batch("root", bid)
+    assert done.ok, done.message
+    assert db.fetch_one("SELECT used_by FROM recon.breaker_overrides WHERE id = %s",
+                        (fresh.data["id"],))["used_by"] == "root"

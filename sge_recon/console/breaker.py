@@ -8,7 +8,10 @@ page, the CLI and tests go through, so no page can bypass it; each refusal is re
 
 An override needs two people: one admin account requests it for one batch with a reason, a
 DIFFERENT admin account confirms it; the confirmed override lets exactly one execution of that
-batch through. Requests, confirmations, refusals and the execution are all recorded.
+batch through — while it still holds: an override is for the incidents it was requested
+against, as they were then (a new P0 ledger incident of the program, or a change of an
+incident's failing set or money since the request, voids it; ``holds``). Requests,
+confirmations, refusals and the execution are all recorded.
 """
 
 from __future__ import annotations
@@ -57,8 +60,25 @@ def gate_for_execution(conn, batch_id: str, operator: str) -> Gate:
     incidents = q.blocking_incidents(conn, program)
     if not incidents:
         return Gate(True, program)
-    used = q.use_confirmed_override(conn, batch_id, operator)
+    used = q.use_confirmed_override(conn, batch_id, operator, [int(i["id"]) for i in incidents],
+                                    evidence_changed_at(incidents))
     return Gate(used is not None, program, incidents, used)
+
+
+def evidence_changed_at(incidents: list[dict]):
+    """When the evidence of these incidents last changed (None: never since they opened)."""
+    return max((i["evidence_changed_at"] for i in incidents if i.get("evidence_changed_at")),
+               default=None)
+
+
+def holds(override: dict, incidents: list[dict]) -> bool:
+    """Whether a confirmed override still lets an execution through: it was requested against
+    every incident holding the breaker now, after their evidence last changed. An override given
+    for "1.00 USD off" does not pay a batch once the ledger is off by millions, nor once another
+    P0 ledger incident has opened: the two admins decide again on what holds the breaker now."""
+    changed = evidence_changed_at(incidents)
+    return ({int(i["id"]) for i in incidents} <= {int(x) for x in override["incident_ids"] or []}
+            and (changed is None or override["requested_at"] > changed))
 
 
 @dataclass(frozen=True)
@@ -76,7 +96,8 @@ def state(conn, batch_id: str) -> BreakerState:
     batch = q.batch_program(conn, batch_id)
     incidents = q.blocking_incidents(conn, str(batch["program_id"])) if batch else []
     rows = q.overrides(conn, batch_id)
-    ready = next((o for o in reversed(rows) if o["confirmed_by"] and not o["used_at"]), None)
+    ready = next((o for o in reversed(rows) if o["confirmed_by"] and not o["used_at"]
+                  and holds(o, incidents)), None)
     gate = Gate(not incidents, str(batch["program_id"]) if batch else None, incidents)
     return BreakerState(bool(incidents), gate.reason if incidents else None, rows, ready)
 
@@ -119,6 +140,12 @@ def confirm_override(conn, operator: str, override_id: int) -> dict:
     if row["used_at"] is not None or row["confirmed_by"] is not None:
         raise BreakerRefused(f"override #{override_id} is already confirmed"
                              + (" and used" if row["used_at"] else ""))
+    incidents = q.blocking_incidents(conn, str(row["program_id"]))
+    if incidents and not holds(row, incidents):
+        raise BreakerRefused(f"override #{override_id} was requested against other evidence: "
+                             "a P0 ledger incident of the program opened or changed (its "
+                             "failing ledgers or money) since; request a new override for what "
+                             "holds the breaker now")
     confirmed = q.confirm_override(conn, override_id, operator)
     if confirmed is None:  # cannot happen under the row lock taken above; refused if ever
         raise BreakerRefused(f"override #{override_id} could not be confirmed; reload and retry")

@@ -14,9 +14,17 @@ def batch_program(conn, batch_id: str) -> dict | None:
 
 def blocking_incidents(conn, program_id: str) -> list[dict]:
     """Unresolved P0 ledger incidents that name the program: grouped ones list it under
-    details.programs, single ones under details.program_id, per-key ones in their key."""
+    details.programs, single ones under details.program_id, per-key ones in their key.
+    ``evidence_changed_at``: when its failing set or money last changed (NULL: never since it
+    opened)."""
     return conn.execute("""
-        SELECT id, kind, priority, status, title, opened_at FROM recon.incidents
+        SELECT id, kind, priority, status, title, opened_at,
+               (SELECT max((c ->> 'at')::timestamptz)
+                FROM jsonb_array_elements(CASE WHEN jsonb_typeof(details -> 'evidence_changes')
+                                                    = 'array'
+                                               THEN details -> 'evidence_changes'
+                                               ELSE '[]'::jsonb END) AS c) AS evidence_changed_at
+        FROM recon.incidents
         WHERE status <> 'resolved' AND priority = 'P0' AND kind = ANY(%(kinds)s)
           AND (coalesce(details -> 'programs', '[]'::jsonb) ? %(program)s
                OR details ->> 'program_id' = %(program)s
@@ -45,14 +53,20 @@ def confirm_override(conn, override_id: int, confirmed_by: str) -> dict | None:
         RETURNING *""", (confirmed_by, override_id, confirmed_by)).fetchone()
 
 
-def use_confirmed_override(conn, batch_id: str, used_by: str) -> dict | None:
-    """Take the oldest confirmed, unused override of the batch (once: row-locked, marked)."""
+def use_confirmed_override(conn, batch_id: str, used_by: str, incident_ids: list[int],
+                           evidence_changed_at) -> dict | None:
+    """Take the oldest confirmed, unused override of the batch (once: row-locked, marked) that
+    still holds: requested against every incident holding the breaker now (``incident_ids``),
+    and after their evidence last changed (``evidence_changed_at``, None: never)."""
     return conn.execute("""
-        UPDATE recon.breaker_overrides SET used_at = now(), used_by = %s
+        UPDATE recon.breaker_overrides SET used_at = now(), used_by = %(used_by)s
         WHERE id = (SELECT id FROM recon.breaker_overrides
-                    WHERE batch_id = %s AND confirmed_by IS NOT NULL AND used_at IS NULL
+                    WHERE batch_id = %(batch)s AND confirmed_by IS NOT NULL AND used_at IS NULL
+                      AND incident_ids @> %(ids)s::bigint[]
+                      AND (%(changed)s::timestamptz IS NULL OR requested_at > %(changed)s)
                     ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
-        RETURNING *""", (used_by, batch_id)).fetchone()
+        RETURNING *""", {"used_by": used_by, "batch": batch_id, "ids": incident_ids,
+                         "changed": evidence_changed_at}).fetchone()
 
 
 def release_override(conn, override_id: int, used_by: str) -> dict | None:
