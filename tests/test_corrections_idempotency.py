@@ -117,7 +117,7 @@ def test_a_confirmation_whose_answer_is_lost_stays_waiting_and_posts_once(
     assert desk.pending() == []
     assert [c["debits"] for c in corrections(db)] == [Decimal("2500")]  # once, not twice
     logged = [(r["action"], r["operator"], r["result"]) for r in actions(db)]
-    assert logged == [("request_correction", "ada", "ok"), ("ledger_correction", "bob", "failed"),
+    assert logged == [("request_correction", "ada", "ok"), ("ledger_correction", "bob", "unknown"),
                       ("ledger_correction", "carol", "ok")]
 
 

@@ -114,3 +114,28 @@ def test_a_bulk_retry_tells_lost_answers_apart_from_refusals(db_url, db, factory
     unknown, _, rest = outcome.message.partition("Not done:")
     assert "Outcome unknown" in unknown and lost["id"] in unknown and refused["id"] not in unknown
     assert refused["id"] in rest and "already completed" in rest
+
+
+def test_the_action_log_records_a_lost_answer_as_unknown_not_failed(db_url, db, factory, api):  # noqa: F811,E501
+    """An auditor reading recon.action_log: the execution whose answer was lost paid the batch,
+    so its row must not say ``failed``; the console's action log reads it as unclear."""
+    acting_as(db_url, root="admin")
+    batch = payable_batch(factory, status="approved")["batch"]
+    with gateway(api, upstream_timeout=1.0) as proxy:
+        behind = Recon(settings_for(db_url, SGE_ADMIN_API_URL=proxy, **KEYS))
+        lock = hold_table_lock(db_url, "public.ledger_entries", 3)
+        outcome = behind.console.actions.execute_batch("root", batch["id"])
+        lock.join()
+        assert wait_status(db, batch["id"], "executed")
+        refused = behind.console.actions.execute_batch("root", batch["id"])  # the retry
+    assert outcome.maybe_done and outcome.logged
+    row = actions(db)[0]
+    assert (row["action"], row["result"], row["status_code"]) == \
+        ("execute_payout_batch", "unknown", 504)
+    assert "may have been done" in row["error"]
+    from sge_recon.db.action_log import UNKNOWN_SHOWN
+
+    shown = behind.console.recent_actions()  # the console's action log, newest first
+    assert shown[-1]["result"] == UNKNOWN_SHOWN
+    assert refused.status_code == 409 and not refused.maybe_done
+    assert [r["result"] for r in actions(db)] == ["unknown", "failed"]

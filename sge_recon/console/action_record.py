@@ -71,15 +71,17 @@ class Attempt:
         return None
 
     def complete(self, ok: bool, status: int | None, response: Any, error: str | None,
-                 message: str, data: Any) -> ActionOutcome:
-        """Record the answer on the attempt's row. When that fails the row stays pending (the
-        outcome says so: the request was sent and this is its answer)."""
+                 message: str, data: Any, maybe_done: bool = False) -> ActionOutcome:
+        """Record the answer on the attempt's row: ``unknown`` when it does not say whether it
+        was done (``maybe_done``). When that fails the row stays pending (the outcome says so:
+        the request was sent and this is its answer)."""
         assert self.row is not None, "begin() first"
         row_id = self.row["id"]
+        result = "ok" if ok else ("unknown" if maybe_done else "failed")
         try:
             with self.db.transaction() as conn:
                 done = action_log.complete_attempt(
-                    conn, row_id, result="ok" if ok else "failed", status_code=status,
+                    conn, row_id, result=result, status_code=status,
                     response=storable(response), error=storable(error))
         except (DatabaseUnavailable, DriverError) as exc:
             return ActionOutcome(

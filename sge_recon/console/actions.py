@@ -429,7 +429,8 @@ class ActionService:
         ok = bool(result.ok)
         error = None if ok else (result.error or "the admin API gave no reason")
         outcome = attempt.complete(ok, result.status_code, result.data or None, error,
-                                   describe_result(result), result.data)
+                                   describe_result(result), result.data,
+                                   maybe_done=bool(result.maybe_done))
         return replace(outcome, maybe_done=True) if result.maybe_done else outcome
 
     def _local(self, operator: str, action: str, incident_id: int, change, done: str,

@@ -47,6 +47,9 @@ def complete_attempt(conn, row_id: int, *, result: str, status_code: int | None,
 
 # How a pending row reads wherever the action log is shown (console, recent actions).
 PENDING_SHOWN = "sent, outcome unknown — check the platform"
+# How an 'unknown' row reads: sent, and its answer (status_code, error) does not say whether it
+# was done (a timeout, a dropped connection, a 5xx, an unclear 2xx).
+UNKNOWN_SHOWN = "sent, answer unclear: may have been done — check the platform"
 
 
 def last_ok_action(conn, actions: list[str], target: str) -> dict | None:
@@ -68,14 +71,16 @@ def last_ok_actions_on(conn, action: str, targets: list[str]) -> dict[str, dict]
 
 def recent_actions(conn, limit: int, target: str | None = None) -> list[dict]:
     """The newest actions; a 'pending' one (sent, its answer never recorded) reads as
-    PENDING_SHOWN in ``result``."""
+    PENDING_SHOWN in ``result``, an 'unknown' one (its answer unclear) as UNKNOWN_SHOWN."""
     return all_rows(conn, """
         SELECT id, at, operator, action, target,
-               CASE WHEN result = 'pending' THEN %(pending)s ELSE result END AS result,
+               CASE result WHEN 'pending' THEN %(pending)s WHEN 'unknown' THEN %(unknown)s
+                           ELSE result END AS result,
                status_code, error
         FROM recon.action_log WHERE %(target)s::text IS NULL OR target = %(target)s
         ORDER BY at DESC, id DESC LIMIT %(limit)s""", {"target": target, "limit": limit,
-                                             "pending": PENDING_SHOWN})
+                                             "pending": PENDING_SHOWN,
+                                             "unknown": UNKNOWN_SHOWN})
 
 
 def approval_attempts(conn, operator: str, batch_id: str | None = None) -> list[dict]:
