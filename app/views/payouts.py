@@ -172,7 +172,9 @@ if batch_id:
                     "payouts", "Execute payout batch",
                     kit.md_line(f"Pay batch **{{}}**: {{}} to {batch['affiliate_count']} "
                                 "affiliates? This moves money.", bid, total),
-                    lambda op, bid=bid: kit.service().actions.execute_batch(op, bid),
+                    lambda op, bid=bid, shown=batch["total_amount"],
+                    count=batch["affiliate_count"]:
+                        kit.service().execute_batch_as_shown(op, bid, shown, count),
                     need="execute", target=f"batch {bid}")
 
 st.subheader("Recent batches")

@@ -112,16 +112,24 @@ class ActionService:
                               lambda c: c.approve_batch(batch_id, key=approver_key.strip()),
                               slot=slot)
 
-    def execute_batch(self, operator: str, batch_id: str) -> ActionOutcome:
+    def execute_batch(self, operator: str, batch_id: str,
+                      changed: Callable[[], str | None] | None = None) -> ActionOutcome:
         """Execute through the admin API — unless the payout circuit breaker holds the batch's
         program (a P0 ledger incident is open): then refused and recorded, with the reason,
-        unless a two-person override was confirmed (used once)."""
+        unless a two-person override was confirmed (used once). ``changed``: read at the moment
+        of sending, why the batch is no longer what the operator confirmed (refused, recorded),
+        or None."""
         operator = require_operator(operator)
         action = "execute_payout_batch"
         request: dict = {"batchId": batch_id}
         refused = self.refused(operator, "execute", action, batch_id, request)
         if refused:
             return refused
+        problem = changed() if changed is not None else None
+        if problem:
+            message = f"Refused: {problem}; nothing was sent."
+            return self._record(operator, action, batch_id, request, False, None, None, message,
+                                message, None)
         try:
             with self._db.transaction() as conn:
                 gate = breaker.gate_for_execution(conn, batch_id, operator)

@@ -83,6 +83,29 @@ class PayoutPages:
                      consistent=not problems)
         return found
 
+    def execute_batch_as_shown(self, operator: str, batch_id: str, total: Decimal,
+                               affiliates: int):
+        """Execute the batch the confirm dialog showed (``total`` to ``affiliates``): read again
+        at the moment of sending, it must still be that batch and add up (its commissions pay
+        exactly its total and affiliate count); otherwise refused and recorded, nothing sent. A
+        commission joining the batch after the dialog opened would otherwise be paid unseen."""
+        def changed() -> str | None:
+            found = self.payout_batch(batch_id)
+            if found is None:
+                return None  # unknown here: the admin API answers 404
+            batch = found["batch"]
+            now = (f"{money_exact(batch['total_amount'])} {batch['currency']} to "
+                   f"{batch['affiliate_count']} affiliates")
+            if batch["total_amount"] != total or batch["affiliate_count"] != affiliates:
+                return (f"batch {batch_id} changed since the dialog opened (it showed "
+                        f"{money_exact(total)} to {affiliates} affiliates; it is now {now}); "
+                        "open it again and check it before paying")
+            if not found["consistent"]:
+                return (f"batch {batch_id} does not add up now: " + "; ".join(found["problems"])
+                        + " (it is not what was shown and approved); find out why before paying")
+            return None
+        return self.actions.execute_batch(operator, batch_id, changed=changed)
+
     def payout_breaker(self, batch_id: str):
         """The payout circuit breaker for this batch (read-only): held, why, its overrides."""
         from .breaker import state
