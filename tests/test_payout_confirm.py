@@ -54,3 +54,28 @@ def test_a_batch_whose_total_changed_after_the_dialog_opened_is_not_paid(console
         logged["error"]
     row = db.fetch_one("SELECT status FROM public.payout_batches WHERE id = %s", (batch["id"],))
     assert row["status"] == "approved"
+
+
+def test_an_approval_is_for_the_batch_its_dialog_showed(console, db, factory):  # noqa: F811
+    """The two-person rule approves what the approvers saw: a commission joining the batch
+    after the Approve dialog opened refuses the approval (recorded, never sent, and not counted
+    as an approval of the account)."""
+    made = payable_batch(factory)
+    batch, program = made["batch"], made["program"]
+    at = open_page(app(operator="alice"), "payouts")
+    choose(at, "batch_choice", batch["id"])
+    at.button(key="approve_batch").click().run()
+    assert any("6.00 USD to 2 affiliates" in m.value for m in at.markdown)  # the dialog
+    affiliate, user = factory.affiliate(program["id"]), factory.user(program["id"])
+    intent = factory.completed_intent(program, user["id"])
+    factory.commission(program["id"], affiliate["id"], intent["id"], amount=Decimal("1000.00"),
+                       status="payable", payout_batch_id=batch["id"])
+    confirm(at)
+
+    assert db.fetch_all("SELECT 1 FROM public.payout_approvals WHERE batch_id = %s",
+                        (batch["id"],)) == []  # never sent
+    assert "does not add up now" in texts(at)
+    [logged] = actions(db)
+    assert (logged["action"], logged["result"], logged["status_code"]) == \
+        ("approve_payout_batch", "failed", None)
+    assert logged["error"].startswith("Refused: ")  # a refusal, not an approval that may be

@@ -153,7 +153,9 @@ if batch_id:
                        if kit.service().admin_api == "sge" else
                        f"(approver key {account.approver_slot})? ") +
                     kit.md_line("It has {} approvals.", batch["approvals"]),
-                    lambda op, bid=bid: kit.service().approve_batch_as(kit.account(), bid),
+                    lambda op, bid=bid, shown=batch["total_amount"],
+                    count=batch["affiliate_count"]:
+                        kit.service().approve_batch_as(kit.account(), bid, shown, count),
                     need="approve", target=f"batch {bid}")
         with right:
             st.markdown("**Execute** (admin account)")

@@ -26,7 +26,7 @@ from .action_record import Attempt, record
 from .authority import API_NEEDS, why_refused
 from .correction_form import (CorrectionEntry, parse_correction,  # noqa: F401 (re-exported)
                               parse_correction_entries)
-from .outcome import ActionOutcome
+from .outcome import ActionOutcome, describe_result
 from .sge_identity import IDENTIFIED, sge_actor
 
 MAX_SILENCE = timedelta(days=7)
@@ -127,9 +127,7 @@ class ActionService:
             return refused
         problem = changed() if changed is not None else None
         if problem:
-            message = f"Refused: {problem}; nothing was sent."
-            return self._record(operator, action, batch_id, request, False, None, None, message,
-                                message, None)
+            return self.refuse(operator, action, batch_id, request, problem)
         try:
             with self._db.transaction() as conn:
                 gate = breaker.gate_for_execution(conn, batch_id, operator)
@@ -407,6 +405,13 @@ class ActionService:
         return self._record(operator, action, target, request, False, None, None, message,
                             message, None)
 
+    def refuse(self, operator: str, action: str, target: str | None, request: dict | None,
+               why: str) -> ActionOutcome:
+        """Refuse ``action`` before anything is sent, because ``why``; recorded."""
+        message = f"Refused: {why}; nothing was sent."
+        return self._record(operator, action, target, request, False, None, None, message,
+                            message, None)
+
     def _call(self, operator: str, action: str, target: str | None, request: dict | None,
               send: Callable[[Any], Any], slot: int | None = None) -> ActionOutcome:
         operator = require_operator(operator)
@@ -469,26 +474,6 @@ class ActionService:
                 data) -> ActionOutcome:
         return record(self._db, operator, action, target, request, ok, status, response, error,
                       message, data)
-
-
-def describe_result(result: Any) -> str:
-    """The API's answer in words: what it did, or its error sentence with the status code; an
-    answer that does not say whether it was done (a timeout, a dropped connection, a 5xx) is
-    "Outcome unknown", never "Failed" (the action may have been done)."""
-    if result.ok:
-        details = "; ".join(f"{k}: {v}" for k, v in (result.data or {}).items()
-                            if k != "message" and isinstance(v, (str, int, float, bool)))
-        text = f"Done (HTTP {result.status_code}). {result.message}"
-        if (result.data or {}).get("message") or not details:
-            return text  # the API said it in words; the full answer is in the action log
-        return text + (f" ({details})" if len(details) < 300 else "")
-    if result.maybe_done:  # sent, and no answer says it was not done: never "Failed"
-        if result.status_code is None:
-            return f"Outcome unknown, the admin API did not answer: {result.error}"
-        return f"Outcome unknown (HTTP {result.status_code}): {result.error}"
-    if result.status_code is None:
-        return f"Failed, the admin API did not answer: {result.error}"
-    return f"Failed (HTTP {result.status_code}): {result.error}"
 
 
 def require_operator(operator: str | None) -> str:

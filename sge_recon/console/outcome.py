@@ -19,3 +19,23 @@ class ActionOutcome:
     log_id: int | None = None
     at: datetime | None = None
     maybe_done: bool = False  # no answer, but the API may have done it (e.g. a read timeout)
+
+
+def describe_result(result: Any) -> str:
+    """The API's answer in words: what it did, or its error sentence with the status code; an
+    answer that does not say whether it was done (a timeout, a dropped connection, a 5xx) is
+    "Outcome unknown", never "Failed" (the action may have been done)."""
+    if result.ok:
+        details = "; ".join(f"{k}: {v}" for k, v in (result.data or {}).items()
+                            if k != "message" and isinstance(v, (str, int, float, bool)))
+        text = f"Done (HTTP {result.status_code}). {result.message}"
+        if (result.data or {}).get("message") or not details:
+            return text  # the API said it in words; the full answer is in the action log
+        return text + (f" ({details})" if len(details) < 300 else "")
+    if result.maybe_done:  # sent, and no answer says it was not done: never "Failed"
+        if result.status_code is None:
+            return f"Outcome unknown, the admin API did not answer: {result.error}"
+        return f"Outcome unknown (HTTP {result.status_code}): {result.error}"
+    if result.status_code is None:
+        return f"Failed, the admin API did not answer: {result.error}"
+    return f"Failed (HTTP {result.status_code}): {result.error}"

@@ -83,28 +83,31 @@ class PayoutPages:
                      consistent=not problems)
         return found
 
+    def unlike_shown(self, batch_id: str, total: Decimal, affiliates: int) -> str | None:
+        """Why ``batch_id``, read now, is not the batch a confirm dialog showed (``total`` to
+        ``affiliates``) or no longer adds up (its commissions pay exactly its total and affiliate
+        count), or None. A commission joining the batch after the dialog opened would otherwise
+        be approved or paid unseen."""
+        found = self.payout_batch(batch_id)
+        if found is None:
+            return None  # unknown here: the admin API answers 404
+        batch = found["batch"]
+        if batch["total_amount"] != total or batch["affiliate_count"] != affiliates:
+            return (f"batch {batch_id} changed since the dialog opened (it showed "
+                    f"{money_exact(total)} to {affiliates} affiliates; it is now "
+                    f"{money_exact(batch['total_amount'])} {batch['currency']} to "
+                    f"{batch['affiliate_count']} affiliates); open it again and check it")
+        if not found["consistent"]:
+            return (f"batch {batch_id} does not add up now: " + "; ".join(found["problems"])
+                    + " (it is not what was shown); find out why first")
+        return None
+
     def execute_batch_as_shown(self, operator: str, batch_id: str, total: Decimal,
                                affiliates: int):
-        """Execute the batch the confirm dialog showed (``total`` to ``affiliates``): read again
-        at the moment of sending, it must still be that batch and add up (its commissions pay
-        exactly its total and affiliate count); otherwise refused and recorded, nothing sent. A
-        commission joining the batch after the dialog opened would otherwise be paid unseen."""
-        def changed() -> str | None:
-            found = self.payout_batch(batch_id)
-            if found is None:
-                return None  # unknown here: the admin API answers 404
-            batch = found["batch"]
-            now = (f"{money_exact(batch['total_amount'])} {batch['currency']} to "
-                   f"{batch['affiliate_count']} affiliates")
-            if batch["total_amount"] != total or batch["affiliate_count"] != affiliates:
-                return (f"batch {batch_id} changed since the dialog opened (it showed "
-                        f"{money_exact(total)} to {affiliates} affiliates; it is now {now}); "
-                        "open it again and check it before paying")
-            if not found["consistent"]:
-                return (f"batch {batch_id} does not add up now: " + "; ".join(found["problems"])
-                        + " (it is not what was shown and approved); find out why before paying")
-            return None
-        return self.actions.execute_batch(operator, batch_id, changed=changed)
+        """Execute the batch the confirm dialog showed: read again at the moment of sending
+        (``unlike_shown``), otherwise refused and recorded, nothing sent."""
+        return self.actions.execute_batch(
+            operator, batch_id, changed=lambda: self.unlike_shown(batch_id, total, affiliates))
 
     def payout_breaker(self, batch_id: str):
         """The payout circuit breaker for this batch (read-only): held, why, its overrides."""
@@ -112,12 +115,20 @@ class PayoutPages:
 
         return self.read(lambda c: state(c, batch_id))
 
-    def approve_batch_as(self, account, batch_id: str):
+    def approve_batch_as(self, account, batch_id: str, total: Decimal | None = None,
+                         affiliates: int | None = None):
         """Approve with the signed-in approver's own key (the one its account is bound to);
-        the console holds the keys, the approver never types or sees one."""
+        the console holds the keys, the approver never types or sees one. ``total`` and
+        ``affiliates``: what the confirm dialog showed; the batch is read again and the
+        approval refused (recorded, nothing sent) when it is not that batch any more."""
         why = account.why_not("approve") if account is not None else "sign in to approve"
         if why:
             raise UsageError(f"not approved: {why}")
+        if total is not None and affiliates is not None:
+            problem = self.unlike_shown(batch_id, total, affiliates)
+            if problem:
+                return self.actions.refuse(account.name, "approve_payout_batch", batch_id,
+                                           {"batchId": batch_id}, problem)
         if self.admin_api == "sge":
             # the SGE API knows no approver keys: it approves as the account's SGE admin id
             # (X-Admin-Id: its platform_id; refused without one, or as the creator)
