@@ -221,9 +221,9 @@ class Settings:
         "suspense", "The ledger account a one-sided correction is posted against (the missing leg "
         "of an unbalanced transaction waits there until finance explains it).")
     CORRECTION_SECOND_PERSON_OVER: Decimal = _setting(
-        Decimal("1000"), "A ledger correction with an amount over this (in any one currency) is "
-        "only requested by the admin who prepares it; a second admin confirms before it is "
-        "posted.", minimum=0)
+        Decimal("1000"), "A ledger correction that moves more than this in any one currency "
+        "(its debits, or its credits, added up) is only requested by the admin who prepares it; "
+        "a second admin confirms before it is posted.", minimum=0)
 
     # Console, jobs, alerts
     REFRESH_SECONDS: int = _setting(

@@ -69,10 +69,15 @@ def test_a_misspelled_account_is_refused_with_the_closest_one():
 
 
 @pytest.mark.parametrize("amounts, over", [(["1000"], False), (["1000.01"], True),
-                                           (["5", "2000"], True), (["999.99", "999.99"], False)])
+                                           (["5", "2000"], True), (["999.99", "999.99"], True),
+                                           (["500", "500"], False)])
 def test_a_second_person_is_needed_over_the_threshold_in_any_one_currency(amounts, over):
+    """The amount the correction moves in the currency (its debits added up), never entry by
+    entry: two legs of 999.99 move 1,999.98 (audit: split legs skipped the second admin)."""
     legs = [CorrectionEntry("a", "debit", D(a), "USD") for a in amounts]
     assert needs_second_person(legs, D(1000)) is over
+    other = [CorrectionEntry("a", "debit", D(a), c) for a, c in zip(amounts, ("USD", "EUR"))]
+    assert needs_second_person(other, D(1000)) is any(D(a) > 1000 for a in amounts)
 
 
 def test_over_the_threshold_one_admin_requests_and_another_posts_once(db_url, db, factory,
@@ -103,6 +108,27 @@ def test_over_the_threshold_one_admin_requests_and_another_posts_once(db_url, db
     assert logged == [("request_correction", "ada", "ok"), ("ledger_correction", "bob", "ok")]
     decided = db.fetch_one("SELECT status, decided_by FROM recon.correction_requests")
     assert (decided["status"], decided["decided_by"]) == ("posted", "bob")
+
+
+def test_a_correction_split_into_small_legs_still_waits_for_a_second_admin(db_url, db, factory,
+                                                                          api):  # noqa: F811
+    """Audit (two-person rule): 5,400 USD as six debits and six credits of 900 is a correction of
+    5,400 over the 1,000 threshold: recorded as a request, not posted by one admin."""
+    program = factory.program()["id"]
+    factory.journal(program, [("treasury", "debit", "50"), ("user:u1", "credit", "50")])
+    recon = Recon(settings_for(db_url, SGE_ADMIN_API_URL=api, **KEYS))
+    acting_as(db_url, ada="admin", bob="admin")
+    desk = recon.console.corrections
+    rows = [{"account": "user:u1", "type": "debit", "amount": "900", "currency": "USD"}] * 6 + \
+           [{"account": "treasury", "type": "credit", "amount": "900", "currency": "USD"}] * 6
+    _, _, second = desk.preview(program, rows)
+    assert second  # the form says so before anything is sent
+    requested = desk.submit("ada", program, "Move 5,400 in small legs", rows)
+    assert requested.ok and "second admin must confirm" in requested.message, requested.message
+    assert db.fetch_all("SELECT 1 FROM public.ledger_corrections") == []  # nothing posted
+    [waiting] = desk.pending()
+    assert desk.confirm("bob", waiting["id"]).ok
+    assert len(db.fetch_all("SELECT 1 FROM public.ledger_corrections")) == 1
 
 
 def test_a_one_sided_transaction_is_completed_against_suspense_through_the_api(

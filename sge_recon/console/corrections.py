@@ -134,7 +134,14 @@ def check_accounts(entries: list[CorrectionEntry], known: list[str], suspense: s
 
 
 def needs_second_person(entries: list[CorrectionEntry], threshold: Decimal) -> bool:
-    return any(e.amount > threshold for e in entries)
+    """Whether the correction moves more than ``threshold`` in any one currency: its debits, or
+    its credits, added up per currency (exactly). Never entry by entry: 5,400 split into six
+    legs of 900 is a correction of 5,400, and would otherwise skip the second admin."""
+    moved: dict[tuple[str, str], Decimal] = {}
+    for e in entries:
+        side = (e.currency, e.type)
+        moved[side] = MONEY.add(moved.get(side, Decimal(0)), e.amount)
+    return any(total > threshold for total in moved.values())
 
 
 class CorrectionDesk:
