@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -22,10 +23,12 @@ class Receiver:
         # path -> (most body bytes taken, status answered to a larger body), as real services
         # do (PagerDuty: 400 over 512,000 bytes; a web server's body limit: 413)
         self.body_limits: dict[str, tuple[int, int]] = {}
-        self.requests: list[dict] = []           # path, status, body, headers, json
+        self.requests: list[dict] = []           # path, status, body, headers, json, at
         # path -> an event: the next POST to it is recorded, then answered only once it is set
         # (a receiver that hangs, deterministically; the test sets it to let the answer go)
         self.hold: dict[str, threading.Event] = {}
+        # path -> seconds every answer to it takes (a slow service that still answers in time)
+        self.delays: dict[str, float] = {}
         self.lock = threading.Lock()
         receiver = self
 
@@ -43,10 +46,14 @@ class Receiver:
                         status = refused
                     receiver.requests.append({"path": self.path, "status": status, "body": body,
                                               "headers": dict(self.headers),
-                                              "json": _json_or_none(body)})
+                                              "json": _json_or_none(body),
+                                              "at": time.monotonic()})
                     gate = receiver.hold.pop(self.path, None)
+                    delay = receiver.delays.get(self.path, 0.0)
                 if gate is not None:
                     gate.wait(60)
+                if delay:
+                    time.sleep(delay)
                 try:
                     self.send_response(status)
                     for name, value in (receiver.fail_headers.items() if failing else ()):

@@ -11,7 +11,11 @@ channel is left alone for the rest of this pass, and the other channels are stil
   wrong or gone) gives that message up at once (``failed``, with the answer in last_error,
   counted in sge_alert_deliveries_total{status="failed"}), and later messages flow;
 * a message waiting out a back-off holds back only the later messages of its own incident
-  (sge_recon/db/alert_outbox.py ``claim_due_alert``).
+  (sge_recon/db/alert_outbox.py ``claim_due_alert``);
+* the channels are delivered side by side (one thread each), each for at most
+  ``CHANNEL_PASS_SECONDS`` per pass: a channel that answers slowly (but within the deadline,
+  so it is never "down") never delays another channel's page, and the rest of its backlog
+  waits for the next pass instead of holding the monitor.
 
 Delivery is at-least-once: every attempt carries the row id (``X-SGE-Delivery``; the webhook's
 ``delivery_id``), so receivers can drop a repeat after a lost answer.
@@ -20,6 +24,8 @@ Delivery is at-least-once: every attempt carries the row id (``X-SGE-Delivery``;
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -37,6 +43,9 @@ FIRST_RETRY_SECONDS = 60
 MAX_RETRY_SECONDS = 3600
 GIVE_UP_AFTER = timedelta(hours=24)  # an alert older than this is not worth sending any more
 POST_TIMEOUT_SECONDS = 5.0           # the whole of one POST (connect, send, answer)
+# one channel's share of a pass: no new POST to it after this (a slow channel's backlog waits
+# for the next pass instead of holding the monitor; the channels are delivered side by side)
+CHANNEL_PASS_SECONDS = 20.0
 
 
 @dataclass
@@ -51,15 +60,43 @@ class DeliveryReport:
 
 def deliver_pending(db: "Database", settings: "Settings", now: datetime,
                     limit: int = 50) -> DeliveryReport:
-    """Post due alerts, oldest first; a channel that fails is left for later in this pass."""
+    """Post due alerts: each channel on its own thread, oldest first, at most ``limit`` messages
+    and ``CHANNEL_PASS_SECONDS`` per channel in one pass, so a slow channel never delays another
+    channel's page and never holds the monitor for minutes (its backlog waits for the next
+    pass). A channel whose POST fails is left for later in this pass."""
     report = DeliveryReport()
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def run(channel: str) -> None:
+        try:
+            _deliver_channel(db, settings, now, channel, limit, report, lock)
+        except BaseException as exc:  # noqa: BLE001 - re-raised by the pass, after the others
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(channel,), name=f"alerts-{channel}",
+                                daemon=True)
+               for channel in alert_outbox.due_alert_channels(db, now)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return report
+
+
+def _deliver_channel(db: "Database", settings: "Settings", now: datetime, channel: str,
+                     limit: int, report: DeliveryReport, lock: threading.Lock) -> None:
+    """One channel's part of a pass: due messages in order until one fails, ``limit`` were
+    tried or ``CHANNEL_PASS_SECONDS`` have passed."""
     tried: list[int] = []
-    down: list[str] = []
-    while len(tried) < limit:
+    started = time.monotonic()
+    while len(tried) < limit and time.monotonic() - started < CHANNEL_PASS_SECONDS:
         with db.transaction() as conn:
-            row = alert_outbox.claim_due_alert(conn, now, tried, down)
+            row = alert_outbox.claim_due_alert(conn, now, channel, tried)
             if row is None:
-                break
+                return
             tried.append(row["id"])
             try:
                 url, body, headers, secrets = ch.outgoing(row["channel"], settings,
@@ -69,23 +106,23 @@ def deliver_pending(db: "Database", settings: "Settings", now: datetime,
             except Exception as exc:  # noqa: BLE001 - one failed attempt of this channel only
                 failure = exc if isinstance(exc, ch.DeliveryFailed) else ch.DeliveryFailed(
                     type(exc).__name__)  # never the text: it may quote the URL
-                down.append(row["channel"])
                 retry_at = None if failure.permanent else retry_time(row, now,
                                                                      failure.retry_after)
                 alert_outbox.mark_alert_attempt_failed(
                     conn, row["id"], str(failure)[:500], retry_at,
                     holds_channel=failure.retry_after is not None)
-                if retry_at is None:
-                    report.given_up += 1
-                else:
-                    report.failed += 1
+                with lock:
+                    if retry_at is None:
+                        report.given_up += 1
+                    else:
+                        report.failed += 1
                 log.warning("alert %s to %s failed (attempt %d%s): %s", row["id"],
                             row["channel"], row["attempts"] + 1,
                             ", given up" if retry_at is None else "", failure)
-            else:
-                alert_outbox.mark_alert_sent(conn, row["id"], now)
+                return  # the channel is left alone for the rest of this pass
+            alert_outbox.mark_alert_sent(conn, row["id"], now)
+            with lock:
                 report.sent += 1
-    return report
 
 
 def retry_time(row: dict, now: datetime, retry_after: float | None) -> datetime | None:

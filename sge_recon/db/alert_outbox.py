@@ -32,9 +32,15 @@ def enqueue_alert(conn, *, incident_id: int | None, channel: str, event: str,
     return row["id"] if row else None
 
 
-def claim_due_alert(conn, now: datetime, exclude_ids: list[int],
-                    exclude_channels: list[str]) -> dict | None:
-    """The oldest due pending alert, locked so that a second scheduler skips it.
+def due_alert_channels(db: Database, now: datetime) -> list[str]:
+    """The channels with a pending message due by ``now`` (each is delivered on its own)."""
+    return [r["channel"] for r in db.fetch_all(
+        "SELECT DISTINCT channel FROM recon.alert_deliveries WHERE status = 'pending' "
+        "AND coalesce(next_attempt_at, created_at) <= %s ORDER BY channel", (now,))]
+
+
+def claim_due_alert(conn, now: datetime, channel: str, exclude_ids: list[int]) -> dict | None:
+    """The oldest due pending alert of ``channel``, locked so that a second scheduler skips it.
 
     Order: an incident's messages of one channel go out in order (its resolution never overtakes
     its opening message that is waiting for a retry), but a message waiting out a back-off never
@@ -43,15 +49,16 @@ def claim_due_alert(conn, now: datetime, exclude_ids: list[int],
     messages, until then."""
     return conn.execute(
         "SELECT * FROM recon.alert_deliveries d WHERE status = 'pending' "
+        "AND channel = %(channel)s "
         "AND coalesce(next_attempt_at, created_at) <= %(now)s AND NOT (id = ANY(%(ids)s)) "
-        "AND NOT (channel = ANY(%(channels)s)) AND NOT EXISTS ("
+        "AND NOT EXISTS ("
         "  SELECT 1 FROM recon.alert_deliveries o WHERE o.status = 'pending' "
         "  AND o.channel = d.channel AND o.incident_id = d.incident_id "
         "  AND (o.created_at, o.id) < (d.created_at, d.id)) "
         "AND NOT EXISTS (SELECT 1 FROM recon.alert_deliveries h WHERE h.status = 'pending' "
         "  AND h.channel = d.channel AND h.holds_channel AND h.next_attempt_at > %(now)s) "
         "ORDER BY created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED",
-        {"now": now, "ids": exclude_ids, "channels": exclude_channels}).fetchone()
+        {"now": now, "ids": exclude_ids, "channel": channel}).fetchone()
 
 
 def mark_alert_sent(conn, alert_id: int, now: datetime) -> None:

@@ -1,0 +1,46 @@
+"""A channel that answers slowly (within the 5 s deadline of one POST, so never "down") must not
+delay another channel's page, nor hold the per-minute monitor for minutes: real local receivers,
+the real monitor job, ManualClock."""
+
+from __future__ import annotations
+
+import time
+
+from sge_recon.alerts import delivery
+from sge_recon.alerts.channels import Message
+
+from .test_alert_channels import PD_PATH, ROUTING_KEY
+from .test_alerts import (SLACK, alerting_recon, monitor_only, plant_ledger_imbalance,
+                          receiver, start_clock)  # noqa: F401
+
+SLOW_SECONDS = 1.5
+
+
+def test_a_slow_channel_never_delays_a_p0_page_on_another_channel(db_url, db, factory,
+                                                                  receiver,  # noqa: F811
+                                                                  monkeypatch):
+    monkeypatch.setattr(delivery, "CHANNEL_PASS_SECONDS", 4.0, raising=False)  # 20 s in production
+    recon = alerting_recon(db_url, receiver, PAGERDUTY_ROUTING_KEY=ROUTING_KEY,
+                           PAGERDUTY_EVENTS_URL=receiver.base + PD_PATH)
+    clock = start_clock()
+    # a backlog on Slack (notices queued while it was down), then a P0 opens
+    for n in range(12):
+        recon.incidents.notify("notice", Message(f"notice {n}"), clock.now())
+    receiver.delays[SLACK] = SLOW_SECONDS  # Slack answers, slowly (under the 5 s deadline)
+    plant_ledger_imbalance(factory, db, clock)
+    started = time.monotonic()
+    [outcome] = monitor_only(recon, clock).tick()
+    took = time.monotonic() - started
+    assert outcome.status == "succeeded", outcome.error
+    [page] = [p for p in receiver.posts if p["path"] == PD_PATH]
+    assert page["json"]["payload"]["severity"] == "critical"
+    assert page["at"] - started < 5 * SLOW_SECONDS, "the P0 page waited behind Slack's backlog"
+    # the pass gives each channel a bounded time; the rest of Slack's backlog waits a minute
+    assert took < delivery.CHANNEL_PASS_SECONDS + SLOW_SECONDS + 3
+    slack_sent = len(receiver.delivered(SLACK))
+    assert 1 <= slack_sent < 13
+    receiver.delays[SLACK] = 0
+    clock.advance(minutes=1)
+    monitor_only(recon, clock).tick()
+    assert len(receiver.delivered(SLACK)) == 13  # the backlog, in the next pass, once each
+    assert len([p for p in receiver.posts if p["path"] == PD_PATH]) == 1
