@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -211,3 +212,26 @@ def test_platform_text_cannot_ping_or_plant_links_in_slack_or_discord(db_url, db
     shown = json.dumps(discord, ensure_ascii=False)
     assert "@everyone" not in shown and "@here" not in shown
     assert "@\u200beveryone" in discord["content"]
+
+
+LINK = "acme [Open the incident](https://evil.example/login) ||spoiler|| # heading"
+# what Discord would render: a masked link, a spoiler (neither preceded by an escaping backslash)
+MASKED_LINK = re.compile(r"(?<!\\)\[[^\]]*(?<!\\)\]\(")
+SPOILER = re.compile(r"(?<!\\)\|(?<!\\)\|")
+
+
+def test_platform_text_cannot_plant_a_masked_link_or_spoiler_in_discord(db_url, db, factory,
+                                                                        receiver):
+    recon = Recon(settings_for(db_url, DISCORD_WEBHOOK_URL=receiver.base + "/discord/1/tok"))
+    clock = start_clock()
+    factory.program(id=LINK)
+    factory.journal(LINK, [("treasury", "debit", "100.00"), ("user:u1", "credit", "99.75")])
+    monitor_only(recon, clock).tick()
+    [discord] = receiver.delivered("/discord/1/tok")
+    [embed] = discord["embeds"]
+    texts = [discord["content"], embed["title"], embed.get("description", "")] + [
+        f[k] for f in embed["fields"] for k in ("name", "value")]
+    assert any("evil.example" in t for t in texts)  # the id is shown ...
+    for text in texts:  # ... as itself: no masked link that hides the URL, no spoiler
+        assert not MASKED_LINK.search(text) and not SPOILER.search(text), text
+    assert "\\[Open the incident\\](https://evil.example/login)" in discord["content"]

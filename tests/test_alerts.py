@@ -152,7 +152,8 @@ def test_rule_lifecycle_open_remind_resolve(db_url, db, factory, receiver, kind,
     slack, discord = receiver.delivered(SLACK), receiver.delivered(DISCORD)
     assert len(slack) == len(discord) == 1
     assert f"{priority} incident #{incident['id']}" in slack[0]["text"]
-    assert discord[0]["content"].startswith(f"[unnamed] {priority} incident #")
+    # the headline's brackets escaped (Discord shows "[unnamed]"; a masked link cannot form)
+    assert discord[0]["content"].startswith(f"\\[unnamed\\] {priority} incident #")
     assert discord[0]["content"].count(priority) == 1  # the priority is said once
     if money:
         assert money in json.dumps(slack[0]) and money in json.dumps(discord[0])
@@ -221,8 +222,9 @@ def test_slack_and_discord_payload_shapes(db_url, factory, db, receiver):
     assert set(discord) == {"content", "embeds", "allowed_mentions"}
     assert discord["allowed_mentions"] == {"parse": []}  # platform text never pings
     [embed] = discord["embeds"]
-    assert discord["content"] == slack["text"]  # no "[P0]" prefix repeating the priority
-    assert embed["title"].startswith("[unnamed] P0 incident #") and embed["color"] == 0xD32F2F
+    # no "[P0]" prefix repeating the priority; the same headline, in each one's escaping
+    assert discord["content"] == slack["text"].replace("[", "\\[").replace("]", "\\]")
+    assert embed["title"].startswith("\\[unnamed\\] P0 incident #") and embed["color"] == 0xD32F2F
     assert embed["url"] == link
     assert {f["name"]: f["value"] for f in embed["fields"]}["Money at stake"] == "0.25 USD"
     assert "1. Run transaction_balance" in embed["description"]

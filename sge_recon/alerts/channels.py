@@ -13,6 +13,7 @@ secret.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Callable
 
@@ -83,9 +84,20 @@ def slack_text(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+# Discord markdown that platform text must not use: a masked link ``[text](https://…)`` (shown as
+# "text", leading anywhere), spoilers ``||…||``, code, mention and timestamp tags ``<@…>``
+# ``<t:…>``; each is shown as itself when escaped with a backslash (Discord drops the backslash
+# before any punctuation). ``#``, ``>`` and ``-`` make headings, quotes, lists and subtext only at
+# the start of a line. Emphasis (``*``, ``_``, ``~``) can neither hide nor forge: left as it is.
+_DISCORD_INLINE = re.compile(r"([\\\[\]|`<>])")
+_DISCORD_LINE_START = re.compile(r"(?m)^(\s*)([#>-])")
+
+
 def discord_text(text: str) -> str:
-    """Platform text for Discord: @everyone/@here broken by a zero-width space (the payload's
+    """Platform text made inert for Discord: its markdown escaped (no masked link, spoiler or
+    heading can be planted) and @everyone/@here broken by a zero-width space (the payload's
     ``allowed_mentions`` also parses no mentions at all)."""
+    text = _DISCORD_LINE_START.sub(r"\1\\\2", _DISCORD_INLINE.sub(r"\\\1", text))
     return text.replace("@everyone", "@\u200beveryone").replace("@here", "@\u200bhere")
 
 
