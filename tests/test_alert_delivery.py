@@ -251,3 +251,65 @@ def test_every_attempt_of_a_message_carries_the_same_delivery_id(db_url, db, fac
     [slack_row] = slack_rows(recon)
     assert slack["headers"]["X-SGE-Delivery"] == str(slack_row["id"])
     assert "delivery_id" not in slack["json"]  # Slack's own format is left as it is
+
+
+# -- 8: an answer that quotes the URL or the key, cut where the error is shortened ---------------
+DISCORD_TOKEN = "Zq3" + "x7Kd9pLw2Vb8Nc4Mf6Gh1Jt5Rs0Ye" * 2 + "Q9"  # a long token, like Discord's
+
+
+def echo_receiver(answer):
+    """A real HTTP listener answering 404 with ``answer(path, body)``, as web frameworks do
+    (Express: ``<pre>Cannot POST /the/path</pre>``; an API gateway echoing the event)."""
+    from http.server import BaseHTTPRequestHandler
+
+    from .http_receiver import _Server
+
+    class Echo(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - http.server's naming
+            body = answer(self.path, self.rfile.read(int(self.headers["Content-Length"])))
+            self.send_response(404)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = _Server(("127.0.0.1", 0), Echo)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def express_404(path: str, body: bytes) -> bytes:
+    return (b'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>Error'
+            b'</title>\n</head>\n<body>\n<pre>Cannot POST ' + path.encode() + b'</pre>\n</body>\n'
+            b'</html>\n')
+
+
+def gateway_echo(path: str, body: bytes) -> bytes:
+    return (b'{"status":"invalid event","message":"Event object is invalid","errors":["\'payload.'
+            b'summary\' is missing or blank","\'payload.source\' is missing or blank"],'
+            b'"received":' + body)
+
+
+@pytest.mark.parametrize("case", ["url_path", "routing_key"])
+def test_an_answer_quoting_a_secret_never_shows_part_of_it_where_it_is_cut(case):
+    key = "R0UT1NGKEYR0UT1NGKEYR0UT1NGKEY32"
+    server = echo_receiver(express_404 if case == "url_path" else gateway_echo)
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        if case == "url_path":  # a Discord webhook URL: /api/webhooks/<id>/<token>
+            secret, url = DISCORD_TOKEN, f"{base}/api/webhooks/112233445566778899/{DISCORD_TOKEN}"
+            payload = json.dumps({"content": "x"}).encode()
+        else:  # the routing key, where pagerduty_seal puts it: first in the event
+            secret, url = key, base + "/v2/enqueue"
+            payload = json.dumps({"routing_key": key, "event_action": "trigger"}).encode()
+        with pytest.raises(ch.DeliveryFailed) as failed:
+            ch.post(url, payload, timeout=5, secrets=[key])
+    finally:
+        server.shutdown()
+        server.server_close()
+    shown = str(failed.value)
+    assert shown.startswith("HTTP 404") and "permanent" in shown
+    leaked = [secret[:n] for n in range(6, len(secret) + 1) if secret[:n] in shown]
+    assert not leaked, f"{len(leaked[-1])} of the secret's {len(secret)} characters shown: {shown}"

@@ -29,12 +29,17 @@ from typing import Sequence
 from urllib.parse import SplitResult, unquote, urlsplit
 
 from ..config import mask
+from .message import cut
 
 # A 4xx that retrying cannot fix (a malformed or refused message, a wrong/removed webhook): the
 # message is given up at once, recorded as failed with the answer (see README "Incidents and
 # alerts"). 408 (timeout) and 429 (rate limit) are transient and retried like 5xx.
 PERMANENT_STATUSES = frozenset({400, 401, 403, 404, 405, 410, 413, 414, 422})
-ANSWER_BYTES = 200
+ANSWER_CHARS = 200   # of a failed answer, kept in last_error and the log
+# read more than is kept: a secret the answer quotes (an echoed URL path, an echoed event) is
+# scrubbed whole before the text is cut, never cut first and shown in part
+ANSWER_BYTES = 4096
+MIN_SECRET_TAIL = 4  # a secret's first characters, from this many, are hidden at the cut
 
 
 class DeliveryFailed(Exception):
@@ -85,7 +90,8 @@ def post(url: str, payload: dict | bytes, timeout: float = 5.0,
             conn.close()
     if 200 <= status < 300:
         return
-    text = _scrub(answer.decode("utf-8", "replace").strip(), hidden)
+    text = cut(_scrub_tail(_scrub(answer.decode("utf-8", "replace"), hidden), hidden).strip(),
+               ANSWER_CHARS)
     message = f"HTTP {status}" + (f": {text}" if text else "")
     if status in PERMANENT_STATUSES:
         raise DeliveryFailed(message + " (permanent: not retried)", permanent=True)
@@ -168,6 +174,15 @@ def _url_parts(url: str) -> list[str]:
     pieces = [parts.path, parts.query, parts.netloc if "@" in parts.netloc else ""]
     pieces += [seg for seg in parts.path.split("/") if len(seg) >= 8]
     return [p for p in pieces if p and p != "/"]
+
+
+def _scrub_tail(text: str, secrets: Sequence[str]) -> str:
+    """``text`` without a secret's beginning at its very end (where the read stopped)."""
+    for secret in secrets:
+        for n in range(min(len(secret) - 1, len(text)), MIN_SECRET_TAIL - 1, -1):
+            if text.endswith(secret[:n]):
+                return text[:-n] + "****"
+    return text
 
 
 def _scrub(text: str, secrets: Sequence[str]) -> str:
