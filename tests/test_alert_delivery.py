@@ -194,20 +194,20 @@ def test_a_message_waiting_out_a_back_off_does_not_hold_back_other_incidents(
     recon = alerting_recon(db_url, receiver)
     clock = start_clock()
     sched = monitor_only(recon, clock)
-    plant_queue_depth(factory, db, clock)
-    receiver.fail_next[SLACK] = 2  # the P2's opening: 500, then 500 again at +1 min
+    plant_ledger_imbalance(factory, db, clock)
+    receiver.fail_next[SLACK] = 2  # the P0's opening: 500, then 500 again at +1 min
     sched.tick()
     clock.advance(minutes=1)
-    plant_ledger_imbalance(factory, db, clock)
-    sched.tick()  # the P2 retried first and failed again: the channel rests for this pass
+    plant_queue_depth(factory, db, clock)
+    sched.tick()  # the P0 retried first and failed again: the channel rests for this pass
     assert receiver.delivered(SLACK) == []
     clock.advance(minutes=1)
-    sched.tick()  # the P2 waits until +3 min; the P0 does not wait behind it
-    [p0] = receiver.delivered(SLACK)
-    assert " P0 incident " in p0["text"]
+    sched.tick()  # the P0 waits until +3 min; the P2 does not wait behind it
+    [p2] = receiver.delivered(SLACK)
+    assert " P2 incident " in p2["text"]
     clock.advance(minutes=2)
     sched.tick()
-    assert [" P2 incident " in s["text"] for s in receiver.delivered(SLACK)] == [False, True]
+    assert [" P0 incident " in s["text"] for s in receiver.delivered(SLACK)] == [False, True]
 
 
 def test_an_incidents_resolution_never_overtakes_its_opening(db_url, db, factory,

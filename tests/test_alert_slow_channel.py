@@ -44,3 +44,18 @@ def test_a_slow_channel_never_delays_a_p0_page_on_another_channel(db_url, db, fa
     monitor_only(recon, clock).tick()
     assert len(receiver.delivered(SLACK)) == 13  # the backlog, in the next pass, once each
     assert len([p for p in receiver.posts if p["path"] == PD_PATH]) == 1
+
+
+def test_a_p0_page_goes_first_in_a_pass_not_behind_a_channels_backlog(db_url, db, factory,
+                                                                      receiver):  # noqa: F811
+    recon = alerting_recon(db_url, receiver)
+    clock = start_clock()
+    # Slack was down for a while: 60 notices and reminders queued, now due; then a P0 opens
+    for n in range(60):
+        recon.incidents.notify("notice", Message(f"notice {n}"), clock.now())
+    plant_ledger_imbalance(factory, db, clock)
+    [outcome] = monitor_only(recon, clock).tick()
+    assert outcome.status == "succeeded", outcome.error
+    slack = [p["json"]["text"] for p in receiver.posts if p["path"] == SLACK]
+    assert len(slack) == 50  # one pass's worth; the rest wait for the next minute
+    assert " P0 incident " in slack[0], "the P0 waited behind the backlog"

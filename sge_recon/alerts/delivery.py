@@ -60,7 +60,8 @@ class DeliveryReport:
 
 def deliver_pending(db: "Database", settings: "Settings", now: datetime,
                     limit: int = 50) -> DeliveryReport:
-    """Post due alerts: each channel on its own thread, oldest first, at most ``limit`` messages
+    """Post due alerts: each channel on its own thread, most urgent first (the incident's
+    priority, then notices; oldest first within each), at most ``limit`` messages
     and ``CHANNEL_PASS_SECONDS`` per channel in one pass, so a slow channel never delays another
     channel's page and never holds the monitor for minutes (its backlog waits for the next
     pass). A channel whose POST fails is left for later in this pass."""

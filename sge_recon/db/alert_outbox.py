@@ -40,7 +40,9 @@ def due_alert_channels(db: Database, now: datetime) -> list[str]:
 
 
 def claim_due_alert(conn, now: datetime, channel: str, exclude_ids: list[int]) -> dict | None:
-    """The oldest due pending alert of ``channel``, locked so that a second scheduler skips it.
+    """The most urgent due pending alert of ``channel`` (its incident's priority, P0 first, then
+    notices; oldest first within each), locked so that a second scheduler skips it: a P0 never
+    waits behind a backlog of lesser messages (one pass posts at most ``limit`` per channel).
 
     Order: an incident's messages of one channel go out in order (its resolution never overtakes
     its opening message that is waiting for a retry), but a message waiting out a back-off never
@@ -57,7 +59,8 @@ def claim_due_alert(conn, now: datetime, channel: str, exclude_ids: list[int]) -
         "  AND (o.created_at, o.id) < (d.created_at, d.id)) "
         "AND NOT EXISTS (SELECT 1 FROM recon.alert_deliveries h WHERE h.status = 'pending' "
         "  AND h.channel = d.channel AND h.holds_channel AND h.next_attempt_at > %(now)s) "
-        "ORDER BY created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED",
+        "ORDER BY (SELECT i.priority FROM recon.incidents i WHERE i.id = d.incident_id) "
+        "NULLS LAST, created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED",
         {"now": now, "ids": exclude_ids, "channel": channel}).fetchone()
 
 
