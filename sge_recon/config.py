@@ -80,7 +80,8 @@ class Settings:
         None, "Discord webhook URL for alerts; unset: no Discord alerts.", secret=True)
     PAGERDUTY_ROUTING_KEY: str | None = _setting(
         None, "PagerDuty Events API v2 routing (integration) key: incidents trigger a page when "
-        "they open and resolve it when they resolve; unset: no paging.", secret=True)
+        "they open, acknowledge it when acknowledged or accepted in the console and resolve it "
+        "when they resolve; unset: no paging.", secret=True)
     PAGERDUTY_EVENTS_URL: str = _setting(
         "https://events.pagerduty.com/v2/enqueue", "PagerDuty Events API v2 endpoint (change "
         "only for a proxy or a test receiver).")

@@ -235,3 +235,36 @@ def test_platform_text_cannot_plant_a_masked_link_or_spoiler_in_discord(db_url, 
     for text in texts:  # ... as itself: no masked link that hides the URL, no spoiler
         assert not MASKED_LINK.search(text) and not SPOILER.search(text), text
     assert "\\[Open the incident\\](https://evil.example/login)" in discord["content"]
+
+
+@pytest.mark.parametrize("how", ["acknowledge", "accept"])
+def test_an_incident_acknowledged_or_accepted_in_the_console_is_acknowledged_on_pagerduty(
+        db_url, db, factory, receiver, how):
+    from .test_console_actions import acting_as
+
+    recon = Recon(settings_for(db_url, PAGERDUTY_ROUTING_KEY=ROUTING_KEY,
+                               PAGERDUTY_EVENTS_URL=receiver.base + PD_PATH,
+                               WORKER_DOWN_SECONDS=86400))
+    factory.heartbeat("worker-1", last_seen_at=datetime.now(timezone.utc))
+    acting_as(db_url, ada="operator")
+    clock = start_clock()
+    sched = monitor_only(recon, clock)
+    fix = plant_ledger_imbalance(factory, db, clock)
+    sched.tick()
+    [incident] = recon.incidents.incidents()
+    actions = recon.console.actions
+    done = (actions.acknowledge_incident("ada", incident["id"]) if how == "acknowledge" else
+            actions.accept_incident("ada", incident["id"], "known: correction awaiting sign-off",
+                                    clock.now()))
+    assert done.ok, done.message
+    for _ in range(3):  # once, not every minute
+        clock.advance(minutes=1)
+        sched.tick()
+    fix()
+    clock.advance(minutes=10)
+    sched.tick()
+    sent = [r["json"] for r in events(receiver, PD_PATH)]
+    assert [e["event_action"] for e in sent] == ["trigger", "acknowledge", "resolve"]
+    jsonschema.validate(sent[1], {**PD_RESOLVE, "properties": {
+        **PD_RESOLVE["properties"], "event_action": {"const": "acknowledge"}}})
+    assert sent[1]["dedup_key"] == str(incident["id"])

@@ -2,6 +2,7 @@
 ``channels.CHANNELS``).
 
 PagerDuty (DESIGN §7): ``trigger`` when an incident opens, ``resolve`` when it resolves,
+``acknowledge`` once it is acknowledged or accepted in the console (its escalation stops),
 ``dedup_key`` = the incident's id (an escalation re-triggers it with the higher severity);
 reminders and notices (the weekly payout reminder) do not page.
 The routing key is added at send time (``pagerduty_seal``), so it is never stored. Incident ids
@@ -55,12 +56,13 @@ DELIVERY_HEADER = "X-SGE-Delivery"
 
 def pagerduty_event(message: Message) -> dict | None:
     """The Events v2 event for an incident's opening, escalation (a trigger with the same
-    dedup_key and the new severity) or resolution; None for anything else."""
-    if message.incident_id is None or message.event not in ("open", "escalate", "resolve"):
+    dedup_key and the new severity), acknowledgement or resolution; None for anything else."""
+    if message.incident_id is None or message.event not in ("open", "escalate", "acknowledge",
+                                                             "resolve"):
         return None
     dedup_key = str(message.incident_id)
-    if message.event == "resolve":
-        return {"event_action": "resolve", "dedup_key": dedup_key}
+    if message.event in ("acknowledge", "resolve"):  # acknowledged or accepted in the console
+        return {"event_action": message.event, "dedup_key": dedup_key}
     details: dict = {name: value for name, value in message.fields}
     details.update(message.details)
     if message.steps:

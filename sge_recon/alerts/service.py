@@ -108,6 +108,7 @@ class AlertService:
             for silence in silence_rows.silences_to_remind(conn, now, now + silencing.EXPIRY_REMINDER):
                 self._announce(conn, silencing.expiry_message(silence, self.settings.CONSOLE_URL),
                                "silence_expiring", channels, now)
+            self._acknowledge_pages(conn, current.values(), channels, now)
             _adopt_ungrouped(current, findings)
             rows: dict[tuple[str, str], dict | None] = {}
             for key, finding in findings.items():
@@ -245,6 +246,18 @@ class AlertService:
             log.warning("alerts: check catalogue unavailable, using built-in runbook steps: %s",
                         exc)
             return {}
+
+    def _acknowledge_pages(self, conn, incidents, channels: list[str], now: datetime) -> None:
+        """Acknowledged or accepted in the console: PagerDuty's alert is acknowledged too (once:
+        the outbox's dedup_key), so its escalation policy stops paging the next on-call."""
+        for incident in incidents:
+            if "pagerduty" in channels and incident["status"] in ("acknowledged", "accepted") \
+                    and not _never_paged(incident.get("details") or {}):
+                payload = ch.render("pagerduty", incident_message(
+                    incident, "acknowledge", now, self.settings.CONSOLE_URL))
+                alert_outbox.enqueue_alert(conn, incident_id=incident["id"], channel="pagerduty",
+                                           event="acknowledge", payload=payload or {}, now=now,
+                                           dedup_key=f"incident:{incident['id']}:acknowledge")
 
     def _reminder_due(self, incident: dict, now: datetime) -> bool:
         hours = self.settings.ALERT_REMINDER_HOURS
