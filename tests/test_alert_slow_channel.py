@@ -1,11 +1,14 @@
-"""A channel that answers slowly (within the 5 s deadline of one POST, so never "down") must not
-delay another channel's page, nor hold the per-minute monitor for minutes: real local receivers,
-the real monitor job, ManualClock."""
+"""A channel that answers slowly (within the 5 s deadline of one POST, so never "down"), has a
+backlog, or asks to wait (429) must not delay a P0 page longer than it has to, nor hold the
+per-minute monitor for minutes: real local receivers, the real monitor job, ManualClock."""
 
 from __future__ import annotations
 
 import time
 
+import pytest
+
+from sge_recon.alerts import channels as ch
 from sge_recon.alerts import delivery
 from sge_recon.alerts.channels import Message
 
@@ -59,3 +62,37 @@ def test_a_p0_page_goes_first_in_a_pass_not_behind_a_channels_backlog(db_url, db
     slack = [p["json"]["text"] for p in receiver.posts if p["path"] == SLACK]
     assert len(slack) == 50  # one pass's worth; the rest wait for the next minute
     assert " P0 incident " in slack[0], "the P0 waited behind the backlog"
+
+
+def test_a_429_holds_the_channel_only_as_long_as_the_service_asked(db_url, db, factory,
+                                                                    receiver):  # noqa: F811
+    from .test_alerts import plant_queue_depth
+
+    recon = alerting_recon(db_url, receiver)
+    clock = start_clock()
+    sched = monitor_only(recon, clock)
+    plant_queue_depth(factory, db, clock)
+    receiver.fail_next[SLACK] = 4  # Slack is down a while: the P2's opening backs off 1, 2, 4 min
+    for minutes in (0, 1, 2, 4):
+        clock.advance(minutes=minutes)
+        sched.tick()
+    clock.advance(minutes=8)  # Slack is back, busy: "429, Retry-After: 1" to the retry
+    receiver.fail_next[SLACK], receiver.fail_status = 1, 429
+    receiver.fail_headers = {"Retry-After": "1"}
+    sched.tick()
+    plant_ledger_imbalance(factory, db, clock)  # then a P0 opens
+    clock.advance(minutes=1)
+    sched.tick()
+    texts = [s["text"] for s in receiver.delivered(SLACK)]
+    assert any(" P0 incident " in t for t in texts), \
+        "Slack asked for 1 s; the channel (and the P0) was held for the P2's back-off"
+    assert any(" P2 incident " in t for t in texts)
+
+
+@pytest.mark.parametrize("header", ["nan", "inf", "-5", "0", "Wed, 21 Oct 2026 07:28:00 GMT"])
+def test_a_retry_after_that_is_no_number_of_seconds_is_no_advice(receiver, header):  # noqa: F811
+    receiver.fail_next[SLACK], receiver.fail_status = 1, 429
+    receiver.fail_headers = {"Retry-After": header}
+    with pytest.raises(ch.DeliveryFailed) as failed:
+        ch.post(receiver.base + SLACK, {"text": "x"}, timeout=5)
+    assert str(failed.value).startswith("HTTP 429") and failed.value.retry_after is None

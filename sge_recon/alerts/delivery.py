@@ -129,7 +129,9 @@ def _deliver_channel(db: "Database", settings: "Settings", now: datetime, channe
 def retry_time(row: dict, now: datetime, retry_after: float | None) -> datetime | None:
     if now - row["created_at"] >= GIVE_UP_AFTER:
         return None
+    if retry_after:  # the service said how long (429): exactly that, for the message and the
+        # channel it holds, never this message's own back-off (which would hold every message
+        # of the channel, a P0's too, for up to an hour when it was asked for a second)
+        return now + timedelta(seconds=min(retry_after, MAX_RETRY_SECONDS))
     delay = min(FIRST_RETRY_SECONDS * 2 ** row["attempts"], MAX_RETRY_SECONDS)
-    if retry_after:
-        delay = max(delay, min(retry_after, MAX_RETRY_SECONDS))
     return now + timedelta(seconds=delay)

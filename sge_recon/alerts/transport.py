@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import math
 import socket
 import ssl
 import threading
@@ -98,8 +99,10 @@ def post(url: str, payload: dict | bytes, timeout: float = 5.0,
     wait = None
     if status == 429:
         try:
-            wait = float(retry_after) or None
+            wait = float(retry_after)
         except ValueError:
+            wait = None
+        if wait is not None and not 0 < wait < math.inf:  # nan, inf, 0 or negative: no advice
             wait = None
     raise DeliveryFailed(message, retry_after=wait)
 
