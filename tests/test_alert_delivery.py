@@ -313,3 +313,18 @@ def test_an_answer_quoting_a_secret_never_shows_part_of_it_where_it_is_cut(case)
     assert shown.startswith("HTTP 404") and "permanent" in shown
     leaked = [secret[:n] for n in range(6, len(secret) + 1) if secret[:n] in shown]
     assert not leaked, f"{len(leaked[-1])} of the secret's {len(secret)} characters shown: {shown}"
+
+
+def test_a_receivers_answer_cannot_forge_log_lines_or_terminal_escapes():
+    forged = (b"bad request\n2026-11-27 08:00:00 ERROR sge_recon: ledger_balance passed, all "
+              b"incidents resolved\r\n\x1b[2J")
+    server = echo_receiver(lambda path, body: forged)
+    try:
+        with pytest.raises(ch.DeliveryFailed) as failed:
+            ch.post(f"http://127.0.0.1:{server.server_address[1]}/hook", {"text": "x"}, timeout=5)
+    finally:
+        server.shutdown()
+        server.server_close()
+    shown = str(failed.value)
+    assert shown.startswith("HTTP 404: bad request 2026-11-27 08:00:00 ERROR")  # one line
+    assert not any(c in shown for c in "\n\r\x1b"), repr(shown)
