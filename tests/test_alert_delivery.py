@@ -328,3 +328,20 @@ def test_a_receivers_answer_cannot_forge_log_lines_or_terminal_escapes():
     shown = str(failed.value)
     assert shown.startswith("HTTP 404: bad request 2026-11-27 08:00:00 ERROR")  # one line
     assert not any(c in shown for c in "\n\r\x1b"), repr(shown)
+
+
+def test_a_secret_cut_where_the_answer_is_read_no_further_is_hidden_too():
+    key = "R0UT1NGKEYR0UT1NGKEYR0UT1NGKEY32"
+    from sge_recon.alerts import transport
+
+    filler = b"x" * (transport.ANSWER_BYTES - 20)
+    server = echo_receiver(lambda path, body: filler + b" " + body)
+    try:
+        with pytest.raises(ch.DeliveryFailed) as failed:
+            ch.post(f"http://127.0.0.1:{server.server_address[1]}/v2/enqueue",
+                    json.dumps({"routing_key": key}).encode(), timeout=5, secrets=[key])
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert transport._scrub_tail("abc " + key[:10], [key]) == "abc ****"
+    assert "R0UT1" not in str(failed.value)

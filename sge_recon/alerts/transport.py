@@ -91,7 +91,9 @@ def post(url: str, payload: dict | bytes, timeout: float = 5.0,
             conn.close()
     if 200 <= status < 300:
         return
-    text = _scrub_tail(_scrub(answer.decode("utf-8", "replace"), hidden), hidden)
+    text = _scrub(answer.decode("utf-8", "replace"), hidden)
+    if len(answer) >= ANSWER_BYTES:  # the read stopped there: maybe inside a secret
+        text = _scrub_tail(text, hidden)
     # one line of plain text: a receiver's newlines or terminal escapes never forge a log line
     text = cut(" ".join("".join(c if c.isprintable() else " " for c in text).split()),
                ANSWER_CHARS)
