@@ -96,3 +96,79 @@ def test_a_retry_after_that_is_no_number_of_seconds_is_no_advice(receiver, heade
     with pytest.raises(ch.DeliveryFailed) as failed:
         ch.post(receiver.base + SLACK, {"text": "x"}, timeout=5)
     assert str(failed.value).startswith("HTTP 429") and failed.value.retry_after is None
+
+
+class RateLimited:
+    """A real HTTP listener that takes ``burst`` POSTs, then one per ``every`` seconds, and answers
+    the others 429 with a Retry-After of ``every`` (Slack: about one message a second per
+    webhook; Discord: five per two seconds)."""
+
+    def __init__(self, burst: int, every: float):
+        import threading
+        from http.server import BaseHTTPRequestHandler
+
+        from .http_receiver import _Server
+
+        self.taken: list[dict] = []
+        self.refused = 0
+        state = {"tokens": float(burst), "at": time.monotonic()}
+        lock = threading.Lock()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - http.server's naming
+                import json
+
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                with lock:
+                    now = time.monotonic()
+                    state["tokens"] = min(burst, state["tokens"] + (now - state["at"]) / every)
+                    state["at"] = now
+                    ok = state["tokens"] >= 1
+                    if ok:
+                        state["tokens"] -= 1
+                        outer.taken.append(json.loads(body))
+                    else:
+                        outer.refused += 1
+                self.send_response(200 if ok else 429)
+                if not ok:
+                    self.send_header("Retry-After", f"{every:g}")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = _Server(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_burst_that_meets_a_rate_limit_is_delivered_in_the_same_pass(db_url, db, factory):
+    limited = RateLimited(burst=3, every=1.0)
+    try:
+        from datetime import datetime, timezone
+
+        from sge_recon.context import Recon
+
+        from .conftest import settings_for
+
+        factory.heartbeat("worker-1", last_seen_at=datetime.now(timezone.utc))  # workers fine
+        recon = Recon(settings_for(db_url, SLACK_WEBHOOK_URL=limited.url + SLACK,
+                                   WORKER_DOWN_SECONDS=86400))
+        clock = start_clock()
+        for n in range(7):  # a storm: messages queued together (notices here), then a P0
+            recon.incidents.notify("notice", Message(f"notice {n}"), clock.now())
+        plant_ledger_imbalance(factory, db, clock)
+        [outcome] = monitor_only(recon, clock).tick()
+        assert outcome.status == "succeeded", outcome.error
+        assert limited.refused >= 1  # the limit was met ...
+        texts = [m["text"] for m in limited.taken]
+        assert len(texts) == 8, f"only {len(texts)} of 8 in the pass; the rest held a minute"
+        assert " P0 incident " in texts[0]
+    finally:
+        limited.close()

@@ -46,6 +46,7 @@ POST_TIMEOUT_SECONDS = 5.0           # the whole of one POST (connect, send, ans
 # one channel's share of a pass: no new POST to it after this (a slow channel's backlog waits
 # for the next pass instead of holding the monitor; the channels are delivered side by side)
 CHANNEL_PASS_SECONDS = 20.0
+SHORT_WAIT_SECONDS = 5.0  # a 429's Retry-After up to this is waited out within the pass
 
 
 @dataclass
@@ -100,10 +101,7 @@ def _deliver_channel(db: "Database", settings: "Settings", now: datetime, channe
                 return
             tried.append(row["id"])
             try:
-                url, body, headers, secrets = ch.outgoing(row["channel"], settings,
-                                                          row["payload"], row["id"])
-                ch.post(url, body, timeout=POST_TIMEOUT_SECONDS, headers=headers,
-                        secrets=secrets)
+                _post(row, settings, started + CHANNEL_PASS_SECONDS)
             except Exception as exc:  # noqa: BLE001 - one failed attempt of this channel only
                 failure = exc if isinstance(exc, ch.DeliveryFailed) else ch.DeliveryFailed(
                     type(exc).__name__)  # never the text: it may quote the URL
@@ -124,6 +122,24 @@ def _deliver_channel(db: "Database", settings: "Settings", now: datetime, channe
             alert_outbox.mark_alert_sent(conn, row["id"], now)
             with lock:
                 report.sent += 1
+
+
+def _post(row: dict, settings: "Settings", deadline: float) -> None:
+    """POST one message. A 429 asking for a short wait (``SHORT_WAIT_SECONDS``, e.g. Slack's one
+    message a second) that fits the channel's pass is waited out and the message posted again
+    (same delivery id), so a burst is delivered in the pass instead of a minute later each."""
+    while True:
+        url, body, headers, secrets = ch.outgoing(row["channel"], settings, row["payload"],
+                                                  row["id"])
+        try:
+            ch.post(url, body, timeout=POST_TIMEOUT_SECONDS, headers=headers, secrets=secrets)
+            return
+        except ch.DeliveryFailed as failure:
+            wait = failure.retry_after
+            if wait is None or wait > SHORT_WAIT_SECONDS \
+                    or time.monotonic() + wait + POST_TIMEOUT_SECONDS > deadline:
+                raise
+            time.sleep(wait)
 
 
 def retry_time(row: dict, now: datetime, retry_after: float | None) -> datetime | None:
