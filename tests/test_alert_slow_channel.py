@@ -76,16 +76,16 @@ def test_a_429_holds_the_channel_only_as_long_as_the_service_asked(db_url, db, f
     for minutes in (0, 1, 2, 4):
         clock.advance(minutes=minutes)
         sched.tick()
-    clock.advance(minutes=8)  # Slack is back, busy: "429, Retry-After: 1" to the retry
+    clock.advance(minutes=8)  # Slack is back, busy: "429, Retry-After: 30" to the retry
     receiver.fail_next[SLACK], receiver.fail_status = 1, 429
-    receiver.fail_headers = {"Retry-After": "1"}
+    receiver.fail_headers = {"Retry-After": "30"}  # longer than is waited out within a pass
     sched.tick()
     plant_ledger_imbalance(factory, db, clock)  # then a P0 opens
     clock.advance(minutes=1)
     sched.tick()
     texts = [s["text"] for s in receiver.delivered(SLACK)]
     assert any(" P0 incident " in t for t in texts), \
-        "Slack asked for 1 s; the channel (and the P0) was held for the P2's back-off"
+        "Slack asked for 30 s; the channel (and the P0) was held for the P2's back-off"
     assert any(" P2 incident " in t for t in texts)
 
 
