@@ -346,3 +346,24 @@ def test_sges_two_person_rule_is_the_contracts_quorum(new_database):
     result = recon.checks.run(only=["payout_approval_quorum"], store=False).by_name()[
         "payout_approval_quorum"]
     assert result.status == "fail" and [r["batch_id"] for r in result.rows] == [batch]
+
+
+def test_a_creator_approving_under_a_variant_of_their_id_is_one_person(new_database):
+    """SGE's X-Admin-Id is free text and SGE compares it exactly, so its creator can approve their
+    own batch as 'ops:alice ' or 'OPS:ALICE', or a batch can be approved by '' (nobody): each is
+    one person (or none) to the quorum check, never a second approver."""
+    url, _ = sge_database(new_database)
+    recon = sge_recon(url)
+    db = Database(url)
+    batches = [r["id"] for r in db.fetch_all(
+        'SELECT id FROM "PayoutBatch" WHERE status = \'COMPLETED\' AND "createdById" IS NOT NULL '
+        'ORDER BY id LIMIT 5')]
+    variants = ['"createdById" || \' \'', 'E\'\\t\' || "createdById" || E\'\\n\'',
+                'upper("createdById")', "''", "'  '"]
+    for batch, variant in zip(batches, variants, strict=True):
+        db.execute(f'UPDATE "PayoutBatch" SET "approvedById" = {variant} WHERE id = %s', (batch,))
+    result = recon.checks.run(only=["payout_approval_quorum"], store=False).by_name()[
+        "payout_approval_quorum"]
+    assert result.status == "fail"
+    assert sorted((r["batch_id"], r["approvals"]) for r in result.rows) == [
+        (b, 1) for b in sorted(batches)]
