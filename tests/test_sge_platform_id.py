@@ -75,6 +75,24 @@ def test_the_auditors_scenario_the_creator_cannot_approve_their_own_batch(consol
     assert sge_audit(db, batch["id"]) == []  # nothing was sent to SGE
 
 
+def test_the_creator_under_a_variant_of_their_id_is_refused_as_the_creator(console):
+    """SGE compares X-Admin-Id exactly, so a batch created as 'OPS:Alice ' would be approved by
+    'ops:alice' (the same person) if recon sent it: recon refuses it as the creator's own, as
+    payout_approval_quorum would count it (one person), and nothing reaches SGE."""
+    url, db, c = console
+    acting_as(url, alice="approver1")
+    AccountService(Database(url)).set_platform_id("alice", "ops:alice", by="cli:test")
+    batch = new_pending_batch(db)
+    db.execute('UPDATE public."PayoutBatch" SET "createdById" = %s WHERE id = %s',
+               ("OPS:Alice ", batch["id"]))
+    refused = c.actions.approve_batch("alice", batch["id"], "")
+    assert not refused.ok and refused.logged, refused.message
+    assert "created payout batch" in refused.message
+    assert batch_row(db, batch["id"]) == {"status": "PENDING", "created": "OPS:Alice ",
+                                          "approved": None}
+    assert sge_audit(db, batch["id"]) == []
+
+
 def test_an_account_with_its_platform_id_approves_and_sge_records_that_id(console):
     url, db, c = console
     acting_as(url, bob="approver2", root="admin")

@@ -16,6 +16,7 @@ Both refusals are recorded in recon.action_log by the caller, like any other ref
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from ..db import DriverError
@@ -46,11 +47,25 @@ def sge_actor(db, operator: str, action: str, batch_id: str | None) -> SgeActor:
     except (DatabaseUnavailable, DriverError) as exc:
         return SgeActor(None, f"the account {operator!r} and the batch's creator could not be "
                               f"read, so recon cannot tell SGE who acts ({first_line(exc)})")
-    if batch is not None and batch.get("created_by") == platform_id:
+    if batch is not None and same_person(batch.get("created_by"), platform_id):
         return SgeActor(platform_id, f"{operator!r} acts on SGE as {platform_id!r}, who created "
                                      f"payout batch {batch_id}: the approver must be a different "
                                      "person than the batch's creator (two-person rule)")
     return SgeActor(platform_id, None)
+
+
+# what payout_approval_quorum strips around an id (checks/payout_approval_quorum.sql)
+_AROUND = re.compile(r"^[\s\u00a0\u200b\u2060\ufeff]+|[\s\u00a0\u200b\u2060\ufeff]+$")
+
+
+def same_person(a: str | None, b: str | None) -> bool:
+    """Whether two SGE admin ids name one person as payout_approval_quorum counts them: without
+    surrounding white space, in lower case (SGE compares X-Admin-Id exactly, so its creator
+    'OPS:Alice ' approving as 'ops:alice' passes its own rule). An empty id is nobody."""
+    if a is None or b is None:
+        return False
+    left, right = _AROUND.sub("", a).lower(), _AROUND.sub("", b).lower()
+    return bool(left) and left == right
 
 
 def no_platform_id(operator: str) -> str:
