@@ -246,7 +246,10 @@ def _money(value: Any) -> Any:
 
 
 def _segment(value: str) -> str:
-    """An id as one URL path segment (a '/' in an id must not reach another endpoint)."""
+    """An id as one URL path segment (a '/' in an id must not reach another endpoint, nor may an
+    id '.' or '..': a dot segment, which the HTTP client removes, sending the action to the
+    endpoint above; its dots are sent encoded, and the API decodes them back into the id)."""
     from urllib.parse import quote
 
-    return quote(str(value), safe="")
+    text = quote(str(value), safe="")
+    return text.replace(".", "%2E") if text.strip(".") == "" else text

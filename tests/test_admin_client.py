@@ -153,11 +153,13 @@ class OddAnswers:
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
         self.answer = (200, "application/json", b"{}")
+        self.paths: list[str] = []  # the request paths, as they arrived
         server = self
 
         class Handler(BaseHTTPRequestHandler):
             def _reply(self):
                 self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                server.paths.append(self.path)
                 status, kind, body = server.answer
                 self.send_response(status)
                 self.send_header("Content-Type", kind)
@@ -210,5 +212,30 @@ def test_an_operator_name_http_cannot_carry_is_refused_in_words():
                 result = sge.approve_batch("batch_1")
             assert not result.ok and result.status_code is None
             assert "X-Admin-Id" in result.error and "printable ASCII" in result.error
+    finally:
+        odd.http.shutdown()
+
+
+@pytest.mark.parametrize("batch_id", [".", "..", "%2e%2E"])
+def test_a_dot_id_stays_in_its_path_segment_in_either_dialect(batch_id):
+    """A batch id '.' or '..' is a dot segment: sent as it is, the HTTP client removes it and the
+    approval goes to /api/v2/payouts/approve (or /payouts/batch/approve), whose 200 read as this
+    batch approved. Encoded, it reaches the batch's own endpoint (which finds no such batch)."""
+    from urllib.parse import unquote
+
+    from sge_recon.sge_admin_client import SgeAdminClient
+
+    odd = OddAnswers()
+    odd.answer = (200, "application/json", b'{"batch": {"status": "APPROVED"}}')
+    try:
+        with AdminClient(odd.url, admin_key=ADMIN_KEY) as ours, \
+                SgeAdminClient(odd.url, operator="finance:bob") as sge:
+            ours.approve_batch(batch_id, key="x" * 20)
+            sge.approve_batch(batch_id)
+            sge.execute_batch(batch_id)
+        ids = [unquote(p.split("/")[-2]) for p in odd.paths]
+        assert [p.split("/")[:-2] for p in odd.paths] == [
+            ["", "admin", "payouts", "batch"], *[["", "api", "v2", "payouts", "batch"]] * 2]
+        assert ids == [batch_id] * 3
     finally:
         odd.http.shutdown()
