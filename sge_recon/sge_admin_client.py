@@ -156,10 +156,22 @@ def _describe(action: str, data: dict) -> str:
             text += f", {data['payoutsExecuted']} payout(s) executed"
         return text + "."
     if "balanced" in data:
-        n = len(data.get("unbalancedJournals") or [])
-        return (f"{action}: ledger {'balanced' if data['balanced'] else 'NOT balanced'}; "
-                f"{n} unbalanced journal(s); {data.get('stuckIntents', 0)} stuck intent(s).")
+        # the platform's JSON, whatever its shape: only a JSON true is balanced, and a count that
+        # is neither a list, an object nor a whole number is said to be unknown (never a raise)
+        return (f"{action}: ledger {'balanced' if data['balanced'] is True else 'NOT balanced'}; "
+                f"{_count(data.get('unbalancedJournals', 0))} unbalanced journal(s); "
+                f"{_count(data.get('stuckIntents', 0))} stuck intent(s).")
     return f"{action}: done."
+
+
+def _count(value: Any) -> str:
+    """How many a reconcile answer's field says: a list's or an object's length, a whole number
+    as it is; anything else (null, a string, a fraction) is not a count."""
+    if isinstance(value, (list, dict)):
+        return str(len(value))
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return str(value)
+    return "an unknown number of"
 
 
 def admin_client_for(settings: Settings, admin_api: str, *, timeout: float = 15.0,

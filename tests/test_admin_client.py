@@ -239,3 +239,27 @@ def test_a_dot_id_stays_in_its_path_segment_in_either_dialect(batch_id):
         assert ids == [batch_id] * 3
     finally:
         odd.http.shutdown()
+
+
+@pytest.mark.parametrize("body, words", [
+    (b'{"balanced": false, "unbalancedJournals": 3, "stuckIntents": 2}',
+     "ledger NOT balanced; 3 unbalanced journal(s); 2 stuck intent(s)."),
+    (b'{"balanced": false, "unbalancedJournals": {"j1": "5.00"}, "stuckIntents": null}',
+     "ledger NOT balanced; 1 unbalanced journal(s); an unknown number of stuck intent(s)."),
+    (b'{"balanced": "no", "unbalancedJournals": "many", "stuckIntents": [1]}',
+     "ledger NOT balanced; an unknown number of unbalanced journal(s); 1 stuck intent(s)."),
+], ids=["counts", "object-null", "odd-types"])
+def test_an_sge_reconcile_answer_of_odd_shape_is_described_not_raised(body, words):
+    """SGE's reconcile answer is the platform's JSON: a count where a list was expected (or a
+    string, an object, null) is described as well as it can be, never a TypeError in the page,
+    and only a JSON true is 'balanced'."""
+    from sge_recon.sge_admin_client import SgeAdminClient
+
+    odd = OddAnswers()
+    odd.answer = (200, "application/json", body)
+    try:
+        with SgeAdminClient(odd.url) as sge:
+            result = sge.force_reconcile("prog_1")
+        assert result.ok and result.message == f"Reconcile of program prog_1: {words}"
+    finally:
+        odd.http.shutdown()
