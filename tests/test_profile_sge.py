@@ -367,3 +367,29 @@ def test_a_creator_approving_under_a_variant_of_their_id_is_one_person(new_datab
     assert result.status == "fail"
     assert sorted((r["batch_id"], r["approvals"]) for r in result.rows) == [
         (b, 1) for b in sorted(batches)]
+
+
+def test_a_status_the_platform_added_after_db_init_is_no_pass_every_minute(new_database):
+    """SGE adds an IntentStatus label after `db init` and an intent sits in it for hours: the
+    per-minute run read it as unmapped:RETRYING, which stuck_intents never names, and passed
+    (only the daily platform_data_integrity saw it). Now every check reading the intents is
+    `error` naming the label and the fix until the profile maps it; a failing check keeps its
+    rows, and checks of other tables are untouched."""
+    url, _ = sge_database(new_database, intents=300)
+    recon = sge_recon(url)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("""ALTER TYPE "IntentStatus" ADD VALUE 'RETRYING'""")
+        conn.execute("""UPDATE "Intent" SET status = 'RETRYING',
+                        "updatedAt" = (now() AT TIME ZONE 'UTC') - interval '3 hours'
+                        WHERE id = (SELECT min(id) FROM "Intent" WHERE status = 'CONFIRMED')""")
+    fast = recon.checks.run(fast_only=True, store=False).by_name()
+    for name in ("stuck_intents", "processing_time"):
+        assert fast[name].status == "error", (name, fast[name].status)
+        assert "settlement_intents.status RETRYING" in fast[name].error
+        assert "sge-recon db init" in fast[name].error
+    assert fast["ledger_balance"].status == "pass"
+    full = recon.checks.run(only=["platform_data_integrity", "payout_batch_sla"],
+                            store=False).by_name()
+    assert full["platform_data_integrity"].status == "fail"  # its rows name the intent
+    assert [r["problem"] for r in full["platform_data_integrity"].rows] == ["unknown_status"]
+    assert full["payout_batch_sla"].status == "pass"

@@ -12,6 +12,7 @@ from typing import Any, Callable
 from ..config import Settings
 from ..db import Database
 from ..db import checks as store
+from ..db.profile_views import unmapped_status_labels
 from ..db.relations import referenced_tables
 from ..db.schema import schema_behind
 from ..errors import SchemaMismatch, UsageError
@@ -172,6 +173,8 @@ class CheckService:
                     results = self._refused(runnable, after.refusal, engine)
                 if (after.lag_seconds or 0) > (fresh.lag_seconds or 0) or after.refusal:
                     fresh = after
+        if runnable and self.db.relations.status_labels:
+            results = self._unmapped_is_no_pass(results, runnable)
         if queued:  # measured on the platform's queues (Redis), not on the standby
             from .queue_engine import run_queue_checks
 
@@ -255,6 +258,29 @@ class CheckService:
         return runnable, [CheckResult(name=d.name, status=UNAVAILABLE, priority=d.priority,
                                       failing_rows=None, value=None, reason=reasons[d.name])
                           for d in definitions if d.name in reasons]
+
+    def _unmapped_is_no_pass(self, results: list[CheckResult],
+                             definitions: list[CheckDefinition]) -> list[CheckResult]:
+        """A check that reads a table whose platform status has a label the profile does not map
+        (added to the platform's enum after ``db init``) cannot pass: the rows in that status read
+        as ``unmapped:<label>``, which its status predicates never name (stuck_intents would miss
+        an intent stuck in it every minute). It is ``error`` with the labels and the fix; a fail
+        or warn stays as it is (its rows are evidence). One catalogue query per run."""
+        drift = unmapped_status_labels(self.platform_db, self.db.relations.status_labels)
+        if not drift:
+            return results
+        reads = {d.name: referenced_tables(d.sql) for d in definitions}
+        out = []
+        for result in results:
+            tables = [t for t in reads.get(result.name, ()) if t in drift]
+            if result.status == "pass" and tables:
+                labels = "; ".join(f"{t}.{', '.join(drift[t])}" for t in tables)
+                result = replace(result, status="error", error=(
+                    f"the platform has status label(s) that profile {self.db.relations.profile} "
+                    f"does not map ({labels}): their rows read as unmapped:<label>, so this check "
+                    "cannot pass; map each label in the profile and run `sge-recon db init`"))
+            out.append(result)
+        return out
 
     @staticmethod
     def _refused(definitions: list[CheckDefinition], sentence: str,

@@ -294,3 +294,28 @@ def _try(conn: DictConnection, sql: str, profile: "Profile", line: int, where: s
         raise ProfileError(f"{profile.where(line)}: {where}: the database rejects it: "
                            f"{message}; fix the expression against the platform's tables") \
             from None
+
+
+def unmapped_status_labels(db, status_labels: tuple) -> dict[str, list[str]]:
+    """Contract table -> the platform labels of its mapped statuses that the profile does not map
+    (``status_labels``: PlatformRelations.status_labels), read from the catalogue: the enum type of
+    each view's ``<status>__label`` column. A label the platform added after ``db init`` shows as
+    ``unmapped:<label>``, which no check's status predicate names (stuck_intents misses an intent
+    stuck in it); a query of the catalogue, cheap enough for every run."""
+    if not status_labels:
+        return {}
+    rows = db.fetch_all(
+        "SELECT c.relname AS table_name, a.attname AS column_name, e.enumlabel AS label "
+        "FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_enum e ON e.enumtypid = a.atttypid "
+        "WHERE n.nspname = %s AND a.attnum > 0 AND NOT a.attisdropped "
+        "ORDER BY c.relname, a.attname, e.enumsortorder", (PROFILE_SCHEMA,))
+    mapped = {(table, column + LABEL_SUFFIX): {label for _, labels in values for label in labels}
+              for table, column, values in status_labels}
+    out: dict[str, list[str]] = {}
+    for row in rows:
+        known = mapped.get((row["table_name"], row["column_name"]))
+        if known is not None and row["label"] not in known:
+            out.setdefault(row["table_name"], []).append(
+                f'{row["column_name"][:-len(LABEL_SUFFIX)]} {row["label"]}')
+    return out
