@@ -52,13 +52,32 @@ BEGIN
 END $$;
 
 -- A platform profile's contract-shaped views (schema recon_platform, when a profile is in use):
--- read like the platform itself. The views run with their owner's rights on the platform tables,
--- so a reader needs nothing on those.
+-- read like the platform itself. Each view reads a SQL function (so that it records no dependency
+-- on the platform's tables and never blocks the platform's migrations; db/profile_views.py); the
+-- function runs with the reader's rights, so a reader needs SELECT on the platform tables the
+-- profile reads (granted above for schema public) and EXECUTE on the functions, which db init
+-- revokes from PUBLIC: these two roles and the owner only.
 DO $$
 BEGIN
     IF EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'recon_platform') THEN
         GRANT USAGE ON SCHEMA recon_platform TO sge_recon_readonly, sge_recon_app;
         GRANT SELECT ON ALL TABLES IN SCHEMA recon_platform TO sge_recon_readonly, sge_recon_app;
+        GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA recon_platform
+            TO sge_recon_readonly, sge_recon_app;
+    END IF;
+END $$;
+DO $$
+DECLARE
+    name text;
+BEGIN
+    IF to_regprocedure('recon_platform.profile_platform_tables()') IS NOT NULL THEN
+        FOR name IN SELECT * FROM recon_platform.profile_platform_tables() LOOP
+            EXECUTE format('GRANT USAGE ON SCHEMA %s TO sge_recon_readonly, sge_recon_app',
+                           (SELECT quote_ident(n.nspname) FROM pg_class c
+                            JOIN pg_namespace n ON n.oid = c.relnamespace
+                            WHERE c.oid = name::regclass));
+            EXECUTE format('GRANT SELECT ON %s TO sge_recon_readonly, sge_recon_app', name);
+        END LOOP;
     END IF;
 END $$;
 

@@ -12,7 +12,7 @@ from typing import Any, Callable
 from ..config import Settings
 from ..db import Database
 from ..db import checks as store
-from ..db.profile_views import unmapped_status_labels
+from ..db.profile_drift import unmapped_status_labels
 from ..db.relations import referenced_tables
 from ..db.schema import schema_behind
 from ..errors import SchemaMismatch, UsageError

@@ -22,6 +22,7 @@ from psycopg.types.json import set_json_loads
 
 from ..errors import first_line
 from .connection import Database, DictConnection
+from .profile_drift import profile_error
 from .rows import all_rows
 
 if TYPE_CHECKING:
@@ -33,6 +34,12 @@ LOCK_TIMEOUT_MS = 10_000  # a check never queues behind a table lock for longer 
 
 class CheckQueryError(Exception):
     """A check's SQL failed in the database (syntax, missing column, timeout, ...)."""
+
+
+def _reason(exc: psycopg.Error) -> str:
+    """A failed check's message: the profile relation that no longer fits the platform (run
+    ``db init`` again), or the database's own first line."""
+    return profile_error(exc) or first_line(exc)
 
 
 @dataclass
@@ -183,7 +190,7 @@ class CheckSession:
             with conn.transaction(force_rollback=True):
                 return len(conn.execute(psycopg_sql, dict(params)).fetchall())
         except psycopg.Error as exc:
-            raise CheckQueryError(first_line(exc)) from None
+            raise CheckQueryError(_reason(exc)) from None
 
     def measure_fused(self, psycopg_sql: str, params: Mapping[str, Any], *, sample_limit: int,
                       timeout_seconds: float) -> dict[str, Measurement]:
@@ -205,7 +212,7 @@ class CheckSession:
             raise CheckQueryError(f"timed out after {timeout_seconds:g} s (statement_timeout) "
                                   "or waited too long for a lock (lock_timeout)") from None
         except psycopg.Error as exc:
-            raise CheckQueryError(first_line(exc)) from None
+            raise CheckQueryError(_reason(exc)) from None
         out: dict[str, Measurement] = {}
         try:
             for row in rows:
@@ -257,9 +264,9 @@ class CheckSession:
             if conn.broken or conn.closed:
                 raise CheckQueryError(f"lost the database connection: {first_line(exc)}") \
                     from None
-            raise CheckQueryError(first_line(exc)) from None
+            raise CheckQueryError(_reason(exc)) from None
         except psycopg.Error as exc:
-            raise CheckQueryError(first_line(exc)) from None
+            raise CheckQueryError(_reason(exc)) from None
         if not rows:
             return Measurement(0, None, [], {t.name: {} for t in totals} if totals else None)
         count, value = rows[0][_COUNT_COLUMN], rows[0][_VALUE_COLUMN]

@@ -1,5 +1,19 @@
 """``db init`` under a platform profile: validate it against the live catalogue, then create the
-contract-shaped views in sge-recon's own schema (``recon_platform``). Never touches a platform table.
+contract-shaped relations in sge-recon's own schema (``recon_platform``). Never touches a platform
+table, and never holds one: the platform's own migrations must run as if sge-recon were not there.
+
+Each mapped relation is a view over a set-returning SQL function, ``recon_platform."<table>__rows"()``
+(``LANGUAGE sql STABLE``, its single SELECT given as a string, not ``BEGIN ATOMIC``). PostgreSQL
+records no dependency of a string body on the tables, columns or types it names, so the platform
+may alter a column's type, drop a column or swap an enum type (Prisma's migrations) under it; and
+it inlines such a function into the query that reads the view, so the checks' predicates reach the
+platform's columns, statistics and indexes as through a plain view. The function returns plain
+built-in types only (an enum as ``text``), and each column's expression is wrapped in
+``recon_platform.of_type(<expression>, NULL::<its type at db init>)``, which inlines to the
+expression itself but refuses another type: after a platform change the relation reads the same
+data or fails, naming itself (:func:`profile_error`: "run `sge-recon db init` again"), never a
+quietly converted value (a timestamp column turned timestamptz would otherwise be shifted by the
+session's TimeZone through the function's implicit cast).
 
 Validation runs every expression of the profile in the database (``LIMIT 0``: nothing is read), so
 a column that does not exist, an expression that does not type-check, or a type of the wrong family
@@ -11,6 +25,7 @@ not have, is an error (a new platform status must fail loudly, never become a NU
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import psycopg
@@ -22,6 +37,7 @@ from .connection import DictConnection, expect_row
 from .contract import CONTRACT
 from .profile_mapping import Column, Profile, StatusMap, TableMapping
 from .relations import CONTRACT_TABLES, PROFILE_SCHEMA, ROW_HASH_COLUMN
+from .status_predicates import FLAG_INFIX, flag_column
 
 # Contract type family -> the type a view column is cast to, and the type OIDs it accepts.
 _CAST = {"text": "text", "numeric": "numeric", "timestamptz": "timestamptz", "int": "bigint",
@@ -41,41 +57,140 @@ class ProfileReport:
     absent: dict[str, str] = field(default_factory=dict)
 
 
-# The suffix of the platform-label column beside each mapped status of a view (rewriting only;
-# not a contract column: exports leave it out, so auditors see the contract's columns)
-LABEL_SUFFIX = "__label"
+ROWS_SUFFIX = "__rows"  # recon_platform."<table>__rows"(): the function a mapped view reads
+STATUS_LABELS = "profile_status_labels"  # recon_platform.profile_status_labels(): the enums' labels
+OF_TYPE = "of_type"  # recon_platform.of_type(value, like): value, if it is of like's type
+READS = "profile_platform_tables"  # recon_platform.profile_platform_tables(): what the views read
+
+
+@dataclass
+class _Relation:
+    body: str                                   # the SELECT (the function's body, or the view's)
+    columns: list[tuple[str, str]] = field(default_factory=list)  # (name, declared type)
+    enums: list[tuple[str, str]] = field(default_factory=list)    # (status column, enum type)
 
 
 def is_helper_column(name: str) -> bool:
-    """A profile view's rewriting aid (a status's platform label, the ledger's row hash), not a
+    """A profile relation's rewriting aid (a status's per-value flag, the ledger's row hash), not a
     contract column: exports and copies of the views leave it out."""
-    return name.endswith(LABEL_SUFFIX) or name == ROW_HASH_COLUMN
+    return FLAG_INFIX in name or name == ROW_HASH_COLUMN
 
 
 def install_profile(conn: DictConnection, profile: "Profile") -> ProfileReport:
-    """Validate ``profile`` and (re)create its views; in the caller's transaction."""
+    """Validate ``profile`` and (re)create its relations; in the caller's transaction."""
     conn.execute(f"CREATE SCHEMA IF NOT EXISTS {PROFILE_SCHEMA}")
     conn.execute(sql.SQL("COMMENT ON SCHEMA {} IS {}").format(
         sql.Identifier(PROFILE_SCHEMA),
         sql.Literal(f"sge-recon: contract-shaped views of the platform (profile {profile.name}); "
                     "recreated by `sge-recon db init`")))
     report = ProfileReport(profile.name)
-    definitions = {t: _view_sql(conn, profile, profile.tables[t]) for t in CONTRACT_TABLES}
+    relations = {t: _view_sql(conn, profile, profile.tables[t]) for t in CONTRACT_TABLES}
     for table in reversed(CONTRACT_TABLES):
         _drop_view(conn, table)
+    _drop_functions(conn)
+    _create_function(conn, OF_TYPE, (("value", "anyelement"), ("type_of", "anyelement")), "anyelement",
+                     "SELECT value", "IMMUTABLE",
+                     "sge-recon: value itself when it is of the type of type_of, else the call "
+                     "fails: the type guard of the profile's relations (inlined, costs nothing)")
     for table in CONTRACT_TABLES:
-        mapping = profile.tables[table]
-        _raw(conn).execute(f'CREATE VIEW {PROFILE_SCHEMA}."{table}" AS {definitions[table]}')
+        mapping, relation = profile.tables[table], relations[table]
         note = (f"absent on this platform: {mapping.absent}" if mapping.absent else
                 f"contract table {table} over the platform's {mapping.source}")
+        if mapping.absent:
+            select = relation.body
+        else:
+            columns = ", ".join(_quoted(name) for name, _ in relation.columns)
+            function = _create_function(
+                conn, f"{table}{ROWS_SUFFIX}", (),
+                f"TABLE ({', '.join(f'{_quoted(n)} {t}' for n, t in relation.columns)})",
+                relation.body, "STABLE", f"profile {profile.name}: the rows of the view "
+                f"{PROFILE_SCHEMA}.{table} ({note}); run `sge-recon db init` again after a "
+                "platform migration that changes what it reads")
+            select = f"SELECT {columns} FROM {function}()"
+        _raw(conn).execute(f'CREATE VIEW {PROFILE_SCHEMA}."{table}" AS {select}')
         conn.execute(sql.SQL("COMMENT ON VIEW {} IS {}").format(
             sql.Identifier(PROFILE_SCHEMA, table), sql.Literal(f"profile {profile.name}: {note}")))
         if mapping.absent:
             report.absent[table] = mapping.absent
         else:
             report.views.append(table)
+    _create_function(conn, STATUS_LABELS, (), "TABLE (table_name text, column_name text, "
+                     "label text, sort_order real)",
+                     _status_labels_sql((t, c, e) for t in CONTRACT_TABLES
+                                        for c, e in relations[t].enums), "STABLE",
+                     f"profile {profile.name}: the labels each mapped status's platform enum has "
+                     "now (a label added since db init is one the profile does not map)")
+    read = sorted({name for t in CONTRACT_TABLES if not profile.tables[t].absent
+                   for name in _tables_read(conn, relations[t].body)})
+    _create_function(conn, READS, (), "SETOF text",
+                     " UNION ALL ".join(f"SELECT {_string(n)}::text" for n in read) or
+                     "SELECT NULL::text WHERE false", "IMMUTABLE",
+                     f"profile {profile.name}: the platform tables (and views) its relations read, "
+                     "quoted and qualified: sql/privileges.sql grants SELECT on them to the "
+                     "readers (a function runs with its reader's rights)")
     _check_ledger_keys(conn, profile, profile.tables["ledger_entries"])
     return report
+
+
+def _tables_read(conn: DictConnection, body: str) -> list[str]:
+    """The relations a relation's SELECT reads, as PostgreSQL resolves them now: the
+    dependencies a plain view of it records (a temporary view, dropped at once)."""
+    probe = "recon_platform_probe"
+    _raw(conn).execute(f"CREATE TEMPORARY VIEW {probe} AS {body}")
+    rows = conn.execute(
+        "SELECT DISTINCT format('%%I.%%I', n.nspname, c.relname) AS name FROM pg_depend d "
+        "JOIN pg_rewrite w ON w.oid = d.objid AND d.classid = 'pg_rewrite'::regclass "
+        "JOIN pg_class c ON c.oid = d.refobjid AND d.refclassid = 'pg_class'::regclass "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE w.ev_class = %s::regclass AND c.oid <> w.ev_class", (f"pg_temp.{probe}",)).fetchall()
+    conn.execute(f"DROP VIEW pg_temp.{probe}")
+    return [r["name"] for r in rows]
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _string(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _create_function(conn: DictConnection, name: str, arguments: tuple[tuple[str, str], ...],
+                     returns: str, body: str, volatility: str, comment: str) -> str:
+    """Create ``recon_platform.<name>`` with ``body`` as a string (no dependency is recorded on
+    what it names), inlinable (SQL, not strict, no SET, not SECURITY DEFINER), executable only by
+    its owner and sge-recon's roles (sql/privileges.sql); its qualified name."""
+    tag = "$recon$"
+    while tag in body:
+        tag = tag[:-1] + "_$"
+    qualified = f'{PROFILE_SCHEMA}."{name}"'
+    declared = ", ".join(f"{n} {t}" for n, t in arguments)
+    signature = f"{qualified}({', '.join(t for _, t in arguments)})"
+    _raw(conn).execute(f"CREATE FUNCTION {qualified}({declared}) RETURNS {returns} "
+                       f"LANGUAGE sql {volatility} PARALLEL SAFE AS {tag}{body}{tag}")
+    conn.execute(f"COMMENT ON FUNCTION {signature} IS {_string(comment)}")
+    conn.execute(f"REVOKE ALL ON FUNCTION {signature} FROM PUBLIC")
+    return qualified
+
+
+def _drop_functions(conn: DictConnection) -> None:
+    """The functions of the previous db init (their views are gone): a changed return type cannot
+    be replaced in place."""
+    for row in conn.execute("SELECT p.oid::regprocedure::text AS f FROM pg_proc p "
+                            "WHERE p.pronamespace = to_regnamespace(%s) ORDER BY 1",
+                            (PROFILE_SCHEMA,)).fetchall():
+        conn.execute(f"DROP FUNCTION {row['f']}")
+
+
+def _status_labels_sql(enums: Iterable[tuple[str, str, str]]) -> str:
+    """The body of profile_status_labels(): per status map over an enum, the labels of the type of
+    that name now (Prisma replaces an enum type by a new one of the same name)."""
+    parts = [f"SELECT {_string(table)}::text, {_string(column)}::text, e.enumlabel::text, "
+             f"e.enumsortorder FROM pg_catalog.pg_enum e "
+             f"WHERE e.enumtypid = pg_catalog.to_regtype({_string(enum)})::oid"
+             for table, column, enum in enums]
+    return " UNION ALL ".join(parts) or \
+        "SELECT NULL::text, NULL::text, NULL::text, NULL::real WHERE false"
 
 
 def _drop_view(conn: DictConnection, table: str) -> None:
@@ -102,73 +217,109 @@ def drop_profile_views(conn: DictConnection) -> None:
     conn.execute(f"DROP SCHEMA IF EXISTS {PROFILE_SCHEMA} CASCADE")
 
 
-def _view_sql(conn: DictConnection, profile: "Profile", mapping: "TableMapping") -> str:
+def _view_sql(conn: DictConnection, profile: "Profile", mapping: "TableMapping") -> _Relation:
     contract = CONTRACT[mapping.table]
     if mapping.absent:
         # An empty relation of the contract's shape: queries run, every signal on it is
         # `unavailable` (the checks engine reads that from the profile, not from the emptiness).
         cols = ", ".join(f"NULL::{_CAST[f]} AS {c}" for c, f in contract.items())
-        return f"SELECT {cols} WHERE false"
+        return _Relation(f"SELECT {cols} WHERE false")
     _try(conn, f"SELECT 1 FROM {mapping.source} LIMIT 0", profile, mapping.line,
          f"tables.{mapping.table}.from")
     where = f" WHERE {mapping.where}" if mapping.where else ""
     if mapping.where:
         _try(conn, f"SELECT 1 FROM {mapping.source}{where} LIMIT 0", profile, mapping.line,
              f"tables.{mapping.table}.where")
+    relation = _Relation("")
     selected = []
+    names = {c.name for c in mapping.columns}
     for column in mapping.columns:
         family = contract.get(column.name)
         enum = _check_column(conn, profile, mapping, column, family)
-        cast = "text" if (mapping.table, column.name) in _TEXT_IDS_ALLOWED and \
-            _type_oid(conn, profile, mapping, column) in _OIDS["text"] else \
-            (_CAST[family] if family else None)
+        oid = _type_oid(conn, profile, mapping, column)
+        declared = "text" if (mapping.table, column.name) in _TEXT_IDS_ALLOWED and \
+            oid in _OIDS["text"] else (_CAST[family] if family else _plain_type(conn, oid))
         expression = column.expression.sql(enum=True) if enum else column.sql()  # type: ignore[union-attr]
         expression = _UTC_BY_NAME.sub("AT TIME ZONE INTERVAL '00:00'", expression)
-        selected.append(f"{expression}{'::' + cast if cast else ''} AS {column.name}")
+        if oid != _UNKNOWN and not isinstance(column.expression, StatusMap):
+            expression = _of_type(conn, expression, oid)
+        selected.append(f"{expression}::{declared} AS {_quoted(column.name)}")
+        relation.columns.append((column.name, declared))
         if isinstance(column.expression, StatusMap):
-            # the platform's own label beside the mapped status: status predicates are rewritten
-            # onto it (db/status_predicates.py); an enum stays an enum (its index and statistics)
-            label = f"{column.name}{LABEL_SUFFIX}"
-            if label in {c.name for c in mapping.columns}:
-                raise ProfileError(f"{profile.where(column.line)}: tables.{mapping.table}.columns."
-                                   f"{label}: the name is taken by the status map of "
-                                   f"{column.name} (its platform label); rename that column")
-            selected.append(f"({column.expression.source}){'' if enum else '::text'} AS {label}")
+            # per contract value, the platform's own predicate on its labels: status predicates
+            # are rewritten onto these flags (db/status_predicates.py), which PostgreSQL reads
+            # as the enum's comparison (its index and statistics); an enum stays an enum here
+            if enum:
+                relation.enums.append((column.name, enum))
+            source = f"({column.expression.source}){'' if enum else '::text'}"
+            for value in dict.fromkeys(column.expression.labels.values()):
+                flag = flag_column(column.name, value)[1:-1].replace('""', '"')
+                if flag in names:
+                    raise ProfileError(
+                        f"{profile.where(column.line)}: tables.{mapping.table}.columns.{flag}: "
+                        f"the name is taken by the status map of {column.name} (its flag for "
+                        f"{value}); rename that column")
+                labels = ", ".join(_string(k) for k, v in column.expression.labels.items()
+                                   if v == value)
+                selected.append(f"({source} IN ({labels})) AS {_quoted(flag)}")
+                relation.columns.append((flag, "boolean"))
     if mapping.fingerprint:
-        selected.append(f"{_fingerprint(conn, profile, mapping)} AS {ROW_HASH_COLUMN}")
-    return f"SELECT {', '.join(selected)} FROM {mapping.source}{where}"
+        selected.append(f"{_fingerprint(conn, profile, mapping)}::bigint AS {ROW_HASH_COLUMN}")
+        relation.columns.append((ROW_HASH_COLUMN, "bigint"))
+    relation.body = f"SELECT {', '.join(selected)} FROM {mapping.source}{where}"
+    return relation
+
+
+def _plain_type(conn: DictConnection, oid: int) -> str:
+    """The type a relation's column beside the contract's is declared with: the expression's own
+    when it is one of PostgreSQL's built-in types (without its length or precision, which a
+    platform migration may change), else ``text`` (an enum or a domain of the platform: the
+    function must name none of its types)."""
+    row = expect_row(conn.execute(
+        "SELECT format_type(t.oid, NULL) AS name, t.typnamespace = 'pg_catalog'::regnamespace "
+        "AND t.typtype = 'b' AS builtin FROM pg_type t WHERE t.oid = %s", (oid,)).fetchone())
+    return row["name"] if row["builtin"] else "text"
+
+
+def _of_type(conn: DictConnection, expression: str, oid: int) -> str:
+    """``expression`` guarded to keep the type it has at db init (any length or precision)."""
+    name = expect_row(conn.execute("SELECT format_type(%s, NULL) AS t", (oid,)).fetchone())["t"]
+    return f"{PROFILE_SCHEMA}.{OF_TYPE}({expression}, NULL::{name})"
 
 
 def _fingerprint(conn: DictConnection, profile: "Profile", mapping: "TableMapping") -> str:
     """The per-row hash of the profile's ``fingerprint:`` (ledger_tamper compares its sums with
     the checkpoint's). A record hash: NULLs and column boundaries are part of it, and each
-    column is hashed by its type's own hash function (which must exist: checked here). Mixed
-    once more (hashint8extended): a record hash is linear in its columns' hashes, so its SUM
-    over rows would not see two entries swap a column's values (migration 0031; the identity,
-    TableMapping.fingerprint_identity, names this definition)."""
+    column is hashed by its type's own hash function (which must exist: checked here), the type
+    guarded (a column of another type would hash differently: every program would read as
+    tampered). Mixed once more (hashint8extended): a record hash is linear in its columns'
+    hashes, so its SUM over rows would not see two entries swap a column's values (migration
+    0031; the identity, TableMapping.fingerprint_identity, names this definition)."""
     where = "tables.ledger_entries.fingerprint"
     if ROW_HASH_COLUMN in {c.name for c in mapping.columns}:
         raise ProfileError(f"{profile.where(mapping.fingerprint_line)}: {where}: the column name "
                            f"{ROW_HASH_COLUMN} is taken by the fingerprint; rename that column")
-    types = []
+    types, guarded = [], []
     for expression in mapping.fingerprint:
         cur = _try(conn, f"SELECT ({expression}) AS c FROM {mapping.source} LIMIT 0", profile,
                    mapping.fingerprint_line, f"{where}: {expression}")
+        oid = cur.description[0].type_code
         types.append(expect_row(conn.execute("SELECT format_type(%s, NULL) AS t",
-                                             (cur.description[0].type_code,)).fetchone())["t"])
+                                             (oid,)).fetchone())["t"])
+        guarded.append(f"({expression})" if oid == _UNKNOWN else
+                       _of_type(conn, f"({expression})", oid))
     nulls = ", ".join(f"NULL::{t}" for t in types)
     _try(conn, f"SELECT hash_record_extended(ROW({nulls}), 0)", profile,
          mapping.fingerprint_line, f"{where} ({', '.join(types)})")
-    return (f"hashint8extended(hash_record_extended(ROW("
-            f"{', '.join(f'({e})' for e in mapping.fingerprint)}), 0), 0)")
+    return f"hashint8extended(hash_record_extended(ROW({', '.join(guarded)}), 0), 0)"
 
 
 def _check_column(conn: DictConnection, profile: "Profile", mapping: "TableMapping",
-                  column: "Column", family: str | None) -> bool:
-    """Raise the profile's error for a column of the wrong type; True for a status map over an
-    enum (every label mapped)."""
+                  column: "Column", family: str | None) -> str | None:
+    """Raise the profile's error for a column of the wrong type; for a status map over an enum
+    (every label mapped), the enum type's name."""
     where = f"tables.{mapping.table}.columns.{column.name}"
-    enum = False
+    enum = None
     if isinstance(column.expression, StatusMap):
         enum = _check_status_map(conn, profile, mapping, column.expression, where)
     oid = _type_oid(conn, profile, mapping, column)
@@ -199,14 +350,14 @@ def _type_oid(conn: DictConnection, profile: "Profile", mapping: "TableMapping",
 
 
 def _check_status_map(conn: DictConnection, profile: "Profile", mapping: "TableMapping",
-                      status: "StatusMap", where: str) -> bool:
+                      status: "StatusMap", where: str) -> str | None:
     cur = _try(conn, f"SELECT ({status.source}) AS c FROM {mapping.source} LIMIT 0",
                profile, status.line, f"{where}.from")
     oid = cur.description[0].type_code
     labels = [r["enumlabel"] for r in conn.execute(
         "SELECT enumlabel FROM pg_enum WHERE enumtypid = %s ORDER BY enumsortorder", (oid,))]
     if not labels:
-        return False  # a text status: every value maps or shows as unmapped:<value>, never NULL
+        return None  # a text status: every value maps or shows as unmapped:<value>, never NULL
     type_name = expect_row(conn.execute("SELECT format_type(%s, NULL) AS t",
                                         (oid,)).fetchone())["t"]
     mapped = status.labels
@@ -221,7 +372,7 @@ def _check_status_map(conn: DictConnection, profile: "Profile", mapping: "TableM
         raise ProfileError(
             f"{profile.where(status.line)}: {where}: {', '.join(unknown)} is not a label of "
             f"{type_name} (labels: {', '.join(labels)}); fix the spelling or remove it")
-    return True
+    return type_name
 
 
 # `x AT TIME ZONE 'UTC'` (how a profile reads a naive UTC column) looks the zone up by name for
@@ -294,28 +445,3 @@ def _try(conn: DictConnection, sql: str, profile: "Profile", line: int, where: s
         raise ProfileError(f"{profile.where(line)}: {where}: the database rejects it: "
                            f"{message}; fix the expression against the platform's tables") \
             from None
-
-
-def unmapped_status_labels(db, status_labels: tuple) -> dict[str, list[str]]:
-    """Contract table -> the platform labels of its mapped statuses that the profile does not map
-    (``status_labels``: PlatformRelations.status_labels), read from the catalogue: the enum type of
-    each view's ``<status>__label`` column. A label the platform added after ``db init`` shows as
-    ``unmapped:<label>``, which no check's status predicate names (stuck_intents misses an intent
-    stuck in it); a query of the catalogue, cheap enough for every run."""
-    if not status_labels:
-        return {}
-    rows = db.fetch_all(
-        "SELECT c.relname AS table_name, a.attname AS column_name, e.enumlabel AS label "
-        "FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
-        "JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_enum e ON e.enumtypid = a.atttypid "
-        "WHERE n.nspname = %s AND a.attnum > 0 AND NOT a.attisdropped "
-        "ORDER BY c.relname, a.attname, e.enumsortorder", (PROFILE_SCHEMA,))
-    mapped = {(table, column + LABEL_SUFFIX): {label for _, labels in values for label in labels}
-              for table, column, values in status_labels}
-    out: dict[str, list[str]] = {}
-    for row in rows:
-        known = mapped.get((row["table_name"], row["column_name"]))
-        if known is not None and row["label"] not in known:
-            out.setdefault(row["table_name"], []).append(
-                f'{row["column_name"][:-len(LABEL_SUFFIX)]} {row["label"]}')
-    return out

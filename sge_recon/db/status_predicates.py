@@ -3,24 +3,27 @@
 A profile maps a platform status (SGE: the enum ``"IntentStatus"``) to the contract's values with
 a CASE (profiles/model.py, ``StatusMap``). A predicate on the CASE — ``i.status = 'completed'`` —
 is opaque to PostgreSQL: it has no statistics for it (it guesses 0.5 % of the rows, and plans
-nested loops for the 97 % that match) and no index can serve it. The view therefore also carries
-the source itself, as ``<column>__label`` (profile_views.py), and :func:`rewrite` turns a predicate
-on the contract value into the same predicate on the labels that map to it::
+nested loops for the 97 % that match) and no index can serve it. The relation therefore also
+carries, per contract value, a flag ``<column>__is_<value>``: the platform's own predicate on its
+labels (``i.status IN ('CONFIRMED')``, written in the body of the relation's function,
+profile_views.py, so that PostgreSQL inlines it onto the platform's column, its statistics and
+its index). :func:`rewrite` turns a predicate on the contract value into the flags::
 
-    i.status = 'completed'                    ->  i.status__label IN ('CONFIRMED')
-    status IN ('payment_pending', 'verifying') ->  status__label IN ('PENDING')
-    b.status NOT IN ('executed', 'rejected')  ->  b.status__label NOT IN ('COMPLETED', 'CANCELLED')
+    i.status = 'completed'                    ->  (i."status__is_completed")
+    status IN ('payment_pending', 'verifying') ->  ("status__is_payment_pending")
+    b.status NOT IN ('executed', 'rejected')  ->  (NOT (b."status__is_executed" OR b."status__is_rejected"))
 
 Exact, NULLs included: the CASE gives a contract value only for its labels, ``unmapped:<label>``
-(equal to no contract value) for any other label and NULL for a NULL source, so "status is one of
-these values" is "the label is one of theirs" on every row. Values that no label maps to match no
-row and are dropped; a predicate left with none is not rewritten (the CASE still answers it).
+(equal to no contract value) for any other label and NULL for a NULL source; a flag is true for
+its value's labels, false for any other label and NULL for a NULL source, so "status is one of
+these values" is "one of their flags" on every row. Values that no label maps to have no flag and
+are dropped; a predicate left with none is not rewritten (the CASE still answers it).
 
 Only the simplest forms are rewritten: ``[<alias>.]<column> = | <> | != | IN | NOT IN`` plain
 string literals, where ``<alias>`` is the alias (or name) of a ``platform.<table>`` that maps that
 column, and a bare ``<column>`` only in a statement that reads one relation and nothing else. A
-rewrite can never silently change a result: ``<column>__label`` exists only on the profile's views,
-so a predicate taken for another relation's would fail loudly (column does not exist).
+rewrite can never silently change a result: the flags exist only on the profile's relations, so a
+predicate taken for another relation's would fail loudly (column does not exist).
 """
 
 from __future__ import annotations
@@ -45,6 +48,12 @@ _LITERALS = r"(\(\s*'[^']*'(?:\s*,\s*'[^']*')*\s*\)|'[^']*')"
 _OPERATOR = r"\s*(=|<>|!=|\bNOT\s+IN\b|\bIN\b)\s*"
 
 StatusLabels = tuple[tuple[str, str, tuple[tuple[str, tuple[str, ...]], ...]], ...]
+FLAG_INFIX = "__is_"
+
+
+def flag_column(column: str, value: str) -> str:
+    """The quoted name of the flag "``column`` is ``value``" on a profile's relation."""
+    return '"' + f"{column}{FLAG_INFIX}{value}".replace('"', '""') + '"'
 
 
 def rewrite(sql: str, status_labels: StatusLabels) -> str:
@@ -72,14 +81,13 @@ def rewrite(sql: str, status_labels: StatusLabels) -> str:
             if values is None:
                 return m.group(0)
             literals = re.findall(r"'([^']*)'", m.group(3))
-            labels = [label for v in literals for label in values.get(v, ())]
-            if not labels:
+            mapped = [v for v in dict.fromkeys(literals) if values.get(v)]
+            if not mapped:
                 return m.group(0)
             negated = m.group(2).upper().startswith("NOT") or m.group(2) in ("<>", "!=")
-            target = f"{qualifier}.{column}__label" if qualifier else f"{column}__label"
-            quoted = ", ".join("'" + label.replace("'", "''") + "'"
-                               for label in dict.fromkeys(labels))
-            return f"{target} {'NOT IN' if negated else 'IN'} ({quoted})"
+            prefix = f"{qualifier}." if qualifier else ""
+            flags = " OR ".join(prefix + flag_column(column, v) for v in mapped)
+            return f"(NOT ({flags}))" if negated else f"({flags})"
 
         sql = pattern.sub(on_labels, sql)
     return sql

@@ -1,0 +1,56 @@
+"""A profile's relations against the platform as it is now, after ``db init`` built them: the
+status labels its enums have gained since (every run), and what to say when a relation's function
+no longer fits the platform's tables (a platform migration since; db/profile_views.py).
+"""
+
+from __future__ import annotations
+
+import re
+
+import psycopg
+
+from ..errors import first_line
+from .profile_views import ROWS_SUFFIX, STATUS_LABELS
+from .relations import PROFILE_SCHEMA
+
+
+def unmapped_status_labels(db, status_labels: tuple) -> dict[str, list[str]]:
+    """Contract table -> the platform labels of its mapped statuses that the profile does not map
+    (``status_labels``: PlatformRelations.status_labels), as the platform's enum types have them
+    now (recon_platform.profile_status_labels(), made by db init). A label the platform added
+    after ``db init`` shows as ``unmapped:<label>``, which no check's status predicate names
+    (stuck_intents misses an intent stuck in it); a query of the catalogue, cheap enough for
+    every run."""
+    if not status_labels:
+        return {}
+    rows = db.fetch_all(f"SELECT table_name, column_name, label FROM {PROFILE_SCHEMA}."
+                        f"{STATUS_LABELS}() ORDER BY table_name, column_name, sort_order")
+    mapped = {(table, column): {label for _, labels in values for label in labels}
+              for table, column, values in status_labels}
+    out: dict[str, list[str]] = {}
+    for row in rows:
+        known = mapped.get((row["table_name"], row["column_name"]))
+        if known is not None and row["label"] not in known:
+            out.setdefault(row["table_name"], []).append(f'{row["column_name"]} {row["label"]}')
+    return out
+
+
+_ROWS_FUNCTION = re.compile(r'SQL function "(\w+)' + ROWS_SUFFIX + '"')
+
+
+def profile_error(exc: psycopg.Error) -> str | None:
+    """What to say when a query failed inside a profile relation's function because the platform's
+    schema changed under it since ``db init`` (a column dropped or renamed, of another type, an
+    enum label the map names gone; PostgreSQL reports it while inlining the function): which
+    relation, why, and that ``db init`` must run again. None for any other error (a data error,
+    a permission, a timeout: the caller says what it says)."""
+    match = _ROWS_FUNCTION.search(exc.diag.context or "")
+    state = exc.sqlstate or ""
+    schema_change = state.startswith("42") and state != "42501" or (
+        state == "22P02" and "enum" in (exc.diag.message_primary or ""))
+    if not match or not schema_change:
+        return None
+    return (f"{PROFILE_SCHEMA}.{match.group(1)} no longer fits the platform's tables "
+            f"({first_line(exc)}): the platform's schema changed since `sge-recon db init` built "
+            "this relation (a platform migration); run `sge-recon db init` again (it checks the "
+            "profile against the new schema and names the line to change, if any)")
