@@ -278,9 +278,7 @@ class Settings:
             elif env.get(f"{name}_FILE"):
                 raw[name] = _read_secret_file(name, env[f"{name}_FILE"])
             elif f"{name}_FILE" in env:
-                # An empty *_FILE names no file. Reading it as "unset" silently meant, e.g.,
-                # unsigned exports or the embedded database when a deployment template's
-                # variable was blank.
+                # an empty *_FILE names no file: read as "unset", it meant unsigned exports
                 raise ConfigError(f"{name}_FILE", f"is set but empty, so it names no file; "
                                                   f"point it at the file that holds {name}, or "
                                                   f"unset {name}_FILE")
@@ -329,8 +327,7 @@ class Settings:
                                                   f"{self.LEDGER_TOLERANCE}: at 0 every balanced "
                                                   "program would fail ledger_balance")
         if self.LEDGER_TOLERANCE > 1:
-            # A tolerance absorbs rounding dust. One whole unit is already the smallest coin
-            # of a currency without minor units (JPY); more would pass real imbalances.
+            # one whole unit is already the smallest coin of a currency without minor units
             raise ConfigError("LEDGER_TOLERANCE", f"must be at most 1 (one whole currency unit), "
                                                   f"got {self.LEDGER_TOLERANCE}: it absorbs "
                                                   "rounding dust, and a larger one would let "
