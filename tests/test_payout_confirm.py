@@ -13,19 +13,29 @@ from .platform_helpers import payable_batch
 from .test_console_actions import actions, api, choose, confirm, console  # noqa: F401 - fixtures
 
 
-def test_a_commission_joining_the_batch_after_the_dialog_opened_is_not_paid_unseen(
-        console, db, factory):  # noqa: F811
-    made = payable_batch(factory, status="approved")
-    batch, program = made["batch"], made["program"]
-    at = open_page(app(operator="root"), "payouts")
-    choose(at, "batch_choice", batch["id"])
-    at.button(key="execute_batch").click().run()
+def open_dialog(factory, operator: str, button: str, status: str = "pending_approval"):
+    """A payable batch (6.00 USD to 2 affiliates) and its Payouts dialog, opened by ``button``:
+    (the AppTest, the batch, its program)."""
+    made = payable_batch(factory, status=status)
+    at = open_page(app(operator=operator), "payouts")
+    choose(at, "batch_choice", made["batch"]["id"])
+    at.button(key=button).click().run()
     assert any("6.00 USD to 2 affiliates" in m.value for m in at.markdown)  # the dialog
+    return at, made["batch"], made["program"]
 
+
+def join_the_batch(factory, program: dict, batch: dict) -> None:
+    """A third affiliate's 1000.00 payable commission joins the batch."""
     affiliate, user = factory.affiliate(program["id"]), factory.user(program["id"])
     intent = factory.completed_intent(program, user["id"])
     factory.commission(program["id"], affiliate["id"], intent["id"], amount=Decimal("1000.00"),
                        status="payable", payout_batch_id=batch["id"])
+
+
+def test_a_commission_joining_the_batch_after_the_dialog_opened_is_not_paid_unseen(
+        console, db, factory):  # noqa: F811
+    at, batch, program = open_dialog(factory, "root", "execute_batch", status="approved")
+    join_the_batch(factory, program, batch)
     confirm(at)
 
     row = db.fetch_one("SELECT status FROM public.payout_batches WHERE id = %s", (batch["id"],))
@@ -41,10 +51,7 @@ def test_a_commission_joining_the_batch_after_the_dialog_opened_is_not_paid_unse
 
 
 def test_a_batch_whose_total_changed_after_the_dialog_opened_is_not_paid(console, db, factory):  # noqa: F811,E501
-    batch = payable_batch(factory, status="approved")["batch"]
-    at = open_page(app(operator="root"), "payouts")
-    choose(at, "batch_choice", batch["id"])
-    at.button(key="execute_batch").click().run()
+    at, batch, _ = open_dialog(factory, "root", "execute_batch", status="approved")
     db.execute("UPDATE public.payout_batches SET total_amount = 7.00 WHERE id = %s",
                (batch["id"],))
     confirm(at)
@@ -60,16 +67,8 @@ def test_an_approval_is_for_the_batch_its_dialog_showed(console, db, factory):  
     """The two-person rule approves what the approvers saw: a commission joining the batch
     after the Approve dialog opened refuses the approval (recorded, never sent, and not counted
     as an approval of the account)."""
-    made = payable_batch(factory)
-    batch, program = made["batch"], made["program"]
-    at = open_page(app(operator="alice"), "payouts")
-    choose(at, "batch_choice", batch["id"])
-    at.button(key="approve_batch").click().run()
-    assert any("6.00 USD to 2 affiliates" in m.value for m in at.markdown)  # the dialog
-    affiliate, user = factory.affiliate(program["id"]), factory.user(program["id"])
-    intent = factory.completed_intent(program, user["id"])
-    factory.commission(program["id"], affiliate["id"], intent["id"], amount=Decimal("1000.00"),
-                       status="payable", payout_batch_id=batch["id"])
+    at, batch, program = open_dialog(factory, "alice", "approve_batch")
+    join_the_batch(factory, program, batch)
     confirm(at)
 
     assert db.fetch_all("SELECT 1 FROM public.payout_approvals WHERE batch_id = %s",
