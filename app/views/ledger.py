@@ -181,7 +181,8 @@ if program_ids and kit.supports("ledger_correction") and kit.require_operator("c
         submitted = st.form_submit_button("Preview and post…")
     if submitted:
         try:
-            parsed, lines, second = desk.preview(program, entries, completing)
+            # the operator: what they posted alone in the last 24 hours counts with this one
+            parsed, lines, second = desk.preview(program, entries, completing, kit.operator())
             if not " ".join((reason or "").split()):
                 raise UsageError("type the reason for the correction; it is kept with the entry")
         except ReconError as exc:
@@ -197,9 +198,9 @@ if program_ids and kit.supports("ledger_correction") and kit.require_operator("c
                 "- {} {}: debits − credits {} → **{}**", ln.scope, ln.currency,
                 kit.money(ln.before, ln.currency), kit.money(ln.after, ln.currency))
                 for ln in lines)
-            who = (f"\n\nAn amount is over {kit.settings().CORRECTION_SECOND_PERSON_OVER}: this "
-                   "records a **request**; a second admin confirms it before it is posted."
-                   if second else "")
+            who = (kit.md_line("\n\nA second admin is needed: {}. This records a "
+                               "**request**; a second admin confirms it before it is posted.",
+                               second.why) if second else "")
             kit.ask_to_confirm(
                 "ledger", "Request a correction" if second else "Post a correcting entry",
                 (kit.md_line("Complete transaction **{}**", completing) if completing

@@ -9,7 +9,7 @@ attempt cannot be written, nothing is sent."""
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Callable
 
 from ..db import DriverError, action_log
 from ..errors import DatabaseUnavailable, first_line
@@ -51,18 +51,26 @@ def record(db, operator, action, target, request, ok, status, response, error, m
 class Attempt:
     """The pending row of one request, written before it is sent."""
 
-    def __init__(self, db, operator: str, action: str, target: str | None):
+    def __init__(self, db, operator: str, action: str, target: str | None,
+                 posted_alone: bool = False):
         self.db, self.operator, self.action, self.target = db, operator, action, target
+        self.posted_alone = posted_alone
         self.row: dict | None = None
 
-    def begin(self, request: dict | None) -> ActionOutcome | None:
+    def begin(self, request: dict | None,
+              guard: Callable[[Any], None] | None = None) -> ActionOutcome | None:
         """Write and commit the attempt: None when written; when it could not be, the failed
-        outcome that says why, and the caller must send nothing."""
+        outcome that says why, and the caller must send nothing. ``guard(conn)`` runs first in
+        the same transaction (a lock it takes is held until the attempt is committed); what it
+        raises propagates, and nothing is written or sent."""
         try:
             with self.db.transaction() as conn:
+                if guard is not None:
+                    guard(conn)
                 self.row = action_log.begin_attempt(
                     conn, operator=storable(self.operator), action=self.action,
-                    target=storable(self.target), request=storable(request))
+                    target=storable(self.target), request=storable(request),
+                    posted_alone=self.posted_alone)
         except (DatabaseUnavailable, DriverError) as exc:
             return ActionOutcome(
                 False, self.action, self.target, None,

@@ -199,10 +199,13 @@ class ActionService:
 
     def ledger_correction(self, operator: str, program_id: str, reason: str,
                           entries: list[CorrectionEntry], transaction_id: str | None = None,
-                          request_key: str | None = None) -> ActionOutcome:
+                          request_key: str | None = None,
+                          alone: Callable[[Any], None] | None = None) -> ActionOutcome:
         """Post a correction: a new balanced transaction, or (``transaction_id``) the missing
         legs of an unbalanced one, which then balances. ``request_key``: the same key again
-        (a retry after a timeout) posts it at most once."""
+        (a retry after a timeout) posts it at most once. ``alone``: a direct correction (no
+        second admin): its row is marked posted_alone, and ``alone(conn)`` (the 24-hour window's
+        lock and check) runs in the transaction that records the attempt, before it is sent."""
         body = {"programId": program_id, "reason": reason,
                 "entries": [e.to_json() for e in entries]}
         if transaction_id:
@@ -212,7 +215,8 @@ class ActionService:
                           lambda c: c.ledger_correction(program_id, reason,
                                                         [e.to_json() for e in entries],
                                                         transaction_id=transaction_id,
-                                                        request_key=request_key))
+                                                        request_key=request_key),
+                          guard=alone)
 
     # -- queue actions through BullMQ (the platform has no API for them, e.g. SGE) --------------
     def pause_bullmq_queue(self, operator: str, queue: str) -> ActionOutcome:
@@ -413,7 +417,8 @@ class ActionService:
                             message, None)
 
     def _call(self, operator: str, action: str, target: str | None, request: dict | None,
-              send: Callable[[Any], Any], slot: int | None = None) -> ActionOutcome:
+              send: Callable[[Any], Any], slot: int | None = None,
+              guard: Callable[[Any], None] | None = None) -> ActionOutcome:
         operator = require_operator(operator)
         denied = self.refused(operator, API_NEEDS.get(action, "act"), action, target, request,
                               slot)
@@ -429,9 +434,9 @@ class ActionService:
         if actor:
             request = {**(request or {}), "adminId": actor.platform_id}
         client = self._client_factory()
-        attempt = Attempt(self._db, operator, action, target)
+        attempt = Attempt(self._db, operator, action, target, posted_alone=guard is not None)
         try:
-            unrecorded = attempt.begin(request)  # recorded as sent before it is sent
+            unrecorded = attempt.begin(request, guard)  # recorded as sent before it is sent
             if unrecorded:
                 return unrecorded  # or not sent at all
             if hasattr(client, "operator"):  # the SGE API identifies the operator (X-Admin-Id)

@@ -1,7 +1,9 @@
 """Corrections an accountant would trust (issue 15): the console proposes the correcting entries
 from the offending transaction, shows what they do to the balances before anything is posted
 (a dry run), picks accounts from those the ledger has (or the suspense account), and a
-correction over CORRECTION_SECOND_PERSON_OVER waits for a second admin.
+correction over CORRECTION_SECOND_PERSON_OVER waits for a second admin — counting with it what
+the same admin posted alone in the last 24 hours (correction_window.py), so splitting one
+correction into several small ones does not skip the second admin.
 
 A one-sided error (a lone debit, a missing credit) is fixed by completing the transaction: its
 missing leg is posted against the suspense account, so the transaction and the program balance
@@ -25,6 +27,7 @@ from ..errors import DatabaseUnavailable, UsageError, first_line
 from .actions import (ActionOutcome, ActionService, CorrectionEntry, parse_correction_entries,
                       require_operator)
 from ..money import MONEY
+from .correction_window import WINDOW_HOURS, OverWindow, SecondPerson, moved, second_person
 from .journal import signed_totals
 
 
@@ -136,12 +139,9 @@ def check_accounts(entries: list[CorrectionEntry], known: list[str], suspense: s
 def needs_second_person(entries: list[CorrectionEntry], threshold: Decimal) -> bool:
     """Whether the correction moves more than ``threshold`` in any one currency: its debits, or
     its credits, added up per currency (exactly). Never entry by entry: 5,400 split into six
-    legs of 900 is a correction of 5,400, and would otherwise skip the second admin."""
-    moved: dict[tuple[str, str], Decimal] = {}
-    for e in entries:
-        side = (e.currency, e.type)
-        moved[side] = MONEY.add(moved.get(side, Decimal(0)), e.amount)
-    return any(total > threshold for total in moved.values())
+    legs of 900 is a correction of 5,400, and would otherwise skip the second admin. (The
+    desk also counts what the same admin posted alone in the last 24 hours: second_person.)"""
+    return any(total > threshold for total in moved(entries).values())
 
 
 class CorrectionDesk:
@@ -168,15 +168,26 @@ class CorrectionDesk:
         return propose(transaction_id, entries, self.suspense)
 
     def preview(self, program_id: str, rows: list[dict[str, Any]],
-                transaction_id: str | None = None) -> tuple[list[CorrectionEntry],
-                                                            list[DryRunLine], bool]:
+                transaction_id: str | None = None,
+                operator: str | None = None) -> tuple[list[CorrectionEntry],
+                                                      list[DryRunLine], SecondPerson]:
         """Validate the form (balanced, with the transaction it completes; known accounts) and
-        return the entries, the dry run and whether a second admin must confirm."""
+        return the entries, the dry run and whether a second admin must confirm (truthy; its
+        ``message`` says why): over the threshold on its own or, for ``operator``, with what
+        they posted alone in the last 24 hours (submit decides again, under a lock)."""
         parsed, off = self._validated(program_id, rows, transaction_id)
         totals = self._read_platform(lambda c: store.program_totals(c, program_id))
         lines = dry_run(off, transaction_id, program_id, totals, parsed)
-        return parsed, lines, needs_second_person(parsed,
-                                                  self.settings.CORRECTION_SECOND_PERSON_OVER)
+        return parsed, lines, self.second_person_for(parsed, operator)
+
+    def second_person_for(self, parsed: list[CorrectionEntry],
+                      operator: str | None = None) -> SecondPerson:
+        """Whether ``operator``'s correction needs a second admin now (no lock: a preview)."""
+        alone: list[dict] = []
+        if operator and " ".join(operator.split()):
+            name = require_operator(operator)
+            alone = self._read(lambda c: store.posted_alone(c, name, WINDOW_HOURS))
+        return second_person(parsed, self.settings.CORRECTION_SECOND_PERSON_OVER, alone)
 
     def _validated(self, program_id: str, rows: list[dict[str, Any]],
                    transaction_id: str | None) -> tuple[list[CorrectionEntry],
@@ -208,12 +219,16 @@ class CorrectionDesk:
         if not reason:
             raise UsageError("type the reason for the correction; it is kept with the entry")
         parsed, _ = self._validated(program_id, rows, transaction_id)
-        if not needs_second_person(parsed, self.settings.CORRECTION_SECOND_PERSON_OVER):
-            return self._post(operator, program_id, reason, parsed, transaction_id)
+        second = second_person(parsed, self.settings.CORRECTION_SECOND_PERSON_OVER)
+        if not second:
+            try:  # the 24-hour window is read under the admin's lock, just before sending
+                return self._post(operator, program_id, reason, parsed, transaction_id)
+            except OverWindow as over:  # nothing was recorded as sent, nothing was sent
+                second = over.second
         return self.actions.run_recorded(operator, "request_correction",
                                          transaction_id or program_id, lambda: self._request(
                                              operator, program_id, reason, parsed,
-                                             transaction_id), need="correct")
+                                             transaction_id, second), need="correct")
 
     def _post(self, operator: str, program_id: str, reason: str, parsed: list[CorrectionEntry],
               transaction_id: str | None) -> ActionOutcome:
@@ -231,8 +246,28 @@ class CorrectionDesk:
             raise DatabaseUnavailable(f"the correction could not be recorded before sending, so "
                                       f"nothing was sent ({first_line(exc)})") from None
         key = pending["request_key"]
-        outcome = self.actions.ledger_correction(operator, program_id, reason, parsed,
-                                                 transaction_id, request_key=key)
+        threshold = self.settings.CORRECTION_SECOND_PERSON_OVER
+
+        def alone(conn) -> None:
+            """Held until this attempt is committed as sent: the same admin's other tab waits
+            here, then reads a window with this correction in it."""
+            store.lock_window(conn, operator)
+            window = store.posted_alone(conn, operator, WINDOW_HOURS, except_key=key)
+            decided = second_person(parsed, threshold, window)
+            if decided:
+                raise OverWindow(decided)
+        try:
+            outcome = self.actions.ledger_correction(operator, program_id, reason, parsed,
+                                                     transaction_id, request_key=key,
+                                                     alone=alone)
+        except OverWindow:
+            if not pending["reused"]:  # this claim was never sent: the next one is new
+                try:
+                    with self._db.transaction() as conn:
+                        store.clear_attempt(conn, **mine, request_key=key)
+                except (DatabaseUnavailable, DriverError):
+                    pass  # an identical correction sent next reuses the key: posted at most once
+            raise
         note = ""
         if pending["reused"]:
             note = (f" Sent with the Idempotency-Key of your unanswered attempt of "
@@ -250,13 +285,13 @@ class CorrectionDesk:
                          "correction sent next is taken for this one.)")
         return replace(outcome, message=outcome.message + note) if note else outcome
 
-    def _request(self, operator, program_id, reason, parsed, transaction_id) -> str:
+    def _request(self, operator, program_id, reason, parsed, transaction_id,
+                 second: SecondPerson) -> str:
         with self._db.transaction() as conn:
             row = store.insert_request(conn, program_id=program_id, transaction_id=transaction_id,
                                        reason=reason, entries=[e.to_json() for e in parsed],
                                        requested_by=operator)
-        over = self.settings.CORRECTION_SECOND_PERSON_OVER
-        return (f"Correction request #{row['id']} recorded: an amount is over {over}, so a "
+        return (f"Correction request #{row['id']} recorded, nothing posted: {second.why}, so a "
                 "second admin must confirm it (Ledger page, Corrections waiting) before it is "
                 "posted.")
 

@@ -14,23 +14,26 @@ from .rows import all_rows
 
 def record_action(conn, *, operator: str, action: str, target: str | None,
                   request: dict | None, result: str, status_code: int | None,
-                  response: Any, error: str | None) -> dict:
+                  response: Any, error: str | None, posted_alone: bool = False) -> dict:
+    """``posted_alone``: a direct ledger correction, sent by one admin without a second one
+    (it counts in that admin's 24-hour window: corrections.posted_alone)."""
     return conn.execute("""
         INSERT INTO recon.action_log (operator, action, target, request, result, status_code,
-                                      response, error)
-        VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+                                      response, error, posted_alone)
+        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
         RETURNING id, at, operator, action, target, result, status_code, error""",
                         (operator, action, target, Jsonb(request) if request is not None else None,
                          result, status_code, Jsonb(response) if response is not None else None,
-                         error)).fetchone()
+                         error, posted_alone)).fetchone()
 
 
 def begin_attempt(conn, *, operator: str, action: str, target: str | None,
-                  request: dict | None) -> dict:
+                  request: dict | None, posted_alone: bool = False) -> dict:
     """The row of a request about to be sent (result 'pending'), written and committed BEFORE
     it is sent: a console that dies before recording the answer still leaves it."""
     return record_action(conn, operator=operator, action=action, target=target, request=request,
-                         result="pending", status_code=None, response=None, error=None)
+                         result="pending", status_code=None, response=None, error=None,
+                         posted_alone=posted_alone)
 
 
 def complete_attempt(conn, row_id: int, *, result: str, status_code: int | None, response: Any,

@@ -79,3 +79,33 @@ def clear_attempt(conn: Any, *, operator: str, content_sha256: str, request_key:
         DELETE FROM recon.correction_attempts
         WHERE operator = %s AND content_sha256 = %s AND request_key = %s""",
                  (operator, content_sha256, request_key))
+
+
+def lock_window(conn: Any, operator: str) -> None:
+    """Serialise one admin's direct corrections until the transaction ends: the window read
+    (posted_alone) and the attempt's pending row are one step, so two tabs sending at the same
+    moment cannot both read a window without the other's correction."""
+    conn.execute("SELECT pg_advisory_xact_lock(hashtext('recon.correction_window'), hashtext(%s))",
+                 (operator,))
+
+
+def posted_alone(conn: Any, operator: str, hours: int,
+                 except_key: str | None = None) -> list[dict]:
+    """What ``operator`` moved in direct corrections (recon.action_log.posted_alone: no second
+    admin) in the last ``hours``, per currency and side (debit/credit), exactly (numeric): those
+    answered ok and those sent whose outcome is unknown or not yet recorded (they may have been
+    posted). ``except_key``: the correction about to be sent again with the same Idempotency-Key
+    (posted at most once, so it is not counted twice)."""
+    return conn.execute("""
+        SELECT e->>'currency' AS currency, e->>'type' AS type,
+               sum((e->>'amount')::numeric) AS moved
+        FROM recon.action_log a
+        CROSS JOIN LATERAL jsonb_array_elements(
+            CASE jsonb_typeof(a.request->'entries') WHEN 'array' THEN a.request->'entries'
+                 ELSE '[]'::jsonb END) AS e
+        WHERE a.operator = %(operator)s AND a.posted_alone AND a.action = 'ledger_correction'
+          AND a.result IN ('ok', 'unknown', 'pending')
+          AND a.at > clock_timestamp() - make_interval(hours => %(hours)s)
+          AND (%(key)s::text IS NULL OR a.request->>'idempotencyKey' IS DISTINCT FROM %(key)s)
+        GROUP BY 1, 2 ORDER BY 1, 2""",
+                        {"operator": operator, "hours": hours, "key": except_key}).fetchall()
