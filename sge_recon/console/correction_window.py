@@ -60,7 +60,9 @@ def second_person(entries: list[CorrectionEntry], threshold: Decimal,
     posted alone in the last WINDOW_HOURS, db.corrections.posted_alone)."""
     before = {(r["currency"], r["type"]): Decimal(r["moved"]) for r in alone}
     limit = f"{threshold:,}"
-    for (currency, side), amount in sorted(moved(entries).items()):
+    # per currency, debits first (a balanced correction moves as much both ways)
+    for (currency, side), amount in sorted(moved(entries).items(),
+                                           key=lambda kv: (kv[0][0], kv[0][1] != "debit")):
         if amount > threshold:
             return SecondPerson(True, f"this correction moves {money_exact(amount)} {currency} "
                                       f"({side}s), over {limit}")
