@@ -223,8 +223,9 @@ class Settings:
         "of an unbalanced transaction waits there until finance explains it).")
     CORRECTION_SECOND_PERSON_OVER: Decimal = _setting(
         Decimal("1000"), "A ledger correction that moves more than this in any one currency "
-        "(its debits, or its credits, added up) is only requested by the admin who prepares it; "
-        "a second admin confirms before it is posted.", minimum=0)
+        "(its debits, or its credits, added up), counting what the same admin posted alone in "
+        "that currency and side in the previous 24 hours, is only requested by the admin who "
+        "prepares it; a second admin confirms before it is posted.", minimum=0)
 
     # Console, jobs, alerts
     REFRESH_SECONDS: int = _setting(
