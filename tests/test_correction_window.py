@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import threading
 
+from .console_support import app, open_page, texts
 from .platform_helpers import hold_table_lock
-from .test_console_actions import acting_as, api  # noqa: F401 - fixture
+from .test_console_actions import acting_as, api, confirm, console, fill_correction  # noqa: F401
 from .test_corrections_attempts import desk_for
 
 
@@ -157,3 +158,27 @@ def test_the_preview_says_the_window_makes_a_second_admin_needed(db_url, db, fac
     assert not desk.preview(program, rows("99.96"), operator="ada")[2]  # exactly 1,000.00
     assert desk.preview(program, rows("99.97"), operator="ada")[2]
     assert posted(db) == [f"Fix {n}" for n in range(5)]
+
+
+def test_the_ledger_page_says_before_sending_that_the_window_needs_a_second_admin(
+        console, db, factory):  # noqa: F811
+    """The Ledger page's dry run (Streamlit AppTest, the real admin API behind it)."""
+    program = factory.program()
+    factory.journal(program["id"], [("treasury", "debit", "10.00"),
+                                    ("affiliate:a", "credit", "10.00")])
+    at = open_page(app(operator="root"), "ledger")
+    fill_correction(at, [("affiliate:a", "debit", "900"), ("treasury", "credit", "900")],
+                    reason="First half")
+    assert "A second admin is needed" not in texts(at)
+    confirm(at)
+    assert posted(db) == ["First half"]
+    fill_correction(at, [("affiliate:a", "debit", "900"), ("treasury", "credit", "900")],
+                    reason="Second half")
+    shown = texts(at)
+    assert ("A second admin is needed: with the 900.00 USD (debits) you posted alone in the "
+            "last 24 hours, this is 1,800.00 USD, over 1,000. This records a **request**") \
+        in shown, shown
+    confirm(at)
+    assert posted(db) == ["First half"]
+    assert [w["reason"] for w in db.fetch_all("SELECT reason FROM recon.correction_requests "
+                                              "WHERE status = 'pending'")] == ["Second half"]
