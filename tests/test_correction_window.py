@@ -12,7 +12,8 @@ import threading
 from .console_support import app, open_page, texts
 from .platform_helpers import hold_table_lock
 from .test_console_actions import acting_as, api, confirm, console, fill_correction  # noqa: F401
-from .test_corrections_attempts import desk_for
+from .test_corrections_attempts import desk_for, wait_for
+from .test_corrections_idempotency import hold_ledger_lock
 
 
 def rows(amount: str, currency: str = "USD") -> list[dict]:
@@ -182,3 +183,24 @@ def test_the_ledger_page_says_before_sending_that_the_window_needs_a_second_admi
     assert posted(db) == ["First half"]
     assert [w["reason"] for w in db.fetch_all("SELECT reason FROM recon.correction_requests "
                                               "WHERE status = 'pending'")] == ["Second half"]
+
+
+def test_an_unclear_answer_counts_and_its_retry_with_the_same_key_counts_once(
+        db_url, db, factory, api):  # noqa: F811
+    """The answer of a 900 correction is lost (a real client timeout behind a real table lock):
+    it may have been posted, so it counts; sending it again reuses its Idempotency-Key (posted at
+    most once) and is not stopped by itself, and the two rows of that one key count once."""
+    program = ledger_program(factory)
+    acting_as(db_url, ada="admin")
+    lock = hold_ledger_lock(db_url, 3)
+    lost = desk_for(db_url, api, timeout=1.5).submit("ada", program, "Refund", rows("900"))
+    assert not lost.ok and lost.maybe_done, lost.message
+    desk = desk_for(db_url, api, timeout=15)
+    assert desk.preview(program, rows("200"), operator="ada")[2]  # 1,100 with the unclear one
+    lock.join()
+    wait_for(db, 1)
+    again = desk.submit("ada", program, "Refund", rows("900"))  # the same correction again
+    assert again.ok and "Nothing was posted again" in again.message, again.message
+    assert posted(db) == ["Refund"] and desk.pending() == []
+    assert not desk.preview(program, rows("100"), operator="ada")[2]  # 900 + 100: not over
+    assert desk.preview(program, rows("100.01"), operator="ada")[2]

@@ -95,17 +95,22 @@ def posted_alone(conn: Any, operator: str, hours: int,
     admin) in the last ``hours``, per currency and side (debit/credit), exactly (numeric): those
     answered ok and those sent whose outcome is unknown or not yet recorded (they may have been
     posted). ``except_key``: the correction about to be sent again with the same Idempotency-Key
-    (posted at most once, so it is not counted twice)."""
+    (posted at most once, so it is not counted twice). Rows sent with the same
+    Idempotency-Key (a retry after an unclear answer) are one correction, counted once."""
     return conn.execute("""
+        WITH sent AS (
+            SELECT DISTINCT ON (coalesce(a.request->>'idempotencyKey', a.id::text)) a.request
+            FROM recon.action_log a
+            WHERE a.operator = %(operator)s AND a.posted_alone
+              AND a.action = 'ledger_correction' AND a.result IN ('ok', 'unknown', 'pending')
+              AND a.at > clock_timestamp() - make_interval(hours => %(hours)s)
+              AND (%(key)s::text IS NULL
+                   OR a.request->>'idempotencyKey' IS DISTINCT FROM %(key)s)
+            ORDER BY coalesce(a.request->>'idempotencyKey', a.id::text), a.id)
         SELECT e->>'currency' AS currency, e->>'type' AS type,
                sum((e->>'amount')::numeric) AS moved
-        FROM recon.action_log a
-        CROSS JOIN LATERAL jsonb_array_elements(
-            CASE jsonb_typeof(a.request->'entries') WHEN 'array' THEN a.request->'entries'
+        FROM sent CROSS JOIN LATERAL jsonb_array_elements(
+            CASE jsonb_typeof(sent.request->'entries') WHEN 'array' THEN sent.request->'entries'
                  ELSE '[]'::jsonb END) AS e
-        WHERE a.operator = %(operator)s AND a.posted_alone AND a.action = 'ledger_correction'
-          AND a.result IN ('ok', 'unknown', 'pending')
-          AND a.at > clock_timestamp() - make_interval(hours => %(hours)s)
-          AND (%(key)s::text IS NULL OR a.request->>'idempotencyKey' IS DISTINCT FROM %(key)s)
         GROUP BY 1, 2 ORDER BY 1, 2""",
                         {"operator": operator, "hours": hours, "key": except_key}).fetchall()
