@@ -7,6 +7,7 @@ in the previous 24 hours is over CORRECTION_SECOND_PERSON_OVER. Real admin API o
 
 from __future__ import annotations
 
+import json
 import threading
 
 from .console_support import app, open_page, texts
@@ -204,3 +205,24 @@ def test_an_unclear_answer_counts_and_its_retry_with_the_same_key_counts_once(
     assert posted(db) == ["Refund"] and desk.pending() == []
     assert not desk.preview(program, rows("100"), operator="ada")[2]  # 900 + 100: not over
     assert desk.preview(program, rows("100.01"), operator="ada")[2]
+
+
+def test_the_migration_marks_the_direct_corrections_recorded_before_it(db):
+    """0043 marks the direct corrections already in the action log (counted from day one), not a
+    confirmed request's post (its key and reason name the request and both admins)."""
+    from pathlib import Path
+
+    def logged(operator: str, request: dict) -> None:
+        db.execute("INSERT INTO recon.action_log (operator, action, target, request, result) "
+                   "VALUES (%s, 'ledger_correction', 'p1', %s::jsonb, 'ok')",
+                   (operator, json.dumps(request)))
+    logged("ada", {"reason": "Fix", "idempotencyKey": "recon-correction-0f3a", "entries": []})
+    logged("bob", {"reason": "Big (requested by ada, confirmed by bob)",
+                   "idempotencyKey": "recon-correction-request-7-1764230400.000000",
+                   "entries": []})
+    logged("carol", {"reason": "Before keys", "entries": []})
+    db.execute_script((Path(__file__).parents[1] / "sql/recon/0043_correction_window.sql")
+                      .read_text())
+    marked = db.fetch_all("SELECT operator, posted_alone FROM recon.action_log ORDER BY id")
+    assert [(r["operator"], r["posted_alone"]) for r in marked] == [
+        ("ada", True), ("bob", False), ("carol", True)]
