@@ -80,3 +80,10 @@ class ConflictError(ReconError):
 class ProfileError(ReconError):
     """A platform profile (DESIGN §11) is malformed or does not match the live database. The
     message names the profile file, the entry and what to change."""
+
+
+class ProfileDrift(ProfileError):
+    """A query read a profile relation (``recon_platform.<table>``) that no longer fits the
+    platform's tables: a platform migration since ``db init`` (a column dropped or retyped, an
+    enum label gone). Raised by the data-access layer for every reader alike (checks, console,
+    exports, /metrics, jobs); the message names the relation and says to run ``db init`` again."""

@@ -18,7 +18,7 @@ from refplatform.sge_platform import create_sge_schema, load_sge_platform
 from sge_recon.checks.sqltext import for_psycopg
 from sge_recon.context import Recon
 from sge_recon.db import Database
-from sge_recon.errors import ProfileError, SchemaMismatch
+from sge_recon.errors import ProfileDrift, ProfileError, SchemaMismatch
 
 from .conftest import settings_for
 from .test_privileges import login_url
@@ -194,9 +194,11 @@ def test_a_column_whose_type_no_longer_fits_is_an_error_never_converted_data(new
         assert status == "error", got[name]
         assert "recon_platform.settlement_intents no longer fits the platform's tables" in error
         assert "run `sge-recon db init` again" in error
-    # reading the relation directly fails too (the console, an export): no converted row
-    with pytest.raises(psycopg.Error):
+    # reading the relation directly fails too (the console, an export), saying the same: no
+    # converted row
+    with pytest.raises(ProfileDrift) as caught:
         recon.db.fetch_all("SELECT status_changed_at, amount FROM platform.settlement_intents")
+    assert "recon_platform.settlement_intents no longer fits" in caught.value.message
 
 
 def test_views_made_by_an_older_sge_recon_are_refused_with_db_init(new_database):

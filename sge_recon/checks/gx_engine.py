@@ -32,6 +32,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlparse, urlunparse
 
 from ..db import Database
 from ..db.checks import count_query, may_read_as_reader_role
+from ..db.profile_drift import drift_of
 from ..errors import DatabaseUnavailable, first_line
 from . import sqltext
 from .lanes import map_on_lanes
@@ -102,7 +103,7 @@ def run_gx_checks(definitions: list[CheckDefinition], db: Database,
 
     def run_one(source: _Source, definition: CheckDefinition) -> CheckResult:
         with stdout_muted():
-            return _run_one(context, source, building, definition, params, sample_rows)
+            return _run_one(context, source, building, definition, params, sample_rows, db)
 
     # GX prints notices on stdout and warns: its own threads' prints are muted (per thread: other
     # threads, e.g. the scheduler's, keep printing); the warning filters, process-wide, are set
@@ -197,7 +198,7 @@ def _value_expectation(gx_expectations, definition: CheckDefinition):
 
 
 def _run_one(context, source: _Source, building: threading.Lock, definition: CheckDefinition,
-             params: Mapping[str, Decimal | int], sample_rows: int) -> CheckResult:
+             params: Mapping[str, Decimal | int], sample_rows: int, db: Database) -> CheckResult:
     started = time.perf_counter()
     if definition.problem:
         return errored(definition, definition.problem, started, ENGINE)
@@ -219,7 +220,9 @@ def _run_one(context, source: _Source, building: threading.Lock, definition: Che
             raised = next((v.get("raised_exception") for v in info.values()
                            if isinstance(v, dict) and v.get("raised_exception")), None)
         if raised:
-            message = _exception_message(info)
+            # a profile relation the platform's migration no longer fits: said as every reader
+            # says it (GX gives the driver's error as text only)
+            message = drift_of(db, gx_sql(definition, params)) or _exception_message(info)
             return errored(definition, f"the check's SQL failed: {message}", started, ENGINE,
                            details=details)
     rows_result = next(r for r in results if r.expectation_config.meta.get("role") == "rows")

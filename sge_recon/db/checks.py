@@ -20,7 +20,7 @@ from psycopg.adapt import Loader
 from psycopg.types.datetime import DateLoader, TimestampLoader, TimestamptzLoader
 from psycopg.types.json import set_json_loads
 
-from ..errors import first_line
+from ..errors import ProfileDrift, first_line
 from .connection import Database, DictConnection
 from .profile_drift import profile_error
 from .rows import all_rows
@@ -36,9 +36,12 @@ class CheckQueryError(Exception):
     """A check's SQL failed in the database (syntax, missing column, timeout, ...)."""
 
 
-def _reason(exc: psycopg.Error) -> str:
+def _reason(exc: psycopg.Error | ProfileDrift) -> str:
     """A failed check's message: the profile relation that no longer fits the platform (run
-    ``db init`` again), or the database's own first line."""
+    ``db init`` again; the data-access layer said so already), or the database's own first
+    line."""
+    if isinstance(exc, ProfileDrift):
+        return exc.message
     return profile_error(exc) or first_line(exc)
 
 
@@ -189,7 +192,7 @@ class CheckSession:
         try:
             with conn.transaction(force_rollback=True):
                 return len(conn.execute(psycopg_sql, dict(params)).fetchall())
-        except psycopg.Error as exc:
+        except (psycopg.Error, ProfileDrift) as exc:
             raise CheckQueryError(_reason(exc)) from None
 
     def measure_fused(self, psycopg_sql: str, params: Mapping[str, Any], *, sample_limit: int,
@@ -211,7 +214,7 @@ class CheckSession:
         except psycopg.errors.QueryCanceled:
             raise CheckQueryError(f"timed out after {timeout_seconds:g} s (statement_timeout) "
                                   "or waited too long for a lock (lock_timeout)") from None
-        except psycopg.Error as exc:
+        except (psycopg.Error, ProfileDrift) as exc:
             raise CheckQueryError(_reason(exc)) from None
         out: dict[str, Measurement] = {}
         try:
@@ -265,7 +268,7 @@ class CheckSession:
                 raise CheckQueryError(f"lost the database connection: {first_line(exc)}") \
                     from None
             raise CheckQueryError(_reason(exc)) from None
-        except psycopg.Error as exc:
+        except (psycopg.Error, ProfileDrift) as exc:
             raise CheckQueryError(_reason(exc)) from None
         if not rows:
             return Measurement(0, None, [], {t.name: {} for t in totals} if totals else None)

@@ -14,7 +14,7 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import DictRow, dict_row
 
 from ..config import Settings
-from ..errors import DatabaseUnavailable, first_line
+from ..errors import DatabaseUnavailable, ProfileDrift, first_line
 from .embedded import start_embedded
 from .relations import CONTRACT_RELATIONS, PlatformRelations
 
@@ -124,6 +124,23 @@ def _redact(text: str, url: str = "") -> str:
         "password") else "://***@", text)
 
 
+@contextlib.contextmanager
+def said_as_drift() -> Iterator[None]:
+    """Every reader's one translation of a profile relation that no longer fits the platform's
+    tables (a platform migration since ``db init``): the driver's error becomes
+    :class:`ProfileDrift`, which names the relation and says to run ``db init`` again
+    (profile_drift.profile_error); any other driver error passes unchanged."""
+    try:
+        yield
+    except psycopg.Error as exc:
+        from .profile_drift import profile_error  # imports profile_views, which imports us
+
+        said = profile_error(exc)
+        if said is None:
+            raise
+        raise ProfileDrift(said) from exc
+
+
 @functools.lru_cache(maxsize=32)
 def _resolving_cursor(relations: PlatformRelations) -> type[psycopg.Cursor[DictRow]]:
     """A cursor class that resolves ``platform.<table>`` in every statement it runs: the one
@@ -134,16 +151,21 @@ def _resolving_cursor(relations: PlatformRelations) -> type[psycopg.Cursor[DictR
 
     class ResolvingCursor(psycopg.Cursor[DictRow]):
         def execute(self, query, params=None, **kw):
-            return super().execute(resolved(query), params, **kw)
+            with said_as_drift():
+                return super().execute(resolved(query), params, **kw)
 
         def executemany(self, query, params_seq, **kw):
-            return super().executemany(resolved(query), params_seq, **kw)
+            with said_as_drift():
+                return super().executemany(resolved(query), params_seq, **kw)
 
         def stream(self, query, params=None, **kw):
-            return super().stream(resolved(query), params, **kw)
+            with said_as_drift():
+                yield from super().stream(resolved(query), params, **kw)
 
+        @contextlib.contextmanager
         def copy(self, statement, params=None, **kw):
-            return super().copy(resolved(statement), params, **kw)
+            with said_as_drift(), super().copy(resolved(statement), params, **kw) as cp:
+                yield cp
 
     return ResolvingCursor
 

@@ -123,7 +123,11 @@ class Snapshot:
         if session is None:
             yield None
             return
-        statement = sql.SQL("COPY ({}) TO STDOUT (FORMAT csv)").format(month_select(spec, columns))
+        select = month_select(spec, columns)
+        # planned here first (nothing is read): a profile relation that no longer fits the
+        # platform's tables is said as every reader says it (ProfileDrift), not as psql's line
+        self.conn.execute(sql.SQL("EXPLAIN {}").format(select), {"start": start, "end": end})
+        statement = sql.SQL("COPY ({}) TO STDOUT (FORMAT csv)").format(select)
         text = psycopg.ClientCursor(self.conn).mogrify(statement, {"start": start, "end": end})
         try:
             with session.copy_out(text) as source:

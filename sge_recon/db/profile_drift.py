@@ -9,7 +9,7 @@ import re
 
 import psycopg
 
-from ..errors import first_line
+from ..errors import ProfileDrift, first_line
 from .profile_views import ROWS_SUFFIX, STATUS_LABELS
 from .relations import PROFILE_SCHEMA
 
@@ -54,3 +54,17 @@ def profile_error(exc: psycopg.Error) -> str | None:
             f"({first_line(exc)}): the platform's schema changed since `sge-recon db init` built "
             "this relation (a platform migration); run `sge-recon db init` again (it checks the "
             "profile against the new schema and names the line to change, if any)")
+
+
+def drift_of(db, select: str) -> str | None:
+    """What :func:`profile_error` says of ``select`` (a SELECT with no parameters, planned with
+    ``EXPLAIN``: nothing is read) when it reads a profile relation that no longer fits the
+    platform's tables; None when it plans, or fails for another reason. For an engine whose
+    driver error arrives as text only (GX, through SQLAlchemy), to say it as every reader does."""
+    try:
+        db.fetch_all("EXPLAIN " + select)
+    except ProfileDrift as exc:
+        return exc.message
+    except psycopg.Error:
+        return None
+    return None
