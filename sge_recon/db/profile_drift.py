@@ -10,6 +10,7 @@ import re
 import psycopg
 
 from ..errors import ProfileDrift, first_line
+from .profile_guard import SEARCH_PATH_STATE
 from .profile_views import ROWS_SUFFIX, STATUS_LABELS
 from .relations import PROFILE_SCHEMA
 
@@ -44,8 +45,10 @@ def profile_error(exc: psycopg.Error) -> str | None:
     enum label the map names gone; PostgreSQL reports it while inlining the function): which
     relation, why, and that ``db init`` must run again. None for any other error (a data error,
     a permission, a timeout: the caller says what it says)."""
-    match = _ROWS_FUNCTION.search(exc.diag.context or "")
     state = exc.sqlstate or ""
+    if state == SEARCH_PATH_STATE:  # recon_platform.reads_as_built: its message says it all
+        return exc.diag.message_primary or first_line(exc)
+    match = _ROWS_FUNCTION.search(exc.diag.context or "")
     schema_change = state.startswith("42") and state != "42501" or (
         state == "22P02" and "enum" in (exc.diag.message_primary or ""))
     if not match or not schema_change:

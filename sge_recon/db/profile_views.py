@@ -35,6 +35,7 @@ from psycopg.rows import DictRow, dict_row
 from ..errors import ProfileError
 from .connection import DictConnection, expect_row
 from .contract import CONTRACT
+from .profile_guard import create_resolves_guard, resolves_guard
 from .profile_mapping import Column, Profile, StatusMap, TableMapping
 from .relations import CONTRACT_TABLES, PROFILE_SCHEMA, ROW_HASH_COLUMN
 from .status_predicates import FLAG_INFIX, flag_column
@@ -92,6 +93,12 @@ def install_profile(conn: DictConnection, profile: "Profile") -> ProfileReport:
                      "SELECT value", "IMMUTABLE",
                      "sge-recon: value itself when it is of the type of type_of, else the call "
                      "fails: the type guard of the profile's relations (inlined, costs nothing)")
+    reads = {t: _tables_read(conn, relations[t].body) for t in CONTRACT_TABLES
+             if not profile.tables[t].absent}
+    create_resolves_guard(conn)
+    for table, pairs in reads.items():
+        relations[table].body += (" AND " if profile.tables[table].where else " WHERE ") + \
+            resolves_guard(table, pairs)
     for table in CONTRACT_TABLES:
         mapping, relation = profile.tables[table], relations[table]
         note = (f"absent on this platform: {mapping.absent}" if mapping.absent else
@@ -120,8 +127,7 @@ def install_profile(conn: DictConnection, profile: "Profile") -> ProfileReport:
                                         for c, e in relations[t].enums), "STABLE",
                      f"profile {profile.name}: the labels each mapped status's platform enum has "
                      "now (a label added since db init is one the profile does not map)")
-    read = sorted({name for t in CONTRACT_TABLES if not profile.tables[t].absent
-                   for name in _tables_read(conn, relations[t].body)})
+    read = sorted({name for pairs in reads.values() for name, _ in pairs})
     _create_function(conn, READS, (), "SETOF text",
                      " UNION ALL ".join(f"SELECT {_string(n)}::text" for n in read) or
                      "SELECT NULL::text WHERE false", "IMMUTABLE",
@@ -132,19 +138,21 @@ def install_profile(conn: DictConnection, profile: "Profile") -> ProfileReport:
     return report
 
 
-def _tables_read(conn: DictConnection, body: str) -> list[str]:
+def _tables_read(conn: DictConnection, body: str) -> list[tuple[str, str]]:
     """The relations a relation's SELECT reads, as PostgreSQL resolves them now: the
-    dependencies a plain view of it records (a temporary view, dropped at once)."""
+    dependencies a plain view of it records (a temporary view, dropped at once); each as
+    (schema-qualified name, its name alone), both quoted."""
     probe = "recon_platform_probe"
     _raw(conn).execute(f"CREATE TEMPORARY VIEW {probe} AS {body}")
     rows = conn.execute(
-        "SELECT DISTINCT format('%%I.%%I', n.nspname, c.relname) AS name FROM pg_depend d "
+        "SELECT DISTINCT format('%%I.%%I', n.nspname, c.relname) AS name, "
+        "quote_ident(c.relname) AS alone FROM pg_depend d "
         "JOIN pg_rewrite w ON w.oid = d.objid AND d.classid = 'pg_rewrite'::regclass "
         "JOIN pg_class c ON c.oid = d.refobjid AND d.refclassid = 'pg_class'::regclass "
         "JOIN pg_namespace n ON n.oid = c.relnamespace "
         "WHERE w.ev_class = %s::regclass AND c.oid <> w.ev_class", (f"pg_temp.{probe}",)).fetchall()
     conn.execute(f"DROP VIEW pg_temp.{probe}")
-    return [r["name"] for r in rows]
+    return [(r["name"], r["alone"]) for r in rows]
 
 
 def _quoted(name: str) -> str:
@@ -226,7 +234,7 @@ def _view_sql(conn: DictConnection, profile: "Profile", mapping: "TableMapping")
         return _Relation(f"SELECT {cols} WHERE false")
     _try(conn, f"SELECT 1 FROM {mapping.source} LIMIT 0", profile, mapping.line,
          f"tables.{mapping.table}.from")
-    where = f" WHERE {mapping.where}" if mapping.where else ""
+    where = f" WHERE ({mapping.where})" if mapping.where else ""
     if mapping.where:
         _try(conn, f"SELECT 1 FROM {mapping.source}{where} LIMIT 0", profile, mapping.line,
              f"tables.{mapping.table}.where")

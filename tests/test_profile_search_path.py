@@ -1,0 +1,92 @@
+"""The profile's relations and the reader's search_path (audit drift, D2, D3).
+
+A relation's function names the platform's tables as the profile writes them ("Intent"), so
+PostgreSQL resolves them with the reader's search_path at each query. A table of the same name
+in a schema earlier on it (a schema named after the login: "$user" comes first by default)
+must never be read in the platform's place: the checks would pass on its rows, silently. And a
+login whose search_path lacks the platform's schema is told so, not only "a platform migration".
+"""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+from psycopg.rows import dict_row
+
+from refplatform.sge_platform import create_sge_schema, load_sge_platform
+from sge_recon.checks.sqltext import for_psycopg
+from sge_recon.context import Recon
+from sge_recon.db import Database
+from sge_recon.errors import ProfileDrift
+
+from .conftest import settings_for
+from .test_privileges import login_url
+
+
+@pytest.fixture(scope="module")
+def platform(new_database):
+    """An SGE database with two stuck intents and a one-sided ledger entry, and a login of the
+    app role ("sp_app") that owns a schema of its name holding empty "Intent" and "LedgerEntry"
+    tables (the "$user" schema, first on the default search_path)."""
+    url = new_database(empty=True)
+    create_sge_schema(Database(url))
+    load_sge_platform(Database(url), intents=200, seed=11,
+                      faults=["stuck_intents", "ledger_imbalance"])
+    Recon(settings_for(url, PLATFORM_PROFILE="sge")).init_db()
+    with psycopg.connect(url, autocommit=True) as conn:
+        for name in ("sp_app", "sp_nopath"):
+            conn.execute(f"DROP ROLE IF EXISTS {name}")
+            conn.execute(f"CREATE ROLE {name} LOGIN IN ROLE sge_recon_app")
+        conn.execute("ALTER ROLE sp_nopath SET search_path = recon")
+        conn.execute("CREATE SCHEMA sp_app AUTHORIZATION sp_app")
+        for table in ("Intent", "LedgerEntry"):
+            conn.execute(f'CREATE TABLE sp_app."{table}" (LIKE public."{table}")')
+            conn.execute(f'ALTER TABLE sp_app."{table}" OWNER TO sp_app')
+    yield url
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("DROP SCHEMA sp_app CASCADE")
+        conn.execute("DROP OWNED BY sp_app, sp_nopath")
+        conn.execute("DROP ROLE sp_app")
+        conn.execute("DROP ROLE sp_nopath")
+
+
+def run(url: str, *names: str) -> dict:
+    recon = Recon(settings_for(url, PLATFORM_PROFILE="sge"))
+    return {n: (r.status, r.failing_rows, r.error)
+            for n, r in recon.checks.run(only=list(names), store=False).by_name().items()}
+
+
+def test_the_platforms_own_login_sees_the_planted_faults(platform):
+    got = run(platform, "stuck_intents", "ledger_balance")
+    assert got["stuck_intents"][0] == "fail" and got["ledger_balance"][0] == "fail", got
+
+
+def test_a_same_named_table_earlier_on_the_search_path_is_refused_never_read(platform):
+    got = run(login_url(platform, "sp_app"), "stuck_intents", "ledger_balance")
+    for name, table, relation in (("stuck_intents", "Intent", "settlement_intents"),
+                                  ("ledger_balance", "LedgerEntry", "ledger_entries")):
+        status, _, error = got[name]
+        assert status == "error", got  # it passed on the empty shadow table before
+        assert f'recon_platform.{relation} reads "{table}"' in error, error
+        assert f'resolves to sp_app."{table}", not to public."{table}"' in error, error
+        assert "search_path" in error and "nothing was read" in error, error
+    # every reader says it so (the console, an export: the data-access layer)
+    with pytest.raises(ProfileDrift) as caught:
+        Database(login_url(platform, "sp_app")).fetch_all(
+            "SELECT count(*) FROM recon_platform.settlement_intents")
+    assert 'resolves to sp_app."Intent"' in caught.value.message
+
+
+def test_the_guard_keeps_the_inlining_and_the_status_index(platform):
+    """stuck_intents through the guarded relation: still no function scan, still the status
+    index; the guard is a one-time filter (evaluated once per query)."""
+    recon = Recon(settings_for(platform, PLATFORM_PROFILE="sge"))
+    definition = next(d for d in recon.checks.catalogue() if d.name == "stuck_intents")
+    query = recon.db.relations.resolve(for_psycopg(definition.sql))
+    with psycopg.connect(platform, row_factory=dict_row) as conn:
+        conn.execute("SET enable_seqscan = off")
+        plan = "\n".join(r["QUERY PLAN"] for r in conn.execute(
+            "EXPLAIN (COSTS OFF) " + query, recon.checks.params))
+    assert "Function Scan" not in plan and "of_type" not in plan, plan
+    assert '"Intent_status_nextRetryAt_idx"' in plan, plan
+    assert "One-Time Filter: recon_platform.reads_as_built(" in plan, plan
