@@ -90,3 +90,12 @@ def test_the_guard_keeps_the_inlining_and_the_status_index(platform):
     assert "Function Scan" not in plan and "of_type" not in plan, plan
     assert '"Intent_status_nextRetryAt_idx"' in plan, plan
     assert "One-Time Filter: recon_platform.reads_as_built(" in plan, plan
+
+
+def test_a_login_whose_search_path_lacks_the_platforms_schema_is_told_so(platform):
+    got = run(login_url(platform, "sp_nopath"), "stuck_intents")
+    status, _, error = got["stuck_intents"]
+    assert status == "error", got
+    assert 'recon_platform.settlement_intents cannot find a platform table (relation "Intent" ' \
+        "does not exist)" in error, error
+    assert "this login's search_path lacks the platform's schema" in error, error

@@ -53,6 +53,13 @@ def profile_error(exc: psycopg.Error) -> str | None:
         state == "22P02" and "enum" in (exc.diag.message_primary or ""))
     if not match or not schema_change:
         return None
+    if state == "42P01":  # a table name resolves to nothing: renamed, or not on the path
+        return (f"{PROFILE_SCHEMA}.{match.group(1)} cannot find a platform table "
+                f"({first_line(exc)}) under this session's search_path: either this login's "
+                "search_path lacks the platform's schema (put it back: ALTER ROLE ... SET "
+                "search_path; `sge-recon db init` resolved the table there), or a platform "
+                "migration renamed or dropped the table since `sge-recon db init` (run it again: "
+                "it names the profile line to change)")
     return (f"{PROFILE_SCHEMA}.{match.group(1)} no longer fits the platform's tables "
             f"({first_line(exc)}): the platform's schema changed since `sge-recon db init` built "
             "this relation (a platform migration); run `sge-recon db init` again (it checks the "
