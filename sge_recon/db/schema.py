@@ -349,3 +349,30 @@ def _apply_privileges(conn, report: InitReport) -> None:
                             "user lacks CREATEROLE; ask a DBA to run sql/privileges.sql")
         return
     conn.execute((sql_dir() / "privileges.sql").read_text(encoding="utf-8"))
+    _check_profile_grants(conn)
+
+
+def _check_profile_grants(conn) -> None:
+    """Under a profile: both roles read every platform table the profile reads. A GRANT by a
+    login that neither owns a table nor holds SELECT on it WITH GRANT OPTION is only a warning
+    in PostgreSQL: db init would succeed and every check of the app's login then fail with
+    "permission denied". Refused instead, in db init's transaction (nothing is made)."""
+    if not expect_row(conn.execute(
+            "SELECT to_regprocedure('recon_platform.profile_platform_tables()') IS NOT NULL "
+            "AS profile").fetchone())["profile"]:
+        return
+    missing = [r["name"] for r in conn.execute(
+        "SELECT t.name FROM recon_platform.profile_platform_tables() AS t(name) "
+        "WHERE NOT has_table_privilege('sge_recon_readonly', t.name, 'SELECT') "
+        "   OR NOT has_table_privilege('sge_recon_app', t.name, 'SELECT') ORDER BY 1")]
+    if missing:
+        tables = ", ".join(missing)
+        user = expect_row(conn.execute("SELECT current_user AS u").fetchone())["u"]
+        raise InsufficientRights(
+            f"`db init` could not grant sge_recon_readonly and sge_recon_app SELECT on the "
+            f"platform tables the profile reads ({tables}): the database user {user} neither "
+            "owns them nor holds SELECT on them WITH GRANT OPTION, so PostgreSQL granted nothing "
+            "(a warning only) and every check would fail with 'permission denied'. Nothing was "
+            f"changed. Have the tables' owner (the platform's migration login) run GRANT SELECT "
+            f"ON {tables} TO sge_recon_readonly, sge_recon_app (or GRANT SELECT ... TO {user} "
+            "WITH GRANT OPTION), then run `sge-recon db init` again")

@@ -1,0 +1,73 @@
+"""`db init` under a profile, run by a DBA login that does not own the platform's tables (audit
+drift, D4): PostgreSQL turns a GRANT it may not give into a warning, so db init "succeeded" and
+every check of the app's login then failed with "permission denied for table …". It is refused
+instead, naming the tables and the GRANT to ask for; nothing is made."""
+
+from __future__ import annotations
+
+import uuid
+
+import psycopg
+import pytest
+
+from refplatform.sge_platform import create_sge_schema, load_sge_platform
+from sge_recon.context import Recon
+from sge_recon.db import Database
+from sge_recon.errors import InsufficientRights
+
+from .conftest import settings_for, with_dbname
+from .test_privileges import login_url
+
+
+@pytest.fixture
+def platform_of_another_owner(pg_url):
+    """A database owned by a DBA login (CREATEROLE, not superuser) whose SGE tables belong to
+    the platform's own login, which lets the DBA read them (SELECT, no grant option)."""
+    tag = uuid.uuid4().hex[:8]
+    owner, dba, name = f"grant_sge_{tag}", f"grant_dba_{tag}", f"t_grants_{tag}"
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {owner} LOGIN")
+        conn.execute(f"CREATE ROLE {dba} LOGIN CREATEROLE")
+        conn.execute(f"CREATE DATABASE {name} OWNER {dba} TEMPLATE template0")
+    url = with_dbname(pg_url, name)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"GRANT CREATE, USAGE ON SCHEMA public TO {owner}")
+    create_sge_schema(Database(login_url(url, owner)))
+    load_sge_platform(Database(login_url(url, owner)), intents=200, seed=11)
+    with psycopg.connect(login_url(url, owner), autocommit=True) as conn:
+        conn.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {dba}")
+    yield url, owner, dba
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
+        conn.execute(f"DROP ROLE {owner}")
+        conn.execute(f"DROP ROLE {dba}")
+
+
+def test_db_init_without_the_right_to_grant_is_refused_and_makes_nothing(
+        platform_of_another_owner):
+    url, owner, dba = platform_of_another_owner
+    with pytest.raises(InsufficientRights) as caught:
+        Recon(settings_for(login_url(url, dba), PLATFORM_PROFILE="sge")).init_db()
+    message = caught.value.message
+    assert "could not grant sge_recon_readonly and sge_recon_app SELECT" in message, message
+    assert 'public."Intent"' in message and f"the database user {dba}" in message, message
+    assert "Nothing was changed" in message and "WITH GRANT OPTION" in message, message
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT count(*) FROM pg_namespace WHERE nspname IN "
+                            "('recon', 'recon_platform')").fetchone()[0] == 0
+    # with the grant option, db init runs and the app's login reads the platform
+    with psycopg.connect(login_url(url, owner), autocommit=True) as conn:
+        conn.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {dba} WITH GRANT OPTION")
+    Recon(settings_for(login_url(url, dba), PLATFORM_PROFILE="sge")).init_db()
+    app = f"grant_app_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {app} LOGIN IN ROLE sge_recon_app")
+    try:
+        recon = Recon(settings_for(login_url(url, app), PLATFORM_PROFILE="sge"))
+        results = recon.checks.run(only=["stuck_intents", "ledger_balance"],
+                                   store=False).by_name()
+        assert all(r.status != "error" for r in results.values()), \
+            {n: r.error for n, r in results.items()}
+    finally:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f"DROP ROLE {app}")
