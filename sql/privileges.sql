@@ -30,7 +30,18 @@ GRANT SELECT ON ALL TABLES IN SCHEMA recon TO sge_recon_readonly;
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA recon TO sge_recon_app;
 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA recon TO sge_recon_app;
 REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON ALL TABLES IN SCHEMA public FROM sge_recon_app, sge_recon_readonly;
-REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+-- CREATE on public is taken from PUBLIC only where sge-recon made the platform's tables (the
+-- contract profile). Under a platform profile, public is the platform's own schema: its
+-- migration login may rely on PUBLIC's CREATE there (the default before PostgreSQL 15), and
+-- taking it made the platform's next migration (a new table, a new index) fail with
+-- "permission denied for schema public"; the platform's migrations must run as if sge-recon
+-- were not there (docs/profiles.md).
+DO $$
+BEGIN
+    IF to_regnamespace('recon_platform') IS NULL THEN
+        REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+    END IF;
+END $$;
 -- The migration record is db init's alone (the schema owner): the app reads it (is the schema
 -- current?), never edits it: a row deleted, renamed or its sha256 cleared would make db init run
 -- a migration again or accept an edited one.

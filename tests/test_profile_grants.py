@@ -71,3 +71,37 @@ def test_db_init_without_the_right_to_grant_is_refused_and_makes_nothing(
     finally:
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute(f"DROP ROLE {app}")
+
+
+def test_the_platforms_next_migration_still_creates_in_public_after_db_init(new_database):
+    """A platform whose migration login creates in public through PUBLIC's CREATE (the default
+    before PostgreSQL 15, kept by pg_upgrade): db init under the profile used to take that
+    from PUBLIC, and the platform's next migration failed with "permission denied for schema
+    public". Under the contract profile sge-recon's own hardening still applies."""
+    url = new_database(empty=True)
+    login = f"grant_plat_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {login} LOGIN")
+        conn.execute("GRANT CREATE ON SCHEMA public TO PUBLIC")
+    platform = login_url(url, login)
+    try:
+        create_sge_schema(Database(platform))
+        load_sge_platform(Database(platform), intents=200, seed=11)
+        Recon(settings_for(url, PLATFORM_PROFILE="sge")).init_db()
+        with psycopg.connect(platform, autocommit=True) as conn:  # Prisma's next migration
+            conn.execute('CREATE TABLE "Refund" (id text PRIMARY KEY)')
+            conn.execute('CREATE INDEX "Intent_createdAt_idx" ON "Intent" ("createdAt")')
+    finally:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f"DROP OWNED BY {login}")
+            conn.execute(f"DROP ROLE {login}")
+
+
+def test_under_the_contract_db_init_still_takes_create_on_public_from_public(new_database):
+    url = new_database(empty=True)  # the contract: sge-recon makes the tables in public
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("GRANT CREATE ON SCHEMA public TO PUBLIC")
+    Recon(settings_for(url)).init_db()
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT has_schema_privilege('public', 'public', 'CREATE')"
+                            ).fetchone()[0] is False
