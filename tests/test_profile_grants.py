@@ -34,8 +34,6 @@ def platform_of_another_owner(pg_url):
         conn.execute(f"GRANT CREATE, USAGE ON SCHEMA public TO {owner}")
     create_sge_schema(Database(login_url(url, owner)))
     load_sge_platform(Database(login_url(url, owner)), intents=200, seed=11)
-    with psycopg.connect(login_url(url, owner), autocommit=True) as conn:
-        conn.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {dba}")
     yield url, owner, dba
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
@@ -46,6 +44,8 @@ def platform_of_another_owner(pg_url):
 def test_db_init_without_the_right_to_grant_is_refused_and_makes_nothing(
         platform_of_another_owner):
     url, owner, dba = platform_of_another_owner
+    with psycopg.connect(login_url(url, owner), autocommit=True) as conn:
+        conn.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {dba}")
     with pytest.raises(InsufficientRights) as caught:
         Recon(settings_for(login_url(url, dba), PLATFORM_PROFILE="sge")).init_db()
     message = caught.value.message
@@ -71,6 +71,21 @@ def test_db_init_without_the_right_to_grant_is_refused_and_makes_nothing(
     finally:
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute(f"DROP ROLE {app}")
+
+
+def test_db_init_by_a_login_that_cannot_read_the_platform_says_so_not_fix_the_profile(
+        platform_of_another_owner):
+    url, _, dba = platform_of_another_owner
+    with pytest.raises(InsufficientRights) as caught:
+        Recon(settings_for(login_url(url, dba), PLATFORM_PROFILE="sge")).init_db()
+    message = caught.value.message
+    assert f"runs as the database user {dba}, which may not read the platform's tables" \
+        in message, message
+    assert "permission denied for table Program" in message, message
+    assert "fix the expression" not in message and "nothing was changed" in message, message
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT count(*) FROM pg_namespace WHERE nspname IN "
+                            "('recon', 'recon_platform')").fetchone()[0] == 0
 
 
 def test_the_platforms_next_migration_still_creates_in_public_after_db_init(new_database):

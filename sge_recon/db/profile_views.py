@@ -32,7 +32,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import DictRow, dict_row
 
-from ..errors import ProfileError
+from ..errors import InsufficientRights, ProfileError
 from .connection import DictConnection, expect_row
 from .contract import CONTRACT
 from .profile_guard import create_resolves_guard, resolves_guard
@@ -448,6 +448,14 @@ def _try(conn: DictConnection, sql: str, profile: "Profile", line: int, where: s
     try:
         with conn.transaction():
             return _raw(conn).execute(sql)
+    except psycopg.errors.InsufficientPrivilege as exc:  # the login's rights, not the profile
+        user = expect_row(conn.execute("SELECT current_user AS u").fetchone())["u"]
+        raise InsufficientRights(
+            f"`db init` runs as the database user {user}, which may not read the platform's "
+            f"tables ({(exc.diag.message_primary or str(exc)).strip()}, read by "
+            f"{profile.where(line)}: {where}); nothing was changed. Run it as a login that owns "
+            "the platform's tables or holds SELECT on them WITH GRANT OPTION (it grants the "
+            "readers SELECT on them)") from None
     except psycopg.Error as exc:
         message = (exc.diag.message_primary or str(exc)).strip()
         raise ProfileError(f"{profile.where(line)}: {where}: the database rejects it: "
