@@ -66,7 +66,7 @@ END $$;
 -- read like the platform itself. Each view reads a SQL function (so that it records no dependency
 -- on the platform's tables and never blocks the platform's migrations; db/profile_views.py); the
 -- function runs with the reader's rights, so a reader needs SELECT on the platform tables the
--- profile reads (granted above for schema public) and EXECUTE on the functions, which db init
+-- profile reads (exactly those: granted below) and EXECUTE on the functions, which db init
 -- revokes from PUBLIC: these two roles and the owner only.
 DO $$
 BEGIN
@@ -82,6 +82,10 @@ DECLARE
     name text;
 BEGIN
     IF to_regprocedure('recon_platform.profile_platform_tables()') IS NOT NULL THEN
+        -- under a profile public is the platform's schema: the readers read exactly the tables
+        -- the profile reads (granted below), not the rest of it (SGE's "AuditLog": admins' IP
+        -- addresses, user agents, before/after images), which the grant above gave them
+        REVOKE SELECT ON ALL TABLES IN SCHEMA public FROM sge_recon_readonly, sge_recon_app;
         FOR name IN SELECT * FROM recon_platform.profile_platform_tables() LOOP
             EXECUTE format('GRANT USAGE ON SCHEMA %s TO sge_recon_readonly, sge_recon_app',
                            (SELECT quote_ident(n.nspname) FROM pg_class c

@@ -120,3 +120,25 @@ def test_under_the_contract_db_init_still_takes_create_on_public_from_public(new
     with psycopg.connect(url) as conn:
         assert conn.execute("SELECT has_schema_privilege('public', 'public', 'CREATE')"
                             ).fetchone()[0] is False
+
+
+def test_the_readers_read_exactly_the_platform_tables_the_profile_reads(new_database):
+    """docs/profiles.md: SELECT on exactly the platform tables the profile reads. SGE's
+    "AuditLog" (admins' IP addresses, user agents, before/after images), which no relation
+    reads, was readable by both roles (the grant on all of schema public)."""
+    url = new_database(empty=True)
+    create_sge_schema(Database(url))
+    load_sge_platform(Database(url), intents=200, seed=11)
+    Recon(settings_for(url, PLATFORM_PROFILE="sge")).init_db()
+    Recon(settings_for(url, PLATFORM_PROFILE="sge")).init_db()  # twice: the same grants
+    with psycopg.connect(url) as conn:
+        read = {r[0] for r in conn.execute(
+            "SELECT * FROM recon_platform.profile_platform_tables()")}
+        readable = {r[0]: (r[1], r[2]) for r in conn.execute(
+            "SELECT format('%I.%I', schemaname, tablename), "
+            "has_table_privilege('sge_recon_readonly', format('%I.%I', schemaname, tablename), "
+            "'SELECT'), has_table_privilege('sge_recon_app', format('%I.%I', schemaname, "
+            "tablename), 'SELECT') FROM pg_tables WHERE schemaname = 'public'")}
+    assert 'public."AuditLog"' in readable and 'public."AuditLog"' not in read
+    assert {t for t, rights in readable.items() if any(rights)} == read, readable
+    assert all(readable[t] == (True, True) for t in read), readable
