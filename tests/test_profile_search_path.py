@@ -99,3 +99,40 @@ def test_a_login_whose_search_path_lacks_the_platforms_schema_is_told_so(platfor
     assert 'recon_platform.settlement_intents cannot find a platform table (relation "Intent" ' \
         "does not exist)" in error, error
     assert "this login's search_path lacks the platform's schema" in error, error
+
+
+def test_an_enum_type_of_the_same_name_earlier_on_the_search_path_hides_no_new_label(
+        new_database):
+    """profile_status_labels() looked the status's enum type up by its unqualified name: a type
+    "IntentStatus" in the login's own schema (the old labels) stood in for the platform's, so a
+    label the platform added since db init went unseen and stuck_intents passed while intents
+    sat in it for hours."""
+    url = new_database(empty=True)
+    create_sge_schema(Database(url))
+    load_sge_platform(Database(url), intents=200, seed=11)
+    Recon(settings_for(url, PLATFORM_PROFILE="sge")).init_db()
+    login = "sp_enum"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"DROP ROLE IF EXISTS {login}")
+        conn.execute(f"CREATE ROLE {login} LOGIN IN ROLE sge_recon_app")
+        conn.execute(f"CREATE SCHEMA {login} AUTHORIZATION {login}")
+        labels = ", ".join(f"'{r[0]}'" for r in conn.execute(
+            "SELECT enumlabel FROM pg_enum WHERE enumtypid = '\"IntentStatus\"'::regtype "
+            "ORDER BY enumsortorder"))
+        conn.execute(f'CREATE TYPE {login}."IntentStatus" AS ENUM ({labels})')
+        conn.execute(f'ALTER TYPE {login}."IntentStatus" OWNER TO {login}')
+        conn.execute("""ALTER TYPE "IntentStatus" ADD VALUE 'RETRYING'""")
+        conn.execute("""UPDATE "Intent" SET status = 'RETRYING', "updatedAt" =
+                        now() AT TIME ZONE 'UTC' - interval '3 hours'
+                        WHERE id IN (SELECT id FROM "Intent" WHERE status = 'CONFIRMED'
+                                     ORDER BY id LIMIT 3)""")
+    try:
+        for reader in (url, login_url(url, login)):
+            status, _, error = run(reader, "stuck_intents")["stuck_intents"]
+            assert status == "error", (reader, status)  # passed for the login before
+            assert "settlement_intents.status RETRYING" in error, error
+    finally:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {login} CASCADE")
+            conn.execute(f"DROP OWNED BY {login}")
+            conn.execute(f"DROP ROLE {login}")

@@ -380,7 +380,11 @@ def _check_status_map(conn: DictConnection, profile: "Profile", mapping: "TableM
         raise ProfileError(
             f"{profile.where(status.line)}: {where}: {', '.join(unknown)} is not a label of "
             f"{type_name} (labels: {', '.join(labels)}); fix the spelling or remove it")
-    return type_name
+    # qualified: profile_status_labels() looks the type up by this name at every run, and a
+    # type of the same name earlier on a reader's search_path must not stand in for it
+    return expect_row(conn.execute(
+        "SELECT format('%%I.%%I', n.nspname, t.typname) AS t FROM pg_type t "
+        "JOIN pg_namespace n ON n.oid = t.typnamespace WHERE t.oid = %s", (oid,)).fetchone())["t"]
 
 
 # `x AT TIME ZONE 'UTC'` (how a profile reads a naive UTC column) looks the zone up by name for
