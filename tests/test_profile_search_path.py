@@ -136,3 +136,13 @@ def test_an_enum_type_of_the_same_name_earlier_on_the_search_path_hides_no_new_l
             conn.execute(f"DROP SCHEMA {login} CASCADE")
             conn.execute(f"DROP OWNED BY {login}")
             conn.execute(f"DROP ROLE {login}")
+
+
+def test_the_gx_engine_says_the_guards_refusal_as_every_reader_does(platform):
+    recon = Recon(settings_for(login_url(platform, "sp_app"), PLATFORM_PROFILE="sge"))
+    result = recon.checks.run(only=["stuck_intents"], engine="gx", store=False).by_name()
+    error = result["stuck_intents"].error or ""
+    assert result["stuck_intents"].status == "error", result
+    assert error.startswith("the check's SQL failed: recon_platform.settlement_intents reads "
+                            '"Intent", which'), error
+    assert "psycopg" not in error and "nothing was read" in error, error

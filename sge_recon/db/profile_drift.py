@@ -12,7 +12,7 @@ import psycopg
 from ..errors import ProfileDrift, first_line
 from .profile_guard import SEARCH_PATH_STATE
 from .profile_views import ROWS_SUFFIX, STATUS_LABELS
-from .relations import PROFILE_SCHEMA
+from .relations import CONTRACT_TABLES, PROFILE_SCHEMA
 
 
 def unmapped_status_labels(db, status_labels: tuple) -> dict[str, list[str]]:
@@ -36,6 +36,7 @@ def unmapped_status_labels(db, status_labels: tuple) -> dict[str, list[str]]:
     return out
 
 
+_PROFILE_RELATION = re.compile(r'"?' + PROFILE_SCHEMA + r'"?\."?(\w+)"?')
 _ROWS_FUNCTION = re.compile(r'SQL function "(\w+)' + ROWS_SUFFIX + '"')
 
 
@@ -68,11 +69,16 @@ def profile_error(exc: psycopg.Error) -> str | None:
 
 def drift_of(db, select: str) -> str | None:
     """What :func:`profile_error` says of ``select`` (a SELECT with no parameters, planned with
-    ``EXPLAIN``: nothing is read) when it reads a profile relation that no longer fits the
-    platform's tables; None when it plans, or fails for another reason. For an engine whose
-    driver error arrives as text only (GX, through SQLAlchemy), to say it as every reader does."""
+    ``EXPLAIN``: nothing is read; then one row of each profile relation it names, which runs
+    their search_path guard, profile_guard.py) when it reads a profile relation that no longer
+    fits the platform's tables or is refused by that guard; None when all that runs, or fails
+    for another reason. For an engine whose driver error arrives as text only (GX, through
+    SQLAlchemy), to say it as every reader does."""
     try:
         db.fetch_all("EXPLAIN " + select)
+        for table in dict.fromkeys(_PROFILE_RELATION.findall(select)):
+            if table in CONTRACT_TABLES:  # a known name only: it is spliced into the SQL
+                db.fetch_all(f'SELECT 1 FROM {PROFILE_SCHEMA}."{table}" LIMIT 1')
     except ProfileDrift as exc:
         return exc.message
     except psycopg.Error:
