@@ -146,3 +146,12 @@ def test_the_gx_engine_says_the_guards_refusal_as_every_reader_does(platform):
     assert error.startswith("the check's SQL failed: recon_platform.settlement_intents reads "
                             '"Intent", which'), error
     assert "psycopg" not in error and "nothing was read" in error, error
+
+
+def test_an_export_says_the_guards_refusal_and_writes_nothing(platform, tmp_path):
+    recon = Recon(settings_for(login_url(platform, "sp_app"), PLATFORM_PROFILE="sge"))
+    with pytest.raises(ProfileDrift) as caught:
+        recon.exports.export("2026-10", out_dir=tmp_path / "out", force=True)
+    assert caught.value.message.startswith("recon_platform.") and \
+        "which this session's search_path" in caught.value.message, caught.value.message
+    assert list((tmp_path / "out").iterdir()) == []

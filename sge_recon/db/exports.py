@@ -123,11 +123,15 @@ class Snapshot:
         if session is None:
             yield None
             return
-        select = month_select(spec, columns)
-        # planned here first (nothing is read): a profile relation that no longer fits the
-        # platform's tables is said as every reader says it (ProfileDrift), not as psql's line
-        self.conn.execute(sql.SQL("EXPLAIN {}").format(select), {"start": start, "end": end})
-        statement = sql.SQL("COPY ({}) TO STDOUT (FORMAT csv)").format(select)
+        query = month_select(spec, columns)
+        # planned here first, and one row of a profile relation read (its search_path guard
+        # runs): a relation that no longer fits the platform's tables, or that the guard
+        # refuses, is said as every reader says it (ProfileDrift), not as psql's line
+        self.conn.execute(sql.SQL("EXPLAIN {}").format(query), {"start": start, "end": end})
+        if spec.schema == PROFILE_SCHEMA:
+            self.conn.execute(sql.SQL("SELECT 1 FROM {} LIMIT 1").format(
+                sql.Identifier(spec.schema, spec.table)))
+        statement = sql.SQL("COPY ({}) TO STDOUT (FORMAT csv)").format(query)
         text = psycopg.ClientCursor(self.conn).mogrify(statement, {"start": start, "end": end})
         try:
             with session.copy_out(text) as source:
