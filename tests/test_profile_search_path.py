@@ -17,7 +17,7 @@ from refplatform.sge_platform import create_sge_schema, load_sge_platform
 from sge_recon.checks.sqltext import for_psycopg
 from sge_recon.context import Recon
 from sge_recon.db import Database
-from sge_recon.errors import ProfileDrift
+from sge_recon.errors import ProfileDrift, SchemaMismatch
 
 from .conftest import settings_for
 from .test_privileges import login_url
@@ -155,3 +155,21 @@ def test_an_export_says_the_guards_refusal_and_writes_nothing(platform, tmp_path
     assert caught.value.message.startswith("recon_platform.") and \
         "which this session's search_path" in caught.value.message, caught.value.message
     assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_relations_made_before_the_guard_are_refused_with_db_init(new_database):
+    """An installation whose relations lack the guard (db init by the previous sge-recon; no
+    recon migration forces db init) would keep reading a shadow table: every run refuses to
+    start and says to run db init."""
+    url = new_database(empty=True)
+    create_sge_schema(Database(url))
+    load_sge_platform(Database(url), intents=200, seed=11)
+    Recon(settings_for(url, PLATFORM_PROFILE="sge")).init_db()
+    Database(url).execute("DROP FUNCTION recon_platform.reads_as_built(text, text[], text[])")
+    with pytest.raises(SchemaMismatch) as caught:
+        Recon(settings_for(url, PLATFORM_PROFILE="sge")).checks.run(
+            only=["stuck_intents"], store=False)
+    assert "without the search_path guard" in caught.value.message, caught.value.message
+    assert "run `sge-recon db init`" in caught.value.message, caught.value.message
+    Recon(settings_for(url, PLATFORM_PROFILE="sge")).init_db()
+    assert run(url, "stuck_intents")["stuck_intents"][0] == "pass"

@@ -159,13 +159,20 @@ def _profile_views_missing(db: Database) -> str | None:
     row = expect_row(db.fetch_one(
         "SELECT to_regclass(%s) IS NOT NULL AS present, "
         "obj_description(to_regnamespace(%s), 'pg_namespace') AS note, "
-        "to_regprocedure(%s) IS NOT NULL AS functions",
+        "to_regprocedure(%s) IS NOT NULL AS functions, "
+        "to_regprocedure(%s) IS NOT NULL AS guarded",
         (f'"{relations.schema}"."ledger_entries"', relations.schema,
-         f'"{relations.schema}".profile_status_labels()')))
+         f'"{relations.schema}".profile_status_labels()',
+         f'"{relations.schema}".reads_as_built(text, text[], text[])')))
     made_for = re.search(r"\(profile (.+?)\);", row["note"] or "")
     if row["present"] and made_for and made_for.group(1) == relations.profile:
-        if row["functions"]:
+        if row["functions"] and row["guarded"]:
             return None
+        if row["functions"]:  # db/profile_guard.py: made before the search_path guard
+            return (f"the views of profile {relations.profile} in {relations.schema} were made "
+                    "by an older sge-recon (without the search_path guard: a table of the same "
+                    "name in a schema earlier on a reader's search_path would be read in the "
+                    "platform's place)")
         # plain views, made by an older sge-recon: they hold the platform's columns (its
         # migrations fail) and lack the status flags the checks' predicates are rewritten onto
         return (f"the views of profile {relations.profile} in {relations.schema} were made by an "
