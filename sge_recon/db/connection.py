@@ -16,6 +16,7 @@ from psycopg.rows import DictRow, dict_row
 from ..config import Settings
 from ..errors import DatabaseUnavailable, ProfileDrift, first_line
 from .embedded import start_embedded
+from .profile_drift import profile_error
 from .relations import CONTRACT_RELATIONS, PlatformRelations
 
 # Re-exported so that callers outside db/ can catch driver errors without importing the driver.
@@ -133,8 +134,6 @@ def said_as_drift() -> Iterator[None]:
     try:
         yield
     except psycopg.Error as exc:
-        from .profile_drift import profile_error  # imports profile_views, which imports us
-
         said = profile_error(exc)
         if said is None:
             raise

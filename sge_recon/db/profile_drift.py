@@ -10,9 +10,8 @@ import re
 import psycopg
 
 from ..errors import ProfileDrift, first_line
-from .profile_guard import SEARCH_PATH_STATE
-from .profile_views import ROWS_SUFFIX, STATUS_LABELS
-from .relations import CONTRACT_TABLES, PROFILE_SCHEMA
+from .relations import (CONTRACT_TABLES, PROFILE_SCHEMA, ROWS_SUFFIX, SEARCH_PATH_STATE,
+                        STATUS_LABELS)
 
 
 def unmapped_status_labels(db, status_labels: tuple) -> dict[str, list[str]]:

@@ -17,10 +17,9 @@ import psycopg
 from psycopg.rows import dict_row
 
 from .connection import DictConnection
-from .relations import PROFILE_SCHEMA
+from .relations import PROFILE_SCHEMA, SEARCH_PATH_STATE
 
 RESOLVES = "reads_as_built"  # recon_platform.reads_as_built(relation, names, built)
-SEARCH_PATH_STATE = "RP001"  # the SQLSTATE of its refusal
 
 _BODY = """
 DECLARE i int; found regclass; where_found text;

@@ -37,7 +37,8 @@ from .connection import DictConnection, expect_row
 from .contract import CONTRACT
 from .profile_guard import create_resolves_guard, resolves_guard
 from .profile_mapping import Column, Profile, StatusMap, TableMapping
-from .relations import CONTRACT_TABLES, PROFILE_SCHEMA, ROW_HASH_COLUMN
+from .relations import (CONTRACT_TABLES, PROFILE_SCHEMA, ROW_HASH_COLUMN, ROWS_SUFFIX,
+                        STATUS_LABELS)
 from .status_predicates import FLAG_INFIX, flag_column
 
 # Contract type family -> the type a view column is cast to, and the type OIDs it accepts.
@@ -58,8 +59,6 @@ class ProfileReport:
     absent: dict[str, str] = field(default_factory=dict)
 
 
-ROWS_SUFFIX = "__rows"  # recon_platform."<table>__rows"(): the function a mapped view reads
-STATUS_LABELS = "profile_status_labels"  # recon_platform.profile_status_labels(): the enums' labels
 OF_TYPE = "of_type"  # recon_platform.of_type(value, like): value, if it is of like's type
 READS = "profile_platform_tables"  # recon_platform.profile_platform_tables(): what the views read
 

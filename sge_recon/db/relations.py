@@ -24,6 +24,11 @@ from .status_predicates import StatusLabels
 from .status_predicates import rewrite as rewrite_status_predicates
 
 PROFILE_SCHEMA = "recon_platform"  # sge-recon's own schema for a profile's contract-shaped views
+# names of that schema's objects that the drift classifier (profile_drift.py) reads in errors;
+# here, not in profile_views/profile_guard, so the connection's error path imports no builder
+ROWS_SUFFIX = "__rows"  # recon_platform."<table>__rows"(): the function a mapped view reads
+STATUS_LABELS = "profile_status_labels"  # recon_platform.profile_status_labels(): the enums' labels
+SEARCH_PATH_STATE = "RP001"  # the SQLSTATE of recon_platform.reads_as_built's refusal
 _REFERENCE = re.compile(r'(?<![\w."$])platform\.([A-Za-z_][A-Za-z0-9_]*)\b')
 
 # What ledger_tamper's per-row fingerprint hashes: the contract columns (recon.ledger_row_hash), or
