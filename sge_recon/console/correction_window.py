@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Iterable
 
-from ..money import MONEY, money_exact
+from ..money import money_add, money_exact
 from .correction_form import CorrectionEntry
 
 WINDOW_HOURS = 24
@@ -50,7 +50,7 @@ def moved(entries: list[CorrectionEntry]) -> dict[tuple[str, str], Decimal]:
     totals: dict[tuple[str, str], Decimal] = {}
     for e in entries:
         side = (e.currency, e.type)
-        totals[side] = MONEY.add(totals.get(side, Decimal(0)), e.amount)
+        totals[side] = money_add(totals.get(side, Decimal(0)), e.amount)
     return totals
 
 
@@ -67,7 +67,7 @@ def second_person(entries: list[CorrectionEntry], threshold: Decimal,
             return SecondPerson(True, f"this correction moves {money_exact(amount)} {currency} "
                                       f"({side}s), over {limit}")
         prior = before.get((currency, side), Decimal(0))
-        total = MONEY.add(amount, prior)
+        total = money_add(amount, prior)
         if total > threshold:
             return SecondPerson(True, (
                 f"with the {money_exact(prior)} {currency} ({side}s) you posted alone in the "
