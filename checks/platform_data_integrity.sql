@@ -1,7 +1,10 @@
 -- Data the platform could write but the contract (DESIGN §4) rules out is evidence, never
 -- silence: NULLs where a value is required, unknown statuses or entry types, negative or zero
 -- amounts, NaN amounts (numeric 'NaN' passes `amount > 0` in PostgreSQL, so a CHECK
--- (amount > 0) lets it in, and it turns every sum it joins into NaN), timestamps in the future
+-- (amount > 0) lets it in, and it turns every sum it joins into NaN), infinite amounts (a plain
+-- `numeric` column, which db init accepts, holds 'Infinity' and '-Infinity' since PostgreSQL 14:
+-- Infinity equals Infinity, so an infinite settlement confirmed by an infinite transfer matched
+-- every other check), timestamps in the future
 -- (beyond 5 minutes of clock skew) or inverted (completed
 -- before created). Such rows can hide from the other checks (a NULL amount adds nothing to a
 -- sum, a NULL currency forms its own group, an intent "completed in 2099" masks
@@ -21,6 +24,8 @@ CROSS JOIN LATERAL (VALUES
     (CASE WHEN e.amount IS NULL THEN 'null_amount' END),
     (CASE WHEN e.amount <= 0 THEN 'non_positive_amount' END),
     (CASE WHEN e.amount = 'NaN'::numeric THEN 'nan_amount' END),
+    (CASE WHEN e.amount IN ('Infinity'::numeric, '-Infinity'::numeric) THEN 'infinite_amount'
+          END),
     (CASE WHEN e.currency IS NULL THEN 'null_currency' END),
     (CASE WHEN e.created_at IS NULL THEN 'null_timestamp' END),
     (CASE WHEN e.created_at > now() + interval '5 minutes' THEN 'future_timestamp' END)
@@ -28,7 +33,7 @@ CROSS JOIN LATERAL (VALUES
 WHERE x.problem IS NOT NULL
   AND (e.program_id IS NULL OR e.transaction_id IS NULL OR e.account IS NULL
        OR (e.type IN ('debit', 'credit')) IS NOT TRUE OR (e.amount > 0) IS NOT TRUE
-       OR e.amount = 'NaN'::numeric
+       OR e.amount IN ('NaN'::numeric, 'Infinity'::numeric)
        OR e.currency IS NULL OR (e.created_at <= now() + interval '5 minutes') IS NOT TRUE)
 UNION ALL
 SELECT 'settlement_intents', i.id, x.problem
@@ -38,6 +43,8 @@ CROSS JOIN LATERAL (VALUES
     (CASE WHEN i.amount IS NULL THEN 'null_amount' END),
     (CASE WHEN i.amount <= 0 THEN 'non_positive_amount' END),
     (CASE WHEN i.amount = 'NaN'::numeric THEN 'nan_amount' END),
+    (CASE WHEN i.amount IN ('Infinity'::numeric, '-Infinity'::numeric) THEN 'infinite_amount'
+          END),
     (CASE WHEN i.currency IS NULL THEN 'null_currency' END),
     (CASE WHEN i.status IS NULL OR i.status NOT IN ('created', 'payment_pending', 'verifying',
                                                     'processing', 'completed', 'failed')
@@ -50,7 +57,8 @@ CROSS JOIN LATERAL (VALUES
     (CASE WHEN i.completed_at < i.created_at THEN 'completed_before_created' END)
 ) AS x (problem)
 WHERE x.problem IS NOT NULL
-  AND (i.program_id IS NULL OR (i.amount > 0) IS NOT TRUE OR i.amount = 'NaN'::numeric
+  AND (i.program_id IS NULL OR (i.amount > 0) IS NOT TRUE
+       OR i.amount IN ('NaN'::numeric, 'Infinity'::numeric)
        OR i.currency IS NULL
        OR (i.status IN ('created', 'payment_pending', 'verifying', 'processing', 'completed',
                         'failed')) IS NOT TRUE
@@ -67,10 +75,13 @@ CROSS JOIN LATERAL (VALUES
     (CASE WHEN s.amount IS NULL THEN 'null_amount' END),
     (CASE WHEN s.amount <= 0 THEN 'non_positive_amount' END),
     (CASE WHEN s.amount = 'NaN'::numeric THEN 'nan_amount' END),
+    (CASE WHEN s.amount IN ('Infinity'::numeric, '-Infinity'::numeric) THEN 'infinite_amount'
+          END),
     (CASE WHEN s.confirmed_at > now() + interval '5 minutes' THEN 'future_timestamp' END)
 ) AS x (problem)
 WHERE x.problem IS NOT NULL
-  AND (s.program_id IS NULL OR s.amount IS NULL OR s.amount <= 0 OR s.amount = 'NaN'::numeric
+  AND (s.program_id IS NULL OR s.amount IS NULL OR s.amount <= 0
+       OR s.amount IN ('NaN'::numeric, 'Infinity'::numeric)
        OR s.confirmed_at > now() + interval '5 minutes')
 UNION ALL
 SELECT 'commissions', c.id, x.problem
@@ -80,12 +91,15 @@ CROSS JOIN LATERAL (VALUES
     (CASE WHEN c.amount IS NULL THEN 'null_amount' END),
     (CASE WHEN c.amount < 0 THEN 'negative_amount' END),
     (CASE WHEN c.amount = 'NaN'::numeric THEN 'nan_amount' END),
+    (CASE WHEN c.amount IN ('Infinity'::numeric, '-Infinity'::numeric) THEN 'infinite_amount'
+          END),
     (CASE WHEN c.level IS NULL OR c.level NOT IN (1, 2) THEN 'unknown_level' END),
     (CASE WHEN c.status IS NULL OR c.status NOT IN ('accrued', 'payable', 'paid')
           THEN 'unknown_status' END)
 ) AS x (problem)
 WHERE x.problem IS NOT NULL
-  AND (c.program_id IS NULL OR (c.amount >= 0) IS NOT TRUE OR c.amount = 'NaN'::numeric
+  AND (c.program_id IS NULL OR (c.amount >= 0) IS NOT TRUE
+       OR c.amount IN ('NaN'::numeric, 'Infinity'::numeric)
        OR (c.level IN (1, 2)) IS NOT TRUE
        OR (c.status IN ('accrued', 'payable', 'paid')) IS NOT TRUE)
 UNION ALL
@@ -98,13 +112,16 @@ CROSS JOIN LATERAL (VALUES
     (CASE WHEN b.total_amount IS NULL THEN 'null_amount' END),
     (CASE WHEN b.total_amount < 0 THEN 'negative_amount' END),
     (CASE WHEN b.total_amount = 'NaN'::numeric THEN 'nan_amount' END),
+    (CASE WHEN b.total_amount IN ('Infinity'::numeric, '-Infinity'::numeric) THEN 'infinite_amount'
+          END),
     (CASE WHEN b.executed_at < b.created_at OR b.approved_at < b.created_at
           THEN 'inverted_timestamps' END)
 ) AS x (problem)
 WHERE x.problem IS NOT NULL
   AND (b.status IS NULL OR b.status NOT IN ('pending_approval', 'approved', 'executing',
                                             'executed', 'failed', 'rejected')
-       OR b.total_amount IS NULL OR b.total_amount < 0 OR b.total_amount = 'NaN'::numeric
+       OR b.total_amount IS NULL OR b.total_amount < 0
+       OR b.total_amount IN ('NaN'::numeric, 'Infinity'::numeric)
        OR b.executed_at < b.created_at OR b.approved_at < b.created_at)
 UNION ALL
 SELECT 'programs', p.id, x.problem

@@ -1,0 +1,74 @@
+"""PostgreSQL's numeric special values (NaN, Infinity, -Infinity: PostgreSQL 14+) end to end.
+
+`db init` accepts a platform whose money columns are plain `numeric` (DESIGN §4 names the type
+family; a real platform's DDL may leave out the (38,6)), and such a column holds 'Infinity' and
+'-Infinity' besides 'NaN'. Each must be evidence (a failing check, a readable sentence, a clear
+refusal), never a pass, a traceback or a silently changed value.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sge_recon.db import Database
+
+from .factories import ago
+from .test_checks_catalogue import run_one
+
+UNCONSTRAINED = """
+ALTER TABLE public.ledger_entries ALTER COLUMN amount TYPE numeric;
+ALTER TABLE public.settlement_intents ALTER COLUMN amount TYPE numeric;
+ALTER TABLE public.settlements ALTER COLUMN amount TYPE numeric;
+ALTER TABLE public.chain_transactions ALTER COLUMN amount TYPE numeric;
+ALTER TABLE public.commissions ALTER COLUMN amount TYPE numeric;
+ALTER TABLE public.payout_batches ALTER COLUMN total_amount TYPE numeric;
+"""
+
+
+def unconstrained(db_url: str) -> None:
+    Database(db_url).execute(UNCONSTRAINED)
+
+
+def test_an_infinite_settlement_confirmed_on_chain_never_passes(recon, factory, db_url):
+    """An intent, its settlement and its on-chain transfer all of 'Infinity', with a finite
+    journal: every money check compared Infinity with Infinity (equal in PostgreSQL) and passed;
+    the run was green but for the worker."""
+    unconstrained(db_url)
+    program = factory.program()
+    user = factory.user(program["id"])
+    inf = Decimal("Infinity")
+    intent = factory.intent(program["id"], user["id"], amount=inf, status="completed",
+                            created_at=ago(minutes=5), completed_at=ago(minutes=4))
+    settlement = factory.settlement(intent["id"], program["id"], amount=inf)
+    factory.chain_tx(settlement["tx_hash"], program["treasury_address"], inf)
+    factory.journal(program["id"], [("user:" + user["id"], "debit", "100"),
+                                    ("treasury", "credit", "100")], intent_id=intent["id"])
+    integrity = run_one(recon, "platform_data_integrity")
+    assert integrity.status == "fail"
+    assert {(r["table"], r["id"], r["problem"]) for r in integrity.rows} == {
+        ("settlement_intents", intent["id"], "infinite_amount"),
+        ("settlements", settlement["id"], "infinite_amount")}
+
+
+def test_infinite_amounts_are_flagged_in_every_money_table(recon, factory, db_url):
+    unconstrained(db_url)
+    program = factory.program()
+    user = factory.user(program["id"])
+    inf, minus = Decimal("Infinity"), Decimal("-Infinity")
+    txn = factory.journal(program["id"], [("treasury", "debit", inf), ("user:u1", "credit", inf)])
+    legs = recon.db.fetch_all("SELECT id FROM public.ledger_entries WHERE transaction_id = %s "
+                              "ORDER BY id", (txn,))
+    intent = factory.intent(program["id"], user["id"], amount=inf, status="processing")
+    commission = factory.commission(program["id"], "aff_inf", intent["id"], amount=inf)
+    batch = factory.payout_batch(program["id"], total_amount=minus)
+    integrity = run_one(recon, "platform_data_integrity")
+    assert {(r["table"], r["id"], r["problem"]) for r in integrity.rows} == {
+        ("ledger_entries", str(legs[0]["id"]), "infinite_amount"),
+        ("ledger_entries", str(legs[1]["id"]), "infinite_amount"),
+        ("settlement_intents", intent["id"], "infinite_amount"),
+        ("commissions", commission["id"], "infinite_amount"),
+        ("payout_batches", batch["id"], "negative_amount"),
+        ("payout_batches", batch["id"], "infinite_amount")}
+    # +Inf debit and +Inf credit never balance: Inf - Inf is NaN, not 0
+    assert run_one(recon, "transaction_balance").status == "fail"
+    assert run_one(recon, "ledger_balance").status == "fail"
