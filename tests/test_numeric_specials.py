@@ -72,3 +72,39 @@ def test_infinite_amounts_are_flagged_in_every_money_table(recon, factory, db_ur
     # +Inf debit and +Inf credit never balance: Inf - Inf is NaN, not 0
     assert run_one(recon, "transaction_balance").status == "fail"
     assert run_one(recon, "ledger_balance").status == "fail"
+
+
+def _specials_ledger(factory, db_url: str) -> list[tuple[str, str]]:
+    """One unbalanced transaction per special difference, (its text, transaction id): NaN,
+    Inf - 5, 5 - Inf, Inf - Inf (NaN: never a balance)."""
+    unconstrained(db_url)
+    program = factory.program(id="prog_special")
+    legs = [("NaN", "5", "NaN"), ("Infinity", "5", "Infinity"), ("5", "Infinity", "-Infinity"),
+            ("Infinity", "Infinity", "NaN")]
+    return [(difference, factory.journal(program["id"], [("treasury", "debit", debit),
+                                                         ("user:u1", "credit", credit)]))
+            for debit, credit, difference in legs]
+
+
+def _shown(result) -> list[tuple]:
+    """The sample as (type, text) per value: NaN never equals NaN, its text and type do."""
+    return [tuple((k, type(v).__name__, str(v)) for k, v in row.items()) for row in result.rows]
+
+
+def test_every_engine_gives_a_special_difference_as_the_same_decimal(recon, factory, db_url):
+    """The fused journal pass (the full SQL run) gave a NaN or infinite difference as the string
+    'NaN' where the check's own file, the per-minute form and GX give Decimal('NaN')."""
+    txns = _specials_ledger(factory, db_url)
+    fused = recon.checks.run(only=None, store=False).by_name()["transaction_balance"]
+    assert (fused.details or {}).get("fused") == "journal_pass"
+    alone = run_one(recon, "transaction_balance")
+    gx = recon.checks.run(only=["transaction_balance"], engine="gx", store=False).by_name()[
+        "transaction_balance"]
+    per_minute = recon.checks.run(fast_only=True, store=False).by_name()["transaction_balance"]
+    by_txn = {row["transaction_id"]: row["difference"] for row in fused.rows}
+    for text, txn in txns:
+        value = by_txn[txn]
+        assert isinstance(value, Decimal) and str(value) == text, (txn, value)
+    assert _shown(fused) == _shown(alone) == _shown(gx) == _shown(per_minute)
+    assert [c.to_json()["rows"] for c in (fused, alone, gx, per_minute)] == \
+        [alone.to_json()["rows"]] * 4

@@ -21,7 +21,8 @@
 --
 -- Result: one row per member: check_name, failing_rows (the true count) and rows (json, the first
 -- :sample_limit failing rows in the member's own ORDER BY). Money stays numeric inside the json
--- (read back as Decimal, never float). round(…, 6), never a cast: sums may exceed 38 digits.
+-- (read back as Decimal, never float; NaN and the infinities as {"$numeric": "<text>"}).
+-- round(…, 6), never a cast: sums may exceed 38 digits.
 WITH per_transaction AS MATERIALIZED (
     -- transaction_balance's grouping, plus the program bounds of journal_single_program: the
     -- transactions either member flags (always very few), with which member flags them. The
@@ -56,7 +57,17 @@ WITH per_transaction AS MATERIALIZED (
 ),
 -- transaction_balance (checks/transaction_balance.sql)
 transaction_balance AS (
-    SELECT row_number() OVER (ORDER BY u.transaction_id, u.currency) AS n, to_json(u) AS r
+    -- to_json(u) would give a NaN or infinite difference as the json string "NaN", read back
+    -- as text where the member's own SELECT gives Decimal('NaN'): a special value goes as
+    -- {"$numeric": "NaN"}, which sge_recon.db.checks reads back as that Decimal
+    SELECT row_number() OVER (ORDER BY u.transaction_id, u.currency) AS n,
+           json_build_object(
+               'transaction_id', u.transaction_id, 'program_id', u.program_id,
+               'currency', u.currency,
+               'difference', CASE WHEN u.difference IN ('NaN'::numeric, 'Infinity'::numeric,
+                                                        '-Infinity'::numeric)
+                                  THEN json_build_object('$numeric', u.difference::text)
+                                  ELSE to_json(u.difference) END) AS r
     FROM (
         SELECT transaction_key COLLATE "default" AS transaction_id, program_id, currency,
                round(difference, 6) AS difference

@@ -219,7 +219,8 @@ class CheckSession:
         out: dict[str, Measurement] = {}
         try:
             for row in rows:
-                sample = json.loads(row["rows"], parse_float=Decimal) if row["rows"] else []
+                sample = json.loads(row["rows"], parse_float=Decimal,
+                                    object_hook=_numeric_special) if row["rows"] else []
                 out[str(row["check_name"])] = Measurement(int(row["failing_rows"]), None, sample)
         except (KeyError, TypeError, ValueError) as exc:
             raise CheckQueryError(f"a fused query must return check_name, failing_rows and rows "
@@ -456,3 +457,15 @@ def latest_check_statuses(db: Reader) -> list[dict]:
     platform; a force-reconcile of one program never replaces it (DESIGN §5). A skip scan, not a
     sort of the whole history (which grows by ~13 k results a day)."""
     return db.fetch_all(_LATEST_STATUSES)
+
+
+NUMERIC_SPECIALS = frozenset({"NaN", "Infinity", "-Infinity"})
+
+
+def _numeric_special(obj: dict) -> Any:
+    """A fused query's json gives a numeric NaN or infinity as {"$numeric": "NaN"} (json has no
+    such number, and to_json's "NaN" would read back as text): that Decimal, as the member's own
+    SELECT gives it. Any other object is kept as it is."""
+    if len(obj) == 1 and obj.get("$numeric") in NUMERIC_SPECIALS:
+        return Decimal(obj["$numeric"])
+    return obj
