@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import streamlit as st
 
-from sge_recon.money import money_add, money_exact
+from sge_recon.money import money_add, money_exact, special_text
 
 
 LIGHT_BADGES = {"green": ("green", "OK"), "amber": ("orange", "WARN"), "red": ("red", "FAIL"),
@@ -106,8 +106,10 @@ def money(value: Any, currency: str | None = None, markdown: bool = True) -> str
     otherwise turn the amounts between them into LaTeX); ``markdown=False`` for a table cell."""
     if value is None:
         return "—"
-    text = exact(value if isinstance(value, Decimal) else Decimal(str(value)))
-    shown = f"{text} {currency}" if currency else text
+    amount = value if isinstance(value, Decimal) else Decimal(str(value))
+    # a NaN or an infinity (a sum that met one) in words: "an unknown amount of USD (NaN: …)"
+    shown = special_text(amount, currency) or \
+        (f"{exact(amount)} {currency}" if currency else exact(amount))
     return md(shown) if markdown else shown
 
 

@@ -40,9 +40,31 @@ def fits_numeric_38_6(amount: Decimal) -> bool:
     return amount.is_finite() and MONEY.compare(MONEY.abs(amount), NUMERIC_38_6_MAX) <= 0
 
 
+# PostgreSQL's numeric special values (a NaN passes `amount > 0`; a plain numeric column holds
+# the infinities since PostgreSQL 14), said in words an ops lead reads: a sum that met one of
+# them is no amount at all, and platform_data_integrity names the row
+SPECIAL_WORDS = {"NaN": ("an unknown amount", "NaN: an amount is not a number"),
+                 "Infinity": ("an infinite amount", "Infinity"),
+                 "-Infinity": ("a negative infinite amount", "-Infinity")}
+
+
+def special_text(amount: Decimal, currency: str | None = None) -> str | None:
+    """``an unknown amount of USD (NaN: an amount is not a number)`` for a NaN (likewise the
+    infinities); None for a finite amount."""
+    if not isinstance(amount, Decimal) or amount.is_finite():
+        return None
+    what, why = SPECIAL_WORDS["NaN" if amount.is_nan() else
+                              "-Infinity" if amount.is_signed() else "Infinity"]
+    return f"{what} of {currency} ({why})" if currency else f"{what} ({why})"
+
+
 def money_text(amount: Decimal, currency: str) -> str:
-    """``1,234.50 USD``: two decimals, thousands grouped, exact at any size. It never raises (a
-    value it cannot round, a NaN, is shown as it is)."""
+    """``1,234.50 USD``: two decimals, thousands grouped, exact at any size. It never raises: a
+    NaN or an infinity is said in words (special_text), any other value it cannot round as it
+    is."""
+    special = special_text(amount, currency) if isinstance(amount, Decimal) else None
+    if special is not None:
+        return special
     try:
         value = f"{MONEY.quantize(Decimal(amount), CENT):,}"
     except (ArithmeticError, TypeError, ValueError):
@@ -52,10 +74,10 @@ def money_text(amount: Decimal, currency: str) -> str:
 
 def money_exact(amount: Decimal) -> str:
     """``1,234.50`` or ``0.000001``: grouped, at least cents, every stored decimal kept (never
-    scientific notation, never rounded); a NaN is shown as ``NaN``."""
+    scientific notation, never rounded); a NaN or an infinity in words (special_text)."""
     amount = Decimal(amount)
     if not amount.is_finite():
-        return str(amount)
+        return special_text(amount) or str(amount)
     cents = MONEY.quantize(amount, CENT)
     if cents == amount:
         return f"{cents:,}"

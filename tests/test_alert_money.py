@@ -107,7 +107,9 @@ def test_money_text_and_the_metric_are_exact_at_any_size():
     assert money_text(Decimal("99999999999999999999999999999999.999999"), "EUR") == \
         "100,000,000,000,000,000,000,000,000,000,000.00 EUR"
     assert money_text(Decimal("-5.005"), "") == "-5.00"  # rounding unchanged (half even)
-    assert money_text(Decimal("NaN"), "USD") == "NaN USD"  # never raises
+    # never raises; a NaN in words
+    assert money_text(Decimal("NaN"), "USD") == \
+        "an unknown amount of USD (NaN: an amount is not a number)"
     facts = facts_from_results({}, datetime.now(timezone.utc))
     facts.unavailable.clear()  # as if ledger_balance had run
     big = Decimal("12345678901234567890123.456789")

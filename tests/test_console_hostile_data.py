@@ -40,7 +40,9 @@ def test_a_nan_amount_at_stake_does_not_take_the_overview_and_incidents_down(con
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     shown = texts(at)
-    assert "NaN USD" in shown and "250.00 EUR" in shown  # the stuck intents' alert, as stored
+    # the stuck intents' alert, as stored: the NaN in words
+    assert "an unknown amount of USD (NaN: an amount is not a number)" in shown
+    assert "250.00 EUR" in shown
     # the unstated amount ranks first: nobody can say it is small
     assert shown.index("Unstated") < shown.index("Stated")
     open_page(at, "incidents")
@@ -71,7 +73,8 @@ def test_a_transaction_with_a_nan_amount_is_shown_not_a_traceback(console, facto
     txn = factory.journal(program["id"], [("treasury", "debit", "NaN"),
                                           ("fees", "credit", "1.00")])
     at = open_transaction(app("root"), txn)
-    assert "Does not balance: debits − credits = NaN USD" in texts(at)
+    assert "Does not balance: debits − credits = an unknown amount of USD (NaN: an amount is " \
+        "not a number)" in texts(at)
 
 
 # An id and a currency code as a platform may hold them: between two unescaped $ Markdown sets

@@ -8,11 +8,18 @@ refusal), never a pass, a traceback or a silently changed value.
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
+
+import pytest
 
 from sge_recon.db import Database
 
+from .console_support import app, console_env, open_page, texts
 from .factories import ago
+from .http_receiver import Receiver
+from .platform_helpers import running_api
+from .test_alerts import DISCORD, SLACK, alerting_recon, monitor_only, start_clock
 from .test_checks_catalogue import run_one
 
 UNCONSTRAINED = """
@@ -108,3 +115,57 @@ def test_every_engine_gives_a_special_difference_as_the_same_decimal(recon, fact
     assert _shown(fused) == _shown(alone) == _shown(gx) == _shown(per_minute)
     assert [c.to_json()["rows"] for c in (fused, alone, gx, per_minute)] == \
         [alone.to_json()["rows"]] * 4
+
+
+def test_an_alert_names_a_nan_imbalance_in_words(db_url, factory):
+    """The P0 page said "Ledger of program p (USD) is off by NaN USD" on Slack, Discord and
+    PagerDuty: an ops lead reads the amount as unknown, and is told why."""
+    receiver = Receiver(default_status=lambda path: 204 if path.startswith("/discord") else 200)
+    try:
+        recon = alerting_recon(db_url, receiver, PAGERDUTY_ROUTING_KEY="r" * 32,
+                               PAGERDUTY_EVENTS_URL=receiver.base + "/pagerduty")
+        factory.program(id="prog_nan")
+        factory.journal("prog_nan", [("treasury", "debit", "NaN"), ("user:u1", "credit", "5")])
+        [run] = monitor_only(recon, start_clock()).tick()
+        assert run.status == "succeeded", run.error
+        posts = {p["path"]: p["json"] for p in receiver.posts}
+    finally:
+        receiver.close()
+    said = ("Ledger of program prog_nan (USD) is off by an unknown amount of USD "
+            "(NaN: an amount is not a number)")
+    assert said in posts[SLACK]["text"]
+    assert said in posts[DISCORD]["content"]
+    assert said in posts["/pagerduty"]["payload"]["summary"]
+    for body in posts.values():
+        assert "NaN USD" not in json.dumps(body)
+
+
+@pytest.fixture
+def console(db_url, monkeypatch, tmp_path):
+    with running_api(db_url) as url:
+        console_env(monkeypatch, db_url, url, tmp_path)
+        yield
+
+
+def test_the_overview_says_a_nan_sum_in_words_and_names_the_check(console, recon, factory):
+    """The Overview's money at stake showed "NaN USD" (the SQL sums of a NaN amount) for the
+    ledger imbalance, the stuck intents and the pending payouts."""
+    program = factory.program()
+    factory.journal(program["id"], [("treasury", "debit", "NaN"), ("fees", "credit", "1.00")])
+    factory.journal(program["id"], [("treasury", "debit", "3"), ("fees", "credit", "1")],
+                    currency="EUR")
+    factory.payout_batch(program["id"], total_amount=Decimal("NaN"))
+    user = factory.user(program["id"])
+    factory.intent(program["id"], user["id"], amount=Decimal("NaN"), status="processing",
+                   status_changed_at=ago(minutes=90))
+    run = recon.checks.run()
+    assert run.by_name()["platform_data_integrity"].status == "fail"  # the NaN rows, named
+    at = app("root")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    shown = texts(at)
+    unknown = "an unknown amount of USD (NaN: an amount is not a number)"
+    assert f"Money at stake: **2.00 EUR · {unknown}**" in shown, shown
+    assert "NaN USD" not in shown
+    at = open_page(app("root"), "intents")
+    assert unknown in texts(at) and "NaN USD" not in texts(at)
