@@ -355,6 +355,13 @@ def _completable(transaction_id: str, program_id: str, existing: list[dict],
     if {e["program_id"] for e in existing} != {program_id}:
         raise ConflictError(f"transaction {transaction_id} is not (only) program {program_id}'s; "
                             "correct each program with its own new transaction")
+    special = sorted({str(e["currency"]) for e in existing
+                      if e["amount"] is not None and not e["amount"].is_finite()})
+    if special:  # NaN + anything is NaN, Infinity + anything finite is Infinity
+        raise ConflictError(f"transaction {transaction_id} holds an amount that is not a number "
+                            f"(NaN) or infinite in {', '.join(special)}: no correcting entry can "
+                            "balance it; fix that entry on the platform first, or post a new "
+                            "correcting transaction (without transactionId)")
     before = _signed_totals((e["type"], e["amount"], e["currency"]) for e in existing)
     if not _imbalance(before):
         raise ConflictError(f"transaction {transaction_id} already balances; post a new "

@@ -18,7 +18,7 @@ from sge_recon.db import Database
 from .console_support import app, console_env, open_page, texts
 from .factories import ago
 from .http_receiver import Receiver
-from .platform_helpers import running_api
+from .platform_helpers import ADMIN, api, make, mdb, running_api  # noqa: F401 - fixtures
 from .test_alerts import DISCORD, SLACK, alerting_recon, monitor_only, start_clock
 from .test_checks_catalogue import run_one
 
@@ -169,3 +169,47 @@ def test_the_overview_says_a_nan_sum_in_words_and_names_the_check(console, recon
     assert "NaN USD" not in shown
     at = open_page(app("root"), "intents")
     assert unknown in texts(at) and "NaN USD" not in texts(at)
+
+
+
+@pytest.mark.parametrize("debit, credit", [("Infinity", "1.00"), ("NaN", "1.00")])
+def test_the_ledger_page_of_a_transaction_with_a_special_amount_says_why_it_cannot_help(
+        console, factory, db_url, debit, credit):
+    """An infinite leg made the Ledger page's correcting-entry proposal round Infinity to cents:
+    a traceback (decimal.InvalidOperation) instead of the page."""
+    unconstrained(db_url)
+    program = factory.program()
+    txn = factory.journal(program["id"], [("treasury", "debit", debit), ("fees", "credit", credit)])
+    at = app("root")
+    at.run()
+    at.query_params["transaction"] = txn
+    at.switch_page("views/ledger.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    shown = texts(at)
+    assert "its missing leg cannot be computed" in shown, shown
+
+
+def _correct(api, program_id: str, txn: str):
+    body = {"programId": program_id, "reason": "complete it", "transactionId": txn, "entries": [
+        {"account": "treasury", "type": "credit", "amount": "5", "currency": "USD"},
+        {"account": "user:u1", "type": "debit", "amount": "5", "currency": "USD"}]}
+    return api.post("/admin/ledger/corrections", json=body, headers=ADMIN)
+
+
+@pytest.mark.parametrize("debit, credit", [("NaN", "5"), ("Infinity", "Infinity"),
+                                           ("Infinity", "5")])
+def test_completing_a_transaction_with_a_special_amount_is_409_not_500(api, make, mdb,
+                                                                      debit, credit):
+    """The admin API answered 500 "internal error" (decimal.InvalidOperation comparing NaN with
+    0) when asked to complete a transaction whose difference is NaN; an infinite one was
+    "completed" into a transaction still off by Infinity's message."""
+    unconstrained(mdb.url)
+    program = make.program()
+    txn = make.journal(program["id"], [("treasury", "debit", debit), ("user:u1", "credit", credit)])
+    before = mdb.fetch_one("SELECT count(*) AS n FROM public.ledger_entries")["n"]
+    r = _correct(api, program["id"], txn)
+    assert r.status_code == 409, r.text
+    error = r.json()["error"]
+    assert f"transaction {txn}" in error and ("not a number" in error or "infinite" in error), error
+    assert mdb.fetch_one("SELECT count(*) AS n FROM public.ledger_entries")["n"] == before
+

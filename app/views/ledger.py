@@ -133,11 +133,16 @@ if program_ids:
 st.subheader("Correcting entry")
 desk = kit.service().corrections
 proposal = None
+unproposed = None  # why a transaction that does not balance has no proposal
 if txn_id and program_ids:
     try:
         proposal = desk.propose(txn_id)
-    except ReconError:
+    except ReconError as exc:
         proposal = None  # balanced or unknown: nothing to complete
+        if entries and transaction_offsets(entries):  # e.g. a NaN amount: said, not hidden
+            unproposed = exc.message
+if unproposed:
+    st.warning(kit.md(unproposed), icon=":material/warning:")
 if proposal is not None:
     st.caption(kit.md_line("Transaction **{}** does not balance. Proposed: post its missing "
                            "leg(s) against **{}**, so the transaction and program **{}** balance "

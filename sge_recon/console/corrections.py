@@ -77,11 +77,16 @@ def propose(transaction_id: str, entries: list[dict], suspense: str) -> Proposal
         raise UsageError(f"transaction {transaction_id} spans programs {', '.join(programs)}; "
                          "correct each program with its own new transaction")
     off = {c: d for c, d in signed_totals(entries).items() if d != 0}
+    # a NaN, or an infinity (a plain numeric column holds one): no leg of any amount balances it
     unstated = sorted(c for c, d in off.items() if d.is_nan())
-    if unstated:
-        raise UsageError(f"transaction {transaction_id} has an amount that is not a number "
-                         f"(NaN) in {', '.join(unstated)}; its missing leg cannot be computed: "
-                         "fix that entry on the platform first")
+    infinite = sorted(c for c, d in off.items() if d.is_infinite())
+    if unstated or infinite:
+        what = " and ".join(
+            ([f"an amount that is not a number (NaN) in {', '.join(unstated)}"] if unstated
+             else []) + ([f"an infinite difference in {', '.join(infinite)}"] if infinite
+                         else []))
+        raise UsageError(f"transaction {transaction_id} has {what}; its missing leg cannot be "
+                         "computed: fix that entry on the platform first")
     if not off:
         raise UsageError(f"transaction {transaction_id} balances in every currency; there is "
                          "nothing to complete")
