@@ -12,7 +12,7 @@ import re
 import time
 import uuid
 from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, InvalidOperation
 from typing import Any, Callable, Iterator
 
 from refplatform import store
@@ -411,16 +411,22 @@ def check_balanced(entries: list[tuple[str, str, Decimal, str]]) -> None:
                          "in each currency")
 
 
+# exact sums of numeric(38,6) amounts: Python's default context keeps 28 digits, and rounded
+# 10^31 + 0.000001 - 10^31 to 0 ("already balances")
+_EXACT = Context(prec=100)
+
+
 def _signed_totals(legs, start: dict[str, Decimal] | None = None) -> dict[str, Decimal]:
     """Debits − credits per currency of (type, amount, currency) legs, added to ``start``."""
     totals = dict(start or {})
     for kind, amount, currency in legs:
-        totals[currency] = totals.get(currency, Decimal(0)) + (amount if kind == "debit" else -amount)
+        totals[currency] = _EXACT.add(totals.get(currency, Decimal(0)),
+                                      amount if kind == "debit" else _EXACT.minus(amount))
     return totals
 
 
 def _imbalance(totals: dict[str, Decimal]) -> str:
     """The currencies that do not balance, in words; empty when all do."""
     return ", ".join(f"{c}: debits exceed credits by {format(d, 'f')}" if d > 0 else
-                     f"{c}: credits exceed debits by {format(-d, 'f')}"
+                     f"{c}: credits exceed debits by {format(_EXACT.minus(d), 'f')}"
                      for c, d in sorted(totals.items()) if d != 0)

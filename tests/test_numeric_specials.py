@@ -213,3 +213,20 @@ def test_completing_a_transaction_with_a_special_amount_is_409_not_500(api, make
     assert f"transaction {txn}" in error and ("not a number" in error or "infinite" in error), error
     assert mdb.fetch_one("SELECT count(*) AS n FROM public.ledger_entries")["n"] == before
 
+
+def test_completing_a_32_digit_transaction_by_its_last_micro_unit(api, make, mdb):
+    """The API summed the transaction's legs in Python's default 28-digit context: a debit of
+    10^31 + 0.000001 against a credit of 10^31 "already balances" (409), so the missing
+    0.000001 could not be posted."""
+    program = make.program()
+    txn = make.journal(program["id"], [("treasury", "debit", "10000000000000000000000000000000.000001"),
+                                       ("user:u1", "credit", "10000000000000000000000000000000")])
+    body = {"programId": program["id"], "reason": "the last micro-unit", "transactionId": txn,
+            "entries": [{"account": "suspense", "type": "credit", "amount": "0.000001",
+                         "currency": "USD"}]}
+    r = api.post("/admin/ledger/corrections", json=body, headers=ADMIN)
+    assert r.status_code == 200, r.text
+    assert mdb.fetch_one(
+        "SELECT sum(CASE WHEN type = 'debit' THEN amount ELSE -amount END) AS d "
+        "FROM public.ledger_entries WHERE transaction_id = %s", (txn,))["d"] == 0
+
