@@ -123,11 +123,15 @@ class PlatformService:
             t0 = time.perf_counter()
             balances = store.program_balances(conn, program_id)
             tolerance = self.settings.LEDGER_TOLERANCE
+            # exact at any size; a NaN or infinite total is an imbalance (no comparison of NaN
+            # with the tolerance holds: Python's raises)
             imbalanced = [
                 {"program_id": program_id, "currency": b["currency"],
                  "total_debits": b["total_debits"], "total_credits": b["total_credits"],
-                 "difference": abs(b["total_debits"] - b["total_credits"])}
-                for b in balances if abs(b["total_debits"] - b["total_credits"]) >= tolerance]
+                 "difference": off}
+                for b in balances
+                for off in [_off_by(b["total_debits"], b["total_credits"])]
+                if not off.is_finite() or off >= tolerance]
             t1 = time.perf_counter()
             unbalanced_count, unbalanced = store.program_unbalanced_transactions(
                 conn, program_id, SAMPLE_ROWS)
@@ -161,7 +165,7 @@ class PlatformService:
             "finishedAt": finished, "message": message,
             "balances": [{"currency": b["currency"], "totalDebits": b["total_debits"],
                           "totalCredits": b["total_credits"],
-                          "difference": b["total_debits"] - b["total_credits"],
+                          "difference": _difference(b["total_debits"], b["total_credits"]),
                           "entries": b["entries"]} for b in balances],
             "checks": [{"name": r["name"], "status": r["status"], "priority": r["priority"],
                         "failing_rows": r["failing_rows"], "value": None, "rows": r["rows"],
@@ -409,6 +413,20 @@ def check_balanced(entries: list[tuple[str, str, Decimal, str]]) -> None:
     if detail:
         raise UsageError(f"the correction does not balance ({detail}); make debits equal credits "
                          "in each currency")
+
+
+def _difference(debits: Decimal, credits: Decimal) -> Decimal:
+    """Debits − credits, exact; NaN where a total is NaN or both are infinite alike (as
+    PostgreSQL's numeric gives it: Python's decimal raises there)."""
+    if debits.is_nan() or credits.is_nan() or (debits.is_infinite() and credits.is_infinite()
+                                               and debits.is_signed() == credits.is_signed()):
+        return Decimal("NaN")
+    return _EXACT.subtract(debits, credits)
+
+
+def _off_by(debits: Decimal, credits: Decimal) -> Decimal:
+    difference = _difference(debits, credits)
+    return difference if difference.is_nan() else _EXACT.abs(difference)
 
 
 # exact sums of numeric(38,6) amounts: Python's default context keeps 28 digits, and rounded

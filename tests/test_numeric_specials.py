@@ -230,3 +230,18 @@ def test_completing_a_32_digit_transaction_by_its_last_micro_unit(api, make, mdb
         "SELECT sum(CASE WHEN type = 'debit' THEN amount ELSE -amount END) AS d "
         "FROM public.ledger_entries WHERE transaction_id = %s", (txn,))["d"] == 0
 
+
+def test_force_reconcile_of_a_program_with_a_nan_amount_fails_not_500(api, make):
+    """force-reconcile compared abs(debits - credits) with the tolerance in Python: with a NaN
+    total that comparison raises, and the API answered 500 instead of the failing result."""
+    program = make.program()
+    make.journal(program["id"], [("treasury", "debit", "NaN"), ("user:u1", "credit", "5")])
+    r = api.post("/admin/reconciliation/force-reconcile", json={"programId": program["id"]},
+                 headers=ADMIN)
+    assert r.status_code == 200, r.text
+    answer = r.json()
+    assert answer["status"] == "fail", answer["message"]
+    assert [b["difference"] for b in answer["balances"]] == ["NaN"]
+    checks = {c["name"]: c for c in answer["checks"]}
+    assert checks["ledger_balance"]["status"] == checks["transaction_balance"]["status"] == "fail"
+    assert [row["difference"] for row in checks["ledger_balance"]["rows"]] == ["NaN"]
