@@ -9,11 +9,13 @@ refusal), never a pass, a traceback or a silently changed value.
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 from decimal import Decimal
 
 import pytest
 
 from sge_recon.db import Database
+from sge_recon.errors import ExportError
 
 from .console_support import app, console_env, open_page, texts
 from .factories import ago
@@ -22,6 +24,8 @@ from .platform_helpers import ADMIN, api, make, mdb, running_api  # noqa: F401 -
 from .test_alerts import DISCORD, SLACK, alerting_recon, monitor_only, start_clock
 from .test_checks_catalogue import run_one
 
+EXPORT_PERIOD = "2025-03"
+EXPORT_DAY = datetime(2025, 3, 14, 9, tzinfo=timezone.utc)
 UNCONSTRAINED = """
 ALTER TABLE public.ledger_entries ALTER COLUMN amount TYPE numeric;
 ALTER TABLE public.settlement_intents ALTER COLUMN amount TYPE numeric;
@@ -245,3 +249,22 @@ def test_force_reconcile_of_a_program_with_a_nan_amount_fails_not_500(api, make)
     checks = {c["name"]: c for c in answer["checks"]}
     assert checks["ledger_balance"]["status"] == checks["transaction_balance"]["status"] == "fail"
     assert [row["difference"] for row in checks["ledger_balance"]["rows"]] == ["NaN"]
+
+
+@pytest.mark.parametrize("special, said", [("NaN", "not a number (NaN)"),
+                                           ("Infinity", "infinite (Infinity)")])
+def test_an_export_refuses_a_special_amount_and_says_which(recon, db, factory, db_url, tmp_path,
+                                                            special, said):
+    """Parquet's decimal128 holds no NaN or infinity: the export refuses (nothing written), and
+    said the amount had "more than 6 decimal places", sending the auditor after a value that is
+    not there."""
+    unconstrained(db_url)
+    program = factory.program()["id"]
+    factory.journal(program, [("treasury", "debit", special), ("user:u1", "credit", "1")],
+                    created_at=EXPORT_DAY)
+    with pytest.raises(ExportError) as refused:
+        recon.exports.export(EXPORT_PERIOD, out_dir=tmp_path)
+    message = refused.value.message
+    assert message.startswith("ledger_entries.amount: ") and said in message, message
+    assert "decimal places" not in message and "platform_data_integrity" in message, message
+    assert list(tmp_path.iterdir()) == []  # nothing half-written

@@ -200,6 +200,14 @@ def _conversion_hint(reason: str, schema: "pa.Schema") -> tuple[str, str]:
         return where, ""
     p, s = field.type.precision, field.type.scale
     declared = (field.metadata or {}).get(b"pg_type", b"numeric").decode()
+    special = re.search(r"The string '([+-]?(?:NaN|Infinity))'", reason)
+    if special:  # PostgreSQL's numeric NaN and (14+) infinities: no decimal128 holds them
+        text = special.group(1)
+        what = "not a number (NaN)" if "NaN" in text else f"infinite ({text})"
+        return where, (f"; {field.name} ({declared}) holds a value that is {what}, which "
+                       f"Parquet's decimal({p},{s}) cannot hold and the export does not change: "
+                       "platform_data_integrity names the row; correct it on the platform (the "
+                       "ledger: a correcting journal), then export again")
     value = re.search(r"Error converting '([^']*)'", reason)
     whole = value.group(1).lstrip("+-").split(".")[0].lstrip("0") if value else ""
     if len(whole) > p - s:
