@@ -24,6 +24,7 @@ from ..db import ledger as ledger_rows
 from ..db import payouts as payout_rows
 from ..errors import DatabaseUnavailable, ReconError
 from .cadence import Cadence
+from .clock import as_utc
 from .scheduler import JobContext, JobServices, JobSpec
 
 if TYPE_CHECKING:
@@ -120,10 +121,16 @@ def daily_reconciliation(ctx: JobContext) -> dict[str, Any]:
         "run_id": run.run_id, "engine": run.engine, "status": run.status,
         "checks": len(run.checks),
         "not_passing": {c.name: c.status for c in run.checks if c.status != "pass"}}
-    evaluation = services.incidents.evaluate(ctx.now, check_run_id=run.run_id)
+    # The full run can last many minutes while the per-minute monitor goes on opening and
+    # refreshing incidents: what this run writes is dated when it is written (the scheduler's
+    # clock now), never at the slot's start (an incident the monitor saw at 02:05 must not read
+    # "last seen 02:00", nor a clear_since, resolution or message be dated before it opened).
+    now = max(as_utc(ctx.clock.now()), ctx.now)
+    evaluation = services.incidents.evaluate(now, check_run_id=run.run_id)
     details["incidents"] = evaluation.summary()
-    details["alerts"] = services.incidents.deliver_pending(ctx.now).summary()
-    details["pruned_samples"] = metric_samples.prune_metric_samples(services.db, ctx.now - SAMPLE_RETENTION)
+    details["alerts"] = services.incidents.deliver_pending(now).summary()
+    details["pruned_samples"] = metric_samples.prune_metric_samples(services.db,
+                                                                    now - SAMPLE_RETENTION)
     if engine_error:
         raise JobFailed(f"the {engine} engine failed ({engine_error}); the SQL engine ran instead "
                         f"(run {run.run_id})", details)

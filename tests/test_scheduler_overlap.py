@@ -1,0 +1,62 @@
+"""Two jobs at once: the long nightly reconciliation while the per-minute monitor goes on.
+
+The nightly run's full catalogue can take many minutes; meanwhile the monitor opens and refreshes
+incidents. What the nightly run then writes must be dated when it writes it, never when its slot
+started (an incident seen at 02:05 must not read "last seen 02:00")."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime, timedelta, timezone
+
+from sge_recon.context import Recon
+from sge_recon.scheduling import ManualClock, Scheduler, default_jobs
+
+from .conftest import settings_for
+
+UTC = timezone.utc
+
+
+class _LongFullRun:
+    """The real check service, whose full run lasts ``minutes`` of the scheduler's clock; the
+    per-minute monitor runs ``monitor_after`` minutes into it (a real run, same database)."""
+
+    def __init__(self, real, clock: ManualClock, start: datetime, monitor: Scheduler,
+                 monitor_after: int, minutes: int):
+        self.real, self.clock, self.start = real, clock, start
+        self.monitor, self.monitor_after, self.minutes = monitor, monitor_after, minutes
+        self.monitor_outcomes: list = []
+
+    def run(self, **kw):
+        result = self.real.run(**kw)
+        self.clock.set(self.start + timedelta(minutes=self.monitor_after))
+        self.monitor_outcomes = self.monitor.tick()
+        self.clock.set(self.start + timedelta(minutes=self.minutes))
+        return result
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+
+def test_the_nightly_run_dates_its_incident_updates_at_its_end_not_its_start(db_url, factory):
+    recon = Recon(settings_for(db_url, DAILY_CHECK_ENGINE="sql"))
+    p = factory.program()
+    factory.journal(p["id"], [("treasury", "debit", "50.00"), ("user:x", "credit", "49.00")])
+    start = datetime.now(UTC).replace(hour=2, minute=0, second=0, microsecond=0)
+    clock = ManualClock(start)
+    jobs = {s.name: s for s in default_jobs()}
+    monitor = Scheduler(recon.job_services, [jobs["monitor"]], clock)
+    long_run = _LongFullRun(recon.job_services.checks, clock, start, monitor, monitor_after=5,
+                            minutes=20)
+    services = dataclasses.replace(recon.job_services, checks=long_run)
+
+    [nightly] = Scheduler(services, [jobs["daily_reconciliation"]], clock).tick()
+
+    assert [o.status for o in long_run.monitor_outcomes] == ["succeeded"]
+    assert nightly.status == "succeeded", nightly.error
+    incident = recon.db.fetch_one("SELECT opened_at, last_seen_at FROM recon.incidents "
+                                  "WHERE kind = 'ledger_imbalance'")
+    # opened by the monitor at 02:05; the nightly run saw it again when it ended, at 02:20
+    assert incident["opened_at"] == start + timedelta(minutes=5)
+    assert incident["last_seen_at"] == start + timedelta(minutes=20), \
+        "the nightly run moved last_seen_at back to its slot's start, before the incident opened"
