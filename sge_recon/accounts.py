@@ -199,9 +199,11 @@ class AccountService:
     def __init__(self, db: "Database"):
         self.db = db
 
-    def _tx(self, work, read_only: bool = False):
+    def _tx(self, work, read_only: bool = False, change: bool = False):
         try:
             with self.db.transaction(read_only=read_only) as conn:
+                if change:  # checks, then writes: one such change at a time
+                    q.lock_account_changes(conn)
                 return work(conn)
         except DriverError as exc:
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
@@ -268,7 +270,7 @@ class AccountService:
                                  f"users set-password {name}` to change its password, or add "
                                  "--replace to give it this role (its sessions end)")
             return q.insert_account(conn, *values)
-        return _account(self._tx(work))
+        return _account(self._tx(work, change=True))
 
     @staticmethod
     def _check_no_open_approvals(conn, name: str, slot: int) -> None:
@@ -329,7 +331,7 @@ class AccountService:
             self._audit(conn, by, "link_sso" if identity else "unlink_sso", name,
                         {"sso": identity, "before": row["sso_identity"], "sessionsEnded": ended})
             return q.set_sso_identity(conn, name, identity)
-        return _account(self._tx(work))
+        return _account(self._tx(work, change=True))
 
     def set_platform_id(self, name: str, platform_id: str | None,
                         by: str | None = None) -> Account:
@@ -345,7 +347,7 @@ class AccountService:
             self._audit(conn, by, "set_platform_id", name,
                         {"platformId": platform_id, "before": row["platform_id"]})
             return q.set_platform_id(conn, name, platform_id)
-        return _account(self._tx(work))
+        return _account(self._tx(work, change=True))
 
     def list(self) -> list[Account]:
         return [_account(r) for r in self._tx(q.accounts, read_only=True)]
@@ -391,7 +393,7 @@ class AccountService:
             self._audit(conn, by, "disable_account" if disabled else "enable_account", name,
                         {"wasDisabled": row["disabled"], "sessionsEnded": ended})
             return q.set_disabled(conn, name, disabled)
-        return _account(self._tx(work))
+        return _account(self._tx(work, change=True))
 
     def set_timezone(self, name: str, zone: str | None) -> Account:
         """The timezone the console shows this account's times in (None: UTC)."""

@@ -132,6 +132,14 @@ def set_disabled(conn, name: str, disabled: bool) -> dict | None:
         WHERE name = %s RETURNING {USER_COLUMNS}""", (disabled, disabled, name)).fetchone()
 
 
+def lock_account_changes(conn) -> None:
+    """One account change at a time until the transaction ends: each reads what it must not
+    break (an approver key's holder, a name, an SSO identity, a platform id) and then writes, so
+    a concurrent change (two admins' `users` commands) is seen by its checks, which say what is
+    taken, instead of tripping a unique index mid-write."""
+    conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('recon.console_users', 0))")
+
+
 def lock_name(conn, username: str) -> None:
     """Serialise sign-in attempts for one name until the transaction ends: the failure count
     each attempt reads includes every attempt before it (parallel guesses cannot all read
