@@ -12,7 +12,7 @@ holds only ids and amounts.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 from ..db import DriverError
@@ -349,13 +349,19 @@ class ActionService:
         if denied:
             return denied
         with self._db.transaction() as conn:
-            row = silence_rows.insert_silence(conn, kind=kind, program_id=program_id,
-                                              reason=reason, owner=owner, created_by=operator,
-                                              starts_at=starts_at, ends_at=ends_at, weekly=weekly)
+            row, new = silence_rows.insert_silence(conn, kind=kind, program_id=program_id,
+                                                   reason=reason, owner=owner, created_by=operator,
+                                                   starts_at=starts_at, ends_at=ends_at, weekly=weekly)
             logged = action_log.record_action(conn, operator=operator, action="add_silence",
                                      target=target, request=request, result="ok",
                                      status_code=None, response={"silence": int(row["id"])},
-                                     error=None)
+                                     error=None) if new else None
+        if logged is None:  # one of this scope is in force (another lead's, a moment ago)
+            until = row["ends_at"].astimezone(timezone.utc)
+            message = (f"Failed: silence #{row['id']} by {row['created_by']} already covers "
+                       f"this until {until:%Y-%m-%d %H:%M} UTC; end it first to set another.")
+            return self._record(operator, "add_silence", target, request, False, None, None,
+                                message, message, None)
         return ActionOutcome(True, "add_silence", target, None,
                              f"Silence #{row['id']} until {ends_at:%Y-%m-%d %H:%M} UTC: matching "
                              "incidents are recorded but not messaged.", data=row,

@@ -32,14 +32,30 @@ def silences_to_remind(conn, now: datetime, before: datetime) -> list[dict]:
 
 def insert_silence(conn, *, kind: str | None, program_id: str | None, reason: str, owner: str,
                    created_by: str, starts_at: datetime, ends_at: datetime,
-                   weekly: tuple[int, Any, int] | None = None) -> dict:
+                   weekly: tuple[int, Any, int] | None = None) -> tuple[dict, bool]:
+    """(the new silence, True); or (the silence of the same scope — kind, program, weekly
+    window — already in force during that time, False) and nothing is inserted: a twin would
+    keep muting the pages after the one a lead ends. Silences are added one at a time (two
+    console sessions at once: one is created, the other is told)."""
     day, start, minutes = weekly or (None, None, None)
+    conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('recon.silences', 0))")
+    same = conn.execute(
+        "SELECT * FROM recon.silences WHERE ended_at IS NULL AND ends_at > %(starts)s "
+        "AND starts_at < %(ends)s AND kind IS NOT DISTINCT FROM %(kind)s "
+        "AND program_id IS NOT DISTINCT FROM %(program)s "
+        "AND weekly_day IS NOT DISTINCT FROM %(day)s "
+        "AND weekly_start IS NOT DISTINCT FROM %(start)s::time "
+        "AND weekly_minutes IS NOT DISTINCT FROM %(minutes)s ORDER BY id LIMIT 1",
+        {"starts": starts_at, "ends": ends_at, "kind": kind, "program": program_id, "day": day,
+         "start": start, "minutes": minutes}).fetchone()
+    if same is not None:
+        return same, False
     return conn.execute(
         "INSERT INTO recon.silences (kind, program_id, reason, owner, created_by, starts_at, "
         "ends_at, weekly_day, weekly_start, weekly_minutes) "
         "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING *",
         (kind, program_id, reason, owner, created_by, starts_at, ends_at, day, start,
-         minutes)).fetchone()
+         minutes)).fetchone(), True
 
 
 def end_silence(conn, silence_id: int, who: str, now: datetime) -> dict | None:
