@@ -1,4 +1,5 @@
-"""Two jobs at once: the long nightly reconciliation while the per-minute monitor goes on.
+"""Two things at once: the long nightly reconciliation while the per-minute monitor goes on;
+the monthly catch-up export while an operator exports the same month by hand.
 
 The nightly run's full catalogue can take many minutes; meanwhile the monitor opens and refreshes
 incidents. What the nightly run then writes must be dated when it writes it, never when its slot
@@ -7,9 +8,15 @@ started (an incident seen at 02:05 must not read "last seen 02:00")."""
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+import sys
+import threading
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 from sge_recon.context import Recon
+from sge_recon.exports import ExportService
 from sge_recon.scheduling import ManualClock, Scheduler, default_jobs
 
 from .conftest import settings_for
@@ -60,3 +67,55 @@ def test_the_nightly_run_dates_its_incident_updates_at_its_end_not_its_start(db_
     assert incident["opened_at"] == start + timedelta(minutes=5)
     assert incident["last_seen_at"] == start + timedelta(minutes=20), \
         "the nightly run moved last_seen_at back to its slot's start, before the incident opened"
+
+
+HOLD = """
+import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("held", flush=True)
+time.sleep(120)
+"""
+
+
+@pytest.mark.parametrize("other_publishes", [True, False])
+def test_the_catch_up_export_waits_for_an_operator_exporting_the_same_month(
+        db_url, factory, tmp_path, other_publishes):
+    """An operator runs `sge-recon export --period 2026-09` by hand while the scheduler's
+    catch-up reaches 2026-09: the job waits for that export (a process holding the period's
+    lock), then exports the month only if it is still missing; it does not fail."""
+    recon = Recon(settings_for(db_url))
+    out = tmp_path / "exports"
+    out.mkdir()
+    recon.exports.out_dir = out
+    p = factory.program()
+    factory.journal(p["id"], [("treasury", "debit", "10.00"), ("user:9", "credit", "10.00")],
+                    created_at=datetime(2026, 9, 15, tzinfo=UTC))
+    monthly = [s for s in default_jobs() if s.name == "monthly_audit_export"]
+    sched = Scheduler(recon.job_services, monthly, ManualClock(datetime(2026, 10, 1, 3, 5,
+                                                                        tzinfo=UTC)))
+    operator = subprocess.Popen([sys.executable, "-c", HOLD, str(out / ".2026-09.lock")],
+                                stdout=subprocess.PIPE, text=True)
+    try:
+        assert operator.stdout.readline().strip() == "held"
+        outcomes: list = []
+        job = threading.Thread(target=lambda: outcomes.extend(sched.tick()), daemon=True)
+        job.start()
+        job.join(timeout=8)  # the job reached the month and waits for the operator's export
+        assert job.is_alive() and not outcomes, outcomes
+        if other_publishes:  # the operator's export publishes its folder, then ends
+            recon.exports.export("2026-09", out_dir=tmp_path / "operator")
+            (tmp_path / "operator" / "2026-09").rename(out / "2026-09")
+    finally:
+        operator.kill()  # its lock is dropped with it (published, or killed mid-way)
+        operator.wait()
+    job.join(timeout=120)
+    [outcome] = outcomes
+    assert outcome.status == "succeeded", outcome.error
+    if other_publishes:
+        assert outcome.details["exported"] == []
+        assert outcome.details["exported_elsewhere"] == ["2026-09"]
+        assert not list(out.glob("2026-09.replaced-*"))  # the operator's export is kept as is
+    else:
+        assert outcome.details["exported"] == ["2026-09"]
+    assert ExportService.verify(out / "2026-09").ok

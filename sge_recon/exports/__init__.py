@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import time
 import zipfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -104,6 +105,20 @@ class ExportService:
                             generator=f"sge-recon {_version()}", signing_key=self.signing_key,
                             platform_db=self._databases.platform_db, replica=replica)
         return exporter.run(period, force=force, progress=progress)
+
+    def wait_while_exporting(self, period: str, timeout_seconds: float, *,
+                             out_dir: Path | str | None = None,
+                             poll_seconds: float = 0.5) -> bool:
+        """Wait until no export of ``period`` runs in the folder (an operator's, or another
+        host's on a shared folder): True; False once ``timeout_seconds`` have passed."""
+        from .exporter import period_idle
+
+        deadline = time.monotonic() + timeout_seconds
+        while not period_idle(self._dir(out_dir), parse_period(period).label):
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(poll_seconds)
+        return True
 
     def export_now(self, period: str, *, out_dir: Path | str | None = None,
                    force: bool = False) -> "ExportResult":

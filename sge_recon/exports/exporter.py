@@ -299,6 +299,15 @@ def remove_dead_partials(out: Path, label: str) -> list[Path]:
     return removed
 
 
+def period_idle(out: Path, label: str) -> bool:
+    """No export of ``label`` is running in ``out`` (its lock is free at this moment)."""
+    try:
+        _PeriodLock(out, label).release()
+    except AlreadyRunning:
+        return False
+    return True
+
+
 class _PeriodLock:
     """``DIR/.<period>.lock``, locked (flock, exclusive) for the export's lifetime. The kernel
     releases it when the process dies, however it dies, so a killed export never blocks the next

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from ..db import job_runs, metric_samples
 from ..db import ledger as ledger_rows
 from ..db import payouts as payout_rows
-from ..errors import DatabaseUnavailable, ReconError
+from ..errors import AlreadyRunning, DatabaseUnavailable, ReconError
 from .cadence import Cadence
 from .clock import as_utc
 from .scheduler import JobContext, JobServices, JobSpec
@@ -38,6 +38,7 @@ MONITOR_LOCK_TIMEOUT_MS = 5000
 MAX_LISTED_BATCHES = 25  # the reminder lists the oldest batches; the console has them all
 RETRY_AFTER = timedelta(minutes=15)  # a failed daily/weekly/monthly slot is tried again this late
 MAX_ATTEMPTS = 3  # ... up to this many runs of the slot in all (within its grace)
+EXPORT_WAIT_SECONDS = 600.0  # the catch-up waits this long for another export of the same month
 
 
 class JobFailed(ReconError):
@@ -194,19 +195,36 @@ def monthly_audit_export(ctx: JobContext) -> dict[str, Any]:
     A month exported before it was over (a preliminary ``--force`` export: its manifest says
     ``complete_month: false``) is missing too: it is exported again in full, and the
     preliminary version is kept beside it as ``<period>.replaced-<time>``.
+    A month that another export is writing at that moment (an operator's ``sge-recon export``)
+    is waited for (up to EXPORT_WAIT_SECONDS), then exported here only if still missing
+    (``details.exported_elsewhere`` names the others): the run does not fail because of it.
     """
     services = ctx.services
     periods = missing_periods(services, ctx.now)
     out_dir = Path(services.exports.out_dir).resolve()
-    exported, errors = [], []
+    exported, elsewhere, errors = [], [], []
     for period in periods:
         try:
-            services.exports.export(period, trigger="scheduler",
-                                 force=(out_dir / period).exists())
+            try:
+                services.exports.export(period, trigger="scheduler",
+                                        force=(out_dir / period).exists())
+            except AlreadyRunning:
+                # an operator's export of this month (or another host's, on a shared folder) is
+                # running: wait for it, and export the month here only if it is missing still
+                if not services.exports.wait_while_exporting(period, EXPORT_WAIT_SECONDS):
+                    raise
+                if period not in missing_periods(services, ctx.now):
+                    elsewhere.append(period)
+                    continue
+                services.exports.export(period, trigger="scheduler",
+                                        force=(out_dir / period).exists())
             exported.append(period)
         except ReconError as exc:
             errors.append(f"{period}: {exc.message}")
-    details = {"exported": exported, "checked_back_to": earliest_period(services, ctx.now).label}
+    details: dict[str, Any] = {"exported": exported,
+                               "checked_back_to": earliest_period(services, ctx.now).label}
+    if elsewhere:
+        details["exported_elsewhere"] = elsewhere
     if errors:
         raise JobFailed("; ".join(errors), details)
     return details
