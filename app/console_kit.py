@@ -158,12 +158,13 @@ def account():
 SESSION_COOKIE = "sge_recon_session"
 
 
-def start_session(name: str) -> str | None:
+def start_session(name: str, verified=None) -> str | None:
     """After a sign-in: a session token for this browser (written as a cookie on the next run),
     so that a reload or a link opened in a new tab stays signed in; every run checks it is still
     live (see account()). None when it could not be started: then nobody is signed in, and why."""
     try:
-        token = recon().accounts.start_session(name)
+        # bound to the password / SSO link the sign-in checked: a reset meanwhile refuses it
+        token = recon().accounts.start_session(name, verified)
     except ReconError as exc:
         return f"Sign-in is unavailable: {exc.message}"
     st.session_state["session_token"] = token
@@ -239,7 +240,7 @@ def sso_resume() -> bool:
     if not result.ok:
         st.session_state["sso_refusal"] = result.message
         return False
-    problem = start_session(result.account.name)  # revoked like a local one (see account())
+    problem = start_session(result.account.name, result.account)  # revoked like a local one
     if problem:
         st.session_state["sso_refusal"] = problem
         return False

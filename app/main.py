@@ -69,7 +69,8 @@ def sign_in_form() -> None:
         submitted = st.form_submit_button("Sign in", type="primary")
     if submitted:
         result = kit.recon().accounts.sign_in(username, password)
-        problem = kit.start_session(result.account.name) if result.ok else result.message
+        problem = kit.start_session(result.account.name, result.account) if result.ok \
+            else result.message
         if not problem:
             st.session_state["account"] = result.account.name
             st.session_state.pop("pending_action", None)  # never carried over to a new sign-in

@@ -122,6 +122,7 @@ class Account:
     sso_identity: str | None = None
     timezone: str | None = None  # the viewer's chosen timezone (IANA name); None: UTC
     platform_id: str | None = None  # the person's admin id on the platform (SGE's X-Admin-Id)
+    password_set_at: datetime | None = None  # as read: a session binds to it (start_session)
 
     def may(self, what: str) -> bool:
         return not self.disabled and self.role in PERMISSIONS[what]
@@ -147,7 +148,7 @@ class SignIn:
 def _account(row: dict) -> Account:
     return Account(row["name"], row["role"], row["approver_slot"], row["created_at"],
                    row["disabled"], row.get("sso_identity"), row.get("timezone"),
-                   row.get("platform_id"))
+                   row.get("platform_id"), row.get("password_set_at"))
 
 
 def _sha256(token: str) -> str:
@@ -407,11 +408,16 @@ class AccountService:
         return self._tx(lambda c: q.attempts(c, limit), read_only=True)
 
     # -- sessions (a reload or a new tab keeps the sign-in) ------------------------------------
-    def start_session(self, name: str) -> str:
-        """A new random session token for a signed-in account; recon keeps only its SHA-256."""
+    def start_session(self, name: str, verified: Account | None = None) -> str:
+        """A new random session token for a signed-in account; recon keeps only its SHA-256.
+        ``verified``: the account as its sign-in checked it; refused if its password or SSO link
+        changed since (a reset at that moment must end this sign-in too) or it was disabled."""
         token = secrets.token_urlsafe(32)
-        self._tx(lambda c: q.create_session(c, _sha256(token), check_name(name),
-                                            SESSION_SECONDS))
+        check = (verified.password_set_at, verified.sso_identity) if verified else None
+        if not self._tx(lambda c: q.create_session(c, _sha256(token), check_name(name),
+                                                   SESSION_SECONDS, check)):
+            raise UsageError(f"the password or single sign-on link of {name!r} was changed, or "
+                             "the account disabled, while you signed in; sign in again")
         return token
 
     def resume(self, token: str | None) -> Account | None:

@@ -171,11 +171,24 @@ def attempts(conn, limit: int = 100) -> list[dict]:
                         "ORDER BY id DESC LIMIT %s", (limit,)).fetchall()
 
 
-def create_session(conn, token_sha256: str, name: str, ttl_seconds: int) -> None:
+def create_session(conn, token_sha256: str, name: str, ttl_seconds: int,
+                   verified: tuple[Any, Any] | None = None) -> bool:
+    """A session of ``name``; with ``verified`` (the password_set_at and sso_identity a sign-in
+    checked) only while the account is enabled and still has them: False when a password reset,
+    a new SSO link or a disable came in between. The row is locked (FOR SHARE) until commit, so a
+    reset that is writing waits and then ends this session too (revoke_sessions_of)."""
     conn.execute("DELETE FROM recon.console_sessions WHERE expires_at < now() - interval '1 day'")
-    conn.execute("""
+    return conn.execute("""
         INSERT INTO recon.console_sessions (token_sha256, name, expires_at)
-        VALUES (%s, %s, now() + make_interval(secs => %s))""", (token_sha256, name, ttl_seconds))
+        SELECT %(token)s, name, now() + make_interval(secs => %(ttl)s) FROM (
+            SELECT name FROM recon.console_users
+            WHERE name = %(name)s AND (NOT %(check)s OR (NOT disabled
+                AND password_set_at IS NOT DISTINCT FROM %(set_at)s::timestamptz
+                AND sso_identity IS NOT DISTINCT FROM %(sso)s::text))
+            FOR SHARE) AS u""",
+                        {"token": token_sha256, "ttl": ttl_seconds, "name": name,
+                         "check": verified is not None, "set_at": (verified or (None, None))[0],
+                         "sso": (verified or (None, None))[1]}).rowcount == 1
 
 
 def session_account(conn, token_sha256: str) -> dict | None:
