@@ -16,7 +16,7 @@ _PG_MEMORY_KB = {"kB": 1, "MB": 1024, "GB": 1024 ** 2, "TB": 1024 ** 3}
 WORK_MEM_MIN_KB, WORK_MEM_MAX_KB = 64, 2147483647  # PostgreSQL's own bounds of work_mem
 # scheme://user:PASSWORD@host: the password runs to the authority's last "@"
 _USERINFO_PASSWORD = re.compile(r"(://[^:/?#@\s]*):[^/?#\s]*@")
-_QUERY_PASSWORD = re.compile(r"([?&]password=)[^&#\s]*")
+_QUERY_PASSWORD = re.compile(r"([?&](?:ssl)?password=)[^&#\s]*")
 
 
 def hide_password(text: str) -> str:

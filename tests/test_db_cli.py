@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
+from sge_recon.config_checks import hide_password
 from sge_recon.db.connection import describe_url, masked_url, psql_target
 
 
@@ -46,6 +48,33 @@ def test_psql_gets_the_password_in_its_environment_never_on_the_command_line():
     assert psql_target("postgresql://app@h/db?password=x&host=/run/pg") == (
         "postgresql://app@h/db?host=/run/pg", {"PGPASSWORD": "x"})
     assert masked_url("postgresql://app@h/db?password=x") == "postgresql://app@h/db?password=***"
+
+
+def test_an_sslpassword_is_never_on_psqls_command_line_nor_printed(cli_env, tmp_path):
+    """libpq's ``sslpassword`` (the passphrase of the client's TLS key) is a secret too: `db url`
+    masks it, and `db psql` hands it over in a private service file, never in psql's argv."""
+    secret = "tls-KEY-passphrase-3b9d"
+    url = "postgresql://app@h/db?sslmode=require&sslpassword=" + secret
+    assert masked_url(url) == "postgresql://app@h/db?sslmode=require&sslpassword=***"
+    assert hide_password(url) == masked_url(url)
+    target, env = psql_target(url, tmp_path)
+    assert secret not in target and target.endswith("service=sge-recon-child")
+    service_file = Path(env["PGSERVICEFILE"])
+    assert service_file.read_text() == f"[sge-recon-child]\nsslpassword={secret}\n"
+    assert service_file.stat().st_mode & 0o777 == 0o600
+    # the real psql gets it: the command line (what ps shows) has no secret, psql connects
+    db_url = cli_env["DATABASE_URL"]
+    env = {**cli_env, "DATABASE_URL": db_url + ("&" if "?" in db_url else "?")
+           + f"sslpassword={secret}"}
+    # psql's shell escape: $PPID is psql itself; its command line is what `ps` shows everyone
+    proc = cli(env, "db", "psql", "-At", "-c",
+               "\\! tr '\\0' ' ' < /proc/$PPID/cmdline; echo; cat \"$PGSERVICEFILE\"")
+    assert proc.returncode == 0, proc.stderr
+    argv, service = proc.stdout.split("\n", 1)
+    assert "psql" in argv and "service=sge-recon-child" in argv and secret not in argv, argv
+    assert f"sslpassword={secret}" in service
+    proc = cli(env, "db", "url")
+    assert proc.returncode == 0 and secret not in proc.stdout + proc.stderr, proc.stdout
 
 
 def test_db_psql_opens_psql_on_the_database(cli_env):

@@ -10,6 +10,7 @@ by file and value by value with the in-process export of the same month.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
@@ -21,12 +22,15 @@ import psycopg
 import pyarrow.parquet as pq
 import pytest
 
+from sge_recon.context import Recon
 from sge_recon.db import psql_copy
 from sge_recon.errors import ExportError
 from sge_recon.exports import stream
 from sge_recon.exports.exporter import Exporter
 from sge_recon.exports.period import parse_period
 from sge_recon.exports.tables import TABLES
+
+from .conftest import settings_for
 
 PERIOD = parse_period("2025-05")
 IN = datetime(2025, 5, 17, 8, 30, 1, 123456, tzinfo=timezone.utc)
@@ -168,10 +172,10 @@ def test_without_psql_the_export_reads_in_process(month, tmp_path, monkeypatch):
     assert result.total_rows > MANY
 
 
-def test_the_password_goes_to_the_environment_not_the_command_line(db):
+def test_the_password_goes_to_the_environment_not_the_command_line(db, tmp_path):
     url = db.url + ("&" if "?" in db.url else "?") + "password=s3cr%20t"
     with psycopg.connect(db.url) as conn:
-        target, env = psql_copy._target(conn, url, "sge-recon")
+        target, env = psql_copy._target(conn, url, "sge-recon", tmp_path)
     assert "s3cr" not in target and env["PGPASSWORD"] == "s3cr t"
     assert env["PGCLIENTENCODING"] == "UTF8"
     assert psql_copy.find_psql() is not None  # the PostgreSQL wheel ships one
@@ -192,3 +196,30 @@ def test_the_export_does_not_load_pandas(cli_env, factory, tmp_path):
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_an_sslpassword_never_reaches_the_psql_childs_command_line(db_url, factory, tmp_path):
+    """The passphrase of the client's TLS key (libpq ``sslpassword``) in DATABASE_URL: the COPY
+    child's command line, which every local user reads (ps), carries only ``service=…``; the
+    passphrase is in a 0600 service file the child reads, and the export still runs piped."""
+    p = factory.program()["id"]
+    factory.journal(p, [("treasury", "debit", "10.25"), ("user:a", "credit", "10.25")],
+                    created_at=IN)
+    secret = "tls-KEY-passphrase-7c41e9"
+    url = db_url + ("&" if "?" in db_url else "?") + f"sslpassword={secret}"
+    seen: list[str] = []
+    modes: list[int] = []
+
+    def look(progress):
+        for child in psutil.Process().children(recursive=True):
+            if "psql" in child.name():
+                seen.append(" ".join(child.cmdline()))
+                service_file = child.environ().get("PGSERVICEFILE")
+                if service_file:
+                    modes.append(os.stat(service_file).st_mode & 0o777)
+
+    exporter = Exporter(Recon(settings_for(url)).db, tmp_path / "out", piped=True)
+    exporter.run(PERIOD, force=True, progress=look)
+    assert set(exporter.readers.values()) == {"psql"}, exporter.readers
+    assert seen and not [line for line in seen if secret in line], seen
+    assert all("service=" in line for line in seen) and set(modes) == {0o600}, (seen, modes)

@@ -72,22 +72,32 @@ def psql(state, psql_args: tuple[str, ...]) -> None:
     """Open psql on the database sge-recon uses (the embedded one when DATABASE_URL is unset).
 
     Extra arguments go to psql, e.g. `sge-recon db psql -c "\\d recon.*"`. The password is passed
-    in PGPASSWORD, never on the command line.
+    in PGPASSWORD (an sslpassword in a private service file), never on the command line.
     """
     import os
     import shutil
     import subprocess
     import sys
+    import tempfile
+    from pathlib import Path
 
+    from ..db.child_secrets import SecretNotPassable
     from ..db.connection import psql_target
-    from ..errors import UsageError
+    from ..errors import ConfigError, UsageError
 
     exe = shutil.which("psql")
     if not exe:
         raise UsageError("psql is not installed; install the PostgreSQL client (Debian: "
                          "apt-get install postgresql-client), or use `sge-recon db url` with "
                          "another client")
-    target, extra_env = psql_target(state.recon().db.url)
-    env = {**os.environ, **extra_env}
-    env.pop("DATABASE_URL", None)
-    sys.exit(subprocess.call([exe, target, *psql_args], env=env))
+    url = state.recon().db.url
+    with tempfile.TemporaryDirectory(prefix="sge-recon-psql-") as folder:  # mode 0700
+        try:
+            target, extra_env = psql_target(url, Path(folder))
+        except SecretNotPassable as exc:
+            raise ConfigError("DATABASE_URL", f"{exc}; psql never gets a secret on its "
+                                              "command line") from None
+        env = {**os.environ, **extra_env}
+        env.pop("DATABASE_URL", None)
+        code = subprocess.call([exe, target, *psql_args], env=env)
+    sys.exit(code)

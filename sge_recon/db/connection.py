@@ -7,6 +7,7 @@ import functools
 import re
 from collections.abc import Iterator, Sequence
 from typing import Any
+from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlencode, urlparse, urlunparse
 
 import psycopg
@@ -15,6 +16,7 @@ from psycopg.rows import DictRow, dict_row
 
 from ..config import Settings
 from ..errors import DatabaseUnavailable, ProfileDrift, first_line
+from .child_secrets import SECRET_KEYWORDS, off_command_line
 from .embedded import start_embedded
 from .profile_drift import profile_error
 from .relations import CONTRACT_RELATIONS, PlatformRelations
@@ -90,21 +92,24 @@ def masked_url(url: str) -> str:
     """The URL with its password (in the authority or a ``password=`` option) shown as ***;
     user, host, port, database and options stay, so it can be read and adapted."""
     url = re.sub(r"(://[^:@/]*):[^@/]+@", r"\1:***@", url)
-    return re.sub(r"([?&]password=)[^&]*", r"\1***", url)
+    return re.sub(r"([?&](?:ssl)?password=)[^&]*", r"\1***", url)
 
 
-def psql_target(url: str) -> tuple[str, dict[str, str]]:
-    """(URL without its password, extra environment) for running ``psql``: the password goes in
-    PGPASSWORD, never on a command line that ``ps`` shows."""
+def psql_target(url: str, folder: Path | None = None) -> tuple[str, dict[str, str]]:
+    """(URL without its secrets, extra environment) for running ``psql``: the password goes in
+    PGPASSWORD and an ``sslpassword`` in a service file in ``folder`` (private, kept while psql
+    runs; child_secrets.py), never on a command line that ``ps`` shows."""
     parsed = urlparse(url)
-    env: dict[str, str] = {}
     netloc = parsed.netloc
-    if parsed.password:
-        env["PGPASSWORD"] = unquote(parsed.password)
-        netloc = re.sub(r"^([^:@]*):[^@]*@", r"\1@", netloc)
     query = parse_qs(parsed.query, keep_blank_values=True)
-    if "password" in query:
-        env["PGPASSWORD"] = query.pop("password")[0]
+    params = {k: query.pop(k)[0] for k in ("password", *SECRET_KEYWORDS) if k in query}
+    if parsed.password:
+        params["password"] = unquote(parsed.password)
+        netloc = re.sub(r"^([^:@]*):[^@]*@", r"\1@", netloc)
+    if "service" in query:
+        params["service"] = query.pop("service")[0]
+    kept, env = off_command_line(params, folder)
+    query.update({k: [v] for k, v in kept.items()})
     rebuilt = parsed._replace(netloc=netloc, query=urlencode(query, doseq=True, safe="/"))
     return urlunparse(rebuilt), env
 

@@ -10,8 +10,9 @@ TRANSACTION SNAPSHOT``), so its rows are exactly those the export's own connecti
 session serves every table, in order: for each COPY the output is switched (``\\o``) to a fresh
 FIFO that the caller reads to its end; a marker that ``psql`` echoes on stdout after ``\\o``
 closes the FIFO says the COPY succeeded. Every wait is on a pipe the child holds open, so if it
-dies the wait ends (EOF) instead of hanging. The password travels in ``PGPASSWORD``, never on a
-command line that ``ps`` shows.
+dies the wait ends (EOF) instead of hanging. The password travels in ``PGPASSWORD`` (and an
+``sslpassword`` in a private service file: child_secrets.py), never on a command line that ``ps``
+shows.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from ..errors import ExportError
+from .child_secrets import SecretNotPassable, off_command_line
 from .connection import DictConnection, expect_row
 
 PIPE_BYTES = 1 << 20         # the FIFO's buffer: lets psql run ahead of the parser by ~1 MB
@@ -78,14 +80,19 @@ def find_psql() -> str | None:
     return shutil.which("psql")
 
 
-def _target(conn: DictConnection, url: str, application_name: str) -> tuple[str, dict]:
-    """The conninfo (without password) and environment for a psql that reaches the server
-    ``conn`` is connected to (the same host and port even when the URL lists several)."""
-    params: dict[str, Any] = conninfo_to_dict(url)
-    env = {"PGCLIENTENCODING": "UTF8", "PGAPPNAME": f"{application_name}-copy"}
-    password = params.pop("password", None) or conn.info.password
-    if password:
-        env["PGPASSWORD"] = password
+def _target(conn: DictConnection, url: str, application_name: str,
+            folder: Path) -> tuple[str, dict]:
+    """The conninfo (without any secret) and environment for a psql that reaches the server
+    ``conn`` is connected to (the same host and port even when the URL lists several);
+    ``folder`` (private) holds the service file of a secret libpq has no variable for."""
+    params: dict[str, Any] = {k: str(v) for k, v in conninfo_to_dict(url).items()}
+    if not params.get("password") and conn.info.password:
+        params["password"] = conn.info.password
+    try:
+        params, secret_env = off_command_line(params, folder)
+    except SecretNotPassable as exc:  # the export reads in process instead
+        raise PsqlUnavailable(str(exc)) from None
+    env = {"PGCLIENTENCODING": "UTF8", "PGAPPNAME": f"{application_name}-copy", **secret_env}
     params.update(host=conn.info.host, port=str(conn.info.port))
     if conn.info.hostaddr:
         params["hostaddr"] = conn.info.hostaddr
@@ -113,7 +120,11 @@ class PsqlCopySession:
         self.conn = conn
         self.dir = Path(tempfile.mkdtemp(prefix="sge-recon-copy-"))
         self.count = 0
-        target, extra_env = _target(conn, url, application_name)
+        try:
+            target, extra_env = _target(conn, url, application_name, self.dir)
+        except PsqlUnavailable:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            raise
         self._stderr = tempfile.TemporaryFile(dir=self.dir)
         self.proc = subprocess.Popen(
             [exe, "-X", "-q", "-w", "-v", "ON_ERROR_STOP=1", "-d", target],
