@@ -6,6 +6,7 @@ socket for answers that are not HTTP), the real monitor job, ManualClock."""
 from __future__ import annotations
 
 import json
+import urllib.parse
 import logging
 import socket
 import threading
@@ -313,6 +314,31 @@ def test_an_answer_quoting_a_secret_never_shows_part_of_it_where_it_is_cut(case)
     assert shown.startswith("HTTP 404") and "permanent" in shown
     leaked = [secret[:n] for n in range(6, len(secret) + 1) if secret[:n] in shown]
     assert not leaked, f"{len(leaked[-1])} of the secret's {len(secret)} characters shown: {shown}"
+
+
+def test_a_receiver_refusing_the_token_in_the_urls_query_never_shows_it():
+    """A webhook whose secret is a query value (``?token=…``, Azure's ``?code=…``) refused
+    with "unknown token <value>": the failure (recon.alert_deliveries.last_error, the
+    scheduler's log) shows neither the value nor its percent-decoded form."""
+    token = "tOk3n-Q9+value/7f2c=="
+    quoted = "tOk3n-Q9%2Bvalue%2F7f2c%3D%3D"
+
+    def refuse(path: str, body: bytes) -> bytes:
+        given = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(path).query))
+        return json.dumps({"error": "unknown token", "token": given["token"],
+                           "as_sent": path.partition("token=")[2]}).encode()
+
+    server = echo_receiver(refuse)
+    try:
+        with pytest.raises(ch.DeliveryFailed) as failed:
+            ch.post(f"http://127.0.0.1:{server.server_address[1]}/hook?team=ops&token={quoted}",
+                    {"text": "x"}, timeout=5)
+    finally:
+        server.shutdown()
+        server.server_close()
+    shown = str(failed.value)
+    assert shown.startswith("HTTP 404") and "unknown token" in shown
+    assert token not in shown and quoted not in shown and "value" not in shown, shown
 
 
 def test_a_receivers_answer_cannot_forge_log_lines_or_terminal_escapes():

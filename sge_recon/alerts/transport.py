@@ -27,7 +27,7 @@ import ssl
 import threading
 import urllib.request
 from typing import Sequence
-from urllib.parse import SplitResult, unquote, urlsplit
+from urllib.parse import SplitResult, unquote, unquote_plus, urlsplit
 
 from ..config import mask
 from .message import cut
@@ -41,6 +41,7 @@ ANSWER_CHARS = 200   # of a failed answer, kept in last_error and the log
 # scrubbed whole before the text is cut, never cut first and shown in part
 ANSWER_BYTES = 4096
 MIN_SECRET_TAIL = 4  # a secret's first characters, from this many, are hidden at the cut
+MIN_SECRET_PART = 8  # a URL's path segment or query value this long is scrubbed on its own
 
 
 class DeliveryFailed(Exception):
@@ -173,14 +174,19 @@ def _describe(exc: BaseException) -> str:
 
 
 def _url_parts(url: str) -> list[str]:
-    """The pieces of a URL that are secret on their own (a webhook's path is its token)."""
+    """The pieces of a URL that are secret on their own: a webhook's path is its token, and so
+    is a query value (``?token=…``, ``?code=…``: a receiver refusing it says "unknown token
+    <value>"); each as written and percent-decoded."""
     try:
         parts = urlsplit(url)
     except ValueError:
         return []
     pieces = [parts.path, parts.query, parts.netloc if "@" in parts.netloc else ""]
-    pieces += [seg for seg in parts.path.split("/") if len(seg) >= 8]
-    return [p for p in pieces if p and p != "/"]
+    pieces += [seg for seg in parts.path.split("/") if len(seg) >= MIN_SECRET_PART]
+    values = [pair.partition("=")[2] for pair in parts.query.split("&")]
+    pieces += [v for v in values if len(v) >= MIN_SECRET_PART]
+    pieces += [unquote(p) for p in pieces] + [unquote_plus(p) for p in pieces]
+    return [p for p in dict.fromkeys(pieces) if p and p != "/"]
 
 
 def _scrub_tail(text: str, secrets: Sequence[str]) -> str:
