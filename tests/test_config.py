@@ -77,6 +77,17 @@ def test_secrets_are_masked():
     assert mask("postgresql://app:pw@h/db") == "postgresql://***@h/***"
 
 
+def test_a_masked_secret_shows_no_character_of_it():
+    """`settings --show`, and a receiver's echo scrubbed from a failed alert's text, once showed
+    a secret's first and last two characters: 4 of a 12-character CONSOLE_PASSWORD."""
+    s = Settings.load(env={"CONSOLE_PASSWORD": "Tr0ub4dor&3x", "ADMIN_API_KEY": "k" * 40,
+                           "PAGERDUTY_ROUTING_KEY": "R0UT1NGKEYR0UT1NGKEYR0UT1NGKEY32"})
+    shown = s.masked()
+    assert shown["CONSOLE_PASSWORD"] == shown["ADMIN_API_KEY"] == "****"
+    assert shown["PAGERDUTY_ROUTING_KEY"] == "****"
+    assert mask("/services/T0/B0/slackTOKENvalue42") == "****"
+
+
 def test_a_developers_config_file_does_not_leak_into_the_tests(tmp_path, monkeypatch):
     """conftest points SGE_RECON_CONFIG at an empty file: a ./sge-recon.toml is not read."""
     from tests.conftest import settings_for
