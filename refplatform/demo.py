@@ -296,10 +296,7 @@ class Demo:
                 recon.accounts.set_platform_id(name, platform_id)
             lines.append(f"{name} {role} {password}" + (f" (approver key {slot})" if slot else "")
                          + (f" (SGE admin id {platform_id})" if platform_id else ""))
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write("\n".join(lines) + "\n")
-        path.chmod(0o600)
+        write_private(path, "\n".join(lines) + "\n")
         return path
 
     def _demo_signing_key(self) -> Path:
@@ -324,8 +321,7 @@ class Demo:
                     keys[name.strip()] = value.strip()
         if not all(keys.get(k) for k in DEMO_KEYS):
             keys = {k: f"demo-{k.lower().replace('_', '-')}-{secrets.token_hex(8)}" for k in DEMO_KEYS}
-            path.write_text("".join(f"{k}={v}\n" for k, v in keys.items()))
-            path.chmod(0o600)
+            write_private(path, "".join(f"{k}={v}\n" for k, v in keys.items()))
         return keys
 
     def _plan_services(self) -> list[Service]:
@@ -448,3 +444,19 @@ def _last_line(log: Path | None) -> str:
     except (OSError, TypeError):
         return ""
     return f" ({hide_password(lines[-1].strip()[:200])})" if lines else ""
+
+
+def write_private(path: Path, text: str) -> None:
+    """``text`` in ``path``, readable by its owner only (keys, passwords): written to a new file
+    made 0600 and renamed over ``path``; never a moment in a file another user may open (a
+    plain write creates it 0644 before a chmod), nor in the old file, which may be held open."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.unlink(missing_ok=True)  # left by a crash
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise

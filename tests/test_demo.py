@@ -180,3 +180,43 @@ def test_a_service_that_dies_ends_the_demo_with_an_error(cli_env):
     assert demo.returncode == 3, rest
     assert f"Error: the demo's worker exited with code -{int(signal.SIGKILL)}" in rest, rest
     assert "the demo stopped" in rest and "Stopped api" in rest and "Traceback" not in rest
+
+
+@pytest.mark.parametrize("which", ["demo-keys.env", "demo-accounts.txt", "console-auth-secrets"])
+def test_a_secrets_file_is_written_as_a_new_private_file_never_into_the_old_one(which, tmp_path,
+                                                                               recon):
+    """The demo's keys and account passwords, and the console's sign-on secrets, are written to
+    a new 0600 file renamed into place: someone who opened the old file (left 0644, say: a
+    plain write creates it 0644 and tightens it after the secret is in) reads nothing new."""
+    from refplatform.demo import ACCOUNTS_FILE, Demo, DemoOptions
+    from sge_recon.config import Settings
+    from sge_recon.console.sso import SECRETS_FILE, write_auth_secrets
+
+    (tmp_path / "none.toml").write_text("")
+    settings = Settings.load(env={
+        "SGE_RECON_HOME": str(tmp_path), "SGE_RECON_CONFIG": str(tmp_path / "none.toml"),
+        "OIDC_SERVER_METADATA_URL": "https://idp.example.com/.well-known/openid-configuration",
+        "OIDC_CLIENT_ID": "console", "OIDC_CLIENT_SECRET": "client-SECRET-5e1d0c"})
+    name = {"demo-keys.env": "demo-keys.env", "demo-accounts.txt": ACCOUNTS_FILE,
+            "console-auth-secrets": SECRETS_FILE}[which]
+    path = tmp_path / name
+    path.write_text("ADMIN_API_KEY=\n")  # an old, incomplete file: rewritten
+    path.chmod(0o644)
+    held = open(path)  # opened by another user while it was readable
+    demo = Demo(settings, DemoOptions(), set())
+    if which == "demo-keys.env":
+        secrets = list(demo._demo_keys().values())
+    elif which == "demo-accounts.txt":
+        demo._demo_accounts(recon)
+        secrets = [line.split()[2] for line in path.read_text().splitlines()
+                   if not line.startswith("#")]
+    else:
+        write_auth_secrets(settings, 8600)
+        secrets = ["client-SECRET-5e1d0c"]
+    held.seek(0)
+    seen = held.read()
+    held.close()
+    assert secrets and all(s in path.read_text() for s in secrets)
+    assert not [s for s in secrets if s in seen], seen
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []

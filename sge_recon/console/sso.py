@@ -26,11 +26,20 @@ def redirect_uri(settings: Settings, port: int) -> str:
 
 
 def _private_write(path: Path, text: str) -> None:
+    """``text`` in ``path``, readable by its owner only: written to a new file made 0600 and
+    renamed over ``path``, so the secret is never in a file with looser rights, nor in the old
+    file's inode, which someone may hold open (a copy left 0644, say)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.chmod(path, 0o600)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.unlink(missing_ok=True)  # left by a crash
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
 
 
 def cookie_secret(settings: Settings) -> str:
