@@ -189,7 +189,9 @@ def exchange(http: httpx.Client, action: str, method: str, path: str, *, json: A
     except (UnicodeError, ValueError) as exc:  # a header or body that HTTP cannot carry
         return AdminResult(action, False, None, {}, f"the request could not be sent: {exc}")
     status = response.status_code
-    parsed = _json_body(response)
+    # an API or a gateway that quotes the credentials it refused ("invalid token Bearer …",
+    # a validation error's "input"): never into a result, the console or recon.action_log
+    parsed = _without(_json_body(response), _credentials(headers))
     if 200 <= status < 300:
         unclear = _unclear_success(status, parsed)
         if unclear is not None:
@@ -210,6 +212,29 @@ def exchange(http: httpx.Client, action: str, method: str, path: str, *, json: A
 
 
 _NOT_JSON = object()
+MASK = "****"
+
+
+def _credentials(headers: dict[str, str]) -> list[str]:
+    """The secrets a request carries (its Authorization header's token), longest first."""
+    value = str(headers.get("Authorization") or "")
+    token = value.split(" ", 1)[1].strip() if " " in value else value.strip()
+    return sorted({s for s in (value, token) if len(s) >= 4}, key=len, reverse=True)
+
+
+def _without(value: Any, secrets: list[str]) -> Any:
+    """``value`` (an answer's parsed JSON) with every secret in its texts shown as ****."""
+    if not secrets or value is _NOT_JSON:
+        return value
+    if isinstance(value, str):
+        for secret in secrets:
+            value = value.replace(secret, MASK)
+        return value
+    if isinstance(value, dict):
+        return {_without(k, secrets): _without(v, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without(v, secrets) for v in value]
+    return value
 
 
 def _json_body(response: httpx.Response) -> Any:

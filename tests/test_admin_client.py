@@ -263,3 +263,49 @@ def test_an_sge_reconcile_answer_of_odd_shape_is_described_not_raised(body, word
         assert result.ok and result.message == f"Reconcile of program prog_1: {words}"
     finally:
         odd.http.shutdown()
+
+
+def test_an_api_quoting_the_key_it_refused_never_shows_or_stores_it(db_url, factory):
+    """An admin API or a gateway in front of it that quotes the credentials it refuses ("invalid
+    credentials Bearer …", a validation error's "input"): the key reaches neither the result the
+    console shows nor recon.action_log (which the monthly export hands to auditors)."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler
+
+    from .http_receiver import _Server
+    from .test_console_actions import acting_as
+
+    class Quoting(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - http.server's naming
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            given = self.headers.get("Authorization", "")
+            body = json.dumps({"error": f"invalid credentials {given}", "detail": [
+                {"loc": ["header", "authorization"], "input": given.split(" ")[-1]}]}).encode()
+            self.send_response(401)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = _Server(("127.0.0.1", 0), Quoting)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        recon = Recon(settings_for(db_url, SGE_ADMIN_API_URL=base, **KEYS))
+        acting_as(db_url, root="admin", amy="approver1")
+        batch = payable_batch(factory)["batch"]["id"]
+        outcomes = [recon.console.actions.approve_batch("amy", batch, APPROVER_1, slot=1),
+                    recon.console.actions.execute_batch("root", batch)]
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert [o.status_code for o in outcomes] == [401, 401]
+    assert all("invalid credentials ****" in o.message for o in outcomes), outcomes
+    logged = recon.db.fetch_all("SELECT error, response::text AS response FROM recon.action_log")
+    assert len(logged) == 2 and all("****" in row["response"] for row in logged), logged
+    shown = repr(outcomes) + repr(logged)
+    assert ADMIN_KEY not in shown and APPROVER_1 not in shown, shown
