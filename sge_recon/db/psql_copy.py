@@ -34,7 +34,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from ..errors import ExportError
-from .child_secrets import SecretNotPassable, off_command_line
+from .child_secrets import SERVICE_FILE, SecretNotPassable, off_command_line
 from .connection import DictConnection, expect_row
 
 PIPE_BYTES = 1 << 20         # the FIFO's buffer: lets psql run ahead of the parser by ~1 MB
@@ -143,6 +143,8 @@ class PsqlCopySession:
         except PsqlStopped as exc:
             self.close()
             raise PsqlUnavailable(str(exc)) from None
+        finally:  # read at connect time only: gone before the long COPYs (a kill -9 leaves none)
+            (self.dir / SERVICE_FILE).unlink(missing_ok=True)
 
     # -- the protocol --------------------------------------------------------------------------
     def _send(self, text: str) -> None:
