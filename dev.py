@@ -53,14 +53,43 @@ def sync() -> None:
     if sys.version_info < (3, 11):
         say(f"Python 3.11 or newer is needed, this is {sys.version.split()[0]}")
         sys.exit(2)
-    if not (BIN / "python").exists():
-        say("creating .venv")
-        venv.EnvBuilder(with_pip=True).create(VENV)
-    if not (BIN / "uv").exists():
+    # Each step is checked by what it made, not by a file's presence: an install interrupted
+    # (Ctrl-C, a kill, a full disk) leaves .venv/bin/python without pip, or a truncated
+    # .venv/bin/uv, and the next run must repair that instead of trusting it for ever.
+    if not _venv_usable():
+        if VENV.exists():
+            say(".venv is incomplete (an interrupted install?): creating it again")
+        else:
+            say("creating .venv")
+        venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
+    if _uv_version() != UV_VERSION:
         say(f"installing uv {UV_VERSION} into .venv")
-        run([str(BIN / "python"), "-m", "pip", "install", "--quiet", f"uv=={UV_VERSION}"])
+        run([str(BIN / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+             "--force-reinstall", "--no-deps", f"uv=={UV_VERSION}"])
     env = {**os.environ, "UV_PROJECT_ENVIRONMENT": str(VENV)}
     run([str(BIN / "uv"), "sync", "--frozen", "--quiet"], env=env)
+
+
+def _venv_usable() -> bool:
+    """``.venv`` has a Python that runs and a pip that runs (what installs uv into it)."""
+    python = BIN / "python"
+    if not python.exists():
+        return False
+    try:
+        probe = subprocess.run([str(python), "-m", "pip", "--version"], capture_output=True)
+    except OSError:
+        return False
+    return probe.returncode == 0
+
+
+def _uv_version() -> str | None:
+    """The version of ``.venv/bin/uv`` (``uv 0.13.9 (…)``), or None when it does not run."""
+    try:
+        probe = subprocess.run([str(BIN / "uv"), "--version"], capture_output=True, text=True)
+    except OSError:  # missing, not executable, truncated (exec format error)
+        return None
+    words = probe.stdout.split()
+    return words[1] if probe.returncode == 0 and len(words) > 1 and words[0] == "uv" else None
 
 
 def ensure_chromium() -> None:
@@ -133,4 +162,8 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    try:
+        main(sys.argv[1:])
+    except KeyboardInterrupt:
+        say("interrupted; run the same command again to finish the install")
+        sys.exit(130)
