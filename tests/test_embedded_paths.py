@@ -3,8 +3,13 @@ letters (``~/My Projects/sge-récon``) included."""
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
+import signal
+import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 import psycopg
@@ -55,4 +60,35 @@ def test_a_plain_data_folder_keeps_its_socket_inside_it():
         finally:
             stop_embedded(root / "pg")
     finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+def test_a_holder_killed_before_it_let_go_does_not_keep_the_server_running_for_ever():
+    """pgserver stops the server when the last holder on .handle_pids.json lets go; a demo killed
+    with -9 (or by SIGHUP) stayed on that list, so no later run ever stopped the server."""
+    root = _folder("sgr-dead-")
+    data_dir = root / "pg"
+    try:
+        start_embedded(data_dir, cleanup_mode="stop")
+        stop_embedded(data_dir)
+        assert not (data_dir / "postmaster.pid").exists()
+        (data_dir / ".handle_pids.json").write_text(json.dumps([_dead_pid()]))  # the killed one
+
+        start_embedded(data_dir, cleanup_mode="stop")
+        stop_embedded(data_dir)  # the last live holder lets go: the server stops
+        deadline = time.monotonic() + 10
+        while (data_dir / "postmaster.pid").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not (data_dir / "postmaster.pid").exists(), "the server was left running"
+    finally:
+        pid_file = data_dir / "postmaster.pid"
+        if pid_file.exists():  # left running (the defect): stop it so the test leaves nothing
+            os.kill(int(pid_file.read_text().split()[0]), signal.SIGINT)
+            time.sleep(2)
         shutil.rmtree(root, ignore_errors=True)

