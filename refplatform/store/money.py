@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from decimal import Decimal
+from decimal import Context, Decimal, localcontext
 
 from psycopg.types.json import Jsonb
 
@@ -13,6 +13,10 @@ from sge_recon.errors import ConflictError, NotFoundError
 
 from .base import Conn, new_id
 from .jobs import write_journal
+
+# Sums of numeric(38,6) amounts need up to 38 digits and more; Decimal's default 28 would round
+# them, and a rounded sum can hide (or invent) a difference from a batch's approved total.
+EXACT = Context(prec=80)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -115,7 +119,15 @@ def approve_batch(conn: Conn, batch_id: str, approver: str, now: datetime) -> di
 
 def execute_batch(conn: Conn, batch_id: str, now: datetime) -> dict:
     """Pay an approved batch once: per affiliate debit affiliate:<id> / credit treasury, in one
-    balanced journal transaction; its commissions become paid; the batch executed."""
+    balanced journal transaction; its commissions become paid; the batch executed.
+
+    Only the batch that was approved is paid: its unpaid commissions must add up exactly to its
+    total_amount (numeric compare) for exactly its affiliate_count affiliates, in the currency it
+    pays, else 409 and nothing is paid. The commissions table is locked first (SHARE ROW
+    EXCLUSIVE: every insert, update or delete of a commission waits, and this waits for those in
+    flight), so no commission can join, leave or change the batch between the comparison and the
+    payment; the batch row lock alone does not stop an insert naming the batch (no FK)."""
+    conn.execute("LOCK TABLE public.commissions IN SHARE ROW EXCLUSIVE MODE")
     batch = lock_batch(conn, batch_id)
     if batch["status"] == "executed":
         raise ConflictError(f"batch {batch_id} was already executed at {batch['executed_at']}; "
@@ -125,11 +137,14 @@ def execute_batch(conn: Conn, batch_id: str, now: datetime) -> dict:
                             "two distinct approvers have approved it")
     program = get_program(conn, batch["program_id"])
     currency = program["currency"] if program else "USD"
-    per_affiliate = conn.execute(
-        "SELECT affiliate_id, sum(amount) AS amount, count(*) AS commissions"
-        " FROM public.commissions WHERE payout_batch_id = %s AND status <> 'paid'"
-        " GROUP BY affiliate_id HAVING sum(amount) > 0 ORDER BY affiliate_id",
+    lines = conn.execute(
+        "SELECT c.affiliate_id, i.currency, sum(c.amount) AS amount, count(*) AS commissions"
+        " FROM public.commissions c LEFT JOIN public.settlement_intents i ON i.id = c.intent_id"
+        " WHERE c.payout_batch_id = %s AND c.status <> 'paid'"
+        " GROUP BY c.affiliate_id, i.currency ORDER BY c.affiliate_id, i.currency",
         (batch_id,)).fetchall()
+    refuse_unlike_approved(batch, lines, currency)
+    per_affiliate = [r for r in lines if r["amount"] > 0]
     transaction_id = f"txn_payout_{batch_id}"
     entries: list[tuple[str, str, Decimal, str]] = []
     for row in per_affiliate:
@@ -142,11 +157,46 @@ def execute_batch(conn: Conn, batch_id: str, now: datetime) -> dict:
                         " AND status <> 'paid'", (batch_id,)).rowcount
     conn.execute("UPDATE public.payout_batches SET status = 'executed', executed_at = %s"
                  " WHERE id = %s", (now, batch_id))
-    total = sum((r["amount"] for r in per_affiliate), Decimal("0"))
+    with localcontext(EXACT):
+        total = sum((r["amount"] for r in per_affiliate), Decimal("0"))
     return {"batch_id": batch_id, "status": "executed", "executed_at": now,
             "transaction_id": transaction_id if entries else None, "affiliates": len(per_affiliate),
             "commissions_paid": paid, "total_paid": total, "currency": currency,
             "batch_total_amount": batch["total_amount"]}
+
+
+def refuse_unlike_approved(batch: dict, lines: list[dict], currency: str) -> None:
+    """409 unless the batch's unpaid commissions (``lines``: per affiliate and currency) are what
+    its approvers approved: exactly its total_amount (Decimal compare of PostgreSQL's exact sums,
+    no rounding), exactly its affiliate_count, every affiliate owed a positive amount, all in
+    the currency the batch pays (``currency``)."""
+    batch_id = batch["id"]
+    problems: list[str] = []
+    others = sorted({r["currency"] for r in lines
+                     if r["currency"] is not None and r["currency"] != currency})
+    if others:
+        problems.append(f"commissions earned in {', '.join(others)} cannot be paid in {currency}")
+    with localcontext(EXACT):
+        total = sum((r["amount"] for r in lines), Decimal("0"))
+        difference = total - batch["total_amount"]
+        owed: dict[str, Decimal] = {}
+        for r in lines:
+            owed[r["affiliate_id"]] = owed.get(r["affiliate_id"], Decimal("0")) + r["amount"]
+    if difference != 0:
+        problems.append(f"its unpaid commissions add up to {total}, not the approved total "
+                        f"{batch['total_amount']} (a difference of {difference})")
+    if len(owed) != batch["affiliate_count"]:
+        problems.append(f"its unpaid commissions pay {len(owed)} affiliate(s), not the approved "
+                        f"{batch['affiliate_count']}")
+    not_owed = sorted(a for a, amount in owed.items() if amount <= 0)
+    if not_owed:
+        problems.append("affiliate(s) " + ", ".join(not_owed[:5]) + " would be paid nothing or "
+                        "a negative amount")
+    if problems:
+        raise ConflictError(
+            f"batch {batch_id} no longer matches what was approved: " + "; ".join(problems) +
+            ". Nothing was paid. Check the batch's commissions (the console's Payouts page); a "
+            "changed batch needs a new batch and new approvals.")
 
 
 def create_payout_batch(conn: Conn, program_id: str, now: datetime) -> dict | None:
