@@ -10,7 +10,7 @@ import unicodedata
 from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
 import streamlit as st
@@ -39,12 +39,27 @@ def shown_controls(text: str) -> str:
     sequence (👩‍💻) stays."""
     out = []
     for i, c in enumerate(text):
-        if unicodedata.category(c) != "Cf" or (c == "\u200d" and _emoji(text[i - 1:i])
-                                                and _emoji(text[i + 1:i + 2])):
+        if not _invisible(c) or (c == "\u200d" and _emoji(text[i - 1:i])
+                                 and _emoji(text[i + 1:i + 2])):
             out.append(c)
         else:
             out.append(f"⟨U+{ord(c):04X}⟩")
     return "".join(out)
+
+
+# Letters and marks that draw nothing: Hangul fillers, the combining grapheme joiner, the
+# Braille blank; an id made with one looks like the id without it.
+_BLANK = frozenset("\u115f\u1160\u3164\uffa0\u034f\u2800")
+
+
+def _invisible(c: str) -> bool:
+    """A format character (bidi controls, zero-width spaces), a control character other than a
+    tab or line break (which the text's own layout shows), a line or paragraph separator, a
+    space other than the ASCII space (a no-break or ideographic space reads as a space), or a
+    blank letter."""
+    category = unicodedata.category(c)
+    return (category in ("Cf", "Zl", "Zp") or (category == "Cc" and c not in "\t\n\r")
+            or (category == "Zs" and c != " ") or c in _BLANK)
 
 
 def _emoji(c: str) -> bool:
@@ -237,5 +252,16 @@ def cell(value: Any) -> Any:
     return value
 
 
+# A LinkColumn shows the text its display_text regex captures from the href, URL-decoded (the
+# frontend's decodeURIComponent): captured from the query, an id's right-to-left override or
+# zero-width space came back and was obeyed. The href's fragment carries the id as every other
+# cell shows it (shown_controls), and the column shows that; the query keeps the stored id, so
+# the link opens the right record (the fragment never reaches the app's query parameters).
+LINK_TEXT = r"#(.*)$"
+
+
 def link(page: str, param: str, value: Any) -> str:
-    return f"/{page}?{urlencode({param: str(value)})}"
+    """The deep link to ``value`` on ``page`` (``?<param>=<the stored id>``), with the id as
+    people should read it in its fragment: the text of a LinkColumn with display_text=LINK_TEXT."""
+    text = str(value)
+    return f"/{page}?{urlencode({param: text})}#{quote(shown_controls(text), safe='')}"

@@ -18,7 +18,7 @@ from sge_recon.context import Recon
 from sge_recon.errors import DatabaseUnavailable, ReconError
 
 from console_format import (  # noqa: E402,F401 - re-exported for the pages
-    LIGHT_BADGES, STATUS_LIGHTS, md, md_line, shown_controls, mark, money, money_by_currency, incident_money, totals_by_currency, unstated, exact, HEADERS, LINKS, TZ_KEY, timezones, zone_name, zone, local, when, header, cell, link,
+    LIGHT_BADGES, STATUS_LIGHTS, md, md_line, shown_controls, mark, money, money_by_currency, incident_money, totals_by_currency, unstated, exact, HEADERS, LINKS, TZ_KEY, timezones, zone_name, zone, local, when, header, cell, link, LINK_TEXT,
 )
 
 RETRY_SECONDS = 5
@@ -317,9 +317,9 @@ def table(rows: Any, links: bool | dict[str, tuple[str, str]] = True, **kwargs: 
                 out[c] = link(page, param, r[c])
         shown.append(out)
     config = {c: header(c) for c in columns}
-    for c, (page, param) in linked.items():
+    for c, (page, _param) in linked.items():
         config[c] = st.column_config.LinkColumn(
-            header(c), display_text=rf"{param}=(.*)$",
+            header(c), display_text=LINK_TEXT,
             help=f"Opens the item on the {page.capitalize()} page")
     config.update(kwargs.pop("column_config", None) or {})
     st.dataframe(shown, column_config=config, **kwargs)

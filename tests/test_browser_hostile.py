@@ -19,6 +19,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 INTENT_ID = "int $1 and $2 :material/home: _now_"
 PROVIDER = "<a href='http://evil.example/x'>alchemy</a> <b>bold</b>"
+RLO_BATCH = "batch_\u202e99_tnuocca"  # Chromium draws it as "batch_account_99" when obeyed
 
 
 @pytest.fixture(scope="module")
@@ -27,6 +28,7 @@ def console_url(module_db_url, tmp_path_factory):
     program, user = hostile_batch(factory)
     factory.intent(program["id"], user["id"], id=INTENT_ID, status="processing",
                    status_changed_at=ago(minutes=90))
+    factory.payout_batch(program["id"], id=RLO_BATCH)
     factory.rpc_call(provider=PROVIDER)
     factory.rpc_call(provider="infura")  # two providers: Plotly shows a legend
     create_accounts(module_db_url)
@@ -79,5 +81,50 @@ def test_a_providers_markup_is_text_in_the_trends_legend_in_chromium(console_url
             legend.first.wait_for(timeout=60_000)
             assert PROVIDER in [t.text_content() for t in legend.all()]
             assert page.locator(".js-plotly-plot .legend a").count() == 0  # no link made
+        finally:
+            browser.close()
+
+
+# Glide's grid draws on a canvas (its accessible <td> holds the href, not the text drawn):
+# record every string the page draws.
+RECORD_DRAWN = """
+window.__drawn = [];
+const fill = CanvasRenderingContext2D.prototype.fillText;
+CanvasRenderingContext2D.prototype.fillText = function (text, ...rest) {
+    window.__drawn.push(String(text));
+    return fill.call(this, text, ...rest);
+};
+"""
+
+
+def test_a_batch_link_shows_its_right_to_left_override_and_opens_the_batch_in_chromium(
+        console_url):
+    """The Pending batches table's link cell draws the id with ⟨U+202E⟩, never the override
+    itself (obeyed, Chromium draws "batch_account_99"), and its link opens that batch."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1400})
+            page.add_init_script(RECORD_DRAWN)
+            sign_in(page, f"{console_url}/payouts", "root")
+            page.get_by_text("Pending batches").first.wait_for(timeout=60_000)
+            page.wait_for_function(
+                "() => [...document.querySelectorAll('[data-testid=stDataFrame] td')]"
+                ".some(td => td.textContent.includes('batch_'))", timeout=60_000)
+            page.wait_for_function("() => window.__drawn.some(t => t.includes('batch_'))",
+                                   timeout=60_000)
+            drawn = [t for t in page.evaluate("window.__drawn") if "batch_" in t]
+            assert "batch_⟨U+202E⟩99_tnuocca" in drawn, drawn
+            assert not any("\u202e" in t for t in drawn), drawn
+            hrefs = [t for t in page.locator("[data-testid=stDataFrame] td")
+                     .all_text_contents() if "batch_" in t]
+            assert len(hrefs) == 1 and hrefs[0].startswith("/payouts?id="), hrefs
+            page.goto(console_url + hrefs[0], wait_until="domcontentloaded")
+            page.get_by_text("Line items").first.wait_for(timeout=60_000)
+            body = page.locator("body").inner_text()
+            assert "batch_⟨U+202E⟩99_tnuocca" in body
+            assert "id=batch_%E2%80%AE99_tnuocca" in page.url  # the stored id, still chosen
         finally:
             browser.close()

@@ -52,7 +52,8 @@ def test_ledger_shows_balances_the_imbalance_and_its_transaction(at, platform):
     assert "1 program/currency pair(s) do not balance." in shown
     assert "ledger_balance" in shown and "transaction_balance" in shown
     txns = frame(at, "transaction_id", "difference")
-    assert list(txns["transaction_id"]) == [f"/ledger?transaction={platform['bad_txn']}"]
+    bad = platform["bad_txn"]
+    assert list(txns["transaction_id"]) == [f"/ledger?transaction={bad}#{bad}"]
     at.text_input(key="txn_id").input(platform["bad_txn"]).run()
     assert at.query_params["transaction"] in (platform["bad_txn"], [platform["bad_txn"]])
     entries = frame(at, "account", "type", "amount", "created_at")
@@ -65,7 +66,8 @@ def test_ledger_shows_balances_the_imbalance_and_its_transaction(at, platform):
 def test_intents_lists_the_stuck_one_and_finds_an_intent_by_id(at, platform):
     open_page(at, "intents")
     stuck = frame(at, "intent_id", "stuck_minutes")
-    assert list(stuck["intent_id"]) == [f"/intents?id={platform['stuck']['id']}"]  # a link
+    intent_id = platform["stuck"]["id"]
+    assert list(stuck["intent_id"]) == [f"/intents?id={intent_id}#{intent_id}"]  # a link
     assert stuck["stuck_minutes"].iloc[0] >= 39
     assert "money at stake **250.00 USD**" in texts(at)
     at.text_input(key="intent_search").input(platform["stuck"]["id"]).run()
@@ -78,7 +80,8 @@ def test_intents_lists_the_stuck_one_and_finds_an_intent_by_id(at, platform):
 def test_payouts_shows_the_sla_clock_and_approval_state(at, platform):
     open_page(at, "payouts")
     batches = frame(at, "batch_id", "approvals")
-    row = batches[batches["batch_id"] == f"/payouts?id={platform['batch']['id']}"].iloc[0]
+    batch_id = platform["batch"]["id"]
+    row = batches[batches["batch_id"] == f"/payouts?id={batch_id}#{batch_id}"].iloc[0]
     assert row["approvals"] == "0 of 2" and row["sla_left_hours"] < 0
     assert "past the 24 h SLA" in texts(at)
     assert "Waiting to be paid: **42.00 USD**" in texts(at)
@@ -89,7 +92,8 @@ def test_payouts_shows_the_sla_clock_and_approval_state(at, platform):
 def test_webhooks_shows_the_exhausted_delivery_and_endpoint_health(at, platform):
     open_page(at, "webhooks")
     failing = frame(at, "delivery_id", "next_retry_at")
-    assert list(failing["delivery_id"]) == [f"/webhooks?id={platform['delivery']['id']}"]
+    delivery_id = platform["delivery"]["id"]
+    assert list(failing["delivery_id"]) == [f"/webhooks?id={delivery_id}#{delivery_id}"]
     assert failing["attempt_count"].iloc[0] == 5
     assert "HTTP 500 from endpoint" in failing["last_error"].iloc[0]
     health = frame(at, "endpoint_id", "consecutive_failures")
@@ -135,7 +139,8 @@ def test_runbook_lists_the_checklists_links_and_incident_guide(at, platform):
 def test_incidents_lists_the_open_incident(at, platform):
     open_page(at, "incidents")
     table = frame(at, "id", "priority", "title")
-    assert list(table["id"]) == [f"/incidents?id={platform['incident_id']}"]
+    incident_id = platform["incident_id"]
+    assert list(table["id"]) == [f"/incidents?id={incident_id}#{incident_id}"]
     assert "Ledger imbalance in prog_console USD" in list(table["title"])
     at.selectbox(key="incident_choice").select(str(platform["incident_id"])).run()
     assert "Ledger imbalance in prog_console USD" in texts(at)

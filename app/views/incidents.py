@@ -41,7 +41,7 @@ if rows is not None:
                                 "opened_at", "last_seen_at", "acknowledged_by", "resolved_at",
                                 "kind", "key"],
                   column_config={"id": st.column_config.LinkColumn(
-                      "Id", display_text=r"id=(.*)$", help="Opens the incident")})
+                      "Id", display_text=kit.LINK_TEXT, help="Opens the incident")})
 
 st.subheader("Incident")
 chosen = kit.pick("Incident", [str(r["id"]) for r in rows or []], key="incident_choice",
