@@ -15,6 +15,7 @@ SELECT intent_key COLLATE "default" AS intent_id,
        sum(amount) AS total_amount
 FROM (SELECT intent_id COLLATE "C" AS intent_key, level, id, program_id, amount
       FROM platform.commissions
+      WHERE status IS NULL OR status <> 'cancelled'  -- a cancelled copy pays nothing twice
       ORDER BY 1, 2, 3) AS sorted_commissions
 GROUP BY intent_key, level
 HAVING count(*) > 1

@@ -2,10 +2,11 @@
 -- failed batches release their commissions and are not compared). A total above the sum pays
 -- money no commission accounts for; below, affiliates are short-paid.
 WITH gathered AS (
-    SELECT payout_batch_id, sum(amount) AS total
-    FROM platform.commissions
-    WHERE payout_batch_id IS NOT NULL
-    GROUP BY payout_batch_id
+    SELECT c.payout_batch_id, sum(c.amount) AS total
+    FROM platform.commissions c
+    -- a cancelled commission is not owed: a total that still holds it pays money for nothing
+    WHERE c.payout_batch_id IS NOT NULL AND (c.status IS NULL OR c.status <> 'cancelled')
+    GROUP BY c.payout_batch_id
 )
 SELECT b.id AS batch_id,
        b.program_id,

@@ -94,14 +94,24 @@ CROSS JOIN LATERAL (VALUES
     (CASE WHEN c.amount IN ('Infinity'::numeric, '-Infinity'::numeric) THEN 'infinite_amount'
           END),
     (CASE WHEN c.level IS NULL OR c.level NOT IN (1, 2) THEN 'unknown_level' END),
-    (CASE WHEN c.status IS NULL OR c.status NOT IN ('accrued', 'payable', 'paid')
-          THEN 'unknown_status' END)
+    (CASE WHEN c.status IS NULL
+               OR c.status NOT IN ('accrued', 'payable', 'paid', 'cancelled')
+          THEN 'unknown_status' END),
+    -- cancelled = not owed (a profile's status map: SGE's CANCELLED). Paid all the same (its
+    -- batch is executing or executed), or still in a batch that will pay it, is money out for
+    -- nothing; a rejected or failed batch released it.
+    (CASE WHEN c.status = 'cancelled' AND c.payout_batch_id IS NOT NULL THEN
+          (SELECT CASE WHEN pb.status IN ('executing', 'executed') THEN 'cancelled_but_paid'
+                       WHEN pb.status IN ('pending_approval', 'approved')
+                       THEN 'cancelled_in_batch' END
+           FROM platform.payout_batches pb WHERE pb.id = c.payout_batch_id) END)
 ) AS x (problem)
 WHERE x.problem IS NOT NULL
   AND (c.program_id IS NULL OR (c.amount >= 0) IS NOT TRUE
        OR c.amount IN ('NaN'::numeric, 'Infinity'::numeric)
        OR (c.level IN (1, 2)) IS NOT TRUE
-       OR (c.status IN ('accrued', 'payable', 'paid')) IS NOT TRUE)
+       OR (c.status IN ('accrued', 'payable', 'paid', 'cancelled')) IS NOT TRUE
+       OR (c.status = 'cancelled' AND c.payout_batch_id IS NOT NULL))
 UNION ALL
 SELECT 'payout_batches', b.id, x.problem
 FROM platform.payout_batches b
