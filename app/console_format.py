@@ -62,6 +62,18 @@ def _invisible(c: str) -> bool:
             or (category == "Zs" and c != " ") or c in _BLANK)
 
 
+def shown_json(value: Any) -> Any:
+    """A JSON value (an incident's details) for st.json: every string in it, keys included,
+    through shown_controls (the viewer draws strings as they are, bidi overrides obeyed)."""
+    if isinstance(value, str):
+        return shown_controls(value)
+    if isinstance(value, dict):
+        return {shown_json(str(k)): shown_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [shown_json(v) for v in value]
+    return value
+
+
 def _emoji(c: str) -> bool:
     return bool(c) and unicodedata.category(c) in ("So", "Sk")
 

@@ -18,7 +18,7 @@ from sge_recon.context import Recon
 from sge_recon.errors import DatabaseUnavailable, ReconError
 
 from console_format import (  # noqa: E402,F401 - re-exported for the pages
-    LIGHT_BADGES, STATUS_LIGHTS, md, md_line, shown_controls, mark, money, money_by_currency, incident_money, totals_by_currency, unstated, exact, HEADERS, LINKS, TZ_KEY, timezones, zone_name, zone, local, when, header, cell, link, LINK_TEXT,
+    LIGHT_BADGES, STATUS_LIGHTS, md, md_line, shown_controls, shown_json, mark, money, money_by_currency, incident_money, totals_by_currency, unstated, exact, HEADERS, LINKS, TZ_KEY, timezones, zone_name, zone, local, when, header, cell, link, LINK_TEXT,
 )
 
 RETRY_SECONDS = 5

@@ -111,3 +111,19 @@ def test_an_id_with_a_hash_percent_or_plus_is_shown_as_stored_and_opens_it(conso
     cells = dict((parse_qs(urlsplit(href).query)["id"][0], text)
                  for href, text in link_cells(at, "Batch"))
     assert cells == {"batch #1 %41+b&c=d": "batch #1 %41+b&c=d"}
+
+
+def test_an_incidents_details_show_an_ids_hidden_characters(console, factory):
+    """The incident's details (its evidence as the alerting job stored it: program ids, sample
+    rows) are shown as JSON; a right-to-left override in an id there was obeyed too."""
+    incident = factory.incident(key=f"{PROGRAM}/USD", details={
+        "programs": [PROGRAM], "rows": [{"intent_id": INTENT, "note\u202e": "x"}]})
+    at = app("root")
+    at.run()
+    at.query_params["id"] = str(incident["id"])
+    at.switch_page("views/incidents.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert len(at.json) == 1, "the details are shown"
+    assert json.loads(at.json[0].proto.body) == {
+        "programs": ["prog_⟨U+202E⟩1"], "rows": [{"intent_id": "int_7⟨U+200B⟩",
+                                                "note⟨U+202E⟩": "x"}]}

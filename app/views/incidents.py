@@ -92,7 +92,7 @@ if incident:
             if evidence.run_ids:
                 st.caption("Check runs: " + ", ".join(evidence.run_ids))
         if incident["details"]:
-            st.json(incident["details"], expanded=False)
+            st.json(kit.shown_json(incident["details"]), expanded=False)
         linked = kit.load(kit.service().incident_check_results, incident,
                           what="the linked check results")
         if linked:
