@@ -436,7 +436,17 @@ def show_outcome(page: str) -> None:
         st.caption(f"Recorded as action #{outcome.log_id}.")
 
 
-def page_header(title: str, caption: str | None = None) -> None:
+def page_header(title: str, caption: str | None = None, *, platform_data: bool = False) -> None:
+    """``platform_data``: the page shows the platform's data, so it says when the standby of
+    PLATFORM_READ_URL is refused and the primary is read instead (the Overview says it in its
+    live part)."""
     st.title(title)
     if caption:
         st.caption(caption)
+    if platform_data:
+        try:
+            notice = service().platform_notice()
+        except ReconError:  # the page's own load says what is down
+            notice = None
+        if notice:
+            st.warning(notice + ".", icon=":material/sync_problem:")

@@ -6,7 +6,8 @@ import streamlit as st
 import console_kit as kit
 
 kit.page_header("Intents", "Settlement intents stuck in payment_pending / verifying / processing "
-                           f"longer than {kit.settings().INTENT_TIMEOUT_MINUTES} min.")
+                           f"longer than {kit.settings().INTENT_TIMEOUT_MINUTES} min.",
+                platform_data=True)
 kit.api_banner()
 kit.show_outcome("intents")
 

@@ -8,7 +8,8 @@ from sge_recon.console import mark_balances, transaction_offsets
 from sge_recon.errors import ReconError, UsageError
 
 kit.page_header("Ledger", "Double-entry balances: every program and currency must have debits "
-                          "equal to credits.")
+                          "equal to credits.",
+                platform_data=True)
 kit.api_banner()
 kit.show_outcome("ledger")
 

@@ -11,7 +11,8 @@ sla = kit.settings().PAYOUT_SLA_HOURS
 approvals = ("one approval by someone other than its creator" if kit.service().admin_api == "sge"
              else "two approvals")
 kit.page_header("Payouts", f"Batches need {approvals} and execution within {sla} h "
-                           "(approval SLA from creation, execution SLA from approval).")
+                           "(approval SLA from creation, execution SLA from approval).",
+                platform_data=True)
 kit.api_banner()
 kit.show_outcome("payouts")
 

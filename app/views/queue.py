@@ -7,7 +7,8 @@ import streamlit as st
 
 import console_kit as kit
 
-kit.page_header("Queue & workers", "The settlement queue and the workers that drain it.")
+kit.page_header("Queue & workers", "The settlement queue and the workers that drain it.",
+                platform_data=True)
 
 
 @st.cache_data(ttl=5, show_spinner=False)

@@ -4,7 +4,8 @@ import streamlit as st
 
 import console_kit as kit
 
-kit.page_header("SLOs", "Service-level objectives and their error budgets.")
+kit.page_header("SLOs", "Service-level objectives and their error budgets.",
+                platform_data=True)
 days = st.selectbox("Window", [1, 7, 28, 90], index=2, format_func=lambda d: f"last {d} days",
                     key="slo_days")
 

@@ -6,7 +6,8 @@ import charts
 import console_kit as kit
 
 kit.page_header("Trends", "The weekly deep dive: processing time, queue depth, payout times, RPC "
-                          "providers, and a commission spot-check.")
+                          "providers, and a commission spot-check.",
+                platform_data=True)
 days = st.select_slider("Window (days)", options=[1, 7, 14, 30], value=7, key="trend_days")
 
 

@@ -9,7 +9,8 @@ import streamlit as st
 import console_kit as kit
 
 kit.page_header("Webhooks", "Deliveries are retried at 0, +1, +5, +15 min and +1 h, then give up "
-                            "(failed); an endpoint failing for 24 h is disabled.")
+                            "(failed); an endpoint failing for 24 h is disabled.",
+                platform_data=True)
 kit.stop_if_platform_lacks("webhook_deliveries", "webhook_endpoints")
 kit.api_banner()
 kit.show_outcome("webhooks")

@@ -63,6 +63,11 @@ class CheckService:
         run as another configuration would make it)."""
         return CheckService(replace(self.settings, **changes), self._db, self._platform_db)
 
+    def on_primary(self) -> "CheckService":
+        """This service reading the platform on DATABASE_URL itself: the console while the
+        standby of PLATFORM_READ_URL is refused, as the alert facts do."""
+        return CheckService(self.settings, self._db, self._db)
+
     @property
     def db(self) -> Database:
         if callable(self._db) and not isinstance(self._db, Database):

@@ -11,7 +11,7 @@ banner and recovers on its own at the next refresh).
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timezone
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
@@ -32,6 +32,7 @@ from .runbook import CHECKLISTS, INCIDENT_GUIDE, ITEMS, item_day, period_days
 from .slo import AVAILABILITY, Slo, compute_slos
 from .trends import TrendsReader
 from .payout_pages import PayoutPages
+from .platform_source import PlatformChooser, read_on
 from ..check_names import (LEDGER_BALANCE, STUCK_INTENTS, TRANSACTION_BALANCE,
                            WEBHOOK_ENDPOINTS_FAILING, WEBHOOK_EXHAUSTED,
                            WEBHOOK_RETRIES, WORKER_STATUS)
@@ -75,8 +76,9 @@ class ConsoleService(TrendsReader, PayoutPages):
         self._databases = databases
         self.checks = checks
         self._alerts = alerts
-        self._freshness = freshness
         self._client_factory = client_factory or self._default_client
+        # the standby while it can be trusted, else the primary (console.platform_source)
+        self.platform = PlatformChooser(databases, checks, freshness)
 
     @property
     def db(self) -> "Database":  # DATABASE_URL: sge-recon's state
@@ -91,13 +93,26 @@ class ConsoleService(TrendsReader, PayoutPages):
 
     def read_platform(self, load: Callable[[Any], T]) -> T:
         """Run ``load(conn)`` on the platform's data, on the platform-read server (the standby of
-        PLATFORM_READ_URL, or DATABASE_URL), in one read-only transaction."""
-        return self._read(self._databases.platform_db, load)
+        PLATFORM_READ_URL, or DATABASE_URL; the primary while the standby is refused: down,
+        frozen, stale or not the platform's), in one read-only transaction."""
+        source = self.platform.current()
+        try:
+            return self._read(source.db, load)
+        except DatabaseUnavailable:
+            if source.db is self.db:
+                raise
+            # the standby went down since it was measured: measure now, and read the primary
+            # at once when it is refused (not a "database unavailable" page until the next
+            # measurement)
+            self.platform.forget()
+            if self.platform.current().db is source.db:
+                raise
+            return self._read(self.platform.current().db, load)
 
     def read_both(self, load: Callable[[Any, Any], T]) -> T:
         """``load(platform_conn, recon_conn)`` for a page that shows both (one connection when
         the platform is read on DATABASE_URL)."""
-        if self._databases.platform_db is self.db:
+        if self.platform.current().db is self.db:
             return self.read(lambda conn: load(conn, conn))
         return self.read_platform(lambda pconn: self.read(lambda rconn: load(pconn, rconn)))
 
@@ -175,12 +190,16 @@ class ConsoleService(TrendsReader, PayoutPages):
         except DriverError as exc:
             raise DatabaseUnavailable(f"cannot read the stored check results "
                                       f"({_first_line(exc)})") from None
-        fresh = self._freshness()
+        source = self.platform.current(recheck_standby=True)
         live = self.live_results()
         overview = self.read_both(lambda pconn, rconn: build_overview(
-            pconn, self.settings, results, last_run, state_conn=rconn, replica=fresh,
-            live=live))
-        return mark_unavailable(overview, self.unavailable_checks())
+            pconn, self.settings, results, last_run, state_conn=rconn, live=live))
+        return mark_unavailable(replace(overview, **read_on(source)), self.unavailable_checks())
+
+    def platform_notice(self) -> str | None:
+        """The banner of every platform page while the standby of PLATFORM_READ_URL is refused
+        and the primary is read instead (None otherwise)."""
+        return self.platform.current(recheck_standby=True).notice
 
     def live_results(self) -> dict:
         """overview.LIVE_CHECKS computed now by the check code, not stored (a stale standby
@@ -192,8 +211,9 @@ class ConsoleService(TrendsReader, PayoutPages):
     def _live(self, names, sample_rows: int | None = None, params: dict | None = None) -> dict:
         """Check name -> result of ``names`` computed now by the check code (not stored)."""
         try:
-            return self.checks.live(list(names), self.settings.FAST_RUN_BUDGET_SECONDS,
-                                    sample_rows=sample_rows, params=params).by_name()
+            return self.platform.current().checks.live(
+                list(names), self.settings.FAST_RUN_BUDGET_SECONDS, sample_rows=sample_rows,
+                params=params).by_name()
         except CheckDefinitionError:  # a broken catalogue: no verdict (grey / unknown)
             return {}
         except DriverError as exc:
@@ -234,8 +254,8 @@ class ConsoleService(TrendsReader, PayoutPages):
     def ledger_flags(self) -> LedgerFlags:
         """ledger_balance computed now (per-minute form, not stored): its failing rows."""
         try:
-            result = self.checks.live([LEDGER_BALANCE], self.settings.FAST_RUN_BUDGET_SECONDS
-                                            ).by_name().get(LEDGER_BALANCE)
+            result = self.platform.current().checks.live(
+                [LEDGER_BALANCE], self.settings.FAST_RUN_BUDGET_SECONDS).by_name().get(LEDGER_BALANCE)
         except DriverError as exc:
             raise DatabaseUnavailable(f"cannot run {LEDGER_BALANCE} ({_first_line(exc)})") \
                 from None
@@ -376,8 +396,6 @@ class ConsoleService(TrendsReader, PayoutPages):
     def slos(self, days: int) -> list[Slo]:
         if days < 1:
             raise UsageError("the SLO window must be at least one day")
-        from dataclasses import replace
-
         from .overview import worker_metric
 
         slos = self.read_both(lambda c, state: compute_slos(

@@ -68,6 +68,8 @@ class Overview:
     platform_read: str | None = None
     replica_lag_seconds: Decimal | None = None
     replica_warning: str | None = None
+    # the primary (where) read instead of the refused standby (console.platform_source)
+    read_on_primary: str | None = None
 
     @property
     def all_green(self) -> bool:
@@ -81,6 +83,9 @@ class Overview:
         platform is read on DATABASE_URL itself."""
         if self.platform_read is None:
             return None
+        if self.read_on_primary is not None:
+            return (f"Platform data read on the primary {self.read_on_primary} (DATABASE_URL) "
+                    f"instead of the replica {self.platform_read}.")
         from ..replica import lag_text
 
         lag = "lag unknown" if self.replica_lag_seconds is None else \
@@ -89,13 +94,13 @@ class Overview:
 
 
 def build_overview(conn, settings: Settings, check_results: dict[str, Any],
-                   last_run: Any | None, *, state_conn=None, replica: Any = None,
+                   last_run: Any | None, *, state_conn=None,
                    live: dict[str, Any] | None = None) -> Overview:
     """Everything on the Overview: ``live`` (check name -> result computed now, for
     :data:`LIVE_CHECKS`; default the stored ``check_results``), the stored check results, the
     pending payouts from ``conn`` (the platform-read server), sge-recon's state from
-    ``state_conn`` (default ``conn``), and ``replica`` (sge_recon.replica.Freshness) when the
-    platform is read on a standby."""
+    ``state_conn`` (default ``conn``). Where the platform was read (a standby, or the primary
+    instead of a refused one) is added by the console (platform_source.read_on)."""
     state = state_conn or conn
     now = {**check_results, **(live or {})}
     payouts = q.pending_payout_summary(conn)
@@ -121,7 +126,7 @@ def build_overview(conn, settings: Settings, check_results: dict[str, Any],
     ])
     return Overview(loaded_at=datetime.now(timezone.utc), metrics=metrics, alerts=alerts,
                     last_run=summarise_run(last_run), open_incidents=incidents,
-                    top_incidents=top, queue_paused=is_paused, **_replica_fields(replica))
+                    top_incidents=top, queue_paused=is_paused)
 
 
 INCIDENTS_RANKED = 200  # unresolved incidents read to rank (more are counted, not ranked)
@@ -134,14 +139,6 @@ def by_money_at_stake(alerts: list[AlertSummary]) -> list[AlertSummary]:
     stake in any one currency first (amounts in different currencies are never added up)."""
     return sorted(alerts, key=lambda a: (LIGHT_ORDER[a.light],
                                           MONEY.minus(largest_amount(a.money_at_stake))))
-
-
-def _replica_fields(replica: Any) -> dict[str, Any]:
-    if replica is None or replica.where is None or (replica.reading is None
-                                                    and replica.refusal is None):
-        return {}
-    return {"platform_read": replica.where, "replica_lag_seconds": replica.lag_seconds,
-            "replica_warning": replica.refusal}
 
 
 # -- the four health metrics ---------------------------------------------------------------------
