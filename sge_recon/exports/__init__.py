@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import tempfile
 import time
 import zipfile
@@ -180,7 +181,8 @@ class ExportService:
         """
         folder = self.period_dir(period, out_dir)
         dest = Path(dest) if dest else Path(tempfile.gettempdir()) / f"sge-recon-{folder.name}.zip"
-        partial = dest.with_name(f".{dest.name}.partial-{os.getpid()}")
+        # a name of its own: two sessions of one console process zip the same period at once
+        partial = dest.with_name(f".{dest.name}.partial-{os.getpid()}-{secrets.token_hex(6)}")
         try:
             with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_STORED,
                                  allowZip64=True) as archive:
