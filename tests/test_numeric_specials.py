@@ -20,7 +20,7 @@ from sge_recon.errors import ExportError
 from .console_support import app, console_env, open_page, texts
 from .factories import ago
 from .http_receiver import Receiver
-from .platform_helpers import ADMIN, api, make, mdb, running_api  # noqa: F401 - fixtures
+from .platform_helpers import ADMIN, api, make, mdb, payable_batch, running_api  # noqa: F401
 from .test_alerts import DISCORD, SLACK, alerting_recon, monitor_only, start_clock
 from .test_checks_catalogue import run_one
 
@@ -268,3 +268,25 @@ def test_an_export_refuses_a_special_amount_and_says_which(recon, db, factory, d
     assert message.startswith("ledger_entries.amount: ") and said in message, message
     assert "decimal places" not in message and "platform_data_integrity" in message, message
     assert list(tmp_path.iterdir()) == []  # nothing half-written
+
+
+@pytest.mark.parametrize("special", ["NaN", "Infinity"])
+def test_a_batch_holding_a_special_commission_is_never_paid(api, make, mdb, special):
+    """execute_batch paid each affiliate `sum(amount) HAVING sum(amount) > 0`: a NaN (or an
+    infinite) commission passes `> 0`, so the batch was "executed", NaN written to the ledger
+    (debit affiliate / credit treasury), its commissions marked paid, "NaN USD paid"."""
+    unconstrained(mdb.url)
+    made = payable_batch(make, affiliates=2, per_affiliate=1, status="approved")
+    batch_id = made["batch"]["id"]
+    mdb.execute("UPDATE public.commissions SET amount = %s::numeric WHERE id = (SELECT min(id) "
+                "FROM public.commissions WHERE payout_batch_id = %s)", (special, batch_id))
+    before = mdb.fetch_one("SELECT count(*) AS n FROM public.ledger_entries")["n"]
+    r = api.post(f"/admin/payouts/batch/{batch_id}/execute", headers=ADMIN)
+    assert r.status_code == 409, r.text
+    error = r.json()["error"]
+    assert f"batch {batch_id}" in error and "nothing was paid" in error, error
+    assert mdb.fetch_one("SELECT count(*) AS n FROM public.ledger_entries")["n"] == before
+    assert mdb.fetch_one("SELECT status FROM public.payout_batches WHERE id = %s",
+                         (batch_id,))["status"] == "approved"
+    assert mdb.fetch_all("SELECT id FROM public.commissions WHERE payout_batch_id = %s "
+                         "AND status = 'paid'", (batch_id,)) == []

@@ -143,6 +143,15 @@ def execute_batch(conn: Conn, batch_id: str, now: datetime) -> dict:
         " WHERE c.payout_batch_id = %s AND c.status <> 'paid'"
         " GROUP BY c.affiliate_id, i.currency ORDER BY c.affiliate_id, i.currency",
         (batch_id,)).fetchall()
+    # a NaN commission passes `sum(amount) > 0` (and the ledger's CHECK (amount > 0)), and so
+    # does an infinite one (a plain numeric column): never paid, never written to the ledger;
+    # asked first, as the comparisons below raise on a NaN
+    unstated = sorted({r["affiliate_id"] for r in lines if not r["amount"].is_finite()})
+    if unstated:
+        raise ConflictError(f"batch {batch_id} holds commissions whose amount is not a number "
+                            f"(NaN) or infinite (affiliate {', '.join(unstated)}); nothing was "
+                            "paid: correct those commissions on the platform "
+                            "(platform_data_integrity names them), then execute the batch")
     refuse_unlike_approved(batch, lines, currency)
     per_affiliate = [r for r in lines if r["amount"] > 0]
     transaction_id = f"txn_payout_{batch_id}"
