@@ -290,3 +290,21 @@ def test_a_batch_holding_a_special_commission_is_never_paid(api, make, mdb, spec
                          (batch_id,))["status"] == "approved"
     assert mdb.fetch_all("SELECT id FROM public.commissions WHERE payout_batch_id = %s "
                          "AND status = 'paid'", (batch_id,)) == []
+
+
+@pytest.mark.parametrize("typed", ["1e200", "1E+95"])
+def test_a_huge_amount_typed_in_the_correction_form_is_an_error_not_a_traceback(
+        console, factory, typed):
+    """The form checked "at most 6 decimals" by quantizing to 0.000001 in a 100-digit context:
+    an amount past 94 integer digits raised decimal.InvalidOperation (a traceback on the page)."""
+    program = factory.program()
+    lone = factory.journal(program["id"], [("treasury", "debit", "10.00"),
+                                           ("affiliate:a", "credit", "9.99")])
+    at = open_page(app(operator="root"), "ledger")
+    at.text_input(key="txn_id").input(lone).run()
+    at.text_input(key=f"corr_amount_0_{lone}").input(typed)
+    at.button(key=f"FormSubmitter:correction-{lone}-Preview and post…").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    errors = [e.value for e in at.error]
+    assert any(e.startswith("Not sent: entry 1: amount") and "32 digits" in e
+               for e in errors), errors

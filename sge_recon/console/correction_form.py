@@ -57,6 +57,9 @@ def parse_correction_entries(rows: list[dict[str, Any]],
                              "12.50") from None
         if not amount.is_finite() or amount <= 0:
             raise UsageError(f"entry {number}: amount must be greater than zero, got {raw}")
+        if amount.adjusted() >= 32:  # past numeric(38,6); and no 100-digit quantize of 1e200
+            raise UsageError(f"entry {number}: amount {raw} has more than 32 digits before the "
+                             "decimal point, more than the ledger's numeric(38,6) holds")
         if amount != MONEY.quantize(amount, Decimal("0.000001")):
             raise UsageError(f"entry {number}: amount {raw} has more than 6 decimals")
         if not currency:
