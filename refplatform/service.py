@@ -429,9 +429,10 @@ def _off_by(debits: Decimal, credits: Decimal) -> Decimal:
     return difference if difference.is_nan() else _EXACT.abs(difference)
 
 
-# exact sums of numeric(38,6) amounts: Python's default context keeps 28 digits, and rounded
-# 10^31 + 0.000001 - 10^31 to 0 ("already balances")
-_EXACT = Context(prec=100)
+# exact sums of numeric amounts: Python's default context keeps 28 digits, and rounded
+# 10^31 + 0.000001 - 10^31 to 0 ("already balances"); room for any PostgreSQL numeric, as
+# sge_recon.money.MONEY
+_EXACT = Context(prec=200_000)
 
 
 def _signed_totals(legs, start: dict[str, Decimal] | None = None) -> dict[str, Decimal]:

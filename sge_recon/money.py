@@ -1,10 +1,10 @@
-"""Exact money arithmetic for the alerts and the metrics, at any ``numeric(38,6)`` size.
+"""Exact money arithmetic for the alerts, the metrics and the console, at any ``numeric`` size.
 
 Python's default decimal context keeps 28 significant digits: adding, negating or taking the
 absolute value of an amount of 23 or more integer digits silently rounds it, and ``quantize`` of
 one past 28 digits raises ``InvalidOperation`` (DESIGN §4 allows 32 integer digits, and a sum of
 such amounts has more). Every money operation of the alerts and the metrics goes through
-``MONEY``, a context with room for any sum of ``numeric(38,6)`` values.
+``MONEY``, a context with room for any sum of PostgreSQL ``numeric`` values.
 """
 
 from __future__ import annotations
@@ -13,9 +13,11 @@ import decimal
 from decimal import Decimal
 from typing import Iterable
 
-# 100 significant digits: a numeric(38,6) value has at most 38, a sum of 10^60 of them fewer
-# than 100. Rounding and traps are the default context's (half even; invalid ops raise).
-MONEY = decimal.Context(prec=100)
+# Room for any value PostgreSQL's numeric holds (131072 digits before the point, 16383 after:
+# a platform's plain `numeric` column is not bounded to numeric(38,6)'s 38) and for sums of
+# them. A precision is a cap, not an allocation: 10^120 - 1 costs its 120 digits. No money
+# operation divides. Rounding and traps are the default context's (half even; invalid ops raise).
+MONEY = decimal.Context(prec=200_000)
 CENT = Decimal("0.01")
 # the largest absolute value recon's own numeric(38,6) columns hold (money_at_stake)
 NUMERIC_38_6_MAX = Decimal("99999999999999999999999999999999.999999")

@@ -16,6 +16,7 @@ import pytest
 
 from sge_recon.db import Database
 from sge_recon.errors import ExportError
+from sge_recon.money import money_text
 
 from .console_support import app, console_env, open_page, texts
 from .factories import ago
@@ -308,3 +309,22 @@ def test_a_huge_amount_typed_in_the_correction_form_is_an_error_not_a_traceback(
     errors = [e.value for e in at.error]
     assert any(e.startswith("Not sent: entry 1: amount") and "32 digits" in e
                for e in errors), errors
+
+
+def test_a_121_digit_amount_is_shown_exactly_not_a_traceback(console, factory, db_url):
+    """A plain numeric column holds 1e120 (PostgreSQL's numeric: up to 131072 digits before the
+    point): the console rounded it to cents in a 100-digit context (decimal.InvalidOperation:
+    the Ledger page was a traceback), and the alerts' text fell back to "1E+120"."""
+    unconstrained(db_url)
+    program = factory.program()
+    txn = factory.journal(program["id"], [("treasury", "debit", "1e120"),
+                                          ("user:u1", "credit", "1")])
+    at = app("root")
+    at.run()
+    at.query_params["transaction"] = txn
+    at.switch_page("views/ledger.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    nines = ",".join(["999"] * 40)  # 10^120 - 1, exact
+    assert f"Does not balance: debits − credits = {nines}.00 USD" in texts(at)
+    assert money_text(Decimal("1e120"), "USD") == "1" + ",000" * 40 + ".00 USD"
+    assert money_text(Decimal("-5.005"), "") == "-5.00"  # half even, as before
