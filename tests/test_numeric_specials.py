@@ -328,3 +328,17 @@ def test_a_121_digit_amount_is_shown_exactly_not_a_traceback(console, factory, d
     assert f"Does not balance: debits − credits = {nines}.00 USD" in texts(at)
     assert money_text(Decimal("1e120"), "USD") == "1" + ",000" * 40 + ".00 USD"
     assert money_text(Decimal("-5.005"), "") == "-5.00"  # half even, as before
+
+
+def test_a_32_digit_batch_is_paid_and_reported_exactly(api, make, mdb):
+    """execute summed the affiliates' payouts for its answer in Python's 28-digit context:
+    "totalPaid" of two 32-digit payouts came back rounded (the ledger itself was exact)."""
+    made = payable_batch(make, affiliates=2, per_affiliate=1, status="approved")
+    batch_id = made["batch"]["id"]
+    big = "10000000000000000000000000000000.000001"
+    mdb.execute("UPDATE public.commissions SET amount = %s::numeric WHERE payout_batch_id = %s",
+                (big, batch_id))
+    r = api.post(f"/admin/payouts/batch/{batch_id}/execute", headers=ADMIN)
+    assert r.status_code == 200, r.text
+    assert r.json()["totalPaid"] == "20000000000000000000000000000000.000002"
+    assert "20000000000000000000000000000000.000002 USD paid" in r.json()["message"]

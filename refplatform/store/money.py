@@ -14,9 +14,16 @@ from sge_recon.errors import ConflictError, NotFoundError
 from .base import Conn, new_id
 from .jobs import write_journal
 
-# Sums of numeric(38,6) amounts need up to 38 digits and more; Decimal's default 28 would round
-# them, and a rounded sum can hide (or invent) a difference from a batch's approved total.
-EXACT = Context(prec=80)
+# exact sums of amounts: Python's default context keeps 28 digits (two 32-digit payouts summed
+# to a rounded total); room for any PostgreSQL numeric
+_EXACT = Context(prec=200_000)
+
+
+def _total(amounts) -> Decimal:
+    total = Decimal(0)
+    for amount in amounts:
+        total = _EXACT.add(total, amount)
+    return total
 
 
 # ---------------------------------------------------------------------------------------------
@@ -166,8 +173,7 @@ def execute_batch(conn: Conn, batch_id: str, now: datetime) -> dict:
                         " AND status <> 'paid'", (batch_id,)).rowcount
     conn.execute("UPDATE public.payout_batches SET status = 'executed', executed_at = %s"
                  " WHERE id = %s", (now, batch_id))
-    with localcontext(EXACT):
-        total = sum((r["amount"] for r in per_affiliate), Decimal("0"))
+    total = _total(r["amount"] for r in per_affiliate)
     return {"batch_id": batch_id, "status": "executed", "executed_at": now,
             "transaction_id": transaction_id if entries else None, "affiliates": len(per_affiliate),
             "commissions_paid": paid, "total_paid": total, "currency": currency,
@@ -185,7 +191,7 @@ def refuse_unlike_approved(batch: dict, lines: list[dict], currency: str) -> Non
                      if r["currency"] is not None and r["currency"] != currency})
     if others:
         problems.append(f"commissions earned in {', '.join(others)} cannot be paid in {currency}")
-    with localcontext(EXACT):
+    with localcontext(_EXACT):
         total = sum((r["amount"] for r in lines), Decimal("0"))
         difference = total - batch["total_amount"]
         owed: dict[str, Decimal] = {}
@@ -218,7 +224,7 @@ def create_payout_batch(conn: Conn, program_id: str, now: datetime) -> dict | No
         " RETURNING affiliate_id, amount", (batch_id, program_id)).fetchall()
     if not rows:
         return None
-    total = sum((r["amount"] for r in rows), Decimal("0"))
+    total = _total(r["amount"] for r in rows)
     affiliates = len({r["affiliate_id"] for r in rows})
     conn.execute("INSERT INTO public.payout_batches (id, program_id, status, affiliate_count,"
                  " total_amount, created_at) VALUES (%s, %s, 'pending_approval', %s, %s, %s)",
