@@ -9,7 +9,7 @@ refusal), never a pass, a traceback or a silently changed value.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -17,6 +17,7 @@ import pytest
 from sge_recon.db import Database
 from sge_recon.errors import ExportError
 from sge_recon.money import money_text
+from sge_recon.scheduling import ManualClock, Scheduler, default_jobs
 
 from .console_support import app, console_env, open_page, texts
 from .factories import ago
@@ -342,3 +343,25 @@ def test_a_32_digit_batch_is_paid_and_reported_exactly(api, make, mdb):
     assert r.status_code == 200, r.text
     assert r.json()["totalPaid"] == "20000000000000000000000000000000.000002"
     assert "20000000000000000000000000000000.000002 USD paid" in r.json()["message"]
+
+
+def test_the_weekly_payout_reminder_totals_32_digit_batches_exactly(db_url, factory):
+    """The reminder summed the waiting batches in Python's 28-digit context: two batches of
+    10^31 + 0.01 were "20,000,000,000,000,000,000,000,000,000,000.00 USD" (0.02 lost)."""
+    receiver = Receiver(default_status=lambda path: 204 if path.startswith("/discord") else 200)
+    try:
+        recon = alerting_recon(db_url, receiver)
+        program = factory.program(currency="USD")
+        now = datetime(2026, 11, 30, 9, 1, tzinfo=timezone.utc)  # a Monday, after 09:00 UTC
+        for n in range(2):
+            factory.payout_batch(program["id"], id=f"batch_big_{n}",
+                                 total_amount=Decimal("10000000000000000000000000000000.01"),
+                                 created_at=now - timedelta(hours=30))
+        weekly = [s for s in default_jobs() if s.name == "weekly_payout_reminder"]
+        [outcome] = Scheduler(recon.job_services, weekly, ManualClock(now)).tick()
+        assert outcome.status == "succeeded", outcome.error
+        [slack] = receiver.delivered(SLACK)
+    finally:
+        receiver.close()
+    assert "2 payout batches waiting (20,000,000,000,000,000,000,000,000,000,000.02 USD)" in \
+        slack["text"], slack["text"]

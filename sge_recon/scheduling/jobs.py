@@ -142,6 +142,7 @@ def daily_reconciliation(ctx: JobContext) -> dict[str, Any]:
 def weekly_payout_reminder(ctx: JobContext) -> dict[str, Any]:
     from ..alerts.channels import Message
     from ..alerts.rules import money_text
+    from ..money import money_add
 
     now, settings = ctx.now, ctx.services.settings
     # bounded like the monitor: a lock on payout_batches (a platform migration, a stuck session)
@@ -154,9 +155,9 @@ def weekly_payout_reminder(ctx: JobContext) -> dict[str, Any]:
     if not batches:
         return details  # nothing waiting: no message (the channels are for things to do)
     totals: dict[str, Decimal] = {}
-    for b in batches:
+    for b in batches:  # exact at any size (money_add: Python's default context keeps 28 digits)
         currency = b["currency"] or ""
-        totals[currency] = totals.get(currency, Decimal(0)) + b["total_amount"]
+        totals[currency] = money_add(totals.get(currency, Decimal(0)), b["total_amount"])
     total_text = ", ".join(money_text(v, c) for c, v in sorted(totals.items()))
     sla = services.settings.PAYOUT_SLA_HOURS
     overdue = [b for b in batches if b["age_hours"] > sla]
