@@ -35,6 +35,29 @@ def test_gx_url_keeps_the_socket_and_adds_a_host():
         "postgresql+psycopg://u:p@db.example:5433/x?options=")
 
 
+@pytest.mark.parametrize("password", ["pa$sw0rd-x", "pa${HOME}x", "pa%24word"])
+def test_a_password_with_a_dollar_reaches_gx_as_it_is(db_url, factory, password):
+    """GX reads $NAME / ${NAME} in a connection string as an environment variable to put in:
+    a DATABASE_URL password with a "$" failed the whole GX run ("unexpected
+    TestConnectionError … config substitution variable"), or sent another password."""
+    import warnings
+    from urllib.parse import unquote
+
+    from sge_recon.checks.gx_engine import _context
+
+    p = factory.program()["id"]
+    factory.journal(p, [("treasury", "debit", "5.00"), ("user:a", "credit", "5.00")])
+    # the test server trusts its socket: the password is carried, never checked
+    url = db_url.replace("postgresql://postgres:@", f"postgresql://postgres:{password}@")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        source = _context().data_sources.add_postgres(
+            name=f"dollar_{abs(hash(password))}", connection_string=gx_connection_url(url, 30))
+        assert source.get_engine().url.password == unquote(password)
+    [result] = Recon(settings_for(url)).checks.run(engine="gx", only=["ledger_balance"]).checks
+    assert (result.status, result.error) == ("pass", None), result
+
+
 @pytest.mark.slow
 def test_sql_and_gx_agree_on_a_platform_with_faults(db_url):
     recon = Recon(settings_for(db_url))

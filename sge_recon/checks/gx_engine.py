@@ -63,7 +63,13 @@ def gx_connection_url(url: str, timeout_seconds: int, reader_role: bool = False,
                              + "".join(f" -c {k}={v}" for k, v in
                                        sorted((session_settings or {}).items())
                                        if k not in _TIMEOUTS)))
-    return urlunparse(parsed._replace(scheme="postgresql+psycopg", netloc=netloc,
+    # GX reads "$NAME" / "${NAME}" in a connection string as an environment variable to put in
+    # (config substitution): a password with a "$" failed every check ("Unable to find a match
+    # for a config substitution variable"), or sent another value. %24 is the same "$" to the
+    # driver, and no substitution to GX (the query is percent-encoded already).
+    return urlunparse(parsed._replace(scheme="postgresql+psycopg",
+                                      netloc=netloc.replace("$", "%24"),
+                                      path=parsed.path.replace("$", "%24"),
                                       query=urlencode(query, quote_via=quote)))
 
 
