@@ -5,12 +5,13 @@ socket for answers that are not HTTP), the real monitor job, ManualClock."""
 
 from __future__ import annotations
 
+import base64
 import json
-import urllib.parse
 import logging
 import socket
 import threading
 import time
+import urllib.parse
 
 import pytest
 
@@ -339,6 +340,48 @@ def test_a_receiver_refusing_the_token_in_the_urls_query_never_shows_it():
     shown = str(failed.value)
     assert shown.startswith("HTTP 404") and "unknown token" in shown
     assert token not in shown and quoted not in shown and "value" not in shown, shown
+
+
+def test_a_webhook_url_with_user_and_password_logs_in_and_never_shows_them():
+    """https://user:password@host/… (a receiver behind HTTP Basic auth): the credentials go as
+    an Authorization header, as curl sends them (http.client dropped them: every alert was
+    refused with a 401 and given up), and a refusal quoting them shows neither the password
+    nor the header's base64."""
+    from http.server import BaseHTTPRequestHandler
+
+    from .http_receiver import _Server
+
+    expected = "Basic " + base64.b64encode(b"alerts:s3cret pw").decode()
+    seen: list[str | None] = []
+
+    class Guarded(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - http.server's naming
+            self.rfile.read(int(self.headers["Content-Length"]))
+            given = self.headers.get("Authorization")
+            seen.append(given)
+            body = b"" if given == expected else f"bad credentials: {given}".encode()
+            self.send_response(204 if given == expected else 401)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = _Server(("127.0.0.1", 0), Guarded)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"127.0.0.1:{server.server_address[1]}"
+    try:
+        ch.post(f"http://alerts:s3cret%20pw@{base}/hook", {"text": "x"}, timeout=5)
+        with pytest.raises(ch.DeliveryFailed) as failed:
+            ch.post(f"http://alerts:wr0ng-pw-Q7@{base}/hook", {"text": "x"}, timeout=5)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert seen[0] == expected
+    shown = str(failed.value)
+    wrong = base64.b64encode(b"alerts:wr0ng-pw-Q7").decode()
+    assert shown.startswith("HTTP 401") and "wr0ng" not in shown and wrong not in shown, shown
 
 
 def test_a_receivers_answer_cannot_forge_log_lines_or_terminal_escapes():

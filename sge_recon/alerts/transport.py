@@ -121,21 +121,30 @@ def _connection(url: str, timeout: float) -> tuple[http.client.HTTPConnection, s
     if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
         raise DeliveryFailed("the URL contains whitespace or control characters")
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    # user:password@ in the URL (a receiver behind HTTP Basic auth): sent as Authorization,
+    # as curl and requests do, never in a request line (http.client would drop it: every
+    # message refused with a 401 and given up)
+    login = {"Authorization": f"Basic {_basic(parts)}"} if "@" in parts.netloc else {}
     proxy = _proxy_for(parts)
     if proxy is None:
         cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-        return cls(parts.hostname, parts.port, timeout=timeout), target, {}
+        return cls(parts.hostname, parts.port, timeout=timeout), target, login
     auth = {}
     if proxy.username:
-        token = base64.b64encode(f"{unquote(proxy.username)}:{unquote(proxy.password or '')}"
-                                 .encode()).decode()
-        auth = {"Proxy-Authorization": f"Basic {token}"}
+        auth = {"Proxy-Authorization": f"Basic {_basic(proxy)}"}
     conn = http.client.HTTPConnection(proxy.hostname or "", proxy.port or 80, timeout=timeout)
-    if parts.scheme == "http":
-        return conn, url, auth  # a plain-HTTP proxy takes the absolute URL
+    if parts.scheme == "http":  # a plain-HTTP proxy takes the absolute URL (without user:pw@)
+        absolute = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
+        return conn, absolute, {**auth, **login}
     tunnel = http.client.HTTPSConnection(proxy.hostname or "", proxy.port or 80, timeout=timeout)
     tunnel.set_tunnel(parts.hostname, parts.port, headers=auth)
-    return tunnel, target, {}
+    return tunnel, target, login
+
+
+def _basic(parts: SplitResult) -> str:
+    """The HTTP Basic credentials of a URL's ``user:password@`` (percent-decoded), base64."""
+    return base64.b64encode(f"{unquote(parts.username or '')}:{unquote(parts.password or '')}"
+                            .encode()).decode()
 
 
 def _proxy_for(parts: SplitResult) -> SplitResult | None:
@@ -185,6 +194,8 @@ def _url_parts(url: str) -> list[str]:
     pieces += [seg for seg in parts.path.split("/") if len(seg) >= MIN_SECRET_PART]
     values = [pair.partition("=")[2] for pair in parts.query.split("&")]
     pieces += [v for v in values if len(v) >= MIN_SECRET_PART]
+    if "@" in parts.netloc:  # its password, and the Basic credentials made of it
+        pieces += [parts.password or "", _basic(parts)]
     pieces += [unquote(p) for p in pieces] + [unquote_plus(p) for p in pieces]
     return [p for p in dict.fromkeys(pieces) if p and p != "/"]
 
