@@ -14,8 +14,9 @@ from .errors import ConfigError
 _PG_MEMORY = re.compile(r"([1-9][0-9]{0,12})(kB|MB|GB|TB)?")  # what `SET work_mem` takes, no spaces
 _PG_MEMORY_KB = {"kB": 1, "MB": 1024, "GB": 1024 ** 2, "TB": 1024 ** 3}
 WORK_MEM_MIN_KB, WORK_MEM_MAX_KB = 64, 2147483647  # PostgreSQL's own bounds of work_mem
-# scheme://user:PASSWORD@host: the password runs to the authority's last "@"
-_USERINFO_PASSWORD = re.compile(r"(://[^:/?#@\s]*):[^/?#\s]*@")
+# scheme://user:PASSWORD@host: the password runs to the last "@" before a space, so a "/", "?"
+# or "#" typed in it unencoded (which ends the authority for a URL parser) is hidden too
+_USERINFO_PASSWORD = re.compile(r"(://[^:/?#@\s]*):\S*@")
 _QUERY_PASSWORD = re.compile(r"([?&](?:ssl)?password=)[^&#\s]*")
 
 
@@ -50,8 +51,10 @@ def parse_url(name: str, url: str, shown: str | None = None) -> ParseResult:
         parsed.port  # noqa: B018 - raises on a malformed port
     except ValueError as exc:
         problem = "has a malformed port" if "port" in str(exc).lower() else f"is malformed ({exc})"
+        escape = ("; a / ? # or @ in the user or password must be percent-encoded (%2F %3F %23 "
+                  "%40)") if "@" in url else ""
         raise ConfigError(name, f"{problem}: got {shown!r}; write it as scheme://host:port/..., "
-                                "an IPv6 host in brackets ([::1]:5432)") from None
+                                f"an IPv6 host in brackets ([::1]:5432){escape}") from None
     return parsed
 
 

@@ -5,6 +5,7 @@ from decimal import Decimal
 import pytest
 
 from sge_recon.config import Settings, mask
+from sge_recon.config_checks import hide_password
 from sge_recon.errors import ConfigError
 
 
@@ -96,3 +97,21 @@ def test_a_developers_config_file_does_not_leak_into_the_tests(tmp_path, monkeyp
     monkeypatch.chdir(tmp_path)
     assert settings_for("postgresql://u@h/db").LEDGER_TOLERANCE == Decimal("0.01")
     assert Settings.load().LEDGER_TOLERANCE == Decimal("0.01")
+
+
+@pytest.mark.parametrize("setting", ["SGE_ADMIN_API_URL", "CONSOLE_URL", "PAGERDUTY_EVENTS_URL",
+                                     "OIDC_SERVER_METADATA_URL", "SLACK_WEBHOOK_URL"])
+@pytest.mark.parametrize("typed", ["/", "#", "?"])
+def test_a_password_typed_with_an_unencoded_character_is_never_echoed(setting, typed):
+    """https://user:pa/ss@host — a "/", "#" or "?" in a password not percent-encoded ends the
+    URL's authority, so "pa" reads as a port: the refusal quoted the whole URL, password too."""
+    password = f"gw{typed}S3cretGatewayPw"
+    env = {setting: f"https://gateway:{password}@api.example.com/v1"}
+    if setting.startswith("OIDC"):
+        env.update(OIDC_CLIENT_ID="console", OIDC_CLIENT_SECRET="client-secret")
+    with pytest.raises(ConfigError) as refused:
+        Settings.load(env=env)
+    shown = str(refused.value)
+    assert setting in shown and "S3cret" not in shown and "percent-encoded" in shown, shown
+    assert hide_password(f"at https://gateway:{password}@api.example.com/v1 now") == \
+        "at https://gateway:***@api.example.com/v1 now"
