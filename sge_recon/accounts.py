@@ -13,7 +13,8 @@ Roles, each including what the one before it may do except where said:
 
 Passwords: ``hashlib.scrypt`` (n=2**14, r=8, p=1) with a per-user 16-byte salt, compared in
 constant time; an unknown name costs the same hash. Failed sign-ins are recorded in
-``recon.sign_in_attempts``; after ``MAX_FAILURES`` failures within ``WINDOW_SECONDS`` a name is
+``recon.sign_in_attempts`` (a name that is no account only as a hash: it is often a password
+typed into the username field); after ``MAX_FAILURES`` failures within ``WINDOW_SECONDS`` a name is
 locked (even the right password is refused) until the window has passed.
 
 Single sign-on (OpenID Connect, through Streamlit's ``st.login``, when ``OIDC_*`` is configured):
@@ -153,6 +154,12 @@ def _account(row: dict) -> Account:
 
 def _sha256(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def unknown_name(typed: str) -> str:
+    """How a sign-in under a name that is no account is recorded: ``unknown:`` and a hash of
+    it, never the text typed (often a password typed into the username field)."""
+    return "unknown:" + _sha256(typed)[:16]
 
 
 def check_name(name: str) -> str:
@@ -438,29 +445,33 @@ class AccountService:
             return SignIn(False, None, "Type your username and password.")
 
         def work(conn):
-            q.lock_name(conn, typed)  # one attempt per name at a time: the count below is exact
-            failures = q.recent_failures(conn, typed, WINDOW_SECONDS)
+            # a name that is no account is recorded (and locked) as a hash only: it is often a
+            # password typed into the username field, and recon.sign_in_attempts is readable
+            # by every reader of recon (auditors, BI)
+            row = q.account(conn, typed)
+            name = typed if row is not None else unknown_name(typed)
+            q.lock_name(conn, name)  # one attempt per name at a time: the count below is exact
+            failures = q.recent_failures(conn, name, WINDOW_SECONDS)
             if int(failures["failures"] or 0) >= MAX_FAILURES:
                 wait = max(60, WINDOW_SECONDS - int(failures["age_seconds"] or 0))
-                q.record_attempt(conn, typed, False, "rate_limited")
+                q.record_attempt(conn, name, False, "rate_limited")
                 return SignIn(False, None, f"Too many failed sign-ins for {typed!r}: try again in "
                                            f"{(wait + 59) // 60} min, or ask an admin to reset "
                                            "your password.")
             if not password:  # recorded, and counts towards the lock like any wrong password
-                q.record_attempt(conn, typed, False, "empty_password")
+                q.record_attempt(conn, name, False, "empty_password")
                 return SignIn(False, None, "Type your username and password.")
-            row = q.account(conn, typed)
             # an account without a password (single sign-on only) costs the same hash, and fails
             good = verify_password(password, (row or {}).get("password_hash") or _DUMMY_HASH) \
                 and bool(row and row["password_hash"])
             if row is None or not good:
-                q.record_attempt(conn, typed, False, "unknown" if row is None else
+                q.record_attempt(conn, name, False, "unknown" if row is None else
                                  "wrong_password")
                 return SignIn(False, None, "Wrong username or password.")
             if row["disabled"]:
-                q.record_attempt(conn, typed, False, "disabled")
+                q.record_attempt(conn, name, False, "disabled")
                 return SignIn(False, None, "This account is disabled; ask an admin.")
-            q.record_attempt(conn, typed, True, None)
+            q.record_attempt(conn, name, True, None)
             return SignIn(True, _account(row), f"Signed in as {row['name']}.")
         try:
             return self._tx(work)

@@ -85,8 +85,10 @@ def test_sign_in_is_audited_and_repeated_failures_lock_the_name(recon, db):
     reasons = [r["reason"] for r in db.fetch_all(
         "SELECT reason FROM recon.sign_in_attempts WHERE username = 'ada' ORDER BY id")]
     assert reasons == [None] + ["wrong_password"] * MAX_FAILURES + ["rate_limited"]
-    assert db.fetch_one("SELECT reason FROM recon.sign_in_attempts WHERE username = 'nobody'") \
-        == {"reason": "unknown"}
+    from sge_recon.accounts import unknown_name  # a name that is no account: its hash only
+
+    assert db.fetch_one("SELECT reason FROM recon.sign_in_attempts WHERE username = %s",
+                        (unknown_name("nobody"),)) == {"reason": "unknown"}
     recon.accounts.add("vic", "viewer", "the right password")
     recon.accounts.set_disabled("vic")
     assert "disabled" in recon.accounts.sign_in("vic", "the right password").message
@@ -410,3 +412,24 @@ def test_a_single_sign_on_sign_in_lasts_as_long_as_a_local_one():
     assert old and "more than 12 hours old" in old and "sign in again" in old
     for missing in ({}, {"iat": "yesterday"}, {"iat": True}):
         assert "no issue time (iat)" in sign_in_too_old(missing, now, SESSION_SECONDS)
+
+
+def test_a_password_typed_into_the_username_field_is_never_recorded(recon, db):
+    """Typed into the username field and sent (Enter, with the password field empty, or a
+    browser's autofill one field off): recon.sign_in_attempts, readable by every reader of
+    recon (auditors, BI), kept it in clear. A name that is no account is kept as a hash, and
+    still locks after MAX_FAILURES like a real name (no telling them apart)."""
+    secret = "Horse-Battery-Staple-9f3c"
+    recon.accounts.add("ada", "operator", "the right password")
+    assert not recon.accounts.sign_in(secret, "").ok
+    for _ in range(MAX_FAILURES):
+        recon.accounts.sign_in(secret, "the right password")
+    assert "Too many failed sign-ins" in recon.accounts.sign_in(secret, "x").message
+    rows = db.fetch_all("SELECT username::text || ' ' || coalesce(reason, '') AS row "
+                        "FROM recon.sign_in_attempts")
+    assert not [r for r in rows if secret.lower()[:6] in r["row"].lower()], rows
+    assert db.fetch_one("SELECT has_table_privilege('sge_recon_readonly', "
+                        "'recon.sign_in_attempts', 'SELECT') AS r")["r"]
+    assert recon.accounts.sign_in("ADA", "the right password").ok  # real names as before
+    assert db.fetch_one("SELECT count(*) AS n FROM recon.sign_in_attempts "
+                        "WHERE username = 'ada' AND ok")["n"] == 1
