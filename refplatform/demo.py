@@ -70,6 +70,7 @@ DEMO_FAULTS = ("ledger_imbalance", "stuck_intents", "payout_sla", "webhook_exhau
 SGE_DEMO_FAULTS = ("ledger_imbalance", "unbalanced_transaction", "stuck_intents", "payout_sla",
                    "commission_rate", "affiliate_cycle")
 SGE_DEMO_DATABASE = "sge_demo"
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 class Demo:
@@ -82,10 +83,24 @@ class Demo:
         self.services: list[Service] = []
         self._lock_file = None
         self._stopping = False
+        self._started = False  # the services are being started (or run)
         self._redis = None  # the SGE demo's private redis-server (refplatform.redis_server)
 
     # -- lifecycle ----------------------------------------------------------------------------
     def run(self) -> None:
+        # Ctrl-C, SIGTERM and SIGHUP (the terminal closed) all stop the demo the same way, from
+        # its first step on: before the services start they abort the setup like Ctrl-C (the
+        # first simulation rolls back, the embedded server is let go), afterwards they stop every
+        # service. SIGTERM and SIGHUP used to kill the demo outright: its services ran on,
+        # orphaned, and the embedded PostgreSQL with them.
+        previous = {sig: signal.signal(sig, self._on_signal) for sig in STOP_SIGNALS}
+        try:
+            self._run()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _run(self) -> None:
         self._check_distinct_ports()  # before anything starts
         home = self.settings.home
         try:
@@ -109,9 +124,9 @@ class Demo:
             self._first_simulation(recon)
         self.accounts_file = self._demo_accounts(recon)
         env = self._child_env(recon.db.url)
-        self.services = self._plan_services()
-        previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
+            self.services = self._plan_services()
+            self._started = True  # a stop signal from here on stops the services
             for service in self.services:
                 self._start(service, env)
             self._wait_ready()
@@ -119,8 +134,6 @@ class Demo:
             self._supervise()
         finally:
             self.stop()
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
 
     def stop(self) -> None:
         """SIGTERM every child, wait a little, SIGKILL what is left. Safe to call twice."""
@@ -136,14 +149,22 @@ class Demo:
                 service.process.kill()
                 service.process.wait()
         if alive:
-            self.echo("Stopped " + ", ".join(s.name for s in alive) + ".")
+            self._say("Stopped " + ", ".join(s.name for s in alive) + ".")
         if self._redis is not None:
             self._redis.close()
             self._redis = None
-            self.echo("Stopped redis-server.")
+            self._say("Stopped redis-server.")
         if self._lock_file is not None:
             self._lock_file.close()
             self._lock_file = None
+
+    def _say(self, line: str) -> None:
+        """Say how the stop went, when there is still a terminal to say it on (after SIGHUP
+        writing to it fails, and the stop must go on)."""
+        try:
+            self.echo(line)
+        except OSError:
+            pass
 
     # -- steps --------------------------------------------------------------------------------
     def _acquire_lock(self, path: Path) -> None:
@@ -382,7 +403,7 @@ class Demo:
         log = service.log_path.open("ab")
         service.process = subprocess.Popen(service.argv, env=env, stdout=log,
                                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                           start_new_session=True)
+                                           start_new_session=True, preexec_fn=_die_with_parent)
         log.close()
 
     def _wait_ready(self, timeout: float = 60) -> None:
@@ -431,7 +452,20 @@ class Demo:
             time.sleep(0.2)
 
     def _on_signal(self, signum, frame) -> None:
+        if not self._started:
+            raise KeyboardInterrupt  # still setting up: abort it, as Ctrl-C does
         self._stopping = True
+
+
+def _die_with_parent() -> None:
+    """In a service's process, before it runs: SIGTERM it when the demo dies, however the demo
+    dies (kill -9 included), so that no service outlives it (Linux's PR_SET_PDEATHSIG)."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGTERM), 0, 0, 0)
 
 
 def _last_line(log: Path | None) -> str:

@@ -1,10 +1,13 @@
 """`sge-recon demo`: starts, refuses a second copy, stops cleanly on Ctrl-C."""
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 
@@ -220,3 +223,93 @@ def test_a_secrets_file_is_written_as_a_new_private_file_never_into_the_old_one(
     assert not [s for s in secrets if s in seen], seen
     assert path.stat().st_mode & 0o777 == 0o600
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split()[2] != "Z"
+    except OSError:
+        return False
+
+
+def _all_gone(pids: list[int], timeout: float = 20) -> list[int]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and any(_alive(p) for p in pids):
+        time.sleep(0.2)
+    return [p for p in pids if _alive(p)]
+
+
+def _reap(pids: list[int]) -> None:
+    for pid in pids:  # what a failed test left running
+        if _alive(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_sighup_the_terminal_closed_stops_every_service(cli_env):
+    """Closing the demo's terminal (SIGHUP) used to kill the demo alone: its five services, in
+    sessions of their own, ran on without it (a second demo could then run beside them)."""
+    demo = subprocess.Popen([sys.executable, "-m", "sge_recon", "demo", *demo_args()],
+                            env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    children: list[int] = []
+    try:
+        wait_for(demo, "Press Ctrl-C")
+        children = children_of(demo.pid)
+        assert len(children) == 5
+        demo.send_signal(signal.SIGHUP)
+        rest, _ = demo.communicate(timeout=30)
+        assert demo.returncode == 0, rest
+        assert "Stopped api, worker, traffic, scheduler, console." in rest
+        assert _all_gone(children) == []
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+        _reap(children)
+
+
+def test_a_demo_killed_with_sigkill_takes_its_services_with_it(cli_env):
+    demo = subprocess.Popen([sys.executable, "-m", "sge_recon", "demo", *demo_args()],
+                            env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    children: list[int] = []
+    try:
+        wait_for(demo, "Press Ctrl-C")
+        children = children_of(demo.pid)
+        assert len(children) == 5
+        demo.kill()
+        demo.wait(timeout=10)
+        assert _all_gone(children) == [], "services outlived the demo"
+    finally:
+        _reap(children)
+
+
+def test_sigterm_during_the_first_simulation_stops_the_embedded_postgresql(cli_env):
+    """SIGTERM while the first simulation loads used to kill the demo outright, leaving its
+    embedded PostgreSQL running with nobody to stop it."""
+    # as conftest's server: a short folder the OS user `pgserver` (root runs the server as it)
+    # can reach, outside pytest's 0700 base folder
+    tmp_path = Path(tempfile.mkdtemp(prefix="sgr-term-", dir="/tmp"))
+    tmp_path.chmod(0o755)
+    env = {k: v for k, v in cli_env.items() if k != "DATABASE_URL"}
+    env["SGE_RECON_HOME"] = str(tmp_path / "h")
+    demo = subprocess.Popen([sys.executable, "-m", "sge_recon", "demo", *demo_args(),
+                             "--intents", "400000"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    postmaster = tmp_path / "h" / "pgdata" / "postmaster.pid"
+    server = 0
+    try:
+        wait_for(demo, "Loading a simulated platform")
+        server = int(postmaster.read_text().split()[0])
+        demo.send_signal(signal.SIGTERM)
+        rest, _ = demo.communicate(timeout=60)
+        assert demo.returncode == 130, rest
+        assert "Aborted." in rest and "Traceback" not in rest
+        assert _all_gone([server], timeout=30) == [], "the embedded PostgreSQL was left running"
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+        if server and _alive(server):
+            os.kill(server, signal.SIGINT)  # a fast shutdown of what the defect left running
+            _all_gone([server], timeout=30)
+        shutil.rmtree(tmp_path, ignore_errors=True)
