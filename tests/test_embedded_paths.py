@@ -92,3 +92,16 @@ def test_a_holder_killed_before_it_let_go_does_not_keep_the_server_running_for_e
             os.kill(int(pid_file.read_text().split()[0]), signal.SIGINT)
             time.sleep(2)
         shutil.rmtree(root, ignore_errors=True)
+
+
+def test_a_data_folder_too_long_for_a_unix_socket_starts():
+    """A checkout deep in a home folder (a data folder past 80 characters) used to be refused
+    ('path is too long for a unix socket'): the socket goes to pgserver's short runtime folder."""
+    root = _folder("sgr-long-")
+    data_dir = root / "a-rather-long-folder-name-for-projects" / "sge-recon-checkout" / "pgdata"
+    assert len(str(data_dir)) > 80
+    try:
+        data_dir.parent.mkdir(parents=True)
+        _serves(data_dir)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)

