@@ -142,6 +142,9 @@ def main(argv: list[str]) -> None:
     elif command == "demo":
         sync()
         ensure_redis()
+        # the checkout's .sge-recon/ (database, accounts, keys), exports/ and sge-recon.toml, from
+        # whatever folder `python3 /path/to/dev.py demo` is typed in (not a second database there)
+        os.chdir(ROOT)
         os.execv(str(BIN / "sge-recon"), [str(BIN / "sge-recon"), "demo", *rest])
     elif command == "run":
         sync()

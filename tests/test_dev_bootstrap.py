@@ -119,3 +119,17 @@ def test_a_uv_of_another_version_is_replaced_by_the_pinned_one(installed):
     result = _sync(installed)
     assert result.returncode == 0, result.stderr
     assert _uv_runs(installed) == _uv_version_wanted()
+
+
+def test_the_demo_runs_in_the_checkout_from_any_working_folder(installed, tmp_path):
+    """`python3 /path/to/dev.py demo` typed in another folder used to run the demo there: a
+    second .sge-recon/ (a new database, new accounts and keys) and exports/ in that folder."""
+    probe = installed / ".venv" / "bin" / "sge-recon"  # what dev.py execs: says where it runs
+    probe.write_text(f"#!{sys.executable}\nimport os, sys\nprint(os.getcwd(), *sys.argv[1:])\n")
+    probe.chmod(0o755)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    result = subprocess.run([sys.executable, str(installed / "dev.py"), "demo", "--clean"],
+                            cwd=elsewhere, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [str(installed), "demo", "--clean"]
