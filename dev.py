@@ -67,6 +67,11 @@ def sync() -> None:
         run([str(BIN / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
              "--force-reinstall", "--no-deps", f"uv=={UV_VERSION}"])
     env = {**os.environ, "UV_PROJECT_ENVIRONMENT": str(VENV)}
+    home = os.environ.get("HOME")
+    if home and not os.path.isdir(home) and not os.environ.get("UV_CACHE_DIR"):
+        # uv keeps its cache in ~/.cache/uv and stops when HOME is no folder (a service
+        # account's HOME=/nonexistent): keep it beside the checkout's .venv instead
+        env["UV_CACHE_DIR"] = str(ROOT / ".uv-cache")
     run([str(BIN / "uv"), "sync", "--frozen", "--quiet"], env=env)
 
 

@@ -133,3 +133,13 @@ def test_the_demo_runs_in_the_checkout_from_any_working_folder(installed, tmp_pa
                             cwd=elsewhere, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == [str(installed), "demo", "--clean"]
+
+
+def test_sync_works_when_home_is_not_a_folder(installed):
+    """HOME=/nonexistent (a service account) or a file: uv could not make ~/.cache/uv and every
+    dev.py command stopped ('failed to create directory `/dev/null/.cache/uv`')."""
+    env = {**os.environ, "HOME": os.devnull}
+    env.pop("UV_CACHE_DIR", None)
+    result = subprocess.run([sys.executable, str(installed / "dev.py"), "sync"], cwd=installed,
+                            capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr

@@ -36,6 +36,13 @@ def console(state, port: int) -> None:
     # Resolve the database once here (an embedded server starts now, not inside a page) and
     # hand it to the app, which loads its settings from the environment.
     env = {**os.environ, "DATABASE_URL": recon.db.url}
+    home = os.environ.get("HOME")
+    if home and not os.path.isdir(home):
+        # Streamlit reads ~/.streamlit/ at start and stops on a HOME that is not a folder (a
+        # service account's HOME=/nonexistent, a file): give it one under SGE_RECON_HOME
+        env["HOME"] = str(recon.settings.home / "console-home")
+        os.makedirs(env["HOME"], exist_ok=True)
+        click.echo(f"HOME ({home}) is not a folder: Streamlit's own files go to {env['HOME']}")
     click.echo(f"Console on http://127.0.0.1:{port} · database {recon.db.where} · admin API "
                f"{hide_password(recon.settings.SGE_ADMIN_API_URL)}"
                + (f" · single sign-on via {recon.settings.OIDC_PROVIDER_NAME}"
