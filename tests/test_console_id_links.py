@@ -127,3 +127,17 @@ def test_an_incidents_details_show_an_ids_hidden_characters(console, factory):
     assert json.loads(at.json[0].proto.body) == {
         "programs": ["prog_⟨U+202E⟩1"], "rows": [{"intent_id": "int_7⟨U+200B⟩",
                                                 "note⟨U+202E⟩": "x"}]}
+
+
+def test_a_deliverys_payload_shows_an_ids_hidden_characters(console, factory):
+    program = factory.program()
+    endpoint = factory.endpoint(program["id"])
+    delivery = factory.delivery(endpoint["id"], payload={"intentId": INTENT,
+                                                         "batch": {"id": BATCH}})
+    at = app("root")
+    at.run()
+    at.query_params["id"] = delivery["id"]
+    at.switch_page("views/webhooks.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert [json.loads(j.proto.body) for j in at.json] == [
+        {"intentId": "int_7⟨U+200B⟩", "batch": {"id": "batch_⟨U+202E⟩99_tnuocca"}}]

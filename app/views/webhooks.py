@@ -117,7 +117,7 @@ if delivery_id:
         if found["next_retry_at"]:
             st.caption(f"Next attempt at {kit.when(found['next_retry_at'])}.")
         with st.expander("Payload"):
-            st.json(found["payload"] or {}, expanded=True)
+            st.json(kit.shown_json(found["payload"] or {}), expanded=True)
         tries = kit.load(kit.service().webhooks.attempts, found["delivery_id"],
                          what="the attempts")
         if tries is None:
