@@ -15,6 +15,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 
+from console_format import shown_controls
 from sge_recon.money import money_exact
 
 WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
@@ -26,8 +27,9 @@ LAYOUT = dict(margin=dict(t=30, b=40, l=60, r=20), hovermode="x unified",
 
 def _text(value: Any) -> str:
     """A platform string for a legend or hover text: Plotly renders its pseudo-HTML there (<a
-    href> becomes a link, <b> bold), so <, > and & are written as entities; it shows as stored."""
-    return html.escape(str(value), quote=False)
+    href> becomes a link, <b> bold), so <, > and & are written as entities; it shows as stored,
+    its invisible characters (a right-to-left override) as ⟨U+202E⟩."""
+    return html.escape(shown_controls(str(value)), quote=False)
 
 
 def _f(value: Any) -> float | None:

@@ -77,3 +77,15 @@ def test_a_providers_or_batchs_markup_is_shown_as_text_in_the_charts():
                                 "executed_at": T0, "hours": Decimal("1")}], 24)
     assert list(fig.data[0].customdata[0]) == [
         shown, "&lt;i&gt;p&lt;/i&gt;", "10,000,000,000,000,000,000,000,000,000,000.00"]
+
+
+def test_a_providers_or_batchs_hidden_characters_are_shown_in_the_charts():
+    """A right-to-left override in a provider's name (the legend) or a batch id (the hover
+    text) is drawn as ⟨U+202E⟩, as every other place of the console shows it."""
+    latency, uptime = charts.rpc_charts([{"provider": "alc\u202eymeh", "hour": T0,
+                                          "p95_latency_ms": 1, "uptime_pct": 100}])
+    assert [t.name for t in latency.data] == ["alc⟨U+202E⟩ymeh"] == [t.name for t in uptime.data]
+    fig = charts.payout_chart([{"batch_id": "batch_\u202e99", "program_id": "prog_\u200b1",
+                                "total_amount": Decimal("1"), "executed_at": T0,
+                                "hours": Decimal("1")}], 24)
+    assert list(fig.data[0].customdata[0])[:2] == ["batch_⟨U+202E⟩99", "prog_⟨U+200B⟩1"]
