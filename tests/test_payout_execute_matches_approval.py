@@ -14,7 +14,7 @@ import httpx
 import psycopg
 import pytest
 
-from .platform_helpers import ADMIN, payable_batch, running_api
+from .platform_helpers import ADMIN, APPROVER_1, APPROVER_2, bearer, payable_batch, running_api
 
 
 def outcome(db, batch_id: str) -> dict:
@@ -189,3 +189,48 @@ def test_a_commission_cannot_join_while_the_batch_is_being_paid(db_url, db, fact
     assert answers and answers[0].status_code == 200, answers and answers[0].text
     assert outcome(db, bid) == {"batch": "executed", "paid": 4, "ledger": 4,
                                 "audit": [(200, "ok")]}
+
+
+@pytest.mark.parametrize("when", ["after_both_approvals", "between_the_approvals"])
+def test_a_batch_rewritten_after_an_approval_is_refused_though_it_adds_up(db_url, db, factory,
+                                                                          when):
+    """A commission joins the batch and its total and affiliate count are rewritten to match:
+    the batch adds up, but it is not what the approvers (or the first of them) approved."""
+    made = payable_batch(factory)  # pending approval: 6.00 to 2 affiliates
+    bid = made["batch"]["id"]
+
+    def rewrite() -> None:
+        _extra_commission(factory, made)
+        db.execute("UPDATE public.payout_batches SET total_amount = total_amount + 1.50,"
+                   " affiliate_count = affiliate_count + 1 WHERE id = %s", (bid,))
+
+    with running_api(db_url) as url:
+        with httpx.Client(base_url=url, timeout=60) as api:
+            first = api.post(f"/admin/payouts/batch/{bid}/approve", headers=bearer(APPROVER_1))
+            assert first.status_code == 200, first.text
+            if when == "between_the_approvals":
+                rewrite()
+            second = api.post(f"/admin/payouts/batch/{bid}/approve", headers=bearer(APPROVER_2))
+            assert second.json()["status"] == "approved", second.text
+            if when == "after_both_approvals":
+                rewrite()
+            r = api.post(f"/admin/payouts/batch/{bid}/execute", headers=ADMIN)
+    assert r.status_code == 409, r.text
+    assert "approved 6.000000 to 2 affiliate(s); the batch now says 7.500000 to 3" in r.json()[
+        "error"], r.text
+    after = outcome(db, bid)
+    assert (after["batch"], after["paid"], after["ledger"], after["audit"][-1]) == (
+        "approved", 0, 0, (409, "refused"))
+
+
+def test_a_batch_approved_as_it_is_is_paid(db_url, db, factory):
+    made = payable_batch(factory)
+    bid = made["batch"]["id"]
+    with running_api(db_url) as url:
+        with httpx.Client(base_url=url, timeout=60) as api:
+            for key in (APPROVER_1, APPROVER_2):
+                assert api.post(f"/admin/payouts/batch/{bid}/approve",
+                                headers=bearer(key)).status_code == 200
+            r = api.post(f"/admin/payouts/batch/{bid}/execute", headers=ADMIN)
+    assert r.status_code == 200, r.text
+    assert outcome(db, bid)["paid"] == 4

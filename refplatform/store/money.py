@@ -110,6 +110,9 @@ def approve_batch(conn: Conn, batch_id: str, approver: str, now: datetime) -> di
                             "batch pending approval can be approved")
     conn.execute("INSERT INTO public.payout_approvals (batch_id, approver, approved_at)"
                  " VALUES (%s, %s, %s)", (batch_id, approver, now))
+    conn.execute("INSERT INTO public.payout_approval_terms (batch_id, approver, total_amount,"
+                 " affiliate_count) VALUES (%s, %s, %s, %s)",
+                 (batch_id, approver, batch["total_amount"], batch["affiliate_count"]))
     approvers = sorted({a["approver"] for a in existing} | {approver})
     status = batch["status"]
     distinct: list[str] = []
@@ -159,7 +162,10 @@ def execute_batch(conn: Conn, batch_id: str, now: datetime) -> dict:
                             f"(NaN) or infinite (affiliate {', '.join(unstated)}); nothing was "
                             "paid: correct those commissions on the platform "
                             "(platform_data_integrity names them), then execute the batch")
-    refuse_unlike_approved(batch, lines, currency)
+    terms = conn.execute("SELECT approver, total_amount, affiliate_count"
+                         " FROM public.payout_approval_terms WHERE batch_id = %s ORDER BY approver",
+                         (batch_id,)).fetchall()
+    refuse_unlike_approved(batch, lines, currency, terms)
     per_affiliate = [r for r in lines if r["amount"] > 0]
     transaction_id = f"txn_payout_{batch_id}"
     entries: list[tuple[str, str, Decimal, str]] = []
@@ -180,13 +186,21 @@ def execute_batch(conn: Conn, batch_id: str, now: datetime) -> dict:
             "batch_total_amount": batch["total_amount"]}
 
 
-def refuse_unlike_approved(batch: dict, lines: list[dict], currency: str) -> None:
-    """409 unless the batch's unpaid commissions (``lines``: per affiliate and currency) are what
-    its approvers approved: exactly its total_amount (Decimal compare of PostgreSQL's exact sums,
-    no rounding), exactly its affiliate_count, every affiliate owed a positive amount, all in
-    the currency the batch pays (``currency``)."""
+def refuse_unlike_approved(batch: dict, lines: list[dict], currency: str,
+                           terms: list[dict]) -> None:
+    """409 unless the batch is what its approvers approved: the total and affiliate count each
+    approval recorded (``terms``) are still the batch's, and its unpaid commissions (``lines``:
+    per affiliate and currency) add up exactly to that total (Decimal compare of PostgreSQL's
+    exact sums, no rounding) for exactly that many affiliates, each owed a positive amount, all
+    in the currency the batch pays (``currency``)."""
     batch_id = batch["id"]
     problems: list[str] = []
+    for t in terms:
+        if (t["total_amount"] != batch["total_amount"]
+                or t["affiliate_count"] != batch["affiliate_count"]):
+            problems.append(f"{t['approver']} approved {t['total_amount']} to "
+                            f"{t['affiliate_count']} affiliate(s); the batch now says "
+                            f"{batch['total_amount']} to {batch['affiliate_count']}")
     others = sorted({r["currency"] for r in lines
                      if r["currency"] is not None and r["currency"] != currency})
     if others:
