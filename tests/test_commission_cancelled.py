@@ -91,3 +91,23 @@ def test_a_batch_holding_a_cancelled_commission_pays_more_than_is_owed(cancelled
     assert "differs from the sum of its commissions" in problems, found["problems"]
     shown = {c["commission_id"]: c["status"] for c in found["commissions"]}
     assert "cancelled" in shown.values()  # still listed, as cancelled
+
+
+def test_the_audit_export_states_what_was_cancelled(cancelled, tmp_path):
+    """commissions_by_affiliate (audit.duckdb): total = accrued + payable + paid + cancelled, so
+    an auditor sees the cancelled money instead of a total its parts do not add up to."""
+    import duckdb
+
+    recon, _, ids, held = cancelled
+    row = Database(recon.settings.DATABASE_URL).fetch_one(
+        'SELECT "affiliateId" AS affiliate, "createdAt" AS at, amount FROM "Commission"'
+        " WHERE id = %s", (ids["paid"],))
+    result = recon.exports.export(row["at"].strftime("%Y-%m"), out_dir=tmp_path, force=True)
+    con = duckdb.connect(str(result.directory / "audit.duckdb"), read_only=True)
+    con.execute(f"SET file_search_path = '{result.directory}'")
+    total, parts, gone = con.execute(
+        "SELECT total_amount, accrued_amount + payable_amount + paid_amount, cancelled_amount"
+        " FROM commissions_by_affiliate WHERE affiliate_id = ?", [row["affiliate"]]).fetchone()
+    assert gone >= row["amount"] > 0
+    assert total == parts + gone
+

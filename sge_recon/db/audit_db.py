@@ -105,6 +105,8 @@ def audit_views(scales: dict[str, int | None]) -> dict[str, str]:
                    AS payable_amount,
                {_exact_sum('amount', com, "status = 'paid'", 'commissions_by_affiliate')}
                    AS paid_amount,
+               {_exact_sum('amount', com, "status = 'cancelled'", 'commissions_by_affiliate')}
+                   AS cancelled_amount,
                {_exact_sum('base_amount', base, None, 'commissions_by_affiliate')} AS base_amount
         FROM (SELECT *, {_parts('amount', com)}, {_parts('base_amount', base)} FROM commissions)
         GROUP BY program_id, affiliate_id ORDER BY program_id, affiliate_id""",

@@ -23,7 +23,7 @@ DuckDB looks in the working directory before the search path):
     cd path/to/{period.label} && duckdb -readonly audit.duckdb
     SELECT * FROM trial_balance;            -- per program and currency
     SELECT * FROM unbalanced_transactions;  -- empty, but for spanning_transactions
-    SELECT * FROM commissions_by_affiliate;
+    SELECT * FROM commissions_by_affiliate;  -- total = accrued + payable + paid + cancelled
 Compare every file with manifest.json: sha256sum *.parquet audit.duckdb README.txt
 A transaction whose entries fall in two months (a debit at 23:59:59, its credit at 00:00:01)
 balances only over both exports: manifest.json's spanning_transactions lists each one with its
