@@ -111,3 +111,11 @@ def test_the_audit_export_states_what_was_cancelled(cancelled, tmp_path):
     assert gone >= row["amount"] > 0
     assert total == parts + gone
 
+
+def test_the_spot_check_does_not_call_a_cancelled_commission_wrong(cancelled):
+    """The Trends page's spot-check agrees with commission_accuracy: a cancelled commission
+    (withdrawn for its wrong rate) is shown, as cancelled, not as a mismatch."""
+    recon, _, ids, _ = cancelled
+    rows = recon.console.commission_spot_check(sample=100_000)  # every settlement
+    mine = [r for r in rows if r["commission_id"] == ids["wrong_rate"]]
+    assert [(r["status"], r["matches"]) for r in mine] == [("cancelled", None)]

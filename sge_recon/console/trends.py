@@ -35,8 +35,8 @@ class TrendsReader:
     def commission_spot_check(self, sample: int = 10) -> list[dict]:
         rows = self.read_platform(lambda c: trends.commission_spot_check(c, sample))
         for row in rows:
-            if row["commission_id"] is None:
-                row["matches"] = None
+            if row["commission_id"] is None or row["status"] == "cancelled":
+                row["matches"] = None  # none, or not owed (commission_accuracy leaves it out)
                 continue
             row["matches"] = (row["actual_rate"] == row["contract_rate"]
                               and row["actual_amount"] == row["expected_amount"])

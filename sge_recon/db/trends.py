@@ -105,7 +105,8 @@ def commission_spot_check(conn, sample: int) -> list[dict]:
                c.amount AS actual_amount,
                round(c.base_amount * CASE c.level WHEN 1 THEN p.direct_commission_rate
                                                   ELSE p.parent_commission_rate END, 2)
-                 AS expected_amount
+                 AS expected_amount,
+               c.status
         FROM picked f
         JOIN platform.programs p ON p.id = f.program_id
         LEFT JOIN platform.commissions c ON c.intent_id = f.intent_id
