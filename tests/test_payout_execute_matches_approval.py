@@ -14,7 +14,15 @@ import httpx
 import psycopg
 import pytest
 
-from .platform_helpers import ADMIN, APPROVER_1, APPROVER_2, bearer, payable_batch, running_api
+from .platform_helpers import (
+    ADMIN,
+    APPROVER_1,
+    APPROVER_2,
+    bearer,
+    hold_table_lock,
+    payable_batch,
+    running_api,
+)
 
 
 def outcome(db, batch_id: str) -> dict:
@@ -234,3 +242,20 @@ def test_a_batch_approved_as_it_is_is_paid(db_url, db, factory):
             r = api.post(f"/admin/payouts/batch/{bid}/execute", headers=ADMIN)
     assert r.status_code == 200, r.text
     assert outcome(db, bid)["paid"] == 4
+
+
+def test_an_execute_behind_a_long_commission_write_is_refused_not_hung(db_url, db, factory):
+    """The execute waits at most a few seconds for commissions being written (a bulk load), then
+    answers 409, audited, nothing paid, instead of holding the request as long as the write."""
+    made = payable_batch(factory, status="approved")
+    bid = made["batch"]["id"]
+    with running_api(db_url) as url:
+        holder = hold_table_lock(db_url, "public.commissions", 20)
+        started = time.monotonic()
+        r = _execute(url, bid)
+        waited = time.monotonic() - started
+        holder.join(30)
+    assert r.status_code == 409, r.text
+    assert "commissions are being written" in r.json()["error"]
+    assert waited < 15
+    assert outcome(db, bid) == REFUSED

@@ -7,6 +7,7 @@ import json
 from datetime import datetime
 from decimal import Context, Decimal, localcontext
 
+from psycopg import errors as pg_errors
 from psycopg.types.json import Jsonb
 
 from sge_recon.errors import ConflictError, NotFoundError
@@ -24,6 +25,9 @@ def _total(amounts) -> Decimal:
     for amount in amounts:
         total = _EXACT.add(total, amount)
     return total
+# How long an execute waits for the commissions being written now (a long bulk write would
+# otherwise hold the request, and the console's answer, for as long as it runs).
+COMMISSIONS_LOCK_TIMEOUT = "5s"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -137,7 +141,16 @@ def execute_batch(conn: Conn, batch_id: str, now: datetime) -> dict:
     EXCLUSIVE: every insert, update or delete of a commission waits, and this waits for those in
     flight), so no commission can join, leave or change the batch between the comparison and the
     payment; the batch row lock alone does not stop an insert naming the batch (no FK)."""
-    conn.execute("LOCK TABLE public.commissions IN SHARE ROW EXCLUSIVE MODE")
+    before = conn.execute("SELECT current_setting('lock_timeout') AS t").fetchone()["t"]
+    conn.execute("SELECT set_config('lock_timeout', %s, true)", (COMMISSIONS_LOCK_TIMEOUT,))
+    try:
+        with conn.transaction():
+            conn.execute("LOCK TABLE public.commissions IN SHARE ROW EXCLUSIVE MODE")
+    except pg_errors.LockNotAvailable:
+        raise ConflictError(f"batch {batch_id} was not executed: commissions are being written "
+                            f"right now and did not finish within {COMMISSIONS_LOCK_TIMEOUT}; "
+                            "nothing was paid, execute it again in a moment") from None
+    conn.execute("SELECT set_config('lock_timeout', %s, true)", (before,))
     batch = lock_batch(conn, batch_id)
     if batch["status"] == "executed":
         raise ConflictError(f"batch {batch_id} was already executed at {batch['executed_at']}; "
