@@ -25,6 +25,8 @@ def _total(amounts) -> Decimal:
     for amount in amounts:
         total = _EXACT.add(total, amount)
     return total
+
+
 # How long an execute waits for the commissions being written now (a long bulk write would
 # otherwise hold the request, and the console's answer, for as long as it runs).
 COMMISSIONS_LOCK_TIMEOUT = "5s"
