@@ -31,10 +31,8 @@ from __future__ import annotations
 import builtins
 import functools
 import hashlib
-import hmac
 import re
 import secrets
-import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -44,6 +42,8 @@ from .db import accounts as q
 from .db import action_log, payouts
 from .db.accounts import check_platform_id
 from .errors import DatabaseUnavailable, NotFoundError, ReconError, UsageError, first_line
+from .passwords import (  # noqa: F401 - re-exported: tests import them here
+    _DUMMY_HASH, hash_password, normal_password, verify_password)
 from .sso_claims import (  # noqa: F401 - re-exported: the console and tests import them here
     check_sso_identity, email_verified, identity_from_claims)
 
@@ -56,7 +56,6 @@ MIN_PASSWORD = 10
 MAX_FAILURES = 5
 WINDOW_SECONDS = 15 * 60
 SESSION_SECONDS = 12 * 3600  # a sign-in lasts a working day (a reload or a new tab keeps it)
-SCRYPT = {"n": 2 ** 14, "r": 8, "p": 1}
 
 # what each role may do (the console asks before showing an action's button enabled)
 PERMISSIONS = {
@@ -75,42 +74,6 @@ WHY_NOT = {
 }
 
 
-def normal_password(password: str) -> str:
-    """The form a password is hashed and checked in: Unicode NFKC (NIST SP 800-63B), so the
-    same visible password typed on another keyboard or system (e.g. decomposed accents on macOS)
-    is the same password."""
-    return unicodedata.normalize("NFKC", password)
-
-
-def hash_password(password: str, salt: bytes | None = None) -> str:
-    salt = salt or secrets.token_bytes(16)
-    digest = hashlib.scrypt(normal_password(password).encode(), salt=salt, maxmem=64 * 1024 * 1024, dklen=32,
-                            **SCRYPT)
-    return f"scrypt${SCRYPT['n']}${SCRYPT['r']}${SCRYPT['p']}${salt.hex()}${digest.hex()}"
-
-
-def verify_password(password: str, stored: str) -> bool:
-    """The password (normalised) matches the stored hash; a hash set before passwords were
-    normalised was made from the raw form, so that is tried too when the two differ."""
-    normal = normal_password(password)
-    if _verify(normal, stored):
-        return True
-    return normal != password and _verify(password, stored)
-
-
-def _verify(password: str, stored: str) -> bool:
-    try:
-        kind, n, r, p, salt, digest = stored.split("$")
-        if kind != "scrypt":
-            return False
-        got = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r),
-                             p=int(p), maxmem=64 * 1024 * 1024, dklen=len(digest) // 2)
-    except (ValueError, TypeError):
-        return False
-    return hmac.compare_digest(got.hex(), digest)
-
-
-_DUMMY_HASH = hash_password("not a password of anyone", b"\0" * 16)
 
 
 @dataclass(frozen=True)
