@@ -9,6 +9,9 @@ refusal), never a pass, a traceback or a silently changed value.
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
+import sys
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -16,6 +19,7 @@ import pytest
 
 from sge_recon.db import Database
 from sge_recon.errors import ExportError
+from sge_recon.exports import ExportService
 from sge_recon.money import money_text
 from sge_recon.scheduling import ManualClock, Scheduler, default_jobs
 
@@ -368,3 +372,40 @@ def test_the_weekly_payout_reminder_totals_32_digit_batches_exactly(db_url, fact
         receiver.close()
     assert "2 payout batches waiting (20,000,000,000,000,000,000,000,000,000,000.02 USD)" in \
         slack["text"], slack["text"]
+
+
+def _edited_export(recon, factory, tmp_path, name: str, figure: str, value: str):
+    program = factory.program()["id"]
+    factory.journal(program, [("treasury", "debit", "5"), ("user:u1", "credit", "3")],
+                    created_at=EXPORT_DAY)
+    folder = recon.exports.export(EXPORT_PERIOD, out_dir=tmp_path / "out").directory
+    copy = tmp_path / name / EXPORT_PERIOD
+    shutil.copytree(folder, copy)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["control_totals"][0][figure] = value
+    (copy / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    return copy
+
+
+@pytest.mark.parametrize("value", ["0.000000", "NaN", "-0", "-2.000000"])
+def test_export_verify_checks_the_stated_difference(recon, factory, tmp_path, value):
+    """verify recomputed debits, credits and entry_count but never the manifest's stated
+    difference: an export of books off by 2.000000 whose manifest says 0.000000 (or NaN)
+    verified as intact (exit 2 only for the file's unbalanced transaction)."""
+    copy = _edited_export(recon, factory, tmp_path, f"diff{value}", "difference", value)
+    report = ExportService.verify(copy)
+    assert report.exit_code == 1, report.mismatches
+    assert f"difference stated {value}, the ledger file's debits − credits are 2.000000" in \
+        str(report.mismatches)
+
+
+@pytest.mark.parametrize("figure", ["debits", "credits", "difference"])
+def test_export_verify_of_a_signalling_nan_total_is_altered_not_a_traceback(
+        recon, factory, tmp_path, cli_env, figure):
+    """A manifest total edited to "sNaN": comparing it raised decimal.InvalidOperation."""
+    copy = _edited_export(recon, factory, tmp_path, f"snan{figure}", figure, "sNaN")
+    done = subprocess.run([sys.executable, "-m", "sge_recon", "export", "verify", str(copy)],
+                          env=cli_env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert f"{figure} stated sNaN" in done.stdout + done.stderr
+    assert "Traceback" not in done.stderr

@@ -16,7 +16,7 @@ from ..errors import ExportError, first_line
 from .manifest import MANIFEST, read_manifest, sha256_of
 from .signing import SIGNATURE, check_signature
 from .tables import JOURNAL, LEDGER, TABLES
-from .totals import money
+from .totals import WIDE, money
 from .. import check_names
 
 SAMPLE = 20
@@ -329,6 +329,15 @@ def _check_ledger(con, folder: Path, manifest: dict[str, Any], report: VerifyRep
             if _decimal(want.get(figure)) != got[figure]:
                 report.add(MANIFEST, f"{label}: {figure} stated {want.get(figure)}, the ledger "
                                      f"file sums to {money(got[figure], None)}")
+        # the stated difference is a figure an auditor reads too ("0.000000" over unbalanced
+        # books verified as intact); manifests from before it was written have none
+        if "difference" in want and isinstance(got["debits"], Decimal) and \
+                isinstance(got["credits"], Decimal):
+            difference = WIDE.subtract(got["debits"], got["credits"])
+            if _decimal(want["difference"]) != difference:
+                report.add(MANIFEST, f"{label}: difference stated {want['difference']}, the "
+                                     f"ledger file's debits − credits are "
+                                     f"{money(difference, None)}")
         if want.get("entry_count") != got["entry_count"]:
             report.add(MANIFEST, f"{label}: entry_count stated {want.get('entry_count')}, the "
                                  f"ledger file holds {got['entry_count']}")
@@ -429,7 +438,10 @@ def _range(manifest: dict[str, Any], report: VerifyReport) -> tuple[datetime | N
 
 
 def _decimal(text: Any) -> Decimal | None:
+    """A stated total as a Decimal; None when it is none (a control total is never NaN or
+    infinite: the export refuses those, and comparing an 'sNaN' raises)."""
     try:
-        return Decimal(str(text))
+        value = Decimal(str(text))
     except (InvalidOperation, ValueError):
         return None
+    return value if value.is_finite() else None
