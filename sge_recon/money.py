@@ -18,19 +18,27 @@ from typing import Iterable
 # them. A precision is a cap, not an allocation: 10^120 - 1 costs its 120 digits. No money
 # operation divides. Rounding and traps are the default context's (half even; invalid ops raise).
 MONEY = decimal.Context(prec=200_000)
+# Sums as PostgreSQL's numeric makes them: Infinity - Infinity (or + -Infinity) is NaN, never a
+# balance and never an exception (Python's decimal raises InvalidOperation there)
+NUMERIC = MONEY.copy()
+NUMERIC.traps[decimal.InvalidOperation] = False
 CENT = Decimal("0.01")
 # the largest absolute value recon's own numeric(38,6) columns hold (money_at_stake)
 NUMERIC_38_6_MAX = Decimal("99999999999999999999999999999999.999999")
 
 
 def money_add(a: Decimal, b: Decimal) -> Decimal:
-    return MONEY.add(a, b)
+    return NUMERIC.add(a, b)
+
+
+def money_subtract(a: Decimal, b: Decimal) -> Decimal:
+    return NUMERIC.subtract(a, b)
 
 
 def money_sum(amounts: Iterable[Decimal]) -> Decimal:
     total = Decimal(0)
     for amount in amounts:
-        total = MONEY.add(total, amount)
+        total = NUMERIC.add(total, amount)
     return total
 
 

@@ -182,7 +182,8 @@ def test_the_overview_says_a_nan_sum_in_words_and_names_the_check(console, recon
 
 
 
-@pytest.mark.parametrize("debit, credit", [("Infinity", "1.00"), ("NaN", "1.00")])
+@pytest.mark.parametrize("debit, credit", [("Infinity", "1.00"), ("NaN", "1.00"),
+                                           ("Infinity", "Infinity")])
 def test_the_ledger_page_of_a_transaction_with_a_special_amount_says_why_it_cannot_help(
         console, factory, db_url, debit, credit):
     """An infinite leg made the Ledger page's correcting-entry proposal round Infinity to cents:
@@ -197,6 +198,8 @@ def test_the_ledger_page_of_a_transaction_with_a_special_amount_says_why_it_cann
     assert not at.exception, [e.value for e in at.exception]
     shown = texts(at)
     assert "its missing leg cannot be computed" in shown, shown
+    if debit == credit:  # Inf - Inf is NaN, never a balance (Python's decimal raised)
+        assert "Does not balance: debits − credits = an unknown amount of USD" in shown, shown
 
 
 def _correct(api, program_id: str, txn: str):
@@ -409,3 +412,14 @@ def test_export_verify_of_a_signalling_nan_total_is_altered_not_a_traceback(
     assert done.returncode == 1, done.stdout + done.stderr
     assert f"{figure} stated sNaN" in done.stdout + done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_the_ledger_pages_balances_are_exact_at_32_digits(recon, factory):
+    """The Ledger page's balances per program summed in Python's 28-digit context: debits of
+    10^31 + 0.05 against credits of 10^31 showed a difference of 0 beside the check's mark."""
+    program = factory.program(id="prog_wide")
+    factory.journal(program["id"], [("treasury", "debit", "10000000000000000000000000000000.05"),
+                                    ("user:u1", "credit", "10000000000000000000000000000000")])
+    [row] = recon.console.ledger_balances()
+    assert row["total_debits"] == Decimal("10000000000000000000000000000000.05")
+    assert row["difference"] == Decimal("0.05")

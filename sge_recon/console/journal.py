@@ -6,7 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from ..money import MONEY
+from ..money import MONEY, money_add
 
 
 def signed_totals(rows: list[dict[str, Any]],
@@ -18,6 +18,6 @@ def signed_totals(rows: list[dict[str, Any]],
     for e in rows:
         currency = e["currency"] or ""
         amount = Decimal(str(e["amount"]))
-        out[currency] = MONEY.add(out.get(currency, Decimal(0)),
+        out[currency] = money_add(out.get(currency, Decimal(0)),  # Inf - Inf: NaN, as SQL
                                   amount if e["type"] == "debit" else MONEY.minus(amount))
     return out

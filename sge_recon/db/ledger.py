@@ -10,6 +10,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from ..money import money_add, money_subtract
 from .ledger_order import keyed_sql
 from .relations import CONTRACT_RELATIONS, PlatformRelations
 from .rows import all_rows
@@ -60,9 +61,11 @@ def ledger_balances(conn, relations: PlatformRelations = CONTRACT_RELATIONS) -> 
                                     "currency": r["currency"], "total_debits": Decimal(0),
                                     "total_credits": Decimal(0), "difference": Decimal(0),
                                     "entries": 0})
-        m["total_debits"] += r["total_debits"]
-        m["total_credits"] += r["total_credits"]
-        m["difference"] = m["total_debits"] - m["total_credits"]
+        # exact at any size, Inf - Inf NaN as in SQL (Python's default context keeps 28 digits
+        # and raises there)
+        m["total_debits"] = money_add(m["total_debits"], r["total_debits"])
+        m["total_credits"] = money_add(m["total_credits"], r["total_credits"])
+        m["difference"] = money_subtract(m["total_debits"], m["total_credits"])
         m["entries"] += r["entries"]
     return sorted((m for m in merged.values() if m["entries"]),
                   key=lambda r: (r["program_id"] is None, r["program_id"] or "",
