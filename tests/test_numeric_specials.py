@@ -18,6 +18,7 @@ from decimal import Decimal
 import pytest
 
 from sge_recon.db import Database
+from sge_recon.console.verdicts import stuck_list
 from sge_recon.errors import ExportError
 from sge_recon.exports import ExportService
 from sge_recon.money import money_text
@@ -423,3 +424,17 @@ def test_the_ledger_pages_balances_are_exact_at_32_digits(recon, factory):
     [row] = recon.console.ledger_balances()
     assert row["total_debits"] == Decimal("10000000000000000000000000000000.05")
     assert row["difference"] == Decimal("0.05")
+
+
+def test_the_stuck_money_of_a_result_without_totals_is_exact(recon, factory):
+    """A GX result has no totals: the Intents page summed its rows in Python's 28-digit
+    context, and two stuck intents of 10^31 + 0.01 lost their cents."""
+    program = factory.program()
+    user = factory.user(program["id"])
+    for _ in range(2):
+        factory.intent(program["id"], user["id"], status="processing",
+                       amount=Decimal("10000000000000000000000000000000.01"),
+                       status_changed_at=ago(minutes=90))
+    [result] = recon.checks.run(only=["stuck_intents"], engine="gx", store=False).checks
+    assert result.totals("stuck") is None and result.status == "fail"
+    assert stuck_list(result).money == {"USD": Decimal("20000000000000000000000000000000.02")}

@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from ..check_names import STUCK_INTENTS
+from ..money import money_add
 
 SIGNAL_LIST_LIMIT = 500  # failing rows a page lists from a check (the count stays exact)
 # a check's result that can give no verdict: the page says "unknown", never a guess
@@ -107,7 +108,8 @@ def _sum_by_currency(rows: list[dict]) -> dict[str, Decimal]:
     out: dict[str, Decimal] = {}
     for r in rows:
         if r.get("amount") is not None:
-            out[r["currency"]] = out.get(r["currency"], Decimal(0)) + Decimal(str(r["amount"]))
+            out[r["currency"]] = money_add(out.get(r["currency"], Decimal(0)),  # exact
+                                           Decimal(str(r["amount"])))
     return out
 
 
