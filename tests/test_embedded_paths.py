@@ -8,6 +8,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -127,4 +128,69 @@ def test_a_data_folder_of_another_postgresql_major_version_is_refused_with_what_
         assert f"mv {data_dir} {data_dir}-pg16" in message and "corrupt" not in message
         assert (data_dir / "PG_VERSION").exists()  # nothing touched
     finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+STALE = """
+import os, signal, subprocess, sys, time
+from pathlib import Path
+from sge_recon.db.embedded import start_embedded
+data_dir = Path(sys.argv[1])
+start_embedded(data_dir, cleanup_mode="stop")
+pid_file = data_dir / "postmaster.pid"
+server = int(pid_file.read_text().split()[0])
+def children():
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == server:
+                found.append(entry)
+        except (OSError, ValueError):
+            pass
+    return found
+helpers = children()
+os.kill(server, signal.SIGKILL)  # the server killed hard
+deadline = time.monotonic() + 30  # its helpers leave when they see it gone (as after a restart)
+while any(h.exists() for h in helpers) and time.monotonic() < deadline:
+    time.sleep(0.1)
+other = subprocess.Popen(["sleep", "300"], start_new_session=True,  # its id, reused
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+lines = pid_file.read_text().splitlines()
+lines[0] = str(other.pid)
+lines[2] = str(int(lines[2]) - 3600)  # the server started an hour before (then the restart)
+pid_file.write_text("\\n".join(lines) + "\\n")
+print(other.pid, flush=True)
+os._exit(0)  # this holder dies without letting go, as the killed demo did
+"""
+
+
+def test_a_stale_postmaster_pid_naming_another_process_neither_stops_the_start_nor_kills_it():
+    """After a hard kill and a restart, postmaster.pid named a process id that another process
+    now had: pgserver took the server for running ('Connection refused') and, stopping it,
+    killed that other process."""
+    root = _folder("sgr-stale-")
+    data_dir = root / "pg"
+    other = 0
+    try:
+        made = subprocess.run([sys.executable, "-c", STALE, str(data_dir)], capture_output=True,
+                              text=True, timeout=120)
+        assert made.returncode == 0, made.stderr
+        other = int(made.stdout.split()[0])
+        url = start_embedded(data_dir, cleanup_mode="stop")
+        try:
+            with psycopg.connect(url, autocommit=True) as conn:
+                assert conn.execute("SELECT 1").fetchone() == (1,)
+        finally:
+            stop_embedded(data_dir)
+        assert os.path.exists(f"/proc/{other}"), "the process that reused the id was killed"
+    finally:
+        if other and os.path.exists(f"/proc/{other}"):
+            os.kill(other, signal.SIGKILL)
+        pid_file = data_dir / "postmaster.pid"
+        if pid_file.exists():
+            try:
+                os.kill(int(pid_file.read_text().split()[0]), signal.SIGINT)
+            except (ProcessLookupError, ValueError):
+                pass
+            time.sleep(1)
         shutil.rmtree(root, ignore_errors=True)

