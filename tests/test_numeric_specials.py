@@ -438,3 +438,21 @@ def test_the_stuck_money_of_a_result_without_totals_is_exact(recon, factory):
     [result] = recon.checks.run(only=["stuck_intents"], engine="gx", store=False).checks
     assert result.totals("stuck") is None and result.status == "fail"
     assert stuck_list(result).money == {"USD": Decimal("20000000000000000000000000000000.02")}
+
+
+@pytest.mark.parametrize("total, commission", [("Infinity", "Infinity"), ("NaN", "NaN")])
+def test_a_batch_of_a_special_total_is_never_consistent(recon, factory, db_url, total,
+                                                         commission):
+    """The Payouts page called a batch of total Infinity whose commissions sum to Infinity
+    "consistent" (Infinity equals Infinity), so its Pay button was offered."""
+    unconstrained(db_url)
+    made = payable_batch(factory, affiliates=1, per_affiliate=1, status="approved")
+    batch_id = made["batch"]["id"]
+    recon.db.execute("UPDATE public.payout_batches SET total_amount = %s::numeric "
+                     "WHERE id = %s", (total, batch_id))
+    recon.db.execute("UPDATE public.commissions SET amount = %s::numeric "
+                     "WHERE payout_batch_id = %s", (commission, batch_id))
+    found = recon.console.payout_batch(batch_id)
+    assert found["consistent"] is False
+    assert any("not a number" in p or "infinite" in p for p in found["problems"]), \
+        found["problems"]

@@ -10,7 +10,7 @@ from typing import Any, Callable
 from ..check_names import PAYOUT_BATCH_SLA
 from ..db import payouts
 from ..errors import UsageError
-from ..money import MONEY, money_exact, money_sum
+from ..money import MONEY, money_add, money_exact, money_sum, special_text
 from . import verdicts
 from .verdicts import SIGNAL_LIST_LIMIT
 
@@ -61,12 +61,17 @@ class PayoutPages:
         batch, lines = found["batch"], found["lines"]
         totals: dict[str, Decimal] = {}
         for line in lines:  # exact at any numeric(38,6) size: 28 digits would hide a difference
-            totals[line["currency"]] = MONEY.add(totals.get(line["currency"], Decimal(0)),
+            totals[line["currency"]] = money_add(totals.get(line["currency"], Decimal(0)),
                                                  line["amount"])
         total = money_sum(totals.values()) if len(totals) == 1 else None
         affiliates = len({line["affiliate_id"] for line in lines})
         problems = []
-        if len(totals) > 1:
+        special = [f"{what} is {special_text(value)}" for what, value in (
+            ("the batch total", batch["total_amount"]), ("the sum of its commissions", total))
+            if isinstance(value, Decimal) and not value.is_finite()]
+        if special:  # Infinity equals Infinity, and NaN equals nothing: never consistent
+            problems.append(" and ".join(special) + "; platform_data_integrity names the rows")
+        elif len(totals) > 1:
             problems.append("its commissions are in " + ", ".join(sorted(totals)) + ": one "
                             "batch total cannot pay several currencies")
         elif lines and total is not None and total != batch["total_amount"]:
