@@ -166,6 +166,7 @@ def test_the_overview_says_a_nan_sum_in_words_and_names_the_check(console, recon
     factory.journal(program["id"], [("treasury", "debit", "3"), ("fees", "credit", "1")],
                     currency="EUR")
     factory.payout_batch(program["id"], total_amount=Decimal("NaN"))
+    factory.payout_batch(program["id"], total_amount=Decimal("100"))
     user = factory.user(program["id"])
     factory.intent(program["id"], user["id"], amount=Decimal("NaN"), status="processing",
                    status_changed_at=ago(minutes=90))
@@ -178,6 +179,10 @@ def test_the_overview_says_a_nan_sum_in_words_and_names_the_check(console, recon
     unknown = "an unknown amount of USD (NaN: an amount is not a number)"
     assert f"Money at stake: **2.00 EUR · {unknown}**" in shown, shown
     assert "NaN USD" not in shown
+    # the pending payouts: the stated total, and the NaN one counted apart (it hid the rest)
+    assert "Money at stake: **100.00 USD**" in shown, shown
+    assert "1 batch(es) whose total is not a number (NaN) or infinite, not in the money at " \
+        "stake: platform_data_integrity names them." in shown, shown
     at = open_page(app("root"), "intents")
     assert unknown in texts(at) and "NaN USD" not in texts(at)
 

@@ -321,6 +321,10 @@ def payout_alert(row: dict, sla: Any, settings: Settings) -> AlertSummary:
     over = int(sla.failing_rows or 0)
     detail = (f"{over} past the {settings.PAYOUT_SLA_HOURS} h SLA." if over else
               "All within the SLA." if count else "No batch waiting.")
+    unstated = int(row.get("unstated") or 0)
+    if unstated:  # left out of the money (it would make the whole sum NaN), said here
+        detail += (f" {unstated} batch(es) whose total is not a number (NaN) or infinite, not "
+                   "in the money at stake: platform_data_integrity names them.")
     return AlertSummary("pending_payouts", "Pending payout batches", count, money, detail,
                         Light.from_check_status(sla.status), "payouts")
 

@@ -37,20 +37,28 @@ def money_by_currency(rows: list[dict]) -> dict:
 
 
 
+# a batch total that is no amount (numeric 'NaN', or an infinity in a plain numeric column)
+_STATED = "b.total_amount NOT IN ('NaN'::numeric, 'Infinity'::numeric, '-Infinity'::numeric)"
+
+
 def pending_payout_money_by_currency(conn) -> dict:
+    """The waiting batches' totals per currency, the stated ones only: one NaN total made its
+    currency's whole sum NaN and hid what the others wait to be paid (counted apart:
+    pending_payout_summary's ``unstated``)."""
     return money_by_currency(_all(conn, f"""
-        SELECT {BATCH_CURRENCY} AS currency, sum(b.total_amount) AS amount
+        SELECT {BATCH_CURRENCY} AS currency, sum(b.total_amount) FILTER (WHERE {_STATED}) AS amount
         FROM platform.payout_batches b
         WHERE b.status IN ('pending_approval', 'approved')
         GROUP BY 1 ORDER BY 1"""))
 
 
 def pending_payout_summary(conn) -> dict:
-    """How many batches wait (for approval or execution). Which are past the SLA is the check
+    """How many batches wait (for approval or execution), and how many of them have a total
+    that is no amount (``unstated``: NaN or infinite). Which are past the SLA is the check
     payout_batch_sla's answer (sge_recon.console.overview), never counted here."""
-    return _one(conn, """
-        SELECT count(*) AS count
-        FROM platform.payout_batches WHERE status IN ('pending_approval', 'approved')""")
+    return _one(conn, f"""
+        SELECT count(*) AS count, count(*) FILTER (WHERE NOT {_STATED}) AS unstated
+        FROM platform.payout_batches b WHERE b.status IN ('pending_approval', 'approved')""")
 
 
 def newest_result_age(conn, names: list[str]) -> dict:
