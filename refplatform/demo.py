@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from refplatform.lifetime import die_with_parent
 from refplatform.setup import setup_database
 from sge_recon.config import Settings
 from sge_recon.config_checks import hide_password
@@ -403,7 +404,7 @@ class Demo:
         log = service.log_path.open("ab")
         service.process = subprocess.Popen(service.argv, env=env, stdout=log,
                                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                           start_new_session=True, preexec_fn=_die_with_parent)
+                                           start_new_session=True, preexec_fn=die_with_parent)
         log.close()
 
     def _wait_ready(self, timeout: float = 60) -> None:
@@ -456,16 +457,6 @@ class Demo:
             raise KeyboardInterrupt  # still setting up: abort it, as Ctrl-C does
         self._stopping = True
 
-
-def _die_with_parent() -> None:
-    """In a service's process, before it runs: SIGTERM it when the demo dies, however the demo
-    dies (kill -9 included), so that no service outlives it (Linux's PR_SET_PDEATHSIG)."""
-    if not sys.platform.startswith("linux"):
-        return
-    import ctypes
-
-    pr_set_pdeathsig = 1
-    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGTERM), 0, 0, 0)
 
 
 def _last_line(log: Path | None) -> str:

@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from refplatform.lifetime import die_with_parent
 from sge_recon.errors import ReconError
 
 REDIS_SERVER = "/usr/bin/redis-server"
@@ -70,7 +71,7 @@ class PrivateRedis:
                 "--logfile", str(self.directory / "redis.log")]
         self.process = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                        start_new_session=True)
+                                        start_new_session=True, preexec_fn=die_with_parent)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

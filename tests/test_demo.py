@@ -313,3 +313,23 @@ def test_sigterm_during_the_first_simulation_stops_the_embedded_postgresql(cli_e
             os.kill(server, signal.SIGINT)  # a fast shutdown of what the defect left running
             _all_gone([server], timeout=30)
         shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def test_the_private_redis_server_dies_with_the_process_that_started_it():
+    """`demo --profile sge` killed with -9 left its private redis-server running for ever."""
+    starter = subprocess.Popen(
+        [sys.executable, "-c", "from refplatform.redis_server import PrivateRedis\n"
+         "import time\nserver = PrivateRedis.start()\nprint(server.process.pid, flush=True)\n"
+         "time.sleep(300)"],
+        stdout=subprocess.PIPE, text=True)
+    redis_pid = 0
+    try:
+        redis_pid = int(starter.stdout.readline())
+        assert _alive(redis_pid)
+        starter.kill()
+        starter.wait(timeout=10)
+        assert _all_gone([redis_pid]) == [], "redis-server outlived the process that started it"
+    finally:
+        if starter.poll() is None:
+            starter.kill()
+        _reap([redis_pid] if redis_pid else [])
