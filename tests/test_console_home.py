@@ -1,4 +1,5 @@
-"""`sge-recon console` starts whatever HOME is: a service account's HOME may be no folder."""
+"""`sge-recon console` as a process: it starts whatever HOME is (a service account's HOME may be no
+folder), and its Streamlit child never outlives it."""
 
 from __future__ import annotations
 
@@ -49,3 +50,44 @@ def test_the_console_starts_when_home_is_not_a_folder(cli_env, tmp_path):
             console.kill()
     assert f"HOME ({os.devnull}) is not a folder" in out
     assert "Traceback" not in out
+
+
+def _children(pid: int) -> list[int]:
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True)
+    return [int(p) for p in out.stdout.split()]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_streamlit_dies_with_the_console_command_that_started_it(cli_env):
+    """`sge-recon console` killed with -9 (as the demo's stop ends one slow to stop) left its
+    Streamlit child running, holding the port, with nobody to stop it."""
+    port = _free_port()
+    console = subprocess.Popen([sys.executable, "-m", "sge_recon", "console", "--port", str(port)],
+                               env=cli_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    streamlit: list[int] = []
+    try:
+        deadline = time.monotonic() + 90
+        while _status(f"http://127.0.0.1:{port}/") != 200:
+            assert console.poll() is None and time.monotonic() < deadline
+            time.sleep(0.5)
+        streamlit = _children(console.pid)
+        assert len(streamlit) == 1
+        console.kill()
+        console.wait(timeout=10)
+        deadline = time.monotonic() + 20
+        while _alive(streamlit[0]) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not _alive(streamlit[0]), "Streamlit outlived the console command"
+    finally:
+        if console.poll() is None:
+            console.kill()
+        for pid in streamlit:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)

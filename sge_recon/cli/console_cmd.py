@@ -20,7 +20,7 @@ def console(state, port: int) -> None:
     import sys
 
     from ..config_checks import hide_password
-    from ..console.launch import streamlit_command
+    from ..console.launch import die_with_parent, streamlit_command
 
     with socket.socket() as sock:  # taken: say so before starting anything (exit 3)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -49,7 +49,8 @@ def console(state, port: int) -> None:
                   if recon.settings.oidc_enabled else ""))
     # Streamlit runs as a child (`python -m streamlit run app/main.py`), so that `streamlit` is
     # imported only by the app, and this process stays to release the embedded server on exit.
-    child = subprocess.Popen(streamlit_command(sys.executable, port, recon.settings), env=env)
+    child = subprocess.Popen(streamlit_command(sys.executable, port, recon.settings), env=env,
+                             preexec_fn=die_with_parent)
 
     def forward(signum, frame):
         child.send_signal(signum)
