@@ -67,6 +67,24 @@ def test_a_batch_that_adds_up_is_paid(db_url, db, factory):
                                                 "audit": [(200, "ok")]}
 
 
+def test_a_batch_earned_in_another_currency_than_its_programs_is_paid_in_that_currency(
+        db_url, db, factory):
+    """The simulator batches a program's commissions per currency: a batch earned wholly in EUR
+    in a USD program is paid in EUR (it was refused as 'earned in EUR cannot be paid in USD',
+    and before that refusal it was written to the ledger in USD)."""
+    made = payable_batch(factory, status="approved")
+    bid = made["batch"]["id"]
+    db.execute("UPDATE public.settlement_intents SET currency = 'EUR' WHERE id IN"
+               " (SELECT intent_id FROM public.commissions WHERE payout_batch_id = %s)", (bid,))
+    with running_api(db_url) as url:
+        r = _execute(url, bid)
+    assert r.status_code == 200, r.text
+    assert r.json()["currency"] == "EUR" and Decimal(r.json()["totalPaid"]) == Decimal("6.00")
+    assert {row["currency"] for row in db.fetch_all(
+        "SELECT currency FROM public.ledger_entries WHERE transaction_id = %s",
+        (f"txn_payout_{bid}",))} == {"EUR"}
+
+
 @pytest.mark.parametrize("change", ["commission_added", "amount_changed", "moved_to_new_affiliate",
                                     "one_cent_more", "other_currency", "commission_paid_elsewhere"])
 def test_a_batch_changed_after_approval_is_refused_and_nothing_is_paid(db_url, db, factory,

@@ -161,13 +161,17 @@ def execute_batch(conn: Conn, batch_id: str, now: datetime) -> dict:
         raise ConflictError(f"batch {batch_id} is {batch['status']}; it can be executed only once "
                             "two distinct approvers have approved it")
     program = get_program(conn, batch["program_id"])
-    currency = program["currency"] if program else "USD"
     lines = conn.execute(
         "SELECT c.affiliate_id, i.currency, sum(c.amount) AS amount, count(*) AS commissions"
         " FROM public.commissions c LEFT JOIN public.settlement_intents i ON i.id = c.intent_id"
         " WHERE c.payout_batch_id = %s AND c.status <> 'paid'"
         " GROUP BY c.affiliate_id, i.currency ORDER BY c.affiliate_id, i.currency",
         (batch_id,)).fetchall()
+    # A batch pays in the currency its commissions were earned in (a program settles intents
+    # in several currencies, and the simulator batches them per currency); the program's own
+    # currency when no commission names one. Commissions of several currencies are refused below.
+    earned = sorted({r["currency"] for r in lines if r["currency"] is not None})
+    currency = earned[0] if len(earned) == 1 else (program["currency"] if program else "USD")
     # a NaN commission passes `sum(amount) > 0` (and the ledger's CHECK (amount > 0)), and so
     # does an infinite one (a plain numeric column): never paid, never written to the ledger;
     # asked first, as the comparisons below raise on a NaN
