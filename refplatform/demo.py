@@ -169,7 +169,13 @@ class Demo:
 
     # -- steps --------------------------------------------------------------------------------
     def _acquire_lock(self, path: Path) -> None:
-        handle = path.open("a+")
+        try:
+            handle = path.open("a+")
+        except OSError as exc:  # a read-only checkout or SGE_RECON_HOME: the demo writes there
+            raise ConfigError("SGE_RECON_HOME", f"cannot write {path} ({exc.strerror}); the demo "
+                                                "keeps its database, accounts and keys there: "
+                                                "set SGE_RECON_HOME to a folder you can write"
+                              ) from None
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

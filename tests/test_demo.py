@@ -158,6 +158,24 @@ def test_the_same_port_twice_and_a_bad_intents_are_refused_before_anything_start
     assert "1,000 to 100,000,000 for the contract platform" in " ".join(help_text.split())
 
 
+def test_a_home_that_cannot_be_written_is_an_error_naming_the_setting(cli_env, tmp_path):
+    """A read-only checkout (or SGE_RECON_HOME) ended the demo with 'unexpected OSError: [Errno
+    30] Read-only file system: …/demo.lock (a bug in sge-recon …)'."""
+    home = tmp_path / "home"
+    home.mkdir()
+    subprocess.run(["chattr", "+i", str(home)], check=True)  # root writes through chmod
+    try:
+        out = subprocess.run([sys.executable, "-m", "sge_recon", "demo", *demo_args()],
+                             env={**cli_env, "SGE_RECON_HOME": str(home)},
+                             capture_output=True, text=True, timeout=60)
+    finally:
+        subprocess.run(["chattr", "-i", str(home)], check=True)
+    assert out.returncode == 3 and out.stderr.startswith("Error: "), out.stderr
+    assert "SGE_RECON_HOME" in out.stderr and "demo.lock" in out.stderr, out.stderr
+    assert "Traceback" not in out.stderr and "a bug" not in out.stderr, out.stderr
+    assert not list(home.iterdir())
+
+
 def test_the_intents_range_is_the_simulators():
     from refplatform.cli import demo_cmd
     from refplatform.simulate.service import MAX_INTENTS, MIN_INTENTS
