@@ -95,19 +95,7 @@ class ConsoleService(TrendsReader, PayoutPages):
         """Run ``load(conn)`` on the platform's data, on the platform-read server (the standby of
         PLATFORM_READ_URL, or DATABASE_URL; the primary while the standby is refused: down,
         frozen, stale or not the platform's), in one read-only transaction."""
-        source = self.platform.current()
-        try:
-            return self._read(source.db, load)
-        except DatabaseUnavailable:
-            if source.db is self.db:
-                raise
-            # the standby went down since it was measured: measure now, and read the primary
-            # at once when it is refused (not a "database unavailable" page until the next
-            # measurement)
-            self.platform.forget()
-            if self.platform.current().db is source.db:
-                raise
-            return self._read(self.platform.current().db, load)
+        return self.platform.read(self._read, load)
 
     def read_both(self, load: Callable[[Any, Any], T]) -> T:
         """``load(platform_conn, recon_conn)`` for a page that shows both (one connection when

@@ -19,7 +19,9 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
+
+from ..errors import DatabaseUnavailable
 
 if TYPE_CHECKING:
     from ..checks.service import CheckService
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
     from ..db.databases import Databases
     from ..replica import Freshness
 
+T = TypeVar("T")
 FRESH_TTL_SECONDS = 5.0
 REFUSED_TTL_SECONDS = 30.0
 
@@ -77,6 +80,23 @@ class PlatformChooser:
                     FRESH_TTL_SECONDS
                 self._until = self._clock() + ttl
             return self._source
+
+    def read(self, read: "Callable[[Database, Callable[[Any], T]], T]",
+             load: "Callable[[Any], T]") -> T:
+        """``read(db, load)`` on the current source. A standby that fails the read (it went
+        down or froze since it was measured) is measured at once, and the read done on the
+        primary when it is refused: no "database unavailable" page until the next measurement."""
+        source = self.current()
+        try:
+            return read(source.db, load)
+        except DatabaseUnavailable:
+            if source.db is self._databases.db:
+                raise
+            self.forget()
+            again = self.current()
+            if again.db is source.db:
+                raise
+            return read(again.db, load)
 
     def forget(self) -> None:
         """Measure again on the next read (the page's own refresh button, a test)."""
