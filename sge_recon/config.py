@@ -20,7 +20,7 @@ from typing import Any, Mapping
 from urllib.parse import urlparse
 
 from .config_checks import (check_http_url, check_postgres_url, check_redis_url, check_work_mem,
-                            hide_password, mask)
+                            hide_password, mask, read_secret_file)
 from .errors import ConfigError
 
 CONFIG_FILE_ENV = "SGE_RECON_CONFIG"
@@ -66,6 +66,14 @@ class Settings:
         60, "A standby (PLATFORM_READ_URL) further behind than this, or whose replay is paused, "
         "makes every check of a run error instead of reading stale data; the replica_lag alert "
         "fires.", minimum=1, maximum=YEAR_S)
+    DB_ANSWER_GRACE_SECONDS: int = _setting(
+        60, "A statement still unanswered after this long makes sge-recon check, every this "
+        "many seconds, that the server still accepts a new connection (within its 5 s connect "
+        "timeout): one that does not (frozen: SIGSTOPped, a hung host, a paused VM; it cannot "
+        "enforce statement_timeout) is given up client-side, as is a statement past its "
+        "statement_timeout plus this. The reader then reports an error, never a pass. Applies "
+        "to every read of the standby of PLATFORM_READ_URL, and to the checks' queries.",
+        minimum=1, maximum=HOUR_S)
     SGE_ADMIN_API_URL: str = _setting(
         "http://127.0.0.1:8000", "Base URL of the platform's admin HTTP API.")
     ADMIN_API_KEY: str | None = _setting(
@@ -277,7 +285,7 @@ class Settings:
             if env.get(name) not in (None, ""):
                 raw[name] = env[name]
             elif env.get(f"{name}_FILE"):
-                raw[name] = _read_secret_file(name, env[f"{name}_FILE"])
+                raw[name] = read_secret_file(name, env[f"{name}_FILE"])
             elif f"{name}_FILE" in env:
                 # an empty *_FILE names no file: read as "unset", it meant unsigned exports
                 raise ConfigError(f"{name}_FILE", f"is set but empty, so it names no file; "
@@ -445,22 +453,6 @@ def _read_toml(path: Path, source: str) -> dict[str, Any]:
                                     f'e.g. {key} = "value"')
         out[name] = value
     return out
-
-
-def _read_secret_file(name: str, path: str) -> str:
-    setting = f"{name}_FILE"
-    try:
-        text = Path(path).read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise ConfigError(setting, f"cannot read secret file {path} ({exc.strerror}); "
-                                   f"point it at a readable file") from None
-    except UnicodeDecodeError:
-        raise ConfigError(setting, f"secret file {path} is not UTF-8 text; point it at the "
-                                   f"file that holds {name}") from None
-    if not text:
-        raise ConfigError(setting, f"secret file {path} is empty; put {name} in it, or unset "
-                                   f"{setting}")
-    return text
 
 
 def _coerce(f: Any, value: Any) -> Any:

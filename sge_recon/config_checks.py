@@ -6,6 +6,7 @@ shows a password: URLs are quoted through :func:`hide_password` or :func:`mask`.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 from urllib.parse import ParseResult, urlparse
 
@@ -120,3 +121,20 @@ def check_work_mem(value: str, name: str = "CHECK_WORK_MEM") -> None:
     if not WORK_MEM_MIN_KB <= kb <= WORK_MEM_MAX_KB:
         raise ConfigError(name, f"must be from 64kB to 2147483647kB (just under 2TB), "
                                 f"PostgreSQL's limits for work_mem; got {value!r}")
+
+
+def read_secret_file(name: str, path: str) -> str:
+    """The secret in file ``path`` (a ``<NAME>_FILE`` setting), stripped."""
+    setting = f"{name}_FILE"
+    try:
+        text = Path(path).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(setting, f"cannot read secret file {path} ({exc.strerror}); "
+                                   f"point it at a readable file") from None
+    except UnicodeDecodeError:
+        raise ConfigError(setting, f"secret file {path} is not UTF-8 text; point it at the "
+                                   f"file that holds {name}") from None
+    if not text:
+        raise ConfigError(setting, f"secret file {path} is empty; put {name} in it, or unset "
+                                   f"{setting}")
+    return text

@@ -51,9 +51,13 @@ class Recon:
     def _open_platform_database(self, db: Database) -> Database:
         if not self.settings.PLATFORM_READ_URL:
             return db
+        # a standby frozen mid-statement never hangs a reader: every answer is awaited at most
+        # DB_ANSWER_GRACE_SECONDS past its statement_timeout (or in all, without one)
         return Database(self.settings.PLATFORM_READ_URL, relations=db.relations,
                         application_name=f"{self._application_name} (platform reads)",
-                        setting="PLATFORM_READ_URL")
+                        setting="PLATFORM_READ_URL",
+                        answer_grace=self.settings.DB_ANSWER_GRACE_SECONDS,
+                        bound_every_answer=True)
 
     @property
     def db(self) -> Database:

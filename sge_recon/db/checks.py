@@ -21,7 +21,7 @@ from psycopg.types.datetime import DateLoader, TimestampLoader, TimestamptzLoade
 from psycopg.types.json import set_json_loads
 
 from ..errors import ProfileDrift, first_line
-from .connection import Database, DictConnection
+from .connection import Database, DictConnection, NoAnswer, answer_within
 from .profile_drift import profile_error
 from .rows import all_rows
 
@@ -171,6 +171,9 @@ class CheckSession:
             self._conn.close()
 
     def _connection(self) -> DictConnection:
+        gave_up = self.db.gave_up  # a server that did not answer this run's statement
+        if gave_up is not None:  # (a frozen standby): no reconnect per check, each its timeout
+            raise CheckQueryError(f"not run: {gave_up}")
         if self._conn is None or self._conn.closed or self._conn.broken:
             self._conn = self.db.connect(read_only=True)
             exact_loaders(self._conn)
@@ -210,7 +213,11 @@ class CheckSession:
                 conn.execute("SELECT set_config('statement_timeout', %s, true), "
                              "set_config('lock_timeout', %s, true)",
                              (timeout_ms, str(min(int(timeout_ms), LOCK_TIMEOUT_MS))))
-                rows = conn.execute(psycopg_sql, bound).fetchall()
+                with answer_within(conn, timeout_seconds):
+                    rows = conn.execute(psycopg_sql, bound).fetchall()
+        except NoAnswer as exc:
+            self.db.gave_up = str(exc)
+            raise CheckQueryError(str(exc)) from None
         except psycopg.errors.QueryCanceled:
             raise CheckQueryError(f"timed out after {timeout_seconds:g} s (statement_timeout) "
                                   "or waited too long for a lock (lock_timeout)") from None
@@ -257,8 +264,12 @@ class CheckSession:
                 if prelude is not None:
                     bound.update(conn.execute(prelude).fetchone() or {})
                 own = 3 if totals else 2  # the measurement's columns, after the check's
-                with conn.cursor(row_factory=_unique_names(own)) as cur:
+                with conn.cursor(row_factory=_unique_names(own)) as cur, \
+                        answer_within(conn, timeout_seconds):
                     rows = cur.execute(query, bound).fetchall()
+        except NoAnswer as exc:
+            self.db.gave_up = str(exc)
+            raise CheckQueryError(str(exc)) from None
         except psycopg.errors.QueryCanceled:
             raise CheckQueryError(f"timed out after {timeout_seconds:g} s (statement_timeout) "
                                   "or waited too long for a lock (lock_timeout); make the "

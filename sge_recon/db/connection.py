@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import re
+import socket
+import threading
 from collections.abc import Iterator, Sequence
-from typing import Any
 from pathlib import Path
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, unquote, urlencode, urlparse, urlunparse
 
 import psycopg
+from psycopg.abc import PQGen
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import DictRow, dict_row
 
@@ -30,6 +34,140 @@ TCP_KEEPALIVES: dict[str, Any] = {"keepalives": 1, "keepalives_idle": 30, "keepa
                   "keepalives_count": 3}
 # What Database.connect opens (row_factory=dict_row): its rows are dicts keyed by column name.
 DictConnection = psycopg.Connection[DictRow]
+# DB_ANSWER_GRACE_SECONDS's default: how long past its statement_timeout a statement's answer is
+# awaited before sge-recon gives up on the server client-side
+DEFAULT_ANSWER_GRACE_SECONDS = 60
+_RV = TypeVar("_RV")
+
+
+class NoAnswer(psycopg.OperationalError):
+    """The server did not answer within the client-side deadline (a frozen server, a host that
+    hangs, a network that drops everything): the connection was closed. A driver error like a
+    lost connection, so every reader reports it as one (a check: ``error``, never a pass)."""
+
+
+class _AnswerBoundConnection(psycopg.Connection[DictRow]):
+    """A connection whose every wait for the server (a statement's answer, a COPY's result) is
+    bounded client-side: ``statement_timeout`` is enforced by the server, which a SIGSTOPped or
+    hung server cannot do, and TCP keepalives do not help (a stopped process's kernel still
+    answers them; a unix socket has none).
+
+    While a wait lasts longer than ``answer_grace`` the server is probed every ``answer_grace``
+    seconds with a new connection (``connect_timeout``): a server that cannot even accept one is
+    frozen or gone, so the connection is shut and :class:`NoAnswer` raised. A server that
+    accepts the probe is only slow: the wait goes on, up to ``answer_timeout`` in all (its
+    statement_timeout plus the grace; infinite for a statement without one, such as an export's
+    COPY: probed only). ``answer_timeout`` None: neither bound nor probe (the default)."""
+
+    answer_timeout: float | None = None
+    answer_grace: float = DEFAULT_ANSWER_GRACE_SECONDS
+    answer_where: str = "the database"
+    answer_probe: str | None = None  # the URL to probe (None: no probe)
+    probe_connect_timeout: int = 5
+
+    def wait(self, gen: PQGen[_RV], interval: float = 0.1,
+             timeout: float | None = None) -> _RV:
+        limit = self.answer_timeout
+        if limit is None or timeout is not None:
+            return super().wait(gen, interval=interval, timeout=timeout)
+        hard = None if limit == float("inf") else limit
+        with ServerWatch(self.answer_probe, self.answer_grace, self.probe_connect_timeout,
+                         lambda: shut_socket(self)) as watch:
+            try:
+                return super().wait(gen, interval=interval, timeout=hard)
+            except psycopg.errors._WaitTimeout:
+                self.close()  # the server's side is in an unknown state: never reused
+                raise NoAnswer(no_answer_sentence(self.answer_where, limit)) from None
+            except psycopg.OperationalError:
+                if watch.frozen is None:
+                    raise
+                self.close()
+                raise NoAnswer(no_answer_sentence(self.answer_where, None, watch.frozen)) \
+                    from None
+
+
+def shut_socket(conn: Any) -> None:
+    """Shut a connection's socket under a thread blocked reading it: its wait returns with an
+    error at once (closing the descriptor from another thread would not wake it)."""
+    try:
+        with socket.socket(fileno=os.dup(conn.pgconn.socket)) as sock:
+            sock.shutdown(socket.SHUT_RDWR)
+    except (OSError, psycopg.Error):
+        pass
+
+
+class ServerWatch:
+    """While the block runs, probe the server of ``url`` every ``every`` seconds with a new
+    connection; a server that accepts none within ``connect_timeout`` (frozen, hung, gone; an
+    error it sends back, such as too many clients, is an answer) is given up: ``frozen`` is
+    set to why and ``on_frozen()`` called once, from the watching thread. ``url`` None: no
+    probe."""
+
+    def __init__(self, url: str | None, every: float, connect_timeout: int,
+                 on_frozen: Any) -> None:
+        self.url, self.every, self.connect_timeout = url, every, connect_timeout
+        self.on_frozen = on_frozen
+        self.frozen: str | None = None
+        self._done = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> "ServerWatch":
+        if self.url is not None:
+            self._thread = threading.Thread(target=self._watch, daemon=True,
+                                            name="sge-recon-server-watch")
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._done.set()
+
+    def _watch(self) -> None:
+        while not self._done.wait(self.every):
+            reason = self._probe()
+            if reason is not None and not self._done.is_set():
+                self.frozen = reason
+                self.on_frozen()
+                return
+
+    def _probe(self) -> str | None:
+        assert self.url is not None
+        try:
+            psycopg.connect(self.url, connect_timeout=self.connect_timeout,
+                            application_name="sge-recon (answer probe)").close()
+        except psycopg.OperationalError as exc:
+            said = first_line(exc)
+            if exc.sqlstate or "sorry, too many clients" in said:
+                return None  # it answered: alive, if unwelcoming
+            return _redact(said, self.url)
+        except psycopg.Error:
+            return None
+        return None
+
+
+def no_answer_sentence(where: str, seconds: float | None, probe: str | None = None) -> str:
+    """A statement given up client-side: after ``seconds`` in all, or when a new connection
+    (``probe``: its error) could not be made while it waited."""
+    why = f"within {seconds:g} s" if probe is None else \
+        f"and it accepts no new connection either ({probe})"
+    return (f"no answer from the database at {where} {why}, so sge-recon gave up and closed the "
+            "connection (the server is frozen, hung or unreachable: it cannot enforce its own "
+            "statement_timeout); nothing was concluded from it — see DB_ANSWER_GRACE_SECONDS")
+
+
+@contextlib.contextmanager
+def answer_within(conn: Any, statement_timeout_seconds: float) -> Iterator[None]:
+    """The statements run in this block, which have a server-side ``statement_timeout`` of
+    ``statement_timeout_seconds``, are awaited that long plus the connection's grace
+    (DB_ANSWER_GRACE_SECONDS), then given up client-side (:class:`NoAnswer`)."""
+    if not isinstance(conn, _AnswerBoundConnection):
+        yield
+        return
+    before = conn.answer_timeout
+    conn.answer_timeout = statement_timeout_seconds + conn.answer_grace
+    try:
+        yield
+    finally:
+        conn.answer_timeout = before
 
 
 def expect_row(row: DictRow | None) -> DictRow:
@@ -58,6 +196,8 @@ def driver_failure(exc: BaseException) -> str | None:
                 "sge-recon keeps its state on DATABASE_URL, so point it at the primary (a "
                 "streaming standby belongs in PLATFORM_READ_URL: are the two swapped?); nothing "
                 "was concluded from this run")
+    if isinstance(exc, NoAnswer):
+        return f"{said}; run it again once the server answers"
     if isinstance(exc, psycopg.errors.QueryCanceled):
         return (f"the database cancelled a statement ({said}): a statement_timeout, a "
                 "lock_timeout or pg_cancel_backend; nothing was concluded from this run; run it "
@@ -183,8 +323,19 @@ class Database:
 
     def __init__(self, url: str, *, application_name: str = "sge-recon", connect_timeout: int = 5,
                  relations: PlatformRelations = CONTRACT_RELATIONS,
-                 session_settings: dict[str, str] | None = None, setting: str = "DATABASE_URL"):
+                 session_settings: dict[str, str] | None = None, setting: str = "DATABASE_URL",
+                 answer_grace: float = DEFAULT_ANSWER_GRACE_SECONDS,
+                 bound_every_answer: bool = False):
+        """``answer_grace``: how long past a statement's statement_timeout its answer is awaited
+        (the checks' statements, every statement of a ``bounded`` database), and how often the
+        server is probed meanwhile; with ``bound_every_answer`` (the standby of
+        PLATFORM_READ_URL) every statement is watched so: a frozen server never hangs a reader."""
         self.url = url
+        # a statement on this handle that was given up client-side (NoAnswer): a check run's
+        # sessions then stop reconnecting to the server (db.checks.CheckSession)
+        self.gave_up: str | None = None
+        self.answer_grace = answer_grace
+        self.bound_every_answer = bound_every_answer
         self.setting = setting  # the setting that gave the URL, named in connection errors
         self.application_name = application_name
         self.connect_timeout = connect_timeout
@@ -203,7 +354,19 @@ class Database:
         merged = {**self.session_settings, **{k: v for k, v in settings.items() if v}}
         return Database(self.url, application_name=self.application_name,
                         connect_timeout=self.connect_timeout, relations=self.relations,
-                        session_settings=merged, setting=self.setting)
+                        session_settings=merged, setting=self.setting,
+                        answer_grace=self.answer_grace,
+                        bound_every_answer=self.bound_every_answer)
+
+    @property
+    def answer_timeout(self) -> float | None:
+        """How long one statement's answer is awaited client-side (None: unwatched): its
+        session statement_timeout plus the grace; with ``bound_every_answer`` and no
+        statement_timeout, infinite but watched (the server probed every grace seconds)."""
+        ms = self.session_settings.get("statement_timeout")
+        if ms and ms.isdigit() and int(ms) > 0:
+            return int(ms) / 1000 + self.answer_grace
+        return float("inf") if self.bound_every_answer else None
 
     def _options(self) -> dict[str, Any]:
         if not self.session_settings:
@@ -218,7 +381,8 @@ class Database:
         """The database of DATABASE_URL (the embedded server when it is unset), reading the
         platform through ``relations`` (the profile's, which the composition root resolves:
         sge_recon.profiles.relations_for)."""
-        return cls(resolve_url(settings), relations=relations, **kw)
+        return cls(resolve_url(settings), relations=relations,
+                   answer_grace=settings.DB_ANSWER_GRACE_SECONDS, **kw)
 
     @property
     def where(self) -> str:
@@ -232,7 +396,8 @@ class Database:
         """``keepalive``: TCP keepalives on (a long-lived session, such as a job's lock, notices a
         dead peer within about a minute instead of the kernel's two hours)."""
         try:
-            conn = psycopg.connect(self.url, autocommit=autocommit, row_factory=dict_row,
+            conn = _AnswerBoundConnection.connect(
+                                   self.url, autocommit=autocommit, row_factory=dict_row,
                                    cursor_factory=_resolving_cursor(self.relations),
                                    connect_timeout=self.connect_timeout,
                                    application_name=self.application_name,
@@ -248,6 +413,9 @@ class Database:
                 f"{self.setting}: not a usable PostgreSQL URL ({_redact(first_line(exc), self.url)}"
                 "); fix the URL: its ?options must be libpq connection parameters (sslmode, "
                 "connect_timeout, ...) and a literal % is written %25") from None
+        conn.answer_grace, conn.answer_where = self.answer_grace, self.where
+        conn.answer_timeout, conn.answer_probe = self.answer_timeout, self.url
+        conn.probe_connect_timeout = self.connect_timeout
         if read_only:
             conn.read_only = True
         return conn
