@@ -18,7 +18,8 @@ import psycopg
 from psycopg import sql
 
 from ..errors import ExportError
-from .connection import Database, DictConnection, expect_row
+from .connection import (Database, DictConnection, ServerWatch, expect_row, no_answer_sentence,
+                         shut_socket)
 from .export_specs import Column, TableSpec
 from .profile_views import is_helper_column
 from .psql_copy import PsqlCopySession, PsqlStopped, PsqlUnavailable
@@ -37,6 +38,10 @@ class Snapshot:
         self.conn: DictConnection  # opened by __enter__
         self.piped = piped
         self._psql: PsqlCopySession | None = None
+        # on a standby (every answer watched), the server is probed while the export runs: one
+        # that accepts no new connection (frozen mid-COPY) is given up, the COPYs cut
+        self._watch = ServerWatch(db.url if db.bound_every_answer else None, db.answer_grace,
+                                  db.connect_timeout, self._give_up)
 
     def __enter__(self) -> "Snapshot":
         self.conn = self.db.connect(autocommit=True)
@@ -47,10 +52,19 @@ class Snapshot:
         except BaseException:
             self.conn.close()
             raise
+        self._watch.__enter__()
         return self
+
+    def _give_up(self) -> None:
+        """The server stopped answering: wake whatever reads it (this thread is the watch's)."""
+        psql = self._psql
+        if psql is not None and psql.proc.poll() is None:
+            psql.proc.kill()  # its pipe ends: the reader sees the end and stops
+        shut_socket(self.conn)
 
     def __exit__(self, *exc: Any) -> None:
         assert self.conn is not None
+        self._watch.__exit__()
         if self._psql is not None:
             self._psql.close()
         try:
@@ -60,6 +74,9 @@ class Snapshot:
             pass
         finally:
             self.conn.close()
+        if self._watch.frozen is not None and exc[0] is not None:
+            raise ExportError(no_answer_sentence(self.db.where, None, self._watch.frozen)
+                              + "; nothing was written") from exc[1]
 
     # -- what and where ----------------------------------------------------------------------
     def identity(self) -> dict[str, Any]:

@@ -94,6 +94,8 @@ def _target(conn: DictConnection, url: str, application_name: str,
         raise PsqlUnavailable(str(exc)) from None
     env = {"PGCLIENTENCODING": "UTF8", "PGAPPNAME": f"{application_name}-copy", **secret_env}
     params.update(host=conn.info.host, port=str(conn.info.port))
+    # a frozen server never holds psql's connect (libpq waits forever without it)
+    params.setdefault("connect_timeout", "5")
     if conn.info.hostaddr:
         params["hostaddr"] = conn.info.hostaddr
     return make_conninfo(**params), env
