@@ -14,21 +14,19 @@ import tempfile
 import time
 from datetime import datetime, timezone
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
-from recon_bench.local_pair import LocalReplicaPair
-from refplatform.setup import ddl_files
 from sge_recon.alerts.rules import evaluate_rules
 from sge_recon.context import Recon
-from sge_recon.db import Database, init_db
+from sge_recon.db import Database
 from sge_recon.db.replica import ReplicaReading
 from sge_recon.metrics.collector import exported_gauges
 from sge_recon.metrics.facts import gather_facts
 from sge_recon.replica import STALE_SUFFIX, lag_text, refusal
 
 from .checkpoint_support import repeat_until_watermark
+from .replica_pair import platform_pair
 from .conftest import settings_for
 from .factories import PlatformFactory
 
@@ -37,14 +35,8 @@ STALE = STALE_SUFFIX
 
 @pytest.fixture(scope="module")
 def pair():
-    root = Path(tempfile.mkdtemp(prefix="sgr-rp-", dir="/tmp"))
-    pair = LocalReplicaPair(root).start(fresh=True)
-    try:
-        init_db(pair.primary.database(), platform_ddl=ddl_files())
-        pair.wait_for_replay()
+    with platform_pair("sgr-rp-") as pair:
         yield pair
-    finally:
-        pair.remove()
 
 
 @pytest.fixture(scope="module")

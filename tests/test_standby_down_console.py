@@ -5,16 +5,13 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from pathlib import Path
 
 import pytest
 import streamlit as st
 
-from recon_bench.local_pair import LocalReplicaPair
-from refplatform.setup import ddl_files
-from sge_recon.db import init_db
 
 from .console_support import app, console_env, open_page, texts, troubled_platform
+from .replica_pair import platform_pair
 from .factories import PlatformFactory
 
 PLATFORM_PAGES = ["overview", "ledger", "intents", "payouts", "webhooks", "queue", "trends", "slos"]
@@ -47,14 +44,8 @@ def test_a_standby_that_is_down_leaves_the_console_on_the_primary_with_a_banner(
 # -- the real pair (pg_basebackup -R): the standby stopped, the console on the primary -----------
 @pytest.fixture(scope="module")
 def pair():
-    root = Path(tempfile.mkdtemp(prefix="sgr-sd-", dir="/tmp"))
-    pair = LocalReplicaPair(root).start(fresh=True)
-    try:
-        init_db(pair.primary.database(), platform_ddl=ddl_files())
-        pair.wait_for_replay()
+    with platform_pair("sgr-sd-") as pair:
         yield pair
-    finally:
-        pair.remove()
 
 
 @pytest.mark.slow

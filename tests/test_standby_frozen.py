@@ -10,20 +10,16 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import psycopg
 import pytest
 
-from recon_bench.local_pair import LocalReplicaPair
-from refplatform.setup import ddl_files
 from sge_recon.context import Recon
-from sge_recon.db import init_db
 from sge_recon.metrics import MetricsServer, ReconCollector
 
+from .replica_pair import platform_pair
 from .conftest import settings_for
 from .factories import PlatformFactory
 from .test_metrics import scrape
@@ -34,20 +30,18 @@ PLATFORM_READS = "sge-recon%(platform reads)%"  # the CLI's: sge-recon-cli (plat
 
 @pytest.fixture(scope="module")
 def pair():
-    root = Path(tempfile.mkdtemp(prefix="sgr-fz-", dir="/tmp"))
-    pair = LocalReplicaPair(root).start(fresh=True)
-    try:
-        init_db(pair.primary.database(), platform_ddl=ddl_files())
-        f = PlatformFactory(pair.primary.database())
+    def prepare(primary) -> None:
+        f = PlatformFactory(primary)
         program = f.program()["id"]
         f.journal(program, [("treasury", "debit", "10.00"), (f"user:{program}", "credit", "10.00")])
         f.heartbeat()
-        pair.wait_for_replay()
-        yield pair
-    finally:
-        with contextlib.suppress(Exception):
-            _signal(pair.standby, signal.SIGCONT)
-        pair.remove()
+
+    with platform_pair("sgr-fz-", prepare) as pair:
+        try:
+            yield pair
+        finally:
+            with contextlib.suppress(Exception):
+                _signal(pair.standby, signal.SIGCONT)
 
 
 def _signal(server, sig) -> None:
