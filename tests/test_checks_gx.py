@@ -31,6 +31,7 @@ def test_gx_url_keeps_the_socket_and_adds_a_host():
     url = gx_connection_url("postgresql://postgres:@/db1?host=/tmp/sgr-x/pg", 300)
     assert url.startswith("postgresql+psycopg://postgres:@localhost/db1?host=%2Ftmp%2Fsgr-x%2Fpg")
     assert "statement_timeout%3D300000" in url
+    assert url.endswith("&connect_timeout=5")  # GX's connects to a frozen server give up
     assert gx_connection_url("postgresql://u:p@db.example:5433/x", 5).startswith(
         "postgresql+psycopg://u:p@db.example:5433/x?options=")
 

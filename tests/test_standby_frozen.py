@@ -112,7 +112,27 @@ def test_a_full_check_on_a_standby_frozen_mid_query_gives_up_with_errors(pair, t
     print(f"gave up after {took:.1f} s")
 
 
-def _run_frozen(pair, tmp_path, args: list[str]) -> tuple[subprocess.Popen, str, str, float]:
+@pytest.mark.slow
+def test_a_gx_check_on_a_standby_frozen_mid_query_gives_up_with_errors(pair, tmp_path):
+    """Was: `sge-recon check --engine gx` hung until SIGCONT: GX opens its own connections,
+    out of reach of the watch on sge-recon's; now the run's sockets to the frozen server are
+    shut, and the checks not yet begun are errors without a try."""
+    proc, out, err, took = _run_frozen(pair, tmp_path, ["check", "--engine", "gx"],
+                                       application_name="%")
+    assert proc.returncode == 3, (out, err)
+    assert "Overall: PASS" not in out and "Traceback" not in err
+    statuses = [line.split()[0] for line in out.splitlines() if line.startswith("  ")
+                and line.split()[0] in ("PASS", "WARN", "FAIL", "ERROR")]
+    # every check an error, or (a lane that connects only after the freeze: GX tests each new
+    # connection) the run refused as a whole, naming the standby's setting; never a verdict
+    assert (statuses and set(statuses) == {"ERROR"}) or (
+        not statuses and err.startswith("Error: ") and "PLATFORM_READ_URL" in err), (out, err)
+    assert took < 90, took
+    print(f"gave up after {took:.1f} s")
+
+
+def _run_frozen(pair, tmp_path, args: list[str], application_name: str = PLATFORM_READS
+                ) -> tuple[subprocess.Popen, str, str, float]:
     """``sge-recon ARGS`` with the standby frozen once one of its reads waits there."""
     def start():
         return subprocess.Popen([sys.executable, "-m", "sge_recon", *args],
@@ -121,7 +141,8 @@ def _run_frozen(pair, tmp_path, args: list[str]) -> tuple[subprocess.Popen, str,
 
     procs = []
     try:
-        with frozen_mid_read(pair, lambda: procs.append(start()) or procs[0]) as proc:
+        with frozen_mid_read(pair, lambda: procs.append(start()) or procs[0],
+                             application_name) as proc:
             started = time.monotonic()
             out, err = proc.communicate(timeout=120)
             took = time.monotonic() - started

@@ -32,6 +32,8 @@ from urllib.parse import parse_qsl, quote, urlencode, urlparse, urlunparse
 
 from ..db import Database
 from ..db.checks import count_query, may_read_as_reader_role
+from ..db.connection import ServerWatch, no_answer_sentence
+from ..db.peer_sockets import shut_sockets_to
 from ..db.profile_drift import drift_of
 from ..errors import DatabaseUnavailable, first_line
 from . import sqltext
@@ -63,6 +65,8 @@ def gx_connection_url(url: str, timeout_seconds: int, reader_role: bool = False,
                              + "".join(f" -c {k}={v}" for k, v in
                                        sorted((session_settings or {}).items())
                                        if k not in _TIMEOUTS)))
+    if not any(k == "connect_timeout" for k, _ in query):  # a frozen server never hangs a connect
+        query.append(("connect_timeout", "5"))
     # GX reads "$NAME" / "${NAME}" in a connection string as an environment variable to put in
     # (config substitution): a password with a "$" failed every check ("Unable to find a match
     # for a config substitution variable"), or sent another value. %24 is the same "$" to the
@@ -107,14 +111,28 @@ def run_gx_checks(definitions: list[CheckDefinition], db: Database,
         with building, stdout_muted():  # in a lane's thread: muted there too
             return _data_source(context, f"platform_{next(lanes)}", url, db)
 
+    # GX opens its own connections, out of reach of the watch on sge-recon's (DB_ANSWER_GRACE_
+    # SECONDS): a server frozen mid-query (SIGSTOP, a hung host) would hang the run, since it
+    # cannot enforce its own statement_timeout. The server is probed while GX runs; one that
+    # accepts no new connection has this process's sockets to it shut (GX's reads fail: the
+    # check is an error) and the checks not yet begun are errors without a try.
+    watch = ServerWatch(db.url, db.answer_grace, 5, lambda: shut_sockets_to(db.url))
+
     def run_one(source: _Source, definition: CheckDefinition) -> CheckResult:
+        if watch.frozen is not None:
+            return errored(definition, no_answer_sentence(db.where, None, watch.frozen),
+                           time.perf_counter(), ENGINE)
         with stdout_muted():
-            return _run_one(context, source, building, definition, params, sample_rows, db)
+            result = _run_one(context, source, building, definition, params, sample_rows, db)
+        if watch.frozen is not None and result.status == "error":
+            return errored(definition, no_answer_sentence(db.where, None, watch.frozen),
+                           time.perf_counter(), ENGINE)
+        return result
 
     # GX prints notices on stdout and warns: its own threads' prints are muted (per thread: other
     # threads, e.g. the scheduler's, keep printing); the warning filters, process-wide, are set
     # once around the run
-    with _quiet():
+    with _quiet(), watch:
         return map_on_lanes(definitions, sessions, open_source, run_one)
 
 
