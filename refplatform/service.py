@@ -12,13 +12,14 @@ import re
 import time
 import uuid
 from datetime import datetime, timedelta
-from decimal import Context, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from typing import Any, Callable, Iterator
 
 from refplatform import store
 from refplatform.schedules import Clock, utc_now
 from sge_recon.config import Settings
 from sge_recon.errors import ConflictError, NotFoundError, UsageError
+from sge_recon.money import MONEY
 
 LEDGER_CHECKS = ("ledger_balance", "transaction_balance")
 SAMPLE_ROWS = 100
@@ -421,31 +422,25 @@ def _difference(debits: Decimal, credits: Decimal) -> Decimal:
     if debits.is_nan() or credits.is_nan() or (debits.is_infinite() and credits.is_infinite()
                                                and debits.is_signed() == credits.is_signed()):
         return Decimal("NaN")
-    return _EXACT.subtract(debits, credits)
+    return MONEY.subtract(debits, credits)
 
 
 def _off_by(debits: Decimal, credits: Decimal) -> Decimal:
     difference = _difference(debits, credits)
-    return difference if difference.is_nan() else _EXACT.abs(difference)
-
-
-# exact sums of numeric amounts: Python's default context keeps 28 digits, and rounded
-# 10^31 + 0.000001 - 10^31 to 0 ("already balances"); room for any PostgreSQL numeric, as
-# sge_recon.money.MONEY
-_EXACT = Context(prec=200_000)
+    return difference if difference.is_nan() else MONEY.abs(difference)
 
 
 def _signed_totals(legs, start: dict[str, Decimal] | None = None) -> dict[str, Decimal]:
     """Debits − credits per currency of (type, amount, currency) legs, added to ``start``."""
     totals = dict(start or {})
     for kind, amount, currency in legs:
-        totals[currency] = _EXACT.add(totals.get(currency, Decimal(0)),
-                                      amount if kind == "debit" else _EXACT.minus(amount))
+        totals[currency] = MONEY.add(totals.get(currency, Decimal(0)),
+                                     amount if kind == "debit" else MONEY.minus(amount))
     return totals
 
 
 def _imbalance(totals: dict[str, Decimal]) -> str:
     """The currencies that do not balance, in words; empty when all do."""
     return ", ".join(f"{c}: debits exceed credits by {format(d, 'f')}" if d > 0 else
-                     f"{c}: credits exceed debits by {format(_EXACT.minus(d), 'f')}"
+                     f"{c}: credits exceed debits by {format(MONEY.minus(d), 'f')}"
                      for c, d in sorted(totals.items()) if d != 0)

@@ -5,27 +5,16 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from decimal import Context, Decimal, localcontext
+from decimal import Decimal, localcontext
 
 from psycopg import errors as pg_errors
 from psycopg.types.json import Jsonb
 
 from sge_recon.errors import ConflictError, NotFoundError
+from sge_recon.money import MONEY, money_sum
 
 from .base import Conn, new_id
 from .jobs import write_journal
-
-# exact sums of amounts: Python's default context keeps 28 digits (two 32-digit payouts summed
-# to a rounded total); room for any PostgreSQL numeric
-_EXACT = Context(prec=200_000)
-
-
-def _total(amounts) -> Decimal:
-    total = Decimal(0)
-    for amount in amounts:
-        total = _EXACT.add(total, amount)
-    return total
-
 
 # How long an execute waits for the commissions being written now (a long bulk write would
 # otherwise hold the request, and the console's answer, for as long as it runs).
@@ -198,7 +187,7 @@ def execute_batch(conn: Conn, batch_id: str, now: datetime) -> dict:
                         " AND status <> 'paid'", (batch_id,)).rowcount
     conn.execute("UPDATE public.payout_batches SET status = 'executed', executed_at = %s"
                  " WHERE id = %s", (now, batch_id))
-    total = _total(r["amount"] for r in per_affiliate)
+    total = money_sum(r["amount"] for r in per_affiliate)
     return {"batch_id": batch_id, "status": "executed", "executed_at": now,
             "transaction_id": transaction_id if entries else None, "affiliates": len(per_affiliate),
             "commissions_paid": paid, "total_paid": total, "currency": currency,
@@ -224,7 +213,7 @@ def refuse_unlike_approved(batch: dict, lines: list[dict], currency: str,
                      if r["currency"] is not None and r["currency"] != currency})
     if others:
         problems.append(f"commissions earned in {', '.join(others)} cannot be paid in {currency}")
-    with localcontext(_EXACT):
+    with localcontext(MONEY):
         total = sum((r["amount"] for r in lines), Decimal("0"))
         difference = total - batch["total_amount"]
         owed: dict[str, Decimal] = {}
@@ -257,7 +246,7 @@ def create_payout_batch(conn: Conn, program_id: str, now: datetime) -> dict | No
         " RETURNING affiliate_id, amount", (batch_id, program_id)).fetchall()
     if not rows:
         return None
-    total = _total(r["amount"] for r in rows)
+    total = money_sum(r["amount"] for r in rows)
     affiliates = len({r["affiliate_id"] for r in rows})
     conn.execute("INSERT INTO public.payout_batches (id, program_id, status, affiliate_count,"
                  " total_amount, created_at) VALUES (%s, %s, 'pending_approval', %s, %s, %s)",
