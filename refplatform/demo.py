@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from refplatform.lifetime import die_with_parent
+from sge_recon.lifetime import die_with_parent
 from refplatform.setup import setup_database
 from sge_recon.config import Settings
 from sge_recon.config_checks import hide_password

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from refplatform.lifetime import die_with_parent
+from sge_recon.lifetime import die_with_parent
 from sge_recon.errors import ReconError
 
 REDIS_SERVER = "/usr/bin/redis-server"

@@ -20,7 +20,8 @@ def console(state, port: int) -> None:
     import sys
 
     from ..config_checks import hide_password
-    from ..console.launch import die_with_parent, streamlit_command
+    from ..console.launch import streamlit_command
+    from ..lifetime import die_with_parent
 
     with socket.socket() as sock:  # taken: say so before starting anything (exit 3)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

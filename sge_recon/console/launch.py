@@ -54,18 +54,3 @@ def streamlit_command(python: str, port: int, settings: Any = None) -> list[str]
     # first page run does not pay for those imports
     return [python, str(app_path().parent / "serve.py"), "run", str(app_path()), *flags]
 
-
-def die_with_parent() -> None:
-    """In the Streamlit child, before it runs (``Popen(preexec_fn=...)``): SIGTERM it when the
-    ``sge-recon console`` that started it dies, however it dies (kill -9 included: the demo's
-    stop ends a console slow to stop that way), so that no console is left holding its port
-    (Linux's PR_SET_PDEATHSIG; elsewhere nothing)."""
-    import signal
-    import sys
-
-    if not sys.platform.startswith("linux"):
-        return
-    import ctypes
-
-    pr_set_pdeathsig = 1
-    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGTERM), 0, 0, 0)

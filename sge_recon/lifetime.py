@@ -8,8 +8,8 @@ import sys
 
 def die_with_parent() -> None:
     """In a child, before it runs (``Popen(preexec_fn=...)``): SIGTERM it when its parent dies,
-    however the parent dies (kill -9 included), so that nothing the demo started outlives it
-    (Linux's PR_SET_PDEATHSIG; elsewhere nothing)."""
+    however the parent dies (kill -9 included), so that nothing the demo or a console started
+    outlives it (Linux's PR_SET_PDEATHSIG; elsewhere nothing)."""
     if not sys.platform.startswith("linux"):
         return
     import ctypes
