@@ -119,14 +119,15 @@ def hold_table_lock(db_url: str, table: str, seconds: float) -> threading.Thread
     that is then made)."""
     import psycopg
 
-    locked = threading.Event()
+    locked, released = threading.Event(), threading.Event()
 
     def hold() -> None:
         with psycopg.connect(db_url) as conn:
             conn.execute(f"LOCK TABLE {table} IN SHARE MODE")
             locked.set()
-            time.sleep(seconds)
+            released.wait(seconds)
     thread = threading.Thread(target=hold, daemon=True)
+    thread.release = released.set  # type: ignore[attr-defined]  # ends the hold early
     thread.start()
     assert locked.wait(10)
     return thread

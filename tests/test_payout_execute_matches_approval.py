@@ -272,6 +272,7 @@ def test_an_execute_behind_a_long_commission_write_is_refused_not_hung(db_url, d
         started = time.monotonic()
         r = _execute(url, bid)
         waited = time.monotonic() - started
+        holder.release()  # the answer came while the write still held the table
         holder.join(30)
     assert r.status_code == 409, r.text
     assert "commissions are being written" in r.json()["error"]

@@ -7,8 +7,6 @@ each planted fault found by an ordinary query exactly at the identities the load
 
 from __future__ import annotations
 
-import os
-import time
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -632,37 +630,21 @@ def test_reset_empties_the_tables(new_database):
     assert report.counts["Intent"] == 300
 
 
-# ---------------------------------------------------------------- scale (timing printed, not asserted)
-
-def _server_cpu_seconds(db: Database) -> float | None:
-    """CPU seconds used so far by the embedded server's postmaster and its exited children
-    (backends, parallel workers): a figure that does not depend on how busy the shared cores are."""
-    try:
-        pid = db.fetch_one("SELECT pg_backend_pid() AS p")["p"]
-        with open(f"/proc/{pid}/stat") as f:
-            ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-        time.sleep(0.2)  # let the postmaster reap that backend
-        with open(f"/proc/{ppid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
-        return None
-
+# ---------------------------------------------------------------- scale
+# The load's speed is a benchmark figure (`sge-recon profile-bench` loads the stand-in at the size
+# it is asked for and prints the time), not a test's: this test asks what only a larger load can
+# show, that every planted fault is still found exactly among ~100,000 ledger entries.
 
 @pytest.mark.slow
-def test_timing_200k_intents(new_database, capsys):
+def test_every_fault_is_found_exactly_in_a_load_of_20000_intents(new_database):
     db = Database(new_database())
     create_sge_schema(db)
-    cpu_before = _server_cpu_seconds(db)
-    started = time.perf_counter()
-    report = load_sge_platform(db, intents=200_000, seed=1, as_of=AS_OF, faults=list(SGE_FAULTS))
-    elapsed = time.perf_counter() - started
-    cpu_after = _server_cpu_seconds(db)
-    cpu = (f"{cpu_after - cpu_before:.1f} s of server CPU"
-           if cpu_before is not None and cpu_after is not None else "server CPU unknown")
-    assert report.counts["Intent"] == 200_000 + 4
-    with capsys.disabled():
-        print(f"\n[timing] SGE stand-in, 200,000 intents + all faults: {elapsed:.1f} s wall, {cpu} "
-              f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores), "
-              f"{report.ledger_entries:,} ledger entries\n{describe_report(report)}\n"
-              f"  steps: {report.step_seconds}")
+    report = load_sge_platform(db, intents=20_000, seed=1, as_of=AS_OF, faults=list(SGE_FAULTS))
+    assert report.counts["Intent"] == 20_000 + 4
+    assert report.ledger_entries > 4 * 20_000, describe_report(report)
+    found = findings(db, report.as_of)
+    for name in SGE_FAULTS:
+        implied = {x for se in report.side_effects.values() for o, xs in se.items() if o == name
+                   for x in xs}
+        assert report.faults[name], name
+        assert found[name] == set(report.faults[name]) | implied, name
