@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import streamlit as st
 
-from sge_recon.money import money_add, money_exact, special_text
+from sge_recon.money import money_add, money_exact, special_text, stakes_text
 
 
 LIGHT_BADGES = {"green": ("green", "OK"), "amber": ("orange", "WARN"), "red": ("red", "FAIL"),
@@ -140,20 +140,23 @@ def money(value: Any, currency: str | None = None, markdown: bool = True) -> str
     return md(shown) if markdown else shown
 
 
-def money_by_currency(amounts: dict[str, Any] | None, markdown: bool = True) -> str:
-    """Totals per currency, never one sum across currencies: 10.50 USD · 1,000.00 EUR."""
-    if not amounts:
+def money_by_currency(amounts: dict[str, Any] | None, markdown: bool = True,
+                      apart: dict[str, Any] | None = None) -> str:
+    """Totals per currency, never one sum across currencies: 10.50 USD · 1,000.00 EUR. ``apart``:
+    per currency, the NaN / infinite amounts left out of the totals, said after the stated sum
+    (250,000.00 USD plus 1 amount that is not a number (NaN))."""
+    if not amounts and not apart:
         return "—"
-    text = " · ".join(money(v, c, markdown) for c, v in sorted(amounts.items()))
+    text = stakes_text(amounts, apart, lambda v, c: money(v, c, markdown), " · ")
     return Markdown(text) if markdown else text
 
 
 def incident_money(incident: dict, markdown: bool = True) -> str | None:
     """An incident's money at stake per currency (the alerting job keeps it in details.money;
     an older incident only in money_at_stake, its currency not recorded), None when none."""
-    per_currency = (incident.get("details") or {}).get("money") or {}
-    if per_currency:
-        return money_by_currency(per_currency, markdown)
+    details = incident.get("details") or {}
+    if details.get("money") or details.get("money_apart"):
+        return money_by_currency(details.get("money"), markdown, details.get("money_apart"))
     if incident.get("money_at_stake") is not None:
         return money(incident["money_at_stake"], "(currency not recorded)", markdown)
     return None

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import decimal
 from decimal import Decimal
-from typing import Iterable
+from typing import Callable, Iterable, Mapping
 
 # Room for any value PostgreSQL's numeric holds (131072 digits before the point, 16383 after:
 # a platform's plain `numeric` column is not bounded to numeric(38,6)'s 38) and for sums of
@@ -92,3 +92,81 @@ def money_exact(amount: Decimal) -> str:
     if cents == amount:
         return f"{cents:,}"
     return f"{MONEY.normalize(amount):,f}"
+
+
+# -- amounts that are no amount, counted apart -----------------------------------------------------
+# A per-currency total (money at stake) that met one NaN or infinite amount was NaN or infinite as
+# a whole: "an unknown amount of USD" hid the 250,000 USD of stated amounts beside it. A total is
+# kept as its finite sum plus, per special word, how many amounts were left out of it.
+SPECIALS = ("NaN", "Infinity", "-Infinity")
+_APART = {"NaN": ("amount that is not a number", "amounts that are not a number"),
+          "Infinity": ("infinite amount", "infinite amounts"),
+          "-Infinity": ("negative infinite amount", "negative infinite amounts")}
+
+
+def special_word(amount: Decimal) -> str | None:
+    """``NaN``, ``Infinity`` or ``-Infinity`` (PostgreSQL's words) for a special amount; None for
+    a finite one."""
+    if amount.is_finite():
+        return None
+    return "NaN" if amount.is_nan() else "-Infinity" if amount.is_signed() else "Infinity"
+
+
+def apart_counts(value: object) -> dict[str, int]:
+    """``{word: count}`` of the amounts counted apart, from stored JSON (unknown keys and zero or
+    malformed counts dropped): an old stored total has none."""
+    if not isinstance(value, dict):
+        return {}
+    out = {}
+    for word in SPECIALS:
+        try:
+            n = int(value.get(word) or 0)
+        except (TypeError, ValueError):
+            continue
+        if n > 0:
+            out[word] = n
+    return out
+
+
+def split_amounts(amounts: Iterable[Decimal]) -> tuple[Decimal, dict[str, int]]:
+    """The finite amounts' exact sum, and how many special amounts were left out, per word."""
+    total, apart = Decimal(0), dict[str, int]()
+    for amount in amounts:
+        word = special_word(amount)
+        if word is None:
+            total = money_add(total, amount)
+        else:
+            apart[word] = apart.get(word, 0) + 1
+    return total, apart
+
+
+def merge_apart(into: dict[str, int], more: dict[str, int]) -> dict[str, int]:
+    for word, n in apart_counts(more).items():
+        into[word] = into.get(word, 0) + n
+    return into
+
+
+def stake_text(amount: Decimal, currency: str, apart: object = None,
+               shown: Callable[[Decimal, str], str] | None = None) -> str:
+    """A currency's money at stake: the finite sum (``shown``, default money_text), then the
+    amounts counted apart: ``250,000.00 USD plus 1 amount that is not a number (NaN)``. With no
+    stated amount (a zero sum) it is the sum PostgreSQL would give, in words (special_text)."""
+    shown = shown or money_text
+    counts = apart_counts(apart)
+    if not counts or not isinstance(amount, Decimal) or not amount.is_finite():
+        return shown(amount, currency)
+    if amount == 0:
+        word = "NaN" if "NaN" in counts or len(counts) > 1 else next(iter(counts))
+        return special_text(Decimal(word), currency) or shown(amount, currency)
+    parts = [f"{n} {_APART[w][0] if n == 1 else _APART[w][1]} ({w})" for w, n in counts.items()]
+    return f"{shown(amount, currency)} plus {' and '.join(parts)}"
+
+
+def stakes_text(money: Mapping[str, object] | None, apart: Mapping[str, object] | None = None,
+                shown: Callable[[Decimal, str], str] | None = None, sep: str = ", ") -> str:
+    """Money at stake per currency, sorted, never added across currencies: ``22.50 EUR, 50.00
+    USD plus 1 amount that is not a number (NaN)``. ``money`` holds decimal strings or Decimals
+    (details.money), ``apart`` the counts left out per currency (details.money_apart)."""
+    money, apart = dict(money or {}), dict(apart or {})
+    return sep.join(stake_text(Decimal(str(money.get(c, 0))), c, apart.get(c), shown)
+                    for c in sorted(set(money) | set(apart), key=str))

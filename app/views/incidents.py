@@ -73,21 +73,25 @@ if incident:
             st.markdown("**Evidence when it opened** (frozen)"
                         + (f" · {kit.when(evidence.opened_at, '%Y-%m-%d %H:%M')}"
                            if evidence.opened_at else ""))
-            if evidence.at_open_money:
-                st.markdown(f"At stake then: {kit.money_by_currency(evidence.at_open_money)}")
+            if evidence.at_open_money or evidence.at_open_apart:
+                st.markdown("At stake then: " + kit.money_by_currency(
+                    evidence.at_open_money, apart=evidence.at_open_apart))
             if evidence.at_open:
                 kit.table(evidence.at_open, hide_index=True, key="evidence_at_open")
             if incident["status"] != "resolved":
                 st.markdown("**Evidence now**"
                             + (f" (changed {kit.when(evidence.latest_at, '%Y-%m-%d %H:%M')})"
                                if evidence.latest_at else ""))
-                if evidence.latest_money:
-                    st.markdown(f"At stake now: {kit.money_by_currency(evidence.latest_money)}")
+                if evidence.latest_money or evidence.latest_apart:
+                    st.markdown("At stake now: " + kit.money_by_currency(
+                        evidence.latest_money, apart=evidence.latest_apart))
                 if evidence.latest:
                     kit.table(evidence.latest, hide_index=True, key="evidence_latest")
             if evidence.changes:
                 st.markdown("**How the evidence changed**")
-                kit.table([{**c, "money": kit.money_by_currency(c["money"], markdown=False) or "—"}
+                kit.table([{**{k: v for k, v in c.items() if k != "money_apart"},
+                            "money": kit.money_by_currency(c["money"], markdown=False,
+                                                           apart=c["money_apart"])}
                            for c in evidence.changes], hide_index=True, key="evidence_changes")
             if evidence.run_ids:
                 st.caption("Check runs: " + ", ".join(evidence.run_ids))

@@ -40,7 +40,7 @@ if found is not None:
     else:
         st.markdown(f"**{found.count}** stuck, **{found.past_fail}** past "
                     f"{kit.settings().INTENT_STUCK_FAIL_MINUTES} min, money at stake "
-                    f"**{kit.money_by_currency(found.money)}**.")
+                    f"**{kit.money_by_currency(found.money, apart=found.money_apart)}**.")
         if found.count > len(rows):
             st.caption(f"The oldest {len(rows):,} of {found.count:,}.")
         for r in rows:

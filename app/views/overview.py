@@ -44,9 +44,10 @@ def live() -> None:
     for i, (col, alert) in enumerate(zip(cols, data.alerts)):
         with col.container(border=True):
             st.metric(f"{kit.mark(alert.light)} {alert.label}", f"{alert.count:,}")
-            if alert.money_at_stake:
+            if alert.money_at_stake or alert.money_apart:
                 # per currency: amounts in different currencies are never added together
-                st.caption(f"Money at stake: **{kit.money_by_currency(alert.money_at_stake)}**")
+                st.caption("Money at stake: **" + kit.money_by_currency(
+                    alert.money_at_stake, apart=alert.money_apart) + "**")
             st.caption(alert.detail)
             tile_link(alert.page, f"alert_{i}")
     st.subheader("Last reconciliation run")

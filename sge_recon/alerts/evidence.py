@@ -15,9 +15,11 @@ from ..money import MONEY, money_abs
 class EvidenceView:
     at_open: list[dict] = field(default_factory=list)      # one row per failing item
     at_open_money: dict[str, str] = field(default_factory=dict)
+    at_open_apart: dict[str, dict] = field(default_factory=dict)   # NaN/infinite, counted apart
     opened_at: str | None = None
     latest: list[dict] = field(default_factory=list)
     latest_money: dict[str, str] = field(default_factory=dict)
+    latest_apart: dict[str, dict] = field(default_factory=dict)
     latest_at: str | None = None
     changes: list[dict] = field(default_factory=list)      # when, failing items, money
     run_ids: list[str] = field(default_factory=list)
@@ -54,6 +56,8 @@ def money_order(incidents: list[dict]) -> list[dict]:
     any one currency (amounts in different currencies are never added up), newest first."""
     def largest(incident: dict) -> Decimal:
         money = (incident.get("details") or {}).get("money")
+        if (incident.get("details") or {}).get("money_apart"):
+            return UNSTATED  # a NaN or infinite amount beside the stated ones ranks largest
         if not money and incident.get("money_at_stake") is not None:
             return rank_amount(incident["money_at_stake"])
         return largest_amount(money)
@@ -69,11 +73,14 @@ def evidence_view(incident: dict) -> EvidenceView:
     latest = details.get("evidence_latest") or {**details, "at": None}
     return EvidenceView(
         at_open=_items(at_open), at_open_money=dict(at_open.get("money") or {}),
+        at_open_apart=dict(at_open.get("money_apart") or {}),
         opened_at=at_open.get("at"),
         latest=_items(details), latest_money=dict(details.get("money") or {}),
+        latest_apart=dict(details.get("money_apart") or {}),
         latest_at=latest.get("at"),
         changes=[{"at": c.get("at"), "failing": ", ".join(c.get("keys") or []) or "—",
-                  "money": dict(c.get("money") or {})}
+                  "money": dict(c.get("money") or {}),
+                  "money_apart": dict(c.get("money_apart") or {})}
                  for c in details.get("evidence_changes") or []],
         run_ids=[str(r) for r in details.get("run_ids") or []])
 

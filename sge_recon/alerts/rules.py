@@ -17,7 +17,9 @@ from typing import Any, Callable
 from .. import check_names
 from ..config import Settings
 from ..metrics.facts import Facts
-from ..money import fits_numeric_38_6, money_abs, money_add, money_text
+from ..money import (
+    fits_numeric_38_6, merge_apart, money_abs, money_add, money_text, split_amounts, stake_text,
+)
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +103,8 @@ class Finding:
     details: dict[str, Any] = field(default_factory=dict)
     priority: str = ""
     first_steps: list[str] = field(default_factory=list)
+    # per currency, the NaN / infinite amounts left out of ``money``: {currency: {word: count}}
+    apart: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.priority = self.priority or self.rule.priority
@@ -115,7 +119,7 @@ class Finding:
         """The amount at stake when it is in one currency; None otherwise (amounts in different
         currencies do not add up: ``money`` holds them per currency)."""
         amounts = [v for v in self.money.values() if v]
-        if len(amounts) != 1 or not fits_numeric_38_6(amounts[0]):
+        if self.apart or len(amounts) != 1 or not fits_numeric_38_6(amounts[0]):
             return None  # a sum past numeric(38,6) (recon.incidents) stays in details.money
         return amounts[0]
 
@@ -142,6 +146,7 @@ def evaluate_rules(facts: Facts, settings: Settings,
         if f.kind == "ledger_imbalance" and facts.ledger_imbalances > f.details["items_total"]:
             f.details["items_total"] = facts.ledger_imbalances
             f.money = dict(facts.ledger_money)
+            f.apart = {c: dict(a) for c, a in facts.ledger_apart.items()}
     return sorted(grouped, key=lambda f: (f.priority, f.kind, f.key))
 
 
@@ -171,11 +176,16 @@ def group_findings(findings: list[Finding], failed: set[str] | None = None) -> l
 
 def _merge(kind: str, parts: list[Finding]) -> Finding:
     money: dict[str, Decimal] = {}
+    apart: dict[str, dict[str, int]] = {}
     for f in parts:
         for currency, amount in f.money.items():
             money[currency] = money_add(money.get(currency, Decimal(0)), amount)
+        for currency, counts in f.apart.items():
+            money.setdefault(currency, Decimal(0))
+            merge_apart(apart.setdefault(currency, {}), counts)
     items = [{**{k: v for k, v in f.details.items() if k != "where"}, "key": f.key,
-              "money": {c: str(v) for c, v in f.money.items()}} for f in parts]
+              "money": {c: str(v) for c, v in f.money.items()},
+              **({"money_apart": f.apart} if f.apart else {})} for f in parts]
     programs = sorted({str(i.get("program_id")) for i in items if i.get("program_id")})
     base = dict(parts[0].details) if len(parts) == 1 else {}
     details = {**base, "items": items[:GROUP_ITEMS_LIMIT], "items_total": len(items),
@@ -191,8 +201,9 @@ def _merge(kind: str, parts: list[Finding]) -> Finding:
                       else ("Ledger history modified", "changed"))
         title = (f"{what} in {len(parts)} program/currency ledgers "
                  f"({_programs(programs)}): {verb} by "
-                 + ", ".join(money_text(v, c) for c, v in sorted(money.items())))
-    return Finding(kind, "", title, money, details, parts[0].priority, parts[0].first_steps)
+                 + ", ".join(stake_text(v, c, apart.get(c)) for c, v in sorted(money.items())))
+    return Finding(kind, "", title, money, details, parts[0].priority, parts[0].first_steps,
+                   apart)
 
 
 def _ledger(facts: Facts, settings: Settings) -> list[Finding]:
@@ -200,15 +211,17 @@ def _ledger(facts: Facts, settings: Settings) -> list[Finding]:
         return []
     out = []
     for d in facts.ledger:  # the check's failing rows: every one is off by the tolerance or more
+        off, apart = split_amounts([money_abs(d.difference)])
         out.append(Finding(
             "ledger_imbalance", f"{d.program_id}/{d.currency}",
             f"Ledger of program {d.program_id} ({d.currency}) is off by "
             f"{money_text(money_abs(d.difference), d.currency)}",
-            {d.currency: money_abs(d.difference)},
+            {d.currency: off},
             {"program_id": d.program_id, "currency": d.currency,
              "total_debits": str(d.total_debits), "total_credits": str(d.total_credits),
              "difference": str(d.difference),
-             "where": f"program {d.program_id}, {d.currency} ledger"}))
+             "where": f"program {d.program_id}, {d.currency} ledger"},
+            apart={d.currency: apart} if apart else {}))
     return out
 
 
@@ -296,7 +309,8 @@ def _stuck(facts: Facts, settings: Settings) -> list[Finding]:
          "fail_minutes": settings.INTENT_STUCK_FAIL_MINUTES,
          "where": _programs(r["program_id"] for r in facts.stuck_examples),
          "ids": [r["id"] for r in facts.stuck_examples], "ids_total": facts.stuck_intents_failing,
-         "ids_kind": "intents"})]
+         "ids_kind": "intents"},
+        apart={c: dict(a) for c, a in facts.stuck_apart.items()})]
 
 
 def _webhooks(facts: Facts, settings: Settings) -> list[Finding]:

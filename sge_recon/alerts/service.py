@@ -18,6 +18,7 @@ message up at once.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -32,7 +33,7 @@ from . import channels as ch
 from . import delivery
 from . import silences as silencing
 from .delivery import DeliveryReport
-from ..money import money_text
+from ..money import money_text, stakes_text
 from .rules import RULES, Finding, apply_catalogue, cause_of, evaluate_rules, id_list
 
 if TYPE_CHECKING:
@@ -400,9 +401,9 @@ def _machine_details(details: dict) -> dict:
 
 
 def _money_field(incident: dict) -> str | None:
-    per_currency = (incident.get("details") or {}).get("money") or {}
-    if per_currency:
-        return ", ".join(money_text(Decimal(v), c) for c, v in sorted(per_currency.items()))
+    details = incident.get("details") or {}
+    if details.get("money") or details.get("money_apart"):
+        return stakes_text(details.get("money"), details.get("money_apart"))
     if incident.get("money_at_stake") is not None:
         return money_text(Decimal(incident["money_at_stake"]), "")
     return None
@@ -410,10 +411,11 @@ def _money_field(incident: dict) -> str | None:
 
 def _details(finding: Finding) -> dict:
     return {**finding.details, "money": {c: str(v) for c, v in finding.money.items()},
-            "first_steps": finding.first_steps}
+            "first_steps": finding.first_steps,
+            **({"money_apart": finding.apart} if finding.apart else {})}
 
 
-EVIDENCE_KEYS = ("items", "items_total", "keys", "programs", "money")
+EVIDENCE_KEYS = ("items", "items_total", "keys", "programs", "money", "money_apart")
 EVIDENCE_CHANGES_LIMIT = 20
 RUN_IDS_LIMIT = 50
 
@@ -443,7 +445,8 @@ def _carry_evidence(old: dict, new: dict, now: datetime, check_run_id: str | Non
     latest = _evidence(new, now, check_run_id)
     if _shape(before) != _shape(latest):
         changes = (changes + [{"at": now.isoformat(), "keys": new.get("keys"),
-                               "money": new.get("money")}])[-EVIDENCE_CHANGES_LIMIT:]
+                               "money": new.get("money"), "money_apart": new.get("money_apart")}]
+                   )[-EVIDENCE_CHANGES_LIMIT:]
         out["evidence_latest"] = latest
     else:
         out["evidence_latest"] = old.get("evidence_latest") or latest
@@ -452,7 +455,8 @@ def _carry_evidence(old: dict, new: dict, now: datetime, check_run_id: str | Non
 
 
 def _shape(evidence: dict) -> tuple:
-    return (tuple(evidence.get("keys") or ()), tuple(sorted((evidence.get("money") or {}).items())))
+    return (tuple(evidence.get("keys") or ()), tuple(sorted((evidence.get("money") or {}).items())),
+            json.dumps(evidence.get("money_apart") or {}, sort_keys=True))
 
 
 def _clear_since(details: dict) -> datetime | None:

@@ -14,6 +14,7 @@ from typing import Any
 from ..db.checks import TotalsQuery
 from .thresholds import Thresholds
 from .. import check_names
+from ..money import apart_counts
 
 STATUSES = ("pass", "warn", "fail", "error")
 # DESIGN §5: the connected platform has no data for the check (its profile declares the source
@@ -139,7 +140,10 @@ class CheckResult:
         stored = ((self.details or {}).get("totals") or {}).get(name)
         if stored is None:
             return None
-        return {k: Total(int(v[0]), Decimal(str(v[1] if v[1] is not None else 0)))
+        # [count, finite sum, {word: count}]; a total stored before the NaN and infinite
+        # amounts were counted apart is [count, sum] (its sum then NaN when it met one)
+        return {k: Total(int(v[0]), Decimal(str(v[1] if v[1] is not None else 0)),
+                         apart_counts(v[2] if len(v) > 2 else None))
                 for k, v in stored.items()}
 
     def to_json(self) -> dict:
@@ -166,7 +170,9 @@ class CheckResult:
 @dataclass(frozen=True)
 class Total:
     count: int
-    sum: Decimal
+    sum: Decimal   # of the finite amounts
+    # NaN / Infinity / -Infinity amounts left out of ``sum``, counted per word
+    apart: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass

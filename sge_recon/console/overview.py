@@ -15,8 +15,8 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 
-from ..alerts.evidence import largest_amount, money_order
-from ..money import MONEY
+from ..alerts.evidence import UNSTATED, largest_amount, money_order
+from ..money import MONEY, split_amounts
 from ..config import Settings
 from ..db import console as q
 from .health import HealthMetric, Light
@@ -41,6 +41,8 @@ class AlertSummary:
     detail: str
     light: Light
     page: str
+    # per currency, the NaN / infinite amounts left out of money_at_stake, counted apart
+    money_apart: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -138,7 +140,8 @@ def by_money_at_stake(alerts: list[AlertSummary]) -> list[AlertSummary]:
     """Red before amber before unknown before green; within a colour, the largest amount at
     stake in any one currency first (amounts in different currencies are never added up)."""
     return sorted(alerts, key=lambda a: (LIGHT_ORDER[a.light],
-                                          MONEY.minus(largest_amount(a.money_at_stake))))
+                                          MONEY.minus(UNSTATED if a.money_apart else
+                                                      largest_amount(a.money_at_stake))))
 
 
 # -- the four health metrics ---------------------------------------------------------------------
@@ -260,19 +263,21 @@ def processing_metric(result: Any, settings: Settings) -> HealthMetric:
 
 # -- the alert types -----------------------------------------------------------------------------
 def per_currency(result: Any, total: str, amount: str, currency: str = "currency"
-                 ) -> dict[str, Decimal]:
+                 ) -> tuple[dict[str, Decimal], dict[str, dict[str, int]]]:
     """The check's named total per currency (over all its failing rows); without it (GX, a fused
-    query) the sum over its sample rows."""
+    query) the sum over its sample rows. The finite sums, and apart from them the NaN and
+    infinite amounts counted per currency (one of them made the whole sum NaN)."""
     totals = result.totals(total)
     if totals is not None:
-        return {c: t.sum for c, t in totals.items() if t.count}
-    money: dict[str, Decimal] = {}
+        return ({c: t.sum for c, t in totals.items() if t.count},
+                {c: t.apart for c, t in totals.items() if t.count and t.apart})
+    values: dict[str, list[Decimal]] = {}
     for r in result.rows:
-        key = str(r.get(currency) or "?")
         value = Decimal(str(r.get(amount) or 0))
-        money[key] = MONEY.add(money.get(key, Decimal(0)),  # exact at numeric(38,6) size
-                               MONEY.abs(value) if total == "off_by" else value)
-    return money
+        values.setdefault(str(r.get(currency) or "?"), []).append(
+            MONEY.abs(value) if total == "off_by" else value)
+    split = {c: split_amounts(v) for c, v in values.items()}
+    return {c: s[0] for c, s in split.items()}, {c: s[1] for c, s in split.items() if s[1]}
 
 
 def stuck_alert(result: Any, settings: Settings) -> AlertSummary:
@@ -290,9 +295,9 @@ def stuck_alert(result: Any, settings: Settings) -> AlertSummary:
               + (f"; {over} past {settings.INTENT_STUCK_FAIL_MINUTES} min." if over is not None
                  else ".") if count else
               f"No intent stuck longer than {settings.INTENT_TIMEOUT_MINUTES} min.")
-    return AlertSummary(STUCK_INTENTS, "Stuck intents", count,
-                        per_currency(result, "stuck", "amount") if count else {}, detail,
-                        Light.from_check_status(result.status), "intents")
+    money, apart = per_currency(result, "stuck", "amount") if count else ({}, {})
+    return AlertSummary(STUCK_INTENTS, "Stuck intents", count, money, detail,
+                        Light.from_check_status(result.status), "intents", apart)
 
 
 def imbalance_alert(results: dict[str, Any]) -> AlertSummary:
@@ -301,11 +306,11 @@ def imbalance_alert(results: dict[str, Any]) -> AlertSummary:
         return AlertSummary("ledger_imbalances", "Ledger imbalances", 0, None,
                             "Unknown: no usable ledger_balance result stored.", Light.GREY, "ledger")
     count = int(result.failing_rows or 0)
-    money = per_currency(result, "off_by", "difference") if count else {}
+    money, apart = per_currency(result, "off_by", "difference") if count else ({}, {})
     return AlertSummary("ledger_imbalances", "Ledger imbalances", count, money,
                         "Program/currency pairs whose debits and credits differ." if count else
                         "Every program and currency balances.",
-                        Light.from_check_status(result.status), "ledger")
+                        Light.from_check_status(result.status), "ledger", apart)
 
 
 def payout_alert(row: dict, sla: Any, settings: Settings) -> AlertSummary:

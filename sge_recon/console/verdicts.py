@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from ..check_names import STUCK_INTENTS
-from ..money import money_add
+from ..money import split_amounts
 
 SIGNAL_LIST_LIMIT = 500  # failing rows a page lists from a check (the count stays exact)
 # a check's result that can give no verdict: the page says "unknown", never a guess
@@ -89,6 +89,8 @@ class StuckList:
     past_fail: int
     money: dict[str, Decimal] = field(default_factory=dict)
     unknown: str | None = None   # why there is no verdict (the check errored / is unavailable)
+    # per currency, the NaN / infinite amounts left out of ``money``, counted apart
+    money_apart: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 def stuck_list(result: Any) -> StuckList:
@@ -97,20 +99,22 @@ def stuck_list(result: Any) -> StuckList:
     rows = [dict(r) for r in result.rows]
     stuck = result.totals("stuck")
     past = result.totals("past_fail")
-    money = {c: t.sum for c, t in stuck.items()} if stuck is not None else \
-        _sum_by_currency(rows)
+    money, apart = ({c: t.sum for c, t in stuck.items()},
+                    {c: t.apart for c, t in stuck.items() if t.apart}) if stuck is not None \
+        else _sum_by_currency(rows)
     past_fail = sum(t.count for t in past.values()) if past is not None else \
         (0 if result.status != "fail" else 1)
-    return StuckList(rows, int(result.failing_rows or 0), past_fail, money)
+    return StuckList(rows, int(result.failing_rows or 0), past_fail, money, money_apart=apart)
 
 
-def _sum_by_currency(rows: list[dict]) -> dict[str, Decimal]:
-    out: dict[str, Decimal] = {}
+def _sum_by_currency(rows: list[dict]) -> tuple[dict[str, Decimal], dict[str, dict[str, int]]]:
+    """The sample's amounts per currency (exact), the NaN / infinite ones counted apart."""
+    values: dict[str, list[Decimal]] = {}
     for r in rows:
         if r.get("amount") is not None:
-            out[r["currency"]] = money_add(out.get(r["currency"], Decimal(0)),  # exact
-                                           Decimal(str(r["amount"])))
-    return out
+            values.setdefault(r["currency"], []).append(Decimal(str(r["amount"])))
+    split = {c: split_amounts(v) for c, v in values.items()}
+    return {c: s[0] for c, s in split.items()}, {c: s[1] for c, s in split.items() if s[1]}
 
 
 # -- Queue page: the workers ------------------------------------------------------------------

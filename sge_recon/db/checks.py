@@ -134,11 +134,19 @@ def totals_sample_query(inner_sql: str, totals: Sequence[TotalsQuery],
         where = (f'WHERE check_rows."{t.where_column}" {t.where_op} %({t.bound_param})s'
                  if t.where_column else "")
         # one group per key text, NULL as (null): grouped by the value, NULL and '' both keyed
-        # '' made two members of one json object, and reading it kept only the last
-        groups = (f"(SELECT coalesce(json_object_agg(g.k, json_build_array(g.n, g.t::text)), "
-                  f"'{{}}'::json) "
+        # '' made two members of one json object, and reading it kept only the last. The sum is
+        # of the finite amounts; a NaN or infinite one is counted apart per word (one NaN made
+        # the whole currency's sum NaN and hid the rest): [count, finite sum, {word: count}]
+        amount = f"({summed})::numeric"
+        apart = ", ".join(f"'{w}', nullif(count(*) FILTER (WHERE {amount} = '{w}'::numeric), 0)"
+                          for w in NUMERIC_SPECIALS_ORDER)
+        finite = " AND ".join(f"{amount} <> '{w}'::numeric" for w in NUMERIC_SPECIALS_ORDER)
+        groups = (f"(SELECT coalesce(json_object_agg(g.k, json_build_array(g.n, g.t::text, "
+                  f"g.apart)), '{{}}'::json) "
                   f"FROM (SELECT coalesce(check_rows.\"{t.by}\"::text, '{NULL_GROUP}') AS k, "
-                  f"count(*) AS n, sum({summed}) AS t FROM check_rows {where} GROUP BY 1) AS g)")
+                  f"count(*) AS n, sum({summed}) FILTER (WHERE {finite}) AS t, "
+                  f"json_strip_nulls(json_build_object({apart})) AS apart "
+                  f"FROM check_rows {where} GROUP BY 1) AS g)")
         parts.append(f"'{t.name}', {groups}")
     return (f"WITH check_rows AS MATERIALIZED (\n{inner_sql}\n) "
             f"SELECT check_rows.*, count(*) OVER () AS {_COUNT_COLUMN}, {value} AS "
@@ -470,7 +478,8 @@ def latest_check_statuses(db: Reader) -> list[dict]:
     return db.fetch_all(_LATEST_STATUSES)
 
 
-NUMERIC_SPECIALS = frozenset({"NaN", "Infinity", "-Infinity"})
+NUMERIC_SPECIALS_ORDER = ("NaN", "Infinity", "-Infinity")
+NUMERIC_SPECIALS = frozenset(NUMERIC_SPECIALS_ORDER)
 
 
 def _numeric_special(obj: dict) -> Any:

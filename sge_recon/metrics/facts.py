@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 from ..config import Settings
 from ..db import Database, ledger_checkpoint
 from ..errors import ReconError
-from ..money import money_abs, money_add
+from ..money import money_abs, split_amounts
 from ..check_names import (
     LEDGER_BALANCE, PROCESSING_TIME, QUEUE_DEPTH, QUEUE_PAUSED, STUCK_INTENTS,
     WEBHOOK_ENDPOINTS_FAILING, WEBHOOK_EXHAUSTED, WEBHOOK_RETRIES, WORKER_STATUS,
@@ -110,6 +110,10 @@ class Facts:
     results: dict[str, Any] = field(default_factory=dict)
     ledger_imbalances: int = 0
     ledger_money: dict[str, Decimal] = field(default_factory=dict)
+    # per currency, the NaN / infinite amounts left out of ledger_money and stuck_money (one of
+    # them would make the whole sum NaN and hide the rest): {currency: {word: count}}
+    ledger_apart: dict[str, dict[str, int]] = field(default_factory=dict)
+    stuck_apart: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def has(self, check: str) -> bool:
         return check not in self.unavailable
@@ -246,11 +250,14 @@ def _ledger(facts: Facts, r: "CheckResult") -> None:
     totals = r.totals(LEDGER_OFF_BY)
     if totals is not None:
         facts.ledger_money = {c: t.sum for c, t in totals.items()}
+        facts.ledger_apart = {c: t.apart for c, t in totals.items() if t.apart}
     else:  # a result without totals (GX, fused): the sample's money
-        for d in facts.ledger:
-            facts.ledger_money[d.currency] = money_add(facts.ledger_money.get(d.currency,
-                                                                          Decimal(0)),
-                                                      money_abs(d.difference))
+        for currency in dict.fromkeys(d.currency for d in facts.ledger):
+            money, apart = split_amounts(money_abs(d.difference) for d in facts.ledger
+                                         if d.currency == currency)
+            facts.ledger_money[currency] = money
+            if apart:
+                facts.ledger_apart[currency] = apart
 
 
 def _workers(facts: Facts, r: "CheckResult") -> None:
@@ -283,6 +290,7 @@ def _stuck(facts: Facts, r: "CheckResult") -> None:
     else:
         facts.stuck_intents_failing = sum(t.count for t in totals.values())
     facts.stuck_money = {c: t.sum for c, t in totals.items() if t.count}
+    facts.stuck_apart = {c: t.apart for c, t in totals.items() if t.count and t.apart}
     # the rows come oldest first (checks/stuck_intents.sql)
     facts.oldest_stuck_at = r.rows[0].get("status_changed_at") if r.rows else None
     # oldest first: the first stuck_intents_failing rows are those past the fail threshold
