@@ -13,8 +13,10 @@ WITH commission_totals AS (
     GROUP BY account
 )
 SELECT coalesce(c.affiliate_id, l.affiliate_id) AS affiliate_id,
-       round(coalesce(c.total, 0), 6) AS commissions_total,
-       round(coalesce(l.total, 0), 6) AS ledger_total
+       -- exact (at least six decimals, none rounded away): rounded, 10.0000001 and 10 both
+       -- read 10.000000 on a failing row
+       coalesce(c.total, 0) + 0.000000 AS commissions_total,
+       coalesce(l.total, 0) + 0.000000 AS ledger_total
 FROM commission_totals c
 FULL JOIN ledger_totals l ON l.affiliate_id = c.affiliate_id
 WHERE coalesce(c.total, 0) <> coalesce(l.total, 0)

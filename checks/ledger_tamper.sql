@@ -35,12 +35,14 @@ SELECT program_id,
        CASE WHEN actual_entries < checkpoint_entries THEN 'rows_deleted'
             WHEN actual_entries > checkpoint_entries THEN 'rows_inserted_below_watermark'
             ELSE 'rows_changed' END AS problem,
-       round(abs(actual_debits - checkpoint_debits)
-             + abs(actual_credits - checkpoint_credits), 6) AS amount,
-       round(checkpoint_debits, 6)  AS checkpoint_debits,
-       round(actual_debits, 6)      AS actual_debits,
-       round(checkpoint_credits, 6) AS checkpoint_credits,
-       round(actual_credits, 6)     AS actual_credits,
+       -- exact (at least six decimals, none rounded away): rounded, a change of 0.0000001
+       -- read "0.000000 changed"
+       abs(actual_debits - checkpoint_debits)
+           + abs(actual_credits - checkpoint_credits) + 0.000000 AS amount,
+       checkpoint_debits + 0.000000  AS checkpoint_debits,
+       actual_debits + 0.000000      AS actual_debits,
+       checkpoint_credits + 0.000000 AS checkpoint_credits,
+       actual_credits + 0.000000     AS actual_credits,
        checkpoint_entries,
        actual_entries,
        (SELECT watermark FROM checkpoint) AS watermark

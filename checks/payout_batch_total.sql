@@ -12,8 +12,10 @@ SELECT b.id AS batch_id,
        b.program_id,
        b.status,
        b.total_amount,
-       round(coalesce(g.total, 0), 6) AS commissions_total,
-       round(b.total_amount - coalesce(g.total, 0), 6) AS difference
+       -- exact (at least six decimals, none rounded away): rounded, a batch off by 0.0000001
+       -- read "difference 0.000000" on a failing row
+       coalesce(g.total, 0) + 0.000000 AS commissions_total,
+       b.total_amount - coalesce(g.total, 0) + 0.000000 AS difference
 FROM platform.payout_batches b
 LEFT JOIN gathered g ON g.payout_batch_id = b.id
 WHERE (b.status IS NULL OR b.status NOT IN ('rejected', 'failed'))

@@ -10,7 +10,10 @@
 -- taken for a balanced pair. The entries without a transaction_id are one transaction (GROUP BY
 -- groups them) and are re-checked per currency like any other: `IN` never matches a NULL, so
 -- their re-read is a branch of its own, run only when that group mixes currencies.
--- round(…, 6), never a cast to numeric(38,6): a sum can exceed 38 digits and the check must not
+-- Exact, never rounded: `+ 0.000000` keeps every decimal a plain numeric (or a profile's
+-- DECIMAL(28,8)) holds and shows at least six (numeric addition keeps the larger scale).
+-- round(…, 6) showed a transaction off by 0.0000001 as "difference 0.000000" on a failing check.
+-- Never a cast to numeric(38,6) either: a sum can exceed 38 digits and the check must not
 -- overflow.
 --
 -- The entries are grouped from a sorted input (sorted_entries) in byte order (COLLATE "C": the
@@ -37,12 +40,12 @@ WITH per_transaction AS (
         OR (bool_or(currency IS NULL) AND max(currency) IS NOT NULL)
 )
 SELECT transaction_key COLLATE "default" AS transaction_id, program_id, currency,
-       round(difference, 6) AS difference
+       difference + 0.000000 AS difference
 FROM per_transaction
 WHERE NOT mixed_currencies
 UNION ALL
 SELECT e.transaction_id, min(e.program_id), e.currency,
-       round(sum(CASE WHEN e.type = 'debit' THEN e.amount ELSE -e.amount END), 6)
+       sum(CASE WHEN e.type = 'debit' THEN e.amount ELSE -e.amount END) + 0.000000
 FROM (SELECT transaction_id, program_id, currency, type, amount
       FROM platform.ledger_entries
       WHERE transaction_id IN (SELECT transaction_key COLLATE "default" FROM per_transaction

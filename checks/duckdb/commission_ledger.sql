@@ -1,8 +1,10 @@
 -- DuckDB form of checks/commission_ledger.sql for the columnar engine (see ledger_balance.sql
 -- beside it): the commission totals per affiliate come from PostgreSQL (commission_totals, the
 -- same snapshot as the live tail), the ledger's credits to 'affiliate:<id>' from ledger_entries.
+-- Its amounts are DECIMAL(38,6) (a ledger with more decimals runs on PostgreSQL), so round(…, 6)
+-- here is exact, as `+ 0.000000` is in the PostgreSQL file.
 -- It mirrors:
---   commission_ledger sha256:6855f6f47a17d834e4f164b5d27d9f2e446eeb403161c7725706d85677cc480d
+--   commission_ledger sha256:59a00c37ab174f1341ab15b758bd0e9608844391c76dd8194622b9a914bb8e6d
 WITH ledger_totals AS (
     SELECT substr(account, length('affiliate:') + 1) AS affiliate_id, sum(amount) AS total
     FROM ledger_entries

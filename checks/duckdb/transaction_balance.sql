@@ -4,8 +4,10 @@
 -- transaction_id one transaction, re-checked per currency too (joined by IS NOT DISTINCT FROM,
 -- which DuckDB hashes: no index to keep, and no `transaction_id IS NULL` filter, which DuckDB
 -- 2.0's Parquet reader got wrong on an export — rows of another transaction read as NULL).
+-- Its amounts are DECIMAL(38,6) (a ledger with more decimals runs on PostgreSQL), so round(…, 6)
+-- here is exact, as `+ 0.000000` is in the PostgreSQL file.
 -- It mirrors:
---   transaction_balance sha256:a881bbb16b8a7f368cd80ad0ff2be29c783000d97429b561dfe3baf2b1b885a4
+--   transaction_balance sha256:a43ca97a251349a85e2e4766150b330c84e80b40f72924f2e6489a9135412f59
 WITH per_transaction AS (
     SELECT transaction_id,
            min(program_id) AS program_id,

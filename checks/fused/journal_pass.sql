@@ -16,13 +16,14 @@
 -- The member files this query mirrors, as sha256 of each .sql: when one of them changes, the
 -- loader leaves this query aside (the members run one by one from their own files, with a
 -- warning) until it is brought in line again and its digest updated here.
---   transaction_balance      sha256:a881bbb16b8a7f368cd80ad0ff2be29c783000d97429b561dfe3baf2b1b885a4
+--   transaction_balance      sha256:a43ca97a251349a85e2e4766150b330c84e80b40f72924f2e6489a9135412f59
 --   journal_single_program   sha256:b5c8e78e795cd8040a3ed0373e536d0708a0887f7f2d467ffc225bf4266c9467
 --
 -- Result: one row per member: check_name, failing_rows (the true count) and rows (json, the first
 -- :sample_limit failing rows in the member's own ORDER BY). Money stays numeric inside the json
 -- (read back as Decimal, never float; NaN and the infinities as {"$numeric": "<text>"}).
--- round(…, 6), never a cast: sums may exceed 38 digits.
+-- Differences exact as in the member's file (`+ 0.000000`: at least six decimals, none rounded
+-- away), never a cast: sums may exceed 38 digits.
 WITH per_transaction AS MATERIALIZED (
     -- transaction_balance's grouping, plus the program bounds of journal_single_program: the
     -- transactions either member flags (always very few), with which member flags them. The
@@ -70,12 +71,12 @@ transaction_balance AS (
                                   ELSE to_json(u.difference) END) AS r
     FROM (
         SELECT transaction_key COLLATE "default" AS transaction_id, program_id, currency,
-               round(difference, 6) AS difference
+               difference + 0.000000 AS difference
         FROM per_transaction
         WHERE unbalanced AND NOT mixed_currencies
         UNION ALL
         SELECT e.transaction_id, min(e.program_id), e.currency,
-               round(sum(CASE WHEN e.type = 'debit' THEN e.amount ELSE -e.amount END), 6)
+               sum(CASE WHEN e.type = 'debit' THEN e.amount ELSE -e.amount END) + 0.000000
         FROM (SELECT transaction_id, program_id, currency, type, amount
               FROM platform.ledger_entries
               WHERE transaction_id IN (SELECT transaction_key COLLATE "default"

@@ -97,9 +97,9 @@ WITH merged AS (
 )
 SELECT program_id,
        currency,
-       round(debits, 6)            AS total_debits,
-       round(credits, 6)           AS total_credits,
-       round(debits - credits, 6)  AS difference
+       debits + 0.000000           AS total_debits,
+       credits + 0.000000          AS total_credits,
+       debits - credits + 0.000000 AS difference
 FROM merged
 WHERE abs(debits - credits) >= :ledger_tolerance
 ORDER BY abs(debits - credits) DESC, program_id, currency
@@ -126,12 +126,12 @@ per_transaction AS (
         OR min(currency) <> max(currency)
         OR (bool_or(currency IS NULL) AND max(currency) IS NOT NULL)
 ), unbalanced AS (
-    SELECT transaction_id, program_id, currency, round(difference, 6) AS difference
+    SELECT transaction_id, program_id, currency, difference + 0.000000 AS difference
     FROM per_transaction
     WHERE NOT mixed_currencies
     UNION ALL
     SELECT e.transaction_id, min(e.program_id), e.currency,
-           round(sum(CASE WHEN e.type = 'debit' THEN e.amount ELSE -e.amount END), 6)
+           sum(CASE WHEN e.type = 'debit' THEN e.amount ELSE -e.amount END) + 0.000000
     FROM (SELECT * FROM ({entries}) AS e
           WHERE transaction_id IN (SELECT transaction_id FROM per_transaction
                                    WHERE mixed_currencies)
