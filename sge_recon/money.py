@@ -128,10 +128,12 @@ def apart_counts(value: object) -> dict[str, int]:
     return out
 
 
-def split_amounts(amounts: Iterable[Decimal]) -> tuple[Decimal, dict[str, int]]:
+def split_amounts(amounts: Iterable[Decimal | None]) -> tuple[Decimal, dict[str, int]]:
     """The finite amounts' exact sum, and how many special amounts were left out, per word."""
     total, apart = Decimal(0), dict[str, int]()
     for amount in amounts:
+        if amount is None:  # a NULL is no amount (platform_data_integrity names the row)
+            continue
         word = special_word(amount)
         if word is None:
             total = money_add(total, amount)

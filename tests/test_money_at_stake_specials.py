@@ -124,3 +124,30 @@ def test_stake_text_words():
     assert stake_text(Decimal("0"), "EUR", {"Infinity": 3}) == \
         "an infinite amount of EUR (Infinity)"
     assert stake_text(Decimal("-1.5"), "EUR", {}) == "-1.50 EUR"
+
+
+def test_the_weekly_payout_reminder_counts_a_nan_batch_apart(db_url, factory):
+    """The reminder summed every waiting batch: one NaN total made the Total "an unknown amount
+    of USD" and hid the 1,500.00 USD the other batches wait to be paid."""
+    from datetime import timedelta
+
+    from sge_recon.scheduling import ManualClock, Scheduler, default_jobs
+
+    from .test_alerts import SLACK
+
+    receiver = Receiver(default_status=lambda path: 204 if path.startswith("/discord") else 200)
+    try:
+        recon = alerting_recon(db_url, receiver)
+        program = factory.program(currency="USD")
+        now = datetime(2026, 11, 30, 9, 1, tzinfo=timezone.utc)  # a Monday, after 09:00 UTC
+        for n, total in enumerate(("1000.00", "NaN", "500.00")):
+            factory.payout_batch(program["id"], id=f"batch_{n}", total_amount=Decimal(total),
+                                 created_at=now - timedelta(hours=30))
+        weekly = [s for s in default_jobs() if s.name == "weekly_payout_reminder"]
+        [outcome] = Scheduler(recon.job_services, weekly, ManualClock(now)).tick()
+        assert outcome.status == "succeeded", outcome.error
+        [slack] = receiver.delivered(SLACK)
+    finally:
+        receiver.close()
+    assert "3 payout batches waiting (1,500.00 USD plus 1 amount that is not a number (NaN))" \
+        in slack["text"], slack["text"]

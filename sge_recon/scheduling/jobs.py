@@ -142,7 +142,7 @@ def daily_reconciliation(ctx: JobContext) -> dict[str, Any]:
 def weekly_payout_reminder(ctx: JobContext) -> dict[str, Any]:
     from ..alerts.channels import Message
     from ..alerts.rules import money_text
-    from ..money import money_add
+    from ..money import split_amounts, stakes_text
 
     now, settings = ctx.now, ctx.services.settings
     # bounded like the monitor: a lock on payout_batches (a platform migration, a stuck session)
@@ -154,11 +154,15 @@ def weekly_payout_reminder(ctx: JobContext) -> dict[str, Any]:
     details: dict[str, Any] = {"batches": len(batches)}
     if not batches:
         return details  # nothing waiting: no message (the channels are for things to do)
-    totals: dict[str, Decimal] = {}
-    for b in batches:  # exact at any size (money_add: Python's default context keeps 28 digits)
-        currency = b["currency"] or ""
-        totals[currency] = money_add(totals.get(currency, Decimal(0)), b["total_amount"])
-    total_text = ", ".join(money_text(v, c) for c, v in sorted(totals.items()))
+    # per currency, exact at any size; a NaN or infinite batch total is counted apart (summed,
+    # it made the whole currency's total NaN and hid what the other batches wait to be paid)
+    amounts: dict[str, list[Decimal]] = {}
+    for b in batches:
+        amounts.setdefault(b["currency"] or "", []).append(b["total_amount"])
+    split = {c: split_amounts(v) for c, v in amounts.items()}
+    totals = {c: s[0] for c, s in split.items()}
+    apart = {c: s[1] for c, s in split.items() if s[1]}
+    total_text = stakes_text(totals, apart)
     sla = services.settings.PAYOUT_SLA_HOURS
     overdue = [b for b in batches if b["age_hours"] > sla]
     fields = [("Batches waiting", str(len(batches))), ("Total", total_text),
@@ -183,6 +187,8 @@ def weekly_payout_reminder(ctx: JobContext) -> dict[str, Any]:
     if notified.already_queued:
         details["already_queued"] = notified.already_queued
     details["total"] = {c: str(v) for c, v in totals.items()}
+    if apart:
+        details["total_apart"] = apart
     details["alerts"] = services.incidents.deliver_pending(now).summary()
     return details
 
