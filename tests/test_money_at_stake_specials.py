@@ -100,6 +100,14 @@ def test_the_console_shows_the_finite_part_and_counts_the_rest_apart(console, re
     at.selectbox(key="incident_choice").select(str(ledger["id"])).run()
     assert f"Money at stake: **{NAN_APART}**" in texts(at), texts(at)
     assert f"At stake then: {NAN_APART}" in texts(at), texts(at)
+    # the evidence row of the NaN ledger says so, never a stake of 0
+    from sge_recon.alerts.evidence import evidence_view
+
+    incident = Database(db_url).fetch_one("SELECT * FROM recon.incidents WHERE id = %s",
+                                          (ledger["id"],))
+    stakes = {r["failing"]: r["at_stake"] for r in evidence_view(incident).at_open}
+    assert stakes == {"prog_big/USD": "250000.000000",
+                      "prog_nan/USD": "an unknown amount of USD (NaN: an amount is not a number)"}
 
 
 def test_an_incident_stored_before_reads_as_it_did(db_url):

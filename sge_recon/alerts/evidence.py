@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from ..money import MONEY, money_abs
+from ..money import MONEY, money_abs, stakes_text
 
 
 @dataclass
@@ -90,12 +90,15 @@ def _items(evidence: dict[str, Any]) -> list[dict]:
     rows = []
     for item in evidence.get("items") or []:
         money = item.get("money") or {}
+        apart = item.get("money_apart") or {}
         rows.append({"failing": item.get("key") or item.get("program_id") or "",
                      "program_id": item.get("program_id") or "",
                      "currency": item.get("currency") or "",
                      **{k: item[k] for k in ("total_debits", "total_credits", "difference",
                                              "problem") if item.get(k) is not None},
-                     "at_stake": next(iter(money.values()), "") if len(money) == 1 else ""})
+                     # a NaN or infinite amount, in words (never its stated part, 0)
+                     "at_stake": stakes_text(money, apart) if apart else
+                     next(iter(money.values()), "") if len(money) == 1 else ""})
     if not rows and evidence.get("facts"):
         rows.append({k: v for k, v in evidence["facts"].items()
                      if isinstance(v, (str, int)) and k != "where"})

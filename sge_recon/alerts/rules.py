@@ -216,7 +216,7 @@ def _ledger(facts: Facts, settings: Settings) -> list[Finding]:
             "ledger_imbalance", f"{d.program_id}/{d.currency}",
             f"Ledger of program {d.program_id} ({d.currency}) is off by "
             f"{money_text(money_abs(d.difference), d.currency)}",
-            {d.currency: off},
+            {d.currency: off} if not apart else {},
             {"program_id": d.program_id, "currency": d.currency,
              "total_debits": str(d.total_debits), "total_credits": str(d.total_credits),
              "difference": str(d.difference),
