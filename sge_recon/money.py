@@ -69,14 +69,15 @@ def special_text(amount: Decimal, currency: str | None = None) -> str | None:
 
 
 def money_text(amount: Decimal, currency: str) -> str:
-    """``1,234.50 USD``: two decimals, thousands grouped, exact at any size. It never raises: a
-    NaN or an infinity is said in words (special_text), any other value it cannot round as it
-    is."""
+    """``1,234.50 USD``: at least two decimals, every further stored decimal kept (``0.004 USD``:
+    rounded to cents, a ledger row changed by 0.004 paged "0.00 USD changed"), thousands
+    grouped, exact at any size (money_exact). It never raises: a NaN or an infinity is said in
+    words (special_text), any other value it cannot read as it is."""
     special = special_text(amount, currency) if isinstance(amount, Decimal) else None
     if special is not None:
         return special
     try:
-        value = f"{MONEY.quantize(Decimal(amount), CENT):,}"
+        value = money_exact(Decimal(amount))
     except (ArithmeticError, TypeError, ValueError):
         value = str(amount)
     return f"{value} {currency}".strip()

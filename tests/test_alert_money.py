@@ -66,8 +66,8 @@ def test_money_is_summed_exactly_past_28_digits(db_url, db, factory, receiver):
     [incident] = recon.incidents.incidents()
     assert incident["details"]["money"] == {"USD": "24691357802469135780246.913578"}
     assert incident["money_at_stake"] == Decimal("24691357802469135780246.913578")
-    assert incident["title"].endswith("off by 24,691,357,802,469,135,780,246.91 USD")
-    assert any("24,691,357,802,469,135,780,246.91 USD" in t for t in slack_texts(receiver))
+    assert incident["title"].endswith("off by 24,691,357,802,469,135,780,246.913578 USD")
+    assert any("24,691,357,802,469,135,780,246.913578 USD" in t for t in slack_texts(receiver))
 
 
 def test_sums_past_numeric_38_6_per_currency(db_url, db, factory,
@@ -104,9 +104,10 @@ def test_one_sum_past_numeric_38_6_is_kept_in_the_details_only(db_url, db, facto
 
 def test_money_text_and_the_metric_are_exact_at_any_size():
     assert money_text(Decimal("1E+26"), "USD") == "100,000,000,000,000,000,000,000,000.00 USD"
+    # every stored decimal kept, never rounded to cents (tests/test_money_text_exact.py)
     assert money_text(Decimal("99999999999999999999999999999999.999999"), "EUR") == \
-        "100,000,000,000,000,000,000,000,000,000,000.00 EUR"
-    assert money_text(Decimal("-5.005"), "") == "-5.00"  # rounding unchanged (half even)
+        "99,999,999,999,999,999,999,999,999,999,999.999999 EUR"
+    assert money_text(Decimal("-5.005"), "") == "-5.005"
     # never raises; a NaN in words
     assert money_text(Decimal("NaN"), "USD") == \
         "an unknown amount of USD (NaN: an amount is not a number)"

@@ -43,7 +43,8 @@ def test_four_imbalances_in_one_run_open_one_incident_and_one_message_per_channe
     text = json.dumps(slack[0])
     for key in ("prog_a/EUR", "prog_a/USD", "prog_b/USD", "prog_c/GBP"):
         assert key in text
-    assert "2.25 USD" in text and "1.50 EUR" in text and "10.00 GBP" in text
+    # exact: every stored decimal, never rounded to cents (tests/test_money_text_exact.py)
+    assert "2.25 USD" in text and "1.50 EUR" in text and "10.000001 GBP" in text
 
     # the set changes while open (one more imbalance, then one fixed): evidence updated, no page
     clock.advance(minutes=1)
