@@ -47,7 +47,10 @@ def money_abs(amount: Decimal) -> Decimal:
 
 
 def fits_numeric_38_6(amount: Decimal) -> bool:
-    return amount.is_finite() and MONEY.compare(MONEY.abs(amount), NUMERIC_38_6_MAX) <= 0
+    """Whether numeric(38,6) holds ``amount`` exactly: in range, and no more than six decimals
+    (PostgreSQL would round 0.0100004 to 0.010000 without a word)."""
+    return amount.is_finite() and MONEY.compare(MONEY.abs(amount), NUMERIC_38_6_MAX) <= 0 \
+        and MONEY.quantize(amount, Decimal("0.000001")) == amount
 
 
 # PostgreSQL's numeric special values (a NaN passes `amount > 0`; a plain numeric column holds

@@ -46,3 +46,26 @@ def test_money_text_keeps_every_stored_decimal():
     assert money_text(Decimal("-0.000001"), "USD") == "-0.000001 USD"
     assert money_text(Decimal("1234.5"), "USD") == "1,234.50 USD"
     assert money_text(Decimal("250000.000000"), "USD") == "250,000.00 USD"
+
+
+def test_an_incidents_single_amount_is_never_stored_rounded(db_url, factory):
+    """recon.incidents.money_at_stake is numeric(38,6): a ledger (plain numeric) off by 0.0100004
+    was stored as 0.010000 there (and in the auditors' export of incidents); an amount with more
+    than six decimals stays in details.money only, exact."""
+    from .test_alerts import monitor_only, start_clock
+    from .test_numeric_specials import unconstrained
+
+    receiver = Receiver(default_status=lambda path: 204 if path.startswith("/discord") else 200)
+    try:
+        recon = alerting_recon(db_url, receiver)
+        unconstrained(db_url)
+        factory.program(id="prog_tiny")
+        factory.journal("prog_tiny", [("treasury", "debit", "1.0100004"),
+                                      ("user:1", "credit", "1")])
+        [run] = monitor_only(recon, start_clock()).tick()
+        assert run.status == "succeeded", run.error
+    finally:
+        receiver.close()
+    [incident] = recon.incidents.incidents()
+    assert incident["details"]["money"] == {"USD": "0.0100004"}
+    assert incident["money_at_stake"] in (None, Decimal("0.0100004")), incident["money_at_stake"]

@@ -120,7 +120,7 @@ class Finding:
         currencies do not add up: ``money`` holds them per currency)."""
         amounts = [v for v in self.money.values() if v]
         if self.apart or len(amounts) != 1 or not fits_numeric_38_6(amounts[0]):
-            return None  # a sum past numeric(38,6) (recon.incidents) stays in details.money
+            return None  # past numeric(38,6) (recon.incidents), in range or scale: details.money
         return amounts[0]
 
 
