@@ -110,3 +110,24 @@ def test_under_the_sge_profile_a_decimal_28_8_journal_shows_its_exact_difference
         assert result.status == "fail", result.error
         found = {r["transaction_id"]: r["difference"] for r in result.rows}
         assert found.get("ADJUSTMENT:exact-1") == Decimal("0.00000001"), found
+
+
+def test_an_upgrade_rebuilds_a_checkpoint_that_holds_rounded_differences(recon, factory, db_url,
+                                                                         db):
+    """The per-minute transaction_balance reads the unbalanced transactions its checkpoint
+    recorded; the release before stored their difference rounded to 6 places. db init (migration
+    0044) rebuilds such a checkpoint, so the per-minute run shows the exact difference."""
+    from .checkpoint_support import settle_checkpoint
+
+    unconstrained(db_url)
+    program = factory.program()
+    txn = factory.journal(program["id"], [("treasury", "debit", "1.0000001"),
+                                          ("user:u1", "credit", "1")])
+    settle_checkpoint(recon.db)
+    # what the release before recorded, then the upgrade
+    db.execute("UPDATE recon.ledger_checkpoint_unbalanced SET difference = round(difference, 6)")
+    db.execute("DELETE FROM recon.schema_version WHERE version >= 44")
+    recon.init_db()
+    fast = recon.checks.run(fast_only=True, store=False).by_name()["transaction_balance"]
+    assert fast.status == "fail"
+    assert [(r["transaction_id"], r["difference"]) for r in fast.rows] == [(txn, TINY)]
