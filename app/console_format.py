@@ -164,19 +164,22 @@ def incident_money(incident: dict, markdown: bool = True) -> str | None:
 
 def totals_by_currency(rows: list[dict], amount: str = "amount",
                        currency: str = "currency") -> dict[str, Decimal]:
-    """The stated amounts per currency, exact at any numeric(38,6) size (money_add). A NaN amount
-    is left out (it would make the whole total NaN and hide the rest): see unstated()."""
+    """The stated amounts per currency, exact at any numeric(38,6) size (money_add). A NaN or
+    infinite amount is left out (it would make the whole total NaN or infinite and hide the
+    rest): see unstated()."""
     out: dict[str, Decimal] = {}
     for r in rows:
-        if r.get(amount) is not None and not Decimal(str(r[amount])).is_nan():
+        if r.get(amount) is not None and Decimal(str(r[amount])).is_finite():
             key = r.get(currency) or "?"
             out[key] = money_add(out.get(key, Decimal(0)), Decimal(str(r[amount])))
     return out
 
 
 def unstated(rows: list[dict], amount: str = "amount") -> int:
-    """How many rows hold an amount that is not a number (numeric 'NaN' on the platform)."""
-    return sum(1 for r in rows if r.get(amount) is not None and Decimal(str(r[amount])).is_nan())
+    """How many rows hold an amount that is not a number or infinite (numeric 'NaN', 'Infinity',
+    '-Infinity' on the platform)."""
+    return sum(1 for r in rows
+               if r.get(amount) is not None and not Decimal(str(r[amount])).is_finite())
 
 
 def exact(value: Any) -> Any:

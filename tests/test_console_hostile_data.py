@@ -278,7 +278,8 @@ def test_a_nan_batch_total_does_not_hide_what_the_other_batches_wait_to_be_paid(
     at = open_page(app("root"), "payouts")
     waiting = [m.value for m in at.markdown if m.value.startswith("Waiting to be paid")]
     assert waiting == ["Waiting to be paid: **10,000,000,000,000,000,000,000,000,000,000.000001 "
-                       "USD** and **1** batch(es) whose total is not a number (NaN)"], waiting
+                       "USD** and **1** batch(es) whose total is not a number (NaN) or infinite"
+                       ], waiting
 
 
 def test_an_incident_note_with_a_right_to_left_override_is_shown_not_obeyed(console, factory):

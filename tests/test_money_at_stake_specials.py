@@ -159,3 +159,17 @@ def test_the_weekly_payout_reminder_counts_a_nan_batch_apart(db_url, factory):
         receiver.close()
     assert "3 payout batches waiting (1,500.00 USD plus 1 amount that is not a number (NaN))" \
         in slack["text"], slack["text"]
+
+
+def test_the_payouts_page_counts_an_infinite_batch_total_apart(console, factory,  # noqa: F811
+                                                               db_url):
+    """The Payouts page left only NaN totals out of "Waiting to be paid": an infinite batch total
+    (a plain numeric column holds one) made it "an infinite amount of USD" and hid the rest."""
+    unconstrained(db_url)
+    program = factory.program()
+    for total in ("100", "Infinity", "NaN"):
+        factory.payout_batch(program["id"], total_amount=Decimal(total))
+    at = open_page(app("root"), "payouts")
+    shown = texts(at)
+    assert "Waiting to be paid: **100.00 USD** and **2** batch(es) whose total is not a number " \
+        "(NaN) or infinite" in shown, shown

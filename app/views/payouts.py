@@ -39,8 +39,8 @@ if rows is not None:
         nan = kit.unstated(rows, "total_amount")
         st.markdown("Waiting to be paid: **"
                     + kit.money_by_currency(kit.totals_by_currency(rows, "total_amount"))
-                    + "**" + (f" and **{nan}** batch(es) whose total is not a number (NaN)"
-                              if nan else ""))
+                    + "**" + (f" and **{nan}** batch(es) whose total is not a number (NaN) or "
+                              "infinite" if nan else ""))
         kit.table(rows, hide_index=True, key="open_batches",
                   column_order=["batch_id", "program_id", "status", "approvals", "approvers",
                                 "affiliate_count", "total_amount", "currency", "sla_left_hours",
