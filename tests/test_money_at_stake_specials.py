@@ -173,3 +173,14 @@ def test_the_payouts_page_counts_an_infinite_batch_total_apart(console, factory,
     shown = texts(at)
     assert "Waiting to be paid: **100.00 USD** and **2** batch(es) whose total is not a number " \
         "(NaN) or infinite" in shown, shown
+
+
+def test_a_stored_gx_result_without_totals_also_counts_the_nan_apart(recon, factory):
+    """A ledger_balance result without totals (GX) falls back to its sample's money: the same
+    split, never a NaN sum."""
+    _ledger_off_by_nan_and_250k(factory)
+    run = recon.checks.run(only=["ledger_balance"], engine="gx")
+    assert run.by_name()["ledger_balance"].totals("off_by") is None  # GX computes none
+    [tile] = [a for a in recon.console.overview().alerts if a.kind == "ledger_imbalances"]
+    assert tile.money_at_stake == {"USD": Decimal("250000.000000")}
+    assert tile.money_apart == {"USD": {"NaN": 1}}
