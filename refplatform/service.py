@@ -126,10 +126,12 @@ class PlatformService:
             tolerance = self.settings.LEDGER_TOLERANCE
             # exact at any size; a NaN or infinite total is an imbalance (no comparison of NaN
             # with the tolerance holds: Python's raises)
+            # the row's difference is the check's (debits - credits, signed: a ledger short of
+            # debits is never answered as one with too many); the tolerance is on its size
             imbalanced = [
                 {"program_id": program_id, "currency": b["currency"],
                  "total_debits": b["total_debits"], "total_credits": b["total_credits"],
-                 "difference": off}
+                 "difference": _difference(b["total_debits"], b["total_credits"])}
                 for b in balances
                 for off in [_off_by(b["total_debits"], b["total_credits"])]
                 if not off.is_finite() or off >= tolerance]
