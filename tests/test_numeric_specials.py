@@ -341,7 +341,8 @@ def test_a_121_digit_amount_is_shown_exactly_not_a_traceback(console, factory, d
     nines = ",".join(["999"] * 40)  # 10^120 - 1, exact
     assert f"Does not balance: debits − credits = {nines}.00 USD" in texts(at)
     assert money_text(Decimal("1e120"), "USD") == "1" + ",000" * 40 + ".00 USD"
-    assert money_text(Decimal("-5.005"), "") == "-5.00"  # half even, as before
+    # every stored decimal kept, never rounded to cents (tests/test_money_text_exact.py)
+    assert money_text(Decimal("-5.005"), "") == "-5.005"
 
 
 def test_a_32_digit_batch_is_paid_and_reported_exactly(api, make, mdb):
