@@ -184,3 +184,25 @@ def test_a_stored_gx_result_without_totals_also_counts_the_nan_apart(recon, fact
     [tile] = [a for a in recon.console.overview().alerts if a.kind == "ledger_imbalances"]
     assert tile.money_at_stake == {"USD": Decimal("250000.000000")}
     assert tile.money_apart == {"USD": {"NaN": 1}}
+
+
+def test_a_nan_tampered_ledger_never_hides_the_other_changed_amounts(recon, factory, db):
+    """The grouped ledger_tamper incident summed every program's changed amount: one entry
+    rewritten to NaN made it "changed by an unknown amount of USD" beside a 10.00 USD change."""
+    from .checkpoint_support import settle_checkpoint
+
+    for program in ("prog_a", "prog_b"):
+        factory.program(id=program)
+        factory.journal(program, [("treasury", "debit", "100.00"), ("user:1", "credit", "100.00")])
+    settle_checkpoint(recon.db)
+    db.execute("UPDATE public.ledger_entries SET amount = 90 WHERE program_id = 'prog_a' "
+               "AND type = 'debit'")
+    db.execute("UPDATE public.ledger_entries SET amount = 'NaN' WHERE program_id = 'prog_b' "
+               "AND type = 'debit'")
+    recon.checks.run()  # the daily full run, stored
+    [tamper] = [i for i in recon.incidents.evaluate(datetime.now(timezone.utc)).opened
+                if i["kind"] == "ledger_tamper"]
+    assert tamper["title"].endswith(
+        "changed by 10.00 USD plus 1 amount that is not a number (NaN)"), tamper["title"]
+    assert tamper["details"]["money"] == {"USD": "10.000000"}
+    assert tamper["details"]["money_apart"] == {"USD": {"NaN": 1}}

@@ -232,13 +232,16 @@ def _tamper(facts: Facts) -> list[Finding]:
     for r in facts.ledger_tamper:
         amount = Decimal(str(r.get("amount") or 0))
         currency = r.get("currency") or ""
+        # a NaN change is counted apart: summed, it hid the other programs' changed amounts
+        changed, apart = split_amounts([amount])
         out.append(Finding(
             check_names.LEDGER_TAMPER, f"{r.get('program_id')}/{currency}",
             f"Ledger history of program {r.get('program_id')} ({currency}) was modified "
             f"({r.get('problem', 'rows_changed').replace('_', ' ')}): "
             f"{money_text(amount, currency)} changed",
-            {currency: amount} if amount else {},
-            {**r, "where": f"program {r.get('program_id')}, {currency} ledger"}))
+            {currency: changed} if changed else {},
+            {**r, "where": f"program {r.get('program_id')}, {currency} ledger"},
+            apart={currency: apart} if apart else {}))
     return out
 
 
