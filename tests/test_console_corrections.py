@@ -105,7 +105,9 @@ def test_over_the_threshold_one_admin_requests_and_another_posts_once(db_url, db
     [row] = db.fetch_all("SELECT reason FROM public.ledger_corrections")
     assert "requested by ada, confirmed by bob" in row["reason"]
     logged = [(r["action"], r["operator"], r["result"]) for r in actions(db)]
-    assert logged == [("request_correction", "ada", "ok"), ("ledger_correction", "bob", "ok")]
+    # ada's own confirm and carol's late one were refused, and each refusal is on the record
+    assert logged == [("request_correction", "ada", "ok"), ("ledger_correction", "ada", "failed"),
+                      ("ledger_correction", "bob", "ok"), ("ledger_correction", "carol", "failed")]
     decided = db.fetch_one("SELECT status, decided_by FROM recon.correction_requests")
     assert (decided["status"], decided["decided_by"]) == ("posted", "bob")
 

@@ -313,12 +313,15 @@ class CorrectionDesk:
             return denied
         with self._db.transaction() as conn:
             row = store.lock_pending(conn, request_id)
-            if row is None:
-                raise UsageError(f"correction request #{request_id} is not waiting (already "
-                                 "posted, refused or withdrawn); reload the page")
-            if row["requested_by"] == operator:
-                raise UsageError(f"you requested correction #{request_id}; a second admin must "
-                                 "confirm it (two-person rule)")
+            why = None if row is not None and row["requested_by"] != operator else (
+                f"correction request #{request_id} is not waiting (already posted, refused or "
+                "withdrawn); reload the page" if row is None else
+                f"you requested correction #{request_id}; a second admin must confirm it "
+                "(two-person rule)")
+            if why is not None:  # refused, and the refusal is on the record like any other
+                self.actions.refuse(operator, "ledger_correction", f"correction:{request_id}",
+                                    {"requestId": request_id}, why)
+                raise UsageError(why)
             entries = [CorrectionEntry(e["account"], e["type"], Decimal(e["amount"]),
                                        e["currency"]) for e in row["entries"]]
             # one key per request: whoever confirms it, however often (a lost answer, a

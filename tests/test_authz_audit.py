@@ -1,0 +1,47 @@
+"""Refusals of the two-person and role rules are on the record (audit authz): every
+state-changing console action, done or refused, leaves its row in recon.action_log, written in
+the same transaction as the change it records — real admin API over HTTP, embedded PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+
+from sge_recon.context import Recon
+from sge_recon.errors import UsageError
+
+from .conftest import settings_for
+from .platform_helpers import KEYS
+from .test_console_actions import acting_as, actions, api  # noqa: F401
+
+ROWS = [{"account": "user:u1", "type": "debit", "amount": "2500", "currency": "USD"},
+        {"account": "treasury", "type": "credit", "amount": "2500", "currency": "USD"}]
+
+
+def waiting_request(db_url, factory, api):  # noqa: F811
+    program = factory.program()
+    factory.journal(program["id"], [("treasury", "debit", "5000"), ("user:u1", "credit", "5000")])
+    recon = Recon(settings_for(db_url, SGE_ADMIN_API_URL=api, **KEYS))
+    acting_as(db_url, ada="admin", bob="admin", carol="admin", root="admin")
+    desk = recon.console.corrections
+    assert desk.submit("ada", program["id"], "Reverse a double posting", ROWS).ok
+    [waiting] = desk.pending()
+    return desk, waiting["id"]
+
+
+def test_a_requester_confirming_their_own_correction_is_refused_on_the_record(
+        db_url, db, factory, api):  # noqa: F811
+    desk, request_id = waiting_request(db_url, factory, api)
+    with pytest.raises(UsageError, match="a second admin must confirm"):
+        desk.confirm("ada", request_id)
+    assert db.fetch_all("SELECT 1 FROM public.ledger_corrections") == []
+    refused = [r for r in actions(db) if r["operator"] == "ada" and r["action"] ==
+               "ledger_correction"]
+    assert [(r["target"], r["result"], r["request"]) for r in refused] == [
+        (f"correction:{request_id}", "failed", {"requestId": request_id})]
+    assert "two-person rule" in refused[0]["error"]
+    assert desk.confirm("bob", request_id).ok  # the second admin still can
+    with pytest.raises(UsageError, match="not waiting"):
+        desk.confirm("carol", request_id)  # a replay of a decided request: refused, recorded
+    assert [(r["operator"], r["action"], r["result"]) for r in actions(db)] == [
+        ("ada", "request_correction", "ok"), ("ada", "ledger_correction", "failed"),
+        ("bob", "ledger_correction", "ok"), ("carol", "ledger_correction", "failed")]
