@@ -45,3 +45,32 @@ def test_a_requester_confirming_their_own_correction_is_refused_on_the_record(
     assert [(r["operator"], r["action"], r["result"]) for r in actions(db)] == [
         ("ada", "request_correction", "ok"), ("ada", "ledger_correction", "failed"),
         ("bob", "ledger_correction", "ok"), ("carol", "ledger_correction", "failed")]
+
+
+REFUSE_AUDIT_ROWS = """
+CREATE FUNCTION recon.test_refuse_row() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN RAISE EXCEPTION 'action log refused the row (test: a full disk, a lost privilege)'; END $$;
+CREATE TRIGGER test_refuse_row BEFORE INSERT ON recon.action_log FOR EACH ROW
+    WHEN (NEW.action IN ('withdraw_correction', 'request_correction'))
+    EXECUTE FUNCTION recon.test_refuse_row();
+"""
+
+
+def test_a_correction_request_and_its_withdrawal_never_change_without_their_audit_row(
+        db_url, db, factory, api):  # noqa: F811
+    desk, request_id = waiting_request(db_url, factory, api)
+    db.execute(REFUSE_AUDIT_ROWS)  # the real database refuses the action-log row from now on
+    withdrawn = desk.withdraw("bob", request_id)
+    assert not withdrawn.ok and not withdrawn.logged
+    # the withdrawal did not happen without its record: the request still waits
+    assert [r["id"] for r in desk.pending()] == [request_id]
+    program = db.fetch_one("SELECT id FROM public.programs")["id"]
+    requested = desk.submit("carol", program, "Another reversal", ROWS)
+    assert not requested.ok and not requested.logged
+    assert [r["id"] for r in desk.pending()] == [request_id]  # no request without its record
+    assert [(r["operator"], r["action"]) for r in actions(db)] == [("ada", "request_correction")]
+    db.execute("DROP TRIGGER test_refuse_row ON recon.action_log")
+    done = desk.withdraw("bob", request_id)
+    assert done.ok and done.logged and desk.pending() == []
+    assert [(r["operator"], r["action"], r["result"]) for r in actions(db)][-1] == (
+        "bob", "withdraw_correction", "ok")

@@ -101,3 +101,32 @@ class Attempt:
         row = done or self.row
         return ActionOutcome(ok, self.action, self.target, status, message, data=data,
                              logged=True, log_id=row["id"], at=row["at"])
+
+
+def change_and_record(db, operator: str, action: str, target: str | None,
+                      request: dict | None, work: Callable[[Any], str]) -> ActionOutcome:
+    """A change to recon's own state and its action-log row in ONE transaction: ``work(conn)``
+    makes the change and returns the sentence saying what it did; both commit together or
+    neither does (never a change without its audit row, nor a row for a change rolled back).
+    A ReconError from ``work`` (e.g. "not waiting") rolls the change back and is recorded as
+    failed, with its message."""
+    from ..errors import ReconError
+
+    try:
+        with db.transaction() as conn:
+            message = work(conn)
+            row = action_log.record_action(
+                conn, operator=storable(operator), action=action, target=storable(target),
+                request=storable(request), result="ok", status_code=None, response=None,
+                error=None)
+    except ReconError as exc:
+        failed = f"Failed: {exc.message}"
+        return record(db, operator, action, target, request, False, None, None, exc.message,
+                      failed, None)
+    except DriverError as exc:
+        return ActionOutcome(False, action, target, None,
+                             f"Failed: nothing was changed, because the change and its "
+                             f"action-log row could not be written ({first_line(exc)}).",
+                             logged=False)
+    return ActionOutcome(True, action, target, None, message, logged=True, log_id=row["id"],
+                         at=row["at"])

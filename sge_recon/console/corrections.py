@@ -27,6 +27,7 @@ from ..errors import DatabaseUnavailable, UsageError, first_line
 from .actions import (ActionOutcome, ActionService, CorrectionEntry, parse_correction_entries,
                       require_operator)
 from ..money import MONEY
+from .action_record import change_and_record
 from .correction_window import WINDOW_HOURS, OverWindow, SecondPerson, moved, second_person
 from .journal import signed_totals
 
@@ -230,10 +231,16 @@ class CorrectionDesk:
                 return self._post(operator, program_id, reason, parsed, transaction_id)
             except OverWindow as over:  # nothing was recorded as sent, nothing was sent
                 second = over.second
-        return self.actions.run_recorded(operator, "request_correction",
-                                         transaction_id or program_id, lambda: self._request(
-                                             operator, program_id, reason, parsed,
-                                             transaction_id, second), need="correct")
+        return self._change(operator, "request_correction", transaction_id or program_id,
+                            None, lambda conn: self._request(conn, operator, program_id, reason,
+                                                             parsed, transaction_id, second))
+
+    def _change(self, operator: str, action: str, target: str, request: dict | None,
+                work: Callable[[Any], str]) -> ActionOutcome:
+        """An admin's change to the requests: refused and recorded unless the account may
+        correct; otherwise the change and its action-log row commit in one transaction."""
+        denied = self.actions.refused(operator, "correct", action, target, request)
+        return denied or change_and_record(self._db, operator, action, target, request, work)
 
     def _post(self, operator: str, program_id: str, reason: str, parsed: list[CorrectionEntry],
               transaction_id: str | None) -> ActionOutcome:
@@ -290,12 +297,12 @@ class CorrectionDesk:
                          "correction sent next is taken for this one.)")
         return replace(outcome, message=outcome.message + note) if note else outcome
 
-    def _request(self, operator, program_id, reason, parsed, transaction_id,
+    @staticmethod
+    def _request(conn, operator, program_id, reason, parsed, transaction_id,
                  second: SecondPerson) -> str:
-        with self._db.transaction() as conn:
-            row = store.insert_request(conn, program_id=program_id, transaction_id=transaction_id,
-                                       reason=reason, entries=[e.to_json() for e in parsed],
-                                       requested_by=operator)
+        row = store.insert_request(conn, program_id=program_id, transaction_id=transaction_id,
+                                   reason=reason, entries=[e.to_json() for e in parsed],
+                                   requested_by=operator)
         return (f"Correction request #{row['id']} recorded, nothing posted: {second.why}, so a "
                 "second admin must confirm it (Ledger page, Corrections waiting) before it is "
                 "posted.")
@@ -340,12 +347,11 @@ class CorrectionDesk:
         return outcome
 
     def withdraw(self, operator: str, request_id: int) -> ActionOutcome:
-        def work() -> str:
-            with self._db.transaction() as conn:
-                if store.lock_pending(conn, request_id) is None:
-                    raise UsageError(f"correction request #{request_id} is not waiting")
-                store.decide(conn, request_id, status="withdrawn", decided_by=operator,
-                             result="withdrawn")
+        def work(conn) -> str:
+            if store.lock_pending(conn, request_id) is None:
+                raise UsageError(f"correction request #{request_id} is not waiting")
+            store.decide(conn, request_id, status="withdrawn", decided_by=operator,
+                         result="withdrawn")
             return f"Correction request #{request_id} withdrawn; nothing was posted."
-        return self.actions.run_recorded(operator, "withdraw_correction", str(request_id), work,
-                                         need="correct")
+        return self._change(require_operator(operator), "withdraw_correction", str(request_id),
+                            None, work)
