@@ -74,3 +74,26 @@ def test_a_correction_request_and_its_withdrawal_never_change_without_their_audi
     assert done.ok and done.logged and desk.pending() == []
     assert [(r["operator"], r["action"], r["result"]) for r in actions(db)][-1] == (
         "bob", "withdraw_correction", "ok")
+
+
+def test_a_runbook_tick_its_untick_and_a_refused_tick_are_all_on_the_record(db_url, db):
+    from datetime import date
+
+    from sge_recon.accounts import AccountService
+    from sge_recon.db import Database
+
+    acting_as(db_url, ada="operator", vic="viewer")
+    console = Recon(settings_for(db_url)).console
+    today = date(2026, 11, 27)
+    with pytest.raises(UsageError, match="Refused: .*viewer role.*the tick was not saved"):
+        console.set_runbook_tick("vic", "daily.ledger", True, today)
+    console.set_runbook_tick("ada", "daily.ledger", True, today)
+    console.set_runbook_tick("ada", "daily.ledger", False, today)  # the untick keeps the trail
+    AccountService(Database(db_url)).set_disabled("ada")
+    with pytest.raises(UsageError, match="disabled"):
+        console.set_runbook_tick("ada", "daily.ledger", True, today)
+    assert db.fetch_all("SELECT * FROM recon.runbook_ticks") == []
+    target = "runbook:daily.ledger:2026-11-27"
+    assert [(r["operator"], r["action"], r["target"], r["result"]) for r in actions(db)] == [
+        ("vic", "runbook_tick", target, "failed"), ("ada", "runbook_tick", target, "ok"),
+        ("ada", "runbook_untick", target, "ok"), ("ada", "runbook_tick", target, "failed")]

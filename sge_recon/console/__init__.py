@@ -26,8 +26,7 @@ from .actions import (ActionOutcome, ActionService, CorrectionEntry, parse_corre
                       parse_correction_entries)
 from .health import HealthMetric, Light
 from .ledger import LedgerFlags, ledger_flags, mark_balances, transaction_offsets
-from .overview import (AlertSummary, Overview, build_overview,
-                       mark_unavailable)
+from .overview import AlertSummary, Overview, build_overview, mark_unavailable
 from .runbook import CHECKLISTS, INCIDENT_GUIDE, ITEMS, item_day, period_days
 from .slo import AVAILABILITY, Slo, compute_slos
 from .trends import TrendsReader
@@ -411,22 +410,25 @@ class ConsoleService(TrendsReader, PayoutPages):
         return out
 
     def set_runbook_tick(self, operator: str, item_id: str, ticked: bool, today: date) -> None:
+        """Checked when written; the (un)tick or its refusal is recorded in recon.action_log."""
+        from .action_record import change_and_record
         from .actions import require_operator
-        from .authority import why_refused
 
         operator = require_operator(operator)
         if item_id not in ITEMS:
             raise UsageError(f"unknown runbook item {item_id!r}")
-        # checked here, at the moment of the write, not only by the page that drew the checkbox:
-        # a page left open across a sign-out, a demotion to viewer or a disabled account
-        why = why_refused(self.db, operator, "act")
-        if why is not None:
-            raise UsageError(f"Refused: {why}; the tick was not saved.")
-        try:
-            with self.db.transaction() as conn:
-                runbook_ticks.set_tick(conn, item_day(item_id, today), operator, item_id, ticked)
-        except DriverError as exc:
-            raise DatabaseUnavailable(f"the tick could not be saved ({_first_line(exc)})") from None
+        day = item_day(item_id, today)
+        action, target = "runbook_tick" if ticked else "runbook_untick", f"runbook:{item_id}:{day}"
+        denied = self.actions.refused(operator, "act", action, target, None)
+        if denied:
+            raise UsageError(denied.message.replace("nothing was done.", "the tick was not saved."))
+
+        def tick(conn) -> str:
+            runbook_ticks.set_tick(conn, day, operator, item_id, ticked)
+            return "Saved."
+        done = change_and_record(self.db, operator, action, target, None, tick)
+        if not done.ok:
+            raise DatabaseUnavailable(f"the tick could not be saved ({done.message})")
 
     # -- Incidents -------------------------------------------------------------------------------
     def incidents(self, statuses: list[str] | None = None, limit: int = 200) -> list[dict]:
