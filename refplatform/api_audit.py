@@ -170,16 +170,22 @@ class AuditMiddleware:
 
 
 def _result(status_code: int) -> str:
-    return "ok" if status_code < 400 else ("error" if status_code >= 500 else "refused")
+    """ok only for a 2xx: a redirect (307 to the same path without its trailing slash) did
+    nothing, so it is no ``ok`` call of the endpoint whose path it names."""
+    if status_code >= 500:
+        return "error"
+    return "ok" if 200 <= status_code < 300 else "refused"
 
 
 def audit_row(scope, raw_body: bytes | None, status_code: int, answer: Any,
               too_large: str | None = None) -> dict[str, Any]:
     """The full row of one POST (``answer``: its parsed, scrubbed answer)."""
     headers = dict(scope.get("headers") or [])
+    # no actor set: no endpoint checked the key (no such path, a redirect): the key is
+    # "unverified", never called invalid (a valid key there is no guessing attempt)
     actor = (scope.get("state") or {}).get("actor") or (
-        "anonymous" if b"authorization" not in headers else "invalid-key")
-    authenticated = actor not in ("anonymous", "invalid-key")
+        "anonymous" if b"authorization" not in headers else "unverified-key")
+    authenticated = actor not in ("anonymous", "invalid-key", "unverified-key")
     if too_large is not None:
         body = {"refused": "body too large", "size": too_large[:100]}
     elif authenticated:

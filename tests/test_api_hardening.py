@@ -119,6 +119,21 @@ def test_the_key_is_checked_before_a_malformed_body(api, mdb, headers, status, a
     assert (row["status_code"], row["actor"]) == (status, actor)
 
 
+def test_a_redirect_or_an_unknown_path_is_no_ok_call_and_no_invalid_key(api, mdb):
+    """An auditor counts the ok approvals in the audit log, and looks for key guessing under
+    invalid-key: a valid approver key sent to `/approve/` (307 to the path without the slash,
+    nothing approved) or to an unknown path is neither."""
+    r = api.post("/admin/payouts/batch/b_redirect/approve/", headers=bearer(APPROVER_1))
+    assert r.status_code == 307
+    row = last_audit(mdb)
+    assert (row["actor"], row["status_code"], row["result"]) == ("unverified-key", 307,
+                                                                 "refused")
+    r = api.post("/admin/payouts/batch/b_redirect/approve/now", headers=bearer(APPROVER_1))
+    assert r.status_code == 404
+    row = last_audit(mdb)
+    assert (row["actor"], row["result"]) == ("unverified-key", "refused")
+
+
 # -- amounts, currencies, accounts: full matches of ASCII text ------------------------------------
 @pytest.mark.parametrize("field,value,words", [
     ("amount", "1\n", "amount"),
