@@ -320,12 +320,12 @@ class CorrectionDesk:
             return denied
         with self._db.transaction() as conn:
             row = store.lock_pending(conn, request_id)
-            why = None if row is not None and row["requested_by"] != operator else (
-                f"correction request #{request_id} is not waiting (already posted, refused or "
-                "withdrawn); reload the page" if row is None else
-                f"you requested correction #{request_id}; a second admin must confirm it "
-                "(two-person rule)")
-            if why is not None:  # refused, and the refusal is on the record like any other
+            if row is None or row["requested_by"] == operator:
+                why = (f"correction request #{request_id} is not waiting (already posted, "
+                       "refused or withdrawn); reload the page" if row is None else
+                       f"you requested correction #{request_id}; a second admin must confirm "
+                       "it (two-person rule)")
+                # refused, and the refusal is on the record like any other
                 self.actions.refuse(operator, "ledger_correction", f"correction:{request_id}",
                                     {"requestId": request_id}, why)
                 raise UsageError(why)
