@@ -182,3 +182,42 @@ def test_weekly_window_silences_only_inside_it_and_expiry_is_reminded(db_url, db
     clock.advance(minutes=1)
     sched.tick()
     assert sum("Silence #1 expires" in m["text"] for m in receiver.delivered(SLACK)) == 1
+
+
+def test_one_operator_cannot_mute_the_p0_page_for_a_year(db_url, db, factory,
+                                                         receiver):  # noqa: F811
+    """The 7-day cap is measured from now, and weekly windows that mute the same alerts add up
+    to at most 24 h a week: seven 24-hour windows (one per weekday, 52 weeks) or silences queued
+    one after another would otherwise mute every alert, the P0 ledger page included, for a
+    year. Each refusal is recorded."""
+    from datetime import time
+
+    recon = alerting_recon(db_url, receiver)
+    acting_as(db_url, ada="operator")
+    clock = start_clock()
+    sched = monitor_only(recon, clock)
+    actions, now = recon.console.actions, clock.now()
+    tomorrow = now + timedelta(days=1)
+    windows = [actions.add_silence("ada", kind=None, program_id=None, reason="maintenance",
+                                   owner="ops", starts_at=now, ends_at=now + timedelta(weeks=52),
+                                   weekly=(day, time(0, 0), 1440))
+               for day in [now.isoweekday()] + [d for d in range(1, 8) if d != now.isoweekday()]]
+    assert windows[0].ok and not any(w.ok for w in windows[1:]), windows
+    assert "at most 24 hours a week" in windows[1].message
+    assert not actions.add_silence("ada", kind="ledger_imbalance", program_id="prog_a",
+                                   reason="m", owner="ops", starts_at=now, ends_at=now +
+                                   timedelta(weeks=52),
+                                   weekly=(tomorrow.isoweekday(), time(0, 0), 60)).ok
+    queued = actions.add_silence("ada", kind="ledger_imbalance", program_id=None, reason="m",
+                                 owner="ops", starts_at=now + timedelta(days=7),
+                                 ends_at=now + timedelta(days=14), now=now)
+    assert not queued.ok and "at most 7 days from now" in queued.message
+    assert [(a["action"], a["result"]) for a in db.fetch_all(
+        "SELECT action, result FROM recon.action_log ORDER BY id")] == \
+        [("add_silence", "ok")] + [("add_silence", "failed")] * 8
+
+    plant(factory, "prog_a")  # a P0 imbalance tomorrow, outside the one window allowed
+    clock.advance(days=1)
+    clock.advance(hours=1)
+    sched.tick()
+    assert any("P0 incident" in m["text"] for m in receiver.delivered(SLACK))

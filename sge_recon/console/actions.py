@@ -12,7 +12,7 @@ holds only ids and amounts.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any, Callable
 
 from ..db import DriverError
@@ -29,8 +29,6 @@ from .correction_form import (CorrectionEntry, parse_correction,  # noqa: F401 (
 from .outcome import ActionOutcome, describe_result
 from .sge_identity import IDENTIFIED, sge_actor
 
-MAX_SILENCE = timedelta(days=7)
-MAX_WINDOWS = timedelta(days=366)
 
 
 class ActionService:
@@ -313,59 +311,16 @@ class ActionService:
     # -- silences (issue 19) -------------------------------------------------------------------
     def add_silence(self, operator: str, *, kind: str | None, program_id: str | None,
                     reason: str, owner: str, starts_at: datetime,
-                    ends_at: datetime, weekly: tuple[int, Any, int] | None = None
-                    ) -> ActionOutcome:
+                    ends_at: datetime, weekly: tuple[int, Any, int] | None = None,
+                    now: datetime | None = None) -> ActionOutcome:
         """Silence matching incidents until ``ends_at``: recorded and counted, not messaged.
         ``weekly`` = (ISO weekday 1..7, start time UTC, minutes): a recurring window, in force
-        only then, every week until ``ends_at``."""
-        from ..alerts.rules import RULES
+        only then, every week until ``ends_at``. Bounded: silence_actions.py."""
+        from .silence_actions import add_silence
 
-        operator = require_operator(operator)
-        reason, owner = " ".join((reason or "").split()), " ".join((owner or "").split())
-        kind = (kind or "").strip() or None
-        program_id = (program_id or "").strip() or None
-        if not reason:
-            raise UsageError("a silence needs a reason (e.g. the platform's maintenance window)")
-        if not owner:
-            raise UsageError("a silence needs an owner: who answers for it")
-        if kind is not None and kind not in RULES:
-            raise UsageError(f"unknown incident kind {kind}; use one of {', '.join(RULES)}")
-        if ends_at is None or ends_at <= starts_at:
-            raise UsageError("a silence needs an expiry after its start")
-        if weekly is None and ends_at - starts_at > MAX_SILENCE:
-            raise UsageError("a silence lasts at most 7 days; create a new one when it expires")
-        if weekly is not None:
-            day, _, minutes = weekly
-            if not (1 <= int(day) <= 7 and 1 <= int(minutes) <= 1440):
-                raise UsageError("a weekly window needs a weekday 1 (Monday) to 7 (Sunday) and "
-                                 "1 to 1440 minutes")
-            if ends_at - starts_at > MAX_WINDOWS:
-                raise UsageError("a recurring window expires within 366 days; renew it then")
-        target = f"silence:{kind or 'all'}" + (f":{program_id}" if program_id else "")
-        request = {"kind": kind, "programId": program_id, "reason": reason, "owner": owner,
-                   "startsAt": starts_at.isoformat(), "endsAt": ends_at.isoformat(),
-                   "weekly": [int(weekly[0]), str(weekly[1]), int(weekly[2])] if weekly else None}
-        denied = self.refused(operator, "act", "add_silence", target, request)
-        if denied:
-            return denied
-        with self._db.transaction() as conn:
-            row, new = silence_rows.insert_silence(conn, kind=kind, program_id=program_id,
-                                                   reason=reason, owner=owner, created_by=operator,
-                                                   starts_at=starts_at, ends_at=ends_at, weekly=weekly)
-            logged = action_log.record_action(conn, operator=operator, action="add_silence",
-                                     target=target, request=request, result="ok",
-                                     status_code=None, response={"silence": int(row["id"])},
-                                     error=None) if new else None
-        if logged is None:  # one of this scope is in force (another lead's, a moment ago)
-            until = row["ends_at"].astimezone(timezone.utc)
-            message = (f"Failed: silence #{row['id']} by {row['created_by']} already covers "
-                       f"this until {until:%Y-%m-%d %H:%M} UTC; end it first to set another.")
-            return self._record(operator, "add_silence", target, request, False, None, None,
-                                message, message, None)
-        return ActionOutcome(True, "add_silence", target, None,
-                             f"Silence #{row['id']} until {ends_at:%Y-%m-%d %H:%M} UTC: matching "
-                             "incidents are recorded but not messaged.", data=row,
-                             log_id=logged["id"], at=logged["at"])
+        return add_silence(self, operator, kind=kind, program_id=program_id, reason=reason,
+                           owner=owner, starts_at=starts_at, ends_at=ends_at, weekly=weekly,
+                           now=now)
 
     def end_silence(self, operator: str, silence_id: int, now: datetime) -> ActionOutcome:
         operator = require_operator(operator)

@@ -32,13 +32,28 @@ def silences_to_remind(conn, now: datetime, before: datetime) -> list[dict]:
 
 def insert_silence(conn, *, kind: str | None, program_id: str | None, reason: str, owner: str,
                    created_by: str, starts_at: datetime, ends_at: datetime,
-                   weekly: tuple[int, Any, int] | None = None) -> tuple[dict, bool]:
+                   weekly: tuple[int, Any, int] | None = None,
+                   weekly_cap: int | None = None) -> tuple[dict, bool]:
     """(the new silence, True); or (the silence of the same scope — kind, program, weekly
     window — already in force during that time, False) and nothing is inserted: a twin would
     keep muting the pages after the one a lead ends. Silences are added one at a time (two
-    console sessions at once: one is created, the other is told)."""
+    console sessions at once: one is created, the other is told). ``weekly_cap``: a weekly
+    window is not inserted when, with the windows in force in that time that could mute the
+    same incidents (the same kind or every kind, the same program or every program), it would
+    mute more minutes a week than this: then ({"over_cap": minutes already}, False)."""
     day, start, minutes = weekly or (None, None, None)
     conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('recon.silences', 0))")
+    if weekly is not None and weekly_cap is not None:
+        muted = conn.execute(
+            "SELECT coalesce(sum(weekly_minutes), 0)::int AS minutes FROM recon.silences "
+            "WHERE ended_at IS NULL AND weekly_day IS NOT NULL AND ends_at > %(starts)s "
+            "AND starts_at < %(ends)s AND (kind IS NULL OR %(kind)s::text IS NULL "
+            "OR kind = %(kind)s) AND (program_id IS NULL OR %(program)s::text IS NULL "
+            "OR program_id = %(program)s)",
+            {"starts": starts_at, "ends": ends_at, "kind": kind,
+             "program": program_id}).fetchone()["minutes"]
+        if muted + int(minutes or 0) > weekly_cap:
+            return {"over_cap": muted}, False
     same = conn.execute(
         "SELECT * FROM recon.silences WHERE ended_at IS NULL AND ends_at > %(starts)s "
         "AND starts_at < %(ends)s AND kind IS NOT DISTINCT FROM %(kind)s "
