@@ -97,3 +97,28 @@ def test_a_runbook_tick_its_untick_and_a_refused_tick_are_all_on_the_record(db_u
     assert [(r["operator"], r["action"], r["target"], r["result"]) for r in actions(db)] == [
         ("vic", "runbook_tick", target, "failed"), ("ada", "runbook_tick", target, "ok"),
         ("ada", "runbook_untick", target, "ok"), ("ada", "runbook_tick", target, "failed")]
+
+
+def test_approve_as_a_viewer_or_an_admin_is_refused_on_the_record(db_url, db, factory,
+                                                                   api):  # noqa: F811
+    """approve_batch_as (the Payouts page's Approve) is the library's door too: the account is
+    read in the database now, whatever account object the caller passes, and a refusal is
+    recorded, not only raised."""
+    from sge_recon.accounts import AccountService
+    from sge_recon.db import Database
+
+    from .platform_helpers import payable_batch
+
+    batch_id = payable_batch(factory)["batch"]["id"]
+    acting_as(db_url, vic="viewer", root="admin", ann="approver1")
+    accounts = AccountService(Database(db_url))
+    console = Recon(settings_for(db_url, SGE_ADMIN_API_URL=api, **KEYS)).console
+    stale = accounts.get("ann")  # an approver account object, read before the demotion
+    accounts.set_disabled("ann")
+    for account in (accounts.get("vic"), accounts.get("root"), stale):
+        outcome = console.approve_batch_as(account, batch_id)
+        assert not outcome.ok and outcome.logged and outcome.message.startswith("Refused: ")
+    assert db.fetch_all("SELECT * FROM public.payout_approvals") == []
+    assert [(r["operator"], r["action"], r["result"]) for r in actions(db)] == [
+        ("vic", "approve_payout_batch", "failed"), ("root", "approve_payout_batch", "failed"),
+        ("ann", "approve_payout_batch", "failed")]

@@ -126,9 +126,16 @@ class PayoutPages:
         the console holds the keys, the approver never types or sees one. ``total`` and
         ``affiliates``: what the confirm dialog showed; the batch is read again and the
         approval refused (recorded, nothing sent) when it is not that batch any more."""
-        why = account.why_not("approve") if account is not None else "sign in to approve"
-        if why:
-            raise UsageError(f"not approved: {why}")
+        if account is None:
+            raise UsageError("not approved: sign in to approve")
+        # the account as it is now in the database, not the object passed in; a refusal is
+        # recorded in the action log like any other (authority.py)
+        slot = None if self.admin_api == "sge" else account.approver_slot
+        denied = self.actions.refused(account.name, "approve", "approve_payout_batch", batch_id,
+                                      {"batchId": batch_id} if slot is None else
+                                      {"batchId": batch_id, "approverKey": slot}, slot)
+        if denied:
+            return denied
         if total is not None and affiliates is not None:
             problem = self.unlike_shown(batch_id, total, affiliates)
             if problem:
@@ -138,7 +145,6 @@ class PayoutPages:
             # the SGE API knows no approver keys: it approves as the account's SGE admin id
             # (X-Admin-Id: its platform_id; refused without one, or as the creator)
             return self.actions.approve_batch(account.name, batch_id, "")
-        slot = account.approver_slot
         key = getattr(self.settings, f"PAYOUT_APPROVER_{slot}", None)
         if not key:
             raise UsageError(f"PAYOUT_APPROVER_{slot} is not set for this console, so approver "
