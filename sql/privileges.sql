@@ -47,6 +47,15 @@ END $$;
 -- a migration again or accept an edited one.
 REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON recon.schema_version FROM sge_recon_app;
 
+-- The audit trail is append-only for the app: it adds a console action's row and then records
+-- the answer on it (result, status code, answer, error, completed_at: db/action_log.py), and the
+-- journal's trigger (running with the app's rights) appends entries. It never deletes either
+-- or changes who did what, when, to what: without these rights, the console's database login
+-- cannot erase an action's row or re-append the (keyless) hash chain after it.
+REVOKE UPDATE, DELETE, TRUNCATE ON recon.action_log, recon.journal FROM sge_recon_app;
+GRANT UPDATE (result, status_code, response, error, completed_at) ON recon.action_log
+    TO sge_recon_app;
+
 -- The per-minute run moves the ledger checkpoint's watermark to the last id the ledger's sequence
 -- handed out (sge_recon/db/ledger_checkpoint.py), so sge_recon_app reads that sequence: SELECT
 -- only (its last_value), never USAGE or UPDATE (nextval, setval). Without it the watermark never

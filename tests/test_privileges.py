@@ -72,3 +72,32 @@ def test_app_role_reads_the_migration_record_and_never_edits_it(app_user):
         ]:
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 conn.execute(statement)
+
+
+def test_the_app_role_cannot_erase_or_rewrite_the_audit_trail(app_user, db):
+    """The console's own login writes recon.action_log (a row, then its answer) and, through
+    the trigger, recon.journal; it never deletes either, nor changes who did what. With those
+    rights, whoever holds the console's database password could delete an action's row and
+    re-append the (keyless) hash chain after it, and `export verify` would not see it."""
+    with psycopg.connect(app_user, autocommit=True) as conn:
+        row = conn.execute(
+            "INSERT INTO recon.action_log (operator, action, target, result) "
+            "VALUES ('ada', 'execute_payout_batch', 'b1', 'pending') RETURNING id").fetchone()
+        # completing the attempt with its answer is what the app does: allowed
+        conn.execute("UPDATE recon.action_log SET result = 'ok', status_code = 200, "
+                     "response = '{}', error = NULL, completed_at = now() WHERE id = %s", row)
+        for statement in [
+            "DELETE FROM recon.action_log",
+            "TRUNCATE recon.action_log",
+            "UPDATE recon.action_log SET operator = 'bob'",
+            "UPDATE recon.action_log SET action = 'retry_intent', target = 'x', at = now()",
+            "DELETE FROM recon.journal",
+            "TRUNCATE recon.journal",
+            "UPDATE recon.journal SET hash = 'x'",
+        ]:
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(statement)
+    assert db.fetch_one("SELECT operator, action, result FROM recon.action_log") == {
+        "operator": "ada", "action": "execute_payout_batch", "result": "ok"}
+    assert db.fetch_one("SELECT count(*) AS n FROM recon.journal WHERE source = 'action_log'"
+                        )["n"] == 2  # the attempt and its answer
