@@ -55,6 +55,12 @@ REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON recon.schema_version FROM sge_recon_a
 REVOKE UPDATE, DELETE, TRUNCATE ON recon.action_log, recon.journal FROM sge_recon_app;
 GRANT UPDATE (result, status_code, response, error, completed_at) ON recon.action_log
     TO sge_recon_app;
+-- Nor does it delete the other records an auditor reads: sign-in attempts (deleting them
+-- would also lift a password-guessing lock), incidents, silences, breaker overrides,
+-- correction requests and check runs.
+REVOKE DELETE, TRUNCATE ON recon.sign_in_attempts, recon.incidents, recon.silences,
+    recon.breaker_overrides, recon.correction_requests, recon.check_runs, recon.check_results
+    FROM sge_recon_app;
 
 -- The per-minute run moves the ledger checkpoint's watermark to the last id the ledger's sequence
 -- handed out (sge_recon/db/ledger_checkpoint.py), so sge_recon_app reads that sequence: SELECT

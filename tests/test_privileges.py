@@ -94,6 +94,11 @@ def test_the_app_role_cannot_erase_or_rewrite_the_audit_trail(app_user, db):
             "DELETE FROM recon.journal",
             "TRUNCATE recon.journal",
             "UPDATE recon.journal SET hash = 'x'",
+            # nor the other records an auditor reads (and a lifted sign-in lock)
+            "DELETE FROM recon.sign_in_attempts", "DELETE FROM recon.incidents",
+            "DELETE FROM recon.silences", "DELETE FROM recon.breaker_overrides",
+            "DELETE FROM recon.correction_requests", "DELETE FROM recon.check_runs",
+            "TRUNCATE recon.check_results",
         ]:
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 conn.execute(statement)
