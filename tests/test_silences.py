@@ -221,3 +221,42 @@ def test_one_operator_cannot_mute_the_p0_page_for_a_year(db_url, db, factory,
     clock.advance(hours=1)
     sched.tick()
     assert any("P0 incident" in m["text"] for m in receiver.delivered(SLACK))
+
+
+def test_an_accepted_or_acknowledged_incident_that_gets_worse_pages_again(db_url, db, factory,
+                                                                         receiver):  # noqa: F811
+    """Accepting prog_a's known 0.25 USD is no decision about prog_b: its 999,999 USD joined
+    the grouped P0 incident and never paged. Now the incident is reopened and paged with what
+    is new; the reminders resume. A fault that does not get worse stays quiet."""
+    recon = alerting_recon(db_url, receiver)
+    acting_as(db_url, ada="operator")
+    clock = start_clock()
+    sched = monitor_only(recon, clock)
+    plant(factory, "prog_a")
+    sched.tick()
+    [incident] = recon.incidents.incidents()
+    assert recon.console.actions.accept_incident("ada", incident["id"], "known, fix pending",
+                                                 clock.now()).ok
+    clock.advance(minutes=1)
+    sched.tick()
+    assert len(receiver.delivered(SLACK)) == 1  # accepted: quiet while nothing changes
+    factory.program(id="prog_b")
+    factory.journal("prog_b", [("treasury", "debit", "1000000.00"), ("user:u2", "credit", "1.00")])
+    clock.advance(minutes=1)
+    sched.tick()
+    slack = [m["text"] for m in receiver.delivered(SLACK)]
+    assert len(slack) == 2 and slack[1].startswith(
+        f"Reopened, worse since acknowledged/accepted: [unnamed] P0 incident #{incident['id']}")
+    assert "prog_b" in str(receiver.delivered(SLACK)[1])
+    [now] = recon.incidents.incidents()
+    assert now["status"] == "open" and "reopened by the alerting" in now["notes"]
+    clock.advance(minutes=1)
+    sched.tick()
+    assert len(receiver.delivered(SLACK)) == 2  # paged once, not every minute
+
+    assert recon.console.actions.acknowledge_incident("ada", incident["id"]).ok
+    factory.journal("prog_b", [("treasury", "debit", "5.00")])  # more money, same program
+    clock.advance(minutes=1)
+    sched.tick()
+    assert len(receiver.delivered(SLACK)) == 3
+    assert recon.incidents.incidents()[0]["status"] == "open"

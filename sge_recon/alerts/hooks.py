@@ -57,8 +57,8 @@ DELIVERY_HEADER = "X-SGE-Delivery"
 def pagerduty_event(message: Message) -> dict | None:
     """The Events v2 event for an incident's opening, escalation (a trigger with the same
     dedup_key and the new severity), acknowledgement or resolution; None for anything else."""
-    if message.incident_id is None or message.event not in ("open", "escalate", "acknowledge",
-                                                             "resolve"):
+    if message.incident_id is None or message.event not in ("open", "reopen", "escalate",
+                                                             "acknowledge", "resolve"):
         return None
     dedup_key = str(message.incident_id)
     if message.event in ("acknowledge", "resolve"):  # acknowledged or accepted in the console

@@ -4,7 +4,7 @@ every channel renders in its own format (sge_recon/alerts/channels.py, hooks.py)
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 
 PRIORITY_COLOURS = {"P0": 0xD32F2F, "P1": 0xF57C00, "P2": 0xFBC02D, "P3": 0x1976D2}
 RESOLVED_COLOUR = 0x388E3C
@@ -41,3 +41,15 @@ def cut(text: str, limit: int) -> str:
     """At most ``limit`` characters, ending in "…" when cut. Cut raw text, never escaped text
     (a cut could split an entity: Slack's is ``channels.slack_cut``)."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _stamp(when: datetime) -> str:
+    return when.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def duration_text(delta: timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    days, rest = divmod(minutes, 1440)
+    hours, mins = divmod(rest, 60)
+    parts = ([f"{days} d"] if days else []) + ([f"{hours} h"] if hours else []) + [f"{mins} min"]
+    return " ".join(parts[:2]) if days else " ".join(parts)

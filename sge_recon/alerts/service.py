@@ -21,13 +21,15 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Callable
 
 from ..db import alert_outbox
 from ..db import incidents as incident_rows
 from ..db import silences as silence_rows
+from .message import _stamp, duration_text  # noqa: F401 (duration_text re-exported)
+from .spread import worse
 from ..metrics.facts import Facts, gather_facts
 from . import channels as ch
 from . import delivery
@@ -179,6 +181,10 @@ class AlertService:
         priority = min(incident["priority"], finding.priority)
         if priority != incident["priority"]:
             remind, event = True, "escalate"
+        news = worse(incident, old, details)  # worse since acknowledged/accepted: reopened
+        if news:
+            details["reopened"] = {"at": now.isoformat(), "new": news[:20]}
+            remind, event = True, "reopen"
         if silence or inhibit:
             remind = False
         elif not was_paged:  # the silence ended / the cause resolved, the fault still there
@@ -189,6 +195,8 @@ class AlertService:
                              priority=priority)
         incident = {**incident, "title": finding.title, "details": details, "priority": priority,
                     "money_at_stake": finding.money_at_stake, "key": finding.key}
+        if news:
+            incident = incident_rows.reopen_incident(conn, incident["id"], news) or incident
         if remind:
             self._enqueue(conn, incident, event, channels, now)
             result.reminded.append(incident)
@@ -361,9 +369,12 @@ def incident_message(incident: dict, event: str, now: datetime, console_url: str
               "kind": incident["kind"], "environment": environment,
               "component": rule.console_page if rule else "incidents",
               "details": _machine_details(details)}
-    if event == "open":
-        return ch.Message(f"{ident}: {incident['title']}", fields, steps, link,
-                          link_label="Open the incident", **common)
+    if event in ("open", "reopen"):  # reopen: worse since acknowledged/accepted (spread.py)
+        new = ("Reopened, worse since acknowledged/accepted: " if event == "reopen" else "")
+        return ch.Message(f"{new}{ident}: {incident['title']}", fields + [
+            ("New", ", ".join((details.get("reopened") or {}).get("new") or []))]
+            if event == "reopen" else fields, steps, link, link_label="Open the incident",
+            **common)
     if event == "escalate":
         return ch.Message(f"Escalated to {priority}: {ident}: {incident['title']}",
                           fields + [("Escalated by", _escalated_by(details))], steps, link,
@@ -484,15 +495,3 @@ def _adopt_ungrouped(current: dict, findings: dict) -> None:
         legacy = [k for k in current if k[0] == kind and k[1] != key]
         if legacy:
             current[(kind, key)] = current.pop(legacy[0])
-
-
-def _stamp(when: datetime) -> str:
-    return when.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-
-
-def duration_text(delta: timedelta) -> str:
-    minutes = int(delta.total_seconds() // 60)
-    days, rest = divmod(minutes, 1440)
-    hours, mins = divmod(rest, 60)
-    parts = ([f"{days} d"] if days else []) + ([f"{hours} h"] if hours else []) + [f"{mins} min"]
-    return " ".join(parts[:2]) if days else " ".join(parts)

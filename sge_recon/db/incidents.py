@@ -61,6 +61,17 @@ def accept_incident(conn, incident_id: int, operator: str, note: str, line: str)
                         (operator, note, line, line, incident_id)).fetchone()
 
 
+def reopen_incident(conn, incident_id: int, news: list[str]) -> dict | None:
+    """An acknowledged or accepted incident whose fault got worse (``news``: what is new) is
+    open again: its reminders resume; the note says why."""
+    line = "reopened by the alerting: worse since acknowledged/accepted: " + ", ".join(news[:20])
+    return conn.execute(f"""
+        UPDATE recon.incidents SET status = 'open',
+               notes = CASE WHEN coalesce(notes, '') = '' THEN %s ELSE notes || E'\n' || %s END
+        WHERE id = %s AND status IN ('acknowledged', 'accepted')
+        RETURNING {INCIDENT_COLUMNS}""", (line, line, incident_id)).fetchone()
+
+
 def resolve_incident(conn, incident_id: int, except_kinds: list[str] | None = None
                      ) -> dict | None:
     return conn.execute(f"""
