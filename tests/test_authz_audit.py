@@ -122,3 +122,21 @@ def test_approve_as_a_viewer_or_an_admin_is_refused_on_the_record(db_url, db, fa
     assert [(r["operator"], r["action"], r["result"]) for r in actions(db)] == [
         ("vic", "approve_payout_batch", "failed"), ("root", "approve_payout_batch", "failed"),
         ("ann", "approve_payout_batch", "failed")]
+
+
+def test_a_confirm_refused_by_the_page_is_on_the_record_too(db_url, db, monkeypatch, tmp_path,
+                                                             api):  # noqa: F811
+    """A role changed behind the CLI (a DBA's UPDATE: the session is not ended) between opening
+    the dialog and Confirm: refused, and — like every refusal — recorded in the action log."""
+    from .console_support import app, console_env, open_page
+
+    console_env(monkeypatch, db_url, api, tmp_path)
+    at = open_page(app(operator="ada"), "queue")  # ada: an operator account
+    at.button(key="pause_queue").click().run()
+    db.execute("UPDATE recon.console_users SET role = 'viewer' WHERE name = 'ada'")
+    at.button(key="confirm_action").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not db.fetch_one("SELECT paused FROM public.queue_control")["paused"]
+    assert [(r["operator"], r["action"], r["result"]) for r in actions(db)] == [
+        ("ada", "pause_queue", "failed")]
+    assert any("viewer role" in e.value for e in at.error), [e.value for e in at.error]
