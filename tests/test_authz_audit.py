@@ -74,6 +74,13 @@ def test_a_correction_request_and_its_withdrawal_never_change_without_their_audi
     assert done.ok and done.logged and desk.pending() == []
     assert [(r["operator"], r["action"], r["result"]) for r in actions(db)][-1] == (
         "bob", "withdraw_correction", "ok")
+    # what was requested and withdrawn is on the record (the monthly export carries this log;
+    # recon.correction_requests is not exported)
+    requested_row, withdrawn_row = actions(db)[0], actions(db)[-1]
+    assert requested_row["request"] == {"programId": program, "reason": "Reverse a double posting",
+                                        "entries": [dict(r)
+                                                    for r in ROWS]}, requested_row["request"]
+    assert withdrawn_row["request"] == {"requestId": request_id}
 
 
 def test_a_runbook_tick_its_untick_and_a_refused_tick_are_all_on_the_record(db_url, db):

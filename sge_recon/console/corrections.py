@@ -231,8 +231,11 @@ class CorrectionDesk:
                 return self._post(operator, program_id, reason, parsed, transaction_id)
             except OverWindow as over:  # nothing was recorded as sent, nothing was sent
                 second = over.second
+        body = {"programId": program_id, "reason": reason,
+                "entries": [e.to_json() for e in parsed],
+                **({"transactionId": transaction_id} if transaction_id else {})}
         return self._change(operator, "request_correction", transaction_id or program_id,
-                            None, lambda conn: self._request(conn, operator, program_id, reason,
+                            body, lambda conn: self._request(conn, operator, program_id, reason,
                                                              parsed, transaction_id, second))
 
     def _change(self, operator: str, action: str, target: str, request: dict | None,
@@ -354,4 +357,4 @@ class CorrectionDesk:
                          result="withdrawn")
             return f"Correction request #{request_id} withdrawn; nothing was posted."
         return self._change(require_operator(operator), "withdraw_correction", str(request_id),
-                            None, work)
+                            {"requestId": request_id}, work)
