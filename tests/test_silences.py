@@ -260,3 +260,28 @@ def test_an_accepted_or_acknowledged_incident_that_gets_worse_pages_again(db_url
     sched.tick()
     assert len(receiver.delivered(SLACK)) == 3
     assert recon.incidents.incidents()[0]["status"] == "open"
+
+
+def test_an_accepted_incident_pages_again_when_an_amount_that_is_not_a_number_joins_it(
+        db_url, db, factory, receiver):  # noqa: F811
+    """A NaN is counted apart from the finite money at stake (details.money_apart), so the
+    finite sum alone did not grow: one more amount counted apart is worse too, and ordering a
+    NaN (Decimal refuses to) is never tried."""
+    recon = alerting_recon(db_url, receiver)
+    acting_as(db_url, ada="operator")
+    clock = start_clock()
+    sched = monitor_only(recon, clock)
+    plant(factory, "prog_a")
+    sched.tick()
+    [incident] = recon.incidents.incidents()
+    assert recon.console.actions.accept_incident("ada", incident["id"], "known", clock.now()).ok
+    factory.journal("prog_a", [("treasury", "debit", "NaN"), ("user:u3", "credit", "1.00")])
+    clock.advance(minutes=1)
+    sched.tick()
+    slack = [m["text"] for m in receiver.delivered(SLACK)]
+    assert len(slack) == 2 and slack[1].startswith("Reopened, worse since acknowledged/accepted")
+    assert "not a number" in str(receiver.delivered(SLACK)[1])
+    assert recon.incidents.incidents()[0]["status"] == "open"
+    clock.advance(minutes=1)
+    sched.tick()
+    assert len(receiver.delivered(SLACK)) == 2  # paged once
