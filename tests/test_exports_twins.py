@@ -34,7 +34,7 @@ def test_two_sessions_downloading_one_zip_at_once_both_get_the_whole_archive(rec
         def download() -> None:
             barrier.wait()
             try:  # what the page's "Download … as zip" button does
-                data = service.zip_period(PERIOD).read_bytes()
+                data = service.zip_bytes(PERIOD)
                 with zipfile.ZipFile(io.BytesIO(data)) as archive:
                     assert archive.testzip() is None
                     assert sorted(archive.namelist()) == names

@@ -45,7 +45,7 @@ if summaries is not None:
                                       file_name=f["name"], key=f"dl_{period}_{f['name']}",
                                       on_click="ignore")
             st.download_button(f"Download {period} as zip",
-                               data=lambda: exports.zip_period(period).read_bytes(),
+                               data=lambda: exports.zip_bytes(period),
                                file_name=f"sge-recon-audit-{period}.zip", mime="application/zip",
                                key="dl_zip", on_click="ignore", type="primary")
         if st.button("Verify hashes and control totals", key="verify_export"):

@@ -184,8 +184,10 @@ class ExportService:
         # a name of its own: two sessions of one console process zip the same period at once
         partial = dest.with_name(f".{dest.name}.partial-{os.getpid()}-{secrets.token_hex(6)}")
         try:
-            with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_STORED,
-                                 allowZip64=True) as archive:
+            # private (0600) from its first byte: the books of a period are no one else's to read
+            fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as raw, zipfile.ZipFile(
+                    raw, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
                 for path in sorted(folder.iterdir()):
                     if path.is_file():
                         archive.write(path, f"{folder.name}/{path.name}")
@@ -193,6 +195,15 @@ class ExportService:
         finally:
             partial.unlink(missing_ok=True)
         return dest
+
+    def zip_bytes(self, period: str, out_dir: Path | str | None = None) -> bytes:
+        """The period's zip (as :meth:`zip_period` makes it) as bytes, for a download: built in a
+        private temporary folder (0700, the file 0600) that is removed before this returns, so
+        no copy of the books is left behind in the temporary folder for other users to read."""
+        with tempfile.TemporaryDirectory(prefix="sge-recon-zip-") as private:
+            path = self.zip_period(period, out_dir,
+                                   dest=Path(private) / f"sge-recon-audit-{period}.zip")
+            return path.read_bytes()
 
     def runs(self, period: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         """The recorded exports (recon.export_runs), newest first."""
