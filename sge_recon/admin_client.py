@@ -157,6 +157,14 @@ class AdminClient:
                 return AdminResult(action, False, None, {},
                                    f"no key configured for {key}; set {setting} (the console and "
                                    "jobs read it from the settings)")
+            flaw = key_flaw(token)
+            if flaw:
+                setting = KEY_SETTINGS.get(key, key) if not explicit_key else "the key given"
+                return AdminResult(action, False, None, {},
+                                   f"the key for {key} ({setting}) {flaw}, so it cannot be sent "
+                                   "as an HTTP header; set it again as one line of printable "
+                                   "ASCII (a key copied from a file often brings its line break along); nothing was "
+                                   "sent")
             headers["Authorization"] = f"Bearer {token}"
         where = hide_password(self.base_url)
         return exchange(
@@ -165,6 +173,19 @@ class AdminClient:
                       "overloaded — check it and retry (the action may still complete)",
             unreachable=f"admin API unreachable at {where}; start it "
                         "(`sge-recon api`) or fix SGE_ADMIN_API_URL")
+
+
+def key_flaw(token: str) -> str | None:
+    """Why ``token`` cannot be a bearer token in an HTTP header (without quoting it), or None."""
+    if "\n" in token or "\r" in token:
+        return "contains a line break"
+    if not token.isascii():
+        return "contains a character that is not ASCII"
+    if not token.isprintable():
+        return "contains a control character (a tab, a NUL, ...)"
+    if token != token.strip():
+        return "begins or ends with a space"
+    return None
 
 
 def exchange(http: httpx.Client, action: str, method: str, path: str, *, json: Any,
@@ -183,6 +204,12 @@ def exchange(http: httpx.Client, action: str, method: str, path: str, *, json: A
         return AdminResult(action, False, None, {}, timed_out, maybe_done=True)
     except httpx.ConnectError:
         return AdminResult(action, False, None, {}, unreachable)  # never sent
+    except httpx.LocalProtocolError:
+        # a header HTTP cannot carry, refused before the request was written: never sent (its
+        # text quotes the header, which may be a key: not shown)
+        return AdminResult(action, False, None, {},
+                           "the request could not be sent: one of its headers is not valid "
+                           "HTTP (a line break or control character); nothing was sent")
     except httpx.HTTPError:
         # sent, but the connection broke before a whole answer: it may have been done
         return AdminResult(action, False, None, {}, unreachable, maybe_done=True)

@@ -309,3 +309,24 @@ def test_an_api_quoting_the_key_it_refused_never_shows_or_stores_it(db_url, fact
     assert len(logged) == 2 and all("****" in row["response"] for row in logged), logged
     shown = repr(outcomes) + repr(logged)
     assert ADMIN_KEY not in shown and APPROVER_1 not in shown, shown
+
+
+@pytest.mark.parametrize("key, words", [
+    ("approver-key-1-0123456789\n", "contains a line break"),
+    ("approver-key-1\r\n0123456789", "contains a line break"),
+    ("approver-key-1\t0123456789", "contains a control character"),
+], ids=["trailing-newline", "crlf-inside", "tab"])
+def test_an_approver_key_http_cannot_carry_is_named_not_taken_for_an_unreachable_api(key, words):
+    """Audit "small" item 4: a PAYOUT_APPROVER_1 with a line break (a key copied from a file) was
+    reported as 'admin API unreachable', and as maybe done, though the API was up and nothing was
+    sent; it says what is wrong with which key, without showing it."""
+    api = OddAnswers()
+    with AdminClient(api.url, admin_key="admin-key-0123456789", approver_keys={1: key}) as c:
+        r = c.approve_batch("batch_1", 1)
+    assert (r.ok, r.status_code, r.maybe_done) == (False, None, False)
+    assert words in r.error and "PAYOUT_APPROVER_1" in r.error, r.error
+    assert "unreachable" not in r.message
+    assert "0123456789" not in r.message + str(r.to_json())  # the key is never shown
+    assert api.paths == []  # nothing was sent
+    with AdminClient(api.url, admin_key="admin-key-0123456789", approver_keys={1: key}) as c:
+        assert c.health().ok  # the API itself answers
