@@ -433,3 +433,21 @@ def test_a_password_typed_into_the_username_field_is_never_recorded(recon, db):
     assert recon.accounts.sign_in("ADA", "the right password").ok  # real names as before
     assert db.fetch_one("SELECT count(*) AS n FROM recon.sign_in_attempts "
                         "WHERE username = 'ada' AND ok")["n"] == 1
+
+
+@pytest.mark.parametrize("piped, words", [
+    (b"geheim-\xe9t\xe9-1234\n", "not UTF-8 text"),  # a Latin-1 file
+    (b"geheim-\x00-12345678\n", "contains a NUL character"),
+], ids=["latin-1", "nul"])
+def test_a_password_the_sign_in_page_cannot_send_is_an_error_line(cli_env, db, piped, words):
+    """Audit "small" item 3: a non-UTF-8 password piped in was 'unexpected UnicodeEncodeError (a
+    bug in sge-recon…)'; it is `Error: …` naming the problem, exit 3, the password not shown, and
+    no account is made (a NUL one was stored: an account no one could sign in to)."""
+    for args in (["add", "latin", "--role", "viewer"], ["set-password", "latin"]):
+        out = subprocess.run([sys.executable, "-m", "sge_recon", "users", *args], env=cli_env,
+                             input=piped, capture_output=True, timeout=120)
+        err = out.stderr.decode("utf-8", "replace")
+        assert out.returncode == 3, err
+        assert err.startswith("Error: the password on standard input ") and words in err, err
+        assert "geheim" not in err and "Traceback" not in err and "unexpected" not in err
+    assert db.fetch_one("SELECT count(*) AS n FROM recon.console_users WHERE name = 'latin'")["n"] == 0

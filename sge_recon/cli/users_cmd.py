@@ -28,12 +28,27 @@ def cli_operator() -> str:
 
 def read_password() -> str:
     if sys.stdin.isatty():
-        return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+        return _usable(click.prompt("Password", hide_input=True, confirmation_prompt=True))
     line = sys.stdin.readline()
     password = line.rstrip("\r\n")
     if not password:
         raise UsageError("no password on standard input; pipe one line, e.g. "
                          "`printf '%s\\n' \"$PW\" | sge-recon users add NAME --role viewer`")
+    return _usable(password)
+
+
+def _usable(password: str) -> str:
+    """The password, when the sign-in page can take it; never quoted in a message."""
+    try:
+        password.encode("utf-8")
+    except UnicodeEncodeError:  # bytes that are not UTF-8 (stdin decodes them as surrogates)
+        raise UsageError("the password on standard input is not UTF-8 text (a file or terminal "
+                         "in another encoding, e.g. Latin-1); give it as UTF-8, as the sign-in "
+                         "page sends it, e.g. `iconv -f latin1 -t utf-8 pw.txt | sge-recon users "
+                         "add NAME --role viewer`; nothing was changed") from None
+    if "\0" in password:
+        raise UsageError("the password on standard input contains a NUL character, which no "
+                         "sign-in page can send; choose another password; nothing was changed")
     return password
 
 
