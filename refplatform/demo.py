@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Callable
 
 from sge_recon.lifetime import die_with_parent
+from refplatform.listeners import session_listens
 from refplatform.setup import setup_database
 from sge_recon.config import Settings
 from sge_recon.config_checks import hide_password
@@ -45,6 +46,7 @@ class Service:
     port: int | None = None
     process: subprocess.Popen | None = None
     log_path: Path | None = None
+    ready: bool = False  # its own processes listen on its port (refplatform.listeners)
 
 
 @dataclass
@@ -414,21 +416,27 @@ class Demo:
         log.close()
 
     def _wait_ready(self, timeout: float = 60) -> None:
+        """Until each service with a port listens on it itself (not another demo's, say)."""
         deadline = time.monotonic() + timeout
         for service in [s for s in self.services if s.port]:
             while time.monotonic() < deadline and not self._stopping:
                 if service.process.poll() is not None:
                     break
-                with socket.socket() as sock:
-                    if sock.connect_ex(("127.0.0.1", service.port)) == 0:
-                        break
+                own = session_listens(service.port, service.process.pid)
+                if own is None:  # no /proc: an answer on the port, from a child still alive
+                    with socket.socket() as sock:
+                        own = sock.connect_ex(("127.0.0.1", service.port)) == 0
+                if own and service.process.poll() is None:
+                    service.ready = True
+                    break
                 time.sleep(0.2)
 
     def _print_addresses(self, env: dict[str, str]) -> None:
         self.echo("")
         self.echo("sge-recon demo is running:")
         for service in self.services:
-            state = "running" if service.process.poll() is None else "EXITED"
+            state = ("EXITED" if service.process.poll() is not None
+                     else "running" if service.ready or not service.port else "NOT LISTENING")
             where = service.url or "(background)"
             self.echo(f"  {service.name:<10} {where:<40} {state}  log: {service.log_path}")
         self.echo("")
@@ -462,7 +470,6 @@ class Demo:
         if not self._started:
             raise KeyboardInterrupt  # still setting up: abort it, as Ctrl-C does
         self._stopping = True
-
 
 
 def _last_line(log: Path | None) -> str:
