@@ -25,6 +25,7 @@ from refplatform.setup import setup_database
 from sge_recon.config import Settings
 from sge_recon.config_checks import hide_password
 from sge_recon.context import Recon
+from sge_recon.db import describe_embedded
 from sge_recon.errors import AlreadyRunning, ConfigError, ReconError, UsageError
 
 DEMO_KEYS = ("ADMIN_API_KEY", "PAYOUT_APPROVER_1", "PAYOUT_APPROVER_2")
@@ -114,11 +115,13 @@ class Demo:
                                                 "folder you can write") from None
         self._acquire_lock(home / "demo.lock")
         self._check_ports()  # before the database and the first simulation
+        embedded = not self.settings.DATABASE_URL  # the server in SGE_RECON_HOME/pgdata
         if self.options.profile == "sge":
             self.settings = self._sge_settings()
             self._sge_redis()
         recon = Recon(self.settings, application_name="sge-recon-demo")
-        self.echo(f"Database: {recon.db.where} (platform profile {self.options.profile})")
+        where = describe_embedded(home / "pgdata", recon.db.url) if embedded else recon.db.where
+        self.echo(f"Database: {where} (platform profile {self.options.profile})")
         if self.options.profile == "sge":
             self._sge_platform(recon)
         setup_database(recon)  # the reference platform's tables where absent, then db init
@@ -251,11 +254,7 @@ class Demo:
 
     def _sge_platform(self, recon: Recon) -> None:
         """The SGE stand-in's tables and a simulated SGE platform, when the database has none."""
-        from refplatform.sge_platform import (
-            create_sge_schema,
-            load_sge_platform,
-            sge_platform_present,
-        )
+        from refplatform.sge_platform import create_sge_schema, load_sge_platform, sge_platform_present
 
         if sge_platform_present(recon.db):
             self.echo("SGE platform data present: reusing it.")

@@ -46,6 +46,40 @@ def test_a_data_folder_whose_path_has_a_space_starts():
         shutil.rmtree(root, ignore_errors=True)
 
 
+class _FirstLine(Exception):
+    """Raised by the demo's echo once it has said its first line: the rest is not needed."""
+
+
+def test_the_demo_names_the_data_folder_of_a_home_whose_path_has_a_space():
+    """Audit "small" item 7: with a space in the checkout's path the demo's first line named
+    pgserver's socket folder (``Database: postgres on the local socket in /tmp/<hash>``), where a
+    user looks for the database in vain; it names the data folder, and the socket apart."""
+    from refplatform.demo import Demo, DemoOptions
+    from sge_recon.config import Settings
+
+    from .conftest import _ISOLATED_CONFIG
+
+    root = _folder("sgr demo x-")
+    home = root / "home"
+    said: list[str] = []
+
+    def echo(line: str) -> None:
+        said.append(line)
+        raise _FirstLine
+
+    settings = Settings.load(env={"SGE_RECON_HOME": str(home),
+                                  "SGE_RECON_CONFIG": str(_ISOLATED_CONFIG)})
+    options = DemoOptions(api_port=8811, console_port=8812, metrics_port=8813)  # never started
+    try:
+        with pytest.raises(_FirstLine):
+            Demo(settings, options, set(), echo=echo).run()
+    finally:
+        stop_embedded(home / "pgdata")
+        shutil.rmtree(root, ignore_errors=True)
+    assert said[0].startswith(f"Database: postgres on the embedded PostgreSQL in {home / 'pgdata'}"
+                              f", its socket in /tmp/"), said
+
+
 def test_a_data_folder_whose_path_has_non_ascii_letters_and_a_space_starts():
     root = _folder("sgr-récon é-")
     try:

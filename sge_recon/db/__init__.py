@@ -4,6 +4,7 @@ from .connection import (
                          Database,
                          DriverError,
                          QueryCanceled,
+                         describe_embedded,
                          describe_url,
                          ensure_database,
                          resolve_url,
@@ -11,5 +12,6 @@ from .connection import (
 from .databases import Databases
 from .schema import CONTRACT, InitReport, init_db
 
-__all__ = ["CONTRACT", "Database", "Databases", "DriverError", "InitReport", "QueryCanceled", "describe_url",
+__all__ = ["CONTRACT", "Database", "Databases", "DriverError", "InitReport", "QueryCanceled",
+           "describe_embedded", "describe_url",
            "ensure_database", "init_db", "resolve_url"]

@@ -228,6 +228,19 @@ def describe_url(url: str) -> str:
     return f"{host}{port}/{dbname}"
 
 
+def describe_embedded(data_dir: Path, url: str) -> str:
+    """Where the embedded server of ``data_dir`` is, for people: its data folder (what
+    SGE_RECON_HOME holds), and its socket folder when that is elsewhere (pgserver's short
+    ``/tmp/<hash>`` for a data folder whose path has a space or is too long for a socket)."""
+    parsed = urlparse(url)
+    socket_folder = parse_qs(parsed.query).get("host", [""])[0]
+    dbname = (parsed.path or "/").lstrip("/") or "postgres"
+    where = f"{dbname} on the embedded PostgreSQL in {data_dir}"
+    if socket_folder and Path(socket_folder) != Path(data_dir):
+        where += f", its socket in {socket_folder}"
+    return where
+
+
 def masked_url(url: str) -> str:
     """The URL with its password (in the authority or a ``password=`` option) shown as ***;
     user, host, port, database and options stay, so it can be read and adapted."""
