@@ -27,7 +27,34 @@ def test_ci_runs_the_readme_test_command():
     ci = (ROOT / ".ci" / "run").read_text()
     commands = [line for line in ci.splitlines()
                 if line.strip() and not line.startswith(("#", "set "))]
-    assert commands == ["python3 dev.py test"]  # exactly the README's command, nothing cleverer
+    # exactly the README's command, nothing cleverer, in the checkout the script is in
+    assert commands == [CI_CD, "python3 dev.py test"]
+
+
+CI_CD = 'cd "$(dirname "${BASH_SOURCE[0]}")/.."'
+
+
+def test_ci_runs_from_any_folder(tmp_path):
+    """`.ci/run` said `python3 dev.py test` in whatever folder it was started: from anywhere but
+    the checkout's root it failed ("can't open file 'dev.py'"). The real script, in a checkout
+    (with a space in its path) whose dev.py records where and how it runs, started elsewhere."""
+    import shutil
+    import subprocess
+
+    checkout = tmp_path / "a checkout"
+    (checkout / ".ci").mkdir(parents=True)
+    shutil.copy(ROOT / ".ci" / "run", checkout / ".ci" / "run")
+    (checkout / "dev.py").write_text(
+        "import os, sys\n"
+        "open(os.path.join(os.path.dirname(os.path.abspath(__file__)), 'ran'), 'a').write(\n"
+        "    os.getcwd() + ' ' + ' '.join(sys.argv[1:]) + '\\n')\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    for how in ([str(checkout / ".ci" / "run")], ["../a checkout/.ci/run"]):
+        result = subprocess.run(["bash", *how], cwd=elsewhere, capture_output=True, text=True,
+                                timeout=60)
+        assert result.returncode == 0, result.stderr
+    assert (checkout / "ran").read_text() == f"{checkout} test\n" * 2
 
 
 def _readme_default(value) -> str:
