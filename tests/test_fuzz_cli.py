@@ -130,3 +130,15 @@ def test_a_malformed_config_file_is_an_error_line(cli, tmp_path, content, fragme
     path.write_text(content)
     code, out, err = cli(["--config", str(path), "check", "--no-store"])
     assert_clean_error(code, out, err, fragment)
+
+
+def test_a_megabytes_long_value_is_not_echoed_whole(cli, tmp_path):
+    """A megabyte-long value in the config file (a pasted blob, a runaway generator) was quoted
+    whole in the error line: a megabyte on the terminal and in the scheduler's log. The line is
+    cut in the middle and keeps what is wrong and how to fix it."""
+    path = tmp_path / "sge-recon.toml"
+    path.write_text('SGE_ADMIN_API_URL = "' + "x" * 1_000_000 + '"\n')
+    code, out, err = cli(["--config", str(path), "check", "--no-store"])
+    assert_clean_error(code, out, err, "Error: SGE_ADMIN_API_URL: must be an http(s) URL")
+    assert len(err) < 2200, len(err)
+    assert "characters not shown" in err and err.rstrip().endswith("'")

@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> None:
     except ReconError as exc:
         if debug:
             traceback.print_exc()
-        click.echo(f"Error: {exc.message}", err=True)
+        click.echo(f"Error: {fit(exc.message)}", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
@@ -156,6 +156,20 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(3)
     else:
         sys.exit(0)
+
+
+MAX_ERROR_CHARS = 2000
+
+
+def fit(message: str, limit: int = MAX_ERROR_CHARS) -> str:
+    """``message`` in at most about ``limit`` characters: a value of megabytes that it quotes (a
+    10 MB setting in the config file, a 100 kB argument) is cut in the middle, so the line still
+    says what is wrong (its start) and how to fix it (its end)."""
+    if len(message) <= limit:
+        return message
+    keep = limit // 2
+    return (f"{message[:keep]} … [{len(message) - 2 * keep:,} characters not shown] … "
+            f"{message[-keep:]}")
 
 
 def unexpected_error_line(exc: BaseException) -> str:
