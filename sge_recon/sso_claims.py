@@ -9,7 +9,10 @@ from .errors import UsageError
 
 def check_sso_identity(identity: str) -> str:
     identity = (identity or "").strip()
-    if not identity or len(identity) > 320 or any(c.isspace() for c in identity):
+    # a control character (an ESC sequence that `users list` would play on the terminal) is no
+    # provider's identity claim either
+    if not identity or len(identity) > 320 or any(c.isspace() for c in identity) \
+            or not identity.isprintable():
         raise UsageError(f"single sign-on identity {identity!r} is not valid: give the value of "
                          "the provider's identity claim (OIDC_IDENTITY_CLAIM, by default the "
                          "email), e.g. ada@example.com")

@@ -451,3 +451,17 @@ def test_a_password_the_sign_in_page_cannot_send_is_an_error_line(cli_env, db, p
         assert err.startswith("Error: the password on standard input ") and words in err, err
         assert "geheim" not in err and "Traceback" not in err and "unexpected" not in err
     assert db.fetch_one("SELECT count(*) AS n FROM recon.console_users WHERE name = 'latin'")["n"] == 0
+
+
+@pytest.mark.parametrize("identity", ["ada\x1b[2J@example.com", "ada\x01@example.com",
+                                      "ada\x7f@example.com", "ada\x9b2J@example.com"],
+                         ids=["esc", "soh", "del", "c1-csi"])
+def test_a_single_sign_on_identity_with_a_control_character_is_refused(cli_env, db, identity):
+    """`users add … --sso` took an identity holding control characters (no provider sends one)
+    and `users list` then wrote them raw to the terminal (an ESC sequence clears or rewrites the
+    screen an admin reads)."""
+    out = users(["add", "eve", "--role", "viewer", "--sso", identity], cli_env)
+    assert out.returncode == 3, out.stderr
+    assert out.stderr.startswith("Error: single sign-on identity ") and "not valid" in out.stderr
+    assert not any(c in out.stderr for c in "\x1b\x01\x7f\x9b")  # shown escaped
+    assert db.fetch_one("SELECT count(*) AS n FROM recon.console_users")["n"] == 0
