@@ -442,15 +442,21 @@ def test_a_password_typed_into_the_username_field_is_never_recorded(recon, db):
 def test_a_password_the_sign_in_page_cannot_send_is_an_error_line(cli_env, db, piped, words):
     """Audit "small" item 3: a non-UTF-8 password piped in was 'unexpected UnicodeEncodeError (a
     bug in sge-recon…)'; it is `Error: …` naming the problem, exit 3, the password not shown, and
-    no account is made (a NUL one was stored: an account no one could sign in to)."""
-    for args in (["add", "latin", "--role", "viewer"], ["set-password", "latin"]):
+    nothing changes (a NUL one was stored: an account no one could sign in to)."""
+    def run(*args):
         out = subprocess.run([sys.executable, "-m", "sge_recon", "users", *args], env=cli_env,
                              input=piped, capture_output=True, timeout=120)
         err = out.stderr.decode("utf-8", "replace")
         assert out.returncode == 3, err
         assert err.startswith("Error: the password on standard input ") and words in err, err
         assert "geheim" not in err and "Traceback" not in err and "unexpected" not in err
+
+    run("add", "latin", "--role", "viewer")
     assert db.fetch_one("SELECT count(*) AS n FROM recon.console_users WHERE name = 'latin'")["n"] == 0
+    assert users(["add", "latin", "--role", "viewer"], cli_env, "a long enough secret\n").returncode == 0
+    run("set-password", "latin")
+    assert verify_password("a long enough secret", db.fetch_one(
+        "SELECT password_hash FROM recon.console_users WHERE name = 'latin'")["password_hash"])
 
 
 @pytest.mark.parametrize("identity", ["ada\x1b[2J@example.com", "ada\x01@example.com",
@@ -465,3 +471,15 @@ def test_a_single_sign_on_identity_with_a_control_character_is_refused(cli_env, 
     assert out.stderr.startswith("Error: single sign-on identity ") and "not valid" in out.stderr
     assert not any(c in out.stderr for c in "\x1b\x01\x7f\x9b")  # shown escaped
     assert db.fetch_one("SELECT count(*) AS n FROM recon.console_users")["n"] == 0
+
+
+def test_a_wrong_name_is_said_before_a_password_is_asked_for(cli_env, db):
+    """`users add 'Bad Name'` and `users set-password nobody` read the password first (at a
+    terminal: typed twice) and only then said the name was wrong; with nothing on standard input
+    they even said "no password" instead. The name's mistake comes first."""
+    out = users(["add", "Bad Name", "--role", "viewer"], cli_env, "")
+    assert out.returncode == 3
+    assert out.stderr.startswith("Error: account name 'bad name' is not valid"), out.stderr
+    out = users(["set-password", "nobody"], cli_env, "")
+    assert out.returncode == 3
+    assert out.stderr == "Error: no account named 'nobody'; see `sge-recon users list`\n"

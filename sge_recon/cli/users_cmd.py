@@ -12,8 +12,8 @@ import sys
 
 import click
 
-from ..accounts import ROLES
-from ..errors import UsageError
+from ..accounts import ROLES, check_name
+from ..errors import NotFoundError, UsageError
 
 
 def cli_operator() -> str:
@@ -107,10 +107,11 @@ def add(state, name: str, role: str, slot: int | None, sso_identity: str | None,
     """Create an account; the password (at least 10 characters) is read from standard input,
     unless --sso links it to a single sign-on identity instead. --replace changes an existing
     account's role (the only way to change one)."""
+    check_name(name)  # a mistake in the name (or the database) is said before a password is typed
+    accounts = state.recon_on_known_schema().accounts
     password = None if sso_identity is not None else read_password()
-    account = state.recon_on_known_schema().accounts.add(name, role, password, approver_slot=slot,
-                                         sso_identity=sso_identity, by=cli_operator(),
-                                         platform_id=platform_id, replace=replace)
+    account = accounts.add(name, role, password, approver_slot=slot, sso_identity=sso_identity,
+                           by=cli_operator(), platform_id=platform_id, replace=replace)
     click.echo(f"{'Replaced' if replace else 'Created'} {account.label}"
                + (f", signing in through single sign-on as {account.sso_identity}"
                   if account.sso_identity else "")
@@ -156,8 +157,11 @@ def enable(state, name: str) -> None:
 @click.pass_obj
 def set_password(state, name: str) -> None:
     """Set an account's password, read from standard input."""
+    accounts = state.recon_on_known_schema().accounts
+    if accounts.get(check_name(name)) is None:  # said before a password is typed, twice
+        raise NotFoundError(f"no account named {name!r}; see `sge-recon users list`")
     password = read_password()
-    account = state.recon_on_known_schema().accounts.set_password(name, password, by=cli_operator())
+    account = accounts.set_password(name, password, by=cli_operator())
     click.echo(f"Password of {account.name} changed.")
 
 
