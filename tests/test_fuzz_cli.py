@@ -37,6 +37,9 @@ ARGUMENTS = [
     (["api", "--pool-size", "0"], "Invalid value for '--pool-size'"),
     (["worker", "--poll-interval", "0"], "Invalid value for '--poll-interval'"),
     (["worker", "--max-jobs", "0"], "Invalid value for '--max-jobs'"),
+    # 20,000 characters: PostgreSQL refused the worker's connection ("is PostgreSQL running?")
+    (["worker", "--worker-id", "w" * 20_000], "--worker-id must be 1 to 64 printable"),
+    (["worker", "--worker-id", "a\tb"], "--worker-id must be 1 to 64 printable"),
     (["scheduler", "--metrics-port", "-1"], "Invalid value for '--metrics-port'"),
     (["scheduler", "--cache-seconds", "-3"], "Invalid value for '--cache-seconds'"),
     (["console", "--port", "http"], "Invalid value for '--port'"),

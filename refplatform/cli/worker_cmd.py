@@ -5,7 +5,9 @@ import click
 
 
 @click.command()
-@click.option("--worker-id", default=None, help="Name shown in heartbeats (default: host-pid).")
+@click.option("--worker-id", default=None,
+              help="Name shown in heartbeats, 1 to 64 characters (default: worker-1, worker-2, …: "
+                   "the first free one).")
 @click.option("--poll-interval", default=0.5, show_default=True, type=click.FloatRange(0.01, 60),
               help="Seconds to wait when no job is due.")
 @click.option("--webhooks/--no-webhooks", default=True, show_default=True,
@@ -22,7 +24,15 @@ def worker(state, worker_id, poll_interval, webhooks, max_jobs) -> None:
     """
     from refplatform.dispatcher import WebhookDispatcher
     from refplatform.worker import Worker
+    from sge_recon.errors import UsageError
 
+    if worker_id is not None and not (0 < len(worker_id) <= 64 and worker_id.isprintable()
+                                      and worker_id == worker_id.strip()):
+        # a long one made PostgreSQL refuse the connection (its startup packet is capped), which
+        # read as "cannot connect … check that PostgreSQL is running"
+        raise UsageError(f"--worker-id must be 1 to 64 printable characters without spaces at "
+                         f"its ends (a name shown in heartbeats, e.g. worker-3); got "
+                         f"{len(worker_id):,} characters")
     recon = state.recon()
     url = recon.db.url
     w = Worker(url, worker_id=worker_id, poll_interval=poll_interval)
