@@ -22,8 +22,10 @@ from urllib.parse import urlparse
 from .config_checks import (check_http_url, check_postgres_url, check_redis_url, check_work_mem,
                             hide_password, mask, read_secret_file)
 from .errors import ConfigError
+from .small_files import UnfitFile, read_small_file
 
 CONFIG_FILE_ENV = "SGE_RECON_CONFIG"
+CONFIG_MAX_BYTES = 4 << 20  # a settings file is a few kB: more is the wrong file (or /dev/zero)
 DEFAULT_CONFIG_FILE = "sge-recon.toml"
 
 
@@ -424,8 +426,9 @@ def _read_toml(path: Path, source: str) -> dict[str, Any]:
            CONFIG_FILE_ENV: f"point {CONFIG_FILE_ENV} at a readable TOML file or unset it"
            }.get(source, f"fix or remove {path}")
     try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
+        data = tomllib.loads(read_small_file(path, CONFIG_MAX_BYTES).decode("utf-8"))
+    except UnfitFile as exc:
+        raise ConfigError(source, f"config file {path} {exc}; {fix}") from None
     except FileNotFoundError:
         raise ConfigError(source, f"config file {path} does not exist; {fix}") from None
     except IsADirectoryError:

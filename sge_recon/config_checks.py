@@ -6,11 +6,11 @@ shows a password: URLs are quoted through :func:`hide_password` or :func:`mask`.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 from urllib.parse import ParseResult, urlparse
 
 from .errors import ConfigError
+from .small_files import UnfitFile, read_small_file
 
 _PG_MEMORY = re.compile(r"([1-9][0-9]{0,12})(kB|MB|GB|TB)?")  # what `SET work_mem` takes, no spaces
 _PG_MEMORY_KB = {"kB": 1, "MB": 1024, "GB": 1024 ** 2, "TB": 1024 ** 3}
@@ -127,7 +127,10 @@ def read_secret_file(name: str, path: str) -> str:
     """The secret in file ``path`` (a ``<NAME>_FILE`` setting), stripped."""
     setting = f"{name}_FILE"
     try:
-        text = Path(path).read_text(encoding="utf-8").strip()
+        text = read_small_file(path, 64 << 10).decode("utf-8").strip()
+    except UnfitFile as exc:
+        raise ConfigError(setting, f"secret file {path} {exc}; point it at the file that holds "
+                                   f"{name}") from None
     except OSError as exc:
         raise ConfigError(setting, f"cannot read secret file {path} ({exc.strerror}); "
                                    f"point it at a readable file") from None

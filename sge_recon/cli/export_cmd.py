@@ -236,14 +236,17 @@ def _expected_sha256(value: str) -> str:
 
 def _read_public_key(path: str) -> str:
     from ..exports.signing import load_public_key
+    from ..small_files import UnfitFile, read_small_file
 
     if not path.strip():  # an unset shell variable: never verify without the signature asked for
         raise UsageError("--public-key is empty; give the PEM file printed by `sge-recon export "
                          "public-key` (or leave the option out to verify without the signature); "
                          "the export was not verified")
     try:
-        with open(path, encoding="utf-8") as fh:
-            pem = fh.read()
+        pem = read_small_file(path, 64 << 10).decode("utf-8")  # a PEM key is a few hundred bytes
+    except UnfitFile as exc:
+        raise UsageError(f"the public key {path} {exc}; give the PEM file printed by `sge-recon "
+                         "export public-key`") from None
     except OSError as exc:
         raise UsageError(f"cannot read the public key {path} ({exc.strerror}); give the PEM file "
                          "printed by `sge-recon export public-key`") from None

@@ -26,11 +26,18 @@ def cli_operator() -> str:
     return "cli:" + ("".join(c for c in user if c.isprintable())[:48] or "unknown")
 
 
+PASSWORD_MAX_CHARS = 1024
+
+
 def read_password() -> str:
     if sys.stdin.isatty():
         return _usable(click.prompt("Password", hide_input=True, confirmation_prompt=True))
-    line = sys.stdin.readline()
+    line = sys.stdin.readline(PASSWORD_MAX_CHARS + 2)  # bounded: `< /dev/zero` has no line end
     password = line.rstrip("\r\n")
+    if len(password) > PASSWORD_MAX_CHARS:
+        raise UsageError(f"the password on standard input is longer than {PASSWORD_MAX_CHARS:,} "
+                         "characters (or is no line of text, e.g. /dev/zero); pipe one line; "
+                         "nothing was changed")
     if not password:
         raise UsageError("no password on standard input; pipe one line, e.g. "
                          "`printf '%s\\n' \"$PW\" | sge-recon users add NAME --role viewer`")
