@@ -202,6 +202,21 @@ def test_metrics_port_in_use_is_a_clear_error(recon):
             MetricsServer(ReconCollector(recon.settings, recon.databases), port=port).start()
 
 
+@pytest.mark.parametrize("host", ["::1", "::"])
+def test_metrics_are_served_on_an_ipv6_address(recon, host):
+    """`scheduler --metrics-host ::1` (an IPv6-only cluster's Prometheus) was refused with
+    'cannot serve /metrics on ::1:9108 (Address family for hostname not supported)': the server
+    was IPv4 only. It listens on the address's own family and names it [::1]:port."""
+    srv = MetricsServer(ReconCollector(recon.settings, recon.databases, ttl=0), port=0,
+                        host=host).start()
+    try:
+        assert srv.url == f"http://[{host}]:{srv.port}/metrics"
+        m = scrape(f"http://[::1]:{srv.port}/metrics")
+        assert m["sge_recon_up"][()] == 1.0
+    finally:
+        srv.stop()
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

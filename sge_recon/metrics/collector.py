@@ -12,6 +12,7 @@ the check code (the catalogue's SQL and thresholds); the same facts feed the ale
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -416,7 +417,11 @@ class MetricsServer:
         registry.register(self.collector)
         app = _answer_head(make_wsgi_app(registry))
         try:
-            self._server = make_server(self.host, self.port, app, ThreadingWSGIServer,
+            # the address's own family: an IPv6 one (::1, or :: for every interface) could not
+            # be served by the IPv4-only server ("Address family for hostname not supported")
+            family = socket.getaddrinfo(self.host, self.port, type=socket.SOCK_STREAM)[0][0]
+            server = type("MetricsWSGIServer", (ThreadingWSGIServer,), {"address_family": family})
+            self._server = make_server(self.host, self.port, app, server,
                                        handler_class=_SilentHandler)
             self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
                                             name="metrics-http")
@@ -428,7 +433,7 @@ class MetricsServer:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}/metrics"
+        return f"http://{_hostport(self.host, self.port)}/metrics"
 
     def stop(self) -> None:
         if self._server is not None:
@@ -444,12 +449,16 @@ def _serve_problem(host: str, port: int, exc: Exception) -> str:
     import socket
 
     reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-    where = f"cannot serve /metrics on {host}:{port} ({reason})"
+    where = f"cannot serve /metrics on {_hostport(host, port)} ({reason})"
     if isinstance(exc, (socket.gaierror, UnicodeError, ValueError)) or \
             getattr(exc, "errno", None) == errno.EADDRNOTAVAIL:
         return (f"{where}; --metrics-host must be an address of this machine (127.0.0.1, or "
                 "0.0.0.0 for every interface) or a name that resolves to one")
     return f"{where}; choose another port with --metrics-port"
+
+
+def _hostport(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def _answer_head(app):
