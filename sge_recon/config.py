@@ -454,6 +454,8 @@ def _read_toml(path: Path, source: str) -> dict[str, Any]:
             raise ConfigError(name, f"in {path} must be a single value, not a TOML "
                                     f"{'table' if isinstance(value, dict) else 'list'}; write "
                                     f'e.g. {key} = "value"')
+        if isinstance(value, str) and "\x00" in value:  # TOML's \u0000: no path, URL or text
+            raise ConfigError(name, f"in {path} holds a NUL character (\\u0000); remove it")
         out[name] = value
     return out
 

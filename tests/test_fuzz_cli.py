@@ -127,6 +127,11 @@ def test_a_missing_checks_folder_is_an_error_line(cli):
     ("NO_SUCH_SETTING = 1", "NO_SUCH_SETTING"),
     ("SAMPLE_ROWS = 'many'", "SAMPLE_ROWS"),
     ("\x00\x01binary", "Error:"),
+    # TOML's \u0000 escape: 'unexpected ValueError: embedded null byte' (a bug line), or taken
+    ('EXPORTS_DIR = "/tmp/a\\u0000b"', "EXPORTS_DIR: in "),
+    ('CHECKS_DIR = "/tmp/a\\u0000b"', "CHECKS_DIR: in "),
+    ('PLATFORM_PROFILE = "sg\\u0000e"', "PLATFORM_PROFILE: in "),
+    ('SGE_ENVIRONMENT = "prod\\u0000"', "holds a NUL character"),
 ])
 def test_a_malformed_config_file_is_an_error_line(cli, tmp_path, content, fragment):
     path = tmp_path / "sge-recon.toml"
