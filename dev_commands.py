@@ -164,3 +164,8 @@ def entry(usage: str) -> None:
     except KeyboardInterrupt:
         say("interrupted; run the same command again to finish the install")
         sys.exit(130)
+    except BrokenPipeError:
+        # `python3 dev.py --help | head -3`: the reader has gone, nothing is left to say to it
+        # (a BrokenPipeError traceback used to be the last thing printed)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(0)

@@ -87,3 +87,18 @@ def test_dev_py_still_runs_its_commands_on_this_python(tmp_path):
                            capture_output=True, text=True, timeout=60)
     assert wrong.returncode == 2
     assert wrong.stderr == "[dev] unknown command 'dmeo': use demo, test, sync, run or duckdb14\n"
+
+
+def test_help_into_a_pipe_whose_reader_left_is_no_traceback(tmp_path):
+    """`python3 dev.py --help | head -3`: when head has gone before the help is written, dev.py
+    printed a BrokenPipeError traceback. A pipe whose read end is closed makes it certain."""
+    import os
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        result = subprocess.run([sys.executable, str(DEV), "--help"], cwd=tmp_path,
+                                stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=60)
+    finally:
+        os.close(write_end)
+    assert (result.returncode, result.stderr) == (0, "")
