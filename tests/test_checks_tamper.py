@@ -105,6 +105,27 @@ def test_rebase_from_the_command_line(reconciled, cli_env):
     assert "watermark 12" in done.stdout
 
 
+@pytest.mark.parametrize("reason, words", [
+    (b"INC-3 reviewed by J\xfcrgen", "is not UTF-8 text"),  # a Latin-1 terminal
+    (b"INC-3 " + b"x" * 3000, "at most 2,000 printable characters"),
+    (b"INC-3\nreviewed", "at most 2,000 printable characters"),
+], ids=["latin-1", "3000-chars", "two-lines"])
+def test_a_rebase_reason_that_cannot_be_recorded_is_refused(reconciled, cli_env, reason, words):
+    """A Latin-1 reason was 'unexpected UnicodeEncodeError (a bug in sge-recon…)'; a 3,000
+    character one (or a pasted 100 kB log) was recorded as it was. Refused, nothing rebased."""
+    import subprocess
+    import sys
+
+    before = checkpoint.read_checkpoint(reconciled.db)
+    result = subprocess.run([sys.executable.encode(), b"-m", b"sge_recon", b"check",
+                             b"--rebase-checkpoint", reason], env=cli_env, capture_output=True,
+                            timeout=120)
+    err = result.stderr.decode("utf-8", "replace")
+    assert result.returncode == 3 and err.startswith("Error: the rebase reason ") and words in err
+    assert "nothing was rebased" in err and "unexpected" not in err
+    assert checkpoint.read_checkpoint(reconciled.db) == before
+
+
 # -- the row hash is one to one with the row (audit finding 4) ---------------------------------
 def _only_tamper(recon) -> list[tuple]:
     result = recon.checks.run(only=["ledger_tamper"], store=False).by_name()["ledger_tamper"]

@@ -33,6 +33,7 @@ from .model import (
 from .params import check_params
 
 ENGINES = ("sql", "gx", "duckdb")
+MAX_REBASE_REASON = 2000  # `check --rebase-checkpoint REASON`: recorded with the checkpoint
 
 
 class UnknownCheckRequest(UsageError):
@@ -375,6 +376,15 @@ class CheckService:
 
         if not reason.strip():
             raise UsageError("a rebase needs a reason (who investigated what); it is recorded")
+        try:
+            reason.encode("utf-8")
+        except UnicodeEncodeError:  # bytes of another encoding in the argument (surrogates)
+            raise UsageError("the rebase reason is not UTF-8 text (a terminal or script in "
+                             "another encoding); give it as UTF-8; nothing was rebased") from None
+        if len(reason.strip()) > MAX_REBASE_REASON or not reason.strip().isprintable():
+            raise UsageError(f"the rebase reason must be one line of at most "
+                             f"{MAX_REBASE_REASON:,} printable characters (who investigated what; "
+                             f"it is recorded); got {len(reason.strip()):,}; nothing was rebased")
         behind = schema_behind(self.db)
         if behind:  # no checkpoint table to rebuild yet (db init has not run, or is behind)
             raise SchemaMismatch(f"{behind}; run `sge-recon db init` (it applies the "
