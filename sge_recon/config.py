@@ -454,8 +454,6 @@ def _read_toml(path: Path, source: str) -> dict[str, Any]:
             raise ConfigError(name, f"in {path} must be a single value, not a TOML "
                                     f"{'table' if isinstance(value, dict) else 'list'}; write "
                                     f'e.g. {key} = "value"')
-        if isinstance(value, str) and "\x00" in value:  # TOML's \u0000: no path, URL or text
-            raise ConfigError(name, f"in {path} holds a NUL character (\\u0000); remove it")
         out[name] = value
     return out
 
@@ -464,6 +462,10 @@ def _coerce(f: Any, value: Any) -> Any:
     target = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
     name, minimum = f.name, f.metadata["minimum"]
     text = str(value).strip()
+    if "\x00" in text:  # TOML's \u0000: no path, URL or text holds one (the value is not shown)
+        raise ConfigError(name, "holds a NUL character (\\u0000 in the config file); remove it")
+    if any("\ud800" <= c <= "\udfff" for c in text):  # undecodable bytes (surrogateescape)
+        raise ConfigError(name, "is not UTF-8 text (bytes of another encoding); write it in UTF-8")
     if target.startswith("int"):
         try:
             result: Any = int(text)

@@ -65,6 +65,9 @@ SETTINGS = [
     ({"SLACK_WEBHOOK_URL": "ftp://hooks.example/x"}, "SLACK_WEBHOOK_URL"),
     ({"DATABASE_URL": "mysql://localhost/sge"}, "DATABASE_URL"),
     ({"DATABASE_URL": "postgres//nohost"}, "DATABASE_URL"),
+    # bytes of another encoding, as the environment hands them over (surrogateescape): it was
+    # 'unexpected UnicodeEncodeError' (a bug line)
+    ({"DATABASE_URL": "postgresql://127.0.0.1:1/sge\udcff"}, "DATABASE_URL: is not UTF-8 text"),
 ]
 
 
@@ -128,9 +131,9 @@ def test_a_missing_checks_folder_is_an_error_line(cli):
     ("SAMPLE_ROWS = 'many'", "SAMPLE_ROWS"),
     ("\x00\x01binary", "Error:"),
     # TOML's \u0000 escape: 'unexpected ValueError: embedded null byte' (a bug line), or taken
-    ('EXPORTS_DIR = "/tmp/a\\u0000b"', "EXPORTS_DIR: in "),
-    ('CHECKS_DIR = "/tmp/a\\u0000b"', "CHECKS_DIR: in "),
-    ('PLATFORM_PROFILE = "sg\\u0000e"', "PLATFORM_PROFILE: in "),
+    ('EXPORTS_DIR = "/tmp/a\\u0000b"', "EXPORTS_DIR: holds a NUL character"),
+    ('CHECKS_DIR = "/tmp/a\\u0000b"', "CHECKS_DIR: holds a NUL character"),
+    ('PLATFORM_PROFILE = "sg\\u0000e"', "PLATFORM_PROFILE: holds a NUL character"),
     ('SGE_ENVIRONMENT = "prod\\u0000"', "holds a NUL character"),
 ])
 def test_a_malformed_config_file_is_an_error_line(cli, tmp_path, content, fragment):
