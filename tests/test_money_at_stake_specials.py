@@ -20,7 +20,7 @@ from .console_support import app, open_page, texts
 from .factories import ago
 from .http_receiver import Receiver
 from .test_alerts import alerting_recon, monitor_only, start_clock
-from .test_numeric_specials import console, unconstrained  # noqa: F401
+from .test_numeric_specials import console, unconstrained, weekly_reminder_text  # noqa: F401
 
 FINITE = "250,000.00 USD"
 NAN_APART = "250,000.00 USD plus 1 amount that is not a number (NaN)"
@@ -137,28 +137,9 @@ def test_stake_text_words():
 def test_the_weekly_payout_reminder_counts_a_nan_batch_apart(db_url, factory):
     """The reminder summed every waiting batch: one NaN total made the Total "an unknown amount
     of USD" and hid the 1,500.00 USD the other batches wait to be paid."""
-    from datetime import timedelta
-
-    from sge_recon.scheduling import ManualClock, Scheduler, default_jobs
-
-    from .test_alerts import SLACK
-
-    receiver = Receiver(default_status=lambda path: 204 if path.startswith("/discord") else 200)
-    try:
-        recon = alerting_recon(db_url, receiver)
-        program = factory.program(currency="USD")
-        now = datetime(2026, 11, 30, 9, 1, tzinfo=timezone.utc)  # a Monday, after 09:00 UTC
-        for n, total in enumerate(("1000.00", "NaN", "500.00")):
-            factory.payout_batch(program["id"], id=f"batch_{n}", total_amount=Decimal(total),
-                                 created_at=now - timedelta(hours=30))
-        weekly = [s for s in default_jobs() if s.name == "weekly_payout_reminder"]
-        [outcome] = Scheduler(recon.job_services, weekly, ManualClock(now)).tick()
-        assert outcome.status == "succeeded", outcome.error
-        [slack] = receiver.delivered(SLACK)
-    finally:
-        receiver.close()
+    text = weekly_reminder_text(db_url, factory, ["1000.00", "NaN", "500.00"])
     assert "3 payout batches waiting (1,500.00 USD plus 1 amount that is not a number (NaN))" \
-        in slack["text"], slack["text"]
+        in text, text
 
 
 def test_the_payouts_page_counts_an_infinite_batch_total_apart(console, factory,  # noqa: F811

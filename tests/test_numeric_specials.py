@@ -362,26 +362,31 @@ def test_a_32_digit_batch_is_paid_and_reported_exactly(api, make, mdb):
     assert "20000000000000000000000000000000.000002 USD paid" in r.json()["message"]
 
 
-def test_the_weekly_payout_reminder_totals_32_digit_batches_exactly(db_url, factory):
-    """The reminder summed the waiting batches in Python's 28-digit context: two batches of
-    10^31 + 0.01 were "20,000,000,000,000,000,000,000,000,000,000.00 USD" (0.02 lost)."""
+def weekly_reminder_text(db_url: str, factory, totals: list[str]) -> str:
+    """The weekly payout reminder's Slack text, for batches of these totals waiting 30 hours."""
     receiver = Receiver(default_status=lambda path: 204 if path.startswith("/discord") else 200)
     try:
         recon = alerting_recon(db_url, receiver)
         program = factory.program(currency="USD")
         now = datetime(2026, 11, 30, 9, 1, tzinfo=timezone.utc)  # a Monday, after 09:00 UTC
-        for n in range(2):
-            factory.payout_batch(program["id"], id=f"batch_big_{n}",
-                                 total_amount=Decimal("10000000000000000000000000000000.01"),
+        for n, total in enumerate(totals):
+            factory.payout_batch(program["id"], id=f"batch_{n}", total_amount=Decimal(total),
                                  created_at=now - timedelta(hours=30))
         weekly = [s for s in default_jobs() if s.name == "weekly_payout_reminder"]
         [outcome] = Scheduler(recon.job_services, weekly, ManualClock(now)).tick()
         assert outcome.status == "succeeded", outcome.error
         [slack] = receiver.delivered(SLACK)
+        return slack["text"]
     finally:
         receiver.close()
+
+
+def test_the_weekly_payout_reminder_totals_32_digit_batches_exactly(db_url, factory):
+    """The reminder summed the waiting batches in Python's 28-digit context: two batches of
+    10^31 + 0.01 were "20,000,000,000,000,000,000,000,000,000,000.00 USD" (0.02 lost)."""
+    text = weekly_reminder_text(db_url, factory, ["10000000000000000000000000000000.01"] * 2)
     assert "2 payout batches waiting (20,000,000,000,000,000,000,000,000,000,000.02 USD)" in \
-        slack["text"], slack["text"]
+        text, text
 
 
 def _edited_export(recon, factory, tmp_path, name: str, figure: str, value: str):

@@ -223,11 +223,8 @@ def test_one_operator_cannot_mute_the_p0_page_for_a_year(db_url, db, factory,
     assert any("P0 incident" in m["text"] for m in receiver.delivered(SLACK))
 
 
-def test_an_accepted_or_acknowledged_incident_that_gets_worse_pages_again(db_url, db, factory,
-                                                                         receiver):  # noqa: F811
-    """Accepting prog_a's known 0.25 USD is no decision about prog_b: its 999,999 USD joined
-    the grouped P0 incident and never paged. Now the incident is reopened and paged with what
-    is new; the reminders resume. A fault that does not get worse stays quiet."""
+def _prog_a_paged_and_accepted(db_url, factory, receiver):
+    """prog_a's P0 imbalance paged once, then accepted by ada (an operator) as a known fault."""
     recon = alerting_recon(db_url, receiver)
     acting_as(db_url, ada="operator")
     clock = start_clock()
@@ -237,6 +234,15 @@ def test_an_accepted_or_acknowledged_incident_that_gets_worse_pages_again(db_url
     [incident] = recon.incidents.incidents()
     assert recon.console.actions.accept_incident("ada", incident["id"], "known, fix pending",
                                                  clock.now()).ok
+    return recon, clock, sched, incident
+
+
+def test_an_accepted_or_acknowledged_incident_that_gets_worse_pages_again(db_url, db, factory,
+                                                                         receiver):  # noqa: F811
+    """Accepting prog_a's known 0.25 USD is no decision about prog_b: its 999,999 USD joined
+    the grouped P0 incident and never paged. Now the incident is reopened and paged with what
+    is new; the reminders resume. A fault that does not get worse stays quiet."""
+    recon, clock, sched, incident = _prog_a_paged_and_accepted(db_url, factory, receiver)
     clock.advance(minutes=1)
     sched.tick()
     assert len(receiver.delivered(SLACK)) == 1  # accepted: quiet while nothing changes
@@ -267,14 +273,7 @@ def test_an_accepted_incident_pages_again_when_an_amount_that_is_not_a_number_jo
     """A NaN is counted apart from the finite money at stake (details.money_apart), so the
     finite sum alone did not grow: one more amount counted apart is worse too, and ordering a
     NaN (Decimal refuses to) is never tried."""
-    recon = alerting_recon(db_url, receiver)
-    acting_as(db_url, ada="operator")
-    clock = start_clock()
-    sched = monitor_only(recon, clock)
-    plant(factory, "prog_a")
-    sched.tick()
-    [incident] = recon.incidents.incidents()
-    assert recon.console.actions.accept_incident("ada", incident["id"], "known", clock.now()).ok
+    recon, clock, sched, incident = _prog_a_paged_and_accepted(db_url, factory, receiver)
     factory.journal("prog_a", [("treasury", "debit", "NaN"), ("user:u3", "credit", "1.00")])
     clock.advance(minutes=1)
     sched.tick()
