@@ -412,7 +412,7 @@ class ConsoleService(TrendsReader, PayoutPages):
     def set_runbook_tick(self, operator: str, item_id: str, ticked: bool, today: date) -> None:
         """Checked when written; the (un)tick or its refusal is recorded in recon.action_log."""
         from .action_record import change_and_record
-        from .actions import require_operator
+        from .outcome import require_operator
 
         operator = require_operator(operator)
         if item_id not in ITEMS:

@@ -26,7 +26,7 @@ from .action_record import Attempt, record
 from .authority import API_NEEDS, why_refused
 from .correction_form import (CorrectionEntry, parse_correction,  # noqa: F401 (re-exported)
                               parse_correction_entries)
-from .outcome import ActionOutcome, describe_result
+from .outcome import ActionOutcome, describe_result, require_operator
 from .sge_identity import IDENTIFIED, sge_actor
 
 
@@ -442,8 +442,3 @@ class ActionService:
                       message, data)
 
 
-def require_operator(operator: str | None) -> str:
-    name = " ".join((operator or "").split())
-    if not name:
-        raise UsageError("sign in first: every action is recorded with the signed-in account")
-    return name

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from ..errors import UsageError
+
 
 @dataclass(frozen=True)
 class ActionOutcome:
@@ -39,3 +41,11 @@ def describe_result(result: Any) -> str:
     if result.status_code is None:
         return f"Failed, the admin API did not answer: {result.error}"
     return f"Failed (HTTP {result.status_code}): {result.error}"
+
+
+def require_operator(operator: str | None) -> str:
+    """The signed-in account's name, spaces folded; every action is recorded with it."""
+    name = " ".join((operator or "").split())
+    if not name:
+        raise UsageError("sign in first: every action is recorded with the signed-in account")
+    return name

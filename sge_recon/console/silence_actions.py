@@ -13,28 +13,39 @@ imbalance page included — for a year. A refusal is recorded in recon.action_lo
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from ..db import action_log
+from ..db import Database, action_log
 from ..db import silences as silence_rows
 from ..errors import UsageError
-from .outcome import ActionOutcome
+from .outcome import ActionOutcome, require_operator
 
-if TYPE_CHECKING:
-    from .actions import ActionService
+
+class Acting(Protocol):
+    """What a silence needs of the ActionService (actions.py calls in here, so this module
+    does not import it: no import cycle)."""
+
+    _db: Database
+
+    def refused(self, operator: str, need: str, action: str, target: str | None,
+                request: dict | None, slot: int | None = None) -> ActionOutcome | None: ...
+
+    def refuse(self, operator: str, action: str, target: str | None, request: dict | None,
+               why: str) -> ActionOutcome: ...
+
+    def _record(self, operator, action, target, request, ok, status, response, error, message,
+                data) -> ActionOutcome: ...
 
 MAX_SILENCE = timedelta(days=7)
 MAX_WINDOWS = timedelta(days=366)
 MAX_WEEKLY_MINUTES = 24 * 60
 
 
-def add_silence(service: "ActionService", operator: str, *, kind: str | None,
+def add_silence(service: Acting, operator: str, *, kind: str | None,
                 program_id: str | None, reason: str, owner: str, starts_at: datetime,
                 ends_at: datetime, weekly: tuple[int, Any, int] | None = None,
                 now: datetime | None = None) -> ActionOutcome:
     from ..alerts.rules import RULES
-    from .actions import require_operator
-
     operator = require_operator(operator)
     now = now or datetime.now(timezone.utc)
     reason, owner = " ".join((reason or "").split()), " ".join((owner or "").split())
