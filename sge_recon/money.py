@@ -66,8 +66,7 @@ def special_text(amount: Decimal, currency: str | None = None) -> str | None:
     infinities); None for a finite amount."""
     if not isinstance(amount, Decimal) or amount.is_finite():
         return None
-    what, why = SPECIAL_WORDS["NaN" if amount.is_nan() else
-                              "-Infinity" if amount.is_signed() else "Infinity"]
+    what, why = SPECIAL_WORDS[special_word(amount) or "NaN"]  # not finite: always a word
     return f"{what} of {currency} ({why})" if currency else f"{what} ({why})"
 
 
@@ -102,7 +101,7 @@ def money_exact(amount: Decimal) -> str:
 # A per-currency total (money at stake) that met one NaN or infinite amount was NaN or infinite as
 # a whole: "an unknown amount of USD" hid the 250,000 USD of stated amounts beside it. A total is
 # kept as its finite sum plus, per special word, how many amounts were left out of it.
-SPECIALS = ("NaN", "Infinity", "-Infinity")
+SPECIALS = tuple(SPECIAL_WORDS)  # NaN, Infinity, -Infinity
 _APART = {"NaN": ("amount that is not a number", "amounts that are not a number"),
           "Infinity": ("infinite amount", "infinite amounts"),
           "-Infinity": ("negative infinite amount", "negative infinite amounts")}
