@@ -24,6 +24,29 @@ BEGIN
     END LOOP;
 END $$;
 
+-- sge_recon_check: the login the checks take when DATABASE_URL's login is a superuser
+-- (sge_recon/db/check_login.py). A superuser session may take its role back from inside a check
+-- (set_config('role', …)); this login cannot. No password: it signs in only where the server
+-- trusts the connection without one (the embedded server's private socket); no right of its own
+-- beyond reading as sge_recon_readonly. Made only by a superuser's db init: only then is it used.
+DO $$
+BEGIN
+    IF (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+        IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'sge_recon_check') THEN
+            BEGIN
+                CREATE ROLE sge_recon_check LOGIN INHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE
+                    NOREPLICATION NOBYPASSRLS;
+            EXCEPTION WHEN duplicate_object OR unique_violation THEN
+                NULL;  -- created by a concurrent db init on another database of this server
+            END;
+        END IF;
+        IF NOT pg_has_role('sge_recon_check', 'sge_recon_readonly', 'MEMBER') THEN
+            GRANT sge_recon_readonly TO sge_recon_check;
+        END IF;
+        EXECUTE format('GRANT CONNECT ON DATABASE %I TO sge_recon_check', current_database());
+    END IF;
+END $$;
+
 GRANT USAGE ON SCHEMA public, recon TO sge_recon_readonly, sge_recon_app;
 GRANT SELECT ON ALL TABLES IN SCHEMA public TO sge_recon_readonly, sge_recon_app;
 GRANT SELECT ON ALL TABLES IN SCHEMA recon TO sge_recon_readonly;

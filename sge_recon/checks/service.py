@@ -12,6 +12,7 @@ from typing import Any, Callable
 from ..config import Settings
 from ..db import Database
 from ..db import checks as store
+from ..db.check_login import checks_database
 from ..db.profile_drift import unmapped_status_labels
 from ..db.relations import referenced_tables
 from ..db.schema import schema_behind
@@ -301,9 +302,10 @@ class CheckService:
     @property
     def check_db(self) -> Database:
         """The platform server as the check runs read it: each session with CHECK_WORK_MEM (the
-        benchmark's raw queries use it too, so that suite / raw compares like with like)."""
+        benchmark's raw queries use it too, so that suite / raw compares like with like), under
+        the checks' own login when the configured one is a superuser (db.check_login)."""
         work_mem = self.settings.CHECK_WORK_MEM
-        return self.platform_db.with_session_settings(
+        return checks_database(self.platform_db).with_session_settings(
             work_mem="" if work_mem == "server" else work_mem)
 
     def _engine_run(self, engine: str, definitions: list[CheckDefinition],

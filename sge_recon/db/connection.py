@@ -365,9 +365,15 @@ class Database:
         """The same database whose every session sets these server GUCs at connect (an empty
         value leaves the server's own)."""
         merged = {**self.session_settings, **{k: v for k, v in settings.items() if v}}
-        return Database(self.url, application_name=self.application_name,
+        return self.with_url(self.url, merged)
+
+    def with_url(self, url: str, session_settings: dict[str, str] | None = None) -> "Database":
+        """This database's handle (profile, timeouts, settings) on another URL: the same
+        server under the checks' own login (sge_recon.db.check_login)."""
+        return Database(url, application_name=self.application_name,
                         connect_timeout=self.connect_timeout, relations=self.relations,
-                        session_settings=merged, setting=self.setting,
+                        session_settings=(self.session_settings if session_settings is None
+                                          else session_settings), setting=self.setting,
                         answer_grace=self.answer_grace,
                         bound_every_answer=self.bound_every_answer)
 
