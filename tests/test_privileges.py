@@ -102,6 +102,12 @@ def test_the_app_role_cannot_erase_or_rewrite_the_audit_trail(app_user, db):
         ]:
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 conn.execute(statement)
+        # the answer is recorded once: the columns it may write, it writes on a pending row only
+        # (migration 0045), for any login
+        for login in (conn, db):
+            with pytest.raises(psycopg.errors.RestrictViolation, match="recorded once"):
+                login.execute("UPDATE recon.action_log SET result = 'failed', "
+                              "completed_at = now() - interval '1 day' WHERE id = %s", row)
     assert db.fetch_one("SELECT operator, action, result FROM recon.action_log") == {
         "operator": "ada", "action": "execute_payout_batch", "result": "ok"}
     assert db.fetch_one("SELECT count(*) AS n FROM recon.journal WHERE source = 'action_log'"
