@@ -268,3 +268,76 @@ def test_an_incident_acknowledged_or_accepted_in_the_console_is_acknowledged_on_
     jsonschema.validate(sent[1], {**PD_RESOLVE, "properties": {
         **PD_RESOLVE["properties"], "event_action": {"const": "acknowledge"}}})
     assert sent[1]["dedup_key"] == str(incident["id"])
+
+
+def pagerduty_does(sent: list[dict]) -> tuple[list[str], dict[str, str]]:
+    """What PagerDuty makes of these events, as its Events API v2 documents it: a trigger opens
+    an alert (and notifies) unless one is open under its dedup_key, which takes it into its log
+    instead; "while an incident is acknowledged, it won't generate any additional notifications,
+    even if it receives new trigger events"; a trigger after a resolve opens a new one. The keys
+    that notified, in order, and the alerts left open (key: state)."""
+    notified: list[str] = []
+    open_alerts: dict[str, str] = {}
+    for event in sent:
+        key, action = event["dedup_key"], event["event_action"]
+        if action == "trigger" and key not in open_alerts:
+            open_alerts[key] = "triggered"
+            notified.append(key)
+        elif action == "acknowledge" and key in open_alerts:
+            open_alerts[key] = "acknowledged"
+        elif action == "resolve":
+            open_alerts.pop(key, None)
+    return notified, open_alerts
+
+
+def test_an_acknowledged_incident_that_gets_worse_notifies_on_pagerduty_again(db_url, db, factory,
+                                                                            receiver):
+    """Reopened and paged again (alerts/spread.py), but a trigger with the acknowledged alert's
+    dedup_key notifies nobody on PagerDuty: the page that says "worse" was silent there. Each
+    round now pages under its own key, and the acknowledged one is resolved (superseded)."""
+    from .test_console_actions import acting_as
+
+    recon = Recon(settings_for(db_url, PAGERDUTY_ROUTING_KEY=ROUTING_KEY,
+                               PAGERDUTY_EVENTS_URL=receiver.base + PD_PATH,
+                               WORKER_DOWN_SECONDS=86400))
+    factory.heartbeat("worker-1", last_seen_at=datetime.now(timezone.utc))
+    acting_as(db_url, ada="operator")
+    clock = start_clock()
+    sched = monitor_only(recon, clock)
+    fix = plant_ledger_imbalance(factory, db, clock)
+    sched.tick()
+    [incident] = recon.incidents.incidents()
+    first, worse = str(incident["id"]), f"{incident['id']}:reopened:1"
+
+    def minute() -> None:
+        clock.advance(minutes=1)
+        sched.tick()
+
+    assert recon.console.actions.acknowledge_incident("ada", incident["id"]).ok
+    minute()
+    factory.program(id="prog_b")  # a second program's imbalance joins the grouped incident
+    factory.journal("prog_b", [("treasury", "debit", "1000000.00"), ("user:u2", "credit", "1.00")])
+    minute()
+    minute()  # paged once, not every minute
+    assert pagerduty_does([r["json"] for r in events(receiver, PD_PATH)]) == (
+        [first, worse], {worse: "triggered"})
+
+    assert recon.console.actions.acknowledge_incident("ada", incident["id"]).ok  # round 2's
+    minute()
+    minute()
+    sent = [r["json"] for r in events(receiver, PD_PATH)]
+    assert pagerduty_does(sent) == ([first, worse], {worse: "acknowledged"})
+    fix()
+    factory.journal("prog_b", [("user:u2", "credit", "999999.00")])
+    clock.advance(minutes=10)
+    sched.tick()
+    sent = [r["json"] for r in events(receiver, PD_PATH)]
+    assert pagerduty_does(sent) == ([first, worse], {})
+    assert [(e["event_action"], e["dedup_key"]) for e in sent] == [
+        ("trigger", first), ("acknowledge", first), ("trigger", worse), ("resolve", first),
+        ("acknowledge", worse), ("resolve", worse)]
+    for event in sent:
+        jsonschema.validate(event, PD_TRIGGER if event["event_action"] == "trigger" else {
+            **PD_RESOLVE, "properties": {**PD_RESOLVE["properties"], "event_action": {
+                "const": event["event_action"]}}})
+    assert "Reopened, worse since acknowledged/accepted" in sent[2]["payload"]["summary"]

@@ -1,10 +1,13 @@
 """An incident's evidence as the console shows it (issue 19): what failed and how much per
 currency when it opened (frozen), what fails now, how the set changed, and the check runs that
-saw it. Pure functions over the incident's ``details`` (written by the alerting service)."""
+saw it. Pure functions over the incident's ``details``: how the alerting service writes them
+(``carry_evidence``) and how the console reads them (``evidence_view``)."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -103,3 +106,50 @@ def _items(evidence: dict[str, Any]) -> list[dict]:
         rows.append({k: v for k, v in evidence["facts"].items()
                      if isinstance(v, (str, int)) and k != "where"})
     return rows
+
+
+# -- written by the alerting service ---------------------------------------------------------
+EVIDENCE_KEYS = ("items", "items_total", "keys", "programs", "money", "money_apart")
+EVIDENCE_CHANGES_LIMIT = 20
+RUN_IDS_LIMIT = 50
+
+
+def snapshot(details: dict, now: datetime, check_run_id: str | None) -> dict:
+    """The failing rows and money per currency as they are now (frozen copies go in details)."""
+    ev = {k: details[k] for k in EVIDENCE_KEYS if k in details}
+    if "items" not in ev:
+        ev["facts"] = {k: v for k, v in details.items()
+                       if k not in ("first_steps", "evidence_at_open", "evidence_latest",
+                                    "evidence_changes", "run_ids", "clear_since")}
+    return {**ev, "at": now.isoformat(), "check_run_id": check_run_id}
+
+
+def carry_evidence(old: dict, new: dict, now: datetime, check_run_id: str | None) -> dict:
+    """New details that keep the evidence frozen at open, the run ids and the history of changes
+    of the failing set or its money (bounded); the latest evidence replaces the previous one."""
+    out = dict(new)
+    at_open = old.get("evidence_at_open") or snapshot(old, now, None)
+    out["evidence_at_open"] = at_open
+    runs = list(old.get("run_ids") or [])
+    if check_run_id and check_run_id not in runs:
+        runs = (runs + [check_run_id])[-RUN_IDS_LIMIT:]
+    out["run_ids"] = runs
+    changes = list(old.get("evidence_changes") or [])
+    before = old.get("evidence_latest") or at_open
+    latest = snapshot(new, now, check_run_id)
+    if _shape(before) != _shape(latest):
+        changes = (changes + [{"at": now.isoformat(), "keys": new.get("keys"),
+                               "money": new.get("money"), "money_apart": new.get("money_apart")}]
+                   )[-EVIDENCE_CHANGES_LIMIT:]
+        out["evidence_latest"] = latest
+    else:
+        out["evidence_latest"] = old.get("evidence_latest") or latest
+    out["evidence_changes"] = changes
+    if old.get("page_round"):  # the incident's paging round (alerts/spread.py) outlives refreshes
+        out["page_round"] = old["page_round"]
+    return out
+
+
+def _shape(evidence: dict) -> tuple:
+    return (tuple(evidence.get("keys") or ()), tuple(sorted((evidence.get("money") or {}).items())),
+            json.dumps(evidence.get("money_apart") or {}, sort_keys=True))

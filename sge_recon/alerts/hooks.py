@@ -4,7 +4,11 @@
 PagerDuty (DESIGN §7): ``trigger`` when an incident opens, ``resolve`` when it resolves,
 ``acknowledge`` once it is acknowledged or accepted in the console (its escalation stops),
 ``dedup_key`` = the incident's id (an escalation re-triggers it with the higher severity);
-reminders and notices (the weekly payout reminder) do not page.
+reminders and notices (the weekly payout reminder) do not page. An incident acknowledged or
+accepted that gets worse is reopened and paged again (alerts/spread.py), but PagerDuty never
+notifies again for an alert it holds acknowledged, whatever triggers with its dedup_key follow: so
+each such round pages under a key of its own, ``<id>:reopened:<n>`` (a new alert that notifies),
+and the previous round's alert is resolved (superseded), so that one alert per incident is open.
 The routing key is added at send time (``pagerduty_seal``), so it is never stored. Incident ids
 restart at 1 in every deployment: each environment needs its own integration (routing key).
 
@@ -40,7 +44,7 @@ from .message import Message, cut
 PAGERDUTY_MAX_EVENT_BYTES = 512_000  # Events v2's limit (Alertmanager's maxEventSize)
 WEBHOOK_MAX_BODY_BYTES = 256_000     # the signed body, delivery_id included
 SEND_TIME_ROOM = 1_000  # kept free at render for what sealing adds (routing key, delivery_id)
-# the console's copies of the failing set (sge_recon/alerts/service.py ``_evidence``): they
+# the console's copies of the failing set (sge_recon/alerts/evidence.py ``snapshot``): they
 # repeat the items, keys and programs the details already carry
 EVIDENCE_COPIES = ("evidence_at_open", "evidence_latest", "evidence_changes")
 # (list items, text characters) kept when details must shrink, gentlest first
@@ -60,7 +64,7 @@ def pagerduty_event(message: Message) -> dict | None:
     if message.incident_id is None or message.event not in ("open", "reopen", "escalate",
                                                              "acknowledge", "resolve"):
         return None
-    dedup_key = str(message.incident_id)
+    dedup_key = pagerduty_dedup_key(message.incident_id, message.page_round)
     if message.event in ("acknowledge", "resolve"):  # acknowledged or accepted in the console
         return {"event_action": message.event, "dedup_key": dedup_key}
     details: dict = {name: value for name, value in message.fields}
@@ -84,6 +88,17 @@ def pagerduty_event(message: Message) -> dict | None:
         event["links"] = [{"href": message.link, "text": message.link_label}]
         event["client_url"] = message.link
     return fit_pagerduty(event, PAGERDUTY_MAX_EVENT_BYTES - SEND_TIME_ROOM)
+
+
+def pagerduty_dedup_key(incident_id: int, page_round: int = 0) -> str:
+    """The key of the incident's PagerDuty alert in this round (0: as first paged)."""
+    return str(incident_id) if not page_round else f"{incident_id}:reopened:{page_round}"
+
+
+def pagerduty_superseded(incident_id: int, page_round: int) -> dict:
+    """The resolve of round ``page_round - 1``'s alert, once round ``page_round`` pages."""
+    return {"event_action": "resolve",
+            "dedup_key": pagerduty_dedup_key(incident_id, page_round - 1)}
 
 
 def pagerduty_seal(settings: Settings, payload: dict) -> tuple[bytes, dict[str, str]]:

@@ -29,6 +29,9 @@ class Message:
     environment: str = ""             # SGE_ENVIRONMENT
     component: str = ""               # where: the console area (ledger, queue, intents, ...)
     details: dict = field(default_factory=dict)  # machine-readable facts (ids, amounts)
+    # how many times the incident was reopened and paged again (alerts/spread.py): PagerDuty
+    # keys each round's alert apart, since it never re-notifies an acknowledged one
+    page_round: int = 0
 
     @property
     def colour(self) -> int:

@@ -18,7 +18,6 @@ message up at once.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -29,6 +28,8 @@ from ..db import alert_outbox
 from ..db import incidents as incident_rows
 from ..db import silences as silence_rows
 from .message import _stamp, duration_text  # noqa: F401 (duration_text re-exported)
+from .evidence import carry_evidence, snapshot
+from .hooks import pagerduty_superseded
 from .spread import worse
 from ..metrics.facts import Facts, gather_facts
 from . import channels as ch
@@ -141,7 +142,7 @@ class AlertService:
               check_run_id: str | None, result: Evaluation,
               inhibit: dict | None = None) -> dict | None:
         details = _details(finding)
-        details["evidence_at_open"] = _evidence(details, now, check_run_id)
+        details["evidence_at_open"] = snapshot(details, now, check_run_id)
         details["run_ids"] = [check_run_id] if check_run_id else []
         silence = silencing.matching(self._silences, finding.kind, details, now)
         if silence:  # recorded and counted, but nobody is paged until the silence ends
@@ -167,7 +168,7 @@ class AlertService:
         if it was never paged and the mute is over, its opening message goes out now."""
         remind = self._reminder_due(incident, now)
         old = incident.get("details") or {}
-        details = _carry_evidence(old, _details(finding), now, check_run_id)
+        details = carry_evidence(old, _details(finding), now, check_run_id)
         silence = silencing.matching(self._silences, finding.kind, details, now)
         was_paged = not _never_paged(old)
         if silence:
@@ -189,6 +190,8 @@ class AlertService:
             remind = False
         elif not was_paged:  # the silence ended / the cause resolved, the fault still there
             remind, event = True, "open"
+        if remind and event == "reopen":  # paged again: PagerDuty's next round (alerts/hooks.py)
+            details["page_round"] = int(old.get("page_round") or 0) + 1
         incident_rows.refresh_incident(conn, incident["id"], title=finding.title, details=details,
                              money_at_stake=finding.money_at_stake, now=now, notified=remind,
                              key=finding.key if finding.key != incident["key"] else None,
@@ -199,6 +202,11 @@ class AlertService:
             incident = incident_rows.reopen_incident(conn, incident["id"], news) or incident
         if remind:
             self._enqueue(conn, incident, event, channels, now)
+            if event == "reopen" and "pagerduty" in channels:  # the previous round's alert,
+                # acknowledged and so silent for good, is resolved: one alert per incident open
+                alert_outbox.enqueue_alert(conn, incident_id=incident["id"], channel="pagerduty",
+                                           event="supersede", now=now, payload=pagerduty_superseded(
+                                               incident["id"], details["page_round"]))
             result.reminded.append(incident)
         else:
             result.ongoing.append(incident)
@@ -266,7 +274,8 @@ class AlertService:
                     incident, "acknowledge", now, self.settings.CONSOLE_URL))
                 alert_outbox.enqueue_alert(conn, incident_id=incident["id"], channel="pagerduty",
                                            event="acknowledge", payload=payload or {}, now=now,
-                                           dedup_key=f"incident:{incident['id']}:acknowledge")
+                                           dedup_key=f"incident:{incident['id']}:acknowledge"
+                                           + _round_suffix(incident.get("details") or {}))
 
     def _reminder_due(self, incident: dict, now: datetime) -> bool:
         hours = self.settings.ALERT_REMINDER_HOURS
@@ -368,7 +377,8 @@ def incident_message(incident: dict, event: str, now: datetime, console_url: str
     common = {"priority": priority, "at": now, "event": event, "incident_id": incident["id"],
               "kind": incident["kind"], "environment": environment,
               "component": rule.console_page if rule else "incidents",
-              "details": _machine_details(details)}
+              "details": _machine_details(details),
+              "page_round": int(details.get("page_round") or 0)}
     if event in ("open", "reopen"):  # reopen: worse since acknowledged/accepted (spread.py)
         new = ("Reopened, worse since acknowledged/accepted: " if event == "reopen" else "")
         return ch.Message(f"{new}{ident}: {incident['title']}", fields + [
@@ -426,48 +436,9 @@ def _details(finding: Finding) -> dict:
             **({"money_apart": finding.apart} if finding.apart else {})}
 
 
-EVIDENCE_KEYS = ("items", "items_total", "keys", "programs", "money", "money_apart")
-EVIDENCE_CHANGES_LIMIT = 20
-RUN_IDS_LIMIT = 50
-
-
-def _evidence(details: dict, now: datetime, check_run_id: str | None) -> dict:
-    """The failing rows and money per currency as they are now (frozen copies go in details)."""
-    ev = {k: details[k] for k in EVIDENCE_KEYS if k in details}
-    if "items" not in ev:
-        ev["facts"] = {k: v for k, v in details.items()
-                       if k not in ("first_steps", "evidence_at_open", "evidence_latest",
-                                    "evidence_changes", "run_ids", "clear_since")}
-    return {**ev, "at": now.isoformat(), "check_run_id": check_run_id}
-
-
-def _carry_evidence(old: dict, new: dict, now: datetime, check_run_id: str | None) -> dict:
-    """New details that keep the evidence frozen at open, the run ids and the history of changes
-    of the failing set or its money (bounded); the latest evidence replaces the previous one."""
-    out = dict(new)
-    at_open = old.get("evidence_at_open") or _evidence(old, now, None)
-    out["evidence_at_open"] = at_open
-    runs = list(old.get("run_ids") or [])
-    if check_run_id and check_run_id not in runs:
-        runs = (runs + [check_run_id])[-RUN_IDS_LIMIT:]
-    out["run_ids"] = runs
-    changes = list(old.get("evidence_changes") or [])
-    before = old.get("evidence_latest") or at_open
-    latest = _evidence(new, now, check_run_id)
-    if _shape(before) != _shape(latest):
-        changes = (changes + [{"at": now.isoformat(), "keys": new.get("keys"),
-                               "money": new.get("money"), "money_apart": new.get("money_apart")}]
-                   )[-EVIDENCE_CHANGES_LIMIT:]
-        out["evidence_latest"] = latest
-    else:
-        out["evidence_latest"] = old.get("evidence_latest") or latest
-    out["evidence_changes"] = changes
-    return out
-
-
-def _shape(evidence: dict) -> tuple:
-    return (tuple(evidence.get("keys") or ()), tuple(sorted((evidence.get("money") or {}).items())),
-            json.dumps(evidence.get("money_apart") or {}, sort_keys=True))
+def _round_suffix(details: dict) -> str:
+    """The acknowledge of each paging round is its own (once per round, not once ever)."""
+    return f":{details['page_round']}" if details.get("page_round") else ""
 
 
 def _clear_since(details: dict) -> datetime | None:
