@@ -31,6 +31,7 @@ from __future__ import annotations
 import builtins
 import functools
 import hashlib
+import hmac
 import re
 import secrets
 from dataclasses import dataclass
@@ -119,10 +120,13 @@ def _sha256(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def unknown_name(typed: str) -> str:
-    """How a sign-in under a name that is no account is recorded: ``unknown:`` and a hash of
-    it, never the text typed (often a password typed into the username field)."""
-    return "unknown:" + _sha256(typed)[:16]
+def unknown_name(typed: str, key: str) -> str:
+    """How a sign-in under a name that is no account is recorded: ``unknown:`` and an
+    HMAC-SHA256 of it under the database's own key (``recon.sign_in_name_key``, which the
+    readers of recon cannot read), never the text typed: it is often a password typed into the
+    username field, and a plain hash of it would let anyone who reads the attempts test guessed
+    passwords against it."""
+    return "unknown:" + hmac.new(key.encode(), typed.encode(), hashlib.sha256).hexdigest()[:16]
 
 
 def check_name(name: str) -> str:
@@ -412,7 +416,7 @@ class AccountService:
             # password typed into the username field, and recon.sign_in_attempts is readable
             # by every reader of recon (auditors, BI)
             row = q.account(conn, typed)
-            name = typed if row is not None else unknown_name(typed)
+            name = typed if row is not None else unknown_name(typed, q.sign_in_name_key(conn))
             q.lock_name(conn, name)  # one attempt per name at a time: the count below is exact
             failures = q.recent_failures(conn, name, WINDOW_SECONDS)
             if int(failures["failures"] or 0) >= MAX_FAILURES:

@@ -137,7 +137,11 @@ END $$;
 -- Console accounts (recon 0010): readers see who has which role, never a password hash or a
 -- session token hash. The platform id (0038) too: payout_approval_quorum maps an approval
 -- recorded under an account name to the account's platform id.
-REVOKE SELECT ON recon.console_users, recon.console_sessions FROM sge_recon_readonly;
+-- The key under which a sign-in name that is no account is hashed (0047): an auditor who
+-- read it could test guessed passwords against the recorded names.
+REVOKE SELECT ON recon.console_users, recon.console_sessions, recon.sign_in_name_key
+    FROM sge_recon_readonly;
+REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON recon.sign_in_name_key FROM sge_recon_app;
 GRANT SELECT (name, role, approver_slot, created_at, password_set_at, disabled, disabled_at,
                sso_identity, platform_id)
     ON recon.console_users TO sge_recon_readonly;

@@ -87,8 +87,9 @@ def test_sign_in_is_audited_and_repeated_failures_lock_the_name(recon, db):
     assert reasons == [None] + ["wrong_password"] * MAX_FAILURES + ["rate_limited"]
     from sge_recon.accounts import unknown_name  # a name that is no account: its hash only
 
+    key = db.fetch_one("SELECT key FROM recon.sign_in_name_key")["key"]
     assert db.fetch_one("SELECT reason FROM recon.sign_in_attempts WHERE username = %s",
-                        (unknown_name("nobody"),)) == {"reason": "unknown"}
+                        (unknown_name("nobody", key),)) == {"reason": "unknown"}
     recon.accounts.add("vic", "viewer", "the right password")
     recon.accounts.set_disabled("vic")
     assert "disabled" in recon.accounts.sign_in("vic", "the right password").message
@@ -483,3 +484,36 @@ def test_a_wrong_name_is_said_before_a_password_is_asked_for(cli_env, db):
     out = users(["set-password", "nobody"], cli_env, "")
     assert out.returncode == 3
     assert out.stderr == "Error: no account named 'nobody'; see `sge-recon users list`\n"
+
+
+def test_a_name_that_is_no_account_is_recorded_under_a_key_no_reader_has(recon, db, db_url):
+    """Often a password typed into the name field: recorded as an HMAC under the database's own
+    key (0047), not a plain SHA-256 that anyone reading recon.sign_in_attempts (auditors, BI)
+    could test guessed passwords against. The same name still locks as one."""
+    import hashlib
+    import uuid
+
+    import psycopg
+
+    from sge_recon.accounts import unknown_name
+
+    from .test_privileges import login_url
+
+    for _ in range(MAX_FAILURES + 1):
+        assert not recon.accounts.sign_in("Hunter2!", "whatever").ok
+    assert "Too many failed sign-ins" in recon.accounts.sign_in("hunter2!", "x").message
+    recorded = {r["username"] for r in db.fetch_all("SELECT username FROM recon.sign_in_attempts")}
+    key = db.fetch_one("SELECT key FROM recon.sign_in_name_key")["key"]
+    assert recorded == {unknown_name("hunter2!", key)}
+    assert recorded != {"unknown:" + hashlib.sha256(b"hunter2!").hexdigest()[:16]}
+    assert len(key) == 64 and int(key, 16)  # 244 random bits (two gen_random_uuid())
+
+    auditor = f"auditor_{uuid.uuid4().hex[:8]}"
+    db.execute(f"CREATE ROLE {auditor} LOGIN IN ROLE sge_recon_readonly")
+    try:
+        with psycopg.connect(login_url(db_url, auditor)) as conn:
+            assert conn.execute("SELECT count(*) FROM recon.sign_in_attempts").fetchone()[0] > 0
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute("SELECT key FROM recon.sign_in_name_key")
+    finally:
+        db.execute(f"DROP ROLE {auditor}")

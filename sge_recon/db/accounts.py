@@ -148,6 +148,15 @@ def lock_name(conn, username: str) -> None:
                  (username,))
 
 
+def sign_in_name_key(conn) -> str:
+    """The key under which a name that is no account is recorded (migration 0047)."""
+    row = conn.execute("SELECT key FROM recon.sign_in_name_key").fetchone()
+    if row is None:  # a recon schema behind 0047 is refused before a sign-in; a row deleted by
+        raise DatabaseUnavailable(  # hand is said, never recorded under a guessable hash
+            "recon.sign_in_name_key has no key: run `sge-recon db init` (migration 0047 makes it)")
+    return row["key"]
+
+
 def record_attempt(conn, username: str, ok: bool, reason: str | None) -> None:
     conn.execute("INSERT INTO recon.sign_in_attempts (username, ok, reason) VALUES (%s, %s, %s)",
                  (username, ok, reason))
