@@ -237,9 +237,9 @@ def test_platform_text_cannot_plant_a_masked_link_or_spoiler_in_discord(db_url, 
     assert "\\[Open the incident\\](https://evil.example/login)" in discord["content"]
 
 
-@pytest.mark.parametrize("how", ["acknowledge", "accept"])
-def test_an_incident_acknowledged_or_accepted_in_the_console_is_acknowledged_on_pagerduty(
-        db_url, db, factory, receiver, how):
+def paged_on_pagerduty(db_url, db, factory, receiver):
+    """A ledger imbalance paged to PagerDuty (the receiver), with ada an operator: the Recon,
+    clock, monitor scheduler, the fix of the imbalance and its incident."""
     from .test_console_actions import acting_as
 
     recon = Recon(settings_for(db_url, PAGERDUTY_ROUTING_KEY=ROUTING_KEY,
@@ -252,6 +252,13 @@ def test_an_incident_acknowledged_or_accepted_in_the_console_is_acknowledged_on_
     fix = plant_ledger_imbalance(factory, db, clock)
     sched.tick()
     [incident] = recon.incidents.incidents()
+    return recon, clock, sched, fix, incident
+
+
+@pytest.mark.parametrize("how", ["acknowledge", "accept"])
+def test_an_incident_acknowledged_or_accepted_in_the_console_is_acknowledged_on_pagerduty(
+        db_url, db, factory, receiver, how):
+    recon, clock, sched, fix, incident = paged_on_pagerduty(db_url, db, factory, receiver)
     actions = recon.console.actions
     done = (actions.acknowledge_incident("ada", incident["id"]) if how == "acknowledge" else
             actions.accept_incident("ada", incident["id"], "known: correction awaiting sign-off",
@@ -295,18 +302,7 @@ def test_an_acknowledged_incident_that_gets_worse_notifies_on_pagerduty_again(db
     """Reopened and paged again (alerts/spread.py), but a trigger with the acknowledged alert's
     dedup_key notifies nobody on PagerDuty: the page that says "worse" was silent there. Each
     round now pages under its own key, and the acknowledged one is resolved (superseded)."""
-    from .test_console_actions import acting_as
-
-    recon = Recon(settings_for(db_url, PAGERDUTY_ROUTING_KEY=ROUTING_KEY,
-                               PAGERDUTY_EVENTS_URL=receiver.base + PD_PATH,
-                               WORKER_DOWN_SECONDS=86400))
-    factory.heartbeat("worker-1", last_seen_at=datetime.now(timezone.utc))
-    acting_as(db_url, ada="operator")
-    clock = start_clock()
-    sched = monitor_only(recon, clock)
-    fix = plant_ledger_imbalance(factory, db, clock)
-    sched.tick()
-    [incident] = recon.incidents.incidents()
+    recon, clock, sched, fix, incident = paged_on_pagerduty(db_url, db, factory, receiver)
     first, worse = str(incident["id"]), f"{incident['id']}:reopened:1"
 
     def minute() -> None:
