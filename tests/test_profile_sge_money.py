@@ -51,3 +51,43 @@ def test_a_line_item_paying_more_than_its_commissions_fails_payout_batch_total(n
     assert [(r["batch_id"], r["status"], r["difference"]) for r in rows] == [
         (batch, "executed", Decimal("10000.000000"))]
     assert run.by_name()["ledger_balance"].status == "pass"  # balanced, yet 10 000 overpaid
+
+
+# what SGE's creator can type as X-Admin-Id that SGE takes for someone else and a screen shows as
+# their own id: a right-to-left or left-to-right mark after it, an isolate, a soft hyphen or a
+# zero-width space inside it, a variation selector, full-width letters and a full-width digit
+INVISIBLE_VARIANTS = [lambda i: i + "\u200f", lambda i: "\u200e" + i, lambda i: i + "\u2066",
+                      lambda i: i[:3] + "\u00ad" + i[3:], lambda i: i[:2] + "\u200b" + i[2:],
+                      lambda i: i + "\ufe0f",
+                      lambda i: "".join(chr(ord(ch) + 0xFEE0) if ch.isalpha() else ch
+                                        for ch in i)]
+
+
+def test_a_creator_approving_under_an_invisibly_different_id_is_one_person(new_database):
+    """payout_approval_quorum and the console's own pre-send refusal (same_person) read an SGE
+    admin id without invisible characters and in NFKC: the creator approving their own batch
+    as 'ops:alice' + U+200F is one person, the batch fails the quorum."""
+    from sge_recon.console.sge_identity import same_person
+    url, _ = sge_database(new_database, intents=200)
+    recon = sge_recon(url)
+    with psycopg.connect(url, row_factory=dict_row) as conn:
+        batches = conn.execute(
+            "SELECT id, \"createdById\" FROM \"PayoutBatch\" WHERE status = 'COMPLETED' "
+            'AND "createdById" IS NOT NULL ORDER BY id LIMIT %s',
+            (len(INVISIBLE_VARIANTS),)).fetchall()
+        assert len(batches) == len(INVISIBLE_VARIANTS)
+        for batch, variant in zip(batches, INVISIBLE_VARIANTS, strict=True):
+            approver = variant(batch["createdById"])
+            assert approver != batch["createdById"]
+            assert same_person(batch["createdById"], approver), repr(approver)
+            conn.execute('UPDATE "PayoutBatch" SET "approvedById" = %s WHERE id = %s',
+                         (approver, batch["id"]))
+    result = recon.checks.run(only=["payout_approval_quorum"], store=False).by_name()[
+        "payout_approval_quorum"]
+    assert result.status == "fail"
+    assert sorted((r["batch_id"], r["approvals"]) for r in result.rows) == sorted(
+        (b["id"], 1) for b in batches)
+    # two people stay two
+    assert not same_person("ops:alice", "ops:alice2")
+    assert not same_person("ops:alice", "ops:al ice")
+

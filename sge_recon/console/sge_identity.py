@@ -17,6 +17,7 @@ Both refusals are recorded in recon.action_log by the caller, like any other ref
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 from ..db import DriverError
@@ -54,17 +55,28 @@ def sge_actor(db, operator: str, action: str, batch_id: str | None) -> SgeActor:
     return SgeActor(platform_id, None)
 
 
-# what payout_approval_quorum strips around an id (checks/payout_approval_quorum.sql)
-_AROUND = re.compile(r"^[\s\u00a0\u200b\u2060\ufeff]+|[\s\u00a0\u200b\u2060\ufeff]+$")
+# what payout_approval_quorum strips (checks/payout_approval_quorum.sql): the invisible format
+# characters anywhere in an id (after NFKC), then white space around it
+_INVISIBLE = re.compile("[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f"
+                        "\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f"
+                        "\ufeff\uffa0]")
+_AROUND = re.compile(r"^[\s\u00a0]+|[\s\u00a0]+$")
+
+
+def person(admin_id: str) -> str:
+    """An SGE admin id as payout_approval_quorum counts it: NFKC, without invisible format
+    characters or surrounding white space, in lower case ('' is nobody)."""
+    return _AROUND.sub("", _INVISIBLE.sub("", unicodedata.normalize("NFKC", admin_id))).lower()
 
 
 def same_person(a: str | None, b: str | None) -> bool:
     """Whether two SGE admin ids name one person as payout_approval_quorum counts them: without
-    surrounding white space, in lower case (SGE compares X-Admin-Id exactly, so its creator
-    'OPS:Alice ' approving as 'ops:alice' passes its own rule). An empty id is nobody."""
+    surrounding white space or invisible characters, in NFKC and lower case (SGE compares
+    X-Admin-Id exactly, so its creator 'OPS:Alice ' approving as 'ops:alice' or as 'ops:alice'
+    + U+200F passes its own rule). An empty id is nobody."""
     if a is None or b is None:
         return False
-    left, right = _AROUND.sub("", a).lower(), _AROUND.sub("", b).lower()
+    left, right = person(a), person(b)
     return bool(left) and left == right
 
 
