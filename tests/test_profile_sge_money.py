@@ -91,3 +91,23 @@ def test_a_creator_approving_under_an_invisibly_different_id_is_one_person(new_d
     assert not same_person("ops:alice", "ops:alice2")
     assert not same_person("ops:alice", "ops:al ice")
 
+
+def test_a_confirmed_intent_whose_settlement_failed_or_was_reversed_is_not_complete(new_database):
+    """The contract's settlements are confirmed ones: a CONFIRMED intent whose SGE settlement is
+    REVERSED, FAILED or still PENDING has none, and intent_completion fails with no_settlement,
+    as it does on the contract platform for a completed intent without a settlement."""
+    url, _ = sge_database(new_database, intents=200)
+    recon = sge_recon(url)
+    assert recon.checks.run(only=["intent_completion"], store=False).status == "pass"
+    with psycopg.connect(url, row_factory=dict_row) as conn:
+        settled = conn.execute(
+            'SELECT s.id, s."intentId" FROM "Settlement" s JOIN "Intent" i ON i.id = s."intentId" '
+            "WHERE i.status = 'CONFIRMED' AND s.status = 'CONFIRMED' ORDER BY s.id LIMIT 3"
+        ).fetchall()
+        for row, status in zip(settled, ("REVERSED", "FAILED", "PENDING"), strict=True):
+            conn.execute('UPDATE "Settlement" SET status = %s WHERE id = %s', (status, row["id"]))
+    result = recon.checks.run(only=["intent_completion"], store=False).by_name()[
+        "intent_completion"]
+    assert result.status == "fail"
+    assert sorted((r["intent_id"], r["problem"]) for r in result.rows) == sorted(
+        (row["intentId"], "no_settlement") for row in settled)
