@@ -111,3 +111,30 @@ def test_a_confirmed_intent_whose_settlement_failed_or_was_reversed_is_not_compl
     assert result.status == "fail"
     assert sorted((r["intent_id"], r["problem"]) for r in result.rows) == sorted(
         (row["intentId"], "no_settlement") for row in settled)
+
+
+def test_an_accrual_credited_to_a_bare_affiliate_account_is_not_the_liability(new_database):
+    """SGE credits a commission to `affiliate:<id>:liability`, read as the contract's
+    `affiliate:<id>`. An accrual credited to a bare `affiliate:<id>` (no SGE account) is not that
+    liability: commission_ledger fails for the affiliate, as it does on the contract platform
+    when the affiliate's account was not credited."""
+    url, _ = sge_database(new_database, intents=200)
+    recon = sge_recon(url)
+    assert recon.checks.run(only=["commission_ledger"], store=False).status == "pass"
+    with psycopg.connect(url, row_factory=dict_row) as conn:
+        entry = conn.execute(
+            "SELECT e.id, e.account, -e.amount AS amount FROM \"LedgerEntry\" e "
+            "WHERE e.\"refType\" = 'COMMISSION' AND e.account LIKE 'affiliate:%:liability' "
+            "AND e.amount < 0 ORDER BY e.id LIMIT 1").fetchone()
+        bare = entry["account"][:-len(":liability")]
+        conn.execute('UPDATE "LedgerEntry" SET account = %s WHERE id = %s', (bare, entry["id"]))
+    result = recon.checks.run(only=["commission_ledger"], store=False).by_name()[
+        "commission_ledger"]
+    assert result.status == "fail"
+    [row] = result.rows
+    assert row["affiliate_id"] == bare[len("affiliate:"):]
+    assert row["commissions_total"] - row["ledger_total"] == entry["amount"]
+    with psycopg.connect(url, row_factory=dict_row) as conn:
+        shown = conn.execute("SELECT account, platform_account FROM recon_platform.ledger_entries "
+                             "WHERE id = %s", (entry["id"],)).fetchone()
+    assert shown == {"account": "unmapped:" + bare, "platform_account": bare}
