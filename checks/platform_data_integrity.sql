@@ -6,7 +6,10 @@
 -- Infinity equals Infinity, so an infinite settlement confirmed by an infinite transfer matched
 -- every other check), timestamps in the future
 -- (beyond 5 minutes of clock skew) or inverted (completed
--- before created). Such rows can hide from the other checks (a NULL amount adds nothing to a
+-- before created), or infinite ('-infinity' and 'infinity' are valid timestamps: an intent
+-- created at '-infinity' made processing_time an error for as long as it was among the last 100,
+-- one changed at '-infinity' made stuck_intents an error that hid every other stuck intent, and
+-- a ledger entry at '-infinity' falls in no month's export). Such rows can hide from the other checks (a NULL amount adds nothing to a
 -- sum, a NULL currency forms its own group, an intent "completed in 2099" masks
 -- processing_time), so they fail here, one row per (table, id, problem).
 -- Each table is scanned once; only rows with some problem reach the LATERAL that names them.
@@ -28,13 +31,15 @@ CROSS JOIN LATERAL (VALUES
           END),
     (CASE WHEN e.currency IS NULL THEN 'null_currency' END),
     (CASE WHEN e.created_at IS NULL THEN 'null_timestamp' END),
-    (CASE WHEN e.created_at > now() + interval '5 minutes' THEN 'future_timestamp' END)
+    (CASE WHEN e.created_at > now() + interval '5 minutes' THEN 'future_timestamp' END),
+    (CASE WHEN NOT isfinite(e.created_at) THEN 'infinite_timestamp' END)
 ) AS x (problem)
 WHERE x.problem IS NOT NULL
   AND (e.program_id IS NULL OR e.transaction_id IS NULL OR e.account IS NULL
        OR (e.type IN ('debit', 'credit')) IS NOT TRUE OR (e.amount > 0) IS NOT TRUE
        OR e.amount IN ('NaN'::numeric, 'Infinity'::numeric)
-       OR e.currency IS NULL OR (e.created_at <= now() + interval '5 minutes') IS NOT TRUE)
+       OR e.currency IS NULL OR (e.created_at <= now() + interval '5 minutes') IS NOT TRUE
+       OR NOT isfinite(e.created_at))
 UNION ALL
 SELECT 'settlement_intents', i.id, x.problem
 FROM platform.settlement_intents i
@@ -54,7 +59,9 @@ CROSS JOIN LATERAL (VALUES
           END),
     (CASE WHEN greatest(i.created_at, i.status_changed_at, i.completed_at)
                > now() + interval '5 minutes' THEN 'future_timestamp' END),
-    (CASE WHEN i.completed_at < i.created_at THEN 'completed_before_created' END)
+    (CASE WHEN i.completed_at < i.created_at THEN 'completed_before_created' END),
+    (CASE WHEN (isfinite(i.created_at) AND isfinite(i.status_changed_at)
+                AND isfinite(i.completed_at)) IS FALSE THEN 'infinite_timestamp' END)
 ) AS x (problem)
 WHERE x.problem IS NOT NULL
   AND (i.program_id IS NULL OR (i.amount > 0) IS NOT TRUE
@@ -66,7 +73,9 @@ WHERE x.problem IS NOT NULL
        OR (i.status = 'completed' AND i.completed_at IS NULL)
        OR greatest(i.created_at, i.status_changed_at, i.completed_at)
           > now() + interval '5 minutes'
-       OR i.completed_at < i.created_at)
+       OR i.completed_at < i.created_at
+       OR (isfinite(i.created_at) AND isfinite(i.status_changed_at)
+           AND isfinite(i.completed_at)) IS FALSE)
 UNION ALL
 SELECT 'settlements', s.id, x.problem
 FROM platform.settlements s
@@ -77,12 +86,13 @@ CROSS JOIN LATERAL (VALUES
     (CASE WHEN s.amount = 'NaN'::numeric THEN 'nan_amount' END),
     (CASE WHEN s.amount IN ('Infinity'::numeric, '-Infinity'::numeric) THEN 'infinite_amount'
           END),
-    (CASE WHEN s.confirmed_at > now() + interval '5 minutes' THEN 'future_timestamp' END)
+    (CASE WHEN s.confirmed_at > now() + interval '5 minutes' THEN 'future_timestamp' END),
+    (CASE WHEN NOT isfinite(s.confirmed_at) THEN 'infinite_timestamp' END)
 ) AS x (problem)
 WHERE x.problem IS NOT NULL
   AND (s.program_id IS NULL OR s.amount IS NULL OR s.amount <= 0
        OR s.amount IN ('NaN'::numeric, 'Infinity'::numeric)
-       OR s.confirmed_at > now() + interval '5 minutes')
+       OR s.confirmed_at > now() + interval '5 minutes' OR NOT isfinite(s.confirmed_at))
 UNION ALL
 SELECT 'commissions', c.id, x.problem
 FROM platform.commissions c

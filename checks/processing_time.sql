@@ -9,6 +9,8 @@ FROM (
     FROM platform.settlement_intents
     WHERE status = 'completed' AND completed_at IS NOT NULL AND created_at IS NOT NULL
       AND completed_at <= now() + interval '5 minutes' AND completed_at >= created_at
+      -- created at '-infinity': no duration (platform_data_integrity: infinite_timestamp)
+      AND isfinite(created_at)
     ORDER BY completed_at DESC
     LIMIT 100
 ) last_completed

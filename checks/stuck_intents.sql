@@ -16,4 +16,7 @@ SELECT id         AS intent_id,
 FROM platform.settlement_intents
 WHERE status IN ('payment_pending', 'verifying', 'processing')
   AND status_changed_at < now() - interval '1 minute' * :intent_timeout_minutes
+  -- '-infinity' has no age in seconds (it made the whole check an error, hiding every other
+  -- stuck intent): platform_data_integrity reports it as infinite_timestamp
+  AND isfinite(status_changed_at)
 ORDER BY status_changed_at, id

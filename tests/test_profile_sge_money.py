@@ -138,3 +138,40 @@ def test_an_accrual_credited_to_a_bare_affiliate_account_is_not_the_liability(ne
         shown = conn.execute("SELECT account, platform_account FROM recon_platform.ledger_entries "
                              "WHERE id = %s", (entry["id"],)).fetchone()
     assert shown == {"account": "unmapped:" + bare, "platform_account": bare}
+
+
+def test_an_infinite_timestamp_hides_no_stuck_intent_and_is_reported(new_database):
+    """'-infinity' is a valid timestamp(3): an intent whose "updatedAt" is '-infinity' made
+    stuck_intents an error (every other stuck intent hidden with it), one created at '-infinity'
+    made processing_time an error, and platform_data_integrity passed both (and a ledger entry
+    at '-infinity', which falls in no month's export). Now the stuck ones are reported,
+    processing_time is measured, and the three rows are infinite_timestamp."""
+    url, _ = sge_database(new_database, intents=200)
+    recon = sge_recon(url)
+    with psycopg.connect(url, row_factory=dict_row) as conn:
+        stuck = conn.execute(
+            "UPDATE \"Intent\" SET \"updatedAt\" = now() AT TIME ZONE 'UTC' - interval '2 hours' "
+            "WHERE id = (SELECT id FROM \"Intent\" WHERE status = 'PROCESSING' ORDER BY id "
+            "LIMIT 1) RETURNING id").fetchone()["id"]
+        changed = conn.execute(
+            "UPDATE \"Intent\" SET \"updatedAt\" = '-infinity' WHERE id = (SELECT id FROM "
+            "\"Intent\" WHERE status = 'PROCESSING' AND id <> %s ORDER BY id LIMIT 1) "
+            "RETURNING id", (stuck,)).fetchone()["id"]
+        created = conn.execute(
+            "UPDATE \"Intent\" SET \"createdAt\" = '-infinity' WHERE id = (SELECT id FROM "
+            "\"Intent\" WHERE status = 'CONFIRMED' ORDER BY \"completedAt\" DESC, id LIMIT 1) "
+            "RETURNING id").fetchone()["id"]
+        entry = conn.execute(
+            "UPDATE \"LedgerEntry\" SET \"createdAt\" = '-infinity' WHERE id = (SELECT min(id) "
+            "FROM \"LedgerEntry\") RETURNING id").fetchone()["id"]
+    run = recon.checks.run(only=["stuck_intents", "processing_time", "platform_data_integrity"],
+                           store=False).by_name()
+    assert run["stuck_intents"].status == "fail", run["stuck_intents"].error
+    assert stuck in {r["intent_id"] for r in run["stuck_intents"].rows}
+    assert run["processing_time"].status != "error", run["processing_time"].error
+    assert run["processing_time"].value is not None
+    infinite = {(r["table"], r["id"]) for r in run["platform_data_integrity"].rows
+                if r["problem"] == "infinite_timestamp"}
+    assert infinite == {("settlement_intents", changed), ("settlement_intents", created),
+                        ("ledger_entries", entry)}
+    assert run["platform_data_integrity"].status == "fail"
