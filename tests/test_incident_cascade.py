@@ -173,3 +173,49 @@ def test_a_paused_queue_whose_intents_get_stuck_escalates_its_page(db_url, db, f
     db.execute("UPDATE public.worker_heartbeats SET last_seen_at = %s", (clock.now(),))
     sched.tick()
     assert len(receiver.delivered(SLACK)) == 2 and len(receiver.delivered(pd)) == 2
+
+
+def test_an_acknowledged_paused_queue_whose_intents_get_stuck_pages_again(db_url, db, factory,
+                                                                         receiver):  # noqa: F811
+    """Paused on purpose (P3) and acknowledged: PagerDuty holds its alert acknowledged, and an
+    acknowledged alert never notifies again, whatever triggers follow under its dedup_key. Then
+    intents get stuck behind the pause (P1): that is a new page (PagerDuty's next round, under its
+    own key, the acknowledged one superseded), and the incident is open again (its reminders
+    resume), not a silent trigger into the acknowledged alert."""
+    pd = "/v2/enqueue"
+    recon = alerting_recon(db_url, receiver, PAGERDUTY_ROUTING_KEY="R0uting-key-0123456789",
+                           PAGERDUTY_EVENTS_URL=receiver.base + pd)
+    clock = start_clock()
+    sched = monitor_only(recon, clock)
+    factory.heartbeat("worker-1", last_seen_at=clock.now())
+    db.execute("INSERT INTO public.queue_control (queue, paused, changed_at, changed_by) "
+               "VALUES ('settlement', true, %s, 'alice') ON CONFLICT (queue) DO UPDATE SET "
+               "paused = true, changed_at = excluded.changed_at, changed_by = 'alice'",
+               (clock.now(),))
+    sched.tick()
+    [parent] = recon.incidents.incidents()
+    assert recon.incidents.acknowledge(parent["id"], "ada", clock.now())
+    clock.advance(minutes=1)
+    db.execute("UPDATE public.worker_heartbeats SET last_seen_at = %s", (clock.now(),))
+    sched.tick()
+    assert [p["event_action"] for p in receiver.delivered(pd)] == ["trigger", "acknowledge"]
+
+    clock.advance(minutes=1)
+    db.execute("UPDATE public.worker_heartbeats SET last_seen_at = %s", (clock.now(),))
+    backlog_with_a_stuck_intent(factory, db, clock)
+    sched.tick()
+    incident = {i["kind"]: i for i in recon.incidents.incidents()}["queue_paused"]
+    assert (incident["priority"], incident["status"]) == ("P1", "open")
+    first, second = str(parent["id"]), f"{parent['id']}:reopened:1"
+    pages = receiver.delivered(pd)
+    assert [(p["event_action"], p["dedup_key"]) for p in pages] == [
+        ("trigger", first), ("acknowledge", first), ("trigger", second), ("resolve", first)]
+    assert pages[2]["payload"]["severity"] == "error"
+    assert "P1" in pages[2]["payload"]["summary"]
+    slack = receiver.delivered(SLACK)
+    assert len(slack) == 2 and "P1" in slack[1]["text"]
+
+    clock.advance(minutes=1)  # still escalated: nothing more
+    db.execute("UPDATE public.worker_heartbeats SET last_seen_at = %s", (clock.now(),))
+    sched.tick()
+    assert len(receiver.delivered(SLACK)) == 2 and len(receiver.delivered(pd)) == 4

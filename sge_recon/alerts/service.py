@@ -30,7 +30,7 @@ from ..db import silences as silence_rows
 from .message import _stamp, duration_text  # noqa: F401 (duration_text re-exported)
 from .evidence import carry_evidence, snapshot
 from .hooks import pagerduty_superseded
-from .spread import worse
+from .spread import COVERED, worse
 from ..metrics.facts import Facts, gather_facts
 from . import channels as ch
 from . import delivery
@@ -183,6 +183,10 @@ class AlertService:
         if priority != incident["priority"]:
             remind, event = True, "escalate"
         news = worse(incident, old, details)  # worse since acknowledged/accepted: reopened
+        if event == "escalate" and incident["status"] in COVERED:
+            # more urgent than when somebody took it on: worse too. PagerDuty never notifies for
+            # a trigger into the alert it holds acknowledged, so an escalation is a new round
+            news.append(f"priority {priority} (was {incident['priority']})")
         if news:
             details["reopened"] = {"at": now.isoformat(), "new": news[:20]}
             remind, event = True, "reopen"
