@@ -337,3 +337,37 @@ def test_an_acknowledged_incident_that_gets_worse_notifies_on_pagerduty_again(db
             **PD_RESOLVE, "properties": {**PD_RESOLVE["properties"], "event_action": {
                 "const": event["event_action"]}}})
     assert "Reopened, worse since acknowledged/accepted" in sent[2]["payload"]["summary"]
+
+
+def test_an_acknowledged_incident_that_gets_worse_while_silenced_pages_when_the_silence_ends(
+        db_url, db, factory, receiver):
+    """Worse while a silence covers it: nobody is paged during the silence, but the reopened
+    incident is paged once it ends (PagerDuty's next round, the acknowledged alert superseded),
+    as an incident opened during a silence is. PagerDuty must not be left holding only the
+    acknowledged alert of the fault as it was (never notifying again) for a worse one."""
+    recon, clock, sched, fix, incident = paged_on_pagerduty(db_url, db, factory, receiver)
+    first, worse = str(incident["id"]), f"{incident['id']}:reopened:1"
+    assert recon.console.actions.acknowledge_incident("ada", incident["id"]).ok
+    clock.advance(minutes=1)
+    sched.tick()
+    done = recon.console.actions.add_silence(
+        "ada", kind="ledger_imbalance", program_id=None, reason="ledger migration",
+        owner="platform on-call", starts_at=clock.now(), ends_at=clock.now() + timedelta(
+            minutes=30))
+    assert done.ok, done.message
+    factory.program(id="prog_b")  # worse, inside the silence
+    factory.journal("prog_b", [("treasury", "debit", "1000000.00"), ("user:u2", "credit", "1.00")])
+    clock.advance(minutes=1)
+    sched.tick()
+    assert pagerduty_does([r["json"] for r in events(receiver, PD_PATH)]) == (
+        [first], {first: "acknowledged"})  # silenced: nobody paged yet
+    [now_open] = recon.incidents.incidents()
+    assert now_open["status"] == "open"
+
+    clock.advance(minutes=30)  # the silence is over, the worse fault is still there
+    sched.tick()
+    clock.advance(minutes=1)
+    sched.tick()
+    sent = [r["json"] for r in events(receiver, PD_PATH)]
+    assert pagerduty_does(sent) == ([first, worse], {worse: "triggered"})
+    assert "Reopened, worse since acknowledged/accepted" in sent[2]["payload"]["summary"]

@@ -187,13 +187,21 @@ class AlertService:
             # more urgent than when somebody took it on: worse too. PagerDuty never notifies for
             # a trigger into the alert it holds acknowledged, so an escalation is a new round
             news.append(f"priority {priority} (was {incident['priority']})")
+        # worse while muted: reopened at once, but its page waits for the mute's end
+        owed = bool(old.get("reopen_owed")) and was_paged
         if news:
             details["reopened"] = {"at": now.isoformat(), "new": news[:20]}
             remind, event = True, "reopen"
+        elif owed:
+            details["reopened"] = old.get("reopened") or {"at": now.isoformat(), "new": []}
         if silence or inhibit:
             remind = False
+            if (news or owed) and was_paged:
+                details["reopen_owed"] = True
         elif not was_paged:  # the silence ended / the cause resolved, the fault still there
             remind, event = True, "open"
+        elif owed:  # the mute is over: the reopened incident is paged now (its next round)
+            remind, event = True, "reopen"
         if remind and event == "reopen":  # paged again: PagerDuty's next round (alerts/hooks.py)
             details["page_round"] = int(old.get("page_round") or 0) + 1
         incident_rows.refresh_incident(conn, incident["id"], title=finding.title, details=details,
