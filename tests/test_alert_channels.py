@@ -371,3 +371,28 @@ def test_an_acknowledged_incident_that_gets_worse_while_silenced_pages_when_the_
     sent = [r["json"] for r in events(receiver, PD_PATH)]
     assert pagerduty_does(sent) == ([first, worse], {worse: "triggered"})
     assert "Reopened, worse since acknowledged/accepted" in sent[2]["payload"]["summary"]
+
+
+def test_a_reopen_acknowledged_during_the_silence_is_not_paged_when_it_ends(
+        db_url, db, factory, receiver):
+    """Worse inside a silence, then acknowledged again (somebody took on the worse fault): the
+    page the silence held back is not sent when it ends."""
+    recon, clock, sched, fix, incident = paged_on_pagerduty(db_url, db, factory, receiver)
+    assert recon.console.actions.acknowledge_incident("ada", incident["id"]).ok
+    clock.advance(minutes=1)
+    sched.tick()
+    assert recon.console.actions.add_silence(
+        "ada", kind="ledger_imbalance", program_id=None, reason="ledger migration",
+        owner="platform on-call", starts_at=clock.now(),
+        ends_at=clock.now() + timedelta(minutes=30)).ok
+    factory.program(id="prog_b")
+    factory.journal("prog_b", [("treasury", "debit", "1000000.00"), ("user:u2", "credit", "1.00")])
+    clock.advance(minutes=1)
+    sched.tick()
+    assert recon.incidents.incidents()[0]["status"] == "open"
+    assert recon.console.actions.acknowledge_incident("ada", incident["id"]).ok
+    clock.advance(minutes=31)
+    sched.tick()
+    sent = [r["json"] for r in events(receiver, PD_PATH)]
+    assert [e["event_action"] for e in sent] == ["trigger", "acknowledge"]
+    assert recon.incidents.incidents()[0]["status"] == "acknowledged"

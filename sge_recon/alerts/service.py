@@ -188,7 +188,8 @@ class AlertService:
             # a trigger into the alert it holds acknowledged, so an escalation is a new round
             news.append(f"priority {priority} (was {incident['priority']})")
         # worse while muted: reopened at once, but its page waits for the mute's end
-        owed = bool(old.get("reopen_owed")) and was_paged
+        # (acknowledged or accepted again meanwhile: somebody took on the worse fault, no page)
+        owed = bool(old.get("reopen_owed")) and was_paged and incident["status"] not in COVERED
         if news:
             details["reopened"] = {"at": now.isoformat(), "new": news[:20]}
             remind, event = True, "reopen"
