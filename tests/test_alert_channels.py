@@ -396,3 +396,35 @@ def test_a_reopen_acknowledged_during_the_silence_is_not_paged_when_it_ends(
     sent = [r["json"] for r in events(receiver, PD_PATH)]
     assert [e["event_action"] for e in sent] == ["trigger", "acknowledge"]
     assert recon.incidents.incidents()[0]["status"] == "acknowledged"
+
+
+def test_an_acknowledged_fault_that_clears_in_part_and_comes_back_is_not_worse(
+        db_url, db, factory, receiver):
+    """Acknowledging covers the fault as it was then (alerts/spread.py): prog_b's imbalance,
+    seen and acknowledged, fixed for a while and back at the same amount is no news. Compared
+    with the last evaluation instead, its return "reopened" the incident and paged the on-call
+    again for what they had already taken on (and again on every flap)."""
+    recon, clock, sched, fix, incident = paged_on_pagerduty(db_url, db, factory, receiver)
+    factory.program(id="prog_b")
+    factory.journal("prog_b", [("treasury", "debit", "1000000.00"), ("user:u2", "credit", "1.00")])
+    clock.advance(minutes=1)
+    sched.tick()  # joins the open (not yet acknowledged) incident: no news to page
+    assert recon.console.actions.acknowledge_incident("ada", incident["id"]).ok
+    clock.advance(minutes=1)
+    sched.tick()
+    factory.journal("prog_b", [("user:u2", "credit", "999999.00")])  # prog_b fixed for a while
+    clock.advance(minutes=1)
+    sched.tick()
+    factory.journal("prog_b", [("treasury", "debit", "999999.00")])  # back, as acknowledged
+    clock.advance(minutes=1)
+    sched.tick()
+    sent = [r["json"] for r in events(receiver, PD_PATH)]
+    assert [e["event_action"] for e in sent] == ["trigger", "acknowledge"]
+    assert recon.incidents.incidents()[0]["status"] == "acknowledged"
+
+    factory.journal("prog_b", [("treasury", "debit", "5.00")])  # more than acknowledged: news
+    clock.advance(minutes=1)
+    sched.tick()
+    assert recon.incidents.incidents()[0]["status"] == "open"
+    assert [r["json"]["event_action"] for r in events(receiver, PD_PATH)[2:]] == [
+        "trigger", "resolve"]

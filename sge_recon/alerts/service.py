@@ -182,7 +182,11 @@ class AlertService:
         priority = min(incident["priority"], finding.priority)
         if priority != incident["priority"]:
             remind, event = True, "escalate"
-        news = worse(incident, old, details)  # worse since acknowledged/accepted: reopened
+        # worse than when it was acknowledged/accepted: reopened. The fault as it was then is
+        # kept (details.covered) while it stays covered: a part that clears and comes back as it
+        # was is no news (compared with the last evaluation it paged on every return)
+        covered = old.get("covered") or {k: old.get(k) for k in ("keys", "money", "money_apart")}
+        news = worse(incident, covered, details)
         if event == "escalate" and incident["status"] in COVERED:
             # more urgent than when somebody took it on: worse too. PagerDuty never notifies for
             # a trigger into the alert it holds acknowledged, so an escalation is a new round
@@ -190,6 +194,8 @@ class AlertService:
         # worse while muted: reopened at once, but its page waits for the mute's end
         # (acknowledged or accepted again meanwhile: somebody took on the worse fault, no page)
         owed = bool(old.get("reopen_owed")) and was_paged and incident["status"] not in COVERED
+        if incident["status"] in COVERED and not news:
+            details["covered"] = covered
         if news:
             details["reopened"] = {"at": now.isoformat(), "new": news[:20]}
             remind, event = True, "reopen"

@@ -5,7 +5,9 @@ fault, with a note); both are one person's decision about the failing set and th
 saw. A grouped incident keeps absorbing findings of its kind, so without this a second
 program's imbalance — of any size — joined an accepted 0.25 USD incident and never paged. When
 the fault gets worse (a failing item it did not have, or more money at stake in a currency), the
-incident is reopened (its reminders resume) and paged again, saying what is new.
+incident is reopened (its reminders resume) and paged again, saying what is new. "Worse" is
+measured against the fault as it was when it was acknowledged/accepted (``details.covered``,
+alerts/service.py), not the last evaluation: a part that clears and returns is no news.
 """
 
 from __future__ import annotations
