@@ -428,3 +428,39 @@ def test_an_acknowledged_fault_that_clears_in_part_and_comes_back_is_not_worse(
     assert recon.incidents.incidents()[0]["status"] == "open"
     assert [r["json"]["event_action"] for r in events(receiver, PD_PATH)[2:]] == [
         "trigger", "resolve"]
+
+
+def test_a_reopen_page_given_up_keeps_the_acknowledged_alert_open_until_resolution(
+        db_url, db, factory, receiver):
+    """PagerDuty down for a day while an acknowledged incident got worse: the new round's
+    trigger is given up. Its supersede (resolving the acknowledged alert) must not go out once
+    PagerDuty is back, or an open incident has no alert there at all; that alert is resolved
+    with the incident instead."""
+    recon, clock, sched, fix, incident = paged_on_pagerduty(db_url, db, factory, receiver)
+    first = str(incident["id"])
+    assert recon.console.actions.acknowledge_incident("ada", incident["id"]).ok
+    clock.advance(minutes=1)
+    sched.tick()
+    receiver.codes[PD_PATH] = 503  # PagerDuty down
+    factory.program(id="prog_b")
+    factory.journal("prog_b", [("treasury", "debit", "1000000.00"), ("user:u2", "credit", "1.00")])
+    clock.advance(minutes=1)
+    sched.tick()
+    clock.advance(hours=25)  # still down a day later: the reopen trigger is given up
+    sched.tick()
+    receiver.codes[PD_PATH] = 202  # back
+    for _ in range(2):
+        clock.advance(minutes=1)
+        sched.tick()
+
+    def delivered() -> list[dict]:
+        return [r["json"] for r in events(receiver, PD_PATH) if r["status"] == 202]
+
+    assert recon.incidents.incidents()[0]["status"] == "open"
+    assert pagerduty_does(delivered()) == ([first], {first: "acknowledged"})
+    fix()
+    factory.journal("prog_b", [("user:u2", "credit", "999999.00")])
+    clock.advance(minutes=10)
+    sched.tick()
+    assert recon.incidents.incidents()[0]["status"] == "resolved"
+    assert pagerduty_does(delivered()) == ([first], {})

@@ -46,6 +46,8 @@ POST_TIMEOUT_SECONDS = 5.0           # the whole of one POST (connect, send, ans
 # one channel's share of a pass: no new POST to it after this (a slow channel's backlog waits
 # for the next pass instead of holding the monitor; the channels are delivered side by side)
 CHANNEL_PASS_SECONDS = 20.0
+KEPT_OPEN = ("kept open: the trigger of the round that supersedes this alert was given up; "
+             "it is resolved with the incident")
 SHORT_WAIT_SECONDS = 5.0  # a 429's Retry-After up to this is waited out within the pass
 
 
@@ -100,6 +102,12 @@ def _deliver_channel(db: "Database", settings: "Settings", now: datetime, channe
             if row is None:
                 return
             tried.append(row["id"])
+            if row["event"] == "supersede" and alert_outbox.round_trigger_given_up(conn, row):
+                # the next round never reached PagerDuty: resolving this round's alert would
+                # leave none open for an open incident; it is kept (and resolved with it)
+                alert_outbox.mark_alert_attempt_failed(conn, row["id"], KEPT_OPEN, None)
+                log.warning("alert %s to %s not sent: %s", row["id"], row["channel"], KEPT_OPEN)
+                continue
             try:
                 _post(row, settings, started + CHANNEL_PASS_SECONDS)
             except Exception as exc:  # noqa: BLE001 - one failed attempt of this channel only

@@ -271,6 +271,10 @@ class AlertService:
                                                     cleared_at or now)
         if not _never_paged(incident.get("details") or {}):  # else nothing to announce
             self._enqueue(conn, row, "resolve", channels, now)
+        if "pagerduty" in channels:  # an earlier round's alert still open there: resolved too
+            for payload in alert_outbox.unsent_supersedes(conn, incident["id"], "pagerduty"):
+                alert_outbox.enqueue_alert(conn, incident_id=incident["id"], channel="pagerduty",
+                                           event="resolve", payload=payload, now=now)
         result.resolved.append(row)
 
     def _catalogue(self) -> dict:

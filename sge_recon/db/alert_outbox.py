@@ -64,6 +64,25 @@ def claim_due_alert(conn, now: datetime, channel: str, exclude_ids: list[int]) -
         {"now": now, "ids": exclude_ids, "channel": channel}).fetchone()
 
 
+def round_trigger_given_up(conn, alert: dict) -> bool:
+    """For a ``supersede`` (the resolve of the previous PagerDuty round's alert): whether the
+    trigger of the round that replaces it (the ``reopen`` queued just before it) was given up."""
+    row = conn.execute(
+        "SELECT status FROM recon.alert_deliveries WHERE incident_id = %s AND channel = %s "
+        "AND event = 'reopen' AND id < %s ORDER BY id DESC LIMIT 1",
+        (alert["incident_id"], alert["channel"], alert["id"])).fetchone()
+    return row is not None and row["status"] == "failed"
+
+
+def unsent_supersedes(conn, incident_id: int, channel: str) -> list[dict]:
+    """The resolves of earlier rounds' alerts that were never sent (given up, or held back
+    because the next round's trigger was given up): those alerts are still open there."""
+    return [r["payload"] for r in conn.execute(
+        "SELECT payload FROM recon.alert_deliveries WHERE incident_id = %s AND channel = %s "
+        "AND event = 'supersede' AND status = 'failed' ORDER BY id",
+        (incident_id, channel)).fetchall()]
+
+
 def mark_alert_sent(conn, alert_id: int, now: datetime) -> None:
     conn.execute("UPDATE recon.alert_deliveries SET status = 'sent', sent_at = %s, "
                  "attempts = attempts + 1, last_error = NULL, holds_channel = false "
