@@ -22,7 +22,7 @@ from .connection import (Database, DictConnection, ServerWatch, expect_row, no_a
                          shut_socket)
 from .export_specs import Column, TableSpec
 from .profile_views import is_helper_column
-from .psql_copy import PsqlCopySession, PsqlStopped, PsqlUnavailable
+from .psql_copy import OUTPUT_SETTINGS, PsqlCopySession, PsqlStopped, PsqlUnavailable
 from .relations import PROFILE_SCHEMA
 
 
@@ -46,7 +46,8 @@ class Snapshot:
     def __enter__(self) -> "Snapshot":
         self.conn = self.db.connect(autocommit=True)
         try:
-            self.conn.execute("SET TIME ZONE 'UTC'")
+            for setting in OUTPUT_SETTINGS:  # UTC, ISO dates: what the CSV reader parses
+                self.conn.execute(setting)
             self.conn.execute("SET statement_timeout = 0")
             self.conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         except BaseException:

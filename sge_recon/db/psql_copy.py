@@ -108,6 +108,13 @@ def _quoted(path: Path) -> str:
     return f"'{text}'"
 
 
+# How the server must write the values an export parses (both readers, every session): the
+# settings a database or role may have changed (ALTER DATABASE … SET datestyle = 'SQL, DMY') are
+# set back to the forms the CSV reader parses exactly: UTC instants in ISO 8601.
+OUTPUT_SETTINGS = ("SET TIME ZONE 'UTC'", "SET DateStyle = 'ISO, YMD'",
+                   "SET IntervalStyle = 'postgres'")
+
+
 class PsqlCopySession:
     """One ``psql`` child in the snapshot of ``conn``'s open repeatable-read transaction."""
 
@@ -138,7 +145,8 @@ class PsqlCopySession:
         start = sql.SQL(
             "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;\n"
             "SET TRANSACTION SNAPSHOT {};\n"
-            "SET TIME ZONE 'UTC';\nSET statement_timeout = 0;\n").format(sql.Literal(snapshot))
+            "{}SET statement_timeout = 0;\n").format(
+                sql.Literal(snapshot), sql.SQL("".join(f"{s};\n" for s in OUTPUT_SETTINGS)))
         try:
             self._send(start.as_string(conn) + f"\\echo {_READY}\n")
             self._expect(_READY)

@@ -1,0 +1,43 @@
+"""The values an export parses are written by the server in the forms its CSV reader parses
+exactly, whatever the database or role changed (DateStyle, IntervalStyle, extra_float_digits):
+real PostgreSQL, both readers (the psql child and in process), DuckDB re-reading the files."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+import duckdb
+import pytest
+
+from sge_recon.exports import ExportService
+from sge_recon.exports.exporter import Exporter
+from sge_recon.exports.period import parse_period
+
+PERIOD = parse_period("2025-03")
+LAST = datetime(2025, 3, 31, 23, 59, 59, 999999, tzinfo=timezone.utc)  # the month's last instant
+
+
+def _column(folder, column: str) -> list:
+    return [r[0] for r in duckdb.sql(
+        f"SELECT {column} FROM read_parquet('{folder}/ledger_entries.parquet') "
+        "ORDER BY created_at").fetchall()]
+
+
+def _database(db) -> str:
+    return db.fetch_one("SELECT current_database() AS name")["name"]
+
+
+@pytest.mark.parametrize("piped", [True, False], ids=["psql", "in-process"])
+def test_a_database_with_a_european_datestyle_exports_exact_instants(recon, db, factory,
+                                                                      tmp_path, piped):
+    db.execute("ALTER TABLE public.ledger_entries ADD COLUMN value_date date")
+    p = factory.program()["id"]
+    factory.journal(p, [("a", "debit", "1.5"), ("b", "credit", "1.5")], created_at=LAST)
+    db.execute("UPDATE public.ledger_entries SET value_date = '2025-03-04'")
+    db.execute(f"ALTER DATABASE {_database(db)} SET datestyle = 'SQL, DMY'")
+    db.execute(f"ALTER DATABASE {_database(db)} SET intervalstyle = 'sql_standard'")
+    result = Exporter(recon.db, tmp_path / "out", piped=piped).run(PERIOD)
+    assert _column(result.directory, "created_at") == [LAST, LAST]
+    assert _column(result.directory, "value_date") == [date(2025, 3, 4)] * 2  # not 3 April
+    assert result.manifest["control_totals"][0]["debits"] == "1.500000"
+    assert ExportService.verify(result.directory).exit_code == 0
