@@ -5,7 +5,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
+import tempfile
+from collections.abc import Iterator
 from decimal import Decimal, localcontext
 from pathlib import Path
 from typing import Sequence
@@ -211,12 +214,27 @@ def _define_views(con, folder: Path, tables: dict[str, str]) -> None:
         "ledger": _scale_of(con, folder, tables, "ledger_entries", "amount"),
         "commissions": _scale_of(con, folder, tables, "commissions", "amount"),
         "commissions_base": _scale_of(con, folder, tables, "commissions", "base_amount")}
-    con.execute("SET file_search_path = ?", [str(folder)])
-    for view, filename in tables.items():
-        con.execute(f'CREATE VIEW "{_ident(view)}" AS '
-                    f"SELECT * FROM read_parquet('{_literal(filename)}')")
-    for view, body in audit_views(scales).items():
-        con.execute(f'CREATE VIEW "{view}" AS {body}')
+    with _search_path(folder) as searched:
+        con.execute("SET file_search_path = ?", [searched])
+        for view, filename in tables.items():  # bound (the files found) as they are created
+            con.execute(f'CREATE VIEW "{_ident(view)}" AS '
+                        f"SELECT * FROM read_parquet('{_literal(filename)}')")
+        for view, body in audit_views(scales).items():  # bound over the views above
+            con.execute(f'CREATE VIEW "{view}" AS {body}')
+
+
+@contextlib.contextmanager
+def _search_path(folder: Path) -> Iterator[str]:
+    """``folder`` as DuckDB's ``file_search_path`` can name it. That setting is a comma-separated
+    list, so a folder whose path holds a comma ("exports/Q1, 2025/2025-03") is named through a
+    symbolic link in a private temporary folder for as long as the views are bound."""
+    if "," not in str(folder):
+        yield str(folder)
+        return
+    with tempfile.TemporaryDirectory(prefix="sge-recon-path-") as scratch:
+        link = Path(scratch) / "export"
+        link.symlink_to(folder, target_is_directory=True)
+        yield str(link)
 
 
 _CATALOG = ("SELECT 'view' AS kind, schema_name || '.' || view_name AS name, sql "
@@ -233,8 +251,6 @@ def audit_db_problems(folder, tables: dict[str, str]) -> list[str]:
     """How ``folder/audit.duckdb`` differs from the one sge-recon writes for these files (a view
     reading another file, a view or table added, a view changed), each as a sentence; empty
     when it holds exactly the expected views. Every file of ``tables`` must exist."""
-    import tempfile
-
     import duckdb
 
     folder = Path(folder).resolve()

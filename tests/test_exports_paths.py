@@ -1,0 +1,43 @@
+"""Export folders whose paths hold what DuckDB gives a meaning to: a comma (``file_search_path``
+is a comma-separated list), beside spaces, quotes and unicode. Real PostgreSQL, real files,
+DuckDB (this one and the auditors' 1.4 LTS) re-reading them."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from datetime import datetime, timezone
+
+from sge_recon.exports import ExportService
+
+from .test_exports import duckdb14  # noqa: F401 - fixture
+
+PERIOD = "2025-03"
+IN = datetime(2025, 3, 14, 9, tzinfo=timezone.utc)
+READER = """
+import duckdb, json
+con = duckdb.connect("audit.duckdb", read_only=True)
+print(json.dumps(con.execute("SELECT program_id, total_debits::VARCHAR, entry_count "
+                             "FROM trial_balance").fetchall()))
+"""
+
+
+def test_an_export_folder_with_a_comma_in_its_path_is_written_and_verifies(
+        recon, factory, tmp_path, duckdb14):  # noqa: F811 - fixture
+    p = factory.program()["id"]
+    factory.journal(p, [("a", "debit", "12.5"), ("b", "credit", "12.5")], created_at=IN)
+    out = tmp_path / "Q1, 2025 'audit' é"
+    result = recon.exports.export(PERIOD, out_dir=out)
+    assert result.directory == out / PERIOD
+    report = ExportService.verify(result.directory)
+    assert report.exit_code == 0, report.mismatches
+    # an auditor's copy under another such name verifies too, and opens in DuckDB 1.4 LTS
+    copy = tmp_path / "a, b" / PERIOD
+    shutil.copytree(result.directory, copy)
+    report = ExportService.verify(copy)
+    assert report.exit_code == 0, report.mismatches
+    done = subprocess.run([str(duckdb14), "-c", READER], cwd=copy, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == [[p, "12.500000", 2]]
