@@ -62,3 +62,13 @@ def test_floats_keep_every_digit_when_the_database_rounds_its_output(recon, db, 
     assert [numpy.float32(w) for w in _column(result.directory, "weight")] == \
         [numpy.float32(stored["weight"])] * 2
     assert isinstance(stored["fx_rate"], float) and Decimal(stored["fx_rate"]) != Decimal("0.3")
+
+
+@pytest.mark.parametrize("piped", [True, False], ids=["psql", "in-process"])
+def test_text_is_read_as_utf8_whatever_client_encoding_the_database_sets(recon, db, factory,
+                                                                        tmp_path, piped):
+    p = factory.program()["id"]
+    factory.journal(p, [("café ✓ 𝄞", "debit", "1"), ("b", "credit", "1")], created_at=LAST)
+    db.execute(f"ALTER DATABASE {_database(db)} SET client_encoding = 'LATIN1'")
+    result = Exporter(recon.db, tmp_path / "out", piped=piped).run(PERIOD)
+    assert sorted(_column(result.directory, "account")) == ["b", "café ✓ 𝄞"]

@@ -112,9 +112,11 @@ def _quoted(path: Path) -> str:
 # settings a database or role may have changed (ALTER DATABASE … SET datestyle = 'SQL, DMY') are
 # set back to the forms the CSV reader parses exactly: UTC instants in ISO 8601, and floats with
 # every digit (extra_float_digits > 0: the shortest text that reads back as the same double; 0 or
-# less rounds them to 15 significant digits, 0.30000000000000004 written as 0.3).
+# less rounds them to 15 significant digits, 0.30000000000000004 written as 0.3), and text in
+# UTF-8 (the CSV reader's encoding; a database's client_encoding = 'LATIN1' fails the export).
 OUTPUT_SETTINGS = ("SET TIME ZONE 'UTC'", "SET DateStyle = 'ISO, YMD'",
-                   "SET IntervalStyle = 'postgres'", "SET extra_float_digits = 3")
+                   "SET IntervalStyle = 'postgres'", "SET extra_float_digits = 3",
+                   "SET client_encoding = 'UTF8'")
 
 
 class PsqlCopySession:
