@@ -42,3 +42,21 @@ def test_a_zip_is_written_private(recon, factory, tmp_path):
     _exported(recon, factory, out)
     archive = ExportService(out_dir=out).zip_period(PERIOD, dest=tmp_path / "p.zip")
     assert stat.S_IMODE(archive.stat().st_mode) == 0o600
+
+
+def test_a_symlink_planted_in_the_folder_is_never_downloaded(recon, factory, tmp_path):
+    """A symbolic link in a period folder (to a key, to another month's file) is not followed
+    by the console's downloads: neither the zip nor the list of files hands out its target."""
+    out = tmp_path / "exports"
+    exported = _exported(recon, factory, out)
+    secret = tmp_path / "signing-key.pem"
+    secret.write_text("-----BEGIN PRIVATE KEY-----\nnot for auditors\n")
+    (out / PERIOD / "notes.txt").symlink_to(secret)
+    archive = zipfile.ZipFile(io.BytesIO(recon.exports.zip_bytes(PERIOD, out_dir=out)))
+    assert sorted(archive.namelist()) == exported
+    assert all(b"PRIVATE KEY" not in archive.read(name) for name in archive.namelist())
+    listed = [f["name"] for f in recon.exports.files(PERIOD, out_dir=out)]
+    assert sorted(f"{PERIOD}/{name}" for name in listed) == exported
+    report = ExportService.verify(out / PERIOD)  # and verify names it
+    assert report.exit_code == 1 and "notes.txt: is in the folder but not in the manifest" in \
+        [str(m) for m in report.mismatches]

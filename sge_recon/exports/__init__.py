@@ -164,12 +164,11 @@ class ExportService:
         except (OSError, ValueError, KeyError, TypeError):
             pass
         out = []
-        for path in sorted(folder.iterdir()):
-            if path.is_file():
-                entry = listed.get(path.name, {})
-                out.append({"name": path.name, "path": path, "bytes": path.stat().st_size,
-                            "rows": entry.get("rows"), "sha256": entry.get("sha256"),
-                            "description": entry.get("description")})
+        for path in _own_files(folder):
+            entry = listed.get(path.name, {})
+            out.append({"name": path.name, "path": path, "bytes": path.stat().st_size,
+                        "rows": entry.get("rows"), "sha256": entry.get("sha256"),
+                        "description": entry.get("description")})
         return out
 
     def zip_period(self, period: str, out_dir: Path | str | None = None,
@@ -188,9 +187,8 @@ class ExportService:
             fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "wb") as raw, zipfile.ZipFile(
                     raw, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
-                for path in sorted(folder.iterdir()):
-                    if path.is_file():
-                        archive.write(path, f"{folder.name}/{path.name}")
+                for path in _own_files(folder):
+                    archive.write(path, f"{folder.name}/{path.name}")
             os.replace(partial, dest)
         finally:
             partial.unlink(missing_ok=True)
@@ -227,6 +225,14 @@ class ExportService:
 
     def _dir(self, out_dir: Path | str | None) -> Path:
         return Path(out_dir) if out_dir else self.out_dir
+
+
+def _own_files(folder: Path) -> list[Path]:
+    """The files a period folder holds itself, for a download: a symbolic link is never
+    followed (one planted in the folder would hand out whatever it points to, a key or another
+    month's file; `export verify` names it)."""
+    return [path for path in sorted(folder.iterdir())
+            if path.is_file() and not path.is_symlink()]
 
 
 def _is_period_name(name: str) -> bool:
