@@ -188,7 +188,8 @@ class Exporter:
                 if progress:
                     progress(Progress(spec.name, index, len(TABLES), rows, done=True))
             checks = _checks_at_export(snap.latest_check_results())
-            spanning = spanning_transactions(snap, work / f"{LEDGER}.parquet", period)
+            spanning, unbalanced = spanning_transactions(snap, work / f"{LEDGER}.parquet",
+                                                         period)
         chain = _journal_chain(work)
         store.create_audit_db(work, {spec.name: spec.filename for spec in TABLES})
         (work / README).write_text(readme_text(period), encoding="utf-8")
@@ -215,6 +216,7 @@ class Exporter:
             "files": files,
             "control_totals": totals.as_list(),
             "spanning_transactions": spanning,
+            "unbalanced_at_export": unbalanced,
             "checks_at_export": checks,
             "journal": chain.anchors(),
             "notes": notes,

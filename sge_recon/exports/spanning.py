@@ -24,21 +24,35 @@ NOTE = ("transactions with entries in other months too: unbalanced within this m
         "each listed with this month's debits and credits (export verify checks them)")
 
 
-def spanning_transactions(snap: Any, ledger_file: Path, period: Period) -> dict[str, Any]:
+def spanning_transactions(snap: Any, ledger_file: Path,
+                          period: Period) -> tuple[dict[str, Any], dict[str, Any]]:
     """The month's unbalanced transactions (from the written ledger file) that have entries
     outside the month and balance over the whole ledger (from ``snap``, the export's
     snapshot), with this month's figures. One that does not balance over all months is not
-    listed: verify names it as before."""
+    listed: verify names it as before.
+
+    Also the manifest's ``unbalanced_at_export``: how many unbalanced transactions the file
+    holds besides the listed spanning ones, as written (the source ledger's own findings).
+    verify counts them again: the same count is the books as they were (exit 2), another one
+    an altered file, whatever a stored check said earlier (its result may predate them)."""
     con = store.open_audit_db(ledger_file.parent)
     try:
-        _, rows = store.unbalanced(con, store.in_folder(ledger_file.parent, ledger_file.name),
-                                   LIMIT)
+        count, rows = store.unbalanced(
+            con, store.in_folder(ledger_file.parent, ledger_file.name), LIMIT)
     finally:
         con.close()
     outside = snap.spanning_balanced(list({r["transaction_id"] for r in rows}),
                                      period.start, period.end) if rows else set()
-    return {"note": NOTE, "entries": [
+    entries = [
         {"transaction_id": r["transaction_id"], "program_id": r["program_id"],
          "currency": r["currency"], "debits": format(r["debits"], "f"),
          "credits": format(r["credits"], "f")}
-        for r in rows if r["transaction_id"] in outside]}
+        for r in rows if r["transaction_id"] in outside]
+    return {"note": NOTE, "entries": entries}, {
+        "count": count - len(entries), "note": UNBALANCED_NOTE}
+
+
+UNBALANCED_NOTE = ("unbalanced transactions of the ledger file besides spanning_transactions, "
+                   "counted from the file as written: the source ledger's own (export verify "
+                   "reports them as accounting findings, exit 2; another count means the file "
+                   "was altered, exit 1)")

@@ -342,15 +342,31 @@ def _check_ledger(con, folder: Path, manifest: dict[str, Any], report: VerifyRep
             report.add(MANIFEST, f"{label}: entry_count stated {want.get('entry_count')}, the "
                                  f"ledger file holds {got['entry_count']}")
     report.transactions_unbalanced = count
+    stated_count = _unbalanced_at_export(manifest, report)
     at_export = _transaction_check_at_export(manifest)
-    origin = {"fail": " (the transaction_balance check was already failing when the export was "
-                      "taken: the source ledger itself is unbalanced)",
-              "pass": " (the transaction_balance check passed when the export was taken: the "
-                      "ledger file may have been altered)"}.get(at_export or "", "")
-    # Unbalanced transactions in files that match their hashes are the books as they were
-    # (an accounting finding, exit 2), unless the export's own transaction_balance check passed:
-    # then the file and the manifest disagree (exit 1).
-    record = report.add if at_export == "pass" else report.find
+    failing = (" (the transaction_balance check was already failing when the export was "
+               "taken: the source ledger itself is unbalanced)")
+    if stated_count is not None:
+        # the export counted them in the file it wrote: the same count is the source ledger's
+        # own (exit 2), another one an altered file (exit 1), whatever a stored check said
+        if stated_count == count:
+            record, origin = report.find, failing if at_export == "fail" else (
+                " (unbalanced in the source ledger when the export was taken: exported "
+                "faithfully)")
+        else:
+            report.add(name, f"holds {count} unbalanced transactions, the manifest's "
+                             f"unbalanced_at_export says {stated_count} (the ledger file was "
+                             "altered)")
+            record, origin = report.add, (f" (the export counted {stated_count} unbalanced "
+                                          "transactions in this file: it may have been altered)")
+    else:  # manifests written before unbalanced_at_export: the check stored at export time
+        origin = {"fail": failing,
+                  "pass": " (the transaction_balance check passed when the export was taken: "
+                          "the ledger file may have been altered)"}.get(at_export or "", "")
+        # Unbalanced transactions in files that match their hashes are the books as they were
+        # (an accounting finding, exit 2), unless the export's own transaction_balance check
+        # passed: then the file and the manifest disagree (exit 1).
+        record = report.add if at_export == "pass" else report.find
     for row in sample:
         record(name, f"transaction {row['transaction_id']} ({row['program_id']}, "
                          f"{row['currency']}) does not balance: debits {money(row['debits'], None)}, "
@@ -408,6 +424,19 @@ def _spanning(manifest: dict[str, Any], report: VerifyReport) -> list[dict[str, 
         out.append({**{k: entry[k] for k in ("transaction_id", "program_id", "currency")},
                     "debits": figures[0], "credits": figures[1]})
     return out
+
+
+def _unbalanced_at_export(manifest: dict[str, Any], report: VerifyReport) -> int | None:
+    """The manifest's unbalanced_at_export count; None when absent (written before it was)."""
+    if "unbalanced_at_export" not in manifest:
+        return None
+    stated = manifest["unbalanced_at_export"]
+    count = stated.get("count") if isinstance(stated, dict) else None
+    if type(count) is not int or count < 0:
+        report.add(MANIFEST, f"unbalanced_at_export is malformed ({stated!r}); it states the "
+                             "count of unbalanced transactions the export wrote")
+        return None
+    return count
 
 
 def _transaction_check_at_export(manifest: dict[str, Any]) -> str | None:
