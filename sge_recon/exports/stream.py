@@ -196,10 +196,16 @@ def _conversion_hint(reason: str, schema: "pa.Schema") -> tuple[str, str]:
         return "", ""
     field = schema.field(int(found.group(1)))
     where = f".{field.name}"
+    declared = (field.metadata or {}).get(b"pg_type", b"numeric").decode()
+    endless = re.search(r"invalid value '([+-]?infinity)'", reason)
+    if endless and (pa.types.is_timestamp(field.type) or pa.types.is_date(field.type)):
+        return where, (f"; {field.name} ({declared}) holds '{endless.group(1)}', which a Parquet "
+                       f"{'date' if pa.types.is_date(field.type) else 'timestamp'} cannot hold "
+                       "and the export does not change: on the platform, give that row a real "
+                       f"{field.name} (NULL where it means 'never'), then export again")
     if not pa.types.is_decimal(field.type):
         return where, ""
     p, s = field.type.precision, field.type.scale
-    declared = (field.metadata or {}).get(b"pg_type", b"numeric").decode()
     special = re.search(r"The string '([+-]?(?:NaN|Infinity))'", reason)
     if special:  # PostgreSQL's numeric NaN and (14+) infinities: no decimal128 holds them
         text = special.group(1)
