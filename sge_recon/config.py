@@ -140,7 +140,7 @@ class Settings:
         "(\"Sign in with …\").")
     EXPORTS_DIR: str = _setting(
         "exports", "Folder that receives the monthly audit exports (<folder>/<YYYY-MM>/); a "
-        "relative path is relative to the working directory.")
+        "relative path is relative to the working directory, a leading ~ is the home folder.")
     EXPORT_SIGNING_KEY: str | None = _setting(
         None, "Ed25519 private key (PEM) that signs each export's manifest (manifest.sig); "
         "usually given as EXPORT_SIGNING_KEY_FILE. Unset: exports are not signed.", secret=True)

@@ -1,6 +1,7 @@
-"""Export folders whose paths hold what DuckDB gives a meaning to: a comma (``file_search_path``
-is a comma-separated list), beside spaces, quotes and unicode. Real PostgreSQL, real files,
-DuckDB (this one and the auditors' 1.4 LTS) re-reading them."""
+"""Export folders whose paths hold what DuckDB or a shell gives a meaning to: a comma
+(``file_search_path`` is a comma-separated list), beside spaces, quotes and unicode, and a
+leading ``~``. Real PostgreSQL, real files, DuckDB (this one and the auditors' 1.4 LTS)
+re-reading them."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ import shutil
 import subprocess
 from datetime import datetime, timezone
 
+from sge_recon.context import Recon
 from sge_recon.exports import ExportService
 
+from .conftest import settings_for
 from .test_exports import duckdb14  # noqa: F401 - fixture
 
 PERIOD = "2025-03"
@@ -41,3 +44,24 @@ def test_an_export_folder_with_a_comma_in_its_path_is_written_and_verifies(
                           text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == [[p, "12.500000", 2]]
+
+
+def test_exports_dir_under_the_home_folder_is_expanded_not_a_folder_named_tilde(
+        db_url, factory, tmp_path, monkeypatch):
+    """EXPORTS_DIR = "~/audit-exports" (a config file, a systemd Environment=: no shell expands
+    it) is the home folder's, for the export, `export list` and the console alike."""
+    home, work = tmp_path / "home", tmp_path / "work"
+    home.mkdir()
+    work.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(work)
+    p = factory.program()["id"]
+    factory.journal(p, [("a", "debit", "3"), ("b", "credit", "3")], created_at=IN)
+    recon = Recon(settings_for(db_url, EXPORTS_DIR="~/audit-exports"))
+    result = recon.exports.export(PERIOD)
+    assert result.directory.resolve() == (home / "audit-exports" / PERIOD).resolve()
+    assert not (work / "~").exists()
+    assert [s.period for s in recon.exports.list_periods()] == [PERIOD]
+    assert recon.exports.period_dir(PERIOD).resolve() == result.directory.resolve()
+    assert recon.exports.export("2025-02", out_dir="~/other").directory.resolve() == \
+        (home / "other" / "2025-02").resolve()

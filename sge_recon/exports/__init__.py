@@ -75,7 +75,7 @@ class ExportService:
         self._databases = databases
         self._freshness = freshness
         self.signing_key = signing_key
-        self.out_dir = Path(out_dir or DEFAULT_DIR)
+        self.out_dir = _folder(out_dir or DEFAULT_DIR)
 
     # -- writing ---------------------------------------------------------------------------------
     def export(self, period: str | Period, *, out_dir: Path | str | None = None,
@@ -224,7 +224,14 @@ class ExportService:
         return missing
 
     def _dir(self, out_dir: Path | str | None) -> Path:
-        return Path(out_dir) if out_dir else self.out_dir
+        return _folder(out_dir) if out_dir else self.out_dir
+
+
+def _folder(value: Path | str) -> Path:
+    """EXPORTS_DIR or --out as a folder: a leading ``~`` is the home folder, as in a shell (a
+    config file, a systemd Environment= or a quoted --out does not expand it; taken literally
+    it made a folder named ``~`` in the working directory)."""
+    return Path(value).expanduser()
 
 
 def _own_files(folder: Path) -> list[Path]:
