@@ -196,26 +196,27 @@ def _create_audit_db(folder, tables: dict[str, str]) -> None:
 
     con = duckdb.connect(":memory:")
     try:
-        path = str(folder / "audit.duckdb").replace("'", "''")
-        con.execute(f"ATTACH '{path}' AS audit "
-                    f"(STORAGE_VERSION '{AUDIT_DB_STORAGE_VERSION}')")
-        con.execute("USE audit")
-        _define_views(con, folder, tables)
-        con.execute("CHECKPOINT")
-        con.execute("USE memory")
-        con.execute("DETACH audit")
+        with _attachable(folder / "audit.duckdb", write=True) as path:
+            con.execute(f"ATTACH '{_literal(path)}' AS audit "
+                        f"(STORAGE_VERSION '{AUDIT_DB_STORAGE_VERSION}')")
+            con.execute("USE audit")
+            _define_views(con, folder, tables)
+            con.execute("CHECKPOINT")
+            con.execute("USE memory")
+            con.execute("DETACH audit")
     finally:
         con.close()
 
 
 def _define_views(con, folder: Path, tables: dict[str, str]) -> None:
     """audit.duckdb's views, created in ``con``'s current database."""
-    scales = {
-        "ledger": _scale_of(con, folder, tables, "ledger_entries", "amount"),
-        "commissions": _scale_of(con, folder, tables, "commissions", "amount"),
-        "commissions_base": _scale_of(con, folder, tables, "commissions", "base_amount")}
-    with _search_path(folder) as searched:
+    with _plain_path(folder) as searched:
+        # set first: a folder with a glob character is read by relative names (in_folder)
         con.execute("SET file_search_path = ?", [searched])
+        scales = {
+            "ledger": _scale_of(con, folder, tables, "ledger_entries", "amount"),
+            "commissions": _scale_of(con, folder, tables, "commissions", "amount"),
+            "commissions_base": _scale_of(con, folder, tables, "commissions", "base_amount")}
         for view, filename in tables.items():  # bound (the files found) as they are created
             con.execute(f'CREATE VIEW "{_ident(view)}" AS '
                         f"SELECT * FROM read_parquet('{_literal(filename)}')")
@@ -224,11 +225,31 @@ def _define_views(con, folder: Path, tables: dict[str, str]) -> None:
 
 
 @contextlib.contextmanager
-def _search_path(folder: Path) -> Iterator[str]:
-    """``folder`` as DuckDB's ``file_search_path`` can name it. That setting is a comma-separated
-    list, so a folder whose path holds a comma ("exports/Q1, 2025/2025-03") is named through a
-    symbolic link in a private temporary folder for as long as the views are bound."""
-    if "," not in str(folder):
+def _attachable(path: Path, *, write: bool) -> Iterator[str]:
+    """A name of the database file ``path`` that DuckDB's ATTACH opens. It takes what follows a
+    "?" for parameters (for a folder "q?x" it opened "q.wal?x/…"), through a symbolic link too:
+    such a file is written in (``write``), or read from, a private temporary folder and moved
+    into (copied from) its place."""
+    import shutil
+
+    if "?" not in str(path):
+        yield str(path)
+        return
+    with tempfile.TemporaryDirectory(prefix="sge-recon-attach-") as scratch:
+        plain = Path(scratch) / path.name
+        if not write:
+            shutil.copyfile(path, plain)
+        yield str(plain)
+        if write:
+            shutil.move(str(plain), str(path))
+
+
+@contextlib.contextmanager
+def _plain_path(folder: Path) -> Iterator[str]:
+    """``folder`` as DuckDB can name it in ``file_search_path``, a comma-separated list: a
+    folder whose path holds a comma ("exports/Q1, 2025/2025-03") or a "?" is named through a
+    symbolic link in a private temporary folder for as long as the name is used."""
+    if not any(c in str(folder) for c in ",?"):
         yield str(folder)
         return
     with tempfile.TemporaryDirectory(prefix="sge-recon-path-") as scratch:
@@ -256,11 +277,13 @@ def audit_db_problems(folder, tables: dict[str, str]) -> list[str]:
     folder = Path(folder).resolve()
     con = duckdb.connect(":memory:")
     try:
-        try:
-            con.execute(f"ATTACH '{_literal(str(folder / 'audit.duckdb'))}' AS audit (READ_ONLY)")
-        except duckdb.Error as exc:
-            return [f"cannot be opened as a DuckDB database ({str(exc).splitlines()[0]})"]
-        found = _catalog(con, "audit")
+        with _attachable(folder / "audit.duckdb", write=False) as path:
+            try:
+                con.execute(f"ATTACH '{_literal(path)}' AS audit (READ_ONLY)")
+            except duckdb.Error as exc:
+                return [f"cannot be opened as a DuckDB database ({str(exc).splitlines()[0]})"]
+            found = _catalog(con, "audit")
+            con.execute("DETACH audit")
         with tempfile.TemporaryDirectory(prefix="sge-recon-verify-") as scratch:
             # written and read back as audit.duckdb is: the stored text is DuckDB's own rendering
             path = _literal(str(Path(scratch) / "expected.duckdb"))
