@@ -5,16 +5,15 @@
 
 from __future__ import annotations
 
-import contextlib
 import re
 import tempfile
-from collections.abc import Iterator
 from decimal import Decimal, localcontext
 from pathlib import Path
 from typing import Sequence
 
 from ..errors import ExportError
 from .. import check_names
+from .duckdb_paths import attachable as _attachable, plain_path as _plain_path
 
 # Views read the Parquet files by paths relative to the export folder, so the folder works
 # wherever it is unpacked. DuckDB resolves a relative path against the working directory FIRST,
@@ -222,40 +221,6 @@ def _define_views(con, folder: Path, tables: dict[str, str]) -> None:
                         f"SELECT * FROM read_parquet('{_literal(filename)}')")
         for view, body in audit_views(scales).items():  # bound over the views above
             con.execute(f'CREATE VIEW "{view}" AS {body}')
-
-
-@contextlib.contextmanager
-def _attachable(path: Path, *, write: bool) -> Iterator[str]:
-    """A name of the database file ``path`` that DuckDB's ATTACH opens. It takes what follows a
-    "?" for parameters (for a folder "q?x" it opened "q.wal?x/…"), through a symbolic link too:
-    such a file is written in (``write``), or read from, a private temporary folder and moved
-    into (copied from) its place."""
-    import shutil
-
-    if "?" not in str(path):
-        yield str(path)
-        return
-    with tempfile.TemporaryDirectory(prefix="sge-recon-attach-") as scratch:
-        plain = Path(scratch) / path.name
-        if not write:
-            shutil.copyfile(path, plain)
-        yield str(plain)
-        if write:
-            shutil.move(str(plain), str(path))
-
-
-@contextlib.contextmanager
-def _plain_path(folder: Path) -> Iterator[str]:
-    """``folder`` as DuckDB can name it in ``file_search_path``, a comma-separated list: a
-    folder whose path holds a comma ("exports/Q1, 2025/2025-03") or a "?" is named through a
-    symbolic link in a private temporary folder for as long as the name is used."""
-    if not any(c in str(folder) for c in ",?"):
-        yield str(folder)
-        return
-    with tempfile.TemporaryDirectory(prefix="sge-recon-path-") as scratch:
-        link = Path(scratch) / "export"
-        link.symlink_to(folder, target_is_directory=True)
-        yield str(link)
 
 
 _CATALOG = ("SELECT 'view' AS kind, schema_name || '.' || view_name AS name, sql "
