@@ -94,3 +94,16 @@ def test_a_folder_with_a_question_mark_or_a_glob_character_gets_the_exact_views(
                               capture_output=True, text=True, timeout=60)
         assert "trial_balance: a sum of amount needs more than the 38 digits of " \
                "DECIMAL(38,6) and cannot be shown in this view" in done.stdout, (name, done)
+
+
+def test_a_folder_with_a_comma_and_a_glob_character_is_written_and_verifies(recon, factory,
+                                                                            tmp_path):
+    """sge-recon's own queries read such a folder's files by relative names through
+    file_search_path, which the comma split: "No files found that match the pattern
+    ledger_entries.parquet"."""
+    p = factory.program()["id"]
+    factory.journal(p, [("a", "debit", "7.25"), ("b", "credit", "7.25")], created_at=IN)
+    result = recon.exports.export(PERIOD, out_dir=tmp_path / "all [x] *, y")
+    report = ExportService.verify(result.directory)
+    assert report.exit_code == 0 and report.rows_checked > 0, report.mismatches
+    assert result.manifest["control_totals"][0]["debits"] == "7.250000"

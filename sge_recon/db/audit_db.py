@@ -14,6 +14,7 @@ from typing import Sequence
 from ..errors import ExportError
 from .. import check_names
 from .duckdb_paths import attachable as _attachable, plain_path as _plain_path
+from .duckdb_paths import search_path_for
 
 # Views read the Parquet files by paths relative to the export folder, so the folder works
 # wherever it is unpacked. DuckDB resolves a relative path against the working directory FIRST,
@@ -126,7 +127,7 @@ def open_audit_db(folder, *, database: str = ":memory:", read_only: bool = False
     import duckdb
 
     con = duckdb.connect(database, read_only=read_only)
-    con.execute("SET file_search_path = ?", [str(folder)])
+    con.execute("SET file_search_path = ?", [search_path_for(con, Path(folder))])
     return con
 
 

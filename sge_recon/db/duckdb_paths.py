@@ -5,7 +5,9 @@ through a symbolic link, or their database file handled in a private temporary f
 from __future__ import annotations
 
 import contextlib
+import shutil
 import tempfile
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -42,3 +44,16 @@ def plain_path(folder: Path) -> Iterator[str]:
         link = Path(scratch) / "export"
         link.symlink_to(folder, target_is_directory=True)
         yield str(link)
+
+
+def search_path_for(con, folder: Path) -> str:
+    """``folder`` as ``con``'s ``file_search_path`` (a folder with a glob character is read by
+    relative names through it): a folder whose path holds a comma is named through a symbolic
+    link in a private temporary folder, removed when ``con`` is."""
+    if "," not in str(folder):
+        return str(folder)
+    scratch = tempfile.mkdtemp(prefix="sge-recon-path-")
+    link = Path(scratch) / "export"
+    link.symlink_to(folder.resolve(), target_is_directory=True)
+    weakref.finalize(con, shutil.rmtree, scratch, True)
+    return str(link)
