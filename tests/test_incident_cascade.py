@@ -134,11 +134,9 @@ def test_caused_by_must_name_known_checks(tmp_path):
         load_catalogue(tmp_path / "checks", check_params(Settings.load(env={})))
 
 
-def test_a_paused_queue_whose_intents_get_stuck_escalates_its_page(db_url, db, factory,
-                                                                   receiver):  # noqa: F811
-    """Paused (P3, PagerDuty 'info'): then intents get stuck behind it (P1, muted as its
-    children): the one incident is escalated to P1 and announced once; PagerDuty gets a trigger
-    with the same dedup_key and severity 'error'."""
+def paused_and_paged(db_url, db, factory, receiver):
+    """The settlement queue paused by alice (a P3 incident, paged to PagerDuty as 'info'): the
+    Recon, clock, monitor scheduler, the incident and PagerDuty's path on the receiver."""
     pd = "/v2/enqueue"
     recon = alerting_recon(db_url, receiver, PAGERDUTY_ROUTING_KEY="R0uting-key-0123456789",
                            PAGERDUTY_EVENTS_URL=receiver.base + pd)
@@ -151,6 +149,14 @@ def test_a_paused_queue_whose_intents_get_stuck_escalates_its_page(db_url, db, f
                (clock.now(),))
     sched.tick()
     [parent] = recon.incidents.incidents()
+    return recon, clock, sched, parent, pd
+
+def test_a_paused_queue_whose_intents_get_stuck_escalates_its_page(db_url, db, factory,
+                                                                   receiver):  # noqa: F811
+    """Paused (P3, PagerDuty 'info'): then intents get stuck behind it (P1, muted as its
+    children): the one incident is escalated to P1 and announced once; PagerDuty gets a trigger
+    with the same dedup_key and severity 'error'."""
+    recon, clock, sched, parent, pd = paused_and_paged(db_url, db, factory, receiver)
     assert (parent["kind"], parent["priority"]) == ("queue_paused", "P3")
     [page] = receiver.delivered(pd)
     assert page["payload"]["severity"] == "info"
@@ -182,18 +188,7 @@ def test_an_acknowledged_paused_queue_whose_intents_get_stuck_pages_again(db_url
     intents get stuck behind the pause (P1): that is a new page (PagerDuty's next round, under its
     own key, the acknowledged one superseded), and the incident is open again (its reminders
     resume), not a silent trigger into the acknowledged alert."""
-    pd = "/v2/enqueue"
-    recon = alerting_recon(db_url, receiver, PAGERDUTY_ROUTING_KEY="R0uting-key-0123456789",
-                           PAGERDUTY_EVENTS_URL=receiver.base + pd)
-    clock = start_clock()
-    sched = monitor_only(recon, clock)
-    factory.heartbeat("worker-1", last_seen_at=clock.now())
-    db.execute("INSERT INTO public.queue_control (queue, paused, changed_at, changed_by) "
-               "VALUES ('settlement', true, %s, 'alice') ON CONFLICT (queue) DO UPDATE SET "
-               "paused = true, changed_at = excluded.changed_at, changed_by = 'alice'",
-               (clock.now(),))
-    sched.tick()
-    [parent] = recon.incidents.incidents()
+    recon, clock, sched, parent, pd = paused_and_paged(db_url, db, factory, receiver)
     assert recon.incidents.acknowledge(parent["id"], "ada", clock.now())
     clock.advance(minutes=1)
     db.execute("UPDATE public.worker_heartbeats SET last_seen_at = %s", (clock.now(),))
