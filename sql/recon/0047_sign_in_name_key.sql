@@ -15,3 +15,6 @@ ON CONFLICT (id) DO NOTHING;
 
 COMMENT ON TABLE recon.sign_in_name_key IS
     'The key of the HMAC-SHA256 under which a sign-in name that is no account is recorded in recon.sign_in_attempts (unknown:<hmac prefix>). Read by sge_recon_app only; never shown.';
+COMMENT ON COLUMN recon.sign_in_name_key.id IS 'Always true: the table holds one row';
+COMMENT ON COLUMN recon.sign_in_name_key.key IS
+    'The HMAC-SHA256 key (64 hex characters, from gen_random_uuid: the server''s strong random source) for names that are no account';
