@@ -439,10 +439,20 @@ def test_an_export_cut_by_a_recovery_conflict_says_so(pair, world, tmp_path):
 
     def lock_on_the_primary(step) -> None:
         if step.done and step.table == "ledger_entries" and not locked:
+            ended = "SELECT pg_stat_clear_snapshot(), confl_lock AS n FROM " \
+                    "pg_stat_database_conflicts WHERE datname = current_database()"
+            with pair.standby.database().connect(autocommit=True) as conn:
+                before = conn.execute(ended).fetchone()["n"]
             with pair.primary.database().connect() as conn:
                 conn.execute("LOCK TABLE public.ledger_entries IN ACCESS EXCLUSIVE MODE")
                 time.sleep(1)  # replayed on the standby; held past the 20 ms it may wait
             locked.append(True)
+            # the export's session is ended before it goes on: its next statement meets a closed
+            # connection whose last message it may or may not still read (either way, the cause)
+            with pair.standby.database().connect(autocommit=True) as conn:
+                deadline = time.monotonic() + 30
+                while time.monotonic() < deadline and conn.execute(ended).fetchone()["n"] == before:
+                    time.sleep(0.05)
 
     try:
         with pytest.raises(Exception) as raised:
@@ -456,3 +466,40 @@ def test_an_export_cut_by_a_recovery_conflict_says_so(pair, world, tmp_path):
     assert locked and "conflict with recovery" in message, message
     assert "User was holding a relation lock for too long" in message
     assert not (tmp_path / month).exists()
+
+
+def test_a_session_the_standby_ended_is_named_from_its_conflict_counts(pair, world):
+    """When the standby's "terminating connection due to conflict with recovery" is lost (the
+    client wrote after the backend had gone: the kernel's reset drops the unread message, and
+    libpq says only "server closed the connection unexpectedly"), the export still names the
+    cause, in the server's words, from pg_stat_database_conflicts."""
+    import psycopg
+
+    from sge_recon.db.recovery_conflicts import conflict_counts, lost_to_recovery_conflict
+
+    standby = pair.standby.database()
+    with standby.connect(autocommit=True) as conn:
+        conn.execute("ALTER SYSTEM SET max_standby_streaming_delay = 20")
+        conn.execute("SELECT pg_reload_conf()")
+    try:
+        with standby.connect(autocommit=True) as reader:
+            before = conflict_counts(reader)
+            assert before is not None and lost_to_recovery_conflict(standby, before, 0) is None
+            reader.execute("BEGIN")
+            reader.execute("SELECT count(*) FROM public.ledger_entries")  # holds its lock
+            with pair.primary.database().connect() as conn:  # its WAL flushed at commit:
+                conn.execute("LOCK TABLE public.ledger_entries IN ACCESS EXCLUSIVE MODE")
+            deadline = time.monotonic() + 30  # replayed, then the reader's 20 ms are up
+            with pytest.raises(psycopg.OperationalError):
+                while time.monotonic() < deadline:
+                    reader.execute("SELECT 1")  # until the session is gone
+                    time.sleep(0.05)
+        assert lost_to_recovery_conflict(standby, before) == (
+            "terminating connection due to conflict with recovery (User was holding a relation "
+            "lock for too long.)")
+    finally:
+        with standby.connect(autocommit=True) as conn:
+            conn.execute("ALTER SYSTEM RESET max_standby_streaming_delay")
+            conn.execute("SELECT pg_reload_conf()")
+    with pair.primary.database().connect(autocommit=True) as conn:  # a primary has no counts
+        assert conflict_counts(conn) is None

@@ -23,6 +23,7 @@ from .connection import (Database, DictConnection, ServerWatch, expect_row, no_a
 from .export_specs import Column, TableSpec
 from .profile_views import is_helper_column
 from .psql_copy import OUTPUT_SETTINGS, PsqlCopySession, PsqlStopped, PsqlUnavailable
+from .recovery_conflicts import conflict_counts, lost_to_recovery_conflict
 from .relations import PROFILE_SCHEMA
 
 
@@ -38,6 +39,7 @@ class Snapshot:
         self.conn: DictConnection  # opened by __enter__
         self.piped = piped
         self._psql: PsqlCopySession | None = None
+        self._conflicts: dict[str, int] | None = None
         # on a standby (every answer watched), the server is probed while the export runs: one
         # that accepts no new connection (frozen mid-COPY) is given up, the COPYs cut
         self._watch = ServerWatch(db.url if db.bound_every_answer else None, db.answer_grace,
@@ -49,6 +51,7 @@ class Snapshot:
             for setting in OUTPUT_SETTINGS:  # UTC, ISO dates: what the CSV reader parses
                 self.conn.execute(setting)
             self.conn.execute("SET statement_timeout = 0")
+            self._conflicts = conflict_counts(self.conn)  # a standby's, to say why it ended us
             self.conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         except BaseException:
             self.conn.close()
@@ -78,6 +81,12 @@ class Snapshot:
         if self._watch.frozen is not None and exc[0] is not None:
             raise ExportError(no_answer_sentence(self.db.where, None, self._watch.frozen)
                               + "; nothing was written") from exc[1]
+        if isinstance(exc[1], psycopg.OperationalError):  # lost without the server's reason?
+            reason = lost_to_recovery_conflict(self.db, self._conflicts)
+            if reason:
+                raise ExportError(f"the standby at {self.db.where} ended the export's session: "
+                                  f"{reason}; nothing was written. Run the export again (or "
+                                  "raise max_standby_streaming_delay on the standby)") from exc[1]
 
     # -- what and where ----------------------------------------------------------------------
     def identity(self) -> dict[str, Any]:
