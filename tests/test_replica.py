@@ -439,10 +439,13 @@ def test_an_export_cut_by_a_recovery_conflict_says_so(pair, world, tmp_path):
 
     def lock_on_the_primary(step) -> None:
         if step.done and step.table == "ledger_entries" and not locked:
-            ended = "SELECT pg_stat_clear_snapshot(), confl_lock AS n FROM " \
-                    "pg_stat_database_conflicts WHERE datname = current_database()"
+            from sge_recon.db.recovery_conflicts import conflict_counts
+
+            def ended(conn) -> int:
+                return (conflict_counts(conn) or {})["confl_lock"]
+
             with pair.standby.database().connect(autocommit=True) as conn:
-                before = conn.execute(ended).fetchone()["n"]
+                before = ended(conn)
             with pair.primary.database().connect() as conn:
                 conn.execute("LOCK TABLE public.ledger_entries IN ACCESS EXCLUSIVE MODE")
                 time.sleep(1)  # replayed on the standby; held past the 20 ms it may wait
@@ -451,7 +454,7 @@ def test_an_export_cut_by_a_recovery_conflict_says_so(pair, world, tmp_path):
             # connection whose last message it may or may not still read (either way, the cause)
             with pair.standby.database().connect(autocommit=True) as conn:
                 deadline = time.monotonic() + 30
-                while time.monotonic() < deadline and conn.execute(ended).fetchone()["n"] == before:
+                while time.monotonic() < deadline and ended(conn) == before:
                     time.sleep(0.05)
 
     try:
