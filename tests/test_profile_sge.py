@@ -33,7 +33,7 @@ AVAILABLE = {"ledger_balance", "transaction_balance", "ledger_tamper", "stuck_in
              "payout_batch_sla", "processing_time", "affiliate_tree", "commission_accuracy",
              "commission_ledger", "platform_data_integrity", "journal_single_program",
              "intent_completion", "commission_duplicates", "payout_batch_total",
-             "payout_approval_quorum"}
+             "payout_line_items", "payout_approval_quorum"}
 
 
 def sge_database(new_database, *, faults=(), intents=600, seed=7) -> tuple[str, object]:
@@ -227,7 +227,7 @@ def test_cli_init_and_check_on_sge(new_database, tmp_path):
     init = subprocess.run([sys.executable, "-m", "sge_recon", "db", "init"], env=env,
                           capture_output=True, text=True, timeout=120)
     assert init.returncode == 0, init.stderr
-    assert "Profile sge: 9 contract tables mapped" in init.stdout
+    assert "Profile sge: 10 contract tables mapped" in init.stdout
     assert "webhook_deliveries: absent (the SGE platform sends no outbound webhooks)" in init.stdout
     check = subprocess.run([sys.executable, "-m", "sge_recon", "check", "--format", "json"],
                            env=env, capture_output=True, text=True, timeout=300)

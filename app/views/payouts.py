@@ -72,8 +72,12 @@ if batch_id:
                      + ". Do not approve or execute it before finding out why.",
                      icon=":material/report:")
         st.markdown("**Line items** (one per affiliate)")
+        # where the platform keeps line items of its own (SGE's "Payout"), what it pays each
+        # affiliate stands beside the commissions that say what it should pay
         kit.table([{"affiliate_id": line["affiliate_id"], "code": line["affiliate_code"],
                     "amount": line["amount"], "currency": line["currency"],
+                    **({"platform pays": line["platform_pays"]}
+                       if found["items"] is not None else {}),
                     "commissions": line["commissions"],
                     "commission ids": line["commission_ids"]} for line in found["lines"]],
                   hide_index=True, key="batch_lines")

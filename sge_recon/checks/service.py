@@ -164,7 +164,7 @@ class CheckService:
         fused = [] if per_minute or engine not in ("sql", "duckdb") or \
             not self.settings.FUSED_LEDGER_PASS else \
             incremental.keyed_fused(self.fused(), self.db.relations)
-        runnable, unavailable = self._split_unavailable(definitions)
+        runnable, unavailable = self._split_unavailable(definitions, engine)
         runnable, queued = self._split_queue_measured(runnable)
         fresh = freshness(self.platform_db, self.db, self.settings)
         if fresh.refusal is not None:
@@ -253,17 +253,19 @@ class CheckService:
         return ([d for d in definitions if d.name not in queued],
                 [d for d in definitions if d.name in queued])
 
-    def _split_unavailable(self, definitions: list[CheckDefinition]
+    def _split_unavailable(self, definitions: list[CheckDefinition], engine: str
                            ) -> tuple[list[CheckDefinition], list[CheckResult]]:
         """Checks whose data the platform's profile declares absent are ``unavailable`` with the
-        profile's reason; they are not run (their relations are empty by declaration)."""
+        profile's reason; they are not run (their relations are empty by declaration), and are
+        recorded under the run's engine (a GX run's results all say gx)."""
         if not self.db.relations.absent and not self.db.relations.limitations \
                 and self.db.relations.queues is None:
             return definitions, []
         reasons = self.unavailable()
         runnable = [d for d in definitions if d.name not in reasons]
         return runnable, [CheckResult(name=d.name, status=UNAVAILABLE, priority=d.priority,
-                                      failing_rows=None, value=None, reason=reasons[d.name])
+                                      failing_rows=None, value=None, reason=reasons[d.name],
+                                      engine=engine)
                           for d in definitions if d.name in reasons]
 
     def _unmapped_is_no_pass(self, results: list[CheckResult],

@@ -22,6 +22,7 @@ class PayoutPages:
     settings: Any
     admin_api: Any
     actions: Any
+    db: Any
 
     # -- Payouts ---------------------------------------------------------------------------------
     def open_payout_batches(self) -> list[dict]:
@@ -54,7 +55,9 @@ class PayoutPages:
             if batch is None:
                 return None
             return {"batch": batch, "lines": payouts.payout_batch_lines(conn, batch_id),
-                    "commissions": payouts.payout_batch_commissions(conn, batch_id)}
+                    "commissions": payouts.payout_batch_commissions(conn, batch_id),
+                    "items": payouts.payout_batch_items(conn, batch_id) if items else None}
+        items = self.db.relations.has("payout_items")
         found = self.read(load)
         if found is None:
             return None
@@ -83,6 +86,8 @@ class PayoutPages:
                             f"commissions pay {affiliates}")
         if not lines:
             problems.append("no commission is attached to this batch")
+        if found["items"] is not None:
+            problems += _line_items_unlike_commissions(lines, found["items"])
         batch["approvals"] = f"{len(batch['approvers'])} of 2"
         found.update(lines_total=total, totals=totals, problems=problems,
                      consistent=not problems)
@@ -151,3 +156,25 @@ class PayoutPages:
                              f"key {slot} (bound to {account.name}) cannot be used; set it (or "
                              f"PAYOUT_APPROVER_{slot}_FILE) and restart the console")
         return self.actions.approve_batch(account.name, batch_id, key, slot=slot)
+
+
+def _line_items_unlike_commissions(lines: list[dict], items: list[dict]) -> list[str]:
+    """Where the platform's own line items (what it pays each affiliate) differ from the
+    commissions of that affiliate in the batch; each line gets ``platform_pays``. Money moved
+    from one affiliate's line item to another's leaves the batch total as it was."""
+    pays = {item["affiliate_id"]: item["amount"] for item in items}
+    owed: dict[Any, Decimal] = {}
+    for line in lines:
+        owed[line["affiliate_id"]] = money_add(owed.get(line["affiliate_id"], Decimal(0)),
+                                               line["amount"])
+        line["platform_pays"] = pays.get(line["affiliate_id"])
+    if not lines:
+        return []  # a batch that gathers no commission: said above, and payout_batch_total's
+    unlike = [f"affiliate {who} is paid {money_exact(pays.get(who, Decimal(0)))} by the "
+              f"platform's line items but has {money_exact(owed.get(who, Decimal(0)))} of "
+              "commissions in this batch"
+              for who in sorted(set(pays) | set(owed), key=lambda w: (w is None, str(w)))
+              if pays.get(who, Decimal(0)) != owed.get(who, Decimal(0))]
+    if len(unlike) > 5:
+        unlike = unlike[:5] + [f"and {len(unlike) - 5} more affiliates"]
+    return unlike

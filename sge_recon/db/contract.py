@@ -52,3 +52,19 @@ CONTRACT: dict[str, dict[str, str]] = {
     "rpc_calls": {"id": "int", "provider": "text", "method": "text", "latency_ms": "numeric",
                   "ok": "bool", "called_at": "timestamptz"},
 }
+
+# Tables a profile MAY map (DESIGN §11 leaves them to the platform): where one is not mapped, the
+# contract platform included, it is `absent` and the checks built on it are `unavailable`.
+# payout_items: what a batch pays each affiliate when the platform stores it apart from the
+# commissions (SGE's "Payout" line items); the reference platform pays a batch's commissions
+# themselves and keeps no such row.
+OPTIONAL_CONTRACT: dict[str, dict[str, str]] = {
+    "payout_items": {"id": "text", "batch_id": "text", "program_id": "text",
+                     "affiliate_id": "text", "amount": "numeric", "currency": "text",
+                     "status": "text"},
+}
+
+
+def contract_columns(table: str) -> dict[str, str]:
+    """The contract columns of a required or optional contract table."""
+    return CONTRACT[table] if table in CONTRACT else OPTIONAL_CONTRACT[table]

@@ -98,6 +98,16 @@ def payout_batch_lines(conn, batch_id: str) -> list[dict]:
                 (batch_id,))
 
 
+def payout_batch_items(conn, batch_id: str) -> list[dict]:
+    """What the platform itself will pay (or paid) each affiliate in this batch: its payout line
+    items (a profile's payout_items, SGE's "Payout"), rejected ones left out, per affiliate."""
+    return all_rows(conn, """
+        SELECT i.affiliate_id, count(*) AS items, sum(i.amount) AS amount
+        FROM platform.payout_items i
+        WHERE i.batch_id = %s AND (i.status IS NULL OR i.status <> 'rejected')
+        GROUP BY i.affiliate_id ORDER BY i.affiliate_id""", (batch_id,))
+
+
 def payout_batch_commissions(conn, batch_id: str, limit: int = 2000) -> list[dict]:
     return all_rows(conn, """
         SELECT c.id AS commission_id, c.affiliate_id, c.intent_id, c.level, c.rate,

@@ -10,7 +10,7 @@ import re
 import psycopg
 
 from ..errors import ProfileDrift, first_line
-from .relations import (CONTRACT_TABLES, PROFILE_SCHEMA, ROWS_SUFFIX, SEARCH_PATH_STATE,
+from .relations import (PROFILE_TABLES, PROFILE_SCHEMA, ROWS_SUFFIX, SEARCH_PATH_STATE,
                         STATUS_LABELS)
 
 
@@ -76,7 +76,7 @@ def drift_of(db, select: str) -> str | None:
     try:
         db.fetch_all("EXPLAIN " + select)
         for table in dict.fromkeys(_PROFILE_RELATION.findall(select)):
-            if table in CONTRACT_TABLES:  # a known name only: it is spliced into the SQL
+            if table in PROFILE_TABLES:  # a known name only: it is spliced into the SQL
                 db.fetch_all(f'SELECT 1 FROM {PROFILE_SCHEMA}."{table}" LIMIT 1')
     except ProfileDrift as exc:
         return exc.message

@@ -34,10 +34,10 @@ from psycopg.rows import DictRow, dict_row
 
 from ..errors import InsufficientRights, ProfileError
 from .connection import DictConnection, expect_row
-from .contract import CONTRACT
+from .contract import contract_columns
 from .profile_guard import create_resolves_guard, resolves_guard
 from .profile_mapping import Column, Profile, StatusMap, TableMapping
-from .relations import (CONTRACT_TABLES, PROFILE_SCHEMA, ROW_HASH_COLUMN, ROWS_SUFFIX,
+from .relations import (PROFILE_TABLES, PROFILE_SCHEMA, ROW_HASH_COLUMN, ROWS_SUFFIX,
                         STATUS_LABELS)
 from .status_predicates import FLAG_INFIX, flag_column
 
@@ -84,21 +84,21 @@ def install_profile(conn: DictConnection, profile: "Profile") -> ProfileReport:
         sql.Literal(f"sge-recon: contract-shaped views of the platform (profile {profile.name}); "
                     "recreated by `sge-recon db init`")))
     report = ProfileReport(profile.name)
-    relations = {t: _view_sql(conn, profile, profile.tables[t]) for t in CONTRACT_TABLES}
-    for table in reversed(CONTRACT_TABLES):
+    relations = {t: _view_sql(conn, profile, profile.tables[t]) for t in PROFILE_TABLES}
+    for table in reversed(PROFILE_TABLES):
         _drop_view(conn, table)
     _drop_functions(conn)
     _create_function(conn, OF_TYPE, (("value", "anyelement"), ("type_of", "anyelement")), "anyelement",
                      "SELECT value", "IMMUTABLE",
                      "sge-recon: value itself when it is of the type of type_of, else the call "
                      "fails: the type guard of the profile's relations (inlined, costs nothing)")
-    reads = {t: _tables_read(conn, relations[t].body) for t in CONTRACT_TABLES
+    reads = {t: _tables_read(conn, relations[t].body) for t in PROFILE_TABLES
              if not profile.tables[t].absent}
     create_resolves_guard(conn)
     for table, pairs in reads.items():
         relations[table].body += (" AND " if profile.tables[table].where else " WHERE ") + \
             resolves_guard(table, pairs)
-    for table in CONTRACT_TABLES:
+    for table in PROFILE_TABLES:
         mapping, relation = profile.tables[table], relations[table]
         note = (f"absent on this platform: {mapping.absent}" if mapping.absent else
                 f"contract table {table} over the platform's {mapping.source}")
@@ -122,7 +122,7 @@ def install_profile(conn: DictConnection, profile: "Profile") -> ProfileReport:
             report.views.append(table)
     _create_function(conn, STATUS_LABELS, (), "TABLE (table_name text, column_name text, "
                      "label text, sort_order real)",
-                     _status_labels_sql((t, c, e) for t in CONTRACT_TABLES
+                     _status_labels_sql((t, c, e) for t in PROFILE_TABLES
                                         for c, e in relations[t].enums), "STABLE",
                      f"profile {profile.name}: the labels each mapped status's platform enum has "
                      "now (a label added since db init is one the profile does not map)")
@@ -225,7 +225,7 @@ def drop_profile_views(conn: DictConnection) -> None:
 
 
 def _view_sql(conn: DictConnection, profile: "Profile", mapping: "TableMapping") -> _Relation:
-    contract = CONTRACT[mapping.table]
+    contract = contract_columns(mapping.table)
     if mapping.absent:
         # An empty relation of the contract's shape: queries run, every signal on it is
         # `unavailable` (the checks engine reads that from the profile, not from the emptiness).

@@ -47,6 +47,18 @@ CONTRACT_TABLES = (
     "webhook_deliveries", "worker_heartbeats", "jobs", "queue_control", "rpc_calls",
 )
 
+# Contract tables a profile may leave unmapped (db/contract.py's OPTIONAL_CONTRACT), after the
+# required ones (a view may join earlier ones), and why each is absent where it is not mapped.
+OPTIONAL_TABLES = ("payout_items",)
+PROFILE_TABLES = CONTRACT_TABLES + OPTIONAL_TABLES
+NOT_MAPPED = {
+    "payout_items": "no payout line items are mapped: the profile has no tables.payout_items",
+}
+CONTRACT_ABSENT = {
+    "payout_items": "the reference platform keeps no payout line items: a batch pays its "
+                    "commissions themselves",
+}
+
 # Relations beside the contract that the product reads when the platform has them (the reference
 # platform's admin audit log, exported for auditors; its webhook attempt history, shown per
 # delivery). A profile may provide them as views too; where it does not, readers treat the
@@ -88,7 +100,7 @@ class PlatformRelations:
 
     profile: str = "contract"
     schema: str = "public"
-    absent: dict[str, str] = field(default_factory=dict)
+    absent: dict[str, str] = field(default_factory=lambda: dict(CONTRACT_ABSENT))
     # check name -> why this platform cannot support it although its tables are mapped
     limitations: dict[str, str] = field(default_factory=dict)
     # What orders the ledger for the incremental checkpoint (db/ledger_checkpoint.py): "id" (a
@@ -123,7 +135,7 @@ class PlatformRelations:
 
     def relation(self, table: str) -> str:
         """The quoted, schema-qualified relation of one contract table."""
-        if table not in CONTRACT_TABLES and table not in OPTIONAL_RELATIONS:
+        if table not in PROFILE_TABLES and table not in OPTIONAL_RELATIONS:
             raise ProfileError(
                 f"platform.{table} is not a contract table (DESIGN §4); use one of "
                 f"{', '.join(CONTRACT_TABLES)}")

@@ -30,9 +30,10 @@ from typing import Any
 import yaml
 
 from ..config import project_root
-from ..db.contract import CONTRACT
+from ..db.contract import contract_columns
 from ..db.profile_mapping import Column, Profile, StatusMap, TableMapping
-from ..db.relations import ADMIN_APIS, CONTRACT_TABLES, QueueDeclaration
+from ..db.relations import (ADMIN_APIS, CONTRACT_TABLES, NOT_MAPPED, PROFILE_TABLES,
+                            QueueDeclaration)
 from ..errors import ProfileError
 
 # The profile's data classes live in the data layer (they render SQL); re-exported here, where
@@ -103,13 +104,16 @@ def _profile(root: yaml.MappingNode, path: Path) -> Profile:
     top = _mapping(root, path, "the profile", TOP_KEYS, required={"profile", "tables"})
     name = _text(top["profile"], path, "profile")
     tables_node = top["tables"]
-    entries = _mapping(tables_node, path, "tables", set(CONTRACT_TABLES), required=set())
+    entries = _mapping(tables_node, path, "tables", set(PROFILE_TABLES), required=set())
     missing = [t for t in CONTRACT_TABLES if t not in entries]
     if missing:
         raise ProfileError(
             f"{path}: line {tables_node.start_mark.line + 1}: tables: no entry for "
             f"{', '.join(missing)}; map each contract table or declare it `absent: <reason>`")
-    tables = {t: _table(t, entries[t], path) for t in CONTRACT_TABLES}
+    # an optional table that the profile does not name is absent (its checks `unavailable`)
+    tables = {t: _table(t, entries[t], path) if t in entries else
+              TableMapping(t, tables_node.start_mark.line + 1, absent=NOT_MAPPED[t])
+              for t in PROFILE_TABLES}
     description = _text(top["description"], path, "description") if "description" in top else ""
     queues = _queues(top["queues"], path) if "queues" in top else None
     admin_api = "contract"
@@ -172,7 +176,7 @@ def _table(table: str, node: yaml.Node, path: Path) -> TableMapping:
                                "`absent: <reason>`")
     columns_node = keys["columns"]
     columns = _mapping(columns_node, path, f"tables.{table}.columns", None, required=set())
-    contract = CONTRACT[table]
+    contract = contract_columns(table)
     missing = [c for c in contract if c not in columns]
     if missing:
         raise ProfileError(

@@ -1,0 +1,70 @@
+-- What each affiliate is paid, on a platform that stores it apart from the commissions (the
+-- profile's payout_items: SGE's "Payout" line items, one per affiliate and batch), against the
+-- commissions behind it. payout_batch_total compares a batch's total only: money shifted from
+-- one line item to another, or a line item pointed at another affiliate, leaves it unchanged.
+--   line_amount: in one batch, what an affiliate's line items pay differs from the commissions
+--     of that affiliate gathered in the batch. Only in batches that gather commissions: one that
+--     gathers none is payout_batch_total's finding (one row per batch, not one per line item).
+--   overpaid: over all batches, an affiliate's line items pay more than all the commissions it
+--     earned: a commission paid twice (a platform that never links the commissions a line item
+--     paid leaves them payable, and the next batch pays them again). batch_id is the newest
+--     batch paying the affiliate: the one to stop while it is not executed.
+-- Rejected and failed batches pay nothing, nor do rejected or failed line items (a line item
+-- executed in a batch that failed afterwards did pay). A cancelled commission is not owed.
+WITH items AS (
+    SELECT i.batch_id, i.program_id, i.affiliate_id, i.amount, b.created_at AS batch_created_at,
+           (i.status IS NULL OR i.status <> 'rejected') AS in_batch,
+           (i.status = 'executed'
+            OR ((i.status IS NULL OR i.status NOT IN ('failed', 'rejected'))
+                AND (b.status IS NULL OR b.status NOT IN ('rejected', 'failed')))) AS pays
+    FROM platform.payout_items i
+    LEFT JOIN platform.payout_batches b ON b.id = i.batch_id
+),
+owed AS (
+    SELECT c.payout_batch_id, c.program_id, c.affiliate_id, c.amount
+    FROM platform.commissions c
+    WHERE c.status IS NULL OR c.status <> 'cancelled'
+),
+-- one pass over both sides per key: NULL affiliate ids group together, as they compare here
+per_batch AS (
+    SELECT f.batch_id, f.affiliate_id, sum(f.paid) AS paid, sum(f.owed) AS owed,
+           bool_or(f.gathered) AS gathered
+    FROM (SELECT i.batch_id, i.affiliate_id, i.amount AS paid, NULL::numeric AS owed,
+                 false AS gathered
+          FROM items i WHERE i.in_batch AND i.batch_id IS NOT NULL
+          UNION ALL
+          SELECT o.payout_batch_id, o.affiliate_id, NULL, o.amount, true
+          FROM owed o WHERE o.payout_batch_id IS NOT NULL) f
+    GROUP BY f.batch_id, f.affiliate_id
+),
+per_affiliate AS (
+    SELECT f.program_id, f.affiliate_id, coalesce(sum(f.paid), 0) AS paid,
+           coalesce(sum(f.owed), 0) AS owed,
+           (array_agg(f.batch_id ORDER BY f.batch_created_at DESC NULLS LAST, f.batch_id DESC)
+              FILTER (WHERE f.batch_id IS NOT NULL))[1] AS newest_batch
+    FROM (SELECT i.program_id, i.affiliate_id, i.amount AS paid, NULL::numeric AS owed,
+                 i.batch_id, i.batch_created_at
+          FROM items i WHERE i.pays
+          UNION ALL
+          SELECT o.program_id, o.affiliate_id, NULL, o.amount, NULL, NULL
+          FROM owed o) f
+    GROUP BY f.program_id, f.affiliate_id
+    HAVING coalesce(sum(f.paid), 0) > coalesce(sum(f.owed), 0)
+)
+SELECT pb.batch_id, b.program_id, b.status, pb.affiliate_id, 'line_amount' AS problem,
+       -- exact (at least six decimals, none rounded away), as payout_batch_total's
+       coalesce(pb.paid, 0) + 0.000000 AS paid,
+       coalesce(pb.owed, 0) + 0.000000 AS commissions_total,
+       coalesce(pb.paid, 0) - coalesce(pb.owed, 0) + 0.000000 AS difference
+FROM (SELECT p.*, bool_or(p.gathered) OVER (PARTITION BY p.batch_id) AS batch_gathers
+      FROM per_batch p) pb
+JOIN platform.payout_batches b ON b.id = pb.batch_id
+WHERE pb.batch_gathers
+  AND (b.status IS NULL OR b.status NOT IN ('rejected', 'failed'))
+  AND coalesce(pb.paid, 0) IS DISTINCT FROM coalesce(pb.owed, 0)
+UNION ALL
+SELECT a.newest_batch, a.program_id, b.status, a.affiliate_id, 'overpaid',
+       a.paid + 0.000000, a.owed + 0.000000, a.paid - a.owed + 0.000000
+FROM per_affiliate a
+LEFT JOIN platform.payout_batches b ON b.id = a.newest_batch
+ORDER BY batch_id, affiliate_id, problem
