@@ -6,6 +6,7 @@ gets its own copy with `CREATE DATABASE … TEMPLATE`, which takes milliseconds.
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import tempfile
@@ -71,6 +72,9 @@ def new_database(pg_url):
 # test's settings read this empty file instead, in this process and in the commands it starts.
 _ISOLATED_CONFIG = Path(tempfile.mkdtemp(prefix="sgr-cfg-")) / "empty.toml"
 _ISOLATED_CONFIG.write_text("# tests: no settings from a developer's config file\n")
+# removed when this process ends (each pytest-xdist worker makes its own): one empty folder per
+# run was left in /tmp before
+atexit.register(shutil.rmtree, _ISOLATED_CONFIG.parent, ignore_errors=True)
 os.environ["SGE_RECON_CONFIG"] = str(_ISOLATED_CONFIG)
 
 

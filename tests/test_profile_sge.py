@@ -311,6 +311,18 @@ def test_export_of_an_sge_month_carries_contract_shaped_tables(clean, tmp_path):
     assert "status" in [r[0] for r in con.execute(
         "DESCRIBE SELECT * FROM read_parquet(?)",
         [str(result.directory / "settlement_intents.parquet")]).fetchall()]
+    # what SGE pays each affiliate: the line items of the month's batches, money exact
+    items = con.execute(
+        "SELECT count(*), sum(i.amount), count(*) FILTER (WHERE b.id IS NULL) "
+        "FROM read_parquet(?) i LEFT JOIN read_parquet(?) b ON b.id = i.batch_id",
+        [str(result.directory / "payout_items.parquet"),
+         str(result.directory / "payout_batches.parquet")]).fetchone()
+    with psycopg.connect(recon.db.url) as conn:
+        expected = conn.execute(
+            'SELECT count(*), sum(po.amount) FROM "Payout" po JOIN "PayoutBatch" b '
+            'ON b.id = po."batchId" WHERE to_char(b."createdAt", \'YYYY-MM\') = %s',
+            (period,)).fetchone()
+    assert expected[0] > 0 and items == (expected[0], expected[1], 0)
 
 
 @pytest.mark.slow

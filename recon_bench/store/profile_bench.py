@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sge_recon.db.connection import Database
 from sge_recon.db.profile_views import is_helper_column
-from sge_recon.db.relations import CONTRACT_TABLES, PROFILE_SCHEMA
+from sge_recon.db.relations import PROFILE_SCHEMA, PROFILE_TABLES
 
 COPY_SCHEMA = "bench_contract"
 
@@ -38,7 +38,7 @@ def materialise_contract_copy(db: Database) -> None:
     with db.transaction() as conn:
         conn.execute(f"DROP SCHEMA IF EXISTS {COPY_SCHEMA} CASCADE")
         conn.execute(f"CREATE SCHEMA {COPY_SCHEMA}")
-        for table in CONTRACT_TABLES:
+        for table in PROFILE_TABLES:
             # the contract's columns (and the profile's extra ones), not the views' helper
             # columns: a contract table would not carry them, and they widen every row
             columns = ", ".join(f'"{r["column_name"]}"' for r in conn.execute(

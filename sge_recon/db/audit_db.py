@@ -330,12 +330,13 @@ def rows_outside(con, filename: str, column: str, start, end) -> int:
         [start, end]).fetchone()[0]
 
 
-def orphans(con, child: str, parent: str, key: str) -> int:
-    """Rows of ``child`` whose ``key`` is not among ``parent``'s (e.g. results of another month)."""
+def orphans(con, child: str, parent: str, key: str, parent_key: str | None = None) -> int:
+    """Rows of ``child`` whose ``key`` is not among ``parent``'s ``parent_key`` (default: the
+    same name), e.g. results of another month's runs."""
     return con.execute(
         f"SELECT count(*) FROM read_parquet('{_literal(child)}') c WHERE NOT EXISTS "
         f"(SELECT 1 FROM read_parquet('{_literal(parent)}') p "
-        f'WHERE p."{_ident(key)}" = c."{_ident(key)}")').fetchone()[0]
+        f'WHERE p."{_ident(parent_key or key)}" = c."{_ident(key)}")').fetchone()[0]
 
 
 def _combine(hi, lo, digits: int) -> Decimal:

@@ -25,6 +25,7 @@ class TableSpec:
     description: str
     # Filter through a parent instead: rows whose key is in the parent's rows of the month.
     via: tuple[str, str, str, str] | None = None   # (key, parent schema, parent table, parent ts)
+    via_parent_key: str | None = None   # the parent's column that key names (default: key)
     # May be absent from the source: then exported empty with these columns.
     fallback: tuple[Column, ...] = ()
     # Unconstrained numeric columns that are metrics (not money): exported rounded to 6 places.

@@ -102,9 +102,12 @@ class Snapshot:
     def resolved(self, spec: TableSpec) -> TableSpec:
         """``spec`` with the pseudo-schema ``platform`` replaced by where the active profile keeps
         the contract relations (public, or the profile's views)."""
+        schema = self.db.relations.schema
+        if spec.via and spec.via[1] == "platform":  # its parent is a contract relation too
+            spec = dataclasses.replace(spec, via=(spec.via[0], schema) + spec.via[2:])
         if spec.schema != "platform":
             return spec
-        return dataclasses.replace(spec, schema=self.db.relations.schema)
+        return dataclasses.replace(spec, schema=schema)
 
     def columns(self, schema: str, table: str) -> list[dict[str, Any]]:
         """The table's columns in order (name, pg_type, precision, scale); empty when absent."""
@@ -270,8 +273,10 @@ def month_select(spec: TableSpec, columns: list[Column]) -> sql.Composed:
     source = sql.Identifier(spec.schema, spec.table)
     if spec.via:
         key, pschema, ptable, pts = spec.via
-        where = sql.SQL("{key} IN (SELECT {key} FROM {parent} WHERE {ts} >= %(start)s "
+        where = sql.SQL("{key} IN (SELECT {pkey} FROM {parent} WHERE {ts} >= %(start)s "
                         "AND {ts} < %(end)s)").format(key=sql.Identifier(key),
+                                                       pkey=sql.Identifier(
+                                                           spec.via_parent_key or key),
                                                        parent=sql.Identifier(pschema, ptable),
                                                        ts=sql.Identifier(pts))
     else:

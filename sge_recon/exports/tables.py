@@ -21,6 +21,13 @@ _ADMIN_AUDIT_LOG = (
     Column("message", "text"),
 )
 
+# the optional contract table (db/contract.py): a platform without line items exports it empty
+_PAYOUT_ITEMS = (
+    Column("id", "text"), Column("batch_id", "text"), Column("program_id", "text"),
+    Column("affiliate_id", "text"), Column("amount", "numeric"), Column("currency", "text"),
+    Column("status", "text"),
+)
+
 _JOURNAL = (
     Column("seq", "bigint"), Column("at", "timestamp with time zone"), Column("source", "text"),
     Column("op", "text"), Column("ref", "text"), Column("event", "text"),
@@ -58,6 +65,11 @@ TABLES: tuple[TableSpec, ...] = (
               "payout batches created in the month"),
     TableSpec("payout_approvals", "platform", "payout_approvals", "approved_at",
               "payout approvals given in the month"),
+    TableSpec("payout_items", "platform", "payout_items", "created_at",
+              "payout line items (what the platform pays each affiliate) of the batches created "
+              "in the month; empty where the platform keeps none",
+              via=("batch_id", "platform", "payout_batches", "created_at"),
+              via_parent_key="id", fallback=_PAYOUT_ITEMS),
     TableSpec("webhook_deliveries", "platform", "webhook_deliveries", "created_at",
               "webhook deliveries created in the month"),
     TableSpec("admin_audit_log", "platform", "admin_audit_log", "at",

@@ -270,7 +270,8 @@ def _check_contents(folder: Path, manifest: dict[str, Any], files: dict[str, dic
                     key, _, parent, _ = spec.via
                     if f"{parent}.parquet" in present:
                         stray = store.orphans(con, store.in_folder(folder, name),
-                                              store.in_folder(folder, f"{parent}.parquet"), key)
+                                              store.in_folder(folder, f"{parent}.parquet"), key,
+                                              spec.via_parent_key)
                         if stray:
                             report.add(name, f"{stray} rows belong to no {parent} row of the "
                                              "period")
