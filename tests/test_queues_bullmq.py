@@ -212,6 +212,10 @@ def test_node_workers_are_recognised_by_bullmqs_node_client_name(sge_url, redis_
     from sge_recon.db.bullmq import BullMQSource
     from sge_recon.db.relations import QueueDeclaration
 
+    # the queue exists (made by BullMQ itself) whichever test ran before on this worker
+    w = BullMQWorld(redis_server.url)
+    w.obliterate("reconciler")
+    w.add("reconciler", "reconcile", {}, jobId="job-node", delay=3_600_000)
     node = redis.Redis.from_url(redis_server.url)
     name = base64.b64encode(b"reconciler").decode()
     node.client_setname(f"bull:{name}:w:node-reconciler")
@@ -223,7 +227,10 @@ def test_node_workers_are_recognised_by_bullmqs_node_client_name(sge_url, redis_
         assert snap.worker_state == "healthy"
     finally:
         node.close()
-    assert source.depth().worker_state == "down"
+    try:
+        assert source.depth().worker_state == "down"
+    finally:
+        w.close()
 
 
 def test_queue_page_lists_failed_jobs_and_retries_one_through_bullmq(sge_url, world,

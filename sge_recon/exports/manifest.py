@@ -15,8 +15,9 @@ from ..errors import ExportError
 
 MANIFEST = "manifest.json"
 FORMAT = "sge-recon-audit-export"
-FORMAT_VERSION = 2  # 2: journal.parquet and the manifest's "journal" anchors (issue 19)
-READABLE_VERSIONS = (1, 2)
+# 2: journal.parquet and the manifest's "journal" anchors (issue 19); 3: payout_items.parquet
+FORMAT_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
 REQUIRED_KEYS = ("format", "format_version", "period", "generated_at", "source", "files",
                  "control_totals", "checks_at_export")
 

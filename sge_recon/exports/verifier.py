@@ -20,7 +20,8 @@ from .totals import WIDE, money
 from .. import check_names
 
 SAMPLE = 20
-FORMAT_2_TABLES = (JOURNAL, "breaker_overrides", "silences")  # unbalanced transactions named one by one; the count is always exact
+# the format version that added a file: an earlier export has none, and verifies without it
+ADDED_IN = {JOURNAL: 2, "breaker_overrides": 2, "silences": 2, "payout_items": 3}  # unbalanced transactions named one by one; the count is always exact
 
 
 @dataclass
@@ -115,6 +116,15 @@ def _verify(folder: Path, manifest: dict[str, Any], expect_manifest_sha256: str 
     return report
 
 
+def expected_tables(manifest: dict[str, Any]) -> list:
+    """The tables an export of this manifest's format version holds (a later version's are not
+    in an earlier export)."""
+    version = manifest.get("format_version")
+    if not isinstance(version, int):
+        version = 1
+    return [spec for spec in TABLES if ADDED_IN.get(spec.name, 1) <= version]
+
+
 def _check_audit_db(folder: Path, manifest: dict[str, Any], present: set[str],
                     report: VerifyReport) -> None:
     """audit.duckdb (what auditors query) holds exactly the views sge-recon writes over this
@@ -122,8 +132,7 @@ def _check_audit_db(folder: Path, manifest: dict[str, Any], present: set[str],
     from ..db import exports as store
     from .exporter import AUDIT_DB
 
-    tables = {spec.name: spec.filename for spec in TABLES
-              if not (spec.name in FORMAT_2_TABLES and manifest.get("format_version") == 1)}
+    tables = {spec.name: spec.filename for spec in expected_tables(manifest)}
     if AUDIT_DB not in present or not set(tables.values()) <= present:
         return  # a missing file is named already; the views cannot be rebuilt without it
     for problem in store.audit_db_problems(folder, tables):
@@ -159,9 +168,7 @@ def _listed_files(manifest: dict[str, Any], report: VerifyReport) -> dict[str, d
 
     if AUDIT_DB not in files:
         report.add(MANIFEST, f"does not list {AUDIT_DB} (the DuckDB views auditors query)")
-    for spec in TABLES:
-        if spec.name in FORMAT_2_TABLES and manifest.get("format_version") == 1:
-            continue  # exports before the journal (format 1) have none
+    for spec in expected_tables(manifest):
         if spec.filename not in files:
             report.add(MANIFEST, f"does not list {spec.filename} (table {spec.qualified})")
     return files
