@@ -517,3 +517,41 @@ def test_a_name_that_is_no_account_is_recorded_under_a_key_no_reader_has(recon, 
                 conn.execute("SELECT key FROM recon.sign_in_name_key")
     finally:
         db.execute(f"DROP ROLE {auditor}")
+
+
+def test_names_recorded_before_the_key_are_rekeyed_and_accounts_are_not(recon):
+    """Migration 0048: an unknown name recorded before 0047 (a plain SHA-256 prefix, or the text
+    as typed) is re-recorded under the database's key; account names, SSO identities and rows
+    recorded since stay as they are; equal old values stay equal; a second run changes nothing."""
+    import hashlib
+
+    from sge_recon.accounts import unknown_name
+
+    recon.init_db()
+    recon.accounts.add("alice", "viewer", "correct horse battery")
+    db = recon.db
+    key = db.fetch_one("SELECT key FROM recon.sign_in_name_key")["key"]
+    before = db.fetch_one("SELECT applied_at - interval '1 day' AS t FROM recon.schema_version "
+                          "WHERE version = 47")["t"]
+    plain = "unknown:" + hashlib.sha256(b"hunter2!").hexdigest()[:16]
+    current = unknown_name("hunter3!", key)
+    rows = [(before, plain, "unknown"), (before, plain, "rate_limited"),
+            (before, "tr0ub4dor&3", "unknown"), (before, "alice", "wrong_password"),
+            (before, "sso:mallory@example.com", "sso_unknown")]
+    for at, name, reason in rows:
+        db.execute("INSERT INTO recon.sign_in_attempts (at, username, ok, reason) "
+                   "VALUES (%s, %s, false, %s)", (at, name, reason))
+    db.execute("INSERT INTO recon.sign_in_attempts (username, ok, reason) "
+               "VALUES (%s, false, 'unknown')", (current,))
+    db.execute("DELETE FROM recon.schema_version WHERE version = 48")
+    recon.init_db()  # applies 0048 to the rows above
+    after = [r["username"] for r in db.fetch_all(
+        "SELECT username FROM recon.sign_in_attempts ORDER BY id")]
+    legacy = ["unknown:legacy:" + hashlib.sha256((key + old).encode()).hexdigest()[:16]
+              for old in (plain, plain, "tr0ub4dor&3")]
+    assert after == legacy + ["alice", "sso:mallory@example.com", current]
+    assert after[0] == after[1] and "hunter2" not in str(after) and plain not in after
+    db.execute("DELETE FROM recon.schema_version WHERE version = 48")
+    recon.init_db()
+    assert [r["username"] for r in db.fetch_all(
+        "SELECT username FROM recon.sign_in_attempts ORDER BY id")] == after
