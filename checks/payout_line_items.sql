@@ -5,6 +5,8 @@
 --   line_amount: in one batch, what an affiliate's line items pay differs from the commissions
 --     of that affiliate gathered in the batch. Only in batches that gather commissions: one that
 --     gathers none is payout_batch_total's finding (one row per batch, not one per line item).
+--     In a rejected or failed batch, only an affiliate with a line item executed before the
+--     batch stopped: what its executed line items paid against its commissions in the batch.
 --   overpaid: over all batches, an affiliate's line items pay more than all the commissions it
 --     earned: a commission paid twice (a platform that never links the commissions a line item
 --     paid leaves them payable, and the next batch pays them again). batch_id is the newest
@@ -28,12 +30,15 @@ owed AS (
 -- one pass over both sides per key: NULL affiliate ids group together, as they compare here
 per_batch AS (
     SELECT f.batch_id, f.affiliate_id, sum(f.paid) AS paid, sum(f.owed) AS owed,
-           bool_or(f.gathered) AS gathered
+           bool_or(f.gathered) AS gathered,
+           -- what went out in a batch that stopped: its executed line items only
+           sum(f.paid) FILTER (WHERE f.pays) AS paid_out,
+           coalesce(bool_or(f.pays), false) AS paying
     FROM (SELECT i.batch_id, i.affiliate_id, i.amount AS paid, NULL::numeric AS owed,
-                 false AS gathered
+                 false AS gathered, i.pays
           FROM items i WHERE i.in_batch AND i.batch_id IS NOT NULL
           UNION ALL
-          SELECT o.payout_batch_id, o.affiliate_id, NULL, o.amount, true
+          SELECT o.payout_batch_id, o.affiliate_id, NULL, o.amount, true, NULL
           FROM owed o WHERE o.payout_batch_id IS NOT NULL) f
     GROUP BY f.batch_id, f.affiliate_id
 ),
@@ -53,15 +58,18 @@ per_affiliate AS (
 )
 SELECT pb.batch_id, b.program_id, b.status, pb.affiliate_id, 'line_amount' AS problem,
        -- exact (at least six decimals, none rounded away), as payout_batch_total's
-       coalesce(pb.paid, 0) + 0.000000 AS paid,
+       x.paid + 0.000000 AS paid,
        coalesce(pb.owed, 0) + 0.000000 AS commissions_total,
-       coalesce(pb.paid, 0) - coalesce(pb.owed, 0) + 0.000000 AS difference
+       x.paid - coalesce(pb.owed, 0) + 0.000000 AS difference
 FROM (SELECT p.*, bool_or(p.gathered) OVER (PARTITION BY p.batch_id) AS batch_gathers
       FROM per_batch p) pb
 JOIN platform.payout_batches b ON b.id = pb.batch_id
+CROSS JOIN LATERAL (SELECT coalesce(b.status IN ('rejected', 'failed'), false) AS stopped) s
+CROSS JOIN LATERAL (SELECT CASE WHEN s.stopped THEN coalesce(pb.paid_out, 0)
+                                ELSE coalesce(pb.paid, 0) END AS paid) x
 WHERE pb.batch_gathers
-  AND (b.status IS NULL OR b.status NOT IN ('rejected', 'failed'))
-  AND coalesce(pb.paid, 0) IS DISTINCT FROM coalesce(pb.owed, 0)
+  AND (NOT s.stopped OR pb.paying)
+  AND x.paid IS DISTINCT FROM coalesce(pb.owed, 0)
 UNION ALL
 SELECT a.newest_batch, a.program_id, b.status, a.affiliate_id, 'overpaid',
        a.paid + 0.000000, a.owed + 0.000000, a.paid - a.owed + 0.000000

@@ -181,7 +181,9 @@ def test_failed_line_items_pay_nothing_and_executed_ones_do_even_in_a_failed_bat
         conn.execute('UPDATE "Payout" SET amount = amount + %s WHERE id = %s',
                      (raise_by, failed["id"]))
     rows = line_rows(recon)
+    # the executed line item paid more than its commissions in the (failed) batch as well
     assert [(r[1], r[2], r[5]) for r in rows] == [
+        (failed["affiliateId"], "line_amount", raise_by),
         (failed["affiliateId"], "overpaid", Decimal("0.010000"))]
 
 
