@@ -12,9 +12,12 @@
 --     paid leaves them payable, and the next batch pays them again). batch_id is the newest
 --     batch paying the affiliate: the one to stop while it is not executed.
 -- Rejected and failed batches pay nothing, nor do rejected or failed line items (a line item
--- executed in a batch that failed afterwards did pay). A cancelled commission is not owed.
+-- executed in a batch that failed afterwards did pay). A cancelled commission is not owed. A
+-- negative line item pays nothing (no transfer takes money back from the affiliate): it offsets
+-- no other line item, so that a line raised by X beside one of -X is X paid too much.
 WITH items AS (
-    SELECT i.batch_id, i.program_id, i.affiliate_id, i.amount, b.created_at AS batch_created_at,
+    SELECT i.batch_id, i.program_id, i.affiliate_id, greatest(i.amount, 0) AS amount,
+           b.created_at AS batch_created_at,
            (i.status IS NULL OR i.status <> 'rejected') AS in_batch,
            (i.status = 'executed'
             OR ((i.status IS NULL OR i.status NOT IN ('failed', 'rejected'))

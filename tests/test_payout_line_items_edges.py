@@ -9,7 +9,10 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-from .test_payout_line_items import line_rows
+from refplatform import sge_store
+from sge_recon.money import money_exact
+
+from .test_payout_line_items import execute_as_sge, line_rows, pending_lines
 from .test_profile_sge import sge_database, sge_recon
 
 
@@ -62,3 +65,70 @@ def test_a_failed_batch_whose_executed_line_items_match_their_commissions_passes
         # the failed line item is wrong, but it paid nothing and its batch stopped
         conn.execute('UPDATE "Payout" SET amount = amount + 50 WHERE id = %s', (second["id"],))
     assert line_rows(recon) == []
+
+
+def add_negative_line(conn, line: dict, amount: Decimal) -> str:
+    """A second line item for the same affiliate in the same batch, of ``amount`` (negative)."""
+    new = sge_store.cuid()
+    conn.execute(
+        'INSERT INTO "Payout" (id, "programId", "affiliateId", "batchId", "idempotencyKey", '
+        'amount, currency, method, destination, status, "createdAt", "updatedAt") VALUES '
+        "(%s, %s, %s, %s, %s, %s, 'USD', 'ONCHAIN_USDC', %s, 'PENDING', "
+        "now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC')",
+        (new, line["programId"], line["affiliateId"], line["batchId"], f"offset:{new}", amount,
+         line["destination"]))
+    return new
+
+
+def test_a_negative_line_item_offsets_no_overpayment(sge):
+    """One affiliate's line item raised by 100 beside a line item of -100 for it: the batch's
+    total and the affiliate's sum are unchanged, but the transfer of -100 takes nothing back
+    (it fails, or sends nothing): the affiliate gets 100 more than its commissions."""
+    url, recon = sge
+    extra = Decimal(100)
+    with psycopg.connect(url, row_factory=dict_row) as conn:
+        batch, (first, *_) = pending_lines(conn)
+        conn.execute('UPDATE "Payout" SET amount = amount + %s WHERE id = %s',
+                     (extra, first["id"]))
+        negative = add_negative_line(conn, first, -extra)
+    expected = [(batch, first["affiliateId"], "line_amount", first["amount"] + extra,
+                 first["amount"], extra)]
+    assert line_rows(recon) == expected
+
+    # the Payouts page: the affiliate is paid the raised line item; approving is refused
+    found = recon.console.payout_batch(batch)
+    assert not found["consistent"]
+    assert found["problems"][-1] == (
+        f"affiliate {first['affiliateId']} is paid {money_exact(first['amount'] + extra)} by "
+        f"the platform's line items but has {money_exact(first['amount'])} of commissions in "
+        "this batch")
+    shown = found["batch"]
+    refusal = recon.console.unlike_shown(batch, shown["total_amount"], shown["affiliate_count"])
+    assert refusal is not None and first["affiliateId"] in refusal
+
+    # executed as SGE does: the raised line item is paid, the negative one fails on chain
+    with psycopg.connect(url, row_factory=dict_row) as conn:
+        execute_as_sge(conn, batch)
+        conn.execute("""UPDATE "Payout" SET status = 'FAILED', "txHash" = NULL WHERE id = %s""",
+                     (negative,))
+    assert line_rows(recon) == expected
+
+
+def test_zero_and_negative_line_items_for_affiliates_owed_nothing_pay_nothing(sge):
+    """A line item of 0, or below 0, for an affiliate with no commission: nothing goes out, and
+    the batch's total (what its line items add up to) no longer matches its commissions, which
+    payout_batch_total names."""
+    url, recon = sge
+    with psycopg.connect(url, row_factory=dict_row) as conn:
+        batch, (first, *_) = pending_lines(conn)
+        other = conn.execute(
+            'SELECT a.id FROM "Affiliate" a WHERE a."programId" = %s AND NOT EXISTS ('
+            'SELECT 1 FROM "Payout" po WHERE po."affiliateId" = a.id) AND NOT EXISTS ('
+            'SELECT 1 FROM "Commission" c WHERE c."affiliateId" = a.id) '
+            "ORDER BY a.id LIMIT 1", (first["programId"],)).fetchone()["id"]
+        for amount in (Decimal(0), Decimal("-5")):
+            add_negative_line(conn, {**first, "affiliateId": other}, amount)
+    assert line_rows(recon) == []
+    totals = recon.checks.run(only=["payout_batch_total"], store=False).by_name()[
+        "payout_batch_total"].rows
+    assert [(r["batch_id"], r["difference"]) for r in totals] == [(batch, Decimal("-5"))]

@@ -100,9 +100,11 @@ def payout_batch_lines(conn, batch_id: str) -> list[dict]:
 
 def payout_batch_items(conn, batch_id: str) -> list[dict]:
     """What the platform itself will pay (or paid) each affiliate in this batch: its payout line
-    items (a profile's payout_items, SGE's "Payout"), rejected ones left out, per affiliate."""
+    items (a profile's payout_items, SGE's "Payout"), rejected ones left out, per affiliate. A
+    negative line item pays nothing (no transfer takes money back), as in payout_line_items: it
+    offsets no other line item of the affiliate."""
     return all_rows(conn, """
-        SELECT i.affiliate_id, count(*) AS items, sum(i.amount) AS amount
+        SELECT i.affiliate_id, count(*) AS items, sum(greatest(i.amount, 0)) AS amount
         FROM platform.payout_items i
         WHERE i.batch_id = %s AND (i.status IS NULL OR i.status <> 'rejected')
         GROUP BY i.affiliate_id ORDER BY i.affiliate_id""", (batch_id,))
