@@ -3,8 +3,10 @@
 -- commissions behind it. payout_batch_total compares a batch's total only: money shifted from
 -- one line item to another, or a line item pointed at another affiliate, leaves it unchanged.
 --   line_amount: in one batch, what an affiliate's line items pay differs from the commissions
---     of that affiliate gathered in the batch. Only in batches that gather commissions: one that
---     gathers none is payout_batch_total's finding (one row per batch, not one per line item).
+--     of that affiliate gathered in the batch (of the batch's program: a commission of another
+--     program gathered in it is owed nothing there). Only in batches that gather commissions:
+--     one that gathers none is payout_batch_total's finding (one row per batch, not one per
+--     line item).
 --     In a rejected or failed batch, only an affiliate with a line item executed before the
 --     batch stopped: what its executed line items paid against its commissions in the batch.
 --   overpaid: over all batches, an affiliate's line items pay more than all the commissions it
@@ -26,8 +28,12 @@ WITH items AS (
     LEFT JOIN platform.payout_batches b ON b.id = i.batch_id
 ),
 owed AS (
-    SELECT c.payout_batch_id, c.program_id, c.affiliate_id, c.amount
+    SELECT c.payout_batch_id, c.program_id, c.affiliate_id, c.amount,
+           -- a batch pays its own program's commissions: one of another program gathered in it
+           -- (with the line item paying it moved there) is not owed by that batch
+           (b.program_id IS NOT DISTINCT FROM c.program_id) AS batch_program
     FROM platform.commissions c
+    LEFT JOIN platform.payout_batches b ON b.id = c.payout_batch_id
     WHERE c.status IS NULL OR c.status <> 'cancelled'
 ),
 -- one pass over both sides per key: NULL affiliate ids group together, as they compare here
@@ -41,7 +47,8 @@ per_batch AS (
                  false AS gathered, i.pays
           FROM items i WHERE i.in_batch AND i.batch_id IS NOT NULL
           UNION ALL
-          SELECT o.payout_batch_id, o.affiliate_id, NULL, o.amount, true, NULL
+          SELECT o.payout_batch_id, o.affiliate_id, NULL,
+                 CASE WHEN o.batch_program THEN o.amount ELSE 0 END, true, NULL
           FROM owed o WHERE o.payout_batch_id IS NOT NULL) f
     GROUP BY f.batch_id, f.affiliate_id
 ),

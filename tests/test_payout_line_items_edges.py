@@ -132,3 +132,25 @@ def test_zero_and_negative_line_items_for_affiliates_owed_nothing_pay_nothing(sg
     totals = recon.checks.run(only=["payout_batch_total"], store=False).by_name()[
         "payout_batch_total"].rows
     assert [(r["batch_id"], r["difference"]) for r in totals] == [(batch, Decimal("-5"))]
+
+
+def test_a_line_item_moved_into_another_programs_batch_fails(sge):
+    """A line item of program A (with the commissions it pays, which follow it by "payoutId")
+    moved into a pending batch of program B: B's batch total still adds up, yet B's batch pays
+    an affiliate of A for A's commissions."""
+    url, recon = sge
+    with psycopg.connect(url, row_factory=dict_row) as conn:
+        _, (first, *_) = pending_lines(conn)
+        other = conn.execute(
+            """SELECT id, "programId" FROM "PayoutBatch" WHERE "programId" <> %s
+               AND status IN ('PENDING', 'APPROVED') ORDER BY id LIMIT 1""",
+            (first["programId"],)).fetchone()
+        conn.execute('UPDATE "Payout" SET "batchId" = %s WHERE id = %s',
+                     (other["id"], first["id"]))
+    result = recon.checks.run(only=["payout_line_items"], store=False).by_name()[
+        "payout_line_items"]
+    assert [(r["batch_id"], r["program_id"], r["affiliate_id"], r["problem"], r["paid"],
+             r["commissions_total"]) for r in result.rows] == [
+        (other["id"], other["programId"], first["affiliateId"], "line_amount",
+         first["amount"], Decimal(0))]
+    assert recon.checks.run(only=["payout_batch_total"], store=False).status == "pass"
