@@ -154,3 +154,29 @@ def test_a_line_item_moved_into_another_programs_batch_fails(sge):
         (other["id"], other["programId"], first["affiliateId"], "line_amount",
          first["amount"], Decimal(0))]
     assert recon.checks.run(only=["payout_batch_total"], store=False).status == "pass"
+
+
+def test_the_payouts_page_refuses_a_batch_paying_another_programs_commissions(sge):
+    """The same move, with the batch's "affiliateCount" raised to match: the page's totals and
+    counts add up, but the batch pays another program's commissions."""
+    url, recon = sge
+    with psycopg.connect(url, row_factory=dict_row) as conn:
+        _, (first, *_) = pending_lines(conn)
+        other = conn.execute(
+            """SELECT id, "programId" FROM "PayoutBatch" WHERE "programId" <> %s
+               AND status IN ('PENDING', 'APPROVED') ORDER BY id LIMIT 1""",
+            (first["programId"],)).fetchone()
+        moved = conn.execute('SELECT count(*) AS n FROM "Commission" WHERE "payoutId" = %s '
+                             "AND status <> 'CANCELLED'", (first["id"],)).fetchone()["n"]
+        conn.execute('UPDATE "Payout" SET "batchId" = %s WHERE id = %s',
+                     (other["id"], first["id"]))
+        conn.execute('UPDATE "PayoutBatch" SET "affiliateCount" = "affiliateCount" + 1 '
+                     "WHERE id = %s", (other["id"],))
+    found = recon.console.payout_batch(other["id"])
+    assert found["problems"] == [
+        f"{moved} of its commissions belong to another program than the batch's "
+        f"({other['programId']}): a batch pays its own program's"]
+    shown = found["batch"]
+    refusal = recon.console.unlike_shown(other["id"], shown["total_amount"],
+                                         shown["affiliate_count"])
+    assert refusal is not None and "another program" in refusal

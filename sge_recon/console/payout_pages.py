@@ -86,6 +86,10 @@ class PayoutPages:
                             f"commissions pay {affiliates}")
         if not lines:
             problems.append("no commission is attached to this batch")
+        foreign = sum(line["other_program"] for line in lines)
+        if foreign:
+            problems.append(f"{foreign} of its commissions belong to another program than the "
+                            f"batch's ({batch['program_id']}): a batch pays its own program's")
         if found["items"] is not None:
             problems += _line_items_unlike_commissions(lines, found["items"])
         batch["approvals"] = f"{len(batch['approvers'])} of 2"

@@ -87,12 +87,16 @@ def payout_batch_detail(conn, batch_id: str) -> dict | None:
 def payout_batch_lines(conn, batch_id: str) -> list[dict]:
     """The batch's line items: per affiliate and currency (of the intents the commissions were
     earned on), the commissions it pays and their sum. A cancelled commission is not owed: it is
-    no line (the batch's commission list still shows it, as cancelled)."""
+    no line (the batch's commission list still shows it, as cancelled). ``other_program``: how
+    many of them belong to another program than the batch's (a batch pays its own program's)."""
     return all_rows(conn, """
         SELECT c.affiliate_id, a.code AS affiliate_code, i.currency, count(*) AS commissions,
-               sum(c.amount) AS amount, array_agg(c.id ORDER BY c.id) AS commission_ids
+               sum(c.amount) AS amount, array_agg(c.id ORDER BY c.id) AS commission_ids,
+               count(*) FILTER (WHERE c.program_id IS DISTINCT FROM b.program_id)
+                 AS other_program
         FROM platform.commissions c LEFT JOIN platform.affiliates a ON a.id = c.affiliate_id
         LEFT JOIN platform.settlement_intents i ON i.id = c.intent_id
+        LEFT JOIN platform.payout_batches b ON b.id = c.payout_batch_id
         WHERE c.payout_batch_id = %s AND (c.status IS NULL OR c.status <> 'cancelled')
         GROUP BY c.affiliate_id, a.code, i.currency ORDER BY c.affiliate_id, i.currency""",
                 (batch_id,))
