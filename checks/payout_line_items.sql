@@ -13,6 +13,11 @@
 --     earned: a commission paid twice (a platform that never links the commissions a line item
 --     paid leaves them payable, and the next batch pays them again). batch_id is the newest
 --     batch paying the affiliate: the one to stop while it is not executed.
+--   destination: a line item not paid yet sends its money (more than 0) elsewhere than the affiliate's wallet
+--     (compared without case: an EVM address's case is only its checksum), e.g. a destination
+--     changed after the batch was made. paid is what the line item would send; the two money
+--     columns that compare amounts are empty. A line item already paid is not compared: the
+--     wallet the affiliate held then is not known.
 -- Rejected and failed batches pay nothing, nor do rejected or failed line items (a line item
 -- executed in a batch that failed afterwards did pay). A cancelled commission is not owed. A
 -- negative line item pays nothing (no transfer takes money back from the affiliate): it offsets
@@ -80,6 +85,14 @@ CROSS JOIN LATERAL (SELECT CASE WHEN s.stopped THEN coalesce(pb.paid_out, 0)
 WHERE pb.batch_gathers
   AND (NOT s.stopped OR pb.paying)
   AND x.paid IS DISTINCT FROM coalesce(pb.owed, 0)
+UNION ALL
+SELECT i.batch_id, i.program_id, b.status, i.affiliate_id, 'destination',
+       i.amount + 0.000000, NULL, NULL
+FROM platform.payout_items i
+LEFT JOIN platform.payout_batches b ON b.id = i.batch_id
+WHERE (i.status IS NULL OR i.status IN ('pending', 'executing')) AND i.amount > 0
+  AND (b.status IS NULL OR b.status NOT IN ('rejected', 'failed'))
+  AND lower(i.destination) IS DISTINCT FROM lower(i.affiliate_wallet)
 UNION ALL
 SELECT a.newest_batch, a.program_id, b.status, a.affiliate_id, 'overpaid',
        a.paid + 0.000000, a.owed + 0.000000, a.paid - a.owed + 0.000000

@@ -109,7 +109,9 @@ def test_a_line_item_pointed_at_another_affiliate_fails(sge):
     assert line_rows(recon) == sorted([
         (batch, line["affiliateId"], "line_amount", zero, amount, -amount),
         (batch, other, "line_amount", amount, zero, amount),
-        (batch, other, "overpaid", amount, zero, amount)])
+        (batch, other, "overpaid", amount, zero, amount),
+        # and its money goes to an address that is not the other affiliate's wallet either
+        (batch, other, "destination", amount, None, None)])
     assert recon.checks.run(only=["payout_batch_total"], store=False).status == "pass"
 
 
@@ -136,10 +138,12 @@ def test_commissions_paid_again_by_a_later_batch_are_overpaid(sge):
         conn.execute(
             'INSERT INTO "Payout" (id, "programId", "affiliateId", "batchId", "idempotencyKey", '
             'amount, currency, method, destination, status, "createdAt", "updatedAt") VALUES '
-            "(%s, %s, %s, %s, %s, %s, 'USD', 'ONCHAIN_USDC', '0xwallet', 'PENDING', "
+            "(%s, %s, %s, %s, %s, %s, 'USD', 'ONCHAIN_USDC', "
+            '(SELECT wallet FROM "Affiliate" WHERE id = %s), \'PENDING\', '
             "now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC')",
             (sge_store.cuid(), paid["programId"], paid["affiliateId"], batch,
-             f"payout:{paid['programId']}:{paid['affiliateId']}:2099-W01", earned))
+             f"payout:{paid['programId']}:{paid['affiliateId']}:2099-W01", earned,
+             paid["affiliateId"]))
     over = paid["paid"]  # everything earned paid again, on top of what was paid already
     assert line_rows(recon) == [
         (batch, paid["affiliateId"], "overpaid", earned + over, earned, over)]
@@ -266,3 +270,32 @@ def test_the_payouts_page_on_the_contract_platform_reads_no_line_items(recon, fa
     found = recon.console.payout_batch(batch["id"])
     assert found["items"] is None
     assert all("platform_pays" not in line for line in found["lines"])
+
+
+def test_a_line_item_sending_its_money_elsewhere_than_the_affiliates_wallet_fails(sge):
+    """The helper audit's finding 4: a pending line item's destination changed to another
+    address passed every check and the Payouts page. Compared without case (an EVM address's
+    case is its checksum); a paid line item is not compared (the wallet then is not known)."""
+    url, recon = sge
+    with psycopg.connect(url, row_factory=dict_row) as conn:
+        batch, (line, other, *_) = pending_lines(conn)
+        conn.execute('UPDATE "Payout" SET destination = upper(destination) WHERE id = %s',
+                     (other["id"],))  # the same address in checksum case: fine
+        assert line_rows(recon) == []
+        conn.execute('UPDATE "Payout" SET destination = %s WHERE id = %s',
+                     ("0xA77ACKE400000000000000000000000000000000", line["id"]))
+    assert line_rows(recon) == [
+        (batch, line["affiliateId"], "destination", line["amount"], None, None)]
+    found = recon.console.payout_batch(batch)
+    assert found["problems"] == [
+        f"affiliate {line['affiliateId']}'s line item sends its money to "
+        f"'0xA77ACKE400000000000000000000000000000000', not to the affiliate's wallet "
+        f"{line['destination']!r}"]
+    refusal = recon.console.unlike_shown(batch, found["batch"]["total_amount"],
+                                         found["batch"]["affiliate_count"])
+    assert refusal is not None and "0xA77ACKE4" in refusal
+
+    # paid (by the platform's own code): no longer compared, the money went where it went
+    with psycopg.connect(url, row_factory=dict_row) as conn:
+        execute_as_sge(conn, batch)
+    assert line_rows(recon) == []

@@ -164,21 +164,24 @@ class PayoutPages:
 
 def _line_items_unlike_commissions(lines: list[dict], items: list[dict]) -> list[str]:
     """Where the platform's own line items (what it pays each affiliate) differ from the
-    commissions of that affiliate in the batch; each line gets ``platform_pays``. Money moved
-    from one affiliate's line item to another's leaves the batch total as it was."""
+    commissions of that affiliate in the batch, or send money elsewhere than the affiliate's
+    wallet; each line gets ``platform_pays``. Money moved from one affiliate's line item to
+    another's, or a destination changed, leaves the batch total as it was."""
     pays = {item["affiliate_id"]: item["amount"] for item in items}
+    unlike = [f"affiliate {item['affiliate_id']}'s line item sends its money to {where!r}, not "
+              f"to the affiliate's wallet {item['wallet']!r}"
+              for item in items for where in item.get("elsewhere") or ()]
     owed: dict[Any, Decimal] = {}
     for line in lines:
         owed[line["affiliate_id"]] = money_add(owed.get(line["affiliate_id"], Decimal(0)),
                                                line["amount"])
         line["platform_pays"] = pays.get(line["affiliate_id"])
-    if not lines:
-        return []  # a batch that gathers no commission: said above, and payout_batch_total's
-    unlike = [f"affiliate {who} is paid {money_exact(pays.get(who, Decimal(0)))} by the "
-              f"platform's line items but has {money_exact(owed.get(who, Decimal(0)))} of "
-              "commissions in this batch"
-              for who in sorted(set(pays) | set(owed), key=lambda w: (w is None, str(w)))
-              if pays.get(who, Decimal(0)) != owed.get(who, Decimal(0))]
+    if lines:  # a batch that gathers no commission: said above, and payout_batch_total's
+        unlike += [f"affiliate {who} is paid {money_exact(pays.get(who, Decimal(0)))} by the "
+                   f"platform's line items but has {money_exact(owed.get(who, Decimal(0)))} of "
+                   "commissions in this batch"
+                   for who in sorted(set(pays) | set(owed), key=lambda w: (w is None, str(w)))
+                   if pays.get(who, Decimal(0)) != owed.get(who, Decimal(0))]
     if len(unlike) > 5:
-        unlike = unlike[:5] + [f"and {len(unlike) - 5} more affiliates"]
+        unlike = unlike[:5] + [f"and {len(unlike) - 5} more"]
     return unlike

@@ -57,11 +57,13 @@ CONTRACT: dict[str, dict[str, str]] = {
 # contract platform included, it is `absent` and the checks built on it are `unavailable`.
 # payout_items: what a batch pays each affiliate when the platform stores it apart from the
 # commissions (SGE's "Payout" line items); the reference platform pays a batch's commissions
-# themselves and keeps no such row.
+# themselves and keeps no such row. destination: where the line item sends the money;
+# affiliate_wallet: the address the platform holds for the affiliate now (they must agree while
+# the line item is not paid).
 OPTIONAL_CONTRACT: dict[str, dict[str, str]] = {
     "payout_items": {"id": "text", "batch_id": "text", "program_id": "text",
                      "affiliate_id": "text", "amount": "numeric", "currency": "text",
-                     "status": "text"},
+                     "status": "text", "destination": "text", "affiliate_wallet": "text"},
 }
 
 

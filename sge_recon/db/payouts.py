@@ -106,9 +106,16 @@ def payout_batch_items(conn, batch_id: str) -> list[dict]:
     """What the platform itself will pay (or paid) each affiliate in this batch: its payout line
     items (a profile's payout_items, SGE's "Payout"), rejected ones left out, per affiliate. A
     negative line item pays nothing (no transfer takes money back), as in payout_line_items: it
-    offsets no other line item of the affiliate."""
+    offsets no other line item of the affiliate. ``elsewhere``: the destinations of its unpaid
+    line items that are not the affiliate's wallet (``wallet``), as payout_line_items reads them."""
     return all_rows(conn, """
-        SELECT i.affiliate_id, count(*) AS items, sum(greatest(i.amount, 0)) AS amount
+        SELECT i.affiliate_id, count(*) AS items, sum(greatest(i.amount, 0)) AS amount,
+               -- where its unpaid line items send money other than the affiliate's wallet
+               array_agg(DISTINCT i.destination) FILTER (
+                   WHERE (i.status IS NULL OR i.status IN ('pending', 'executing'))
+                     AND i.amount > 0 AND lower(i.destination) IS DISTINCT FROM lower(i.affiliate_wallet))
+                 AS elsewhere,
+               min(i.affiliate_wallet) AS wallet
         FROM platform.payout_items i
         WHERE i.batch_id = %s AND (i.status IS NULL OR i.status <> 'rejected')
         GROUP BY i.affiliate_id ORDER BY i.affiliate_id""", (batch_id,))

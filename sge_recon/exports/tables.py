@@ -25,7 +25,7 @@ _ADMIN_AUDIT_LOG = (
 _PAYOUT_ITEMS = (
     Column("id", "text"), Column("batch_id", "text"), Column("program_id", "text"),
     Column("affiliate_id", "text"), Column("amount", "numeric"), Column("currency", "text"),
-    Column("status", "text"),
+    Column("status", "text"), Column("destination", "text"), Column("affiliate_wallet", "text"),
 )
 
 _JOURNAL = (
