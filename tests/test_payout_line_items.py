@@ -32,16 +32,30 @@ def line_rows(recon) -> list[tuple]:
              r["difference"]) for r in result.rows]
 
 
-def pending_lines(conn) -> tuple[str, list[dict]]:
-    """A PENDING batch with at least two PENDING line items, and those line items."""
+def batch_lines(conn, status: str) -> tuple[str, list[dict]]:
+    """A batch in ``status`` with at least two line items in that status, and its line items
+    (a FAILED batch's line items failed with it; a PENDING one's are PENDING)."""
     batch = conn.execute(
         'SELECT b.id FROM "PayoutBatch" b JOIN "Payout" po ON po."batchId" = b.id '
-        "WHERE b.status = 'PENDING' AND po.status = 'PENDING' GROUP BY b.id "
-        "HAVING count(*) >= 2 ORDER BY b.id LIMIT 1").fetchone()
+        'WHERE b.status = %s AND po.status::text = %s GROUP BY b.id '
+        "HAVING count(*) >= 2 ORDER BY b.id LIMIT 1", (status, status)).fetchone()
     assert batch is not None
     lines = conn.execute('SELECT * FROM "Payout" WHERE "batchId" = %s ORDER BY id',
                          (batch["id"],)).fetchall()
     return batch["id"], lines
+
+
+def pending_lines(conn) -> tuple[str, list[dict]]:
+    return batch_lines(conn, "PENDING")
+
+
+def an_affiliate_never_paid_nor_owed(conn, program_id: str) -> str:
+    """An affiliate of the program with no line item and no commission at all."""
+    return conn.execute(
+        'SELECT a.id FROM "Affiliate" a WHERE a."programId" = %s AND NOT EXISTS ('
+        'SELECT 1 FROM "Payout" po WHERE po."affiliateId" = a.id) AND NOT EXISTS ('
+        'SELECT 1 FROM "Commission" c WHERE c."affiliateId" = a.id) '
+        "ORDER BY a.id LIMIT 1", (program_id,)).fetchone()["id"]
 
 
 def execute_as_sge(conn, batch: str) -> None:
@@ -96,11 +110,7 @@ def test_a_line_item_pointed_at_another_affiliate_fails(sge):
     url, recon = sge
     with psycopg.connect(url, row_factory=dict_row) as conn:
         batch, (line, *_) = pending_lines(conn)
-        other = conn.execute(
-            'SELECT a.id FROM "Affiliate" a WHERE a."programId" = %s AND NOT EXISTS ('
-            'SELECT 1 FROM "Payout" po WHERE po."affiliateId" = a.id) AND NOT EXISTS ('
-            'SELECT 1 FROM "Commission" c WHERE c."affiliateId" = a.id) '
-            "ORDER BY a.id LIMIT 1", (line["programId"],)).fetchone()["id"]
+        other = an_affiliate_never_paid_nor_owed(conn, line["programId"])
         conn.execute('UPDATE "Payout" SET "affiliateId" = %s, destination = %s WHERE id = %s',
                      (other, "0xattacker", line["id"]))
     amount, zero = line["amount"], Decimal("0E-6")

@@ -6,31 +6,30 @@ from __future__ import annotations
 from decimal import Decimal
 
 import psycopg
-import pytest
 from psycopg.rows import dict_row
 
 from refplatform import sge_store
 from sge_recon.money import money_exact
 
-from .test_payout_line_items import execute_as_sge, line_rows, pending_lines
-from .test_profile_sge import sge_database, sge_recon
+from .test_payout_line_items import (an_affiliate_never_paid_nor_owed, batch_lines,
+                                     execute_as_sge,
+                                     line_rows, pending_lines, sge)
+
+__all__ = ["sge"]  # the fixture, shared with test_payout_line_items.py
 
 
-@pytest.fixture
-def sge(new_database):
-    url, _ = sge_database(new_database, intents=200)
-    return url, sge_recon(url)
+def a_line_item_and_another_programs_open_batch(conn) -> tuple[dict, dict]:
+    """A pending line item, and a pending or approved batch of another program."""
+    _, (first, *_) = pending_lines(conn)
+    other = conn.execute(
+        """SELECT id, "programId" FROM "PayoutBatch" WHERE "programId" <> %s
+           AND status IN ('PENDING', 'APPROVED') ORDER BY id LIMIT 1""",
+        (first["programId"],)).fetchone()
+    return first, other
 
 
 def failed_batch_lines(conn) -> tuple[str, list[dict]]:
-    """A FAILED batch with at least two (FAILED) line items, and those line items."""
-    batch = conn.execute(
-        'SELECT b.id FROM "PayoutBatch" b JOIN "Payout" po ON po."batchId" = b.id '
-        "WHERE b.status = 'FAILED' GROUP BY b.id HAVING count(*) >= 2 ORDER BY b.id "
-        "LIMIT 1").fetchone()
-    assert batch is not None
-    return batch["id"], conn.execute('SELECT * FROM "Payout" WHERE "batchId" = %s ORDER BY id',
-                                     (batch["id"],)).fetchall()
+    return batch_lines(conn, "FAILED")
 
 
 def test_money_shifted_to_a_line_item_executed_before_its_batch_failed_fails(sge):
@@ -121,11 +120,7 @@ def test_zero_and_negative_line_items_for_affiliates_owed_nothing_pay_nothing(sg
     url, recon = sge
     with psycopg.connect(url, row_factory=dict_row) as conn:
         batch, (first, *_) = pending_lines(conn)
-        other = conn.execute(
-            'SELECT a.id FROM "Affiliate" a WHERE a."programId" = %s AND NOT EXISTS ('
-            'SELECT 1 FROM "Payout" po WHERE po."affiliateId" = a.id) AND NOT EXISTS ('
-            'SELECT 1 FROM "Commission" c WHERE c."affiliateId" = a.id) '
-            "ORDER BY a.id LIMIT 1", (first["programId"],)).fetchone()["id"]
+        other = an_affiliate_never_paid_nor_owed(conn, first["programId"])
         for amount in (Decimal(0), Decimal("-5")):
             add_negative_line(conn, {**first, "affiliateId": other}, amount)
     assert line_rows(recon) == []
@@ -140,11 +135,7 @@ def test_a_line_item_moved_into_another_programs_batch_fails(sge):
     an affiliate of A for A's commissions."""
     url, recon = sge
     with psycopg.connect(url, row_factory=dict_row) as conn:
-        _, (first, *_) = pending_lines(conn)
-        other = conn.execute(
-            """SELECT id, "programId" FROM "PayoutBatch" WHERE "programId" <> %s
-               AND status IN ('PENDING', 'APPROVED') ORDER BY id LIMIT 1""",
-            (first["programId"],)).fetchone()
+        first, other = a_line_item_and_another_programs_open_batch(conn)
         conn.execute('UPDATE "Payout" SET "batchId" = %s WHERE id = %s',
                      (other["id"], first["id"]))
     result = recon.checks.run(only=["payout_line_items"], store=False).by_name()[
@@ -161,11 +152,7 @@ def test_the_payouts_page_refuses_a_batch_paying_another_programs_commissions(sg
     counts add up, but the batch pays another program's commissions."""
     url, recon = sge
     with psycopg.connect(url, row_factory=dict_row) as conn:
-        _, (first, *_) = pending_lines(conn)
-        other = conn.execute(
-            """SELECT id, "programId" FROM "PayoutBatch" WHERE "programId" <> %s
-               AND status IN ('PENDING', 'APPROVED') ORDER BY id LIMIT 1""",
-            (first["programId"],)).fetchone()
+        first, other = a_line_item_and_another_programs_open_batch(conn)
         moved = conn.execute('SELECT count(*) AS n FROM "Commission" WHERE "payoutId" = %s '
                              "AND status <> 'CANCELLED'", (first["id"],)).fetchone()["n"]
         conn.execute('UPDATE "Payout" SET "batchId" = %s WHERE id = %s',
