@@ -79,7 +79,7 @@ def test_a_same_named_table_earlier_on_the_search_path_is_refused_never_read(pla
 
 def test_the_guard_keeps_the_inlining_and_the_status_index(platform):
     """stuck_intents through the guarded relation: still no function scan, still the status
-    index; the guard is a one-time filter (evaluated once per query)."""
+    index; the guard is an InitPlan, a one-time filter (evaluated once per query)."""
     recon = Recon(settings_for(platform, PLATFORM_PROFILE="sge"))
     definition = next(d for d in recon.checks.catalogue() if d.name == "stuck_intents")
     query = recon.db.relations.resolve(for_psycopg(definition.sql))
@@ -89,7 +89,23 @@ def test_the_guard_keeps_the_inlining_and_the_status_index(platform):
             "EXPLAIN (COSTS OFF) " + query, recon.checks.params))
     assert "Function Scan" not in plan and "of_type" not in plan, plan
     assert '"Intent_status_nextRetryAt_idx"' in plan, plan
-    assert "One-Time Filter: recon_platform.reads_as_built(" in plan, plan
+    # the guard's call is the InitPlan's (EXPLAIN names it only when VERBOSE)
+    assert "One-Time Filter: (InitPlan 1).col1" in plan, plan
+    assert "Join Filter" not in plan, plan
+
+
+def test_the_guard_runs_once_where_a_relation_is_the_inner_side_of_an_outer_join(platform):
+    """commission_accuracy joins the programs to the commissions (LEFT JOIN): a bare guard call
+    there was a join filter, a plpgsql call per commission; as an InitPlan it runs once."""
+    recon = Recon(settings_for(platform, PLATFORM_PROFILE="sge"))
+    definition = next(d for d in recon.checks.catalogue() if d.name == "commission_accuracy")
+    query = recon.db.relations.resolve(for_psycopg(definition.sql))
+    with psycopg.connect(platform, row_factory=dict_row) as conn:
+        plan = "\n".join(r["QUERY PLAN"] for r in conn.execute(
+            "EXPLAIN (COSTS OFF) " + query, recon.checks.params))
+    assert "Left Join" in plan, plan
+    filters = [line for line in plan.splitlines() if "Filter:" in line and "reads_as_built" in line]
+    assert filters == [], plan
 
 
 def test_a_login_whose_search_path_lacks_the_platforms_schema_is_told_so(platform):
