@@ -167,3 +167,23 @@ def test_the_payouts_page_refuses_a_batch_paying_another_programs_commissions(sg
     refusal = recon.console.unlike_shown(other["id"], shown["total_amount"],
                                          shown["affiliate_count"])
     assert refusal is not None and "another program" in refusal
+
+
+def test_a_line_item_without_an_affiliate_is_named_as_such_on_the_payouts_page(sge):
+    """A line item whose affiliate id is NULL (a platform without the NOT NULL) or empty: both
+    flagged by the check, and the page's sentence says which, not 'affiliate None'."""
+    url, recon = sge
+    with psycopg.connect(url, row_factory=dict_row) as conn:
+        batch, (first, second, *_) = pending_lines(conn)
+        conn.execute('ALTER TABLE "Payout" ALTER COLUMN "affiliateId" DROP NOT NULL, '
+                     'DROP CONSTRAINT "Payout_affiliateId_fkey"')
+        conn.execute('UPDATE "Payout" SET "affiliateId" = NULL WHERE id = %s', (first["id"],))
+        conn.execute("""UPDATE "Payout" SET "affiliateId" = '' WHERE id = %s""", (second["id"],))
+    assert {(r[1], r[2]) for r in line_rows(recon)} >= {(None, "line_amount"), ("", "line_amount")}
+    from sge_recon.console.payout_pages import _named
+
+    problems = " ".join(recon.console.payout_batch(batch)["problems"])
+    assert "affiliate None" not in problems and "affiliate  " not in problems
+    assert "affiliate (no id)" in problems or "affiliate ''" in problems  # the first five shown
+    assert (_named(None), _named(""), _named(" "), _named("aff_1")) == (
+        "(no id)", "''", "' '", "aff_1")

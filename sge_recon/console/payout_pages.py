@@ -168,7 +168,7 @@ def _line_items_unlike_commissions(lines: list[dict], items: list[dict]) -> list
     wallet; each line gets ``platform_pays``. Money moved from one affiliate's line item to
     another's, or a destination changed, leaves the batch total as it was."""
     pays = {item["affiliate_id"]: item["amount"] for item in items}
-    unlike = [f"affiliate {item['affiliate_id']}'s line item sends its money to {where!r}, not "
+    unlike = [f"affiliate {_named(item['affiliate_id'])}'s line item sends its money to {where!r}, not "
               f"to the affiliate's wallet {item['wallet']!r}"
               for item in items for where in item.get("elsewhere") or ()]
     owed: dict[Any, Decimal] = {}
@@ -177,7 +177,7 @@ def _line_items_unlike_commissions(lines: list[dict], items: list[dict]) -> list
                                                line["amount"])
         line["platform_pays"] = pays.get(line["affiliate_id"])
     if lines:  # a batch that gathers no commission: said above, and payout_batch_total's
-        unlike += [f"affiliate {who} is paid {money_exact(pays.get(who, Decimal(0)))} by the "
+        unlike += [f"affiliate {_named(who)} is paid {money_exact(pays.get(who, Decimal(0)))} by the "
                    f"platform's line items but has {money_exact(owed.get(who, Decimal(0)))} of "
                    "commissions in this batch"
                    for who in sorted(set(pays) | set(owed), key=lambda w: (w is None, str(w)))
@@ -185,3 +185,10 @@ def _line_items_unlike_commissions(lines: list[dict], items: list[dict]) -> list
     if len(unlike) > 5:
         unlike = unlike[:5] + [f"and {len(unlike) - 5} more"]
     return unlike
+
+
+def _named(affiliate_id: Any) -> str:
+    """An affiliate id in a sentence: a missing or empty one said so, not 'None' or nothing."""
+    if affiliate_id is None:
+        return "(no id)"
+    return str(affiliate_id) if str(affiliate_id).strip() else repr(affiliate_id)
