@@ -24,17 +24,26 @@ def a_pending_batch(conn) -> tuple[str, dict]:
     return line["batchId"], line
 
 
-def test_a_line_item_paying_more_than_its_commissions_fails_payout_batch_total(new_database):
+def passing_sge(new_database, check: str):
+    """An SGE platform as built, its recon, and ``check`` passing on it before the fault."""
     url, _ = sge_database(new_database, intents=200)
     recon = sge_recon(url)
-    assert recon.checks.run(only=["payout_batch_total"], store=False).status == "pass"
+    assert recon.checks.run(only=[check], store=False).status == "pass"
+    return url, recon
+
+
+def result_of(recon, check: str):
+    return recon.checks.run(only=[check], store=False).by_name()[check]
+
+
+def test_a_line_item_paying_more_than_its_commissions_fails_payout_batch_total(new_database):
+    url, recon = passing_sge(new_database, "payout_batch_total")
     with psycopg.connect(url, row_factory=dict_row) as conn:
         batch, line = a_pending_batch(conn)
         # the batch's "totalAmount" and its commissions stay as they were: only what the line
         # item will pay changes (+ 10 000.00)
         conn.execute('UPDATE "Payout" SET amount = amount + 10000 WHERE id = %s', (line["id"],))
-    result = recon.checks.run(only=["payout_batch_total"], store=False).by_name()[
-        "payout_batch_total"]
+    result = result_of(recon, "payout_batch_total")
     assert result.status == "fail"
     assert [(r["batch_id"], r["difference"]) for r in result.rows] == [
         (batch, Decimal("10000.000000"))]
@@ -82,8 +91,7 @@ def test_a_creator_approving_under_an_invisibly_different_id_is_one_person(new_d
             assert same_person(batch["createdById"], approver), repr(approver)
             conn.execute('UPDATE "PayoutBatch" SET "approvedById" = %s WHERE id = %s',
                          (approver, batch["id"]))
-    result = recon.checks.run(only=["payout_approval_quorum"], store=False).by_name()[
-        "payout_approval_quorum"]
+    result = result_of(recon, "payout_approval_quorum")
     assert result.status == "fail"
     assert sorted((r["batch_id"], r["approvals"]) for r in result.rows) == sorted(
         (b["id"], 1) for b in batches)
@@ -96,9 +104,7 @@ def test_a_confirmed_intent_whose_settlement_failed_or_was_reversed_is_not_compl
     """The contract's settlements are confirmed ones: a CONFIRMED intent whose SGE settlement is
     REVERSED, FAILED or still PENDING has none, and intent_completion fails with no_settlement,
     as it does on the contract platform for a completed intent without a settlement."""
-    url, _ = sge_database(new_database, intents=200)
-    recon = sge_recon(url)
-    assert recon.checks.run(only=["intent_completion"], store=False).status == "pass"
+    url, recon = passing_sge(new_database, "intent_completion")
     with psycopg.connect(url, row_factory=dict_row) as conn:
         settled = conn.execute(
             'SELECT s.id, s."intentId" FROM "Settlement" s JOIN "Intent" i ON i.id = s."intentId" '
@@ -106,8 +112,7 @@ def test_a_confirmed_intent_whose_settlement_failed_or_was_reversed_is_not_compl
         ).fetchall()
         for row, status in zip(settled, ("REVERSED", "FAILED", "PENDING"), strict=True):
             conn.execute('UPDATE "Settlement" SET status = %s WHERE id = %s', (status, row["id"]))
-    result = recon.checks.run(only=["intent_completion"], store=False).by_name()[
-        "intent_completion"]
+    result = result_of(recon, "intent_completion")
     assert result.status == "fail"
     assert sorted((r["intent_id"], r["problem"]) for r in result.rows) == sorted(
         (row["intentId"], "no_settlement") for row in settled)
@@ -118,9 +123,7 @@ def test_an_accrual_credited_to_a_bare_affiliate_account_is_not_the_liability(ne
     `affiliate:<id>`. An accrual credited to a bare `affiliate:<id>` (no SGE account) is not that
     liability: commission_ledger fails for the affiliate, as it does on the contract platform
     when the affiliate's account was not credited."""
-    url, _ = sge_database(new_database, intents=200)
-    recon = sge_recon(url)
-    assert recon.checks.run(only=["commission_ledger"], store=False).status == "pass"
+    url, recon = passing_sge(new_database, "commission_ledger")
     with psycopg.connect(url, row_factory=dict_row) as conn:
         entry = conn.execute(
             "SELECT e.id, e.account, -e.amount AS amount FROM \"LedgerEntry\" e "
@@ -128,8 +131,7 @@ def test_an_accrual_credited_to_a_bare_affiliate_account_is_not_the_liability(ne
             "AND e.amount < 0 ORDER BY e.id LIMIT 1").fetchone()
         bare = entry["account"][:-len(":liability")]
         conn.execute('UPDATE "LedgerEntry" SET account = %s WHERE id = %s', (bare, entry["id"]))
-    result = recon.checks.run(only=["commission_ledger"], store=False).by_name()[
-        "commission_ledger"]
+    result = result_of(recon, "commission_ledger")
     assert result.status == "fail"
     [row] = result.rows
     assert row["affiliate_id"] == bare[len("affiliate:"):]

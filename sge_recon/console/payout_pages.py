@@ -50,6 +50,8 @@ class PayoutPages:
         if not batch_id:
             return None
 
+        items = self.db.relations.has("payout_items")  # the platform keeps line items
+
         def load(conn):
             batch = payouts.payout_batch_detail(conn, batch_id)
             if batch is None:
@@ -57,7 +59,6 @@ class PayoutPages:
             return {"batch": batch, "lines": payouts.payout_batch_lines(conn, batch_id),
                     "commissions": payouts.payout_batch_commissions(conn, batch_id),
                     "items": payouts.payout_batch_items(conn, batch_id) if items else None}
-        items = self.db.relations.has("payout_items")
         found = self.read(load)
         if found is None:
             return None
@@ -168,8 +169,8 @@ def _line_items_unlike_commissions(lines: list[dict], items: list[dict]) -> list
     wallet; each line gets ``platform_pays``. Money moved from one affiliate's line item to
     another's, or a destination changed, leaves the batch total as it was."""
     pays = {item["affiliate_id"]: item["amount"] for item in items}
-    unlike = [f"affiliate {_named(item['affiliate_id'])}'s line item sends its money to {where!r}, not "
-              f"to the affiliate's wallet {item['wallet']!r}"
+    unlike = [f"affiliate {_named(item['affiliate_id'])}'s line item sends its money to "
+              f"{where!r}, not to the affiliate's wallet {item['wallet']!r}"
               for item in items for where in item.get("elsewhere") or ()]
     owed: dict[Any, Decimal] = {}
     for line in lines:
@@ -177,9 +178,9 @@ def _line_items_unlike_commissions(lines: list[dict], items: list[dict]) -> list
                                                line["amount"])
         line["platform_pays"] = pays.get(line["affiliate_id"])
     if lines:  # a batch that gathers no commission: said above, and payout_batch_total's
-        unlike += [f"affiliate {_named(who)} is paid {money_exact(pays.get(who, Decimal(0)))} by the "
-                   f"platform's line items but has {money_exact(owed.get(who, Decimal(0)))} of "
-                   "commissions in this batch"
+        unlike += [f"affiliate {_named(who)} is paid {money_exact(pays.get(who, Decimal(0)))} "
+                   f"by the platform's line items but has "
+                   f"{money_exact(owed.get(who, Decimal(0)))} of commissions in this batch"
                    for who in sorted(set(pays) | set(owed), key=lambda w: (w is None, str(w)))
                    if pays.get(who, Decimal(0)) != owed.get(who, Decimal(0))]
     if len(unlike) > 5:

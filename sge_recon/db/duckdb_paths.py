@@ -18,8 +18,6 @@ def attachable(path: Path, *, write: bool) -> Iterator[str]:
     "?" for parameters (for a folder "q?x" it opened "q.wal?x/…"), through a symbolic link too:
     such a file is written in (``write``), or read from, a private temporary folder and moved
     into (copied from) its place."""
-    import shutil
-
     if "?" not in str(path):
         yield str(path)
         return
@@ -41,9 +39,7 @@ def plain_path(folder: Path) -> Iterator[str]:
         yield str(folder)
         return
     with tempfile.TemporaryDirectory(prefix="sge-recon-path-") as scratch:
-        link = Path(scratch) / "export"
-        link.symlink_to(folder, target_is_directory=True)
-        yield str(link)
+        yield _linked(scratch, folder)
 
 
 def search_path_for(con, folder: Path) -> str:
@@ -53,7 +49,12 @@ def search_path_for(con, folder: Path) -> str:
     if "," not in str(folder):
         return str(folder)
     scratch = tempfile.mkdtemp(prefix="sge-recon-path-")
+    weakref.finalize(con, shutil.rmtree, scratch, True)
+    return _linked(scratch, folder)
+
+
+def _linked(scratch: str, folder: Path) -> str:
+    """A symbolic link to ``folder`` in the private folder ``scratch``, named without a comma."""
     link = Path(scratch) / "export"
     link.symlink_to(folder.resolve(), target_is_directory=True)
-    weakref.finalize(con, shutil.rmtree, scratch, True)
     return str(link)

@@ -113,7 +113,8 @@ def payout_batch_items(conn, batch_id: str) -> list[dict]:
                -- where its unpaid line items send money other than the affiliate's wallet
                array_agg(DISTINCT i.destination) FILTER (
                    WHERE (i.status IS NULL OR i.status IN ('pending', 'executing'))
-                     AND i.amount > 0 AND lower(i.destination) IS DISTINCT FROM lower(i.affiliate_wallet))
+                     AND i.amount > 0
+                     AND lower(i.destination) IS DISTINCT FROM lower(i.affiliate_wallet))
                  AS elsewhere,
                min(i.affiliate_wallet) AS wallet
         FROM platform.payout_items i

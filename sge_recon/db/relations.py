@@ -138,7 +138,7 @@ class PlatformRelations:
         if table not in PROFILE_TABLES and table not in OPTIONAL_RELATIONS:
             raise ProfileError(
                 f"platform.{table} is not a contract table (DESIGN §4); use one of "
-                f"{', '.join(CONTRACT_TABLES)}")
+                f"{', '.join(PROFILE_TABLES)}")
         return f'"{self.schema}"."{table}"'
 
     def resolve(self, sql: str) -> str:

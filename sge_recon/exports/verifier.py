@@ -15,13 +15,13 @@ from typing import Any
 from ..errors import ExportError, first_line
 from .manifest import MANIFEST, read_manifest, sha256_of
 from .signing import SIGNATURE, check_signature
-from .tables import JOURNAL, LEDGER, TABLES
+from .tables import JOURNAL, LEDGER, TABLES, TableSpec
 from .totals import WIDE, money
 from .. import check_names
 
 SAMPLE = 20
 # the format version that added a file: an earlier export has none, and verifies without it
-ADDED_IN = {JOURNAL: 2, "breaker_overrides": 2, "silences": 2, "payout_items": 3}  # unbalanced transactions named one by one; the count is always exact
+ADDED_IN = {JOURNAL: 2, "breaker_overrides": 2, "silences": 2, "payout_items": 3}
 
 
 @dataclass
@@ -116,7 +116,7 @@ def _verify(folder: Path, manifest: dict[str, Any], expect_manifest_sha256: str 
     return report
 
 
-def expected_tables(manifest: dict[str, Any]) -> list:
+def expected_tables(manifest: dict[str, Any]) -> list[TableSpec]:
     """The tables an export of this manifest's format version holds (a later version's are not
     in an earlier export)."""
     version = manifest.get("format_version")
