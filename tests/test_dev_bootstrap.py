@@ -59,6 +59,10 @@ def _uv_runs(sandbox: Path) -> str:
     return out.split()[1]
 
 
+def _runnable(path: Path) -> bool:
+    return path.is_file() and os.access(path, os.X_OK)
+
+
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory) -> Path:
     """A sandbox that `dev.py sync` has installed once."""
@@ -78,9 +82,11 @@ def test_ctrl_c_while_the_venv_is_created_then_the_next_run_repairs_it(tmp_path)
                             stdin=subprocess.DEVNULL, start_new_session=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
-    while not python.exists() and proc.poll() is None and time.monotonic() < deadline:
+    # venv copies the interpreter, then makes it executable: wait for the second step, or the
+    # signal may land between the two (stop 35's CI: "Permission denied" running the probe).
+    while not _runnable(python) and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert python.exists(), "dev.py never created .venv/bin/python"
+    assert _runnable(python), "dev.py never created an executable .venv/bin/python"
     os.killpg(proc.pid, signal.SIGINT)
     _out, err = proc.communicate(timeout=60)
     assert proc.returncode != 0
@@ -93,6 +99,23 @@ def test_ctrl_c_while_the_venv_is_created_then_the_next_run_repairs_it(tmp_path)
     assert again.returncode == 0, again.stderr
     assert ".venv is incomplete" in again.stderr
     assert _uv_runs(sandbox) == _uv_version_wanted()
+
+
+def test_a_python_copied_but_not_yet_executable_is_created_again(installed):
+    """A kill between venv's copy of the interpreter and its chmod leaves a .venv/bin/python
+    that cannot be run at all; the next run must make .venv again, not stop on it."""
+    python = installed / ".venv" / "bin" / "python"
+    copied = python.read_bytes()
+    python.unlink()  # a copy of its own: a chmod through a symlink would reach the real Python
+    python.write_bytes(copied)
+    python.chmod(0o644)
+
+    result = _sync(installed)
+    assert result.returncode == 0, result.stderr
+    assert ".venv is incomplete" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert _runnable(python)
+    assert _uv_runs(installed) == _uv_version_wanted()
 
 
 def test_a_truncated_uv_left_by_a_killed_install_is_installed_again(installed):
