@@ -6,10 +6,11 @@ WITH commission_totals AS (
     GROUP BY affiliate_id
 ), ledger_totals AS (
     SELECT substr(account, length('affiliate:') + 1) AS affiliate_id, sum(amount) AS total
-    FROM platform.ledger_entries
+    FROM platform.ledger_entries e
     -- 'affiliate:<id>' exactly: sub-accounts such as 'affiliate:<id>:paid' are not the commission
-    -- account (ids never hold a colon)
-    WHERE type = 'credit' AND account LIKE 'affiliate:%' AND account NOT LIKE 'affiliate:%:%'
+    -- account (ids never hold a colon). e.type qualified: under a profile that maps type from
+    -- the platform's own column, the test is made on that column (db/status_predicates.py)
+    WHERE e.type = 'credit' AND account LIKE 'affiliate:%' AND account NOT LIKE 'affiliate:%:%'
     GROUP BY account
 )
 SELECT coalesce(c.affiliate_id, l.affiliate_id) AS affiliate_id,

@@ -8,12 +8,14 @@ WITH checkpoint AS (
     SELECT watermark FROM recon.ledger_checkpoint
 ), actual AS (
     SELECT program_id, currency,
-           coalesce(sum(amount) FILTER (WHERE type = 'debit'), 0)  AS debits,
-           coalesce(sum(amount) FILTER (WHERE type = 'credit'), 0) AS credits,
+           -- e.type qualified: made on the platform's own column under a profile that maps
+           -- type from one (db/status_predicates.py)
+           coalesce(sum(amount) FILTER (WHERE e.type = 'debit'), 0)  AS debits,
+           coalesce(sum(amount) FILTER (WHERE e.type = 'credit'), 0) AS credits,
            count(*) AS entries,
            sum(recon.ledger_row_hash(id, program_id, transaction_id, intent_id, account, type,
                                      amount, currency, created_at)) AS fingerprint
-    FROM platform.ledger_entries
+    FROM platform.ledger_entries e
     WHERE id <= (SELECT watermark FROM checkpoint)
     GROUP BY program_id, currency
 ), compared AS (

@@ -204,6 +204,25 @@ def test_a_mapped_label_the_enum_lacks_is_named(sge_url, tmp_path):
     assert "TIMED_OUT is not a label of" in message and '"IntentStatus"' in message
 
 
+@pytest.mark.parametrize("labels, expected", [
+    ("'true': debit", "the platform's boolean has label(s) false that the map does not name"),
+    ("'true': debit\n          'false': credit\n          'yes': debit",
+     "yes is not a label of boolean (labels: true, false)"),
+    # YAML's True is not PostgreSQL's text of the value: true is then the value not mapped
+    ("'True': debit\n          'false': credit", "has label(s) true that the map does not name"),
+])
+def test_a_map_over_a_boolean_names_true_and_false_and_nothing_else(sge_url, tmp_path, labels,
+                                                                     expected):
+    """The ledger's type is a map over `e.amount >= 0`: both values mapped, as every label of an
+    enum is (a value mapped by nobody would read as unmapped:<value> on every such entry)."""
+    text = SGE_YML.replace("'true': debit\n          'false': credit", labels)
+    assert text != SGE_YML
+    message = init_error(sge_url, write(tmp_path, text))
+    assert f"line {line_of(SGE_YML, 'from: e.amount >= 0')}: " \
+        "tables.ledger_entries.columns.type" in message
+    assert expected in message
+
+
 def test_a_naive_timestamp_needs_its_zone(sge_url, tmp_path):
     text = SGE_YML.replace("""created_at: a."createdAt" AT TIME ZONE 'UTC'""",
                            """created_at: a."createdAt\"""")

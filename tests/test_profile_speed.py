@@ -185,6 +185,13 @@ def test_the_stuck_intents_check_reads_the_intents_status_index():
     "SELECT 1 FROM platform.commissions c WHERE c.status = 'paid'",
     # a parameter, not a literal
     "SELECT 1 FROM platform.settlement_intents i WHERE i.status = %(s)s",
+    # the alias also names a subquery (checks/fused/journal_pass.sql: `) AS e` beside
+    # `platform.ledger_entries e`) or another relation: not certainly the platform's
+    "SELECT 1 FROM platform.settlement_intents i JOIN (SELECT 1 AS status) i2 ON true "
+    "WHERE i.status = 'completed' AND EXISTS (SELECT 1 FROM (SELECT 'x' AS status) AS i "
+    "WHERE i.status = 'completed')",
+    "SELECT 1 FROM platform.settlement_intents i WHERE i.status = 'completed' AND EXISTS "
+    "(SELECT 1 FROM recon.intent_notes i WHERE i.status = 'completed')",
 ])
 def test_what_is_not_certainly_a_mapped_status_is_left_alone(sql):
     assert rewrite(sql, LABELS) == sql
@@ -254,3 +261,23 @@ def test_the_history_bound_is_estimated_as_most_of_the_ledger_not_half_a_percent
     [scan] = list(scans(plan[0]["Plan"]))
     assert scan["Node Type"] == "Seq Scan", scan  # history is read whole, not through the index
     assert entries > 1000 and scan["Plan Rows"] >= entries * 0.2, (scan["Plan Rows"], entries)
+
+
+def test_the_ledgers_type_is_tested_on_the_platforms_signed_amount(sge):
+    """sge.yml maps type from `e.amount >= 0`: `type = 'credit'` is planned as `amount < 0`,
+    which PostgreSQL estimates from the column's statistics (a CASE it guessed at 0.5 % of the
+    entries), and the rows are those of the CASE."""
+    relations = sge.db.relations
+    for predicate, platform in (("e.type = 'credit'", "(amount < '0'::numeric)"),
+                                ("e.type = 'debit'", "(amount >= '0'::numeric)")):
+        query = f"SELECT count(*) AS n FROM platform.ledger_entries e WHERE {predicate}"
+        resolved = relations.resolve(query)
+        with psycopg.connect(sge.db.url, row_factory=dict_row) as conn:
+            plan = "\n".join(r["QUERY PLAN"] for r in conn.execute("EXPLAIN " + resolved))
+            expected = conn.execute(query.replace("platform.", "recon_platform.")).fetchone()["n"]
+            signed = conn.execute('SELECT count(*) FILTER (WHERE amount < 0) AS credits, '
+                                  'count(*) FILTER (WHERE amount >= 0) AS debits '
+                                  'FROM "LedgerEntry"').fetchone()
+        assert f"Filter: {platform}" in plan and "CASE" not in plan, plan
+        assert sge.db.fetch_one(query)["n"] == expected == \
+            signed["credits" if "credit" in predicate else "debits"] > 0

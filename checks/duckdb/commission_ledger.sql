@@ -4,7 +4,7 @@
 -- Its amounts are DECIMAL(38,6) (a ledger with more decimals runs on PostgreSQL), so round(…, 6)
 -- here is exact, as `+ 0.000000` is in the PostgreSQL file.
 -- It mirrors:
---   commission_ledger sha256:59a00c37ab174f1341ab15b758bd0e9608844391c76dd8194622b9a914bb8e6d
+--   commission_ledger sha256:c4c9776710e22aded8af47a63dc4d3c4121713e94599eb408d786839256bb31b
 WITH ledger_totals AS (
     SELECT substr(account, length('affiliate:') + 1) AS affiliate_id, sum(amount) AS total
     FROM ledger_entries

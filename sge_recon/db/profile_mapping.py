@@ -19,13 +19,14 @@ class StatusMap:
     labels: dict[str, str]          # platform label -> contract value
     line: int
 
-    def sql(self, enum: bool = False) -> str:
+    def sql(self, native: bool = False) -> str:
         """A CASE over the labels. A label added to the platform's enum after `db init` shows as
         ``unmapped:<LABEL>``, never as NULL (a NULL status would hide the row from every check).
-        Over an enum (``enum``, known once db init has read the catalogue) the labels are compared
-        as the enum's own values (an OID comparison, its labels validated first), not as text:
-        a cast to text per row costs three times as much at 400 000 intents."""
-        source = f"({self.source})" if enum else f"({self.source})::text"
+        Over an enum or a boolean (``native``, known once db init has read the catalogue and
+        validated the labels) the labels are compared as the source's own values (an OID
+        comparison, ``true``/``false``), not as text: a cast to text per row costs three times
+        as much at 400 000 intents."""
+        source = f"({self.source})" if native else f"({self.source})::text"
         whens = " ".join(f"WHEN {_literal(k)} THEN {_literal(v)}" for k, v in self.labels.items())
         return f"(CASE {source} {whens} ELSE 'unmapped:' || ({self.source})::text END)"
 

@@ -47,6 +47,7 @@ _CAST = {"text": "text", "numeric": "numeric", "timestamptz": "timestamptz", "in
 _OIDS = {"text": {25, 1043, 1042, 19}, "numeric": {1700}, "timestamptz": {1184},
          "int": {20, 21, 23}, "bool": {16}, "jsonb": {3802}}
 _TIMESTAMP_WITHOUT_TZ = 1114
+_BOOLEAN = 16
 _UNKNOWN = 705  # an untyped literal such as NULL or 'USD': accepted, cast to the contract type
 # Ids are text on real platforms (cuids): a profile may give these integer columns as text.
 _TEXT_IDS_ALLOWED = {("ledger_entries", "id"), ("jobs", "id"), ("rpc_calls", "id")}
@@ -242,11 +243,11 @@ def _view_sql(conn: DictConnection, profile: "Profile", mapping: "TableMapping")
     names = {c.name for c in mapping.columns}
     for column in mapping.columns:
         family = contract.get(column.name)
-        enum = _check_column(conn, profile, mapping, column, family)
+        native, enum = _check_column(conn, profile, mapping, column, family)
         oid = _type_oid(conn, profile, mapping, column)
         declared = "text" if (mapping.table, column.name) in _TEXT_IDS_ALLOWED and \
             oid in _OIDS["text"] else (_CAST[family] if family else _plain_type(conn, oid))
-        expression = column.expression.sql(enum=True) if enum else column.sql()  # type: ignore[union-attr]
+        expression = column.expression.sql(native=True) if native else column.sql()  # type: ignore[union-attr]
         expression = _UTC_BY_NAME.sub("AT TIME ZONE INTERVAL '00:00'", expression)
         if oid != _UNKNOWN and not isinstance(column.expression, StatusMap):
             expression = _of_type(conn, expression, oid)
@@ -255,10 +256,12 @@ def _view_sql(conn: DictConnection, profile: "Profile", mapping: "TableMapping")
         if isinstance(column.expression, StatusMap):
             # per contract value, the platform's own predicate on its labels: status predicates
             # are rewritten onto these flags (db/status_predicates.py), which PostgreSQL reads
-            # as the enum's comparison (its index and statistics); an enum stays an enum here
+            # as the enum's comparison (its index and statistics); an enum stays an enum here,
+            # and a boolean a boolean (`(amount >= 0) IN ('false')` is planned as `amount < 0`,
+            # estimated from the column's statistics)
             if enum:
                 relation.enums.append((column.name, enum))
-            source = f"({column.expression.source}){'' if enum else '::text'}"
+            source = f"({column.expression.source}){'' if native else '::text'}"
             for value in dict.fromkeys(column.expression.labels.values()):
                 flag = flag_column(column.name, value)[1:-1].replace('""', '"')
                 if flag in names:
@@ -322,20 +325,20 @@ def _fingerprint(conn: DictConnection, profile: "Profile", mapping: "TableMappin
 
 
 def _check_column(conn: DictConnection, profile: "Profile", mapping: "TableMapping",
-                  column: "Column", family: str | None) -> str | None:
-    """Raise the profile's error for a column of the wrong type; for a status map over an enum
-    (every label mapped), the enum type's name."""
+                  column: "Column", family: str | None) -> tuple[bool, str | None]:
+    """Raise the profile's error for a column of the wrong type; for a status map, whether its
+    labels are compared natively and (over an enum) the enum type's name (_check_status_map)."""
     where = f"tables.{mapping.table}.columns.{column.name}"
-    enum = None
+    source: tuple[bool, str | None] = (False, None)
     if isinstance(column.expression, StatusMap):
-        enum = _check_status_map(conn, profile, mapping, column.expression, where)
+        source = _check_status_map(conn, profile, mapping, column.expression, where)
     oid = _type_oid(conn, profile, mapping, column)
     if family is None or oid == _UNKNOWN:
-        return enum  # beside the contract's, or an untyped literal cast to the contract type
+        return source  # beside the contract's, or an untyped literal cast to the contract type
     allowed = _OIDS[family] | (_OIDS["text"] if (mapping.table, column.name) in
                                _TEXT_IDS_ALLOWED else set())
     if oid in allowed:
-        return enum
+        return source
     type_name = expect_row(conn.execute("SELECT format_type(%s, NULL) AS t",
                                         (oid,)).fetchone())["t"]
     hint = ""
@@ -357,16 +360,33 @@ def _type_oid(conn: DictConnection, profile: "Profile", mapping: "TableMapping",
 
 
 def _check_status_map(conn: DictConnection, profile: "Profile", mapping: "TableMapping",
-                      status: "StatusMap", where: str) -> str | None:
+                      status: "StatusMap", where: str) -> tuple[bool, str | None]:
+    """Whether the map's labels are compared as the source's own values, and the enum's qualified
+    name: (True, enum) over an enum, every label mapped; (True, None) over a boolean, both of
+    ``true`` and ``false`` mapped; (False, None) over text (every value maps or shows as
+    unmapped:<value>, never NULL)."""
     cur = _try(conn, f"SELECT ({status.source}) AS c FROM {mapping.source} LIMIT 0",
                profile, status.line, f"{where}.from")
     oid = cur.description[0].type_code
+    if oid == _BOOLEAN:
+        _every_label_mapped(profile, status, where, "boolean", ["true", "false"])
+        return True, None
     labels = [r["enumlabel"] for r in conn.execute(
         "SELECT enumlabel FROM pg_enum WHERE enumtypid = %s ORDER BY enumsortorder", (oid,))]
     if not labels:
-        return None  # a text status: every value maps or shows as unmapped:<value>, never NULL
+        return False, None
     type_name = expect_row(conn.execute("SELECT format_type(%s, NULL) AS t",
                                         (oid,)).fetchone())["t"]
+    _every_label_mapped(profile, status, where, type_name, labels)
+    # qualified: profile_status_labels() looks the type up by this name at every run, and a
+    # type of the same name earlier on a reader's search_path must not stand in for it
+    return True, expect_row(conn.execute(
+        "SELECT format('%%I.%%I', n.nspname, t.typname) AS t FROM pg_type t "
+        "JOIN pg_namespace n ON n.oid = t.typnamespace WHERE t.oid = %s", (oid,)).fetchone())["t"]
+
+
+def _every_label_mapped(profile: "Profile", status: "StatusMap", where: str, type_name: str,
+                        labels: list[str]) -> None:
     mapped = status.labels
     unmapped = [label for label in labels if label not in mapped]
     unknown = [label for label in mapped if label not in labels]
@@ -374,16 +394,11 @@ def _check_status_map(conn: DictConnection, profile: "Profile", mapping: "TableM
         raise ProfileError(
             f"{profile.where(status.line)}: {where}: the platform's {type_name} has "
             f"label(s) {', '.join(unmapped)} that the map does not name; map each to a contract "
-            "status (an unmapped status would hide its rows)")
+            "value (an unmapped status would hide its rows)")
     if unknown:
         raise ProfileError(
             f"{profile.where(status.line)}: {where}: {', '.join(unknown)} is not a label of "
             f"{type_name} (labels: {', '.join(labels)}); fix the spelling or remove it")
-    # qualified: profile_status_labels() looks the type up by this name at every run, and a
-    # type of the same name earlier on a reader's search_path must not stand in for it
-    return expect_row(conn.execute(
-        "SELECT format('%%I.%%I', n.nspname, t.typname) AS t FROM pg_type t "
-        "JOIN pg_namespace n ON n.oid = t.typnamespace WHERE t.oid = %s", (oid,)).fetchone())["t"]
 
 
 # `x AT TIME ZONE 'UTC'` (how a profile reads a naive UTC column) looks the zone up by name for

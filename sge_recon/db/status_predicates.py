@@ -36,6 +36,11 @@ _KEYWORDS = {"where", "join", "left", "right", "inner", "full", "cross", "on", "
              "lateral", "tablesample", "as"}
 _REFERENCE = re.compile(r'(?<![\w."$])platform\.([A-Za-z_]\w*)\b(?:\s+(?:AS\s+)?([A-Za-z_]\w*))?',
                         re.IGNORECASE)
+# what follows a closing parenthesis (a subquery's or a function's alias; a column alias too,
+# which can only make the rewrite more careful) or a relation that is not the platform's
+_OTHER_ALIAS = re.compile(r'\)\s*(?:AS\s+)?([A-Za-z_]\w*)|\b(?:FROM|JOIN)\s+(?!platform\.)'
+                          r'(?:[A-Za-z_][\w$]*\.)?[A-Za-z_][\w$]*\s+(?:AS\s+)?([A-Za-z_]\w*)',
+                          re.IGNORECASE)
 _RELATIONS = re.compile(r"\b(?:FROM|JOIN)\b", re.IGNORECASE)
 _NOT_A_RELATION = re.compile(r"\bextract\s*\(\s*\w+\s+FROM\b|\bDISTINCT\s+FROM\b", re.IGNORECASE)
 _ALONE = re.compile(r'(?<![\w."$])platform\.[A-Za-z_]\w*(?:\s+(?:AS\s+)?(?!(?:WHERE|GROUP|ORDER|'
@@ -68,6 +73,13 @@ def rewrite(sql: str, status_labels: StatusLabels) -> str:
     for table, alias in references:
         name = alias if alias and alias.lower() not in _KEYWORDS else table
         qualifiers[name] = table if qualifiers.get(name, table) == table else None  # ambiguous
+    # an alias that also names something else in the statement (`) AS e` over a subquery,
+    # `JOIN recon.x e`) is not certainly the platform relation's: left alone (it would fail
+    # loudly, column does not exist, but fail all the same)
+    for other in _OTHER_ALIAS.finditer(code):
+        alias = other.group(1) or other.group(2)
+        if alias in qualifiers and alias.lower() not in _KEYWORDS:
+            qualifiers[alias] = None
     single = len(references) == 1 and _reads_one_relation(code)
     for column in sorted({c for _, c, _ in status_labels}):
         pattern = re.compile(rf'(?<![\w."$])(?:([A-Za-z_]\w*)\.)?{re.escape(column)}\b'
