@@ -96,6 +96,11 @@ WHERE x.problem IS NOT NULL
 UNION ALL
 SELECT 'commissions', c.id, x.problem
 FROM platform.commissions c
+-- the batch of a cancelled commission (the last problem below), joined: a correlated subquery
+-- there made the whole statement run in one process (a subplan cannot run in a parallel worker),
+-- the ledger's and the intents' scans included (1.85 s -> 1.12 s at 2 M SGE entries)
+LEFT JOIN platform.payout_batches pb
+       ON c.status = 'cancelled' AND pb.id = c.payout_batch_id
 CROSS JOIN LATERAL (VALUES
     (CASE WHEN c.program_id IS NULL THEN 'null_program' END),
     (CASE WHEN c.amount IS NULL THEN 'null_amount' END),
@@ -110,11 +115,8 @@ CROSS JOIN LATERAL (VALUES
     -- cancelled = not owed (a profile's status map: SGE's CANCELLED). Paid all the same (its
     -- batch is executing or executed), or still in a batch that will pay it, is money out for
     -- nothing; a rejected or failed batch released it.
-    (CASE WHEN c.status = 'cancelled' AND c.payout_batch_id IS NOT NULL THEN
-          (SELECT CASE WHEN pb.status IN ('executing', 'executed') THEN 'cancelled_but_paid'
-                       WHEN pb.status IN ('pending_approval', 'approved')
-                       THEN 'cancelled_in_batch' END
-           FROM platform.payout_batches pb WHERE pb.id = c.payout_batch_id) END)
+    (CASE WHEN pb.status IN ('executing', 'executed') THEN 'cancelled_but_paid'
+          WHEN pb.status IN ('pending_approval', 'approved') THEN 'cancelled_in_batch' END)
 ) AS x (problem)
 WHERE x.problem IS NOT NULL
   AND (c.program_id IS NULL OR (c.amount >= 0) IS NOT TRUE
