@@ -4,7 +4,7 @@
 -- Its amounts are DECIMAL(38,6) (a ledger with more decimals runs on PostgreSQL), so round(…, 6)
 -- here is exact, as `+ 0.000000` is in the PostgreSQL file.
 -- It mirrors:
---   commission_ledger sha256:c4c9776710e22aded8af47a63dc4d3c4121713e94599eb408d786839256bb31b
+--   commission_ledger sha256:ef8d2201449d397584f2008652a2b9a5289f6e5db273fb31cc32e2480dc0f559
 WITH ledger_totals AS (
     SELECT substr(account, length('affiliate:') + 1) AS affiliate_id, sum(amount) AS total
     FROM ledger_entries
