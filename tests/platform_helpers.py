@@ -13,6 +13,8 @@ import pytest
 import uvicorn
 
 from refplatform.api import create_app
+from refplatform.sge_platform import create_sge_schema, load_sge_platform
+from sge_recon.context import Recon
 from sge_recon.db import Database
 
 from .conftest import settings_for
@@ -23,6 +25,16 @@ APPROVER_1 = "test-approver-one-0123456789"
 APPROVER_2 = "test-approver-two-0123456789"
 KEYS = {"ADMIN_API_KEY": ADMIN_KEY, "PAYOUT_APPROVER_1": APPROVER_1,
         "PAYOUT_APPROVER_2": APPROVER_2}
+
+
+def sge_through_profile(url: str, *, intents: int, seed: int) -> Recon:
+    """An SGE-shaped platform of ``intents`` intents in the empty database ``url``, read through
+    the sge profile (db init done)."""
+    create_sge_schema(Database(url))
+    load_sge_platform(Database(url), intents=intents, seed=seed)
+    recon = Recon(settings_for(url, PLATFORM_PROFILE="sge"))
+    recon.init_db()
+    return recon
 
 
 def bearer(key: str) -> dict[str, str]:

@@ -10,14 +10,13 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from refplatform.sge_platform import create_sge_schema, load_sge_platform
 from sge_recon.checks.loader import load_catalogue
 from sge_recon.checks.params import check_params
 from sge_recon.checks.sqltext import for_psycopg
 from sge_recon.context import Recon
-from sge_recon.db import Database, ledger_checkpoint
+from sge_recon.db import ledger_checkpoint
 
-from .conftest import settings_for
+from .platform_helpers import sge_through_profile
 
 FULL_HISTORY = ["platform_data_integrity", "ledger_balance", "transaction_balance",
                 "ledger_tamper", "commission_ledger", "intent_completion",
@@ -28,12 +27,7 @@ _FREE_PARALLELISM = ("parallel_setup_cost = 0", "parallel_tuple_cost = 0",
 
 @pytest.fixture(scope="module")
 def sge(new_database) -> Recon:
-    url = new_database(empty=True)
-    create_sge_schema(Database(url))
-    load_sge_platform(Database(url), intents=200, seed=11)
-    recon = Recon(settings_for(url, PLATFORM_PROFILE="sge"))
-    recon.init_db()
-    return recon
+    return sge_through_profile(new_database(empty=True), intents=200, seed=11)
 
 
 @pytest.fixture(params=["reference", "sge"])

@@ -12,7 +12,6 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-from refplatform.sge_platform import create_sge_schema, load_sge_platform
 from sge_recon.context import Recon
 from sge_recon.db import Database
 from sge_recon.db import ledger_checkpoint as checkpoint
@@ -22,6 +21,7 @@ from sge_recon.profiles import load_profile, relations_for
 from sge_recon.profiles.model import profile_path
 
 from .conftest import settings_for
+from .platform_helpers import sge_through_profile
 
 SGE_YML = profile_path("sge").read_text(encoding="utf-8")
 LABELS = (("settlement_intents", "status", (("payment_pending", ("PENDING",)),
@@ -44,12 +44,7 @@ def line_of(text: str, needle: str) -> int:
 
 @pytest.fixture(scope="module")
 def sge(new_database) -> Recon:
-    url = new_database(empty=True)
-    create_sge_schema(Database(url))
-    load_sge_platform(Database(url), intents=300, seed=5)
-    recon = Recon(settings_for(url, PLATFORM_PROFILE="sge"))
-    recon.init_db()
-    return recon
+    return sge_through_profile(new_database(empty=True), intents=300, seed=5)
 
 
 # -- the profile's declarations -----------------------------------------------------------------
