@@ -119,3 +119,35 @@ def test_the_spot_check_does_not_call_a_cancelled_commission_wrong(cancelled):
     rows = recon.console.commission_spot_check(sample=100_000)  # every settlement
     mine = [r for r in rows if r["commission_id"] == ids["wrong_rate"]]
     assert [(r["status"], r["matches"]) for r in mine] == [("cancelled", None)]
+
+
+@pytest.mark.parametrize("copy_status, expected", [("COMPLETED", "cancelled_but_paid"),
+                                                   ("FAILED", "cancelled_but_paid"),
+                                                   ("PENDING", "cancelled_but_paid")])
+def test_a_batch_id_the_profile_repeats_names_each_problem_of_its_commission_once(
+        new_database, copy_status, expected):
+    """A profile's payout_batches may repeat an id (a `from:` join, a platform table without a
+    key). Joined to a cancelled commission, each copy repeated each of the commission's problems
+    (a correlated subquery raised an error instead): one row per (table, id, problem), paid by
+    any copy is paid."""
+    url, _ = sge_database(new_database, intents=200)
+    db = Database(url)
+    commission, batch = db.fetch_one(
+        """SELECT c.id, p."batchId" AS batch FROM "Commission" c
+           JOIN "Payout" p ON p.id = c."payoutId" JOIN "PayoutBatch" b ON b.id = p."batchId"
+           WHERE b.status = 'COMPLETED' ORDER BY c.id LIMIT 1""").values()
+    with db.transaction() as conn:
+        conn.execute('ALTER TABLE "PayoutBatch" DROP CONSTRAINT "PayoutBatch_pkey" CASCADE')
+        conn.execute('DROP INDEX "PayoutBatch_programId_period_key"')
+        conn.execute("""INSERT INTO "PayoutBatch" SELECT * FROM "PayoutBatch" WHERE id = %s""",
+                     (batch,))
+        conn.execute("""UPDATE "PayoutBatch" SET status = %s WHERE ctid = (
+                            SELECT max(ctid) FROM "PayoutBatch" WHERE id = %s)""",
+                     (copy_status, batch))
+        conn.execute("""UPDATE "Commission" SET status = 'CANCELLED', amount = -amount
+                        WHERE id = %s""", (commission,))
+    result = sge_recon(url).checks.run(only=["platform_data_integrity"],
+                                       store=False).by_name()["platform_data_integrity"]
+    assert result.status == "fail", result.error
+    mine = sorted(r["problem"] for r in result.rows if r["id"] == commission)
+    assert mine == sorted([expected, "negative_amount"]), mine
