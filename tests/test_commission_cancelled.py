@@ -121,15 +121,18 @@ def test_the_spot_check_does_not_call_a_cancelled_commission_wrong(cancelled):
     assert [(r["status"], r["matches"]) for r in mine] == [("cancelled", None)]
 
 
-@pytest.mark.parametrize("copy_status, expected", [("COMPLETED", "cancelled_but_paid"),
-                                                   ("FAILED", "cancelled_but_paid"),
-                                                   ("PENDING", "cancelled_but_paid")])
+@pytest.mark.parametrize("first, copy, expected", [
+    ("COMPLETED", "COMPLETED", "cancelled_but_paid"),
+    ("COMPLETED", "FAILED", "cancelled_but_paid"),
+    ("PENDING", "COMPLETED", "cancelled_but_paid"),
+    ("FAILED", "APPROVED", "cancelled_in_batch"),
+])
 def test_a_batch_id_the_profile_repeats_names_each_problem_of_its_commission_once(
-        new_database, copy_status, expected):
+        new_database, first, copy, expected):
     """A profile's payout_batches may repeat an id (a `from:` join, a platform table without a
     key). Joined to a cancelled commission, each copy repeated each of the commission's problems
     (a correlated subquery raised an error instead): one row per (table, id, problem), paid by
-    any copy is paid."""
+    any copy is paid, else held by any copy is held."""
     url, _ = sge_database(new_database, intents=200)
     db = Database(url)
     commission, batch = db.fetch_one(
@@ -139,11 +142,12 @@ def test_a_batch_id_the_profile_repeats_names_each_problem_of_its_commission_onc
     with db.transaction() as conn:
         conn.execute('ALTER TABLE "PayoutBatch" DROP CONSTRAINT "PayoutBatch_pkey" CASCADE')
         conn.execute('DROP INDEX "PayoutBatch_programId_period_key"')
+        conn.execute("""UPDATE "PayoutBatch" SET status = %s WHERE id = %s""", (first, batch))
         conn.execute("""INSERT INTO "PayoutBatch" SELECT * FROM "PayoutBatch" WHERE id = %s""",
                      (batch,))
         conn.execute("""UPDATE "PayoutBatch" SET status = %s WHERE ctid = (
                             SELECT max(ctid) FROM "PayoutBatch" WHERE id = %s)""",
-                     (copy_status, batch))
+                     (copy, batch))
         conn.execute("""UPDATE "Commission" SET status = 'CANCELLED', amount = -amount
                         WHERE id = %s""", (commission,))
     result = sge_recon(url).checks.run(only=["platform_data_integrity"],
