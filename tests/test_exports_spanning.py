@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 from datetime import datetime, timezone
 
 import pytest
@@ -100,3 +101,33 @@ def test_an_unbalanced_transaction_at_the_columns_width_is_named_not_an_overflow
     assert report.exit_code in (1, 2), (report.exit_code, report.mismatches, report.findings)
     named = [str(m) for m in [*report.mismatches, *report.findings]]
     assert any("wide" in text for text in named), named
+
+
+def test_the_exports_own_grouping_stays_in_its_memory_bound_and_exact(tmp_path):
+    """The export groups its ledger file by transaction in DuckDB (the unbalanced ones, for the
+    manifest). Unbounded, that took 370 MB beside the export's own ~200 MB at 2 M entries and
+    1.25 GB at 8 M; bounded, DuckDB spills to a private folder, removed at the end. Here 2.4 M
+    entries in 1.2 M transactions, more than the bound holds in memory, three unbalanced."""
+    import duckdb
+
+    from sge_recon.db import exports as store
+
+    folder = tmp_path / "2025-03"
+    folder.mkdir()
+    with duckdb.connect() as con:
+        con.execute(
+            "COPY (SELECT 'e' || i AS id, 'p1' AS program_id, 't' || lpad((i // 2)::VARCHAR, 7, "
+            "'0') AS transaction_id, CASE WHEN i % 2 = 0 THEN 'debit' ELSE 'credit' END AS type, "
+            "(CASE WHEN i IN (1, 3, 5) THEN 2 ELSE 1 END)::DECIMAL(38, 6) AS amount, "
+            f"'USD' AS currency FROM range(2400000) t(i)) TO '{folder}/ledger_entries.parquet' "
+            "(FORMAT parquet)")
+    with store.bounded_audit_db(folder) as bounded:
+        limit = bounded.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+        spill = bounded.execute("SELECT current_setting('temp_directory')").fetchone()[0]
+        count, rows = store.unbalanced(bounded, store.in_folder(folder, "ledger_entries.parquet"),
+                                       10)
+    assert limit.endswith("MiB") and float(limit.split()[0]) <= 128, limit
+    assert count == 3
+    assert [(r["transaction_id"], str(r["debits"]), str(r["credits"])) for r in rows] == [
+        ("t000000" + str(n), "1.000000", "2.000000") for n in range(3)]
+    assert spill and not Path(spill).exists()

@@ -35,12 +35,9 @@ def spanning_transactions(snap: Any, ledger_file: Path,
     holds besides the listed spanning ones, as written (the source ledger's own findings).
     verify counts them again: the same count is the books as they were (exit 2), another one
     an altered file, whatever a stored check said earlier (its result may predate them)."""
-    con = store.open_audit_db(ledger_file.parent)
-    try:
+    with store.bounded_audit_db(ledger_file.parent) as con:
         count, rows = store.unbalanced(
             con, store.in_folder(ledger_file.parent, ledger_file.name), LIMIT)
-    finally:
-        con.close()
     outside = snap.spanning_balanced(list({r["transaction_id"] for r in rows}),
                                      period.start, period.end) if rows else set()
     entries = [
