@@ -103,16 +103,13 @@ def test_an_unbalanced_transaction_at_the_columns_width_is_named_not_an_overflow
     assert any("wide" in text for text in named), named
 
 
-def test_the_exports_own_grouping_stays_in_its_memory_bound_and_exact(tmp_path):
-    """The export groups its ledger file by transaction in DuckDB (the unbalanced ones, for the
-    manifest). Unbounded, that took 370 MB beside the export's own ~200 MB at 2 M entries and
-    1.25 GB at 8 M; bounded, DuckDB spills to a private folder, removed at the end. Here 2.4 M
-    entries in 1.2 M transactions, more than the bound holds in memory, three unbalanced."""
+
+@pytest.fixture(scope="module")
+def big_ledger_file(tmp_path_factory) -> Path:
+    """2.4 M entries in 1.2 M transactions (more than the bound holds in memory), 3 unbalanced."""
     import duckdb
 
-    from sge_recon.db import exports as store
-
-    folder = tmp_path / "2025-03"
+    folder = tmp_path_factory.mktemp("big") / "2025-03"
     folder.mkdir()
     with duckdb.connect() as con:
         con.execute(
@@ -121,13 +118,41 @@ def test_the_exports_own_grouping_stays_in_its_memory_bound_and_exact(tmp_path):
             "(CASE WHEN i IN (1, 3, 5) THEN 2 ELSE 1 END)::DECIMAL(38, 6) AS amount, "
             f"'USD' AS currency FROM range(2400000) t(i)) TO '{folder}/ledger_entries.parquet' "
             "(FORMAT parquet)")
+    return folder
+
+
+def _three_unbalanced(found: tuple[int, list[dict]]) -> bool:
+    count, rows = found
+    return count == 3 and [(r["transaction_id"], str(r["debits"]), str(r["credits"]))
+                           for r in rows] == [("t000000" + str(n), "1.000000", "2.000000")
+                                              for n in range(3)]
+
+
+def test_the_exports_own_grouping_stays_in_its_memory_bound_and_exact(big_ledger_file):
+    """The export groups its ledger file by transaction in DuckDB (the unbalanced ones, for the
+    manifest). Unbounded, that took 370 MB beside the export's own ~200 MB at 2 M entries and
+    1.25 GB at 8 M; bounded, DuckDB spills to a private folder, removed at the end."""
+    from sge_recon.db import exports as store
+
+    folder = big_ledger_file
     with store.bounded_audit_db(folder) as bounded:
         limit = bounded.execute("SELECT current_setting('memory_limit')").fetchone()[0]
         spill = bounded.execute("SELECT current_setting('temp_directory')").fetchone()[0]
-        count, rows = store.unbalanced(bounded, store.in_folder(folder, "ledger_entries.parquet"),
-                                       10)
+        found = store.unbalanced(bounded, store.in_folder(folder, "ledger_entries.parquet"), 10)
     assert limit.endswith("MiB") and float(limit.split()[0]) <= 128, limit
-    assert count == 3
-    assert [(r["transaction_id"], str(r["debits"]), str(r["credits"])) for r in rows] == [
-        ("t000000" + str(n), "1.000000", "2.000000") for n in range(3)]
+    assert _three_unbalanced(found)
     assert spill and not Path(spill).exists()
+
+
+def test_a_bound_duckdb_cannot_spill_within_never_fails_the_export(big_ledger_file, monkeypatch):
+    """Where DuckDB runs out of memory within the bound (here a bound far too small), the
+    grouping runs again without it: the same exact answer, never a failed export."""
+    from sge_recon.db import audit_bounded
+    from sge_recon.db import exports as store
+
+    monkeypatch.setattr(audit_bounded, "_BOUNDED", ("SET memory_limit = '16MB'", "SET threads = 1"))
+    with pytest.raises(Exception, match="Out of Memory"), \
+            store.bounded_audit_db(big_ledger_file) as bounded:  # the bound alone fails here
+        store.unbalanced(bounded, store.in_folder(big_ledger_file, "ledger_entries.parquet"), 10)
+    assert _three_unbalanced(store.unbalanced_within_bound(big_ledger_file,
+                                                           "ledger_entries.parquet", 10))

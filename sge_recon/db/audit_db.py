@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 import tempfile
-from contextlib import contextmanager
 from decimal import Decimal, localcontext
 from pathlib import Path
 from typing import Sequence
@@ -130,28 +129,6 @@ def open_audit_db(folder, *, database: str = ":memory:", read_only: bool = False
     con = duckdb.connect(database, read_only=read_only)
     con.execute("SET file_search_path = ?", [search_path_for(con, Path(folder))])
     return con
-
-
-# DuckDB's work beside an export (the ledger file's unbalanced transactions) took 370 MB more than
-# the export's ~200 MB at 2 M entries (1.25 GB at 8 M), past its 400 MB target. Bounded it spills;
-# one thread spills where two ran out of memory at 16 M entries (0.7 s at 2 M, 13 s at 16 M).
-_BOUNDED = ("SET memory_limit = '128MB'", "SET threads = 1",
-            "SET preserve_insertion_order = false")
-
-
-@contextmanager
-def bounded_audit_db(folder):
-    """``open_audit_db`` with DuckDB's memory bounded, spilling to a temporary folder (removed
-    at exit; DuckDB's default is ``.tmp`` in the working directory)."""
-    with tempfile.TemporaryDirectory(prefix="sge-recon-spill-") as spill:
-        con = open_audit_db(folder)
-        try:
-            for setting in _BOUNDED:
-                con.execute(setting)
-            con.execute("SET temp_directory = ?", [spill])
-            yield con
-        finally:
-            con.close()
 
 
 def in_folder(folder, filename: str) -> str:

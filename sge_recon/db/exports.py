@@ -317,5 +317,6 @@ def export_runs_ready(db: Database) -> bool:
 # -- the audit database (DuckDB over the exported Parquet files): audit_db.py -------------------
 from .audit_db import (  # noqa: E402,F401 - the exports' data access, one import for its callers
     AUDIT_DB_STORAGE_VERSION, audit_db_problems, audit_view_names, audit_views, bad_ledger_types,
-    bounded_audit_db, create_audit_db, decimal_scale, in_folder, journal_entries, ledger_totals, open_audit_db, orphans,
+    create_audit_db, decimal_scale, in_folder, journal_entries, ledger_totals, open_audit_db, orphans,
     parquet_row_count, rows_outside, unbalanced)
+from .audit_bounded import bounded_audit_db, unbalanced_within_bound  # noqa: E402,F401

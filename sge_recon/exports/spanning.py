@@ -35,9 +35,7 @@ def spanning_transactions(snap: Any, ledger_file: Path,
     holds besides the listed spanning ones, as written (the source ledger's own findings).
     verify counts them again: the same count is the books as they were (exit 2), another one
     an altered file, whatever a stored check said earlier (its result may predate them)."""
-    with store.bounded_audit_db(ledger_file.parent) as con:
-        count, rows = store.unbalanced(
-            con, store.in_folder(ledger_file.parent, ledger_file.name), LIMIT)
+    count, rows = store.unbalanced_within_bound(ledger_file.parent, ledger_file.name, LIMIT)
     outside = snap.spanning_balanced(list({r["transaction_id"] for r in rows}),
                                      period.start, period.end) if rows else set()
     entries = [
