@@ -4,7 +4,7 @@ transactions (the manifest's spanning_transactions and unbalanced_at_export)."""
 from __future__ import annotations
 
 import tempfile
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 
 from .audit_db import in_folder, open_audit_db, unbalanced
 
@@ -19,15 +19,12 @@ _BOUNDED = ("SET memory_limit = '128MB'", "SET threads = 1",
 def bounded_audit_db(folder):
     """``open_audit_db`` with DuckDB's memory bounded, spilling to a temporary folder (removed
     at exit; DuckDB's default is ``.tmp`` in the working directory)."""
-    with tempfile.TemporaryDirectory(prefix="sge-recon-spill-") as spill:
-        con = open_audit_db(folder)
-        try:
-            for setting in _BOUNDED:
-                con.execute(setting)
-            con.execute("SET temp_directory = ?", [spill])
-            yield con
-        finally:
-            con.close()
+    with tempfile.TemporaryDirectory(prefix="sge-recon-spill-") as spill, \
+            closing(open_audit_db(folder)) as con:  # closed first, then its folder removed
+        for setting in _BOUNDED:
+            con.execute(setting)
+        con.execute("SET temp_directory = ?", [spill])
+        yield con
 
 
 def unbalanced_within_bound(folder, filename: str, limit: int) -> tuple[int, list[dict]]:
@@ -40,8 +37,5 @@ def unbalanced_within_bound(folder, filename: str, limit: int) -> tuple[int, lis
         with bounded_audit_db(folder) as con:
             return unbalanced(con, in_folder(folder, filename), limit)
     except duckdb.OutOfMemoryException:
-        con = open_audit_db(folder)
-        try:
+        with closing(open_audit_db(folder)) as con:
             return unbalanced(con, in_folder(folder, filename), limit)
-        finally:
-            con.close()

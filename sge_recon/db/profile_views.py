@@ -261,7 +261,7 @@ def _view_sql(conn: DictConnection, profile: "Profile", mapping: "TableMapping")
             # estimated from the column's statistics)
             if enum:
                 relation.enums.append((column.name, enum))
-            source = f"({column.expression.source}){'' if native else '::text'}"
+            source = column.expression.compared(native)
             for value in dict.fromkeys(column.expression.labels.values()):
                 flag = flag_column(column.name, value)[1:-1].replace('""', '"')
                 if flag in names:
