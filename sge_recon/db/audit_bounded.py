@@ -1,16 +1,21 @@
-"""sge-recon's own DuckDB work beside an export, in bounded memory: the ledger file's unbalanced
-transactions (the manifest's spanning_transactions and unbalanced_at_export)."""
+"""sge-recon's own DuckDB work over an export folder, in bounded memory: the export's grouping of
+the ledger file it wrote (spanning_transactions, unbalanced_at_export) and `export verify`."""
 
 from __future__ import annotations
 
+import logging
 import tempfile
-from contextlib import closing, contextmanager
+from contextlib import ExitStack, closing, contextmanager
 
+from ..errors import ExportError, first_line
 from .audit_db import in_folder, open_audit_db, unbalanced
 
+log = logging.getLogger(__name__)
+
 # DuckDB's work beside an export (the ledger file's unbalanced transactions) took 370 MB more than
-# the export's ~200 MB at 2 M entries (1.25 GB at 8 M), past its 400 MB target. Bounded it spills;
-# one thread spills where two ran out of memory at 16 M entries (0.7 s at 2 M, 13 s at 16 M).
+# the export's ~200 MB at 2 M entries (1.25 GB at 8 M), past its 400 MB target; `export verify`
+# took 2.3 GB for a month of 16.6 M entries. Bounded it spills; one thread spills where two ran
+# out of memory at 16 M entries (0.7 s at 2 M, 13 s at 16 M).
 _BOUNDED = ("SET memory_limit = '128MB'", "SET threads = 1",
             "SET preserve_insertion_order = false")
 
@@ -27,15 +32,49 @@ def bounded_audit_db(folder):
         yield con
 
 
-def unbalanced_within_bound(folder, filename: str, limit: int) -> tuple[int, list[dict]]:
-    """``unbalanced`` of the export's ledger file, in a bounded DuckDB; where DuckDB cannot spill
-    within the bound (it ran out of memory), again without it: a memory bound must never fail an
-    export that the machine's memory allows."""
-    import duckdb
+class StepsWithinBound:
+    """Runs DuckDB steps over an export folder in the bounded connection; a step that cannot
+    spill within the bound (DuckDB ran out of memory) runs again without it, on a connection
+    opened when first needed: a memory bound must never fail what the machine's memory allows."""
 
-    try:
-        with bounded_audit_db(folder) as con:
-            return unbalanced(con, in_folder(folder, filename), limit)
-    except duckdb.OutOfMemoryException:
-        with closing(open_audit_db(folder)) as con:
-            return unbalanced(con, in_folder(folder, filename), limit)
+    def __init__(self, folder, bounded, stack: ExitStack):
+        self.folder, self._bounded, self._stack = folder, bounded, stack
+        self._unbounded = None
+        self.bound = bounded.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+
+    def run(self, step, *args, what: str):
+        """``step(con, *args)``. Out of memory even unbounded is an :class:`ExportError` naming
+        ``what``: never a finding about the files (a `duckdb.Error` the caller may report)."""
+        import duckdb
+
+        try:
+            return step(self._bounded, *args)
+        except duckdb.OutOfMemoryException:
+            pass  # handled outside the except: the retry's own error is not chained to it
+        # said, because the process may now take more memory than the bound promises
+        log.warning("DuckDB could not spill %s within %s; running it without that bound",
+                    what, self.bound)
+        if self._unbounded is None:
+            self._unbounded = self._stack.enter_context(closing(open_audit_db(self.folder)))
+        try:
+            return step(self._unbounded, *args)
+        except duckdb.OutOfMemoryException as exc:
+            raise ExportError(f"{self.folder}: DuckDB ran out of memory on {what} "
+                              f"({first_line(exc)}), even without sge-recon's bound; this says "
+                              "nothing about the files. Free memory, or run it on a machine with "
+                              "more, and run it again") from None
+
+
+@contextmanager
+def steps_within_bound(folder):
+    """A :class:`StepsWithinBound` over ``folder``, its connections closed at exit."""
+    with ExitStack() as stack:
+        bounded = stack.enter_context(bounded_audit_db(folder))
+        yield StepsWithinBound(folder, bounded, stack)
+
+
+def unbalanced_within_bound(folder, filename: str, limit: int) -> tuple[int, list[dict]]:
+    """``unbalanced`` of the export's ledger file, in bounded memory (see StepsWithinBound)."""
+    with steps_within_bound(folder) as steps:
+        return steps.run(unbalanced, in_folder(folder, filename), limit,
+                         what=f"the unbalanced transactions of {filename}")

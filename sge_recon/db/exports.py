@@ -319,4 +319,5 @@ from .audit_db import (  # noqa: E402,F401 - the exports' data access, one impor
     AUDIT_DB_STORAGE_VERSION, audit_db_problems, audit_view_names, audit_views, bad_ledger_types,
     create_audit_db, decimal_scale, in_folder, journal_entries, ledger_totals, open_audit_db, orphans,
     parquet_row_count, rows_outside, unbalanced)
-from .audit_bounded import bounded_audit_db, unbalanced_within_bound  # noqa: E402,F401
+from .audit_bounded import (bounded_audit_db, steps_within_bound,  # noqa: E402,F401
+                            unbalanced_within_bound)
