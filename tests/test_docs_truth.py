@@ -4,6 +4,8 @@ silent success."""
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 from sge_recon.db import Database
 
 from .test_config_mistakes import assert_error_line, run
@@ -191,10 +193,24 @@ def test_a_profile_whose_views_were_never_made_says_run_db_init(cli_env, db_url)
 def test_scheduler_once_exits_3_when_a_job_failed(cli_env, tmp_path):
     """`scheduler --once` ("run what is due now … and exit", for cron) exited 0 although the
     monthly export it ran had failed: the supervisor never saw it. Now the failed line goes to
-    standard error and the command exits 3."""
-    result = run(["scheduler", "--once", "--no-metrics"],
-                 {**cli_env, "EXPORTS_DIR": "/proc/sge-recon-nope", "DAILY_CHECK_ENGINE": "sql"},
-                 timeout=300)
+    standard error and the command exits 3.
+
+    The scheduler's clock reads the 1st of this month at 03:10 UTC: the monthly export is due
+    only until the 28th at 03:00 (its 27-day grace), and this test failed from then to the end
+    of the month when it ran at the real time."""
+    import subprocess
+    import sys
+
+    first = datetime.now(timezone.utc).replace(day=1, hour=3, minute=10, second=0, microsecond=0)
+    at_the_first = ("import sys; from datetime import datetime; "
+                    "from sge_recon.scheduling import clock; "
+                    "clock.DatabaseClock.now = lambda self: "
+                    f"datetime.fromisoformat({first.isoformat()!r}); "
+                    "from sge_recon.cli import main; main(sys.argv[1:])")
+    result = subprocess.run(
+        [sys.executable, "-c", at_the_first, "scheduler", "--once", "--no-metrics"],
+        env={**cli_env, "EXPORTS_DIR": "/proc/sge-recon-nope", "DAILY_CHECK_ENGINE": "sql"},
+        capture_output=True, text=True, timeout=300)
     assert result.returncode == 3, result.stdout + result.stderr
     assert "Traceback" not in result.stdout + result.stderr
     assert "monitor " in result.stdout and ": succeeded" in result.stdout
