@@ -1,6 +1,7 @@
-"""Value checks of the settings (sge_recon.config) that need more than a type: URLs and memory
-sizes. Each refusal is a :class:`~sge_recon.errors.ConfigError` naming the setting, and no message
-shows a password: URLs are quoted through :func:`hide_password` or :func:`mask`.
+"""Value checks of the settings (sge_recon.config) that need more than a type: URLs, memory
+sizes, single sign-on's settings together. Each refusal is a
+:class:`~sge_recon.errors.ConfigError` naming the setting, and no message shows a password: URLs
+are quoted through :func:`hide_password` or :func:`mask`.
 """
 
 from __future__ import annotations
@@ -121,6 +122,58 @@ def check_work_mem(value: str, name: str = "CHECK_WORK_MEM") -> None:
     if not WORK_MEM_MIN_KB <= kb <= WORK_MEM_MAX_KB:
         raise ConfigError(name, f"must be from 64kB to 2147483647kB (just under 2TB), "
                                 f"PostgreSQL's limits for work_mem; got {value!r}")
+
+
+def check_oidc(settings: Any) -> None:
+    """Single sign-on's settings: all three of metadata URL, client id and secret, or none;
+    the redirect URI, cookie secret and identity claim usable."""
+    needed = ("OIDC_SERVER_METADATA_URL", "OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET")
+    given = [n for n in needed if getattr(settings, n)]
+    if given and len(given) < len(needed):
+        missing = [n for n in needed if n not in given]
+        raise ConfigError(missing[0], f"must be set too: single sign-on needs "
+                                      f"{', '.join(needed)} (set {', '.join(given)}); set "
+                                      f"{' and '.join(missing)}, or unset the others for "
+                                      "local accounts only")
+    if not given:
+        return
+    assert settings.OIDC_SERVER_METADATA_URL is not None  # in `given`: all three are set here
+    check_http_url("OIDC_SERVER_METADATA_URL", settings.OIDC_SERVER_METADATA_URL)
+    if settings.OIDC_REDIRECT_URI is not None:
+        check_http_url("OIDC_REDIRECT_URI", settings.OIDC_REDIRECT_URI)
+        if not urlparse(settings.OIDC_REDIRECT_URI).path.endswith("/oauth2callback"):
+            raise ConfigError("OIDC_REDIRECT_URI", "must end with /oauth2callback (the "
+                              "console's callback path), e.g. "
+                              "https://console.example.com/oauth2callback; register the same "
+                              "address at the provider")
+    if settings.OIDC_COOKIE_SECRET is not None and len(settings.OIDC_COOKIE_SECRET) < 32:
+        raise ConfigError("OIDC_COOKIE_SECRET", "must be at least 32 characters long; "
+                          "generate one with `python3 -c 'import secrets; "
+                          "print(secrets.token_urlsafe(32))'`, or unset it")
+    if not settings.OIDC_IDENTITY_CLAIM.strip():
+        raise ConfigError("OIDC_IDENTITY_CLAIM", "must name a claim of the ID token, e.g. "
+                                                 "email or sub")
+
+
+COLUMNAR_MEMORY_MIN_KB = 16 * 1024  # below it DuckDB fails at once: every check to PostgreSQL
+
+
+def duckdb_memory_limit(value: str, name: str = "COLUMNAR_MEMORY_LIMIT") -> str | None:
+    """DuckDB's ``memory_limit`` for a size written as for PostgreSQL (64MB, 1GB: units of 1024,
+    as CHECK_WORK_MEM's), in KiB so that DuckDB reads the same amount (its "MB" is 10^6
+    bytes); None for ``none`` (DuckDB's default, 80 % of the machine's memory)."""
+    if value == "none":
+        return None
+    match = _PG_MEMORY.fullmatch(value)
+    if not match:
+        raise ConfigError(name, f"must be a memory size such as 256MB or 1GB (units kB, MB, GB, "
+                                f"TB, case-sensitive), or none for DuckDB's default (80 % of the "
+                                f"machine's memory); got {value!r}")
+    kb = int(match.group(1)) * _PG_MEMORY_KB[match.group(2) or "kB"]
+    if kb < COLUMNAR_MEMORY_MIN_KB:
+        raise ConfigError(name, f"must be at least 16MB (DuckDB cannot run the ledger checks in "
+                                f"less); got {value!r}")
+    return f"{kb}KiB"
 
 
 def read_secret_file(name: str, path: str) -> str:

@@ -56,10 +56,12 @@ class SweepReport:
     skipped: dict[str, str] = field(default_factory=dict)   # exports not used, and why
     tail_rows: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
+    memory_limit: str | None = None  # DuckDB's (COLUMNAR_MEMORY_LIMIT), as it reads it
 
     def as_details(self) -> dict:
         return {"exports": self.exports, "changed_since_export": self.changed,
                 "exports_skipped": self.skipped, "live_rows": self.tail_rows,
+                "memory_limit": self.memory_limit,
                 "seconds": {k: round(v, 3) for k, v in self.seconds.items()}}
 
 
@@ -84,9 +86,11 @@ def forms(checks_dir: Path, definitions: Sequence[CheckDefinition]) -> dict[str,
 def run_columnar_checks(definitions: list[CheckDefinition], db: Database,
                         params: Mapping[str, Decimal | int], sample_rows: int, checks_dir: Path,
                         find_exports: ExportFinder,
-                        fused: Sequence[FusedQuery] = ()) -> list[CheckResult]:
+                        fused: Sequence[FusedQuery] = (),
+                        memory_limit: str | None = None) -> list[CheckResult]:
     """Every definition's result, in order: the served ledger checks from DuckDB where it gives
-    PostgreSQL's answer, the rest (and those) from the SQL engine."""
+    PostgreSQL's answer, the rest (and those) from the SQL engine. ``memory_limit``: DuckDB's
+    (COLUMNAR_MEMORY_LIMIT as DuckDB reads it; None: DuckDB's default)."""
     from concurrent.futures import ThreadPoolExecutor
 
     sql_forms = forms(checks_dir, definitions)
@@ -99,7 +103,8 @@ def run_columnar_checks(definitions: list[CheckDefinition], db: Database,
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sge-recon-sql") as pool:
         elsewhere = pool.submit(run_sql_checks, others, db, params, sample_rows, None, fused)
         if served:
-            results, more = _sweep(served, sql_forms, db, params, sample_rows, find_exports)
+            results, more = _sweep(served, sql_forms, db, params, sample_rows, find_exports,
+                                   memory_limit)
             reasons.update(more)
         done = elsewhere.result()
     for name, why in reasons.items():
@@ -114,7 +119,8 @@ def run_columnar_checks(definitions: list[CheckDefinition], db: Database,
 
 def _sweep(served: list[CheckDefinition], sql_forms: dict[str, tuple[str, str | None]],
            db: Database, params: Mapping[str, Decimal | int], sample_rows: int,
-           find_exports: ExportFinder) -> tuple[dict[str, CheckResult], dict[str, str]]:
+           find_exports: ExportFinder, memory_limit: str | None
+           ) -> tuple[dict[str, CheckResult], dict[str, str]]:
     report = SweepReport()
     clock = time.perf_counter()
     try:
@@ -129,7 +135,8 @@ def _sweep(served: list[CheckDefinition], sql_forms: dict[str, tuple[str, str | 
     report.tail_rows = live.tail.num_rows
     report.seconds.update(live.fetch_seconds)
     results, reasons = {}, {}
-    with columnar.ColumnarSweep(live) as sweep:
+    with columnar.ColumnarSweep(live, memory_limit=memory_limit) as sweep:
+        report.memory_limit = sweep.memory_limit
         for d in served:
             started = time.perf_counter()
             try:
