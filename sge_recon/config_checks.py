@@ -108,17 +108,22 @@ def check_http_url(name: str, url: str) -> None:
                                 f"{shown!r}")
 
 
+def _size_kb(value: str, name: str, kind: str, alternative: str) -> int:
+    """The kB of a size written as PostgreSQL writes it (units of 1024; no unit: kB)."""
+    match = _PG_MEMORY.fullmatch(value)
+    if not match:
+        raise ConfigError(name, f"must be {kind} (units kB, MB, GB, TB, case-sensitive), or "
+                                f"{alternative}; got {value!r}")
+    return int(match.group(1)) * _PG_MEMORY_KB[match.group(2) or "kB"]
+
+
 def check_work_mem(value: str, name: str = "CHECK_WORK_MEM") -> None:
     """A size PostgreSQL's ``SET work_mem`` takes (64kB to 2147483647kB; no unit: kB), or
     ``server``: refused here, naming the setting, rather than as a failed connection later."""
     if value == "server":
         return
-    match = _PG_MEMORY.fullmatch(value)
-    if not match:
-        raise ConfigError(name, f"must be a PostgreSQL memory size such as 64MB, 512kB or 1GB "
-                                f"(units kB, MB, GB, TB, case-sensitive), or server for the "
-                                f"server's own; got {value!r}")
-    kb = int(match.group(1)) * _PG_MEMORY_KB[match.group(2) or "kB"]
+    kb = _size_kb(value, name, "a PostgreSQL memory size such as 64MB, 512kB or 1GB",
+                  "server for the server's own")
     if not WORK_MEM_MIN_KB <= kb <= WORK_MEM_MAX_KB:
         raise ConfigError(name, f"must be from 64kB to 2147483647kB (just under 2TB), "
                                 f"PostgreSQL's limits for work_mem; got {value!r}")
@@ -164,12 +169,8 @@ def duckdb_memory_limit(value: str, name: str = "COLUMNAR_MEMORY_LIMIT") -> str 
     bytes); None for ``none`` (DuckDB's default, 80 % of the machine's memory)."""
     if value == "none":
         return None
-    match = _PG_MEMORY.fullmatch(value)
-    if not match:
-        raise ConfigError(name, f"must be a memory size such as 256MB or 1GB (units kB, MB, GB, "
-                                f"TB, case-sensitive), or none for DuckDB's default (80 % of the "
-                                f"machine's memory); got {value!r}")
-    kb = int(match.group(1)) * _PG_MEMORY_KB[match.group(2) or "kB"]
+    kb = _size_kb(value, name, "a memory size such as 256MB or 1GB",
+                  "none for DuckDB's default (80 % of the machine's memory)")
     if kb < COLUMNAR_MEMORY_MIN_KB:
         raise ConfigError(name, f"must be at least 16MB (DuckDB cannot run the ledger checks in "
                                 f"less); got {value!r}")
