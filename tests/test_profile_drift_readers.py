@@ -78,8 +78,10 @@ def test_the_scheduled_export_job_fails_with_the_sentence(drifted, tmp_path):
     recon = Recon(settings_for(drifted.db.url, PLATFORM_PROFILE="sge",
                                EXPORTS_DIR=str(tmp_path / "exports")))
     monthly = [s for s in default_jobs() if s.name == "monthly_audit_export"]
-    [outcome] = Scheduler(recon.job_services, monthly,
-                          ManualClock(datetime.now(timezone.utc))).tick()
+    # the 1st of this month, 03:10: the job is due only until the 28th, 03:00 (its grace), and
+    # this test failed from then to the month's end when it ran at the real time
+    first = datetime.now(timezone.utc).replace(day=1, hour=3, minute=10, second=0, microsecond=0)
+    [outcome] = Scheduler(recon.job_services, monthly, ManualClock(first)).tick()
     assert outcome.status == "failed", outcome
     said(outcome.error)
 
