@@ -161,6 +161,7 @@ def check_oidc(settings: Any) -> None:
 
 
 COLUMNAR_MEMORY_MIN_KB = 16 * 1024  # below it DuckDB fails at once: every check to PostgreSQL
+COLUMNAR_MEMORY_MAX_KB = 16777215 * 1024 ** 3  # 16777216TB (2^64 bytes) DuckDB refuses to read
 
 
 def duckdb_memory_limit(value: str, name: str = "COLUMNAR_MEMORY_LIMIT") -> str | None:
@@ -174,6 +175,9 @@ def duckdb_memory_limit(value: str, name: str = "COLUMNAR_MEMORY_LIMIT") -> str 
     if kb < COLUMNAR_MEMORY_MIN_KB:
         raise ConfigError(name, f"must be at least 16MB (DuckDB cannot run the ledger checks in "
                                 f"less); got {value!r}")
+    if kb > COLUMNAR_MEMORY_MAX_KB:  # else accepted here and refused by DuckDB at every run
+        raise ConfigError(name, f"must be at most 16777215TB (DuckDB's limit), or none for "
+                                f"DuckDB's default; got {value!r}")
     return f"{kb}KiB"
 
 

@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
     ("1GB", "1.0 GiB"),
     ("16MB", "16.0 MiB"),     # the least
     ("20480kB", "20.0 MiB"),
+    ("16777215TB", "16383.9 PiB"),  # the most: DuckDB refuses 16777216TB (2^64 bytes)
     ("none", None),
 ])
 def test_the_setting_reads_as_duckdb_takes_it(value, duckdb_reads):
@@ -51,6 +52,8 @@ def test_the_setting_reads_as_duckdb_takes_it(value, duckdb_reads):
     ("-1GB", "a memory size such as 256MB"),
     ("0", "a memory size such as 256MB"),
     ("15MB", "at least 16MB"),
+    ("16777216TB", "at most 16777215TB"),  # DuckDB refuses it: the night's run would fail
+    ("9999999999999TB", "at most 16777215TB"),
 ])
 def test_a_wrong_size_is_refused_at_start_naming_the_setting(value, fragment):
     with pytest.raises(ConfigError, match="COLUMNAR_MEMORY_LIMIT") as refused:
