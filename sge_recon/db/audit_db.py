@@ -405,7 +405,9 @@ def unbalanced(con, filename: str, limit: int,
     if accepted:
         where = _leave_out(con, where, k, accepted)
     count = con.execute(f"SELECT count(*) FROM ({where})").fetchone()[0]
-    cur = con.execute(f"{where} ORDER BY transaction_id, currency LIMIT ?", [limit])
+    # program_id too: a transaction unbalanced in two programs is sampled in one order (two
+    # connections, e.g. verify's bounded one and its fallback, wrote different reports)
+    cur = con.execute(f"{where} ORDER BY transaction_id, currency, program_id LIMIT ?", [limit])
     return count, [_figures(row, k) for row in cur.fetchall()]
 
 
