@@ -99,3 +99,13 @@ def test_a_check_duckdb_cannot_run_within_the_bound_says_which_setting_to_raise(
     assert "ran out of memory within COLUMNAR_MEMORY_LIMIT (256.0 KiB): raise it" \
         in str(failed.value)
     assert not spill.exists()  # removed with the sweep
+
+
+def test_unbounded_too_the_sweep_spills_to_its_own_folder(ledger):
+    """COLUMNAR_MEMORY_LIMIT=none: DuckDB's default bound, but never its default spill folder
+    (.tmp in the working directory)."""
+    with columnar.ColumnarSweep(columnar.read_live(Database(ledger), [])) as sweep:
+        spill = Path(sweep.con.execute("SELECT current_setting('temp_directory')").fetchone()[0])
+        assert spill.is_dir() and spill.name.startswith("sge-recon-spill-")
+        assert sweep.memory_limit is None
+    assert not spill.exists()

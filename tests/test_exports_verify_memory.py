@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -86,3 +87,23 @@ def test_out_of_memory_even_without_the_bound_is_an_error_not_a_finding(
     assert exited.value.code == 3, (out, err)
     assert err.startswith("Error: ") and "ran out of memory" in err and "Traceback" not in err
     assert "altered" not in out + err and "cannot be computed" not in out + err
+
+
+def test_the_fallback_spills_to_the_private_folder_too(big_folder, monkeypatch):
+    """Without the bound DuckDB may still spill (past 80 % of the memory): to sge-recon's private
+    folder, removed at the end, never DuckDB's default .tmp in the working directory."""
+    from sge_recon.db import exports as store
+
+    monkeypatch.setattr(audit_bounded, "_BOUNDED", TOO_SMALL)
+    ledger = store.in_folder(big_folder, "ledger_entries.parquet")
+
+    def group_then_say_how(con):
+        store.unbalanced(con, ledger, 10)  # out of memory within 16 MB
+        return con.execute("SELECT current_setting('memory_limit'), "
+                           "current_setting('temp_directory')").fetchone()
+
+    with store.steps_within_bound(big_folder) as steps:
+        limit, spill = steps.run(group_then_say_how, what="the test's grouping")
+        assert limit != steps.bound and Path(spill).is_dir()
+        assert Path(spill).name.startswith("sge-recon-spill-")
+    assert not Path(spill).exists()

@@ -40,7 +40,8 @@ class StepsWithinBound:
     def __init__(self, folder, bounded, stack: ExitStack):
         self.folder, self._bounded, self._stack = folder, bounded, stack
         self._unbounded = None
-        self.bound = bounded.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+        self.bound, self._spill = bounded.execute(
+            "SELECT current_setting('memory_limit'), current_setting('temp_directory')").fetchone()
 
     def run(self, step, *args, what: str):
         """``step(con, *args)``. Out of memory even unbounded is an :class:`ExportError` naming
@@ -55,7 +56,11 @@ class StepsWithinBound:
         log.warning("DuckDB could not spill %s within %s; running it without that bound",
                     what, self.bound)
         if self._unbounded is None:
-            self._unbounded = self._stack.enter_context(closing(open_audit_db(self.folder)))
+            unbounded = self._stack.enter_context(closing(open_audit_db(self.folder)))
+            # spilling beyond DuckDB's default (80 % of the memory) too: to the private folder,
+            # not DuckDB's default .tmp in the working directory
+            unbounded.execute("SET temp_directory = ?", [self._spill])
+            self._unbounded = unbounded
         try:
             return step(self._unbounded, *args)
         except duckdb.OutOfMemoryException as exc:

@@ -331,17 +331,16 @@ class ColumnarSweep:
         self.live = live
         self.memory_limit = memory_limit
         self.con = duckdb.connect(":memory:")
-        self._spill: tempfile.TemporaryDirectory | None = None
+        # DuckDB spills to a folder of its own (its default is .tmp in the working directory)
+        self._spill = tempfile.TemporaryDirectory(prefix="sge-recon-spill-")
+        self.con.execute("SET temp_directory = ?", [self._spill.name])
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
         if memory_limit:
             # unbounded, DuckDB took 1.14 GB at 6 M entries (80 % of the machine's memory is its
-            # default) beside the platform; bounded it spills, to a folder of its own (its default
-            # is .tmp in the working directory). Insertion order stays preserved: measure() needs
-            # it
-            self._spill = tempfile.TemporaryDirectory(prefix="sge-recon-spill-")
+            # default) beside the platform; bounded it spills. Insertion order stays preserved:
+            # measure() needs it
             self.con.execute("SET memory_limit = ?", [memory_limit])
-            self.con.execute("SET temp_directory = ?", [self._spill.name])
             read = self.con.execute("SELECT current_setting('memory_limit')").fetchone()
             self.memory_limit = read[0] if read else memory_limit  # as DuckDB reads it: 256.0 MiB
         # PostgreSQL's NULL order: last ascending, first descending
@@ -359,8 +358,7 @@ class ColumnarSweep:
 
     def close(self) -> None:
         self.con.close()
-        if self._spill is not None:  # after the connection: DuckDB's files in it are closed
-            self._spill.cleanup()
+        self._spill.cleanup()  # after the connection: DuckDB's files in it are closed
 
     def __enter__(self) -> "ColumnarSweep":
         return self
