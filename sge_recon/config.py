@@ -375,6 +375,11 @@ class Settings:
         return Path(self.SGE_RECON_HOME).resolve()
 
     @property
+    def columnar_memory_limit(self) -> str | None:
+        """COLUMNAR_MEMORY_LIMIT as DuckDB's memory_limit takes it (None: DuckDB's default)."""
+        return duckdb_memory_limit(self.COLUMNAR_MEMORY_LIMIT)
+
+    @property
     def checks_dir(self) -> Path:
         if self.CHECKS_DIR:
             return Path(self.CHECKS_DIR).resolve()

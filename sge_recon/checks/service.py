@@ -10,7 +10,6 @@ from decimal import Decimal
 from typing import Any, Callable
 
 from ..config import Settings
-from ..config_checks import duckdb_memory_limit
 from ..db import Database
 from ..db import checks as store
 from ..db.check_login import checks_database
@@ -339,7 +338,7 @@ class CheckService:
 
             return run_columnar_checks(definitions, db, bound, sample,
                                        self.settings.checks_dir, self._exports_finder(), fused,
-                                       duckdb_memory_limit(self.settings.COLUMNAR_MEMORY_LIMIT))
+                                       self.settings.columnar_memory_limit)
         return run_sql_checks(definitions, db, bound, sample, deadline,
                               fused, sessions)
 

@@ -4,11 +4,11 @@ the ledger file it wrote (spanning_transactions, unbalanced_at_export) and `expo
 from __future__ import annotations
 
 import logging
-import tempfile
 from contextlib import ExitStack, closing, contextmanager
 
 from ..errors import ExportError, first_line
 from .audit_db import in_folder, open_audit_db, unbalanced
+from .duckdb_paths import private_spill
 
 log = logging.getLogger(__name__)
 
@@ -24,12 +24,16 @@ _BOUNDED = ("SET memory_limit = '128MB'", "SET threads = 1",
 def bounded_audit_db(folder):
     """``open_audit_db`` with DuckDB's memory bounded, spilling to a temporary folder (removed
     at exit; DuckDB's default is ``.tmp`` in the working directory)."""
-    with tempfile.TemporaryDirectory(prefix="sge-recon-spill-") as spill, \
-            closing(open_audit_db(folder)) as con:  # closed first, then its folder removed
+    con, spill = open_audit_db(folder), None
+    try:
+        spill = private_spill(con)
         for setting in _BOUNDED:
             con.execute(setting)
-        con.execute("SET temp_directory = ?", [spill])
         yield con
+    finally:
+        con.close()  # before its spill folder is removed
+        if spill is not None:
+            spill.cleanup()
 
 
 class StepsWithinBound:

@@ -20,7 +20,6 @@ without changing a result; ledger_tamper, which reads them, runs on PostgreSQL.)
 from __future__ import annotations
 
 import io
-import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -29,6 +28,7 @@ from typing import Any, Iterator, Mapping, Sequence
 
 from ..errors import ReconError, first_line
 from .connection import Database
+from .duckdb_paths import private_spill
 
 # the columns the ledger checks read, in the order of the DuckDB view (amount is money)
 SWEEP_COLUMNS = ("program_id", "transaction_id", "account", "type", "amount", "currency")
@@ -331,9 +331,7 @@ class ColumnarSweep:
         self.live = live
         self.memory_limit = memory_limit
         self.con = duckdb.connect(":memory:")
-        # DuckDB spills to a folder of its own (its default is .tmp in the working directory)
-        self._spill = tempfile.TemporaryDirectory(prefix="sge-recon-spill-")
-        self.con.execute("SET temp_directory = ?", [self._spill.name])
+        self._spill = private_spill(self.con)
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
         if memory_limit:

@@ -53,6 +53,15 @@ def search_path_for(con, folder: Path) -> str:
     return _linked(scratch, folder)
 
 
+def private_spill(con) -> tempfile.TemporaryDirectory:
+    """A private temporary folder set as ``con``'s ``temp_directory``, where DuckDB spills
+    (its default is ``.tmp`` in the working directory). The caller cleans it up after closing
+    ``con`` (DuckDB's files in it are closed then)."""
+    spill = tempfile.TemporaryDirectory(prefix="sge-recon-spill-")
+    con.execute("SET temp_directory = ?", [spill.name])
+    return spill
+
+
 def _linked(scratch: str, folder: Path) -> str:
     """A symbolic link to ``folder`` in the private folder ``scratch``, named without a comma."""
     link = Path(scratch) / "export"
