@@ -24,6 +24,7 @@ from typing import Any
 
 from ..db import Database
 from ..db import exports as store
+from ..db.job_runs import database_now
 from ..errors import AlreadyRunning, ExportError
 from .manifest import FORMAT, FORMAT_VERSION, MANIFEST, file_entry, sha256_of, write_manifest
 from .period import Period
@@ -100,8 +101,10 @@ class Exporter:
 
     def run(self, period: Period, *, force: bool = False,
             progress: ProgressFn | None = None) -> ExportResult:
-        unfinished = datetime.now(timezone.utc) < period.end
-        if unfinished and not force:
+        # "Over" by the clock the snapshot's complete_month is read from (the platform server's),
+        # as the scheduler's monthly job is timed by a database clock: a host clock behind the
+        # server's would otherwise refuse the 1st's export on every attempt.
+        if not force and database_now(self.platform_db) < period.end:
             raise ExportError(
                 f"period {period} is not over yet (it ends {period.end:%Y-%m-%d %H:%M} UTC): an "
                 "export now would hold a partial month and is refused. Wait for the month to end "
