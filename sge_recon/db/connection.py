@@ -23,6 +23,7 @@ from ..errors import DatabaseUnavailable, ProfileDrift, first_line
 from .child_secrets import SECRET_KEYWORDS, off_command_line
 from .embedded import start_embedded
 from .profile_drift import profile_error
+from .readable_styles import pin_readable_styles
 from .relations import CONTRACT_RELATIONS, PlatformRelations
 
 # Re-exported so that callers outside db/ can catch driver errors without importing the driver.
@@ -435,6 +436,7 @@ class Database:
         conn.answer_grace, conn.answer_where = self.answer_grace, self.where
         conn.answer_timeout, conn.answer_probe = self.answer_timeout, self.url
         conn.probe_connect_timeout = self.connect_timeout
+        pin_readable_styles(conn)
         if read_only:
             conn.read_only = True
         return conn
