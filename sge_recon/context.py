@@ -141,9 +141,11 @@ class Recon:
     def console(self) -> ConsoleService:
         """The ops console's data and actions (sge_recon.console.ConsoleService)."""
         from .console import ConsoleService
+        from .scheduling.clock import DatabaseClock
 
         return ConsoleService(self.settings, self.databases, self.checks, self.incidents,
-                              freshness=self.replica_freshness)
+                              freshness=self.replica_freshness,
+                              clock=DatabaseClock(lambda: self.db))
 
     @cached_property
     def job_services(self) -> JobServices:

@@ -68,10 +68,11 @@ class ApiHealth:
 class ConsoleService(TrendsReader, PayoutPages):
     def __init__(self, settings: "Settings", databases: "Databases", checks: "CheckService",
                  alerts: "AlertService", freshness: "Callable[[], Freshness]",
-                 client_factory: Callable[[], Any] | None = None):
+                 client_factory: Callable[[], Any] | None = None, clock: Any = None):
         """``checks``: stored results, the fast run; ``alerts``: the silences; ``freshness``:
-        sge_recon.replica's, of the platform reads; ``client_factory``: the admin API client."""
-        self.settings = settings
+        sge_recon.replica's, of the platform reads; ``client_factory``: the admin API client;
+        ``clock``: :meth:`now`'s (the composition root gives the database's, as the scheduler's)."""
+        self.settings, self._clock = settings, clock
         self._databases = databases
         self.checks = checks
         self._alerts = alerts
@@ -489,9 +490,9 @@ class ConsoleService(TrendsReader, PayoutPages):
     def recent_actions(self, limit: int = 100) -> list[dict]:
         return self.read(lambda c: action_log.recent_actions(c, limit))
 
-    @staticmethod
-    def now() -> datetime:
-        return datetime.now(timezone.utc)
+    def now(self) -> datetime:
+        """The scheduler's (database's) clock: silences, notes, the runbook's day (not the host's)."""
+        return self._clock.now() if self._clock else datetime.now(timezone.utc)
 
 
 def _first_line(exc: Exception) -> str:

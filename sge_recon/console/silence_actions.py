@@ -16,6 +16,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Protocol
 
 from ..db import Database, action_log
+from ..db.job_runs import database_now
 from ..db import silences as silence_rows
 from ..errors import UsageError
 from .outcome import ActionOutcome, require_operator
@@ -47,7 +48,9 @@ def add_silence(service: Acting, operator: str, *, kind: str | None,
                 now: datetime | None = None) -> ActionOutcome:
     from ..alerts.rules import RULES
     operator = require_operator(operator)
-    now = now or datetime.now(timezone.utc)
+    # "7 days from now" by the clock the monitor judges silences by (the database's, as the
+    # console's starts_at): the host's, hours behind it, refused the page's longest silence
+    now = now or database_now(service._db)
     reason, owner = " ".join((reason or "").split()), " ".join((owner or "").split())
     kind = (kind or "").strip() or None
     program_id = (program_id or "").strip() or None

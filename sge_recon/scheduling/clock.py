@@ -8,7 +8,7 @@ import logging
 import threading
 import time
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Callable, Protocol
 
 if TYPE_CHECKING:
     from ..db import Database
@@ -66,13 +66,19 @@ class DatabaseClock:
     after its clock is stepped back. While the database cannot be read, the last offset is kept.
     """
 
-    def __init__(self, db: "Database", source: Clock | None = None,
+    def __init__(self, db: "Database | Callable[[], Database]", source: Clock | None = None,
                  refresh_seconds: float = 60.0, warn_after: timedelta = timedelta(seconds=5)):
-        self.db, self.source = db, source or SystemClock()
+        """``db``: the database, or what gives it on first use (the composition root's services
+        are built without opening one)."""
+        self._db, self.source = db, source or SystemClock()
         self.refresh_seconds, self.warn_after = refresh_seconds, warn_after
         self.offset = timedelta(0)
         self._measured_at: float | None = None  # time.monotonic() of the last attempt
         self._lock = threading.Lock()
+
+    @property
+    def db(self) -> "Database":
+        return self._db() if callable(self._db) else self._db
 
     def now(self) -> datetime:
         with self._lock:
