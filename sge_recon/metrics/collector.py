@@ -276,13 +276,17 @@ class ReconCollector:
     def __init__(self, settings: "Settings", databases: "Databases",
                  ttl: float = DEFAULT_TTL_SECONDS, clock: "Clock | None" = None,
                  answer_within: float = ANSWER_WITHIN_SECONDS):
-        from ..scheduling.clock import SystemClock
+        from ..scheduling.clock import DatabaseClock
 
         self.settings = settings
         self.databases = databases
         self.ttl = ttl
         self.answer_within = answer_within
-        self.clock = clock or SystemClock()
+        # the database's clock, as the scheduler's (its query bounded like a refresh's): the ages
+        # served (sge_worker_down_seconds) and the histogram's watermark are measured against
+        # times the platform wrote by it; a host clock hours off paged hours late or early and
+        # moved the watermark past every completion to come
+        self.clock = clock or DatabaseClock(lambda: self._bounded().db)
         self._lock = threading.Lock()
         self._refreshed_at: float | None = None  # monotonic end of the last refresh
         self._running: threading.Thread | None = None
