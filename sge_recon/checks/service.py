@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any, Callable
 
@@ -13,6 +13,7 @@ from ..config import Settings
 from ..db import Database
 from ..db import checks as store
 from ..db.check_login import checks_database
+from ..db.job_runs import database_now
 from ..db.profile_drift import unmapped_status_labels
 from ..db.relations import referenced_tables
 from ..db.schema import schema_behind
@@ -139,9 +140,11 @@ class CheckService:
         if engine not in ENGINES:
             raise UnknownCheckRequest(f"unknown engine {engine!r}; use sql, gx or duckdb")
         definitions = self.select(only, fast_only)
-        started_at = datetime.now(timezone.utc)
         deadline = None if budget_seconds is None else time.monotonic() + budget_seconds
-        self.db.connect().close()  # unreachable database: fail the run now, clearly
+        # dated by the database's clock (an unreachable one fails the run now, clearly), as its
+        # results' created_at and the scheduler's now: a host's hours off hid every standing
+        # result (latest_results) and misdated an outage counted from stored runs
+        started_at, timer = database_now(self.db), time.monotonic()
         behind = schema_behind(self.db)
         if behind:  # its checks would read columns and views db init has not made yet
             raise SchemaMismatch(f"{behind}{self._embedded_hint(behind)}; run `sge-recon db "
@@ -188,7 +191,7 @@ class CheckService:
             results += run_queue_checks(queued, self.queue_source())
         order = {d.name: i for i, d in enumerate(definitions)}
         results = sorted(results + unavailable, key=lambda r: order[r.name])
-        finished_at = datetime.now(timezone.utc)
+        finished_at = started_at + timedelta(seconds=time.monotonic() - timer)
         run = RunResult(run_id=str(uuid.uuid4()), started_at=started_at,
                         finished_at=finished_at,
                         status=overall_status([r.status for r in results]), engine=engine,

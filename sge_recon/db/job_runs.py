@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from psycopg.types.json import Jsonb
@@ -132,8 +132,10 @@ def fail_orphaned_runs(db: Database, job: str, except_id: int, now: datetime,
 
 
 def database_now(db: Database) -> datetime:
-    """The database server's clock (the scheduler's time: scheduling.clock.DatabaseClock)."""
-    return expect_row(db.fetch_one("SELECT clock_timestamp() AS now"))["now"]
+    """The database server's clock (the scheduler's time: scheduling.clock.DatabaseClock), in
+    UTC (the session hands it back in the server's TimeZone, which texts said was UTC)."""
+    return expect_row(db.fetch_one("SELECT clock_timestamp() AS now"))["now"].astimezone(
+        timezone.utc)
 
 
 def succeeded_details(db: Database, job: str) -> list[dict]:
