@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, field
+from datetime import timezone
 from decimal import Decimal
 from typing import Any, Callable
 
@@ -273,7 +274,7 @@ def _paused(facts: Facts) -> list[Finding]:
     and the stuck intents that follow, which become this incident's children."""
     if facts.status(check_names.QUEUE_PAUSED) not in ("warn", "fail"):
         return []
-    since = (f" since {facts.queue_paused_at:%Y-%m-%d %H:%M} UTC"
+    since = (f" since {facts.queue_paused_at.astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC"
              if facts.queue_paused_at else "")
     by = f" by {facts.queue_paused_by}" if facts.queue_paused_by else ""
     return [Finding(

@@ -65,7 +65,8 @@ def describe(silence: dict) -> str:
 
 def expiry_message(silence: dict, console_url: str) -> ch.Message:
     return ch.Message(
-        f"Silence #{silence['id']} expires at {silence['ends_at']:%Y-%m-%d %H:%M} UTC: "
+        f"Silence #{silence['id']} expires at "
+        f"{silence['ends_at'].astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC: "
         f"{describe(silence)}",
         [("Reason", silence["reason"]), ("Owner", silence["owner"]),
          ("Created by", silence["created_by"])],

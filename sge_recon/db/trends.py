@@ -1,5 +1,9 @@
 """Data access for the console's Trends and SLOs pages (the weekly deep dive): whole-table
-aggregates by hour and the service-level figures, each taking an open connection."""
+aggregates by hour and the service-level figures, each taking an open connection.
+
+Hours and weekdays are UTC's (the pages label them so), never the session's TimeZone: the server's
+(an embedded one takes its host's zone) shifted a Kolkata server's hours to start at :30 UTC and
+put its heatmap's samples 5 h 30 off."""
 
 from __future__ import annotations
 
@@ -9,7 +13,8 @@ from .rows import all_rows, one_row
 # -- Trends --------------------------------------------------------------------------------------
 def processing_time_by_hour(conn, days: int) -> list[dict]:
     return all_rows(conn, """
-        SELECT date_trunc('hour', completed_at) AS hour, count(*) AS intents,
+        SELECT date_trunc('hour', completed_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS hour,
+               count(*) AS intents,
                avg(extract(epoch FROM completed_at - created_at))::numeric(20,3) AS mean_seconds,
                (percentile_cont(0.95) WITHIN GROUP (
                    ORDER BY extract(epoch FROM completed_at - created_at)))::numeric(20,3)
@@ -22,8 +27,9 @@ def processing_time_by_hour(conn, days: int) -> list[dict]:
 def queue_depth_samples_by_hour(conn, metric: str, days: int) -> list[dict]:
     """Mean sampled queue depth per (weekday, hour of day), from the scheduler's samples."""
     return all_rows(conn, """
-        SELECT extract(isodow FROM sampled_at)::int AS weekday,
-               extract(hour FROM sampled_at)::int AS hour, avg(value)::numeric(20,2) AS depth
+        SELECT extract(isodow FROM sampled_at AT TIME ZONE 'UTC')::int AS weekday,
+               extract(hour FROM sampled_at AT TIME ZONE 'UTC')::int AS hour,
+               avg(value)::numeric(20,2) AS depth
         FROM recon.metric_samples
         WHERE metric = %s AND sampled_at > now() - make_interval(days => %s)
         GROUP BY 1, 2 ORDER BY 1, 2""", (metric, days))
@@ -37,18 +43,22 @@ def queue_depth_reconstructed_by_hour(conn, days: int) -> list[dict]:
     # One pass over the window's jobs: each contributes to the hour marks it waited across.
     return all_rows(conn, """
         WITH hours AS (
-            SELECT generate_series(date_trunc('hour', now() - make_interval(days => %(days)s))
+            SELECT generate_series(date_trunc('hour', (now() - make_interval(days => %(days)s))
+                                                  AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'
                                      + interval '1 hour',   -- each weekday x hour exactly once
-                                   date_trunc('hour', now()), interval '1 hour') AS at),
+                                   date_trunc('hour', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC',
+                                   interval '1 hour') AS at),
         waiting AS (
             SELECT mark AS at, count(*) AS depth
             FROM platform.jobs j,
-                 generate_series(date_trunc('hour', j.created_at) + interval '1 hour',
+                 generate_series(date_trunc('hour', j.created_at AT TIME ZONE 'UTC')
+                                   AT TIME ZONE 'UTC' + interval '1 hour',
                                  coalesce(j.started_at, now()), interval '1 hour') AS mark
             WHERE j.queue = 'settlement' AND j.status <> 'delayed'
               AND j.created_at > now() - make_interval(days => %(days)s) - interval '1 day'
             GROUP BY mark)
-        SELECT extract(isodow FROM h.at)::int AS weekday, extract(hour FROM h.at)::int AS hour,
+        SELECT extract(isodow FROM h.at AT TIME ZONE 'UTC')::int AS weekday,
+               extract(hour FROM h.at AT TIME ZONE 'UTC')::int AS hour,
                avg(coalesce(w.depth, 0))::numeric(20,2) AS depth
         FROM hours h LEFT JOIN waiting w ON w.at = h.at
         GROUP BY 1, 2 ORDER BY 1, 2""", {"days": days})
@@ -66,7 +76,8 @@ def payout_execution_times(conn, days: int) -> list[dict]:
 
 def rpc_by_hour(conn, days: int) -> list[dict]:
     return all_rows(conn, """
-        SELECT provider, date_trunc('hour', called_at) AS hour, count(*) AS calls,
+        SELECT provider, date_trunc('hour', called_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS hour,
+               count(*) AS calls,
                avg(latency_ms)::numeric(20,2) AS mean_latency_ms,
                (percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms))::numeric(20,2)
                  AS p95_latency_ms,
