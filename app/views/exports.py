@@ -1,8 +1,6 @@
 """Audit exports: the exported months with their manifest summary, files to download (one by one
 or as a zip), verification, and "export now"; plus the console's action log."""
 
-from datetime import datetime, timezone
-
 import streamlit as st
 
 import console_kit as kit
@@ -63,7 +61,7 @@ if summaries is not None:
                         str(m) for m in report.mismatches[:10]), icon=":material/block:")
 
 st.subheader("Export now")
-now = datetime.now(timezone.utc)
+now = kit.service().now()  # the console's clock (the database's): the 1st is the server's 1st
 last_month = f"{now.year - (now.month == 1)}-{(now.month - 2) % 12 + 1:02d}"
 target = st.text_input("Period (YYYY-MM)", value=last_month, key="export_now_period")
 replace = st.checkbox("Replace an existing export of this period", key="export_replace")

@@ -50,7 +50,7 @@ status_filter = f2.selectbox("Status", [ANY, "failed", "retry_scheduled", "pendi
                              key="filter_status")
 event_filter = f3.selectbox("Event type", [ANY] + choices["event_types"], key="filter_event",
                             format_func=kit.shown_controls)
-today = datetime.now(timezone.utc).date()
+today = kit.service().now().date()  # the console's clock (the database's), as the deliveries'
 period = f4.date_input("Created (UTC days)", value=(today - timedelta(days=7), today),
                        max_value=today, key="filter_days")
 
