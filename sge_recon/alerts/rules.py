@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, field
-from datetime import timezone
+from datetime import timedelta, timezone
 from decimal import Decimal
 from typing import Any, Callable
 
@@ -86,6 +86,16 @@ RULES: dict[str, Rule] = {r.kind: r for r in (
           "Check the standby's log and pg_stat_wal_receiver (is it streaming?), and the "
           "primary's pg_stat_replication.",
           "If it cannot catch up soon, unset PLATFORM_READ_URL so the checks read the primary."),
+         "overview"),
+    # Not a catalogue check: a check a rule above reads keeps erroring (broken SQL after a
+    # platform migration, a revoked grant, a timeout every minute), so that rule is blind: a
+    # ledger imbalance would never page. P1, like replica_lag.
+    Rule("check_error", "check_error", "P1",
+         "Checks the alerts depend on keep erroring: those alerts are blind",
+         ("Read the error (Checks page, or `sge-recon check`): a renamed table or column, a "
+          "revoked grant, a statement timeout.",
+          "Fix the platform or the check's SQL (checks/*.sql), then run the check again.",
+          "Until it runs, check the ledger and the queue by hand (console: Ledger, Queue)."),
          "overview"),
     Rule("webhook_endpoint_failing", check_names.WEBHOOK_ENDPOINTS_FAILING, "P3",
          "Webhook endpoints keep failing",
@@ -366,6 +376,30 @@ def _replica(facts: Facts, settings: Settings) -> list[Finding]:
              "problem": facts.replica_problem, "where": f"replica {facts.replica_where}"})]
 
 
+CHECK_ERROR_ALERT_MINUTES = 5  # an error this long is a blind alert, not a blip
+
+
+def _blind(facts: Facts, settings: Settings) -> list[Finding]:
+    """The checks the rules read that have errored without a break for
+    CHECK_ERROR_ALERT_MINUTES: one incident listing them (their open incidents, if any, stay
+    open as 'state unknown'; this one says that nothing new can page)."""
+    watched = {r.check for r in RULES.values()}
+    limit = timedelta(minutes=CHECK_ERROR_ALERT_MINUTES)
+    blind = sorted(n for n in facts.errored if n in watched
+                   and facts.now - facts.erroring_since.get(n, facts.now) >= limit)
+    if not blind:
+        return []
+    since = min(facts.erroring_since[n] for n in blind)
+    minutes = int((facts.now - since).total_seconds() // 60)
+    errors = {n: str(facts.unavailable.get(n) or "errored")[:300] for n in blind}
+    return [Finding(
+        "check_error", "",
+        f"{len(blind)} check(s) erroring for {minutes} min, their alerts are blind: "
+        + "; ".join(f"{n} ({e})" for n, e in errors.items()),
+        {}, {"checks": blind, "keys": blind, "errors": errors, "erroring_since": since.isoformat(),
+             "where": "checks " + ", ".join(blind)})]
+
+
 def _programs(ids) -> str:
     ids = sorted({str(i) for i in ids if i})
     if not ids:
@@ -441,4 +475,5 @@ _RULE_FUNCTIONS: tuple[tuple[tuple[str, ...], Callable[[Facts, Settings], list[F
     ((check_names.STUCK_INTENTS,), _stuck),
     ((check_names.WEBHOOK_EXHAUSTED, "webhook_endpoint_failing"), _webhooks),
     (("replica_lag",), _replica),
+    (("check_error",), _blind),
 )

@@ -91,6 +91,9 @@ class Facts:
     # the checks among those that errored: their open incidents stay as they are (an unknown
     # is not a recovery)
     errored: set[str] = field(default_factory=set)
+    # each errored check: since when it has errored without a break (its stored results), so a
+    # check that keeps erroring pages (rules.py check_error) and a one-minute blip does not
+    erroring_since: dict[str, datetime] = field(default_factory=dict)
     # where queue depth and workers were measured when not PostgreSQL (e.g. "BullMQ queue intents
     # on Redis at redis://host:6379/0"); None: the jobs and worker_heartbeats tables
     queue_source: str | None = None
@@ -180,6 +183,8 @@ def gather_facts(db: Database, settings: Settings, now: datetime,
         # WORKER_DOWN_ALERT_MINUTES as it does on heartbeats, and then pages.
         facts.heartbeat_never_seen = worker.engine != "bullmq"
         facts.last_heartbeat_at = _down_since(db, now)
+    for name in sorted(facts.errored):
+        facts.erroring_since[name] = _down_since(db, now, name, "error")
     return facts
 
 
@@ -298,16 +303,18 @@ def _stuck(facts: Facts, r: "CheckResult") -> None:
                             for row in r.rows[:min(EXAMPLES, facts.stuck_intents_failing)]]
 
 
-def _down_since(db: Database, now: datetime) -> datetime:
+def _down_since(db: Database, now: datetime, check: str = WORKER_STATUS,
+                status: str = "fail") -> datetime:
+    """The start of the unbroken run of stored ``status`` results of ``check`` (now: none)."""
     from ..db import checks as store
 
     since = now
     try:
-        rows = store.result_history(db, WORKER_STATUS, 240)
+        rows = store.result_history(db, check, 240)
     except Exception:  # noqa: BLE001 - no history readable: down from now
         return since
     for r in rows:  # newest first
-        if r["status"] != "fail" or r["started_at"] is None:
+        if r["status"] != status or r["started_at"] is None:
             break
         since = min(since, r["started_at"])
     return since
