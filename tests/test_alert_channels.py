@@ -464,3 +464,39 @@ def test_a_reopen_page_given_up_keeps_the_acknowledged_alert_open_until_resoluti
     sched.tick()
     assert recon.incidents.incidents()[0]["status"] == "resolved"
     assert pagerduty_does(delivered()) == ([first], {})
+
+
+def test_a_page_pagerduty_refused_is_triggered_again_at_the_reminder_once_it_answers(
+        db_url, db, factory, receiver):
+    """PagerDuty refused the P0's trigger (a 400: a wrong routing key, since corrected; or 24 h
+    of outage): the message is given up, and before, nothing ever triggered again — reminders
+    do not page — so the on-call was never paged for an incident open for days. Now the
+    reminder re-sends the trigger (same dedup_key) while the incident's page is lost."""
+    receiver.codes[PD_PATH] = 400
+    recon = Recon(settings_for(db_url, PAGERDUTY_ROUTING_KEY=ROUTING_KEY,
+                               PAGERDUTY_EVENTS_URL=receiver.base + PD_PATH,
+                               WORKER_DOWN_SECONDS=86400))
+    factory.heartbeat("worker-1", last_seen_at=datetime.now(timezone.utc))
+    clock = start_clock()
+    sched = monitor_only(recon, clock)
+    fix = plant_ledger_imbalance(factory, db, clock)
+    sched.tick()
+    [incident] = recon.incidents.incidents()
+    assert [r["status"] for r in events(receiver, PD_PATH)] == [400]  # given up at once
+    receiver.codes[PD_PATH] = 202  # the key is corrected
+    clock.advance(hours=5)  # the reminder is due
+    sched.tick()
+    sent = [r for r in events(receiver, PD_PATH) if r["status"] == 202]
+    assert [(r["json"]["event_action"], r["json"]["dedup_key"]) for r in sent] == [
+        ("trigger", str(incident["id"]))]
+    jsonschema.validate(sent[0]["json"], PD_TRIGGER)
+    clock.advance(hours=5)  # paged now: the next reminder does not page again
+    sched.tick()
+    assert len([r for r in events(receiver, PD_PATH) if r["status"] == 202]) == 1
+    fix()
+    clock.advance(minutes=10)
+    sched.tick()
+    clock.advance(minutes=10)
+    sched.tick()
+    assert events(receiver, PD_PATH)[-1]["json"] == {
+        "routing_key": ROUTING_KEY, "event_action": "resolve", "dedup_key": str(incident["id"])}

@@ -19,7 +19,7 @@ message up at once.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Callable
@@ -312,10 +312,13 @@ class AlertService:
         message = incident_message(incident, event, now, self.settings.CONSOLE_URL,
                                    self.settings.SGE_ENVIRONMENT)
         for channel in channels:
-            payload = ch.render(channel, message)
+            payload, sent_as = ch.render(channel, message), event
+            if payload is None and event == "reminder" and alert_outbox.trigger_given_up(
+                    conn, incident["id"], channel):  # its page never got there: paged now
+                payload, sent_as = ch.render(channel, replace(message, event="open")), "open"
             if payload is not None:  # PagerDuty pages openings and resolutions only
-                alert_outbox.enqueue_alert(conn, incident_id=incident["id"], channel=channel, event=event,
-                                  payload=payload, now=now)
+                alert_outbox.enqueue_alert(conn, incident_id=incident["id"], channel=channel,
+                                           event=sent_as, payload=payload, now=now)
 
     def _announce(self, conn, message: ch.Message, event: str, channels: list[str],
                   now: datetime) -> None:

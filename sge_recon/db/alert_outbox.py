@@ -74,6 +74,16 @@ def round_trigger_given_up(conn, alert: dict) -> bool:
     return row is not None and row["status"] == "failed"
 
 
+def trigger_given_up(conn, incident_id: int, channel: str) -> bool:
+    """Whether the incident's latest trigger to ``channel`` (its opening, reopening or
+    escalation) was given up: the channel holds no alert for it (a 400, or 24 h of outage)."""
+    row = conn.execute(
+        "SELECT status FROM recon.alert_deliveries WHERE incident_id = %s AND channel = %s "
+        "AND event IN ('open', 'reopen', 'escalate') ORDER BY id DESC LIMIT 1",
+        (incident_id, channel)).fetchone()
+    return row is not None and row["status"] == "failed"
+
+
 def unsent_supersedes(conn, incident_id: int, channel: str) -> list[dict]:
     """The resolves of earlier rounds' alerts that were never sent (given up, or held back
     because the next round's trigger was given up): those alerts are still open there."""
