@@ -243,6 +243,14 @@ def test_cli_init_and_check_on_sge(new_database, tmp_path):
     table = subprocess.run([sys.executable, "-m", "sge_recon", "check"], env=env,
                            capture_output=True, text=True, timeout=300)
     assert "UNAVAILABLE" in table.stdout and "no data on this platform" in table.stdout
+    # without REDIS_URL the worker and queue alerts can never fire: said at every start
+    once = subprocess.run([sys.executable, "-m", "sge_recon", "scheduler", "--once"], env=env,
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert ("Warning: the queue_depth, queue_paused, worker_down alerts cannot fire: the sge "
+            "platform's queue is BullMQ on Redis") in once.stderr
+    assert "set REDIS_URL" in once.stderr and "Traceback" not in once.stderr
+    assert once.returncode == 0 and "monitor " in once.stdout and "daily_reconciliation" in \
+        once.stdout
 
 
 def test_alerts_and_metrics_on_sge_skip_what_the_platform_lacks(faulty):

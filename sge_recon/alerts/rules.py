@@ -400,6 +400,11 @@ def _blind(facts: Facts, settings: Settings) -> list[Finding]:
              "where": "checks " + ", ".join(blind)})]
 
 
+def rules_reading(checks) -> list[str]:
+    """The alert rules (incident kinds) that judge one of ``checks``."""
+    return sorted(kind for kind, rule in RULES.items() if rule.check in checks)
+
+
 def _programs(ids) -> str:
     ids = sorted({str(i) for i in ids if i})
     if not ids:

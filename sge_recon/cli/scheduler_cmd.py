@@ -46,6 +46,9 @@ def scheduler(state, metrics_port, metrics_host, no_metrics, once, cache_seconds
 
         public_key_pem(recon.settings.EXPORT_SIGNING_KEY)
     sched = recon.scheduler
+    warning = _blind_alerts_warning(recon)
+    if warning:  # said at every start: the rules would otherwise stay silent, not failing
+        click.echo(warning, err=True)
     if once:
         failed = []
         for outcome in sched.tick():
@@ -82,6 +85,18 @@ def scheduler(state, metrics_port, metrics_host, no_metrics, once, cache_seconds
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     click.echo("Scheduler stopped.")
+
+
+def _blind_alerts_warning(recon) -> str | None:
+    """The alerts a missing setting keeps from ever firing (the queue checks' REDIS_URL)."""
+    from ..alerts.rules import rules_reading
+    from ..queues import QUEUE_CHECKS, missing_source_reason
+
+    reason = missing_source_reason(recon.settings, recon.db.relations)
+    if reason is None:
+        return None
+    return (f"Warning: the {', '.join(rules_reading(QUEUE_CHECKS))} alerts cannot fire: "
+            f"{reason}.")
 
 
 CHANNEL_LABELS = {"slack": "Slack", "discord": "Discord", "pagerduty": "PagerDuty",
