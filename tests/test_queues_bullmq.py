@@ -368,7 +368,8 @@ def test_pause_and_resume_a_bullmq_queue_are_recorded(sge_url, world, redis_serv
 
 def test_a_paused_bullmq_settlement_queue_is_the_cause_of_its_backlog(sge_url, world,
                                                                      redis_server):
-    from sge_recon.alerts.rules import cause_of, evaluate_rules
+    from sge_recon.alerts.catalogue_links import cause_of
+    from sge_recon.alerts.rules import evaluate_rules
 
     recon = recon_for(sge_url, redis_server.url, QUEUE_DEPTH_WARN=2, QUEUE_DEPTH_FAIL=3)
     acting_as(sge_url, root="admin")

@@ -37,7 +37,8 @@ from . import delivery
 from . import silences as silencing
 from .delivery import DeliveryReport
 from ..money import money_text, stakes_text
-from .rules import RULES, Finding, apply_catalogue, cause_of, evaluate_rules, id_list
+from .catalogue_links import apply_catalogue, cause_of
+from .rules import RULES, Finding, evaluate_rules, id_list
 
 if TYPE_CHECKING:
     from ..checks.model import CheckDefinition
