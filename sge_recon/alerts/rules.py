@@ -9,7 +9,6 @@ status (the catalogue's thresholds); a rule only words it, never applies a thres
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass, field
 from datetime import timedelta, timezone
 from decimal import Decimal
@@ -96,6 +95,16 @@ RULES: dict[str, Rule] = {r.kind: r for r in (
           "revoked grant, a statement timeout.",
           "Fix the platform or the check's SQL (checks/*.sql), then run the check again.",
           "Until it runs, check the ledger and the queue by hand (console: Ledger, Queue)."),
+         "overview"),
+    # Not a catalogue check: a scheduled job's slot failed and is not tried again (its attempts
+    # used up, its grace over): a night unreconciled, a month unexported, a reminder unsent
+    # stays so unless someone acts. P2, like NightlyReconciliationMissing.
+    Rule("job_failed", "job_failed", "P2",
+         "A scheduled job failed and will not be tried again",
+         ("Read its error (below, and recon.job_runs: status 'failed'; the scheduler's log).",
+          "Fix the cause; its next slot runs it again (the monthly export catches up every "
+          "missing month). Needed now: `sge-recon check`, or `sge-recon export YYYY-MM`.",
+          "It resolves when the job next succeeds; until then Accept it with a note."),
          "overview"),
     Rule("webhook_endpoint_failing", check_names.WEBHOOK_ENDPOINTS_FAILING, "P3",
          "Webhook endpoints keep failing",
@@ -400,6 +409,18 @@ def _blind(facts: Facts, settings: Settings) -> list[Finding]:
              "where": "checks " + ", ".join(blind)})]
 
 
+def _jobs(facts: Facts, _settings: Settings) -> list[Finding]:
+    """One incident per scheduled job given up (facts.jobs_given_up), keyed by the job."""
+    return [Finding(
+        "job_failed", r["job"],
+        f"Scheduled job {r['job']} failed (slot {r['scheduled_for']:%Y-%m-%d %H:%M} UTC, "
+        f"{r['attempts']} attempt(s)): {str(r['error'] or 'no error recorded')[:300]}",
+        {}, {"job": r["job"], "scheduled_for": r["scheduled_for"].isoformat(),
+             "attempts": r["attempts"], "error": r["error"],
+             "failed_at": r["finished_at"].isoformat(), "where": f"job {r['job']}"})
+        for r in facts.jobs_given_up]
+
+
 def rules_reading(checks) -> list[str]:
     """The alert rules (incident kinds) that judge one of ``checks``."""
     return sorted(kind for kind, rule in RULES.items() if rule.check in checks)
@@ -419,57 +440,6 @@ def id_list(ids: list, total: int, shown: int = 5) -> str:
     return f"{head} and {more} more" if more > 0 else head
 
 
-def apply_catalogue(findings: list[Finding], catalogue: dict[str, Any]) -> list[Finding]:
-    """Take each finding's priority and first steps from its check's catalogue entry."""
-    for finding in findings:
-        definition = catalogue.get(finding.rule.check)
-        if definition is None:
-            continue
-        if getattr(definition, "priority", None) in ("P0", "P1", "P2", "P3"):
-            finding.priority = definition.priority
-        steps = runbook_steps(getattr(definition, "runbook", "") or "")
-        if steps:
-            finding.first_steps = steps
-    return sorted(findings, key=lambda f: (f.priority, f.kind, f.key))
-
-
-def cause_of(findings: list[Finding], catalogue: dict[str, Any]) -> dict[tuple, Finding]:
-    """Each finding that is an effect of another finding present now, mapped to its root cause.
-    The chain is declared in the catalogue (checks.yml ``caused_by``: e.g. queue_depth caused by
-    worker_status; stuck_intents by worker_status or queue_depth), never in code."""
-    by_check = {f.rule.check: f for f in findings}
-
-    def direct(f: Finding) -> Finding | None:
-        declared = getattr(catalogue.get(f.rule.check), "caused_by", ()) or ()
-        return next((by_check[c] for c in declared if c in by_check and by_check[c] is not f),
-                    None)
-
-    out = {}
-    for f in findings:
-        cause, seen = direct(f), {id(f)}
-        while cause is not None and id(cause) not in seen:
-            seen.add(id(cause))
-            upper = direct(cause)
-            if upper is None or id(upper) in seen:
-                break
-            cause = upper
-        if cause is not None:
-            out[(f.kind, f.key)] = cause
-    return out
-
-
-def runbook_steps(text: str, limit: int = 3) -> list[str]:
-    """The numbered steps of a runbook text ("1. …" lines, continuation lines joined)."""
-    steps: list[str] = []
-    for line in text.splitlines():
-        match = re.match(r"\s*\d+\.\s+(.*)", line)
-        if match:
-            steps.append(match.group(1).strip())
-        elif steps and line.strip():
-            steps[-1] += " " + line.strip()
-    return steps[:limit]
-
-
 # (the incident kinds a rule words, the rule): evaluate_rules runs each on its own
 _RULE_FUNCTIONS: tuple[tuple[tuple[str, ...], Callable[[Facts, Settings], list[Finding]]], ...] = (
     (("ledger_imbalance",), _ledger),
@@ -481,4 +451,5 @@ _RULE_FUNCTIONS: tuple[tuple[tuple[str, ...], Callable[[Facts, Settings], list[F
     ((check_names.WEBHOOK_EXHAUSTED, "webhook_endpoint_failing"), _webhooks),
     (("replica_lag",), _replica),
     (("check_error",), _blind),
+    (("job_failed",), _jobs),
 )

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +38,8 @@ JOB_LOCK_NAMESPACE = 0x5C4ED
 # What a run that did not finish because its scheduler stopped (gracefully or killed) records:
 # such a slot is taken up again by the next scheduler within the slot's grace.
 INTERRUPTED = "the scheduler stopped during this run"
+RETRY_AFTER = timedelta(minutes=15)  # a failed daily/weekly/monthly slot is tried again this late
+MAX_ATTEMPTS = 3  # ... up to this many runs of the slot in all (within its grace)
 
 # A running run refreshes its heartbeat this often; one whose heartbeat is older than STALE_AFTER
 # is deemed gone (several missed beats: a killed scheduler, or one cut off from the database).
@@ -142,6 +144,16 @@ def succeeded_details(db: Database, job: str) -> list[dict]:
     rows = db.fetch_all("SELECT details FROM recon.job_runs "
                         "WHERE job = %s AND status = 'succeeded'", (job,))
     return [r["details"] or {} for r in rows]
+
+
+def latest_finished_runs(db: "Reader", jobs: Sequence[str]) -> list[dict]:
+    """Each of ``jobs``' latest finished slot (succeeded or failed): its run's row."""
+    return db.fetch_all(
+        "SELECT j.job, r.scheduled_for, r.status, r.error, r.attempts, r.finished_at "
+        "FROM unnest(%(jobs)s::text[]) AS j(job) CROSS JOIN LATERAL ("
+        "  SELECT scheduled_for, status, error, attempts, finished_at FROM recon.job_runs "
+        "  WHERE job = j.job AND status IN ('succeeded', 'failed') "
+        "  ORDER BY scheduled_for DESC LIMIT 1) r ORDER BY j.job", {"jobs": list(jobs)})
 
 
 def last_success_per_job(db: "Reader") -> list[dict]:

@@ -14,12 +14,13 @@ from __future__ import annotations
 import dataclasses
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Mapping
 
 from ..config import Settings
-from ..db import Database, ledger_checkpoint
+from ..db import Database, job_runs, ledger_checkpoint
+from ..db.job_runs import MAX_ATTEMPTS, RETRY_AFTER
 from ..errors import ReconError
 from ..money import money_abs, split_amounts
 from ..check_names import (
@@ -94,6 +95,9 @@ class Facts:
     # each errored check: since when it has errored without a break (its stored results), so a
     # check that keeps erroring pages (rules.py check_error) and a one-minute blip does not
     erroring_since: dict[str, datetime] = field(default_factory=dict)
+    # the scheduled jobs whose latest slot failed and is not being tried again
+    # (jobs_given_up): their recon.job_runs rows
+    jobs_given_up: list[dict] = field(default_factory=list)
     # where queue depth and workers were measured when not PostgreSQL (e.g. "BullMQ queue intents
     # on Redis at redis://host:6379/0"); None: the jobs and worker_heartbeats tables
     queue_source: str | None = None
@@ -185,7 +189,24 @@ def gather_facts(db: Database, settings: Settings, now: datetime,
         facts.last_heartbeat_at = _down_since(db, now)
     for name in sorted(facts.errored):
         facts.erroring_since[name] = _down_since(db, now, name, "error")
+    facts.jobs_given_up = jobs_given_up(db, now)
     return facts
+
+
+# the scheduler's jobs that retry a failed slot (sge_recon.scheduling.jobs.default_jobs, less
+# the per-minute monitor, whose next try is the next minute)
+RETRIED_JOBS = ("daily_reconciliation", "monthly_audit_export", "weekly_payout_reminder")
+RETRY_SLACK = timedelta(minutes=5)  # a retry due RETRY_AFTER after a failure starts by then
+
+
+def jobs_given_up(db: Database, now: datetime) -> list[dict]:
+    """The retried jobs whose latest slot failed and is not being tried again: its attempts are
+    used up, or no new attempt began RETRY_AFTER (and a little) after it ended (its grace is
+    over, or no scheduler is left to run it). A night unreconciled, a month unexported or a
+    Monday's reminder unsent is then final unless someone acts."""
+    return [r for r in job_runs.latest_finished_runs(db, RETRIED_JOBS)
+            if r["status"] == "failed" and (r["attempts"] >= MAX_ATTEMPTS or
+                                            r["finished_at"] <= now - RETRY_AFTER - RETRY_SLACK)]
 
 
 def live_results(db: Database, read: Database, settings: Settings, names: list[str],

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..db import job_runs, metric_samples
+from ..db.job_runs import MAX_ATTEMPTS, RETRY_AFTER
 from ..db import ledger as ledger_rows
 from ..db import payouts as payout_rows
 from ..errors import AlreadyRunning, DatabaseUnavailable, ReconError
@@ -36,8 +37,6 @@ CATCHUP_MONTHS = 12  # how far back the monthly export looks for a missing month
 SAMPLE_RETENTION = timedelta(days=90)  # per-minute trend samples kept this long
 MONITOR_LOCK_TIMEOUT_MS = 5000
 MAX_LISTED_BATCHES = 25  # the reminder lists the oldest batches; the console has them all
-RETRY_AFTER = timedelta(minutes=15)  # a failed daily/weekly/monthly slot is tried again this late
-MAX_ATTEMPTS = 3  # ... up to this many runs of the slot in all (within its grace)
 EXPORT_WAIT_SECONDS = 600.0  # the catch-up waits this long for another export of the same month
 
 
