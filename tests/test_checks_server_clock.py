@@ -16,7 +16,7 @@ stands for the database's.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta, timezone
 from urllib.parse import urlparse
 
 import pytest
@@ -25,15 +25,11 @@ from sge_recon.checks import service as service_module
 from sge_recon.db import checks as check_store
 
 from .test_alerts import SLACK, alerting_recon, monitor_only, receiver, start_clock  # noqa: F401
+from .host_clock import host_clock_off_by
 
 
 def _host_clock_off_by(monkeypatch, offset: timedelta) -> None:
-    class ShiftedDatetime(datetime):
-        @classmethod
-        def now(cls, tz=None):
-            return datetime.now(tz) + offset
-
-    monkeypatch.setattr(service_module, "datetime", ShiftedDatetime)
+    host_clock_off_by(monkeypatch, service_module, offset)
 
 
 def test_a_run_stored_by_a_host_ahead_of_the_server_still_stands(recon, factory, monkeypatch):

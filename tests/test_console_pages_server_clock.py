@@ -21,17 +21,13 @@ import plotly.graph_objects  # noqa: F401 - the same
 from sge_recon.exports.period import Period
 
 from .console_support import app, console_env, open_page
+from .host_clock import host_clock_off_by
 
 UTC = timezone.utc
 
 
 def _host_clock_off_by(monkeypatch, offset: timedelta) -> None:
-    class ShiftedDatetime(datetime):
-        @classmethod
-        def now(cls, tz=None):
-            return datetime.now(tz) + offset
-
-    monkeypatch.setattr(datetime_module, "datetime", ShiftedDatetime)
+    host_clock_off_by(monkeypatch, datetime_module, offset)
 
 
 def test_the_webhooks_filter_ends_on_the_servers_day_on_a_host_still_in_yesterday(

@@ -17,15 +17,11 @@ import pytest
 from sge_recon.errors import ExportError
 from sge_recon.exports import exporter as exporter_module
 from sge_recon.exports.period import Period
+from .host_clock import host_clock_off_by
 
 
 def _host_clock_off_by(monkeypatch, offset: timedelta) -> None:
-    class ShiftedDatetime(datetime):
-        @classmethod
-        def now(cls, tz=None):
-            return datetime.now(tz) + offset
-
-    monkeypatch.setattr(exporter_module, "datetime", ShiftedDatetime)
+    host_clock_off_by(monkeypatch, exporter_module, offset)
 
 
 def test_a_host_clock_behind_the_server_does_not_refuse_a_month_that_is_over(

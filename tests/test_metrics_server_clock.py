@@ -14,22 +14,18 @@ the host's, so the test moves the host's clock as the collector's clock sees it 
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
 from sge_recon.scheduling import clock as clock_module
 
 from .factories import now as db_now
+from .host_clock import host_clock_off_by
 
 
 def _host_clock_off_by(monkeypatch, offset: timedelta) -> None:
-    class ShiftedDatetime(datetime):
-        @classmethod
-        def now(cls, tz=None):
-            return datetime.now(tz) + offset
-
-    monkeypatch.setattr(clock_module, "datetime", ShiftedDatetime)
+    host_clock_off_by(monkeypatch, clock_module, offset)
 
 
 def _samples(collector) -> dict[str, float]:
